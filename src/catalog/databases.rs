@@ -1,0 +1,119 @@
+//! Databases of a server (`pg_database`) with the properties a faithful `CREATE DATABASE` needs,
+//! and their database-level settings (`pg_db_role_setting` with `setrole = 0`).
+
+use crate::conn::Session;
+use crate::error::{Error, Result};
+
+/// One row of `pg_database`, version differences smoothed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseInfo {
+    pub oid: u32,
+    pub name: String,
+    pub owner: String,
+    pub encoding: String,
+    pub collate: String,
+    pub ctype: String,
+    /// `c` (libc), `i` (ICU) or `b` (builtin, PG17+). Sources before 15 are always libc.
+    pub locale_provider: char,
+    /// ICU (PG15-16 `daticulocale`) or provider locale (PG17+ `datlocale`).
+    pub locale: Option<String>,
+    /// ICU rules (PG16+).
+    pub icu_rules: Option<String>,
+    pub connection_limit: i32,
+    pub allow_connections: bool,
+    pub is_template: bool,
+    pub comment: Option<String>,
+    /// `name=value` entries of `ALTER DATABASE ... SET`, as stored in `pg_db_role_setting`.
+    pub settings: Vec<String>,
+}
+
+/// Reads every database of the server the session is connected to.
+pub async fn list_databases(session: &Session) -> Result<Vec<DatabaseInfo>> {
+    let v = session.server_version_num();
+    let provider = if v >= 150000 {
+        "d.datlocprovider::text"
+    } else {
+        "'c'::text"
+    };
+    let locale = if v >= 170000 {
+        "d.datlocale"
+    } else if v >= 150000 {
+        "d.daticulocale"
+    } else {
+        "NULL::text"
+    };
+    let rules = if v >= 160000 {
+        "d.daticurules"
+    } else {
+        "NULL::text"
+    };
+    let sql = format!(
+        "SELECT d.oid, d.datname::text, pg_catalog.pg_get_userbyid(d.datdba)::text, \
+                pg_catalog.pg_encoding_to_char(d.encoding)::text, d.datcollate::text, d.datctype::text, \
+                {provider}, {locale}::text, {rules}::text, d.datconnlimit, d.datallowconn, d.datistemplate, \
+                pg_catalog.shobj_description(d.oid, 'pg_database')::text, \
+                (SELECT s.setconfig::text[] FROM pg_catalog.pg_db_role_setting s \
+                  WHERE s.setdatabase = d.oid AND s.setrole = 0) \
+           FROM pg_catalog.pg_database d ORDER BY d.datname"
+    );
+    let rows = session
+        .query(&sql, &[])
+        .await
+        .map_err(|e| Error::from_pg(e).with_phase("reading pg_database"))?;
+    Ok(rows
+        .iter()
+        .map(|r| DatabaseInfo {
+            oid: r.get(0),
+            name: r.get(1),
+            owner: r.get(2),
+            encoding: r.get(3),
+            collate: r.get(4),
+            ctype: r.get(5),
+            locale_provider: r.get::<_, String>(6).chars().next().unwrap_or('c'),
+            locale: r.get(7),
+            icu_rules: r.get(8),
+            connection_limit: r.get(9),
+            allow_connections: r.get(10),
+            is_template: r.get(11),
+            comment: r.get(12),
+            settings: r.get::<_, Option<Vec<String>>>(13).unwrap_or_default(),
+        })
+        .collect())
+}
+
+impl DatabaseInfo {
+    /// Whether a migration considers this database at all: templates and databases that do
+    /// not allow connections are never migrated.
+    pub fn is_migratable(&self) -> bool {
+        !self.is_template && self.allow_connections
+    }
+}
+
+/// The databases to migrate: migratable ones not named in `filtered`, in name order.
+pub fn select_databases<'a>(
+    all: &'a [DatabaseInfo],
+    filtered: &[String],
+) -> Vec<&'a DatabaseInfo> {
+    all.iter()
+        .filter(|d| d.is_migratable() && !filtered.iter().any(|f| f == &d.name))
+        .collect()
+}
+
+/// `pg_database_size` of one database, or `None` when the user may not see it (no CONNECT
+/// privilege and no `pg_read_all_stats`).
+pub async fn database_size(session: &Session, name: &str) -> Result<Option<i64>> {
+    match session
+        .query_one("SELECT pg_catalog.pg_database_size($1::text::name)", &[&name])
+        .await
+    {
+        Ok(row) => Ok(Some(row.get(0))),
+        Err(e) => {
+            let e = Error::from_pg(e);
+            if e.is_insufficient_privilege() {
+                Ok(None)
+            } else {
+                Err(e.with_database(name))
+            }
+        }
+    }
+}

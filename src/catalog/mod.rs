@@ -1,0 +1,9 @@
+//! Version-aware catalog queries that read a server into plain structs. No SQL text for the
+//! target is generated here: that is `src/schema/`, `src/roles.rs` and `src/databases.rs`.
+//!
+//! Queries are written for sources 12 to 18; columns that appeared later are selected
+//! conditionally on [`crate::conn::Session::server_version_num`].
+
+pub mod databases;
+pub mod roles;
+pub mod server;

@@ -1,0 +1,305 @@
+//! The command line: `pg_migrate [flags]`, identical to `db-migrate pg [flags]`.
+//!
+//! Flags are parsed into [`PgArgs`] (raw values, clap), then validated into
+//! [`MigrateOptions`] (what the library understands), ripgrep's lowargs/hiargs split. The flag
+//! names are those of the Python aiven-db-migrate, so existing scripts keep working.
+//!
+//! Exit codes: 0 success; 1 a database failed; 2 invalid arguments or failed validation.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::conn::ConnInfo;
+use crate::error::{Error, Result};
+use crate::migrate::PgMigrate;
+use crate::options::{MigrateOptions, RolePasswords, random_migration_id};
+use crate::report::{MigrateResult, render_findings};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_DB_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+
+/// Migrate a PostgreSQL installation (roles, databases) from one server to another.
+#[derive(Debug, Parser)]
+#[command(name = "pg_migrate", version, about, long_about = None)]
+pub struct PgArgs {
+    /// Source server: a postgres:// URI or a libpq key=value string.
+    #[arg(short = 's', long = "source", env = "SOURCE_SERVICE_URI", hide_env_values = true)]
+    pub source: Option<String>,
+    /// Target server: a postgres:// URI or a libpq key=value string.
+    #[arg(short = 't', long = "target", env = "TARGET_SERVICE_URI", hide_env_values = true)]
+    pub target: Option<String>,
+    /// Comma-separated source databases to leave out.
+    #[arg(short = 'f', long = "filtered-db")]
+    pub filtered_db: Option<String>,
+    /// Comma-separated roles to leave out (also -xr).
+    #[arg(long = "excluded-roles")]
+    pub excluded_roles: Option<String>,
+    /// Comma-separated extensions to skip in the checks (also -xe).
+    #[arg(long = "excluded-extensions")]
+    pub excluded_extensions: Option<String>,
+    /// More detail in the log (repeat for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Debug logging.
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// Do not create databases in the target; every source database must already exist there.
+    #[arg(long = "no-createdb")]
+    pub no_createdb: bool,
+    /// Only run the preflight checks and report them.
+    #[arg(long = "validate")]
+    pub validate: bool,
+    /// Fail when the summed size of the source databases to migrate exceeds BYTES.
+    #[arg(long = "dbs-max-total-size", value_name = "BYTES", allow_negative_numbers = true)]
+    pub dbs_max_total_size: Option<i64>,
+    /// Allow a target whose major version is older than the source's.
+    #[arg(long = "skip-db-version-check")]
+    pub skip_db_version_check: bool,
+    /// Show the generated placeholder passwords in the report.
+    #[arg(long = "show-passwords")]
+    pub show_passwords: bool,
+    /// Tag for every log line (default: 4 random characters).
+    #[arg(long = "migration-id")]
+    pub migration_id: Option<String>,
+    /// JSON file of real role passwords: {"role": "password", ...}.
+    #[arg(long = "role-passwords", value_name = "FILE")]
+    pub role_passwords: Option<PathBuf>,
+    /// Write the result as JSON to FILE ("-" for stdout).
+    #[arg(long = "json", value_name = "FILE")]
+    pub json: Option<String>,
+}
+
+/// Splits a comma-separated list, trimming blanks around names and dropping empty items.
+fn split_list(v: &Option<String>) -> Vec<String> {
+    v.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl TryFrom<&PgArgs> for MigrateOptions {
+    type Error = Error;
+
+    fn try_from(a: &PgArgs) -> Result<Self> {
+        let source = a.source.as_deref().ok_or_else(|| {
+            Error::config("no source given: use -s/--source or set SOURCE_SERVICE_URI")
+        })?;
+        let target = a.target.as_deref().ok_or_else(|| {
+            Error::config("no target given: use -t/--target or set TARGET_SERVICE_URI")
+        })?;
+        let source = ConnInfo::parse(source).map_err(|e| e.context("invalid --source"))?;
+        let target = ConnInfo::parse(target).map_err(|e| e.context("invalid --target"))?;
+        let dbs_max_total_size = match a.dbs_max_total_size {
+            None => None,
+            Some(n) if n < 0 => None, // -1 means "no limit", as in the tool we replace
+            Some(n) => Some(n as u64),
+        };
+        let role_passwords = match &a.role_passwords {
+            Some(p) => RolePasswords::from_file(p)?,
+            None => RolePasswords::default(),
+        };
+        Ok(MigrateOptions {
+            source,
+            target,
+            filtered_dbs: split_list(&a.filtered_db),
+            excluded_roles: split_list(&a.excluded_roles),
+            excluded_extensions: split_list(&a.excluded_extensions),
+            createdb: !a.no_createdb,
+            skip_db_version_check: a.skip_db_version_check,
+            dbs_max_total_size,
+            show_passwords: a.show_passwords,
+            role_passwords,
+            migration_id: a.migration_id.clone().unwrap_or_else(random_migration_id),
+        })
+    }
+}
+
+/// Rewrites the Python tool's two-letter short flags (`-xr`, `-xe`), which clap cannot express,
+/// into their long forms.
+pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            for (short, long) in [("-xr", "--excluded-roles"), ("-xe", "--excluded-extensions")] {
+                if a == short {
+                    return long.to_string();
+                }
+                if let Some(rest) = a.strip_prefix(short) {
+                    let rest = rest.strip_prefix('=').unwrap_or(rest);
+                    return format!("{long}={rest}");
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+fn init_logging(args: &PgArgs) {
+    use tracing_subscriber::EnvFilter;
+    let filter = if args.debug {
+        "debug,db_migrate=trace"
+    } else {
+        match args.verbose {
+            0 => "info",
+            1 => "info,db_migrate=debug",
+            _ => "debug",
+        }
+    };
+    let filter = EnvFilter::try_from_env("DB_MIGRATE_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn write_json(dest: &str, result: &MigrateResult) -> Result<()> {
+    let json = result.to_json();
+    if dest == "-" {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{json}")?;
+        out.flush()?;
+    } else {
+        std::fs::write(dest, json + "\n").map_err(|e| {
+            Error::new(
+                crate::error::ErrorKind::Io,
+                format!("cannot write --json file \"{dest}\": {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
+pub fn run_pg(args: Vec<String>) -> i32 {
+    let argv = std::iter::once("pg_migrate".to_string()).chain(normalize_args(args));
+    let parsed = match PgArgs::try_parse_from(argv) {
+        Ok(p) => p,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(&parsed);
+    let opts = match MigrateOptions::try_from(&parsed) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pg_migrate: cannot start the async runtime: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let span = tracing::info_span!("migration", id = %opts.migration_id);
+    let _enter = span.enter();
+    let validate_only = parsed.validate;
+    let migration_id = opts.migration_id.clone();
+    let job = PgMigrate::new(opts);
+    let result = runtime.block_on(async {
+        if validate_only {
+            MigrateResult {
+                migration_id,
+                validation: job.validate().await,
+                ..Default::default()
+            }
+        } else {
+            job.migrate().await
+        }
+    });
+    let mut report = String::new();
+    if validate_only {
+        render_findings(&mut report, &result.validation);
+        if result.validation.ok {
+            report.push_str("Preflight passed.\n");
+        } else {
+            report.push_str("Preflight failed: fix the errors above and run again.\n");
+        }
+    } else {
+        report = result.render_table();
+    }
+    eprint!("{report}");
+    if let Some(dest) = &parsed.json
+        && let Err(e) = write_json(dest, &result)
+    {
+        eprintln!("pg_migrate: {e}");
+        return EXIT_INVALID;
+    }
+    if !result.validation.ok && (validate_only || result.databases.is_empty()) {
+        EXIT_INVALID
+    } else if !result.succeeded() {
+        EXIT_DB_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Runs `db-migrate <command> ...`: `pg` is the only command.
+pub fn run_db_migrate(mut args: Vec<String>) -> i32 {
+    if args.is_empty() {
+        eprintln!("Available commands: pg");
+        return 1;
+    }
+    let cmd = args.remove(0);
+    match cmd.as_str() {
+        "pg" => run_pg(args),
+        "-V" | "--version" => {
+            println!("db-migrate {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        "-h" | "--help" => {
+            println!("Usage: db-migrate pg [flags]   (see db-migrate pg --help)\nAvailable commands: pg");
+            0
+        }
+        _ => {
+            eprintln!("Available commands: pg");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> PgArgs {
+        let argv = std::iter::once("pg_migrate".to_string())
+            .chain(normalize_args(args.iter().map(|s| s.to_string())));
+        PgArgs::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn python_two_letter_flags_are_accepted() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "-xr", "r1, r2", "-xe=ext"]);
+        let o = MigrateOptions::try_from(&a).unwrap();
+        assert_eq!(o.excluded_roles, vec!["r1", "r2"]);
+        assert_eq!(o.excluded_extensions, vec!["ext"]);
+    }
+
+    #[test]
+    fn minus_one_size_means_no_limit() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "--dbs-max-total-size", "-1"]);
+        assert_eq!(MigrateOptions::try_from(&a).unwrap().dbs_max_total_size, None);
+        let a = parse(&["-s", "host=a", "-t", "host=b", "--dbs-max-total-size", "0"]);
+        assert_eq!(MigrateOptions::try_from(&a).unwrap().dbs_max_total_size, Some(0));
+    }
+
+    #[test]
+    fn filtered_names_are_kept_verbatim_apart_from_surrounding_blanks() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "-f", "a'; DROP DATABASE x; --, \"q\""]);
+        let o = MigrateOptions::try_from(&a).unwrap();
+        assert_eq!(o.filtered_dbs, vec!["a'; DROP DATABASE x; --", "\"q\""]);
+    }
+}

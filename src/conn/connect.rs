@@ -1,0 +1,328 @@
+//! Opening sessions: sockets, TLS negotiation, authentication and session setup, all under one
+//! deadline.
+//!
+//! We open the socket ourselves and hand it to tokio-postgres' `connect_raw` so that
+//! `connect_timeout` covers everything (name resolution, TCP, TLS, authentication, setup): a host
+//! that accepts TCP and then never answers fails within the timeout, naming the host. Every
+//! session then runs `SET search_path = ''` so that a hostile source cannot capture an
+//! unqualified function call, and carries `application_name = db-migrate/<version>` unless the
+//! user gave one.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tokio_postgres::Client;
+use tokio_postgres::config::SslMode as PgSslMode;
+
+use super::config::{ConnInfo, SslMode};
+use super::tls::{RustlsConnect, TlsSettings};
+use crate::error::{Error, ErrorKind, Result};
+
+/// A TCP or Unix-domain socket to a server.
+pub enum Socket {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Socket::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Socket::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Socket::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Socket::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where a conninfo says to connect, rendered for error messages (never includes secrets).
+pub fn describe_endpoint(info: &ConnInfo) -> String {
+    let host = info.host();
+    match (&info.hostaddr, info.is_unix_socket()) {
+        (_, true) => format!("socket \"{}/.s.PGSQL.{}\"", host, info.port()),
+        (Some(addr), _) if info.host.is_some() => {
+            format!("host \"{}\" ({addr}) port {}", host, info.port())
+        }
+        _ => format!("host \"{}\" port {}", host, info.port()),
+    }
+}
+
+/// Opens the raw socket described by `info`: a Unix-domain socket for a host starting with `/`,
+/// otherwise TCP to `hostaddr` or to each address `host` resolves to, in order.
+pub async fn open_socket(info: &ConnInfo) -> Result<Socket> {
+    let endpoint = describe_endpoint(info);
+    if info.is_unix_socket() {
+        let path: PathBuf = format!("{}/.s.PGSQL.{}", info.host(), info.port()).into();
+        return UnixStream::connect(&path)
+            .await
+            .map(Socket::Unix)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Connect,
+                    format!("could not connect to server at {endpoint}: {e}"),
+                )
+            });
+    }
+    let addrs: Vec<SocketAddr> = match info.hostaddr {
+        Some(ip) => vec![SocketAddr::new(ip, info.port())],
+        None => tokio::net::lookup_host((info.host().as_str(), info.port()))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Connect,
+                    format!("could not resolve host \"{}\": {e}", info.host()),
+                )
+            })?
+            .collect(),
+    };
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(Socket::Tcp(s));
+            }
+            Err(e) => last = Some(format!("{addr}: {e}")),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Connect,
+        format!(
+            "could not connect to server at {endpoint}: {}",
+            last.unwrap_or_else(|| "the host name resolved to no address".into())
+        ),
+    ))
+}
+
+/// An open session: a tokio-postgres client whose connection task runs in the background.
+/// Dereferences to [`tokio_postgres::Client`].
+pub struct Session {
+    client: Client,
+    info: ConnInfo,
+    server_version_num: u32,
+    tls: Option<TlsSettings>,
+}
+
+impl Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Session {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The conninfo this session was opened with (effective database included).
+    pub fn info(&self) -> &ConnInfo {
+        &self.info
+    }
+
+    /// `server_version_num`, e.g. 150004.
+    pub fn server_version_num(&self) -> u32 {
+        self.server_version_num
+    }
+
+    /// The server's major version (12, 13, ...).
+    pub fn major(&self) -> u32 {
+        self.server_version_num / 10000
+    }
+
+    /// Asks the server to cancel whatever this session is running, over a new socket opened the
+    /// same way as the session's.
+    pub async fn cancel(&self) -> Result<()> {
+        let token = self.client.cancel_token();
+        let socket = open_socket(&self.info).await?;
+        let res = match &self.tls {
+            Some(t) => token.cancel_query_raw(socket, t.connector()).await,
+            None => token.cancel_query_raw(socket, RustlsConnect::none()).await,
+        };
+        res.map_err(Error::from_pg)
+    }
+}
+
+fn pg_config(info: &ConnInfo, ssl: PgSslMode) -> tokio_postgres::Config {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.user(info.user());
+    cfg.dbname(info.dbname());
+    if let Some(pw) = info.resolve_password() {
+        cfg.password(pw);
+    }
+    cfg.application_name(
+        info.application_name
+            .as_deref()
+            .unwrap_or(crate::APPLICATION_NAME),
+    );
+    if let Some(opts) = &info.options {
+        cfg.options(opts);
+    }
+    cfg.ssl_mode(ssl);
+    cfg
+}
+
+async fn connect_once(
+    info: &ConnInfo,
+    ssl: PgSslMode,
+    tls: Option<&TlsSettings>,
+) -> Result<Client> {
+    let socket = open_socket(info).await?;
+    let cfg = pg_config(info, ssl);
+    let connector = match tls {
+        Some(t) => t.connector(),
+        None => RustlsConnect::none(),
+    };
+    let (client, connection) = cfg
+        .connect_raw(socket, connector)
+        .await
+        .map_err(|e| explain_connect_error(info, ssl, e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("connection closed with error: {}", super::redact(&e.to_string()));
+        }
+    });
+    Ok(client)
+}
+
+fn explain_connect_error(info: &ConnInfo, ssl: PgSslMode, e: tokio_postgres::Error) -> Error {
+    let endpoint = describe_endpoint(info);
+    let plaintext = ssl == PgSslMode::Disable;
+    let mut err = Error::from_pg(e);
+    let msg = err.message().to_string();
+    if err.kind() == ErrorKind::Protocol
+        && (msg.contains("certificate") || msg.contains("tls") || msg.contains("TLS"))
+    {
+        err = Error::new(ErrorKind::Tls, msg.clone());
+    }
+    if msg.contains("server does not support TLS") {
+        err = Error::new(
+            ErrorKind::Tls,
+            format!(
+                "the server does not support TLS but sslmode={} requires it",
+                info.sslmode().as_str()
+            ),
+        );
+    }
+    if err.kind() == ErrorKind::Auth && plaintext && !info.is_unix_socket() {
+        err = err.context(
+            "(the connection was not encrypted; if the server accepts only TLS connections (pg_hba hostssl), use sslmode=require or stronger)",
+        );
+    }
+    err.context(format!("connecting to {endpoint} as user \"{}\"", info.user()))
+}
+
+async fn connect_inner(info: &ConnInfo) -> Result<(Client, Option<TlsSettings>)> {
+    let tls = TlsSettings::for_conninfo(info)?;
+    let client = match (info.sslmode(), &tls) {
+        (_, None) => connect_once(info, PgSslMode::Disable, None).await?,
+        // libpq "allow": plaintext first, TLS only when the server refuses plaintext.
+        (SslMode::Allow, Some(t)) => match connect_once(info, PgSslMode::Disable, None).await {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::Auth => {
+                connect_once(info, PgSslMode::Require, Some(t)).await?
+            }
+            Err(e) => return Err(e),
+        },
+        // libpq "prefer": TLS when offered; if the TLS session is refused by pg_hba
+        // (hostnossl), retry in plaintext.
+        (SslMode::Prefer, Some(t)) => match connect_once(info, PgSslMode::Prefer, Some(t)).await {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::Auth => {
+                connect_once(info, PgSslMode::Disable, None).await?
+            }
+            Err(e) => return Err(e),
+        },
+        (_, Some(t)) => connect_once(info, PgSslMode::Require, Some(t)).await?,
+    };
+    Ok((client, tls))
+}
+
+/// The connect timeout to apply: the conninfo's (`connect_timeout` key, URI parameter or
+/// `PGCONNECT_TIMEOUT`), else `default`.
+fn effective_timeout(info: &ConnInfo, default: Option<Duration>) -> Option<Duration> {
+    info.connect_timeout.or(default)
+}
+
+/// Opens a session to `info`, optionally on another database than the conninfo's.
+///
+/// The whole connection attempt is bounded by `connect_timeout` (when set). The session runs
+/// `SET search_path = ''` before it is returned.
+pub async fn connect(info: &ConnInfo, dbname: Option<&str>) -> Result<Session> {
+    let info = match dbname {
+        Some(db) => info.with_dbname(db),
+        None => info.clone(),
+    };
+    for w in &info.warnings {
+        tracing::warn!("{w}");
+    }
+    let attempt = async {
+        let (client, tls) = connect_inner(&info).await?;
+        let rows = client
+            .simple_query("SET search_path = ''; SHOW server_version_num")
+            .await
+            .map_err(Error::from_pg)?;
+        let version = rows
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| Error::protocol("server did not report server_version_num"))?;
+        Ok::<_, Error>((client, tls, version))
+    };
+    let (client, tls, server_version_num) = match effective_timeout(&info, None) {
+        Some(limit) => tokio::time::timeout(limit, attempt).await.map_err(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "connecting to {} timed out after {} s (connect_timeout)",
+                    describe_endpoint(&info),
+                    limit.as_secs()
+                ),
+            )
+        })??,
+        None => attempt.await?,
+    };
+    Ok(Session {
+        client,
+        info,
+        server_version_num,
+        tls,
+    })
+}

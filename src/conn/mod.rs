@@ -1,0 +1,14 @@
+//! The connection layer: the only code in db-migrate that opens sockets.
+//!
+//! - [`config`]: connection info as libpq accepts it (URIs, `key=value`, PG* environment
+//!   variables, pgpass), with passwords redacted from every rendering.
+//! - [`tls`]: rustls connectors with libpq's `sslmode` semantics.
+//! - [`connect`]: sessions with an enforced connect timeout, `search_path = ''` and our
+//!   `application_name`.
+
+pub mod config;
+pub mod connect;
+pub mod tls;
+
+pub use config::{ConnInfo, SslMode, SslRootCert, redact};
+pub use connect::{Session, connect};

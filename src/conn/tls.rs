@@ -1,0 +1,417 @@
+//! TLS for PostgreSQL connections with rustls, following libpq's `sslmode` semantics.
+//!
+//! tokio-postgres only knows `disable`, `prefer` and `require`, and has no notion of certificate
+//! checks; it delegates the handshake to a [`TlsConnect`]. This module builds that connector from
+//! a [`ConnInfo`] so that the libpq meaning of every mode holds:
+//!
+//! | sslmode     | encryption                     | certificate check                                  |
+//! |-------------|--------------------------------|----------------------------------------------------|
+//! | disable     | never                          | -                                                  |
+//! | allow       | only if plaintext is refused   | none (like require)                                |
+//! | prefer      | if the server offers it        | none (like require)                                |
+//! | require     | always                         | none, unless `sslrootcert` is given: then verify-ca |
+//! | verify-ca   | always                         | chain to `sslrootcert`                             |
+//! | verify-full | always                         | chain to `sslrootcert` and the host name           |
+//!
+//! `sslrootcert=system` uses the platform's trust store. Without `sslrootcert`, verify modes look
+//! for `~/.postgresql/root.crt` like libpq does and fail clearly when it is missing.
+//! `sslcert` / `sslkey` (default `~/.postgresql/postgresql.crt` / `.key` when both exist) give a
+//! client certificate for `cert` authentication.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, TlsConnect};
+
+use super::config::{ConnInfo, SslMode, SslRootCert};
+use crate::error::{Error, ErrorKind, Result};
+
+/// How the server certificate is checked once TLS is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    /// Encryption only (require without a root certificate, prefer, allow).
+    None,
+    /// The chain must lead to a trusted root; the name is not checked.
+    Ca,
+    /// Chain and host name.
+    Full,
+}
+
+fn home_pg_file(name: &str) -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".postgresql").join(name))
+}
+
+fn tls_error(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Tls, msg)
+}
+
+fn crypto() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn load_roots(root: &SslRootCert) -> Result<RootCertStore> {
+    let mut store = RootCertStore::empty();
+    match root {
+        SslRootCert::System => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                // Individual unparsable system certificates are skipped, as every TLS client does.
+                let _ = store.add(cert);
+            }
+            if store.is_empty() {
+                return Err(tls_error(
+                    "sslrootcert=system: no usable certificates found in the system trust store",
+                ));
+            }
+        }
+        SslRootCert::File(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| {
+                    tls_error(format!(
+                        "could not read root certificate file \"{}\": {e}",
+                        path.display()
+                    ))
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    tls_error(format!(
+                        "could not parse root certificate file \"{}\": {e}",
+                        path.display()
+                    ))
+                })?;
+            if certs.is_empty() {
+                return Err(tls_error(format!(
+                    "root certificate file \"{}\" contains no certificates",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                store.add(cert).map_err(|e| {
+                    tls_error(format!(
+                        "invalid certificate in root certificate file \"{}\": {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(store)
+}
+
+fn load_client_cert(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| {
+            tls_error(format!(
+                "could not read client certificate \"{}\": {e}",
+                cert.display()
+            ))
+        })?;
+    if chain.is_empty() {
+        return Err(tls_error(format!(
+            "client certificate file \"{}\" contains no certificate",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        tls_error(format!(
+            "could not read client private key \"{}\": {e}",
+            key.display()
+        ))
+    })?;
+    Ok((chain, key))
+}
+
+/// A verifier for `verify-ca`: the chain must be valid, the name may be anything.
+#[derive(Debug)]
+struct CaOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for CaOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// A verifier for `require`/`prefer`/`allow` without a root certificate: libpq encrypts but does
+/// not authenticate the server in these modes. Handshake signatures are still checked so the
+/// session keys belong to whoever holds the presented certificate.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The rustls configuration and the name to verify for one connection target.
+#[derive(Clone)]
+pub struct TlsSettings {
+    config: Arc<ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+impl TlsSettings {
+    /// Builds the TLS settings for `info`, or `None` when TLS will never be used
+    /// (`sslmode=disable`, or a Unix-domain socket, where libpq does not use TLS either).
+    pub fn for_conninfo(info: &ConnInfo) -> Result<Option<TlsSettings>> {
+        let mode = info.sslmode();
+        if mode == SslMode::Disable || info.is_unix_socket() {
+            return Ok(None);
+        }
+        let root = match &info.sslrootcert {
+            Some(r) => Some(r.clone()),
+            None => home_pg_file("root.crt")
+                .filter(|p| p.exists())
+                .map(SslRootCert::File),
+        };
+        let verify = match mode {
+            SslMode::VerifyFull => Verify::Full,
+            SslMode::VerifyCa => Verify::Ca,
+            // libpq: "require" with a root certificate behaves like verify-ca.
+            SslMode::Require if info.sslrootcert.is_some() => Verify::Ca,
+            _ => Verify::None,
+        };
+        let provider = crypto();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error(format!("TLS setup failed: {e}")))?;
+        let builder = match verify {
+            Verify::None => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider.clone()))),
+            Verify::Ca | Verify::Full => {
+                let root = root.ok_or_else(|| {
+                    tls_error(format!(
+                        "sslmode={} needs a root certificate to check the server against: set sslrootcert to a PEM file, or sslrootcert=system to use the system's trusted roots",
+                        mode.as_str()
+                    ))
+                })?;
+                let roots = Arc::new(load_roots(&root)?);
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                    .build()
+                    .map_err(|e| tls_error(format!("TLS setup failed: {e}")))?;
+                if verify == Verify::Full {
+                    builder.with_webpki_verifier(webpki)
+                } else {
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(CaOnly(webpki)))
+                }
+            }
+        };
+        let (cert, key) = match (&info.sslcert, &info.sslkey) {
+            (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
+            (Some(c), None) => (Some(c.clone()), home_pg_file("postgresql.key")),
+            (None, Some(_)) => {
+                return Err(tls_error(
+                    "sslkey was given without sslcert: both are needed for a client certificate",
+                ));
+            }
+            (None, None) => match (
+                home_pg_file("postgresql.crt").filter(|p| p.exists()),
+                home_pg_file("postgresql.key").filter(|p| p.exists()),
+            ) {
+                (Some(c), Some(k)) => (Some(c), Some(k)),
+                _ => (None, None),
+            },
+        };
+        let mut config = match (cert, key) {
+            (Some(cert), Some(key)) => {
+                let (chain, key) = load_client_cert(&cert, &key)?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| tls_error(format!("invalid client certificate or key: {e}")))?
+            }
+            (Some(cert), None) => {
+                return Err(tls_error(format!(
+                    "client certificate \"{}\" given but no sslkey",
+                    cert.display()
+                )));
+            }
+            _ => builder.with_no_client_auth(),
+        };
+        // PostgreSQL 17 direct TLS negotiation uses ALPN "postgresql"; with the classic SSLRequest
+        // flow the server accepts it too.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+        let name = info.host();
+        let server_name = match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(name.clone()).map_err(|_| {
+                tls_error(format!(
+                    "host \"{name}\" is not a valid name for TLS verification"
+                ))
+            })?,
+        };
+        Ok(Some(TlsSettings {
+            config: Arc::new(config),
+            server_name,
+        }))
+    }
+
+    /// A connector for one socket, for tokio-postgres' `connect_raw`.
+    pub fn connector(&self) -> RustlsConnect {
+        RustlsConnect(Some(self.clone()))
+    }
+
+    /// Performs the TLS handshake on `stream` (used by the walsender client, which negotiates
+    /// SSLRequest itself).
+    pub async fn handshake<S>(&self, stream: S) -> io::Result<tokio_rustls::client::TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        tokio_rustls::TlsConnector::from(self.config.clone())
+            .connect(self.server_name.clone(), stream)
+            .await
+    }
+}
+
+/// The [`TlsConnect`] implementation handed to tokio-postgres. `None` is used with
+/// `sslmode=disable`, where tokio-postgres never calls it.
+pub struct RustlsConnect(Option<TlsSettings>);
+
+impl RustlsConnect {
+    /// A connector for sessions that never use TLS.
+    pub fn none() -> Self {
+        RustlsConnect(None)
+    }
+}
+
+impl<S> TlsConnect<S> for RustlsConnect
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        Box::pin(async move {
+            let settings = self.0.ok_or_else(|| {
+                io::Error::other("TLS was requested on a connection configured without TLS")
+            })?;
+            let tls = settings.handshake(stream).await?;
+            Ok(RustlsStream(Box::new(tls)))
+        })
+    }
+}
+
+/// A TLS stream as tokio-postgres wants it.
+pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
+    /// Channel binding is not offered: computing `tls-server-end-point` correctly needs the
+    /// certificate's signature hash algorithm; SCRAM without binding still authenticates both
+    /// sides by password, and TLS verification (verify-full) authenticates the server.
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
+    }
+}

@@ -1,0 +1,258 @@
+//! Creating target databases that match the source: encoding, collation and ctype, locale
+//! provider, connection limit, comment, database-level settings and owner.
+//!
+//! Where the target cannot reproduce a property (a libc locale the target machine lacks, a
+//! locale provider older targets do not have, an owner the migration user may not set), the
+//! database is still created with the target's default and a warning says exactly what differs,
+//! so nothing changes silently. The encoding is never substituted: a database in another
+//! encoding would change what data can be stored, so that fails instead.
+
+use crate::catalog::databases::DatabaseInfo;
+use crate::conn::Session;
+use crate::error::{Error, Result};
+use crate::sql::{quote_ident, quote_literal, set_clause};
+
+/// What happened to one database in the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbOutcome {
+    /// True when this run created the database; false when it already existed.
+    pub created: bool,
+    /// Differences from the source an operator should know about.
+    pub warnings: Vec<String>,
+}
+
+/// Locale clauses for `CREATE DATABASE`, as far as the target supports them.
+fn locale_clauses(src: &DatabaseInfo, target_version: u32, warnings: &mut Vec<String>) -> String {
+    let mut sql = format!(
+        " LC_COLLATE {} LC_CTYPE {}",
+        quote_literal(&src.collate),
+        quote_literal(&src.ctype)
+    );
+    match src.locale_provider {
+        'i' if target_version >= 150000 => {
+            sql.push_str(" LOCALE_PROVIDER icu");
+            if let Some(loc) = &src.locale {
+                sql.push_str(&format!(" ICU_LOCALE {}", quote_literal(loc)));
+            }
+            if let Some(rules) = &src.icu_rules {
+                if target_version >= 160000 {
+                    sql.push_str(&format!(" ICU_RULES {}", quote_literal(rules)));
+                } else {
+                    warnings.push(format!(
+                        "database \"{}\": ICU rules are not supported by the target (PostgreSQL {}); created without them",
+                        src.name,
+                        target_version / 10000
+                    ));
+                }
+            }
+        }
+        'b' if target_version >= 170000 => {
+            sql.push_str(" LOCALE_PROVIDER builtin");
+            if let Some(loc) = &src.locale {
+                sql.push_str(&format!(" BUILTIN_LOCALE {}", quote_literal(loc)));
+            }
+        }
+        'c' => {}
+        other => warnings.push(format!(
+            "database \"{}\": the source uses locale provider '{}' which the target (PostgreSQL {}) does not support; created with the libc provider",
+            src.name,
+            match other {
+                'i' => "icu",
+                'b' => "builtin",
+                _ => "unknown",
+            },
+            target_version / 10000
+        )),
+    }
+    sql
+}
+
+/// True when an error from `CREATE DATABASE` is about a locale the target does not have.
+fn is_locale_error(e: &Error) -> bool {
+    let m = e.message().to_ascii_lowercase();
+    m.contains("locale") || m.contains("collation") || m.contains("lc_collate") || m.contains("lc_ctype")
+}
+
+/// Makes sure `src` exists in the target: creates it when missing (and `createdb`), then applies
+/// comment and settings to databases this run created. Existing databases are left unchanged.
+pub async fn ensure_database(
+    target: &Session,
+    src: &DatabaseInfo,
+    existing: Option<&DatabaseInfo>,
+    createdb: bool,
+) -> Result<DbOutcome> {
+    let mut warnings = Vec::new();
+    if existing.is_some() {
+        return Ok(DbOutcome {
+            created: false,
+            warnings,
+        });
+    }
+    if !createdb {
+        return Err(Error::validation(format!(
+            "database \"{}\" does not exist in the target and --no-createdb was given: create it first or drop --no-createdb",
+            src.name
+        )));
+    }
+    let name = quote_ident(&src.name);
+    let base = format!(
+        "CREATE DATABASE {name} WITH TEMPLATE template0 ENCODING {}",
+        quote_literal(&src.encoding)
+    );
+    let limit = if src.connection_limit >= 0 {
+        format!(" CONNECTION LIMIT {}", src.connection_limit)
+    } else {
+        String::new()
+    };
+    let owner_exists: bool = target
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)",
+            &[&src.owner],
+        )
+        .await
+        .map_err(Error::from_pg)?
+        .get(0);
+    let owner = if owner_exists {
+        format!(" OWNER {}", quote_ident(&src.owner))
+    } else {
+        warnings.push(format!(
+            "database \"{}\": owner role \"{}\" does not exist in the target; the database is owned by the migration user",
+            src.name, src.owner
+        ));
+        String::new()
+    };
+    let locale = locale_clauses(src, target.server_version_num(), &mut warnings);
+
+    // Try the faithful statement first, then relax what the target cannot honour, saying so.
+    let mut attempts: Vec<(String, Option<String>)> =
+        vec![(format!("{base}{locale}{limit}{owner}"), None)];
+    if !owner.is_empty() {
+        attempts.push((
+            format!("{base}{locale}{limit}"),
+            Some(format!(
+                "database \"{}\": the migration user may not make \"{}\" the owner; the database is owned by the migration user",
+                src.name, src.owner
+            )),
+        ));
+    }
+    let mut last_err = None;
+    let mut created = false;
+    for (i, (sql, note)) in attempts.iter().enumerate() {
+        match target.batch_execute(sql).await.map_err(Error::from_pg) {
+            Ok(()) => {
+                if let Some(n) = note {
+                    warnings.push(n.clone());
+                }
+                created = true;
+                break;
+            }
+            Err(e) if is_locale_error(&e) => {
+                // The target machine lacks the locale: fall back to the target's defaults.
+                let relaxed = format!("{base}{limit}{}", if i == 0 { &owner } else { "" });
+                tracing::warn!(
+                    database = %src.name,
+                    "target lacks the source locale ({}); using the target default: {}",
+                    src.collate,
+                    e.message()
+                );
+                match target.batch_execute(&relaxed).await.map_err(Error::from_pg) {
+                    Ok(()) => {
+                        warnings.push(format!(
+                            "database \"{}\": the target does not support the source locale (collate \"{}\", ctype \"{}\"{}): created with the target's default locale ({})",
+                            src.name,
+                            src.collate,
+                            src.ctype,
+                            src.locale
+                                .as_deref()
+                                .map(|l| format!(", locale \"{l}\""))
+                                .unwrap_or_default(),
+                            e.message()
+                        ));
+                        if let Some(n) = note {
+                            warnings.push(n.clone());
+                        }
+                        created = true;
+                        break;
+                    }
+                    Err(e2) => last_err = Some(e2),
+                }
+            }
+            Err(e) if e.is_insufficient_privilege() && i + 1 < attempts.len() => last_err = Some(e),
+            Err(e) => {
+                last_err = Some(e);
+                break;
+            }
+        }
+    }
+    if !created {
+        let e = last_err.unwrap_or_else(|| Error::protocol("CREATE DATABASE was not attempted"));
+        return Err(e.with_object(format!("CREATE DATABASE {name}")));
+    }
+
+    if let Some(comment) = &src.comment {
+        let sql = format!("COMMENT ON DATABASE {name} IS {}", quote_literal(comment));
+        if let Err(e) = target.batch_execute(&sql).await {
+            warnings.push(format!(
+                "database \"{}\": could not set its comment: {}",
+                src.name,
+                Error::from_pg(e).message()
+            ));
+        }
+    }
+    for entry in &src.settings {
+        let Some(clause) = set_clause(entry) else {
+            continue;
+        };
+        let sql = format!("ALTER DATABASE {name} SET {clause}");
+        if let Err(e) = target.batch_execute(&sql).await {
+            let setting = entry.split('=').next().unwrap_or(entry);
+            warnings.push(format!(
+                "database \"{}\": could not apply setting \"{setting}\": {}",
+                src.name,
+                Error::from_pg(e).message()
+            ));
+        }
+    }
+    Ok(DbOutcome { created, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(provider: char) -> DatabaseInfo {
+        DatabaseInfo {
+            oid: 1,
+            name: "d".into(),
+            owner: "o".into(),
+            encoding: "UTF8".into(),
+            collate: "C.UTF-8".into(),
+            ctype: "C.UTF-8".into(),
+            locale_provider: provider,
+            locale: Some("und-x-icu".into()),
+            icu_rules: None,
+            connection_limit: -1,
+            allow_connections: true,
+            is_template: false,
+            comment: None,
+            settings: vec![],
+        }
+    }
+
+    #[test]
+    fn icu_is_kept_where_the_target_supports_it() {
+        let mut w = vec![];
+        let s = locale_clauses(&db('i'), 150000, &mut w);
+        assert!(s.contains("LOCALE_PROVIDER icu ICU_LOCALE 'und-x-icu'"), "{s}");
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn unsupported_providers_fall_back_with_a_warning() {
+        let mut w = vec![];
+        let s = locale_clauses(&db('b'), 160000, &mut w);
+        assert!(!s.contains("LOCALE_PROVIDER"), "{s}");
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("builtin"), "{}", w[0]);
+    }
+}

@@ -1,0 +1,150 @@
+//! Options of a migration, as the library understands them. The CLI (`src/cli.rs`) turns flags
+//! into these; library users build them directly.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::conn::ConnInfo;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Real passwords for roles, from `--role-passwords FILE`.
+///
+/// The file is a JSON object mapping role names to passwords:
+///
+/// ```json
+/// { "alice": "correct horse battery staple", "app user": "s3cret" }
+/// ```
+///
+/// Role names are matched exactly (case-sensitive, as in `pg_roles.rolname`). Passwords are sent
+/// to the target as SCRAM-SHA-256 verifiers computed locally, so the plain text never reaches the
+/// server, its logs or ours. Neither `Debug` nor any error shows the contents.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RolePasswords(BTreeMap<String, String>);
+
+impl RolePasswords {
+    pub fn new(map: BTreeMap<String, String>) -> Self {
+        RolePasswords(map)
+    }
+
+    /// Reads the JSON file described above.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot read --role-passwords file \"{}\": {e}", path.display()),
+            )
+        })?;
+        Self::from_json(&text).map_err(|e| e.context(format!("--role-passwords file \"{}\"", path.display())))
+    }
+
+    /// Parses the JSON object. Errors give the position but never the contents.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| {
+            Error::config(format!(
+                "expected a JSON object of role name to password strings (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        Ok(RolePasswords(map))
+    }
+
+    pub fn get(&self, role: &str) -> Option<&str> {
+        self.0.get(role).map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for RolePasswords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RolePasswords({} roles, values hidden)", self.0.len())
+    }
+}
+
+/// Everything a migration needs to know. `Default` gives the CLI defaults with empty conninfos.
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    pub source: ConnInfo,
+    pub target: ConnInfo,
+    /// Source databases to leave out (`-f`).
+    pub filtered_dbs: Vec<String>,
+    /// Roles to leave out (`-xr`).
+    pub excluded_roles: Vec<String>,
+    /// Extensions to skip in checks (`-xe`).
+    pub excluded_extensions: Vec<String>,
+    /// Create missing databases in the target (`--no-createdb` turns this off).
+    pub createdb: bool,
+    /// Allow a target major older than the source (`--skip-db-version-check`).
+    pub skip_db_version_check: bool,
+    /// Upper bound for the summed size of the source databases to migrate, in bytes.
+    pub dbs_max_total_size: Option<u64>,
+    /// Show generated placeholder passwords in the report (`--show-passwords`).
+    pub show_passwords: bool,
+    /// Real passwords for roles (`--role-passwords`).
+    pub role_passwords: RolePasswords,
+    /// Tag on every log line and in the result (`--migration-id`).
+    pub migration_id: String,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        MigrateOptions {
+            source: ConnInfo::default(),
+            target: ConnInfo::default(),
+            filtered_dbs: Vec::new(),
+            excluded_roles: Vec::new(),
+            excluded_extensions: Vec::new(),
+            createdb: true,
+            skip_db_version_check: false,
+            dbs_max_total_size: None,
+            show_passwords: false,
+            role_passwords: RolePasswords::default(),
+            migration_id: random_migration_id(),
+        }
+    }
+}
+
+/// Four random characters from `[A-Za-z0-9]`, as the tool we replace uses.
+pub fn random_migration_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..4)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_passwords_parse_and_never_debug_print() {
+        let p = RolePasswords::from_json(r#"{"alice": "s3cret", "we\"ird": "x"}"#).unwrap();
+        assert_eq!(p.get("alice"), Some("s3cret"));
+        assert_eq!(p.get("we\"ird"), Some("x"));
+        assert!(!format!("{p:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn role_passwords_errors_do_not_echo_contents() {
+        let e = RolePasswords::from_json(r#"{"alice": 12345678}"#).unwrap_err();
+        assert!(!e.to_string().contains("12345678"), "{e}");
+        assert!(e.to_string().contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn migration_ids_are_four_alphanumerics() {
+        let id = random_migration_id();
+        assert_eq!(id.len(), 4);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

@@ -1,0 +1,389 @@
+//! The result of a run: what happened to every role and database, what preflight found, and
+//! the warnings an operator should read. The same structure is printed as a table on stderr and
+//! written as JSON by `--json`.
+//!
+//! # JSON field names (stable)
+//!
+//! ```json
+//! {
+//!   "migration_id": "a1B2",
+//!   "validation": { "ok": true, "findings": [
+//!       { "severity": "error|warning", "check": "extensions", "database": "app" | null,
+//!         "message": "..." } ] },
+//!   "roles": [ { "rolname": "alice", "status": "created|exists|failed",
+//!                "message": "role created", "rolpassword": "<hidden>" | "placeholder_..." | null } ],
+//!   "databases": [ { "dbname": "app", "method": "dump|replication" | null,
+//!                    "status": "done|running|failed", "message": "..." } ],
+//!   "warnings": [ "..." ]
+//! }
+//! ```
+//!
+//! `rolpassword` is null for roles without a generated or supplied password, `"<hidden>"` unless
+//! `--show-passwords` was given.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// How a database's data was (or is being) moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Dump,
+    Replication,
+}
+
+/// The state of one database's migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbStatus {
+    Done,
+    Running,
+    Failed,
+}
+
+/// The outcome for one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleStatus {
+    Created,
+    Exists,
+    Failed,
+}
+
+/// Severity of a preflight finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One preflight finding: what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A short stable name of the check (`connection`, `same-server`, `version`, `languages`,
+    /// `extensions`, `databases`, `size`, `large-objects`, `roles`).
+    pub check: &'static str,
+    /// The source database the finding concerns, if any. Errors tied to one database fail only
+    /// that database in a migration; the others go on.
+    pub database: Option<String>,
+    pub message: String,
+}
+
+/// Everything preflight found. `ok` is true when there is no error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationReport {
+    pub ok: bool,
+    pub findings: Vec<Finding>,
+}
+
+impl Default for ValidationReport {
+    /// An empty report is a passing one.
+    fn default() -> Self {
+        ValidationReport {
+            ok: true,
+            findings: Vec::new(),
+        }
+    }
+}
+
+impl ValidationReport {
+    pub fn push(
+        &mut self,
+        severity: Severity,
+        check: &'static str,
+        database: Option<&str>,
+        message: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            severity,
+            check,
+            database: database.map(str::to_owned),
+            message: message.into(),
+        });
+        self.ok = !self.has_errors();
+    }
+
+    pub fn error(&mut self, check: &'static str, database: Option<&str>, message: impl Into<String>) {
+        self.push(Severity::Error, check, database, message);
+    }
+
+    pub fn warning(
+        &mut self,
+        check: &'static str,
+        database: Option<&str>,
+        message: impl Into<String>,
+    ) {
+        self.push(Severity::Warning, check, database, message);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// Errors that concern the whole run (not one database): a migration does not start.
+    pub fn global_errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.database.is_none())
+    }
+
+    /// The errors that concern one database: that database fails, the others go on.
+    pub fn database_errors<'a>(&'a self, db: &'a str) -> impl Iterator<Item = &'a Finding> {
+        self.findings
+            .iter()
+            .filter(move |f| f.severity == Severity::Error && f.database.as_deref() == Some(db))
+    }
+}
+
+/// The outcome for one role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleResult {
+    pub rolname: String,
+    pub status: RoleStatus,
+    pub message: String,
+    /// The password set on the target: a generated placeholder or one from `--role-passwords`.
+    /// Serialized as `"<hidden>"` unless the run was asked to show passwords.
+    #[serde(serialize_with = "serialize_password")]
+    pub rolpassword: Option<RolePassword>,
+}
+
+/// A password set on the target, with the decision whether to reveal it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RolePassword {
+    pub value: String,
+    pub reveal: bool,
+    /// True for a generated `placeholder_...` password, false for one from `--role-passwords`.
+    pub placeholder: bool,
+}
+
+impl RolePassword {
+    /// What the report shows: the value only when revealing a generated placeholder was asked
+    /// for. Real passwords from `--role-passwords` are never shown.
+    pub fn shown(&self) -> &str {
+        if self.reveal && self.placeholder {
+            &self.value
+        } else {
+            "<hidden>"
+        }
+    }
+}
+
+impl std::fmt::Debug for RolePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RolePassword({})", self.shown())
+    }
+}
+
+fn serialize_password<S: serde::Serializer>(
+    pw: &Option<RolePassword>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match pw {
+        Some(p) => s.serialize_str(p.shown()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The outcome for one database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseResult {
+    pub dbname: String,
+    pub method: Option<Method>,
+    pub status: DbStatus,
+    pub message: String,
+}
+
+/// The result of [`crate::PgMigrate::migrate`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MigrateResult {
+    pub migration_id: String,
+    pub validation: ValidationReport,
+    pub roles: Vec<RoleResult>,
+    pub databases: Vec<DatabaseResult>,
+    pub warnings: Vec<String>,
+}
+
+impl MigrateResult {
+    /// True when no database failed and preflight found no error.
+    pub fn succeeded(&self) -> bool {
+        self.validation.ok && self.databases.iter().all(|d| d.status != DbStatus::Failed)
+    }
+
+    /// The whole result as pretty JSON (see the module docs for the field names).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("result serializes")
+    }
+
+    /// The human-readable report printed at the end of a run.
+    pub fn render_table(&self) -> String {
+        let mut out = String::new();
+        render_findings(&mut out, &self.validation);
+        if !self.roles.is_empty() {
+            let _ = writeln!(out, "Roles:");
+            let w = self
+                .roles
+                .iter()
+                .map(|r| r.rolname.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(4);
+            let _ = writeln!(out, "  {:<w$}  {:<8}  {:<12}  message", "role", "status", "password");
+            for r in &self.roles {
+                let pw = r.rolpassword.as_ref().map(|p| p.shown()).unwrap_or("-");
+                let status = serde_json::to_value(r.status).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:<w$}  {:<8}  {:<12}  {}",
+                    r.rolname,
+                    status.as_str().unwrap_or(""),
+                    pw,
+                    r.message
+                );
+            }
+        }
+        if !self.databases.is_empty() {
+            let _ = writeln!(out, "Databases:");
+            let w = self
+                .databases
+                .iter()
+                .map(|d| d.dbname.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(8);
+            let _ = writeln!(out, "  {:<w$}  {:<11}  {:<7}  message", "database", "method", "status");
+            for d in &self.databases {
+                let method = d
+                    .method
+                    .map(|m| serde_json::to_value(m).unwrap_or_default())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "-".into());
+                let status = serde_json::to_value(d.status).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:<w$}  {:<11}  {:<7}  {}",
+                    d.dbname,
+                    method,
+                    status.as_str().unwrap_or(""),
+                    d.message
+                );
+            }
+        }
+        if !self.warnings.is_empty() {
+            let _ = writeln!(out, "Warnings:");
+            for w in &self.warnings {
+                let _ = writeln!(out, "  - {w}");
+            }
+        }
+        out
+    }
+}
+
+/// Renders preflight findings, errors first.
+pub fn render_findings(out: &mut String, report: &ValidationReport) {
+    if report.findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Preflight:");
+    for sev in [Severity::Error, Severity::Warning] {
+        for f in report.findings.iter().filter(|f| f.severity == sev) {
+            let label = if sev == Severity::Error { "ERROR  " } else { "WARNING" };
+            match &f.database {
+                Some(db) => {
+                    let _ = writeln!(out, "  {label} [{}] database \"{db}\": {}", f.check, f.message);
+                }
+                None => {
+                    let _ = writeln!(out, "  {label} [{}] {}", f.check, f.message);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(pw: Option<RolePassword>) -> RoleResult {
+        RoleResult {
+            rolname: "alice".into(),
+            status: RoleStatus::Created,
+            message: "role created".into(),
+            rolpassword: pw,
+        }
+    }
+
+    #[test]
+    fn placeholder_passwords_are_hidden_unless_revealed() {
+        let hidden = role(Some(RolePassword {
+            value: "placeholder_abcdefghijklmnop".into(),
+            reveal: false,
+            placeholder: true,
+        }));
+        let json = serde_json::to_value(&hidden).unwrap();
+        assert_eq!(json["rolpassword"], "<hidden>");
+        assert!(!format!("{hidden:?}").contains("placeholder_abc"));
+
+        let shown = role(Some(RolePassword {
+            value: "placeholder_abcdefghijklmnop".into(),
+            reveal: true,
+            placeholder: true,
+        }));
+        assert_eq!(
+            serde_json::to_value(&shown).unwrap()["rolpassword"],
+            "placeholder_abcdefghijklmnop"
+        );
+    }
+
+    #[test]
+    fn real_passwords_are_never_shown() {
+        let r = role(Some(RolePassword {
+            value: "s3cret".into(),
+            reveal: true,
+            placeholder: false,
+        }));
+        assert_eq!(serde_json::to_value(&r).unwrap()["rolpassword"], "<hidden>");
+        let mut res = MigrateResult::default();
+        res.roles.push(r);
+        assert!(!res.render_table().contains("s3cret"));
+        assert!(!res.to_json().contains("s3cret"));
+    }
+
+    #[test]
+    fn json_has_documented_fields() {
+        let mut res = MigrateResult {
+            migration_id: "abcd".into(),
+            ..Default::default()
+        };
+        res.validation.warning("large-objects", Some("db"), "large objects present");
+        res.databases.push(DatabaseResult {
+            dbname: "db".into(),
+            method: None,
+            status: DbStatus::Done,
+            message: "ok".into(),
+        });
+        let v: serde_json::Value = serde_json::from_str(&res.to_json()).unwrap();
+        assert_eq!(v["migration_id"], "abcd");
+        assert_eq!(v["validation"]["ok"], true);
+        assert_eq!(v["validation"]["findings"][0]["severity"], "warning");
+        assert_eq!(v["validation"]["findings"][0]["check"], "large-objects");
+        assert_eq!(v["databases"][0]["method"], serde_json::Value::Null);
+        assert_eq!(v["databases"][0]["status"], "done");
+        assert!(v["roles"].as_array().unwrap().is_empty());
+        assert!(v["warnings"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_fail_validation_warnings_do_not() {
+        let mut r = ValidationReport::default();
+        assert!(r.ok);
+        r.warning("roles", None, "w");
+        assert!(r.ok);
+        r.error("databases", Some("x"), "e");
+        assert!(!r.ok);
+        assert_eq!(r.global_errors().count(), 0);
+        assert_eq!(r.database_errors("x").count(), 1);
+    }
+}
