@@ -53,7 +53,9 @@ async fn migrate_mine(
         excluded_roles: role_names(source())
             .await
             .into_iter()
-            .filter(|n| !mine.contains(n.as_str()))
+            // Predefined roles are never migrated; excluding them would also drop memberships
+            // in them.
+            .filter(|n| !mine.contains(n.as_str()) && !n.starts_with("pg_"))
             .collect(),
         ..Default::default()
     };

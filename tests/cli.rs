@@ -1,0 +1,357 @@
+//! The command line as operators use it: the real `pg_migrate` and `db-migrate` binaries against
+//! real clusters. Exit codes, the JSON report, the human report, and secrets kept out of output.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::{SUPERUSER, source, target, unique_name};
+
+/// Full migrations see every database of the shared clusters, so the tests of this file that
+/// run one take turns and filter out databases that are not theirs.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn pg_migrate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args(args)
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .output()
+        .expect("pg_migrate runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `-f` value that leaves out every source database except `keep`.
+async fn all_but(keep: &[&str]) -> String {
+    let rows = source()
+        .query_strings("postgres", "SELECT datname FROM pg_database")
+        .await;
+    rows.into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|d| !keep.contains(&d.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn db_migrate_without_a_known_command_lists_the_commands() {
+    for args in [vec![], vec!["nope"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_db-migrate"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("Available commands: pg"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn db_migrate_pg_is_pg_migrate() {
+    let o = Command::new(env!("CARGO_BIN_EXE_db-migrate"))
+        .args(["pg", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for flag in ["--source", "--target", "--filtered-db", "--validate", "--json"] {
+        assert!(help.contains(flag), "{help}");
+    }
+}
+
+#[test]
+fn malformed_connection_strings_exit_2_with_a_clear_message() {
+    let o = pg_migrate(&["-s", "postgres://u:pw@host:notaport/db", "-t", "host=x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--source") && err.contains("port"), "{err}");
+
+    let o = pg_migrate(&["-t", "host=x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("source"));
+
+    let o = pg_migrate(&["-s", "host=a", "-t", "host=b", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn a_full_run_writes_the_documented_json_and_exits_0() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli json ").await;
+    let role = unique_name("cli login ");
+    src.execute(
+        "postgres",
+        &format!("CREATE ROLE {} LOGIN", support::quote_ident(&role)),
+    )
+    .await;
+    let filter = all_but(&[&db]).await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &filter,
+        "--json",
+        "-",
+        "--migration-id",
+        "t3st",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is only JSON");
+    assert_eq!(v["migration_id"], "t3st");
+    assert_eq!(v["validation"]["ok"], true);
+    let dbs = v["databases"].as_array().unwrap();
+    assert_eq!(dbs.len(), 1, "{v}");
+    assert_eq!(dbs[0]["dbname"], db.as_str());
+    assert_eq!(dbs[0]["status"], "done");
+    assert!(dbs[0]["method"].is_null());
+    let mine = v["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rolname"] == role.as_str())
+        .expect("role reported");
+    assert_eq!(mine["status"], "created");
+    assert_eq!(mine["rolpassword"], "<hidden>");
+    assert!(v["warnings"].is_array());
+
+    // The human report went to stderr and names the database; every log line is tagged.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Databases:") && err.contains(&db), "{err}");
+    assert!(err.contains("t3st"), "{err}");
+    assert!(!err.contains("placeholder_"), "{err}");
+
+    let exists = tgt
+        .query_strings(
+            "postgres",
+            &format!(
+                "SELECT 1 FROM pg_database WHERE datname = {}",
+                support::quote_literal(&db)
+            ),
+        )
+        .await;
+    assert_eq!(exists.len(), 1);
+}
+
+#[tokio::test]
+async fn show_passwords_reveals_placeholders_that_then_work() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let role = unique_name("cli shown ");
+    src.execute(
+        "postgres",
+        &format!("CREATE ROLE {} LOGIN", support::quote_ident(&role)),
+    )
+    .await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &all_but(&[]).await,
+        "--show-passwords",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pw = v["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rolname"] == role.as_str())
+        .and_then(|r| r["rolpassword"].as_str())
+        .expect("password shown")
+        .to_string();
+    assert!(pw.starts_with("placeholder_") && pw.len() == 28, "{pw}");
+    let (client, conn) = tokio_postgres::connect(&tgt.uri(&role, &pw, "postgres"), tokio_postgres::NoTls)
+        .await
+        .expect("the placeholder password logs in");
+    tokio::spawn(conn);
+    drop(client);
+}
+
+#[tokio::test]
+async fn a_database_the_source_user_cannot_reach_fails_alone_with_exit_1() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let open = src.create_database("cli open ").await;
+    let closed = src.create_database("cli closed ").await;
+    let (admin, pw) = src.create_admin("cli src admin ", false).await;
+    src.execute(
+        "postgres",
+        &format!(
+            "REVOKE CONNECT ON DATABASE {} FROM PUBLIC",
+            support::quote_ident(&closed)
+        ),
+    )
+    .await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.uri(&admin, &pw, "postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &all_but(&[&open, &closed]).await,
+        "--json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let status = |name: &str| {
+        v["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dbname"] == name)
+            .map(|d| (d["status"].clone(), d["message"].clone()))
+            .expect("database reported")
+    };
+    assert_eq!(status(&open).0, "done", "{v}");
+    let (st, msg) = status(&closed);
+    assert_eq!(st, "failed", "{v}");
+    assert!(msg.as_str().unwrap().contains("permission denied"), "{msg}");
+}
+
+#[tokio::test]
+async fn validate_only_reports_and_writes_nothing() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli validate ").await;
+    let filter = all_but(&[&db]).await;
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "-s".to_string(),
+            src.superuser_uri("postgres"),
+            "-t".to_string(),
+            tgt.superuser_uri("postgres"),
+            "-f".to_string(),
+            filter.clone(),
+            "--validate".to_string(),
+            "--json".to_string(),
+            "-".to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let ok = pg_migrate(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["validation"]["ok"], true);
+    assert!(v["databases"].as_array().unwrap().is_empty());
+
+    // --no-createdb with the database missing in the target fails validation: exit 2.
+    let bad = pg_migrate(
+        &args(&["--no-createdb"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let v: Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(v["validation"]["ok"], false);
+    assert!(
+        v["validation"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "error" && f["database"] == db.as_str()),
+        "{v}"
+    );
+    let created = tgt
+        .query_strings(
+            "postgres",
+            &format!(
+                "SELECT 1 FROM pg_database WHERE datname = {}",
+                support::quote_literal(&db)
+            ),
+        )
+        .await;
+    assert!(created.is_empty(), "--validate must not create databases");
+}
+
+#[tokio::test]
+async fn sql_injection_in_name_flags_is_just_a_name() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let victim = src.create_database("cli victim ").await;
+    let evil = format!("x'); DROP DATABASE \"{victim}\"; --");
+    let filter = format!("{},{evil}", all_but(&[]).await);
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &filter,
+        "-xr",
+        &evil,
+        "-xe",
+        &evil,
+        "--migration-id",
+        "'; SELECT 1; --",
+        "--validate",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let still = src
+        .query_strings(
+            "postgres",
+            &format!(
+                "SELECT 1 FROM pg_database WHERE datname = {}",
+                support::quote_literal(&victim)
+            ),
+        )
+        .await;
+    assert_eq!(still.len(), 1, "the database must survive");
+}
+
+#[tokio::test]
+async fn passwords_never_reach_logs_or_reports_even_in_debug_mode() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let secret = "Leak-Canary-9f3b";
+    let (admin, _) = tgt.create_admin("cli canary ", false).await;
+    tgt.execute(
+        "postgres",
+        &format!(
+            "ALTER ROLE {} PASSWORD {}",
+            support::quote_ident(&admin),
+            support::quote_literal(secret)
+        ),
+    )
+    .await;
+    // One run with the right password, one with a wrong one, both with debug logging.
+    for pw in [secret, "Wrong-Canary-77aa"] {
+        let o = pg_migrate(&[
+            "-s",
+            &src.superuser_uri("postgres"),
+            "-t",
+            &tgt.uri(&admin, pw, "postgres"),
+            "-f",
+            &all_but(&[]).await,
+            "-d",
+            "--validate",
+            "--json",
+            "-",
+        ]);
+        let all = text(&o);
+        assert!(!all.contains(pw), "{all}");
+        assert!(!all.contains(support::SUPERUSER_PASSWORD), "{all}");
+    }
+    let _ = SUPERUSER;
+}
