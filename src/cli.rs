@@ -26,10 +26,20 @@ pub const EXIT_INVALID: i32 = 2;
 #[command(name = "pg_migrate", version, about, long_about = None)]
 pub struct PgArgs {
     /// Source server: a postgres:// URI or a libpq key=value string.
-    #[arg(short = 's', long = "source", env = "SOURCE_SERVICE_URI", hide_env_values = true)]
+    #[arg(
+        short = 's',
+        long = "source",
+        env = "SOURCE_SERVICE_URI",
+        hide_env_values = true
+    )]
     pub source: Option<String>,
     /// Target server: a postgres:// URI or a libpq key=value string.
-    #[arg(short = 't', long = "target", env = "TARGET_SERVICE_URI", hide_env_values = true)]
+    #[arg(
+        short = 't',
+        long = "target",
+        env = "TARGET_SERVICE_URI",
+        hide_env_values = true
+    )]
     pub target: Option<String>,
     /// Comma-separated source databases to leave out.
     #[arg(short = 'f', long = "filtered-db")]
@@ -53,7 +63,11 @@ pub struct PgArgs {
     #[arg(long = "validate")]
     pub validate: bool,
     /// Fail when the summed size of the source databases to migrate exceeds BYTES.
-    #[arg(long = "dbs-max-total-size", value_name = "BYTES", allow_negative_numbers = true)]
+    #[arg(
+        long = "dbs-max-total-size",
+        value_name = "BYTES",
+        allow_negative_numbers = true
+    )]
     pub dbs_max_total_size: Option<i64>,
     /// Allow a target whose major version is older than the source's.
     #[arg(long = "skip-db-version-check")]
@@ -127,7 +141,10 @@ impl TryFrom<&PgArgs> for MigrateOptions {
 pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
     args.into_iter()
         .map(|a| {
-            for (short, long) in [("-xr", "--excluded-roles"), ("-xe", "--excluded-extensions")] {
+            for (short, long) in [
+                ("-xr", "--excluded-roles"),
+                ("-xe", "--excluded-extensions"),
+            ] {
                 if a == short {
                     return long.to_string();
                 }
@@ -152,7 +169,8 @@ fn init_logging(args: &PgArgs) {
             _ => "debug",
         }
     };
-    let filter = EnvFilter::try_from_env("DB_MIGRATE_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
+    let filter =
+        EnvFilter::try_from_env("DB_MIGRATE_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -183,7 +201,11 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     let parsed = match PgArgs::try_parse_from(argv) {
         Ok(p) => p,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
+            let code = if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
             let _ = e.print();
             return code;
         }
@@ -196,7 +218,10 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("pg_migrate: cannot start the async runtime: {e}");
@@ -260,7 +285,9 @@ pub fn run_db_migrate(mut args: Vec<String>) -> i32 {
             0
         }
         "-h" | "--help" => {
-            println!("Usage: db-migrate pg [flags]   (see db-migrate pg --help)\nAvailable commands: pg");
+            println!(
+                "Usage: db-migrate pg [flags]   (see db-migrate pg --help)\nAvailable commands: pg"
+            );
             0
         }
         _ => {
@@ -291,14 +318,27 @@ mod tests {
     #[test]
     fn minus_one_size_means_no_limit() {
         let a = parse(&["-s", "host=a", "-t", "host=b", "--dbs-max-total-size", "-1"]);
-        assert_eq!(MigrateOptions::try_from(&a).unwrap().dbs_max_total_size, None);
+        assert_eq!(
+            MigrateOptions::try_from(&a).unwrap().dbs_max_total_size,
+            None
+        );
         let a = parse(&["-s", "host=a", "-t", "host=b", "--dbs-max-total-size", "0"]);
-        assert_eq!(MigrateOptions::try_from(&a).unwrap().dbs_max_total_size, Some(0));
+        assert_eq!(
+            MigrateOptions::try_from(&a).unwrap().dbs_max_total_size,
+            Some(0)
+        );
     }
 
     #[test]
     fn filtered_names_are_kept_verbatim_apart_from_surrounding_blanks() {
-        let a = parse(&["-s", "host=a", "-t", "host=b", "-f", "a'; DROP DATABASE x; --, \"q\""]);
+        let a = parse(&[
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "-f",
+            "a'; DROP DATABASE x; --, \"q\"",
+        ]);
         let o = MigrateOptions::try_from(&a).unwrap();
         assert_eq!(o.filtered_dbs, vec!["a'; DROP DATABASE x; --", "\"q\""]);
     }

@@ -70,7 +70,10 @@ fn locale_clauses(src: &DatabaseInfo, target_version: u32, warnings: &mut Vec<St
 /// True when an error from `CREATE DATABASE` is about a locale the target does not have.
 fn is_locale_error(e: &Error) -> bool {
     let m = e.message().to_ascii_lowercase();
-    m.contains("locale") || m.contains("collation") || m.contains("lc_collate") || m.contains("lc_ctype")
+    m.contains("locale")
+        || m.contains("collation")
+        || m.contains("lc_collate")
+        || m.contains("lc_ctype")
 }
 
 /// Makes sure `src` exists in the target: creates it when missing (and `createdb`), then applies
@@ -243,7 +246,10 @@ mod tests {
     fn icu_is_kept_where_the_target_supports_it() {
         let mut w = vec![];
         let s = locale_clauses(&db('i'), 150000, &mut w);
-        assert!(s.contains("LOCALE_PROVIDER icu ICU_LOCALE 'und-x-icu'"), "{s}");
+        assert!(
+            s.contains("LOCALE_PROVIDER icu ICU_LOCALE 'und-x-icu'"),
+            "{s}"
+        );
         assert!(w.is_empty());
     }
 

@@ -60,9 +60,9 @@ impl PgMigrate {
         } = pf
         else {
             // Preflight reports unreachable servers as global errors; this is a safety net.
-            result
-                .warnings
-                .push("preflight could not open sessions to both servers; nothing was migrated".into());
+            result.warnings.push(
+                "preflight could not open sessions to both servers; nothing was migrated".into(),
+            );
             return result;
         };
 
@@ -117,13 +117,9 @@ impl PgMigrate {
                 Ok(outcome) => {
                     result.warnings.extend(outcome.warnings);
                     if role_db_settings.iter().any(|s| &s.database == name) {
-                        let w = apply_role_db_settings(
-                            &target,
-                            &role_db_settings,
-                            name,
-                            &result.roles,
-                        )
-                        .await;
+                        let w =
+                            apply_role_db_settings(&target, &role_db_settings, name, &result.roles)
+                                .await;
                         result.warnings.extend(w);
                     }
                     DatabaseResult {
@@ -148,5 +144,4 @@ impl PgMigrate {
         }
         result
     }
-
 }

@@ -32,10 +32,14 @@ impl RolePasswords {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
-                format!("cannot read --role-passwords file \"{}\": {e}", path.display()),
+                format!(
+                    "cannot read --role-passwords file \"{}\": {e}",
+                    path.display()
+                ),
             )
         })?;
-        Self::from_json(&text).map_err(|e| e.context(format!("--role-passwords file \"{}\"", path.display())))
+        Self::from_json(&text)
+            .map_err(|e| e.context(format!("--role-passwords file \"{}\"", path.display())))
     }
 
     /// Parses the JSON object. Errors give the position but never the contents.

@@ -106,7 +106,12 @@ impl ValidationReport {
         self.ok = !self.has_errors();
     }
 
-    pub fn error(&mut self, check: &'static str, database: Option<&str>, message: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        check: &'static str,
+        database: Option<&str>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Error, check, database, message);
     }
 
@@ -230,7 +235,11 @@ impl MigrateResult {
                 .max()
                 .unwrap_or(0)
                 .max(4);
-            let _ = writeln!(out, "  {:<w$}  {:<8}  {:<12}  message", "role", "status", "password");
+            let _ = writeln!(
+                out,
+                "  {:<w$}  {:<8}  {:<12}  message",
+                "role", "status", "password"
+            );
             for r in &self.roles {
                 let pw = r.rolpassword.as_ref().map(|p| p.shown()).unwrap_or("-");
                 let status = serde_json::to_value(r.status).unwrap_or_default();
@@ -253,7 +262,11 @@ impl MigrateResult {
                 .max()
                 .unwrap_or(0)
                 .max(8);
-            let _ = writeln!(out, "  {:<w$}  {:<11}  {:<7}  message", "database", "method", "status");
+            let _ = writeln!(
+                out,
+                "  {:<w$}  {:<11}  {:<7}  message",
+                "database", "method", "status"
+            );
             for d in &self.databases {
                 let method = d
                     .method
@@ -289,10 +302,18 @@ pub fn render_findings(out: &mut String, report: &ValidationReport) {
     let _ = writeln!(out, "Preflight:");
     for sev in [Severity::Error, Severity::Warning] {
         for f in report.findings.iter().filter(|f| f.severity == sev) {
-            let label = if sev == Severity::Error { "ERROR  " } else { "WARNING" };
+            let label = if sev == Severity::Error {
+                "ERROR  "
+            } else {
+                "WARNING"
+            };
             match &f.database {
                 Some(db) => {
-                    let _ = writeln!(out, "  {label} [{}] database \"{db}\": {}", f.check, f.message);
+                    let _ = writeln!(
+                        out,
+                        "  {label} [{}] database \"{db}\": {}",
+                        f.check, f.message
+                    );
                 }
                 None => {
                     let _ = writeln!(out, "  {label} [{}] {}", f.check, f.message);
@@ -357,7 +378,8 @@ mod tests {
             migration_id: "abcd".into(),
             ..Default::default()
         };
-        res.validation.warning("large-objects", Some("db"), "large objects present");
+        res.validation
+            .warning("large-objects", Some("db"), "large objects present");
         res.databases.push(DatabaseResult {
             dbname: "db".into(),
             method: None,

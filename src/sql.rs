@@ -140,7 +140,10 @@ mod tests {
             set_clause(r#"search_path="a""b", c"#).unwrap(),
             r#""search_path" TO 'a"b', 'c'"#
         );
-        assert_eq!(set_clause("search_path=").unwrap(), r#""search_path" TO ''"#);
+        assert_eq!(
+            set_clause("search_path=").unwrap(),
+            r#""search_path" TO ''"#
+        );
     }
 
     #[test]
@@ -169,6 +172,9 @@ mod tests {
     fn literals_escape_quotes_and_backslashes() {
         assert_eq!(quote_literal("it's"), "'it''s'");
         assert_eq!(quote_literal(r"a\b"), r"E'a\\b'");
-        assert_eq!(quote_literal("'; DROP TABLE x; --"), "'''; DROP TABLE x; --'");
+        assert_eq!(
+            quote_literal("'; DROP TABLE x; --"),
+            "'''; DROP TABLE x; --'"
+        );
     }
 }

@@ -66,7 +66,13 @@ fn db_migrate_pg_is_pg_migrate() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
     let help = String::from_utf8_lossy(&o.stdout);
-    for flag in ["--source", "--target", "--filtered-db", "--validate", "--json"] {
+    for flag in [
+        "--source",
+        "--target",
+        "--filtered-db",
+        "--validate",
+        "--json",
+    ] {
         assert!(help.contains(flag), "{help}");
     }
 }
@@ -179,9 +185,10 @@ async fn show_passwords_reveals_placeholders_that_then_work() {
         .expect("password shown")
         .to_string();
     assert!(pw.starts_with("placeholder_") && pw.len() == 28, "{pw}");
-    let (client, conn) = tokio_postgres::connect(&tgt.uri(&role, &pw, "postgres"), tokio_postgres::NoTls)
-        .await
-        .expect("the placeholder password logs in");
+    let (client, conn) =
+        tokio_postgres::connect(&tgt.uri(&role, &pw, "postgres"), tokio_postgres::NoTls)
+            .await
+            .expect("the placeholder password logs in");
     tokio::spawn(conn);
     drop(client);
 }

@@ -47,14 +47,26 @@ async fn is_encrypted(info: &ConnInfo) -> bool {
 
 #[tokio::test]
 async fn verify_full_with_the_right_ca_connects_encrypted() {
-    let ca = tls_cluster().tls.as_ref().unwrap().ca_cert.display().to_string();
+    let ca = tls_cluster()
+        .tls
+        .as_ref()
+        .unwrap()
+        .ca_cert
+        .display()
+        .to_string();
     let info = tls_info(&[("sslmode", "verify-full"), ("sslrootcert", &ca)]);
     assert!(is_encrypted(&info).await);
 }
 
 #[tokio::test]
 async fn verify_full_with_a_wrong_host_name_fails() {
-    let ca = tls_cluster().tls.as_ref().unwrap().ca_cert.display().to_string();
+    let ca = tls_cluster()
+        .tls
+        .as_ref()
+        .unwrap()
+        .ca_cert
+        .display()
+        .to_string();
     // hostaddr still reaches the server; the name checked against the certificate is wrong.
     let info = tls_info(&[
         ("host", "wrong.example.com"),
@@ -89,7 +101,11 @@ async fn verify_modes_without_a_root_certificate_fail_clearly() {
     let info = tls_info(&[("sslmode", "verify-full")]);
     // HOME may hold ~/.postgresql/root.crt on a developer machine; the harness' HOME does not.
     if std::env::var_os("HOME")
-        .map(|h| std::path::Path::new(&h).join(".postgresql/root.crt").exists())
+        .map(|h| {
+            std::path::Path::new(&h)
+                .join(".postgresql/root.crt")
+                .exists()
+        })
         .unwrap_or(false)
     {
         return;
@@ -136,7 +152,11 @@ async fn client_certificate_is_accepted_where_pg_hba_demands_cert() {
     assert_eq!(row.get::<_, String>(0), CERT_USER);
 
     // Without the certificate the same user is refused.
-    let without = tls_info(&[("user", CERT_USER), ("password", ""), ("sslmode", "require")]);
+    let without = tls_info(&[
+        ("user", CERT_USER),
+        ("password", ""),
+        ("sslmode", "require"),
+    ]);
     assert!(connect(&without, None).await.is_err());
 }
 
@@ -192,7 +212,9 @@ async fn connect_timeout_is_enforced_and_names_the_host() {
     let (port, task) = silent_server().await;
     for conninfo in [
         format!("postgres://u:secret-pw@127.0.0.1:{port}/db?connect_timeout=2&sslmode=disable"),
-        format!("host=127.0.0.1 port={port} user=u password=secret-pw connect_timeout=2 sslmode=prefer"),
+        format!(
+            "host=127.0.0.1 port={port} user=u password=secret-pw connect_timeout=2 sslmode=prefer"
+        ),
     ] {
         let info = ConnInfo::parse(&conninfo).unwrap();
         let start = Instant::now();
@@ -202,7 +224,10 @@ async fn connect_timeout_is_enforced_and_names_the_host() {
         assert!(took < Duration::from_secs(3), "took {took:?}");
         assert!(took >= Duration::from_millis(1900), "took {took:?}");
         let text = err.to_string();
-        assert!(text.contains("127.0.0.1") && text.contains(&port.to_string()), "{text}");
+        assert!(
+            text.contains("127.0.0.1") && text.contains(&port.to_string()),
+            "{text}"
+        );
         assert!(!text.contains("secret-pw"), "{text}");
     }
     task.abort();
@@ -212,7 +237,8 @@ async fn connect_timeout_is_enforced_and_names_the_host() {
 async fn pgconnect_timeout_from_the_environment_is_enforced() {
     let (port, task) = silent_server().await;
     let env = |k: &str| (k == "PGCONNECT_TIMEOUT").then(|| "2".to_string());
-    let info = ConnInfo::parse_with_env(&format!("host=127.0.0.1 port={port} user=u"), &env).unwrap();
+    let info =
+        ConnInfo::parse_with_env(&format!("host=127.0.0.1 port={port} user=u"), &env).unwrap();
     let start = Instant::now();
     let err = connect(&info, None).await.err().expect("must time out");
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
@@ -226,7 +252,10 @@ async fn wrong_password_errors_never_contain_the_password() {
     let secret = "Pa55-w0rd-that-must-not-leak";
     for conninfo in [
         c.uri(SUPERUSER, secret, "postgres"),
-        format!("host=127.0.0.1 port={} user=postgres password='{secret}' dbname=postgres", c.port),
+        format!(
+            "host=127.0.0.1 port={} user=postgres password='{secret}' dbname=postgres",
+            c.port
+        ),
     ] {
         let info = ConnInfo::parse(&conninfo).unwrap();
         assert!(!format!("{info}").contains(secret));
@@ -244,7 +273,10 @@ async fn refused_connections_name_the_endpoint() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let info = ConnInfo::parse(&format!("host=127.0.0.1 port={port} user=x connect_timeout=5")).unwrap();
+    let info = ConnInfo::parse(&format!(
+        "host=127.0.0.1 port={port} user=x connect_timeout=5"
+    ))
+    .unwrap();
     let err = connect(&info, None).await.err().expect("refused");
     assert_eq!(err.kind(), ErrorKind::Connect);
     assert!(err.to_string().contains(&format!("port {port}")), "{err}");

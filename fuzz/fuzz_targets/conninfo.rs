@@ -64,7 +64,8 @@ fn check_renderings_ignore_secrets(info: &ConnInfo) {
         let mut c = info.clone();
         c.password = Some(secret.to_owned());
         c.other.insert("sslpassword".into(), secret.to_owned());
-        c.other.insert("oauth_client_secret".into(), secret.to_owned());
+        c.other
+            .insert("oauth_client_secret".into(), secret.to_owned());
         c
     };
     let (a, b) = (with("first secret"), with("2nd"));

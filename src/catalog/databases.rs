@@ -90,10 +90,7 @@ impl DatabaseInfo {
 }
 
 /// The databases to migrate: migratable ones not named in `filtered`, in name order.
-pub fn select_databases<'a>(
-    all: &'a [DatabaseInfo],
-    filtered: &[String],
-) -> Vec<&'a DatabaseInfo> {
+pub fn select_databases<'a>(all: &'a [DatabaseInfo], filtered: &[String]) -> Vec<&'a DatabaseInfo> {
     all.iter()
         .filter(|d| d.is_migratable() && !filtered.iter().any(|f| f == &d.name))
         .collect()
@@ -103,7 +100,10 @@ pub fn select_databases<'a>(
 /// privilege and no `pg_read_all_stats`).
 pub async fn database_size(session: &Session, name: &str) -> Result<Option<i64>> {
     match session
-        .query_one("SELECT pg_catalog.pg_database_size($1::text::name)", &[&name])
+        .query_one(
+            "SELECT pg_catalog.pg_database_size($1::text::name)",
+            &[&name],
+        )
         .await
     {
         Ok(row) => Ok(Some(row.get(0))),

@@ -213,7 +213,10 @@ async fn connect_once(
         .map_err(|e| explain_connect_error(info, ssl, e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::debug!("connection closed with error: {}", super::redact(&e.to_string()));
+            tracing::debug!(
+                "connection closed with error: {}",
+                super::redact(&e.to_string())
+            );
         }
     });
     Ok(client)
@@ -243,7 +246,10 @@ fn explain_connect_error(info: &ConnInfo, ssl: PgSslMode, e: tokio_postgres::Err
             "(the connection was not encrypted; if the server accepts only TLS connections (pg_hba hostssl), use sslmode=require or stronger)",
         );
     }
-    err.context(format!("connecting to {endpoint} as user \"{}\"", info.user()))
+    err.context(format!(
+        "connecting to {endpoint} as user \"{}\"",
+        info.user()
+    ))
 }
 
 async fn connect_inner(info: &ConnInfo) -> Result<(Client, Option<TlsSettings>)> {

@@ -1,0 +1,15 @@
+//! The schema engine: the source database's objects read from its catalogs
+//! ([`crate::catalog`] and the readers below), turned into DDL, ordered by their dependencies
+//! and run on the target in two phases (pre-data before the data load, post-data after it).
+//!
+//! Statements in [`model::SchemaObject`] are plain SQL strings run with the simple query
+//! protocol, so one entry may hold several statements separated by `;`.
+
+pub mod globals;
+pub mod model;
+pub mod relations;
+pub mod routines;
+pub mod types;
+
+/// SQL condition (on a `pg_namespace` alias `n`) that keeps user schemas only.
+pub const USER_SCHEMAS: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'";

@@ -1,0 +1,543 @@
+//! The object model the schema engine works on: every object of a source database becomes one
+//! [`SchemaObject`] that carries the statements creating it, its owner, privileges and comment,
+//! the section it belongs to, and the identity `pg_depend` uses for it, so that ordering can be
+//! computed from the catalog's own dependency records.
+
+use std::fmt;
+
+use crate::sql::quote_ident;
+
+/// OIDs of the system catalogs, as they appear in `pg_depend.classid` / `refclassid`.
+/// Fixed across all supported majors.
+pub mod class {
+    pub const PG_CLASS: u32 = 1259;
+    pub const PG_TYPE: u32 = 1247;
+    pub const PG_PROC: u32 = 1255;
+    pub const PG_NAMESPACE: u32 = 2615;
+    pub const PG_CONSTRAINT: u32 = 2606;
+    pub const PG_ATTRDEF: u32 = 2604;
+    pub const PG_REWRITE: u32 = 2618;
+    pub const PG_TRIGGER: u32 = 2620;
+    pub const PG_POLICY: u32 = 3256;
+    pub const PG_EXTENSION: u32 = 3079;
+    pub const PG_COLLATION: u32 = 3456;
+    pub const PG_CAST: u32 = 2605;
+    pub const PG_OPERATOR: u32 = 2617;
+    pub const PG_OPCLASS: u32 = 2616;
+    pub const PG_OPFAMILY: u32 = 2753;
+    pub const PG_AMOP: u32 = 2602;
+    pub const PG_AMPROC: u32 = 2603;
+    pub const PG_LANGUAGE: u32 = 2612;
+    pub const PG_TS_CONFIG: u32 = 3602;
+    pub const PG_TS_DICT: u32 = 3600;
+    pub const PG_TS_PARSER: u32 = 3601;
+    pub const PG_TS_TEMPLATE: u32 = 3764;
+    pub const PG_FOREIGN_DATA_WRAPPER: u32 = 2328;
+    pub const PG_FOREIGN_SERVER: u32 = 1417;
+    pub const PG_USER_MAPPING: u32 = 1418;
+    pub const PG_EVENT_TRIGGER: u32 = 3466;
+    pub const PG_STATISTIC_EXT: u32 = 3381;
+    pub const PG_DEFAULT_ACL: u32 = 826;
+    pub const PG_LARGEOBJECT_METADATA: u32 = 2613;
+    pub const PG_CONVERSION: u32 = 2607;
+    pub const PG_TRANSFORM: u32 = 3576;
+    pub const PG_AM: u32 = 2601;
+    pub const PG_PUBLICATION: u32 = 6104;
+}
+
+/// The identity of a catalog row, as `pg_depend` records it (`classid`, `objid`). Column-level
+/// dependencies (`objsubid`) are folded onto their relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjId {
+    pub classid: u32,
+    pub objid: u32,
+}
+
+impl ObjId {
+    pub const fn new(classid: u32, objid: u32) -> Self {
+        ObjId { classid, objid }
+    }
+}
+
+/// Before the data load (everything needed to receive rows) or after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Section {
+    PreData,
+    PostData,
+}
+
+/// What kind of object this is. The order of the variants is the tie-break order when
+/// dependencies leave a choice (like pg_dump's type priorities), so related kinds stay together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectKind {
+    Schema,
+    Extension,
+    Language,
+    Collation,
+    /// Shell type created ahead of a base type whose I/O functions need it.
+    ShellType,
+    Type,
+    Domain,
+    Function,
+    Aggregate,
+    Operator,
+    OperatorFamily,
+    OperatorClass,
+    Cast,
+    Conversion,
+    TextSearchParser,
+    TextSearchTemplate,
+    TextSearchDictionary,
+    TextSearchConfiguration,
+    ForeignDataWrapper,
+    ForeignServer,
+    UserMapping,
+    Sequence,
+    Table,
+    ForeignTable,
+    /// `ALTER TABLE ... ATTACH PARTITION` / inheritance wiring kept apart from the table.
+    TableAttach,
+    /// A column default, CHECK constraint or similar split out of its table to break a cycle.
+    TablePart,
+    SequenceOwnedBy,
+    View,
+    MaterializedView,
+    DefaultPrivileges,
+    LargeObject,
+    // post-data
+    Index,
+    IndexAttach,
+    Constraint,
+    ForeignKey,
+    Trigger,
+    Rule,
+    Policy,
+    Statistics,
+    MaterializedViewRefresh,
+    EventTrigger,
+}
+
+impl ObjectKind {
+    /// The SQL keyword(s) naming this kind in `COMMENT ON`, `ALTER ... OWNER TO` and `GRANT ... ON`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Schema => "SCHEMA",
+            ObjectKind::Extension => "EXTENSION",
+            ObjectKind::Language => "LANGUAGE",
+            ObjectKind::Collation => "COLLATION",
+            ObjectKind::ShellType | ObjectKind::Type => "TYPE",
+            ObjectKind::Domain => "DOMAIN",
+            ObjectKind::Function => "FUNCTION",
+            ObjectKind::Aggregate => "AGGREGATE",
+            ObjectKind::Operator => "OPERATOR",
+            ObjectKind::OperatorFamily => "OPERATOR FAMILY",
+            ObjectKind::OperatorClass => "OPERATOR CLASS",
+            ObjectKind::Cast => "CAST",
+            ObjectKind::Conversion => "CONVERSION",
+            ObjectKind::TextSearchParser => "TEXT SEARCH PARSER",
+            ObjectKind::TextSearchTemplate => "TEXT SEARCH TEMPLATE",
+            ObjectKind::TextSearchDictionary => "TEXT SEARCH DICTIONARY",
+            ObjectKind::TextSearchConfiguration => "TEXT SEARCH CONFIGURATION",
+            ObjectKind::ForeignDataWrapper => "FOREIGN DATA WRAPPER",
+            ObjectKind::ForeignServer => "SERVER",
+            ObjectKind::UserMapping => "USER MAPPING",
+            ObjectKind::Sequence | ObjectKind::SequenceOwnedBy => "SEQUENCE",
+            ObjectKind::Table | ObjectKind::TableAttach | ObjectKind::TablePart => "TABLE",
+            ObjectKind::ForeignTable => "FOREIGN TABLE",
+            ObjectKind::View => "VIEW",
+            ObjectKind::MaterializedView | ObjectKind::MaterializedViewRefresh => {
+                "MATERIALIZED VIEW"
+            }
+            ObjectKind::DefaultPrivileges => "DEFAULT PRIVILEGES",
+            ObjectKind::LargeObject => "LARGE OBJECT",
+            ObjectKind::Index | ObjectKind::IndexAttach => "INDEX",
+            ObjectKind::Constraint | ObjectKind::ForeignKey => "CONSTRAINT",
+            ObjectKind::Trigger => "TRIGGER",
+            ObjectKind::Rule => "RULE",
+            ObjectKind::Policy => "POLICY",
+            ObjectKind::Statistics => "STATISTICS",
+            ObjectKind::EventTrigger => "EVENT TRIGGER",
+        }
+    }
+
+    /// Human-readable kind for messages ("materialized view").
+    pub fn label(self) -> String {
+        self.keyword().to_ascii_lowercase()
+    }
+}
+
+/// Who may create an object. Objects the target user may lack rights for are skipped with a
+/// per-object warning instead of failing the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Privilege {
+    /// Any owner of the database can create it.
+    #[default]
+    Normal,
+    /// Needs superuser (event triggers, untrusted languages, C functions, base types...): skipped
+    /// with a warning when the target refuses it for lack of privilege.
+    MaySkip,
+}
+
+/// One object of the source database, ready to be created in the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaObject {
+    pub id: ObjId,
+    pub kind: ObjectKind,
+    pub section: Section,
+    /// Schema of the object (None for global-ish objects such as extensions, casts, FDWs).
+    pub schema: Option<String>,
+    /// Unquoted name, for sorting and messages.
+    pub name: String,
+    /// Statements that create the object, in order.
+    pub create: Vec<String>,
+    /// The owner role and the statement that sets it (skipped with `--no-owner`, or when the
+    /// target user may not set it).
+    pub owner: Option<Owner>,
+    /// GRANT / REVOKE statements (skipped with `--no-acl`).
+    pub acl: Vec<String>,
+    /// COMMENT ON statements (object and, for relations, columns).
+    pub comments: Vec<String>,
+    /// For post-data objects: the table whose data must be loaded before this runs. Objects with
+    /// `table = Some(oid)` are run by the data engine right after that table's copy.
+    pub table: Option<u32>,
+    /// Dependencies the reader knows of in addition to `pg_depend`.
+    pub deps: Vec<ObjId>,
+    pub privilege: Privilege,
+}
+
+/// An owner and the statement that sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub role: String,
+    pub sql: String,
+}
+
+impl SchemaObject {
+    /// A new object with no statements yet.
+    pub fn new(
+        id: ObjId,
+        kind: ObjectKind,
+        section: Section,
+        schema: Option<&str>,
+        name: impl Into<String>,
+    ) -> Self {
+        SchemaObject {
+            id,
+            kind,
+            section,
+            schema: schema.map(str::to_owned),
+            name: name.into(),
+            create: Vec::new(),
+            owner: None,
+            acl: Vec::new(),
+            comments: Vec::new(),
+            table: None,
+            deps: Vec::new(),
+            privilege: Privilege::Normal,
+        }
+    }
+
+    /// `kind "schema"."name"` for messages.
+    pub fn describe(&self) -> String {
+        match &self.schema {
+            Some(s) => format!(
+                "{} {}.{}",
+                self.kind.label(),
+                quote_ident(s),
+                quote_ident(&self.name)
+            ),
+            None => format!("{} {}", self.kind.label(), quote_ident(&self.name)),
+        }
+    }
+}
+
+impl fmt::Display for SchemaObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// `pg_depend` entries that point at catalog rows which are not objects of their own in our
+/// model (a column default, a view's rewrite rule, a table's row type, an array type) are
+/// redirected to the object that owns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alias {
+    pub alias: ObjId,
+    pub target: ObjId,
+}
+
+/// What one reader collected.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    pub objects: Vec<SchemaObject>,
+    pub aliases: Vec<Alias>,
+    /// Things the reader could not reproduce, said plainly (e.g. a kind the target lacks).
+    pub warnings: Vec<String>,
+}
+
+impl Collected {
+    pub fn extend(&mut self, other: Collected) {
+        self.objects.extend(other.objects);
+        self.aliases.extend(other.aliases);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// `ALTER <keyword> <object> OWNER TO <role>`.
+pub fn owner_sql(kind: ObjectKind, object: &str, role: &str) -> Owner {
+    Owner {
+        role: role.to_owned(),
+        sql: format!(
+            "ALTER {} {object} OWNER TO {}",
+            kind.keyword(),
+            quote_ident(role)
+        ),
+    }
+}
+
+/// `COMMENT ON <keyword> <object> IS '<comment>'`, or nothing without a comment.
+pub fn comment_sql(keyword: &str, object: &str, comment: Option<&str>) -> Option<String> {
+    comment.map(|c| {
+        format!(
+            "COMMENT ON {keyword} {object} IS {}",
+            crate::sql::quote_literal(c)
+        )
+    })
+}
+
+/// One parsed `aclitem`: `grantee=privs/grantor`, with an empty grantee meaning PUBLIC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclItem {
+    pub grantee: Option<String>,
+    pub grantor: String,
+    /// (privilege letter, with grant option)
+    pub privileges: Vec<(char, bool)>,
+}
+
+/// Parses the text form of an aclitem (`"my role"=arw*/owner`), as the server prints it:
+/// role names are double-quoted when needed, with `""` for a quote inside.
+pub fn parse_aclitem(text: &str) -> Option<AclItem> {
+    fn name(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, stop: char) -> String {
+        let mut out = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                if c == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        out.push('"');
+                    } else {
+                        break;
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == stop {
+                    break;
+                }
+                out.push(c);
+                chars.next();
+            }
+        }
+        out
+    }
+    let mut chars = text.chars().peekable();
+    let grantee = name(&mut chars, '=');
+    if chars.next() != Some('=') {
+        return None;
+    }
+    let mut privileges = Vec::new();
+    while let Some(&c) = chars.peek() {
+        if c == '/' {
+            break;
+        }
+        chars.next();
+        if c == '*' {
+            if let Some(last) = privileges.last_mut() {
+                let (_, g): &mut (char, bool) = last;
+                *g = true;
+            }
+        } else {
+            privileges.push((c, false));
+        }
+    }
+    if chars.next() != Some('/') {
+        return None;
+    }
+    let grantor = name(&mut chars, '\0');
+    Some(AclItem {
+        grantee: if grantee.is_empty() {
+            None
+        } else {
+            Some(grantee)
+        },
+        grantor,
+        privileges,
+    })
+}
+
+fn privilege_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        'r' => "SELECT",
+        'w' => "UPDATE",
+        'a' => "INSERT",
+        'd' => "DELETE",
+        'D' => "TRUNCATE",
+        'x' => "REFERENCES",
+        't' => "TRIGGER",
+        'X' => "EXECUTE",
+        'U' => "USAGE",
+        'C' => "CREATE",
+        'c' => "CONNECT",
+        'T' => "TEMPORARY",
+        's' => "SET",
+        'A' => "ALTER SYSTEM",
+        'm' => "MAINTAIN",
+        _ => return None,
+    })
+}
+
+/// GRANT / REVOKE statements that turn the target's default privileges of a freshly created
+/// object into `acl` (the source's `relacl` / `proacl` / ... as text items).
+///
+/// `keyword_object` is what follows `ON` (e.g. `TABLE "s"."t"`, `FUNCTION "s"."f"(integer)`),
+/// `owner` the object's owner, and `default_acl` the server's `acldefault()` for this kind and
+/// owner, as text items. `None` for `acl` means the default privileges: nothing to do.
+/// `columns` qualifies column privileges (`SELECT ("c")`).
+pub fn acl_sql(
+    keyword_object: &str,
+    owner: &str,
+    acl: Option<&[String]>,
+    default_acl: &[String],
+    column: Option<&str>,
+) -> Vec<String> {
+    let Some(acl) = acl else {
+        return Vec::new();
+    };
+    let parsed: Vec<AclItem> = acl.iter().filter_map(|a| parse_aclitem(a)).collect();
+    let defaults: Vec<AclItem> = default_acl
+        .iter()
+        .filter_map(|a| parse_aclitem(a))
+        .collect();
+    if column.is_none() && parsed == defaults {
+        return Vec::new();
+    }
+    let col = column
+        .map(|c| format!(" ({})", quote_ident(c)))
+        .unwrap_or_default();
+    let who = |g: &Option<String>| match g {
+        Some(r) => quote_ident(r),
+        None => "PUBLIC".to_string(),
+    };
+    let mut out = Vec::new();
+    // Start from nothing: revoke what the defaults granted (owner and PUBLIC).
+    for d in &defaults {
+        if column.is_none() {
+            out.push(format!(
+                "REVOKE ALL ON {keyword_object} FROM {}",
+                who(&d.grantee)
+            ));
+        }
+    }
+    for item in &parsed {
+        let plain: Vec<&str> = item
+            .privileges
+            .iter()
+            .filter(|(_, g)| !g)
+            .filter_map(|(c, _)| privilege_name(*c))
+            .collect();
+        let with_grant: Vec<&str> = item
+            .privileges
+            .iter()
+            .filter(|(_, g)| *g)
+            .filter_map(|(c, _)| privilege_name(*c))
+            .collect();
+        let grantor_is_owner = item.grantor == owner;
+        let wrap = |stmt: String| {
+            if grantor_is_owner {
+                stmt
+            } else {
+                // Grants made by someone else than the owner are replayed as that role, like
+                // pg_dump does, so the grantor recorded in the target is the same.
+                format!(
+                    "SET ROLE {}; {stmt}; RESET ROLE",
+                    quote_ident(&item.grantor)
+                )
+            }
+        };
+        let fmt_privs = |p: &[&str]| {
+            p.iter()
+                .map(|p| format!("{p}{col}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !plain.is_empty() {
+            out.push(wrap(format!(
+                "GRANT {} ON {keyword_object} TO {}",
+                fmt_privs(&plain),
+                who(&item.grantee)
+            )));
+        }
+        if !with_grant.is_empty() {
+            out.push(wrap(format!(
+                "GRANT {} ON {keyword_object} TO {} WITH GRANT OPTION",
+                fmt_privs(&with_grant),
+                who(&item.grantee)
+            )));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aclitems_parse_with_quoted_names_and_grant_options() {
+        let a = parse_aclitem(r#""we""ird user"=r*w/owner"#).unwrap();
+        assert_eq!(a.grantee.as_deref(), Some("we\"ird user"));
+        assert_eq!(a.grantor, "owner");
+        assert_eq!(a.privileges, vec![('r', true), ('w', false)]);
+        let p = parse_aclitem("=U/\"Own er\"").unwrap();
+        assert_eq!(p.grantee, None);
+        assert_eq!(p.grantor, "Own er");
+        assert!(parse_aclitem("garbage").is_none());
+    }
+
+    #[test]
+    fn default_acls_need_no_statements() {
+        let d = vec!["o=arwdDxt/o".to_string()];
+        assert!(acl_sql("TABLE \"t\"", "o", Some(&d), &d, None).is_empty());
+        assert!(acl_sql("TABLE \"t\"", "o", None, &d, None).is_empty());
+    }
+
+    #[test]
+    fn acls_are_rebuilt_from_scratch() {
+        let d = vec!["o=X/o".to_string(), "=X/o".to_string()];
+        let acl = vec!["o=X/o".to_string(), "alice=X*/o".to_string()];
+        let sql = acl_sql("FUNCTION \"f\"()", "o", Some(&acl), &d, None);
+        assert_eq!(
+            sql,
+            vec![
+                "REVOKE ALL ON FUNCTION \"f\"() FROM \"o\"",
+                "REVOKE ALL ON FUNCTION \"f\"() FROM PUBLIC",
+                "GRANT EXECUTE ON FUNCTION \"f\"() TO \"o\"",
+                "GRANT EXECUTE ON FUNCTION \"f\"() TO \"alice\" WITH GRANT OPTION",
+            ]
+        );
+    }
+
+    #[test]
+    fn column_privileges_name_the_column() {
+        let acl = vec!["bob=rw/o".to_string()];
+        let sql = acl_sql("TABLE \"t\"", "o", Some(&acl), &[], Some("c"));
+        assert_eq!(
+            sql,
+            vec!["GRANT SELECT (\"c\"), UPDATE (\"c\") ON TABLE \"t\" TO \"bob\""]
+        );
+    }
+}
