@@ -84,6 +84,19 @@ pub struct PgArgs {
     /// Write the result as JSON to FILE ("-" for stdout).
     #[arg(long = "json", value_name = "FILE")]
     pub json: Option<String>,
+    /// Migrate the schema only (no data).
+    #[arg(long = "schema-only")]
+    pub schema_only: bool,
+    /// Write the generated SQL of every database to migrate to FILE ("-" for stdout) for review;
+    /// nothing is written to the target.
+    #[arg(long = "print-ddl", value_name = "FILE")]
+    pub print_ddl: Option<String>,
+    /// Leave objects owned by the migration user instead of their source owners.
+    #[arg(long = "no-owner")]
+    pub no_owner: bool,
+    /// Do not copy privileges (GRANT/REVOKE).
+    #[arg(long = "no-acl")]
+    pub no_acl: bool,
 }
 
 /// Splits a comma-separated list, trimming blanks around names and dropping empty items.
@@ -132,6 +145,11 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             show_passwords: a.show_passwords,
             role_passwords,
             migration_id: a.migration_id.clone().unwrap_or_else(random_migration_id),
+            schema_only: a.schema_only,
+            schema: crate::schema::SchemaOptions {
+                no_owner: a.no_owner,
+                no_acl: a.no_acl,
+            },
         })
     }
 }
@@ -230,6 +248,30 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     };
     let span = tracing::info_span!("migration", id = %opts.migration_id);
     let _enter = span.enter();
+    if let Some(dest) = &parsed.print_ddl {
+        let job = PgMigrate::new(opts);
+        return match runtime.block_on(job.generate_ddl()) {
+            Ok(sql) => {
+                let written = if dest == "-" {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(sql.as_bytes()).and_then(|_| out.flush())
+                } else {
+                    std::fs::write(dest, sql)
+                };
+                match written {
+                    Ok(()) => EXIT_OK,
+                    Err(e) => {
+                        eprintln!("pg_migrate: cannot write --print-ddl output \"{dest}\": {e}");
+                        EXIT_INVALID
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("pg_migrate: {e}");
+                EXIT_DB_FAILED
+            }
+        };
+    }
     let validate_only = parsed.validate;
     let migration_id = opts.migration_id.clone();
     let job = PgMigrate::new(opts);

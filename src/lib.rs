@@ -1,9 +1,45 @@
 //! db-migrate: move a whole PostgreSQL installation from one server to another.
-//! (crate docs completed in migrate.rs work)
+//!
+//! Roles, databases, schema and data, typically between managed clouds where nobody has
+//! superuser. db-migrate speaks the PostgreSQL wire protocol itself (tokio-postgres, rustls):
+//! it reads the system catalogs and generates the DDL itself, and never runs `pg_dump`,
+//! `pg_restore` or `psql`.
+//!
+//! The stages, in the order a migration runs them:
+//! - [`validate`]: preflight checks of both servers, all reported together;
+//! - [`roles`]: roles with attributes, settings, memberships and comments;
+//! - [`databases`]: target databases created with the source's properties;
+//! - [`schema`]: the objects of each database, ordered by their dependencies.
+//!
+//! [`conn`] is the only module that opens sockets; [`error::Error`] is the one error type, and
+//! keeps the SQLSTATE, side, database, object and phase of what failed.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use db_migrate::{MigrateOptions, conn::ConnInfo, migrate::PgMigrate};
+//!
+//! # async fn run() -> db_migrate::Result<()> {
+//! let opts = MigrateOptions {
+//!     source: ConnInfo::parse("postgres://admin@source.example.com/postgres?sslmode=require")?,
+//!     target: ConnInfo::parse("host=target.example.com user=avnadmin dbname=defaultdb")?,
+//!     excluded_roles: vec!["rdsadmin".into()],
+//!     ..Default::default()
+//! };
+//! let job = PgMigrate::new(opts);
+//! let report = job.validate().await; // preflight only: nothing is written
+//! if report.ok {
+//!     let result = job.migrate().await;
+//!     println!("{}", result.to_json());
+//!     assert!(result.succeeded());
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod catalog;
 pub mod cli;
 pub mod conn;
+pub mod copy;
 pub mod databases;
 pub mod error;
 pub mod migrate;
@@ -15,6 +51,7 @@ pub mod sql;
 pub mod validate;
 
 pub use error::{Error, ErrorKind, Result, Side};
+pub use migrate::PgMigrate;
 pub use options::{MigrateOptions, RolePasswords};
 pub use report::{
     DatabaseResult, DbStatus, Method, MigrateResult, RoleResult, RoleStatus, ValidationReport,

@@ -8,12 +8,15 @@ use std::collections::HashMap;
 
 use tracing::{info, warn};
 
-use crate::catalog::databases::DatabaseInfo;
+use crate::catalog::databases::{DatabaseInfo, list_databases, select_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
+use crate::conn::connect;
 use crate::databases::ensure_database;
+use crate::error::{Result, Side};
 use crate::options::MigrateOptions;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult, ValidationReport};
 use crate::roles::{apply_role_db_settings, migrate_roles};
+use crate::schema::{ExecReport, TargetFacts, exec, read_schema};
 use crate::validate::{Preflight, preflight};
 
 /// A migration between two servers. See the crate documentation for an example.
@@ -122,14 +125,41 @@ impl PgMigrate {
                                 .await;
                         result.warnings.extend(w);
                     }
-                    DatabaseResult {
-                        dbname: name.clone(),
-                        method: None,
-                        status: DbStatus::Done,
-                        message: if outcome.created {
-                            "created database with the source's properties; schema and data are not migrated by this version".into()
-                        } else {
-                            "database already exists in the target and was left unchanged; schema and data are not migrated by this version".into()
+                    let created = if outcome.created {
+                        "created database"
+                    } else {
+                        "existing database"
+                    };
+                    match self.migrate_schema(name).await {
+                        Ok((objects, rep)) => {
+                            let mut msg = format!("{created}; schema migrated ({objects} objects)");
+                            if rep.owners_not_kept > 0 {
+                                msg.push_str(&format!(
+                                    "; {} objects could not keep their owner and are owned by the migration user",
+                                    rep.owners_not_kept
+                                ));
+                            }
+                            if !rep.warnings.is_empty() {
+                                msg.push_str(&format!("; {} schema warnings", rep.warnings.len()));
+                            }
+                            msg.push_str("; data not copied (--schema-only)");
+                            result.warnings.extend(
+                                rep.warnings
+                                    .into_iter()
+                                    .map(|w| format!("database \"{name}\": {w}")),
+                            );
+                            DatabaseResult {
+                                dbname: name.clone(),
+                                method: None,
+                                status: DbStatus::Done,
+                                message: msg,
+                            }
+                        }
+                        Err(e) => DatabaseResult {
+                            dbname: name.clone(),
+                            method: None,
+                            status: DbStatus::Failed,
+                            message: format!("{created}; schema migration failed: {e}"),
                         },
                     }
                 }
@@ -143,5 +173,60 @@ impl PgMigrate {
             result.databases.push(entry);
         }
         result
+    }
+
+    /// Reads the schema of `dbname` on the source and creates it in the target database of the
+    /// same name: pre-data, then post-data. Returns the number of objects and what happened.
+    async fn migrate_schema(&self, dbname: &str) -> Result<(usize, ExecReport)> {
+        let source = connect(&self.opts.source, Some(dbname))
+            .await
+            .map_err(|e| e.with_side(Side::Source))?;
+        let schema = read_schema(&source)
+            .await
+            .map_err(|e| e.with_side(Side::Source).with_phase("reading the schema"))?;
+        let target = connect(&self.opts.target, Some(dbname))
+            .await
+            .map_err(|e| e.with_side(Side::Target))?;
+        exec::prepare_session(&target).await?;
+        let facts = TargetFacts::read(&target).await?;
+        let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
+        let mut report = exec::apply(&target, schema.pre_data(), self.opts.schema, &facts)
+            .await
+            .map_err(|e| phase(e, "pre-data schema"))?;
+        report.merge(
+            exec::apply(&target, schema.post_data(), self.opts.schema, &facts)
+                .await
+                .map_err(|e| phase(e, "post-data schema"))?,
+        );
+        report.warnings.extend(schema.warnings);
+        Ok((schema.objects.len(), report))
+    }
+
+    /// The SQL that a migration would run for every database to migrate, read from the source
+    /// only (`--print-ddl`): nothing is written to the target.
+    pub async fn generate_ddl(&self) -> Result<String> {
+        let source = connect(&self.opts.source, None)
+            .await
+            .map_err(|e| e.with_side(Side::Source))?;
+        let all = list_databases(&source).await?;
+        let mut out = String::new();
+        for db in select_databases(&all, &self.opts.filtered_dbs) {
+            let s = connect(&self.opts.source, Some(&db.name))
+                .await
+                .map_err(|e| e.with_side(Side::Source).with_database(db.name.clone()))?;
+            let schema = read_schema(&s)
+                .await
+                .map_err(|e| e.with_side(Side::Source).with_database(db.name.clone()))?;
+            out.push_str(&format!(
+                "--\n-- database {}\n--\n",
+                crate::sql::quote_ident(&db.name)
+            ));
+            for w in &schema.warnings {
+                out.push_str(&format!("-- warning: {w}\n"));
+            }
+            out.push_str(&exec::script(&schema, self.opts.schema));
+            out.push('\n');
+        }
+        Ok(out)
     }
 }

@@ -96,6 +96,10 @@ pub struct MigrateOptions {
     pub role_passwords: RolePasswords,
     /// Tag on every log line and in the result (`--migration-id`).
     pub migration_id: String,
+    /// Migrate the schema only, no data (`--schema-only`).
+    pub schema_only: bool,
+    /// `--no-owner` / `--no-acl`.
+    pub schema: crate::schema::SchemaOptions,
 }
 
 impl Default for MigrateOptions {
@@ -112,6 +116,8 @@ impl Default for MigrateOptions {
             show_passwords: false,
             role_passwords: RolePasswords::default(),
             migration_id: random_migration_id(),
+            schema_only: false,
+            schema: crate::schema::SchemaOptions::default(),
         }
     }
 }

@@ -5,5 +5,7 @@
 //! conditionally on [`crate::conn::Session::server_version_num`].
 
 pub mod databases;
+pub mod objects;
+pub mod relations;
 pub mod roles;
 pub mod server;

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod replication;
 pub mod tls;
 
 pub use config::{ConnInfo, SslMode, SslRootCert, redact};

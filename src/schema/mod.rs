@@ -6,6 +6,11 @@
 //! protocol, so one entry may hold several statements separated by `;`.
 
 pub mod globals;
+
+pub use exec::{ExecReport, SchemaOptions, TargetFacts};
+pub use graph::{Schema, read_schema};
+pub mod exec;
+pub mod graph;
 pub mod model;
 pub mod relations;
 pub mod routines;

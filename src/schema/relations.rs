@@ -1,1 +1,1294 @@
-//! (being written)
+//! Relations as schema objects: sequences, tables (plain, partitioned, foreign, typed), views,
+//! materialized views, and their post-data companions (constraints, indexes, partition
+//! attachments, triggers, rules, policies, extended statistics, materialized view refreshes).
+//!
+//! The catalog rows come from [`crate::catalog::relations`] in a fixed number of queries; this
+//! module only builds text, so everything below [`collect`] is pure and unit-tested.
+//!
+//! How the pieces are laid out (close to what pg_dump does, so a `pg_dump --schema-only` of the
+//! target matches the source's):
+//! - pre-data: `CREATE SEQUENCE` (all options explicit); `CREATE TABLE` with local columns
+//!   (types, collations, defaults, identity and generated columns, NOT NULL) and validated CHECK
+//!   constraints inline, `INHERITS`, `PARTITION BY`, `USING`, `WITH (...)`, followed by
+//!   per-column `ALTER TABLE ONLY` statements (storage, compression, statistics, options,
+//!   differences of inherited columns) and `REPLICA IDENTITY FULL|NOTHING`; partitions are
+//!   created as standalone tables (every column and every validated CHECK, inherited or not) and
+//!   attached by a separate [`ObjectKind::TableAttach`] object (`ALTER TABLE ONLY parent ATTACH
+//!   PARTITION ...`), which also brings their columns and constraints to the state the server
+//!   gives partitions; `ALTER SEQUENCE ... OWNED BY` is a separate
+//!   [`ObjectKind::SequenceOwnedBy`]; views and materialized views (`WITH NO DATA`).
+//! - post-data: PRIMARY KEY / UNIQUE / EXCLUDE (`ALTER TABLE ONLY ... ADD CONSTRAINT`), indexes
+//!   (`pg_get_indexdef`, `ON ONLY` for partitioned tables), `ALTER INDEX ... ATTACH PARTITION`
+//!   ([`ObjectKind::IndexAttach`]), NOT VALID CHECK constraints, foreign keys, triggers (once,
+//!   on the table they were created on), rules, row-level security and policies, extended
+//!   statistics, and `REFRESH MATERIALIZED VIEW` for the materialized views populated in the
+//!   source.
+//!
+//! Objects that run after one table's data carry `table = Some(oid)`; everything that needs
+//! several tables loaded (foreign keys, NOT VALID checks, which may reject rows of inheritance
+//! children, refreshes, attachments, and anything on a partitioned table, which would reach its
+//! partitions) carries `table = None` and runs at the end.
+//!
+//! Some objects have no catalog row of their own. They get identities on catalogs `pg_depend`
+//! never mentions, keyed by the OID of the relation they concern (see [`synthetic`]).
+//!
+//! Tablespaces are deliberately ignored: everything is created in the target database's default
+//! tablespace (managed targets rarely let users create tablespaces).
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::{
+    Alias, Collected, ObjId, ObjectKind, Privilege, SchemaObject, Section, acl_sql, class,
+    comment_sql, owner_sql,
+};
+use crate::catalog::relations::{
+    Column, Constraint, Index, Policy, Relation, RelationCatalog, Rule, Sequence, Statistics,
+    Trigger,
+};
+use crate::conn::Session;
+use crate::error::Result;
+use crate::sql::{qualified, quote_ident, quote_literal};
+
+/// Identities of objects that have no catalog row of their own: `(catalog, OID of the relation
+/// concerned)`, on catalogs whose rows never appear in `pg_depend`, so they cannot collide with
+/// real objects or aliases.
+pub mod synthetic {
+    /// `pg_inherits`: partition attachments, keyed by the OID of the attached table or index.
+    pub const ATTACH: u32 = 2611;
+    /// `pg_sequence`: `ALTER SEQUENCE ... OWNED BY`, keyed by the sequence OID.
+    pub const OWNED_BY: u32 = 2224;
+    /// `pg_statistic`: `REFRESH MATERIALIZED VIEW`, keyed by the materialized view OID.
+    pub const REFRESH: u32 = 2619;
+    /// `pg_index`: `ENABLE` / `FORCE ROW LEVEL SECURITY`, keyed by the table OID.
+    pub const ROW_SECURITY: u32 = 2610;
+}
+
+/// Reads every relation of the session's database (see the module docs).
+pub async fn collect(s: &Session) -> Result<Collected> {
+    let cat = crate::catalog::relations::read(s).await?;
+    Ok(build(&cat))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small pure builders
+
+/// Splits a stored `name=value` option.
+fn split_option(opt: &str) -> (&str, &str) {
+    opt.split_once('=').unwrap_or((opt, ""))
+}
+
+/// `"name"='value', ...` for `WITH (...)` / `SET (...)`, with an optional prefix (`toast`).
+pub fn reloptions_list(options: &[String], prefix: Option<&str>) -> Vec<String> {
+    options
+        .iter()
+        .map(|o| {
+            let (k, v) = split_option(o);
+            let key = match prefix {
+                Some(p) => format!("{}.{}", quote_ident(p), quote_ident(k)),
+                None => quote_ident(k),
+            };
+            format!("{key}={}", quote_literal(v))
+        })
+        .collect()
+}
+
+/// ` WITH (...)` for a relation's options (and its TOAST table's), or nothing.
+pub fn with_clause(options: &[String], toast: &[String]) -> String {
+    let mut items = reloptions_list(options, None);
+    items.extend(reloptions_list(toast, Some("toast")));
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!(" WITH ({})", items.join(", "))
+    }
+}
+
+/// `OPTIONS ("name" 'value', ...)` for foreign-data options, or nothing.
+pub fn generic_options(options: &[String]) -> String {
+    if options.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = options
+        .iter()
+        .map(|o| {
+            let (k, v) = split_option(o);
+            format!("{} {}", quote_ident(k), quote_literal(v))
+        })
+        .collect();
+    format!("OPTIONS ({})", items.join(", "))
+}
+
+/// The options of a sequence, all explicit: `START WITH 1 INCREMENT BY 1 MINVALUE 1 ...`.
+pub fn sequence_options(seq: &Sequence) -> String {
+    format!(
+        "START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{}",
+        seq.start,
+        seq.increment,
+        seq.min,
+        seq.max,
+        seq.cache,
+        if seq.cycle { " CYCLE" } else { " NO CYCLE" }
+    )
+}
+
+/// `CREATE [UNLOGGED] SEQUENCE ...`.
+pub fn create_sequence(qname: &str, seq: &Sequence, unlogged: bool) -> String {
+    format!(
+        "CREATE {}SEQUENCE {qname} AS {} {}",
+        if unlogged { "UNLOGGED " } else { "" },
+        seq.data_type,
+        sequence_options(seq)
+    )
+}
+
+/// `GENERATED ALWAYS|BY DEFAULT AS IDENTITY (SEQUENCE NAME ... options)`.
+pub fn identity_clause(kind: char, seq_qname: &str, seq: &Sequence) -> String {
+    format!(
+        "GENERATED {} AS IDENTITY (SEQUENCE NAME {seq_qname} {})",
+        if kind == 'a' { "ALWAYS" } else { "BY DEFAULT" },
+        sequence_options(seq)
+    )
+}
+
+/// A PRIMARY KEY / UNIQUE definition from `pg_get_constraintdef` with the index's storage
+/// parameters put back (the SQL-callable function leaves them out), before the DEFERRABLE part.
+pub fn with_index_options(
+    definition: &str,
+    options: &[String],
+    deferrable: bool,
+    deferred: bool,
+) -> String {
+    if options.is_empty() {
+        return definition.to_string();
+    }
+    let suffix = match (deferrable, deferred) {
+        (true, true) => " DEFERRABLE INITIALLY DEFERRED",
+        (true, false) => " DEFERRABLE",
+        _ => "",
+    };
+    let head = if !suffix.is_empty() && definition.ends_with(suffix) {
+        &definition[..definition.len() - suffix.len()]
+    } else {
+        return format!(
+            "{definition} WITH ({})",
+            reloptions_list(options, None).join(", ")
+        );
+    };
+    format!(
+        "{head} WITH ({}){suffix}",
+        reloptions_list(options, None).join(", ")
+    )
+}
+
+/// A view query from `pg_get_viewdef`, without its leading blank and trailing semicolon.
+pub fn view_query(definition: &str) -> &str {
+    let d = definition.trim();
+    d.strip_suffix(';').unwrap_or(d).trim_end()
+}
+
+/// `CREATE VIEW ...` with options (the `check_option` option becomes `WITH ... CHECK OPTION`).
+pub fn create_view(qname: &str, options: &[String], definition: &str) -> String {
+    let mut check = None;
+    let others: Vec<String> = options
+        .iter()
+        .filter(|o| {
+            let (k, v) = split_option(o);
+            if k == "check_option" {
+                check = Some(v.to_ascii_uppercase());
+                false
+            } else {
+                true
+            }
+        })
+        .cloned()
+        .collect();
+    let mut sql = format!(
+        "CREATE VIEW {qname}{} AS\n{}",
+        with_clause(&others, &[]),
+        view_query(definition)
+    );
+    if let Some(c) = check {
+        let c = if c == "LOCAL" { "LOCAL" } else { "CASCADED" };
+        sql.push_str(&format!("\n  WITH {c} CHECK OPTION"));
+    }
+    sql
+}
+
+/// The statement that gives a trigger or rule its enabled state, when not the default.
+/// `origin_too` also writes `ENABLE` for `O` (for partitions differing from their parent).
+fn enable_sql(
+    alter: &str,
+    what: &str,
+    name: &str,
+    state: char,
+    origin_too: bool,
+) -> Option<String> {
+    let verb = match state {
+        'D' => "DISABLE",
+        'R' => "ENABLE REPLICA",
+        'A' => "ENABLE ALWAYS",
+        'O' if origin_too => "ENABLE",
+        _ => return None,
+    };
+    Some(format!("{alter} {verb} {what} {}", quote_ident(name)))
+}
+
+/// `CREATE POLICY ...`.
+pub fn create_policy(qtable: &str, p: &Policy) -> String {
+    let cmd = match p.command {
+        'r' => "SELECT",
+        'a' => "INSERT",
+        'w' => "UPDATE",
+        'd' => "DELETE",
+        _ => "ALL",
+    };
+    let roles: Vec<String> = if p.roles.is_empty() {
+        vec!["PUBLIC".to_string()]
+    } else {
+        p.roles
+            .iter()
+            .map(|r| match r {
+                Some(r) => quote_ident(r),
+                None => "PUBLIC".to_string(),
+            })
+            .collect()
+    };
+    let mut sql = format!(
+        "CREATE POLICY {} ON {qtable} AS {} FOR {cmd} TO {}",
+        quote_ident(&p.name),
+        if p.permissive {
+            "PERMISSIVE"
+        } else {
+            "RESTRICTIVE"
+        },
+        roles.join(", ")
+    );
+    if let Some(u) = &p.using {
+        sql.push_str(&format!(" USING ({u})"));
+    }
+    if let Some(c) = &p.with_check {
+        sql.push_str(&format!(" WITH CHECK ({c})"));
+    }
+    sql
+}
+
+fn storage_name(c: char) -> &'static str {
+    match c {
+        'p' => "PLAIN",
+        'e' => "EXTERNAL",
+        'm' => "MAIN",
+        _ => "EXTENDED",
+    }
+}
+
+fn compression_name(c: Option<char>) -> &'static str {
+    match c {
+        Some('p') => "pglz",
+        Some('l') => "lz4",
+        _ => "default",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relations
+
+fn object_kind(rel: &Relation) -> ObjectKind {
+    match rel.kind {
+        'f' => ObjectKind::ForeignTable,
+        'v' => ObjectKind::View,
+        'm' => ObjectKind::MaterializedView,
+        'S' => ObjectKind::Sequence,
+        _ => ObjectKind::Table,
+    }
+}
+
+fn qname(rel: &Relation) -> String {
+    qualified(&rel.schema, &rel.name)
+}
+
+/// `ALTER TABLE ONLY "s"."t"` (or the keyword of the relation's kind, with ONLY where allowed).
+fn alter_only(rel: &Relation) -> String {
+    match rel.kind {
+        'f' => format!("ALTER FOREIGN TABLE ONLY {}", qname(rel)),
+        'v' => format!("ALTER VIEW {}", qname(rel)),
+        'm' => format!("ALTER MATERIALIZED VIEW {}", qname(rel)),
+        'S' => format!("ALTER SEQUENCE {}", qname(rel)),
+        _ => format!("ALTER TABLE ONLY {}", qname(rel)),
+    }
+}
+
+/// `ALTER TABLE "s"."t"` without ONLY.
+fn alter_plain(rel: &Relation) -> String {
+    match rel.kind {
+        'f' => format!("ALTER FOREIGN TABLE {}", qname(rel)),
+        'v' => format!("ALTER VIEW {}", qname(rel)),
+        'm' => format!("ALTER MATERIALIZED VIEW {}", qname(rel)),
+        _ => format!("ALTER TABLE {}", qname(rel)),
+    }
+}
+
+/// Whether one table's data load is what a post-data object on `rel` waits for; otherwise the
+/// object runs at the end (partitioned tables reach all their partitions, views and
+/// materialized views have no data load).
+fn data_table(rel: &Relation) -> Option<u32> {
+    (rel.kind == 'r').then_some(rel.oid)
+}
+
+fn rel_id(oid: u32) -> ObjId {
+    ObjId::new(class::PG_CLASS, oid)
+}
+
+/// Lookups shared by the builders.
+struct Ctx<'a> {
+    cat: &'a RelationCatalog,
+    rels: HashMap<u32, &'a Relation>,
+    /// Identity sequences by `(table, attnum)`.
+    identity: HashMap<(u32, i16), &'a Sequence>,
+    /// Constraints by table.
+    constraints: HashMap<u32, Vec<&'a Constraint>>,
+    /// PG18 not-null constraints by `(table, attnum)`.
+    not_null: HashMap<(u32, i16), &'a Constraint>,
+    /// Index by OID.
+    indexes: HashMap<u32, &'a Index>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(cat: &'a RelationCatalog) -> Self {
+        let rels = cat.relations.iter().map(|r| (r.oid, r)).collect();
+        let identity = cat
+            .sequences
+            .iter()
+            .filter(|s| s.identity)
+            .filter_map(|s| s.owned_by.as_ref().map(|(t, a, _)| ((*t, *a), s)))
+            .collect();
+        let mut constraints: HashMap<u32, Vec<&Constraint>> = HashMap::new();
+        let mut not_null = HashMap::new();
+        for c in &cat.constraints {
+            constraints.entry(c.relid).or_default().push(c);
+            if c.kind == 'n'
+                && let Some(&a) = c.columns.first()
+            {
+                not_null.insert((c.relid, a), c);
+            }
+        }
+        let indexes = cat.indexes.iter().map(|i| (i.oid, i)).collect();
+        Ctx {
+            cat,
+            rels,
+            identity,
+            constraints,
+            not_null,
+            indexes,
+        }
+    }
+
+    fn columns(&self, relid: u32) -> &'a [Column] {
+        self.cat
+            .columns
+            .get(&relid)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    fn parents(&self, relid: u32) -> &'a [u32] {
+        self.cat
+            .parents
+            .get(&relid)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The column of the same name in the first parent that has it.
+    fn parent_column(&self, relid: u32, name: &str) -> Option<&'a Column> {
+        self.parents(relid)
+            .iter()
+            .find_map(|p| self.columns(*p).iter().find(|c| c.name == name))
+    }
+}
+
+/// Whether a CHECK constraint is written inside `CREATE TABLE` (validated, and local or on a
+/// partition, which is created standalone and must have its parent's checks to be attached).
+fn check_is_inline(rel: &Relation, c: &Constraint) -> bool {
+    c.kind == 'c' && c.validated && (c.is_local || rel.is_partition)
+}
+
+/// One column definition inside `CREATE TABLE` / `CREATE FOREIGN TABLE`.
+fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
+    let mut sql = quote_ident(&col.name);
+    if rel.of_type.is_some() {
+        sql.push_str(" WITH OPTIONS");
+    } else {
+        sql.push(' ');
+        sql.push_str(&col.type_name);
+    }
+    if rel.kind == 'f' && !col.fdw_options.is_empty() {
+        sql.push(' ');
+        sql.push_str(&generic_options(&col.fdw_options));
+    }
+    if rel.of_type.is_none()
+        && let Some((s, n)) = &col.collation
+    {
+        sql.push_str(&format!(" COLLATE {}", qualified(s, n)));
+    }
+    match (col.generated, &col.default) {
+        (Some(g), Some(expr)) => {
+            sql.push_str(&format!(
+                " GENERATED ALWAYS AS ({expr}) {}",
+                if g == 'v' { "VIRTUAL" } else { "STORED" }
+            ));
+        }
+        (None, Some(expr)) => sql.push_str(&format!(" DEFAULT {expr}")),
+        _ => {}
+    }
+    if let Some(kind) = col.identity
+        && let Some(seq) = ctx.identity.get(&(rel.oid, col.num))
+        && let Some(seq_rel) = ctx.rels.get(&seq.oid)
+    {
+        sql.push(' ');
+        sql.push_str(&identity_clause(kind, &qname(seq_rel), seq));
+    }
+    if col.not_null {
+        match ctx.not_null.get(&(rel.oid, col.num)) {
+            Some(nn) => sql.push_str(&format!(
+                " CONSTRAINT {} NOT NULL{}",
+                quote_ident(&nn.name),
+                if nn.no_inherit { " NO INHERIT" } else { "" }
+            )),
+            None => sql.push_str(" NOT NULL"),
+        }
+    }
+    sql
+}
+
+/// Whether the column is written in `CREATE TABLE` (like pg_dump: local columns, and every
+/// column of a partition, which is created standalone).
+fn column_is_printed(rel: &Relation, col: &Column) -> bool {
+    if rel.of_type.is_some() {
+        // Typed tables get their columns from the type; only options are written.
+        return col.default.is_some() || col.not_null;
+    }
+    col.is_local || rel.is_partition
+}
+
+/// Statements run after `CREATE TABLE` for one column: what the column definition cannot say
+/// or what inheritance would have set differently.
+fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let alter_col = format!(
+        "{} ALTER COLUMN {}",
+        alter_only(rel),
+        quote_ident(&col.name)
+    );
+    let typed_or_inherited = rel.of_type.is_some() || (!printed && !rel.is_partition);
+    let inherited_from = if rel.is_partition || rel.of_type.is_some() {
+        None
+    } else {
+        ctx.parent_column(rel.oid, &col.name)
+    };
+    if rel.kind == 'v' {
+        if let Some(expr) = &col.default {
+            out.push(format!("{alter_col} SET DEFAULT {expr}"));
+        }
+        return out;
+    }
+    if typed_or_inherited && !printed {
+        // Inherited columns take the parent's default and NOT NULL at creation.
+        let parent_default = inherited_from.and_then(|p| p.default.as_ref());
+        if col.generated.is_none()
+            && col.identity.is_none()
+            && col.default.as_ref() != parent_default
+        {
+            match &col.default {
+                Some(expr) => out.push(format!("{alter_col} SET DEFAULT {expr}")),
+                None => out.push(format!("{alter_col} DROP DEFAULT")),
+            }
+        }
+        let parent_not_null = ctx.parents(rel.oid).iter().any(|p| {
+            ctx.columns(*p)
+                .iter()
+                .any(|c| c.name == col.name && c.not_null)
+        });
+        if col.not_null && !parent_not_null && col.identity.is_none() {
+            out.push(format!("{alter_col} SET NOT NULL"));
+        } else if !col.not_null && parent_not_null && ctx.cat.server_version_num < 180000 {
+            out.push(format!("{alter_col} DROP NOT NULL"));
+        }
+        if let Some(kind) = col.identity
+            && let Some(seq) = ctx.identity.get(&(rel.oid, col.num))
+            && let Some(seq_rel) = ctx.rels.get(&seq.oid)
+        {
+            out.push(format!(
+                "{alter_col} ADD {}",
+                identity_clause(kind, &qname(seq_rel), seq)
+            ));
+        }
+        if rel.kind == 'f' && !col.fdw_options.is_empty() {
+            let adds: Vec<String> = col
+                .fdw_options
+                .iter()
+                .map(|o| {
+                    let (k, v) = split_option(o);
+                    format!("ADD {} {}", quote_ident(k), quote_literal(v))
+                })
+                .collect();
+            out.push(format!("{alter_col} OPTIONS ({})", adds.join(", ")));
+        }
+    }
+    // Storage and compression are copied from the parent when a child is created.
+    let inherited_storage = inherited_from.map(|p| p.storage);
+    if col.storage != col.type_storage || inherited_storage.is_some_and(|s| s != col.storage) {
+        out.push(format!(
+            "{alter_col} SET STORAGE {}",
+            storage_name(col.storage)
+        ));
+    }
+    let inherited_compression = inherited_from.and_then(|p| p.compression);
+    if col.compression.is_some() || col.compression != inherited_compression {
+        out.push(format!(
+            "{alter_col} SET COMPRESSION {}",
+            compression_name(col.compression)
+        ));
+    }
+    if let Some(t) = col.stat_target {
+        out.push(format!("{alter_col} SET STATISTICS {t}"));
+    }
+    if !col.options.is_empty() {
+        out.push(format!(
+            "{alter_col} SET ({})",
+            reloptions_list(&col.options, None).join(", ")
+        ));
+    }
+    out
+}
+
+/// ACL and comment statements of a relation and its columns.
+fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
+    let q = qname(rel);
+    let target = if rel.kind == 'S' {
+        format!("SEQUENCE {q}")
+    } else {
+        format!("TABLE {q}")
+    };
+    o.acl.extend(acl_sql(
+        &target,
+        &rel.owner,
+        rel.acl.as_deref(),
+        &rel.acl_default,
+        None,
+    ));
+    for c in cols {
+        if c.acl.is_some() {
+            o.acl.extend(acl_sql(
+                &target,
+                &rel.owner,
+                c.acl.as_deref(),
+                &[],
+                Some(&c.name),
+            ));
+        }
+    }
+    o.comments.extend(comment_sql(
+        object_kind(rel).keyword(),
+        &q,
+        rel.comment.as_deref(),
+    ));
+    for c in cols {
+        o.comments.extend(comment_sql(
+            "COLUMN",
+            &format!("{q}.{}", quote_ident(&c.name)),
+            c.comment.as_deref(),
+        ));
+    }
+}
+
+fn base_object(rel: &Relation, kind: ObjectKind, section: Section) -> SchemaObject {
+    let mut o = SchemaObject::new(rel_id(rel.oid), kind, section, Some(&rel.schema), &rel.name);
+    o.owner = Some(owner_sql(kind, &qname(rel), &rel.owner));
+    o
+}
+
+fn row_type_aliases(rel: &Relation, out: &mut Collected) {
+    for t in [rel.row_type, rel.row_array_type] {
+        if t != 0 {
+            out.aliases.push(Alias {
+                alias: ObjId::new(class::PG_TYPE, t),
+                target: rel_id(rel.oid),
+            });
+        }
+    }
+}
+
+fn attrdef_aliases(rel: &Relation, cols: &[Column], out: &mut Collected) {
+    for c in cols {
+        if let Some(ad) = c.default_oid {
+            out.aliases.push(Alias {
+                alias: ObjId::new(class::PG_ATTRDEF, ad),
+                target: rel_id(rel.oid),
+            });
+        }
+    }
+}
+
+fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
+    let kind = object_kind(rel);
+    let mut o = base_object(rel, kind, Section::PreData);
+    let q = qname(rel);
+    let cols = ctx.columns(rel.oid);
+    let constraints = ctx
+        .constraints
+        .get(&rel.oid)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+
+    let mut items: Vec<String> = Vec::new();
+    let mut printed = Vec::with_capacity(cols.len());
+    for c in cols {
+        let p = column_is_printed(rel, c);
+        printed.push(p);
+        if p {
+            items.push(column_definition(ctx, rel, c));
+        }
+    }
+    for c in constraints.iter().filter(|c| check_is_inline(rel, c)) {
+        items.push(format!(
+            "CONSTRAINT {} {}",
+            quote_ident(&c.name),
+            c.definition
+        ));
+    }
+
+    let mut sql = String::from("CREATE ");
+    if rel.kind == 'f' {
+        sql.push_str("FOREIGN ");
+    } else if rel.persistence == 'u' {
+        sql.push_str("UNLOGGED ");
+    }
+    sql.push_str("TABLE ");
+    sql.push_str(&q);
+    if let Some(t) = &rel.of_type {
+        sql.push_str(" OF ");
+        sql.push_str(t);
+        if !items.is_empty() {
+            sql.push_str(&format!(" (\n    {}\n)", items.join(",\n    ")));
+        }
+    } else if items.is_empty() {
+        sql.push_str(" (\n)");
+    } else {
+        sql.push_str(&format!(" (\n    {}\n)", items.join(",\n    ")));
+    }
+    let parents = ctx.parents(rel.oid);
+    if !rel.is_partition && !parents.is_empty() {
+        let names: Vec<String> = parents
+            .iter()
+            .filter_map(|p| ctx.rels.get(p).map(|r| qname(r)))
+            .collect();
+        sql.push_str(&format!("\nINHERITS ({})", names.join(", ")));
+    }
+    if let Some(key) = &rel.partition_key {
+        sql.push_str(&format!("\nPARTITION BY {key}"));
+    }
+    if let Some(am) = &rel.access_method
+        && (rel.kind == 'r' || (rel.kind == 'p' && am != "heap"))
+    {
+        sql.push_str(&format!("\nUSING {}", quote_ident(am)));
+    }
+    sql.push_str(&with_clause(&rel.options, &rel.toast_options));
+    if rel.kind == 'f' {
+        if let Some(server) = &rel.foreign_server {
+            sql.push_str(&format!("\nSERVER {}", quote_ident(server)));
+        }
+        let opts = generic_options(&rel.foreign_options);
+        if !opts.is_empty() {
+            sql.push('\n');
+            sql.push_str(&opts);
+        }
+    }
+    o.create.push(sql);
+    for (c, p) in cols.iter().zip(&printed) {
+        o.create.extend(column_alters(ctx, rel, c, *p));
+    }
+    if rel.kind != 'f' {
+        match rel.replica_identity {
+            'n' => o
+                .create
+                .push(format!("{} REPLICA IDENTITY NOTHING", alter_only(rel))),
+            'f' => o
+                .create
+                .push(format!("{} REPLICA IDENTITY FULL", alter_only(rel))),
+            _ => {}
+        }
+    }
+    acl_and_comments(rel, cols, &mut o);
+    // Comments of the CHECK constraints that exist once the table is created.
+    for c in constraints.iter().filter(|c| c.kind == 'c' && c.validated) {
+        o.comments.extend(comment_sql(
+            &format!("CONSTRAINT {} ON", quote_ident(&c.name)),
+            &q,
+            c.comment.as_deref(),
+        ));
+    }
+    // Identity sequences are part of the table: their privileges and comments too.
+    for c in cols {
+        if let Some(seq) = ctx.identity.get(&(rel.oid, c.num))
+            && let Some(seq_rel) = ctx.rels.get(&seq.oid)
+        {
+            let sq = qname(seq_rel);
+            o.acl.extend(acl_sql(
+                &format!("SEQUENCE {sq}"),
+                &seq_rel.owner,
+                seq_rel.acl.as_deref(),
+                &seq_rel.acl_default,
+                None,
+            ));
+            o.comments
+                .extend(comment_sql("SEQUENCE", &sq, seq_rel.comment.as_deref()));
+            out.aliases.push(Alias {
+                alias: rel_id(seq.oid),
+                target: rel_id(rel.oid),
+            });
+            row_type_aliases(seq_rel, out);
+        }
+    }
+    row_type_aliases(rel, out);
+    attrdef_aliases(rel, cols, out);
+    out.objects.push(o);
+
+    if rel.is_partition
+        && let Some(parent) = parents.first().and_then(|p| ctx.rels.get(p))
+    {
+        let mut a = SchemaObject::new(
+            ObjId::new(synthetic::ATTACH, rel.oid),
+            ObjectKind::TableAttach,
+            Section::PreData,
+            Some(&rel.schema),
+            &rel.name,
+        );
+        a.create.push(format!(
+            "ALTER TABLE ONLY {} ATTACH PARTITION {q} {}",
+            qname(parent),
+            rel.partition_bound.as_deref().unwrap_or("DEFAULT")
+        ));
+        a.deps = vec![rel_id(rel.oid), rel_id(parent.oid)];
+        out.objects.push(a);
+    }
+
+    if rel.row_security || rel.force_row_security {
+        let mut r = SchemaObject::new(
+            ObjId::new(synthetic::ROW_SECURITY, rel.oid),
+            ObjectKind::Policy,
+            Section::PostData,
+            Some(&rel.schema),
+            &rel.name,
+        );
+        if rel.row_security {
+            r.create
+                .push(format!("{} ENABLE ROW LEVEL SECURITY", alter_plain(rel)));
+        }
+        if rel.force_row_security {
+            r.create
+                .push(format!("{} FORCE ROW LEVEL SECURITY", alter_plain(rel)));
+        }
+        r.deps = vec![rel_id(rel.oid)];
+        r.table = data_table(rel);
+        out.objects.push(r);
+    }
+}
+
+fn build_sequence(ctx: &Ctx, rel: &Relation, seq: &Sequence, out: &mut Collected) {
+    if seq.identity {
+        // Created by the identity column of its table (see build_table).
+        return;
+    }
+    let mut o = base_object(rel, ObjectKind::Sequence, Section::PreData);
+    let q = qname(rel);
+    o.create
+        .push(create_sequence(&q, seq, rel.persistence == 'u'));
+    acl_and_comments(rel, &[], &mut o);
+    row_type_aliases(rel, out);
+    out.objects.push(o);
+    if let Some((table, _, column)) = &seq.owned_by
+        && let Some(t) = ctx.rels.get(table)
+    {
+        let mut ob = SchemaObject::new(
+            ObjId::new(synthetic::OWNED_BY, rel.oid),
+            ObjectKind::SequenceOwnedBy,
+            Section::PreData,
+            Some(&rel.schema),
+            &rel.name,
+        );
+        ob.create.push(format!(
+            "ALTER SEQUENCE {q} OWNED BY {}.{}",
+            qname(t),
+            quote_ident(column)
+        ));
+        ob.deps = vec![rel_id(rel.oid), rel_id(t.oid)];
+        out.objects.push(ob);
+    }
+}
+
+fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
+    let kind = object_kind(rel);
+    let mut o = base_object(rel, kind, Section::PreData);
+    let q = qname(rel);
+    let cols = ctx.columns(rel.oid);
+    let def = rel.view_definition.as_deref().unwrap_or("");
+    if rel.kind == 'v' {
+        o.create.push(create_view(&q, &rel.options, def));
+    } else {
+        let mut sql = format!("CREATE MATERIALIZED VIEW {q}");
+        if let Some(am) = &rel.access_method {
+            sql.push_str(&format!(" USING {}", quote_ident(am)));
+        }
+        sql.push_str(&with_clause(&rel.options, &rel.toast_options));
+        sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_query(def)));
+        o.create.push(sql);
+    }
+    for c in cols {
+        o.create.extend(column_alters(ctx, rel, c, true));
+    }
+    acl_and_comments(rel, cols, &mut o);
+    row_type_aliases(rel, out);
+    attrdef_aliases(rel, cols, out);
+    out.objects.push(o);
+}
+
+/// `REFRESH MATERIALIZED VIEW` for populated materialized views, after the refreshes of the
+/// materialized views their query reads (directly or through views).
+fn build_refreshes(ctx: &Ctx, out: &mut Collected) {
+    let mut reads: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (v, r) in &ctx.cat.view_reads {
+        reads.entry(*v).or_default().push(*r);
+    }
+    for rel in ctx
+        .cat
+        .relations
+        .iter()
+        .filter(|r| r.kind == 'm' && r.populated)
+    {
+        let mut deps = vec![rel_id(rel.oid)];
+        let mut seen: HashSet<u32> = HashSet::from([rel.oid]);
+        let mut stack: Vec<u32> = reads.get(&rel.oid).cloned().unwrap_or_default();
+        while let Some(next) = stack.pop() {
+            if !seen.insert(next) {
+                continue;
+            }
+            match ctx.rels.get(&next) {
+                Some(r) if r.kind == 'm' => {
+                    if r.populated {
+                        deps.push(ObjId::new(synthetic::REFRESH, r.oid));
+                    }
+                }
+                Some(r) if r.kind == 'v' => {
+                    stack.extend(reads.get(&r.oid).cloned().unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        let mut o = SchemaObject::new(
+            ObjId::new(synthetic::REFRESH, rel.oid),
+            ObjectKind::MaterializedViewRefresh,
+            Section::PostData,
+            Some(&rel.schema),
+            &rel.name,
+        );
+        o.create
+            .push(format!("REFRESH MATERIALIZED VIEW {}", qname(rel)));
+        o.deps = deps;
+        // The refresh runs as the view's owner, who may lack rights on what it reads (the
+        // source's data may date from before an owner change): a warning, not a failure.
+        o.privilege = Privilege::MaySkip;
+        out.objects.push(o);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Post-data
+
+fn tag(rel: &Relation, name: &str) -> String {
+    format!("{} {name}", rel.name)
+}
+
+/// Statements an index brings along: CLUSTER ON, REPLICA IDENTITY USING INDEX, statistics
+/// targets of expression columns.
+fn index_extras(rel: &Relation, idx: &Index) -> Vec<String> {
+    let mut out = Vec::new();
+    let qidx = qualified(&idx.schema, &idx.name);
+    for (num, target) in &idx.stat_targets {
+        out.push(format!(
+            "ALTER INDEX {qidx} ALTER COLUMN {num} SET STATISTICS {target}"
+        ));
+    }
+    if idx.clustered {
+        out.push(format!(
+            "{} CLUSTER ON {}",
+            alter_plain(rel),
+            quote_ident(&idx.name)
+        ));
+    }
+    if idx.replica_identity {
+        out.push(format!(
+            "{} REPLICA IDENTITY USING INDEX {}",
+            alter_only(rel),
+            quote_ident(&idx.name)
+        ));
+    }
+    out
+}
+
+fn build_indexes(ctx: &Ctx, out: &mut Collected) {
+    for idx in &ctx.cat.indexes {
+        let Some(rel) = ctx.rels.get(&idx.relid) else {
+            continue;
+        };
+        let qidx = qualified(&idx.schema, &idx.name);
+        if let Some(parent) = idx.parent.and_then(|p| ctx.indexes.get(&p)) {
+            let mut a = SchemaObject::new(
+                ObjId::new(synthetic::ATTACH, idx.oid),
+                ObjectKind::IndexAttach,
+                Section::PostData,
+                Some(&idx.schema),
+                &idx.name,
+            );
+            a.create.push(format!(
+                "ALTER INDEX {} ATTACH PARTITION {qidx}",
+                qualified(&parent.schema, &parent.name)
+            ));
+            a.deps = vec![rel_id(parent.oid), rel_id(idx.oid)];
+            out.objects.push(a);
+        }
+        if let Some(con) = idx.constraint {
+            // Created by its constraint (see build_constraints).
+            out.aliases.push(Alias {
+                alias: rel_id(idx.oid),
+                target: ObjId::new(class::PG_CONSTRAINT, con),
+            });
+            continue;
+        }
+        let mut o = SchemaObject::new(
+            rel_id(idx.oid),
+            ObjectKind::Index,
+            Section::PostData,
+            Some(&idx.schema),
+            &idx.name,
+        );
+        o.create.push(idx.definition.clone());
+        o.create.extend(index_extras(rel, idx));
+        o.comments
+            .extend(comment_sql("INDEX", &qidx, idx.comment.as_deref()));
+        o.table = data_table(rel);
+        out.objects.push(o);
+    }
+}
+
+/// The index-attach objects of every index below `index` in a partition tree: a foreign key
+/// referencing a partitioned table needs its unique index complete (valid).
+fn attach_tree(ctx: &Ctx, index: u32, children: &HashMap<u32, Vec<u32>>, out: &mut Vec<ObjId>) {
+    if let Some(kids) = children.get(&index) {
+        for k in kids {
+            if ctx.indexes.contains_key(k) {
+                out.push(ObjId::new(synthetic::ATTACH, *k));
+                attach_tree(ctx, *k, children, out);
+            }
+        }
+    }
+}
+
+fn build_constraints(ctx: &Ctx, out: &mut Collected) {
+    let mut index_children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for idx in &ctx.cat.indexes {
+        if let Some(p) = idx.parent {
+            index_children.entry(p).or_default().push(idx.oid);
+        }
+    }
+    let trigger_of: HashMap<u32, u32> = ctx
+        .cat
+        .triggers
+        .iter()
+        .filter(|t| t.constraint != 0)
+        .map(|t| (t.constraint, t.oid))
+        .collect();
+    for c in &ctx.cat.constraints {
+        let Some(rel) = ctx.rels.get(&c.relid) else {
+            continue;
+        };
+        let id = ObjId::new(class::PG_CONSTRAINT, c.oid);
+        let alias_to = |target: ObjId, out: &mut Collected| {
+            out.aliases.push(Alias { alias: id, target });
+        };
+        let q = qname(rel);
+        let comment = |o: &mut SchemaObject| {
+            o.comments.extend(comment_sql(
+                &format!("CONSTRAINT {} ON", quote_ident(&c.name)),
+                &q,
+                c.comment.as_deref(),
+            ));
+        };
+        match c.kind {
+            'p' | 'u' | 'x' => {
+                let mut o = SchemaObject::new(
+                    id,
+                    ObjectKind::Constraint,
+                    Section::PostData,
+                    Some(&rel.schema),
+                    tag(rel, &c.name),
+                );
+                let def = if c.kind == 'x' {
+                    c.definition.clone()
+                } else {
+                    with_index_options(&c.definition, &c.index_options, c.deferrable, c.deferred)
+                };
+                o.create.push(format!(
+                    "{} ADD CONSTRAINT {} {def}",
+                    alter_only(rel),
+                    quote_ident(&c.name)
+                ));
+                if let Some(idx) = ctx.indexes.get(&c.index) {
+                    o.create.extend(index_extras(rel, idx));
+                    o.comments.extend(comment_sql(
+                        "INDEX",
+                        &qualified(&idx.schema, &idx.name),
+                        idx.comment.as_deref(),
+                    ));
+                }
+                comment(&mut o);
+                o.table = data_table(rel);
+                out.objects.push(o);
+            }
+            'f' if c.parent != 0 => alias_to(ObjId::new(class::PG_CONSTRAINT, c.parent), out),
+            'f' => {
+                let mut o = SchemaObject::new(
+                    id,
+                    ObjectKind::ForeignKey,
+                    Section::PostData,
+                    Some(&rel.schema),
+                    tag(rel, &c.name),
+                );
+                let alter = if rel.kind == 'p' {
+                    alter_plain(rel)
+                } else {
+                    alter_only(rel)
+                };
+                o.create.push(format!(
+                    "{alter} ADD CONSTRAINT {} {}",
+                    quote_ident(&c.name),
+                    c.definition
+                ));
+                comment(&mut o);
+                attach_tree(ctx, c.index, &index_children, &mut o.deps);
+                out.objects.push(o);
+            }
+            'c' if !c.validated && c.is_local => {
+                // NOT VALID: the source's rows may violate it, so it comes after all data.
+                let mut o = SchemaObject::new(
+                    id,
+                    ObjectKind::Constraint,
+                    Section::PostData,
+                    Some(&rel.schema),
+                    tag(rel, &c.name),
+                );
+                o.create.push(format!(
+                    "{} ADD CONSTRAINT {} {}",
+                    alter_plain(rel),
+                    quote_ident(&c.name),
+                    c.definition
+                ));
+                comment(&mut o);
+                o.deps = vec![rel_id(rel.oid)];
+                out.objects.push(o);
+            }
+            't' => {
+                if let Some(t) = trigger_of.get(&c.oid) {
+                    alias_to(ObjId::new(class::PG_TRIGGER, *t), out);
+                }
+            }
+            // Inline or inherited CHECKs, PG18 NOT NULL constraints: part of the table.
+            _ => alias_to(rel_id(rel.oid), out),
+        }
+    }
+}
+
+fn build_triggers(ctx: &Ctx, out: &mut Collected) {
+    let by_oid: HashMap<u32, &Trigger> = ctx.cat.triggers.iter().map(|t| (t.oid, t)).collect();
+    for t in &ctx.cat.triggers {
+        let Some(rel) = ctx.rels.get(&t.relid) else {
+            continue;
+        };
+        let id = ObjId::new(class::PG_TRIGGER, t.oid);
+        if t.parent != 0 {
+            // Cloned from the partitioned parent's trigger: created once, there. Only a state
+            // different from the parent's is set here.
+            let parent = by_oid.get(&t.parent);
+            let parent_state = parent.map(|p| p.enabled).unwrap_or('O');
+            if t.enabled != parent_state {
+                let mut o = SchemaObject::new(
+                    id,
+                    ObjectKind::Trigger,
+                    Section::PostData,
+                    Some(&rel.schema),
+                    tag(rel, &t.name),
+                );
+                o.create.extend(enable_sql(
+                    &alter_only(rel),
+                    "TRIGGER",
+                    &t.name,
+                    t.enabled,
+                    true,
+                ));
+                o.deps = vec![ObjId::new(class::PG_TRIGGER, t.parent)];
+                out.objects.push(o);
+            } else {
+                out.aliases.push(Alias {
+                    alias: id,
+                    target: ObjId::new(class::PG_TRIGGER, t.parent),
+                });
+            }
+            continue;
+        }
+        let mut o = SchemaObject::new(
+            id,
+            ObjectKind::Trigger,
+            Section::PostData,
+            Some(&rel.schema),
+            tag(rel, &t.name),
+        );
+        o.create.push(t.definition.clone());
+        let alter = if rel.kind == 'f' {
+            format!("ALTER FOREIGN TABLE {}", qname(rel))
+        } else {
+            format!("ALTER TABLE {}", qname(rel))
+        };
+        o.create
+            .extend(enable_sql(&alter, "TRIGGER", &t.name, t.enabled, false));
+        o.comments.extend(comment_sql(
+            &format!("TRIGGER {} ON", quote_ident(&t.name)),
+            &qname(rel),
+            t.comment.as_deref(),
+        ));
+        o.table = data_table(rel);
+        out.objects.push(o);
+    }
+}
+
+fn build_rules(ctx: &Ctx, out: &mut Collected) {
+    for r in &ctx.cat.rules {
+        let Some(rel) = ctx.rels.get(&r.relid) else {
+            continue;
+        };
+        let id = ObjId::new(class::PG_REWRITE, r.oid);
+        if r.is_view_rule {
+            out.aliases.push(Alias {
+                alias: id,
+                target: rel_id(rel.oid),
+            });
+            continue;
+        }
+        out.objects.push(rule_object(rel, r));
+    }
+}
+
+fn rule_object(rel: &Relation, r: &Rule) -> SchemaObject {
+    let mut o = SchemaObject::new(
+        ObjId::new(class::PG_REWRITE, r.oid),
+        ObjectKind::Rule,
+        Section::PostData,
+        Some(&rel.schema),
+        tag(rel, &r.name),
+    );
+    let def = r.definition.trim();
+    o.create
+        .push(def.strip_suffix(';').unwrap_or(def).to_string());
+    o.create.extend(enable_sql(
+        &format!("ALTER TABLE {}", qname(rel)),
+        "RULE",
+        &r.name,
+        r.enabled,
+        false,
+    ));
+    o.comments.extend(comment_sql(
+        &format!("RULE {} ON", quote_ident(&r.name)),
+        &qname(rel),
+        r.comment.as_deref(),
+    ));
+    o.table = data_table(rel);
+    o
+}
+
+fn build_policies(ctx: &Ctx, out: &mut Collected) {
+    for p in &ctx.cat.policies {
+        let Some(rel) = ctx.rels.get(&p.relid) else {
+            continue;
+        };
+        let mut o = SchemaObject::new(
+            ObjId::new(class::PG_POLICY, p.oid),
+            ObjectKind::Policy,
+            Section::PostData,
+            Some(&rel.schema),
+            tag(rel, &p.name),
+        );
+        o.create.push(create_policy(&qname(rel), p));
+        o.comments.extend(comment_sql(
+            &format!("POLICY {} ON", quote_ident(&p.name)),
+            &qname(rel),
+            p.comment.as_deref(),
+        ));
+        o.table = data_table(rel);
+        out.objects.push(o);
+    }
+}
+
+fn build_statistics(ctx: &Ctx, out: &mut Collected) {
+    for st in &ctx.cat.statistics {
+        let Some(rel) = ctx.rels.get(&st.relid) else {
+            continue;
+        };
+        out.objects.push(statistics_object(rel, st));
+    }
+}
+
+fn statistics_object(rel: &Relation, st: &Statistics) -> SchemaObject {
+    let q = qualified(&st.schema, &st.name);
+    let mut o = SchemaObject::new(
+        ObjId::new(class::PG_STATISTIC_EXT, st.oid),
+        ObjectKind::Statistics,
+        Section::PostData,
+        Some(&st.schema),
+        &st.name,
+    );
+    o.create.push(st.definition.clone());
+    if let Some(t) = st.stat_target {
+        o.create
+            .push(format!("ALTER STATISTICS {q} SET STATISTICS {t}"));
+    }
+    o.owner = Some(owner_sql(ObjectKind::Statistics, &q, &st.owner));
+    o.comments
+        .extend(comment_sql("STATISTICS", &q, st.comment.as_deref()));
+    o.table = data_table(rel);
+    o
+}
+
+/// Turns the catalog rows into schema objects (see the module docs).
+pub fn build(cat: &RelationCatalog) -> Collected {
+    let ctx = Ctx::new(cat);
+    let mut out = Collected::default();
+    let sequences: HashMap<u32, &Sequence> = cat.sequences.iter().map(|s| (s.oid, s)).collect();
+    for rel in &cat.relations {
+        match rel.kind {
+            'r' | 'p' | 'f' => build_table(&ctx, rel, &mut out),
+            'v' | 'm' => build_view(&ctx, rel, &mut out),
+            'S' => {
+                if let Some(seq) = sequences.get(&rel.oid) {
+                    build_sequence(&ctx, rel, seq, &mut out);
+                }
+            }
+            _ => {}
+        }
+    }
+    build_refreshes(&ctx, &mut out);
+    build_indexes(&ctx, &mut out);
+    build_constraints(&ctx, &mut out);
+    build_triggers(&ctx, &mut out);
+    build_rules(&ctx, &mut out);
+    build_policies(&ctx, &mut out);
+    build_statistics(&ctx, &mut out);
+    out
+}

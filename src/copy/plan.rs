@@ -1,0 +1,918 @@
+//! The copy planner: which relations to copy, with which columns, in which format and in how
+//! many parts, read from the source (inside the snapshot) and checked against the target.
+//!
+//! Everything here is catalog reading and SQL text building; no data moves.
+
+use std::collections::{HashMap, HashSet};
+
+use tokio_postgres::Row;
+
+use super::{CopyFormat, CopyOptions};
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+use crate::sql::{qualified, quote_ident};
+
+/// `FirstNormalObjectId`: objects with a lower OID were created by initdb, so their OIDs are the
+/// same on every server (binary COPY of arrays and records embeds type OIDs).
+const FIRST_NORMAL_OID: u32 = 16384;
+
+/// At most this many parts per table, whatever its size.
+pub const MAX_PARTS: u64 = 1024;
+
+/// (schema, name) of a relation.
+pub type RelKey = (String, String);
+
+/// One relation to copy.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    pub schema: String,
+    pub name: String,
+    /// Columns copied, in attribute order: not dropped, not generated.
+    pub columns: Vec<String>,
+    pub binary: bool,
+    /// `pg_table_size` on the source (heap + TOAST): the size estimate used for ordering,
+    /// splitting and progress.
+    pub est_bytes: u64,
+    /// Row filters, one per part; a single `None` for a whole-table copy.
+    pub parts: Vec<Option<String>>,
+    /// Condition from `pg_extension.extcondition` (extension configuration tables).
+    pub ext_condition: Option<String>,
+    /// Read through `COPY (SELECT ...)` rather than `COPY table` (row filters, RLS).
+    pub use_select: bool,
+    /// Single part, truncatable target: TRUNCATE + COPY FREEZE in one transaction.
+    pub freeze: bool,
+    /// Split table with a truncatable target: TRUNCATE once before the parts start.
+    pub truncate_first: bool,
+    /// Partitioned tables this one is a (direct or indirect) partition of.
+    pub ancestors: Vec<RelKey>,
+}
+
+impl TablePlan {
+    pub fn key(&self) -> RelKey {
+        (self.schema.clone(), self.name.clone())
+    }
+
+    pub fn qualified(&self) -> String {
+        qualified(&self.schema, &self.name)
+    }
+
+    pub fn format(&self) -> &'static str {
+        if self.binary { "binary" } else { "text" }
+    }
+
+    /// "table "s"."t"" or "table "s"."t" part 2/4", for errors and logs.
+    pub fn describe_part(&self, part: usize) -> String {
+        if self.parts.len() > 1 {
+            format!(
+                "table {} part {}/{}",
+                self.qualified(),
+                part + 1,
+                self.parts.len()
+            )
+        } else {
+            format!("table {}", self.qualified())
+        }
+    }
+
+    fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The `COPY ... TO STDOUT` statement for `part` on the source.
+    pub fn copy_out_sql(&self, part: usize) -> String {
+        let format = if self.binary { " (FORMAT binary)" } else { "" };
+        let filter = self.parts.get(part).cloned().flatten();
+        let mut conds: Vec<String> = Vec::new();
+        if let Some(c) = &self.ext_condition {
+            let c = c.trim();
+            let c = strip_where(c);
+            if !c.is_empty() {
+                conds.push(format!("({c})"));
+            }
+        }
+        if let Some(f) = filter {
+            conds.push(f);
+        }
+        if !self.use_select && conds.is_empty() {
+            let cols = if self.columns.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.column_list())
+            };
+            return format!("COPY {}{cols} TO STDOUT{format}", self.qualified());
+        }
+        let filter = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        format!(
+            "COPY (SELECT {} FROM ONLY {}{filter}) TO STDOUT{format}",
+            self.column_list(),
+            self.qualified()
+        )
+    }
+
+    /// The `COPY ... FROM STDIN` statement on the target.
+    pub fn copy_in_sql(&self) -> String {
+        let cols = if self.columns.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.column_list())
+        };
+        let mut options = vec![if self.binary {
+            "FORMAT binary"
+        } else {
+            "FORMAT text"
+        }];
+        if self.freeze {
+            options.push("FREEZE");
+        }
+        format!(
+            "COPY {}{cols} FROM STDIN ({})",
+            self.qualified(),
+            options.join(", ")
+        )
+    }
+}
+
+/// `extcondition` entries are written `WHERE cond` (pg_dump appends them verbatim); we combine
+/// them with our own filters, so the keyword goes.
+fn strip_where(cond: &str) -> &str {
+    let t = cond.trim_start();
+    if t.len() >= 5 && t[..5].eq_ignore_ascii_case("where") {
+        let rest = &t[5..];
+        if rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '(') {
+            return rest.trim();
+        }
+    }
+    t
+}
+
+/// Row filters splitting `blocks` heap blocks into `parts` TID ranges (PG14+ TID range scans).
+/// The first range has no lower bound and the last no upper bound, so rows in blocks the size
+/// estimate missed are still copied.
+pub fn ctid_ranges(blocks: u64, parts: u64) -> Vec<Option<String>> {
+    let parts = parts.max(1);
+    if parts == 1 || blocks < parts {
+        return vec![None];
+    }
+    let bound = |i: u64| (blocks as u128 * i as u128 / parts as u128) as u64;
+    (0..parts)
+        .map(|i| {
+            let lo = (i > 0).then(|| format!("ctid >= '({},0)'::pg_catalog.tid", bound(i)));
+            let hi =
+                (i + 1 < parts).then(|| format!("ctid < '({},0)'::pg_catalog.tid", bound(i + 1)));
+            Some(
+                [lo, hi]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            )
+        })
+        .collect()
+}
+
+/// Row filters splitting the integer key range `[min, max]` of `column` into `parts` ranges; the
+/// first is open below and the last open above (rows outside the planned range are still
+/// copied).
+pub fn key_ranges(column: &str, min: i64, max: i64, parts: u64) -> Vec<Option<String>> {
+    let parts = parts.max(1);
+    let span = max as i128 - min as i128 + 1;
+    if parts == 1 || span < parts as i128 {
+        return vec![None];
+    }
+    let col = quote_ident(column);
+    let bound = |i: u64| (min as i128 + span * i as i128 / parts as i128) as i64;
+    (0..parts)
+        .map(|i| {
+            let lo = (i > 0).then(|| format!("{col} >= {}", bound(i)));
+            let hi = (i + 1 < parts).then(|| format!("{col} < {}", bound(i + 1)));
+            Some(
+                [lo, hi]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            )
+        })
+        .collect()
+}
+
+/// How many parts a table of `bytes` gets with threshold `split`.
+pub fn part_count(bytes: u64, split: u64) -> u64 {
+    if split == 0 || bytes <= split {
+        return 1;
+    }
+    bytes.div_ceil(split).clamp(2, MAX_PARTS)
+}
+
+/// What the planner needs to know about one type to decide binary COPY.
+#[derive(Debug, Clone)]
+pub struct TypeInfo {
+    pub oid: u32,
+    pub name: String,
+    /// `typtype`: b(ase), c(omposite), d(omain), e(num), p(seudo), r(ange), m(ultirange).
+    pub typtype: char,
+    pub category: char,
+    pub in_pg_catalog: bool,
+    pub has_binary_io: bool,
+    /// Element type of a true (varlena) array, else 0.
+    pub array_elem: u32,
+    /// Base type of a domain, else 0.
+    pub base: u32,
+    /// Subtype of a range, or the range type of a multirange, else 0.
+    pub inner: u32,
+}
+
+/// Binary COPY decisions over a set of types.
+pub struct TypeRules<'a> {
+    pub types: &'a HashMap<u32, TypeInfo>,
+}
+
+impl TypeRules<'_> {
+    fn builtin(t: &TypeInfo) -> bool {
+        t.oid < FIRST_NORMAL_OID && t.in_pg_catalog
+    }
+
+    /// reg* types send OIDs in binary (regclass, regtype, ...): never binary.
+    fn oid_alias(t: &TypeInfo) -> bool {
+        t.in_pg_catalog && t.name.starts_with("reg")
+    }
+
+    /// Conservative rule (`CopyFormat::Auto`): a built-in base, range or multirange type with
+    /// binary send/receive, or an array of one. Enums, domains, composites and extension or
+    /// user types go as text.
+    pub fn safe(&self, oid: u32) -> bool {
+        self.safe_depth(oid, 0)
+    }
+
+    fn safe_depth(&self, oid: u32, depth: u32) -> bool {
+        let Some(t) = self.types.get(&oid) else {
+            return false;
+        };
+        if depth > 8
+            || !Self::builtin(t)
+            || !t.has_binary_io
+            || Self::oid_alias(t)
+            || matches!(t.category, 'Z' | 'P' | 'X')
+        {
+            return false;
+        }
+        match t.typtype {
+            'b' if t.array_elem != 0 => self.safe_depth(t.array_elem, depth + 1),
+            'b' => true,
+            'r' | 'm' => t.inner == 0 || self.safe_depth(t.inner, depth + 1),
+            _ => false,
+        }
+    }
+
+    /// Permissive rule (`CopyFormat::Binary`): anything whose binary form carries no
+    /// server-specific OIDs. Composites and arrays of non-built-in types embed type OIDs that
+    /// differ between servers, reg* types are OIDs, and some types have no binary I/O at all.
+    pub fn possible(&self, oid: u32) -> bool {
+        self.possible_depth(oid, 0)
+    }
+
+    fn possible_depth(&self, oid: u32, depth: u32) -> bool {
+        let Some(t) = self.types.get(&oid) else {
+            return false;
+        };
+        if depth > 8 || Self::oid_alias(t) {
+            return false;
+        }
+        match t.typtype {
+            'd' => self.possible_depth(t.base, depth + 1),
+            'c' | 'p' => false,
+            _ if !t.has_binary_io => false,
+            'b' if t.array_elem != 0 => {
+                t.array_elem < FIRST_NORMAL_OID
+                    && self.types.get(&t.array_elem).is_some_and(Self::builtin)
+                    && self.possible_depth(t.array_elem, depth + 1)
+            }
+            'r' | 'm' => t.inner == 0 || self.possible_depth(t.inner, depth + 1),
+            _ => true,
+        }
+    }
+}
+
+/// A relation as the source catalog describes it.
+#[derive(Debug, Clone)]
+struct SourceTable {
+    schema: String,
+    name: String,
+    columns: Vec<String>,
+    types: Vec<u32>,
+    est_bytes: u64,
+    blocks: u64,
+    rls: bool,
+    ext_condition: Option<String>,
+    int_pk: Option<String>,
+}
+
+/// A relation as the target catalog describes it.
+#[derive(Debug, Clone)]
+pub struct TargetTable {
+    pub relkind: char,
+    pub can_truncate: bool,
+    /// Referenced by a foreign key of another table (TRUNCATE would fail).
+    pub referenced: bool,
+    /// Enabled user triggers that fire during COPY in the session's replication role.
+    pub firing_triggers: i64,
+    /// Foreign keys of this table (checked during COPY unless session_replication_role =
+    /// replica).
+    pub foreign_keys: i64,
+    /// Column name -> type OID.
+    pub columns: HashMap<String, u32>,
+}
+
+/// A sequence to carry over.
+#[derive(Debug, Clone)]
+pub struct SequencePlan {
+    pub schema: String,
+    pub name: String,
+}
+
+/// Everything the copy needs to know, decided up front.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Largest first.
+    pub tables: Vec<TablePlan>,
+    pub sequences: Vec<SequencePlan>,
+    pub large_objects: Vec<u32>,
+    /// Partitioned tables (all levels) of the source.
+    pub partitioned: HashSet<RelKey>,
+    pub warnings: Vec<String>,
+    pub est_bytes: u64,
+}
+
+fn source_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
+    move |e| {
+        Error::from_pg(e)
+            .with_side(Side::Source)
+            .with_database(db)
+            .with_phase("copy")
+    }
+}
+
+fn target_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
+    move |e| {
+        Error::from_pg(e)
+            .with_side(Side::Target)
+            .with_database(db)
+            .with_phase("copy")
+    }
+}
+
+/// The relations, sequences and large objects of the source (read in the coordinator's
+/// transaction, so inside the snapshot).
+async fn read_source(
+    src: &Session,
+    db: &str,
+    extension_tables: bool,
+) -> Result<(
+    Vec<SourceTable>,
+    Vec<SequencePlan>,
+    HashMap<u32, TypeInfo>,
+    Vec<(String, String, String, String)>,
+    Vec<u32>,
+)> {
+    let v = src.server_version_num();
+    let not_generated = if v >= 120000 {
+        "AND a.attgenerated = ''"
+    } else {
+        ""
+    };
+    let ext_filter = if extension_tables {
+        "(NOT x.ext_member OR x.cond IS NOT NULL)"
+    } else {
+        "NOT x.ext_member"
+    };
+    let tables_sql = format!(
+        "WITH cfg AS (
+           SELECT u.reloid, u.cond
+             FROM pg_catalog.pg_extension e,
+                  LATERAL pg_catalog.unnest(e.extconfig, e.extcondition) AS u(reloid, cond)
+         ), x AS (
+           SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relkind,
+                  c.relrowsecurity,
+                  EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                           WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                             AND d.objid = c.oid
+                             AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                             AND d.deptype = 'e') AS ext_member,
+                  (SELECT coalesce(cfg.cond, '') FROM cfg WHERE cfg.reloid = c.oid LIMIT 1) AS cond
+             FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'S') AND c.relpersistence <> 't'
+              AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+         )
+         SELECT x.nspname, x.relname, x.relkind::text,
+                x.relrowsecurity,
+                CASE WHEN x.ext_member THEN x.cond END AS ext_condition,
+                CASE WHEN x.relkind = 'r' THEN pg_catalog.pg_table_size(x.oid) ELSE 0 END::int8 AS bytes,
+                CASE WHEN x.relkind = 'r' THEN pg_catalog.pg_relation_size(x.oid)
+                     / pg_catalog.current_setting('block_size')::int8 ELSE 0 END::int8 AS blocks,
+                ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = x.oid AND a.attnum > 0 AND NOT a.attisdropped {not_generated}
+                       ORDER BY a.attnum) AS cols,
+                ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = x.oid AND a.attnum > 0 AND NOT a.attisdropped {not_generated}
+                       ORDER BY a.attnum) AS types,
+                (SELECT a.attname::text FROM pg_catalog.pg_index i
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = x.oid AND i.indisprimary AND i.indnatts = 1
+                    AND a.atttypid IN (20, 21, 23) LIMIT 1) AS int_pk
+           FROM x
+          WHERE {ext_filter}
+          ORDER BY 1, 2"
+    );
+    let err = source_err(db);
+    let rows = src.query(&tables_sql, &[]).await.map_err(&err)?;
+    let mut tables = Vec::new();
+    let mut sequences = Vec::new();
+    let mut used_types: HashSet<u32> = HashSet::new();
+    for r in &rows {
+        let kind: String = r.get(2);
+        let schema: String = r.get(0);
+        let name: String = r.get(1);
+        if kind == "S" {
+            sequences.push(SequencePlan { schema, name });
+            continue;
+        }
+        let types: Vec<u32> = r.get(8);
+        used_types.extend(types.iter().copied());
+        tables.push(SourceTable {
+            schema,
+            name,
+            rls: r.get(3),
+            ext_condition: r.get(4),
+            est_bytes: r.get::<_, i64>(5).max(0) as u64,
+            blocks: r.get::<_, i64>(6).max(0) as u64,
+            columns: r.get(7),
+            types,
+            int_pk: r.get(9),
+        });
+    }
+    let types = read_types(src, db, used_types).await?;
+
+    // Partition ancestry: (leaf schema, leaf name, ancestor schema, ancestor name).
+    let anc_sql = "WITH RECURSIVE anc(leaf, parent) AS (
+           SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'
+           UNION ALL
+           SELECT a.leaf, i.inhparent FROM anc a
+             JOIN pg_catalog.pg_inherits i ON i.inhrelid = a.parent
+             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'
+         )
+         SELECT ln.nspname::text, l.relname::text, pn.nspname::text, p.relname::text
+           FROM anc a
+           JOIN pg_catalog.pg_class l ON l.oid = a.leaf
+           JOIN pg_catalog.pg_namespace ln ON ln.oid = l.relnamespace
+           JOIN pg_catalog.pg_class p ON p.oid = a.parent
+           JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+         UNION ALL
+         SELECT '', '', n.nspname::text, c.relname::text
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'p'";
+    let ancestry = src
+        .query(anc_sql, &[])
+        .await
+        .map_err(&err)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+
+    let los: Vec<u32> = src
+        .query(
+            "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
+            &[],
+        )
+        .await
+        .map_err(&err)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok((tables, sequences, types, ancestry, los))
+}
+
+/// Type facts for `used` and every type they are built from (array elements, domain bases,
+/// range subtypes, multirange ranges).
+async fn read_types(src: &Session, db: &str, used: HashSet<u32>) -> Result<HashMap<u32, TypeInfo>> {
+    let multirange = if src.server_version_num() >= 140000 {
+        "(SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid)"
+    } else {
+        "NULL::oid"
+    };
+    let sql = format!(
+        "WITH RECURSIVE closure(oid) AS (
+           SELECT pg_catalog.unnest($1::oid[])
+           UNION
+           SELECT v.x FROM closure c
+             JOIN pg_catalog.pg_type t ON t.oid = c.oid,
+             LATERAL (VALUES (CASE WHEN t.typlen = -1 THEN t.typelem END),
+                             (t.typbasetype),
+                             ((SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)),
+                             ({multirange})) AS v(x)
+            WHERE v.x IS NOT NULL AND v.x <> 0
+         )
+         SELECT t.oid, t.typname::text, t.typtype::text, t.typcategory::text,
+                t.typnamespace = 'pg_catalog'::pg_catalog.regnamespace,
+                t.typsend::oid <> 0 AND t.typreceive::oid <> 0,
+                CASE WHEN t.typlen = -1 THEN t.typelem ELSE 0 END,
+                t.typbasetype,
+                coalesce((SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid),
+                         {multirange}, 0)
+           FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
+    );
+    let used: Vec<u32> = used.into_iter().collect();
+    let rows = src.query(&sql, &[&used]).await.map_err(source_err(db))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let info = TypeInfo {
+                oid: r.get(0),
+                name: r.get(1),
+                typtype: first_char(r, 2),
+                category: first_char(r, 3),
+                in_pg_catalog: r.get(4),
+                has_binary_io: r.get(5),
+                array_elem: r.get(6),
+                base: r.get(7),
+                inner: r.get(8),
+            };
+            (info.oid, info)
+        })
+        .collect())
+}
+
+fn first_char(r: &Row, i: usize) -> char {
+    r.get::<_, String>(i).chars().next().unwrap_or(' ')
+}
+
+/// The target's view of every user relation: kind, truncatability, triggers, columns.
+/// `replica`: whether the loading sessions run with `session_replication_role = replica`
+/// (which decides which triggers fire).
+pub async fn read_target(
+    tgt: &Session,
+    db: &str,
+    replica: bool,
+) -> Result<(HashMap<RelKey, TargetTable>, HashSet<RelKey>)> {
+    let firing = if replica { "('R', 'A')" } else { "('O', 'A')" };
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text,
+                pg_catalog.has_table_privilege(c.oid, 'TRUNCATE'),
+                EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                         WHERE k.contype = 'f' AND k.confrelid = c.oid AND k.conrelid <> c.oid),
+                (SELECT count(*) FROM pg_catalog.pg_trigger t
+                  WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled IN {firing}),
+                (SELECT count(*) FROM pg_catalog.pg_constraint k
+                  WHERE k.contype = 'f' AND k.conrelid = c.oid),
+                ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                       ORDER BY a.attnum),
+                ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                       ORDER BY a.attnum)
+           FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p', 'f', 'S')
+            AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
+    );
+    let rows = tgt.query(&sql, &[]).await.map_err(target_err(db))?;
+    let mut tables = HashMap::new();
+    let mut sequences = HashSet::new();
+    for r in &rows {
+        let key: RelKey = (r.get(0), r.get(1));
+        let relkind = first_char(r, 2);
+        if relkind == 'S' {
+            sequences.insert(key);
+            continue;
+        }
+        let names: Vec<String> = r.get(7);
+        let types: Vec<u32> = r.get(8);
+        tables.insert(
+            key,
+            TargetTable {
+                relkind,
+                can_truncate: r.get(3),
+                referenced: r.get(4),
+                firing_triggers: r.get(5),
+                foreign_keys: r.get(6),
+                columns: names.into_iter().zip(types).collect(),
+            },
+        );
+    }
+    Ok((tables, sequences))
+}
+
+/// Builds the plan: reads the source (in the snapshot) and matches it with the target.
+pub async fn build(
+    src: &Session,
+    source_db: &str,
+    target_major: u32,
+    target_tables: &HashMap<RelKey, TargetTable>,
+    target_sequences: &HashSet<RelKey>,
+    replica: bool,
+    opts: &CopyOptions,
+) -> Result<Plan> {
+    let (tables, sequences, types, ancestry, los) =
+        read_source(src, source_db, opts.extension_tables).await?;
+    let rules = TypeRules { types: &types };
+    let source_major = src.major();
+    let mut plan = Plan {
+        large_objects: los,
+        ..Default::default()
+    };
+    let mut ancestors: HashMap<RelKey, Vec<RelKey>> = HashMap::new();
+    for (ls, ln, ps, pn) in ancestry {
+        plan.partitioned.insert((ps.clone(), pn.clone()));
+        if !ls.is_empty() {
+            ancestors.entry((ls, ln)).or_default().push((ps, pn));
+        }
+    }
+    for s in sequences {
+        if target_sequences.contains(&(s.schema.clone(), s.name.clone())) {
+            plan.sequences.push(s);
+        } else {
+            plan.warnings.push(format!(
+                "sequence {} does not exist on the target; its value was not copied",
+                qualified(&s.schema, &s.name)
+            ));
+        }
+    }
+
+    let mut trigger_tables = Vec::new();
+    let mut fk_tables = Vec::new();
+    for t in tables {
+        let key = (t.schema.clone(), t.name.clone());
+        let q = qualified(&t.schema, &t.name);
+        let Some(target) = target_tables.get(&key) else {
+            plan.warnings.push(format!(
+                "table {q} does not exist on the target; its rows were not copied"
+            ));
+            continue;
+        };
+        if target.relkind == 'f' {
+            plan.warnings.push(format!(
+                "table {q} is a foreign table on the target; its rows were not copied"
+            ));
+            continue;
+        }
+        if target.firing_triggers > 0 {
+            trigger_tables.push(q.clone());
+        }
+        if !replica && target.foreign_keys > 0 {
+            fk_tables.push(q.clone());
+        }
+        // Binary when asked or when every column type is safe and both ends agree.
+        let same_types = t
+            .columns
+            .iter()
+            .zip(&t.types)
+            .all(|(c, ty)| target.columns.get(c) == Some(ty));
+        let binary = match opts.format {
+            CopyFormat::Text => false,
+            CopyFormat::Auto => {
+                target_major >= source_major
+                    && same_types
+                    && t.types.iter().all(|ty| rules.safe(*ty))
+            }
+            CopyFormat::Binary => {
+                let ok = t.types.iter().all(|ty| rules.possible(*ty));
+                if !ok {
+                    let bad: Vec<String> = t
+                        .columns
+                        .iter()
+                        .zip(&t.types)
+                        .filter(|(_, ty)| !rules.possible(**ty))
+                        .map(|(c, ty)| {
+                            let tn = types.get(ty).map(|i| i.name.as_str()).unwrap_or("?");
+                            format!("{} ({tn})", quote_ident(c))
+                        })
+                        .collect();
+                    plan.warnings.push(format!(
+                        "table {q}: column(s) {} cannot be copied in binary format (their binary form embeds server-specific OIDs or does not exist); copied as text",
+                        bad.join(", ")
+                    ));
+                }
+                ok
+            }
+        };
+        let is_ext_config = t.ext_condition.is_some();
+        let n_parts = if is_ext_config {
+            1
+        } else {
+            part_count(t.est_bytes, opts.split_larger_than)
+        };
+        let parts = if n_parts <= 1 {
+            vec![None]
+        } else if source_major >= 14 {
+            ctid_ranges(t.blocks, n_parts)
+        } else if let Some(pk) = &t.int_pk {
+            let sql = format!(
+                "SELECT min({c})::int8, max({c})::int8 FROM ONLY {q}",
+                c = quote_ident(pk)
+            );
+            let row = src
+                .query_one(&sql, &[])
+                .await
+                .map_err(source_err(source_db))?;
+            match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
+                (Some(lo), Some(hi)) => key_ranges(pk, lo, hi, n_parts),
+                _ => vec![None],
+            }
+        } else {
+            vec![None]
+        };
+        let truncatable =
+            !is_ext_config && target.relkind == 'r' && target.can_truncate && !target.referenced;
+        let single = parts.len() == 1;
+        plan.est_bytes += t.est_bytes;
+        plan.tables.push(TablePlan {
+            ancestors: ancestors.remove(&key).unwrap_or_default(),
+            schema: t.schema,
+            name: t.name,
+            columns: t.columns,
+            binary,
+            est_bytes: t.est_bytes,
+            use_select: t.rls || !single || is_ext_config,
+            freeze: single && truncatable,
+            truncate_first: !single && truncatable,
+            parts,
+            ext_condition: t.ext_condition,
+        });
+    }
+    if !trigger_tables.is_empty() {
+        plan.warnings.push(format!(
+            "user triggers are enabled on the target for {} and fired during the data load: {}",
+            plural(trigger_tables.len(), "table"),
+            trigger_tables.join(", ")
+        ));
+    }
+    if !fk_tables.is_empty() {
+        plan.warnings.push(format!(
+            "foreign keys already exist on the target for {} and were checked during the data load (session_replication_role = replica was not permitted): {}",
+            plural(fk_tables.len(), "table"),
+            fk_tables.join(", ")
+        ));
+    }
+    // Largest first; ties by name for a stable order.
+    plan.tables.sort_by(|a, b| {
+        b.est_bytes
+            .cmp(&a.est_bytes)
+            .then_with(|| a.schema.cmp(&b.schema))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(plan)
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(parts: Vec<Option<String>>) -> TablePlan {
+        TablePlan {
+            schema: "s p".into(),
+            name: "t\"x".into(),
+            columns: vec!["a".into(), "B b".into()],
+            binary: true,
+            est_bytes: 0,
+            use_select: parts.len() > 1,
+            parts,
+            ext_condition: None,
+            freeze: false,
+            truncate_first: false,
+            ancestors: vec![],
+        }
+    }
+
+    #[test]
+    fn ctid_ranges_cover_everything_with_open_ends() {
+        assert_eq!(ctid_ranges(100, 1), vec![None]);
+        assert_eq!(ctid_ranges(1, 4), vec![None]);
+        let r = ctid_ranges(100, 4);
+        assert_eq!(
+            r,
+            vec![
+                Some("ctid < '(25,0)'::pg_catalog.tid".into()),
+                Some("ctid >= '(25,0)'::pg_catalog.tid AND ctid < '(50,0)'::pg_catalog.tid".into()),
+                Some("ctid >= '(50,0)'::pg_catalog.tid AND ctid < '(75,0)'::pg_catalog.tid".into()),
+                Some("ctid >= '(75,0)'::pg_catalog.tid".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn key_ranges_split_evenly_and_handle_extremes() {
+        let r = key_ranges("id", 1, 100, 2);
+        assert_eq!(
+            r,
+            vec![Some("\"id\" < 51".into()), Some("\"id\" >= 51".into())]
+        );
+        let r = key_ranges("id", i64::MIN, i64::MAX, 3);
+        assert_eq!(r.len(), 3);
+        assert_eq!(key_ranges("id", 5, 5, 3), vec![None]);
+    }
+
+    #[test]
+    fn part_counts() {
+        assert_eq!(part_count(10, 0), 1);
+        assert_eq!(part_count(10, 10), 1);
+        assert_eq!(part_count(11, 10), 2);
+        assert_eq!(part_count(35, 10), 4);
+        assert_eq!(part_count(u64::MAX, 1), MAX_PARTS);
+    }
+
+    #[test]
+    fn copy_statements_quote_and_filter() {
+        let t = table(vec![None]);
+        assert_eq!(
+            t.copy_out_sql(0),
+            r#"COPY "s p"."t""x" ("a", "B b") TO STDOUT (FORMAT binary)"#
+        );
+        let mut t = table(ctid_ranges(10, 2));
+        t.binary = false;
+        t.ext_condition = Some("WHERE NOT sys".into());
+        assert_eq!(
+            t.copy_out_sql(1),
+            r#"COPY (SELECT "a", "B b" FROM ONLY "s p"."t""x" WHERE (NOT sys) AND ctid >= '(5,0)'::pg_catalog.tid) TO STDOUT"#
+        );
+        t.freeze = true;
+        assert_eq!(
+            t.copy_in_sql(),
+            r#"COPY "s p"."t""x" ("a", "B b") FROM STDIN (FORMAT text, FREEZE)"#
+        );
+        assert_eq!(t.describe_part(1), r#"table "s p"."t""x" part 2/2"#);
+        let mut t = table(vec![None]);
+        t.columns.clear();
+        assert_eq!(
+            t.copy_out_sql(0),
+            r#"COPY "s p"."t""x" TO STDOUT (FORMAT binary)"#
+        );
+    }
+
+    #[test]
+    fn where_keyword_is_stripped_from_extension_conditions() {
+        assert_eq!(strip_where("WHERE NOT x"), "NOT x");
+        assert_eq!(strip_where("  where(x)"), "(x)");
+        assert_eq!(strip_where("whereabouts"), "whereabouts");
+        assert_eq!(strip_where(""), "");
+    }
+
+    fn ty(oid: u32, name: &str, typtype: char, elem: u32, base: u32, inner: u32) -> TypeInfo {
+        TypeInfo {
+            oid,
+            name: name.into(),
+            typtype,
+            category: 'N',
+            in_pg_catalog: oid < FIRST_NORMAL_OID,
+            has_binary_io: true,
+            array_elem: elem,
+            base,
+            inner,
+        }
+    }
+
+    #[test]
+    fn binary_rules() {
+        let mut m = HashMap::new();
+        for t in [
+            ty(23, "int4", 'b', 0, 0, 0),
+            ty(1007, "_int4", 'b', 23, 0, 0),
+            ty(3904, "int4range", 'r', 0, 0, 23),
+            ty(2205, "regclass", 'b', 0, 0, 0),
+            ty(2210, "_regclass", 'b', 2205, 0, 0),
+            ty(20000, "mood", 'e', 0, 0, 0),
+            ty(20001, "_mood", 'b', 20000, 0, 0),
+            ty(20002, "posint", 'd', 0, 23, 0),
+            ty(20003, "pair", 'c', 0, 0, 0),
+            ty(20004, "hstore", 'b', 0, 0, 0),
+        ] {
+            m.insert(t.oid, t);
+        }
+        let r = TypeRules { types: &m };
+        assert!(r.safe(23) && r.safe(1007) && r.safe(3904));
+        assert!(!r.safe(2205) && !r.safe(2210));
+        assert!(!r.safe(20000) && !r.safe(20001) && !r.safe(20002) && !r.safe(20003));
+        assert!(!r.safe(20004) && !r.safe(99999));
+        assert!(r.possible(23) && r.possible(1007) && r.possible(20000));
+        assert!(r.possible(20002) && r.possible(20004));
+        assert!(!r.possible(20001), "array of a user type embeds its OID");
+        assert!(!r.possible(20003), "composites embed column type OIDs");
+        assert!(!r.possible(2205));
+    }
+}

@@ -1,0 +1,303 @@
+//! Running the ordered schema on the target.
+//!
+//! Statements run in bounded transactions (at most [`BATCH_OBJECTS`] objects each, so
+//! `max_locks_per_transaction` is never exceeded on schemas with tens of thousands of objects)
+//! and are pipelined: a batch is sent without waiting for each reply. When a statement fails,
+//! the batch is rolled back, the failing piece is dealt with, and the batch is run again:
+//!
+//! - an object the target user may lack rights for ([`Privilege::MaySkip`]) refused with
+//!   SQLSTATE 42501 is skipped with a per-object warning;
+//! - an owner the target user may not set leaves the migration user as owner (counted);
+//! - a privilege or comment statement that fails is a per-object warning;
+//! - any other failure of a creating statement fails the database, naming the object and
+//!   showing its SQL.
+//!
+//! Owners are only attempted when the target user may set them (superuser, or a member of the
+//! owner role with SET rights), so failures of that kind are rare and cheap.
+
+use std::collections::HashSet;
+
+use futures::future::join_all;
+
+use super::graph::Schema;
+use super::model::{Privilege, SchemaObject};
+use crate::conn::Session;
+use crate::error::{Error, ErrorKind, Result, SqlState};
+
+/// Objects per transaction.
+pub const BATCH_OBJECTS: usize = 200;
+
+/// What `--no-owner` / `--no-acl` ask for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchemaOptions {
+    pub no_owner: bool,
+    pub no_acl: bool,
+}
+
+/// What the target user may do about owners.
+#[derive(Debug, Clone, Default)]
+pub struct TargetFacts {
+    pub superuser: bool,
+    /// Roles the target user may make owners of objects.
+    pub can_own_as: HashSet<String>,
+}
+
+impl TargetFacts {
+    /// Reads the facts from a target session.
+    pub async fn read(target: &Session) -> Result<Self> {
+        let superuser: bool = target
+            .query_one(
+                "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(Error::from_pg)?
+            .get(0);
+        let privilege = if target.server_version_num() >= 160000 {
+            "SET"
+        } else {
+            "MEMBER"
+        };
+        let rows = target
+            .query(
+                &format!(
+                    "SELECT rolname::text FROM pg_catalog.pg_roles \
+                      WHERE pg_catalog.pg_has_role(current_user, oid, '{privilege}')"
+                ),
+                &[],
+            )
+            .await
+            .map_err(Error::from_pg)?;
+        Ok(TargetFacts {
+            superuser,
+            can_own_as: rows.iter().map(|r| r.get(0)).collect(),
+        })
+    }
+
+    pub fn may_own_as(&self, role: &str) -> bool {
+        self.superuser || self.can_own_as.contains(role)
+    }
+}
+
+/// Why a statement of an object is there: decides what a failure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Create,
+    Owner,
+    Acl,
+    Comment,
+}
+
+/// The statements of one object that this run will execute, with their part.
+fn planned(
+    o: &SchemaObject,
+    opts: SchemaOptions,
+    facts: &TargetFacts,
+    owners_not_kept: &mut usize,
+) -> Vec<(Part, String)> {
+    let mut out: Vec<(Part, String)> = o.create.iter().map(|s| (Part::Create, s.clone())).collect();
+    if let Some(owner) = &o.owner
+        && !opts.no_owner
+    {
+        if facts.may_own_as(&owner.role) {
+            out.push((Part::Owner, owner.sql.clone()));
+        } else {
+            *owners_not_kept += 1;
+        }
+    }
+    if !opts.no_acl {
+        out.extend(o.acl.iter().map(|s| (Part::Acl, s.clone())));
+    }
+    out.extend(o.comments.iter().map(|s| (Part::Comment, s.clone())));
+    out
+}
+
+/// The statements of `o` as run by this executor, for other stages (the data engine runs
+/// post-data work per table). Owners that may not be set are left out and counted.
+pub fn statements_for(
+    o: &SchemaObject,
+    opts: SchemaOptions,
+    facts: &TargetFacts,
+    owners_not_kept: &mut usize,
+) -> Vec<String> {
+    planned(o, opts, facts, owners_not_kept)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// What running a phase did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecReport {
+    /// Objects created.
+    pub created: usize,
+    /// Objects whose owner could not be kept (the migration user owns them).
+    pub owners_not_kept: usize,
+    /// Per-object warnings (skipped objects, privileges or comments that failed).
+    pub warnings: Vec<String>,
+}
+
+impl ExecReport {
+    pub fn merge(&mut self, other: ExecReport) {
+        self.created += other.created;
+        self.owners_not_kept += other.owners_not_kept;
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// Settings for sessions that create schema objects.
+pub async fn prepare_session(target: &Session) -> Result<()> {
+    target
+        .batch_execute(
+            "SET check_function_bodies = off; SET client_min_messages = warning; \
+             SET lock_timeout = 0; SET statement_timeout = 0",
+        )
+        .await
+        .map_err(Error::from_pg)
+}
+
+/// Runs `objects` in order, in bounded pipelined transactions.
+pub async fn apply<'a>(
+    target: &Session,
+    objects: impl IntoIterator<Item = &'a SchemaObject>,
+    opts: SchemaOptions,
+    facts: &TargetFacts,
+) -> Result<ExecReport> {
+    let mut report = ExecReport::default();
+    let objects: Vec<&SchemaObject> = objects.into_iter().collect();
+    for chunk in objects.chunks(BATCH_OBJECTS) {
+        let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = chunk
+            .iter()
+            .map(|o| (*o, planned(o, opts, facts, &mut report.owners_not_kept)))
+            .collect();
+        loop {
+            match run_batch(target, &batch).await? {
+                None => {
+                    report.created += batch.len();
+                    break;
+                }
+                Some((obj_idx, stmt_idx, err)) => {
+                    let (o, stmts) = &mut batch[obj_idx];
+                    let part = stmts[stmt_idx].0;
+                    let denied = err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE);
+                    match part {
+                        Part::Create if o.privilege == Privilege::MaySkip && denied => {
+                            report.warnings.push(format!(
+                                "skipped {}: the target user lacks the privilege: {}",
+                                o.describe(),
+                                err.message()
+                            ));
+                            batch.remove(obj_idx);
+                        }
+                        Part::Create => {
+                            let sql = stmts[stmt_idx].1.clone();
+                            return Err(err
+                                .with_object(o.describe())
+                                .context(format!("while running: {sql}")));
+                        }
+                        Part::Owner => {
+                            report.owners_not_kept += 1;
+                            report.warnings.push(format!(
+                                "{}: owner not kept: {}",
+                                o.describe(),
+                                err.message()
+                            ));
+                            stmts.remove(stmt_idx);
+                        }
+                        Part::Acl | Part::Comment => {
+                            let what = if part == Part::Acl {
+                                "privileges"
+                            } else {
+                                "comment"
+                            };
+                            report.warnings.push(format!(
+                                "{}: {what} not applied: {}",
+                                o.describe(),
+                                err.message()
+                            ));
+                            stmts.remove(stmt_idx);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Runs one batch in a transaction. `Ok(None)` when it committed; otherwise the first failing
+/// statement (object index, statement index, error) after rolling back. Connection-level
+/// errors are returned as `Err`.
+async fn run_batch(
+    target: &Session,
+    batch: &[(&SchemaObject, Vec<(Part, String)>)],
+) -> Result<Option<(usize, usize, Error)>> {
+    target
+        .batch_execute("BEGIN")
+        .await
+        .map_err(Error::from_pg)?;
+    let positions: Vec<(usize, usize)> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, s))| (0..s.len()).map(move |j| (i, j)))
+        .collect();
+    let futures = positions
+        .iter()
+        .map(|&(i, j)| target.batch_execute(batch[i].1[j].1.as_str()));
+    let results = join_all(futures).await;
+    let failure = results
+        .into_iter()
+        .zip(positions.iter())
+        .find_map(|(r, &(i, j))| {
+            r.err().and_then(|e| {
+                let e = Error::from_pg(e);
+                (e.sqlstate() != Some(&SqlState::IN_FAILED_SQL_TRANSACTION)).then_some((i, j, e))
+            })
+        });
+    match failure {
+        None => {
+            target
+                .batch_execute("COMMIT")
+                .await
+                .map_err(Error::from_pg)?;
+            Ok(None)
+        }
+        Some((i, j, e)) => {
+            target
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(Error::from_pg)?;
+            if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Protocol) {
+                return Err(e.with_object(batch[i].0.describe()));
+            }
+            Ok(Some((i, j, e)))
+        }
+    }
+}
+
+/// The whole schema as a SQL script, for `--print-ddl` (owners and privileges included unless
+/// switched off, as they would be run by a superuser).
+pub fn script(schema: &Schema, opts: SchemaOptions) -> String {
+    let facts = TargetFacts {
+        superuser: true,
+        ..Default::default()
+    };
+    let mut out = String::new();
+    let mut ignored = 0;
+    let mut section = None;
+    for o in &schema.objects {
+        if section != Some(o.section) {
+            section = Some(o.section);
+            out.push_str(match o.section {
+                super::model::Section::PreData => "\n-- pre-data\n",
+                super::model::Section::PostData => "\n-- post-data\n",
+            });
+        }
+        out.push_str(&format!("\n-- {}\n", o.describe()));
+        for s in statements_for(o, opts, &facts, &mut ignored) {
+            out.push_str(&s);
+            out.push_str(";\n");
+        }
+    }
+    out
+}

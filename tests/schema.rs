@@ -1,0 +1,200 @@
+//! How the schema stage behaves as a whole: reviewable DDL, ownership rules, and failures that
+//! name the object and its SQL. (What it covers, object kind by object kind, is proven by the
+//! pg_dump oracle in tests/schema_relations.rs and tests/schema_types.rs.)
+
+mod support;
+
+use db_migrate::conn::ConnInfo;
+use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
+use support::{quote_ident, quote_literal, source, target};
+
+const SMALL_SCHEMA: &str = r#"
+CREATE SCHEMA "app space";
+CREATE TABLE "app space"."order" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+CREATE INDEX ON "app space"."order" (note);
+CREATE VIEW "app space".recent AS SELECT id, note FROM "app space"."order" WHERE id > 10;
+COMMENT ON TABLE "app space"."order" IS 'orders';
+"#;
+
+async fn others(db: &str) -> Vec<String> {
+    source()
+        .query_strings("postgres", "SELECT datname FROM pg_database")
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|d| d != db)
+        .collect()
+}
+
+async fn options(db: &str, target_uri: String) -> MigrateOptions {
+    MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target_uri).unwrap(),
+        filtered_dbs: others(db).await,
+        schema_only: true,
+        ..Default::default()
+    }
+}
+
+async fn owner_of(db: &str, rel: &str) -> String {
+    target()
+        .query_strings(
+            db,
+            &format!(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = {}",
+                quote_literal(rel)
+            ),
+        )
+        .await[0][0]
+        .clone()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn print_ddl_writes_the_script_and_creates_nothing() {
+    let src = source();
+    let db = src.create_database("print ddl ").await;
+    src.execute(&db, SMALL_SCHEMA).await;
+    let filter = others(&db).await.join(",");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args(["-s", &src.superuser_uri("postgres"), "-t"])
+        .arg(target().superuser_uri("postgres"))
+        .args(["-f", &filter, "--print-ddl", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "CREATE SCHEMA \"app space\"",
+        "CREATE TABLE \"app space\".\"order\"",
+        "CREATE VIEW \"app space\".\"recent\"",
+        "-- post-data",
+    ] {
+        assert!(sql.contains(expected), "missing {expected:?} in:\n{sql}");
+    }
+    // The pre-data table comes before the post-data index.
+    assert!(sql.find("CREATE TABLE").unwrap() < sql.find("CREATE INDEX").unwrap());
+    let exists = target()
+        .query_strings(
+            "postgres",
+            &format!(
+                "SELECT 1 FROM pg_database WHERE datname = {}",
+                quote_literal(&db)
+            ),
+        )
+        .await;
+    assert!(exists.is_empty(), "--print-ddl must not touch the target");
+}
+
+#[tokio::test]
+async fn owners_are_kept_unless_no_owner() {
+    let src = source();
+    let owner = support::unique_name("schema owner ");
+    let db = src.create_database("owners ").await;
+    src.execute(
+        "postgres",
+        &format!("CREATE ROLE {} NOLOGIN", quote_ident(&owner)),
+    )
+    .await;
+    src.execute(
+        &db,
+        &format!(
+            "CREATE TABLE kept (a int); ALTER TABLE kept OWNER TO {}",
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    let opts = options(&db, target().superuser_uri("postgres")).await;
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+    assert_eq!(owner_of(&db, "kept").await, owner);
+
+    let db2 = src.create_database("no owner ").await;
+    src.execute(
+        &db2,
+        &format!(
+            "CREATE TABLE dropped (a int); ALTER TABLE dropped OWNER TO {}",
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    let mut opts = options(&db2, target().superuser_uri("postgres")).await;
+    opts.schema.no_owner = true;
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+    assert_eq!(owner_of(&db2, "dropped").await, "postgres");
+}
+
+#[tokio::test]
+async fn owners_a_non_superuser_may_not_set_are_counted_in_the_result() {
+    let (src, tgt) = (source(), target());
+    let owner = support::unique_name("foreign owner ");
+    src.execute(
+        "postgres",
+        &format!("CREATE ROLE {} NOLOGIN", quote_ident(&owner)),
+    )
+    .await;
+    // The role exists in the target, but the migration user is not a member of it.
+    tgt.execute(
+        "postgres",
+        &format!("CREATE ROLE {} NOLOGIN", quote_ident(&owner)),
+    )
+    .await;
+    let db = src.create_database("owners admin ").await;
+    src.execute(
+        &db,
+        &format!(
+            "CREATE TABLE a (x int); CREATE TABLE b (x int); \
+             ALTER TABLE a OWNER TO {0}; ALTER TABLE b OWNER TO {0}",
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    let (admin, pw) = tgt.create_admin("schema admin ", false).await;
+    let mut opts = options(&db, tgt.uri(&admin, &pw, "postgres")).await;
+    opts.excluded_roles = vec![owner.clone()];
+    let result = PgMigrate::new(opts).migrate().await;
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    assert!(
+        entry
+            .message
+            .contains("2 objects could not keep their owner"),
+        "{}",
+        entry.message
+    );
+    assert_eq!(owner_of(&db, "a").await, admin);
+}
+
+#[tokio::test]
+async fn a_failing_statement_fails_the_database_naming_the_object_and_its_sql() {
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("conflict ").await;
+    src.execute(&db, "CREATE TABLE clash (a int, b text)").await;
+    // The target database already exists with an incompatible table of the same name.
+    tgt.execute("postgres", &format!("CREATE DATABASE {}", quote_ident(&db)))
+        .await;
+    tgt.execute(&db, "CREATE TABLE clash (other int)").await;
+    let opts = options(&db, tgt.superuser_uri("postgres")).await;
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(!result.succeeded());
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Failed);
+    for needle in ["\"public\".\"clash\"", "CREATE TABLE", "42P07"] {
+        assert!(
+            entry.message.contains(needle),
+            "{needle} not in {}",
+            entry.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_small_schema_round_trips_through_the_pg_dump_oracle() {
+    support::oracle::assert_schema_roundtrip(SMALL_SCHEMA).await;
+}

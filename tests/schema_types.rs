@@ -1,0 +1,465 @@
+//! The non-relation readers (types, routines, globals) on real clusters.
+//!
+//! The main proof: the fixture `tests/fixtures/types_routines.sql` is loaded into a fresh
+//! source database, the three readers collect it, the objects are ordered by the dependency
+//! graph and run on an empty target database by the executor, and `pg_dump --schema-only`
+//! (with large objects' metadata) of both sides must then be identical once comment and SET
+//! lines are dropped. pg_dump is a test oracle only; the product never runs it.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use db_migrate::conn::{ConnInfo, Session, connect};
+use db_migrate::schema::exec::{self, SchemaOptions, TargetFacts};
+use db_migrate::schema::graph::{Schema, load_depend, order};
+use db_migrate::schema::model::{Collected, ObjId, ObjectKind, Privilege, Section, class};
+use db_migrate::schema::{globals, routines, types};
+use support::{Cluster, SUPERUSER_PASSWORD, quote_ident, source, target};
+
+const FIXTURE: &str = include_str!("fixtures/types_routines.sql");
+
+/// The part of the fixture that creates roles (cluster-wide, so also run on the target).
+fn fixture_roles() -> &'static str {
+    let end = FIXTURE
+        .find("-- end of roles")
+        .expect("the fixture marks the end of its roles");
+    &FIXTURE[..end]
+}
+
+async fn session(cluster: &Cluster, db: &str) -> Session {
+    let info = ConnInfo::parse(&cluster.superuser_uri(db)).expect("test URI parses");
+    connect(&info, None).await.expect("connect")
+}
+
+/// Collects with the three readers of this module and orders the result.
+async fn read_mine(s: &Session) -> Schema {
+    let mut all = Collected::default();
+    all.extend(globals::collect(s).await.expect("globals collect"));
+    all.extend(types::collect(s).await.expect("types collect"));
+    all.extend(routines::collect(s).await.expect("routines collect"));
+    let depend = load_depend(s).await.expect("pg_depend reads");
+    order(all, &depend)
+}
+
+/// A pg_dump whose major is at least both servers'.
+fn pg_dump() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("PG_DUMP") {
+        return Some(PathBuf::from(p));
+    }
+    let need = source().major.max(target().major);
+    (need..=18)
+        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/pg_dump")))
+        .find(|p| p.exists())
+}
+
+fn dump(cluster: &Cluster, db: &str, pg_dump: &PathBuf) -> String {
+    let out = Command::new(pg_dump)
+        // -b: large objects' owner, privileges and comments (schema-only leaves them out).
+        .args(["--schema-only", "-b", "--no-sync", "-h", "127.0.0.1", "-p"])
+        .arg(cluster.port.to_string())
+        .args(["-U", "postgres", "-d", db])
+        .env("PGPASSWORD", SUPERUSER_PASSWORD)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8 dump")
+}
+
+/// Drops what differs between dumps of equal schemas: comments, SET lines, psql guards.
+fn normalize(dump: &str) -> String {
+    dump.lines()
+        .filter(|l| {
+            !(l.starts_with("--")
+                || l.starts_with("SET ")
+                || l.starts_with("SELECT pg_catalog.set_config")
+                || l.starts_with("\\restrict")
+                || l.starts_with("\\unrestrict")
+                || l.trim().is_empty())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn first_difference(a: &str, b: &str) -> String {
+    let la: Vec<&str> = a.lines().collect();
+    let lb: Vec<&str> = b.lines().collect();
+    let common = la.iter().zip(&lb).take_while(|(x, y)| x == y).count();
+    let from = common.saturating_sub(5);
+    let show = |v: &[&str]| {
+        v.iter()
+            .skip(from)
+            .take(30)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "first difference at line {} (of {} vs {})\n--- source\n{}\n--- target\n{}",
+        common + 1,
+        la.len(),
+        lb.len(),
+        show(&la),
+        show(&lb)
+    )
+}
+
+/// Loads the fixture into a new source database and creates an empty database of the same
+/// name on the target (with the fixture's roles).
+async fn prepare(prefix: &str) -> String {
+    let (src, tgt) = (source(), target());
+    let db = src.create_database(prefix).await;
+    src.execute(&db, FIXTURE).await;
+    tgt.execute("postgres", fixture_roles()).await;
+    tgt.execute("postgres", &format!("CREATE DATABASE {}", quote_ident(&db)))
+        .await;
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixture_round_trips_through_pg_dump() {
+    if source().major < 14 {
+        eprintln!("the fixture needs a PostgreSQL 14+ source: skipped");
+        return;
+    }
+    let db = prepare("schema types ").await;
+    let src = session(source(), &db).await;
+    let schema = read_mine(&src).await;
+    assert!(
+        schema.warnings.is_empty(),
+        "reader warnings: {:?}",
+        schema.warnings
+    );
+
+    let tgt = session(target(), &db).await;
+    exec::prepare_session(&tgt).await.expect("target session");
+    let facts = TargetFacts::read(&tgt).await.expect("target facts");
+    let report = exec::apply(
+        &tgt,
+        schema.objects.iter(),
+        SchemaOptions::default(),
+        &facts,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("schema applies: {e}"));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(report.owners_not_kept, 0);
+
+    let Some(pg_dump) = pg_dump() else {
+        eprintln!("no pg_dump for the clusters' majors: dump comparison skipped");
+        return;
+    };
+    let a = normalize(&dump(source(), &db, &pg_dump));
+    let b = normalize(&dump(target(), &db, &pg_dump));
+    if a != b {
+        let dir = std::env::temp_dir().join(format!("db-migrate-schema-types-{db}"));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("source.sql"), &a);
+        let _ = std::fs::write(dir.join("target.sql"), &b);
+        let generated: Vec<String> = schema
+            .objects
+            .iter()
+            .flat_map(|o| {
+                let mut n = 0;
+                exec::statements_for(o, SchemaOptions::default(), &facts, &mut n)
+            })
+            .collect();
+        let _ = std::fs::write(dir.join("generated.sql"), generated.join(";\n"));
+        panic!(
+            "pg_dump --schema-only differs (files in {}):\n{}",
+            dir.display(),
+            first_difference(&a, &b)
+        );
+    }
+    // The dump covers the fixture's kinds (a sanity check on the comparison itself).
+    for needle in [
+        "CREATE TYPE app.mood AS ENUM",
+        "CREATE AGGREGATE app.my_percentile",
+        "CREATE OPERATOR CLASS app.point3_ops",
+        "ALTER OPERATOR FAMILY app.\"loose family\" USING btree ADD",
+        "CREATE TEXT SEARCH CONFIGURATION app.my_cfg",
+        "CREATE USER MAPPING FOR dm_tr_reader SERVER dm_tr_srv",
+        "CREATE EVENT TRIGGER dm_tr_ddl_log",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE dm_tr_owner",
+        "SELECT pg_catalog.lo_create('424242')",
+        "CREATE TRUSTED PROCEDURAL LANGUAGE dm_tr_lang",
+        "CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA app",
+        "COMMENT ON SCHEMA public IS 'public, commented differently'",
+    ] {
+        assert!(a.contains(needle), "the source dump lacks {needle:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_report_kinds_aliases_and_privileges() {
+    if source().major < 14 {
+        eprintln!("the fixture needs a PostgreSQL 14+ source: skipped");
+        return;
+    }
+    let src_cluster = source();
+    let db = src_cluster.create_database("schema types kinds ").await;
+    src_cluster.execute(&db, FIXTURE).await;
+    let s = session(src_cluster, &db).await;
+    let mut all = Collected::default();
+    all.extend(globals::collect(&s).await.unwrap());
+    all.extend(types::collect(&s).await.unwrap());
+    all.extend(routines::collect(&s).await.unwrap());
+
+    let find = |kind: ObjectKind, name: &str| {
+        all.objects
+            .iter()
+            .find(|o| o.kind == kind && o.name == name)
+            .unwrap_or_else(|| panic!("no {kind:?} {name:?}"))
+    };
+    // Every kind of the fixture is there.
+    for (kind, name) in [
+        (ObjectKind::Schema, "Odd \"Schema\" ü"),
+        (ObjectKind::Schema, "public"),
+        (ObjectKind::Extension, "hstore"),
+        (ObjectKind::Language, "dm_tr_lang"),
+        (ObjectKind::Collation, "c_libc"),
+        (ObjectKind::Type, "mood"),
+        (ObjectKind::Type, "point3"),
+        (ObjectKind::Type, "timerange"),
+        (ObjectKind::Type, "intrange_c"),
+        (ObjectKind::Type, "myint"),
+        (ObjectKind::ShellType, "lonely_shell"),
+        (ObjectKind::Domain, "posint"),
+        (ObjectKind::Function, "we\"ird fn ü"),
+        (ObjectKind::Function, "do_nothing"),
+        (ObjectKind::Function, "std_body"),
+        (ObjectKind::Aggregate, "my_rank"),
+        (ObjectKind::Operator, "#-#"),
+        (ObjectKind::OperatorFamily, "loose family"),
+        (ObjectKind::OperatorClass, "point3_hash_ops"),
+        (ObjectKind::Cast, "(app.mood AS integer)"),
+        (ObjectKind::TextSearchParser, "my_parser"),
+        (ObjectKind::TextSearchTemplate, "my_template"),
+        (ObjectKind::TextSearchDictionary, "syn \"dict\""),
+        (ObjectKind::TextSearchConfiguration, "my_cfg"),
+        (ObjectKind::ForeignDataWrapper, "dm_tr_wrapper"),
+        (ObjectKind::ForeignServer, "dm tr pg"),
+        (ObjectKind::LargeObject, "424242"),
+    ] {
+        find(kind, name);
+    }
+    // Extension members and built-ins are not objects of their own.
+    assert!(
+        !all.objects
+            .iter()
+            .any(|o| o.name == "akeys" || o.name == "citext" || o.name == "postgres_fdw"),
+        "extension members were collected"
+    );
+    assert!(!all.objects.iter().any(|o| o.name == "plpgsql"));
+    // Functions created with types are part of them.
+    assert!(!all.objects.iter().any(|o| o.name == "myint_in"));
+    assert!(!all.objects.iter().any(|o| o.name == "intrange_c_canon"));
+    assert!(!all.objects.iter().any(|o| o.name == "time_multi"));
+    assert_eq!(
+        all.objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::UserMapping)
+            .count(),
+        3
+    );
+    assert_eq!(
+        all.objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::DefaultPrivileges)
+            .count(),
+        6
+    );
+
+    // Superuser-only kinds may be skipped; the others may not.
+    for (kind, name, privilege) in [
+        (ObjectKind::Type, "myint", Privilege::MaySkip),
+        (ObjectKind::Type, "intrange_c", Privilege::MaySkip),
+        (ObjectKind::Type, "timerange", Privilege::Normal),
+        (ObjectKind::Function, "win_rn", Privilege::MaySkip),
+        (
+            ObjectKind::Function,
+            "dm_tr_lang_handler",
+            Privilege::MaySkip,
+        ),
+        (ObjectKind::Function, "secure", Privilege::Normal),
+        (ObjectKind::Language, "dm_tr_lang", Privilege::MaySkip),
+        (ObjectKind::OperatorClass, "point3_ops", Privilege::MaySkip),
+        (
+            ObjectKind::ForeignDataWrapper,
+            "dm_tr_wrapper",
+            Privilege::MaySkip,
+        ),
+        (ObjectKind::ForeignServer, "dm_tr_srv", Privilege::Normal),
+        (ObjectKind::Extension, "hstore", Privilege::Normal),
+        (ObjectKind::Extension, "postgres_fdw", Privilege::MaySkip),
+        (
+            ObjectKind::Cast,
+            "(app.myint AS integer)",
+            Privilege::MaySkip,
+        ),
+    ] {
+        assert_eq!(find(kind, name).privilege, privilege, "{kind:?} {name}");
+    }
+    let et = find(ObjectKind::EventTrigger, "dm_tr_ddl_log");
+    assert_eq!(et.section, Section::PostData);
+    assert_eq!(et.privilege, Privilege::MaySkip);
+
+    // Aliases: array types, multiranges, domain constraints, opclass members.
+    let oid_of = |sql: &str| async move {
+        src_cluster.query_strings(&db, sql).await[0][0]
+            .clone()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let mood = oid_of("SELECT 'app.mood'::regtype::oid").await;
+    let mood_array = oid_of("SELECT 'app.mood[]'::regtype::oid").await;
+    let timerange = oid_of("SELECT 'app.timerange'::regtype::oid").await;
+    let time_multi = oid_of("SELECT 'app.time_multi'::regtype::oid").await;
+    let posint = oid_of("SELECT 'app.posint'::regtype::oid").await;
+    let check = oid_of(
+        "SELECT oid FROM pg_constraint WHERE conname = 'posint small' AND contypid = 'app.posint'::regtype",
+    )
+    .await;
+    let has_alias = |alias: ObjId, target: ObjId| {
+        all.aliases
+            .iter()
+            .any(|a| a.alias == alias && a.target == target)
+    };
+    assert!(has_alias(
+        ObjId::new(class::PG_TYPE, mood_array),
+        ObjId::new(class::PG_TYPE, mood)
+    ));
+    assert!(has_alias(
+        ObjId::new(class::PG_TYPE, time_multi),
+        ObjId::new(class::PG_TYPE, timerange)
+    ));
+    assert!(has_alias(
+        ObjId::new(class::PG_CONSTRAINT, check),
+        ObjId::new(class::PG_TYPE, posint)
+    ));
+    assert!(
+        all.aliases
+            .iter()
+            .any(|a| a.alias.classid == class::PG_AMOP && a.target.classid == class::PG_OPCLASS)
+    );
+    assert!(
+        all.aliases
+            .iter()
+            .any(|a| a.alias.classid == class::PG_AMPROC && a.target.classid == class::PG_OPFAMILY)
+    );
+    // Range constructors belong to their range / multirange.
+    assert!(
+        all.aliases.iter().any(|a| a.alias.classid == class::PG_PROC
+            && a.target == ObjId::new(class::PG_TYPE, time_multi))
+    );
+
+    // The user mapping's password is in its statement but nowhere else.
+    let um = all
+        .objects
+        .iter()
+        .find(|o| o.kind == ObjectKind::UserMapping && o.name.contains("dm_tr_reader"))
+        .unwrap();
+    assert!(
+        um.create[0].contains("'se''cret \\\\ pw'"),
+        "{:?}",
+        um.create
+    );
+    assert!(!um.name.contains("cret") && !um.describe().contains("cret"));
+    assert!(!all.warnings.iter().any(|w| w.contains("cret")));
+}
+
+/// A user who may not read user mapping options gets a warning naming the mapping (never its
+/// options), and the mapping without options.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_user_mapping_options_are_warned_about() {
+    let cluster = source();
+    let db = cluster.create_database("schema types um ").await;
+    let (admin, password) = cluster.create_admin("dm_tr_um_admin", false).await;
+    cluster
+        .execute(
+            &db,
+            &format!(
+                "CREATE FOREIGN DATA WRAPPER w; \
+                 CREATE SERVER srv FOREIGN DATA WRAPPER w; \
+                 CREATE USER MAPPING FOR PUBLIC SERVER srv OPTIONS (password 'hidden-secret'); \
+                 GRANT USAGE ON FOREIGN SERVER srv TO {}",
+                quote_ident(&admin)
+            ),
+        )
+        .await;
+    let info = ConnInfo::parse(&cluster.uri(&admin, &password, &db)).unwrap();
+    let s = connect(&info, None).await.expect("admin connects");
+    let c = globals::collect(&s).await.expect("collects");
+    let um = c
+        .objects
+        .iter()
+        .find(|o| o.kind == ObjectKind::UserMapping)
+        .expect("mapping collected");
+    assert_eq!(
+        um.create,
+        vec!["CREATE USER MAPPING FOR PUBLIC SERVER \"srv\""]
+    );
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("\"srv\""));
+    assert!(!c.warnings[0].contains("hidden-secret"));
+
+    // The superuser sees them.
+    let s = session(cluster, &db).await;
+    let c = globals::collect(&s).await.unwrap();
+    let um = c
+        .objects
+        .iter()
+        .find(|o| o.kind == ObjectKind::UserMapping)
+        .unwrap();
+    assert!(um.create[0].contains("OPTIONS (\"password\" 'hidden-secret')"));
+    assert!(c.warnings.is_empty());
+}
+
+/// The public schema of a new database needs no statement at all; changed, it gets exactly
+/// its owner, privileges and comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_schema_is_never_created() {
+    let cluster = source();
+    let db = cluster.create_database("schema types public ").await;
+    let s = session(cluster, &db).await;
+    let c = globals::collect(&s).await.unwrap();
+    let public = c.objects.iter().find(|o| o.name == "public").unwrap();
+    assert!(public.create.is_empty());
+    if cluster.major >= 15 {
+        assert!(public.owner.is_none(), "{:?}", public.owner);
+        assert!(public.acl.is_empty(), "{:?}", public.acl);
+        assert!(public.comments.is_empty(), "{:?}", public.comments);
+    }
+    cluster
+        .execute(
+            &db,
+            "COMMENT ON SCHEMA public IS NULL; REVOKE USAGE ON SCHEMA public FROM PUBLIC",
+        )
+        .await;
+    let c = globals::collect(&s).await.unwrap();
+    let public = c.objects.iter().find(|o| o.name == "public").unwrap();
+    assert!(public.create.is_empty());
+    assert_eq!(
+        public.comments,
+        vec!["COMMENT ON SCHEMA \"public\" IS NULL"]
+    );
+    assert!(
+        public
+            .acl
+            .iter()
+            .any(|a| a.starts_with("REVOKE ALL ON SCHEMA \"public\" FROM PUBLIC")),
+        "{:?}",
+        public.acl
+    );
+    assert!(
+        !public.acl.iter().any(|a| a.contains("TO PUBLIC")),
+        "{:?}",
+        public.acl
+    );
+}

@@ -1,0 +1,171 @@
+//! The schema oracle: a fixture is loaded into a fresh source database, migrated schema-only by
+//! db-migrate, and `pg_dump --schema-only` of source and target must then be identical after
+//! dropping comment and SET lines. `pg_dump` is a test oracle only; the product never runs it.
+//!
+//! Every statement db-migrate generated for the fixture is also parsed with `pg_query`, so a
+//! quoting mistake shows up as a parse error with its position even where the server would
+//! have accepted something unintended.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use db_migrate::conn::{ConnInfo, connect};
+use db_migrate::schema::{SchemaOptions, TargetFacts, exec, read_schema};
+use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
+
+use super::{SUPERUSER_PASSWORD, source, target};
+
+/// A pg_dump able to dump both clusters (its major must be at least the newest server's).
+fn pg_dump() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("PG_DUMP") {
+        return Some(PathBuf::from(p));
+    }
+    let need = source().major.max(target().major);
+    (need..=18)
+        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/pg_dump")))
+        .find(|p| p.exists())
+}
+
+fn dump(cluster: &super::Cluster, db: &str, pg_dump: &PathBuf) -> String {
+    let out = Command::new(pg_dump)
+        .args(["--schema-only", "--no-sync", "-h", "127.0.0.1", "-p"])
+        .arg(cluster.port.to_string())
+        .args(["-U", "postgres", "-d", db])
+        .env("PGPASSWORD", SUPERUSER_PASSWORD)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8 dump")
+}
+
+/// Drops what legitimately differs between two dumps of equal schemas: comments (which carry
+/// the database name and versions), SET lines, and psql's \restrict guards.
+pub fn normalize(dump: &str) -> String {
+    dump.lines()
+        .filter(|l| {
+            !(l.starts_with("--")
+                || l.starts_with("SET ")
+                || l.starts_with("SELECT pg_catalog.set_config")
+                || l.starts_with("\\restrict")
+                || l.starts_with("\\unrestrict")
+                || l.trim().is_empty())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A readable account of where two texts differ.
+fn first_difference(a: &str, b: &str) -> String {
+    let la: Vec<&str> = a.lines().collect();
+    let lb: Vec<&str> = b.lines().collect();
+    let common = la.iter().zip(&lb).take_while(|(x, y)| x == y).count();
+    let from = common.saturating_sub(5);
+    let show = |v: &[&str]| {
+        v.iter()
+            .skip(from)
+            .take(30)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "first difference at line {} (of {} vs {})\n--- source\n{}\n--- target\n{}",
+        common + 1,
+        la.len(),
+        lb.len(),
+        show(&la),
+        show(&lb)
+    )
+}
+
+/// Parses every generated statement with pg_query; returns the failures.
+pub fn unparsable(statements: &[String]) -> Vec<String> {
+    statements
+        .iter()
+        .filter_map(|s| match pg_query::parse(s) {
+            Ok(_) => None,
+            Err(e) => Some(format!("{e}\n    in: {s}")),
+        })
+        .collect()
+}
+
+/// Loads `fixture` into a new source database, migrates it schema-only, and asserts both
+/// `pg_dump --schema-only` outputs are equal and every statement parses. Returns the database
+/// name (same on both sides).
+pub async fn assert_schema_roundtrip(fixture: &str) -> String {
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("schema oracle ").await;
+    src.execute(&db, fixture).await;
+
+    // Every generated statement must parse.
+    let info = ConnInfo::parse(&src.superuser_uri(&db)).unwrap();
+    let session = connect(&info, None).await.expect("source connects");
+    let schema = read_schema(&session).await.expect("schema reads");
+    let facts = TargetFacts {
+        superuser: true,
+        ..Default::default()
+    };
+    let mut n = 0;
+    let statements: Vec<String> = schema
+        .objects
+        .iter()
+        .flat_map(|o| exec::statements_for(o, SchemaOptions::default(), &facts, &mut n))
+        .collect();
+    let bad = unparsable(&statements);
+    assert!(
+        bad.is_empty(),
+        "statements pg_query cannot parse:\n{}",
+        bad.join("\n")
+    );
+
+    // Migrate only this database (roles first, as always).
+    let others: Vec<String> = src
+        .query_strings("postgres", "SELECT datname FROM pg_database")
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|d| d != &db)
+        .collect();
+    let opts = MigrateOptions {
+        source: info.with_dbname("postgres"),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        filtered_dbs: others,
+        schema_only: true,
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    let entry = result
+        .databases
+        .iter()
+        .find(|d| d.dbname == db)
+        .unwrap_or_else(|| panic!("database reported: {}", result.to_json()));
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+
+    let Some(pg_dump) = pg_dump() else {
+        eprintln!(
+            "no pg_dump for major {}: dump comparison skipped",
+            tgt.major
+        );
+        return db;
+    };
+    let a = normalize(&dump(src, &db, &pg_dump));
+    let b = normalize(&dump(tgt, &db, &pg_dump));
+    if a != b {
+        let dir = std::env::temp_dir().join(format!("db-migrate-oracle-{db}"));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("source.sql"), &a);
+        let _ = std::fs::write(dir.join("target.sql"), &b);
+        let _ = std::fs::write(dir.join("generated.sql"), statements.join(";\n"));
+        panic!(
+            "pg_dump --schema-only differs (files in {}):\n{}\nwarnings: {:?}",
+            dir.display(),
+            first_difference(&a, &b),
+            result.warnings
+        );
+    }
+    db
+}
