@@ -15,7 +15,7 @@ lint:
 
 # Everything CI runs.
 test: lint
-	cargo test --all-targets
+	cargo test --lib --bins --tests
 	cargo test --doc
 
 fuzz:

@@ -97,6 +97,112 @@ pub struct PgArgs {
     /// Do not copy privileges (GRANT/REVOKE).
     #[arg(long = "no-acl")]
     pub no_acl: bool,
+    /// Parallel copy workers, each with one source and one target session (default: CPU
+    /// cores, at least 2).
+    #[arg(long = "jobs", short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// COPY format: binary where every column type allows it (auto), or force one.
+    #[arg(long = "copy-format", value_enum, default_value = "auto")]
+    pub copy_format: CopyFormatArg,
+    /// Copy tables larger than SIZE in parallel parts (e.g. 512MB, 2GB; 0 disables).
+    #[arg(long = "split-tables-larger-than", value_name = "SIZE", value_parser = parse_size)]
+    pub split_tables_larger_than: Option<u64>,
+    /// Do not ANALYZE the loaded tables.
+    #[arg(long = "no-analyze")]
+    pub no_analyze: bool,
+    /// Do not copy the rows of extension configuration tables.
+    #[arg(long = "no-replicate-extension-tables")]
+    pub no_replicate_extension_tables: bool,
+    /// Use this method only, never fall back (default: replication, falling back to dump when
+    /// it is not possible).
+    #[arg(long = "force-method", value_enum, conflicts_with_all = ["dump_only", "repl_only"])]
+    pub force_method: Option<MethodArg>,
+    /// Same as --force-method dump.
+    #[arg(long = "dump-only", conflicts_with = "repl_only")]
+    pub dump_only: bool,
+    /// Same as --force-method replication.
+    #[arg(long = "repl-only")]
+    pub repl_only: bool,
+    /// Name replication objects after the md5 of the database name.
+    #[arg(short = 'm', long = "mangle")]
+    pub mangle: bool,
+    /// Wait until replication lag is at most BYTES (-1: do not wait).
+    #[arg(
+        long = "max-replication-lag",
+        value_name = "BYTES",
+        allow_negative_numbers = true
+    )]
+    pub max_replication_lag: Option<i64>,
+    /// Upper bound for every replication wait (e.g. 600, 30m, 2h; default 1h).
+    #[arg(long = "replication-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub replication_timeout: Option<std::time::Duration>,
+    /// After the wait, sync sequences and drop subscription, publication and slot
+    /// (requires --max-replication-lag).
+    #[arg(long = "stop-replication")]
+    pub stop_replication: bool,
+    /// How the target server reaches the source for the subscription, when it differs from
+    /// --source (a URI or key=value string).
+    #[arg(long = "subscription-conninfo", value_name = "CONNINFO")]
+    pub subscription_conninfo: Option<String>,
+    /// Only remove the replication objects an earlier run left, on both sides.
+    #[arg(long = "cleanup")]
+    pub cleanup: bool,
+}
+
+/// `--force-method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    Dump,
+    Replication,
+}
+
+/// Parses durations: plain seconds, or a number with s, m or h.
+pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('s') => (&t[..t.len() - 1], 1),
+        Some('m') => (&t[..t.len() - 1], 60),
+        Some('h') => (&t[..t.len() - 1], 3600),
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with s, m or h"))?;
+    Ok(std::time::Duration::from_secs(n * mult))
+}
+
+/// `--copy-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CopyFormatArg {
+    Auto,
+    Binary,
+    Text,
+}
+
+/// Parses sizes like `1048576`, `512kB`, `512MB`, `2GB`, `1GiB`, `1TB` (powers of 1024, as
+/// PostgreSQL's own size units).
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("invalid size {s:?}: expected a number with an optional unit (kB, MB, GB, TB)")
+    })?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {s:?}: use kB, MB, GB or TB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// Splits a comma-separated list, trimming blanks around names and dropping empty items.
@@ -150,6 +256,66 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 no_owner: a.no_owner,
                 no_acl: a.no_acl,
             },
+            copy: {
+                let mut c = crate::copy::CopyOptions::default();
+                if let Some(j) = a.jobs {
+                    if j == 0 {
+                        return Err(Error::config("--jobs must be at least 1"));
+                    }
+                    c.jobs = j;
+                }
+                c.format = match a.copy_format {
+                    CopyFormatArg::Auto => crate::copy::CopyFormat::Auto,
+                    CopyFormatArg::Binary => crate::copy::CopyFormat::Binary,
+                    CopyFormatArg::Text => crate::copy::CopyFormat::Text,
+                };
+                if let Some(size) = a.split_tables_larger_than {
+                    c.split_larger_than = size;
+                }
+                c.analyze = !a.no_analyze;
+                c.extension_tables = !a.no_replicate_extension_tables;
+                if a.json.as_deref() == Some("-") {
+                    c.progress = crate::copy::ProgressMode::Quiet;
+                }
+                c
+            },
+            force_method: match (a.force_method, a.dump_only, a.repl_only) {
+                (Some(MethodArg::Dump), _, _) | (None, true, _) => {
+                    Some(crate::report::Method::Dump)
+                }
+                (Some(MethodArg::Replication), _, _) | (None, _, true) => {
+                    Some(crate::report::Method::Replication)
+                }
+                _ => None,
+            },
+            replication: {
+                let mut r = crate::replication::ReplicationOptions {
+                    mangle: a.mangle,
+                    stop_replication: a.stop_replication,
+                    max_replication_lag: a
+                        .max_replication_lag
+                        .filter(|n| *n >= 0)
+                        .map(|n| n as u64),
+                    ..Default::default()
+                };
+                r.forced = a.repl_only || a.force_method == Some(MethodArg::Replication);
+                if let Some(t) = a.replication_timeout {
+                    r.replication_timeout = t;
+                }
+                if let Some(c) = &a.subscription_conninfo {
+                    r.subscription_conninfo = Some(
+                        ConnInfo::parse(c)
+                            .map_err(|e| e.context("invalid --subscription-conninfo"))?,
+                    );
+                }
+                if r.stop_replication && r.max_replication_lag.is_none() {
+                    return Err(Error::config(
+                        "--stop-replication requires --max-replication-lag >= 0 (the lag to wait for before stopping)",
+                    ));
+                }
+                r
+            },
+            cleanup: a.cleanup,
         })
     }
 }
@@ -246,6 +412,15 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
+    // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
+    // were interrupted marked failed, and a non-zero exit code.
+    let cancel = opts.copy.cancel.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("interrupted: cancelling running work");
+            cancel.cancel();
+        }
+    });
     let span = tracing::info_span!("migration", id = %opts.migration_id);
     let _enter = span.enter();
     if let Some(dest) = &parsed.print_ddl {
@@ -355,6 +530,87 @@ mod tests {
         let o = MigrateOptions::try_from(&a).unwrap();
         assert_eq!(o.excluded_roles, vec!["r1", "r2"]);
         assert_eq!(o.excluded_extensions, vec!["ext"]);
+    }
+
+    #[test]
+    fn sizes_take_postgres_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size("2 GB"), Ok(2 << 30));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("lots").unwrap_err().contains("invalid size"));
+        assert!(parse_size("5 parsecs").unwrap_err().contains("unit"));
+    }
+
+    #[test]
+    fn data_flags_reach_the_copy_options() {
+        let a = parse(&[
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "--jobs",
+            "3",
+            "--copy-format",
+            "text",
+            "--split-tables-larger-than",
+            "1MB",
+            "--no-analyze",
+            "--no-replicate-extension-tables",
+        ]);
+        let o = MigrateOptions::try_from(&a).unwrap();
+        assert_eq!(o.copy.jobs, 3);
+        assert_eq!(o.copy.format, crate::copy::CopyFormat::Text);
+        assert_eq!(o.copy.split_larger_than, 1 << 20);
+        assert!(!o.copy.analyze);
+        assert!(!o.copy.extension_tables);
+    }
+
+    #[test]
+    fn method_flags_choose_and_force_the_method() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args)).unwrap()
+        };
+        assert_eq!(o(&[]).force_method, None);
+        assert_eq!(
+            o(&["--dump-only"]).force_method,
+            Some(crate::report::Method::Dump)
+        );
+        let r = o(&["--repl-only"]);
+        assert_eq!(r.force_method, Some(crate::report::Method::Replication));
+        assert!(r.replication.forced);
+        let r = o(&[
+            "--force-method",
+            "replication",
+            "--max-replication-lag",
+            "0",
+            "--stop-replication",
+            "-m",
+        ]);
+        assert!(r.replication.forced && r.replication.stop_replication && r.replication.mangle);
+        assert_eq!(r.replication.max_replication_lag, Some(0));
+        assert_eq!(
+            o(&["--max-replication-lag", "-1"])
+                .replication
+                .max_replication_lag,
+            None
+        );
+        assert_eq!(
+            o(&["--replication-timeout", "30m"])
+                .replication
+                .replication_timeout,
+            std::time::Duration::from_secs(1800)
+        );
+    }
+
+    #[test]
+    fn stop_replication_needs_a_lag_to_wait_for() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "--stop-replication"]);
+        let e = MigrateOptions::try_from(&a).unwrap_err();
+        assert!(e.to_string().contains("--max-replication-lag"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod databases;
 pub mod error;
 pub mod migrate;
 pub mod options;
+pub mod replication;
 pub mod report;
 pub mod roles;
 pub mod schema;

@@ -11,12 +11,16 @@ use tracing::{info, warn};
 use crate::catalog::databases::{DatabaseInfo, list_databases, select_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
 use crate::conn::connect;
+use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database};
 use crate::databases::ensure_database;
 use crate::error::{Result, Side};
 use crate::options::MigrateOptions;
+use crate::replication::{self, InitialData, Outcome};
+use crate::report::Method;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult, ValidationReport};
 use crate::roles::{apply_role_db_settings, migrate_roles};
-use crate::schema::{ExecReport, TargetFacts, exec, read_schema};
+use crate::schema::model::{ObjectKind, Section};
+use crate::schema::{Schema, SchemaOptions, TargetFacts, exec, read_schema};
 use crate::validate::{Preflight, preflight};
 
 /// A migration between two servers. See the crate documentation for an example.
@@ -35,14 +39,47 @@ impl PgMigrate {
 
     /// Runs every preflight check and reports them together. Nothing is written anywhere.
     pub async fn validate(&self) -> ValidationReport {
-        preflight(&self.opts).await.report
+        let mut pf = preflight(&self.opts).await;
+        self.replication_preflight(&mut pf).await;
+        pf.report
+    }
+
+    /// The replication method's checks (wal_level, slots, senders, workers; per database:
+    /// tables without replica identity, unlogged tables, large objects), unless the dump method
+    /// is forced. Blockers are errors only when replication is forced; otherwise they explain
+    /// the fallback to dump.
+    async fn replication_preflight(&self, pf: &mut Preflight) {
+        if self.opts.force_method == Some(Method::Dump) || self.opts.cleanup {
+            return;
+        }
+        let (Some(source), Some(target)) = (&pf.source, &pf.target) else {
+            return;
+        };
+        let forced = self.opts.force_method == Some(Method::Replication);
+        replication::preflight::preflight_servers(
+            source,
+            target,
+            pf.selected.len(),
+            forced,
+            &mut pf.report,
+        )
+        .await;
+        for name in &pf.selected {
+            if pf.report.database_errors(name).next().is_some() {
+                continue;
+            }
+            if let Ok(s) = connect(&self.opts.source, Some(name)).await {
+                replication::preflight::preflight_database(&s, name, &mut pf.report).await;
+            }
+        }
     }
 
     /// Runs the migration: preflight, roles, then databases. Never panics on server errors:
     /// they end up in the result (see [`MigrateResult::succeeded`]).
     pub async fn migrate(&self) -> MigrateResult {
         let opts = &self.opts;
-        let pf = preflight(opts).await;
+        let mut pf = preflight(opts).await;
+        self.replication_preflight(&mut pf).await;
         let mut result = MigrateResult {
             migration_id: opts.migration_id.clone(),
             validation: pf.report.clone(),
@@ -68,6 +105,13 @@ impl PgMigrate {
             );
             return result;
         };
+
+        if opts.cleanup {
+            for name in &selected {
+                result.databases.push(self.cleanup_database(name).await);
+            }
+            return result;
+        }
 
         info!("migrating roles");
         let role_db_settings: Vec<RoleDbSetting> = match migrate_roles(&source, &target, opts).await
@@ -106,12 +150,12 @@ impl PgMigrate {
                 .map(|f| f.message.clone())
                 .collect();
             if !db_errors.is_empty() {
-                result.databases.push(DatabaseResult {
-                    dbname: name.clone(),
-                    method: None,
-                    status: DbStatus::Failed,
-                    message: db_errors.join("; "),
-                });
+                result.databases.push(DatabaseResult::new(
+                    name,
+                    None,
+                    DbStatus::Failed,
+                    db_errors.join("; "),
+                ));
                 continue;
             }
             info!(database = %name, "migrating database");
@@ -130,76 +174,210 @@ impl PgMigrate {
                     } else {
                         "existing database"
                     };
-                    match self.migrate_schema(name).await {
-                        Ok((objects, rep)) => {
-                            let mut msg = format!("{created}; schema migrated ({objects} objects)");
-                            if rep.owners_not_kept > 0 {
-                                msg.push_str(&format!(
-                                    "; {} objects could not keep their owner and are owned by the migration user",
-                                    rep.owners_not_kept
-                                ));
-                            }
-                            if !rep.warnings.is_empty() {
-                                msg.push_str(&format!("; {} schema warnings", rep.warnings.len()));
-                            }
-                            msg.push_str("; data not copied (--schema-only)");
-                            result.warnings.extend(
-                                rep.warnings
-                                    .into_iter()
-                                    .map(|w| format!("database \"{name}\": {w}")),
-                            );
-                            DatabaseResult {
-                                dbname: name.clone(),
-                                method: None,
-                                status: DbStatus::Done,
-                                message: msg,
-                            }
-                        }
-                        Err(e) => DatabaseResult {
-                            dbname: name.clone(),
-                            method: None,
-                            status: DbStatus::Failed,
-                            message: format!("{created}; schema migration failed: {e}"),
-                        },
-                    }
+                    let (entry, warnings) = self.migrate_contents(name, created).await;
+                    result.warnings.extend(warnings);
+                    entry
                 }
-                Err(e) => DatabaseResult {
-                    dbname: name.clone(),
-                    method: None,
-                    status: DbStatus::Failed,
-                    message: e.to_string(),
-                },
+                Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
             };
             result.databases.push(entry);
         }
         result
     }
 
-    /// Reads the schema of `dbname` on the source and creates it in the target database of the
-    /// same name: pre-data, then post-data. Returns the number of objects and what happened.
-    async fn migrate_schema(&self, dbname: &str) -> Result<(usize, ExecReport)> {
-        let source = connect(&self.opts.source, Some(dbname))
+    /// Schema and data of one database whose target database exists: pre-data, then (unless
+    /// schema-only) the parallel copy with each table's post-data work as soon as its rows are
+    /// in, then the remaining post-data. Returns the result entry and warnings for the run.
+    async fn migrate_contents(&self, name: &str, created: &str) -> (DatabaseResult, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
+        match self.schema_and_data(name, &mut entry, &mut warnings).await {
+            Ok(summary) => {
+                if entry.status == DbStatus::Failed {
+                    entry.status = DbStatus::Done;
+                }
+                entry.message = format!("{created}; {summary}");
+            }
+            Err(e) => {
+                entry.message = format!("{created}; {e}");
+            }
+        }
+        let prefixed = warnings
+            .into_iter()
+            .map(|w| format!("database \"{name}\": {w}"))
+            .collect();
+        (entry, prefixed)
+    }
+
+    async fn schema_and_data(
+        &self,
+        name: &str,
+        entry: &mut DatabaseResult,
+        warnings: &mut Vec<String>,
+    ) -> Result<String> {
+        let opts = &self.opts;
+        // An earlier run's replication objects: cut them over when asked to, else refuse to
+        // touch this database (the error names the objects and the commands that handle them).
+        if let Some(o) =
+            replication::check_earlier_run(&opts.source, &opts.target, name, &opts.replication)
+                .await?
+        {
+            entry.method = Some(Method::Replication);
+            entry.status = o.status;
+            warnings.extend(o.warnings);
+            return Ok(o.message);
+        }
+        let source = connect(&opts.source, Some(name))
             .await
             .map_err(|e| e.with_side(Side::Source))?;
         let schema = read_schema(&source)
             .await
             .map_err(|e| e.with_side(Side::Source).with_phase("reading the schema"))?;
-        let target = connect(&self.opts.target, Some(dbname))
+        drop(source);
+        warnings.extend(schema.warnings.iter().cloned());
+        let target = connect(&opts.target, Some(name))
             .await
             .map_err(|e| e.with_side(Side::Target))?;
         exec::prepare_session(&target).await?;
         let facts = TargetFacts::read(&target).await?;
         let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
-        let mut report = exec::apply(&target, schema.pre_data(), self.opts.schema, &facts)
+        let mut report = exec::apply(&target, schema.pre_data(), opts.schema, &facts)
             .await
             .map_err(|e| phase(e, "pre-data schema"))?;
-        report.merge(
-            exec::apply(&target, schema.post_data(), self.opts.schema, &facts)
+        entry.schema_objects = Some(schema.objects.len());
+
+        let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
+        let mut summary = format!("schema migrated ({} objects)", schema.objects.len());
+        if opts.schema_only {
+            report.merge(
+                exec::apply(&target, schema.post_data(), opts.schema, &facts)
+                    .await
+                    .map_err(|e| phase(e, "post-data schema"))?,
+            );
+            summary.push_str("; data not copied (--schema-only)");
+        } else {
+            let plan = post_data_plan(&schema, opts.schema, &facts, &mut report.owners_not_kept);
+            let mut fallback = None;
+            if opts.force_method != Some(Method::Dump) {
+                entry.method = Some(Method::Replication);
+                let outcome = replication::migrate_database(
+                    &opts.source,
+                    &opts.target,
+                    name,
+                    &opts.replication,
+                    |data| async {
+                        match data {
+                            InitialData::InSnapshot(snapshot) => {
+                                let copied = copy_database(
+                                    &opts.source,
+                                    &opts.target,
+                                    name,
+                                    name,
+                                    &opts.copy,
+                                    Some(&snapshot),
+                                    plan.clone(),
+                                )
+                                .await
+                                .map_err(|e| e.with_phase("data"))?;
+                                let text = copy_summary(&copied);
+                                *copy_report.lock().expect("not poisoned") = Some(copied);
+                                Ok(text)
+                            }
+                            InitialData::PostDataOnly => {
+                                exec::apply(&target, schema.post_data(), opts.schema, &facts)
+                                    .await
+                                    .map_err(|e| phase(e, "post-data schema"))?;
+                                Ok("post-data built; the subscription copies the data".into())
+                            }
+                        }
+                    },
+                )
+                .await?;
+                match outcome {
+                    Outcome::Replicated(o) => {
+                        entry.status = o.status;
+                        warnings.extend(o.warnings);
+                        summary.push_str("; ");
+                        summary.push_str(&o.message);
+                    }
+                    Outcome::FallBackToDump { reason } => {
+                        info!(database = %name, "replication not possible, using the dump method: {reason}");
+                        fallback = Some(reason);
+                    }
+                }
+            }
+            if opts.force_method == Some(Method::Dump) || fallback.is_some() {
+                entry.method = Some(Method::Dump);
+                if let Some(reason) = &fallback {
+                    summary.push_str(&format!(
+                        "; replication not possible ({reason}), used the dump method"
+                    ));
+                }
+                let copied = copy_database(
+                    &opts.source,
+                    &opts.target,
+                    name,
+                    name,
+                    &opts.copy,
+                    None,
+                    plan,
+                )
                 .await
-                .map_err(|e| phase(e, "post-data schema"))?,
-        );
-        report.warnings.extend(schema.warnings);
-        Ok((schema.objects.len(), report))
+                .map_err(|e| e.with_phase("data"))?;
+                summary.push_str("; ");
+                summary.push_str(&copy_summary(&copied));
+                *copy_report.lock().expect("not poisoned") = Some(copied);
+            }
+            if let Some(copied) = copy_report.lock().expect("not poisoned").take() {
+                warnings.extend(copied.warnings.iter().cloned());
+                entry.data = Some(copied);
+            }
+        }
+        if report.owners_not_kept > 0 {
+            summary.push_str(&format!(
+                "; {} objects could not keep their owner and are owned by the migration user",
+                report.owners_not_kept
+            ));
+        }
+        if !report.warnings.is_empty() {
+            summary.push_str(&format!("; {} schema warnings", report.warnings.len()));
+        }
+        warnings.extend(report.warnings);
+        Ok(summary)
+    }
+
+    /// `--cleanup` for one database: drops what an earlier run left on both sides.
+    async fn cleanup_database(&self, name: &str) -> DatabaseResult {
+        match replication::cleanup(&self.opts.source, &self.opts.target, name).await {
+            Ok(r) if r.failed.is_empty() => {
+                let message = if r.dropped.is_empty() {
+                    "no replication objects of an earlier run found".to_string()
+                } else {
+                    format!("dropped {}", r.dropped.join(", "))
+                };
+                DatabaseResult::new(name, Some(Method::Replication), DbStatus::Done, message)
+            }
+            Ok(r) => DatabaseResult::new(
+                name,
+                Some(Method::Replication),
+                DbStatus::Failed,
+                format!(
+                    "could not drop {}{}",
+                    r.failed.join(", "),
+                    if r.dropped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (dropped {})", r.dropped.join(", "))
+                    }
+                ),
+            ),
+            Err(e) => DatabaseResult::new(
+                name,
+                Some(Method::Replication),
+                DbStatus::Failed,
+                e.to_string(),
+            ),
+        }
     }
 
     /// The SQL that a migration would run for every database to migrate, read from the source
@@ -229,4 +407,55 @@ impl PgMigrate {
         }
         Ok(out)
     }
+}
+
+/// Splits the post-data objects into what the data engine runs right after a table is loaded
+/// (indexes, constraints, triggers... of that table) and what waits for all tables (foreign
+/// keys, materialized-view refreshes, attachments), keeping the dependency order in both.
+fn post_data_plan(
+    schema: &Schema,
+    opts: SchemaOptions,
+    facts: &TargetFacts,
+    owners_not_kept: &mut usize,
+) -> PostDataPlan {
+    let tables: HashMap<u32, (String, String)> = schema
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, ObjectKind::Table | ObjectKind::MaterializedView))
+        .map(|o| {
+            (
+                o.id.objid,
+                (o.schema.clone().unwrap_or_default(), o.name.clone()),
+            )
+        })
+        .collect();
+    let mut plan = PostDataPlan::default();
+    for o in schema
+        .objects
+        .iter()
+        .filter(|o| o.section == Section::PostData)
+    {
+        let job = PostDataJob {
+            describe: o.describe(),
+            statements: exec::statements_for(o, opts, facts, owners_not_kept),
+        };
+        match o.table.and_then(|t| tables.get(&t)) {
+            Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),
+            None => plan.rest.push(job),
+        }
+    }
+    plan
+}
+
+/// One line about what the data copy did.
+fn copy_summary(c: &CopyReport) -> String {
+    format!(
+        "data copied ({} tables, {} rows, {}, {} sequences, {} large objects in {:.1} s)",
+        c.tables.len(),
+        c.rows,
+        crate::validate::human_bytes(c.bytes),
+        c.sequences,
+        c.large_objects,
+        c.seconds
+    )
 }

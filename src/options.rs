@@ -100,6 +100,17 @@ pub struct MigrateOptions {
     pub schema_only: bool,
     /// `--no-owner` / `--no-acl`.
     pub schema: crate::schema::SchemaOptions,
+    /// The data stage: `--jobs`, `--copy-format`, `--split-tables-larger-than`, `--no-analyze`,
+    /// `--no-replicate-extension-tables`, progress and cancellation.
+    pub copy: crate::copy::CopyOptions,
+    /// `--force-method dump|replication` (`--dump-only`, `--repl-only`): never fall back.
+    /// `None`: try replication, fall back to dump when it is not possible.
+    pub force_method: Option<crate::report::Method>,
+    /// The replication method's settings (`--mangle`, `--max-replication-lag`,
+    /// `--replication-timeout`, `--stop-replication`, `--subscription-conninfo`).
+    pub replication: crate::replication::ReplicationOptions,
+    /// `--cleanup`: only remove replication objects left by an earlier run, on both sides.
+    pub cleanup: bool,
 }
 
 impl Default for MigrateOptions {
@@ -118,6 +129,10 @@ impl Default for MigrateOptions {
             migration_id: random_migration_id(),
             schema_only: false,
             schema: crate::schema::SchemaOptions::default(),
+            copy: crate::copy::CopyOptions::default(),
+            force_method: None,
+            replication: crate::replication::ReplicationOptions::default(),
+            cleanup: false,
         }
     }
 }

@@ -13,7 +13,13 @@
 //!   "roles": [ { "rolname": "alice", "status": "created|exists|failed",
 //!                "message": "role created", "rolpassword": "<hidden>" | "placeholder_..." | null } ],
 //!   "databases": [ { "dbname": "app", "method": "dump|replication" | null,
-//!                    "status": "done|running|failed", "message": "..." } ],
+//!                    "status": "done|running|failed", "message": "...",
+//!                    "schema_objects": 42,
+//!                    "data": { "tables": [ { "schema": "public", "table": "t", "rows": 10,
+//!                                             "bytes": 300, "seconds": 0.1,
+//!                                             "format": "binary|text", "parts": 1 } ],
+//!                              "sequences": 1, "large_objects": 0, "bytes": 300,
+//!                              "rows": 10, "seconds": 0.2, "warnings": [] } } ],
 //!   "warnings": [ "..." ]
 //! }
 //! ```
@@ -193,12 +199,33 @@ fn serialize_password<S: serde::Serializer>(
 }
 
 /// The outcome for one database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatabaseResult {
     pub dbname: String,
     pub method: Option<Method>,
     pub status: DbStatus,
     pub message: String,
+    /// Objects created by the schema stage (absent when it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_objects: Option<usize>,
+    /// What the data stage copied, per table (absent when it did not run). Only tables whose
+    /// copy committed are listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::copy::CopyReport>,
+}
+
+impl DatabaseResult {
+    /// A result with only the basic fields.
+    pub fn new(dbname: &str, method: Option<Method>, status: DbStatus, message: String) -> Self {
+        DatabaseResult {
+            dbname: dbname.to_owned(),
+            method,
+            status,
+            message,
+            schema_objects: None,
+            data: None,
+        }
+    }
 }
 
 /// The result of [`crate::PgMigrate::migrate`].
@@ -380,12 +407,8 @@ mod tests {
         };
         res.validation
             .warning("large-objects", Some("db"), "large objects present");
-        res.databases.push(DatabaseResult {
-            dbname: "db".into(),
-            method: None,
-            status: DbStatus::Done,
-            message: "ok".into(),
-        });
+        res.databases
+            .push(DatabaseResult::new("db", None, DbStatus::Done, "ok".into()));
         let v: serde_json::Value = serde_json::from_str(&res.to_json()).unwrap();
         assert_eq!(v["migration_id"], "abcd");
         assert_eq!(v["validation"]["ok"], true);

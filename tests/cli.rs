@@ -115,6 +115,7 @@ async fn a_full_run_writes_the_documented_json_and_exits_0() {
         "-",
         "--migration-id",
         "t3st",
+        "--dump-only",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is only JSON");
@@ -124,7 +125,8 @@ async fn a_full_run_writes_the_documented_json_and_exits_0() {
     assert_eq!(dbs.len(), 1, "{v}");
     assert_eq!(dbs[0]["dbname"], db.as_str());
     assert_eq!(dbs[0]["status"], "done");
-    assert!(dbs[0]["method"].is_null());
+    assert_eq!(dbs[0]["method"], "dump");
+    assert!(dbs[0]["data"]["tables"].is_array(), "{v}");
     let mine = v["roles"]
         .as_array()
         .unwrap()
@@ -361,4 +363,133 @@ async fn passwords_never_reach_logs_or_reports_even_in_debug_mode() {
         assert!(!all.contains(support::SUPERUSER_PASSWORD), "{all}");
     }
     let _ = SUPERUSER;
+}
+
+#[tokio::test]
+async fn replication_hands_over_and_cuts_over_in_one_run() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli repl ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE items (id bigserial PRIMARY KEY, v text); \
+         INSERT INTO items (v) SELECT 'row ' || g FROM generate_series(1, 5000) g",
+    )
+    .await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &all_but(&[&db]).await,
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+        "--replication-timeout",
+        "120",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entry = &v["databases"][0];
+    assert_eq!(entry["method"], "replication", "{v}");
+    assert_eq!(entry["status"], "done", "{v}");
+    let count = |c: &'static support::Cluster| {
+        let db = db.clone();
+        async move {
+            c.query_strings(&db, "SELECT count(*), max(id) FROM items")
+                .await[0]
+                .clone()
+        }
+    };
+    assert_eq!(count(src).await, count(tgt).await);
+    // Nothing of the replication is left on either side.
+    let left_src = src
+        .query_strings(
+            &db,
+            "SELECT 1 FROM pg_publication UNION ALL SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'aiven_db_migrate%'",
+        )
+        .await;
+    assert!(left_src.is_empty(), "{left_src:?}");
+    let left_tgt = tgt
+        .query_strings(&db, "SELECT 1 FROM pg_subscription")
+        .await;
+    assert!(left_tgt.is_empty(), "{left_tgt:?}");
+}
+
+#[tokio::test]
+async fn a_running_replication_is_cut_over_or_cleaned_up_by_a_later_run() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli later ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)",
+    )
+    .await;
+    let base = |extra: &[&str]| {
+        let mut a = vec![
+            "-s".to_string(),
+            src.superuser_uri("postgres"),
+            "-t".to_string(),
+            tgt.superuser_uri("postgres"),
+            "--json".to_string(),
+            "-".to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let filter = all_but(&[&db]).await;
+    let run = |extra: &[&str]| {
+        let mut a = base(extra);
+        a.extend(["-f".to_string(), filter.clone()]);
+        pg_migrate(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // First run: replication is set up and left running.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["databases"][0]["status"], "running", "{v}");
+
+    // A plain second run refuses to touch the earlier run's objects and says what to do.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let msg = v["databases"][0]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("--cleanup") && msg.contains("--stop-replication"),
+        "{msg}"
+    );
+
+    // Writes after the set-up arrive; the cut-over run finishes the migration.
+    src.execute(&db, "INSERT INTO t SELECT generate_series(11, 20)")
+        .await;
+    let o = run(&[
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+        "--replication-timeout",
+        "120",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["databases"][0]["status"], "done", "{v}");
+    assert_eq!(
+        tgt.query_strings(&db, "SELECT count(*) FROM t").await[0][0].as_deref(),
+        Some("20")
+    );
+
+    // A cleanup with nothing left reports so.
+    let o = run(&["--cleanup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["databases"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no replication objects"),
+        "{v}"
+    );
 }

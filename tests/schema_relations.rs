@@ -68,7 +68,13 @@ fn dump(c: &Cluster, db: &str, bin: &PathBuf) -> String {
         "pg_dump failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    support::oracle::normalize(&String::from_utf8(out.stdout).expect("utf8 dump"))
+    let text = support::oracle::normalize(&String::from_utf8(out.stdout).expect("utf8 dump"));
+    // The public schema is not migrated here (and its default owner and privileges changed in
+    // PostgreSQL 15, so it differs between majors).
+    text.lines()
+        .filter(|l| !l.contains("SCHEMA public"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Lines only in `a` and lines only in `b` (as multisets), for a readable failure.
@@ -106,22 +112,33 @@ fn statements(objects: &[SchemaObject]) -> Vec<String> {
 
 /// Loads the fixture into a new source database and the prelude into a new target database,
 /// migrates the relations alone, and returns (source db, target db, what was collected).
-async fn migrate_relations_alone() -> (String, String, Collected) {
+async fn migrate_relations_alone(fixture: &str) -> (String, String, Collected) {
     let (src, tgt) = (source(), target());
     let sdb = src.create_database("rel src").await;
-    src.execute(&sdb, FIXTURE).await;
+    src.execute(&sdb, fixture).await;
     let tdb = tgt.create_database("rel tgt").await;
-    tgt.execute(&tdb, &prelude(FIXTURE)).await;
+    tgt.execute(&tdb, &prelude(fixture)).await;
 
     let s = session(src, &sdb).await;
     let collected = relations::collect(&s).await.expect("relations read");
     assert!(collected.warnings.is_empty(), "{:?}", collected.warnings);
     let depend = graph::load_depend(&s).await.expect("pg_depend reads");
     let schema = graph::order(collected.clone(), &depend);
-    assert!(schema.warnings.is_empty(), "ordering: {:?}", schema.warnings);
+    assert!(
+        schema.warnings.is_empty(),
+        "ordering: {:?}",
+        schema.warnings
+    );
 
-    let bad = support::oracle::unparsable(&statements(&schema.objects));
-    assert!(bad.is_empty(), "statements pg_query cannot parse:\n{}", bad.join("\n"));
+    // pg_query knows the grammar of PostgreSQL 17: newer sources may need newer syntax.
+    if src.major <= 17 {
+        let bad = support::oracle::unparsable(&statements(&schema.objects));
+        assert!(
+            bad.is_empty(),
+            "statements pg_query cannot parse:\n{}",
+            bad.join("\n")
+        );
+    }
 
     let t = session(tgt, &tdb).await;
     exec::prepare_session(&t).await.unwrap();
@@ -136,7 +153,7 @@ async fn migrate_relations_alone() -> (String, String, Collected) {
 
 #[tokio::test]
 async fn relations_alone_give_an_identical_pg_dump() {
-    let (sdb, tdb, _) = migrate_relations_alone().await;
+    let (sdb, tdb, _) = migrate_relations_alone(FIXTURE).await;
     let Some(bin) = pg_dump_bin() else {
         eprintln!("no pg_dump able to dump these servers: comparison skipped");
         return;
@@ -172,7 +189,7 @@ async fn relations_alone_give_an_identical_pg_dump() {
 
 #[tokio::test]
 async fn reading_the_target_again_gives_the_same_statements() {
-    let (_, tdb, collected) = migrate_relations_alone().await;
+    let (_, tdb, collected) = migrate_relations_alone(FIXTURE).await;
     let t = session(target(), &tdb).await;
     let again = relations::collect(&t).await.expect("target relations read");
     let mut a = statements(&collected.objects);
@@ -185,7 +202,10 @@ async fn reading_the_target_again_gives_the_same_statements() {
             line_diff(&a.join("\n"), &b.join("\n"))
         );
     }
-    assert_eq!(collected.aliases.len(), again.aliases.len());
+    if source().major == target().major {
+        // (Row types of sequences, for one, come and go between majors.)
+        assert_eq!(collected.aliases.len(), again.aliases.len());
+    }
 }
 
 #[tokio::test]
@@ -197,9 +217,36 @@ async fn the_oracle_agrees_on_the_relations_fixture() {
 fn the_prelude_holds_no_relations() {
     let p = prelude(FIXTURE);
     assert!(p.contains("CREATE FUNCTION rel_plain.next_code()"));
-    for word in ["CREATE TABLE", "CREATE VIEW", "CREATE SEQUENCE", "CREATE INDEX"] {
+    for word in [
+        "CREATE TABLE",
+        "CREATE VIEW",
+        "CREATE SEQUENCE",
+        "CREATE INDEX",
+    ] {
         assert!(!p.contains(word), "prelude holds {word}");
     }
+}
+
+/// Table access methods are kept (`USING`). pg_dump says so only in a `SET
+/// default_table_access_method` line, which dump comparisons drop, so this looks at `relam`.
+/// Creating the access method itself is not the relation readers' job: the prelude does it.
+#[tokio::test]
+async fn table_access_methods_are_kept() {
+    let fixture = "-- @prelude\n\
+        CREATE ACCESS METHOD rel_heap_copy TYPE TABLE HANDLER heap_tableam_handler;\n\
+        CREATE SCHEMA rel_am;\n\
+        -- @relations\n\
+        CREATE TABLE rel_am.t (a integer) USING rel_heap_copy;\n\
+        CREATE TABLE rel_am.plain (a integer);\n\
+        CREATE MATERIALIZED VIEW rel_am.mv USING rel_heap_copy AS SELECT 1 AS one;\n";
+    let (sdb, tdb, _) = migrate_relations_alone(fixture).await;
+    let sql = "SELECT c.relname::text, a.amname::text FROM pg_class c \
+               JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace \
+               WHERE n.nspname = 'rel_am' ORDER BY 1";
+    let a = source().query_strings(&sdb, sql).await;
+    let b = target().query_strings(&tdb, sql).await;
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, b);
 }
 
 /// Prints the ordered statements generated for the fixture (debugging aid):

@@ -2,9 +2,10 @@
 //!
 //! The main proof: the fixture `tests/fixtures/types_routines.sql` is loaded into a fresh
 //! source database, the three readers collect it, the objects are ordered by the dependency
-//! graph and run on an empty target database by the executor, and `pg_dump --schema-only`
-//! (with large objects' metadata) of both sides must then be identical once comment and SET
-//! lines are dropped. pg_dump is a test oracle only; the product never runs it.
+//! graph and run on an empty target database by the executor, and `pg_dump --schema-only` of
+//! both sides must then be identical once comment and SET lines are dropped (large objects,
+//! which a schema-only dump leaves out, are compared through their catalog). pg_dump is a test
+//! oracle only; the product never runs it.
 
 mod support;
 
@@ -56,8 +57,7 @@ fn pg_dump() -> Option<PathBuf> {
 
 fn dump(cluster: &Cluster, db: &str, pg_dump: &PathBuf) -> String {
     let out = Command::new(pg_dump)
-        // -b: large objects' owner, privileges and comments (schema-only leaves them out).
-        .args(["--schema-only", "-b", "--no-sync", "-h", "127.0.0.1", "-p"])
+        .args(["--schema-only", "--no-sync", "-h", "127.0.0.1", "-p"])
         .arg(cluster.port.to_string())
         .args(["-U", "postgres", "-d", db])
         .env("PGPASSWORD", SUPERUSER_PASSWORD)
@@ -86,6 +86,22 @@ fn normalize(dump: &str) -> String {
         .join("\n")
 }
 
+/// Differences between majors that are not migration defects: a PostgreSQL 14+ target gives
+/// every range type a multirange (printed by pg_dump), and 14+ prints procedures' `IN` mode.
+fn across_majors(dump: &str) -> String {
+    dump.lines()
+        .filter(|l| !l.trim_start().starts_with("multirange_type_name = "))
+        .map(|l| {
+            if l.contains("PROCEDURE") {
+                l.replace("(IN ", "(").replace(", IN ", ", ")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn first_difference(a: &str, b: &str) -> String {
     let la: Vec<&str> = a.lines().collect();
     let lb: Vec<&str> = b.lines().collect();
@@ -109,11 +125,15 @@ fn first_difference(a: &str, b: &str) -> String {
     )
 }
 
+/// Serializes fixture loads: they create the same roles on the shared clusters.
+static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Loads the fixture into a new source database and creates an empty database of the same
 /// name on the target (with the fixture's roles).
 async fn prepare(prefix: &str) -> String {
     let (src, tgt) = (source(), target());
     let db = src.create_database(prefix).await;
+    let _guard = LOAD.lock().await;
     src.execute(&db, FIXTURE).await;
     tgt.execute("postgres", fixture_roles()).await;
     tgt.execute("postgres", &format!("CREATE DATABASE {}", quote_ident(&db)))
@@ -123,8 +143,8 @@ async fn prepare(prefix: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixture_round_trips_through_pg_dump() {
-    if source().major < 14 {
-        eprintln!("the fixture needs a PostgreSQL 14+ source: skipped");
+    if source().major < 12 {
+        eprintln!("the fixture needs a PostgreSQL 12+ source: skipped");
         return;
     }
     let db = prepare("schema types ").await;
@@ -150,13 +170,62 @@ async fn fixture_round_trips_through_pg_dump() {
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(report.owners_not_kept, 0);
 
+    // Catalog checks that hold even where no pg_dump is new enough for the servers (17+):
+    // domain constraints (NOT NULL ones are named rows from 17 on), collations and types
+    // (multiranges apart: before 17 they keep their own owner, which is not reproduced).
+    // (Servers on either side of 17 differ in the NOT NULL rows, not in what they mean.)
+    let named_not_null = if (source().major >= 17) == (target().major >= 17) {
+        ""
+    } else {
+        "AND c.contype <> 'n'"
+    };
+    let domain_constraints = format!(
+        "SELECT t.typname::text, c.conname::text, c.contype::text, \
+                pg_catalog.pg_get_constraintdef(c.oid), c.convalidated::text \
+           FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_type t ON t.oid = c.contypid \
+          WHERE t.typnamespace = 'app'::pg_catalog.regnamespace {named_not_null} \
+          ORDER BY 1, 2"
+    );
+    // Every column of pg_collation when both majors have the same ones.
+    let collation_cols = if source().major == target().major {
+        "(pg_catalog.to_jsonb(c) - 'oid' - 'collnamespace' - 'collowner' - 'collversion')::text"
+    } else {
+        "c.collname::text, c.collprovider::text, c.collisdeterministic::text"
+    };
+    let collations = format!(
+        "SELECT {collation_cols} FROM pg_catalog.pg_collation c \
+          WHERE c.collnamespace = 'app'::pg_catalog.regnamespace ORDER BY c.collname"
+    );
+    for sql in [
+        domain_constraints.as_str(),
+        collations.as_str(),
+        "SELECT t.typname::text, pg_catalog.format_type(t.typbasetype, t.typtypmod), \
+                t.typnotnull::text, pg_catalog.pg_get_expr(t.typdefaultbin, 0), \
+                pg_catalog.pg_get_userbyid(t.typowner)::text, t.typacl::text \
+           FROM pg_catalog.pg_type t \
+          WHERE t.typnamespace = 'app'::pg_catalog.regnamespace AND t.typtype <> 'm' \
+            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type m \
+                             WHERE m.typarray = t.oid AND m.typtype = 'm') \
+          ORDER BY 1",
+    ] {
+        assert_eq!(
+            source().query_strings(&db, sql).await,
+            target().query_strings(&db, sql).await,
+            "{sql}"
+        );
+    }
+
     let Some(pg_dump) = pg_dump() else {
         eprintln!("no pg_dump for the clusters' majors: dump comparison skipped");
         return;
     };
-    let a = normalize(&dump(source(), &db, &pg_dump));
-    let b = normalize(&dump(target(), &db, &pg_dump));
-    if a != b {
+    let mut a = normalize(&dump(source(), &db, &pg_dump));
+    let mut b = normalize(&dump(target(), &db, &pg_dump));
+    if source().major != target().major {
+        a = across_majors(&a);
+        b = across_majors(&b);
+    }
+    if std::env::var_os("DM_SCHEMA_KEEP").is_some() || a != b {
         let dir = std::env::temp_dir().join(format!("db-migrate-schema-types-{db}"));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join("source.sql"), &a);
@@ -176,6 +245,13 @@ async fn fixture_round_trips_through_pg_dump() {
             first_difference(&a, &b)
         );
     }
+    // pg_dump --schema-only leaves large objects out: compare their metadata directly.
+    let lo_sql = "SELECT l.oid::text, pg_catalog.pg_get_userbyid(l.lomowner)::text, \
+                         l.lomacl::text, pg_catalog.obj_description(l.oid, 'pg_largeobject') \
+                    FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid";
+    let lo_source = source().query_strings(&db, lo_sql).await;
+    assert_eq!(lo_source.len(), 2, "{lo_source:?}");
+    assert_eq!(lo_source, target().query_strings(&db, lo_sql).await);
     // The dump covers the fixture's kinds (a sanity check on the comparison itself).
     for needle in [
         "CREATE TYPE app.mood AS ENUM",
@@ -186,7 +262,6 @@ async fn fixture_round_trips_through_pg_dump() {
         "CREATE USER MAPPING FOR dm_tr_reader SERVER dm_tr_srv",
         "CREATE EVENT TRIGGER dm_tr_ddl_log",
         "ALTER DEFAULT PRIVILEGES FOR ROLE dm_tr_owner",
-        "SELECT pg_catalog.lo_create('424242')",
         "CREATE TRUSTED PROCEDURAL LANGUAGE dm_tr_lang",
         "CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA app",
         "COMMENT ON SCHEMA public IS 'public, commented differently'",
@@ -197,13 +272,16 @@ async fn fixture_round_trips_through_pg_dump() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_report_kinds_aliases_and_privileges() {
-    if source().major < 14 {
-        eprintln!("the fixture needs a PostgreSQL 14+ source: skipped");
+    if source().major < 12 {
+        eprintln!("the fixture needs a PostgreSQL 12+ source: skipped");
         return;
     }
     let src_cluster = source();
     let db = src_cluster.create_database("schema types kinds ").await;
-    src_cluster.execute(&db, FIXTURE).await;
+    {
+        let _guard = LOAD.lock().await;
+        src_cluster.execute(&db, FIXTURE).await;
+    }
     let s = session(src_cluster, &db).await;
     let mut all = Collected::default();
     all.extend(globals::collect(&s).await.unwrap());
@@ -232,7 +310,6 @@ async fn readers_report_kinds_aliases_and_privileges() {
         (ObjectKind::Domain, "posint"),
         (ObjectKind::Function, "we\"ird fn ü"),
         (ObjectKind::Function, "do_nothing"),
-        (ObjectKind::Function, "std_body"),
         (ObjectKind::Aggregate, "my_rank"),
         (ObjectKind::Operator, "#-#"),
         (ObjectKind::OperatorFamily, "loose family"),
@@ -248,11 +325,13 @@ async fn readers_report_kinds_aliases_and_privileges() {
     ] {
         find(kind, name);
     }
+    if src_cluster.major >= 14 {
+        find(ObjectKind::Function, "std_body");
+    }
     // Extension members and built-ins are not objects of their own.
     assert!(
-        !all.objects
-            .iter()
-            .any(|o| o.name == "akeys" || o.name == "citext" || o.name == "postgres_fdw"),
+        !all.objects.iter().any(|o| o.kind != ObjectKind::Extension
+            && (o.name == "akeys" || o.name == "citext" || o.name == "postgres_fdw")),
         "extension members were collected"
     );
     assert!(!all.objects.iter().any(|o| o.name == "plpgsql"));
@@ -295,7 +374,16 @@ async fn readers_report_kinds_aliases_and_privileges() {
             Privilege::MaySkip,
         ),
         (ObjectKind::ForeignServer, "dm_tr_srv", Privilege::Normal),
-        (ObjectKind::Extension, "hstore", Privilege::Normal),
+        // Trusted extensions exist from 13 on.
+        (
+            ObjectKind::Extension,
+            "hstore",
+            if src_cluster.major >= 13 {
+                Privilege::Normal
+            } else {
+                Privilege::MaySkip
+            },
+        ),
         (ObjectKind::Extension, "postgres_fdw", Privilege::MaySkip),
         (
             ObjectKind::Cast,
@@ -310,8 +398,9 @@ async fn readers_report_kinds_aliases_and_privileges() {
     assert_eq!(et.privilege, Privilege::MaySkip);
 
     // Aliases: array types, multiranges, domain constraints, opclass members.
-    let oid_of = |sql: &str| async move {
-        src_cluster.query_strings(&db, sql).await[0][0]
+    let dbr = db.as_str();
+    let oid_of = |sql: &'static str| async move {
+        src_cluster.query_strings(dbr, sql).await[0][0]
             .clone()
             .unwrap()
             .parse::<u32>()
@@ -320,7 +409,6 @@ async fn readers_report_kinds_aliases_and_privileges() {
     let mood = oid_of("SELECT 'app.mood'::regtype::oid").await;
     let mood_array = oid_of("SELECT 'app.mood[]'::regtype::oid").await;
     let timerange = oid_of("SELECT 'app.timerange'::regtype::oid").await;
-    let time_multi = oid_of("SELECT 'app.time_multi'::regtype::oid").await;
     let posint = oid_of("SELECT 'app.posint'::regtype::oid").await;
     let check = oid_of(
         "SELECT oid FROM pg_constraint WHERE conname = 'posint small' AND contypid = 'app.posint'::regtype",
@@ -336,10 +424,6 @@ async fn readers_report_kinds_aliases_and_privileges() {
         ObjId::new(class::PG_TYPE, mood)
     ));
     assert!(has_alias(
-        ObjId::new(class::PG_TYPE, time_multi),
-        ObjId::new(class::PG_TYPE, timerange)
-    ));
-    assert!(has_alias(
         ObjId::new(class::PG_CONSTRAINT, check),
         ObjId::new(class::PG_TYPE, posint)
     ));
@@ -353,11 +437,45 @@ async fn readers_report_kinds_aliases_and_privileges() {
             .iter()
             .any(|a| a.alias.classid == class::PG_AMPROC && a.target.classid == class::PG_OPFAMILY)
     );
-    // Range constructors belong to their range / multirange.
+    // Range constructors belong to their range; multiranges (14+) and their constructors
+    // and casts to theirs.
     assert!(
         all.aliases.iter().any(|a| a.alias.classid == class::PG_PROC
-            && a.target == ObjId::new(class::PG_TYPE, time_multi))
+            && a.target == ObjId::new(class::PG_TYPE, timerange))
     );
+    if src_cluster.major >= 14 {
+        let time_multi = oid_of("SELECT 'app.time_multi'::regtype::oid").await;
+        assert!(has_alias(
+            ObjId::new(class::PG_TYPE, time_multi),
+            ObjId::new(class::PG_TYPE, timerange)
+        ));
+        assert!(all.aliases.iter().any(|a| a.alias.classid == class::PG_PROC
+            && a.target == ObjId::new(class::PG_TYPE, time_multi)));
+        assert!(
+            all.aliases
+                .iter()
+                .any(|a| a.alias.classid == class::PG_CAST && a.target.classid == class::PG_TYPE)
+        );
+    }
+
+    // Members of extensions (and their arrays) lead to their extension.
+    let citext = oid_of("SELECT 'public.citext'::regtype::oid").await;
+    let hstore_array = oid_of("SELECT 'app.hstore[]'::regtype::oid").await;
+    let hstore = oid_of("SELECT 'app.hstore'::regtype::oid").await;
+    let citext_ext = oid_of("SELECT oid FROM pg_extension WHERE extname = 'citext'").await;
+    let hstore_ext = oid_of("SELECT oid FROM pg_extension WHERE extname = 'hstore'").await;
+    assert!(has_alias(
+        ObjId::new(class::PG_TYPE, citext),
+        ObjId::new(class::PG_EXTENSION, citext_ext)
+    ));
+    assert!(has_alias(
+        ObjId::new(class::PG_TYPE, hstore_array),
+        ObjId::new(class::PG_TYPE, hstore)
+    ));
+    assert!(has_alias(
+        ObjId::new(class::PG_TYPE, hstore),
+        ObjId::new(class::PG_EXTENSION, hstore_ext)
+    ));
 
     // The user mapping's password is in its statement but nowhere else.
     let um = all
@@ -458,8 +576,31 @@ async fn public_schema_is_never_created() {
         public.acl
     );
     assert!(
-        !public.acl.iter().any(|a| a.contains("TO PUBLIC")),
+        !public
+            .acl
+            .iter()
+            .any(|a| a.starts_with("GRANT") && a.contains("USAGE") && a.ends_with("TO PUBLIC")),
         "{:?}",
         public.acl
     );
+}
+
+/// The whole product on the fixture: roles, then the schema-only migration of its database,
+/// compared by the shared oracle (pg_dump of both sides, every statement parsed by pg_query).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oracle_round_trip() {
+    if source().major < 12 {
+        eprintln!("the fixture needs a PostgreSQL 12+ source: skipped");
+        return;
+    }
+    // Preflight validation refuses a source language that the target lacks and cannot
+    // install as an extension, even though the schema engine creates it (CREATE LANGUAGE, as
+    // a superuser): the custom language is left out here, fixture_round_trips_through_pg_dump
+    // covers it.
+    let start = FIXTURE.find("-- begin custom language").unwrap();
+    let end = FIXTURE.find("-- end custom language").unwrap();
+    let fixture = format!("{}{}", &FIXTURE[..start], &FIXTURE[end..]);
+    assert!(!fixture.contains("dm_tr_lang"));
+    let _guard = LOAD.lock().await;
+    support::oracle::assert_schema_roundtrip(&fixture).await;
 }

@@ -72,11 +72,12 @@ async fn prove_exported_snapshot(c: &Cluster, db: &str, mut repl: ReplicationSes
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 100, "the exported snapshot must predate the later inserts");
+    assert_eq!(
+        n, 100,
+        "the exported snapshot must predate the later inserts"
+    );
     client.batch_execute("COMMIT").await.unwrap();
-    let now = c
-        .query_strings(db, "SELECT count(*) FROM public.t")
-        .await;
+    let now = c.query_strings(db, "SELECT count(*) FROM public.t").await;
     assert_eq!(now[0][0].as_deref(), Some("150"));
 
     // The slot streams from the snapshot's end: its confirmed position is the consistent point.
@@ -131,7 +132,10 @@ async fn non_superuser_with_replication_attribute_connects() {
     let mut repl = connect_replication(&tcp_info(c, &role, &pw, &db), None)
         .await
         .expect("REPLICATION role connects");
-    let r = repl.simple_query("SELECT 1 AS one, NULL AS nothing").await.unwrap();
+    let r = repl
+        .simple_query("SELECT 1 AS one, NULL AS nothing")
+        .await
+        .unwrap();
     assert_eq!(r.columns, vec!["one", "nothing"]);
     assert_eq!(r.rows, vec![vec![Some("1".to_string()), None]]);
     // A statement error keeps the session usable.
@@ -242,7 +246,9 @@ async fn tls_required_but_not_offered_fails_clearly() {
     assert!(e.to_string().contains("does not support TLS"), "{e}");
     // prefer falls back to plaintext.
     info.sslmode = Some(db_migrate::conn::SslMode::Prefer);
-    let repl = connect_replication(&info, None).await.expect("prefer connects");
+    let repl = connect_replication(&info, None)
+        .await
+        .expect("prefer connects");
     assert!(!repl.is_encrypted());
     repl.close().await;
 }
@@ -252,7 +258,8 @@ async fn prepend_hba(c: &Cluster, lines: &str) {
     let path = c.data_dir.join("pg_hba.conf");
     let old = std::fs::read_to_string(&path).expect("read pg_hba.conf");
     std::fs::write(&path, format!("{lines}\n{old}")).expect("write pg_hba.conf");
-    c.execute("postgres", "SELECT pg_catalog.pg_reload_conf()").await;
+    c.execute("postgres", "SELECT pg_catalog.pg_reload_conf()")
+        .await;
     // The postmaster rereads the file on SIGHUP, asynchronously.
     tokio::time::sleep(Duration::from_millis(700)).await;
 }
@@ -378,6 +385,8 @@ async fn slot_already_exists_keeps_sqlstate_and_session() {
         .unwrap();
     let e = repl.create_logical_slot(&slot).await.unwrap_err();
     assert_eq!(e.sqlstate().map(|s| s.code()), Some("42710"), "{e}");
-    repl.drop_slot(&slot, false).await.expect("session still usable");
+    repl.drop_slot(&slot, false)
+        .await
+        .expect("session still usable");
     repl.close().await;
 }

@@ -255,6 +255,32 @@ pub async fn list_extensions(s: &Session) -> Result<Vec<ExtensionRow>> {
         .collect())
 }
 
+/// Members of extensions as (classid, OID, extension OID): objects that `CREATE EXTENSION`
+/// creates, which other objects may depend on.
+pub async fn list_extension_members(s: &Session) -> Result<Vec<(u32, u32, u32)>> {
+    let sql = format!(
+        "SELECT d.classid, d.objid, d.refobjid FROM pg_catalog.pg_depend d \
+          WHERE d.refclassid = {ext} AND d.deptype = 'e' AND d.objid >= 16384",
+        ext = class::PG_EXTENSION,
+    );
+    Ok(query(s, "reading extension members", &sql)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Every array type of a non-system type, with its element type: (array OID, element OID).
+pub async fn list_array_types(s: &Session) -> Result<Vec<(u32, u32)>> {
+    let sql = "SELECT t.typarray, t.oid FROM pg_catalog.pg_type t \
+                WHERE t.typarray <> 0 AND t.oid >= 16384";
+    Ok(query(s, "reading array types", sql)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LanguageRow {
     pub oid: u32,
@@ -1207,16 +1233,23 @@ pub const INTERNAL_TO_TYPE: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
        WHERE di.classid = 1255 AND di.objid = p.oid AND di.refclassid = 1247 \
          AND di.deptype = 'i')";
 
-/// Functions that belong to a type: (function OID, type OID) for range and multirange
-/// constructors (`deptype = 'i'`).
-pub async fn list_type_internal_functions(s: &Session) -> Result<Vec<(u32, u32)>> {
-    let sql = "SELECT d.objid, d.refobjid FROM pg_catalog.pg_depend d \
-                WHERE d.classid = 1255 AND d.refclassid = 1247 AND d.deptype = 'i' \
-                  AND d.objid >= 16384";
-    Ok(query(s, "reading type constructor functions", sql)
+/// Catalog rows that belong to a type (`deptype = 'i'` on it): range and multirange
+/// constructor functions and range-to-multirange casts, as (classid, OID, type OID).
+pub async fn list_type_internal_rows(s: &Session) -> Result<Vec<(u32, u32, u32)>> {
+    let sql = format!(
+        "SELECT DISTINCT ON (d.classid, d.objid) d.classid, d.objid, d.refobjid \
+           FROM pg_catalog.pg_depend d \
+          WHERE d.classid IN ({proc}, {cast}) AND d.refclassid = {typ} AND d.deptype = 'i' \
+            AND d.objid >= 16384 \
+          ORDER BY d.classid, d.objid, d.refobjid",
+        proc = class::PG_PROC,
+        cast = class::PG_CAST,
+        typ = class::PG_TYPE,
+    );
+    Ok(query(s, "reading rows internal to types", &sql)
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
 }
 
@@ -1445,7 +1478,8 @@ pub struct CastRow {
     pub comment: Option<String>,
 }
 
-/// Casts created by users (OID from `FirstNormalObjectId` on, not members of an extension).
+/// Casts created by users (OID from `FirstNormalObjectId` on, not members of an extension, not
+/// the range-to-multirange casts the server creates with a range type).
 pub async fn list_casts(s: &Session) -> Result<Vec<CastRow>> {
     let sql = format!(
         "SELECT c.oid, pg_catalog.format_type(c.castsource, NULL) AS src, \
@@ -1456,7 +1490,10 @@ pub async fn list_casts(s: &Session) -> Result<Vec<CastRow>> {
                 pg_catalog.obj_description(c.oid, 'pg_cast') AS comment \
            FROM pg_catalog.pg_cast c \
           WHERE c.oid >= 16384 AND {member} \
+            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend di WHERE di.classid = {cast} \
+                             AND di.objid = c.oid AND di.deptype = 'i') \
           ORDER BY 2, 3",
+        cast = class::PG_CAST,
         f = proc_sig("c.castfunc"),
         member = not_ext_member(class::PG_CAST, "c.oid"),
     );

@@ -63,6 +63,8 @@ pub struct Relation {
     /// The relation's row type and its array type (0 when none).
     pub row_type: u32,
     pub row_array_type: u32,
+    /// A non-default tablespace (only reported: tablespaces are not migrated).
+    pub tablespace: Option<String>,
 }
 
 /// One column (`pg_attribute`, not dropped, `attnum > 0`) of a table, view or foreign table.
@@ -161,6 +163,8 @@ pub struct Index {
     pub comment: Option<String>,
     /// Statistics targets of index columns (expression columns): `(attnum, target)`.
     pub stat_targets: Vec<(i16, i32)>,
+    /// A non-default tablespace (only reported: tablespaces are not migrated).
+    pub tablespace: Option<String>,
 }
 
 /// One user trigger (`pg_trigger`, not internal).
@@ -300,7 +304,7 @@ async fn read_relations(s: &Session) -> Result<Vec<Relation>> {
                 CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END, \
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, \
                 c.relispopulated, fs.srvname::text, ft.ftoptions::text[], \
-                c.reltype, COALESCE(ty.typarray, 0::pg_catalog.oid) \
+                c.reltype, COALESCE(ty.typarray, 0::pg_catalog.oid), ts.spcname::text \
            FROM pg_catalog.pg_class c \
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
            LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
@@ -308,6 +312,7 @@ async fn read_relations(s: &Session) -> Result<Vec<Relation>> {
            LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid \
            LEFT JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver \
            LEFT JOIN pg_catalog.pg_type ty ON ty.oid = c.reltype \
+           LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace \
           WHERE {REL_FILTER} AND {USER_SCHEMAS} \
           ORDER BY c.oid"
     );
@@ -340,6 +345,7 @@ async fn read_relations(s: &Session) -> Result<Vec<Relation>> {
             foreign_options: r.get::<_, Option<Vec<String>>>(22).unwrap_or_default(),
             row_type: r.get(23),
             row_array_type: r.get(24),
+            tablespace: r.get(25),
         })
         .collect())
 }
@@ -355,7 +361,7 @@ async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> 
                 pg_catalog.format_type(a.atttypid, a.atttypmod), \
                 CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
                      THEN cn.nspname::text END, \
-                co.collname::text, a.attnotnull, a.attislocal, a.attinhcount, \
+                co.collname::text, a.attnotnull, a.attislocal, a.attinhcount::int4, \
                 ad.oid, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), \
                 NULLIF(a.attidentity::text, ''), NULLIF(a.attgenerated::text, ''), \
                 a.attstorage::text, t.typstorage::text, {compression}, \
@@ -513,7 +519,7 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
     let sql = format!(
         "SELECT i.indexrelid, i.indrelid, n.nspname::text, ic.relname::text, \
                 pg_catalog.pg_get_indexdef(i.indexrelid), co.oid, inh.inhparent, \
-                i.indisclustered, i.indisreplident, \
+                i.indisclustered, i.indisreplident, ts.spcname::text, \
                 pg_catalog.obj_description(i.indexrelid, 'pg_class')::text, \
                 ARRAY(SELECT a.attnum FROM pg_catalog.pg_attribute a \
                        WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 \
@@ -528,6 +534,7 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
            LEFT JOIN pg_catalog.pg_constraint co ON co.conindid = i.indexrelid \
                  AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x') \
            LEFT JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = i.indexrelid \
+           LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
           WHERE i.indislive AND (i.indisvalid OR c.relkind = 'p') \
             AND c.relkind IN ('r', 'p', 'm') AND c.relpersistence <> 't' AND {USER_SCHEMAS} \
           ORDER BY i.indexrelid"
@@ -536,8 +543,8 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
     Ok(rows
         .iter()
         .map(|r| {
-            let nums: Vec<i16> = r.get::<_, Option<Vec<i16>>>(10).unwrap_or_default();
-            let targets: Vec<i32> = r.get::<_, Option<Vec<i32>>>(11).unwrap_or_default();
+            let nums: Vec<i16> = r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default();
+            let targets: Vec<i32> = r.get::<_, Option<Vec<i32>>>(12).unwrap_or_default();
             Index {
                 oid: r.get(0),
                 relid: r.get(1),
@@ -548,7 +555,8 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
                 parent: r.get(6),
                 clustered: r.get(7),
                 replica_identity: r.get(8),
-                comment: r.get(9),
+                tablespace: r.get(9),
+                comment: r.get(10),
                 stat_targets: nums.into_iter().zip(targets).collect(),
             }
         })
@@ -556,11 +564,20 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
 }
 
 async fn read_triggers(s: &Session, v: u32) -> Result<Vec<Trigger>> {
-    // Before 13, triggers cloned onto partitions are internal (and skipped with them).
+    // Triggers cloned onto partitions point to the trigger they were cloned from: through
+    // `tgparentid` from 13 on, through a partition dependency (`deptype = 'P'`) before. Up to 13
+    // they are also marked internal, like the triggers implementing foreign keys (which are
+    // never read: their `tgconstraint` is not a constraint trigger's).
     let parent = if v >= 130000 {
-        "t.tgparentid"
+        "t.tgparentid".to_string()
     } else {
-        "0::pg_catalog.oid"
+        format!(
+            "COALESCE((SELECT d.refobjid FROM pg_catalog.pg_depend d \
+                        WHERE d.classid = {pg_trigger} AND d.objid = t.oid \
+                          AND d.refclassid = {pg_trigger} AND d.deptype = 'P' LIMIT 1), \
+                      0::pg_catalog.oid)",
+            pg_trigger = class::PG_TRIGGER
+        )
     };
     let sql = format!(
         "SELECT t.oid, t.tgrelid, t.tgname::text, pg_catalog.pg_get_triggerdef(t.oid), \
@@ -569,7 +586,11 @@ async fn read_triggers(s: &Session, v: u32) -> Result<Vec<Trigger>> {
            FROM pg_catalog.pg_trigger t \
            JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-          WHERE NOT t.tgisinternal AND {REL_FILTER} AND {USER_SCHEMAS} \
+          WHERE (NOT t.tgisinternal \
+                 OR ({parent} <> 0 AND (t.tgconstraint = 0 OR EXISTS ( \
+                     SELECT 1 FROM pg_catalog.pg_constraint k \
+                      WHERE k.oid = t.tgconstraint AND k.contype = 't')))) \
+            AND {REL_FILTER} AND {USER_SCHEMAS} \
           ORDER BY t.oid"
     );
     let rows = query(s, "reading triggers", &sql).await?;

@@ -260,7 +260,9 @@ impl TypeRules<'_> {
             || !Self::builtin(t)
             || !t.has_binary_io
             || Self::oid_alias(t)
-            || matches!(t.category, 'Z' | 'P' | 'X')
+            // Internal-use types (pg_node_tree, pg_ndistinct, ...) refuse binary input; "char"
+            // is in that category since PG15 but has ordinary binary I/O.
+            || (matches!(t.category, 'Z' | 'P' | 'X') && t.name != "char")
         {
             return false;
         }
@@ -397,7 +399,7 @@ async fn read_source(
         "WITH cfg AS (
            SELECT u.reloid, u.cond
              FROM pg_catalog.pg_extension e,
-                  LATERAL pg_catalog.unnest(e.extconfig, e.extcondition) AS u(reloid, cond)
+                  LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS u(reloid, cond)
          ), x AS (
            SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relkind,
                   c.relrowsecurity,

@@ -89,7 +89,10 @@ mod tests {
     fn mangle_uses_md5_of_the_database_name() {
         let n = ObjectNames::for_database("app", true);
         // md5("app")
-        assert_eq!(n.slot, "aiven_db_migrate_d2a57dc1d883fd21fb9951699df71cc7_slot");
+        assert_eq!(
+            n.slot,
+            "aiven_db_migrate_d2a57dc1d883fd21fb9951699df71cc7_slot"
+        );
         assert!(n.mangled);
     }
 

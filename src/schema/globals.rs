@@ -5,6 +5,8 @@
 //! engine's job).
 //!
 //! Rows come from [`crate::catalog::objects`]; this module only turns them into statements.
+//! Members of extensions are reported as [`Alias`]es of their extension, so that an object
+//! depending on one (a domain over `citext`) is created after `CREATE EXTENSION`.
 //!
 //! Notes on fidelity, all matching what `pg_dump` produces so that a dump of the target equals a
 //! dump of the source:
@@ -26,8 +28,8 @@ use crate::catalog::objects::{
 use crate::conn::Session;
 use crate::error::Result;
 use crate::schema::model::{
-    Collected, ObjId, ObjectKind, Privilege, SchemaObject, Section, acl_sql, class, comment_sql,
-    owner_sql,
+    Alias, Collected, ObjId, ObjectKind, Privilege, SchemaObject, Section, acl_sql, class,
+    comment_sql, owner_sql,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -39,6 +41,14 @@ pub async fn collect(s: &Session) -> Result<Collected> {
     }
     for r in objects::list_extensions(s).await? {
         c.objects.push(extension_object(&r));
+    }
+    // Objects depending on an extension's member (a domain over citext, say) depend on the
+    // extension.
+    for (classid, oid, ext) in objects::list_extension_members(s).await? {
+        c.aliases.push(Alias {
+            alias: ObjId::new(classid, oid),
+            target: ObjId::new(class::PG_EXTENSION, ext),
+        });
     }
     for r in objects::list_languages(s).await? {
         c.objects.push(language_object(&r));

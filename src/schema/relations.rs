@@ -19,10 +19,10 @@
 //!   [`ObjectKind::SequenceOwnedBy`]; views and materialized views (`WITH NO DATA`).
 //! - post-data: PRIMARY KEY / UNIQUE / EXCLUDE (`ALTER TABLE ONLY ... ADD CONSTRAINT`), indexes
 //!   (`pg_get_indexdef`, `ON ONLY` for partitioned tables), `ALTER INDEX ... ATTACH PARTITION`
-//!   ([`ObjectKind::IndexAttach`]), NOT VALID CHECK constraints, foreign keys, triggers (once,
-//!   on the table they were created on), rules, row-level security and policies, extended
-//!   statistics, and `REFRESH MATERIALIZED VIEW` for the materialized views populated in the
-//!   source.
+//!   ([`ObjectKind::IndexAttach`]), NOT VALID CHECK (and PG18 NOT NULL) constraints, foreign
+//!   keys, triggers (once, on the table they were created on), rules, row-level security and
+//!   policies, extended statistics, and `REFRESH MATERIALIZED VIEW` for the materialized views populated in the
+//!   source (skipped with a warning when its owner may not read what it reads).
 //!
 //! Objects that run after one table's data carry `table = Some(oid)`; everything that needs
 //! several tables loaded (foreign keys, NOT VALID checks, which may reject rows of inheritance
@@ -33,7 +33,8 @@
 //! never mentions, keyed by the OID of the relation they concern (see [`synthetic`]).
 //!
 //! Tablespaces are deliberately ignored: everything is created in the target database's default
-//! tablespace (managed targets rarely let users create tablespaces).
+//! tablespace (managed targets rarely let users create tablespaces); a warning names the
+//! relations and indexes concerned.
 
 use std::collections::{HashMap, HashSet};
 
@@ -449,6 +450,8 @@ fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
     }
     if col.not_null {
         match ctx.not_null.get(&(rel.oid, col.num)) {
+            // PG18 NOT VALID not-null constraints come after the data (build_constraints).
+            Some(nn) if !nn.validated => {}
             Some(nn) => sql.push_str(&format!(
                 " CONSTRAINT {} NOT NULL{}",
                 quote_ident(&nn.name),
@@ -873,10 +876,9 @@ fn build_refreshes(ctx: &Ctx, out: &mut Collected) {
                 continue;
             }
             match ctx.rels.get(&next) {
-                Some(r) if r.kind == 'm' => {
-                    if r.populated {
-                        deps.push(ObjId::new(synthetic::REFRESH, r.oid));
-                    }
+                // A materialized view: its own refresh follows what it reads.
+                Some(r) if r.kind == 'm' && r.populated => {
+                    deps.push(ObjId::new(synthetic::REFRESH, r.oid));
                 }
                 Some(r) if r.kind == 'v' => {
                     stack.extend(reads.get(&r.oid).cloned().unwrap_or_default());
@@ -1101,6 +1103,33 @@ fn build_constraints(ctx: &Ctx, out: &mut Collected) {
                     alias_to(ObjId::new(class::PG_TRIGGER, *t), out);
                 }
             }
+            'n' if !c.validated && c.is_local => {
+                // PG18 NOT VALID not-null constraint: like a NOT VALID check.
+                let column = c
+                    .columns
+                    .first()
+                    .and_then(|n| ctx.columns(rel.oid).iter().find(|col| col.num == *n));
+                let Some(column) = column else {
+                    continue;
+                };
+                let mut o = SchemaObject::new(
+                    id,
+                    ObjectKind::Constraint,
+                    Section::PostData,
+                    Some(&rel.schema),
+                    tag(rel, &c.name),
+                );
+                o.create.push(format!(
+                    "{} ADD CONSTRAINT {} NOT NULL {}{} NOT VALID",
+                    alter_plain(rel),
+                    quote_ident(&c.name),
+                    quote_ident(&column.name),
+                    if c.no_inherit { " NO INHERIT" } else { "" }
+                ));
+                comment(&mut o);
+                o.deps = vec![rel_id(rel.oid)];
+                out.objects.push(o);
+            }
             // Inline or inherited CHECKs, PG18 NOT NULL constraints: part of the table.
             _ => alias_to(rel_id(rel.oid), out),
         }
@@ -1115,11 +1144,19 @@ fn build_triggers(ctx: &Ctx, out: &mut Collected) {
         };
         let id = ObjId::new(class::PG_TRIGGER, t.oid);
         if t.parent != 0 {
-            // Cloned from the partitioned parent's trigger: created once, there. Only a state
-            // different from the parent's is set here.
-            let parent = by_oid.get(&t.parent);
-            let parent_state = parent.map(|p| p.enabled).unwrap_or('O');
-            if t.enabled != parent_state {
+            // Cloned from a partitioned table's trigger: created once, on the table it was
+            // created on (the root), which clones it again and gives every clone the root's
+            // state. A clone's own state is set when it differs from the root's, or when it is
+            // not the default (in case the target does not carry the root's state down).
+            let mut root = t;
+            for _ in 0..64 {
+                match by_oid.get(&root.parent) {
+                    Some(p) if root.parent != 0 => root = p,
+                    _ => break,
+                }
+            }
+            let root_id = ObjId::new(class::PG_TRIGGER, root.oid);
+            if t.enabled != root.enabled || t.enabled != 'O' {
                 let mut o = SchemaObject::new(
                     id,
                     ObjectKind::Trigger,
@@ -1134,12 +1171,12 @@ fn build_triggers(ctx: &Ctx, out: &mut Collected) {
                     t.enabled,
                     true,
                 ));
-                o.deps = vec![ObjId::new(class::PG_TRIGGER, t.parent)];
+                o.deps = vec![root_id];
                 out.objects.push(o);
             } else {
                 out.aliases.push(Alias {
                     alias: id,
-                    target: ObjId::new(class::PG_TRIGGER, t.parent),
+                    target: root_id,
                 });
             }
             continue;
@@ -1290,5 +1327,551 @@ pub fn build(cat: &RelationCatalog) -> Collected {
     build_rules(&ctx, &mut out);
     build_policies(&ctx, &mut out);
     build_statistics(&ctx, &mut out);
+    if let Some(w) = tablespace_warning(cat) {
+        out.warnings.push(w);
+    }
     out
+}
+
+/// Tablespaces are not migrated (see the module docs); say so when the source uses some.
+fn tablespace_warning(cat: &RelationCatalog) -> Option<String> {
+    let mut names: Vec<String> = cat
+        .relations
+        .iter()
+        .filter(|r| r.tablespace.is_some())
+        .map(|r| qname(r))
+        .chain(
+            cat.indexes
+                .iter()
+                .filter(|i| i.tablespace.is_some())
+                .map(|i| qualified(&i.schema, &i.name)),
+        )
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let n = names.len();
+    names.truncate(5);
+    Some(format!(
+        "{n} relation(s) or index(es) of the source are in non-default tablespaces and are \
+         created in the target database's default tablespace (e.g. {}{})",
+        names.join(", "),
+        if n > 5 { ", ..." } else { "" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq() -> Sequence {
+        Sequence {
+            oid: 20,
+            data_type: "smallint".into(),
+            start: 50,
+            increment: -2,
+            max: 100,
+            min: -1000,
+            cache: 5,
+            cycle: true,
+            owned_by: None,
+            identity: false,
+        }
+    }
+
+    fn rel(oid: u32, kind: char, name: &str) -> Relation {
+        Relation {
+            oid,
+            schema: "s".into(),
+            name: name.into(),
+            kind,
+            owner: "o".into(),
+            persistence: 'p',
+            replica_identity: 'd',
+            populated: true,
+            access_method: matches!(kind, 'r' | 'm').then(|| "heap".to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn col(relid: u32, num: i16, name: &str, ty: &str) -> Column {
+        Column {
+            relid,
+            num,
+            name: name.into(),
+            type_name: ty.into(),
+            is_local: true,
+            storage: 'x',
+            type_storage: 'x',
+            ..Default::default()
+        }
+    }
+
+    fn find(c: &Collected, id: ObjId) -> &SchemaObject {
+        c.objects
+            .iter()
+            .find(|o| o.id == id)
+            .unwrap_or_else(|| panic!("no object {id:?} in {:#?}", c.objects))
+    }
+
+    fn aliased(c: &Collected, alias: ObjId) -> Option<ObjId> {
+        c.aliases
+            .iter()
+            .find(|a| a.alias == alias)
+            .map(|a| a.target)
+    }
+
+    #[test]
+    fn sequences_spell_out_every_option() {
+        assert_eq!(
+            create_sequence("\"s\".\"q\"", &seq(), true),
+            "CREATE UNLOGGED SEQUENCE \"s\".\"q\" AS smallint START WITH 50 INCREMENT BY -2 \
+             MINVALUE -1000 MAXVALUE 100 CACHE 5 CYCLE"
+        );
+        let mut s = seq();
+        s.cycle = false;
+        assert_eq!(
+            identity_clause('d', "\"s\".\"q\"", &s),
+            "GENERATED BY DEFAULT AS IDENTITY (SEQUENCE NAME \"s\".\"q\" START WITH 50 \
+             INCREMENT BY -2 MINVALUE -1000 MAXVALUE 100 CACHE 5 NO CYCLE)"
+        );
+    }
+
+    #[test]
+    fn options_quote_names_and_values() {
+        let opts = vec!["fillfactor=70".to_string(), "we\"ird=it's=x".to_string()];
+        assert_eq!(
+            with_clause(&opts, &["autovacuum_enabled=false".to_string()]),
+            " WITH (\"fillfactor\"='70', \"we\"\"ird\"='it''s=x', \
+             \"toast\".\"autovacuum_enabled\"='false')"
+        );
+        assert_eq!(with_clause(&[], &[]), "");
+        assert_eq!(
+            generic_options(&["table_name=it's".to_string()]),
+            "OPTIONS (\"table_name\" 'it''s')"
+        );
+        assert_eq!(generic_options(&[]), "");
+    }
+
+    #[test]
+    fn index_options_go_before_deferrable() {
+        let o = vec!["fillfactor=70".to_string()];
+        assert_eq!(
+            with_index_options("UNIQUE (a) DEFERRABLE INITIALLY DEFERRED", &o, true, true),
+            "UNIQUE (a) WITH (\"fillfactor\"='70') DEFERRABLE INITIALLY DEFERRED"
+        );
+        assert_eq!(
+            with_index_options("PRIMARY KEY (\"x DEFERRABLE\") DEFERRABLE", &o, true, false),
+            "PRIMARY KEY (\"x DEFERRABLE\") WITH (\"fillfactor\"='70') DEFERRABLE"
+        );
+        assert_eq!(
+            with_index_options("PRIMARY KEY (a) INCLUDE (b)", &o, false, false),
+            "PRIMARY KEY (a) INCLUDE (b) WITH (\"fillfactor\"='70')"
+        );
+        assert_eq!(
+            with_index_options("UNIQUE (a)", &[], false, false),
+            "UNIQUE (a)"
+        );
+    }
+
+    #[test]
+    fn views_take_their_check_option_out_of_the_options() {
+        let opts = vec![
+            "check_option=local".to_string(),
+            "security_barrier=true".to_string(),
+        ];
+        assert_eq!(
+            create_view("\"s\".\"v\"", &opts, " SELECT 1 AS one;"),
+            "CREATE VIEW \"s\".\"v\" WITH (\"security_barrier\"='true') AS\nSELECT 1 AS one\n  \
+             WITH LOCAL CHECK OPTION"
+        );
+        assert_eq!(
+            create_view("\"v\"", &["check_option=cascaded".to_string()], "SELECT 1"),
+            "CREATE VIEW \"v\" AS\nSELECT 1\n  WITH CASCADED CHECK OPTION"
+        );
+    }
+
+    #[test]
+    fn policies_name_roles_and_public() {
+        let p = Policy {
+            name: "see \"own\"".into(),
+            permissive: false,
+            command: 'w',
+            roles: vec![Some("a b".into()), None],
+            using: Some("(x > 0)".into()),
+            with_check: Some("true".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            create_policy("\"s\".\"t\"", &p),
+            "CREATE POLICY \"see \"\"own\"\"\" ON \"s\".\"t\" AS RESTRICTIVE FOR UPDATE \
+             TO \"a b\", PUBLIC USING ((x > 0)) WITH CHECK (true)"
+        );
+    }
+
+    #[test]
+    fn trigger_and_rule_states() {
+        assert_eq!(
+            enable_sql("ALTER TABLE t", "TRIGGER", "x", 'D', false).as_deref(),
+            Some("ALTER TABLE t DISABLE TRIGGER \"x\"")
+        );
+        assert_eq!(
+            enable_sql("ALTER TABLE t", "RULE", "r", 'R', false).as_deref(),
+            Some("ALTER TABLE t ENABLE REPLICA RULE \"r\"")
+        );
+        assert_eq!(
+            enable_sql("ALTER TABLE t", "TRIGGER", "x", 'A', false).as_deref(),
+            Some("ALTER TABLE t ENABLE ALWAYS TRIGGER \"x\"")
+        );
+        assert_eq!(
+            enable_sql("ALTER TABLE t", "TRIGGER", "x", 'O', false),
+            None
+        );
+        assert_eq!(
+            enable_sql("ALTER TABLE ONLY t", "TRIGGER", "x", 'O', true).as_deref(),
+            Some("ALTER TABLE ONLY t ENABLE TRIGGER \"x\"")
+        );
+    }
+
+    /// A partitioned table with a CHECK, one partition, an identity column, a primary key with
+    /// its partition's key attached, and a foreign key to it.
+    fn partitioned() -> RelationCatalog {
+        let mut parent = rel(1, 'p', "p");
+        parent.partition_key = Some("RANGE (a)".into());
+        parent.row_type = 101;
+        parent.row_array_type = 102;
+        let mut part = rel(2, 'r', "p1");
+        part.is_partition = true;
+        part.partition_bound = Some("FOR VALUES FROM (1) TO (10)".into());
+        let referencing = rel(3, 'r', "r");
+        let ident = rel(4, 'S', "p_id_seq");
+        let mut cat = RelationCatalog {
+            server_version_num: 150000,
+            relations: vec![parent, part, referencing, ident],
+            ..Default::default()
+        };
+        let mut id = col(1, 1, "a", "integer");
+        id.identity = Some('a');
+        id.not_null = true;
+        let mut b = col(1, 2, "b", "text");
+        b.default = Some("'x'::text".into());
+        b.default_oid = Some(900);
+        cat.columns.insert(1, vec![id.clone(), b.clone()]);
+        let mut pa = id.clone();
+        pa.relid = 2;
+        pa.is_local = false;
+        pa.identity = None;
+        let mut pb = b.clone();
+        pb.relid = 2;
+        pb.is_local = false;
+        pb.default_oid = Some(901);
+        cat.columns.insert(2, vec![pa, pb]);
+        cat.columns.insert(3, vec![col(3, 1, "a", "integer")]);
+        cat.parents.insert(2, vec![1]);
+        cat.sequences.push(Sequence {
+            oid: 4,
+            data_type: "integer".into(),
+            start: 1,
+            increment: 1,
+            max: 2147483647,
+            min: 1,
+            cache: 1,
+            cycle: false,
+            owned_by: Some((1, 1, "a".into())),
+            identity: true,
+        });
+        let check = |oid, relid, local| Constraint {
+            oid,
+            relid,
+            name: "pos".into(),
+            kind: 'c',
+            definition: "CHECK ((a > 0))".into(),
+            validated: true,
+            is_local: local,
+            ..Default::default()
+        };
+        cat.constraints.push(check(10, 1, true));
+        cat.constraints.push(check(11, 2, false));
+        cat.constraints.push(Constraint {
+            oid: 12,
+            relid: 1,
+            name: "p_pkey".into(),
+            kind: 'p',
+            definition: "PRIMARY KEY (a)".into(),
+            validated: true,
+            is_local: true,
+            index: 50,
+            ..Default::default()
+        });
+        cat.constraints.push(Constraint {
+            oid: 13,
+            relid: 2,
+            name: "p1_pkey".into(),
+            kind: 'p',
+            definition: "PRIMARY KEY (a)".into(),
+            validated: true,
+            is_local: true,
+            index: 51,
+            parent: 12,
+            ..Default::default()
+        });
+        cat.constraints.push(Constraint {
+            oid: 14,
+            relid: 3,
+            name: "r_fk".into(),
+            kind: 'f',
+            definition: "FOREIGN KEY (a) REFERENCES s.p(a)".into(),
+            validated: true,
+            is_local: true,
+            index: 50,
+            ..Default::default()
+        });
+        cat.constraints.push(Constraint {
+            oid: 15,
+            relid: 3,
+            name: "r_small".into(),
+            kind: 'c',
+            definition: "CHECK ((a < 5)) NOT VALID".into(),
+            validated: false,
+            is_local: true,
+            ..Default::default()
+        });
+        let index = |oid, relid, name: &str, constraint, parent| Index {
+            oid,
+            relid,
+            schema: "s".into(),
+            name: name.into(),
+            definition: format!("CREATE UNIQUE INDEX {name} ON ..."),
+            constraint: Some(constraint),
+            parent,
+            ..Default::default()
+        };
+        cat.indexes.push(index(50, 1, "p_pkey", 12, None));
+        cat.indexes.push(index(51, 2, "p1_pkey", 13, Some(50)));
+        cat
+    }
+
+    #[test]
+    fn partitions_are_created_standalone_and_attached() {
+        let c = build(&partitioned());
+        let part = find(&c, ObjId::new(class::PG_CLASS, 2));
+        assert_eq!(
+            part.create[0],
+            "CREATE TABLE \"s\".\"p1\" (\n    \"a\" integer NOT NULL,\n    \"b\" text DEFAULT \
+             'x'::text,\n    CONSTRAINT \"pos\" CHECK ((a > 0))\n)\nUSING \"heap\""
+        );
+        let attach = find(&c, ObjId::new(synthetic::ATTACH, 2));
+        assert_eq!(attach.kind, ObjectKind::TableAttach);
+        assert_eq!(
+            attach.create,
+            vec![
+                "ALTER TABLE ONLY \"s\".\"p\" ATTACH PARTITION \"s\".\"p1\" FOR VALUES FROM (1) TO (10)"
+            ]
+        );
+        assert_eq!(attach.section, Section::PreData);
+        let parent = find(&c, ObjId::new(class::PG_CLASS, 1));
+        assert!(
+            parent.create[0].ends_with(")\nPARTITION BY RANGE (a)"),
+            "{}",
+            parent.create[0]
+        );
+        assert!(parent.create[0].contains(
+            "\"a\" integer GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME \"s\".\"p_id_seq\" START \
+             WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 CACHE 1 NO CYCLE) NOT NULL"
+        ));
+    }
+
+    #[test]
+    fn catalog_rows_of_a_table_are_aliased_to_it() {
+        let c = build(&partitioned());
+        let table = ObjId::new(class::PG_CLASS, 1);
+        for alias in [
+            ObjId::new(class::PG_TYPE, 101),
+            ObjId::new(class::PG_TYPE, 102),
+            ObjId::new(class::PG_ATTRDEF, 900),
+            ObjId::new(class::PG_CONSTRAINT, 10),
+            ObjId::new(class::PG_CLASS, 4),
+        ] {
+            assert_eq!(aliased(&c, alias), Some(table), "{alias:?}");
+        }
+        // The identity sequence is no object of its own.
+        assert!(
+            !c.objects
+                .iter()
+                .any(|o| o.id == ObjId::new(class::PG_CLASS, 4))
+        );
+        // Indexes of constraints are their constraint.
+        assert_eq!(
+            aliased(&c, ObjId::new(class::PG_CLASS, 51)),
+            Some(ObjId::new(class::PG_CONSTRAINT, 13))
+        );
+    }
+
+    #[test]
+    fn keys_of_partitions_are_attached_and_foreign_keys_wait_for_them() {
+        let c = build(&partitioned());
+        let pk = find(&c, ObjId::new(class::PG_CONSTRAINT, 12));
+        assert_eq!(
+            pk.create,
+            vec!["ALTER TABLE ONLY \"s\".\"p\" ADD CONSTRAINT \"p_pkey\" PRIMARY KEY (a)"]
+        );
+        // On a partitioned table: runs at the end, not after one table's data.
+        assert_eq!(pk.table, None);
+        let child = find(&c, ObjId::new(class::PG_CONSTRAINT, 13));
+        assert_eq!(child.table, Some(2));
+        let attach = find(&c, ObjId::new(synthetic::ATTACH, 51));
+        assert_eq!(
+            attach.create,
+            vec!["ALTER INDEX \"s\".\"p_pkey\" ATTACH PARTITION \"s\".\"p1_pkey\""]
+        );
+        let fk = find(&c, ObjId::new(class::PG_CONSTRAINT, 14));
+        assert_eq!(fk.kind, ObjectKind::ForeignKey);
+        assert_eq!(fk.table, None);
+        assert_eq!(
+            fk.create,
+            vec![
+                "ALTER TABLE ONLY \"s\".\"r\" ADD CONSTRAINT \"r_fk\" FOREIGN KEY (a) REFERENCES s.p(a)"
+            ]
+        );
+        assert!(fk.deps.contains(&ObjId::new(synthetic::ATTACH, 51)));
+    }
+
+    #[test]
+    fn not_valid_checks_come_after_the_data() {
+        let c = build(&partitioned());
+        let chk = find(&c, ObjId::new(class::PG_CONSTRAINT, 15));
+        assert_eq!(chk.section, Section::PostData);
+        assert_eq!(chk.table, None);
+        assert_eq!(
+            chk.create,
+            vec!["ALTER TABLE \"s\".\"r\" ADD CONSTRAINT \"r_small\" CHECK ((a < 5)) NOT VALID"]
+        );
+        let table = find(&c, ObjId::new(class::PG_CLASS, 3));
+        assert!(!table.create[0].contains("r_small"));
+    }
+
+    #[test]
+    fn inherited_columns_are_adjusted_not_repeated() {
+        let parent = rel(1, 'r', "parent");
+        let child = rel(2, 'r', "child");
+        let mut cat = RelationCatalog {
+            server_version_num: 150000,
+            relations: vec![parent, child],
+            ..Default::default()
+        };
+        let mut pa = col(1, 1, "a", "integer");
+        pa.default = Some("1".into());
+        pa.storage = 'm';
+        cat.columns.insert(1, vec![pa.clone()]);
+        let mut ca = pa.clone();
+        ca.relid = 2;
+        ca.is_local = false;
+        ca.inh_count = 1;
+        ca.default = Some("2".into());
+        ca.not_null = true;
+        let own = col(2, 2, "own", "text");
+        cat.columns.insert(2, vec![ca, own]);
+        cat.parents.insert(2, vec![1]);
+        let c = build(&cat);
+        let child = find(&c, ObjId::new(class::PG_CLASS, 2));
+        assert_eq!(
+            child.create,
+            vec![
+                "CREATE TABLE \"s\".\"child\" (\n    \"own\" text\n)\nINHERITS (\"s\".\"parent\")\nUSING \"heap\"",
+                "ALTER TABLE ONLY \"s\".\"child\" ALTER COLUMN \"a\" SET DEFAULT 2",
+                "ALTER TABLE ONLY \"s\".\"child\" ALTER COLUMN \"a\" SET NOT NULL",
+                "ALTER TABLE ONLY \"s\".\"child\" ALTER COLUMN \"a\" SET STORAGE MAIN",
+            ]
+        );
+    }
+
+    #[test]
+    fn refreshes_follow_the_materialized_views_they_read() {
+        let mut a = rel(1, 'm', "a");
+        a.view_definition = Some(" SELECT 1;".into());
+        let mut v = rel(2, 'v', "v");
+        v.view_definition = Some(" SELECT 1;".into());
+        let mut b = rel(3, 'm', "b");
+        b.view_definition = Some(" SELECT 1;".into());
+        let mut empty = rel(4, 'm', "empty");
+        empty.populated = false;
+        empty.view_definition = Some(" SELECT 1;".into());
+        let cat = RelationCatalog {
+            relations: vec![a, v, b, empty],
+            // b reads v, which reads a.
+            view_reads: vec![(3, 2), (2, 1)],
+            ..Default::default()
+        };
+        let c = build(&cat);
+        let rb = find(&c, ObjId::new(synthetic::REFRESH, 3));
+        assert_eq!(rb.create, vec!["REFRESH MATERIALIZED VIEW \"s\".\"b\""]);
+        assert!(rb.deps.contains(&ObjId::new(synthetic::REFRESH, 1)));
+        assert_eq!(rb.privilege, Privilege::MaySkip);
+        assert!(
+            !c.objects
+                .iter()
+                .any(|o| o.id == ObjId::new(synthetic::REFRESH, 4))
+        );
+        let mv = find(&c, ObjId::new(class::PG_CLASS, 3));
+        assert!(
+            mv.create[0].ends_with("AS\nSELECT 1\n  WITH NO DATA"),
+            "{}",
+            mv.create[0]
+        );
+    }
+
+    #[test]
+    fn tablespaces_are_reported_not_migrated() {
+        let mut t = rel(1, 'r', "t");
+        t.tablespace = Some("fast".into());
+        let cat = RelationCatalog {
+            relations: vec![t],
+            ..Default::default()
+        };
+        let c = build(&cat);
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("\"s\".\"t\""), "{}", c.warnings[0]);
+        assert!(!find(&c, ObjId::new(class::PG_CLASS, 1)).create[0].contains("fast"));
+        assert!(build(&partitioned()).warnings.is_empty());
+    }
+
+    #[test]
+    fn cloned_triggers_are_created_once() {
+        let parent = rel(1, 'p', "p");
+        let mut part = rel(2, 'r', "p1");
+        part.is_partition = true;
+        let mut part2 = rel(3, 'r', "p2");
+        part2.is_partition = true;
+        let trg = |oid, relid, parent, enabled| Trigger {
+            oid,
+            relid,
+            name: "t".into(),
+            definition: "CREATE TRIGGER t ...".into(),
+            enabled,
+            parent,
+            ..Default::default()
+        };
+        let cat = RelationCatalog {
+            relations: vec![parent, part, part2],
+            triggers: vec![trg(10, 1, 0, 'O'), trg(11, 2, 10, 'O'), trg(12, 3, 10, 'D')],
+            ..Default::default()
+        };
+        let c = build(&cat);
+        let triggers: Vec<&SchemaObject> = c
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Trigger)
+            .collect();
+        assert_eq!(triggers.len(), 2);
+        assert_eq!(triggers[0].create, vec!["CREATE TRIGGER t ..."]);
+        assert_eq!(triggers[0].table, None);
+        assert_eq!(
+            triggers[1].create,
+            vec!["ALTER TABLE ONLY \"s\".\"p2\" DISABLE TRIGGER \"t\""]
+        );
+        assert_eq!(
+            aliased(&c, ObjId::new(class::PG_TRIGGER, 11)),
+            Some(ObjId::new(class::PG_TRIGGER, 10))
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! Rows come from [`crate::catalog::objects::list_types`]; this module turns them into
 //! statements. Catalog rows that `pg_depend` mentions but that are created along with a type
 //! are reported as [`Alias`]es of it: array types, the relation of a composite type, domain
-//! constraints, multirange types and their arrays, range and multirange constructor functions.
+//! constraints, multirange types and their arrays, range and multirange constructor functions
+//! and range-to-multirange casts.
 //!
 //! A base type and its I/O functions depend on each other (the functions take or return the
 //! type), and so does a range type with a `CANONICAL` function. Such a type is one object whose
@@ -14,8 +15,8 @@
 use std::collections::HashMap;
 
 use crate::catalog::objects::{
-    self, BaseInfo, CompositeAttr, DomainInfo, FunctionRow, RangeInfo, TypeCommon, TypeDetail,
-    TypeRow,
+    self, BaseInfo, CompositeAttr, DomainInfo, FunctionRow, QName, RangeInfo, TypeCommon,
+    TypeDetail, TypeRow,
 };
 use crate::conn::Session;
 use crate::error::Result;
@@ -45,9 +46,17 @@ pub async fn collect(s: &Session) -> Result<Collected> {
         c.aliases.extend(type_aliases(t, &functions));
         c.objects.push(type_object(t, &functions));
     }
-    for (function, typ) in objects::list_type_internal_functions(s).await? {
+    // Array types of every other type (extension members', relations' row types): an object
+    // using `hstore[]` depends on what creates `hstore`.
+    for (array, element) in objects::list_array_types(s).await? {
         c.aliases.push(Alias {
-            alias: ObjId::new(class::PG_PROC, function),
+            alias: ObjId::new(class::PG_TYPE, array),
+            target: ObjId::new(class::PG_TYPE, element),
+        });
+    }
+    for (classid, oid, typ) in objects::list_type_internal_rows(s).await? {
+        c.aliases.push(Alias {
+            alias: ObjId::new(classid, oid),
             target: ObjId::new(class::PG_TYPE, typ),
         });
     }
@@ -133,7 +142,7 @@ pub fn type_object(t: &TypeRow, functions: &[FunctionRow]) -> SchemaObject {
                 o.create.extend(functions.iter().map(function_sql));
                 o.privilege = Privilege::MaySkip;
             }
-            o.create.push(range_sql(&q, r));
+            o.create.push(range_create(&c.name, r));
         }
         TypeDetail::Base(b) => {
             o.create.push(format!("CREATE TYPE {q}"));
@@ -242,7 +251,7 @@ pub fn domain_sql(q: &str, d: &DomainInfo) -> Vec<String> {
     out
 }
 
-/// `CREATE TYPE r AS RANGE (SUBTYPE = ..., ...)`.
+/// `CREATE TYPE r AS RANGE (SUBTYPE = ..., ...)`, without the multirange's name.
 pub fn range_sql(q: &str, r: &RangeInfo) -> String {
     let mut items = vec![format!("SUBTYPE = {}", r.subtype_sql)];
     if let Some(opc) = &r.opclass {
@@ -257,10 +266,42 @@ pub fn range_sql(q: &str, r: &RangeInfo) -> String {
     if let Some(f) = &r.subdiff {
         items.push(format!("SUBTYPE_DIFF = {}", f.sql()));
     }
-    if let Some((_, name, _)) = &r.multirange {
-        items.push(format!("MULTIRANGE_TYPE_NAME = {}", name.sql()));
-    }
     format!("CREATE TYPE {q} AS RANGE ({})", items.join(", "))
+}
+
+/// The multirange name the server picks for a range type without `MULTIRANGE_TYPE_NAME`
+/// (`makeMultirangeTypeName`): the first `range` becomes `multirange`, else `_multirange` is
+/// appended; clipped to 63 bytes.
+pub fn default_multirange_name(range: &str) -> String {
+    let mut name = match range.find("range") {
+        Some(i) => format!("{}multi{}", &range[..i], &range[i..]),
+        None => {
+            let mut cut = range.len().min(63 - 11);
+            while !range.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}_multirange", &range[..cut])
+        }
+    };
+    let mut cut = name.len().min(63);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    name.truncate(cut);
+    name
+}
+
+/// [`range_sql`] with `MULTIRANGE_TYPE_NAME` when the multirange is not the server's default
+/// one (leaving it out keeps the statement valid on PostgreSQL 13 and older).
+fn range_create(range: &QName, r: &RangeInfo) -> String {
+    let mut sql = range_sql(&range.sql(), r);
+    if let Some((_, multi, _)) = &r.multirange
+        && (multi.schema != range.schema || multi.name != default_multirange_name(&range.name))
+    {
+        sql.pop();
+        sql.push_str(&format!(", MULTIRANGE_TYPE_NAME = {})", multi.sql()));
+    }
+    sql
 }
 
 /// `CREATE TYPE t (INPUT = ..., OUTPUT = ..., ...)` for a base type whose shell exists.
@@ -470,11 +511,25 @@ mod tests {
             multirange: Some((301, QName::new("s", "r_multi"), 302)),
         };
         assert_eq!(
-            range_sql("\"s\".\"r\"", &r),
+            range_create(&QName::new("s", "r"), &r),
             "CREATE TYPE \"s\".\"r\" AS RANGE (SUBTYPE = text, SUBTYPE_OPCLASS = \
              \"pg_catalog\".\"text_pattern_ops\", COLLATION = \"pg_catalog\".\"C\", \
              MULTIRANGE_TYPE_NAME = \"s\".\"r_multi\")"
         );
+        let default = RangeInfo {
+            multirange: Some((301, QName::new("s", "r_multirange"), 302)),
+            ..r.clone()
+        };
+        assert!(!range_create(&QName::new("s", "r"), &default).contains("MULTIRANGE"));
+        assert_eq!(default_multirange_name("floatrange"), "floatmultirange");
+        assert_eq!(
+            default_multirange_name("int_range_x_range"),
+            "int_multirange_x_range"
+        );
+        assert_eq!(default_multirange_name("tr"), "tr_multirange");
+        let long = "é".repeat(31);
+        let m = default_multirange_name(&long);
+        assert!(m.len() <= 63 && m.ends_with("_multirange"), "{m}");
         let t = TypeRow {
             common: common(300, "r", 'r'),
             detail: TypeDetail::Range(r),

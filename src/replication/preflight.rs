@@ -1,0 +1,307 @@
+//! Replication checks for preflight (`--validate` and the start of a migration).
+//!
+//! Server level ([`preflight_servers`]): `wal_level = logical` on the source, a free replication
+//! slot and WAL sender per database to migrate, enough logical replication workers on the
+//! target. Without them replication is impossible: when the method is forced these are errors,
+//! otherwise warnings saying the dump method will be used.
+//!
+//! Database level ([`preflight_database`], always warnings): tables whose UPDATE and DELETE
+//! cannot be replicated (no primary key and no usable replica identity), unlogged tables and
+//! large objects (neither is replicated).
+
+use crate::conn::Session;
+use crate::error::Result;
+use crate::report::{Severity, ValidationReport};
+
+/// The check name in findings.
+pub const CHECK: &str = "replication";
+
+/// What the servers offer for logical replication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFacts {
+    pub source_version_num: u32,
+    pub target_version_num: u32,
+    pub wal_level: String,
+    pub max_replication_slots: i64,
+    pub used_replication_slots: i64,
+    pub max_wal_senders: i64,
+    pub used_wal_senders: i64,
+    pub max_logical_replication_workers: i64,
+    pub used_logical_replication_workers: i64,
+}
+
+fn int(v: Option<&str>) -> i64 {
+    v.and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+impl ServerFacts {
+    pub async fn read(source: &Session, target: &Session) -> Result<ServerFacts> {
+        let src = source
+            .simple_query(
+                "SELECT pg_catalog.current_setting('wal_level'),
+                        pg_catalog.current_setting('max_replication_slots'),
+                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_replication_slots)::text,
+                        pg_catalog.current_setting('max_wal_senders'),
+                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_replication)::text",
+            )
+            .await?;
+        let tgt = target
+            .simple_query(
+                "SELECT pg_catalog.current_setting('max_logical_replication_workers'),
+                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_subscription
+                          WHERE pid IS NOT NULL)::text",
+            )
+            .await?;
+        let row = |msgs: &[tokio_postgres::SimpleQueryMessage]| {
+            msgs.iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).map(str::to_owned))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+        };
+        let s = row(&src).unwrap_or_default();
+        let t = row(&tgt).unwrap_or_default();
+        let get = |v: &Vec<Option<String>>, i: usize| v.get(i).cloned().flatten();
+        Ok(ServerFacts {
+            source_version_num: source.server_version_num(),
+            target_version_num: target.server_version_num(),
+            wal_level: get(&s, 0).unwrap_or_default(),
+            max_replication_slots: int(get(&s, 1).as_deref()),
+            used_replication_slots: int(get(&s, 2).as_deref()),
+            max_wal_senders: int(get(&s, 3).as_deref()),
+            used_wal_senders: int(get(&s, 4).as_deref()),
+            max_logical_replication_workers: int(get(&t, 0).as_deref()),
+            used_logical_replication_workers: int(get(&t, 1).as_deref()),
+        })
+    }
+
+    /// Why replication of `databases` databases is impossible, one reason per problem (empty
+    /// when it is possible).
+    pub fn blockers(&self, databases: usize) -> Vec<String> {
+        let n = databases.max(1) as i64;
+        let mut out = Vec::new();
+        if self.source_version_num < 100000 {
+            out.push(
+                "the source server is older than PostgreSQL 10 and has no logical replication"
+                    .into(),
+            );
+        }
+        if self.target_version_num < 100000 {
+            out.push(
+                "the target server is older than PostgreSQL 10 and has no logical replication"
+                    .into(),
+            );
+        }
+        if self.wal_level != "logical" {
+            out.push(format!(
+                "wal_level is \"{}\" on the source; logical replication needs wal_level = logical (a server restart is needed to change it)",
+                self.wal_level
+            ));
+        }
+        let free_slots = self.max_replication_slots - self.used_replication_slots;
+        if free_slots < n {
+            out.push(format!(
+                "the source has {free_slots} free replication slots (max_replication_slots = {}, {} in use) and {n} are needed",
+                self.max_replication_slots, self.used_replication_slots
+            ));
+        }
+        let free_senders = self.max_wal_senders - self.used_wal_senders;
+        if free_senders < n {
+            out.push(format!(
+                "the source has {free_senders} free WAL senders (max_wal_senders = {}, {} in use) and {n} are needed",
+                self.max_wal_senders, self.used_wal_senders
+            ));
+        }
+        let free_workers =
+            self.max_logical_replication_workers - self.used_logical_replication_workers;
+        if free_workers < n {
+            out.push(format!(
+                "the target has {free_workers} free logical replication workers (max_logical_replication_workers = {}, {} running) and {n} are needed",
+                self.max_logical_replication_workers, self.used_logical_replication_workers
+            ));
+        }
+        out
+    }
+}
+
+/// Server-level replication checks for `databases` databases. `forced`: replication was asked
+/// for explicitly (`--force-method replication` / `--repl-only`), so a blocker is an error.
+pub async fn preflight_servers(
+    source: &Session,
+    target: &Session,
+    databases: usize,
+    forced: bool,
+    report: &mut ValidationReport,
+) {
+    let severity = if forced {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    match ServerFacts::read(source, target).await {
+        Ok(facts) => {
+            for b in facts.blockers(databases) {
+                let msg = if forced {
+                    format!("logical replication is not possible: {b}")
+                } else {
+                    format!(
+                        "logical replication is not possible ({b}); the dump method will be used"
+                    )
+                };
+                report.push(severity, CHECK, None, msg);
+            }
+        }
+        Err(e) => report.push(
+            severity,
+            CHECK,
+            None,
+            format!("could not check the replication settings: {e}"),
+        ),
+    }
+}
+
+const USER_TABLES: &str = "c.relkind = 'r'
+    AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                       AND d.objid = c.oid AND d.deptype = 'e')";
+
+async fn names(session: &Session, sql: &str) -> Result<Vec<String>> {
+    let rows = session.query(sql, &[]).await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+/// Tables without a primary key and without a usable replica identity (their UPDATE and
+/// DELETE fail on the source once they are published, and cannot be replicated).
+pub async fn tables_without_identity(source_db: &Session) -> Result<Vec<String>> {
+    names(
+        source_db,
+        &format!(
+            "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE {USER_TABLES} AND c.relpersistence = 'p'
+                AND ((c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                                                           WHERE i.indrelid = c.oid AND i.indisprimary))
+                     OR c.relreplident = 'n'
+                     OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                                                              WHERE i.indrelid = c.oid AND i.indisreplident)))
+              ORDER BY 1"
+        ),
+    )
+    .await
+}
+
+/// Database-level replication checks (warnings) on a session to the source database `dbname`.
+pub async fn preflight_database(source_db: &Session, dbname: &str, report: &mut ValidationReport) {
+    let db = Some(dbname);
+    match tables_without_identity(source_db).await {
+        Ok(t) if !t.is_empty() => report.warning(
+            CHECK,
+            db,
+            format!(
+                "{} tables have no primary key and no replica identity; with logical replication their UPDATE and DELETE fail on the source and are not replicated (add a primary key or ALTER TABLE ... REPLICA IDENTITY FULL): {}",
+                t.len(),
+                list(&t)
+            ),
+        ),
+        Ok(_) => {}
+        Err(e) => report.warning(CHECK, db, format!("could not list tables without replica identity: {e}")),
+    }
+    let unlogged = names(
+        source_db,
+        &format!(
+            "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE {USER_TABLES} AND c.relpersistence = 'u' ORDER BY 1"
+        ),
+    )
+    .await;
+    match unlogged {
+        Ok(t) if !t.is_empty() => report.warning(
+            CHECK,
+            db,
+            format!(
+                "{} unlogged tables are not replicated (their initial data is copied, later changes are not): {}",
+                t.len(),
+                list(&t)
+            ),
+        ),
+        Ok(_) => {}
+        Err(e) => report.warning(CHECK, db, format!("could not list unlogged tables: {e}")),
+    }
+    match source_db
+        .query_one(
+            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_largeobject_metadata",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => {
+            let n: i64 = row.get(0);
+            if n > 0 {
+                report.warning(
+                    CHECK,
+                    db,
+                    format!("{n} large objects are not replicated by logical replication"),
+                );
+            }
+        }
+        Err(e) => report.warning(
+            CHECK,
+            db,
+            format!(
+                "could not count large objects: {}",
+                crate::Error::from_pg(e)
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blockers_explain_each_missing_prerequisite() {
+        let ok = ServerFacts {
+            source_version_num: 150000,
+            target_version_num: 160000,
+            wal_level: "logical".into(),
+            max_replication_slots: 10,
+            used_replication_slots: 2,
+            max_wal_senders: 10,
+            used_wal_senders: 0,
+            max_logical_replication_workers: 4,
+            used_logical_replication_workers: 0,
+        };
+        assert!(ok.blockers(3).is_empty());
+        let bad = ServerFacts {
+            wal_level: "replica".into(),
+            used_replication_slots: 10,
+            max_logical_replication_workers: 0,
+            ..ok
+        };
+        let b = bad.blockers(1);
+        assert_eq!(b.len(), 3, "{b:?}");
+        assert!(b[0].contains("wal_level is \"replica\""));
+        assert!(b[1].contains("free replication slots"));
+        assert!(b[2].contains("logical replication workers"));
+    }
+}
