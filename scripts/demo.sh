@@ -20,9 +20,11 @@ TGT="$(uri "$PORT_target")"
 echo "== pg_migrate --validate"
 "$ROOT/target/release/pg_migrate" -s "$SRC" -t "$TGT" --validate || true
 echo
-echo "== pg_migrate (report on stderr, JSON in target/demo/result.json)"
+echo "== pg_migrate: logical replication with the initial data copied in parallel, then cut-over"
+echo "   (report on stderr, JSON in target/demo/result.json)"
 set +e
-"$ROOT/target/release/pg_migrate" -s "$SRC" -t "$TGT" --json "$DEMO/result.json"
+"$ROOT/target/release/pg_migrate" -s "$SRC" -t "$TGT" --json "$DEMO/result.json" \
+  --max-replication-lag 0 --stop-replication --replication-timeout 120
 rc=$?
 set -e
 echo "exit code: $rc"

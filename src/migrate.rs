@@ -230,10 +230,17 @@ impl PgMigrate {
         let source = connect(&opts.source, Some(name))
             .await
             .map_err(|e| e.with_side(Side::Source))?;
+        let started = std::time::Instant::now();
         let schema = read_schema(&source)
             .await
             .map_err(|e| e.with_side(Side::Source).with_phase("reading the schema"))?;
         drop(source);
+        info!(
+            database = %name,
+            objects = schema.objects.len(),
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "schema read"
+        );
         warnings.extend(schema.warnings.iter().cloned());
         let target = connect(&opts.target, Some(name))
             .await
@@ -241,21 +248,53 @@ impl PgMigrate {
         exec::prepare_session(&target).await?;
         let facts = TargetFacts::read(&target).await?;
         let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
-        let mut report = exec::apply(&target, schema.pre_data(), opts.schema, &facts)
-            .await
-            .map_err(|e| phase(e, "pre-data schema"))?;
+        // Extra sessions let independent objects be created concurrently.
+        let mut sessions = Vec::new();
+        for _ in 0..opts.copy.jobs.max(1) {
+            let s = connect(&opts.target, Some(name))
+                .await
+                .map_err(|e| e.with_side(Side::Target))?;
+            exec::prepare_session(&s).await?;
+            sessions.push(s);
+        }
+        let started = std::time::Instant::now();
+        let mut report = exec::apply_parallel(
+            &sessions,
+            &schema.section_with_levels(Section::PreData),
+            opts.schema,
+            &facts,
+        )
+        .await
+        .map_err(|e| phase(e, "pre-data schema"))?;
+        info!(
+            database = %name,
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "pre-data schema created"
+        );
         entry.schema_objects = Some(schema.objects.len());
 
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
         let mut summary = format!("schema migrated ({} objects)", schema.objects.len());
         if opts.schema_only {
+            let started = std::time::Instant::now();
             report.merge(
-                exec::apply(&target, schema.post_data(), opts.schema, &facts)
-                    .await
-                    .map_err(|e| phase(e, "post-data schema"))?,
+                exec::apply_parallel(
+                    &sessions,
+                    &schema.section_with_levels(Section::PostData),
+                    opts.schema,
+                    &facts,
+                )
+                .await
+                .map_err(|e| phase(e, "post-data schema"))?,
+            );
+            info!(
+                database = %name,
+                seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+                "post-data schema created"
             );
             summary.push_str("; data not copied (--schema-only)");
         } else {
+            drop(sessions);
             let plan = post_data_plan(&schema, opts.schema, &facts, &mut report.owners_not_kept);
             let mut fallback = None;
             if opts.force_method != Some(Method::Dump) {

@@ -230,6 +230,8 @@ pub async fn copy_database(
     post_data: PostDataPlan,
 ) -> Result<CopyReport> {
     let stop = opts.cancel.child_token();
+    // If this future is dropped before it ends, the workers (on their own threads) stop too.
+    let _stop_on_drop = stop.clone().drop_guard();
     let result = run(
         source,
         target,
@@ -491,9 +493,32 @@ async fn run(
         dbname_source.to_string(),
         reporter_done.clone(),
     );
+    // Each worker runs on its own thread with a current-thread runtime that also drives its two
+    // connections: the COPY bytes of a worker never cross threads, which avoids the cross-thread
+    // wake-ups that otherwise dominate the engine's own CPU time (see benches/copy.rs).
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..opts.jobs.max(1) {
-        workers.spawn(worker::run(shared.clone()));
+    for i in 0..opts.jobs.max(1) {
+        let sh = shared.clone();
+        let span = tracing::Span::current();
+        workers.spawn_blocking(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name(format!("db-migrate-copy-{i}"))
+                .build();
+            match rt {
+                Ok(rt) => {
+                    let _guard = span.enter();
+                    rt.block_on(worker::run(sh));
+                }
+                Err(e) => {
+                    sh.errors
+                        .lock()
+                        .unwrap()
+                        .push(Error::from(e).context("starting a copy worker"));
+                    sh.stop.cancel();
+                }
+            }
+        });
     }
     while let Some(r) = workers.join_next().await {
         if let Err(e) = r {

@@ -244,14 +244,13 @@ impl Conns {
         Ok(())
     }
 
-    /// Ends the sessions: the source's read-only transaction is rolled back; both are closed.
+    /// Ends the sessions: the source's read-only transaction is rolled back, then both are
+    /// closed (closing also aborts whatever transaction a failed task left on the target).
     async fn close(self) {
         if let Some(s) = self.src {
             let _ = tokio::time::timeout(WIND_DOWN, s.batch_execute("ROLLBACK")).await;
         }
-        if let Some(t) = self.tgt {
-            let _ = tokio::time::timeout(WIND_DOWN, t.batch_execute("ROLLBACK")).await;
-        }
+        drop(self.tgt);
     }
 }
 
@@ -262,14 +261,19 @@ pub async fn run(sh: Arc<Shared>) {
         tgt: None,
     };
     while let Some(task) = sh.next_task().await {
+        let started = std::time::Instant::now();
         let outcome = run_task(&sh, &mut conns, &task).await;
+        tracing::debug!(
+            "{} {} in {:.2} s",
+            task.describe(&sh.tables),
+            if outcome.is_ok() { "done" } else { "failed" },
+            started.elapsed().as_secs_f64()
+        );
         let failed = outcome.is_err();
         sh.task_finished(&task, outcome);
         if failed {
-            // A failed task may leave an aborted transaction (target) or a dead session.
-            if let Some(t) = &conns.tgt {
-                let _ = tokio::time::timeout(WIND_DOWN, t.batch_execute("ROLLBACK")).await;
-            }
+            // The copy is stopping; closing the sessions ends any transaction the failed task
+            // left open.
             break;
         }
     }

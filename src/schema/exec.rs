@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use futures::future::join_all;
 
 use super::graph::Schema;
-use super::model::{Privilege, SchemaObject};
+use super::model::{ObjectKind, Privilege, SchemaObject};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
 
@@ -180,6 +180,16 @@ pub async fn apply<'a>(
                     let (o, stmts) = &mut batch[obj_idx];
                     let part = stmts[stmt_idx].0;
                     let denied = err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE);
+                    // Concurrent batches (see `apply_parallel`) may deadlock on shared locks,
+                    // e.g. two foreign keys to one table: the server aborts one; run it again.
+                    if matches!(
+                        err.sqlstate(),
+                        Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                            | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                    ) {
+                        tracing::debug!("retrying a schema batch after: {}", err.message());
+                        continue;
+                    }
                     match part {
                         Part::Create if o.privilege == Privilege::MaySkip && denied => {
                             report.warnings.push(format!(
@@ -190,7 +200,15 @@ pub async fn apply<'a>(
                             batch.remove(obj_idx);
                         }
                         Part::Create => {
-                            let sql = stmts[stmt_idx].1.clone();
+                            // Options of user mappings and servers may hold credentials.
+                            let sql = if matches!(
+                                o.kind,
+                                ObjectKind::UserMapping | ObjectKind::ForeignServer
+                            ) {
+                                "(statement not shown: it may contain credentials)".to_string()
+                            } else {
+                                stmts[stmt_idx].1.clone()
+                            };
                             return Err(err
                                 .with_object(o.describe())
                                 .context(format!("while running: {sql}")));
@@ -220,6 +238,39 @@ pub async fn apply<'a>(
                     }
                 }
             }
+        }
+    }
+    Ok(report)
+}
+
+/// Runs `objects` (with their dependency levels, in creation order) on several sessions at
+/// once: level by level, each level split into one contiguous chunk per session. Everything an
+/// object depends on has a lower level, so it exists before the object is created.
+pub async fn apply_parallel(
+    sessions: &[Session],
+    objects: &[(&SchemaObject, u32)],
+    opts: SchemaOptions,
+    facts: &TargetFacts,
+) -> Result<ExecReport> {
+    let mut report = ExecReport::default();
+    let mut levels: Vec<u32> = objects.iter().map(|(_, l)| *l).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    for level in levels {
+        let these: Vec<&SchemaObject> = objects
+            .iter()
+            .filter(|(_, l)| *l == level)
+            .map(|(o, _)| *o)
+            .collect();
+        // Small levels are not worth splitting.
+        let ways = sessions.len().min(these.len().div_ceil(50)).max(1);
+        let per = these.len().div_ceil(ways);
+        let runs = these
+            .chunks(per.max(1))
+            .zip(sessions)
+            .map(|(chunk, session)| apply(session, chunk.iter().copied(), opts, facts));
+        for r in join_all(runs).await {
+            report.merge(r?);
         }
     }
     Ok(report)

@@ -35,6 +35,9 @@ pub struct Depend {
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     pub objects: Vec<SchemaObject>,
+    /// For each object, its depth in the dependency graph: everything an object depends on has
+    /// a smaller level, so the objects of one level can be created concurrently.
+    pub levels: Vec<u32>,
     pub warnings: Vec<String>,
 }
 
@@ -49,6 +52,15 @@ impl Schema {
         self.objects
             .iter()
             .filter(|o| o.section == Section::PostData)
+    }
+
+    /// The objects of one section with their levels, in creation order.
+    pub fn section_with_levels(&self, section: Section) -> Vec<(&SchemaObject, u32)> {
+        self.objects
+            .iter()
+            .zip(self.levels.iter().copied())
+            .filter(|(o, _)| o.section == section)
+            .collect()
     }
 }
 
@@ -240,21 +252,39 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         }
     }
 
-    // Pre-data strictly before post-data, keeping the topological order inside each.
+    // Depth of each object: one more than the deepest object it depends on.
+    let mut level = vec![0u32; n];
+    for &i in &out {
+        for &t in &edges[i] {
+            level[t] = level[t].max(level[i] + 1);
+        }
+    }
+    let max_level = level.iter().copied().max().unwrap_or(0);
+
+    // Pre-data strictly before post-data, keeping the topological order inside each. Default
+    // privileges come last of all: applied earlier, they would also grant on the objects
+    // created after them, which the source did not have.
     let mut ordered: Vec<Option<SchemaObject>> = objects.into_iter().map(Some).collect();
     let mut pre = Vec::new();
     let mut post = Vec::new();
+    let mut last = Vec::new();
     for i in out {
-        let o = ordered[i].take().expect("each object once");
-        if o.section == Section::PreData {
-            pre.push(o);
+        let mut o = ordered[i].take().expect("each object once");
+        if o.kind == ObjectKind::DefaultPrivileges {
+            o.section = Section::PostData;
+            last.push((o, max_level + 1));
+        } else if o.section == Section::PreData {
+            pre.push((o, level[i]));
         } else {
-            post.push(o);
+            post.push((o, level[i]));
         }
     }
     pre.extend(post);
+    pre.extend(last);
+    let (objects, levels) = pre.into_iter().unzip();
     Schema {
-        objects: pre,
+        objects,
+        levels,
         warnings,
     }
 }
@@ -298,6 +328,7 @@ mod tests {
         // a_view reads b_view, which reads t.
         let s = order(c, &[dep(1, 2), dep(2, 3)]);
         assert_eq!(names(&s), vec!["t", "b_view", "a_view"]);
+        assert_eq!(s.levels, vec![0, 1, 2]);
         assert!(s.warnings.is_empty());
     }
 
@@ -374,6 +405,21 @@ mod tests {
         // The default of t calls nextval(seq): recorded on pg_attrdef, aliased to t here.
         let s = order(c, &[auto, dep(1, 2)]);
         assert_eq!(names(&s), vec!["t_id_seq", "t"]);
+    }
+
+    #[test]
+    fn default_privileges_come_after_everything() {
+        let c = Collected {
+            objects: vec![
+                obj(1, ObjectKind::DefaultPrivileges, Section::PreData, "dp"),
+                obj(2, ObjectKind::Table, Section::PreData, "t"),
+                obj(3, ObjectKind::Trigger, Section::PostData, "trg"),
+            ],
+            ..Default::default()
+        };
+        let s = order(c, &[]);
+        assert_eq!(names(&s), vec!["t", "trg", "dp"]);
+        assert_eq!(s.objects[2].section, Section::PostData);
     }
 
     #[test]
