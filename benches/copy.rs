@@ -4,7 +4,8 @@
 //!   source (one `Bytes` per row, as the server sends COPY data) and two in-memory sinks: one
 //!   that only counts, and one shaped like tokio-postgres' `CopyInSink` (a channel of capacity
 //!   one drained by another task that copies into a write buffer, as the connection task does).
-//!   Compares chunk sizes and row widths; throughput is in bytes.
+//!   Compares chunk sizes and row widths, a one-thread variant (how the workers run), and a
+//!   baseline without coalescing (`pipe_uncoalesced`); throughput is in bytes.
 //! - `copy_database/*`: a real copy between two local clusters (started through the test
 //!   harness) of a 300,000-row table, text and binary. Skipped with a message when no PostgreSQL
 //!   server binaries are found.
@@ -96,31 +97,72 @@ fn pipe(c: &mut Criterion) {
                 },
             );
         }
-        // Baseline: every row handed to the channel as its own message (no coalescing).
+        // The same channel sink with producer and consumer on one thread (what each copy worker
+        // does: its own current-thread runtime drives the pump and both connections).
+        let local = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         g.bench_with_input(
-            BenchmarkId::new(format!("channel/row{width}"), "uncoalesced"),
+            BenchmarkId::new(format!("channel_one_thread/row{width}"), 256 * 1024),
             &width,
             |b, _| {
                 b.iter(|| {
-                    rt.block_on(async {
-                        let (mut tx, mut rx) = mpsc::channel::<Bytes>(1);
+                    local.block_on(async {
+                        let (tx, mut rx) = mpsc::channel::<Bytes>(1);
                         let writer = tokio::spawn(async move {
+                            let mut wbuf = BytesMut::with_capacity(256 * 1024);
                             let mut n = 0usize;
                             while let Some(b) = rx.next().await {
-                                n += b.len();
+                                wbuf.extend_from_slice(&b);
+                                n += wbuf.len();
+                                wbuf.clear();
                             }
                             n
                         });
-                        let mut src = stream::iter(input.iter().cloned().map(Ok::<_, ()>));
-                        while let Some(Ok(b)) = src.next().await {
-                            tx.send(b).await.unwrap();
-                        }
-                        drop(tx);
+                        let src = stream::iter(input.iter().cloned().map(Ok::<_, ()>));
+                        let mut sink = tx.sink_map_err(|_| ());
+                        pump_sized(src, &mut sink, 256 * 1024, MIN_FLUSH, |_, _| {})
+                            .await
+                            .unwrap();
+                        drop(sink);
                         writer.await.unwrap()
                     })
                 })
             },
         );
+    }
+    g.finish();
+}
+
+/// Baseline: every row handed to the channel as its own message (no coalescing), on 1/16 of the
+/// data (it is that slow).
+fn pipe_uncoalesced(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("pipe_uncoalesced");
+    g.sample_size(10);
+    for width in [40usize, 120, 2000] {
+        let input: Vec<Bytes> = rows(width).into_iter().take(TOTAL / 16 / width).collect();
+        g.throughput(Throughput::Bytes((input.len() * width) as u64));
+        g.bench_function(format!("channel/row{width}"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let (mut tx, mut rx) = mpsc::channel::<Bytes>(1);
+                    let writer = tokio::spawn(async move {
+                        let mut n = 0usize;
+                        while let Some(b) = rx.next().await {
+                            n += b.len();
+                        }
+                        n
+                    });
+                    for b in input.iter().cloned() {
+                        tx.send(b).await.unwrap();
+                    }
+                    drop(tx);
+                    writer.await.unwrap()
+                })
+            })
+        });
     }
     g.finish();
 }
@@ -212,5 +254,5 @@ fn real_copy(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pipe, real_copy);
+criterion_group!(benches, pipe, pipe_uncoalesced, real_copy);
 criterion_main!(benches);

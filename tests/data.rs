@@ -98,7 +98,11 @@ async fn assert_same(src_db: &str, tgt_db: &str, tables: &[&str]) {
     }
 }
 
-fn result<'a>(r: &'a CopyReport, schema: &str, table: &str) -> &'a db_migrate::copy::TableCopyResult {
+fn result<'a>(
+    r: &'a CopyReport,
+    schema: &str,
+    table: &str,
+) -> &'a db_migrate::copy::TableCopyResult {
     r.tables
         .iter()
         .find(|t| t.schema == schema && t.table == table)
@@ -149,9 +153,15 @@ async fn every_type_family_arrives_through_the_binary_and_the_text_path() {
         (CopyFormat::Auto, 16 * 1024),
     ] {
         let tgt = fixture_target().await;
-        let report = copy(&src, &tgt, &options(format, split), None, PostDataPlan::default())
-            .await
-            .unwrap_or_else(|e| panic!("{format:?} split {split}: {e}"));
+        let report = copy(
+            &src,
+            &tgt,
+            &options(format, split),
+            None,
+            PostDataPlan::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{format:?} split {split}: {e}"));
         assert_same(&src, &tgt, &tables).await;
         assert_eq!(report.tables.len(), tables.len(), "{:#?}", report.tables);
         for t in &report.tables {
@@ -160,6 +170,8 @@ async fn every_type_family_arrives_through_the_binary_and_the_text_path() {
                 (CopyFormat::Text, _) => "text",
                 // Enums, composites, domains and user ranges go as text unless forced.
                 (CopyFormat::Auto, "t_user" | "t_ext") => "text",
+                // Binary only when the target is not older than the source.
+                (CopyFormat::Auto, _) if target().major < source().major => "text",
                 (CopyFormat::Auto, _) => "binary",
                 // Composites and arrays of them cannot be sent in binary between servers.
                 (CopyFormat::Binary, "t_user") => "text",
@@ -181,14 +193,21 @@ async fn every_type_family_arrives_through_the_binary_and_the_text_path() {
             assert_eq!(t.rows.to_string(), count, "{format:?}: rows of {name}");
         }
         if split > 0 {
-            assert!(result(&report, "public", "t_text").parts > 1, "{:#?}", report.tables);
+            assert!(
+                result(&report, "public", "t_text").parts > 1,
+                "{:#?}",
+                report.tables
+            );
             assert!(result(&report, "public", "t_numeric").parts > 1);
         } else {
             assert!(report.tables.iter().all(|t| t.parts == 1));
         }
         if format == CopyFormat::Binary {
             assert!(
-                report.warnings.iter().any(|w| w.contains("t_user") && w.contains("binary")),
+                report
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("t_user") && w.contains("binary")),
                 "{:?}",
                 report.warnings
             );
@@ -202,7 +221,8 @@ async fn every_type_family_arrives_through_the_binary_and_the_text_path() {
 
 #[tokio::test]
 async fn split_tables_use_ranges_and_unsplit_tables_are_frozen() {
-    let setup = "CREATE TABLE public.big (id bigint PRIMARY KEY, payload text, n numeric, ts timestamptz);
+    let setup =
+        "CREATE TABLE public.big (id bigint PRIMARY KEY, payload text, n numeric, ts timestamptz);
                  CREATE TABLE public.small (id int PRIMARY KEY, v text);
                  CREATE EXTENSION IF NOT EXISTS pg_visibility;";
     let src = source().create_database("copy_split").await;
@@ -382,7 +402,10 @@ async fn concurrent_writes_leave_a_consistent_image() {
     let src_ledger = checksum(source(), &src, "public.ledger").await;
     let tgt_ledger = checksum(target(), &tgt, "public.ledger").await;
     let n = |v: &Vec<Option<String>>| v[0].as_ref().unwrap().parse::<u64>().unwrap();
-    assert!(n(&src_ledger) > n(&tgt_ledger), "{src_ledger:?} vs {tgt_ledger:?}");
+    assert!(
+        n(&src_ledger) > n(&tgt_ledger),
+        "{src_ledger:?} vs {tgt_ledger:?}"
+    );
     // The ledger sequence came along with the value read at the start of the copy (sequences
     // are not transactional): at least the last copied id.
     let seq = target()
@@ -472,7 +495,10 @@ const COMPLETE_SCHEMA: &str = "
 async fn sequences_large_objects_partitions_and_the_rest_arrive() {
     let src = source().create_database("copy_complete").await;
     source()
-        .execute(&src, &format!("CREATE EXTENSION hstore; CREATE SCHEMA \"Odd Schema\"; {COMPLETE_SCHEMA}"))
+        .execute(
+            &src,
+            &format!("CREATE EXTENSION hstore; CREATE SCHEMA \"Odd Schema\"; {COMPLETE_SCHEMA}"),
+        )
         .await;
     source()
         .execute(
@@ -521,7 +547,10 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             },
             PostDataJob {
                 describe: "log".into(),
-                statements: vec!["CREATE TABLE public.ident_log AS SELECT count(*) AS n FROM public.ident".into()],
+                statements: vec![
+                    "CREATE TABLE public.ident_log AS SELECT count(*) AS n FROM public.ident"
+                        .into(),
+                ],
             },
         ],
     );
@@ -594,23 +623,40 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
     // Leaves only; never the partitioned parents; no materialized view; no extension member
     // that is not a configuration table.
     let names: Vec<&str> = report.tables.iter().map(|t| t.table.as_str()).collect();
-    for leaf in ["p_eu", "p_us_lo", "p_us_hi", "p_other", "unlogged_t", "gen", "cfg"] {
+    for leaf in [
+        "p_eu",
+        "p_us_lo",
+        "p_us_hi",
+        "p_other",
+        "unlogged_t",
+        "gen",
+        "cfg",
+    ] {
         assert!(names.contains(&leaf), "{leaf} missing from {names:?}");
     }
     for absent in ["parted", "p_us", "mv", "extmember"] {
-        assert!(!names.contains(&absent), "{absent} must not be copied: {names:?}");
+        assert!(
+            !names.contains(&absent),
+            "{absent} must not be copied: {names:?}"
+        );
     }
     // Extension configuration table: only the rows matching extcondition, added to the
     // extension's own rows.
     assert_eq!(
         target()
-            .query_strings(&tgt, "SELECT string_agg(id || ':' || sys, ',' ORDER BY id) FROM public.cfg")
+            .query_strings(
+                &tgt,
+                "SELECT string_agg(id || ':' || sys, ',' ORDER BY id) FROM public.cfg"
+            )
             .await[0][0]
             .as_deref(),
         Some("1:true,2:false,3:false")
     );
     assert_eq!(
-        target().query_strings(&tgt, "SELECT count(*)::text FROM public.extmember").await[0][0].as_deref(),
+        target()
+            .query_strings(&tgt, "SELECT count(*)::text FROM public.extmember")
+            .await[0][0]
+            .as_deref(),
         Some("0")
     );
     // Post-data ran after the loads (by table, partitioned parent after all leaves, orphans and
@@ -619,8 +665,14 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
         ("SELECT n::text FROM public.ident_log", "5"),
         ("SELECT n::text FROM public.parted_log", "3000"),
         ("SELECT n::text FROM public.rest_log", "600"),
-        ("SELECT count(*)::text FROM pg_indexes WHERE indexname IN ('ident_v', 'parted_id')", "2"),
-        ("SELECT relispopulated::text FROM pg_class WHERE relname = 'mv'", "true"),
+        (
+            "SELECT count(*)::text FROM pg_indexes WHERE indexname IN ('ident_v', 'parted_id')",
+            "2",
+        ),
+        (
+            "SELECT relispopulated::text FROM pg_class WHERE relname = 'mv'",
+            "true",
+        ),
     ] {
         assert_eq!(
             target().query_strings(&tgt, sql).await[0][0].as_deref(),
@@ -732,7 +784,14 @@ async fn a_dropped_source_connection_fails_with_the_table_named() {
     let (src, tgt, locker) = stalled_copy_setup("copy_drop").await;
     let (s2, t2) = (src.clone(), tgt.clone());
     let task = tokio::spawn(async move {
-        copy(&s2, &t2, &options(CopyFormat::Auto, 0), None, PostDataPlan::default()).await
+        copy(
+            &s2,
+            &t2,
+            &options(CopyFormat::Auto, 0),
+            None,
+            PostDataPlan::default(),
+        )
+        .await
     });
     let pid = wait_for_source_copy(&src).await;
     source()
@@ -747,11 +806,20 @@ async fn a_dropped_source_connection_fails_with_the_table_named() {
     assert_eq!(err.database(), Some(src.as_str()));
     // Nothing half-loaded and nothing left open.
     assert_eq!(
-        target().query_strings(&tgt, "SELECT count(*)::text FROM public.big").await[0][0].as_deref(),
+        target()
+            .query_strings(&tgt, "SELECT count(*)::text FROM public.big")
+            .await[0][0]
+            .as_deref(),
         Some("0")
     );
-    assert_eq!(leftover_sessions(target(), &tgt).await, Vec::<Vec<Option<String>>>::new());
-    assert_eq!(leftover_sessions(source(), &src).await, Vec::<Vec<Option<String>>>::new());
+    assert_eq!(
+        leftover_sessions(target(), &tgt).await,
+        Vec::<Vec<Option<String>>>::new()
+    );
+    assert_eq!(
+        leftover_sessions(source(), &src).await,
+        Vec::<Vec<Option<String>>>::new()
+    );
 }
 
 #[tokio::test]
@@ -760,9 +828,8 @@ async fn cancelling_stops_both_sides_and_leaves_no_transaction() {
     let opts = options(CopyFormat::Auto, 0);
     let token = opts.cancel.clone();
     let (s2, t2) = (src.clone(), tgt.clone());
-    let task = tokio::spawn(async move {
-        copy(&s2, &t2, &opts, None, PostDataPlan::default()).await
-    });
+    let task =
+        tokio::spawn(async move { copy(&s2, &t2, &opts, None, PostDataPlan::default()).await });
     wait_for_source_copy(&src).await;
     let started = Instant::now();
     token.cancel();
@@ -774,11 +841,20 @@ async fn cancelling_stops_both_sides_and_leaves_no_transaction() {
         started.elapsed()
     );
     // The target side was waiting for our lock: it was cancelled, not left waiting.
-    assert_eq!(leftover_sessions(target(), &tgt).await, Vec::<Vec<Option<String>>>::new());
-    assert_eq!(leftover_sessions(source(), &src).await, Vec::<Vec<Option<String>>>::new());
+    assert_eq!(
+        leftover_sessions(target(), &tgt).await,
+        Vec::<Vec<Option<String>>>::new()
+    );
+    assert_eq!(
+        leftover_sessions(source(), &src).await,
+        Vec::<Vec<Option<String>>>::new()
+    );
     locker.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(
-        target().query_strings(&tgt, "SELECT count(*)::text FROM public.big").await[0][0].as_deref(),
+        target()
+            .query_strings(&tgt, "SELECT count(*)::text FROM public.big")
+            .await[0][0]
+            .as_deref(),
         Some("0")
     );
 }
@@ -795,16 +871,28 @@ async fn a_target_constraint_violation_names_table_and_sqlstate() {
         .await;
     let tgt = target().create_database("copy_violation").await;
     target()
-        .execute(&tgt, "CREATE TABLE public.checked (id int, v int CHECK (v < 500));")
+        .execute(
+            &tgt,
+            "CREATE TABLE public.checked (id int, v int CHECK (v < 500));",
+        )
         .await;
-    let err = copy(&src, &tgt, &options(CopyFormat::Auto, 0), None, PostDataPlan::default())
-        .await
-        .expect_err("must fail");
+    let err = copy(
+        &src,
+        &tgt,
+        &options(CopyFormat::Auto, 0),
+        None,
+        PostDataPlan::default(),
+    )
+    .await
+    .expect_err("must fail");
     let text = err.to_string();
     assert!(text.contains(r#""public"."checked""#), "{text}");
     assert_eq!(err.sqlstate().map(|s| s.code()), Some("23514"), "{text}");
     assert_eq!(err.side(), Some(Side::Target));
-    assert_eq!(leftover_sessions(target(), &tgt).await, Vec::<Vec<Option<String>>>::new());
+    assert_eq!(
+        leftover_sessions(target(), &tgt).await,
+        Vec::<Vec<Option<String>>>::new()
+    );
 }
 
 const TRIGGER_SCHEMA: &str = "
@@ -847,7 +935,10 @@ async fn triggers_and_foreign_keys_do_not_fire_and_are_reported() {
     // trigger fired, and it is reported.
     assert_eq!(
         target()
-            .query_strings(&tgt, "SELECT name, count(*)::text FROM public.audit GROUP BY name")
+            .query_strings(
+                &tgt,
+                "SELECT name, count(*)::text FROM public.audit GROUP BY name"
+            )
             .await,
         vec![vec![Some("t_always".into()), Some("3".into())]]
     );
@@ -910,8 +1001,17 @@ async fn works_without_superuser_on_either_side() {
     let report = copy_database(&s, &t, &src, &tgt, &opts, None, PostDataPlan::default())
         .await
         .unwrap();
-    assert_same(&src, &tgt, &["public.parent", "public.child", "public.trg", "public.withseq"])
-        .await;
+    assert_same(
+        &src,
+        &tgt,
+        &[
+            "public.parent",
+            "public.child",
+            "public.trg",
+            "public.withseq",
+        ],
+    )
+    .await;
     let seq = "SELECT last_value::text FROM public.withseq_id_seq";
     assert_eq!(
         source().query_strings(&src, seq).await,
@@ -926,7 +1026,10 @@ async fn works_without_superuser_on_either_side() {
         Some("6")
     );
     assert!(
-        report.warnings.iter().any(|w| w.contains("foreign keys") && w.contains("child")),
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("foreign keys") && w.contains("child")),
         "{:?}",
         report.warnings
     );

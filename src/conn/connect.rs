@@ -207,6 +207,9 @@ async fn connect_once(
         Some(t) => t.connector(),
         None => RustlsConnect::none(),
     };
+    // A large read buffer: COPY streams arrive as one protocol message per row, and reading
+    // them in big gulps saves most of the system calls.
+    let socket = tokio::io::BufReader::with_capacity(256 * 1024, socket);
     let (client, connection) = cfg
         .connect_raw(socket, connector)
         .await

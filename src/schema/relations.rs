@@ -1339,7 +1339,7 @@ fn tablespace_warning(cat: &RelationCatalog) -> Option<String> {
         .relations
         .iter()
         .filter(|r| r.tablespace.is_some())
-        .map(|r| qname(r))
+        .map(qname)
         .chain(
             cat.indexes
                 .iter()
