@@ -20,7 +20,9 @@ pg-versions:
 # The engines again between different majors: an older source (13 -> 15), and a PostgreSQL 16
 # target (the pg_create_subscription path of the replication method).
 cross-version: pg-versions
-	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test data --test replication
+	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test replication
+	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.
+	PG_SOURCE_VERSION=13 cargo test --test data -- --skip every_type_family
 	PG_TARGET_VERSION=16 cargo test --test replication --test roles
 
 # Everything CI runs.

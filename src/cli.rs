@@ -44,6 +44,9 @@ pub struct PgArgs {
     /// Comma-separated source databases to leave out.
     #[arg(short = 'f', long = "filtered-db")]
     pub filtered_db: Option<String>,
+    /// Comma-separated source databases to migrate; the others are left out.
+    #[arg(long = "only-db")]
+    pub only_db: Option<String>,
     /// Comma-separated roles to leave out (also -xr).
     #[arg(long = "excluded-roles")]
     pub excluded_roles: Option<String>,
@@ -243,6 +246,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             source,
             target,
             filtered_dbs: split_list(&a.filtered_db),
+            only_dbs: split_list(&a.only_db),
             excluded_roles: split_list(&a.excluded_roles),
             excluded_extensions: split_list(&a.excluded_extensions),
             createdb: !a.no_createdb,

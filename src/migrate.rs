@@ -427,7 +427,7 @@ impl PgMigrate {
             .map_err(|e| e.with_side(Side::Source))?;
         let all = list_databases(&source).await?;
         let mut out = String::new();
-        for db in select_databases(&all, &self.opts.filtered_dbs) {
+        for db in select_databases(&all, &self.opts.filtered_dbs, &self.opts.only_dbs) {
             let s = connect(&self.opts.source, Some(&db.name))
                 .await
                 .map_err(|e| e.with_side(Side::Source).with_database(db.name.clone()))?;

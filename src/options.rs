@@ -80,6 +80,8 @@ pub struct MigrateOptions {
     pub target: ConnInfo,
     /// Source databases to leave out (`-f`).
     pub filtered_dbs: Vec<String>,
+    /// When not empty, only these source databases are migrated (`--only-db`).
+    pub only_dbs: Vec<String>,
     /// Roles to leave out (`-xr`).
     pub excluded_roles: Vec<String>,
     /// Extensions to skip in checks (`-xe`).
@@ -119,6 +121,7 @@ impl Default for MigrateOptions {
             source: ConnInfo::default(),
             target: ConnInfo::default(),
             filtered_dbs: Vec::new(),
+            only_dbs: Vec::new(),
             excluded_roles: Vec::new(),
             excluded_extensions: Vec::new(),
             createdb: true,

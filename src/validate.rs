@@ -181,7 +181,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
     let source_databases = src.databases.clone().unwrap_or_default();
     let target_databases = tgt.databases.clone().unwrap_or_default();
     let selected: Vec<String> = if src_ok {
-        select_databases(&source_databases, &opts.filtered_dbs)
+        select_databases(&source_databases, &opts.filtered_dbs, &opts.only_dbs)
             .into_iter()
             .map(|d| d.name.clone())
             .collect()

@@ -89,10 +89,16 @@ impl DatabaseInfo {
     }
 }
 
-/// The databases to migrate: migratable ones not named in `filtered`, in name order.
-pub fn select_databases<'a>(all: &'a [DatabaseInfo], filtered: &[String]) -> Vec<&'a DatabaseInfo> {
+/// The databases to migrate: migratable ones not named in `filtered` and, when `only` is not
+/// empty, named in `only`; in name order.
+pub fn select_databases<'a>(
+    all: &'a [DatabaseInfo],
+    filtered: &[String],
+    only: &[String],
+) -> Vec<&'a DatabaseInfo> {
     all.iter()
         .filter(|d| d.is_migratable() && !filtered.iter().any(|f| f == &d.name))
+        .filter(|d| only.is_empty() || only.iter().any(|o| o == &d.name))
         .collect()
 }
 

@@ -123,17 +123,10 @@ pub async fn assert_schema_roundtrip(fixture: &str) -> String {
     );
 
     // Migrate only this database (roles first, as always).
-    let others: Vec<String> = src
-        .query_strings("postgres", "SELECT datname FROM pg_database")
-        .await
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .filter(|d| d != &db)
-        .collect();
     let opts = MigrateOptions {
         source: info.with_dbname("postgres"),
         target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
-        filtered_dbs: others,
+        only_dbs: vec![db.clone()],
         schema_only: true,
         ..Default::default()
     };
