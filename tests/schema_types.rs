@@ -76,21 +76,6 @@ fn dump(cluster: &Cluster, db: &str, pg_dump: &PathBuf) -> String {
     String::from_utf8(out.stdout).expect("utf8 dump")
 }
 
-/// Drops what differs between dumps of equal schemas: comments, SET lines, psql guards.
-fn normalize(dump: &str) -> String {
-    dump.lines()
-        .filter(|l| {
-            !(l.starts_with("--")
-                || l.starts_with("SET ")
-                || l.starts_with("SELECT pg_catalog.set_config")
-                || l.starts_with("\\restrict")
-                || l.starts_with("\\unrestrict")
-                || l.trim().is_empty())
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Differences between majors that are not migration defects: a PostgreSQL 14+ target gives
 /// every range type a multirange (printed by pg_dump), and 14+ prints procedures' `IN` mode.
 fn across_majors(dump: &str) -> String {
@@ -105,29 +90,6 @@ fn across_majors(dump: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn first_difference(a: &str, b: &str) -> String {
-    let la: Vec<&str> = a.lines().collect();
-    let lb: Vec<&str> = b.lines().collect();
-    let common = la.iter().zip(&lb).take_while(|(x, y)| x == y).count();
-    let from = common.saturating_sub(5);
-    let show = |v: &[&str]| {
-        v.iter()
-            .skip(from)
-            .take(30)
-            .copied()
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    format!(
-        "first difference at line {} (of {} vs {})\n--- source\n{}\n--- target\n{}",
-        common + 1,
-        la.len(),
-        lb.len(),
-        show(&la),
-        show(&lb)
-    )
 }
 
 /// Serializes fixture loads: they create the same roles on the shared clusters.
@@ -224,8 +186,8 @@ async fn fixture_round_trips_through_pg_dump() {
         eprintln!("no pg_dump for the clusters' majors: dump comparison skipped");
         return;
     };
-    let mut a = normalize(&dump(source(), &db, &pg_dump));
-    let mut b = normalize(&dump(target(), &db, &pg_dump));
+    let mut a = support::oracle::normalize(&dump(source(), &db, &pg_dump));
+    let mut b = support::oracle::normalize(&dump(target(), &db, &pg_dump));
     if source().major != target().major {
         a = across_majors(&a);
         b = across_majors(&b);
@@ -247,7 +209,7 @@ async fn fixture_round_trips_through_pg_dump() {
         panic!(
             "pg_dump --schema-only differs (files in {}):\n{}",
             dir.display(),
-            first_difference(&a, &b)
+            support::oracle::first_difference(&a, &b)
         );
     }
     // pg_dump --schema-only leaves large objects out: compare their metadata directly.

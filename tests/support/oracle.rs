@@ -59,7 +59,7 @@ pub fn normalize(dump: &str) -> String {
 }
 
 /// A readable account of where two texts differ.
-fn first_difference(a: &str, b: &str) -> String {
+pub fn first_difference(a: &str, b: &str) -> String {
     let la: Vec<&str> = a.lines().collect();
     let lb: Vec<&str> = b.lines().collect();
     let common = la.iter().zip(&lb).take_while(|(x, y)| x == y).count();
