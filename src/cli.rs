@@ -351,9 +351,11 @@ fn init_logging(args: &PgArgs) {
     let filter = if args.debug {
         "debug,db_migrate=trace"
     } else {
+        // Server notices reach the log through tokio-postgres at info level; they are noise
+        // in a migration report (e.g. a ROLLBACK that found nothing to roll back).
         match args.verbose {
-            0 => "info",
-            1 => "info,db_migrate=debug",
+            0 => "info,tokio_postgres=warn",
+            1 => "info,tokio_postgres=warn,db_migrate=debug",
             _ => "debug",
         }
     };
