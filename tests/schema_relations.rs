@@ -248,18 +248,3 @@ async fn table_access_methods_are_kept() {
     assert_eq!(a.len(), 3);
     assert_eq!(a, b);
 }
-
-/// Prints the ordered statements generated for the fixture (debugging aid):
-/// `cargo test --test schema_relations -- --ignored --nocapture print_generated_ddl`.
-#[tokio::test]
-#[ignore]
-async fn print_generated_ddl() {
-    let src = source();
-    let db = src.create_database("rel print").await;
-    src.execute(&db, FIXTURE).await;
-    let s = session(src, &db).await;
-    let collected = relations::collect(&s).await.unwrap();
-    let depend = graph::load_depend(&s).await.unwrap();
-    let schema = graph::order(collected, &depend);
-    println!("{}", exec::script(&schema, SchemaOptions::default()));
-}
