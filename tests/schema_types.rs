@@ -14,15 +14,12 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use db_migrate::conn::{ConnInfo, Session, connect};
 use db_migrate::schema::exec::{self, SchemaOptions, TargetFacts};
 use db_migrate::schema::graph::{Schema, load_depend, order};
 use db_migrate::schema::model::{Collected, ObjId, ObjectKind, Privilege, Section, class};
 use db_migrate::schema::{globals, routines, types};
-use support::{Cluster, SUPERUSER_PASSWORD, quote_ident, source, target};
+use support::{Cluster, quote_ident, source, target};
 
 const FIXTURE: &str = include_str!("fixtures/types_routines.sql");
 
@@ -47,33 +44,6 @@ async fn read_mine(s: &Session) -> Schema {
     all.extend(routines::collect(s).await.expect("routines collect"));
     let depend = load_depend(s).await.expect("pg_depend reads");
     order(all, &depend)
-}
-
-/// A pg_dump whose major is at least both servers'.
-fn pg_dump() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("PG_DUMP") {
-        return Some(PathBuf::from(p));
-    }
-    let need = source().major.max(target().major);
-    (need..=18)
-        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/pg_dump")))
-        .find(|p| p.exists())
-}
-
-fn dump(cluster: &Cluster, db: &str, pg_dump: &PathBuf) -> String {
-    let out = Command::new(pg_dump)
-        .args(["--schema-only", "--no-sync", "-h", "127.0.0.1", "-p"])
-        .arg(cluster.port.to_string())
-        .args(["-U", "postgres", "-d", db])
-        .env("PGPASSWORD", SUPERUSER_PASSWORD)
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8 dump")
 }
 
 /// Differences between majors that are not migration defects: a PostgreSQL 14+ target gives
@@ -182,12 +152,12 @@ async fn fixture_round_trips_through_pg_dump() {
         );
     }
 
-    let Some(pg_dump) = pg_dump() else {
+    let Some(pg_dump) = support::oracle::pg_dump() else {
         eprintln!("no pg_dump for the clusters' majors: dump comparison skipped");
         return;
     };
-    let mut a = support::oracle::normalize(&dump(source(), &db, &pg_dump));
-    let mut b = support::oracle::normalize(&dump(target(), &db, &pg_dump));
+    let mut a = support::oracle::normalize(&support::oracle::dump(source(), &db, &pg_dump));
+    let mut b = support::oracle::normalize(&support::oracle::dump(target(), &db, &pg_dump));
     if source().major != target().major {
         a = across_majors(&a);
         b = across_majors(&b);

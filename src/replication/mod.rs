@@ -327,13 +327,14 @@ async fn sessions(source: &ConnInfo, target: &ConnInfo, db: &str) -> Result<(Ses
     Ok((s, t))
 }
 
-/// Looks for objects of an earlier run for `dbname` (plain and mangled names). A missing target
-/// database simply has no subscription.
-pub async fn find_earlier_run(
+/// Sessions for looking up (and dropping) an earlier run's objects: the source database, the
+/// target database when it exists (a missing one simply has no subscription), and the
+/// target's facts.
+async fn sessions_for_lookup(
     source: &ConnInfo,
     target: &ConnInfo,
     dbname: &str,
-) -> Result<Option<EarlierRun>> {
+) -> Result<(Session, Option<Session>, TargetFacts)> {
     let src = connect(source, Some(dbname))
         .await
         .map_err(|e| on_source(e, dbname))?;
@@ -348,6 +349,17 @@ pub async fn find_earlier_run(
             .map_err(|e| on_target(e, dbname))?,
         None => TargetFacts::default(),
     };
+    Ok((src, tgt, tfacts))
+}
+
+/// Looks for objects of an earlier run for `dbname` (plain and mangled names). A missing target
+/// database simply has no subscription.
+pub async fn find_earlier_run(
+    source: &ConnInfo,
+    target: &ConnInfo,
+    dbname: &str,
+) -> Result<Option<EarlierRun>> {
+    let (src, tgt, tfacts) = sessions_for_lookup(source, target, dbname).await?;
     for names in ObjectNames::candidates(dbname) {
         let run = find_objects(&src, tgt.as_ref(), &tfacts, dbname, &names).await?;
         if !run.is_empty() {
@@ -1120,20 +1132,7 @@ pub struct CleanupReport {
 /// mangled names), subscription first, then publication and slot. Objects that do not exist
 /// are skipped; a missing target database is fine.
 pub async fn cleanup(source: &ConnInfo, target: &ConnInfo, dbname: &str) -> Result<CleanupReport> {
-    let src = connect(source, Some(dbname))
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    let tgt = match connect(target, Some(dbname)).await {
-        Ok(t) => Some(t),
-        Err(e) if e.sqlstate().map(|c| c.code()) == Some("3D000") => None,
-        Err(e) => return Err(on_target(e, dbname)),
-    };
-    let tfacts = match &tgt {
-        Some(t) => TargetFacts::read(t)
-            .await
-            .map_err(|e| on_target(e, dbname))?,
-        None => TargetFacts::default(),
-    };
+    let (src, tgt, tfacts) = sessions_for_lookup(source, target, dbname).await?;
     let mut report = CleanupReport::default();
     for names in ObjectNames::candidates(dbname) {
         let run = find_objects(&src, tgt.as_ref(), &tfacts, dbname, &names).await?;

@@ -16,7 +16,7 @@ use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
 use super::{SUPERUSER_PASSWORD, source, target};
 
 /// A pg_dump able to dump both clusters (its major must be at least the newest server's).
-fn pg_dump() -> Option<PathBuf> {
+pub fn pg_dump() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("PG_DUMP") {
         return Some(PathBuf::from(p));
     }
@@ -26,7 +26,7 @@ fn pg_dump() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn dump(cluster: &super::Cluster, db: &str, pg_dump: &PathBuf) -> String {
+pub fn dump(cluster: &super::Cluster, db: &str, pg_dump: &PathBuf) -> String {
     let out = Command::new(pg_dump)
         .args(["--schema-only", "--no-sync", "-h", "127.0.0.1", "-p"])
         .arg(cluster.port.to_string())
