@@ -421,10 +421,19 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
     // were interrupted marked failed, and a non-zero exit code.
     let cancel = opts.copy.cancel.clone();
+    // Stages that cannot be cancelled cooperatively (a schema batch, a replication wait) end
+    // with the process: a second Ctrl-C, or 15 s after the first, exits at once. The servers
+    // roll back the open transactions of the closed sessions; replication objects left behind
+    // are reported by the next run, which points to --cleanup.
     runtime.spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupted: cancelling running work");
+            tracing::warn!("interrupted: cancelling running work (press Ctrl-C again to exit now)");
             cancel.cancel();
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(15), tokio::signal::ctrl_c())
+                    .await;
+            eprintln!("pg_migrate: interrupted");
+            std::process::exit(130);
         }
     });
     let span = tracing::info_span!("migration", id = %opts.migration_id);

@@ -493,3 +493,60 @@ async fn a_running_replication_is_cut_over_or_cleaned_up_by_a_later_run() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_the_run_with_a_failure_and_leaves_no_sessions() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli interrupt ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 1000)",
+    )
+    .await;
+    // Another session holds the table, so the copy waits: the run is surely mid-flight when
+    // the interrupt arrives.
+    let blocker = src.connect(&db).await;
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args([
+            "-s",
+            &src.superuser_uri("postgres"),
+            "-t",
+            &tgt.superuser_uri("postgres"),
+        ])
+        .args(["--only-db", &db, "--dump-only", "--json", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "pg_migrate did not stop after Ctrl-C"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(!status.success(), "an interrupted run must not exit 0");
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+
+    // Every session of the run is gone on both sides (the servers notice closed sockets).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let q = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'db-migrate/%'";
+    for c in [src, tgt] {
+        assert_eq!(
+            c.query_strings("postgres", q).await[0][0].as_deref(),
+            Some("0")
+        );
+    }
+}
