@@ -55,6 +55,30 @@ const LIST_QUOTE_SETTINGS: &[&str] = &[
     "unix_socket_directories",
 ];
 
+/// Reads a double-quoted name at the start of `chars` (the opening quote included), with `""`
+/// standing for one quote, up to and including the closing quote. The server prints role
+/// names in aclitems and elements of list settings this way.
+pub(crate) fn take_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut out = String::new();
+    if chars.peek() != Some(&'"') {
+        return out;
+    }
+    chars.next();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                out.push('"');
+            } else {
+                break;
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Splits a stored list setting the way the server's `SplitGUCList` does: elements separated by
 /// commas, optionally double-quoted (with `""` for a quote inside), surrounding blanks dropped.
 fn split_guc_list(value: &str) -> Vec<String> {
@@ -66,19 +90,7 @@ fn split_guc_list(value: &str) -> Vec<String> {
         }
         let mut item = String::new();
         if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                if c == '"' {
-                    if chars.peek() == Some(&'"') {
-                        chars.next();
-                        item.push('"');
-                    } else {
-                        break;
-                    }
-                } else {
-                    item.push(c);
-                }
-            }
+            item = take_quoted(&mut chars);
             while chars.peek().is_some_and(|c| *c != ',') {
                 chars.next();
             }

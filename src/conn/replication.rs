@@ -72,6 +72,17 @@ pub mod proto {
         Error::new(ErrorKind::Protocol, msg)
     }
 
+    /// The (name, value) of a ParameterStatus message.
+    fn parameter_status(
+        body: &postgres_protocol::message::backend::ParameterStatusBody,
+    ) -> Result<(String, String)> {
+        let malformed = |e: std::io::Error| protocol(format!("malformed ParameterStatus: {e}"));
+        Ok((
+            body.name().map_err(malformed)?.to_owned(),
+            body.value().map_err(malformed)?.to_owned(),
+        ))
+    }
+
     /// A printable name for a backend message tag.
     pub fn tag_name(tag: u8) -> String {
         if tag.is_ascii_graphic() {
@@ -331,13 +342,7 @@ pub mod proto {
                     self.notices.push(ServerMessage::parse(body.fields())?);
                 }
                 Message::ParameterStatus(body) => {
-                    let name = body
-                        .name()
-                        .map_err(|e| protocol(format!("malformed ParameterStatus: {e}")))?;
-                    let value = body
-                        .value()
-                        .map_err(|e| protocol(format!("malformed ParameterStatus: {e}")))?;
-                    self.parameters.push((name.to_owned(), value.to_owned()));
+                    self.parameters.push(parameter_status(&body)?);
                 }
                 Message::NotificationResponse(_) => {}
                 Message::ReadyForQuery(_) => return Ok(Progress::Done),
@@ -555,13 +560,7 @@ pub mod proto {
                      (GSSAPI/SSPI/Kerberos/SCM); use password, md5 or scram-sha-256 in pg_hba.conf",
                 )),
                 Message::ParameterStatus(body) => {
-                    let name = body
-                        .name()
-                        .map_err(|e| protocol(format!("malformed ParameterStatus: {e}")))?;
-                    let value = body
-                        .value()
-                        .map_err(|e| protocol(format!("malformed ParameterStatus: {e}")))?;
-                    self.parameters.push((name.to_owned(), value.to_owned()));
+                    self.parameters.push(parameter_status(&body)?);
                     Ok(StartupStep::Wait)
                 }
                 Message::BackendKeyData(body) => {

@@ -318,29 +318,16 @@ pub struct AclItem {
 /// role names are double-quoted when needed, with `""` for a quote inside.
 pub fn parse_aclitem(text: &str) -> Option<AclItem> {
     fn name(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, stop: char) -> String {
-        let mut out = String::new();
         if chars.peek() == Some(&'"') {
+            return crate::sql::take_quoted(chars);
+        }
+        let mut out = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == stop {
+                break;
+            }
+            out.push(c);
             chars.next();
-            while let Some(c) = chars.next() {
-                if c == '"' {
-                    if chars.peek() == Some(&'"') {
-                        chars.next();
-                        out.push('"');
-                    } else {
-                        break;
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == stop {
-                    break;
-                }
-                out.push(c);
-                chars.next();
-            }
         }
         out
     }
