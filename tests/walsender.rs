@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use db_migrate::conn::ConnInfo;
-use db_migrate::conn::replication::{ReplicationSession, connect_replication};
+use db_migrate::conn::wire::{WireSession, connect_replication};
 use db_migrate::error::ErrorKind;
 use support::{Cluster, SUPERUSER, SUPERUSER_PASSWORD, quote_ident, quote_literal, unique_name};
 
@@ -40,7 +40,7 @@ async fn db_with_rows(c: &Cluster) -> String {
 
 /// Creates a slot with an exported snapshot on `repl`, writes 50 more rows afterwards, and
 /// proves the snapshot shows the table as it was when the slot was created. Then drops the slot.
-async fn prove_exported_snapshot(c: &Cluster, db: &str, mut repl: ReplicationSession) {
+async fn prove_exported_snapshot(c: &Cluster, db: &str, mut repl: WireSession) {
     let sys = repl.identify_system().await.expect("IDENTIFY_SYSTEM");
     assert_eq!(sys.dbname.as_deref(), Some(db));
     assert!(sys.xlogpos.contains('/'), "{sys:?}");

@@ -1,4 +1,4 @@
-//! Fuzzes the walsender client's message handling (`db_migrate::conn::replication::proto`).
+//! Fuzzes the walsender client's message handling (`db_migrate::conn::wire::proto`).
 //!
 //! Properties, for any bytes a server (or a man in the middle before TLS) could send:
 //! - framing never panics, and a declared length below 4 or above 1 GiB is refused from the
@@ -11,7 +11,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use db_migrate::conn::replication::{fuzz_backend_stream, proto};
+use db_migrate::conn::wire::{fuzz_backend_stream, proto};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

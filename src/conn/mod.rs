@@ -8,8 +8,8 @@
 
 pub mod config;
 pub mod connect;
-pub mod replication;
 pub mod tls;
+pub mod wire;
 
 pub use config::{ConnInfo, SslMode, SslRootCert, redact};
 pub use connect::{Session, connect};

@@ -7,15 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::large_objects;
-use super::pipe::{PumpError, pump};
 use super::plan::TablePlan;
 use super::progress::Progress;
 use super::sched::{Sched, Task};
+use crate::conn::wire::{Canceller, WireSession, connect_wire, pass_through};
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Error, ErrorKind, Result, Side};
 use crate::sql::quote_literal;
@@ -60,33 +59,60 @@ const TARGET_SETTINGS: &[&str] = &[
     "SET client_min_messages = warning",
 ];
 
-async fn apply_settings(s: &Session, settings: &[&str], extra: &[String]) {
+/// A session that runs statements without results: the tokio-postgres [`Session`]s of the
+/// coordinator, the control session and large-object tasks, and the [`WireSession`]s of the
+/// copy workers, which also run post-data jobs and ANALYZE (so a worker needs two connections,
+/// not three).
+pub(crate) trait Statements {
+    async fn run(&mut self, sql: &str) -> Result<()>;
+    fn server_version_num(&self) -> u32;
+}
+
+impl Statements for &Session {
+    async fn run(&mut self, sql: &str) -> Result<()> {
+        self.batch_execute(sql).await.map_err(Error::from_pg)
+    }
+    fn server_version_num(&self) -> u32 {
+        Session::server_version_num(self)
+    }
+}
+
+impl Statements for &mut WireSession {
+    async fn run(&mut self, sql: &str) -> Result<()> {
+        self.simple_query(sql).await.map(|_| ())
+    }
+    fn server_version_num(&self) -> u32 {
+        WireSession::server_version_num(self)
+    }
+}
+
+async fn apply_settings(s: &mut impl Statements, settings: &[&str], extra: &[String]) {
     let mut all: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
     all.extend(extra.iter().cloned());
-    if s.batch_execute(&all.join("; ")).await.is_ok() {
+    if s.run(&all.join("; ")).await.is_ok() {
         return;
     }
     // One of them is not accepted here (old server, pooler): apply what can be applied.
     for stmt in &all {
-        if let Err(e) = s.batch_execute(stmt).await {
-            tracing::debug!("{stmt}: {}", Error::from_pg(e));
+        if let Err(e) = s.run(stmt).await {
+            tracing::debug!("{stmt}: {e}");
         }
     }
 }
 
 /// Prepares a source session (settings only; the caller opens the transaction).
-pub async fn prepare_source(s: &Session) {
+pub(crate) async fn prepare_source(mut s: impl Statements) {
     let mut extra = Vec::new();
     if s.server_version_num() >= 170000 {
         extra.push("SET transaction_timeout = 0".to_string());
     }
-    apply_settings(s, SOURCE_SETTINGS, &extra).await;
+    apply_settings(&mut s, SOURCE_SETTINGS, &extra).await;
 }
 
 /// Prepares a target session. Returns whether `session_replication_role = replica` could be
 /// set (superuser, or a role granted SET on it): then no ordinary trigger and no foreign-key
 /// check fires during the load.
-pub async fn prepare_target(s: &Session) -> bool {
+pub(crate) async fn prepare_target(mut s: impl Statements) -> bool {
     let mut extra = vec![format!(
         "SELECT CASE WHEN pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem'))
                      < pg_catalog.pg_size_bytes({m})
@@ -96,8 +122,8 @@ pub async fn prepare_target(s: &Session) -> bool {
     if s.server_version_num() >= 170000 {
         extra.push("SET transaction_timeout = 0".to_string());
     }
-    apply_settings(s, TARGET_SETTINGS, &extra).await;
-    s.batch_execute("SET session_replication_role = replica")
+    apply_settings(&mut s, TARGET_SETTINGS, &extra).await;
+    s.run("SET session_replication_role = replica")
         .await
         .is_ok()
 }
@@ -196,70 +222,128 @@ impl Shared {
     }
 }
 
-/// A worker's two sessions, opened on first use.
+/// A worker's sessions, opened on first use: our own client's sessions for COPY pass-through
+/// (which also run post-data jobs and ANALYZE on the target), and tokio-postgres sessions for
+/// large objects, which need extended-protocol parameters.
+#[derive(Default)]
 struct Conns {
-    src: Option<Session>,
-    tgt: Option<Session>,
+    src: Option<WireSession>,
+    tgt: Option<WireSession>,
+    lo_src: Option<Session>,
+    lo_tgt: Option<Session>,
+}
+
+fn source_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
+    |e: Error| {
+        e.with_side(Side::Source)
+            .with_database(&sh.source_db)
+            .with_phase("copy")
+    }
+}
+
+fn target_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
+    |e: Error| {
+        e.with_side(Side::Target)
+            .with_database(&sh.target_db)
+            .with_phase("copy")
+    }
+}
+
+/// The statement that puts a source session into the shared snapshot.
+fn import_snapshot(sh: &Shared) -> String {
+    format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+        quote_literal(&sh.snapshot)
+    )
 }
 
 impl Conns {
-    async fn source(&mut self, sh: &Shared) -> Result<()> {
-        if self.src.is_some() {
-            return Ok(());
+    /// The source session, in the shared snapshot (a session left unusable by a failed task is
+    /// replaced).
+    async fn source(&mut self, sh: &Shared) -> Result<&mut WireSession> {
+        if self.src.as_ref().is_some_and(|s| !s.is_usable()) {
+            self.src = None;
         }
-        let err = |e: Error| {
-            e.with_side(Side::Source)
-                .with_database(&sh.source_db)
-                .with_phase("copy")
-        };
-        let s = connect(&sh.source, Some(&sh.source_db))
-            .await
-            .map_err(err)?;
-        sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
-        prepare_source(&s).await;
-        s.batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-            quote_literal(&sh.snapshot)
+        if self.src.is_none() {
+            let err = source_err(sh);
+            let mut s = connect_wire(&sh.source, Some(&sh.source_db))
+                .await
+                .map_err(&err)?;
+            sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
+            prepare_source(&mut s).await;
+            s.simple_query(&import_snapshot(sh))
+                .await
+                .map_err(|e| err(e).context("importing the snapshot"))?;
+            self.src = Some(s);
+        }
+        Ok(self.src.as_mut().expect("just opened"))
+    }
+
+    async fn target(&mut self, sh: &Shared) -> Result<&mut WireSession> {
+        if self.tgt.as_ref().is_some_and(|s| !s.is_usable()) {
+            self.tgt = None;
+        }
+        if self.tgt.is_none() {
+            let mut s = connect_wire(&sh.target, Some(&sh.target_db))
+                .await
+                .map_err(target_err(sh))?;
+            sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
+            prepare_target(&mut s).await;
+            self.tgt = Some(s);
+        }
+        Ok(self.tgt.as_mut().expect("just opened"))
+    }
+
+    /// Sessions for large objects, the source one in the shared snapshot.
+    async fn large_objects(&mut self, sh: &Shared) -> Result<(&Session, &Session)> {
+        if self.lo_src.is_none() {
+            let err = source_err(sh);
+            let s = connect(&sh.source, Some(&sh.source_db))
+                .await
+                .map_err(&err)?;
+            sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
+            prepare_source(&s).await;
+            s.batch_execute(&import_snapshot(sh))
+                .await
+                .map_err(|e| err(Error::from_pg(e)).context("importing the snapshot"))?;
+            self.lo_src = Some(s);
+        }
+        if self.lo_tgt.is_none() {
+            let s = connect(&sh.target, Some(&sh.target_db))
+                .await
+                .map_err(target_err(sh))?;
+            sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
+            prepare_target(&s).await;
+            self.lo_tgt = Some(s);
+        }
+        Ok((
+            self.lo_src.as_ref().expect("just opened"),
+            self.lo_tgt.as_ref().expect("just opened"),
         ))
-        .await
-        .map_err(|e| err(Error::from_pg(e)).context("importing the snapshot"))?;
-        self.src = Some(s);
-        Ok(())
     }
 
-    async fn target(&mut self, sh: &Shared) -> Result<()> {
-        if self.tgt.is_some() {
-            return Ok(());
-        }
-        let s = connect(&sh.target, Some(&sh.target_db))
-            .await
-            .map_err(|e| {
-                e.with_side(Side::Target)
-                    .with_database(&sh.target_db)
-                    .with_phase("copy")
-            })?;
-        sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
-        prepare_target(&s).await;
-        self.tgt = Some(s);
-        Ok(())
-    }
-
-    /// Ends the sessions: the source's read-only transaction is rolled back, then both are
+    /// Ends the sessions: the source's read-only transactions are rolled back, then all are
     /// closed (closing also aborts whatever transaction a failed task left on the target).
     async fn close(self) {
-        if let Some(s) = self.src {
+        if let Some(mut s) = self.src {
+            if s.is_usable() {
+                let _ = tokio::time::timeout(WIND_DOWN, s.simple_query("ROLLBACK")).await;
+            }
+            s.close().await;
+        }
+        if let Some(s) = self.lo_src {
             let _ = tokio::time::timeout(WIND_DOWN, s.batch_execute("ROLLBACK")).await;
         }
-        drop(self.tgt);
+        if let Some(s) = self.tgt {
+            s.close().await;
+        }
+        drop(self.lo_tgt);
     }
 }
 
 /// One worker: takes tasks until there are none left or the copy stops.
 pub async fn run(sh: Arc<Shared>) {
-    let mut conns = Conns {
-        src: None,
-        tgt: None,
-    };
+    let mut conns = Conns::default();
     while let Some(task) = sh.next_task().await {
         let started = std::time::Instant::now();
         let outcome = run_task(&sh, &mut conns, &task).await;
@@ -280,23 +364,29 @@ pub async fn run(sh: Arc<Shared>) {
     conns.close().await;
 }
 
-/// Runs `fut` unless the copy stops first; on stop, asks the servers to cancel whatever
-/// `sessions` are running, lets `fut` wind down briefly and returns [`cancelled`].
+/// Runs `fut` unless the copy stops first; on stop, runs `cancel` (which asks the servers to
+/// cancel what the task's sessions run), lets `fut` wind down briefly and returns
+/// [`cancelled`].
 async fn guarded<T>(
     sh: &Shared,
-    sessions: &[&Session],
+    cancel: impl Future<Output = ()>,
     fut: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let mut fut = pin!(fut);
     tokio::select! {
         r = &mut fut => r,
         _ = sh.stop.cancelled() => {
-            let cancels = sessions.iter().map(|s| s.cancel());
-            let _ = tokio::time::timeout(WIND_DOWN, futures::future::join_all(cancels)).await;
+            let _ = tokio::time::timeout(WIND_DOWN, cancel).await;
             let _ = tokio::time::timeout(WIND_DOWN, &mut fut).await;
             Err(cancelled())
         }
     }
+}
+
+/// Cancels whatever the given sessions of ours run.
+async fn cancel_all(cancellers: Vec<Canceller>) {
+    let cancels = cancellers.iter().map(|c| c.cancel());
+    let _ = futures::future::join_all(cancels).await;
 }
 
 async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome> {
@@ -304,9 +394,10 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
         Task::Copy { table, part } => {
             conns.source(sh).await?;
             conns.target(sh).await?;
-            let (src, tgt) = (conns.src.as_ref().unwrap(), conns.tgt.as_ref().unwrap());
+            let (src, tgt) = (conns.src.as_mut().unwrap(), conns.tgt.as_mut().unwrap());
+            let cancel = cancel_all(vec![src.canceller(), tgt.canceller()]);
             let t = &sh.tables[*table];
-            let (rows, bytes) = guarded(sh, &[src, tgt], copy_part(sh, src, tgt, t, *part)).await?;
+            let (rows, bytes) = guarded(sh, cancel, copy_part(sh, src, tgt, t, *part)).await?;
             Ok(Outcome::Part {
                 table: *table,
                 rows,
@@ -318,23 +409,24 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
             parallel,
             jobs,
         } => {
-            conns.target(sh).await?;
-            let tgt = conns.tgt.as_ref().unwrap();
-            guarded(sh, &[tgt], run_jobs(tgt, &sh.target_db, jobs)).await?;
+            let tgt = conns.target(sh).await?;
+            let cancel = cancel_all(vec![tgt.canceller()]);
+            guarded(sh, cancel, run_jobs(tgt, &sh.target_db, jobs)).await?;
             Ok(Outcome::Post {
                 unit: *unit,
                 parallel: *parallel,
             })
         }
         Task::LargeObjects(oids) => {
-            conns.source(sh).await?;
-            conns.target(sh).await?;
-            let (src, tgt) = (conns.src.as_ref().unwrap(), conns.tgt.as_ref().unwrap());
+            let (src, tgt) = conns.large_objects(sh).await?;
             let progress = sh.progress.clone();
             let on_bytes = move |n: u64| progress.add_bytes(n);
+            let cancel = async {
+                let _ = futures::future::join(src.cancel(), tgt.cancel()).await;
+            };
             let bytes = guarded(
                 sh,
-                &[src, tgt],
+                cancel,
                 large_objects::copy_batch(src, tgt, &sh.source_db, &sh.target_db, oids, &on_bytes),
             )
             .await?;
@@ -344,14 +436,11 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
             })
         }
         Task::Analyze { sql, describe } => {
-            conns.target(sh).await?;
-            let tgt = conns.tgt.as_ref().unwrap();
-            let r = guarded(sh, &[tgt], async {
-                tgt.batch_execute(sql).await.map_err(Error::from_pg)
-            })
-            .await;
+            let tgt = conns.target(sh).await?;
+            let cancel = cancel_all(vec![tgt.canceller()]);
+            let r = guarded(sh, cancel, tgt.simple_query(sql)).await;
             match r {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
                 // Statistics are an optimisation: a failed ANALYZE is a warning.
                 Err(e) => sh
@@ -366,12 +455,15 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
 }
 
 /// Runs post-data jobs in order on `tgt`.
-pub async fn run_jobs(tgt: &Session, target_db: &str, jobs: &[super::PostDataJob]) -> Result<()> {
+pub(crate) async fn run_jobs(
+    mut tgt: impl Statements,
+    target_db: &str,
+    jobs: &[super::PostDataJob],
+) -> Result<()> {
     for job in jobs {
         for stmt in &job.statements {
-            tgt.batch_execute(stmt).await.map_err(|e| {
-                Error::from_pg(e)
-                    .with_side(Side::Target)
+            tgt.run(stmt).await.map_err(|e| {
+                e.with_side(Side::Target)
                     .with_database(target_db)
                     .with_object(job.describe.clone())
                     .with_phase("post-data")
@@ -381,78 +473,53 @@ pub async fn run_jobs(tgt: &Session, target_db: &str, jobs: &[super::PostDataJob
     Ok(())
 }
 
-/// Copies one part of one table: `COPY ... TO STDOUT` on the source streamed into
-/// `COPY ... FROM STDIN` on the target. Single-part tables whose target may be truncated are
-/// loaded as `BEGIN; TRUNCATE; COPY ... FREEZE; COMMIT`; other parts run as one autocommit
-/// COPY each. Returns (rows, bytes) once the target committed.
+/// Copies one part of one table: `COPY ... TO STDOUT` on the source passed through into
+/// `COPY ... FROM STDIN` on the target ([`pass_through`]). Single-part tables whose target may
+/// be truncated are loaded as `BEGIN; TRUNCATE; COPY ... FREEZE; COMMIT`; other parts run as
+/// one autocommit COPY each. Returns (rows, bytes) once the target committed.
 async fn copy_part(
     sh: &Shared,
-    src: &Session,
-    tgt: &Session,
+    src: &mut WireSession,
+    tgt: &mut WireSession,
     t: &TablePlan,
     part: usize,
 ) -> Result<(u64, u64)> {
     let what = t.describe_part(part);
-    let serr = |e: tokio_postgres::Error| {
-        Error::from_pg(e)
-            .with_side(Side::Source)
-            .with_database(&sh.source_db)
-            .with_object(what.clone())
-            .with_phase("copy")
-    };
-    let terr = |e: tokio_postgres::Error| {
-        Error::from_pg(e)
-            .with_side(Side::Target)
-            .with_database(&sh.target_db)
+    let locate = |e: Error| {
+        let db = match e.side() {
+            Some(Side::Source) => &sh.source_db,
+            _ => &sh.target_db,
+        };
+        e.with_database(db)
             .with_object(what.clone())
             .with_phase("copy")
     };
     let out_sql = t.copy_out_sql(part);
     let in_sql = t.copy_in_sql();
-    let target_start = async {
-        if t.freeze {
-            tgt.batch_execute(&format!("BEGIN; TRUNCATE ONLY {}", t.qualified()))
-                .await?;
-        }
-        tgt.copy_in::<_, Bytes>(in_sql.as_str()).await
-    };
-    // Both ends start at once (one round trip less per table).
-    let (stream, sink) = tokio::join!(src.copy_out(out_sql.as_str()), target_start);
-    let stream = stream.map_err(serr)?;
-    let sink = match sink {
-        Ok(s) => s,
-        Err(e) => {
-            // The source is already streaming this part: stop it rather than drain it.
-            drop(stream);
-            let _ = tokio::time::timeout(WIND_DOWN, src.cancel()).await;
-            return Err(terr(e));
-        }
-    };
-    let mut stream = pin!(stream);
-    let mut sink = pin!(sink);
+    let prelude = t
+        .freeze
+        .then(|| format!("BEGIN; TRUNCATE ONLY {}", t.qualified()));
     let progress = &sh.progress;
-    let stats = pump(stream.as_mut(), &mut sink.as_mut(), |bytes, messages| {
-        progress.add_bytes(bytes);
-        progress.add_rows(messages);
-    })
+    let (mut last_bytes, mut last_messages) = (0, 0);
+    let stats = pass_through(
+        src,
+        &out_sql,
+        tgt,
+        &in_sql,
+        prelude.as_deref(),
+        |bytes, messages| {
+            progress.add_bytes(bytes - last_bytes);
+            progress.add_rows(messages - last_messages);
+            (last_bytes, last_messages) = (bytes, messages);
+        },
+    )
     .await
-    .map_err(|e| match e {
-        PumpError::Source(e) => serr(e),
-        PumpError::Sink(e) => terr(e),
-    });
-    let stats = match stats {
-        Ok(s) => s,
-        Err(e) => {
-            if e.side() == Some(Side::Target) {
-                let _ = tokio::time::timeout(WIND_DOWN, src.cancel()).await;
-            }
-            return Err(e);
-        }
-    };
-    let rows = sink.as_mut().finish().await.map_err(terr)?;
+    .map_err(locate)?;
     if t.freeze {
-        tgt.batch_execute("COMMIT").await.map_err(terr)?;
+        tgt.simple_query("COMMIT")
+            .await
+            .map_err(|e| locate(e.with_side(Side::Target)))?;
     }
-    progress.correct_rows(stats.messages, rows);
-    Ok((rows, stats.bytes))
+    progress.correct_rows(stats.messages, stats.rows);
+    Ok((stats.rows, stats.bytes))
 }

@@ -5,7 +5,7 @@
 //!
 //! 1. **Publication** on the source database, `FOR ALL TABLES` or `FOR TABLE` the filtered list,
 //!    publishing `insert, update, delete, truncate`.
-//! 2. **Slot** created on a replication connection ([`crate::conn::replication`]) with an
+//! 2. **Slot** created on a replication connection ([`crate::conn::wire`]) with an
 //!    exported snapshot.
 //! 3. **Initial data**: the caller's copy (the data engine's parallel workers) runs inside that
 //!    snapshot, then builds post-data (indexes, constraints...). The walsender session stays idle
@@ -75,7 +75,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::conn::replication::connect_replication;
+use crate::conn::wire::connect_replication;
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Error, ErrorKind, Result, Side};
 use crate::report::DbStatus;

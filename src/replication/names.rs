@@ -48,7 +48,7 @@ impl ObjectNames {
         if !mangle {
             let plain = build(dbname, false);
             if plain.all().iter().all(|n| n.len() <= 63)
-                && crate::conn::replication::proto::is_valid_slot_name(&plain.slot)
+                && crate::conn::wire::proto::is_valid_slot_name(&plain.slot)
             {
                 return plain;
             }
@@ -105,7 +105,7 @@ mod tests {
         for db in ["App", "my db", "weird\"name", "ünï", "a-b"] {
             let n = ObjectNames::for_database(db, false);
             assert!(n.mangled, "{db}");
-            assert!(crate::conn::replication::proto::is_valid_slot_name(&n.slot));
+            assert!(crate::conn::wire::proto::is_valid_slot_name(&n.slot));
         }
         // 41 bytes of name: exactly 63 for the slot.
         let edge = "b".repeat(41);

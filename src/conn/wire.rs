@@ -1,39 +1,45 @@
-//! A small walsender client: replication connections (`replication=database`), which
-//! tokio-postgres cannot open.
+//! Our own protocol client, for what tokio-postgres cannot do or does too slowly:
 //!
-//! The migration needs exactly one thing from a walsender: a logical replication slot created
-//! with an *exported snapshot* (`CREATE_REPLICATION_SLOT name LOGICAL pgoutput (SNAPSHOT
-//! 'export')`, `EXPORT_SNAPSHOT` before PostgreSQL 15). The data copy imports that snapshot in
-//! ordinary sessions (`SET TRANSACTION SNAPSHOT '<name>'`), so the copied image ends exactly
-//! where the slot's stream begins: no gap, no duplicate.
+//! - **replication connections** (`replication=database`), which tokio-postgres cannot open:
+//!   the migration needs a logical replication slot created with an *exported snapshot*
+//!   (`CREATE_REPLICATION_SLOT name LOGICAL pgoutput (SNAPSHOT 'export')`, `EXPORT_SNAPSHOT`
+//!   before PostgreSQL 15);
+//! - **COPY pass-through** between two ordinary sessions ([`pass_through`]): the server sends one
+//!   CopyData message per row, and a frontend CopyData message has exactly the same framing, so
+//!   the bytes read from the source socket are written to the target socket as they are, after
+//!   a scan of the message headers. tokio-postgres would parse every row into a message, hand
+//!   it through a channel and copy it twice; at hundreds of thousands of rows per second that
+//!   was most of db-migrate's CPU time.
 //!
 //! # The snapshot lives as long as the session is idle
 //!
 //! The server keeps an exported snapshot only until the walsender runs its next command or the
-//! session ends. Keep the [`ReplicationSession`] open and idle until every copy worker has
-//! imported the snapshot (in practice: until the copy is done), then [`ReplicationSession::close`]
-//! it.
+//! session ends. Keep the replication [`WireSession`] open and idle until every copy worker has
+//! imported the snapshot (in practice: until the copy is done), then [`WireSession::close`] it.
 //!
 //! # What the client does
 //!
 //! - opens the socket with [`super::connect::open_socket`] (TCP or Unix), negotiates TLS exactly
 //!   like normal sessions (SSLRequest, then [`TlsSettings::handshake`] with libpq's `sslmode`
 //!   semantics: `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`);
-//! - sends the startup packet with `replication=database`, `user`, `database`,
-//!   `application_name`, `client_encoding=UTF8` and the conninfo's `options`;
+//! - sends the startup packet with `user`, `database`, `application_name`,
+//!   `client_encoding=UTF8`, the conninfo's `options` and, for replication sessions,
+//!   `replication=database`;
 //! - authenticates with SCRAM-SHA-256, md5 or a cleartext password (from
 //!   [`ConnInfo::resolve_password`]);
-//! - bounds all of this by `connect_timeout`, like [`super::connect()`];
-//! - runs simple queries (replication commands, and plain SQL which a `replication=database`
-//!   walsender also accepts) and returns their rows as text.
+//! - bounds all of this by `connect_timeout`, like [`super::connect()`]; ordinary sessions then
+//!   run `SET search_path = ''` like [`super::connect()`] ones;
+//! - runs simple queries (replication commands, and plain SQL) and returns their rows as text;
+//! - cancels a running statement with a CancelRequest over a new socket ([`Canceller`]).
 //!
 //! # Parsing is apart from I/O
 //!
 //! [`proto`] holds everything that interprets server bytes, without any I/O: frame checks
 //! (every message's declared length is checked before its body is read: below 4 or above
-//! [`proto::MAX_MESSAGE_LEN`] is a protocol error), the startup/authentication state machine and
-//! the simple-query result collector. It never panics on malformed input; the cargo-fuzz target
-//! `fuzz/fuzz_targets/backend_messages.rs` drives it with arbitrary bytes.
+//! [`proto::MAX_MESSAGE_LEN`] is a protocol error), the startup/authentication state machine,
+//! the simple-query result collector and the CopyData scanner. It never panics on malformed
+//! input; the cargo-fuzz target `fuzz/fuzz_targets/backend_messages.rs` drives it with
+//! arbitrary bytes.
 
 use std::time::Duration;
 
@@ -44,7 +50,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::config::{ConnInfo, SslMode};
 use super::connect::{describe_endpoint, open_socket};
 use super::tls::TlsSettings;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Side};
 
 pub use proto::{QueryResult, SlotInfo, SystemInfo};
 
@@ -348,7 +354,7 @@ pub mod proto {
                 Message::ReadyForQuery(_) => return Ok(Progress::Done),
                 Message::CopyInResponse(_) | Message::CopyOutResponse(_) => {
                     return Err(protocol(
-                        "the server started a COPY, which this replication client does not support",
+                        "the server started a COPY outside of pass_through",
                     ));
                 }
                 _ => return Err(protocol("unexpected message in a simple-query reply")),
@@ -698,6 +704,59 @@ pub mod proto {
             format!("CREATE_REPLICATION_SLOT {quoted} LOGICAL pgoutput EXPORT_SNAPSHOT")
         })
     }
+
+    /// Scans a COPY-out stream for the CopyData messages that may be forwarded verbatim.
+    ///
+    /// A backend CopyData message (`'d'`, length, data) and a frontend one are framed
+    /// identically, so a run of them can be written to a session in COPY IN mode as it was
+    /// read. The scanner carries its state across buffers: a message may be split anywhere
+    /// (only a header cut short is held back, so the bytes in hand stay bounded whatever the
+    /// row size).
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub struct CopyScan {
+        /// Data bytes of the current CopyData message not seen yet.
+        pending: usize,
+        /// CopyData messages started so far (one per row, for COPY TO).
+        pub messages: u64,
+        /// Data bytes (headers excluded) seen so far.
+        pub bytes: u64,
+    }
+
+    impl CopyScan {
+        /// Scans `buf` from its start (the caller forwards and drops everything scanned before
+        /// the next call). Returns how many leading bytes belong to CopyData messages, and
+        /// whether another message (CopyDone, an error, a notice) starts right after them.
+        pub fn scan(&mut self, buf: &[u8]) -> Result<(usize, bool)> {
+            let mut pos = 0;
+            loop {
+                if self.pending > 0 {
+                    let take = self.pending.min(buf.len() - pos);
+                    pos += take;
+                    self.pending -= take;
+                    self.bytes += take as u64;
+                    if self.pending > 0 {
+                        return Ok((pos, false));
+                    }
+                }
+                match check_header(&buf[pos..])? {
+                    None => return Ok((pos, false)),
+                    Some((b'd', len)) => {
+                        self.messages += 1;
+                        self.pending = len - 4;
+                        pos += 5;
+                    }
+                    Some(_) => return Ok((pos, true)),
+                }
+            }
+        }
+    }
+
+    /// The row count of a `COPY n` command tag.
+    pub fn copy_rows(tag: &str) -> Result<u64> {
+        tag.strip_prefix("COPY ")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| protocol(format!("unexpected command tag {tag:?} after COPY")))
+    }
 }
 
 /// How the TLS question is settled on one connection attempt.
@@ -708,45 +767,71 @@ enum TlsUse<'a> {
     Required(&'a TlsSettings),
 }
 
-/// An open walsender session (`replication=database`). See the module docs: keep it idle
-/// while an exported snapshot is in use.
-pub struct ReplicationSession {
+/// What a [`WireSession`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A walsender (`replication=database`): replication commands and plain SQL.
+    Replication,
+    /// An ordinary backend: plain SQL and COPY.
+    Normal,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Replication => "replication connection",
+            Mode::Normal => "connection",
+        }
+    }
+}
+
+/// An open session of our own protocol client: a walsender ([`connect_replication`]; see the
+/// module docs: keep it idle while an exported snapshot is in use) or an ordinary backend
+/// ([`connect_wire`]) used for COPY pass-through.
+pub struct WireSession {
     io: Box<dyn Io>,
     buf: BytesMut,
     info: ConnInfo,
+    mode: Mode,
+    tls: Option<TlsSettings>,
     parameters: Vec<(String, String)>,
     server_version_num: u32,
-    backend_pid: Option<i32>,
+    backend_key: Option<(i32, i32)>,
     encrypted: bool,
-    /// Set after an I/O or protocol error: the session cannot be used any more.
+    /// Set after an I/O or protocol error, or when a COPY was abandoned half-way: the session
+    /// cannot be used any more.
     broken: bool,
 }
 
-impl std::fmt::Debug for ReplicationSession {
+impl std::fmt::Debug for WireSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplicationSession")
+        f.debug_struct("WireSession")
             .field("endpoint", &describe_endpoint(&self.info))
+            .field("mode", &self.mode)
             .field("server_version_num", &self.server_version_num)
-            .field("backend_pid", &self.backend_pid)
+            .field("backend_pid", &self.backend_pid())
             .field("encrypted", &self.encrypted)
             .finish()
     }
 }
 
-fn connect_error(info: &ConnInfo, msg: impl std::fmt::Display) -> Error {
+fn lost(info: &ConnInfo, mode: Mode, msg: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorKind::Connect,
         format!(
-            "replication connection to {} lost: {msg}",
+            "{} to {} lost: {msg}",
+            mode.label(),
             describe_endpoint(info)
         ),
     )
 }
 
+/// Reads one whole message into `buf` and takes it off.
 async fn read_message(
     io: &mut (dyn Io + '_),
     buf: &mut BytesMut,
     info: &ConnInfo,
+    mode: Mode,
 ) -> Result<postgres_protocol::message::backend::Message> {
     loop {
         if let Some(m) = proto::next_message(buf)? {
@@ -756,21 +841,42 @@ async fn read_message(
         // declared length never makes us allocate ahead of data actually received.
         let want = proto::bytes_missing(buf)?.clamp(5, 64 * 1024);
         buf.reserve(want);
-        let n = io.read_buf(buf).await.map_err(|e| connect_error(info, e))?;
-        if n == 0 {
-            return Err(connect_error(
-                info,
-                "the server closed the connection unexpectedly",
-            ));
-        }
+        fill(io, buf, info, mode).await?;
     }
 }
 
-async fn write_all(io: &mut (dyn Io + '_), bytes: &[u8], info: &ConnInfo) -> Result<()> {
-    io.write_all(bytes)
-        .await
-        .map_err(|e| connect_error(info, e))?;
-    io.flush().await.map_err(|e| connect_error(info, e))
+/// One read into `buf`; the end of the stream is an error.
+async fn fill(
+    io: &mut (dyn Io + '_),
+    buf: &mut BytesMut,
+    info: &ConnInfo,
+    mode: Mode,
+) -> Result<()> {
+    let n = io.read_buf(buf).await.map_err(|e| lost(info, mode, e))?;
+    if n == 0 {
+        return Err(lost(
+            info,
+            mode,
+            "the server closed the connection unexpectedly",
+        ));
+    }
+    Ok(())
+}
+
+async fn write_all(
+    io: &mut (dyn Io + '_),
+    bytes: &[u8],
+    info: &ConnInfo,
+    mode: Mode,
+) -> Result<()> {
+    io.write_all(bytes).await.map_err(|e| lost(info, mode, e))?;
+    io.flush().await.map_err(|e| lost(info, mode, e))
+}
+
+fn encoded(what: &str, f: impl FnOnce(&mut BytesMut) -> std::io::Result<()>) -> Result<BytesMut> {
+    let mut out = BytesMut::new();
+    f(&mut out).map_err(|e| Error::protocol(format!("cannot encode {what}: {e}")))?;
+    Ok(out)
 }
 
 /// Opens a replication session (`replication=database`) to `info`, optionally on another
@@ -779,22 +885,34 @@ async fn write_all(io: &mut (dyn Io + '_), bytes: &[u8], info: &ConnInfo) -> Res
 /// Errors: [`ErrorKind::Auth`] for a refused login (28xxx, e.g. pg_hba has no `replication`
 /// line), SQLSTATE 42501 when the role may not start a walsender (no REPLICATION attribute),
 /// [`ErrorKind::Tls`], [`ErrorKind::Connect`], [`ErrorKind::Timeout`].
-pub async fn connect_replication(
-    info: &ConnInfo,
-    dbname: Option<&str>,
-) -> Result<ReplicationSession> {
+pub async fn connect_replication(info: &ConnInfo, dbname: Option<&str>) -> Result<WireSession> {
+    connect_mode(info, dbname, Mode::Replication).await
+}
+
+/// Opens an ordinary session of our own client to `info` (for COPY pass-through), optionally on
+/// another database than the conninfo's, and runs `SET search_path = ''` on it, like
+/// [`super::connect()`]. Bounded by `connect_timeout` when set; same errors as
+/// [`connect_replication`].
+pub async fn connect_wire(info: &ConnInfo, dbname: Option<&str>) -> Result<WireSession> {
+    let mut s = connect_mode(info, dbname, Mode::Normal).await?;
+    s.simple_query("SET search_path = ''").await?;
+    Ok(s)
+}
+
+async fn connect_mode(info: &ConnInfo, dbname: Option<&str>, mode: Mode) -> Result<WireSession> {
     let info = match dbname {
         Some(db) => info.with_dbname(db),
         None => info.clone(),
     };
     let limit: Option<Duration> = info.connect_timeout;
-    let attempt = connect_inner(&info);
+    let attempt = connect_inner(&info, mode);
     match limit {
         Some(limit) => tokio::time::timeout(limit, attempt).await.map_err(|_| {
             Error::new(
                 ErrorKind::Timeout,
                 format!(
-                    "replication connection to {} timed out after {} s (connect_timeout)",
+                    "{} to {} timed out after {} s (connect_timeout)",
+                    mode.label(),
                     describe_endpoint(&info),
                     limit.as_secs()
                 ),
@@ -804,35 +922,34 @@ pub async fn connect_replication(
     }
 }
 
-async fn connect_inner(info: &ConnInfo) -> Result<ReplicationSession> {
+async fn connect_inner(info: &ConnInfo, mode: Mode) -> Result<WireSession> {
     let tls = TlsSettings::for_conninfo(info)?;
-    match (info.sslmode(), &tls) {
-        (_, None) => connect_once(info, TlsUse::Never).await,
+    let mut s = match (info.sslmode(), &tls) {
+        (_, None) => connect_once(info, TlsUse::Never, mode).await,
         // libpq "allow": plaintext first, TLS only when the server refuses plaintext.
-        (SslMode::Allow, Some(t)) => match connect_once(info, TlsUse::Never).await {
-            Err(e) if e.kind() == ErrorKind::Auth => connect_once(info, TlsUse::Required(t)).await,
+        (SslMode::Allow, Some(t)) => match connect_once(info, TlsUse::Never, mode).await {
+            Err(e) if e.kind() == ErrorKind::Auth => {
+                connect_once(info, TlsUse::Required(t), mode).await
+            }
             other => other,
         },
         // libpq "prefer": TLS when offered; if the TLS session is refused (hostnossl), retry
         // in plaintext.
-        (SslMode::Prefer, Some(t)) => match connect_once(info, TlsUse::IfOffered(t)).await {
-            Err(e) if e.kind() == ErrorKind::Auth => connect_once(info, TlsUse::Never).await,
+        (SslMode::Prefer, Some(t)) => match connect_once(info, TlsUse::IfOffered(t), mode).await {
+            Err(e) if e.kind() == ErrorKind::Auth => connect_once(info, TlsUse::Never, mode).await,
             other => other,
         },
-        (_, Some(t)) => connect_once(info, TlsUse::Required(t)).await,
-    }
+        (_, Some(t)) => connect_once(info, TlsUse::Required(t), mode).await,
+    }?;
+    s.tls = tls;
+    Ok(s)
 }
 
-async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>) -> Result<ReplicationSession> {
-    let endpoint = describe_endpoint(info);
-    let user = info.user();
-    let context = |e: Error| {
-        e.context(format!(
-            "replication connection to {endpoint} as user \"{user}\""
-        ))
-    };
-    let mut socket = open_socket(info).await.map_err(context)?;
-    let (io, encrypted): (Box<dyn Io>, bool) = match tls {
+/// Opens a socket to `info` and settles TLS on it as `tls` says. Returns the stream and whether
+/// it is encrypted.
+async fn open_stream(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<(Box<dyn Io>, bool)> {
+    let mut socket = open_socket(info).await?;
+    Ok(match tls {
         TlsUse::Never => (Box::new(socket), false),
         TlsUse::IfOffered(t) | TlsUse::Required(t) => {
             let mut req = BytesMut::new();
@@ -840,44 +957,49 @@ async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>) -> Result<ReplicationSes
             socket
                 .write_all(&req)
                 .await
-                .map_err(|e| context(connect_error(info, e)))?;
+                .map_err(|e| lost(info, mode, e))?;
             let mut answer = [0u8; 1];
             socket
                 .read_exact(&mut answer)
                 .await
-                .map_err(|e| context(connect_error(info, e)))?;
+                .map_err(|e| lost(info, mode, e))?;
             match (answer[0], tls) {
                 (b'S', _) => {
                     // Reading exactly one byte leaves nothing buffered that a man in the middle
                     // could have injected before the handshake.
                     let stream = t.handshake(socket).await.map_err(|e| {
-                        context(Error::new(
-                            ErrorKind::Tls,
-                            format!("TLS handshake failed: {e}"),
-                        ))
+                        Error::new(ErrorKind::Tls, format!("TLS handshake failed: {e}"))
                     })?;
                     (Box::new(stream), true)
                 }
                 (b'N', TlsUse::IfOffered(_)) => (Box::new(socket), false),
                 (b'N', _) => {
-                    return Err(context(Error::new(
+                    return Err(Error::new(
                         ErrorKind::Tls,
                         format!(
                             "the server does not support TLS but sslmode={} requires it",
                             info.sslmode().as_str()
                         ),
-                    )));
+                    ));
                 }
                 (other, _) => {
-                    return Err(context(Error::protocol(format!(
+                    return Err(Error::protocol(format!(
                         "unexpected answer {} to the TLS request",
                         proto::tag_name(other)
-                    ))));
+                    )));
                 }
             }
         }
-    };
-    startup(io, encrypted, info)
+    })
+}
+
+async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<WireSession> {
+    let endpoint = describe_endpoint(info);
+    let user = info.user();
+    let context =
+        |e: Error| e.context(format!("{} to {endpoint} as user \"{user}\"", mode.label()));
+    let (io, encrypted) = open_stream(info, tls, mode).await.map_err(context)?;
+    startup(io, encrypted, info, mode)
         .await
         .map_err(|e| {
             if e.kind() == ErrorKind::Auth && !encrypted && !info.is_unix_socket() {
@@ -893,31 +1015,31 @@ async fn startup(
     mut io: Box<dyn Io>,
     encrypted: bool,
     info: &ConnInfo,
-) -> Result<ReplicationSession> {
+    mode: Mode,
+) -> Result<WireSession> {
     let user = info.user();
     let dbname = info.dbname();
     let app = info
         .application_name
         .clone()
         .unwrap_or_else(|| crate::APPLICATION_NAME.to_owned());
-    let mut params: Vec<(&str, &str)> = vec![
-        ("user", &user),
-        ("database", &dbname),
-        ("replication", "database"),
-        ("application_name", &app),
-        ("client_encoding", "UTF8"),
-    ];
+    let mut params: Vec<(&str, &str)> = vec![("user", &user), ("database", &dbname)];
+    if mode == Mode::Replication {
+        params.push(("replication", "database"));
+    }
+    params.push(("application_name", &app));
+    params.push(("client_encoding", "UTF8"));
     if let Some(opts) = &info.options {
         params.push(("options", opts));
     }
     let packet = proto::startup_message(&params)?;
-    write_all(io.as_mut(), &packet, info).await?;
+    write_all(io.as_mut(), &packet, info, mode).await?;
     let mut machine = proto::Startup::new(user.clone(), info.resolve_password());
     let mut buf = BytesMut::with_capacity(8192);
     loop {
-        let msg = read_message(io.as_mut(), &mut buf, info).await?;
+        let msg = read_message(io.as_mut(), &mut buf, info, mode).await?;
         match machine.handle(msg)? {
-            proto::StartupStep::Send(bytes) => write_all(io.as_mut(), &bytes, info).await?,
+            proto::StartupStep::Send(bytes) => write_all(io.as_mut(), &bytes, info, mode).await?,
             proto::StartupStep::Wait => {}
             proto::StartupStep::Ready => break,
         }
@@ -928,19 +1050,55 @@ async fn startup(
         .find(|(k, _)| k == "server_version")
         .and_then(|(_, v)| proto::parse_server_version(v))
         .ok_or_else(|| Error::protocol("the server did not report server_version"))?;
-    Ok(ReplicationSession {
+    Ok(WireSession {
         io,
         buf,
         info: info.clone(),
+        mode,
+        tls: None,
         parameters: machine.parameters,
         server_version_num,
-        backend_pid: machine.backend_key.map(|(pid, _)| pid),
+        backend_key: machine.backend_key,
         encrypted,
         broken: false,
     })
 }
 
-impl ReplicationSession {
+/// Asks a server to cancel what one of our sessions runs, from anywhere (it owns copies of
+/// what it needs, so it can be used while the session is busy).
+#[derive(Clone)]
+pub struct Canceller {
+    info: ConnInfo,
+    tls: Option<TlsSettings>,
+    encrypted: bool,
+    key: Option<(i32, i32)>,
+}
+
+impl Canceller {
+    /// Sends a CancelRequest over a new socket, encrypted when the session is. Like libpq, it
+    /// does not wait for the effect: the session's statement ends with SQLSTATE 57014.
+    pub async fn cancel(&self) -> Result<()> {
+        let Some((pid, secret)) = self.key else {
+            return Err(Error::protocol(
+                "the server sent no cancel key (BackendKeyData) for this session",
+            ));
+        };
+        let tls = match (&self.tls, self.encrypted) {
+            (Some(t), true) => TlsUse::Required(t),
+            _ => TlsUse::Never,
+        };
+        let (mut io, _) = open_stream(&self.info, tls, Mode::Normal).await?;
+        let mut out = BytesMut::new();
+        frontend::cancel_request(pid, secret, &mut out);
+        write_all(io.as_mut(), &out, &self.info, Mode::Normal).await?;
+        // The server closes the socket when it has read the request.
+        let mut rest = [0u8; 1];
+        let _ = io.read(&mut rest).await;
+        Ok(())
+    }
+}
+
+impl WireSession {
     /// The conninfo this session was opened with (effective database included).
     pub fn info(&self) -> &ConnInfo {
         &self.info
@@ -951,14 +1109,29 @@ impl ReplicationSession {
         self.server_version_num
     }
 
-    /// The walsender's process id (from BackendKeyData).
+    /// The server process id (from BackendKeyData).
     pub fn backend_pid(&self) -> Option<i32> {
-        self.backend_pid
+        self.backend_key.map(|(pid, _)| pid)
     }
 
     /// True when the session runs over TLS.
     pub fn is_encrypted(&self) -> bool {
         self.encrypted
+    }
+
+    /// False once an I/O or protocol error (or an abandoned COPY) left the session unusable.
+    pub fn is_usable(&self) -> bool {
+        !self.broken
+    }
+
+    /// What cancels this session's running statement.
+    pub fn canceller(&self) -> Canceller {
+        Canceller {
+            info: self.info.clone(),
+            tls: self.tls.clone(),
+            encrypted: self.encrypted,
+            key: self.backend_key,
+        }
     }
 
     /// The latest value of a server parameter reported by ParameterStatus.
@@ -970,15 +1143,22 @@ impl ReplicationSession {
             .map(|(_, v)| v.as_str())
     }
 
+    fn unusable(&self) -> Error {
+        Error::new(
+            ErrorKind::Connect,
+            format!(
+                "the {} is no longer usable after an earlier error",
+                self.mode.label()
+            ),
+        )
+    }
+
     /// Runs `sql` with the simple query protocol and returns the last row-returning
     /// statement's rows as text. A server error is returned with its SQLSTATE and leaves the
     /// session usable; an I/O or protocol error breaks it.
     pub async fn simple_query(&mut self, sql: &str) -> Result<QueryResult> {
         if self.broken {
-            return Err(Error::new(
-                ErrorKind::Connect,
-                "the replication connection is no longer usable after an earlier error",
-            ));
+            return Err(self.unusable());
         }
         let r = self.simple_query_inner(sql).await;
         if let Err(e) = &r
@@ -990,26 +1170,24 @@ impl ReplicationSession {
     }
 
     async fn simple_query_inner(&mut self, sql: &str) -> Result<QueryResult> {
-        let mut out = BytesMut::new();
-        frontend::query(sql, &mut out)
-            .map_err(|e| Error::protocol(format!("cannot encode the query: {e}")))?;
-        write_all(self.io.as_mut(), &out, &self.info).await?;
+        let out = encoded("the query", |b| frontend::query(sql, b))?;
+        write_all(self.io.as_mut(), &out, &self.info, self.mode).await?;
         let mut collector = proto::QueryCollector::new();
         loop {
-            let msg = read_message(self.io.as_mut(), &mut self.buf, &self.info).await?;
+            let msg = self.read_message().await?;
             if collector.handle(msg)? == proto::Progress::Done {
                 break;
             }
         }
         for n in &collector.notices {
-            tracing::debug!(
-                "replication connection notice: {} {}",
-                n.severity,
-                n.message
-            );
+            tracing::debug!("{} notice: {} {}", self.mode.label(), n.severity, n.message);
         }
         self.parameters.append(&mut collector.parameters);
         collector.finish()
+    }
+
+    async fn read_message(&mut self) -> Result<postgres_protocol::message::backend::Message> {
+        read_message(self.io.as_mut(), &mut self.buf, &self.info, self.mode).await
     }
 
     /// `IDENTIFY_SYSTEM`.
@@ -1037,6 +1215,90 @@ impl ReplicationSession {
         self.simple_query(&cmd).await.map(|_| ())
     }
 
+    /// Sends a COPY statement and waits for the server to enter COPY mode (`in_mode`:
+    /// CopyInResponse or CopyOutResponse). A server error (after which the server sends
+    /// ReadyForQuery) is returned with its SQLSTATE and leaves the session usable.
+    async fn start_copy(&mut self, sql: &str, copy_in: bool) -> Result<()> {
+        use postgres_protocol::message::backend::Message;
+        if self.broken {
+            return Err(self.unusable());
+        }
+        let out = encoded("the COPY statement", |b| frontend::query(sql, b))?;
+        let r = async {
+            write_all(self.io.as_mut(), &out, &self.info, self.mode).await?;
+            let mut error = None;
+            loop {
+                match self.read_message().await? {
+                    Message::CopyInResponse(_) if copy_in && error.is_none() => return Ok(()),
+                    Message::CopyOutResponse(_) if !copy_in && error.is_none() => return Ok(()),
+                    Message::ErrorResponse(body) => {
+                        error.get_or_insert(
+                            proto::ServerMessage::parse(body.fields())?.into_error(),
+                        );
+                    }
+                    Message::ReadyForQuery(_) => {
+                        return Err(error.unwrap_or_else(|| {
+                            Error::protocol("the server did not start the COPY")
+                        }));
+                    }
+                    Message::NoticeResponse(_)
+                    | Message::ParameterStatus(_)
+                    | Message::NotificationResponse(_)
+                    | Message::CommandComplete(_)
+                    | Message::EmptyQueryResponse => {}
+                    _ => return Err(Error::protocol("unexpected message before COPY started")),
+                }
+            }
+        }
+        .await;
+        if let Err(e) = &r
+            && e.sqlstate().is_none()
+        {
+            self.broken = true;
+        }
+        r
+    }
+
+    /// Reads the end of a statement: messages up to ReadyForQuery. Returns the last command tag,
+    /// or the first server error.
+    async fn finish_statement(&mut self) -> Result<Option<String>> {
+        use postgres_protocol::message::backend::Message;
+        let mut error = None;
+        let mut tag = None;
+        loop {
+            match self.read_message().await? {
+                Message::CommandComplete(body) => {
+                    tag = Some(
+                        body.tag()
+                            .map_err(|e| {
+                                Error::protocol(format!("malformed CommandComplete: {e}"))
+                            })?
+                            .to_owned(),
+                    );
+                }
+                Message::ErrorResponse(body) => {
+                    error.get_or_insert(proto::ServerMessage::parse(body.fields())?.into_error());
+                }
+                Message::ReadyForQuery(_) => {
+                    return match error {
+                        Some(e) => Err(e),
+                        None => Ok(tag),
+                    };
+                }
+                Message::NoticeResponse(_)
+                | Message::ParameterStatus(_)
+                | Message::NotificationResponse(_)
+                | Message::CopyDone
+                | Message::CopyData(_) => {}
+                _ => {
+                    return Err(Error::protocol(
+                        "unexpected message at the end of a statement",
+                    ));
+                }
+            }
+        }
+    }
+
     /// Ends the session politely (Terminate) and closes the socket. This also ends an exported
     /// snapshot's life.
     pub async fn close(mut self) {
@@ -1047,6 +1309,252 @@ impl ReplicationSession {
             let _ = self.io.flush().await;
         }
         let _ = self.io.shutdown().await;
+    }
+}
+
+/// What [`pass_through`] moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Rows the target's COPY reported.
+    pub rows: u64,
+    /// COPY data bytes (message headers excluded).
+    pub bytes: u64,
+    /// CopyData messages read from the source (one per row, plus the trailer in binary format).
+    pub messages: u64,
+}
+
+/// Read-buffer size of [`pass_through`]: each read takes what the socket holds, up to this.
+pub const PASS_BUFFER: usize = 256 * 1024;
+
+/// The buffered bytes worth a write when the source has nothing more ready at once.
+const MIN_WRITE: usize = 64 * 1024;
+
+/// Streams `COPY ... TO STDOUT` (`out_sql`) on `src` into `COPY ... FROM STDIN` (`in_sql`) on
+/// `tgt` (after `in_prelude`, e.g. `BEGIN; TRUNCATE ...`, run while the source starts), writing the source's CopyData messages to the target as they were read (see the
+/// module docs). Memory is one buffer of [`PASS_BUFFER`] bytes whatever the row sizes: a message
+/// larger than the buffer is forwarded in pieces.
+///
+/// `progress(bytes, messages)` is called after every write. Errors carry the side that failed
+/// ([`Side`]). When one side fails after both COPYs started, the other session is abandoned
+/// (marked unusable: the caller closes it, which ends its statement and transaction); a target
+/// error seen while the source streams stops the copy at once. Nothing is committed on the
+/// target unless the source's COPY ended without error.
+pub async fn pass_through(
+    src: &mut WireSession,
+    out_sql: &str,
+    tgt: &mut WireSession,
+    in_sql: &str,
+    in_prelude: Option<&str>,
+    progress: impl FnMut(u64, u64),
+) -> Result<CopyStats> {
+    let r = pass_through_inner(src, out_sql, tgt, in_sql, in_prelude, progress).await;
+    if r.is_err() && in_prelude.is_some() {
+        // The prelude may have left a transaction open on the target: closing the session is
+        // the sure way to end it.
+        tgt.broken = true;
+    }
+    r
+}
+
+async fn pass_through_inner(
+    src: &mut WireSession,
+    out_sql: &str,
+    tgt: &mut WireSession,
+    in_sql: &str,
+    in_prelude: Option<&str>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<CopyStats> {
+    use postgres_protocol::message::backend::Message;
+    let target_start = async {
+        if let Some(sql) = in_prelude {
+            tgt.simple_query(sql).await?;
+        }
+        tgt.start_copy(in_sql, true).await
+    };
+    let (a, b) = tokio::join!(src.start_copy(out_sql, false), target_start);
+    match (a, b) {
+        (Ok(()), Ok(())) => {}
+        (Err(e), Ok(())) => {
+            // The target waits for data: fail its COPY (nothing was written).
+            let fail = encoded("CopyFail", |b| {
+                frontend::copy_fail("the source COPY failed", b)
+            })?;
+            let ended = async {
+                write_all(tgt.io.as_mut(), &fail, &tgt.info, tgt.mode).await?;
+                tgt.finish_statement().await
+            }
+            .await;
+            if ended.as_ref().is_err_and(|e| e.sqlstate().is_none()) {
+                tgt.broken = true;
+            }
+            return Err(e.with_side(Side::Source));
+        }
+        (Ok(()), Err(e)) => {
+            src.broken = true;
+            return Err(e.with_side(Side::Target));
+        }
+        (Err(e), Err(_)) => return Err(e.with_side(Side::Source)),
+    }
+    let mut scan = proto::CopyScan::default();
+    let mut buf = std::mem::take(&mut src.buf);
+    let streamed = stream(src, tgt, &mut buf, &mut scan, &mut progress).await;
+    src.buf = buf;
+    if let Err(e) = streamed {
+        match e.side() {
+            Some(Side::Target) => src.broken = true,
+            _ => tgt.broken = true,
+        }
+        return Err(e);
+    }
+    // The source's CopyDone, CommandComplete and ReadyForQuery (or its error).
+    let mut error = None;
+    loop {
+        let msg = match src.read_message().await {
+            Ok(m) => m,
+            Err(e) => {
+                src.broken = true;
+                tgt.broken = true;
+                return Err(e.with_side(Side::Source));
+            }
+        };
+        match msg {
+            Message::ErrorResponse(body) => {
+                let e = proto::ServerMessage::parse(body.fields())?.into_error();
+                error.get_or_insert(e);
+            }
+            Message::ReadyForQuery(_) => break,
+            _ => {}
+        }
+    }
+    if let Some(e) = error {
+        // Abandon the target's COPY: closing its session rolls it back.
+        tgt.broken = true;
+        return Err(e.with_side(Side::Source));
+    }
+    let done = encoded("CopyDone", |b| {
+        frontend::copy_done(b);
+        Ok(())
+    })?;
+    let ended = async {
+        write_all(tgt.io.as_mut(), &done, &tgt.info, tgt.mode).await?;
+        tgt.finish_statement().await
+    }
+    .await;
+    let tag = match ended {
+        Ok(tag) => tag,
+        Err(e) => {
+            if e.sqlstate().is_none() {
+                tgt.broken = true;
+            }
+            return Err(e.with_side(Side::Target));
+        }
+    };
+    let rows = match tag {
+        Some(t) => proto::copy_rows(&t).map_err(|e| e.with_side(Side::Target))?,
+        None => {
+            return Err(Error::protocol("the target sent no COPY result").with_side(Side::Target));
+        }
+    };
+    Ok(CopyStats {
+        rows,
+        bytes: scan.bytes,
+        messages: scan.messages,
+    })
+}
+
+/// The streaming part of [`pass_through`]: returns when the source's next message is not
+/// CopyData (left at the front of `buf`).
+async fn stream(
+    src: &mut WireSession,
+    tgt: &mut WireSession,
+    buf: &mut BytesMut,
+    scan: &mut proto::CopyScan,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<()> {
+    use bytes::Buf;
+    use futures::FutureExt;
+    use postgres_protocol::message::backend::Message;
+    let src_err = |e: Error| e.with_side(Side::Source);
+    let src_closed = |s: &WireSession| {
+        src_err(lost(
+            &s.info,
+            s.mode,
+            "the server closed the connection unexpectedly",
+        ))
+    };
+    // Scanned CopyData bytes at the front of `buf`, not written yet.
+    let mut ready = 0;
+    loop {
+        let (n, end) = scan.scan(&buf[ready..]).map_err(src_err)?;
+        ready += n;
+        if ready > 0 && (end || ready >= MIN_WRITE) {
+            write_all(tgt.io.as_mut(), &buf[..ready], &tgt.info, tgt.mode)
+                .await
+                .map_err(|e| e.with_side(Side::Target))?;
+            buf.advance(ready);
+            ready = 0;
+            progress(scan.bytes, scan.messages);
+        }
+        if end {
+            // A notice, a parameter change or a notification goes by; any other message
+            // (CopyDone, ErrorResponse) ends the data.
+            let tag = buf.first().copied();
+            if !matches!(tag, Some(b'N' | b'S' | b'A')) {
+                return Ok(());
+            }
+            if let Some(Message::NoticeResponse(body)) =
+                proto::next_message(buf).map_err(src_err)?
+                && let Ok(n) = proto::ServerMessage::parse(body.fields())
+            {
+                tracing::debug!("source notice during COPY: {}", n.message);
+            }
+            continue;
+        }
+        if ready >= MIN_WRITE {
+            continue;
+        }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(PASS_BUFFER);
+        }
+        // Take what the source has at once.
+        match src.io.read_buf(buf).now_or_never() {
+            Some(Ok(0)) => return Err(src_closed(src)),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(src_err(lost(&src.info, src.mode, e))),
+            None => {}
+        }
+        // The source has nothing ready: write what there is, then wait for the source while
+        // watching the target, which speaks during COPY IN only to report an error.
+        if ready > 0 {
+            write_all(tgt.io.as_mut(), &buf[..ready], &tgt.info, tgt.mode)
+                .await
+                .map_err(|e| e.with_side(Side::Target))?;
+            buf.advance(ready);
+            ready = 0;
+            progress(scan.bytes, scan.messages);
+        }
+        tokio::select! {
+            r = src.io.read_buf(buf) => match r {
+                Ok(0) => return Err(src_closed(src)),
+                Ok(_) => {}
+                Err(e) => return Err(src_err(lost(&src.info, src.mode, e))),
+            },
+            r = tgt.io.read_buf(&mut tgt.buf) => {
+                let tgt_err = |e: Error| e.with_side(Side::Target);
+                match r {
+                    Ok(0) => return Err(tgt_err(lost(&tgt.info, tgt.mode, "the server closed the connection unexpectedly"))),
+                    Ok(_) => {}
+                    Err(e) => return Err(tgt_err(lost(&tgt.info, tgt.mode, e))),
+                }
+                while let Some(m) = proto::next_message(&mut tgt.buf).map_err(tgt_err)? {
+                    if let Message::ErrorResponse(body) = m {
+                        // The server now waits for CopyDone or CopyFail; the session is
+                        // abandoned instead.
+                        return Err(tgt_err(proto::ServerMessage::parse(body.fields())?.into_error()));
+                    }
+                }
+            }
+        }
     }
 }
 
