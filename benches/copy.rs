@@ -1,38 +1,30 @@
 //! Benchmarks of the data engine.
 //!
-//! - `pipe/*`: the chunk coalescing and buffering of `db_migrate::copy::pipe` with an in-memory
-//!   source (one `Bytes` per row, as the server sends COPY data) and two in-memory sinks: one
-//!   that only counts, and one shaped like tokio-postgres' `CopyInSink` (a channel of capacity
-//!   one drained by another task that copies into a write buffer, as the connection task does).
-//!   Compares chunk sizes and row widths, a one-thread variant (how the workers run), and a
-//!   baseline without coalescing (`pipe_uncoalesced`); throughput is in bytes.
+//! - `pass_through/*`: `db_migrate::conn::wire::pass_through` between two in-memory servers
+//!   (`tests/support/fake_server.rs`): a source sending 32 MiB as one CopyData message per row,
+//!   as PostgreSQL does, and a target collecting the data. Row widths 40, 120 and 2000 bytes, on
+//!   one current-thread runtime (how the copy workers run); throughput is in bytes. The fake
+//!   servers' own work (framing every row, collecting the data) is part of the figure, so it
+//!   is a lower bound of the pass-through's speed.
 //! - `copy_database/*`: a real copy between two local clusters (started through the test
 //!   harness) of a 300,000-row table, text and binary. Skipped with a message when no PostgreSQL
 //!   server binaries are found.
 //!
-//! Run: `cargo bench --bench copy` (add `-- pipe` or `-- copy_database` to pick a group).
+//! Run: `cargo bench --bench copy` (add `-- pass_through` or `-- copy_database` to pick a group).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt, stream};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use db_migrate::conn::ConnInfo;
-use db_migrate::copy::pipe::{MIN_FLUSH, pump_sized};
+use db_migrate::conn::wire::{WireSession, pass_through};
 use db_migrate::copy::{CopyFormat, CopyOptions, PostDataPlan, ProgressMode, copy_database};
+use support::fake_server::{SourceEnd, serve_copy_in, serve_copy_out, text_rows};
 
 const TOTAL: usize = 32 * 1024 * 1024;
-
-fn rows(width: usize) -> Vec<Bytes> {
-    let n = TOTAL / width;
-    let row = Bytes::from(vec![b'x'; width]);
-    (0..n).map(|_| row.clone()).collect()
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -42,124 +34,44 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn pipe(c: &mut Criterion) {
-    let rt = runtime();
-    let mut g = c.benchmark_group("pipe");
+fn pass_through_bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let info = ConnInfo::parse("host=memory user=u dbname=d").unwrap();
+    let mut g = c.benchmark_group("pass_through");
     g.throughput(Throughput::Bytes(TOTAL as u64));
     g.sample_size(20);
     for width in [40usize, 120, 2000] {
-        let input = rows(width);
-        for chunk in [16 * 1024usize, 64 * 1024, 256 * 1024, 1024 * 1024] {
-            // Sink that only counts: the cost of coalescing itself.
-            g.bench_with_input(
-                BenchmarkId::new(format!("drain/row{width}"), chunk),
-                &chunk,
-                |b, &chunk| {
-                    b.iter(|| {
-                        rt.block_on(async {
-                            let src = stream::iter(input.iter().cloned().map(Ok::<_, ()>));
-                            let mut sink = futures::sink::drain::<Bytes>().sink_map_err(|_| ());
-                            pump_sized(src, &mut sink, chunk, MIN_FLUSH.min(chunk), |_, _| {})
-                                .await
-                                .unwrap()
-                        })
-                    })
-                },
-            );
-            // Sink shaped like CopyInSink + connection task: bounded channel, copy on the other
-            // side.
-            g.bench_with_input(
-                BenchmarkId::new(format!("channel/row{width}"), chunk),
-                &chunk,
-                |b, &chunk| {
-                    b.iter(|| {
-                        rt.block_on(async {
-                            let (tx, mut rx) = mpsc::channel::<Bytes>(1);
-                            let writer = tokio::spawn(async move {
-                                let mut wbuf = BytesMut::with_capacity(256 * 1024);
-                                let mut n = 0usize;
-                                while let Some(b) = rx.next().await {
-                                    wbuf.extend_from_slice(&b);
-                                    n += wbuf.len();
-                                    wbuf.clear();
-                                }
-                                n
-                            });
-                            let src = stream::iter(input.iter().cloned().map(Ok::<_, ()>));
-                            let mut sink = tx.sink_map_err(|_| ());
-                            pump_sized(src, &mut sink, chunk, MIN_FLUSH.min(chunk), |_, _| {})
-                                .await
-                                .unwrap();
-                            drop(sink);
-                            writer.await.unwrap()
-                        })
-                    })
-                },
-            );
-        }
-        // The same channel sink with producer and consumer on one thread (what each copy worker
-        // does: its own current-thread runtime drives the pump and both connections).
-        let local = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        g.bench_with_input(
-            BenchmarkId::new(format!("channel_one_thread/row{width}"), 256 * 1024),
-            &width,
-            |b, _| {
-                b.iter(|| {
-                    local.block_on(async {
-                        let (tx, mut rx) = mpsc::channel::<Bytes>(1);
-                        let writer = tokio::spawn(async move {
-                            let mut wbuf = BytesMut::with_capacity(256 * 1024);
-                            let mut n = 0usize;
-                            while let Some(b) = rx.next().await {
-                                wbuf.extend_from_slice(&b);
-                                n += wbuf.len();
-                                wbuf.clear();
-                            }
-                            n
-                        });
-                        let src = stream::iter(input.iter().cloned().map(Ok::<_, ()>));
-                        let mut sink = tx.sink_map_err(|_| ());
-                        pump_sized(src, &mut sink, 256 * 1024, MIN_FLUSH, |_, _| {})
-                            .await
-                            .unwrap();
-                        drop(sink);
-                        writer.await.unwrap()
-                    })
-                })
-            },
-        );
-    }
-    g.finish();
-}
-
-/// Baseline: every row handed to the channel as its own message (no coalescing), on 1/16 of the
-/// data (it is that slow).
-fn pipe_uncoalesced(c: &mut Criterion) {
-    let rt = runtime();
-    let mut g = c.benchmark_group("pipe_uncoalesced");
-    g.sample_size(10);
-    for width in [40usize, 120, 2000] {
-        let input: Vec<Bytes> = rows(width).into_iter().take(TOTAL / 16 / width).collect();
-        g.throughput(Throughput::Bytes((input.len() * width) as u64));
-        g.bench_function(format!("channel/row{width}"), |b| {
+        let rows = text_rows(TOTAL / width, width);
+        g.bench_function(format!("row{width}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let (mut tx, mut rx) = mpsc::channel::<Bytes>(1);
-                    let writer = tokio::spawn(async move {
-                        let mut n = 0usize;
-                        while let Some(b) = rx.next().await {
-                            n += b.len();
-                        }
-                        n
-                    });
-                    for b in input.iter().cloned() {
-                        tx.send(b).await.unwrap();
-                    }
-                    drop(tx);
-                    writer.await.unwrap()
+                    let (src_client, src_server) = tokio::io::duplex(256 * 1024);
+                    let (tgt_client, tgt_server) = tokio::io::duplex(256 * 1024);
+                    let source = tokio::spawn(serve_copy_out(
+                        src_server,
+                        rows.clone(),
+                        SourceEnd::Complete,
+                    ));
+                    let target = tokio::spawn(serve_copy_in(tgt_server, None));
+                    let mut src = WireSession::over_stream(src_client, info.clone());
+                    let mut tgt = WireSession::over_stream(tgt_client, info.clone());
+                    let stats = pass_through(
+                        &mut src,
+                        "COPY t TO STDOUT",
+                        &mut tgt,
+                        "COPY t FROM STDIN",
+                        None,
+                        |_, _| {},
+                    )
+                    .await
+                    .unwrap();
+                    drop((src, tgt));
+                    let _ = target.await;
+                    source.abort();
+                    stats.bytes
                 })
             })
         });
@@ -254,5 +166,5 @@ fn real_copy(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pipe, pipe_uncoalesced, real_copy);
+criterion_group!(benches, pass_through_bench, real_copy);
 criterion_main!(benches);

@@ -1099,6 +1099,27 @@ impl Canceller {
 }
 
 impl WireSession {
+    /// A session over a stream on which the startup exchange is taken as done: for tests and
+    /// benchmarks that play the server in memory.
+    #[doc(hidden)]
+    pub fn over_stream(
+        io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        info: ConnInfo,
+    ) -> WireSession {
+        WireSession {
+            io: Box::new(io),
+            buf: BytesMut::new(),
+            info,
+            mode: Mode::Normal,
+            tls: None,
+            parameters: Vec::new(),
+            server_version_num: 0,
+            backend_key: None,
+            encrypted: false,
+            broken: false,
+        }
+    }
+
     /// The conninfo this session was opened with (effective database included).
     pub fn info(&self) -> &ConnInfo {
         &self.info
@@ -1471,7 +1492,6 @@ async fn stream(
     scan: &mut proto::CopyScan,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<()> {
-    use bytes::Buf;
     use futures::FutureExt;
     use postgres_protocol::message::backend::Message;
     let src_err = |e: Error| e.with_side(Side::Source);
@@ -1488,12 +1508,8 @@ async fn stream(
         let (n, end) = scan.scan(&buf[ready..]).map_err(src_err)?;
         ready += n;
         if ready > 0 && (end || ready >= MIN_WRITE) {
-            write_all(tgt.io.as_mut(), &buf[..ready], &tgt.info, tgt.mode)
-                .await
-                .map_err(|e| e.with_side(Side::Target))?;
-            buf.advance(ready);
+            forward(tgt, buf, ready, scan, progress).await?;
             ready = 0;
-            progress(scan.bytes, scan.messages);
         }
         if end {
             // A notice, a parameter change or a notification goes by; any other message
@@ -1526,12 +1542,8 @@ async fn stream(
         // The source has nothing ready: write what there is, then wait for the source while
         // watching the target, which speaks during COPY IN only to report an error.
         if ready > 0 {
-            write_all(tgt.io.as_mut(), &buf[..ready], &tgt.info, tgt.mode)
-                .await
-                .map_err(|e| e.with_side(Side::Target))?;
-            buf.advance(ready);
+            forward(tgt, buf, ready, scan, progress).await?;
             ready = 0;
-            progress(scan.bytes, scan.messages);
         }
         tokio::select! {
             r = src.io.read_buf(buf) => match r {
@@ -1539,23 +1551,58 @@ async fn stream(
                 Ok(_) => {}
                 Err(e) => return Err(src_err(lost(&src.info, src.mode, e))),
             },
-            r = tgt.io.read_buf(&mut tgt.buf) => {
-                let tgt_err = |e: Error| e.with_side(Side::Target);
-                match r {
-                    Ok(0) => return Err(tgt_err(lost(&tgt.info, tgt.mode, "the server closed the connection unexpectedly"))),
-                    Ok(_) => {}
-                    Err(e) => return Err(tgt_err(lost(&tgt.info, tgt.mode, e))),
-                }
-                while let Some(m) = proto::next_message(&mut tgt.buf).map_err(tgt_err)? {
-                    if let Message::ErrorResponse(body) = m {
-                        // The server now waits for CopyDone or CopyFail; the session is
-                        // abandoned instead.
-                        return Err(tgt_err(proto::ServerMessage::parse(body.fields())?.into_error()));
-                    }
-                }
-            }
+            r = tgt.io.read_buf(&mut tgt.buf) => target_spoke(tgt, r)?,
         }
     }
+}
+
+/// Handles what a target in COPY IN mode sent (the result of a read into its buffer): it speaks
+/// only to report an error (or a notice). The error is returned; the server then waits for
+/// CopyDone or CopyFail, and the session is abandoned instead.
+fn target_spoke(tgt: &mut WireSession, read: std::io::Result<usize>) -> Result<()> {
+    use postgres_protocol::message::backend::Message;
+    let tgt_err = |e: Error| e.with_side(Side::Target);
+    match read {
+        Ok(0) => {
+            return Err(tgt_err(lost(
+                &tgt.info,
+                tgt.mode,
+                "the server closed the connection unexpectedly",
+            )));
+        }
+        Ok(_) => {}
+        Err(e) => return Err(tgt_err(lost(&tgt.info, tgt.mode, e))),
+    }
+    while let Some(m) = proto::next_message(&mut tgt.buf).map_err(tgt_err)? {
+        if let Message::ErrorResponse(body) = m {
+            return Err(tgt_err(
+                proto::ServerMessage::parse(body.fields())?.into_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `n` scanned bytes from the front of `buf` to the target and drops them, then looks
+/// (without waiting) whether the target reported an error meanwhile.
+async fn forward(
+    tgt: &mut WireSession,
+    buf: &mut BytesMut,
+    n: usize,
+    scan: &proto::CopyScan,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<()> {
+    use bytes::Buf;
+    use futures::FutureExt;
+    write_all(tgt.io.as_mut(), &buf[..n], &tgt.info, tgt.mode)
+        .await
+        .map_err(|e| e.with_side(Side::Target))?;
+    buf.advance(n);
+    progress(scan.bytes, scan.messages);
+    if let Some(r) = tgt.io.read_buf(&mut tgt.buf).now_or_never() {
+        target_spoke(tgt, r)?;
+    }
+    Ok(())
 }
 
 /// Frames bytes into messages and runs them through the startup machine and, once that is
@@ -1563,6 +1610,12 @@ async fn stream(
 /// never panic, whatever `data` holds. Returns how many messages were decoded.
 #[doc(hidden)]
 pub fn fuzz_backend_stream(data: &[u8]) -> usize {
+    // The CopyData scanner, fed the bytes in two pieces as reads would deliver them.
+    let mut scan = proto::CopyScan::default();
+    let cut = data.first().map_or(0, |&b| b as usize % (data.len() + 1));
+    if let Ok((n, _)) = scan.scan(&data[..cut]) {
+        let _ = scan.scan(&data[n..]);
+    }
     let mut buf = BytesMut::from(data);
     let mut machine = proto::Startup::new("fuzz", Some("pw".into()));
     let mut ready = false;
@@ -1611,6 +1664,81 @@ mod tests {
         v.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
         v.extend_from_slice(body);
         v
+    }
+
+    /// Scans `stream` delivered in pieces of `piece` bytes, forwarding (collecting) what the
+    /// scanner releases, as `pass_through` does. Returns (forwarded bytes, whether a non-data
+    /// message was reached, messages, data bytes).
+    fn scan_in_pieces(stream: &[u8], piece: usize) -> (Vec<u8>, bool, u64, u64) {
+        let mut scan = CopyScan::default();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut forwarded = Vec::new();
+        for chunk in stream.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            let (n, end) = scan.scan(&buf).unwrap();
+            forwarded.extend(buf.drain(..n));
+            if end {
+                return (forwarded, true, scan.messages, scan.bytes);
+            }
+        }
+        (forwarded, false, scan.messages, scan.bytes)
+    }
+
+    #[test]
+    fn copy_scan_releases_copydata_frames_whole_or_in_pieces_and_stops_at_copydone() {
+        let rows: Vec<Vec<u8>> = vec![
+            b"1\ta\n".to_vec(),
+            vec![b'x'; 3000],
+            Vec::new(),
+            b"2\n".to_vec(),
+        ];
+        let mut data_frames = Vec::new();
+        for r in &rows {
+            data_frames.extend(msg(b'd', r));
+        }
+        let mut stream = data_frames.clone();
+        stream.extend(msg(b'c', b""));
+        stream.extend(msg(b'C', b"COPY 4\0"));
+        let total: u64 = rows.iter().map(|r| r.len() as u64).sum();
+        for piece in [1, 2, 4, 5, 6, 7, 100, 3004, 100_000] {
+            let (fwd, end, messages, bytes) = scan_in_pieces(&stream, piece);
+            assert!(end, "piece {piece}: CopyDone reached");
+            assert_eq!(
+                fwd, data_frames,
+                "piece {piece}: exactly the CopyData frames"
+            );
+            assert_eq!((messages, bytes), (4, total), "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn copy_scan_holds_back_only_a_cut_header() {
+        let mut scan = CopyScan::default();
+        let frame = msg(b'd', b"abc");
+        assert_eq!(
+            scan.scan(&frame[..3]).unwrap(),
+            (0, false),
+            "3 header bytes: wait"
+        );
+        assert_eq!(
+            scan.scan(&frame[..6]).unwrap(),
+            (6, false),
+            "header and 1 data byte go"
+        );
+        assert_eq!(scan.scan(&frame[6..]).unwrap(), (2, false));
+        assert_eq!((scan.messages, scan.bytes), (1, 3));
+    }
+
+    #[test]
+    fn copy_scan_rejects_impossible_lengths() {
+        let mut scan = CopyScan::default();
+        assert!(scan.scan(&[b'd', 0, 0, 0, 3]).is_err(), "length below 4");
+        assert!(
+            scan.scan(&[b'd', 0x7f, 0xff, 0xff, 0xff]).is_err(),
+            "above 1 GiB"
+        );
+        assert_eq!(copy_rows("COPY 12").unwrap(), 12);
+        assert!(copy_rows("INSERT 0 1").is_err());
     }
 
     #[test]
