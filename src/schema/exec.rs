@@ -37,6 +37,8 @@ pub struct SchemaOptions {
 /// What the target user may do about owners.
 #[derive(Debug, Clone, Default)]
 pub struct TargetFacts {
+    /// The target user (`current_user`): objects this run creates are already its own.
+    pub user: String,
     pub superuser: bool,
     /// Roles the target user may make owners of objects.
     pub can_own_as: HashSet<String>,
@@ -45,14 +47,15 @@ pub struct TargetFacts {
 impl TargetFacts {
     /// Reads the facts from a target session.
     pub async fn read(target: &Session) -> Result<Self> {
-        let superuser: bool = target
+        let row = target
             .query_one(
-                "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                "SELECT rolsuper, rolname::text FROM pg_catalog.pg_roles \
+                  WHERE rolname = current_user",
                 &[],
             )
             .await
-            .map_err(Error::from_pg)?
-            .get(0);
+            .map_err(Error::from_pg)?;
+        let (superuser, user): (bool, String) = (row.get(0), row.get(1));
         let privilege = if target.server_version_num() >= 160000 {
             "SET"
         } else {
@@ -69,6 +72,7 @@ impl TargetFacts {
             .await
             .map_err(Error::from_pg)?;
         Ok(TargetFacts {
+            user,
             superuser,
             can_own_as: rows.iter().map(|r| r.get(0)).collect(),
         })
@@ -98,6 +102,9 @@ fn planned(
     let mut out: Vec<(Part, String)> = o.create.iter().map(|s| (Part::Create, s.clone())).collect();
     if let Some(owner) = &o.owner
         && !opts.no_owner
+        // An object this run creates belongs to the target user already: `ALTER ... OWNER TO`
+        // itself would only cost a statement (one per object on schemas of thousands).
+        && !(owner.role == facts.user && !o.create.is_empty())
     {
         if facts.may_own_as(&owner.role) {
             out.push((Part::Owner, owner.sql.clone()));
@@ -351,4 +358,60 @@ pub fn script(schema: &Schema, opts: SchemaOptions) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::model::{ObjId, ObjectKind, Section, class, owner_sql};
+
+    fn table(owner: &str) -> SchemaObject {
+        let id = ObjId {
+            classid: class::PG_CLASS,
+            objid: 16384,
+        };
+        let mut o = SchemaObject::new(id, ObjectKind::Table, Section::PreData, Some("s"), "t");
+        o.create.push("CREATE TABLE \"s\".\"t\" ()".into());
+        o.owner = Some(owner_sql(ObjectKind::Table, "\"s\".\"t\"", owner));
+        o
+    }
+
+    fn facts(user: &str) -> TargetFacts {
+        TargetFacts {
+            user: user.into(),
+            superuser: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn objects_created_by_the_target_user_need_no_owner_statement() {
+        let mut not_kept = 0;
+        let own = statements_for(
+            &table("app"),
+            SchemaOptions::default(),
+            &facts("app"),
+            &mut not_kept,
+        );
+        assert_eq!(own, vec!["CREATE TABLE \"s\".\"t\" ()".to_string()]);
+        let other = statements_for(
+            &table("bob"),
+            SchemaOptions::default(),
+            &facts("app"),
+            &mut not_kept,
+        );
+        assert_eq!(other.len(), 2, "{other:?}");
+        assert!(other[1].contains("OWNER TO \"bob\""), "{other:?}");
+        assert_eq!(not_kept, 0);
+    }
+
+    #[test]
+    fn objects_that_already_exist_keep_their_owner_statement() {
+        // `public` is not created by the run: its owner is set even when it is the target user.
+        let mut o = table("app");
+        o.create.clear();
+        let mut not_kept = 0;
+        let s = statements_for(&o, SchemaOptions::default(), &facts("app"), &mut not_kept);
+        assert_eq!(s.len(), 1, "{s:?}");
+    }
 }
