@@ -12,6 +12,12 @@
 //! - a sequence's automatic dependency on the table that owns it is ignored: the sequence must
 //!   exist before a column default calls it, and `OWNED BY` is a separate object.
 //!
+//! A cycle through a column default or CHECK constraint of a table (a function with a
+//! SQL-standard body that reads the table, used in the table's default or CHECK) is broken the
+//! way pg_dump breaks it: [`read_schema`] finds such parts ([`cycle_parts`]) and has the table
+//! built without them, each part becoming an object of its own
+//! ([`ObjectKind::TablePart`]) that runs after the function.
+//!
 //! Cycles that remain (rare with `check_function_bodies = off`) are broken by emitting the
 //! lowest-priority object of the cycle first, with a warning naming the objects involved.
 
@@ -91,9 +97,205 @@ pub async fn read_schema(s: &Session) -> Result<Schema> {
     all.extend(globals::collect(s).await?);
     all.extend(types::collect(s).await?);
     all.extend(routines::collect(s).await?);
-    all.extend(relations::collect(s).await?);
+    let catalog = crate::catalog::relations::read(s).await?;
+    let mut rels = relations::build(&catalog);
     let depend = load_depend(s).await?;
+    let split = cycle_parts(&[&all, &rels], &depend);
+    if !split.is_empty() {
+        rels = relations::build_split(&catalog, &split);
+    }
+    all.extend(rels);
     Ok(order(all, &depend))
+}
+
+/// Objects that belong to an extension (`deptype = 'e'`).
+fn extension_members(depend: &[Depend]) -> HashSet<ObjId> {
+    depend
+        .iter()
+        .filter(|d| d.deptype == b'e')
+        .map(|d| d.dependent)
+        .collect()
+}
+
+/// Finds the object a `pg_depend` identity stands for: its own, or through aliases.
+struct Resolver {
+    index: HashMap<ObjId, usize>,
+    aliases: HashMap<ObjId, ObjId>,
+}
+
+impl Resolver {
+    fn new(objects: &[&SchemaObject], aliases: &[Alias]) -> Self {
+        let mut index: HashMap<ObjId, usize> = HashMap::new();
+        for (i, o) in objects.iter().enumerate() {
+            index.entry(o.id).or_insert(i);
+        }
+        let aliases = aliases
+            .iter()
+            .map(|Alias { alias, target }| (*alias, *target))
+            .collect();
+        Resolver { index, aliases }
+    }
+
+    fn resolve(&self, id: ObjId) -> Option<usize> {
+        if let Some(&i) = self.index.get(&id) {
+            return Some(i);
+        }
+        let mut cur = id;
+        for _ in 0..8 {
+            cur = *self.aliases.get(&cur)?;
+            if let Some(&i) = self.index.get(&cur) {
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
+/// The dependency edges between `objects`, from each referenced object to its dependents.
+fn edges(
+    objects: &[&SchemaObject],
+    resolver: &Resolver,
+    depend: &[Depend],
+) -> Vec<BTreeSet<usize>> {
+    let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); objects.len()];
+    let mut add_edge = |from: usize, to: usize| {
+        if from != to {
+            edges[from].insert(to);
+        }
+    };
+    for d in depend.iter().filter(|d| d.deptype != b'e') {
+        let (Some(dep), Some(refd)) = (
+            resolver.resolve(d.dependent),
+            resolver.resolve(d.referenced),
+        ) else {
+            continue;
+        };
+        // A sequence owned by a column: the sequence comes first (see module docs).
+        if objects[dep].kind == ObjectKind::Sequence
+            && d.dependent.classid == class::PG_CLASS
+            && matches!(
+                objects[refd].kind,
+                ObjectKind::Table | ObjectKind::ForeignTable
+            )
+        {
+            continue;
+        }
+        add_edge(refd, dep);
+    }
+    for (i, o) in objects.iter().enumerate() {
+        for d in &o.deps {
+            if let Some(r) = resolver.resolve(*d) {
+                add_edge(r, i);
+            }
+        }
+    }
+    edges
+}
+
+/// Strongly connected components (Tarjan, iterative): `component[i]` for every node.
+fn components(edges: &[BTreeSet<usize>]) -> Vec<usize> {
+    let n = edges.len();
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut component = vec![UNSEEN; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut next_index = 0;
+    let mut next_component = 0;
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        // (node, its successors still to visit)
+        let mut work: Vec<(usize, Vec<usize>)> = Vec::new();
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        work.push((root, edges[root].iter().rev().copied().collect()));
+        while let Some((v, todo)) = work.last_mut() {
+            let v = *v;
+            if let Some(w) = todo.pop() {
+                if index[w] == UNSEEN {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, edges[w].iter().rev().copied().collect()));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some((parent, _)) = work.last() {
+                low[*parent] = low[*parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = next_component;
+                    if w == v {
+                        break;
+                    }
+                }
+                next_component += 1;
+            }
+        }
+    }
+    component
+}
+
+/// Column defaults and CHECK constraints written inside their table's `CREATE TABLE` that close
+/// a dependency cycle: the default or CHECK calls something (typically a function with a
+/// SQL-standard body) that itself depends on the table. Like pg_dump, such a part is split out
+/// of the table (see [`relations::build_split`]): the table is created without it, the
+/// function after the table, and the part after the function.
+///
+/// The identities returned are the `pg_attrdef` / `pg_constraint` rows concerned.
+pub fn cycle_parts(collected: &[&Collected], depend: &[Depend]) -> HashSet<ObjId> {
+    let members = extension_members(depend);
+    let objects: Vec<&SchemaObject> = collected
+        .iter()
+        .flat_map(|c| c.objects.iter())
+        .filter(|o| !members.contains(&o.id) || o.kind == ObjectKind::Extension)
+        .collect();
+    let aliases: Vec<Alias> = collected
+        .iter()
+        .flat_map(|c| c.aliases.iter().copied())
+        .collect();
+    let resolver = Resolver::new(&objects, &aliases);
+    let component = components(&edges(&objects, &resolver, depend));
+    let mut out = HashSet::new();
+    for d in depend.iter().filter(|d| d.deptype == b'n') {
+        if !matches!(
+            d.dependent.classid,
+            class::PG_ATTRDEF | class::PG_CONSTRAINT
+        ) || resolver.index.contains_key(&d.dependent)
+        {
+            // Only parts folded into their table (an alias) can be split out of it.
+            continue;
+        }
+        let (Some(table), Some(used)) = (
+            resolver.resolve(d.dependent),
+            resolver.resolve(d.referenced),
+        ) else {
+            continue;
+        };
+        if table != used
+            && matches!(
+                objects[table].kind,
+                ObjectKind::Table | ObjectKind::ForeignTable
+            )
+            && component[table] == component[used]
+        {
+            out.insert(d.dependent);
+        }
+    }
+    out
 }
 
 /// Sort key for ties: section, kind, schema, name, then the original position.
@@ -118,69 +320,14 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
     } = collected;
 
     // Extension members are created by CREATE EXTENSION.
-    let members: HashSet<ObjId> = depend
-        .iter()
-        .filter(|d| d.deptype == b'e')
-        .map(|d| d.dependent)
-        .collect();
+    let members = extension_members(depend);
     let mut objects: Vec<SchemaObject> = objects
         .into_iter()
         .filter(|o| !members.contains(&o.id) || o.kind == ObjectKind::Extension)
         .collect();
-
-    // ObjId -> index; an object can be reached through its own id or an alias.
-    let mut index: HashMap<ObjId, usize> = HashMap::new();
-    for (i, o) in objects.iter().enumerate() {
-        index.entry(o.id).or_insert(i);
-    }
-    let alias_map: HashMap<ObjId, ObjId> = aliases
-        .iter()
-        .map(|Alias { alias, target }| (*alias, *target))
-        .collect();
-    let resolve = |id: ObjId| -> Option<usize> {
-        if let Some(&i) = index.get(&id) {
-            return Some(i);
-        }
-        let mut cur = id;
-        for _ in 0..8 {
-            cur = *alias_map.get(&cur)?;
-            if let Some(&i) = index.get(&cur) {
-                return Some(i);
-            }
-        }
-        None
-    };
-
     let n = objects.len();
-    let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n]; // referenced -> dependents
-    let add_edge = |from: usize, to: usize, edges: &mut Vec<BTreeSet<usize>>| {
-        if from != to {
-            edges[from].insert(to);
-        }
-    };
-    for d in depend.iter().filter(|d| d.deptype != b'e') {
-        let (Some(dep), Some(refd)) = (resolve(d.dependent), resolve(d.referenced)) else {
-            continue;
-        };
-        // A sequence owned by a column: the sequence comes first (see module docs).
-        if objects[dep].kind == ObjectKind::Sequence
-            && d.dependent.classid == class::PG_CLASS
-            && matches!(
-                objects[refd].kind,
-                ObjectKind::Table | ObjectKind::ForeignTable
-            )
-        {
-            continue;
-        }
-        add_edge(refd, dep, &mut edges);
-    }
-    for (i, o) in objects.iter().enumerate() {
-        for d in &o.deps {
-            if let Some(r) = resolve(*d) {
-                add_edge(r, i, &mut edges);
-            }
-        }
-    }
+    let refs: Vec<&SchemaObject> = objects.iter().collect();
+    let edges = edges(&refs, &Resolver::new(&refs, &aliases), depend);
 
     // Pre-data objects that depend on post-data ones move to post-data.
     let mut moved = true;
@@ -435,5 +582,43 @@ mod tests {
         assert_eq!(s.objects.len(), 2);
         assert_eq!(s.warnings.len(), 1);
         assert!(s.warnings[0].contains("cycle"), "{}", s.warnings[0]);
+    }
+
+    #[test]
+    fn only_defaults_and_checks_on_a_cycle_are_split_out() {
+        let mut t = obj(2, ObjectKind::Table, Section::PreData, "t");
+        t.id = ObjId::new(class::PG_CLASS, 2);
+        let mut f = obj(1, ObjectKind::Function, Section::PreData, "f");
+        f.id = ObjId::new(class::PG_PROC, 1);
+        let seq = obj(3, ObjectKind::Sequence, Section::PreData, "t_id_seq");
+        let on_cycle = ObjId::new(class::PG_ATTRDEF, 10);
+        let check_on_cycle = ObjId::new(class::PG_CONSTRAINT, 11);
+        let calls_nextval = ObjId::new(class::PG_ATTRDEF, 12);
+        let aliases = [on_cycle, check_on_cycle, calls_nextval].map(|alias| Alias {
+            alias,
+            target: t.id,
+        });
+        let c = Collected {
+            objects: vec![t.clone(), f.clone(), seq.clone()],
+            aliases: aliases.to_vec(),
+            ..Default::default()
+        };
+        let depend = |dependent: ObjId, referenced: ObjId| Depend {
+            dependent,
+            referenced,
+            deptype: b'n',
+        };
+        let d = [
+            // f reads t (a SQL-standard body); t's default and CHECK call f.
+            depend(f.id, t.id),
+            depend(on_cycle, f.id),
+            depend(check_on_cycle, f.id),
+            // Another default calls nextval of a sequence: no cycle.
+            depend(calls_nextval, seq.id),
+        ];
+        let split = cycle_parts(&[&c], &d);
+        assert_eq!(split, HashSet::from([on_cycle, check_on_cycle]));
+        // Without the function reading the table there is nothing to split.
+        assert!(cycle_parts(&[&c], &d[1..]).is_empty());
     }
 }

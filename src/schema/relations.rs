@@ -351,10 +351,13 @@ struct Ctx<'a> {
     not_null: HashMap<(u32, i16), &'a Constraint>,
     /// Index by OID.
     indexes: HashMap<u32, &'a Index>,
+    /// Column defaults (`pg_attrdef`) and CHECK constraints (`pg_constraint`) split out of
+    /// their table to break a dependency cycle (see [`build_split`]).
+    split: HashSet<ObjId>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(cat: &'a RelationCatalog) -> Self {
+    fn new(cat: &'a RelationCatalog, split: &HashSet<ObjId>) -> Self {
         let rels = cat.relations.iter().map(|r| (r.oid, r)).collect();
         let identity = cat
             .sequences
@@ -380,7 +383,20 @@ impl<'a> Ctx<'a> {
             constraints,
             not_null,
             indexes,
+            split: split.clone(),
         }
+    }
+
+    /// Whether the column's default is created apart from its table.
+    fn default_is_split(&self, col: &Column) -> bool {
+        col.default_oid
+            .is_some_and(|ad| self.split.contains(&ObjId::new(class::PG_ATTRDEF, ad)))
+    }
+
+    /// Whether the CHECK constraint is created apart from its table.
+    fn check_is_split(&self, c: &Constraint) -> bool {
+        self.split
+            .contains(&ObjId::new(class::PG_CONSTRAINT, c.oid))
     }
 
     fn columns(&self, relid: u32) -> &'a [Column] {
@@ -438,6 +454,7 @@ fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
                 if g == 'v' { "VIRTUAL" } else { "STORED" }
             ));
         }
+        (None, Some(_)) if ctx.default_is_split(col) => {}
         (None, Some(expr)) => sql.push_str(&format!(" DEFAULT {expr}")),
         _ => {}
     }
@@ -500,6 +517,7 @@ fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bool) -> Vec<
         if col.generated.is_none()
             && col.identity.is_none()
             && col.default.as_ref() != parent_default
+            && !ctx.default_is_split(col)
         {
             match &col.default {
                 Some(expr) => out.push(format!("{alter_col} SET DEFAULT {expr}")),
@@ -621,9 +639,11 @@ fn row_type_aliases(rel: &Relation, out: &mut Collected) {
     }
 }
 
-fn attrdef_aliases(rel: &Relation, cols: &[Column], out: &mut Collected) {
+fn attrdef_aliases(ctx: &Ctx, rel: &Relation, cols: &[Column], out: &mut Collected) {
     for c in cols {
-        if let Some(ad) = c.default_oid {
+        if let Some(ad) = c.default_oid
+            && !ctx.default_is_split(c)
+        {
             out.aliases.push(Alias {
                 alias: ObjId::new(class::PG_ATTRDEF, ad),
                 target: rel_id(rel.oid),
@@ -652,7 +672,10 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
             items.push(column_definition(ctx, rel, c));
         }
     }
-    for c in constraints.iter().filter(|c| check_is_inline(rel, c)) {
+    for c in constraints
+        .iter()
+        .filter(|c| check_is_inline(rel, c) && !ctx.check_is_split(c))
+    {
         items.push(format!(
             "CONSTRAINT {} {}",
             quote_ident(&c.name),
@@ -723,7 +746,10 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
     }
     acl_and_comments(rel, cols, &mut o);
     // Comments of the CHECK constraints that exist once the table is created.
-    for c in constraints.iter().filter(|c| c.kind == 'c' && c.validated) {
+    for c in constraints
+        .iter()
+        .filter(|c| c.kind == 'c' && c.validated && !ctx.check_is_split(c))
+    {
         o.comments.extend(comment_sql(
             &format!("CONSTRAINT {} ON", quote_ident(&c.name)),
             &q,
@@ -753,8 +779,29 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         }
     }
     row_type_aliases(rel, out);
-    attrdef_aliases(rel, cols, out);
+    attrdef_aliases(ctx, rel, cols, out);
     out.objects.push(o);
+
+    // Defaults split out of the table to break a cycle: pre-data, like pg_dump's.
+    for c in cols.iter().filter(|c| ctx.default_is_split(c)) {
+        let (Some(ad), Some(expr)) = (c.default_oid, &c.default) else {
+            continue;
+        };
+        let mut d = SchemaObject::new(
+            ObjId::new(class::PG_ATTRDEF, ad),
+            ObjectKind::TablePart,
+            Section::PreData,
+            Some(&rel.schema),
+            tag(rel, &c.name),
+        );
+        d.create.push(format!(
+            "{} ALTER COLUMN {} SET DEFAULT {expr}",
+            alter_only(rel),
+            quote_ident(&c.name)
+        ));
+        d.deps = vec![rel_id(rel.oid)];
+        out.objects.push(d);
+    }
 
     if rel.is_partition
         && let Some(parent) = parents.first().and_then(|p| ctx.rels.get(p))
@@ -851,7 +898,7 @@ fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
     }
     acl_and_comments(rel, cols, &mut o);
     row_type_aliases(rel, out);
-    attrdef_aliases(rel, cols, out);
+    attrdef_aliases(ctx, rel, cols, out);
     out.objects.push(o);
 }
 
@@ -1130,6 +1177,26 @@ fn build_constraints(ctx: &Ctx, out: &mut Collected) {
                 o.deps = vec![rel_id(rel.oid)];
                 out.objects.push(o);
             }
+            'c' if ctx.check_is_split(c) => {
+                // Split out of its table to break a cycle: after the data, like pg_dump, and
+                // without ONLY so that it reaches inheritance children as it did in the source.
+                let mut o = SchemaObject::new(
+                    id,
+                    ObjectKind::TablePart,
+                    Section::PostData,
+                    Some(&rel.schema),
+                    tag(rel, &c.name),
+                );
+                o.create.push(format!(
+                    "{} ADD CONSTRAINT {} {}",
+                    alter_plain(rel),
+                    quote_ident(&c.name),
+                    c.definition
+                ));
+                comment(&mut o);
+                o.deps = vec![rel_id(rel.oid)];
+                out.objects.push(o);
+            }
             // Inline or inherited CHECKs, PG18 NOT NULL constraints: part of the table.
             _ => alias_to(rel_id(rel.oid), out),
         }
@@ -1305,7 +1372,17 @@ fn statistics_object(rel: &Relation, st: &Statistics) -> SchemaObject {
 
 /// Turns the catalog rows into schema objects (see the module docs).
 pub fn build(cat: &RelationCatalog) -> Collected {
-    let ctx = Ctx::new(cat);
+    build_split(cat, &HashSet::new())
+}
+
+/// Like [`build`], with the column defaults (`pg_attrdef` identities) and CHECK constraints
+/// (`pg_constraint` identities) of `split` left out of their tables' `CREATE TABLE` and made
+/// objects of their own ([`ObjectKind::TablePart`], keeping the catalog row's identity so that
+/// its `pg_depend` rows order it): `ALTER TABLE ONLY ... ALTER COLUMN ... SET DEFAULT` in
+/// pre-data, `ALTER TABLE ... ADD CONSTRAINT ... CHECK` in post-data, as pg_dump does when such
+/// a part closes a dependency cycle (see [`super::graph::cycle_parts`]).
+pub fn build_split(cat: &RelationCatalog, split: &HashSet<ObjId>) -> Collected {
+    let ctx = Ctx::new(cat, split);
     let mut out = Collected::default();
     let sequences: HashMap<u32, &Sequence> = cat.sequences.iter().map(|s| (s.oid, s)).collect();
     for rel in &cat.relations {
