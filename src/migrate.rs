@@ -295,7 +295,7 @@ impl PgMigrate {
             summary.push_str("; data not copied (--schema-only)");
         } else {
             drop(sessions);
-            let plan = post_data_plan(&schema, opts.schema, &facts, &mut report.owners_not_kept);
+            let plan = post_data_plan(&schema, opts.schema, &facts, &mut report);
             let mut fallback = None;
             if opts.force_method != Some(Method::Dump) {
                 entry.method = Some(Method::Replication);
@@ -455,7 +455,7 @@ fn post_data_plan(
     schema: &Schema,
     opts: SchemaOptions,
     facts: &TargetFacts,
-    owners_not_kept: &mut usize,
+    report: &mut exec::ExecReport,
 ) -> PostDataPlan {
     let tables: HashMap<u32, (String, String)> = schema
         .objects
@@ -474,9 +474,13 @@ fn post_data_plan(
         .iter()
         .filter(|o| o.section == Section::PostData)
     {
+        // Objects depending on one skipped in pre-data are skipped with it (with a warning).
+        let Some(statements) = exec::statements_unless_skipped(o, opts, facts, report) else {
+            continue;
+        };
         let job = PostDataJob {
             describe: o.describe(),
-            statements: exec::statements_for(o, opts, facts, owners_not_kept),
+            statements,
         };
         match o.table.and_then(|t| tables.get(&t)) {
             Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),

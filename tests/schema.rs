@@ -193,3 +193,81 @@ async fn a_failing_statement_fails_the_database_naming_the_object_and_its_sql() 
 async fn a_small_schema_round_trips_through_the_pg_dump_oracle() {
     support::oracle::assert_schema_roundtrip(SMALL_SCHEMA).await;
 }
+
+/// A target user without superuser is refused an untrusted extension, an untrusted-language
+/// function and the like (SQLSTATE 42501): each is skipped with a warning, and so is every
+/// object that needs it, directly or not, in pre-data or post-data, each with a warning naming
+/// what it depends on; everything else is created and the database succeeds.
+#[tokio::test]
+async fn objects_depending_on_a_skipped_object_are_skipped_with_it() {
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("skipped deps ").await;
+    src.execute(
+        &db,
+        r#"
+        CREATE EXTENSION file_fdw;
+        CREATE SERVER "csv files" FOREIGN DATA WRAPPER file_fdw;
+        CREATE FOREIGN TABLE imported (line text) SERVER "csv files" OPTIONS (filename '/dev/null');
+        CREATE VIEW imported_lines AS SELECT count(*) AS n FROM imported;
+        CREATE FUNCTION shout(text) RETURNS text LANGUAGE internal IMMUTABLE STRICT AS 'upper';
+        CREATE TABLE notes (body text);
+        CREATE INDEX notes_shout ON notes (shout(body));
+        CREATE VIEW loud AS SELECT shout(body) AS body FROM notes;
+        CREATE VIEW quiet AS SELECT lower(body) AS body FROM notes;
+        "#,
+    )
+    .await;
+    let (admin, pw) = tgt.create_admin("skipping admin ", false).await;
+    let mut opts = options(&db, tgt.uri(&admin, &pw, "postgres")).await;
+    // As the validation advises for an extension the target user may not install.
+    opts.excluded_extensions = vec!["file_fdw".into()];
+    let result = PgMigrate::new(opts).migrate().await;
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+
+    let warned = |start: &str, depends_on: &str| {
+        assert!(
+            result.warnings.iter().any(|w| w.contains(start)
+                && w.contains(&format!("it depends on {depends_on}, which was skipped"))),
+            "no warning {start:?} ... {depends_on:?} in {:#?}",
+            result.warnings
+        );
+    };
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.contains("skipped extension \"file_fdw\": the target user lacks")),
+        "{:#?}",
+        result.warnings
+    );
+    warned("skipped server \"csv files\"", "extension \"file_fdw\"");
+    warned(
+        "skipped foreign table \"public\".\"imported\"",
+        "server \"csv files\"",
+    );
+    warned(
+        "skipped view \"public\".\"imported_lines\"",
+        "foreign table \"public\".\"imported\"",
+    );
+    warned("skipped index", "function \"public\".\"shout\"");
+    warned(
+        "skipped view \"public\".\"loud\"",
+        "function \"public\".\"shout\"",
+    );
+
+    let created = tgt
+        .query_strings(
+            &db,
+            "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace \
+             ORDER BY 1",
+        )
+        .await;
+    assert_eq!(
+        created,
+        vec![
+            vec![Some("notes".to_string())],
+            vec![Some("quiet".to_string())]
+        ]
+    );
+}

@@ -6,7 +6,9 @@
 //! the batch is rolled back, the failing piece is dealt with, and the batch is run again:
 //!
 //! - an object the target user may lack rights for ([`Privilege::MaySkip`]) refused with
-//!   SQLSTATE 42501 is skipped with a per-object warning;
+//!   SQLSTATE 42501 is skipped with a per-object warning, and so is, later, every object that
+//!   depends on it, directly or not ([`SchemaObject::depends_on`]), each warning naming the
+//!   skipped object it depends on: creating them could only fail with "does not exist";
 //! - an owner the target user may not set leaves the migration user as owner (counted);
 //! - a privilege or comment statement that fails is a per-object warning;
 //! - any other failure of a creating statement fails the database, naming the object and
@@ -15,12 +17,13 @@
 //! Owners are only attempted when the target user may set them (superuser, or a member of the
 //! owner role with SET rights), so failures of that kind are rare and cheap.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
 
 use super::graph::Schema;
-use super::model::{ObjectKind, Privilege, SchemaObject};
+use super::model::{ObjId, ObjectKind, Privilege, SchemaObject};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
 
@@ -42,6 +45,54 @@ pub struct TargetFacts {
     pub superuser: bool,
     /// Roles the target user may make owners of objects.
     pub can_own_as: HashSet<String>,
+    /// Objects of this database skipped so far (see [`Skipped`]). Shared by every phase and
+    /// session of one database's run, which all receive these facts, so that an object skipped
+    /// in pre-data also takes its post-data dependents with it.
+    pub skipped: Skipped,
+}
+
+/// Objects the target refused for lack of privilege, and those skipped with them: each one's
+/// description and the description of the refused object at the root of it.
+#[derive(Debug, Clone, Default)]
+pub struct Skipped(Arc<Mutex<HashMap<ObjId, (String, String)>>>);
+
+impl Skipped {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjId, (String, String)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `o` as refused by the target.
+    pub fn refused(&self, o: &SchemaObject) {
+        let d = o.describe();
+        self.lock().insert(o.id, (d.clone(), d));
+    }
+
+    /// When `o` depends on a skipped object, records `o` as skipped too and returns the
+    /// warning that says so; `None` when `o` may be created.
+    pub fn dependent(&self, o: &SchemaObject) -> Option<String> {
+        let mut map = self.lock();
+        let (direct, root) = o.depends_on.iter().find_map(|d| map.get(d))?.clone();
+        let through = if direct == root {
+            String::new()
+        } else {
+            format!(" (skipped because it depends on {root})")
+        };
+        map.insert(o.id, (o.describe(), root.clone()));
+        Some(format!(
+            "skipped {}: it depends on {direct}, which was skipped{through}: the target user \
+             lacks the privilege to create {root}",
+            o.describe()
+        ))
+    }
+
+    /// How many objects were skipped.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl TargetFacts {
@@ -75,6 +126,7 @@ impl TargetFacts {
             user,
             superuser,
             can_own_as: rows.iter().map(|r| r.get(0)).collect(),
+            skipped: Skipped::default(),
         })
     }
 
@@ -104,7 +156,7 @@ fn planned(
         && !opts.no_owner
         // An object this run creates belongs to the target user already: `ALTER ... OWNER TO`
         // itself would only cost a statement (one per object on schemas of thousands).
-        && !(owner.role == facts.user && !o.create.is_empty())
+        && (owner.role != facts.user || o.create.is_empty())
     {
         if facts.may_own_as(&owner.role) {
             out.push((Part::Owner, owner.sql.clone()));
@@ -131,6 +183,21 @@ pub fn statements_for(
         .into_iter()
         .map(|(_, s)| s)
         .collect()
+}
+
+/// The statements of `o` for other stages, like [`statements_for`], or `None` with a warning
+/// in `report` when `o` depends on an object skipped for lack of privilege.
+pub fn statements_unless_skipped(
+    o: &SchemaObject,
+    opts: SchemaOptions,
+    facts: &TargetFacts,
+    report: &mut ExecReport,
+) -> Option<Vec<String>> {
+    if let Some(w) = facts.skipped.dependent(o) {
+        report.warnings.push(w);
+        return None;
+    }
+    Some(statements_for(o, opts, facts, &mut report.owners_not_kept))
 }
 
 /// What running a phase did.
@@ -173,10 +240,13 @@ pub async fn apply<'a>(
     let mut report = ExecReport::default();
     let objects: Vec<&SchemaObject> = objects.into_iter().collect();
     for chunk in objects.chunks(BATCH_OBJECTS) {
-        let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = chunk
-            .iter()
-            .map(|o| (*o, planned(o, opts, facts, &mut report.owners_not_kept)))
-            .collect();
+        let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = Vec::new();
+        for o in chunk {
+            match facts.skipped.dependent(o) {
+                Some(w) => report.warnings.push(w),
+                None => batch.push((*o, planned(o, opts, facts, &mut report.owners_not_kept))),
+            }
+        }
         loop {
             match run_batch(target, &batch).await? {
                 None => {
@@ -204,7 +274,19 @@ pub async fn apply<'a>(
                                 o.describe(),
                                 err.message()
                             ));
+                            facts.skipped.refused(o);
                             batch.remove(obj_idx);
+                            // Its dependents come later in creation order, some in this batch.
+                            let mut k = obj_idx;
+                            while k < batch.len() {
+                                match facts.skipped.dependent(batch[k].0) {
+                                    Some(w) => {
+                                        report.warnings.push(w);
+                                        batch.remove(k);
+                                    }
+                                    None => k += 1,
+                                }
+                            }
                         }
                         Part::Create => {
                             // Options of user mappings and servers may hold credentials.
@@ -413,5 +495,68 @@ mod tests {
         let mut not_kept = 0;
         let s = statements_for(&o, SchemaOptions::default(), &facts("app"), &mut not_kept);
         assert_eq!(s.len(), 1, "{s:?}");
+    }
+
+    fn object(oid: u32, kind: ObjectKind, name: &str, depends_on: &[u32]) -> SchemaObject {
+        let mut o = SchemaObject::new(
+            ObjId::new(class::PG_CLASS, oid),
+            kind,
+            Section::PreData,
+            Some("s"),
+            name,
+        );
+        o.depends_on = depends_on
+            .iter()
+            .map(|d| ObjId::new(class::PG_CLASS, *d))
+            .collect();
+        o
+    }
+
+    #[test]
+    fn dependents_of_a_refused_object_are_skipped_naming_it() {
+        let skipped = Skipped::default();
+        let server = object(1, ObjectKind::ForeignServer, "files", &[]);
+        let table = object(2, ObjectKind::ForeignTable, "imported", &[1]);
+        let view = object(3, ObjectKind::View, "lines", &[9, 2]);
+        let other = object(4, ObjectKind::View, "unrelated", &[9]);
+        assert_eq!(skipped.dependent(&table), None, "nothing refused yet");
+        skipped.refused(&server);
+
+        let w = skipped.dependent(&table).expect("depends on the server");
+        assert_eq!(
+            w,
+            "skipped foreign table \"s\".\"imported\": it depends on server \"s\".\"files\", \
+             which was skipped: the target user lacks the privilege to create server \"s\".\"files\""
+        );
+        // Transitively: the view names what it uses and the refused object at the root.
+        let w = skipped.dependent(&view).expect("depends on the table");
+        assert!(
+            w.starts_with(
+                "skipped view \"s\".\"lines\": it depends on foreign table \"s\".\"imported\", \
+                 which was skipped (skipped because it depends on server \"s\".\"files\")"
+            ),
+            "{w}"
+        );
+        assert_eq!(skipped.dependent(&other), None);
+        assert_eq!(skipped.len(), 3);
+    }
+
+    #[test]
+    fn copies_of_the_facts_share_what_was_skipped() {
+        // Pre-data and post-data (and the data engine's plan) each get the same facts.
+        let facts = facts("app");
+        let copy = facts.clone();
+        facts
+            .skipped
+            .refused(&object(1, ObjectKind::EventTrigger, "et", &[]));
+        let mut report = ExecReport::default();
+        let dependent = object(2, ObjectKind::Index, "idx", &[1]);
+        let run =
+            statements_unless_skipped(&dependent, SchemaOptions::default(), &copy, &mut report);
+        assert_eq!(run, None);
+        assert_eq!(report.warnings.len(), 1);
+        let free = table("app");
+        let run = statements_unless_skipped(&free, SchemaOptions::default(), &copy, &mut report);
+        assert_eq!(run.map(|s| s.len()), Some(1));
     }
 }

@@ -121,10 +121,13 @@ fn extension_members(depend: &[Depend]) -> HashSet<ObjId> {
 struct Resolver {
     index: HashMap<ObjId, usize>,
     aliases: HashMap<ObjId, ObjId>,
+    /// Extension member -> its extension.
+    members: HashMap<ObjId, ObjId>,
 }
 
 impl Resolver {
-    fn new(objects: &[&SchemaObject], aliases: &[Alias]) -> Self {
+    /// Extension members stand for their extension: whatever uses one needs the extension.
+    fn new(objects: &[&SchemaObject], aliases: &[Alias], depend: &[Depend]) -> Self {
         let mut index: HashMap<ObjId, usize> = HashMap::new();
         for (i, o) in objects.iter().enumerate() {
             index.entry(o.id).or_insert(i);
@@ -133,11 +136,23 @@ impl Resolver {
             .iter()
             .map(|Alias { alias, target }| (*alias, *target))
             .collect();
-        Resolver { index, aliases }
+        let members = depend
+            .iter()
+            .filter(|d| d.deptype == b'e')
+            .map(|d| (d.dependent, d.referenced))
+            .collect();
+        Resolver {
+            index,
+            aliases,
+            members,
+        }
     }
 
     fn resolve(&self, id: ObjId) -> Option<usize> {
         if let Some(&i) = self.index.get(&id) {
+            return Some(i);
+        }
+        if let Some(&i) = self.members.get(&id).and_then(|e| self.index.get(e)) {
             return Some(i);
         }
         let mut cur = id;
@@ -163,7 +178,11 @@ fn edges(
             edges[from].insert(to);
         }
     };
-    for d in depend.iter().filter(|d| d.deptype != b'e') {
+    // What extension members depend on is the extension's business (CREATE EXTENSION).
+    for d in depend
+        .iter()
+        .filter(|d| d.deptype != b'e' && !resolver.members.contains_key(&d.dependent))
+    {
         let (Some(dep), Some(refd)) = (
             resolver.resolve(d.dependent),
             resolver.resolve(d.referenced),
@@ -267,7 +286,7 @@ pub fn cycle_parts(collected: &[&Collected], depend: &[Depend]) -> HashSet<ObjId
         .iter()
         .flat_map(|c| c.aliases.iter().copied())
         .collect();
-    let resolver = Resolver::new(&objects, &aliases);
+    let resolver = Resolver::new(&objects, &aliases, depend);
     let component = components(&edges(&objects, &resolver, depend));
     let mut out = HashSet::new();
     for d in depend.iter().filter(|d| d.deptype == b'n') {
@@ -327,7 +346,13 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         .collect();
     let n = objects.len();
     let refs: Vec<&SchemaObject> = objects.iter().collect();
-    let edges = edges(&refs, &Resolver::new(&refs, &aliases), depend);
+    let edges = edges(&refs, &Resolver::new(&refs, &aliases, depend), depend);
+    for (from, targets) in edges.iter().enumerate() {
+        let id = objects[from].id;
+        for &t in targets {
+            objects[t].depends_on.push(id);
+        }
+    }
 
     // Pre-data objects that depend on post-data ones move to post-data.
     let mut moved = true;
@@ -620,5 +645,48 @@ mod tests {
         assert_eq!(split, HashSet::from([on_cycle, check_on_cycle]));
         // Without the function reading the table there is nothing to split.
         assert!(cycle_parts(&[&c], &d[1..]).is_empty());
+    }
+
+    #[test]
+    fn objects_know_what_they_depend_on_including_through_extension_members() {
+        let mut ext = obj(1, ObjectKind::Extension, Section::PreData, "file_fdw");
+        ext.id = ObjId::new(class::PG_EXTENSION, 1);
+        let mut server = obj(2, ObjectKind::ForeignServer, Section::PreData, "files");
+        server.id = ObjId::new(class::PG_FOREIGN_SERVER, 2);
+        let table = obj(3, ObjectKind::ForeignTable, Section::PreData, "imported");
+        let fdw = ObjId::new(class::PG_FOREIGN_DATA_WRAPPER, 50);
+        let d = [
+            // The wrapper belongs to the extension; the server uses the wrapper.
+            Depend {
+                dependent: fdw,
+                referenced: ext.id,
+                deptype: b'e',
+            },
+            Depend {
+                dependent: server.id,
+                referenced: fdw,
+                deptype: b'n',
+            },
+            Depend {
+                dependent: table.id,
+                referenced: server.id,
+                deptype: b'n',
+            },
+        ];
+        let c = Collected {
+            objects: vec![table, server, ext],
+            ..Default::default()
+        };
+        let s = order(c, &d);
+        assert_eq!(names(&s), vec!["file_fdw", "files", "imported"]);
+        assert_eq!(s.objects[0].depends_on, vec![]);
+        assert_eq!(
+            s.objects[1].depends_on,
+            vec![ObjId::new(class::PG_EXTENSION, 1)]
+        );
+        assert_eq!(
+            s.objects[2].depends_on,
+            vec![ObjId::new(class::PG_FOREIGN_SERVER, 2)]
+        );
     }
 }

@@ -202,6 +202,10 @@ pub struct SchemaObject {
     pub table: Option<u32>,
     /// Dependencies the reader knows of in addition to `pg_depend`.
     pub deps: Vec<ObjId>,
+    /// Every object this one directly depends on (from `pg_depend` and `deps`), filled in by
+    /// [`super::graph::order`]: when the target refuses one of them, this one is skipped too
+    /// rather than failing with "does not exist".
+    pub depends_on: Vec<ObjId>,
     pub privilege: Privilege,
 }
 
@@ -233,6 +237,7 @@ impl SchemaObject {
             comments: Vec::new(),
             table: None,
             deps: Vec::new(),
+            depends_on: Vec::new(),
             privilege: Privilege::Normal,
         }
     }
