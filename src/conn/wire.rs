@@ -801,6 +801,8 @@ pub struct WireSession {
     /// Set after an I/O or protocol error, or when a COPY was abandoned half-way: the session
     /// cannot be used any more.
     broken: bool,
+    /// Set while [`pass_through`] runs on the session.
+    busy: bool,
 }
 
 impl std::fmt::Debug for WireSession {
@@ -1061,6 +1063,7 @@ async fn startup(
         backend_key: machine.backend_key,
         encrypted,
         broken: false,
+        busy: false,
     })
 }
 
@@ -1117,6 +1120,7 @@ impl WireSession {
             backend_key: None,
             encrypted: false,
             broken: false,
+            busy: false,
         }
     }
 
@@ -1142,7 +1146,7 @@ impl WireSession {
 
     /// False once an I/O or protocol error (or an abandoned COPY) left the session unusable.
     pub fn is_usable(&self) -> bool {
-        !self.broken
+        !self.broken && !self.busy
     }
 
     /// What cancels this session's running statement.
@@ -1368,7 +1372,13 @@ pub async fn pass_through(
     in_prelude: Option<&str>,
     progress: impl FnMut(u64, u64),
 ) -> Result<CopyStats> {
+    // Until the inner future has returned, both sessions are mid-protocol: if it is dropped
+    // half-way (a cancelled task), they stay marked busy and are closed, never reused.
+    src.busy = true;
+    tgt.busy = true;
     let r = pass_through_inner(src, out_sql, tgt, in_sql, in_prelude, progress).await;
+    src.busy = false;
+    tgt.busy = false;
     if r.is_err() && in_prelude.is_some() {
         // The prelude may have left a transaction open on the target: closing the session is
         // the sure way to end it.
