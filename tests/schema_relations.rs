@@ -316,3 +316,43 @@ async fn function_table_cycles_are_broken_by_splitting_the_default_or_check() {
         .count();
     assert_eq!(parts, 2);
 }
+
+/// User-defined access methods (not an extension's) are created with their comment, before
+/// what uses them: tables and materialized views keep `USING`, an index AM gets its operator
+/// class and indexes. pg_dump shows the access methods and the index; the tables' access
+/// methods, which pg_dump only sets through `default_table_access_method`, are compared in
+/// `pg_class.relam`.
+#[tokio::test]
+async fn access_methods_are_created_before_what_uses_them() {
+    let fixture = r#"
+        CREATE ACCESS METHOD "heap ""two""" TYPE TABLE HANDLER heap_tableam_handler;
+        COMMENT ON ACCESS METHOD "heap ""two""" IS 'heap under another name';
+        CREATE ACCESS METHOD brin2 TYPE INDEX HANDLER brinhandler;
+        CREATE SCHEMA am_use;
+        CREATE OPERATOR CLASS am_use.int4_minmax_ops2 DEFAULT FOR TYPE integer USING brin2 AS
+            OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+            FUNCTION 1 brin_minmax_opcinfo(internal),
+            FUNCTION 2 brin_minmax_add_value(internal, internal, internal, internal),
+            FUNCTION 3 brin_minmax_consistent(internal, internal, internal),
+            FUNCTION 4 brin_minmax_union(internal, internal, internal);
+        CREATE TABLE am_use.t (a integer) USING "heap ""two""";
+        CREATE INDEX t_a_idx ON am_use.t USING brin2 (a);
+        CREATE MATERIALIZED VIEW am_use.mv USING "heap ""two""" AS SELECT 1 AS one;
+    "#;
+    let db = support::oracle::assert_schema_roundtrip(fixture).await;
+    let sql = "SELECT c.relname::text, a.amname::text FROM pg_class c \
+               JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace \
+               WHERE n.nspname = 'am_use' ORDER BY 1";
+    let expected = vec![
+        vec![Some("mv".to_string()), Some("heap \"two\"".to_string())],
+        vec![Some("t".to_string()), Some("heap \"two\"".to_string())],
+        vec![Some("t_a_idx".to_string()), Some("brin2".to_string())],
+    ];
+    assert_eq!(source().query_strings(&db, sql).await, expected);
+    assert_eq!(target().query_strings(&db, sql).await, expected);
+    let comment = "SELECT obj_description(oid, 'pg_am') FROM pg_am WHERE amname = 'heap \"two\"'";
+    assert_eq!(
+        target().query_strings(&db, comment).await,
+        vec![vec![Some("heap under another name".to_string())]]
+    );
+}

@@ -738,6 +738,43 @@ pub async fn list_user_mappings(s: &Session) -> Result<Vec<UserMappingRow>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Access methods
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessMethodRow {
+    pub oid: u32,
+    pub name: String,
+    /// `t` table, `i` index.
+    pub kind: char,
+    pub handler: Option<QName>,
+    pub comment: Option<String>,
+}
+
+/// Access methods created with `CREATE ACCESS METHOD` (OIDs from `FirstNormalObjectId` on),
+/// not those an extension brings.
+pub async fn list_access_methods(s: &Session) -> Result<Vec<AccessMethodRow>> {
+    let sql = format!(
+        "SELECT a.oid, a.amname::text AS name, a.amtype::text AS kind, {h} AS handler, \
+                pg_catalog.obj_description(a.oid, 'pg_am') AS comment \
+           FROM pg_catalog.pg_am a \
+          WHERE a.oid >= 16384 AND {member} ORDER BY a.amname",
+        h = proc_name("a.amhandler"),
+        member = not_ext_member(class::PG_AM, "a.oid"),
+    );
+    Ok(query(s, "reading access methods", &sql)
+        .await?
+        .iter()
+        .map(|r| AccessMethodRow {
+            oid: r.get("oid"),
+            name: r.get("name"),
+            kind: char_col(r, "kind"),
+            handler: QName::from_parts(r.get("handler")),
+            comment: r.get("comment"),
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Event triggers, default privileges, large objects
 
 #[derive(Debug, Clone, PartialEq, Eq)]

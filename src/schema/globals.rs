@@ -21,9 +21,9 @@
 //!   into a warning or log line.
 
 use crate::catalog::objects::{
-    self, CollationRow, DefaultAclRow, EventTriggerRow, ExtensionRow, FdwRow, LanguageRow,
-    LargeObjectRow, SchemaRow, ServerRow, TsConfigRow, TsDictRow, TsParserRow, TsTemplateRow,
-    UserMappingRow,
+    self, AccessMethodRow, CollationRow, DefaultAclRow, EventTriggerRow, ExtensionRow, FdwRow,
+    LanguageRow, LargeObjectRow, SchemaRow, ServerRow, TsConfigRow, TsDictRow, TsParserRow,
+    TsTemplateRow, UserMappingRow,
 };
 use crate::conn::Session;
 use crate::error::Result;
@@ -94,6 +94,9 @@ pub async fn collect(s: &Session) -> Result<Collected> {
             ));
         }
         c.objects.push(user_mapping_object(&r));
+    }
+    for r in objects::list_access_methods(s).await? {
+        c.objects.push(access_method_object(&r));
     }
     for r in objects::list_event_triggers(s).await? {
         c.objects.push(event_trigger_object(&r));
@@ -527,6 +530,33 @@ pub fn user_mapping_object(r: &UserMappingRow) -> SchemaObject {
     o
 }
 
+/// `CREATE ACCESS METHOD ... TYPE TABLE|INDEX HANDLER ...`. Access methods have no owner and no
+/// privileges; creating one takes a superuser, so a target that refuses it skips it (and, with
+/// it, what uses it) with a warning. Tables and materialized views keep theirs through `USING`.
+pub fn access_method_object(r: &AccessMethodRow) -> SchemaObject {
+    let q = quote_ident(&r.name);
+    let mut o = SchemaObject::new(
+        ObjId::new(class::PG_AM, r.oid),
+        ObjectKind::AccessMethod,
+        Section::PreData,
+        None,
+        &r.name,
+    );
+    let kind = if r.kind == 't' { "TABLE" } else { "INDEX" };
+    let handler = r
+        .handler
+        .as_ref()
+        .map(|f| f.sql())
+        .unwrap_or_else(|| "\"pg_catalog\".\"unknown\"".into());
+    o.create.push(format!(
+        "CREATE ACCESS METHOD {q} TYPE {kind} HANDLER {handler}"
+    ));
+    o.comments
+        .extend(comment_sql("ACCESS METHOD", &q, r.comment.as_deref()));
+    o.privilege = Privilege::MaySkip;
+    o
+}
+
 /// `CREATE EVENT TRIGGER` plus its enabled state; post-data, so that it does not fire while
 /// the schema is being created.
 pub fn event_trigger_object(r: &EventTriggerRow) -> SchemaObject {
@@ -858,6 +888,31 @@ mod tests {
             vec!["CREATE USER MAPPING FOR PUBLIC SERVER \"srv\" OPTIONS (\"password\" 's3cret')"]
         );
         assert!(!um.name.contains("s3cret"));
+    }
+
+    #[test]
+    fn access_methods_name_their_type_and_handler() {
+        let o = access_method_object(&AccessMethodRow {
+            oid: 16500,
+            name: "heap \"two\"".into(),
+            kind: 't',
+            handler: Some(QName::new("pg_catalog", "heap_tableam_handler")),
+            comment: Some("it's heap".into()),
+        });
+        assert_eq!(
+            o.create,
+            vec![
+                "CREATE ACCESS METHOD \"heap \"\"two\"\"\" TYPE TABLE \
+                 HANDLER \"pg_catalog\".\"heap_tableam_handler\""
+            ]
+        );
+        assert_eq!(
+            o.comments,
+            vec!["COMMENT ON ACCESS METHOD \"heap \"\"two\"\"\" IS 'it''s heap'"]
+        );
+        assert_eq!(o.owner, None);
+        assert_eq!(o.privilege, Privilege::MaySkip);
+        assert_eq!(o.section, Section::PreData);
     }
 
     #[test]
