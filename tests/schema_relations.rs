@@ -356,3 +356,127 @@ async fn access_methods_are_created_before_what_uses_them() {
         vec![vec![Some("heap under another name".to_string())]]
     );
 }
+
+/// Creates a tablespace named `name` in `cluster`, in a directory of the cluster's own scratch
+/// directory owned by the server's user (the owner of the data directory).
+async fn create_tablespace(cluster: &Cluster, name: &str) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let owner = std::fs::metadata(&cluster.data_dir).expect("data directory");
+    let dir = cluster
+        .data_dir
+        .parent()
+        .expect("the data directory has a parent")
+        .join(format!("tablespace_{name}"));
+    std::fs::create_dir(&dir).expect("tablespace directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(owner.uid()), Some(owner.gid())).unwrap();
+    cluster
+        .execute(
+            "postgres",
+            &format!(
+                "CREATE TABLESPACE {} LOCATION {}",
+                support::quote_ident(name),
+                support::quote_literal(&dir.to_string_lossy())
+            ),
+        )
+        .await;
+}
+
+/// Relations and indexes of every kind placed in tablespace `ts`.
+fn tablespace_fixture(ts: &str) -> String {
+    let ts = support::quote_ident(ts);
+    format!(
+        "CREATE SCHEMA ts_use;\n\
+         CREATE TABLE ts_use.t (id integer PRIMARY KEY USING INDEX TABLESPACE {ts}, v text) \
+             TABLESPACE {ts};\n\
+         CREATE INDEX t_v_idx ON ts_use.t (v) TABLESPACE {ts};\n\
+         CREATE TABLE ts_use.plain (id integer);\n\
+         CREATE INDEX plain_id_idx ON ts_use.plain (id) TABLESPACE {ts};\n\
+         CREATE MATERIALIZED VIEW ts_use.mv TABLESPACE {ts} AS SELECT 1 AS one;\n\
+         CREATE TABLE ts_use.parted (id integer, k integer) PARTITION BY RANGE (k) TABLESPACE {ts};\n\
+         CREATE TABLE ts_use.parted_1 PARTITION OF ts_use.parted FOR VALUES FROM (0) TO (10);\n"
+    )
+}
+
+/// `(relation, tablespace or NULL)` of every relation of schema `ts_use`.
+const TABLESPACE_OF: &str = "SELECT c.relname::text, ts.spcname::text FROM pg_class c \
+     LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace \
+     WHERE c.relnamespace = 'ts_use'::regnamespace AND c.relkind IN ('r', 'p', 'm', 'i', 'I') \
+     ORDER BY 1";
+
+/// A tablespace the target has (created by its administrator under the same name) receives the
+/// same relations and indexes as in the source: both dumps are identical, and so is every
+/// relation's tablespace (pg_dump shows those on `SET default_tablespace` lines, which dump
+/// comparisons drop, hence the look at `pg_class`).
+#[tokio::test]
+async fn relations_stay_in_a_tablespace_the_target_has() {
+    let name = support::unique_name("dbm ts both");
+    create_tablespace(source(), &name).await;
+    create_tablespace(target(), &name).await;
+    let db = support::oracle::assert_schema_roundtrip(&tablespace_fixture(&name)).await;
+    let a = source().query_strings(&db, TABLESPACE_OF).await;
+    let b = target().query_strings(&db, TABLESPACE_OF).await;
+    let placed = a.iter().filter(|r| r[1].as_deref() == Some(&name)).count();
+    // t, its primary key and index, plain's index, mv, parted and parted_1.
+    assert_eq!(placed, 7, "{a:?}");
+    assert_eq!(a, b);
+}
+
+/// Without a tablespace of that name in the target (the usual case between managed services),
+/// everything is created in the target database's default tablespace, one warning per object,
+/// and the database succeeds. Tablespaces themselves are never created.
+#[tokio::test]
+async fn relations_of_a_tablespace_the_target_lacks_go_to_its_default_one() {
+    let (src, tgt) = (source(), target());
+    let name = support::unique_name("dbm ts src only");
+    create_tablespace(src, &name).await;
+    let db = src.create_database("ts missing").await;
+    src.execute(&db, &tablespace_fixture(&name)).await;
+    let opts = db_migrate::MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        schema_only: true,
+        ..Default::default()
+    };
+    let result = db_migrate::migrate::PgMigrate::new(opts).migrate().await;
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(
+        entry.status,
+        db_migrate::DbStatus::Done,
+        "{}",
+        result.to_json()
+    );
+    let missing = format!(
+        "is created in the target database's default tablespace instead of tablespace {}: \
+         the target has no tablespace of that name",
+        support::quote_ident(&name)
+    );
+    let warned: Vec<&String> = result
+        .warnings
+        .iter()
+        .filter(|w| w.contains(&missing))
+        .collect();
+    // One per object: t, its primary key, t_v_idx, plain_id_idx, mv, parted and parted_1.
+    assert_eq!(warned.len(), 7, "{:#?}", result.warnings);
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("index \"ts_use\".\"plain_id_idx\" is created")),
+        "{warned:#?}"
+    );
+    let placed = tgt.query_strings(&db, TABLESPACE_OF).await;
+    // Those seven and the table `plain`, all in the default tablespace.
+    assert_eq!(placed.len(), 8, "{placed:?}");
+    assert!(placed.iter().all(|r| r[1].is_none()), "{placed:?}");
+    let exists = tgt
+        .query_strings(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_tablespace WHERE spcname = {}",
+                support::quote_literal(&name)
+            ),
+        )
+        .await;
+    assert_eq!(exists, vec![vec![Some("0".to_string())]]);
+}

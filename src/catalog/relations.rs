@@ -9,8 +9,9 @@
 //! ...). Sessions run with `search_path = ''`, so those print fully qualified names.
 //!
 //! Only user schemas are read ([`crate::schema::USER_SCHEMAS`]); temporary relations are
-//! skipped. Tablespaces are not read at all: objects are created in the target's default
-//! tablespace (`pg_get_indexdef` and `pg_get_constraintdef` never print one).
+//! skipped. Tablespaces are read by name, apart from the definitions (`pg_get_indexdef` and
+//! `pg_get_constraintdef` never print one): the executor applies them with
+//! `SET default_tablespace`, like pg_dump.
 
 use std::collections::HashMap;
 
@@ -63,7 +64,7 @@ pub struct Relation {
     /// The relation's row type and its array type (0 when none).
     pub row_type: u32,
     pub row_array_type: u32,
-    /// A non-default tablespace (only reported: tablespaces are not migrated).
+    /// A non-default tablespace (see `SchemaObject::tablespace` for what becomes of it).
     pub tablespace: Option<String>,
 }
 
@@ -163,7 +164,7 @@ pub struct Index {
     pub comment: Option<String>,
     /// Statistics targets of index columns (expression columns): `(attnum, target)`.
     pub stat_targets: Vec<(i16, i32)>,
-    /// A non-default tablespace (only reported: tablespaces are not migrated).
+    /// A non-default tablespace (see `SchemaObject::tablespace` for what becomes of it).
     pub tablespace: Option<String>,
 }
 

@@ -14,6 +14,11 @@
 //! - any other failure of a creating statement fails the database, naming the object and
 //!   showing its SQL.
 //!
+//! An object whose source tablespace ([`SchemaObject::tablespace`]) exists in the target, and
+//! may be used by the target user, is created under `SET default_tablespace`, as pg_dump does;
+//! otherwise it is created in the target database's default tablespace with a per-object
+//! warning. Tablespaces are never created (their locations are paths on the server).
+//!
 //! Owners are only attempted when the target user may set them (superuser, or a member of the
 //! owner role with SET rights), so failures of that kind are rare and cheap.
 
@@ -26,6 +31,7 @@ use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, Privilege, SchemaObject};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
+use crate::sql::{quote_ident, quote_literal};
 
 /// Objects per transaction.
 pub const BATCH_OBJECTS: usize = 200;
@@ -49,6 +55,9 @@ pub struct TargetFacts {
     /// session of one database's run, which all receive these facts, so that an object skipped
     /// in pre-data also takes its post-data dependents with it.
     pub skipped: Skipped,
+    /// The target's tablespaces, each with whether the target user may create objects in it;
+    /// `None` when unknown (a script for review): tablespaces are then assumed to exist.
+    pub tablespaces: Option<HashMap<String, bool>>,
 }
 
 /// Objects the target refused for lack of privilege, and those skipped with them: each one's
@@ -122,16 +131,40 @@ impl TargetFacts {
             )
             .await
             .map_err(Error::from_pg)?;
+        let tablespaces = target
+            .query(
+                "SELECT spcname::text, \
+                        pg_catalog.has_tablespace_privilege(oid, 'CREATE') \
+                   FROM pg_catalog.pg_tablespace",
+                &[],
+            )
+            .await
+            .map_err(Error::from_pg)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         Ok(TargetFacts {
             user,
             superuser,
             can_own_as: rows.iter().map(|r| r.get(0)).collect(),
             skipped: Skipped::default(),
+            tablespaces: Some(tablespaces),
         })
     }
 
     pub fn may_own_as(&self, role: &str) -> bool {
         self.superuser || self.can_own_as.contains(role)
+    }
+
+    /// Why objects of tablespace `name` cannot be created in it, or `None` when they can.
+    fn tablespace_refusal(&self, name: &str) -> Option<&'static str> {
+        match self.tablespaces.as_ref()?.get(name) {
+            None => Some("the target has no tablespace of that name"),
+            Some(false) if !self.superuser => {
+                Some("the target user may not create objects in that tablespace")
+            }
+            Some(_) => None,
+        }
     }
 }
 
@@ -144,14 +177,39 @@ enum Part {
     Comment,
 }
 
-/// The statements of one object that this run will execute, with their part.
+/// The statements of one object that this run will execute, with their part. A tablespace the
+/// target lacks is a warning (in `warnings`).
 fn planned(
     o: &SchemaObject,
     opts: SchemaOptions,
     facts: &TargetFacts,
     owners_not_kept: &mut usize,
+    warnings: &mut Vec<String>,
 ) -> Vec<(Part, String)> {
     let mut out: Vec<(Part, String)> = o.create.iter().map(|s| (Part::Create, s.clone())).collect();
+    if let Some(ts) = &o.tablespace
+        && !out.is_empty()
+    {
+        match facts.tablespace_refusal(ts) {
+            None => {
+                // Like pg_dump: the statements name no tablespace, the setting places them.
+                out.insert(
+                    0,
+                    (
+                        Part::Create,
+                        format!("SET default_tablespace = {}", quote_literal(ts)),
+                    ),
+                );
+                out.push((Part::Create, "SET default_tablespace = ''".into()));
+            }
+            Some(why) => warnings.push(format!(
+                "{} is created in the target database's default tablespace instead of \
+                 tablespace {}: {why}",
+                o.describe(),
+                quote_ident(ts)
+            )),
+        }
+    }
     if let Some(owner) = &o.owner
         && !opts.no_owner
         // An object this run creates belongs to the target user already: `ALTER ... OWNER TO`
@@ -172,14 +230,15 @@ fn planned(
 }
 
 /// The statements of `o` as run by this executor, for other stages (the data engine runs
-/// post-data work per table). Owners that may not be set are left out and counted.
+/// post-data work per table). Owners that may not be set are left out and counted; a missing
+/// tablespace is left out without a warning (see [`statements_unless_skipped`] for one).
 pub fn statements_for(
     o: &SchemaObject,
     opts: SchemaOptions,
     facts: &TargetFacts,
     owners_not_kept: &mut usize,
 ) -> Vec<String> {
-    planned(o, opts, facts, owners_not_kept)
+    planned(o, opts, facts, owners_not_kept, &mut Vec::new())
         .into_iter()
         .map(|(_, s)| s)
         .collect()
@@ -197,7 +256,18 @@ pub fn statements_unless_skipped(
         report.warnings.push(w);
         return None;
     }
-    Some(statements_for(o, opts, facts, &mut report.owners_not_kept))
+    Some(
+        planned(
+            o,
+            opts,
+            facts,
+            &mut report.owners_not_kept,
+            &mut report.warnings,
+        )
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect(),
+    )
 }
 
 /// What running a phase did.
@@ -244,7 +314,16 @@ pub async fn apply<'a>(
         for o in chunk {
             match facts.skipped.dependent(o) {
                 Some(w) => report.warnings.push(w),
-                None => batch.push((*o, planned(o, opts, facts, &mut report.owners_not_kept))),
+                None => batch.push((
+                    *o,
+                    planned(
+                        o,
+                        opts,
+                        facts,
+                        &mut report.owners_not_kept,
+                        &mut report.warnings,
+                    ),
+                )),
             }
         }
         loop {
@@ -558,5 +637,39 @@ mod tests {
         let free = table("app");
         let run = statements_unless_skipped(&free, SchemaOptions::default(), &copy, &mut report);
         assert_eq!(run.map(|s| s.len()), Some(1));
+    }
+
+    #[test]
+    fn tablespaces_are_set_when_the_target_has_them_and_warned_about_otherwise() {
+        let mut o = table("app");
+        o.tablespace = Some("fast ts".into());
+        let mut f = facts("app");
+        f.tablespaces = Some(HashMap::from([("fast ts".to_string(), true)]));
+        let mut report = ExecReport::default();
+        let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
+        assert_eq!(
+            run.unwrap(),
+            vec![
+                "SET default_tablespace = 'fast ts'".to_string(),
+                "CREATE TABLE \"s\".\"t\" ()".to_string(),
+                "SET default_tablespace = ''".to_string(),
+            ]
+        );
+        assert!(report.warnings.is_empty());
+
+        f.tablespaces = Some(HashMap::new());
+        let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
+        assert_eq!(
+            run.unwrap(),
+            vec!["CREATE TABLE \"s\".\"t\" ()".to_string()]
+        );
+        assert_eq!(
+            report.warnings,
+            vec![
+                "table \"s\".\"t\" is created in the target database's default tablespace \
+                 instead of tablespace \"fast ts\": the target has no tablespace of that name"
+                    .to_string()
+            ]
+        );
     }
 }

@@ -208,6 +208,12 @@ pub struct SchemaObject {
     /// [`super::graph::order`]: when the target refuses one of them, this one is skipped too
     /// rather than failing with "does not exist".
     pub depends_on: Vec<ObjId>,
+    /// The source's non-default tablespace of the relation or index this object creates. The
+    /// executor runs `create` under `SET default_tablespace` (as pg_dump does) when the target
+    /// has a tablespace of that name, and in the target's default tablespace, with a warning,
+    /// when it has not. Tablespaces themselves are never created (their locations are paths
+    /// on the server).
+    pub tablespace: Option<String>,
     pub privilege: Privilege,
 }
 
@@ -240,6 +246,7 @@ impl SchemaObject {
             table: None,
             deps: Vec::new(),
             depends_on: Vec::new(),
+            tablespace: None,
             privilege: Privilege::Normal,
         }
     }

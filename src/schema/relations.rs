@@ -32,9 +32,9 @@
 //! Some objects have no catalog row of their own. They get identities on catalogs `pg_depend`
 //! never mentions, keyed by the OID of the relation they concern (see [`synthetic`]).
 //!
-//! Tablespaces are deliberately ignored: everything is created in the target database's default
-//! tablespace (managed targets rarely let users create tablespaces); a warning names the
-//! relations and indexes concerned.
+//! Tables, partitioned tables, materialized views, indexes and the indexes of PRIMARY KEY /
+//! UNIQUE / EXCLUDE constraints carry their source tablespace ([`SchemaObject::tablespace`]);
+//! the executor decides whether the target has it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -730,6 +730,9 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         }
     }
     o.create.push(sql);
+    if rel.kind != 'f' {
+        o.tablespace = rel.tablespace.clone();
+    }
     for (c, p) in cols.iter().zip(&printed) {
         o.create.extend(column_alters(ctx, rel, c, *p));
     }
@@ -892,6 +895,7 @@ fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         sql.push_str(&with_clause(&rel.options, &rel.toast_options));
         sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_query(def)));
         o.create.push(sql);
+        o.tablespace = rel.tablespace.clone();
     }
     for c in cols {
         o.create.extend(column_alters(ctx, rel, c, true));
@@ -1022,6 +1026,7 @@ fn build_indexes(ctx: &Ctx, out: &mut Collected) {
         );
         o.create.push(idx.definition.clone());
         o.create.extend(index_extras(rel, idx));
+        o.tablespace = idx.tablespace.clone();
         o.comments
             .extend(comment_sql("INDEX", &qidx, idx.comment.as_deref()));
         o.table = data_table(rel);
@@ -1093,6 +1098,7 @@ fn build_constraints(ctx: &Ctx, out: &mut Collected) {
                 ));
                 if let Some(idx) = ctx.indexes.get(&c.index) {
                     o.create.extend(index_extras(rel, idx));
+                    o.tablespace = idx.tablespace.clone();
                     o.comments.extend(comment_sql(
                         "INDEX",
                         &qualified(&idx.schema, &idx.name),
@@ -1404,37 +1410,7 @@ pub fn build_split(cat: &RelationCatalog, split: &HashSet<ObjId>) -> Collected {
     build_rules(&ctx, &mut out);
     build_policies(&ctx, &mut out);
     build_statistics(&ctx, &mut out);
-    if let Some(w) = tablespace_warning(cat) {
-        out.warnings.push(w);
-    }
     out
-}
-
-/// Tablespaces are not migrated (see the module docs); say so when the source uses some.
-fn tablespace_warning(cat: &RelationCatalog) -> Option<String> {
-    let mut names: Vec<String> = cat
-        .relations
-        .iter()
-        .filter(|r| r.tablespace.is_some())
-        .map(qname)
-        .chain(
-            cat.indexes
-                .iter()
-                .filter(|i| i.tablespace.is_some())
-                .map(|i| qualified(&i.schema, &i.name)),
-        )
-        .collect();
-    if names.is_empty() {
-        return None;
-    }
-    let n = names.len();
-    names.truncate(5);
-    Some(format!(
-        "{n} relation(s) or index(es) of the source are in non-default tablespaces and are \
-         created in the target database's default tablespace (e.g. {}{})",
-        names.join(", "),
-        if n > 5 { ", ..." } else { "" }
-    ))
 }
 
 #[cfg(test)]
@@ -1898,7 +1874,7 @@ mod tests {
     }
 
     #[test]
-    fn tablespaces_are_reported_not_migrated() {
+    fn tablespaces_are_carried_not_written() {
         let mut t = rel(1, 'r', "t");
         t.tablespace = Some("fast".into());
         let cat = RelationCatalog {
@@ -1906,10 +1882,11 @@ mod tests {
             ..Default::default()
         };
         let c = build(&cat);
-        assert_eq!(c.warnings.len(), 1);
-        assert!(c.warnings[0].contains("\"s\".\"t\""), "{}", c.warnings[0]);
-        assert!(!find(&c, ObjId::new(class::PG_CLASS, 1)).create[0].contains("fast"));
-        assert!(build(&partitioned()).warnings.is_empty());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let o = find(&c, ObjId::new(class::PG_CLASS, 1));
+        assert_eq!(o.tablespace.as_deref(), Some("fast"));
+        // The executor decides (SET default_tablespace), so the statements never name it.
+        assert!(!o.create[0].contains("fast"));
     }
 
     #[test]
