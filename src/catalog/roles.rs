@@ -82,7 +82,9 @@ pub struct UserFacts {
     pub bypassrls: bool,
 }
 
-/// Every non-system role (see [`FIRST_NORMAL_OBJECT_ID`]), ordered by name.
+/// Every non-system role (see [`FIRST_NORMAL_OBJECT_ID`]), in creation (OID) order: roles
+/// created in that order on the target come out of catalog scans in the source's order, e.g.
+/// the role list of a policy as `pg_dump` prints it.
 pub async fn list_roles(s: &Session) -> Result<Vec<RoleInfo>> {
     // rolvaliduntil is rendered in UTC with an explicit era so that the text means the same
     // instant whatever DateStyle / TimeZone the source or target session has.
@@ -98,7 +100,7 @@ pub async fn list_roles(s: &Session) -> Result<Vec<RoleInfo>> {
                 pg_catalog.shobj_description(r.oid, 'pg_authid')::text \
            FROM pg_catalog.pg_roles r \
           WHERE {NON_SYSTEM_ROLE} \
-          ORDER BY r.rolname"
+          ORDER BY r.oid"
     );
     let rows = s
         .query(&sql, &[])
