@@ -415,7 +415,11 @@ pub mod proto {
         }
     }
 
-    fn encode(msg: &str, f: impl FnOnce(&mut BytesMut) -> std::io::Result<()>) -> Result<Bytes> {
+    /// One frontend message, written by `f` (what `msg` names is in the error).
+    pub fn encode(
+        msg: &str,
+        f: impl FnOnce(&mut BytesMut) -> std::io::Result<()>,
+    ) -> Result<Bytes> {
         let mut buf = BytesMut::new();
         f(&mut buf).map_err(|e| protocol(format!("cannot encode {msg}: {e}")))?;
         Ok(buf.freeze())
@@ -875,12 +879,6 @@ async fn write_all(
     io.flush().await.map_err(|e| lost(info, mode, e))
 }
 
-fn encoded(what: &str, f: impl FnOnce(&mut BytesMut) -> std::io::Result<()>) -> Result<BytesMut> {
-    let mut out = BytesMut::new();
-    f(&mut out).map_err(|e| Error::protocol(format!("cannot encode {what}: {e}")))?;
-    Ok(out)
-}
-
 /// Opens a replication session (`replication=database`) to `info`, optionally on another
 /// database than the conninfo's. Bounded by `connect_timeout` when set.
 ///
@@ -1195,7 +1193,7 @@ impl WireSession {
     }
 
     async fn simple_query_inner(&mut self, sql: &str) -> Result<QueryResult> {
-        let out = encoded("the query", |b| frontend::query(sql, b))?;
+        let out = proto::encode("the query", |b| frontend::query(sql, b))?;
         write_all(self.io.as_mut(), &out, &self.info, self.mode).await?;
         let mut collector = proto::QueryCollector::new();
         loop {
@@ -1248,7 +1246,7 @@ impl WireSession {
         if self.broken {
             return Err(self.unusable());
         }
-        let out = encoded("the COPY statement", |b| frontend::query(sql, b))?;
+        let out = proto::encode("the COPY statement", |b| frontend::query(sql, b))?;
         let r = async {
             write_all(self.io.as_mut(), &out, &self.info, self.mode).await?;
             let mut error = None;
@@ -1407,7 +1405,7 @@ async fn pass_through_inner(
         (Ok(()), Ok(())) => {}
         (Err(e), Ok(())) => {
             // The target waits for data: fail its COPY (nothing was written).
-            let fail = encoded("CopyFail", |b| {
+            let fail = proto::encode("CopyFail", |b| {
                 frontend::copy_fail("the source COPY failed", b)
             })?;
             let ended = async {
@@ -1462,7 +1460,7 @@ async fn pass_through_inner(
         tgt.broken = true;
         return Err(e.with_side(Side::Source));
     }
-    let done = encoded("CopyDone", |b| {
+    let done = proto::encode("CopyDone", |b| {
         frontend::copy_done(b);
         Ok(())
     })?;

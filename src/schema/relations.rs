@@ -1132,11 +1132,18 @@ fn build_constraints(ctx: &Ctx, out: &mut Collected) {
                 attach_tree(ctx, c.index, &index_children, &mut o.deps);
                 out.objects.push(o);
             }
-            'c' if !c.validated && c.is_local => {
-                // NOT VALID: the source's rows may violate it, so it comes after all data.
+            'c' if (!c.validated && c.is_local) || ctx.check_is_split(c) => {
+                // NOT VALID: the source's rows may violate it, so it comes after all data. Split
+                // out of its table to break a cycle: after the data too, like pg_dump, and
+                // without ONLY so that it reaches inheritance children as it did in the source.
+                let kind = if !c.validated && c.is_local {
+                    ObjectKind::Constraint
+                } else {
+                    ObjectKind::TablePart
+                };
                 let mut o = SchemaObject::new(
                     id,
-                    ObjectKind::Constraint,
+                    kind,
                     Section::PostData,
                     Some(&rel.schema),
                     tag(rel, &c.name),
@@ -1178,26 +1185,6 @@ fn build_constraints(ctx: &Ctx, out: &mut Collected) {
                     quote_ident(&c.name),
                     quote_ident(&column.name),
                     if c.no_inherit { " NO INHERIT" } else { "" }
-                ));
-                comment(&mut o);
-                o.deps = vec![rel_id(rel.oid)];
-                out.objects.push(o);
-            }
-            'c' if ctx.check_is_split(c) => {
-                // Split out of its table to break a cycle: after the data, like pg_dump, and
-                // without ONLY so that it reaches inheritance children as it did in the source.
-                let mut o = SchemaObject::new(
-                    id,
-                    ObjectKind::TablePart,
-                    Section::PostData,
-                    Some(&rel.schema),
-                    tag(rel, &c.name),
-                );
-                o.create.push(format!(
-                    "{} ADD CONSTRAINT {} {}",
-                    alter_plain(rel),
-                    quote_ident(&c.name),
-                    c.definition
                 ));
                 comment(&mut o);
                 o.deps = vec![rel_id(rel.oid)];
