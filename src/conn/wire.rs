@@ -1526,13 +1526,17 @@ async fn stream(
             if !matches!(tag, Some(b'N' | b'S' | b'A')) {
                 return Ok(());
             }
-            if let Some(Message::NoticeResponse(body)) =
-                proto::next_message(buf).map_err(src_err)?
-                && let Ok(n) = proto::ServerMessage::parse(body.fields())
-            {
-                tracing::debug!("source notice during COPY: {}", n.message);
+            match proto::next_message(buf).map_err(src_err)? {
+                Some(Message::NoticeResponse(body)) => {
+                    if let Ok(n) = proto::ServerMessage::parse(body.fields()) {
+                        tracing::debug!("source notice during COPY: {}", n.message);
+                    }
+                    continue;
+                }
+                Some(_) => continue,
+                // Not all there yet: read on.
+                None => {}
             }
-            continue;
         }
         if ready >= MIN_WRITE {
             continue;

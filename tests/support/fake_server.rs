@@ -109,7 +109,15 @@ pub async fn serve_copy_out(mut io: DuplexStream, rows: Vec<Bytes>, end: SourceE
         out.put_u32(row.len() as u32 + 4);
         out.extend_from_slice(row);
         if i == 0 {
-            out.extend_from_slice(&error_message(b'N', "NOTICE", "00000", "a notice"));
+            // A notice cut in two writes: the client must wait for the rest of it.
+            let notice = error_message(b'N', "NOTICE", "00000", "a notice");
+            let (a, b) = notice.split_at(notice.len() / 2);
+            out.extend_from_slice(a);
+            if io.write_all(&out.split()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            out.extend_from_slice(b);
         }
         if out.len() >= 100_000 && io.write_all(&out.split()).await.is_err() {
             return;
