@@ -858,15 +858,21 @@ async fn fill(
     info: &ConnInfo,
     mode: Mode,
 ) -> Result<()> {
-    let n = io.read_buf(buf).await.map_err(|e| lost(info, mode, e))?;
-    if n == 0 {
-        return Err(lost(
+    read_result(info, mode, io.read_buf(buf).await)
+}
+
+/// The outcome of a read: an I/O error or the end of the stream (the server went away) is a
+/// lost connection.
+fn read_result(info: &ConnInfo, mode: Mode, read: std::io::Result<usize>) -> Result<()> {
+    match read {
+        Ok(0) => Err(lost(
             info,
             mode,
             "the server closed the connection unexpectedly",
-        ));
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(lost(info, mode, e)),
     }
-    Ok(())
 }
 
 async fn write_all(
@@ -1184,9 +1190,14 @@ impl WireSession {
             return Err(self.unusable());
         }
         let r = self.simple_query_inner(sql).await;
-        if let Err(e) = &r
-            && e.sqlstate().is_none()
-        {
+        self.settle(r)
+    }
+
+    /// Passes `r` on, marking the session broken when it is an error without SQLSTATE (I/O or
+    /// protocol): a server error leaves the session usable, anything else may leave it
+    /// mid-message.
+    fn settle<T>(&mut self, r: Result<T>) -> Result<T> {
+        if r.as_ref().is_err_and(|e| e.sqlstate().is_none()) {
             self.broken = true;
         }
         r
@@ -1238,8 +1249,8 @@ impl WireSession {
         self.simple_query(&cmd).await.map(|_| ())
     }
 
-    /// Sends a COPY statement and waits for the server to enter COPY mode (`in_mode`:
-    /// CopyInResponse or CopyOutResponse). A server error (after which the server sends
+    /// Sends a COPY statement and waits for the server to enter COPY mode (CopyInResponse when
+    /// `copy_in`, else CopyOutResponse). A server error (after which the server sends
     /// ReadyForQuery) is returned with its SQLSTATE and leaves the session usable.
     async fn start_copy(&mut self, sql: &str, copy_in: bool) -> Result<()> {
         use postgres_protocol::message::backend::Message;
@@ -1274,52 +1285,35 @@ impl WireSession {
             }
         }
         .await;
-        if let Err(e) = &r
-            && e.sqlstate().is_none()
-        {
-            self.broken = true;
-        }
-        r
+        self.settle(r)
     }
 
-    /// Reads the end of a statement: messages up to ReadyForQuery. Returns the last command tag,
-    /// or the first server error.
+    /// Reads the rest of a statement up to ReadyForQuery (a COPY's CopyDone included) and
+    /// returns its last command tag, or its server error.
     async fn finish_statement(&mut self) -> Result<Option<String>> {
         use postgres_protocol::message::backend::Message;
-        let mut error = None;
-        let mut tag = None;
-        loop {
-            match self.read_message().await? {
-                Message::CommandComplete(body) => {
-                    tag = Some(
-                        body.tag()
-                            .map_err(|e| {
-                                Error::protocol(format!("malformed CommandComplete: {e}"))
-                            })?
-                            .to_owned(),
-                    );
-                }
-                Message::ErrorResponse(body) => {
-                    error.get_or_insert(proto::ServerMessage::parse(body.fields())?.into_error());
-                }
-                Message::ReadyForQuery(_) => {
-                    return match error {
-                        Some(e) => Err(e),
-                        None => Ok(tag),
-                    };
-                }
-                Message::NoticeResponse(_)
-                | Message::ParameterStatus(_)
-                | Message::NotificationResponse(_)
-                | Message::CopyDone
-                | Message::CopyData(_) => {}
-                _ => {
-                    return Err(Error::protocol(
-                        "unexpected message at the end of a statement",
-                    ));
+        let r = async {
+            let mut collector = proto::QueryCollector::new();
+            loop {
+                match self.read_message().await? {
+                    Message::CopyDone => {}
+                    msg => {
+                        if collector.handle(msg)? == proto::Progress::Done {
+                            return collector.finish().map(|r| r.command_tag);
+                        }
+                    }
                 }
             }
         }
+        .await;
+        self.settle(r)
+    }
+
+    /// Sends `message` (CopyDone or CopyFail) to end a COPY IN and reads the statement's end.
+    async fn end_copy_in(&mut self, message: &[u8]) -> Result<Option<String>> {
+        let r = write_all(self.io.as_mut(), message, &self.info, self.mode).await;
+        self.settle(r)?;
+        self.finish_statement().await
     }
 
     /// Ends the session politely (Terminate) and closes the socket. This also ends an exported
@@ -1393,7 +1387,6 @@ async fn pass_through_inner(
     in_prelude: Option<&str>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<CopyStats> {
-    use postgres_protocol::message::backend::Message;
     let target_start = async {
         if let Some(sql) = in_prelude {
             tgt.simple_query(sql).await?;
@@ -1408,14 +1401,9 @@ async fn pass_through_inner(
             let fail = proto::encode("CopyFail", |b| {
                 frontend::copy_fail("the source COPY failed", b)
             })?;
-            let ended = async {
-                write_all(tgt.io.as_mut(), &fail, &tgt.info, tgt.mode).await?;
-                tgt.finish_statement().await
-            }
-            .await;
-            if ended.as_ref().is_err_and(|e| e.sqlstate().is_none()) {
-                tgt.broken = true;
-            }
+            // Its answer is the expected 57014 error, or a broken session: either way the
+            // source's error is the one to report.
+            let _ = tgt.end_copy_in(&fail).await;
             return Err(e.with_side(Side::Source));
         }
         (Ok(()), Err(e)) => {
@@ -1425,37 +1413,15 @@ async fn pass_through_inner(
         (Err(e), Err(_)) => return Err(e.with_side(Side::Source)),
     }
     let mut scan = proto::CopyScan::default();
-    let mut buf = std::mem::take(&mut src.buf);
-    let streamed = stream(src, tgt, &mut buf, &mut scan, &mut progress).await;
-    src.buf = buf;
-    if let Err(e) = streamed {
+    if let Err(e) = stream(src, tgt, &mut scan, &mut progress).await {
         match e.side() {
             Some(Side::Target) => src.broken = true,
             _ => tgt.broken = true,
         }
         return Err(e);
     }
-    // The source's CopyDone, CommandComplete and ReadyForQuery (or its error).
-    let mut error = None;
-    loop {
-        let msg = match src.read_message().await {
-            Ok(m) => m,
-            Err(e) => {
-                src.broken = true;
-                tgt.broken = true;
-                return Err(e.with_side(Side::Source));
-            }
-        };
-        match msg {
-            Message::ErrorResponse(body) => {
-                let e = proto::ServerMessage::parse(body.fields())?.into_error();
-                error.get_or_insert(e);
-            }
-            Message::ReadyForQuery(_) => break,
-            _ => {}
-        }
-    }
-    if let Some(e) = error {
+    // The source's CopyDone, CommandComplete and ReadyForQuery, or its error.
+    if let Err(e) = src.finish_statement().await {
         // Abandon the target's COPY: closing its session rolls it back.
         tgt.broken = true;
         return Err(e.with_side(Side::Source));
@@ -1464,20 +1430,10 @@ async fn pass_through_inner(
         frontend::copy_done(b);
         Ok(())
     })?;
-    let ended = async {
-        write_all(tgt.io.as_mut(), &done, &tgt.info, tgt.mode).await?;
-        tgt.finish_statement().await
-    }
-    .await;
-    let tag = match ended {
-        Ok(tag) => tag,
-        Err(e) => {
-            if e.sqlstate().is_none() {
-                tgt.broken = true;
-            }
-            return Err(e.with_side(Side::Target));
-        }
-    };
+    let tag = tgt
+        .end_copy_in(&done)
+        .await
+        .map_err(|e| e.with_side(Side::Target))?;
     let rows = match tag {
         Some(t) => proto::copy_rows(&t).map_err(|e| e.with_side(Side::Target))?,
         None => {
@@ -1492,24 +1448,17 @@ async fn pass_through_inner(
 }
 
 /// The streaming part of [`pass_through`]: returns when the source's next message is not
-/// CopyData (left at the front of `buf`).
+/// CopyData (left at the front of its buffer).
 async fn stream(
     src: &mut WireSession,
     tgt: &mut WireSession,
-    buf: &mut BytesMut,
     scan: &mut proto::CopyScan,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<()> {
     use futures::FutureExt;
     use postgres_protocol::message::backend::Message;
     let src_err = |e: Error| e.with_side(Side::Source);
-    let src_closed = |s: &WireSession| {
-        src_err(lost(
-            &s.info,
-            s.mode,
-            "the server closed the connection unexpectedly",
-        ))
-    };
+    let buf = &mut src.buf;
     // Scanned CopyData bytes at the front of `buf`, not written yet.
     let mut ready = 0;
     loop {
@@ -1545,11 +1494,9 @@ async fn stream(
             buf.reserve(PASS_BUFFER);
         }
         // Take what the source has at once.
-        match src.io.read_buf(buf).now_or_never() {
-            Some(Ok(0)) => return Err(src_closed(src)),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(src_err(lost(&src.info, src.mode, e))),
-            None => {}
+        if let Some(r) = src.io.read_buf(buf).now_or_never() {
+            read_result(&src.info, src.mode, r).map_err(src_err)?;
+            continue;
         }
         // The source has nothing ready: write what there is, then wait for the source while
         // watching the target, which speaks during COPY IN only to report an error.
@@ -1558,11 +1505,7 @@ async fn stream(
             ready = 0;
         }
         tokio::select! {
-            r = src.io.read_buf(buf) => match r {
-                Ok(0) => return Err(src_closed(src)),
-                Ok(_) => {}
-                Err(e) => return Err(src_err(lost(&src.info, src.mode, e))),
-            },
+            r = src.io.read_buf(buf) => read_result(&src.info, src.mode, r).map_err(src_err)?,
             r = tgt.io.read_buf(&mut tgt.buf) => target_spoke(tgt, r)?,
         }
     }
@@ -1574,17 +1517,7 @@ async fn stream(
 fn target_spoke(tgt: &mut WireSession, read: std::io::Result<usize>) -> Result<()> {
     use postgres_protocol::message::backend::Message;
     let tgt_err = |e: Error| e.with_side(Side::Target);
-    match read {
-        Ok(0) => {
-            return Err(tgt_err(lost(
-                &tgt.info,
-                tgt.mode,
-                "the server closed the connection unexpectedly",
-            )));
-        }
-        Ok(_) => {}
-        Err(e) => return Err(tgt_err(lost(&tgt.info, tgt.mode, e))),
-    }
+    read_result(&tgt.info, tgt.mode, read).map_err(tgt_err)?;
     while let Some(m) = proto::next_message(&mut tgt.buf).map_err(tgt_err)? {
         if let Message::ErrorResponse(body) = m {
             return Err(tgt_err(
