@@ -77,7 +77,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Error, ErrorKind, Result, Side};
-use crate::sql::quote_literal;
 use progress::Progress;
 use worker::{Shared, cancelled};
 
@@ -370,10 +369,7 @@ async fn run(
         match snapshot {
             Some(id) => {
                 coord
-                    .batch_execute(&format!(
-                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-                        quote_literal(id)
-                    ))
+                    .batch_execute(&worker::import_snapshot(id))
                     .await
                     .map_err(|e| serr(e).context(format!("importing snapshot {id}")))?;
                 Ok(id.to_string())

@@ -250,10 +250,10 @@ fn target_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
 }
 
 /// The statement that puts a source session into the shared snapshot.
-fn import_snapshot(sh: &Shared) -> String {
+pub(crate) fn import_snapshot(snapshot: &str) -> String {
     format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-        quote_literal(&sh.snapshot)
+        quote_literal(snapshot)
     )
 }
 
@@ -271,7 +271,7 @@ impl Conns {
                 .map_err(&err)?;
             sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
             prepare_source(&mut s).await;
-            s.simple_query(&import_snapshot(sh))
+            s.simple_query(&import_snapshot(&sh.snapshot))
                 .await
                 .map_err(|e| err(e).context("importing the snapshot"))?;
             self.src = Some(s);
@@ -303,7 +303,7 @@ impl Conns {
                 .map_err(&err)?;
             sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
             prepare_source(&s).await;
-            s.batch_execute(&import_snapshot(sh))
+            s.batch_execute(&import_snapshot(&sh.snapshot))
                 .await
                 .map_err(|e| err(Error::from_pg(e)).context("importing the snapshot"))?;
             self.lo_src = Some(s);
