@@ -104,6 +104,10 @@ pub struct PgArgs {
     /// cores, at least 2).
     #[arg(long = "jobs", short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Target sessions creating schema objects concurrently (default: twice --jobs; DDL
+    /// waits on the disk much of the time).
+    #[arg(long = "schema-jobs", value_name = "N")]
+    pub schema_jobs: Option<usize>,
     /// COPY format: binary where every column type allows it (auto), or force one.
     #[arg(long = "copy-format", value_enum, default_value = "auto")]
     pub copy_format: CopyFormatArg,
@@ -259,6 +263,10 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             schema: crate::schema::SchemaOptions {
                 no_owner: a.no_owner,
                 no_acl: a.no_acl,
+            },
+            schema_jobs: match a.schema_jobs {
+                Some(0) => return Err(Error::config("--schema-jobs must be at least 1")),
+                other => other,
             },
             copy: {
                 let mut c = crate::copy::CopyOptions::default();
@@ -580,6 +588,24 @@ mod tests {
         assert_eq!(o.copy.split_larger_than, 1 << 20);
         assert!(!o.copy.analyze);
         assert!(!o.copy.extension_tables);
+    }
+
+    #[test]
+    fn schema_sessions_default_to_twice_the_jobs_and_can_be_set() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args))
+        };
+        assert_eq!(o(&["--jobs", "3"]).unwrap().ddl_sessions(), 6);
+        assert_eq!(
+            o(&["--jobs", "3", "--schema-jobs", "1"])
+                .unwrap()
+                .ddl_sessions(),
+            1
+        );
+        let err = o(&["--schema-jobs", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--schema-jobs must be at least 1"));
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl PgMigrate {
         let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
         // Extra sessions let independent objects be created concurrently.
         let mut sessions = Vec::new();
-        for _ in 0..opts.copy.jobs.max(1) {
+        for _ in 0..opts.ddl_sessions() {
             let s = connect(&opts.target, Some(name))
                 .await
                 .map_err(|e| e.with_side(Side::Target))?;
