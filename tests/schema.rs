@@ -194,6 +194,30 @@ async fn a_small_schema_round_trips_through_the_pg_dump_oracle() {
     support::oracle::assert_schema_roundtrip(SMALL_SCHEMA).await;
 }
 
+/// Enough tables that every dependency level is split over the sessions: 150 tables, each with
+/// a primary key, an index, a comment and a foreign key to the one before (a chain through
+/// every table, so the split has to keep each foreign key with both of its tables).
+const CHAINED_TABLES: &str = r#"
+DO $$
+BEGIN
+  FOR i IN 1..150 LOOP
+    EXECUTE format('CREATE TABLE "t %s" (id int PRIMARY KEY, prev int, v text)', i);
+    EXECUTE format('CREATE INDEX ON "t %s" (v)', i);
+    EXECUTE format('COMMENT ON TABLE "t %s" IS %L', i, 'table ' || i);
+    IF i > 1 THEN
+      EXECUTE format('ALTER TABLE "t %s" ADD FOREIGN KEY (prev) REFERENCES "t %s" (id)', i, i - 1);
+    END IF;
+  END LOOP;
+END
+$$;
+"#;
+
+#[tokio::test]
+async fn one_schema_session_or_many_create_the_same_schema() {
+    support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, Some(1)).await;
+    support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, Some(8)).await;
+}
+
 /// A target user without superuser is refused an untrusted extension, an untrusted-language
 /// function and the like (SQLSTATE 42501): each is skipped with a warning, and so is every
 /// object that needs it, directly or not, in pre-data or post-data, each with a warning naming

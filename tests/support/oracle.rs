@@ -97,6 +97,12 @@ pub fn unparsable(statements: &[String]) -> Vec<String> {
 /// `pg_dump --schema-only` outputs are equal and every statement parses. Returns the database
 /// name (same on both sides).
 pub async fn assert_schema_roundtrip(fixture: &str) -> String {
+    assert_schema_roundtrip_with(fixture, None).await
+}
+
+/// [`assert_schema_roundtrip`] with `schema_jobs` target sessions creating the schema (`None`:
+/// the default).
+pub async fn assert_schema_roundtrip_with(fixture: &str, schema_jobs: Option<usize>) -> String {
     let (src, tgt) = (source(), target());
     let db = src.create_database("schema oracle ").await;
     src.execute(&db, fixture).await;
@@ -128,6 +134,7 @@ pub async fn assert_schema_roundtrip(fixture: &str) -> String {
         target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
         only_dbs: vec![db.clone()],
         schema_only: true,
+        schema_jobs,
         ..Default::default()
     };
     let result = PgMigrate::new(opts).migrate().await;
