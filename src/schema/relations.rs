@@ -469,15 +469,43 @@ fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
         match ctx.not_null.get(&(rel.oid, col.num)) {
             // PG18 NOT VALID not-null constraints come after the data (build_constraints).
             Some(nn) if !nn.validated => {}
-            Some(nn) => sql.push_str(&format!(
-                " CONSTRAINT {} NOT NULL{}",
-                quote_ident(&nn.name),
-                if nn.no_inherit { " NO INHERIT" } else { "" }
-            )),
+            Some(nn) => {
+                // Like pg_dump: the name the server would choose anyway is left out, so a
+                // PostgreSQL 18 schema reads the same as an older one migrated to 18.
+                if nn.name != default_constraint_name(&rel.name, &col.name, "not_null") {
+                    sql.push_str(&format!(" CONSTRAINT {}", quote_ident(&nn.name)));
+                }
+                sql.push_str(" NOT NULL");
+                if nn.no_inherit {
+                    sql.push_str(" NO INHERIT");
+                }
+            }
             None => sql.push_str(" NOT NULL"),
         }
     }
     sql
+}
+
+/// The name the server gives a constraint nobody named (`makeObjectName` in PostgreSQL): the
+/// two names joined with `_`, then `_label`, the longer of the two names shortened a byte at a
+/// time (never inside a character) until it all fits in 63 bytes.
+fn default_constraint_name(name1: &str, name2: &str, label: &str) -> String {
+    let avail = 63 - (1 + 1 + label.len());
+    let (mut n1, mut n2) = (name1.len(), name2.len());
+    while n1 + n2 > avail {
+        if n1 > n2 {
+            n1 -= 1;
+        } else {
+            n2 -= 1;
+        }
+    }
+    let clip = |s: &str, mut n: usize| {
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s[..n].to_string()
+    };
+    format!("{}_{}_{label}", clip(name1, n1), clip(name2, n2))
 }
 
 /// Whether the column is written in `CREATE TABLE` (like pg_dump: local columns, and every
@@ -1403,6 +1431,27 @@ pub fn build_split(cat: &RelationCatalog, split: &HashSet<ObjId>) -> Collected {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_constraint_names_are_the_servers() {
+        assert_eq!(
+            default_constraint_name("t", "a", "not_null"),
+            "t_a_not_null"
+        );
+        // 63 bytes at most, the longer name shortened first (PostgreSQL's makeObjectName).
+        let long = "rel_sixty_three_bytes_long_column_name_for_identifier_limits_xy";
+        assert_eq!(
+            default_constraint_name(
+                "rel_sixty_three_bytes_long_table_name_for_identifier_limits_xyz",
+                long,
+                "not_null"
+            ),
+            "rel_sixty_three_bytes_long__rel_sixty_three_bytes_long_not_null"
+        );
+        // Never cut inside a character.
+        let n = default_constraint_name(&"é".repeat(40), "x", "not_null");
+        assert!(n.len() <= 63 && n.ends_with("_x_not_null"), "{n}");
+    }
 
     fn seq() -> Sequence {
         Sequence {
