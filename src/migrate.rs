@@ -248,12 +248,28 @@ impl PgMigrate {
         exec::prepare_session(&target).await?;
         let facts = TargetFacts::read(&target).await?;
         let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
-        // Extra sessions let independent objects be created concurrently.
+        // Extra sessions let independent objects be created concurrently. The target may have
+        // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
+        // LIMIT): the schema is then created on the sessions it did accept, with a warning.
+        let wanted = opts.ddl_sessions();
         let mut sessions = Vec::new();
-        for _ in 0..opts.ddl_sessions() {
-            let s = connect(&opts.target, Some(name))
-                .await
-                .map_err(|e| e.with_side(Side::Target))?;
+        while sessions.len() < wanted {
+            let s = match connect(&opts.target, Some(name)).await {
+                Ok(s) => s,
+                Err(e)
+                    if !sessions.is_empty()
+                        && e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) =>
+                {
+                    warnings.push(format!(
+                        "schema objects are created on {} target sessions instead of {wanted}: \
+                         {}",
+                        sessions.len(),
+                        e.message()
+                    ));
+                    break;
+                }
+                Err(e) => return Err(e.with_side(Side::Target)),
+            };
             exec::prepare_session(&s).await?;
             sessions.push(s);
         }

@@ -218,6 +218,39 @@ async fn one_schema_session_or_many_create_the_same_schema() {
     support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, Some(8)).await;
 }
 
+/// A target that accepts fewer connections than `--schema-jobs` asks for (here the migration
+/// role's CONNECTION LIMIT) gets the schema on the sessions it accepted, and the result says so.
+#[tokio::test]
+async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("few slots ").await;
+    src.execute(&db, CHAINED_TABLES).await;
+    let (admin, pw) = tgt.create_admin("few slots admin ", false).await;
+    tgt.execute(
+        "postgres",
+        &format!("ALTER ROLE {} CONNECTION LIMIT 3", quote_ident(&admin)),
+    )
+    .await;
+    let mut opts = options(&db, tgt.uri(&admin, &pw, "postgres")).await;
+    opts.schema_jobs = Some(6);
+    let result = PgMigrate::new(opts).migrate().await;
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    let warning = result
+        .warnings
+        .iter()
+        .find(|w| w.contains("target sessions instead of 6"))
+        .unwrap_or_else(|| panic!("no warning about sessions: {:?}", result.warnings));
+    assert!(warning.contains("too many connections"), "{warning}");
+    let tables = tgt
+        .query_strings(
+            &db,
+            "SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 't %'",
+        )
+        .await;
+    assert_eq!(tables[0][0].as_deref(), Some("150"));
+}
+
 /// A target user without superuser is refused an untrusted extension, an untrusted-language
 /// function and the like (SQLSTATE 42501): each is skipped with a warning, and so is every
 /// object that needs it, directly or not, in pre-data or post-data, each with a warning naming
