@@ -246,6 +246,12 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             Some(p) => RolePasswords::from_file(p)?,
             None => RolePasswords::default(),
         };
+        if a.schema_only && (a.repl_only || a.force_method == Some(MethodArg::Replication)) {
+            return Err(Error::config(
+                "--schema-only copies no data, so there is nothing to replicate: drop \
+                 --repl-only / --force-method replication, or --schema-only",
+            ));
+        }
         Ok(MigrateOptions {
             source,
             target,
@@ -588,6 +594,27 @@ mod tests {
         assert_eq!(o.copy.split_larger_than, 1 << 20);
         assert!(!o.copy.analyze);
         assert!(!o.copy.extension_tables);
+    }
+
+    #[test]
+    fn schema_only_refuses_a_forced_replication() {
+        for extra in [&["--repl-only"][..], &["--force-method", "replication"][..]] {
+            let mut args = vec!["-s", "host=a", "-t", "host=b", "--schema-only"];
+            args.extend_from_slice(extra);
+            let err = MigrateOptions::try_from(&parse(&args)).unwrap_err();
+            assert!(err.to_string().contains("nothing to replicate"), "{err}");
+        }
+        let mut args = vec![
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "--schema-only",
+            "--dump-only",
+        ];
+        assert!(MigrateOptions::try_from(&parse(&args)).is_ok());
+        args.truncate(5);
+        assert!(MigrateOptions::try_from(&parse(&args)).is_ok());
     }
 
     #[test]

@@ -46,10 +46,14 @@ impl PgMigrate {
 
     /// The replication method's checks (wal_level, slots, senders, workers; per database:
     /// tables without replica identity, unlogged tables, large objects), unless the dump method
-    /// is forced. Blockers are errors only when replication is forced; otherwise they explain
-    /// the fallback to dump.
+    /// is forced or no data moves (`--schema-only`: its warnings would be about a method that
+    /// is not used). Blockers are errors only when replication is forced; otherwise they
+    /// explain the fallback to dump.
     async fn replication_preflight(&self, pf: &mut Preflight) {
-        if self.opts.force_method == Some(Method::Dump) || self.opts.cleanup {
+        if self.opts.force_method == Some(Method::Dump)
+            || self.opts.cleanup
+            || self.opts.schema_only
+        {
             return;
         }
         let (Some(source), Some(target)) = (&pf.source, &pf.target) else {

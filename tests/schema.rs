@@ -251,6 +251,31 @@ async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
     assert_eq!(tables[0][0].as_deref(), Some("150"));
 }
 
+/// With --schema-only no data moves, so the replication method's checks (here: a table with
+/// no primary key, which logical replication could not update) are not run nor reported.
+#[tokio::test]
+async fn schema_only_reports_nothing_about_replication() {
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("schema only no repl ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE no_key (x int); INSERT INTO no_key VALUES (1)",
+    )
+    .await;
+    let opts = options(&db, tgt.superuser_uri("postgres")).await;
+    let result = PgMigrate::new(opts).migrate().await;
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    let json = result.to_json();
+    assert!(!json.contains("replica identity"), "{json}");
+    let rows = tgt.query_strings(&db, "SELECT count(*) FROM no_key").await;
+    assert_eq!(
+        rows[0][0].as_deref(),
+        Some("0"),
+        "no data with --schema-only"
+    );
+}
+
 /// A target user without superuser is refused an untrusted extension, an untrusted-language
 /// function and the like (SQLSTATE 42501): each is skipped with a warning, and so is every
 /// object that needs it, directly or not, in pre-data or post-data, each with a warning naming
