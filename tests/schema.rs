@@ -276,6 +276,41 @@ async fn schema_only_reports_nothing_about_replication() {
     );
 }
 
+/// The catalog is read in one snapshot, on a second session too when the source grants one: a
+/// source that accepts a single connection (here the role's CONNECTION LIMIT) is read on that
+/// one, and reads the same.
+#[tokio::test]
+async fn a_source_granting_one_connection_reads_the_same_schema() {
+    let src = source();
+    let db = src.create_database("one connection ").await;
+    src.execute(&db, CHAINED_TABLES).await;
+    let (user, pw) = src.create_admin("one connection reader ", false).await;
+    src.execute(
+        "postgres",
+        &format!("ALTER ROLE {} CONNECTION LIMIT 1", quote_ident(&user)),
+    )
+    .await;
+    let open = |uri: String| async move {
+        db_migrate::conn::connect(&ConnInfo::parse(&uri).unwrap(), None)
+            .await
+            .expect("connects")
+    };
+    let two = support::oracle::statements_read_on(&open(src.superuser_uri(&db)).await).await;
+    let single = open(src.uri(&user, &pw, &db)).await;
+    let one = support::oracle::statements_read_on(&single).await;
+    assert!(one.contains("CREATE TABLE"), "{one}");
+    assert_eq!(one, two);
+    // The snapshot's transaction is over: the session is usable as it was.
+    let row = single
+        .query_one(
+            "SELECT pg_catalog.current_setting('transaction_isolation')",
+            &[],
+        )
+        .await
+        .expect("session usable");
+    assert_eq!(row.get::<_, String>(0), "read committed");
+}
+
 /// A target user without superuser is refused an untrusted extension, an untrusted-language
 /// function and the like (SQLSTATE 42501): each is skipped with a warning, and so is every
 /// object that needs it, directly or not, in pre-data or post-data, each with a warning naming

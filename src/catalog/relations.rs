@@ -268,22 +268,36 @@ fn ch_or(text: Option<String>, default: char) -> char {
 
 /// Reads every relation of the session's database and what hangs off them.
 pub async fn read(s: &Session) -> Result<RelationCatalog> {
+    read_on(s, s).await
+}
+
+/// [`read`], with constraints and indexes read on `other`, a session in the same snapshot:
+/// `pg_get_constraintdef` and `pg_get_indexdef` run once per object, and those two queries
+/// take about as long as all the others together (5,000 tables: 0.48 s of 0.83 s).
+pub async fn read_on(s: &Session, other: &Session) -> Result<RelationCatalog> {
     let v = s.server_version_num();
     let mut cat = RelationCatalog {
         server_version_num: v,
         ..Default::default()
     };
-    cat.relations = read_relations(s).await?;
-    cat.columns = read_columns(s, v).await?;
-    cat.parents = read_parents(s).await?;
-    cat.sequences = read_sequences(s).await?;
-    cat.constraints = read_constraints(s).await?;
-    cat.indexes = read_indexes(s).await?;
-    cat.triggers = read_triggers(s, v).await?;
-    cat.rules = read_rules(s).await?;
-    cat.policies = read_policies(s).await?;
-    cat.statistics = read_statistics(s, v).await?;
-    cat.view_reads = read_view_reads(s).await?;
+    let defs = async {
+        Ok::<_, crate::Error>((read_constraints(other).await?, read_indexes(other).await?))
+    };
+    let rest = async {
+        cat.relations = read_relations(s).await?;
+        cat.columns = read_columns(s, v).await?;
+        cat.parents = read_parents(s).await?;
+        cat.sequences = read_sequences(s).await?;
+        cat.triggers = read_triggers(s, v).await?;
+        cat.rules = read_rules(s).await?;
+        cat.policies = read_policies(s).await?;
+        cat.statistics = read_statistics(s, v).await?;
+        cat.view_reads = read_view_reads(s).await?;
+        Ok::<_, crate::Error>(())
+    };
+    let ((constraints, indexes), ()) = futures::try_join!(defs, rest)?;
+    cat.constraints = constraints;
+    cat.indexes = indexes;
     Ok(cat)
 }
 

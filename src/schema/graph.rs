@@ -92,14 +92,67 @@ pub async fn load_depend(s: &Session) -> Result<Vec<Depend>> {
 }
 
 /// Reads every object of the session's database and orders it.
+///
+/// Everything is read in one `REPEATABLE READ` snapshot, so DDL running on the source
+/// meanwhile cannot leave a table read without its columns, or a constraint without its
+/// table. A second session, opened like `s` and importing that snapshot, reads part of the
+/// catalog at the same time; when it cannot be had (no free connection slot, a server that
+/// refuses to export snapshots) `s` reads everything.
 pub async fn read_schema(s: &Session) -> Result<Schema> {
+    s.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| Error::from_pg(e).with_phase("starting the catalog snapshot"))?;
+    let helper = snapshot_helper(s).await;
+    let read = read_in_snapshot(s, helper.as_ref().unwrap_or(s)).await;
+    // Read-only: ending the transaction cannot lose anything, and an error here only means
+    // the session is gone.
+    let _ = s.batch_execute("COMMIT").await;
+    read
+}
+
+/// A second session in `s`'s snapshot, or `None` (see [`read_schema`]).
+async fn snapshot_helper(s: &Session) -> Option<Session> {
+    let why = async {
+        let snapshot: String = s
+            .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+            .await
+            .map_err(Error::from_pg)?
+            .get(0);
+        let helper = crate::conn::connect(s.info(), None).await?;
+        helper
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+                crate::sql::quote_literal(&snapshot)
+            ))
+            .await
+            .map_err(Error::from_pg)?;
+        Ok::<_, Error>(helper)
+    };
+    match why.await {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::debug!("reading the catalog on one session: {e}");
+            None
+        }
+    }
+}
+
+async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     let mut all = Collected::default();
-    all.extend(globals::collect(s).await?);
-    all.extend(types::collect(s).await?);
-    all.extend(routines::collect(s).await?);
-    let catalog = crate::catalog::relations::read(s).await?;
+    // The relation catalog's slow part runs on `other` from the start, alongside the rest.
+    let others = async {
+        let mut c = globals::collect(s).await?;
+        c.extend(types::collect(s).await?);
+        c.extend(routines::collect(s).await?);
+        Ok::<_, Error>(c)
+    };
+    let (others, catalog, depend) = futures::try_join!(
+        others,
+        crate::catalog::relations::read_on(s, other),
+        load_depend(s)
+    )?;
+    all.extend(others);
     let mut rels = relations::build(&catalog);
-    let depend = load_depend(s).await?;
     let split = cycle_parts(&[&all, &rels], &depend);
     if !split.is_empty() {
         rels = relations::build_split(&catalog, &split);

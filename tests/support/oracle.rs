@@ -100,7 +100,12 @@ pub fn unparsable(statements: &[String]) -> Vec<String> {
 async fn read_back(cluster: &super::Cluster, db: &str) -> String {
     let info = ConnInfo::parse(&cluster.superuser_uri(db)).unwrap();
     let session = connect(&info, None).await.expect("connects");
-    let schema = read_schema(&session).await.expect("schema reads");
+    statements_read_on(&session).await
+}
+
+/// Every statement of the session's database as our own reader generates it, sorted.
+pub async fn statements_read_on(session: &db_migrate::conn::Session) -> String {
+    let schema = read_schema(session).await.expect("schema reads");
     let facts = TargetFacts {
         superuser: true,
         ..Default::default()
