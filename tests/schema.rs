@@ -218,6 +218,26 @@ async fn one_schema_session_or_many_create_the_same_schema() {
     support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, Some(8)).await;
 }
 
+/// A managed-service admin of `cluster` (not superuser: superusers ignore connection limits)
+/// that may hold `limit` connections at once.
+async fn admin_limited_to(
+    cluster: &support::Cluster,
+    prefix: &str,
+    limit: u32,
+) -> (String, String) {
+    let (admin, pw) = cluster.create_admin(prefix, false).await;
+    cluster
+        .execute(
+            "postgres",
+            &format!(
+                "ALTER ROLE {} CONNECTION LIMIT {limit}",
+                quote_ident(&admin)
+            ),
+        )
+        .await;
+    (admin, pw)
+}
+
 /// A target that accepts fewer connections than `--schema-jobs` asks for (here the migration
 /// role's CONNECTION LIMIT) gets the schema on the sessions it accepted, and the result says so.
 #[tokio::test]
@@ -225,12 +245,7 @@ async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
     let (src, tgt) = (source(), target());
     let db = src.create_database("few slots ").await;
     src.execute(&db, CHAINED_TABLES).await;
-    let (admin, pw) = tgt.create_admin("few slots admin ", false).await;
-    tgt.execute(
-        "postgres",
-        &format!("ALTER ROLE {} CONNECTION LIMIT 3", quote_ident(&admin)),
-    )
-    .await;
+    let (admin, pw) = admin_limited_to(tgt, "few slots admin ", 3).await;
     let mut opts = options(&db, tgt.uri(&admin, &pw, "postgres")).await;
     opts.schema_jobs = Some(6);
     let result = PgMigrate::new(opts).migrate().await;
@@ -284,12 +299,7 @@ async fn a_source_granting_one_connection_reads_the_same_schema() {
     let src = source();
     let db = src.create_database("one connection ").await;
     src.execute(&db, CHAINED_TABLES).await;
-    let (user, pw) = src.create_admin("one connection reader ", false).await;
-    src.execute(
-        "postgres",
-        &format!("ALTER ROLE {} CONNECTION LIMIT 1", quote_ident(&user)),
-    )
-    .await;
+    let (user, pw) = admin_limited_to(src, "one connection reader ", 1).await;
     let open = |uri: String| async move {
         db_migrate::conn::connect(&ConnInfo::parse(&uri).unwrap(), None)
             .await
