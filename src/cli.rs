@@ -104,8 +104,8 @@ pub struct PgArgs {
     /// cores, at least 2).
     #[arg(long = "jobs", short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
-    /// Target sessions creating schema objects concurrently (default: twice --jobs; DDL
-    /// waits on the disk much of the time).
+    /// Target sessions creating schema objects concurrently (default: twice --jobs, at most
+    /// 16; DDL waits on the disk much of the time).
     #[arg(long = "schema-jobs", value_name = "N")]
     pub schema_jobs: Option<usize>,
     /// COPY format: binary where every column type allows it (auto), or force one.
@@ -625,6 +625,13 @@ mod tests {
             MigrateOptions::try_from(&parse(&args))
         };
         assert_eq!(o(&["--jobs", "3"]).unwrap().ddl_sessions(), 6);
+        assert_eq!(o(&["--jobs", "12"]).unwrap().ddl_sessions(), 16);
+        assert_eq!(
+            o(&["--jobs", "12", "--schema-jobs", "24"])
+                .unwrap()
+                .ddl_sessions(),
+            24
+        );
         assert_eq!(
             o(&["--jobs", "3", "--schema-jobs", "1"])
                 .unwrap()

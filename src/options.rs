@@ -118,14 +118,21 @@ pub struct MigrateOptions {
     pub cleanup: bool,
 }
 
+/// The most target sessions that create schema objects when `--schema-jobs` is not given.
+pub const DEFAULT_DDL_SESSIONS_MAX: usize = 16;
+
 impl MigrateOptions {
     /// How many target sessions create schema objects concurrently (pre-data, and post-data
     /// with `--schema-only`). Why twice the copy workers by default: a DDL statement spends
     /// much of its time waiting on the disk (creating the relation files, fsyncing every new
     /// index), not on a CPU; measured on 5,000 tables and 2 cores, 4 to 6 sessions created the
-    /// schema 12 to 15 % faster than 2, and more did not help.
+    /// schema 12 to 15 % faster than 2, and more did not help. At most
+    /// [`DEFAULT_DDL_SESSIONS_MAX`] unless asked for: `--jobs` defaults to the client's cores,
+    /// and a big client is no reason to hold dozens of connections to a managed target.
     pub fn ddl_sessions(&self) -> usize {
-        self.schema_jobs.unwrap_or(self.copy.jobs.max(1) * 2).max(1)
+        self.schema_jobs
+            .unwrap_or((self.copy.jobs.max(1) * 2).min(DEFAULT_DDL_SESSIONS_MAX))
+            .max(1)
     }
 }
 
