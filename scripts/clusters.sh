@@ -15,11 +15,16 @@ STARTED_DIRS=()
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# remove_cluster DIR: stops the cluster in DIR if it runs, and deletes DIR.
+remove_cluster() {
+  [ -f "$1/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$1" stop -m immediate >/dev/null 2>&1
+  rm -rf "$1"
+}
+
 # start_cluster NAME DIR [extra postgresql.conf lines...]
 start_cluster() {
   local name="$1" dir="$2"; shift 2
-  [ -f "$dir/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$dir" stop -m immediate >/dev/null 2>&1 || true
-  rm -rf "$dir"; mkdir -p "$(dirname "$dir")"
+  remove_cluster "$dir"; mkdir -p "$(dirname "$dir")"
   if [ "$(id -u)" = 0 ]; then
     local p; p="$(dirname "$dir")"
     while [ "$p" != "/" ]; do chmod o+x "$p" 2>/dev/null || true; p="$(dirname "$p")"; done

@@ -20,6 +20,21 @@ pub fn quote_ident(name: &str) -> String {
     out
 }
 
+/// Opens the read-only transaction whose snapshot a reader exports or imports, so that several
+/// sessions read the source as of one moment (the copy workers, the catalog read).
+pub const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// Exports the snapshot of the transaction [`BEGIN_SNAPSHOT`] opened; valid while it is open.
+pub const EXPORT_SNAPSHOT: &str = "SELECT pg_catalog.pg_export_snapshot()";
+
+/// The statement that puts a session into the exported snapshot `id`.
+pub fn import_snapshot(id: &str) -> String {
+    format!(
+        "{BEGIN_SNAPSHOT}; SET TRANSACTION SNAPSHOT {}",
+        quote_literal(id)
+    )
+}
+
 /// `"schema"."name"`.
 pub fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(name))

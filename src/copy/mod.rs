@@ -369,18 +369,18 @@ async fn run(
         match snapshot {
             Some(id) => {
                 coord
-                    .batch_execute(&worker::import_snapshot(id))
+                    .batch_execute(&crate::sql::import_snapshot(id))
                     .await
                     .map_err(|e| serr(e).context(format!("importing snapshot {id}")))?;
                 Ok(id.to_string())
             }
             None => {
                 coord
-                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .batch_execute(crate::sql::BEGIN_SNAPSHOT)
                     .await
                     .map_err(&serr)?;
                 let row = coord
-                    .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+                    .query_one(crate::sql::EXPORT_SNAPSHOT, &[])
                     .await
                     .map_err(|e| serr(e).context("exporting a snapshot"))?;
                 Ok(row.get::<_, String>(0))

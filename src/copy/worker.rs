@@ -17,7 +17,7 @@ use super::sched::{Sched, Task};
 use crate::conn::wire::{Canceller, WireSession, connect_wire, pass_through};
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Error, ErrorKind, Result, Side};
-use crate::sql::quote_literal;
+use crate::sql::{import_snapshot, quote_literal};
 
 /// How long a cancelled task may take to wind down after the cancel requests were sent.
 const WIND_DOWN: Duration = Duration::from_secs(5);
@@ -247,14 +247,6 @@ fn target_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
             .with_database(&sh.target_db)
             .with_phase("copy")
     }
-}
-
-/// The statement that puts a source session into the shared snapshot.
-pub(crate) fn import_snapshot(snapshot: &str) -> String {
-    format!(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-        quote_literal(snapshot)
-    )
 }
 
 impl Conns {

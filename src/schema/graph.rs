@@ -99,7 +99,7 @@ pub async fn load_depend(s: &Session) -> Result<Vec<Depend>> {
 /// catalog at the same time; when it cannot be had (no free connection slot, a server that
 /// refuses to export snapshots) `s` reads everything.
 pub async fn read_schema(s: &Session) -> Result<Schema> {
-    s.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    s.batch_execute(crate::sql::BEGIN_SNAPSHOT)
         .await
         .map_err(|e| Error::from_pg(e).with_phase("starting the catalog snapshot"))?;
     let helper = snapshot_helper(s).await;
@@ -114,16 +114,13 @@ pub async fn read_schema(s: &Session) -> Result<Schema> {
 async fn snapshot_helper(s: &Session) -> Option<Session> {
     let why = async {
         let snapshot: String = s
-            .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+            .query_one(crate::sql::EXPORT_SNAPSHOT, &[])
             .await
             .map_err(Error::from_pg)?
             .get(0);
         let helper = crate::conn::connect(s.info(), None).await?;
         helper
-            .batch_execute(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-                crate::sql::quote_literal(&snapshot)
-            ))
+            .batch_execute(&crate::sql::import_snapshot(&snapshot))
             .await
             .map_err(Error::from_pg)?;
         Ok::<_, Error>(helper)
