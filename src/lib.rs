@@ -48,6 +48,7 @@ pub mod replication;
 pub mod report;
 pub mod roles;
 pub mod schema;
+pub mod selection;
 pub mod sql;
 pub mod validate;
 

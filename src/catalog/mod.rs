@@ -9,3 +9,4 @@ pub mod objects;
 pub mod relations;
 pub mod roles;
 pub mod server;
+pub mod tables;
