@@ -6,7 +6,6 @@
 //!
 //! Exit codes: 0 success; 1 a database failed; 2 invalid arguments or failed validation.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -59,6 +58,10 @@ pub struct PgArgs {
     /// Debug logging.
     #[arg(short = 'd', long = "debug")]
     pub debug: bool,
+    /// Log lines as text (coloured only on a terminal without NO_COLOR) or one JSON object per
+    /// line (for log collectors).
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    pub log_format: crate::logging::LogFormat,
     /// Do not create databases in the target; every source database must already exist there.
     #[arg(long = "no-createdb")]
     pub no_createdb: bool,
@@ -69,7 +72,8 @@ pub struct PgArgs {
     #[arg(
         long = "dbs-max-total-size",
         value_name = "BYTES",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = parse_bytes_or_minus_one
     )]
     pub dbs_max_total_size: Option<i64>,
     /// Allow a target whose major version is older than the source's.
@@ -102,11 +106,11 @@ pub struct PgArgs {
     pub no_acl: bool,
     /// Parallel copy workers, each with one source and one target session (default: CPU
     /// cores, at least 2).
-    #[arg(long = "jobs", short = 'j', value_name = "N")]
+    #[arg(long = "jobs", short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
     pub jobs: Option<usize>,
     /// Target sessions creating schema objects concurrently (default: twice --jobs, at most
     /// 16; DDL waits on the disk much of the time).
-    #[arg(long = "schema-jobs", value_name = "N")]
+    #[arg(long = "schema-jobs", value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
     pub schema_jobs: Option<usize>,
     /// COPY format: binary where every column type allows it (auto), or force one.
     #[arg(long = "copy-format", value_enum, default_value = "auto")]
@@ -137,7 +141,8 @@ pub struct PgArgs {
     #[arg(
         long = "max-replication-lag",
         value_name = "BYTES",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = parse_bytes_or_minus_one
     )]
     pub max_replication_lag: Option<i64>,
     /// Upper bound for every replication wait (e.g. 600, 30m, 2h; default 1h).
@@ -177,6 +182,36 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
         .parse()
         .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with s, m or h"))?;
     Ok(std::time::Duration::from_secs(n * mult))
+}
+
+/// The most sessions `--jobs` and `--schema-jobs` may ask for: PostgreSQL's own default
+/// `max_connections` is 100, and far more sessions than cores only queue on the servers. The
+/// servers' free connection slots lower it further at run time (see [`crate::slots`]).
+pub const MAX_SESSIONS: usize = 1024;
+
+/// `--jobs`, `--schema-jobs`: a whole number from 1 to [`MAX_SESSIONS`]. Clap prefixes the
+/// message with the flag and the value given.
+pub fn parse_sessions(s: &str) -> std::result::Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_SESSIONS).contains(n))
+        .ok_or_else(|| format!("expected a whole number from 1 to {MAX_SESSIONS}"))
+}
+
+/// `--max-replication-lag`, `--dbs-max-total-size`: bytes (0 or more), or -1 for "none"; a
+/// number below -1 is a typo, not a silent -1.
+pub fn parse_bytes_or_minus_one(s: &str) -> std::result::Result<i64, String> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= -1)
+        .ok_or_else(|| {
+            format!(
+                "expected a number of bytes from 0 to {}, or -1 for none",
+                i64::MAX
+            )
+        })
 }
 
 /// `--copy-format` values.
@@ -242,6 +277,10 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             Some(n) if n < 0 => None, // -1 means "no limit", as in the tool we replace
             Some(n) => Some(n as u64),
         };
+        if let Some(id) = &a.migration_id {
+            check_migration_id(id)?;
+        }
+        crate::output::check_combination(a.json.as_deref(), a.print_ddl.as_deref())?;
         let role_passwords = match &a.role_passwords {
             Some(p) => RolePasswords::from_file(p)?,
             None => RolePasswords::default(),
@@ -338,6 +377,26 @@ impl TryFrom<&PgArgs> for MigrateOptions {
     }
 }
 
+/// `--migration-id` goes into every log line and the report: control characters (a newline, an
+/// escape sequence) would let it forge log lines or repaint a terminal, so they are refused.
+fn check_migration_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.chars().count() > 64 {
+        return Err(Error::config(
+            "--migration-id must be 1 to 64 characters long",
+        ));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| c.is_control() || crate::text::is_bidi_control(*c))
+    {
+        return Err(Error::config(format!(
+            "--migration-id must not contain control characters (found {})",
+            c.escape_unicode()
+        )));
+    }
+    Ok(())
+}
+
 /// Rewrites the Python tool's two-letter short flags (`-xr`, `-xe`), which clap cannot express,
 /// into their long forms.
 pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
@@ -360,43 +419,16 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
         .collect()
 }
 
-fn init_logging(args: &PgArgs) {
-    use tracing_subscriber::EnvFilter;
-    let filter = if args.debug {
-        "debug,db_migrate=trace"
-    } else {
-        // Server notices reach the log through tokio-postgres at info level; they are noise
-        // in a migration report (e.g. a ROLLBACK that found nothing to roll back).
-        match args.verbose {
-            0 => "info,tokio_postgres=warn",
-            1 => "info,tokio_postgres=warn,db_migrate=debug",
-            _ => "debug",
-        }
-    };
-    let filter =
-        EnvFilter::try_from_env("DB_MIGRATE_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+fn init_logging(args: &PgArgs, migration_id: &str) {
+    crate::logging::init(
+        args.log_format,
+        crate::logging::filter_directives(args.debug, args.verbose),
+        migration_id,
+    );
 }
 
-fn write_json(dest: &str, result: &MigrateResult) -> Result<()> {
-    let json = result.to_json();
-    if dest == "-" {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{json}")?;
-        out.flush()?;
-    } else {
-        std::fs::write(dest, json + "\n").map_err(|e| {
-            Error::new(
-                crate::error::ErrorKind::Io,
-                format!("cannot write --json file \"{dest}\": {e}"),
-            )
-        })?;
-    }
-    Ok(())
+fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> {
+    out.write((result.to_json() + "\n").as_bytes())
 }
 
 /// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
@@ -414,10 +446,26 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return code;
         }
     };
-    init_logging(&parsed);
     let opts = match MigrateOptions::try_from(&parsed) {
         Ok(o) => o,
         Err(e) => {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    init_logging(&parsed, &opts.migration_id);
+    // Outputs are opened before any work: a bad path must not cost a whole migration.
+    let open = |flag, dest: &Option<String>| {
+        dest.as_deref()
+            .map(|d| crate::output::Output::open(flag, d))
+            .transpose()
+    };
+    let (json_out, ddl_out) = match (
+        open("--json", &parsed.json),
+        open("--print-ddl", &parsed.print_ddl),
+    ) {
+        (Ok(j), Ok(d)) => (j, d),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("pg_migrate: {e}");
             return EXIT_INVALID;
         }
@@ -452,24 +500,16 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     });
     let span = tracing::info_span!("migration", id = %opts.migration_id);
     let _enter = span.enter();
-    if let Some(dest) = &parsed.print_ddl {
+    if let Some(out) = ddl_out {
         let job = PgMigrate::new(opts);
         return match runtime.block_on(job.generate_ddl()) {
-            Ok(sql) => {
-                let written = if dest == "-" {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(sql.as_bytes()).and_then(|_| out.flush())
-                } else {
-                    std::fs::write(dest, sql)
-                };
-                match written {
-                    Ok(()) => EXIT_OK,
-                    Err(e) => {
-                        eprintln!("pg_migrate: cannot write --print-ddl output \"{dest}\": {e}");
-                        EXIT_INVALID
-                    }
+            Ok(sql) => match out.write(sql.as_bytes()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("pg_migrate: {e}");
+                    EXIT_INVALID
                 }
-            }
+            },
             Err(e) => {
                 eprintln!("pg_migrate: {e}");
                 EXIT_DB_FAILED
@@ -502,8 +542,8 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         report = result.render_table();
     }
     eprint!("{report}");
-    if let Some(dest) = &parsed.json
-        && let Err(e) = write_json(dest, &result)
+    if let Some(out) = json_out
+        && let Err(e) = write_json(out, &result)
     {
         eprintln!("pg_migrate: {e}");
         return EXIT_INVALID;
@@ -638,8 +678,60 @@ mod tests {
                 .ddl_sessions(),
             1
         );
-        let err = o(&["--schema-jobs", "0"]).unwrap_err();
-        assert!(err.to_string().contains("--schema-jobs must be at least 1"));
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused_naming_the_flag_and_the_range() {
+        let try_parse = |args: &[&str]| {
+            let argv = ["pg_migrate", "-s", "host=a", "-t", "host=b"]
+                .into_iter()
+                .chain(args.iter().copied());
+            PgArgs::try_parse_from(argv).map(|a| MigrateOptions::try_from(&a))
+        };
+        for (args, flag, range) in [
+            (&["--jobs", "-1"][..], "--jobs", "1 to 1024"),
+            (&["--jobs", "0"][..], "--jobs", "1 to 1024"),
+            (&["--jobs", "100000"][..], "--jobs", "1 to 1024"),
+            (&["-j", "two"][..], "--jobs", "1 to 1024"),
+            (&["--schema-jobs", "0"][..], "--schema-jobs", "1 to 1024"),
+            (&["--schema-jobs", "-3"][..], "--schema-jobs", "1 to 1024"),
+            (
+                &["--max-replication-lag=-7"][..],
+                "--max-replication-lag",
+                "-1 for none",
+            ),
+            (
+                &["--dbs-max-total-size=-5"][..],
+                "--dbs-max-total-size",
+                "-1 for none",
+            ),
+        ] {
+            let err = try_parse(args).unwrap_err().to_string();
+            assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+        }
+        assert!(try_parse(&["--max-replication-lag=-1"]).unwrap().is_ok());
+        assert!(try_parse(&["--jobs", "1024"]).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_migration_id_with_control_characters_is_refused() {
+        for id in ["a\nb", "x\u{1b}[2J", "ab\u{202e}cd", ""] {
+            let a = parse(&["-s", "host=a", "-t", "host=b", "--migration-id", id]);
+            let err = MigrateOptions::try_from(&a).unwrap_err().to_string();
+            assert!(err.contains("--migration-id"), "{id:?}: {err}");
+        }
+        let a = parse(&[
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "--migration-id",
+            "cut-over 2",
+        ]);
+        assert_eq!(
+            MigrateOptions::try_from(&a).unwrap().migration_id,
+            "cut-over 2"
+        );
     }
 
     #[test]

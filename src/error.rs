@@ -213,6 +213,13 @@ impl Error {
         self
     }
 
+    /// The same error with its message passed through [`crate::conn::redact`]: for messages
+    /// built from text that may hold a secret (input that did not parse, a statement).
+    pub fn redacted(mut self) -> Self {
+        self.0.message = crate::conn::redact(&self.0.message);
+        self
+    }
+
     /// Prefixes the message with more context ("connecting to host x: ...").
     pub fn context(mut self, ctx: impl fmt::Display) -> Self {
         self.0.message = format!("{ctx}: {}", self.0.message);

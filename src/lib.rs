@@ -42,14 +42,17 @@ pub mod conn;
 pub mod copy;
 pub mod databases;
 pub mod error;
+pub mod logging;
 pub mod migrate;
 pub mod options;
+pub mod output;
 pub mod replication;
 pub mod report;
 pub mod roles;
 pub mod schema;
 pub mod selection;
 pub mod sql;
+pub mod text;
 pub mod validate;
 
 pub use error::{Error, ErrorKind, Result, Side};

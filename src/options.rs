@@ -51,6 +51,21 @@ impl RolePasswords {
                 e.column()
             ))
         })?;
+        // A NUL cannot travel in the protocol's C strings: libpq clients stop at it, so the role
+        // would get a password nobody can type. Refused, naming the role (never the password).
+        if let Some((role, _)) = map.iter().find(|(_, pw)| pw.contains('\0')) {
+            return Err(Error::config(format!(
+                "the password of role \"{}\" contains a NUL character, which no PostgreSQL \
+                 client can send",
+                crate::text::escape_controls(role)
+            )));
+        }
+        if let Some(role) = map.keys().find(|r| r.is_empty() || r.contains('\0')) {
+            return Err(Error::config(format!(
+                "invalid role name \"{}\": role names are not empty and hold no NUL character",
+                crate::text::escape_controls(role)
+            )));
+        }
         Ok(RolePasswords(map))
     }
 
@@ -189,6 +204,16 @@ mod tests {
         let e = RolePasswords::from_json(r#"{"alice": 12345678}"#).unwrap_err();
         assert!(!e.to_string().contains("12345678"), "{e}");
         assert!(e.to_string().contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn a_nul_in_a_password_is_refused_naming_the_role_only() {
+        let e = RolePasswords::from_json(r#"{"app": "sec\u0000ret"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"app\"") && e.contains("NUL"), "{e}");
+        assert!(!e.contains("sec") && !e.contains("ret\""), "{e}");
+        assert!(RolePasswords::from_json(r#"{"": "x"}"#).is_err());
     }
 
     #[test]

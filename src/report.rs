@@ -258,7 +258,7 @@ impl MigrateResult {
             let w = self
                 .roles
                 .iter()
-                .map(|r| r.rolname.chars().count())
+                .map(|r| esc(&r.rolname).chars().count())
                 .max()
                 .unwrap_or(0)
                 .max(4);
@@ -273,10 +273,10 @@ impl MigrateResult {
                 let _ = writeln!(
                     out,
                     "  {:<w$}  {:<8}  {:<12}  {}",
-                    r.rolname,
+                    esc(&r.rolname),
                     status.as_str().unwrap_or(""),
                     pw,
-                    r.message
+                    esc(&r.message)
                 );
             }
         }
@@ -285,7 +285,7 @@ impl MigrateResult {
             let w = self
                 .databases
                 .iter()
-                .map(|d| d.dbname.chars().count())
+                .map(|d| esc(&d.dbname).chars().count())
                 .max()
                 .unwrap_or(0)
                 .max(8);
@@ -304,21 +304,26 @@ impl MigrateResult {
                 let _ = writeln!(
                     out,
                     "  {:<w$}  {:<11}  {:<7}  {}",
-                    d.dbname,
+                    esc(&d.dbname),
                     method,
                     status.as_str().unwrap_or(""),
-                    d.message
+                    esc(&d.message)
                 );
             }
         }
         if !self.warnings.is_empty() {
             let _ = writeln!(out, "Warnings:");
             for w in &self.warnings {
-                let _ = writeln!(out, "  - {w}");
+                let _ = writeln!(out, "  - {}", esc(w));
             }
         }
         out
     }
+}
+
+/// Names and messages in the human report: control characters escaped (see [`crate::text`]).
+fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::escape_controls(text)
 }
 
 /// Renders preflight findings, errors first.
@@ -338,12 +343,14 @@ pub fn render_findings(out: &mut String, report: &ValidationReport) {
                 Some(db) => {
                     let _ = writeln!(
                         out,
-                        "  {label} [{}] database \"{db}\": {}",
-                        f.check, f.message
+                        "  {label} [{}] database \"{}\": {}",
+                        f.check,
+                        esc(db),
+                        esc(&f.message)
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "  {label} [{}] {}", f.check, f.message);
+                    let _ = writeln!(out, "  {label} [{}] {}", f.check, esc(&f.message));
                 }
             }
         }

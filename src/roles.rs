@@ -153,6 +153,17 @@ async fn migrate_one_role(
 
     info!(role = %name, "creating role");
     let sql = create_role_sql(role, verifier.as_deref());
+    // Our own statement log, with the verifier left out (tokio-postgres' own log of statements
+    // is filtered out: it would print it).
+    tracing::debug!(
+        "{}",
+        create_role_sql(
+            role,
+            verifier
+                .as_ref()
+                .map(|_| "SCRAM-SHA-256$(verifier not shown)")
+        )
+    );
     if let Err(e) = target.execute(sql.as_str(), &[]).await {
         let e = Error::from_pg(e);
         if e.sqlstate() == Some(&SqlState::DUPLICATE_OBJECT) {

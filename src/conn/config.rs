@@ -12,9 +12,10 @@
 //! - the password file (`~/.pgpass`, `passfile`, `PGPASSFILE`), looked up only when a password
 //!   is actually needed ([`ConnInfo::resolve_password`]).
 //!
-//! Where we knowingly differ from libpq we are more forgiving, never stricter: an unknown key is a
-//! warning (libpq refuses it), a URI query value may contain `=`, and surrounding whitespace
-//! around a URI is ignored. Several hosts (`host=a,b`) are refused with a clear error: a migration
+//! Where we knowingly differ from libpq we are more forgiving, never stricter: a URI query value
+//! may contain `=`, and surrounding whitespace around a URI is ignored. An unknown key is an
+//! error, as in libpq (a misspelt `passwrod=` must not quietly connect without a password); a
+//! libpq key db-migrate's own sessions do not use is a warning (see [`super::keywords`]). Several hosts (`host=a,b`) are refused with a clear error: a migration
 //! talks to one server per side.
 //!
 //! Passwords never leave this module in readable form except through
@@ -287,18 +288,20 @@ impl ConnInfo {
                 "connection info must not contain NUL characters",
             ));
         }
-        let raw = parse_settings(s, true)?;
+        // Whatever went wrong, the message passes through `redact`: a string that does not parse
+        // may still hold a password (a misspelt URI scheme, a stray `password=` pair).
+        let raw = parse_settings(s, true).map_err(Error::redacted)?;
         let mut info = ConnInfo::default();
         for (key, value) in &raw.values {
             if raw.after_secret.contains(key) && !is_known_keyword(key) {
-                info.warn(
-                    "an unknown connection option right after a password was ignored \
-                     (quote values that contain spaces: password='...')"
-                        .to_owned(),
-                );
-                continue;
+                // Not named: it is most likely the second half of the password.
+                return Err(Error::config(
+                    "invalid connection option right after a password (a password that \
+                     contains spaces must be in single quotes)",
+                ));
             }
-            info.set(key, value, Origin::Text)?;
+            info.set(key, value, Origin::Text)
+                .map_err(Error::redacted)?;
         }
         // Precedence: value in the string > environment variable > default. A key present in the
         // string, even with an empty value, keeps its environment variable out (as in libpq).
@@ -469,8 +472,10 @@ impl ConnInfo {
             return Ok(());
         }
         if !is_known_keyword(key) {
-            self.warn(format!("unknown connection option {} ignored", show(key)));
-            return Ok(());
+            return Err(super::keywords::unknown_keyword(key, &show_key(key)));
+        }
+        if let Some(warning) = super::keywords::unused_keyword_warning(key, value) {
+            self.warn(warning);
         }
         if value.is_empty() {
             // libpq treats an empty value as "use the default".
@@ -528,6 +533,8 @@ impl ConnInfo {
             "options" => self.options = text(),
             "passfile" => self.passfile = Some(PathBuf::from(value)),
             _ => {
+                super::keepalive::check_value(key, value)?;
+                super::session_attrs::check_value(key, value)?;
                 self.other.insert(key.to_owned(), value.to_owned());
             }
         }
@@ -610,7 +617,12 @@ fn parse_settings(s: &str, expand_dbname: bool) -> Result<RawSettings> {
     let trimmed = s.trim_matches(is_libpq_space);
     match URI_PREFIXES.iter().find(|p| trimmed.starts_with(*p)) {
         Some(prefix) => parse_uri(trimmed, prefix.len()),
-        None => parse_keyword_value(s, expand_dbname),
+        None => {
+            if let Some(err) = super::keywords::misspelt_uri(trimmed) {
+                return Err(err);
+            }
+            parse_keyword_value(s, expand_dbname)
+        }
     }
 }
 
@@ -681,13 +693,13 @@ fn parse_keyword_value(s: &str, expand_dbname: bool) -> Result<RawSettings> {
                 // The "key" is most likely the rest of a password containing a space.
                 format!(
                     "missing \"=\" at position {at} in connection info string, after a password \
-                     value (quote values that contain spaces: password='...')"
+                     value (a password that contains spaces must be in single quotes)"
                 )
             } else {
                 format!(
                     "missing \"=\" after {} at position {at} in connection info string \
                      (expected key=value pairs or a postgresql:// URI)",
-                    show(key)
+                    show_key(key)
                 )
             }));
         }
@@ -710,7 +722,7 @@ fn parse_keyword_value(s: &str, expand_dbname: bool) -> Result<RawSettings> {
                         return Err(Error::config(format!(
                             "unterminated quoted string for {} starting at position {} in \
                              connection info string",
-                            show(key),
+                            show_key(key),
                             position(s, open)
                         )));
                     }
@@ -898,10 +910,11 @@ fn parse_uri_query(query: &str, raw: &mut RawSettings) -> Result<()> {
                  in passwords as %26)"
                     .to_owned()
             } else {
-                format!(
-                    "missing \"=\" in URI query parameter {} (expected key=value)",
-                    show(param)
-                )
+                // Not shown: a bare word in the query is often a piece of a password whose
+                // "&" was not encoded, or a password typed where a parameter should be.
+                "missing \"=\" in a URI query parameter (expected key=value; the parameter is \
+                 not shown since it may be a password; percent-encode \"&\" in passwords as %26)"
+                    .to_owned()
             }));
         };
         let key = percent_decode(key, "URI query parameter name")?;
@@ -990,6 +1003,23 @@ fn is_known_keyword(key: &str) -> bool {
 
 fn is_secret_keyword(key: &str) -> bool {
     SECRET_KEYWORDS.contains(&key)
+}
+
+/// A keyword for an error message: quoted when it looks like one (letters, digits, `_`), else
+/// described by its length only, since text that is not a keyword may be a piece of a password
+/// or a whole URI with credentials.
+fn show_key(key: &str) -> String {
+    if !key.is_empty()
+        && key.len() <= 64
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        show(key)
+    } else {
+        format!(
+            "a {}-character word that is not a keyword (not shown)",
+            key.chars().count()
+        )
+    }
 }
 
 /// A value quoted for an error message, with control characters made visible.
@@ -1211,7 +1241,8 @@ fn pgpass_unescape(field: &str) -> String {
 
 /// Removes passwords from arbitrary text that might echo a connection string: `password=...`
 /// (quoted or not; also `sslpassword=`, `PGPASSWORD=` and any other key ending in `password` or
-/// `secret`) and the password part of `postgres://user:secret@host` URIs are replaced by
+/// `secret`) and the password part of any URI-like `user:secret@host` (with any scheme or none:
+/// `postgres://`, a misspelt `postgress://`, `mysql://`, `postgres:/`) are replaced by
 /// `********`.
 ///
 /// When unsure where a secret ends, this errs towards hiding too much: an unquoted value runs to
@@ -1220,37 +1251,57 @@ fn pgpass_unescape(field: &str) -> String {
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
+    let mut at_word_start = true;
     while i < text.len() {
-        let rest = &text[i..];
-        if rest.starts_with("://") {
-            out.push_str("://");
-            i += 3;
-            i += redact_uri_credentials(&text[i..], &mut out);
-            continue;
+        if at_word_start {
+            i += redact_userinfo(&text[i..], &mut out);
         }
-        let c = rest.chars().next().unwrap_or_default();
+        let rest = &text[i..];
+        let Some(c) = rest.chars().next() else { break };
         out.push(c);
         i += c.len_utf8();
+        at_word_start = c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '[' | '=' | ',');
         if c == '=' && is_secret_key_before(&text[..i - 1]) {
             i += redact_value(&text[i..], &mut out);
+            at_word_start = false;
         }
     }
     out
 }
 
-/// After `://`: when the text up to the next whitespace has `user:password@`, writes `user:`, the
-/// mask and the `@`, and returns how many bytes that replaced (0 when there is no password).
-fn redact_uri_credentials(after_scheme: &str, out: &mut String) -> usize {
-    let token_end = after_scheme
-        .find(|c: char| c.is_whitespace())
-        .unwrap_or(after_scheme.len());
-    let token = &after_scheme[..token_end];
+/// At the start of a word: when the word (up to the next whitespace or quote) looks like
+/// `[scheme:[//]]user:password@host...`, writes everything up to the password, the mask and the
+/// `@`, and returns how many bytes that replaced (0 when there is no password).
+fn redact_userinfo(word: &str, out: &mut String) -> usize {
+    let end = word
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .unwrap_or(word.len());
+    let token = &word[..end];
     let Some(at) = token.rfind('@') else {
         return 0;
     };
-    let Some(colon) = token[..at].find(':') else {
+    // Skip a scheme (`postgres:`, `mysql:`) and the slashes after it.
+    let scheme_len = token
+        .find(':')
+        .filter(|&colon| {
+            colon > 0
+                && token[..colon]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+                && token[colon + 1..].starts_with('/')
+        })
+        .map_or(0, |colon| {
+            colon + 1 + token[colon + 1..].len() - token[colon + 1..].trim_start_matches('/').len()
+        });
+    if scheme_len > at {
+        return 0;
+    }
+    let Some(colon) = token[scheme_len..at].find(':').map(|c| c + scheme_len) else {
         return 0;
     };
+    if colon + 1 == at {
+        return 0; // `user:@host`: an empty password
+    }
     out.push_str(&token[..=colon]);
     out.push_str(MASK);
     out.push('@');
@@ -1525,23 +1576,62 @@ mod tests {
              channel_binding=require sslnegotiation=direct gssencmode=disable \
              fallback_application_name=x client_encoding=UTF8",
         );
-        assert!(info.warnings.is_empty(), "{:?}", info.warnings);
+        // Only the keys our own sessions do not use, with values that would ask for something.
+        assert_eq!(info.warnings.len(), 2, "{:?}", info.warnings);
+        assert!(
+            info.warnings
+                .iter()
+                .any(|w| w.contains("\"sslnegotiation\""))
+        );
+        assert!(
+            info.warnings
+                .iter()
+                .any(|w| w.contains("\"fallback_application_name\""))
+        );
         assert_eq!(info.other["keepalives_idle"], "30");
         assert_eq!(info.other["target_session_attrs"], "read-write");
         assert_eq!(info.other.len(), 8);
     }
 
     #[test]
-    fn an_unknown_key_is_one_warning_not_an_error() {
-        let info = parse("host=h foo=1 foo=2 bar=3");
-        assert_eq!(
-            info.warnings,
-            vec![
-                "unknown connection option \"bar\" ignored".to_owned(),
-                "unknown connection option \"foo\" ignored".to_owned(),
-            ]
+    fn an_unknown_key_is_an_error_as_in_libpq_with_the_nearest_keyword() {
+        assert_contains(
+            &parse_err("host=h frob=1"),
+            &["invalid connection option \"frob\"", "libpq"],
         );
-        assert!(info.other.is_empty());
+        let err = parse_err("host=h passwrod=s3cr3t");
+        assert_contains(&err, &["\"passwrod\"", "did you mean \"password\""]);
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert_contains(
+            &parse_err("postgres://h/db?sslmdoe=require"),
+            &["\"sslmdoe\"", "did you mean \"sslmode\""],
+        );
+    }
+
+    #[test]
+    fn strings_that_do_not_parse_never_echo_credentials() {
+        for bad in [
+            "mysql://u:pw1234@h/db",
+            "postgress://u:pw1234@h/db",
+            "postgres:/u:pw1234@h/db",
+            "pg://u:pw1234@h",
+            "postgresql:u:pw1234@h/db",
+            "u:pw1234@h/db",
+            "host=h password=pw1234 'x",
+            "host=h password='pw1234",
+            "postgres://u:pw1234@h/db?user=x&pw1234",
+            "postgres://h/db?password=pw1234&pw1234",
+            "host=h x:pw1234@y=1",
+            "dbname='mysql://u:pw1234@h/db' port=x",
+        ] {
+            let err = parse_err(bad);
+            assert!(!err.contains("pw1234"), "{bad}: {err}");
+        }
+        assert_contains(
+            &parse_err("mysql://u:pw@h/db"),
+            &["\"mysql://\"", "postgresql://"],
+        );
+        assert_contains(&parse_err("postgres:/u:pw@h/db"), &["\"//\""]);
     }
 
     #[test]
@@ -1707,13 +1797,12 @@ mod tests {
     }
 
     #[test]
-    fn uri_query_parameters_last_value_wins_and_unknown_ones_warn() {
-        let info =
-            parse("postgres://h/db?sslmode=disable&sslmode=require&connect_timeout=10&foo=1");
+    fn uri_query_parameters_last_value_wins_and_unknown_ones_are_refused() {
+        let info = parse("postgres://h/db?sslmode=disable&sslmode=require&connect_timeout=10");
         assert_eq!(info.sslmode, Some(SslMode::Require));
-        assert_eq!(
-            info.warnings,
-            vec!["unknown connection option \"foo\" ignored".to_owned()]
+        assert_contains(
+            &parse_err("postgres://h/db?foo=1"),
+            &["invalid connection option \"foo\""],
         );
         // A query parameter overrides the host part.
         assert_eq!(parse("postgres://a/db?host=b").host.as_deref(), Some("b"));
@@ -1853,12 +1942,12 @@ mod tests {
     #[test]
     fn a_password_with_an_unquoted_space_is_not_echoed_in_the_error() {
         let err = parse_err("host=h password=correct horse");
-        assert_contains(&err, &["missing \"=\"", "password='...'"]);
+        assert_contains(&err, &["missing \"=\"", "single quotes"]);
         assert!(!err.contains("horse"), "{err}");
 
-        let info = parse("password=correct horse=battery");
-        assert_eq!(info.warnings.len(), 1);
-        assert!(!info.warnings[0].contains("horse"), "{:?}", info.warnings);
+        let err = parse_err("password=correct horse=battery");
+        assert_contains(&err, &["right after a password", "single quotes"]);
+        assert!(!err.contains("horse"), "{err}");
     }
 
     #[test]

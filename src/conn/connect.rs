@@ -109,11 +109,13 @@ pub async fn open_socket(info: &ConnInfo) -> Result<Socket> {
             })?
             .collect(),
     };
+    let keepalives = super::keepalive::Keepalives::from_conninfo(info)?;
     let mut last = None;
     for addr in &addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
+                keepalives.apply(&s)?;
                 return Ok(Socket::Tcp(s));
             }
             Err(e) => last = Some(format!("{addr}: {e}")),
@@ -244,7 +246,7 @@ fn explain_connect_error(info: &ConnInfo, ssl: PgSslMode, e: tokio_postgres::Err
             ),
         );
     }
-    if err.kind() == ErrorKind::Auth && plaintext && !info.is_unix_socket() {
+    if plaintext && !info.is_unix_socket() && tls_may_be_the_cause(&err) {
         err = err.context(
             "(the connection was not encrypted; if the server accepts only TLS connections (pg_hba hostssl), use sslmode=require or stronger)",
         );
@@ -253,6 +255,15 @@ fn explain_connect_error(info: &ConnInfo, ssl: PgSslMode, e: tokio_postgres::Err
         "connecting to {endpoint} as user \"{}\"",
         info.user()
     ))
+}
+
+/// True when a refused plaintext login is likely to be about TLS: pg_hba found no line for an
+/// unencrypted connection (SQLSTATE 28000, "no pg_hba.conf entry ... no encryption"). A wrong
+/// password (28P01) or a missing role is never about TLS, so those get no TLS hint.
+pub(crate) fn tls_may_be_the_cause(err: &Error) -> bool {
+    err.kind() == ErrorKind::Auth
+        && err.sqlstate().map(|c| c.code()) == Some("28000")
+        && err.message().contains("pg_hba.conf")
 }
 
 async fn connect_inner(info: &ConnInfo) -> Result<(Client, Option<TlsSettings>)> {
@@ -287,6 +298,19 @@ fn effective_timeout(info: &ConnInfo, default: Option<Duration>) -> Option<Durat
     info.connect_timeout.or(default)
 }
 
+/// Logs each conninfo warning once per process: a migration opens dozens of sessions with the
+/// same conninfo, and one warning is enough.
+pub(crate) fn warn_once(warnings: &[String]) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    for w in warnings {
+        if !seen.contains(w) {
+            tracing::warn!("{w}");
+            seen.push(w.clone());
+        }
+    }
+}
+
 /// Opens a session to `info`, optionally on another database than the conninfo's.
 ///
 /// The whole connection attempt is bounded by `connect_timeout` (when set). The session runs
@@ -296,9 +320,7 @@ pub async fn connect(info: &ConnInfo, dbname: Option<&str>) -> Result<Session> {
         Some(db) => info.with_dbname(db),
         None => info.clone(),
     };
-    for w in &info.warnings {
-        tracing::warn!("{w}");
-    }
+    warn_once(&info.warnings);
     let attempt = async {
         let (client, tls) = connect_inner(&info).await?;
         let rows = client
@@ -313,6 +335,13 @@ pub async fn connect(info: &ConnInfo, dbname: Option<&str>) -> Result<Session> {
             })
             .and_then(|v| v.parse::<u32>().ok())
             .ok_or_else(|| Error::protocol("server did not report server_version_num"))?;
+        if let Some(wanted) = super::session_attrs::wanted(&info) {
+            let row = client
+                .query_one(super::session_attrs::PROBE_SQL, &[])
+                .await
+                .map_err(Error::from_pg)?;
+            super::session_attrs::check(wanted, row.get(0), row.get(1), &describe_endpoint(&info))?;
+        }
         Ok::<_, Error>((client, tls, version))
     };
     let (client, tls, server_version_num) = match effective_timeout(&info, None) {

@@ -8,6 +8,9 @@
 
 pub mod config;
 pub mod connect;
+pub mod keepalive;
+mod keywords;
+pub mod session_attrs;
 pub mod tls;
 pub mod wire;
 

@@ -911,7 +911,19 @@ async fn connect_mode(info: &ConnInfo, dbname: Option<&str>, mode: Mode) -> Resu
         None => info.clone(),
     };
     let limit: Option<Duration> = info.connect_timeout;
-    let attempt = connect_inner(&info, mode);
+    let attempt = async {
+        let mut s = connect_inner(&info, mode).await?;
+        if let Some(wanted) = super::session_attrs::wanted(&info) {
+            let r = s.simple_query(super::session_attrs::PROBE_SQL).await?;
+            super::session_attrs::check(
+                wanted,
+                r.get(0, "in_recovery").unwrap_or_default(),
+                r.get(0, "read_only").unwrap_or_default(),
+                &describe_endpoint(&info),
+            )?;
+        }
+        Ok(s)
+    };
     match limit {
         Some(limit) => tokio::time::timeout(limit, attempt).await.map_err(|_| {
             Error::new(
@@ -1008,7 +1020,7 @@ async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<Wi
     startup(io, encrypted, info, mode)
         .await
         .map_err(|e| {
-            if e.kind() == ErrorKind::Auth && !encrypted && !info.is_unix_socket() {
+            if !encrypted && !info.is_unix_socket() && super::connect::tls_may_be_the_cause(&e) {
                 e.context("(the connection was not encrypted; if the server accepts only TLS connections (pg_hba hostssl), use sslmode=require or stronger)")
             } else {
                 e

@@ -250,6 +250,15 @@ pub async fn create_subscription(
     copy_data: bool,
     via: Via,
 ) -> Result<()> {
+    // Our own log of the statement, the conninfo's password masked (tokio-postgres' statement
+    // log is filtered out by the CLI: it would print the password).
+    tracing::debug!(
+        "creating subscription {} on publication {} with slot {}, connection {}",
+        quote_ident(&names.subscription),
+        quote_ident(&names.publication),
+        quote_literal(&names.slot),
+        quote_literal(&crate::conn::redact(conninfo)),
+    );
     let r = match via {
         Via::AivenExtras => s
             .execute(

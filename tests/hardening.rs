@@ -1,0 +1,553 @@
+//! Bad input, hostile names and secrets, as a new user meets them: the real `pg_migrate` binary
+//! (and the connection layer) against real clusters. Every bad input gets a clear error that
+//! names what is wrong, never a panic, and no secret ever reaches an output.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use support::{source, target, tls_cluster, unique_name};
+
+/// Runs of this file that migrate take turns: they see every database of the shared clusters.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The canary password of the bad inputs below: it must never appear in any output.
+const CANARY: &str = "pw1234canary";
+
+fn pg_migrate_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pg_migrate"));
+    cmd.args(args)
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .env_remove("DB_MIGRATE_LOG")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("pg_migrate runs")
+}
+
+fn pg_migrate(args: &[&str]) -> Output {
+    pg_migrate_env(args, &[])
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `-f` value that leaves out every source database except `keep`.
+async fn all_but(keep: &[&str]) -> String {
+    let rows = source()
+        .query_strings("postgres", "SELECT datname FROM pg_database")
+        .await;
+    rows.into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|d| !keep.contains(&d.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A server nobody listens on: inputs checked up front never get as far as connecting.
+const NOWHERE: &str = "host=127.0.0.1 port=1 connect_timeout=2";
+
+struct BadInput {
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    /// Each must appear in stderr.
+    says: Vec<&'static str>,
+}
+
+fn bad(args: &[&str], says: &[&'static str]) -> BadInput {
+    BadInput {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+        says: says.to_vec(),
+    }
+}
+
+/// The table of README's "Bad input" section: each input exits 2 before any work with a
+/// message naming what is wrong, never panics, and never shows the canary password.
+#[test]
+fn every_bad_input_gets_a_clear_error_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let nul_passwords = dir.path().join("nul.json");
+    std::fs::write(&nul_passwords, r#"{"app": "pw1234canary\u0000x"}"#).unwrap();
+    let nul_passwords = nul_passwords.to_str().unwrap().to_owned();
+    let uri = |s: &str| s.replace("PW", CANARY);
+    let mut cases = vec![
+        bad(
+            &["-s", &uri("mysql://u:PW@h/db"), "-t", NOWHERE],
+            &["--source", "\"mysql://\"", "postgresql://"],
+        ),
+        bad(
+            &["-s", &uri("postgress://u:PW@h/db"), "-t", NOWHERE],
+            &["--source", "\"postgress://\""],
+        ),
+        bad(
+            &["-s", &uri("postgres:/u:PW@h/db"), "-t", NOWHERE],
+            &["--source", "\"//\""],
+        ),
+        bad(
+            &["-s", &uri("u:PW@h/db"), "-t", NOWHERE],
+            &["--source", "unsupported URI scheme \"u:\""],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--subscription-conninfo",
+                &uri("postgresq://u:PW@h/db"),
+            ],
+            &["--subscription-conninfo", "\"postgresq://\""],
+        ),
+        bad(
+            &["-s", &uri("postgres://u:PW@h/db?user=x&PW"), "-t", NOWHERE],
+            &["--source", "query parameter"],
+        ),
+        bad(
+            &["-s", &uri("host=h passwrod=PW"), "-t", NOWHERE],
+            &["\"passwrod\"", "did you mean \"password\""],
+        ),
+        bad(
+            &["-s", "host=h frob=1", "-t", NOWHERE],
+            &["invalid connection option \"frob\""],
+        ),
+        bad(
+            &["-s", &uri("host=h password=PW more"), "-t", NOWHERE],
+            &["single quotes"],
+        ),
+        bad(
+            &["-s", &uri("host=h password=PW x=1"), "-t", NOWHERE],
+            &["right after a password"],
+        ),
+        bad(
+            &["-s", "host=h sslmode=verify_full", "-t", NOWHERE],
+            &["sslmode", "verify-full"],
+        ),
+        bad(
+            &["-s", "host=h keepalives_idle=-5", "-t", NOWHERE],
+            &["keepalives_idle", "whole number"],
+        ),
+        bad(
+            &["-s", "host=h target_session_attrs=readwrite", "-t", NOWHERE],
+            &["target_session_attrs", "read-write"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", "host=h port=99999"],
+            &["--target", "port"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--jobs", "-1"],
+            &["--jobs", "1 to 1024"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--jobs", "100000"],
+            &["--jobs", "1 to 1024"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--schema-jobs", "100000"],
+            &["--schema-jobs", "1 to 1024"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--max-replication-lag=-7"],
+            &["--max-replication-lag", "-1 for none"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--dbs-max-total-size=-5"],
+            &["--dbs-max-total-size", "-1 for none"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--migration-id", "a\nb"],
+            &["--migration-id", "control"],
+        ),
+        bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--migration-id", "\u{1b}[2J"],
+            &["--migration-id", "control"],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--role-passwords",
+                &nul_passwords,
+            ],
+            &["\"app\"", "NUL"],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--role-passwords",
+                "/nonexistent/pw.json",
+            ],
+            &["--role-passwords", "/nonexistent/pw.json"],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--json",
+                "/nonexistent/dir/x.json",
+            ],
+            &["--json", "/nonexistent/dir/x.json"],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--print-ddl",
+                "/nonexistent/dir/x.sql",
+            ],
+            &["--print-ddl", "/nonexistent/dir/x.sql"],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--json",
+                "-",
+                "--print-ddl",
+                "-",
+            ],
+            &["standard output"],
+        ),
+        bad(
+            &[
+                "-s",
+                NOWHERE,
+                "-t",
+                NOWHERE,
+                "--json",
+                "r.json",
+                "--print-ddl",
+                "d.sql",
+            ],
+            &["--print-ddl", "--json"],
+        ),
+    ];
+    let mut env_case = bad(&["-t", NOWHERE], &["--source", "\"pg://\""]);
+    env_case
+        .env
+        .push(("SOURCE_SERVICE_URI", uri("pg://u:PW@h/db")));
+    cases.push(env_case);
+
+    let (mut clear, mut panics, mut leaks) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = case.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let started = std::time::Instant::now();
+        let o = pg_migrate_env(&args, &env);
+        let all = text(&o);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let panicked = o.status.code() == Some(101) || all.contains("panicked");
+        let leaked = all.contains(CANARY);
+        let is_clear = o.status.code() == Some(2)
+            && case.says.iter().all(|s| stderr.contains(s))
+            && !stderr.contains("could not connect")
+            && started.elapsed() < std::time::Duration::from_secs(2);
+        panics += usize::from(panicked);
+        leaks += usize::from(leaked);
+        clear += usize::from(is_clear);
+        if panicked || leaked || !is_clear {
+            failures.push(format!("{args:?} {env:?} (wanted {:?}):\n{all}", case.says));
+        }
+    }
+    eprintln!(
+        "bad inputs: {}, clear errors: {clear}, panics: {panics}, leaks: {leaks}",
+        cases.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn json_to_a_closed_standard_output_is_an_error_before_any_work() {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" >&-")
+        .arg(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args(["-s", NOWHERE, "-t", NOWHERE, "--json", "-"])
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--json -") && stderr.contains("standard output"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("could not connect"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_no_tls_hint_and_a_tls_only_server_does() {
+    let src = source();
+    let info = db_migrate::conn::ConnInfo::parse(&format!(
+        "{}?sslmode=disable",
+        src.uri(support::SUPERUSER, "Wrong-Canary-5150", "postgres")
+    ))
+    .unwrap();
+    let e = db_migrate::conn::connect(&info, None).await.err().unwrap();
+    let msg = e.to_string();
+    assert!(msg.contains("password authentication failed"), "{msg}");
+    assert!(
+        !msg.contains("not encrypted") && !msg.contains("Wrong-Canary"),
+        "{msg}"
+    );
+    // The same through our own protocol client.
+    let e = db_migrate::conn::wire::connect_wire(&info, None)
+        .await
+        .err()
+        .unwrap();
+    assert!(!e.to_string().contains("not encrypted"), "{e}");
+
+    // The TLS cluster's pg_hba refuses plaintext: there the hint is right.
+    let tls = tls_cluster();
+    let info = db_migrate::conn::ConnInfo::parse(&format!(
+        "{}?sslmode=disable",
+        tls.superuser_uri("postgres")
+    ))
+    .unwrap();
+    let e = db_migrate::conn::connect(&info, None).await.err().unwrap();
+    assert!(e.to_string().contains("not encrypted"), "{e}");
+}
+
+#[tokio::test]
+async fn every_tcp_socket_carries_the_keepalives_the_conninfo_asks_for() {
+    use db_migrate::conn::connect::{Socket, open_socket};
+    let src = source();
+    let parse = |extra: &str| {
+        db_migrate::conn::ConnInfo::parse(&format!("host=127.0.0.1 port={} {extra}", src.port))
+            .unwrap()
+    };
+    let socket = |info| async move {
+        match open_socket(&info).await.unwrap() {
+            Socket::Tcp(s) => s,
+            Socket::Unix(_) => panic!("expected TCP"),
+        }
+    };
+    // On by default, as in libpq.
+    let s = socket(parse("")).await;
+    assert!(socket2::SockRef::from(&s).keepalive().unwrap());
+    let s = socket(parse(
+        "keepalives_idle=77 keepalives_interval=7 keepalives_count=4 tcp_user_timeout=12000",
+    ))
+    .await;
+    let sock = socket2::SockRef::from(&s);
+    assert!(sock.keepalive().unwrap());
+    assert_eq!(sock.tcp_keepalive_time().unwrap().as_secs(), 77);
+    assert_eq!(sock.tcp_keepalive_interval().unwrap().as_secs(), 7);
+    assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+    assert_eq!(
+        sock.tcp_user_timeout().unwrap(),
+        Some(std::time::Duration::from_millis(12000))
+    );
+    let s = socket(parse("keepalives=0")).await;
+    assert!(!socket2::SockRef::from(&s).keepalive().unwrap());
+    // A session opened through the connection layer works with them.
+    let info = db_migrate::conn::ConnInfo::parse(&format!(
+        "{}?keepalives_idle=30",
+        src.superuser_uri("postgres")
+    ))
+    .unwrap();
+    let session = db_migrate::conn::connect(&info, None).await.unwrap();
+    assert!(session.simple_query("SELECT 1").await.is_ok());
+}
+
+#[tokio::test]
+async fn target_session_attrs_refuses_the_wrong_kind_of_server() {
+    let src = source();
+    let with = |attrs: &str| {
+        db_migrate::conn::ConnInfo::parse(&format!(
+            "{} target_session_attrs={attrs}",
+            src.socket_uri(support::SUPERUSER, "postgres")
+        ))
+        .unwrap()
+    };
+    for ok in ["any", "read-write", "primary", "prefer-standby"] {
+        db_migrate::conn::connect(&with(ok), None)
+            .await
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        db_migrate::conn::wire::connect_wire(&with(ok), None)
+            .await
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for refused in ["read-only", "standby"] {
+        let e = db_migrate::conn::connect(&with(refused), None)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(refused) && e.contains("primary"), "{e}");
+        let e = db_migrate::conn::wire::connect_wire(&with(refused), None)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(refused), "{e}");
+    }
+}
+
+/// Names with a newline, a tab, an escape sequence and a right-to-left override: the human
+/// report shows them escaped on one line each, the JSON keeps them exact.
+#[tokio::test]
+async fn hostile_names_are_escaped_in_the_human_report_and_exact_in_json() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = format!("{}\nline\t\u{1b}[31m\u{202e}x", unique_name("hostile "));
+    src.execute(
+        "postgres",
+        &format!("CREATE DATABASE {}", support::quote_ident(&db)),
+    )
+    .await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)",
+    )
+    .await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &all_but(&[&db]).await,
+        "--dump-only",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["databases"][0]["dbname"], db.as_str(), "{v}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let report = &stderr[stderr.find("Databases:").expect("a report")..];
+    assert!(
+        !report.contains('\u{1b}') && !report.contains('\u{202e}'),
+        "{report}"
+    );
+    let escaped = crate_escape(&db);
+    let line = report
+        .lines()
+        .find(|l| l.contains(&escaped))
+        .unwrap_or_else(|| panic!("no line with {escaped:?} in {report}"));
+    assert!(line.contains("dump") && line.contains("done"), "{line}");
+}
+
+fn crate_escape(s: &str) -> String {
+    db_migrate::text::escape_controls(s).into_owned()
+}
+
+/// `-d` with a password-protected source, real role passwords and the replication method: the
+/// statements that carry secrets are logged by db-migrate with the secrets left out, never by
+/// tokio-postgres with them.
+#[tokio::test]
+async fn debug_logs_show_secret_statements_without_their_secrets() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("debug log ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)",
+    )
+    .await;
+    let role = unique_name("debug role ");
+    src.execute(
+        "postgres",
+        &format!("CREATE ROLE {} LOGIN", support::quote_ident(&role)),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("pw.json");
+    let role_secret = "Role-Canary-31337";
+    std::fs::write(
+        &passwords,
+        serde_json::json!({ role.clone(): role_secret }).to_string(),
+    )
+    .unwrap();
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "-f",
+        &all_but(&[&db]).await,
+        "--role-passwords",
+        passwords.to_str().unwrap(),
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+        "--replication-timeout",
+        "120",
+        "-d",
+    ]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(!all.contains(support::SUPERUSER_PASSWORD), "{all}");
+    assert!(!all.contains(role_secret), "{all}");
+    assert!(
+        !all.contains("SCRAM-SHA-256$4096:"),
+        "a verifier was logged: {all}"
+    );
+    assert!(all.contains("creating subscription"), "{all}");
+    assert!(all.contains("(verifier not shown)"), "{all}");
+    // Piped stderr: no colour.
+    assert!(!all.contains("\u{1b}["), "{all}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_migration_id_and_database() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("json logs ").await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "--only-db",
+        &db,
+        "--dump-only",
+        "--log-format",
+        "json",
+        "--migration-id",
+        "json-logs",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let log_lines: Vec<Value> = stderr
+        .lines()
+        .take_while(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!log_lines.is_empty(), "{}", text(&o));
+    for v in &log_lines {
+        assert_eq!(v["migration_id"], "json-logs", "{v}");
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{v}");
+        assert!(v["message"].is_string(), "{v}");
+    }
+    assert!(
+        log_lines.iter().any(|v| v["database"] == db.as_str()),
+        "{log_lines:?}"
+    );
+    // No colour codes when stderr is not a terminal, in either format.
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
