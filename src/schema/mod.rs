@@ -11,6 +11,7 @@ pub use exec::{ExecReport, SchemaOptions, TargetFacts};
 pub use graph::{Schema, read_schema};
 pub mod exec;
 pub mod graph;
+mod inherit;
 pub mod model;
 pub mod relations;
 pub mod routines;

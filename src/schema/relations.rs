@@ -303,12 +303,12 @@ fn object_kind(rel: &Relation) -> ObjectKind {
     }
 }
 
-fn qname(rel: &Relation) -> String {
+pub(super) fn qname(rel: &Relation) -> String {
     qualified(&rel.schema, &rel.name)
 }
 
 /// `ALTER TABLE ONLY "s"."t"` (or the keyword of the relation's kind, with ONLY where allowed).
-fn alter_only(rel: &Relation) -> String {
+pub(super) fn alter_only(rel: &Relation) -> String {
     match rel.kind {
         'f' => format!("ALTER FOREIGN TABLE ONLY {}", qname(rel)),
         'v' => format!("ALTER VIEW {}", qname(rel)),
@@ -340,20 +340,22 @@ fn rel_id(oid: u32) -> ObjId {
 }
 
 /// Lookups shared by the builders.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     cat: &'a RelationCatalog,
-    rels: HashMap<u32, &'a Relation>,
+    pub(super) rels: HashMap<u32, &'a Relation>,
     /// Identity sequences by `(table, attnum)`.
     identity: HashMap<(u32, i16), &'a Sequence>,
     /// Constraints by table.
-    constraints: HashMap<u32, Vec<&'a Constraint>>,
+    pub(super) constraints: HashMap<u32, Vec<&'a Constraint>>,
     /// PG18 not-null constraints by `(table, attnum)`.
-    not_null: HashMap<(u32, i16), &'a Constraint>,
+    pub(super) not_null: HashMap<(u32, i16), &'a Constraint>,
     /// Index by OID.
     indexes: HashMap<u32, &'a Index>,
     /// Column defaults (`pg_attrdef`) and CHECK constraints (`pg_constraint`) split out of
     /// their table to break a dependency cycle (see [`build_split`]).
     split: HashSet<ObjId>,
+    /// Inheritance children built through a stand-in parent ([`super::inherit`]).
+    pub(super) stand_in: HashSet<u32>,
 }
 
 impl<'a> Ctx<'a> {
@@ -376,7 +378,7 @@ impl<'a> Ctx<'a> {
             }
         }
         let indexes = cat.indexes.iter().map(|i| (i.oid, i)).collect();
-        Ctx {
+        let mut ctx = Ctx {
             cat,
             rels,
             identity,
@@ -384,22 +386,36 @@ impl<'a> Ctx<'a> {
             not_null,
             indexes,
             split: split.clone(),
-        }
+            stand_in: HashSet::new(),
+        };
+        ctx.stand_in = cat
+            .relations
+            .iter()
+            .filter(|r| super::inherit::needed(&ctx, r))
+            .map(|r| r.oid)
+            .collect();
+        ctx
+    }
+
+    /// Whether `rel`'s columns take nothing from a real parent at creation (partitions are
+    /// created standalone, stand-in children inherit from a stand-in of their own columns).
+    fn standalone(&self, rel: &Relation) -> bool {
+        rel.is_partition || self.stand_in.contains(&rel.oid)
     }
 
     /// Whether the column's default is created apart from its table.
-    fn default_is_split(&self, col: &Column) -> bool {
+    pub(super) fn default_is_split(&self, col: &Column) -> bool {
         col.default_oid
             .is_some_and(|ad| self.split.contains(&ObjId::new(class::PG_ATTRDEF, ad)))
     }
 
     /// Whether the CHECK constraint is created apart from its table.
-    fn check_is_split(&self, c: &Constraint) -> bool {
+    pub(super) fn check_is_split(&self, c: &Constraint) -> bool {
         self.split
             .contains(&ObjId::new(class::PG_CONSTRAINT, c.oid))
     }
 
-    fn columns(&self, relid: u32) -> &'a [Column] {
+    pub(super) fn columns(&self, relid: u32) -> &'a [Column] {
         self.cat
             .columns
             .get(&relid)
@@ -407,7 +423,7 @@ impl<'a> Ctx<'a> {
             .unwrap_or(&[])
     }
 
-    fn parents(&self, relid: u32) -> &'a [u32] {
+    pub(super) fn parents(&self, relid: u32) -> &'a [u32] {
         self.cat
             .parents
             .get(&relid)
@@ -425,12 +441,16 @@ impl<'a> Ctx<'a> {
 
 /// Whether a CHECK constraint is written inside `CREATE TABLE` (validated, and local or on a
 /// partition, which is created standalone and must have its parent's checks to be attached).
-fn check_is_inline(rel: &Relation, c: &Constraint) -> bool {
-    c.kind == 'c' && c.validated && (c.is_local || rel.is_partition)
+/// Children built through a stand-in parent get theirs afterwards ([`super::inherit`]).
+fn check_is_inline(ctx: &Ctx, rel: &Relation, c: &Constraint) -> bool {
+    c.kind == 'c'
+        && c.validated
+        && (c.is_local || rel.is_partition)
+        && !ctx.stand_in.contains(&rel.oid)
 }
 
 /// One column definition inside `CREATE TABLE` / `CREATE FOREIGN TABLE`.
-fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
+pub(super) fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
     let mut sql = quote_ident(&col.name);
     if rel.of_type.is_some() {
         sql.push_str(" WITH OPTIONS");
@@ -509,7 +529,8 @@ fn default_constraint_name(name1: &str, name2: &str, label: &str) -> String {
 }
 
 /// Whether the column is written in `CREATE TABLE` (like pg_dump: local columns, and every
-/// column of a partition, which is created standalone).
+/// column of a partition, which is created standalone) or added by the child's own `ADD COLUMN`
+/// ([`super::inherit`]).
 fn column_is_printed(rel: &Relation, col: &Column) -> bool {
     if rel.of_type.is_some() {
         // Typed tables get their columns from the type; only options are written.
@@ -527,8 +548,8 @@ fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bool) -> Vec<
         alter_only(rel),
         quote_ident(&col.name)
     );
-    let typed_or_inherited = rel.of_type.is_some() || (!printed && !rel.is_partition);
-    let inherited_from = if rel.is_partition || rel.of_type.is_some() {
+    let typed_or_inherited = rel.of_type.is_some() || (!printed && !ctx.standalone(rel));
+    let inherited_from = if ctx.standalone(rel) || rel.of_type.is_some() {
         None
     } else {
         ctx.parent_column(rel.oid, &col.name)
@@ -691,18 +712,25 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         .map(Vec::as_slice)
         .unwrap_or(&[]);
 
+    let stand_in = ctx
+        .stand_in
+        .contains(&rel.oid)
+        .then(|| super::inherit::plan(ctx, rel));
     let mut items: Vec<String> = Vec::new();
     let mut printed = Vec::with_capacity(cols.len());
     for c in cols {
         let p = column_is_printed(rel, c);
         printed.push(p);
-        if p {
+        if p && stand_in.is_none() {
             items.push(column_definition(ctx, rel, c));
         }
     }
+    if let Some(plan) = &stand_in {
+        items.clone_from(&plan.items);
+    }
     for c in constraints
         .iter()
-        .filter(|c| check_is_inline(rel, c) && !ctx.check_is_split(c))
+        .filter(|c| check_is_inline(ctx, rel, c) && !ctx.check_is_split(c))
     {
         items.push(format!(
             "CONSTRAINT {} {}",
@@ -731,7 +759,9 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         sql.push_str(&format!(" (\n    {}\n)", items.join(",\n    ")));
     }
     let parents = ctx.parents(rel.oid);
-    if !rel.is_partition && !parents.is_empty() {
+    if let Some(plan) = &stand_in {
+        sql.push_str(&format!("\nINHERITS ({})", plan.inherits));
+    } else if !rel.is_partition && !parents.is_empty() {
         let names: Vec<String> = parents
             .iter()
             .filter_map(|p| ctx.rels.get(p).map(|r| qname(r)))
@@ -757,7 +787,14 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
             sql.push_str(&opts);
         }
     }
-    o.create.push(sql);
+    match stand_in {
+        Some(plan) => {
+            o.create.push(plan.before);
+            o.create.push(sql);
+            o.create.extend(plan.after);
+        }
+        None => o.create.push(sql),
+    }
     if rel.kind != 'f' {
         o.tablespace = rel.tablespace.clone();
     }
@@ -793,6 +830,18 @@ fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
             && let Some(seq_rel) = ctx.rels.get(&seq.oid)
         {
             let sq = qname(seq_rel);
+            // An identity sequence is created with its table's persistence; PostgreSQL 15 can
+            // change either afterwards.
+            if seq_rel.persistence != rel.persistence && rel.kind != 'f' {
+                o.create.push(format!(
+                    "ALTER SEQUENCE {sq} SET {}",
+                    if seq_rel.persistence == 'u' {
+                        "UNLOGGED"
+                    } else {
+                        "LOGGED"
+                    }
+                ));
+            }
             o.acl.extend(acl_sql(
                 &format!("SEQUENCE {sq}"),
                 &seq_rel.owner,

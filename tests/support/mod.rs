@@ -102,6 +102,16 @@ pub fn tls_cluster() -> &'static Cluster {
     server::get(&TLS, server::Kind::Tls)
 }
 
+/// A cluster started on a copy of the stopped data directory `template` with the server
+/// binaries in `bin_dir` (stopped and removed at exit like the others). Its superuser is
+/// [`SUPERUSER`]; what its `pg_hba.conf` accepts is the template's.
+pub fn cluster_from_data_dir(
+    template: &std::path::Path,
+    bin_dir: &std::path::Path,
+) -> Result<Cluster, String> {
+    server::start_copy(template, bin_dir)
+}
+
 /// A fresh identifier: `prefix` (lowercased, shortened if needed) + process id + counter +
 /// random suffix. At most 63 bytes, unique across parallel tests and test binaries.
 pub fn unique_name(prefix: &str) -> String {

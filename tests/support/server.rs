@@ -359,6 +359,77 @@ fn start(kind: Kind) -> Result<Cluster, String> {
     Ok(cluster)
 }
 
+/// A cluster on a copy of the stopped data directory `template` (e.g. the cached regression
+/// database of `scripts/regression-db.sh`), run by the binaries in `bin_dir`. The copy gets the
+/// harness's settings appended, so it listens like every other harness cluster; `template`
+/// itself is never started or changed.
+pub(super) fn start_copy(template: &Path, bin_dir: &Path) -> Result<Cluster, String> {
+    prepare_process();
+    let owner = server_owner()?;
+    let bins = Binaries {
+        dir: bin_dir.to_path_buf(),
+        major: binary_major(bin_dir)?,
+    };
+    let base = tempfile::Builder::new()
+        .prefix(DIR_PREFIX)
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+        .keep();
+    let data = base.join("data");
+    REGISTERED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Registered {
+            base: base.clone(),
+            data: data.clone(),
+            bin_dir: bins.dir.clone(),
+        });
+    fs::write(base.join(OWNER_FILE), std::process::id().to_string())
+        .map_err(|e| format!("cannot write into {}: {e}", base.display()))?;
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("cannot chmod {}: {e}", base.display()))?;
+    chown(&base, owner)?;
+    // `cp -a` keeps the owner (the server user) and the 0700 mode the server insists on.
+    let mut cp = Command::new("cp");
+    cp.arg("-a").arg(template).arg(&data);
+    run(cp, "copying the data directory")?;
+    let _ = fs::remove_file(data.join("postmaster.pid"));
+    let conf = format!(
+        "\n# --- db-migrate test harness ---\n\
+         listen_addresses = '127.0.0.1'\n\
+         unix_socket_directories = {}\n\
+         wal_level = logical\n\
+         max_replication_slots = 20\n\
+         max_wal_senders = 20\n\
+         max_connections = 200\n\
+         fsync = off\n\
+         synchronous_commit = off\n\
+         full_page_writes = off\n\
+         log_line_prefix = '%m [%p] %q%u@%d '\n",
+        conf_string(&base)
+    );
+    let conf_path = data.join("postgresql.conf");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&conf_path)
+        .and_then(|mut f| f.write_all(conf.as_bytes()))
+        .map_err(|e| format!("cannot append to {}: {e}", conf_path.display()))?;
+    let port = pg_ctl_start(&bins, &base, &data)?;
+    let mut cluster = Cluster {
+        major: bins.major,
+        port,
+        socket_dir: base.clone(),
+        data_dir: data,
+        bin_dir: bins.dir,
+        tls: None,
+        version_num: 0,
+    };
+    let version_num = setup(&cluster, Kind::Source)?;
+    cluster.version_num = version_num;
+    cluster.major = major_of(version_num);
+    Ok(cluster)
+}
+
 fn major_of(version_num: u32) -> u32 {
     if version_num >= 100_000 {
         version_num / 10_000
