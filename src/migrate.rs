@@ -235,7 +235,7 @@ impl PgMigrate {
             .await
             .map_err(|e| e.with_side(Side::Source))?;
         let started = std::time::Instant::now();
-        let schema = read_schema(&source)
+        let mut schema = read_schema(&source)
             .await
             .map_err(|e| e.with_side(Side::Source).with_phase("reading the schema"))?;
         drop(source);
@@ -291,6 +291,13 @@ impl PgMigrate {
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
             "pre-data schema created"
         );
+        // What the target's CREATE EXTENSION made is not created again.
+        let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
+            .await
+            .map_err(|e| phase(e, "pre-data schema"))?;
+        if provided > 0 {
+            info!(database = %name, objects = provided, "left to CREATE EXTENSION");
+        }
         entry.schema_objects = Some(schema.objects.len());
 
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
@@ -396,6 +403,12 @@ impl PgMigrate {
             summary.push_str(&format!(
                 "; {} objects could not keep their owner and are owned by the migration user",
                 report.owners_not_kept
+            ));
+        }
+        if !facts.skipped.is_empty() {
+            summary.push_str(&format!(
+                "; {} objects not created (see the warnings)",
+                facts.skipped.len()
             ));
         }
         if !report.warnings.is_empty() {

@@ -5,6 +5,7 @@
 //! conditionally on [`crate::conn::Session::server_version_num`].
 
 pub mod databases;
+pub mod extensions;
 pub mod objects;
 pub mod relations;
 pub mod roles;

@@ -58,38 +58,51 @@ pub struct TargetFacts {
     /// The target's tablespaces, each with whether the target user may create objects in it;
     /// `None` when unknown (a script for review): tablespaces are then assumed to exist.
     pub tablespaces: Option<HashMap<String, bool>>,
+    /// The extensions the target server offers, with their versions; `None` when unknown (a
+    /// script for review): extensions are then created as written.
+    pub extensions: Option<HashMap<String, crate::catalog::extensions::Offered>>,
 }
 
-/// Objects the target refused for lack of privilege, and those skipped with them: each one's
-/// description and the description of the refused object at the root of it.
+/// Objects the target refused (for lack of privilege, or because it lacks what they need),
+/// and those skipped with them: each one's description, the description of the refused object
+/// at the root of it, and why that one was refused.
 #[derive(Debug, Clone, Default)]
-pub struct Skipped(Arc<Mutex<HashMap<ObjId, (String, String)>>>);
+pub struct Skipped(Arc<Mutex<HashMap<ObjId, SkipEntry>>>);
+
+/// One skipped object: (its description, the root's description, why the root was refused).
+type SkipEntry = (String, String, String);
 
 impl Skipped {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjId, (String, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjId, SkipEntry>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records `o` as refused by the target.
+    /// Records `o` as refused by the target for lack of privilege.
     pub fn refused(&self, o: &SchemaObject) {
         let d = o.describe();
-        self.lock().insert(o.id, (d.clone(), d));
+        let why = format!("the target user lacks the privilege to create {d}");
+        self.lock().insert(o.id, (d.clone(), d, why));
+    }
+
+    /// Records `o` as not created, for the reason `why` (a sentence about `o`).
+    pub fn not_created(&self, o: &SchemaObject, why: &str) {
+        let d = o.describe();
+        self.lock().insert(o.id, (d.clone(), d, why.to_string()));
     }
 
     /// When `o` depends on a skipped object, records `o` as skipped too and returns the
     /// warning that says so; `None` when `o` may be created.
     pub fn dependent(&self, o: &SchemaObject) -> Option<String> {
         let mut map = self.lock();
-        let (direct, root) = o.depends_on.iter().find_map(|d| map.get(d))?.clone();
+        let (direct, root, why) = o.depends_on.iter().find_map(|d| map.get(d))?.clone();
         let through = if direct == root {
             String::new()
         } else {
             format!(" (skipped because it depends on {root})")
         };
-        map.insert(o.id, (o.describe(), root.clone()));
+        map.insert(o.id, (o.describe(), root.clone(), why.clone()));
         Some(format!(
-            "skipped {}: it depends on {direct}, which was skipped{through}: the target user \
-             lacks the privilege to create {root}",
+            "skipped {}: it depends on {direct}, which was skipped{through}: {why}",
             o.describe()
         ))
     }
@@ -149,6 +162,7 @@ impl TargetFacts {
             can_own_as: rows.iter().map(|r| r.get(0)).collect(),
             skipped: Skipped::default(),
             tablespaces: Some(tablespaces),
+            extensions: Some(crate::catalog::extensions::offered_versions(target).await?),
         })
     }
 
@@ -186,7 +200,13 @@ fn planned(
     owners_not_kept: &mut usize,
     warnings: &mut Vec<String>,
 ) -> Vec<(Part, String)> {
-    let mut out: Vec<(Part, String)> = o.create.iter().map(|s| (Part::Create, s.clone())).collect();
+    let mut out: Vec<(Part, String)> = match super::extensions::version_plan(o, facts) {
+        super::extensions::VersionPlan::Default { statement, warning } => {
+            warnings.push(warning);
+            vec![(Part::Create, statement)]
+        }
+        _ => o.create.iter().map(|s| (Part::Create, s.clone())).collect(),
+    };
     if let Some(ts) = &o.tablespace
         && !out.is_empty()
     {
@@ -312,6 +332,15 @@ pub async fn apply<'a>(
     for chunk in objects.chunks(BATCH_OBJECTS) {
         let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = Vec::new();
         for o in chunk {
+            if let super::extensions::VersionPlan::Missing { reason } =
+                super::extensions::version_plan(o, facts)
+            {
+                report
+                    .warnings
+                    .push(format!("skipped {}: {reason}", o.describe()));
+                facts.skipped.not_created(o, &reason);
+                continue;
+            }
             match facts.skipped.dependent(o) {
                 Some(w) => report.warnings.push(w),
                 None => batch.push((

@@ -13,7 +13,8 @@
 //! - `public` exists in every new database: it is never created, but its owner (unless
 //!   `pg_database_owner`), privileges (compared with `{owner=UC/owner,=U/owner}`, the default
 //!   since PostgreSQL 15) and comment (`standard public schema` by default) are reproduced.
-//! - Extensions are created `IF NOT EXISTS` without a version (the target's default).
+//! - Extensions are created `IF NOT EXISTS` at the source's version (see
+//!   [`super::extensions`]).
 //! - Default privileges for all schemas are a delta from the built-in defaults, those for one
 //!   schema a delta from nothing; they are emitted as privilege statements (skipped with
 //!   `--no-acl`, like pg_dump's `--no-privileges`).
@@ -197,7 +198,8 @@ pub fn schema_object(r: &SchemaRow) -> SchemaObject {
     o
 }
 
-/// `CREATE EXTENSION IF NOT EXISTS name WITH SCHEMA s` (the target's default version).
+/// `CREATE EXTENSION IF NOT EXISTS name WITH SCHEMA s VERSION v` (the source's version; the
+/// executor falls back to the target's default when the target lacks it).
 pub fn extension_object(r: &ExtensionRow) -> SchemaObject {
     let q = quote_ident(&r.name);
     let mut o = object(
@@ -207,10 +209,16 @@ pub fn extension_object(r: &ExtensionRow) -> SchemaObject {
         None,
         &r.name,
     );
-    o.create.push(format!(
-        "CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {}",
-        quote_ident(&r.schema)
+    let spec = super::extensions::ExtensionSpec {
+        name: r.name.clone(),
+        schema: r.schema.clone(),
+        version: r.version.clone(),
+    };
+    o.create.push(super::extensions::create_extension_sql(
+        &spec,
+        Some(&r.version),
     ));
+    o.extension = Some(spec);
     o.comments
         .extend(comment_sql("EXTENSION", &q, r.comment.as_deref()));
     if r.superuser_only {
@@ -769,7 +777,7 @@ mod tests {
         });
         assert_eq!(
             e.create,
-            vec!["CREATE EXTENSION IF NOT EXISTS \"hstore\" WITH SCHEMA \"public\""]
+            vec!["CREATE EXTENSION IF NOT EXISTS \"hstore\" WITH SCHEMA \"public\" VERSION '1.8'"]
         );
         assert_eq!(e.privilege, Privilege::Normal);
         let c = collation_object(&CollationRow {

@@ -45,6 +45,9 @@ pub struct Schema {
     /// a smaller level, so the objects of one level can be created concurrently.
     pub levels: Vec<u32>,
     pub warnings: Vec<String>,
+    /// What hangs off extension member tables: the extension's own, or added by users, which
+    /// only the target can tell ([`super::extensions::drop_provided`]).
+    pub extension_parts: Vec<super::extensions::ExtensionPart>,
 }
 
 impl Schema {
@@ -141,6 +144,9 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         let mut c = globals::collect(s).await?;
         c.extend(types::collect(s).await?);
         c.extend(routines::collect(s).await?);
+        let acls = crate::catalog::extensions::list_member_acls(s).await?;
+        c.objects
+            .extend(super::extensions::member_acl_objects(&acls));
         Ok::<_, Error>(c)
     };
     let (others, catalog, depend) = futures::try_join!(
@@ -155,7 +161,10 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         rels = relations::build_split(&catalog, &split);
     }
     all.extend(rels);
-    Ok(order(all, &depend))
+    let mut schema = order(all, &depend);
+    schema.extension_parts =
+        super::extensions::parts_on_member_tables(&catalog, &extension_members(&depend));
+    Ok(schema)
 }
 
 /// Objects that belong to an extension (`deptype = 'e'`).
@@ -330,7 +339,7 @@ pub fn cycle_parts(collected: &[&Collected], depend: &[Depend]) -> HashSet<ObjId
     let objects: Vec<&SchemaObject> = collected
         .iter()
         .flat_map(|c| c.objects.iter())
-        .filter(|o| !members.contains(&o.id) || o.kind == ObjectKind::Extension)
+        .filter(|o| !super::extensions::left_to_extension(o, &members))
         .collect();
     let aliases: Vec<Alias> = collected
         .iter()
@@ -392,7 +401,7 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
     let members = extension_members(depend);
     let mut objects: Vec<SchemaObject> = objects
         .into_iter()
-        .filter(|o| !members.contains(&o.id) || o.kind == ObjectKind::Extension)
+        .filter(|o| !super::extensions::left_to_extension(o, &members))
         .collect();
     let n = objects.len();
     let refs: Vec<&SchemaObject> = objects.iter().collect();
@@ -508,6 +517,7 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         objects,
         levels,
         warnings,
+        extension_parts: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod globals;
 pub use exec::{ExecReport, SchemaOptions, TargetFacts};
 pub use graph::{Schema, read_schema};
 pub mod exec;
+pub mod extensions;
 pub mod graph;
 mod inherit;
 pub mod model;

@@ -215,6 +215,9 @@ pub struct SchemaObject {
     /// on the server).
     pub tablespace: Option<String>,
     pub privilege: Privilege,
+    /// For an extension: what to create, so that the executor can fall back to the target's
+    /// default version (see [`super::extensions::version_plan`]).
+    pub extension: Option<super::extensions::ExtensionSpec>,
 }
 
 /// An owner and the statement that sets it.
@@ -248,6 +251,7 @@ impl SchemaObject {
             depends_on: Vec::new(),
             tablespace: None,
             privilege: Privilege::Normal,
+            extension: None,
         }
     }
 

@@ -1,0 +1,461 @@
+//! Extensions: what `CREATE EXTENSION` makes on the target is never created again one by one,
+//! and what users added to or changed on an extension's objects comes along.
+//!
+//! - Members (`pg_depend.deptype = 'e'`) are left out of the schema ([`left_to_extension`]),
+//!   and so are the pieces that exist only because of a member: `OWNED BY` of a member
+//!   sequence, the attachment of a member partition, the refresh of a member materialized
+//!   view.
+//! - What hangs off a member table (indexes, constraints, triggers, policies, rules, extended
+//!   statistics) has no `pg_depend` mark telling whether the extension's script made it or a
+//!   user added it later. So each is kept as an [`ExtensionPart`], and once the target's
+//!   `CREATE EXTENSION` has run, those of the same name on the same table there are dropped
+//!   from the schema ([`drop_provided`]): what remains is what users added (an extra GiST
+//!   index on `spatial_ref_sys`, a trigger, a policy), created like any other object.
+//! - Privileges of members that differ from what the extension's script left
+//!   (`pg_init_privs`) are replayed, after the extension ([`member_acl_objects`]).
+//! - `CREATE EXTENSION ... VERSION` names the source's version; when the target does not
+//!   offer it, the target's default is installed with a warning naming both
+//!   ([`version_plan`]); an extension the target does not offer at all is skipped with a
+//!   warning, and so is everything that depends on it.
+//! - The rows of configuration tables (`extconfig`, selected by `extcondition`) are the data
+//!   engine's job ([`crate::copy`]).
+
+use std::collections::HashSet;
+
+use super::exec::TargetFacts;
+use super::graph::Schema;
+use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_sql, class};
+use super::relations::synthetic;
+use crate::catalog::extensions::{MemberAcl, TablePartName, existing_parts};
+use crate::catalog::relations::RelationCatalog;
+use crate::conn::Session;
+use crate::error::Result;
+use crate::sql::{quote_ident, quote_literal};
+
+/// Identities of the privilege objects of extension members: `pg_init_privs` rows never appear
+/// in `pg_depend`, so `(pg_init_privs, member OID)` cannot collide with a real object.
+pub const MEMBER_ACL: u32 = 3394;
+
+/// Name, schema and version of an extension to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionSpec {
+    pub name: String,
+    pub schema: String,
+    /// The source's `extversion`.
+    pub version: String,
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS "name" WITH SCHEMA "schema" [VERSION 'v']`.
+pub fn create_extension_sql(spec: &ExtensionSpec, version: Option<&str>) -> String {
+    let mut sql = format!(
+        "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+        quote_ident(&spec.name),
+        quote_ident(&spec.schema)
+    );
+    if let Some(v) = version {
+        sql.push_str(&format!(" VERSION {}", quote_literal(v)));
+    }
+    sql
+}
+
+/// What the target makes of an extension object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionPlan {
+    /// Create it as written (the target offers the source's version, or what the target offers
+    /// is unknown: a script for review).
+    AsWritten,
+    /// The target lacks the source's version: create its default instead, with this warning.
+    Default { statement: String, warning: String },
+    /// The target does not offer the extension at all: skip it (and its dependents).
+    Missing { reason: String },
+}
+
+/// How `o` (an [`ObjectKind::Extension`]) is created on a target with `facts`.
+pub fn version_plan(o: &SchemaObject, facts: &TargetFacts) -> VersionPlan {
+    let (Some(spec), Some(offered)) = (&o.extension, &facts.extensions) else {
+        return VersionPlan::AsWritten;
+    };
+    let Some(offer) = offered.get(&spec.name) else {
+        return VersionPlan::Missing {
+            reason: format!(
+                "the target server does not offer extension {} (version {} in the source): its \
+                 files are not installed there",
+                quote_ident(&spec.name),
+                spec.version
+            ),
+        };
+    };
+    if offer.versions.contains(&spec.version) {
+        return VersionPlan::AsWritten;
+    }
+    let default = offer.default.as_deref().unwrap_or("(none)");
+    VersionPlan::Default {
+        statement: create_extension_sql(spec, None),
+        warning: format!(
+            "{} is created at the target's default version {default}: the source has version \
+             {}, which the target does not offer (it offers {})",
+            o.describe(),
+            spec.version,
+            if offer.versions.is_empty() {
+                "none".to_string()
+            } else {
+                offer.versions.join(", ")
+            }
+        ),
+    }
+}
+
+/// Whether `o` is made by `CREATE EXTENSION` rather than by us: a member, or a piece that
+/// exists only because of one (see the module docs). Extensions themselves are not.
+pub fn left_to_extension(o: &SchemaObject, members: &HashSet<ObjId>) -> bool {
+    if o.kind == ObjectKind::Extension {
+        return false;
+    }
+    if members.contains(&o.id) {
+        return true;
+    }
+    matches!(
+        o.id.classid,
+        synthetic::OWNED_BY | synthetic::ATTACH | synthetic::REFRESH
+    ) && members.contains(&ObjId::new(class::PG_CLASS, o.id.objid))
+}
+
+/// Something attached to a member table: made by the extension's script or added by a user,
+/// which only the target can tell once the extension exists there (see [`drop_provided`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionPart {
+    pub id: ObjId,
+    pub name: TablePartName,
+}
+
+/// The indexes, constraints, triggers, policies, rules and extended statistics of the tables
+/// in `members`.
+pub fn parts_on_member_tables(
+    cat: &RelationCatalog,
+    members: &HashSet<ObjId>,
+) -> Vec<ExtensionPart> {
+    let tables: std::collections::HashMap<u32, (&str, &str)> = cat
+        .relations
+        .iter()
+        .filter(|r| members.contains(&ObjId::new(class::PG_CLASS, r.oid)))
+        .map(|r| (r.oid, (r.schema.as_str(), r.name.as_str())))
+        .collect();
+    let mut out = Vec::new();
+    let mut add = |relid: u32, kind: &'static str, id: ObjId, name: &str| {
+        if let Some((schema, table)) = tables.get(&relid) {
+            out.push(ExtensionPart {
+                id,
+                name: TablePartName {
+                    kind,
+                    schema: schema.to_string(),
+                    table: table.to_string(),
+                    name: name.to_string(),
+                },
+            });
+        }
+    };
+    for i in &cat.indexes {
+        add(
+            i.relid,
+            "index",
+            ObjId::new(class::PG_CLASS, i.oid),
+            &i.name,
+        );
+    }
+    for c in &cat.constraints {
+        let id = ObjId::new(class::PG_CONSTRAINT, c.oid);
+        add(c.relid, "constraint", id, &c.name);
+    }
+    for t in &cat.triggers {
+        add(
+            t.relid,
+            "trigger",
+            ObjId::new(class::PG_TRIGGER, t.oid),
+            &t.name,
+        );
+    }
+    for p in &cat.policies {
+        add(
+            p.relid,
+            "policy",
+            ObjId::new(class::PG_POLICY, p.oid),
+            &p.name,
+        );
+    }
+    for r in cat.rules.iter().filter(|r| !r.is_view_rule) {
+        add(
+            r.relid,
+            "rule",
+            ObjId::new(class::PG_REWRITE, r.oid),
+            &r.name,
+        );
+    }
+    for s in &cat.statistics {
+        let id = ObjId::new(class::PG_STATISTIC_EXT, s.oid);
+        add(s.relid, "statistics", id, &s.name);
+    }
+    out
+}
+
+/// Drops from `schema` the parts of member tables that the target's `CREATE EXTENSION`
+/// already made (same kind and name on the same table), and returns how many. Runs after
+/// pre-data, before post-data.
+pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usize> {
+    let names: Vec<TablePartName> = schema
+        .extension_parts
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let there: HashSet<ObjId> = existing_parts(target, &names)
+        .await?
+        .into_iter()
+        .filter_map(|i| schema.extension_parts.get(i).map(|p| p.id))
+        .collect();
+    Ok(drop_objects(schema, &there))
+}
+
+/// Removes the objects whose identities are in `ids` (with their levels); returns how many.
+fn drop_objects(schema: &mut Schema, ids: &HashSet<ObjId>) -> usize {
+    let before = schema.objects.len();
+    let (objects, levels): (Vec<_>, Vec<_>) = std::mem::take(&mut schema.objects)
+        .into_iter()
+        .zip(std::mem::take(&mut schema.levels))
+        .filter(|(o, _)| !ids.contains(&o.id))
+        .unzip();
+    schema.objects = objects;
+    schema.levels = levels;
+    before - schema.objects.len()
+}
+
+/// One object per member whose privileges differ from what its extension's script left:
+/// the statements that turn those into the source's, run after the extension.
+pub fn member_acl_objects(rows: &[MemberAcl]) -> Vec<SchemaObject> {
+    rows.iter()
+        .map(|r| {
+            let kind = match r.keyword.as_str() {
+                "SEQUENCE" => ObjectKind::Sequence,
+                "FUNCTION" | "PROCEDURE" => ObjectKind::Function,
+                "TYPE" => ObjectKind::Type,
+                "SCHEMA" => ObjectKind::Schema,
+                "FOREIGN DATA WRAPPER" => ObjectKind::ForeignDataWrapper,
+                "FOREIGN SERVER" => ObjectKind::ForeignServer,
+                "LANGUAGE" => ObjectKind::Language,
+                _ => ObjectKind::Table,
+            };
+            let mut o = SchemaObject::new(
+                ObjId::new(MEMBER_ACL, r.objid),
+                kind,
+                Section::PreData,
+                None,
+                format!("{} (member of an extension)", r.identity),
+            );
+            o.acl = acl_sql(
+                &format!("{} {}", r.keyword, r.identity),
+                &r.owner,
+                Some(&r.acl),
+                &r.initial,
+                None,
+            );
+            o.deps = vec![
+                ObjId::new(class::PG_EXTENSION, r.extension),
+                ObjId::new(r.classid, r.objid),
+            ];
+            o
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::extensions::Offered;
+    use crate::catalog::relations::{Constraint, Index, Relation};
+
+    fn extension(name: &str, version: &str) -> SchemaObject {
+        let spec = ExtensionSpec {
+            name: name.into(),
+            schema: "public".into(),
+            version: version.into(),
+        };
+        let mut o = SchemaObject::new(
+            ObjId::new(class::PG_EXTENSION, 20000),
+            ObjectKind::Extension,
+            Section::PreData,
+            None,
+            name,
+        );
+        o.create.push(create_extension_sql(&spec, Some(version)));
+        o.extension = Some(spec);
+        o
+    }
+
+    fn offering(name: &str, versions: &[&str], default: &str) -> TargetFacts {
+        TargetFacts {
+            extensions: Some(
+                [(
+                    name.to_string(),
+                    Offered {
+                        versions: versions.iter().map(|v| v.to_string()).collect(),
+                        default: Some(default.into()),
+                    },
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_source_version_is_asked_for_and_kept_when_offered() {
+        let o = extension("postgis", "3.3.2");
+        assert_eq!(
+            o.create,
+            vec![
+                "CREATE EXTENSION IF NOT EXISTS \"postgis\" WITH SCHEMA \"public\" VERSION '3.3.2'"
+            ]
+        );
+        let facts = offering("postgis", &["3.3.1", "3.3.2"], "3.3.2");
+        assert_eq!(version_plan(&o, &facts), VersionPlan::AsWritten);
+        // A script for review knows nothing of the target.
+        assert_eq!(
+            version_plan(&o, &TargetFacts::default()),
+            VersionPlan::AsWritten
+        );
+    }
+
+    #[test]
+    fn a_version_the_target_lacks_falls_back_to_its_default_with_both_named() {
+        let o = extension("postgis", "3.4.2");
+        let facts = offering("postgis", &["3.3.2"], "3.3.2");
+        let VersionPlan::Default { statement, warning } = version_plan(&o, &facts) else {
+            panic!("expected the default version");
+        };
+        assert_eq!(
+            statement,
+            "CREATE EXTENSION IF NOT EXISTS \"postgis\" WITH SCHEMA \"public\""
+        );
+        assert!(
+            warning.contains("3.4.2") && warning.contains("3.3.2"),
+            "{warning}"
+        );
+        let missing = version_plan(&o, &offering("hstore", &["1.8"], "1.8"));
+        assert!(
+            matches!(&missing, VersionPlan::Missing { reason } if reason.contains("\"postgis\"")),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn pieces_of_members_are_left_to_the_extension() {
+        let members: HashSet<ObjId> = [ObjId::new(class::PG_CLASS, 5)].into();
+        let seq = SchemaObject::new(
+            ObjId::new(class::PG_CLASS, 5),
+            ObjectKind::Sequence,
+            Section::PreData,
+            Some("s"),
+            "q",
+        );
+        let owned = SchemaObject::new(
+            ObjId::new(synthetic::OWNED_BY, 5),
+            ObjectKind::SequenceOwnedBy,
+            Section::PreData,
+            Some("s"),
+            "q",
+        );
+        let other = SchemaObject::new(
+            ObjId::new(synthetic::OWNED_BY, 6),
+            ObjectKind::SequenceOwnedBy,
+            Section::PreData,
+            Some("s"),
+            "r",
+        );
+        assert!(left_to_extension(&seq, &members));
+        assert!(left_to_extension(&owned, &members));
+        assert!(!left_to_extension(&other, &members));
+    }
+
+    #[test]
+    fn parts_of_member_tables_are_named_for_the_target_check() {
+        let cat = RelationCatalog {
+            relations: vec![
+                Relation {
+                    oid: 1,
+                    schema: "public".into(),
+                    name: "spatial_ref_sys".into(),
+                    kind: 'r',
+                    ..Default::default()
+                },
+                Relation {
+                    oid: 2,
+                    schema: "public".into(),
+                    name: "mine".into(),
+                    kind: 'r',
+                    ..Default::default()
+                },
+            ],
+            constraints: vec![Constraint {
+                oid: 10,
+                relid: 1,
+                name: "spatial_ref_sys_pkey".into(),
+                kind: 'p',
+                ..Default::default()
+            }],
+            indexes: vec![
+                Index {
+                    oid: 11,
+                    relid: 1,
+                    name: "srs_extra".into(),
+                    ..Default::default()
+                },
+                Index {
+                    oid: 12,
+                    relid: 2,
+                    name: "mine_idx".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let members: HashSet<ObjId> = [ObjId::new(class::PG_CLASS, 1)].into();
+        let parts = parts_on_member_tables(&cat, &members);
+        let got: Vec<(&str, &str, ObjId)> = parts
+            .iter()
+            .map(|p| (p.name.kind, p.name.name.as_str(), p.id))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("index", "srs_extra", ObjId::new(class::PG_CLASS, 11)),
+                (
+                    "constraint",
+                    "spatial_ref_sys_pkey",
+                    ObjId::new(class::PG_CONSTRAINT, 10)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn member_privileges_go_from_the_scripts_to_the_sources() {
+        let rows = vec![MemberAcl {
+            extension: 20000,
+            classid: class::PG_PROC,
+            objid: 20010,
+            keyword: "FUNCTION".into(),
+            identity: "public.st_astext(public.geometry)".into(),
+            owner: "postgres".into(),
+            acl: vec!["postgres=X/postgres".into()],
+            initial: vec!["=X/postgres".into(), "postgres=X/postgres".into()],
+        }];
+        let o = &member_acl_objects(&rows)[0];
+        assert!(o.create.is_empty());
+        assert!(
+            o.acl.contains(
+                &"REVOKE ALL ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC".into()
+            ),
+            "{:?}",
+            o.acl
+        );
+        assert!(o.deps.contains(&ObjId::new(class::PG_EXTENSION, 20000)));
+    }
+}

@@ -1,0 +1,360 @@
+//! Extensions migrate as extensions: PostGIS (geometry and geography data through binary and
+//! text COPY, user rows in `spatial_ref_sys`, a view, a GiST index, an index and privileges
+//! users added to extension objects), pg_partman with a partition set it manages, and the
+//! contrib extensions of our fixtures at the source's version, also through the replication
+//! method with writes to a geometry table while it runs.
+//!
+//! PostGIS and pg_partman come from Debian's `postgresql-15-postgis-3` and
+//! `postgresql-15-partman` (installed by `.ci/run`); the builds of other majors in `.pg/` have
+//! neither, nor contrib. A test whose extension a cluster does not offer says so and returns.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use db_migrate::conn::ConnInfo;
+use db_migrate::copy::{CopyFormat, CopyOptions, ProgressMode};
+use db_migrate::replication::ReplicationOptions;
+use db_migrate::report::Method;
+use db_migrate::{DbStatus, MigrateOptions, MigrateResult, migrate::PgMigrate};
+use support::{Cluster, oracle, quote_literal, source, target};
+
+/// Whether both clusters offer every extension of `names`; if not, says which is missing where.
+async fn offered(test: &str, names: &[&str]) -> bool {
+    for (side, c) in [("source", source()), ("target", target())] {
+        for name in names {
+            let rows = c
+                .query_strings(
+                    "postgres",
+                    &format!(
+                        "SELECT 1 FROM pg_available_extensions WHERE name = {}",
+                        quote_literal(name)
+                    ),
+                )
+                .await;
+            if rows.is_empty() {
+                eprintln!(
+                    "SKIPPED {test}: the {side} (PostgreSQL {}) does not offer extension {name} \
+                     (Debian's postgresql-15-* packages provide it for 15)",
+                    c.major
+                );
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn options(db: &str) -> MigrateOptions {
+    MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.to_string()],
+        force_method: Some(Method::Dump),
+        copy: CopyOptions {
+            jobs: 2,
+            progress: ProgressMode::Quiet,
+            ..CopyOptions::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Runs `opts` and returns the result, asserting that `db` was migrated.
+async fn migrate_ok(opts: MigrateOptions, db: &str) -> MigrateResult {
+    let result = PgMigrate::new(opts).migrate().await;
+    let entry = result
+        .databases
+        .iter()
+        .find(|d| d.dbname == db)
+        .unwrap_or_else(|| panic!("database reported: {}", result.to_json()));
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    result
+}
+
+/// The first column of every row of `sql`, on `c`.
+async fn column(c: &Cluster, db: &str, sql: &str) -> Vec<String> {
+    c.query_strings(db, sql)
+        .await
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect()
+}
+
+/// `sql` gives the same rows on both sides.
+async fn same(db: &str, sql: &str) -> Vec<String> {
+    let a = column(source(), db, sql).await;
+    let b = column(target(), db, sql).await;
+    assert_eq!(a, b, "source and target differ for: {sql}");
+    a
+}
+
+/// `pg_dump --schema-only` of both sides is the same (when a pg_dump for both majors exists).
+fn assert_same_dump(db: &str) {
+    let Some(pg_dump) = oracle::pg_dump() else {
+        eprintln!("no pg_dump for both majors: the dump comparison is left out");
+        return;
+    };
+    let a = oracle::normalize(&oracle::dump(source(), db, &pg_dump));
+    let b = oracle::normalize(&oracle::dump(target(), db, &pg_dump));
+    assert!(
+        a == b,
+        "pg_dump differs:\n{}",
+        oracle::first_difference(&a, &b)
+    );
+}
+
+const POSTGIS: &str = r#"
+CREATE EXTENSION postgis;
+CREATE SCHEMA gis;
+CREATE TABLE gis.places (
+    id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    geom public.geometry(Point, 4326),
+    area public.geography(Polygon, 4326),
+    shape public.geometry
+);
+INSERT INTO gis.places (name, geom, area, shape)
+SELECT 'place ' || g,
+       public.ST_SetSRID(public.ST_MakePoint(g / 10.0, g / 20.0), 4326),
+       public.ST_GeogFromText(format('POLYGON((%s 0, %s 0, %s 1, %s 1, %s 0))', g % 90, g % 90 + 1, g % 90 + 1, g % 90, g % 90)),
+       CASE WHEN g % 3 = 0 THEN public.ST_Buffer(public.ST_MakePoint(g, g), 2) END
+  FROM generate_series(1, 2000) g;
+CREATE INDEX places_geom_gist ON gis.places USING gist (geom);
+CREATE VIEW gis.near_origin AS
+    SELECT id, name FROM gis.places
+     WHERE public.ST_DWithin(geom, public.ST_SetSRID(public.ST_MakePoint(0, 0), 4326), 5);
+-- Users' own rows in the extension's configuration table, an index and privileges of theirs.
+INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)
+VALUES (990001, 'db-migrate', 990001, 'LOCAL_CS["test"]', '+proj=longlat +datum=WGS84 +no_defs'),
+       (990002, 'db-migrate', 990002, 'LOCAL_CS["test 2"]', '+proj=longlat +datum=WGS84 +no_defs');
+CREATE INDEX spatial_ref_sys_auth_name ON public.spatial_ref_sys (auth_name);
+REVOKE EXECUTE ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC;
+GRANT SELECT ON public.spatial_ref_sys TO PUBLIC;
+"#;
+
+async fn postgis_database(prefix: &str) -> String {
+    let db = source().create_database(prefix).await;
+    source().execute(&db, POSTGIS).await;
+    db
+}
+
+/// What must be equal after a PostGIS database was migrated.
+async fn assert_postgis_equal(db: &str) {
+    let rows = same(
+        db,
+        "SELECT count(*) || ' ' || md5(string_agg(id || public.ST_AsEWKT(geom) || \
+                public.ST_AsText(area) || coalesce(public.ST_AsEWKB(shape)::text, '-'), ',' \
+                ORDER BY id)) FROM gis.places",
+    )
+    .await;
+    assert!(rows[0].starts_with("2000 "), "{rows:?}");
+    // The user rows came along once; the extension's own rows are the target's.
+    let srs = same(
+        db,
+        "SELECT count(*) || ' ' || count(*) FILTER (WHERE srid > 990000) FROM public.spatial_ref_sys",
+    )
+    .await;
+    assert!(srs[0].ends_with(" 2"), "{srs:?}");
+    same(db, "SELECT count(*)::text FROM gis.near_origin").await;
+    same(
+        db,
+        "SELECT indexname || ' ' || indexdef FROM pg_indexes \
+          WHERE tablename IN ('places', 'spatial_ref_sys') ORDER BY 1",
+    )
+    .await;
+    let acl = same(
+        db,
+        "SELECT coalesce(proacl::text, 'default') FROM pg_proc \
+          WHERE oid = 'public.st_astext(public.geometry)'::regprocedure",
+    )
+    .await;
+    let public = acl[0]
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .any(|item| item.starts_with('='));
+    assert!(!public, "PUBLIC kept EXECUTE: {acl:?}");
+    same(
+        db,
+        "SELECT extname || ' ' || extversion FROM pg_extension ORDER BY 1",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgis_through_binary_and_text_copy_with_what_users_added() {
+    if !offered("postgis", &["postgis"]).await {
+        return;
+    }
+    for format in [CopyFormat::Binary, CopyFormat::Text] {
+        let db = postgis_database(&format!("postgis {format:?} ")).await;
+        let mut opts = options(&db);
+        opts.copy.format = format;
+        let result = migrate_ok(opts, &db).await;
+        assert!(
+            !result.warnings.iter().any(|w| w.contains("skipped")),
+            "{:?}",
+            result.warnings
+        );
+        assert_postgis_equal(&db).await;
+        let gist = column(
+            target(),
+            &db,
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'places_geom_gist'",
+        )
+        .await;
+        assert!(gist[0].contains("USING gist (geom)"), "{gist:?}");
+        assert_same_dump(&db);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_partman_with_a_partition_set_it_manages() {
+    if !offered("pg_partman", &["pg_partman"]).await {
+        return;
+    }
+    let db = source().create_database("partman ").await;
+    source()
+        .execute(
+            &db,
+            "CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman;
+             CREATE TABLE public.measurements (
+                 id bigint GENERATED BY DEFAULT AS IDENTITY,
+                 taken_at timestamptz NOT NULL,
+                 value numeric
+             ) PARTITION BY RANGE (taken_at);
+             SELECT partman.create_parent('public.measurements', 'taken_at', 'native', 'daily',
+                                          p_premake := 3);
+             INSERT INTO public.measurements (taken_at, value)
+             SELECT now() - interval '1 day' + g * interval '1 minute', g FROM generate_series(1, 2000) g;",
+        )
+        .await;
+    migrate_ok(options(&db), &db).await;
+    same(
+        &db,
+        "SELECT parent_table || ' ' || control || ' ' || partition_interval || ' ' || premake \
+           FROM partman.part_config",
+    )
+    .await;
+    let parts = same(
+        &db,
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+          WHERE i.inhparent = 'public.measurements'::regclass ORDER BY 1",
+    )
+    .await;
+    assert!(parts.len() >= 4, "{parts:?}");
+    same(
+        &db,
+        "SELECT count(*) || ' ' || sum(value) FROM public.measurements",
+    )
+    .await;
+    assert_same_dump(&db);
+    // The partition set keeps working on the target.
+    target()
+        .execute(&db, "SELECT partman.run_maintenance('public.measurements')")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contrib_extensions_keep_their_schema_and_version() {
+    if !offered("contrib", &["hstore", "citext", "pg_trgm"]).await {
+        return;
+    }
+    let db = source().create_database("contrib ").await;
+    source()
+        .execute(
+            &db,
+            "CREATE SCHEMA app; CREATE EXTENSION hstore WITH SCHEMA app VERSION '1.4';
+             CREATE EXTENSION citext; CREATE EXTENSION pg_trgm;
+             CREATE TABLE app.docs (id int PRIMARY KEY, attrs app.hstore, tag public.citext);
+             CREATE INDEX docs_tag_trgm ON app.docs USING gin ((tag::text) public.gin_trgm_ops);
+             INSERT INTO app.docs SELECT g, app.hstore('k', g::text), 'Tag ' || g
+               FROM generate_series(1, 500) g;
+             COMMENT ON EXTENSION citext IS 'case-insensitive text, our words';",
+        )
+        .await;
+    migrate_ok(options(&db), &db).await;
+    let ext = same(
+        &db,
+        "SELECT e.extname || ' ' || n.nspname || ' ' || e.extversion || ' ' || \
+                coalesce(obj_description(e.oid, 'pg_extension'), '') \
+           FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1",
+    )
+    .await;
+    assert!(
+        ext.iter().any(|e| e.starts_with("hstore app 1.4 ")),
+        "{ext:?}"
+    );
+    same(
+        &db,
+        "SELECT count(*) || ' ' || md5(string_agg(attrs::text || tag, ',' ORDER BY id)) FROM app.docs",
+    )
+    .await;
+    assert_same_dump(&db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgis_through_replication_with_writes_to_a_geometry_table() {
+    if !offered("postgis replication", &["postgis"]).await {
+        return;
+    }
+    let db = postgis_database("postgis repl ").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, db) = (stop.clone(), db.clone());
+        tokio::spawn(async move {
+            let client = source().connect(&db).await;
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                client
+                    .batch_execute(&format!(
+                        "INSERT INTO gis.places (name, geom, area) VALUES ('w {i}', \
+                           public.ST_SetSRID(public.ST_MakePoint({i} % 180, 1), 4326), \
+                           public.ST_GeogFromText('POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))')); \
+                         UPDATE gis.places SET geom = public.ST_Translate(geom, 0.5, 0.5) \
+                          WHERE id = {u}; \
+                         DELETE FROM gis.places WHERE id = {d};",
+                        u = i * 7 % 2000 + 1,
+                        d = i * 13 % 2000 + 1
+                    ))
+                    .await
+                    .expect("writer");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            i
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let replication = || ReplicationOptions {
+        replication_timeout: Duration::from_secs(120),
+        poll_interval: Duration::from_millis(300),
+        ..ReplicationOptions::default()
+    };
+    let mut opts = options(&db);
+    opts.force_method = Some(Method::Replication);
+    opts.replication = replication();
+    let result = PgMigrate::new(opts.clone()).migrate().await;
+    let entry = &result.databases[0];
+    assert_eq!(entry.status, DbStatus::Running, "{}", result.to_json());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let rounds = writer.await.unwrap();
+    assert!(rounds > 10, "the writer ran {rounds} rounds");
+
+    opts.replication = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        ..replication()
+    };
+    let done = PgMigrate::new(opts).migrate().await;
+    assert_eq!(
+        done.databases[0].status,
+        DbStatus::Done,
+        "{}",
+        done.to_json()
+    );
+    assert_postgis_equal(&db).await;
+}
