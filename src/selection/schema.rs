@@ -231,6 +231,7 @@ mod tests {
             ],
             levels: vec![0, 0, 1, 1, 1, 2],
             warnings: Vec::new(),
+            ..Default::default()
         };
         let sel = Selection::parse(&[], &["secret".into()], &[], &[], &[]).unwrap();
         let d = sel.resolve(
@@ -272,6 +273,7 @@ mod tests {
             ],
             levels: vec![0, 1, 0],
             warnings: Vec::new(),
+            ..Default::default()
         };
         let w = filter_schema(
             &mut schema,
