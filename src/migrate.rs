@@ -68,12 +68,21 @@ impl PgMigrate {
             &mut pf.report,
         )
         .await;
+        let path_check = replication::plan::PathCheck {
+            source: &self.opts.source,
+            target: &self.opts.target,
+            target_default: target,
+            selected: self.opts.replication.tables.as_deref(),
+            forced,
+        };
         for name in &pf.selected {
             if pf.report.database_errors(name).next().is_some() {
                 continue;
             }
             if let Ok(s) = connect(&self.opts.source, Some(name)).await {
                 replication::preflight::preflight_database(&s, name, &mut pf.report).await;
+                // The path it will take (publication form, slot, subscription), or why not.
+                replication::plan::preflight_path(&path_check, &s, name, &mut pf.report).await;
             }
         }
     }
@@ -222,9 +231,13 @@ impl PgMigrate {
         let opts = &self.opts;
         // An earlier run's replication objects: cut them over when asked to, else refuse to
         // touch this database (the error names the objects and the commands that handle them).
+        // Tables the cut-over creates on the target keep --no-owner / --no-acl.
+        let ropts = replication::ReplicationOptions {
+            schema: opts.schema,
+            ..opts.replication.clone()
+        };
         if let Some(o) =
-            replication::check_earlier_run(&opts.source, &opts.target, name, &opts.replication)
-                .await?
+            replication::check_earlier_run(&opts.source, &opts.target, name, &ropts).await?
         {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
@@ -330,7 +343,7 @@ impl PgMigrate {
                     &opts.source,
                     &opts.target,
                     name,
-                    &opts.replication,
+                    &ropts,
                     |data| async {
                         match data {
                             InitialData::InSnapshot(snapshot) => {

@@ -8,7 +8,7 @@
 //! {
 //!   "migration_id": "a1B2",
 //!   "validation": { "ok": true, "findings": [
-//!       { "severity": "error|warning", "check": "extensions", "database": "app" | null,
+//!       { "severity": "error|warning|info", "check": "extensions", "database": "app" | null,
 //!         "message": "..." } ] },
 //!   "roles": [ { "rolname": "alice", "status": "created|exists|failed",
 //!                "message": "role created", "rolpassword": "<hidden>" | "placeholder_..." | null } ],
@@ -63,6 +63,8 @@ pub enum RoleStatus {
 pub enum Severity {
     Error,
     Warning,
+    /// What the run will do, e.g. the replication path of a database (not a problem).
+    Info,
 }
 
 /// One preflight finding: what is wrong and what to do.
@@ -128,6 +130,15 @@ impl ValidationReport {
         message: impl Into<String>,
     ) {
         self.push(Severity::Warning, check, database, message);
+    }
+
+    pub fn info(
+        &mut self,
+        check: &'static str,
+        database: Option<&str>,
+        message: impl Into<String>,
+    ) {
+        self.push(Severity::Info, check, database, message);
     }
 
     pub fn has_errors(&self) -> bool {
@@ -332,12 +343,12 @@ pub fn render_findings(out: &mut String, report: &ValidationReport) {
         return;
     }
     let _ = writeln!(out, "Preflight:");
-    for sev in [Severity::Error, Severity::Warning] {
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         for f in report.findings.iter().filter(|f| f.severity == sev) {
-            let label = if sev == Severity::Error {
-                "ERROR  "
-            } else {
-                "WARNING"
+            let label = match sev {
+                Severity::Error => "ERROR  ",
+                Severity::Warning => "WARNING",
+                Severity::Info => "INFO   ",
             };
             match &f.database {
                 Some(db) => {

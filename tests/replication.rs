@@ -428,51 +428,61 @@ async fn falls_back_to_dump_when_the_target_cannot_subscribe() {
     assert!(leftovers(&db).await.is_empty());
 }
 
+/// The source refuses FOR ALL TABLES with 42501 although the user looked able (here an
+/// `aiven_extras` whose all-tables function refuses): the publication lists the tables instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_privilege_on_the_source_falls_back_and_forced_replication_fails_clearly() {
+async fn a_refused_for_all_tables_publication_becomes_a_table_list() {
     let s = support::source();
-    // REPLICATION but not superuser and no aiven_extras: FOR ALL TABLES is refused (42501).
     let (su, sp) = s.create_admin("repl_nopub", true).await;
     let db = support::unique_name("repl_nopub");
     prepare(&db, Some(&su), None).await;
+    s.execute(
+        &db,
+        &format!(
+            "CREATE SCHEMA aiven_extras; GRANT USAGE ON SCHEMA aiven_extras TO PUBLIC;
+             CREATE FUNCTION aiven_extras.pg_create_publication_for_all_tables(name text, publish text)
+             RETURNS void LANGUAGE plpgsql AS $fn$ BEGIN
+                 RAISE EXCEPTION 'must be superuser to create FOR ALL TABLES publication' USING ERRCODE = '42501';
+             END $fn$;
+             CREATE FUNCTION aiven_extras.pg_create_publication(name text, publish text, VARIADIC tables text[])
+             RETURNS void LANGUAGE plpgsql AS $fn$ BEGIN
+                 EXECUTE format('CREATE PUBLICATION %I FOR TABLE %s WITH (publish = %L)', name, array_to_string(tables, ', '), publish);
+             END $fn$;
+             ALTER SCHEMA aiven_extras OWNER TO {q}; ALTER FUNCTION aiven_extras.pg_create_publication(text, text, text[]) OWNER TO {q};",
+            q = quote_ident(&su)
+        ),
+    )
+    .await;
     let src = uri_for(s, Some((&su, &sp)), &db);
     let tgt = uri_for(support::target(), None, &db);
-
-    let out = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
-        &fast_opts(),
-        copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
-    )
-    .await
-    .expect("a fallback is not an error");
-    match out {
-        Outcome::FallBackToDump { reason } => {
-            assert!(reason.contains("42501"), "{reason}");
-            assert!(reason.contains("nothing was left behind"), "{reason}");
-        }
-        Outcome::Replicated(o) => panic!("should have fallen back: {}", o.message),
-    }
-    assert!(leftovers(&db).await.is_empty());
-
-    let forced = ReplicationOptions {
-        forced: true,
+    let opts = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
         ..fast_opts()
     };
-    let e = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
-        &forced,
-        copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
-    )
-    .await
-    .expect_err("forced replication never falls back");
-    assert!(e.is_insufficient_privilege(), "{e}");
-    assert!(e.to_string().contains("publication"), "{e}");
-    assert!(!e.to_string().contains(&sp), "password in {e}");
-    assert!(leftovers(&db).await.is_empty());
+    let out = replicated(
+        replication::migrate_database(
+            &src,
+            &tgt,
+            &db,
+            &opts,
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+        )
+        .await
+        .expect("replication with a table list"),
+    );
+    assert_eq!(
+        out.path.publication_form,
+        Some(replication::PublicationForm::TableList)
+    );
+    assert_eq!(out.path.publication, Some(Via::AivenExtras));
+    assert_eq!(out.status, DbStatus::Done, "{}", out.message);
+    assert_tables_equal(&db).await;
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -793,4 +803,430 @@ async fn preflight_reports_replication_warnings() {
                 .iter()
                 .any(|f| f.message.contains("dump method will be used"))
     );
+}
+
+/// A managed-service source as a provider sets it up, emulated with ordinary roles: a provider
+/// admin role `provider` (CREATEROLE CREATEDB, like rds_superuser, cloudsqlsuperuser or
+/// azure_pg_admin), the migration user (REPLICATION attribute, member of the provider role and
+/// of the application's owner role, never superuser) and the owner of the application's
+/// database and tables. Returns `(admin, password, owner)`.
+async fn managed_source(provider: &str) -> (String, String, String) {
+    let s = support::source();
+    s.execute(
+        "postgres",
+        &format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {l}) THEN CREATE ROLE {q} NOLOGIN CREATEROLE CREATEDB; END IF; END $$",
+            l = quote_literal(provider),
+            q = quote_ident(provider)
+        ),
+    )
+    .await;
+    let (admin, pw) = s.create_admin(&format!("{provider}_m"), true).await;
+    let owner = support::unique_name("app_owner");
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE ROLE {o} NOLOGIN; GRANT {p} TO {a}; GRANT {o} TO {a};",
+            o = quote_ident(&owner),
+            p = quote_ident(provider),
+            a = quote_ident(&admin)
+        ),
+    )
+    .await;
+    (admin, pw, owner)
+}
+
+/// The issue's scenario: an RDS-like source (no superuser; FOR ALL TABLES refused) into a
+/// superuser target, a write load during the copy and after it, a table created on the source
+/// during replication, then the cut-over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rds_like_source_publishes_for_table_and_the_cut_over_brings_a_new_table() {
+    let (admin, pw, owner) = managed_source("rds_superuser").await;
+    let db = support::unique_name("repl_rds");
+    prepare(&db, Some(&owner), None).await;
+    let s = support::source();
+    let src = uri_for(s, Some((&admin, &pw)), &db);
+    let tgt = uri_for(support::target(), None, &db);
+
+    // Preflight says which path it will take, before anything is written.
+    {
+        use db_migrate::conn::connect;
+        use db_migrate::report::{Severity, ValidationReport};
+        let src_db = connect(&src, None).await.unwrap();
+        let tgt_default = connect(&tgt.with_dbname("postgres"), None).await.unwrap();
+        let mut report = ValidationReport::default();
+        let check = replication::plan::PathCheck {
+            source: &src,
+            target: &tgt,
+            target_default: &tgt_default,
+            selected: None,
+            forced: true,
+        };
+        replication::plan::preflight_path(&check, &src_db, &db, &mut report).await;
+        assert!(report.ok, "{:?}", report.findings);
+        let f = &report.findings[0];
+        assert_eq!(f.severity, Severity::Info);
+        assert!(
+            f.message
+                .contains("publication FOR TABLE (3 tables) via plain SQL"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("slot on a replication connection"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("subscription via superuser"),
+            "{}",
+            f.message
+        );
+        assert!(leftovers(&db).await.is_empty());
+    }
+
+    let (stop, writer) = start_writer(&db);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = replicated(
+        replication::migrate_database(
+            &src,
+            &tgt,
+            &db,
+            &fast_opts(),
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::from_secs(1)),
+        )
+        .await
+        .expect("replication from a managed source"),
+    );
+    assert_eq!(out.status, DbStatus::Running, "{}", out.message);
+    assert_eq!(
+        out.path.publication_form,
+        Some(replication::PublicationForm::TableList)
+    );
+    assert_eq!(out.path.published_tables, 3);
+    assert_eq!(out.path.publication, Some(Via::PlainSql));
+    assert_eq!(
+        out.path.slot,
+        Some(replication::SlotCreation::ReplicationConnection)
+    );
+    assert_eq!(out.path.initial_data, InitialDataPath::ExportedSnapshot);
+    assert!(
+        out.message.contains("publication FOR TABLE (3 tables)"),
+        "{}",
+        out.message
+    );
+
+    // The application creates a table while replication runs, and keeps writing.
+    s.execute(
+        &db,
+        &format!(
+            "SET ROLE {}; CREATE TABLE public.late (id serial PRIMARY KEY, v text NOT NULL);
+             CREATE INDEX late_v ON public.late (v);
+             INSERT INTO public.late (v) SELECT 'late ' || g FROM generate_series(1, 700) g;",
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let rounds = writer.await.unwrap();
+    assert!(
+        rounds > 10,
+        "the writer should have run during the copy ({rounds})"
+    );
+
+    let cut = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        ..fast_opts()
+    };
+    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
+        .await
+        .expect("cut-over")
+        .expect("the earlier run is found and finished");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    assert_eq!(done.tables_added, vec!["public.late".to_string()]);
+    assert!(done.message.contains("public.late"), "{}", done.message);
+    assert!(
+        !done.message.contains("apply the same change"),
+        "the new table is handled, not left to the operator: {}",
+        done.message
+    );
+    assert_tables_equal(&db).await;
+    assert_eq!(
+        checksum(s, &db, "public.late").await,
+        checksum(support::target(), &db, "public.late").await
+    );
+    assert!(
+        checksum(support::target(), &db, "public.late")
+            .await
+            .starts_with("700:")
+    );
+    assert_sequences_synced(&db).await;
+    assert_eq!(
+        sequence_value(s, &db, "public.late_id_seq").await,
+        sequence_value(support::target(), &db, "public.late_id_seq").await
+    );
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+}
+
+/// A Cloud SQL-like source reached through a pooler that refuses replication connections: the
+/// slot comes from the function, the subscription (through aiven_extras on the target) copies
+/// the data, and a table created meanwhile is refreshed in through aiven_extras.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_sql_like_source_into_an_aiven_extras_target_without_replication_connection() {
+    let (admin, pw, owner) = managed_source("cloudsqlsuperuser").await;
+    let t = support::target();
+    let (tu, tp) = t.create_admin("repl_csql_t", true).await;
+    let db = support::unique_name("repl_csql");
+    prepare(&db, Some(&owner), Some(&tu)).await;
+    install_extras(t, &db).await;
+    let s = support::source();
+    let mut src = uri_for(s, Some((&admin, &pw)), &db);
+    src.port = Some(start_pooler_without_replication().await);
+    let tgt = uri_for(t, Some((&tu, &tp)), &db);
+    let opts = ReplicationOptions {
+        subscription_conninfo: Some(uri_for(s, Some((&admin, &pw)), &db)),
+        ..fast_opts()
+    };
+    let out = replicated(
+        replication::migrate_database(
+            &src,
+            &tgt,
+            &db,
+            &opts,
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+        )
+        .await
+        .expect("replication from a Cloud SQL-like source"),
+    );
+    assert_eq!(
+        out.path.publication_form,
+        Some(replication::PublicationForm::TableList)
+    );
+    assert_eq!(out.path.slot, Some(replication::SlotCreation::Function));
+    assert_eq!(out.path.subscription, Some(Via::AivenExtras));
+    assert_eq!(out.path.initial_data, InitialDataPath::SubscriptionCopy);
+    s.execute(
+        &db,
+        &format!(
+            "SET ROLE {}; CREATE TABLE public.added (k int PRIMARY KEY, v text);
+             INSERT INTO public.added SELECT g, 'v' || g FROM generate_series(1, 300) g;",
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    let cut = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        ..opts
+    };
+    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
+        .await
+        .expect("cut-over")
+        .expect("earlier run");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    assert_eq!(done.tables_added, vec!["public.added".to_string()]);
+    assert_tables_equal(&db).await;
+    assert_eq!(
+        checksum(s, &db, "public.added").await,
+        checksum(t, &db, "public.added").await
+    );
+    assert_sequences_synced(&db).await;
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+}
+
+/// An Azure-like source into a pg_create_subscription target (PostgreSQL 16+; a superuser
+/// target on older majors), with a partitioned table, listed by its root from 13 on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target() {
+    let (admin, pw, owner) = managed_source("azure_pg_admin").await;
+    let t = support::target();
+    let db = support::unique_name("repl_azure");
+    let pg16 = t.major >= 16;
+    let target_user = if pg16 {
+        Some(t.create_admin("repl_az_t", false).await)
+    } else {
+        None
+    };
+    prepare(
+        &db,
+        Some(&owner),
+        target_user.as_ref().map(|(u, _)| u.as_str()),
+    )
+    .await;
+    if let Some((tu, _)) = &target_user {
+        t.execute(
+            "postgres",
+            &format!(
+                "GRANT pg_create_subscription TO {u}; GRANT CREATE ON DATABASE {d} TO {u};",
+                u = quote_ident(tu),
+                d = quote_ident(&db)
+            ),
+        )
+        .await;
+    }
+    let parts = "CREATE TABLE public.measures (day date NOT NULL, v int, PRIMARY KEY (day, v)) PARTITION BY RANGE (day);
+         CREATE TABLE public.measures_2025 PARTITION OF public.measures FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+         CREATE TABLE public.measures_2026 PARTITION OF public.measures FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');";
+    let s = support::source();
+    s.execute(&db, &format!("SET ROLE {}; {parts}", quote_ident(&owner)))
+        .await;
+    match &target_user {
+        Some((tu, _)) => {
+            t.execute(&db, &format!("SET ROLE {}; {parts}", quote_ident(tu)))
+                .await
+        }
+        None => t.execute(&db, parts).await,
+    }
+    s.execute(
+        &db,
+        "INSERT INTO public.measures SELECT '2025-01-01'::date + g, g FROM generate_series(0, 500) g",
+    )
+    .await;
+    let src = uri_for(s, Some((&admin, &pw)), &db);
+    let tgt = uri_for(
+        t,
+        target_user.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+        &db,
+    );
+    let opts = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        ..fast_opts()
+    };
+    let out = replicated(
+        replication::migrate_database(
+            &src,
+            &tgt,
+            &db,
+            &opts,
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+        )
+        .await
+        .expect("replication from an Azure-like source"),
+    );
+    assert_eq!(
+        out.path.publication_form,
+        Some(replication::PublicationForm::TableList)
+    );
+    let listed = if s.major >= 13 { 4 } else { 5 };
+    assert_eq!(out.path.published_tables, listed, "{}", out.message);
+    if pg16 {
+        assert_eq!(out.path.subscription, Some(Via::PgCreateSubscription));
+    } else {
+        assert_eq!(out.path.subscription, Some(Via::Superuser));
+    }
+    assert_eq!(out.status, DbStatus::Done, "{}", out.message);
+    assert_tables_equal(&db).await;
+    assert_eq!(
+        checksum(s, &db, "public.measures").await,
+        checksum(t, &db, "public.measures").await
+    );
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+}
+
+/// A table the source user neither owns nor is a member of its owner: preflight lists it, the
+/// database falls back to dump with that reason, and forced replication fails naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database_to_dump() {
+    use db_migrate::conn::connect;
+    use db_migrate::report::{Severity, ValidationReport};
+    let (admin, pw, owner) = managed_source("alloydbsuperuser").await;
+    let db = support::unique_name("repl_stranger");
+    prepare(&db, Some(&owner), None).await;
+    let s = support::source();
+    let stranger = support::unique_name("stranger");
+    s.execute(
+        &db,
+        &format!(
+            "CREATE ROLE {q} NOLOGIN; CREATE TABLE public.audit (id int PRIMARY KEY); ALTER TABLE public.audit OWNER TO {q}; GRANT SELECT ON public.audit TO {a};",
+            q = quote_ident(&stranger),
+            a = quote_ident(&admin)
+        ),
+    )
+    .await;
+    let src = uri_for(s, Some((&admin, &pw)), &db);
+    let tgt = uri_for(support::target(), None, &db);
+
+    let src_db = connect(&src, None).await.unwrap();
+    let tgt_default = connect(&tgt.with_dbname("postgres"), None).await.unwrap();
+    for forced in [false, true] {
+        let mut report = ValidationReport::default();
+        let check = replication::plan::PathCheck {
+            source: &src,
+            target: &tgt,
+            target_default: &tgt_default,
+            selected: None,
+            forced,
+        };
+        replication::plan::preflight_path(&check, &src_db, &db, &mut report).await;
+        let f = &report.findings[0];
+        assert_eq!(
+            f.severity,
+            if forced {
+                Severity::Error
+            } else {
+                Severity::Warning
+            }
+        );
+        assert!(
+            f.message.contains("public.audit (owned by"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains(&stranger), "{}", f.message);
+        assert_eq!(
+            f.message.contains("dump method will be used"),
+            !forced,
+            "{}",
+            f.message
+        );
+    }
+
+    let out = replication::migrate_database(
+        &src,
+        &tgt,
+        &db,
+        &fast_opts(),
+        copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+    )
+    .await
+    .expect("a fallback is not an error");
+    match out {
+        Outcome::FallBackToDump { reason } => {
+            assert!(reason.contains("public.audit"), "{reason}");
+            assert!(reason.contains(&stranger), "{reason}");
+        }
+        Outcome::Replicated(o) => panic!("should have fallen back: {}", o.message),
+    }
+    assert!(leftovers(&db).await.is_empty());
+    let forced = ReplicationOptions {
+        forced: true,
+        ..fast_opts()
+    };
+    let e = replication::migrate_database(
+        &src,
+        &tgt,
+        &db,
+        &forced,
+        copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+    )
+    .await
+    .expect_err("forced replication never falls back");
+    assert!(e.to_string().contains("public.audit"), "{e}");
+    assert!(!e.to_string().contains(&pw), "password in {e}");
+    assert!(leftovers(&db).await.is_empty());
 }

@@ -64,10 +64,13 @@
 //! Preflight: [`preflight::preflight_servers`] once and [`preflight::preflight_database`] per
 //! database.
 
+pub mod adopt;
 pub mod fingerprint;
 pub mod names;
 pub mod objects;
+pub mod plan;
 pub mod preflight;
+pub mod tables;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -84,6 +87,7 @@ use crate::sql::{quote_ident, quote_literal};
 pub use fingerprint::Fingerprint;
 pub use names::ObjectNames;
 pub use objects::Via;
+pub use plan::{PublicationForm, ReplicationPlan, SlotCreation};
 
 use objects::{SourceFacts, TargetFacts};
 
@@ -116,6 +120,9 @@ pub struct ReplicationOptions {
     pub poll_interval: Duration,
     /// Progress while waiting (default: a log line every 10 s).
     pub progress: Option<ProgressFn>,
+    /// `--no-owner` / `--no-acl` for the tables the cut-over creates on the target (created
+    /// on the source during replication, see [`adopt`]).
+    pub schema: crate::schema::SchemaOptions,
 }
 
 impl Default for ReplicationOptions {
@@ -131,6 +138,7 @@ impl Default for ReplicationOptions {
             worker_start_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_secs(2),
             progress: None,
+            schema: crate::schema::SchemaOptions::default(),
         }
     }
 }
@@ -178,6 +186,11 @@ pub enum InitialDataPath {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PathTaken {
     pub publication: Option<Via>,
+    /// `FOR ALL TABLES` or `FOR TABLE` the list (None: an earlier run created it).
+    pub publication_form: Option<PublicationForm>,
+    /// How many tables a `FOR TABLE` publication listed.
+    pub published_tables: usize,
+    pub slot: Option<SlotCreation>,
     pub subscription: Option<Via>,
     pub initial_data: InitialDataPath,
     /// Why the replication connection was not used, when it was not.
@@ -199,12 +212,18 @@ pub struct ReplicationOutcome {
     pub schema_drift: Vec<String>,
     /// Sequences whose value was copied at the stop.
     pub sequences_synced: usize,
+    /// Tables created on the source during replication that the cut-over brought in.
+    pub tables_added: Vec<String>,
+    /// Tables dropped on the source since the setup (still on the target).
+    pub tables_dropped: Vec<String>,
     /// Things the operator should read (each already names the database).
     pub warnings: Vec<String>,
 }
 
 /// What [`migrate_database`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One per database, returned and consumed at once: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Replicated(ReplicationOutcome),
     /// Replication is not possible for lack of privilege or a prerequisite; nothing was left
@@ -426,6 +445,9 @@ pub async fn check_earlier_run(
         names: run.names.clone(),
         path: PathTaken {
             publication: None,
+            publication_form: None,
+            published_tables: 0,
+            slot: None,
             subscription: None,
             initial_data: InitialDataPath::EarlierRun,
             replication_connection_refused: None,
@@ -433,6 +455,8 @@ pub async fn check_earlier_run(
         lag_bytes: None,
         schema_drift: Vec::new(),
         sequences_synced: 0,
+        tables_added: Vec::new(),
+        tables_dropped: Vec::new(),
         warnings: Vec::new(),
     };
     if baseline.is_none() {
@@ -480,18 +504,18 @@ where
         .await
         .map_err(|e| on_target(e, dbname))?;
     let mut blockers = facts.blockers(1);
-    if !sfacts.may_replicate() {
-        blockers.push(
-            "the source user has neither the REPLICATION attribute nor superuser, so it cannot create a replication slot".into(),
-        );
-    }
-    let sub_via = match tfacts.subscription_via() {
-        Ok(v) => Some(v),
-        Err(reason) => {
-            blockers.push(reason);
-            None
-        }
-    };
+    let plan = plan::plan(
+        source,
+        dbname,
+        &src,
+        &sfacts,
+        &tfacts,
+        opts.tables.as_deref(),
+    )
+    .await
+    .map_err(|e| on_source(e, dbname))?;
+    blockers.extend(plan.blockers.iter().cloned());
+    let sub_via = plan.subscription_via;
     if !blockers.is_empty() {
         let reason = format!(
             "logical replication is not possible: {}",
@@ -505,6 +529,7 @@ where
         return Ok(Outcome::FallBackToDump { reason });
     }
     let sub_via = sub_via.expect("no blocker means a subscription path");
+    info!(database = %dbname, "replication path: {}", plan.describe());
 
     // An earlier run's objects are never touched here.
     let run = find_objects(&src, Some(&tgt), &tfacts, dbname, &names).await?;
@@ -513,19 +538,18 @@ where
     }
 
     let mut created = Created::default();
-    let setup = setup(
+    let ctx = SetupCtx {
         source,
-        &src,
-        &tgt,
-        &sfacts,
+        src: &src,
+        tgt: &tgt,
+        sfacts: &sfacts,
+        plan: &plan,
         sub_via,
         dbname,
-        &names,
+        names: &names,
         opts,
-        &mut created,
-        initial_data,
-    )
-    .await;
+    };
+    let setup = setup(&ctx, &mut created, initial_data).await;
     let (mut outcome, baseline) = match setup {
         Ok(v) => v,
         Err(e) => {
@@ -542,6 +566,9 @@ where
                 return Ok(Outcome::FallBackToDump {
                     reason: format!("logical replication failed ({e}); nothing was left behind"),
                 });
+            }
+            if objects::is_fallback_error(&e) && e.kind() == ErrorKind::Validation {
+                return Err(e.with_database(dbname).with_phase("replication"));
             }
             return Err(e.with_database(dbname).with_phase("replication setup"));
         }
@@ -561,16 +588,73 @@ where
     Ok(Outcome::Replicated(outcome))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn setup<C, F>(
-    source: &ConnInfo,
-    src: &Session,
-    tgt: &Session,
-    sfacts: &SourceFacts,
+/// What the setup works with.
+struct SetupCtx<'a> {
+    source: &'a ConnInfo,
+    src: &'a Session,
+    tgt: &'a Session,
+    sfacts: &'a SourceFacts,
+    plan: &'a ReplicationPlan,
     sub_via: Via,
-    dbname: &str,
-    names: &ObjectNames,
-    opts: &ReplicationOptions,
+    dbname: &'a str,
+    names: &'a ObjectNames,
+    opts: &'a ReplicationOptions,
+}
+
+/// Creates the publication as planned. When the source refuses `FOR ALL TABLES` (42501) though
+/// the facts said it would not, the tables are listed instead, if the user may publish them all;
+/// otherwise the refusal (42501, naming the tables) sends the database to the dump method.
+async fn create_planned_publication(ctx: &SetupCtx<'_>) -> Result<(PublicationForm, Via, usize)> {
+    let (src, dbname, names) = (ctx.src, ctx.dbname, ctx.names);
+    let object = || format!("publication {}", quote_ident(&names.publication));
+    let plan = ctx.plan;
+    let list = |p: &ReplicationPlan| p.table_names();
+    info!(database = %dbname, publication = %names.publication, via = plan.publication_via.describe(), form = ?plan.form, "creating the publication");
+    let first = match plan.form {
+        PublicationForm::AllTables => {
+            objects::create_publication(src, &names.publication, None, plan.publication_via).await
+        }
+        PublicationForm::TableList => {
+            let l = list(plan);
+            objects::create_publication(src, &names.publication, Some(&l), plan.publication_via)
+                .await
+        }
+    };
+    match first {
+        Ok(()) => Ok((plan.form, plan.publication_via, plan.tables.len())),
+        Err(e) if plan.form == PublicationForm::AllTables && e.is_insufficient_privilege() => {
+            warn!(database = %dbname, "FOR ALL TABLES refused ({e}); listing the tables instead");
+            let (_, via, tables, blockers) =
+                plan::publication_plan(src, ctx.sfacts, ctx.opts.tables.as_deref(), true)
+                    .await
+                    .map_err(|e| on_source(e, dbname))?;
+            if !blockers.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Validation,
+                    format!(
+                        "{e}; and a table list is not possible: {}",
+                        blockers.join("; ")
+                    ),
+                )
+                .with_sqlstate(crate::error::SqlState::INSUFFICIENT_PRIVILEGE)
+                .with_side(Side::Source)
+                .with_object(object()));
+            }
+            let l: Vec<(String, String)> = tables
+                .iter()
+                .map(|t| (t.schema.clone(), t.name.clone()))
+                .collect();
+            objects::create_publication(src, &names.publication, Some(&l), via)
+                .await
+                .map_err(|e| on_source(e, dbname).with_object(object()))?;
+            Ok((PublicationForm::TableList, via, l.len()))
+        }
+        Err(e) => Err(on_source(e, dbname).with_object(object())),
+    }
+}
+
+async fn setup<C, F>(
+    ctx: &SetupCtx<'_>,
     created: &mut Created,
     initial_data: C,
 ) -> Result<(ReplicationOutcome, Fingerprint)>
@@ -578,15 +662,17 @@ where
     C: FnOnce(InitialData) -> F,
     F: Future<Output = Result<String>>,
 {
-    let tables = opts.tables.as_deref().filter(|t| !t.is_empty());
-    let pub_via = sfacts.publication_via(tables.is_none());
-    info!(database = %dbname, publication = %names.publication, via = pub_via.describe(), "creating the publication");
-    objects::create_publication(src, &names.publication, tables, pub_via)
-        .await
-        .map_err(|e| {
-            on_source(e, dbname)
-                .with_object(format!("publication {}", quote_ident(&names.publication)))
-        })?;
+    let SetupCtx {
+        source,
+        src,
+        tgt,
+        sub_via,
+        dbname,
+        names,
+        opts,
+        ..
+    } = *ctx;
+    let (form, pub_via, published_tables) = create_planned_publication(ctx).await?;
     created.publication = true;
 
     // The schema the initial copy is based on.
@@ -594,8 +680,15 @@ where
         .await
         .map_err(|e| on_source(e, dbname))?;
 
-    let mut refused = None;
-    let (copy_summary, path) = match connect_replication(source, Some(dbname)).await {
+    let mut refused = ctx.plan.no_replication_connection.clone();
+    let repl = match ctx.plan.slot {
+        SlotCreation::ReplicationConnection => connect_replication(source, Some(dbname)).await,
+        SlotCreation::Function => Err(Error::new(
+            ErrorKind::Auth,
+            refused.clone().unwrap_or_default(),
+        )),
+    };
+    let (copy_summary, path) = match repl {
         Ok(mut repl) => {
             info!(database = %dbname, slot = %names.slot, "creating the slot with an exported snapshot");
             let slot = repl.create_logical_slot(&names.slot).await;
@@ -616,13 +709,8 @@ where
                 InitialDataPath::ExportedSnapshot,
             )
         }
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::Auth | ErrorKind::Connect | ErrorKind::Tls
-            ) || e.is_insufficient_privilege() =>
-        {
-            warn!(database = %dbname, "replication connection refused ({e}); creating the slot with pg_create_logical_replication_slot() and letting the subscription copy the data");
+        Err(e) if plan::refused_replication_connection(&e) => {
+            warn!(database = %dbname, "no replication connection ({e}); creating the slot with pg_create_logical_replication_slot() and letting the subscription copy the data");
             refused = Some(e.to_string());
             objects::create_slot_sql(src, &names.slot)
                 .await
@@ -673,8 +761,16 @@ where
         );
     }
 
+    let slot_creation = if path == InitialDataPath::ExportedSnapshot {
+        SlotCreation::ReplicationConnection
+    } else {
+        SlotCreation::Function
+    };
     let path = PathTaken {
         publication: Some(pub_via),
+        publication_form: Some(form),
+        published_tables,
+        slot: Some(slot_creation),
         subscription: Some(sub_via),
         initial_data: path,
         replication_connection_refused: refused,
@@ -684,7 +780,7 @@ where
             format!("initial data copied in the slot's exported snapshot ({copy_summary})")
         }
         _ => format!(
-            "a replication connection was refused ({}), so the subscription copies the initial data itself",
+            "no replication connection ({}), so the slot was created with pg_create_logical_replication_slot() and the subscription copies the initial data itself",
             path.replication_connection_refused.as_deref().unwrap_or("")
         ),
     };
@@ -698,8 +794,12 @@ where
             t.join(", ")
         ));
     }
+    let form_text = match form {
+        PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
+        PublicationForm::TableList => format!("FOR TABLE ({published_tables} tables)"),
+    };
     let message = format!(
-        "logical replication running: publication via {}, subscription via {}; {how}",
+        "logical replication running: publication {form_text} via {}, subscription via {}; {how}",
         pub_via.describe(),
         sub_via.describe()
     );
@@ -712,6 +812,8 @@ where
             lag_bytes: None,
             schema_drift: Vec::new(),
             sequences_synced: 0,
+            tables_added: Vec::new(),
+            tables_dropped: Vec::new(),
             warnings,
         },
         baseline,
@@ -944,12 +1046,44 @@ async fn wait_and_stop(
             }
         }
     };
+    // The cut-over brings in tables created on the source meanwhile, before it waits, and
+    // once more when in sync (one may have been created during the wait).
+    let mut adopted = adopt::Adopted::default();
+    let adopt_now = async |adopted: &mut adopt::Adopted| -> Result<bool> {
+        if !opts.stop_replication {
+            return Ok(false);
+        }
+        let a = adopt::adopt_new_tables(
+            src,
+            tgt,
+            tfacts,
+            &names.publication,
+            &names.subscription,
+            opts.schema,
+        )
+        .await
+        .map_err(|e| {
+            e.with_database(dbname)
+                .with_phase("adding tables created during replication")
+                .context("nothing was dropped: the replication keeps running")
+        })?;
+        if !a.is_empty() {
+            info!(database = %dbname, "{}", a.describe());
+        }
+        let any = !a.is_empty();
+        adopted.merge(a);
+        Ok(any)
+    };
+    adopt_now(&mut adopted).await?;
     check_drift(&mut drift).await;
     let in_sync = loop {
         let st = lag_status(src, tgt, dbname, &names, started).await?;
         outcome.lag_bytes = st.lag_bytes;
         report_progress(opts, &st, &mut last_log);
         if st.in_sync(max) {
+            if adopt_now(&mut adopted).await? {
+                continue;
+            }
             break true;
         }
         if Instant::now() >= deadline {
@@ -964,16 +1098,51 @@ async fn wait_and_stop(
     };
     check_drift(&mut drift).await;
     outcome.schema_drift = drift.clone();
-    let drift_note = if drift.is_empty() {
-        String::new()
-    } else {
+    outcome.tables_added = adopted.all_tables();
+    outcome.tables_dropped = drift
+        .iter()
+        .filter_map(|d| d.strip_prefix("table ")?.strip_suffix(" removed"))
+        .map(str::to_owned)
+        .collect();
+    let mut drift_note = String::new();
+    if !adopted.is_empty() {
+        drift_note.push_str(&format!("; {}", adopted.describe()));
+        outcome.warnings.extend(
+            adopted
+                .warnings
+                .iter()
+                .map(|w| format!("database \"{dbname}\": {w}")),
+        );
+    }
+    if !outcome.tables_dropped.is_empty() {
         let w = format!(
-            "schema changed on the source since replication was set up (logical replication does not carry DDL; apply the same change on the target): {}",
-            drift.join(", ")
+            "tables dropped on the source since replication was set up (still on the target): {}",
+            outcome.tables_dropped.join(", ")
         );
         outcome.warnings.push(format!("database \"{dbname}\": {w}"));
-        format!("; {w}")
-    };
+        drift_note.push_str(&format!("; {w}"));
+    }
+    let unhandled: Vec<&String> = drift
+        .iter()
+        .filter(|d| !(adopted.covers(d) || d.starts_with("table ") && d.ends_with(" removed")))
+        .collect();
+    if !unhandled.is_empty() {
+        let new_tables_note = if opts.stop_replication {
+            ""
+        } else {
+            " (tables created on the source are not replicated until the cut-over run adds them)"
+        };
+        let w = format!(
+            "schema changed on the source since replication was set up (logical replication does not carry DDL; apply the same change on the target){new_tables_note}: {}",
+            unhandled
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        outcome.warnings.push(format!("database \"{dbname}\": {w}"));
+        drift_note.push_str(&format!("; {w}"));
+    }
     if !in_sync {
         outcome.status = DbStatus::Running;
         outcome.message = format!(

@@ -57,6 +57,9 @@ pub struct TargetFacts {
     pub extras_create_sub: bool,
     pub extras_drop_sub: bool,
     pub extras_list_subs: bool,
+    /// `aiven_extras.pg_alter_subscription_refresh_publication(text, boolean)`: the cut-over
+    /// adds tables created on the source meanwhile.
+    pub extras_refresh_sub: bool,
     pub pg_create_subscription: bool,
     pub can_create_in_db: bool,
 }
@@ -135,7 +138,7 @@ impl TargetFacts {
                 "SELECT r.rolsuper,
                         EXISTS (SELECT 1 FROM pg_catalog.pg_roles p WHERE p.rolname IN ({PROVIDER_ADMIN_ROLES})
                                    AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER')),
-                        {}, {}, {},
+                        {}, {}, {}, {},
                         EXISTS (SELECT 1 FROM pg_catalog.pg_roles p WHERE p.rolname = 'pg_create_subscription'
                                    AND pg_catalog.pg_has_role(r.oid, p.oid, 'USAGE')),
                         pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')
@@ -145,6 +148,7 @@ impl TargetFacts {
                 ),
                 regproc_exists("aiven_extras.pg_drop_subscription(text)"),
                 regproc_exists("aiven_extras.pg_list_all_subscriptions()"),
+                regproc_exists("aiven_extras.pg_alter_subscription_refresh_publication(text,boolean)"),
             ),
         )
         .await?;
@@ -154,8 +158,9 @@ impl TargetFacts {
             extras_create_sub: b(row[2].as_deref()),
             extras_drop_sub: b(row[3].as_deref()),
             extras_list_subs: b(row[4].as_deref()),
-            pg_create_subscription: s.server_version_num() >= 160000 && b(row[5].as_deref()),
-            can_create_in_db: b(row[6].as_deref()),
+            extras_refresh_sub: b(row[5].as_deref()),
+            pg_create_subscription: s.server_version_num() >= 160000 && b(row[6].as_deref()),
+            can_create_in_db: b(row[7].as_deref()),
         })
     }
 
@@ -217,8 +222,11 @@ pub async fn create_publication(
             }
         },
         _ => {
+            // An empty list is a publication of no table yet (tables created later are added
+            // by the cut-over run).
             let target = match &list {
                 None => "FOR ALL TABLES".to_string(),
+                Some(l) if l.is_empty() => String::new(),
                 Some(l) => format!("FOR TABLE {}", l.join(", ")),
             };
             s.batch_execute(&format!(
@@ -229,6 +237,55 @@ pub async fn create_publication(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// `ALTER PUBLICATION ... ADD TABLE` for `tables` (`"schema"."name"`, already quoted); needs
+/// the publication's and each table's owner (or a member of them).
+pub async fn add_tables_to_publication(s: &Session, name: &str, tables: &[String]) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    s.batch_execute(&format!(
+        "ALTER PUBLICATION {} ADD TABLE {}",
+        quote_ident(name),
+        tables.join(", ")
+    ))
+    .await?;
+    Ok(())
+}
+
+/// `ALTER SUBSCRIPTION ... REFRESH PUBLICATION WITH (copy_data = true)`: the subscription
+/// learns of the publication's new tables and copies just those. As its owner (superuser,
+/// `pg_create_subscription`) in plain SQL, else through `aiven_extras`.
+pub async fn refresh_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
+    let owned: bool = s
+        .query_opt(
+            "SELECT pg_catalog.pg_get_userbyid(s.subowner) = CURRENT_USER
+               FROM pg_catalog.pg_subscription s
+              WHERE s.subname = $1
+                AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database())",
+            &[&name],
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if !facts.superuser && !owned && facts.extras_refresh_sub {
+        s.execute(
+            "SELECT aiven_extras.pg_alter_subscription_refresh_publication($1, true)",
+            &[&name],
+        )
+        .await?;
+        return Ok(());
+    }
+    s.batch_execute(&format!(
+        "ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)",
+        quote_ident(name)
+    ))
+    .await?;
     Ok(())
 }
 

@@ -1,0 +1,370 @@
+//! The path replication will take for one database, decided before anything is written:
+//! publication form and how it is created, how the slot is created, how the subscription is
+//! created, or why replication is not possible. Preflight prints it; the setup follows it.
+//!
+//! - **Publication**: `FOR ALL TABLES` needs a superuser (or `aiven_extras`); otherwise every
+//!   (selected) table is listed `FOR TABLE` (see [`super::tables`]), which needs `CREATE` on the
+//!   database and, per table, the privileges of its owner. A table the source user cannot act
+//!   for makes replication impossible for the database (its changes would be lost), and the
+//!   plan names each such table with its owner.
+//! - **Slot**: on a replication connection, which gives the exported snapshot of the exact
+//!   hand-over, when the user has the REPLICATION attribute (or is superuser) and the server
+//!   accepts one (pg_hba, poolers); otherwise `pg_create_logical_replication_slot()` (provider
+//!   roles such as `rds_replication` allow it without the attribute), and the subscription copies
+//!   the data itself.
+//! - **Subscription**: superuser, `aiven_extras`, or `pg_create_subscription` (16+).
+
+use crate::conn::ConnInfo;
+use crate::conn::Session;
+use crate::conn::wire::connect_replication;
+use crate::error::{ErrorKind, Result};
+
+use super::objects::{SourceFacts, TargetFacts, Via};
+use super::tables::{self, SourceTable};
+
+/// `FOR ALL TABLES` or a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicationForm {
+    AllTables,
+    /// `FOR TABLE` every selected table.
+    TableList,
+}
+
+/// How the logical slot is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotCreation {
+    /// `CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT` on a walsender session: our copy runs in
+    /// that snapshot and the subscription starts with `copy_data = false`.
+    ReplicationConnection,
+    /// `pg_create_logical_replication_slot()`: no snapshot, the subscription copies the data.
+    Function,
+}
+
+/// What preflight decided for one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationPlan {
+    pub form: PublicationForm,
+    pub publication_via: Via,
+    /// The tables a `TableList` publication lists (empty for `AllTables`).
+    pub tables: Vec<SourceTable>,
+    pub slot: SlotCreation,
+    /// Why a replication connection will not be used, when it will not.
+    pub no_replication_connection: Option<String>,
+    pub subscription_via: Option<Via>,
+    /// Why replication is not possible for this database (empty when it is).
+    pub blockers: Vec<String>,
+}
+
+impl ReplicationPlan {
+    /// e.g. `publication FOR TABLE (3 tables) via plain SQL ...; slot on a replication
+    /// connection (exported snapshot, our parallel copy); subscription via superuser`.
+    pub fn describe(&self) -> String {
+        let form = match self.form {
+            PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
+            PublicationForm::TableList => format!("FOR TABLE ({} tables)", self.tables.len()),
+        };
+        let slot = match self.slot {
+            SlotCreation::ReplicationConnection => {
+                "slot on a replication connection (exported snapshot: our parallel copy, then the subscription with copy_data = false)".to_string()
+            }
+            SlotCreation::Function => format!(
+                "slot with pg_create_logical_replication_slot() ({}), the subscription copies the data (copy_data = true)",
+                self.no_replication_connection
+                    .as_deref()
+                    .unwrap_or("no replication connection")
+            ),
+        };
+        let sub = match self.subscription_via {
+            Some(v) => format!("subscription via {}", v.describe()),
+            None => "no way to create the subscription".to_string(),
+        };
+        format!(
+            "publication {form} via {}; {slot}; {sub}",
+            self.publication_via.describe()
+        )
+    }
+
+    /// The `(schema, table)` pairs of a `TableList` publication.
+    pub fn table_names(&self) -> Vec<(String, String)> {
+        self.tables
+            .iter()
+            .map(|t| (t.schema.clone(), t.name.clone()))
+            .collect()
+    }
+}
+
+/// Why the source user cannot publish `tables` in a list (empty when it can). `via`: how the
+/// publication would be created (`aiven_extras` does it as its owner, checking nothing).
+pub fn list_blockers(tables: &[SourceTable], via: Via, may_create: bool) -> Vec<String> {
+    if via != Via::PlainSql {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if !may_create {
+        out.push("the source user lacks CREATE on the source database, which CREATE PUBLICATION needs (FOR ALL TABLES needs superuser)".to_string());
+    }
+    let refused: Vec<String> = tables
+        .iter()
+        .filter(|t| !t.acts_for_owner)
+        .map(SourceTable::refusal)
+        .collect();
+    if !refused.is_empty() {
+        out.push(format!(
+            "FOR ALL TABLES needs superuser and FOR TABLE needs each table's owner or a member of it; {} tables cannot be published: {}",
+            refused.len(),
+            refused.join(", ")
+        ));
+    }
+    out
+}
+
+/// The tables to publish: the selection (`selected`, when not empty) or every publishable
+/// table. A selected table the source does not have is a blocker of its own.
+async fn list_tables(
+    src: &Session,
+    selected: Option<&[(String, String)]>,
+    blockers: &mut Vec<String>,
+) -> Result<Vec<SourceTable>> {
+    let all = tables::publishable_tables(src).await?;
+    let Some(sel) = selected.filter(|s| !s.is_empty()) else {
+        return Ok(all);
+    };
+    let mut out = Vec::new();
+    for (schema, name) in sel {
+        match all.iter().find(|t| &t.schema == schema && &t.name == name) {
+            Some(t) => out.push(t.clone()),
+            None => blockers.push(format!(
+                "selected table {} is not a permanent user table of the source database",
+                crate::sql::qualified(schema, name)
+            )),
+        }
+    }
+    Ok(out)
+}
+
+/// Decides the publication form and how it is created (see the module docs). `force_list`:
+/// `FOR ALL TABLES` was refused, list the tables.
+pub async fn publication_plan(
+    src: &Session,
+    sfacts: &SourceFacts,
+    selected: Option<&[(String, String)]>,
+    force_list: bool,
+) -> Result<(PublicationForm, Via, Vec<SourceTable>, Vec<String>)> {
+    let selected = selected.filter(|s| !s.is_empty());
+    let all_tables_possible = sfacts.superuser || sfacts.extras_pub_all;
+    if selected.is_none() && all_tables_possible && !force_list {
+        return Ok((
+            PublicationForm::AllTables,
+            sfacts.publication_via(true),
+            Vec::new(),
+            Vec::new(),
+        ));
+    }
+    let mut blockers = Vec::new();
+    let listed = list_tables(src, selected, &mut blockers).await?;
+    let mut via = sfacts.publication_via(false);
+    if force_list && via == Via::Superuser {
+        // A "superuser" refused FOR ALL TABLES: the server knows better than our facts.
+        via = Via::PlainSql;
+    }
+    let may_create = tables::may_create_publication(src).await?;
+    blockers.extend(list_blockers(&listed, via, may_create));
+    Ok((PublicationForm::TableList, via, listed, blockers))
+}
+
+/// The whole path for one database, on sessions to the source and target database. Opens (and
+/// closes) one replication connection to see whether the server accepts it; writes nothing.
+pub async fn plan(
+    source: &ConnInfo,
+    dbname: &str,
+    src: &Session,
+    sfacts: &SourceFacts,
+    tfacts: &TargetFacts,
+    selected: Option<&[(String, String)]>,
+) -> Result<ReplicationPlan> {
+    let (form, publication_via, tables, mut blockers) =
+        publication_plan(src, sfacts, selected, false).await?;
+    if !sfacts.may_replicate() {
+        blockers.push(
+            "the source user has neither the REPLICATION attribute nor superuser, so it cannot create a replication slot".into(),
+        );
+    }
+    let (slot, no_replication_connection) = slot_plan(source, dbname, sfacts).await;
+    let subscription_via = match tfacts.subscription_via() {
+        Ok(v) => Some(v),
+        Err(reason) => {
+            blockers.push(reason);
+            None
+        }
+    };
+    Ok(ReplicationPlan {
+        form,
+        publication_via,
+        tables,
+        slot,
+        no_replication_connection,
+        subscription_via,
+        blockers,
+    })
+}
+
+/// A replication connection when the user may open one and the server accepts it, else the
+/// slot function, with the reason.
+pub async fn slot_plan(
+    source: &ConnInfo,
+    dbname: &str,
+    sfacts: &SourceFacts,
+) -> (SlotCreation, Option<String>) {
+    if !(sfacts.superuser || sfacts.replication) {
+        return (
+            SlotCreation::Function,
+            Some("the source user has no REPLICATION attribute, which a replication connection needs".into()),
+        );
+    }
+    match connect_replication(source, Some(dbname)).await {
+        Ok(repl) => {
+            repl.close().await;
+            (SlotCreation::ReplicationConnection, None)
+        }
+        Err(e) if refused_replication_connection(&e) => (
+            SlotCreation::Function,
+            Some(format!("replication connection refused: {e}")),
+        ),
+        // Anything else (a passing network fault) is left to the setup to run into.
+        Err(_) => (SlotCreation::ReplicationConnection, None),
+    }
+}
+
+/// What [`preflight_path`] needs besides the database.
+pub struct PathCheck<'a> {
+    pub source: &'a ConnInfo,
+    /// The target's conninfo: its database is used when it exists.
+    pub target: &'a ConnInfo,
+    /// A session to the target's default database, used when the database does not exist yet.
+    pub target_default: &'a Session,
+    /// The selected tables (`None`: all).
+    pub selected: Option<&'a [(String, String)]>,
+    /// `--repl-only` / `--force-method replication`.
+    pub forced: bool,
+}
+
+/// Preflight for one database: prints the path (an `info` finding, and the log) or why
+/// replication is not possible (an error when it is forced, else a warning saying the dump
+/// method will be used). `src_db` is a session to the source database. Writes nothing.
+pub async fn preflight_path(
+    check: &PathCheck<'_>,
+    src_db: &Session,
+    dbname: &str,
+    report: &mut crate::report::ValidationReport,
+) {
+    let PathCheck {
+        source,
+        target,
+        target_default,
+        selected,
+        forced,
+    } = *check;
+    let db = Some(dbname);
+    let tgt_db = crate::conn::connect(target, Some(dbname)).await.ok();
+    let tgt = tgt_db.as_ref().unwrap_or(target_default);
+    let facts = async {
+        let s = SourceFacts::read(src_db).await?;
+        let t = TargetFacts::read(tgt).await?;
+        Ok::<_, crate::Error>((s, t))
+    };
+    let result = match facts.await {
+        Ok((s, t)) => plan(source, dbname, src_db, &s, &t, selected).await,
+        Err(e) => Err(e),
+    };
+    let severity = if forced {
+        crate::report::Severity::Error
+    } else {
+        crate::report::Severity::Warning
+    };
+    match result {
+        Ok(p) if p.blockers.is_empty() => {
+            let text = format!("replication path: {}", p.describe());
+            tracing::info!(database = %dbname, "{text}");
+            report.info(super::preflight::CHECK, db, text);
+        }
+        Ok(p) => {
+            let b = p.blockers.join("; ");
+            let msg = if forced {
+                format!("logical replication is not possible: {b}")
+            } else {
+                format!("logical replication is not possible ({b}); the dump method will be used")
+            };
+            report.push(severity, super::preflight::CHECK, db, msg);
+        }
+        Err(e) => report.push(
+            severity,
+            super::preflight::CHECK,
+            db,
+            format!("could not work out the replication path: {e}"),
+        ),
+    }
+}
+
+/// Errors of a replication connection after which the slot function is the way.
+pub fn refused_replication_connection(e: &crate::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Auth | ErrorKind::Connect | ErrorKind::Tls
+    ) || e.is_insufficient_privilege()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, acts: bool) -> SourceTable {
+        SourceTable {
+            oid: 1,
+            schema: "public".into(),
+            name: name.into(),
+            display: format!("public.{name}"),
+            owner: "app".into(),
+            acts_for_owner: acts,
+        }
+    }
+
+    #[test]
+    fn list_blockers_name_tables_the_user_cannot_act_for() {
+        let t = [table("a", true), table("b", false)];
+        let b = list_blockers(&t, Via::PlainSql, true);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(
+            b[0].contains("1 tables cannot be published: public.b (owned by \"app\""),
+            "{}",
+            b[0]
+        );
+        assert!(list_blockers(&t, Via::AivenExtras, true).is_empty());
+        let b = list_blockers(&t[..1], Via::PlainSql, false);
+        assert!(b[0].contains("lacks CREATE"), "{b:?}");
+    }
+
+    #[test]
+    fn describe_says_form_slot_and_subscription() {
+        let p = ReplicationPlan {
+            form: PublicationForm::TableList,
+            publication_via: Via::PlainSql,
+            tables: vec![table("a", true)],
+            slot: SlotCreation::Function,
+            no_replication_connection: Some("refused".into()),
+            subscription_via: Some(Via::AivenExtras),
+            blockers: Vec::new(),
+        };
+        let d = p.describe();
+        assert!(
+            d.starts_with("publication FOR TABLE (1 tables) via plain SQL"),
+            "{d}"
+        );
+        assert!(
+            d.contains("pg_create_logical_replication_slot() (refused)"),
+            "{d}"
+        );
+        assert!(d.ends_with("subscription via aiven_extras"), "{d}");
+    }
+}

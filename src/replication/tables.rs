@@ -1,0 +1,190 @@
+//! The tables a `FOR TABLE` publication lists, and who may publish them.
+//!
+//! `CREATE PUBLICATION ... FOR ALL TABLES` needs a superuser. Managed services (RDS, Cloud SQL,
+//! Azure) never hand one out, but their admin user usually has the REPLICATION attribute and is
+//! a member of the roles that own the application's tables, and `FOR TABLE` only needs that:
+//! the server checks, per listed table, that the current user has the privileges of its owner
+//! (`pg_has_role(owner, 'USAGE')`), and `CREATE` on the database. So when `FOR ALL TABLES` is not
+//! possible, the publication lists every table instead, and a table nobody in reach owns is
+//! named with its owner, so that the operator can grant that membership or accept the dump.
+//!
+//! What is listed is what `FOR ALL TABLES` would publish: permanent user tables outside
+//! extensions (unlogged and temporary tables cannot be published). Partitioned tables follow
+//! `publish_via_partition_root = false`, the setting `FOR ALL TABLES` publishes with, so changes
+//! always arrive under the name of the partition that holds the row, exactly as the target's
+//! copy of the schema has them:
+//! - PostgreSQL 13+: the top partitioned table is listed, which publishes every partition,
+//!   also those attached later, and only its owner is checked;
+//! - PostgreSQL 10 to 12 cannot publish a partitioned table: its leaf partitions are listed.
+
+use crate::conn::Session;
+use crate::error::Result;
+use crate::sql::qualified;
+
+/// A table of the source database a publication could list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceTable {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    /// `schema.name` as the server writes it (`regclass` output: quoted only where needed),
+    /// for messages and the schema-drift names.
+    pub display: String,
+    pub owner: String,
+    /// The source user has the privileges of the owner (owner, member, or superuser).
+    pub acts_for_owner: bool,
+}
+
+impl SourceTable {
+    /// `"schema"."name"`.
+    pub fn qualified(&self) -> String {
+        qualified(&self.schema, &self.name)
+    }
+
+    /// Why the source user cannot list this table in a publication.
+    pub fn refusal(&self) -> String {
+        format!(
+            "{} (owned by {}, and the source user is neither that role nor a member of it)",
+            self.display,
+            crate::sql::quote_ident(&self.owner)
+        )
+    }
+}
+
+const USER_RELATION: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+    AND c.relpersistence = 'p'
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                       AND d.objid = c.oid AND d.deptype = 'e')";
+
+/// The relation kinds a publication lists for this source version (see the module docs).
+fn listed_kinds(server_version_num: u32) -> &'static str {
+    if server_version_num >= 130000 {
+        "c.relkind IN ('r', 'p') AND NOT c.relispartition"
+    } else {
+        "c.relkind = 'r'"
+    }
+}
+
+/// Every table a publication of the session's database would list, in name order.
+pub async fn publishable_tables(s: &Session) -> Result<Vec<SourceTable>> {
+    let sql = format!(
+        "SELECT c.oid, n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text,
+                pg_catalog.pg_has_role(c.relowner, 'USAGE'), c.oid::pg_catalog.regclass::text
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE {} AND {USER_RELATION}
+          ORDER BY 2, 3",
+        listed_kinds(s.server_version_num())
+    );
+    let rows = s.query(&sql, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| SourceTable {
+            oid: r.get(0),
+            schema: r.get(1),
+            name: r.get(2),
+            owner: r.get(3),
+            acts_for_owner: r.get(4),
+            display: r.get(5),
+        })
+        .collect())
+}
+
+/// The tables listed in publication `name` itself (`pg_publication_rel`: a partitioned table,
+/// not its partitions), by OID.
+pub async fn publication_members(s: &Session, name: &str) -> Result<Vec<u32>> {
+    let rows = s
+        .query(
+            "SELECT r.prrelid FROM pg_catalog.pg_publication_rel r
+               JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
+              WHERE p.pubname = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// `Some(true)` for a `FOR ALL TABLES` publication, `Some(false)` for a list, `None` when it
+/// does not exist.
+pub async fn publication_is_all_tables(s: &Session, name: &str) -> Result<Option<bool>> {
+    let row = s
+        .query_opt(
+            "SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// May the source user create a publication in this database at all (`CREATE` on it)?
+pub async fn may_create_publication(s: &Session) -> Result<bool> {
+    let row = s
+        .query_one(
+            "SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Source tables (permanent user tables and partitioned tables, leaf or not) that do not exist
+/// on the target yet: created on the source after the schema was migrated. Returns `(oid,
+/// name)` pairs, the name as `regclass` writes it on a session with `search_path = ''`.
+pub async fn missing_on_target(src: &Session, tgt: &Session) -> Result<Vec<(u32, String)>> {
+    let rows = src
+        .query(
+            &format!(
+                "SELECT c.oid, c.oid::pg_catalog.regclass::text
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind IN ('r', 'p') AND {USER_RELATION}
+                  ORDER BY 2"
+            ),
+            &[],
+        )
+        .await?;
+    let all: Vec<(u32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    if all.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = all.iter().map(|(_, n)| n.as_str()).collect();
+    let present = tgt
+        .query(
+            "SELECT n FROM pg_catalog.unnest($1::text[]) n WHERE pg_catalog.to_regclass(n) IS NOT NULL",
+            &[&names],
+        )
+        .await?;
+    let present: std::collections::HashSet<String> =
+        present.iter().map(|r| r.get::<_, String>(0)).collect();
+    Ok(all
+        .into_iter()
+        .filter(|(_, n)| !present.contains(n))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitioned_tables_are_listed_by_root_from_13_on() {
+        assert!(listed_kinds(130000).contains("'p'"));
+        assert!(listed_kinds(170000).contains("NOT c.relispartition"));
+        assert_eq!(listed_kinds(120000), "c.relkind = 'r'");
+    }
+
+    #[test]
+    fn refusal_names_the_table_and_its_owner() {
+        let t = SourceTable {
+            oid: 1,
+            schema: "app".into(),
+            name: "Orders".into(),
+            display: "app.\"Orders\"".into(),
+            owner: "app owner".into(),
+            acts_for_owner: false,
+        };
+        assert_eq!(
+            t.refusal(),
+            "app.\"Orders\" (owned by \"app owner\", and the source user is neither that role nor a member of it)"
+        );
+    }
+}
