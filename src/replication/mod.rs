@@ -3,8 +3,11 @@
 //!
 //! # How one database is replicated
 //!
-//! 1. **Publication** on the source database, `FOR ALL TABLES` or `FOR TABLE` the filtered list,
-//!    publishing `insert, update, delete, truncate`.
+//! 0. **Plan** ([`plan`]): publication form, slot creation and subscription path, decided
+//!    before anything is written (preflight prints the same plan).
+//! 1. **Publication** on the source database, `FOR ALL TABLES` (superuser, `aiven_extras`) or
+//!    `FOR TABLE` the selected tables, or every table when `FOR ALL TABLES` is not possible
+//!    ([`tables`]: managed sources), publishing `insert, update, delete, truncate`.
 //! 2. **Slot** created on a replication connection ([`crate::conn::wire`]) with an
 //!    exported snapshot.
 //! 3. **Initial data**: the caller's copy (the data engine's parallel workers) runs inside that
@@ -23,9 +26,12 @@
 //!    current WAL position, copy sequence values, drop subscription, publication and slot.
 //!    Status `done`.
 //!
-//! When a replication connection is refused (pg_hba without `replication` lines, a pooler), the
-//! slot is created with `pg_create_logical_replication_slot()` instead and the subscription copies
-//! the data itself (`copy_data = true`); the result says so.
+//! When a replication connection is refused (pg_hba without `replication` lines, a pooler), or
+//! the user lacks the REPLICATION attribute it needs, the slot is created with
+//! `pg_create_logical_replication_slot()` instead and the subscription copies the data itself
+//! (`copy_data = true`); the result says so.
+//!
+//! The cut-over first brings in tables created on the source during replication ([`adopt`]).
 //!
 //! Privilege paths, each chosen per object: superuser (or a provider admin role) with plain SQL;
 //! the `aiven_extras` SECURITY DEFINER functions where present; `pg_create_subscription`
