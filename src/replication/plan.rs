@@ -120,28 +120,24 @@ pub fn list_blockers(tables: &[SourceTable], via: Via, may_create: bool) -> Vec<
     out
 }
 
-/// The tables to publish: the selection (`selected`, when not empty) or every publishable
-/// table. A selected table the source does not have is a blocker of its own.
+/// The tables to publish: the selected ones (`selected`, when not empty) a publication can
+/// list, or every publishable table. Selected relations a publication does not list (unlogged
+/// or foreign tables, partitions whose partitioned table is listed) are left out.
 async fn list_tables(
     src: &Session,
     selected: Option<&[(String, String)]>,
-    blockers: &mut Vec<String>,
 ) -> Result<Vec<SourceTable>> {
     let all = tables::publishable_tables(src).await?;
     let Some(sel) = selected.filter(|s| !s.is_empty()) else {
         return Ok(all);
     };
-    let mut out = Vec::new();
-    for (schema, name) in sel {
-        match all.iter().find(|t| &t.schema == schema && &t.name == name) {
-            Some(t) => out.push(t.clone()),
-            None => blockers.push(format!(
-                "selected table {} is not a permanent user table of the source database",
-                crate::sql::qualified(schema, name)
-            )),
-        }
-    }
-    Ok(out)
+    Ok(all
+        .into_iter()
+        .filter(|t| {
+            sel.iter()
+                .any(|(schema, name)| &t.schema == schema && &t.name == name)
+        })
+        .collect())
 }
 
 /// Decides the publication form and how it is created (see the module docs). `force_list`:
@@ -163,7 +159,7 @@ pub async fn publication_plan(
         ));
     }
     let mut blockers = Vec::new();
-    let listed = list_tables(src, selected, &mut blockers).await?;
+    let listed = list_tables(src, selected).await?;
     let mut via = sfacts.publication_via(false);
     if force_list && via == Via::Superuser {
         // A "superuser" refused FOR ALL TABLES: the server knows better than our facts.
