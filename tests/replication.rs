@@ -1045,7 +1045,8 @@ async fn cloud_sql_like_source_into_an_aiven_extras_target_without_replication_c
 }
 
 /// An Azure-like source into a pg_create_subscription target (PostgreSQL 16+; a superuser
-/// target on older majors), with a partitioned table, listed by its root from 13 on.
+/// target on older majors), with a partitioned table, listed by its root from 13 on (by its
+/// partitions before); a partition created during replication arrives at the cut-over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target() {
     let (admin, pw, owner) = managed_source("azure_pg_admin").await;
@@ -1098,17 +1099,12 @@ async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target(
         target_user.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
         &db,
     );
-    let opts = ReplicationOptions {
-        max_replication_lag: Some(0),
-        stop_replication: true,
-        ..fast_opts()
-    };
     let out = replicated(
         replication::migrate_database(
             &src,
             &tgt,
             &db,
-            &opts,
+            &fast_opts(),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -1125,11 +1121,37 @@ async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target(
     } else {
         assert_eq!(out.path.subscription, Some(Via::Superuser));
     }
-    assert_eq!(out.status, DbStatus::Done, "{}", out.message);
+    assert_eq!(out.status, DbStatus::Running, "{}", out.message);
+    // Next year's partition arrives during replication, with rows.
+    s.execute(
+        &db,
+        &format!(
+            "SET ROLE {}; CREATE TABLE public.measures_2027 PARTITION OF public.measures FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+             INSERT INTO public.measures SELECT '2027-01-01'::date + g, g FROM generate_series(0, 300) g;",
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    let cut = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        ..fast_opts()
+    };
+    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
+        .await
+        .expect("cut-over")
+        .expect("earlier run");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    assert_eq!(done.tables_added, vec!["public.measures_2027".to_string()]);
     assert_tables_equal(&db).await;
     assert_eq!(
         checksum(s, &db, "public.measures").await,
         checksum(t, &db, "public.measures").await
+    );
+    assert!(
+        checksum(t, &db, "public.measures_2027")
+            .await
+            .starts_with("301:")
     );
     assert!(
         leftovers(&db).await.is_empty(),

@@ -236,11 +236,12 @@ pub async fn adopt_new_tables(
         let facts = crate::schema::TargetFacts::read(tgt)
             .await
             .map_err(on_target)?;
-        // The partition attachment last, so that a new partition brings its own indexes and
-        // an existing partitioned table's indexes attach to them rather than being created on
-        // it a second time.
+        // A new partition is attached after its own indexes exist, so that the partitioned
+        // table's indexes adopt them rather than being created on it a second time; the index
+        // attachments then find them attached already.
         let order = |o: &&SchemaObject| match (o.section, o.kind) {
             (_, ObjectKind::TableAttach) => 2,
+            (_, ObjectKind::IndexAttach) => 3,
             (Section::PreData, _) => 0,
             (Section::PostData, _) => 1,
         };
