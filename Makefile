@@ -28,7 +28,7 @@ cross-version: pg-versions
 	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.
 	PG_SOURCE_VERSION=13 cargo test --test data -- --skip every_type_family
 	PG_SOURCE_VERSION=12 cargo test --test schema_relations --test schema_types --test schema --test data -- --skip every_type_family
-	PG_TARGET_VERSION=16 cargo test --test replication --test roles
+	PG_TARGET_VERSION=16 cargo test --test replication --test roles --test owners
 	PG_SOURCE_VERSION=18 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types --test schema --test data --test replication
 	PG_SOURCE_VERSION=17 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types
 

@@ -46,6 +46,7 @@ pub mod logging;
 pub mod migrate;
 pub mod options;
 pub mod output;
+pub mod owners;
 pub mod replication;
 pub mod report;
 pub mod roles;

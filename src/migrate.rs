@@ -15,6 +15,7 @@ use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database};
 use crate::databases::ensure_database;
 use crate::error::{Result, Side};
 use crate::options::MigrateOptions;
+use crate::owners::Memberships;
 use crate::replication::{self, InitialData, Outcome};
 use crate::report::Method;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult, ValidationReport};
@@ -154,6 +155,19 @@ impl PgMigrate {
             .iter()
             .map(|d| (d.name.as_str(), d))
             .collect();
+        let mut memberships = match Memberships::new(&target).await {
+            Ok(mut m) => {
+                m.note_roles(&result.roles, &opts.excluded_roles);
+                Some(m)
+            }
+            Err(e) => {
+                result.warnings.push(format!(
+                    "owners are kept only where the migration user may already act as them: \
+                     its memberships could not be read: {e}"
+                ));
+                None
+            }
+        };
         for name in &selected {
             let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
                 continue;
@@ -173,6 +187,13 @@ impl PgMigrate {
             }
             info!(database = %name, "migrating database");
             let existing = targets.get(name.as_str()).copied();
+            // The database's owner, like its objects' owners, needs the migration user's
+            // membership when it is not a superuser (see crate::owners).
+            if existing.is_none()
+                && let Some(m) = memberships.as_mut()
+            {
+                m.take(&target, [src.owner.as_str()]).await;
+            }
             let entry = match ensure_database(&target, src, existing, opts.createdb).await {
                 Ok(outcome) => {
                     result.warnings.extend(outcome.warnings);
@@ -187,12 +208,20 @@ impl PgMigrate {
                     } else {
                         "existing database"
                     };
-                    let (entry, warnings) = self.migrate_contents(name, created).await;
+                    let (entry, warnings) = self
+                        .migrate_contents(name, created, memberships.as_mut())
+                        .await;
                     result.warnings.extend(warnings);
                     entry
                 }
                 Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
             };
+            if let Some(m) = memberships.as_mut() {
+                let w = m.release(&target).await;
+                result
+                    .warnings
+                    .extend(w.into_iter().map(|w| format!("database \"{name}\": {w}")));
+            }
             result.databases.push(entry);
         }
         result
@@ -201,10 +230,18 @@ impl PgMigrate {
     /// Schema and data of one database whose target database exists: pre-data, then (unless
     /// schema-only) the parallel copy with each table's post-data work as soon as its rows are
     /// in, then the remaining post-data. Returns the result entry and warnings for the run.
-    async fn migrate_contents(&self, name: &str, created: &str) -> (DatabaseResult, Vec<String>) {
+    async fn migrate_contents(
+        &self,
+        name: &str,
+        created: &str,
+        memberships: Option<&mut Memberships>,
+    ) -> (DatabaseResult, Vec<String>) {
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
-        match self.schema_and_data(name, &mut entry, &mut warnings).await {
+        match self
+            .schema_and_data(name, &mut entry, &mut warnings, memberships)
+            .await
+        {
             Ok(summary) => {
                 if entry.status == DbStatus::Failed {
                     entry.status = DbStatus::Done;
@@ -227,6 +264,7 @@ impl PgMigrate {
         name: &str,
         entry: &mut DatabaseResult,
         warnings: &mut Vec<String>,
+        mut memberships: Option<&mut Memberships>,
     ) -> Result<String> {
         let opts = &self.opts;
         // An earlier run's replication objects: cut them over when asked to, else refuse to
@@ -263,6 +301,14 @@ impl PgMigrate {
             .await
             .map_err(|e| e.with_side(Side::Target))?;
         exec::prepare_session(&target).await?;
+        // Before the facts are read: they list the roles the migration user may act as.
+        if let Some(m) = memberships.as_deref_mut() {
+            m.take(
+                &target,
+                schema.objects.iter().flat_map(|o| o.acting_roles()),
+            )
+            .await;
+        }
         let facts = TargetFacts::read(&target).await?;
         let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
         // Extra sessions let independent objects be created concurrently. The target may have
@@ -374,6 +420,17 @@ impl PgMigrate {
                 .await?;
                 match outcome {
                     Outcome::Replicated(o) => {
+                        // A subscription the migration user owns applies changes with the
+                        // table owners' privileges: their memberships stay while it runs.
+                        if o.status == DbStatus::Running
+                            && !matches!(
+                                o.path.subscription,
+                                Some(replication::Via::AivenExtras | replication::Via::Superuser)
+                            )
+                            && let Some(m) = memberships.as_deref_mut()
+                        {
+                            m.keep("the subscription is owned by the migration user and applies changes as the table owners");
+                        }
                         entry.status = o.status;
                         warnings.extend(o.warnings);
                         summary.push_str("; ");
@@ -416,6 +473,11 @@ impl PgMigrate {
             summary.push_str(&format!(
                 "; {} objects could not keep their owner and are owned by the migration user",
                 report.owners_not_kept
+            ));
+            warnings.extend(crate::owners::lost_owner_warnings(
+                &report.owners_lost,
+                memberships.as_deref(),
+                opts.schema.no_owner,
             ));
         }
         if !facts.skipped.is_empty() {

@@ -29,6 +29,8 @@
 //! - `size`: with `dbs_max_total_size`, the summed `pg_database_size` of the selected databases.
 //! - `large-objects`: a warning per source database holding large objects.
 //! - `roles`: one warning naming the source roles the target user cannot create.
+//! - `owners`: per database, a warning counting the objects that will be owned by the
+//!   migration user instead of their source owner, by owner and why ([`crate::owners`]).
 //!
 //! Each source database (and its target counterpart, when it exists) gets at most one session,
 //! opened [`DB_CONCURRENCY`] at a time; the servers' default databases reuse the main sessions.
@@ -249,6 +251,15 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         }
         if let (Some(target), true) = (&tgt.session, tgt_ok) {
             check_roles(&mut report, opts, source, target).await;
+            crate::owners::check_owners(
+                &mut report,
+                opts,
+                source,
+                target,
+                &source_databases,
+                &selected,
+            )
+            .await;
         }
     }
 

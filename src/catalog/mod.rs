@@ -7,6 +7,7 @@
 pub mod databases;
 pub mod extensions;
 pub mod objects;
+pub mod owners;
 pub mod relations;
 pub mod roles;
 pub mod server;

@@ -197,7 +197,7 @@ fn planned(
     o: &SchemaObject,
     opts: SchemaOptions,
     facts: &TargetFacts,
-    owners_not_kept: &mut usize,
+    owners_lost: &mut Vec<(String, String)>,
     warnings: &mut Vec<String>,
 ) -> Vec<(Part, String)> {
     let mut out: Vec<(Part, String)> = match super::extensions::version_plan(o, facts) {
@@ -230,6 +230,7 @@ fn planned(
             )),
         }
     }
+    let mut lost_owner = None;
     if let Some(owner) = &o.owner
         && !opts.no_owner
         // An object this run creates belongs to the target user already: `ALTER ... OWNER TO`
@@ -239,14 +240,32 @@ fn planned(
         if facts.may_own_as(&owner.role) {
             out.push((Part::Owner, owner.sql.clone()));
         } else {
-            *owners_not_kept += 1;
+            owners_lost.push((owner.role.clone(), o.describe()));
+            lost_owner = Some(owner.role.as_str());
         }
     }
     if !opts.no_acl {
-        out.extend(o.acl.iter().map(|s| (Part::Acl, s.clone())));
+        out.extend(
+            o.acl
+                .iter()
+                .filter(|s| !lost_owner.is_some_and(|r| is_owner_self_grant(s, r)))
+                .map(|s| (Part::Acl, s.clone())),
+        );
     }
     out.extend(o.comments.iter().map(|s| (Part::Comment, s.clone())));
     out
+}
+
+/// True for the privilege statements that only rebuild the owner's own privileges (`REVOKE
+/// ALL ... FROM owner`, `GRANT ... TO owner`). When the migration user owns the object
+/// instead, it holds those privileges as the owner already; granting them to the source's owner
+/// as well would be a grant the source does not have.
+fn is_owner_self_grant(stmt: &str, owner: &str) -> bool {
+    let q = quote_ident(owner);
+    (stmt.starts_with("REVOKE ALL ON ") && stmt.ends_with(&format!(" FROM {q}")))
+        || (stmt.starts_with("GRANT ")
+            && (stmt.ends_with(&format!(" TO {q}"))
+                || stmt.ends_with(&format!(" TO {q} WITH GRANT OPTION"))))
 }
 
 /// The statements of `o` as run by this executor, for other stages (the data engine runs
@@ -258,10 +277,13 @@ pub fn statements_for(
     facts: &TargetFacts,
     owners_not_kept: &mut usize,
 ) -> Vec<String> {
-    planned(o, opts, facts, owners_not_kept, &mut Vec::new())
+    let mut lost = Vec::new();
+    let out = planned(o, opts, facts, &mut lost, &mut Vec::new())
         .into_iter()
         .map(|(_, s)| s)
-        .collect()
+        .collect();
+    *owners_not_kept += lost.len();
+    out
 }
 
 /// The statements of `o` for other stages, like [`statements_for`], or `None` with a warning
@@ -276,18 +298,18 @@ pub fn statements_unless_skipped(
         report.warnings.push(w);
         return None;
     }
-    Some(
-        planned(
-            o,
-            opts,
-            facts,
-            &mut report.owners_not_kept,
-            &mut report.warnings,
-        )
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect(),
+    let out = planned(
+        o,
+        opts,
+        facts,
+        &mut report.owners_lost,
+        &mut report.warnings,
     )
+    .into_iter()
+    .map(|(_, s)| s)
+    .collect();
+    report.owners_not_kept = report.owners_lost.len();
+    Some(out)
 }
 
 /// What running a phase did.
@@ -295,8 +317,11 @@ pub fn statements_unless_skipped(
 pub struct ExecReport {
     /// Objects created.
     pub created: usize,
-    /// Objects whose owner could not be kept (the migration user owns them).
+    /// Objects whose owner could not be kept (the migration user owns them): the length of
+    /// [`Self::owners_lost`].
     pub owners_not_kept: usize,
+    /// Those objects: (the source's owner, the object's description), in creation order.
+    pub owners_lost: Vec<(String, String)>,
     /// Per-object warnings (skipped objects, privileges or comments that failed).
     pub warnings: Vec<String>,
 }
@@ -304,7 +329,8 @@ pub struct ExecReport {
 impl ExecReport {
     pub fn merge(&mut self, other: ExecReport) {
         self.created += other.created;
-        self.owners_not_kept += other.owners_not_kept;
+        self.owners_lost.extend(other.owners_lost);
+        self.owners_not_kept = self.owners_lost.len();
         self.warnings.extend(other.warnings);
     }
 }
@@ -349,7 +375,7 @@ pub async fn apply<'a>(
                         o,
                         opts,
                         facts,
-                        &mut report.owners_not_kept,
+                        &mut report.owners_lost,
                         &mut report.warnings,
                     ),
                 )),
@@ -411,7 +437,9 @@ pub async fn apply<'a>(
                                 .context(format!("while running: {sql}")));
                         }
                         Part::Owner => {
-                            report.owners_not_kept += 1;
+                            if let Some(owner) = &o.owner {
+                                report.owners_lost.push((owner.role.clone(), o.describe()));
+                            }
                             report.warnings.push(format!(
                                 "{}: owner not kept: {}",
                                 o.describe(),
@@ -437,6 +465,7 @@ pub async fn apply<'a>(
             }
         }
     }
+    report.owners_not_kept = report.owners_lost.len();
     Ok(report)
 }
 
@@ -673,6 +702,39 @@ mod tests {
         assert_eq!(other.len(), 2, "{other:?}");
         assert!(other[1].contains("OWNER TO \"bob\""), "{other:?}");
         assert_eq!(not_kept, 0);
+    }
+
+    #[test]
+    fn an_owner_that_is_not_kept_gets_no_grants_of_its_own() {
+        let mut o = table("root");
+        o.acl = vec![
+            "REVOKE ALL ON TABLE \"s\".\"t\" FROM \"root\"".into(),
+            "GRANT SELECT, INSERT ON TABLE \"s\".\"t\" TO \"root\"".into(),
+            "GRANT UPDATE ON TABLE \"s\".\"t\" TO \"root\" WITH GRANT OPTION".into(),
+            "GRANT SELECT ON TABLE \"s\".\"t\" TO \"reader\"".into(),
+            "REVOKE ALL ON TABLE \"s\".\"t\" FROM PUBLIC".into(),
+        ];
+        let mut f = facts("admin");
+        f.superuser = false;
+        let mut report = ExecReport::default();
+        let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
+        assert_eq!(
+            run.unwrap(),
+            vec![
+                "CREATE TABLE \"s\".\"t\" ()".to_string(),
+                "GRANT SELECT ON TABLE \"s\".\"t\" TO \"reader\"".to_string(),
+                "REVOKE ALL ON TABLE \"s\".\"t\" FROM PUBLIC".to_string(),
+            ]
+        );
+        assert_eq!(
+            report.owners_lost,
+            vec![("root".to_string(), "table \"s\".\"t\"".to_string())]
+        );
+        assert_eq!(report.owners_not_kept, 1);
+        // A kept owner's privileges are rebuilt as on the source.
+        f.can_own_as.insert("root".into());
+        let run = statements_for(&o, SchemaOptions::default(), &f, &mut 0);
+        assert_eq!(run.len(), 7, "{run:?}");
     }
 
     #[test]

@@ -29,8 +29,8 @@ use crate::catalog::objects::{
 use crate::conn::Session;
 use crate::error::Result;
 use crate::schema::model::{
-    Alias, Collected, ObjId, ObjectKind, Privilege, SchemaObject, Section, acl_sql, class,
-    comment_sql, owner_sql,
+    Alias, Collected, DEFAULT_PRIVILEGES_FOR_ROLE, ObjId, ObjectKind, Privilege, SchemaObject,
+    Section, acl_sql, class, comment_sql, owner_sql,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -639,14 +639,11 @@ pub fn default_acl_object(r: &DefaultAclRow) -> SchemaObject {
     );
     let prefix = match &r.schema {
         Some(s) => format!(
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} ",
+            "{DEFAULT_PRIVILEGES_FOR_ROLE}{} IN SCHEMA {} ",
             quote_ident(&r.role),
             quote_ident(s)
         ),
-        None => format!(
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {} ",
-            quote_ident(&r.role)
-        ),
+        None => format!("{DEFAULT_PRIVILEGES_FOR_ROLE}{} ", quote_ident(&r.role)),
     };
     o.acl = acl_sql(kind, &r.role, Some(&r.acl), &r.base, None)
         .into_iter()

@@ -269,6 +269,35 @@ impl SchemaObject {
     }
 }
 
+impl SchemaObject {
+    /// Every role the statements of this object act as, besides the migration user: the
+    /// owner, the grantors that privilege statements replay with `SET ROLE` (see [`acl_sql`]),
+    /// and the role of default privileges (`ALTER DEFAULT PRIVILEGES FOR ROLE`). The migration
+    /// user needs membership in each (see [`crate::owners`]).
+    pub fn acting_roles(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.owner.iter().map(|o| o.role.clone()).collect();
+        for stmt in &self.acl {
+            for prefix in [SET_ROLE, DEFAULT_PRIVILEGES_FOR_ROLE] {
+                if let Some(rest) = stmt.strip_prefix(prefix) {
+                    let mut chars = rest.chars().peekable();
+                    if chars.peek() == Some(&'"') {
+                        let role = crate::sql::take_quoted(&mut chars);
+                        if !out.contains(&role) {
+                            out.push(role);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// How privilege statements replayed as their grantor start (followed by the quoted role).
+const SET_ROLE: &str = "SET ROLE ";
+/// How default privileges statements start (followed by the quoted role).
+pub const DEFAULT_PRIVILEGES_FOR_ROLE: &str = "ALTER DEFAULT PRIVILEGES FOR ROLE ";
+
 impl fmt::Display for SchemaObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
@@ -468,7 +497,7 @@ pub fn acl_sql(
                 // Grants made by someone else than the owner are replayed as that role, like
                 // pg_dump does, so the grantor recorded in the target is the same.
                 format!(
-                    "SET ROLE {}; {stmt}; RESET ROLE",
+                    "{SET_ROLE}{}; {stmt}; RESET ROLE",
                     quote_ident(&item.grantor)
                 )
             }
