@@ -194,7 +194,8 @@ async fn ownership(c: &Cluster, db: &str) -> Vec<String> {
         .collect()
 }
 
-/// Memberships that involve `roles` or `admin`: `role member admin [inherit set]`, sorted.
+/// Memberships that involve `roles` or `admin` (except in predefined roles, which the tests
+/// grant the admin themselves): `role member admin [inherit set]`, sorted.
 /// On PostgreSQL 16+ the admin holds ADMIN OPTION (granted by the bootstrap superuser) on
 /// every role it created: that row is the server's own doing, the same with any tool, and is
 /// left out.
@@ -223,6 +224,7 @@ async fn memberships(c: &Cluster, roles: &[&str], admin: Option<&str>) -> Vec<St
                 || m.admin_option {options} \
            FROM pg_auth_members m \
           WHERE (pg_get_userbyid(m.roleid) IN ({list}) OR pg_get_userbyid(m.member) IN ({list})) \
+            AND pg_get_userbyid(m.roleid) !~ '^pg_' \
             {implicit} \
           ORDER BY 1",
         list = names.join(", ")
@@ -514,4 +516,88 @@ async fn replication_through_aiven_extras_keeps_owners_too() {
             .as_deref(),
         Some("10")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_of_the_admin_keeps_the_memberships_while_it_runs() {
+    let tgt = target();
+    if tgt.major < 16 {
+        eprintln!(
+            "note: the target is PostgreSQL {}; pg_create_subscription needs 16+ (run with \
+             PG_TARGET_VERSION=16): skipped",
+            tgt.major
+        );
+        return;
+    }
+    let _lock = LOCK.lock().await;
+    let src = source();
+    let r = Roles::new("own_sub");
+    let db = support::unique_name("owners sub");
+    build_source(src, &r, &db).await;
+    let (admin, pw) = tgt.create_admin("own_sub_admin", false).await;
+    tgt.execute(
+        "postgres",
+        &format!("GRANT pg_create_subscription TO {}", quote_ident(&admin)),
+    )
+    .await;
+    let mut opts = options(src, &tgt.uri(&admin, &pw, "postgres"), &db, &r.all()).await;
+    opts.force_method = Some(Method::Replication);
+    let result = PgMigrate::new(opts.clone()).migrate().await;
+    let (status, message) = entry_status(&result, &db);
+    assert_eq!(status, DbStatus::Running, "{}", result.to_json());
+    let kept: Vec<_> = result
+        .warnings
+        .iter()
+        .filter(|w| w.contains("stays a member of"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{:?} / {message}", result.warnings);
+    for role in [&r.owner_a, &r.owner_b] {
+        assert!(
+            kept[0].contains(&format!("REVOKE {} FROM ", quote_ident(role))),
+            "{}",
+            kept[0]
+        );
+    }
+    // The subscription applies a change into a table the admin does not own.
+    src.execute(&db, "INSERT INTO app.t (v) VALUES ('after the copy')")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = tgt.query_strings(&db, "SELECT count(*) FROM app.t").await[0][0].clone();
+        if n.as_deref() == Some("101") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change did not arrive: {n:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Cut over, then revoke as the warning says: pg_auth_members is as on the source.
+    opts.replication.max_replication_lag = Some(0);
+    opts.replication.stop_replication = true;
+    let done = PgMigrate::new(opts).migrate().await;
+    assert_eq!(
+        entry_status(&done, &db).0,
+        DbStatus::Done,
+        "{}",
+        done.to_json()
+    );
+    let revokes = kept[0]
+        .split("run: ")
+        .nth(1)
+        .expect("statements")
+        .to_string();
+    let admin_uri = tgt.uri(&admin, &pw, "postgres");
+    let (client, conn) = tokio_postgres::connect(&admin_uri, tokio_postgres::NoTls)
+        .await
+        .expect("admin connects");
+    tokio::spawn(conn);
+    client.batch_execute(&revokes).await.expect("revokes run");
+    assert_eq!(
+        memberships(src, &r.all(), None).await,
+        memberships(tgt, &r.all(), Some(&admin)).await
+    );
+    let (a, b) = (ownership(src, &db).await, ownership(tgt, &db).await);
+    assert_eq!(a, b, "owners, ACLs and default privileges differ");
 }
