@@ -500,9 +500,19 @@ async fn replication_through_aiven_extras_keeps_owners_too() {
         memberships(src, &r.all(), None).await,
         memberships(tgt, &r.all(), Some(&admin)).await
     );
+    // The emulation's own objects (its schema and the dblink extension it uses) are the
+    // target's, not the application's.
+    let without_extras = |d: String| {
+        d.lines()
+            .filter(|l| {
+                !l.contains("EXTENSION IF NOT EXISTS dblink") && !l.contains("EXTENSION dblink")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     if let (Some(a), Some(b)) = (
-        dump(src, &db, &["aiven_extras"]),
-        dump(tgt, &db, &["aiven_extras"]),
+        dump(src, &db, &["aiven_extras"]).map(without_extras),
+        dump(tgt, &db, &["aiven_extras"]).map(without_extras),
     ) {
         assert!(
             a == b,
