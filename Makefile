@@ -27,6 +27,9 @@ cross-version: pg-versions
 	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test replication
 	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.
 	PG_SOURCE_VERSION=13 cargo test --test data -- --skip every_type_family
+	# The same data hashes the same on 13 and 15 (verify-only after pg_dump | pg_restore, a
+	# dump migration with --verify, the value edge cases).
+	PG_SOURCE_VERSION=13 cargo test --test verify -- --skip one_changed_column --skip replication_cut_over
 	PG_SOURCE_VERSION=12 cargo test --test schema_relations --test schema_types --test schema --test data -- --skip every_type_family
 	PG_TARGET_VERSION=16 cargo test --test replication --test roles --test owners
 	PG_SOURCE_VERSION=18 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types --test schema --test data --test replication

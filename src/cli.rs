@@ -159,6 +159,20 @@ pub struct PgArgs {
     /// Only remove the replication objects an earlier run left, on both sides.
     #[arg(long = "cleanup")]
     pub cleanup: bool,
+    /// After each database's data is in, compare the target with the source (the dump method
+    /// compares with the source as of the copy's snapshot); any difference gives exit code 1.
+    #[arg(long = "verify")]
+    pub verify: bool,
+    /// Only compare the source and target databases now, writing nothing on either side; any
+    /// difference gives exit code 1.
+    #[arg(
+        long = "verify-only",
+        conflicts_with_all = ["validate", "schema_only", "cleanup", "print_ddl", "verify"]
+    )]
+    pub verify_only: bool,
+    /// Differing keys listed per table at most (default 10).
+    #[arg(long = "verify-max-rows", value_name = "N")]
+    pub verify_max_rows: Option<usize>,
 }
 
 /// `--force-method` values.
@@ -373,6 +387,18 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 r
             },
             cleanup: a.cleanup,
+            verify: {
+                if a.verify && a.schema_only {
+                    return Err(Error::config(
+                        "--verify compares data, which --schema-only does not copy: drop one of them",
+                    ));
+                }
+                crate::verify::VerifyOptions {
+                    after_copy: a.verify,
+                    only: a.verify_only,
+                    max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
+                }
+            },
         })
     }
 }
@@ -520,7 +546,9 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     let migration_id = opts.migration_id.clone();
     let job = PgMigrate::new(opts);
     let result = runtime.block_on(async {
-        if validate_only {
+        if parsed.verify_only {
+            job.verify_only().await
+        } else if validate_only {
             MigrateResult {
                 migration_id,
                 validation: job.validate().await,

@@ -55,6 +55,7 @@ pub mod selection;
 pub mod sql;
 pub mod text;
 pub mod validate;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, Result, Side};
 pub use migrate::PgMigrate;

@@ -88,6 +88,11 @@ impl PgMigrate {
         }
     }
 
+    /// `--verify-only`: compares the selected databases of both servers now; writes nothing.
+    pub async fn verify_only(&self) -> MigrateResult {
+        crate::verify::databases::verify_databases(&self.opts).await
+    }
+
     /// Runs the migration: preflight, roles, then databases. Never panics on server errors:
     /// they end up in the result (see [`MigrateResult::succeeded`]).
     pub async fn migrate(&self) -> MigrateResult {
@@ -280,7 +285,10 @@ impl PgMigrate {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
             warnings.extend(o.warnings);
-            return Ok(o.message);
+            let mut message = o.message;
+            self.verify_replicated(name, entry, &mut message, warnings)
+                .await?;
+            return Ok(message);
         }
         let source = connect(&opts.source, Some(name))
             .await
@@ -435,6 +443,8 @@ impl PgMigrate {
                         warnings.extend(o.warnings);
                         summary.push_str("; ");
                         summary.push_str(&o.message);
+                        self.verify_replicated(name, entry, &mut summary, warnings)
+                            .await?;
                     }
                     Outcome::FallBackToDump { reason } => {
                         info!(database = %name, "replication not possible, using the dump method: {reason}");
@@ -449,13 +459,19 @@ impl PgMigrate {
                         "; replication not possible ({reason}), used the dump method"
                     ));
                 }
+                // With --verify, the snapshot the copy reads is held open until the target
+                // has been compared with it.
+                let held = match opts.verify.after_copy {
+                    true => Some(crate::verify::SnapshotHolder::export(&opts.source, name).await?),
+                    false => None,
+                };
                 let copied = copy_database(
                     &opts.source,
                     &opts.target,
                     name,
                     name,
                     &opts.copy,
-                    None,
+                    held.as_ref().map(|h| h.id()),
                     plan,
                 )
                 .await
@@ -463,6 +479,14 @@ impl PgMigrate {
                 summary.push_str("; ");
                 summary.push_str(&copy_summary(&copied));
                 *copy_report.lock().expect("not poisoned") = Some(copied);
+                if let Some(held) = held {
+                    let v = self.verify_after_copy(name, Some(held.id())).await;
+                    held.release().await;
+                    let v = v?;
+                    summary.push_str("; ");
+                    summary.push_str(&v.summary());
+                    entry.verify = Some(v);
+                }
             }
             if let Some(copied) = copy_report.lock().expect("not poisoned").take() {
                 warnings.extend(copied.warnings.iter().cloned());
@@ -491,6 +515,58 @@ impl PgMigrate {
         }
         warnings.extend(report.warnings);
         Ok(summary)
+    }
+
+    /// `--verify` for a database of the replication method: after the cut-over (the lag reached
+    /// 0 and the subscription is gone), the target is compared with the source as of now,
+    /// which is exact when writes to the source have stopped; while replication still runs,
+    /// a warning says how to verify later.
+    async fn verify_replicated(
+        &self,
+        name: &str,
+        entry: &mut DatabaseResult,
+        summary: &mut String,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        if !self.opts.verify.after_copy {
+            return Ok(());
+        }
+        if entry.status != DbStatus::Done {
+            warnings.push(
+                "--verify: not verified while replication is running; verify at the cut-over \
+                 (--max-replication-lag 0 --stop-replication --verify) or with --verify-only"
+                    .into(),
+            );
+            return Ok(());
+        }
+        let v = self.verify_after_copy(name, None).await?;
+        summary.push_str("; ");
+        summary.push_str(&v.summary());
+        entry.verify = Some(v);
+        Ok(())
+    }
+
+    /// `--verify` for one database whose data is in: compares the target with the source as of
+    /// `snapshot` (the copy's), or as of now.
+    async fn verify_after_copy(
+        &self,
+        name: &str,
+        snapshot: Option<&str>,
+    ) -> Result<crate::verify::VerifyReport> {
+        let opts = &self.opts;
+        crate::verify::VerifyJob {
+            source: &opts.source,
+            target: &opts.target,
+            source_db: name,
+            target_db: name,
+            source_snapshot: snapshot,
+            jobs: opts.copy.jobs,
+            max_rows: opts.verify.max_rows,
+            progress: opts.copy.progress,
+            cancel: opts.copy.cancel.clone(),
+        }
+        .run()
+        .await
     }
 
     /// `--cleanup` for one database: drops what an earlier run left on both sides.

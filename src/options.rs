@@ -131,6 +131,8 @@ pub struct MigrateOptions {
     pub replication: crate::replication::ReplicationOptions,
     /// `--cleanup`: only remove replication objects left by an earlier run, on both sides.
     pub cleanup: bool,
+    /// `--verify`, `--verify-only`, `--verify-max-rows`.
+    pub verify: crate::verify::VerifyOptions,
 }
 
 /// The most target sessions that create schema objects when `--schema-jobs` is not given.
@@ -173,6 +175,7 @@ impl Default for MigrateOptions {
             force_method: None,
             replication: crate::replication::ReplicationOptions::default(),
             cleanup: false,
+            verify: crate::verify::VerifyOptions::default(),
         }
     }
 }

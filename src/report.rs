@@ -19,10 +19,14 @@
 //!                                             "bytes": 300, "seconds": 0.1,
 //!                                             "format": "binary|text", "parts": 1 } ],
 //!                              "sequences": 1, "large_objects": 0, "bytes": 300,
-//!                              "rows": 10, "seconds": 0.2, "warnings": [] } } ],
+//!                              "rows": 10, "seconds": 0.2, "warnings": [] },
+//!                    "verify": { "status": "equal|differs|failed", ... } } ],
 //!   "warnings": [ "..." ]
 //! }
 //! ```
+//!
+//! `verify` (only with `--verify` / `--verify-only`) is documented in
+//! [`crate::verify::report`].
 //!
 //! `rolpassword` is null for roles without a generated or supplied password, `"<hidden>"` unless
 //! `--show-passwords` was given.
@@ -223,6 +227,10 @@ pub struct DatabaseResult {
     /// copy committed are listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<crate::copy::CopyReport>,
+    /// The comparison of source and target (`--verify`, `--verify-only`; absent otherwise). See
+    /// [`crate::verify::report`] for its field names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::verify::VerifyReport>,
 }
 
 impl DatabaseResult {
@@ -235,6 +243,7 @@ impl DatabaseResult {
             message,
             schema_objects: None,
             data: None,
+            verify: None,
         }
     }
 }
@@ -250,9 +259,13 @@ pub struct MigrateResult {
 }
 
 impl MigrateResult {
-    /// True when no database failed and preflight found no error.
+    /// True when no database failed, preflight found no error and no verification found a
+    /// difference.
     pub fn succeeded(&self) -> bool {
-        self.validation.ok && self.databases.iter().all(|d| d.status != DbStatus::Failed)
+        self.validation.ok
+            && self.databases.iter().all(|d| {
+                d.status != DbStatus::Failed && d.verify.as_ref().is_none_or(|v| v.is_equal())
+            })
     }
 
     /// The whole result as pretty JSON (see the module docs for the field names).
@@ -320,6 +333,11 @@ impl MigrateResult {
                     status.as_str().unwrap_or(""),
                     esc(&d.message)
                 );
+            }
+        }
+        for d in &self.databases {
+            if let Some(v) = &d.verify {
+                v.render(&mut out, &d.dbname);
             }
         }
         if !self.warnings.is_empty() {

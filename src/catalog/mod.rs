@@ -12,3 +12,4 @@ pub mod relations;
 pub mod roles;
 pub mod server;
 pub mod tables;
+pub mod verify;

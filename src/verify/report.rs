@@ -1,0 +1,355 @@
+//! What verification found, per database: the `verify` object of the JSON result and its
+//! lines in the human report.
+//!
+//! # JSON field names (stable)
+//!
+//! ```json
+//! "verify": {
+//!   "status": "equal|differs|failed",
+//!   "as_of": "copy snapshot|now",
+//!   "seconds": 1.2,
+//!   "tables": [ { "schema": "public", "table": "t", "status": "equal|differs|skipped|failed",
+//!                 "reason": null | "only on the source" | "...",
+//!                 "source_rows": 10, "target_rows": 9, "key": ["id"],
+//!                 "differences": [ { "kind": "missing_on_target|extra_on_target|different",
+//!                                    "key": ["42"], "columns": ["name"] } ],
+//!                 "more_differences": false } ],
+//!   "sequences": [ { "schema": "public", "sequence": "s", "status": "equal|differs|skipped",
+//!                    "reason": null, "source": { "last_value": "5", "is_called": true },
+//!                    "target": { "last_value": "5", "is_called": true } } ],
+//!   "large_objects": { "status": "equal|differs|skipped", "source_count": 2, "target_count": 2,
+//!                      "differences": [ { "oid": 16400,
+//!                        "kind": "missing_on_target|extra_on_target|different_owner|different_content|unreadable" } ],
+//!                      "more_differences": false }
+//! }
+//! ```
+//!
+//! `key` of a difference holds the text of each key column, in the order of the table's `key`
+//! (empty, with no differences listed, for a table without a usable key: only counts and
+//! content hashes are compared). `columns` names the columns whose text differs (only for
+//! `different`). Values other than keys never appear in the report.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// The outcome of comparing one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyStatus {
+    Equal,
+    Differs,
+    /// Not compared; `reason` says why.
+    Skipped,
+    /// The comparison itself failed (a server error); `reason` has the error.
+    Failed,
+}
+
+impl VerifyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyStatus::Equal => "equal",
+            VerifyStatus::Differs => "differs",
+            VerifyStatus::Skipped => "skipped",
+            VerifyStatus::Failed => "failed",
+        }
+    }
+}
+
+/// How one row differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowDiffKind {
+    MissingOnTarget,
+    ExtraOnTarget,
+    Different,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowDifference {
+    pub kind: RowDiffKind,
+    /// Text of each key column.
+    pub key: Vec<String>,
+    /// Columns whose text differs (`different` only).
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableVerify {
+    pub schema: String,
+    pub table: String,
+    pub status: VerifyStatus,
+    pub reason: Option<String>,
+    pub source_rows: Option<u64>,
+    pub target_rows: Option<u64>,
+    /// The key columns rows are told apart by (empty: none usable).
+    pub key: Vec<String>,
+    pub differences: Vec<RowDifference>,
+    /// More rows differ than are listed (`--verify-max-rows`).
+    pub more_differences: bool,
+    pub seconds: f64,
+}
+
+impl TableVerify {
+    pub fn skipped(schema: &str, table: &str, reason: impl Into<String>) -> Self {
+        TableVerify {
+            schema: schema.into(),
+            table: table.into(),
+            status: VerifyStatus::Skipped,
+            reason: Some(reason.into()),
+            source_rows: None,
+            target_rows: None,
+            key: Vec::new(),
+            differences: Vec::new(),
+            more_differences: false,
+            seconds: 0.0,
+        }
+    }
+
+    /// Whether this table makes the database differ: a difference, a failed comparison, or a
+    /// table missing on the target.
+    pub fn counts_as_difference(&self) -> bool {
+        match self.status {
+            VerifyStatus::Equal => false,
+            VerifyStatus::Differs | VerifyStatus::Failed => true,
+            VerifyStatus::Skipped => self.reason.as_deref() == Some(ONLY_ON_SOURCE),
+        }
+    }
+}
+
+/// The reason of a table that exists on the source only (it counts as a difference).
+pub const ONLY_ON_SOURCE: &str = "only on the source";
+/// The reason of a table that exists on the target only (it does not).
+pub const ONLY_ON_TARGET: &str = "only on the target";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SequenceValue {
+    pub last_value: String,
+    pub is_called: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SequenceVerify {
+    pub schema: String,
+    pub sequence: String,
+    pub status: VerifyStatus,
+    pub reason: Option<String>,
+    pub source: Option<SequenceValue>,
+    pub target: Option<SequenceValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LargeObjectDiffKind {
+    MissingOnTarget,
+    ExtraOnTarget,
+    DifferentOwner,
+    DifferentContent,
+    /// One side's user may not read its contents.
+    Unreadable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LargeObjectDifference {
+    pub oid: u32,
+    pub kind: LargeObjectDiffKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LargeObjectsVerify {
+    pub status: VerifyStatus,
+    pub reason: Option<String>,
+    pub source_count: u64,
+    pub target_count: u64,
+    pub differences: Vec<LargeObjectDifference>,
+    pub more_differences: bool,
+}
+
+/// The comparison of one database.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    /// `equal` when nothing differs, `differs` otherwise, `failed` when some comparison
+    /// could not be made (and nothing was found to differ).
+    pub status: VerifyStatus,
+    /// `copy snapshot`: the source as of the snapshot the copy read; `now`.
+    pub as_of: &'static str,
+    pub seconds: f64,
+    pub tables: Vec<TableVerify>,
+    pub sequences: Vec<SequenceVerify>,
+    pub large_objects: LargeObjectsVerify,
+}
+
+impl VerifyReport {
+    pub fn is_equal(&self) -> bool {
+        self.status == VerifyStatus::Equal
+    }
+
+    /// Sets `status` from the parts.
+    pub fn settle(&mut self) {
+        let failed = self.tables.iter().any(|t| t.status == VerifyStatus::Failed)
+            || self.large_objects.status == VerifyStatus::Failed
+            || self
+                .sequences
+                .iter()
+                .any(|s| s.status == VerifyStatus::Failed);
+        let differs = self
+            .tables
+            .iter()
+            .any(|t| t.status == VerifyStatus::Differs || t.counts_as_difference() && !failed)
+            || self
+                .sequences
+                .iter()
+                .any(|s| s.status == VerifyStatus::Differs)
+            || self.large_objects.status == VerifyStatus::Differs;
+        self.status = if differs {
+            VerifyStatus::Differs
+        } else if failed {
+            VerifyStatus::Failed
+        } else {
+            VerifyStatus::Equal
+        };
+    }
+
+    /// One line for the database's message.
+    pub fn summary(&self) -> String {
+        let count = |s: VerifyStatus| self.tables.iter().filter(|t| t.status == s).count();
+        let seq_diff = self
+            .sequences
+            .iter()
+            .filter(|s| s.status == VerifyStatus::Differs)
+            .count();
+        format!(
+            "verify: {} ({} tables equal, {} differ, {} skipped, {} failed; {} of {} sequences differ; large objects {}; {:.1} s)",
+            self.status.as_str(),
+            count(VerifyStatus::Equal),
+            count(VerifyStatus::Differs),
+            count(VerifyStatus::Skipped),
+            count(VerifyStatus::Failed),
+            seq_diff,
+            self.sequences.len(),
+            self.large_objects.status.as_str(),
+            self.seconds
+        )
+    }
+
+    /// The human report of one database: everything that is not equal, one line each, with
+    /// the differing keys.
+    pub fn render(&self, out: &mut String, dbname: &str) {
+        let _ = writeln!(
+            out,
+            "Verification of database \"{dbname}\": {}",
+            self.summary()
+        );
+        for t in &self.tables {
+            if t.status == VerifyStatus::Equal {
+                continue;
+            }
+            let rows = |r: Option<u64>| r.map_or("-".to_string(), |n| n.to_string());
+            let _ = write!(
+                out,
+                "  {:<8} {}.{}  rows source {} target {}",
+                t.status.as_str(),
+                crate::sql::quote_ident(&t.schema),
+                crate::sql::quote_ident(&t.table),
+                rows(t.source_rows),
+                rows(t.target_rows)
+            );
+            if let Some(r) = &t.reason {
+                let _ = write!(out, "  ({r})");
+            }
+            let _ = writeln!(out);
+            for d in &t.differences {
+                let key: Vec<String> = t
+                    .key
+                    .iter()
+                    .zip(&d.key)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let what = match d.kind {
+                    RowDiffKind::MissingOnTarget => "missing on target".to_string(),
+                    RowDiffKind::ExtraOnTarget => "extra on target".to_string(),
+                    RowDiffKind::Different if d.columns.is_empty() => "different".to_string(),
+                    RowDiffKind::Different => format!("different in {}", d.columns.join(", ")),
+                };
+                let _ = writeln!(out, "      {}: {what}", key.join(", "));
+            }
+            if t.more_differences {
+                let _ = writeln!(out, "      ... more rows differ (--verify-max-rows)");
+            }
+        }
+        for s in &self.sequences {
+            if s.status == VerifyStatus::Equal {
+                continue;
+            }
+            let v = |x: &Option<SequenceValue>| {
+                x.as_ref().map_or("-".to_string(), |v| {
+                    format!("{} (is_called {})", v.last_value, v.is_called)
+                })
+            };
+            let _ = writeln!(
+                out,
+                "  {:<8} sequence {}  source {} target {}{}",
+                s.status.as_str(),
+                crate::sql::qualified(&s.schema, &s.sequence),
+                v(&s.source),
+                v(&s.target),
+                s.reason
+                    .as_ref()
+                    .map(|r| format!("  ({r})"))
+                    .unwrap_or_default()
+            );
+        }
+        let lo = &self.large_objects;
+        if lo.status != VerifyStatus::Equal {
+            let _ = writeln!(
+                out,
+                "  {:<8} large objects  source {} target {}{}",
+                lo.status.as_str(),
+                lo.source_count,
+                lo.target_count,
+                lo.reason
+                    .as_ref()
+                    .map(|r| format!("  ({r})"))
+                    .unwrap_or_default()
+            );
+            for d in &lo.differences {
+                let _ = writeln!(out, "      oid {}: {:?}", d.oid, d.kind);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_missing_on_the_target_makes_the_database_differ() {
+        let mut r = VerifyReport {
+            status: VerifyStatus::Equal,
+            as_of: "now",
+            seconds: 0.0,
+            tables: vec![TableVerify::skipped("s", "t", ONLY_ON_TARGET)],
+            sequences: vec![],
+            large_objects: LargeObjectsVerify {
+                status: VerifyStatus::Equal,
+                reason: None,
+                source_count: 0,
+                target_count: 0,
+                differences: vec![],
+                more_differences: false,
+            },
+        };
+        r.settle();
+        assert!(r.is_equal());
+        r.tables
+            .push(TableVerify::skipped("s", "u", ONLY_ON_SOURCE));
+        r.settle();
+        assert_eq!(r.status, VerifyStatus::Differs);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], "differs");
+        assert_eq!(v["tables"][1]["status"], "skipped");
+        assert_eq!(v["tables"][1]["reason"], "only on the source");
+        assert_eq!(v["large_objects"]["source_count"], 0);
+    }
+}

@@ -1,0 +1,335 @@
+//! One table compared: counts and hash sums per key segment on both servers at once, the
+//! segments that differ split until they are small enough to compare their rows' hashes, then
+//! the differing rows' columns named.
+//!
+//! Cost: the first pass reads the table once on each side, grouped into about one segment per
+//! [`ROWS_PER_SEGMENT`] rows (so an equal table costs one scan). A differing segment of an
+//! integer key is then read by an index range scan; a segment of a hashed key needs one more
+//! scan per level (the hash of a key has no index), which [`ROWS_PER_SEGMENT`] keeps to one in
+//! practice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::catalog::verify::{parse_text_array, text_rows};
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+
+use super::report::{RowDiffKind, RowDifference, TableVerify, VerifyStatus};
+use super::sql::{FAN_OUT, KeyPlan, Segment, TableSql};
+
+/// Target rows per segment of the first pass.
+pub const ROWS_PER_SEGMENT: u64 = 1000;
+/// Segments at most in the first pass (the group count the servers hold in memory).
+const MAX_FIRST_PARTS: u64 = 1 << 16;
+/// A segment with at most this many rows (on the larger side) is compared row by row.
+const FETCH_ROWS: u64 = 4000;
+
+/// The two sessions of one verification worker, each inside its side's snapshot.
+pub struct Pair<'a> {
+    pub source: &'a Session,
+    pub target: &'a Session,
+}
+
+type Rows = Vec<Vec<Option<String>>>;
+
+impl Pair<'_> {
+    /// Runs `sql_s` on the source and `sql_t` on the target concurrently.
+    async fn both(&self, sql_s: &str, sql_t: &str) -> Result<(Rows, Rows)> {
+        let s = async {
+            text_rows(self.source, sql_s)
+                .await
+                .map_err(|e| e.with_side(Side::Source))
+        };
+        let t = async {
+            text_rows(self.target, sql_t)
+                .await
+                .map_err(|e| e.with_side(Side::Target))
+        };
+        tokio::try_join!(s, t)
+    }
+
+    async fn same(&self, sql: &str) -> Result<(Rows, Rows)> {
+        self.both(sql, sql).await
+    }
+
+    async fn run_both(&self, sql: &str) -> Result<()> {
+        let (a, b) = tokio::join!(
+            self.source.batch_execute(sql),
+            self.target.batch_execute(sql)
+        );
+        a.map_err(|e| Error::from_pg(e).with_side(Side::Source))?;
+        b.map_err(|e| Error::from_pg(e).with_side(Side::Target))
+    }
+}
+
+/// A table to compare, as both sides have it.
+#[derive(Debug, Clone)]
+pub struct TableJob {
+    pub sql: TableSql,
+    /// `format_type` of each key column (to look rows up by key).
+    pub key_types: Vec<String>,
+    /// Planner estimate of the rows (larger side).
+    pub est_rows: u64,
+}
+
+fn cell(rows: &Rows, r: usize, c: usize) -> Option<&str> {
+    rows.get(r)
+        .and_then(|x| x.get(c))
+        .and_then(|v| v.as_deref())
+}
+
+/// Per-segment `(count, hash sum)` of a split's result rows, keyed by part number.
+fn parts(rows: &Rows) -> BTreeMap<i128, (u64, String)> {
+    rows.iter()
+        .filter_map(|r| {
+            let n = r.first()?.as_deref()?.parse().ok()?;
+            let c = r.get(1)?.as_deref()?.parse().ok()?;
+            let h = r.get(2)?.as_deref().unwrap_or("0").to_string();
+            Some((n, (c, h)))
+        })
+        .collect()
+}
+
+/// A segment still to be resolved, with its row count on each side.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seg: Segment,
+    rows: u64,
+}
+
+/// Compares one table; never fails (a server error makes the table `failed`). Runs inside a
+/// savepoint on both sides so that an error does not end the snapshot's transaction.
+pub async fn verify_table(pair: &Pair<'_>, job: &TableJob, max_rows: usize) -> TableVerify {
+    let started = std::time::Instant::now();
+    let mut out = TableVerify {
+        schema: job.sql.schema.clone(),
+        table: job.sql.table.clone(),
+        status: VerifyStatus::Equal,
+        reason: None,
+        source_rows: None,
+        target_rows: None,
+        key: job.sql.key.clone(),
+        differences: Vec::new(),
+        more_differences: false,
+        seconds: 0.0,
+    };
+    let r = async {
+        pair.run_both("SAVEPOINT db_migrate_verify").await?;
+        let r = compare(pair, job, max_rows, &mut out).await;
+        let end = if r.is_ok() {
+            "RELEASE SAVEPOINT db_migrate_verify"
+        } else {
+            "ROLLBACK TO SAVEPOINT db_migrate_verify; RELEASE SAVEPOINT db_migrate_verify"
+        };
+        let ended = pair.run_both(end).await;
+        r.and(ended)
+    }
+    .await;
+    if let Err(e) = r {
+        out.status = VerifyStatus::Failed;
+        out.reason = Some(e.to_string());
+        out.differences.clear();
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    out
+}
+
+async fn compare(
+    pair: &Pair<'_>,
+    job: &TableJob,
+    max_rows: usize,
+    out: &mut TableVerify,
+) -> Result<()> {
+    let t = &job.sql;
+    let first = match &t.plan {
+        None => {
+            // No key: whole-table count and order-independent hash sum.
+            let (s, g) = pair.same(&t.whole()).await?;
+            let (cs, ct) = (cell(&s, 0, 0), cell(&g, 0, 0));
+            out.source_rows = cs.and_then(|v| v.parse().ok());
+            out.target_rows = ct.and_then(|v| v.parse().ok());
+            if s != g {
+                out.status = VerifyStatus::Differs;
+                out.reason =
+                    Some("no primary key or unique NOT NULL index: rows cannot be named".into());
+            }
+            return Ok(());
+        }
+        Some(KeyPlan::Int(col)) => {
+            let (s, g) = pair.same(&t.int_bounds(col)).await?;
+            let bound = |rows: &Rows, c| cell(rows, 0, c).and_then(|v| v.parse::<i128>().ok());
+            let lo = [bound(&s, 0), bound(&g, 0)].into_iter().flatten().min();
+            let hi = [bound(&s, 1), bound(&g, 1)].into_iter().flatten().max();
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => Segment::IntRange { lo, hi },
+                _ => {
+                    out.source_rows = Some(0);
+                    out.target_rows = Some(0);
+                    return Ok(());
+                }
+            }
+        }
+        Some(KeyPlan::Hashed(_)) => Segment::Whole,
+    };
+    let n = (job.est_rows / ROWS_PER_SEGMENT).clamp(FAN_OUT as u64, MAX_FIRST_PARTS) as u32;
+    let (pending, totals) = split(pair, t, &first, n).await?;
+    out.source_rows = Some(totals.0);
+    out.target_rows = Some(totals.1);
+    let mut queue: std::collections::VecDeque<Pending> = pending.into();
+    let mut diffs: Vec<RowDifference> = Vec::new();
+    while diffs.len() < max_rows
+        && let Some(p) = queue.pop_front()
+    {
+        if p.rows > FETCH_ROWS
+            && let Some((children, _)) = split_checked(pair, t, &p.seg).await?
+        {
+            for c in children.into_iter().rev() {
+                queue.push_front(c);
+            }
+            continue;
+        }
+        // Small enough (or not splittable any more): this one and the next small ones, up to
+        // the rows still wanted, in one fetch.
+        let mut batch = vec![p.seg];
+        let mut rows = p.rows;
+        while batch.len() < max_rows - diffs.len()
+            && let Some(next) = queue.front()
+            && next.rows <= FETCH_ROWS
+            && rows + next.rows <= 4 * FETCH_ROWS
+        {
+            rows += next.rows;
+            batch.push(next.seg);
+            queue.pop_front();
+        }
+        diffs.extend(compare_rows(pair, t, &batch).await?);
+    }
+    if diffs.len() > max_rows || !queue.is_empty() {
+        out.more_differences = true;
+    }
+    diffs.truncate(max_rows);
+    for d in diffs
+        .iter_mut()
+        .filter(|d| d.kind == RowDiffKind::Different)
+    {
+        d.columns = differing_columns(pair, job, &d.key).await?;
+    }
+    if !diffs.is_empty() || out.more_differences {
+        out.status = VerifyStatus::Differs;
+    }
+    out.differences = diffs;
+    Ok(())
+}
+
+/// Splits `seg` into `n` parts on both sides; returns the differing parts in order and the
+/// row totals of each side.
+async fn split(
+    pair: &Pair<'_>,
+    t: &TableSql,
+    seg: &Segment,
+    n: u32,
+) -> Result<(Vec<Pending>, (u64, u64))> {
+    let Some(child) = t.child_expr(seg, n) else {
+        return Ok((Vec::new(), (0, 0)));
+    };
+    let (s, g) = pair.same(&t.split(seg, &child)).await?;
+    let (ps, pt) = (parts(&s), parts(&g));
+    let totals = (
+        ps.values().map(|v| v.0).sum(),
+        pt.values().map(|v| v.0).sum(),
+    );
+    let keys: BTreeSet<&i128> = ps.keys().chain(pt.keys()).collect();
+    let pending = keys
+        .into_iter()
+        .filter(|k| ps.get(k) != pt.get(k))
+        .map(|k| Pending {
+            seg: child.segment(seg, *k),
+            rows: ps
+                .get(k)
+                .map_or(0, |v| v.0)
+                .max(pt.get(k).map_or(0, |v| v.0)),
+        })
+        .collect();
+    Ok((pending, totals))
+}
+
+/// [`split`] into [`FAN_OUT`] parts, or `None` when `seg` cannot be split further.
+async fn split_checked(
+    pair: &Pair<'_>,
+    t: &TableSql,
+    seg: &Segment,
+) -> Result<Option<(Vec<Pending>, (u64, u64))>> {
+    let narrow = match seg {
+        Segment::IntRange { lo, hi } => hi - lo < 1,
+        Segment::HashBits { bits, .. } => *bits >= 64,
+        Segment::Whole => false,
+    };
+    if narrow || t.child_expr(seg, FAN_OUT).is_none() {
+        return Ok(None);
+    }
+    split(pair, t, seg, FAN_OUT).await.map(Some)
+}
+
+/// Fetches (key, row hash) of the rows of `segs` from both sides and compares them.
+async fn compare_rows(
+    pair: &Pair<'_>,
+    t: &TableSql,
+    segs: &[Segment],
+) -> Result<Vec<RowDifference>> {
+    let (s, g) = pair.same(&t.fetch(segs)).await?;
+    let collect = |rows: Rows| {
+        let mut m: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+        for r in rows {
+            let key = r
+                .first()
+                .cloned()
+                .flatten()
+                .map(|k| parse_text_array(&k).into_iter().flatten().collect())
+                .unwrap_or_default();
+            m.entry(key)
+                .or_default()
+                .push(r.get(1).cloned().flatten().unwrap_or_default());
+        }
+        for v in m.values_mut() {
+            v.sort();
+        }
+        m
+    };
+    let (ms, mt) = (collect(s), collect(g));
+    let keys: BTreeSet<&Vec<String>> = ms.keys().chain(mt.keys()).collect();
+    let mut diffs: Vec<RowDifference> = keys
+        .into_iter()
+        .filter_map(|k| {
+            let kind = match (ms.get(k), mt.get(k)) {
+                (Some(a), Some(b)) if a == b => return None,
+                (Some(_), None) => RowDiffKind::MissingOnTarget,
+                (None, Some(_)) => RowDiffKind::ExtraOnTarget,
+                _ => RowDiffKind::Different,
+            };
+            Some(RowDifference {
+                kind,
+                key: k.clone(),
+                columns: Vec::new(),
+            })
+        })
+        .collect();
+    if matches!(t.plan, Some(KeyPlan::Int(_))) {
+        diffs.sort_by_key(|d| d.key.first().and_then(|k| k.parse::<i128>().ok()));
+    }
+    Ok(diffs)
+}
+
+/// The columns whose text differs between the two sides' rows of `key`.
+async fn differing_columns(pair: &Pair<'_>, job: &TableJob, key: &[String]) -> Result<Vec<String>> {
+    let sql = job.sql.row_columns(key, &job.key_types);
+    let (s, g) = pair.same(&sql).await?;
+    let row = |rows: &Rows| cell(rows, 0, 0).map(parse_text_array).unwrap_or_default();
+    let (a, b) = (row(&s), row(&g));
+    Ok(job
+        .sql
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| a.get(*i) != b.get(*i))
+        .map(|(_, c)| c.clone())
+        .collect())
+}
