@@ -52,6 +52,7 @@ pub mod report;
 pub mod roles;
 pub mod schema;
 pub mod selection;
+pub mod slots;
 pub mod sql;
 pub mod text;
 pub mod validate;

@@ -81,7 +81,8 @@ impl PgMigrate {
                 continue;
             }
             if let Ok(s) = connect(&self.opts.source, Some(name)).await {
-                replication::preflight::preflight_database(&s, name, &mut pf.report).await;
+                replication::preflight::preflight_database(&s, name, forced, &mut pf.report)
+                    .await;
                 // The path it will take (publication form, slot, subscription), or why not.
                 replication::plan::preflight_path(&path_check, &s, name, &mut pf.report).await;
             }
@@ -96,9 +97,29 @@ impl PgMigrate {
     /// Runs the migration: preflight, roles, then databases. Never panics on server errors:
     /// they end up in the result (see [`MigrateResult::succeeded`]).
     pub async fn migrate(&self) -> MigrateResult {
-        let opts = &self.opts;
-        let mut pf = preflight(opts).await;
+        let mut pf = preflight(&self.opts).await;
         self.replication_preflight(&mut pf).await;
+        // Fewer sessions than asked for when the servers cannot give them (see crate::slots).
+        if let (Some(s), Some(t)) = (&pf.source, &pf.target)
+            && let (Ok(s), Ok(t)) = (
+                crate::slots::free_slots(s).await,
+                crate::slots::free_slots(t).await,
+            )
+            && let Some((opts, warnings)) = crate::slots::fit(&self.opts, &s, &t)
+        {
+            for w in &warnings {
+                warn!("{w}");
+            }
+            let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
+            result.warnings.splice(0..0, warnings);
+            return result;
+        }
+        self.migrate_after_preflight(pf).await
+    }
+
+    /// [`PgMigrate::migrate`] once preflight has run.
+    async fn migrate_after_preflight(&self, pf: Preflight) -> MigrateResult {
+        let opts = &self.opts;
         let mut result = MigrateResult {
             migration_id: opts.migration_id.clone(),
             validation: pf.report.clone(),
@@ -288,6 +309,14 @@ impl PgMigrate {
             let mut message = o.message;
             self.verify_replicated(name, entry, &mut message, warnings)
                 .await?;
+            return Ok(message);
+        }
+        // A cut-over run acts only on databases with replication objects; one that an earlier
+        // run migrated by dump (it has tables and no objects) is reported, not migrated again.
+        if let Some(message) =
+            replication::done_earlier::check(&opts.target, name, &opts.replication).await?
+        {
+            entry.status = crate::report::DbStatus::Done;
             return Ok(message);
         }
         let source = connect(&opts.source, Some(name))

@@ -551,3 +551,210 @@ async fn json_logs_are_one_object_per_line_with_the_migration_id_and_database() 
     // No colour codes when stderr is not a terminal, in either format.
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
+
+/// The documented cut-over command, run after a first run that migrated a database by dump:
+/// that database is reported as done earlier, not migrated again ("already exists").
+#[tokio::test]
+async fn a_cut_over_leaves_databases_migrated_by_dump_alone() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("dumped then cut over ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)",
+    )
+    .await;
+    let base = [
+        "-s".to_owned(),
+        src.superuser_uri("postgres"),
+        "-t".to_owned(),
+        tgt.superuser_uri("postgres"),
+        "--only-db".to_owned(),
+        db.clone(),
+        "--json".to_owned(),
+        "-".to_owned(),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    let first = run(&["--dump-only"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let cut_over = run(&["--max-replication-lag", "0", "--stop-replication"]);
+    assert_eq!(cut_over.status.code(), Some(0), "{}", text(&cut_over));
+    let v: Value = serde_json::from_slice(&cut_over.stdout).unwrap();
+    let entry = &v["databases"][0];
+    assert_eq!(entry["status"], "done", "{v}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(message.contains("nothing to cut over"), "{message}");
+    assert_eq!(
+        tgt.query_strings(&db, "SELECT count(*) FROM t").await[0][0].as_deref(),
+        Some("2")
+    );
+}
+
+/// A table whose name holds a line break: the fingerprint stored at set-up is read back at
+/// cut-over, so drift detection stays on (and a real change is named).
+#[tokio::test]
+async fn drift_detection_works_for_names_with_line_breaks() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("drift nl ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE \"two\nlines\" (id int PRIMARY KEY, v text); \
+         INSERT INTO \"two\nlines\" VALUES (1, 'a')",
+    )
+    .await;
+    let base = [
+        "-s".to_owned(),
+        src.superuser_uri("postgres"),
+        "-t".to_owned(),
+        tgt.superuser_uri("postgres"),
+        "--only-db".to_owned(),
+        db.clone(),
+        "--replication-timeout".to_owned(),
+        "120".to_owned(),
+        "--json".to_owned(),
+        "-".to_owned(),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    let first = run(&[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let v: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(v["databases"][0]["status"], "running", "{v}");
+    src.execute(&db, "ALTER TABLE \"two\nlines\" ADD COLUMN w int")
+        .await;
+    let cut_over = run(&["--max-replication-lag", "0", "--stop-replication"]);
+    let all = text(&cut_over);
+    assert!(!all.contains("no schema fingerprint was stored"), "{all}");
+    assert!(
+        all.contains("two\\nlines"),
+        "the drifted table is named: {all}"
+    );
+    // Whatever the outcome, leave nothing behind.
+    let _ = run(&["--cleanup"]);
+}
+
+/// A target role with a small CONNECTION LIMIT: --jobs and --schema-jobs are lowered to what it
+/// can open, with a warning, and the database migrates instead of failing on "too many
+/// connections".
+#[tokio::test]
+async fn jobs_are_capped_by_the_free_connection_slots() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("slots ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY); \
+         INSERT INTO a SELECT generate_series(1, 100); INSERT INTO b SELECT generate_series(1, 100)",
+    )
+    .await;
+    let (admin, pw) = tgt.create_admin("slots admin ", false).await;
+    tgt.execute(
+        "postgres",
+        &format!(
+            "ALTER ROLE {} CONNECTION LIMIT 5",
+            support::quote_ident(&admin)
+        ),
+    )
+    .await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.uri(&admin, &pw, "postgres"),
+        "--only-db",
+        &db,
+        "--dump-only",
+        "--no-owner",
+        "--no-acl",
+        "--jobs",
+        "50",
+        "--schema-jobs",
+        "40",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["databases"][0]["status"], "done", "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("--jobs lowered from 50") && warnings.contains("CONNECTION LIMIT 5"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("--schema-jobs) lowered from 40"),
+        "{warnings}"
+    );
+}
+
+/// A table without primary key or replica identity: replication would make the source's
+/// UPDATE and DELETE fail. `--repl-only` refuses in preflight naming the table and the fix;
+/// without it the database goes by dump with that reason, and nothing is published.
+#[tokio::test]
+async fn tables_without_replica_identity_never_get_published() {
+    let _turn = SERIAL.lock().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("no identity ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int, b text); \
+         INSERT INTO loose VALUES (1, 'x')",
+    )
+    .await;
+    let base = [
+        "-s".to_owned(),
+        src.superuser_uri("postgres"),
+        "-t".to_owned(),
+        tgt.superuser_uri("postgres"),
+        "--only-db".to_owned(),
+        db.clone(),
+        "--json".to_owned(),
+        "-".to_owned(),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    let refused = run(&["--repl-only"]);
+    // A database-level preflight error: that database fails before anything is created.
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let v: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(v["databases"][0]["status"], "failed", "{v}");
+    assert!(
+        src.query_strings(&db, "SELECT 1 FROM pg_publication")
+            .await
+            .is_empty()
+    );
+    let findings = v["validation"]["findings"].to_string();
+    assert!(
+        findings.contains("public.loose") && findings.contains("REPLICA IDENTITY FULL"),
+        "{findings}"
+    );
+    let default = run(&[]);
+    assert_eq!(default.status.code(), Some(0), "{}", text(&default));
+    let v: Value = serde_json::from_slice(&default.stdout).unwrap();
+    let entry = &v["databases"][0];
+    assert_eq!(entry["method"], "dump", "{v}");
+    assert_eq!(entry["status"], "done", "{v}");
+    assert!(
+        entry["message"].as_str().unwrap().contains("public.loose"),
+        "{v}"
+    );
+    // The source's application can still update the table: it was never published.
+    src.execute(&db, "UPDATE loose SET b = 'y'; DELETE FROM loose")
+        .await;
+    assert!(
+        src.query_strings(&db, "SELECT 1 FROM pg_publication")
+            .await
+            .is_empty()
+    );
+}

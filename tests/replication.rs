@@ -768,7 +768,7 @@ async fn preflight_reports_replication_warnings() {
         "the harness is set up for replication: {:?}",
         report.findings
     );
-    replication::preflight::preflight_database(&src, &db, &mut report).await;
+    replication::preflight::preflight_database(&src, &db, false, &mut report).await;
     let text: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
     assert!(
         report
@@ -789,6 +789,20 @@ async fn preflight_reports_replication_warnings() {
     assert!(
         text.iter().any(|m| m.contains("1 large objects")),
         "{text:?}"
+    );
+    // With --repl-only the table without identity is an error naming it and the fix.
+    let mut repl_only = ValidationReport::default();
+    replication::preflight::preflight_database(&src, &db, true, &mut repl_only).await;
+    assert!(!repl_only.ok);
+    assert!(
+        repl_only
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error
+                && f.message.contains("public.no_key")
+                && f.message.contains("REPLICA IDENTITY FULL")),
+        "{:?}",
+        repl_only.findings
     );
     // A server-level blocker is an error when replication is forced, a warning otherwise.
     let mut forced = ValidationReport::default();

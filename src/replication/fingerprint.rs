@@ -20,8 +20,47 @@ use md5::{Digest, Md5};
 use crate::conn::Session;
 use crate::error::Result;
 
-/// Header of the serialised form (publication comment).
-const HEADER: &str = "db-migrate schema fingerprint v1";
+/// Header of the serialised form (publication comment) this version writes: one line per
+/// object, its identity escaped (`\\`, `\n`, `\r`), since names may contain any character,
+/// line breaks included.
+const HEADER: &str = "db-migrate schema fingerprint v2";
+
+/// The first form, identities unescaped (a name with a line break could not be read back);
+/// still read, so that a cut-over by this version finds what an older one stored.
+const HEADER_V1: &str = "db-migrate schema fingerprint v1";
+
+/// `\` -> `\\`, line feed -> `\n`, carriage return -> `\r`.
+fn escape_identity(ident: &str) -> String {
+    let mut out = String::with_capacity(ident.len());
+    for c in ident.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`escape_identity`]; `None` for an escape it never writes.
+fn unescape_identity(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            '\\' => '\\',
+            'n' => '\n',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
+}
 
 /// Object kind + identity -> hash of the definition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,21 +193,28 @@ impl Fingerprint {
             s.push('\n');
             s.push_str(v);
             s.push(' ');
-            s.push_str(k);
+            s.push_str(&escape_identity(k));
         }
         s
     }
 
     /// Reads what [`Fingerprint::serialize`] wrote; `None` for any other text.
     pub fn deserialize(text: &str) -> Option<Fingerprint> {
-        let mut lines = text.lines();
-        if lines.next()? != HEADER {
-            return None;
-        }
+        let mut lines = text.split('\n');
+        let escaped = match lines.next()? {
+            HEADER => true,
+            HEADER_V1 => false,
+            _ => return None,
+        };
         let mut objects = BTreeMap::new();
         for line in lines {
             let (h, k) = line.split_once(' ')?;
-            objects.insert(k.to_owned(), h.to_owned());
+            let k = if escaped {
+                unescape_identity(k)?
+            } else {
+                k.to_owned()
+            };
+            objects.insert(k, h.to_owned());
         }
         Some(Fingerprint { objects })
     }
@@ -200,5 +246,32 @@ mod tests {
         assert_eq!(Fingerprint::deserialize(&b.serialize()), Some(b.clone()));
         assert!(a.changes(&a).is_empty());
         assert_eq!(Fingerprint::deserialize("some comment"), None);
+    }
+
+    #[test]
+    fn any_name_round_trips_line_breaks_and_backslashes_included() {
+        let mut a = Fingerprint::default();
+        for name in [
+            "table public.\"multi\nline\"",
+            "table public.\"cr\r\nlf\"",
+            "table public.\"back\\slash\\n\"",
+            "index public.\"tab\tand \u{202e}rtl\"",
+            "table public.\"trailing\\\"",
+        ] {
+            a.objects.insert(name.into(), hash(name));
+        }
+        let text = a.serialize();
+        assert_eq!(Fingerprint::deserialize(&text), Some(a.clone()));
+        assert!(
+            a.changes(&Fingerprint::deserialize(&text).unwrap())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn fingerprints_stored_by_the_first_version_are_still_read() {
+        let text = format!("{HEADER_V1}\n0123456789abcdef table public.t");
+        let f = Fingerprint::deserialize(&text).unwrap();
+        assert_eq!(f.objects["table public.t"], "0123456789abcdef");
     }
 }

@@ -71,7 +71,9 @@
 //! database.
 
 pub mod adopt;
+pub mod done_earlier;
 pub mod fingerprint;
+pub mod identity;
 pub mod names;
 pub mod objects;
 pub mod plan;
@@ -522,6 +524,13 @@ where
     .map_err(|e| on_source(e, dbname))?;
     blockers.extend(plan.blockers.iter().cloned());
     let sub_via = plan.subscription_via;
+    let only = opts.tables.as_deref().filter(|t| !t.is_empty());
+    let unreplicable = identity::tables_without_identity(&src, only)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    if !unreplicable.is_empty() {
+        blockers.push(identity::reason(&unreplicable));
+    }
     if !blockers.is_empty() {
         let reason = format!(
             "logical replication is not possible: {}",

@@ -5,9 +5,10 @@
 //! target. Without them replication is impossible: when the method is forced these are errors,
 //! otherwise warnings saying the dump method will be used.
 //!
-//! Database level ([`preflight_database`], always warnings): tables whose UPDATE and DELETE
-//! cannot be replicated (no primary key and no usable replica identity), unlogged tables and
-//! large objects (neither is replicated).
+//! Database level ([`preflight_database`]): tables whose UPDATE and DELETE cannot be
+//! replicated (no primary key and no usable replica identity; an error with `--repl-only`,
+//! otherwise a warning that the database goes by dump, see [`super::identity`]), unlogged
+//! tables and large objects (warnings: neither is replicated).
 
 use crate::conn::Session;
 use crate::error::Result;
@@ -209,20 +210,39 @@ pub async fn tables_without_identity(source_db: &Session) -> Result<Vec<String>>
 }
 
 /// Database-level replication checks (warnings) on a session to the source database `dbname`.
-pub async fn preflight_database(source_db: &Session, dbname: &str, report: &mut ValidationReport) {
+///
+/// `forced` (`--repl-only`): tables that cannot replicate UPDATE/DELETE are an error;
+/// otherwise a warning that the database is migrated by dump.
+pub async fn preflight_database(
+    source_db: &Session,
+    dbname: &str,
+    forced: bool,
+    report: &mut ValidationReport,
+) {
     let db = Some(dbname);
-    match tables_without_identity(source_db).await {
+    match super::identity::tables_without_identity(source_db, None).await {
+        Ok(t) if !t.is_empty() && forced => report.error(
+            CHECK,
+            db,
+            format!(
+                "logical replication (--repl-only) is not possible: {}",
+                super::identity::reason(&t)
+            ),
+        ),
         Ok(t) if !t.is_empty() => report.warning(
             CHECK,
             db,
             format!(
-                "{} tables have no primary key and no replica identity; with logical replication their UPDATE and DELETE fail on the source and are not replicated (add a primary key or ALTER TABLE ... REPLICA IDENTITY FULL): {}",
-                t.len(),
-                list(&t)
+                "{}; this database will be migrated by dump",
+                super::identity::reason(&t)
             ),
         ),
         Ok(_) => {}
-        Err(e) => report.warning(CHECK, db, format!("could not list tables without replica identity: {e}")),
+        Err(e) => report.warning(
+            CHECK,
+            db,
+            format!("could not list tables without replica identity: {e}"),
+        ),
     }
     let unlogged = names(
         source_db,
