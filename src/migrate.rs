@@ -81,8 +81,7 @@ impl PgMigrate {
                 continue;
             }
             if let Ok(s) = connect(&self.opts.source, Some(name)).await {
-                replication::preflight::preflight_database(&s, name, forced, &mut pf.report)
-                    .await;
+                replication::preflight::preflight_database(&s, name, forced, &mut pf.report).await;
                 // The path it will take (publication form, slot, subscription), or why not.
                 replication::plan::preflight_path(&path_check, &s, name, &mut pf.report).await;
             }
