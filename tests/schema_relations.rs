@@ -44,16 +44,6 @@ async fn session(c: &Cluster, db: &str) -> Session {
     connect(&info, None).await.expect("connect")
 }
 
-fn pg_dump_bin() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("PG_DUMP") {
-        return Some(PathBuf::from(p));
-    }
-    let need = source().major.max(target().major);
-    (need..=18)
-        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/pg_dump")))
-        .find(|p| p.exists())
-}
-
 fn dump(c: &Cluster, db: &str, bin: &PathBuf) -> String {
     let out = Command::new(bin)
         .args(["--schema-only", "--no-sync", "-h"])
@@ -154,7 +144,7 @@ async fn migrate_relations_alone(fixture: &str) -> (String, String, Collected) {
 #[tokio::test]
 async fn relations_alone_give_an_identical_pg_dump() {
     let (sdb, tdb, _) = migrate_relations_alone(FIXTURE).await;
-    let Some(bin) = pg_dump_bin() else {
+    let Some(bin) = support::oracle::pg_dump() else {
         eprintln!("no pg_dump able to dump these servers: comparison skipped");
         return;
     };

@@ -15,15 +15,23 @@ use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
 
 use super::{SUPERUSER_PASSWORD, source, target};
 
-/// A pg_dump able to dump both clusters (its major must be at least the newest server's).
+/// A pg_dump able to dump both clusters (its major must be at least the newest server's):
+/// `PG_DUMP`, else the oldest major that is new enough, from `.pg/<major>` (the PyPI builds
+/// `scripts/install-postgres.sh` installs carry pg_dump) or the distribution's packages.
 pub fn pg_dump() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("PG_DUMP") {
         return Some(PathBuf::from(p));
     }
     let need = source().major.max(target().major);
+    let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".pg");
     (need..=18)
-        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/pg_dump")))
-        .find(|p| p.exists())
+        .flat_map(|m| {
+            [
+                installed.join(m.to_string()).join("bin").join("pg_dump"),
+                PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/pg_dump")),
+            ]
+        })
+        .find(|p| p.is_file())
 }
 
 pub fn dump(cluster: &super::Cluster, db: &str, pg_dump: &PathBuf) -> String {

