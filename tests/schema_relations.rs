@@ -58,7 +58,9 @@ fn dump(c: &Cluster, db: &str, bin: &PathBuf) -> String {
         "pg_dump failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = support::oracle::normalize(&String::from_utf8(out.stdout).expect("utf8 dump"));
+    let text = support::oracle::across_majors(&support::oracle::normalize(
+        &String::from_utf8(out.stdout).expect("utf8 dump"),
+    ));
     // The public schema is not migrated here (and its default owner and privileges changed in
     // PostgreSQL 15, so it differs between majors).
     text.lines()

@@ -156,8 +156,12 @@ async fn fixture_round_trips_through_pg_dump() {
         eprintln!("no pg_dump for the clusters' majors: dump comparison skipped");
         return;
     };
-    let mut a = support::oracle::normalize(&support::oracle::dump(source(), &db, &pg_dump));
-    let mut b = support::oracle::normalize(&support::oracle::dump(target(), &db, &pg_dump));
+    let mut a = support::oracle::across_majors(&support::oracle::normalize(
+        &support::oracle::dump(source(), &db, &pg_dump),
+    ));
+    let mut b = support::oracle::across_majors(&support::oracle::normalize(
+        &support::oracle::dump(target(), &db, &pg_dump),
+    ));
     if source().major != target().major {
         a = across_majors(&a);
         b = across_majors(&b);
