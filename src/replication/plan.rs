@@ -263,6 +263,21 @@ pub async fn preflight_path(
         forced,
     } = *check;
     let db = Some(dbname);
+    // An earlier run's publication: this run cuts that replication over (or refuses to touch
+    // it); a new path does not apply.
+    for names in super::ObjectNames::candidates(dbname) {
+        if let Ok(true) = super::objects::publication_exists(src_db, &names.publication).await {
+            report.info(
+                super::preflight::CHECK,
+                db,
+                format!(
+                    "replication path: publication {} of an earlier run exists; this run cuts that replication over with --max-replication-lag and --stop-replication, and touches nothing otherwise",
+                    crate::sql::quote_ident(&names.publication)
+                ),
+            );
+            return;
+        }
+    }
     let tgt_db = crate::conn::connect(target, Some(dbname)).await.ok();
     let tgt = tgt_db.as_ref().unwrap_or(target_default);
     let facts = async {
