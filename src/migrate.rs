@@ -592,6 +592,7 @@ impl PgMigrate {
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
             cancel: opts.copy.cancel.clone(),
+            selection: None,
         }
         .run()
         .await

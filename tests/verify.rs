@@ -45,6 +45,7 @@ async fn verify_as(db: &str, source_uri: String, max_rows: usize) -> VerifyRepor
         max_rows,
         progress: ProgressMode::Quiet,
         cancel: Default::default(),
+        selection: None,
     }
     .run()
     .await

@@ -58,6 +58,7 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
             cancel: opts.copy.cancel.clone(),
+            selection: None,
         };
         let entry = match job.run().await {
             Ok(v) => {

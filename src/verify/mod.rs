@@ -93,7 +93,14 @@ pub struct VerifyJob<'a> {
     pub max_rows: usize,
     pub progress: ProgressMode,
     pub cancel: CancellationToken,
+    /// The table and schema filters resolved for this database: tables and sequences whose
+    /// data does not move are reported `skipped` ("excluded"), as are large objects when the
+    /// selection does not copy them. `None`: everything.
+    pub selection: Option<&'a crate::selection::DbSelection>,
 }
+
+/// The reason of a table or sequence whose data the selection leaves out.
+pub const EXCLUDED: &str = "excluded by the table/schema selection";
 
 /// Opens a session in `db` with the fixed output settings, inside the snapshot `import` or,
 /// without one, in a new exported snapshot (returned).
@@ -163,7 +170,12 @@ enum Item {
     Compare(TableJob),
 }
 
-fn plan_tables(src: Vec<VerifyTable>, tgt: Vec<VerifyTable>, hash: HashFn) -> Vec<Item> {
+fn plan_tables(
+    src: Vec<VerifyTable>,
+    tgt: Vec<VerifyTable>,
+    hash: HashFn,
+    selection: Option<&crate::selection::DbSelection>,
+) -> Vec<Item> {
     let mut by_name: BTreeMap<(String, String), (Option<VerifyTable>, Option<VerifyTable>)> =
         BTreeMap::new();
     for t in src {
@@ -177,6 +189,9 @@ fn plan_tables(src: Vec<VerifyTable>, tgt: Vec<VerifyTable>, hash: HashFn) -> Ve
     let mut items = Vec::new();
     for ((schema, name), sides) in by_name {
         let item = match sides {
+            _ if selection.is_some_and(|sel| !sel.includes_data(&schema, &name)) => {
+                Item::Done(TableVerify::skipped(&schema, &name, EXCLUDED))
+            }
             (Some(_), None) => {
                 Item::Done(TableVerify::skipped(&schema, &name, report::ONLY_ON_SOURCE))
             }
@@ -411,7 +426,7 @@ impl VerifyJob<'_> {
         } else {
             HashFn::Md5Utf8
         };
-        let items = plan_tables(ts, tt, hash);
+        let items = plan_tables(ts, tt, hash, self.selection);
         let mut tables: Vec<TableVerify> = Vec::new();
         let mut queue: VecDeque<TableJob> = VecDeque::new();
         for i in items {
@@ -505,7 +520,25 @@ impl VerifyJob<'_> {
                 target: None,
             }],
         };
+        let mut sequences = sequences;
+        if let Some(sel) = self.selection {
+            for q in sequences
+                .iter_mut()
+                .filter(|q| !sel.includes_data(&q.schema, &q.sequence))
+            {
+                q.status = VerifyStatus::Skipped;
+                q.reason = Some(EXCLUDED.into());
+            }
+        }
         let large_objects = match los {
+            Ok(_) if self.selection.is_some_and(|sel| !sel.large_objects) => LargeObjectsVerify {
+                status: VerifyStatus::Skipped,
+                reason: Some("the selection copies no large objects".into()),
+                source_count: 0,
+                target_count: 0,
+                differences: Vec::new(),
+                more_differences: false,
+            },
             Ok((a, b)) => compare_large_objects(a, b, self.max_rows),
             Err(e) => LargeObjectsVerify {
                 status: VerifyStatus::Failed,
@@ -578,6 +611,7 @@ mod tests {
             vec![t(key, cols)],
             vec![t(key, cols)],
             HashFn::Text,
+            None,
         )
         .remove(0)
         {
@@ -593,7 +627,25 @@ mod tests {
             Some(KeyPlan::Hashed(vec!["id".into()]))
         );
         assert_eq!(plan(&[], &[("id", "integer")]), None);
-        let only = plan_tables(vec![t(&["id"], &[("id", "integer")])], vec![], HashFn::Text);
+        let only = plan_tables(
+            vec![t(&["id"], &[("id", "integer")])],
+            vec![],
+            HashFn::Text,
+            None,
+        );
         assert!(matches!(&only[0], Item::Done(d) if d.counts_as_difference()));
+        // Tables whose data the selection leaves out are skipped, and not a difference.
+        let mut sel = crate::selection::DbSelection::everything("d");
+        sel.everything = false;
+        sel.left_out.insert(("s".into(), "t".into()));
+        let out = plan_tables(
+            vec![t(&["id"], &[("id", "integer")])],
+            vec![],
+            HashFn::Text,
+            Some(&sel),
+        );
+        assert!(
+            matches!(&out[0], Item::Done(d) if d.reason.as_deref() == Some(EXCLUDED) && !d.counts_as_difference())
+        );
     }
 }
