@@ -105,7 +105,7 @@ async fn build_source(src: &Cluster, r: &Roles, db: &str) {
              ALTER DEFAULT PRIVILEGES FOR ROLE {b} GRANT USAGE ON TYPES TO {rd};
              CREATE TABLE b_stuff.events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz);
              INSERT INTO b_stuff.events (at) SELECT now() FROM generate_series(1, 10);
-             CREATE TABLE app.b_table (x int);
+             CREATE TABLE app.b_table (x int PRIMARY KEY);
              GRANT SELECT ON app.t TO {rd};
              CREATE VIEW b_stuff.v AS SELECT * FROM app.t;
              CREATE FUNCTION b_stuff.g(x int) RETURNS int LANGUAGE sql AS 'select x';
