@@ -173,6 +173,19 @@ pub struct PgArgs {
     /// Differing keys listed per table at most (default 10).
     #[arg(long = "verify-max-rows", value_name = "N")]
     pub verify_max_rows: Option<usize>,
+    /// Continue an interrupted or failed migration: databases done are skipped, committed
+    /// table parts kept, the rest copied in a new snapshot.
+    #[arg(long = "resume", conflicts_with_all = ["clean", "cleanup"])]
+    pub resume: bool,
+    /// Remove what an unfinished earlier run wrote to a target database (the database if it
+    /// created it, else exactly the objects its ledger lists), then migrate it again.
+    #[arg(long = "clean", conflicts_with = "cleanup")]
+    pub clean: bool,
+    /// Retries of a copy task that failed with a transient error (lost connection, server
+    /// restart, 57P01, 40001, 40P01, 53300...), on new sessions, waiting 1 s, 2 s, 4 s... (at
+    /// most 30 s) in between; 0 disables retries.
+    #[arg(long = "copy-retries", value_name = "N", default_value_t = crate::copy::retry::DEFAULT_RETRIES)]
+    pub copy_retries: u32,
 }
 
 /// `--force-method` values.
@@ -344,6 +357,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                     c.split_larger_than = size;
                 }
                 c.analyze = !a.no_analyze;
+                c.retries = a.copy_retries;
                 c.extension_tables = !a.no_replicate_extension_tables;
                 if a.json.as_deref() == Some("-") {
                     c.progress = crate::copy::ProgressMode::Quiet;
@@ -399,6 +413,8 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                     max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
                 }
             },
+            resume: a.resume,
+            clean: a.clean,
         })
     }
 }
@@ -513,14 +529,16 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // with the process: a second Ctrl-C, or 15 s after the first, exits at once. The servers
     // roll back the open transactions of the closed sessions; replication objects left behind
     // are reported by the next run, which points to --cleanup.
+    let cleanup_hint = crate::interrupt::cleanup_command(&parsed);
     runtime.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupted: cancelling running work (press Ctrl-C again to exit now)");
+        let mut signals = crate::interrupt::Signals::new();
+        if signals.next().await {
+            tracing::warn!(
+                "interrupted: nothing new starts, running work is cancelled (signal again to exit now)"
+            );
             cancel.cancel();
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(15), tokio::signal::ctrl_c())
-                    .await;
-            eprintln!("pg_migrate: interrupted");
+            let _ = tokio::time::timeout(crate::interrupt::WIND_DOWN, signals.next()).await;
+            eprint!("{}", crate::interrupt::exit_now_message(&cleanup_hint));
             std::process::exit(130);
         }
     });

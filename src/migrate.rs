@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::catalog::databases::{DatabaseInfo, list_databases, select_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
 use crate::conn::connect;
-use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database};
+use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
 use crate::databases::ensure_database;
 use crate::error::{Result, Side};
 use crate::options::MigrateOptions;
@@ -135,6 +135,8 @@ impl PgMigrate {
             target_databases,
             selected,
             report,
+            targets: target_states,
+            source_facts,
             ..
         } = pf
         else {
@@ -201,6 +203,15 @@ impl PgMigrate {
                 .database_errors(name)
                 .map(|f| f.message.clone())
                 .collect();
+            if opts.copy.cancel.is_cancelled() {
+                result.databases.push(DatabaseResult::new(
+                    name,
+                    None,
+                    DbStatus::Failed,
+                    "interrupted before it started".into(),
+                ));
+                continue;
+            }
             if !db_errors.is_empty() {
                 result.databases.push(DatabaseResult::new(
                     name,
@@ -210,8 +221,50 @@ impl PgMigrate {
                 ));
                 continue;
             }
+            let state = target_states.get(name);
+            if opts.resume && matches!(state, Some(crate::ledger::TargetState::NotEmpty(_))) {
+                result.databases.push(DatabaseResult::new(
+                    name,
+                    None,
+                    DbStatus::Done,
+                    "skipped (--resume): the target database holds data and no unfinished \
+                     ledger, so an earlier run migrated it"
+                        .into(),
+                ));
+                continue;
+            }
+            let mut existing = targets.get(name.as_str()).copied();
+            let mut ledger_run = match state {
+                Some(crate::ledger::TargetState::Ledger(run)) => Some((**run).clone()),
+                _ => None,
+            };
+            // --clean, or a resume of a run that stopped in the middle of the schema (which
+            // cannot be continued object by object): remove what the earlier run wrote.
+            if let Some(run) = &ledger_run
+                && (opts.clean || (opts.resume && run.stage == crate::ledger::Stage::PreData))
+            {
+                match crate::recovery::clean(&target, &opts.target, name, run).await {
+                    Ok((dropped_db, removed)) => {
+                        result
+                            .warnings
+                            .push(format!("database \"{name}\": {removed}"));
+                        if dropped_db {
+                            existing = None;
+                        }
+                        ledger_run = None;
+                    }
+                    Err(e) => {
+                        result.databases.push(DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("--clean failed: {e}"),
+                        ));
+                        continue;
+                    }
+                }
+            }
             info!(database = %name, "migrating database");
-            let existing = targets.get(name.as_str()).copied();
             // The database's owner, like its objects' owners, needs the migration user's
             // membership when it is not a superuser (see crate::owners).
             if existing.is_none()
@@ -228,13 +281,32 @@ impl PgMigrate {
                                 .await;
                         result.warnings.extend(w);
                     }
-                    let created = if outcome.created {
+                    let created = if ledger_run.is_some() {
+                        "resumed"
+                    } else if outcome.created {
                         "created database"
                     } else {
                         "existing database"
                     };
+                    let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
+                        run_id: opts.migration_id.clone(),
+                        source_system_identifier: source_facts
+                            .as_ref()
+                            .and_then(|f| f.system_identifier),
+                        source_database_oid: src.oid,
+                        source_database: name.clone(),
+                        method: None,
+                        options: crate::ledger::shaping_options(opts),
+                        stage: crate::ledger::Stage::PreData,
+                        created_database: outcome.created,
+                        existing_schemas: Vec::new(),
+                        existing_extensions: Vec::new(),
+                        started_at: String::new(),
+                        parts_copied: 0,
+                        parts_total: 0,
+                    });
                     let (entry, warnings) = self
-                        .migrate_contents(name, created, memberships.as_mut())
+                        .migrate_contents(name, created, &run, memberships.as_mut())
                         .await;
                     result.warnings.extend(warnings);
                     entry
@@ -259,19 +331,33 @@ impl PgMigrate {
         &self,
         name: &str,
         created: &str,
+        run: &crate::ledger::RunRecord,
         memberships: Option<&mut Memberships>,
     ) -> (DatabaseResult, Vec<String>) {
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
-        match self
-            .schema_and_data(name, &mut entry, &mut warnings, memberships)
-            .await
-        {
+        let cancel = self.opts.copy.cancel.clone();
+        let work = self.schema_and_data(name, run, &mut entry, &mut warnings, memberships);
+        let outcome = tokio::select! {
+            r = work => r,
+            // The copy stops by itself (and reports its tables); stages that do not watch the
+            // token (a replication wait) end here, a moment later: their sessions close and
+            // the servers roll back what was open.
+            _ = async {
+                cancel.cancelled().await;
+                tokio::time::sleep(CANCEL_GRACE).await;
+            } => Err(crate::copy::worker::cancelled()),
+        };
+        match outcome {
             Ok(summary) => {
                 if entry.status == DbStatus::Failed {
                     entry.status = DbStatus::Done;
                 }
                 entry.message = format!("{created}; {summary}");
+            }
+            Err(e) if self.opts.copy.cancel.is_cancelled() => {
+                entry.status = DbStatus::Failed;
+                entry.message = format!("interrupted ({created}): {e}");
             }
             Err(e) => {
                 entry.message = format!("{created}; {e}");
@@ -287,11 +373,17 @@ impl PgMigrate {
     async fn schema_and_data(
         &self,
         name: &str,
+        run: &crate::ledger::RunRecord,
         entry: &mut DatabaseResult,
         warnings: &mut Vec<String>,
         mut memberships: Option<&mut Memberships>,
     ) -> Result<String> {
         let opts = &self.opts;
+        // A resumed run whose schema was complete continues with the data; the ledger keeps
+        // what is in already.
+        let resuming = run.stage >= crate::ledger::Stage::Data;
+        let mut copy_opts = opts.copy.clone();
+        copy_opts.ledger = true;
         // An earlier run's replication objects: cut them over when asked to, else refuse to
         // touch this database (the error names the objects and the commands that handle them).
         // Tables the cut-over creates on the target keep --no-owner / --no-acl.
@@ -305,6 +397,9 @@ impl PgMigrate {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
             warnings.extend(o.warnings);
+            if o.status == DbStatus::Done {
+                crate::recovery::remove_ledger(&opts.target, name, warnings).await;
+            }
             let mut message = o.message;
             self.verify_replicated(name, entry, &mut message, warnings)
                 .await?;
@@ -346,6 +441,9 @@ impl PgMigrate {
             .await;
         }
         let facts = TargetFacts::read(&target).await?;
+        if !resuming {
+            crate::recovery::start_ledger(&target, run, &schema).await?;
+        }
         let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
         // Extra sessions let independent objects be created concurrently. The target may have
         // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
@@ -373,19 +471,29 @@ impl PgMigrate {
             sessions.push(s);
         }
         let started = std::time::Instant::now();
-        let mut report = exec::apply_parallel(
-            &sessions,
-            &schema.section_with_levels(Section::PreData),
-            opts.schema,
-            &facts,
-        )
-        .await
-        .map_err(|e| phase(e, "pre-data schema"))?;
-        info!(
-            database = %name,
-            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-            "pre-data schema created"
-        );
+        let mut report = if resuming {
+            info!(database = %name, "resuming: the pre-data schema was created by the earlier run");
+            exec::ExecReport::default()
+        } else {
+            let r = until_cancelled(
+                &opts.copy.cancel,
+                exec::apply_parallel(
+                    &sessions,
+                    &schema.section_with_levels(Section::PreData),
+                    opts.schema,
+                    &facts,
+                ),
+            )
+            .await
+            .map_err(|e| phase(e, "pre-data schema"))?;
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None).await?;
+            info!(
+                database = %name,
+                seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+                "pre-data schema created"
+            );
+            r
+        };
         // What the target's CREATE EXTENSION made is not created again.
         let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
             .await
@@ -396,15 +504,19 @@ impl PgMigrate {
         entry.schema_objects = Some(schema.objects.len());
 
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
+        let table_states = std::sync::Mutex::new(Vec::new());
         let mut summary = format!("schema migrated ({} objects)", schema.objects.len());
         if opts.schema_only {
             let started = std::time::Instant::now();
             report.merge(
-                exec::apply_parallel(
-                    &sessions,
-                    &schema.section_with_levels(Section::PostData),
-                    opts.schema,
-                    &facts,
+                until_cancelled(
+                    &opts.copy.cancel,
+                    exec::apply_parallel(
+                        &sessions,
+                        &schema.section_with_levels(Section::PostData),
+                        opts.schema,
+                        &facts,
+                    ),
                 )
                 .await
                 .map_err(|e| phase(e, "post-data schema"))?,
@@ -421,6 +533,12 @@ impl PgMigrate {
             let mut fallback = None;
             if opts.force_method != Some(Method::Dump) {
                 entry.method = Some(Method::Replication);
+                crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))
+                    .await?;
+                crate::interrupt::replication_started(
+                    name,
+                    crate::recovery::describe_replication_objects(name, opts.replication.mangle),
+                );
                 let outcome = replication::migrate_database(
                     &opts.source,
                     &opts.target,
@@ -429,17 +547,18 @@ impl PgMigrate {
                     |data| async {
                         match data {
                             InitialData::InSnapshot(snapshot) => {
-                                let copied = copy_database(
+                                let outcome = copy_database_with_states(
                                     &opts.source,
                                     &opts.target,
                                     name,
                                     name,
-                                    &opts.copy,
+                                    &copy_opts,
                                     Some(&snapshot),
                                     plan.clone(),
                                 )
-                                .await
-                                .map_err(|e| e.with_phase("data"))?;
+                                .await;
+                                *table_states.lock().expect("not poisoned") = outcome.tables;
+                                let copied = outcome.result.map_err(|e| e.with_phase("data"))?;
                                 let text = copy_summary(&copied);
                                 *copy_report.lock().expect("not poisoned") = Some(copied);
                                 Ok(text)
@@ -453,7 +572,16 @@ impl PgMigrate {
                         }
                     },
                 )
-                .await?;
+                .await;
+                crate::interrupt::replication_done(name);
+                let outcome = match outcome {
+                    Ok(o) => o,
+                    Err(e) => {
+                        entry.tables =
+                            std::mem::take(&mut *table_states.lock().expect("not poisoned"));
+                        return Err(e);
+                    }
+                };
                 match outcome {
                     Outcome::Replicated(o) => {
                         // A subscription the migration user owns applies changes with the
@@ -493,17 +621,24 @@ impl PgMigrate {
                     true => Some(crate::verify::SnapshotHolder::export(&opts.source, name).await?),
                     false => None,
                 };
-                let copied = copy_database(
+                crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
+                let outcome = copy_database_with_states(
                     &opts.source,
                     &opts.target,
                     name,
                     name,
-                    &opts.copy,
+                    &copy_opts,
                     held.as_ref().map(|h| h.id()),
                     plan,
                 )
-                .await
-                .map_err(|e| e.with_phase("data"))?;
+                .await;
+                let copied = match outcome.result {
+                    Ok(c) => c,
+                    Err(e) => {
+                        entry.tables = outcome.tables;
+                        return Err(e.with_phase("data"));
+                    }
+                };
                 summary.push_str("; ");
                 summary.push_str(&copy_summary(&copied));
                 *copy_report.lock().expect("not poisoned") = Some(copied);
@@ -520,6 +655,14 @@ impl PgMigrate {
                 warnings.extend(copied.warnings.iter().cloned());
                 entry.data = Some(copied);
             }
+        }
+        // The ledger goes when the database is done; a replication left running keeps it
+        // until cut-over.
+        let replication = entry.method == Some(Method::Replication);
+        if replication && entry.status == DbStatus::Running {
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Replicating, None).await?;
+        } else if !(replication && entry.status == DbStatus::Failed) {
+            crate::ledger::remove(&target).await?;
         }
         if report.owners_not_kept > 0 {
             summary.push_str(&format!(
@@ -658,6 +801,22 @@ impl PgMigrate {
             out.push('\n');
         }
         Ok(out)
+    }
+}
+
+/// How long a database's work may take to stop by itself after an interrupt before it is
+/// dropped (the copy cancels its statements and reports its tables within a few seconds).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Runs `fut` unless the run is interrupted first: then nothing more of it runs (its sessions
+/// close, the server rolls back the statement in progress).
+async fn until_cancelled<T>(
+    cancel: &tokio_util::sync::CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        r = fut => r,
+        _ = cancel.cancelled() => Err(crate::copy::worker::cancelled()),
     }
 }
 

@@ -133,6 +133,12 @@ pub struct MigrateOptions {
     pub cleanup: bool,
     /// `--verify`, `--verify-only`, `--verify-max-rows`.
     pub verify: crate::verify::VerifyOptions,
+    /// `--resume`: continue the unfinished migrations the target databases' ledgers record
+    /// (see [`crate::ledger`]); databases migrated earlier are skipped.
+    pub resume: bool,
+    /// `--clean`: first remove what an unfinished earlier run wrote (the database, when the
+    /// ledger says this tool created it; else exactly the objects the ledger lists).
+    pub clean: bool,
 }
 
 /// The most target sessions that create schema objects when `--schema-jobs` is not given.
@@ -176,6 +182,8 @@ impl Default for MigrateOptions {
             replication: crate::replication::ReplicationOptions::default(),
             cleanup: false,
             verify: crate::verify::VerifyOptions::default(),
+            resume: false,
+            clean: false,
         }
     }
 }

@@ -231,6 +231,10 @@ pub struct DatabaseResult {
     /// [`crate::verify::report`] for its field names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<crate::verify::VerifyReport>,
+    /// When the data stage failed or was interrupted: every table with its state (copied,
+    /// partly copied, failed with its error, interrupted, not started), rows, bytes, retries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<crate::copy::TableStatus>,
 }
 
 impl DatabaseResult {
@@ -244,6 +248,7 @@ impl DatabaseResult {
             schema_objects: None,
             data: None,
             verify: None,
+            tables: Vec::new(),
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct Preflight {
     pub target_databases: Vec<DatabaseInfo>,
     /// Names of the source databases to migrate, in name order.
     pub selected: Vec<String>,
+    /// What each selected database's existing target holds (ledger, user objects), read by
+    /// [`crate::ledger::preflight_targets`].
+    pub targets: std::collections::HashMap<String, crate::ledger::TargetState>,
 }
 
 /// One server after the first round: its session and the facts every check needs.
@@ -197,6 +200,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         _ => None,
     };
 
+    let mut targets = std::collections::HashMap::new();
     if let (Some(source), true) = (&src.session, src_ok) {
         let target_names: HashSet<&str> =
             target_databases.iter().map(|d| d.name.as_str()).collect();
@@ -261,6 +265,21 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             )
             .await;
         }
+        if tgt_ok && !opts.cleanup {
+            let existing: Vec<String> = selected
+                .iter()
+                .filter(|n| target_names.contains(n.as_str()))
+                .cloned()
+                .collect();
+            targets = crate::ledger::preflight_targets(
+                opts,
+                src.facts.as_ref(),
+                &source_databases,
+                &existing,
+                &mut report,
+            )
+            .await;
+        }
     }
 
     Preflight {
@@ -272,6 +291,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         source_databases,
         target_databases,
         selected,
+        targets,
     }
 }
 

@@ -167,11 +167,12 @@ async fn owners_a_non_superuser_may_not_set_are_counted_in_the_result() {
 }
 
 #[tokio::test]
-async fn a_failing_statement_fails_the_database_naming_the_object_and_its_sql() {
+async fn a_target_database_holding_tables_is_refused_before_anything_is_written() {
     let (src, tgt) = (source(), target());
     let db = src.create_database("conflict ").await;
     src.execute(&db, "CREATE TABLE clash (a int, b text)").await;
-    // The target database already exists with an incompatible table of the same name.
+    // The target database already exists with an incompatible table of the same name: it is
+    // not ours to write to (an earlier run of ours would have left a ledger).
     tgt.execute("postgres", &format!("CREATE DATABASE {}", quote_ident(&db)))
         .await;
     tgt.execute(&db, "CREATE TABLE clash (other int)").await;
@@ -180,13 +181,24 @@ async fn a_failing_statement_fails_the_database_naming_the_object_and_its_sql() 
     assert!(!result.succeeded());
     let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
     assert_eq!(entry.status, DbStatus::Failed);
-    for needle in ["\"public\".\"clash\"", "CREATE TABLE", "42P07"] {
-        assert!(
-            entry.message.contains(needle),
-            "{needle} not in {}",
-            entry.message
-        );
-    }
+    assert!(
+        entry.message.contains(&format!(
+            "target database \"{db}\" is not empty: 1 tables, 0 other objects"
+        )),
+        "{}",
+        entry.message
+    );
+    let columns = tgt
+        .query_strings(
+            &db,
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = 'public.clash'::regclass AND attnum > 0",
+        )
+        .await;
+    assert_eq!(
+        columns,
+        vec![vec![Some("other".to_string())]],
+        "left as it was"
+    );
 }
 
 #[tokio::test]

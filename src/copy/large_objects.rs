@@ -41,13 +41,14 @@ fn ensure_sql() -> String {
 }
 
 /// Copies the contents of `oids`; returns the bytes copied. `on_bytes` is called as data
-/// arrives (progress). The target side runs in one transaction, committed at the end.
+/// arrives (progress). The target side runs in one transaction, committed at the end, with
+/// `ledger_sql` (the ledger's record of the batch) just before the commit.
 pub async fn copy_batch(
     src: &Session,
     tgt: &Session,
-    source_db: &str,
-    target_db: &str,
+    (source_db, target_db): (&str, &str),
     oids: &[u32],
+    ledger_sql: Option<String>,
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64> {
     let src_err = |oid: u32| {
@@ -130,6 +131,10 @@ pub async fn copy_batch(
                 }
             }
         }
+    }
+    // With a ledger, the batch's record commits with its contents.
+    if let Some(sql) = ledger_sql {
+        tgt.batch_execute(&sql).await.map_err(tgt_err(None))?;
     }
     tgt.batch_execute("COMMIT").await.map_err(tgt_err(None))?;
     Ok(total)

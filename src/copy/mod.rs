@@ -62,6 +62,8 @@
 pub mod large_objects;
 pub mod plan;
 pub mod progress;
+pub mod resume;
+pub mod retry;
 pub mod sched;
 pub mod sequences;
 pub mod worker;
@@ -136,8 +138,22 @@ pub struct CopyOptions {
     /// `--no-replicate-extension-tables` sets false).
     pub extension_tables: bool,
     pub progress: ProgressMode,
-    /// Cancelling it stops the copy (Ctrl-C).
+    /// Cancelling it stops the copy (Ctrl-C). The orchestrator uses the same token for every
+    /// stage of a run.
     pub cancel: CancellationToken,
+    /// Keep the target database's ledger ([`crate::ledger`], which must exist): each part
+    /// commits together with its ledger row, large-object batches and post-data objects
+    /// likewise, and what the ledger says is in already is not copied again (resume). The
+    /// orchestrator turns it on; a plain `copy_database` leaves it off.
+    pub ledger: bool,
+    /// How often a task that failed with a transient error ([`retry::is_transient`]) is run
+    /// again on fresh sessions before the copy fails (`--copy-retries`, default
+    /// [`retry::DEFAULT_RETRIES`]). Parts are retried when their transaction makes a retry
+    /// exact: with the ledger, or for a table loaded with TRUNCATE + COPY FREEZE.
+    pub retries: u32,
+    /// The wait before the first retry; it doubles per retry, at most
+    /// [`retry::MAX_RETRY_DELAY`].
+    pub retry_delay: std::time::Duration,
 }
 
 /// The default worker count: CPU cores, at least 2.
@@ -158,6 +174,9 @@ impl Default for CopyOptions {
             extension_tables: true,
             progress: ProgressMode::Auto,
             cancel: CancellationToken::new(),
+            ledger: false,
+            retries: retry::DEFAULT_RETRIES,
+            retry_delay: retry::DEFAULT_RETRY_DELAY,
         }
     }
 }
@@ -201,6 +220,63 @@ pub struct TableCopyResult {
     /// "binary" or "text".
     pub format: &'static str,
     pub parts: u32,
+    /// The snapshots its parts were read in (two when a resumed run copied the rest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<String>,
+    /// Attempts that failed with a transient error and were run again.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Where one table stands at the end of a copy, successful or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TableState {
+    /// Every part committed (in this run or, on resume, an earlier one).
+    #[serde(rename = "copied")]
+    Copied,
+    /// Some parts committed, the others did not run or were stopped.
+    #[serde(rename = "partly copied")]
+    PartlyCopied,
+    /// A part failed with the error given.
+    #[serde(rename = "failed")]
+    Failed,
+    /// A part was running when the copy was stopped (interrupt, or another table's failure).
+    #[serde(rename = "interrupted")]
+    Interrupted,
+    #[serde(rename = "not started")]
+    NotStarted,
+}
+
+/// One table's state, rows and bytes in the target, for failure reports and resumes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TableStatus {
+    pub schema: String,
+    pub table: String,
+    pub state: TableState,
+    pub parts: u32,
+    pub parts_copied: u32,
+    pub rows: u64,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// [`copy_database_with_states`]: the copy's result, and every table's state even when it
+/// failed.
+#[derive(Debug)]
+pub struct CopyOutcome {
+    pub result: Result<CopyReport>,
+    /// Every table planned, in (schema, table) order; empty when the copy failed before it had
+    /// a plan.
+    pub tables: Vec<TableStatus>,
 }
 
 /// What the data copy of one database did.
@@ -216,6 +292,9 @@ pub struct CopyReport {
     pub rows: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
+    /// Transient failures that were retried (all tasks).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u32,
 }
 
 /// Copies all data of one database. `snapshot`: an already exported snapshot to use (the
@@ -233,10 +312,7 @@ pub async fn copy_database(
     snapshot: Option<&str>,
     post_data: PostDataPlan,
 ) -> Result<CopyReport> {
-    let stop = opts.cancel.child_token();
-    // If this future is dropped before it ends, the workers (on their own threads) stop too.
-    let _stop_on_drop = stop.clone().drop_guard();
-    let result = run(
+    copy_database_with_states(
         source,
         target,
         dbname_source,
@@ -244,17 +320,55 @@ pub async fn copy_database(
         opts,
         snapshot,
         post_data,
-        &stop,
     )
-    .await;
+    .await
+    .result
+}
+
+/// [`copy_database`], also returning where every table stands when the copy failed or was
+/// interrupted (which tables are in, which failed with what error, which did not start).
+pub async fn copy_database_with_states(
+    source: &ConnInfo,
+    target: &ConnInfo,
+    dbname_source: &str,
+    dbname_target: &str,
+    opts: &CopyOptions,
+    snapshot: Option<&str>,
+    post_data: PostDataPlan,
+) -> CopyOutcome {
+    let stop = opts.cancel.child_token();
+    // If this future is dropped before it ends, the workers (on their own threads) stop too.
+    let _stop_on_drop = stop.clone().drop_guard();
+    let job = Job {
+        source,
+        target,
+        dbname_source,
+        dbname_target,
+        opts,
+        snapshot,
+    };
+    let mut tables = Vec::new();
+    let result = run(&job, post_data, &stop, &mut tables).await;
     stop.cancel();
-    match result {
+    let result = match result {
         Err(e) if opts.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled => {
             tracing::debug!("after cancellation: {e}");
             Err(cancelled().with_database(dbname_source))
         }
         r => r,
-    }
+    };
+    CopyOutcome { result, tables }
+}
+
+/// What to copy from where: the arguments of [`copy_database`].
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    source: &'a ConnInfo,
+    target: &'a ConnInfo,
+    dbname_source: &'a str,
+    dbname_target: &'a str,
+    opts: &'a CopyOptions,
+    snapshot: Option<&'a str>,
 }
 
 /// Runs `fut` unless `stop` fires first; then asks the servers to cancel what `sessions` run.
@@ -334,17 +448,20 @@ async fn lock_tables(coord: &Session, tables: &[plan::TablePlan]) -> Option<Stri
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname_source: &str,
-    dbname_target: &str,
-    opts: &CopyOptions,
-    snapshot: Option<&str>,
-    post_data: PostDataPlan,
+    job: &Job<'_>,
+    mut post_data: PostDataPlan,
     stop: &CancellationToken,
+    states: &mut Vec<TableStatus>,
 ) -> Result<CopyReport> {
+    let Job {
+        source,
+        target,
+        dbname_source,
+        dbname_target,
+        opts,
+        snapshot,
+    } = *job;
     let started = Instant::now();
     let serr = src_err(dbname_source);
     let terr = tgt_err(dbname_target);
@@ -422,6 +539,43 @@ async fn run(
         plan.warnings.push(w);
     }
 
+    // The ledger: what an earlier run committed stays, the rest is planned again; the parts of
+    // tables planned for the first time are recorded before any of them starts.
+    let (ledger_run, mut resumed) = if opts.ledger {
+        let state = step(stop, &[&control], crate::ledger::read_copy_state(&control)).await?;
+        let r = resume::apply(&mut plan, &state, &mut post_data);
+        step(
+            stop,
+            &[&control],
+            crate::ledger::record_parts(&control, &state.run_id, &r.new_tables),
+        )
+        .await?;
+        if !r.earlier_snapshots.is_empty() {
+            let n = r.done.len() + r.partial.len();
+            plan.warnings.push(format!(
+                "resumed: {} copied (in whole or in part) by an earlier run as of snapshot {}, \
+                 the rest as of snapshot {snapshot_id}: rows written on the source between \
+                 the two to tables copied earlier are not in the target",
+                plural(n, "table was", "tables were"),
+                r.earlier_snapshots.join(", ")
+            ));
+        }
+        (Some(state.run_id), r)
+    } else {
+        let part_ids = plan
+            .tables
+            .iter()
+            .map(|t| (0..t.parts.len()).collect())
+            .collect();
+        (
+            None,
+            resume::Resumed {
+                part_ids,
+                ..Default::default()
+            },
+        )
+    };
+
     // Sequences: read in the coordinator's transaction, set on the target.
     let seq_values = step(
         stop,
@@ -448,6 +602,7 @@ async fn run(
     }
 
     let tables_total = plan.tables.len() as u64;
+    let tables_count = plan.tables.len();
     let est_bytes = plan.est_bytes;
     tracing::info!(
         database = dbname_source,
@@ -486,6 +641,13 @@ async fn run(
         errors: Mutex::new(Vec::new()),
         warnings: Mutex::new(Vec::new()),
         sessions_opened: AtomicU64::new(0),
+        part_ids: std::mem::take(&mut resumed.part_ids),
+        ledger_run: ledger_run.clone(),
+        retries: opts.retries,
+        retry_delay: opts.retry_delay,
+        table_retries: Mutex::new(vec![0; tables_count]),
+        table_errors: Mutex::new(vec![None; tables_count]),
+        retried: std::sync::atomic::AtomicU32::new(0),
     });
     let reporter_done = CancellationToken::new();
     let reporter = progress::spawn(
@@ -534,6 +696,7 @@ async fn run(
     // Every worker is done: the snapshot may go.
     let _ = coord.batch_execute("ROLLBACK").await;
     drop(coord);
+    *states = table_states(&shared, &resumed);
 
     let mut errors = std::mem::take(&mut *shared.errors.lock().unwrap());
     if !errors.is_empty() {
@@ -562,20 +725,43 @@ async fn run(
         step(
             stop,
             &[&control],
-            worker::run_jobs(&control, dbname_target, jobs),
+            worker::run_jobs(&control, dbname_target, jobs, ledger_run.as_deref(), false),
         )
         .await?;
     }
     step(
         stop,
         &[&control],
-        worker::run_jobs(&control, dbname_target, &post_data.rest),
+        worker::run_jobs(
+            &control,
+            dbname_target,
+            &post_data.rest,
+            ledger_run.as_deref(),
+            false,
+        ),
     )
     .await?;
     drop(control);
 
     let sched = shared.sched.lock().unwrap();
     let mut tables = sched.results.clone();
+    let table_retries = shared.table_retries.lock().unwrap().clone();
+    for t in &mut tables {
+        let key = (t.schema.clone(), t.table.clone());
+        if let Some(i) = shared.tables.iter().position(|p| p.key() == key) {
+            t.retries = table_retries[i];
+        }
+        if let Some((parts, rows, bytes, snapshots)) = resumed.partial.get(&key) {
+            t.parts += parts;
+            t.rows += rows;
+            t.bytes += bytes;
+            t.snapshots = snapshots.clone();
+        }
+        if !t.snapshots.contains(&shared.snapshot) {
+            t.snapshots.push(shared.snapshot.clone());
+        }
+    }
+    tables.extend(std::mem::take(&mut resumed.done));
     tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
     let mut warnings = std::mem::take(&mut plan.warnings);
     warnings.extend(shared.warnings.lock().unwrap().drain(..));
@@ -592,6 +778,7 @@ async fn run(
         large_objects: sched.large_objects,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
+        retries: shared.retried.load(std::sync::atomic::Ordering::Relaxed),
     };
     tracing::info!(
         database = dbname_source,
@@ -602,6 +789,73 @@ async fn run(
         "data copied"
     );
     Ok(report)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Every table's state once the workers ended: this run's tables from the scheduler (with the
+/// errors of their failed parts), and those an earlier run copied entirely.
+fn table_states(sh: &Shared, resumed: &resume::Resumed) -> Vec<TableStatus> {
+    let sched = sh.sched.lock().unwrap();
+    let errors = sh.table_errors.lock().unwrap();
+    let retries = sh.table_retries.lock().unwrap();
+    let mut out: Vec<TableStatus> = Vec::new();
+    for (i, t) in sh.tables.iter().enumerate() {
+        let (left, rows, bytes, started) = sched.table_progress(i);
+        let key = t.key();
+        let (earlier_parts, earlier_rows, earlier_bytes, mut snapshots) =
+            resumed.partial.get(&key).cloned().unwrap_or_default();
+        let copied_now = (t.parts.len() - left) as u32;
+        if copied_now > 0 && !snapshots.contains(&sh.snapshot) {
+            snapshots.push(sh.snapshot.clone());
+        }
+        let parts_copied = earlier_parts + copied_now;
+        let state = if left == 0 {
+            TableState::Copied
+        } else if errors[i].is_some() {
+            TableState::Failed
+        } else if started {
+            TableState::Interrupted
+        } else if parts_copied > 0 {
+            TableState::PartlyCopied
+        } else {
+            TableState::NotStarted
+        };
+        out.push(TableStatus {
+            schema: t.schema.clone(),
+            table: t.name.clone(),
+            state,
+            parts: earlier_parts + t.parts.len() as u32,
+            parts_copied,
+            rows: earlier_rows + rows,
+            bytes: earlier_bytes + bytes,
+            retries: retries[i],
+            snapshots,
+            error: errors[i].clone(),
+        });
+    }
+    for d in &resumed.done {
+        out.push(TableStatus {
+            schema: d.schema.clone(),
+            table: d.table.clone(),
+            state: TableState::Copied,
+            parts: d.parts,
+            parts_copied: d.parts,
+            rows: d.rows,
+            bytes: d.bytes,
+            retries: 0,
+            snapshots: d.snapshots.clone(),
+            error: None,
+        });
+    }
+    out.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
+    out
 }
 
 #[allow(dead_code)]

@@ -200,6 +200,12 @@ impl Sched {
             && self.analyze.is_empty()
     }
 
+    /// Table `i`: (parts not yet committed, rows, bytes, whether a part started).
+    pub fn table_progress(&self, i: usize) -> (usize, u64, u64, bool) {
+        let t = &self.tables[i];
+        (t.parts_left, t.rows, t.bytes, t.started.is_some())
+    }
+
     /// A task ended (successfully or not).
     pub fn task_ended(&mut self) {
         self.running -= 1;
@@ -223,6 +229,8 @@ impl Sched {
             seconds: st.started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0),
             format: t.format(),
             parts: t.parts.len() as u32,
+            snapshots: Vec::new(),
+            retries: 0,
         });
         let units = st.units.clone();
         for u in units {

@@ -65,12 +65,21 @@ const TARGET_SETTINGS: &[&str] = &[
 /// not three).
 pub(crate) trait Statements {
     async fn run(&mut self, sql: &str) -> Result<()>;
+    /// Whether `sql` returns a row.
+    async fn exists(&mut self, sql: &str) -> Result<bool>;
     fn server_version_num(&self) -> u32;
 }
 
 impl Statements for &Session {
     async fn run(&mut self, sql: &str) -> Result<()> {
         self.batch_execute(sql).await.map_err(Error::from_pg)
+    }
+    async fn exists(&mut self, sql: &str) -> Result<bool> {
+        Ok(self
+            .query_opt(sql, &[])
+            .await
+            .map_err(Error::from_pg)?
+            .is_some())
     }
     fn server_version_num(&self) -> u32 {
         Session::server_version_num(self)
@@ -80,6 +89,9 @@ impl Statements for &Session {
 impl Statements for &mut WireSession {
     async fn run(&mut self, sql: &str) -> Result<()> {
         self.simple_query(sql).await.map(|_| ())
+    }
+    async fn exists(&mut self, sql: &str) -> Result<bool> {
+        Ok(!self.simple_query(sql).await?.rows.is_empty())
     }
     fn server_version_num(&self) -> u32 {
         WireSession::server_version_num(self)
@@ -144,6 +156,18 @@ pub struct Shared {
     pub errors: Mutex<Vec<Error>>,
     pub warnings: Mutex<Vec<String>>,
     pub sessions_opened: AtomicU64,
+    /// Per table: the ledger part number of each planned part.
+    pub part_ids: Vec<Vec<usize>>,
+    /// The ledger's run id when the copy keeps the ledger ([`super::CopyOptions::ledger`]).
+    pub ledger_run: Option<String>,
+    pub retries: u32,
+    pub retry_delay: Duration,
+    /// Per table: transient failures retried.
+    pub table_retries: Mutex<Vec<u32>>,
+    /// Per table: the error of its failed part.
+    pub table_errors: Mutex<Vec<Option<String>>>,
+    /// Transient failures retried, all tasks.
+    pub retried: std::sync::atomic::AtomicU32,
 }
 
 /// The Cancelled error.
@@ -212,6 +236,9 @@ impl Shared {
                     if self.stop.is_cancelled() && e.kind() == ErrorKind::Cancelled {
                         tracing::debug!("{}: stopped: {e}", task.describe(&self.tables));
                     } else {
+                        if let Task::Copy { table, .. } = task {
+                            self.table_errors.lock().unwrap()[*table] = Some(e.to_string());
+                        }
                         self.errors.lock().unwrap().push(e);
                         self.stop.cancel();
                     }
@@ -265,7 +292,7 @@ impl Conns {
             prepare_source(&mut s).await;
             s.simple_query(&import_snapshot(&sh.snapshot))
                 .await
-                .map_err(|e| err(e).context("importing the snapshot"))?;
+                .map_err(|e| snapshot_lost(sh, err(e)))?;
             self.src = Some(s);
         }
         Ok(self.src.as_mut().expect("just opened"))
@@ -297,7 +324,7 @@ impl Conns {
             prepare_source(&s).await;
             s.batch_execute(&import_snapshot(&sh.snapshot))
                 .await
-                .map_err(|e| err(Error::from_pg(e)).context("importing the snapshot"))?;
+                .map_err(|e| snapshot_lost(sh, err(Error::from_pg(e))))?;
             self.lo_src = Some(s);
         }
         if self.lo_tgt.is_none() {
@@ -333,12 +360,80 @@ impl Conns {
     }
 }
 
+/// An error importing the copy snapshot into a new worker session: when the snapshot is gone
+/// (its session on the source ended), no part can be copied in it any more, and the way on is
+/// a resumed run in a new snapshot.
+fn snapshot_lost(sh: &Shared, e: Error) -> Error {
+    if e.sqlstate() == Some(&crate::error::SqlState::INVALID_PARAMETER_VALUE)
+        || e.sqlstate() == Some(&crate::error::SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE)
+    {
+        e.context(format!(
+            "the copy snapshot {} is gone (the source session that held it ended), so no part \
+             can be copied in it again; run the same command with --resume: committed parts \
+             are kept and the rest is copied in a new snapshot",
+            sh.snapshot
+        ))
+    } else {
+        e.context("importing the snapshot")
+    }
+}
+
+/// Whether a failed `task` may run again: its target transaction makes a second attempt
+/// exact (a part with a ledger row, or TRUNCATE + COPY FREEZE; a large-object batch, which
+/// rewrites its objects whole; post-data objects recorded in the ledger).
+fn retryable(sh: &Shared, task: &Task) -> bool {
+    match task {
+        Task::Copy { table, .. } => sh.ledger_run.is_some() || sh.tables[*table].freeze,
+        Task::LargeObjects(_) => true,
+        Task::Post { .. } => sh.ledger_run.is_some(),
+        Task::Analyze { .. } => false,
+    }
+}
+
+/// Runs `task`, and again on fresh sessions after a transient failure (bounded, with backoff).
+async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome> {
+    let mut attempt = 0u32;
+    loop {
+        let e = match run_task(sh, conns, task, attempt > 0).await {
+            Ok(o) => return Ok(o),
+            Err(e) => e,
+        };
+        if attempt >= sh.retries
+            || sh.stop.is_cancelled()
+            || !super::retry::is_transient(&e)
+            || !retryable(sh, task)
+        {
+            if attempt > 0 {
+                return Err(e.context(format!("after {attempt} retries")));
+            }
+            return Err(e);
+        }
+        attempt += 1;
+        sh.retried.fetch_add(1, Ordering::Relaxed);
+        if let Task::Copy { table, .. } = task {
+            sh.table_retries.lock().unwrap()[*table] += 1;
+        }
+        let delay = super::retry::backoff(sh.retry_delay, attempt);
+        tracing::warn!(
+            "{} failed ({e}); retry {attempt} of {} in {:.1} s on new sessions",
+            task.describe(&sh.tables),
+            sh.retries,
+            delay.as_secs_f64()
+        );
+        std::mem::take(conns).close().await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = sh.stop.cancelled() => return Err(cancelled()),
+        }
+    }
+}
+
 /// One worker: takes tasks until there are none left or the copy stops.
 pub async fn run(sh: Arc<Shared>) {
     let mut conns = Conns::default();
     while let Some(task) = sh.next_task().await {
         let started = std::time::Instant::now();
-        let outcome = run_task(&sh, &mut conns, &task).await;
+        let outcome = run_with_retries(&sh, &mut conns, &task).await;
         tracing::debug!(
             "{} {} in {:.2} s",
             task.describe(&sh.tables),
@@ -381,15 +476,22 @@ async fn cancel_all(cancellers: Vec<Canceller>) {
     let _ = futures::future::join_all(cancels).await;
 }
 
-async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome> {
+async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> Result<Outcome> {
     match task {
         Task::Copy { table, part } => {
+            if retry && let Some((rows, bytes)) = committed_part(sh, conns, *table, *part).await? {
+                // The lost connection ate the answer to a COMMIT that went through.
+                return Ok(Outcome::Part {
+                    table: *table,
+                    rows,
+                    bytes,
+                });
+            }
             conns.source(sh).await?;
             conns.target(sh).await?;
             let (src, tgt) = (conns.src.as_mut().unwrap(), conns.tgt.as_mut().unwrap());
             let cancel = cancel_all(vec![src.canceller(), tgt.canceller()]);
-            let t = &sh.tables[*table];
-            let (rows, bytes) = guarded(sh, cancel, copy_part(sh, src, tgt, t, *part)).await?;
+            let (rows, bytes) = guarded(sh, cancel, copy_part(sh, src, tgt, *table, *part)).await?;
             Ok(Outcome::Part {
                 table: *table,
                 rows,
@@ -403,7 +505,13 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
         } => {
             let tgt = conns.target(sh).await?;
             let cancel = cancel_all(vec![tgt.canceller()]);
-            guarded(sh, cancel, run_jobs(tgt, &sh.target_db, jobs)).await?;
+            let ledger = sh.ledger_run.as_deref();
+            guarded(
+                sh,
+                cancel,
+                run_jobs(tgt, &sh.target_db, jobs, ledger, retry),
+            )
+            .await?;
             Ok(Outcome::Post {
                 unit: *unit,
                 parallel: *parallel,
@@ -419,7 +527,16 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
             let bytes = guarded(
                 sh,
                 cancel,
-                large_objects::copy_batch(src, tgt, &sh.source_db, &sh.target_db, oids, &on_bytes),
+                large_objects::copy_batch(
+                    src,
+                    tgt,
+                    (&sh.source_db, &sh.target_db),
+                    oids,
+                    sh.ledger_run
+                        .as_deref()
+                        .map(|run| crate::ledger::large_objects_sql(run, oids)),
+                    &on_bytes,
+                ),
             )
             .await?;
             Ok(Outcome::LargeObjects {
@@ -446,20 +563,77 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome
     }
 }
 
-/// Runs post-data jobs in order on `tgt`.
+/// Whether the ledger says part `part` of table `table` committed; then its (rows, bytes).
+async fn committed_part(
+    sh: &Shared,
+    conns: &mut Conns,
+    table: usize,
+    part: usize,
+) -> Result<Option<(u64, u64)>> {
+    if sh.ledger_run.is_none() {
+        return Ok(None);
+    }
+    let t = &sh.tables[table];
+    let id = sh.part_ids[table][part];
+    let tgt = conns.target(sh).await?;
+    let r = tgt
+        .simple_query(&crate::ledger::part_committed_sql(&t.schema, &t.name, id))
+        .await
+        .map_err(target_err(sh))?;
+    Ok(match (r.get(0, "rows"), r.get(0, "bytes")) {
+        (Some(rows), Some(bytes)) => Some((rows.parse().unwrap_or(0), bytes.parse().unwrap_or(0))),
+        _ => None,
+    })
+}
+
+/// Runs post-data jobs in order on `tgt`. With a ledger (`ledger`: its run id), each job runs
+/// in one transaction with the ledger row that records it, and jobs the ledger lists already
+/// (a retry after a lost COMMIT) are skipped.
 pub(crate) async fn run_jobs(
     mut tgt: impl Statements,
     target_db: &str,
     jobs: &[super::PostDataJob],
+    ledger: Option<&str>,
+    retry: bool,
 ) -> Result<()> {
     for job in jobs {
-        for stmt in &job.statements {
-            tgt.run(stmt).await.map_err(|e| {
-                e.with_side(Side::Target)
-                    .with_database(target_db)
-                    .with_object(job.describe.clone())
-                    .with_phase("post-data")
-            })?;
+        let locate = |e: Error| {
+            e.with_side(Side::Target)
+                .with_database(target_db)
+                .with_object(job.describe.clone())
+                .with_phase("post-data")
+        };
+        let Some(run) = ledger else {
+            for stmt in &job.statements {
+                tgt.run(stmt).await.map_err(locate)?;
+            }
+            continue;
+        };
+        if retry
+            && tgt
+                .exists(&crate::ledger::post_data_exists_sql(
+                    &job.describe,
+                    &job.statements,
+                ))
+                .await
+                .map_err(locate)?
+        {
+            // Recorded: its transaction committed before the connection was lost.
+            continue;
+        }
+        // One round trip, as without a ledger: the statements and the ledger row in one
+        // transaction.
+        let mut batch = vec!["BEGIN".to_string()];
+        batch.extend(job.statements.iter().cloned());
+        batch.push(crate::ledger::post_data_sql(
+            run,
+            &job.describe,
+            &job.statements,
+        ));
+        batch.push("COMMIT".to_string());
+        if let Err(e) = tgt.run(&batch.join(";\n")).await {
+            let _ = tgt.run("ROLLBACK").await;
+            return Err(locate(e));
         }
     }
     Ok(())
@@ -473,9 +647,10 @@ async fn copy_part(
     sh: &Shared,
     src: &mut WireSession,
     tgt: &mut WireSession,
-    t: &TablePlan,
+    table: usize,
     part: usize,
 ) -> Result<(u64, u64)> {
+    let t = &sh.tables[table];
     let what = t.describe_part(part);
     let locate = |e: Error| {
         let db = match e.side() {
@@ -488,9 +663,14 @@ async fn copy_part(
     };
     let out_sql = t.copy_out_sql(part);
     let in_sql = t.copy_in_sql();
-    let prelude = t
-        .freeze
-        .then(|| format!("BEGIN; TRUNCATE ONLY {}", t.qualified()));
+    // With a ledger, the part's COPY and its ledger row commit in one transaction.
+    let prelude = if t.freeze {
+        Some(format!("BEGIN; TRUNCATE ONLY {}", t.qualified()))
+    } else if sh.ledger_run.is_some() {
+        Some("BEGIN".to_string())
+    } else {
+        None
+    };
     let progress = &sh.progress;
     let (mut last_bytes, mut last_messages) = (0, 0);
     let stats = pass_through(
@@ -507,7 +687,21 @@ async fn copy_part(
     )
     .await
     .map_err(locate)?;
-    if t.freeze {
+    if sh.ledger_run.is_some() {
+        let record = crate::ledger::part_copied_sql(
+            &t.schema,
+            &t.name,
+            sh.part_ids[table][part],
+            stats.rows,
+            stats.bytes,
+            &sh.snapshot,
+        );
+        let r = tgt.simple_query(&format!("{record}; COMMIT")).await;
+        if r.is_err() && tgt.is_usable() {
+            let _ = tgt.simple_query("ROLLBACK").await;
+        }
+        r.map_err(|e| locate(e.with_side(Side::Target)))?;
+    } else if t.freeze {
         tgt.simple_query("COMMIT")
             .await
             .map_err(|e| locate(e.with_side(Side::Target)))?;

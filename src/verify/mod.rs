@@ -182,7 +182,11 @@ fn plan_tables(
         let k = (t.schema.clone(), t.name.clone());
         by_name.entry(k).or_default().0 = Some(t);
     }
-    for t in tgt {
+    // The ledger of a run in progress is ours, not the source's.
+    for t in tgt
+        .into_iter()
+        .filter(|t| t.schema != crate::ledger::LEDGER_SCHEMA)
+    {
         let k = (t.schema.clone(), t.name.clone());
         by_name.entry(k).or_default().1 = Some(t);
     }

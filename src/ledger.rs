@@ -1,0 +1,907 @@
+//! The ledger: what a run has written to one target database, recorded in that database.
+//!
+//! A migration runs for hours and the container it runs in may be stopped at any moment, so
+//! progress is kept where a later run in another container finds it: in the schema
+//! [`LEDGER_SCHEMA`] of the target database itself. It holds
+//!
+//! - `run`: one row: run id, source identity (`system_identifier`, database oid and name), the
+//!   method, the options that shape the result, the stage reached, and whether this tool
+//!   created the database (then `--clean` may drop it) or which schemas and extensions existed
+//!   before (then `--clean` removes only what came after);
+//! - `part`: every copy part of every table (its row filter, so a resumed run copies exactly
+//!   the parts not yet in, even if the table grew meanwhile), its state, rows, bytes and the
+//!   snapshot it was read in. **A part's COPY and the update of its row commit in one target
+//!   transaction**, so a part is in the target exactly once or not at all;
+//! - `large_object`: large objects whose contents committed (same transaction as the batch);
+//! - `post_data`: post-data objects created (same transaction as their statements);
+//! - `planned`: the schema objects the run creates, for `--clean` of a database it did not
+//!   create.
+//!
+//! The ledger is dropped when the database's migration is done (the replication method: at
+//! cut-over). Reports, verification and schema comparisons skip [`LEDGER_SCHEMA`].
+
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+use crate::sql::{quote_ident, quote_literal};
+
+/// The schema of the ledger in every target database being migrated. Code that compares or
+/// reports a target's objects skips it.
+pub const LEDGER_SCHEMA: &str = "db_migrate";
+
+/// How far a database's migration got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Pre-data objects are being created (an interrupted run left them incomplete).
+    PreData,
+    /// Pre-data is complete; the data (and post-data) are being copied.
+    Data,
+    /// Data and post-data are in; a subscription carries the changes until cut-over.
+    Replicating,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreData => "pre-data",
+            Stage::Data => "data",
+            Stage::Replicating => "replicating",
+        }
+    }
+
+    fn parse(s: &str) -> Stage {
+        match s {
+            "data" => Stage::Data,
+            "replicating" => Stage::Replicating,
+            _ => Stage::PreData,
+        }
+    }
+
+    /// What a run that stopped in this stage had done, for messages.
+    pub fn reached(self) -> &'static str {
+        match self {
+            Stage::PreData => "stopped while creating the schema",
+            Stage::Data => "stopped during the data copy",
+            Stage::Replicating => "copied the data and is replicating changes",
+        }
+    }
+}
+
+/// The `run` row of a ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub source_system_identifier: Option<u64>,
+    pub source_database_oid: u32,
+    pub source_database: String,
+    /// "dump" or "replication"; `None` until the data stage decided.
+    pub method: Option<String>,
+    /// The options that shape the result (see [`shaping_options`]).
+    pub options: String,
+    pub stage: Stage,
+    pub created_database: bool,
+    /// Schemas and extensions that existed before the run (`--clean` keeps them).
+    pub existing_schemas: Vec<String>,
+    pub existing_extensions: Vec<String>,
+    /// When the run started, as text (for messages).
+    pub started_at: String,
+    /// Parts committed / parts recorded.
+    pub parts_copied: u64,
+    pub parts_total: u64,
+}
+
+impl RunRecord {
+    /// "run Ab3x of 2026-12-01 19:30:02+00 stopped during the data copy (12 of 40 parts
+    /// copied)".
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "run {} of {} {}",
+            self.run_id,
+            self.started_at,
+            self.stage.reached()
+        );
+        if self.parts_total > 0 {
+            s.push_str(&format!(
+                " ({} of {} table parts copied)",
+                self.parts_copied, self.parts_total
+            ));
+        }
+        s
+    }
+}
+
+/// The options of a run that change what ends up in the target: a resumed run must use the
+/// same ones (or its result would mix two kinds of migration).
+pub fn shaping_options(opts: &crate::options::MigrateOptions) -> String {
+    let format = serde_json::to_value(opts.copy.format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let method = match opts.force_method {
+        Some(crate::report::Method::Dump) => "dump",
+        Some(crate::report::Method::Replication) => "replication",
+        None => "auto",
+    };
+    format!(
+        "schema_only={} no_owner={} no_acl={} method={method} copy_format={format} extension_tables={}",
+        opts.schema_only, opts.schema.no_owner, opts.schema.no_acl, opts.copy.extension_tables,
+    )
+}
+
+fn qname(table: &str) -> String {
+    format!("{}.{}", quote_ident(LEDGER_SCHEMA), quote_ident(table))
+}
+
+fn tgt(e: tokio_postgres::Error, what: &'static str) -> Error {
+    Error::from_pg(e)
+        .with_side(Side::Target)
+        .with_object(format!("ledger schema {}", quote_ident(LEDGER_SCHEMA)))
+        .with_phase(what)
+}
+
+/// Reads the ledger of the database `s` is connected to; `None` when there is none.
+pub async fn read(s: &Session) -> Result<Option<RunRecord>> {
+    let present = s
+        .query_one(
+            "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+            &[&qname("run")],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    if !present.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    let row = s
+        .query_opt(
+            &format!(
+                "SELECT r.run_id, r.source_system_identifier, r.source_database_oid::pg_catalog.int8,
+                        r.source_database, r.method, r.options, r.stage, r.created_database,
+                        r.existing_schemas, r.existing_extensions,
+                        pg_catalog.to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',
+                        (SELECT pg_catalog.count(*) FILTER (WHERE p.state = 'copied') FROM {part} p),
+                        (SELECT pg_catalog.count(*) FROM {part} p)
+                   FROM {run} r LIMIT 1",
+                part = qname("part"),
+                run = qname("run")
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(RunRecord {
+        run_id: row.get(0),
+        source_system_identifier: row.get::<_, Option<String>>(1).and_then(|v| v.parse().ok()),
+        source_database_oid: row.get::<_, i64>(2) as u32,
+        source_database: row.get(3),
+        method: row.get(4),
+        options: row.get(5),
+        stage: Stage::parse(row.get(6)),
+        created_database: row.get(7),
+        existing_schemas: row.get(8),
+        existing_extensions: row.get(9),
+        started_at: row.get(10),
+        parts_copied: row.get::<_, i64>(11) as u64,
+        parts_total: row.get::<_, i64>(12) as u64,
+    }))
+}
+
+/// Creates the ledger in the database `s` is connected to and writes its `run` row (stage
+/// pre-data), recording which schemas and extensions exist already.
+pub async fn create(s: &Session, run: &RunRecord) -> Result<()> {
+    let ddl = format!(
+        "BEGIN;
+         CREATE SCHEMA {schema};
+         COMMENT ON SCHEMA {schema} IS 'progress of a db-migrate run; removed when the migration is done';
+         CREATE TABLE {run} (
+             run_id text NOT NULL,
+             source_system_identifier text,
+             source_database_oid oid NOT NULL,
+             source_database text NOT NULL,
+             method text,
+             options text NOT NULL,
+             stage text NOT NULL,
+             created_database boolean NOT NULL,
+             existing_schemas text[] NOT NULL,
+             existing_extensions text[] NOT NULL,
+             started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+             updated_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+         CREATE TABLE {part} (
+             schema_name text NOT NULL,
+             table_name text NOT NULL,
+             part integer NOT NULL,
+             filter text,
+             state text NOT NULL DEFAULT 'pending',
+             rows bigint,
+             bytes bigint,
+             snapshot text,
+             run_id text,
+             copied_at timestamptz,
+             PRIMARY KEY (schema_name, table_name, part));
+         CREATE TABLE {lo} (lo_oid oid PRIMARY KEY, run_id text NOT NULL);
+         CREATE TABLE {post} (
+             key text PRIMARY KEY,
+             describe text NOT NULL,
+             run_id text NOT NULL,
+             created_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+         CREATE TABLE {planned} (kind text NOT NULL, schema_name text, name text NOT NULL);
+         INSERT INTO {run} (run_id, source_system_identifier, source_database_oid, source_database,
+                            method, options, stage, created_database, existing_schemas,
+                            existing_extensions)
+         SELECT {id}, {sysid}, {oid}, {db}, NULL, {options}, 'pre-data', {created},
+                ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_namespace n ORDER BY 1),
+                ARRAY(SELECT x.extname::text FROM pg_catalog.pg_extension x ORDER BY 1);
+         COMMIT",
+        schema = quote_ident(LEDGER_SCHEMA),
+        run = qname("run"),
+        part = qname("part"),
+        lo = qname("large_object"),
+        post = qname("post_data"),
+        planned = qname("planned"),
+        id = quote_literal(&run.run_id),
+        sysid = run
+            .source_system_identifier
+            .map(|v| quote_literal(&v.to_string()))
+            .unwrap_or_else(|| "NULL".into()),
+        oid = run.source_database_oid,
+        db = quote_literal(&run.source_database),
+        options = quote_literal(&run.options),
+        created = run.created_database,
+    );
+    if let Err(e) = s.batch_execute(&ddl).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(tgt(e, "creating the ledger"));
+    }
+    Ok(())
+}
+
+/// Records the stage reached (and the method, once known).
+pub async fn set_stage(s: &Session, stage: Stage, method: Option<&str>) -> Result<()> {
+    s.batch_execute(&format!(
+        "UPDATE {} SET stage = {}, method = COALESCE({}, method), updated_at = pg_catalog.now()",
+        qname("run"),
+        quote_literal(stage.as_str()),
+        method.map(quote_literal).unwrap_or_else(|| "NULL".into())
+    ))
+    .await
+    .map_err(|e| tgt(e, "updating the ledger"))
+}
+
+/// Records the schema objects this run creates (for `--clean`), as (kind, schema, name).
+pub async fn record_planned(
+    s: &Session,
+    objects: &[(String, Option<String>, String)],
+) -> Result<()> {
+    for chunk in objects.chunks(1000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(k, sch, n)| {
+                format!(
+                    "({}, {}, {})",
+                    quote_literal(k),
+                    sch.as_deref()
+                        .map(quote_literal)
+                        .unwrap_or_else(|| "NULL".into()),
+                    quote_literal(n)
+                )
+            })
+            .collect();
+        s.batch_execute(&format!(
+            "INSERT INTO {} (kind, schema_name, name) VALUES {}",
+            qname("planned"),
+            values.join(", ")
+        ))
+        .await
+        .map_err(|e| tgt(e, "updating the ledger"))?;
+    }
+    Ok(())
+}
+
+/// Drops the ledger: the database's migration is done.
+pub async fn remove(s: &Session) -> Result<()> {
+    s.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_ident(LEDGER_SCHEMA)
+    ))
+    .await
+    .map_err(|e| tgt(e, "removing the ledger"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parts, large objects and post-data objects, as the data engine records them.
+
+/// A part as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    pub part: usize,
+    pub filter: Option<String>,
+    pub copied: bool,
+    pub rows: u64,
+    pub bytes: u64,
+    pub snapshot: Option<String>,
+}
+
+/// What the data engine finds in the ledger when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct CopyLedger {
+    pub run_id: String,
+    /// Per (schema, table): its parts, in part order.
+    pub parts: std::collections::HashMap<(String, String), Vec<PartRecord>>,
+    pub large_objects: std::collections::HashSet<u32>,
+    /// Keys ([`post_data_key`]) of post-data objects already created.
+    pub post_data: std::collections::HashSet<String>,
+}
+
+/// Reads the part, large-object and post-data records.
+pub async fn read_copy_state(s: &Session) -> Result<CopyLedger> {
+    let err = |e| tgt(e, "reading the ledger");
+    let run_id: String = s
+        .query_one(&format!("SELECT run_id FROM {} LIMIT 1", qname("run")), &[])
+        .await
+        .map_err(err)?
+        .get(0);
+    let mut l = CopyLedger {
+        run_id,
+        ..Default::default()
+    };
+    for r in s
+        .query(
+            &format!(
+                "SELECT schema_name, table_name, part, filter, state = 'copied',
+                        COALESCE(rows, 0), COALESCE(bytes, 0), snapshot
+                   FROM {} ORDER BY schema_name, table_name, part",
+                qname("part")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        l.parts
+            .entry((r.get(0), r.get(1)))
+            .or_default()
+            .push(PartRecord {
+                part: r.get::<_, i32>(2) as usize,
+                filter: r.get(3),
+                copied: r.get(4),
+                rows: r.get::<_, i64>(5) as u64,
+                bytes: r.get::<_, i64>(6) as u64,
+                snapshot: r.get(7),
+            });
+    }
+    for r in s
+        .query(
+            &format!(
+                "SELECT lo_oid::pg_catalog.int8 FROM {}",
+                qname("large_object")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        l.large_objects.insert(r.get::<_, i64>(0) as u32);
+    }
+    for r in s
+        .query(&format!("SELECT key FROM {}", qname("post_data")), &[])
+        .await
+        .map_err(err)?
+    {
+        l.post_data.insert(r.get(0));
+    }
+    Ok(l)
+}
+
+/// Records the parts of tables planned for the first time (state pending). `tables`: (schema,
+/// table, filters).
+pub async fn record_parts(
+    s: &Session,
+    run_id: &str,
+    tables: &[(String, String, Vec<Option<String>>)],
+) -> Result<()> {
+    let rows: Vec<String> = tables
+        .iter()
+        .flat_map(|(sch, t, parts)| {
+            parts.iter().enumerate().map(move |(i, f)| {
+                format!(
+                    "({}, {}, {i}, {}, {})",
+                    quote_literal(sch),
+                    quote_literal(t),
+                    f.as_deref()
+                        .map(quote_literal)
+                        .unwrap_or_else(|| "NULL".into()),
+                    quote_literal(run_id)
+                )
+            })
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        s.batch_execute(&format!(
+            "INSERT INTO {} (schema_name, table_name, part, filter, run_id) VALUES {}
+             ON CONFLICT (schema_name, table_name, part) DO NOTHING",
+            qname("part"),
+            chunk.join(", ")
+        ))
+        .await
+        .map_err(|e| tgt(e, "updating the ledger"))?;
+    }
+    Ok(())
+}
+
+/// The statement that marks a part copied, run in the part's COPY transaction before COMMIT.
+pub fn part_copied_sql(
+    schema: &str,
+    table: &str,
+    part: usize,
+    rows: u64,
+    bytes: u64,
+    snapshot: &str,
+) -> String {
+    format!(
+        "UPDATE {} SET state = 'copied', rows = {rows}, bytes = {bytes}, snapshot = {},
+                copied_at = pg_catalog.now()
+          WHERE schema_name = {} AND table_name = {} AND part = {part}",
+        qname("part"),
+        quote_literal(snapshot),
+        quote_literal(schema),
+        quote_literal(table)
+    )
+}
+
+/// The query that tells whether a part committed (after a lost connection, the COMMIT may
+/// have happened): one row with (rows, bytes) if it did.
+pub fn part_committed_sql(schema: &str, table: &str, part: usize) -> String {
+    format!(
+        "SELECT rows, bytes FROM {} WHERE schema_name = {} AND table_name = {} AND part = {part}
+            AND state = 'copied'",
+        qname("part"),
+        quote_literal(schema),
+        quote_literal(table)
+    )
+}
+
+/// The statement that records a batch of large objects, run in the batch's transaction.
+pub fn large_objects_sql(run_id: &str, oids: &[u32]) -> String {
+    let list: Vec<String> = oids.iter().map(|o| o.to_string()).collect();
+    format!(
+        "INSERT INTO {} (lo_oid, run_id) SELECT o::pg_catalog.oid, {} FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.int8[]) o
+         ON CONFLICT (lo_oid) DO NOTHING",
+        qname("large_object"),
+        quote_literal(run_id),
+        list.join(",")
+    )
+}
+
+/// A post-data object's key: its description and an md5 of its statements (two constraints
+/// of one name on different tables stay apart).
+pub fn post_data_key(describe: &str, statements: &[String]) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for s in statements {
+        h.update(s.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{describe} {hex}")
+}
+
+/// The query that returns a row when a post-data object is recorded as created.
+pub fn post_data_exists_sql(describe: &str, statements: &[String]) -> String {
+    format!(
+        "SELECT 1 FROM {} WHERE key = {}",
+        qname("post_data"),
+        quote_literal(&post_data_key(describe, statements))
+    )
+}
+
+/// The statement that records a post-data object, run in its statements' transaction.
+pub fn post_data_sql(run_id: &str, describe: &str, statements: &[String]) -> String {
+    format!(
+        "INSERT INTO {} (key, describe, run_id) VALUES ({}, {}, {}) ON CONFLICT (key) DO NOTHING",
+        qname("post_data"),
+        quote_literal(&post_data_key(describe, statements)),
+        quote_literal(describe),
+        quote_literal(run_id)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a target database holds besides a ledger.
+
+/// User objects in a target database (outside system schemas, extensions and the ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserObjects {
+    pub tables: u64,
+    pub other: u64,
+}
+
+impl UserObjects {
+    pub fn is_empty(&self) -> bool {
+        self.tables == 0 && self.other == 0
+    }
+}
+
+/// Counts what a target database holds that is not a system object, not a member of an
+/// extension and not the ledger: tables, and other objects (views, sequences, types,
+/// routines, schemas other than `public`, large objects, event triggers).
+pub async fn user_objects(s: &Session) -> Result<UserObjects> {
+    let user_ns = format!(
+        "n.nspname NOT IN ('pg_catalog', 'information_schema', {ledger})
+         AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'",
+        ledger = quote_literal(LEDGER_SCHEMA)
+    );
+    let not_ext = |class: &str, col: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                          WHERE d.classid = '{class}'::pg_catalog.regclass AND d.objid = {col}
+                            AND d.deptype = 'e')"
+        )
+    };
+    let sql = format!(
+        "SELECT
+           (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND {user_ns} AND {ext_c}),
+           (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('v', 'm', 'S', 'f', 'c') AND {user_ns} AND {ext_c})
+         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p
+              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+             WHERE {user_ns} AND {ext_p})
+         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t
+              JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+             WHERE t.typtype IN ('b', 'd', 'e', 'r') AND NOT (t.typelem <> 0 AND t.typlen = -1)
+               AND {user_ns} AND {ext_t})
+         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace n
+             WHERE {user_ns} AND n.nspname <> 'public' AND {ext_n})
+         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_largeobject_metadata)
+         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_event_trigger e WHERE {ext_e})",
+        ext_c = not_ext("pg_class", "c.oid"),
+        ext_p = not_ext("pg_proc", "p.oid"),
+        ext_t = not_ext("pg_type", "t.oid"),
+        ext_n = not_ext("pg_namespace", "n.oid"),
+        ext_e = not_ext("pg_event_trigger", "e.oid"),
+    );
+    let row = s.query_one(&sql, &[]).await.map_err(|e| {
+        Error::from_pg(e)
+            .with_side(Side::Target)
+            .with_phase("preflight")
+    })?;
+    Ok(UserObjects {
+        tables: row.get::<_, i64>(0) as u64,
+        other: row.get::<_, i64>(1) as u64,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// --clean
+
+/// What `--clean` does to one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanPlan {
+    /// The ledger says this tool created the database: drop it (it is created again).
+    DropDatabase,
+    /// Drop exactly these objects (statements, with a description each), then the ledger.
+    DropObjects(Vec<(String, String)>),
+}
+
+/// Decides what `--clean` removes from the database `s` is connected to, whose ledger is
+/// `run`: never anything the ledger does not attribute to this tool.
+pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
+    if run.created_database {
+        return Ok(CleanPlan::DropDatabase);
+    }
+    let err = |e| tgt(e, "planning --clean");
+    let mut drops: Vec<(String, String)> = Vec::new();
+    // Schemas created after the run started, with everything in them.
+    for r in s
+        .query(
+            &format!(
+                "SELECT n.nspname::text FROM pg_catalog.pg_namespace n
+                  WHERE NOT (n.nspname = ANY ((SELECT existing_schemas FROM {run} LIMIT 1)))
+                    AND n.nspname IN (SELECT p.name FROM {planned} p WHERE p.kind = 'schema'
+                                      UNION SELECT p.schema_name FROM {planned} p
+                                             WHERE p.schema_name IS NOT NULL)
+                  ORDER BY 1",
+                run = qname("run"),
+                planned = qname("planned")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let n: String = r.get(0);
+        drops.push((
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&n)),
+            format!("schema {}", quote_ident(&n)),
+        ));
+    }
+    // Planned objects in schemas that existed before: relations, routines, types.
+    for r in s
+        .query(
+            &format!(
+                "WITH pre AS (SELECT existing_schemas AS s FROM {run} LIMIT 1),
+                      p AS (SELECT DISTINCT kind, schema_name, name FROM {planned}, pre
+                             WHERE schema_name = ANY (pre.s))
+                 SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                       WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                       ELSE 'TABLE' END,
+                        c.oid::pg_catalog.regclass::text, 1 AS ord
+                   FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
+                   JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.name
+                  WHERE p.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table')
+                    AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                 UNION ALL
+                 SELECT 'ROUTINE', f.oid::pg_catalog.regprocedure::text, 2
+                   FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
+                   JOIN pg_catalog.pg_proc f ON f.pronamespace = n.oid AND f.proname = p.name
+                  WHERE p.kind IN ('function', 'aggregate', 'procedure')
+                 UNION ALL
+                 SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                        t.oid::pg_catalog.regtype::text, 3
+                   FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
+                   JOIN pg_catalog.pg_type t ON t.typnamespace = n.oid AND t.typname = p.name
+                  WHERE p.kind IN ('type', 'domain')
+                 ORDER BY 3, 2",
+                run = qname("run"),
+                planned = qname("planned")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let (kw, name): (String, String) = (r.get(0), r.get(1));
+        drops.push((
+            format!("DROP {kw} IF EXISTS {name} CASCADE"),
+            format!("{} {name}", kw.to_ascii_lowercase()),
+        ));
+    }
+    // Extensions created after the run started.
+    for r in s
+        .query(
+            &format!(
+                "SELECT x.extname::text FROM pg_catalog.pg_extension x
+                  WHERE NOT (x.extname = ANY ((SELECT existing_extensions FROM {run} LIMIT 1)))
+                    AND x.extname IN (SELECT name FROM {planned} WHERE kind = 'extension')
+                  ORDER BY 1",
+                run = qname("run"),
+                planned = qname("planned")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let n: String = r.get(0);
+        drops.push((
+            format!("DROP EXTENSION IF EXISTS {} CASCADE", quote_ident(&n)),
+            format!("extension {}", quote_ident(&n)),
+        ));
+    }
+    // Large objects the run created.
+    for r in s
+        .query(
+            &format!(
+                "SELECT m.oid::pg_catalog.int8 FROM pg_catalog.pg_largeobject_metadata m
+                  WHERE m.oid::text IN (SELECT name FROM {planned} WHERE kind = 'large object')
+                     OR m.oid IN (SELECT lo_oid FROM {lo})
+                  ORDER BY 1",
+                planned = qname("planned"),
+                lo = qname("large_object")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let oid: i64 = r.get(0);
+        drops.push((
+            format!("SELECT pg_catalog.lo_unlink({oid})"),
+            format!("large object {oid}"),
+        ));
+    }
+    Ok(CleanPlan::DropObjects(drops))
+}
+
+/// Runs a [`CleanPlan::DropObjects`] plan and drops the ledger, in one transaction.
+pub async fn clean_objects(s: &Session, drops: &[(String, String)]) -> Result<()> {
+    let mut sql = String::from("BEGIN;\n");
+    for (stmt, _) in drops {
+        sql.push_str(stmt);
+        sql.push_str(";\n");
+    }
+    sql.push_str(&format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE;\nCOMMIT",
+        quote_ident(LEDGER_SCHEMA)
+    ));
+    if let Err(e) = s.batch_execute(&sql).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(Error::from_pg(e)
+            .with_side(Side::Target)
+            .with_phase("--clean"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_round_trip_and_order() {
+        for s in [Stage::PreData, Stage::Data, Stage::Replicating] {
+            assert_eq!(Stage::parse(s.as_str()), s);
+        }
+        assert!(Stage::PreData < Stage::Data && Stage::Data < Stage::Replicating);
+    }
+
+    #[test]
+    fn post_data_keys_tell_same_named_objects_apart() {
+        let a = post_data_key("constraint c", &["ALTER TABLE a ADD CONSTRAINT c".into()]);
+        let b = post_data_key("constraint c", &["ALTER TABLE b ADD CONSTRAINT c".into()]);
+        assert_ne!(a, b);
+        assert!(a.starts_with("constraint c "));
+    }
+
+    #[test]
+    fn part_statements_quote_names() {
+        let sql = part_copied_sql("s'x", "t\"y", 2, 10, 300, "00000003-1");
+        assert!(sql.contains("'s''x'"), "{sql}");
+        assert!(sql.contains("\"db_migrate\".\"part\""), "{sql}");
+        assert!(sql.contains("part = 2"), "{sql}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preflight: refusal before writing.
+
+/// What a selected database's target holds, read in preflight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetState {
+    /// An unfinished migration of ours.
+    Ledger(Box<RunRecord>),
+    /// User objects and no ledger: not ours to write to (or, with `--resume`, migrated by an
+    /// earlier run that finished).
+    NotEmpty(UserObjects),
+    /// No user objects (a fresh managed-service `defaultdb`): allowed.
+    Empty,
+}
+
+/// Reads the ledger and user objects of every selected database that exists on the target,
+/// and reports, all at once, each one a migration would refuse to write to: an unfinished
+/// ledger without `--resume` or `--clean` (naming both), a ledger of another source or of
+/// other options with `--resume`, user objects without a ledger (except with `--resume`,
+/// where it means "done earlier"). Returns the state of every existing target database read.
+pub async fn preflight_targets(
+    opts: &crate::options::MigrateOptions,
+    source_facts: Option<&crate::catalog::server::ServerFacts>,
+    source_databases: &[crate::catalog::databases::DatabaseInfo],
+    existing: &[String],
+    report: &mut crate::report::ValidationReport,
+) -> std::collections::HashMap<String, TargetState> {
+    let mut out = std::collections::HashMap::new();
+    for name in existing {
+        let s = match crate::conn::connect(&opts.target, Some(name)).await {
+            Ok(s) => s,
+            // The databases check reports unreachable target databases.
+            Err(e) => {
+                tracing::debug!("target database {name}: {e}");
+                continue;
+            }
+        };
+        let state = match read(&s).await {
+            Ok(Some(run)) => TargetState::Ledger(Box::new(run)),
+            Ok(None) => match user_objects(&s).await {
+                Ok(o) if o.is_empty() => TargetState::Empty,
+                Ok(o) => TargetState::NotEmpty(o),
+                Err(e) => {
+                    report.error(
+                        "target-state",
+                        Some(name),
+                        format!("could not read what target database \"{name}\" holds: {e}"),
+                    );
+                    continue;
+                }
+            },
+            Err(e) => {
+                report.error(
+                    "target-state",
+                    Some(name),
+                    format!("could not read the ledger of target database \"{name}\": {e}"),
+                );
+                continue;
+            }
+        };
+        check_target(opts, source_facts, source_databases, name, &state, report);
+        out.insert(name.clone(), state);
+    }
+    out
+}
+
+fn check_target(
+    opts: &crate::options::MigrateOptions,
+    source_facts: Option<&crate::catalog::server::ServerFacts>,
+    source_databases: &[crate::catalog::databases::DatabaseInfo],
+    name: &str,
+    state: &TargetState,
+    report: &mut crate::report::ValidationReport,
+) {
+    match state {
+        TargetState::Empty => {}
+        TargetState::NotEmpty(o) if !opts.resume => report.error(
+            "target-state",
+            Some(name),
+            format!(
+                "target database \"{name}\" is not empty: {} tables, {} other objects, and no \
+                 ledger of an unfinished db-migrate run; migrate into an empty or missing \
+                 database (nothing was written to it)",
+                o.tables, o.other
+            ),
+        ),
+        TargetState::NotEmpty(_) => {}
+        // An earlier run's replication: handled (cut over, or refused naming its objects) by
+        // the replication method's own check of earlier runs.
+        TargetState::Ledger(run) if run.stage == Stage::Replicating => {}
+        TargetState::Ledger(run) if !opts.resume && !opts.clean => report.error(
+            "target-state",
+            Some(name),
+            format!(
+                "target database \"{name}\" holds an unfinished migration ({}); run the same \
+                 command with --resume to continue it, or with --clean to remove what it wrote \
+                 and start over",
+                run.summary()
+            ),
+        ),
+        TargetState::Ledger(_) if opts.clean => {}
+        TargetState::Ledger(run) => {
+            let src = source_databases.iter().find(|d| d.name == name);
+            let sysid = source_facts.and_then(|f| f.system_identifier);
+            let other_source = src.is_some_and(|d| d.oid != run.source_database_oid)
+                || matches!((sysid, run.source_system_identifier), (Some(a), Some(b)) if a != b);
+            if other_source {
+                report.error(
+                    "target-state",
+                    Some(name),
+                    format!(
+                        "target database \"{name}\" holds an unfinished migration from another \
+                         source database ({}); --resume continues only a migration of the same \
+                         source: use --clean to remove what it wrote and start over",
+                        run.summary()
+                    ),
+                );
+                return;
+            }
+            let now = shaping_options(opts);
+            if now != run.options {
+                report.error(
+                    "target-state",
+                    Some(name),
+                    format!(
+                        "target database \"{name}\": the unfinished migration ({}) ran with \
+                         other options ({}) than this one ({now}); resume it with the same \
+                         options, or use --clean to start over",
+                        run.summary(),
+                        run.options
+                    ),
+                );
+                return;
+            }
+            if run.method.as_deref() == Some("replication") && run.stage == Stage::Data {
+                report.error(
+                    "target-state",
+                    Some(name),
+                    format!(
+                        "target database \"{name}\": the unfinished migration ({}) used the \
+                         replication method, which --resume does not continue yet; run with \
+                         --cleanup to remove its replication objects, then with --clean",
+                        run.summary()
+                    ),
+                );
+            }
+        }
+    }
+}

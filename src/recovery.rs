@@ -1,0 +1,118 @@
+//! The orchestrator's side of the ledger ([`crate::ledger`]): starting it before the schema,
+//! removing it when a database is done, and `--clean`.
+
+use crate::conn::{ConnInfo, Session, connect};
+use crate::error::{Result, Side};
+use crate::ledger::{self, CleanPlan, RunRecord};
+use crate::schema::Schema;
+use crate::sql::quote_ident;
+
+/// Creates the ledger of a fresh run in the target database `s` is connected to, with the
+/// objects it is about to create (for `--clean`).
+pub async fn start_ledger(s: &Session, run: &RunRecord, schema: &Schema) -> Result<()> {
+    ledger::create(s, run).await?;
+    let planned: Vec<(String, Option<String>, String)> = schema
+        .objects
+        .iter()
+        .map(|o| (o.kind.label(), o.schema.clone(), o.name.clone()))
+        .collect();
+    ledger::record_planned(s, &planned).await
+}
+
+/// Drops the ledger of a database whose migration is done; a failure is a warning (the data
+/// is in; the next run would report the ledger).
+pub async fn remove_ledger(target: &ConnInfo, name: &str, warnings: &mut Vec<String>) {
+    let r = async {
+        let s = connect(target, Some(name)).await?;
+        ledger::remove(&s).await
+    }
+    .await;
+    if let Err(e) = r {
+        warnings.push(format!(
+            "the ledger schema {} could not be removed: {e}",
+            quote_ident(ledger::LEDGER_SCHEMA)
+        ));
+    }
+}
+
+/// Objects listed in a message before "and N more".
+const LISTED: usize = 50;
+
+/// `--clean` of target database `name`, whose ledger is `run`: drops the database when the
+/// ledger says this tool created it (`admin`: a session on another database of the target),
+/// else exactly the objects the ledger attributes to the earlier run, and the ledger. Returns
+/// whether the database was dropped, and a message that lists what was removed.
+pub async fn clean(
+    admin: &Session,
+    target: &ConnInfo,
+    name: &str,
+    run: &RunRecord,
+) -> Result<(bool, String)> {
+    let s = connect(target, Some(name))
+        .await
+        .map_err(|e| e.with_side(Side::Target))?;
+    let plan = ledger::clean_plan(&s, run).await?;
+    match plan {
+        CleanPlan::DropDatabase => {
+            drop(s);
+            let force = if admin.major() >= 13 {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
+            tracing::info!(database = %name, "--clean: dropping the database the earlier run created");
+            admin
+                .batch_execute(&format!("DROP DATABASE {}{force}", quote_ident(name)))
+                .await
+                .map_err(|e| {
+                    crate::Error::from_pg(e)
+                        .with_side(Side::Target)
+                        .with_phase("--clean")
+                })?;
+            Ok((
+                true,
+                format!(
+                    "--clean dropped the target database, which the unfinished earlier run \
+                     ({}) had created; it is migrated again from the start",
+                    run.summary()
+                ),
+            ))
+        }
+        CleanPlan::DropObjects(drops) => {
+            for (_, what) in &drops {
+                tracing::info!(database = %name, "--clean: removing {what}");
+            }
+            ledger::clean_objects(&s, &drops).await?;
+            let mut listed: Vec<&str> = drops.iter().take(LISTED).map(|d| d.1.as_str()).collect();
+            let more = drops.len().saturating_sub(LISTED);
+            let more_text = format!("and {more} more");
+            if more > 0 {
+                listed.push(&more_text);
+            }
+            Ok((
+                false,
+                format!(
+                    "--clean removed what the unfinished earlier run ({}) had created: {}{}",
+                    run.summary(),
+                    if listed.is_empty() {
+                        "no objects (only its ledger)".to_string()
+                    } else {
+                        listed.join(", ")
+                    },
+                    "; the database is migrated again from the start"
+                ),
+            ))
+        }
+    }
+}
+
+/// The replication objects a run of the replication method creates for `name`.
+pub fn describe_replication_objects(name: &str, mangle: bool) -> String {
+    let n = crate::replication::names::ObjectNames::for_database(name, mangle);
+    format!(
+        "publication {} and replication slot {} on the source, subscription {} on the target",
+        quote_ident(&n.publication),
+        quote_ident(&n.slot),
+        quote_ident(&n.subscription)
+    )
+}

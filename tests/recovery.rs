@@ -1,0 +1,391 @@
+//! Recovery on real clusters: a migration killed, interrupted or hit by a transient fault in the
+//! middle of its copy is refused without `--resume`, resumes to a target equal to the source,
+//! starts over with `--clean`, and heals a terminated backend by retrying; no ledger is left
+//! after success.
+//!
+//! The faults are aimed, not timed: the source's `big` table has a stored generated column
+//! whose (immutable) function sleeps only in sessions running with `session_replication_role
+//! = replica`, which is how the migration's target sessions load (superuser target). So on
+//! the target, loading `big` takes seconds while `small` commits at once, and the test acts
+//! when the ledger shows `small` copied and `big`'s COPY is running.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use db_migrate::conn::ConnInfo;
+use db_migrate::ledger::LEDGER_SCHEMA;
+use db_migrate::migrate::PgMigrate;
+use db_migrate::options::MigrateOptions;
+use db_migrate::report::{DbStatus, Method};
+use serde_json::Value;
+use support::{quote_ident, quote_literal, source, target};
+
+/// Rows of `big`; each costs about 4 ms to load on the target.
+const BIG_ROWS: u32 = 1500;
+
+async fn fixture(prefix: &str) -> String {
+    let src = source();
+    let db = src.create_database(prefix).await;
+    src.execute(
+        &db,
+        &format!(
+            "CREATE FUNCTION public.slow_on_target(a integer) RETURNS integer
+               LANGUAGE plpgsql IMMUTABLE AS $$
+             BEGIN
+               IF pg_catalog.current_setting('session_replication_role') = 'replica' THEN
+                 PERFORM pg_catalog.pg_sleep(0.004);
+               END IF;
+               RETURN a;
+             END $$;
+             CREATE TABLE public.small (id integer PRIMARY KEY, v text);
+             INSERT INTO public.small SELECT g, 'row ' || g FROM generate_series(1, 200) g;
+             CREATE TABLE public.big (
+               id integer PRIMARY KEY,
+               g integer GENERATED ALWAYS AS (public.slow_on_target(id)) STORED,
+               pad text);
+             INSERT INTO public.big (id, pad) SELECT g, repeat('x', 100) FROM generate_series(1, {BIG_ROWS}) g;
+             CREATE INDEX big_pad ON public.big (pad);
+             CREATE SEQUENCE public.counter; SELECT pg_catalog.setval('public.counter', 42);"
+        ),
+    )
+    .await;
+    db
+}
+
+async fn checksum(c: &support::Cluster, db: &str, table: &str) -> Vec<Option<String>> {
+    c.query_strings(
+        db,
+        &format!(
+            "SELECT count(*)::text, md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.{table} t"
+        ),
+    )
+    .await
+    .remove(0)
+}
+
+/// The target equals the source (rows of both tables, the index, the sequence) and holds no
+/// ledger.
+async fn assert_migrated(db: &str) {
+    let (src, tgt) = (source(), target());
+    for t in ["small", "big"] {
+        assert_eq!(
+            checksum(src, db, t).await,
+            checksum(tgt, db, t).await,
+            "table {t}"
+        );
+    }
+    let index = tgt
+        .query_strings(
+            db,
+            "SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'big_pad'",
+        )
+        .await;
+    assert_eq!(index.len(), 1, "post-data index created");
+    let seq = tgt
+        .query_strings(db, "SELECT last_value::text FROM public.counter")
+        .await;
+    assert_eq!(seq[0][0].as_deref(), Some("42"));
+    assert!(!has_ledger(db).await, "no ledger after success");
+}
+
+async fn has_ledger(db: &str) -> bool {
+    !target()
+        .query_strings(
+            db,
+            &format!(
+                "SELECT 1 FROM pg_namespace WHERE nspname = {}",
+                quote_literal(LEDGER_SCHEMA)
+            ),
+        )
+        .await
+        .is_empty()
+}
+
+/// Waits until the ledger of target database `db` records `small` copied and a COPY into `big`
+/// runs on the target; returns that COPY's backend pid.
+async fn wait_for_big_copy(db: &str) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the copy of big never started");
+        let exists = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 1 FROM pg_database WHERE datname = {}",
+                    quote_literal(db)
+                ),
+            )
+            .await;
+        let ledger = format!("{}.part", quote_ident(LEDGER_SCHEMA));
+        if !exists.is_empty()
+            && !target()
+                .query_strings(
+                    db,
+                    &format!(
+                        "SELECT 1 WHERE pg_catalog.to_regclass({}) IS NOT NULL",
+                        quote_literal(&ledger)
+                    ),
+                )
+                .await
+                .is_empty()
+        {
+            let rows = target()
+                .query_strings(
+                    db,
+                    &format!(
+                        "SELECT a.pid::text FROM pg_stat_activity a
+                          WHERE a.datname = current_database() AND a.query LIKE 'COPY \"public\".\"big\"%'
+                            AND EXISTS (SELECT 1 FROM {ledger} p
+                                         WHERE p.table_name = 'small' AND p.state = 'copied')"
+                    ),
+                )
+                .await;
+            if let Some(pid) = rows.first().and_then(|r| r[0].clone()) {
+                return pid.parse().unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn spawn(db: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args([
+            "-s",
+            &source().superuser_uri("postgres"),
+            "-t",
+            &target().superuser_uri("postgres"),
+            "--only-db",
+            db,
+            "--dump-only",
+            "--jobs",
+            "2",
+            "--copy-retries",
+            "0",
+        ])
+        .args(extra)
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pg_migrate starts")
+}
+
+fn finish(child: Child) -> (Option<i32>, String, String) {
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn database<'a>(v: &'a Value, db: &str) -> &'a Value {
+    v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["dbname"] == db)
+        .unwrap_or_else(|| panic!("{db} reported: {v}"))
+}
+
+fn table<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a table list: {list}"))
+        .iter()
+        .find(|t| t["table"] == name)
+        .unwrap_or_else(|| panic!("{name} listed: {list}"))
+}
+
+#[tokio::test]
+async fn a_killed_run_is_refused_without_resume_and_resume_completes_it() {
+    let db = fixture("recovery kill ").await;
+    let child = spawn(&db, &[]);
+    wait_for_big_copy(&db).await;
+    let mut child = child;
+    child.kill().unwrap(); // SIGKILL: nothing of ours runs afterwards
+    let _ = child.wait();
+
+    // The same command again writes nothing and names both ways on.
+    let (code, _, err) = finish(spawn(&db, &[]));
+    assert_eq!(code, Some(1), "{err}");
+    for needle in [
+        "unfinished migration",
+        "--resume",
+        "--clean",
+        "stopped during the data copy",
+    ] {
+        assert!(err.contains(needle), "{needle} not in:\n{err}");
+    }
+    assert!(has_ledger(&db).await);
+
+    // --resume keeps small (copied by the killed run) and copies big in a new snapshot.
+    let (code, out, err) = finish(spawn(&db, &["--resume", "--json", "-"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, &db);
+    assert_eq!(entry["status"], "done", "{v}");
+    let tables = &entry["data"]["tables"];
+    let small = table(tables, "small");
+    let big = table(tables, "big");
+    assert_eq!(small["rows"], 200, "{v}");
+    assert_eq!(big["rows"], BIG_ROWS, "{v}");
+    let (s_snap, b_snap) = (&small["snapshots"], &big["snapshots"]);
+    assert_eq!(s_snap.as_array().unwrap().len(), 1, "{v}");
+    assert_ne!(
+        s_snap, b_snap,
+        "small was copied as of the killed run's snapshot: {v}"
+    );
+    let warned = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("resumed: 1 table was copied"));
+    assert!(warned, "the report warns about writes in between: {v}");
+    assert_migrated(&db).await;
+
+    // A completed migration run again is refused as not empty; --resume skips it as done.
+    let (code, _, err) = finish(spawn(&db, &[]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is not empty: 2 tables"), "{err}");
+    let (code, _, err) = finish(spawn(&db, &["--resume"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("skipped (--resume)"), "{err}");
+}
+
+#[tokio::test]
+async fn sigterm_reports_every_table_and_clean_starts_over() {
+    let db = fixture("recovery term ").await;
+    let dir = std::env::temp_dir().join(support::unique_name("recovery-json-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let child = spawn(&db, &["--json", json.to_str().unwrap()]);
+    wait_for_big_copy(&db).await;
+    let started = Instant::now();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, _, err) = finish(child);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the COPY was cancelled, not waited for"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let entry = database(&v, &db);
+    assert_eq!(entry["status"], "failed", "{v}");
+    assert!(
+        entry["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{v}"
+    );
+    assert_eq!(table(&entry["tables"], "small")["state"], "copied", "{v}");
+    assert_eq!(
+        table(&entry["tables"], "big")["state"],
+        "interrupted",
+        "{v}"
+    );
+    // Both sides' COPY sessions are gone.
+    let left = target()
+        .query_strings(
+            &db,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await;
+    assert!(left.is_empty(), "target sessions left: {left:?}");
+
+    // --clean drops the database the killed run created, then migrates it from the start.
+    let (code, _, err) = finish(spawn(&db, &["--clean"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("--clean dropped the target database"), "{err}");
+    assert_migrated(&db).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_terminated_target_backend_is_retried_on_new_sessions() {
+    let db = fixture("recovery retry ").await;
+    let mut opts = MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        force_method: Some(Method::Dump),
+        ..Default::default()
+    };
+    opts.copy.jobs = 2;
+    opts.copy.progress = db_migrate::copy::ProgressMode::Quiet;
+    opts.copy.retry_delay = Duration::from_millis(200);
+    let killer = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let pid = wait_for_big_copy(&db).await;
+            target()
+                .execute("postgres", &format!("SELECT pg_terminate_backend({pid})"))
+                .await;
+        })
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    killer.await.unwrap();
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    let data = entry.data.as_ref().unwrap();
+    let big = data.tables.iter().find(|t| t.table == "big").unwrap();
+    assert_eq!(big.retries, 1, "{}", result.to_json());
+    assert_eq!(data.retries, 1);
+    assert_migrated(&db).await;
+}
+
+#[tokio::test]
+async fn non_empty_targets_are_refused_and_empty_existing_ones_are_used() {
+    let (src, tgt) = (source(), target());
+    let busy = src.create_database("recovery busy ").await;
+    let empty = src.create_database("recovery empty ").await;
+    for db in [&busy, &empty] {
+        src.execute(db, "CREATE TABLE t (a int); INSERT INTO t VALUES (1)")
+            .await;
+        tgt.execute("postgres", &format!("CREATE DATABASE {}", quote_ident(db)))
+            .await;
+    }
+    tgt.execute(
+        &busy,
+        "CREATE TABLE theirs (a int); CREATE VIEW v AS SELECT 1 AS one",
+    )
+    .await;
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![busy.clone(), empty.clone()],
+        force_method: Some(Method::Dump),
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    let busy_entry = result.databases.iter().find(|d| d.dbname == busy).unwrap();
+    assert_eq!(busy_entry.status, DbStatus::Failed);
+    assert!(
+        busy_entry.message.contains(&format!(
+            "target database \"{busy}\" is not empty: 1 tables, 1 other objects"
+        )),
+        "{}",
+        busy_entry.message
+    );
+    let untouched = tgt
+        .query_strings(&busy, "SELECT 1 FROM pg_class WHERE relname = 't'")
+        .await;
+    assert!(
+        untouched.is_empty(),
+        "nothing written to the refused database"
+    );
+    let empty_entry = result.databases.iter().find(|d| d.dbname == empty).unwrap();
+    assert_eq!(empty_entry.status, DbStatus::Done, "{}", result.to_json());
+    assert!(!has_ledger(&empty).await);
+}
