@@ -55,6 +55,7 @@ test: setup lint
 fuzz:
 	cd fuzz && cargo +nightly fuzz run conninfo -- -max_total_time=60
 	cd fuzz && cargo +nightly fuzz run backend_messages -- -max_total_time=60
+	cd fuzz && cargo +nightly fuzz run role_passwords -- -max_total_time=60
 
 bench:
 	cargo bench --bench copy

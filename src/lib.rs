@@ -49,6 +49,7 @@ pub mod migrate;
 pub mod options;
 pub mod output;
 pub mod owners;
+pub mod read_access;
 pub mod recovery;
 pub mod replication;
 pub mod report;

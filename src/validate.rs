@@ -253,6 +253,12 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         for p in &probes {
             check_large_objects(&mut report, p);
         }
+        // Every gap in the source user's read access, with its GRANT (see crate::read_access).
+        for name in &selected {
+            if report.database_errors(name).next().is_none() {
+                crate::read_access::check_database(&opts.source, name, &mut report).await;
+            }
+        }
         if let (Some(target), true) = (&tgt.session, tgt_ok) {
             check_roles(&mut report, opts, source, target).await;
             crate::owners::check_owners(

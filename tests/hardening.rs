@@ -243,6 +243,10 @@ fn every_bad_input_gets_a_clear_error_and_no_secret() {
             &["--print-ddl", "--json"],
         ),
     ];
+    cases.push(bad(
+        &["-s", "host=h channel_binding=require", "-t", NOWHERE],
+        &["channel_binding=require", "not supported"],
+    ));
     let mut env_case = bad(&["-t", NOWHERE], &["--source", "\"pg://\""]);
     env_case
         .env
@@ -757,4 +761,106 @@ async fn tables_without_replica_identity_never_get_published() {
             .await
             .is_empty()
     );
+}
+
+/// A non-superuser source with seven kinds of gap in its read access: one preflight lists them
+/// all, each with the statement that fixes it; after those statements the check passes.
+#[tokio::test]
+async fn preflight_lists_every_read_access_gap_with_its_grant() {
+    let _turn = SERIAL.lock().await;
+    let src = source();
+    let db = src.create_database("read access ").await;
+    let (reader, pw) = src.create_admin("reader ", false).await;
+    let r = support::quote_ident(&reader);
+    src.execute(
+        &db,
+        &format!(
+            "CREATE SCHEMA hidden; CREATE TABLE hidden.t (id int PRIMARY KEY);
+             CREATE TABLE public.secret (id int PRIMARY KEY);
+             CREATE TABLE public.half (id int PRIMARY KEY, pii text, note text);
+             GRANT SELECT (id, note) ON public.half TO {r};
+             CREATE SEQUENCE public.counter;
+             CREATE TABLE public.tenants (id int PRIMARY KEY, tenant text);
+             GRANT SELECT ON public.tenants TO {r};
+             ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY;
+             CREATE TABLE public.open (id int PRIMARY KEY); GRANT SELECT ON public.open TO {r};
+             SELECT lo_from_bytea(0, 'blob');"
+        ),
+    )
+    .await;
+    let validate = || {
+        pg_migrate(&[
+            "-s",
+            &src.uri(&reader, &pw, "postgres"),
+            "-t",
+            &target().superuser_uri("postgres"),
+            "--only-db",
+            &db,
+            "--dump-only",
+            "--validate",
+            "--json",
+            "-",
+        ])
+    };
+    let o = validate();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let gaps: Vec<String> = v["validation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "read-access")
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect();
+    for (object, fix) in [
+        ("schema hidden", "GRANT USAGE ON SCHEMA hidden TO"),
+        (
+            "table public.secret",
+            "GRANT SELECT ON TABLE public.secret TO",
+        ),
+        (
+            "columns public.half (pii)",
+            "GRANT SELECT (pii) ON TABLE public.half TO",
+        ),
+        (
+            "sequence public.counter",
+            "GRANT SELECT ON SEQUENCE public.counter TO",
+        ),
+        ("row-level security public.tenants", "BYPASSRLS"),
+        ("large objects 1", "GRANT SELECT ON LARGE OBJECT"),
+    ] {
+        assert!(
+            gaps.iter().any(|g| g.contains(object) && g.contains(fix)),
+            "{object}: {gaps:#?}"
+        );
+    }
+    assert!(!gaps.iter().any(|g| g.contains("public.open")), "{gaps:#?}");
+    // hidden.t is listed too (no SELECT), so all seven gaps came in one run.
+    assert_eq!(gaps.len(), 7, "{gaps:#?}");
+
+    // Apply the fixes (BYPASSRLS as the superuser) and validate again.
+    let lo: String = src
+        .query_strings(&db, "SELECT min(oid)::text FROM pg_largeobject_metadata")
+        .await[0][0]
+        .clone()
+        .unwrap();
+    src.execute(
+        &db,
+        &format!(
+            "GRANT USAGE ON SCHEMA hidden TO {r}; GRANT SELECT ON hidden.t TO {r};
+             GRANT SELECT ON public.secret TO {r}; GRANT SELECT (pii) ON public.half TO {r};
+             GRANT SELECT ON SEQUENCE public.counter TO {r}; ALTER ROLE {r} BYPASSRLS;
+             GRANT SELECT ON LARGE OBJECT {lo} TO {r};"
+        ),
+    )
+    .await;
+    let o = validate();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let left: Vec<&Value> = v["validation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "read-access")
+        .collect();
+    assert!(left.is_empty(), "{left:#?}");
 }

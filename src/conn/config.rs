@@ -535,6 +535,7 @@ impl ConnInfo {
             _ => {
                 super::keepalive::check_value(key, value)?;
                 super::session_attrs::check_value(key, value)?;
+                super::keywords::check_channel_binding(key, value)?;
                 self.other.insert(key.to_owned(), value.to_owned());
             }
         }
@@ -1269,13 +1270,12 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// At the start of a word: when the word (up to the next whitespace or quote) looks like
+/// At the start of a word: when the word (up to the next whitespace) looks like
 /// `[scheme:[//]]user:password@host...`, writes everything up to the password, the mask and the
 /// `@`, and returns how many bytes that replaced (0 when there is no password).
 fn redact_userinfo(word: &str, out: &mut String) -> usize {
-    let end = word
-        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-        .unwrap_or(word.len());
+    // Only whitespace ends the word: a password may contain quotes.
+    let end = word.find(char::is_whitespace).unwrap_or(word.len());
     let token = &word[..end];
     let Some(at) = token.rfind('@') else {
         return 0;
@@ -1573,7 +1573,7 @@ mod tests {
     fn libpq_keywords_without_a_field_are_kept_for_passing_on() {
         let info = parse(
             "host=h keepalives=1 keepalives_idle=30 target_session_attrs=read-write \
-             channel_binding=require sslnegotiation=direct gssencmode=disable \
+             channel_binding=prefer sslnegotiation=direct gssencmode=disable \
              fallback_application_name=x client_encoding=UTF8",
         );
         // Only the keys our own sessions do not use, with values that would ask for something.
