@@ -27,7 +27,8 @@
 //!   default version at least the source's and installable by the target user (superuser,
 //!   trusted, not superuser-only, or listed in `extwlist.extensions`).
 //! - `size`: with `dbs_max_total_size`, the summed `pg_database_size` of the selected databases.
-//! - `large-objects`: a warning per source database holding large objects.
+//! - `large-objects`: a warning per source database holding large objects, unless the
+//!   replication method cannot be used (`--force-method dump`, `--schema-only`).
 //! - `roles`: one warning naming the source roles the target user cannot create.
 //! - `owners`: per database, a warning counting the objects that will be owned by the
 //!   migration user instead of their source owner, by owner and why ([`crate::owners`]).
@@ -250,7 +251,11 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         if let Some(limit) = opts.dbs_max_total_size {
             check_size(&mut report, source, source_user, &selected, limit).await;
         }
-        for p in &probes {
+        // Only the replication method loses large objects written during the migration.
+        let replication_possible = opts.force_method != Some(crate::report::Method::Dump)
+            && !opts.schema_only
+            && !opts.cleanup;
+        for p in probes.iter().filter(|_| replication_possible) {
             check_large_objects(&mut report, p);
         }
         // Every gap in the source user's read access, with its GRANT (see crate::read_access).

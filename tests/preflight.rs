@@ -854,3 +854,41 @@ async fn all_problems_are_reported_together() {
     assert!(warnings(r, "roles", None)[0].message.contains(&su_role));
     assert!(!r.ok);
 }
+
+#[tokio::test]
+async fn forced_dump_says_nothing_about_logical_replication() {
+    let db = source().create_database("pf_dump_only").await;
+    source()
+        .execute(
+            &db,
+            "CREATE TABLE public.no_key (a int); CREATE UNLOGGED TABLE public.scratch (a int); \
+             SELECT pg_catalog.lo_create(0);",
+        )
+        .await;
+    let (s, t) = superusers();
+    let mut opts = options(&s, &t, &[&db]).await;
+    // Without a forced method, what replication would lose is said.
+    let report = db_migrate::migrate::PgMigrate::new(opts.clone())
+        .validate()
+        .await;
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.check == "large-objects" && f.message.contains("logical replication")),
+        "{:#?}",
+        report.findings
+    );
+    opts.force_method = Some(db_migrate::report::Method::Dump);
+    let report = db_migrate::migrate::PgMigrate::new(opts).validate().await;
+    let about_replication: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            let m = f.message.to_lowercase();
+            m.contains("replication") || m.contains("large object") || m.contains("wal_level")
+        })
+        .collect();
+    assert!(about_replication.is_empty(), "{about_replication:#?}");
+    assert!(report.ok, "{:#?}", report.findings);
+}
