@@ -1266,3 +1266,67 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
     assert!(!e.to_string().contains(&pw), "password in {e}");
     assert!(leftovers(&db).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_copy_is_refused_for_large_objects_and_materialized_views() {
+    let s = support::source();
+    let db = support::unique_name("repl_nocopy");
+    prepare(&db, None, None).await;
+    let view = "CREATE MATERIALIZED VIEW public.item_totals AS SELECT qty, count(*) FROM public.items GROUP BY qty";
+    s.execute(&db, &format!("{view}; SELECT lo_from_bytea(0, 'blob')"))
+        .await;
+    support::target()
+        .execute(&db, &format!("{view} WITH NO DATA"))
+        .await;
+    let mut src = uri_for(s, None, &db);
+    src.port = Some(start_pooler_without_replication().await);
+    let tgt = uri_for(support::target(), None, &db);
+    let opts = ReplicationOptions {
+        subscription_conninfo: Some(uri_for(s, None, &db)),
+        ..fast_opts()
+    };
+    let out = replication::migrate_database(
+        &src,
+        &tgt,
+        &db,
+        &opts,
+        copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+    )
+    .await
+    .expect("a fallback, not an error");
+    let Outcome::FallBackToDump { reason } = out else {
+        panic!("the subscription copy path must be refused");
+    };
+    for what in [
+        "replication connection was refused",
+        "1 large objects",
+        "public.item_totals",
+    ] {
+        assert!(reason.contains(what), "{what:?} missing in: {reason}");
+    }
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+    // Forced, the database fails with the same reason.
+    let forced = ReplicationOptions {
+        forced: true,
+        ..opts
+    };
+    let err = replication::migrate_database(
+        &src,
+        &tgt,
+        &db,
+        &forced,
+        copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+    )
+    .await
+    .expect_err("forced replication cannot take that path");
+    assert!(err.to_string().contains("large objects"), "{err}");
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+}

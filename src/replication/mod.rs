@@ -29,7 +29,9 @@
 //! When a replication connection is refused (pg_hba without `replication` lines, a pooler), or
 //! the user lacks the REPLICATION attribute it needs, the slot is created with
 //! `pg_create_logical_replication_slot()` instead and the subscription copies the data itself
-//! (`copy_data = true`); the result says so.
+//! (`copy_data = true`); the result says so. That path is refused, with the reason, for
+//! databases with large objects, populated materialized views or extension tables holding
+//! rows ([`fallback`]).
 //!
 //! The cut-over first brings in tables created on the source during replication ([`adopt`]).
 //!
@@ -72,6 +74,7 @@
 
 pub mod adopt;
 pub mod done_earlier;
+pub mod fallback;
 pub mod fingerprint;
 pub mod identity;
 pub mod names;
@@ -725,6 +728,12 @@ where
             )
         }
         Err(e) if plan::refused_replication_connection(&e) => {
+            let blockers = fallback::subscription_copy_blockers(src)
+                .await
+                .map_err(|e| on_source(e, dbname))?;
+            if !blockers.is_empty() {
+                return Err(fallback::refusal(&blockers, &e.to_string()));
+            }
             warn!(database = %dbname, "no replication connection ({e}); creating the slot with pg_create_logical_replication_slot() and letting the subscription copy the data");
             refused = Some(e.to_string());
             objects::create_slot_sql(src, &names.slot)

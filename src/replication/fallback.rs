@@ -1,0 +1,76 @@
+//! Whether the subscription may copy the initial data itself (`copy_data = true`), the path
+//! taken when the source refuses replication connections (a pooler, pg_hba without
+//! `replication` lines).
+//!
+//! That copy moves the rows of published tables and nothing else, at a moment this run does
+//! not control (the subscription's table sync workers run after setup returns). Three things
+//! cannot be made right on that path, so it is refused, with the reason, when the source
+//! database has any of them; the orchestrator then uses the dump method (or, with replication
+//! forced, the database fails with that reason):
+//! - large objects: their contents are not replicated, and no snapshot ties a copy of them to
+//!   the subscription's starting point;
+//! - populated materialized views: refreshed before the subscription has copied the rows they
+//!   read, they would be empty or wrong;
+//! - tables of extensions that hold rows (`spatial_ref_sys` of PostGIS, pg_partman's
+//!   configuration): a `FOR ALL TABLES` publication copies them whole, over the rows the
+//!   target's `CREATE EXTENSION` already made.
+
+use crate::conn::Session;
+use crate::error::{Error, Result, SqlState};
+
+/// Why the subscription may not copy the data of the session's database; empty when it may.
+pub async fn subscription_copy_blockers(src: &Session) -> Result<Vec<String>> {
+    let row = src
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata), \
+                    ARRAY(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
+                            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                           WHERE c.relkind = 'm' AND c.relispopulated \
+                             AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' \
+                           ORDER BY 1), \
+                    ARRAY(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
+                            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                 AND d.objid = c.oid AND d.deptype = 'e' \
+                           WHERE c.relkind = 'r' AND pg_catalog.pg_relation_size(c.oid) > 0 \
+                           ORDER BY 1)",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::from_pg(e).with_phase("checking the subscription copy path"))?;
+    let (large_objects, matviews, ext_tables): (i64, Vec<String>, Vec<String>) =
+        (row.get(0), row.get(1), row.get(2));
+    let mut out = Vec::new();
+    if large_objects > 0 {
+        out.push(format!(
+            "the database holds {large_objects} large objects, whose contents a subscription \
+             does not copy"
+        ));
+    }
+    if !matviews.is_empty() {
+        out.push(format!(
+            "materialized views ({}) would be refreshed before the subscription has copied the \
+             rows they read",
+            matviews.join(", ")
+        ));
+    }
+    if !ext_tables.is_empty() {
+        out.push(format!(
+            "tables of extensions ({}) would be copied whole by the subscription, over the rows \
+             the target's CREATE EXTENSION made",
+            ext_tables.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// The error that refuses the subscription copy path: SQLSTATE 55000 (object not in
+/// prerequisite state), which the replication method turns into the fallback to dump unless
+/// replication was forced.
+pub fn refusal(why: &[String], connection_refused: &str) -> Error {
+    Error::validation(format!(
+        "a replication connection was refused ({connection_refused}) and the subscription \
+         cannot copy the initial data itself: {}",
+        why.join("; ")
+    ))
+    .with_sqlstate(SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE)
+}
