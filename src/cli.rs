@@ -186,6 +186,52 @@ pub struct PgArgs {
     /// most 30 s) in between; 0 disables retries.
     #[arg(long = "copy-retries", value_name = "N", default_value_t = crate::copy::retry::DEFAULT_RETRIES)]
     pub copy_retries: u32,
+    /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
+    /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
+    #[arg(
+        long = "with-table",
+        value_name = "NAME",
+        conflicts_with = "skip_table"
+    )]
+    pub with_table: Vec<String>,
+    /// Migrate every table but these (repeatable, comma-separated; forms as --with-table).
+    #[arg(long = "skip-table", value_name = "NAME")]
+    pub skip_table: Vec<String>,
+    /// Migrate only the objects of these schemas (repeatable, comma-separated; SCHEMA or
+    /// DB.SCHEMA patterns).
+    #[arg(long = "schema", value_name = "NAME")]
+    pub schema: Vec<String>,
+    /// Leave out the objects of these schemas (repeatable, comma-separated).
+    #[arg(long = "exclude-schema", value_name = "NAME")]
+    pub exclude_schema: Vec<String>,
+    /// Create these tables but copy none of their rows (repeatable, comma-separated).
+    #[arg(long = "exclude-table-data", value_name = "NAME")]
+    pub exclude_table_data: Vec<String>,
+    /// Also migrate the databases and roles of the managed service (rdsadmin, cloudsqladmin,
+    /// azure_maintenance, _aiven...), which are left out by default.
+    #[arg(long = "include-provider-objects")]
+    pub include_provider_objects: bool,
+    /// Accepted for compatibility and ignored: db-migrate runs no pg_dump or pg_restore.
+    #[arg(long = "pgbin", value_name = "DIR")]
+    pub pgbin: Option<PathBuf>,
+    /// Accepted for compatibility and ignored: extension configuration tables are copied by
+    /// default (see --no-replicate-extension-tables).
+    #[arg(
+        long = "replicate-extension-tables",
+        conflicts_with = "no_replicate_extension_tables"
+    )]
+    pub replicate_extension_tables: bool,
+    /// How the result is printed: a table (default), or the line format of aiven-db-migrate
+    /// (legacy: "Roles:"/"Databases:" lines on stdout, its failure line on stderr).
+    #[arg(long = "output-format", value_enum, default_value = "table")]
+    pub output_format: OutputFormatArg,
+}
+
+/// `--output-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormatArg {
+    Table,
+    Legacy,
 }
 
 /// `--force-method` values.
@@ -321,8 +367,8 @@ impl TryFrom<&PgArgs> for MigrateOptions {
         Ok(MigrateOptions {
             source,
             target,
-            filtered_dbs: split_list(&a.filtered_db),
-            only_dbs: split_list(&a.only_db),
+            filtered_dbs: db_list("-f/--filtered-db", &a.filtered_db)?,
+            only_dbs: db_list("--only-db", &a.only_db)?,
             excluded_roles: split_list(&a.excluded_roles),
             excluded_extensions: split_list(&a.excluded_extensions),
             createdb: !a.no_createdb,
@@ -415,6 +461,14 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             },
             resume: a.resume,
             clean: a.clean,
+            selection: crate::selection::Selection::parse(
+                &a.with_table,
+                &a.skip_table,
+                &a.schema,
+                &a.exclude_schema,
+                &a.exclude_table_data,
+            )?,
+            include_provider_objects: a.include_provider_objects,
         })
     }
 }
@@ -437,6 +491,18 @@ fn check_migration_id(id: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A database list flag: given but empty (an unset shell variable, say) is an error, not
+/// "every database".
+fn db_list(flag: &str, v: &Option<String>) -> Result<Vec<String>> {
+    let list = split_list(v);
+    if v.is_some() && list.is_empty() {
+        return Err(Error::config(format!(
+            "{flag}: empty value (give comma-separated database names)"
+        )));
+    }
+    Ok(list)
 }
 
 /// Rewrites the Python tool's two-letter short flags (`-xr`, `-xe`), which clap cannot express,
@@ -496,6 +562,28 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         }
     };
     init_logging(&parsed, &opts.migration_id);
+    if parsed.output_format == OutputFormatArg::Legacy && parsed.json.as_deref() == Some("-") {
+        eprintln!(
+            "pg_migrate: --output-format legacy prints on stdout, so it cannot be combined with \
+             --json - (write the JSON to a file instead)"
+        );
+        return EXIT_INVALID;
+    }
+    // Flags of the tool we replace that have no meaning here: accepted so scripts keep
+    // working, with a note saying why nothing happens.
+    if let Some(dir) = &parsed.pgbin {
+        tracing::info!(
+            "--pgbin {} ignored: db-migrate speaks the PostgreSQL protocol itself and runs no \
+             pg_dump or pg_restore",
+            dir.display()
+        );
+    }
+    if parsed.replicate_extension_tables {
+        tracing::info!(
+            "--replicate-extension-tables ignored: extension configuration tables are copied \
+             by default (--no-replicate-extension-tables leaves them out)"
+        );
+    }
     // Outputs are opened before any work: a bad path must not cost a whole migration.
     let open = |flag, dest: &Option<String>| {
         dest.as_deref()
@@ -584,10 +672,33 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         } else {
             report.push_str("Preflight failed: fix the errors above and run again.\n");
         }
+    } else if parsed.output_format == OutputFormatArg::Legacy {
+        render_findings(&mut report, &result.validation);
+        for w in &result.warnings {
+            report.push_str(&format!("warning: {w}\n"));
+        }
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out
+            .write_all(crate::legacy::render(&result).as_bytes())
+            .and_then(|_| out.flush())
+        {
+            eprintln!("pg_migrate: cannot write the result to stdout: {e}");
+            return EXIT_INVALID;
+        }
     } else {
         report = result.render_table();
     }
     eprint!("{report}");
+    if parsed.output_format == OutputFormatArg::Legacy
+        && !validate_only
+        && result
+            .databases
+            .iter()
+            .any(|d| d.status == crate::report::DbStatus::Failed)
+    {
+        eprintln!("{}", crate::legacy::FAILURE_LINE);
+    }
     if let Some(out) = json_out
         && let Err(e) = write_json(out, &result)
     {

@@ -44,6 +44,7 @@ pub mod databases;
 pub mod error;
 pub mod interrupt;
 pub mod ledger;
+pub mod legacy;
 pub mod logging;
 pub mod migrate;
 pub mod options;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use tracing::{info, warn};
 
-use crate::catalog::databases::{DatabaseInfo, list_databases, select_databases};
+use crate::catalog::databases::{DatabaseInfo, list_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
 use crate::conn::connect;
 use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
@@ -18,10 +18,11 @@ use crate::options::MigrateOptions;
 use crate::owners::Memberships;
 use crate::replication::{self, InitialData, Outcome};
 use crate::report::Method;
-use crate::report::{DatabaseResult, DbStatus, MigrateResult, ValidationReport};
+use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
 use crate::roles::{apply_role_db_settings, migrate_roles};
 use crate::schema::model::{ObjectKind, Section};
 use crate::schema::{Schema, SchemaOptions, TargetFacts, exec, read_schema};
+use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
 
 /// A migration between two servers. See the crate documentation for an example.
@@ -81,9 +82,30 @@ impl PgMigrate {
                 continue;
             }
             if let Ok(s) = connect(&self.opts.source, Some(name)).await {
-                replication::preflight::preflight_database(&s, name, forced, &mut pf.report).await;
-                // The path it will take (publication form, slot, subscription), or why not.
-                replication::plan::preflight_path(&path_check, &s, name, &mut pf.report).await;
+                // Only the selected tables are published, so only they are checked.
+                let only: Option<Vec<(String, String)>> = pf
+                    .selections
+                    .get(name)
+                    .and_then(|r| r.selection.data_tables().map(<[_]>::to_vec));
+                replication::preflight::preflight_selected(
+                    &s,
+                    name,
+                    forced,
+                    only.as_deref(),
+                    &mut pf.report,
+                )
+                .await;
+                // The path it will take (publication form, slot, subscription), or why not,
+                // for this database's selected tables.
+                let tables = pf
+                    .selections
+                    .get(name)
+                    .and_then(|r| r.selection.data_tables().map(<[_]>::to_vec));
+                let check = replication::plan::PathCheck {
+                    selected: tables.as_deref().or(path_check.selected),
+                    ..path_check
+                };
+                replication::plan::preflight_path(&check, &s, name, &mut pf.report).await;
             }
         }
     }
@@ -137,6 +159,8 @@ impl PgMigrate {
             report,
             targets: target_states,
             source_facts,
+            selections,
+            provider_roles,
             ..
         } = pf
         else {
@@ -155,28 +179,31 @@ impl PgMigrate {
         }
 
         info!("migrating roles");
-        let role_db_settings: Vec<RoleDbSetting> = match migrate_roles(&source, &target, opts).await
-        {
-            Ok((roles, warnings)) => {
-                result.roles = roles;
-                result.warnings.extend(warnings);
-                match list_role_db_settings(&source).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        result.warnings.push(format!(
-                            "per-database role settings could not be read from the source: {e}"
-                        ));
-                        Vec::new()
+        // Provider roles (rdsadmin, cloudsqladmin...) are left out like -xr ones.
+        let mut role_opts = opts.clone();
+        role_opts.excluded_roles.extend(provider_roles);
+        let role_db_settings: Vec<RoleDbSetting> =
+            match migrate_roles(&source, &target, &role_opts).await {
+                Ok((roles, warnings)) => {
+                    result.roles = roles;
+                    result.warnings.extend(warnings);
+                    match list_role_db_settings(&source).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            result.warnings.push(format!(
+                                "per-database role settings could not be read from the source: {e}"
+                            ));
+                            Vec::new()
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                result
-                    .warnings
-                    .push(format!("roles could not be migrated: {e}"));
-                Vec::new()
-            }
-        };
+                Err(e) => {
+                    result
+                        .warnings
+                        .push(format!("roles could not be migrated: {e}"));
+                    Vec::new()
+                }
+            };
 
         let targets: HashMap<&str, &DatabaseInfo> = target_databases
             .iter()
@@ -305,8 +332,12 @@ impl PgMigrate {
                         parts_copied: 0,
                         parts_total: 0,
                     });
+                    let selection = selections
+                        .get(name)
+                        .map(|r| r.selection.clone())
+                        .unwrap_or_else(|| DbSelection::everything(name));
                     let (entry, warnings) = self
-                        .migrate_contents(name, created, &run, memberships.as_mut())
+                        .migrate_contents(name, created, &run, memberships.as_mut(), &selection)
                         .await;
                     result.warnings.extend(warnings);
                     entry
@@ -333,11 +364,13 @@ impl PgMigrate {
         created: &str,
         run: &crate::ledger::RunRecord,
         memberships: Option<&mut Memberships>,
+        selection: &DbSelection,
     ) -> (DatabaseResult, Vec<String>) {
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
         let cancel = self.opts.copy.cancel.clone();
-        let work = self.schema_and_data(name, run, &mut entry, &mut warnings, memberships);
+        let work =
+            self.schema_and_data(name, run, &mut entry, &mut warnings, memberships, selection);
         let outcome = tokio::select! {
             r = work => r,
             // The copy stops by itself (and reports its tables); stages that do not watch the
@@ -377,6 +410,7 @@ impl PgMigrate {
         entry: &mut DatabaseResult,
         warnings: &mut Vec<String>,
         mut memberships: Option<&mut Memberships>,
+        selection: &DbSelection,
     ) -> Result<String> {
         let opts = &self.opts;
         // A resumed run whose schema was complete continues with the data; the ledger keeps
@@ -384,15 +418,21 @@ impl PgMigrate {
         let resuming = run.stage >= crate::ledger::Stage::Data;
         let mut copy_opts = opts.copy.clone();
         copy_opts.ledger = true;
+        // What the selection flags leave in: the copy and the publication see only that.
+        if !selection.everything {
+            copy_opts.selection = Some(std::sync::Arc::new(selection.clone()));
+        }
         // An earlier run's replication objects: cut them over when asked to, else refuse to
         // touch this database (the error names the objects and the commands that handle them).
         // Tables the cut-over creates on the target keep --no-owner / --no-acl.
-        let ropts = replication::ReplicationOptions {
+        // The publication lists exactly the selected tables whose rows move.
+        let repl_opts = replication::ReplicationOptions {
             schema: opts.schema,
+            tables: selection.data_tables().map(<[_]>::to_vec),
             ..opts.replication.clone()
         };
         if let Some(o) =
-            replication::check_earlier_run(&opts.source, &opts.target, name, &ropts).await?
+            replication::check_earlier_run(&opts.source, &opts.target, name, &repl_opts).await?
         {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
@@ -421,6 +461,11 @@ impl PgMigrate {
             .await
             .map_err(|e| e.with_side(Side::Source).with_phase("reading the schema"))?;
         drop(source);
+        warnings.extend(filter_schema(
+            &mut schema,
+            selection,
+            &opts.excluded_extensions,
+        ));
         info!(
             database = %name,
             objects = schema.objects.len(),
@@ -506,6 +551,10 @@ impl PgMigrate {
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
         let table_states = std::sync::Mutex::new(Vec::new());
         let mut summary = format!("schema migrated ({} objects)", schema.objects.len());
+        if let Some(s) = selection.summary() {
+            summary.push_str("; ");
+            summary.push_str(&s);
+        }
         if opts.schema_only {
             let started = std::time::Instant::now();
             report.merge(
@@ -531,7 +580,17 @@ impl PgMigrate {
             drop(sessions);
             let plan = post_data_plan(&schema, opts.schema, &facts, &mut report);
             let mut fallback = None;
-            if opts.force_method != Some(Method::Dump) {
+            // A selection whose tables all keep their rows out leaves nothing to publish.
+            let nothing_to_publish = repl_opts.tables.as_ref().is_some_and(|t| t.is_empty());
+            if nothing_to_publish && opts.force_method == Some(Method::Replication) {
+                return Err(crate::Error::config(
+                    "no selected table has rows to replicate, and the replication method is \
+                     forced (--repl-only / --force-method replication)",
+                ));
+            }
+            if nothing_to_publish && opts.force_method.is_none() {
+                fallback = Some("no selected table has rows to replicate".to_string());
+            } else if opts.force_method != Some(Method::Dump) {
                 entry.method = Some(Method::Replication);
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))
                     .await?;
@@ -543,7 +602,7 @@ impl PgMigrate {
                     &opts.source,
                     &opts.target,
                     name,
-                    &ropts,
+                    &repl_opts,
                     |data| async {
                         match data {
                             InitialData::InSnapshot(snapshot) => {
@@ -782,17 +841,43 @@ impl PgMigrate {
             .await
             .map_err(|e| e.with_side(Side::Source))?;
         let all = list_databases(&source).await?;
+        // The same database selection and filters as a migration, with the same errors.
+        let mut report = ValidationReport::default();
+        let names = crate::selection::preflight::select_databases(&all, &self.opts, &mut report);
+        let selections = crate::selection::preflight::resolve_databases(
+            &self.opts,
+            &source,
+            &names,
+            &mut report,
+        )
+        .await;
+        if let Some(e) = report
+            .findings
+            .iter()
+            .find(|f| f.severity == Severity::Error)
+        {
+            return Err(crate::Error::config(e.message.clone()));
+        }
         let mut out = String::new();
-        for db in select_databases(&all, &self.opts.filtered_dbs, &self.opts.only_dbs) {
-            let s = connect(&self.opts.source, Some(&db.name))
+        for f in &report.findings {
+            out.push_str(&format!("-- {}\n", f.message));
+        }
+        for name in &names {
+            let s = connect(&self.opts.source, Some(name))
                 .await
-                .map_err(|e| e.with_side(Side::Source).with_database(db.name.clone()))?;
-            let schema = read_schema(&s)
+                .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+            let mut schema = read_schema(&s)
                 .await
-                .map_err(|e| e.with_side(Side::Source).with_database(db.name.clone()))?;
+                .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+            let selection = selections
+                .get(name)
+                .map(|r| r.selection.clone())
+                .unwrap_or_else(|| DbSelection::everything(name));
+            let skipped = filter_schema(&mut schema, &selection, &self.opts.excluded_extensions);
+            schema.warnings.extend(skipped);
             out.push_str(&format!(
                 "--\n-- database {}\n--\n",
-                crate::sql::quote_ident(&db.name)
+                crate::sql::quote_ident(name)
             ));
             for w in &schema.warnings {
                 out.push_str(&format!("-- warning: {w}\n"));

@@ -139,6 +139,12 @@ pub struct MigrateOptions {
     /// `--clean`: first remove what an unfinished earlier run wrote (the database, when the
     /// ledger says this tool created it; else exactly the objects the ledger lists).
     pub clean: bool,
+    /// What moves within each database: `--with-table`, `--skip-table`, `--schema`,
+    /// `--exclude-schema`, `--exclude-table-data` (see [`crate::selection`]).
+    pub selection: crate::selection::Selection,
+    /// `--include-provider-objects`: also migrate the managed service's own databases and
+    /// roles ([`crate::selection::provider`]), which are left out by default.
+    pub include_provider_objects: bool,
 }
 
 /// The most target sessions that create schema objects when `--schema-jobs` is not given.
@@ -184,6 +190,8 @@ impl Default for MigrateOptions {
             verify: crate::verify::VerifyOptions::default(),
             resume: false,
             clean: false,
+            selection: crate::selection::Selection::default(),
+            include_provider_objects: false,
         }
     }
 }

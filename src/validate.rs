@@ -43,7 +43,7 @@ use std::ops::RangeInclusive;
 
 use futures::stream::{self, StreamExt};
 
-use crate::catalog::databases::{DatabaseInfo, database_size, list_databases, select_databases};
+use crate::catalog::databases::{DatabaseInfo, database_size, list_databases};
 use crate::catalog::roles::{RoleInfo, UserFacts, current_user_facts, list_role_names, list_roles};
 use crate::catalog::server::{
     AvailableExtension, InstalledExtension, ServerFacts, available_extensions, compare_versions,
@@ -79,6 +79,11 @@ pub struct Preflight {
     /// What each selected database's existing target holds (ledger, user objects), read by
     /// [`crate::ledger::preflight_targets`].
     pub targets: std::collections::HashMap<String, crate::ledger::TargetState>,
+    /// Each database's resolved selection (empty when no selection flag is given: everything
+    /// moves).
+    pub selections: std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
+    /// Provider roles of the source that are left out (see [`crate::selection::provider`]).
+    pub provider_roles: Vec<String>,
 }
 
 /// One server after the first round: its session and the facts every check needs.
@@ -187,13 +192,28 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
     let source_databases = src.databases.clone().unwrap_or_default();
     let target_databases = tgt.databases.clone().unwrap_or_default();
     let selected: Vec<String> = if src_ok {
-        select_databases(&source_databases, &opts.filtered_dbs, &opts.only_dbs)
-            .into_iter()
-            .map(|d| d.name.clone())
-            .collect()
+        crate::selection::preflight::select_databases(&source_databases, opts, &mut report)
     } else {
         Vec::new()
     };
+    // Provider roles are left out of every role check and of the migration.
+    let provider_roles = match (&src.session, src_ok) {
+        (Some(source), true) => match list_role_names(source).await {
+            Ok(names) => crate::selection::preflight::provider_roles(&names, opts, &mut report),
+            Err(_) => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let with_provider_roles;
+    let opts = if provider_roles.is_empty() {
+        opts
+    } else {
+        let mut o = opts.clone();
+        o.excluded_roles.extend(provider_roles.iter().cloned());
+        with_provider_roles = o;
+        &with_provider_roles
+    };
+    let mut selections = std::collections::BTreeMap::new();
 
     // Target facts shared by every database's checks.
     let target_side = match (&tgt.session, tgt_ok) {
@@ -248,8 +268,20 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
                 check_extensions(&mut report, opts, p, ts, tf);
             }
         }
-        if let Some(limit) = opts.dbs_max_total_size {
-            check_size(&mut report, source, source_user, &selected, limit).await;
+        let readable: Vec<String> = probes
+            .iter()
+            .filter(|p| p.source.is_ok())
+            .map(|p| p.name.clone())
+            .collect();
+        selections =
+            crate::selection::preflight::resolve_databases(opts, source, &readable, &mut report)
+                .await;
+        match opts.dbs_max_total_size {
+            Some(limit) if !opts.selection.is_everything() => {
+                crate::selection::preflight::check_selected_size(&mut report, &selections, limit)
+            }
+            Some(limit) => check_size(&mut report, source, source_user, &selected, limit).await,
+            None => {}
         }
         // Only the replication method loses large objects written during the migration.
         let replication_possible = opts.force_method != Some(crate::report::Method::Dump)
@@ -303,6 +335,8 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         target_databases,
         selected,
         targets,
+        selections,
+        provider_roles,
     }
 }
 

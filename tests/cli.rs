@@ -170,8 +170,9 @@ async fn show_passwords_reveals_placeholders_that_then_work() {
         &src.superuser_uri("postgres"),
         "-t",
         &tgt.superuser_uri("postgres"),
+        // Leaving out every database is an error (nothing to migrate): the smallest one moves.
         "-f",
-        &all_but(&[]).await,
+        &all_but(&["postgres"]).await,
         "--show-passwords",
         "--json",
         "-",
@@ -316,7 +317,13 @@ async fn sql_injection_in_name_flags_is_just_a_name() {
         "'; SELECT 1; --",
         "--validate",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The name is looked up as a name: no such database, a preflight error quoting it.
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("names database \"{evil}\", which does not exist")),
+        "{err}"
+    );
     let still = src
         .query_strings(
             "postgres",

@@ -22,6 +22,9 @@ pub struct Relation {
     pub extension_member: bool,
     /// `pg_total_relation_size` (heap, TOAST, indexes), 0 when not readable.
     pub total_bytes: u64,
+    /// `oid::regclass::text` (schema-qualified, quoted where needed: sessions run with an
+    /// empty search_path), as other catalog queries name tables in messages.
+    pub regclass: String,
 }
 
 /// The user schemas (not `pg_*`, not `information_schema`) and relations of the session's
@@ -73,7 +76,8 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
                            AND d.objid = c.oid
                            AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
                            AND d.deptype = 'e'),
-                coalesce(pg_catalog.pg_total_relation_size(c.oid), 0)::int8
+                coalesce(pg_catalog.pg_total_relation_size(c.oid), 0)::int8,
+                c.oid::pg_catalog.regclass::text
            FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p', 'f', 'S') AND c.relpersistence <> 't'
@@ -101,6 +105,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
                 owned_by: owner_schema.zip(owner_name),
                 extension_member: r.get(8),
                 total_bytes: r.get::<_, i64>(9).max(0) as u64,
+                regclass: r.get(10),
             }
         })
         .collect();

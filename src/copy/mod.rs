@@ -154,6 +154,9 @@ pub struct CopyOptions {
     /// The wait before the first retry; it doubles per retry, at most
     /// [`retry::MAX_RETRY_DELAY`].
     pub retry_delay: std::time::Duration,
+    /// The database's selection (`--with-table`, `--exclude-table-data`...): only the tables
+    /// and sequences whose data it includes are copied. `None`: everything.
+    pub selection: Option<std::sync::Arc<crate::selection::DbSelection>>,
 }
 
 /// The default worker count: CPU cores, at least 2.
@@ -177,6 +180,7 @@ impl Default for CopyOptions {
             ledger: false,
             retries: retry::DEFAULT_RETRIES,
             retry_delay: retry::DEFAULT_RETRY_DELAY,
+            selection: None,
         }
     }
 }

@@ -623,8 +623,15 @@ pub async fn build(
     replica: bool,
     opts: &CopyOptions,
 ) -> Result<Plan> {
-    let (tables, sequences, types, ancestry, los) =
+    let (mut tables, mut sequences, types, ancestry, mut los) =
         read_source(src, source_db, opts.extension_tables).await?;
+    if let Some(sel) = &opts.selection {
+        tables.retain(|t| sel.includes_data(&t.schema, &t.name));
+        sequences.retain(|s| sel.includes_data(&s.schema, &s.name));
+        if !sel.large_objects {
+            los.clear();
+        }
+    }
     let rules = TypeRules { types: &types };
     let source_major = src.major();
     let mut plan = Plan {

@@ -175,6 +175,34 @@ async fn names(session: &Session, sql: &str) -> Result<Vec<String>> {
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
+/// Unlogged user tables (`oid::regclass::text`), only those in `only` when given.
+async fn unlogged_tables(
+    session: &Session,
+    only: Option<&[(String, String)]>,
+) -> Result<Vec<String>> {
+    let rows = session
+        .query(
+            &format!(
+                "SELECT n.nspname::text, c.relname::text, c.oid::pg_catalog.regclass::text
+                   FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE {USER_TABLES} AND c.relpersistence = 'u' ORDER BY 3"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            only.is_none_or(|only| {
+                let (schema, table): (String, String) = (r.get(0), r.get(1));
+                only.iter().any(|(s, t)| *s == schema && *t == table)
+            })
+        })
+        .map(|r| r.get(2))
+        .collect())
+}
+
 fn list(names: &[String]) -> String {
     const SHOWN: usize = 20;
     let mut s = names
@@ -219,8 +247,20 @@ pub async fn preflight_database(
     forced: bool,
     report: &mut ValidationReport,
 ) {
+    preflight_selected(source_db, dbname, forced, None, report).await
+}
+
+/// [`preflight_database`] for the selected tables only: `only` holds the `(schema, table)`
+/// pairs whose rows move (`None`: every table).
+pub async fn preflight_selected(
+    source_db: &Session,
+    dbname: &str,
+    forced: bool,
+    only: Option<&[(String, String)]>,
+    report: &mut ValidationReport,
+) {
     let db = Some(dbname);
-    match super::identity::tables_without_identity(source_db, None).await {
+    match super::identity::tables_without_identity(source_db, only).await {
         Ok(t) if !t.is_empty() && forced => report.error(
             CHECK,
             db,
@@ -244,15 +284,7 @@ pub async fn preflight_database(
             format!("could not list tables without replica identity: {e}"),
         ),
     }
-    let unlogged = names(
-        source_db,
-        &format!(
-            "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE {USER_TABLES} AND c.relpersistence = 'u' ORDER BY 1"
-        ),
-    )
-    .await;
+    let unlogged = unlogged_tables(source_db, only).await;
     match unlogged {
         Ok(t) if !t.is_empty() => report.warning(
             CHECK,

@@ -31,6 +31,7 @@
 //! ([`Selection::unmatched`]): a typo must not silently migrate everything or nothing.
 
 pub mod pattern;
+pub mod preflight;
 pub mod provider;
 mod schema;
 
@@ -400,6 +401,7 @@ mod tests {
             ancestors: Vec::new(),
             owned_by: None,
             extension_member: false,
+            regclass: String::new(),
             total_bytes: 8192,
         }
     }

@@ -198,6 +198,7 @@ mod tests {
             ancestors: Vec::new(),
             owned_by: None,
             extension_member: false,
+            regclass: String::new(),
             total_bytes: 0,
         }
     }
