@@ -104,6 +104,9 @@ pub struct PgArgs {
     /// Do not copy privileges (GRANT/REVOKE).
     #[arg(long = "no-acl")]
     pub no_acl: bool,
+    /// Do not copy the source's publications (db-migrate's own and subscriptions never are).
+    #[arg(long = "no-publications")]
+    pub no_publications: bool,
     /// Parallel copy workers, each with one source and one target session (default: CPU
     /// cores, at least 2).
     #[arg(long = "jobs", short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
@@ -381,6 +384,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             schema: crate::schema::SchemaOptions {
                 no_owner: a.no_owner,
                 no_acl: a.no_acl,
+                no_publications: a.no_publications,
             },
             schema_jobs: match a.schema_jobs {
                 Some(0) => return Err(Error::config("--schema-jobs must be at least 1")),

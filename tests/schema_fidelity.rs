@@ -4,6 +4,9 @@
 
 mod support;
 
+use db_migrate::conn::ConnInfo;
+use db_migrate::schema::SchemaOptions;
+use db_migrate::{MigrateOptions, migrate::PgMigrate};
 use support::oracle::assert_schema_roundtrip;
 use support::{source, target};
 
@@ -109,5 +112,114 @@ async fn identity_sequences_keep_their_own_persistence() {
     assert_eq!(
         persistence[0][0].as_deref(),
         Some("il=p il_a_seq=u iu=u iu_a_seq=p plain_unlogged=u")
+    );
+}
+
+const PUBLICATIONS: &str = r#"
+CREATE SCHEMA pubs;
+CREATE SCHEMA pubs2;
+CREATE TABLE pubs.t0 (c int, d int, e int);
+CREATE TABLE pubs.t1 (c int PRIMARY KEY);
+CREATE TABLE pubs2.t2 (x int);
+CREATE PUBLICATION p_all FOR ALL TABLES WITH (publish = 'insert', publish_via_partition_root = true);
+CREATE PUBLICATION "p cols" FOR TABLE pubs.t0 (c, d) WHERE (c > 0), TABLE pubs.t1;
+CREATE PUBLICATION p_nsp FOR TABLES IN SCHEMA pubs2, pubs;
+CREATE PUBLICATION p_empty WITH (publish = '');
+COMMENT ON PUBLICATION "p cols" IS 'column lists and a row filter';
+"#;
+
+#[tokio::test]
+async fn publications_arrive_with_tables_column_lists_filters_schemas_and_options() {
+    if source().major < 15 {
+        eprintln!("column lists, row filters and TABLES IN SCHEMA are PostgreSQL 15+");
+        return;
+    }
+    assert_schema_roundtrip(PUBLICATIONS).await;
+}
+
+/// Publications of `db` on the target, with their table count.
+async fn target_publications(db: &str) -> Vec<String> {
+    target()
+        .query_strings(
+            db,
+            "SELECT p.pubname || ':' || (SELECT count(*) FROM pg_publication_rel r \
+                    WHERE r.prpubid = p.oid) FROM pg_publication p ORDER BY 1",
+        )
+        .await
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect()
+}
+
+async fn migrate_schema(db: &str, no_publications: bool) {
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.to_string()],
+        schema_only: true,
+        schema: SchemaOptions {
+            no_publications,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+}
+
+#[tokio::test]
+async fn db_migrates_own_publications_are_never_copied_and_no_publications_leaves_all_out() {
+    let sql = "CREATE TABLE t (id int PRIMARY KEY);
+               CREATE PUBLICATION mine FOR TABLE t;
+               CREATE PUBLICATION aiven_db_migrate_other_db_pub FOR TABLE t;";
+    let db = source().create_database("pubs own").await;
+    source().execute(&db, sql).await;
+    migrate_schema(&db, false).await;
+    assert_eq!(target_publications(&db).await, vec!["mine:1".to_string()]);
+
+    let db = source().create_database("pubs none").await;
+    source().execute(&db, sql).await;
+    migrate_schema(&db, true).await;
+    assert!(target_publications(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn transforms_and_conversions_arrive() {
+    assert_schema_roundtrip(
+        "CREATE TRANSFORM FOR int LANGUAGE SQL (
+             FROM SQL WITH FUNCTION prsd_lextype(internal),
+             TO SQL WITH FUNCTION int4recv(internal));
+         COMMENT ON TRANSFORM FOR int LANGUAGE SQL IS 'from the regression tests';
+         CREATE SCHEMA conv;
+         CREATE CONVERSION conv.\"latin 1\" FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+         COMMENT ON CONVERSION conv.\"latin 1\" IS 'a conversion';",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn privileges_on_system_objects_that_differ_from_initdb_are_kept() {
+    let db = assert_schema_roundtrip(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fidelity_auditor') THEN
+                 CREATE ROLE fidelity_auditor;
+             END IF;
+         END $$;
+         GRANT SELECT (prosrc) ON pg_catalog.pg_proc TO fidelity_auditor;
+         REVOKE EXECUTE ON FUNCTION pg_catalog.now() FROM PUBLIC;
+         REVOKE SELECT ON pg_catalog.pg_settings FROM PUBLIC;
+         GRANT SELECT ON information_schema.tables TO fidelity_auditor WITH GRANT OPTION;",
+    )
+    .await;
+    let acl = target()
+        .query_strings(
+            &db,
+            "SELECT has_function_privilege('public', 'pg_catalog.now()', 'EXECUTE')::text, \
+                    has_column_privilege('fidelity_auditor', 'pg_catalog.pg_proc', 'prosrc', 'SELECT')::text",
+        )
+        .await;
+    assert_eq!(
+        acl[0],
+        vec![Some("false".to_string()), Some("true".to_string())]
     );
 }

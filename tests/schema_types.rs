@@ -595,7 +595,7 @@ async fn superuser_only_objects_are_skipped_for_an_admin() {
     let facts = TargetFacts::read(&t).await.unwrap();
     let opts = SchemaOptions {
         no_owner: true,
-        no_acl: false,
+        ..Default::default()
     };
     let report = exec::apply(&t, schema.objects.iter(), opts, &facts)
         .await

@@ -36,11 +36,13 @@ use crate::sql::{quote_ident, quote_literal};
 /// Objects per transaction.
 pub const BATCH_OBJECTS: usize = 200;
 
-/// What `--no-owner` / `--no-acl` ask for.
+/// What `--no-owner` / `--no-acl` / `--no-publications` ask for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SchemaOptions {
     pub no_owner: bool,
     pub no_acl: bool,
+    /// Leave the source's publications out.
+    pub no_publications: bool,
 }
 
 /// What the target user may do about owners.
@@ -200,6 +202,9 @@ fn planned(
     owners_lost: &mut Vec<(String, String)>,
     warnings: &mut Vec<String>,
 ) -> Vec<(Part, String)> {
+    if opts.no_publications && o.kind == ObjectKind::Publication {
+        return Vec::new();
+    }
     let mut out: Vec<(Part, String)> = match super::extensions::version_plan(o, facts) {
         super::extensions::VersionPlan::Default { statement, warning } => {
             warnings.push(warning);

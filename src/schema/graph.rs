@@ -147,6 +147,9 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         let acls = crate::catalog::extensions::list_member_acls(s).await?;
         c.objects
             .extend(super::extensions::member_acl_objects(&acls));
+        c.extend(super::transforms::collect(s).await?);
+        c.extend(super::publications::collect(s).await?);
+        c.extend(super::system_acls::collect(s).await?);
         Ok::<_, Error>(c)
     };
     let (others, catalog, depend) = futures::try_join!(

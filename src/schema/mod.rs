@@ -14,8 +14,11 @@ pub mod extensions;
 pub mod graph;
 mod inherit;
 pub mod model;
+pub mod publications;
 pub mod relations;
 pub mod routines;
+pub mod system_acls;
+pub mod transforms;
 pub mod types;
 
 /// SQL condition (on a `pg_namespace` alias `n`) that keeps user schemas only.

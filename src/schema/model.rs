@@ -43,6 +43,8 @@ pub mod class {
     pub const PG_TRANSFORM: u32 = 3576;
     pub const PG_AM: u32 = 2601;
     pub const PG_PUBLICATION: u32 = 6104;
+    pub const PG_PUBLICATION_REL: u32 = 6106;
+    pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
 }
 
 /// The identity of a catalog row, as `pg_depend` records it (`classid`, `objid`). Column-level
@@ -116,6 +118,10 @@ pub enum ObjectKind {
     Statistics,
     MaterializedViewRefresh,
     EventTrigger,
+    Publication,
+    Transform,
+    /// GRANT / REVOKE on a `pg_catalog` or `information_schema` object (no CREATE).
+    SystemPrivileges,
 }
 
 impl ObjectKind {
@@ -159,6 +165,9 @@ impl ObjectKind {
             ObjectKind::Policy => "POLICY",
             ObjectKind::Statistics => "STATISTICS",
             ObjectKind::EventTrigger => "EVENT TRIGGER",
+            ObjectKind::Publication => "PUBLICATION",
+            ObjectKind::Transform => "TRANSFORM",
+            ObjectKind::SystemPrivileges => "PRIVILEGES ON",
         }
     }
 

@@ -1,0 +1,394 @@
+//! PostgreSQL's own regression database as a corpus: what the server's 217 regression tests leave
+//! behind (about 970 relations, odd inheritance, partitions, publications, a transform, rules,
+//! large objects...) is migrated by the dump method as superuser, and the target must match the
+//! source as closely as `pg_dump | pg_restore` of the same database does:
+//!
+//! - `pg_dump --schema-only` of source and target: no diff line that the restored copy does
+//!   not also have;
+//! - every table's rows (count and md5 of the sorted row texts) and the large objects: equal
+//!   where the restored copy's are;
+//! - inheritance children keep their own column order (pg_dump loses it; we read the catalogs).
+//!
+//! The corpus is built and cached by `scripts/regression-db.sh` (needs root and Debian's
+//! registry the first time). When it cannot be built the test says so loudly and passes, unless
+//! `DB_MIGRATE_REQUIRE_REGRESSION_DB=1` (set by `.ci/run`), where that is a failure.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use db_migrate::conn::ConnInfo;
+use db_migrate::report::Method;
+use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
+use support::{Cluster, SUPERUSER_PASSWORD, quote_ident, target};
+
+const DB: &str = "regression";
+const REQUIRE: &str = "DB_MIGRATE_REQUIRE_REGRESSION_DB";
+const SERVER_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The cache directory of scripts/regression-db.sh (building it when missing), or why not.
+fn corpus() -> Result<PathBuf, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/regression-db.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}):\n{stderr}",
+            script.display(),
+            out.status
+        ));
+    }
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(PathBuf::from(dir))
+}
+
+/// The newest installed pg_dump at least as new as both servers.
+fn pg_tool(tool: &str, need: u32) -> Option<PathBuf> {
+    (need..=18)
+        .rev()
+        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/{tool}")))
+        .find(|p| p.exists())
+}
+
+fn tool(program: &Path, args: &[&str], cluster: &Cluster, db: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .args(["-h", "127.0.0.1", "-p"])
+        .arg(cluster.port.to_string())
+        .args(["-U", "postgres", "-d", db])
+        .env("PGPASSWORD", SUPERUSER_PASSWORD);
+    cmd
+}
+
+fn schema_dump(pg_dump: &Path, cluster: &Cluster, db: &str) -> String {
+    let out = tool(pg_dump, &["--schema-only", "--no-sync"], cluster, db)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump -s {db} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    support::oracle::normalize(&String::from_utf8(out.stdout).expect("utf8 dump"))
+}
+
+/// Lines of `a` missing from `b` ("- line") and of `b` missing from `a` ("+ line"), counted as
+/// multisets (object order in a dump follows OIDs in places, which differ between servers).
+fn diff_lines(a: &str, b: &str) -> BTreeMap<String, i64> {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in a.lines() {
+        *counts.entry(l).or_default() += 1;
+    }
+    for l in b.lines() {
+        *counts.entry(l).or_default() -= 1;
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(l, n)| {
+            if n > 0 {
+                (format!("- {l}"), n)
+            } else {
+                (format!("+ {l}"), -n)
+            }
+        })
+        .collect()
+}
+
+/// `table -> "count md5"` for every table with rows of `db`, and one entry for the large
+/// objects.
+async fn checksums(c: &Cluster, db: &str) -> BTreeMap<String, String> {
+    let tables = c
+        .query_strings(
+            db,
+            "SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t \
+               JOIN pg_namespace n ON n.oid = t.relnamespace \
+              WHERE t.relkind IN ('r', 'm') AND t.relispopulated \
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+                AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
+        )
+        .await;
+    let client = c.connect(db).await;
+    let mut out = BTreeMap::new();
+    for t in tables.into_iter().filter_map(|r| r[0].clone()) {
+        // Only the table itself: children are summed on their own.
+        let sql = format!(
+            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
+               FROM ONLY {t} x"
+        );
+        let value = match client.simple_query(&sql).await {
+            Ok(rows) => rows
+                .iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            Err(e) => format!("error: {}", support::pg_error(&e)),
+        };
+        out.insert(t, value);
+    }
+    let lo = c
+        .query_strings(
+            db,
+            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(l.oid::text || ':' || \
+                    md5(lo_get(l.oid)), '|' ORDER BY l.oid)), '') FROM pg_largeobject_metadata l",
+        )
+        .await;
+    out.insert(
+        "(large objects)".into(),
+        lo[0][0].clone().unwrap_or_default(),
+    );
+    out
+}
+
+/// `table -> column names in attnum order, each with its attislocal flag`, for inheritance
+/// children (pg_inherits) of `db`.
+async fn child_columns(c: &Cluster, db: &str) -> BTreeMap<String, (String, String)> {
+    c.query_strings(
+        db,
+        "SELECT format('%I.%I', n.nspname, t.relname), \
+                string_agg(a.attname, ',' ORDER BY a.attnum), \
+                string_agg(CASE WHEN a.attislocal THEN 'l' ELSE 'i' END, '' ORDER BY a.attnum) \
+           FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace \
+           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped \
+          WHERE t.oid IN (SELECT inhrelid FROM pg_inherits) AND NOT t.relispartition \
+          GROUP BY 1 ORDER BY 1",
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].clone().unwrap(),
+            (r[1].clone().unwrap(), r[2].clone().unwrap()),
+        )
+    })
+    .collect()
+}
+
+async fn counts(c: &Cluster, db: &str) -> String {
+    let row = c
+        .query_strings(
+            db,
+            "WITH u AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', \
+                    'information_schema', 'pg_toast') AND nspname NOT LIKE 'pg_temp%' \
+                    AND nspname NOT LIKE 'pg_toast_temp%') \
+             SELECT (SELECT count(*) FROM pg_class WHERE relnamespace IN (SELECT oid FROM u) \
+                      AND relkind IN ('r','p','f','v','m','S','i','I'))::text, \
+                    (SELECT count(*) FROM pg_class WHERE relnamespace IN (SELECT oid FROM u) \
+                      AND relkind IN ('r','p'))::text, \
+                    (SELECT count(*) FROM pg_proc WHERE pronamespace IN (SELECT oid FROM u))::text, \
+                    (SELECT count(*) FROM pg_rewrite r JOIN pg_class t ON t.oid = r.ev_class \
+                      WHERE t.relnamespace IN (SELECT oid FROM u) AND r.rulename <> '_RETURN')::text, \
+                    (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal)::text, \
+                    (SELECT count(*) FROM pg_publication)::text, \
+                    (SELECT count(*) FROM pg_largeobject_metadata)::text",
+        )
+        .await
+        .remove(0);
+    let v: Vec<String> = row.into_iter().map(|x| x.unwrap_or_default()).collect();
+    format!(
+        "{} relations (incl. indexes), {} tables, {} functions, {} rules, {} triggers, {} publications, {} large objects",
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+    )
+}
+
+#[test]
+fn the_regression_database_migrates_like_pg_dump_restores_it() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(why) => {
+            let banner = "#".repeat(100);
+            eprintln!(
+                "\n{banner}\n# THE POSTGRESQL REGRESSION DATABASE COULD NOT BE BUILT: this test checked NOTHING.\n\
+                 # {why}\n# Run scripts/regression-db.sh as root with Debian's registry reachable.\n{banner}\n"
+            );
+            assert!(
+                std::env::var(REQUIRE).ok().as_deref() != Some("1"),
+                "{REQUIRE}=1 and the regression database could not be built: {why}"
+            );
+            return;
+        }
+    };
+    let src = support::cluster_from_data_dir(&dir.join("data"), Path::new(SERVER_BIN))
+        .unwrap_or_else(|e| panic!("cannot start the regression cluster: {e}"));
+    let tgt = target();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(run(&src, tgt));
+}
+
+async fn run(src: &Cluster, tgt: &Cluster) {
+    let need = src.major.max(tgt.major);
+    let pg_dump = pg_tool("pg_dump", need).expect("a pg_dump as new as both servers");
+    let pg_restore = pg_tool("pg_restore", need).expect("pg_restore next to pg_dump");
+    let psql = pg_tool("psql", need).expect("psql next to pg_dump");
+    eprintln!("regression database: {}", counts(src, DB).await);
+
+    // db-migrate: roles, then the database, dump method, as superuser on both sides.
+    let started = Instant::now();
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![DB.to_string()],
+        force_method: Some(Method::Dump),
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    let ours_secs = started.elapsed().as_secs_f64();
+    let entry = result
+        .databases
+        .iter()
+        .find(|d| d.dbname == DB)
+        .unwrap_or_else(|| panic!("database not reported: {}", result.to_json()));
+    assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    eprintln!(
+        "db-migrate: {ours_secs:.1} s, {} warnings: {:#?}",
+        result.warnings.len(),
+        result.warnings
+    );
+
+    // The baseline: pg_dump -Fc | pg_restore into another database of the same target.
+    let restored = "regression_pg_restore";
+    let schema_only = "regression_pg_dump_psql";
+    for db in [restored, schema_only] {
+        tgt.execute(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'",
+                quote_ident(db)
+            ),
+        )
+        .await;
+    }
+    let started = Instant::now();
+    let mut dump = tool(&pg_dump, &["-Fc", "--no-sync"], src, DB)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pg_dump starts");
+    let restore = tool(&pg_restore, &[], tgt, restored)
+        .stdin(dump.stdout.take().unwrap())
+        .output()
+        .expect("pg_restore runs");
+    assert!(
+        dump.wait().expect("pg_dump ends").success(),
+        "pg_dump -Fc failed"
+    );
+    let restore_secs = started.elapsed().as_secs_f64();
+    let restore_errors = String::from_utf8_lossy(&restore.stderr)
+        .lines()
+        .filter(|l| l.contains("error"))
+        .count();
+    let started = Instant::now();
+    let mut dump = tool(&pg_dump, &["-s", "--no-sync"], src, DB)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pg_dump starts");
+    let _ = tool(&psql, &["-X", "-q"], tgt, schema_only)
+        .stdin(dump.stdout.take().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        dump.wait().expect("pg_dump ends").success(),
+        "pg_dump -s failed"
+    );
+    let psql_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "times on this run: db-migrate {ours_secs:.1} s, pg_dump -Fc | pg_restore {restore_secs:.1} s \
+         ({restore_errors} pg_restore errors), pg_dump -s | psql {psql_secs:.1} s (schema only)"
+    );
+
+    // Schema: our diff lines must all be diff lines of the restored copy too.
+    let a = schema_dump(&pg_dump, src, DB);
+    let ours = diff_lines(&a, &schema_dump(&pg_dump, tgt, DB));
+    let theirs = diff_lines(&a, &schema_dump(&pg_dump, tgt, restored));
+    let extra: Vec<String> = ours
+        .iter()
+        .filter(|(l, n)| theirs.get(*l).is_none_or(|m| m < *n))
+        .map(|(l, n)| format!("{l}  (x{n})"))
+        .collect();
+    eprintln!(
+        "pg_dump -s diff lines: db-migrate {}, pg_dump | pg_restore {}",
+        ours.values().sum::<i64>(),
+        theirs.values().sum::<i64>()
+    );
+    eprintln!("db-migrate's diff lines:\n{}", lines(&ours));
+    eprintln!("pg_dump | pg_restore's diff lines:\n{}", lines(&theirs));
+    assert!(
+        extra.is_empty(),
+        "{} pg_dump -s diff lines that pg_dump | pg_restore does not have:\n{}",
+        extra.len(),
+        extra.join("\n")
+    );
+
+    // Rows: equal wherever the restored copy's are.
+    let (a, ours, theirs) = (
+        checksums(src, DB).await,
+        checksums(tgt, DB).await,
+        checksums(tgt, restored).await,
+    );
+    let wrong: Vec<String> = a
+        .iter()
+        .filter(|(t, v)| ours.get(*t) != Some(v) && theirs.get(*t) == Some(v))
+        .map(|(t, v)| format!("{t}: source {v}, target {:?}", ours.get(t)))
+        .collect();
+    eprintln!(
+        "tables compared (and large objects): {}, differing after db-migrate: {}, after pg_restore: {}",
+        a.len(),
+        a.iter().filter(|(t, v)| ours.get(*t) != Some(v)).count(),
+        a.iter().filter(|(t, v)| theirs.get(*t) != Some(v)).count()
+    );
+    for (t, v) in a.iter().filter(|(t, v)| ours.get(*t) != Some(v)) {
+        eprintln!(
+            "  {t}: source {v}, db-migrate {:?}, pg_restore {:?}",
+            ours.get(t),
+            theirs.get(t)
+        );
+    }
+    assert!(wrong.is_empty(), "rows differ:\n{}", wrong.join("\n"));
+
+    // Inheritance children keep their own column order.
+    let (a, ours) = (child_columns(src, DB).await, child_columns(tgt, DB).await);
+    let order: Vec<String> = a
+        .iter()
+        .filter(|(t, (cols, _))| ours.get(*t).map(|o| &o.0) != Some(cols))
+        .map(|(t, (cols, _))| format!("{t}: source ({cols}), target {:?}", ours.get(t)))
+        .collect();
+    let local: Vec<String> = a
+        .iter()
+        .filter(|(t, (_, l))| ours.get(*t).is_some_and(|o| &o.1 != l))
+        .map(|(t, (c, l))| format!("{t} ({c}): source {l}, target {}", ours[t].1))
+        .collect();
+    eprintln!(
+        "inheritance children: {}, column order differs: {}, attislocal differs: {}\n{}",
+        a.len(),
+        order.len(),
+        local.len(),
+        local.join("\n")
+    );
+    assert!(
+        order.is_empty(),
+        "inheritance children's column order differs:\n{}",
+        order.join("\n")
+    );
+}
+
+fn lines(d: &BTreeMap<String, i64>) -> String {
+    d.iter()
+        .map(|(l, n)| {
+            if *n == 1 {
+                l.clone()
+            } else {
+                format!("{l}  (x{n})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
