@@ -832,6 +832,13 @@ fn check_target(
 ) {
     match state {
         TargetState::Empty => {}
+        // The documented cut-over is the first command again plus --max-replication-lag and
+        // --stop-replication: a database the first run migrated by dump holds data and no
+        // ledger, and the cut-over reports it as done earlier without touching it
+        // (replication::done_earlier), so it is not refused here.
+        TargetState::NotEmpty(_)
+            if opts.replication.stop_replication
+                && opts.replication.max_replication_lag.is_some() => {}
         TargetState::NotEmpty(o) if !opts.resume => report.error(
             "target-state",
             Some(name),

@@ -263,12 +263,21 @@ async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
     let result = PgMigrate::new(opts).migrate().await;
     let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
     assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
+    // Preflight sees the role's connection limit and lowers --schema-jobs up front; a target
+    // that refuses sessions only when they are opened gets the schema on those it accepted.
+    // Either way the result says so.
     let warning = result
         .warnings
         .iter()
-        .find(|w| w.contains("target sessions instead of 6"))
+        .find(|w| {
+            w.contains("(--schema-jobs) lowered from 6")
+                || w.contains("target sessions instead of 6")
+        })
         .unwrap_or_else(|| panic!("no warning about sessions: {:?}", result.warnings));
-    assert!(warning.contains("too many connections"), "{warning}");
+    assert!(
+        warning.contains("connection slots") || warning.contains("too many connections"),
+        "{warning}"
+    );
     let tables = tgt
         .query_strings(
             &db,
