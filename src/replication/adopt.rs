@@ -208,7 +208,8 @@ async fn missing_sequences(src: &Session, tgt: &Session) -> Result<HashSet<u32>>
 }
 
 /// Brings tables created on the source since the setup into the replication (see the module
-/// docs). `src` and `tgt` are sessions to the database on both sides.
+/// docs). `src` and `tgt` are sessions to the database on both sides. With a table selection
+/// (`selected`), only its tables are brought in: the others were left out on purpose.
 pub async fn adopt_new_tables(
     src: &Session,
     tgt: &Session,
@@ -216,13 +217,14 @@ pub async fn adopt_new_tables(
     publication: &str,
     subscription: &str,
     schema_opts: SchemaOptions,
+    selected: Option<&[(String, String)]>,
 ) -> Result<Adopted> {
     let mut adopted = Adopted::default();
     let on_source = |e: Error| e.with_side(crate::error::Side::Source);
     let on_target = |e: Error| e.with_side(crate::error::Side::Target);
 
     // 1. Tables the target lacks.
-    let missing = tables::missing_on_target(src, tgt)
+    let missing = tables::missing_on_target(src, tgt, selected)
         .await
         .map_err(on_source)?;
     if !missing.is_empty() {
@@ -284,6 +286,9 @@ pub async fn adopt_new_tables(
             .map_err(on_source)?
             .into_iter()
             .filter(|t| !members.contains(&t.oid))
+            .filter(|t| {
+                selected.is_none_or(|list| list.iter().any(|(s, n)| *s == t.schema && *n == t.name))
+            })
             .collect();
         let refused: Vec<String> = unlisted
             .iter()

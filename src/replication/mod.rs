@@ -1084,6 +1084,7 @@ async fn wait_and_stop(
             &names.publication,
             &names.subscription,
             opts.schema,
+            opts.tables.as_deref().filter(|t| !t.is_empty()),
         )
         .await
         .map_err(|e| {

@@ -130,11 +130,18 @@ pub async fn may_create_publication(s: &Session) -> Result<bool> {
 /// Source tables (permanent user tables and partitioned tables, leaf or not) that do not exist
 /// on the target yet: created on the source after the schema was migrated. Returns `(oid,
 /// name)` pairs, the name as `regclass` writes it on a session with `search_path = ''`.
-pub async fn missing_on_target(src: &Session, tgt: &Session) -> Result<Vec<(u32, String)>> {
+///
+/// `selected`: the `(schema, table)` pairs of a table selection (`--with-table` and the other
+/// filters); tables outside it are never "missing", since the selection left them out.
+pub async fn missing_on_target(
+    src: &Session,
+    tgt: &Session,
+    selected: Option<&[(String, String)]>,
+) -> Result<Vec<(u32, String)>> {
     let rows = src
         .query(
             &format!(
-                "SELECT c.oid, c.oid::pg_catalog.regclass::text
+                "SELECT c.oid, c.oid::pg_catalog.regclass::text, n.nspname::text, c.relname::text
                    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relkind IN ('r', 'p') AND {USER_RELATION}
                   ORDER BY 2"
@@ -142,7 +149,16 @@ pub async fn missing_on_target(src: &Session, tgt: &Session) -> Result<Vec<(u32,
             &[],
         )
         .await?;
-    let all: Vec<(u32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let all: Vec<(u32, String)> = rows
+        .iter()
+        .filter(|r| {
+            selected.is_none_or(|list| {
+                let (schema, table): (String, String) = (r.get(2), r.get(3));
+                list.iter().any(|(s, t)| *s == schema && *t == table)
+            })
+        })
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     if all.is_empty() {
         return Ok(Vec::new());
     }
