@@ -32,7 +32,7 @@ pg-versions:
 # supported, 12 -> 15), a PostgreSQL 16
 # target (the pg_create_subscription path of the replication method), the newest major's
 # catalogs as a source (18 -> 18), and an older source into it (17 -> 18: named NOT NULL
-# constraints). The pg_dump oracle is the newest server's own (.pg/18/bin/pg_dump for 18).
+# constraints). The pg_dump oracle is the newest server's own (.pg/18-full/bin/pg_dump for 18).
 cross-version: pg-versions
 	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test replication
 	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.

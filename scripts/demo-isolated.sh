@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 [ "$(id -u)" -eq 0 ] || { echo "demo-isolated: needs root for a mount namespace; skipped" >&2; exit 0; }
 [ -x "$ROOT/target/release/pg_migrate" ] || { echo "demo-isolated: build the release binary first (make build)" >&2; exit 1; }
-rm -f "$ROOT/target/demo/result.json"
+rm -f "$ROOT/target/demo/result.json" "$ROOT/target/demo/resumed.json"
 unshare --mount --propagation private bash -euo pipefail -c '
   ROOT="$1"
   for d in /usr/lib/postgresql /usr/share/postgresql-common "$ROOT/.pg"; do
@@ -17,11 +17,15 @@ unshare --mount --propagation private bash -euo pipefail -c '
   if command -v psql >/dev/null 2>&1; then echo "demo-isolated: psql still visible at $(command -v psql)" >&2; exit 1; fi
   bash "$ROOT/scripts/demo.sh"
 ' demo-isolated "$ROOT"
-python3 - "$ROOT/target/demo/result.json" <<'PY'
+python3 - "$ROOT/target/demo/result.json" "$ROOT/target/demo/resumed.json" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))
-bad = [d["dbname"] for d in r["databases"] if d["status"] != "done"]
-if bad or not r["databases"]:
-    sys.exit(f"demo-isolated: databases not done: {bad or 'none migrated'}")
-print(f"demo-isolated: {len(r['databases'])} databases done without a system PostgreSQL")
+for path in sys.argv[1:]:
+    r = json.load(open(path))
+    bad = [d["dbname"] for d in r["databases"] if d["status"] != "done"]
+    if bad or not r["databases"]:
+        sys.exit(f"demo-isolated: {path}: databases not done: {bad or 'none migrated'}")
+    unequal = [d["dbname"] for d in r["databases"] if (d.get("verify") or {}).get("status") != "equal"]
+    if unequal:
+        sys.exit(f"demo-isolated: {path}: verification did not find equal: {unequal}")
+    print(f"demo-isolated: {path}: {len(r['databases'])} databases done and verified, without a system PostgreSQL")
 PY

@@ -25,3 +25,6 @@ CREATE TABLE app.orders_2026 PARTITION OF app.orders FOR VALUES FROM ('2026-01-0
 INSERT INTO app.orders (item_id, at) SELECT 1 + g % 1000, '2025-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 10000) g;
 GRANT SELECT ON app.priced TO reporting;
 ALTER TABLE app.items OWNER TO app_owner;
+-- Enough rows that a migration stopped after a second is caught in its copy (for the resume).
+CREATE TABLE app.events (id bigint PRIMARY KEY, item_id bigint NOT NULL, payload text NOT NULL);
+INSERT INTO app.events SELECT g, 1 + g % 1000, repeat(md5(g::text), 4) FROM generate_series(1, 1500000) g;

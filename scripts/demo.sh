@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: start a throw-away source and target cluster under target/demo, load a small
-# sample installation into the source, run the real pg_migrate against them and print its report.
+# sample installation into the source, run the real pg_migrate against them (logical
+# replication, cut-over, verification) and print its report; then a dump-method run into a
+# second target, stopped by SIGTERM and resumed with --resume --verify.
 # Clusters are stopped at the end; their data stays in target/demo for inspection.
 #
 # Server binaries and psql: PG_BIN, else the distribution's PostgreSQL 15, else a whole build in
@@ -58,7 +60,30 @@ echo "== pg_migrate: logical replication with the initial data copied in paralle
 echo "   (report on stderr, JSON in target/demo/result.json)"
 set +e
 "$ROOT/target/release/pg_migrate" -s "$SRC" -t "$TGT" --json "$DEMO/result.json" \
-  --max-replication-lag 0 --stop-replication --replication-timeout 120
+  --max-replication-lag 0 --stop-replication --replication-timeout 120 --verify
+rc=$?
+set -e
+echo "exit code: $rc"
+[ "$rc" -eq 0 ] || exit $rc
+
+# Recovery: a dump-method migration of the shop database into a second target, stopped by SIGTERM
+# (as a container stop would) soon after it started, then resumed with the same command plus
+# --resume: committed parts are kept, the rest is copied, and --verify compares the result.
+start_cluster target2 "$DEMO/target2"
+TGT2="$(uri "$PORT_target2")"
+echo
+echo "== pg_migrate --force-method dump --only-db shop into a second target, stopped by SIGTERM after 2 s"
+set +e
+timeout -s TERM 2 "$ROOT/target/release/pg_migrate" -s "$SRC" -t "$TGT2" --only-db shop \
+  --force-method dump --json "$DEMO/interrupted.json" 2>/dev/null
+irc=$?
+set -e
+echo "exit code: $irc (1: interrupted; 0: it finished before the signal)"
+echo
+echo "== the same command with --resume --verify"
+set +e
+"$ROOT/target/release/pg_migrate" -s "$SRC" -t "$TGT2" --only-db shop \
+  --force-method dump --resume --verify --json "$DEMO/resumed.json"
 rc=$?
 set -e
 echo "exit code: $rc"

@@ -260,8 +260,10 @@ install() {
         rm -rf "$staging"
         return 1
     fi
+    # ldd may print the library as lib/./libpq.so.5: compare resolved paths.
     if [ -f "$staging/lib/libpqwalreceiver.so" ] && [ -f "$staging/lib/libpq.so.5" ] \
-        && ! ldd "$staging/lib/libpqwalreceiver.so" | grep -q "$staging/lib/libpq.so.5"; then
+        && [ "$(readlink -f "$(ldd "$staging/lib/libpqwalreceiver.so" | awk '$1 == "libpq.so.5" { print $3 }')")" \
+            != "$(readlink -f "$staging/lib/libpq.so.5")" ]; then
         echo "install-postgres: PostgreSQL $major ($tag): libpqwalreceiver.so does not load the build's own libpq" >&2
         rm -rf "$staging"
         return 1

