@@ -779,19 +779,18 @@ async fn leftover_sessions(c: &Cluster, db: &str) -> Vec<Vec<Option<String>>> {
     }
 }
 
+/// With retries turned off (`--copy-retries 0`), a source backend terminated mid-copy fails the
+/// copy naming the table, and leaves nothing half-loaded or open.
 #[tokio::test]
-async fn a_dropped_source_connection_fails_with_the_table_named() {
+async fn a_dropped_source_connection_without_retries_fails_with_the_table_named() {
     let (src, tgt, locker) = stalled_copy_setup("copy_drop").await;
     let (s2, t2) = (src.clone(), tgt.clone());
     let task = tokio::spawn(async move {
-        copy(
-            &s2,
-            &t2,
-            &options(CopyFormat::Auto, 0),
-            None,
-            PostDataPlan::default(),
-        )
-        .await
+        let opts = CopyOptions {
+            retries: 0,
+            ..options(CopyFormat::Auto, 0)
+        };
+        copy(&s2, &t2, &opts, None, PostDataPlan::default()).await
     });
     let pid = wait_for_source_copy(&src).await;
     source()
@@ -820,6 +819,39 @@ async fn a_dropped_source_connection_fails_with_the_table_named() {
         leftover_sessions(source(), &src).await,
         Vec::<Vec<Option<String>>>::new()
     );
+}
+
+/// By default the same fault heals: the part is copied again on fresh sessions (57P01 is
+/// transient), every row arrives exactly once, and the retry is in the report.
+#[tokio::test]
+async fn a_dropped_source_connection_is_retried_and_heals() {
+    let (src, tgt, locker) = stalled_copy_setup("copy_heal").await;
+    let (s2, t2) = (src.clone(), tgt.clone());
+    let task = tokio::spawn(async move {
+        copy(
+            &s2,
+            &t2,
+            &options(CopyFormat::Auto, 0),
+            None,
+            PostDataPlan::default(),
+        )
+        .await
+    });
+    let pid = wait_for_source_copy(&src).await;
+    source()
+        .execute("postgres", &format!("SELECT pg_terminate_backend({pid})"))
+        .await;
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    let report = task.await.unwrap().expect("the retry heals the copy");
+    assert!(report.retries >= 1, "{report:?}");
+    let on = async |c: &support::Cluster, db: &str| {
+        c.query_strings(
+            db,
+            "SELECT count(*)::text, count(DISTINCT id)::text FROM public.big",
+        )
+        .await
+    };
+    assert_eq!(on(target(), &tgt).await, on(source(), &src).await);
 }
 
 #[tokio::test]
