@@ -295,14 +295,22 @@ async fn sigterm_reports_every_table_and_clean_starts_over() {
         "interrupted",
         "{v}"
     );
-    // Both sides' COPY sessions are gone.
-    let left = target()
-        .query_strings(
-            &db,
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .await;
-    assert!(left.is_empty(), "target sessions left: {left:?}");
+    // The target's COPY sessions are gone: a backend notices its client's exit
+    // asynchronously, so they are given a few seconds, not waited for forever.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = target()
+            .query_strings(
+                &db,
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "target sessions left: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // --clean drops the database the killed run created, then migrates it from the start.
     let (code, _, err) = finish(spawn(&db, &["--clean"]));
