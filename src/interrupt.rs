@@ -4,16 +4,12 @@
 //! first signal cancels the run-wide token (`MigrateOptions::copy.cancel`): no new database,
 //! table or object starts, running statements are cancelled on both servers, what committed
 //! stays in the ledger, and the run ends normally with the databases marked failed
-//! ("interrupted") and the JSON written. A second signal, or [`WIND_DOWN`] after the first,
+//! ("interrupted") and the JSON written. A second signal, or `cli::signals::WIND_DOWN` after the first,
 //! exits at once; before it does, it prints the replication objects that runs of the
 //! replication method in progress leave on the servers and the `--cleanup` command that
 //! removes them (the next run would otherwise find and refuse them).
 
 use std::sync::Mutex;
-use std::time::Duration;
-
-/// How long the run may take to wind down after the first signal.
-pub const WIND_DOWN: Duration = Duration::from_secs(15);
 
 /// Replication objects of databases whose replication method is in progress.
 static REPLICATING: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
@@ -35,92 +31,10 @@ pub fn replication_done(database: &str) {
         .retain(|(d, _)| d != database);
 }
 
-/// The `--cleanup` command for this run's servers, their passwords redacted.
-pub fn cleanup_command(args: &crate::cli::PgArgs) -> String {
-    let quote = |s: &str| format!("'{}'", crate::conn::redact(s).replace('\'', "'\\''"));
-    let mut cmd = String::from("pg_migrate");
-    match &args.source {
-        Some(s) => cmd.push_str(&format!(" -s {}", quote(s))),
-        None => cmd.push_str(" -s \"$SOURCE_SERVICE_URI\""),
-    }
-    match &args.target {
-        Some(t) => cmd.push_str(&format!(" -t {}", quote(t))),
-        None => cmd.push_str(" -t \"$TARGET_SERVICE_URI\""),
-    }
-    if args.mangle {
-        cmd.push_str(" --mangle");
-    }
-    cmd.push_str(" --cleanup");
-    cmd
-}
-
-/// What is printed when the process exits at once.
-pub fn exit_now_message(cleanup: &str) -> String {
-    let left = REPLICATING
+/// The databases whose replication objects exist now, each with a description of them.
+pub fn replicating() -> Vec<(String, String)> {
+    REPLICATING
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let mut out = String::from("pg_migrate: interrupted; exiting now\n");
-    if !left.is_empty() {
-        out.push_str("Replication objects left on the servers:\n");
-        for (db, objects) in &left {
-            out.push_str(&format!("  database \"{db}\": {objects}\n"));
-        }
-        out.push_str(&format!(
-            "Remove them with (the same -s and -t as this run):\n  {cleanup}\n"
-        ));
-    }
-    out.push_str(
-        "Committed table parts are kept in the target's ledger: run the same command with \
-         --resume to continue, or with --clean to start over.\n",
-    );
-    out
-}
-
-/// Ctrl-C and SIGTERM as one stream.
-pub struct Signals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-}
-
-impl Default for Signals {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Signals {
-    pub fn new() -> Self {
-        Signals {
-            #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
-        }
-    }
-
-    /// Waits for the next Ctrl-C or SIGTERM; false if signals cannot be received.
-    pub async fn next(&mut self) -> bool {
-        #[cfg(unix)]
-        if let Some(term) = &mut self.term {
-            return tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                r = term.recv() => r.is_some(),
-            };
-        }
-        tokio::signal::ctrl_c().await.is_ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_exit_message_names_replication_objects_and_the_cleanup_command() {
-        replication_started("app", "publication p, slot s on the source".into());
-        let m = exit_now_message("pg_migrate -s x -t y --cleanup");
-        assert!(m.contains("database \"app\": publication p"), "{m}");
-        assert!(m.contains("--cleanup"), "{m}");
-        replication_done("app");
-        assert!(!exit_now_message("c").contains("\"app\""));
-    }
+        .clone()
 }

@@ -37,6 +37,7 @@
 //! ```
 
 pub mod catalog;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod conn;
 pub mod copy;
@@ -45,7 +46,6 @@ pub mod error;
 pub mod interrupt;
 pub mod ledger;
 pub mod legacy;
-pub mod logging;
 pub mod migrate;
 pub mod options;
 pub mod output;

@@ -1,0 +1,332 @@
+//! The flags of `pg_migrate` as clap parses them: raw values, checked one by one (ranges, units),
+//! not yet against each other (that is [`super::options`]). The flag names are those of the
+//! Python aiven-db-migrate, so existing scripts keep working.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Migrate a PostgreSQL installation (roles, databases) from one server to another.
+#[derive(Debug, Parser)]
+#[command(name = "pg_migrate", version, about, long_about = None)]
+pub struct PgArgs {
+    /// Source server: a postgres:// URI or a libpq key=value string.
+    #[arg(
+        short = 's',
+        long = "source",
+        env = "SOURCE_SERVICE_URI",
+        hide_env_values = true
+    )]
+    pub source: Option<String>,
+    /// Target server: a postgres:// URI or a libpq key=value string.
+    #[arg(
+        short = 't',
+        long = "target",
+        env = "TARGET_SERVICE_URI",
+        hide_env_values = true
+    )]
+    pub target: Option<String>,
+    /// Comma-separated source databases to leave out.
+    #[arg(short = 'f', long = "filtered-db")]
+    pub filtered_db: Option<String>,
+    /// Comma-separated source databases to migrate; the others are left out.
+    #[arg(long = "only-db")]
+    pub only_db: Option<String>,
+    /// Comma-separated roles to leave out (also -xr).
+    #[arg(long = "excluded-roles")]
+    pub excluded_roles: Option<String>,
+    /// Comma-separated extensions to skip in the checks (also -xe).
+    #[arg(long = "excluded-extensions")]
+    pub excluded_extensions: Option<String>,
+    /// More detail in the log (repeat for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Debug logging.
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// Log lines as text (coloured only on a terminal without NO_COLOR) or one JSON object per
+    /// line (for log collectors).
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    pub log_format: super::logging::LogFormat,
+    /// Do not create databases in the target; every source database must already exist there.
+    #[arg(long = "no-createdb")]
+    pub no_createdb: bool,
+    /// Only run the preflight checks and report them.
+    #[arg(long = "validate")]
+    pub validate: bool,
+    /// Fail when the summed size of the source databases to migrate exceeds BYTES.
+    #[arg(
+        long = "dbs-max-total-size",
+        value_name = "BYTES",
+        allow_negative_numbers = true,
+        value_parser = parse_bytes_or_minus_one
+    )]
+    pub dbs_max_total_size: Option<i64>,
+    /// Allow a target whose major version is older than the source's.
+    #[arg(long = "skip-db-version-check")]
+    pub skip_db_version_check: bool,
+    /// Show the generated placeholder passwords in the report.
+    #[arg(long = "show-passwords")]
+    pub show_passwords: bool,
+    /// Tag for every log line (default: 4 random characters).
+    #[arg(long = "migration-id")]
+    pub migration_id: Option<String>,
+    /// JSON file of real role passwords: {"role": "password", ...}.
+    #[arg(long = "role-passwords", value_name = "FILE")]
+    pub role_passwords: Option<PathBuf>,
+    /// Write the result as JSON to FILE ("-" for stdout).
+    #[arg(long = "json", value_name = "FILE")]
+    pub json: Option<String>,
+    /// Migrate the schema only (no data).
+    #[arg(long = "schema-only")]
+    pub schema_only: bool,
+    /// Write the generated SQL of every database to migrate to FILE ("-" for stdout) for review;
+    /// nothing is written to the target.
+    #[arg(long = "print-ddl", value_name = "FILE")]
+    pub print_ddl: Option<String>,
+    /// Leave objects owned by the migration user instead of their source owners.
+    #[arg(long = "no-owner")]
+    pub no_owner: bool,
+    /// Do not copy privileges (GRANT/REVOKE).
+    #[arg(long = "no-acl")]
+    pub no_acl: bool,
+    /// Do not copy the source's publications (db-migrate's own and subscriptions never are).
+    #[arg(long = "no-publications")]
+    pub no_publications: bool,
+    /// Parallel copy workers, each with one source and one target session (default: CPU
+    /// cores, at least 2).
+    #[arg(long = "jobs", short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
+    pub jobs: Option<usize>,
+    /// Target sessions creating schema objects concurrently (default: twice --jobs, at most
+    /// 16; DDL waits on the disk much of the time).
+    #[arg(long = "schema-jobs", value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
+    pub schema_jobs: Option<usize>,
+    /// COPY format: binary where every column type allows it (auto), or force one.
+    #[arg(long = "copy-format", value_enum, default_value = "auto")]
+    pub copy_format: CopyFormatArg,
+    /// Copy tables larger than SIZE in parallel parts (e.g. 512MB, 2GB; 0 disables).
+    #[arg(long = "split-tables-larger-than", value_name = "SIZE", value_parser = parse_size)]
+    pub split_tables_larger_than: Option<u64>,
+    /// Do not ANALYZE the loaded tables.
+    #[arg(long = "no-analyze")]
+    pub no_analyze: bool,
+    /// Do not copy the rows of extension configuration tables.
+    #[arg(long = "no-replicate-extension-tables")]
+    pub no_replicate_extension_tables: bool,
+    /// Use this method only, never fall back (default: replication, falling back to dump when
+    /// it is not possible).
+    #[arg(long = "force-method", value_enum, conflicts_with_all = ["dump_only", "repl_only"])]
+    pub force_method: Option<MethodArg>,
+    /// Same as --force-method dump.
+    #[arg(long = "dump-only", conflicts_with = "repl_only")]
+    pub dump_only: bool,
+    /// Same as --force-method replication.
+    #[arg(long = "repl-only")]
+    pub repl_only: bool,
+    /// Name replication objects after the md5 of the database name.
+    #[arg(short = 'm', long = "mangle")]
+    pub mangle: bool,
+    /// Wait until replication lag is at most BYTES (-1: do not wait).
+    #[arg(
+        long = "max-replication-lag",
+        value_name = "BYTES",
+        allow_negative_numbers = true,
+        value_parser = parse_bytes_or_minus_one
+    )]
+    pub max_replication_lag: Option<i64>,
+    /// Upper bound for every replication wait (e.g. 600, 30m, 2h; default 1h).
+    #[arg(long = "replication-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub replication_timeout: Option<std::time::Duration>,
+    /// After the wait, sync sequences and drop subscription, publication and slot
+    /// (requires --max-replication-lag).
+    #[arg(long = "stop-replication")]
+    pub stop_replication: bool,
+    /// How the target server reaches the source for the subscription, when it differs from
+    /// --source (a URI or key=value string).
+    #[arg(long = "subscription-conninfo", value_name = "CONNINFO")]
+    pub subscription_conninfo: Option<String>,
+    /// Only remove the replication objects an earlier run left, on both sides.
+    #[arg(long = "cleanup")]
+    pub cleanup: bool,
+    /// After each database's data is in, compare the target with the source (the dump method
+    /// compares with the source as of the copy's snapshot); any difference gives exit code 1.
+    #[arg(long = "verify")]
+    pub verify: bool,
+    /// Only compare the source and target databases now, writing nothing on either side; any
+    /// difference gives exit code 1.
+    #[arg(
+        long = "verify-only",
+        conflicts_with_all = ["validate", "schema_only", "cleanup", "print_ddl", "verify"]
+    )]
+    pub verify_only: bool,
+    /// Differing keys listed per table at most (default 10).
+    #[arg(long = "verify-max-rows", value_name = "N")]
+    pub verify_max_rows: Option<usize>,
+    /// Continue an interrupted or failed migration: databases done are skipped, committed
+    /// table parts kept, the rest copied in a new snapshot.
+    #[arg(long = "resume", conflicts_with_all = ["clean", "cleanup"])]
+    pub resume: bool,
+    /// Remove what an unfinished earlier run wrote to a target database (the database if it
+    /// created it, else exactly the objects its ledger lists), then migrate it again.
+    #[arg(long = "clean", conflicts_with = "cleanup")]
+    pub clean: bool,
+    /// Retries of a copy task that failed with a transient error (lost connection, server
+    /// restart, 57P01, 40001, 40P01, 53300...), on new sessions, waiting 1 s, 2 s, 4 s... (at
+    /// most 30 s) in between; 0 disables retries.
+    #[arg(long = "copy-retries", value_name = "N", default_value_t = crate::copy::retry::DEFAULT_RETRIES)]
+    pub copy_retries: u32,
+    /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
+    /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
+    #[arg(
+        long = "with-table",
+        value_name = "NAME",
+        conflicts_with = "skip_table"
+    )]
+    pub with_table: Vec<String>,
+    /// Migrate every table but these (repeatable, comma-separated; forms as --with-table).
+    #[arg(long = "skip-table", value_name = "NAME")]
+    pub skip_table: Vec<String>,
+    /// Migrate only the objects of these schemas (repeatable, comma-separated; SCHEMA or
+    /// DB.SCHEMA patterns).
+    #[arg(long = "schema", value_name = "NAME")]
+    pub schema: Vec<String>,
+    /// Leave out the objects of these schemas (repeatable, comma-separated).
+    #[arg(long = "exclude-schema", value_name = "NAME")]
+    pub exclude_schema: Vec<String>,
+    /// Create these tables but copy none of their rows (repeatable, comma-separated).
+    #[arg(long = "exclude-table-data", value_name = "NAME")]
+    pub exclude_table_data: Vec<String>,
+    /// Also migrate the databases and roles of the managed service (rdsadmin, cloudsqladmin,
+    /// azure_maintenance, _aiven...), which are left out by default.
+    #[arg(long = "include-provider-objects")]
+    pub include_provider_objects: bool,
+    /// Accepted for compatibility and ignored: db-migrate runs no pg_dump or pg_restore.
+    #[arg(long = "pgbin", value_name = "DIR")]
+    pub pgbin: Option<PathBuf>,
+    /// Accepted for compatibility and ignored: extension configuration tables are copied by
+    /// default (see --no-replicate-extension-tables).
+    #[arg(
+        long = "replicate-extension-tables",
+        conflicts_with = "no_replicate_extension_tables"
+    )]
+    pub replicate_extension_tables: bool,
+    /// How the result is printed: a table (default), or the line format of aiven-db-migrate
+    /// (legacy: "Roles:"/"Databases:" lines on stdout, its failure line on stderr).
+    #[arg(long = "output-format", value_enum, default_value = "table")]
+    pub output_format: OutputFormatArg,
+}
+
+/// `--output-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormatArg {
+    Table,
+    Legacy,
+}
+
+/// `--force-method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    Dump,
+    Replication,
+}
+
+/// Parses durations: plain seconds, or a number with s, m or h.
+pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('s') => (&t[..t.len() - 1], 1),
+        Some('m') => (&t[..t.len() - 1], 60),
+        Some('h') => (&t[..t.len() - 1], 3600),
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with s, m or h"))?;
+    Ok(std::time::Duration::from_secs(n * mult))
+}
+
+/// The most sessions `--jobs` and `--schema-jobs` may ask for: PostgreSQL's own default
+/// `max_connections` is 100, and far more sessions than cores only queue on the servers. The
+/// servers' free connection slots lower it further at run time (see [`crate::slots`]).
+pub const MAX_SESSIONS: usize = 1024;
+
+/// `--jobs`, `--schema-jobs`: a whole number from 1 to [`MAX_SESSIONS`]. Clap prefixes the
+/// message with the flag and the value given.
+pub fn parse_sessions(s: &str) -> std::result::Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_SESSIONS).contains(n))
+        .ok_or_else(|| format!("expected a whole number from 1 to {MAX_SESSIONS}"))
+}
+
+/// `--max-replication-lag`, `--dbs-max-total-size`: bytes (0 or more), or -1 for "none"; a
+/// number below -1 is a typo, not a silent -1.
+pub fn parse_bytes_or_minus_one(s: &str) -> std::result::Result<i64, String> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= -1)
+        .ok_or_else(|| {
+            format!(
+                "expected a number of bytes from 0 to {}, or -1 for none",
+                i64::MAX
+            )
+        })
+}
+
+/// `--copy-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CopyFormatArg {
+    Auto,
+    Binary,
+    Text,
+}
+
+/// Parses sizes like `1048576`, `512kB`, `512MB`, `2GB`, `1GiB`, `1TB` (powers of 1024, as
+/// PostgreSQL's own size units).
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("invalid size {s:?}: expected a number with an optional unit (kB, MB, GB, TB)")
+    })?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {s:?}: use kB, MB, GB or TB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Rewrites the Python tool's two-letter short flags (`-xr`, `-xe`), which clap cannot express,
+/// into their long forms.
+pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            for (short, long) in [
+                ("-xr", "--excluded-roles"),
+                ("-xe", "--excluded-extensions"),
+            ] {
+                if a == short {
+                    return long.to_string();
+                }
+                if let Some(rest) = a.strip_prefix(short) {
+                    let rest = rest.strip_prefix('=').unwrap_or(rest);
+                    return format!("{long}={rest}");
+                }
+            }
+            a
+        })
+        .collect()
+}

@@ -1,0 +1,247 @@
+//! The command line: `pg_migrate [flags]`, identical to `db-migrate pg [flags]`.
+//!
+//! Flags are parsed into [`PgArgs`] (raw values, clap), then validated into
+//! [`MigrateOptions`] (what the library understands), ripgrep's lowargs/hiargs split. The flag
+//! names are those of the Python aiven-db-migrate, so existing scripts keep working.
+//!
+//! Exit codes: 0 success; 1 a database failed; 2 invalid arguments or failed validation.
+//!
+//! The command line is the library's `cli` feature (on by default): clap, the log subscriber
+//! and signal handling are compiled only with it, so a library user who builds options
+//! directly can leave them out (`default-features = false`).
+//!
+//! - [`args`]: the flags as parsed, each checked alone;
+//! - [`options`]: the flags turned into [`MigrateOptions`];
+//! - [`logging`]: the log format and filter;
+//! - [`signals`]: Ctrl-C and SIGTERM.
+
+pub mod args;
+pub mod logging;
+pub mod options;
+pub mod signals;
+
+use clap::Parser;
+
+use args::OutputFormatArg;
+pub use args::{MAX_SESSIONS, PgArgs, normalize_args};
+
+use crate::error::Result;
+use crate::migrate::PgMigrate;
+use crate::options::MigrateOptions;
+use crate::report::{MigrateResult, render_findings};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_DB_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+fn init_logging(args: &PgArgs, migration_id: &str) {
+    logging::init(
+        args.log_format,
+        logging::filter_directives(args.debug, args.verbose),
+        migration_id,
+    );
+}
+
+fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> {
+    out.write((result.to_json() + "\n").as_bytes())
+}
+
+/// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
+pub fn run_pg(args: Vec<String>) -> i32 {
+    let argv = std::iter::once("pg_migrate".to_string()).chain(normalize_args(args));
+    let parsed = match PgArgs::try_parse_from(argv) {
+        Ok(p) => p,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let opts = match MigrateOptions::try_from(&parsed) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    init_logging(&parsed, &opts.migration_id);
+    if parsed.output_format == OutputFormatArg::Legacy && parsed.json.as_deref() == Some("-") {
+        eprintln!(
+            "pg_migrate: --output-format legacy prints on stdout, so it cannot be combined with \
+             --json - (write the JSON to a file instead)"
+        );
+        return EXIT_INVALID;
+    }
+    // Flags of the tool we replace that have no meaning here: accepted so scripts keep
+    // working, with a note saying why nothing happens.
+    if let Some(dir) = &parsed.pgbin {
+        tracing::info!(
+            "--pgbin {} ignored: db-migrate speaks the PostgreSQL protocol itself and runs no \
+             pg_dump or pg_restore",
+            dir.display()
+        );
+    }
+    if parsed.replicate_extension_tables {
+        tracing::info!(
+            "--replicate-extension-tables ignored: extension configuration tables are copied \
+             by default (--no-replicate-extension-tables leaves them out)"
+        );
+    }
+    // Outputs are opened before any work: a bad path must not cost a whole migration.
+    let open = |flag, dest: &Option<String>| {
+        dest.as_deref()
+            .map(|d| crate::output::Output::open(flag, d))
+            .transpose()
+    };
+    let (json_out, ddl_out) = match (
+        open("--json", &parsed.json),
+        open("--print-ddl", &parsed.print_ddl),
+    ) {
+        (Ok(j), Ok(d)) => (j, d),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pg_migrate: cannot start the async runtime: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
+    // were interrupted marked failed, and a non-zero exit code.
+    let cancel = opts.copy.cancel.clone();
+    // Stages that cannot be cancelled cooperatively (a schema batch, a replication wait) end
+    // with the process: a second Ctrl-C, or 15 s after the first, exits at once. The servers
+    // roll back the open transactions of the closed sessions; replication objects left behind
+    // are reported by the next run, which points to --cleanup.
+    let cleanup_hint = signals::cleanup_command(&parsed);
+    runtime.spawn(async move {
+        let mut signals = signals::Signals::new();
+        if signals.next().await {
+            tracing::warn!(
+                "interrupted: nothing new starts, running work is cancelled (signal again to exit now)"
+            );
+            cancel.cancel();
+            let _ = tokio::time::timeout(signals::WIND_DOWN, signals.next()).await;
+            eprint!("{}", signals::exit_now_message(&cleanup_hint));
+            std::process::exit(130);
+        }
+    });
+    let span = tracing::info_span!("migration", id = %opts.migration_id);
+    let _enter = span.enter();
+    if let Some(out) = ddl_out {
+        let job = PgMigrate::new(opts);
+        return match runtime.block_on(job.generate_ddl()) {
+            Ok(sql) => match out.write(sql.as_bytes()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("pg_migrate: {e}");
+                    EXIT_INVALID
+                }
+            },
+            Err(e) => {
+                eprintln!("pg_migrate: {e}");
+                EXIT_DB_FAILED
+            }
+        };
+    }
+    let validate_only = parsed.validate;
+    let migration_id = opts.migration_id.clone();
+    let job = PgMigrate::new(opts);
+    let result = runtime.block_on(async {
+        if parsed.verify_only {
+            job.verify_only().await
+        } else if validate_only {
+            MigrateResult {
+                migration_id,
+                validation: job.validate().await,
+                ..Default::default()
+            }
+        } else {
+            job.migrate().await
+        }
+    });
+    let mut report = String::new();
+    if validate_only {
+        render_findings(&mut report, &result.validation);
+        if result.validation.ok {
+            report.push_str("Preflight passed.\n");
+        } else {
+            report.push_str("Preflight failed: fix the errors above and run again.\n");
+        }
+    } else if parsed.output_format == OutputFormatArg::Legacy {
+        render_findings(&mut report, &result.validation);
+        for w in &result.warnings {
+            report.push_str(&format!("warning: {w}\n"));
+        }
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out
+            .write_all(crate::legacy::render(&result).as_bytes())
+            .and_then(|_| out.flush())
+        {
+            eprintln!("pg_migrate: cannot write the result to stdout: {e}");
+            return EXIT_INVALID;
+        }
+    } else {
+        report = result.render_table();
+    }
+    eprint!("{report}");
+    if parsed.output_format == OutputFormatArg::Legacy
+        && !validate_only
+        && result
+            .databases
+            .iter()
+            .any(|d| d.status == crate::report::DbStatus::Failed)
+    {
+        eprintln!("{}", crate::legacy::FAILURE_LINE);
+    }
+    if let Some(out) = json_out
+        && let Err(e) = write_json(out, &result)
+    {
+        eprintln!("pg_migrate: {e}");
+        return EXIT_INVALID;
+    }
+    if !result.validation.ok && (validate_only || result.databases.is_empty()) {
+        EXIT_INVALID
+    } else if !result.succeeded() {
+        EXIT_DB_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Runs `db-migrate <command> ...`: `pg` is the only command.
+pub fn run_db_migrate(mut args: Vec<String>) -> i32 {
+    if args.is_empty() {
+        eprintln!("Available commands: pg");
+        return 1;
+    }
+    let cmd = args.remove(0);
+    match cmd.as_str() {
+        "pg" => run_pg(args),
+        "-V" | "--version" => {
+            println!("db-migrate {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        "-h" | "--help" => {
+            println!(
+                "Usage: db-migrate pg [flags]   (see db-migrate pg --help)\nAvailable commands: pg"
+            );
+            0
+        }
+        _ => {
+            eprintln!("Available commands: pg");
+            1
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! Turns the parsed flags into [`MigrateOptions`], the library's view of a run: the checks that
+//! involve several flags at once, and the defaults the flags leave to the library.
+
+use super::args::{CopyFormatArg, MethodArg, PgArgs};
+use crate::conn::ConnInfo;
+use crate::error::{Error, Result};
+use crate::options::{MigrateOptions, RolePasswords, random_migration_id};
+
+/// Splits a comma-separated list, trimming blanks around names and dropping empty items.
+fn split_list(v: &Option<String>) -> Vec<String> {
+    v.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl TryFrom<&PgArgs> for MigrateOptions {
+    type Error = Error;
+
+    fn try_from(a: &PgArgs) -> Result<Self> {
+        let source = a.source.as_deref().ok_or_else(|| {
+            Error::config("no source given: use -s/--source or set SOURCE_SERVICE_URI")
+        })?;
+        let target = a.target.as_deref().ok_or_else(|| {
+            Error::config("no target given: use -t/--target or set TARGET_SERVICE_URI")
+        })?;
+        let source = ConnInfo::parse(source).map_err(|e| e.context("invalid --source"))?;
+        let target = ConnInfo::parse(target).map_err(|e| e.context("invalid --target"))?;
+        let dbs_max_total_size = match a.dbs_max_total_size {
+            None => None,
+            Some(n) if n < 0 => None, // -1 means "no limit", as in the tool we replace
+            Some(n) => Some(n as u64),
+        };
+        if let Some(id) = &a.migration_id {
+            check_migration_id(id)?;
+        }
+        crate::output::check_combination(a.json.as_deref(), a.print_ddl.as_deref())?;
+        let role_passwords = match &a.role_passwords {
+            Some(p) => RolePasswords::from_file(p)?,
+            None => RolePasswords::default(),
+        };
+        if a.schema_only && (a.repl_only || a.force_method == Some(MethodArg::Replication)) {
+            return Err(Error::config(
+                "--schema-only copies no data, so there is nothing to replicate: drop \
+                 --repl-only / --force-method replication, or --schema-only",
+            ));
+        }
+        Ok(MigrateOptions {
+            source,
+            target,
+            filtered_dbs: db_list("-f/--filtered-db", &a.filtered_db)?,
+            only_dbs: db_list("--only-db", &a.only_db)?,
+            excluded_roles: split_list(&a.excluded_roles),
+            excluded_extensions: split_list(&a.excluded_extensions),
+            createdb: !a.no_createdb,
+            skip_db_version_check: a.skip_db_version_check,
+            dbs_max_total_size,
+            show_passwords: a.show_passwords,
+            role_passwords,
+            migration_id: a.migration_id.clone().unwrap_or_else(random_migration_id),
+            schema_only: a.schema_only,
+            schema: crate::schema::SchemaOptions {
+                no_owner: a.no_owner,
+                no_acl: a.no_acl,
+                no_publications: a.no_publications,
+            },
+            schema_jobs: match a.schema_jobs {
+                Some(0) => return Err(Error::config("--schema-jobs must be at least 1")),
+                other => other,
+            },
+            copy: {
+                let mut c = crate::copy::CopyOptions::default();
+                if let Some(j) = a.jobs {
+                    if j == 0 {
+                        return Err(Error::config("--jobs must be at least 1"));
+                    }
+                    c.jobs = j;
+                }
+                c.format = match a.copy_format {
+                    CopyFormatArg::Auto => crate::copy::CopyFormat::Auto,
+                    CopyFormatArg::Binary => crate::copy::CopyFormat::Binary,
+                    CopyFormatArg::Text => crate::copy::CopyFormat::Text,
+                };
+                if let Some(size) = a.split_tables_larger_than {
+                    c.split_larger_than = size;
+                }
+                c.analyze = !a.no_analyze;
+                c.retries = a.copy_retries;
+                c.extension_tables = !a.no_replicate_extension_tables;
+                if a.json.as_deref() == Some("-") {
+                    c.progress = crate::copy::ProgressMode::Quiet;
+                }
+                c
+            },
+            force_method: match (a.force_method, a.dump_only, a.repl_only) {
+                (Some(MethodArg::Dump), _, _) | (None, true, _) => {
+                    Some(crate::report::Method::Dump)
+                }
+                (Some(MethodArg::Replication), _, _) | (None, _, true) => {
+                    Some(crate::report::Method::Replication)
+                }
+                _ => None,
+            },
+            replication: {
+                let mut r = crate::replication::ReplicationOptions {
+                    mangle: a.mangle,
+                    stop_replication: a.stop_replication,
+                    max_replication_lag: a
+                        .max_replication_lag
+                        .filter(|n| *n >= 0)
+                        .map(|n| n as u64),
+                    ..Default::default()
+                };
+                r.forced = a.repl_only || a.force_method == Some(MethodArg::Replication);
+                if let Some(t) = a.replication_timeout {
+                    r.replication_timeout = t;
+                }
+                if let Some(c) = &a.subscription_conninfo {
+                    r.subscription_conninfo = Some(
+                        ConnInfo::parse(c)
+                            .map_err(|e| e.context("invalid --subscription-conninfo"))?,
+                    );
+                }
+                if r.stop_replication && r.max_replication_lag.is_none() {
+                    return Err(Error::config(
+                        "--stop-replication requires --max-replication-lag >= 0 (the lag to wait for before stopping)",
+                    ));
+                }
+                r
+            },
+            cleanup: a.cleanup,
+            verify: {
+                if a.verify && a.schema_only {
+                    return Err(Error::config(
+                        "--verify compares data, which --schema-only does not copy: drop one of them",
+                    ));
+                }
+                crate::verify::VerifyOptions {
+                    after_copy: a.verify,
+                    only: a.verify_only,
+                    max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
+                }
+            },
+            resume: a.resume,
+            clean: a.clean,
+            selection: crate::selection::Selection::parse(
+                &a.with_table,
+                &a.skip_table,
+                &a.schema,
+                &a.exclude_schema,
+                &a.exclude_table_data,
+            )?,
+            include_provider_objects: a.include_provider_objects,
+        })
+    }
+}
+
+/// `--migration-id` goes into every log line and the report: control characters (a newline, an
+/// escape sequence) would let it forge log lines or repaint a terminal, so they are refused.
+fn check_migration_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.chars().count() > 64 {
+        return Err(Error::config(
+            "--migration-id must be 1 to 64 characters long",
+        ));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| c.is_control() || crate::text::is_bidi_control(*c))
+    {
+        return Err(Error::config(format!(
+            "--migration-id must not contain control characters (found {})",
+            c.escape_unicode()
+        )));
+    }
+    Ok(())
+}
+
+/// A database list flag: given but empty (an unset shell variable, say) is an error, not
+/// "every database".
+fn db_list(flag: &str, v: &Option<String>) -> Result<Vec<String>> {
+    let list = split_list(v);
+    if v.is_some() && list.is_empty() {
+        return Err(Error::config(format!(
+            "{flag}: empty value (give comma-separated database names)"
+        )));
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> PgArgs {
+        let argv = std::iter::once("pg_migrate".to_string())
+            .chain(normalize_args(args.iter().map(|s| s.to_string())));
+        PgArgs::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn python_two_letter_flags_are_accepted() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "-xr", "r1, r2", "-xe=ext"]);
+        let o = MigrateOptions::try_from(&a).unwrap();
+        assert_eq!(o.excluded_roles, vec!["r1", "r2"]);
+        assert_eq!(o.excluded_extensions, vec!["ext"]);
+    }
+
+    #[test]
+    fn sizes_take_postgres_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size("2 GB"), Ok(2 << 30));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("lots").unwrap_err().contains("invalid size"));
+        assert!(parse_size("5 parsecs").unwrap_err().contains("unit"));
+    }
+
+    #[test]
+    fn data_flags_reach_the_copy_options() {
+        let a = parse(&[
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "--jobs",
+            "3",
+            "--copy-format",
+            "text",
+            "--split-tables-larger-than",
+            "1MB",
+            "--no-analyze",
+            "--no-replicate-extension-tables",
+        ]);
+        let o = MigrateOptions::try_from(&a).unwrap();
+        assert_eq!(o.copy.jobs, 3);
+        assert_eq!(o.copy.format, crate::copy::CopyFormat::Text);
+        assert_eq!(o.copy.split_larger_than, 1 << 20);
+        assert!(!o.copy.analyze);
+        assert!(!o.copy.extension_tables);
+    }
+
+    #[test]
+    fn schema_only_refuses_a_forced_replication() {
+        for extra in [&["--repl-only"][..], &["--force-method", "replication"][..]] {
+            let mut args = vec!["-s", "host=a", "-t", "host=b", "--schema-only"];
+            args.extend_from_slice(extra);
+            let err = MigrateOptions::try_from(&parse(&args)).unwrap_err();
+            assert!(err.to_string().contains("nothing to replicate"), "{err}");
+        }
+        let mut args = vec![
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "--schema-only",
+            "--dump-only",
+        ];
+        assert!(MigrateOptions::try_from(&parse(&args)).is_ok());
+        args.truncate(5);
+        assert!(MigrateOptions::try_from(&parse(&args)).is_ok());
+    }
+
+    #[test]
+    fn schema_sessions_default_to_twice_the_jobs_and_can_be_set() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args))
+        };
+        assert_eq!(o(&["--jobs", "3"]).unwrap().ddl_sessions(), 6);
+        assert_eq!(o(&["--jobs", "12"]).unwrap().ddl_sessions(), 16);
+        assert_eq!(
+            o(&["--jobs", "12", "--schema-jobs", "24"])
+                .unwrap()
+                .ddl_sessions(),
+            24
+        );
+        assert_eq!(
+            o(&["--jobs", "3", "--schema-jobs", "1"])
+                .unwrap()
+                .ddl_sessions(),
+            1
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused_naming_the_flag_and_the_range() {
+        let try_parse = |args: &[&str]| {
+            let argv = ["pg_migrate", "-s", "host=a", "-t", "host=b"]
+                .into_iter()
+                .chain(args.iter().copied());
+            PgArgs::try_parse_from(argv).map(|a| MigrateOptions::try_from(&a))
+        };
+        for (args, flag, range) in [
+            (&["--jobs", "-1"][..], "--jobs", "1 to 1024"),
+            (&["--jobs", "0"][..], "--jobs", "1 to 1024"),
+            (&["--jobs", "100000"][..], "--jobs", "1 to 1024"),
+            (&["-j", "two"][..], "--jobs", "1 to 1024"),
+            (&["--schema-jobs", "0"][..], "--schema-jobs", "1 to 1024"),
+            (&["--schema-jobs", "-3"][..], "--schema-jobs", "1 to 1024"),
+            (
+                &["--max-replication-lag=-7"][..],
+                "--max-replication-lag",
+                "-1 for none",
+            ),
+            (
+                &["--dbs-max-total-size=-5"][..],
+                "--dbs-max-total-size",
+                "-1 for none",
+            ),
+        ] {
+            let err = try_parse(args).unwrap_err().to_string();
+            assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+        }
+        assert!(try_parse(&["--max-replication-lag=-1"]).unwrap().is_ok());
+        assert!(try_parse(&["--jobs", "1024"]).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_migration_id_with_control_characters_is_refused() {
+        for id in ["a\nb", "x\u{1b}[2J", "ab\u{202e}cd", ""] {
+            let a = parse(&["-s", "host=a", "-t", "host=b", "--migration-id", id]);
+            let err = MigrateOptions::try_from(&a).unwrap_err().to_string();
+            assert!(err.contains("--migration-id"), "{id:?}: {err}");
+        }
+        let a = parse(&[
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "--migration-id",
+            "cut-over 2",
+        ]);
+        assert_eq!(
+            MigrateOptions::try_from(&a).unwrap().migration_id,
+            "cut-over 2"
+        );
+    }
+
+    #[test]
+    fn method_flags_choose_and_force_the_method() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args)).unwrap()
+        };
+        assert_eq!(o(&[]).force_method, None);
+        assert_eq!(
+            o(&["--dump-only"]).force_method,
+            Some(crate::report::Method::Dump)
+        );
+        let r = o(&["--repl-only"]);
+        assert_eq!(r.force_method, Some(crate::report::Method::Replication));
+        assert!(r.replication.forced);
+        let r = o(&[
+            "--force-method",
+            "replication",
+            "--max-replication-lag",
+            "0",
+            "--stop-replication",
+            "-m",
+        ]);
+        assert!(r.replication.forced && r.replication.stop_replication && r.replication.mangle);
+        assert_eq!(r.replication.max_replication_lag, Some(0));
+        assert_eq!(
+            o(&["--max-replication-lag", "-1"])
+                .replication
+                .max_replication_lag,
+            None
+        );
+        assert_eq!(
+            o(&["--replication-timeout", "30m"])
+                .replication
+                .replication_timeout,
+            std::time::Duration::from_secs(1800)
+        );
+    }
+
+    #[test]
+    fn stop_replication_needs_a_lag_to_wait_for() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "--stop-replication"]);
+        let e = MigrateOptions::try_from(&a).unwrap_err();
+        assert!(e.to_string().contains("--max-replication-lag"), "{e}");
+    }
+
+    #[test]
+    fn minus_one_size_means_no_limit() {
+        let a = parse(&["-s", "host=a", "-t", "host=b", "--dbs-max-total-size", "-1"]);
+        assert_eq!(
+            MigrateOptions::try_from(&a).unwrap().dbs_max_total_size,
+            None
+        );
+        let a = parse(&["-s", "host=a", "-t", "host=b", "--dbs-max-total-size", "0"]);
+        assert_eq!(
+            MigrateOptions::try_from(&a).unwrap().dbs_max_total_size,
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn filtered_names_are_kept_verbatim_apart_from_surrounding_blanks() {
+        let a = parse(&[
+            "-s",
+            "host=a",
+            "-t",
+            "host=b",
+            "-f",
+            "a'; DROP DATABASE x; --, \"q\"",
+        ]);
+        let o = MigrateOptions::try_from(&a).unwrap();
+        assert_eq!(o.filtered_dbs, vec!["a'; DROP DATABASE x; --", "\"q\""]);
+    }
+}
