@@ -267,9 +267,9 @@ fn dump(c: &Cluster, db: &str, exclude: &[&str]) -> Option<String> {
         "pg_dump failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(support::oracle::normalize(
+    Some(support::oracle::across_majors(&support::oracle::normalize(
         &String::from_utf8(out.stdout).unwrap(),
-    ))
+    )))
 }
 
 fn entry_status(result: &MigrateResult, db: &str) -> (DbStatus, String) {
