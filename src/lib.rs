@@ -6,7 +6,7 @@
 //! `pg_restore` or `psql`.
 //!
 //! The stages, in the order a migration runs them:
-//! - [`validate`]: preflight checks of both servers, all reported together;
+//! - [`preflight`]: preflight checks of both servers, all reported together;
 //! - [`roles`]: roles with attributes, settings, memberships and comments;
 //! - [`databases`]: target databases created with the source's properties;
 //! - [`schema`]: the objects of each database, ordered by their dependencies.
@@ -50,6 +50,7 @@ pub mod migrate;
 pub mod options;
 pub mod output;
 pub mod owners;
+pub mod preflight;
 pub mod read_access;
 pub mod recovery;
 pub mod replication;
@@ -60,8 +61,10 @@ pub mod selection;
 pub mod slots;
 pub mod sql;
 pub mod text;
-pub mod validate;
 pub mod verify;
+
+/// The preflight stage under its earlier name (`validate::preflight`, `validate::Preflight`...).
+pub use preflight as validate;
 
 pub use error::{Error, ErrorKind, Result, Side};
 pub use migrate::PgMigrate;

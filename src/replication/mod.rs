@@ -80,7 +80,8 @@ pub mod identity;
 pub mod names;
 pub mod objects;
 pub mod plan;
-pub mod preflight;
+/// Replication preflight lives with the rest of preflight; this keeps its earlier path.
+pub use crate::preflight::replication as preflight;
 pub mod tables;
 
 use std::future::Future;
@@ -505,7 +506,7 @@ where
     let (src, tgt) = sessions(source, target, dbname).await?;
 
     // Prerequisites, before anything is created.
-    let facts = preflight::ServerFacts::read(&src, &tgt)
+    let facts = preflight::ReplicationSettings::read(&src, &tgt)
         .await
         .map_err(|e| on_source(e, dbname))?;
     let sfacts = SourceFacts::read(&src)

@@ -1,4 +1,6 @@
-//! Replication checks for preflight (`--validate` and the start of a migration).
+//! Replication checks for preflight (`--validate` and the start of a migration), and the
+//! servers' replication settings ([`ReplicationSettings`]) the replication stage checks again
+//! right before it creates anything.
 //!
 //! Server level ([`preflight_servers`]): `wal_level = logical` on the source, a free replication
 //! slot and WAL sender per database to migrate, enough logical replication workers on the
@@ -7,7 +9,7 @@
 //!
 //! Database level ([`preflight_database`]): tables whose UPDATE and DELETE cannot be
 //! replicated (no primary key and no usable replica identity; an error with `--repl-only`,
-//! otherwise a warning that the database goes by dump, see [`super::identity`]), unlogged
+//! otherwise a warning that the database goes by dump, see [`crate::replication::identity`]), unlogged
 //! tables and large objects (warnings: neither is replicated).
 
 use crate::conn::Session;
@@ -17,9 +19,11 @@ use crate::report::{Severity, ValidationReport};
 /// The check name in findings.
 pub const CHECK: &str = "replication";
 
-/// What the servers offer for logical replication.
+/// What the servers offer for logical replication: `wal_level`, slots and WAL senders on the
+/// source, logical replication workers on the target (not to be confused with
+/// [`crate::catalog::server::ServerFacts`], the identity and privileges of one server).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerFacts {
+pub struct ReplicationSettings {
     pub source_version_num: u32,
     pub target_version_num: u32,
     pub wal_level: String,
@@ -35,8 +39,8 @@ fn int(v: Option<&str>) -> i64 {
     v.and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-impl ServerFacts {
-    pub async fn read(source: &Session, target: &Session) -> Result<ServerFacts> {
+impl ReplicationSettings {
+    pub async fn read(source: &Session, target: &Session) -> Result<ReplicationSettings> {
         let src = source
             .simple_query(
                 "SELECT pg_catalog.current_setting('wal_level'),
@@ -66,7 +70,7 @@ impl ServerFacts {
         let s = row(&src).unwrap_or_default();
         let t = row(&tgt).unwrap_or_default();
         let get = |v: &Vec<Option<String>>, i: usize| v.get(i).cloned().flatten();
-        Ok(ServerFacts {
+        Ok(ReplicationSettings {
             source_version_num: source.server_version_num(),
             target_version_num: target.server_version_num(),
             wal_level: get(&s, 0).unwrap_or_default(),
@@ -142,7 +146,7 @@ pub async fn preflight_servers(
     } else {
         Severity::Warning
     };
-    match ServerFacts::read(source, target).await {
+    match ReplicationSettings::read(source, target).await {
         Ok(facts) => {
             for b in facts.blockers(databases) {
                 let msg = if forced {
@@ -260,13 +264,13 @@ pub async fn preflight_selected(
     report: &mut ValidationReport,
 ) {
     let db = Some(dbname);
-    match super::identity::tables_without_identity(source_db, only).await {
+    match crate::replication::identity::tables_without_identity(source_db, only).await {
         Ok(t) if !t.is_empty() && forced => report.error(
             CHECK,
             db,
             format!(
                 "logical replication (--repl-only) is not possible: {}",
-                super::identity::reason(&t)
+                crate::replication::identity::reason(&t)
             ),
         ),
         Ok(t) if !t.is_empty() => report.warning(
@@ -274,7 +278,7 @@ pub async fn preflight_selected(
             db,
             format!(
                 "{}; this database will be migrated by dump",
-                super::identity::reason(&t)
+                crate::replication::identity::reason(&t)
             ),
         ),
         Ok(_) => {}
@@ -332,7 +336,7 @@ mod tests {
 
     #[test]
     fn blockers_explain_each_missing_prerequisite() {
-        let ok = ServerFacts {
+        let ok = ReplicationSettings {
             source_version_num: 150000,
             target_version_num: 160000,
             wal_level: "logical".into(),
@@ -344,7 +348,7 @@ mod tests {
             used_logical_replication_workers: 0,
         };
         assert!(ok.blockers(3).is_empty());
-        let bad = ServerFacts {
+        let bad = ReplicationSettings {
             wal_level: "replica".into(),
             used_replication_slots: 10,
             max_logical_replication_workers: 0,
