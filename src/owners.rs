@@ -520,7 +520,7 @@ mod tests {
 
     fn role(name: &str, superuser: bool) -> crate::catalog::roles::RoleInfo {
         crate::catalog::roles::RoleInfo {
-            oid: 16384,
+            oid: crate::catalog::scope::FIRST_NORMAL_OBJECT_ID,
             name: name.into(),
             superuser,
             inherit: true,

@@ -513,7 +513,7 @@ mod tests {
 
     fn role(name: &str) -> RoleInfo {
         RoleInfo {
-            oid: 16384,
+            oid: crate::catalog::scope::FIRST_NORMAL_OBJECT_ID,
             name: name.into(),
             superuser: false,
             inherit: true,

@@ -4,6 +4,7 @@
 //! Queries are written for sources 12 to 18; columns that appeared later are selected
 //! conditionally on [`crate::conn::Session::server_version_num`].
 
+pub mod class;
 pub mod databases;
 pub mod extensions;
 pub mod objects;
@@ -11,6 +12,7 @@ pub mod owners;
 pub mod publications;
 pub mod relations;
 pub mod roles;
+pub mod scope;
 pub mod server;
 pub mod system_acls;
 pub mod tables;

@@ -5,7 +5,7 @@
 //!
 //! Each `list_*` function runs a fixed number of queries (one per kind, two for kinds with
 //! members), however many objects the database holds. Objects of system schemas
-//! ([`crate::schema::USER_SCHEMAS`]) and members of extensions (`pg_depend.deptype = 'e'`) are
+//! ([`crate::catalog::scope::USER_SCHEMAS`]) and members of extensions (`pg_depend.deptype = 'e'`) are
 //! left out. Names of referenced objects are read as `(schema, name)` pairs and quoted by the
 //! DDL generator; types and function signatures are rendered by the server (`format_type`,
 //! `pg_get_function_identity_arguments`), which qualifies them since every session runs with
@@ -21,10 +21,10 @@ use std::fmt;
 
 use tokio_postgres::Row;
 
+use crate::catalog::class;
+use crate::catalog::scope::{FIRST_NORMAL_OBJECT_ID, USER_SCHEMAS, first_normal_object_id};
 use crate::conn::Session;
 use crate::error::{Error, Result};
-use crate::schema::USER_SCHEMAS;
-use crate::schema::model::class;
 use crate::sql::qualified;
 
 /// A schema-qualified name, unquoted.
@@ -238,7 +238,7 @@ pub async fn list_extensions(s: &Session) -> Result<Vec<ExtensionRow>> {
                 pg_catalog.obj_description(e.oid, 'pg_extension') AS comment \
            FROM pg_catalog.pg_extension e \
            JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
-          WHERE e.oid >= 16384 \
+          WHERE e.oid >= {FIRST_NORMAL_OBJECT_ID} \
           ORDER BY e.extname"
     );
     Ok(query(s, "reading extensions", &sql)
@@ -260,7 +260,7 @@ pub async fn list_extensions(s: &Session) -> Result<Vec<ExtensionRow>> {
 pub async fn list_extension_members(s: &Session) -> Result<Vec<(u32, u32, u32)>> {
     let sql = format!(
         "SELECT d.classid, d.objid, d.refobjid FROM pg_catalog.pg_depend d \
-          WHERE d.refclassid = {ext} AND d.deptype = 'e' AND d.objid >= 16384",
+          WHERE d.refclassid = {ext} AND d.deptype = 'e' AND d.objid >= {FIRST_NORMAL_OBJECT_ID}",
         ext = class::PG_EXTENSION,
     );
     Ok(query(s, "reading extension members", &sql)
@@ -272,9 +272,11 @@ pub async fn list_extension_members(s: &Session) -> Result<Vec<(u32, u32, u32)>>
 
 /// Every array type of a non-system type, with its element type: (array OID, element OID).
 pub async fn list_array_types(s: &Session) -> Result<Vec<(u32, u32)>> {
-    let sql = "SELECT t.typarray, t.oid FROM pg_catalog.pg_type t \
-                WHERE t.typarray <> 0 AND t.oid >= 16384";
-    Ok(query(s, "reading array types", sql)
+    let sql = format!(
+        "SELECT t.typarray, t.oid FROM pg_catalog.pg_type t \
+          WHERE t.typarray <> 0 AND t.oid >= {FIRST_NORMAL_OBJECT_ID}"
+    );
+    Ok(query(s, "reading array types", &sql)
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -300,7 +302,7 @@ pub async fn list_languages(s: &Session) -> Result<Vec<LanguageRow>> {
                 {h} AS handler, {i} AS inline, {v} AS validator, {acl}, \
                 pg_catalog.obj_description(l.oid, 'pg_language') AS comment \
            FROM pg_catalog.pg_language l \
-          WHERE l.oid >= 16384 AND l.lanispl AND {member} \
+          WHERE l.oid >= {FIRST_NORMAL_OBJECT_ID} AND l.lanispl AND {member} \
           ORDER BY l.lanname",
         h = proc_name("l.lanplcallfoid"),
         i = proc_name("l.laninline"),
@@ -757,7 +759,7 @@ pub async fn list_access_methods(s: &Session) -> Result<Vec<AccessMethodRow>> {
         "SELECT a.oid, a.amname::text AS name, a.amtype::text AS kind, {h} AS handler, \
                 pg_catalog.obj_description(a.oid, 'pg_am') AS comment \
            FROM pg_catalog.pg_am a \
-          WHERE a.oid >= 16384 AND {member} ORDER BY a.amname",
+          WHERE a.oid >= {FIRST_NORMAL_OBJECT_ID} AND {member} ORDER BY a.amname",
         h = proc_name("a.amhandler"),
         member = not_ext_member(class::PG_AM, "a.oid"),
     );
@@ -1255,14 +1257,19 @@ pub async fn list_types(s: &Session) -> Result<Vec<TypeRow>> {
 /// SQL condition on a `pg_proc` alias `p`: the function is created together with a type
 /// (the I/O functions of a base type, which need its shell type, and range canonical
 /// functions), so it is not an object of its own.
-pub const BUNDLED_WITH_TYPE: &str = "p.oid IN ( \
+pub const BUNDLED_WITH_TYPE: &str = concat!(
+    "p.oid IN ( \
        SELECT x FROM pg_catalog.pg_type bt, \
               LATERAL (VALUES (bt.typinput::pg_catalog.oid), (bt.typoutput::pg_catalog.oid), \
                               (bt.typreceive::pg_catalog.oid), (bt.typsend::pg_catalog.oid)) v(x) \
-        WHERE bt.typtype = 'b' AND bt.oid >= 16384 \
-       UNION ALL \
+        WHERE bt.typtype = 'b' AND bt.oid >= ",
+    first_normal_object_id!(),
+    " UNION ALL \
        SELECT rg.rngcanonical::pg_catalog.oid FROM pg_catalog.pg_range rg \
-        WHERE rg.rngtypid >= 16384)";
+        WHERE rg.rngtypid >= ",
+    first_normal_object_id!(),
+    ")"
+);
 
 /// SQL condition on a `pg_proc` alias `p`: the function is part of a type (`deptype = 'i'`:
 /// range and multirange constructors), created with it.
@@ -1277,7 +1284,7 @@ pub async fn list_type_internal_rows(s: &Session) -> Result<Vec<(u32, u32, u32)>
         "SELECT DISTINCT ON (d.classid, d.objid) d.classid, d.objid, d.refobjid \
            FROM pg_catalog.pg_depend d \
           WHERE d.classid IN ({proc}, {cast}) AND d.refclassid = {typ} AND d.deptype = 'i' \
-            AND d.objid >= 16384 \
+            AND d.objid >= {FIRST_NORMAL_OBJECT_ID} \
           ORDER BY d.classid, d.objid, d.refobjid",
         proc = class::PG_PROC,
         cast = class::PG_CAST,
@@ -1363,10 +1370,10 @@ pub async fn list_bundled_functions(s: &Session) -> Result<Vec<(u32, FunctionRow
                    LATERAL (VALUES (bt.typinput::pg_catalog.oid), (bt.typreceive::pg_catalog.oid), \
                                    (bt.typoutput::pg_catalog.oid), (bt.typsend::pg_catalog.oid)) \
                      v(f) \
-                  WHERE bt.typtype = 'b' AND bt.oid >= 16384 \
+                  WHERE bt.typtype = 'b' AND bt.oid >= {FIRST_NORMAL_OBJECT_ID} \
                  UNION ALL \
                  SELECT rg.rngtypid, rg.rngcanonical::pg_catalog.oid FROM pg_catalog.pg_range rg \
-                  WHERE rg.rngtypid >= 16384) x \
+                  WHERE rg.rngtypid >= {FIRST_NORMAL_OBJECT_ID}) x \
            JOIN pg_catalog.pg_proc p ON p.oid = x.f \
            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
            JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
@@ -1523,10 +1530,10 @@ pub async fn list_casts(s: &Session) -> Result<Vec<CastRow>> {
                 pg_catalog.format_type(c.casttarget, NULL) AS tgt, \
                 c.castmethod::text AS method, c.castcontext::text AS context, \
                 {f} AS function, \
-                (c.castsource < 16384 AND c.casttarget < 16384) AS builtin_types, \
+                (c.castsource < {FIRST_NORMAL_OBJECT_ID} AND c.casttarget < {FIRST_NORMAL_OBJECT_ID}) AS builtin_types, \
                 pg_catalog.obj_description(c.oid, 'pg_cast') AS comment \
            FROM pg_catalog.pg_cast c \
-          WHERE c.oid >= 16384 AND {member} \
+          WHERE c.oid >= {FIRST_NORMAL_OBJECT_ID} AND {member} \
             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend di WHERE di.classid = {cast} \
                              AND di.objid = c.oid AND di.deptype = 'i') \
           ORDER BY 2, 3",

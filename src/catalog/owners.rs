@@ -11,9 +11,9 @@
 //! of extensions and objects internal to another (a range type's constructors, an identity
 //! column's sequence) are left out, as the schema reader leaves them out.
 
+use crate::catalog::scope::{FIRST_NORMAL_OBJECT_ID, USER_SCHEMAS};
 use crate::conn::Session;
 use crate::error::{Error, Result};
-use crate::schema::USER_SCHEMAS;
 
 /// How many objects of the session's database each role owns: `(role, count)`, by role name.
 pub async fn count_owned_objects(s: &Session) -> Result<Vec<(String, i64)>> {
@@ -121,7 +121,7 @@ pub async fn count_owned_objects(s: &Session) -> Result<Vec<(String, i64)>> {
         let (cols, from) = sel.split_once(" FROM ").expect("select has FROM");
         format!(
             "SELECT 'pg_catalog.{cat}'::pg_catalog.regclass, {cols}, NULL::pg_catalog.oid \
-               FROM {from} WHERE o.oid >= 16384::pg_catalog.oid"
+               FROM {from} WHERE o.oid >= {FIRST_NORMAL_OBJECT_ID}::pg_catalog.oid"
         )
     }));
     let sql = format!(

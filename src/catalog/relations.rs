@@ -8,17 +8,17 @@
 //! from the server's own deparsing functions (`format_type`, `pg_get_expr`, `pg_get_indexdef`,
 //! ...). Sessions run with `search_path = ''`, so those print fully qualified names.
 //!
-//! Only user schemas are read ([`crate::schema::USER_SCHEMAS`]); temporary relations are
+//! Only user schemas are read ([`crate::catalog::scope::USER_SCHEMAS`]); temporary relations are
 //! skipped. Tablespaces are read by name, apart from the definitions (`pg_get_indexdef` and
 //! `pg_get_constraintdef` never print one): the executor applies them with
 //! `SET default_tablespace`, like pg_dump.
 
 use std::collections::HashMap;
 
+use crate::catalog::class;
+use crate::catalog::scope::{USER_SCHEMAS, user_schemas};
 use crate::conn::Session;
 use crate::error::{Error, Result};
-use crate::schema::USER_SCHEMAS;
-use crate::schema::model::class;
 
 /// One relation (`pg_class` row of kind `r`, `p`, `f`, `v`, `m` or `S`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -702,9 +702,9 @@ async fn read_statistics(s: &Session, v: u32) -> Result<Vec<Statistics>> {
            JOIN pg_catalog.pg_namespace n ON n.oid = x.stxnamespace \
            JOIN pg_catalog.pg_class c ON c.oid = x.stxrelid \
            JOIN pg_catalog.pg_namespace tn ON tn.oid = c.relnamespace \
-          WHERE {USER_SCHEMAS} AND tn.nspname <> 'information_schema' \
-            AND tn.nspname !~ '^pg_' AND c.relpersistence <> 't' \
-          ORDER BY x.oid"
+          WHERE {USER_SCHEMAS} AND {table_schema} AND c.relpersistence <> 't' \
+          ORDER BY x.oid",
+        table_schema = user_schemas!("tn"),
     );
     let rows = query(s, "reading extended statistics", &sql).await?;
     Ok(rows

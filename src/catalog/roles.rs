@@ -11,15 +11,16 @@
 use crate::conn::Session;
 use crate::error::{Error, Result, SqlState};
 
-/// The first OID a user-created object can get (`FirstNormalObjectId`). Roles below it are the
-/// bootstrap superuser and the predefined roles.
-pub const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
+use crate::catalog::scope::first_normal_object_id;
 
 /// The `WHERE` condition that keeps the non-system roles of `pg_roles` aliased `r`: no `pg_`
-/// name (reserved for predefined roles) and an OID of at least [`FIRST_NORMAL_OBJECT_ID`]. Unlike
-/// the tool we replace (`oid > 16384`), a role whose OID is exactly 16384 is included.
-const NON_SYSTEM_ROLE: &str =
-    "pg_catalog.left(r.rolname::text, 3) <> 'pg_' AND r.oid >= 16384::pg_catalog.oid";
+/// name (reserved for predefined roles) and an OID of at least [`FIRST_NORMAL_OBJECT_ID`](crate::catalog::scope::FIRST_NORMAL_OBJECT_ID). Unlike
+/// the tool we replace (`oid > 16384`), a role whose OID is exactly that is included.
+const NON_SYSTEM_ROLE: &str = concat!(
+    "pg_catalog.left(r.rolname::text, 3) <> 'pg_' AND r.oid >= ",
+    first_normal_object_id!(),
+    "::pg_catalog.oid"
+);
 
 /// One non-system role of `pg_roles`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +83,7 @@ pub struct UserFacts {
     pub bypassrls: bool,
 }
 
-/// Every non-system role (see [`FIRST_NORMAL_OBJECT_ID`]), in creation (OID) order: roles
+/// Every non-system role (see [`FIRST_NORMAL_OBJECT_ID`](crate::catalog::scope::FIRST_NORMAL_OBJECT_ID)), in creation (OID) order: roles
 /// created in that order on the target come out of catalog scans in the source's order, e.g.
 /// the role list of a policy as `pg_dump` prints it.
 pub async fn list_roles(s: &Session) -> Result<Vec<RoleInfo>> {

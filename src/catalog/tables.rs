@@ -34,7 +34,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
         .query(
             &format!(
                 "SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE {} ORDER BY 1",
-                crate::schema::USER_SCHEMAS
+                crate::catalog::scope::USER_SCHEMAS
             ),
             &[],
         )
@@ -83,7 +83,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
           WHERE c.relkind IN ('r', 'p', 'f', 'S') AND c.relpersistence <> 't'
             AND {}
           ORDER BY 2, 3",
-        crate::schema::USER_SCHEMAS
+        crate::catalog::scope::USER_SCHEMAS
     );
     let rows = s
         .query(&sql, &[])

@@ -5,10 +5,10 @@
 
 use tokio_postgres::Row;
 
+use crate::catalog::class;
+use crate::catalog::scope::{FIRST_NORMAL_OBJECT_ID, USER_SCHEMAS};
 use crate::conn::Session;
 use crate::error::{Error, Result};
-use crate::schema::USER_SCHEMAS;
-use crate::schema::model::class;
 
 /// One transform: `CREATE TRANSFORM FOR <type> LANGUAGE <lang> (...)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,12 +66,12 @@ fn signature(col: &str) -> String {
 
 pub async fn list_transforms(s: &Session) -> Result<Vec<TransformRow>> {
     let sql = format!(
-        "SELECT t.oid, pg_catalog.format_type(t.trftype, NULL), t.trftype < 16384, \
+        "SELECT t.oid, pg_catalog.format_type(t.trftype, NULL), t.trftype < {FIRST_NORMAL_OBJECT_ID}, \
                 l.lanname::text, NULLIF(t.trffromsql, 0), {from}, NULLIF(t.trftosql, 0), {to}, \
                 pg_catalog.obj_description(t.oid, 'pg_transform')::text \
            FROM pg_catalog.pg_transform t \
            JOIN pg_catalog.pg_language l ON l.oid = t.trflang \
-          WHERE t.oid >= 16384 AND {member} \
+          WHERE t.oid >= {FIRST_NORMAL_OBJECT_ID} AND {member} \
           ORDER BY 2, 4",
         from = signature("t.trffromsql"),
         to = signature("t.trftosql"),
@@ -112,7 +112,7 @@ pub async fn list_conversions(s: &Session) -> Result<Vec<ConversionRow>> {
                 c.condefault, pg_catalog.obj_description(c.oid, 'pg_conversion')::text \
            FROM pg_catalog.pg_conversion c \
            JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace \
-          WHERE c.oid >= 16384 AND {USER_SCHEMAS} AND {member} \
+          WHERE c.oid >= {FIRST_NORMAL_OBJECT_ID} AND {USER_SCHEMAS} AND {member} \
           ORDER BY 2, 3",
         member = not_ext_member(class::PG_CONVERSION, "c.oid"),
     );

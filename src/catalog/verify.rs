@@ -4,6 +4,7 @@
 
 use tokio_postgres::SimpleQueryMessage;
 
+use crate::catalog::scope::user_schemas;
 use crate::conn::Session;
 use crate::error::{Error, Result};
 
@@ -106,7 +107,8 @@ pub fn parse_text_array(s: &str) -> Vec<Option<String>> {
     out
 }
 
-const TABLES_SQL: &str = "
+const TABLES_SQL: &str = concat!(
+    "
 SELECT n.nspname::text, c.relname::text,
        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)::text,
@@ -128,12 +130,15 @@ SELECT n.nspname::text, c.relname::text,
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-   AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND n.nspname <> 'db_migrate'
+   AND ",
+    user_schemas!("n"),
+    " AND n.nspname <> 'db_migrate'
    AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
                        AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e')
         OR EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE c.oid = ANY (e.extconfig)))
- ORDER BY 1, 2";
+ ORDER BY 1, 2"
+);
 
 /// The tables to compare: ordinary tables and leaf partitions outside the system schemas and
 /// [`LEDGER_SCHEMA`]; extension members only when they are configuration tables (the others
@@ -186,12 +191,15 @@ pub async fn encoding(s: &Session) -> Result<String> {
 pub async fn list_sequences(s: &Session) -> Result<Vec<SequenceState>> {
     let rows = text_rows(
         s,
-        "SELECT n.nspname::text, c.relname::text,
-                pg_catalog.has_sequence_privilege(c.oid, 'SELECT')::text
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind = 'S' AND c.relpersistence <> 't'
-            AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND n.nspname <> 'db_migrate'
-          ORDER BY 1, 2",
+        concat!(
+            "SELECT n.nspname::text, c.relname::text,
+                    pg_catalog.has_sequence_privilege(c.oid, 'SELECT')::text
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND ",
+            user_schemas!("n"),
+            " AND n.nspname <> 'db_migrate'
+              ORDER BY 1, 2"
+        ),
     )
     .await?;
     let mut out = Vec::new();

@@ -672,7 +672,7 @@ mod tests {
     fn table(owner: &str) -> SchemaObject {
         let id = ObjId {
             classid: class::PG_CLASS,
-            objid: 16384,
+            objid: crate::catalog::scope::FIRST_NORMAL_OBJECT_ID,
         };
         let mut o = SchemaObject::new(id, ObjectKind::Table, Section::PreData, Some("s"), "t");
         o.create.push("CREATE TABLE \"s\".\"t\" ()".into());

@@ -26,6 +26,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::model::{Alias, Collected, ObjId, ObjectKind, SchemaObject, Section, class};
 use super::{globals, relations, routines, types};
+use crate::catalog::scope::first_normal_object_id;
 use crate::conn::Session;
 use crate::error::{Error, Result};
 
@@ -77,9 +78,14 @@ impl Schema {
 pub async fn load_depend(s: &Session) -> Result<Vec<Depend>> {
     let rows = s
         .query(
-            "SELECT classid::int8, objid::int8, refclassid::int8, refobjid::int8, deptype::text \
-               FROM pg_catalog.pg_depend \
-              WHERE deptype IN ('n', 'a', 'e') AND objid >= 16384 AND refobjid >= 16384",
+            concat!(
+                "SELECT classid::int8, objid::int8, refclassid::int8, refobjid::int8, deptype::text \
+                   FROM pg_catalog.pg_depend \
+                  WHERE deptype IN ('n', 'a', 'e') AND objid >= ",
+                first_normal_object_id!(),
+                " AND refobjid >= ",
+                first_normal_object_id!()
+            ),
             &[],
         )
         .await

@@ -21,5 +21,4 @@ pub mod system_acls;
 pub mod transforms;
 pub mod types;
 
-/// SQL condition (on a `pg_namespace` alias `n`) that keeps user schemas only.
-pub const USER_SCHEMAS: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'";
+pub use crate::catalog::scope::USER_SCHEMAS;

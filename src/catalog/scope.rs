@@ -1,0 +1,59 @@
+//! Which catalog rows are the user's: the one definition of the user-schema filter and of
+//! `FirstNormalObjectId`, shared by every catalog reader and by the schema engine.
+//!
+//! Its own file because both are used by nearly every query of `catalog/` and `schema/`, and
+//! the catalog must not import them from the schema engine (the data flow runs catalog ->
+//! schema, never back).
+//!
+//! Each comes as a constant for `format!` and as a macro expanding to a literal, so SQL held in
+//! a `const` can take it through `concat!` without a second copy of the text.
+
+/// The user-schema condition on a `pg_namespace` alias given as a string literal: not
+/// `information_schema`, no `pg_` prefix (`pg_catalog`, `pg_toast`, temporary schemas).
+/// `user_schemas!("n")` is [`USER_SCHEMAS`].
+macro_rules! user_schemas {
+    ($alias:literal) => {
+        concat!(
+            $alias,
+            ".nspname <> 'information_schema' AND ",
+            $alias,
+            ".nspname !~ '^pg_'"
+        )
+    };
+}
+pub(crate) use user_schemas;
+
+/// `FirstNormalObjectId` as an integer literal, for `concat!` in constant SQL. Everything else
+/// uses [`FIRST_NORMAL_OBJECT_ID`].
+macro_rules! first_normal_object_id {
+    () => {
+        16384
+    };
+}
+pub(crate) use first_normal_object_id;
+
+/// SQL condition (on a `pg_namespace` alias `n`) that keeps user schemas only.
+pub const USER_SCHEMAS: &str = user_schemas!("n");
+
+/// The first OID a user-created object can get (`FirstNormalObjectId`): objects below it were
+/// created by initdb (built-in types, functions, the bootstrap superuser, predefined roles).
+pub const FIRST_NORMAL_OBJECT_ID: u32 = first_normal_object_id!();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_macros_and_the_constants_agree() {
+        assert_eq!(
+            USER_SCHEMAS,
+            "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
+        );
+        assert_eq!(
+            user_schemas!("tn"),
+            "tn.nspname <> 'information_schema' AND tn.nspname !~ '^pg_'"
+        );
+        assert_eq!(FIRST_NORMAL_OBJECT_ID, 16384);
+        assert_eq!(concat!(first_normal_object_id!()), "16384");
+    }
+}
