@@ -4,6 +4,10 @@
 //! the coordinator's transaction, right after the snapshot was taken), as with pg_dump. Identity
 //! and `OWNED BY` sequences are ordinary sequences in `pg_class` and are included; sequences that
 //! belong to an extension are carried only when they are extension configuration sequences.
+//!
+//! The replication cut-over syncs sequences with the same code ([`list`] and [`sync`]): once the
+//! target has caught up, outside any snapshot, and with one warning per sequence that cannot be
+//! read or set instead of failing the others.
 
 use super::plan::SequencePlan;
 use crate::conn::Session;
@@ -22,38 +26,89 @@ pub struct SequenceValue {
     pub is_called: bool,
 }
 
+/// The sequences of the source database to carry, by schema and name: user sequences, and
+/// with `extension_config` the extension configuration sequences (`pg_extension.extconfig`);
+/// the same rule as the copy plan's (`--no-replicate-extension-tables` leaves those out).
+pub async fn list(src: &Session, db: &str, extension_config: bool) -> Result<Vec<SequencePlan>> {
+    let rows = src
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'S' AND c.relpersistence <> 't'
+                AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+                AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                    AND d.objid = c.oid
+                                    AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                                    AND d.deptype = 'e')
+                     OR ($1 AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
+                                         WHERE c.oid = ANY (e.extconfig))))
+              ORDER BY 1, 2",
+            &[&extension_config],
+        )
+        .await
+        .map_err(|e| {
+            Error::from_pg(e)
+                .with_side(Side::Source)
+                .with_database(db)
+        })?;
+    Ok(rows
+        .iter()
+        .map(|r| SequencePlan {
+            schema: r.get(0),
+            name: r.get(1),
+        })
+        .collect())
+}
+
+/// One query reading the state of every sequence of `batch` (the first column is the index
+/// in `batch`).
+fn select_statement(batch: &[SequencePlan]) -> String {
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "SELECT {i}::int4, last_value, is_called FROM {}",
+                qualified(&s.schema, &s.name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// Reads `batch`'s state in one query.
+async fn read_batch(
+    src: &Session,
+    batch: &[SequencePlan],
+) -> std::result::Result<Vec<SequenceValue>, tokio_postgres::Error> {
+    let rows = src.query(&select_statement(batch), &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let i: i32 = r.get(0);
+            let s = &batch[i as usize];
+            SequenceValue {
+                schema: s.schema.clone(),
+                name: s.name.clone(),
+                last_value: r.get(1),
+                is_called: r.get(2),
+            }
+        })
+        .collect())
+}
+
 /// Reads the state of `seqs` on the source.
 pub async fn read(src: &Session, db: &str, seqs: &[SequencePlan]) -> Result<Vec<SequenceValue>> {
     let mut out = Vec::with_capacity(seqs.len());
     for batch in seqs.chunks(BATCH) {
-        let sql = batch
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                format!(
-                    "SELECT {i}::int4, last_value, is_called FROM {}",
-                    qualified(&s.schema, &s.name)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        let rows = src.query(&sql, &[]).await.map_err(|e| {
+        out.extend(read_batch(src, batch).await.map_err(|e| {
             Error::from_pg(e)
                 .with_side(Side::Source)
                 .with_database(db)
                 .with_phase("copy")
                 .context("reading sequence values")
-        })?;
-        for r in rows {
-            let i: i32 = r.get(0);
-            let s = &batch[i as usize];
-            out.push(SequenceValue {
-                schema: s.schema.clone(),
-                name: s.name.clone(),
-                last_value: r.get(1),
-                is_called: r.get(2),
-            });
-        }
+        })?);
     }
     Ok(out)
 }
@@ -92,6 +147,56 @@ pub async fn apply(tgt: &Session, db: &str, values: &[SequenceValue]) -> Result<
         })?;
     }
     Ok(())
+}
+
+/// Copies the values of `seqs` from `src` to `tgt` with the batched statements of [`read`] and
+/// [`apply`]. A batch that fails is retried one sequence at a time, so that a sequence that
+/// cannot be read on the source or set on the target becomes a warning naming it and the others
+/// are still synced. Returns the number synced and the warnings.
+pub async fn sync(src: &Session, tgt: &Session, seqs: &[SequencePlan]) -> (usize, Vec<String>) {
+    let mut synced = 0;
+    let mut warnings = Vec::new();
+    for batch in seqs.chunks(BATCH) {
+        let values = match read_batch(src, batch).await {
+            Ok(v) => v,
+            Err(_) => {
+                let mut values = Vec::with_capacity(batch.len());
+                for s in batch {
+                    match read_batch(src, std::slice::from_ref(s)).await {
+                        Ok(v) => values.extend(v),
+                        Err(e) => warnings.push(format!(
+                            "sequence {} could not be read on the source: {}",
+                            qualified(&s.schema, &s.name),
+                            Error::from_pg(e)
+                        )),
+                    }
+                }
+                values
+            }
+        };
+        for sql in setval_statements(&values) {
+            if tgt.batch_execute(&sql).await.is_ok() {
+                synced += values.len();
+                continue;
+            }
+            // setval is not transactional: values set before the failing one stay set, and
+            // setting them again is harmless.
+            for v in &values {
+                match tgt
+                    .batch_execute(&setval_statements(std::slice::from_ref(v))[0])
+                    .await
+                {
+                    Ok(()) => synced += 1,
+                    Err(e) => warnings.push(format!(
+                        "sequence {} could not be set on the target: {}",
+                        qualified(&v.schema, &v.name),
+                        Error::from_pg(e)
+                    )),
+                }
+            }
+        }
+    }
+    (synced, warnings)
 }
 
 #[cfg(test)]

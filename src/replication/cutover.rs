@@ -1,0 +1,102 @@
+//! The cut-over, once the subscription is in sync and `--stop-replication` asks for it: wait
+//! until the target confirmed the source's current WAL position, copy the sequence values
+//! (with [`crate::copy::sequences`], the copy's implementation), drop subscription, publication
+//! and slot.
+
+use std::time::{Duration, Instant};
+
+use super::objects::TargetFacts;
+use super::{ReplicationOutcome, objects, on_source, on_target};
+use crate::conn::Session;
+use crate::error::{Error, ErrorKind, Result};
+use crate::report::DbStatus;
+
+/// Cuts over `dbname` (in sync when called); gives up, keeping everything, at `deadline`.
+/// Updates `outcome`; `drift_note` ends its message.
+pub(super) async fn cut_over(
+    src: &Session,
+    tgt: &Session,
+    tfacts: &TargetFacts,
+    dbname: &str,
+    deadline: Instant,
+    drift_note: &str,
+    outcome: &mut ReplicationOutcome,
+) -> Result<()> {
+    let names = outcome.names.clone();
+    // Cut-over: everything committed on the source so far must be applied on the target.
+    let row = src
+        .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    let end_lsn: String = row.get(0);
+    loop {
+        let row = src
+            .query_opt(
+                "SELECT pg_catalog.pg_wal_lsn_diff(confirmed_flush_lsn, $1::text::pg_lsn) >= 0
+                   FROM pg_catalog.pg_replication_slots WHERE slot_name = $2",
+                &[&end_lsn, &names.slot],
+            )
+            .await
+            .map_err(|e| on_source(e, dbname))?;
+        if row.and_then(|r| r.get::<_, Option<bool>>(0)) == Some(true) {
+            break;
+        }
+        if Instant::now() >= deadline {
+            outcome.status = DbStatus::Running;
+            outcome.message = format!(
+                "logical replication running, but the target did not confirm the source's WAL position {end_lsn} within --replication-timeout; nothing was dropped: run again to cut over{drift_note}"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (synced, seq_warnings) = sync_sequences(src, tgt, dbname).await?;
+    outcome.sequences_synced = synced;
+    outcome.warnings.extend(
+        seq_warnings
+            .into_iter()
+            .map(|w| format!("database \"{dbname}\": {w}")),
+    );
+    let mut leftovers = Vec::new();
+    if let Err(e) = objects::drop_subscription(tgt, &names.subscription, tfacts).await {
+        leftovers.push(format!("subscription: {}", on_target(e, dbname)));
+    }
+    if let Err(e) = objects::drop_publication(src, &names.publication).await {
+        leftovers.push(format!("publication: {}", on_source(e, dbname)));
+    }
+    if let Err(e) = objects::drop_slot(src, &names.slot, Duration::from_secs(30)).await {
+        leftovers.push(format!("slot: {}", on_source(e, dbname)));
+    }
+    if !leftovers.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Sql,
+            format!(
+                "replication stopped and sequences synced, but some objects could not be dropped ({}); remove them with --cleanup",
+                leftovers.join("; ")
+            ),
+        )
+        .with_database(dbname)
+        .with_phase("stopping replication"));
+    }
+    outcome.status = DbStatus::Done;
+    let stopped = format!(
+        "replication stopped after catching up: {synced} sequences synced, publication, slot and subscription dropped{drift_note}"
+    );
+    outcome.message = if outcome.message.is_empty() {
+        format!("migrated with logical replication (started by an earlier run); {stopped}")
+    } else {
+        format!("{}; {stopped}", outcome.message)
+    };
+    Ok(())
+}
+/// Copies every sequence's value from the source database to the target database (user
+/// sequences and extension configuration sequences, as the copy does). Returns the number synced
+/// and warnings for sequences that could not be.
+pub async fn sync_sequences(
+    src: &Session,
+    tgt: &Session,
+    dbname: &str,
+) -> Result<(usize, Vec<String>)> {
+    let seqs = crate::copy::sequences::list(src, dbname, true).await?;
+    Ok(crate::copy::sequences::sync(src, tgt, &seqs).await)
+}

@@ -1,0 +1,293 @@
+//! Replication objects left by an earlier run: finding them ([`find_earlier_run`]), cutting a
+//! healthy earlier run over or refusing to touch it ([`check_earlier_run`], called for every
+//! database before any schema work), and removing them (`--cleanup`, [`cleanup`]). Its own file
+//! because these entry points look at the objects under both the plain and the mangled names,
+//! whatever this run's options say.
+
+use std::time::Duration;
+
+use tracing::info;
+
+use super::fingerprint::Fingerprint;
+use super::objects::TargetFacts;
+use super::wait::wait_and_stop;
+use super::{
+    InitialDataPath, ObjectNames, PathTaken, ReplicationOptions, ReplicationOutcome, objects,
+    on_source, on_target, sessions,
+};
+use crate::conn::{ConnInfo, Session, connect};
+use crate::error::{Error, ErrorKind, Result};
+use crate::report::DbStatus;
+use crate::sql::quote_ident;
+
+/// Objects of an earlier run found for one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierRun {
+    pub database: String,
+    pub names: ObjectNames,
+    pub publication: bool,
+    pub slot: Option<objects::SlotState>,
+    pub subscription: Option<objects::SubState>,
+}
+
+impl EarlierRun {
+    pub fn is_empty(&self) -> bool {
+        !self.publication && self.slot.is_none() && self.subscription.is_none()
+    }
+
+    /// Publication, slot and an enabled subscription on that slot all exist.
+    pub fn is_healthy(&self) -> bool {
+        self.publication
+            && self.slot.as_ref().is_some_and(|s| {
+                s.logical_pgoutput && s.database.as_deref() == Some(self.database.as_str())
+            })
+            && self.subscription.as_ref().is_some_and(|s| {
+                s.enabled && s.slot_name.as_deref() == Some(self.names.slot.as_str())
+            })
+    }
+
+    /// "publication "x" and slot "y" on the source, subscription "z" on the target".
+    pub fn describe(&self) -> String {
+        let mut src = Vec::new();
+        if self.publication {
+            src.push(format!(
+                "publication {}",
+                quote_ident(&self.names.publication)
+            ));
+        }
+        if self.slot.is_some() {
+            src.push(format!(
+                "replication slot {}",
+                quote_ident(&self.names.slot)
+            ));
+        }
+        let mut parts = Vec::new();
+        if !src.is_empty() {
+            parts.push(format!("{} on the source", src.join(" and ")));
+        }
+        if let Some(s) = &self.subscription {
+            parts.push(format!(
+                "subscription {} ({}) on the target",
+                quote_ident(&self.names.subscription),
+                if s.enabled { "enabled" } else { "disabled" }
+            ));
+        }
+        parts.join(", ")
+    }
+
+    /// The error for a run that must not touch these objects.
+    pub fn refusal(&self) -> Error {
+        let finish = if self.is_healthy() {
+            "to finish that migration (cut over), run the same command again with --max-replication-lag BYTES --stop-replication; "
+        } else {
+            "they are incomplete, so that migration cannot be finished; "
+        };
+        Error::new(
+            ErrorKind::Validation,
+            format!(
+                "replication objects of an earlier run exist: {}; {finish}to remove them, run `db-migrate pg --cleanup -s SOURCE -t TARGET`",
+                self.describe()
+            ),
+        )
+        .with_database(self.database.clone())
+        .with_phase("replication")
+    }
+}
+
+/// Sessions for looking up (and dropping) an earlier run's objects: the source database, the
+/// target database when it exists (a missing one simply has no subscription), and the
+/// target's facts.
+async fn sessions_for_lookup(
+    source: &ConnInfo,
+    target: &ConnInfo,
+    dbname: &str,
+) -> Result<(Session, Option<Session>, TargetFacts)> {
+    let src = connect(source, Some(dbname))
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    let tgt = match connect(target, Some(dbname)).await {
+        Ok(t) => Some(t),
+        Err(e) if e.sqlstate().map(|c| c.code()) == Some("3D000") => None,
+        Err(e) => return Err(on_target(e, dbname)),
+    };
+    let tfacts = match &tgt {
+        Some(t) => TargetFacts::read(t)
+            .await
+            .map_err(|e| on_target(e, dbname))?,
+        None => TargetFacts::default(),
+    };
+    Ok((src, tgt, tfacts))
+}
+
+/// Looks for objects of an earlier run for `dbname` (plain and mangled names). A missing target
+/// database simply has no subscription.
+pub async fn find_earlier_run(
+    source: &ConnInfo,
+    target: &ConnInfo,
+    dbname: &str,
+) -> Result<Option<EarlierRun>> {
+    let (src, tgt, tfacts) = sessions_for_lookup(source, target, dbname).await?;
+    for names in ObjectNames::candidates(dbname) {
+        let run = find_objects(&src, tgt.as_ref(), &tfacts, dbname, &names).await?;
+        if !run.is_empty() {
+            return Ok(Some(run));
+        }
+    }
+    Ok(None)
+}
+
+pub(super) async fn find_objects(
+    src: &Session,
+    tgt: Option<&Session>,
+    tfacts: &TargetFacts,
+    dbname: &str,
+    names: &ObjectNames,
+) -> Result<EarlierRun> {
+    let publication = objects::publication_exists(src, &names.publication)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    let slot = objects::slot_state(src, &names.slot)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    let subscription = match tgt {
+        Some(t) => objects::subscription_state(t, &names.subscription, tfacts)
+            .await
+            .map_err(|e| on_target(e, dbname))?,
+        None => None,
+    };
+    Ok(EarlierRun {
+        database: dbname.to_owned(),
+        names: names.clone(),
+        publication,
+        slot,
+        subscription,
+    })
+}
+
+/// Call before any schema work, for every method. `Ok(None)`: no earlier run, go on.
+/// `Ok(Some(outcome))`: a healthy earlier run was cut over by this call (the options ask for
+/// `--max-replication-lag` and `--stop-replication`): report it and skip the database.
+/// `Err`: an earlier run's objects exist and this run must not touch them (the error names them
+/// and the two commands that deal with them).
+pub async fn check_earlier_run(
+    source: &ConnInfo,
+    target: &ConnInfo,
+    dbname: &str,
+    opts: &ReplicationOptions,
+) -> Result<Option<ReplicationOutcome>> {
+    let Some(run) = find_earlier_run(source, target, dbname).await? else {
+        return Ok(None);
+    };
+    if !(run.is_healthy() && opts.stop_replication && opts.max_replication_lag.is_some()) {
+        return Err(run.refusal());
+    }
+    info!(database = %dbname, "cutting over the replication of an earlier run");
+    let (src, tgt) = sessions(source, target, dbname).await?;
+    let tfacts = TargetFacts::read(&tgt)
+        .await
+        .map_err(|e| on_target(e, dbname))?;
+    let baseline = stored_fingerprint(&src, &run.names.publication).await;
+    let mut outcome = ReplicationOutcome {
+        status: DbStatus::Running,
+        message: String::new(),
+        names: run.names.clone(),
+        path: PathTaken {
+            publication: None,
+            publication_form: None,
+            published_tables: 0,
+            slot: None,
+            subscription: None,
+            initial_data: InitialDataPath::EarlierRun,
+            replication_connection_refused: None,
+        },
+        lag_bytes: None,
+        schema_drift: Vec::new(),
+        sequences_synced: 0,
+        tables_added: Vec::new(),
+        tables_dropped: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if baseline.is_none() {
+        outcome.warnings.push(format!(
+            "database \"{dbname}\": no schema fingerprint was stored by the earlier run; schema drift cannot be checked"
+        ));
+    }
+    wait_and_stop(&src, &tgt, &tfacts, dbname, opts, baseline, &mut outcome).await?;
+    Ok(Some(outcome))
+}
+
+async fn stored_fingerprint(src: &Session, publication: &str) -> Option<Fingerprint> {
+    let row = src
+        .query_opt(
+            "SELECT pg_catalog.obj_description(p.oid, 'pg_publication') FROM pg_catalog.pg_publication p WHERE p.pubname = $1",
+            &[&publication],
+        )
+        .await
+        .ok()??;
+    let text: Option<String> = row.get(0);
+    Fingerprint::deserialize(&text?)
+}
+
+/// What [`cleanup`] did for one database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// e.g. `subscription "aiven_db_migrate_app_sub" on the target`.
+    pub dropped: Vec<String>,
+    /// Objects that could not be dropped, with the reason.
+    pub failed: Vec<String>,
+}
+
+/// `--cleanup`: drops the replication objects an earlier run left for `dbname` (plain and
+/// mangled names), subscription first, then publication and slot. Objects that do not exist
+/// are skipped; a missing target database is fine.
+pub async fn cleanup(source: &ConnInfo, target: &ConnInfo, dbname: &str) -> Result<CleanupReport> {
+    let (src, tgt, tfacts) = sessions_for_lookup(source, target, dbname).await?;
+    let mut report = CleanupReport::default();
+    for names in ObjectNames::candidates(dbname) {
+        let run = find_objects(&src, tgt.as_ref(), &tfacts, dbname, &names).await?;
+        if run.subscription.is_some()
+            && let Some(t) = &tgt
+        {
+            let what = format!(
+                "subscription {} on the target",
+                quote_ident(&names.subscription)
+            );
+            match objects::drop_subscription(t, &names.subscription, &tfacts).await {
+                Ok(()) => report.dropped.push(what),
+                Err(e) => report.failed.push(format!("{what}: {e}")),
+            }
+        }
+        if run.publication {
+            let what = format!(
+                "publication {} on the source",
+                quote_ident(&names.publication)
+            );
+            match objects::drop_publication(&src, &names.publication).await {
+                Ok(()) => report.dropped.push(what),
+                Err(e) => report.failed.push(format!("{what}: {e}")),
+            }
+        }
+        // aiven_extras.pg_drop_subscription may have dropped the slot already.
+        if run.slot.is_some()
+            && objects::slot_state(&src, &names.slot)
+                .await
+                .map_err(|e| on_source(e, dbname))?
+                .is_some()
+        {
+            let what = format!(
+                "replication slot {} on the source",
+                quote_ident(&names.slot)
+            );
+            match objects::drop_slot(&src, &names.slot, Duration::from_secs(30)).await {
+                Ok(()) => report.dropped.push(what),
+                Err(e) => report.failed.push(format!("{what}: {e}")),
+            }
+        } else if run.slot.is_some() {
+            report.dropped.push(format!(
+                "replication slot {} on the source",
+                quote_ident(&names.slot)
+            ));
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,384 @@
+//! Setting replication up for one database: publication as planned, slot (with an exported
+//! snapshot on a replication connection, or by function), the caller's initial data, the
+//! subscription, its worker's start, the stored schema fingerprint; and [`undo`] of whatever a
+//! failed setup had created. [`super::migrate_database`] decides whether to set up at all.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::objects::{SourceFacts, TargetFacts};
+use super::{
+    Fingerprint, InitialData, InitialDataPath, ObjectNames, PathTaken, PublicationForm,
+    ReplicationOptions, ReplicationOutcome, ReplicationPlan, SlotCreation, Via, fallback, objects,
+    on_source, on_target, plan, preflight,
+};
+use crate::conn::wire::connect_replication;
+use crate::conn::{ConnInfo, Session};
+use crate::error::{Error, ErrorKind, Result, Side};
+use crate::report::DbStatus;
+use crate::sql::{quote_ident, quote_literal};
+
+/// What this run created, for the cleanup after a setup failure.
+#[derive(Default)]
+pub(super) struct Created {
+    pub(super) publication: bool,
+    pub(super) slot: bool,
+    pub(super) subscription: bool,
+}
+
+/// What the setup works with.
+pub(super) struct SetupCtx<'a> {
+    pub(super) source: &'a ConnInfo,
+    pub(super) src: &'a Session,
+    pub(super) tgt: &'a Session,
+    pub(super) sfacts: &'a SourceFacts,
+    pub(super) plan: &'a ReplicationPlan,
+    pub(super) sub_via: Via,
+    pub(super) dbname: &'a str,
+    pub(super) names: &'a ObjectNames,
+    pub(super) opts: &'a ReplicationOptions,
+}
+
+/// Creates the publication as planned. When the source refuses `FOR ALL TABLES` (42501) though
+/// the facts said it would not, the tables are listed instead, if the user may publish them all;
+/// otherwise the refusal (42501, naming the tables) sends the database to the dump method.
+async fn create_planned_publication(ctx: &SetupCtx<'_>) -> Result<(PublicationForm, Via, usize)> {
+    let (src, dbname, names) = (ctx.src, ctx.dbname, ctx.names);
+    let object = || format!("publication {}", quote_ident(&names.publication));
+    let plan = ctx.plan;
+    let list = |p: &ReplicationPlan| p.table_names();
+    info!(database = %dbname, publication = %names.publication, via = plan.publication_via.describe(), form = ?plan.form, "creating the publication");
+    let first = match plan.form {
+        PublicationForm::AllTables => {
+            objects::create_publication(src, &names.publication, None, plan.publication_via).await
+        }
+        PublicationForm::TableList => {
+            let l = list(plan);
+            objects::create_publication(src, &names.publication, Some(&l), plan.publication_via)
+                .await
+        }
+    };
+    match first {
+        Ok(()) => Ok((plan.form, plan.publication_via, plan.tables.len())),
+        Err(e) if plan.form == PublicationForm::AllTables && e.is_insufficient_privilege() => {
+            warn!(database = %dbname, "FOR ALL TABLES refused ({e}); listing the tables instead");
+            let (_, via, tables, blockers) =
+                plan::publication_plan(src, ctx.sfacts, ctx.opts.tables.as_deref(), true)
+                    .await
+                    .map_err(|e| on_source(e, dbname))?;
+            if !blockers.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Validation,
+                    format!(
+                        "{e}; and a table list is not possible: {}",
+                        blockers.join("; ")
+                    ),
+                )
+                .with_sqlstate(crate::error::SqlState::INSUFFICIENT_PRIVILEGE)
+                .with_side(Side::Source)
+                .with_object(object()));
+            }
+            let l: Vec<(String, String)> = tables
+                .iter()
+                .map(|t| (t.schema.clone(), t.name.clone()))
+                .collect();
+            objects::create_publication(src, &names.publication, Some(&l), via)
+                .await
+                .map_err(|e| on_source(e, dbname).with_object(object()))?;
+            Ok((PublicationForm::TableList, via, l.len()))
+        }
+        Err(e) => Err(on_source(e, dbname).with_object(object())),
+    }
+}
+
+pub(super) async fn setup<C, F>(
+    ctx: &SetupCtx<'_>,
+    created: &mut Created,
+    initial_data: C,
+) -> Result<(ReplicationOutcome, Fingerprint)>
+where
+    C: FnOnce(InitialData) -> F,
+    F: Future<Output = Result<String>>,
+{
+    let SetupCtx {
+        source,
+        src,
+        tgt,
+        sub_via,
+        dbname,
+        names,
+        opts,
+        ..
+    } = *ctx;
+    let (form, pub_via, published_tables) = create_planned_publication(ctx).await?;
+    created.publication = true;
+
+    // The schema the initial copy is based on.
+    let baseline = Fingerprint::read(src)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+
+    let mut refused = ctx.plan.no_replication_connection.clone();
+    let repl = match ctx.plan.slot {
+        SlotCreation::ReplicationConnection => connect_replication(source, Some(dbname)).await,
+        SlotCreation::Function => Err(Error::new(
+            ErrorKind::Auth,
+            refused.clone().unwrap_or_default(),
+        )),
+    };
+    let (copy_summary, path) = match repl {
+        Ok(mut repl) => {
+            info!(database = %dbname, slot = %names.slot, "creating the slot with an exported snapshot");
+            let slot = repl.create_logical_slot(&names.slot).await;
+            let slot = match slot {
+                Ok(s) => s,
+                Err(e) => {
+                    repl.close().await;
+                    return Err(on_source(e, dbname)
+                        .with_object(format!("replication slot {}", quote_ident(&names.slot))));
+                }
+            };
+            created.slot = true;
+            let summary = initial_data(InitialData::InSnapshot(slot.snapshot_name.clone())).await;
+            // The snapshot is no longer needed: end the walsender session.
+            repl.close().await;
+            (
+                summary.map_err(|e| e.with_database(dbname).with_phase("initial data copy"))?,
+                InitialDataPath::ExportedSnapshot,
+            )
+        }
+        Err(e) if plan::refused_replication_connection(&e) => {
+            let blockers = fallback::subscription_copy_blockers(src)
+                .await
+                .map_err(|e| on_source(e, dbname))?;
+            if !blockers.is_empty() {
+                return Err(fallback::refusal(&blockers, &e.to_string()));
+            }
+            warn!(database = %dbname, "no replication connection ({e}); creating the slot with pg_create_logical_replication_slot() and letting the subscription copy the data");
+            refused = Some(e.to_string());
+            objects::create_slot_sql(src, &names.slot)
+                .await
+                .map_err(|e| {
+                    on_source(e, dbname)
+                        .with_object(format!("replication slot {}", quote_ident(&names.slot)))
+                })?;
+            created.slot = true;
+            let summary = initial_data(InitialData::PostDataOnly)
+                .await
+                .map_err(|e| e.with_database(dbname).with_phase("post-data"))?;
+            (summary, InitialDataPath::SubscriptionCopy)
+        }
+        Err(e) => return Err(on_source(e, dbname)),
+    };
+
+    let conninfo = subscription_conninfo(source, opts, dbname);
+    let copy_data = path == InitialDataPath::SubscriptionCopy;
+    info!(database = %dbname, subscription = %names.subscription, via = sub_via.describe(), copy_data, "creating the subscription");
+    objects::create_subscription(tgt, names, &conninfo, copy_data, sub_via)
+        .await
+        .map_err(|e| {
+            let e = on_target(e, dbname).with_object(format!("subscription {}", quote_ident(&names.subscription)));
+            if e.kind() == ErrorKind::Connect || e.message().contains("could not connect to the publisher") {
+                e.context("the target server cannot connect to the source (check the network path from the target to the source, the source's pg_hba.conf for the target's address, TLS settings, or pass the address the target should use)")
+            } else {
+                e
+            }
+        })?;
+    created.subscription = true;
+
+    wait_for_worker(src, tgt, dbname, names, opts.worker_start_timeout).await?;
+
+    // Keep the baseline with the publication so that a later cut-over run can compare.
+    let comment = baseline.serialize();
+    if comment.len() <= 4 << 20
+        && let Err(e) = src
+            .batch_execute(&format!(
+                "COMMENT ON PUBLICATION {} IS {}",
+                quote_ident(&names.publication),
+                quote_literal(&comment)
+            ))
+            .await
+    {
+        tracing::debug!(
+            "could not store the schema fingerprint: {}",
+            Error::from_pg(e)
+        );
+    }
+
+    let slot_creation = if path == InitialDataPath::ExportedSnapshot {
+        SlotCreation::ReplicationConnection
+    } else {
+        SlotCreation::Function
+    };
+    let path = PathTaken {
+        publication: Some(pub_via),
+        publication_form: Some(form),
+        published_tables,
+        slot: Some(slot_creation),
+        subscription: Some(sub_via),
+        initial_data: path,
+        replication_connection_refused: refused,
+    };
+    let how = match path.initial_data {
+        InitialDataPath::ExportedSnapshot => {
+            format!("initial data copied in the slot's exported snapshot ({copy_summary})")
+        }
+        _ => format!(
+            "no replication connection ({}), so the slot was created with pg_create_logical_replication_slot() and the subscription copies the initial data itself",
+            path.replication_connection_refused.as_deref().unwrap_or("")
+        ),
+    };
+    let mut warnings = Vec::new();
+    if let Ok(t) = preflight::tables_without_identity(src).await
+        && !t.is_empty()
+    {
+        warnings.push(format!(
+            "database \"{dbname}\": {} tables without primary key or replica identity cannot replicate UPDATE/DELETE: {}",
+            t.len(),
+            t.join(", ")
+        ));
+    }
+    let form_text = match form {
+        PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
+        PublicationForm::TableList => format!("FOR TABLE ({published_tables} tables)"),
+    };
+    let message = format!(
+        "logical replication running: publication {form_text} via {}, subscription via {}; {how}",
+        pub_via.describe(),
+        sub_via.describe()
+    );
+    Ok((
+        ReplicationOutcome {
+            status: DbStatus::Running,
+            message,
+            names: names.clone(),
+            path,
+            lag_bytes: None,
+            schema_drift: Vec::new(),
+            sequences_synced: 0,
+            tables_added: Vec::new(),
+            tables_dropped: Vec::new(),
+            warnings,
+        },
+        baseline,
+    ))
+}
+
+/// The conninfo the target server uses to reach the source database.
+pub(super) fn subscription_conninfo(
+    source: &ConnInfo,
+    opts: &ReplicationOptions,
+    dbname: &str,
+) -> String {
+    let base = opts.subscription_conninfo.as_ref().unwrap_or(source);
+    let mut ci = base.with_dbname(dbname);
+    if ci.password.is_none() {
+        ci.password = ci.resolve_password();
+    }
+    ci.passfile = None;
+    ci.other.remove("replication");
+    if ci.connect_timeout.is_none() {
+        ci.connect_timeout = Some(Duration::from_secs(10));
+    }
+    ci.to_libpq_string(true)
+}
+
+/// Waits until the subscription's worker streams from the slot (the slot is active).
+async fn wait_for_worker(
+    src: &Session,
+    tgt: &Session,
+    dbname: &str,
+    names: &ObjectNames,
+    limit: Duration,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let slot = objects::slot_state(src, &names.slot)
+            .await
+            .map_err(|e| on_source(e, dbname))?;
+        if slot.as_ref().is_some_and(|s| s.active) {
+            return Ok(());
+        }
+        if started.elapsed() >= limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Gather what the target can tell without reading its log.
+    let mut details = Vec::new();
+    if let Ok(rows) = tgt
+        .query(
+            "SELECT pid IS NOT NULL FROM pg_catalog.pg_stat_subscription WHERE subname = $1 AND relid IS NULL",
+            &[&names.subscription],
+        )
+        .await
+    {
+        let running = rows.first().map(|r| r.get::<_, bool>(0)).unwrap_or(false);
+        details.push(if running {
+            "its apply worker is running but not streaming".to_string()
+        } else {
+            "its apply worker is not running (it keeps failing and restarting)".to_string()
+        });
+    }
+    if tgt.server_version_num() >= 150000
+        && let Ok(rows) = tgt
+            .query(
+                "SELECT apply_error_count, sync_error_count FROM pg_catalog.pg_stat_subscription_stats WHERE subname = $1",
+                &[&names.subscription],
+            )
+            .await
+        && let Some(r) = rows.first()
+    {
+        details.push(format!(
+            "{} apply errors, {} sync errors so far",
+            r.get::<_, i64>(0),
+            r.get::<_, i64>(1)
+        ));
+    }
+    Err(Error::new(
+        ErrorKind::Connect,
+        format!(
+            "the target's subscription {} did not start streaming from the source within {} s ({}); the target server's log says why (network path from the target to the source, pg_hba.conf on the source, TLS, or privileges)",
+            quote_ident(&names.subscription),
+            limit.as_secs(),
+            details.join("; ")
+        ),
+    )
+    .with_side(Side::Target)
+    .with_database(dbname))
+}
+
+/// Drops what a failed setup created; returns what could not be dropped.
+pub(super) async fn undo(
+    src: &Session,
+    tgt: &Session,
+    tfacts: &TargetFacts,
+    names: &ObjectNames,
+    created: &Created,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    if created.subscription
+        && let Err(e) = objects::drop_subscription(tgt, &names.subscription, tfacts).await
+    {
+        failed.push(format!(
+            "subscription {}: {e}",
+            quote_ident(&names.subscription)
+        ));
+    }
+    if created.publication
+        && let Err(e) = objects::drop_publication(src, &names.publication).await
+    {
+        failed.push(format!(
+            "publication {}: {e}",
+            quote_ident(&names.publication)
+        ));
+    }
+    if created.slot
+        && let Err(e) = objects::drop_slot(src, &names.slot, Duration::from_secs(20)).await
+    {
+        failed.push(format!("slot {}: {e}", quote_ident(&names.slot)));
+    }
+    failed
+}

@@ -1,0 +1,240 @@
+//! Waiting for the subscription to catch up (`--max-replication-lag`, bounded by
+//! `--replication-timeout`): lag measurements, progress, tables created on the source meanwhile
+//! ([`super::adopt`]) and schema drift; then, with `--stop-replication`, the cut-over
+//! ([`super::cutover`]).
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::objects::TargetFacts;
+use super::{
+    Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, adopt, cutover,
+    on_source, on_target,
+};
+use crate::conn::Session;
+use crate::error::{Error, ErrorKind, Result, Side};
+use crate::report::DbStatus;
+use crate::sql::quote_ident;
+
+/// One lag measurement.
+pub async fn lag_status(
+    src: &Session,
+    tgt: &Session,
+    dbname: &str,
+    names: &ObjectNames,
+    started: Instant,
+) -> Result<LagStatus> {
+    let slot = src
+        .query_opt(
+            "SELECT active, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
+               FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+            &[&names.slot],
+        )
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    let Some(slot) = slot else {
+        return Err(Error::new(
+            ErrorKind::Validation,
+            format!(
+                "replication slot {} disappeared from the source",
+                quote_ident(&names.slot)
+            ),
+        )
+        .with_side(Side::Source)
+        .with_database(dbname));
+    };
+    let rel = tgt
+        .query_one(
+            "SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE r.srsubstate <> 'r')
+               FROM pg_catalog.pg_subscription_rel r
+               JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
+              WHERE s.subname = $1
+                AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database())",
+            &[&names.subscription],
+        )
+        .await
+        .map_err(|e| on_target(e, dbname))?;
+    Ok(LagStatus {
+        database: dbname.to_owned(),
+        slot_active: slot.get(0),
+        lag_bytes: slot.get(1),
+        tables_total: rel.get(0),
+        tables_not_ready: rel.get(1),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn report_progress(opts: &ReplicationOptions, st: &LagStatus, last_log: &mut Option<Instant>) {
+    match &opts.progress {
+        Some(f) => f(st),
+        None => {
+            if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                *last_log = Some(Instant::now());
+                info!(
+                    database = %st.database,
+                    "replication: lag {} bytes, {}/{} tables ready, streaming: {}, waited {} s",
+                    st.lag_bytes.map(|l| l.to_string()).unwrap_or_else(|| "unknown".into()),
+                    st.tables_total - st.tables_not_ready,
+                    st.tables_total,
+                    st.slot_active,
+                    st.elapsed.as_secs()
+                );
+            }
+        }
+    }
+}
+
+/// Waits for the lag (when asked), then stops (when asked). Updates `outcome`.
+pub(super) async fn wait_and_stop(
+    src: &Session,
+    tgt: &Session,
+    tfacts: &TargetFacts,
+    dbname: &str,
+    opts: &ReplicationOptions,
+    baseline: Option<Fingerprint>,
+    outcome: &mut ReplicationOutcome,
+) -> Result<()> {
+    let Some(max) = opts.max_replication_lag else {
+        return Ok(());
+    };
+    let names = outcome.names.clone();
+    let started = Instant::now();
+    let deadline = started + opts.replication_timeout;
+    let mut last_log: Option<Instant> = None;
+    let mut last_drift_check = Instant::now();
+    let mut drift: Vec<String> = Vec::new();
+    let check_drift = async |drift: &mut Vec<String>| {
+        if let Some(base) = &baseline
+            && let Ok(now) = Fingerprint::read(src).await
+        {
+            let changes = base.changes(&now);
+            if changes != *drift {
+                if !changes.is_empty() {
+                    warn!(database = %dbname, "schema changed on the source: {}", changes.join(", "));
+                }
+                *drift = changes;
+            }
+        }
+    };
+    // The cut-over brings in tables created on the source meanwhile, before it waits, and
+    // once more when in sync (one may have been created during the wait).
+    let mut adopted = adopt::Adopted::default();
+    let adopt_now = async |adopted: &mut adopt::Adopted| -> Result<bool> {
+        if !opts.stop_replication {
+            return Ok(false);
+        }
+        let a = adopt::adopt_new_tables(
+            src,
+            tgt,
+            tfacts,
+            &names.publication,
+            &names.subscription,
+            opts.schema,
+            opts.tables.as_deref().filter(|t| !t.is_empty()),
+        )
+        .await
+        .map_err(|e| {
+            e.with_database(dbname)
+                .with_phase("adding tables created during replication")
+                .context("nothing was dropped: the replication keeps running")
+        })?;
+        if !a.is_empty() {
+            info!(database = %dbname, "{}", a.describe());
+        }
+        let any = !a.is_empty();
+        adopted.merge(a);
+        Ok(any)
+    };
+    adopt_now(&mut adopted).await?;
+    check_drift(&mut drift).await;
+    let in_sync = loop {
+        let st = lag_status(src, tgt, dbname, &names, started).await?;
+        outcome.lag_bytes = st.lag_bytes;
+        report_progress(opts, &st, &mut last_log);
+        if st.in_sync(max) {
+            if adopt_now(&mut adopted).await? {
+                continue;
+            }
+            break true;
+        }
+        if Instant::now() >= deadline {
+            break false;
+        }
+        if last_drift_check.elapsed() >= Duration::from_secs(10) {
+            last_drift_check = Instant::now();
+            check_drift(&mut drift).await;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(opts.poll_interval.min(left)).await;
+    };
+    check_drift(&mut drift).await;
+    outcome.schema_drift = drift.clone();
+    outcome.tables_added = adopted.all_tables();
+    outcome.tables_dropped = drift
+        .iter()
+        .filter_map(|d| d.strip_prefix("table ")?.strip_suffix(" removed"))
+        .map(str::to_owned)
+        .collect();
+    let mut drift_note = String::new();
+    if !adopted.is_empty() {
+        drift_note.push_str(&format!("; {}", adopted.describe()));
+        outcome.warnings.extend(
+            adopted
+                .warnings
+                .iter()
+                .map(|w| format!("database \"{dbname}\": {w}")),
+        );
+    }
+    if !outcome.tables_dropped.is_empty() {
+        let w = format!(
+            "tables dropped on the source since replication was set up (still on the target): {}",
+            outcome.tables_dropped.join(", ")
+        );
+        outcome.warnings.push(format!("database \"{dbname}\": {w}"));
+        drift_note.push_str(&format!("; {w}"));
+    }
+    let unhandled: Vec<&String> = drift
+        .iter()
+        .filter(|d| !(adopted.covers(d) || d.starts_with("table ") && d.ends_with(" removed")))
+        .collect();
+    if !unhandled.is_empty() {
+        let new_tables_note = if opts.stop_replication {
+            ""
+        } else {
+            " (tables created on the source are not replicated until the cut-over run adds them)"
+        };
+        let w = format!(
+            "schema changed on the source since replication was set up (logical replication does not carry DDL; apply the same change on the target){new_tables_note}: {}",
+            unhandled
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        outcome.warnings.push(format!("database \"{dbname}\": {w}"));
+        drift_note.push_str(&format!("; {w}"));
+    }
+    if !in_sync {
+        outcome.status = DbStatus::Running;
+        outcome.message = format!(
+            "logical replication running, but not in sync within --replication-timeout ({} s): lag {} bytes; the replication objects are kept: run again with --max-replication-lag and --stop-replication to cut over, or --cleanup to remove them{drift_note}",
+            opts.replication_timeout.as_secs(),
+            outcome
+                .lag_bytes
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        );
+        return Ok(());
+    }
+    if !opts.stop_replication {
+        outcome.message = format!(
+            "{}; in sync (lag {} bytes){drift_note}",
+            outcome.message,
+            outcome.lag_bytes.unwrap_or(0)
+        );
+        return Ok(());
+    }
+    cutover::cut_over(src, tgt, tfacts, dbname, deadline, &drift_note, outcome).await
+}
