@@ -1330,3 +1330,61 @@ async fn subscription_copy_is_refused_for_large_objects_and_materialized_views()
         leftovers(&db).await
     );
 }
+
+/// The cut-over's sequence sync is the copy's (`copy::sequences`): user sequences and extension
+/// configuration sequences are carried, an extension's other sequences are not, and a sequence
+/// the target lacks is a warning naming it while the others are still set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_over_sequence_sync_carries_extension_configuration_sequences() {
+    use db_migrate::conn::connect;
+    let db = support::unique_name("repl_seq");
+    prepare(&db, None, None).await;
+    let ext = "CREATE EXTENSION hstore;
+         CREATE SEQUENCE public.ext_cfg_seq;
+         CREATE SEQUENCE public.ext_member_seq;
+         ALTER EXTENSION hstore ADD SEQUENCE public.ext_cfg_seq;
+         ALTER EXTENSION hstore ADD SEQUENCE public.ext_member_seq;
+         UPDATE pg_extension SET extconfig = ARRAY['public.ext_cfg_seq'::regclass::oid],
+                                 extcondition = ARRAY['']
+          WHERE extname = 'hstore';";
+    support::source()
+        .execute(
+            &db,
+            &format!(
+                "{ext}
+                 SELECT setval('public.ext_cfg_seq', 77);
+                 SELECT setval('public.ext_member_seq', 55);
+                 CREATE SEQUENCE public.source_only;
+                 SELECT setval('public.source_only', 9);"
+            ),
+        )
+        .await;
+    support::target().execute(&db, ext).await;
+    let src = connect(&uri_for(support::source(), None, &db), None)
+        .await
+        .unwrap();
+    let tgt = connect(&uri_for(support::target(), None, &db), None)
+        .await
+        .unwrap();
+    let (synced, warnings) = replication::sync_sequences(&src, &tgt, &db)
+        .await
+        .expect("sequence sync");
+    assert_sequences_synced(&db).await;
+    assert_eq!(
+        sequence_value(support::target(), &db, "public.ext_cfg_seq").await,
+        "77 true",
+        "an extension configuration sequence is carried"
+    );
+    assert_eq!(
+        sequence_value(support::target(), &db, "public.ext_member_seq").await,
+        "1 false",
+        "an extension's own sequence is left to the extension"
+    );
+    // items_id_seq, counter, events_id_seq and ext_cfg_seq.
+    assert_eq!(synced, 4, "{warnings:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("public.source_only") && warnings[0].contains("set on the target"),
+        "{warnings:?}"
+    );
+}
