@@ -21,7 +21,7 @@ use crate::report::Method;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
 use crate::roles::{apply_role_db_settings, migrate_roles};
 use crate::schema::model::{ObjectKind, Section};
-use crate::schema::{Schema, SchemaOptions, TargetFacts, exec, read_schema};
+use crate::schema::{ExecState, Schema, SchemaOptions, exec, read_schema};
 use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
 
@@ -485,7 +485,7 @@ impl PgMigrate {
             )
             .await;
         }
-        let facts = TargetFacts::read(&target).await?;
+        let facts = ExecState::read(&target).await?;
         if !resuming {
             crate::recovery::start_ledger(&target, run, &schema).await?;
         }
@@ -911,7 +911,7 @@ async fn until_cancelled<T>(
 fn post_data_plan(
     schema: &Schema,
     opts: SchemaOptions,
-    facts: &TargetFacts,
+    facts: &ExecState,
     report: &mut exec::ExecReport,
 ) -> PostDataPlan {
     let tables: HashMap<u32, (String, String)> = schema

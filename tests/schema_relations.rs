@@ -16,7 +16,7 @@ use std::process::Command;
 
 use db_migrate::conn::{ConnInfo, Session, connect};
 use db_migrate::schema::model::{Collected, ObjectKind, SchemaObject};
-use db_migrate::schema::{SchemaOptions, TargetFacts, exec, graph, relations};
+use db_migrate::schema::{ExecState, SchemaOptions, exec, graph, relations};
 use support::{Cluster, source, target};
 
 const FIXTURE: &str = include_str!("fixtures/relations.sql");
@@ -91,7 +91,7 @@ fn line_diff(a: &str, b: &str) -> String {
 
 /// Every statement of every object, as the executor would run them for a superuser.
 fn statements(objects: &[SchemaObject]) -> Vec<String> {
-    let facts = TargetFacts {
+    let facts = ExecState {
         superuser: true,
         ..Default::default()
     };
@@ -134,7 +134,7 @@ async fn migrate_relations_alone(fixture: &str) -> (String, String, Collected) {
 
     let t = session(tgt, &tdb).await;
     exec::prepare_session(&t).await.unwrap();
-    let facts = TargetFacts::read(&t).await.unwrap();
+    let facts = ExecState::read(&t).await.unwrap();
     let report = exec::apply(&t, schema.objects.iter(), SchemaOptions::default(), &facts)
         .await
         .unwrap_or_else(|e| panic!("applying the relations failed: {e}"));

@@ -1,4 +1,4 @@
-//! The non-relation readers (types, routines, globals) on real clusters.
+//! The non-relation readers (types, routines, db_objects) on real clusters.
 //!
 //! The main proof: the fixture `tests/fixtures/types_routines.sql` is loaded into a fresh
 //! source database, the three readers collect it, the objects are ordered by the dependency
@@ -15,10 +15,10 @@
 mod support;
 
 use db_migrate::conn::{ConnInfo, Session, connect};
-use db_migrate::schema::exec::{self, SchemaOptions, TargetFacts};
+use db_migrate::schema::exec::{self, ExecState, SchemaOptions};
 use db_migrate::schema::graph::{Schema, load_depend, order};
 use db_migrate::schema::model::{Collected, ObjId, ObjectKind, Privilege, Section, class};
-use db_migrate::schema::{globals, routines, types};
+use db_migrate::schema::{db_objects, routines, types};
 use support::{Cluster, quote_ident, source, target};
 
 const FIXTURE: &str = include_str!("fixtures/types_routines.sql");
@@ -39,7 +39,7 @@ async fn session(cluster: &Cluster, db: &str) -> Session {
 /// Collects with the three readers of this module and orders the result.
 async fn read_mine(s: &Session) -> Schema {
     let mut all = Collected::default();
-    all.extend(globals::collect(s).await.expect("globals collect"));
+    all.extend(db_objects::collect(s).await.expect("globals collect"));
     all.extend(types::collect(s).await.expect("types collect"));
     all.extend(routines::collect(s).await.expect("routines collect"));
     let depend = load_depend(s).await.expect("pg_depend reads");
@@ -95,7 +95,7 @@ async fn fixture_round_trips_through_pg_dump() {
 
     let tgt = session(target(), &db).await;
     exec::prepare_session(&tgt).await.expect("target session");
-    let facts = TargetFacts::read(&tgt).await.expect("target facts");
+    let facts = ExecState::read(&tgt).await.expect("target facts");
     let report = exec::apply(
         &tgt,
         schema.objects.iter(),
@@ -225,7 +225,7 @@ async fn readers_report_kinds_aliases_and_privileges() {
     }
     let s = session(src_cluster, &db).await;
     let mut all = Collected::default();
-    all.extend(globals::collect(&s).await.unwrap());
+    all.extend(db_objects::collect(&s).await.unwrap());
     all.extend(types::collect(&s).await.unwrap());
     all.extend(routines::collect(&s).await.unwrap());
 
@@ -454,7 +454,7 @@ async fn hidden_user_mapping_options_are_warned_about() {
         .await;
     let info = ConnInfo::parse(&cluster.uri(&admin, &password, &db)).unwrap();
     let s = connect(&info, None).await.expect("admin connects");
-    let c = globals::collect(&s).await.expect("collects");
+    let c = db_objects::collect(&s).await.expect("collects");
     let um = c
         .objects
         .iter()
@@ -470,7 +470,7 @@ async fn hidden_user_mapping_options_are_warned_about() {
 
     // The superuser sees them.
     let s = session(cluster, &db).await;
-    let c = globals::collect(&s).await.unwrap();
+    let c = db_objects::collect(&s).await.unwrap();
     let um = c
         .objects
         .iter()
@@ -487,7 +487,7 @@ async fn public_schema_is_never_created() {
     let cluster = source();
     let db = cluster.create_database("schema types public ").await;
     let s = session(cluster, &db).await;
-    let c = globals::collect(&s).await.unwrap();
+    let c = db_objects::collect(&s).await.unwrap();
     let public = c.objects.iter().find(|o| o.name == "public").unwrap();
     assert!(public.create.is_empty());
     if cluster.major >= 15 {
@@ -501,7 +501,7 @@ async fn public_schema_is_never_created() {
             "COMMENT ON SCHEMA public IS NULL; REVOKE USAGE ON SCHEMA public FROM PUBLIC",
         )
         .await;
-    let c = globals::collect(&s).await.unwrap();
+    let c = db_objects::collect(&s).await.unwrap();
     let public = c.objects.iter().find(|o| o.name == "public").unwrap();
     assert!(public.create.is_empty());
     assert_eq!(
@@ -592,7 +592,7 @@ async fn superuser_only_objects_are_skipped_for_an_admin() {
     let info = ConnInfo::parse(&tgt.uri(&admin, &password, &db)).unwrap();
     let t = connect(&info, None).await.expect("admin connects");
     exec::prepare_session(&t).await.unwrap();
-    let facts = TargetFacts::read(&t).await.unwrap();
+    let facts = ExecState::read(&t).await.unwrap();
     let opts = SchemaOptions {
         no_owner: true,
         ..Default::default()

@@ -235,7 +235,7 @@ pub async fn adopt_new_tables(
             .map_err(|e| on_source(e).with_phase("reading the schema of new tables"))?;
         let wanted = objects_for_tables(&schema.objects, &new, &seqs);
         exec::prepare_session(tgt).await.map_err(on_target)?;
-        let facts = crate::schema::TargetFacts::read(tgt)
+        let facts = crate::schema::ExecState::read(tgt)
             .await
             .map_err(on_target)?;
         // A new partition is attached after its own indexes exist, so that the partitioned

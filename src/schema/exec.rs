@@ -45,16 +45,19 @@ pub struct SchemaOptions {
     pub no_publications: bool,
 }
 
-/// What the target user may do about owners.
+/// The schema stage's execution state for one database's run: what the target user may do
+/// (owners, tablespaces, extensions; read once by [`ExecState::read`]) and the objects skipped
+/// so far, which grows as statements run and is shared by every phase and session of the run.
+/// (Not facts about the server: state the executor mutates.)
 #[derive(Debug, Clone, Default)]
-pub struct TargetFacts {
+pub struct ExecState {
     /// The target user (`current_user`): objects this run creates are already its own.
     pub user: String,
     pub superuser: bool,
     /// Roles the target user may make owners of objects.
     pub can_own_as: HashSet<String>,
     /// Objects of this database skipped so far (see [`Skipped`]). Shared by every phase and
-    /// session of one database's run, which all receive these facts, so that an object skipped
+    /// session of one database's run, which all receive this state, so that an object skipped
     /// in pre-data also takes its post-data dependents with it.
     pub skipped: Skipped,
     /// The target's tablespaces, each with whether the target user may create objects in it;
@@ -119,8 +122,8 @@ impl Skipped {
     }
 }
 
-impl TargetFacts {
-    /// Reads the facts from a target session.
+impl ExecState {
+    /// Reads the target user's rights from a target session, with nothing skipped yet.
     pub async fn read(target: &Session) -> Result<Self> {
         let row = target
             .query_one(
@@ -158,7 +161,7 @@ impl TargetFacts {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        Ok(TargetFacts {
+        Ok(ExecState {
             user,
             superuser,
             can_own_as: rows.iter().map(|r| r.get(0)).collect(),
@@ -198,14 +201,14 @@ enum Part {
 fn planned(
     o: &SchemaObject,
     opts: SchemaOptions,
-    facts: &TargetFacts,
+    state: &ExecState,
     owners_lost: &mut Vec<(String, String)>,
     warnings: &mut Vec<String>,
 ) -> Vec<(Part, String)> {
     if opts.no_publications && o.kind == ObjectKind::Publication {
         return Vec::new();
     }
-    let mut out: Vec<(Part, String)> = match super::extensions::version_plan(o, facts) {
+    let mut out: Vec<(Part, String)> = match super::extensions::version_plan(o, state) {
         super::extensions::VersionPlan::Default { statement, warning } => {
             warnings.push(warning);
             vec![(Part::Create, statement)]
@@ -215,7 +218,7 @@ fn planned(
     if let Some(ts) = &o.tablespace
         && !out.is_empty()
     {
-        match facts.tablespace_refusal(ts) {
+        match state.tablespace_refusal(ts) {
             None => {
                 // Like pg_dump: the statements name no tablespace, the setting places them.
                 out.insert(
@@ -240,9 +243,9 @@ fn planned(
         && !opts.no_owner
         // An object this run creates belongs to the target user already: `ALTER ... OWNER TO`
         // itself would only cost a statement (one per object on schemas of thousands).
-        && (owner.role != facts.user || o.create.is_empty())
+        && (owner.role != state.user || o.create.is_empty())
     {
-        if facts.may_own_as(&owner.role) {
+        if state.may_own_as(&owner.role) {
             out.push((Part::Owner, owner.sql.clone()));
         } else {
             owners_lost.push((owner.role.clone(), o.describe()));
@@ -279,11 +282,11 @@ fn is_owner_self_grant(stmt: &str, owner: &str) -> bool {
 pub fn statements_for(
     o: &SchemaObject,
     opts: SchemaOptions,
-    facts: &TargetFacts,
+    state: &ExecState,
     owners_not_kept: &mut usize,
 ) -> Vec<String> {
     let mut lost = Vec::new();
-    let out = planned(o, opts, facts, &mut lost, &mut Vec::new())
+    let out = planned(o, opts, state, &mut lost, &mut Vec::new())
         .into_iter()
         .map(|(_, s)| s)
         .collect();
@@ -296,17 +299,17 @@ pub fn statements_for(
 pub fn statements_unless_skipped(
     o: &SchemaObject,
     opts: SchemaOptions,
-    facts: &TargetFacts,
+    state: &ExecState,
     report: &mut ExecReport,
 ) -> Option<Vec<String>> {
-    if let Some(w) = facts.skipped.dependent(o) {
+    if let Some(w) = state.skipped.dependent(o) {
         report.warnings.push(w);
         return None;
     }
     let out = planned(
         o,
         opts,
-        facts,
+        state,
         &mut report.owners_lost,
         &mut report.warnings,
     )
@@ -356,7 +359,7 @@ pub async fn apply<'a>(
     target: &Session,
     objects: impl IntoIterator<Item = &'a SchemaObject>,
     opts: SchemaOptions,
-    facts: &TargetFacts,
+    state: &ExecState,
 ) -> Result<ExecReport> {
     let mut report = ExecReport::default();
     let objects: Vec<&SchemaObject> = objects.into_iter().collect();
@@ -364,22 +367,22 @@ pub async fn apply<'a>(
         let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = Vec::new();
         for o in chunk {
             if let super::extensions::VersionPlan::Missing { reason } =
-                super::extensions::version_plan(o, facts)
+                super::extensions::version_plan(o, state)
             {
                 report
                     .warnings
                     .push(format!("skipped {}: {reason}", o.describe()));
-                facts.skipped.not_created(o, &reason);
+                state.skipped.not_created(o, &reason);
                 continue;
             }
-            match facts.skipped.dependent(o) {
+            match state.skipped.dependent(o) {
                 Some(w) => report.warnings.push(w),
                 None => batch.push((
                     *o,
                     planned(
                         o,
                         opts,
-                        facts,
+                        state,
                         &mut report.owners_lost,
                         &mut report.warnings,
                     ),
@@ -413,12 +416,12 @@ pub async fn apply<'a>(
                                 o.describe(),
                                 err.message()
                             ));
-                            facts.skipped.refused(o);
+                            state.skipped.refused(o);
                             batch.remove(obj_idx);
                             // Its dependents come later in creation order, some in this batch.
                             let mut k = obj_idx;
                             while k < batch.len() {
-                                match facts.skipped.dependent(batch[k].0) {
+                                match state.skipped.dependent(batch[k].0) {
                                     Some(w) => {
                                         report.warnings.push(w);
                                         batch.remove(k);
@@ -481,7 +484,7 @@ pub async fn apply_parallel(
     sessions: &[Session],
     objects: &[(&SchemaObject, u32)],
     opts: SchemaOptions,
-    facts: &TargetFacts,
+    state: &ExecState,
 ) -> Result<ExecReport> {
     let mut report = ExecReport::default();
     let mut levels: Vec<u32> = objects.iter().map(|(_, l)| *l).collect();
@@ -505,7 +508,7 @@ pub async fn apply_parallel(
         let runs = parts
             .into_iter()
             .zip(sessions)
-            .map(|(part, session)| apply(session, part, opts, facts));
+            .map(|(part, session)| apply(session, part, opts, state));
         for r in join_all(runs).await {
             report.merge(r?);
         }
@@ -640,7 +643,7 @@ async fn run_batch(
 /// The whole schema as a SQL script, for `--print-ddl` (owners and privileges included unless
 /// switched off, as they would be run by a superuser).
 pub fn script(schema: &Schema, opts: SchemaOptions) -> String {
-    let facts = TargetFacts {
+    let state = ExecState {
         superuser: true,
         ..Default::default()
     };
@@ -656,7 +659,7 @@ pub fn script(schema: &Schema, opts: SchemaOptions) -> String {
             });
         }
         out.push_str(&format!("\n-- {}\n", o.describe()));
-        for s in statements_for(o, opts, &facts, &mut ignored) {
+        for s in statements_for(o, opts, &state, &mut ignored) {
             out.push_str(&s);
             out.push_str(";\n");
         }
@@ -680,8 +683,8 @@ mod tests {
         o
     }
 
-    fn facts(user: &str) -> TargetFacts {
-        TargetFacts {
+    fn state(user: &str) -> ExecState {
+        ExecState {
             user: user.into(),
             superuser: true,
             ..Default::default()
@@ -694,14 +697,14 @@ mod tests {
         let own = statements_for(
             &table("app"),
             SchemaOptions::default(),
-            &facts("app"),
+            &state("app"),
             &mut not_kept,
         );
         assert_eq!(own, vec!["CREATE TABLE \"s\".\"t\" ()".to_string()]);
         let other = statements_for(
             &table("bob"),
             SchemaOptions::default(),
-            &facts("app"),
+            &state("app"),
             &mut not_kept,
         );
         assert_eq!(other.len(), 2, "{other:?}");
@@ -719,7 +722,7 @@ mod tests {
             "GRANT SELECT ON TABLE \"s\".\"t\" TO \"reader\"".into(),
             "REVOKE ALL ON TABLE \"s\".\"t\" FROM PUBLIC".into(),
         ];
-        let mut f = facts("admin");
+        let mut f = state("admin");
         f.superuser = false;
         let mut report = ExecReport::default();
         let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
@@ -748,7 +751,7 @@ mod tests {
         let mut o = table("app");
         o.create.clear();
         let mut not_kept = 0;
-        let s = statements_for(&o, SchemaOptions::default(), &facts("app"), &mut not_kept);
+        let s = statements_for(&o, SchemaOptions::default(), &state("app"), &mut not_kept);
         assert_eq!(s.len(), 1, "{s:?}");
     }
 
@@ -837,10 +840,10 @@ mod tests {
 
     #[test]
     fn copies_of_the_facts_share_what_was_skipped() {
-        // Pre-data and post-data (and the data engine's plan) each get the same facts.
-        let facts = facts("app");
-        let copy = facts.clone();
-        facts
+        // Pre-data and post-data (and the data engine's plan) each get the same state.
+        let state = state("app");
+        let copy = state.clone();
+        state
             .skipped
             .refused(&object(1, ObjectKind::EventTrigger, "et", &[]));
         let mut report = ExecReport::default();
@@ -858,7 +861,7 @@ mod tests {
     fn tablespaces_are_set_when_the_target_has_them_and_warned_about_otherwise() {
         let mut o = table("app");
         o.tablespace = Some("fast ts".into());
-        let mut f = facts("app");
+        let mut f = state("app");
         f.tablespaces = Some(HashMap::from([("fast ts".to_string(), true)]));
         let mut report = ExecReport::default();
         let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);

@@ -22,7 +22,7 @@
 
 use std::collections::HashSet;
 
-use super::exec::TargetFacts;
+use super::exec::ExecState;
 use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_sql, class};
 use super::relations::synthetic;
@@ -70,9 +70,9 @@ pub enum VersionPlan {
     Missing { reason: String },
 }
 
-/// How `o` (an [`ObjectKind::Extension`]) is created on a target with `facts`.
-pub fn version_plan(o: &SchemaObject, facts: &TargetFacts) -> VersionPlan {
-    let (Some(spec), Some(offered)) = (&o.extension, &facts.extensions) else {
+/// How `o` (an [`ObjectKind::Extension`]) is created on a target with `state`.
+pub fn version_plan(o: &SchemaObject, state: &ExecState) -> VersionPlan {
+    let (Some(spec), Some(offered)) = (&o.extension, &state.extensions) else {
         return VersionPlan::AsWritten;
     };
     let Some(offer) = offered.get(&spec.name) else {
@@ -289,8 +289,8 @@ mod tests {
         o
     }
 
-    fn offering(name: &str, versions: &[&str], default: &str) -> TargetFacts {
-        TargetFacts {
+    fn offering(name: &str, versions: &[&str], default: &str) -> ExecState {
+        ExecState {
             extensions: Some(
                 [(
                     name.to_string(),
@@ -314,11 +314,11 @@ mod tests {
                 "CREATE EXTENSION IF NOT EXISTS \"postgis\" WITH SCHEMA \"public\" VERSION '3.3.2'"
             ]
         );
-        let facts = offering("postgis", &["3.3.1", "3.3.2"], "3.3.2");
-        assert_eq!(version_plan(&o, &facts), VersionPlan::AsWritten);
+        let state = offering("postgis", &["3.3.1", "3.3.2"], "3.3.2");
+        assert_eq!(version_plan(&o, &state), VersionPlan::AsWritten);
         // A script for review knows nothing of the target.
         assert_eq!(
-            version_plan(&o, &TargetFacts::default()),
+            version_plan(&o, &ExecState::default()),
             VersionPlan::AsWritten
         );
     }
@@ -326,8 +326,8 @@ mod tests {
     #[test]
     fn a_version_the_target_lacks_falls_back_to_its_default_with_both_named() {
         let o = extension("postgis", "3.4.2");
-        let facts = offering("postgis", &["3.3.2"], "3.3.2");
-        let VersionPlan::Default { statement, warning } = version_plan(&o, &facts) else {
+        let state = offering("postgis", &["3.3.2"], "3.3.2");
+        let VersionPlan::Default { statement, warning } = version_plan(&o, &state) else {
             panic!("expected the default version");
         };
         assert_eq!(

@@ -25,7 +25,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::model::{Alias, Collected, ObjId, ObjectKind, SchemaObject, Section, class};
-use super::{globals, relations, routines, types};
+use super::{db_objects, relations, routines, types};
 use crate::catalog::scope::first_normal_object_id;
 use crate::conn::Session;
 use crate::error::{Error, Result};
@@ -147,7 +147,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     let mut all = Collected::default();
     // The relation catalog's slow part runs on `other` from the start, alongside the rest.
     let others = async {
-        let mut c = globals::collect(s).await?;
+        let mut c = db_objects::collect(s).await?;
         c.extend(types::collect(s).await?);
         c.extend(routines::collect(s).await?);
         let acls = crate::catalog::extensions::list_member_acls(s).await?;

@@ -5,10 +5,9 @@
 //! Statements in [`model::SchemaObject`] are plain SQL strings run with the simple query
 //! protocol, so one entry may hold several statements separated by `;`.
 
-pub mod globals;
-
-pub use exec::{ExecReport, SchemaOptions, TargetFacts};
+pub use exec::{ExecReport, ExecState, SchemaOptions};
 pub use graph::{Schema, read_schema};
+pub mod db_objects;
 pub mod exec;
 pub mod extensions;
 pub mod graph;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use db_migrate::conn::{ConnInfo, connect};
-use db_migrate::schema::{SchemaOptions, TargetFacts, exec, read_schema};
+use db_migrate::schema::{ExecState, SchemaOptions, exec, read_schema};
 use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
 
 use super::{SUPERUSER_PASSWORD, source, target};
@@ -191,7 +191,7 @@ async fn read_back(cluster: &super::Cluster, db: &str) -> String {
 /// Every statement of the session's database as our own reader generates it, sorted.
 pub async fn statements_read_on(session: &db_migrate::conn::Session) -> String {
     let schema = read_schema(session).await.expect("schema reads");
-    let facts = TargetFacts {
+    let facts = ExecState {
         superuser: true,
         ..Default::default()
     };
@@ -223,7 +223,7 @@ pub async fn assert_schema_roundtrip_with(fixture: &str, schema_jobs: Option<usi
     let info = ConnInfo::parse(&src.superuser_uri(&db)).unwrap();
     let session = connect(&info, None).await.expect("source connects");
     let schema = read_schema(&session).await.expect("schema reads");
-    let facts = TargetFacts {
+    let facts = ExecState {
         superuser: true,
         ..Default::default()
     };
