@@ -174,11 +174,6 @@ const USER_TABLES: &str = "c.relkind = 'r'
                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                        AND d.objid = c.oid AND d.deptype = 'e')";
 
-async fn names(session: &Session, sql: &str) -> Result<Vec<String>> {
-    let rows = session.query(sql, &[]).await?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
-}
-
 /// Unlogged user tables (`oid::regclass::text`), only those in `only` when given.
 async fn unlogged_tables(
     session: &Session,
@@ -219,26 +214,6 @@ fn list(names: &[String]) -> String {
         s.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
     s
-}
-
-/// Tables without a primary key and without a usable replica identity (their UPDATE and
-/// DELETE fail on the source once they are published, and cannot be replicated).
-pub async fn tables_without_identity(source_db: &Session) -> Result<Vec<String>> {
-    names(
-        source_db,
-        &format!(
-            "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE {USER_TABLES} AND c.relpersistence = 'p'
-                AND ((c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                                                           WHERE i.indrelid = c.oid AND i.indisprimary))
-                     OR c.relreplident = 'n'
-                     OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                                                              WHERE i.indrelid = c.oid AND i.indisreplident)))
-              ORDER BY 1"
-        ),
-    )
-    .await
 }
 
 /// Database-level replication checks (warnings) on a session to the source database `dbname`.

@@ -12,7 +12,7 @@ use super::objects::{SourceFacts, TargetFacts};
 use super::{
     Fingerprint, InitialData, InitialDataPath, ObjectNames, PathTaken, PublicationForm,
     ReplicationOptions, ReplicationOutcome, ReplicationPlan, SlotCreation, Via, fallback, objects,
-    on_source, on_target, plan, preflight,
+    on_source, on_target, plan,
 };
 use crate::conn::wire::connect_replication;
 use crate::conn::{ConnInfo, Session};
@@ -231,7 +231,7 @@ where
         ),
     };
     let mut warnings = Vec::new();
-    if let Ok(t) = preflight::tables_without_identity(src).await
+    if let Ok(t) = super::identity::tables_without_identity(src, None).await
         && !t.is_empty()
     {
         warnings.push(format!(
