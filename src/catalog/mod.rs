@@ -3,6 +3,10 @@
 //!
 //! Queries are written for sources 12 to 18; columns that appeared later are selected
 //! conditionally on [`crate::conn::Session::server_version_num`].
+//!
+//! Nothing here imports from `schema/` (data flows catalog -> schema): what both need, the
+//! user-schema filter and `FirstNormalObjectId` ([`scope`]) and the catalog OIDs ([`class`]),
+//! is defined here once.
 
 pub mod class;
 pub mod databases;

@@ -4,6 +4,12 @@
 //!
 //! Statements in [`model::SchemaObject`] are plain SQL strings run with the simple query
 //! protocol, so one entry may hold several statements separated by `;`.
+//!
+//! Builders by object family: [`relations`] (tables, columns, sequences, views, indexes,
+//! constraints, triggers, policies), [`types`], [`routines`], [`db_objects`] (schemas,
+//! extensions, languages, collations, text search, foreign data, event triggers, default
+//! privileges, large objects), [`publications`], [`transforms`], [`system_acls`]. [`graph`]
+//! orders them; [`exec`] runs them, carrying one database's [`ExecState`].
 
 pub use exec::{ExecReport, ExecState, SchemaOptions};
 pub use graph::{Schema, read_schema};

@@ -37,7 +37,7 @@
 //! the executor decides whether the target has it.
 //!
 //! This file holds the entry points ([`build`], [`build_split`]), the lookups every builder
-//! shares ([`Ctx`]) and the small SQL helpers they all use; each kind of object has its own
+//! shares (`Ctx`) and the small SQL helpers they all use; each kind of object has its own
 //! file: `tables` (in named steps), `columns`, `sequences`, `views`, `indexes` (and extended
 //! statistics), `constraints`, `triggers` (and rules), `policies`.
 
