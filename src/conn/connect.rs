@@ -14,14 +14,14 @@ use std::ops::Deref;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::Client;
 use tokio_postgres::config::SslMode as PgSslMode;
 
-use super::config::{ConnInfo, SslMode};
+use super::config::ConnInfo;
+use super::policy::{self, TlsChoice};
 use super::tls::{RustlsConnect, TlsSettings};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -198,11 +198,17 @@ fn pg_config(info: &ConnInfo, ssl: PgSslMode) -> tokio_postgres::Config {
     cfg
 }
 
+/// One attempt with the TLS choice [`policy::sslmode_ladder`] made.
 async fn connect_once(
     info: &ConnInfo,
-    ssl: PgSslMode,
+    choice: TlsChoice,
     tls: Option<&TlsSettings>,
 ) -> Result<Client> {
+    let (ssl, tls) = match (choice, tls) {
+        (TlsChoice::Never, _) | (_, None) => (PgSslMode::Disable, None),
+        (TlsChoice::IfOffered, Some(t)) => (PgSslMode::Prefer, Some(t)),
+        (TlsChoice::Required, Some(t)) => (PgSslMode::Require, Some(t)),
+    };
     let socket = open_socket(info).await?;
     let cfg = pg_config(info, ssl);
     let connector = match tls {
@@ -238,64 +244,22 @@ fn explain_connect_error(info: &ConnInfo, ssl: PgSslMode, e: tokio_postgres::Err
         err = Error::new(ErrorKind::Tls, msg.clone());
     }
     if msg.contains("server does not support TLS") {
-        err = Error::new(
-            ErrorKind::Tls,
-            format!(
-                "the server does not support TLS but sslmode={} requires it",
-                info.sslmode().as_str()
-            ),
-        );
+        err = policy::tls_not_supported(info);
     }
-    if plaintext && !info.is_unix_socket() && tls_may_be_the_cause(&err) {
-        err = err.context(
-            "(the connection was not encrypted; if the server accepts only TLS connections (pg_hba hostssl), use sslmode=require or stronger)",
-        );
-    }
-    err.context(format!(
+    policy::hint_if_unencrypted(err, !plaintext, info).context(format!(
         "connecting to {endpoint} as user \"{}\"",
         info.user()
     ))
 }
 
-/// True when a refused plaintext login is likely to be about TLS: pg_hba found no line for an
-/// unencrypted connection (SQLSTATE 28000, "no pg_hba.conf entry ... no encryption"). A wrong
-/// password (28P01) or a missing role is never about TLS, so those get no TLS hint.
-pub(crate) fn tls_may_be_the_cause(err: &Error) -> bool {
-    err.kind() == ErrorKind::Auth
-        && err.sqlstate().map(|c| c.code()) == Some("28000")
-        && err.message().contains("pg_hba.conf")
-}
-
 async fn connect_inner(info: &ConnInfo) -> Result<(Client, Option<TlsSettings>)> {
     let tls = TlsSettings::for_conninfo(info)?;
-    let client = match (info.sslmode(), &tls) {
-        (_, None) => connect_once(info, PgSslMode::Disable, None).await?,
-        // libpq "allow": plaintext first, TLS only when the server refuses plaintext.
-        (SslMode::Allow, Some(t)) => match connect_once(info, PgSslMode::Disable, None).await {
-            Ok(c) => c,
-            Err(e) if e.kind() == ErrorKind::Auth => {
-                connect_once(info, PgSslMode::Require, Some(t)).await?
-            }
-            Err(e) => return Err(e),
-        },
-        // libpq "prefer": TLS when offered; if the TLS session is refused by pg_hba
-        // (hostnossl), retry in plaintext.
-        (SslMode::Prefer, Some(t)) => match connect_once(info, PgSslMode::Prefer, Some(t)).await {
-            Ok(c) => c,
-            Err(e) if e.kind() == ErrorKind::Auth => {
-                connect_once(info, PgSslMode::Disable, None).await?
-            }
-            Err(e) => return Err(e),
-        },
-        (_, Some(t)) => connect_once(info, PgSslMode::Require, Some(t)).await?,
-    };
+    let settings = tls.as_ref();
+    let client = policy::sslmode_ladder(info.sslmode(), tls.is_some(), |choice| {
+        connect_once(info, choice, settings)
+    })
+    .await?;
     Ok((client, tls))
-}
-
-/// The connect timeout to apply: the conninfo's (`connect_timeout` key, URI parameter or
-/// `PGCONNECT_TIMEOUT`), else `default`.
-fn effective_timeout(info: &ConnInfo, default: Option<Duration>) -> Option<Duration> {
-    info.connect_timeout.or(default)
 }
 
 /// Logs each conninfo warning once per process: a migration opens dozens of sessions with the
@@ -344,19 +308,12 @@ pub async fn connect(info: &ConnInfo, dbname: Option<&str>) -> Result<Session> {
         }
         Ok::<_, Error>((client, tls, version))
     };
-    let (client, tls, server_version_num) = match effective_timeout(&info, None) {
-        Some(limit) => tokio::time::timeout(limit, attempt).await.map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "connecting to {} timed out after {} s (connect_timeout)",
-                    describe_endpoint(&info),
-                    limit.as_secs()
-                ),
-            )
-        })??,
-        None => attempt.await?,
-    };
+    let (client, tls, server_version_num) = policy::within_connect_timeout(
+        &info,
+        || format!("connecting to {}", describe_endpoint(&info)),
+        attempt,
+    )
+    .await?;
     Ok(Session {
         client,
         info,

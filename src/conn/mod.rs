@@ -10,6 +10,7 @@ pub mod config;
 pub mod connect;
 pub mod keepalive;
 mod keywords;
+mod policy;
 pub mod session_attrs;
 pub mod tls;
 pub mod wire;

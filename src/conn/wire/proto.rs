@@ -1,0 +1,1010 @@
+//! The message-level protocol of our client, with no I/O: fuzzable. Frame checks, the
+//! startup/authentication state machine, the simple-query collector, replication command
+//! texts and results, and the CopyData scanner. Its own file because it must never panic on
+//! malformed input and is driven by the cargo-fuzz target `backend_messages`.
+
+use bytes::{Bytes, BytesMut};
+use postgres_protocol::authentication::{md5_hash, sasl};
+use postgres_protocol::message::backend::{DataRowBody, ErrorFields, Message, RowDescriptionBody};
+use postgres_protocol::message::frontend;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::fallible_iterator::FallibleIterator;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The largest backend message we accept (1 GiB, the server's own limit on a field).
+pub const MAX_MESSAGE_LEN: usize = 1 << 30;
+
+fn protocol(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Protocol, msg)
+}
+
+/// The (name, value) of a ParameterStatus message.
+fn parameter_status(
+    body: &postgres_protocol::message::backend::ParameterStatusBody,
+) -> Result<(String, String)> {
+    let malformed = |e: std::io::Error| protocol(format!("malformed ParameterStatus: {e}"));
+    Ok((
+        body.name().map_err(malformed)?.to_owned(),
+        body.value().map_err(malformed)?.to_owned(),
+    ))
+}
+
+/// A printable name for a backend message tag.
+pub fn tag_name(tag: u8) -> String {
+    if tag.is_ascii_graphic() {
+        format!("'{}'", tag as char)
+    } else {
+        format!("0x{tag:02x}")
+    }
+}
+
+/// Reads a backend message header: `Ok(None)` when fewer than 5 bytes are buffered, else
+/// `(tag, declared length)` where the length counts itself (4 bytes) and the body. Rejects
+/// lengths below 4 and above [`MAX_MESSAGE_LEN`].
+pub fn check_header(buf: &[u8]) -> Result<Option<(u8, usize)>> {
+    let [tag, a, b, c, d, ..] = *buf else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+    if len < 4 {
+        return Err(protocol(format!(
+            "invalid message length {len} for message {} (below 4)",
+            tag_name(tag)
+        )));
+    }
+    if len > MAX_MESSAGE_LEN {
+        return Err(protocol(format!(
+            "invalid message length {len} for message {} (above 1 GiB)",
+            tag_name(tag)
+        )));
+    }
+    Ok(Some((tag, len)))
+}
+
+/// How many more bytes are needed before [`next_message`] can return the buffered message
+/// (0 when it can, or when the header itself is incomplete and 5 bytes are the minimum).
+pub fn bytes_missing(buf: &[u8]) -> Result<usize> {
+    match check_header(buf)? {
+        None => Ok(5 - buf.len()),
+        Some((_, len)) => Ok((len + 1).saturating_sub(buf.len())),
+    }
+}
+
+/// Takes one complete message off the front of `buf`, or `Ok(None)` when it is not all
+/// there yet. The header is checked before anything else is read.
+pub fn next_message(buf: &mut BytesMut) -> Result<Option<Message>> {
+    let Some((tag, len)) = check_header(buf)? else {
+        return Ok(None);
+    };
+    if buf.len() < len + 1 {
+        return Ok(None);
+    }
+    match Message::parse(buf) {
+        Ok(Some(m)) => Ok(Some(m)),
+        Ok(None) => Err(protocol(format!(
+            "incomplete message {} although its declared length is buffered",
+            tag_name(tag)
+        ))),
+        Err(e) => Err(protocol(format!(
+            "malformed message {} from the server: {e}",
+            tag_name(tag)
+        ))),
+    }
+}
+
+/// An `ErrorResponse` / `NoticeResponse` in readable form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerMessage {
+    /// Non-localized severity (`V`) when sent, else the localized one (`S`).
+    pub severity: String,
+    /// The SQLSTATE (`C`), e.g. `42501`.
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl ServerMessage {
+    /// Reads the fields of an ErrorResponse or NoticeResponse body. Invalid UTF-8 is
+    /// replaced, never trusted.
+    pub fn parse(mut fields: ErrorFields<'_>) -> Result<ServerMessage> {
+        let mut out = ServerMessage::default();
+        let mut localized = String::new();
+        while let Some(f) = fields
+            .next()
+            .map_err(|e| protocol(format!("malformed error fields from the server: {e}")))?
+        {
+            let v = String::from_utf8_lossy(f.value_bytes()).into_owned();
+            match f.type_() {
+                b'V' => out.severity = v,
+                b'S' => localized = v,
+                b'C' => out.code = v,
+                b'M' => out.message = v,
+                b'D' => out.detail = Some(v),
+                b'H' => out.hint = Some(v),
+                _ => {}
+            }
+        }
+        if out.severity.is_empty() {
+            out.severity = localized;
+        }
+        Ok(out)
+    }
+
+    /// The crate error for this server error: kind from the SQLSTATE class (28 = Auth,
+    /// 08 = Connect, 57014 = Cancelled, else Sql), message with detail and hint, SQLSTATE
+    /// kept.
+    pub fn into_error(self) -> Error {
+        let kind = match self.code.as_str() {
+            c if c.starts_with("28") => ErrorKind::Auth,
+            c if c.starts_with("08") => ErrorKind::Connect,
+            "57014" => ErrorKind::Cancelled,
+            _ => ErrorKind::Sql,
+        };
+        let mut msg = if self.message.is_empty() {
+            "the server reported an error without a message".to_string()
+        } else {
+            self.message
+        };
+        if let Some(detail) = self.detail {
+            msg.push_str(&format!(" (detail: {detail})"));
+        }
+        if let Some(hint) = self.hint {
+            msg.push_str(&format!(" (hint: {hint})"));
+        }
+        let mut e = Error::new(kind, msg);
+        if self.code.len() == 5 && self.code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            e = e.with_sqlstate(SqlState::from_code(&self.code));
+        }
+        e
+    }
+}
+
+/// Column names of a RowDescription.
+pub fn row_description(body: &RowDescriptionBody) -> Result<Vec<String>> {
+    let mut fields = body.fields();
+    let mut out = Vec::new();
+    while let Some(f) = fields
+        .next()
+        .map_err(|e| protocol(format!("malformed RowDescription: {e}")))?
+    {
+        out.push(f.name().to_owned());
+    }
+    Ok(out)
+}
+
+/// The values of a DataRow as text (`None` for NULL). `columns` is the number of columns
+/// the RowDescription announced; a row of another width is a protocol error.
+pub fn data_row(body: &DataRowBody, columns: usize) -> Result<Vec<Option<String>>> {
+    let buf = body.buffer();
+    let mut ranges = body.ranges();
+    let mut out = Vec::with_capacity(columns.min(1600));
+    while let Some(r) = ranges
+        .next()
+        .map_err(|e| protocol(format!("malformed DataRow: {e}")))?
+    {
+        out.push(match r {
+            None => None,
+            Some(range) => {
+                let bytes = buf
+                    .get(range)
+                    .ok_or_else(|| protocol("malformed DataRow: value out of bounds"))?;
+                Some(
+                    std::str::from_utf8(bytes)
+                        .map_err(|_| protocol("DataRow value is not valid UTF-8"))?
+                        .to_owned(),
+                )
+            }
+        });
+    }
+    if out.len() != columns {
+        return Err(protocol(format!(
+            "DataRow has {} values but RowDescription announced {columns} columns",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The result of a simple query: the last row-returning statement's columns and rows, and
+/// the last command tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// The CommandComplete tag of the last statement (`CREATE_REPLICATION_SLOT`, `SELECT 1`).
+    pub command_tag: Option<String>,
+}
+
+impl QueryResult {
+    /// Index of a column by name.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The value of column `name` in row `row` (`None` for NULL, a missing row or column).
+    pub fn get(&self, row: usize, name: &str) -> Option<&str> {
+        let i = self.column(name)?;
+        self.rows.get(row)?.get(i)?.as_deref()
+    }
+}
+
+/// What the simple-query collector wants next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Read another message.
+    More,
+    /// ReadyForQuery arrived: call [`QueryCollector::finish`].
+    Done,
+}
+
+/// Collects the replies to one simple query until ReadyForQuery. An ErrorResponse is kept and
+/// returned by [`QueryCollector::finish`] (the server still sends ReadyForQuery after it, so
+/// the session stays usable).
+#[derive(Debug, Default)]
+pub struct QueryCollector {
+    result: QueryResult,
+    described: bool,
+    error: Option<Error>,
+    /// Notices the server sent, for logging.
+    pub notices: Vec<ServerMessage>,
+    /// ParameterStatus updates (name, value).
+    pub parameters: Vec<(String, String)>,
+}
+
+impl QueryCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Handles one message. An `Err` is fatal for the session (protocol violation); server
+    /// errors for the statement are kept for [`QueryCollector::finish`].
+    pub fn handle(&mut self, msg: Message) -> Result<Progress> {
+        match msg {
+            Message::RowDescription(body) => {
+                self.result.columns = row_description(&body)?;
+                self.result.rows.clear();
+                self.described = true;
+            }
+            Message::DataRow(body) => {
+                if !self.described {
+                    return Err(protocol("DataRow without a RowDescription"));
+                }
+                let row = data_row(&body, self.result.columns.len())?;
+                self.result.rows.push(row);
+            }
+            Message::CommandComplete(body) => {
+                let tag = body
+                    .tag()
+                    .map_err(|e| protocol(format!("malformed CommandComplete: {e}")))?;
+                self.result.command_tag = Some(tag.to_owned());
+            }
+            Message::EmptyQueryResponse => {}
+            Message::ErrorResponse(body) => {
+                let err = ServerMessage::parse(body.fields())?.into_error();
+                self.error.get_or_insert(err);
+            }
+            Message::NoticeResponse(body) => {
+                self.notices.push(ServerMessage::parse(body.fields())?);
+            }
+            Message::ParameterStatus(body) => {
+                self.parameters.push(parameter_status(&body)?);
+            }
+            Message::NotificationResponse(_) => {}
+            Message::ReadyForQuery(_) => return Ok(Progress::Done),
+            Message::CopyInResponse(_) | Message::CopyOutResponse(_) => {
+                return Err(protocol(
+                    "the server started a COPY outside of pass_through",
+                ));
+            }
+            _ => return Err(protocol("unexpected message in a simple-query reply")),
+        }
+        Ok(Progress::More)
+    }
+
+    /// The result, or the statement's server error.
+    pub fn finish(self) -> Result<QueryResult> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.result),
+        }
+    }
+}
+
+/// What the startup state machine wants next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StartupStep {
+    /// Send these bytes, then read the next message.
+    Send(Bytes),
+    /// Read the next message.
+    Wait,
+    /// ReadyForQuery after a successful authentication: the session is open.
+    Ready,
+}
+
+enum Auth {
+    /// Nothing requested yet.
+    Start,
+    /// A password (cleartext or md5) was sent.
+    PasswordSent,
+    /// SCRAM in progress; `true` once the server's final message was verified.
+    Scram(Box<sasl::ScramSha256>, bool),
+    /// AuthenticationOk received.
+    Done,
+}
+
+/// The startup and authentication exchange, without I/O. Build the startup packet with
+/// [`startup_message`], then feed every backend message to [`Startup::handle`] and do what
+/// it says.
+pub struct Startup {
+    user: String,
+    password: Option<String>,
+    auth: Auth,
+    /// ParameterStatus values (server_version, ...).
+    pub parameters: Vec<(String, String)>,
+    /// BackendKeyData (process id, secret key).
+    pub backend_key: Option<(i32, i32)>,
+}
+
+impl std::fmt::Debug for Startup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Startup")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "********"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One frontend message, written by `f` (what `msg` names is in the error).
+pub fn encode(msg: &str, f: impl FnOnce(&mut BytesMut) -> std::io::Result<()>) -> Result<Bytes> {
+    let mut buf = BytesMut::new();
+    f(&mut buf).map_err(|e| protocol(format!("cannot encode {msg}: {e}")))?;
+    Ok(buf.freeze())
+}
+
+/// The StartupMessage (protocol 3.0) with the given parameters.
+pub fn startup_message(params: &[(&str, &str)]) -> Result<Bytes> {
+    encode("the startup message", |buf| {
+        frontend::startup_message(params.iter().copied(), buf)
+    })
+}
+
+impl Startup {
+    /// `user` is the role name as sent in the startup packet (md5 salts with it).
+    pub fn new(user: impl Into<String>, password: Option<String>) -> Self {
+        Startup {
+            user: user.into(),
+            password,
+            auth: Auth::Start,
+            parameters: Vec::new(),
+            backend_key: None,
+        }
+    }
+
+    fn password(&self, method: &str) -> Result<&str> {
+        self.password.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Auth,
+                format!(
+                    "the server asks for a password ({method}) but none was given \
+                     (no password in the connection string, PGPASSWORD or the password file)"
+                ),
+            )
+        })
+    }
+
+    /// True once AuthenticationOk arrived.
+    pub fn authenticated(&self) -> bool {
+        matches!(self.auth, Auth::Done)
+    }
+
+    /// Handles one backend message.
+    pub fn handle(&mut self, msg: Message) -> Result<StartupStep> {
+        match msg {
+            Message::AuthenticationCleartextPassword => {
+                if !matches!(self.auth, Auth::Start) {
+                    return Err(protocol("unexpected password request"));
+                }
+                let pw = self.password("password")?.to_owned();
+                self.auth = Auth::PasswordSent;
+                Ok(StartupStep::Send(encode("a password message", |b| {
+                    frontend::password_message(pw.as_bytes(), b)
+                })?))
+            }
+            Message::AuthenticationMd5Password(body) => {
+                if !matches!(self.auth, Auth::Start) {
+                    return Err(protocol("unexpected md5 password request"));
+                }
+                let pw = self.password("md5")?;
+                let hash = md5_hash(self.user.as_bytes(), pw.as_bytes(), body.salt());
+                self.auth = Auth::PasswordSent;
+                Ok(StartupStep::Send(encode("a password message", |b| {
+                    frontend::password_message(hash.as_bytes(), b)
+                })?))
+            }
+            Message::AuthenticationSasl(body) => {
+                if !matches!(self.auth, Auth::Start) {
+                    return Err(protocol("unexpected SASL request"));
+                }
+                let (mut scram, mut plus) = (false, false);
+                let mut mechanisms = body.mechanisms();
+                while let Some(m) = mechanisms
+                    .next()
+                    .map_err(|e| protocol(format!("malformed SASL mechanism list: {e}")))?
+                {
+                    match m {
+                        sasl::SCRAM_SHA_256 => scram = true,
+                        sasl::SCRAM_SHA_256_PLUS => plus = true,
+                        _ => {}
+                    }
+                }
+                if !scram {
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
+                    ));
+                }
+                // We do not do channel binding (see tls.rs): "n" when the server offers
+                // -PLUS (it must not read our choice as a downgrade), as libpq without binding.
+                let _ = plus;
+                let pw = self.password("SCRAM-SHA-256")?;
+                let exchange =
+                    sasl::ScramSha256::new(pw.as_bytes(), sasl::ChannelBinding::unsupported());
+                let out = encode("a SASL initial response", |b| {
+                    frontend::sasl_initial_response(sasl::SCRAM_SHA_256, exchange.message(), b)
+                })?;
+                self.auth = Auth::Scram(Box::new(exchange), false);
+                Ok(StartupStep::Send(out))
+            }
+            Message::AuthenticationSaslContinue(body) => {
+                let Auth::Scram(exchange, false) = &mut self.auth else {
+                    return Err(protocol("unexpected SASL continue message"));
+                };
+                exchange.update(body.data()).map_err(|e| {
+                    Error::new(ErrorKind::Auth, format!("SCRAM authentication failed: {e}"))
+                })?;
+                Ok(StartupStep::Send(encode("a SASL response", |b| {
+                    frontend::sasl_response(exchange.message(), b)
+                })?))
+            }
+            Message::AuthenticationSaslFinal(body) => {
+                let Auth::Scram(exchange, done) = &mut self.auth else {
+                    return Err(protocol("unexpected SASL final message"));
+                };
+                if *done {
+                    return Err(protocol("duplicate SASL final message"));
+                }
+                exchange.finish(body.data()).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Auth,
+                        format!("SCRAM authentication failed: the server could not prove it knows the password: {e}"),
+                    )
+                })?;
+                *done = true;
+                Ok(StartupStep::Wait)
+            }
+            Message::AuthenticationOk => {
+                match self.auth {
+                    Auth::Scram(_, false) => {
+                        return Err(Error::new(
+                            ErrorKind::Auth,
+                            "the server ended SCRAM authentication without proving it knows the password",
+                        ));
+                    }
+                    Auth::Done => return Err(protocol("duplicate AuthenticationOk")),
+                    _ => {}
+                }
+                self.auth = Auth::Done;
+                Ok(StartupStep::Wait)
+            }
+            Message::AuthenticationGss
+            | Message::AuthenticationGssContinue(_)
+            | Message::AuthenticationKerberosV5
+            | Message::AuthenticationScmCredential
+            | Message::AuthenticationSspi => Err(Error::new(
+                ErrorKind::Auth,
+                "the server asks for an authentication method this client does not support \
+                 (GSSAPI/SSPI/Kerberos/SCM); use password, md5 or scram-sha-256 in pg_hba.conf",
+            )),
+            Message::ParameterStatus(body) => {
+                self.parameters.push(parameter_status(&body)?);
+                Ok(StartupStep::Wait)
+            }
+            Message::BackendKeyData(body) => {
+                self.backend_key = Some((body.process_id(), body.secret_key()));
+                Ok(StartupStep::Wait)
+            }
+            Message::NoticeResponse(_) => Ok(StartupStep::Wait),
+            Message::ErrorResponse(body) => Err(ServerMessage::parse(body.fields())?.into_error()),
+            Message::ReadyForQuery(_) => {
+                if self.authenticated() {
+                    Ok(StartupStep::Ready)
+                } else {
+                    Err(protocol("ReadyForQuery before authentication completed"))
+                }
+            }
+            _ => Err(protocol("unexpected message during startup")),
+        }
+    }
+}
+
+/// `server_version` as reported in ParameterStatus ("15.4", "16beta1",
+/// "13.12 (Debian 13.12-1)") as `server_version_num` (150004, 160000, 130012).
+pub fn parse_server_version(text: &str) -> Option<u32> {
+    let digits = |s: &str| -> Option<u32> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        s[..end].parse().ok()
+    };
+    let major = digits(text)?;
+    let rest = &text[text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len())..];
+    let minor = rest.strip_prefix('.').and_then(digits).unwrap_or(0);
+    if major >= 10 {
+        major.checked_mul(10000)?.checked_add(minor.min(9999))
+    } else {
+        // 9.6.x: major 9, minor 6, patch.
+        let patch = rest
+            .strip_prefix('.')
+            .and_then(|r| r.find('.').map(|i| &r[i + 1..]))
+            .and_then(digits)
+            .unwrap_or(0);
+        Some(major * 10000 + minor.min(99) * 100 + patch.min(99))
+    }
+}
+
+/// The reply of `IDENTIFY_SYSTEM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemInfo {
+    pub systemid: String,
+    pub timeline: u32,
+    /// Current WAL flush location, e.g. `0/16B3748`.
+    pub xlogpos: String,
+    /// The database of a `replication=database` session.
+    pub dbname: Option<String>,
+}
+
+impl SystemInfo {
+    pub fn from_result(r: &QueryResult) -> Result<SystemInfo> {
+        let need = |c: &str| {
+            r.get(0, c).map(str::to_owned).ok_or_else(|| {
+                protocol(format!("IDENTIFY_SYSTEM reply without a value for \"{c}\""))
+            })
+        };
+        Ok(SystemInfo {
+            systemid: need("systemid")?,
+            timeline: need("timeline")?
+                .parse()
+                .map_err(|_| protocol("IDENTIFY_SYSTEM timeline is not a number"))?,
+            xlogpos: need("xlogpos")?,
+            dbname: r.get(0, "dbname").map(str::to_owned),
+        })
+    }
+}
+
+/// A slot created by `CREATE_REPLICATION_SLOT ... LOGICAL` with an exported snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotInfo {
+    pub name: String,
+    /// The LSN from which the slot streams changes (`0/16B3780`): everything before it is
+    /// in the snapshot.
+    pub consistent_point: String,
+    /// For `SET TRANSACTION SNAPSHOT`; valid while the creating session stays idle.
+    pub snapshot_name: String,
+    pub output_plugin: String,
+}
+
+impl SlotInfo {
+    pub fn from_result(r: &QueryResult) -> Result<SlotInfo> {
+        if r.rows.len() != 1 {
+            return Err(protocol(format!(
+                "CREATE_REPLICATION_SLOT returned {} rows instead of 1",
+                r.rows.len()
+            )));
+        }
+        let need = |c: &str| {
+            r.get(0, c).map(str::to_owned).ok_or_else(|| {
+                protocol(format!(
+                    "CREATE_REPLICATION_SLOT reply without a value for \"{c}\""
+                ))
+            })
+        };
+        Ok(SlotInfo {
+            name: need("slot_name")?,
+            consistent_point: need("consistent_point")?,
+            snapshot_name: need("snapshot_name")?,
+            output_plugin: r.get(0, "output_plugin").unwrap_or("").to_owned(),
+        })
+    }
+}
+
+/// Whether `name` is a valid replication slot name: 1 to 63 bytes of lower-case ASCII
+/// letters, digits and underscores (the server's rule).
+pub fn is_valid_slot_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `CREATE_REPLICATION_SLOT` for a permanent logical `pgoutput` slot that exports its
+/// snapshot, in the syntax of `server_version_num`.
+pub fn create_slot_command(name: &str, server_version_num: u32) -> Result<String> {
+    if !is_valid_slot_name(name) {
+        return Err(Error::config(format!(
+            "\"{name}\" is not a valid replication slot name (1 to 63 lower-case letters, digits or underscores)"
+        )));
+    }
+    let quoted = crate::sql::quote_ident(name);
+    Ok(if server_version_num >= 150000 {
+        format!("CREATE_REPLICATION_SLOT {quoted} LOGICAL pgoutput (SNAPSHOT 'export')")
+    } else {
+        format!("CREATE_REPLICATION_SLOT {quoted} LOGICAL pgoutput EXPORT_SNAPSHOT")
+    })
+}
+
+/// Scans a COPY-out stream for the CopyData messages that may be forwarded verbatim.
+///
+/// A backend CopyData message (`'d'`, length, data) and a frontend one are framed
+/// identically, so a run of them can be written to a session in COPY IN mode as it was
+/// read. The scanner carries its state across buffers: a message may be split anywhere
+/// (only a header cut short is held back, so the bytes in hand stay bounded whatever the
+/// row size).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CopyScan {
+    /// Data bytes of the current CopyData message not seen yet.
+    pending: usize,
+    /// CopyData messages started so far (one per row, for COPY TO).
+    pub messages: u64,
+    /// Data bytes (headers excluded) seen so far.
+    pub bytes: u64,
+}
+
+impl CopyScan {
+    /// Scans `buf` from its start (the caller forwards and drops everything scanned before
+    /// the next call). Returns how many leading bytes belong to CopyData messages, and
+    /// whether another message (CopyDone, an error, a notice) starts right after them.
+    pub fn scan(&mut self, buf: &[u8]) -> Result<(usize, bool)> {
+        let mut pos = 0;
+        loop {
+            if self.pending > 0 {
+                let take = self.pending.min(buf.len() - pos);
+                pos += take;
+                self.pending -= take;
+                self.bytes += take as u64;
+                if self.pending > 0 {
+                    return Ok((pos, false));
+                }
+            }
+            match check_header(&buf[pos..])? {
+                None => return Ok((pos, false)),
+                Some((b'd', len)) => {
+                    self.messages += 1;
+                    self.pending = len - 4;
+                    pos += 5;
+                }
+                Some(_) => return Ok((pos, true)),
+            }
+        }
+    }
+}
+
+/// The row count of a `COPY n` command tag.
+pub fn copy_rows(tag: &str) -> Result<u64> {
+    tag.strip_prefix("COPY ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| protocol(format!("unexpected command tag {tag:?} after COPY")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// Scans `stream` delivered in pieces of `piece` bytes, forwarding (collecting) what the
+    /// scanner releases, as `pass_through` does. Returns (forwarded bytes, whether a non-data
+    /// message was reached, messages, data bytes).
+    fn scan_in_pieces(stream: &[u8], piece: usize) -> (Vec<u8>, bool, u64, u64) {
+        let mut scan = CopyScan::default();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut forwarded = Vec::new();
+        for chunk in stream.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            let (n, end) = scan.scan(&buf).unwrap();
+            forwarded.extend(buf.drain(..n));
+            if end {
+                return (forwarded, true, scan.messages, scan.bytes);
+            }
+        }
+        (forwarded, false, scan.messages, scan.bytes)
+    }
+
+    #[test]
+    fn copy_scan_releases_copydata_frames_whole_or_in_pieces_and_stops_at_copydone() {
+        let rows: Vec<Vec<u8>> = vec![
+            b"1\ta\n".to_vec(),
+            vec![b'x'; 3000],
+            Vec::new(),
+            b"2\n".to_vec(),
+        ];
+        let mut data_frames = Vec::new();
+        for r in &rows {
+            data_frames.extend(msg(b'd', r));
+        }
+        let mut stream = data_frames.clone();
+        stream.extend(msg(b'c', b""));
+        stream.extend(msg(b'C', b"COPY 4\0"));
+        let total: u64 = rows.iter().map(|r| r.len() as u64).sum();
+        for piece in [1, 2, 4, 5, 6, 7, 100, 3004, 100_000] {
+            let (fwd, end, messages, bytes) = scan_in_pieces(&stream, piece);
+            assert!(end, "piece {piece}: CopyDone reached");
+            assert_eq!(
+                fwd, data_frames,
+                "piece {piece}: exactly the CopyData frames"
+            );
+            assert_eq!((messages, bytes), (4, total), "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn copy_scan_holds_back_only_a_cut_header() {
+        let mut scan = CopyScan::default();
+        let frame = msg(b'd', b"abc");
+        assert_eq!(
+            scan.scan(&frame[..3]).unwrap(),
+            (0, false),
+            "3 header bytes: wait"
+        );
+        assert_eq!(
+            scan.scan(&frame[..6]).unwrap(),
+            (6, false),
+            "header and 1 data byte go"
+        );
+        assert_eq!(scan.scan(&frame[6..]).unwrap(), (2, false));
+        assert_eq!((scan.messages, scan.bytes), (1, 3));
+    }
+
+    #[test]
+    fn copy_scan_rejects_impossible_lengths() {
+        let mut scan = CopyScan::default();
+        assert!(scan.scan(&[b'd', 0, 0, 0, 3]).is_err(), "length below 4");
+        assert!(
+            scan.scan(&[b'd', 0x7f, 0xff, 0xff, 0xff]).is_err(),
+            "above 1 GiB"
+        );
+        assert_eq!(copy_rows("COPY 12").unwrap(), 12);
+        assert!(copy_rows("INSERT 0 1").is_err());
+    }
+
+    #[test]
+    fn lengths_are_checked_before_bodies() {
+        // Below 4.
+        let mut b = BytesMut::from(&[b'Z', 0, 0, 0, 3][..]);
+        assert_eq!(
+            next_message(&mut b).err().unwrap().kind(),
+            ErrorKind::Protocol
+        );
+        // Above 1 GiB: rejected from the header alone, nothing allocated.
+        let mut b = BytesMut::from(&[b'D', 0x7f, 0xff, 0xff, 0xff][..]);
+        let e = next_message(&mut b).err().unwrap();
+        assert!(e.message().contains("above 1 GiB"), "{e}");
+        let mut b = BytesMut::from(&[b'D', 0xff, 0xff, 0xff, 0xff, 1, 2][..]);
+        assert!(next_message(&mut b).is_err());
+        // Incomplete: wait.
+        let mut b = BytesMut::from(&[b'Z', 0, 0][..]);
+        assert!(next_message(&mut b).unwrap().is_none());
+        let mut b = BytesMut::from(&[b'Z', 0, 0, 0, 5][..]);
+        assert!(next_message(&mut b).unwrap().is_none());
+        assert_eq!(bytes_missing(&b).unwrap(), 1);
+        // Complete.
+        let mut b = BytesMut::from(&msg(b'Z', b"I")[..]);
+        assert!(matches!(
+            next_message(&mut b).unwrap(),
+            Some(postgres_protocol::message::backend::Message::ReadyForQuery(
+                _
+            ))
+        ));
+        assert!(b.is_empty());
+        // A body that lies about its contents.
+        let mut b = BytesMut::from(&msg(b'C', b"no terminator")[..]);
+        assert!(next_message(&mut b).is_err());
+        let mut b = BytesMut::from(&msg(b'?', b"")[..]);
+        assert!(next_message(&mut b).is_err());
+    }
+
+    fn error_body(code: &str, message: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (t, s) in [
+            (b'S', "FATAL"),
+            (b'V', "FATAL"),
+            (b'C', code),
+            (b'M', message),
+        ] {
+            v.push(t);
+            v.extend_from_slice(s.as_bytes());
+            v.push(0);
+        }
+        v.push(0);
+        v
+    }
+
+    fn feed_startup(m: &mut Startup, bytes: &[u8]) -> Vec<Result<StartupStep>> {
+        let mut b = BytesMut::from(bytes);
+        let mut out = Vec::new();
+        while let Some(msg) = next_message(&mut b).unwrap() {
+            out.push(m.handle(msg));
+        }
+        out
+    }
+
+    #[test]
+    fn md5_authentication_sends_the_salted_hash() {
+        let mut m = Startup::new("alice", Some("secret".into()));
+        let mut body = 5i32.to_be_bytes().to_vec();
+        body.extend_from_slice(&[1, 2, 3, 4]);
+        let steps = feed_startup(&mut m, &msg(b'R', &body));
+        let Ok(StartupStep::Send(bytes)) = &steps[0] else {
+            panic!("{steps:?}")
+        };
+        let expected =
+            postgres_protocol::authentication::md5_hash(b"alice", b"secret", [1, 2, 3, 4]);
+        assert!(expected.starts_with("md5"));
+        assert_eq!(bytes[0], b'p');
+        assert_eq!(&bytes[5..bytes.len() - 1], expected.as_bytes());
+        assert!(!bytes.windows(6).any(|w| w == b"secret"));
+        // Then AuthenticationOk, parameters, key data, ReadyForQuery.
+        let mut rest = msg(b'R', &0i32.to_be_bytes());
+        rest.extend(msg(b'S', b"server_version\x0016.2\x00"));
+        rest.extend(msg(b'K', &[0, 0, 0, 42, 0, 0, 0, 7]));
+        rest.extend(msg(b'Z', b"I"));
+        let steps = feed_startup(&mut m, &rest);
+        assert_eq!(steps.last().unwrap().as_ref().unwrap(), &StartupStep::Ready);
+        assert_eq!(m.backend_key, Some((42, 7)));
+        assert_eq!(parse_server_version(&m.parameters[0].1), Some(160002));
+    }
+
+    #[test]
+    fn cleartext_and_missing_password() {
+        let mut m = Startup::new("bob", Some("pw".into()));
+        let steps = feed_startup(&mut m, &msg(b'R', &3i32.to_be_bytes()));
+        let Ok(StartupStep::Send(bytes)) = &steps[0] else {
+            panic!()
+        };
+        assert_eq!(&bytes[..], &msg(b'p', b"pw\0")[..]);
+
+        let mut m = Startup::new("bob", None);
+        let steps = feed_startup(&mut m, &msg(b'R', &3i32.to_be_bytes()));
+        assert_eq!(steps[0].as_ref().unwrap_err().kind(), ErrorKind::Auth);
+    }
+
+    #[test]
+    fn scram_starts_and_ok_without_final_is_refused() {
+        let mut m = Startup::new("carol", Some("pw".into()));
+        let steps = feed_startup(&mut m, &msg(b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0"));
+        let Ok(StartupStep::Send(bytes)) = &steps[0] else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(bytes[0], b'p');
+        assert!(bytes.windows(13).any(|w| w == b"SCRAM-SHA-256"));
+        let steps = feed_startup(&mut m, &msg(b'R', &0i32.to_be_bytes()));
+        assert_eq!(steps[0].as_ref().unwrap_err().kind(), ErrorKind::Auth);
+        // A garbage server-first message is an auth error, not a panic.
+        let mut m = Startup::new("carol", Some("pw".into()));
+        feed_startup(&mut m, &msg(b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0"));
+        let mut body = 11i32.to_be_bytes().to_vec();
+        body.extend_from_slice(b"r=zzz,s=!!,i=x");
+        let steps = feed_startup(&mut m, &msg(b'R', &body));
+        assert!(steps[0].is_err());
+    }
+
+    #[test]
+    fn error_response_keeps_sqlstate() {
+        let mut m = Startup::new("dave", Some("pw".into()));
+        let steps = feed_startup(
+            &mut m,
+            &msg(
+                b'E',
+                &error_body("28P01", "password authentication failed for user \"dave\""),
+            ),
+        );
+        let e = steps[0].as_ref().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert_eq!(e.sqlstate().unwrap().code(), "28P01");
+        let e = ServerMessage {
+            code: "42501".into(),
+            message: "must be superuser or replication role to start walsender".into(),
+            ..Default::default()
+        }
+        .into_error();
+        assert!(e.is_insufficient_privilege());
+    }
+
+    #[test]
+    fn query_collector_reads_rows_and_keeps_errors_until_ready() {
+        let mut c = QueryCollector::new();
+        let mut rd = Vec::new();
+        rd.put_u16(2);
+        for name in ["slot_name", "snapshot_name"] {
+            rd.extend_from_slice(name.as_bytes());
+            rd.push(0);
+            rd.extend_from_slice(&[0; 18]);
+        }
+        let mut row = Vec::new();
+        row.put_u16(2);
+        row.put_i32(1);
+        row.extend_from_slice(b"s");
+        row.put_i32(-1);
+        let mut stream = msg(b'T', &rd);
+        stream.extend(msg(b'D', &row));
+        stream.extend(msg(b'C', b"SELECT 1\0"));
+        stream.extend(msg(b'Z', b"I"));
+        let mut b = BytesMut::from(&stream[..]);
+        while let Some(m) = next_message(&mut b).unwrap() {
+            if c.handle(m).unwrap() == Progress::Done {
+                break;
+            }
+        }
+        let r = c.finish().unwrap();
+        assert_eq!(r.columns, vec!["slot_name", "snapshot_name"]);
+        assert_eq!(r.rows, vec![vec![Some("s".to_string()), None]]);
+        assert_eq!(r.get(0, "slot_name"), Some("s"));
+        assert_eq!(r.command_tag.as_deref(), Some("SELECT 1"));
+
+        // A row of the wrong width is a protocol error.
+        let mut c = QueryCollector::new();
+        let mut b = BytesMut::from(&msg(b'T', &rd)[..]);
+        c.handle(next_message(&mut b).unwrap().unwrap()).unwrap();
+        let mut short = Vec::new();
+        short.put_u16(1);
+        short.put_i32(-1);
+        let mut b = BytesMut::from(&msg(b'D', &short)[..]);
+        assert!(c.handle(next_message(&mut b).unwrap().unwrap()).is_err());
+
+        let mut c = QueryCollector::new();
+        let mut stream = msg(
+            b'E',
+            &error_body("42710", "replication slot \"x\" already exists"),
+        );
+        stream.extend(msg(b'Z', b"I"));
+        let mut b = BytesMut::from(&stream[..]);
+        assert_eq!(
+            c.handle(next_message(&mut b).unwrap().unwrap()).unwrap(),
+            Progress::More
+        );
+        assert_eq!(
+            c.handle(next_message(&mut b).unwrap().unwrap()).unwrap(),
+            Progress::Done
+        );
+        assert_eq!(c.finish().unwrap_err().sqlstate().unwrap().code(), "42710");
+    }
+
+    #[test]
+    fn slot_commands_by_version() {
+        assert_eq!(
+            create_slot_command("s_1", 150000).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s_1\" LOGICAL pgoutput (SNAPSHOT 'export')"
+        );
+        assert_eq!(
+            create_slot_command("s_1", 140005).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s_1\" LOGICAL pgoutput EXPORT_SNAPSHOT"
+        );
+        assert!(create_slot_command("Bad", 150000).is_err());
+        assert!(create_slot_command(&"a".repeat(64), 150000).is_err());
+        assert_eq!(parse_server_version("16beta1"), Some(160000));
+        assert_eq!(
+            parse_server_version("13.12 (Debian 13.12-1.pgdg+1)"),
+            Some(130012)
+        );
+        assert_eq!(parse_server_version("9.6.24"), Some(90624));
+        assert_eq!(parse_server_version("x"), None);
+    }
+}
