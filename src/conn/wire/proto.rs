@@ -12,6 +12,12 @@ use tokio_postgres::fallible_iterator::FallibleIterator;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod copy;
+mod replication;
+
+pub use copy::{CopyScan, copy_rows};
+pub use replication::{SlotInfo, SystemInfo, create_slot_command, is_valid_slot_name};
+
 /// The largest backend message we accept (1 GiB, the server's own limit on a field).
 pub const MAX_MESSAGE_LEN: usize = 1 << 30;
 
@@ -554,235 +560,16 @@ pub fn parse_server_version(text: &str) -> Option<u32> {
     }
 }
 
-/// The reply of `IDENTIFY_SYSTEM`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemInfo {
-    pub systemid: String,
-    pub timeline: u32,
-    /// Current WAL flush location, e.g. `0/16B3748`.
-    pub xlogpos: String,
-    /// The database of a `replication=database` session.
-    pub dbname: Option<String>,
-}
-
-impl SystemInfo {
-    pub fn from_result(r: &QueryResult) -> Result<SystemInfo> {
-        let need = |c: &str| {
-            r.get(0, c).map(str::to_owned).ok_or_else(|| {
-                protocol(format!("IDENTIFY_SYSTEM reply without a value for \"{c}\""))
-            })
-        };
-        Ok(SystemInfo {
-            systemid: need("systemid")?,
-            timeline: need("timeline")?
-                .parse()
-                .map_err(|_| protocol("IDENTIFY_SYSTEM timeline is not a number"))?,
-            xlogpos: need("xlogpos")?,
-            dbname: r.get(0, "dbname").map(str::to_owned),
-        })
-    }
-}
-
-/// A slot created by `CREATE_REPLICATION_SLOT ... LOGICAL` with an exported snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotInfo {
-    pub name: String,
-    /// The LSN from which the slot streams changes (`0/16B3780`): everything before it is
-    /// in the snapshot.
-    pub consistent_point: String,
-    /// For `SET TRANSACTION SNAPSHOT`; valid while the creating session stays idle.
-    pub snapshot_name: String,
-    pub output_plugin: String,
-}
-
-impl SlotInfo {
-    pub fn from_result(r: &QueryResult) -> Result<SlotInfo> {
-        if r.rows.len() != 1 {
-            return Err(protocol(format!(
-                "CREATE_REPLICATION_SLOT returned {} rows instead of 1",
-                r.rows.len()
-            )));
-        }
-        let need = |c: &str| {
-            r.get(0, c).map(str::to_owned).ok_or_else(|| {
-                protocol(format!(
-                    "CREATE_REPLICATION_SLOT reply without a value for \"{c}\""
-                ))
-            })
-        };
-        Ok(SlotInfo {
-            name: need("slot_name")?,
-            consistent_point: need("consistent_point")?,
-            snapshot_name: need("snapshot_name")?,
-            output_plugin: r.get(0, "output_plugin").unwrap_or("").to_owned(),
-        })
-    }
-}
-
-/// Whether `name` is a valid replication slot name: 1 to 63 bytes of lower-case ASCII
-/// letters, digits and underscores (the server's rule).
-pub fn is_valid_slot_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// `CREATE_REPLICATION_SLOT` for a permanent logical `pgoutput` slot that exports its
-/// snapshot, in the syntax of `server_version_num`.
-pub fn create_slot_command(name: &str, server_version_num: u32) -> Result<String> {
-    if !is_valid_slot_name(name) {
-        return Err(Error::config(format!(
-            "\"{name}\" is not a valid replication slot name (1 to 63 lower-case letters, digits or underscores)"
-        )));
-    }
-    let quoted = crate::sql::quote_ident(name);
-    Ok(if server_version_num >= 150000 {
-        format!("CREATE_REPLICATION_SLOT {quoted} LOGICAL pgoutput (SNAPSHOT 'export')")
-    } else {
-        format!("CREATE_REPLICATION_SLOT {quoted} LOGICAL pgoutput EXPORT_SNAPSHOT")
-    })
-}
-
-/// Scans a COPY-out stream for the CopyData messages that may be forwarded verbatim.
-///
-/// A backend CopyData message (`'d'`, length, data) and a frontend one are framed
-/// identically, so a run of them can be written to a session in COPY IN mode as it was
-/// read. The scanner carries its state across buffers: a message may be split anywhere
-/// (only a header cut short is held back, so the bytes in hand stay bounded whatever the
-/// row size).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CopyScan {
-    /// Data bytes of the current CopyData message not seen yet.
-    pending: usize,
-    /// CopyData messages started so far (one per row, for COPY TO).
-    pub messages: u64,
-    /// Data bytes (headers excluded) seen so far.
-    pub bytes: u64,
-}
-
-impl CopyScan {
-    /// Scans `buf` from its start (the caller forwards and drops everything scanned before
-    /// the next call). Returns how many leading bytes belong to CopyData messages, and
-    /// whether another message (CopyDone, an error, a notice) starts right after them.
-    pub fn scan(&mut self, buf: &[u8]) -> Result<(usize, bool)> {
-        let mut pos = 0;
-        loop {
-            if self.pending > 0 {
-                let take = self.pending.min(buf.len() - pos);
-                pos += take;
-                self.pending -= take;
-                self.bytes += take as u64;
-                if self.pending > 0 {
-                    return Ok((pos, false));
-                }
-            }
-            match check_header(&buf[pos..])? {
-                None => return Ok((pos, false)),
-                Some((b'd', len)) => {
-                    self.messages += 1;
-                    self.pending = len - 4;
-                    pos += 5;
-                }
-                Some(_) => return Ok((pos, true)),
-            }
-        }
-    }
-}
-
-/// The row count of a `COPY n` command tag.
-pub fn copy_rows(tag: &str) -> Result<u64> {
-    tag.strip_prefix("COPY ")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| protocol(format!("unexpected command tag {tag:?} after COPY")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::BufMut;
 
-    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    pub(super) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
         let mut v = vec![tag];
         v.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
         v.extend_from_slice(body);
         v
-    }
-
-    /// Scans `stream` delivered in pieces of `piece` bytes, forwarding (collecting) what the
-    /// scanner releases, as `pass_through` does. Returns (forwarded bytes, whether a non-data
-    /// message was reached, messages, data bytes).
-    fn scan_in_pieces(stream: &[u8], piece: usize) -> (Vec<u8>, bool, u64, u64) {
-        let mut scan = CopyScan::default();
-        let mut buf: Vec<u8> = Vec::new();
-        let mut forwarded = Vec::new();
-        for chunk in stream.chunks(piece) {
-            buf.extend_from_slice(chunk);
-            let (n, end) = scan.scan(&buf).unwrap();
-            forwarded.extend(buf.drain(..n));
-            if end {
-                return (forwarded, true, scan.messages, scan.bytes);
-            }
-        }
-        (forwarded, false, scan.messages, scan.bytes)
-    }
-
-    #[test]
-    fn copy_scan_releases_copydata_frames_whole_or_in_pieces_and_stops_at_copydone() {
-        let rows: Vec<Vec<u8>> = vec![
-            b"1\ta\n".to_vec(),
-            vec![b'x'; 3000],
-            Vec::new(),
-            b"2\n".to_vec(),
-        ];
-        let mut data_frames = Vec::new();
-        for r in &rows {
-            data_frames.extend(msg(b'd', r));
-        }
-        let mut stream = data_frames.clone();
-        stream.extend(msg(b'c', b""));
-        stream.extend(msg(b'C', b"COPY 4\0"));
-        let total: u64 = rows.iter().map(|r| r.len() as u64).sum();
-        for piece in [1, 2, 4, 5, 6, 7, 100, 3004, 100_000] {
-            let (fwd, end, messages, bytes) = scan_in_pieces(&stream, piece);
-            assert!(end, "piece {piece}: CopyDone reached");
-            assert_eq!(
-                fwd, data_frames,
-                "piece {piece}: exactly the CopyData frames"
-            );
-            assert_eq!((messages, bytes), (4, total), "piece {piece}");
-        }
-    }
-
-    #[test]
-    fn copy_scan_holds_back_only_a_cut_header() {
-        let mut scan = CopyScan::default();
-        let frame = msg(b'd', b"abc");
-        assert_eq!(
-            scan.scan(&frame[..3]).unwrap(),
-            (0, false),
-            "3 header bytes: wait"
-        );
-        assert_eq!(
-            scan.scan(&frame[..6]).unwrap(),
-            (6, false),
-            "header and 1 data byte go"
-        );
-        assert_eq!(scan.scan(&frame[6..]).unwrap(), (2, false));
-        assert_eq!((scan.messages, scan.bytes), (1, 3));
-    }
-
-    #[test]
-    fn copy_scan_rejects_impossible_lengths() {
-        let mut scan = CopyScan::default();
-        assert!(scan.scan(&[b'd', 0, 0, 0, 3]).is_err(), "length below 4");
-        assert!(
-            scan.scan(&[b'd', 0x7f, 0xff, 0xff, 0xff]).is_err(),
-            "above 1 GiB"
-        );
-        assert_eq!(copy_rows("COPY 12").unwrap(), 12);
-        assert!(copy_rows("INSERT 0 1").is_err());
     }
 
     #[test]
@@ -985,26 +772,5 @@ mod tests {
             Progress::Done
         );
         assert_eq!(c.finish().unwrap_err().sqlstate().unwrap().code(), "42710");
-    }
-
-    #[test]
-    fn slot_commands_by_version() {
-        assert_eq!(
-            create_slot_command("s_1", 150000).unwrap(),
-            "CREATE_REPLICATION_SLOT \"s_1\" LOGICAL pgoutput (SNAPSHOT 'export')"
-        );
-        assert_eq!(
-            create_slot_command("s_1", 140005).unwrap(),
-            "CREATE_REPLICATION_SLOT \"s_1\" LOGICAL pgoutput EXPORT_SNAPSHOT"
-        );
-        assert!(create_slot_command("Bad", 150000).is_err());
-        assert!(create_slot_command(&"a".repeat(64), 150000).is_err());
-        assert_eq!(parse_server_version("16beta1"), Some(160000));
-        assert_eq!(
-            parse_server_version("13.12 (Debian 13.12-1.pgdg+1)"),
-            Some(130012)
-        );
-        assert_eq!(parse_server_version("9.6.24"), Some(90624));
-        assert_eq!(parse_server_version("x"), None);
     }
 }
