@@ -6,7 +6,8 @@
 //! that accepts TCP and then never answers fails within the timeout, naming the host. Every
 //! session then runs `SET search_path = ''` so that a hostile source cannot capture an
 //! unqualified function call, and carries `application_name = db-migrate/<version>` unless the
-//! user gave one.
+//! user gave one. Which TLS choices to try, the timeout and the TLS hints are libpq policy shared
+//! with [`super::wire`]: see `super::policy`.
 
 use std::io;
 use std::net::SocketAddr;

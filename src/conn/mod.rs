@@ -5,6 +5,9 @@
 //! - [`tls`]: rustls connectors with libpq's `sslmode` semantics.
 //! - [`connect`]: sessions with an enforced connect timeout, `search_path = ''` and our
 //!   `application_name`.
+//! - [`wire`]: our own protocol client, for replication connections and COPY pass-through.
+//! - `policy`: libpq's connection policy (the `sslmode` ladder, `connect_timeout`, the TLS hints),
+//!   written once and used by both [`connect`] and [`wire`].
 
 pub mod config;
 pub mod connect;

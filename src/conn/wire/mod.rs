@@ -20,13 +20,13 @@
 //! # What the client does
 //!
 //! - opens the socket with [`super::connect::open_socket`] (TCP or Unix), negotiates TLS exactly
-//!   like normal sessions (SSLRequest, then [`TlsSettings::handshake`] with libpq's `sslmode`
+//!   like normal sessions (SSLRequest, then [`super::tls::TlsSettings::handshake`] with libpq's `sslmode`
 //!   semantics: `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`);
 //! - sends the startup packet with `user`, `database`, `application_name`,
 //!   `client_encoding=UTF8`, the conninfo's `options` and, for replication sessions,
 //!   `replication=database`;
 //! - authenticates with SCRAM-SHA-256, md5 or a cleartext password (from
-//!   [`ConnInfo::resolve_password`]);
+//!   [`super::config::ConnInfo::resolve_password`]);
 //! - bounds all of this by `connect_timeout`, like [`super::connect()`]; ordinary sessions then
 //!   run `SET search_path = ''` like [`super::connect()`] ones;
 //! - runs simple queries (replication commands, and plain SQL) and returns their rows as text;
