@@ -114,3 +114,139 @@ pub(crate) fn tls_may_be_the_cause(err: &Error) -> bool {
         && err.sqlstate().map(|c| c.code()) == Some("28000")
         && err.message().contains("pg_hba.conf")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::time::Duration;
+    use tokio_postgres::error::SqlState;
+
+    /// Runs the ladder with an attempt that fails with `fail(choice)` (or succeeds when it
+    /// gives `None`) and returns the choices tried and the outcome.
+    fn ladder(
+        sslmode: SslMode,
+        tls_configured: bool,
+        fail: impl Fn(TlsChoice) -> Option<ErrorKind>,
+    ) -> (Vec<TlsChoice>, Result<TlsChoice>) {
+        let tried = RefCell::new(Vec::new());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(sslmode_ladder(sslmode, tls_configured, |choice| {
+            tried.borrow_mut().push(choice);
+            let outcome = match fail(choice) {
+                Some(kind) => Err(Error::new(kind, "refused")),
+                None => Ok(choice),
+            };
+            async move { outcome }
+        }));
+        (tried.into_inner(), r)
+    }
+
+    use TlsChoice::{IfOffered, Never, Required};
+
+    #[test]
+    fn without_tls_settings_one_plaintext_attempt() {
+        for mode in [SslMode::Disable, SslMode::Prefer, SslMode::Require] {
+            let (tried, r) = ladder(mode, false, |_| Some(ErrorKind::Auth));
+            assert_eq!(tried, [Never], "{mode}");
+            assert!(r.is_err());
+        }
+    }
+
+    #[test]
+    fn allow_tries_plaintext_then_tls_only_after_a_refused_login() {
+        assert_eq!(ladder(SslMode::Allow, true, |_| None).0, [Never]);
+        let (tried, r) = ladder(SslMode::Allow, true, |c| {
+            (c == Never).then_some(ErrorKind::Auth)
+        });
+        assert_eq!((tried, r.unwrap()), (vec![Never, Required], Required));
+        let (tried, r) = ladder(SslMode::Allow, true, |_| Some(ErrorKind::Connect));
+        assert_eq!(tried, [Never]);
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Connect);
+    }
+
+    #[test]
+    fn prefer_tries_tls_if_offered_then_plaintext_only_after_a_refused_login() {
+        assert_eq!(ladder(SslMode::Prefer, true, |_| None).0, [IfOffered]);
+        let (tried, r) = ladder(SslMode::Prefer, true, |c| {
+            (c == IfOffered).then_some(ErrorKind::Auth)
+        });
+        assert_eq!((tried, r.unwrap()), (vec![IfOffered, Never], Never));
+        let (tried, _) = ladder(SslMode::Prefer, true, |_| Some(ErrorKind::Tls));
+        assert_eq!(tried, [IfOffered]);
+    }
+
+    #[test]
+    fn require_and_stronger_insist_on_tls() {
+        for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            let (tried, _) = ladder(mode, true, |_| Some(ErrorKind::Auth));
+            assert_eq!(tried, [Required], "{mode}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_connect_timeout_names_what_timed_out() {
+        let info = ConnInfo {
+            connect_timeout: Some(Duration::from_millis(10)),
+            ..ConnInfo::default()
+        };
+        let never = std::future::pending::<Result<()>>();
+        let e = within_connect_timeout(&info, || "connecting to x".into(), never)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!(
+            e.message(),
+            "connecting to x timed out after 0 s (connect_timeout)"
+        );
+        let none = ConnInfo::default();
+        let ok = within_connect_timeout(&none, || unreachable!(), async { Ok(7) }).await;
+        assert_eq!(ok.unwrap(), 7);
+    }
+
+    #[test]
+    fn the_tls_hint_goes_only_on_a_plaintext_tcp_login_refused_by_pg_hba() {
+        let info = ConnInfo {
+            host: Some("db.example.com".into()),
+            sslmode: Some(SslMode::Disable),
+            ..ConnInfo::default()
+        };
+        let hba = || {
+            Error::new(
+                ErrorKind::Auth,
+                "no pg_hba.conf entry for host \"1.2.3.4\", no encryption",
+            )
+            .with_sqlstate(SqlState::from_code("28000"))
+        };
+        let hinted = hint_if_unencrypted(hba(), false, &info);
+        assert!(hinted.message().contains("use sslmode=require"), "{hinted}");
+        assert!(
+            !hint_if_unencrypted(hba(), true, &info)
+                .message()
+                .contains("sslmode")
+        );
+        let socket = ConnInfo {
+            host: Some("/tmp".into()),
+            ..info.clone()
+        };
+        assert!(
+            !hint_if_unencrypted(hba(), false, &socket)
+                .message()
+                .contains("sslmode")
+        );
+        let password = Error::new(ErrorKind::Auth, "password authentication failed")
+            .with_sqlstate(SqlState::from_code("28P01"));
+        assert!(
+            !hint_if_unencrypted(password, false, &info)
+                .message()
+                .contains("sslmode")
+        );
+        assert_eq!(
+            tls_not_supported(&info).message(),
+            "the server does not support TLS but sslmode=disable requires it"
+        );
+    }
+}
