@@ -7,7 +7,7 @@
 //!   `application_name`.
 //! - [`wire`]: our own protocol client, for replication connections and COPY pass-through.
 //! - `policy`: libpq's connection policy (the `sslmode` ladder, `connect_timeout`, the TLS hints),
-//!   written once and used by both [`connect`] and [`wire`].
+//!   written once and used by both `connect` and [`wire`].
 
 pub mod config;
 pub mod connect;

@@ -23,11 +23,11 @@
 //! `Display` and `Debug` mask them, error messages never quote them, and [`redact`] scrubs them
 //! from arbitrary text that might echo a connection string.
 //!
-//! One file per concern: [`keyword_value`] and [`uri`] turn text into raw settings, [`env`] fills
-//! what the string left unset, [`pgpass`] finds a password, [`render`] prints a conninfo back
-//! (secrets masked) and [`redact`] scrubs secrets from free text; [`values`] holds the keyword
+//! One file per concern: `keyword_value` and `uri` turn text into raw settings, `env` fills
+//! what the string left unset, `pgpass` finds a password, `render` prints a conninfo back
+//! (secrets masked) and [`redact`] scrubs secrets from free text; `values` holds the keyword
 //! lists and the value checks they share. This file holds the typed result, [`ConnInfo`], and
-//! the one place a keyword is typed and validated ([`ConnInfo::set`]).
+//! the one place a keyword is typed and validated (`ConnInfo::set`).
 
 mod env;
 mod keyword_value;

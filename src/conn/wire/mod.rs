@@ -43,9 +43,9 @@
 //!
 //! # Files
 //!
-//! [`proto`] (no I/O), [`session`] (opening, authenticating, simple queries, cancelling),
-//! [`replication`] (walsender sessions and slot commands), [`copy`] (COPY pass-through); the
-//! sslmode ladder, the connect timeout and the TLS hints come from [`super::policy`], shared
+//! [`proto`] (no I/O), `session` (opening, authenticating, simple queries, cancelling),
+//! `replication` (walsender sessions and slot commands), `copy` (COPY pass-through); the
+//! sslmode ladder, the connect timeout and the TLS hints come from `super::policy`, shared
 //! with [`super::connect()`].
 
 mod copy;

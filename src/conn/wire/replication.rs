@@ -11,9 +11,9 @@ use crate::error::Result;
 /// Opens a replication session (`replication=database`) to `info`, optionally on another
 /// database than the conninfo's. Bounded by `connect_timeout` when set.
 ///
-/// Errors: [`ErrorKind::Auth`] for a refused login (28xxx, e.g. pg_hba has no `replication`
-/// line), SQLSTATE 42501 when the role may not start a walsender (no REPLICATION attribute),
-/// [`ErrorKind::Tls`], [`ErrorKind::Connect`], [`ErrorKind::Timeout`].
+/// Errors ([`ErrorKind`](crate::error::ErrorKind)): `Auth` for a refused login (28xxx, e.g.
+/// pg_hba has no `replication` line), SQLSTATE 42501 when the role may not start a walsender (no
+/// REPLICATION attribute), `Tls`, `Connect`, `Timeout`.
 pub async fn connect_replication(info: &ConnInfo, dbname: Option<&str>) -> Result<WireSession> {
     connect_mode(info, dbname, Mode::Replication).await
 }
