@@ -56,6 +56,65 @@ impl fmt::Display for Side {
     }
 }
 
+/// The stage of a run an error happened in: typed, so that the report and the JSON can group
+/// failures by it. The finer step within a stage ("reading pg_depend") is [`Error::step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Checks before anything is written.
+    Preflight,
+    /// Roles, their attributes and memberships (global, once per run).
+    Roles,
+    /// Reading a database's schema from the source catalogs.
+    ReadingSchema,
+    /// Creating schema objects, before or after the data.
+    Schema,
+    /// Creating the pre-data objects (types, tables, functions...).
+    PreData,
+    /// The parallel COPY of rows, sequences and large objects.
+    Copy,
+    /// Indexes, constraints, triggers created once the rows are in.
+    PostData,
+    /// The data stage as a whole (ANALYZE, ledger bookkeeping).
+    Data,
+    /// Comparing the two sides (`--verify`, `--verify-only`).
+    Verify,
+    /// Publication, slot and subscription set-up.
+    ReplicationSetup,
+    /// The replication method while it runs (initial copy, waiting for the lag).
+    Replication,
+    /// Stopping replication and the cut-over.
+    CutOver,
+    /// `--cleanup` and `--clean`: removing what an earlier run left.
+    Cleanup,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Preflight => "preflight",
+            Phase::Roles => "roles",
+            Phase::ReadingSchema => "reading the schema",
+            Phase::Schema => "schema",
+            Phase::PreData => "pre-data schema",
+            Phase::Copy => "copy",
+            Phase::PostData => "post-data",
+            Phase::Data => "data",
+            Phase::Verify => "verify",
+            Phase::ReplicationSetup => "replication setup",
+            Phase::Replication => "replication",
+            Phase::CutOver => "stopping replication",
+            Phase::Cleanup => "cleanup",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The error type. Cheap to move (boxed inner).
 pub struct Error(Box<Inner>);
 
@@ -66,7 +125,8 @@ struct Inner {
     side: Option<Side>,
     database: Option<String>,
     object: Option<String>,
-    phase: Option<&'static str>,
+    phase: Option<Phase>,
+    step: Option<&'static str>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -81,6 +141,7 @@ impl Error {
             database: None,
             object: None,
             phase: None,
+            step: None,
             source: None,
         }))
     }
@@ -175,8 +236,13 @@ impl Error {
         self.0.object.as_deref()
     }
 
-    pub fn phase(&self) -> Option<&'static str> {
+    pub fn phase(&self) -> Option<Phase> {
         self.0.phase
+    }
+
+    /// The step within the phase, when one was recorded ("reading pg_depend").
+    pub fn step(&self) -> Option<&'static str> {
+        self.0.step
     }
 
     pub fn with_sqlstate(mut self, code: SqlState) -> Self {
@@ -203,8 +269,17 @@ impl Error {
         self
     }
 
-    pub fn with_phase(mut self, phase: &'static str) -> Self {
+    /// The stage the error happened in. The first one set is kept: it is the innermost, the
+    /// stage that ran the failed statement.
+    pub fn with_phase(mut self, phase: Phase) -> Self {
         self.0.phase.get_or_insert(phase);
+        self
+    }
+
+    /// What the failed statement was doing within its stage ("reading pg_depend"); shown in
+    /// the message instead of the phase, which it refines. The first one set is kept.
+    pub fn with_step(mut self, step: &'static str) -> Self {
+        self.0.step.get_or_insert(step);
         self
     }
 
@@ -230,8 +305,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.0;
-        if let Some(phase) = i.phase {
-            write!(f, "{phase}: ")?;
+        match (i.step, i.phase) {
+            (Some(step), _) => write!(f, "{step}: ")?,
+            (None, Some(phase)) => write!(f, "{phase}: ")?,
+            (None, None) => {}
         }
         match (i.side, &i.database) {
             (Some(side), Some(db)) => write!(f, "{side} database \"{db}\": ")?,
@@ -290,7 +367,7 @@ mod tests {
             .with_side(Side::Target)
             .with_database("app")
             .with_object("table public.t")
-            .with_phase("schema");
+            .with_phase(Phase::Schema);
         assert_eq!(
             e.to_string(),
             "schema: target database \"app\": table public.t: permission denied (SQLSTATE 42501)"

@@ -135,7 +135,7 @@ fn tgt(e: tokio_postgres::Error, what: &'static str) -> Error {
     Error::from_pg(e)
         .with_side(Side::Target)
         .with_object(format!("ledger schema {}", quote_ident(LEDGER_SCHEMA)))
-        .with_phase(what)
+        .with_step(what)
 }
 
 /// Reads the ledger of the database `s` is connected to; `None` when there is none.
@@ -567,7 +567,7 @@ pub async fn user_objects(s: &Session) -> Result<UserObjects> {
     let row = s.query_one(&sql, &[]).await.map_err(|e| {
         Error::from_pg(e)
             .with_side(Side::Target)
-            .with_phase("preflight")
+            .with_phase(crate::error::Phase::Preflight)
     })?;
     Ok(UserObjects {
         tables: row.get::<_, i64>(0) as u64,
@@ -722,7 +722,7 @@ pub async fn clean_objects(s: &Session, drops: &[(String, String)]) -> Result<()
         let _ = s.batch_execute("ROLLBACK").await;
         return Err(Error::from_pg(e)
             .with_side(Side::Target)
-            .with_phase("--clean"));
+            .with_step("--clean"));
     }
     Ok(())
 }

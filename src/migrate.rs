@@ -390,9 +390,11 @@ impl PgMigrate {
             }
             Err(e) if self.opts.copy.cancel.is_cancelled() => {
                 entry.status = DbStatus::Failed;
+                entry.phase = e.phase();
                 entry.message = format!("interrupted ({created}): {e}");
             }
             Err(e) => {
+                entry.phase = e.phase();
                 entry.message = format!("{created}; {e}");
             }
         }
@@ -457,9 +459,10 @@ impl PgMigrate {
             .await
             .map_err(|e| e.with_side(Side::Source))?;
         let started = std::time::Instant::now();
-        let mut schema = read_schema(&source)
-            .await
-            .map_err(|e| e.with_side(Side::Source).with_phase("reading the schema"))?;
+        let mut schema = read_schema(&source).await.map_err(|e| {
+            e.with_side(Side::Source)
+                .with_phase(crate::error::Phase::ReadingSchema)
+        })?;
         drop(source);
         warnings.extend(filter_schema(
             &mut schema,
@@ -530,7 +533,7 @@ impl PgMigrate {
                 ),
             )
             .await
-            .map_err(|e| phase(e, "pre-data schema"))?;
+            .map_err(|e| phase(e, crate::error::Phase::PreData))?;
             crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None).await?;
             info!(
                 database = %name,
@@ -542,7 +545,7 @@ impl PgMigrate {
         // What the target's CREATE EXTENSION made is not created again.
         let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
             .await
-            .map_err(|e| phase(e, "pre-data schema"))?;
+            .map_err(|e| phase(e, crate::error::Phase::PreData))?;
         if provided > 0 {
             info!(database = %name, objects = provided, "left to CREATE EXTENSION");
         }
@@ -568,7 +571,7 @@ impl PgMigrate {
                     ),
                 )
                 .await
-                .map_err(|e| phase(e, "post-data schema"))?,
+                .map_err(|e| phase(e, crate::error::Phase::PostData))?,
             );
             info!(
                 database = %name,
@@ -617,7 +620,9 @@ impl PgMigrate {
                                 )
                                 .await;
                                 *table_states.lock().expect("not poisoned") = outcome.tables;
-                                let copied = outcome.result.map_err(|e| e.with_phase("data"))?;
+                                let copied = outcome
+                                    .result
+                                    .map_err(|e| e.with_phase(crate::error::Phase::Data))?;
                                 let text = copy_summary(&copied);
                                 *copy_report.lock().expect("not poisoned") = Some(copied);
                                 Ok(text)
@@ -625,7 +630,7 @@ impl PgMigrate {
                             InitialData::PostDataOnly => {
                                 exec::apply(&target, schema.post_data(), opts.schema, &facts)
                                     .await
-                                    .map_err(|e| phase(e, "post-data schema"))?;
+                                    .map_err(|e| phase(e, crate::error::Phase::PostData))?;
                                 Ok("post-data built; the subscription copies the data".into())
                             }
                         }
@@ -695,7 +700,7 @@ impl PgMigrate {
                     Ok(c) => c,
                     Err(e) => {
                         entry.tables = outcome.tables;
-                        return Err(e.with_phase("data"));
+                        return Err(e.with_phase(crate::error::Phase::Data));
                     }
                 };
                 summary.push_str("; ");

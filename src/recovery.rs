@@ -67,7 +67,7 @@ pub async fn clean(
                 .map_err(|e| {
                     crate::Error::from_pg(e)
                         .with_side(Side::Target)
-                        .with_phase("--clean")
+                        .with_step("--clean")
                 })?;
             Ok((
                 true,

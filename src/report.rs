@@ -220,6 +220,9 @@ pub struct DatabaseResult {
     pub method: Option<Method>,
     pub status: DbStatus,
     pub message: String,
+    /// The stage that failed, when the database failed on an error that names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::error::Phase>,
     /// Objects created by the schema stage (absent when it did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_objects: Option<usize>,
@@ -245,6 +248,7 @@ impl DatabaseResult {
             method,
             status,
             message,
+            phase: None,
             schema_objects: None,
             data: None,
             verify: None,

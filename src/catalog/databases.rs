@@ -59,7 +59,7 @@ pub async fn list_databases(session: &Session) -> Result<Vec<DatabaseInfo>> {
     let rows = session
         .query(&sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading pg_database"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading pg_database"))?;
     Ok(rows
         .iter()
         .map(|r| DatabaseInfo {

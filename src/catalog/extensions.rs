@@ -88,7 +88,7 @@ pub async fn list_member_acls(s: &Session) -> Result<Vec<MemberAcl>> {
     let rows = s
         .query(sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading privileges of extension members"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading privileges of extension members"))?;
     Ok(rows
         .iter()
         .map(|r| MemberAcl {
@@ -125,7 +125,7 @@ pub async fn offered_versions(s: &Session) -> Result<std::collections::HashMap<S
             &[],
         )
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading the target's available extensions"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading the target's available extensions"))?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -187,6 +187,6 @@ pub async fn existing_parts(s: &Session, parts: &[TablePartName]) -> Result<Vec<
             &[&kinds, &schemas, &tables, &names],
         )
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading what CREATE EXTENSION created"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading what CREATE EXTENSION created"))?;
     Ok(rows.iter().map(|r| r.get::<_, i64>(0) as usize).collect())
 }

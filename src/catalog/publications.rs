@@ -50,7 +50,7 @@ pub struct PublishedTable {
 async fn query(s: &Session, phase: &'static str, sql: &str) -> Result<Vec<Row>> {
     s.query(sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase(phase))
+        .map_err(|e| Error::from_pg(e).with_step(phase))
 }
 
 /// Every publication of the session's database except db-migrate's own, ordered by name.

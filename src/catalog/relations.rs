@@ -255,7 +255,7 @@ pub struct RelationCatalog {
 async fn query(s: &Session, what: &'static str, sql: &str) -> Result<Vec<tokio_postgres::Row>> {
     s.query(sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase(what))
+        .map_err(|e| Error::from_pg(e).with_step(what))
 }
 
 fn ch(text: Option<String>) -> Option<char> {

@@ -106,7 +106,7 @@ pub async fn list_roles(s: &Session) -> Result<Vec<RoleInfo>> {
     let rows = s
         .query(&sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading pg_roles"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading pg_roles"))?;
     Ok(rows
         .iter()
         .map(|r| RoleInfo {
@@ -150,7 +150,7 @@ pub async fn list_memberships(s: &Session) -> Result<Vec<Membership>> {
     let rows = s
         .query(&sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading pg_auth_members"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading pg_auth_members"))?;
     Ok(rows
         .iter()
         .map(|r| Membership {
@@ -187,7 +187,7 @@ pub async fn list_role_db_settings(s: &Session) -> Result<Vec<RoleDbSetting>> {
             );
             return Ok(Vec::new());
         }
-        Err(e) => return Err(Error::from_pg(e).with_phase("reading pg_db_role_setting")),
+        Err(e) => return Err(Error::from_pg(e).with_step("reading pg_db_role_setting")),
     };
     Ok(rows
         .iter()
@@ -208,7 +208,7 @@ pub async fn current_user_facts(s: &Session) -> Result<UserFacts> {
             &[],
         )
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading the current user's attributes"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading the current user's attributes"))?;
     Ok(UserFacts {
         name: row.get(0),
         superuser: row.get(1),
@@ -223,6 +223,6 @@ pub async fn list_role_names(s: &Session) -> Result<Vec<String>> {
     let rows = s
         .query("SELECT r.rolname::text FROM pg_catalog.pg_roles r", &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading pg_roles"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading pg_roles"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -58,7 +58,7 @@ pub struct InstalledExtension {
 }
 
 fn read_error(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Error {
-    move |e| Error::from_pg(e).with_phase(what)
+    move |e| Error::from_pg(e).with_step(what)
 }
 
 /// Splits a comma-separated setting value, dropping blanks around items and empty items.
@@ -103,7 +103,7 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
                 tracing::debug!("pg_control_system() not readable: {e}");
                 None
             } else {
-                return Err(e.with_phase("reading pg_control_system()"));
+                return Err(e.with_step("reading pg_control_system()"));
             }
         }
     };

@@ -45,7 +45,7 @@ pub struct SystemAclRow {
 async fn query(s: &Session, phase: &'static str, sql: &str) -> Result<Vec<Row>> {
     s.query(sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase(phase))
+        .map_err(|e| Error::from_pg(e).with_step(phase))
 }
 
 fn rows(r: &[Row], is_function: bool) -> Vec<SystemAclRow> {

@@ -39,7 +39,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
             &[],
         )
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("listing schemas"))?
+        .map_err(|e| Error::from_pg(e).with_step("listing schemas"))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -88,7 +88,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
     let rows = s
         .query(&sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("listing tables"))?;
+        .map_err(|e| Error::from_pg(e).with_step("listing tables"))?;
     let relations = rows
         .iter()
         .map(|r| {

@@ -44,7 +44,7 @@ pub struct ConversionRow {
 async fn query(s: &Session, phase: &'static str, sql: &str) -> Result<Vec<Row>> {
     s.query(sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase(phase))
+        .map_err(|e| Error::from_pg(e).with_step(phase))
 }
 
 fn not_ext_member(classid: u32, oid_col: &str) -> String {

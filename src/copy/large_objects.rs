@@ -57,7 +57,7 @@ pub async fn copy_batch(
                 .with_side(Side::Source)
                 .with_database(source_db)
                 .with_object(format!("large object {oid}"))
-                .with_phase("copy")
+                .with_phase(crate::error::Phase::Copy)
         }
     };
     let tgt_err = |oid: Option<u32>| {
@@ -65,7 +65,7 @@ pub async fn copy_batch(
             let e = Error::from_pg(e)
                 .with_side(Side::Target)
                 .with_database(target_db)
-                .with_phase("copy");
+                .with_phase(crate::error::Phase::Copy);
             match oid {
                 Some(o) => e.with_object(format!("large object {o}")),
                 None => e.with_object("large objects"),

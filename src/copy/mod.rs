@@ -397,7 +397,7 @@ fn src_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
         Error::from_pg(e)
             .with_side(Side::Source)
             .with_database(db)
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     }
 }
 
@@ -406,7 +406,7 @@ fn tgt_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
         Error::from_pg(e)
             .with_side(Side::Target)
             .with_database(db)
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     }
 }
 
@@ -476,14 +476,14 @@ async fn run(
         .map_err(|e| {
             e.with_side(Side::Source)
                 .with_database(dbname_source)
-                .with_phase("copy")
+                .with_phase(crate::error::Phase::Copy)
         })?;
     let control = step(stop, &[], connect(target, Some(dbname_target)))
         .await
         .map_err(|e| {
             e.with_side(Side::Target)
                 .with_database(dbname_target)
-                .with_phase("copy")
+                .with_phase(crate::error::Phase::Copy)
         })?;
     let snapshot_id = step(stop, &[&coord], async {
         worker::prepare_source(&coord).await;

@@ -358,7 +358,7 @@ fn source_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
         Error::from_pg(e)
             .with_side(Side::Source)
             .with_database(db)
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     }
 }
 
@@ -367,7 +367,7 @@ fn target_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
         Error::from_pg(e)
             .with_side(Side::Target)
             .with_database(db)
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn read(src: &Session, db: &str, seqs: &[SequencePlan]) -> Result<Vec<
             Error::from_pg(e)
                 .with_side(Side::Source)
                 .with_database(db)
-                .with_phase("copy")
+                .with_phase(crate::error::Phase::Copy)
                 .context("reading sequence values")
         })?);
     }
@@ -142,7 +142,7 @@ pub async fn apply(tgt: &Session, db: &str, values: &[SequenceValue]) -> Result<
             Error::from_pg(e)
                 .with_side(Side::Target)
                 .with_database(db)
-                .with_phase("copy")
+                .with_phase(crate::error::Phase::Copy)
                 .context("setting sequence values")
         })?;
     }

@@ -264,7 +264,7 @@ fn source_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
     |e: Error| {
         e.with_side(Side::Source)
             .with_database(&sh.source_db)
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     }
 }
 
@@ -272,7 +272,7 @@ fn target_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
     |e: Error| {
         e.with_side(Side::Target)
             .with_database(&sh.target_db)
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     }
 }
 
@@ -601,7 +601,7 @@ pub(crate) async fn run_jobs(
             e.with_side(Side::Target)
                 .with_database(target_db)
                 .with_object(job.describe.clone())
-                .with_phase("post-data")
+                .with_phase(crate::error::Phase::PostData)
         };
         let Some(run) = ledger else {
             for stmt in &job.statements {
@@ -659,7 +659,7 @@ async fn copy_part(
         };
         e.with_database(db)
             .with_object(what.clone())
-            .with_phase("copy")
+            .with_phase(crate::error::Phase::Copy)
     };
     let out_sql = t.copy_out_sql(part);
     let in_sql = t.copy_in_sql();

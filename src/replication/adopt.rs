@@ -232,7 +232,7 @@ pub async fn adopt_new_tables(
         let seqs = missing_sequences(src, tgt).await.map_err(on_source)?;
         let schema = read_schema(src)
             .await
-            .map_err(|e| on_source(e).with_phase("reading the schema of new tables"))?;
+            .map_err(|e| on_source(e).with_step("reading the schema of new tables"))?;
         let wanted = objects_for_tables(&schema.objects, &new, &seqs);
         exec::prepare_session(tgt).await.map_err(on_target)?;
         let facts = crate::schema::ExecState::read(tgt)
@@ -255,7 +255,7 @@ pub async fn adopt_new_tables(
         );
         let report = exec::apply(tgt, ordered, schema_opts, &facts)
             .await
-            .map_err(|e| on_target(e).with_phase("creating new tables"))?;
+            .map_err(|e| on_target(e).with_step("creating new tables"))?;
         adopted.warnings.extend(report.warnings);
         adopted.drift_keys = drift_keys(src, &new).await.map_err(on_source)?;
         adopted.created = missing.iter().map(|(_, n)| n.clone()).collect();

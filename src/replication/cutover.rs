@@ -76,7 +76,7 @@ pub(super) async fn cut_over(
             ),
         )
         .with_database(dbname)
-        .with_phase("stopping replication"));
+        .with_phase(crate::error::Phase::CutOver));
     }
     outcome.status = DbStatus::Done;
     let stopped = format!(

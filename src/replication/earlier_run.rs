@@ -90,7 +90,7 @@ impl EarlierRun {
             ),
         )
         .with_database(self.database.clone())
-        .with_phase("replication")
+        .with_phase(crate::error::Phase::Replication)
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn subscription_copy_blockers(src: &Session) -> Result<Vec<String>> {
             &[],
         )
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("checking the subscription copy path"))?;
+        .map_err(|e| Error::from_pg(e).with_step("checking the subscription copy path"))?;
     let (large_objects, matviews, ext_tables): (i64, Vec<String>, Vec<String>) =
         (row.get(0), row.get(1), row.get(2));
     let mut out = Vec::new();

@@ -358,7 +358,7 @@ where
         if opts.forced {
             return Err(Error::new(ErrorKind::Validation, reason)
                 .with_database(dbname)
-                .with_phase("replication"));
+                .with_phase(crate::error::Phase::Replication));
         }
         return Ok(Outcome::FallBackToDump { reason });
     }
@@ -402,9 +402,13 @@ where
                 });
             }
             if objects::is_fallback_error(&e) && e.kind() == ErrorKind::Validation {
-                return Err(e.with_database(dbname).with_phase("replication"));
+                return Err(e
+                    .with_database(dbname)
+                    .with_phase(crate::error::Phase::Replication));
             }
-            return Err(e.with_database(dbname).with_phase("replication setup"));
+            return Err(e
+                .with_database(dbname)
+                .with_phase(crate::error::Phase::ReplicationSetup));
         }
     };
     if opts.max_replication_lag.is_some() {

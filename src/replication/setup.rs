@@ -145,7 +145,7 @@ where
             // The snapshot is no longer needed: end the walsender session.
             repl.close().await;
             (
-                summary.map_err(|e| e.with_database(dbname).with_phase("initial data copy"))?,
+                summary.map_err(|e| e.with_database(dbname).with_step("initial data copy"))?,
                 InitialDataPath::ExportedSnapshot,
             )
         }
@@ -165,9 +165,10 @@ where
                         .with_object(format!("replication slot {}", quote_ident(&names.slot)))
                 })?;
             created.slot = true;
-            let summary = initial_data(InitialData::PostDataOnly)
-                .await
-                .map_err(|e| e.with_database(dbname).with_phase("post-data"))?;
+            let summary = initial_data(InitialData::PostDataOnly).await.map_err(|e| {
+                e.with_database(dbname)
+                    .with_phase(crate::error::Phase::PostData)
+            })?;
             (summary, InitialDataPath::SubscriptionCopy)
         }
         Err(e) => return Err(on_source(e, dbname)),

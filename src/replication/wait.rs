@@ -137,7 +137,7 @@ pub(super) async fn wait_and_stop(
         .await
         .map_err(|e| {
             e.with_database(dbname)
-                .with_phase("adding tables created during replication")
+                .with_step("adding tables created during replication")
                 .context("nothing was dropped: the replication keeps running")
         })?;
         if !a.is_empty() {

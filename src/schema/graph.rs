@@ -89,7 +89,7 @@ pub async fn load_depend(s: &Session) -> Result<Vec<Depend>> {
             &[],
         )
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("reading pg_depend"))?;
+        .map_err(|e| Error::from_pg(e).with_step("reading pg_depend"))?;
     Ok(rows
         .iter()
         .map(|r| Depend {
@@ -110,7 +110,7 @@ pub async fn load_depend(s: &Session) -> Result<Vec<Depend>> {
 pub async fn read_schema(s: &Session) -> Result<Schema> {
     s.batch_execute(crate::sql::BEGIN_SNAPSHOT)
         .await
-        .map_err(|e| Error::from_pg(e).with_phase("starting the catalog snapshot"))?;
+        .map_err(|e| Error::from_pg(e).with_step("starting the catalog snapshot"))?;
     let helper = snapshot_helper(s).await;
     let read = read_in_snapshot(s, helper.as_ref().unwrap_or(s)).await;
     // Read-only: ending the transaction cannot lose anything, and an error here only means

@@ -110,7 +110,11 @@ async fn open(
     side: Side,
     import: Option<&str>,
 ) -> Result<(Session, String)> {
-    let tag = |e: Error| e.with_side(side).with_database(db).with_phase("verify");
+    let tag = |e: Error| {
+        e.with_side(side)
+            .with_database(db)
+            .with_phase(crate::error::Phase::Verify)
+    };
     let s = connect(info, Some(db)).await.map_err(tag)?;
     s.batch_execute(sql::SESSION_SETTINGS)
         .await
@@ -409,7 +413,7 @@ impl VerifyJob<'_> {
             move |e: Error| {
                 e.with_side(side)
                     .with_database(db.clone())
-                    .with_phase("verify")
+                    .with_phase(crate::error::Phase::Verify)
             }
         };
         let (ts, tt) = tokio::try_join!(

@@ -196,7 +196,7 @@ fn char_col(r: &Row, col: &str) -> char {
 async fn query(s: &Session, phase: &'static str, sql: &str) -> Result<Vec<Row>> {
     s.query(sql, &[])
         .await
-        .map_err(|e| Error::from_pg(e).with_phase(phase))
+        .map_err(|e| Error::from_pg(e).with_step(phase))
 }
 
 #[cfg(test)]
