@@ -22,6 +22,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use db_migrate::conn::ConnInfo;
 use db_migrate::conn::wire::{WireSession, pass_through};
 use db_migrate::copy::{CopyFormat, CopyOptions, PostDataPlan, ProgressMode, copy_database};
+use db_migrate::pair::DbPair;
 use support::fake_server::{SourceEnd, serve_copy_in, serve_copy_out, text_rows};
 
 const TOTAL: usize = 32 * 1024 * 1024;
@@ -150,10 +151,7 @@ fn real_copy(c: &mut Criterion) {
             g.bench_function(id, |b| {
                 b.iter(|| {
                     rt.block_on(copy_database(
-                        &s,
-                        &t,
-                        &src,
-                        &tgt,
+                        &DbPair::new(&s, &t, &src, Default::default()).into_target_db(&tgt),
                         &opts,
                         None,
                         PostDataPlan::default(),

@@ -1,7 +1,7 @@
 //! Interrupts: what the first and the second Ctrl-C or SIGTERM do.
 //!
 //! Containers are stopped with SIGTERM, terminals send SIGINT; both are handled alike. The
-//! first signal cancels the run-wide token (`MigrateOptions::copy.cancel`): no new database,
+//! first signal cancels the run-wide token (`MigrateOptions::cancel`): no new database,
 //! table or object starts, running statements are cancelled on both servers, what committed
 //! stays in the ledger, and the run ends normally with the databases marked failed
 //! ("interrupted") and the JSON written. A second signal, or `cli::signals::WIND_DOWN` after the first,

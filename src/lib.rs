@@ -50,6 +50,7 @@ pub mod migrate;
 pub mod options;
 pub mod output;
 pub mod owners;
+pub mod pair;
 pub mod preflight;
 pub mod read_access;
 pub mod recovery;

@@ -13,9 +13,10 @@ use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
 use crate::conn::connect;
 use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
 use crate::databases::ensure_database;
-use crate::error::{Result, Side};
+use crate::error::{Phase, Result, Side};
 use crate::options::MigrateOptions;
 use crate::owners::Memberships;
+use crate::pair::DbPair;
 use crate::replication::{self, InitialData, Outcome};
 use crate::report::Method;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
@@ -230,7 +231,7 @@ impl PgMigrate {
                 .database_errors(name)
                 .map(|f| f.message.clone())
                 .collect();
-            if opts.copy.cancel.is_cancelled() {
+            if opts.cancel.is_cancelled() {
                 result.databases.push(DatabaseResult::new(
                     name,
                     None,
@@ -368,7 +369,7 @@ impl PgMigrate {
     ) -> (DatabaseResult, Vec<String>) {
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
-        let cancel = self.opts.copy.cancel.clone();
+        let cancel = self.opts.cancel.clone();
         let work =
             self.schema_and_data(name, run, &mut entry, &mut warnings, memberships, selection);
         let outcome = tokio::select! {
@@ -388,7 +389,7 @@ impl PgMigrate {
                 }
                 entry.message = format!("{created}; {summary}");
             }
-            Err(e) if self.opts.copy.cancel.is_cancelled() => {
+            Err(e) if self.opts.cancel.is_cancelled() => {
                 entry.status = DbStatus::Failed;
                 entry.phase = e.phase();
                 entry.message = format!("interrupted ({created}): {e}");
@@ -455,14 +456,12 @@ impl PgMigrate {
             entry.status = crate::report::DbStatus::Done;
             return Ok(message);
         }
-        let source = connect(&opts.source, Some(name))
-            .await
-            .map_err(|e| e.with_side(Side::Source))?;
+        let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
+        let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
         let started = std::time::Instant::now();
-        let mut schema = read_schema(&source).await.map_err(|e| {
-            e.with_side(Side::Source)
-                .with_phase(crate::error::Phase::ReadingSchema)
-        })?;
+        let mut schema = read_schema(&source)
+            .await
+            .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
         drop(source);
         warnings.extend(filter_schema(
             &mut schema,
@@ -476,9 +475,7 @@ impl PgMigrate {
             "schema read"
         );
         warnings.extend(schema.warnings.iter().cloned());
-        let target = connect(&opts.target, Some(name))
-            .await
-            .map_err(|e| e.with_side(Side::Target))?;
+        let target = pair.open(Side::Target, Phase::PreData).await?;
         exec::prepare_session(&target).await?;
         // Before the facts are read: they list the roles the migration user may act as.
         if let Some(m) = memberships.as_deref_mut() {
@@ -492,14 +489,14 @@ impl PgMigrate {
         if !resuming {
             crate::recovery::start_ledger(&target, run, &schema).await?;
         }
-        let phase = |e: crate::Error, p| e.with_side(Side::Target).with_phase(p);
+        let phase = |e: crate::Error, p| pair.tag(Side::Target, p)(e);
         // Extra sessions let independent objects be created concurrently. The target may have
         // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
         // LIMIT): the schema is then created on the sessions it did accept, with a warning.
         let wanted = opts.ddl_sessions();
         let mut sessions = Vec::new();
         while sessions.len() < wanted {
-            let s = match connect(&opts.target, Some(name)).await {
+            let s = match pair.open(Side::Target, Phase::PreData).await {
                 Ok(s) => s,
                 Err(e)
                     if !sessions.is_empty()
@@ -513,7 +510,7 @@ impl PgMigrate {
                     ));
                     break;
                 }
-                Err(e) => return Err(e.with_side(Side::Target)),
+                Err(e) => return Err(e),
             };
             exec::prepare_session(&s).await?;
             sessions.push(s);
@@ -524,7 +521,7 @@ impl PgMigrate {
             exec::ExecReport::default()
         } else {
             let r = until_cancelled(
-                &opts.copy.cancel,
+                &opts.cancel,
                 exec::apply_parallel(
                     &sessions,
                     &schema.section_with_levels(Section::PreData),
@@ -533,7 +530,7 @@ impl PgMigrate {
                 ),
             )
             .await
-            .map_err(|e| phase(e, crate::error::Phase::PreData))?;
+            .map_err(|e| phase(e, Phase::PreData))?;
             crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None).await?;
             info!(
                 database = %name,
@@ -545,7 +542,7 @@ impl PgMigrate {
         // What the target's CREATE EXTENSION made is not created again.
         let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
             .await
-            .map_err(|e| phase(e, crate::error::Phase::PreData))?;
+            .map_err(|e| phase(e, Phase::PreData))?;
         if provided > 0 {
             info!(database = %name, objects = provided, "left to CREATE EXTENSION");
         }
@@ -562,7 +559,7 @@ impl PgMigrate {
             let started = std::time::Instant::now();
             report.merge(
                 until_cancelled(
-                    &opts.copy.cancel,
+                    &opts.cancel,
                     exec::apply_parallel(
                         &sessions,
                         &schema.section_with_levels(Section::PostData),
@@ -571,7 +568,7 @@ impl PgMigrate {
                     ),
                 )
                 .await
-                .map_err(|e| phase(e, crate::error::Phase::PostData))?,
+                .map_err(|e| phase(e, Phase::PostData))?,
             );
             info!(
                 database = %name,
@@ -610,19 +607,15 @@ impl PgMigrate {
                         match data {
                             InitialData::InSnapshot(snapshot) => {
                                 let outcome = copy_database_with_states(
-                                    &opts.source,
-                                    &opts.target,
-                                    name,
-                                    name,
+                                    &pair,
                                     &copy_opts,
                                     Some(&snapshot),
                                     plan.clone(),
                                 )
                                 .await;
                                 *table_states.lock().expect("not poisoned") = outcome.tables;
-                                let copied = outcome
-                                    .result
-                                    .map_err(|e| e.with_phase(crate::error::Phase::Data))?;
+                                let copied =
+                                    outcome.result.map_err(|e| e.with_phase(Phase::Data))?;
                                 let text = copy_summary(&copied);
                                 *copy_report.lock().expect("not poisoned") = Some(copied);
                                 Ok(text)
@@ -630,7 +623,7 @@ impl PgMigrate {
                             InitialData::PostDataOnly => {
                                 exec::apply(&target, schema.post_data(), opts.schema, &facts)
                                     .await
-                                    .map_err(|e| phase(e, crate::error::Phase::PostData))?;
+                                    .map_err(|e| phase(e, Phase::PostData))?;
                                 Ok("post-data built; the subscription copies the data".into())
                             }
                         }
@@ -687,10 +680,7 @@ impl PgMigrate {
                 };
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
                 let outcome = copy_database_with_states(
-                    &opts.source,
-                    &opts.target,
-                    name,
-                    name,
+                    &pair,
                     &copy_opts,
                     held.as_ref().map(|h| h.id()),
                     plan,
@@ -700,7 +690,7 @@ impl PgMigrate {
                     Ok(c) => c,
                     Err(e) => {
                         entry.tables = outcome.tables;
-                        return Err(e.with_phase(crate::error::Phase::Data));
+                        return Err(e.with_phase(Phase::Data));
                     }
                 };
                 summary.push_str("; ");
@@ -798,7 +788,7 @@ impl PgMigrate {
             jobs: opts.copy.jobs,
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
-            cancel: opts.copy.cancel.clone(),
+            cancel: opts.cancel.clone(),
             selection: None,
         }
         .run()

@@ -145,6 +145,10 @@ pub struct MigrateOptions {
     /// `--include-provider-objects`: also migrate the managed service's own databases and
     /// roles ([`crate::selection::provider`]), which are left out by default.
     pub include_provider_objects: bool,
+    /// The run's cancellation (Ctrl-C, SIGTERM; a library user cancels it to stop the run):
+    /// every stage watches it. No new database, table or object starts once it fires, and
+    /// running statements are cancelled on both servers.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 /// The most target sessions that create schema objects when `--schema-jobs` is not given.
@@ -192,6 +196,7 @@ impl Default for MigrateOptions {
             clean: false,
             selection: crate::selection::Selection::default(),
             include_provider_objects: false,
+            cancel: tokio_util::sync::CancellationToken::new(),
         }
     }
 }

@@ -18,8 +18,10 @@ use db_migrate::conn::ConnInfo;
 use db_migrate::copy::{
     CopyFormat, CopyOptions, CopyReport, PostDataJob, PostDataPlan, ProgressMode, copy_database,
 };
+use db_migrate::pair::DbPair;
 use db_migrate::{ErrorKind, Side};
 use support::{Cluster, quote_literal, source, target};
+use tokio_util::sync::CancellationToken;
 
 const FIXTURE: &str = include_str!("fixtures/data.sql");
 
@@ -73,9 +75,35 @@ async fn copy(
     snapshot: Option<&str>,
     post: PostDataPlan,
 ) -> db_migrate::Result<CopyReport> {
+    copy_cancellable(
+        src_db,
+        tgt_db,
+        opts,
+        snapshot,
+        post,
+        CancellationToken::new(),
+    )
+    .await
+}
+
+/// [`copy`], stopped when `cancel` fires.
+async fn copy_cancellable(
+    src_db: &str,
+    tgt_db: &str,
+    opts: &CopyOptions,
+    snapshot: Option<&str>,
+    post: PostDataPlan,
+    cancel: CancellationToken,
+) -> db_migrate::Result<CopyReport> {
     let s = ConnInfo::parse(&source().superuser_uri(src_db)).unwrap();
     let t = ConnInfo::parse(&target().superuser_uri(tgt_db)).unwrap();
-    copy_database(&s, &t, src_db, tgt_db, opts, snapshot, post).await
+    let pair = DbPair::new(&s, &t, src_db, cancel).into_target_db(tgt_db);
+    copy_database(&pair, opts, snapshot, post).await
+}
+
+/// `src` and `tgt` (databases of the source and target clusters) as a pair.
+fn pair_of(s: &ConnInfo, t: &ConnInfo, src: &str, tgt: &str) -> DbPair {
+    DbPair::new(s, t, src, CancellationToken::new()).into_target_db(tgt)
 }
 
 /// `[count, md5 of the sorted row texts]` of `table`.
@@ -858,10 +886,11 @@ async fn a_dropped_source_connection_is_retried_and_heals() {
 async fn cancelling_stops_both_sides_and_leaves_no_transaction() {
     let (src, tgt, locker) = stalled_copy_setup("copy_cancel").await;
     let opts = options(CopyFormat::Auto, 0);
-    let token = opts.cancel.clone();
-    let (s2, t2) = (src.clone(), tgt.clone());
-    let task =
-        tokio::spawn(async move { copy(&s2, &t2, &opts, None, PostDataPlan::default()).await });
+    let token = CancellationToken::new();
+    let (s2, t2, t3) = (src.clone(), tgt.clone(), token.clone());
+    let task = tokio::spawn(async move {
+        copy_cancellable(&s2, &t2, &opts, None, PostDataPlan::default(), t3).await
+    });
     wait_for_source_copy(&src).await;
     let started = Instant::now();
     token.cancel();
@@ -1030,9 +1059,14 @@ async fn works_without_superuser_on_either_side() {
     // checked during its load (no replica role without superuser).
     let mut opts = options(CopyFormat::Auto, 0);
     opts.jobs = 1;
-    let report = copy_database(&s, &t, &src, &tgt, &opts, None, PostDataPlan::default())
-        .await
-        .unwrap();
+    let report = copy_database(
+        &pair_of(&s, &t, &src, &tgt),
+        &opts,
+        None,
+        PostDataPlan::default(),
+    )
+    .await
+    .unwrap();
     assert_same(
         &src,
         &tgt,

@@ -15,6 +15,7 @@ use db_migrate::DbStatus;
 use db_migrate::conn::ConnInfo;
 use db_migrate::copy::{self, CopyOptions, PostDataPlan, ProgressMode};
 use db_migrate::error::ErrorKind;
+use db_migrate::pair::DbPair;
 use db_migrate::replication::{
     self, InitialData, InitialDataPath, ObjectNames, Outcome, ReplicationOptions, Via,
 };
@@ -93,16 +94,10 @@ fn copier(
                         progress: ProgressMode::Quiet,
                         ..CopyOptions::default()
                     };
-                    let r = copy::copy_database(
-                        &src,
-                        &tgt,
-                        &db,
-                        &db,
-                        &opts,
-                        Some(&snapshot),
-                        PostDataPlan::default(),
-                    )
-                    .await?;
+                    let pair = DbPair::new(&src, &tgt, &db, Default::default());
+                    let r =
+                        copy::copy_database(&pair, &opts, Some(&snapshot), PostDataPlan::default())
+                            .await?;
                     Ok(format!("{} rows", r.rows))
                 }
                 InitialData::PostDataOnly => Ok("post-data only".into()),

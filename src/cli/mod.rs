@@ -118,7 +118,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     };
     // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
     // were interrupted marked failed, and a non-zero exit code.
-    let cancel = opts.copy.cancel.clone();
+    let cancel = opts.cancel.clone();
     // Stages that cannot be cancelled cooperatively (a schema batch, a replication wait) end
     // with the process: a second Ctrl-C, or 15 s after the first, exits at once. The servers
     // roll back the open transactions of the closed sessions; replication objects left behind

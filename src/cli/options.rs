@@ -156,6 +156,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 &a.exclude_table_data,
             )?,
             include_provider_objects: a.include_provider_objects,
+            cancel: Default::default(),
         })
     }
 }

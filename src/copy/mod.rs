@@ -51,7 +51,7 @@
 //! The first failure stops the other workers (their running statements are cancelled on both
 //! servers) and is returned with the table, the part and the SQLSTATE; further independent
 //! failures are logged. A table appears in the report only after all of its parts committed on
-//! the target. Cancelling [`CopyOptions::cancel`] cancels every running statement on both
+//! the target. Cancelling the pair's token ([`DbPair::cancel`], the run's) cancels every running statement on both
 //! servers, rolls back every transaction and returns an error of kind
 //! [`ErrorKind::Cancelled`].
 //!
@@ -77,8 +77,9 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::conn::{ConnInfo, Session, connect};
-use crate::error::{Error, ErrorKind, Result, Side};
+use crate::conn::Session;
+use crate::error::{Error, ErrorKind, Phase, Result, Side};
+use crate::pair::DbPair;
 use progress::Progress;
 use worker::{Shared, cancelled};
 
@@ -138,9 +139,6 @@ pub struct CopyOptions {
     /// `--no-replicate-extension-tables` sets false).
     pub extension_tables: bool,
     pub progress: ProgressMode,
-    /// Cancelling it stops the copy (Ctrl-C). The orchestrator uses the same token for every
-    /// stage of a run.
-    pub cancel: CancellationToken,
     /// Keep the target database's ledger ([`crate::ledger`], which must exist): each part
     /// commits together with its ledger row, large-object batches and post-data objects
     /// likewise, and what the ledger says is in already is not copied again (resume). The
@@ -176,7 +174,6 @@ impl Default for CopyOptions {
             analyze: true,
             extension_tables: true,
             progress: ProgressMode::Auto,
-            cancel: CancellationToken::new(),
             ledger: false,
             retries: retry::DEFAULT_RETRIES,
             retry_delay: retry::DEFAULT_RETRY_DELAY,
@@ -308,46 +305,29 @@ pub struct CopyReport {
 /// budget), and `post_data.rest` after all tables. See the module documentation for the
 /// consistency, failure and cancellation guarantees.
 pub async fn copy_database(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname_source: &str,
-    dbname_target: &str,
+    pair: &DbPair,
     opts: &CopyOptions,
     snapshot: Option<&str>,
     post_data: PostDataPlan,
 ) -> Result<CopyReport> {
-    copy_database_with_states(
-        source,
-        target,
-        dbname_source,
-        dbname_target,
-        opts,
-        snapshot,
-        post_data,
-    )
-    .await
-    .result
+    copy_database_with_states(pair, opts, snapshot, post_data)
+        .await
+        .result
 }
 
 /// [`copy_database`], also returning where every table stands when the copy failed or was
 /// interrupted (which tables are in, which failed with what error, which did not start).
 pub async fn copy_database_with_states(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname_source: &str,
-    dbname_target: &str,
+    pair: &DbPair,
     opts: &CopyOptions,
     snapshot: Option<&str>,
     post_data: PostDataPlan,
 ) -> CopyOutcome {
-    let stop = opts.cancel.child_token();
+    let stop = pair.cancel().child_token();
     // If this future is dropped before it ends, the workers (on their own threads) stop too.
     let _stop_on_drop = stop.clone().drop_guard();
     let job = Job {
-        source,
-        target,
-        dbname_source,
-        dbname_target,
+        pair,
         opts,
         snapshot,
     };
@@ -355,9 +335,9 @@ pub async fn copy_database_with_states(
     let result = run(&job, post_data, &stop, &mut tables).await;
     stop.cancel();
     let result = match result {
-        Err(e) if opts.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled => {
+        Err(e) if pair.cancel().is_cancelled() && e.kind() != ErrorKind::Cancelled => {
             tracing::debug!("after cancellation: {e}");
-            Err(cancelled().with_database(dbname_source))
+            Err(cancelled().with_database(pair.source_db()))
         }
         r => r,
     };
@@ -367,10 +347,7 @@ pub async fn copy_database_with_states(
 /// What to copy from where: the arguments of [`copy_database`].
 #[derive(Clone, Copy)]
 struct Job<'a> {
-    source: &'a ConnInfo,
-    target: &'a ConnInfo,
-    dbname_source: &'a str,
-    dbname_target: &'a str,
+    pair: &'a DbPair,
     opts: &'a CopyOptions,
     snapshot: Option<&'a str>,
 }
@@ -389,24 +366,6 @@ async fn step<T>(
             }
             Err(cancelled())
         }
-    }
-}
-
-fn src_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-    move |e| {
-        Error::from_pg(e)
-            .with_side(Side::Source)
-            .with_database(db)
-            .with_phase(crate::error::Phase::Copy)
-    }
-}
-
-fn tgt_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-    move |e| {
-        Error::from_pg(e)
-            .with_side(Side::Target)
-            .with_database(db)
-            .with_phase(crate::error::Phase::Copy)
     }
 }
 
@@ -459,32 +418,22 @@ async fn run(
     states: &mut Vec<TableStatus>,
 ) -> Result<CopyReport> {
     let Job {
-        source,
-        target,
-        dbname_source,
-        dbname_target,
+        pair,
         opts,
         snapshot,
     } = *job;
+    let (dbname_source, dbname_target) = (pair.source_db(), pair.target_db());
     let started = Instant::now();
-    let serr = src_err(dbname_source);
-    let terr = tgt_err(dbname_target);
+    let serr = pair.tag_pg(Side::Source, Phase::Copy);
+    let terr = pair.tag_pg(Side::Target, Phase::Copy);
+    let (stag, ttag) = (
+        pair.tag(Side::Source, Phase::Copy),
+        pair.tag(Side::Target, Phase::Copy),
+    );
 
     // The coordinator: its transaction defines the snapshot and lives until the workers end.
-    let coord = step(stop, &[], connect(source, Some(dbname_source)))
-        .await
-        .map_err(|e| {
-            e.with_side(Side::Source)
-                .with_database(dbname_source)
-                .with_phase(crate::error::Phase::Copy)
-        })?;
-    let control = step(stop, &[], connect(target, Some(dbname_target)))
-        .await
-        .map_err(|e| {
-            e.with_side(Side::Target)
-                .with_database(dbname_target)
-                .with_phase(crate::error::Phase::Copy)
-        })?;
+    let coord = step(stop, &[], pair.open(Side::Source, Phase::Copy)).await?;
+    let control = step(stop, &[], pair.open(Side::Target, Phase::Copy)).await?;
     let snapshot_id = step(stop, &[&coord], async {
         worker::prepare_source(&coord).await;
         match snapshot {
@@ -515,25 +464,22 @@ async fn run(
         Ok(worker::prepare_target(&control).await)
     })
     .await?;
-    let (target_tables, target_sequences) = step(
-        stop,
-        &[&control],
-        plan::read_target(&control, dbname_target, replica),
-    )
+    let (target_tables, target_sequences) = step(stop, &[&control], async {
+        plan::read_target(&control, replica).await.map_err(&ttag)
+    })
     .await?;
-    let mut plan = step(
-        stop,
-        &[&coord],
+    let mut plan = step(stop, &[&coord], async {
         plan::build(
             &coord,
-            dbname_source,
             control.major(),
             &target_tables,
             &target_sequences,
             replica,
             opts,
-        ),
-    )
+        )
+        .await
+        .map_err(&stag)
+    })
     .await?;
     if let Some(w) = step(stop, &[&coord], async {
         Ok(lock_tables(&coord, &plan.tables).await)
@@ -632,10 +578,7 @@ async fn run(
         ..Default::default()
     });
     let shared = Arc::new(Shared {
-        source: source.clone(),
-        target: target.clone(),
-        source_db: dbname_source.to_string(),
-        target_db: dbname_target.to_string(),
+        pair: pair.clone(),
         snapshot: snapshot_id,
         tables: std::mem::take(&mut plan.tables),
         sched: Mutex::new(sched),
@@ -866,7 +809,8 @@ fn table_states(sh: &Shared, resumed: &resume::Resumed) -> Vec<TableStatus> {
 fn _assert_send() {
     fn is_send<T: Send>(_: &T) {}
     let opts = CopyOptions::default();
-    let info = ConnInfo::parse("host=x").unwrap();
-    let f = copy_database(&info, &info, "a", "b", &opts, None, PostDataPlan::default());
+    let info = crate::conn::ConnInfo::parse("host=x").unwrap();
+    let pair = DbPair::new(&info, &info, "a", CancellationToken::new()).into_target_db("b");
+    let f = copy_database(&pair, &opts, None, PostDataPlan::default());
     is_send(&f);
 }

@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::{CopyFormat, CopyOptions};
 use crate::conn::Session;
-use crate::error::{Error, Result, Side};
+use crate::error::{Error, Result};
 use crate::sql::{qualified, quote_ident};
 
 /// `FirstNormalObjectId`: objects with a lower OID were created by initdb, so their OIDs are the
@@ -353,29 +353,10 @@ pub struct Plan {
     pub est_bytes: u64,
 }
 
-fn source_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-    move |e| {
-        Error::from_pg(e)
-            .with_side(Side::Source)
-            .with_database(db)
-            .with_phase(crate::error::Phase::Copy)
-    }
-}
-
-fn target_err(db: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-    move |e| {
-        Error::from_pg(e)
-            .with_side(Side::Target)
-            .with_database(db)
-            .with_phase(crate::error::Phase::Copy)
-    }
-}
-
 /// The relations, sequences and large objects of the source (read in the coordinator's
 /// transaction, so inside the snapshot).
 async fn read_source(
     src: &Session,
-    db: &str,
     extension_tables: bool,
 ) -> Result<(
     Vec<SourceTable>,
@@ -434,8 +415,7 @@ async fn read_source(
           WHERE {ext_filter}
           ORDER BY 1, 2"
     );
-    let err = source_err(db);
-    let rows = src.query(&tables_sql, &[]).await.map_err(&err)?;
+    let rows = src.query(&tables_sql, &[]).await.map_err(Error::from_pg)?;
     let mut tables = Vec::new();
     let mut sequences = Vec::new();
     let mut used_types: HashSet<u32> = HashSet::new();
@@ -461,7 +441,7 @@ async fn read_source(
             int_pk: r.get(9),
         });
     }
-    let types = read_types(src, db, used_types).await?;
+    let types = read_types(src, used_types).await?;
 
     // Partition ancestry: (leaf schema, leaf name, ancestor schema, ancestor name).
     let anc_sql = "WITH RECURSIVE anc(leaf, parent) AS (
@@ -485,7 +465,7 @@ async fn read_source(
     let ancestry = src
         .query(anc_sql, &[])
         .await
-        .map_err(&err)?
+        .map_err(Error::from_pg)?
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
@@ -496,7 +476,7 @@ async fn read_source(
             &[],
         )
         .await
-        .map_err(&err)?
+        .map_err(Error::from_pg)?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -505,7 +485,7 @@ async fn read_source(
 
 /// Type facts for `used` and every type they are built from (array elements, domain bases,
 /// range subtypes, multirange ranges).
-async fn read_types(src: &Session, db: &str, used: HashSet<u32>) -> Result<HashMap<u32, TypeInfo>> {
+async fn read_types(src: &Session, used: HashSet<u32>) -> Result<HashMap<u32, TypeInfo>> {
     let multirange = if src.server_version_num() >= 140000 {
         "(SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid)"
     } else {
@@ -533,7 +513,7 @@ async fn read_types(src: &Session, db: &str, used: HashSet<u32>) -> Result<HashM
            FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
     );
     let used: Vec<u32> = used.into_iter().collect();
-    let rows = src.query(&sql, &[&used]).await.map_err(source_err(db))?;
+    let rows = src.query(&sql, &[&used]).await.map_err(Error::from_pg)?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -562,7 +542,6 @@ fn first_char(r: &Row, i: usize) -> char {
 /// (which decides which triggers fire).
 pub async fn read_target(
     tgt: &Session,
-    db: &str,
     replica: bool,
 ) -> Result<(HashMap<RelKey, TargetTable>, HashSet<RelKey>)> {
     let firing = if replica { "('R', 'A')" } else { "('O', 'A')" };
@@ -586,7 +565,7 @@ pub async fn read_target(
           WHERE c.relkind IN ('r', 'p', 'f', 'S')
             AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
     );
-    let rows = tgt.query(&sql, &[]).await.map_err(target_err(db))?;
+    let rows = tgt.query(&sql, &[]).await.map_err(Error::from_pg)?;
     let mut tables = HashMap::new();
     let mut sequences = HashSet::new();
     for r in &rows {
@@ -616,7 +595,6 @@ pub async fn read_target(
 /// Builds the plan: reads the source (in the snapshot) and matches it with the target.
 pub async fn build(
     src: &Session,
-    source_db: &str,
     target_major: u32,
     target_tables: &HashMap<RelKey, TargetTable>,
     target_sequences: &HashSet<RelKey>,
@@ -624,7 +602,7 @@ pub async fn build(
     opts: &CopyOptions,
 ) -> Result<Plan> {
     let (mut tables, mut sequences, types, ancestry, mut los) =
-        read_source(src, source_db, opts.extension_tables).await?;
+        read_source(src, opts.extension_tables).await?;
     if let Some(sel) = &opts.selection {
         tables.retain(|t| sel.includes_data(&t.schema, &t.name));
         sequences.retain(|s| sel.includes_data(&s.schema, &s.name));
@@ -728,10 +706,7 @@ pub async fn build(
                 "SELECT min({c})::int8, max({c})::int8 FROM ONLY {q}",
                 c = quote_ident(pk)
             );
-            let row = src
-                .query_one(&sql, &[])
-                .await
-                .map_err(source_err(source_db))?;
+            let row = src.query_one(&sql, &[]).await.map_err(Error::from_pg)?;
             match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
                 (Some(lo), Some(hi)) => key_ranges(pk, lo, hi, n_parts),
                 _ => vec![None],

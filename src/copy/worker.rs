@@ -14,9 +14,10 @@ use super::large_objects;
 use super::plan::TablePlan;
 use super::progress::Progress;
 use super::sched::{Sched, Task};
-use crate::conn::wire::{Canceller, WireSession, connect_wire, pass_through};
-use crate::conn::{ConnInfo, Session, connect};
-use crate::error::{Error, ErrorKind, Result, Side};
+use crate::conn::Session;
+use crate::conn::wire::{Canceller, WireSession, pass_through};
+use crate::error::{Error, ErrorKind, Phase, Result, Side};
+use crate::pair::DbPair;
 use crate::sql::{import_snapshot, quote_literal};
 
 /// How long a cancelled task may take to wind down after the cancel requests were sent.
@@ -142,10 +143,8 @@ pub(crate) async fn prepare_target(mut s: impl Statements) -> bool {
 
 /// What all workers share.
 pub struct Shared {
-    pub source: ConnInfo,
-    pub target: ConnInfo,
-    pub source_db: String,
-    pub target_db: String,
+    /// The database on both sides: sessions are opened and errors tagged through it.
+    pub pair: DbPair,
     pub snapshot: String,
     pub tables: Vec<TablePlan>,
     pub sched: Mutex<Sched>,
@@ -260,20 +259,12 @@ struct Conns {
     lo_tgt: Option<Session>,
 }
 
-fn source_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
-    |e: Error| {
-        e.with_side(Side::Source)
-            .with_database(&sh.source_db)
-            .with_phase(crate::error::Phase::Copy)
-    }
+fn source_err(sh: &Shared) -> impl Fn(Error) -> Error + '_ {
+    sh.pair.tag(Side::Source, Phase::Copy)
 }
 
-fn target_err<'a>(sh: &'a Shared) -> impl Fn(Error) -> Error + 'a {
-    |e: Error| {
-        e.with_side(Side::Target)
-            .with_database(&sh.target_db)
-            .with_phase(crate::error::Phase::Copy)
-    }
+fn target_err(sh: &Shared) -> impl Fn(Error) -> Error + '_ {
+    sh.pair.tag(Side::Target, Phase::Copy)
 }
 
 impl Conns {
@@ -285,9 +276,7 @@ impl Conns {
         }
         if self.src.is_none() {
             let err = source_err(sh);
-            let mut s = connect_wire(&sh.source, Some(&sh.source_db))
-                .await
-                .map_err(&err)?;
+            let mut s = sh.pair.open_wire(Side::Source, Phase::Copy).await?;
             sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
             prepare_source(&mut s).await;
             s.simple_query(&import_snapshot(&sh.snapshot))
@@ -303,9 +292,7 @@ impl Conns {
             self.tgt = None;
         }
         if self.tgt.is_none() {
-            let mut s = connect_wire(&sh.target, Some(&sh.target_db))
-                .await
-                .map_err(target_err(sh))?;
+            let mut s = sh.pair.open_wire(Side::Target, Phase::Copy).await?;
             sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
             prepare_target(&mut s).await;
             self.tgt = Some(s);
@@ -317,9 +304,7 @@ impl Conns {
     async fn large_objects(&mut self, sh: &Shared) -> Result<(&Session, &Session)> {
         if self.lo_src.is_none() {
             let err = source_err(sh);
-            let s = connect(&sh.source, Some(&sh.source_db))
-                .await
-                .map_err(&err)?;
+            let s = sh.pair.open(Side::Source, Phase::Copy).await?;
             sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
             prepare_source(&s).await;
             s.batch_execute(&import_snapshot(&sh.snapshot))
@@ -328,9 +313,7 @@ impl Conns {
             self.lo_src = Some(s);
         }
         if self.lo_tgt.is_none() {
-            let s = connect(&sh.target, Some(&sh.target_db))
-                .await
-                .map_err(target_err(sh))?;
+            let s = sh.pair.open(Side::Target, Phase::Copy).await?;
             sh.sessions_opened.fetch_add(1, Ordering::Relaxed);
             prepare_target(&s).await;
             self.lo_tgt = Some(s);
@@ -509,7 +492,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             guarded(
                 sh,
                 cancel,
-                run_jobs(tgt, &sh.target_db, jobs, ledger, retry),
+                run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry),
             )
             .await?;
             Ok(Outcome::Post {
@@ -530,7 +513,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                 large_objects::copy_batch(
                     src,
                     tgt,
-                    (&sh.source_db, &sh.target_db),
+                    (sh.pair.source_db(), sh.pair.target_db()),
                     oids,
                     sh.ledger_run
                         .as_deref()
@@ -654,8 +637,8 @@ async fn copy_part(
     let what = t.describe_part(part);
     let locate = |e: Error| {
         let db = match e.side() {
-            Some(Side::Source) => &sh.source_db,
-            _ => &sh.target_db,
+            Some(Side::Source) => sh.pair.source_db(),
+            _ => sh.pair.target_db(),
         };
         e.with_database(db)
             .with_object(what.clone())

@@ -57,7 +57,7 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             jobs: opts.copy.jobs,
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
-            cancel: opts.copy.cancel.clone(),
+            cancel: opts.cancel.clone(),
             selection: None,
         };
         let entry = match job.run().await {
