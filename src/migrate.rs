@@ -599,10 +599,9 @@ impl PgMigrate {
                     crate::recovery::describe_replication_objects(name, opts.replication.mangle),
                 );
                 let outcome = replication::migrate_database(
-                    &opts.source,
-                    &opts.target,
-                    name,
+                    &pair,
                     &repl_opts,
+                    opts.force_method == Some(Method::Replication),
                     |data| async {
                         match data {
                             InitialData::InSnapshot(snapshot) => {

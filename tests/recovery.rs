@@ -397,3 +397,103 @@ async fn non_empty_targets_are_refused_and_empty_existing_ones_are_used() {
     assert_eq!(empty_entry.status, DbStatus::Done, "{}", result.to_json());
     assert!(!has_ledger(&empty).await);
 }
+
+/// Cancelling the run while the target's schema is being created stops that stage: the run
+/// ends at once with the database interrupted in the pre-data phase, not every table was
+/// created, and no target session is left (so no transaction stays open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_during_schema_creation_stops_it_and_leaves_no_open_transaction() {
+    const TABLES: usize = 6000;
+    let db = source().create_database("recovery schema cancel ").await;
+    source()
+        .execute(
+            &db,
+            &format!(
+                "DO $$ BEGIN FOR i IN 1..{TABLES} LOOP
+                     EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
+                 END LOOP; END $$;"
+            ),
+        )
+        .await;
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        force_method: Some(Method::Dump),
+        schema_jobs: Some(2),
+        ..Default::default()
+    };
+    let cancel = opts.cancel.clone();
+    let canceller = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                assert!(
+                    Instant::now() < deadline,
+                    "the schema creation never started"
+                );
+                let creating = target()
+                    .query_strings(
+                        "postgres",
+                        &format!(
+                            "SELECT 1 FROM pg_stat_activity WHERE datname = {} \
+                             AND state = 'active' AND query LIKE '%CREATE TABLE%'",
+                            quote_literal(&db)
+                        ),
+                    )
+                    .await;
+                if !creating.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            cancel.cancel();
+            Instant::now()
+        })
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    let cancelled_at = canceller.await.unwrap();
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(10),
+        "the schema stage stopped when cancelled, it was not waited for"
+    );
+    let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
+    assert_eq!(entry.status, DbStatus::Failed, "{}", result.to_json());
+    assert!(
+        entry.message.starts_with("interrupted"),
+        "{}",
+        entry.message
+    );
+    assert_eq!(
+        entry.phase,
+        Some(db_migrate::error::Phase::PreData),
+        "{}",
+        result.to_json()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT pid::text, state FROM pg_stat_activity WHERE datname = {}",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "target sessions left: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let created = target()
+        .query_strings(
+            &db,
+            "SELECT count(*)::text FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace",
+        )
+        .await;
+    let created: usize = created[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(created < TABLES, "all {TABLES} tables were created");
+}

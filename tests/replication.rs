@@ -251,10 +251,9 @@ async fn superuser_exact_handover_under_concurrent_writes_then_cut_over() {
 
     let opts = fast_opts();
     let out = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::from_secs(1)),
     )
     .await
@@ -319,10 +318,9 @@ async fn aiven_extras_on_both_sides_with_a_non_superuser_admin() {
         ..fast_opts()
     };
     let out = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -373,10 +371,9 @@ async fn pg_create_subscription_path_on_pg16_targets() {
     };
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -406,10 +403,9 @@ async fn falls_back_to_dump_when_the_target_cannot_subscribe() {
     let src = uri_for(support::source(), None, &db);
     let tgt = uri_for(t, Some((&tu, &tp)), &db);
     let out = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &fast_opts(),
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -457,10 +453,9 @@ async fn a_refused_for_all_tables_publication_becomes_a_table_list() {
     };
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -500,10 +495,9 @@ async fn unreachable_source_is_reported_quickly_and_nothing_is_left() {
     };
     let started = Instant::now();
     let e = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -531,10 +525,9 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
     let tgt = uri_for(support::target(), None, &db);
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -555,10 +548,9 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
     assert!(text.contains("--stop-replication"), "{text}");
     assert_eq!(e.kind(), ErrorKind::Validation);
     let e = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &fast_opts(),
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -592,10 +584,9 @@ async fn schema_drift_is_reported_at_cut_over() {
     let tgt = uri_for(support::target(), None, &db);
     replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -714,10 +705,9 @@ async fn refused_replication_connection_uses_the_slot_function_and_subscription_
     };
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -898,10 +888,9 @@ async fn rds_like_source_publishes_for_table_and_the_cut_over_brings_a_new_table
     tokio::time::sleep(Duration::from_millis(300)).await;
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::from_secs(1)),
         )
         .await
@@ -1004,10 +993,9 @@ async fn cloud_sql_like_source_into_an_aiven_extras_target_without_replication_c
     };
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -1110,10 +1098,9 @@ async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target(
     );
     let out = replicated(
         replication::migrate_database(
-            &src,
-            &tgt,
-            &db,
+            &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
+            false,
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -1228,10 +1215,9 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
     }
 
     let out = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &fast_opts(),
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1244,15 +1230,11 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
         Outcome::Replicated(o) => panic!("should have fallen back: {}", o.message),
     }
     assert!(leftovers(&db).await.is_empty());
-    let forced = ReplicationOptions {
-        forced: true,
-        ..fast_opts()
-    };
+    let forced = fast_opts();
     let e = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &forced,
+        true,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1281,10 +1263,9 @@ async fn subscription_copy_is_refused_for_large_objects_and_materialized_views()
         ..fast_opts()
     };
     let out = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
+        false,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1305,15 +1286,11 @@ async fn subscription_copy_is_refused_for_large_objects_and_materialized_views()
         leftovers(&db).await
     );
     // Forced, the database fails with the same reason.
-    let forced = ReplicationOptions {
-        forced: true,
-        ..opts
-    };
+    let forced = opts.clone();
     let err = replication::migrate_database(
-        &src,
-        &tgt,
-        &db,
+        &DbPair::new(&src, &tgt, &db, Default::default()),
         &forced,
+        true,
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1382,4 +1359,55 @@ async fn cut_over_sequence_sync_carries_extension_configuration_sequences() {
         warnings[0].contains("public.source_only") && warnings[0].contains("set on the target"),
         "{warnings:?}"
     );
+}
+
+/// `MigrateOptions::force_method` alone decides whether replication is forced: a library user
+/// who sets only `force_method: Some(Method::Replication)` gets a failed database naming the
+/// missing privilege, not a silent dump. Without it the same run falls back to dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_method_alone_makes_a_missing_replication_privilege_fail_the_database() {
+    let t = support::target();
+    let (tu, tp) = t.create_admin("forced_nosub", false).await;
+    let db = support::unique_name("forced_nosub");
+    support::source()
+        .execute("postgres", &format!("CREATE DATABASE {}", quote_ident(&db)))
+        .await;
+    support::source()
+        .execute(
+            &db,
+            "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);",
+        )
+        .await;
+    let options = |force_method| db_migrate::MigrateOptions {
+        source: ConnInfo::parse(&support::source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&t.uri(&tu, &tp, "postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        force_method,
+        copy: CopyOptions {
+            jobs: 2,
+            progress: ProgressMode::Quiet,
+            ..CopyOptions::default()
+        },
+        ..Default::default()
+    };
+    let forced = db_migrate::PgMigrate::new(options(Some(db_migrate::Method::Replication)))
+        .migrate()
+        .await;
+    let entry = |r: &db_migrate::MigrateResult| {
+        r.databases
+            .iter()
+            .find(|d| d.dbname == db)
+            .cloned()
+            .unwrap_or_else(|| panic!("no entry for {db}: {r:?}"))
+    };
+    let e = entry(&forced);
+    assert_eq!(e.status, DbStatus::Failed, "{e:?}");
+    assert_ne!(e.method, Some(db_migrate::Method::Dump), "{e:?}");
+    assert!(e.message.contains("subscription"), "{}", e.message);
+    assert!(leftovers(&db).await.is_empty());
+
+    let chosen = db_migrate::PgMigrate::new(options(None)).migrate().await;
+    let e = entry(&chosen);
+    assert_eq!(e.status, DbStatus::Done, "{e:?}");
+    assert_eq!(e.method, Some(db_migrate::Method::Dump), "{e:?}");
 }

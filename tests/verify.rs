@@ -531,7 +531,6 @@ async fn replication_cut_over_with_verify_compares_after_the_lag_reached_zero() 
         replication: db_migrate::replication::ReplicationOptions {
             max_replication_lag: Some(0),
             stop_replication: true,
-            forced: true,
             ..Default::default()
         },
         verify: db_migrate::verify::VerifyOptions {

@@ -116,7 +116,6 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                         .map(|n| n as u64),
                     ..Default::default()
                 };
-                r.forced = a.repl_only || a.force_method == Some(MethodArg::Replication);
                 if let Some(t) = a.replication_timeout {
                     r.replication_timeout = t;
                 }
@@ -360,7 +359,6 @@ mod tests {
         );
         let r = o(&["--repl-only"]);
         assert_eq!(r.force_method, Some(crate::report::Method::Replication));
-        assert!(r.replication.forced);
         let r = o(&[
             "--force-method",
             "replication",
@@ -369,7 +367,8 @@ mod tests {
             "--stop-replication",
             "-m",
         ]);
-        assert!(r.replication.forced && r.replication.stop_replication && r.replication.mangle);
+        assert_eq!(r.force_method, Some(crate::report::Method::Replication));
+        assert!(r.replication.stop_replication && r.replication.mangle);
         assert_eq!(r.replication.max_replication_lag, Some(0));
         assert_eq!(
             o(&["--max-replication-lag", "-1"])

@@ -57,7 +57,7 @@
 //! }
 //! // 2. schema pre-data on the target (as for dump)
 //! // 3. method: with --force-method dump / --dump-only / source < 10: dump, as today. Otherwise:
-//! match replication::migrate_database(&src, &tgt, db, &ropts, |data| async move {
+//! match replication::migrate_database(&pair, &ropts, forced, |data| async move {
 //!         match data {
 //!             InitialData::InSnapshot(snap) => copy::copy_database(.., Some(&snap), post_data).await,
 //!             InitialData::PostDataOnly      => /* apply post-data only */,
@@ -117,6 +117,7 @@ pub use objects::Via;
 pub use plan::{PublicationForm, ReplicationPlan, SlotCreation};
 pub use wait::lag_status;
 
+use crate::pair::DbPair;
 use earlier_run::find_objects;
 use objects::{SourceFacts, TargetFacts};
 use setup::{Created, SetupCtx, setup, undo};
@@ -128,8 +129,6 @@ pub type ProgressFn = Arc<dyn Fn(&LagStatus) + Send + Sync>;
 /// What the replication method needs to know besides the two conninfos.
 #[derive(Clone)]
 pub struct ReplicationOptions {
-    /// `--force-method replication` / `--repl-only`: never fall back to dump.
-    pub forced: bool,
     /// `-m` / `--mangle`: object names from md5(dbname).
     pub mangle: bool,
     /// `(schema, table)` pairs to publish (`--with-table`/`--skip-table` result); `None` or an
@@ -159,7 +158,6 @@ pub struct ReplicationOptions {
 impl Default for ReplicationOptions {
     fn default() -> Self {
         ReplicationOptions {
-            forced: false,
             mangle: false,
             tables: None,
             max_replication_lag: None,
@@ -177,7 +175,6 @@ impl Default for ReplicationOptions {
 impl std::fmt::Debug for ReplicationOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReplicationOptions")
-            .field("forced", &self.forced)
             .field("mangle", &self.mangle)
             .field("tables", &self.tables)
             .field("max_replication_lag", &self.max_replication_lag)
@@ -306,17 +303,21 @@ async fn sessions(source: &ConnInfo, target: &ConnInfo, db: &str) -> Result<(Ses
 /// Sets up logical replication of `dbname` (the target database must have the pre-data
 /// schema), waits and stops as the options say. See the module docs for the steps and
 /// [`InitialData`] for what `initial_data` must do. Call [`check_earlier_run`] first.
+///
+/// `forced` (the orchestrator passes `MigrateOptions::force_method ==
+/// Some(Method::Replication)`, the one place that fact is stored): what makes replication
+/// impossible fails the database instead of returning [`Outcome::FallBackToDump`].
 pub async fn migrate_database<C, F>(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname: &str,
+    pair: &DbPair,
     opts: &ReplicationOptions,
+    forced: bool,
     initial_data: C,
 ) -> Result<Outcome>
 where
     C: FnOnce(InitialData) -> F,
     F: Future<Output = Result<String>>,
 {
+    let (source, target, dbname) = (pair.source(), pair.target(), pair.source_db());
     let names = ObjectNames::for_database(dbname, opts.mangle);
     let (src, tgt) = sessions(source, target, dbname).await?;
 
@@ -355,7 +356,7 @@ where
             "logical replication is not possible: {}",
             blockers.join("; ")
         );
-        if opts.forced {
+        if forced {
             return Err(Error::new(ErrorKind::Validation, reason)
                 .with_database(dbname)
                 .with_phase(crate::error::Phase::Replication));
@@ -396,7 +397,7 @@ where
                     leftovers.join("; ")
                 ))
             };
-            if objects::is_fallback_error(&e) && !opts.forced {
+            if objects::is_fallback_error(&e) && !forced {
                 return Ok(Outcome::FallBackToDump {
                     reason: format!("logical replication failed ({e}); nothing was left behind"),
                 });
@@ -437,7 +438,8 @@ mod tests {
         fn is_send<T: Send>(_: &T) {}
         let ci = ConnInfo::default();
         let opts = ReplicationOptions::default();
-        let f = migrate_database(&ci, &ci, "db", &opts, |_data| async { Ok(String::new()) });
+        let pair = DbPair::new(&ci, &ci, "db", Default::default());
+        let f = migrate_database(&pair, &opts, false, |_data| async { Ok(String::new()) });
         is_send(&f);
         is_send(&check_earlier_run(&ci, &ci, "db", &opts));
         is_send(&cleanup(&ci, &ci, "db"));
