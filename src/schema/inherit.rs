@@ -17,7 +17,7 @@
 //! the inheritance counts and the local flags the source has) and `DROP TABLE` of it. So the
 //! order of the columns and `attislocal` / `conislocal` are the source's.
 
-use super::relations::{Ctx, alter_only, column_definition, qname};
+use super::relations::{Ctx, alter_only, column_definition, default_constraint_name, qname};
 use crate::catalog::relations::{Column, Relation};
 use crate::sql::{qualified, quote_ident};
 
@@ -96,11 +96,15 @@ fn stand_in_column(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
         _ => {}
     }
     if col.not_null {
-        // PostgreSQL 18: the child's not-null constraint keeps the name the stand-in gives it.
-        if let Some(nn) = ctx.not_null.get(&(rel.oid, col.num)) {
-            sql.push_str(&format!(" CONSTRAINT {}", quote_ident(&nn.name)));
-        }
-        sql.push_str(" NOT NULL");
+        // PostgreSQL 18: the child's not-null constraint keeps the name the stand-in gives it,
+        // so the stand-in's is named for the child: the source's name, or (from a source older
+        // than 18, which has none) the name the child would get by itself, never the
+        // stand-in's own default. Servers before 18 ignore the name.
+        let name = match ctx.not_null.get(&(rel.oid, col.num)) {
+            Some(nn) => nn.name.clone(),
+            None => default_constraint_name(&rel.name, &col.name, "not_null"),
+        };
+        sql.push_str(&format!(" CONSTRAINT {} NOT NULL", quote_ident(&name)));
     }
     sql
 }

@@ -67,7 +67,7 @@ pub(in crate::schema) fn column_definition(ctx: &Ctx, rel: &Relation, col: &Colu
 /// The name the server gives a constraint nobody named (`makeObjectName` in PostgreSQL): the
 /// two names joined with `_`, then `_label`, the longer of the two names shortened a byte at a
 /// time (never inside a character) until it all fits in 63 bytes.
-pub(super) fn default_constraint_name(name1: &str, name2: &str, label: &str) -> String {
+pub(in crate::schema) fn default_constraint_name(name1: &str, name2: &str, label: &str) -> String {
     let avail = 63 - (1 + 1 + label.len());
     let (mut n1, mut n2) = (name1.len(), name2.len());
     while n1 + n2 > avail {

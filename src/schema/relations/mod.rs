@@ -64,8 +64,8 @@ mod tables;
 mod triggers;
 mod views;
 
-pub(super) use columns::column_definition;
 use columns::*;
+pub(super) use columns::{column_definition, default_constraint_name};
 use constraints::*;
 pub use indexes::*;
 pub use policies::*;
