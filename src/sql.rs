@@ -6,18 +6,10 @@
 //! uses), except that identifiers are always quoted: a name that happens to be a keyword in a
 //! newer target major must not break.
 
-/// `"name"` with embedded double quotes doubled. Always quoted, whatever the name.
+/// `"name"` with embedded double quotes doubled. Always quoted, whatever the name
+/// (postgres-protocol's `escape_identifier`, which libpq's `PQescapeIdentifier` also is).
 pub fn quote_ident(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
+    postgres_protocol::escape::escape_identifier(name)
 }
 
 /// Opens the read-only transaction whose snapshot a reader exports or imports, so that several
