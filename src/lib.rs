@@ -68,8 +68,8 @@ pub mod verify;
 pub use preflight as validate;
 
 pub use error::{Error, ErrorKind, Result, Side};
-pub use migrate::PgMigrate;
-pub use options::{MigrateOptions, RolePasswords};
+pub use migrate::{PgMigrate, RunOutput};
+pub use options::{MigrateOptions, RolePasswords, RunMode};
 pub use report::{
     DatabaseResult, DbStatus, Method, MigrateResult, RoleResult, RoleStatus, ValidationReport,
 };

@@ -14,7 +14,7 @@ use crate::conn::connect;
 use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
 use crate::databases::ensure_database;
 use crate::error::{Phase, Result, Side};
-use crate::options::MigrateOptions;
+use crate::options::{MigrateOptions, RunMode};
 use crate::owners::Memberships;
 use crate::pair::DbPair;
 use crate::replication::{self, InitialData, Outcome};
@@ -25,6 +25,15 @@ use crate::schema::model::{ObjectKind, Section};
 use crate::schema::{ExecState, Schema, SchemaOptions, exec, read_schema};
 use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
+
+/// What [`PgMigrate::run`] produced.
+#[derive(Debug)]
+pub enum RunOutput {
+    /// A migration, a validation, a cleanup or a verification: the result report.
+    Result(MigrateResult),
+    /// [`RunMode::PrintDdl`]: the SQL, or why it could not be generated.
+    Ddl(Result<String>),
+}
 
 /// A migration between two servers. See the crate documentation for an example.
 pub struct PgMigrate {
@@ -38,6 +47,20 @@ impl PgMigrate {
 
     pub fn options(&self) -> &MigrateOptions {
         &self.opts
+    }
+
+    /// Does what [`MigrateOptions::mode`] says: the one entry point that reads it.
+    pub async fn run(&self) -> RunOutput {
+        match self.opts.mode {
+            RunMode::PrintDdl => RunOutput::Ddl(self.generate_ddl().await),
+            RunMode::VerifyOnly => RunOutput::Result(self.verify_only().await),
+            RunMode::Validate => RunOutput::Result(MigrateResult {
+                migration_id: self.opts.migration_id.clone(),
+                validation: self.validate().await,
+                ..Default::default()
+            }),
+            RunMode::Migrate | RunMode::Cleanup => RunOutput::Result(self.migrate().await),
+        }
     }
 
     /// Runs every preflight check and reports them together. Nothing is written anywhere.
@@ -54,7 +77,7 @@ impl PgMigrate {
     /// explain the fallback to dump.
     async fn replication_preflight(&self, pf: &mut Preflight) {
         if self.opts.force_method == Some(Method::Dump)
-            || self.opts.cleanup
+            || (self.opts.mode == RunMode::Cleanup)
             || self.opts.schema_only
         {
             return;
@@ -172,7 +195,7 @@ impl PgMigrate {
             return result;
         };
 
-        if opts.cleanup {
+        if opts.mode == RunMode::Cleanup {
             for name in &selected {
                 result.databases.push(self.cleanup_database(name).await);
             }

@@ -129,8 +129,9 @@ pub struct MigrateOptions {
     /// The replication method's settings (`--mangle`, `--max-replication-lag`,
     /// `--replication-timeout`, `--stop-replication`, `--subscription-conninfo`).
     pub replication: crate::replication::ReplicationOptions,
-    /// `--cleanup`: only remove replication objects left by an earlier run, on both sides.
-    pub cleanup: bool,
+    /// What the run does: migrate (the default), only check, print the DDL, clean up, or only
+    /// verify. One field, so that no two flags can disagree about it.
+    pub mode: RunMode,
     /// `--verify`, `--verify-only`, `--verify-max-rows`.
     pub verify: crate::verify::VerifyOptions,
     /// `--resume`: continue the unfinished migrations the target databases' ledgers record
@@ -149,6 +150,23 @@ pub struct MigrateOptions {
     /// every stage watches it. No new database, table or object starts once it fires, and
     /// running statements are cancelled on both servers.
     pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// What a run does ([`crate::PgMigrate::run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunMode {
+    /// Preflight, roles, then each database's schema and data (and replication).
+    #[default]
+    Migrate,
+    /// `--validate`: every preflight check, reported together; nothing is written.
+    Validate,
+    /// `--print-ddl`: the SQL each database's schema would be created with; nothing is
+    /// written to the target.
+    PrintDdl,
+    /// `--cleanup`: only remove the replication objects an earlier run left, on both sides.
+    Cleanup,
+    /// `--verify-only`: compare the selected databases of both servers now; nothing is written.
+    VerifyOnly,
 }
 
 /// The most target sessions that create schema objects when `--schema-jobs` is not given.
@@ -190,7 +208,7 @@ impl Default for MigrateOptions {
             copy: crate::copy::CopyOptions::default(),
             force_method: None,
             replication: crate::replication::ReplicationOptions::default(),
-            cleanup: false,
+            mode: RunMode::Migrate,
             verify: crate::verify::VerifyOptions::default(),
             resume: false,
             clean: false,

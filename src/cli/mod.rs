@@ -26,8 +26,8 @@ use args::OutputFormatArg;
 pub use args::{MAX_SESSIONS, PgArgs, normalize_args};
 
 use crate::error::Result;
-use crate::migrate::PgMigrate;
-use crate::options::MigrateOptions;
+use crate::migrate::{PgMigrate, RunOutput};
+use crate::options::{MigrateOptions, RunMode};
 use crate::report::{MigrateResult, render_findings};
 
 pub const EXIT_OK: i32 = 0;
@@ -138,38 +138,27 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     });
     let span = tracing::info_span!("migration", id = %opts.migration_id);
     let _enter = span.enter();
-    if let Some(out) = ddl_out {
-        let job = PgMigrate::new(opts);
-        return match runtime.block_on(job.generate_ddl()) {
-            Ok(sql) => match out.write(sql.as_bytes()) {
-                Ok(()) => EXIT_OK,
+    let validate_only = opts.mode == RunMode::Validate;
+    let job = PgMigrate::new(opts);
+    let result = match runtime.block_on(job.run()) {
+        RunOutput::Ddl(ddl) => {
+            let out = ddl_out.expect("--print-ddl gives the DDL mode and its output");
+            return match ddl {
+                Ok(sql) => match out.write(sql.as_bytes()) {
+                    Ok(()) => EXIT_OK,
+                    Err(e) => {
+                        eprintln!("pg_migrate: {e}");
+                        EXIT_INVALID
+                    }
+                },
                 Err(e) => {
                     eprintln!("pg_migrate: {e}");
-                    EXIT_INVALID
+                    EXIT_DB_FAILED
                 }
-            },
-            Err(e) => {
-                eprintln!("pg_migrate: {e}");
-                EXIT_DB_FAILED
-            }
-        };
-    }
-    let validate_only = parsed.validate;
-    let migration_id = opts.migration_id.clone();
-    let job = PgMigrate::new(opts);
-    let result = runtime.block_on(async {
-        if parsed.verify_only {
-            job.verify_only().await
-        } else if validate_only {
-            MigrateResult {
-                migration_id,
-                validation: job.validate().await,
-                ..Default::default()
-            }
-        } else {
-            job.migrate().await
+            };
         }
-    });
+        RunOutput::Result(r) => r,
+    };
     let mut report = String::new();
     if validate_only {
         render_findings(&mut report, &result.validation);

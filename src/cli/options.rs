@@ -4,7 +4,7 @@
 use super::args::{CopyFormatArg, MethodArg, PgArgs};
 use crate::conn::ConnInfo;
 use crate::error::{Error, Result};
-use crate::options::{MigrateOptions, RolePasswords, random_migration_id};
+use crate::options::{MigrateOptions, RolePasswords, RunMode, random_migration_id};
 
 /// Splits a comma-separated list, trimming blanks around names and dropping empty items.
 fn split_list(v: &Option<String>) -> Vec<String> {
@@ -132,7 +132,17 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 }
                 r
             },
-            cleanup: a.cleanup,
+            mode: if a.print_ddl.is_some() {
+                RunMode::PrintDdl
+            } else if a.verify_only {
+                RunMode::VerifyOnly
+            } else if a.validate {
+                RunMode::Validate
+            } else if a.cleanup {
+                RunMode::Cleanup
+            } else {
+                RunMode::Migrate
+            },
             verify: {
                 if a.verify && a.schema_only {
                     return Err(Error::config(
@@ -141,7 +151,6 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 }
                 crate::verify::VerifyOptions {
                     after_copy: a.verify,
-                    only: a.verify_only,
                     max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
                 }
             },

@@ -311,7 +311,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         // Only the replication method loses large objects written during the migration.
         let replication_possible = opts.force_method != Some(crate::report::Method::Dump)
             && !opts.schema_only
-            && !opts.cleanup;
+            && opts.mode != crate::options::RunMode::Cleanup;
         for p in probes.iter().filter(|_| replication_possible) {
             check_large_objects(&mut report, p);
         }
@@ -333,7 +333,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             )
             .await;
         }
-        if tgt_ok && !opts.cleanup {
+        if tgt_ok && opts.mode != crate::options::RunMode::Cleanup {
             let existing: Vec<String> = selected
                 .iter()
                 .filter(|n| target_names.contains(n.as_str()))

@@ -101,7 +101,7 @@ pub fn select_databases(
             selected.push(d.name.clone());
         }
     }
-    if selected.is_empty() && !opts.cleanup {
+    if selected.is_empty() && opts.mode != crate::options::RunMode::Cleanup {
         report.error(
             CHECK,
             None,

@@ -58,13 +58,12 @@ use table::{Pair, TableJob, verify_table};
 /// Default of `--verify-max-rows`.
 pub const DEFAULT_MAX_ROWS: usize = 10;
 
-/// What the user asked for (`--verify`, `--verify-only`, `--verify-max-rows`).
+/// What the user asked for (`--verify`, `--verify-max-rows`; `--verify-only` is
+/// [`crate::options::RunMode::VerifyOnly`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifyOptions {
     /// `--verify`: compare after the data of each database is in.
     pub after_copy: bool,
-    /// `--verify-only`: compare now, migrate nothing.
-    pub only: bool,
     /// Differing keys listed per table at most.
     pub max_rows: usize,
 }
@@ -73,7 +72,6 @@ impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
             after_copy: false,
-            only: false,
             max_rows: DEFAULT_MAX_ROWS,
         }
     }
