@@ -15,6 +15,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -136,7 +137,7 @@ fn real_copy(c: &mut Criterion) {
     for (name, format) in [("text", CopyFormat::Text), ("binary", CopyFormat::Binary)] {
         for split in [0u64, 8 * 1024 * 1024] {
             let opts = CopyOptions {
-                jobs: 2,
+                jobs: NonZeroUsize::new(2).unwrap(),
                 format,
                 split_larger_than: split,
                 analyze: false,

@@ -807,7 +807,7 @@ impl PgMigrate {
             source_db: name,
             target_db: name,
             source_snapshot: snapshot,
-            jobs: opts.copy.jobs,
+            jobs: opts.copy.jobs.get(),
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
             cancel: opts.cancel.clone(),

@@ -182,7 +182,7 @@ impl MigrateOptions {
     /// and a big client is no reason to hold dozens of connections to a managed target.
     pub fn ddl_sessions(&self) -> usize {
         self.schema_jobs
-            .unwrap_or((self.copy.jobs.max(1) * 2).min(DEFAULT_DDL_SESSIONS_MAX))
+            .unwrap_or((self.copy.jobs.get() * 2).min(DEFAULT_DDL_SESSIONS_MAX))
             .max(1)
     }
 }

@@ -13,6 +13,7 @@
 use crate::conn::Session;
 use crate::error::{Error, Result};
 use crate::options::MigrateOptions;
+use std::num::NonZeroUsize;
 
 /// What one server can still give the migration user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +80,7 @@ pub fn fit(
     source: &FreeSlots,
     target: &FreeSlots,
 ) -> Option<(MigrateOptions, Vec<String>)> {
-    let jobs = opts.copy.jobs.max(1) as u64;
+    let jobs = opts.copy.jobs.get() as u64;
     let ddl = opts.ddl_sessions() as u64;
     let source_room = source.free.saturating_sub(SOURCE_EXTRA).max(1);
     let target_room = target.free.saturating_sub(TARGET_EXTRA_COPY).max(1);
@@ -102,7 +103,7 @@ pub fn fit(
              other sessions, for more parallelism",
             slots.why
         ));
-        out.copy.jobs = fitted_jobs as usize;
+        out.copy.jobs = NonZeroUsize::new(fitted_jobs as usize).unwrap_or(NonZeroUsize::MIN);
     }
     // Set explicitly so that the default (twice --jobs) does not follow the lowered --jobs.
     out.schema_jobs = Some(fitted_ddl as usize);
@@ -122,7 +123,7 @@ mod tests {
 
     fn opts(jobs: usize, schema_jobs: Option<usize>) -> MigrateOptions {
         let mut o = MigrateOptions::default();
-        o.copy.jobs = jobs;
+        o.copy.jobs = NonZeroUsize::new(jobs).unwrap();
         o.schema_jobs = schema_jobs;
         o
     }
@@ -141,16 +142,16 @@ mod tests {
         let few = compute(20, 3, 7, -1, 0); // 10 free
         assert!(fit(&opts(4, None), &plenty, &plenty).is_none());
         let (o, w) = fit(&opts(100, Some(100)), &few, &plenty).unwrap();
-        assert_eq!(o.copy.jobs, 8);
+        assert_eq!(o.copy.jobs.get(), 8);
         assert_eq!(o.ddl_sessions(), 100);
         assert!(
             w[0].contains("--jobs lowered from 100 to 8") && w[0].contains("source"),
             "{w:?}"
         );
         let (o, w) = fit(&opts(2, Some(100)), &plenty, &few).unwrap();
-        assert_eq!((o.copy.jobs, o.ddl_sessions()), (2, 9));
+        assert_eq!((o.copy.jobs.get(), o.ddl_sessions()), (2, 9));
         let (o, _) = fit(&opts(50, Some(100)), &plenty, &few).unwrap();
-        assert_eq!((o.copy.jobs, o.ddl_sessions()), (8, 9));
+        assert_eq!((o.copy.jobs.get(), o.ddl_sessions()), (8, 9));
         assert!(
             w[0].contains("--schema-jobs") && w[0].contains("target"),
             "{w:?}"
@@ -158,6 +159,6 @@ mod tests {
         // Never below one session.
         let none = compute(5, 3, 5, -1, 0);
         let (o, _) = fit(&opts(4, None), &none, &none).unwrap();
-        assert_eq!((o.copy.jobs, o.ddl_sessions()), (1, 1));
+        assert_eq!((o.copy.jobs.get(), o.ddl_sessions()), (1, 1));
     }
 }

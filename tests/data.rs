@@ -10,6 +10,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -60,7 +61,7 @@ fn multiranges() -> bool {
 
 fn options(format: CopyFormat, split: u64) -> CopyOptions {
     CopyOptions {
-        jobs: 3,
+        jobs: NonZeroUsize::new(3).unwrap(),
         format,
         split_larger_than: split,
         progress: ProgressMode::Quiet,
@@ -987,7 +988,7 @@ async fn triggers_and_foreign_keys_do_not_fire_and_are_reported() {
         .await;
     // jobs = 1 and the child table is the bigger one: it loads before its parent.
     let mut opts = options(CopyFormat::Auto, 0);
-    opts.jobs = 1;
+    opts.jobs = NonZeroUsize::MIN;
     let report = copy(&src, &tgt, &opts, None, PostDataPlan::default())
         .await
         .unwrap();
@@ -1058,7 +1059,7 @@ async fn works_without_superuser_on_either_side() {
     // One worker, largest table first: the parent loads before the child, whose foreign key is
     // checked during its load (no replica role without superuser).
     let mut opts = options(CopyFormat::Auto, 0);
-    opts.jobs = 1;
+    opts.jobs = NonZeroUsize::MIN;
     let report = copy_database(
         &pair_of(&s, &t, &src, &tgt),
         &opts,

@@ -10,6 +10,7 @@
 
 mod support;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -54,7 +55,7 @@ fn options(db: &str) -> MigrateOptions {
         only_dbs: vec![db.to_string()],
         force_method: Some(Method::Dump),
         copy: CopyOptions {
-            jobs: 2,
+            jobs: NonZeroUsize::new(2).unwrap(),
             progress: ProgressMode::Quiet,
             ..CopyOptions::default()
         },

@@ -11,6 +11,7 @@
 
 mod support;
 
+use std::num::NonZeroUsize;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -330,7 +331,7 @@ async fn a_terminated_target_backend_is_retried_on_new_sessions() {
         force_method: Some(Method::Dump),
         ..Default::default()
     };
-    opts.copy.jobs = 2;
+    opts.copy.jobs = NonZeroUsize::new(2).unwrap();
     opts.copy.progress = db_migrate::copy::ProgressMode::Quiet;
     opts.copy.retry_delay = Duration::from_millis(200);
     let killer = {

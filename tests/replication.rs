@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -90,7 +91,7 @@ fn copier(
                 InitialData::InSnapshot(snapshot) => {
                     tokio::time::sleep(pause).await;
                     let opts = CopyOptions {
-                        jobs: 2,
+                        jobs: NonZeroUsize::new(2).unwrap(),
                         progress: ProgressMode::Quiet,
                         ..CopyOptions::default()
                     };
@@ -1384,7 +1385,7 @@ async fn force_method_alone_makes_a_missing_replication_privilege_fail_the_datab
         only_dbs: vec![db.clone()],
         force_method,
         copy: CopyOptions {
-            jobs: 2,
+            jobs: NonZeroUsize::new(2).unwrap(),
             progress: ProgressMode::Quiet,
             ..CopyOptions::default()
         },

@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -361,7 +362,7 @@ async fn writes_on_the_source_during_a_dump_migration_are_not_reported() {
             ..Default::default()
         },
         copy: db_migrate::copy::CopyOptions {
-            jobs: 2,
+            jobs: NonZeroUsize::new(2).unwrap(),
             progress: ProgressMode::Quiet,
             ..Default::default()
         },
@@ -538,7 +539,7 @@ async fn replication_cut_over_with_verify_compares_after_the_lag_reached_zero() 
             ..Default::default()
         },
         copy: db_migrate::copy::CopyOptions {
-            jobs: 2,
+            jobs: NonZeroUsize::new(2).unwrap(),
             progress: ProgressMode::Quiet,
             ..Default::default()
         },

@@ -76,10 +76,8 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             copy: {
                 let mut c = crate::copy::CopyOptions::default();
                 if let Some(j) = a.jobs {
-                    if j == 0 {
-                        return Err(Error::config("--jobs must be at least 1"));
-                    }
-                    c.jobs = j;
+                    c.jobs = std::num::NonZeroUsize::new(j)
+                        .ok_or_else(|| Error::config("--jobs must be at least 1"))?;
                 }
                 c.format = match a.copy_format {
                     CopyFormatArg::Auto => crate::copy::CopyFormat::Auto,
@@ -249,7 +247,7 @@ mod tests {
             "--no-replicate-extension-tables",
         ]);
         let o = MigrateOptions::try_from(&a).unwrap();
-        assert_eq!(o.copy.jobs, 3);
+        assert_eq!(o.copy.jobs.get(), 3);
         assert_eq!(o.copy.format, crate::copy::CopyFormat::Text);
         assert_eq!(o.copy.split_larger_than, 1 << 20);
         assert!(!o.copy.analyze);

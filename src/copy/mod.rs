@@ -70,6 +70,7 @@ pub mod worker;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -128,7 +129,7 @@ pub enum ProgressMode {
 pub struct CopyOptions {
     /// Parallel workers (each with one source and one target session). Default: the number of
     /// CPU cores, at least 2.
-    pub jobs: usize,
+    pub jobs: NonZeroUsize,
     pub format: CopyFormat,
     /// Tables larger than this many bytes (heap + TOAST on the source) are copied in parts
     /// of about this size. 0 disables splitting. Default [`DEFAULT_SPLIT_LARGER_THAN`].
@@ -158,11 +159,10 @@ pub struct CopyOptions {
 }
 
 /// The default worker count: CPU cores, at least 2.
-pub fn default_jobs() -> usize {
+pub fn default_jobs() -> NonZeroUsize {
     std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .max(2)
+        .unwrap_or(NonZeroUsize::MIN)
+        .max(NonZeroUsize::new(2).expect("2 is not zero"))
 }
 
 impl Default for CopyOptions {
@@ -561,7 +561,7 @@ async fn run(
         parts = plan.tables.iter().map(|t| t.parts.len()).sum::<usize>(),
         sequences = seq_values.len(),
         large_objects = plan.large_objects.len(),
-        jobs = opts.jobs.max(1),
+        jobs = opts.jobs.get(),
         "copying data"
     );
     let (sched, orphans) = sched::Sched::new(
@@ -607,7 +607,7 @@ async fn run(
     // connections: the COPY bytes of a worker never cross threads, which avoids the cross-thread
     // wake-ups that otherwise dominate the engine's own CPU time (see benches/copy.rs).
     let mut workers = tokio::task::JoinSet::new();
-    for i in 0..opts.jobs.max(1) {
+    for i in 0..opts.jobs.get() {
         let sh = shared.clone();
         let span = tracing::Span::current();
         workers.spawn_blocking(move || {

@@ -54,7 +54,7 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             source_db: name,
             target_db: name,
             source_snapshot: None,
-            jobs: opts.copy.jobs,
+            jobs: opts.copy.jobs.get(),
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
             cancel: opts.cancel.clone(),
