@@ -190,16 +190,7 @@ async fn unlogged_tables(
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| {
-            only.is_none_or(|only| {
-                let (schema, table): (String, String) = (r.get(0), r.get(1));
-                only.iter().any(|(s, t)| *s == schema && *t == table)
-            })
-        })
-        .map(|r| r.get(2))
-        .collect())
+    Ok(crate::replication::identity::selected_names(&rows, only))
 }
 
 fn list(names: &[String]) -> String {

@@ -35,8 +35,16 @@ pub async fn tables_without_identity(
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
+    Ok(selected_names(&rows, only))
+}
+
+/// Rows of `(schema, table, display name)`: the display names of those in `only` (all when
+/// `None`). The checks list tables the same way, so the filter is written once.
+pub(crate) fn selected_names(
+    rows: &[tokio_postgres::Row],
+    only: Option<&[(String, String)]>,
+) -> Vec<String> {
+    rows.iter()
         .filter(|r| {
             only.is_none_or(|only| {
                 let (schema, table): (String, String) = (r.get(0), r.get(1));
@@ -44,7 +52,7 @@ pub async fn tables_without_identity(
             })
         })
         .map(|r| r.get::<_, String>(2))
-        .collect())
+        .collect()
 }
 
 /// Why replication is refused for `tables`, with the fix.
