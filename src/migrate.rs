@@ -636,8 +636,7 @@ impl PgMigrate {
                                 )
                                 .await;
                                 *table_states.lock().expect("not poisoned") = outcome.tables;
-                                let copied =
-                                    outcome.result.map_err(|e| e.with_phase(Phase::Data))?;
+                                let copied = outcome.result?;
                                 let text = copy_summary(&copied);
                                 *copy_report.lock().expect("not poisoned") = Some(copied);
                                 Ok(text)
@@ -712,7 +711,7 @@ impl PgMigrate {
                     Ok(c) => c,
                     Err(e) => {
                         entry.tables = outcome.tables;
-                        return Err(e.with_phase(Phase::Data));
+                        return Err(e);
                     }
                 };
                 summary.push_str("; ");

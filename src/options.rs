@@ -119,7 +119,7 @@ pub struct MigrateOptions {
     pub schema: crate::schema::SchemaOptions,
     /// Target sessions that create schema objects (`--schema-jobs`); `None`: twice
     /// `copy.jobs` (see [`MigrateOptions::ddl_sessions`]).
-    pub schema_jobs: Option<usize>,
+    pub schema_jobs: Option<std::num::NonZeroUsize>,
     /// The data stage: `--jobs`, `--copy-format`, `--split-tables-larger-than`, `--no-analyze`,
     /// `--no-replicate-extension-tables`, progress and cancellation.
     pub copy: crate::copy::CopyOptions,
@@ -181,9 +181,10 @@ impl MigrateOptions {
     /// [`DEFAULT_DDL_SESSIONS_MAX`] unless asked for: `--jobs` defaults to the client's cores,
     /// and a big client is no reason to hold dozens of connections to a managed target.
     pub fn ddl_sessions(&self) -> usize {
-        self.schema_jobs
-            .unwrap_or((self.copy.jobs.get() * 2).min(DEFAULT_DDL_SESSIONS_MAX))
-            .max(1)
+        self.schema_jobs.map_or(
+            (self.copy.jobs.get() * 2).min(DEFAULT_DDL_SESSIONS_MAX),
+            |n| n.get(),
+        )
     }
 }
 

@@ -106,7 +106,7 @@ pub fn fit(
         out.copy.jobs = NonZeroUsize::new(fitted_jobs as usize).unwrap_or(NonZeroUsize::MIN);
     }
     // Set explicitly so that the default (twice --jobs) does not follow the lowered --jobs.
-    out.schema_jobs = Some(fitted_ddl as usize);
+    out.schema_jobs = Some(NonZeroUsize::new(fitted_ddl as usize).unwrap_or(NonZeroUsize::MIN));
     if fitted_ddl < ddl {
         warnings.push(format!(
             "schema sessions (--schema-jobs) lowered from {ddl} to {fitted_ddl}: the target \
@@ -124,7 +124,7 @@ mod tests {
     fn opts(jobs: usize, schema_jobs: Option<usize>) -> MigrateOptions {
         let mut o = MigrateOptions::default();
         o.copy.jobs = NonZeroUsize::new(jobs).unwrap();
-        o.schema_jobs = schema_jobs;
+        o.schema_jobs = schema_jobs.map(|n| NonZeroUsize::new(n).unwrap());
         o
     }
 

@@ -421,7 +421,7 @@ async fn cancelling_during_schema_creation_stops_it_and_leaves_no_open_transacti
         target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
         only_dbs: vec![db.clone()],
         force_method: Some(Method::Dump),
-        schema_jobs: Some(2),
+        schema_jobs: NonZeroUsize::new(2),
         ..Default::default()
     };
     let cancel = opts.cancel.clone();

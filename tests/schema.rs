@@ -226,8 +226,10 @@ $$;
 
 #[tokio::test]
 async fn one_schema_session_or_many_create_the_same_schema() {
-    support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, Some(1)).await;
-    support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, Some(8)).await;
+    support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, std::num::NonZeroUsize::new(1))
+        .await;
+    support::oracle::assert_schema_roundtrip_with(CHAINED_TABLES, std::num::NonZeroUsize::new(8))
+        .await;
 }
 
 /// A managed-service admin of `cluster` (not superuser: superusers ignore connection limits)
@@ -259,7 +261,7 @@ async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
     src.execute(&db, CHAINED_TABLES).await;
     let (admin, pw) = admin_limited_to(tgt, "few slots admin ", 3).await;
     let mut opts = options(&db, tgt.uri(&admin, &pw, "postgres")).await;
-    opts.schema_jobs = Some(6);
+    opts.schema_jobs = std::num::NonZeroUsize::new(6);
     let result = PgMigrate::new(opts).migrate().await;
     let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
     assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());

@@ -70,8 +70,11 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 no_publications: a.no_publications,
             },
             schema_jobs: match a.schema_jobs {
-                Some(0) => return Err(Error::config("--schema-jobs must be at least 1")),
-                other => other,
+                Some(n) => Some(
+                    std::num::NonZeroUsize::new(n)
+                        .ok_or_else(|| Error::config("--schema-jobs must be at least 1"))?,
+                ),
+                None => None,
             },
             copy: {
                 let mut c = crate::copy::CopyOptions::default();

@@ -337,7 +337,7 @@ pub async fn copy_database_with_states(
     let result = match result {
         Err(e) if pair.cancel().is_cancelled() && e.kind() != ErrorKind::Cancelled => {
             tracing::debug!("after cancellation: {e}");
-            Err(cancelled().with_database(pair.source_db()))
+            Err(interrupted().with_database(pair.source_db()))
         }
         r => r,
     };
@@ -364,9 +364,17 @@ async fn step<T>(
             for s in sessions {
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.cancel()).await;
             }
-            Err(cancelled())
+            Err(interrupted())
         }
     }
+}
+
+/// The copy stage's own cancellation error, in [`Phase::Data`] (the data stage as a whole was
+/// stopped; what a worker was doing then is in the log). The ledger's bookkeeping and a worker
+/// that cannot start are of that phase too; the workers' own errors name [`Phase::Copy`] or
+/// [`Phase::PostData`].
+fn interrupted() -> Error {
+    cancelled().with_phase(Phase::Data)
 }
 
 /// Tables locked per `LOCK TABLE` statement.
@@ -492,14 +500,17 @@ async fn run(
     // The ledger: what an earlier run committed stays, the rest is planned again; the parts of
     // tables planned for the first time are recorded before any of them starts.
     let (ledger_run, mut resumed) = if opts.ledger {
-        let state = step(stop, &[&control], crate::ledger::read_copy_state(&control)).await?;
+        let state = step(stop, &[&control], crate::ledger::read_copy_state(&control))
+            .await
+            .map_err(|e| e.with_phase(Phase::Data))?;
         let r = resume::apply(&mut plan, &state, &mut post_data);
         step(
             stop,
             &[&control],
             crate::ledger::record_parts(&control, &state.run_id, &r.new_tables),
         )
-        .await?;
+        .await
+        .map_err(|e| e.with_phase(Phase::Data))?;
         if !r.earlier_snapshots.is_empty() {
             let n = r.done.len() + r.partial.len();
             plan.warnings.push(format!(
@@ -660,10 +671,11 @@ async fn run(
                 if n == 1 { "" } else { "s" }
             ))
         };
-        return Err(first.with_database(dbname_source));
+        // A worker's error names its phase (copy, post-data); one that could not start does not.
+        return Err(first.with_database(dbname_source).with_phase(Phase::Data));
     }
     if stop.is_cancelled() {
-        return Err(cancelled().with_database(dbname_source));
+        return Err(interrupted().with_database(dbname_source));
     }
 
     // Post-data that waited for no table, then the rest, in order.

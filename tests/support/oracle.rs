@@ -214,7 +214,10 @@ pub async fn assert_schema_roundtrip(fixture: &str) -> String {
 
 /// [`assert_schema_roundtrip`] with `schema_jobs` target sessions creating the schema (`None`:
 /// the default).
-pub async fn assert_schema_roundtrip_with(fixture: &str, schema_jobs: Option<usize>) -> String {
+pub async fn assert_schema_roundtrip_with(
+    fixture: &str,
+    schema_jobs: Option<std::num::NonZeroUsize>,
+) -> String {
     let (src, tgt) = (source(), target());
     let db = src.create_database("schema oracle ").await;
     src.execute(&db, fixture).await;
