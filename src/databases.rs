@@ -11,6 +11,7 @@ use crate::catalog::databases::DatabaseInfo;
 use crate::conn::Session;
 use crate::error::{Error, Result};
 use crate::sql::{quote_ident, quote_literal, set_clause};
+use crate::warning::Warning;
 
 /// What happened to one database in the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +19,11 @@ pub struct DbOutcome {
     /// True when this run created the database; false when it already existed.
     pub created: bool,
     /// Differences from the source an operator should know about.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Locale clauses for `CREATE DATABASE`, as far as the target supports them.
-fn locale_clauses(src: &DatabaseInfo, target_version: u32, warnings: &mut Vec<String>) -> String {
+fn locale_clauses(src: &DatabaseInfo, target_version: u32, warnings: &mut Vec<Warning>) -> String {
     let mut sql = format!(
         " LC_COLLATE {} LC_CTYPE {}",
         quote_literal(&src.collate),
@@ -38,10 +39,12 @@ fn locale_clauses(src: &DatabaseInfo, target_version: u32, warnings: &mut Vec<St
                 if target_version >= 160000 {
                     sql.push_str(&format!(" ICU_RULES {}", quote_literal(rules)));
                 } else {
-                    warnings.push(format!(
-                        "database \"{}\": ICU rules are not supported by the target (PostgreSQL {}); created without them",
-                        src.name,
-                        target_version / 10000
+                    warnings.push(db_warning(
+                        src,
+                        format!(
+                            "ICU rules are not supported by the target (PostgreSQL {}); created without them",
+                            target_version / 10000
+                        ),
                     ));
                 }
             }
@@ -53,18 +56,25 @@ fn locale_clauses(src: &DatabaseInfo, target_version: u32, warnings: &mut Vec<St
             }
         }
         'c' => {}
-        other => warnings.push(format!(
-            "database \"{}\": the source uses locale provider '{}' which the target (PostgreSQL {}) does not support; created with the libc provider",
-            src.name,
+        other => warnings.push(db_warning(src, format!(
+            "the source uses locale provider '{}' which the target (PostgreSQL {}) does not support; created with the libc provider",
             match other {
                 'i' => "icu",
                 'b' => "builtin",
                 _ => "unknown",
             },
             target_version / 10000
-        )),
+        ))),
     }
     sql
+}
+
+/// A warning about how database `src` was created in the target: its text names the database
+/// (`database "app": ...`), which is also its object.
+fn db_warning(src: &DatabaseInfo, message: String) -> Warning {
+    Warning::database_setting(message)
+        .on(format!("database \"{}\"", src.name))
+        .in_database(&src.name)
 }
 
 /// True when an error from `CREATE DATABASE` is about a locale the target does not have.
@@ -118,23 +128,29 @@ pub async fn ensure_database(
     let owner = if owner_exists {
         format!(" OWNER {}", quote_ident(&src.owner))
     } else {
-        warnings.push(format!(
-            "database \"{}\": owner role \"{}\" does not exist in the target; the database is owned by the migration user",
-            src.name, src.owner
+        warnings.push(db_warning(
+            src,
+            format!(
+                "owner role \"{}\" does not exist in the target; the database is owned by the migration user",
+                src.owner
+            ),
         ));
         String::new()
     };
     let locale = locale_clauses(src, target.server_version_num(), &mut warnings);
 
     // Try the faithful statement first, then relax what the target cannot honour, saying so.
-    let mut attempts: Vec<(String, Option<String>)> =
+    let mut attempts: Vec<(String, Option<Warning>)> =
         vec![(format!("{base}{locale}{limit}{owner}"), None)];
     if !owner.is_empty() {
         attempts.push((
             format!("{base}{locale}{limit}"),
-            Some(format!(
-                "database \"{}\": the migration user may not make \"{}\" the owner; the database is owned by the migration user",
-                src.name, src.owner
+            Some(db_warning(
+                src,
+                format!(
+                    "the migration user may not make \"{}\" the owner; the database is owned by the migration user",
+                    src.owner
+                ),
             )),
         ));
     }
@@ -160,9 +176,8 @@ pub async fn ensure_database(
                 );
                 match target.batch_execute(&relaxed).await.map_err(Error::from_pg) {
                     Ok(()) => {
-                        warnings.push(format!(
-                            "database \"{}\": the target does not support the source locale (collate \"{}\", ctype \"{}\"{}): created with the target's default locale ({})",
-                            src.name,
+                        warnings.push(db_warning(src, format!(
+                            "the target does not support the source locale (collate \"{}\", ctype \"{}\"{}): created with the target's default locale ({})",
                             src.collate,
                             src.ctype,
                             src.locale
@@ -170,7 +185,7 @@ pub async fn ensure_database(
                                 .map(|l| format!(", locale \"{l}\""))
                                 .unwrap_or_default(),
                             e.message()
-                        ));
+                        )));
                         if let Some(n) = note {
                             warnings.push(n.clone());
                         }
@@ -195,10 +210,9 @@ pub async fn ensure_database(
     if let Some(comment) = &src.comment {
         let sql = format!("COMMENT ON DATABASE {name} IS {}", quote_literal(comment));
         if let Err(e) = target.batch_execute(&sql).await {
-            warnings.push(format!(
-                "database \"{}\": could not set its comment: {}",
-                src.name,
-                Error::from_pg(e).message()
+            warnings.push(db_warning(
+                src,
+                format!("could not set its comment: {}", Error::from_pg(e).message()),
             ));
         }
     }
@@ -209,10 +223,12 @@ pub async fn ensure_database(
         let sql = format!("ALTER DATABASE {name} SET {clause}");
         if let Err(e) = target.batch_execute(&sql).await {
             let setting = entry.split('=').next().unwrap_or(entry);
-            warnings.push(format!(
-                "database \"{}\": could not apply setting \"{setting}\": {}",
-                src.name,
-                Error::from_pg(e).message()
+            warnings.push(db_warning(
+                src,
+                format!(
+                    "could not apply setting \"{setting}\": {}",
+                    Error::from_pg(e).message()
+                ),
             ));
         }
     }
@@ -259,6 +275,6 @@ mod tests {
         let s = locale_clauses(&db('b'), 160000, &mut w);
         assert!(!s.contains("LOCALE_PROVIDER"), "{s}");
         assert_eq!(w.len(), 1);
-        assert!(w[0].contains("builtin"), "{}", w[0]);
+        assert!(w[0].to_string().contains("builtin"), "{}", w[0]);
     }
 }

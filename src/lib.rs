@@ -63,6 +63,7 @@ pub mod slots;
 pub mod sql;
 pub mod text;
 pub mod verify;
+pub mod warning;
 
 /// The preflight stage under its earlier name (`validate::preflight`, `validate::Preflight`...).
 pub use preflight as validate;
@@ -73,6 +74,7 @@ pub use options::{MigrateOptions, RolePasswords, RunMode};
 pub use report::{
     DatabaseResult, DbStatus, Method, MigrateResult, RoleResult, RoleStatus, ValidationReport,
 };
+pub use warning::{Warning, WarningKind};
 
 /// `db-migrate/<version>`: the application_name of every session unless the user gave one.
 pub const APPLICATION_NAME: &str = concat!("db-migrate/", env!("CARGO_PKG_VERSION"));

@@ -25,6 +25,7 @@ use crate::schema::model::{ObjectKind, Section};
 use crate::schema::{ExecState, Schema, SchemaOptions, exec, read_schema};
 use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
+use crate::warning::{self, Warning};
 
 /// What [`PgMigrate::run`] produced.
 #[derive(Debug)]
@@ -189,9 +190,9 @@ impl PgMigrate {
         } = pf
         else {
             // Preflight reports unreachable servers as global errors; this is a safety net.
-            result.warnings.push(
-                "preflight could not open sessions to both servers; nothing was migrated".into(),
-            );
+            result.warnings.push(Warning::connection(
+                "preflight could not open sessions to both servers; nothing was migrated",
+            ));
             return result;
         };
 
@@ -214,9 +215,9 @@ impl PgMigrate {
                     match list_role_db_settings(&source).await {
                         Ok(s) => s,
                         Err(e) => {
-                            result.warnings.push(format!(
+                            result.warnings.push(Warning::role(format!(
                                 "per-database role settings could not be read from the source: {e}"
-                            ));
+                            )));
                             Vec::new()
                         }
                     }
@@ -224,7 +225,7 @@ impl PgMigrate {
                 Err(e) => {
                     result
                         .warnings
-                        .push(format!("roles could not be migrated: {e}"));
+                        .push(Warning::role(format!("roles could not be migrated: {e}")));
                     Vec::new()
                 }
             };
@@ -239,10 +240,10 @@ impl PgMigrate {
                 Some(m)
             }
             Err(e) => {
-                result.warnings.push(format!(
+                result.warnings.push(Warning::ownership(format!(
                     "owners are kept only where the migration user may already act as them: \
                      its memberships could not be read: {e}"
-                ));
+                )));
                 None
             }
         };
@@ -298,7 +299,7 @@ impl PgMigrate {
                     Ok((dropped_db, removed)) => {
                         result
                             .warnings
-                            .push(format!("database \"{name}\": {removed}"));
+                            .push(Warning::recovery(removed).in_database(name));
                         if dropped_db {
                             existing = None;
                         }
@@ -370,9 +371,7 @@ impl PgMigrate {
             };
             if let Some(m) = memberships.as_mut() {
                 let w = m.release(&target).await;
-                result
-                    .warnings
-                    .extend(w.into_iter().map(|w| format!("database \"{name}\": {w}")));
+                result.warnings.extend(warning::in_database(w, name));
             }
             result.databases.push(entry);
         }
@@ -389,7 +388,7 @@ impl PgMigrate {
         run: &crate::ledger::RunRecord,
         memberships: Option<&mut Memberships>,
         selection: &DbSelection,
-    ) -> (DatabaseResult, Vec<String>) {
+    ) -> (DatabaseResult, Vec<Warning>) {
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
         let cancel = self.opts.cancel.clone();
@@ -422,11 +421,7 @@ impl PgMigrate {
                 entry.message = format!("{created}; {e}");
             }
         }
-        let prefixed = warnings
-            .into_iter()
-            .map(|w| format!("database \"{name}\": {w}"))
-            .collect();
-        (entry, prefixed)
+        (entry, warning::in_database(warnings, name).collect())
     }
 
     async fn schema_and_data(
@@ -434,7 +429,7 @@ impl PgMigrate {
         name: &str,
         run: &crate::ledger::RunRecord,
         entry: &mut DatabaseResult,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<Warning>,
         mut memberships: Option<&mut Memberships>,
         selection: &DbSelection,
     ) -> Result<String> {
@@ -462,7 +457,7 @@ impl PgMigrate {
         {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
-            warnings.extend(o.warnings);
+            warnings.extend(replication_warnings(o.warnings, name));
             if o.status == DbStatus::Done {
                 crate::recovery::remove_ledger(&opts.target, name, warnings).await;
             }
@@ -486,18 +481,18 @@ impl PgMigrate {
             .await
             .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
         drop(source);
-        warnings.extend(filter_schema(
-            &mut schema,
-            selection,
-            &opts.excluded_extensions,
-        ));
+        warnings.extend(
+            filter_schema(&mut schema, selection, &opts.excluded_extensions)
+                .into_iter()
+                .map(Warning::selection),
+        );
         info!(
             database = %name,
             objects = schema.objects.len(),
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
             "schema read"
         );
-        warnings.extend(schema.warnings.iter().cloned());
+        warnings.extend(schema.warnings.iter().cloned().map(Warning::schema));
         let target = pair.open(Side::Target, Phase::PreData).await?;
         exec::prepare_session(&target).await?;
         // Before the facts are read: they list the roles the migration user may act as.
@@ -525,12 +520,12 @@ impl PgMigrate {
                     if !sessions.is_empty()
                         && e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) =>
                 {
-                    warnings.push(format!(
+                    warnings.push(Warning::capacity(format!(
                         "schema objects are created on {} target sessions instead of {wanted}: \
                          {}",
                         sessions.len(),
                         e.message()
-                    ));
+                    )));
                     break;
                 }
                 Err(e) => return Err(e),
@@ -674,7 +669,7 @@ impl PgMigrate {
                             m.keep("the subscription is owned by the migration user and applies changes as the table owners");
                         }
                         entry.status = o.status;
-                        warnings.extend(o.warnings);
+                        warnings.extend(replication_warnings(o.warnings, name));
                         summary.push_str("; ");
                         summary.push_str(&o.message);
                         self.verify_replicated(name, entry, &mut summary, warnings)
@@ -727,7 +722,7 @@ impl PgMigrate {
                 }
             }
             if let Some(copied) = copy_report.lock().expect("not poisoned").take() {
-                warnings.extend(copied.warnings.iter().cloned());
+                warnings.extend(copied.warnings.iter().cloned().map(Warning::data));
                 entry.data = Some(copied);
             }
         }
@@ -759,7 +754,7 @@ impl PgMigrate {
         if !report.warnings.is_empty() {
             summary.push_str(&format!("; {} schema warnings", report.warnings.len()));
         }
-        warnings.extend(report.warnings);
+        warnings.extend(report.warnings.into_iter().map(Warning::schema));
         Ok(summary)
     }
 
@@ -772,17 +767,16 @@ impl PgMigrate {
         name: &str,
         entry: &mut DatabaseResult,
         summary: &mut String,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<Warning>,
     ) -> Result<()> {
         if !self.opts.verify.after_copy {
             return Ok(());
         }
         if entry.status != DbStatus::Done {
-            warnings.push(
+            warnings.push(Warning::verify(
                 "--verify: not verified while replication is running; verify at the cut-over \
-                 (--max-replication-lag 0 --stop-replication --verify) or with --verify-only"
-                    .into(),
-            );
+                 (--max-replication-lag 0 --stop-replication --verify) or with --verify-only",
+            ));
             return Ok(());
         }
         let v = self.verify_after_copy(name, None).await?;
@@ -961,6 +955,17 @@ fn post_data_plan(
         }
     }
     plan
+}
+
+/// The replication stage's warnings, which name their database already.
+fn replication_warnings(warnings: Vec<String>, name: &str) -> impl Iterator<Item = Warning> {
+    let prefix = format!("database \"{name}\": ");
+    warnings
+        .into_iter()
+        .map(move |w| match w.strip_prefix(&prefix) {
+            Some(m) => Warning::replication(m).in_database(name),
+            None => Warning::replication(w),
+        })
 }
 
 /// One line about what the data copy did.

@@ -37,6 +37,7 @@ use crate::options::MigrateOptions;
 use crate::report::ValidationReport;
 use crate::sql::quote_ident;
 use crate::validate::{DB_CONCURRENCY, uncreatable_reason};
+use crate::warning::Warning;
 
 /// Objects per owner role, as [`count_owned_objects`] reads them.
 type OwnerCounts = Vec<(String, i64)>;
@@ -237,7 +238,7 @@ impl Memberships {
 
     /// Revokes the memberships this run took, unless they must be kept; returns warnings for
     /// what could not be revoked or is kept. Then forgets the roles, for the next database.
-    pub async fn release(&mut self, target: &Session) -> Vec<String> {
+    pub async fn release(&mut self, target: &Session) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let added = std::mem::take(&mut self.added);
         self.refused.clear();
@@ -248,17 +249,20 @@ impl Memberships {
                     .iter()
                     .map(|r| format!("REVOKE {} FROM {user};", quote_ident(r)))
                     .collect();
-                warnings.push(format!(
-                    "the migration user \"{}\" stays a member of {} while replication runs \
-                     ({why}); after the cut-over, run: {}",
-                    self.user,
-                    added
-                        .iter()
-                        .map(|r| format!("\"{r}\""))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    revokes.join(" ")
-                ));
+                warnings.push(
+                    Warning::ownership(format!(
+                        "the migration user \"{}\" stays a member of {} while replication runs \
+                         ({why}); after the cut-over, run: {}",
+                        self.user,
+                        added
+                            .iter()
+                            .map(|r| format!("\"{r}\""))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        revokes.join(" ")
+                    ))
+                    .on(format!("role \"{}\"", self.user)),
+                );
             }
             return warnings;
         }
@@ -266,12 +270,15 @@ impl Memberships {
             let sql = format!("REVOKE {} FROM {user}", quote_ident(&role));
             match target.batch_execute(&sql).await {
                 Ok(()) => info!(role = %role, user = %self.user, "membership revoked"),
-                Err(e) => warnings.push(format!(
-                    "the migration user \"{}\" remains a member of role \"{role}\", which this \
-                     run made it for keeping owners: revoking failed ({}); run: {sql}",
-                    self.user,
-                    Error::from_pg(e).message()
-                )),
+                Err(e) => warnings.push(
+                    Warning::ownership(format!(
+                        "the migration user \"{}\" remains a member of role \"{role}\", which \
+                         this run made it for keeping owners: revoking failed ({}); run: {sql}",
+                        self.user,
+                        Error::from_pg(e).message()
+                    ))
+                    .on(format!("role \"{role}\"")),
+                ),
             }
         }
         warnings
@@ -284,7 +291,7 @@ pub fn lost_owner_warnings(
     lost: &[(String, String)],
     memberships: Option<&Memberships>,
     opts_no_owner: bool,
-) -> Vec<String> {
+) -> Vec<Warning> {
     if opts_no_owner {
         return Vec::new();
     }
@@ -305,7 +312,7 @@ pub fn lost_owner_warnings(
                 .collect::<Vec<_>>()
                 .join(", ");
             let more = objects.len().saturating_sub(NAMED_OBJECTS);
-            format!(
+            Warning::ownership(format!(
                 "{} object(s) owned by role \"{owner}\" in the source are owned by the migration \
                  user \"{}\" instead ({why}): {named}{}",
                 objects.len(),
@@ -315,7 +322,8 @@ pub fn lost_owner_warnings(
                 } else {
                     String::new()
                 }
-            )
+            ))
+            .on(format!("role \"{owner}\""))
         })
         .collect()
 }
@@ -499,7 +507,10 @@ mod tests {
             .collect();
         lost.push(("other".into(), "view \"s\".\"v\"".into()));
         let m = memberships(&[("su", "it is a superuser in the target")]);
-        let w = lost_owner_warnings(&lost, Some(&m), false);
+        let w: Vec<String> = lost_owner_warnings(&lost, Some(&m), false)
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
         assert_eq!(w.len(), 2, "{w:?}");
         assert_eq!(
             w[0],

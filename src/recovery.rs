@@ -6,6 +6,7 @@ use crate::error::{Result, Side};
 use crate::ledger::{self, CleanPlan, RunRecord};
 use crate::schema::Schema;
 use crate::sql::quote_ident;
+use crate::warning::Warning;
 
 /// Creates the ledger of a fresh run in the target database `s` is connected to, with the
 /// objects it is about to create (for `--clean`).
@@ -21,17 +22,20 @@ pub async fn start_ledger(s: &Session, run: &RunRecord, schema: &Schema) -> Resu
 
 /// Drops the ledger of a database whose migration is done; a failure is a warning (the data
 /// is in; the next run would report the ledger).
-pub async fn remove_ledger(target: &ConnInfo, name: &str, warnings: &mut Vec<String>) {
+pub async fn remove_ledger(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning>) {
     let r = async {
         let s = connect(target, Some(name)).await?;
         ledger::remove(&s).await
     }
     .await;
     if let Err(e) = r {
-        warnings.push(format!(
-            "the ledger schema {} could not be removed: {e}",
-            quote_ident(ledger::LEDGER_SCHEMA)
-        ));
+        warnings.push(
+            Warning::recovery(format!(
+                "the ledger schema {} could not be removed: {e}",
+                quote_ident(ledger::LEDGER_SCHEMA)
+            ))
+            .on(format!("schema {}", quote_ident(ledger::LEDGER_SCHEMA))),
+        );
     }
 }
 

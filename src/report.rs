@@ -19,11 +19,20 @@
 //!                                             "bytes": 300, "seconds": 0.1,
 //!                                             "format": "binary|text", "parts": 1 } ],
 //!                              "sequences": 1, "large_objects": 0, "bytes": 300,
-//!                              "rows": 10, "seconds": 0.2, "warnings": [] },
+//!                              "rows": 10, "seconds": 0.2, "warnings": [ <warning> ] },
 //!                    "verify": { "status": "equal|differs|failed", ... } } ],
-//!   "warnings": [ "..." ]
+//!   "warnings": [ <warning> ]
 //! }
 //! ```
+//!
+//! A `<warning>` ([`crate::Warning`]) is
+//! `{ "kind": "schema", "database": "app" | null, "object": "view \"public\".\"v\"" | null,
+//! "message": "..." }`; `kind` is one of `connection`, `capacity`, `role`, `database`,
+//! `ownership`, `privilege`, `schema`, `selection`, `data`, `sequence`, `replication`, `verify`,
+//! `recovery` ([`crate::WarningKind`]); `database` is the database whose migration it is about
+//! (null for run-wide ones and inside `data`, whose database is the entry's), `object` the
+//! object the message is about. The text of the human report is
+//! `database "<database>": <message>`, or the message alone without a database.
 //!
 //! `verify` (only with `--verify` / `--verify-only`) is documented in
 //! [`crate::verify::report`].
@@ -34,6 +43,8 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+
+use crate::warning::{Warning, WarningKind};
 
 /// How a database's data was (or is being) moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -264,7 +275,7 @@ pub struct MigrateResult {
     pub validation: ValidationReport,
     pub roles: Vec<RoleResult>,
     pub databases: Vec<DatabaseResult>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl MigrateResult {
@@ -349,12 +360,7 @@ impl MigrateResult {
                 v.render(&mut out, &d.dbname);
             }
         }
-        if !self.warnings.is_empty() {
-            let _ = writeln!(out, "Warnings:");
-            for w in &self.warnings {
-                let _ = writeln!(out, "  - {}", esc(w));
-            }
-        }
+        render_warnings(&mut out, &self.warnings);
         out
     }
 }
@@ -362,6 +368,25 @@ impl MigrateResult {
 /// Names and messages in the human report: control characters escaped (see [`crate::text`]).
 fn esc(text: &str) -> std::borrow::Cow<'_, str> {
     crate::text::escape_controls(text)
+}
+
+/// Renders the warnings grouped by kind, each group under its heading, in the order of
+/// [`WarningKind::ALL`] and in the run's order within a group.
+fn render_warnings(out: &mut String, warnings: &[Warning]) {
+    if warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Warnings:");
+    for kind in WarningKind::ALL {
+        let mut group = warnings.iter().filter(|w| w.kind == kind).peekable();
+        if group.peek().is_none() {
+            continue;
+        }
+        let _ = writeln!(out, "  {}:", kind.heading());
+        for w in group {
+            let _ = writeln!(out, "    - {}", esc(&w.to_string()));
+        }
+    }
 }
 
 /// Renders preflight findings, errors first.
@@ -463,6 +488,31 @@ mod tests {
         assert_eq!(v["databases"][0]["status"], "done");
         assert!(v["roles"].as_array().unwrap().is_empty());
         assert!(v["warnings"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn warnings_are_grouped_by_kind() {
+        let res = MigrateResult {
+            warnings: vec![
+                Warning::schema("skipped view \"a\".\"v\": no\nprivilege")
+                    .on("view \"a\".\"v\"")
+                    .in_database("app"),
+                Warning::capacity("--jobs lowered from 8 to 2"),
+                Warning::schema("collation \"c\" cannot be recreated").in_database("shop"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            res.render_table(),
+            "Warnings:\n  Connection slots:\n    - --jobs lowered from 8 to 2\n  Schema:\n    \
+             - database \"app\": skipped view \"a\".\"v\": no\\nprivilege\n    \
+             - database \"shop\": collation \"c\" cannot be recreated\n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&res.to_json()).unwrap();
+        assert_eq!(v["warnings"][0]["kind"], "schema");
+        assert_eq!(v["warnings"][0]["database"], "app");
+        assert_eq!(v["warnings"][0]["object"], "view \"a\".\"v\"");
+        assert_eq!(v["warnings"][1]["object"], serde_json::Value::Null);
     }
 
     #[test]

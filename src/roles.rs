@@ -53,6 +53,7 @@ use crate::error::{Error, Result, Side, SqlState};
 use crate::options::MigrateOptions;
 use crate::report::{RolePassword, RoleResult, RoleStatus};
 use crate::sql::{quote_ident, quote_literal, set_clause};
+use crate::warning::Warning;
 
 /// Message of a created role.
 pub const MSG_CREATED: &str = "role created";
@@ -68,7 +69,7 @@ pub async fn migrate_roles(
     source: &Session,
     target: &Session,
     opts: &MigrateOptions,
-) -> Result<(Vec<RoleResult>, Vec<String>)> {
+) -> Result<(Vec<RoleResult>, Vec<Warning>)> {
     let excluded: HashSet<&str> = opts.excluded_roles.iter().map(String::as_str).collect();
     let roles: Vec<RoleInfo> = list_roles(source)
         .await
@@ -105,10 +106,10 @@ pub async fn migrate_roles(
             )
             .await
         }
-        Err(e) => warnings.push(format!(
+        Err(e) => warnings.push(Warning::role(format!(
             "role memberships were not migrated: {}",
             e.with_side(Side::Source)
-        )),
+        ))),
     }
     Ok((results, warnings))
 }
@@ -120,16 +121,19 @@ async fn migrate_one_role(
     role: &RoleInfo,
     opts: &MigrateOptions,
     target_roles: &HashSet<String>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> RoleResult {
     let name = &role.name;
     let real_password = opts.role_passwords.get(name);
     if target_roles.contains(name) {
         info!(role = %name, "role already exists in the target; left unchanged");
         if real_password.is_some() {
-            warnings.push(format!(
-                "role \"{name}\": the password from --role-passwords was not set because the role already exists in the target"
-            ));
+            warnings.push(
+                Warning::role(format!(
+                    "role \"{name}\": the password from --role-passwords was not set because the role already exists in the target"
+                ))
+                .on(format!("role \"{name}\"")),
+            );
         }
         return role_result(name, RoleStatus::Exists, MSG_EXISTS, None);
     }
@@ -177,19 +181,25 @@ async fn migrate_one_role(
     for entry in &role.config {
         let setting = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
         let Some(clause) = set_clause(entry) else {
-            warnings.push(format!(
-                "role \"{name}\": setting \"{setting}\" was not applied: it is not of the form name=value"
-            ));
+            warnings.push(
+                Warning::role(format!(
+                    "role \"{name}\": setting \"{setting}\" was not applied: it is not of the form name=value"
+                ))
+                .on(format!("role \"{name}\"")),
+            );
             continue;
         };
         let sql = format!("ALTER ROLE {} SET {clause}", quote_ident(name));
         if let Err(e) = target.execute(sql.as_str(), &[]).await {
             let e = Error::from_pg(e);
             warn!(role = %name, setting, "applying role setting failed: {}", e.message());
-            warnings.push(format!(
-                "role \"{name}\": setting \"{setting}\" was not applied: {}",
-                e.message()
-            ));
+            warnings.push(
+                Warning::role(format!(
+                    "role \"{name}\": setting \"{setting}\" was not applied: {}",
+                    e.message()
+                ))
+                .on(format!("role \"{name}\"")),
+            );
         }
     }
 
@@ -202,10 +212,13 @@ async fn migrate_one_role(
         if let Err(e) = target.execute(sql.as_str(), &[]).await {
             let e = Error::from_pg(e);
             warn!(role = %name, "setting the role comment failed: {}", e.message());
-            warnings.push(format!(
-                "role \"{name}\": the comment was not applied: {}",
-                e.message()
-            ));
+            warnings.push(
+                Warning::role(format!(
+                    "role \"{name}\": the comment was not applied: {}",
+                    e.message()
+                ))
+                .on(format!("role \"{name}\"")),
+            );
         }
     }
 
@@ -339,7 +352,7 @@ async fn grant_memberships(
     results: &[RoleResult],
     excluded: &HashSet<&str>,
     target_roles: &HashSet<String>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let grants: Vec<MembershipGrant> = merge_memberships(memberships)
         .into_iter()
@@ -357,10 +370,10 @@ async fn grant_memberships(
     let existing: HashSet<(String, String)> = match list_memberships(target).await {
         Ok(ms) => ms.into_iter().map(|m| (m.role, m.member)).collect(),
         Err(e) => {
-            warnings.push(format!(
+            warnings.push(Warning::role(format!(
                 "role memberships were not migrated: {}",
                 e.with_side(Side::Target)
-            ));
+            )));
             return;
         }
     };
@@ -372,10 +385,13 @@ async fn grant_memberships(
         match status.get(g.member.as_str()) {
             Some(RoleStatus::Created | RoleStatus::Exists) => {}
             Some(RoleStatus::Failed) => {
-                warnings.push(format!(
-                    "{what} was not granted: role \"{}\" could not be created",
-                    g.member
-                ));
+                warnings.push(
+                    Warning::role(format!(
+                        "{what} was not granted: role \"{}\" could not be created",
+                        g.member
+                    ))
+                    .on(what.clone()),
+                );
                 continue;
             }
             None => continue,
@@ -383,15 +399,18 @@ async fn grant_memberships(
         match status.get(g.role.as_str()) {
             Some(RoleStatus::Created | RoleStatus::Exists) => {}
             Some(RoleStatus::Failed) => {
-                warnings.push(format!(
-                    "{what} was not granted: role \"{}\" could not be created",
-                    g.role
-                ));
+                warnings.push(
+                    Warning::role(format!(
+                        "{what} was not granted: role \"{}\" could not be created",
+                        g.role
+                    ))
+                    .on(what.clone()),
+                );
                 continue;
             }
             None if g.role.starts_with("pg_") && target_roles.contains(&g.role) => {}
             None => {
-                warnings.push(format!(
+                warnings.push(Warning::role(format!(
                     "{what} was not granted: role \"{}\" is a system role of the source that is not migrated{}",
                     g.role,
                     if target_roles.contains(&g.role) {
@@ -399,7 +418,7 @@ async fn grant_memberships(
                     } else {
                         " and does not exist in the target"
                     }
-                ));
+                )).on(what.clone()));
                 continue;
             }
         }
@@ -409,21 +428,21 @@ async fn grant_memberships(
         }
         if target_version < 160000 {
             if g.set == Some(false) {
-                warnings.push(format!(
+                warnings.push(Warning::role(format!(
                     "{what}: the source grants it WITH SET FALSE, which the target (PostgreSQL {}) cannot express; granted with SET TRUE",
                     target_version / 10000
-                ));
+                )).on(what.clone()));
             }
             if let (Some(inherit), Some(&member_inherit)) =
                 (g.inherit, member_inherits.get(g.member.as_str()))
             {
                 if inherit != member_inherit {
-                    warnings.push(format!(
+                    warnings.push(Warning::role(format!(
                         "{what}: the source grants it WITH INHERIT {}, which the target (PostgreSQL {}) cannot express per membership; the member's {}INHERIT attribute applies",
                         if inherit { "TRUE" } else { "FALSE" },
                         target_version / 10000,
                         if member_inherit { "" } else { "NO" }
-                    ));
+                    )).on(what.clone()));
                 }
             }
         }
@@ -435,7 +454,10 @@ async fn grant_memberships(
             Err(e) => {
                 let e = Error::from_pg(e);
                 warn!(role = %g.role, member = %g.member, "granting membership failed: {}", e.message());
-                warnings.push(format!("{what} was not granted: {}", e.message()));
+                warnings.push(
+                    Warning::role(format!("{what} was not granted: {}", e.message()))
+                        .on(what.clone()),
+                );
             }
         }
     }
@@ -449,7 +471,7 @@ pub async fn apply_role_db_settings(
     settings: &[RoleDbSetting],
     dbname: &str,
     migrated_roles: &[RoleResult],
-) -> Vec<String> {
+) -> Vec<Warning> {
     let created: HashSet<&str> = migrated_roles
         .iter()
         .filter(|r| r.status == RoleStatus::Created)
@@ -464,10 +486,10 @@ pub async fn apply_role_db_settings(
         for entry in &s.config {
             let setting = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
             let Some(clause) = set_clause(entry) else {
-                warnings.push(format!(
+                warnings.push(Warning::role(format!(
                     "role \"{}\" in database \"{dbname}\": setting \"{setting}\" was not applied: it is not of the form name=value",
                     s.role
-                ));
+                )).on(format!("role \"{}\"", s.role)));
                 continue;
             };
             let sql = format!(
@@ -482,11 +504,11 @@ pub async fn apply_role_db_settings(
                 Err(e) => {
                     let e = Error::from_pg(e);
                     warn!(role = %s.role, database = dbname, setting, "applying per-database role setting failed: {}", e.message());
-                    warnings.push(format!(
+                    warnings.push(Warning::role(format!(
                         "role \"{}\" in database \"{dbname}\": setting \"{setting}\" was not applied: {}",
                         s.role,
                         e.message()
-                    ));
+                    )).on(format!("role \"{}\"", s.role)));
                 }
             }
         }

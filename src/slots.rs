@@ -13,6 +13,7 @@
 use crate::conn::Session;
 use crate::error::{Error, Result};
 use crate::options::MigrateOptions;
+use crate::warning::Warning;
 use std::num::NonZeroUsize;
 
 /// What one server can still give the migration user.
@@ -79,7 +80,7 @@ pub fn fit(
     opts: &MigrateOptions,
     source: &FreeSlots,
     target: &FreeSlots,
-) -> Option<(MigrateOptions, Vec<String>)> {
+) -> Option<(MigrateOptions, Vec<Warning>)> {
     let jobs = opts.copy.jobs.get() as u64;
     let ddl = opts.ddl_sessions() as u64;
     let source_room = source.free.saturating_sub(SOURCE_EXTRA).max(1);
@@ -97,22 +98,22 @@ pub fn fit(
         } else {
             ("target", target)
         };
-        warnings.push(format!(
+        warnings.push(Warning::capacity(format!(
             "--jobs lowered from {jobs} to {fitted_jobs}: the {side} has too few free connection \
              slots ({}); raise max_connections or the role's connection limit, or close \
              other sessions, for more parallelism",
             slots.why
-        ));
+        )));
         out.copy.jobs = NonZeroUsize::new(fitted_jobs as usize).unwrap_or(NonZeroUsize::MIN);
     }
     // Set explicitly so that the default (twice --jobs) does not follow the lowered --jobs.
     out.schema_jobs = Some(NonZeroUsize::new(fitted_ddl as usize).unwrap_or(NonZeroUsize::MIN));
     if fitted_ddl < ddl {
-        warnings.push(format!(
+        warnings.push(Warning::capacity(format!(
             "schema sessions (--schema-jobs) lowered from {ddl} to {fitted_ddl}: the target \
              has too few free connection slots ({})",
             target.why
-        ));
+        )));
     }
     Some((out, warnings))
 }
@@ -145,7 +146,8 @@ mod tests {
         assert_eq!(o.copy.jobs.get(), 8);
         assert_eq!(o.ddl_sessions(), 100);
         assert!(
-            w[0].contains("--jobs lowered from 100 to 8") && w[0].contains("source"),
+            w[0].message.contains("--jobs lowered from 100 to 8")
+                && w[0].message.contains("source"),
             "{w:?}"
         );
         let (o, w) = fit(&opts(2, Some(100)), &plenty, &few).unwrap();
@@ -153,7 +155,7 @@ mod tests {
         let (o, _) = fit(&opts(50, Some(100)), &plenty, &few).unwrap();
         assert_eq!((o.copy.jobs.get(), o.ddl_sessions()), (8, 9));
         assert!(
-            w[0].contains("--schema-jobs") && w[0].contains("target"),
+            w[0].message.contains("--schema-jobs") && w[0].message.contains("target"),
             "{w:?}"
         );
         // Never below one session.

@@ -195,7 +195,10 @@ async fn postgis_through_binary_and_text_copy_with_what_users_added() {
         opts.copy.format = format;
         let result = migrate_ok(opts, &db).await;
         assert!(
-            !result.warnings.iter().any(|w| w.contains("skipped")),
+            !result
+                .warnings
+                .iter()
+                .any(|w| w.message.contains("skipped")),
             "{:?}",
             result.warnings
         );

@@ -23,7 +23,7 @@ use std::time::Duration;
 use db_migrate::conn::ConnInfo;
 use db_migrate::replication::ReplicationOptions;
 use db_migrate::report::{Method, RoleStatus};
-use db_migrate::{DbStatus, MigrateOptions, MigrateResult, PgMigrate};
+use db_migrate::{DbStatus, MigrateOptions, MigrateResult, PgMigrate, WarningKind};
 use support::{Cluster, SUPERUSER_PASSWORD, quote_ident, quote_literal, source, target};
 
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -307,10 +307,11 @@ async fn assert_same(r: &Roles, admin: &str, db: &str, exclude: &[&str]) {
     }
 }
 
-fn owner_warnings(result: &MigrateResult) -> Vec<&String> {
+fn owner_warnings(result: &MigrateResult) -> Vec<String> {
     result
         .warnings
         .iter()
+        .map(|w| w.to_string())
         .filter(|w| {
             w.contains("owned by the migration user")
                 || w.contains("owner not kept")
@@ -419,6 +420,16 @@ async fn objects_of_a_superuser_go_to_the_admin_with_warnings_naming_them() {
         "{}",
         warnings[0]
     );
+    // Typed: an ownership warning of this database about the source owner.
+    let typed = result
+        .warnings
+        .iter()
+        .find(|w| w.message.contains(&format!("owned by role \"{su}\"")))
+        .unwrap();
+    assert_eq!(typed.kind, WarningKind::Ownership, "{typed:?}");
+    assert_eq!(typed.database.as_deref(), Some(db.as_str()), "{typed:?}");
+    assert_eq!(typed.object, Some(format!("role \"{su}\"")), "{typed:?}");
+    assert_eq!(typed.to_string(), warnings[0]);
     let owner_of = |sql: &'static str| {
         let db = db.clone();
         async move { tgt.query_strings(&db, sql).await[0][0].clone().unwrap() }
@@ -569,6 +580,7 @@ async fn a_subscription_of_the_admin_keeps_the_memberships_while_it_runs() {
     let kept: Vec<_> = result
         .warnings
         .iter()
+        .map(|w| w.to_string())
         .filter(|w| w.contains("stays a member of"))
         .collect();
     assert_eq!(kept.len(), 1, "{:?} / {message}", result.warnings);

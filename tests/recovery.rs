@@ -240,11 +240,12 @@ async fn a_killed_run_is_refused_without_resume_and_resume_completes_it() {
         s_snap, b_snap,
         "small was copied as of the killed run's snapshot: {v}"
     );
-    let warned = v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|w| w.as_str().unwrap().contains("resumed: 1 table was copied"));
+    let warned = v["warnings"].as_array().unwrap().iter().any(|w| {
+        w["message"]
+            .as_str()
+            .unwrap()
+            .contains("resumed: 1 table was copied")
+    });
     assert!(warned, "the report warns about writes in between: {v}");
     assert_migrated(&db).await;
 

@@ -68,7 +68,7 @@ async fn migrate_mine(
     for r in &results {
         assert!(mine.contains(r.rolname.as_str()), "unexpected role {r:?}");
     }
-    (results, warnings)
+    (results, warnings.iter().map(|w| w.to_string()).collect())
 }
 
 fn result<'a>(results: &'a [RoleResult], name: &str) -> &'a RoleResult {

@@ -271,6 +271,7 @@ async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
     let warning = result
         .warnings
         .iter()
+        .map(|w| w.to_string())
         .find(|w| {
             w.contains("(--schema-jobs) lowered from 6")
                 || w.contains("target sessions instead of 6")
@@ -377,8 +378,12 @@ async fn objects_depending_on_a_skipped_object_are_skipped_with_it() {
 
     let warned = |start: &str, depends_on: &str| {
         assert!(
-            result.warnings.iter().any(|w| w.contains(start)
-                && w.contains(&format!("it depends on {depends_on}, which was skipped"))),
+            result
+                .warnings
+                .iter()
+                .map(|w| w.to_string())
+                .any(|w| w.contains(start)
+                    && w.contains(&format!("it depends on {depends_on}, which was skipped"))),
             "no warning {start:?} ... {depends_on:?} in {:#?}",
             result.warnings
         );
@@ -387,9 +392,12 @@ async fn objects_depending_on_a_skipped_object_are_skipped_with_it() {
     // object it depends on.
     let left_out = |object: &str, depends_on: &str| {
         assert!(
-            result.warnings.iter().any(|w| w.contains(&format!(
-                "{object} skipped: it depends on {depends_on}, which is not migrated"
-            ))),
+            result
+                .warnings
+                .iter()
+                .any(|w| w.to_string().contains(&format!(
+                    "{object} skipped: it depends on {depends_on}, which is not migrated"
+                ))),
             "no warning {object:?} ... {depends_on:?} in {:#?}",
             result.warnings
         );

@@ -444,9 +444,10 @@ async fn relations_of_a_tablespace_the_target_lacks_go_to_its_default_one() {
          the target has no tablespace of that name",
         support::quote_ident(&name)
     );
-    let warned: Vec<&String> = result
+    let warned: Vec<String> = result
         .warnings
         .iter()
+        .map(|w| w.to_string())
         .filter(|w| w.contains(&missing))
         .collect();
     // One per object: t, its primary key, t_v_idx, plain_id_idx, mv, parted and parted_1.

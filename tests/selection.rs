@@ -49,7 +49,7 @@ fn warnings(v: &Value) -> Vec<String> {
         .as_array()
         .map(|a| {
             a.iter()
-                .filter_map(|w| w.as_str().map(str::to_owned))
+                .filter_map(|w| w["message"].as_str().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default()
