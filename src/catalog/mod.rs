@@ -9,6 +9,7 @@
 //! is defined here once.
 
 pub mod class;
+pub mod copy_plan;
 pub mod databases;
 pub mod extensions;
 pub mod objects;

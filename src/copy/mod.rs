@@ -472,21 +472,16 @@ async fn run(
         Ok(worker::prepare_target(&control).await)
     })
     .await?;
-    let (target_tables, target_sequences) = step(stop, &[&control], async {
-        plan::read_target(&control, replica).await.map_err(&ttag)
+    let target_catalog = step(stop, &[&control], async {
+        crate::catalog::copy_plan::read_target(&control, replica)
+            .await
+            .map_err(&ttag)
     })
     .await?;
     let mut plan = step(stop, &[&coord], async {
-        plan::build(
-            &coord,
-            control.major(),
-            &target_tables,
-            &target_sequences,
-            replica,
-            opts,
-        )
-        .await
-        .map_err(&stag)
+        plan::build(&coord, control.major(), &target_catalog, replica, opts)
+            .await
+            .map_err(&stag)
     })
     .await?;
     if let Some(w) = step(stop, &[&coord], async {

@@ -1,26 +1,23 @@
 //! The copy planner: which relations to copy, with which columns, in which format and in how
-//! many parts, read from the source (inside the snapshot) and checked against the target.
+//! many parts, decided over what the catalogs of both sides say
+//! ([`crate::catalog::copy_plan`], read on the source inside the snapshot).
 //!
-//! Everything here is catalog reading and SQL text building; no data moves.
+//! Everything here is planning and SQL text building; no data moves. The one query of its own
+//! reads the key range of a table split by key (sources before 14, which have no TID range
+//! scans).
 
 use std::collections::{HashMap, HashSet};
 
-use tokio_postgres::Row;
-
 use super::{CopyFormat, CopyOptions};
+pub use crate::catalog::copy_plan::{RelKey, TargetTable, TypeInfo};
+use crate::catalog::copy_plan::{SourceCatalog, TargetCatalog, read_source};
+use crate::catalog::scope::FIRST_NORMAL_OBJECT_ID;
 use crate::conn::Session;
 use crate::error::{Error, Result};
 use crate::sql::{qualified, quote_ident};
 
-/// `FirstNormalObjectId`: objects with a lower OID were created by initdb, so their OIDs are the
-/// same on every server (binary COPY of arrays and records embeds type OIDs).
-const FIRST_NORMAL_OID: u32 = 16384;
-
 /// At most this many parts per table, whatever its size.
 pub const MAX_PARTS: u64 = 1024;
-
-/// (schema, name) of a relation.
-pub type RelKey = (String, String);
 
 /// One relation to copy.
 #[derive(Debug, Clone)]
@@ -212,32 +209,16 @@ pub fn part_count(bytes: u64, split: u64) -> u64 {
     bytes.div_ceil(split).clamp(2, MAX_PARTS)
 }
 
-/// What the planner needs to know about one type to decide binary COPY.
-#[derive(Debug, Clone)]
-pub struct TypeInfo {
-    pub oid: u32,
-    pub name: String,
-    /// `typtype`: b(ase), c(omposite), d(omain), e(num), p(seudo), r(ange), m(ultirange).
-    pub typtype: char,
-    pub category: char,
-    pub in_pg_catalog: bool,
-    pub has_binary_io: bool,
-    /// Element type of a true (varlena) array, else 0.
-    pub array_elem: u32,
-    /// Base type of a domain, else 0.
-    pub base: u32,
-    /// Subtype of a range, or the range type of a multirange, else 0.
-    pub inner: u32,
-}
-
 /// Binary COPY decisions over a set of types.
 pub struct TypeRules<'a> {
     pub types: &'a HashMap<u32, TypeInfo>,
 }
 
 impl TypeRules<'_> {
+    /// Created by initdb, so its OID is the same on every server (binary COPY of arrays and
+    /// records embeds type OIDs).
     fn builtin(t: &TypeInfo) -> bool {
-        t.oid < FIRST_NORMAL_OID && t.in_pg_catalog
+        t.oid < FIRST_NORMAL_OBJECT_ID && t.in_pg_catalog
     }
 
     /// reg* types send OIDs in binary (regclass, regtype, ...): never binary.
@@ -293,7 +274,7 @@ impl TypeRules<'_> {
             'c' | 'p' => false,
             _ if !t.has_binary_io => false,
             'b' if t.array_elem != 0 => {
-                t.array_elem < FIRST_NORMAL_OID
+                t.array_elem < FIRST_NORMAL_OBJECT_ID
                     && self.types.get(&t.array_elem).is_some_and(Self::builtin)
                     && self.possible_depth(t.array_elem, depth + 1)
             }
@@ -301,36 +282,6 @@ impl TypeRules<'_> {
             _ => true,
         }
     }
-}
-
-/// A relation as the source catalog describes it.
-#[derive(Debug, Clone)]
-struct SourceTable {
-    schema: String,
-    name: String,
-    columns: Vec<String>,
-    types: Vec<u32>,
-    est_bytes: u64,
-    blocks: u64,
-    rls: bool,
-    ext_condition: Option<String>,
-    int_pk: Option<String>,
-}
-
-/// A relation as the target catalog describes it.
-#[derive(Debug, Clone)]
-pub struct TargetTable {
-    pub relkind: char,
-    pub can_truncate: bool,
-    /// Referenced by a foreign key of another table (TRUNCATE would fail).
-    pub referenced: bool,
-    /// Enabled user triggers that fire during COPY in the session's replication role.
-    pub firing_triggers: i64,
-    /// Foreign keys of this table (checked during COPY unless session_replication_role =
-    /// replica).
-    pub foreign_keys: i64,
-    /// Column name -> type OID.
-    pub columns: HashMap<String, u32>,
 }
 
 /// A sequence to carry over.
@@ -353,259 +304,25 @@ pub struct Plan {
     pub est_bytes: u64,
 }
 
-/// The relations, sequences and large objects of the source (read in the coordinator's
-/// transaction, so inside the snapshot).
-async fn read_source(
-    src: &Session,
-    extension_tables: bool,
-) -> Result<(
-    Vec<SourceTable>,
-    Vec<SequencePlan>,
-    HashMap<u32, TypeInfo>,
-    Vec<(String, String, String, String)>,
-    Vec<u32>,
-)> {
-    let v = src.server_version_num();
-    let not_generated = if v >= 120000 {
-        "AND a.attgenerated = ''"
-    } else {
-        ""
-    };
-    let ext_filter = if extension_tables {
-        "(NOT x.ext_member OR x.cond IS NOT NULL)"
-    } else {
-        "NOT x.ext_member"
-    };
-    let tables_sql = format!(
-        "WITH cfg AS (
-           SELECT u.reloid, u.cond
-             FROM pg_catalog.pg_extension e,
-                  LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS u(reloid, cond)
-         ), x AS (
-           SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relkind,
-                  c.relrowsecurity,
-                  EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                           WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                             AND d.objid = c.oid
-                             AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-                             AND d.deptype = 'e') AS ext_member,
-                  (SELECT coalesce(cfg.cond, '') FROM cfg WHERE cfg.reloid = c.oid LIMIT 1) AS cond
-             FROM pg_catalog.pg_class c
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'S') AND c.relpersistence <> 't'
-              AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-         )
-         SELECT x.nspname, x.relname, x.relkind::text,
-                x.relrowsecurity,
-                CASE WHEN x.ext_member THEN x.cond END AS ext_condition,
-                CASE WHEN x.relkind = 'r' THEN pg_catalog.pg_table_size(x.oid) ELSE 0 END::int8 AS bytes,
-                CASE WHEN x.relkind = 'r' THEN pg_catalog.pg_relation_size(x.oid)
-                     / pg_catalog.current_setting('block_size')::int8 ELSE 0 END::int8 AS blocks,
-                ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-                       WHERE a.attrelid = x.oid AND a.attnum > 0 AND NOT a.attisdropped {not_generated}
-                       ORDER BY a.attnum) AS cols,
-                ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                       WHERE a.attrelid = x.oid AND a.attnum > 0 AND NOT a.attisdropped {not_generated}
-                       ORDER BY a.attnum) AS types,
-                (SELECT a.attname::text FROM pg_catalog.pg_index i
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                  WHERE i.indrelid = x.oid AND i.indisprimary AND i.indnatts = 1
-                    AND a.atttypid IN (20, 21, 23) LIMIT 1) AS int_pk
-           FROM x
-          WHERE {ext_filter}
-          ORDER BY 1, 2"
-    );
-    let rows = src.query(&tables_sql, &[]).await.map_err(Error::from_pg)?;
-    let mut tables = Vec::new();
-    let mut sequences = Vec::new();
-    let mut used_types: HashSet<u32> = HashSet::new();
-    for r in &rows {
-        let kind: String = r.get(2);
-        let schema: String = r.get(0);
-        let name: String = r.get(1);
-        if kind == "S" {
-            sequences.push(SequencePlan { schema, name });
-            continue;
-        }
-        let types: Vec<u32> = r.get(8);
-        used_types.extend(types.iter().copied());
-        tables.push(SourceTable {
-            schema,
-            name,
-            rls: r.get(3),
-            ext_condition: r.get(4),
-            est_bytes: r.get::<_, i64>(5).max(0) as u64,
-            blocks: r.get::<_, i64>(6).max(0) as u64,
-            columns: r.get(7),
-            types,
-            int_pk: r.get(9),
-        });
-    }
-    let types = read_types(src, used_types).await?;
-
-    // Partition ancestry: (leaf schema, leaf name, ancestor schema, ancestor name).
-    let anc_sql = "WITH RECURSIVE anc(leaf, parent) AS (
-           SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i
-             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'
-           UNION ALL
-           SELECT a.leaf, i.inhparent FROM anc a
-             JOIN pg_catalog.pg_inherits i ON i.inhrelid = a.parent
-             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'
-         )
-         SELECT ln.nspname::text, l.relname::text, pn.nspname::text, p.relname::text
-           FROM anc a
-           JOIN pg_catalog.pg_class l ON l.oid = a.leaf
-           JOIN pg_catalog.pg_namespace ln ON ln.oid = l.relnamespace
-           JOIN pg_catalog.pg_class p ON p.oid = a.parent
-           JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
-         UNION ALL
-         SELECT '', '', n.nspname::text, c.relname::text
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind = 'p'";
-    let ancestry = src
-        .query(anc_sql, &[])
-        .await
-        .map_err(Error::from_pg)?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-
-    let los: Vec<u32> = src
-        .query(
-            "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
-            &[],
-        )
-        .await
-        .map_err(Error::from_pg)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    Ok((tables, sequences, types, ancestry, los))
-}
-
-/// Type facts for `used` and every type they are built from (array elements, domain bases,
-/// range subtypes, multirange ranges).
-async fn read_types(src: &Session, used: HashSet<u32>) -> Result<HashMap<u32, TypeInfo>> {
-    let multirange = if src.server_version_num() >= 140000 {
-        "(SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid)"
-    } else {
-        "NULL::oid"
-    };
-    let sql = format!(
-        "WITH RECURSIVE closure(oid) AS (
-           SELECT pg_catalog.unnest($1::oid[])
-           UNION
-           SELECT v.x FROM closure c
-             JOIN pg_catalog.pg_type t ON t.oid = c.oid,
-             LATERAL (VALUES (CASE WHEN t.typlen = -1 THEN t.typelem END),
-                             (t.typbasetype),
-                             ((SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)),
-                             ({multirange})) AS v(x)
-            WHERE v.x IS NOT NULL AND v.x <> 0
-         )
-         SELECT t.oid, t.typname::text, t.typtype::text, t.typcategory::text,
-                t.typnamespace = 'pg_catalog'::pg_catalog.regnamespace,
-                t.typsend::oid <> 0 AND t.typreceive::oid <> 0,
-                CASE WHEN t.typlen = -1 THEN t.typelem ELSE 0 END,
-                t.typbasetype,
-                coalesce((SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid),
-                         {multirange}, 0)
-           FROM closure c JOIN pg_catalog.pg_type t ON t.oid = c.oid"
-    );
-    let used: Vec<u32> = used.into_iter().collect();
-    let rows = src.query(&sql, &[&used]).await.map_err(Error::from_pg)?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let info = TypeInfo {
-                oid: r.get(0),
-                name: r.get(1),
-                typtype: first_char(r, 2),
-                category: first_char(r, 3),
-                in_pg_catalog: r.get(4),
-                has_binary_io: r.get(5),
-                array_elem: r.get(6),
-                base: r.get(7),
-                inner: r.get(8),
-            };
-            (info.oid, info)
-        })
-        .collect())
-}
-
-fn first_char(r: &Row, i: usize) -> char {
-    r.get::<_, String>(i).chars().next().unwrap_or(' ')
-}
-
-/// The target's view of every user relation: kind, truncatability, triggers, columns.
-/// `replica`: whether the loading sessions run with `session_replication_role = replica`
-/// (which decides which triggers fire).
-pub async fn read_target(
-    tgt: &Session,
-    replica: bool,
-) -> Result<(HashMap<RelKey, TargetTable>, HashSet<RelKey>)> {
-    let firing = if replica { "('R', 'A')" } else { "('O', 'A')" };
-    let sql = format!(
-        "SELECT n.nspname::text, c.relname::text, c.relkind::text,
-                pg_catalog.has_table_privilege(c.oid, 'TRUNCATE'),
-                EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                         WHERE k.contype = 'f' AND k.confrelid = c.oid AND k.conrelid <> c.oid),
-                (SELECT count(*) FROM pg_catalog.pg_trigger t
-                  WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled IN {firing}),
-                (SELECT count(*) FROM pg_catalog.pg_constraint k
-                  WHERE k.contype = 'f' AND k.conrelid = c.oid),
-                ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                       ORDER BY a.attnum),
-                ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                       ORDER BY a.attnum)
-           FROM pg_catalog.pg_class c
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p', 'f', 'S')
-            AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
-    );
-    let rows = tgt.query(&sql, &[]).await.map_err(Error::from_pg)?;
-    let mut tables = HashMap::new();
-    let mut sequences = HashSet::new();
-    for r in &rows {
-        let key: RelKey = (r.get(0), r.get(1));
-        let relkind = first_char(r, 2);
-        if relkind == 'S' {
-            sequences.insert(key);
-            continue;
-        }
-        let names: Vec<String> = r.get(7);
-        let types: Vec<u32> = r.get(8);
-        tables.insert(
-            key,
-            TargetTable {
-                relkind,
-                can_truncate: r.get(3),
-                referenced: r.get(4),
-                firing_triggers: r.get(5),
-                foreign_keys: r.get(6),
-                columns: names.into_iter().zip(types).collect(),
-            },
-        );
-    }
-    Ok((tables, sequences))
-}
-
 /// Builds the plan: reads the source (in the snapshot) and matches it with the target.
 pub async fn build(
     src: &Session,
     target_major: u32,
-    target_tables: &HashMap<RelKey, TargetTable>,
-    target_sequences: &HashSet<RelKey>,
+    target_catalog: &TargetCatalog,
     replica: bool,
     opts: &CopyOptions,
 ) -> Result<Plan> {
-    let (mut tables, mut sequences, types, ancestry, mut los) =
-        read_source(src, opts.extension_tables).await?;
+    let SourceCatalog {
+        mut tables,
+        mut sequences,
+        types,
+        ancestry,
+        partitioned,
+        large_objects: mut los,
+    } = read_source(src, opts.extension_tables).await?;
     if let Some(sel) = &opts.selection {
         tables.retain(|t| sel.includes_data(&t.schema, &t.name));
-        sequences.retain(|s| sel.includes_data(&s.schema, &s.name));
+        sequences.retain(|(schema, name)| sel.includes_data(schema, name));
         if !sel.large_objects {
             los.clear();
         }
@@ -617,19 +334,19 @@ pub async fn build(
         ..Default::default()
     };
     let mut ancestors: HashMap<RelKey, Vec<RelKey>> = HashMap::new();
-    for (ls, ln, ps, pn) in ancestry {
-        plan.partitioned.insert((ps.clone(), pn.clone()));
-        if !ls.is_empty() {
-            ancestors.entry((ls, ln)).or_default().push((ps, pn));
-        }
+    for (leaf, parent) in ancestry {
+        plan.partitioned.insert(parent.clone());
+        ancestors.entry(leaf).or_default().push(parent);
     }
-    for s in sequences {
-        if target_sequences.contains(&(s.schema.clone(), s.name.clone())) {
-            plan.sequences.push(s);
+    plan.partitioned.extend(partitioned);
+    for key in sequences {
+        if target_catalog.sequences.contains(&key) {
+            let (schema, name) = key;
+            plan.sequences.push(SequencePlan { schema, name });
         } else {
             plan.warnings.push(format!(
                 "sequence {} does not exist on the target; its value was not copied",
-                qualified(&s.schema, &s.name)
+                qualified(&key.0, &key.1)
             ));
         }
     }
@@ -639,7 +356,7 @@ pub async fn build(
     for t in tables {
         let key = (t.schema.clone(), t.name.clone());
         let q = qualified(&t.schema, &t.name);
-        let Some(target) = target_tables.get(&key) else {
+        let Some(target) = target_catalog.tables.get(&key) else {
             plan.warnings.push(format!(
                 "table {q} does not exist on the target; its rows were not copied"
             ));
@@ -863,7 +580,7 @@ mod tests {
             name: name.into(),
             typtype,
             category: 'N',
-            in_pg_catalog: oid < FIRST_NORMAL_OID,
+            in_pg_catalog: oid < FIRST_NORMAL_OBJECT_ID,
             has_binary_io: true,
             array_elem: elem,
             base,

@@ -30,34 +30,12 @@ pub struct SequenceValue {
 /// with `extension_config` the extension configuration sequences (`pg_extension.extconfig`);
 /// the same rule as the copy plan's (`--no-replicate-extension-tables` leaves those out).
 pub async fn list(src: &Session, db: &str, extension_config: bool) -> Result<Vec<SequencePlan>> {
-    let rows = src
-        .query(
-            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'S' AND c.relpersistence <> 't'
-                AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-                AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                                  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                                    AND d.objid = c.oid
-                                    AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-                                    AND d.deptype = 'e')
-                     OR ($1 AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
-                                         WHERE c.oid = ANY (e.extconfig))))
-              ORDER BY 1, 2",
-            &[&extension_config],
-        )
+    let names = crate::catalog::copy_plan::list_sequences(src, extension_config)
         .await
-        .map_err(|e| {
-            Error::from_pg(e)
-                .with_side(Side::Source)
-                .with_database(db)
-        })?;
-    Ok(rows
-        .iter()
-        .map(|r| SequencePlan {
-            schema: r.get(0),
-            name: r.get(1),
-        })
+        .map_err(|e| e.with_side(Side::Source).with_database(db))?;
+    Ok(names
+        .into_iter()
+        .map(|(schema, name)| SequencePlan { schema, name })
         .collect())
 }
 
