@@ -434,6 +434,7 @@ impl PgMigrate {
         selection: &DbSelection,
     ) -> Result<String> {
         let opts = &self.opts;
+        let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
         // A resumed run whose schema was complete continues with the data; the ledger keeps
         // what is in already.
         let resuming = run.stage >= crate::ledger::Stage::Data;
@@ -462,7 +463,7 @@ impl PgMigrate {
                 crate::recovery::remove_ledger(&opts.target, name, warnings).await;
             }
             let mut message = o.message;
-            self.verify_replicated(name, entry, &mut message, warnings)
+            self.verify_replicated(&pair, entry, &mut message, warnings)
                 .await?;
             return Ok(message);
         }
@@ -474,7 +475,6 @@ impl PgMigrate {
             entry.status = crate::report::DbStatus::Done;
             return Ok(message);
         }
-        let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
         let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
         let started = std::time::Instant::now();
         let mut schema = read_schema(&source)
@@ -672,7 +672,7 @@ impl PgMigrate {
                         warnings.extend(replication_warnings(o.warnings, name));
                         summary.push_str("; ");
                         summary.push_str(&o.message);
-                        self.verify_replicated(name, entry, &mut summary, warnings)
+                        self.verify_replicated(&pair, entry, &mut summary, warnings)
                             .await?;
                     }
                     Outcome::FallBackToDump { reason } => {
@@ -691,7 +691,7 @@ impl PgMigrate {
                 // With --verify, the snapshot the copy reads is held open until the target
                 // has been compared with it.
                 let held = match opts.verify.after_copy {
-                    true => Some(crate::verify::SnapshotHolder::export(&opts.source, name).await?),
+                    true => Some(crate::verify::SnapshotHolder::export(&pair).await?),
                     false => None,
                 };
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
@@ -713,7 +713,7 @@ impl PgMigrate {
                 summary.push_str(&copy_summary(&copied));
                 *copy_report.lock().expect("not poisoned") = Some(copied);
                 if let Some(held) = held {
-                    let v = self.verify_after_copy(name, Some(held.id())).await;
+                    let v = self.verify_after_copy(&pair, Some(held.id())).await;
                     held.release().await;
                     let v = v?;
                     summary.push_str("; ");
@@ -764,7 +764,7 @@ impl PgMigrate {
     /// a warning says how to verify later.
     async fn verify_replicated(
         &self,
-        name: &str,
+        pair: &DbPair,
         entry: &mut DatabaseResult,
         summary: &mut String,
         warnings: &mut Vec<Warning>,
@@ -779,7 +779,7 @@ impl PgMigrate {
             ));
             return Ok(());
         }
-        let v = self.verify_after_copy(name, None).await?;
+        let v = self.verify_after_copy(pair, None).await?;
         summary.push_str("; ");
         summary.push_str(&v.summary());
         entry.verify = Some(v);
@@ -790,20 +790,16 @@ impl PgMigrate {
     /// `snapshot` (the copy's), or as of now.
     async fn verify_after_copy(
         &self,
-        name: &str,
+        pair: &DbPair,
         snapshot: Option<&str>,
     ) -> Result<crate::verify::VerifyReport> {
         let opts = &self.opts;
         crate::verify::VerifyJob {
-            source: &opts.source,
-            target: &opts.target,
-            source_db: name,
-            target_db: name,
+            pair,
             source_snapshot: snapshot,
-            jobs: opts.copy.jobs.get(),
+            jobs: opts.copy.jobs,
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
-            cancel: opts.cancel.clone(),
             selection: None,
         }
         .run()

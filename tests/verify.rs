@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use db_migrate::conn::ConnInfo;
 use db_migrate::copy::ProgressMode;
+use db_migrate::pair::DbPair;
 use db_migrate::verify::{
     LargeObjectDiffKind, RowDiffKind, TableVerify, VerifyJob, VerifyReport, VerifyStatus,
 };
@@ -37,15 +38,11 @@ async fn verify_as(db: &str, source_uri: String, max_rows: usize) -> VerifyRepor
     let s = ConnInfo::parse(&source_uri).unwrap();
     let t = ConnInfo::parse(&target().superuser_uri(db)).unwrap();
     VerifyJob {
-        source: &s,
-        target: &t,
-        source_db: db,
-        target_db: db,
+        pair: &DbPair::new(&s, &t, db, Default::default()),
         source_snapshot: None,
-        jobs: 2,
+        jobs: NonZeroUsize::new(2).unwrap(),
         max_rows,
         progress: ProgressMode::Quiet,
-        cancel: Default::default(),
         selection: None,
     }
     .run()

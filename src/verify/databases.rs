@@ -5,6 +5,7 @@ use crate::catalog::databases::{list_databases, select_databases};
 use crate::conn::connect;
 use crate::error::Side;
 use crate::options::MigrateOptions;
+use crate::pair::DbPair;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult};
 
 use super::VerifyJob;
@@ -48,16 +49,13 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             ));
             continue;
         }
+        let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
         let job = VerifyJob {
-            source: &opts.source,
-            target: &opts.target,
-            source_db: name,
-            target_db: name,
+            pair: &pair,
             source_snapshot: None,
-            jobs: opts.copy.jobs.get(),
+            jobs: opts.copy.jobs,
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
-            cancel: opts.cancel.clone(),
             selection: None,
         };
         let entry = match job.run().await {

@@ -36,6 +36,7 @@ pub mod sql;
 pub mod table;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -45,9 +46,10 @@ use crate::catalog::verify::{
     LargeObjectState, SequenceState, VerifyTable, encoding, list_large_objects, list_sequences,
     list_tables,
 };
-use crate::conn::{ConnInfo, Session, connect};
+use crate::conn::Session;
 use crate::copy::ProgressMode;
-use crate::error::{Error, Result, Side};
+use crate::error::{Error, Phase, Result, Side};
+use crate::pair::DbPair;
 pub use report::{
     LargeObjectDiffKind, LargeObjectDifference, LargeObjectsVerify, RowDiffKind, RowDifference,
     SequenceValue, SequenceVerify, TableVerify, VerifyReport, VerifyStatus,
@@ -80,17 +82,15 @@ impl Default for VerifyOptions {
 /// One database's comparison.
 #[derive(Debug, Clone)]
 pub struct VerifyJob<'a> {
-    pub source: &'a ConnInfo,
-    pub target: &'a ConnInfo,
-    pub source_db: &'a str,
-    pub target_db: &'a str,
+    /// The database on both sides: sessions are opened and errors tagged through it, and its
+    /// cancellation (the run's) stops the comparison.
+    pub pair: &'a DbPair,
     /// A snapshot exported on the source (the copy's) to read the source as of; `None`: now.
     pub source_snapshot: Option<&'a str>,
     /// Workers, each with one session per side.
-    pub jobs: usize,
+    pub jobs: NonZeroUsize,
     pub max_rows: usize,
     pub progress: ProgressMode,
-    pub cancel: CancellationToken,
     /// The table and schema filters resolved for this database: tables and sequences whose
     /// data does not move are reported `skipped` ("excluded"), as are large objects when the
     /// selection does not copy them. `None`: everything.
@@ -100,20 +100,11 @@ pub struct VerifyJob<'a> {
 /// The reason of a table or sequence whose data the selection leaves out.
 pub const EXCLUDED: &str = "excluded by the table/schema selection";
 
-/// Opens a session in `db` with the fixed output settings, inside the snapshot `import` or,
-/// without one, in a new exported snapshot (returned).
-async fn open(
-    info: &ConnInfo,
-    db: &str,
-    side: Side,
-    import: Option<&str>,
-) -> Result<(Session, String)> {
-    let tag = |e: Error| {
-        e.with_side(side)
-            .with_database(db)
-            .with_phase(crate::error::Phase::Verify)
-    };
-    let s = connect(info, Some(db)).await.map_err(tag)?;
+/// Opens a session in the database on `side` with the fixed output settings, inside the
+/// snapshot `import` or, without one, in a new exported snapshot (returned).
+async fn open(pair: &DbPair, side: Side, import: Option<&str>) -> Result<(Session, String)> {
+    let tag = pair.tag(side, Phase::Verify);
+    let s = pair.open(side, Phase::Verify).await?;
     s.batch_execute(sql::SESSION_SETTINGS)
         .await
         .map_err(|e| tag(Error::from_pg(e)).context("setting the verification session up"))?;
@@ -151,8 +142,8 @@ pub struct SnapshotHolder {
 }
 
 impl SnapshotHolder {
-    pub async fn export(source: &ConnInfo, db: &str) -> Result<Self> {
-        let (session, id) = open(source, db, Side::Source, None).await?;
+    pub async fn export(pair: &DbPair) -> Result<Self> {
+        let (session, id) = open(pair, Side::Source, None).await?;
         Ok(SnapshotHolder { session, id })
     }
 
@@ -398,32 +389,19 @@ impl VerifyJob<'_> {
     /// read; a table whose comparison fails is reported `failed` and the others go on.
     pub async fn run(&self) -> Result<VerifyReport> {
         let started = Instant::now();
-        let (cs, sid) = open(
-            self.source,
-            self.source_db,
-            Side::Source,
-            self.source_snapshot,
-        )
-        .await?;
-        let (ct, tid) = open(self.target, self.target_db, Side::Target, None).await?;
-        let tag = |side: Side, db: &str| {
-            let db = db.to_string();
-            move |e: Error| {
-                e.with_side(side)
-                    .with_database(db.clone())
-                    .with_phase(crate::error::Phase::Verify)
-            }
-        };
+        let pair = self.pair;
+        let (cs, sid) = open(pair, Side::Source, self.source_snapshot).await?;
+        let (ct, tid) = open(pair, Side::Target, None).await?;
         let (ts, tt) = tokio::try_join!(
             async {
                 list_tables(&cs)
                     .await
-                    .map_err(tag(Side::Source, self.source_db))
+                    .map_err(pair.tag(Side::Source, Phase::Verify))
             },
             async {
                 list_tables(&ct)
                     .await
-                    .map_err(tag(Side::Target, self.target_db))
+                    .map_err(pair.tag(Side::Target, Phase::Verify))
             }
         )?;
         let (es, et) = tokio::try_join!(encoding(&cs), encoding(&ct))?;
@@ -450,17 +428,17 @@ impl VerifyJob<'_> {
         let reporter = progress::spawn(
             self.progress,
             progress.clone(),
-            self.source_db.to_string(),
+            pair.source_db().to_string(),
             done.clone(),
         );
-        let workers = self.jobs.max(1).min(queue.len().max(1));
+        let workers = self.jobs.get().min(queue.len().max(1));
         let queue = Mutex::new(queue);
         let results: Mutex<Vec<TableVerify>> = Mutex::new(Vec::new());
         let errors: Mutex<Vec<Error>> = Mutex::new(Vec::new());
         let worker = |_: usize| async {
             let opened = tokio::try_join!(
-                open(self.source, self.source_db, Side::Source, Some(&sid)),
-                open(self.target, self.target_db, Side::Target, Some(&tid))
+                open(pair, Side::Source, Some(&sid)),
+                open(pair, Side::Target, Some(&tid))
             );
             let (s, t) = match opened {
                 Ok(((s, _), (t, _))) => (s, t),
@@ -469,7 +447,7 @@ impl VerifyJob<'_> {
                     return;
                 }
             };
-            let pair = Pair {
+            let sessions = Pair {
                 source: &s,
                 target: &t,
             };
@@ -478,8 +456,8 @@ impl VerifyJob<'_> {
                     break;
                 };
                 let r = tokio::select! {
-                    r = verify_table(&pair, &job, self.max_rows) => r,
-                    _ = self.cancel.cancelled() => {
+                    r = verify_table(&sessions, &job, self.max_rows) => r,
+                    _ = pair.cancel().cancelled() => {
                         let _ = tokio::join!(s.cancel(), t.cancel());
                         return;
                     }
@@ -499,8 +477,8 @@ impl VerifyJob<'_> {
         done.cancel();
         let _ = reporter.await;
         let _ = tokio::join!(cs.batch_execute("ROLLBACK"), ct.batch_execute("ROLLBACK"));
-        if self.cancel.is_cancelled() {
-            return Err(crate::copy::worker::cancelled().with_database(self.source_db));
+        if pair.cancel().is_cancelled() {
+            return Err(crate::copy::worker::cancelled().with_database(pair.source_db()));
         }
         let mut errors = errors.into_inner().unwrap();
         if !errors.is_empty() {
@@ -568,7 +546,7 @@ impl VerifyJob<'_> {
             large_objects,
         };
         report.settle();
-        tracing::info!(database = self.source_db, "{}", report.summary());
+        tracing::info!(database = pair.source_db(), "{}", report.summary());
         Ok(report)
     }
 }
