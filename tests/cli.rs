@@ -3,44 +3,11 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
+use support::cli::{SERIAL, all_but, pg_migrate, text};
 use support::{SUPERUSER, source, target, unique_name};
-
-/// Full migrations see every database of the shared clusters, so the tests of this file that
-/// run one take turns and filter out databases that are not theirs.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn pg_migrate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
-        .args(args)
-        .env_remove("SOURCE_SERVICE_URI")
-        .env_remove("TARGET_SERVICE_URI")
-        .output()
-        .expect("pg_migrate runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `-f` value that leaves out every source database except `keep`.
-async fn all_but(keep: &[&str]) -> String {
-    let rows = source()
-        .query_strings("postgres", "SELECT datname FROM pg_database")
-        .await;
-    rows.into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .filter(|d| !keep.contains(&d.as_str()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 #[test]
 fn db_migrate_without_a_known_command_lists_the_commands() {
@@ -94,7 +61,7 @@ fn malformed_connection_strings_exit_2_with_a_clear_message() {
 
 #[tokio::test]
 async fn a_full_run_writes_the_documented_json_and_exits_0() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("cli json ").await;
     let role = unique_name("cli login ");
@@ -157,7 +124,7 @@ async fn a_full_run_writes_the_documented_json_and_exits_0() {
 
 #[tokio::test]
 async fn show_passwords_reveals_placeholders_that_then_work() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let role = unique_name("cli shown ");
     src.execute(
@@ -198,7 +165,7 @@ async fn show_passwords_reveals_placeholders_that_then_work() {
 
 #[tokio::test]
 async fn a_database_the_source_user_cannot_reach_fails_alone_with_exit_1() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let open = src.create_database("cli open ").await;
     let closed = src.create_database("cli closed ").await;
@@ -240,7 +207,7 @@ async fn a_database_the_source_user_cannot_reach_fails_alone_with_exit_1() {
 
 #[tokio::test]
 async fn validate_only_reports_and_writes_nothing() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("cli validate ").await;
     let filter = all_but(&[&db]).await;
@@ -297,7 +264,7 @@ async fn validate_only_reports_and_writes_nothing() {
 
 #[tokio::test]
 async fn sql_injection_in_name_flags_is_just_a_name() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let victim = src.create_database("cli victim ").await;
     let evil = format!("x'); DROP DATABASE \"{victim}\"; --");
@@ -338,7 +305,7 @@ async fn sql_injection_in_name_flags_is_just_a_name() {
 
 #[tokio::test]
 async fn passwords_never_reach_logs_or_reports_even_in_debug_mode() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let secret = "Leak-Canary-9f3b";
     let (admin, _) = tgt.create_admin("cli canary ", false).await;
@@ -374,7 +341,7 @@ async fn passwords_never_reach_logs_or_reports_even_in_debug_mode() {
 
 #[tokio::test]
 async fn replication_hands_over_and_cuts_over_in_one_run() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("cli repl ").await;
     src.execute(
@@ -428,7 +395,7 @@ async fn replication_hands_over_and_cuts_over_in_one_run() {
 
 #[tokio::test]
 async fn a_running_replication_is_cut_over_or_cleaned_up_by_a_later_run() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("cli later ").await;
     src.execute(
@@ -503,7 +470,7 @@ async fn a_running_replication_is_cut_over_or_cleaned_up_by_a_later_run() {
 
 #[tokio::test]
 async fn ctrl_c_stops_the_run_with_a_failure_and_leaves_no_sessions() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("cli interrupt ").await;
     src.execute(

@@ -4,54 +4,14 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
+use support::cli::{SERIAL, all_but, pg_migrate, pg_migrate_env, text};
 use support::{source, target, tls_cluster, unique_name};
-
-/// Runs of this file that migrate take turns: they see every database of the shared clusters.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The canary password of the bad inputs below: it must never appear in any output.
 const CANARY: &str = "pw1234canary";
-
-fn pg_migrate_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pg_migrate"));
-    cmd.args(args)
-        .env_remove("SOURCE_SERVICE_URI")
-        .env_remove("TARGET_SERVICE_URI")
-        .env_remove("DB_MIGRATE_LOG")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("pg_migrate runs")
-}
-
-fn pg_migrate(args: &[&str]) -> Output {
-    pg_migrate_env(args, &[])
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `-f` value that leaves out every source database except `keep`.
-async fn all_but(keep: &[&str]) -> String {
-    let rows = source()
-        .query_strings("postgres", "SELECT datname FROM pg_database")
-        .await;
-    rows.into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .filter(|d| !keep.contains(&d.as_str()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 /// A server nobody listens on: inputs checked up front never get as far as connecting.
 const NOWHERE: &str = "host=127.0.0.1 port=1 connect_timeout=2";
@@ -415,7 +375,7 @@ async fn target_session_attrs_refuses_the_wrong_kind_of_server() {
 /// report shows them escaped on one line each, the JSON keeps them exact.
 #[tokio::test]
 async fn hostile_names_are_escaped_in_the_human_report_and_exact_in_json() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = format!("{}\nline\t\u{1b}[31m\u{202e}x", unique_name("hostile "));
     src.execute(
@@ -465,7 +425,7 @@ fn crate_escape(s: &str) -> String {
 /// tokio-postgres with them.
 #[tokio::test]
 async fn debug_logs_show_secret_statements_without_their_secrets() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("debug log ").await;
     src.execute(
@@ -519,7 +479,7 @@ async fn debug_logs_show_secret_statements_without_their_secrets() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_migration_id_and_database() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("json logs ").await;
     let o = pg_migrate(&[
@@ -560,7 +520,7 @@ async fn json_logs_are_one_object_per_line_with_the_migration_id_and_database() 
 /// that database is reported as done earlier, not migrated again ("already exists").
 #[tokio::test]
 async fn a_cut_over_leaves_databases_migrated_by_dump_alone() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("dumped then cut over ").await;
     src.execute(
@@ -602,7 +562,7 @@ async fn a_cut_over_leaves_databases_migrated_by_dump_alone() {
 /// cut-over, so drift detection stays on (and a real change is named).
 #[tokio::test]
 async fn drift_detection_works_for_names_with_line_breaks() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("drift nl ").await;
     src.execute(
@@ -650,7 +610,7 @@ async fn drift_detection_works_for_names_with_line_breaks() {
 /// connections".
 #[tokio::test]
 async fn jobs_are_capped_by_the_free_connection_slots() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("slots ").await;
     src.execute(
@@ -704,7 +664,7 @@ async fn jobs_are_capped_by_the_free_connection_slots() {
 /// without it the database goes by dump with that reason, and nothing is published.
 #[tokio::test]
 async fn tables_without_replica_identity_never_get_published() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("no identity ").await;
     src.execute(
@@ -767,7 +727,7 @@ async fn tables_without_replica_identity_never_get_published() {
 /// all, each with the statement that fixes it; after those statements the check passes.
 #[tokio::test]
 async fn preflight_lists_every_read_access_gap_with_its_grant() {
-    let _turn = SERIAL.lock().await;
+    let _turn = SERIAL.write().await;
     let src = source();
     let db = src.create_database("read access ").await;
     let (reader, pw) = src.create_admin("reader ", false).await;

@@ -5,38 +5,15 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
+use support::cli::{SERIAL, pg_migrate, superuser_uris, text};
 use support::{Cluster, quote_ident, source, target};
-
-/// Runs that see every database (provider objects) take turns with the others.
-static SERIAL: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-fn pg_migrate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
-        .args(args)
-        .env_remove("SOURCE_SERVICE_URI")
-        .env_remove("TARGET_SERVICE_URI")
-        .output()
-        .expect("pg_migrate runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// `pg_migrate -s SRC -t TGT --only-db DB <extra> --json -` as superusers; the parsed JSON.
 fn run_json(db: &str, extra: &[&str]) -> (Output, Value) {
-    let (s, t) = (
-        source().superuser_uri("postgres"),
-        target().superuser_uri("postgres"),
-    );
+    let (s, t) = superuser_uris();
     let mut args = vec!["-s", &s, "-t", &t, "--only-db", db, "--json", "-"];
     args.extend_from_slice(extra);
     let o = pg_migrate(&args);
@@ -429,10 +406,7 @@ async fn provider_databases_and_roles_are_left_out_and_the_run_succeeds() {
 async fn legacy_output_has_the_old_tools_lines_and_failure_line() {
     let _turn = SERIAL.read().await;
     let db = source().create_database("sel legacy").await;
-    let (s, t) = (
-        source().superuser_uri("postgres"),
-        target().superuser_uri("postgres"),
-    );
+    let (s, t) = superuser_uris();
     let o = pg_migrate(&[
         "-s",
         &s,
@@ -510,10 +484,7 @@ async fn legacy_output_has_the_old_tools_lines_and_failure_line() {
 async fn print_ddl_and_the_size_check_see_only_the_selection() {
     let _turn = SERIAL.read().await;
     let db = shop("sel ddl").await;
-    let (s, t) = (
-        source().superuser_uri("postgres"),
-        target().superuser_uri("postgres"),
-    );
+    let (s, t) = superuser_uris();
     let o = pg_migrate(&[
         "-s",
         &s,
@@ -572,10 +543,7 @@ async fn print_ddl_and_the_size_check_see_only_the_selection() {
 async fn bad_selections_are_errors_naming_the_flag() {
     let _turn = SERIAL.read().await;
     let db = shop("sel bad").await;
-    let (s, t) = (
-        source().superuser_uri("postgres"),
-        target().superuser_uri("postgres"),
-    );
+    let (s, t) = superuser_uris();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--only-db", ""], "--only-db: empty value"),
         (vec!["-f", " , "], "--filtered-db: empty value"),

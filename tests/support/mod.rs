@@ -25,6 +25,7 @@
 //! opens a fresh superuser connection over the Unix socket.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fake_server;
 pub mod oracle;
 mod server;
