@@ -5,11 +5,13 @@
 //! an entry in the [`MigrateResult`], and nothing is reported as done that was not.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tracing::{info, warn};
 
 use crate::catalog::databases::{DatabaseInfo, list_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
+use crate::catalog::server::Servers;
 use crate::conn::connect;
 use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
 use crate::databases::ensure_database;
@@ -83,24 +85,23 @@ impl PgMigrate {
         {
             return;
         }
-        let (Some(source), Some(target)) = (&pf.source, &pf.target) else {
+        let (Some(target), Some(servers)) = (&pf.target, pf.servers()) else {
             return;
         };
         let forced = self.opts.force_method == Some(Method::Replication);
         replication::preflight::preflight_servers(
-            source,
-            target,
+            &servers,
             pf.selected.len(),
             forced,
             &mut pf.report,
-        )
-        .await;
+        );
         let path_check = replication::plan::PathCheck {
             source: &self.opts.source,
             target: &self.opts.target,
             target_default: target,
             selected: self.opts.replication.tables.as_deref(),
             forced,
+            servers: &servers,
         };
         for name in &pf.selected {
             if pf.report.database_errors(name).next().is_some() {
@@ -146,12 +147,12 @@ impl PgMigrate {
         let mut pf = preflight(&self.opts).await;
         self.replication_preflight(&mut pf).await;
         // Fewer sessions than asked for when the servers cannot give them (see crate::slots).
-        if let (Some(s), Some(t)) = (&pf.source, &pf.target)
-            && let (Ok(s), Ok(t)) = (
-                crate::slots::free_slots(s).await,
-                crate::slots::free_slots(t).await,
+        if let (Some(s), Some(t)) = (&pf.source_facts, &pf.target_facts)
+            && let Some((opts, warnings)) = crate::slots::fit(
+                &self.opts,
+                &crate::slots::free_slots(s),
+                &crate::slots::free_slots(t),
             )
-            && let Some((opts, warnings)) = crate::slots::fit(&self.opts, &s, &t)
         {
             for w in &warnings {
                 warn!("{w}");
@@ -183,7 +184,8 @@ impl PgMigrate {
             selected,
             report,
             targets: target_states,
-            source_facts,
+            source_facts: Some(source_facts),
+            target_facts: Some(target_facts),
             selections,
             provider_roles,
             ..
@@ -195,10 +197,21 @@ impl PgMigrate {
             ));
             return result;
         };
+        // Read once by preflight; every stage of every database gets them through its pair.
+        let servers = Arc::new(Servers {
+            source: source_facts,
+            target: target_facts,
+        });
+        let pair_for = |name: &str| {
+            DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone())
+                .with_servers(servers.clone())
+        };
 
         if opts.mode == RunMode::Cleanup {
             for name in &selected {
-                result.databases.push(self.cleanup_database(name).await);
+                result
+                    .databases
+                    .push(self.cleanup_database(&pair_for(name)).await);
             }
             return result;
         }
@@ -234,19 +247,8 @@ impl PgMigrate {
             .iter()
             .map(|d| (d.name.as_str(), d))
             .collect();
-        let mut memberships = match Memberships::new(&target).await {
-            Ok(mut m) => {
-                m.note_roles(&result.roles, &opts.excluded_roles);
-                Some(m)
-            }
-            Err(e) => {
-                result.warnings.push(Warning::ownership(format!(
-                    "owners are kept only where the migration user may already act as them: \
-                     its memberships could not be read: {e}"
-                )));
-                None
-            }
-        };
+        let mut memberships = Memberships::new(&servers.target);
+        memberships.note_roles(&result.roles, &opts.excluded_roles);
         for name in &selected {
             let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
                 continue;
@@ -319,10 +321,8 @@ impl PgMigrate {
             info!(database = %name, "migrating database");
             // The database's owner, like its objects' owners, needs the migration user's
             // membership when it is not a superuser (see crate::owners).
-            if existing.is_none()
-                && let Some(m) = memberships.as_mut()
-            {
-                m.take(&target, [src.owner.as_str()]).await;
+            if existing.is_none() {
+                memberships.take(&target, [src.owner.as_str()]).await;
             }
             let entry = match ensure_database(&target, src, existing, opts.createdb).await {
                 Ok(outcome) => {
@@ -342,9 +342,7 @@ impl PgMigrate {
                     };
                     let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
                         run_id: opts.migration_id.clone(),
-                        source_system_identifier: source_facts
-                            .as_ref()
-                            .and_then(|f| f.system_identifier),
+                        source_system_identifier: servers.source.system_identifier,
                         source_database_oid: src.oid,
                         source_database: name.clone(),
                         method: None,
@@ -362,17 +360,21 @@ impl PgMigrate {
                         .map(|r| r.selection.clone())
                         .unwrap_or_else(|| DbSelection::everything(name));
                     let (entry, warnings) = self
-                        .migrate_contents(name, created, &run, memberships.as_mut(), &selection)
+                        .migrate_contents(
+                            &pair_for(name),
+                            created,
+                            &run,
+                            Some(&mut memberships),
+                            &selection,
+                        )
                         .await;
                     result.warnings.extend(warnings);
                     entry
                 }
                 Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
             };
-            if let Some(m) = memberships.as_mut() {
-                let w = m.release(&target).await;
-                result.warnings.extend(warning::in_database(w, name));
-            }
+            let w = memberships.release(&target).await;
+            result.warnings.extend(warning::in_database(w, name));
             result.databases.push(entry);
         }
         result
@@ -383,17 +385,18 @@ impl PgMigrate {
     /// in, then the remaining post-data. Returns the result entry and warnings for the run.
     async fn migrate_contents(
         &self,
-        name: &str,
+        pair: &DbPair,
         created: &str,
         run: &crate::ledger::RunRecord,
         memberships: Option<&mut Memberships>,
         selection: &DbSelection,
     ) -> (DatabaseResult, Vec<Warning>) {
+        let name = pair.source_db();
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
         let cancel = self.opts.cancel.clone();
         let work =
-            self.schema_and_data(name, run, &mut entry, &mut warnings, memberships, selection);
+            self.schema_and_data(pair, run, &mut entry, &mut warnings, memberships, selection);
         let outcome = tokio::select! {
             r = work => r,
             // The copy stops by itself (and reports its tables); stages that do not watch the
@@ -426,13 +429,14 @@ impl PgMigrate {
 
     async fn schema_and_data(
         &self,
-        name: &str,
+        pair: &DbPair,
         run: &crate::ledger::RunRecord,
         entry: &mut DatabaseResult,
         warnings: &mut Vec<Warning>,
         mut memberships: Option<&mut Memberships>,
         selection: &DbSelection,
     ) -> Result<String> {
+        let name = pair.source_db();
         let opts = &self.opts;
         let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
         // A resumed run whose schema was complete continues with the data; the ledger keeps
@@ -453,9 +457,7 @@ impl PgMigrate {
             tables: selection.data_tables().map(<[_]>::to_vec),
             ..opts.replication.clone()
         };
-        if let Some(o) =
-            replication::check_earlier_run(&opts.source, &opts.target, name, &repl_opts).await?
-        {
+        if let Some(o) = replication::check_earlier_run(pair, &repl_opts).await? {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
             warnings.extend(replication_warnings(o.warnings, name));
@@ -617,14 +619,14 @@ impl PgMigrate {
                     crate::recovery::describe_replication_objects(name, opts.replication.mangle),
                 );
                 let outcome = replication::migrate_database(
-                    &pair,
+                    pair,
                     &repl_opts,
                     opts.force_method == Some(Method::Replication),
                     |data| async {
                         match data {
                             InitialData::InSnapshot(snapshot) => {
                                 let outcome = copy_database_with_states(
-                                    &pair,
+                                    pair,
                                     &copy_opts,
                                     Some(&snapshot),
                                     plan.clone(),
@@ -696,7 +698,7 @@ impl PgMigrate {
                 };
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
                 let outcome = copy_database_with_states(
-                    &pair,
+                    pair,
                     &copy_opts,
                     held.as_ref().map(|h| h.id()),
                     plan,
@@ -807,8 +809,9 @@ impl PgMigrate {
     }
 
     /// `--cleanup` for one database: drops what an earlier run left on both sides.
-    async fn cleanup_database(&self, name: &str) -> DatabaseResult {
-        match replication::cleanup(&self.opts.source, &self.opts.target, name).await {
+    async fn cleanup_database(&self, pair: &DbPair) -> DatabaseResult {
+        let name = pair.source_db();
+        match replication::cleanup(pair).await {
             Ok(r) if r.failed.is_empty() => {
                 let message = if r.dropped.is_empty() {
                     "no replication objects of an earlier run found".to_string()

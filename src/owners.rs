@@ -30,7 +30,7 @@ use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
 use crate::catalog::owners::{ActingRole, acting_roles, count_owned_objects};
-use crate::catalog::roles::{UserFacts, current_user_facts, list_role_names, list_roles};
+use crate::catalog::roles::{UserFacts, list_role_names, list_roles};
 use crate::conn::{Session, connect};
 use crate::error::{Error, Result};
 use crate::options::MigrateOptions;
@@ -65,18 +65,17 @@ pub struct Memberships {
 }
 
 impl Memberships {
-    /// Reads who the migration user is on `target`.
-    pub async fn new(target: &Session) -> Result<Self> {
-        let user = current_user_facts(target).await?;
-        Ok(Memberships {
-            user: user.name,
-            superuser: user.superuser,
-            v16: target.server_version_num() >= 160000,
+    /// Who the migration user is on the target, from the facts preflight read.
+    pub fn new(target: &crate::catalog::server::ServerFacts) -> Self {
+        Memberships {
+            user: target.current_user.clone(),
+            superuser: target.is_superuser,
+            v16: target.version_num >= 160000,
             added: Vec::new(),
             refused: BTreeMap::new(),
             keep: None,
             not_migrated: BTreeMap::new(),
-        })
+        }
     }
 
     /// Remembers which source roles the run could not create and which were excluded, so that
@@ -375,21 +374,21 @@ pub async fn check_owners(
     opts: &MigrateOptions,
     source: &Session,
     target: &Session,
+    user: &UserFacts,
     source_databases: &[crate::catalog::databases::DatabaseInfo],
     selected: &[String],
 ) {
     if opts.schema.no_owner || selected.is_empty() {
         return;
     }
-    let (user, roles, target_roles, names) = tokio::join!(
-        current_user_facts(target),
+    let (roles, target_roles, names) = tokio::join!(
         list_roles(source),
         acting_roles(target),
         list_role_names(target)
     );
-    let (user, roles, target_roles) = match (user, roles, target_roles, names) {
-        (Ok(u), Ok(r), Ok(t), Ok(_)) => (u, r, t),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
+    let (roles, target_roles) = match (roles, target_roles, names) {
+        (Ok(r), Ok(t), Ok(_)) => (r, t),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
             report.warning(
                 "owners",
                 None,
@@ -410,7 +409,7 @@ pub async fn check_owners(
         .collect();
     let major = target.major();
     let refusal =
-        |owner: &str| owner_refusal(owner, &excluded, &source_roles, &target_roles, &user, major);
+        |owner: &str| owner_refusal(owner, &excluded, &source_roles, &target_roles, user, major);
 
     let pending: Vec<_> = selected
         .iter()

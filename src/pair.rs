@@ -5,8 +5,18 @@
 //! the run's cancellation token, so that a stage opens its sessions through it
 //! ([`DbPair::open`], [`DbPair::open_wire`]) and tags its errors in one way ([`DbPair::tag`]):
 //! every error then names its side, its database and its phase.
+//!
+//! It also carries the facts of both servers ([`Servers`]: versions, the user's privileges,
+//! replication capacity, connection slots). The orchestrator fills them in from preflight
+//! ([`DbPair::with_servers`]), so no stage reads them again; a pair made without them (a library
+//! caller running one stage) reads them on first use, once ([`DbPair::servers`]).
 
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
+
+use crate::catalog::server::Servers;
 
 use crate::conn::wire::{WireSession, connect_wire};
 use crate::conn::{ConnInfo, Session, connect};
@@ -20,6 +30,8 @@ pub struct DbPair {
     source_db: String,
     target_db: String,
     cancel: CancellationToken,
+    /// Shared by the pair's clones, so that they read the facts at most once between them.
+    servers: Arc<OnceCell<Arc<Servers>>>,
 }
 
 impl DbPair {
@@ -36,7 +48,24 @@ impl DbPair {
             source_db: database.to_string(),
             target_db: database.to_string(),
             cancel,
+            servers: Arc::new(OnceCell::new()),
         }
+    }
+
+    /// The same pair with the servers' facts preflight read.
+    pub fn with_servers(mut self, servers: Arc<Servers>) -> Self {
+        self.servers = Arc::new(OnceCell::new_with(Some(servers)));
+        self
+    }
+
+    /// The facts of both servers: those the pair was given, or else read through `source` and
+    /// `target` (sessions of this pair) on the first call.
+    pub async fn servers(&self, source: &Session, target: &Session) -> Result<Arc<Servers>> {
+        self.servers
+            .get_or_try_init(|| async { Servers::read(source, target).await.map(Arc::new) })
+            .await
+            .cloned()
+            .map_err(|e| e.with_database(&self.source_db))
     }
 
     /// The same pair with the target database named differently (copying into another name,

@@ -3,15 +3,15 @@
 //! Why: every copy worker holds a source and a target session, and the schema stage holds
 //! `--schema-jobs` target sessions. Asking for more than a server has free ends in "sorry, too
 //! many clients already" in the middle of a database (and takes every slot the application
-//! needs). So the run measures, after preflight, what each server can still give this user:
+//! needs). So the run works out, from the numbers preflight read when it connected
+//! ([`crate::catalog::server::ConnectionSlots`]), what each server can still give this user:
 //! `max_connections` less the slots reserved for superusers (and, from PostgreSQL 16, for
 //! `pg_use_reserved_connections`) less the client sessions open now, and the role's
 //! `CONNECTION LIMIT` less its open sessions; and lowers the session counts, with a warning.
 //! Walsenders and the subscription's workers use their own slots (`max_wal_senders`,
 //! `max_worker_processes`), so they are not counted here.
 
-use crate::conn::Session;
-use crate::error::{Error, Result};
+use crate::catalog::server::ServerFacts;
 use crate::options::MigrateOptions;
 use crate::warning::Warning;
 use std::num::NonZeroUsize;
@@ -25,27 +25,14 @@ pub struct FreeSlots {
     pub why: String,
 }
 
-const SQL: &str = "SELECT pg_catalog.current_setting('max_connections')::int8,
-        CASE WHEN r.rolsuper THEN 0
-             ELSE pg_catalog.current_setting('superuser_reserved_connections')::int8
-                  + coalesce(nullif(pg_catalog.current_setting('reserved_connections', true), '')::int8, 0)
-        END,
-        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity
-          WHERE backend_type = 'client backend'),
-        CASE WHEN r.rolsuper THEN -1 ELSE r.rolconnlimit::int8 END,
-        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity
-          WHERE backend_type = 'client backend' AND usename = r.rolname)
-   FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER";
-
-/// Reads the free slots of the session's server for the session's user.
-pub async fn free_slots(session: &Session) -> Result<FreeSlots> {
-    let row = session.query_one(SQL, &[]).await.map_err(Error::from_pg)?;
-    let (max, reserved, open, role_limit, role_open): (i64, i64, i64, i64, i64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    Ok(compute(max, reserved, open, role_limit, role_open))
+/// The free slots of a server for the migration user, from the numbers preflight read
+/// ([`ServerFacts::connections`]).
+pub fn free_slots(facts: &ServerFacts) -> FreeSlots {
+    let c = facts.connections;
+    compute(c.max, c.reserved, c.open, c.role_limit, c.role_open)
 }
 
-/// The arithmetic of [`free_slots`], without a server.
+/// The arithmetic of [`free_slots`].
 pub fn compute(max: i64, reserved: i64, open: i64, role_limit: i64, role_open: i64) -> FreeSlots {
     let server = (max - reserved - open).max(0);
     let mut why =

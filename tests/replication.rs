@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use db_migrate::DbStatus;
+use db_migrate::catalog::server::Servers;
 use db_migrate::conn::ConnInfo;
 use db_migrate::copy::{self, CopyOptions, PostDataPlan, ProgressMode};
 use db_migrate::error::ErrorKind;
@@ -281,10 +282,11 @@ async fn superuser_exact_handover_under_concurrent_writes_then_cut_over() {
         stop_replication: true,
         ..fast_opts()
     };
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("the earlier run is found and finished");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("the earlier run is found and finished");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert_eq!(done.path.initial_data, InitialDataPath::EarlierRun);
     assert!(done.schema_drift.is_empty(), "{:?}", done.schema_drift);
@@ -539,9 +541,12 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
     assert_eq!(leftovers(&db).await.len(), 3);
 
     // Any other run refuses to touch them, naming them and the two commands.
-    let e = replication::check_earlier_run(&src, &tgt, &db, &fast_opts())
-        .await
-        .expect_err("earlier run detected");
+    let e = replication::check_earlier_run(
+        &DbPair::new(&src, &tgt, &db, Default::default()),
+        &fast_opts(),
+    )
+    .await
+    .expect_err("earlier run detected");
     let text = e.to_string();
     assert!(text.contains(&out.names.publication), "{text}");
     assert!(text.contains(&out.names.subscription), "{text}");
@@ -559,7 +564,7 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
     assert!(e.to_string().contains("earlier run"), "{e}");
     assert_eq!(leftovers(&db).await.len(), 3, "nothing dropped silently");
 
-    let report = replication::cleanup(&src, &tgt, &db)
+    let report = replication::cleanup(&DbPair::new(&src, &tgt, &db, Default::default()))
         .await
         .expect("cleanup");
     assert_eq!(report.dropped.len(), 3, "{report:?}");
@@ -570,10 +575,13 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
         leftovers(&db).await
     );
     assert!(
-        replication::check_earlier_run(&src, &tgt, &db, &fast_opts())
-            .await
-            .unwrap()
-            .is_none()
+        replication::check_earlier_run(
+            &DbPair::new(&src, &tgt, &db, Default::default()),
+            &fast_opts()
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
 }
 
@@ -605,10 +613,11 @@ async fn schema_drift_is_reported_at_cut_over() {
         stop_replication: true,
         ..fast_opts()
     };
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("earlier run");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("earlier run");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert!(
         done.schema_drift
@@ -748,7 +757,12 @@ async fn preflight_reports_replication_warnings() {
         .await
         .unwrap();
     let mut report = ValidationReport::default();
-    replication::preflight::preflight_servers(&src, &tgt, 1, true, &mut report).await;
+    replication::preflight::preflight_servers(
+        &Servers::read(&src, &tgt).await.unwrap(),
+        1,
+        true,
+        &mut report,
+    );
     assert!(
         report.ok,
         "the harness is set up for replication: {:?}",
@@ -792,10 +806,20 @@ async fn preflight_reports_replication_warnings() {
     );
     // A server-level blocker is an error when replication is forced, a warning otherwise.
     let mut forced = ValidationReport::default();
-    replication::preflight::preflight_servers(&src, &tgt, 1000, true, &mut forced).await;
+    replication::preflight::preflight_servers(
+        &Servers::read(&src, &tgt).await.unwrap(),
+        1000,
+        true,
+        &mut forced,
+    );
     assert!(!forced.ok);
     let mut soft = ValidationReport::default();
-    replication::preflight::preflight_servers(&src, &tgt, 1000, false, &mut soft).await;
+    replication::preflight::preflight_servers(
+        &Servers::read(&src, &tgt).await.unwrap(),
+        1000,
+        false,
+        &mut soft,
+    );
     assert!(
         soft.ok
             && soft
@@ -861,6 +885,7 @@ async fn rds_like_source_publishes_for_table_and_the_cut_over_brings_a_new_table
             target_default: &tgt_default,
             selected: None,
             forced: true,
+            servers: &Servers::read(&src_db, &tgt_default).await.unwrap(),
         };
         replication::plan::preflight_path(&check, &src_db, &db, &mut report).await;
         assert!(report.ok, "{:?}", report.findings);
@@ -939,10 +964,11 @@ async fn rds_like_source_publishes_for_table_and_the_cut_over_brings_a_new_table
         stop_replication: true,
         ..fast_opts()
     };
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("the earlier run is found and finished");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("the earlier run is found and finished");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert_eq!(done.tables_added, vec!["public.late".to_string()]);
     assert!(done.message.contains("public.late"), "{}", done.message);
@@ -1023,10 +1049,11 @@ async fn cloud_sql_like_source_into_an_aiven_extras_target_without_replication_c
         stop_replication: true,
         ..opts
     };
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("earlier run");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("earlier run");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert_eq!(done.tables_added, vec!["public.added".to_string()]);
     assert_tables_equal(&db).await;
@@ -1134,10 +1161,11 @@ async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target(
         stop_replication: true,
         ..fast_opts()
     };
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("earlier run");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("earlier run");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert_eq!(done.tables_added, vec!["public.measures_2027".to_string()]);
     assert_tables_equal(&db).await;
@@ -1182,6 +1210,7 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
 
     let src_db = connect(&src, None).await.unwrap();
     let tgt_default = connect(&tgt.with_dbname("postgres"), None).await.unwrap();
+    let servers = Servers::read(&src_db, &tgt_default).await.unwrap();
     for forced in [false, true] {
         let mut report = ValidationReport::default();
         let check = replication::plan::PathCheck {
@@ -1190,6 +1219,7 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
             target_default: &tgt_default,
             selected: None,
             forced,
+            servers: &servers,
         };
         replication::plan::preflight_path(&check, &src_db, &db, &mut report).await;
         let f = &report.findings[0];

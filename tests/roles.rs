@@ -10,9 +10,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 
-use db_migrate::catalog::roles::{
-    current_user_facts, list_memberships, list_role_db_settings, list_roles,
-};
+use db_migrate::catalog::roles::{list_memberships, list_role_db_settings, list_roles};
 use db_migrate::conn::{ConnInfo, Session, connect};
 use db_migrate::options::{MigrateOptions, RolePasswords};
 use db_migrate::report::{RoleResult, RoleStatus};
@@ -864,7 +862,10 @@ async fn catalog_is_readable_without_superuser() {
         .unwrap();
     assert_eq!(st.config, vec!["work_mem=5MB".to_string()]);
 
-    let facts = current_user_facts(&s).await.unwrap();
+    let facts = db_migrate::catalog::server::server_facts(&s)
+        .await
+        .unwrap()
+        .user();
     assert_eq!(facts.name, admin);
     assert!(!facts.superuser && facts.createrole && facts.replication && !facts.bypassrls);
 }

@@ -73,7 +73,8 @@ pub struct RoleDbSetting {
     pub config: Vec<String>,
 }
 
-/// The connected user's role attributes that decide what a migration may do.
+/// The connected user's role attributes that decide what a migration may do (read as part of
+/// [`crate::catalog::server::ServerFacts`], see its `user()`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserFacts {
     pub name: String,
@@ -197,25 +198,6 @@ pub async fn list_role_db_settings(s: &Session) -> Result<Vec<RoleDbSetting>> {
             config: r.get::<_, Option<Vec<String>>>(2).unwrap_or_default(),
         })
         .collect())
-}
-
-/// The attributes of `current_user`.
-pub async fn current_user_facts(s: &Session) -> Result<UserFacts> {
-    let row = s
-        .query_one(
-            "SELECT r.rolname::text, r.rolsuper, r.rolcreaterole, r.rolreplication, r.rolbypassrls \
-               FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER",
-            &[],
-        )
-        .await
-        .map_err(|e| Error::from_pg(e).with_step("reading the current user's attributes"))?;
-    Ok(UserFacts {
-        name: row.get(0),
-        superuser: row.get(1),
-        createrole: row.get(2),
-        replication: row.get(3),
-        bypassrls: row.get(4),
-    })
 }
 
 /// The names of every role of the server, system roles included, in no particular order.

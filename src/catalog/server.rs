@@ -10,7 +10,14 @@ use std::cmp::Ordering;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Facts about the server and the session's user.
+/// Everything db-migrate needs to know about one server and the migration user on it, read
+/// once when preflight connects ([`server_facts`]) and handed to every stage (through
+/// [`Servers`] on the per-database [`crate::pair::DbPair`]), so that no stage asks the server
+/// again: version and identity, the user's attributes and provider roles, what logical
+/// replication has left, and the connection slots the user may still open.
+///
+/// Facts that belong to one database (installed extensions, `aiven_extras` functions, `CREATE`
+/// on the database) are not here: they are read on that database's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerFacts {
     /// `server_version_num`, e.g. 150004.
@@ -22,15 +29,113 @@ pub struct ServerFacts {
     pub current_user: String,
     /// `rolsuper` of `current_user`.
     pub is_superuser: bool,
+    /// `rolcreaterole` of `current_user`.
+    pub createrole: bool,
+    /// `rolreplication` of `current_user`: it may open replication connections and create
+    /// slots.
+    pub replication: bool,
+    /// `rolbypassrls` of `current_user`.
+    pub bypassrls: bool,
+    /// The provider roles that stand in for superuser on managed services
+    /// ([`PROVIDER_ADMIN_ROLES`], and RDS's `rds_replication`) of which the user is a member,
+    /// in name order.
+    pub provider_roles: Vec<String>,
+    /// PostgreSQL 16+: the user has the privileges of `pg_create_subscription`.
+    pub pg_create_subscription: bool,
     /// `extwlist.extensions` (pgextwlist) split on commas, or `None` when the setting does not
     /// exist on the server.
     pub extwlist: Option<Vec<String>>,
+    /// What logical replication has left on this server.
+    pub logical: LogicalCapacity,
+    /// What the server can still give this user in sessions.
+    pub connections: ConnectionSlots,
+}
+
+/// Provider roles that stand in for superuser on managed services (RDS, Cloud SQL, Azure,
+/// AlloyDB).
+pub const PROVIDER_ADMIN_ROLES: [&str; 4] = [
+    "rds_superuser",
+    "cloudsqlsuperuser",
+    "azure_pg_admin",
+    "alloydbsuperuser",
+];
+
+/// RDS's role that carries the right to replicate (granted to the master user).
+pub const RDS_REPLICATION_ROLE: &str = "rds_replication";
+
+/// The settings and counts that decide whether logical replication fits on a server: the
+/// source needs `wal_level = logical` and a free slot and WAL sender per database, the target
+/// a free logical replication worker per database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogicalCapacity {
+    pub wal_level: String,
+    pub max_replication_slots: i64,
+    pub used_replication_slots: i64,
+    pub max_wal_senders: i64,
+    pub used_wal_senders: i64,
+    pub max_logical_replication_workers: i64,
+    /// Subscription workers running now.
+    pub used_logical_replication_workers: i64,
+}
+
+/// The numbers behind the sessions this user may still open (see [`crate::slots`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionSlots {
+    /// `max_connections`.
+    pub max: i64,
+    /// Slots this user may not take: `superuser_reserved_connections` plus (PostgreSQL 16+)
+    /// `reserved_connections`, 0 for a superuser.
+    pub reserved: i64,
+    /// Client sessions open on the server now (this one included).
+    pub open: i64,
+    /// The role's `CONNECTION LIMIT`, -1 for none (always -1 for a superuser).
+    pub role_limit: i64,
+    /// Sessions of this role open now (this one included).
+    pub role_open: i64,
 }
 
 impl ServerFacts {
     /// The major version (12, 13, ...).
     pub fn major(&self) -> u32 {
         self.version_num / 10000
+    }
+
+    /// The user's attributes in the shape the role and owner checks take.
+    pub fn user(&self) -> crate::catalog::roles::UserFacts {
+        crate::catalog::roles::UserFacts {
+            name: self.current_user.clone(),
+            superuser: self.is_superuser,
+            createrole: self.createrole,
+            replication: self.replication,
+            bypassrls: self.bypassrls,
+        }
+    }
+
+    /// The user is a member of a provider's admin role (`rds_superuser`, `cloudsqlsuperuser`,
+    /// `azure_pg_admin`, `alloydbsuperuser`).
+    pub fn provider_admin(&self) -> bool {
+        self.provider_roles
+            .iter()
+            .any(|r| PROVIDER_ADMIN_ROLES.contains(&r.as_str()))
+    }
+}
+
+/// The facts of both servers of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Servers {
+    pub source: ServerFacts,
+    pub target: ServerFacts,
+}
+
+impl Servers {
+    /// Reads both servers' facts (preflight does this once per run; a stage called without a
+    /// run's facts does it once per [`crate::pair::DbPair`]).
+    pub async fn read(source: &Session, target: &Session) -> Result<Servers> {
+        let (s, t) = tokio::join!(server_facts(source), server_facts(target));
+        Ok(Servers {
+            source: s.map_err(|e| e.with_side(crate::error::Side::Source))?,
+            target: t.map_err(|e| e.with_side(crate::error::Side::Target))?,
+        })
     }
 }
 
@@ -71,21 +176,50 @@ fn split_list_setting(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads [`ServerFacts`] through `s`.
+/// Reads [`ServerFacts`] through `s` (one query, and one more for the system identifier).
 pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
+    let provider_roles = PROVIDER_ADMIN_ROLES
+        .iter()
+        .chain([&RDS_REPLICATION_ROLE])
+        .map(|r| crate::sql::quote_literal(r))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // pg_create_subscription exists from 16 on; before, no role of that name is found.
+    let sql = format!(
+        "SELECT r.rolname::text, r.rolsuper, r.rolcreaterole, r.rolreplication, r.rolbypassrls, \
+                pg_catalog.current_setting('extwlist.extensions', true), \
+                ARRAY(SELECT p.rolname::text FROM pg_catalog.pg_roles p \
+                       WHERE p.rolname IN ({provider_roles}) \
+                         AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER') ORDER BY 1), \
+                EXISTS (SELECT 1 FROM pg_catalog.pg_roles p \
+                         WHERE p.rolname = 'pg_create_subscription' \
+                           AND pg_catalog.pg_has_role(r.oid, p.oid, 'USAGE')), \
+                pg_catalog.current_setting('wal_level'), \
+                pg_catalog.current_setting('max_replication_slots')::int8, \
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_replication_slots), \
+                pg_catalog.current_setting('max_wal_senders')::int8, \
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_replication), \
+                pg_catalog.current_setting('max_logical_replication_workers')::int8, \
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_subscription \
+                  WHERE pid IS NOT NULL), \
+                pg_catalog.current_setting('max_connections')::int8, \
+                CASE WHEN r.rolsuper THEN 0 \
+                     ELSE pg_catalog.current_setting('superuser_reserved_connections')::int8 \
+                          + coalesce(nullif(pg_catalog.current_setting('reserved_connections', \
+                                                                      true), '')::int8, 0) \
+                END, \
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity \
+                  WHERE backend_type = 'client backend'), \
+                CASE WHEN r.rolsuper THEN -1 ELSE r.rolconnlimit::int8 END, \
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity \
+                  WHERE backend_type = 'client backend' AND usename = r.rolname) \
+           FROM pg_catalog.pg_roles r WHERE r.rolname = current_user"
+    );
     let row = s
-        .query_one(
-            "SELECT current_user::text, \
-                    COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r \
-                               WHERE r.rolname = current_user), false), \
-                    pg_catalog.current_setting('extwlist.extensions', true)",
-            &[],
-        )
+        .query_one(&sql, &[])
         .await
         .map_err(read_error("reading server facts"))?;
-    let current_user: String = row.get(0);
-    let is_superuser: bool = row.get(1);
-    let extwlist: Option<String> = row.get(2);
+    let extwlist: Option<String> = row.get(5);
 
     // Revoked from PUBLIC on a stock server (granted to pg_monitor-like roles on some
     // services): a refusal only means we cannot use this fact.
@@ -108,12 +242,34 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
         }
     };
 
+    let version_num = s.server_version_num();
     Ok(ServerFacts {
-        version_num: s.server_version_num(),
+        version_num,
         system_identifier,
-        current_user,
-        is_superuser,
+        current_user: row.get(0),
+        is_superuser: row.get(1),
+        createrole: row.get(2),
+        replication: row.get(3),
+        bypassrls: row.get(4),
         extwlist: extwlist.map(|v| split_list_setting(&v)),
+        provider_roles: row.get(6),
+        pg_create_subscription: version_num >= 160000 && row.get::<_, bool>(7),
+        logical: LogicalCapacity {
+            wal_level: row.get(8),
+            max_replication_slots: row.get(9),
+            used_replication_slots: row.get(10),
+            max_wal_senders: row.get(11),
+            used_wal_senders: row.get(12),
+            max_logical_replication_workers: row.get(13),
+            used_logical_replication_workers: row.get(14),
+        },
+        connections: ConnectionSlots {
+            max: row.get(15),
+            reserved: row.get(16),
+            open: row.get(17),
+            role_limit: row.get(18),
+            role_open: row.get(19),
+        },
     })
 }
 

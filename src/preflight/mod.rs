@@ -5,7 +5,11 @@
 //! wrong and what to do about it. Findings tied to one source database (`database: Some(..)`)
 //! fail only that database in a migration; findings without a database stop the migration before
 //! anything is written. What preflight learned (sessions, server facts, database lists, the
-//! selection) is handed back in [`Preflight`] so that the migration does not ask again.
+//! selection) is handed back in [`Preflight`] so that the migration does not ask again: each
+//! server's facts ([`ServerFacts`]: version, identity, the user's attributes and provider roles,
+//! replication capacity, connection slots) are read once here, when preflight connects, and
+//! reach every stage through the per-database [`crate::pair::DbPair`]
+//! ([`Preflight::servers`]).
 //!
 //! # Checks (the `check` name of their findings)
 //!
@@ -64,7 +68,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::catalog::databases::{DatabaseInfo, list_databases};
 use crate::catalog::roles::list_role_names;
-use crate::catalog::server::{ServerFacts, server_facts};
+use crate::catalog::server::{ServerFacts, Servers, server_facts};
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::Side;
 use crate::options::MigrateOptions;
@@ -109,6 +113,16 @@ pub struct Preflight {
     pub selections: std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
     /// Provider roles of the source that are left out (see [`crate::selection::provider`]).
     pub provider_roles: Vec<String>,
+}
+
+impl Preflight {
+    /// Both servers' facts, when both could be read.
+    pub fn servers(&self) -> Option<Servers> {
+        Some(Servers {
+            source: self.source_facts.clone()?,
+            target: self.target_facts.clone()?,
+        })
+    }
 }
 
 /// One server after the first round: its session and the facts every check needs.
@@ -321,13 +335,15 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
                 crate::read_access::check_database(&opts.source, name, &mut report).await;
             }
         }
-        if let (Some(target), true) = (&tgt.session, tgt_ok) {
-            check_roles(&mut report, opts, source, target).await;
+        if let (Some(target), Some(tf), true) = (&tgt.session, &tgt.facts, tgt_ok) {
+            let user = tf.user();
+            check_roles(&mut report, opts, source, target, &user).await;
             crate::owners::check_owners(
                 &mut report,
                 opts,
                 source,
                 target,
+                &user,
                 &source_databases,
                 &selected,
             )
@@ -394,7 +410,14 @@ pub(crate) fn test_facts(superuser: bool, extwlist: Option<Vec<&str>>) -> Server
         system_identifier: None,
         current_user: "admin".into(),
         is_superuser: superuser,
+        createrole: true,
+        replication: false,
+        bypassrls: false,
+        provider_roles: Vec::new(),
+        pg_create_subscription: false,
         extwlist: extwlist.map(|v| v.into_iter().map(String::from).collect()),
+        logical: Default::default(),
+        connections: Default::default(),
     }
 }
 

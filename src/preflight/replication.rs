@@ -1,6 +1,6 @@
 //! Replication checks for preflight (`--validate` and the start of a migration), and the
-//! servers' replication settings ([`ReplicationSettings`]) the replication stage checks again
-//! right before it creates anything.
+//! servers' replication settings ([`ReplicationSettings`], taken from the facts preflight read)
+//! that the replication stage checks again for its database right before it creates anything.
 //!
 //! Server level ([`preflight_servers`]): `wal_level = logical` on the source, a free replication
 //! slot and WAL sender per database to migrate, enough logical replication workers on the
@@ -12,6 +12,7 @@
 //! otherwise a warning that the database goes by dump, see [`crate::replication::identity`]), unlogged
 //! tables and large objects (warnings: neither is replicated).
 
+use crate::catalog::server::Servers;
 use crate::conn::Session;
 use crate::error::Result;
 use crate::report::{Severity, ValidationReport};
@@ -35,52 +36,21 @@ pub struct ReplicationSettings {
     pub used_logical_replication_workers: i64,
 }
 
-fn int(v: Option<&str>) -> i64 {
-    v.and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
 impl ReplicationSettings {
-    pub async fn read(source: &Session, target: &Session) -> Result<ReplicationSettings> {
-        let src = source
-            .simple_query(
-                "SELECT pg_catalog.current_setting('wal_level'),
-                        pg_catalog.current_setting('max_replication_slots'),
-                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_replication_slots)::text,
-                        pg_catalog.current_setting('max_wal_senders'),
-                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_replication)::text",
-            )
-            .await?;
-        let tgt = target
-            .simple_query(
-                "SELECT pg_catalog.current_setting('max_logical_replication_workers'),
-                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_subscription
-                          WHERE pid IS NOT NULL)::text",
-            )
-            .await?;
-        let row = |msgs: &[tokio_postgres::SimpleQueryMessage]| {
-            msgs.iter().find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                    (0..r.len())
-                        .map(|i| r.get(i).map(str::to_owned))
-                        .collect::<Vec<_>>(),
-                ),
-                _ => None,
-            })
-        };
-        let s = row(&src).unwrap_or_default();
-        let t = row(&tgt).unwrap_or_default();
-        let get = |v: &Vec<Option<String>>, i: usize| v.get(i).cloned().flatten();
-        Ok(ReplicationSettings {
-            source_version_num: source.server_version_num(),
-            target_version_num: target.server_version_num(),
-            wal_level: get(&s, 0).unwrap_or_default(),
-            max_replication_slots: int(get(&s, 1).as_deref()),
-            used_replication_slots: int(get(&s, 2).as_deref()),
-            max_wal_senders: int(get(&s, 3).as_deref()),
-            used_wal_senders: int(get(&s, 4).as_deref()),
-            max_logical_replication_workers: int(get(&t, 0).as_deref()),
-            used_logical_replication_workers: int(get(&t, 1).as_deref()),
-        })
+    /// The settings of a run's two servers, from their facts.
+    pub fn from_facts(servers: &Servers) -> ReplicationSettings {
+        let (s, t) = (&servers.source, &servers.target);
+        ReplicationSettings {
+            source_version_num: s.version_num,
+            target_version_num: t.version_num,
+            wal_level: s.logical.wal_level.clone(),
+            max_replication_slots: s.logical.max_replication_slots,
+            used_replication_slots: s.logical.used_replication_slots,
+            max_wal_senders: s.logical.max_wal_senders,
+            used_wal_senders: s.logical.used_wal_senders,
+            max_logical_replication_workers: t.logical.max_logical_replication_workers,
+            used_logical_replication_workers: t.logical.used_logical_replication_workers,
+        }
     }
 
     /// Why replication of `databases` databases is impossible, one reason per problem (empty
@@ -134,9 +104,8 @@ impl ReplicationSettings {
 
 /// Server-level replication checks for `databases` databases. `forced`: replication was asked
 /// for explicitly (`--force-method replication` / `--repl-only`), so a blocker is an error.
-pub async fn preflight_servers(
-    source: &Session,
-    target: &Session,
+pub fn preflight_servers(
+    servers: &Servers,
     databases: usize,
     forced: bool,
     report: &mut ValidationReport,
@@ -146,25 +115,13 @@ pub async fn preflight_servers(
     } else {
         Severity::Warning
     };
-    match ReplicationSettings::read(source, target).await {
-        Ok(facts) => {
-            for b in facts.blockers(databases) {
-                let msg = if forced {
-                    format!("logical replication is not possible: {b}")
-                } else {
-                    format!(
-                        "logical replication is not possible ({b}); the dump method will be used"
-                    )
-                };
-                report.push(severity, CHECK, None, msg);
-            }
-        }
-        Err(e) => report.push(
-            severity,
-            CHECK,
-            None,
-            format!("could not check the replication settings: {e}"),
-        ),
+    for b in ReplicationSettings::from_facts(servers).blockers(databases) {
+        let msg = if forced {
+            format!("logical replication is not possible: {b}")
+        } else {
+            format!("logical replication is not possible ({b}); the dump method will be used")
+        };
+        report.push(severity, CHECK, None, msg);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::catalog::roles::{RoleInfo, UserFacts, current_user_facts, list_role_names, list_roles};
+use crate::catalog::roles::{RoleInfo, UserFacts, list_role_names, list_roles};
 use crate::conn::Session;
 use crate::options::MigrateOptions;
 use crate::report::ValidationReport;
@@ -37,15 +37,12 @@ pub(super) async fn check_roles(
     opts: &MigrateOptions,
     source: &Session,
     target: &Session,
+    user: &UserFacts,
 ) {
-    let (roles, existing, user) = tokio::join!(
-        list_roles(source),
-        list_role_names(target),
-        current_user_facts(target)
-    );
-    let (roles, existing, user) = match (roles, existing, user) {
-        (Ok(r), Ok(e), Ok(u)) => (r, e, u),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+    let (roles, existing) = tokio::join!(list_roles(source), list_role_names(target));
+    let (roles, existing) = match (roles, existing) {
+        (Ok(r), Ok(e)) => (r, e),
+        (Err(e), _) | (_, Err(e)) => {
             report.warning(
                 "roles",
                 None,
@@ -60,9 +57,7 @@ pub(super) async fn check_roles(
         .iter()
         .filter(|r| !opts.excluded_roles.iter().any(|x| x == &r.name))
         .filter(|r| !existing.contains(r.name.as_str()))
-        .filter_map(|r| {
-            uncreatable_reason(r, &user, target_major).map(|why| (r.name.as_str(), why))
-        })
+        .filter_map(|r| uncreatable_reason(r, user, target_major).map(|why| (r.name.as_str(), why)))
         .collect();
     if blocked.is_empty() {
         return;

@@ -13,10 +13,11 @@ use super::objects::TargetFacts;
 use super::wait::wait_and_stop;
 use super::{
     InitialDataPath, ObjectNames, PathTaken, ReplicationOptions, ReplicationOutcome, objects,
-    on_source, on_target, sessions,
+    on_source, on_target,
 };
-use crate::conn::{ConnInfo, Session, connect};
-use crate::error::{Error, ErrorKind, Result};
+use crate::conn::Session;
+use crate::error::{Error, ErrorKind, Phase, Result, Side};
+use crate::pair::DbPair;
 use crate::report::DbStatus;
 use crate::sql::quote_ident;
 
@@ -97,23 +98,21 @@ impl EarlierRun {
 /// Sessions for looking up (and dropping) an earlier run's objects: the source database, the
 /// target database when it exists (a missing one simply has no subscription), and the
 /// target's facts.
-async fn sessions_for_lookup(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname: &str,
-) -> Result<(Session, Option<Session>, TargetFacts)> {
-    let src = connect(source, Some(dbname))
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    let tgt = match connect(target, Some(dbname)).await {
+async fn sessions_for_lookup(pair: &DbPair) -> Result<(Session, Option<Session>, TargetFacts)> {
+    let dbname = pair.source_db();
+    let src = pair.open(Side::Source, Phase::Replication).await?;
+    let tgt = match pair.open(Side::Target, Phase::Replication).await {
         Ok(t) => Some(t),
         Err(e) if e.sqlstate().map(|c| c.code()) == Some("3D000") => None,
-        Err(e) => return Err(on_target(e, dbname)),
+        Err(e) => return Err(e),
     };
     let tfacts = match &tgt {
-        Some(t) => TargetFacts::read(t)
-            .await
-            .map_err(|e| on_target(e, dbname))?,
+        Some(t) => {
+            let servers = pair.servers(&src, t).await?;
+            TargetFacts::read(t, &servers.target)
+                .await
+                .map_err(|e| on_target(e, dbname))?
+        }
         None => TargetFacts::default(),
     };
     Ok((src, tgt, tfacts))
@@ -121,12 +120,9 @@ async fn sessions_for_lookup(
 
 /// Looks for objects of an earlier run for `dbname` (plain and mangled names). A missing target
 /// database simply has no subscription.
-pub async fn find_earlier_run(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname: &str,
-) -> Result<Option<EarlierRun>> {
-    let (src, tgt, tfacts) = sessions_for_lookup(source, target, dbname).await?;
+pub async fn find_earlier_run(pair: &DbPair) -> Result<Option<EarlierRun>> {
+    let dbname = pair.source_db();
+    let (src, tgt, tfacts) = sessions_for_lookup(pair).await?;
     for names in ObjectNames::candidates(dbname) {
         let run = find_objects(&src, tgt.as_ref(), &tfacts, dbname, &names).await?;
         if !run.is_empty() {
@@ -170,20 +166,21 @@ pub(super) async fn find_objects(
 /// `Err`: an earlier run's objects exist and this run must not touch them (the error names them
 /// and the two commands that deal with them).
 pub async fn check_earlier_run(
-    source: &ConnInfo,
-    target: &ConnInfo,
-    dbname: &str,
+    pair: &DbPair,
     opts: &ReplicationOptions,
 ) -> Result<Option<ReplicationOutcome>> {
-    let Some(run) = find_earlier_run(source, target, dbname).await? else {
+    let dbname = pair.source_db();
+    let Some(run) = find_earlier_run(pair).await? else {
         return Ok(None);
     };
     if !(run.is_healthy() && opts.stop_replication && opts.max_replication_lag.is_some()) {
         return Err(run.refusal());
     }
     info!(database = %dbname, "cutting over the replication of an earlier run");
-    let (src, tgt) = sessions(source, target, dbname).await?;
-    let tfacts = TargetFacts::read(&tgt)
+    let src = pair.open(Side::Source, Phase::Replication).await?;
+    let tgt = pair.open(Side::Target, Phase::Replication).await?;
+    let servers = pair.servers(&src, &tgt).await?;
+    let tfacts = TargetFacts::read(&tgt, &servers.target)
         .await
         .map_err(|e| on_target(e, dbname))?;
     let baseline = stored_fingerprint(&src, &run.names.publication).await;
@@ -240,8 +237,9 @@ pub struct CleanupReport {
 /// `--cleanup`: drops the replication objects an earlier run left for `dbname` (plain and
 /// mangled names), subscription first, then publication and slot. Objects that do not exist
 /// are skipped; a missing target database is fine.
-pub async fn cleanup(source: &ConnInfo, target: &ConnInfo, dbname: &str) -> Result<CleanupReport> {
-    let (src, tgt, tfacts) = sessions_for_lookup(source, target, dbname).await?;
+pub async fn cleanup(pair: &DbPair) -> Result<CleanupReport> {
+    let dbname = pair.source_db();
+    let (src, tgt, tfacts) = sessions_for_lookup(pair).await?;
     let mut report = CleanupReport::default();
     for names in ObjectNames::candidates(dbname) {
         let run = find_objects(&src, tgt.as_ref(), &tfacts, dbname, &names).await?;

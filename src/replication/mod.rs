@@ -105,8 +105,8 @@ use std::time::Duration;
 
 use tracing::info;
 
-use crate::conn::{ConnInfo, Session, connect};
-use crate::error::{Error, ErrorKind, Result, Side};
+use crate::conn::ConnInfo;
+use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::report::DbStatus;
 
 pub use cutover::sync_sequences;
@@ -290,16 +290,6 @@ fn on_target(e: impl Into<Error>, db: &str) -> Error {
     e.into().with_side(Side::Target).with_database(db)
 }
 
-async fn sessions(source: &ConnInfo, target: &ConnInfo, db: &str) -> Result<(Session, Session)> {
-    let s = connect(source, Some(db))
-        .await
-        .map_err(|e| on_source(e, db))?;
-    let t = connect(target, Some(db))
-        .await
-        .map_err(|e| on_target(e, db))?;
-    Ok((s, t))
-}
-
 /// Sets up logical replication of `dbname` (the target database must have the pre-data
 /// schema), waits and stops as the options say. See the module docs for the steps and
 /// [`InitialData`] for what `initial_data` must do. Call [`check_earlier_run`] first.
@@ -317,21 +307,21 @@ where
     C: FnOnce(InitialData) -> F,
     F: Future<Output = Result<String>>,
 {
-    let (source, target, dbname) = (pair.source(), pair.target(), pair.source_db());
+    let (source, dbname) = (pair.source(), pair.source_db());
     let names = ObjectNames::for_database(dbname, opts.mangle);
-    let (src, tgt) = sessions(source, target, dbname).await?;
+    let src = pair.open(Side::Source, Phase::Replication).await?;
+    let tgt = pair.open(Side::Target, Phase::Replication).await?;
 
-    // Prerequisites, before anything is created.
-    let facts = preflight::ReplicationSettings::read(&src, &tgt)
+    // Prerequisites, before anything is created. The servers' facts are preflight's (read
+    // once per run); only this database's own are read here.
+    let servers = pair.servers(&src, &tgt).await?;
+    let sfacts = SourceFacts::read(&src, &servers.source)
         .await
         .map_err(|e| on_source(e, dbname))?;
-    let sfacts = SourceFacts::read(&src)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    let tfacts = TargetFacts::read(&tgt)
+    let tfacts = TargetFacts::read(&tgt, &servers.target)
         .await
         .map_err(|e| on_target(e, dbname))?;
-    let mut blockers = facts.blockers(1);
+    let mut blockers = preflight::ReplicationSettings::from_facts(&servers).blockers(1);
     let plan = plan::plan(
         source,
         dbname,
@@ -359,7 +349,7 @@ where
         if forced {
             return Err(Error::new(ErrorKind::Validation, reason)
                 .with_database(dbname)
-                .with_phase(crate::error::Phase::Replication));
+                .with_phase(Phase::Replication));
         }
         return Ok(Outcome::FallBackToDump { reason });
     }
@@ -403,13 +393,9 @@ where
                 });
             }
             if objects::is_fallback_error(&e) && e.kind() == ErrorKind::Validation {
-                return Err(e
-                    .with_database(dbname)
-                    .with_phase(crate::error::Phase::Replication));
+                return Err(e.with_database(dbname).with_phase(Phase::Replication));
             }
-            return Err(e
-                .with_database(dbname)
-                .with_phase(crate::error::Phase::ReplicationSetup));
+            return Err(e.with_database(dbname).with_phase(Phase::ReplicationSetup));
         }
     };
     if opts.max_replication_lag.is_some() {
@@ -441,8 +427,8 @@ mod tests {
         let pair = DbPair::new(&ci, &ci, "db", Default::default());
         let f = migrate_database(&pair, &opts, false, |_data| async { Ok(String::new()) });
         is_send(&f);
-        is_send(&check_earlier_run(&ci, &ci, "db", &opts));
-        is_send(&cleanup(&ci, &ci, "db"));
+        is_send(&check_earlier_run(&pair, &opts));
+        is_send(&cleanup(&pair));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::catalog::server::ServerFacts;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
 use crate::sql::{quote_ident, quote_literal};
@@ -34,10 +35,6 @@ impl Via {
         }
     }
 }
-
-/// Provider roles that stand in for superuser on managed services.
-const PROVIDER_ADMIN_ROLES: &str =
-    "'rds_superuser', 'cloudsqlsuperuser', 'azure_pg_admin', 'alloydbsuperuser'";
 
 /// What the session user may do on the source.
 #[derive(Debug, Clone, Default)]
@@ -85,26 +82,25 @@ fn regproc_exists(sig: &str) -> String {
 }
 
 impl SourceFacts {
-    pub async fn read(s: &Session) -> Result<SourceFacts> {
+    /// The server's facts (`server`, read once by preflight) and the `aiven_extras` functions
+    /// of the session's database.
+    pub async fn read(s: &Session, server: &ServerFacts) -> Result<SourceFacts> {
         let row = one_row(
             s,
             &format!(
-                "SELECT r.rolsuper, r.rolreplication,
-                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles p WHERE p.rolname IN ({PROVIDER_ADMIN_ROLES}, 'rds_replication')
-                                   AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER')),
-                        {}, {}
-                   FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER",
+                "SELECT {}, {}",
                 regproc_exists("aiven_extras.pg_create_publication_for_all_tables(text,text)"),
                 regproc_exists("aiven_extras.pg_create_publication(text,text,text[])"),
             ),
         )
         .await?;
         Ok(SourceFacts {
-            superuser: b(row[0].as_deref()),
-            replication: b(row[1].as_deref()),
-            provider_admin: b(row[2].as_deref()),
-            extras_pub_all: b(row[3].as_deref()),
-            extras_pub_list: b(row[4].as_deref()),
+            superuser: server.is_superuser,
+            replication: server.replication,
+            // RDS hands the right to replicate out through rds_replication.
+            provider_admin: !server.provider_roles.is_empty(),
+            extras_pub_all: b(row[0].as_deref()),
+            extras_pub_list: b(row[1].as_deref()),
         })
     }
 
@@ -131,36 +127,34 @@ impl SourceFacts {
 }
 
 impl TargetFacts {
-    pub async fn read(s: &Session) -> Result<TargetFacts> {
+    /// The server's facts (`server`, read once by preflight) and what the user may do in the
+    /// session's database: the `aiven_extras` functions and `CREATE` on it.
+    pub async fn read(s: &Session, server: &ServerFacts) -> Result<TargetFacts> {
         let row = one_row(
             s,
             &format!(
-                "SELECT r.rolsuper,
-                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles p WHERE p.rolname IN ({PROVIDER_ADMIN_ROLES})
-                                   AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER')),
-                        {}, {}, {}, {},
-                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles p WHERE p.rolname = 'pg_create_subscription'
-                                   AND pg_catalog.pg_has_role(r.oid, p.oid, 'USAGE')),
-                        pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')
-                   FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER",
+                "SELECT {}, {}, {}, {},
+                        pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')",
                 regproc_exists(
                     "aiven_extras.pg_create_subscription(text,text,text,text,boolean,boolean)"
                 ),
                 regproc_exists("aiven_extras.pg_drop_subscription(text)"),
                 regproc_exists("aiven_extras.pg_list_all_subscriptions()"),
-                regproc_exists("aiven_extras.pg_alter_subscription_refresh_publication(text,boolean)"),
+                regproc_exists(
+                    "aiven_extras.pg_alter_subscription_refresh_publication(text,boolean)"
+                ),
             ),
         )
         .await?;
         Ok(TargetFacts {
-            superuser: b(row[0].as_deref()),
-            provider_admin: b(row[1].as_deref()),
-            extras_create_sub: b(row[2].as_deref()),
-            extras_drop_sub: b(row[3].as_deref()),
-            extras_list_subs: b(row[4].as_deref()),
-            extras_refresh_sub: b(row[5].as_deref()),
-            pg_create_subscription: s.server_version_num() >= 160000 && b(row[6].as_deref()),
-            can_create_in_db: b(row[7].as_deref()),
+            superuser: server.is_superuser,
+            provider_admin: server.provider_admin(),
+            extras_create_sub: b(row[0].as_deref()),
+            extras_drop_sub: b(row[1].as_deref()),
+            extras_list_subs: b(row[2].as_deref()),
+            extras_refresh_sub: b(row[3].as_deref()),
+            pg_create_subscription: server.pg_create_subscription,
+            can_create_in_db: b(row[4].as_deref()),
         })
     }
 

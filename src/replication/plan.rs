@@ -14,6 +14,7 @@
 //!   the data itself.
 //! - **Subscription**: superuser, `aiven_extras`, or `pg_create_subscription` (16+).
 
+use crate::catalog::server::Servers;
 use crate::conn::ConnInfo;
 use crate::conn::Session;
 use crate::conn::wire::connect_replication;
@@ -244,6 +245,8 @@ pub struct PathCheck<'a> {
     pub selected: Option<&'a [(String, String)]>,
     /// `--repl-only` / `--force-method replication`.
     pub forced: bool,
+    /// The facts of both servers, as preflight read them.
+    pub servers: &'a Servers,
 }
 
 /// Preflight for one database: prints the path (an `info` finding, and the log) or why
@@ -261,6 +264,7 @@ pub async fn preflight_path(
         target_default,
         selected,
         forced,
+        servers,
     } = *check;
     let db = Some(dbname);
     // An earlier run's publication: this run cuts that replication over (or refuses to touch
@@ -281,8 +285,8 @@ pub async fn preflight_path(
     let tgt_db = crate::conn::connect(target, Some(dbname)).await.ok();
     let tgt = tgt_db.as_ref().unwrap_or(target_default);
     let facts = async {
-        let s = SourceFacts::read(src_db).await?;
-        let t = TargetFacts::read(tgt).await?;
+        let s = SourceFacts::read(src_db, &servers.source).await?;
+        let t = TargetFacts::read(tgt, &servers.target).await?;
         Ok::<_, crate::Error>((s, t))
     };
     let result = match facts.await {
