@@ -438,7 +438,6 @@ impl PgMigrate {
     ) -> Result<String> {
         let name = pair.source_db();
         let opts = &self.opts;
-        let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
         // A resumed run whose schema was complete continues with the data; the ledger keeps
         // what is in already.
         let resuming = run.stage >= crate::ledger::Stage::Data;
@@ -465,7 +464,7 @@ impl PgMigrate {
                 crate::recovery::remove_ledger(&opts.target, name, warnings).await;
             }
             let mut message = o.message;
-            self.verify_replicated(&pair, entry, &mut message, warnings)
+            self.verify_replicated(pair, entry, &mut message, warnings)
                 .await?;
             return Ok(message);
         }
@@ -674,7 +673,7 @@ impl PgMigrate {
                         warnings.extend(replication_warnings(o.warnings, name));
                         summary.push_str("; ");
                         summary.push_str(&o.message);
-                        self.verify_replicated(&pair, entry, &mut summary, warnings)
+                        self.verify_replicated(pair, entry, &mut summary, warnings)
                             .await?;
                     }
                     Outcome::FallBackToDump { reason } => {
@@ -693,7 +692,7 @@ impl PgMigrate {
                 // With --verify, the snapshot the copy reads is held open until the target
                 // has been compared with it.
                 let held = match opts.verify.after_copy {
-                    true => Some(crate::verify::SnapshotHolder::export(&pair).await?),
+                    true => Some(crate::verify::SnapshotHolder::export(pair).await?),
                     false => None,
                 };
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
@@ -715,7 +714,7 @@ impl PgMigrate {
                 summary.push_str(&copy_summary(&copied));
                 *copy_report.lock().expect("not poisoned") = Some(copied);
                 if let Some(held) = held {
-                    let v = self.verify_after_copy(&pair, Some(held.id())).await;
+                    let v = self.verify_after_copy(pair, Some(held.id())).await;
                     held.release().await;
                     let v = v?;
                     summary.push_str("; ");
