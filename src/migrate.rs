@@ -482,18 +482,18 @@ impl PgMigrate {
             .await
             .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
         drop(source);
-        warnings.extend(
-            filter_schema(&mut schema, selection, &opts.excluded_extensions)
-                .into_iter()
-                .map(Warning::selection),
-        );
+        warnings.extend(filter_schema(
+            &mut schema,
+            selection,
+            &opts.excluded_extensions,
+        ));
         info!(
             database = %name,
             objects = schema.objects.len(),
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
             "schema read"
         );
-        warnings.extend(schema.warnings.iter().cloned().map(Warning::schema));
+        warnings.extend(schema.warnings.iter().cloned());
         let target = pair.open(Side::Target, Phase::PreData).await?;
         exec::prepare_session(&target).await?;
         // Before the facts are read: they list the roles the migration user may act as.
@@ -723,7 +723,7 @@ impl PgMigrate {
                 }
             }
             if let Some(copied) = copy_report.lock().expect("not poisoned").take() {
-                warnings.extend(copied.warnings.iter().cloned().map(Warning::data));
+                warnings.extend(copied.warnings.iter().cloned());
                 entry.data = Some(copied);
             }
         }
@@ -755,7 +755,7 @@ impl PgMigrate {
         if !report.warnings.is_empty() {
             summary.push_str(&format!("; {} schema warnings", report.warnings.len()));
         }
-        warnings.extend(report.warnings.into_iter().map(Warning::schema));
+        warnings.extend(report.warnings);
         Ok(summary)
     }
 

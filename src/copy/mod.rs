@@ -81,6 +81,7 @@ use tokio_util::sync::CancellationToken;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::warning::Warning;
 use progress::Progress;
 use worker::{Shared, cancelled};
 
@@ -292,7 +293,7 @@ pub struct CopyReport {
     pub bytes: u64,
     pub rows: u64,
     pub seconds: f64,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Transient failures that were retried (all tasks).
     #[serde(skip_serializing_if = "is_zero")]
     pub retries: u32,
@@ -382,7 +383,7 @@ const LOCK_BATCH: usize = 1000;
 
 /// Takes ACCESS SHARE locks on `tables` in the coordinator's transaction; a failure is returned
 /// as a warning (the transaction and its snapshot survive through a savepoint).
-async fn lock_tables(coord: &Session, tables: &[plan::TablePlan]) -> Option<String> {
+async fn lock_tables(coord: &Session, tables: &[plan::TablePlan]) -> Option<Warning> {
     if tables.is_empty() {
         return None;
     }
@@ -412,9 +413,9 @@ async fn lock_tables(coord: &Session, tables: &[plan::TablePlan]) -> Option<Stri
                     "ROLLBACK TO SAVEPOINT db_migrate_lock; RELEASE SAVEPOINT db_migrate_lock",
                 )
                 .await;
-            Some(format!(
+            Some(Warning::data(format!(
                 "could not lock the source tables for the copy ({e}); concurrent DDL on the source (TRUNCATE, DROP, ALTER TABLE) during the copy may break it"
-            ))
+            )))
         }
     }
 }
@@ -508,13 +509,13 @@ async fn run(
         .map_err(|e| e.with_phase(Phase::Data))?;
         if !r.earlier_snapshots.is_empty() {
             let n = r.done.len() + r.partial.len();
-            plan.warnings.push(format!(
+            plan.warnings.push(Warning::recovery(format!(
                 "resumed: {} copied (in whole or in part) by an earlier run as of snapshot {}, \
                  the rest as of snapshot {snapshot_id}: rows written on the source between \
                  the two to tables copied earlier are not in the target",
                 plural(n, "table was", "tables were"),
                 r.earlier_snapshots.join(", ")
-            ));
+            )));
         }
         (Some(state.run_id), r)
     } else {

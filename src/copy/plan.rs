@@ -15,6 +15,7 @@ use crate::catalog::scope::FIRST_NORMAL_OBJECT_ID;
 use crate::conn::Session;
 use crate::error::{Error, Result};
 use crate::sql::{qualified, quote_ident};
+use crate::warning::Warning;
 
 /// At most this many parts per table, whatever its size.
 pub const MAX_PARTS: u64 = 1024;
@@ -300,7 +301,7 @@ pub struct Plan {
     pub large_objects: Vec<u32>,
     /// Partitioned tables (all levels) of the source.
     pub partitioned: HashSet<RelKey>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     pub est_bytes: u64,
 }
 
@@ -344,10 +345,13 @@ pub async fn build(
             let (schema, name) = key;
             plan.sequences.push(SequencePlan { schema, name });
         } else {
-            plan.warnings.push(format!(
-                "sequence {} does not exist on the target; its value was not copied",
-                qualified(&key.0, &key.1)
-            ));
+            let q = qualified(&key.0, &key.1);
+            plan.warnings.push(
+                Warning::sequence(format!(
+                    "sequence {q} does not exist on the target; its value was not copied"
+                ))
+                .on(format!("sequence {q}")),
+            );
         }
     }
 
@@ -357,15 +361,21 @@ pub async fn build(
         let key = (t.schema.clone(), t.name.clone());
         let q = qualified(&t.schema, &t.name);
         let Some(target) = target_catalog.tables.get(&key) else {
-            plan.warnings.push(format!(
-                "table {q} does not exist on the target; its rows were not copied"
-            ));
+            plan.warnings.push(
+                Warning::data(format!(
+                    "table {q} does not exist on the target; its rows were not copied"
+                ))
+                .on(format!("table {q}")),
+            );
             continue;
         };
         if target.relkind == 'f' {
-            plan.warnings.push(format!(
-                "table {q} is a foreign table on the target; its rows were not copied"
-            ));
+            plan.warnings.push(
+                Warning::data(format!(
+                    "table {q} is a foreign table on the target; its rows were not copied"
+                ))
+                .on(format!("table {q}")),
+            );
             continue;
         }
         if target.firing_triggers > 0 {
@@ -400,10 +410,10 @@ pub async fn build(
                             format!("{} ({tn})", quote_ident(c))
                         })
                         .collect();
-                    plan.warnings.push(format!(
+                    plan.warnings.push(Warning::data(format!(
                         "table {q}: column(s) {} cannot be copied in binary format (their binary form embeds server-specific OIDs or does not exist); copied as text",
                         bad.join(", ")
-                    ));
+                    )).on(format!("table {q}")));
                 }
                 ok
             }
@@ -450,18 +460,18 @@ pub async fn build(
         });
     }
     if !trigger_tables.is_empty() {
-        plan.warnings.push(format!(
+        plan.warnings.push(Warning::data(format!(
             "user triggers are enabled on the target for {} and fired during the data load: {}",
             plural(trigger_tables.len(), "table"),
             trigger_tables.join(", ")
-        ));
+        )));
     }
     if !fk_tables.is_empty() {
-        plan.warnings.push(format!(
+        plan.warnings.push(Warning::data(format!(
             "foreign keys already exist on the target for {} and were checked during the data load (session_replication_role = replica was not permitted): {}",
             plural(fk_tables.len(), "table"),
             fk_tables.join(", ")
-        ));
+        )));
     }
     // Largest first; ties by name for a stable order.
     plan.tables.sort_by(|a, b| {

@@ -19,6 +19,7 @@ use crate::conn::wire::{Canceller, WireSession, pass_through};
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
 use crate::sql::{import_snapshot, quote_literal};
+use crate::warning::Warning;
 
 /// How long a cancelled task may take to wind down after the cancel requests were sent.
 const WIND_DOWN: Duration = Duration::from_secs(5);
@@ -153,7 +154,7 @@ pub struct Shared {
     pub stop: CancellationToken,
     pub progress: Arc<Progress>,
     pub errors: Mutex<Vec<Error>>,
-    pub warnings: Mutex<Vec<String>>,
+    pub warnings: Mutex<Vec<Warning>>,
     pub sessions_opened: AtomicU64,
     /// Per table: the ledger part number of each planned part.
     pub part_ids: Vec<Vec<usize>>,
@@ -535,11 +536,13 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
                 // Statistics are an optimisation: a failed ANALYZE is a warning.
-                Err(e) => sh
-                    .warnings
-                    .lock()
-                    .unwrap()
-                    .push(format!("{describe} failed on the target: {e}")),
+                Err(e) => {
+                    let table = describe.strip_prefix("ANALYZE ").unwrap_or(describe);
+                    sh.warnings.lock().unwrap().push(
+                        Warning::data(format!("{describe} failed on the target: {e}"))
+                            .on(format!("table {table}")),
+                    )
+                }
             }
             Ok(Outcome::Analyzed)
         }

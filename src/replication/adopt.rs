@@ -256,7 +256,9 @@ pub async fn adopt_new_tables(
         let report = exec::apply(tgt, ordered, schema_opts, &facts)
             .await
             .map_err(|e| on_target(e).with_step("creating new tables"))?;
-        adopted.warnings.extend(report.warnings);
+        adopted
+            .warnings
+            .extend(report.warnings.iter().map(|w| w.to_string()));
         adopted.drift_keys = drift_keys(src, &new).await.map_err(on_source)?;
         adopted.created = missing.iter().map(|(_, n)| n.clone()).collect();
     }

@@ -32,6 +32,7 @@ use super::model::{ObjId, ObjectKind, Privilege, SchemaObject, class};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
 use crate::sql::{quote_ident, quote_literal};
+use crate::warning::{Warning, WarningKind};
 
 /// Objects per transaction.
 pub const BATCH_OBJECTS: usize = 200;
@@ -74,8 +75,10 @@ pub struct ExecState {
 #[derive(Debug, Clone, Default)]
 pub struct Skipped(Arc<Mutex<HashMap<ObjId, SkipEntry>>>);
 
-/// One skipped object: (its description, the root's description, why the root was refused).
-type SkipEntry = (String, String, String);
+/// One skipped object: (its description, the root's description, why the root was refused,
+/// the kind of warning its dependents get: privilege for a refused root, schema for one the
+/// target cannot create).
+type SkipEntry = (String, String, String, WarningKind);
 
 impl Skipped {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjId, SkipEntry>> {
@@ -86,30 +89,38 @@ impl Skipped {
     pub fn refused(&self, o: &SchemaObject) {
         let d = o.describe();
         let why = format!("the target user lacks the privilege to create {d}");
-        self.lock().insert(o.id, (d.clone(), d, why));
+        self.lock()
+            .insert(o.id, (d.clone(), d, why, WarningKind::Privilege));
     }
 
     /// Records `o` as not created, for the reason `why` (a sentence about `o`).
     pub fn not_created(&self, o: &SchemaObject, why: &str) {
         let d = o.describe();
-        self.lock().insert(o.id, (d.clone(), d, why.to_string()));
+        self.lock()
+            .insert(o.id, (d.clone(), d, why.to_string(), WarningKind::Schema));
     }
 
     /// When `o` depends on a skipped object, records `o` as skipped too and returns the
     /// warning that says so; `None` when `o` may be created.
-    pub fn dependent(&self, o: &SchemaObject) -> Option<String> {
+    pub fn dependent(&self, o: &SchemaObject) -> Option<Warning> {
         let mut map = self.lock();
-        let (direct, root, why) = o.depends_on.iter().find_map(|d| map.get(d))?.clone();
+        let (direct, root, why, kind) = o.depends_on.iter().find_map(|d| map.get(d))?.clone();
         let through = if direct == root {
             String::new()
         } else {
             format!(" (skipped because it depends on {root})")
         };
-        map.insert(o.id, (o.describe(), root.clone(), why.clone()));
-        Some(format!(
-            "skipped {}: it depends on {direct}, which was skipped{through}: {why}",
-            o.describe()
-        ))
+        map.insert(o.id, (o.describe(), root.clone(), why.clone(), kind));
+        Some(
+            Warning::new(
+                kind,
+                format!(
+                    "skipped {}: it depends on {direct}, which was skipped{through}: {why}",
+                    o.describe()
+                ),
+            )
+            .on(o.describe()),
+        )
     }
 
     /// How many objects were skipped.
@@ -203,14 +214,14 @@ fn planned(
     opts: SchemaOptions,
     state: &ExecState,
     owners_lost: &mut Vec<(String, String)>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<(Part, String)> {
     if opts.no_publications && o.kind == ObjectKind::Publication {
         return Vec::new();
     }
     let mut out: Vec<(Part, String)> = match super::extensions::version_plan(o, state) {
         super::extensions::VersionPlan::Default { statement, warning } => {
-            warnings.push(warning);
+            warnings.push(Warning::schema(warning).on(o.describe()));
             vec![(Part::Create, statement)]
         }
         _ => o.create.iter().map(|s| (Part::Create, s.clone())).collect(),
@@ -230,12 +241,15 @@ fn planned(
                 );
                 out.push((Part::Create, "SET default_tablespace = ''".into()));
             }
-            Some(why) => warnings.push(format!(
-                "{} is created in the target database's default tablespace instead of \
-                 tablespace {}: {why}",
-                o.describe(),
-                quote_ident(ts)
-            )),
+            Some(why) => warnings.push(
+                Warning::schema(format!(
+                    "{} is created in the target database's default tablespace instead of \
+                     tablespace {}: {why}",
+                    o.describe(),
+                    quote_ident(ts)
+                ))
+                .on(o.describe()),
+            ),
         }
     }
     let mut lost_owner = None;
@@ -331,7 +345,7 @@ pub struct ExecReport {
     /// Those objects: (the source's owner, the object's description), in creation order.
     pub owners_lost: Vec<(String, String)>,
     /// Per-object warnings (skipped objects, privileges or comments that failed).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl ExecReport {
@@ -369,9 +383,9 @@ pub async fn apply<'a>(
             if let super::extensions::VersionPlan::Missing { reason } =
                 super::extensions::version_plan(o, state)
             {
-                report
-                    .warnings
-                    .push(format!("skipped {}: {reason}", o.describe()));
+                report.warnings.push(
+                    Warning::schema(format!("skipped {}: {reason}", o.describe())).on(o.describe()),
+                );
                 state.skipped.not_created(o, &reason);
                 continue;
             }
@@ -411,11 +425,14 @@ pub async fn apply<'a>(
                     }
                     match part {
                         Part::Create if o.privilege == Privilege::MaySkip && denied => {
-                            report.warnings.push(format!(
-                                "skipped {}: the target user lacks the privilege: {}",
-                                o.describe(),
-                                err.message()
-                            ));
+                            report.warnings.push(
+                                Warning::privilege(format!(
+                                    "skipped {}: the target user lacks the privilege: {}",
+                                    o.describe(),
+                                    err.message()
+                                ))
+                                .on(o.describe()),
+                            );
                             state.skipped.refused(o);
                             batch.remove(obj_idx);
                             // Its dependents come later in creation order, some in this batch.
@@ -448,24 +465,33 @@ pub async fn apply<'a>(
                             if let Some(owner) = &o.owner {
                                 report.owners_lost.push((owner.role.clone(), o.describe()));
                             }
-                            report.warnings.push(format!(
-                                "{}: owner not kept: {}",
-                                o.describe(),
-                                err.message()
-                            ));
+                            report.warnings.push(
+                                Warning::ownership(format!(
+                                    "{}: owner not kept: {}",
+                                    o.describe(),
+                                    err.message()
+                                ))
+                                .on(o.describe()),
+                            );
                             stmts.remove(stmt_idx);
                         }
                         Part::Acl | Part::Comment => {
-                            let what = if part == Part::Acl {
-                                "privileges"
+                            let (what, kind) = if part == Part::Acl {
+                                ("privileges", WarningKind::Privilege)
                             } else {
-                                "comment"
+                                ("comment", WarningKind::Schema)
                             };
-                            report.warnings.push(format!(
-                                "{}: {what} not applied: {}",
-                                o.describe(),
-                                err.message()
-                            ));
+                            report.warnings.push(
+                                Warning::new(
+                                    kind,
+                                    format!(
+                                        "{}: {what} not applied: {}",
+                                        o.describe(),
+                                        err.message()
+                                    ),
+                                )
+                                .on(o.describe()),
+                            );
                             stmts.remove(stmt_idx);
                         }
                     }
@@ -820,13 +846,22 @@ mod tests {
         skipped.refused(&server);
 
         let w = skipped.dependent(&table).expect("depends on the server");
+        assert_eq!(w.kind, WarningKind::Privilege);
+        assert_eq!(
+            w.object.as_deref(),
+            Some("foreign table \"s\".\"imported\"")
+        );
+        let w = w.to_string();
         assert_eq!(
             w,
             "skipped foreign table \"s\".\"imported\": it depends on server \"s\".\"files\", \
              which was skipped: the target user lacks the privilege to create server \"s\".\"files\""
         );
         // Transitively: the view names what it uses and the refused object at the root.
-        let w = skipped.dependent(&view).expect("depends on the table");
+        let w = skipped
+            .dependent(&view)
+            .expect("depends on the table")
+            .to_string();
         assert!(
             w.starts_with(
                 "skipped view \"s\".\"lines\": it depends on foreign table \"s\".\"imported\", \
@@ -882,7 +917,11 @@ mod tests {
             vec!["CREATE TABLE \"s\".\"t\" ()".to_string()]
         );
         assert_eq!(
-            report.warnings,
+            report
+                .warnings
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>(),
             vec![
                 "table \"s\".\"t\" is created in the target database's default tablespace \
                  instead of tablespace \"fast ts\": the target has no tablespace of that name"

@@ -29,6 +29,7 @@ use super::{db_objects, relations, routines, types};
 use crate::catalog::scope::first_normal_object_id;
 use crate::conn::Session;
 use crate::error::{Error, Result};
+use crate::warning::Warning;
 
 /// One `pg_depend` row we care about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub struct Schema {
     /// For each object, its depth in the dependency graph: everything an object depends on has
     /// a smaller level, so the objects of one level can be created concurrently.
     pub levels: Vec<u32>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// What hangs off extension member tables: the extension's own, or added by users, which
     /// only the target can tell ([`super::extensions::drop_provided`]).
     pub extension_parts: Vec<super::extensions::ExtensionPart>,
@@ -468,11 +469,14 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
                     .take(5)
                     .map(|j| objects[j].describe())
                     .collect();
-                warnings.push(format!(
-                    "dependency cycle among {}: created {} first",
-                    cycle.join(", "),
-                    objects[i].describe()
-                ));
+                warnings.push(
+                    Warning::schema(format!(
+                        "dependency cycle among {}: created {} first",
+                        cycle.join(", "),
+                        objects[i].describe()
+                    ))
+                    .on(objects[i].describe()),
+                );
                 indegree[i] = 0;
                 i
             }
@@ -675,7 +679,7 @@ mod tests {
         let s = order(c, &[dep(1, 2), dep(2, 1)]);
         assert_eq!(s.objects.len(), 2);
         assert_eq!(s.warnings.len(), 1);
-        assert!(s.warnings[0].contains("cycle"), "{}", s.warnings[0]);
+        assert!(s.warnings[0].message.contains("cycle"), "{}", s.warnings[0]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::sql::quote_ident;
+use crate::warning::Warning;
 
 pub use crate::catalog::class;
 
@@ -290,7 +291,7 @@ pub struct Collected {
     pub objects: Vec<SchemaObject>,
     pub aliases: Vec<Alias>,
     /// Things the reader could not reproduce, said plainly (e.g. a kind the target lacks).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Collected {

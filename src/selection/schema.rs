@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::DbSelection;
 use crate::schema::Schema;
 use crate::schema::model::{ObjId, ObjectKind, SchemaObject, class};
+use crate::warning::Warning;
 
 /// Kinds that are part of the table they belong to: they go with it silently.
 fn part_of_its_table(kind: ObjectKind) -> bool {
@@ -82,7 +83,7 @@ pub fn filter_schema(
     schema: &mut Schema,
     sel: &DbSelection,
     excluded_extensions: &[String],
-) -> Vec<String> {
+) -> Vec<Warning> {
     if sel.everything && excluded_extensions.is_empty() {
         return Vec::new();
     }
@@ -131,11 +132,14 @@ pub fn filter_schema(
                 && o.table
                     .is_none_or(|t| out.contains_key(&ObjId::new(class::PG_CLASS, t)));
             if !belongs {
-                warnings.push(format!(
-                    "{} skipped: it depends on {dep_desc}, which is not migrated (selection \
-                     flags or -xe)",
-                    o.describe()
-                ));
+                warnings.push(
+                    Warning::selection(format!(
+                        "{} skipped: it depends on {dep_desc}, which is not migrated (selection \
+                         flags or -xe)",
+                        o.describe()
+                    ))
+                    .on(o.describe()),
+                );
             }
             out.insert(o.id, o.describe());
             changed = true;
@@ -240,7 +244,17 @@ mod tests {
             &["public".into()],
             &[rel("public", "kept"), rel("public", "secret")],
         );
-        let w = filter_schema(&mut schema, &d, &[]);
+        let typed = filter_schema(&mut schema, &d, &[]);
+        assert!(
+            typed
+                .iter()
+                .all(|w| w.kind == crate::WarningKind::Selection)
+        );
+        assert_eq!(
+            typed[0].object.as_deref(),
+            Some("view \"public\".\"secret_view\"")
+        );
+        let w: Vec<String> = typed.iter().map(|w| w.to_string()).collect();
         let names: Vec<&str> = schema.objects.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, vec!["kept"]);
         assert_eq!(schema.levels, vec![0]);
@@ -281,6 +295,7 @@ mod tests {
             &DbSelection::everything("db"),
             &["hstore".into()],
         );
+        let w: Vec<String> = w.iter().map(|w| w.to_string()).collect();
         let names: Vec<&str> = schema.objects.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, vec!["plain"]);
         assert_eq!(w.len(), 1);

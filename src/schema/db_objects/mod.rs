@@ -38,6 +38,7 @@ use crate::schema::model::{
     Section, acl_sql, class, comment_sql, owner_sql,
 };
 use crate::sql::{quote_ident, quote_literal};
+use crate::warning::Warning;
 
 mod access_methods;
 mod collations;
@@ -78,10 +79,13 @@ pub async fn collect(s: &Session) -> Result<Collected> {
     for r in objects::list_collations(s).await? {
         match collation_object(&r) {
             Some(o) => c.objects.push(o),
-            None => c.warnings.push(format!(
-                "collation {} uses the database default provider and cannot be recreated",
-                r.name.sql()
-            )),
+            None => c.warnings.push(
+                Warning::schema(format!(
+                    "collation {} uses the database default provider and cannot be recreated",
+                    r.name.sql()
+                ))
+                .on(format!("collation {}", r.name.sql())),
+            ),
         }
     }
     for r in objects::list_ts_parsers(s).await? {
@@ -103,19 +107,23 @@ pub async fn collect(s: &Session) -> Result<Collected> {
         c.objects.push(server_object(&r));
     }
     for r in objects::list_user_mappings(s).await? {
+        let o = user_mapping_object(&r);
         if !r.options_visible {
-            c.warnings.push(format!(
-                "the options of the user mapping for {} on server {} are not readable by the \
-                 connected user (only a superuser, the server owner or the mapped user may read \
-                 them): it is created without options",
-                r.user
-                    .as_deref()
-                    .map(quote_ident)
-                    .unwrap_or_else(|| "PUBLIC".into()),
-                quote_ident(&r.server)
-            ));
+            c.warnings.push(
+                Warning::privilege(format!(
+                    "the options of the user mapping for {} on server {} are not readable by \
+                     the connected user (only a superuser, the server owner or the mapped user \
+                     may read them): it is created without options",
+                    r.user
+                        .as_deref()
+                        .map(quote_ident)
+                        .unwrap_or_else(|| "PUBLIC".into()),
+                    quote_ident(&r.server)
+                ))
+                .on(o.describe()),
+            );
         }
-        c.objects.push(user_mapping_object(&r));
+        c.objects.push(o);
     }
     for r in objects::list_access_methods(s).await? {
         c.objects.push(access_method_object(&r));
