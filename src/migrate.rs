@@ -102,6 +102,7 @@ impl PgMigrate {
             selected: self.opts.replication.tables.as_deref(),
             forced,
             servers: &servers,
+            extension_tables: self.opts.copy.extension_tables,
         };
         for name in &pf.selected {
             if pf.report.database_errors(name).next().is_some() {
@@ -620,7 +621,7 @@ impl PgMigrate {
                 let outcome = replication::migrate_database(
                     pair,
                     &repl_opts,
-                    opts.force_method == Some(Method::Replication),
+                    replication::RunFacts::of(opts),
                     |data| async {
                         match data {
                             InitialData::InSnapshot(snapshot) => {

@@ -19,7 +19,7 @@ use db_migrate::copy::{self, CopyOptions, PostDataPlan, ProgressMode};
 use db_migrate::error::ErrorKind;
 use db_migrate::pair::DbPair;
 use db_migrate::replication::{
-    self, InitialData, InitialDataPath, ObjectNames, Outcome, ReplicationOptions, Via,
+    self, InitialData, InitialDataPath, ObjectNames, Outcome, ReplicationOptions, RunFacts, Via,
 };
 use support::{Cluster, quote_ident, quote_literal};
 
@@ -234,6 +234,14 @@ fn replicated(o: Outcome) -> replication::ReplicationOutcome {
     }
 }
 
+/// The run's facts: forced or not, extension tables on (the default).
+fn run(forced: bool) -> RunFacts {
+    RunFacts {
+        forced,
+        ..RunFacts::default()
+    }
+}
+
 fn fast_opts() -> ReplicationOptions {
     ReplicationOptions {
         replication_timeout: Duration::from_secs(120),
@@ -255,7 +263,7 @@ async fn superuser_exact_handover_under_concurrent_writes_then_cut_over() {
     let out = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::from_secs(1)),
     )
     .await
@@ -323,7 +331,7 @@ async fn aiven_extras_on_both_sides_with_a_non_superuser_admin() {
     let out = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -376,7 +384,7 @@ async fn pg_create_subscription_path_on_pg16_targets() {
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -408,7 +416,7 @@ async fn falls_back_to_dump_when_the_target_cannot_subscribe() {
     let out = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &fast_opts(),
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -458,7 +466,7 @@ async fn a_refused_for_all_tables_publication_becomes_a_table_list() {
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -500,7 +508,7 @@ async fn unreachable_source_is_reported_quickly_and_nothing_is_left() {
     let e = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -530,7 +538,7 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -556,7 +564,7 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
     let e = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &fast_opts(),
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -595,7 +603,7 @@ async fn schema_drift_is_reported_at_cut_over() {
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -717,7 +725,7 @@ async fn refused_replication_connection_uses_the_slot_function_and_subscription_
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -886,6 +894,7 @@ async fn rds_like_source_publishes_for_table_and_the_cut_over_brings_a_new_table
             selected: None,
             forced: true,
             servers: &Servers::read(&src_db, &tgt_default).await.unwrap(),
+            extension_tables: true,
         };
         replication::plan::preflight_path(&check, &src_db, &db, &mut report).await;
         assert!(report.ok, "{:?}", report.findings);
@@ -916,7 +925,7 @@ async fn rds_like_source_publishes_for_table_and_the_cut_over_brings_a_new_table
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::from_secs(1)),
         )
         .await
@@ -1022,7 +1031,7 @@ async fn cloud_sql_like_source_into_an_aiven_extras_target_without_replication_c
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &opts,
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -1128,7 +1137,7 @@ async fn azure_like_source_with_partitions_into_a_pg_create_subscription_target(
         replication::migrate_database(
             &DbPair::new(&src, &tgt, &db, Default::default()),
             &fast_opts(),
-            false,
+            run(false),
             copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
         )
         .await
@@ -1220,6 +1229,7 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
             selected: None,
             forced,
             servers: &servers,
+            extension_tables: true,
         };
         replication::plan::preflight_path(&check, &src_db, &db, &mut report).await;
         let f = &report.findings[0];
@@ -1248,7 +1258,7 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
     let out = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &fast_opts(),
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1265,7 +1275,7 @@ async fn a_table_the_source_user_cannot_act_for_is_listed_and_sends_the_database
     let e = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &forced,
-        true,
+        run(true),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1296,7 +1306,7 @@ async fn subscription_copy_is_refused_for_large_objects_and_materialized_views()
     let out = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &opts,
-        false,
+        run(false),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await
@@ -1321,7 +1331,7 @@ async fn subscription_copy_is_refused_for_large_objects_and_materialized_views()
     let err = replication::migrate_database(
         &DbPair::new(&src, &tgt, &db, Default::default()),
         &forced,
-        true,
+        run(true),
         copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
     )
     .await

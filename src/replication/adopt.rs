@@ -283,7 +283,9 @@ pub async fn adopt_new_tables(
             .map_err(on_source)?
             .into_iter()
             .collect();
-        let unlisted: Vec<tables::SourceTable> = tables::publishable_tables(src)
+        // An extension's tables are never "created during replication": the setup listed the
+        // configuration tables it publishes, and the others are the extension's own.
+        let unlisted: Vec<tables::SourceTable> = tables::publishable_tables(src, false)
             .await
             .map_err(on_source)?
             .into_iter()

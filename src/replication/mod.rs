@@ -57,7 +57,7 @@
 //! }
 //! // 2. schema pre-data on the target (as for dump)
 //! // 3. method: with --force-method dump / --dump-only / source < 10: dump, as today. Otherwise:
-//! match replication::migrate_database(&pair, &ropts, forced, |data| async move {
+//! match replication::migrate_database(&pair, &ropts, RunFacts::of(&opts), |data| async move {
 //!         match data {
 //!             InitialData::InSnapshot(snap) => copy::copy_database(.., Some(&snap), post_data).await,
 //!             InitialData::PostDataOnly      => /* apply post-data only */,
@@ -248,6 +248,39 @@ pub struct ReplicationOutcome {
     pub warnings: Vec<String>,
 }
 
+/// Facts of the whole run that [`crate::MigrateOptions`] stores and the replication method
+/// reads, passed down rather than stored a second time in [`ReplicationOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunFacts {
+    /// `MigrateOptions::force_method == Some(Method::Replication)` (`--repl-only`,
+    /// `--force-method replication`): what makes replication impossible fails the database
+    /// instead of returning [`Outcome::FallBackToDump`].
+    pub forced: bool,
+    /// `MigrateOptions.copy.extension_tables` (`--no-replicate-extension-tables` turns it off):
+    /// whether extension configuration tables are copied and published (see [`tables`]).
+    pub extension_tables: bool,
+}
+
+impl Default for RunFacts {
+    /// Not forced, extension tables on (the CLI's defaults).
+    fn default() -> Self {
+        RunFacts {
+            forced: false,
+            extension_tables: true,
+        }
+    }
+}
+
+impl RunFacts {
+    /// The facts of `opts`.
+    pub fn of(opts: &crate::MigrateOptions) -> RunFacts {
+        RunFacts {
+            forced: opts.force_method == Some(crate::report::Method::Replication),
+            extension_tables: opts.copy.extension_tables,
+        }
+    }
+}
+
 /// What [`migrate_database`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 // One per database, returned and consumed at once: the size difference costs nothing.
@@ -294,13 +327,13 @@ fn on_target(e: impl Into<Error>, db: &str) -> Error {
 /// schema), waits and stops as the options say. See the module docs for the steps and
 /// [`InitialData`] for what `initial_data` must do. Call [`check_earlier_run`] first.
 ///
-/// `forced` (the orchestrator passes `MigrateOptions::force_method ==
-/// Some(Method::Replication)`, the one place that fact is stored): what makes replication
-/// impossible fails the database instead of returning [`Outcome::FallBackToDump`].
+/// `run` ([`RunFacts::of`] the run's options): `forced` makes what makes replication
+/// impossible fail the database instead of returning [`Outcome::FallBackToDump`];
+/// `extension_tables` decides whether extension configuration tables are published.
 pub async fn migrate_database<C, F>(
     pair: &DbPair,
     opts: &ReplicationOptions,
-    forced: bool,
+    run: RunFacts,
     initial_data: C,
 ) -> Result<Outcome>
 where
@@ -308,6 +341,7 @@ where
     F: Future<Output = Result<String>>,
 {
     let (source, dbname) = (pair.source(), pair.source_db());
+    let (forced, extension_tables) = (run.forced, run.extension_tables);
     let names = ObjectNames::for_database(dbname, opts.mangle);
     let src = pair.open(Side::Source, Phase::Replication).await?;
     let tgt = pair.open(Side::Target, Phase::Replication).await?;
@@ -329,6 +363,7 @@ where
         &sfacts,
         &tfacts,
         opts.tables.as_deref(),
+        extension_tables,
     )
     .await
     .map_err(|e| on_source(e, dbname))?;
@@ -373,6 +408,7 @@ where
         dbname,
         names: &names,
         opts,
+        extension_tables,
     };
     let setup = setup(&ctx, &mut created, initial_data).await;
     let (mut outcome, baseline) = match setup {
@@ -425,7 +461,9 @@ mod tests {
         let ci = ConnInfo::default();
         let opts = ReplicationOptions::default();
         let pair = DbPair::new(&ci, &ci, "db", Default::default());
-        let f = migrate_database(&pair, &opts, false, |_data| async { Ok(String::new()) });
+        let f = migrate_database(&pair, &opts, RunFacts::default(), |_data| async {
+            Ok(String::new())
+        });
         is_send(&f);
         is_send(&check_earlier_run(&pair, &opts));
         is_send(&cleanup(&pair));

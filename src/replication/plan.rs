@@ -6,7 +6,8 @@
 //!   (selected) table is listed `FOR TABLE` (see [`super::tables`]), which needs `CREATE` on the
 //!   database and, per table, the privileges of its owner. A table the source user cannot act
 //!   for makes replication impossible for the database (its changes would be lost), and the
-//!   plan names each such table with its owner.
+//!   plan names each such table with its owner. Extension tables: see [`super::tables`]
+//!   (listed with extension tables on; off, a database that has them gets a list without them).
 //! - **Slot**: on a replication connection, which gives the exported snapshot of the exact
 //!   hand-over, when the user has the REPLICATION attribute (or is superuser) and the server
 //!   accepts one (pg_hba, poolers); otherwise `pg_create_logical_replication_slot()` (provider
@@ -50,6 +51,9 @@ pub struct ReplicationPlan {
     pub publication_via: Via,
     /// The tables a `TableList` publication lists (empty for `AllTables`).
     pub tables: Vec<SourceTable>,
+    /// Extension tables a `FOR ALL TABLES` publication would have published that the list leaves
+    /// out (extension tables off).
+    pub extension_tables_left_out: Vec<String>,
     pub slot: SlotCreation,
     /// Why a replication connection will not be used, when it will not.
     pub no_replication_connection: Option<String>,
@@ -62,10 +66,12 @@ impl ReplicationPlan {
     /// e.g. `publication FOR TABLE (3 tables) via plain SQL ...; slot on a replication
     /// connection (exported snapshot, our parallel copy); subscription via superuser`.
     pub fn describe(&self) -> String {
-        let form = match self.form {
-            PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
-            PublicationForm::TableList => format!("FOR TABLE ({} tables)", self.tables.len()),
-        };
+        let form = form_text(
+            self.form,
+            self.tables.len(),
+            &self.extension_table_names(),
+            &self.extension_tables_left_out,
+        );
         let slot = match self.slot {
             SlotCreation::ReplicationConnection => {
                 "slot on a replication connection (exported snapshot: our parallel copy, then the subscription with copy_data = false)".to_string()
@@ -85,6 +91,15 @@ impl ReplicationPlan {
             "publication {form} via {}; {slot}; {sub}",
             self.publication_via.describe()
         )
+    }
+
+    /// The extension configuration tables a `TableList` publication lists.
+    pub fn extension_table_names(&self) -> Vec<String> {
+        self.tables
+            .iter()
+            .filter(|t| t.extension)
+            .map(|t| t.display.clone())
+            .collect()
     }
 
     /// The `(schema, table)` pairs of a `TableList` publication.
@@ -122,13 +137,15 @@ pub fn list_blockers(tables: &[SourceTable], via: Via, may_create: bool) -> Vec<
 }
 
 /// The tables to publish: the selected ones (`selected`, when not empty) a publication can
-/// list, or every publishable table. Selected relations a publication does not list (unlogged
-/// or foreign tables, partitions whose partitioned table is listed) are left out.
+/// list, or every publishable table (with `extension_tables`, extension configuration tables
+/// too). Selected relations a publication does not list (unlogged or foreign tables,
+/// partitions whose partitioned table is listed) are left out.
 async fn list_tables(
     src: &Session,
     selected: Option<&[(String, String)]>,
+    extension_tables: bool,
 ) -> Result<Vec<SourceTable>> {
-    let all = tables::publishable_tables(src).await?;
+    let all = tables::publishable_tables(src, extension_tables).await?;
     let Some(sel) = selected.filter(|s| !s.is_empty()) else {
         return Ok(all);
     };
@@ -141,34 +158,92 @@ async fn list_tables(
         .collect())
 }
 
+/// The publication part of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicationPlan {
+    pub form: PublicationForm,
+    pub via: Via,
+    /// The tables a `TableList` publication lists (empty for `AllTables`).
+    pub tables: Vec<SourceTable>,
+    /// Extension tables `FOR ALL TABLES` would have published that the list leaves out, because
+    /// extension tables are off (`--no-replicate-extension-tables`).
+    pub extension_tables_left_out: Vec<String>,
+    /// Why the tables cannot be listed.
+    pub blockers: Vec<String>,
+}
+
 /// Decides the publication form and how it is created (see the module docs). `force_list`:
-/// `FOR ALL TABLES` was refused, list the tables.
+/// `FOR ALL TABLES` was refused, list the tables. `extension_tables`:
+/// `MigrateOptions.copy.extension_tables`; off, a database with extension tables gets a list
+/// without them even where `FOR ALL TABLES` is possible.
 pub async fn publication_plan(
     src: &Session,
     sfacts: &SourceFacts,
     selected: Option<&[(String, String)]>,
     force_list: bool,
-) -> Result<(PublicationForm, Via, Vec<SourceTable>, Vec<String>)> {
+    extension_tables: bool,
+) -> Result<PublicationPlan> {
     let selected = selected.filter(|s| !s.is_empty());
     let all_tables_possible = sfacts.superuser || sfacts.extras_pub_all;
-    if selected.is_none() && all_tables_possible && !force_list {
-        return Ok((
-            PublicationForm::AllTables,
-            sfacts.publication_via(true),
-            Vec::new(),
-            Vec::new(),
-        ));
+    let left_out = if extension_tables {
+        Vec::new()
+    } else {
+        tables::extension_tables_all_tables_would_publish(src).await?
+    };
+    if selected.is_none() && all_tables_possible && !force_list && left_out.is_empty() {
+        return Ok(PublicationPlan {
+            form: PublicationForm::AllTables,
+            via: sfacts.publication_via(true),
+            tables: Vec::new(),
+            extension_tables_left_out: Vec::new(),
+            blockers: Vec::new(),
+        });
     }
-    let mut blockers = Vec::new();
-    let listed = list_tables(src, selected).await?;
+    let listed = list_tables(src, selected, extension_tables).await?;
     let mut via = sfacts.publication_via(false);
     if force_list && via == Via::Superuser {
         // A "superuser" refused FOR ALL TABLES: the server knows better than our facts.
         via = Via::PlainSql;
     }
     let may_create = tables::may_create_publication(src).await?;
-    blockers.extend(list_blockers(&listed, via, may_create));
-    Ok((PublicationForm::TableList, via, listed, blockers))
+    let blockers = list_blockers(&listed, via, may_create);
+    Ok(PublicationPlan {
+        form: PublicationForm::TableList,
+        via,
+        tables: listed,
+        extension_tables_left_out: left_out,
+        blockers,
+    })
+}
+
+/// `FOR ALL TABLES`, or `FOR TABLE (n tables)` with the extension configuration tables among
+/// them, or the extension tables left out, named.
+pub fn form_text(
+    form: PublicationForm,
+    tables: usize,
+    extension: &[String],
+    left_out: &[String],
+) -> String {
+    match form {
+        PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
+        PublicationForm::TableList => {
+            let mut text = format!("FOR TABLE ({tables} tables");
+            if !extension.is_empty() {
+                text.push_str(&format!(
+                    ", with the extension configuration tables {}",
+                    extension.join(", ")
+                ));
+            }
+            if !left_out.is_empty() {
+                text.push_str(&format!(
+                    ", without the extension tables {} (extension tables are not replicated)",
+                    left_out.join(", ")
+                ));
+            }
+            text.push(')');
+            text
+        }
+    }
 }
 
 /// The whole path for one database, on sessions to the source and target database. Opens (and
@@ -180,9 +255,15 @@ pub async fn plan(
     sfacts: &SourceFacts,
     tfacts: &TargetFacts,
     selected: Option<&[(String, String)]>,
+    extension_tables: bool,
 ) -> Result<ReplicationPlan> {
-    let (form, publication_via, tables, mut blockers) =
-        publication_plan(src, sfacts, selected, false).await?;
+    let PublicationPlan {
+        form,
+        via: publication_via,
+        tables,
+        extension_tables_left_out,
+        mut blockers,
+    } = publication_plan(src, sfacts, selected, false, extension_tables).await?;
     if !sfacts.may_replicate() {
         blockers.push(
             "the source user has neither the REPLICATION attribute nor superuser, so it cannot create a replication slot".into(),
@@ -200,6 +281,7 @@ pub async fn plan(
         form,
         publication_via,
         tables,
+        extension_tables_left_out,
         slot,
         no_replication_connection,
         subscription_via,
@@ -247,6 +329,8 @@ pub struct PathCheck<'a> {
     pub forced: bool,
     /// The facts of both servers, as preflight read them.
     pub servers: &'a Servers,
+    /// `MigrateOptions.copy.extension_tables` (see [`publication_plan`]).
+    pub extension_tables: bool,
 }
 
 /// Preflight for one database: prints the path (an `info` finding, and the log) or why
@@ -265,6 +349,7 @@ pub async fn preflight_path(
         selected,
         forced,
         servers,
+        extension_tables,
     } = *check;
     let db = Some(dbname);
     // An earlier run's publication: this run cuts that replication over (or refuses to touch
@@ -290,7 +375,7 @@ pub async fn preflight_path(
         Ok::<_, crate::Error>((s, t))
     };
     let result = match facts.await {
-        Ok((s, t)) => plan(source, dbname, src_db, &s, &t, selected).await,
+        Ok((s, t)) => plan(source, dbname, src_db, &s, &t, selected, extension_tables).await,
         Err(e) => Err(e),
     };
     let severity = if forced {
@@ -342,6 +427,7 @@ mod tests {
             display: format!("public.{name}"),
             owner: "app".into(),
             acts_for_owner: acts,
+            extension: false,
         }
     }
 
@@ -366,6 +452,7 @@ mod tests {
             form: PublicationForm::TableList,
             publication_via: Via::PlainSql,
             tables: vec![table("a", true)],
+            extension_tables_left_out: Vec::new(),
             slot: SlotCreation::Function,
             no_replication_connection: Some("refused".into()),
             subscription_via: Some(Via::AivenExtras),
@@ -381,5 +468,35 @@ mod tests {
             "{d}"
         );
         assert!(d.ends_with("subscription via aiven_extras"), "{d}");
+    }
+
+    #[test]
+    fn form_text_names_extension_tables_listed_or_left_out() {
+        assert_eq!(
+            form_text(PublicationForm::AllTables, 0, &[], &[]),
+            "FOR ALL TABLES"
+        );
+        assert_eq!(
+            form_text(PublicationForm::TableList, 3, &[], &[]),
+            "FOR TABLE (3 tables)"
+        );
+        assert_eq!(
+            form_text(
+                PublicationForm::TableList,
+                4,
+                &["public.spatial_ref_sys".into()],
+                &[]
+            ),
+            "FOR TABLE (4 tables, with the extension configuration tables public.spatial_ref_sys)"
+        );
+        assert_eq!(
+            form_text(
+                PublicationForm::TableList,
+                3,
+                &[],
+                &["public.spatial_ref_sys".into()]
+            ),
+            "FOR TABLE (3 tables, without the extension tables public.spatial_ref_sys (extension tables are not replicated))"
+        );
     }
 }

@@ -39,12 +39,17 @@ pub(super) struct SetupCtx<'a> {
     pub(super) dbname: &'a str,
     pub(super) names: &'a ObjectNames,
     pub(super) opts: &'a ReplicationOptions,
+    /// `MigrateOptions.copy.extension_tables` ([`super::RunFacts`]).
+    pub(super) extension_tables: bool,
 }
 
 /// Creates the publication as planned. When the source refuses `FOR ALL TABLES` (42501) though
 /// the facts said it would not, the tables are listed instead, if the user may publish them all;
 /// otherwise the refusal (42501, naming the tables) sends the database to the dump method.
-async fn create_planned_publication(ctx: &SetupCtx<'_>) -> Result<(PublicationForm, Via, usize)> {
+/// Returns the form, how it was created, and the tables listed.
+async fn create_planned_publication(
+    ctx: &SetupCtx<'_>,
+) -> Result<(PublicationForm, Via, Vec<super::tables::SourceTable>)> {
     let (src, dbname, names) = (ctx.src, ctx.dbname, ctx.names);
     let object = || format!("publication {}", quote_ident(&names.publication));
     let plan = ctx.plan;
@@ -61,13 +66,23 @@ async fn create_planned_publication(ctx: &SetupCtx<'_>) -> Result<(PublicationFo
         }
     };
     match first {
-        Ok(()) => Ok((plan.form, plan.publication_via, plan.tables.len())),
+        Ok(()) => Ok((plan.form, plan.publication_via, plan.tables.clone())),
         Err(e) if plan.form == PublicationForm::AllTables && e.is_insufficient_privilege() => {
             warn!(database = %dbname, "FOR ALL TABLES refused ({e}); listing the tables instead");
-            let (_, via, tables, blockers) =
-                plan::publication_plan(src, ctx.sfacts, ctx.opts.tables.as_deref(), true)
-                    .await
-                    .map_err(|e| on_source(e, dbname))?;
+            let plan::PublicationPlan {
+                via,
+                tables,
+                blockers,
+                ..
+            } = plan::publication_plan(
+                src,
+                ctx.sfacts,
+                ctx.opts.tables.as_deref(),
+                true,
+                ctx.extension_tables,
+            )
+            .await
+            .map_err(|e| on_source(e, dbname))?;
             if !blockers.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Validation,
@@ -87,7 +102,7 @@ async fn create_planned_publication(ctx: &SetupCtx<'_>) -> Result<(PublicationFo
             objects::create_publication(src, &names.publication, Some(&l), via)
                 .await
                 .map_err(|e| on_source(e, dbname).with_object(object()))?;
-            Ok((PublicationForm::TableList, via, l.len()))
+            Ok((PublicationForm::TableList, via, tables))
         }
         Err(e) => Err(on_source(e, dbname).with_object(object())),
     }
@@ -112,8 +127,14 @@ where
         opts,
         ..
     } = *ctx;
-    let (form, pub_via, published_tables) = create_planned_publication(ctx).await?;
+    let (form, pub_via, listed) = create_planned_publication(ctx).await?;
     created.publication = true;
+    let published_tables = listed.len();
+    let extension_listed: Vec<String> = listed
+        .iter()
+        .filter(|t| t.extension)
+        .map(|t| t.display.clone())
+        .collect();
 
     // The schema the initial copy is based on.
     let baseline = Fingerprint::read(src)
@@ -241,10 +262,12 @@ where
             t.join(", ")
         ));
     }
-    let form_text = match form {
-        PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
-        PublicationForm::TableList => format!("FOR TABLE ({published_tables} tables)"),
-    };
+    let form_text = plan::form_text(
+        form,
+        published_tables,
+        &extension_listed,
+        &ctx.plan.extension_tables_left_out,
+    );
     let message = format!(
         "logical replication running: publication {form_text} via {}, subscription via {}; {how}",
         pub_via.describe(),

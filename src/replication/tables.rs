@@ -8,8 +8,17 @@
 //! possible, the publication lists every table instead, and a table nobody in reach owns is
 //! named with its owner, so that the operator can grant that membership or accept the dump.
 //!
-//! What is listed is what `FOR ALL TABLES` would publish: permanent user tables outside
-//! extensions (unlogged and temporary tables cannot be published). Partitioned tables follow
+//! What is listed is what `FOR ALL TABLES` would publish: permanent user tables (unlogged and
+//! temporary tables cannot be published), and of the tables extensions create, their
+//! *configuration* tables (`pg_extension.extconfig`, e.g. PostGIS's `spatial_ref_sys`), the
+//! ones whose user rows the copy carries ([`crate::copy`] with `extension_tables`). `FOR ALL
+//! TABLES` publishes every extension table (the server's `is_publishable_class` checks only the
+//! relation kind, persistence and OID), so rows a user adds to `spatial_ref_sys` during
+//! replication arrive; listed, they do too. With extension tables off
+//! (`--no-replicate-extension-tables`) no extension table is copied or listed, and a source
+//! whose database holds extension tables gets a list even where `FOR ALL TABLES` is possible
+//! ([`extension_tables_all_tables_would_publish`]). An extension's other tables hold only what
+//! its `CREATE EXTENSION` makes on the target too, and are never listed. Partitioned tables follow
 //! `publish_via_partition_root = false`, the setting `FOR ALL TABLES` publishes with, so changes
 //! always arrive under the name of the partition that holds the row, exactly as the target's
 //! copy of the schema has them:
@@ -33,6 +42,8 @@ pub struct SourceTable {
     pub owner: String,
     /// The source user has the privileges of the owner (owner, member, or superuser).
     pub acts_for_owner: bool,
+    /// A configuration table of an extension (`pg_extension.extconfig`).
+    pub extension: bool,
 }
 
 impl SourceTable {
@@ -51,11 +62,34 @@ impl SourceTable {
     }
 }
 
-const USER_RELATION: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-    AND c.relpersistence = 'p'
-    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+/// Permanent relations outside the system schemas.
+const USER_PERMANENT: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+    AND c.relpersistence = 'p'";
+
+/// `c` belongs to an extension.
+const EXTENSION_MEMBER: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                        AND d.objid = c.oid AND d.deptype = 'e')";
+
+/// `c` is a configuration table of an extension (its user rows are the copy's to carry).
+const EXTENSION_CONFIG: &str = "c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
+                     WHERE c.oid = ANY (e.extconfig))";
+
+/// Permanent user relations outside extensions (what the cut-over may find "created during
+/// replication": an extension's tables never are).
+fn user_relation() -> String {
+    format!("{USER_PERMANENT} AND NOT {EXTENSION_MEMBER}")
+}
+
+/// The condition a listed relation meets: a user table, or with `extension_tables` also an
+/// extension configuration table (see the module docs).
+fn listed_relation(extension_tables: bool) -> String {
+    if extension_tables {
+        format!("{USER_PERMANENT} AND (NOT {EXTENSION_MEMBER} OR ({EXTENSION_CONFIG}))")
+    } else {
+        user_relation()
+    }
+}
 
 /// The relation kinds a publication lists for this source version (see the module docs).
 fn listed_kinds(server_version_num: u32) -> &'static str {
@@ -66,16 +100,25 @@ fn listed_kinds(server_version_num: u32) -> &'static str {
     }
 }
 
-/// Every table a publication of the session's database would list, in name order.
-pub async fn publishable_tables(s: &Session) -> Result<Vec<SourceTable>> {
-    let sql = format!(
+/// The query of [`publishable_tables`] for a source version.
+fn publishable_sql(server_version_num: u32, extension_tables: bool) -> String {
+    format!(
         "SELECT c.oid, n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text,
-                pg_catalog.pg_has_role(c.relowner, 'USAGE'), c.oid::pg_catalog.regclass::text
+                pg_catalog.pg_has_role(c.relowner, 'USAGE'), c.oid::pg_catalog.regclass::text,
+                {EXTENSION_MEMBER}
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE {} AND {USER_RELATION}
+          WHERE {} AND {}
           ORDER BY 2, 3",
-        listed_kinds(s.server_version_num())
-    );
+        listed_kinds(server_version_num),
+        listed_relation(extension_tables)
+    )
+}
+
+/// Every table a publication of the session's database would list, in name order: user tables
+/// and, with `extension_tables` (`MigrateOptions.copy.extension_tables`), extension
+/// configuration tables.
+pub async fn publishable_tables(s: &Session, extension_tables: bool) -> Result<Vec<SourceTable>> {
+    let sql = publishable_sql(s.server_version_num(), extension_tables);
     let rows = s.query(&sql, &[]).await?;
     Ok(rows
         .iter()
@@ -86,8 +129,27 @@ pub async fn publishable_tables(s: &Session) -> Result<Vec<SourceTable>> {
             owner: r.get(3),
             acts_for_owner: r.get(4),
             display: r.get(5),
+            extension: r.get(6),
         })
         .collect())
+}
+
+/// The extension tables a `FOR ALL TABLES` publication of the session's database would publish
+/// (every permanent table of an extension), by name: with extension tables off, their presence
+/// makes the publication a list that leaves them out.
+pub async fn extension_tables_all_tables_would_publish(s: &Session) -> Result<Vec<String>> {
+    let rows = s
+        .query(
+            &format!(
+                "SELECT c.oid::pg_catalog.regclass::text
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind = 'r' AND {USER_PERMANENT} AND {EXTENSION_MEMBER}
+                  ORDER BY 1"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// The tables listed in publication `name` itself (`pg_publication_rel`: a partitioned table,
@@ -143,8 +205,9 @@ pub async fn missing_on_target(
             &format!(
                 "SELECT c.oid, c.oid::pg_catalog.regclass::text, n.nspname::text, c.relname::text
                    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE c.relkind IN ('r', 'p') AND {USER_RELATION}
-                  ORDER BY 2"
+                  WHERE c.relkind IN ('r', 'p') AND {}
+                  ORDER BY 2",
+                user_relation()
             ),
             &[],
         )
@@ -189,6 +252,32 @@ mod tests {
     }
 
     #[test]
+    fn extension_configuration_tables_are_listed_only_with_extension_tables_on() {
+        let on = publishable_sql(150000, true);
+        let off = publishable_sql(150000, false);
+        assert!(on.contains("ANY (e.extconfig)"), "{on}");
+        assert!(
+            on.contains("(NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"),
+            "{on}"
+        );
+        assert!(!off.contains("extconfig"), "{off}");
+        assert!(
+            off.contains("AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"),
+            "{off}"
+        );
+        // Either way: permanent relations, by the version's kinds, and whether each is an
+        // extension's (the 7th column).
+        for sql in [&on, &off] {
+            assert!(sql.contains("c.relpersistence = 'p'"), "{sql}");
+            assert!(sql.contains("NOT c.relispartition"), "{sql}");
+            assert!(sql.contains("c.oid::pg_catalog.regclass::text,\n"), "{sql}");
+        }
+        assert!(publishable_sql(120000, true).contains("c.relkind = 'r' AND"));
+        // What the cut-over may adopt never includes an extension's tables.
+        assert!(user_relation().ends_with(&format!("AND NOT {EXTENSION_MEMBER}")));
+    }
+
+    #[test]
     fn refusal_names_the_table_and_its_owner() {
         let t = SourceTable {
             oid: 1,
@@ -197,6 +286,7 @@ mod tests {
             display: "app.\"Orders\"".into(),
             owner: "app owner".into(),
             acts_for_owner: false,
+            extension: false,
         };
         assert_eq!(
             t.refusal(),
