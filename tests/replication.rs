@@ -86,6 +86,18 @@ fn copier(
     pause: Duration,
 ) -> impl FnOnce(InitialData) -> std::pin::Pin<Box<dyn Future<Output = db_migrate::Result<String>> + Send>>
 {
+    copier_with(src, tgt, db, pause, true)
+}
+
+/// [`copier`] with `extension_tables` (`CopyOptions::extension_tables`) as given.
+fn copier_with(
+    src: ConnInfo,
+    tgt: ConnInfo,
+    db: String,
+    pause: Duration,
+    extension_tables: bool,
+) -> impl FnOnce(InitialData) -> std::pin::Pin<Box<dyn Future<Output = db_migrate::Result<String>> + Send>>
+{
     move |data| {
         Box::pin(async move {
             match data {
@@ -94,6 +106,7 @@ fn copier(
                     let opts = CopyOptions {
                         jobs: NonZeroUsize::new(2).unwrap(),
                         progress: ProgressMode::Quiet,
+                        extension_tables,
                         ..CopyOptions::default()
                     };
                     let pair = DbPair::new(&src, &tgt, &db, Default::default());
@@ -870,21 +883,21 @@ async fn managed_source(provider: &str) -> (String, String, String) {
     (admin, pw, owner)
 }
 
-/// The source kinds of the provider matrix (issue 18), each emulated with ordinary roles by
+/// The source kinds of the provider matrix (issue 18), each provider-like, emulated with ordinary roles by
 /// [`managed_source`]: never a superuser, FOR ALL TABLES refused, so the publication lists the
 /// tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SourceKind {
     /// `rds_superuser`-like admin with REPLICATION, reached directly: slot on a replication
     /// connection, our copy in its exported snapshot.
-    RdsLike,
+    Rds,
     /// `cloudsqlsuperuser`-like admin reached through a pooler that refuses replication
     /// connections (the target server reaches the source directly): slot by function, the
     /// subscription copies the data.
-    CloudSqlLike,
+    CloudSql,
     /// `azure_pg_admin`-like admin, reached directly, with a partitioned table (listed by its root
     /// from 13 on, by its partitions before).
-    AzureLike,
+    Azure,
 }
 
 /// The target kinds of the provider matrix.
@@ -901,9 +914,9 @@ enum TargetKind {
 impl SourceKind {
     fn provider_role(self) -> &'static str {
         match self {
-            SourceKind::RdsLike => "rds_superuser",
-            SourceKind::CloudSqlLike => "cloudsqlsuperuser",
-            SourceKind::AzureLike => "azure_pg_admin",
+            SourceKind::Rds => "rds_superuser",
+            SourceKind::CloudSql => "cloudsqlsuperuser",
+            SourceKind::Azure => "azure_pg_admin",
         }
     }
 
@@ -911,8 +924,8 @@ impl SourceKind {
     /// source the partitioned table (its two partitions before PostgreSQL 13).
     fn listed_tables(self, source_major: u32) -> usize {
         match self {
-            SourceKind::AzureLike if source_major >= 13 => 4,
-            SourceKind::AzureLike => 5,
+            SourceKind::Azure if source_major >= 13 => 4,
+            SourceKind::Azure => 5,
             _ => 3,
         }
     }
@@ -921,19 +934,19 @@ impl SourceKind {
     /// it creates.
     fn created_during_replication(self) -> (&'static str, &'static str) {
         match self {
-            SourceKind::RdsLike => (
+            SourceKind::Rds => (
                 "CREATE TABLE public.late (id serial PRIMARY KEY, v text NOT NULL);
                  CREATE INDEX late_v ON public.late (v);
                  INSERT INTO public.late (v) SELECT 'late ' || g FROM generate_series(1, 700) g;",
                 "public.late",
             ),
-            SourceKind::CloudSqlLike => (
+            SourceKind::CloudSql => (
                 "CREATE TABLE public.added (k int PRIMARY KEY, v text);
                  INSERT INTO public.added SELECT g, 'v' || g FROM generate_series(1, 300) g;",
                 "public.added",
             ),
             // Next year's partition arrives during replication, with rows.
-            SourceKind::AzureLike => (
+            SourceKind::Azure => (
                 "CREATE TABLE public.measures_2027 PARTITION OF public.measures FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
                  INSERT INTO public.measures SELECT '2027-01-01'::date + g, g FROM generate_series(0, 300) g;",
                 "public.measures_2027",
@@ -1024,7 +1037,7 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
             .await;
         }
     }
-    if source == SourceKind::AzureLike {
+    if source == SourceKind::Azure {
         s.execute(
             &db,
             &format!("SET ROLE {}; {PARTITIONS}", quote_ident(&owner)),
@@ -1041,7 +1054,7 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
     }
     let direct = uri_for(s, Some((&admin, &pw)), &db);
     let mut src = direct.clone();
-    if source == SourceKind::CloudSqlLike {
+    if source == SourceKind::CloudSql {
         src.port = Some(start_pooler_without_replication().await);
     }
     let tgt = uri_for(
@@ -1051,7 +1064,7 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
     );
     let opts = ReplicationOptions {
         // The target server reaches the source directly, the tool through the pooler.
-        subscription_conninfo: (source == SourceKind::CloudSqlLike).then(|| direct.clone()),
+        subscription_conninfo: (source == SourceKind::CloudSql).then(|| direct.clone()),
         ..fast_opts()
     };
     let pair = DbPair::new(&src, &tgt, &db, Default::default());
@@ -1123,7 +1136,7 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
 
     // The path this pair takes.
     let listed = source.listed_tables(s.major);
-    let (slot, initial) = if source == SourceKind::CloudSqlLike {
+    let (slot, initial) = if source == SourceKind::CloudSql {
         (
             replication::SlotCreation::Function,
             InitialDataPath::SubscriptionCopy,
@@ -1190,7 +1203,7 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
     assert_eq!(out.path.initial_data, initial);
     assert_eq!(
         out.path.replication_connection_refused.is_some(),
-        source == SourceKind::CloudSqlLike,
+        source == SourceKind::CloudSql,
         "{:?}",
         out.path
     );
@@ -1240,17 +1253,17 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
     assert_eq!(checksum(s, &db, added).await, checksum(t, &db, added).await);
     assert_sequences_synced(&db).await;
     match source {
-        SourceKind::RdsLike => {
+        SourceKind::Rds => {
             assert!(checksum(t, &db, added).await.starts_with("700:"));
             assert_eq!(
                 sequence_value(s, &db, "public.late_id_seq").await,
                 sequence_value(t, &db, "public.late_id_seq").await
             );
         }
-        SourceKind::CloudSqlLike => {
+        SourceKind::CloudSql => {
             assert!(checksum(t, &db, added).await.starts_with("300:"));
         }
-        SourceKind::AzureLike => {
+        SourceKind::Azure => {
             assert_eq!(
                 checksum(s, &db, "public.measures").await,
                 checksum(t, &db, "public.measures").await
@@ -1270,47 +1283,268 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_rds_like_into_superuser() {
-    matrix_pair(SourceKind::RdsLike, TargetKind::Superuser).await;
+    matrix_pair(SourceKind::Rds, TargetKind::Superuser).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_rds_like_into_aiven_extras() {
-    matrix_pair(SourceKind::RdsLike, TargetKind::AivenExtras).await;
+    matrix_pair(SourceKind::Rds, TargetKind::AivenExtras).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_rds_like_into_pg_create_subscription() {
-    matrix_pair(SourceKind::RdsLike, TargetKind::PgCreateSubscription).await;
+    matrix_pair(SourceKind::Rds, TargetKind::PgCreateSubscription).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_cloud_sql_like_into_superuser() {
-    matrix_pair(SourceKind::CloudSqlLike, TargetKind::Superuser).await;
+    matrix_pair(SourceKind::CloudSql, TargetKind::Superuser).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_cloud_sql_like_into_aiven_extras() {
-    matrix_pair(SourceKind::CloudSqlLike, TargetKind::AivenExtras).await;
+    matrix_pair(SourceKind::CloudSql, TargetKind::AivenExtras).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_cloud_sql_like_into_pg_create_subscription() {
-    matrix_pair(SourceKind::CloudSqlLike, TargetKind::PgCreateSubscription).await;
+    matrix_pair(SourceKind::CloudSql, TargetKind::PgCreateSubscription).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_azure_like_into_superuser() {
-    matrix_pair(SourceKind::AzureLike, TargetKind::Superuser).await;
+    matrix_pair(SourceKind::Azure, TargetKind::Superuser).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_azure_like_into_aiven_extras() {
-    matrix_pair(SourceKind::AzureLike, TargetKind::AivenExtras).await;
+    matrix_pair(SourceKind::Azure, TargetKind::AivenExtras).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_azure_like_into_pg_create_subscription() {
-    matrix_pair(SourceKind::AzureLike, TargetKind::PgCreateSubscription).await;
+    matrix_pair(SourceKind::Azure, TargetKind::PgCreateSubscription).await;
+}
+
+/// Whether both clusters offer extension `name`; if not, says so (the `offered()` of
+/// tests/extensions.rs: PostGIS comes from Debian's postgresql-15-postgis-3, the other majors'
+/// builds in `.pg/` have no such package).
+async fn offered(test: &str, name: &str) -> bool {
+    for (side, c) in [("source", support::source()), ("target", support::target())] {
+        let rows = c
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 1 FROM pg_available_extensions WHERE name = {}",
+                    quote_literal(name)
+                ),
+            )
+            .await;
+        if rows.is_empty() {
+            eprintln!(
+                "SKIPPED {test}: the {side} (PostgreSQL {}) does not offer extension {name} \
+                 (Debian's postgresql-15-* packages provide it for 15)",
+                c.major
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// A row of `spatial_ref_sys` a user adds (an SRID outside the ranges PostGIS ships).
+fn user_srid(srid: u32) -> String {
+    format!(
+        "INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) \
+         VALUES ({srid}, 'test', {srid}, 'LOCAL_CS[\"test {srid}\"]', '+proj=longlat +datum=WGS84')"
+    )
+}
+
+/// The SRIDs users added on `c`, in order.
+async fn user_srids(c: &Cluster, db: &str) -> Vec<String> {
+    c.query_strings(
+        db,
+        "SELECT srid::text FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY 1",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].clone().unwrap())
+    .collect()
+}
+
+/// Extension tables in a FOR TABLE publication: from an RDS-like source, PostGIS's
+/// `spatial_ref_sys` (an extension configuration table) is listed, so a user row added before
+/// the copy and one added during replication both arrive, without duplicating the extension's
+/// own rows; the cut-over does not take it for a table created during replication. With
+/// extension tables off, no list holds it, also where FOR ALL TABLES is possible (a superuser
+/// source), and its user rows stay behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extension_configuration_tables_are_published_in_a_table_list() {
+    let test = "extension_configuration_tables_are_published_in_a_table_list";
+    if !offered(test, "postgis").await {
+        return;
+    }
+    let (s, t) = (support::source(), support::target());
+    let (admin, pw, owner) = managed_source("rds_superuser").await;
+    let db = support::unique_name("repl_gis");
+    prepare(&db, Some(&owner), None).await;
+    // RDS: the admin creates PostGIS (through the provider's own superuser), then, as AWS's
+    // guide says, hands its objects to an application role: `spatial_ref_sys` ends up owned by
+    // a role the migration user is a member of.
+    s.execute(
+        &db,
+        &format!(
+            "CREATE EXTENSION postgis; ALTER TABLE public.spatial_ref_sys OWNER TO {};
+             {};",
+            quote_ident(&owner),
+            user_srid(990001)
+        ),
+    )
+    .await;
+    t.execute(&db, "CREATE EXTENSION postgis").await;
+    let src = uri_for(s, Some((&admin, &pw)), &db);
+    let tgt = uri_for(t, None, &db);
+    let shipped = checksum(t, &db, "public.spatial_ref_sys").await;
+
+    for (ext, want) in [
+        (
+            true,
+            "publication FOR TABLE (4 tables, with the extension configuration tables public.spatial_ref_sys) via plain SQL",
+        ),
+        (
+            false,
+            "publication FOR TABLE (3 tables, without the extension tables public.spatial_ref_sys (extension tables are not replicated)) via plain SQL",
+        ),
+    ] {
+        let report = preflight_report(&src, &tgt, &db, true, ext).await;
+        assert!(report.ok, "{:?}", report.findings);
+        assert!(
+            report.findings[0].message.contains(want),
+            "{want:?} missing in: {}",
+            report.findings[0].message
+        );
+    }
+
+    let out = replicated(
+        replication::migrate_database(
+            &DbPair::new(&src, &tgt, &db, Default::default()),
+            &fast_opts(),
+            run(false),
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+        )
+        .await
+        .expect("replication with PostGIS"),
+    );
+    assert_eq!(
+        out.path.publication_form,
+        Some(replication::PublicationForm::TableList)
+    );
+    assert_eq!(out.path.published_tables, 4, "{}", out.message);
+    assert!(
+        out.message
+            .contains("with the extension configuration tables public.spatial_ref_sys"),
+        "{}",
+        out.message
+    );
+    assert_eq!(out.path.initial_data, InitialDataPath::ExportedSnapshot);
+    assert_eq!(
+        user_srids(t, &db).await,
+        ["990001"],
+        "copied in the snapshot"
+    );
+    s.execute(
+        &db,
+        &format!("SET ROLE {}; {}", quote_ident(&owner), user_srid(990002)),
+    )
+    .await;
+    let cut = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        ..fast_opts()
+    };
+    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
+        .await
+        .expect("cut-over")
+        .expect("earlier run");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    assert!(done.tables_added.is_empty(), "{:?}", done.tables_added);
+    assert!(done.tables_dropped.is_empty(), "{:?}", done.tables_dropped);
+    assert_eq!(user_srids(t, &db).await, ["990001", "990002"]);
+    assert_eq!(
+        checksum(s, &db, "public.spatial_ref_sys").await,
+        checksum(t, &db, "public.spatial_ref_sys").await,
+        "the extension's own rows once, the users' rows added"
+    );
+    assert_tables_equal(&db).await;
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+
+    // Extension tables off, from a superuser source (FOR ALL TABLES possible).
+    let db = support::unique_name("repl_gis_off");
+    prepare(&db, None, None).await;
+    s.execute(
+        &db,
+        &format!("CREATE EXTENSION postgis; {};", user_srid(990001)),
+    )
+    .await;
+    t.execute(&db, "CREATE EXTENSION postgis").await;
+    let src = uri_for(s, None, &db);
+    let tgt = uri_for(t, None, &db);
+    let report = preflight_report(&src, &tgt, &db, true, true).await;
+    assert!(
+        report.findings[0]
+            .message
+            .contains("publication FOR ALL TABLES via superuser"),
+        "{}",
+        report.findings[0].message
+    );
+    let off = RunFacts {
+        extension_tables: false,
+        ..run(false)
+    };
+    let out = replicated(
+        replication::migrate_database(
+            &DbPair::new(&src, &tgt, &db, Default::default()),
+            &fast_opts(),
+            off,
+            copier_with(src.clone(), tgt.clone(), db.clone(), Duration::ZERO, false),
+        )
+        .await
+        .expect("replication without extension tables"),
+    );
+    assert_eq!(
+        out.path.publication_form,
+        Some(replication::PublicationForm::TableList)
+    );
+    assert_eq!(out.path.publication, Some(Via::Superuser));
+    assert_eq!(out.path.published_tables, 3, "{}", out.message);
+    assert!(
+        out.message
+            .contains("without the extension tables public.spatial_ref_sys"),
+        "{}",
+        out.message
+    );
+    s.execute(&db, &user_srid(990002)).await;
+    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
+        .await
+        .expect("cut-over")
+        .expect("earlier run");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    assert!(done.tables_added.is_empty(), "{:?}", done.tables_added);
+    assert!(
+        user_srids(t, &db).await.is_empty(),
+        "neither copied nor published"
+    );
+    assert_eq!(checksum(t, &db, "public.spatial_ref_sys").await, shipped);
+    assert_tables_equal(&db).await;
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
 }
 
 /// A table the source user neither owns nor is a member of its owner: preflight lists it, the
