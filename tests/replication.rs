@@ -1462,10 +1462,11 @@ async fn extension_configuration_tables_are_published_in_a_table_list() {
         stop_replication: true,
         ..fast_opts()
     };
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("earlier run");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("earlier run");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert!(done.tables_added.is_empty(), "{:?}", done.tables_added);
     assert!(done.tables_dropped.is_empty(), "{:?}", done.tables_dropped);
@@ -1528,10 +1529,11 @@ async fn extension_configuration_tables_are_published_in_a_table_list() {
         out.message
     );
     s.execute(&db, &user_srid(990002)).await;
-    let done = replication::check_earlier_run(&src, &tgt, &db, &cut)
-        .await
-        .expect("cut-over")
-        .expect("earlier run");
+    let done =
+        replication::check_earlier_run(&DbPair::new(&src, &tgt, &db, Default::default()), &cut)
+            .await
+            .expect("cut-over")
+            .expect("earlier run");
     assert_eq!(done.status, DbStatus::Done, "{}", done.message);
     assert!(done.tables_added.is_empty(), "{:?}", done.tables_added);
     assert!(
