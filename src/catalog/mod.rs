@@ -16,6 +16,7 @@ pub mod objects;
 pub mod owners;
 pub mod publications;
 pub mod relations;
+pub mod replication;
 pub mod roles;
 pub mod scope;
 pub mod server;

@@ -125,29 +125,13 @@ pub fn preflight_servers(
     }
 }
 
-const USER_TABLES: &str = "c.relkind = 'r'
-    AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                       AND d.objid = c.oid AND d.deptype = 'e')";
-
 /// Unlogged user tables (`oid::regclass::text`), only those in `only` when given.
 async fn unlogged_tables(
     session: &Session,
     only: Option<&[(String, String)]>,
 ) -> Result<Vec<String>> {
-    let rows = session
-        .query(
-            &format!(
-                "SELECT n.nspname::text, c.relname::text, c.oid::pg_catalog.regclass::text
-                   FROM pg_catalog.pg_class c
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE {USER_TABLES} AND c.relpersistence = 'u' ORDER BY 3"
-            ),
-            &[],
-        )
-        .await?;
-    Ok(crate::replication::identity::selected_names(&rows, only))
+    let tables = crate::catalog::replication::tables::unlogged_tables(session).await?;
+    Ok(crate::replication::identity::selected_names(&tables, only))
 }
 
 fn list(names: &[String]) -> String {

@@ -20,6 +20,9 @@ use std::collections::HashSet;
 
 use tracing::info;
 
+use crate::catalog::replication::tables::{
+    drift_names_of_tables, existing_relations, user_sequences,
+};
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::model::{ObjId, ObjectKind, SchemaObject, Section, class};
@@ -160,50 +163,18 @@ fn new_or_missing(oid: u32, new: &HashSet<u32>, seqs: &HashSet<u32>) -> bool {
 /// the sequences they own: what the adoption created.
 async fn drift_keys(src: &Session, new: &HashSet<u32>) -> Result<Vec<String>> {
     let oids: Vec<u32> = new.iter().copied().collect();
-    let rows = src
-        .query(
-            "SELECT 'table ' || c.oid::pg_catalog.regclass::text
-               FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[])
-             UNION ALL
-             SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text
-               FROM pg_catalog.pg_index i WHERE i.indrelid = ANY($1::oid[])
-             UNION ALL
-             SELECT 'sequence ' || d.objid::pg_catalog.regclass::text
-               FROM pg_catalog.pg_depend d
-              WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND d.refobjid = ANY($1::oid[]) AND d.deptype IN ('a', 'i')
-                AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = d.objid) = 'S'",
-            &[&oids],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    drift_names_of_tables(src, &oids).await
 }
 
 /// Source sequences that the target lacks, by OID.
 async fn missing_sequences(src: &Session, tgt: &Session) -> Result<HashSet<u32>> {
-    let rows = src
-        .query(
-            "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'",
-            &[],
-        )
-        .await?;
-    let names: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
-    let present: HashSet<String> = tgt
-        .query(
-            "SELECT n FROM pg_catalog.unnest($1::text[]) n WHERE pg_catalog.to_regclass(n) IS NOT NULL",
-            &[&names],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    Ok(rows
-        .iter()
-        .filter(|r| !present.contains(&r.get::<_, String>(1)))
-        .map(|r| r.get(0))
+    let sequences = user_sequences(src).await?;
+    let names: Vec<String> = sequences.iter().map(|(_, n)| n.clone()).collect();
+    let present = existing_relations(tgt, &names).await?;
+    Ok(sequences
+        .into_iter()
+        .filter(|(_, n)| !present.contains(n))
+        .map(|(oid, _)| oid)
         .collect())
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::objects::TargetFacts;
 use super::{ReplicationOutcome, objects, on_source, on_target};
+use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::report::DbStatus;
@@ -24,21 +25,14 @@ pub(super) async fn cut_over(
 ) -> Result<()> {
     let names = outcome.names.clone();
     // Cut-over: everything committed on the source so far must be applied on the target.
-    let row = src
-        .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+    let end_lsn = state::current_wal_lsn(src)
         .await
         .map_err(|e| on_source(e, dbname))?;
-    let end_lsn: String = row.get(0);
     loop {
-        let row = src
-            .query_opt(
-                "SELECT pg_catalog.pg_wal_lsn_diff(confirmed_flush_lsn, $1::text::pg_lsn) >= 0
-                   FROM pg_catalog.pg_replication_slots WHERE slot_name = $2",
-                &[&end_lsn, &names.slot],
-            )
+        let confirmed = state::slot_confirmed(src, &names.slot, &end_lsn)
             .await
             .map_err(|e| on_source(e, dbname))?;
-        if row.and_then(|r| r.get::<_, Option<bool>>(0)) == Some(true) {
+        if confirmed == Some(true) {
             break;
         }
         if Instant::now() >= deadline {

@@ -26,17 +26,9 @@ pub async fn check(
     let s = connect(target, Some(dbname))
         .await
         .map_err(|e| e.with_side(Side::Target).with_database(dbname))?;
-    let row = s
-        .query_one(
-            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c \
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-              WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' \
-                AND n.nspname !~ '^pg_'",
-            &[],
-        )
+    let tables = crate::catalog::replication::tables::user_table_count(&s)
         .await
-        .map_err(|e| crate::Error::from_pg(e).with_side(Side::Target))?;
-    let tables: i64 = row.get(0);
+        .map_err(|e| e.with_side(Side::Target))?;
     Ok((tables > 0).then(|| {
         format!(
             "nothing to cut over: no replication objects of this migration, and the target \

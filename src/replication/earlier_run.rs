@@ -214,15 +214,8 @@ pub async fn check_earlier_run(
 }
 
 async fn stored_fingerprint(src: &Session, publication: &str) -> Option<Fingerprint> {
-    let row = src
-        .query_opt(
-            "SELECT pg_catalog.obj_description(p.oid, 'pg_publication') FROM pg_catalog.pg_publication p WHERE p.pubname = $1",
-            &[&publication],
-        )
-        .await
-        .ok()??;
-    let text: Option<String> = row.get(0);
-    Fingerprint::deserialize(&text?)
+    let text = crate::catalog::replication::state::publication_comment(src, publication).await?;
+    Fingerprint::deserialize(&text)
 }
 
 /// What [`cleanup`] did for one database.

@@ -15,30 +15,17 @@
 //!   configuration): a `FOR ALL TABLES` publication copies them whole, over the rows the
 //!   target's `CREATE EXTENSION` already made.
 
+use crate::catalog::replication::tables::{SubscriptionCopyHazards, subscription_copy_hazards};
 use crate::conn::Session;
 use crate::error::{Error, Result, SqlState};
 
 /// Why the subscription may not copy the data of the session's database; empty when it may.
 pub async fn subscription_copy_blockers(src: &Session) -> Result<Vec<String>> {
-    let row = src
-        .query_one(
-            "SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata), \
-                    ARRAY(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
-                            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                           WHERE c.relkind = 'm' AND c.relispopulated \
-                             AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' \
-                           ORDER BY 1), \
-                    ARRAY(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
-                            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
-                                 AND d.objid = c.oid AND d.deptype = 'e' \
-                           WHERE c.relkind = 'r' AND pg_catalog.pg_relation_size(c.oid) > 0 \
-                           ORDER BY 1)",
-            &[],
-        )
-        .await
-        .map_err(|e| Error::from_pg(e).with_step("checking the subscription copy path"))?;
-    let (large_objects, matviews, ext_tables): (i64, Vec<String>, Vec<String>) =
-        (row.get(0), row.get(1), row.get(2));
+    let SubscriptionCopyHazards {
+        large_objects,
+        populated_matviews: matviews,
+        extension_tables_with_rows: ext_tables,
+    } = subscription_copy_hazards(src).await?;
     let mut out = Vec::new();
     if large_objects > 0 {
         out.push(format!(

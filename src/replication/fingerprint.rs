@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use md5::{Digest, Md5};
 
+use crate::catalog::replication::definitions::object_definitions;
 use crate::conn::Session;
 use crate::error::Result;
 
@@ -68,72 +69,6 @@ pub struct Fingerprint {
     objects: BTreeMap<String, String>,
 }
 
-const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'";
-
-fn query(server_version_num: u32) -> String {
-    let plain_functions = if server_version_num >= 110000 {
-        "p.prokind IN ('f', 'p')"
-    } else {
-        "NOT p.proisagg AND NOT p.proiswindow"
-    };
-    let not_ext = |classid: &str, oid: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '{classid}'::pg_catalog.regclass AND d.objid = {oid} AND d.deptype = 'e')"
-        )
-    };
-    format!(
-        "SELECT 'schema', n.nspname::text, pg_catalog.pg_get_userbyid(n.nspowner)::text
-           FROM pg_catalog.pg_namespace n WHERE {USER_NS} AND {ns_ext}
-         UNION ALL
-         SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-                               WHEN 'f' THEN 'foreign table' ELSE 'table' END,
-                c.oid::pg_catalog.regclass::text,
-                c.relkind::text || ' ' || c.relreplident::text || ' ' || c.relpersistence::text || ' ' ||
-                coalesce((SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' ' ||
-                              pg_catalog.format_type(a.atttypid, a.atttypmod) ||
-                              CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END ||
-                              coalesce(' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), ''),
-                              ', ' ORDER BY a.attnum)
-                          FROM pg_catalog.pg_attribute a
-                          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') ||
-                CASE WHEN c.relkind IN ('v', 'm') THEN ' AS ' || coalesce(pg_catalog.pg_get_viewdef(c.oid), '') ELSE '' END
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_NS} AND {rel_ext}
-         UNION ALL
-         SELECT 'constraint', co.conrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(co.conname),
-                pg_catalog.pg_get_constraintdef(co.oid)
-           FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE {USER_NS} AND {rel_ext}
-         UNION ALL
-         SELECT 'index', i.indexrelid::pg_catalog.regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid)
-           FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE {USER_NS} AND {rel_ext}
-         UNION ALL
-         SELECT 'function', p.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(p.oid)
-           FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-          WHERE {USER_NS} AND {plain_functions} AND {proc_ext}
-         UNION ALL
-         SELECT 'trigger', t.tgrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(t.tgname),
-                pg_catalog.pg_get_triggerdef(t.oid)
-           FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE NOT t.tgisinternal AND {USER_NS} AND {rel_ext}
-         UNION ALL
-         SELECT 'type', t.oid::pg_catalog.regtype::text,
-                (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
-                   FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
-           FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-          WHERE t.typtype = 'e' AND {USER_NS} AND {type_ext}",
-        ns_ext = not_ext("pg_catalog.pg_namespace", "n.oid"),
-        rel_ext = not_ext("pg_catalog.pg_class", "c.oid"),
-        proc_ext = not_ext("pg_catalog.pg_proc", "p.oid"),
-        type_ext = not_ext("pg_catalog.pg_type", "t.oid"),
-    )
-}
-
 fn hash(text: &str) -> String {
     let d = Md5::digest(text.as_bytes());
     d.iter().take(8).map(|b| format!("{b:02x}")).collect()
@@ -144,18 +79,11 @@ impl Fingerprint {
     /// `search_path = ''` (every [`crate::conn::connect`] session does), so that names come out
     /// schema-qualified.
     pub async fn read(session: &Session) -> Result<Fingerprint> {
-        let rows = session
-            .simple_query(&query(session.server_version_num()))
-            .await?;
-        let mut objects = BTreeMap::new();
-        for m in rows {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                let kind = r.get(0).unwrap_or("");
-                let ident = r.get(1).unwrap_or("");
-                let def = r.get(2).unwrap_or("");
-                objects.insert(format!("{kind} {ident}"), hash(def));
-            }
-        }
+        let objects = object_definitions(session)
+            .await?
+            .into_iter()
+            .map(|d| (format!("{} {}", d.kind, d.identity), hash(&d.definition)))
+            .collect();
         Ok(Fingerprint { objects })
     }
 

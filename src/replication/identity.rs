@@ -7,6 +7,7 @@
 //! break the source, so with `--repl-only` preflight fails listing the tables and the fix, and
 //! otherwise the database is migrated by dump, with that reason.
 
+use crate::catalog::replication::tables::NamedTable;
 use crate::conn::Session;
 use crate::error::Result;
 
@@ -16,42 +17,22 @@ pub async fn tables_without_identity(
     source_db: &Session,
     only: Option<&[(String, String)]>,
 ) -> Result<Vec<String>> {
-    let rows = source_db
-        .query(
-            "SELECT n.nspname::text, c.relname::text, c.oid::pg_catalog.regclass::text
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'r' AND c.relpersistence = 'p'
-                AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                                 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                                   AND d.objid = c.oid AND d.deptype = 'e')
-                AND ((c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                                                           WHERE i.indrelid = c.oid AND i.indisprimary))
-                     OR c.relreplident = 'n'
-                     OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                                                              WHERE i.indrelid = c.oid AND i.indisreplident)))
-              ORDER BY 3",
-            &[],
-        )
-        .await?;
-    Ok(selected_names(&rows, only))
+    let tables = crate::catalog::replication::tables::tables_without_identity(source_db).await?;
+    Ok(selected_names(&tables, only))
 }
 
-/// Rows of `(schema, table, display name)`: the display names of those in `only` (all when
-/// `None`). The checks list tables the same way, so the filter is written once.
+/// The display names of `tables` that are in `only` (all when `None`). The checks list tables
+/// the same way, so the filter is written once.
 pub(crate) fn selected_names(
-    rows: &[tokio_postgres::Row],
+    tables: &[NamedTable],
     only: Option<&[(String, String)]>,
 ) -> Vec<String> {
-    rows.iter()
-        .filter(|r| {
-            only.is_none_or(|only| {
-                let (schema, table): (String, String) = (r.get(0), r.get(1));
-                only.iter().any(|(s, t)| *s == schema && *t == table)
-            })
+    tables
+        .iter()
+        .filter(|t| {
+            only.is_none_or(|only| only.iter().any(|(s, n)| *s == t.schema && *n == t.name))
         })
-        .map(|r| r.get::<_, String>(2))
+        .map(|t| t.display.clone())
         .collect()
 }
 

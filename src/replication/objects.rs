@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::catalog::replication::extras::database_replication_rights;
 use crate::catalog::server::ServerFacts;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
@@ -61,46 +62,18 @@ pub struct TargetFacts {
     pub can_create_in_db: bool,
 }
 
-fn b(v: Option<&str>) -> bool {
-    v == Some("t")
-}
-
-async fn one_row(s: &Session, sql: &str) -> Result<Vec<Option<String>>> {
-    for m in s.simple_query(sql).await? {
-        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-            return Ok((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect());
-        }
-    }
-    Err(Error::protocol("query returned no row"))
-}
-
-fn regproc_exists(sig: &str) -> String {
-    format!(
-        "(pg_catalog.to_regprocedure({}) IS NOT NULL)",
-        quote_literal(sig)
-    )
-}
-
 impl SourceFacts {
     /// The server's facts (`server`, read once by preflight) and the `aiven_extras` functions
     /// of the session's database.
     pub async fn read(s: &Session, server: &ServerFacts) -> Result<SourceFacts> {
-        let row = one_row(
-            s,
-            &format!(
-                "SELECT {}, {}",
-                regproc_exists("aiven_extras.pg_create_publication_for_all_tables(text,text)"),
-                regproc_exists("aiven_extras.pg_create_publication(text,text,text[])"),
-            ),
-        )
-        .await?;
+        let rights = database_replication_rights(s).await?;
         Ok(SourceFacts {
             superuser: server.is_superuser,
             replication: server.replication,
             // RDS hands the right to replicate out through rds_replication.
             provider_admin: !server.provider_roles.is_empty(),
-            extras_pub_all: b(row[0].as_deref()),
-            extras_pub_list: b(row[1].as_deref()),
+            extras_pub_all: rights.pub_all,
+            extras_pub_list: rights.pub_list,
         })
     }
 
@@ -130,31 +103,16 @@ impl TargetFacts {
     /// The server's facts (`server`, read once by preflight) and what the user may do in the
     /// session's database: the `aiven_extras` functions and `CREATE` on it.
     pub async fn read(s: &Session, server: &ServerFacts) -> Result<TargetFacts> {
-        let row = one_row(
-            s,
-            &format!(
-                "SELECT {}, {}, {}, {},
-                        pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')",
-                regproc_exists(
-                    "aiven_extras.pg_create_subscription(text,text,text,text,boolean,boolean)"
-                ),
-                regproc_exists("aiven_extras.pg_drop_subscription(text)"),
-                regproc_exists("aiven_extras.pg_list_all_subscriptions()"),
-                regproc_exists(
-                    "aiven_extras.pg_alter_subscription_refresh_publication(text,boolean)"
-                ),
-            ),
-        )
-        .await?;
+        let rights = database_replication_rights(s).await?;
         Ok(TargetFacts {
             superuser: server.is_superuser,
             provider_admin: server.provider_admin(),
-            extras_create_sub: b(row[0].as_deref()),
-            extras_drop_sub: b(row[1].as_deref()),
-            extras_list_subs: b(row[2].as_deref()),
-            extras_refresh_sub: b(row[3].as_deref()),
+            extras_create_sub: rights.create_sub,
+            extras_drop_sub: rights.drop_sub,
+            extras_list_subs: rights.list_subs,
+            extras_refresh_sub: rights.refresh_sub,
             pg_create_subscription: server.pg_create_subscription,
-            can_create_in_db: b(row[4].as_deref()),
+            can_create_in_db: rights.create_in_database,
         })
     }
 
@@ -253,20 +211,7 @@ pub async fn add_tables_to_publication(s: &Session, name: &str, tables: &[String
 /// learns of the publication's new tables and copies just those. As its owner (superuser,
 /// `pg_create_subscription`) in plain SQL, else through `aiven_extras`.
 pub async fn refresh_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
-    let owned: bool = s
-        .query_opt(
-            "SELECT pg_catalog.pg_get_userbyid(s.subowner) = CURRENT_USER
-               FROM pg_catalog.pg_subscription s
-              WHERE s.subname = $1
-                AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
-                                  WHERE d.datname = pg_catalog.current_database())",
-            &[&name],
-        )
-        .await
-        .ok()
-        .flatten()
-        .map(|r| r.get(0))
-        .unwrap_or(false);
+    let owned = crate::catalog::replication::state::subscription_owned(s, name).await;
     if !facts.superuser && !owned && facts.extras_refresh_sub {
         s.execute(
             "SELECT aiven_extras.pg_alter_subscription_refresh_publication($1, true)",
@@ -347,102 +292,21 @@ pub fn scrub(e: Error) -> Error {
     out
 }
 
-/// The state of an existing slot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotState {
-    pub logical_pgoutput: bool,
-    pub database: Option<String>,
-    pub active: bool,
-}
+pub use crate::catalog::replication::state::{SlotState, SubState, publication_exists, slot_state};
 
-/// The state of an existing subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubState {
-    pub enabled: bool,
-    pub slot_name: Option<String>,
-    pub publications: String,
-}
-
-pub async fn publication_exists(s: &Session, name: &str) -> Result<bool> {
-    let row = s
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1)",
-            &[&name],
-        )
-        .await?;
-    Ok(row.get(0))
-}
-
-pub async fn slot_state(s: &Session, name: &str) -> Result<Option<SlotState>> {
-    let rows = s
-        .query(
-            "SELECT slot_type = 'logical' AND plugin = 'pgoutput', database::text, active
-               FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-            &[&name],
-        )
-        .await?;
-    Ok(rows.first().map(|r| SlotState {
-        logical_pgoutput: r.get::<_, Option<bool>>(0).unwrap_or(false),
-        database: r.get(1),
-        active: r.get(2),
-    }))
-}
-
+/// The subscription `name` of the session's database (through `aiven_extras` where the user
+/// may not read `pg_subscription` and the extension offers that).
 pub async fn subscription_state(
     s: &Session,
     name: &str,
     facts: &TargetFacts,
 ) -> Result<Option<SubState>> {
-    let plain = s
-        .query(
-            "SELECT s.subenabled, s.subslotname::text, pg_catalog.array_to_string(s.subpublications, ',')
-               FROM pg_catalog.pg_subscription s
-              WHERE s.subname = $1
-                AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
-                                  WHERE d.datname = pg_catalog.current_database())",
-            &[&name],
-        )
-        .await;
-    let rows = match plain {
-        Ok(rows) => rows,
-        Err(e)
-            if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) && facts.extras_list_subs =>
-        {
-            s.query(
-                "SELECT s.subenabled, s.subslotname::text, pg_catalog.array_to_string(s.subpublications, ',')
-                   FROM aiven_extras.pg_list_all_subscriptions() s
-                  WHERE s.subname = $1
-                    AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
-                                      WHERE d.datname = pg_catalog.current_database())",
-                &[&name],
-            )
-            .await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(rows.first().map(|r| SubState {
-        enabled: r.get(0),
-        slot_name: r.get(1),
-        publications: r.get::<_, Option<String>>(2).unwrap_or_default(),
-    }))
+    crate::catalog::replication::state::subscription_state(s, name, facts.extras_list_subs).await
 }
 
 /// Drops the subscription (never its slot, which [`drop_slot`] handles on the source).
 pub async fn drop_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
-    let owned: bool = s
-        .query_opt(
-            "SELECT pg_catalog.pg_get_userbyid(s.subowner) = CURRENT_USER
-               FROM pg_catalog.pg_subscription s
-              WHERE s.subname = $1
-                AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
-                                  WHERE d.datname = pg_catalog.current_database())",
-            &[&name],
-        )
-        .await
-        .ok()
-        .flatten()
-        .map(|r| r.get(0))
-        .unwrap_or(false);
+    let owned = crate::catalog::replication::state::subscription_owned(s, name).await;
     if !facts.superuser && !owned && facts.extras_drop_sub {
         s.execute("SELECT aiven_extras.pg_drop_subscription($1)", &[&name])
             .await?;

@@ -14,6 +14,7 @@ use super::{
     ReplicationOptions, ReplicationOutcome, ReplicationPlan, SlotCreation, Via, fallback, objects,
     on_source, on_target, plan,
 };
+use crate::catalog::replication::state;
 use crate::conn::wire::connect_replication;
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, ErrorKind, Result, Side};
@@ -332,34 +333,18 @@ async fn wait_for_worker(
     }
     // Gather what the target can tell without reading its log.
     let mut details = Vec::new();
-    if let Ok(rows) = tgt
-        .query(
-            "SELECT pid IS NOT NULL FROM pg_catalog.pg_stat_subscription WHERE subname = $1 AND relid IS NULL",
-            &[&names.subscription],
-        )
-        .await
-    {
-        let running = rows.first().map(|r| r.get::<_, bool>(0)).unwrap_or(false);
+    if let Ok(running) = state::apply_worker_running(tgt, &names.subscription).await {
+        let running = running.unwrap_or(false);
         details.push(if running {
             "its apply worker is running but not streaming".to_string()
         } else {
             "its apply worker is not running (it keeps failing and restarting)".to_string()
         });
     }
-    if tgt.server_version_num() >= 150000
-        && let Ok(rows) = tgt
-            .query(
-                "SELECT apply_error_count, sync_error_count FROM pg_catalog.pg_stat_subscription_stats WHERE subname = $1",
-                &[&names.subscription],
-            )
-            .await
-        && let Some(r) = rows.first()
+    if let Ok(Some((apply, sync))) =
+        state::subscription_error_counts(tgt, &names.subscription).await
     {
-        details.push(format!(
-            "{} apply errors, {} sync errors so far",
-            r.get::<_, i64>(0),
-            r.get::<_, i64>(1)
-        ));
+        details.push(format!("{apply} apply errors, {sync} sync errors so far"));
     }
     Err(Error::new(
         ErrorKind::Connect,

@@ -12,6 +12,7 @@ use super::{
     Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, adopt, cutover,
     on_source, on_target,
 };
+use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
 use crate::report::DbStatus;
@@ -25,12 +26,7 @@ pub async fn lag_status(
     names: &ObjectNames,
     started: Instant,
 ) -> Result<LagStatus> {
-    let slot = src
-        .query_opt(
-            "SELECT active, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
-               FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-            &[&names.slot],
-        )
+    let slot = state::slot_lag(src, &names.slot)
         .await
         .map_err(|e| on_source(e, dbname))?;
     let Some(slot) = slot else {
@@ -44,24 +40,15 @@ pub async fn lag_status(
         .with_side(Side::Source)
         .with_database(dbname));
     };
-    let rel = tgt
-        .query_one(
-            "SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE r.srsubstate <> 'r')
-               FROM pg_catalog.pg_subscription_rel r
-               JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
-              WHERE s.subname = $1
-                AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
-                                  WHERE d.datname = pg_catalog.current_database())",
-            &[&names.subscription],
-        )
+    let rel = state::subscription_tables(tgt, &names.subscription)
         .await
         .map_err(|e| on_target(e, dbname))?;
     Ok(LagStatus {
         database: dbname.to_owned(),
-        slot_active: slot.get(0),
-        lag_bytes: slot.get(1),
-        tables_total: rel.get(0),
-        tables_not_ready: rel.get(1),
+        slot_active: slot.active,
+        lag_bytes: slot.lag_bytes,
+        tables_total: rel.total,
+        tables_not_ready: rel.not_ready,
         elapsed: started.elapsed(),
     })
 }

@@ -1,0 +1,10 @@
+//! What the replication method reads from the catalogs of the source and the target: the
+//! tables it checks before it publishes ([`tables`]), the state of its own publication, slot
+//! and subscription ([`state`]), and the object definitions its schema-drift fingerprint hashes
+//! ([`definitions`]). Reads only; creating and dropping those objects is
+//! `crate::replication::objects`.
+
+pub mod definitions;
+pub mod extras;
+pub mod state;
+pub mod tables;
