@@ -460,7 +460,7 @@ impl PgMigrate {
         if let Some(o) = replication::check_earlier_run(pair, &repl_opts).await? {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
-            warnings.extend(replication_warnings(o.warnings, name));
+            warnings.extend(o.warnings);
             if o.status == DbStatus::Done {
                 crate::recovery::remove_ledger(&opts.target, name, warnings).await;
             }
@@ -671,7 +671,7 @@ impl PgMigrate {
                             m.keep("the subscription is owned by the migration user and applies changes as the table owners");
                         }
                         entry.status = o.status;
-                        warnings.extend(replication_warnings(o.warnings, name));
+                        warnings.extend(o.warnings);
                         summary.push_str("; ");
                         summary.push_str(&o.message);
                         self.verify_replicated(pair, entry, &mut summary, warnings)
@@ -954,17 +954,6 @@ fn post_data_plan(
         }
     }
     plan
-}
-
-/// The replication stage's warnings, which name their database already.
-fn replication_warnings(warnings: Vec<String>, name: &str) -> impl Iterator<Item = Warning> {
-    let prefix = format!("database \"{name}\": ");
-    warnings
-        .into_iter()
-        .map(move |w| match w.strip_prefix(&prefix) {
-            Some(m) => Warning::replication(m).in_database(name),
-            None => Warning::replication(w),
-        })
 }
 
 /// One line about what the data copy did.

@@ -1752,7 +1752,8 @@ async fn cut_over_sequence_sync_carries_extension_configuration_sequences() {
     assert_eq!(synced, 4, "{warnings:?}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
-        warnings[0].contains("public.source_only") && warnings[0].contains("set on the target"),
+        warnings[0].message.contains("public.source_only")
+            && warnings[0].message.contains("set on the target"),
         "{warnings:?}"
     );
 }

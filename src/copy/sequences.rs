@@ -13,6 +13,7 @@ use super::plan::SequencePlan;
 use crate::conn::Session;
 use crate::error::{Error, Result, Side};
 use crate::sql::{qualified, quote_literal};
+use crate::warning::Warning;
 
 /// Sequences read per query.
 const BATCH: usize = 200;
@@ -131,7 +132,7 @@ pub async fn apply(tgt: &Session, db: &str, values: &[SequenceValue]) -> Result<
 /// [`apply`]. A batch that fails is retried one sequence at a time, so that a sequence that
 /// cannot be read on the source or set on the target becomes a warning naming it and the others
 /// are still synced. Returns the number synced and the warnings.
-pub async fn sync(src: &Session, tgt: &Session, seqs: &[SequencePlan]) -> (usize, Vec<String>) {
+pub async fn sync(src: &Session, tgt: &Session, seqs: &[SequencePlan]) -> (usize, Vec<Warning>) {
     let mut synced = 0;
     let mut warnings = Vec::new();
     for batch in seqs.chunks(BATCH) {
@@ -142,10 +143,10 @@ pub async fn sync(src: &Session, tgt: &Session, seqs: &[SequencePlan]) -> (usize
                 for s in batch {
                     match read_batch(src, std::slice::from_ref(s)).await {
                         Ok(v) => values.extend(v),
-                        Err(e) => warnings.push(format!(
-                            "sequence {} could not be read on the source: {}",
-                            qualified(&s.schema, &s.name),
-                            Error::from_pg(e)
+                        Err(e) => warnings.push(sequence_warning(
+                            &s.schema,
+                            &s.name,
+                            format!("could not be read on the source: {}", Error::from_pg(e)),
                         )),
                     }
                 }
@@ -165,16 +166,22 @@ pub async fn sync(src: &Session, tgt: &Session, seqs: &[SequencePlan]) -> (usize
                     .await
                 {
                     Ok(()) => synced += 1,
-                    Err(e) => warnings.push(format!(
-                        "sequence {} could not be set on the target: {}",
-                        qualified(&v.schema, &v.name),
-                        Error::from_pg(e)
+                    Err(e) => warnings.push(sequence_warning(
+                        &v.schema,
+                        &v.name,
+                        format!("could not be set on the target: {}", Error::from_pg(e)),
                     )),
                 }
             }
         }
     }
     (synced, warnings)
+}
+
+/// `sequence "s"."n" <what>`, about that sequence.
+fn sequence_warning(schema: &str, name: &str, what: String) -> Warning {
+    let q = qualified(schema, name);
+    Warning::sequence(format!("sequence {q} {what}")).on(format!("sequence {q}"))
 }
 
 #[cfg(test)]

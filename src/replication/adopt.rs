@@ -40,7 +40,7 @@ pub struct Adopted {
     /// Tables added to the publication.
     pub published: Vec<String>,
     /// Schema warnings of the creation.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warning::Warning>,
     /// The schema-drift entries (see [`super::Fingerprint::changes`]) of what was created:
     /// `table public.t added`, its sequences, indexes, constraints and triggers.
     pub drift_keys: Vec<String>,
@@ -227,9 +227,7 @@ pub async fn adopt_new_tables(
         let report = exec::apply(tgt, ordered, schema_opts, &facts)
             .await
             .map_err(|e| on_target(e).with_step("creating new tables"))?;
-        adopted
-            .warnings
-            .extend(report.warnings.iter().map(|w| w.to_string()));
+        adopted.warnings.extend(report.warnings);
         adopted.drift_keys = drift_keys(src, &new).await.map_err(on_source)?;
         adopted.created = missing.iter().map(|(_, n)| n.clone()).collect();
     }

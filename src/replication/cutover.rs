@@ -46,11 +46,9 @@ pub(super) async fn cut_over(
     }
     let (synced, seq_warnings) = sync_sequences(src, tgt, dbname).await?;
     outcome.sequences_synced = synced;
-    outcome.warnings.extend(
-        seq_warnings
-            .into_iter()
-            .map(|w| format!("database \"{dbname}\": {w}")),
-    );
+    outcome
+        .warnings
+        .extend(crate::warning::in_database(seq_warnings, dbname));
     let mut leftovers = Vec::new();
     if let Err(e) = objects::drop_subscription(tgt, &names.subscription, tfacts).await {
         leftovers.push(format!("subscription: {}", on_target(e, dbname)));
@@ -90,7 +88,7 @@ pub async fn sync_sequences(
     src: &Session,
     tgt: &Session,
     dbname: &str,
-) -> Result<(usize, Vec<String>)> {
+) -> Result<(usize, Vec<crate::warning::Warning>)> {
     let seqs = crate::copy::sequences::list(src, dbname, true).await?;
     Ok(crate::copy::sequences::sync(src, tgt, &seqs).await)
 }

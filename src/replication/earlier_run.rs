@@ -205,9 +205,12 @@ pub async fn check_earlier_run(
         warnings: Vec::new(),
     };
     if baseline.is_none() {
-        outcome.warnings.push(format!(
-            "database \"{dbname}\": no schema fingerprint was stored by the earlier run; schema drift cannot be checked"
-        ));
+        outcome.warnings.push(
+            crate::warning::Warning::replication(
+                "no schema fingerprint was stored by the earlier run; schema drift cannot be checked",
+            )
+            .in_database(dbname),
+        );
     }
     wait_and_stop(&src, &tgt, &tfacts, dbname, opts, baseline, &mut outcome).await?;
     Ok(Some(outcome))

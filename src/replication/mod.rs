@@ -244,8 +244,8 @@ pub struct ReplicationOutcome {
     pub tables_added: Vec<String>,
     /// Tables dropped on the source since the setup (still on the target).
     pub tables_dropped: Vec<String>,
-    /// Things the operator should read (each already names the database).
-    pub warnings: Vec<String>,
+    /// Things the operator should read (each with its database set).
+    pub warnings: Vec<crate::warning::Warning>,
 }
 
 /// Facts of the whole run that [`crate::MigrateOptions`] stores and the replication method

@@ -257,11 +257,14 @@ where
     if let Ok(t) = super::identity::tables_without_identity(src, None).await
         && !t.is_empty()
     {
-        warnings.push(format!(
-            "database \"{dbname}\": {} tables without primary key or replica identity cannot replicate UPDATE/DELETE: {}",
-            t.len(),
-            t.join(", ")
-        ));
+        warnings.push(
+            crate::warning::Warning::replication(format!(
+                "{} tables without primary key or replica identity cannot replicate UPDATE/DELETE: {}",
+                t.len(),
+                t.join(", ")
+            ))
+            .in_database(dbname),
+        );
     }
     let form_text = plan::form_text(
         form,

@@ -17,6 +17,7 @@ use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
 use crate::report::DbStatus;
 use crate::sql::quote_ident;
+use crate::warning::Warning;
 
 /// One lag measurement.
 pub async fn lag_status(
@@ -167,19 +168,19 @@ pub(super) async fn wait_and_stop(
     let mut drift_note = String::new();
     if !adopted.is_empty() {
         drift_note.push_str(&format!("; {}", adopted.describe()));
-        outcome.warnings.extend(
-            adopted
-                .warnings
-                .iter()
-                .map(|w| format!("database \"{dbname}\": {w}")),
-        );
+        outcome.warnings.extend(crate::warning::in_database(
+            adopted.warnings.clone(),
+            dbname,
+        ));
     }
     if !outcome.tables_dropped.is_empty() {
         let w = format!(
             "tables dropped on the source since replication was set up (still on the target): {}",
             outcome.tables_dropped.join(", ")
         );
-        outcome.warnings.push(format!("database \"{dbname}\": {w}"));
+        outcome
+            .warnings
+            .push(Warning::replication(w.clone()).in_database(dbname));
         drift_note.push_str(&format!("; {w}"));
     }
     let unhandled: Vec<&String> = drift
@@ -200,7 +201,9 @@ pub(super) async fn wait_and_stop(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        outcome.warnings.push(format!("database \"{dbname}\": {w}"));
+        outcome
+            .warnings
+            .push(Warning::replication(w.clone()).in_database(dbname));
         drift_note.push_str(&format!("; {w}"));
     }
     if !in_sync {
