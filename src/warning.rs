@@ -7,7 +7,11 @@
 //!
 //! The text an operator reads ([`Warning`]'s `Display`) is `database "<name>": <message>` for
 //! a warning about one database's migration, else the message alone; the message names the
-//! object it is about, `object` repeats that name for a program grouping them.
+//! object it is about, `object` repeats that name for a program grouping them, the way the
+//! messages write it: `role "alice"`, `database "app"`, `table "public"."t"` (a schema object's
+//! description), `membership of role "a" in role "b"`. A warning about several objects at once
+//! (the tables without replica identity, a dependency cycle's members) has no `object`, or the
+//! one it acted on.
 
 use std::fmt;
 
