@@ -1186,7 +1186,12 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
             &pair,
             &opts,
             run(false),
-            copier(src.clone(), tgt.clone(), db.clone(), Duration::from_secs(1)),
+            copier(
+                src.clone(),
+                tgt.clone(),
+                db.clone(),
+                Duration::from_millis(300),
+            ),
         )
         .await
         .unwrap_or_else(|e| panic!("replication {source:?} -> {target:?}: {e}")),
@@ -1223,7 +1228,7 @@ async fn matrix_pair(source: SourceKind, target: TargetKind) {
     let (ddl, added) = source.created_during_replication();
     s.execute(&db, &format!("SET ROLE {}; {ddl}", quote_ident(&owner)))
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     let rounds = writer.await.unwrap();
     assert!(
