@@ -117,14 +117,7 @@ pub async fn ensure_database(
     } else {
         String::new()
     };
-    let owner_exists: bool = target
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)",
-            &[&src.owner],
-        )
-        .await
-        .map_err(Error::from_pg)?
-        .get(0);
+    let owner_exists = crate::catalog::roles::role_exists(target, &src.owner).await?;
     let owner = if owner_exists {
         format!(" OWNER {}", quote_ident(&src.owner))
     } else {

@@ -510,69 +510,17 @@ pub fn post_data_sql(run_id: &str, describe: &str, statements: &[String]) -> Str
 // ---------------------------------------------------------------------------------------------
 // What a target database holds besides a ledger.
 
-/// User objects in a target database (outside system schemas, extensions and the ledger).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UserObjects {
-    pub tables: u64,
-    pub other: u64,
-}
-
-impl UserObjects {
-    pub fn is_empty(&self) -> bool {
-        self.tables == 0 && self.other == 0
-    }
-}
+pub use crate::catalog::contents::UserObjects;
 
 /// Counts what a target database holds that is not a system object, not a member of an
-/// extension and not the ledger: tables, and other objects (views, sequences, types,
-/// routines, schemas other than `public`, large objects, event triggers).
+/// extension and not the ledger ([`crate::catalog::contents::user_objects`]).
 pub async fn user_objects(s: &Session) -> Result<UserObjects> {
-    let user_ns = format!(
-        "n.nspname NOT IN ('pg_catalog', 'information_schema', {ledger})
-         AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'",
-        ledger = quote_literal(LEDGER_SCHEMA)
-    );
-    let not_ext = |class: &str, col: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                          WHERE d.classid = '{class}'::pg_catalog.regclass AND d.objid = {col}
-                            AND d.deptype = 'e')"
-        )
-    };
-    let sql = format!(
-        "SELECT
-           (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
-              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'p') AND {user_ns} AND {ext_c}),
-           (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
-              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('v', 'm', 'S', 'f', 'c') AND {user_ns} AND {ext_c})
-         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p
-              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-             WHERE {user_ns} AND {ext_p})
-         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t
-              JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-             WHERE t.typtype IN ('b', 'd', 'e', 'r') AND NOT (t.typelem <> 0 AND t.typlen = -1)
-               AND {user_ns} AND {ext_t})
-         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace n
-             WHERE {user_ns} AND n.nspname <> 'public' AND {ext_n})
-         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_largeobject_metadata)
-         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_event_trigger e WHERE {ext_e})",
-        ext_c = not_ext("pg_class", "c.oid"),
-        ext_p = not_ext("pg_proc", "p.oid"),
-        ext_t = not_ext("pg_type", "t.oid"),
-        ext_n = not_ext("pg_namespace", "n.oid"),
-        ext_e = not_ext("pg_event_trigger", "e.oid"),
-    );
-    let row = s.query_one(&sql, &[]).await.map_err(|e| {
-        Error::from_pg(e)
-            .with_side(Side::Target)
-            .with_phase(crate::error::Phase::Preflight)
-    })?;
-    Ok(UserObjects {
-        tables: row.get::<_, i64>(0) as u64,
-        other: row.get::<_, i64>(1) as u64,
-    })
+    crate::catalog::contents::user_objects(s, LEDGER_SCHEMA)
+        .await
+        .map_err(|e| {
+            e.with_side(Side::Target)
+                .with_phase(crate::error::Phase::Preflight)
+        })
 }
 
 // ---------------------------------------------------------------------------------------------

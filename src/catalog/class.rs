@@ -1,8 +1,23 @@
 //! OIDs of the system catalogs, as they appear in `pg_depend.classid` / `refclassid`. Fixed
-//! across all supported majors.
+//! across all supported majors. And [`ObjId`], the (catalog, OID) pair that names one object.
 //!
 //! Its own file because catalog readers and the schema engine both name objects by
-//! (catalog, OID); the schema engine re-exports it as `schema::model::class`.
+//! (catalog, OID); the schema engine re-exports it as `schema::model::class` (and [`ObjId`] as
+//! `schema::model::ObjId`).
+
+/// The identity of a catalog row, as `pg_depend` records it (`classid`, `objid`). Column-level
+/// dependencies (`objsubid`) are folded onto their relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjId {
+    pub classid: u32,
+    pub objid: u32,
+}
+
+impl ObjId {
+    pub const fn new(classid: u32, objid: u32) -> Self {
+        ObjId { classid, objid }
+    }
+}
 
 pub const PG_CLASS: u32 = 1259;
 pub const PG_TYPE: u32 = 1247;

@@ -9,12 +9,15 @@
 //! is defined here once.
 
 pub mod class;
+pub mod contents;
 pub mod copy_plan;
 pub mod databases;
+pub mod depend;
 pub mod extensions;
 pub mod objects;
 pub mod owners;
 pub mod publications;
+pub mod read_access;
 pub mod relations;
 pub mod replication;
 pub mod roles;
@@ -23,4 +26,5 @@ pub mod server;
 pub mod system_acls;
 pub mod tables;
 pub mod transforms;
+pub mod user_rights;
 pub mod verify;

@@ -208,3 +208,14 @@ pub async fn list_role_names(s: &Session) -> Result<Vec<String>> {
         .map_err(|e| Error::from_pg(e).with_step("reading pg_roles"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
+
+/// Whether a role named `name` exists on the server.
+pub async fn role_exists(s: &Session, name: &str) -> Result<bool> {
+    Ok(s.query_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)",
+        &[&name],
+    )
+    .await
+    .map_err(Error::from_pg)?
+    .get(0))
+}

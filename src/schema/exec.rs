@@ -136,48 +136,13 @@ impl Skipped {
 impl ExecState {
     /// Reads the target user's rights from a target session, with nothing skipped yet.
     pub async fn read(target: &Session) -> Result<Self> {
-        let row = target
-            .query_one(
-                "SELECT rolsuper, rolname::text FROM pg_catalog.pg_roles \
-                  WHERE rolname = current_user",
-                &[],
-            )
-            .await
-            .map_err(Error::from_pg)?;
-        let (superuser, user): (bool, String) = (row.get(0), row.get(1));
-        let privilege = if target.server_version_num() >= 160000 {
-            "SET"
-        } else {
-            "MEMBER"
-        };
-        let rows = target
-            .query(
-                &format!(
-                    "SELECT rolname::text FROM pg_catalog.pg_roles \
-                      WHERE pg_catalog.pg_has_role(current_user, oid, '{privilege}')"
-                ),
-                &[],
-            )
-            .await
-            .map_err(Error::from_pg)?;
-        let tablespaces = target
-            .query(
-                "SELECT spcname::text, \
-                        pg_catalog.has_tablespace_privilege(oid, 'CREATE') \
-                   FROM pg_catalog.pg_tablespace",
-                &[],
-            )
-            .await
-            .map_err(Error::from_pg)?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        let rights = crate::catalog::user_rights::user_rights(target).await?;
         Ok(ExecState {
-            user,
-            superuser,
-            can_own_as: rows.iter().map(|r| r.get(0)).collect(),
+            user: rights.user,
+            superuser: rights.superuser,
+            can_own_as: rights.can_own_as.into_iter().collect(),
             skipped: Skipped::default(),
-            tablespaces: Some(tablespaces),
+            tablespaces: Some(rights.tablespaces.into_iter().collect()),
             extensions: Some(crate::catalog::extensions::offered_versions(target).await?),
         })
     }

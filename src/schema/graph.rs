@@ -26,18 +26,10 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::model::{Alias, Collected, ObjId, ObjectKind, SchemaObject, Section, class};
 use super::{db_objects, relations, routines, types};
-use crate::catalog::scope::first_normal_object_id;
+pub use crate::catalog::depend::{Depend, load_depend};
 use crate::conn::Session;
 use crate::error::{Error, Result};
 use crate::warning::Warning;
-
-/// One `pg_depend` row we care about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Depend {
-    pub dependent: ObjId,
-    pub referenced: ObjId,
-    pub deptype: u8,
-}
 
 /// A database's schema, in creation order.
 #[derive(Debug, Clone, Default)]
@@ -73,32 +65,6 @@ impl Schema {
             .filter(|(o, _)| o.section == section)
             .collect()
     }
-}
-
-/// Reads `pg_depend` rows between user objects (OIDs from `FirstNormalObjectId` on).
-pub async fn load_depend(s: &Session) -> Result<Vec<Depend>> {
-    let rows = s
-        .query(
-            concat!(
-                "SELECT classid::int8, objid::int8, refclassid::int8, refobjid::int8, deptype::text \
-                   FROM pg_catalog.pg_depend \
-                  WHERE deptype IN ('n', 'a', 'e') AND objid >= ",
-                first_normal_object_id!(),
-                " AND refobjid >= ",
-                first_normal_object_id!()
-            ),
-            &[],
-        )
-        .await
-        .map_err(|e| Error::from_pg(e).with_step("reading pg_depend"))?;
-    Ok(rows
-        .iter()
-        .map(|r| Depend {
-            dependent: ObjId::new(r.get::<_, i64>(0) as u32, r.get::<_, i64>(1) as u32),
-            referenced: ObjId::new(r.get::<_, i64>(2) as u32, r.get::<_, i64>(3) as u32),
-            deptype: r.get::<_, String>(4).bytes().next().unwrap_or(b'n'),
-        })
-        .collect())
 }
 
 /// Reads every object of the session's database and orders it.

@@ -10,19 +10,7 @@ use crate::warning::Warning;
 
 pub use crate::catalog::class;
 
-/// The identity of a catalog row, as `pg_depend` records it (`classid`, `objid`). Column-level
-/// dependencies (`objsubid`) are folded onto their relation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjId {
-    pub classid: u32,
-    pub objid: u32,
-}
-
-impl ObjId {
-    pub const fn new(classid: u32, objid: u32) -> Self {
-        ObjId { classid, objid }
-    }
-}
+pub use crate::catalog::class::ObjId;
 
 /// Before the data load (everything needed to receive rows) or after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
