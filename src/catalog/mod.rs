@@ -7,6 +7,14 @@
 //! Nothing here imports from `schema/` (data flows catalog -> schema): what both need, the
 //! user-schema filter and `FirstNormalObjectId` ([`scope`]) and the catalog OIDs ([`class`]),
 //! is defined here once.
+//!
+//! Every read of the system catalogs lives here, whoever asks: the schema engine, the copy
+//! planner, verification, replication, preflight (e.g. [`read_access`]) and the ledger's look
+//! at what a target database holds ([`contents`]). Callers keep their decisions and get plain
+//! structs. What stays outside: statements that write (creating large objects, `set_config`),
+//! one-function probes (`pg_export_snapshot()`, `pg_is_in_recovery()`), and the ledger's
+//! `--clean` queries, which read the ledger's own tables and resolve their names in the
+//! catalogs.
 
 pub mod class;
 pub mod contents;
