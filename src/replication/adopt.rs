@@ -30,7 +30,7 @@ use crate::schema::{SchemaOptions, exec, read_schema};
 use crate::sql::quote_ident;
 
 use super::objects::{self, TargetFacts};
-use super::tables;
+use crate::catalog::replication::publication;
 
 /// What [`adopt_new_tables`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -195,7 +195,7 @@ pub async fn adopt_new_tables(
     let on_target = |e: Error| e.with_side(crate::error::Side::Target);
 
     // 1. Tables the target lacks.
-    let missing = tables::missing_on_target(src, tgt, selected)
+    let missing = publication::missing_on_target(src, tgt, selected)
         .await
         .map_err(on_source)?;
     if !missing.is_empty() {
@@ -233,7 +233,7 @@ pub async fn adopt_new_tables(
     }
 
     // 2. Publish what a list does not hold yet.
-    let all_tables = tables::publication_is_all_tables(src, publication)
+    let all_tables = publication::publication_is_all_tables(src, publication)
         .await
         .map_err(on_source)?
         .ok_or_else(|| {
@@ -247,14 +247,14 @@ pub async fn adopt_new_tables(
             .with_side(crate::error::Side::Source)
         })?;
     if !all_tables {
-        let members: HashSet<u32> = tables::publication_members(src, publication)
+        let members: HashSet<u32> = publication::publication_members(src, publication)
             .await
             .map_err(on_source)?
             .into_iter()
             .collect();
         // An extension's tables are never "created during replication": the setup listed the
         // configuration tables it publishes, and the others are the extension's own.
-        let unlisted: Vec<tables::SourceTable> = tables::publishable_tables(src, false)
+        let unlisted: Vec<publication::SourceTable> = publication::publishable_tables(src, false)
             .await
             .map_err(on_source)?
             .into_iter()
@@ -266,7 +266,7 @@ pub async fn adopt_new_tables(
         let refused: Vec<String> = unlisted
             .iter()
             .filter(|t| !t.acts_for_owner)
-            .map(tables::SourceTable::refusal)
+            .map(publication::SourceTable::refusal)
             .collect();
         if !refused.is_empty() {
             return Err(Error::new(

@@ -96,7 +96,7 @@ pub mod plan;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
 mod setup;
-pub mod tables;
+
 mod wait;
 
 use std::future::Future;

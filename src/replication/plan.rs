@@ -22,7 +22,7 @@ use crate::conn::wire::connect_replication;
 use crate::error::{ErrorKind, Result};
 
 use super::objects::{SourceFacts, TargetFacts, Via};
-use super::tables::{self, SourceTable};
+use crate::catalog::replication::publication::{self, SourceTable};
 
 /// `FOR ALL TABLES` or a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -145,7 +145,7 @@ async fn list_tables(
     selected: Option<&[(String, String)]>,
     extension_tables: bool,
 ) -> Result<Vec<SourceTable>> {
-    let all = tables::publishable_tables(src, extension_tables).await?;
+    let all = publication::publishable_tables(src, extension_tables).await?;
     let Some(sel) = selected.filter(|s| !s.is_empty()) else {
         return Ok(all);
     };
@@ -188,7 +188,7 @@ pub async fn publication_plan(
     let left_out = if extension_tables {
         Vec::new()
     } else {
-        tables::extension_tables_all_tables_would_publish(src).await?
+        publication::extension_tables_all_tables_would_publish(src).await?
     };
     if selected.is_none() && all_tables_possible && !force_list && left_out.is_empty() {
         return Ok(PublicationPlan {
@@ -205,7 +205,7 @@ pub async fn publication_plan(
         // A "superuser" refused FOR ALL TABLES: the server knows better than our facts.
         via = Via::PlainSql;
     }
-    let may_create = tables::may_create_publication(src).await?;
+    let may_create = publication::may_create_publication(src).await?;
     let blockers = list_blockers(&listed, via, may_create);
     Ok(PublicationPlan {
         form: PublicationForm::TableList,

@@ -50,7 +50,11 @@ pub(super) struct SetupCtx<'a> {
 /// Returns the form, how it was created, and the tables listed.
 async fn create_planned_publication(
     ctx: &SetupCtx<'_>,
-) -> Result<(PublicationForm, Via, Vec<super::tables::SourceTable>)> {
+) -> Result<(
+    PublicationForm,
+    Via,
+    Vec<crate::catalog::replication::publication::SourceTable>,
+)> {
     let (src, dbname, names) = (ctx.src, ctx.dbname, ctx.names);
     let object = || format!("publication {}", quote_ident(&names.publication));
     let plan = ctx.plan;

@@ -225,15 +225,8 @@ pub async fn missing_on_target(
     if all.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<&str> = all.iter().map(|(_, n)| n.as_str()).collect();
-    let present = tgt
-        .query(
-            "SELECT n FROM pg_catalog.unnest($1::text[]) n WHERE pg_catalog.to_regclass(n) IS NOT NULL",
-            &[&names],
-        )
-        .await?;
-    let present: std::collections::HashSet<String> =
-        present.iter().map(|r| r.get::<_, String>(0)).collect();
+    let names: Vec<String> = all.iter().map(|(_, n)| n.clone()).collect();
+    let present = super::tables::existing_relations(tgt, &names).await?;
     Ok(all
         .into_iter()
         .filter(|(_, n)| !present.contains(n))
