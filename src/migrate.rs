@@ -962,7 +962,7 @@ fn copy_summary(c: &CopyReport) -> String {
         "data copied ({} tables, {} rows, {}, {} sequences, {} large objects in {:.1} s)",
         c.tables.len(),
         c.rows,
-        crate::validate::human_bytes(c.bytes),
+        indicatif::HumanBytes(c.bytes),
         c.sequences,
         c.large_objects,
         c.seconds

@@ -47,7 +47,7 @@
 //! - `server.rs`: `same-server` and `version`;
 //! - `probe.rs`: what each selected database holds on both sides (one session per side);
 //! - `databases.rs`: `databases`, `languages`, `extensions`, `large-objects` on those probes;
-//! - `size.rs`: `size`, and [`human_bytes`];
+//! - `size.rs`: `size`;
 //! - `roles.rs`: `roles` ([`uncreatable_reason`], shared with the owners check);
 //! - [`replication`]: the `replication` checks (server settings as [`ReplicationSettings`],
 //!   per-database replica identity, unlogged tables, large objects), run by the orchestrator
@@ -78,7 +78,6 @@ pub use databases::{ExtensionProblem, extension_problems, missing_languages};
 pub use replication::ReplicationSettings;
 pub use roles::uncreatable_reason;
 pub use server::{SUPPORTED_SOURCE_MAJORS, check_versions, format_version};
-pub use size::human_bytes;
 
 use databases::{check_database_access, check_extensions, check_languages, check_large_objects};
 use probe::{DbProbe, probe_database, read_target_server};

@@ -1,24 +1,9 @@
-//! The `size` check (`--dbs-max-total-size`) and the byte formatting its messages (and the
-//! selection's size check, and the copy summary) use.
+//! The `size` check (`--dbs-max-total-size`). Sizes in messages are `indicatif::HumanBytes`
+//! (binary units), as in the progress display and the copy summary.
 
 use crate::catalog::databases::database_size;
 use crate::conn::Session;
 use crate::report::ValidationReport;
-
-/// `1536` -> `1.5 KiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
 
 pub(super) async fn check_size(
     report: &mut ValidationReport,
@@ -58,23 +43,9 @@ pub(super) async fn check_size(
                 "the databases to migrate total {} ({total} bytes), more than the limit of {} \
                  ({limit} bytes, --dbs-max-total-size): raise the limit, or leave databases out \
                  with -f",
-                human_bytes(total),
-                human_bytes(limit)
+                indicatif::HumanBytes(total),
+                indicatif::HumanBytes(limit)
             ),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(10 * 1024 * 1024 * 1024), "10.0 GiB");
-        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
     }
 }

@@ -222,8 +222,8 @@ pub fn check_selected_size(
             format!(
                 "the selected tables total {} ({total} bytes), more than the limit of {} \
                  ({limit} bytes, --dbs-max-total-size): raise the limit, or select fewer tables",
-                crate::validate::human_bytes(total),
-                crate::validate::human_bytes(limit)
+                indicatif::HumanBytes(total),
+                indicatif::HumanBytes(limit)
             ),
         );
     }
