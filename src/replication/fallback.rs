@@ -12,8 +12,9 @@
 //! - populated materialized views: refreshed before the subscription has copied the rows they
 //!   read, they would be empty or wrong;
 //! - tables of extensions that hold rows (`spatial_ref_sys` of PostGIS, pg_partman's
-//!   configuration): a `FOR ALL TABLES` publication copies them whole, over the rows the
-//!   target's `CREATE EXTENSION` already made.
+//!   configuration): a `FOR ALL TABLES` publication, or a list holding the extension
+//!   configuration tables ([`super::tables`]), has the subscription copy them whole, over the
+//!   rows the target's `CREATE EXTENSION` already made.
 
 use crate::catalog::replication::tables::{SubscriptionCopyHazards, subscription_copy_hazards};
 use crate::conn::Session;

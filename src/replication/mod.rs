@@ -7,7 +7,9 @@
 //!    before anything is written (preflight prints the same plan).
 //! 1. **Publication** on the source database, `FOR ALL TABLES` (superuser, `aiven_extras`) or
 //!    `FOR TABLE` the selected tables, or every table when `FOR ALL TABLES` is not possible
-//!    ([`tables`]: managed sources), publishing `insert, update, delete, truncate`.
+//!    ([`tables`]: managed sources; extension configuration tables are listed when the copy
+//!    carries them, [`RunFacts::extension_tables`]), publishing `insert, update, delete,
+//!    truncate`.
 //! 2. **Slot** created on a replication connection ([`crate::conn::wire`]) with an
 //!    exported snapshot.
 //! 3. **Initial data**: the caller's copy (the data engine's parallel workers) runs inside that
