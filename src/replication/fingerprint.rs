@@ -76,7 +76,7 @@ fn hash(text: &str) -> String {
 
 impl Fingerprint {
     /// Reads the fingerprint of the session's database. The session must run with
-    /// `search_path = ''` (every [`crate::conn::connect`] session does), so that names come out
+    /// `search_path = ''` (every [`crate::conn::connect()`] session does), so that names come out
     /// schema-qualified.
     pub async fn read(session: &Session) -> Result<Fingerprint> {
         let objects = object_definitions(session)
