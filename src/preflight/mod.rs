@@ -49,7 +49,7 @@
 //! - `databases.rs`: `databases`, `languages`, `extensions`, `large-objects` on those probes;
 //! - `size.rs`: `size`;
 //! - `roles.rs`: `roles` ([`uncreatable_reason`], shared with the owners check);
-//! - [`replication`]: the `replication` checks (server settings as [`ReplicationSettings`],
+//! - [`replication`]: the `replication` checks (server settings by [`replication_blockers`],
 //!   per-database replica identity, unlogged tables, large objects), run by the orchestrator
 //!   after [`preflight`] (also reachable as `crate::replication::preflight`).
 //!
@@ -75,7 +75,7 @@ use crate::options::MigrateOptions;
 use crate::report::ValidationReport;
 
 pub use databases::{ExtensionProblem, extension_problems, missing_languages};
-pub use replication::ReplicationSettings;
+pub use replication::replication_blockers;
 pub use roles::uncreatable_reason;
 pub use server::{SUPPORTED_SOURCE_MAJORS, check_versions, format_version};
 

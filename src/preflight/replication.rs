@@ -1,6 +1,6 @@
-//! Replication checks for preflight (`--validate` and the start of a migration), and the
-//! servers' replication settings ([`ReplicationSettings`], taken from the facts preflight read)
-//! that the replication stage checks again for its database right before it creates anything.
+//! Replication checks for preflight (`--validate` and the start of a migration), and
+//! [`replication_blockers`] over the servers' facts preflight read, which the replication stage
+//! applies again to its database right before it creates anything.
 //!
 //! Server level ([`preflight_servers`]): `wal_level = logical` on the source, a free replication
 //! slot and WAL sender per database to migrate, enough logical replication workers on the
@@ -12,6 +12,8 @@
 //! otherwise a warning that the database goes by dump, see [`crate::replication::identity`]), unlogged
 //! tables and large objects (warnings: neither is replicated).
 
+#[cfg(test)]
+use crate::catalog::server::LogicalCapacity;
 use crate::catalog::server::Servers;
 use crate::conn::Session;
 use crate::error::Result;
@@ -20,86 +22,51 @@ use crate::report::{Severity, ValidationReport};
 /// The check name in findings.
 pub const CHECK: &str = "replication";
 
-/// What the servers offer for logical replication: `wal_level`, slots and WAL senders on the
-/// source, logical replication workers on the target (not to be confused with
-/// [`crate::catalog::server::ServerFacts`], the identity and privileges of one server).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplicationSettings {
-    pub source_version_num: u32,
-    pub target_version_num: u32,
-    pub wal_level: String,
-    pub max_replication_slots: i64,
-    pub used_replication_slots: i64,
-    pub max_wal_senders: i64,
-    pub used_wal_senders: i64,
-    pub max_logical_replication_workers: i64,
-    pub used_logical_replication_workers: i64,
-}
-
-impl ReplicationSettings {
-    /// The settings of a run's two servers, from their facts.
-    pub fn from_facts(servers: &Servers) -> ReplicationSettings {
-        let (s, t) = (&servers.source, &servers.target);
-        ReplicationSettings {
-            source_version_num: s.version_num,
-            target_version_num: t.version_num,
-            wal_level: s.logical.wal_level.clone(),
-            max_replication_slots: s.logical.max_replication_slots,
-            used_replication_slots: s.logical.used_replication_slots,
-            max_wal_senders: s.logical.max_wal_senders,
-            used_wal_senders: s.logical.used_wal_senders,
-            max_logical_replication_workers: t.logical.max_logical_replication_workers,
-            used_logical_replication_workers: t.logical.used_logical_replication_workers,
-        }
+/// Why replication of `databases` databases between the two servers is impossible, one reason
+/// per problem (empty when it is possible): `wal_level`, free slots and WAL senders on the
+/// source, free logical replication workers on the target.
+pub fn replication_blockers(servers: &Servers, databases: usize) -> Vec<String> {
+    let (s, t) = (&servers.source.logical, &servers.target.logical);
+    let n = databases.max(1) as i64;
+    let mut out = Vec::new();
+    if servers.source.version_num < 100000 {
+        out.push(
+            "the source server is older than PostgreSQL 10 and has no logical replication".into(),
+        );
     }
-
-    /// Why replication of `databases` databases is impossible, one reason per problem (empty
-    /// when it is possible).
-    pub fn blockers(&self, databases: usize) -> Vec<String> {
-        let n = databases.max(1) as i64;
-        let mut out = Vec::new();
-        if self.source_version_num < 100000 {
-            out.push(
-                "the source server is older than PostgreSQL 10 and has no logical replication"
-                    .into(),
-            );
-        }
-        if self.target_version_num < 100000 {
-            out.push(
-                "the target server is older than PostgreSQL 10 and has no logical replication"
-                    .into(),
-            );
-        }
-        if self.wal_level != "logical" {
-            out.push(format!(
-                "wal_level is \"{}\" on the source; logical replication needs wal_level = logical (a server restart is needed to change it)",
-                self.wal_level
-            ));
-        }
-        let free_slots = self.max_replication_slots - self.used_replication_slots;
-        if free_slots < n {
-            out.push(format!(
-                "the source has {free_slots} free replication slots (max_replication_slots = {}, {} in use) and {n} are needed",
-                self.max_replication_slots, self.used_replication_slots
-            ));
-        }
-        let free_senders = self.max_wal_senders - self.used_wal_senders;
-        if free_senders < n {
-            out.push(format!(
-                "the source has {free_senders} free WAL senders (max_wal_senders = {}, {} in use) and {n} are needed",
-                self.max_wal_senders, self.used_wal_senders
-            ));
-        }
-        let free_workers =
-            self.max_logical_replication_workers - self.used_logical_replication_workers;
-        if free_workers < n {
-            out.push(format!(
-                "the target has {free_workers} free logical replication workers (max_logical_replication_workers = {}, {} running) and {n} are needed",
-                self.max_logical_replication_workers, self.used_logical_replication_workers
-            ));
-        }
-        out
+    if servers.target.version_num < 100000 {
+        out.push(
+            "the target server is older than PostgreSQL 10 and has no logical replication".into(),
+        );
     }
+    if s.wal_level != "logical" {
+        out.push(format!(
+            "wal_level is \"{}\" on the source; logical replication needs wal_level = logical (a server restart is needed to change it)",
+            s.wal_level
+        ));
+    }
+    let free_slots = s.max_replication_slots - s.used_replication_slots;
+    if free_slots < n {
+        out.push(format!(
+            "the source has {free_slots} free replication slots (max_replication_slots = {}, {} in use) and {n} are needed",
+            s.max_replication_slots, s.used_replication_slots
+        ));
+    }
+    let free_senders = s.max_wal_senders - s.used_wal_senders;
+    if free_senders < n {
+        out.push(format!(
+            "the source has {free_senders} free WAL senders (max_wal_senders = {}, {} in use) and {n} are needed",
+            s.max_wal_senders, s.used_wal_senders
+        ));
+    }
+    let free_workers = t.max_logical_replication_workers - t.used_logical_replication_workers;
+    if free_workers < n {
+        out.push(format!(
+            "the target has {free_workers} free logical replication workers (max_logical_replication_workers = {}, {} running) and {n} are needed",
+            t.max_logical_replication_workers, t.used_logical_replication_workers
+        ));
+    }
+    out
 }
 
 /// Server-level replication checks for `databases` databases. `forced`: replication was asked
@@ -115,7 +82,7 @@ pub fn preflight_servers(
     } else {
         Severity::Warning
     };
-    for b in ReplicationSettings::from_facts(servers).blockers(databases) {
+    for b in replication_blockers(servers, databases) {
         let msg = if forced {
             format!("logical replication is not possible: {b}")
         } else {
@@ -243,25 +210,25 @@ mod tests {
 
     #[test]
     fn blockers_explain_each_missing_prerequisite() {
-        let ok = ReplicationSettings {
-            source_version_num: 150000,
-            target_version_num: 160000,
+        let mut source = crate::preflight::test_facts(true, None);
+        source.logical = LogicalCapacity {
             wal_level: "logical".into(),
             max_replication_slots: 10,
             used_replication_slots: 2,
             max_wal_senders: 10,
             used_wal_senders: 0,
-            max_logical_replication_workers: 4,
-            used_logical_replication_workers: 0,
+            ..Default::default()
         };
-        assert!(ok.blockers(3).is_empty());
-        let bad = ReplicationSettings {
-            wal_level: "replica".into(),
-            used_replication_slots: 10,
-            max_logical_replication_workers: 0,
-            ..ok
-        };
-        let b = bad.blockers(1);
+        let mut target = crate::preflight::test_facts(true, None);
+        target.version_num = 160000;
+        target.logical.max_logical_replication_workers = 4;
+        let ok = Servers { source, target };
+        assert!(replication_blockers(&ok, 3).is_empty());
+        let mut bad = ok.clone();
+        bad.source.logical.wal_level = "replica".into();
+        bad.source.logical.used_replication_slots = 10;
+        bad.target.logical.max_logical_replication_workers = 0;
+        let b = replication_blockers(&bad, 1);
         assert_eq!(b.len(), 3, "{b:?}");
         assert!(b[0].contains("wal_level is \"replica\""));
         assert!(b[1].contains("free replication slots"));

@@ -357,7 +357,7 @@ where
     let tfacts = TargetFacts::read(&tgt, &servers.target)
         .await
         .map_err(|e| on_target(e, dbname))?;
-    let mut blockers = preflight::ReplicationSettings::from_facts(&servers).blockers(1);
+    let mut blockers = preflight::replication_blockers(&servers, 1);
     let plan = plan::plan(
         source,
         dbname,
