@@ -35,12 +35,16 @@ async fn pair(prefix: &str, sql: &str) -> String {
 }
 
 async fn verify_as(db: &str, source_uri: String, max_rows: usize) -> VerifyReport {
+    verify_with(db, source_uri, max_rows, 2).await
+}
+
+async fn verify_with(db: &str, source_uri: String, max_rows: usize, jobs: usize) -> VerifyReport {
     let s = ConnInfo::parse(&source_uri).unwrap();
     let t = ConnInfo::parse(&target().superuser_uri(db)).unwrap();
     VerifyJob {
         pair: &DbPair::new(&s, &t, db, Default::default()),
         source_snapshot: None,
-        jobs: NonZeroUsize::new(2).unwrap(),
+        jobs: NonZeroUsize::new(jobs).unwrap(),
         max_rows,
         progress: ProgressMode::Quiet,
         selection: None,
@@ -99,6 +103,60 @@ async fn one_changed_column_among_a_million_rows_is_found_and_its_key_named() {
         vec![(RowDiffKind::Different, s(&["654321"]), s(&["payload"]))]
     );
     assert!(!t.more_differences);
+}
+
+#[tokio::test]
+async fn one_large_table_split_across_four_workers_reports_what_one_worker_reports() {
+    let db = pair(
+        "verify_parts",
+        "CREATE TABLE big (id integer PRIMARY KEY, payload text);
+         INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 300000) g;
+         ANALYZE big;",
+    )
+    .await;
+    // Everything but the timings.
+    let same = |db: String| async move {
+        let with = |jobs| {
+            let db = db.clone();
+            async move {
+                let mut r = verify_with(&db, source().superuser_uri(&db), 10, jobs).await;
+                for t in &mut r.tables {
+                    t.seconds = 0.0;
+                }
+                (r.status, r.tables)
+            }
+        };
+        let (one, four) = (with(1).await, with(4).await);
+        assert_eq!(one, four);
+        one
+    };
+    let (status, tables) = same(db.clone()).await;
+    assert_eq!(status, VerifyStatus::Equal, "{tables:#?}");
+    assert_eq!(tables[0].source_rows, Some(300_000));
+
+    // One changed row, then also a deleted one in another quarter of the key range: found by
+    // the worker of its part, listed in key order.
+    target()
+        .execute(&db, "UPDATE big SET payload = 'changed' WHERE id = 250001")
+        .await;
+    let (status, tables) = same(db.clone()).await;
+    assert_eq!(status, VerifyStatus::Differs);
+    assert_eq!(
+        diffs(&tables[0]),
+        vec![(RowDiffKind::Different, s(&["250001"]), s(&["payload"]))]
+    );
+    target()
+        .execute(&db, "DELETE FROM big WHERE id = 12345")
+        .await;
+    let (_, tables) = same(db.clone()).await;
+    assert_eq!(
+        diffs(&tables[0]),
+        vec![
+            (RowDiffKind::MissingOnTarget, s(&["12345"]), vec![]),
+            (RowDiffKind::Different, s(&["250001"]), s(&["payload"]))
+        ]
+    );
+    assert_eq!(tables[0].target_rows, Some(299_999));
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ pub use report::{
     SequenceValue, SequenceVerify, TableVerify, VerifyReport, VerifyStatus,
 };
 use sql::{HashFn, KeyPlan, TableSql};
-use table::{Pair, TableJob, verify_table};
+use table::{Pair, TableJob, merge, verify_table};
 
 /// Default of `--verify-max-rows`.
 pub const DEFAULT_MAX_ROWS: usize = 10;
@@ -255,6 +255,7 @@ fn plan_tables(
                         sql,
                         key_types,
                         est_rows: s.est_rows.max(t.est_rows),
+                        part: None,
                     })
                 }
             }
@@ -412,18 +413,37 @@ impl VerifyJob<'_> {
         };
         let items = plan_tables(ts, tt, hash, self.selection);
         let mut tables: Vec<TableVerify> = Vec::new();
-        let mut queue: VecDeque<TableJob> = VecDeque::new();
+        // Jobs as (table number, part number, job); a large table is cut into one part per
+        // worker, so that one big table keeps every worker busy.
+        let mut queue: VecDeque<(usize, usize, TableJob)> = VecDeque::new();
+        let mut compared = 0;
+        let coordinator = Pair {
+            source: &cs,
+            target: &ct,
+        };
         for i in items {
             match i {
                 Item::Done(t) => tables.push(t),
-                Item::Compare(j) => queue.push_back(j),
+                Item::Compare(j) => {
+                    match table::cut(&coordinator, &j, self.jobs.get()).await {
+                        Some(parts) => queue
+                            .extend(parts.into_iter().enumerate().map(|(p, j)| (compared, p, j))),
+                        None => queue.push_back((compared, 0, j)),
+                    }
+                    compared += 1;
+                }
             }
         }
-        // Largest first, so that the last table to finish is a small one.
+        let mut parts_left = vec![0usize; compared];
+        for (n, _, _) in &queue {
+            parts_left[*n] += 1;
+        }
+        let parts_left = Mutex::new(parts_left);
+        // Largest first, so that the last job to finish is a small one.
         queue
             .make_contiguous()
-            .sort_by_key(|j| std::cmp::Reverse(j.est_rows));
-        let progress = Arc::new(progress::Progress::new(queue.len() as u64));
+            .sort_by_key(|j| std::cmp::Reverse(j.2.est_rows));
+        let progress = Arc::new(progress::Progress::new(compared as u64));
         let done = CancellationToken::new();
         let reporter = progress::spawn(
             self.progress,
@@ -433,7 +453,7 @@ impl VerifyJob<'_> {
         );
         let workers = self.jobs.get().min(queue.len().max(1));
         let queue = Mutex::new(queue);
-        let results: Mutex<Vec<TableVerify>> = Mutex::new(Vec::new());
+        let results: Mutex<Vec<(usize, usize, TableVerify)>> = Mutex::new(Vec::new());
         let errors: Mutex<Vec<Error>> = Mutex::new(Vec::new());
         let worker = |_: usize| async {
             let opened = tokio::try_join!(
@@ -452,7 +472,7 @@ impl VerifyJob<'_> {
                 target: &t,
             };
             loop {
-                let Some(job) = queue.lock().unwrap().pop_front() else {
+                let Some((n, part, job)) = queue.lock().unwrap().pop_front() else {
                     break;
                 };
                 let r = tokio::select! {
@@ -462,8 +482,18 @@ impl VerifyJob<'_> {
                         return;
                     }
                 };
-                progress.table_done(r.source_rows.unwrap_or(0).max(r.target_rows.unwrap_or(0)));
-                results.lock().unwrap().push(r);
+                let rows = r.source_rows.unwrap_or(0).max(r.target_rows.unwrap_or(0));
+                let last = {
+                    let mut left = parts_left.lock().unwrap();
+                    left[n] -= 1;
+                    left[n] == 0
+                };
+                if last {
+                    progress.table_done(rows);
+                } else {
+                    progress.rows_done(rows);
+                }
+                results.lock().unwrap().push((n, part, r));
             }
             let _ = tokio::join!(s.batch_execute("ROLLBACK"), t.batch_execute("ROLLBACK"));
         };
@@ -484,14 +514,21 @@ impl VerifyJob<'_> {
         if !errors.is_empty() {
             return Err(errors.remove(0));
         }
-        let remaining = queue.into_inner().unwrap();
-        tables.extend(results.into_inner().unwrap());
-        // Tables no worker reached (every worker failed to open): reported, not dropped.
-        for j in remaining {
+        let mut results = results.into_inner().unwrap();
+        // Tables (or parts) no worker reached (every worker failed to open): reported, not
+        // dropped.
+        for (n, part, j) in queue.into_inner().unwrap() {
             let mut t = TableVerify::skipped(&j.sql.schema, &j.sql.table, "not compared");
             t.status = VerifyStatus::Failed;
-            tables.push(t);
+            results.push((n, part, t));
         }
+        // The parts of each table, in key order, back into one result.
+        results.sort_by_key(|r| (r.0, r.1));
+        let mut by_table: BTreeMap<usize, Vec<TableVerify>> = BTreeMap::new();
+        for (n, _, r) in results {
+            by_table.entry(n).or_default().push(r);
+        }
+        tables.extend(by_table.into_values().map(|p| merge(p, self.max_rows)));
         tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
         let sequences = match seqs {
             Ok((a, b)) => compare_sequences(a, b, self.source_snapshot.is_some()),

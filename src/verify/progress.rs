@@ -29,6 +29,11 @@ impl Progress {
         }
     }
 
+    /// Rows of a part of a table compared (the table is not done yet).
+    pub fn rows_done(&self, rows: u64) {
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
     pub fn table_done(&self, rows: u64) {
         self.rows.fetch_add(rows, Ordering::Relaxed);
         self.tables_done.fetch_add(1, Ordering::Relaxed);

@@ -7,6 +7,11 @@
 //! integer key is then read by an index range scan; a segment of a hashed key needs one more
 //! scan per level (the hash of a key has no index), which [`ROWS_PER_SEGMENT`] keeps to one in
 //! practice.
+//!
+//! A large table with an integer key is [`cut`] into parts (contiguous key ranges, one per
+//! worker) that the `--jobs` workers compare at the same time, each in its own sessions of the
+//! shared snapshots; [`merge`] puts the parts' results back into the table's one result, the
+//! same as one worker comparing the whole table would give.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +28,10 @@ pub const ROWS_PER_SEGMENT: u64 = 1000;
 const MAX_FIRST_PARTS: u64 = 1 << 16;
 /// A segment with at most this many rows (on the larger side) is compared row by row.
 const FETCH_ROWS: u64 = 4000;
+/// A table with an integer key and at least this many rows (planner estimate) is compared in
+/// parts by several workers. Only integer keys: a part of a hashed key filters on the hash of
+/// the key, which no index has, so every part would read the whole table.
+pub const PARALLEL_MIN_ROWS: u64 = 100_000;
 
 /// The two sessions of one verification worker, each inside its side's snapshot.
 pub struct Pair<'a> {
@@ -68,8 +77,11 @@ pub struct TableJob {
     pub sql: TableSql,
     /// `format_type` of each key column (to look rows up by key).
     pub key_types: Vec<String>,
-    /// Planner estimate of the rows (larger side).
+    /// Planner estimate of the rows (larger side; of the part, for a part).
     pub est_rows: u64,
+    /// The key range this job compares when the table was cut by [`cut`]; `None`: the
+    /// whole table.
+    pub part: Option<Segment>,
 }
 
 fn cell(rows: &Rows, r: usize, c: usize) -> Option<&str> {
@@ -155,20 +167,17 @@ async fn compare(
             }
             return Ok(());
         }
-        Some(KeyPlan::Int(col)) => {
-            let (s, g) = pair.same(&t.int_bounds(col)).await?;
-            let bound = |rows: &Rows, c| cell(rows, 0, c).and_then(|v| v.parse::<i128>().ok());
-            let lo = [bound(&s, 0), bound(&g, 0)].into_iter().flatten().min();
-            let hi = [bound(&s, 1), bound(&g, 1)].into_iter().flatten().max();
-            match (lo, hi) {
-                (Some(lo), Some(hi)) => Segment::IntRange { lo, hi },
-                _ => {
+        Some(KeyPlan::Int(col)) => match job.part {
+            Some(part) => part,
+            None => match int_bounds(pair, t, col).await? {
+                Some(seg) => seg,
+                None => {
                     out.source_rows = Some(0);
                     out.target_rows = Some(0);
                     return Ok(());
                 }
-            }
-        }
+            },
+        },
         Some(KeyPlan::Hashed(_)) => Segment::Whole,
     };
     let n = (job.est_rows / ROWS_PER_SEGMENT).clamp(FAN_OUT as u64, MAX_FIRST_PARTS) as u32;
@@ -218,6 +227,101 @@ async fn compare(
     }
     out.differences = diffs;
     Ok(())
+}
+
+/// The range of an integer key over both sides (`None`: both sides are empty).
+async fn int_bounds(pair: &Pair<'_>, t: &TableSql, col: &str) -> Result<Option<Segment>> {
+    let (s, g) = pair.same(&t.int_bounds(col)).await?;
+    let bound = |rows: &Rows, c| cell(rows, 0, c).and_then(|v| v.parse::<i128>().ok());
+    let lo = [bound(&s, 0), bound(&g, 0)].into_iter().flatten().min();
+    let hi = [bound(&s, 1), bound(&g, 1)].into_iter().flatten().max();
+    Ok(match (lo, hi) {
+        (Some(lo), Some(hi)) => Some(Segment::IntRange { lo, hi }),
+        _ => None,
+    })
+}
+
+/// Cuts `job` into up to `n` jobs of contiguous key ranges, in key order, for `n` workers to
+/// compare at once; `None` when it is not worth it or not possible (not an integer key, fewer
+/// than [`PARALLEL_MIN_ROWS`] rows, both sides empty, the key range cannot be read: then the
+/// whole table is compared by one worker, which also reports any error). Reads the key's
+/// bounds inside a savepoint, so an error leaves the sessions' transactions usable.
+pub async fn cut(pair: &Pair<'_>, job: &TableJob, n: usize) -> Option<Vec<TableJob>> {
+    let Some(KeyPlan::Int(col)) = &job.sql.plan else {
+        return None;
+    };
+    if n < 2 || job.part.is_some() || job.est_rows < PARALLEL_MIN_ROWS {
+        return None;
+    }
+    pair.run_both("SAVEPOINT db_migrate_verify_parts")
+        .await
+        .ok()?;
+    let bounds = int_bounds(pair, &job.sql, col).await;
+    let end = if bounds.is_ok() {
+        "RELEASE SAVEPOINT db_migrate_verify_parts"
+    } else {
+        "ROLLBACK TO SAVEPOINT db_migrate_verify_parts; RELEASE SAVEPOINT db_migrate_verify_parts"
+    };
+    pair.run_both(end).await.ok()?;
+    let whole = bounds.ok()??;
+    let child = job.sql.child_expr(&whole, n as u32)?;
+    let segs = part_ranges(&whole, &child, n);
+    if segs.len() < 2 {
+        return None;
+    }
+    let est_rows = job.est_rows / segs.len() as u64;
+    Some(
+        segs.into_iter()
+            .map(|seg| TableJob {
+                part: Some(seg),
+                est_rows,
+                ..job.clone()
+            })
+            .collect(),
+    )
+}
+
+/// The non-empty ranges of the first `n` parts of `whole` (together: all of it).
+fn part_ranges(whole: &Segment, child: &super::sql::ChildExpr, n: usize) -> Vec<Segment> {
+    (0..n as i128)
+        .map(|k| child.segment(whole, k))
+        .filter(|s| matches!(s, Segment::IntRange { lo, hi } if lo <= hi))
+        .collect()
+}
+
+/// The result of a table compared in parts, from the parts' results in key order: rows
+/// added up, the differences in key order up to `max_rows`, `failed` if a part failed, else
+/// `differs` if one differs. One part's result is returned as it is.
+pub fn merge(parts: Vec<TableVerify>, max_rows: usize) -> TableVerify {
+    let mut parts = parts.into_iter();
+    let Some(mut out) = parts.next() else {
+        panic!("merge of no parts");
+    };
+    let add = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+    for p in parts {
+        out.source_rows = add(out.source_rows, p.source_rows);
+        out.target_rows = add(out.target_rows, p.target_rows);
+        out.differences.extend(p.differences);
+        out.more_differences |= p.more_differences;
+        out.seconds = out.seconds.max(p.seconds);
+        match (out.status, p.status) {
+            (VerifyStatus::Failed, _) => {}
+            (_, VerifyStatus::Failed) => {
+                out.status = VerifyStatus::Failed;
+                out.reason = p.reason;
+            }
+            (_, VerifyStatus::Differs) => out.status = VerifyStatus::Differs,
+            _ => {}
+        }
+    }
+    if out.status == VerifyStatus::Failed {
+        out.differences.clear();
+        out.more_differences = false;
+    } else if out.differences.len() > max_rows {
+        out.more_differences = true;
+        out.differences.truncate(max_rows);
+    }
+    out
 }
 
 /// Splits `seg` into `n` parts on both sides; returns the differing parts in order and the
@@ -332,4 +436,85 @@ async fn differing_columns(pair: &Pair<'_>, job: &TableJob, key: &[String]) -> R
         .filter(|(i, _)| a.get(*i) != b.get(*i))
         .map(|(_, c)| c.clone())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::sql::{HashFn, TableSql};
+
+    fn result(rows: u64, status: VerifyStatus, keys: &[i64]) -> TableVerify {
+        TableVerify {
+            schema: "s".into(),
+            table: "t".into(),
+            status,
+            reason: None,
+            source_rows: Some(rows),
+            target_rows: Some(rows),
+            key: vec!["id".into()],
+            differences: keys
+                .iter()
+                .map(|k| RowDifference {
+                    kind: RowDiffKind::Different,
+                    key: vec![k.to_string()],
+                    columns: vec!["a".into()],
+                })
+                .collect(),
+            more_differences: false,
+            seconds: rows as f64,
+        }
+    }
+
+    #[test]
+    fn parts_cover_the_key_range_without_gaps() {
+        let t = TableSql {
+            schema: "s".into(),
+            table: "t".into(),
+            columns: vec!["id".into()],
+            key: vec!["id".into()],
+            plan: Some(KeyPlan::Int("id".into())),
+            hash: HashFn::Text,
+        };
+        let whole = Segment::IntRange { lo: 1, hi: 10 };
+        let c = t.child_expr(&whole, 4).unwrap();
+        assert_eq!(
+            part_ranges(&whole, &c, 4),
+            vec![
+                Segment::IntRange { lo: 1, hi: 3 },
+                Segment::IntRange { lo: 4, hi: 6 },
+                Segment::IntRange { lo: 7, hi: 9 },
+                Segment::IntRange { lo: 10, hi: 10 },
+            ]
+        );
+        // Fewer keys than workers: no empty parts.
+        let small = Segment::IntRange { lo: 5, hi: 6 };
+        let c = t.child_expr(&small, 4).unwrap();
+        assert_eq!(part_ranges(&small, &c, 4).len(), 2);
+    }
+
+    #[test]
+    fn parts_merge_into_one_result_like_the_whole_table() {
+        let one = result(5, VerifyStatus::Equal, &[]);
+        assert_eq!(merge(vec![one.clone()], 10), one);
+        let m = merge(
+            vec![
+                result(5, VerifyStatus::Differs, &[1, 2]),
+                result(7, VerifyStatus::Equal, &[]),
+                result(3, VerifyStatus::Differs, &[9]),
+            ],
+            2,
+        );
+        assert_eq!(m.status, VerifyStatus::Differs);
+        assert_eq!(m.source_rows, Some(15));
+        assert_eq!(m.seconds, 7.0);
+        let keys: Vec<&str> = m.differences.iter().map(|d| d.key[0].as_str()).collect();
+        assert_eq!(keys, ["1", "2"]);
+        assert!(m.more_differences);
+        let mut failed = result(0, VerifyStatus::Failed, &[]);
+        failed.reason = Some("boom".into());
+        let m = merge(vec![result(5, VerifyStatus::Differs, &[1]), failed], 10);
+        assert_eq!(m.status, VerifyStatus::Failed);
+        assert_eq!(m.reason.as_deref(), Some("boom"));
+        assert!(m.differences.is_empty());
+    }
 }
