@@ -20,33 +20,7 @@ use db_migrate::copy::{CopyFormat, CopyOptions, ProgressMode};
 use db_migrate::replication::ReplicationOptions;
 use db_migrate::report::Method;
 use db_migrate::{DbStatus, MigrateOptions, MigrateResult, migrate::PgMigrate};
-use support::{Cluster, oracle, quote_literal, source, target};
-
-/// Whether both clusters offer every extension of `names`; if not, says which is missing where.
-async fn offered(test: &str, names: &[&str]) -> bool {
-    for (side, c) in [("source", source()), ("target", target())] {
-        for name in names {
-            let rows = c
-                .query_strings(
-                    "postgres",
-                    &format!(
-                        "SELECT 1 FROM pg_available_extensions WHERE name = {}",
-                        quote_literal(name)
-                    ),
-                )
-                .await;
-            if rows.is_empty() {
-                eprintln!(
-                    "SKIPPED {test}: the {side} (PostgreSQL {}) does not offer extension {name} \
-                     (Debian's postgresql-15-* packages provide it for 15)",
-                    c.major
-                );
-                return false;
-            }
-        }
-    }
-    true
-}
+use support::{Cluster, offered, oracle, source, target};
 
 fn options(db: &str) -> MigrateOptions {
     MigrateOptions {

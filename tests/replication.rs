@@ -1331,32 +1331,6 @@ async fn matrix_azure_like_into_pg_create_subscription() {
     matrix_pair(SourceKind::Azure, TargetKind::PgCreateSubscription).await;
 }
 
-/// Whether both clusters offer extension `name`; if not, says so (the `offered()` of
-/// tests/extensions.rs: PostGIS comes from Debian's postgresql-15-postgis-3, the other majors'
-/// builds in `.pg/` have no such package).
-async fn offered(test: &str, name: &str) -> bool {
-    for (side, c) in [("source", support::source()), ("target", support::target())] {
-        let rows = c
-            .query_strings(
-                "postgres",
-                &format!(
-                    "SELECT 1 FROM pg_available_extensions WHERE name = {}",
-                    quote_literal(name)
-                ),
-            )
-            .await;
-        if rows.is_empty() {
-            eprintln!(
-                "SKIPPED {test}: the {side} (PostgreSQL {}) does not offer extension {name} \
-                 (Debian's postgresql-15-* packages provide it for 15)",
-                c.major
-            );
-            return false;
-        }
-    }
-    true
-}
-
 /// A row of `spatial_ref_sys` a user adds (an SRID outside the ranges PostGIS ships).
 fn user_srid(srid: u32) -> String {
     format!(
@@ -1387,7 +1361,7 @@ async fn user_srids(c: &Cluster, db: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extension_configuration_tables_are_published_in_a_table_list() {
     let test = "extension_configuration_tables_are_published_in_a_table_list";
-    if !offered(test, "postgis").await {
+    if !support::offered(test, &["postgis"]).await {
         return;
     }
     let (s, t) = (support::source(), support::target());

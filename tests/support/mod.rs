@@ -330,3 +330,29 @@ fn random_token(len: usize) -> String {
     }
     out
 }
+
+/// Whether both clusters offer every extension of `names`; if not, says which is missing where.
+pub async fn offered(test: &str, names: &[&str]) -> bool {
+    for (side, c) in [("source", source()), ("target", target())] {
+        for name in names {
+            let rows = c
+                .query_strings(
+                    "postgres",
+                    &format!(
+                        "SELECT 1 FROM pg_available_extensions WHERE name = {}",
+                        quote_literal(name)
+                    ),
+                )
+                .await;
+            if rows.is_empty() {
+                eprintln!(
+                    "SKIPPED {test}: the {side} (PostgreSQL {}) does not offer extension {name} \
+                     (Debian's postgresql-15-* packages provide it for 15)",
+                    c.major
+                );
+                return false;
+            }
+        }
+    }
+    true
+}
