@@ -3,6 +3,7 @@
 //! Schemas, tables with their columns, defaults and replica identity, sequences, views,
 //! constraints, indexes, functions, triggers and enum types, outside extensions.
 
+use crate::catalog::scope::USER_SCHEMAS;
 use crate::conn::Session;
 use crate::error::Result;
 
@@ -14,8 +15,6 @@ pub struct ObjectDefinition {
     pub identity: String,
     pub definition: String,
 }
-
-const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'";
 
 fn query(server_version_num: u32) -> String {
     let plain_functions = if server_version_num >= 110000 {
@@ -30,7 +29,7 @@ fn query(server_version_num: u32) -> String {
     };
     format!(
         "SELECT 'schema', n.nspname::text, pg_catalog.pg_get_userbyid(n.nspowner)::text
-           FROM pg_catalog.pg_namespace n WHERE {USER_NS} AND {ns_ext}
+           FROM pg_catalog.pg_namespace n WHERE {USER_SCHEMAS} AND {ns_ext}
          UNION ALL
          SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                                WHEN 'f' THEN 'foreign table' ELSE 'table' END,
@@ -46,34 +45,34 @@ fn query(server_version_num: u32) -> String {
                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') ||
                 CASE WHEN c.relkind IN ('v', 'm') THEN ' AS ' || coalesce(pg_catalog.pg_get_viewdef(c.oid), '') ELSE '' END
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_NS} AND {rel_ext}
+          WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_SCHEMAS} AND {rel_ext}
          UNION ALL
          SELECT 'constraint', co.conrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(co.conname),
                 pg_catalog.pg_get_constraintdef(co.oid)
            FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE {USER_NS} AND {rel_ext}
+          WHERE {USER_SCHEMAS} AND {rel_ext}
          UNION ALL
          SELECT 'index', i.indexrelid::pg_catalog.regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid)
            FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE {USER_NS} AND {rel_ext}
+          WHERE {USER_SCHEMAS} AND {rel_ext}
          UNION ALL
          SELECT 'function', p.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(p.oid)
            FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-          WHERE {USER_NS} AND {plain_functions} AND {proc_ext}
+          WHERE {USER_SCHEMAS} AND {plain_functions} AND {proc_ext}
          UNION ALL
          SELECT 'trigger', t.tgrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(t.tgname),
                 pg_catalog.pg_get_triggerdef(t.oid)
            FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE NOT t.tgisinternal AND {USER_NS} AND {rel_ext}
+          WHERE NOT t.tgisinternal AND {USER_SCHEMAS} AND {rel_ext}
          UNION ALL
          SELECT 'type', t.oid::pg_catalog.regtype::text,
                 (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                    FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
            FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-          WHERE t.typtype = 'e' AND {USER_NS} AND {type_ext}",
+          WHERE t.typtype = 'e' AND {USER_SCHEMAS} AND {type_ext}",
         ns_ext = not_ext("pg_catalog.pg_namespace", "n.oid"),
         rel_ext = not_ext("pg_catalog.pg_class", "c.oid"),
         proc_ext = not_ext("pg_catalog.pg_proc", "p.oid"),

@@ -26,6 +26,7 @@
 //!   also those attached later, and only its owner is checked;
 //! - PostgreSQL 10 to 12 cannot publish a partitioned table: its leaf partitions are listed.
 
+use crate::catalog::scope::user_schemas;
 use crate::conn::Session;
 use crate::error::Result;
 use crate::sql::qualified;
@@ -63,11 +64,14 @@ impl SourceTable {
 }
 
 /// Permanent relations outside the system schemas.
-const USER_PERMANENT: &str = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-    AND c.relpersistence = 'p'";
+const USER_PERMANENT: &str = concat!(
+    user_schemas!("n"),
+    "
+    AND c.relpersistence = 'p'"
+);
 
 /// `c` belongs to an extension.
-const EXTENSION_MEMBER: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+pub(super) const EXTENSION_MEMBER: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                        AND d.objid = c.oid AND d.deptype = 'e')";
 

@@ -41,6 +41,10 @@ pub struct SubscriptionTables {
     pub not_ready: i64,
 }
 
+/// The columns of [`SubState`], from `pg_subscription` or aiven_extras' list of it.
+const SUB_COLUMNS: &str =
+    "s.subenabled, s.subslotname::text, pg_catalog.array_to_string(s.subpublications, ',')";
+
 /// The subscription of this name in the session's database.
 const IN_THIS_DATABASE: &str = "s.subname = $1
                 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d
@@ -132,9 +136,7 @@ pub async fn subscription_state(
     let plain = s
         .query(
             &format!(
-                "SELECT s.subenabled, s.subslotname::text, pg_catalog.array_to_string(s.subpublications, ',')
-                   FROM pg_catalog.pg_subscription s
-                  WHERE {IN_THIS_DATABASE}"
+                "SELECT {SUB_COLUMNS} FROM pg_catalog.pg_subscription s WHERE {IN_THIS_DATABASE}"
             ),
             &[&name],
         )
@@ -144,8 +146,7 @@ pub async fn subscription_state(
         Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) && via_extras => {
             s.query(
                 &format!(
-                    "SELECT s.subenabled, s.subslotname::text, pg_catalog.array_to_string(s.subpublications, ',')
-                       FROM aiven_extras.pg_list_all_subscriptions() s
+                    "SELECT {SUB_COLUMNS} FROM aiven_extras.pg_list_all_subscriptions() s \
                       WHERE {IN_THIS_DATABASE}"
                 ),
                 &[&name],

@@ -8,6 +8,8 @@
 
 use std::collections::HashSet;
 
+use super::publication::EXTENSION_MEMBER;
+use crate::catalog::scope::{USER_SCHEMAS, user_schemas};
 use crate::conn::Session;
 use crate::error::{Error, Result};
 
@@ -20,13 +22,7 @@ pub struct NamedTable {
     pub display: String,
 }
 
-/// Permanent user tables (relkind `r`) outside extensions.
-const PERMANENT_USER_TABLE: &str = "c.relkind = 'r'
-    AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                       AND d.objid = c.oid AND d.deptype = 'e')";
-
+/// Permanent user tables (relkind `r`) outside extensions that meet `condition`, by display name.
 async fn named_tables(s: &Session, condition: &str) -> Result<Vec<NamedTable>> {
     let rows = s
         .query(
@@ -34,7 +30,9 @@ async fn named_tables(s: &Session, condition: &str) -> Result<Vec<NamedTable>> {
                 "SELECT n.nspname::text, c.relname::text, c.oid::pg_catalog.regclass::text
                    FROM pg_catalog.pg_class c
                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE {PERMANENT_USER_TABLE} AND {condition} ORDER BY 3"
+                  WHERE c.relkind = 'r' AND {USER_SCHEMAS} AND NOT {EXTENSION_MEMBER}
+                    AND {condition}
+                  ORDER BY 3"
             ),
             &[],
         )
@@ -83,17 +81,19 @@ pub struct SubscriptionCopyHazards {
 pub async fn subscription_copy_hazards(s: &Session) -> Result<SubscriptionCopyHazards> {
     let row = s
         .query_one(
-            "SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata), \
+            concat!(
+                "SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata), \
                     ARRAY(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
                             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                           WHERE c.relkind = 'm' AND c.relispopulated \
-                             AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' \
-                           ORDER BY 1), \
+                           WHERE c.relkind = 'm' AND c.relispopulated AND ",
+                user_schemas!("n"),
+                " ORDER BY 1), \
                     ARRAY(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
                             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
                                  AND d.objid = c.oid AND d.deptype = 'e' \
                            WHERE c.relkind = 'r' AND pg_catalog.pg_relation_size(c.oid) > 0 \
-                           ORDER BY 1)",
+                           ORDER BY 1)"
+            ),
             &[],
         )
         .await
@@ -109,10 +109,12 @@ pub async fn subscription_copy_hazards(s: &Session) -> Result<SubscriptionCopyHa
 pub async fn user_table_count(s: &Session) -> Result<i64> {
     let row = s
         .query_one(
-            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c \
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-              WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' \
-                AND n.nspname !~ '^pg_'",
+            concat!(
+                "SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c \
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE c.relkind IN ('r', 'p') AND ",
+                user_schemas!("n")
+            ),
             &[],
         )
         .await?;
@@ -146,9 +148,12 @@ pub async fn drift_names_of_tables(s: &Session, oids: &[u32]) -> Result<Vec<Stri
 pub async fn user_sequences(s: &Session) -> Result<Vec<(u32, String)>> {
     let rows = s
         .query(
-            "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'",
+            concat!(
+                "SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind = 'S' AND ",
+                user_schemas!("n")
+            ),
             &[],
         )
         .await?;
