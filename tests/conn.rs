@@ -1,13 +1,15 @@
 //! The connection layer against real servers: TLS modes with libpq's semantics, client
-//! certificates, the connect timeout, session setup, and passwords kept out of every message.
+//! certificates, channel binding (SCRAM-SHA-256-PLUS) on both connection stacks, the connect
+//! timeout, session setup, and passwords kept out of every message.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use db_migrate::conn::wire::connect_wire;
 use db_migrate::conn::{ConnInfo, connect};
-use db_migrate::error::ErrorKind;
-use support::{CERT_USER, SUPERUSER, SUPERUSER_PASSWORD, tls_cluster};
+use db_migrate::error::{Error, ErrorKind};
+use support::{CERT_USER, PASSWORD_METHOD_USER, SUPERUSER, SUPERUSER_PASSWORD, tls_cluster};
 
 fn kv(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -280,4 +282,151 @@ async fn refused_connections_name_the_endpoint() {
     let err = connect(&info, None).await.err().expect("refused");
     assert_eq!(err.kind(), ErrorKind::Connect);
     assert!(err.to_string().contains(&format!("port {port}")), "{err}");
+}
+
+fn ca_path() -> String {
+    tls_cluster()
+        .tls
+        .as_ref()
+        .unwrap()
+        .ca_cert
+        .display()
+        .to_string()
+}
+
+/// Both stacks' errors for `info`, which must fail to connect.
+async fn both_fail(info: &ConnInfo) -> [Error; 2] {
+    let pg = connect(info, None)
+        .await
+        .err()
+        .expect("tokio-postgres must fail");
+    let wire = connect_wire(info, None).await.expect_err("wire must fail");
+    [pg, wire]
+}
+
+#[tokio::test]
+async fn channel_binding_require_connects_on_both_stacks_over_tls() {
+    // verify-full, and require without a CA: there binding is what stops a relay with another
+    // certificate, since the certificate itself is not checked.
+    let ca = ca_path();
+    for extra in [
+        vec![
+            ("sslmode", "verify-full"),
+            ("sslrootcert", ca.as_str()),
+            ("channel_binding", "require"),
+        ],
+        vec![("sslmode", "require"), ("channel_binding", "require")],
+    ] {
+        let info = tls_info(&extra);
+        // The server accepted SCRAM-SHA-256-PLUS with our tls-server-end-point hash: with
+        // channel_binding=require nothing else can open the session.
+        let s = connect(&info, None).await.expect("tokio-postgres binds");
+        let row = s.query_one("SELECT current_user::text", &[]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), SUPERUSER);
+        let mut w = connect_wire(&info, None).await.expect("wire binds");
+        assert!(w.is_channel_bound() && w.is_encrypted(), "{w:?}");
+        let r = w.simple_query("SELECT 1 AS one").await.unwrap();
+        assert_eq!(r.get(0, "one"), Some("1"));
+    }
+}
+
+#[tokio::test]
+async fn channel_binding_prefer_binds_when_the_server_offers_plus_and_disable_does_not() {
+    let ca = ca_path();
+    let base = [("sslmode", "verify-full"), ("sslrootcert", ca.as_str())];
+    for (mode, bound) in [
+        (None, true),
+        (Some("prefer"), true),
+        (Some("disable"), false),
+    ] {
+        let mut pairs = base.to_vec();
+        if let Some(m) = mode {
+            pairs.push(("channel_binding", m));
+        }
+        let info = tls_info(&pairs);
+        let w = connect_wire(&info, None).await.expect("wire connects");
+        assert_eq!(w.is_channel_bound(), bound, "channel_binding={mode:?}");
+        connect(&info, None).await.expect("tokio-postgres connects");
+    }
+}
+
+#[tokio::test]
+async fn channel_binding_require_without_tls_fails_clearly_on_both_stacks() {
+    // The plain cluster has no TLS: sslmode=disable, and prefer (the server answers 'N').
+    let c = support::source();
+    for sslmode in ["disable", "prefer"] {
+        let info = ConnInfo::parse(&format!(
+            "{}?sslmode={sslmode}&channel_binding=require&connect_timeout=10",
+            c.superuser_uri("postgres")
+        ))
+        .unwrap();
+        for e in both_fail(&info).await {
+            assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("channel_binding=require") && text.contains("SSL not in use"),
+                "sslmode={sslmode}: {text}"
+            );
+            assert!(!text.contains(SUPERUSER_PASSWORD), "{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn channel_binding_require_refuses_cert_and_password_methods() {
+    let files = tls_cluster().tls.as_ref().unwrap();
+    let ca = ca_path();
+    let cert = tls_info(&[
+        ("user", CERT_USER),
+        ("password", ""),
+        ("sslmode", "verify-full"),
+        ("sslrootcert", &ca),
+        ("sslcert", &files.client_cert.display().to_string()),
+        ("sslkey", &files.client_key.display().to_string()),
+        ("channel_binding", "require"),
+    ]);
+    let [pg, wire] = both_fail(&cert).await;
+    for e in [&pg, &wire] {
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        assert!(e.to_string().contains("channel_binding=require"), "{e}");
+    }
+    assert!(
+        wire.to_string()
+            .contains("server authenticated client without channel binding"),
+        "{wire}"
+    );
+
+    // pg_hba `password`: refused before the password goes out.
+    let password = tls_info(&[
+        ("user", PASSWORD_METHOD_USER),
+        ("sslmode", "verify-full"),
+        ("sslrootcert", &ca),
+        ("channel_binding", "require"),
+    ]);
+    let [pg, wire] = both_fail(&password).await;
+    for e in [&pg, &wire] {
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("channel_binding=require"), "{text}");
+        assert!(!text.contains(SUPERUSER_PASSWORD), "{text}");
+    }
+    assert!(
+        wire.to_string()
+            .contains("not supported by server's authentication request"),
+        "{wire}"
+    );
+
+    // The same user connects when binding is only preferred (TLS still protects the password).
+    let prefer = tls_info(&[
+        ("user", PASSWORD_METHOD_USER),
+        ("sslmode", "verify-full"),
+        ("sslrootcert", &ca),
+    ]);
+    connect(&prefer, None)
+        .await
+        .expect("password method, prefer");
+    let w = connect_wire(&prefer, None)
+        .await
+        .expect("wire, password method");
+    assert!(!w.is_channel_bound());
 }

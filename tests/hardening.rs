@@ -204,8 +204,12 @@ fn every_bad_input_gets_a_clear_error_and_no_secret() {
         ),
     ];
     cases.push(bad(
-        &["-s", "host=h channel_binding=require", "-t", NOWHERE],
-        &["channel_binding=require", "not supported"],
+        &["-s", "host=h channel_binding=always", "-t", NOWHERE],
+        &[
+            "channel_binding",
+            "\"always\"",
+            "disable, prefer or require",
+        ],
     ));
     let mut env_case = bad(&["-t", NOWHERE], &["--source", "\"pg://\""]);
     env_case

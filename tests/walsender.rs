@@ -187,6 +187,8 @@ async fn tls_verify_full_slot_with_exported_snapshot() {
         .await
         .expect("replication connection with verify-full");
     assert!(repl.is_encrypted());
+    // channel_binding=prefer (the default) bound SCRAM to the server's certificate.
+    assert!(repl.is_channel_bound());
     // The server agrees the walsender runs over TLS.
     let pid = repl.backend_pid().unwrap();
     let rows = c

@@ -19,8 +19,9 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::Client;
-use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::config::{ChannelBinding as PgChannelBinding, SslMode as PgSslMode};
 
+use super::channel_binding::{self, Refusal, TlsBinding};
 use super::config::ConnInfo;
 use super::policy::{self, TlsChoice};
 use super::tls::{RustlsConnect, TlsSettings};
@@ -173,7 +174,7 @@ impl Session {
         let token = self.client.cancel_token();
         let socket = open_socket(&self.info).await?;
         let res = match &self.tls {
-            Some(t) => token.cancel_query_raw(socket, t.connector()).await,
+            Some(t) => token.cancel_query_raw(socket, t.connector().0).await,
             None => token.cancel_query_raw(socket, RustlsConnect::none()).await,
         };
         res.map_err(Error::from_pg)
@@ -196,6 +197,11 @@ fn pg_config(info: &ConnInfo, ssl: PgSslMode) -> tokio_postgres::Config {
         cfg.options(opts);
     }
     cfg.ssl_mode(ssl);
+    cfg.channel_binding(match channel_binding::Mode::from_conninfo(info) {
+        channel_binding::Mode::Disable => PgChannelBinding::Disable,
+        channel_binding::Mode::Prefer => PgChannelBinding::Prefer,
+        channel_binding::Mode::Require => PgChannelBinding::Require,
+    });
     cfg
 }
 
@@ -212,9 +218,9 @@ async fn connect_once(
     };
     let socket = open_socket(info).await?;
     let cfg = pg_config(info, ssl);
-    let connector = match tls {
+    let (connector, seen) = match tls {
         Some(t) => t.connector(),
-        None => RustlsConnect::none(),
+        None => (RustlsConnect::none(), Default::default()),
     };
     // A large read buffer: COPY streams arrive as one protocol message per row, and reading
     // them in big gulps saves most of the system calls.
@@ -222,7 +228,7 @@ async fn connect_once(
     let (client, connection) = cfg
         .connect_raw(socket, connector)
         .await
-        .map_err(|e| explain_connect_error(info, ssl, e))?;
+        .map_err(|e| explain_connect_error(info, ssl, seen.get(), e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(
@@ -234,11 +240,35 @@ async fn connect_once(
     Ok(client)
 }
 
-fn explain_connect_error(info: &ConnInfo, ssl: PgSslMode, e: tokio_postgres::Error) -> Error {
+/// Our error for a failed tokio-postgres connection attempt. `seen` is what the TLS handshake
+/// allowed to bind to (`None`: no handshake happened).
+fn explain_connect_error(
+    info: &ConnInfo,
+    ssl: PgSslMode,
+    seen: Option<&TlsBinding>,
+    e: tokio_postgres::Error,
+) -> Error {
     let endpoint = describe_endpoint(info);
     let plaintext = ssl == PgSslMode::Disable;
     let mut err = Error::from_pg(e);
     let msg = err.message().to_string();
+    // tokio-postgres refuses every unbound exchange under channel_binding=require with the same
+    // words; say which case it was where the handshake tells us.
+    if channel_binding::Mode::from_conninfo(info) == channel_binding::Mode::Require
+        && err.sqlstate().is_none()
+        && msg.contains("did not use channel binding")
+    {
+        let why = match seen {
+            None => Refusal::NotTls,
+            Some(TlsBinding::NotTls) => Refusal::NotTls,
+            Some(TlsBinding::Unavailable(reason)) => Refusal::Unbindable(reason.clone()),
+            Some(TlsBinding::EndPoint(_)) => Refusal::NotBound,
+        };
+        return channel_binding::required_error(&why).context(format!(
+            "connecting to {endpoint} as user \"{}\"",
+            info.user()
+        ));
+    }
     if err.kind() == ErrorKind::Protocol
         && (msg.contains("certificate") || msg.contains("tls") || msg.contains("TLS"))
     {

@@ -130,27 +130,6 @@ pub(crate) fn misspelt_uri(text: &str) -> Option<Error> {
     }))
 }
 
-/// `channel_binding`: libpq's values. `require` is refused: libpq refuses to connect when it
-/// cannot bind, and db-migrate's own sessions authenticate with SCRAM-SHA-256 without channel
-/// binding, so accepting it would promise a protection the sessions do not have.
-pub(crate) fn check_channel_binding(key: &str, value: &str) -> crate::Result<()> {
-    if key != "channel_binding" {
-        return Ok(());
-    }
-    match value {
-        "" | "disable" | "prefer" => Ok(()),
-        "require" => Err(Error::config(
-            "channel_binding=require is not supported: db-migrate's sessions authenticate with \
-             SCRAM-SHA-256 without channel binding (use sslmode=verify-full to authenticate the \
-             server, and channel_binding=prefer or disable)",
-        )),
-        other => Err(Error::config(format!(
-            "invalid channel_binding \"{}\": expected disable, prefer or require",
-            other.escape_debug()
-        ))),
-    }
-}
-
 /// Levenshtein distance, for short keywords.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -196,16 +175,6 @@ mod tests {
         for plain in ["host=h", "host=h:5432", "", "a b", "dbname=x:/y"] {
             assert!(misspelt_uri(plain).is_none(), "{plain}");
         }
-    }
-
-    #[test]
-    fn channel_binding_require_is_refused_rather_than_ignored() {
-        assert!(check_channel_binding("channel_binding", "prefer").is_ok());
-        let e = check_channel_binding("channel_binding", "require")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not supported"), "{e}");
-        assert!(check_channel_binding("channel_binding", "always").is_err());
     }
 
     #[test]

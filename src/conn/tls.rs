@@ -17,12 +17,16 @@
 //! for `~/.postgresql/root.crt` like libpq does and fail clearly when it is missing.
 //! `sslcert` / `sslkey` (default `~/.postgresql/postgresql.crt` / `.key` when both exist) give a
 //! client certificate for `cert` authentication.
+//!
+//! Every handshake also yields the `tls-server-end-point` channel-binding data of the server's
+//! certificate ([`super::channel_binding`]), so that SCRAM-SHA-256-PLUS can bind the password
+//! exchange to the certificate actually seen.
 
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use rustls::client::WebPkiServerVerifier;
@@ -34,6 +38,7 @@ use rustls::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, TlsConnect};
 
+use super::channel_binding::TlsBinding;
 use super::config::{ConnInfo, SslMode, SslRootCert};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -333,9 +338,18 @@ impl TlsSettings {
         }))
     }
 
-    /// A connector for one socket, for tokio-postgres' `connect_raw`.
-    pub fn connector(&self) -> RustlsConnect {
-        RustlsConnect(Some(self.clone()))
+    /// A connector for one socket, for tokio-postgres' `connect_raw`, and where it records
+    /// what the handshake allows to bind to (left empty when no handshake happened: the
+    /// server refused TLS under sslmode=prefer), so that a channel-binding refusal can say why.
+    pub fn connector(&self) -> (RustlsConnect, Arc<OnceLock<TlsBinding>>) {
+        let seen = Arc::new(OnceLock::new());
+        (
+            RustlsConnect {
+                settings: Some(self.clone()),
+                seen: seen.clone(),
+            },
+            seen,
+        )
     }
 
     /// Performs the TLS handshake on `stream` (used by the walsender client, which negotiates
@@ -350,14 +364,31 @@ impl TlsSettings {
     }
 }
 
-/// The [`TlsConnect`] implementation handed to tokio-postgres. `None` is used with
-/// `sslmode=disable`, where tokio-postgres never calls it.
-pub struct RustlsConnect(Option<TlsSettings>);
+/// What a finished handshake allows to bind to: the `tls-server-end-point` data of the leaf
+/// certificate the server presented.
+pub fn binding_of<S>(tls: &tokio_rustls::client::TlsStream<S>) -> TlsBinding {
+    let leaf = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first());
+    TlsBinding::of_certificate(leaf.map(|c| c.as_ref()))
+}
+
+/// The [`TlsConnect`] implementation handed to tokio-postgres. Without settings it is used
+/// with `sslmode=disable`, where tokio-postgres never calls it.
+pub struct RustlsConnect {
+    settings: Option<TlsSettings>,
+    seen: Arc<OnceLock<TlsBinding>>,
+}
 
 impl RustlsConnect {
     /// A connector for sessions that never use TLS.
     pub fn none() -> Self {
-        RustlsConnect(None)
+        RustlsConnect {
+            settings: None,
+            seen: Arc::new(OnceLock::new()),
+        }
     }
 }
 
@@ -371,17 +402,24 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
-            let settings = self.0.ok_or_else(|| {
+            let settings = self.settings.ok_or_else(|| {
                 io::Error::other("TLS was requested on a connection configured without TLS")
             })?;
             let tls = settings.handshake(stream).await?;
-            Ok(RustlsStream(Box::new(tls)))
+            let binding = binding_of(&tls);
+            let end_point = match &binding {
+                TlsBinding::EndPoint(hash) => Some(hash.clone()),
+                _ => None,
+            };
+            let _ = self.seen.set(binding);
+            Ok(RustlsStream(Box::new(tls), end_point))
         })
     }
 }
 
 /// A TLS stream as tokio-postgres wants it.
-pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
+/// The second field is the `tls-server-end-point` data when the certificate can be bound.
+pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>, Option<Vec<u8>>);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
     fn poll_read(
@@ -410,10 +448,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
-    /// Channel binding is not offered: computing `tls-server-end-point` correctly needs the
-    /// certificate's signature hash algorithm; SCRAM without binding still authenticates both
-    /// sides by password, and TLS verification (verify-full) authenticates the server.
+    /// `tls-server-end-point` when the certificate's signature algorithm gives a hash.
+    /// tokio-postgres then picks SCRAM-SHA-256-PLUS when the server offers it, sends "y" when
+    /// it does not, and honours `channel_binding` (set on its `Config` from the conninfo).
     fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
+        match &self.1 {
+            Some(hash) => ChannelBinding::tls_server_end_point(hash.clone()),
+            None => ChannelBinding::none(),
+        }
     }
 }

@@ -44,6 +44,10 @@ pub const SUPERUSER: &str = "postgres";
 pub const SUPERUSER_PASSWORD: &str = "db-migrate-test-superuser-pw";
 /// The role of [`tls_cluster()`] that logs in by client certificate (its CN).
 pub const CERT_USER: &str = "db_migrate_cert_user";
+/// The role of [`tls_cluster()`] whose `pg_hba.conf` line is `password` (cleartext over TLS),
+/// for the auth methods that cannot do channel binding; its password is
+/// [`SUPERUSER_PASSWORD`].
+pub const PASSWORD_METHOD_USER: &str = "db_migrate_password_method_user";
 
 /// One running throw-away cluster.
 #[derive(Debug)]
@@ -97,7 +101,8 @@ pub fn target() -> &'static Cluster {
 /// A cluster of the source major that requires TLS on TCP.
 ///
 /// `pg_hba.conf` (first match wins): Unix socket trust; `hostssl` + [`CERT_USER`] → `cert`;
-/// `hostnossl` → `reject`; `hostssl` → `scram-sha-256`. So plain TCP is rejected, TLS
+/// `hostssl` + [`PASSWORD_METHOD_USER`] → `password`; `hostnossl` → `reject`; `hostssl` →
+/// `scram-sha-256`. So plain TCP is rejected, TLS
 /// connections log in by password, and the certificate user by its client certificate.
 pub fn tls_cluster() -> &'static Cluster {
     server::get(&TLS, server::Kind::Tls)

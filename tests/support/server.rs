@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{CERT_USER, Cluster, SUPERUSER, SUPERUSER_PASSWORD, quote_ident};
+use super::{CERT_USER, Cluster, PASSWORD_METHOD_USER, SUPERUSER, SUPERUSER_PASSWORD, quote_ident};
 
 /// Temporary directories of harness clusters are named `<tmp>/db-migrate-pg-XXXXXX`.
 const DIR_PREFIX: &str = "db-migrate-pg-";
@@ -328,6 +328,7 @@ fn start(kind: Kind) -> Result<Cluster, String> {
              local   replication  all                       trust\n\
              hostssl all          {CERT_USER} 127.0.0.1/32 cert\n\
              hostssl replication  {CERT_USER} 127.0.0.1/32 cert\n\
+             hostssl all          {PASSWORD_METHOD_USER} 127.0.0.1/32 password\n\
              hostnossl all        all  127.0.0.1/32         reject\n\
              hostnossl replication all 127.0.0.1/32         reject\n\
              hostssl all          all  127.0.0.1/32         scram-sha-256\n\
@@ -561,7 +562,12 @@ fn setup(cluster: &Cluster, kind: Kind) -> Result<u32, String> {
                 .and_then(|v| v.parse::<u32>().ok())
                 .ok_or("SHOW server_version_num returned no number")?;
             if kind == Kind::Tls {
-                let sql = format!("CREATE ROLE {} LOGIN", quote_ident(CERT_USER));
+                let sql = format!(
+                    "CREATE ROLE {} LOGIN; CREATE ROLE {} LOGIN PASSWORD {}",
+                    quote_ident(CERT_USER),
+                    quote_ident(PASSWORD_METHOD_USER),
+                    super::quote_literal(SUPERUSER_PASSWORD)
+                );
                 client
                     .batch_execute(&sql)
                     .await

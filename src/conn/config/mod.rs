@@ -358,7 +358,7 @@ impl ConnInfo {
             _ => {
                 super::keepalive::check_value(key, value)?;
                 super::session_attrs::check_value(key, value)?;
-                super::keywords::check_channel_binding(key, value)?;
+                super::channel_binding::check_value(key, value)?;
                 self.other.insert(key.to_owned(), value.to_owned());
             }
         }

@@ -10,6 +10,7 @@ use postgres_protocol::message::frontend;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::fallible_iterator::FallibleIterator;
 
+use crate::conn::channel_binding::{self, Refusal, TlsBinding};
 use crate::error::{Error, ErrorKind, Result};
 
 mod copy;
@@ -347,6 +348,11 @@ pub struct Startup {
     user: String,
     password: Option<String>,
     auth: Auth,
+    /// `channel_binding` of the conninfo, and what the transport allows to bind to.
+    binding_mode: channel_binding::Mode,
+    binding: TlsBinding,
+    /// The SASL mechanism chosen (SCRAM-SHA-256 or SCRAM-SHA-256-PLUS), once chosen.
+    mechanism: Option<&'static str>,
     /// ParameterStatus values (server_version, ...).
     pub parameters: Vec<(String, String)>,
     /// BackendKeyData (process id, secret key).
@@ -383,8 +389,99 @@ impl Startup {
             user: user.into(),
             password,
             auth: Auth::Start,
+            binding_mode: channel_binding::Mode::Prefer,
+            binding: TlsBinding::NotTls,
+            mechanism: None,
             parameters: Vec::new(),
             backend_key: None,
+        }
+    }
+
+    /// Sets the `channel_binding` mode and what the connection allows to bind to (by default
+    /// `prefer` on an unencrypted connection: never bound).
+    pub fn channel_binding(mut self, mode: channel_binding::Mode, binding: TlsBinding) -> Self {
+        self.binding_mode = mode;
+        self.binding = binding;
+        self
+    }
+
+    /// The SASL mechanism the exchange uses, once the server asked for SASL.
+    pub fn mechanism(&self) -> Option<&'static str> {
+        self.mechanism
+    }
+
+    /// True when the authentication is (being) bound to the TLS channel: SCRAM-SHA-256-PLUS
+    /// with `tls-server-end-point`.
+    pub fn channel_bound(&self) -> bool {
+        self.mechanism == Some(sasl::SCRAM_SHA_256_PLUS)
+    }
+
+    /// libpq's check of each authentication request under `channel_binding=require`
+    /// (fe-auth.c check_expected_areq): a password request is refused before any password is
+    /// sent, and AuthenticationOk only counts after a bound SCRAM exchange.
+    fn require_binding(&self, refusal: Refusal) -> Result<()> {
+        if self.binding_mode == channel_binding::Mode::Require {
+            return Err(channel_binding::required_error(&refusal));
+        }
+        Ok(())
+    }
+
+    /// The mechanism and binding for an AuthenticationSASL offering SCRAM-SHA-256 (`scram`)
+    /// and/or SCRAM-SHA-256-PLUS (`plus`), as libpq's pg_SASL_init chooses.
+    fn choose_mechanism(
+        &self,
+        scram: bool,
+        plus: bool,
+    ) -> Result<(&'static str, sasl::ChannelBinding)> {
+        use channel_binding::Mode;
+        if self.binding_mode == Mode::Require && !self.binding.encrypted() {
+            return Err(channel_binding::required_error(&Refusal::NotTls));
+        }
+        if plus && !self.binding.encrypted() {
+            // libpq: the server would reject an unbound exchange after offering -PLUS, and a
+            // server offering it over plaintext suggests a proxy stripped TLS.
+            return Err(Error::new(
+                ErrorKind::Tls,
+                "the server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection \
+                 (is a proxy stripping TLS?)",
+            ));
+        }
+        let end_point = match (&self.binding, self.binding_mode) {
+            (_, Mode::Disable) => None,
+            (TlsBinding::EndPoint(hash), _) => Some(hash.clone()),
+            (TlsBinding::Unavailable(reason), Mode::Require) if plus => {
+                return Err(channel_binding::required_error(&Refusal::Unbindable(
+                    reason.clone(),
+                )));
+            }
+            _ => None,
+        };
+        match (plus, end_point) {
+            (true, Some(hash)) => Ok((
+                sasl::SCRAM_SHA_256_PLUS,
+                sasl::ChannelBinding::tls_server_end_point(hash),
+            )),
+            (_, end_point) if scram || plus => {
+                self.require_binding(Refusal::NoPlusOffered)?;
+                if !scram {
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        "the server offers only SCRAM-SHA-256-PLUS, which needs channel binding this \
+                         connection cannot do (channel_binding=disable, or a certificate \
+                         without a usable hash)",
+                    ));
+                }
+                // "y": we could bind but the server did not offer it, so a server that did
+                // (a man in the middle hid it) detects the downgrade. "n": we cannot bind.
+                Ok(match end_point {
+                    Some(_) => (sasl::SCRAM_SHA_256, sasl::ChannelBinding::unrequested()),
+                    None => (sasl::SCRAM_SHA_256, sasl::ChannelBinding::unsupported()),
+                })
+            }
+            _ => Err(Error::new(
+                ErrorKind::Auth,
+                "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
+            )),
         }
     }
 
@@ -412,6 +509,7 @@ impl Startup {
                 if !matches!(self.auth, Auth::Start) {
                     return Err(protocol("unexpected password request"));
                 }
+                self.require_binding(Refusal::PasswordMethod("cleartext"))?;
                 let pw = self.password("password")?.to_owned();
                 self.auth = Auth::PasswordSent;
                 Ok(StartupStep::Send(encode("a password message", |b| {
@@ -422,6 +520,7 @@ impl Startup {
                 if !matches!(self.auth, Auth::Start) {
                     return Err(protocol("unexpected md5 password request"));
                 }
+                self.require_binding(Refusal::PasswordMethod("md5"))?;
                 let pw = self.password("md5")?;
                 let hash = md5_hash(self.user.as_bytes(), pw.as_bytes(), body.salt());
                 self.auth = Auth::PasswordSent;
@@ -445,21 +544,13 @@ impl Startup {
                         _ => {}
                     }
                 }
-                if !scram {
-                    return Err(Error::new(
-                        ErrorKind::Auth,
-                        "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
-                    ));
-                }
-                // We do not do channel binding (see tls.rs): "n" when the server offers
-                // -PLUS (it must not read our choice as a downgrade), as libpq without binding.
-                let _ = plus;
-                let pw = self.password("SCRAM-SHA-256")?;
-                let exchange =
-                    sasl::ScramSha256::new(pw.as_bytes(), sasl::ChannelBinding::unsupported());
+                let (mechanism, binding) = self.choose_mechanism(scram, plus)?;
+                let pw = self.password(mechanism)?;
+                let exchange = sasl::ScramSha256::new(pw.as_bytes(), binding);
                 let out = encode("a SASL initial response", |b| {
-                    frontend::sasl_initial_response(sasl::SCRAM_SHA_256, exchange.message(), b)
+                    frontend::sasl_initial_response(mechanism, exchange.message(), b)
                 })?;
+                self.mechanism = Some(mechanism);
                 self.auth = Auth::Scram(Box::new(exchange), false);
                 Ok(StartupStep::Send(out))
             }
@@ -500,6 +591,9 @@ impl Startup {
                     }
                     Auth::Done => return Err(protocol("duplicate AuthenticationOk")),
                     _ => {}
+                }
+                if !self.channel_bound() {
+                    self.require_binding(Refusal::AuthenticatedWithoutBinding)?;
                 }
                 self.auth = Auth::Done;
                 Ok(StartupStep::Wait)
@@ -691,6 +785,212 @@ mod tests {
         body.extend_from_slice(b"r=zzz,s=!!,i=x");
         let steps = feed_startup(&mut m, &msg(b'R', &body));
         assert!(steps[0].is_err());
+    }
+
+    /// An AuthenticationSASL body listing `mechanisms`.
+    fn sasl_offer(mechanisms: &[&str]) -> Vec<u8> {
+        let mut body = 10i32.to_be_bytes().to_vec();
+        for m in mechanisms {
+            body.extend_from_slice(m.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        msg(b'R', &body)
+    }
+
+    /// The (mechanism, client-first-message) of a SASLInitialResponse.
+    fn initial_response(bytes: &[u8]) -> (String, String) {
+        assert_eq!(bytes[0], b'p');
+        let body = &bytes[5..];
+        let nul = body.iter().position(|b| *b == 0).unwrap();
+        let mechanism = String::from_utf8(body[..nul].to_vec()).unwrap();
+        let data = &body[nul + 5..];
+        (mechanism, String::from_utf8(data.to_vec()).unwrap())
+    }
+
+    fn base64(data: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let n = chunk.len();
+            let v = (u32::from(chunk[0]) << 16)
+                | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*chunk.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                if i <= n {
+                    out.push(ALPHABET[((v >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    fn machine(mode: channel_binding::Mode, binding: TlsBinding) -> Startup {
+        Startup::new("erin", Some("pw".into())).channel_binding(mode, binding)
+    }
+
+    fn first_step(m: &mut Startup, bytes: &[u8]) -> Result<StartupStep> {
+        feed_startup(m, bytes).into_iter().next().unwrap()
+    }
+
+    const HASH: [u8; 32] = [7; 32];
+
+    #[test]
+    fn prefer_over_tls_picks_scram_plus_and_binds_the_certificate_hash() {
+        use channel_binding::Mode;
+        let mut m = machine(Mode::Prefer, TlsBinding::EndPoint(HASH.to_vec()));
+        let offer = sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
+        let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &offer) else {
+            panic!()
+        };
+        let (mechanism, first) = initial_response(&bytes);
+        assert_eq!(mechanism, "SCRAM-SHA-256-PLUS");
+        assert!(
+            first.starts_with("p=tls-server-end-point,,n=,r="),
+            "{first}"
+        );
+        assert!(m.channel_bound());
+        // The client-final message carries the GS2 header and the certificate hash (c=), so
+        // a relay with another certificate fails the server's check.
+        let nonce = &first["p=tls-server-end-point,,n=,r=".len()..];
+        let mut server_first = 11i32.to_be_bytes().to_vec();
+        server_first
+            .extend_from_slice(format!("r={nonce}srv,s={},i=4096", base64(b"salt")).as_bytes());
+        let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &msg(b'R', &server_first)) else {
+            panic!()
+        };
+        let final_msg = String::from_utf8(bytes[5..].to_vec()).unwrap();
+        let mut cbind = b"p=tls-server-end-point,,".to_vec();
+        cbind.extend_from_slice(&HASH);
+        assert!(
+            final_msg.starts_with(&format!("c={},r={nonce}srv,p=", base64(&cbind))),
+            "{final_msg}"
+        );
+    }
+
+    #[test]
+    fn prefer_without_an_offer_of_plus_says_y_and_without_tls_says_n() {
+        use channel_binding::Mode;
+        for (binding, flag) in [
+            (TlsBinding::EndPoint(HASH.to_vec()), "y,,"),
+            (TlsBinding::NotTls, "n,,"),
+            (TlsBinding::Unavailable("Ed25519".into()), "n,,"),
+        ] {
+            let mut m = machine(Mode::Prefer, binding.clone());
+            let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &sasl_offer(&["SCRAM-SHA-256"]))
+            else {
+                panic!()
+            };
+            let (mechanism, first) = initial_response(&bytes);
+            assert_eq!(mechanism, "SCRAM-SHA-256");
+            assert!(first.starts_with(flag), "{binding:?}: {first}");
+            assert!(!m.channel_bound());
+        }
+        // A certificate that cannot be bound under prefer: plain SCRAM with "n" even when the
+        // server offers -PLUS (an honest "cannot", not a downgrade the server would refuse).
+        let mut m = machine(Mode::Prefer, TlsBinding::Unavailable("Ed25519".into()));
+        let offer = sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
+        let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &offer) else {
+            panic!()
+        };
+        let (mechanism, first) = initial_response(&bytes);
+        assert_eq!((mechanism.as_str(), &first[..3]), ("SCRAM-SHA-256", "n,,"));
+    }
+
+    #[test]
+    fn disable_never_binds_even_when_plus_is_offered() {
+        let mut m = machine(
+            channel_binding::Mode::Disable,
+            TlsBinding::EndPoint(HASH.to_vec()),
+        );
+        let offer = sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
+        let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &offer) else {
+            panic!()
+        };
+        let (mechanism, first) = initial_response(&bytes);
+        assert_eq!(mechanism, "SCRAM-SHA-256");
+        assert!(first.starts_with("n,,"), "{first}");
+    }
+
+    #[test]
+    fn plus_offered_over_plaintext_is_refused_like_libpq() {
+        let mut m = machine(channel_binding::Mode::Prefer, TlsBinding::NotTls);
+        let e = first_step(
+            &mut m,
+            &sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("non-SSL connection"), "{e}");
+    }
+
+    #[test]
+    fn require_refuses_every_exchange_that_cannot_bind_before_sending_a_password() {
+        use channel_binding::Mode;
+        let tls = || TlsBinding::EndPoint(HASH.to_vec());
+        let md5 = {
+            let mut body = 5i32.to_be_bytes().to_vec();
+            body.extend_from_slice(&[1, 2, 3, 4]);
+            msg(b'R', &body)
+        };
+        let cases: Vec<(TlsBinding, Vec<u8>, &str)> = vec![
+            (
+                TlsBinding::NotTls,
+                sasl_offer(&["SCRAM-SHA-256"]),
+                "SSL not in use",
+            ),
+            (tls(), sasl_offer(&["SCRAM-SHA-256"]), "did not offer"),
+            (tls(), msg(b'R', &3i32.to_be_bytes()), "cleartext"),
+            (tls(), md5, "md5"),
+            // trust and cert: AuthenticationOk without any exchange.
+            (
+                tls(),
+                msg(b'R', &0i32.to_be_bytes()),
+                "authenticated client without channel binding",
+            ),
+            (
+                TlsBinding::Unavailable("signed with Ed25519".into()),
+                sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]),
+                "Ed25519",
+            ),
+        ];
+        for (binding, request, says) in cases {
+            let mut m = machine(Mode::Require, binding.clone());
+            let e = first_step(&mut m, &request).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("channel_binding=require") && text.contains(says),
+                "{binding:?}: {text}"
+            );
+        }
+        // And the bound path is allowed.
+        let mut m = machine(Mode::Require, tls());
+        let step = first_step(
+            &mut m,
+            &sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]),
+        );
+        assert!(matches!(step, Ok(StartupStep::Send(_))));
+        assert_eq!(m.mechanism(), Some("SCRAM-SHA-256-PLUS"));
+    }
+
+    #[test]
+    fn prefer_accepts_trust_and_passwords_unbound() {
+        let mut m = machine(
+            channel_binding::Mode::Prefer,
+            TlsBinding::EndPoint(HASH.to_vec()),
+        );
+        let steps = feed_startup(&mut m, &msg(b'R', &0i32.to_be_bytes()));
+        assert!(steps[0].is_ok());
+        let mut m = machine(
+            channel_binding::Mode::Prefer,
+            TlsBinding::EndPoint(HASH.to_vec()),
+        );
+        assert!(matches!(
+            first_step(&mut m, &msg(b'R', &3i32.to_be_bytes())),
+            Ok(StartupStep::Send(_))
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use postgres_protocol::message::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::proto::{self, QueryResult};
+use crate::conn::channel_binding::{self, TlsBinding};
 use crate::conn::config::ConnInfo;
 use crate::conn::connect::{describe_endpoint, open_socket};
 use crate::conn::policy::{self, TlsChoice};
@@ -57,6 +58,8 @@ pub struct WireSession {
     pub(super) server_version_num: u32,
     pub(super) backend_key: Option<(i32, i32)>,
     pub(super) encrypted: bool,
+    /// Authenticated with SCRAM-SHA-256-PLUS, bound to the server's TLS certificate.
+    pub(super) channel_bound: bool,
     /// Set after an I/O or protocol error, or when a COPY was abandoned half-way: the session
     /// cannot be used any more.
     pub(super) broken: bool,
@@ -72,6 +75,7 @@ impl std::fmt::Debug for WireSession {
             .field("server_version_num", &self.server_version_num)
             .field("backend_pid", &self.backend_pid())
             .field("encrypted", &self.encrypted)
+            .field("channel_bound", &self.channel_bound)
             .finish()
     }
 }
@@ -198,12 +202,16 @@ async fn connect_inner(info: &ConnInfo, mode: Mode) -> Result<WireSession> {
     Ok(s)
 }
 
-/// Opens a socket to `info` and settles TLS on it as `tls` says. Returns the stream and whether
-/// it is encrypted.
-async fn open_stream(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<(Box<dyn Io>, bool)> {
+/// Opens a socket to `info` and settles TLS on it as `tls` says. Returns the stream and what it
+/// allows to bind to ([`TlsBinding::NotTls`] when it is not encrypted).
+async fn open_stream(
+    info: &ConnInfo,
+    tls: TlsUse<'_>,
+    mode: Mode,
+) -> Result<(Box<dyn Io>, TlsBinding)> {
     let mut socket = open_socket(info).await?;
     Ok(match tls {
-        TlsUse::Never => (Box::new(socket), false),
+        TlsUse::Never => (Box::new(socket), TlsBinding::NotTls),
         TlsUse::IfOffered(t) | TlsUse::Required(t) => {
             let mut req = BytesMut::new();
             frontend::ssl_request(&mut req);
@@ -223,9 +231,10 @@ async fn open_stream(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<(Bo
                     let stream = t.handshake(socket).await.map_err(|e| {
                         Error::new(ErrorKind::Tls, format!("TLS handshake failed: {e}"))
                     })?;
-                    (Box::new(stream), true)
+                    let binding = crate::conn::tls::binding_of(&stream);
+                    (Box::new(stream), binding)
                 }
-                (b'N', TlsUse::IfOffered(_)) => (Box::new(socket), false),
+                (b'N', TlsUse::IfOffered(_)) => (Box::new(socket), TlsBinding::NotTls),
                 (b'N', _) => {
                     return Err(policy::tls_not_supported(info));
                 }
@@ -245,8 +254,9 @@ async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<Wi
     let user = info.user();
     let context =
         |e: Error| e.context(format!("{} to {endpoint} as user \"{user}\"", mode.label()));
-    let (io, encrypted) = open_stream(info, tls, mode).await.map_err(context)?;
-    startup(io, encrypted, info, mode)
+    let (io, binding) = open_stream(info, tls, mode).await.map_err(context)?;
+    let encrypted = binding.encrypted();
+    startup(io, binding, info, mode)
         .await
         .map_err(|e| policy::hint_if_unencrypted(e, encrypted, info))
         .map_err(context)
@@ -254,10 +264,11 @@ async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<Wi
 
 async fn startup(
     mut io: Box<dyn Io>,
-    encrypted: bool,
+    binding: TlsBinding,
     info: &ConnInfo,
     mode: Mode,
 ) -> Result<WireSession> {
+    let encrypted = binding.encrypted();
     let user = info.user();
     let dbname = info.dbname();
     let app = info
@@ -275,7 +286,8 @@ async fn startup(
     }
     let packet = proto::startup_message(&params)?;
     write_all(io.as_mut(), &packet, info, mode).await?;
-    let mut machine = proto::Startup::new(user.clone(), info.resolve_password());
+    let mut machine = proto::Startup::new(user.clone(), info.resolve_password())
+        .channel_binding(channel_binding::Mode::from_conninfo(info), binding);
     let mut buf = BytesMut::with_capacity(8192);
     loop {
         let msg = read_message(io.as_mut(), &mut buf, info, mode).await?;
@@ -285,6 +297,7 @@ async fn startup(
             proto::StartupStep::Ready => break,
         }
     }
+    let channel_bound = machine.channel_bound();
     let server_version_num = machine
         .parameters
         .iter()
@@ -301,6 +314,7 @@ async fn startup(
         server_version_num,
         backend_key: machine.backend_key,
         encrypted,
+        channel_bound,
         broken: false,
         busy: false,
     })
@@ -358,6 +372,7 @@ impl WireSession {
             server_version_num: 0,
             backend_key: None,
             encrypted: false,
+            channel_bound: false,
             broken: false,
             busy: false,
         }
@@ -381,6 +396,12 @@ impl WireSession {
     /// True when the session runs over TLS.
     pub fn is_encrypted(&self) -> bool {
         self.encrypted
+    }
+
+    /// True when the session authenticated with SCRAM-SHA-256-PLUS, its password exchange bound
+    /// to the server's TLS certificate (`channel_binding`).
+    pub fn is_channel_bound(&self) -> bool {
+        self.channel_bound
     }
 
     /// False once an I/O or protocol error (or an abandoned COPY) left the session unusable.
