@@ -128,10 +128,12 @@ async fn owners_a_non_superuser_may_not_set_are_counted_in_the_result() {
         &format!("CREATE ROLE {} NOLOGIN", quote_ident(&owner)),
     )
     .await;
-    // The role exists in the target, but the migration user is not a member of it.
+    // The role exists in the target as a superuser (a provider's own role, say): the migration
+    // user may not act as it. (A CREATEROLE user may join an ordinary role that exists in the
+    // target, and then keeps its owners: excluding a role with -xr does not stop that.)
     tgt.execute(
         "postgres",
-        &format!("CREATE ROLE {} NOLOGIN", quote_ident(&owner)),
+        &format!("CREATE ROLE {} NOLOGIN SUPERUSER", quote_ident(&owner)),
     )
     .await;
     let db = src.create_database("owners admin ").await;
@@ -147,6 +149,18 @@ async fn owners_a_non_superuser_may_not_set_are_counted_in_the_result() {
     let (admin, pw) = tgt.create_admin("schema admin ", false).await;
     let mut opts = options(&db, tgt.uri(&admin, &pw, "postgres")).await;
     opts.excluded_roles = vec![owner.clone()];
+    // Preflight counts both tables before anything is written.
+    let report = PgMigrate::new(opts.clone()).validate().await;
+    let counted = report
+        .findings
+        .iter()
+        .find(|f| f.check == "owners")
+        .unwrap_or_else(|| panic!("no owners finding: {:?}", report.findings));
+    assert!(
+        counted.message.contains(&format!("2 owned by \"{owner}\"")),
+        "{}",
+        counted.message
+    );
     let result = PgMigrate::new(opts).migrate().await;
     let entry = result.databases.iter().find(|d| d.dbname == db).unwrap();
     assert_eq!(entry.status, DbStatus::Done, "{}", result.to_json());
