@@ -1,5 +1,6 @@
 //! Creating target databases that match the source: encoding, collation and ctype, locale
-//! provider, connection limit, comment, database-level settings and owner.
+//! provider, connection limit, comment, database-level settings, owner and privileges
+//! (`GRANT ... ON DATABASE`, including a `REVOKE CONNECT ... FROM PUBLIC` that hardens it).
 //!
 //! Where the target cannot reproduce a property (a libc locale the target machine lacks, a
 //! locale provider older targets do not have, an owner the migration user may not set), the
@@ -149,6 +150,8 @@ pub async fn ensure_database(
     }
     let mut last_err = None;
     let mut created = false;
+    // Whether the database was created with the source's owner (the first attempt).
+    let mut owner_kept = false;
     for (i, (sql, note)) in attempts.iter().enumerate() {
         match target.batch_execute(sql).await.map_err(Error::from_pg) {
             Ok(()) => {
@@ -156,6 +159,7 @@ pub async fn ensure_database(
                     warnings.push(n.clone());
                 }
                 created = true;
+                owner_kept = i == 0 && !owner.is_empty();
                 break;
             }
             Err(e) if is_locale_error(&e) => {
@@ -183,6 +187,7 @@ pub async fn ensure_database(
                             warnings.push(n.clone());
                         }
                         created = true;
+                        owner_kept = i == 0 && !owner.is_empty();
                         break;
                     }
                     Err(e2) => last_err = Some(e2),
@@ -209,6 +214,22 @@ pub async fn ensure_database(
             ));
         }
     }
+    for sql in privilege_statements(src, owner_kept) {
+        if let Err(e) = target.batch_execute(&sql).await {
+            warnings.push(
+                Warning::new(
+                    crate::warning::WarningKind::Privilege,
+                    format!(
+                        "database \"{}\": privileges not applied: {} ({sql})",
+                        src.name,
+                        Error::from_pg(e).message()
+                    ),
+                )
+                .on(format!("database \"{}\"", src.name))
+                .in_database(&src.name),
+            );
+        }
+    }
     for entry in &src.settings {
         let Some(clause) = set_clause(entry) else {
             continue;
@@ -226,6 +247,30 @@ pub async fn ensure_database(
         }
     }
     Ok(DbOutcome { created, warnings })
+}
+
+/// GRANT / REVOKE statements that give a database this run created the source's privileges.
+/// When the migration user owns it instead of the source's owner (`owner_kept` false), the
+/// source owner's own entry is left out: the migration user holds those rights as the owner,
+/// and granting them to the source's owner would be a grant the source does not have.
+fn privilege_statements(src: &DatabaseInfo, owner_kept: bool) -> Vec<String> {
+    let object = format!("DATABASE {}", quote_ident(&src.name));
+    let mut statements = crate::schema::model::acl_sql(
+        &object,
+        &src.owner,
+        src.acl.as_deref(),
+        &src.acl_default,
+        None,
+    );
+    if !owner_kept {
+        let q = quote_ident(&src.owner);
+        statements.retain(|s| {
+            !(s.ends_with(&format!(" FROM {q}"))
+                || s.ends_with(&format!(" TO {q}"))
+                || s.ends_with(&format!(" TO {q} WITH GRANT OPTION")))
+        });
+    }
+    statements
 }
 
 #[cfg(test)]
@@ -248,7 +293,38 @@ mod tests {
             is_template: false,
             comment: None,
             settings: vec![],
+            acl: None,
+            acl_default: vec!["=Tc/o".into(), "o=CTc/o".into()],
         }
+    }
+
+    #[test]
+    fn database_privileges_are_rebuilt_and_a_lost_owner_gets_no_grant() {
+        let mut d = db('c');
+        assert!(
+            privilege_statements(&d, true).is_empty(),
+            "default privileges"
+        );
+        // REVOKE CONNECT FROM PUBLIC, CREATE for one role.
+        d.acl = Some(vec!["o=CTc/o".into(), "=T/o".into(), "app=C/o".into()]);
+        assert_eq!(
+            privilege_statements(&d, true),
+            vec![
+                "REVOKE ALL ON DATABASE \"d\" FROM PUBLIC",
+                "REVOKE ALL ON DATABASE \"d\" FROM \"o\"",
+                "GRANT CREATE, TEMPORARY, CONNECT ON DATABASE \"d\" TO \"o\"",
+                "GRANT TEMPORARY ON DATABASE \"d\" TO PUBLIC",
+                "GRANT CREATE ON DATABASE \"d\" TO \"app\"",
+            ]
+        );
+        assert_eq!(
+            privilege_statements(&d, false),
+            vec![
+                "REVOKE ALL ON DATABASE \"d\" FROM PUBLIC",
+                "GRANT TEMPORARY ON DATABASE \"d\" TO PUBLIC",
+                "GRANT CREATE ON DATABASE \"d\" TO \"app\"",
+            ]
+        );
     }
 
     #[test]

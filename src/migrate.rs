@@ -569,6 +569,7 @@ impl PgMigrate {
         entry.schema_objects = Some(schema.objects.len());
 
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
+        let mut post_data_owners_lost = 0;
         let table_states = std::sync::Mutex::new(Vec::new());
         let mut summary = format!("schema migrated ({} objects)", schema.objects.len());
         if let Some(s) = selection.summary() {
@@ -724,6 +725,13 @@ impl PgMigrate {
                 }
             }
             if let Some(copied) = copy_report.lock().expect("not poisoned").take() {
+                // Post-data owners the target refused (see PostDataJob::refusable) count with
+                // the schema stage's.
+                post_data_owners_lost = copied
+                    .warnings
+                    .iter()
+                    .filter(|w| w.kind == crate::warning::WarningKind::Ownership)
+                    .count();
                 warnings.extend(copied.warnings.iter().cloned());
                 entry.data = Some(copied);
             }
@@ -736,10 +744,10 @@ impl PgMigrate {
         } else if !(replication && entry.status == DbStatus::Failed) {
             crate::ledger::remove(&target).await?;
         }
-        if report.owners_not_kept > 0 {
+        if report.owners_not_kept + post_data_owners_lost > 0 {
             summary.push_str(&format!(
                 "; {} objects could not keep their owner and are owned by the migration user",
-                report.owners_not_kept
+                report.owners_not_kept + post_data_owners_lost
             ));
             warnings.extend(crate::owners::lost_owner_warnings(
                 &report.owners_lost,
@@ -941,12 +949,14 @@ fn post_data_plan(
         .filter(|o| o.section == Section::PostData)
     {
         // Objects depending on one skipped in pre-data are skipped with it (with a warning).
-        let Some(statements) = exec::statements_unless_skipped(o, opts, facts, report) else {
+        let Some((statements, refusable)) = exec::post_data_statements(o, opts, facts, report)
+        else {
             continue;
         };
         let job = PostDataJob {
             describe: o.describe(),
             statements,
+            refusable,
         };
         match o.table.and_then(|t| tables.get(&t)) {
             Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),

@@ -573,6 +573,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             PostDataJob {
                 describe: "index public.ident_v".into(),
                 statements: vec!["CREATE INDEX ident_v ON public.ident (v)".into()],
+                refusable: Vec::new(),
             },
             PostDataJob {
                 describe: "log".into(),
@@ -580,6 +581,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                     "CREATE TABLE public.ident_log AS SELECT count(*) AS n FROM public.ident"
                         .into(),
                 ],
+                refusable: Vec::new(),
             },
         ],
     );
@@ -591,6 +593,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 "CREATE INDEX parted_id ON public.parted (id)".into(),
                 "CREATE TABLE public.parted_log AS SELECT count(*) AS n FROM public.parted".into(),
             ],
+            refusable: Vec::new(),
         }],
     );
     post.by_table.insert(
@@ -598,6 +601,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
         vec![PostDataJob {
             describe: "materialized view public.mv".into(),
             statements: vec!["REFRESH MATERIALIZED VIEW public.mv".into()],
+            refusable: Vec::new(),
         }],
     );
     post.rest.push(PostDataJob {
@@ -605,6 +609,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
         statements: vec![
             "CREATE TABLE public.rest_log AS SELECT (SELECT count(*) FROM public.gen) + (SELECT count(*) FROM public.unlogged_t) AS n".into(),
         ],
+        refusable: Vec::new(),
     });
     let report = copy(&src, &tgt, &options(CopyFormat::Auto, 0), None, post)
         .await

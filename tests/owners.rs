@@ -72,6 +72,16 @@ async fn build_source(src: &Cluster, r: &Roles, db: &str) {
     )
     .await;
     src.execute(
+        "postgres",
+        &format!(
+            "REVOKE CONNECT, TEMPORARY ON DATABASE {d} FROM PUBLIC; \
+             GRANT CONNECT ON DATABASE {d} TO {rd}; \
+             GRANT CREATE, CONNECT ON DATABASE {d} TO {b}",
+            d = quote_ident(db)
+        ),
+    )
+    .await;
+    src.execute(
         db,
         &format!(
             "SET ROLE {a};
@@ -146,12 +156,13 @@ async fn options(src: &Cluster, target_uri: &str, db: &str, mine: &[&str]) -> Mi
 async fn ownership(c: &Cluster, db: &str) -> Vec<String> {
     let sql = format!(
         "SELECT 'database ' || d.datname || ' owner ' || d.datdba::regrole::text \
+                || ' acl ' || coalesce(d.datacl::text, '-') \
            FROM pg_database d WHERE d.datname = {db_lit}
          UNION ALL
          SELECT 'relation ' || c.oid::regclass::text || ' owner ' || c.relowner::regrole::text \
                 || ' acl ' || coalesce(c.relacl::text, '-') \
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-          WHERE n.nspname IN ('app', 'b_stuff') AND c.relkind IN ('r', 'S', 'v', 'm', 'c')
+          WHERE n.nspname IN ('app', 'b_stuff') AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'c', 'f')
          UNION ALL
          SELECT 'routine ' || p.oid::regprocedure::text || ' owner ' || p.proowner::regrole::text \
                 || ' acl ' || coalesce(p.proacl::text, '-') \
@@ -327,6 +338,18 @@ async fn a_createrole_admin_keeps_every_owner_grant_and_default_privilege() {
     let r = Roles::new("own");
     let db = support::unique_name("owners main");
     build_source(src, &r, &db).await;
+    // Publications of both owners (the second one's owner holds CREATE on the database).
+    src.execute(
+        &db,
+        &format!(
+            "SET ROLE {a}; CREATE PUBLICATION app_pub FOR TABLE app.t WITH (publish = 'insert'); \
+             RESET ROLE; SET ROLE {b}; CREATE PUBLICATION b_pub FOR TABLE b_stuff.events; \
+             RESET ROLE;",
+            a = quote_ident(&r.owner_a),
+            b = quote_ident(&r.owner_b)
+        ),
+    )
+    .await;
     let (admin, pw) = tgt.create_admin("own_avnadmin", true).await;
 
     // Preflight sees nothing to lose.
@@ -352,6 +375,11 @@ async fn a_createrole_admin_keeps_every_owner_grant_and_default_privilege() {
         assert_eq!(s.status, RoleStatus::Created, "{s:?}");
     }
     assert_same(&r, &admin, &db, &[]).await;
+    assert_eq!(
+        foreign_and_publications(src, &db).await,
+        foreign_and_publications(tgt, &db).await,
+        "publications differ"
+    );
     // The data came along into tables the admin does not own.
     assert_eq!(
         tgt.query_strings(&db, "SELECT count(*) FROM app.t").await[0][0].as_deref(),
@@ -464,6 +492,155 @@ async fn objects_of_a_superuser_go_to_the_admin_with_warnings_naming_them() {
         tgt.execute(&db, sql).await;
     }
     assert_same(&r, &admin, &db, &[]).await;
+}
+
+/// Foreign servers, their user mappings and foreign tables, and publications, each with its
+/// owner and ACL, one line each, sorted.
+async fn foreign_and_publications(c: &Cluster, db: &str) -> Vec<String> {
+    let sql = "SELECT 'fdw ' || w.fdwname || ' acl ' || coalesce(w.fdwacl::text, '-') \
+                 FROM pg_foreign_data_wrapper w
+               UNION ALL
+               SELECT 'server ' || s.srvname || ' owner ' || s.srvowner::regrole::text \
+                      || ' acl ' || coalesce(s.srvacl::text, '-') \
+                      || ' options ' || coalesce(s.srvoptions::text, '-') \
+                 FROM pg_foreign_server s
+               UNION ALL
+               SELECT 'user mapping ' || m.srvname || ' for ' || m.usename || ' ' \
+                      || coalesce(m.umoptions::text, '-') \
+                 FROM pg_user_mappings m
+               UNION ALL
+               SELECT 'foreign table ' || f.ftrelid::regclass::text || ' server ' || s.srvname \
+                 FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver
+               UNION ALL
+               SELECT 'publication ' || p.pubname || ' owner ' || p.pubowner::regrole::text \
+                      || ' ' || p.pubinsert || p.pubupdate || p.pubdelete || p.pubtruncate \
+                 FROM pg_publication p
+               UNION ALL
+               SELECT 'publication table ' || t.pubname || ' ' || t.schemaname || '.' || t.tablename \
+                 FROM pg_publication_tables t
+               ORDER BY 1";
+    c.query_strings(db, sql)
+        .await
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_servers_and_their_user_mappings_keep_their_owners() {
+    if !support::offered(
+        "foreign_servers_and_their_user_mappings_keep_their_owners",
+        &["postgres_fdw"],
+    )
+    .await
+    {
+        return;
+    }
+    let _lock = LOCK.lock().await;
+    let (src, tgt) = (source(), target());
+    let r = Roles::new("own_fdw");
+    let db = support::unique_name("owners fdw");
+    build_source(src, &r, &db).await;
+    let (a, b, rd) = (
+        quote_ident(&r.owner_a),
+        quote_ident(&r.owner_b),
+        quote_ident(&r.reader),
+    );
+    // The superuser installs the wrapper and lets both owners use it, as a provider's
+    // extension installer does; everything else is the owners' own doing.
+    src.execute(
+        &db,
+        &format!(
+            "CREATE EXTENSION postgres_fdw;
+             GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO {a}, {b};
+             SET ROLE {a};
+             CREATE SERVER app_srv FOREIGN DATA WRAPPER postgres_fdw
+                 OPTIONS (host '127.0.0.1', dbname 'elsewhere');
+             CREATE USER MAPPING FOR {a} SERVER app_srv OPTIONS (user 'remote', password 'secret');
+             CREATE USER MAPPING FOR PUBLIC SERVER app_srv OPTIONS (user 'anyone');
+             GRANT USAGE ON FOREIGN SERVER app_srv TO {rd};
+             CREATE FOREIGN TABLE app.remote_t (id int, v text) SERVER app_srv
+                 OPTIONS (schema_name 'app', table_name 't');
+             RESET ROLE;
+             SET ROLE {b};
+             CREATE SERVER b_srv FOREIGN DATA WRAPPER postgres_fdw;
+             RESET ROLE;"
+        ),
+    )
+    .await;
+    let (admin, pw) = tgt.create_admin("own_fdw_admin", true).await;
+    // As on a managed service: the database exists, owned by the admin, and the provider's
+    // installer (a superuser) created the wrapper and lets the admin hand it on.
+    tgt.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} OWNER {}",
+            quote_ident(&db),
+            quote_ident(&admin)
+        ),
+    )
+    .await;
+    tgt.execute(
+        &db,
+        &format!(
+            "CREATE EXTENSION postgres_fdw; \
+             GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO {} WITH GRANT OPTION",
+            quote_ident(&admin)
+        ),
+    )
+    .await;
+    let opts = options(src, &tgt.uri(&admin, &pw, "postgres"), &db, &r.all()).await;
+    let result = PgMigrate::new(opts).migrate().await;
+    let (status, message) = entry_status(&result, &db);
+    assert_eq!(status, DbStatus::Done, "{}", result.to_json());
+    assert!(!message.contains("could not keep their owner"), "{message}");
+    assert!(
+        owner_warnings(&result).is_empty(),
+        "{:?}",
+        owner_warnings(&result)
+    );
+    // The database existed (owned by the admin): everything inside it is compared.
+    let (x, y) = (ownership(src, &db).await, ownership(tgt, &db).await);
+    assert_eq!(x[1..], y[1..], "owners, ACLs and default privileges differ");
+    let (x, y) = (
+        foreign_and_publications(src, &db).await,
+        foreign_and_publications(tgt, &db).await,
+    );
+    // The wrapper belongs to the provider's superuser on both sides; on the target the admin
+    // passed USAGE on, so those grants name it as grantor (only a superuser may grant in
+    // another's name).
+    let without_wrapper = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|l| !l.starts_with("fdw "))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        without_wrapper(&x),
+        without_wrapper(&y),
+        "foreign servers, user mappings or foreign tables differ"
+    );
+    // Exactly the two owners got USAGE from the admin: nothing else was changed on it.
+    let passed_on = tgt
+        .query_strings(
+            &db,
+            &format!(
+                "SELECT pg_get_userbyid(a.grantee)::text \
+                   FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) a \
+                  WHERE w.fdwname = 'postgres_fdw' AND pg_get_userbyid(a.grantor) = {} \
+                  ORDER BY 1",
+                quote_literal(&admin)
+            ),
+        )
+        .await;
+    let mut expected = vec![vec![Some(r.owner_a.clone())], vec![Some(r.owner_b.clone())]];
+    expected.sort();
+    assert_eq!(passed_on, expected, "{y:?}");
+    assert_eq!(
+        memberships(src, &r.all(), None).await,
+        memberships(tgt, &r.all(), Some(&admin)).await,
+        "pg_auth_members differ (or the admin kept a membership it took)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

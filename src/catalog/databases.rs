@@ -25,6 +25,11 @@ pub struct DatabaseInfo {
     pub comment: Option<String>,
     /// `name=value` entries of `ALTER DATABASE ... SET`, as stored in `pg_db_role_setting`.
     pub settings: Vec<String>,
+    /// `datacl` as text items; `None` means the default privileges (CONNECT and TEMPORARY for
+    /// PUBLIC, everything for the owner).
+    pub acl: Option<Vec<String>>,
+    /// `acldefault('d', datdba)` as text items: what `acl` is a change from.
+    pub acl_default: Vec<String>,
 }
 
 /// Reads every database of the server the session is connected to.
@@ -53,7 +58,8 @@ pub async fn list_databases(session: &Session) -> Result<Vec<DatabaseInfo>> {
                 {provider}, {locale}::text, {rules}::text, d.datconnlimit, d.datallowconn, d.datistemplate, \
                 pg_catalog.shobj_description(d.oid, 'pg_database')::text, \
                 (SELECT s.setconfig::text[] FROM pg_catalog.pg_db_role_setting s \
-                  WHERE s.setdatabase = d.oid AND s.setrole = 0) \
+                  WHERE s.setdatabase = d.oid AND s.setrole = 0), \
+                d.datacl::text[], pg_catalog.acldefault('d', d.datdba)::text[] \
            FROM pg_catalog.pg_database d ORDER BY d.datname"
     );
     let rows = session
@@ -77,6 +83,8 @@ pub async fn list_databases(session: &Session) -> Result<Vec<DatabaseInfo>> {
             is_template: r.get(11),
             comment: r.get(12),
             settings: r.get::<_, Option<Vec<String>>>(13).unwrap_or_default(),
+            acl: r.get(14),
+            acl_default: r.get::<_, Option<Vec<String>>>(15).unwrap_or_default(),
         })
         .collect())
 }

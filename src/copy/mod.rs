@@ -189,8 +189,16 @@ impl Default for CopyOptions {
 pub struct PostDataJob {
     /// What the object is, for errors ("index public.t_pkey").
     pub describe: String,
-    /// Each run with `batch_execute` (simple query), in order.
+    /// Each run with `batch_execute` (simple query), in order; in one transaction with the
+    /// object's ledger row. One that fails fails the database.
     pub statements: Vec<String>,
+    /// The object's owner, privilege and comment statements, each run on its own once the
+    /// object exists. The target may refuse them (a publication's owner needs CREATE on the
+    /// database, a grant needs the grant option) and, as in the schema stage, that is a warning
+    /// of the given kind, never a failed database: the object is there, only its owner or a
+    /// grant is not. They are idempotent, so they run again when a resumed run finds the object
+    /// already recorded.
+    pub refusable: Vec<(crate::warning::WarningKind, String)>,
 }
 
 /// Post-data work, split by what it waits for.
@@ -680,7 +688,14 @@ async fn run(
         step(
             stop,
             &[&control],
-            worker::run_jobs(&control, dbname_target, jobs, ledger_run.as_deref(), false),
+            worker::run_jobs(
+                &control,
+                dbname_target,
+                jobs,
+                ledger_run.as_deref(),
+                false,
+                &shared.warnings,
+            ),
         )
         .await?;
     }
@@ -693,6 +708,7 @@ async fn run(
             &post_data.rest,
             ledger_run.as_deref(),
             false,
+            &shared.warnings,
         ),
     )
     .await?;

@@ -175,10 +175,12 @@ mod tests {
         let created = PostDataJob {
             describe: "index s.i".into(),
             statements: vec!["CREATE INDEX i ON s.done (a)".into()],
+            refusable: Vec::new(),
         };
         let missing = PostDataJob {
             describe: "index s.j".into(),
             statements: vec!["CREATE INDEX j ON s.done (a)".into()],
+            refusable: Vec::new(),
         };
         ledger
             .post_data

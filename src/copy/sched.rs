@@ -302,6 +302,7 @@ mod tests {
         PostDataJob {
             describe: s.into(),
             statements: vec![s.into()],
+            refusable: Vec::new(),
         }
     }
 

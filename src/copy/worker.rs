@@ -493,7 +493,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             guarded(
                 sh,
                 cancel,
-                run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry),
+                run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry, &sh.warnings),
             )
             .await?;
             Ok(Outcome::Post {
@@ -581,6 +581,7 @@ pub(crate) async fn run_jobs(
     jobs: &[super::PostDataJob],
     ledger: Option<&str>,
     retry: bool,
+    warnings: &std::sync::Mutex<Vec<crate::warning::Warning>>,
 ) -> Result<()> {
     for job in jobs {
         let locate = |e: Error| {
@@ -593,6 +594,7 @@ pub(crate) async fn run_jobs(
             for stmt in &job.statements {
                 tgt.run(stmt).await.map_err(locate)?;
             }
+            run_refusable(&mut tgt, job, warnings).await?;
             continue;
         };
         if retry
@@ -605,6 +607,7 @@ pub(crate) async fn run_jobs(
                 .map_err(locate)?
         {
             // Recorded: its transaction committed before the connection was lost.
+            run_refusable(&mut tgt, job, warnings).await?;
             continue;
         }
         // One round trip, as without a ledger: the statements and the ledger row in one
@@ -621,6 +624,40 @@ pub(crate) async fn run_jobs(
             let _ = tgt.run("ROLLBACK").await;
             return Err(locate(e));
         }
+        run_refusable(&mut tgt, job, warnings).await?;
+    }
+    Ok(())
+}
+
+/// Runs `job`'s owner, privilege and comment statements one by one (see
+/// [`super::PostDataJob::refusable`]): one the server refuses is a warning. Only a lost
+/// connection (or a cancelled run) is an error, since then nothing more can run.
+async fn run_refusable(
+    tgt: &mut impl Statements,
+    job: &super::PostDataJob,
+    warnings: &std::sync::Mutex<Vec<crate::warning::Warning>>,
+) -> Result<()> {
+    use crate::warning::{Warning, WarningKind};
+    for (kind, stmt) in &job.refusable {
+        let Err(e) = tgt.run(stmt).await else {
+            continue;
+        };
+        if e.sqlstate().is_none() {
+            return Err(e
+                .with_side(Side::Target)
+                .with_object(job.describe.clone())
+                .with_phase(crate::error::Phase::PostData));
+        }
+        let what = match kind {
+            WarningKind::Ownership => "owner not kept",
+            WarningKind::Privilege => "privileges not applied",
+            _ => "comment not applied",
+        };
+        tracing::warn!("{}: {what}: {}", job.describe, e.message());
+        warnings.lock().expect("not poisoned").push(
+            Warning::new(*kind, format!("{}: {what}: {}", job.describe, e.message()))
+                .on(job.describe.clone()),
+        );
     }
     Ok(())
 }

@@ -257,7 +257,7 @@ fn is_owner_self_grant(stmt: &str, owner: &str) -> bool {
 
 /// The statements of `o` as run by this executor, for other stages (the data engine runs
 /// post-data work per table). Owners that may not be set are left out and counted; a missing
-/// tablespace is left out without a warning (see [`statements_unless_skipped`] for one).
+/// tablespace is left out without a warning (see [`post_data_statements`] for one).
 pub fn statements_for(
     o: &SchemaObject,
     opts: SchemaOptions,
@@ -273,30 +273,43 @@ pub fn statements_for(
     out
 }
 
-/// The statements of `o` for other stages, like [`statements_for`], or `None` with a warning
-/// in `report` when `o` depends on an object skipped for lack of privilege.
-pub fn statements_unless_skipped(
+/// What creates a post-data object, then its refusable statements with their warning kind
+/// (see [`post_data_statements`]).
+pub type PostDataStatements = (Vec<String>, Vec<(WarningKind, String)>);
+
+/// The statements of `o` for the data engine's post-data work, or `None` with a warning in
+/// `report` when `o` depends on an object skipped for lack of privilege: first what creates the
+/// object (a failure fails the database), then its owner, privilege and comment statements
+/// with the kind of warning their refusal is (as [`apply`] treats them: the object is there,
+/// only its owner or a grant is not).
+pub fn post_data_statements(
     o: &SchemaObject,
     opts: SchemaOptions,
     state: &ExecState,
     report: &mut ExecReport,
-) -> Option<Vec<String>> {
+) -> Option<PostDataStatements> {
     if let Some(w) = state.skipped.dependent(o) {
         report.warnings.push(w);
         return None;
     }
-    let out = planned(
+    let mut create = Vec::new();
+    let mut refusable = Vec::new();
+    for (part, sql) in planned(
         o,
         opts,
         state,
         &mut report.owners_lost,
         &mut report.warnings,
-    )
-    .into_iter()
-    .map(|(_, s)| s)
-    .collect();
+    ) {
+        match part {
+            Part::Create => create.push(sql),
+            Part::Owner => refusable.push((WarningKind::Ownership, sql)),
+            Part::Acl => refusable.push((WarningKind::Privilege, sql)),
+            Part::Comment => refusable.push((WarningKind::Schema, sql)),
+        }
+    }
     report.owners_not_kept = report.owners_lost.len();
-    Some(out)
+    Some((create, refusable))
 }
 
 /// What running a phase did.
@@ -661,6 +674,16 @@ pub fn script(schema: &Schema, opts: SchemaOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Post-data statements in the order they run: what creates the object, then the rest.
+    fn flat(run: Option<PostDataStatements>) -> Option<Vec<String>> {
+        run.map(|(create, refusable)| {
+            create
+                .into_iter()
+                .chain(refusable.into_iter().map(|(_, s)| s))
+                .collect()
+        })
+    }
     use crate::schema::model::{ObjId, ObjectKind, Section, class, owner_sql};
 
     fn table(owner: &str) -> SchemaObject {
@@ -716,7 +739,12 @@ mod tests {
         let mut f = state("admin");
         f.superuser = false;
         let mut report = ExecReport::default();
-        let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
+        let run = flat(post_data_statements(
+            &o,
+            SchemaOptions::default(),
+            &f,
+            &mut report,
+        ));
         assert_eq!(
             run.unwrap(),
             vec![
@@ -848,12 +876,21 @@ mod tests {
             .refused(&object(1, ObjectKind::EventTrigger, "et", &[]));
         let mut report = ExecReport::default();
         let dependent = object(2, ObjectKind::Index, "idx", &[1]);
-        let run =
-            statements_unless_skipped(&dependent, SchemaOptions::default(), &copy, &mut report);
+        let run = flat(post_data_statements(
+            &dependent,
+            SchemaOptions::default(),
+            &copy,
+            &mut report,
+        ));
         assert_eq!(run, None);
         assert_eq!(report.warnings.len(), 1);
         let free = table("app");
-        let run = statements_unless_skipped(&free, SchemaOptions::default(), &copy, &mut report);
+        let run = flat(post_data_statements(
+            &free,
+            SchemaOptions::default(),
+            &copy,
+            &mut report,
+        ));
         assert_eq!(run.map(|s| s.len()), Some(1));
     }
 
@@ -864,7 +901,12 @@ mod tests {
         let mut f = state("app");
         f.tablespaces = Some(HashMap::from([("fast ts".to_string(), true)]));
         let mut report = ExecReport::default();
-        let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
+        let run = flat(post_data_statements(
+            &o,
+            SchemaOptions::default(),
+            &f,
+            &mut report,
+        ));
         assert_eq!(
             run.unwrap(),
             vec![
@@ -876,7 +918,12 @@ mod tests {
         assert!(report.warnings.is_empty());
 
         f.tablespaces = Some(HashMap::new());
-        let run = statements_unless_skipped(&o, SchemaOptions::default(), &f, &mut report);
+        let run = flat(post_data_statements(
+            &o,
+            SchemaOptions::default(),
+            &f,
+            &mut report,
+        ));
         assert_eq!(
             run.unwrap(),
             vec!["CREATE TABLE \"s\".\"t\" ()".to_string()]

@@ -24,7 +24,7 @@ use std::collections::HashSet;
 
 use super::exec::ExecState;
 use super::graph::Schema;
-use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_sql, class};
+use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_delta_sql, class};
 use super::relations::synthetic;
 use crate::catalog::extensions::{MemberAcl, TablePartName, existing_parts};
 use crate::catalog::relations::RelationCatalog;
@@ -249,12 +249,11 @@ pub fn member_acl_objects(rows: &[MemberAcl]) -> Vec<SchemaObject> {
                 None,
                 format!("{} (member of an extension)", r.identity),
             );
-            o.acl = acl_sql(
+            o.acl = acl_delta_sql(
                 &format!("{} {}", r.keyword, r.identity),
                 &r.owner,
-                Some(&r.acl),
+                &r.acl,
                 &r.initial,
-                None,
             );
             o.deps = vec![
                 ObjId::new(class::PG_EXTENSION, r.extension),
@@ -449,12 +448,10 @@ mod tests {
         }];
         let o = &member_acl_objects(&rows)[0];
         assert!(o.create.is_empty());
-        assert!(
-            o.acl.contains(
-                &"REVOKE ALL ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC".into()
-            ),
-            "{:?}",
-            o.acl
+        // Only what the source changed: the hardening REVOKE from PUBLIC.
+        assert_eq!(
+            o.acl,
+            vec!["REVOKE EXECUTE ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC"]
         );
         assert!(o.deps.contains(&ObjId::new(class::PG_EXTENSION, 20000)));
     }

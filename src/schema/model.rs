@@ -486,6 +486,72 @@ pub fn acl_sql(
     out
 }
 
+/// GRANT / REVOKE statements that change `initial` into `acl` item by item, for objects this
+/// run does not create (members of an extension, whose script left `initial`, recorded in
+/// `pg_init_privs`): only what the source changed is replayed, as pg_dump does, so entries the
+/// two sides share (the owner's own, a provider's grant to the migration user) are left alone.
+/// Grants made by another role than `owner` are replayed as that role, as in [`acl_sql`].
+pub fn acl_delta_sql(
+    keyword_object: &str,
+    owner: &str,
+    acl: &[String],
+    initial: &[String],
+) -> Vec<String> {
+    let items = |v: &[String]| -> Vec<(Option<String>, char, bool, String)> {
+        v.iter()
+            .filter_map(|a| parse_aclitem(a))
+            .flat_map(|i| {
+                i.privileges
+                    .iter()
+                    .map(|(p, g)| (i.grantee.clone(), *p, *g, i.grantor.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (now, before) = (items(acl), items(initial));
+    let who = |g: &Option<String>| match g {
+        Some(r) => quote_ident(r),
+        None => "PUBLIC".to_string(),
+    };
+    let mut out = Vec::new();
+    for (grantee, p, _, _) in &before {
+        let kept = now.iter().any(|(g, q, _, _)| g == grantee && q == p);
+        if let (false, Some(name)) = (kept, privilege_name(*p)) {
+            out.push(format!(
+                "REVOKE {name} ON {keyword_object} FROM {}",
+                who(grantee)
+            ));
+        }
+    }
+    for item in &now {
+        let (grantee, p, grant_option, grantor) = item;
+        let same = before
+            .iter()
+            .any(|(g, q, o, _)| g == grantee && q == p && o == grant_option);
+        let Some(name) = privilege_name(*p) else {
+            continue;
+        };
+        if same {
+            continue;
+        }
+        let stmt = format!(
+            "GRANT {name} ON {keyword_object} TO {}{}",
+            who(grantee),
+            if *grant_option {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            }
+        );
+        out.push(if grantor == owner {
+            stmt
+        } else {
+            format!("{SET_ROLE}{}; {stmt}; RESET ROLE", quote_ident(grantor))
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,6 +566,33 @@ mod tests {
         assert_eq!(p.grantee, None);
         assert_eq!(p.grantor, "Own er");
         assert!(parse_aclitem("garbage").is_none());
+    }
+
+    #[test]
+    fn extension_members_get_only_what_the_source_changed() {
+        let initial = vec!["postgres=U/postgres".to_string()];
+        let acl = vec![
+            "postgres=U/postgres".to_string(),
+            "app=U/postgres".to_string(),
+            "ops=U*/app".to_string(),
+        ];
+        assert_eq!(
+            acl_delta_sql("FOREIGN DATA WRAPPER \"w\"", "postgres", &acl, &initial),
+            vec![
+                "GRANT USAGE ON FOREIGN DATA WRAPPER \"w\" TO \"app\"".to_string(),
+                format!(
+                    "{SET_ROLE}\"app\"; GRANT USAGE ON FOREIGN DATA WRAPPER \"w\" TO \"ops\" \
+                     WITH GRANT OPTION; RESET ROLE"
+                ),
+            ]
+        );
+        // A hardening REVOKE of the extension's default grant to PUBLIC.
+        let initial = vec!["o=X/o".to_string(), "=X/o".to_string()];
+        assert_eq!(
+            acl_delta_sql("FUNCTION \"f\"()", "o", &initial[..1], &initial),
+            vec!["REVOKE EXECUTE ON FUNCTION \"f\"() FROM PUBLIC".to_string()]
+        );
+        assert!(acl_delta_sql("FUNCTION \"f\"()", "o", &initial, &initial).is_empty());
     }
 
     #[test]
