@@ -24,7 +24,7 @@ use tokio_postgres::config::{ChannelBinding as PgChannelBinding, SslMode as PgSs
 use super::channel_binding::{self, Refusal, TlsBinding};
 use super::config::ConnInfo;
 use super::policy::{self, TlsChoice};
-use super::tls::{RustlsConnect, TlsSettings};
+use super::tls::{Observed, RustlsConnect, TlsSettings};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A TCP or Unix-domain socket to a server.
@@ -218,7 +218,7 @@ async fn connect_once(
     };
     let socket = open_socket(info).await?;
     let cfg = pg_config(info, ssl);
-    let (connector, seen) = match tls {
+    let (connector, observed) = match tls {
         Some(t) => t.connector(),
         None => (RustlsConnect::none(), Default::default()),
     };
@@ -228,7 +228,7 @@ async fn connect_once(
     let (client, connection) = cfg
         .connect_raw(socket, connector)
         .await
-        .map_err(|e| explain_connect_error(info, ssl, seen.get(), e))?;
+        .map_err(|e| explain_connect_error(info, ssl, &observed, e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(
@@ -240,12 +240,12 @@ async fn connect_once(
     Ok(client)
 }
 
-/// Our error for a failed tokio-postgres connection attempt. `seen` is what the TLS handshake
-/// allowed to bind to (`None`: no handshake happened).
+/// Our error for a failed tokio-postgres connection attempt; `observed` is what the attempt
+/// showed of TLS and of the server's first authentication request.
 fn explain_connect_error(
     info: &ConnInfo,
     ssl: PgSslMode,
-    seen: Option<&TlsBinding>,
+    observed: &Observed,
     e: tokio_postgres::Error,
 ) -> Error {
     let endpoint = describe_endpoint(info);
@@ -258,11 +258,16 @@ fn explain_connect_error(
         && err.sqlstate().is_none()
         && msg.contains("did not use channel binding")
     {
-        let why = match seen {
-            None => Refusal::NotTls,
-            Some(TlsBinding::NotTls) => Refusal::NotTls,
-            Some(TlsBinding::Unavailable(reason)) => Refusal::Unbindable(reason.clone()),
-            Some(TlsBinding::EndPoint(_)) => Refusal::NotBound,
+        let why = match (observed.binding.get(), observed.first_auth_request.get()) {
+            (None | Some(TlsBinding::NotTls), _) => Refusal::NotTls,
+            (_, Some(0)) => Refusal::AuthenticatedWithoutBinding,
+            (_, Some(3)) => Refusal::PasswordMethod("cleartext"),
+            (_, Some(5)) => Refusal::PasswordMethod("md5"),
+            (Some(TlsBinding::Unavailable(reason)), Some(10)) => {
+                Refusal::Unbindable(reason.clone())
+            }
+            (Some(TlsBinding::EndPoint(_)), Some(10)) => Refusal::NoPlusOffered,
+            _ => Refusal::NotBound,
         };
         return channel_binding::required_error(&why).context(format!(
             "connecting to {endpoint} as user \"{}\"",

@@ -339,16 +339,15 @@ impl TlsSettings {
     }
 
     /// A connector for one socket, for tokio-postgres' `connect_raw`, and where it records
-    /// what the handshake allows to bind to (left empty when no handshake happened: the
-    /// server refused TLS under sslmode=prefer), so that a channel-binding refusal can say why.
-    pub fn connector(&self) -> (RustlsConnect, Arc<OnceLock<TlsBinding>>) {
-        let seen = Arc::new(OnceLock::new());
+    /// what the connection showed ([`Observed`]), so that a channel-binding refusal can say why.
+    pub fn connector(&self) -> (RustlsConnect, Arc<Observed>) {
+        let observed = Arc::new(Observed::default());
         (
             RustlsConnect {
                 settings: Some(self.clone()),
-                seen: seen.clone(),
+                observed: observed.clone(),
             },
-            seen,
+            observed,
         )
     }
 
@@ -375,11 +374,24 @@ pub fn binding_of<S>(tls: &tokio_rustls::client::TlsStream<S>) -> TlsBinding {
     TlsBinding::of_certificate(leaf.map(|c| c.as_ref()))
 }
 
+/// What one tokio-postgres connection attempt showed of the TLS channel and of the server's
+/// first authentication request. tokio-postgres refuses every unbound exchange under
+/// `channel_binding=require` with the same words ("server did not use channel binding"); these
+/// let our error say which case it was, in libpq's words.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// Set when the TLS handshake completed (empty: the connection is not encrypted).
+    pub binding: OnceLock<TlsBinding>,
+    /// The code of the server's first Authentication message over TLS (0 ok, 3 cleartext
+    /// password, 5 md5, 10 SASL, ...).
+    pub first_auth_request: OnceLock<i32>,
+}
+
 /// The [`TlsConnect`] implementation handed to tokio-postgres. Without settings it is used
 /// with `sslmode=disable`, where tokio-postgres never calls it.
 pub struct RustlsConnect {
     settings: Option<TlsSettings>,
-    seen: Arc<OnceLock<TlsBinding>>,
+    observed: Arc<Observed>,
 }
 
 impl RustlsConnect {
@@ -387,7 +399,7 @@ impl RustlsConnect {
     pub fn none() -> Self {
         RustlsConnect {
             settings: None,
-            seen: Arc::new(OnceLock::new()),
+            observed: Arc::default(),
         }
     }
 }
@@ -411,15 +423,58 @@ where
                 TlsBinding::EndPoint(hash) => Some(hash.clone()),
                 _ => None,
             };
-            let _ = self.seen.set(binding);
-            Ok(RustlsStream(Box::new(tls), end_point))
+            let _ = self.observed.binding.set(binding);
+            Ok(RustlsStream {
+                tls: Box::new(tls),
+                end_point,
+                sniff: Some(Sniffer {
+                    head: [0; 9],
+                    len: 0,
+                    observed: self.observed,
+                }),
+            })
         })
     }
 }
 
 /// A TLS stream as tokio-postgres wants it.
-/// The second field is the `tls-server-end-point` data when the certificate can be bound.
-pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>, Option<Vec<u8>>);
+pub struct RustlsStream<S> {
+    tls: Box<tokio_rustls::client::TlsStream<S>>,
+    /// The `tls-server-end-point` data when the certificate can be bound.
+    end_point: Option<Vec<u8>>,
+    /// Watches the first bytes the server sends, until its first message is known.
+    sniff: Option<Sniffer>,
+}
+
+/// Reads the header of the server's first message (tag, length, Authentication code) as it
+/// passes, into [`Observed::first_auth_request`]; then it is dropped and reads cost nothing.
+struct Sniffer {
+    head: [u8; 9],
+    len: usize,
+    observed: Arc<Observed>,
+}
+
+impl Sniffer {
+    /// Takes newly read bytes; `true` once the first message is known (or is not an
+    /// Authentication message) and the sniffer can go.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        let take = bytes.len().min(self.head.len() - self.len);
+        self.head[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+        if self.len >= 1 && self.head[0] != b'R' {
+            return true;
+        }
+        if self.len == self.head.len() {
+            let [_, _, _, _, _, a, b, c, d] = self.head;
+            let _ = self
+                .observed
+                .first_auth_request
+                .set(i32::from_be_bytes([a, b, c, d]));
+            return true;
+        }
+        false
+    }
+}
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
     fn poll_read(
@@ -427,7 +482,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.0).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut *self.tls).poll_read(cx, buf);
+        if let (Some(sniff), Poll::Ready(Ok(()))) = (self.sniff.as_mut(), &polled) {
+            if sniff.feed(&buf.filled()[before..]) {
+                self.sniff = None;
+            }
+        }
+        polled
     }
 }
 
@@ -437,13 +499,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.0).poll_write(cx, buf)
+        Pin::new(&mut *self.tls).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.0).poll_flush(cx)
+        Pin::new(&mut *self.tls).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.0).poll_shutdown(cx)
+        Pin::new(&mut *self.tls).poll_shutdown(cx)
     }
 }
 
@@ -452,9 +514,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for Rustl
     /// tokio-postgres then picks SCRAM-SHA-256-PLUS when the server offers it, sends "y" when
     /// it does not, and honours `channel_binding` (set on its `Config` from the conninfo).
     fn channel_binding(&self) -> ChannelBinding {
-        match &self.1 {
+        match &self.end_point {
             Some(hash) => ChannelBinding::tls_server_end_point(hash.clone()),
             None => ChannelBinding::none(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sniff(chunks: &[&[u8]]) -> Option<i32> {
+        let observed = Arc::new(Observed::default());
+        let mut s = Sniffer {
+            head: [0; 9],
+            len: 0,
+            observed: observed.clone(),
+        };
+        for chunk in chunks {
+            if s.feed(chunk) {
+                break;
+            }
+        }
+        observed.first_auth_request.get().copied()
+    }
+
+    #[test]
+    fn the_first_authentication_request_is_read_even_when_split() {
+        let md5 = [b'R', 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4];
+        assert_eq!(sniff(&[&md5]), Some(5));
+        assert_eq!(sniff(&[&md5[..3], &md5[3..7], &md5[7..]]), Some(5));
+        assert_eq!(sniff(&[&[b'R', 0, 0, 0, 8, 0, 0, 0, 0]]), Some(0));
+        // An ErrorResponse first, or too few bytes: nothing is claimed.
+        assert_eq!(sniff(&[b"E\0\0\0\x08SFA"]), None);
+        assert_eq!(sniff(&[&md5[..6]]), None);
     }
 }

@@ -1,12 +1,13 @@
 //! Throw-away PostgreSQL clusters for the integration tests.
 //!
-//! Each test binary includes this module with `mod support;` and gets up to three clusters,
+//! Each test binary includes this module with `mod support;` and gets up to four clusters,
 //! started lazily on first use and shared by every test of that binary:
 //!
 //! - [`source()`]: major `PG_SOURCE_VERSION` (default 15);
 //! - [`target()`]: major `PG_TARGET_VERSION` (default 15), always a different cluster;
 //! - [`tls_cluster()`]: the source major with `ssl = on`, a test CA, and a `pg_hba.conf` that
-//!   rejects plain TCP, takes passwords over TLS and authenticates [`CERT_USER`] by certificate.
+//!   rejects plain TCP, takes passwords over TLS and authenticates [`CERT_USER`] by certificate
+//!   ([`tls_cluster_sha384()`]: the same with SHA-384 certificates, for channel binding).
 //!
 //! Server binaries are looked up in `PG_SOURCE_BIN` / `PG_TARGET_BIN`, else `PG_BIN`, else
 //! `.pg/<major>/bin` (installed by `scripts/install-postgres.sh <major>`), else
@@ -87,6 +88,7 @@ pub struct TlsFiles {
 static SOURCE: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static TARGET: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static TLS: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static TLS_SHA384: OnceLock<Result<Cluster, String>> = OnceLock::new();
 
 /// The source cluster (major `PG_SOURCE_VERSION`, default 15).
 pub fn source() -> &'static Cluster {
@@ -106,6 +108,13 @@ pub fn target() -> &'static Cluster {
 /// connections log in by password, and the certificate user by its client certificate.
 pub fn tls_cluster() -> &'static Cluster {
     server::get(&TLS, server::Kind::Tls)
+}
+
+/// [`tls_cluster()`] with ECDSA P-384 certificates signed with SHA-384 (the default ones use
+/// SHA-256): channel binding hashes the server certificate with its signature's hash, and only
+/// a server of another hash shows that we pick the one the server picks.
+pub fn tls_cluster_sha384() -> &'static Cluster {
+    server::get(&TLS_SHA384, server::Kind::TlsSha384)
 }
 
 /// A cluster started on a copy of the stopped data directory `template` with the server

@@ -25,6 +25,8 @@ pub(super) enum Kind {
     Source,
     Target,
     Tls,
+    /// Like [`Kind::Tls`] with ECDSA P-384 / SHA-384 certificates.
+    TlsSha384,
 }
 
 impl Kind {
@@ -33,13 +35,14 @@ impl Kind {
             Kind::Source => "source",
             Kind::Target => "target",
             Kind::Tls => "tls",
+            Kind::TlsSha384 => "tls-sha384",
         }
     }
 
     /// Which PG_<ROLE>_VERSION / PG_<ROLE>_BIN pair selects this cluster's binaries.
     fn env_role(self) -> &'static str {
         match self {
-            Kind::Source | Kind::Tls => "SOURCE",
+            Kind::Source | Kind::Tls | Kind::TlsSha384 => "SOURCE",
             Kind::Target => "TARGET",
         }
     }
@@ -290,11 +293,13 @@ fn start(kind: Kind) -> Result<Cluster, String> {
 
     initdb(&bins, &base, &data, owner)?;
 
-    let tls = if kind == Kind::Tls {
-        Some(super::tls::generate(&base.join("tls"), CERT_USER, owner)?)
-    } else {
-        None
-    };
+    let tls = match kind {
+        Kind::Tls => Some(&rcgen::PKCS_ECDSA_P256_SHA256),
+        Kind::TlsSha384 => Some(&rcgen::PKCS_ECDSA_P384_SHA384),
+        Kind::Source | Kind::Target => None,
+    }
+    .map(|alg| super::tls::generate(&base.join("tls"), CERT_USER, owner, alg))
+    .transpose()?;
 
     let mut conf = format!(
         "\n# --- db-migrate test harness ---\n\
@@ -561,7 +566,7 @@ fn setup(cluster: &Cluster, kind: Kind) -> Result<u32, String> {
                 })
                 .and_then(|v| v.parse::<u32>().ok())
                 .ok_or("SHOW server_version_num returned no number")?;
-            if kind == Kind::Tls {
+            if matches!(kind, Kind::Tls | Kind::TlsSha384) {
                 let sql = format!(
                     "CREATE ROLE {} LOGIN; CREATE ROLE {} LOGIN PASSWORD {}",
                     quote_ident(CERT_USER),

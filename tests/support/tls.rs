@@ -1,5 +1,7 @@
 //! Test PKI for the TLS cluster: a CA, a server certificate for `localhost` / `127.0.0.1`, a
-//! client certificate for the certificate-authenticated role, and an unrelated second CA.
+//! client certificate for the certificate-authenticated role, and an unrelated second CA. The
+//! key algorithm (ECDSA P-256 with SHA-256 by default) decides the hash of the certificates'
+//! signatures, which channel binding's `tls-server-end-point` follows.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -7,7 +9,7 @@ use std::path::Path;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    KeyUsagePurpose, SanType, SignatureAlgorithm,
 };
 
 use super::TlsFiles;
@@ -17,8 +19,8 @@ struct Ca {
     key: KeyPair,
 }
 
-fn ca(common_name: &str) -> Result<Ca, rcgen::Error> {
-    let key = KeyPair::generate()?;
+fn ca(common_name: &str, alg: &'static SignatureAlgorithm) -> Result<Ca, rcgen::Error> {
+    let key = KeyPair::generate_for(alg)?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params
@@ -41,8 +43,9 @@ fn leaf(
     common_name: &str,
     sans: Vec<SanType>,
     usage: ExtendedKeyUsagePurpose,
+    alg: &'static SignatureAlgorithm,
 ) -> Result<(rcgen::Certificate, KeyPair), rcgen::Error> {
-    let key = KeyPair::generate()?;
+    let key = KeyPair::generate_for(alg)?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.subject_alt_names = sans;
     params
@@ -64,20 +67,22 @@ fn write(path: &Path, contents: &str, mode: u32) -> Result<(), String> {
         .map_err(|e| format!("cannot chmod {}: {e}", path.display()))
 }
 
-/// Writes the PKI into `dir` (created). `server_owner` (uid, gid) gets the server key, which
-/// PostgreSQL insists be owned by the server user with mode 0600.
+/// Writes the PKI into `dir` (created), every key of algorithm `alg`. `server_owner` (uid,
+/// gid) gets the server key, which PostgreSQL insists be owned by the server user with mode
+/// 0600.
 pub(super) fn generate(
     dir: &Path,
     client_cn: &str,
     server_owner: Option<(u32, u32)>,
+    alg: &'static SignatureAlgorithm,
 ) -> Result<TlsFiles, String> {
     let gen_err = |e: rcgen::Error| format!("certificate generation failed: {e}");
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
         .map_err(|e| format!("cannot chmod {}: {e}", dir.display()))?;
 
-    let ca_ = ca("db-migrate test CA").map_err(gen_err)?;
-    let other = ca("db-migrate unrelated test CA").map_err(gen_err)?;
+    let ca_ = ca("db-migrate test CA", alg).map_err(gen_err)?;
+    let other = ca("db-migrate unrelated test CA", alg).map_err(gen_err)?;
     let (server_cert, server_key) = leaf(
         &ca_,
         "localhost",
@@ -86,6 +91,7 @@ pub(super) fn generate(
             SanType::IpAddress([127, 0, 0, 1].into()),
         ],
         ExtendedKeyUsagePurpose::ServerAuth,
+        alg,
     )
     .map_err(gen_err)?;
     let (client_cert, client_key) = leaf(
@@ -93,6 +99,7 @@ pub(super) fn generate(
         client_cn,
         Vec::new(),
         ExtendedKeyUsagePurpose::ClientAuth,
+        alg,
     )
     .map_err(gen_err)?;
 
