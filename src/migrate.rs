@@ -118,6 +118,7 @@ impl PgMigrate {
                     &s,
                     name,
                     forced,
+                    self.opts.replication.replica_identity_full,
                     only.as_deref(),
                     &mut pf.report,
                 )
@@ -210,9 +211,9 @@ impl PgMigrate {
 
         if opts.mode == RunMode::Cleanup {
             for name in &selected {
-                result
-                    .databases
-                    .push(self.cleanup_database(&pair_for(name)).await);
+                let (entry, warnings) = self.cleanup_database(&pair_for(name)).await;
+                result.databases.push(entry);
+                result.warnings.extend(warnings);
             }
             return result;
         }
@@ -816,16 +817,32 @@ impl PgMigrate {
         .await
     }
 
-    /// `--cleanup` for one database: drops what an earlier run left on both sides.
-    async fn cleanup_database(&self, pair: &DbPair) -> DatabaseResult {
+    /// `--cleanup` for one database: drops what an earlier run left on both sides and puts
+    /// back the replica identities it had set FULL; the warnings are about those tables.
+    async fn cleanup_database(&self, pair: &DbPair) -> (DatabaseResult, Vec<Warning>) {
         let name = pair.source_db();
-        match replication::cleanup(pair).await {
+        let r = replication::cleanup(pair).await;
+        let warnings = match &r {
+            Ok(r) => r
+                .warnings
+                .iter()
+                .map(|w| Warning::replication(w.clone()).in_database(name))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let entry = match r {
             Ok(r) if r.failed.is_empty() => {
-                let message = if r.dropped.is_empty() {
+                let mut message = if r.dropped.is_empty() {
                     "no replication objects of an earlier run found".to_string()
                 } else {
                     format!("dropped {}", r.dropped.join(", "))
                 };
+                if !r.identity_restored.is_empty() {
+                    message.push_str(&format!(
+                        "; replica identity put back on {}",
+                        r.identity_restored.join(", ")
+                    ));
+                }
                 DatabaseResult::new(name, Some(Method::Replication), DbStatus::Done, message)
             }
             Ok(r) => DatabaseResult::new(
@@ -848,7 +865,8 @@ impl PgMigrate {
                 DbStatus::Failed,
                 e.to_string(),
             ),
-        }
+        };
+        (entry, warnings)
     }
 
     /// The SQL that a migration would run for every database to migrate, read from the source

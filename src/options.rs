@@ -127,7 +127,8 @@ pub struct MigrateOptions {
     /// `None`: try replication, fall back to dump when it is not possible.
     pub force_method: Option<crate::report::Method>,
     /// The replication method's settings (`--mangle`, `--max-replication-lag`,
-    /// `--replication-timeout`, `--stop-replication`, `--subscription-conninfo`).
+    /// `--replication-timeout`, `--stop-replication`, `--subscription-conninfo`,
+    /// `--replica-identity-full`).
     pub replication: crate::replication::ReplicationOptions,
     /// What the run does: migrate (the default), only check, print the DDL, clean up, or only
     /// verify. One field, so that no two flags can disagree about it.

@@ -141,6 +141,11 @@ pub struct PgArgs {
     /// (requires --max-replication-lag).
     #[arg(long = "stop-replication")]
     pub stop_replication: bool,
+    /// Set REPLICA IDENTITY FULL on the source's tables that have no primary key or replica
+    /// identity, so that their database can use replication; put back at the cut-over
+    /// (--stop-replication) or by --cleanup. Needs ownership of those tables.
+    #[arg(long = "replica-identity-full", conflicts_with_all = ["dump_only", "schema_only"])]
+    pub replica_identity_full: bool,
     /// How the target server reaches the source for the subscription, when it differs from
     /// --source (a URI or key=value string).
     #[arg(long = "subscription-conninfo", value_name = "CONNINFO")]

@@ -111,6 +111,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 let mut r = crate::replication::ReplicationOptions {
                     mangle: a.mangle,
                     stop_replication: a.stop_replication,
+                    replica_identity_full: a.replica_identity_full,
                     max_replication_lag: a
                         .max_replication_lag
                         .filter(|n| *n >= 0)
@@ -125,6 +126,11 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                         ConnInfo::parse(c)
                             .map_err(|e| e.context("invalid --subscription-conninfo"))?,
                     );
+                }
+                if r.replica_identity_full && a.force_method == Some(MethodArg::Dump) {
+                    return Err(Error::config(
+                        "--replica-identity-full is for the replication method and cannot be used with --force-method dump",
+                    ));
                 }
                 if r.stop_replication && r.max_replication_lag.is_none() {
                     return Err(Error::config(
@@ -392,6 +398,37 @@ mod tests {
                 .replication_timeout,
             std::time::Duration::from_secs(1800)
         );
+    }
+
+    #[test]
+    fn replica_identity_full_is_opt_in_and_only_with_the_replication_method() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args))
+        };
+        assert!(!o(&[]).unwrap().replication.replica_identity_full);
+        assert!(
+            o(&["--replica-identity-full"])
+                .unwrap()
+                .replication
+                .replica_identity_full
+        );
+        let e = o(&["--replica-identity-full", "--force-method", "dump"]).unwrap_err();
+        assert!(e.to_string().contains("--replica-identity-full"), "{e}");
+        for clash in ["--dump-only", "--schema-only"] {
+            let argv = [
+                "pg_migrate",
+                "-s",
+                "a",
+                "-t",
+                "b",
+                "--replica-identity-full",
+                clash,
+            ];
+            let e = PgArgs::try_parse_from(argv).unwrap_err().to_string();
+            assert!(e.contains("--replica-identity-full"), "{clash}: {e}");
+        }
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //!
 //! Database level ([`preflight_database`]): tables whose UPDATE and DELETE cannot be
 //! replicated (no primary key and no usable replica identity; an error with `--repl-only`,
-//! otherwise a warning that the database goes by dump, see [`crate::replication::identity`]), unlogged
-//! tables and large objects (warnings: neither is replicated).
+//! otherwise a warning that the database goes by dump, see [`crate::replication::identity`];
+//! with `--replica-identity-full` a warning naming the tables that will be set FULL, or an
+//! error naming those the source user may not alter), unlogged tables and large objects
+//! (warnings: neither is replicated).
 
 #[cfg(test)]
 use crate::catalog::server::LogicalCapacity;
@@ -125,21 +127,46 @@ pub async fn preflight_database(
     forced: bool,
     report: &mut ValidationReport,
 ) {
-    preflight_selected(source_db, dbname, forced, None, report).await
+    preflight_selected(source_db, dbname, forced, false, None, report).await
 }
 
 /// [`preflight_database`] for the selected tables only: `only` holds the `(schema, table)`
 /// pairs whose rows move (`None`: every table).
+///
+/// `identity_full` (`--replica-identity-full`): tables without identity are not a reason to
+/// use the dump method; instead a warning names those that will be set FULL (what
+/// `--validate` shows), or an error names those the source user may not alter (then none is).
 pub async fn preflight_selected(
     source_db: &Session,
     dbname: &str,
     forced: bool,
+    identity_full: bool,
     only: Option<&[(String, String)]>,
     report: &mut ValidationReport,
 ) {
     let db = Some(dbname);
-    match crate::replication::identity::tables_without_identity(source_db, only).await {
-        Ok(t) if !t.is_empty() && forced => report.error(
+    let gaps = crate::replication::identity::identity_gaps_selected(source_db, only).await;
+    let names = gaps.as_ref().map(|g| {
+        g.iter()
+            .map(|g| g.table.display.clone())
+            .collect::<Vec<_>>()
+    });
+    match (&gaps, names) {
+        (Ok(gaps), _) if !gaps.is_empty() && identity_full => {
+            match crate::replication::identity::plan_full(gaps) {
+                Ok(changes) => report.warning(
+                    CHECK,
+                    db,
+                    crate::replication::identity::full_notice(&changes, false),
+                ),
+                Err(refused) => report.error(
+                    CHECK,
+                    db,
+                    crate::replication::identity::full_refusal(&refused),
+                ),
+            }
+        }
+        (_, Ok(t)) if !t.is_empty() && forced => report.error(
             CHECK,
             db,
             format!(
@@ -147,7 +174,7 @@ pub async fn preflight_selected(
                 crate::replication::identity::reason(&t)
             ),
         ),
-        Ok(t) if !t.is_empty() => report.warning(
+        (_, Ok(t)) if !t.is_empty() => report.warning(
             CHECK,
             db,
             format!(
@@ -155,8 +182,8 @@ pub async fn preflight_selected(
                 crate::replication::identity::reason(&t)
             ),
         ),
-        Ok(_) => {}
-        Err(e) => report.warning(
+        (_, Ok(_)) => {}
+        (_, Err(e)) => report.warning(
             CHECK,
             db,
             format!("could not list tables without replica identity: {e}"),

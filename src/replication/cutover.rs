@@ -1,12 +1,13 @@
 //! The cut-over, once the subscription is in sync and `--stop-replication` asks for it: wait
 //! until the target confirmed the source's current WAL position, copy the sequence values
 //! (with [`crate::copy::sequences`], the copy's implementation), drop subscription, publication
-//! and slot.
+//! and slot, then put back the replica identities `--replica-identity-full` set (recorded in the
+//! publication's comment, read before it is dropped; see [`super::identity`]).
 
 use std::time::{Duration, Instant};
 
 use super::objects::TargetFacts;
-use super::{ReplicationOutcome, objects, on_source, on_target};
+use super::{ReplicationOutcome, identity, objects, on_source, on_target, record};
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result};
@@ -49,21 +50,57 @@ pub(super) async fn cut_over(
     outcome
         .warnings
         .extend(crate::warning::in_database(seq_warnings, dbname));
+    // Read before the publication (and its comment) is dropped.
+    let altered = record::stored_changes(src, &names.publication)
+        .await
+        .map_err(|e| {
+            on_source(e, dbname)
+                .context("could not read which tables were set to REPLICA IDENTITY FULL; nothing was dropped")
+        })?;
     let mut leftovers = Vec::new();
     if let Err(e) = objects::drop_subscription(tgt, &names.subscription, tfacts).await {
         leftovers.push(format!("subscription: {}", on_target(e, dbname)));
     }
-    if let Err(e) = objects::drop_publication(src, &names.publication).await {
-        leftovers.push(format!("publication: {}", on_source(e, dbname)));
-    }
+    let publication_dropped = match objects::drop_publication(src, &names.publication).await {
+        Ok(()) => true,
+        Err(e) => {
+            leftovers.push(format!("publication: {}", on_source(e, dbname)));
+            false
+        }
+    };
     if let Err(e) = objects::drop_slot(src, &names.slot, Duration::from_secs(30)).await {
         leftovers.push(format!("slot: {}", on_source(e, dbname)));
+    }
+    // Only once the publication is gone: with it, the source's UPDATE and DELETE on these
+    // tables would fail again. Left for --cleanup otherwise, which reads the same comment.
+    let mut restored_note = String::new();
+    if publication_dropped && !altered.is_empty() {
+        match identity::restore(src, &altered).await {
+            Ok(r) => {
+                outcome.warnings.extend(
+                    r.warnings.iter().map(|w| {
+                        crate::warning::Warning::replication(w.clone()).in_database(dbname)
+                    }),
+                );
+                if !r.failed.is_empty() {
+                    leftovers.push(format!(
+                        "replica identity not put back: {}",
+                        r.failed.join("; ")
+                    ));
+                }
+                let d = r.describe();
+                if !d.is_empty() {
+                    restored_note = format!(", {d}");
+                }
+            }
+            Err(e) => leftovers.push(identity::not_restored(&altered, &on_source(e, dbname))),
+        }
     }
     if !leftovers.is_empty() {
         return Err(Error::new(
             ErrorKind::Sql,
             format!(
-                "replication stopped and sequences synced, but some objects could not be dropped ({}); remove them with --cleanup",
+                "replication stopped and sequences synced, but some objects could not be dropped or put back ({}); remove what is left with --cleanup",
                 leftovers.join("; ")
             ),
         )
@@ -72,7 +109,7 @@ pub(super) async fn cut_over(
     }
     outcome.status = DbStatus::Done;
     let stopped = format!(
-        "replication stopped after catching up: {synced} sequences synced, publication, slot and subscription dropped{drift_note}"
+        "replication stopped after catching up: {synced} sequences synced, publication, slot and subscription dropped{restored_note}{drift_note}"
     );
     outcome.message = if outcome.message.is_empty() {
         format!("migrated with logical replication (started by an earlier run); {stopped}")

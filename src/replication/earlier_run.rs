@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use tracing::info;
 
-use super::fingerprint::Fingerprint;
 use super::objects::TargetFacts;
 use super::wait::wait_and_stop;
 use super::{
-    InitialDataPath, ObjectNames, PathTaken, ReplicationOptions, ReplicationOutcome, objects,
-    on_source, on_target,
+    InitialDataPath, ObjectNames, PathTaken, ReplicationOptions, ReplicationOutcome, identity,
+    objects, on_source, on_target, record,
 };
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
@@ -183,7 +182,7 @@ pub async fn check_earlier_run(
     let tfacts = TargetFacts::read(&tgt, &servers.target)
         .await
         .map_err(|e| on_target(e, dbname))?;
-    let baseline = stored_fingerprint(&src, &run.names.publication).await;
+    let baseline = record::stored_fingerprint(&src, &run.names.publication).await;
     let mut outcome = ReplicationOutcome {
         status: DbStatus::Running,
         message: String::new(),
@@ -216,18 +215,19 @@ pub async fn check_earlier_run(
     Ok(Some(outcome))
 }
 
-async fn stored_fingerprint(src: &Session, publication: &str) -> Option<Fingerprint> {
-    let text = crate::catalog::replication::state::publication_comment(src, publication).await?;
-    Fingerprint::deserialize(&text)
-}
-
 /// What [`cleanup`] did for one database.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
     /// e.g. `subscription "aiven_db_migrate_app_sub" on the target`.
     pub dropped: Vec<String>,
-    /// Objects that could not be dropped, with the reason.
+    /// Objects that could not be dropped (or tables whose replica identity could not be put
+    /// back), with the reason.
     pub failed: Vec<String>,
+    /// Tables `--replica-identity-full` had set FULL, put back once the publication was gone,
+    /// e.g. `public.loose (DEFAULT)`.
+    pub identity_restored: Vec<String>,
+    /// Recorded tables dropped meanwhile, or whose identity someone else changed since.
+    pub warnings: Vec<String>,
 }
 
 /// `--cleanup`: drops the replication objects an earlier run left for `dbname` (plain and
@@ -256,8 +256,20 @@ pub async fn cleanup(pair: &DbPair) -> Result<CleanupReport> {
                 "publication {} on the source",
                 quote_ident(&names.publication)
             );
+            // Read before the comment goes with the publication; put back only once it is
+            // gone (with it, UPDATE and DELETE on those tables would fail on the source).
+            let altered = record::stored_changes(&src, &names.publication)
+                .await
+                .map_err(|e| {
+                    on_source(e, dbname).context(
+                        "could not read which tables were set to REPLICA IDENTITY FULL; nothing was dropped",
+                    )
+                })?;
             match objects::drop_publication(&src, &names.publication).await {
-                Ok(()) => report.dropped.push(what),
+                Ok(()) => {
+                    report.dropped.push(what);
+                    restore_identities(&src, dbname, &altered, &mut report).await;
+                }
                 Err(e) => report.failed.push(format!("{what}: {e}")),
             }
         }
@@ -284,4 +296,26 @@ pub async fn cleanup(pair: &DbPair) -> Result<CleanupReport> {
         }
     }
     Ok(report)
+}
+
+/// Puts back the replica identities of `altered` for [`cleanup`], into `report`.
+async fn restore_identities(
+    src: &Session,
+    dbname: &str,
+    altered: &[identity::IdentityChange],
+    report: &mut CleanupReport,
+) {
+    if altered.is_empty() {
+        return;
+    }
+    match identity::restore(src, altered).await {
+        Ok(r) => {
+            report.identity_restored.extend(r.restored);
+            report.warnings.extend(r.warnings);
+            report.failed.extend(r.failed);
+        }
+        Err(e) => report
+            .failed
+            .push(identity::not_restored(altered, &on_source(e, dbname))),
+    }
 }

@@ -10,8 +10,8 @@
 //! fingerprint, keep constants: a changed default or CHECK bound is a change. Comparing two
 //! fingerprints names the objects added, removed or changed.
 //!
-//! The fingerprint taken when replication is set up is stored as the publication's comment, so
-//! that a later run (the cut-over) can tell what changed since.
+//! The fingerprint taken when replication is set up is stored as the publication's comment
+//! ([`super::record`]), so that a later run (the cut-over) can tell what changed since.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +31,7 @@ const HEADER: &str = "db-migrate schema fingerprint v2";
 const HEADER_V1: &str = "db-migrate schema fingerprint v1";
 
 /// `\` -> `\\`, line feed -> `\n`, carriage return -> `\r`.
-fn escape_identity(ident: &str) -> String {
+pub(super) fn escape_identity(ident: &str) -> String {
     let mut out = String::with_capacity(ident.len());
     for c in ident.chars() {
         match c {
@@ -45,7 +45,7 @@ fn escape_identity(ident: &str) -> String {
 }
 
 /// The inverse of [`escape_identity`]; `None` for an escape it never writes.
-fn unescape_identity(text: &str) -> Option<String> {
+pub(super) fn unescape_identity(text: &str) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -95,6 +95,7 @@ pub mod identity;
 pub mod names;
 pub mod objects;
 pub mod plan;
+pub mod record;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
 mod setup;
@@ -155,6 +156,11 @@ pub struct ReplicationOptions {
     /// `--no-owner` / `--no-acl` for the tables the cut-over creates on the target (created
     /// on the source during replication, see [`adopt`]).
     pub schema: crate::schema::SchemaOptions,
+    /// `--replica-identity-full`: tables without a usable replica identity are set to
+    /// `REPLICA IDENTITY FULL` on the source for the migration instead of sending the database
+    /// to the dump method ([`identity`]). Putting them back needs no option: the cut-over and
+    /// `--cleanup` do it from what the setup recorded.
+    pub replica_identity_full: bool,
 }
 
 impl Default for ReplicationOptions {
@@ -170,6 +176,7 @@ impl Default for ReplicationOptions {
             poll_interval: Duration::from_secs(2),
             progress: None,
             schema: crate::schema::SchemaOptions::default(),
+            replica_identity_full: false,
         }
     }
 }
@@ -183,6 +190,7 @@ impl std::fmt::Debug for ReplicationOptions {
             .field("replication_timeout", &self.replication_timeout)
             .field("stop_replication", &self.stop_replication)
             .field("subscription_conninfo", &self.subscription_conninfo)
+            .field("replica_identity_full", &self.replica_identity_full)
             .finish_non_exhaustive()
     }
 }
@@ -372,11 +380,22 @@ where
     blockers.extend(plan.blockers.iter().cloned());
     let sub_via = plan.subscription_via;
     let only = opts.tables.as_deref().filter(|t| !t.is_empty());
-    let unreplicable = identity::tables_without_identity(&src, only)
+    let gaps = identity::identity_gaps_selected(&src, only)
         .await
         .map_err(|e| on_source(e, dbname))?;
-    if !unreplicable.is_empty() {
-        blockers.push(identity::reason(&unreplicable));
+    // With --replica-identity-full these tables are set FULL by the setup, once nothing else
+    // blocks (preflight refused the database already when one cannot be altered).
+    let mut identity_full = Vec::new();
+    if !gaps.is_empty() {
+        if opts.replica_identity_full {
+            match identity::plan_full(&gaps) {
+                Ok(changes) => identity_full = changes,
+                Err(refused) => blockers.push(identity::full_refusal(&refused)),
+            }
+        } else {
+            let names: Vec<String> = gaps.iter().map(|g| g.table.display.clone()).collect();
+            blockers.push(identity::reason(&names));
+        }
     }
     if !blockers.is_empty() {
         let reason = format!(
@@ -411,12 +430,16 @@ where
         names: &names,
         opts,
         extension_tables,
+        identity_full: &identity_full,
     };
     let setup = setup(&ctx, &mut created, initial_data).await;
     let (mut outcome, baseline) = match setup {
         Ok(v) => v,
         Err(e) => {
-            let leftovers = undo(&src, &tgt, &tfacts, &names, &created).await;
+            let (leftovers, restored) = undo(&src, &tgt, &tfacts, &names, &created).await;
+            if !restored.is_empty() {
+                info!(database = %dbname, "{restored}");
+            }
             let e = if leftovers.is_empty() {
                 e
             } else {

@@ -1,25 +1,28 @@
 //! Setting replication up for one database: publication as planned, slot (with an exported
 //! snapshot on a replication connection, or by function), the caller's initial data, the
 //! subscription, its worker's start, the stored schema fingerprint; and [`undo`] of whatever a
-//! failed setup had created. [`super::migrate_database`] decides whether to set up at all.
+//! failed setup had created. With `--replica-identity-full`, the tables without identity are
+//! set FULL before the publication exists (so that the source's UPDATE and DELETE never fail)
+//! and recorded in its comment right after it is created ([`super::record`]). [`super::migrate_database`] decides whether to set up at all.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
+use super::identity::{self, IdentityChange};
 use super::objects::{SourceFacts, TargetFacts};
 use super::{
     Fingerprint, InitialData, InitialDataPath, ObjectNames, PathTaken, PublicationForm,
     ReplicationOptions, ReplicationOutcome, ReplicationPlan, SlotCreation, Via, fallback, objects,
-    on_source, on_target, plan,
+    on_source, on_target, plan, record,
 };
 use crate::catalog::replication::state;
 use crate::conn::wire::connect_replication;
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, ErrorKind, Result, Side};
 use crate::report::DbStatus;
-use crate::sql::{quote_ident, quote_literal};
+use crate::sql::quote_ident;
 
 /// What this run created, for the cleanup after a setup failure.
 #[derive(Default)]
@@ -27,6 +30,8 @@ pub(super) struct Created {
     pub(super) publication: bool,
     pub(super) slot: bool,
     pub(super) subscription: bool,
+    /// Tables this run set to REPLICA IDENTITY FULL (put back by [`undo`]).
+    pub(super) identity: Vec<IdentityChange>,
 }
 
 /// What the setup works with.
@@ -42,6 +47,8 @@ pub(super) struct SetupCtx<'a> {
     pub(super) opts: &'a ReplicationOptions,
     /// `MigrateOptions.copy.extension_tables` ([`super::RunFacts`]).
     pub(super) extension_tables: bool,
+    /// The tables to set REPLICA IDENTITY FULL (`--replica-identity-full`; empty otherwise).
+    pub(super) identity_full: &'a [IdentityChange],
 }
 
 /// Creates the publication as planned. When the source refuses `FOR ALL TABLES` (42501) though
@@ -132,8 +139,28 @@ where
         opts,
         ..
     } = *ctx;
+    // Before the publication exists: from its creation on, an UPDATE or DELETE of a table
+    // without identity fails on the source.
+    if !ctx.identity_full.is_empty() {
+        info!(database = %dbname, tables = ctx.identity_full.len(), "setting REPLICA IDENTITY FULL (--replica-identity-full)");
+        identity::set_full(src, ctx.identity_full)
+            .await
+            .map_err(|e| on_source(e, dbname))?;
+        created.identity = ctx.identity_full.to_vec();
+    }
     let (form, pub_via, listed) = create_planned_publication(ctx).await?;
     created.publication = true;
+    // Recorded at once, so that a cut-over or --cleanup by a later run can put them back: a
+    // change that could not be recorded is not made.
+    if !created.identity.is_empty() {
+        record::store(src, &names.publication, &created.identity, None)
+            .await
+            .map_err(|e| {
+                on_source(e, dbname)
+                    .with_object(format!("publication {}", quote_ident(&names.publication)))
+                    .context("could not record the tables set to REPLICA IDENTITY FULL in the publication's comment, which a later cut-over needs to put them back")
+            })?;
+    }
     let published_tables = listed.len();
     let extension_listed: Vec<String> = listed
         .iter()
@@ -217,21 +244,14 @@ where
 
     wait_for_worker(src, tgt, dbname, names, opts.worker_start_timeout).await?;
 
-    // Keep the baseline with the publication so that a later cut-over run can compare.
-    let comment = baseline.serialize();
+    // Keep the baseline with the publication so that a later cut-over run can compare (with
+    // the tables set FULL, which stay recorded when the fingerprint is too large to keep).
+    let comment = record::compose(&created.identity, Some(&baseline));
     if comment.len() <= 4 << 20
-        && let Err(e) = src
-            .batch_execute(&format!(
-                "COMMENT ON PUBLICATION {} IS {}",
-                quote_ident(&names.publication),
-                quote_literal(&comment)
-            ))
-            .await
+        && let Err(e) =
+            record::store(src, &names.publication, &created.identity, Some(&baseline)).await
     {
-        tracing::debug!(
-            "could not store the schema fingerprint: {}",
-            Error::from_pg(e)
-        );
+        tracing::debug!("could not store the schema fingerprint: {e}");
     }
 
     let slot_creation = if path == InitialDataPath::ExportedSnapshot {
@@ -258,6 +278,12 @@ where
         ),
     };
     let mut warnings = Vec::new();
+    if !created.identity.is_empty() {
+        warnings.push(
+            crate::warning::Warning::replication(identity::full_notice(&created.identity, true))
+                .in_database(dbname),
+        );
+    }
     if let Ok(t) = super::identity::tables_without_identity(src, None).await
         && !t.is_empty()
     {
@@ -366,14 +392,15 @@ async fn wait_for_worker(
     .with_database(dbname))
 }
 
-/// Drops what a failed setup created; returns what could not be dropped.
+/// Drops what a failed setup created, then puts back the replica identities it set; returns
+/// what could not be dropped or put back, and what was put back.
 pub(super) async fn undo(
     src: &Session,
     tgt: &Session,
     tfacts: &TargetFacts,
     names: &ObjectNames,
     created: &Created,
-) -> Vec<String> {
+) -> (Vec<String>, String) {
     let mut failed = Vec::new();
     if created.subscription
         && let Err(e) = objects::drop_subscription(tgt, &names.subscription, tfacts).await
@@ -396,5 +423,27 @@ pub(super) async fn undo(
     {
         failed.push(format!("slot {}: {e}", quote_ident(&names.slot)));
     }
-    failed
+    let mut restored = String::new();
+    if !created.identity.is_empty() {
+        if created.publication && failed.iter().any(|f| f.starts_with("publication ")) {
+            // The publication is still there: putting them back would make the source's
+            // UPDATE and DELETE fail; --cleanup does it from the recorded comment.
+            failed.push(format!(
+                "{} tables stay REPLICA IDENTITY FULL until --cleanup drops the publication",
+                created.identity.len()
+            ));
+        } else {
+            match identity::restore(src, &created.identity).await {
+                Ok(r) => {
+                    failed.extend(r.failed.iter().cloned());
+                    for w in &r.warnings {
+                        warn!("{w}");
+                    }
+                    restored = r.describe();
+                }
+                Err(e) => failed.push(identity::not_restored(&created.identity, &e)),
+            }
+        }
+    }
+    (failed, restored)
 }

@@ -63,14 +63,19 @@ pub async fn publication_exists(s: &Session, name: &str) -> Result<bool> {
 /// The comment of publication `name` (where a run stores its schema fingerprint); `None`
 /// when it has none, does not exist or cannot be read.
 pub async fn publication_comment(s: &Session, name: &str) -> Option<String> {
+    publication_comment_checked(s, name).await.ok().flatten()
+}
+
+/// [`publication_comment`] that reports a failed read rather than taking it for "no comment"
+/// (what must be restored from the comment must not be skipped silently).
+pub async fn publication_comment_checked(s: &Session, name: &str) -> Result<Option<String>> {
     let row = s
         .query_opt(
             "SELECT pg_catalog.obj_description(p.oid, 'pg_publication') FROM pg_catalog.pg_publication p WHERE p.pubname = $1",
             &[&name],
         )
-        .await
-        .ok()??;
-    row.get(0)
+        .await?;
+    Ok(row.and_then(|r| r.get(0)))
 }
 
 pub async fn slot_state(s: &Session, name: &str) -> Result<Option<SlotState>> {

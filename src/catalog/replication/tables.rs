@@ -1,5 +1,6 @@
 //! The source's tables as the replication checks see them: those whose UPDATE and DELETE
-//! could not be replicated (no replica identity), unlogged ones (never replicated), what keeps
+//! could not be replicated (no replica identity, with owner and current setting for
+//! `--replica-identity-full`), unlogged ones (never replicated), what keeps
 //! a subscription from copying the initial data itself, and, for the cut-over, tables and
 //! sequences of the source the target lacks.
 //!
@@ -47,19 +48,105 @@ async fn named_tables(s: &Session, condition: &str) -> Result<Vec<NamedTable>> {
         .collect())
 }
 
-/// Permanent user tables without a usable replica identity: `DEFAULT` without a primary key,
-/// `NOTHING`, or `USING INDEX` on an index that is gone.
-pub async fn tables_without_identity(s: &Session) -> Result<Vec<NamedTable>> {
-    named_tables(
-        s,
-        "c.relpersistence = 'p'
+/// The condition on `c` of a permanent table without a usable replica identity: `DEFAULT`
+/// without a primary key, `NOTHING`, or `USING INDEX` on an index that is gone.
+const WITHOUT_IDENTITY: &str = "c.relpersistence = 'p'
          AND ((c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                                                     WHERE i.indrelid = c.oid AND i.indisprimary))
               OR c.relreplident = 'n'
               OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                                                       WHERE i.indrelid = c.oid AND i.indisreplident)))",
-    )
-    .await
+                                                       WHERE i.indrelid = c.oid AND i.indisreplident)))";
+
+/// Permanent user tables without a usable replica identity (see [`WITHOUT_IDENTITY`]).
+pub async fn tables_without_identity(s: &Session) -> Result<Vec<NamedTable>> {
+    Ok(identity_gaps(s)
+        .await?
+        .into_iter()
+        .map(|g| g.table)
+        .collect())
+}
+
+/// A table without a usable replica identity, with what `--replica-identity-full` needs to
+/// know to alter it and to put it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityGap {
+    pub oid: u32,
+    pub table: NamedTable,
+    /// `relreplident` now: `d`, `n` or `i` (an index identity whose index is gone).
+    pub replident: char,
+    pub owner: String,
+    /// The source user has the privileges of the owner (owner, member, or superuser), which
+    /// `ALTER TABLE` needs.
+    pub acts_for_owner: bool,
+}
+
+/// [`tables_without_identity`] with OID, current setting and owner.
+pub async fn identity_gaps(s: &Session) -> Result<Vec<IdentityGap>> {
+    let rows = s
+        .query(
+            &format!(
+                "SELECT n.nspname::text, c.relname::text, c.oid::pg_catalog.regclass::text,
+                        c.oid, c.relreplident::text, pg_catalog.pg_get_userbyid(c.relowner)::text,
+                        pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                   FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind = 'r' AND {USER_SCHEMAS} AND NOT {EXTENSION_MEMBER}
+                    AND {WITHOUT_IDENTITY}
+                  ORDER BY 3"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| IdentityGap {
+            table: NamedTable {
+                schema: r.get(0),
+                name: r.get(1),
+                display: r.get(2),
+            },
+            oid: r.get(3),
+            replident: r.get::<_, String>(4).chars().next().unwrap_or('d'),
+            owner: r.get(5),
+            acts_for_owner: r.get(6),
+        })
+        .collect())
+}
+
+/// A table's replica identity now, looked up by OID (names may have changed since it was
+/// recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentIdentity {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    /// `regclass` output, for messages.
+    pub display: String,
+    pub replident: char,
+}
+
+/// The plain tables among `oids` that still exist, with their replica identity now.
+pub async fn current_identities(s: &Session, oids: &[u32]) -> Result<Vec<CurrentIdentity>> {
+    let rows = s
+        .query(
+            "SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident::text,
+                    c.oid::pg_catalog.regclass::text
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = ANY($1::oid[]) AND c.relkind = 'r'",
+            &[&oids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CurrentIdentity {
+            oid: r.get(0),
+            schema: r.get(1),
+            name: r.get(2),
+            replident: r.get::<_, String>(3).chars().next().unwrap_or('d'),
+            display: r.get(4),
+        })
+        .collect())
 }
 
 /// Unlogged user tables.
