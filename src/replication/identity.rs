@@ -97,8 +97,8 @@ pub fn reason(tables: &[String]) -> String {
         "{} tables have neither a primary key nor a usable replica identity, so once published \
          their UPDATE and DELETE would fail on the source: {shown} (fix on the source: add a \
          primary key, or ALTER TABLE ... REPLICA IDENTITY USING INDEX on a unique index of NOT \
-         NULL columns, or ALTER TABLE ... REPLICA IDENTITY FULL; or let db-migrate set FULL for the \
-         migration only with --replica-identity-full)",
+         NULL columns, or ALTER TABLE ... REPLICA IDENTITY FULL; or let db-migrate set FULL \
+         for the migration only with --replica-identity-full)",
         tables.len()
     )
 }

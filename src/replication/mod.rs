@@ -37,6 +37,12 @@
 //!
 //! The cut-over first brings in tables created on the source during replication ([`adopt`]).
 //!
+//! Tables without a usable replica identity block the method (their UPDATE and DELETE would
+//! fail on the source once published), unless `--replica-identity-full` sets them FULL for the
+//! migration ([`identity`]): before the publication exists, recorded in its comment with the
+//! schema fingerprint ([`record`]), put back once it is dropped (cut-over, `--cleanup`, or a
+//! failed setup).
+//!
 //! Privilege paths, each chosen per object: superuser (or a provider admin role) with plain SQL;
 //! the `aiven_extras` SECURITY DEFINER functions where present; `pg_create_subscription`
 //! membership on PostgreSQL 16+ targets. Object names: [`names`].
@@ -82,7 +88,7 @@
 //! failure), `wait.rs` (lag, adopted tables, drift), `cutover.rs` (final catch-up, sequence
 //! values through [`crate::copy::sequences`], dropping the objects), `earlier_run.rs`
 //! ([`check_earlier_run`], [`cleanup`]). Catalog reads and object DDL are in [`objects`],
-//! [`fingerprint`], [`tables`], [`identity`] and [`fallback`]; the checks in
+//! [`fingerprint`], [`record`], [`tables`], [`identity`] and [`fallback`]; the checks in
 //! [`crate::preflight::replication`].
 
 pub mod adopt;

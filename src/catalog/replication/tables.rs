@@ -57,7 +57,8 @@ const WITHOUT_IDENTITY: &str = "c.relpersistence = 'p'
               OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                                                        WHERE i.indrelid = c.oid AND i.indisreplident)))";
 
-/// Permanent user tables without a usable replica identity (see [`WITHOUT_IDENTITY`]).
+/// Permanent user tables without a usable replica identity: `DEFAULT` without a primary key,
+/// `NOTHING`, or `USING INDEX` on an index that is gone.
 pub async fn tables_without_identity(s: &Session) -> Result<Vec<NamedTable>> {
     Ok(identity_gaps(s)
         .await?
