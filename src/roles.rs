@@ -32,10 +32,11 @@
 //! already existed (membership is additive, and a re-run fills what an earlier run missed), but
 //! an existing membership is never altered. The `ADMIN` option is kept; on PostgreSQL 16+
 //! targets the source's `INHERIT` and `SET` options are kept too when the source is 16+ (older
-//! sources have no such options and the target's defaults give the same behaviour). The grantor
-//! becomes the migrating user (`GRANTED BY` is not reproduced: a managed-service admin cannot
-//! grant in another role's name). A membership that cannot be granted is a warning, never a
-//! failure. Memberships that involve an excluded role are skipped silently.
+//! sources have no such options and the target's defaults give the same behaviour). The source's
+//! grantor is named with `GRANTED BY` when it is a migrated role; a target that refuses that (only
+//! a superuser may grant in another role's name, on 16+ also a role holding its privileges) gets
+//! the membership granted by the migrating user, with a warning. A membership that cannot be
+//! granted is a warning, never a failure. Memberships that involve an excluded role are skipped silently.
 //!
 //! **Per-database settings** (`ALTER ROLE r IN DATABASE d SET ...`) need the database to exist,
 //! so the orchestrator applies them with [`apply_role_db_settings`] once each database is
@@ -281,6 +282,9 @@ struct MembershipGrant {
     admin: bool,
     inherit: Option<bool>,
     set: Option<bool>,
+    /// The role the source records as having granted it, when every merged row names the same
+    /// one (empty when that role is gone); reproduced with `GRANTED BY` where it is migrated.
+    grantor: String,
 }
 
 /// Merges memberships of the same (role, member) pair granted by different grantors: an option
@@ -295,6 +299,10 @@ fn merge_memberships(memberships: &[Membership]) -> Vec<MembershipGrant> {
                 g.admin |= m.admin_option;
                 g.inherit = or_option(g.inherit, m.inherit_option);
                 g.set = or_option(g.set, m.set_option);
+                if g.grantor != m.grantor {
+                    // Several grantors merge into one grant: none of them can be named.
+                    g.grantor.clear();
+                }
             }
             None => {
                 index.insert((m.role.as_str(), m.member.as_str()), out.len());
@@ -304,6 +312,7 @@ fn merge_memberships(memberships: &[Membership]) -> Vec<MembershipGrant> {
                     admin: m.admin_option,
                     inherit: m.inherit_option,
                     set: m.set_option,
+                    grantor: m.grantor.clone(),
                 });
             }
         }
@@ -318,8 +327,9 @@ fn or_option(a: Option<bool>, b: Option<bool>) -> Option<bool> {
     }
 }
 
-/// `GRANT role TO member ...` for a target of `target_version`.
-fn grant_sql(g: &MembershipGrant, target_version: u32) -> String {
+/// `GRANT role TO member ...` for a target of `target_version`, `GRANTED BY grantor` when
+/// given.
+fn grant_sql(g: &MembershipGrant, target_version: u32, grantor: Option<&str>) -> String {
     let mut sql = format!(
         "GRANT {} TO {}",
         quote_ident(&g.role),
@@ -340,6 +350,9 @@ fn grant_sql(g: &MembershipGrant, target_version: u32) -> String {
                 sql.push_str(" WITH ADMIN OPTION");
             }
         }
+    }
+    if let Some(grantor) = grantor {
+        sql.push_str(&format!(" GRANTED BY {}", quote_ident(grantor)));
     }
     sql
 }
@@ -446,13 +459,45 @@ async fn grant_memberships(
                 }
             }
         }
-        let sql = grant_sql(g, target_version);
-        match target.execute(sql.as_str(), &[]).await {
-            Ok(_) => {
+        // The source's grantor, when it is a role this run migrated (the bootstrap superuser
+        // and system roles are not: a superuser's grant is recorded as the bootstrap
+        // superuser's on both sides). Only a superuser, or on 16+ a role holding the grantor's
+        // privileges, may name another grantor: when the target refuses, the membership is
+        // granted by the migration user instead, with a warning.
+        let grantor = Some(g.grantor.as_str()).filter(|r| {
+            matches!(
+                status.get(r),
+                Some(RoleStatus::Created | RoleStatus::Exists)
+            )
+        });
+        let sql = grant_sql(g, target_version, grantor);
+        let mut outcome = target
+            .execute(sql.as_str(), &[])
+            .await
+            .map(|_| ())
+            .map_err(Error::from_pg);
+        let refused = outcome.as_ref().err().map(|e| e.message().to_string());
+        if let (Some(refused), Some(by)) = (refused, grantor) {
+            debug!(role = %g.role, member = %g.member, "GRANTED BY refused: {refused}");
+            outcome = target
+                .execute(grant_sql(g, target_version, None).as_str(), &[])
+                .await
+                .map(|_| ())
+                .map_err(Error::from_pg);
+            if outcome.is_ok() {
+                warnings.push(
+                    Warning::role(format!(
+                        "{what} is recorded as granted by the migration user, not by role \"{by}\" as in the source: {refused}"
+                    ))
+                    .on(what.clone()),
+                );
+            }
+        }
+        match outcome {
+            Ok(()) => {
                 info!(role = %g.role, member = %g.member, admin = g.admin, "membership granted")
             }
             Err(e) => {
-                let e = Error::from_pg(e);
                 warn!(role = %g.role, member = %g.member, "granting membership failed: {}", e.message());
                 warnings.push(
                     Warning::role(format!("{what} was not granted: {}", e.message()))
@@ -624,7 +669,8 @@ mod tests {
                 member: "b".into(),
                 admin: true,
                 inherit: Some(true),
-                set: Some(true)
+                set: Some(true),
+                grantor: "g".into(),
             }
         );
         assert_eq!(merged[1].inherit, None);
@@ -638,22 +684,27 @@ mod tests {
             admin,
             inherit,
             set,
+            grantor: "g".into(),
         };
         assert_eq!(
-            grant_sql(&g(true, Some(false), Some(true)), 160000),
+            grant_sql(&g(true, Some(false), Some(true)), 160000, None),
             "GRANT \"r\"\"1\" TO \"m 1\" WITH ADMIN TRUE, INHERIT FALSE, SET TRUE"
         );
         assert_eq!(
-            grant_sql(&g(true, Some(false), Some(true)), 150000),
+            grant_sql(&g(true, Some(false), Some(true)), 150000, None),
             "GRANT \"r\"\"1\" TO \"m 1\" WITH ADMIN OPTION"
         );
         assert_eq!(
-            grant_sql(&g(true, None, None), 170000),
+            grant_sql(&g(true, None, None), 170000, None),
             "GRANT \"r\"\"1\" TO \"m 1\" WITH ADMIN OPTION"
         );
         assert_eq!(
-            grant_sql(&g(false, None, None), 170000),
+            grant_sql(&g(false, None, None), 170000, None),
             "GRANT \"r\"\"1\" TO \"m 1\""
+        );
+        assert_eq!(
+            grant_sql(&g(false, None, None), 150000, Some("adm in")),
+            "GRANT \"r\"\"1\" TO \"m 1\" GRANTED BY \"adm in\""
         );
     }
 }
