@@ -20,7 +20,8 @@
 //!
 //! The hash is the one of the server certificate's signature algorithm, except that MD5 and
 //! SHA-1 become SHA-256 (RFC 5929 section 4.1); RSASSA-PSS names its hash in the algorithm
-//! parameters (SHA-1 when absent), as PostgreSQL reads it since the fix of bug #17760.
+//! parameters (SHA-1 when absent), which is what libpq and the server get from OpenSSL's
+//! `X509_get_signature_info` (OpenSSL 1.1.1 and later).
 //! Algorithms without a separate hash (Ed25519, Ed448) cannot be bound: libpq fails on them;
 //! we fail under `require` with an error naming the algorithm and do not bind under `prefer`.
 
