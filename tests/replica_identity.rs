@@ -249,7 +249,7 @@ async fn validate_shows_what_would_be_altered_and_a_non_owner_is_refused_naming_
         &db,
         &format!(
             "CREATE ROLE {o}; ALTER TABLE loose OWNER TO {o};
-             ALTER TABLE \"Loose Nothing\" OWNER TO {a};
+             ALTER TABLE \"Loose Nothing\" OWNER TO {a}; ALTER TABLE keyed OWNER TO {a};
              GRANT SELECT ON ALL TABLES IN SCHEMA public TO {a};
              GRANT CREATE ON DATABASE {d} TO {a}",
             o = quote_ident(&owner),
@@ -292,6 +292,33 @@ async fn validate_shows_what_would_be_altered_and_a_non_owner_is_refused_naming_
     // The table the user owns is not named: only the refused one.
     assert!(!m.contains("Loose Nothing"), "{m}");
     assert_eq!(replident(src, &db, "public.loose").await, "d");
+
+    // As a member of the owner (a managed source's admin): the publication lists the tables
+    // (no superuser for FOR ALL TABLES), created in the transaction that sets them FULL.
+    src.execute(
+        "postgres",
+        &format!("GRANT {} TO {}", quote_ident(&owner), quote_ident(&admin)),
+    )
+    .await;
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-s", &s, "-t", &t, "--only-db", &db, "--json", "-"];
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    let out = run(&["--replica-identity-full"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = &v["databases"][0];
+    assert_eq!(entry["method"], "replication", "{v}");
+    assert!(
+        entry["message"].as_str().unwrap().contains("FOR TABLE"),
+        "{v}"
+    );
+    assert_eq!(replident(src, &db, "public.loose").await, "f");
+    let out = run(&["--cleanup"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(replident(src, &db, "public.loose").await, "d");
+    assert_eq!(replident(src, &db, "public.\"Loose Nothing\"").await, "n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,8 @@
 //! UPDATE and DELETE replicable at the price of whole old rows in the WAL while replication
 //! runs. That needs ownership of each table (or membership in its owner); preflight names the
 //! tables it could not alter and nothing is altered then. The tables and their earlier setting
-//! are recorded in the publication's comment ([`super::record`]) right after the publication is
-//! created, so that the cut-over or `--cleanup`, possibly another invocation, puts each back
+//! are recorded in the publication's comment ([`super::record`]) in the transaction that alters
+//! them and creates the publication (no crash can leave a table FULL unrecorded), so that the cut-over or `--cleanup`, possibly another invocation, puts each back
 //! ([`restore`]) once the publication is gone (not before: with the publication still there,
 //! the source's UPDATE and DELETE would fail again). A setup that fails or falls back puts them
 //! back at once. Restoring skips a table dropped meanwhile, leaves one whose identity someone
@@ -191,8 +191,9 @@ async fn in_transaction(src: &Session, sql: &str) -> Result<()> {
     }
 }
 
-/// Sets every table of `changes` to `REPLICA IDENTITY FULL`, all in one transaction: either all
-/// are altered or none is.
+/// Sets every table of `changes` to `REPLICA IDENTITY FULL` inside the transaction the caller
+/// opened on `src` (with [`LOCK_TIMEOUT`] for the rest of it), which also creates the
+/// publication and records the changes in its comment: either all of that happens or none.
 pub async fn set_full(src: &Session, changes: &[IdentityChange]) -> Result<()> {
     let oids: Vec<u32> = changes.iter().map(|c| c.oid).collect();
     let now = current_identities(src, &oids).await?;
@@ -206,13 +207,13 @@ pub async fn set_full(src: &Session, changes: &[IdentityChange]) -> Result<()> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    if sql.is_empty() {
-        return Ok(());
-    }
-    in_transaction(src, &sql).await.map_err(|e| {
-        e.with_step("setting REPLICA IDENTITY FULL (--replica-identity-full)")
-            .context("no table was altered")
-    })
+    src.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; {sql}"))
+        .await
+        .map_err(|e| {
+            Error::from_pg(e)
+                .with_step("setting REPLICA IDENTITY FULL (--replica-identity-full)")
+                .context("no table was altered")
+        })
 }
 
 /// What [`restore`] did.

@@ -55,8 +55,11 @@ pub(super) struct SetupCtx<'a> {
 /// the facts said it would not, the tables are listed instead, if the user may publish them all;
 /// otherwise the refusal (42501, naming the tables) sends the database to the dump method.
 /// Returns the form, how it was created, and the tables listed.
+/// `in_transaction`: the caller has a transaction open on the source session (which also sets
+/// replica identities FULL), so a refused first attempt is rolled back to a savepoint.
 async fn create_planned_publication(
     ctx: &SetupCtx<'_>,
+    in_transaction: bool,
 ) -> Result<(
     PublicationForm,
     Via,
@@ -67,6 +70,11 @@ async fn create_planned_publication(
     let plan = ctx.plan;
     let list = |p: &ReplicationPlan| p.table_names();
     info!(database = %dbname, publication = %names.publication, via = plan.publication_via.describe(), form = ?plan.form, "creating the publication");
+    if in_transaction {
+        src.batch_execute("SAVEPOINT db_migrate_publication")
+            .await
+            .map_err(|e| on_source(Error::from_pg(e), dbname))?;
+    }
     let first = match plan.form {
         PublicationForm::AllTables => {
             objects::create_publication(src, &names.publication, None, plan.publication_via).await
@@ -81,6 +89,11 @@ async fn create_planned_publication(
         Ok(()) => Ok((plan.form, plan.publication_via, plan.tables.clone())),
         Err(e) if plan.form == PublicationForm::AllTables && e.is_insufficient_privilege() => {
             warn!(database = %dbname, "FOR ALL TABLES refused ({e}); listing the tables instead");
+            if in_transaction {
+                src.batch_execute("ROLLBACK TO SAVEPOINT db_migrate_publication")
+                    .await
+                    .map_err(|e| on_source(Error::from_pg(e), dbname))?;
+            }
             let plan::PublicationPlan {
                 via,
                 tables,
@@ -139,28 +152,50 @@ where
         opts,
         ..
     } = *ctx;
-    // Before the publication exists: from its creation on, an UPDATE or DELETE of a table
-    // without identity fails on the source.
-    if !ctx.identity_full.is_empty() {
+    // The tables are set FULL before the publication exists (from its creation on, an UPDATE
+    // or DELETE of a table without identity fails on the source) and recorded in its comment
+    // for a later cut-over or --cleanup, all in one transaction: a change that could not be
+    // recorded is not made, and nothing is left half done.
+    let (form, pub_via, listed) = if ctx.identity_full.is_empty() {
+        let p = create_planned_publication(ctx, false).await?;
+        created.publication = true;
+        p
+    } else {
         info!(database = %dbname, tables = ctx.identity_full.len(), "setting REPLICA IDENTITY FULL (--replica-identity-full)");
-        identity::set_full(src, ctx.identity_full)
-            .await
-            .map_err(|e| on_source(e, dbname))?;
-        created.identity = ctx.identity_full.to_vec();
-    }
-    let (form, pub_via, listed) = create_planned_publication(ctx).await?;
-    created.publication = true;
-    // Recorded at once, so that a cut-over or --cleanup by a later run can put them back: a
-    // change that could not be recorded is not made.
-    if !created.identity.is_empty() {
-        record::store(src, &names.publication, &created.identity, None)
-            .await
-            .map_err(|e| {
-                on_source(e, dbname)
-                    .with_object(format!("publication {}", quote_ident(&names.publication)))
-                    .context("could not record the tables set to REPLICA IDENTITY FULL in the publication's comment, which a later cut-over needs to put them back")
-            })?;
-    }
+        let publication = || format!("publication {}", quote_ident(&names.publication));
+        let atomic = async {
+            src.batch_execute("BEGIN")
+                .await
+                .map_err(|e| on_source(Error::from_pg(e), dbname))?;
+            identity::set_full(src, ctx.identity_full)
+                .await
+                .map_err(|e| on_source(e, dbname))?;
+            let p = create_planned_publication(ctx, true).await?;
+            record::store(src, &names.publication, ctx.identity_full, None)
+                .await
+                .map_err(|e| {
+                    on_source(e, dbname).with_object(publication()).context(
+                        "could not record the tables set to REPLICA IDENTITY FULL in the publication's comment, which a later cut-over needs to put them back; nothing was altered",
+                    )
+                })?;
+            src.batch_execute("COMMIT")
+                .await
+                .map_err(|e| on_source(Error::from_pg(e), dbname).with_object(publication()))?;
+            Ok::<_, Error>(p)
+        };
+        match atomic.await {
+            Ok(p) => {
+                created.publication = true;
+                created.identity = ctx.identity_full.to_vec();
+                p
+            }
+            Err(e) => {
+                // Nothing of it stays (a failed COMMIT has rolled back already).
+                let _ = src.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
+        }
+    };
     let published_tables = listed.len();
     let extension_listed: Vec<String> = listed
         .iter()
