@@ -2,8 +2,10 @@
 //! snapshot on a replication connection, or by function), the caller's initial data, the
 //! subscription, its worker's start, the stored schema fingerprint; and [`undo`] of whatever a
 //! failed setup had created. With `--replica-identity-full`, the tables without identity are
-//! set FULL before the publication exists (so that the source's UPDATE and DELETE never fail)
-//! and recorded in its comment right after it is created ([`super::record`]). [`super::migrate_database`] decides whether to set up at all.
+//! set FULL, the publication created and the tables recorded in its comment
+//! ([`super::record`]) in one transaction, so that the source's UPDATE and DELETE never fail and
+//! no table is left FULL unrecorded. [`super::migrate_database`] decides whether to set up at
+//! all.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -55,6 +57,7 @@ pub(super) struct SetupCtx<'a> {
 /// the facts said it would not, the tables are listed instead, if the user may publish them all;
 /// otherwise the refusal (42501, naming the tables) sends the database to the dump method.
 /// Returns the form, how it was created, and the tables listed.
+///
 /// `in_transaction`: the caller has a transaction open on the source session (which also sets
 /// replica identities FULL), so a refused first attempt is rolled back to a savepoint.
 async fn create_planned_publication(
