@@ -87,16 +87,20 @@ fn is_locale_error(e: &Error) -> bool {
         || m.contains("lc_ctype")
 }
 
-/// Makes sure `src` exists in the target: creates it when missing (and `createdb`), then applies
-/// comment and settings to databases this run created. Existing databases are left unchanged.
+/// Makes sure `src` exists in the target: creates it when missing (and `createdb`), with the
+/// source's comment, settings and (unless `no_acl`) privileges. An existing database (a managed
+/// service's `defaultdb`, or one a user made beforehand) keeps its owner and gets the source's
+/// comment, settings and privileges where they differ (see [`adjust_existing`]).
 pub async fn ensure_database(
     target: &Session,
     src: &DatabaseInfo,
     existing: Option<&DatabaseInfo>,
     createdb: bool,
+    no_acl: bool,
 ) -> Result<DbOutcome> {
     let mut warnings = Vec::new();
-    if existing.is_some() {
+    if let Some(existing) = existing {
+        adjust_existing(target, src, existing, no_acl, &mut warnings).await;
         return Ok(DbOutcome {
             created: false,
             warnings,
@@ -214,8 +218,125 @@ pub async fn ensure_database(
             ));
         }
     }
-    for sql in privilege_statements(src, owner_kept) {
+    if !no_acl {
+        let statements = privilege_statements(src, owner_kept);
+        apply_privileges(target, src, &statements, &mut warnings).await;
+    }
+    apply_settings(target, src, &src.settings, &mut warnings).await;
+    Ok(DbOutcome { created, warnings })
+}
+
+/// An existing target database gets what the source's has and it lacks, never losing what the
+/// target put there itself: the comment when it differs; each setting whose value differs (the
+/// target's other settings stay); and, when the source's privileges are not the defaults, the
+/// grants and revokes that give PUBLIC and every role the source's ACL names the source's
+/// privileges (PUBLIC always: a hardening `REVOKE CONNECT ... FROM PUBLIC` comes along). The
+/// source owner's own entry stands for the target owner's (the owner of the
+/// existing database keeps it); roles the source does not name keep theirs. What the target
+/// user may not change (it does not own the database) is a warning per statement.
+async fn adjust_existing(
+    target: &Session,
+    src: &DatabaseInfo,
+    existing: &DatabaseInfo,
+    no_acl: bool,
+    warnings: &mut Vec<Warning>,
+) {
+    let name = quote_ident(&src.name);
+    if src.comment.is_some() && src.comment != existing.comment {
+        let comment = src.comment.as_deref().unwrap_or_default();
+        let sql = format!("COMMENT ON DATABASE {name} IS {}", quote_literal(comment));
         if let Err(e) = target.batch_execute(&sql).await {
+            warnings.push(db_warning(
+                src,
+                format!("could not set its comment: {}", Error::from_pg(e).message()),
+            ));
+        }
+    }
+    let differing: Vec<String> = src
+        .settings
+        .iter()
+        .filter(|s| !existing.settings.contains(s))
+        .cloned()
+        .collect();
+    apply_settings(target, src, &differing, warnings).await;
+    if !no_acl {
+        let statements = existing_privilege_statements(src, existing);
+        apply_privileges(target, src, &statements, warnings).await;
+    }
+}
+
+/// The statements that give an existing database the source's privileges (see
+/// [`adjust_existing`]).
+fn existing_privilege_statements(src: &DatabaseInfo, existing: &DatabaseInfo) -> Vec<String> {
+    use crate::schema::model::parse_aclitem;
+    let Some(acl) = &src.acl else {
+        return Vec::new();
+    };
+    let owner_as_target = |r: &str| {
+        if r == src.owner {
+            existing.owner.clone()
+        } else {
+            r.to_string()
+        }
+    };
+    let render = |g: &Option<String>, privileges: &[(char, bool)], grantor: &str| {
+        let mut text = match g {
+            Some(r) => crate::sql::quote_ident(r),
+            None => String::new(),
+        };
+        text.push('=');
+        for (p, go) in privileges {
+            text.push(*p);
+            if *go {
+                text.push('*');
+            }
+        }
+        text.push('/');
+        text.push_str(&crate::sql::quote_ident(grantor));
+        text
+    };
+    let wanted: Vec<String> = acl
+        .iter()
+        .filter_map(|a| parse_aclitem(a))
+        .map(|i| {
+            let grantee = i.grantee.as_deref().map(owner_as_target);
+            render(&grantee, &i.privileges, &owner_as_target(&i.grantor))
+        })
+        .collect();
+    // PUBLIC always counts as named: a source ACL without a PUBLIC entry revoked it.
+    let named: Vec<Option<String>> = std::iter::once(None)
+        .chain(
+            acl.iter()
+                .filter_map(|a| parse_aclitem(a))
+                .map(|i| i.grantee.as_deref().map(owner_as_target)),
+        )
+        .collect();
+    // What the target has now, for the grantees the source names (PUBLIC included).
+    let current: Vec<String> = existing
+        .acl
+        .as_deref()
+        .unwrap_or(&existing.acl_default)
+        .iter()
+        .filter(|a| parse_aclitem(a).is_some_and(|i| named.contains(&i.grantee)))
+        .cloned()
+        .collect();
+    crate::schema::model::acl_delta_sql(
+        &format!("DATABASE {}", quote_ident(&src.name)),
+        &existing.owner,
+        &wanted,
+        &current,
+    )
+}
+
+/// Runs privilege statements on a database, each on its own; a refused one is a warning.
+async fn apply_privileges(
+    target: &Session,
+    src: &DatabaseInfo,
+    statements: &[String],
+    warnings: &mut Vec<Warning>,
+) {
+    for sql in statements {
+        if let Err(e) = target.batch_execute(sql).await {
             warnings.push(
                 Warning::new(
                     crate::warning::WarningKind::Privilege,
@@ -230,7 +351,17 @@ pub async fn ensure_database(
             );
         }
     }
-    for entry in &src.settings {
+}
+
+/// `ALTER DATABASE ... SET` for each of `entries` (`name=value`); a refused one is a warning.
+async fn apply_settings(
+    target: &Session,
+    src: &DatabaseInfo,
+    entries: &[String],
+    warnings: &mut Vec<Warning>,
+) {
+    let name = quote_ident(&src.name);
+    for entry in entries {
         let Some(clause) = set_clause(entry) else {
             continue;
         };
@@ -246,7 +377,6 @@ pub async fn ensure_database(
             ));
         }
     }
-    Ok(DbOutcome { created, warnings })
 }
 
 /// GRANT / REVOKE statements that give a database this run created the source's privileges.
@@ -296,6 +426,38 @@ mod tests {
             acl: None,
             acl_default: vec!["=Tc/o".into(), "o=CTc/o".into()],
         }
+    }
+
+    #[test]
+    fn an_existing_database_gets_the_sources_privileges_for_the_roles_it_names() {
+        let mut src = db('c');
+        src.owner = "app".into();
+        src.acl = Some(vec![
+            "app=CTc/app".into(),
+            "reader=c/app".into(),
+            "writer=Cc/app".into(),
+        ]);
+        let mut existing = db('c');
+        existing.owner = "avnadmin".into();
+        existing.acl = Some(vec![
+            "=Tc/avnadmin".into(),
+            "avnadmin=CTc/avnadmin".into(),
+            "provider_agent=c/avnadmin".into(),
+        ]);
+        assert_eq!(
+            existing_privilege_statements(&src, &existing),
+            vec![
+                "REVOKE TEMPORARY ON DATABASE \"d\" FROM PUBLIC",
+                "REVOKE CONNECT ON DATABASE \"d\" FROM PUBLIC",
+                "GRANT CONNECT ON DATABASE \"d\" TO \"reader\"",
+                "GRANT CREATE ON DATABASE \"d\" TO \"writer\"",
+                "GRANT CONNECT ON DATABASE \"d\" TO \"writer\"",
+            ],
+            "the owner's entry is the existing owner's; provider_agent keeps its grant"
+        );
+        // The source has the default privileges: the existing database is left as it is.
+        src.acl = None;
+        assert!(existing_privilege_statements(&src, &existing).is_empty());
     }
 
     #[test]

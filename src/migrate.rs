@@ -326,55 +326,62 @@ impl PgMigrate {
             if existing.is_none() {
                 memberships.take(&target, [src.owner.as_str()]).await;
             }
-            let entry = match ensure_database(&target, src, existing, opts.createdb).await {
-                Ok(outcome) => {
-                    result.warnings.extend(outcome.warnings);
-                    if role_db_settings.iter().any(|s| &s.database == name) {
-                        let w =
-                            apply_role_db_settings(&target, &role_db_settings, name, &result.roles)
-                                .await;
-                        result.warnings.extend(w);
+            let entry =
+                match ensure_database(&target, src, existing, opts.createdb, opts.schema.no_acl)
+                    .await
+                {
+                    Ok(outcome) => {
+                        result.warnings.extend(outcome.warnings);
+                        if role_db_settings.iter().any(|s| &s.database == name) {
+                            let w = apply_role_db_settings(
+                                &target,
+                                &role_db_settings,
+                                name,
+                                &result.roles,
+                            )
+                            .await;
+                            result.warnings.extend(w);
+                        }
+                        let created = if ledger_run.is_some() {
+                            "resumed"
+                        } else if outcome.created {
+                            "created database"
+                        } else {
+                            "existing database"
+                        };
+                        let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
+                            run_id: opts.migration_id.clone(),
+                            source_system_identifier: servers.source.system_identifier,
+                            source_database_oid: src.oid,
+                            source_database: name.clone(),
+                            method: None,
+                            options: crate::ledger::shaping_options(opts),
+                            stage: crate::ledger::Stage::PreData,
+                            created_database: outcome.created,
+                            existing_schemas: Vec::new(),
+                            existing_extensions: Vec::new(),
+                            started_at: String::new(),
+                            parts_copied: 0,
+                            parts_total: 0,
+                        });
+                        let selection = selections
+                            .get(name)
+                            .map(|r| r.selection.clone())
+                            .unwrap_or_else(|| DbSelection::everything(name));
+                        let (entry, warnings) = self
+                            .migrate_contents(
+                                &pair_for(name),
+                                created,
+                                &run,
+                                Some(&mut memberships),
+                                &selection,
+                            )
+                            .await;
+                        result.warnings.extend(warnings);
+                        entry
                     }
-                    let created = if ledger_run.is_some() {
-                        "resumed"
-                    } else if outcome.created {
-                        "created database"
-                    } else {
-                        "existing database"
-                    };
-                    let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
-                        run_id: opts.migration_id.clone(),
-                        source_system_identifier: servers.source.system_identifier,
-                        source_database_oid: src.oid,
-                        source_database: name.clone(),
-                        method: None,
-                        options: crate::ledger::shaping_options(opts),
-                        stage: crate::ledger::Stage::PreData,
-                        created_database: outcome.created,
-                        existing_schemas: Vec::new(),
-                        existing_extensions: Vec::new(),
-                        started_at: String::new(),
-                        parts_copied: 0,
-                        parts_total: 0,
-                    });
-                    let selection = selections
-                        .get(name)
-                        .map(|r| r.selection.clone())
-                        .unwrap_or_else(|| DbSelection::everything(name));
-                    let (entry, warnings) = self
-                        .migrate_contents(
-                            &pair_for(name),
-                            created,
-                            &run,
-                            Some(&mut memberships),
-                            &selection,
-                        )
-                        .await;
-                    result.warnings.extend(warnings);
-                    entry
-                }
-                Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
-            };
+                    Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
+                };
             let w = memberships.release(&target).await;
             result.warnings.extend(warning::in_database(w, name));
             result.databases.push(entry);

@@ -447,3 +447,98 @@ async fn objects_depending_on_a_skipped_object_are_skipped_with_it() {
         ]
     );
 }
+
+/// The database's own properties: its privileges (a hardening `REVOKE CONNECT ... FROM PUBLIC`
+/// and a grant), a setting and its comment, on a database db-migrate creates and on one that
+/// already exists in the target (a managed service's `defaultdb`), where the target's owner
+/// stays and a grant of the target's own (to a role the source does not name) is kept.
+#[tokio::test]
+async fn database_privileges_settings_and_comment_arrive_also_in_an_existing_database() {
+    let (src, tgt) = (source(), target());
+    let reader = support::unique_name("db reader ");
+    let agent = support::unique_name("provider agent ");
+    for c in [src, tgt] {
+        c.execute(
+            "postgres",
+            &format!("CREATE ROLE {} NOLOGIN", quote_ident(&reader)),
+        )
+        .await;
+    }
+    tgt.execute(
+        "postgres",
+        &format!("CREATE ROLE {} NOLOGIN", quote_ident(&agent)),
+    )
+    .await;
+    let props_sql = |db: &str| {
+        format!(
+            "SELECT pg_catalog.has_database_privilege('public', d.oid, 'CONNECT')::text, \
+                    pg_catalog.has_database_privilege({r}, d.oid, 'CONNECT')::text, \
+                    pg_catalog.has_database_privilege('public', d.oid, 'TEMPORARY')::text, \
+                    pg_catalog.shobj_description(d.oid, 'pg_database'), \
+                    (SELECT s.setconfig::text FROM pg_catalog.pg_db_role_setting s \
+                      WHERE s.setdatabase = d.oid AND s.setrole = 0) \
+               FROM pg_catalog.pg_database d WHERE d.datname = {db}",
+            r = quote_literal(&reader),
+            db = quote_literal(db)
+        )
+    };
+    for existing in [false, true] {
+        let db = src.create_database("db props ").await;
+        let q = quote_ident(&db);
+        for sql in [
+            format!("REVOKE CONNECT, TEMPORARY ON DATABASE {q} FROM PUBLIC"),
+            format!("GRANT CONNECT ON DATABASE {q} TO {}", quote_ident(&reader)),
+            format!("COMMENT ON DATABASE {q} IS 'the shop''s data'"),
+            format!("ALTER DATABASE {q} SET work_mem = '12MB'"),
+        ] {
+            src.execute("postgres", &sql).await;
+        }
+        if existing {
+            tgt.execute("postgres", &format!("CREATE DATABASE {q}"))
+                .await;
+            tgt.execute(
+                "postgres",
+                &format!("GRANT CONNECT ON DATABASE {q} TO {}", quote_ident(&agent)),
+            )
+            .await;
+        }
+        let result = PgMigrate::new(options(&db, tgt.superuser_uri("postgres")).await)
+            .migrate()
+            .await;
+        assert!(result.succeeded(), "{}", result.to_json());
+        let expected = vec![vec![
+            Some("false".to_string()),
+            Some("true".to_string()),
+            Some("false".to_string()),
+            Some("the shop's data".to_string()),
+            Some("{work_mem=12MB}".to_string()),
+        ]];
+        assert_eq!(
+            src.query_strings("postgres", &props_sql(&db)).await,
+            expected,
+            "the source"
+        );
+        assert_eq!(
+            tgt.query_strings("postgres", &props_sql(&db)).await,
+            expected,
+            "existing: {existing}"
+        );
+        if existing {
+            let kept = tgt
+                .query_strings(
+                    "postgres",
+                    &format!(
+                        "SELECT pg_catalog.has_database_privilege({}, {}, 'CONNECT')::text",
+                        quote_literal(&agent),
+                        quote_literal(&db)
+                    ),
+                )
+                .await;
+            assert_eq!(
+                kept,
+                vec![vec![Some("true".to_string())]],
+                "the target's own grant"
+            );
+        }
+    }
+}
