@@ -1,5 +1,5 @@
 # The two set-up commands of README.md: `make demo` and `make test`.
-.PHONY: demo demo-isolated setup test build lint pg-versions cross-version fuzz bench bench-schema
+.PHONY: demo demo-isolated empty-root setup test build lint pg-versions cross-version fuzz fuzz-ci bench bench-schema
 
 build:
 	cargo build --release
@@ -13,6 +13,12 @@ demo: build
 # The demo in a mount namespace where the system PostgreSQL and .pg/ are hidden (root only).
 demo-isolated: build
 	bash scripts/demo-isolated.sh
+
+# The stripped release binary in an empty root file system (itself, the libraries ldd lists,
+# CA certificates) migrating between two TLS-only clusters with sslmode=verify-full (root
+# only; about 10 s). It reuses the release build of demo-isolated.
+empty-root: build
+	bash scripts/empty-root.sh
 
 # What the tests need, before anything compiles: Debian packages (as root with apt; otherwise
 # the command to run), PostgreSQL 12, 13, 16, 17 and 18 into .pg/.
@@ -53,11 +59,16 @@ test: setup lint
 	cargo test --doc
 	$(MAKE) cross-version
 	$(MAKE) demo-isolated
+	$(MAKE) empty-root
+	$(MAKE) fuzz-ci
+
+# Every fuzz target in fuzz/ for FUZZ_SECONDS each (30 in CI, 300 by hand), built with
+# cargo-fuzz's flags by plain cargo (no cargo-fuzz needed); skipped without a nightly toolchain.
+fuzz-ci:
+	bash scripts/fuzz-ci.sh
 
 fuzz:
-	cd fuzz && cargo +nightly fuzz run conninfo -- -max_total_time=60
-	cd fuzz && cargo +nightly fuzz run backend_messages -- -max_total_time=60
-	cd fuzz && cargo +nightly fuzz run role_passwords -- -max_total_time=60
+	FUZZ_SECONDS="$${FUZZ_SECONDS:-300}" bash scripts/fuzz-ci.sh
 
 bench:
 	cargo bench --bench copy

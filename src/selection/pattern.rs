@@ -80,7 +80,12 @@ impl Glob {
 
 impl fmt::Display for Glob {
     /// The glob written back in pattern syntax: literal runs needing it are double-quoted.
+    /// An empty name prints as `""`, and white space is always quoted (parsing trims it), so
+    /// that what is printed parses back to the same glob.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tokens.is_empty() {
+            return f.write_str("\"\"");
+        }
         let mut quoted = false;
         for t in &self.tokens {
             match t {
@@ -88,7 +93,7 @@ impl fmt::Display for Glob {
                     let plain = c.is_ascii_lowercase()
                         || c.is_ascii_digit()
                         || *c == '_'
-                        || (!c.is_ascii() && !c.is_uppercase());
+                        || (!c.is_ascii() && !c.is_uppercase() && !c.is_whitespace());
                     if plain && quoted {
                         f.write_str("\"")?;
                         quoted = false;
@@ -377,5 +382,19 @@ mod tests {
         let p = one("\"x\"\"y\"");
         let again = one(&p.name().to_string());
         assert_eq!(again.name(), p.name());
+    }
+
+    #[test]
+    fn empty_names_and_unicode_white_space_print_back_to_the_same_glob() {
+        for text in ["s.\"\"", "\"\u{3000}x\u{a0}\"", "\"\u{85}\""] {
+            let p = one(text);
+            let printed = p.name().to_string();
+            assert_eq!(
+                one(&printed).name(),
+                p.name(),
+                "{text:?} printed as {printed:?}"
+            );
+        }
+        assert_eq!(one("s.\"\"").name().to_string(), "\"\"");
     }
 }

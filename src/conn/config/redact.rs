@@ -64,6 +64,12 @@ fn redact_userinfo(word: &str, out: &mut String) -> usize {
     let Some(colon) = token[scheme_len..at].find(':').map(|c| c + scheme_len) else {
         return 0;
     };
+    // `password=':x@y'` is a key and its value, not `user:secret@host`: masking from its colon
+    // would leave the start and end of the value in the text. The word starts again after
+    // the `=`, so a URI there (`dsn=postgres://u:pw@h`) is still found.
+    if token[scheme_len..colon].contains('=') {
+        return 0;
+    }
     if colon + 1 == at {
         return 0; // `user:@host`: an empty password
     }
@@ -189,6 +195,15 @@ mod tests {
             "password authentication failed for user \"alice\""
         );
         assert_eq!(redact("password_encryption=md5"), "password_encryption=md5");
+        // A value that looks like URI credentials is still one value (found by the fuzzer).
+        assert_eq!(
+            redact("host='h' password=':@@@@+' user='u'"),
+            "host='h' password=******** user='u'"
+        );
+        assert_eq!(
+            redact("password=a:b@c dsn=postgres://u:pw@h/db us=er:p=w@h"),
+            "password=******** dsn=postgres://u:********@h/db us=er:********@h"
+        );
         assert_eq!(redact("password="), "password=");
     }
 
