@@ -45,10 +45,45 @@ pub struct ServerFacts {
     /// `extwlist.extensions` (pgextwlist) split on commas, or `None` when the setting does not
     /// exist on the server.
     pub extwlist: Option<Vec<String>>,
+    /// Aiven's superuser gatekeeper (`aiven_gatekeeper`), when it is seen on the server.
+    pub gatekeeper: Option<Gatekeeper>,
     /// What logical replication has left on this server.
     pub logical: LogicalCapacity,
     /// What the server can still give this user in sessions.
     pub connections: ConnectionSlots,
+}
+
+/// Aiven's `aiven_gatekeeper` module (aiven-pg-security): it refuses `CREATE ROLE ...
+/// SUPERUSER` and `ALTER ROLE ... SUPERUSER` for every name not in
+/// `aiven.pg_security_agent_reserved_roles`, whoever runs the statement, so a source superuser
+/// role outside that list cannot be migrated at all.
+///
+/// Seen either in `shared_preload_libraries` (readable only by superusers and members of
+/// `pg_read_all_settings`) or by the settings the module defines (`aiven.pg_security_agent`,
+/// `aiven.pg_security_agent_reserved_roles`), which `pg_settings` lists only once the module is
+/// loaded. Both are read through `pg_settings`, which hides what the user may not see instead
+/// of failing the query; when neither is visible the gatekeeper is not seen, as with the tool we
+/// replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gatekeeper {
+    /// `aiven.pg_security_agent_reserved_roles` split on commas, or `None` when the migration
+    /// user may not read it (a non-superuser on Aiven): then no role counts as reserved.
+    pub reserved_roles: Option<Vec<String>>,
+}
+
+/// The library name of Aiven's gatekeeper in `shared_preload_libraries`.
+pub const GATEKEEPER_LIBRARY: &str = "aiven_gatekeeper";
+
+/// Whether a `shared_preload_libraries` value loads [`GATEKEEPER_LIBRARY`], by name or by path
+/// (`'$libdir/aiven_gatekeeper'`, `/opt/lib/aiven_gatekeeper.so`).
+pub fn preloads_gatekeeper(shared_preload_libraries: &str) -> bool {
+    split_list_setting(shared_preload_libraries)
+        .iter()
+        .any(|item| {
+            let item = item.trim_matches('"');
+            let base = item.rsplit('/').next().unwrap_or(item);
+            base.strip_suffix(".so").unwrap_or(base) == GATEKEEPER_LIBRARY
+        })
 }
 
 /// Provider roles that stand in for superuser on managed services (RDS, Cloud SQL, Azure,
@@ -212,7 +247,14 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
                   WHERE backend_type = 'client backend'), \
                 CASE WHEN r.rolsuper THEN -1 ELSE r.rolconnlimit::int8 END, \
                 (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity \
-                  WHERE backend_type = 'client backend' AND usename = r.rolname) \
+                  WHERE backend_type = 'client backend' AND usename = r.rolname), \
+                (SELECT g.setting FROM pg_catalog.pg_settings g \
+                  WHERE g.name = 'shared_preload_libraries'), \
+                EXISTS (SELECT 1 FROM pg_catalog.pg_settings g \
+                         WHERE g.name IN ('aiven.pg_security_agent', \
+                                          'aiven.pg_security_agent_reserved_roles')), \
+                (SELECT g.setting FROM pg_catalog.pg_settings g \
+                  WHERE g.name = 'aiven.pg_security_agent_reserved_roles') \
            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user"
     );
     let row = s
@@ -220,6 +262,14 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
         .await
         .map_err(read_error("reading server facts"))?;
     let extwlist: Option<String> = row.get(5);
+    let preload: Option<String> = row.get(20);
+    let gatekeeper = (preload.as_deref().is_some_and(preloads_gatekeeper)
+        || row.get::<_, bool>(21))
+    .then(|| Gatekeeper {
+        reserved_roles: row
+            .get::<_, Option<String>>(22)
+            .map(|v| split_list_setting(&v)),
+    });
 
     // Revoked from PUBLIC on a stock server (granted to pg_monitor-like roles on some
     // services): a refusal only means we cannot use this fact.
@@ -254,6 +304,7 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
         extwlist: extwlist.map(|v| split_list_setting(&v)),
         provider_roles: row.get(6),
         pg_create_subscription: version_num >= 160000 && row.get::<_, bool>(7),
+        gatekeeper,
         logical: LogicalCapacity {
             wal_level: row.get(8),
             max_replication_slots: row.get(9),
@@ -502,6 +553,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn gatekeeper_is_seen_in_preload_libraries_by_name_or_path() {
+        assert!(preloads_gatekeeper("aiven_gatekeeper"));
+        assert!(preloads_gatekeeper("pg_stat_statements, aiven_gatekeeper"));
+        assert!(preloads_gatekeeper("$libdir/aiven_gatekeeper"));
+        assert!(preloads_gatekeeper(
+            "/work/target/gatekeeper/aiven_gatekeeper"
+        ));
+        assert!(preloads_gatekeeper(
+            "pgaudit,\"/opt/lib/aiven_gatekeeper.so\""
+        ));
+        assert!(!preloads_gatekeeper(""));
+        assert!(!preloads_gatekeeper(
+            "pg_stat_statements,aiven_gatekeeper_old"
+        ));
+        assert!(!preloads_gatekeeper("not_aiven_gatekeeper"));
     }
 
     #[test]

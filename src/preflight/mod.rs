@@ -33,7 +33,10 @@
 //! - `size`: with `dbs_max_total_size`, the summed `pg_database_size` of the selected databases.
 //! - `large-objects`: a warning per source database holding large objects, unless the
 //!   replication method cannot be used (`--force-method dump`, `--schema-only`).
-//! - `roles`: one warning naming the source roles the target user cannot create.
+//! - `roles`: one warning naming the source roles the target user cannot create; an error
+//!   naming the superuser roles a target behind Aiven's `aiven_gatekeeper` refuses (not in its
+//!   `aiven.pg_security_agent_reserved_roles`), with the `-xr` that leaves them out. Roles in
+//!   `-xr` and roles already in the target are not counted.
 //! - `owners`: per database, a warning counting the objects that will be owned by the
 //!   migration user instead of their source owner, by owner and why ([`crate::owners`]).
 //!
@@ -336,7 +339,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         }
         if let (Some(target), Some(tf), true) = (&tgt.session, &tgt.facts, tgt_ok) {
             let user = tf.user();
-            check_roles(&mut report, opts, source, target, &user).await;
+            check_roles(&mut report, opts, source, target, tf).await;
             crate::owners::check_owners(
                 &mut report,
                 opts,
@@ -414,6 +417,7 @@ pub(crate) fn test_facts(superuser: bool, extwlist: Option<Vec<&str>>) -> Server
         bypassrls: false,
         provider_roles: Vec::new(),
         pg_create_subscription: false,
+        gatekeeper: None,
         extwlist: extwlist.map(|v| v.into_iter().map(String::from).collect()),
         logical: Default::default(),
         connections: Default::default(),

@@ -1,9 +1,16 @@
 //! The `roles` check: which source roles the target user cannot create, and why. The rule
 //! ([`uncreatable_reason`]) is shared with the owners check ([`crate::owners`]).
+//!
+//! A target behind Aiven's gatekeeper ([`Gatekeeper`]) refuses superuser roles outside its
+//! reserved list whoever creates them, so those are an error (nothing is written: the role
+//! could only fail, and the tool we replace failed validation too) naming each role and the
+//! `-xr` that leaves it out; the other roles the user cannot create stay a warning (they are
+//! recorded as failed and the migration goes on). A role is named once, by the error.
 
 use std::collections::HashSet;
 
 use crate::catalog::roles::{RoleInfo, UserFacts, list_role_names, list_roles};
+use crate::catalog::server::{Gatekeeper, ServerFacts};
 use crate::conn::Session;
 use crate::options::MigrateOptions;
 use crate::report::ValidationReport;
@@ -32,13 +39,55 @@ pub fn uncreatable_reason(
     None
 }
 
+/// The roles to migrate (`roles` less those already in the target) that `gatekeeper` will
+/// refuse: superusers whose name is not reserved (all of them when the reserved list is not
+/// readable).
+pub fn gatekeeper_refusals<'a>(
+    roles: impl IntoIterator<Item = &'a RoleInfo>,
+    gatekeeper: &Gatekeeper,
+) -> Vec<&'a str> {
+    let reserved = gatekeeper.reserved_roles.as_deref().unwrap_or(&[]);
+    roles
+        .into_iter()
+        .filter(|r| r.superuser && !reserved.iter().any(|n| n == &r.name))
+        .map(|r| r.name.as_str())
+        .collect()
+}
+
+/// The error for the roles [`gatekeeper_refusals`] found: the old tool's sentence, then which
+/// names the target reserves and the `-xr` that leaves these out.
+fn gatekeeper_message(refused: &[&str], gatekeeper: &Gatekeeper, target_user: &str) -> String {
+    let quoted = refused
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reserved = match &gatekeeper.reserved_roles {
+        Some(list) if list.is_empty() => "it reserves no role".to_string(),
+        Some(list) => format!("it reserves {}", list.join(", ")),
+        None => format!(
+            "the target user \"{target_user}\" may not read that list, so no role counts as \
+             reserved"
+        ),
+    };
+    format!(
+        "Some superuser roles from source database ({quoted}) are not allowed in target \
+         database. You can delete them from the source or exclude them from the migration with \
+         -xr {}. The target runs Aiven's aiven_gatekeeper, which refuses CREATE ROLE ... \
+         SUPERUSER for names not in aiven.pg_security_agent_reserved_roles ({reserved}), even \
+         for a superuser",
+        refused.join(",")
+    )
+}
+
 pub(super) async fn check_roles(
     report: &mut ValidationReport,
     opts: &MigrateOptions,
     source: &Session,
     target: &Session,
-    user: &UserFacts,
+    target_facts: &ServerFacts,
 ) {
+    let user = &target_facts.user();
     let (roles, existing) = tokio::join!(list_roles(source), list_role_names(target));
     let (roles, existing) = match (roles, existing) {
         (Ok(r), Ok(e)) => (r, e),
@@ -53,10 +102,24 @@ pub(super) async fn check_roles(
     };
     let existing: HashSet<&str> = existing.iter().map(String::as_str).collect();
     let target_major = target.major();
-    let blocked: Vec<(&str, &str)> = roles
+    let to_create: Vec<&RoleInfo> = roles
         .iter()
         .filter(|r| !opts.excluded_roles.iter().any(|x| x == &r.name))
         .filter(|r| !existing.contains(r.name.as_str()))
+        .collect();
+    let refused = match &target_facts.gatekeeper {
+        Some(g) => {
+            let refused = gatekeeper_refusals(to_create.iter().copied(), g);
+            if !refused.is_empty() {
+                report.error("roles", None, gatekeeper_message(&refused, g, &user.name));
+            }
+            refused
+        }
+        None => Vec::new(),
+    };
+    let blocked: Vec<(&str, &str)> = to_create
+        .iter()
+        .filter(|r| !refused.contains(&r.name.as_str()))
         .filter_map(|r| uncreatable_reason(r, user, target_major).map(|why| (r.name.as_str(), why)))
         .collect();
     if blocked.is_empty() {
@@ -112,6 +175,47 @@ mod tests {
             config: Vec::new(),
             comment: None,
         }
+    }
+
+    fn superuser(name: &str) -> RoleInfo {
+        RoleInfo {
+            superuser: true,
+            ..role(name)
+        }
+    }
+
+    #[test]
+    fn gatekeeper_refuses_superusers_outside_its_reserved_list() {
+        let roles = [superuser("dba"), superuser("companyuser"), role("app")];
+        let g = Gatekeeper {
+            reserved_roles: Some(vec!["companyuser".into(), "postgres".into()]),
+        };
+        assert_eq!(gatekeeper_refusals(&roles, &g), vec!["dba"]);
+        let msg = gatekeeper_message(&["dba"], &g, "admin");
+        assert!(
+            msg.starts_with(
+                "Some superuser roles from source database (\"dba\") are not allowed in target \
+                 database. You can delete them from the source or exclude them from the \
+                 migration with -xr dba."
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("it reserves companyuser, postgres"), "{msg}");
+    }
+
+    #[test]
+    fn gatekeeper_with_an_unreadable_reserved_list_refuses_every_superuser() {
+        let roles = [superuser("dba"), superuser("companyuser"), role("app")];
+        let g = Gatekeeper {
+            reserved_roles: None,
+        };
+        assert_eq!(gatekeeper_refusals(&roles, &g), vec!["dba", "companyuser"]);
+        let msg = gatekeeper_message(&["dba", "companyuser"], &g, "avnadmin");
+        assert!(msg.contains("-xr dba,companyuser"), "{msg}");
+        assert!(
+            msg.contains("the target user \"avnadmin\" may not read that list"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -127,6 +127,13 @@ pub fn cluster_from_data_dir(
     server::start_copy(template, bin_dir)
 }
 
+/// A cluster like [`target()`] (its own, not shared) run by the server binaries in `bin_dir`,
+/// with `extra_conf` appended to its postgresql.conf (e.g. a `shared_preload_libraries` line
+/// loading a test module by absolute path). Stopped and removed at exit like the others.
+pub fn cluster_with_conf(bin_dir: &std::path::Path, extra_conf: &str) -> Result<Cluster, String> {
+    server::start_configured(bin_dir, extra_conf)
+}
+
 /// A fresh identifier: `prefix` (lowercased, shortened if needed) + process id + counter +
 /// random suffix. At most 63 bytes, unique across parallel tests and test binaries.
 pub fn unique_name(prefix: &str) -> String {

@@ -266,6 +266,23 @@ static REGISTERED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 fn start(kind: Kind) -> Result<Cluster, String> {
     prepare_process();
     let bins = find_binaries(kind)?;
+    start_with(kind, bins, "")
+}
+
+/// A cluster like the [`Kind::Target`] one, run by the server binaries in `bin_dir`, with
+/// `extra_conf` (postgresql.conf lines, e.g. `shared_preload_libraries`) appended after the
+/// harness's settings.
+pub(super) fn start_configured(bin_dir: &Path, extra_conf: &str) -> Result<Cluster, String> {
+    prepare_process();
+    let major = binary_major(bin_dir)?;
+    let bins = Binaries {
+        dir: bin_dir.to_path_buf(),
+        major,
+    };
+    start_with(Kind::Target, bins, extra_conf)
+}
+
+fn start_with(kind: Kind, bins: Binaries, extra_conf: &str) -> Result<Cluster, String> {
     let owner = server_owner()?;
 
     let base = tempfile::Builder::new()
@@ -340,6 +357,9 @@ fn start(kind: Kind) -> Result<Cluster, String> {
              hostssl replication  all  127.0.0.1/32         scram-sha-256\n"
         );
         write_file(&data.join("pg_hba.conf"), &hba, 0o600, owner)?;
+    }
+    if !extra_conf.is_empty() {
+        let _ = write!(conf, "{extra_conf}\n");
     }
     let conf_path = data.join("postgresql.conf");
     fs::OpenOptions::new()
