@@ -359,7 +359,7 @@ fn start_with(kind: Kind, bins: Binaries, extra_conf: &str) -> Result<Cluster, S
         write_file(&data.join("pg_hba.conf"), &hba, 0o600, owner)?;
     }
     if !extra_conf.is_empty() {
-        let _ = write!(conf, "{extra_conf}\n");
+        let _ = writeln!(conf, "{extra_conf}");
     }
     let conf_path = data.join("postgresql.conf");
     fs::OpenOptions::new()
