@@ -1,6 +1,6 @@
 //! Aiven's superuser gatekeeper on a real server: a PostgreSQL 15 target that preloads our
 //! emulation of `aiven_gatekeeper` (tests/fixtures/aiven_gatekeeper/, built with pgxs by
-//! `scripts/gatekeeper.sh` and loaded by absolute path), whose reserved roles are
+//! `scripts/test-module.sh` and loaded by absolute path), whose reserved roles are
 //! [`RESERVED`] and `postgres`.
 //!
 //! Promised: a source superuser role outside the reserved list fails preflight with an error
@@ -18,8 +18,7 @@
 mod support;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use db_migrate::catalog::server::server_facts;
@@ -33,27 +32,6 @@ const SERVER_BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The superuser role name the gatekeeper cluster reserves (besides `postgres`).
 const RESERVED: &str = "gk_reserved_su";
 
-/// The module path printed by scripts/gatekeeper.sh (building it when missing), or why not.
-fn module() -> Result<PathBuf, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gatekeeper.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} failed ({}):\n{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    ))
-}
-
 /// The gatekeeper target, started on first use; `None` (after a loud SKIPPED) when the module
 /// cannot be built here and CI does not require it.
 fn gatekeeper_target(test: &str) -> Option<&'static Cluster> {
@@ -62,7 +40,7 @@ fn gatekeeper_target(test: &str) -> Option<&'static Cluster> {
         if !Path::new(SERVER_BIN).join("postgres").is_file() {
             return Err(format!("no PostgreSQL 15 server in {SERVER_BIN}"));
         }
-        let module = module()?;
+        let module = support::test_module("aiven_gatekeeper")?;
         let conf = format!(
             "shared_preload_libraries = '{}'\n\
              aiven.pg_security_agent_reserved_roles = '{RESERVED},postgres'\n",

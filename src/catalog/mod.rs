@@ -30,6 +30,7 @@ pub mod relations;
 pub mod replication;
 pub mod roles;
 pub mod scope;
+pub mod security_labels;
 pub mod server;
 pub mod system_acls;
 pub mod tables;

@@ -651,6 +651,7 @@ async fn run_refusable(
         let what = match kind {
             WarningKind::Ownership => "owner not kept",
             WarningKind::Privilege => "privileges not applied",
+            _ if job.describe.starts_with("security label") => "security label not applied",
             _ => "comment not applied",
         };
         tracing::warn!("{}: {what}: {}", job.describe, e.message());

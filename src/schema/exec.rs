@@ -456,6 +456,8 @@ pub async fn apply<'a>(
                         Part::Acl | Part::Comment => {
                             let (what, kind) = if part == Part::Acl {
                                 ("privileges", WarningKind::Privilege)
+                            } else if o.kind == ObjectKind::SecurityLabel {
+                                ("security label", WarningKind::Schema)
                             } else {
                                 ("comment", WarningKind::Schema)
                             };

@@ -123,6 +123,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         c.extend(super::transforms::collect(s).await?);
         c.extend(super::publications::collect(s).await?);
         c.extend(super::system_acls::collect(s).await?);
+        c.extend(super::security_labels::collect(s).await?);
         Ok::<_, Error>(c)
     };
     let (others, catalog, depend) = futures::try_join!(

@@ -22,6 +22,7 @@ pub mod model;
 pub mod publications;
 pub mod relations;
 pub mod routines;
+pub mod security_labels;
 pub mod system_acls;
 pub mod transforms;
 pub mod types;

@@ -73,6 +73,8 @@ pub enum ObjectKind {
     Transform,
     /// GRANT / REVOKE on a `pg_catalog` or `information_schema` object (no CREATE).
     SystemPrivileges,
+    /// `SECURITY LABEL FOR provider ON ...` of another object (no CREATE).
+    SecurityLabel,
 }
 
 impl ObjectKind {
@@ -119,6 +121,7 @@ impl ObjectKind {
             ObjectKind::Publication => "PUBLICATION",
             ObjectKind::Transform => "TRANSFORM",
             ObjectKind::SystemPrivileges => "PRIVILEGES ON",
+            ObjectKind::SecurityLabel => "SECURITY LABEL",
         }
     }
 
@@ -217,6 +220,10 @@ impl SchemaObject {
 
     /// `kind "schema"."name"` for messages.
     pub fn describe(&self) -> String {
+        if self.kind == ObjectKind::SecurityLabel {
+            // Its name already says what it labels, with the object's own quoting.
+            return format!("security label {}", self.name);
+        }
         match &self.schema {
             Some(s) => format!(
                 "{} {}.{}",

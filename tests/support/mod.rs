@@ -127,6 +127,30 @@ pub fn cluster_from_data_dir(
     server::start_copy(template, bin_dir)
 }
 
+/// The path of test-only server module `name` (tests/fixtures/NAME/) to load with
+/// `shared_preload_libraries`, built with pgxs by scripts/test-module.sh when missing, or why it
+/// cannot be built here.
+pub fn test_module(name: &str) -> Result<std::path::PathBuf, String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-module.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(name)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {name} failed ({}):\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(std::path::PathBuf::from(
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    ))
+}
+
 /// A cluster like [`target()`] (its own, not shared) run by the server binaries in `bin_dir`,
 /// with `extra_conf` appended to its postgresql.conf (e.g. a `shared_preload_libraries` line
 /// loading a test module by absolute path). Stopped and removed at exit like the others.
