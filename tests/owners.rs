@@ -130,6 +130,19 @@ async fn build_source(src: &Cluster, r: &Roles, db: &str) {
     .await;
 }
 
+/// Creates `db` on `c` owned by `admin`, as a managed service's console does.
+async fn database_of(c: &Cluster, db: &str, admin: &str) {
+    c.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} OWNER {}",
+            quote_ident(db),
+            quote_ident(admin)
+        ),
+    )
+    .await;
+}
+
 /// Options migrating only `db` and only `mine` of the source's roles, into `target_uri`.
 async fn options(src: &Cluster, target_uri: &str, db: &str, mine: &[&str]) -> MigrateOptions {
     let mine: HashSet<&str> = mine.iter().copied().collect();
@@ -571,15 +584,7 @@ async fn foreign_servers_and_their_user_mappings_keep_their_owners() {
     let (admin, pw) = tgt.create_admin("own_fdw_admin", true).await;
     // As on a managed service: the database exists, owned by the admin, and the provider's
     // installer (a superuser) created the wrapper and lets the admin hand it on.
-    tgt.execute(
-        "postgres",
-        &format!(
-            "CREATE DATABASE {} OWNER {}",
-            quote_ident(&db),
-            quote_ident(&admin)
-        ),
-    )
-    .await;
+    database_of(tgt, &db, &admin).await;
     tgt.execute(
         &db,
         &format!(
@@ -652,15 +657,7 @@ async fn replication_through_aiven_extras_keeps_owners_too() {
     build_source(src, &r, &db).await;
     let (admin, pw) = tgt.create_admin("own_repl_admin", true).await;
     // As on Aiven: the database exists, owned by the admin, with aiven_extras installed.
-    tgt.execute(
-        "postgres",
-        &format!(
-            "CREATE DATABASE {} OWNER {}",
-            quote_ident(&db),
-            quote_ident(&admin)
-        ),
-    )
-    .await;
+    database_of(tgt, &db, &admin).await;
     tgt.execute(&db, include_str!("fixtures/aiven_extras.sql"))
         .await;
     let mut opts = options(src, &tgt.uri(&admin, &pw, "postgres"), &db, &r.all()).await;
@@ -740,15 +737,7 @@ async fn a_subscription_of_the_admin_keeps_the_memberships_while_it_runs() {
         &format!("GRANT pg_create_subscription TO {}", quote_ident(&admin)),
     )
     .await;
-    tgt.execute(
-        "postgres",
-        &format!(
-            "CREATE DATABASE {} OWNER {}",
-            quote_ident(&db),
-            quote_ident(&admin)
-        ),
-    )
-    .await;
+    database_of(tgt, &db, &admin).await;
     let mut opts = options(src, &tgt.uri(&admin, &pw, "postgres"), &db, &r.all()).await;
     opts.force_method = Some(Method::Replication);
     let result = PgMigrate::new(opts.clone()).migrate().await;

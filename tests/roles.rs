@@ -870,6 +870,44 @@ async fn catalog_is_readable_without_superuser() {
     assert!(!facts.superuser && facts.createrole && facts.replication && !facts.bypassrls);
 }
 
+/// Three new source roles `(granted, grantor, member)`: `grantor` holds ADMIN OPTION on
+/// `granted` and grants it to `member` itself, so the source records `grantor` as the grantor.
+async fn granted_by_a_non_superuser() -> (String, String, String) {
+    let (r, g, m) = (
+        unique_name("grantor role"),
+        unique_name("grantor admin"),
+        unique_name("grantor member"),
+    );
+    source()
+        .execute(
+            "postgres",
+            &format!(
+                "CREATE ROLE {r} NOLOGIN; CREATE ROLE {g} NOLOGIN; CREATE ROLE {m} LOGIN;
+                 GRANT {r} TO {g} WITH ADMIN OPTION;
+                 SET ROLE {g}; GRANT {r} TO {m}; RESET ROLE;",
+                r = quote_ident(&r),
+                g = quote_ident(&g),
+                m = quote_ident(&m)
+            ),
+        )
+        .await;
+    (r, g, m)
+}
+
+/// The grantor of each membership of `member` in `granted` on `c`.
+async fn grantor_of(c: &Cluster, granted: &str, member: &str) -> Vec<Vec<Option<String>>> {
+    c.query_strings(
+        "postgres",
+        &format!(
+            "SELECT pg_get_userbyid(m.grantor)::text FROM pg_catalog.pg_auth_members m \
+              WHERE pg_get_userbyid(m.roleid) = {} AND pg_get_userbyid(m.member) = {}",
+            quote_literal(granted),
+            quote_literal(member)
+        ),
+    )
+    .await
+}
+
 /// `GRANT r TO m` made by a role holding ADMIN OPTION on `r` (not by a superuser) is recorded
 /// with that role as grantor in `pg_auth_members`; a superuser migration reproduces it with
 /// `GRANTED BY`, so the grantor (which REVOKE ... GRANTED BY and DROP ROLE depend on) is the
@@ -878,34 +916,9 @@ async fn catalog_is_readable_without_superuser() {
 #[tokio::test]
 async fn membership_grantors_are_kept_where_the_migration_user_may_name_them() {
     let _lock = LOCK.lock().await;
-    let granted = unique_name("grantor role");
-    let grantor = unique_name("grantor admin");
-    let member = unique_name("grantor member");
-    let q = quote_ident;
-    source()
-        .execute(
-            "postgres",
-            &format!(
-                "CREATE ROLE {r} NOLOGIN; CREATE ROLE {g} NOLOGIN; CREATE ROLE {m} LOGIN;
-                 GRANT {r} TO {g} WITH ADMIN OPTION;
-                 SET ROLE {g}; GRANT {r} TO {m}; RESET ROLE;",
-                r = q(&granted),
-                g = q(&grantor),
-                m = q(&member)
-            ),
-        )
-        .await;
-    let grantor_of = |c: &'static Cluster| {
-        let sql = format!(
-            "SELECT pg_get_userbyid(m.grantor)::text FROM pg_catalog.pg_auth_members m \
-              WHERE pg_get_userbyid(m.roleid) = {} AND pg_get_userbyid(m.member) = {}",
-            quote_literal(&granted),
-            quote_literal(&member)
-        );
-        async move { c.query_strings("postgres", &sql).await }
-    };
+    let (granted, grantor, member) = granted_by_a_non_superuser().await;
     assert_eq!(
-        grantor_of(source()).await,
+        grantor_of(source(), &granted, &member).await,
         vec![vec![Some(grantor.clone())]]
     );
 
@@ -923,30 +936,15 @@ async fn membership_grantors_are_kept_where_the_migration_user_may_name_them() {
         "{results:?}"
     );
     assert_eq!(
-        grantor_of(target()).await,
+        grantor_of(target(), &granted, &member).await,
         vec![vec![Some(grantor.clone())]],
         "the source's grantor"
     );
 
     // Into a CREATEROLE admin (a second set of roles, the first ones exist now).
     let (admin, pw) = target().create_admin("grantor target admin", false).await;
-    let granted2 = unique_name("grantor role");
-    let grantor2 = unique_name("grantor admin");
-    let member2 = unique_name("grantor member");
-    source()
-        .execute(
-            "postgres",
-            &format!(
-                "CREATE ROLE {r} NOLOGIN; CREATE ROLE {g} NOLOGIN; CREATE ROLE {m} LOGIN;
-                 GRANT {r} TO {g} WITH ADMIN OPTION;
-                 SET ROLE {g}; GRANT {r} TO {m}; RESET ROLE;",
-                r = q(&granted2),
-                g = q(&grantor2),
-                m = q(&member2)
-            ),
-        )
-        .await;
-    let mine = [granted2.as_str(), &grantor2, &member2];
+    let (granted, grantor, member) = granted_by_a_non_superuser().await;
+    let mine = [granted.as_str(), &grantor, &member];
     let (results, warnings) = migrate_mine(
         &source().superuser_uri("postgres"),
         &target().uri(&admin, &pw, "postgres"),
@@ -964,20 +962,13 @@ async fn membership_grantors_are_kept_where_the_migration_user_may_name_them() {
         .collect();
     assert_eq!(named.len(), 1, "{warnings:?}");
     assert!(
-        named[0].contains(&format!("not by role \"{grantor2}\"")),
+        named[0].contains(&format!("not by role \"{grantor}\"")),
         "{}",
         named[0]
     );
-    let members = target()
-        .query_strings(
-            "postgres",
-            &format!(
-                "SELECT 1 FROM pg_catalog.pg_auth_members m \
-                  WHERE pg_get_userbyid(m.roleid) = {} AND pg_get_userbyid(m.member) = {}",
-                quote_literal(&granted2),
-                quote_literal(&member2)
-            ),
-        )
-        .await;
-    assert_eq!(members.len(), 1, "the membership itself is there");
+    assert_eq!(
+        grantor_of(target(), &granted, &member).await.len(),
+        1,
+        "the membership itself is there"
+    );
 }
