@@ -45,7 +45,10 @@
 //!
 //! Privilege paths, each chosen per object: superuser (or a provider admin role) with plain SQL;
 //! the `aiven_extras` SECURITY DEFINER functions where present; `pg_create_subscription`
-//! membership on PostgreSQL 16+ targets. Object names: [`names`].
+//! membership on PostgreSQL 16+ targets. A target database where only `aiven_extras` could
+//! subscribe, offered by the server but not installed, gets `CREATE EXTENSION aiven_extras
+//! CASCADE` once nothing else blocks replication ([`objects::install_aiven_extras`]).
+//! Object names: [`names`].
 //!
 //! Any setup failure drops whatever this run had created (subscription, publication, slot).
 //! A missing privilege (SQLSTATE 42501) or prerequisite (wal_level, free slots/senders, no way to
@@ -368,7 +371,7 @@ where
     let sfacts = SourceFacts::read(&src, &servers.source)
         .await
         .map_err(|e| on_source(e, dbname))?;
-    let tfacts = TargetFacts::read(&tgt, &servers.target)
+    let mut tfacts = TargetFacts::read(&tgt, &servers.target)
         .await
         .map_err(|e| on_target(e, dbname))?;
     let mut blockers = preflight::replication_blockers(&servers, 1);
@@ -401,6 +404,16 @@ where
         } else {
             let names: Vec<String> = gaps.iter().map(|g| g.table.display.clone()).collect();
             blockers.push(identity::reason(&names));
+        }
+    }
+    // aiven_extras for the subscription, once nothing else stands in the way (so that a
+    // database that falls back anyway is left without it).
+    if blockers.is_empty() && plan.install_aiven_extras {
+        tfacts = objects::install_aiven_extras(&tgt, &servers.target, tfacts, dbname)
+            .await
+            .map_err(|e| on_target(e, dbname))?;
+        if let Err(why) = tfacts.subscription_via() {
+            blockers.push(why);
         }
     }
     if !blockers.is_empty() {

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::catalog::replication::extras::database_replication_rights;
+use crate::catalog::replication::extras::{
+    AIVEN_EXTRAS, ExtrasInstall, database_replication_rights,
+};
 use crate::catalog::server::ServerFacts;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, SqlState};
@@ -60,6 +62,13 @@ pub struct TargetFacts {
     pub extras_refresh_sub: bool,
     pub pg_create_subscription: bool,
     pub can_create_in_db: bool,
+    /// `aiven_extras` is missing from the database and the server offers it: how it installs.
+    pub extras_available: Option<ExtrasInstall>,
+    /// `aiven_extras` is in the server's `extwlist.extensions` (pgextwlist installs it as a
+    /// superuser for any user).
+    pub extras_whitelisted: bool,
+    /// Why installing `aiven_extras` failed, when the setup tried ([`install_aiven_extras`]).
+    pub extras_install_error: Option<String>,
 }
 
 impl SourceFacts {
@@ -105,6 +114,12 @@ impl TargetFacts {
     pub async fn read(s: &Session, server: &ServerFacts) -> Result<TargetFacts> {
         let rights = database_replication_rights(s).await?;
         Ok(TargetFacts {
+            extras_available: rights.extras_available,
+            extras_whitelisted: server
+                .extwlist
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|n| n == AIVEN_EXTRAS)),
+            extras_install_error: None,
             superuser: server.is_superuser,
             provider_admin: server.provider_admin(),
             extras_create_sub: rights.create_sub,
@@ -116,6 +131,28 @@ impl TargetFacts {
         })
     }
 
+    /// Whether the subscription needs `aiven_extras` installed first: the user is not a
+    /// superuser, the database lacks the extension's functions, `pg_create_subscription` (with
+    /// CREATE on the database) is not an option, and the user may install it. The tool we
+    /// replace did the same (`CREATE EXTENSION aiven_extras CASCADE` in each target database).
+    pub fn needs_extras_install(&self) -> bool {
+        let has_path = self.superuser
+            || (self.extras_create_sub && self.extras_drop_sub)
+            || (self.pg_create_subscription && self.can_create_in_db);
+        !has_path && self.extras_installable() && self.extras_install_error.is_none()
+    }
+
+    /// The server offers `aiven_extras`, missing from the database, and the user may install
+    /// it: as a superuser, through pgextwlist, or (trusted or not superuser-only) with CREATE on
+    /// the database, which `CREATE EXTENSION` needs for the extension's schema.
+    pub fn extras_installable(&self) -> bool {
+        self.extras_available.is_some_and(|x| {
+            self.superuser
+                || self.extras_whitelisted
+                || ((x.trusted || !x.superuser) && self.can_create_in_db)
+        })
+    }
+
     /// How the subscription can be created, or why it cannot.
     pub fn subscription_via(&self) -> std::result::Result<Via, String> {
         if self.superuser {
@@ -124,12 +161,59 @@ impl TargetFacts {
             Ok(Via::AivenExtras)
         } else if self.pg_create_subscription && self.can_create_in_db {
             Ok(Via::PgCreateSubscription)
+        } else if self.needs_extras_install() {
+            Ok(Via::AivenExtras)
         } else if self.provider_admin {
             Ok(Via::PlainSql)
         } else if self.pg_create_subscription {
             Err("the target user is a member of pg_create_subscription but lacks CREATE on the target database".into())
         } else {
-            Err("the target user cannot create subscriptions (it needs superuser, the aiven_extras extension in the target database, or membership in pg_create_subscription on PostgreSQL 16+)".into())
+            let mut why = "the target user cannot create subscriptions (it needs superuser, the aiven_extras extension in the target database, or membership in pg_create_subscription on PostgreSQL 16+)".to_string();
+            if let Some(e) = &self.extras_install_error {
+                why.push_str(&format!(
+                    "; installing aiven_extras in the target database failed: {e}"
+                ));
+            }
+            Err(why)
+        }
+    }
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS aiven_extras CASCADE` in the session's database, for a
+/// subscription that [`TargetFacts::needs_extras_install`]. Returns the facts read again after
+/// it; when the server refuses, the facts keep the error (the subscription path then falls
+/// back as without the extension, and the reason names the refusal) and a warning is logged.
+pub async fn install_aiven_extras(
+    s: &Session,
+    server: &ServerFacts,
+    facts: TargetFacts,
+    dbname: &str,
+) -> Result<TargetFacts> {
+    let sql = format!(
+        "CREATE EXTENSION IF NOT EXISTS {} CASCADE",
+        quote_ident(AIVEN_EXTRAS)
+    );
+    match s.batch_execute(&sql).await {
+        Ok(()) => {
+            tracing::info!(
+                database = %dbname,
+                "installed aiven_extras in the target database for the subscription"
+            );
+            TargetFacts::read(s, server).await
+        }
+        Err(e) => {
+            let e = Error::from_pg(e);
+            if e.kind() != ErrorKind::Sql {
+                return Err(e.with_step("installing aiven_extras"));
+            }
+            tracing::warn!(
+                database = %dbname,
+                "could not install aiven_extras in the target database: {e}"
+            );
+            Ok(TargetFacts {
+                extras_install_error: Some(e.to_string()),
+                ..facts
+            })
         }
     }
 }
@@ -364,4 +448,98 @@ pub fn is_fallback_error(e: &Error) -> bool {
 /// An error for a state we cannot continue from.
 pub fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Validation, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A non-superuser target admin with CREATE on the database and nothing else.
+    fn admin() -> TargetFacts {
+        TargetFacts {
+            can_create_in_db: true,
+            ..Default::default()
+        }
+    }
+
+    const TRUSTED: ExtrasInstall = ExtrasInstall {
+        superuser: true,
+        trusted: true,
+    };
+    const SUPERUSER_ONLY: ExtrasInstall = ExtrasInstall {
+        superuser: true,
+        trusted: false,
+    };
+
+    #[test]
+    fn aiven_extras_is_installed_only_when_no_other_subscription_path_exists() {
+        let offered = TargetFacts {
+            extras_available: Some(TRUSTED),
+            ..admin()
+        };
+        assert!(offered.needs_extras_install());
+        assert_eq!(offered.subscription_via(), Ok(Via::AivenExtras));
+
+        let superuser = TargetFacts {
+            superuser: true,
+            ..offered.clone()
+        };
+        assert!(!superuser.needs_extras_install());
+        assert_eq!(superuser.subscription_via(), Ok(Via::Superuser));
+
+        let pg16 = TargetFacts {
+            pg_create_subscription: true,
+            ..offered.clone()
+        };
+        assert!(!pg16.needs_extras_install());
+        assert_eq!(pg16.subscription_via(), Ok(Via::PgCreateSubscription));
+
+        let installed = TargetFacts {
+            extras_create_sub: true,
+            extras_drop_sub: true,
+            extras_available: None,
+            ..admin()
+        };
+        assert!(!installed.needs_extras_install());
+        assert_eq!(installed.subscription_via(), Ok(Via::AivenExtras));
+    }
+
+    #[test]
+    fn aiven_extras_install_needs_a_right_to_install_it() {
+        let superuser_only = TargetFacts {
+            extras_available: Some(SUPERUSER_ONLY),
+            ..admin()
+        };
+        assert!(!superuser_only.needs_extras_install());
+        assert!(superuser_only.subscription_via().is_err());
+        let whitelisted = TargetFacts {
+            extras_whitelisted: true,
+            ..superuser_only.clone()
+        };
+        assert!(whitelisted.needs_extras_install());
+        let no_create = TargetFacts {
+            extras_available: Some(TRUSTED),
+            can_create_in_db: false,
+            ..admin()
+        };
+        assert!(!no_create.needs_extras_install());
+    }
+
+    #[test]
+    fn a_refused_install_falls_back_naming_the_refusal() {
+        let refused = TargetFacts {
+            extras_available: Some(TRUSTED),
+            extras_install_error: Some("permission denied to create extension".into()),
+            ..admin()
+        };
+        assert!(!refused.needs_extras_install());
+        let why = refused.subscription_via().unwrap_err();
+        assert!(
+            why.ends_with(
+                "; installing aiven_extras in the target database failed: permission denied to \
+                 create extension"
+            ),
+            "{why}"
+        );
+    }
 }

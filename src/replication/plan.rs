@@ -13,7 +13,10 @@
 //!   accepts one (pg_hba, poolers); otherwise `pg_create_logical_replication_slot()` (provider
 //!   roles such as `rds_replication` allow it without the attribute), and the subscription copies
 //!   the data itself.
-//! - **Subscription**: superuser, `aiven_extras`, or `pg_create_subscription` (16+).
+//! - **Subscription**: superuser, `aiven_extras`, or `pg_create_subscription` (16+). When none
+//!   is there but the target offers `aiven_extras` and the user may install it, the plan says
+//!   so and the setup installs it in the target database first (as the tool we replace did);
+//!   refused, the database falls back as without it, the refusal in the reason.
 
 use crate::catalog::server::Servers;
 use crate::conn::ConnInfo;
@@ -58,6 +61,9 @@ pub struct ReplicationPlan {
     /// Why a replication connection will not be used, when it will not.
     pub no_replication_connection: Option<String>,
     pub subscription_via: Option<Via>,
+    /// `aiven_extras` is installed in the target database first, for the subscription
+    /// ([`TargetFacts::needs_extras_install`]).
+    pub install_aiven_extras: bool,
     /// Why replication is not possible for this database (empty when it is).
     pub blockers: Vec<String>,
 }
@@ -84,6 +90,10 @@ impl ReplicationPlan {
             ),
         };
         let sub = match self.subscription_via {
+            Some(v) if self.install_aiven_extras => format!(
+                "subscription via {} (CREATE EXTENSION aiven_extras CASCADE in the target database first)",
+                v.describe()
+            ),
             Some(v) => format!("subscription via {}", v.describe()),
             None => "no way to create the subscription".to_string(),
         };
@@ -285,6 +295,7 @@ pub async fn plan(
         slot,
         no_replication_connection,
         subscription_via,
+        install_aiven_extras: subscription_via.is_some() && tfacts.needs_extras_install(),
         blockers,
     })
 }
@@ -371,7 +382,11 @@ pub async fn preflight_path(
     let tgt = tgt_db.as_ref().unwrap_or(target_default);
     let facts = async {
         let s = SourceFacts::read(src_db, &servers.source).await?;
-        let t = TargetFacts::read(tgt, &servers.target).await?;
+        let mut t = TargetFacts::read(tgt, &servers.target).await?;
+        if tgt_db.is_none() {
+            // db-migrate creates the database as the target user, who then owns it.
+            t.can_create_in_db = true;
+        }
         Ok::<_, crate::Error>((s, t))
     };
     let result = match facts.await {
@@ -456,6 +471,7 @@ mod tests {
             slot: SlotCreation::Function,
             no_replication_connection: Some("refused".into()),
             subscription_via: Some(Via::AivenExtras),
+            install_aiven_extras: false,
             blockers: Vec::new(),
         };
         let d = p.describe();
@@ -468,6 +484,18 @@ mod tests {
             "{d}"
         );
         assert!(d.ends_with("subscription via aiven_extras"), "{d}");
+        let p = ReplicationPlan {
+            install_aiven_extras: true,
+            ..p
+        };
+        assert!(
+            p.describe().ends_with(
+                "subscription via aiven_extras (CREATE EXTENSION aiven_extras CASCADE in the \
+                 target database first)"
+            ),
+            "{}",
+            p.describe()
+        );
     }
 
     #[test]
