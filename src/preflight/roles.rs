@@ -107,7 +107,12 @@ pub(super) async fn check_roles(
         .filter(|r| !opts.excluded_roles.iter().any(|x| x == &r.name))
         .filter(|r| !existing.contains(r.name.as_str()))
         .collect();
-    let refused = match &target_facts.gatekeeper {
+    // `--cleanup` creates no role: the gatekeeper must not stand in its way.
+    let gatekeeper = target_facts
+        .gatekeeper
+        .as_ref()
+        .filter(|_| opts.mode != crate::options::RunMode::Cleanup);
+    let refused = match gatekeeper {
         Some(g) => {
             let refused = gatekeeper_refusals(to_create.iter().copied(), g);
             if !refused.is_empty() {
