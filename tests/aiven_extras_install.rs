@@ -54,7 +54,7 @@ fn extension_script() -> String {
         .join("\n")
 }
 
-/// `.pg/16` copied (hard links) into `target/aiven-extras-pg16` with the extension added, or
+/// `.pg/16` copied (hard links where possible) into `target/aiven-extras-pg16` with the extension added, or
 /// why not.
 fn installation() -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -76,19 +76,34 @@ fn installation() -> Result<PathBuf, String> {
             "target/aiven-extras-pg{MAJOR}.{}",
             std::process::id()
         ));
-        let _ = std::fs::remove_dir_all(&building);
-        let out = Command::new("cp")
-            .arg("-al")
-            .arg(original.canonicalize().map_err(|e| e.to_string())?)
-            .arg(&building)
-            .output()
-            .map_err(|e| format!("cannot run cp: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cp -al {} failed: {}",
-                original.display(),
-                String::from_utf8_lossy(&out.stderr)
-            ));
+        let from = original.canonicalize().map_err(|e| e.to_string())?;
+        // Hard links where .pg/ and target/ share a file system (no space taken), else a copy.
+        let mut failures = String::new();
+        let copied = ["-al", "-a"].into_iter().any(|how| {
+            let _ = std::fs::remove_dir_all(&building);
+            match Command::new("cp")
+                .arg(how)
+                .arg(&from)
+                .arg(&building)
+                .output()
+            {
+                Ok(out) if out.status.success() => true,
+                Ok(out) => {
+                    failures.push_str(&format!(
+                        "cp {how} {}: {}",
+                        from.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                    false
+                }
+                Err(e) => {
+                    failures.push_str(&format!("cannot run cp: {e}"));
+                    false
+                }
+            }
+        });
+        if !copied {
+            return Err(failures);
         }
         let ext_dir = building.join("share/postgresql/extension");
         std::fs::write(ext_dir.join("aiven_extras.control"), CONTROL)
