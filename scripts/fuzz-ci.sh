@@ -46,7 +46,7 @@ case "$TRIPLE" in *-linux-*) flags+=" -Cllvm-args=-sanitizer-coverage-stack-dept
 
 # The profile: `dev` (unoptimised, incremental: the build CI can afford, since the optimised
 # instrumented build of the crate takes many minutes on 2 cores) or `release` (what
-# `cargo fuzz` builds by default: several times more inputs per second, for long runs).
+# `cargo fuzz` builds by default: 2 to 5 times more inputs per second here, for long runs).
 case "$PROFILE" in
   dev) profile_args=(--config 'profile.dev.debug="line-tables-only"'); out_dir=debug ;;
   release) profile_args=(--release --config 'profile.release.debug="line-tables-only"'); out_dir=release ;;
