@@ -14,8 +14,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 [ "$(id -u)" -eq 0 ] || { echo "empty-root: needs root for chroot; skipped" >&2; exit 0; }
-BINARY="$ROOT/target/release/pg_migrate"
-[ -x "$BINARY" ] || { echo "empty-root: build the release binary first (make build)" >&2; exit 1; }
+# EMPTY_ROOT_BINARY: another build to test, e.g. target/dist/pg_migrate (`--profile dist`).
+BINARY="${EMPTY_ROOT_BINARY:-$ROOT/target/release/pg_migrate}"
+[ -x "$BINARY" ] || { echo "empty-root: no binary $BINARY: build the release binary first (make build)" >&2; exit 1; }
 for tool in openssl python3 ldd chroot strip; do
   command -v "$tool" >/dev/null || { echo "empty-root: $tool is missing" >&2; exit 1; }
 done
