@@ -326,6 +326,15 @@ impl Cluster {
         (name, password)
     }
 
+    /// Restarts the server (`pg_ctl stop -m fast`, then start on the same port); panics with
+    /// pg_ctl's output on failure. Only for a cluster of the test's own ([`cluster_with_conf`]):
+    /// the shared ones serve other tests at the same time.
+    pub fn restart(&self) {
+        if let Err(e) = server::restart(self) {
+            panic!("restarting the test cluster on port {}: {e}", self.port);
+        }
+    }
+
     /// `server_version_num` of the running server, e.g. 150018.
     pub fn version_num(&self) -> u32 {
         self.version_num

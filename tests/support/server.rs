@@ -551,6 +551,33 @@ fn pg_ctl_start(bins: &Binaries, base: &Path, data: &Path) -> Result<u16, String
     Err(format!("the server did not start:\n{failures}"))
 }
 
+/// Stops `cluster` with `pg_ctl stop -m fast` (every session is terminated, 57P01) and starts
+/// it again on the same port and data directory, waiting until it accepts connections: what a
+/// migration sees when its target is restarted by an operator or a failover.
+pub(super) fn restart(cluster: &Cluster) -> Result<(), String> {
+    let mut stop = server_command(&cluster.bin_dir.join("pg_ctl"))?;
+    stop.arg("-D")
+        .arg(&cluster.data_dir)
+        .args(["-m", "fast", "-w", "-t", "60", "stop"])
+        .current_dir("/")
+        .env_remove("PGDATA");
+    run(stop, "pg_ctl stop -m fast")?;
+    let mut start = server_command(&cluster.bin_dir.join("pg_ctl"))?;
+    start
+        .arg("-D")
+        .arg(&cluster.data_dir)
+        .arg("-l")
+        .arg(cluster.socket_dir.join("postgres.log"))
+        .args(["-w", "-t", "120", "-o"])
+        .arg(format!("-p {}", cluster.port))
+        .arg("start")
+        .current_dir("/")
+        .env_remove("PGDATA")
+        .env_remove("PGPORT");
+    run(start, "pg_ctl start (restart)")?;
+    Ok(())
+}
+
 /// First connection: reads `server_version_num` and creates what the cluster kind needs.
 /// Runs on its own thread and runtime, since callers may be inside any (or no) tokio runtime.
 fn setup(cluster: &Cluster, kind: Kind) -> Result<u32, String> {
