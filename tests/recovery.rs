@@ -692,3 +692,148 @@ async fn a_target_restarted_mid_copy_retries_the_part_and_resume_completes_the_r
     resume_completes(&tgt, &db).await;
     assert_migrated_to(&tgt, &db).await;
 }
+
+/// A tmpfs mounted at a fresh directory, owned by the server user; unmounted on drop (lazily,
+/// since the server may still hold files in it when a test fails half-way).
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a `size` tmpfs, or says why not (not root, no mount privilege).
+    fn mount(size: &str) -> Result<SmallDisk, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not running as root (mounting a tmpfs needs root)".into());
+        }
+        let dir = std::env::temp_dir().join(support::unique_name("db-migrate-small-disk-"));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(&dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let disk = SmallDisk { dir };
+        let chown = Command::new("chown")
+            .args(["postgres:", disk.dir.to_str().unwrap()])
+            .status()
+            .map_err(|e| format!("cannot run chown: {e}"))?;
+        if !chown.success() {
+            return Err("chown postgres of the tmpfs failed".into());
+        }
+        Ok(disk)
+    }
+
+    /// Grows the tmpfs to `size` in place (the files in it stay).
+    fn grow(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "remounting {} with size={size}", self.dir.display());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The target database lives in a tablespace on a 20 MB tmpfs and `big` needs about 35 MB:
+/// the run fails with the server's "disk full" (53100), `big` is not reported copied, and once
+/// the disk is larger `--resume` completes. Needs root (mount); skipped loudly otherwise.
+#[tokio::test]
+async fn a_target_out_of_disk_space_fails_clearly_and_resume_completes_after_making_room() {
+    let disk = match SmallDisk::mount("20m") {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!(
+                "SKIPPED a_target_out_of_disk_space_fails_clearly_and_resume_completes_after_making_room: {why}"
+            );
+            return;
+        }
+    };
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("recovery disk full ").await;
+    // md5 text does not compress, so what the target stores is what the source sends.
+    src.execute(
+        &db,
+        "CREATE TABLE public.small (id integer PRIMARY KEY, v text);
+         INSERT INTO public.small SELECT g, 'row ' || g FROM generate_series(1, 200) g;
+         CREATE TABLE public.big (id integer PRIMARY KEY, pad text);
+         INSERT INTO public.big
+           SELECT g, (SELECT string_agg(md5(g::text || ':' || i::text), '')
+                        FROM generate_series(1, 100) i)
+             FROM generate_series(1, 10000) g;",
+    )
+    .await;
+    let ts = support::unique_name("small_disk_");
+    tgt.execute(
+        "postgres",
+        &format!(
+            "CREATE TABLESPACE {} LOCATION {}",
+            quote_ident(&ts),
+            quote_literal(disk.dir.to_str().unwrap())
+        ),
+    )
+    .await;
+    tgt.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} TABLESPACE {}",
+            quote_ident(&db),
+            quote_ident(&ts)
+        ),
+    )
+    .await;
+
+    let (code, out, err) = finish(spawn(&db, &["--json", "-"]));
+    assert_eq!(code, Some(1), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, &db);
+    assert_eq!(entry["status"], "failed", "{v}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(
+        message.contains("53100") || message.contains("No space left on device"),
+        "the disk-full error is named: {v}"
+    );
+    assert_ne!(table(&entry["tables"], "big")["state"], "copied", "{v}");
+    assert!(has_ledger(&db).await);
+
+    disk.grow("200m");
+    let (code, out, err) = finish(spawn(&db, &["--resume", "--json", "-"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(database(&v, &db)["status"], "done", "{v}");
+    for t in ["small", "big"] {
+        assert_eq!(
+            checksum(src, &db, t).await,
+            checksum(tgt, &db, t).await,
+            "table {t}"
+        );
+    }
+    assert!(!has_ledger(&db).await, "no ledger after success");
+    // One statement each: DROP DATABASE refuses to run in a (multi-statement) transaction.
+    tgt.execute("postgres", &format!("DROP DATABASE {}", quote_ident(&db)))
+        .await;
+    tgt.execute("postgres", &format!("DROP TABLESPACE {}", quote_ident(&ts)))
+        .await;
+    drop(disk);
+}
