@@ -837,3 +837,26 @@ async fn a_target_out_of_disk_space_fails_clearly_and_resume_completes_after_mak
         .await;
     drop(disk);
 }
+
+/// Each worker imported the snapshot into its own transaction, which keeps that image however
+/// the exporting session ends: losing the holder once every part has started costs nothing,
+/// the run completes and all tables are as of the one snapshot.
+#[tokio::test]
+async fn losing_the_snapshot_holder_after_every_part_started_does_not_fail_the_run() {
+    let db = fixture_padded("recovery holder only ", 20_000).await;
+    let child = spawn(&db, &["--json", "-"]);
+    wait_for_big_copy(&db).await;
+    terminate(source(), snapshot_holder(&db).await).await;
+    let (code, out, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, &db);
+    assert_eq!(entry["status"], "done", "{v}");
+    let tables = &entry["data"]["tables"];
+    assert_eq!(
+        table(tables, "big")["snapshots"],
+        table(tables, "small")["snapshots"],
+        "{v}"
+    );
+    assert_migrated(&db).await;
+}
