@@ -745,7 +745,13 @@ impl PgMigrate {
             }
         }
         // The ledger goes when the database is done; a replication left running keeps it
-        // until cut-over.
+        // until cut-over. The schema session may have been lost to a target restart that the
+        // copy healed by retrying: the ledger is then written on a new one.
+        let target = if target.is_closed() {
+            pair.open(Side::Target, Phase::PostData).await?
+        } else {
+            target
+        };
         let replication = entry.method == Some(Method::Replication);
         if replication && entry.status == DbStatus::Running {
             crate::ledger::set_stage(&target, crate::ledger::Stage::Replicating, None).await?;

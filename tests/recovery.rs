@@ -673,23 +673,20 @@ fn own_target() -> support::Cluster {
 /// post-data stage's) are not reopened, so the database fails in post-data with a lost
 /// connection; `--resume` then creates the missing post-data and completes.
 #[tokio::test]
-async fn a_target_restarted_mid_copy_retries_the_part_and_resume_completes_the_rest() {
+async fn a_target_restarted_mid_copy_heals_by_retrying_on_new_sessions() {
     let tgt = own_target();
     let db = fixture("recovery restart ").await;
     let child = spawn_to(&tgt, &db, &["--copy-retries", "3", "--json", "-"]);
     wait_for_big_copy_in(&tgt, &db).await;
     tgt.restart();
     let (code, out, err) = finish(child);
-    assert_eq!(code, Some(1), "{err}");
     let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(code, Some(0), "{err}\n{v}");
     let entry = database(&v, &db);
-    assert_eq!(entry["status"], "failed", "{v}");
-    assert_eq!(entry["phase"], "post-data", "{v}");
-    let big = table(&entry["tables"], "big");
-    assert_eq!(big["state"], "copied", "{v}");
+    assert_eq!(entry["status"], "done", "{v}");
+    let big = table(&entry["data"]["tables"], "big");
     assert_eq!(big["retries"], 1, "{v}");
-    assert!(has_ledger_in(&tgt, &db).await);
-    resume_completes(&tgt, &db).await;
+    // The part being copied was retried and the rest of the run went on on new sessions.
     assert_migrated_to(&tgt, &db).await;
 }
 

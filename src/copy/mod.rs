@@ -682,6 +682,20 @@ async fn run(
         return Err(interrupted().with_database(dbname_source));
     }
 
+    // The target may have restarted during the copy (the workers retried their parts on new
+    // sessions): the post-data work that is left then runs on a new session too.
+    let control = if control.is_closed() {
+        tracing::info!(
+            database = dbname_target,
+            "the target session was lost during the copy; post-data continues on a new one"
+        );
+        let s = step(stop, &[], pair.open(Side::Target, Phase::PostData)).await?;
+        worker::prepare_target(&s).await;
+        s
+    } else {
+        control
+    };
+
     // Post-data that waited for no table, then the rest, in order.
     for (key, jobs) in &orphans {
         tracing::debug!("post-data for {}.{} after the copy", key.0, key.1);
