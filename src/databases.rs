@@ -393,12 +393,7 @@ fn privilege_statements(src: &DatabaseInfo, owner_kept: bool) -> Vec<String> {
         None,
     );
     if !owner_kept {
-        let q = quote_ident(&src.owner);
-        statements.retain(|s| {
-            !(s.ends_with(&format!(" FROM {q}"))
-                || s.ends_with(&format!(" TO {q}"))
-                || s.ends_with(&format!(" TO {q} WITH GRANT OPTION")))
-        });
+        statements.retain(|s| !crate::schema::exec::is_owner_self_grant(s, &src.owner));
     }
     statements
 }

@@ -247,7 +247,7 @@ fn planned(
 /// ALL ... FROM owner`, `GRANT ... TO owner`). When the migration user owns the object
 /// instead, it holds those privileges as the owner already; granting them to the source's owner
 /// as well would be a grant the source does not have.
-fn is_owner_self_grant(stmt: &str, owner: &str) -> bool {
+pub(crate) fn is_owner_self_grant(stmt: &str, owner: &str) -> bool {
     let q = quote_ident(owner);
     (stmt.starts_with("REVOKE ALL ON ") && stmt.ends_with(&format!(" FROM {q}")))
         || (stmt.starts_with("GRANT ")
