@@ -282,6 +282,80 @@ async fn values_compare_by_their_stored_text() {
     );
 }
 
+/// Integers, text, varchar, char(n), uuid, timestamps and floats are hashed from their stored
+/// values rather than their text: the same differences must still be found, also those that
+/// their types' equality would hide (a case-insensitive collation, -0).
+#[tokio::test]
+async fn values_hashed_from_storage_still_tell_every_difference() {
+    let icu = source()
+        .query_strings(
+            "postgres",
+            "SELECT count(*)::text FROM pg_collation WHERE collprovider = 'i'",
+        )
+        .await[0][0]
+        .as_deref()
+        != Some("0");
+    let collation = if icu {
+        "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);"
+    } else {
+        "CREATE COLLATION ci FROM \"C\";"
+    };
+    let db = pair(
+        "verify_native",
+        &format!(
+            "{collation}
+             CREATE TABLE v (id bigint PRIMARY KEY, a int, b int, s smallint, c text COLLATE ci,
+                             vc varchar(10), ch char(4), u uuid, ts timestamptz, tl timestamp(3),
+                             f4 real, f8 float8, o oid);
+             INSERT INTO v VALUES
+               (1, 1, 2, 3, 'Abc', 'x', 'ab', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+                '2024-01-01 00:00:00.000001+00', '2024-01-01 10:00:00.123', 0, 0, 42),
+               (2, NULL, 0, NULL, NULL, NULL, NULL, NULL, 'infinity', NULL, 'NaN', '-Infinity', NULL),
+               (3, 7, 7, 7, 'same', 'same', 'same', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12',
+                '1999-12-31 23:59:59+00', '-infinity', 1.5, 1e-300, 0),
+               (4, 0, 0, 0, 'Case', 'x', 'x', NULL, NULL, NULL, 0, 0, 0);"
+        ),
+    )
+    .await;
+    let r = verify(&db).await;
+    assert!(r.is_equal(), "identical rows: {r:#?}");
+
+    target()
+        .execute(
+            &db,
+            "UPDATE v SET a = 2, b = 1 WHERE id = 1;
+             UPDATE v SET c = 'abc', ts = ts + interval '1 microsecond', f4 = '-0' WHERE id = 1;
+             UPDATE v SET a = 0, b = NULL, s = 0 WHERE id = 2;
+             UPDATE v SET ch = 'same ', vc = 'Same', u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13' WHERE id = 3;
+             UPDATE v SET c = 'case' WHERE id = 4;",
+        )
+        .await;
+    let r = verify(&db).await;
+    assert_eq!(
+        diffs(table(&r, "v")),
+        vec![
+            (
+                RowDiffKind::Different,
+                s(&["1"]),
+                s(&["a", "b", "c", "ts", "f4"])
+            ),
+            (RowDiffKind::Different, s(&["2"]), s(&["a", "b", "s"])),
+            (RowDiffKind::Different, s(&["3"]), s(&["vc", "u"])),
+            (RowDiffKind::Different, s(&["4"]), s(&["c"])),
+        ],
+        "char(4) 'same ' is 'same' (blank-padded); everything else differs, also 'Case' and 'case' \
+         under a case-insensitive collation"
+    );
+    target()
+        .execute(&db, "UPDATE v SET f8 = '-0' WHERE id = 1")
+        .await;
+    let r = verify(&db).await;
+    assert!(
+        diffs(table(&r, "v"))[0].2.contains(&"f8".to_string()),
+        "-0 against 0 in float8: {r:#?}"
+    );
+}
+
 #[tokio::test]
 async fn tables_of_one_side_and_unreadable_tables_are_skipped_with_why() {
     let db = pair(

@@ -5,7 +5,8 @@
 //!
 //! For every table, each server computes, over segments of a key (the primary key, else the
 //! narrowest unique NOT NULL index without expressions or predicate), the row count and the sum
-//! of a 64-bit hash of every row's canonical text (see [`sql::TableSql::row_text`]). Only these
+//! of a 64-bit hash of every row (see [`sql::TableSql::row_hash`]: its canonical text, and the
+//! values of common types hashed as they are stored). Only these
 //! aggregates cross the network; segments whose aggregates differ are split again (integer
 //! keys by value ranges, read through the index; other keys by further bits of the hash of the
 //! key's text, which depends on no collation) until they are small enough for the rows' key
@@ -213,6 +214,15 @@ fn plan_tables(
                 };
                 let (ns, nt) = (names(&s), names(&t));
                 let columns: Vec<String> = s.columns.iter().map(|c| c.0.clone()).collect();
+                // A column of the same type on both sides may be hashed from its value.
+                let native = (s.columns.iter())
+                    .map(|(c, ty)| {
+                        t.columns
+                            .iter()
+                            .find(|(tc, tty)| tc == c && tty == ty)
+                            .and_then(|_| sql::NativeHash::for_type(ty))
+                    })
+                    .collect();
                 let mut sql = TableSql {
                     schema: schema.clone(),
                     table: name.clone(),
@@ -220,6 +230,7 @@ fn plan_tables(
                     key: Vec::new(),
                     plan: None,
                     hash,
+                    native,
                 };
                 if ns != nt {
                     let missing: Vec<&String> = ns.iter().filter(|c| !nt.contains(c)).collect();

@@ -38,6 +38,108 @@ impl HashFn {
     }
 }
 
+/// A column hashed from its stored value by PostgreSQL's own hash function for its type instead
+/// of through its text: the type's output function is most of a verification's cost (printing
+/// every value), and these functions are the ones hash partitioning relies on, so they give the
+/// same number for the same value on every major and platform.
+///
+/// Only types whose hash tells apart exactly the values their text tells apart: integers, text
+/// and varchar (hashed as bytes, under the "C" collation whatever the column's), `char(n)`
+/// (blank-padded to its length, so trailing blanks carry no data), uuid, timestamps (their
+/// microseconds; `timestamptz` is read at `TimeZone = UTC`, an exact conversion), float4 and
+/// float8 (the hash equates -0 and 0, so zeros are hashed through their text). numeric is
+/// left to its text (its hash ignores the scale: 1.0 and 1.00), as are arrays (their hash
+/// ignores dimensions), jsonb (its hash barely sees nesting) and everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeHash {
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Text,
+    Bpchar,
+    Uuid,
+    Timestamp,
+    Timestamptz,
+    Float4,
+    Float8,
+}
+
+impl NativeHash {
+    /// The hash for a column of `format_type` text `ty`, if it has one (a domain or a type of
+    /// another schema prints another name and keeps its text).
+    pub fn for_type(ty: &str) -> Option<NativeHash> {
+        // format_type puts a typmod after the name, or inside it for timestamps.
+        let base = |prefix: &str| {
+            ty == prefix
+                || ty
+                    .strip_prefix(prefix)
+                    .is_some_and(|r| r.starts_with('(') && r.ends_with(')'))
+        };
+        let timestamp = |zone: &str| {
+            ty == format!("timestamp {zone}")
+                || ty.strip_prefix("timestamp(").is_some_and(|r| {
+                    r.split_once(')').is_some_and(|(p, z)| {
+                        p.chars().all(|c| c.is_ascii_digit()) && z == format!(" {zone}")
+                    })
+                })
+        };
+        Some(match ty {
+            "smallint" => NativeHash::Int2,
+            "integer" => NativeHash::Int4,
+            "bigint" => NativeHash::Int8,
+            "oid" => NativeHash::Oid,
+            "text" => NativeHash::Text,
+            "uuid" => NativeHash::Uuid,
+            "real" => NativeHash::Float4,
+            "double precision" => NativeHash::Float8,
+            _ if base("character varying") => NativeHash::Text,
+            // Without a length (bpchar), trailing blanks are kept as given: text it is.
+            _ if ty.starts_with("character(") && base("character") => NativeHash::Bpchar,
+            _ if timestamp("without time zone") => NativeHash::Timestamp,
+            _ if timestamp("with time zone") => NativeHash::Timestamptz,
+            _ => return None,
+        })
+    }
+
+    /// The `int8` hash of column expression `col` with `seed` (NULL for NULL).
+    fn apply(self, col: &str, seed: usize) -> String {
+        let call = |f: &str, arg: String| format!("pg_catalog.{f}({arg}, {seed})");
+        match self {
+            NativeHash::Int2 => call("hashint2extended", col.into()),
+            NativeHash::Int4 => call("hashint4extended", col.into()),
+            NativeHash::Int8 => call("hashint8extended", col.into()),
+            NativeHash::Oid => call("hashoidextended", col.into()),
+            NativeHash::Text => call(
+                "hashtextextended",
+                format!("{col} COLLATE pg_catalog.\"C\""),
+            ),
+            NativeHash::Bpchar => call(
+                "hashbpcharextended",
+                format!("{col} COLLATE pg_catalog.\"C\""),
+            ),
+            NativeHash::Uuid => call("uuid_hash_extended", col.into()),
+            NativeHash::Timestamp => call("timestamp_hash_extended", col.into()),
+            NativeHash::Timestamptz => call(
+                "timestamp_hash_extended",
+                format!("{col}::pg_catalog.timestamp"),
+            ),
+            NativeHash::Float4 | NativeHash::Float8 => {
+                let f = if self == NativeHash::Float4 {
+                    "hashfloat4extended"
+                } else {
+                    "hashfloat8extended"
+                };
+                format!(
+                    "CASE WHEN {col} OPERATOR(pg_catalog.=) 0 THEN {} ELSE {} END",
+                    call("hashtextextended", format!("{col}::pg_catalog.text")),
+                    call(f, col.into())
+                )
+            }
+        }
+    }
+}
+
 /// What bisection narrows: the whole table, a closed range of an integer key, or the rows whose
 /// key hash has `value` in the bits of `mask`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +170,10 @@ pub struct TableSql {
     pub key: Vec<String>,
     pub plan: Option<KeyPlan>,
     pub hash: HashFn,
+    /// Per compared column (same order), the native hash both sides' types allow; empty or
+    /// `None`: the column goes into the row's text. Used only with [`HashFn::Text`] (the same
+    /// encoding on both sides: text columns are hashed as bytes).
+    pub native: Vec<Option<NativeHash>>,
 }
 
 /// Each split divides a segment into this many parts.
@@ -82,18 +188,48 @@ impl TableSql {
         format!("t.{}", quote_ident(c))
     }
 
-    /// The canonical text of a row: the record of its compared columns in the source's column
-    /// order, e.g. `(1,"a b",,t)`. NULL prints as nothing and the empty string as `""`, so the
-    /// two differ; every value prints with its type's output function under
-    /// [`SESSION_SETTINGS`], i.e. the value as stored (numeric 1.0 and 1.00 differ, as do float
-    /// -0 and 0).
-    pub fn row_text(&self) -> String {
-        let cols: Vec<String> = self.columns.iter().map(|c| Self::col(c)).collect();
-        format!("ROW({})::pg_catalog.text", cols.join(", "))
+    fn native_of(&self, i: usize) -> Option<NativeHash> {
+        if self.hash != HashFn::Text {
+            return None;
+        }
+        self.native.get(i).copied().flatten()
     }
 
+    /// The canonical text of a row: the record of its compared columns that have no
+    /// [`NativeHash`], in the source's column order, e.g. `(1,"a b",,t)`. NULL prints as
+    /// nothing and the empty string as `""`, so the two differ; every value prints with its
+    /// type's output function under [`SESSION_SETTINGS`], i.e. the value as stored (numeric 1.0
+    /// and 1.00 differ, as do float -0 and 0). `None` when every column has a native hash.
+    pub fn row_text(&self) -> Option<String> {
+        let cols: Vec<String> = (self.columns.iter().enumerate())
+            .filter(|(i, _)| self.native_of(*i).is_none())
+            .map(|(_, c)| Self::col(c))
+            .collect();
+        (!cols.is_empty()).then(|| format!("ROW({})::pg_catalog.text", cols.join(", ")))
+    }
+
+    /// A row's 64-bit hash: that of its text, combined by XOR with the native hash of each
+    /// other column, seeded with the column's position so that values moved to another column
+    /// change it (a NULL counts as the seed itself).
     pub fn row_hash(&self) -> String {
-        self.hash.apply(&self.row_text())
+        let mut terms: Vec<String> = self
+            .row_text()
+            .map(|t| self.hash.apply(&t))
+            .into_iter()
+            .collect();
+        for (i, c) in self.columns.iter().enumerate() {
+            if let Some(n) = self.native_of(i) {
+                let seed = i + 1;
+                terms.push(format!(
+                    "COALESCE({}, {seed})",
+                    n.apply(&Self::col(c), seed)
+                ));
+            }
+        }
+        if terms.len() == 1 {
+            return terms.remove(0);
+        }
+        format!("({})", terms.join(" OPERATOR(pg_catalog.#) "))
     }
 
     /// The key's text (a record, like the row's).
@@ -295,6 +431,7 @@ mod tests {
             key: key.iter().map(|s| s.to_string()).collect(),
             plan,
             hash: HashFn::Text,
+            native: Vec::new(),
         }
     }
 
@@ -306,6 +443,43 @@ mod tests {
             "SELECT pg_catalog.count(*)::pg_catalog.text, COALESCE(pg_catalog.sum(pg_catalog.hashtextextended(ROW(t.\"id\", t.\"a b\")::pg_catalog.text, 0)), 0)::pg_catalog.text FROM \"s\".\"t\"\"x\" t"
         );
         assert!(HashFn::Md5Utf8.apply("x").contains("convert_to(x, 'UTF8')"));
+    }
+
+    #[test]
+    fn common_types_are_hashed_from_their_values_and_the_rest_through_their_text() {
+        for (ty, want) in [
+            ("bigint", Some(NativeHash::Int8)),
+            ("character varying(20)", Some(NativeHash::Text)),
+            ("character varying", Some(NativeHash::Text)),
+            ("character(84)", Some(NativeHash::Bpchar)),
+            ("bpchar", None),
+            ("timestamp(3) with time zone", Some(NativeHash::Timestamptz)),
+            ("timestamp without time zone", Some(NativeHash::Timestamp)),
+            ("double precision", Some(NativeHash::Float8)),
+            ("numeric(18,6)", None),
+            ("integer[]", None),
+            ("jsonb", None),
+            ("public.uuid", None),
+            ("character varyingx", None),
+        ] {
+            assert_eq!(NativeHash::for_type(ty), want, "{ty}");
+        }
+        let mut t = table(None, &[]);
+        t.native = vec![Some(NativeHash::Int8), None];
+        assert_eq!(
+            t.row_hash(),
+            "(pg_catalog.hashtextextended(ROW(t.\"a b\")::pg_catalog.text, 0) OPERATOR(pg_catalog.#) COALESCE(pg_catalog.hashint8extended(t.\"id\", 1), 1))"
+        );
+        t.native = vec![Some(NativeHash::Int8), Some(NativeHash::Float8)];
+        let h = t.row_hash();
+        assert!(!h.contains("ROW("), "{h}");
+        assert!(
+            h.contains("CASE WHEN t.\"a b\" OPERATOR(pg_catalog.=) 0 THEN pg_catalog.hashtextextended(t.\"a b\"::pg_catalog.text, 2)"),
+            "{h}"
+        );
+        // Databases of different encodings: every column through its UTF-8 text.
+        t.hash = HashFn::Md5Utf8;
+        assert!(t.row_hash().contains("ROW(t.\"id\", t.\"a b\")"));
     }
 
     #[test]

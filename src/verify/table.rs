@@ -474,6 +474,7 @@ mod tests {
             key: vec!["id".into()],
             plan: Some(KeyPlan::Int("id".into())),
             hash: HashFn::Text,
+            native: Vec::new(),
         };
         let whole = Segment::IntRange { lo: 1, hi: 10 };
         let c = t.child_expr(&whole, 4).unwrap();
