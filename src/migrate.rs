@@ -463,6 +463,11 @@ impl PgMigrate {
         let repl_opts = replication::ReplicationOptions {
             schema: opts.schema,
             tables: selection.data_tables().map(<[_]>::to_vec),
+            verify: opts.verify.after_copy.then_some(crate::verify::Settings {
+                jobs: opts.copy.jobs,
+                max_rows: opts.verify.max_rows,
+                progress: opts.copy.progress,
+            }),
             ..opts.replication.clone()
         };
         if let Some(o) = replication::check_earlier_run(pair, &repl_opts).await? {
@@ -473,7 +478,7 @@ impl PgMigrate {
                 crate::recovery::remove_ledger(&opts.target, name, warnings).await;
             }
             let mut message = o.message;
-            self.verify_replicated(pair, entry, &mut message, warnings)
+            self.verify_replicated(pair, o.verify, entry, &mut message, warnings)
                 .await?;
             return Ok(message);
         }
@@ -683,7 +688,7 @@ impl PgMigrate {
                         warnings.extend(o.warnings);
                         summary.push_str("; ");
                         summary.push_str(&o.message);
-                        self.verify_replicated(pair, entry, &mut summary, warnings)
+                        self.verify_replicated(pair, o.verify, entry, &mut summary, warnings)
                             .await?;
                     }
                     Outcome::FallBackToDump { reason } => {
@@ -782,13 +787,14 @@ impl PgMigrate {
         Ok(summary)
     }
 
-    /// `--verify` for a database of the replication method: after the cut-over (the lag reached
-    /// 0 and the subscription is gone), the target is compared with the source as of now,
-    /// which is exact when writes to the source have stopped; while replication still runs,
-    /// a warning says how to verify later.
+    /// `--verify` for a database of the replication method: the comparison the cut-over made
+    /// (`verified`: once the lag reached 0, before the subscription was dropped, differences
+    /// compared again after catching up once more; see `replication::verify`); while
+    /// replication still runs, a warning says how to verify later.
     async fn verify_replicated(
         &self,
         pair: &DbPair,
+        verified: Option<crate::verify::VerifyReport>,
         entry: &mut DatabaseResult,
         summary: &mut String,
         warnings: &mut Vec<Warning>,
@@ -803,7 +809,11 @@ impl PgMigrate {
             ));
             return Ok(());
         }
-        let v = self.verify_after_copy(pair, None).await?;
+        // Every cut-over with --verify compares; a database done otherwise is compared now.
+        let v = match verified {
+            Some(v) => v,
+            None => self.verify_after_copy(pair, None).await?,
+        };
         summary.push_str("; ");
         summary.push_str(&v.summary());
         entry.verify = Some(v);
@@ -825,6 +835,8 @@ impl PgMigrate {
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
             selection: None,
+            only: None,
+            at_cut_over: false,
         }
         .run()
         .await

@@ -48,6 +48,8 @@ async fn verify_with(db: &str, source_uri: String, max_rows: usize, jobs: usize)
         max_rows,
         progress: ProgressMode::Quiet,
         selection: None,
+        only: None,
+        at_cut_over: false,
     }
     .run()
     .await
@@ -639,20 +641,65 @@ async fn verify_only_after_pg_dump_and_pg_restore() {
     assert!(human.contains("id=4242: missing on target"), "{human}");
 }
 
-/// The replication method with `--verify` at the cut-over: after the lag reached 0 and the
-/// subscription is gone, the target equals the source.
+/// The replication method with `--verify` at the cut-over: compared once the lag reached 0,
+/// before the subscription is dropped, while the source is still being written to. Rows that
+/// differ only because their changes were in flight are compared again after the lag reached
+/// 0 once more and are not reported; a difference that persists (a target row changed by
+/// hand) is, by its key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replication_cut_over_with_verify_compares_after_the_lag_reached_zero() {
+async fn replication_cut_over_with_verify_reports_only_differences_that_persist() {
     let db = source().create_database("verify_repl").await;
     source()
         .execute(
             &db,
             "CREATE TABLE r (id int PRIMARY KEY, v text);
              INSERT INTO r SELECT g, 'v' || g FROM generate_series(1, 20000) g;
+             CREATE TABLE w (id bigint PRIMARY KEY, at timestamptz);
              CREATE TABLE k (code text PRIMARY KEY);
              INSERT INTO k VALUES ('a'), ('b');",
         )
         .await;
+    // Every write touches a key no other write touches: a row in flight in one comparison is
+    // settled in the next.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, writes, db) = (stop.clone(), writes.clone(), db.clone());
+        tokio::spawn(async move {
+            let c = source().connect(&db).await;
+            let mut n: u64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                c.batch_execute(&format!(
+                    "INSERT INTO w VALUES ({n}, now()); UPDATE r SET v = v || 'x' WHERE id = {};",
+                    1000 + n
+                ))
+                .await
+                .unwrap();
+                writes.fetch_add(1, Ordering::Relaxed);
+                // Bursts with pauses: --max-replication-lag 0 is reached in a pause.
+                let pause = if n % 20 == 0 { 700 } else { 10 };
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+        })
+    };
+    // Once row 5 arrived on the target, it is changed there: that difference stays.
+    let tamper = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Ok(c) = target().try_connect(&db).await
+                    && let Ok(n) = c
+                        .execute("UPDATE r SET v = 'changed on the target' WHERE id = 5", &[])
+                        .await
+                    && n == 1
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+    };
     let opts = MigrateOptions {
         source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
         target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
@@ -661,6 +708,8 @@ async fn replication_cut_over_with_verify_compares_after_the_lag_reached_zero() 
         replication: db_migrate::replication::ReplicationOptions {
             max_replication_lag: Some(0),
             stop_replication: true,
+            poll_interval: std::time::Duration::from_millis(100),
+            replication_timeout: std::time::Duration::from_secs(120),
             ..Default::default()
         },
         verify: db_migrate::verify::VerifyOptions {
@@ -675,11 +724,27 @@ async fn replication_cut_over_with_verify_compares_after_the_lag_reached_zero() 
         ..Default::default()
     };
     let result = PgMigrate::new(opts).migrate().await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    tamper.abort();
     let d = result.databases.iter().find(|d| d.dbname == db).unwrap();
     assert_eq!(d.status, DbStatus::Done, "{}", d.message);
     assert_eq!(d.method, Some(db_migrate::Method::Replication));
+    assert!(
+        writes.load(Ordering::Relaxed) > 0,
+        "the source was written meanwhile"
+    );
     let v = d.verify.as_ref().expect("a verify report at the cut-over");
-    assert!(v.is_equal(), "{v:#?}");
-    assert_eq!(v.as_of, "now");
-    assert_eq!(table(v, "r").target_rows, Some(20000));
+    assert_eq!(v.as_of, "cut-over");
+    assert_eq!(v.status, VerifyStatus::Differs, "{v:#?}");
+    assert_eq!(
+        diffs(table(v, "r")),
+        [(RowDiffKind::Different, s(&["5"]), s(&["v"]))],
+        "{v:#?}"
+    );
+    assert!(v.rechecks >= 1, "the differing table was compared again");
+    for t in ["w", "k"] {
+        assert_eq!(table(v, t).status, VerifyStatus::Equal, "{v:#?}");
+    }
+    assert!(!result.succeeded(), "a difference fails the run");
 }

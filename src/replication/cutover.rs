@@ -1,8 +1,10 @@
 //! The cut-over, once the subscription is in sync and `--stop-replication` asks for it: wait
 //! until the target confirmed the source's current WAL position, copy the sequence values
 //! (with [`crate::copy::sequences`], the copy's implementation), drop subscription, publication
-//! and slot, then put back the replica identities `--replica-identity-full` set (recorded in the
-//! publication's comment, read before it is dropped; see [`super::identity`]).
+//! and slot (with `--verify`, the two sides are compared before anything is dropped: see
+//! [`super::verify`]), then put back the replica identities `--replica-identity-full` set
+//! (recorded in the publication's comment, read before it is dropped; see
+//! [`super::identity`]).
 
 use std::time::{Duration, Instant};
 
@@ -11,11 +13,16 @@ use super::{ReplicationOutcome, identity, objects, on_source, on_target, record}
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result};
+use crate::pair::DbPair;
 use crate::report::DbStatus;
 
 /// Cuts over `dbname` (in sync when called); gives up, keeping everything, at `deadline`.
-/// Updates `outcome`; `drift_note` ends its message.
+/// Updates `outcome`; `drift_note` ends its message. With `verify`, compares the two sides
+/// once caught up and before anything is dropped ([`super::verify`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn cut_over(
+    pair: &DbPair,
+    verify: Option<&crate::verify::Settings>,
     src: &Session,
     tgt: &Session,
     tfacts: &TargetFacts,
@@ -26,30 +33,27 @@ pub(super) async fn cut_over(
 ) -> Result<()> {
     let names = outcome.names.clone();
     // Cut-over: everything committed on the source so far must be applied on the target.
-    let end_lsn = state::current_wal_lsn(src)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    loop {
-        let confirmed = state::slot_confirmed(src, &names.slot, &end_lsn)
-            .await
-            .map_err(|e| on_source(e, dbname))?;
-        if confirmed == Some(true) {
-            break;
-        }
-        if Instant::now() >= deadline {
-            outcome.status = DbStatus::Running;
-            outcome.message = format!(
-                "logical replication running, but the target did not confirm the source's WAL position {end_lsn} within --replication-timeout; nothing was dropped: run again to cut over{drift_note}"
-            );
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    if let CaughtUp::TimedOut(end_lsn) = caught_up(src, &names.slot, dbname, deadline).await? {
+        outcome.status = DbStatus::Running;
+        outcome.message = format!(
+            "logical replication running, but the target did not confirm the source's WAL position {end_lsn} within --replication-timeout; nothing was dropped: run again to cut over{drift_note}"
+        );
+        return Ok(());
     }
     let (synced, seq_warnings) = sync_sequences(src, tgt, dbname).await?;
     outcome.sequences_synced = synced;
     outcome
         .warnings
         .extend(crate::warning::in_database(seq_warnings, dbname));
+    // Before anything is dropped: differences can then be compared again once caught up.
+    if let Some(settings) = verify {
+        let v = super::verify::at_cut_over(pair, settings, src, &names.slot, deadline)
+            .await
+            .map_err(|e| {
+                e.context("verification at the cut-over failed; nothing was dropped: run again to cut over")
+            })?;
+        outcome.verify = Some(v);
+    }
     // Read before the publication (and its comment) is dropped.
     let altered = record::stored_changes(src, &names.publication)
         .await
@@ -118,6 +122,39 @@ pub(super) async fn cut_over(
     };
     Ok(())
 }
+/// Where waiting for the target to apply the source's current WAL position ended.
+pub(super) enum CaughtUp {
+    /// The target confirmed the position.
+    Confirmed,
+    /// `deadline` passed before it confirmed this one.
+    TimedOut(String),
+}
+
+/// Waits until the target confirmed (through the slot) everything the source committed up to
+/// now, or until `deadline`.
+pub(super) async fn caught_up(
+    src: &Session,
+    slot: &str,
+    dbname: &str,
+    deadline: Instant,
+) -> Result<CaughtUp> {
+    let end_lsn = state::current_wal_lsn(src)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    loop {
+        let confirmed = state::slot_confirmed(src, slot, &end_lsn)
+            .await
+            .map_err(|e| on_source(e, dbname))?;
+        if confirmed == Some(true) {
+            return Ok(CaughtUp::Confirmed);
+        }
+        if Instant::now() >= deadline {
+            return Ok(CaughtUp::TimedOut(end_lsn));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Copies every sequence's value from the source database to the target database (user
 /// sequences and extension configuration sequences, as the copy does). Returns the number synced
 /// and warnings for sequences that could not be.

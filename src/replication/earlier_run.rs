@@ -202,6 +202,7 @@ pub async fn check_earlier_run(
         tables_added: Vec::new(),
         tables_dropped: Vec::new(),
         warnings: Vec::new(),
+        verify: None,
     };
     if baseline.is_none() {
         outcome.warnings.push(
@@ -211,7 +212,17 @@ pub async fn check_earlier_run(
             .in_database(dbname),
         );
     }
-    wait_and_stop(&src, &tgt, &tfacts, dbname, opts, baseline, &mut outcome).await?;
+    wait_and_stop(
+        pair,
+        &src,
+        &tgt,
+        &tfacts,
+        dbname,
+        opts,
+        baseline,
+        &mut outcome,
+    )
+    .await?;
     Ok(Some(outcome))
 }
 

@@ -109,6 +109,7 @@ pub mod record;
 pub use crate::preflight::replication as preflight;
 mod setup;
 
+mod verify;
 mod wait;
 
 use std::future::Future;
@@ -170,6 +171,9 @@ pub struct ReplicationOptions {
     /// to the dump method ([`identity`]). Putting them back needs no option: the cut-over and
     /// `--cleanup` do it from what the setup recorded.
     pub replica_identity_full: bool,
+    /// `--verify`: compare source and target at the cut-over, before the subscription is
+    /// dropped ([`verify`]).
+    pub verify: Option<crate::verify::Settings>,
 }
 
 impl Default for ReplicationOptions {
@@ -186,6 +190,7 @@ impl Default for ReplicationOptions {
             progress: None,
             schema: crate::schema::SchemaOptions::default(),
             replica_identity_full: false,
+            verify: None,
         }
     }
 }
@@ -200,6 +205,7 @@ impl std::fmt::Debug for ReplicationOptions {
             .field("stop_replication", &self.stop_replication)
             .field("subscription_conninfo", &self.subscription_conninfo)
             .field("replica_identity_full", &self.replica_identity_full)
+            .field("verify", &self.verify)
             .finish_non_exhaustive()
     }
 }
@@ -245,7 +251,7 @@ pub struct PathTaken {
 }
 
 /// The result of the replication method for one database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationOutcome {
     /// `Running` or `Done` (after `stop_replication`).
     pub status: DbStatus,
@@ -265,6 +271,9 @@ pub struct ReplicationOutcome {
     pub tables_dropped: Vec<String>,
     /// Things the operator should read (each with its database set).
     pub warnings: Vec<crate::warning::Warning>,
+    /// `--verify` at the cut-over ([`verify`]): compared once caught up, before the objects
+    /// were dropped. `None`: not asked for, or no cut-over.
+    pub verify: Option<crate::verify::VerifyReport>,
 }
 
 /// Facts of the whole run that [`crate::MigrateOptions`] stores and the replication method
@@ -301,7 +310,7 @@ impl RunFacts {
 }
 
 /// What [`migrate_database`] decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 // One per database, returned and consumed at once: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
@@ -480,6 +489,7 @@ where
     };
     if opts.max_replication_lag.is_some() {
         wait_and_stop(
+            pair,
             &src,
             &tgt,
             &tfacts,

@@ -357,6 +357,7 @@ where
             tables_added: Vec::new(),
             tables_dropped: Vec::new(),
             warnings,
+            verify: None,
         },
         baseline,
     ))

@@ -15,6 +15,7 @@ use super::{
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
+use crate::pair::DbPair;
 use crate::report::DbStatus;
 use crate::sql::quote_ident;
 use crate::warning::Warning;
@@ -75,7 +76,9 @@ fn report_progress(opts: &ReplicationOptions, st: &LagStatus, last_log: &mut Opt
 }
 
 /// Waits for the lag (when asked), then stops (when asked). Updates `outcome`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn wait_and_stop(
+    pair: &DbPair,
     src: &Session,
     tgt: &Session,
     tfacts: &TargetFacts,
@@ -226,5 +229,16 @@ pub(super) async fn wait_and_stop(
         );
         return Ok(());
     }
-    cutover::cut_over(src, tgt, tfacts, dbname, deadline, &drift_note, outcome).await
+    cutover::cut_over(
+        pair,
+        opts.verify.as_ref(),
+        src,
+        tgt,
+        tfacts,
+        dbname,
+        deadline,
+        &drift_note,
+        outcome,
+    )
+    .await
 }

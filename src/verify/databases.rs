@@ -57,6 +57,8 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
             selection: None,
+            only: None,
+            at_cut_over: false,
         };
         let entry = match job.run().await {
             Ok(v) => {

@@ -36,7 +36,7 @@ pub mod report;
 pub mod sql;
 pub mod table;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -96,6 +96,21 @@ pub struct VerifyJob<'a> {
     /// data does not move are reported `skipped` ("excluded"), as are large objects when the
     /// selection does not copy them. `None`: everything.
     pub selection: Option<&'a crate::selection::DbSelection>,
+    /// Compare only these `(schema, table)`s and no sequences or large objects (a re-check of
+    /// the tables that differed); `None`: everything.
+    pub only: Option<&'a BTreeSet<(String, String)>>,
+    /// The comparison of a replication cut-over: the source is read as of now while it may
+    /// still be written to, so a source sequence ahead of the target is not a difference.
+    pub at_cut_over: bool,
+}
+
+/// What every comparison of a run shares (`--jobs`, `--verify-max-rows`, the progress
+/// display), for the code that starts one: the replication cut-over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub jobs: NonZeroUsize,
+    pub max_rows: usize,
+    pub progress: ProgressMode,
 }
 
 /// The reason of a table or sequence whose data the selection leaves out.
@@ -169,6 +184,7 @@ fn plan_tables(
     tgt: Vec<VerifyTable>,
     hash: HashFn,
     selection: Option<&crate::selection::DbSelection>,
+    only: Option<&BTreeSet<(String, String)>>,
 ) -> Vec<Item> {
     let mut by_name: BTreeMap<(String, String), (Option<VerifyTable>, Option<VerifyTable>)> =
         BTreeMap::new();
@@ -183,6 +199,9 @@ fn plan_tables(
     {
         let k = (t.schema.clone(), t.name.clone());
         by_name.entry(k).or_default().1 = Some(t);
+    }
+    if let Some(only) = only {
+        by_name.retain(|k, _| only.contains(k));
     }
     let mut items = Vec::new();
     for ((schema, name), sides) in by_name {
@@ -422,7 +441,7 @@ impl VerifyJob<'_> {
         } else {
             HashFn::Md5Utf8
         };
-        let items = plan_tables(ts, tt, hash, self.selection);
+        let items = plan_tables(ts, tt, hash, self.selection, self.only);
         let mut tables: Vec<TableVerify> = Vec::new();
         // Jobs as (table number, part number, job); a large table is cut into one part per
         // worker, so that one big table keeps every worker busy.
@@ -509,6 +528,9 @@ impl VerifyJob<'_> {
             let _ = tokio::join!(s.batch_execute("ROLLBACK"), t.batch_execute("ROLLBACK"));
         };
         let others = async {
+            if self.only.is_some() {
+                return (Ok((Vec::new(), Vec::new())), Ok((Vec::new(), Vec::new())));
+            }
             let seqs = tokio::try_join!(list_sequences(&cs), list_sequences(&ct));
             let los = tokio::try_join!(list_large_objects(&cs), list_large_objects(&ct));
             (seqs, los)
@@ -542,7 +564,9 @@ impl VerifyJob<'_> {
         tables.extend(by_table.into_values().map(|p| merge(p, self.max_rows)));
         tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
         let sequences = match seqs {
-            Ok((a, b)) => compare_sequences(a, b, self.source_snapshot.is_some()),
+            Ok((a, b)) => {
+                compare_sequences(a, b, self.source_snapshot.is_some() || self.at_cut_over)
+            }
             Err(e) => vec![SequenceVerify {
                 schema: String::new(),
                 sequence: String::new(),
@@ -585,9 +609,12 @@ impl VerifyJob<'_> {
             status: VerifyStatus::Equal,
             as_of: if self.source_snapshot.is_some() {
                 "copy snapshot"
+            } else if self.at_cut_over {
+                "cut-over"
             } else {
                 "now"
             },
+            rechecks: 0,
             seconds: started.elapsed().as_secs_f64(),
             tables,
             sequences,
@@ -644,6 +671,7 @@ mod tests {
             vec![t(key, cols)],
             HashFn::Text,
             None,
+            None,
         )
         .remove(0)
         {
@@ -664,6 +692,7 @@ mod tests {
             vec![],
             HashFn::Text,
             None,
+            None,
         );
         assert!(matches!(&only[0], Item::Done(d) if d.counts_as_difference()));
         // Tables whose data the selection leaves out are skipped, and not a difference.
@@ -675,6 +704,7 @@ mod tests {
             vec![],
             HashFn::Text,
             Some(&sel),
+            None,
         );
         assert!(
             matches!(&out[0], Item::Done(d) if d.reason.as_deref() == Some(EXCLUDED) && !d.counts_as_difference())

@@ -6,7 +6,8 @@
 //! ```json
 //! "verify": {
 //!   "status": "equal|differs|failed",
-//!   "as_of": "copy snapshot|now",
+//!   "as_of": "copy snapshot|now|cut-over",
+//!   "rechecks": 0,
 //!   "seconds": 1.2,
 //!   "tables": [ { "schema": "public", "table": "t", "status": "equal|differs|skipped|failed",
 //!                 "reason": null | "only on the source" | "...",
@@ -24,11 +25,16 @@
 //! }
 //! ```
 //!
+//! `rechecks` counts the re-comparisons of the differing tables at a replication cut-over
+//! (after the lag reached 0 again): a table's differences are the keys that differed every
+//! time, and a table whose differences all went away is `equal`, with a `reason` saying so.
+//!
 //! `key` of a difference holds the text of each key column, in the order of the table's `key`
 //! (empty, with no differences listed, for a table without a usable key: only counts and
 //! content hashes are compared). `columns` names the columns whose text differs (only for
 //! `different`). Values other than keys never appear in the report.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -106,6 +112,29 @@ impl TableVerify {
         }
     }
 
+    /// This table compared again later as `after`. A difference that persists is in both:
+    /// when this comparison listed all its differing keys, only the keys also listed by
+    /// `after` are kept, and the table is `equal` when none is left (the rows differed only
+    /// while changes were being applied). Otherwise (no key, more differences than listed,
+    /// or `after` not differing) `after` stands as it is.
+    pub fn rechecked(&self, after: TableVerify) -> TableVerify {
+        let complete = |t: &TableVerify| {
+            t.status == VerifyStatus::Differs && !t.more_differences && !t.differences.is_empty()
+        };
+        let mut out = after;
+        if self.status == VerifyStatus::Differs && out.status == VerifyStatus::Equal {
+            out.reason = Some(TRANSIENT.into());
+        } else if complete(self) && complete(&out) {
+            let before: BTreeSet<&Vec<String>> = self.differences.iter().map(|d| &d.key).collect();
+            out.differences.retain(|d| before.contains(&d.key));
+            if out.differences.is_empty() {
+                out.status = VerifyStatus::Equal;
+                out.reason = Some(TRANSIENT.into());
+            }
+        }
+        out
+    }
+
     /// Whether this table makes the database differ: a difference, a failed comparison, or a
     /// table missing on the target.
     pub fn counts_as_difference(&self) -> bool {
@@ -116,6 +145,9 @@ impl TableVerify {
         }
     }
 }
+
+/// The reason of a table that differed at a cut-over and no longer did when compared again.
+pub const TRANSIENT: &str = "differed while changes were still being applied; equal when compared again after the lag reached 0";
 
 /// The reason of a table that exists on the source only (it counts as a difference).
 pub const ONLY_ON_SOURCE: &str = "only on the source";
@@ -171,8 +203,12 @@ pub struct VerifyReport {
     /// `equal` when nothing differs, `differs` otherwise, `failed` when some comparison
     /// could not be made (and nothing was found to differ).
     pub status: VerifyStatus,
-    /// `copy snapshot`: the source as of the snapshot the copy read; `now`.
+    /// `copy snapshot`: the source as of the snapshot the copy read; `now`; `cut-over`: now,
+    /// at a replication cut-over, once the target applied everything up to the source's WAL
+    /// position.
     pub as_of: &'static str,
+    /// Times the differing tables were compared again ([`VerifyReport::recheck`]).
+    pub rechecks: u32,
     pub seconds: f64,
     pub tables: Vec<TableVerify>,
     pub sequences: Vec<SequenceVerify>,
@@ -182,6 +218,44 @@ pub struct VerifyReport {
 impl VerifyReport {
     pub fn is_equal(&self) -> bool {
         self.status == VerifyStatus::Equal
+    }
+
+    /// The tables whose rows differ (not those skipped or failed), to compare again.
+    pub fn differing_tables(&self) -> BTreeSet<(String, String)> {
+        (self.tables.iter())
+            .filter(|t| t.status == VerifyStatus::Differs)
+            .map(|t| (t.schema.clone(), t.table.clone()))
+            .collect()
+    }
+
+    /// Lists at most `max_rows` differing keys per table (the rest: `more_differences`).
+    pub fn truncate_differences(&mut self, max_rows: usize) {
+        for t in &mut self.tables {
+            if t.differences.len() > max_rows {
+                t.differences.truncate(max_rows);
+                t.more_differences = true;
+            }
+        }
+    }
+
+    /// Folds `again`, a later comparison of some of the tables, into this report (see
+    /// [`TableVerify::rechecked`]) and settles the status. Returns whether any difference
+    /// went away.
+    pub fn recheck(&mut self, again: VerifyReport) -> bool {
+        self.rechecks += 1;
+        self.seconds += again.seconds;
+        let mut fewer = false;
+        for after in again.tables {
+            if let Some(t) = (self.tables.iter_mut())
+                .find(|t| t.schema == after.schema && t.table == after.table)
+            {
+                let r = t.rechecked(after);
+                fewer |= r.differences.len() < t.differences.len() || r.status != t.status;
+                *t = r;
+            }
+        }
+        self.settle();
+        fewer
     }
 
     /// Sets `status` from the parts.
@@ -229,7 +303,13 @@ impl VerifyReport {
             self.sequences.len(),
             self.large_objects.status.as_str(),
             self.seconds
-        )
+        ) + &match self.rechecks {
+            0 => String::new(),
+            n => format!(
+                "; the differing tables compared again {n} time{} after the lag reached 0",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
     }
 
     /// The human report of one database: everything that is not equal, one line each, with
@@ -328,6 +408,7 @@ mod tests {
         let mut r = VerifyReport {
             status: VerifyStatus::Equal,
             as_of: "now",
+            rechecks: 0,
             seconds: 0.0,
             tables: vec![TableVerify::skipped("s", "t", ONLY_ON_TARGET)],
             sequences: vec![],
@@ -351,5 +432,101 @@ mod tests {
         assert_eq!(v["tables"][1]["status"], "skipped");
         assert_eq!(v["tables"][1]["reason"], "only on the source");
         assert_eq!(v["large_objects"]["source_count"], 0);
+    }
+
+    fn differing(keys: &[&str], more: bool) -> TableVerify {
+        TableVerify {
+            schema: "s".into(),
+            table: "t".into(),
+            status: if keys.is_empty() && !more {
+                VerifyStatus::Equal
+            } else {
+                VerifyStatus::Differs
+            },
+            reason: None,
+            source_rows: Some(100),
+            target_rows: Some(100),
+            key: vec!["id".into()],
+            differences: keys
+                .iter()
+                .map(|k| RowDifference {
+                    kind: RowDiffKind::Different,
+                    key: vec![k.to_string()],
+                    columns: vec!["v".into()],
+                })
+                .collect(),
+            more_differences: more,
+            seconds: 0.0,
+        }
+    }
+
+    fn keys(t: &TableVerify) -> Vec<&str> {
+        t.differences.iter().map(|d| d.key[0].as_str()).collect()
+    }
+
+    #[test]
+    fn a_recheck_keeps_only_the_differences_found_both_times() {
+        // Rows 1 and 2 were in flight at first; row 2 and a new row 7 differ the second time:
+        // only row 2 differed both times (7 would have been listed the first time if it
+        // differed for good, since that list was complete).
+        let r = differing(&["1", "2"], false).rechecked(differing(&["2", "7"], false));
+        assert_eq!(r.status, VerifyStatus::Differs);
+        assert_eq!(keys(&r), ["2"]);
+        // Nothing in common: the table is equal, and says why.
+        let r = differing(&["1"], false).rechecked(differing(&["7"], false));
+        assert_eq!(r.status, VerifyStatus::Equal);
+        assert_eq!(r.reason.as_deref(), Some(TRANSIENT));
+        // Equal the second time.
+        let r = differing(&["1"], false).rechecked(differing(&[], false));
+        assert_eq!(r.status, VerifyStatus::Equal);
+        assert_eq!(r.reason.as_deref(), Some(TRANSIENT));
+        // An incomplete first list proves nothing about the keys it did not list.
+        let r = differing(&["1"], true).rechecked(differing(&["7"], false));
+        assert_eq!(keys(&r), ["7"]);
+        let r = differing(&["1"], false).rechecked(differing(&["7"], true));
+        assert_eq!(r.status, VerifyStatus::Differs);
+        assert!(r.more_differences);
+    }
+
+    #[test]
+    fn a_report_rechecked_settles_and_counts_the_rounds() {
+        let mut r = VerifyReport {
+            status: VerifyStatus::Differs,
+            as_of: "cut-over",
+            rechecks: 0,
+            seconds: 1.0,
+            tables: vec![differing(&["1"], false), {
+                let mut u = differing(&[], false);
+                u.table = "u".into();
+                u
+            }],
+            sequences: vec![],
+            large_objects: LargeObjectsVerify {
+                status: VerifyStatus::Equal,
+                reason: None,
+                source_count: 0,
+                target_count: 0,
+                differences: vec![],
+                more_differences: false,
+            },
+        };
+        assert_eq!(
+            r.differing_tables().into_iter().collect::<Vec<_>>(),
+            [("s".to_string(), "t".to_string())]
+        );
+        let mut again = r.clone();
+        again.tables = vec![differing(&[], false)];
+        again.seconds = 0.5;
+        assert!(r.recheck(again));
+        assert_eq!(r.status, VerifyStatus::Equal);
+        assert_eq!(r.rechecks, 1);
+        assert_eq!(r.seconds, 1.5);
+        assert_eq!(r.tables.len(), 2);
+        assert!(r.differing_tables().is_empty());
+        let mut long = r.clone();
+        long.tables[0] = differing(&["1", "2", "3"], false);
+        long.truncate_differences(2);
+        assert_eq!(keys(&long.tables[0]), ["1", "2"]);
+        assert!(long.tables[0].more_differences);
     }
 }

@@ -221,20 +221,8 @@ impl Cluster {
     /// A new superuser connection over the Unix socket; its connection task is spawned on the
     /// current runtime. Panics with a clear message on failure.
     pub async fn connect(&self, db: &str) -> Client {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host_path(&self.socket_dir)
-            .port(self.port)
-            .user(SUPERUSER)
-            .dbname(db)
-            .application_name("db-migrate-test-harness");
-        match config.connect(NoTls).await {
-            Ok((client, connection)) => {
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
+        match self.try_connect(db).await {
+            Ok(client) => client,
             Err(e) => panic!(
                 "cannot connect to test cluster (PostgreSQL {}, socket {}, port {}) database {db:?} as {SUPERUSER}: {}",
                 self.major,
@@ -243,6 +231,22 @@ impl Cluster {
                 pg_error(&e)
             ),
         }
+    }
+
+    /// [`Self::connect`] for a database that may not exist yet.
+    pub async fn try_connect(&self, db: &str) -> Result<Client, tokio_postgres::Error> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&self.socket_dir)
+            .port(self.port)
+            .user(SUPERUSER)
+            .dbname(db)
+            .application_name("db-migrate-test-harness");
+        let (client, connection) = config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
     }
 
     /// Runs `sql` (may hold several statements) as superuser in `db`; panics with the SQL and
