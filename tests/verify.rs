@@ -109,11 +109,14 @@ async fn one_changed_column_among_a_million_rows_is_found_and_its_key_named() {
 
 #[tokio::test]
 async fn one_large_table_split_across_four_workers_reports_what_one_worker_reports() {
+    // `big` is cut into key ranges, `coded` (a text key) into buckets of its key's hash.
     let db = pair(
         "verify_parts",
         "CREATE TABLE big (id integer PRIMARY KEY, payload text);
          INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 300000) g;
-         ANALYZE big;",
+         CREATE TABLE coded (code text PRIMARY KEY, payload text);
+         INSERT INTO coded SELECT 'c' || g, md5(g::text) FROM generate_series(1, 150000) g;
+         ANALYZE big, coded;",
     )
     .await;
     // Everything but the timings.
@@ -135,6 +138,7 @@ async fn one_large_table_split_across_four_workers_reports_what_one_worker_repor
     let (status, tables) = same(db.clone()).await;
     assert_eq!(status, VerifyStatus::Equal, "{tables:#?}");
     assert_eq!(tables[0].source_rows, Some(300_000));
+    assert_eq!(tables[1].source_rows, Some(150_000));
 
     // One changed row, then also a deleted one in another quarter of the key range: found by
     // the worker of its part, listed in key order.
@@ -159,6 +163,23 @@ async fn one_large_table_split_across_four_workers_reports_what_one_worker_repor
         ]
     );
     assert_eq!(tables[0].target_rows, Some(299_999));
+    target()
+        .execute(
+            &db,
+            "UPDATE coded SET payload = 'changed' WHERE code = 'c777';
+             DELETE FROM coded WHERE code = 'c140000';
+             INSERT INTO coded VALUES ('extra', 'x');",
+        )
+        .await;
+    let (_, tables) = same(db.clone()).await;
+    assert_eq!(
+        diffs(&tables[1]),
+        vec![
+            (RowDiffKind::MissingOnTarget, s(&["c140000"]), vec![]),
+            (RowDiffKind::Different, s(&["c777"]), s(&["payload"])),
+            (RowDiffKind::ExtraOnTarget, s(&["extra"]), vec![]),
+        ]
+    );
 }
 
 #[tokio::test]

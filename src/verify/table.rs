@@ -8,10 +8,11 @@
 //! scan per level (the hash of a key has no index), which [`ROWS_PER_SEGMENT`] keeps to one in
 //! practice.
 //!
-//! A large table with an integer key is [`cut`] into parts (contiguous key ranges, one per
-//! worker) that the `--jobs` workers compare at the same time, each in its own sessions of the
-//! shared snapshots; [`merge`] puts the parts' results back into the table's one result, the
-//! same as one worker comparing the whole table would give.
+//! A large table is [`cut`] into parts (an integer key: contiguous key ranges, one per worker;
+//! another key: buckets of the key's hash) that the `--jobs` workers compare at the same time,
+//! each in its own sessions of the shared snapshots; [`merge`] puts the parts' results back
+//! into the table's one result, the same as one worker comparing the whole table would give
+//! (the differing keys listed in key order).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,9 +29,10 @@ pub const ROWS_PER_SEGMENT: u64 = 1000;
 const MAX_FIRST_PARTS: u64 = 1 << 16;
 /// A segment with at most this many rows (on the larger side) is compared row by row.
 const FETCH_ROWS: u64 = 4000;
-/// A table with an integer key and at least this many rows (planner estimate) is compared in
-/// parts by several workers. Only integer keys: a part of a hashed key filters on the hash of
-/// the key, which no index has, so every part would read the whole table.
+/// A table with at least this many rows (planner estimate) is compared in parts by several
+/// workers. A part of an integer key is an index range; a part of another key filters on the
+/// hash of the key, which no index has: every part reads the whole table and hashes every
+/// key, but only its own rows (most of the cost) are hashed whole.
 pub const PARALLEL_MIN_ROWS: u64 = 100_000;
 
 /// The two sessions of one verification worker, each inside its side's snapshot.
@@ -178,7 +180,7 @@ async fn compare(
                 }
             },
         },
-        Some(KeyPlan::Hashed(_)) => Segment::Whole,
+        Some(KeyPlan::Hashed(_)) => job.part.unwrap_or(Segment::Whole),
     };
     let n = (job.est_rows / ROWS_PER_SEGMENT).clamp(FAN_OUT as u64, MAX_FIRST_PARTS) as u32;
     let (pending, totals) = split(pair, t, &first, n).await?;
@@ -241,31 +243,35 @@ async fn int_bounds(pair: &Pair<'_>, t: &TableSql, col: &str) -> Result<Option<S
     })
 }
 
-/// Cuts `job` into up to `n` jobs of contiguous key ranges, in key order, for `n` workers to
-/// compare at once; `None` when it is not worth it or not possible (not an integer key, fewer
-/// than [`PARALLEL_MIN_ROWS`] rows, both sides empty, the key range cannot be read: then the
-/// whole table is compared by one worker, which also reports any error). Reads the key's
-/// bounds inside a savepoint, so an error leaves the sessions' transactions usable.
+/// Cuts `job` into up to `n` jobs for `n` workers to compare at once: contiguous key ranges in
+/// key order for an integer key, else the `n` (rounded up to a power of two) buckets of the
+/// lowest bits of the key's hash. `None` when it is not worth it or not possible (no key,
+/// fewer than [`PARALLEL_MIN_ROWS`] rows, both sides empty, the key range cannot be read: then
+/// the whole table is compared by one worker, which also reports any error). Reads an integer
+/// key's bounds inside a savepoint, so an error leaves the sessions' transactions usable.
 pub async fn cut(pair: &Pair<'_>, job: &TableJob, n: usize) -> Option<Vec<TableJob>> {
-    let Some(KeyPlan::Int(col)) = &job.sql.plan else {
-        return None;
-    };
     if n < 2 || job.part.is_some() || job.est_rows < PARALLEL_MIN_ROWS {
         return None;
     }
-    pair.run_both("SAVEPOINT db_migrate_verify_parts")
-        .await
-        .ok()?;
-    let bounds = int_bounds(pair, &job.sql, col).await;
-    let end = if bounds.is_ok() {
-        "RELEASE SAVEPOINT db_migrate_verify_parts"
-    } else {
-        "ROLLBACK TO SAVEPOINT db_migrate_verify_parts; RELEASE SAVEPOINT db_migrate_verify_parts"
+    let segs = match &job.sql.plan {
+        None => return None,
+        Some(KeyPlan::Hashed(_)) => hash_buckets(n),
+        Some(KeyPlan::Int(col)) => {
+            pair.run_both("SAVEPOINT db_migrate_verify_parts")
+                .await
+                .ok()?;
+            let bounds = int_bounds(pair, &job.sql, col).await;
+            let end = if bounds.is_ok() {
+                "RELEASE SAVEPOINT db_migrate_verify_parts"
+            } else {
+                "ROLLBACK TO SAVEPOINT db_migrate_verify_parts; RELEASE SAVEPOINT db_migrate_verify_parts"
+            };
+            pair.run_both(end).await.ok()?;
+            let whole = bounds.ok()??;
+            let child = job.sql.child_expr(&whole, n as u32)?;
+            part_ranges(&whole, &child, n)
+        }
     };
-    pair.run_both(end).await.ok()?;
-    let whole = bounds.ok()??;
-    let child = job.sql.child_expr(&whole, n as u32)?;
-    let segs = part_ranges(&whole, &child, n);
     if segs.len() < 2 {
         return None;
     }
@@ -281,6 +287,31 @@ pub async fn cut(pair: &Pair<'_>, job: &TableJob, n: usize) -> Option<Vec<TableJ
     )
 }
 
+/// The buckets of the lowest bits of a key's hash for `n` workers (`n` rounded up to a
+/// power of two): together, every row, each in exactly one.
+fn hash_buckets(n: usize) -> Vec<Segment> {
+    let bits = n.next_power_of_two().trailing_zeros();
+    let mask = (1u64 << bits) - 1;
+    (0..=mask)
+        .map(|value| Segment::HashBits { mask, value, bits })
+        .collect()
+}
+
+/// Key order of two differences' keys: column by column, as integers where both texts are
+/// integers, else as text (the same order on every machine; not a collation's).
+fn key_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = match (x.parse::<i128>(), y.parse::<i128>()) {
+            (Ok(p), Ok(q)) => p.cmp(&q),
+            _ => x.cmp(y),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// The non-empty ranges of the first `n` parts of `whole` (together: all of it).
 fn part_ranges(whole: &Segment, child: &super::sql::ChildExpr, n: usize) -> Vec<Segment> {
     (0..n as i128)
@@ -289,8 +320,8 @@ fn part_ranges(whole: &Segment, child: &super::sql::ChildExpr, n: usize) -> Vec<
         .collect()
 }
 
-/// The result of a table compared in parts, from the parts' results in key order: rows
-/// added up, the differences in key order up to `max_rows`, `failed` if a part failed, else
+/// The result of a table compared in parts, from the parts' results: rows added up, the
+/// differences in key order ([`key_order`]) up to `max_rows`, `failed` if a part failed, else
 /// `differs` if one differs. One part's result is returned as it is.
 pub fn merge(parts: Vec<TableVerify>, max_rows: usize) -> TableVerify {
     let mut parts = parts.into_iter();
@@ -317,9 +348,12 @@ pub fn merge(parts: Vec<TableVerify>, max_rows: usize) -> TableVerify {
     if out.status == VerifyStatus::Failed {
         out.differences.clear();
         out.more_differences = false;
-    } else if out.differences.len() > max_rows {
-        out.more_differences = true;
-        out.differences.truncate(max_rows);
+    } else {
+        out.differences.sort_by(|a, b| key_order(&a.key, &b.key));
+        if out.differences.len() > max_rows {
+            out.more_differences = true;
+            out.differences.truncate(max_rows);
+        }
     }
     out
 }
@@ -416,9 +450,7 @@ async fn compare_rows(
             })
         })
         .collect();
-    if matches!(t.plan, Some(KeyPlan::Int(_))) {
-        diffs.sort_by_key(|d| d.key.first().and_then(|k| k.parse::<i128>().ok()));
-    }
+    diffs.sort_by(|a, b| key_order(&a.key, &b.key));
     Ok(diffs)
 }
 
@@ -491,6 +523,48 @@ mod tests {
         let small = Segment::IntRange { lo: 5, hi: 6 };
         let c = t.child_expr(&small, 4).unwrap();
         assert_eq!(part_ranges(&small, &c, 4).len(), 2);
+    }
+
+    #[test]
+    fn other_keys_are_cut_into_buckets_of_their_hash_for_every_worker() {
+        let b = hash_buckets(3);
+        assert_eq!(b.len(), 4);
+        assert!(b.iter().enumerate().all(|(i, s)| *s
+            == Segment::HashBits {
+                mask: 3,
+                value: i as u64,
+                bits: 2
+            }));
+        // A bucket splits further in the bits above its own.
+        let t = TableSql {
+            schema: "s".into(),
+            table: "t".into(),
+            columns: vec!["k".into()],
+            key: vec!["k".into()],
+            plan: Some(KeyPlan::Hashed(vec!["k".into()])),
+            hash: HashFn::Text,
+            native: Vec::new(),
+        };
+        let c = t.child_expr(&b[1], 16).unwrap();
+        assert_eq!(
+            c.segment(&b[1], 5),
+            Segment::HashBits {
+                mask: 0b11_1111,
+                value: (5 << 2) | 1,
+                bits: 6
+            }
+        );
+    }
+
+    #[test]
+    fn differing_keys_sort_as_numbers_where_they_are_numbers() {
+        let k = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut keys = vec![k(&["10", "b"]), k(&["9", "z"]), k(&["10", "a"]), k(&["x"])];
+        keys.sort_by(|a, b| key_order(a, b));
+        assert_eq!(
+            keys,
+            [k(&["9", "z"]), k(&["10", "a"]), k(&["10", "b"]), k(&["x"])]
+        );
     }
 
     #[test]
