@@ -543,6 +543,7 @@ mod tests {
             valid_until: None,
             config: vec![],
             comment: None,
+            labels: vec![],
         }
     }
 

@@ -10,8 +10,9 @@
 //!   real one from `--role-passwords`, else a generated [`placeholder_password`]. Passwords are
 //!   sent as SCRAM-SHA-256 verifiers computed here, so the plain text never reaches the target
 //!   (nor its logs). Then each setting (`ALTER ROLE ... SET`, list-valued settings such as
-//!   `search_path` split into one literal per element like pg_dumpall does) and the comment.
-//!   Result: `created`, "role created".
+//!   `search_path` split into one literal per element like pg_dumpall does), the comment and
+//!   the security labels (`pg_shseclabel`; a target without the label provider refuses them:
+//!   a warning each). Result: `created`, "role created".
 //! - **Already in the target (by exact name):** `exists`, "role already exists". Its attributes,
 //!   settings, password and comment are not touched (a password from `--role-passwords` for it
 //!   is not applied; a warning says so).
@@ -216,6 +217,28 @@ async fn migrate_one_role(
             warnings.push(
                 Warning::role(format!(
                     "role \"{name}\": the comment was not applied: {}",
+                    e.message()
+                ))
+                .on(format!("role \"{name}\"")),
+            );
+        }
+    }
+
+    // Labels belong to a provider loaded into the server: one the target lacks refuses them.
+    for (provider, label) in &role.labels {
+        let sql = format!(
+            "SECURITY LABEL FOR {} ON ROLE {} IS {}",
+            quote_ident(provider),
+            quote_ident(name),
+            quote_literal(label)
+        );
+        if let Err(e) = target.execute(sql.as_str(), &[]).await {
+            let e = Error::from_pg(e);
+            warn!(role = %name, provider, "setting a security label failed: {}", e.message());
+            warnings.push(
+                Warning::role(format!(
+                    "role \"{name}\": security label for provider {} was not applied: {}",
+                    quote_ident(provider),
                     e.message()
                 ))
                 .on(format!("role \"{name}\"")),
@@ -593,6 +616,7 @@ mod tests {
             valid_until: None,
             config: vec![],
             comment: None,
+            labels: vec![],
         }
     }
 

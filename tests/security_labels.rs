@@ -4,7 +4,7 @@
 //! such provider.
 //!
 //! Promised: every label (on a table, a column, a view, a sequence, a function, a type, a
-//! schema and the database) arrives where the target has the provider, exactly as on the
+//! schema, a large object, the database and a role) arrives where the target has the provider, exactly as on the
 //! source; where it does not, the database is still done and each label is a warning naming it
 //! and the server's reason.
 //!
@@ -81,18 +81,31 @@ async fn labelled_source(src: &Cluster) -> String {
          SECURITY LABEL FOR db_migrate_test ON VIEW crm.v IS 'view label';
          SECURITY LABEL FOR db_migrate_test ON SEQUENCE crm.s IS 'sequence label';
          SECURITY LABEL FOR db_migrate_test ON FUNCTION crm.f(int) IS 'function label';
-         SECURITY LABEL FOR db_migrate_test ON TYPE crm.mood IS 'type label';",
+         SECURITY LABEL FOR db_migrate_test ON TYPE crm.mood IS 'type label';
+         DO $$ BEGIN
+           EXECUTE pg_catalog.format(
+             'SECURITY LABEL FOR db_migrate_test ON LARGE OBJECT %s IS %L',
+             pg_catalog.lo_from_bytea(0, 'scan'), 'large object label');
+         END $$;",
     )
     .await;
     src.execute(
         "postgres",
         &format!(
-            "SECURITY LABEL FOR db_migrate_test ON DATABASE {} IS 'database label'",
-            quote_ident(&db)
+            "SECURITY LABEL FOR db_migrate_test ON DATABASE {db} IS 'database label';
+             CREATE ROLE {r};
+             SECURITY LABEL FOR db_migrate_test ON ROLE {r} IS 'MASKED';",
+            db = quote_ident(&db),
+            r = quote_ident(&role_of(&db)),
         ),
     )
     .await;
     db
+}
+
+/// The role [`labelled_source`] labels, one per database (roles are the whole cluster's).
+fn role_of(db: &str) -> String {
+    format!("{db}_masked")
 }
 
 /// Every label of `db` (and of the database itself) as `objtype objname provider label`.
@@ -101,7 +114,9 @@ async fn labels(c: &Cluster, db: &str) -> Vec<String> {
         db,
         "SELECT objtype || ' ' || objname || ' ' || provider || ' ' || label \
            FROM pg_catalog.pg_seclabels \
-          WHERE objtype <> 'database' OR objname = pg_catalog.quote_ident(pg_catalog.current_database()) \
+          WHERE objtype NOT IN ('database', 'role') \
+             OR objtype = 'database' AND objname = pg_catalog.quote_ident(pg_catalog.current_database()) \
+             OR objtype = 'role' AND objname = pg_catalog.quote_ident(pg_catalog.current_database() || '_masked') \
           ORDER BY 1",
     )
     .await
@@ -129,7 +144,7 @@ async fn labels_arrive_where_the_target_has_the_provider() {
         result.warnings
     );
     let expected = labels(src, &db).await;
-    assert_eq!(expected.len(), 9, "{expected:?}");
+    assert_eq!(expected.len(), 11, "{expected:?}");
     assert_eq!(labels(tgt, &db).await, expected);
 }
 
@@ -149,9 +164,12 @@ async fn without_the_provider_each_label_is_a_warning_and_the_database_is_done()
         .iter()
         .map(|w| w.to_string())
         .filter(|w| w.contains("security label") && w.contains("not applied"))
+        // Roles are the cluster's: the other test's labelled role comes along too.
+        .filter(|w| !w.contains("_masked") || w.contains(&role_of(&db)))
         .collect();
-    // Every label (the database's too) is named, with the server's reason.
-    assert_eq!(refused.len(), 9, "{refused:#?}");
+    // Every label (the database's, the role's and the large object's too) is named, with the
+    // server's reason.
+    assert_eq!(refused.len(), 11, "{refused:#?}");
     assert!(
         refused.iter().all(|w| w.contains("db_migrate_test")),
         "{refused:#?}"

@@ -44,6 +44,8 @@ pub struct RoleInfo {
     pub config: Vec<String>,
     /// `COMMENT ON ROLE` text.
     pub comment: Option<String>,
+    /// Security labels (`pg_shseclabel`) as `(provider, label)`, by provider.
+    pub labels: Vec<(String, String)>,
 }
 
 /// One row of `pg_auth_members`, with names instead of OIDs.
@@ -99,7 +101,13 @@ pub async fn list_roles(s: &Session) -> Result<Vec<RoleInfo>> {
                                           'YYYY-MM-DD HH24:MI:SS.US\"+00\" BC') \
                      ELSE r.rolvaliduntil::text END, \
                 r.rolconfig::text[], \
-                pg_catalog.shobj_description(r.oid, 'pg_authid')::text \
+                pg_catalog.shobj_description(r.oid, 'pg_authid')::text, \
+                ARRAY(SELECT l.provider::text FROM pg_catalog.pg_shseclabel l \
+                       WHERE l.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass \
+                         AND l.objoid = r.oid ORDER BY l.provider), \
+                ARRAY(SELECT l.label::text FROM pg_catalog.pg_shseclabel l \
+                       WHERE l.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass \
+                         AND l.objoid = r.oid ORDER BY l.provider) \
            FROM pg_catalog.pg_roles r \
           WHERE {NON_SYSTEM_ROLE} \
           ORDER BY r.oid"
@@ -124,6 +132,11 @@ pub async fn list_roles(s: &Session) -> Result<Vec<RoleInfo>> {
             valid_until: r.get(10),
             config: r.get::<_, Option<Vec<String>>>(11).unwrap_or_default(),
             comment: r.get(12),
+            labels: r
+                .get::<_, Vec<String>>(13)
+                .into_iter()
+                .zip(r.get::<_, Vec<String>>(14))
+                .collect(),
         })
         .collect())
 }

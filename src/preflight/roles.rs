@@ -179,6 +179,7 @@ mod tests {
             valid_until: None,
             config: Vec::new(),
             comment: None,
+            labels: Vec::new(),
         }
     }
 

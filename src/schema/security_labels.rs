@@ -38,6 +38,7 @@ fn keyword(object_type: &str) -> Option<&'static str> {
         "event trigger" => "EVENT TRIGGER",
         "publication" => "PUBLICATION",
         "database" => "DATABASE",
+        "large object" => "LARGE OBJECT",
         _ => return None,
     })
 }
@@ -146,8 +147,27 @@ mod tests {
     }
 
     #[test]
+    fn a_large_objects_label_comes_after_its_metadata() {
+        let mut r = row("large object", "16401", 0);
+        r.classid = class::PG_LARGEOBJECT_METADATA;
+        r.objid = 16401;
+        let (objects, warnings) = label_objects(&[r]);
+        assert!(warnings.is_empty());
+        assert_eq!(
+            objects[0].comments,
+            vec![
+                "SECURITY LABEL FOR \"anon\" ON LARGE OBJECT 16401 IS 'MASKED WITH FUNCTION anon.fake_email()'"
+            ]
+        );
+        assert_eq!(
+            objects[0].deps,
+            vec![ObjId::new(class::PG_LARGEOBJECT_METADATA, 16401)]
+        );
+    }
+
+    #[test]
     fn labels_on_kinds_not_carried_are_warnings() {
-        let (objects, warnings) = label_objects(&[row("large object", "16401", 0)]);
+        let (objects, warnings) = label_objects(&[row("text search parser", "public.p", 0)]);
         assert!(objects.is_empty());
         assert_eq!(warnings.len(), 1);
         assert!(
