@@ -5,8 +5,8 @@
 //!
 //! For every table, each server computes, over segments of a key (the primary key, else the
 //! narrowest unique NOT NULL index without expressions or predicate), the row count and the sum
-//! of a 64-bit hash of every row (see [`sql::TableSql::row_hash`]: its canonical text, and the
-//! values of common types hashed as they are stored). Only these
+//! of a 64-bit hash of every row (see [`sql::TableSql::row_hash`]: its columns' hashes, common
+//! types hashed from their stored values, the others from their canonical text). Only these
 //! aggregates cross the network; segments whose aggregates differ are split again (integer
 //! keys by value ranges, read through the index; other keys by further bits of the hash of the
 //! key's text, which depends on no collation) until they are small enough for the rows' key
