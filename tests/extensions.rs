@@ -108,6 +108,8 @@ VALUES (990001, 'db-migrate', 990001, 'LOCAL_CS["test"]', '+proj=longlat +datum=
 CREATE INDEX spatial_ref_sys_auth_name ON public.spatial_ref_sys (auth_name);
 REVOKE EXECUTE ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC;
 GRANT SELECT ON public.spatial_ref_sys TO PUBLIC;
+COMMENT ON FUNCTION public.st_area(public.geometry) IS 'area, in our words';
+COMMENT ON COLUMN public.spatial_ref_sys.auth_name IS 'who defined it';
 "#;
 
 async fn postgis_database(prefix: &str) -> String {
@@ -156,6 +158,19 @@ async fn assert_postgis_equal(db: &str) {
         "SELECT extname || ' ' || extversion FROM pg_extension ORDER BY 1",
     )
     .await;
+    // Comments on members: the users' arrive, the extension's own stay as they are.
+    let comments = same(
+        db,
+        "SELECT coalesce(obj_description('public.st_area(public.geometry)'::regprocedure, 'pg_proc'), '-') \
+                || ' / ' || coalesce(col_description('public.spatial_ref_sys'::regclass, 2), '-') \
+                || ' / ' || md5(string_agg(coalesce(obj_description(p.oid, 'pg_proc'), '-'), ',' ORDER BY p.oid::regprocedure::text)) \
+           FROM pg_proc p WHERE p.proname LIKE 'st\\_a%'",
+    )
+    .await;
+    assert!(
+        comments[0].starts_with("area, in our words / who defined it / "),
+        "{comments:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,11 +183,12 @@ async fn postgis_through_binary_and_text_copy_with_what_users_added() {
         let mut opts = options(&db);
         opts.copy.format = format;
         let result = migrate_ok(opts, &db).await;
+        // Nothing skipped, and none of PostGIS's own comments on its members is touched.
         assert!(
             !result
                 .warnings
                 .iter()
-                .any(|w| w.message.contains("skipped")),
+                .any(|w| w.message.contains("skipped") || w.message.contains("member of an")),
             "{:?}",
             result.warnings
         );
@@ -362,7 +378,9 @@ async fn contrib_extensions_keep_their_schema_and_version() {
              CREATE INDEX docs_tag_trgm ON app.docs USING gin ((tag::text) public.gin_trgm_ops);
              INSERT INTO app.docs SELECT g, app.hstore('k', g::text), 'Tag ' || g
                FROM generate_series(1, 500) g;
-             COMMENT ON EXTENSION citext IS 'case-insensitive text, our words';",
+             COMMENT ON EXTENSION citext IS 'case-insensitive text, our words';
+             COMMENT ON FUNCTION app.hstore(text, text) IS 'builds our attrs';
+             COMMENT ON FUNCTION public.similarity(text, text) IS NULL;",
         )
         .await;
     migrate_ok(options(&db), &db).await;
@@ -376,6 +394,19 @@ async fn contrib_extensions_keep_their_schema_and_version() {
     assert!(
         ext.iter().any(|e| e.starts_with("hstore app 1.4 ")),
         "{ext:?}"
+    );
+    // A comment users set on a member arrives; the script's own are left as they are.
+    let comments = same(
+        &db,
+        "SELECT p.oid::regprocedure::text || ' ' || coalesce(obj_description(p.oid, 'pg_proc'), '-') \
+           FROM pg_proc p \
+          WHERE p.oid IN ('app.hstore(text, text)'::regprocedure, 'app.akeys(app.hstore)'::regprocedure) \
+          ORDER BY 1",
+    )
+    .await;
+    assert!(
+        comments.iter().any(|c| c.ends_with(" builds our attrs")),
+        "{comments:?}"
     );
     same(
         &db,

@@ -104,6 +104,61 @@ pub async fn list_member_acls(s: &Session) -> Result<Vec<MemberAcl>> {
         .collect())
 }
 
+/// The comment of one extension member (or of a column of a member table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberComment {
+    /// The extension (`pg_extension.oid`).
+    pub extension: u32,
+    /// `pg_identify_object`'s type ("function", "table column", ...).
+    pub object_type: String,
+    /// `pg_identify_object`'s identity, quoted as SQL needs.
+    pub identity: String,
+    pub comment: String,
+}
+
+/// The comments on extension members and their columns, in catalog order: the script's own and
+/// the ones users set since, which only a comparison with the target's `CREATE EXTENSION` can
+/// tell apart ([`crate::schema::extensions::drop_provided`]).
+pub async fn list_member_comments(s: &Session) -> Result<Vec<MemberComment>> {
+    let sql = "\
+        SELECT d.refobjid, i.type::text, i.identity::text, c.description \
+          FROM pg_catalog.pg_description c \
+          JOIN pg_catalog.pg_depend d \
+            ON d.classid = c.classoid AND d.objid = c.objoid AND d.objsubid = 0 \
+           AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e', \
+               LATERAL pg_catalog.pg_identify_object(c.classoid, c.objoid, c.objsubid) i \
+         ORDER BY c.classoid, c.objoid, c.objsubid";
+    let rows = s
+        .query(sql, &[])
+        .await
+        .map_err(|e| Error::from_pg(e).with_step("reading comments of extension members"))?;
+    Ok(rows
+        .iter()
+        .map(|r| MemberComment {
+            extension: r.get(0),
+            object_type: r.get(1),
+            identity: r.get(2),
+            comment: r.get(3),
+        })
+        .collect())
+}
+
+/// Every extension member of the session's database as `pg_identify_object`'s
+/// `(type, identity)`.
+pub async fn list_members(s: &Session) -> Result<Vec<(String, String)>> {
+    let sql = "\
+        SELECT i.type::text, i.identity::text \
+          FROM pg_catalog.pg_depend d, \
+               LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, 0) i \
+         WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
+           AND d.deptype = 'e' AND d.objsubid = 0";
+    let rows = s
+        .query(sql, &[])
+        .await
+        .map_err(|e| Error::from_pg(e).with_step("reading extension members"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// The versions of each extension a server offers (`pg_available_extension_versions`), with
 /// the one `CREATE EXTENSION` picks without `VERSION` (`default_version`, `None` when the
 /// control file names none).

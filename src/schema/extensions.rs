@@ -13,6 +13,10 @@
 //!   index on `spatial_ref_sys`, a trigger, a policy), created like any other object.
 //! - Privileges of members that differ from what the extension's script left
 //!   (`pg_init_privs`) are replayed, after the extension ([`member_acl_objects`]).
+//! - Comments on members (and their columns) are the script's or a user's, which the catalog
+//!   does not tell: each is kept ([`member_comment_objects`]), and [`drop_provided`] drops
+//!   those the target's `CREATE EXTENSION` gave the same text; the others are set in
+//!   post-data.
 //! - `CREATE EXTENSION ... VERSION` names the source's version; when the target does not
 //!   offer it, the target's default is installed with a warning naming both
 //!   ([`version_plan`]); an extension the target does not offer at all is skipped with a
@@ -26,15 +30,21 @@ use super::exec::ExecState;
 use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_delta_sql, class};
 use super::relations::synthetic;
-use crate::catalog::extensions::{MemberAcl, TablePartName, existing_parts};
+use crate::catalog::extensions::{
+    MemberAcl, MemberComment, TablePartName, existing_parts, list_member_comments, list_members,
+};
 use crate::catalog::relations::RelationCatalog;
 use crate::conn::Session;
 use crate::error::Result;
 use crate::sql::{quote_ident, quote_literal};
+use crate::warning::Warning;
 
 /// Identities of the privilege objects of extension members: `pg_init_privs` rows never appear
 /// in `pg_depend`, so `(pg_init_privs, member OID)` cannot collide with a real object.
 pub const MEMBER_ACL: u32 = 3394;
+/// Identities of the comment objects of extension members (`pg_description`'s OID), numbered
+/// by their position in [`Schema::member_comments`].
+pub const MEMBER_COMMENT: u32 = 2609;
 
 /// Name, schema and version of an extension to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,12 +216,98 @@ pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usiz
         .iter()
         .map(|p| p.name.clone())
         .collect();
-    let there: HashSet<ObjId> = existing_parts(target, &names)
+    let mut there: HashSet<ObjId> = existing_parts(target, &names)
         .await?
         .into_iter()
         .filter_map(|i| schema.extension_parts.get(i).map(|p| p.id))
         .collect();
+    if !schema.member_comments.is_empty() {
+        let (comments, members) =
+            futures::try_join!(list_member_comments(target), list_members(target))?;
+        there.extend(comments_not_to_set(
+            &schema.member_comments,
+            &comments,
+            &members,
+        ));
+    }
     Ok(drop_objects(schema, &there))
+}
+
+/// The comment objects of `source` members not to set on the target: those whose comment the
+/// target's member already has, and those of members the target's extension does not have
+/// (the extension is missing or of another version, which is a warning of its own).
+fn comments_not_to_set(
+    source: &[MemberComment],
+    target: &[MemberComment],
+    target_members: &[(String, String)],
+) -> Vec<ObjId> {
+    let same: HashSet<(&str, &str, &str)> = target
+        .iter()
+        .map(|c| {
+            (
+                c.object_type.as_str(),
+                c.identity.as_str(),
+                c.comment.as_str(),
+            )
+        })
+        .collect();
+    let members: HashSet<(&str, &str)> = target_members
+        .iter()
+        .map(|(t, i)| (t.as_str(), i.as_str()))
+        .collect();
+    (source.iter().enumerate())
+        .filter(|(_, c)| {
+            let (t, i) = (c.object_type.as_str(), c.identity.as_str());
+            // A column's table is the member.
+            let member = match t.strip_suffix(" column") {
+                Some(table) => i
+                    .rsplit_once('.')
+                    .is_some_and(|(rel, _)| members.contains(&(table, rel))),
+                None => members.contains(&(t, i)),
+            };
+            same.contains(&(t, i, c.comment.as_str())) || !member
+        })
+        .map(|(n, _)| ObjId::new(MEMBER_COMMENT, n as u32 + 1))
+        .collect()
+}
+
+/// One post-data object per comment of an extension member, `COMMENT ON ... IS ...` after the
+/// extension (see [`drop_provided`] for the ones the target already has). A kind that has no
+/// `COMMENT ON` form here is left out with a warning.
+pub fn member_comment_objects(rows: &[MemberComment]) -> (Vec<SchemaObject>, Vec<Warning>) {
+    let mut objects = Vec::new();
+    let mut warnings = Vec::new();
+    for (n, r) in rows.iter().enumerate() {
+        let Some(kw) = super::security_labels::keyword(&r.object_type) else {
+            warnings.push(
+                Warning::schema(format!(
+                    "the comment on {} {} (member of an extension) is not migrated: comments \
+                     on that kind of member are not carried",
+                    r.object_type, r.identity
+                ))
+                .on(format!("{} {}", r.object_type, r.identity)),
+            );
+            continue;
+        };
+        let mut o = SchemaObject::new(
+            ObjId::new(MEMBER_COMMENT, n as u32 + 1),
+            ObjectKind::MemberComment,
+            Section::PostData,
+            None,
+            format!(
+                "comment on {} {} (member of an extension)",
+                r.object_type, r.identity
+            ),
+        );
+        o.comments.push(format!(
+            "COMMENT ON {kw} {} IS {}",
+            r.identity,
+            quote_literal(&r.comment)
+        ));
+        o.deps = vec![ObjId::new(class::PG_EXTENSION, r.extension)];
+        objects.push(o);
+    }
+    (objects, warnings)
 }
 
 /// Removes the objects whose identities are in `ids` (with their levels); returns how many.
@@ -268,6 +364,66 @@ pub fn member_acl_objects(rows: &[MemberAcl]) -> Vec<SchemaObject> {
 mod tests {
     use super::*;
     use crate::catalog::extensions::Offered;
+
+    fn comment(object_type: &str, identity: &str, text: &str) -> MemberComment {
+        MemberComment {
+            extension: 16500,
+            object_type: object_type.into(),
+            identity: identity.into(),
+            comment: text.into(),
+        }
+    }
+
+    #[test]
+    fn member_comments_are_set_only_where_the_targets_extension_differs() {
+        let source = [
+            comment("function", "public.st_area(geometry)", "the script's"),
+            comment("function", "public.st_buffer(geometry)", "ours"),
+            comment("table column", "public.spatial_ref_sys.srtext", "ours too"),
+            comment("function", "public.gone_in_that_version()", "x"),
+            comment("text search parser", "public.p", "x"),
+        ];
+        let (objects, warnings) = member_comment_objects(&source);
+        assert_eq!(objects.len(), 4);
+        assert_eq!(
+            warnings.len(),
+            1,
+            "a kind without COMMENT ON here is a warning"
+        );
+        assert_eq!(
+            objects[1].comments,
+            ["COMMENT ON FUNCTION public.st_buffer(geometry) IS 'ours'"]
+        );
+        assert_eq!(objects[1].section, Section::PostData);
+        assert_eq!(
+            objects[2].comments,
+            ["COMMENT ON COLUMN public.spatial_ref_sys.srtext IS 'ours too'"]
+        );
+        let target = [
+            comment("function", "public.st_area(geometry)", "the script's"),
+            comment("function", "public.st_buffer(geometry)", "the script's"),
+        ];
+        let members = [
+            (
+                "function".to_string(),
+                "public.st_area(geometry)".to_string(),
+            ),
+            (
+                "function".to_string(),
+                "public.st_buffer(geometry)".to_string(),
+            ),
+            ("table".to_string(), "public.spatial_ref_sys".to_string()),
+        ];
+        // Same text there, and a member the target's extension lacks: not set.
+        assert_eq!(
+            comments_not_to_set(&source, &target, &members),
+            [
+                ObjId::new(MEMBER_COMMENT, 1),
+                ObjId::new(MEMBER_COMMENT, 4),
+                ObjId::new(MEMBER_COMMENT, 5)
+            ]
+        );
+    }
     use crate::catalog::relations::{Constraint, Index, Relation};
 
     fn extension(name: &str, version: &str) -> SchemaObject {

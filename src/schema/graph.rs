@@ -42,6 +42,9 @@ pub struct Schema {
     /// What hangs off extension member tables: the extension's own, or added by users, which
     /// only the target can tell ([`super::extensions::drop_provided`]).
     pub extension_parts: Vec<super::extensions::ExtensionPart>,
+    /// The comments on extension members, the script's or users' (see
+    /// [`super::extensions::member_comment_objects`]).
+    pub member_comments: Vec<crate::catalog::extensions::MemberComment>,
 }
 
 impl Schema {
@@ -120,17 +123,25 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         let acls = crate::catalog::extensions::list_member_acls(s).await?;
         c.objects
             .extend(super::extensions::member_acl_objects(&acls));
+        let comments = crate::catalog::extensions::list_member_comments(s).await?;
+        let (objects, warnings) = super::extensions::member_comment_objects(&comments);
+        c.extend(Collected {
+            objects,
+            warnings,
+            ..Default::default()
+        });
         c.extend(super::transforms::collect(s).await?);
         c.extend(super::publications::collect(s).await?);
         c.extend(super::system_acls::collect(s).await?);
         c.extend(super::security_labels::collect(s).await?);
-        Ok::<_, Error>(c)
+        Ok::<_, Error>((c, comments))
     };
     let (others, catalog, depend) = futures::try_join!(
         others,
         crate::catalog::relations::read_on(s, other),
         load_depend(s)
     )?;
+    let (others, member_comments) = others;
     all.extend(others);
     let mut rels = relations::build(&catalog);
     let split = cycle_parts(&[&all, &rels], &depend);
@@ -141,6 +152,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     let mut schema = order(all, &depend);
     schema.extension_parts =
         super::extensions::parts_on_member_tables(&catalog, &extension_members(&depend));
+    schema.member_comments = member_comments;
     Ok(schema)
 }
 
@@ -498,6 +510,7 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         levels,
         warnings,
         extension_parts: Vec::new(),
+        member_comments: Vec::new(),
     }
 }
 

@@ -75,6 +75,8 @@ pub enum ObjectKind {
     SystemPrivileges,
     /// `SECURITY LABEL FOR provider ON ...` of another object (no CREATE).
     SecurityLabel,
+    /// `COMMENT ON ...` of an extension member (no CREATE: the extension made the member).
+    MemberComment,
 }
 
 impl ObjectKind {
@@ -122,6 +124,7 @@ impl ObjectKind {
             ObjectKind::Transform => "TRANSFORM",
             ObjectKind::SystemPrivileges => "PRIVILEGES ON",
             ObjectKind::SecurityLabel => "SECURITY LABEL",
+            ObjectKind::MemberComment => "COMMENT",
         }
     }
 
@@ -223,6 +226,9 @@ impl SchemaObject {
         if self.kind == ObjectKind::SecurityLabel {
             // Its name already says what it labels, with the object's own quoting.
             return format!("security label {}", self.name);
+        }
+        if self.kind == ObjectKind::MemberComment {
+            return self.name.clone();
         }
         match &self.schema {
             Some(s) => format!(

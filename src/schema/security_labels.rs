@@ -18,9 +18,10 @@ use crate::warning::Warning;
 /// with a real object's.
 const PG_SECLABEL: u32 = 3596;
 
-/// The SQL keyword naming a labelled object's kind, from `pg_identify_object`'s type; `None`
-/// for kinds db-migrate does not carry labels for.
-fn keyword(object_type: &str) -> Option<&'static str> {
+/// The SQL keyword naming a labelled (or commented) object's kind in `SECURITY LABEL ON` and
+/// `COMMENT ON`, from `pg_identify_object`'s type; `None` for kinds db-migrate does not carry
+/// labels or member comments for.
+pub fn keyword(object_type: &str) -> Option<&'static str> {
     Some(match object_type {
         "table" => "TABLE",
         "view" => "VIEW",
