@@ -105,6 +105,7 @@ pub mod names;
 pub mod objects;
 pub mod plan;
 pub mod record;
+pub mod resume;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
 mod setup;
@@ -127,6 +128,7 @@ pub use fingerprint::Fingerprint;
 pub use names::ObjectNames;
 pub use objects::Via;
 pub use plan::{PublicationForm, ReplicationPlan, SlotCreation};
+pub use resume::resume_database;
 pub use wait::lag_status;
 
 use crate::pair::DbPair;
@@ -227,6 +229,10 @@ pub enum InitialDataPath {
     SubscriptionCopy,
     /// An earlier run did it (this run cut it over).
     EarlierRun,
+    /// `--resume` of an interrupted run: the tables it had copied in the slot's exported
+    /// snapshot stay, the subscription's table synchronisation copies the others
+    /// ([`resume`]).
+    Resumed,
 }
 
 /// Which path each part took.
