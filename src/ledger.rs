@@ -855,7 +855,7 @@ pub async fn preflight_targets(
                     "target-state",
                     Some(name),
                     format!(
-                        "target database \"{name}\": the unfinished migration ({}): {}",
+                        "target database \"{name}\" holds an unfinished migration ({}); {}",
                         run.summary(),
                         e.message()
                     ),

@@ -329,27 +329,30 @@ where
         PublicationForm::AllTables => "FOR ALL TABLES".to_string(),
         PublicationForm::TableList => format!("FOR TABLE ({published} tables)"),
     };
+    let tables = |n: usize| {
+        if n == 1 {
+            "1 table".to_string()
+        } else {
+            format!("{n} tables")
+        }
+    };
     let synced = if to_subscription.is_empty() {
         String::new()
     } else {
         format!(
-            ", {} copied by the subscription's table synchronisation ({})",
-            to_subscription.len(),
+            "; copied by the subscription's table synchronisation: {} ({})",
+            tables(to_subscription.len()),
             display(&it.to_subscription)
         )
     };
     let message = format!(
         "logical replication running: resumed the interrupted run on its publication {} \
-         ({form_text}) and slot {}, subscription via {}: {} copied by that run replicate from its \
-         snapshot{synced}; {copy_summary}",
+         ({form_text}) and slot {}, subscription via {}: the slot carries the changes since that \
+         run's snapshot to the {} it had copied{synced}; {copy_summary}",
         quote_ident(&names.publication),
         quote_ident(&names.slot),
         sub_via.describe(),
-        if it.copied.len() == 1 {
-            "1 table".to_string()
-        } else {
-            format!("{} tables", it.copied.len())
-        },
+        tables(it.copied.len()),
     );
     let mut outcome = ReplicationOutcome {
         status: DbStatus::Running,
