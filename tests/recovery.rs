@@ -1146,3 +1146,202 @@ async fn resuming_a_for_all_tables_replication_run_with_uncopied_tables_is_refus
     let (code, _, err) = finish(spawn_replication(&db, &["--cleanup"]));
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// The checks every completed replication-method resume ends with: `small` and `big` equal to
+/// the source, the index `big_pad` built, the sequence synced (and moved by the writes), no
+/// replication object and no ledger left.
+async fn assert_replicated(db: &str) {
+    let src = source();
+    for t in ["small", "big"] {
+        assert_eq!(
+            checksum(src, db, t).await,
+            checksum(target(), db, t).await,
+            "table {t}"
+        );
+    }
+    let index = target()
+        .query_strings(
+            db,
+            "SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'big_pad'",
+        )
+        .await;
+    assert_eq!(index.len(), 1, "post-data index created");
+    let seq = sequence_value(src, db).await;
+    assert_ne!(seq.as_deref(), Some("42"), "the writes used the sequence");
+    assert_eq!(sequence_value(target(), db).await, seq, "sequence synced");
+    assert_eq!(replication_objects(db).await, Vec::<String>::new());
+    assert!(!has_ledger(db).await, "no ledger after the cut-over");
+}
+
+/// Waits until target database `db` has a subscription.
+async fn wait_for_subscription(db: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !replication_objects(db)
+        .await
+        .iter()
+        .any(|o| o.starts_with("subscription "))
+    {
+        assert!(Instant::now() < deadline, "no subscription was created");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `--resume --max-replication-lag 0 --stop-replication --json -` of the replication method.
+fn spawn_resume_cut_over(db: &str, tables: &[&str]) -> Child {
+    spawn_replication(
+        db,
+        &[
+            tables,
+            &[
+                "--resume",
+                "--max-replication-lag",
+                "0",
+                "--stop-replication",
+                "--json",
+                "-",
+            ],
+        ]
+        .concat(),
+    )
+}
+
+/// Runs [`finish`] of a resume and returns the database's message (status done, method
+/// replication).
+fn resumed_message(child: Child, db: &str) -> String {
+    let (code, out, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, db);
+    assert_eq!(entry["status"], "done", "{v}");
+    assert_eq!(entry["method"], "replication", "{v}");
+    entry["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_resume_killed_after_creating_its_subscription_is_resumed_again() {
+    let db = fixture("recovery repl kill twice ").await;
+    let tables = skip_a_table(&db).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = write_load(&db, stop.clone());
+    kill_replication_run_mid_copy(&db, &tables).await;
+
+    // The first resume is killed once its subscription exists (the table sync of big is
+    // then running or about to); the subscription goes on by itself meanwhile.
+    let mut child = spawn_resume_cut_over(&db, &tables);
+    wait_for_subscription(&db).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(has_ledger(&db).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+
+    // The second finds the subscription on the slot, empties nothing, adds what is missing.
+    let message = resumed_message(spawn_resume_cut_over(&db, &tables), &db);
+    for needle in [
+        "the subscription on the interrupted run's slot existed already",
+        "copied by the subscription's table synchronisation: 1 table (\"public\".\"big\")",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    assert_replicated(&db).await;
+}
+
+#[tokio::test]
+async fn a_replication_run_killed_after_its_copy_resumes_with_the_subscription_alone() {
+    // The copy is quick and the index on big slow to build on the target (its expression
+    // sleeps in sessions with session_replication_role = replica): the run is killed with every
+    // table copied and post-data under way.
+    let src = source();
+    let db = src.create_database("recovery repl kill post-data ").await;
+    src.execute(
+        &db,
+        &format!(
+            "CREATE FUNCTION public.slow_on_target(a integer) RETURNS integer
+               LANGUAGE plpgsql IMMUTABLE AS $$
+             BEGIN
+               IF pg_catalog.current_setting('session_replication_role') = 'replica' THEN
+                 PERFORM pg_catalog.pg_sleep(0.004);
+               END IF;
+               RETURN a;
+             END $$;
+             CREATE TABLE public.small (id integer PRIMARY KEY, v text);
+             INSERT INTO public.small SELECT g, 'row ' || g FROM generate_series(1, 200) g;
+             CREATE TABLE public.big (id integer PRIMARY KEY, pad text);
+             INSERT INTO public.big SELECT g, 'x' FROM generate_series(1, {BIG_ROWS}) g;
+             CREATE INDEX big_pad ON public.big ((public.slow_on_target(id)));
+             CREATE SEQUENCE public.counter; SELECT pg_catalog.setval('public.counter', 42);"
+        ),
+    )
+    .await;
+    let tables = skip_a_table(&db).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = write_load(&db, stop.clone());
+    let mut child = spawn_replication(&db, &tables);
+    let ledger = format!("{}.part", quote_ident(LEDGER_SCHEMA));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the index build never started");
+        let building = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 1 FROM pg_stat_activity
+                      WHERE datname = {} AND query LIKE '%CREATE INDEX%big_pad%'",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if !building.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let parts = target()
+        .query_strings(
+            &db,
+            &format!("SELECT count(*) FILTER (WHERE state <> 'copied')::text FROM {ledger}"),
+        )
+        .await;
+    assert_eq!(parts[0][0].as_deref(), Some("0"), "every part was copied");
+    assert_eq!(replication_objects(&db).await.len(), 2);
+    // The killed run's target backend finishes the statements it was sent (the index and its
+    // ledger row) before it sees its client gone; a resume started meanwhile would create the
+    // index a second time and fail on the name (a --resume after that finds it recorded).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed run's backends stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // With no table to synchronise, nothing holds the cut-over back: the writes stop first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+
+    let message = resumed_message(spawn_resume_cut_over(&db, &tables), &db);
+    assert!(
+        message.contains(
+            "the slot carries the changes since that run's snapshot to the 2 tables it had copied"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("table synchronisation"), "{message}");
+    assert_replicated(&db).await;
+}
