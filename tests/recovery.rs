@@ -1345,3 +1345,45 @@ async fn a_replication_run_killed_after_its_copy_resumes_with_the_subscription_a
     assert!(!message.contains("table synchronisation"), "{message}");
     assert_replicated(&db).await;
 }
+
+#[tokio::test]
+async fn a_replication_run_stopped_by_sigterm_drops_its_objects_and_resume_points_to_clean() {
+    let db = fixture("recovery repl term ").await;
+    let tables = skip_a_table(&db).await;
+    let child = spawn_replication(&db, &tables);
+    wait_for_big_copy(&db).await;
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, _, err) = finish(child);
+    assert_eq!(code, Some(1), "{err}");
+    // One signal: the failed setup removes what it had created on its way out.
+    assert_eq!(
+        replication_objects(&db).await,
+        Vec::<String>::new(),
+        "{err}"
+    );
+    assert!(has_ledger(&db).await);
+
+    let (code, _, err) = finish(spawn_replication(
+        &db,
+        &[&tables[..], &["--resume"]].concat(),
+    ));
+    assert_ne!(code, Some(0), "{err}");
+    for needle in [
+        "used the replication method and its publication \"aiven_db_migrate_",
+        "are gone, so --resume cannot continue it",
+        "run with --clean to start over (with --force-method dump for the dump method)",
+    ] {
+        assert!(err.contains(needle), "{needle} not in:\n{err}");
+    }
+    assert!(has_ledger(&db).await, "nothing written");
+    let (code, _, err) = finish(spawn(&db, &["--clean"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_migrated(&db).await;
+}

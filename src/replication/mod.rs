@@ -37,6 +37,11 @@
 //!
 //! The cut-over first brings in tables created on the source during replication ([`adopt`]).
 //!
+//! `--resume` of a run that stopped during its initial copy continues on that run's slot and
+//! publication ([`resume_database`], see [`resume`]): the tables it had copied keep their rows
+//! and get the changes since its snapshot, the subscription's table synchronisation copies the
+//! others.
+//!
 //! Tables without a usable replica identity block the method (their UPDATE and DELETE would
 //! fail on the source once published), unless `--replica-identity-full` sets them FULL for the
 //! migration ([`identity`]): before the publication exists, recorded in its comment with the
@@ -90,7 +95,7 @@
 //! in its own file: `setup.rs` (publication, slot, initial data, subscription, undo on
 //! failure), `wait.rs` (lag, adopted tables, drift), `cutover.rs` (final catch-up, sequence
 //! values through [`crate::copy::sequences`], dropping the objects), `earlier_run.rs`
-//! ([`check_earlier_run`], [`cleanup`]). Catalog reads and object DDL are in [`objects`],
+//! ([`check_earlier_run`], [`cleanup`]), `resume.rs` ([`resume_database`]). Catalog reads and object DDL are in [`objects`],
 //! [`fingerprint`], [`record`], [`tables`], [`identity`] and [`fallback`]; the checks in
 //! [`crate::preflight::replication`].
 
