@@ -638,8 +638,23 @@ impl PgMigrate {
                 let outcome = if resume_replication {
                     // The tables the subscription copies keep their rows out of the copy,
                     // which creates what the interrupted run had not (post-data, large
-                    // objects, sequences).
-                    replication::resume_database(pair, &repl_opts, |to_subscription| async {
+                    // objects, sequences); what waits for all tables (foreign keys...) waits
+                    // for the subscription's copy of them.
+                    replication::resume_database(pair, &repl_opts, |step| async {
+                        use replication::resume::ResumeData;
+                        let mut post_data = plan.clone();
+                        let (to_subscription, after_sync) = match step {
+                            ResumeData::Before { to_subscription } => {
+                                if !to_subscription.is_empty() {
+                                    post_data.rest.clear();
+                                }
+                                (to_subscription, false)
+                            }
+                            ResumeData::AfterSync { to_subscription } => {
+                                post_data.by_table.clear();
+                                (to_subscription, true)
+                            }
+                        };
                         let mut selection = copy_opts
                             .selection
                             .as_deref()
@@ -653,7 +668,14 @@ impl PgMigrate {
                             ..copy_opts.clone()
                         };
                         let outcome =
-                            copy_database_with_states(pair, &copy_opts, None, plan.clone()).await;
+                            copy_database_with_states(pair, &copy_opts, None, post_data).await;
+                        if after_sync {
+                            let copied = outcome.result?;
+                            if let Some(r) = copy_report.lock().expect("not poisoned").as_mut() {
+                                r.warnings.extend(copied.warnings);
+                            }
+                            return Ok(String::new());
+                        }
                         *table_states.lock().expect("not poisoned") = outcome.tables;
                         let copied = outcome.result?;
                         let text = copy_summary(&copied);

@@ -984,6 +984,15 @@ async fn skip_a_table(db: &str) -> [&'static str; 2] {
 #[tokio::test]
 async fn a_killed_replication_run_resumes_on_its_slot_under_writes_and_cuts_over() {
     let db = fixture("recovery repl kill ").await;
+    // A foreign key from small (copied before the kill) to big (not): it can only be created
+    // once the subscription has copied big.
+    source()
+        .execute(
+            &db,
+            "ALTER TABLE public.small ADD COLUMN big_id integer REFERENCES public.big (id);
+             UPDATE public.small SET big_id = id;",
+        )
+        .await;
     // A table left out makes the publication list the others (FOR TABLE), which the resume
     // can change.
     let tables = skip_a_table(&db).await;
@@ -1066,6 +1075,13 @@ async fn a_killed_replication_run_resumes_on_its_slot_under_writes_and_cuts_over
         )
         .await;
     assert_eq!(index.len(), 1, "post-data index created");
+    let fk = target()
+        .query_strings(
+            &db,
+            "SELECT 1 FROM pg_constraint WHERE conrelid = 'public.small'::regclass AND contype = 'f'",
+        )
+        .await;
+    assert_eq!(fk.len(), 1, "the foreign key was created");
     let seq = sequence_value(src, &db).await;
     assert_ne!(seq.as_deref(), Some("42"), "the writes used the sequence");
     assert_eq!(sequence_value(target(), &db).await, seq, "sequence synced");

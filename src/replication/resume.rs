@@ -10,7 +10,7 @@
 //!    drops them from the publication (`ALTER PUBLICATION ... DROP TABLE`; the `FOR TABLE` form
 //!    only);
 //! 2. lets the caller create what the interrupted run had not (post-data objects, large
-//!    objects, sequence values), copying no rows of those tables;
+//!    objects, sequence values), copying no rows of those tables ([`ResumeData::Before`]);
 //! 3. creates the subscription on the old slot, `create_slot = false`, `copy_data = false`,
 //!    through the same privilege paths as a fresh run ([`objects::create_subscription`]): the
 //!    tables copied earlier get exactly the changes after their snapshot;
@@ -19,7 +19,11 @@
 //!    hands it over to the apply worker with no row missed or doubled (until then the apply
 //!    worker skips their changes, as for any table the subscription does not know or has not
 //!    synchronised yet);
-//! 5. goes on as an uninterrupted run: lag wait, cut-over ([`super::wait`]).
+//! 5. waits until the subscription has copied them (`pg_subscription_rel` ready, bounded by
+//!    `--replication-timeout`), then lets the caller create the post-data objects that wait for
+//!    all tables ([`ResumeData::AfterSync`]: foreign keys, materialized-view refreshes), which
+//!    the emptied tables could not satisfy before;
+//! 6. goes on as an uninterrupted run: lag wait, cut-over ([`super::wait`]).
 //!
 //! Refused before anything is written ([`check`], which preflight runs too): the slot or the
 //! publication is gone (the changes since the snapshot are lost), or the publication is `FOR
@@ -64,6 +68,19 @@ pub struct Interrupted {
     /// Tables the subscription copies: published (or handed over by an earlier resume) and not
     /// fully copied.
     pub to_subscription: BTreeSet<TableName>,
+}
+
+/// What the caller's data step of a resume does ([`resume_database`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeData {
+    /// Before the subscription exists: create what the interrupted run had not (post-data
+    /// objects, large objects, sequence values), copying no rows of these tables, whose rows the
+    /// subscription copies. When there are any, the post-data objects that wait for all tables
+    /// (foreign keys, materialized-view refreshes) wait for [`ResumeData::AfterSync`].
+    Before { to_subscription: Vec<TableName> },
+    /// The subscription has copied these tables (never empty): create the post-data objects
+    /// that wait for all tables.
+    AfterSync { to_subscription: Vec<TableName> },
 }
 
 fn refused(dbname: &str, msg: String) -> Error {
@@ -196,15 +213,14 @@ fn display(tables: &BTreeSet<TableName>) -> String {
 }
 
 /// Continues the interrupted run of `pair`'s database (see the module docs). `initial_data`
-/// gets the tables the subscription copies (their rows must not be copied) and creates the
-/// rest of what the interrupted run had not: post-data objects, large objects, sequences.
+/// creates what the interrupted run had not, in the two steps of [`ResumeData`].
 pub async fn resume_database<C, F>(
     pair: &DbPair,
     opts: &ReplicationOptions,
     initial_data: C,
 ) -> Result<Outcome>
 where
-    C: FnOnce(Vec<TableName>) -> F,
+    C: Fn(ResumeData) -> F,
     F: Future<Output = Result<String>>,
 {
     let dbname = pair.source_db();
@@ -266,9 +282,11 @@ where
                 .map_err(|e| on_source(e, dbname).with_object(pub_object()))?;
         }
         // 2. What the interrupted run had not created.
-        let summary = initial_data(to_subscription.clone())
-            .await
-            .map_err(|e| e.with_database(dbname).with_step("initial data copy"))?;
+        let summary = initial_data(ResumeData::Before {
+            to_subscription: to_subscription.clone(),
+        })
+        .await
+        .map_err(|e| e.with_database(dbname).with_step("initial data copy"))?;
         // 3. The subscription on the old slot.
         let conninfo = setup::subscription_conninfo(pair.source(), opts, dbname);
         info!(database = %dbname, subscription = %names.subscription, via = sub_via.describe(), "creating the subscription on the interrupted run's slot");
@@ -300,6 +318,16 @@ where
         objects::refresh_subscription(&tgt, &names.subscription, &tfacts)
             .await
             .map_err(|e| on_target(e, dbname).with_object(sub_object()))?;
+        // 5. Once they are in, what waits for all tables.
+        wait_for_sync(&tgt, dbname, names, opts).await?;
+        initial_data(ResumeData::AfterSync {
+            to_subscription: to_subscription.clone(),
+        })
+        .await
+        .map_err(|e| {
+            e.with_database(dbname)
+                .with_step("post-data after the subscription's copy")
+        })?;
     }
 
     // The schema the replication is based on from now on, kept with the publication as a fresh
@@ -387,4 +415,49 @@ where
         .await?;
     }
     Ok(Outcome::Replicated(outcome))
+}
+
+/// Waits until every table of the subscription is synchronised (`pg_subscription_rel` state
+/// ready), bounded by `--replication-timeout`; the error says that `--resume` goes on waiting.
+async fn wait_for_sync(
+    tgt: &Session,
+    dbname: &str,
+    names: &ObjectNames,
+    opts: &ReplicationOptions,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut last_log = started;
+    loop {
+        let rel = crate::catalog::replication::state::subscription_tables(tgt, &names.subscription)
+            .await
+            .map_err(|e| on_target(e, dbname))?;
+        if rel.not_ready == 0 {
+            return Ok(());
+        }
+        if started.elapsed() >= opts.replication_timeout {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the subscription {} has not copied {} of its {} tables within \
+                     --replication-timeout ({} s); the replication objects are kept: run with \
+                     --resume again to go on waiting",
+                    quote_ident(&names.subscription),
+                    rel.not_ready,
+                    rel.total,
+                    opts.replication_timeout.as_secs()
+                ),
+            )
+            .with_side(Side::Target)
+            .with_database(dbname));
+        }
+        if last_log.elapsed() >= std::time::Duration::from_secs(10) {
+            last_log = std::time::Instant::now();
+            info!(database = %dbname, "the subscription copies tables: {}/{} ready", rel.total - rel.not_ready, rel.total);
+        }
+        tokio::time::sleep(
+            opts.poll_interval
+                .min(std::time::Duration::from_millis(500)),
+        )
+        .await;
+    }
 }
