@@ -83,6 +83,15 @@
 //!     Ok(Outcome::FallBackToDump { reason }) => { dump data + post-data; message includes reason }
 //!     Err(e)                                 => failed, method Replication
 //! }
+//! // 3'. --resume of a database whose ledger says this method stopped during its copy: no
+//! //     check_earlier_run (its objects are the ones to continue on), and instead of
+//! //     migrate_database:
+//! replication::resume_database(&pair, &ropts, |step| async move {
+//!     match step {
+//!         ResumeData::Before { to_subscription }    => /* copy without their rows; post-data but what waits for all tables */,
+//!         ResumeData::AfterSync { to_subscription } => /* the post-data that waits for all tables */,
+//!     }
+//! }).await  // the same Outcome::Replicated as above
 //! ```
 //!
 //! Preflight: [`preflight::preflight_servers`] once and [`preflight::preflight_database`] per
@@ -95,9 +104,9 @@
 //! in its own file: `setup.rs` (publication, slot, initial data, subscription, undo on
 //! failure), `wait.rs` (lag, adopted tables, drift), `cutover.rs` (final catch-up, sequence
 //! values through [`crate::copy::sequences`], dropping the objects), `earlier_run.rs`
-//! ([`check_earlier_run`], [`cleanup`]), `resume.rs` ([`resume_database`]). Catalog reads and object DDL are in [`objects`],
-//! [`fingerprint`], [`record`], [`tables`], [`identity`] and [`fallback`]; the checks in
-//! [`crate::preflight::replication`].
+//! ([`check_earlier_run`], [`cleanup`]), `resume.rs` ([`resume_database`]). Catalog reads and
+//! object DDL are in [`objects`], [`fingerprint`], [`record`], [`tables`], [`identity`] and
+//! [`fallback`]; the checks in [`crate::preflight::replication`].
 
 pub mod adopt;
 mod cutover;

@@ -23,7 +23,7 @@
 //!    `--replication-timeout`), then lets the caller create the post-data objects that wait for
 //!    all tables ([`ResumeData::AfterSync`]: foreign keys, materialized-view refreshes), which
 //!    the emptied tables could not satisfy before;
-//! 6. goes on as an uninterrupted run: lag wait, cut-over ([`super::wait`]).
+//! 6. goes on as an uninterrupted run: lag wait, cut-over (`wait.rs`).
 //!
 //! Refused before anything is written ([`check`], which preflight runs too): the slot or the
 //! publication is gone (the changes since the snapshot are lost), or the publication is `FOR
