@@ -113,41 +113,10 @@ pub async fn check(
     }
     let (names, publication, slot) =
         found.unwrap_or_else(|| (ObjectNames::for_database(dbname, mangle), false, None));
-    let slot_usable = slot
-        .as_ref()
-        .is_some_and(|s| s.logical_pgoutput && s.database.as_deref() == Some(dbname));
-    let pub_name = format!("publication {}", quote_ident(&names.publication));
-    let slot_name = format!("replication slot {}", quote_ident(&names.slot));
-    if !publication || !slot_usable {
-        let slot_text = match &slot {
-            Some(_) => format!("{slot_name} is not a pgoutput slot of database \"{dbname}\""),
-            None => format!("{slot_name} is gone from the source"),
-        };
-        let (gone, left) = match (publication, slot.is_some()) {
-            (false, false) => (format!("its {pub_name} and {slot_name} are gone"), None),
-            (false, true) if slot_usable => (format!("its {pub_name} is gone"), Some(slot_name)),
-            (false, true) => (
-                format!("its {pub_name} is gone and {slot_text}"),
-                Some(slot_name),
-            ),
-            (true, _) => (format!("its {slot_text}"), Some(pub_name)),
-        };
-        let way = match left {
-            Some(left) => format!(
-                "run with --cleanup to remove the {left} that is left, then with --clean to start \
-                 over (with --force-method dump for the dump method)"
-            ),
-            None => "run with --clean to start over (with --force-method dump for the dump method)"
-                .to_string(),
-        };
-        return Err(refused(
-            dbname,
-            format!(
-                "the interrupted migration used the replication method and {gone}, so --resume \
-                 cannot continue it (the changes since its snapshot are not kept); {way}"
-            ),
-        ));
+    if let Some(why) = unusable(&names, publication, slot.as_ref(), dbname) {
+        return Err(refused(dbname, why));
     }
+    let pub_name = format!("publication {}", quote_ident(&names.publication));
     let all_tables = publication::publication_is_all_tables(src, &names.publication)
         .await
         .map_err(|e| on_source(e, dbname))?
@@ -202,6 +171,53 @@ pub async fn check(
         copied,
         to_subscription,
     })
+}
+
+/// Why an interrupted run's objects cannot be continued on (`publication`: it exists; `slot`:
+/// the slot's state when it exists), with the commands that start over; `None` when they can.
+fn unusable(
+    names: &ObjectNames,
+    publication: bool,
+    slot: Option<&objects::SlotState>,
+    dbname: &str,
+) -> Option<String> {
+    let slot_usable =
+        slot.is_some_and(|s| s.logical_pgoutput && s.database.as_deref() == Some(dbname));
+    if publication && slot_usable {
+        return None;
+    }
+    let pub_name = format!("publication {}", quote_ident(&names.publication));
+    let slot_name = format!("replication slot {}", quote_ident(&names.slot));
+    let slot_text = match slot {
+        Some(_) => format!("{slot_name} is not a pgoutput slot of database \"{dbname}\""),
+        None => format!("{slot_name} is gone from the source"),
+    };
+    let (gone, left) = match (publication, slot.is_some()) {
+        (false, false) => (format!("its {pub_name} and {slot_name} are gone"), None),
+        (false, true) if slot_usable => (format!("its {pub_name} is gone"), Some(slot_name)),
+        (false, true) => (
+            format!("its {pub_name} is gone and {slot_text}"),
+            Some(slot_name),
+        ),
+        (true, true) => (
+            format!("its {slot_text}"),
+            Some(format!("{pub_name} and {slot_name}")),
+        ),
+        (true, false) => (format!("its {slot_text}"), Some(pub_name)),
+    };
+    let way = match left {
+        Some(left) => format!(
+            "run with --cleanup to remove the {left} that is left, then with --clean to start \
+             over (with --force-method dump for the dump method)"
+        ),
+        None => {
+            "run with --clean to start over (with --force-method dump for the dump method)".into()
+        }
+    };
+    Some(format!(
+        "the interrupted migration used the replication method and {gone}, so --resume cannot \
+         continue it (the changes since its snapshot are not kept); {way}"
+    ))
 }
 
 fn display(tables: &BTreeSet<TableName>) -> String {
@@ -459,5 +475,61 @@ async fn wait_for_sync(
                 .min(std::time::Duration::from_millis(500)),
         )
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(pgoutput: bool, db: &str) -> objects::SlotState {
+        objects::SlotState {
+            logical_pgoutput: pgoutput,
+            database: Some(db.into()),
+            active: false,
+        }
+    }
+
+    #[test]
+    fn gone_or_unusable_objects_are_named_with_the_way_on() {
+        let n = ObjectNames::for_database("app", false);
+        assert_eq!(unusable(&n, true, Some(&slot(true, "app")), "app"), None);
+        let both = unusable(&n, false, None, "app").unwrap();
+        assert!(
+            both.contains("its publication \"aiven_db_migrate_app_pub\" and replication slot \"aiven_db_migrate_app_slot\" are gone"),
+            "{both}"
+        );
+        assert!(
+            both.contains("; run with --clean to start over (with --force-method dump"),
+            "{both}"
+        );
+        assert!(!both.contains("--cleanup"), "{both}");
+        let no_slot = unusable(&n, true, None, "app").unwrap();
+        assert!(
+            no_slot.contains("slot \"aiven_db_migrate_app_slot\" is gone from the source"),
+            "{no_slot}"
+        );
+        assert!(
+            no_slot.contains("--cleanup to remove the publication \"aiven_db_migrate_app_pub\" that is left, then with --clean"),
+            "{no_slot}"
+        );
+        let no_pub = unusable(&n, false, Some(&slot(true, "app")), "app").unwrap();
+        assert!(
+            no_pub.contains("its publication \"aiven_db_migrate_app_pub\" is gone,"),
+            "{no_pub}"
+        );
+        assert!(
+            no_pub.contains("--cleanup to remove the replication slot"),
+            "{no_pub}"
+        );
+        let foreign = unusable(&n, true, Some(&slot(true, "other")), "app").unwrap();
+        assert!(
+            foreign.contains("is not a pgoutput slot of database \"app\""),
+            "{foreign}"
+        );
+        assert!(
+            foreign.contains("--cleanup to remove the publication \"aiven_db_migrate_app_pub\" and replication slot"),
+            "{foreign}"
+        );
     }
 }
