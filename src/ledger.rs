@@ -507,6 +507,75 @@ pub fn post_data_sql(run_id: &str, describe: &str, statements: &[String]) -> Str
     )
 }
 
+/// The ledger state of a table whose rows the subscription copies (`--resume` of a run of the
+/// replication method): its parts are forgotten, so it counts as not copied.
+pub const SUBSCRIPTION_STATE: &str = "subscription";
+
+/// `--resume` of a run of the replication method: empties `tables` (their rows come again
+/// through the subscription's table synchronisation) and replaces their parts with one row in
+/// state [`SUBSCRIPTION_STATE`], in one transaction, so that a run interrupted after this still
+/// knows them (and never counts rows of theirs as copied).
+pub async fn hand_to_subscription(
+    s: &Session,
+    run_id: &str,
+    tables: &[(String, String)],
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = tables
+        .iter()
+        .map(|(sch, t)| crate::sql::qualified(sch, t))
+        .collect();
+    let keys: Vec<String> = tables
+        .iter()
+        .map(|(sch, t)| format!("({}, {})", quote_literal(sch), quote_literal(t)))
+        .collect();
+    let rows: Vec<String> = tables
+        .iter()
+        .map(|(sch, t)| {
+            format!(
+                "({}, {}, 0, NULL, {}, {})",
+                quote_literal(sch),
+                quote_literal(t),
+                quote_literal(SUBSCRIPTION_STATE),
+                quote_literal(run_id)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "BEGIN;
+         TRUNCATE ONLY {tables};
+         DELETE FROM {part} WHERE (schema_name, table_name) IN ({keys});
+         INSERT INTO {part} (schema_name, table_name, part, filter, state, run_id) VALUES {rows};
+         COMMIT",
+        tables = list.join(", "),
+        part = qname("part"),
+        keys = keys.join(", "),
+        rows = rows.join(", "),
+    );
+    if let Err(e) = s.batch_execute(&sql).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(tgt(e, "emptying the tables the subscription copies"));
+    }
+    Ok(())
+}
+
+/// The tables in state [`SUBSCRIPTION_STATE`] (see [`hand_to_subscription`]).
+pub async fn subscription_tables(s: &Session) -> Result<Vec<(String, String)>> {
+    let rows = s
+        .query(
+            &format!(
+                "SELECT DISTINCT schema_name, table_name FROM {} WHERE state = $1 ORDER BY 1, 2",
+                qname("part")
+            ),
+            &[&SUBSCRIPTION_STATE],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 // ---------------------------------------------------------------------------------------------
 // What a target database holds besides a ledger.
 
@@ -765,6 +834,34 @@ pub async fn preflight_targets(
             }
         };
         check_target(opts, source_facts, source_databases, name, &state, report);
+        // A run of the replication method stopped during its copy continues on its slot and
+        // publication: refused here when they are gone or cannot serve (writes nothing).
+        if let TargetState::Ledger(run) = &state
+            && opts.resume
+            && !opts.clean
+            && run.stage == Stage::Data
+            && run.method.as_deref() == Some("replication")
+            && report.database_errors(name).next().is_none()
+        {
+            let r = async {
+                let src = crate::conn::connect(&opts.source, Some(name))
+                    .await
+                    .map_err(|e| e.with_side(Side::Source))?;
+                crate::replication::resume::check(&src, &s, name, opts.replication.mangle).await
+            }
+            .await;
+            if let Err(e) = r {
+                report.error(
+                    "target-state",
+                    Some(name),
+                    format!(
+                        "target database \"{name}\" holds an unfinished migration ({}); {}",
+                        run.summary(),
+                        e.message()
+                    ),
+                );
+            }
+        }
         out.insert(name.clone(), state);
     }
     out
@@ -841,19 +938,6 @@ fn check_target(
                          options, or use --clean to start over",
                         run.summary(),
                         run.options
-                    ),
-                );
-                return;
-            }
-            if run.method.as_deref() == Some("replication") && run.stage == Stage::Data {
-                report.error(
-                    "target-state",
-                    Some(name),
-                    format!(
-                        "target database \"{name}\": the unfinished migration ({}) used the \
-                         replication method, which --resume does not continue yet; run with \
-                         --cleanup to remove its replication objects, then with --clean",
-                        run.summary()
                     ),
                 );
             }

@@ -450,6 +450,11 @@ impl PgMigrate {
         // A resumed run whose schema was complete continues with the data; the ledger keeps
         // what is in already.
         let resuming = run.stage >= crate::ledger::Stage::Data;
+        // A run of the replication method interrupted during its copy continues on its own
+        // slot and publication (replication::resume), which are no earlier run's to refuse.
+        let resume_replication = resuming
+            && run.stage == crate::ledger::Stage::Data
+            && run.method.as_deref() == Some("replication");
         let mut copy_opts = opts.copy.clone();
         copy_opts.ledger = true;
         // What the selection flags leave in: the copy and the publication see only that.
@@ -470,7 +475,9 @@ impl PgMigrate {
             }),
             ..opts.replication.clone()
         };
-        if let Some(o) = replication::check_earlier_run(pair, &repl_opts).await? {
+        if !resume_replication
+            && let Some(o) = replication::check_earlier_run(pair, &repl_opts).await?
+        {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
             warnings.extend(o.warnings);
@@ -484,8 +491,9 @@ impl PgMigrate {
         }
         // A cut-over run acts only on databases with replication objects; one that an earlier
         // run migrated by dump (it has tables and no objects) is reported, not migrated again.
-        if let Some(message) =
-            replication::done_earlier::check(&opts.target, name, &opts.replication).await?
+        if !resume_replication
+            && let Some(message) =
+                replication::done_earlier::check(&opts.target, name, &opts.replication).await?
         {
             entry.status = crate::report::DbStatus::Done;
             return Ok(message);
@@ -632,36 +640,86 @@ impl PgMigrate {
                     name,
                     crate::recovery::describe_replication_objects(name, opts.replication.mangle),
                 );
-                let outcome = replication::migrate_database(
-                    pair,
-                    &repl_opts,
-                    replication::RunFacts::of(opts),
-                    |data| async {
-                        match data {
-                            InitialData::InSnapshot(snapshot) => {
-                                let outcome = copy_database_with_states(
-                                    pair,
-                                    &copy_opts,
-                                    Some(&snapshot),
-                                    plan.clone(),
-                                )
-                                .await;
-                                *table_states.lock().expect("not poisoned") = outcome.tables;
-                                let copied = outcome.result?;
-                                let text = copy_summary(&copied);
-                                *copy_report.lock().expect("not poisoned") = Some(copied);
-                                Ok(text)
+                let outcome = if resume_replication {
+                    // The tables the subscription copies keep their rows out of the copy,
+                    // which creates what the interrupted run had not (post-data, large
+                    // objects, sequences); what waits for all tables (foreign keys...) waits
+                    // for the subscription's copy of them.
+                    replication::resume_database(pair, &repl_opts, |step| async {
+                        use replication::resume::ResumeData;
+                        let mut post_data = plan.clone();
+                        let (to_subscription, after_sync) = match step {
+                            ResumeData::Before { to_subscription } => {
+                                if !to_subscription.is_empty() {
+                                    post_data.rest.clear();
+                                }
+                                (to_subscription, false)
                             }
-                            InitialData::PostDataOnly => {
-                                exec::apply(&target, schema.post_data(), opts.schema, &facts)
-                                    .await
-                                    .map_err(|e| phase(e, Phase::PostData))?;
-                                Ok("post-data built; the subscription copies the data".into())
+                            ResumeData::AfterSync { to_subscription } => {
+                                post_data.by_table.clear();
+                                (to_subscription, true)
                             }
+                        };
+                        let mut selection = copy_opts
+                            .selection
+                            .as_deref()
+                            .cloned()
+                            .unwrap_or_else(|| DbSelection::everything(name));
+                        selection.everything = false;
+                        selection.no_data.extend(to_subscription);
+                        let copy_opts = crate::copy::CopyOptions {
+                            selection: Some(std::sync::Arc::new(selection)),
+                            earlier_changes_replicated: true,
+                            ..copy_opts.clone()
+                        };
+                        let outcome =
+                            copy_database_with_states(pair, &copy_opts, None, post_data).await;
+                        if after_sync {
+                            let copied = outcome.result?;
+                            if let Some(r) = copy_report.lock().expect("not poisoned").as_mut() {
+                                r.warnings.extend(copied.warnings);
+                            }
+                            return Ok(String::new());
                         }
-                    },
-                )
-                .await;
+                        *table_states.lock().expect("not poisoned") = outcome.tables;
+                        let copied = outcome.result?;
+                        let text = copy_summary(&copied);
+                        *copy_report.lock().expect("not poisoned") = Some(copied);
+                        Ok(text)
+                    })
+                    .await
+                } else {
+                    replication::migrate_database(
+                        pair,
+                        &repl_opts,
+                        replication::RunFacts::of(opts),
+                        |data| async {
+                            match data {
+                                InitialData::InSnapshot(snapshot) => {
+                                    let outcome = copy_database_with_states(
+                                        pair,
+                                        &copy_opts,
+                                        Some(&snapshot),
+                                        plan.clone(),
+                                    )
+                                    .await;
+                                    *table_states.lock().expect("not poisoned") = outcome.tables;
+                                    let copied = outcome.result?;
+                                    let text = copy_summary(&copied);
+                                    *copy_report.lock().expect("not poisoned") = Some(copied);
+                                    Ok(text)
+                                }
+                                InitialData::PostDataOnly => {
+                                    exec::apply(&target, schema.post_data(), opts.schema, &facts)
+                                        .await
+                                        .map_err(|e| phase(e, Phase::PostData))?;
+                                    Ok("post-data built; the subscription copies the data".into())
+                                }
+                            }
+                        },
+                    )
+                    .await
+                };
                 crate::interrupt::replication_done(name);
                 let outcome = match outcome {
                     Ok(o) => o,

@@ -857,3 +857,584 @@ async fn losing_the_snapshot_holder_after_every_part_started_does_not_fail_the_r
     );
     assert_migrated(&db).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The replication method: a run killed during its initial copy resumes on its own slot.
+
+/// [`spawn`] with the replication method forced (no `--dump-only`).
+fn spawn_replication(db: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args([
+            "-s",
+            &source().superuser_uri("postgres"),
+            "-t",
+            &target().superuser_uri("postgres"),
+            "--only-db",
+            db,
+            "--force-method",
+            "replication",
+            "--jobs",
+            "2",
+            "--copy-retries",
+            "0",
+        ])
+        .args(extra)
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pg_migrate starts")
+}
+
+/// The replication objects of `db` on the source (publications and slots) and on the target
+/// (subscriptions), by name.
+async fn replication_objects(db: &str) -> Vec<String> {
+    let mut out: Vec<String> = source()
+        .query_strings(
+            db,
+            &format!(
+                "SELECT 'publication ' || pubname FROM pg_publication
+                 UNION ALL SELECT 'slot ' || slot_name FROM pg_replication_slots
+                  WHERE database = {}",
+                quote_literal(db)
+            ),
+        )
+        .await
+        .into_iter()
+        .filter_map(|r| r[0].clone())
+        .collect();
+    out.extend(
+        target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 'subscription ' || s.subname FROM pg_subscription s
+                       JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = {}",
+                    quote_literal(db)
+                ),
+            )
+            .await
+            .into_iter()
+            .filter_map(|r| r[0].clone()),
+    );
+    out
+}
+
+/// Kills (SIGKILL) a replication-method run of `db` while `big` is being copied, `small`
+/// committed; the publication and slot stay on the source.
+async fn kill_replication_run_mid_copy(db: &str, extra: &[&str]) {
+    let mut child = spawn_replication(db, extra);
+    wait_for_big_copy(db).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(has_ledger(db).await);
+    let objects = replication_objects(db).await;
+    assert_eq!(objects.len(), 2, "publication and slot left: {objects:?}");
+}
+
+/// Inserts into and updates `small` (copied before the kill) and `big` (not copied) until
+/// `stop`, numbering new rows from the sequence `counter`.
+fn write_load(
+    db: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<u32> {
+    let db = db.to_string();
+    tokio::spawn(async move {
+        let mut rounds = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            rounds += 1;
+            source()
+                .execute(
+                    &db,
+                    &format!(
+                        "INSERT INTO public.small VALUES (1000 + nextval('public.counter'), 'new');
+                         UPDATE public.small SET v = v || ' u' WHERE id = {a};
+                         DELETE FROM public.small WHERE id = {d};
+                         INSERT INTO public.big (id, pad) VALUES (100000 + nextval('public.counter'), 'new');
+                         UPDATE public.big SET pad = pad || 'u' WHERE id = {b};",
+                        a = 1 + rounds % 200,
+                        d = 201 - (rounds % 50),
+                        b = 1 + (rounds * 7) % BIG_ROWS,
+                    ),
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        rounds
+    })
+}
+
+async fn sequence_value(c: &support::Cluster, db: &str) -> Option<String> {
+    c.query_strings(db, "SELECT last_value::text FROM public.counter")
+        .await
+        .remove(0)
+        .remove(0)
+}
+
+/// Creates a table in `db` and returns the flags that leave it out: the source superuser's
+/// publication then lists the tables (FOR TABLE) instead of FOR ALL TABLES.
+async fn skip_a_table(db: &str) -> [&'static str; 2] {
+    source()
+        .execute(db, "CREATE TABLE public.skipped (id integer PRIMARY KEY)")
+        .await;
+    ["--skip-table", "public.skipped"]
+}
+
+#[tokio::test]
+async fn a_killed_replication_run_resumes_on_its_slot_under_writes_and_cuts_over() {
+    let db = fixture("recovery repl kill ").await;
+    // A foreign key from small (copied before the kill) to big (not): it can only be created
+    // once the subscription has copied big.
+    source()
+        .execute(
+            &db,
+            "ALTER TABLE public.small ADD COLUMN big_id integer REFERENCES public.big (id);
+             UPDATE public.small SET big_id = id;",
+        )
+        .await;
+    // A table left out makes the publication list the others (FOR TABLE), which the resume
+    // can change.
+    let tables = skip_a_table(&db).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = write_load(&db, stop.clone());
+    kill_replication_run_mid_copy(&db, &tables).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Resume with the writes still going until the subscription exists (the table sync of
+    // big takes seconds, so the cut-over cannot come before the writes stop).
+    let child = spawn_replication(
+        &db,
+        &[
+            &tables[..],
+            &[
+                "--resume",
+                "--max-replication-lag",
+                "0",
+                "--stop-replication",
+                "--json",
+                "-",
+            ],
+        ]
+        .concat(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !replication_objects(&db)
+        .await
+        .iter()
+        .any(|o| o.starts_with("subscription "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the resume created no subscription"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rounds = writer.await.unwrap();
+    assert!(rounds > 10, "the write load ran ({rounds} rounds)");
+
+    let (code, out, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, &db);
+    assert_eq!(entry["status"], "done", "{v}");
+    assert_eq!(entry["method"], "replication", "{v}");
+    let message = entry["message"].as_str().unwrap();
+    for needle in [
+        "resumed the interrupted run",
+        "the slot carries the changes since that run's snapshot to the 1 table it had copied",
+        "copied by the subscription's table synchronisation: 1 table (\"public\".\"big\")",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    let warned = v["warnings"].as_array().unwrap().iter().any(|w| {
+        w["message"]
+            .as_str()
+            .unwrap()
+            .contains("are not in the target")
+    });
+    assert!(
+        !warned,
+        "replication carried the writes, no warning about them: {v}"
+    );
+
+    // Every row written before, during and after the kill is in, exactly once.
+    let src = source();
+    for t in ["small", "big"] {
+        assert_eq!(
+            checksum(src, &db, t).await,
+            checksum(target(), &db, t).await,
+            "table {t}"
+        );
+    }
+    let index = target()
+        .query_strings(
+            &db,
+            "SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'big_pad'",
+        )
+        .await;
+    assert_eq!(index.len(), 1, "post-data index created");
+    let fk = target()
+        .query_strings(
+            &db,
+            "SELECT 1 FROM pg_constraint WHERE conrelid = 'public.small'::regclass AND contype = 'f'",
+        )
+        .await;
+    assert_eq!(fk.len(), 1, "the foreign key was created");
+    let seq = sequence_value(src, &db).await;
+    assert_ne!(seq.as_deref(), Some("42"), "the writes used the sequence");
+    assert_eq!(sequence_value(target(), &db).await, seq, "sequence synced");
+    assert_eq!(replication_objects(&db).await, Vec::<String>::new());
+    assert!(!has_ledger(&db).await, "no ledger after the cut-over");
+}
+
+#[tokio::test]
+async fn resuming_a_replication_run_whose_slot_is_gone_is_refused_naming_it() {
+    let db = fixture("recovery repl slot gone ").await;
+    let tables = skip_a_table(&db).await;
+    kill_replication_run_mid_copy(&db, &tables).await;
+    // The killed run's walsender may take a moment to go.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dropped = source()
+            .query_strings(
+                &db,
+                &format!(
+                    "SELECT pg_drop_replication_slot(slot_name)::text FROM pg_replication_slots
+                      WHERE database = {} AND NOT active",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if !dropped.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot stayed active");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let resume = [&tables[..], &["--resume"]].concat();
+    let (code, _, err) = finish(spawn_replication(&db, &resume));
+    assert_ne!(code, Some(0), "{err}");
+    for needle in [
+        "unfinished migration",
+        "replication slot \"aiven_db_migrate_",
+        "is gone from the source",
+        "the changes since its snapshot are not kept",
+        "--cleanup to remove the publication",
+        "then with --clean",
+        "--force-method dump",
+    ] {
+        assert!(err.contains(needle), "{needle} not in:\n{err}");
+    }
+    // Nothing was written: the ledger and the publication are still there.
+    assert!(has_ledger(&db).await);
+    assert_eq!(replication_objects(&db).await.len(), 1);
+
+    // The ways on it names work: --cleanup, then --clean with the dump method.
+    let (code, _, err) = finish(spawn_replication(&db, &["--cleanup"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(replication_objects(&db).await, Vec::<String>::new());
+    let (code, _, err) = finish(spawn(&db, &["--clean"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_migrated(&db).await;
+}
+
+#[tokio::test]
+async fn resuming_a_for_all_tables_replication_run_with_uncopied_tables_is_refused() {
+    let db = fixture("recovery repl all tables ").await;
+    // No table list: the superuser's publication is FOR ALL TABLES.
+    kill_replication_run_mid_copy(&db, &[]).await;
+    let (code, _, err) = finish(spawn_replication(&db, &["--resume"]));
+    assert_ne!(code, Some(0), "{err}");
+    for needle in [
+        "FOR ALL TABLES",
+        "1 table is not fully copied (\"public\".\"big\")",
+        "cannot be dropped from a FOR ALL TABLES publication",
+        "--cleanup",
+        "--clean",
+    ] {
+        assert!(err.contains(needle), "{needle} not in:\n{err}");
+    }
+    assert!(has_ledger(&db).await);
+    assert_eq!(replication_objects(&db).await.len(), 2, "nothing touched");
+    let (code, _, err) = finish(spawn_replication(&db, &["--cleanup"]));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// The checks every completed replication-method resume ends with: `small` and `big` equal to
+/// the source, the index `big_pad` built, the sequence synced (and moved by the writes), no
+/// replication object and no ledger left.
+async fn assert_replicated(db: &str) {
+    let src = source();
+    for t in ["small", "big"] {
+        assert_eq!(
+            checksum(src, db, t).await,
+            checksum(target(), db, t).await,
+            "table {t}"
+        );
+    }
+    let index = target()
+        .query_strings(
+            db,
+            "SELECT 1 FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'big_pad'",
+        )
+        .await;
+    assert_eq!(index.len(), 1, "post-data index created");
+    let seq = sequence_value(src, db).await;
+    assert_ne!(seq.as_deref(), Some("42"), "the writes used the sequence");
+    assert_eq!(sequence_value(target(), db).await, seq, "sequence synced");
+    assert_eq!(replication_objects(db).await, Vec::<String>::new());
+    assert!(!has_ledger(db).await, "no ledger after the cut-over");
+}
+
+/// Waits until target database `db` has a subscription.
+async fn wait_for_subscription(db: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !replication_objects(db)
+        .await
+        .iter()
+        .any(|o| o.starts_with("subscription "))
+    {
+        assert!(Instant::now() < deadline, "no subscription was created");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `--resume --max-replication-lag 0 --stop-replication --json -` of the replication method.
+fn spawn_resume_cut_over(db: &str, tables: &[&str]) -> Child {
+    spawn_replication(
+        db,
+        &[
+            tables,
+            &[
+                "--resume",
+                "--max-replication-lag",
+                "0",
+                "--stop-replication",
+                "--json",
+                "-",
+            ],
+        ]
+        .concat(),
+    )
+}
+
+/// Runs [`finish`] of a resume and returns the database's message (status done, method
+/// replication).
+fn resumed_message(child: Child, db: &str) -> String {
+    let (code, out, err) = finish(child);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, db);
+    assert_eq!(entry["status"], "done", "{v}");
+    assert_eq!(entry["method"], "replication", "{v}");
+    entry["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_resume_killed_after_creating_its_subscription_is_resumed_again() {
+    let db = fixture("recovery repl kill twice ").await;
+    let tables = skip_a_table(&db).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = write_load(&db, stop.clone());
+    kill_replication_run_mid_copy(&db, &tables).await;
+
+    // The first resume is killed once its subscription exists (the table sync of big is
+    // then running or about to); the subscription goes on by itself meanwhile.
+    let mut child = spawn_resume_cut_over(&db, &tables);
+    wait_for_subscription(&db).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(has_ledger(&db).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+
+    // The second finds the subscription on the slot, empties nothing, adds what is missing.
+    let message = resumed_message(spawn_resume_cut_over(&db, &tables), &db);
+    for needle in [
+        "the subscription on the interrupted run's slot existed already",
+        "copied by the subscription's table synchronisation: 1 table (\"public\".\"big\")",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    assert_replicated(&db).await;
+}
+
+#[tokio::test]
+async fn a_replication_run_killed_after_its_copy_resumes_with_the_subscription_alone_then_cuts_over()
+ {
+    // The copy is quick and the index on big slow to build on the target (its expression
+    // sleeps in sessions with session_replication_role = replica): the run is killed with every
+    // table copied and post-data under way.
+    let src = source();
+    let db = src.create_database("recovery repl kill post-data ").await;
+    src.execute(
+        &db,
+        &format!(
+            "CREATE FUNCTION public.slow_on_target(a integer) RETURNS integer
+               LANGUAGE plpgsql IMMUTABLE AS $$
+             BEGIN
+               IF pg_catalog.current_setting('session_replication_role') = 'replica' THEN
+                 PERFORM pg_catalog.pg_sleep(0.004);
+               END IF;
+               RETURN a;
+             END $$;
+             CREATE TABLE public.small (id integer PRIMARY KEY, v text);
+             INSERT INTO public.small SELECT g, 'row ' || g FROM generate_series(1, 200) g;
+             CREATE TABLE public.big (id integer PRIMARY KEY, pad text);
+             INSERT INTO public.big SELECT g, 'x' FROM generate_series(1, {BIG_ROWS}) g;
+             CREATE INDEX big_pad ON public.big ((public.slow_on_target(id)));
+             CREATE SEQUENCE public.counter; SELECT pg_catalog.setval('public.counter', 42);"
+        ),
+    )
+    .await;
+    // No table list: FOR ALL TABLES, which a resume with every table copied keeps.
+    let tables: [&str; 0] = [];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = write_load(&db, stop.clone());
+    let mut child = spawn_replication(&db, &tables);
+    let ledger = format!("{}.part", quote_ident(LEDGER_SCHEMA));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no index build with every part copied"
+        );
+        let building = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 1 FROM pg_stat_activity
+                      WHERE datname = {} AND state = 'active'
+                        AND query LIKE '%CREATE INDEX%big_pad%'",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if !building.is_empty() {
+            let pending = target()
+                .query_strings(
+                    &db,
+                    &format!("SELECT 1 FROM {ledger} WHERE state <> 'copied'"),
+                )
+                .await;
+            if pending.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let parts = target()
+        .query_strings(
+            &db,
+            &format!(
+                "SELECT string_agg(table_name || ' ' || state, ', ') FILTER (WHERE state <> 'copied')
+                   FROM {ledger}"
+            ),
+        )
+        .await;
+    assert_eq!(parts[0][0], None, "every part was copied");
+    assert_eq!(replication_objects(&db).await.len(), 2);
+    // The killed run's target backend finishes the statements it was sent (the index and its
+    // ledger row) before it sees its client gone; a resume started meanwhile would create the
+    // index a second time and fail on the name (a --resume after that finds it recorded).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed run's backends stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // With no table to synchronise, nothing holds the cut-over back: the writes stop first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+
+    // --resume alone leaves the replication running, as a first run without
+    // --max-replication-lag does; the usual cut-over command then finishes it.
+    let (code, out, err) = finish(spawn_replication(&db, &["--resume", "--json", "-"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, &db);
+    assert_eq!(entry["status"], "running", "{v}");
+    let message = entry["message"].as_str().unwrap();
+    for needle in [
+        "(FOR ALL TABLES)",
+        "the slot carries the changes since that run's snapshot to the 2 tables it had copied",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    assert!(!message.contains("table synchronisation"), "{message}");
+    let cut_over = [
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+        "--json",
+        "-",
+    ];
+    let (code, out, err) = finish(spawn_replication(&db, &cut_over));
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(database(&v, &db)["status"], "done", "{v}");
+    assert_replicated(&db).await;
+}
+
+#[tokio::test]
+async fn a_replication_run_stopped_by_sigterm_drops_its_objects_and_resume_points_to_clean() {
+    let db = fixture("recovery repl term ").await;
+    let tables = skip_a_table(&db).await;
+    let child = spawn_replication(&db, &tables);
+    wait_for_big_copy(&db).await;
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, _, err) = finish(child);
+    assert_eq!(code, Some(1), "{err}");
+    // One signal: the failed setup removes what it had created on its way out.
+    assert_eq!(
+        replication_objects(&db).await,
+        Vec::<String>::new(),
+        "{err}"
+    );
+    assert!(has_ledger(&db).await);
+
+    let (code, _, err) = finish(spawn_replication(
+        &db,
+        &[&tables[..], &["--resume"]].concat(),
+    ));
+    assert_ne!(code, Some(0), "{err}");
+    for needle in [
+        "used the replication method and its publication \"aiven_db_migrate_",
+        "are gone, so --resume cannot continue it",
+        "run with --clean to start over (with --force-method dump for the dump method)",
+    ] {
+        assert!(err.contains(needle), "{needle} not in:\n{err}");
+    }
+    assert!(has_ledger(&db).await, "nothing written");
+    let (code, _, err) = finish(spawn(&db, &["--clean"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_migrated(&db).await;
+}

@@ -157,6 +157,9 @@ pub struct CopyOptions {
     /// The database's selection (`--with-table`, `--exclude-table-data`...): only the tables
     /// and sequences whose data it includes are copied. `None`: everything.
     pub selection: Option<std::sync::Arc<crate::selection::DbSelection>>,
+    /// Replication carries the changes made since an earlier run's snapshot (`--resume` of a
+    /// run of the replication method): tables copied earlier get no warning about them.
+    pub earlier_changes_replicated: bool,
 }
 
 /// The default worker count: CPU cores, at least 2.
@@ -179,6 +182,7 @@ impl Default for CopyOptions {
             retries: retry::DEFAULT_RETRIES,
             retry_delay: retry::DEFAULT_RETRY_DELAY,
             selection: None,
+            earlier_changes_replicated: false,
         }
     }
 }
@@ -515,7 +519,7 @@ async fn run(
         )
         .await
         .map_err(|e| e.with_phase(Phase::Data))?;
-        if !r.earlier_snapshots.is_empty() {
+        if !r.earlier_snapshots.is_empty() && !opts.earlier_changes_replicated {
             let n = r.done.len() + r.partial.len();
             plan.warnings.push(Warning::recovery(format!(
                 "resumed: {} copied (in whole or in part) by an earlier run as of snapshot {}, \

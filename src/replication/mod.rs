@@ -37,6 +37,11 @@
 //!
 //! The cut-over first brings in tables created on the source during replication ([`adopt`]).
 //!
+//! `--resume` of a run that stopped during its initial copy continues on that run's slot and
+//! publication ([`resume_database`], see [`resume`]): the tables it had copied keep their rows
+//! and get the changes since its snapshot, the subscription's table synchronisation copies the
+//! others.
+//!
 //! Tables without a usable replica identity block the method (their UPDATE and DELETE would
 //! fail on the source once published), unless `--replica-identity-full` sets them FULL for the
 //! migration ([`identity`]): before the publication exists, recorded in its comment with the
@@ -78,6 +83,15 @@
 //!     Ok(Outcome::FallBackToDump { reason }) => { dump data + post-data; message includes reason }
 //!     Err(e)                                 => failed, method Replication
 //! }
+//! // 3'. --resume of a database whose ledger says this method stopped during its copy: no
+//! //     check_earlier_run (its objects are the ones to continue on), and instead of
+//! //     migrate_database:
+//! replication::resume_database(&pair, &ropts, |step| async move {
+//!     match step {
+//!         ResumeData::Before { to_subscription }    => /* copy without their rows; post-data but what waits for all tables */,
+//!         ResumeData::AfterSync { to_subscription } => /* the post-data that waits for all tables */,
+//!     }
+//! }).await  // the same Outcome::Replicated as above
 //! ```
 //!
 //! Preflight: [`preflight::preflight_servers`] once and [`preflight::preflight_database`] per
@@ -90,9 +104,9 @@
 //! in its own file: `setup.rs` (publication, slot, initial data, subscription, undo on
 //! failure), `wait.rs` (lag, adopted tables, drift), `cutover.rs` (final catch-up, sequence
 //! values through [`crate::copy::sequences`], dropping the objects), `earlier_run.rs`
-//! ([`check_earlier_run`], [`cleanup`]). Catalog reads and object DDL are in [`objects`],
-//! [`fingerprint`], [`record`], [`tables`], [`identity`] and [`fallback`]; the checks in
-//! [`crate::preflight::replication`].
+//! ([`check_earlier_run`], [`cleanup`]), `resume.rs` ([`resume_database`]). Catalog reads and
+//! object DDL are in [`objects`], [`fingerprint`], [`record`], [`tables`], [`identity`] and
+//! [`fallback`]; the checks in [`crate::preflight::replication`].
 
 pub mod adopt;
 mod cutover;
@@ -105,6 +119,7 @@ pub mod names;
 pub mod objects;
 pub mod plan;
 pub mod record;
+pub mod resume;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
 mod setup;
@@ -128,6 +143,7 @@ pub use fingerprint::Fingerprint;
 pub use names::ObjectNames;
 pub use objects::Via;
 pub use plan::{PublicationForm, ReplicationPlan, SlotCreation};
+pub use resume::resume_database;
 pub use wait::lag_status;
 
 use crate::pair::DbPair;
@@ -233,6 +249,10 @@ pub enum InitialDataPath {
     SubscriptionCopy,
     /// An earlier run did it (this run cut it over).
     EarlierRun,
+    /// `--resume` of an interrupted run: the tables it had copied in the slot's exported
+    /// snapshot stay, the subscription's table synchronisation copies the others
+    /// ([`resume`]).
+    Resumed,
 }
 
 /// Which path each part took.

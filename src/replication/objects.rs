@@ -291,6 +291,26 @@ pub async fn add_tables_to_publication(s: &Session, name: &str, tables: &[String
     Ok(())
 }
 
+/// `ALTER PUBLICATION ... DROP TABLE` for `tables` (`"schema"."name"`, already quoted); needs
+/// what [`add_tables_to_publication`] needs. `--resume` of a run of the replication method: the
+/// subscription is created without them, and copies them once they are added back.
+pub async fn drop_tables_from_publication(
+    s: &Session,
+    name: &str,
+    tables: &[String],
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    s.batch_execute(&format!(
+        "ALTER PUBLICATION {} DROP TABLE {}",
+        quote_ident(name),
+        tables.join(", ")
+    ))
+    .await?;
+    Ok(())
+}
+
 /// `ALTER SUBSCRIPTION ... REFRESH PUBLICATION WITH (copy_data = true)`: the subscription
 /// learns of the publication's new tables and copies just those. As its owner (superuser,
 /// `pg_create_subscription`) in plain SQL, else through `aiven_extras`.

@@ -367,6 +367,17 @@ pub async fn preflight_path(
     // it); a new path does not apply.
     for names in super::ObjectNames::candidates(dbname) {
         if let Ok(true) = super::objects::publication_exists(src_db, &names.publication).await {
+            if stopped_during_copy(target, dbname).await {
+                report.info(
+                    super::preflight::CHECK,
+                    db,
+                    format!(
+                        "replication path: publication {} of a run stopped during its copy exists; --resume continues that run on it and its slot",
+                        crate::sql::quote_ident(&names.publication)
+                    ),
+                );
+                return;
+            }
             report.info(
                 super::preflight::CHECK,
                 db,
@@ -420,6 +431,19 @@ pub async fn preflight_path(
             format!("could not work out the replication path: {e}"),
         ),
     }
+}
+
+/// Whether target database `dbname` holds the ledger of a run of the replication method that
+/// stopped during its copy (which `--resume` continues, [`super::resume`]).
+async fn stopped_during_copy(target: &ConnInfo, dbname: &str) -> bool {
+    let Ok(s) = crate::conn::connect(target, Some(dbname)).await else {
+        return false;
+    };
+    matches!(
+        crate::ledger::read(&s).await,
+        Ok(Some(run)) if run.stage == crate::ledger::Stage::Data
+            && run.method.as_deref() == Some("replication")
+    )
 }
 
 /// Errors of a replication connection after which the slot function is the way.

@@ -383,7 +383,7 @@ pub(super) fn subscription_conninfo(
 }
 
 /// Waits until the subscription's worker streams from the slot (the slot is active).
-async fn wait_for_worker(
+pub(super) async fn wait_for_worker(
     src: &Session,
     tgt: &Session,
     dbname: &str,

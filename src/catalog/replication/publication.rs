@@ -170,6 +170,19 @@ pub async fn publication_members(s: &Session, name: &str) -> Result<Vec<u32>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The tables publication `name` publishes (`pg_publication_tables`: a `FOR ALL TABLES` one's
+/// too), as (schema, table), in name order.
+pub async fn publication_table_names(s: &Session, name: &str) -> Result<Vec<(String, String)>> {
+    let rows = s
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_catalog.pg_publication_tables
+              WHERE pubname = $1 ORDER BY 1, 2",
+            &[&name],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// `Some(true)` for a `FOR ALL TABLES` publication, `Some(false)` for a list, `None` when it
 /// does not exist.
 pub async fn publication_is_all_tables(s: &Session, name: &str) -> Result<Option<bool>> {
