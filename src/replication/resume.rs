@@ -417,9 +417,11 @@ where
         tables_added: Vec::new(),
         tables_dropped: Vec::new(),
         warnings: Vec::new(),
+        verify: None,
     };
     if opts.max_replication_lag.is_some() {
         wait_and_stop(
+            pair,
             &src,
             &tgt,
             &tfacts,
