@@ -180,7 +180,7 @@ impl PgMigrate {
         }
         let Preflight {
             source: Some(source),
-            target: Some(target),
+            target: Some(mut target),
             source_databases,
             target_databases,
             selected,
@@ -276,6 +276,22 @@ impl PgMigrate {
                     db_errors.join("; "),
                 ));
                 continue;
+            }
+            // A target restart closes this session (the copy heals its own by retrying): the
+            // databases after it get a new one.
+            if target.is_closed() {
+                match connect(&opts.target, None).await {
+                    Ok(s) => target = s,
+                    Err(e) => {
+                        result.databases.push(DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("the target's session was lost and cannot be reopened: {e}"),
+                        ));
+                        continue;
+                    }
+                }
             }
             let state = target_states.get(name);
             if opts.resume && matches!(state, Some(crate::ledger::TargetState::NotEmpty(_))) {
@@ -422,6 +438,8 @@ impl PgMigrate {
                     entry.status = DbStatus::Done;
                 }
                 entry.message = format!("{created}; {summary}");
+                // Table states are for databases that failed.
+                entry.tables.clear();
             }
             Err(e) if self.opts.cancel.is_cancelled() => {
                 entry.status = DbStatus::Failed;
@@ -509,6 +527,11 @@ impl PgMigrate {
             selection,
             &opts.excluded_extensions,
         ));
+        // Until the copy reports its own: should the database fail before, its tables are
+        // listed as not started (a resumed run's copy knows which are in already).
+        if !resuming {
+            entry.tables = tables_not_started(&schema, selection);
+        }
         info!(
             database = %name,
             objects = schema.objects.len(),
@@ -721,14 +744,12 @@ impl PgMigrate {
                     .await
                 };
                 crate::interrupt::replication_done(name);
-                let outcome = match outcome {
-                    Ok(o) => o,
-                    Err(e) => {
-                        entry.tables =
-                            std::mem::take(&mut *table_states.lock().expect("not poisoned"));
-                        return Err(e);
-                    }
-                };
+                // The copy's table states, when it ran (else the tables stay not started).
+                let states = std::mem::take(&mut *table_states.lock().expect("not poisoned"));
+                if !states.is_empty() {
+                    entry.tables = states;
+                }
+                let outcome = outcome?;
                 match outcome {
                     Outcome::Replicated(o) => {
                         // A subscription the migration user owns applies changes with the
@@ -776,13 +797,9 @@ impl PgMigrate {
                     plan,
                 )
                 .await;
-                let copied = match outcome.result {
-                    Ok(c) => c,
-                    Err(e) => {
-                        entry.tables = outcome.tables;
-                        return Err(e);
-                    }
-                };
+                // Kept until the database is done: a later failure (post-data) lists them.
+                entry.tables = outcome.tables;
+                let copied = outcome.result?;
                 summary.push_str("; ");
                 summary.push_str(&copy_summary(&copied));
                 *copy_report.lock().expect("not poisoned") = Some(copied);
@@ -1078,4 +1095,36 @@ fn copy_summary(c: &CopyReport) -> String {
         c.large_objects,
         c.seconds
     )
+}
+
+/// Every table of `schema` whose rows the selection moves (partitioned parents hold none), as
+/// not started: the failure report of a database that failed before its copy.
+fn tables_not_started(
+    schema: &crate::schema::graph::Schema,
+    selection: &DbSelection,
+) -> Vec<crate::copy::TableStatus> {
+    let mut tables: Vec<crate::copy::TableStatus> = (schema.objects.iter())
+        .filter(|o| o.kind == crate::schema::model::ObjectKind::Table)
+        .filter(|o| {
+            !o.create
+                .first()
+                .is_some_and(|c| c.contains("\nPARTITION BY "))
+        })
+        .filter_map(|o| Some((o.schema.as_deref()?, o.name.as_str())))
+        .filter(|(s, t)| selection.includes_data(s, t))
+        .map(|(s, t)| crate::copy::TableStatus {
+            schema: s.to_string(),
+            table: t.to_string(),
+            state: crate::copy::TableState::NotStarted,
+            parts: 0,
+            parts_copied: 0,
+            rows: 0,
+            bytes: 0,
+            retries: 0,
+            snapshots: Vec::new(),
+            error: None,
+        })
+        .collect();
+    tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
+    tables
 }

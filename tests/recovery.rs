@@ -502,6 +502,14 @@ async fn cancelling_during_schema_creation_stops_it_and_leaves_no_open_transacti
         "{}",
         result.to_json()
     );
+    // Failed before the copy: every table is listed, none started.
+    assert_eq!(entry.tables.len(), TABLES);
+    assert!(
+        entry
+            .tables
+            .iter()
+            .all(|t| t.state == db_migrate::copy::TableState::NotStarted && t.rows == 0)
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let left = target()
@@ -676,7 +684,10 @@ fn own_target() -> support::Cluster {
 async fn a_target_restarted_mid_copy_heals_by_retrying_on_new_sessions() {
     let tgt = own_target();
     let db = fixture("recovery restart ").await;
-    let child = spawn_to(&tgt, &db, &["--copy-retries", "3", "--json", "-"]);
+    // Migrated after `db` (name and creation order): through a new session of the run's own.
+    let then = fixture("recovery restart then ").await;
+    let both = format!("{db},{then}");
+    let child = spawn_to(&tgt, &both, &["--copy-retries", "3", "--json", "-"]);
     wait_for_big_copy_in(&tgt, &db).await;
     tgt.restart();
     let (code, out, err) = finish(child);
@@ -688,6 +699,8 @@ async fn a_target_restarted_mid_copy_heals_by_retrying_on_new_sessions() {
     assert_eq!(big["retries"], 1, "{v}");
     // The part being copied was retried and the rest of the run went on on new sessions.
     assert_migrated_to(&tgt, &db).await;
+    assert_eq!(database(&v, &then)["status"], "done", "{v}");
+    assert_migrated_to(&tgt, &then).await;
 }
 
 /// A tmpfs mounted at a fresh directory, owned by the server user; unmounted on drop (lazily,
