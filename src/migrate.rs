@@ -310,6 +310,22 @@ impl PgMigrate {
                 Some(crate::ledger::TargetState::Ledger(run)) => Some((**run).clone()),
                 _ => None,
             };
+            // An earlier run's backends may still be finishing what it had sent them.
+            if ledger_run.is_some() && (opts.resume || opts.clean) {
+                match crate::recovery::wait_for_earlier_statements(
+                    &opts.target,
+                    name,
+                    crate::recovery::EARLIER_STATEMENTS_WAIT,
+                )
+                .await
+                {
+                    Ok(Some(w)) => result.warnings.push(w),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(database = %name, "could not look for an earlier run's statements: {e}")
+                    }
+                }
+            }
             // --clean, or a resume of a run that stopped in the middle of the schema (which
             // cannot be continued object by object): remove what the earlier run wrote.
             if let Some(run) = &ledger_run

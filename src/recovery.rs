@@ -39,6 +39,68 @@ pub async fn remove_ledger(target: &ConnInfo, name: &str, warnings: &mut Vec<War
     }
 }
 
+/// How long a resume or `--clean` waits for the statements of an earlier run to end
+/// ([`wait_for_earlier_statements`]).
+pub const EARLIER_STATEMENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits, up to `bound`, until no other session of the migration user runs a statement in the
+/// target database `name`. A run killed while its backend was executing a statement (a long
+/// index build) leaves that backend going until the statement ends, and only then does the
+/// server see its client gone: a resume that started meanwhile would create the same object a
+/// second time and fail on its name, and `--clean` would wait on its locks. Sessions of other
+/// users are not waited for. `Some` warning when statements still run at the bound (the run
+/// goes on).
+pub async fn wait_for_earlier_statements(
+    target: &ConnInfo,
+    name: &str,
+    bound: std::time::Duration,
+) -> Result<Option<Warning>> {
+    let s = connect(target, Some(name))
+        .await
+        .map_err(|e| e.with_side(Side::Target))?;
+    let sql = "SELECT a.pid::text, pg_catalog.left(a.query, 60) \
+                 FROM pg_catalog.pg_stat_activity a \
+                WHERE a.datname = pg_catalog.current_database() AND a.usename = CURRENT_USER \
+                  AND a.pid <> pg_catalog.pg_backend_pid() AND a.state = 'active' \
+                  AND a.backend_type = 'client backend'";
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let rows = s
+            .query(sql, &[])
+            .await
+            .map_err(|e| crate::error::Error::from_pg(e).with_side(Side::Target))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let running: Vec<String> = rows
+            .iter()
+            .map(|r| format!("pid {}: {}", r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect();
+        if started.elapsed() >= bound {
+            return Ok(Some(
+                Warning::recovery(format!(
+                    "statements of the migration user still run in target database {} after \
+                     {} s (an earlier run's?), going on: {}",
+                    quote_ident(name),
+                    bound.as_secs(),
+                    running.join("; ")
+                ))
+                .in_database(name),
+            ));
+        }
+        if !said {
+            tracing::info!(
+                database = name,
+                "waiting for statements an earlier run left running: {}",
+                running.join("; ")
+            );
+            said = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Objects listed in a message before "and N more".
 const LISTED: usize = 50;
 
