@@ -276,66 +276,20 @@ async fn pg_partman_through_replication_with_writes_to_the_partition_set() {
              SELECT now() - interval '1 day' + g * interval '1 minute', g FROM generate_series(1, 2000) g;",
         )
         .await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, db) = (stop.clone(), db.clone());
-        tokio::spawn(async move {
-            let client = source().connect(&db).await;
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                i += 1;
-                // Rows into yesterday's, today's and tomorrow's partitions.
-                client
-                    .batch_execute(&format!(
-                        "INSERT INTO public.measurements (taken_at, value) \
-                           VALUES (now() + ({i} % 3 - 1) * interval '1 day', {i}); \
-                         UPDATE public.measurements SET value = value + 1 WHERE id = {u}; \
-                         DELETE FROM public.measurements WHERE id = {d};",
-                        u = i * 7 % 2000 + 1,
-                        d = i * 13 % 2000 + 1
-                    ))
-                    .await
-                    .expect("writer");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            i
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
     // pg_partman's template table (`partman.template_public_measurements`) has no key: its
     // UPDATE and DELETE would fail once published, so the migration sets it FULL meanwhile.
-    let replication = || ReplicationOptions {
-        replication_timeout: Duration::from_secs(120),
-        poll_interval: Duration::from_millis(300),
-        replica_identity_full: true,
-        ..ReplicationOptions::default()
-    };
-    let mut opts = options(&db);
-    opts.force_method = Some(Method::Replication);
-    opts.replication = replication();
-    let result = PgMigrate::new(opts.clone()).migrate().await;
-    assert_eq!(
-        result.databases[0].status,
-        DbStatus::Running,
-        "{}",
-        result.to_json()
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    let rounds = writer.await.unwrap();
-    assert!(rounds > 10, "the writer ran {rounds} rounds");
-    opts.replication = ReplicationOptions {
-        max_replication_lag: Some(0),
-        stop_replication: true,
-        ..replication()
-    };
-    let done = PgMigrate::new(opts).migrate().await;
-    assert_eq!(
-        done.databases[0].status,
-        DbStatus::Done,
-        "{}",
-        done.to_json()
-    );
+    // Rows go into yesterday's, today's and tomorrow's partitions.
+    replicate_under_writes(&db, true, |i| {
+        format!(
+            "INSERT INTO public.measurements (taken_at, value) \
+               VALUES (now() + ({i} % 3 - 1) * interval '1 day', {i}); \
+             UPDATE public.measurements SET value = value + 1 WHERE id = {u}; \
+             DELETE FROM public.measurements WHERE id = {d};",
+            u = i * 7 % 2000 + 1,
+            d = i * 13 % 2000 + 1
+        )
+    })
+    .await;
     same(
         &db,
         "SELECT parent_table || ' ' || control || ' ' || partition_interval || ' ' || premake \
@@ -416,33 +370,19 @@ async fn contrib_extensions_keep_their_schema_and_version() {
     assert_same_dump(&db);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgis_through_replication_with_writes_to_a_geometry_table() {
-    if !offered("postgis replication", &["postgis"]).await {
-        return;
-    }
-    let db = postgis_database("postgis repl ").await;
+/// Migrates `db` with the replication method while `write(i)` (the SQL of write round `i`) runs
+/// on the source every 10 ms, stops the writes once replication runs, then cuts over
+/// (`--max-replication-lag 0 --stop-replication`); `identity_full`: `--replica-identity-full`.
+async fn replicate_under_writes(db: &str, identity_full: bool, write: fn(u64) -> String) {
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (stop, db) = (stop.clone(), db.clone());
+        let (stop, db) = (stop.clone(), db.to_string());
         tokio::spawn(async move {
             let client = source().connect(&db).await;
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                client
-                    .batch_execute(&format!(
-                        "INSERT INTO gis.places (name, geom, area) VALUES ('w {i}', \
-                           public.ST_SetSRID(public.ST_MakePoint({i} % 180, 1), 4326), \
-                           public.ST_GeogFromText('POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))')); \
-                         UPDATE gis.places SET geom = public.ST_Translate(geom, 0.5, 0.5) \
-                          WHERE id = {u}; \
-                         DELETE FROM gis.places WHERE id = {d};",
-                        u = i * 7 % 2000 + 1,
-                        d = i * 13 % 2000 + 1
-                    ))
-                    .await
-                    .expect("writer");
+                client.batch_execute(&write(i)).await.expect("writer");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             i
@@ -452,19 +392,23 @@ async fn postgis_through_replication_with_writes_to_a_geometry_table() {
     let replication = || ReplicationOptions {
         replication_timeout: Duration::from_secs(120),
         poll_interval: Duration::from_millis(300),
+        replica_identity_full: identity_full,
         ..ReplicationOptions::default()
     };
-    let mut opts = options(&db);
+    let mut opts = options(db);
     opts.force_method = Some(Method::Replication);
     opts.replication = replication();
     let result = PgMigrate::new(opts.clone()).migrate().await;
-    let entry = &result.databases[0];
-    assert_eq!(entry.status, DbStatus::Running, "{}", result.to_json());
+    assert_eq!(
+        result.databases[0].status,
+        DbStatus::Running,
+        "{}",
+        result.to_json()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let rounds = writer.await.unwrap();
     assert!(rounds > 10, "the writer ran {rounds} rounds");
-
     opts.replication = ReplicationOptions {
         max_replication_lag: Some(0),
         stop_replication: true,
@@ -477,5 +421,26 @@ async fn postgis_through_replication_with_writes_to_a_geometry_table() {
         "{}",
         done.to_json()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgis_through_replication_with_writes_to_a_geometry_table() {
+    if !offered("postgis replication", &["postgis"]).await {
+        return;
+    }
+    let db = postgis_database("postgis repl ").await;
+    replicate_under_writes(&db, false, |i| {
+        format!(
+            "INSERT INTO gis.places (name, geom, area) VALUES ('w {i}', \
+               public.ST_SetSRID(public.ST_MakePoint({i} % 180, 1), 4326), \
+               public.ST_GeogFromText('POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))')); \
+             UPDATE gis.places SET geom = public.ST_Translate(geom, 0.5, 0.5) \
+              WHERE id = {u}; \
+             DELETE FROM gis.places WHERE id = {d};",
+            u = i * 7 % 2000 + 1,
+            d = i * 13 % 2000 + 1
+        )
+    })
+    .await;
     assert_postgis_equal(&db).await;
 }

@@ -1365,7 +1365,10 @@ async fn a_replication_run_killed_after_its_copy_resumes_with_the_subscription_a
             ),
         )
         .await;
-    assert!(!still_building.is_empty(), "the index build outlived its client");
+    assert!(
+        !still_building.is_empty(),
+        "the index build outlived its client"
+    );
     // With no table to synchronise, nothing holds the cut-over back: the writes stop first.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

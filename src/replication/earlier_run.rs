@@ -17,7 +17,6 @@ use super::{
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
-use crate::report::DbStatus;
 use crate::sql::quote_ident;
 
 /// Objects of an earlier run found for one database.
@@ -183,11 +182,9 @@ pub async fn check_earlier_run(
         .await
         .map_err(|e| on_target(e, dbname))?;
     let baseline = record::stored_fingerprint(&src, &run.names.publication).await;
-    let mut outcome = ReplicationOutcome {
-        status: DbStatus::Running,
-        message: String::new(),
-        names: run.names.clone(),
-        path: PathTaken {
+    let mut outcome = ReplicationOutcome::running(
+        run.names.clone(),
+        PathTaken {
             publication: None,
             publication_form: None,
             published_tables: 0,
@@ -196,14 +193,9 @@ pub async fn check_earlier_run(
             initial_data: InitialDataPath::EarlierRun,
             replication_connection_refused: None,
         },
-        lag_bytes: None,
-        schema_drift: Vec::new(),
-        sequences_synced: 0,
-        tables_added: Vec::new(),
-        tables_dropped: Vec::new(),
-        warnings: Vec::new(),
-        verify: None,
-    };
+        String::new(),
+        Vec::new(),
+    );
     if baseline.is_none() {
         outcome.warnings.push(
             crate::warning::Warning::replication(

@@ -296,6 +296,30 @@ pub struct ReplicationOutcome {
     pub verify: Option<crate::verify::VerifyReport>,
 }
 
+impl ReplicationOutcome {
+    /// A replication that runs (nothing waited for, synced or compared yet).
+    pub(super) fn running(
+        names: ObjectNames,
+        path: PathTaken,
+        message: String,
+        warnings: Vec<crate::warning::Warning>,
+    ) -> Self {
+        ReplicationOutcome {
+            status: DbStatus::Running,
+            message,
+            names,
+            path,
+            lag_bytes: None,
+            schema_drift: Vec::new(),
+            sequences_synced: 0,
+            tables_added: Vec::new(),
+            tables_dropped: Vec::new(),
+            warnings,
+            verify: None,
+        }
+    }
+}
+
 /// Facts of the whole run that [`crate::MigrateOptions`] stores and the replication method
 /// reads, passed down rather than stored a second time in [`ReplicationOptions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,7 +46,6 @@ use crate::catalog::replication::publication;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
-use crate::report::DbStatus;
 use crate::sql::{qualified, quote_ident};
 
 /// A (schema, table) pair.
@@ -398,11 +397,9 @@ where
         sub_via.describe(),
         tables(it.copied.len()),
     );
-    let mut outcome = ReplicationOutcome {
-        status: DbStatus::Running,
-        message,
-        names: names.clone(),
-        path: PathTaken {
+    let mut outcome = ReplicationOutcome::running(
+        names.clone(),
+        PathTaken {
             publication: None,
             publication_form: Some(form),
             published_tables: published,
@@ -411,14 +408,9 @@ where
             initial_data: InitialDataPath::Resumed,
             replication_connection_refused: None,
         },
-        lag_bytes: None,
-        schema_drift: Vec::new(),
-        sequences_synced: 0,
-        tables_added: Vec::new(),
-        tables_dropped: Vec::new(),
-        warnings: Vec::new(),
-        verify: None,
-    };
+        message,
+        Vec::new(),
+    );
     if opts.max_replication_lag.is_some() {
         wait_and_stop(
             pair,

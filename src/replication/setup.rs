@@ -23,7 +23,6 @@ use crate::catalog::replication::state;
 use crate::conn::wire::connect_replication;
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, ErrorKind, Result, Side};
-use crate::report::DbStatus;
 use crate::sql::quote_ident;
 
 /// What this run created, for the cleanup after a setup failure.
@@ -346,19 +345,7 @@ where
         sub_via.describe()
     );
     Ok((
-        ReplicationOutcome {
-            status: DbStatus::Running,
-            message,
-            names: names.clone(),
-            path,
-            lag_bytes: None,
-            schema_drift: Vec::new(),
-            sequences_synced: 0,
-            tables_added: Vec::new(),
-            tables_dropped: Vec::new(),
-            warnings,
-            verify: None,
-        },
+        ReplicationOutcome::running(names.clone(), path, message, warnings),
         baseline,
     ))
 }
