@@ -278,7 +278,7 @@ pub fn member_comment_objects(rows: &[MemberComment]) -> (Vec<SchemaObject>, Vec
     let mut objects = Vec::new();
     let mut warnings = Vec::new();
     for (n, r) in rows.iter().enumerate() {
-        let Some(kw) = super::security_labels::keyword(&r.object_type) else {
+        let Some(kw) = super::model::identified_keyword(&r.object_type) else {
             warnings.push(
                 Warning::schema(format!(
                     "the comment on {} {} (member of an extension) is not migrated: comments \

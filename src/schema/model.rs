@@ -134,6 +134,32 @@ impl ObjectKind {
     }
 }
 
+/// The SQL keyword naming a labelled (or commented) object's kind in `SECURITY LABEL ON` and
+/// `COMMENT ON`, from `pg_identify_object`'s type; `None` for kinds db-migrate does not carry
+/// labels or member comments for.
+pub fn identified_keyword(object_type: &str) -> Option<&'static str> {
+    Some(match object_type {
+        "table" => "TABLE",
+        "view" => "VIEW",
+        "materialized view" => "MATERIALIZED VIEW",
+        "foreign table" => "FOREIGN TABLE",
+        "sequence" => "SEQUENCE",
+        t if t.ends_with(" column") => "COLUMN",
+        "function" => "FUNCTION",
+        "procedure" => "PROCEDURE",
+        "aggregate" => "AGGREGATE",
+        "type" | "composite type" => "TYPE",
+        "domain" => "DOMAIN",
+        "schema" => "SCHEMA",
+        "language" => "LANGUAGE",
+        "event trigger" => "EVENT TRIGGER",
+        "publication" => "PUBLICATION",
+        "database" => "DATABASE",
+        "large object" => "LARGE OBJECT",
+        _ => return None,
+    })
+}
+
 /// Who may create an object. Objects the target user may lack rights for are skipped with a
 /// per-object warning instead of failing the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

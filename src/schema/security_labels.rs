@@ -10,39 +10,15 @@
 use crate::catalog::security_labels::{SecurityLabelRow, list_security_labels};
 use crate::conn::Session;
 use crate::error::Result;
-use crate::schema::model::{Collected, ObjId, ObjectKind, SchemaObject, Section};
+use crate::schema::model::{
+    Collected, ObjId, ObjectKind, SchemaObject, Section, identified_keyword,
+};
 use crate::sql::{quote_ident, quote_literal};
 use crate::warning::Warning;
 
 /// A pseudo catalog for the label objects (`pg_seclabel`'s OID): their ObjIds never collide
 /// with a real object's.
 const PG_SECLABEL: u32 = 3596;
-
-/// The SQL keyword naming a labelled (or commented) object's kind in `SECURITY LABEL ON` and
-/// `COMMENT ON`, from `pg_identify_object`'s type; `None` for kinds db-migrate does not carry
-/// labels or member comments for.
-pub fn keyword(object_type: &str) -> Option<&'static str> {
-    Some(match object_type {
-        "table" => "TABLE",
-        "view" => "VIEW",
-        "materialized view" => "MATERIALIZED VIEW",
-        "foreign table" => "FOREIGN TABLE",
-        "sequence" => "SEQUENCE",
-        t if t.ends_with(" column") => "COLUMN",
-        "function" => "FUNCTION",
-        "procedure" => "PROCEDURE",
-        "aggregate" => "AGGREGATE",
-        "type" | "composite type" => "TYPE",
-        "domain" => "DOMAIN",
-        "schema" => "SCHEMA",
-        "language" => "LANGUAGE",
-        "event trigger" => "EVENT TRIGGER",
-        "publication" => "PUBLICATION",
-        "database" => "DATABASE",
-        "large object" => "LARGE OBJECT",
-        _ => return None,
-    })
-}
 
 /// The objects that label the database's objects, and warnings for labels not carried.
 pub async fn collect(s: &Session) -> Result<Collected> {
@@ -60,7 +36,7 @@ pub fn label_objects(rows: &[SecurityLabelRow]) -> (Vec<SchemaObject>, Vec<Warni
     let mut objects = Vec::new();
     let mut warnings = Vec::new();
     for (n, r) in rows.iter().enumerate() {
-        let Some(kw) = keyword(&r.object_type) else {
+        let Some(kw) = identified_keyword(&r.object_type) else {
             warnings.push(
                 Warning::schema(format!(
                     "security label for provider {} on {} {} is not migrated: labels on that \
