@@ -502,11 +502,10 @@ impl PgMigrate {
         let repl_opts = replication::ReplicationOptions {
             schema: opts.schema,
             tables: selection.data_tables().map(<[_]>::to_vec),
-            verify: opts.verify.after_copy.then_some(crate::verify::Settings {
-                jobs: opts.copy.jobs,
-                max_rows: opts.verify.max_rows,
-                progress: opts.copy.progress,
-            }),
+            verify: opts
+                .verify
+                .after_copy
+                .then(|| crate::verify::Settings::of(opts)),
             ..opts.replication.clone()
         };
         if !resume_replication
@@ -546,7 +545,7 @@ impl PgMigrate {
         // Until the copy reports its own: should the database fail before, its tables are
         // listed as not started (a resumed run's copy knows which are in already).
         if !resuming {
-            entry.tables = tables_not_started(&schema, selection);
+            entry.tables = crate::recovery::tables_not_started(&schema, selection);
         }
         info!(
             database = %name,
@@ -918,16 +917,9 @@ impl PgMigrate {
         pair: &DbPair,
         snapshot: Option<&str>,
     ) -> Result<crate::verify::VerifyReport> {
-        let opts = &self.opts;
         crate::verify::VerifyJob {
-            pair,
             source_snapshot: snapshot,
-            jobs: opts.copy.jobs,
-            max_rows: opts.verify.max_rows,
-            progress: opts.copy.progress,
-            selection: None,
-            only: None,
-            at_cut_over: false,
+            ..crate::verify::VerifyJob::new(pair, &crate::verify::Settings::of(&self.opts))
         }
         .run()
         .await
@@ -1111,36 +1103,4 @@ fn copy_summary(c: &CopyReport) -> String {
         c.large_objects,
         c.seconds
     )
-}
-
-/// Every table of `schema` whose rows the selection moves (partitioned parents hold none), as
-/// not started: the failure report of a database that failed before its copy.
-fn tables_not_started(
-    schema: &crate::schema::graph::Schema,
-    selection: &DbSelection,
-) -> Vec<crate::copy::TableStatus> {
-    let mut tables: Vec<crate::copy::TableStatus> = (schema.objects.iter())
-        .filter(|o| o.kind == crate::schema::model::ObjectKind::Table)
-        .filter(|o| {
-            !o.create
-                .first()
-                .is_some_and(|c| c.contains("\nPARTITION BY "))
-        })
-        .filter_map(|o| Some((o.schema.as_deref()?, o.name.as_str())))
-        .filter(|(s, t)| selection.includes_data(s, t))
-        .map(|(s, t)| crate::copy::TableStatus {
-            schema: s.to_string(),
-            table: t.to_string(),
-            state: crate::copy::TableState::NotStarted,
-            parts: 0,
-            parts_copied: 0,
-            rows: 0,
-            bytes: 0,
-            retries: 0,
-            snapshots: Vec::new(),
-            error: None,
-        })
-        .collect();
-    tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
-    tables
 }

@@ -1,5 +1,6 @@
 //! The orchestrator's side of the ledger ([`crate::ledger`]): starting it before the schema,
-//! removing it when a database is done, and `--clean`.
+//! removing it when a database is done, `--clean`, and what a failed database reports before
+//! its copy ran.
 
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Result, Side};
@@ -181,4 +182,36 @@ pub fn describe_replication_objects(name: &str, mangle: bool) -> String {
         quote_ident(&n.slot),
         quote_ident(&n.subscription)
     )
+}
+
+/// Every table of `schema` whose rows the selection moves (partitioned parents hold none), as
+/// not started: the failure report of a database that failed before its copy.
+pub fn tables_not_started(
+    schema: &Schema,
+    selection: &crate::selection::DbSelection,
+) -> Vec<crate::copy::TableStatus> {
+    let mut tables: Vec<crate::copy::TableStatus> = (schema.objects.iter())
+        .filter(|o| o.kind == crate::schema::model::ObjectKind::Table)
+        .filter(|o| {
+            !o.create
+                .first()
+                .is_some_and(|c| c.contains("\nPARTITION BY "))
+        })
+        .filter_map(|o| Some((o.schema.as_deref()?, o.name.as_str())))
+        .filter(|(s, t)| selection.includes_data(s, t))
+        .map(|(s, t)| crate::copy::TableStatus {
+            schema: s.to_string(),
+            table: t.to_string(),
+            state: crate::copy::TableState::NotStarted,
+            parts: 0,
+            parts_copied: 0,
+            rows: 0,
+            bytes: 0,
+            retries: 0,
+            snapshots: Vec::new(),
+            error: None,
+        })
+        .collect();
+    tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
+    tables
 }

@@ -58,13 +58,9 @@ fn job<'a>(
     only: Option<&'a BTreeSet<(String, String)>>,
 ) -> VerifyJob<'a> {
     VerifyJob {
-        pair,
-        source_snapshot: None,
-        jobs: settings.jobs,
         max_rows: settings.max_rows.max(RECHECK_KEYS),
-        progress: settings.progress,
-        selection: None,
         only,
         at_cut_over: true,
+        ..VerifyJob::new(pair, settings)
     }
 }

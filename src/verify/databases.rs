@@ -50,16 +50,7 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             continue;
         }
         let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone());
-        let job = VerifyJob {
-            pair: &pair,
-            source_snapshot: None,
-            jobs: opts.copy.jobs,
-            max_rows: opts.verify.max_rows,
-            progress: opts.copy.progress,
-            selection: None,
-            only: None,
-            at_cut_over: false,
-        };
+        let job = VerifyJob::new(&pair, &super::Settings::of(opts));
         let entry = match job.run().await {
             Ok(v) => {
                 let mut e = DatabaseResult::new(name, None, DbStatus::Done, v.summary());

@@ -113,6 +113,33 @@ pub struct Settings {
     pub progress: ProgressMode,
 }
 
+impl Settings {
+    /// The run's `--jobs`, `--verify-max-rows` and progress display.
+    pub fn of(opts: &crate::MigrateOptions) -> Self {
+        Settings {
+            jobs: opts.copy.jobs,
+            max_rows: opts.verify.max_rows,
+            progress: opts.copy.progress,
+        }
+    }
+}
+
+impl<'a> VerifyJob<'a> {
+    /// A comparison of the whole database `pair`, the source as of now.
+    pub fn new(pair: &'a DbPair, settings: &Settings) -> Self {
+        VerifyJob {
+            pair,
+            source_snapshot: None,
+            jobs: settings.jobs,
+            max_rows: settings.max_rows,
+            progress: settings.progress,
+            selection: None,
+            only: None,
+            at_cut_over: false,
+        }
+    }
+}
+
 /// The reason of a table or sequence whose data the selection leaves out.
 pub const EXCLUDED: &str = "excluded by the table/schema selection";
 
