@@ -4,6 +4,8 @@
 # transform, large objects...) and caches it as a stopped cluster, for tests/regression_db.rs.
 #
 #   scripts/regression-db.sh            build if missing, print the cache directory
+#   scripts/regression-db.sh 18         the same, and the C modules for that major's server too
+#                                       (.pg/18-full, from scripts/install-postgres.sh)
 #   REGRESSION_DB_FORCE=1 scripts/regression-db.sh   rebuild
 #
 # The cache is target/regression-db (REGRESSION_DB_DIR overrides it):
@@ -11,9 +13,17 @@
 #            tests copy it and start their own server on the copy (no pg_dump in between, so the
 #            source is exactly what the regression tests left, e.g. inheritance children with
 #            their own column order)
-#   lib/     regress.so, refint.so, autoinc.so: functions of the database point at them by
-#            absolute path, so the cache is rebuilt when the repository moves
-#   stamp    "<server package version> <lib dir>": a cache whose stamp differs is rebuilt
+#   lib/<major>/  regress.so, refint.so, autoinc.so built for that major's server (15: the
+#            system's; others: .pg/<major>-full when asked for). The regression tests create
+#            their C functions by absolute path; once they ran, the paths are cut to the bare
+#            file names (`pg_proc.probin` 'regress.so', as a relocatable installation has them),
+#            and `dynamic_library_path` finds them: the cached cluster's points at lib/15, and a
+#            target of another major is started with its own lib/<major> (tests/regression_db.rs)
+#   src/     the modules' C sources, kept to build them for other majors later; regress.c gets
+#            two compile fixes for newer headers (utils/array.h, which 16+ no longer pulls in, and
+#            the spinlock-emulation constants 18 removed), used only by functions the regression
+#            tests call and drop, not by what the database keeps
+#   stamp    "<server package version> <lib dir> <layout>": a cache whose stamp differs is rebuilt
 #   summary  pg_regress's last lines (how many tests passed)
 #
 # How (the facts that work on Debian bookworm):
@@ -36,6 +46,7 @@ PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
 CACHE="${REGRESSION_DB_DIR:-$ROOT/target/regression-db}"
 LIB="$CACHE/lib"
 BUILD="$CACHE/build"
+MODSRC="$CACHE/src"
 
 say() { echo "regression-db: $*" >&2; }
 cannot() { say "CANNOT BUILD THE REGRESSION DATABASE: $*"; exit 3; }
@@ -45,10 +56,45 @@ as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ -x "$PGBIN/postgres" ] || cannot "no PostgreSQL $MAJOR server in $PGBIN (apt-get install postgresql-$MAJOR)"
 VERSION="$(dpkg-query -W -f='${Version}' "postgresql-$MAJOR" 2>/dev/null)" \
   || cannot "package postgresql-$MAJOR is not installed (dpkg-query)"
-STAMP="$VERSION $LIB"
+STAMP="$VERSION $LIB bare-probin"
+
+# build_modules PG_CONFIG OUT: a pgxs build of the modules in src/ for the server of PG_CONFIG.
+build_modules() {
+  local pg_config="$1" out="$2" tmp
+  tmp="$(mktemp -d)"
+  cp "$MODSRC"/*.c "$tmp/"
+  cat > "$tmp/Makefile" <<EOF
+MODULES = regress refint autoinc
+PG_CPPFLAGS = -DREFINT_VERBOSE
+PG_CONFIG = $pg_config
+PGXS := \$(shell \$(PG_CONFIG) --pgxs)
+include \$(PGXS)
+EOF
+  make -s -C "$tmp" with_llvm=no >/dev/null 2>"$tmp/make.err" \
+    || { cat "$tmp/make.err" >&2; rm -rf "$tmp"; return 1; }
+  mkdir -p "$out"
+  cp "$tmp"/regress.so "$tmp"/refint.so "$tmp"/autoinc.so "$out/"
+  chmod -R a+rX "$out"
+  rm -rf "$tmp"
+}
+
+# The modules for the other majors asked for (kept across runs: cheap to check, ~5 s to build).
+other_majors() {
+  local m pg_config
+  for m in "$@"; do
+    [ "$m" = "$MAJOR" ] && continue
+    [ -f "$LIB/$m/regress.so" ] && continue
+    pg_config="$ROOT/.pg/$m-full/bin/pg_config"
+    [ -x "$pg_config" ] || cannot "no PostgreSQL $m build with pgxs in .pg/$m-full (scripts/install-postgres.sh $m)"
+    "$pg_config" --pgxs >/dev/null || cannot "$pg_config has no pgxs"
+    say "building regress.so, refint.so, autoinc.so for PostgreSQL $m"
+    build_modules "$pg_config" "$LIB/$m" || cannot "the modules do not build for PostgreSQL $m"
+  done
+}
 
 if [ "${REGRESSION_DB_FORCE:-0}" != 1 ] && [ -f "$CACHE/stamp" ] && [ "$(cat "$CACHE/stamp")" = "$STAMP" ] \
   && [ -f "$CACHE/data/PG_VERSION" ]; then
+  other_majors "$@"
   echo "$CACHE"
   exit 0
 fi
@@ -99,27 +145,22 @@ REGRESS="$SRC/src/test/regress"
 
 # --- the C modules the tests load (pgxs; no LLVM bitcode, so clang is not needed) ---
 say "building regress.so, refint.so, autoinc.so"
-mods="$BUILD/modules"
-rm -rf "$mods" "$LIB"; mkdir -p "$mods" "$LIB"
-cp "$REGRESS/regress.c" "$SRC/contrib/spi/refint.c" "$SRC/contrib/spi/autoinc.c" "$mods/"
-cat > "$mods/Makefile" <<EOF
-MODULES = regress refint autoinc
-PG_CPPFLAGS = -DREFINT_VERBOSE -I$SRC/src/test/regress
-PG_CONFIG = $PGBIN/pg_config
-PGXS := \$(shell \$(PG_CONFIG) --pgxs)
-include \$(PGXS)
-EOF
-make -s -C "$mods" with_llvm=no >/dev/null
-cp "$mods"/regress.so "$mods"/refint.so "$mods"/autoinc.so "$LIB/"
+rm -rf "$MODSRC" "$LIB"; mkdir -p "$MODSRC" "$LIB"
+cp "$REGRESS/regress.c" "$SRC/contrib/spi/refint.c" "$SRC/contrib/spi/autoinc.c" "$MODSRC/"
+# Compile fixes for newer headers (see the header of this script); no-ops for 15.
+sed -i 's|^#include "utils/builtins.h"|#include "utils/array.h"\n#include "utils/builtins.h"\n#ifndef NUM_SPINLOCK_SEMAPHORES\n#define NUM_SPINLOCK_SEMAPHORES 128\n#define NUM_ATOMICS_SEMAPHORES 64\n#endif|' \
+  "$MODSRC/regress.c"
+build_modules "$PGBIN/pg_config" "$LIB/$MAJOR" || cannot "the modules do not build for PostgreSQL $MAJOR"
+other_majors "$@"
 
 # --- a throw-away cluster, the parallel schedule, then the stopped cluster is the cache ---
 new="$CACHE/data.new"; out="$BUILD/results"
 rm -rf "$new" "$out"; mkdir -p "$out"
 if is_root; then
   p="$CACHE"; while [ "$p" != "/" ]; do chmod o+x "$p" 2>/dev/null || true; p="$(dirname "$p")"; done
-  chown -R postgres "$BUILD" "$LIB"; chown postgres "$CACHE"
+  chown -R postgres "$BUILD" "$LIB" "$MODSRC"; chown postgres "$CACHE"
 fi
-chmod -R a+rX "$BUILD" "$LIB"
+chmod -R a+rX "$BUILD" "$LIB" "$MODSRC"
 as_pg "$PGBIN/initdb" -D "$new" -U postgres -E UTF8 --locale=C -A trust >/dev/null
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 {
@@ -137,7 +178,7 @@ as_pg "$PGBIN/pg_ctl" -D "$new" -l "$BUILD/server.log" -w start >/dev/null
 say "running the parallel schedule (pg_regress, about 30 s)"
 set +e
 (cd "$out" && as_pg "$PG_REGRESS" --inputdir="$REGRESS" --outputdir="$out" --bindir="$PGBIN" \
-  --dlpath="$LIB" --host="$CACHE" --port="$port" --max-concurrent-tests=20 \
+  --dlpath="$LIB/$MAJOR" --host="$CACHE" --port="$port" --max-concurrent-tests=20 \
   --schedule="$REGRESS/parallel_schedule") > "$BUILD/pg_regress.out" 2>&1
 rc=$?
 set -e
@@ -146,6 +187,14 @@ db_exists="$(as_pg "$PGBIN/psql" -h "$CACHE" -p "$port" -U postgres -d postgres 
   "SELECT count(*) FROM pg_database WHERE datname = 'regression'")"
 [ "$db_exists" = 1 ] || cannot "pg_regress left no database 'regression' (see $BUILD/pg_regress.out)"
 [ "$rc" = 0 ] || say "some regression tests failed (rc $rc, see $out/regression.diffs); the database is kept anyway"
+# The C functions by bare file name, found through dynamic_library_path (see the header).
+for db in $(as_pg "$PGBIN/psql" -h "$CACHE" -p "$port" -U postgres -d postgres -XAtc \
+    "SELECT datname FROM pg_database WHERE datallowconn"); do
+  as_pg "$PGBIN/psql" -h "$CACHE" -p "$port" -U postgres -d "$db" -XAtq -v ON_ERROR_STOP=1 -c \
+    "UPDATE pg_catalog.pg_proc SET probin = pg_catalog.substr(probin, pg_catalog.length('$LIB/$MAJOR/') + 1)
+      WHERE pg_catalog.starts_with(probin, '$LIB/$MAJOR/')"
+done
+echo "dynamic_library_path = '$LIB/$MAJOR:\$libdir'" >> "$new/postgresql.conf"
 as_pg "$PGBIN/psql" -h "$CACHE" -p "$port" -U postgres -d postgres -XAtqc "CHECKPOINT" -c "CHECKPOINT"
 stop; trap - EXIT
 rm -rf "$CACHE/data"; mv "$new" "$CACHE/data"

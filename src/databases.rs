@@ -462,14 +462,14 @@ mod tests {
             privilege_statements(&d, true).is_empty(),
             "default privileges"
         );
-        // REVOKE CONNECT FROM PUBLIC, CREATE for one role.
-        d.acl = Some(vec!["o=CTc/o".into(), "=T/o".into(), "app=C/o".into()]);
+        // REVOKE CONNECT FROM PUBLIC, CREATE for one role, the owner without TEMPORARY.
+        d.acl = Some(vec!["o=Cc/o".into(), "=T/o".into(), "app=C/o".into()]);
         assert_eq!(
             privilege_statements(&d, true),
             vec![
                 "REVOKE ALL ON DATABASE \"d\" FROM PUBLIC",
                 "REVOKE ALL ON DATABASE \"d\" FROM \"o\"",
-                "GRANT CREATE, TEMPORARY, CONNECT ON DATABASE \"d\" TO \"o\"",
+                "GRANT CREATE, CONNECT ON DATABASE \"d\" TO \"o\"",
                 "GRANT TEMPORARY ON DATABASE \"d\" TO PUBLIC",
                 "GRANT CREATE ON DATABASE \"d\" TO \"app\"",
             ]

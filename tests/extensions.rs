@@ -110,6 +110,7 @@ REVOKE EXECUTE ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC;
 GRANT SELECT ON public.spatial_ref_sys TO PUBLIC;
 COMMENT ON FUNCTION public.st_area(public.geometry) IS 'area, in our words';
 COMMENT ON COLUMN public.spatial_ref_sys.auth_name IS 'who defined it';
+COMMENT ON FUNCTION public.st_addpoint(public.geometry, public.geometry) IS NULL;
 "#;
 
 async fn postgis_database(prefix: &str) -> String {
@@ -158,7 +159,8 @@ async fn assert_postgis_equal(db: &str) {
         "SELECT extname || ' ' || extversion FROM pg_extension ORDER BY 1",
     )
     .await;
-    // Comments on members: the users' arrive, the extension's own stay as they are.
+    // Comments on members: the users' arrive (also one removed), the extension's own stay as
+    // they are.
     let comments = same(
         db,
         "SELECT coalesce(obj_description('public.st_area(public.geometry)'::regprocedure, 'pg_proc'), '-') \
@@ -171,6 +173,14 @@ async fn assert_postgis_equal(db: &str) {
         comments[0].starts_with("area, in our words / who defined it / "),
         "{comments:?}"
     );
+    let removed = column(
+        target(),
+        db,
+        "SELECT coalesce(obj_description('public.st_addpoint(public.geometry, public.geometry)'::regprocedure, \
+                'pg_proc'), 'none')",
+    )
+    .await;
+    assert_eq!(removed, ["none"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

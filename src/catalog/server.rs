@@ -388,6 +388,22 @@ pub async fn languages(s: &Session) -> Result<Vec<String>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The column compression methods the server was built with (`default_toast_compression`'s
+/// choices: `pglz`, and `lz4` only where built with it), or `None` before PostgreSQL 14.
+pub async fn toast_compressions(s: &Session) -> Result<Option<Vec<String>>> {
+    let rows = s
+        .query(
+            "SELECT enumvals::text[] FROM pg_catalog.pg_settings \
+              WHERE name = 'default_toast_compression'",
+            &[],
+        )
+        .await
+        .map_err(read_error(
+            "reading default_toast_compression from pg_settings",
+        ))?;
+    Ok(rows.first().map(|r| r.get(0)))
+}
+
 /// Whether the session's database holds any large object (`pg_largeobject_metadata`, which
 /// every user may read).
 pub async fn has_large_objects(s: &Session) -> Result<bool> {

@@ -67,6 +67,9 @@ pub struct ExecState {
     /// The extensions the target server offers, with their versions; `None` when unknown (a
     /// script for review): extensions are then created as written.
     pub extensions: Option<HashMap<String, crate::catalog::extensions::Offered>>,
+    /// The column compression methods the target was built with; `None` when unknown (a
+    /// script for review, a target before 14): `SET COMPRESSION` is then run as written.
+    pub compressions: Option<Vec<String>>,
 }
 
 /// Objects the target refused (for lack of privilege, or because it lacks what they need),
@@ -144,6 +147,7 @@ impl ExecState {
             skipped: Skipped::default(),
             tablespaces: Some(rights.tablespaces.into_iter().collect()),
             extensions: Some(crate::catalog::extensions::offered_versions(target).await?),
+            compressions: crate::catalog::server::toast_compressions(target).await?,
         })
     }
 
@@ -161,12 +165,29 @@ impl ExecState {
             Some(_) => None,
         }
     }
+
+    /// The compression method a statement of the schema sets on a column
+    /// (`ALTER ... SET COMPRESSION lz4`, as [`crate::schema::relations`] writes it), when the
+    /// target was built without it. The statement ends with the method's name: a quoted
+    /// identifier would end with `"`.
+    fn missing_compression<'s>(&self, statement: &'s str) -> Option<&'s str> {
+        let method = statement.rsplit_once(" SET COMPRESSION ")?.1;
+        let known = self.compressions.as_ref()?;
+        (statement.starts_with("ALTER ")
+            && method != "default"
+            && !known.iter().any(|k| k == method))
+        .then_some(method)
+    }
 }
 
 /// Why a statement of an object is there: decides what a failure means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Create,
+    /// An inheritance link of a table this object creates ([`super::inherit::is_inherit_link`]):
+    /// refused for a rule of the target's major (42804), the table stays on its own with a
+    /// warning; any other failure is a creating statement's.
+    Link,
     Owner,
     Acl,
     Comment,
@@ -189,7 +210,32 @@ fn planned(
             warnings.push(Warning::schema(warning).on(o.describe()));
             vec![(Part::Create, statement)]
         }
-        _ => o.create.iter().map(|s| (Part::Create, s.clone())).collect(),
+        _ => o
+            .create
+            .iter()
+            .filter(|s| match state.missing_compression(s) {
+                None => true,
+                Some(method) => {
+                    warnings.push(
+                        Warning::schema(format!(
+                            "{}: a column keeps the target's default_toast_compression instead \
+                             of {method}, which the target server was built without ({s})",
+                            o.describe()
+                        ))
+                        .on(o.describe()),
+                    );
+                    false
+                }
+            })
+            .map(|s| {
+                let part = if super::inherit::is_inherit_link(s) {
+                    Part::Link
+                } else {
+                    Part::Create
+                };
+                (part, s.clone())
+            })
+            .collect(),
     };
     if let Some(ts) = &o.tablespace
         && !out.is_empty()
@@ -302,7 +348,7 @@ pub fn post_data_statements(
         &mut report.warnings,
     ) {
         match part {
-            Part::Create => create.push(sql),
+            Part::Create | Part::Link => create.push(sql),
             Part::Owner => refusable.push((WarningKind::Ownership, sql)),
             Part::Acl => refusable.push((WarningKind::Privilege, sql)),
             Part::Comment => refusable.push((WarningKind::Schema, sql)),
@@ -425,7 +471,21 @@ pub async fn apply<'a>(
                                 }
                             }
                         }
-                        Part::Create => {
+                        Part::Link if err.sqlstate() == Some(&SqlState::DATATYPE_MISMATCH) => {
+                            report.warnings.push(
+                                Warning::schema(format!(
+                                    "{} is not made an inheritance child ({}): the target \
+                                     refuses it: {}; the table and its rows are migrated on \
+                                     their own, and queries on the parent do not include them",
+                                    o.describe(),
+                                    stmts[stmt_idx].1,
+                                    err.message()
+                                ))
+                                .on(o.describe()),
+                            );
+                            stmts.remove(stmt_idx);
+                        }
+                        Part::Create | Part::Link => {
                             // Options of user mappings and servers may hold credentials.
                             let sql = if matches!(
                                 o.kind,
@@ -894,6 +954,44 @@ mod tests {
             &mut report,
         ));
         assert_eq!(run.map(|s| s.len()), Some(1));
+    }
+
+    #[test]
+    fn a_compression_method_the_target_lacks_is_a_warning_and_the_default() {
+        let mut o = table("app");
+        o.create
+            .push("ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"a\" SET COMPRESSION lz4".into());
+        o.create
+            .push("ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"b\" SET COMPRESSION pglz".into());
+        let mut f = state("app");
+        let mut report = ExecReport::default();
+        let all = flat(post_data_statements(
+            &o,
+            SchemaOptions::default(),
+            &f,
+            &mut report,
+        ));
+        assert_eq!(all.unwrap().len(), 3, "unknown methods: run as written");
+        f.compressions = Some(vec!["pglz".into()]);
+        let run = flat(post_data_statements(
+            &o,
+            SchemaOptions::default(),
+            &f,
+            &mut report,
+        ));
+        assert_eq!(
+            run.unwrap(),
+            [
+                "CREATE TABLE \"s\".\"t\" ()",
+                "ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"b\" SET COMPRESSION pglz"
+            ]
+        );
+        assert_eq!(report.warnings.len(), 1);
+        assert!(
+            report.warnings[0].to_string().contains("instead of lz4"),
+            "{}",
+            report.warnings[0]
+        );
     }
 
     #[test]

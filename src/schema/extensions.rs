@@ -208,8 +208,9 @@ pub fn parts_on_member_tables(
 }
 
 /// Drops from `schema` the parts of member tables that the target's `CREATE EXTENSION`
-/// already made (same kind and name on the same table), and returns how many. Runs after
-/// pre-data, before post-data.
+/// already made (same kind and name on the same table), and returns how many. Comments the
+/// target's script set on members whose comment a source user removed are removed
+/// ([`comments_to_remove`]). Runs after pre-data, before post-data.
 pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usize> {
     let names: Vec<TablePartName> = schema
         .extension_parts
@@ -221,7 +222,7 @@ pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usiz
         .into_iter()
         .filter_map(|i| schema.extension_parts.get(i).map(|p| p.id))
         .collect();
-    if !schema.member_comments.is_empty() {
+    if !schema.extension_members.is_empty() {
         let (comments, members) =
             futures::try_join!(list_member_comments(target), list_members(target))?;
         there.extend(comments_not_to_set(
@@ -229,8 +230,40 @@ pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usiz
             &comments,
             &members,
         ));
+        let removals = comments_to_remove(
+            &schema.member_comments,
+            &schema.extension_members,
+            &comments,
+        );
+        let first = schema.member_comments.len() as u32 + 1;
+        for (n, row) in removals.into_iter().enumerate() {
+            let id = ObjId::new(MEMBER_COMMENT, first + n as u32);
+            if let Some(mut o) = comment_object(id, row, None) {
+                // `row.extension` is the target's OID; the extension exists since pre-data.
+                o.deps.clear();
+                schema.objects.push(o);
+                schema.levels.push(0);
+            }
+        }
     }
     Ok(drop_objects(schema, &there))
+}
+
+/// Whether `(object_type, identity)` is one of `members`, or a column of one of them.
+fn is_member(members: &HashSet<(&str, &str)>, object_type: &str, identity: &str) -> bool {
+    match object_type.strip_suffix(" column") {
+        Some(table) => identity
+            .rsplit_once('.')
+            .is_some_and(|(rel, _)| members.contains(&(table, rel))),
+        None => members.contains(&(object_type, identity)),
+    }
+}
+
+fn member_set(members: &[(String, String)]) -> HashSet<(&str, &str)> {
+    members
+        .iter()
+        .map(|(t, i)| (t.as_str(), i.as_str()))
+        .collect()
 }
 
 /// The comment objects of `source` members not to set on the target: those whose comment the
@@ -251,24 +284,62 @@ fn comments_not_to_set(
             )
         })
         .collect();
-    let members: HashSet<(&str, &str)> = target_members
-        .iter()
-        .map(|(t, i)| (t.as_str(), i.as_str()))
-        .collect();
+    let members = member_set(target_members);
     (source.iter().enumerate())
         .filter(|(_, c)| {
-            let (t, i) = (c.object_type.as_str(), c.identity.as_str());
-            // A column's table is the member.
-            let member = match t.strip_suffix(" column") {
-                Some(table) => i
-                    .rsplit_once('.')
-                    .is_some_and(|(rel, _)| members.contains(&(table, rel))),
-                None => members.contains(&(t, i)),
-            };
-            same.contains(&(t, i, c.comment.as_str())) || !member
+            same.contains(&(
+                c.object_type.as_str(),
+                c.identity.as_str(),
+                c.comment.as_str(),
+            )) || !is_member(&members, &c.object_type, &c.identity)
         })
         .map(|(n, _)| ObjId::new(MEMBER_COMMENT, n as u32 + 1))
         .collect()
+}
+
+/// The target's comments on members that the source also has as members, without a comment:
+/// the extension's script set them and a user removed them on the source
+/// (`COMMENT ON ... IS NULL`), so they are removed on the target too.
+fn comments_to_remove<'t>(
+    source: &[MemberComment],
+    source_members: &[(String, String)],
+    target: &'t [MemberComment],
+) -> Vec<&'t MemberComment> {
+    let commented: HashSet<(&str, &str)> = source
+        .iter()
+        .map(|c| (c.object_type.as_str(), c.identity.as_str()))
+        .collect();
+    let members = member_set(source_members);
+    target
+        .iter()
+        .filter(|c| {
+            !commented.contains(&(c.object_type.as_str(), c.identity.as_str()))
+                && is_member(&members, &c.object_type, &c.identity)
+        })
+        .collect()
+}
+
+/// `COMMENT ON ... IS 'text'` (`None`: `IS NULL`) on one extension member, a post-data object
+/// after the extension; `None` for a kind that has no `COMMENT ON` form here.
+fn comment_object(id: ObjId, r: &MemberComment, text: Option<&str>) -> Option<SchemaObject> {
+    let kw = super::model::identified_keyword(&r.object_type)?;
+    let mut o = SchemaObject::new(
+        id,
+        ObjectKind::MemberComment,
+        Section::PostData,
+        None,
+        format!(
+            "comment on {} {} (member of an extension)",
+            r.object_type, r.identity
+        ),
+    );
+    o.comments.push(format!(
+        "COMMENT ON {kw} {} IS {}",
+        r.identity,
+        text.map_or_else(|| "NULL".to_string(), quote_literal)
+    ));
+    o.deps = vec![ObjId::new(class::PG_EXTENSION, r.extension)];
+    Some(o)
 }
 
 /// One post-data object per comment of an extension member, `COMMENT ON ... IS ...` after the
@@ -278,34 +349,18 @@ pub fn member_comment_objects(rows: &[MemberComment]) -> (Vec<SchemaObject>, Vec
     let mut objects = Vec::new();
     let mut warnings = Vec::new();
     for (n, r) in rows.iter().enumerate() {
-        let Some(kw) = super::model::identified_keyword(&r.object_type) else {
-            warnings.push(
+        let id = ObjId::new(MEMBER_COMMENT, n as u32 + 1);
+        match comment_object(id, r, Some(&r.comment)) {
+            Some(o) => objects.push(o),
+            None => warnings.push(
                 Warning::schema(format!(
                     "the comment on {} {} (member of an extension) is not migrated: comments \
                      on that kind of member are not carried",
                     r.object_type, r.identity
                 ))
                 .on(format!("{} {}", r.object_type, r.identity)),
-            );
-            continue;
-        };
-        let mut o = SchemaObject::new(
-            ObjId::new(MEMBER_COMMENT, n as u32 + 1),
-            ObjectKind::MemberComment,
-            Section::PostData,
-            None,
-            format!(
-                "comment on {} {} (member of an extension)",
-                r.object_type, r.identity
             ),
-        );
-        o.comments.push(format!(
-            "COMMENT ON {kw} {} IS {}",
-            r.identity,
-            quote_literal(&r.comment)
-        ));
-        o.deps = vec![ObjId::new(class::PG_EXTENSION, r.extension)];
-        objects.push(o);
+        }
     }
     (objects, warnings)
 }
@@ -423,6 +478,42 @@ mod tests {
                 ObjId::new(MEMBER_COMMENT, 5)
             ]
         );
+    }
+
+    #[test]
+    fn script_comments_a_source_user_removed_are_removed() {
+        let source = [comment("function", "public.st_area(geometry)", "ours")];
+        let members = [
+            (
+                "function".to_string(),
+                "public.st_area(geometry)".to_string(),
+            ),
+            ("function".to_string(), "public.st_x(geometry)".to_string()),
+            ("table".to_string(), "public.spatial_ref_sys".to_string()),
+        ];
+        let target = [
+            comment("function", "public.st_area(geometry)", "the script's"),
+            comment("function", "public.st_x(geometry)", "the script's"),
+            comment(
+                "table column",
+                "public.spatial_ref_sys.srtext",
+                "the script's",
+            ),
+            comment(
+                "function",
+                "public.only_in_the_targets_version()",
+                "the script's",
+            ),
+        ];
+        let removed = comments_to_remove(&source, &members, &target);
+        // Set on the source (replaced, not removed) and unknown to the source: left alone.
+        assert_eq!(removed, [&target[1], &target[2]]);
+        let o = comment_object(ObjId::new(MEMBER_COMMENT, 2), removed[0], None).unwrap();
+        assert_eq!(
+            o.comments,
+            ["COMMENT ON FUNCTION public.st_x(geometry) IS NULL"]
+        );
+        assert_eq!(o.section, Section::PostData);
     }
     use crate::catalog::relations::{Constraint, Index, Relation};
 

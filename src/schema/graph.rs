@@ -45,6 +45,10 @@ pub struct Schema {
     /// The comments on extension members, the script's or users' (see
     /// [`super::extensions::member_comment_objects`]).
     pub member_comments: Vec<crate::catalog::extensions::MemberComment>,
+    /// The source's extension members as `pg_identify_object`'s `(type, identity)`: a
+    /// member without a comment here whose comment the target's script set had it removed
+    /// by a user.
+    pub extension_members: Vec<(String, String)>,
 }
 
 impl Schema {
@@ -134,14 +138,15 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         c.extend(super::publications::collect(s).await?);
         c.extend(super::system_acls::collect(s).await?);
         c.extend(super::security_labels::collect(s).await?);
-        Ok::<_, Error>((c, comments))
+        let members = crate::catalog::extensions::list_members(s).await?;
+        Ok::<_, Error>((c, (comments, members)))
     };
     let (others, catalog, depend) = futures::try_join!(
         others,
         crate::catalog::relations::read_on(s, other),
         load_depend(s)
     )?;
-    let (others, member_comments) = others;
+    let (others, (member_comments, source_members)) = others;
     all.extend(others);
     let mut rels = relations::build(&catalog);
     let split = cycle_parts(&[&all, &rels], &depend);
@@ -153,6 +158,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     schema.extension_parts =
         super::extensions::parts_on_member_tables(&catalog, &extension_members(&depend));
     schema.member_comments = member_comments;
+    schema.extension_members = source_members;
     Ok(schema)
 }
 
@@ -511,6 +517,7 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         warnings,
         extension_parts: Vec::new(),
         member_comments: Vec::new(),
+        extension_members: Vec::new(),
     }
 }
 

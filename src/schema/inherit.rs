@@ -21,6 +21,35 @@ use super::relations::{Ctx, alter_only, column_definition, default_constraint_na
 use crate::catalog::relations::{Column, Relation};
 use crate::sql::{qualified, quote_ident};
 
+/// Whether `statement` is the `ALTER TABLE ONLY "s"."child" INHERIT "s"."parent"` of a
+/// stand-in-built child ([`plan`]). A target of a newer major may refuse a link its source
+/// allowed (since PostgreSQL 16 a child column is generated exactly where its parent's is;
+/// 15 left tables that break that rule): the executor then keeps the child on its own with a
+/// warning rather than failing the database.
+pub(crate) fn is_inherit_link(statement: &str) -> bool {
+    /// The rest after one `"schema"."name"` (identifiers always quoted, quotes doubled).
+    fn qualified_name(s: &str) -> Option<&str> {
+        fn ident(s: &str) -> Option<&str> {
+            let mut rest = s.strip_prefix('"')?;
+            loop {
+                let end = rest.find('"')?;
+                rest = &rest[end + 1..];
+                match rest.strip_prefix('"') {
+                    Some(more) => rest = more,
+                    None => return Some(rest),
+                }
+            }
+        }
+        ident(ident(s)?.strip_prefix('.')?)
+    }
+    statement
+        .strip_prefix("ALTER TABLE ONLY ")
+        .and_then(qualified_name)
+        .and_then(|rest| rest.strip_prefix(" INHERIT "))
+        .and_then(qualified_name)
+        == Some("")
+}
+
 /// The statements that create a stand-in-built child (see the module docs).
 pub(super) struct Plan {
     /// Run before `CREATE TABLE` of the child: the stand-in's.
@@ -203,5 +232,28 @@ pub(super) fn plan(ctx: &Ctx, rel: &Relation) -> Plan {
         items,
         inherits: stand_in,
         after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_inherit_link;
+
+    #[test]
+    fn inherit_links_are_told_from_other_statements() {
+        assert!(is_inherit_link(
+            "ALTER TABLE ONLY \"public\".\"gtest_normal_child\" INHERIT \"public\".\"gtest_normal\""
+        ));
+        assert!(is_inherit_link(
+            "ALTER TABLE ONLY \"a \"\" INHERIT \"\"b\".\"c\" INHERIT \"s\".\"p\"\"\""
+        ));
+        for other in [
+            "ALTER TABLE ONLY \"s\".\"c\" NO INHERIT \"s\".\"stand_in\"",
+            "ALTER TABLE ONLY \"s\".\"c INHERIT \"s\".\"p\"",
+            "ALTER TABLE ONLY \"s\".\"c\" INHERIT \"s\".\"p\"; DROP TABLE x",
+            "ALTER TABLE \"s\".\"c\" INHERIT \"s\".\"p\"",
+        ] {
+            assert!(!is_inherit_link(other), "{other}");
+        }
     }
 }

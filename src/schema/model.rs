@@ -440,6 +440,11 @@ fn privilege_name(c: char) -> Option<&'static str> {
 /// `owner` the object's owner, and `default_acl` the server's `acldefault()` for this kind and
 /// owner, as text items. `None` for `acl` means the default privileges: nothing to do.
 /// `columns` qualifies column privileges (`SELECT ("c")`).
+///
+/// A default entry the source still has unchanged (the owner's own, usually) is left to the
+/// target's default rather than revoked and granted again by name: a newer major's default
+/// holds privileges the source's could not (`MAINTAIN` since 17), and the owner keeps them,
+/// as pg_dump leaves them.
 pub fn acl_sql(
     keyword_object: &str,
     owner: &str,
@@ -466,8 +471,10 @@ pub fn acl_sql(
         None => "PUBLIC".to_string(),
     };
     let mut out = Vec::new();
-    // Start from nothing: revoke what the defaults granted (owner and PUBLIC).
-    for d in &defaults {
+    // Start from the defaults the source kept: revoke the others (owner and PUBLIC).
+    let kept =
+        |item: &AclItem| column.is_none() && defaults.contains(item) && parsed.contains(item);
+    for d in defaults.iter().filter(|d| !kept(d)) {
         if column.is_none() {
             out.push(format!(
                 "REVOKE ALL ON {keyword_object} FROM {}",
@@ -475,7 +482,7 @@ pub fn acl_sql(
             ));
         }
     }
-    for item in &parsed {
+    for item in parsed.iter().filter(|i| !kept(i)) {
         let plain: Vec<&str> = item
             .privileges
             .iter()
@@ -642,16 +649,16 @@ mod tests {
     }
 
     #[test]
-    fn acls_are_rebuilt_from_scratch() {
+    fn acls_are_rebuilt_from_the_defaults_the_source_kept() {
         let d = vec!["o=X/o".to_string(), "=X/o".to_string()];
         let acl = vec!["o=X/o".to_string(), "alice=X*/o".to_string()];
         let sql = acl_sql("FUNCTION \"f\"()", "o", Some(&acl), &d, None);
+        // The owner's entry is the default: left to the target's (a newer major's may hold
+        // more, e.g. MAINTAIN on tables).
         assert_eq!(
             sql,
             vec![
-                "REVOKE ALL ON FUNCTION \"f\"() FROM \"o\"",
                 "REVOKE ALL ON FUNCTION \"f\"() FROM PUBLIC",
-                "GRANT EXECUTE ON FUNCTION \"f\"() TO \"o\"",
                 "GRANT EXECUTE ON FUNCTION \"f\"() TO \"alice\" WITH GRANT OPTION",
             ]
         );

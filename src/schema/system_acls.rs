@@ -98,11 +98,7 @@ mod tests {
         };
         assert_eq!(
             system_acl_statements(&revoke),
-            vec![
-                "REVOKE ALL ON FUNCTION pg_catalog.now() FROM PUBLIC",
-                "REVOKE ALL ON FUNCTION pg_catalog.now() FROM \"postgres\"",
-                "GRANT EXECUTE ON FUNCTION pg_catalog.now() TO \"postgres\"",
-            ]
+            vec!["REVOKE ALL ON FUNCTION pg_catalog.now() FROM PUBLIC",]
         );
         let column = SystemAclRow {
             oid: 2,

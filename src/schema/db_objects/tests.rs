@@ -273,11 +273,7 @@ fn default_privileges() {
     });
     assert_eq!(
         global.acl,
-        vec![
-            "ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" REVOKE ALL ON FUNCTIONS FROM PUBLIC",
-            "ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" REVOKE ALL ON FUNCTIONS FROM \"o\"",
-            "ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" GRANT EXECUTE ON FUNCTIONS TO \"o\"",
-        ]
+        vec!["ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" REVOKE ALL ON FUNCTIONS FROM PUBLIC",]
     );
     let per_schema = default_acl_object(&DefaultAclRow {
         oid: 2,
