@@ -151,7 +151,6 @@ cp "$REGRESS/regress.c" "$SRC/contrib/spi/refint.c" "$SRC/contrib/spi/autoinc.c"
 sed -i 's|^#include "utils/builtins.h"|#include "utils/array.h"\n#include "utils/builtins.h"\n#ifndef NUM_SPINLOCK_SEMAPHORES\n#define NUM_SPINLOCK_SEMAPHORES 128\n#define NUM_ATOMICS_SEMAPHORES 64\n#endif|' \
   "$MODSRC/regress.c"
 build_modules "$PGBIN/pg_config" "$LIB/$MAJOR" || cannot "the modules do not build for PostgreSQL $MAJOR"
-other_majors "$@"
 
 # --- a throw-away cluster, the parallel schedule, then the stopped cluster is the cache ---
 new="$CACHE/data.new"; out="$BUILD/results"
@@ -201,4 +200,5 @@ rm -rf "$CACHE/data"; mv "$new" "$CACHE/data"
 echo "$STAMP" > "$CACHE/stamp"
 [ "${REGRESSION_DB_KEEP_SOURCE:-0}" = 1 ] || rm -rf "$BUILD"
 say "cached in $CACHE/data ($(du -sh "$CACHE/data" | cut -f1))"
+other_majors "$@"
 echo "$CACHE"

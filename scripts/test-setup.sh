@@ -75,8 +75,9 @@ fi
 bash "$repo_root/scripts/install-postgres.sh" "${majors[@]}"
 
 # PostgreSQL's regression database for tests/regression_db.rs (cached in target/regression-db;
-# needs root and Debian's source packages the first time). Without it that test says so loudly.
+# needs root and Debian's source packages the first time), with its C modules for the 18 target
+# too. Without it that test says so loudly.
 if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
-    bash "$repo_root/scripts/regression-db.sh" >/dev/null \
+    bash "$repo_root/scripts/regression-db.sh" 18 >/dev/null \
         || echo "test-setup: the regression database could not be built (scripts/regression-db.sh says why); tests/regression_db.rs will say SKIPPED" >&2
 fi
