@@ -74,6 +74,13 @@ fi
 [ -x /usr/lib/postgresql/15/bin/initdb ] || majors=(15 "${majors[@]}")
 bash "$repo_root/scripts/install-postgres.sh" "${majors[@]}"
 
+# PostGIS for the 18 target of the cross-version pass (tests/extensions.rs), built into
+# .pg/18-full from Debian's newer source (needs root for its build dependencies once).
+if [ -x "$repo_root/.pg/18-full/bin/pg_config" ]; then
+    bash "$repo_root/scripts/postgis-build.sh" 18 >/dev/null \
+        || echo "test-setup: PostGIS could not be built for PostgreSQL 18 (scripts/postgis-build.sh says why); its cross-version test will say SKIPPED" >&2
+fi
+
 # PostgreSQL's regression database for tests/regression_db.rs (cached in target/regression-db;
 # needs root and Debian's source packages the first time), with its C modules for the 18 target
 # too. Without it that test says so loudly.

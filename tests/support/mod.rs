@@ -405,7 +405,8 @@ pub async fn offered(test: &str, names: &[&str]) -> bool {
             if rows.is_empty() {
                 eprintln!(
                     "SKIPPED {test}: the {side} (PostgreSQL {}) does not offer extension {name} \
-                     (Debian's postgresql-15-* packages provide it for 15)",
+                     (Debian's postgresql-15-* packages provide it for 15, \
+                     scripts/postgis-build.sh PostGIS for 16 to 18)",
                     c.major
                 );
                 return false;
