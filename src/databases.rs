@@ -467,8 +467,8 @@ mod tests {
         assert_eq!(
             privilege_statements(&d, true),
             vec![
-                "REVOKE ALL ON DATABASE \"d\" FROM PUBLIC",
-                "REVOKE ALL ON DATABASE \"d\" FROM \"o\"",
+                "REVOKE TEMPORARY, CONNECT ON DATABASE \"d\" FROM PUBLIC",
+                "REVOKE CREATE, TEMPORARY, CONNECT ON DATABASE \"d\" FROM \"o\"",
                 "GRANT CREATE, CONNECT ON DATABASE \"d\" TO \"o\"",
                 "GRANT TEMPORARY ON DATABASE \"d\" TO PUBLIC",
                 "GRANT CREATE ON DATABASE \"d\" TO \"app\"",
@@ -477,7 +477,7 @@ mod tests {
         assert_eq!(
             privilege_statements(&d, false),
             vec![
-                "REVOKE ALL ON DATABASE \"d\" FROM PUBLIC",
+                "REVOKE TEMPORARY, CONNECT ON DATABASE \"d\" FROM PUBLIC",
                 "GRANT TEMPORARY ON DATABASE \"d\" TO PUBLIC",
                 "GRANT CREATE ON DATABASE \"d\" TO \"app\"",
             ]

@@ -295,14 +295,31 @@ impl PgMigrate {
             }
             let state = target_states.get(name);
             if opts.resume && matches!(state, Some(crate::ledger::TargetState::NotEmpty(_))) {
-                result.databases.push(DatabaseResult::new(
+                let mut entry = DatabaseResult::new(
                     name,
                     None,
                     DbStatus::Done,
                     "skipped (--resume): the target database holds data and no unfinished \
                      ledger, so an earlier run migrated it"
                         .into(),
-                ));
+                );
+                // `--resume --verify` is asked to prove the result, also of a database the
+                // earlier run had already finished (it may have ended just before a signal).
+                if opts.verify.after_copy {
+                    match self.verify_after_copy(&pair_for(name), None).await {
+                        Ok(v) => {
+                            entry.message.push_str("; ");
+                            entry.message.push_str(&v.summary());
+                            entry.verify = Some(v);
+                        }
+                        Err(e) => {
+                            entry.status = DbStatus::Failed;
+                            entry.phase = e.phase();
+                            entry.message.push_str(&format!("; --verify failed: {e}"));
+                        }
+                    }
+                }
+                result.databases.push(entry);
                 continue;
             }
             let mut existing = targets.get(name.as_str()).copied();

@@ -285,6 +285,19 @@ async fn a_killed_run_is_refused_without_resume_and_resume_completes_it() {
     let (code, _, err) = finish(spawn(&db, &["--resume"]));
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("skipped (--resume)"), "{err}");
+    // With --verify the skipped database is still compared: the proof asked for is given.
+    let (code, out, err) = finish(spawn(&db, &["--resume", "--verify", "--json", "-"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let entry = database(&v, &db);
+    assert!(
+        entry["message"]
+            .as_str()
+            .unwrap()
+            .contains("skipped (--resume)"),
+        "{v}"
+    );
+    assert_eq!(entry["verify"]["status"], "equal", "{v}");
 }
 
 #[tokio::test]

@@ -295,7 +295,7 @@ fn planned(
 /// as well would be a grant the source does not have.
 pub(crate) fn is_owner_self_grant(stmt: &str, owner: &str) -> bool {
     let q = quote_ident(owner);
-    (stmt.starts_with("REVOKE ALL ON ") && stmt.ends_with(&format!(" FROM {q}")))
+    (stmt.starts_with("REVOKE ") && stmt.ends_with(&format!(" FROM {q}")))
         || (stmt.starts_with("GRANT ")
             && (stmt.ends_with(&format!(" TO {q}"))
                 || stmt.ends_with(&format!(" TO {q} WITH GRANT OPTION"))))

@@ -442,9 +442,9 @@ fn privilege_name(c: char) -> Option<&'static str> {
 /// `columns` qualifies column privileges (`SELECT ("c")`).
 ///
 /// A default entry the source still has unchanged (the owner's own, usually) is left to the
-/// target's default rather than revoked and granted again by name: a newer major's default
-/// holds privileges the source's could not (`MAINTAIN` since 17), and the owner keeps them,
-/// as pg_dump leaves them.
+/// target's default rather than revoked and granted again by name, and one it changed loses
+/// only the source default's privileges, by name: a newer major's default holds privileges the
+/// source's could not (`MAINTAIN` since 17), and the owner keeps them, as pg_dump leaves them.
 pub fn acl_sql(
     keyword_object: &str,
     owner: &str,
@@ -476,8 +476,19 @@ pub fn acl_sql(
         |item: &AclItem| column.is_none() && defaults.contains(item) && parsed.contains(item);
     for d in defaults.iter().filter(|d| !kept(d)) {
         if column.is_none() {
+            // The default's own privileges by name, as pg_dump revokes them: what a newer
+            // major's default holds beyond them (MAINTAIN) stays.
+            let names: Option<Vec<&str>> = d
+                .privileges
+                .iter()
+                .map(|(c, _)| privilege_name(*c))
+                .collect();
+            let what = match names {
+                Some(n) if !n.is_empty() => n.join(", "),
+                _ => "ALL".to_string(),
+            };
             out.push(format!(
-                "REVOKE ALL ON {keyword_object} FROM {}",
+                "REVOKE {what} ON {keyword_object} FROM {}",
                 who(&d.grantee)
             ));
         }
@@ -658,8 +669,23 @@ mod tests {
         assert_eq!(
             sql,
             vec![
-                "REVOKE ALL ON FUNCTION \"f\"() FROM PUBLIC",
+                "REVOKE EXECUTE ON FUNCTION \"f\"() FROM PUBLIC",
                 "GRANT EXECUTE ON FUNCTION \"f\"() TO \"alice\" WITH GRANT OPTION",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_default_loses_only_its_own_privileges_by_name() {
+        // PostgreSQL 15's table owner without DELETE: on 17+ the owner keeps MAINTAIN.
+        let d = vec!["o=arwdDxt/o".to_string()];
+        let acl = vec!["o=arwDxt/o".to_string()];
+        assert_eq!(
+            acl_sql("TABLE \"t\"", "o", Some(&acl), &d, None),
+            vec![
+                "REVOKE INSERT, SELECT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE \"t\" \
+                 FROM \"o\"",
+                "GRANT INSERT, SELECT, UPDATE, TRUNCATE, REFERENCES, TRIGGER ON TABLE \"t\" TO \"o\"",
             ]
         );
     }

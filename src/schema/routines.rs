@@ -498,7 +498,7 @@ mod tests {
             vec!["COMMENT ON PROCEDURE \"s\".\"p\"(IN a integer) IS 'proc'"]
         );
         assert!(o.acl.contains(
-            &"REVOKE ALL ON PROCEDURE \"s\".\"p\"(IN a integer) FROM PUBLIC".to_string()
+            &"REVOKE EXECUTE ON PROCEDURE \"s\".\"p\"(IN a integer) FROM PUBLIC".to_string()
         ));
         assert_eq!(o.privilege, Privilege::Normal);
         let c = function_object(&FunctionRow {

@@ -98,7 +98,7 @@ mod tests {
         };
         assert_eq!(
             system_acl_statements(&revoke),
-            vec!["REVOKE ALL ON FUNCTION pg_catalog.now() FROM PUBLIC",]
+            vec!["REVOKE EXECUTE ON FUNCTION pg_catalog.now() FROM PUBLIC",]
         );
         let column = SystemAclRow {
             oid: 2,

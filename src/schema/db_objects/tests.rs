@@ -273,7 +273,7 @@ fn default_privileges() {
     });
     assert_eq!(
         global.acl,
-        vec!["ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" REVOKE ALL ON FUNCTIONS FROM PUBLIC",]
+        vec!["ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",]
     );
     let per_schema = default_acl_object(&DefaultAclRow {
         oid: 2,
