@@ -14,7 +14,10 @@
 //! 18 and the baseline pg_dump 18 | pg_restore 18 (`.pg/18-full`). Each target is a cluster of
 //! its own whose `dynamic_library_path` finds the regression tests' C modules built for its
 //! major (with `.pg/18-full`'s pgxs; the cached database names them by bare file name, see the
-//! script). The two runs take turns, so the times they print are not shared with each other.
+//! script). The runs take turns, so the times they print are not shared with each other.
+//!
+//! A third run takes the corpus through the replication method (`--replica-identity-full`)
+//! with writes on the source, and cuts over with `--verify`.
 //!
 //! The corpus is built and cached by `scripts/regression-db.sh` (needs root and Debian's
 //! registry the first time). When it cannot be built the test says so loudly and passes, unless
@@ -276,6 +279,139 @@ fn the_regression_database_migrates_like_pg_dump_restores_it() {
 #[test]
 fn the_regression_database_migrates_into_the_newest_major_like_pg_dump_restores_it() {
     migrate_the_corpus_into(18);
+}
+
+/// The corpus through the replication method into its own major, with `--replica-identity-full`
+/// (many of its tables have no key) and writes on the source while replication runs (updates,
+/// deletes and inserts on tables with and without a key, an inheritance parent's child); the
+/// cut-over (`--max-replication-lag 0 --stop-replication --verify`) finds the target equal.
+#[test]
+fn the_regression_database_replicates_under_writes_and_cuts_over_equal() {
+    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = match corpus(SOURCE_MAJOR) {
+        Ok(d) => d,
+        Err(why) => return not_checked(&why),
+    };
+    let src = support::cluster_from_data_dir(&dir.join("data"), Path::new(SERVER_BIN))
+        .unwrap_or_else(|e| panic!("cannot start the regression cluster: {e}"));
+    let lib = dir.join("lib").join(SOURCE_MAJOR.to_string());
+    let tgt = support::cluster_with_conf(
+        Path::new(SERVER_BIN),
+        &format!("dynamic_library_path = '{}:$libdir'\n", lib.display()),
+    )
+    .unwrap_or_else(|e| panic!("cannot start a target: {e}"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(replicate(&src, &tgt));
+}
+
+/// Writes of round `i` on the corpus: `tenk1` and `onek` have unique columns but no primary
+/// key, `aggtest` has no key at all, `b_star` is a child of `a_star`.
+fn corpus_writes(i: u64) -> String {
+    format!(
+        "UPDATE tenk1 SET stringu1 = 'W{i}' WHERE unique1 = {u}; \
+         DELETE FROM onek WHERE unique1 = {u}; \
+         INSERT INTO aggtest (a, b) VALUES ({i}, {i}.5); \
+         UPDATE aggtest SET b = b + 1 WHERE a = 56; \
+         INSERT INTO b_star (class, a) VALUES ('b', {i});",
+        u = i % 1000
+    )
+}
+
+async fn replicate(src: &Cluster, tgt: &Cluster) {
+    use db_migrate::replication::ReplicationOptions;
+    use std::time::Duration;
+    let options = || MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![DB.to_string()],
+        force_method: Some(Method::Replication),
+        ..Default::default()
+    };
+    let replication = || ReplicationOptions {
+        replication_timeout: Duration::from_secs(300),
+        poll_interval: Duration::from_millis(300),
+        replica_identity_full: true,
+        ..ReplicationOptions::default()
+    };
+    let identities_before = identities(src).await;
+    let started = Instant::now();
+    let result = PgMigrate::new(MigrateOptions {
+        replication: replication(),
+        ..options()
+    })
+    .migrate()
+    .await;
+    let entry = &result.databases[0];
+    assert_eq!(entry.status, DbStatus::Running, "{}", result.to_json());
+    eprintln!(
+        "replication running after {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        entry.message
+    );
+    let client = src.connect(DB).await;
+    for i in 1..=50 {
+        client
+            .batch_execute(&corpus_writes(i))
+            .await
+            .unwrap_or_else(|e| panic!("write round {i}: {}", support::pg_error(&e)));
+    }
+    let done = PgMigrate::new(MigrateOptions {
+        replication: ReplicationOptions {
+            max_replication_lag: Some(0),
+            stop_replication: true,
+            ..replication()
+        },
+        verify: db_migrate::verify::VerifyOptions {
+            after_copy: true,
+            ..Default::default()
+        },
+        ..options()
+    })
+    .migrate()
+    .await;
+    let entry = &done.databases[0];
+    assert_eq!(entry.status, DbStatus::Done, "{}", done.to_json());
+    let verify = entry.verify.as_ref().expect("the cut-over verified");
+    assert!(verify.is_equal(), "{}", done.to_json());
+    eprintln!("cut over: {}", entry.message);
+    // The written tables, counted and hashed here too, not only by the product's verify.
+    let (a, b) = (checksums(src, DB).await, checksums(tgt, DB).await);
+    for t in [
+        "public.tenk1",
+        "public.onek",
+        "public.aggtest",
+        "public.b_star",
+    ] {
+        assert_eq!(a.get(t), b.get(t), "{t}");
+    }
+    let written = src
+        .query_strings(
+            DB,
+            "SELECT count(*)::text FROM aggtest WHERE b::text LIKE '%.5'",
+        )
+        .await;
+    assert_eq!(
+        written[0][0].as_deref(),
+        Some("50"),
+        "the writes reached the source"
+    );
+    // The identities set FULL for the replication are put back at the cut-over.
+    assert_eq!(
+        identities(src).await,
+        identities_before,
+        "{}",
+        entry.message
+    );
+}
+
+/// Every table's replica identity setting (`relreplident`), by name.
+async fn identities(c: &Cluster) -> Vec<Vec<Option<String>>> {
+    c.query_strings(
+        DB,
+        "SELECT c.oid::regclass::text, c.relreplident::text FROM pg_class c \
+          WHERE c.relkind IN ('r', 'p') ORDER BY 1",
+    )
+    .await
 }
 
 /// Says loudly that nothing was checked, and fails where the corpus is required.
