@@ -288,20 +288,10 @@ fn the_regression_database_migrates_into_the_newest_major_like_pg_dump_restores_
 #[test]
 fn the_regression_database_replicates_under_writes_and_cuts_over_equal() {
     let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = match corpus(SOURCE_MAJOR) {
-        Ok(d) => d,
-        Err(why) => return not_checked(&why),
-    };
-    let src = support::cluster_from_data_dir(&dir.join("data"), Path::new(SERVER_BIN))
-        .unwrap_or_else(|e| panic!("cannot start the regression cluster: {e}"));
-    let lib = dir.join("lib").join(SOURCE_MAJOR.to_string());
-    let tgt = support::cluster_with_conf(
-        Path::new(SERVER_BIN),
-        &format!("dynamic_library_path = '{}:$libdir'\n", lib.display()),
-    )
-    .unwrap_or_else(|e| panic!("cannot start a target: {e}"));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(replicate(&src, &tgt));
+    if let Some((src, tgt)) = clusters(SOURCE_MAJOR) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(replicate(&src, &tgt));
+    }
 }
 
 /// Writes of round `i` on the corpus: `tenk1` and `onek` have unique columns but no primary
@@ -430,16 +420,30 @@ fn not_checked(why: &str) {
 
 fn migrate_the_corpus_into(major: u32) {
     let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((src, tgt)) = clusters(major) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(run(&src, &tgt));
+    }
+}
+
+/// A copy of the cached corpus as the source and an empty target of `major` whose
+/// `dynamic_library_path` finds the modules built for it; None (said loudly) when either is
+/// missing.
+fn clusters(major: u32) -> Option<(Cluster, Cluster)> {
     let bin = server_bin(major);
     if !bin.join("postgres").exists() {
-        return not_checked(&format!(
+        not_checked(&format!(
             "no PostgreSQL {major} server in {}",
             bin.display()
         ));
+        return None;
     }
     let dir = match corpus(major) {
         Ok(d) => d,
-        Err(why) => return not_checked(&why),
+        Err(why) => {
+            not_checked(&why);
+            return None;
+        }
     };
     let src = support::cluster_from_data_dir(&dir.join("data"), Path::new(SERVER_BIN))
         .unwrap_or_else(|e| panic!("cannot start the regression cluster: {e}"));
@@ -450,8 +454,7 @@ fn migrate_the_corpus_into(major: u32) {
         &format!("dynamic_library_path = '{}:$libdir'\n", lib.display()),
     )
     .unwrap_or_else(|e| panic!("cannot start a PostgreSQL {major} target: {e}"));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(run(&src, &tgt));
+    Some((src, tgt))
 }
 
 async fn run(src: &Cluster, tgt: &Cluster) {

@@ -738,8 +738,10 @@ mod tests {
     use super::*;
 
     /// Post-data statements in the order they run: what creates the object, then the rest.
-    fn flat(run: Option<PostDataStatements>) -> Option<Vec<String>> {
-        run.map(|(create, refusable)| {
+    /// The post-data statements of `o` under the default options, created and refusable ones
+    /// in one list (None: nothing to run).
+    fn post_data(o: &SchemaObject, f: &ExecState, report: &mut ExecReport) -> Option<Vec<String>> {
+        post_data_statements(o, SchemaOptions::default(), f, report).map(|(create, refusable)| {
             create
                 .into_iter()
                 .chain(refusable.into_iter().map(|(_, s)| s))
@@ -801,12 +803,7 @@ mod tests {
         let mut f = state("admin");
         f.superuser = false;
         let mut report = ExecReport::default();
-        let run = flat(post_data_statements(
-            &o,
-            SchemaOptions::default(),
-            &f,
-            &mut report,
-        ));
+        let run = post_data(&o, &f, &mut report);
         assert_eq!(
             run.unwrap(),
             vec![
@@ -938,21 +935,11 @@ mod tests {
             .refused(&object(1, ObjectKind::EventTrigger, "et", &[]));
         let mut report = ExecReport::default();
         let dependent = object(2, ObjectKind::Index, "idx", &[1]);
-        let run = flat(post_data_statements(
-            &dependent,
-            SchemaOptions::default(),
-            &copy,
-            &mut report,
-        ));
+        let run = post_data(&dependent, &copy, &mut report);
         assert_eq!(run, None);
         assert_eq!(report.warnings.len(), 1);
         let free = table("app");
-        let run = flat(post_data_statements(
-            &free,
-            SchemaOptions::default(),
-            &copy,
-            &mut report,
-        ));
+        let run = post_data(&free, &copy, &mut report);
         assert_eq!(run.map(|s| s.len()), Some(1));
     }
 
@@ -965,20 +952,10 @@ mod tests {
             .push("ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"b\" SET COMPRESSION pglz".into());
         let mut f = state("app");
         let mut report = ExecReport::default();
-        let all = flat(post_data_statements(
-            &o,
-            SchemaOptions::default(),
-            &f,
-            &mut report,
-        ));
+        let all = post_data(&o, &f, &mut report);
         assert_eq!(all.unwrap().len(), 3, "unknown methods: run as written");
         f.compressions = Some(vec!["pglz".into()]);
-        let run = flat(post_data_statements(
-            &o,
-            SchemaOptions::default(),
-            &f,
-            &mut report,
-        ));
+        let run = post_data(&o, &f, &mut report);
         assert_eq!(
             run.unwrap(),
             [
@@ -1001,12 +978,7 @@ mod tests {
         let mut f = state("app");
         f.tablespaces = Some(HashMap::from([("fast ts".to_string(), true)]));
         let mut report = ExecReport::default();
-        let run = flat(post_data_statements(
-            &o,
-            SchemaOptions::default(),
-            &f,
-            &mut report,
-        ));
+        let run = post_data(&o, &f, &mut report);
         assert_eq!(
             run.unwrap(),
             vec![
@@ -1018,12 +990,7 @@ mod tests {
         assert!(report.warnings.is_empty());
 
         f.tablespaces = Some(HashMap::new());
-        let run = flat(post_data_statements(
-            &o,
-            SchemaOptions::default(),
-            &f,
-            &mut report,
-        ));
+        let run = post_data(&o, &f, &mut report);
         assert_eq!(
             run.unwrap(),
             vec!["CREATE TABLE \"s\".\"t\" ()".to_string()]
