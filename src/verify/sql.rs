@@ -186,8 +186,12 @@ pub struct TableSql {
 pub const FAN_OUT: u32 = 16;
 
 impl TableSql {
+    /// The table's own rows only: an inheritance child is compared on its own (as it is
+    /// copied, `COPY (SELECT ... FROM ONLY ...)`), so a parent that also counted its children's
+    /// rows would read them twice, and would differ where the target could not make a child
+    /// of it (a newer major refuses some links, with a warning of the schema stage).
     fn from(&self) -> String {
-        format!("{} t", qualified(&self.schema, &self.table))
+        format!("ONLY {} t", qualified(&self.schema, &self.table))
     }
 
     fn col(c: &str) -> String {
@@ -447,7 +451,7 @@ mod tests {
         let t = table(None, &[]);
         assert_eq!(
             t.whole(),
-            "SELECT pg_catalog.count(*)::pg_catalog.text, COALESCE(pg_catalog.sum((COALESCE(pg_catalog.hashtextextended(t.\"id\"::pg_catalog.text COLLATE pg_catalog.\"C\", 1), 1) OPERATOR(pg_catalog.#) COALESCE(pg_catalog.hashtextextended(t.\"a b\"::pg_catalog.text COLLATE pg_catalog.\"C\", 2), 2))), 0)::pg_catalog.text FROM \"s\".\"t\"\"x\" t"
+            "SELECT pg_catalog.count(*)::pg_catalog.text, COALESCE(pg_catalog.sum((COALESCE(pg_catalog.hashtextextended(t.\"id\"::pg_catalog.text COLLATE pg_catalog.\"C\", 1), 1) OPERATOR(pg_catalog.#) COALESCE(pg_catalog.hashtextextended(t.\"a b\"::pg_catalog.text COLLATE pg_catalog.\"C\", 2), 2))), 0)::pg_catalog.text FROM ONLY \"s\".\"t\"\"x\" t"
         );
         assert!(HashFn::Md5Utf8.apply("x").contains("convert_to(x, 'UTF8')"));
     }
