@@ -1,7 +1,8 @@
 //! Verification (`db_migrate::verify`, `--verify`, `--verify-only`) on real clusters: differing
 //! rows found and named by key in a large table, missing and extra rows, value edge cases, one
-//! side only, unreadable tables, inheritance parents, sequences, large objects, a dump-method migration with writes
-//! on the source meanwhile, and the command line after `pg_dump | pg_restore`.
+//! side only, unreadable tables, inheritance parents, sequences, large objects, a dump-method
+//! migration with writes on the source meanwhile, and the command line after
+//! `pg_dump | pg_restore`.
 //!
 //! Most tests build the same data on both clusters with SQL (so a cross-version run proves
 //! that the same data hashes the same on both majors), change the target, and compare.
