@@ -53,6 +53,9 @@ cross-version: pg-versions
 	PG_TARGET_VERSION=16 cargo test --test replication --test roles --test owners
 	PG_SOURCE_VERSION=18 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types --test schema --test data --test replication
 	PG_SOURCE_VERSION=17 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types
+	# Planner statistics restored on an 18 target from 15 and 13 sources (18 -> 18 runs above).
+	PG_TARGET_VERSION=18 cargo test --test data -- planner_statistics
+	PG_SOURCE_VERSION=13 PG_TARGET_VERSION=18 cargo test --test data -- planner_statistics
 	# PostGIS 3.3 on 15 into a newer PostGIS on 18 (scripts/postgis-build.sh, into .pg/18-full),
 	# through dump and replication; pg_partman is not offered there (SKIPPED).
 	PG_TARGET_VERSION=18 PG_TARGET_BIN=$(CURDIR)/.pg/18-full/bin cargo test --test extensions

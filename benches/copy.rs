@@ -140,7 +140,7 @@ fn real_copy(c: &mut Criterion) {
                 jobs: NonZeroUsize::new(2).unwrap(),
                 format,
                 split_larger_than: split,
-                analyze: false,
+                statistics: db_migrate::copy::statistics::Statistics::None,
                 progress: ProgressMode::Quiet,
                 ..Default::default()
             };

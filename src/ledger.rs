@@ -37,6 +37,10 @@ pub enum Stage {
     Data,
     /// Data and post-data are in; a subscription carries the changes until cut-over.
     Replicating,
+    /// The database's migration is finished. The ledger stays, as the proof that a later
+    /// `--resume` or cut-over run may report it done without touching it, until every database
+    /// of the run is done; then the run removes it (see `recovery::finish_ledgers`).
+    Done,
 }
 
 impl Stage {
@@ -45,6 +49,7 @@ impl Stage {
             Stage::PreData => "pre-data",
             Stage::Data => "data",
             Stage::Replicating => "replicating",
+            Stage::Done => "done",
         }
     }
 
@@ -52,6 +57,7 @@ impl Stage {
         match s {
             "data" => Stage::Data,
             "replicating" => Stage::Replicating,
+            "done" => Stage::Done,
             _ => Stage::PreData,
         }
     }
@@ -62,6 +68,7 @@ impl Stage {
             Stage::PreData => "stopped while creating the schema",
             Stage::Data => "stopped during the data copy",
             Stage::Replicating => "copied the data and is replicating changes",
+            Stage::Done => "finished this database",
         }
     }
 }
@@ -90,6 +97,15 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// "earlier" or "unfinished", for messages about the migration a ledger records.
+    pub fn kind(&self) -> &'static str {
+        if self.stage == Stage::Done {
+            "earlier"
+        } else {
+            "unfinished"
+        }
+    }
+
     /// "run Ab3x of 2026-12-01 19:30:02+00 stopped during the data copy (12 of 40 parts
     /// copied)".
     pub fn summary(&self) -> String {
@@ -779,10 +795,10 @@ mod tests {
 /// What a selected database's target holds, read in preflight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetState {
-    /// An unfinished migration of ours.
+    /// A migration of ours: unfinished, or finished in a run whose other databases were not
+    /// all done yet (stage done).
     Ledger(Box<RunRecord>),
-    /// User objects and no ledger: not ours to write to (or, with `--resume`, migrated by an
-    /// earlier run that finished).
+    /// User objects and no ledger: not ours to write to, and nothing proves what is in it.
     NotEmpty(UserObjects),
     /// No user objects (a fresh managed-service `defaultdb`): allowed.
     Empty,
@@ -791,8 +807,8 @@ pub enum TargetState {
 /// Reads the ledger and user objects of every selected database that exists on the target,
 /// and reports, all at once, each one a migration would refuse to write to: an unfinished
 /// ledger without `--resume` or `--clean` (naming both), a ledger of another source or of
-/// other options with `--resume`, user objects without a ledger (except with `--resume`,
-/// where it means "done earlier"). Returns the state of every existing target database read.
+/// other options with `--resume`, user objects without a ledger (in every mode: only a ledger
+/// proves that a database was migrated from this source). Returns the state of every existing target database read.
 pub async fn preflight_targets(
     opts: &crate::options::MigrateOptions,
     source_facts: Option<&crate::catalog::server::ServerFacts>,
@@ -875,16 +891,40 @@ fn check_target(
     state: &TargetState,
     report: &mut crate::report::ValidationReport,
 ) {
+    // The documented cut-over is the first command again plus --max-replication-lag and
+    // --stop-replication: it acts on the databases the first run left replicating and reports
+    // those it finished as done earlier (their ledger, stage done, proves it).
+    let cut_over = opts.replication.is_cut_over();
     match state {
         TargetState::Empty => {}
-        // The documented cut-over is the first command again plus --max-replication-lag and
-        // --stop-replication: a database the first run migrated by dump holds data and no
-        // ledger, and the cut-over reports it as done earlier without touching it
-        // (replication::done_earlier), so it is not refused here.
-        TargetState::NotEmpty(_)
-            if opts.replication.stop_replication
-                && opts.replication.max_replication_lag.is_some() => {}
-        TargetState::NotEmpty(o) if !opts.resume => report.error(
+        // Nothing proves that a database holding objects and no ledger was migrated from this
+        // source (it may be someone else's database of the same name, or another tool's
+        // work): every mode that writes refuses it, and none reports it done.
+        TargetState::NotEmpty(o) if opts.resume => report.error(
+            "target-state",
+            Some(name),
+            format!(
+                "target database \"{name}\" is not empty ({} tables, {} other objects) and holds \
+                 no ledger of a db-migrate run, so there is nothing to resume in it (a run \
+                 removes its ledgers once all its databases are done); compare it with the \
+                 source with --verify-only, or migrate into an empty or missing database \
+                 (nothing was written to it)",
+                o.tables, o.other
+            ),
+        ),
+        TargetState::NotEmpty(o) if cut_over => report.error(
+            "target-state",
+            Some(name),
+            format!(
+                "target database \"{name}\" is not empty ({} tables, {} other objects) and holds \
+                 no ledger of a db-migrate run, so there is no replication of this migration to \
+                 cut over and nothing proves it was migrated from this source (a run removes \
+                 its ledgers once all its databases are done); compare it with the source with \
+                 --verify-only (nothing was written to it)",
+                o.tables, o.other
+            ),
+        ),
+        TargetState::NotEmpty(o) => report.error(
             "target-state",
             Some(name),
             format!(
@@ -894,20 +934,36 @@ fn check_target(
                 o.tables, o.other
             ),
         ),
-        TargetState::NotEmpty(_) => {}
         // An earlier run's replication: handled (cut over, or refused naming its objects) by
         // the replication method's own check of earlier runs.
         TargetState::Ledger(run) if run.stage == Stage::Replicating => {}
-        TargetState::Ledger(run) if !opts.resume && !opts.clean => report.error(
-            "target-state",
-            Some(name),
-            format!(
-                "target database \"{name}\" holds an unfinished migration ({}); run the same \
+        TargetState::Ledger(run)
+            if run.stage == Stage::Done && !opts.resume && !opts.clean && !cut_over =>
+        {
+            report.error(
+                "target-state",
+                Some(name),
+                format!(
+                    "target database \"{name}\" was migrated by an earlier run ({}) that did not \
+                     finish all its databases; run the same command with --resume to finish the \
+                     others (this one is reported done without being touched), or with --clean \
+                     to migrate it again",
+                    run.summary()
+                ),
+            )
+        }
+        TargetState::Ledger(run) if run.stage != Stage::Done && !opts.resume && !opts.clean => {
+            report.error(
+                "target-state",
+                Some(name),
+                format!(
+                    "target database \"{name}\" holds an unfinished migration ({}); run the same \
                  command with --resume to continue it, or with --clean to remove what it wrote \
                  and start over",
-                run.summary()
-            ),
-        ),
+                    run.summary()
+                ),
+            )
+        }
         TargetState::Ledger(_) if opts.clean => {}
         TargetState::Ledger(run) => {
             let src = source_databases.iter().find(|d| d.name == name);
@@ -919,9 +975,10 @@ fn check_target(
                     "target-state",
                     Some(name),
                     format!(
-                        "target database \"{name}\" holds an unfinished migration from another \
-                         source database ({}); --resume continues only a migration of the same \
-                         source: use --clean to remove what it wrote and start over",
+                        "target database \"{name}\" holds an {} migration from another source \
+                         database ({}); --resume continues only a migration of the same source: \
+                         use --clean to remove what it wrote and start over",
+                        run.kind(),
                         run.summary()
                     ),
                 );
@@ -933,9 +990,10 @@ fn check_target(
                     "target-state",
                     Some(name),
                     format!(
-                        "target database \"{name}\": the unfinished migration ({}) ran with \
-                         other options ({}) than this one ({now}); resume it with the same \
-                         options, or use --clean to start over",
+                        "target database \"{name}\": the {} migration ({}) ran with other \
+                         options ({}) than this one ({now}); resume it with the same options, or \
+                         use --clean to start over",
+                        run.kind(),
                         run.summary(),
                         run.options
                     ),

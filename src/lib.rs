@@ -43,6 +43,7 @@ pub mod conn;
 pub mod copy;
 pub mod databases;
 pub mod error;
+pub mod input;
 pub mod interrupt;
 pub mod ledger;
 pub mod legacy;

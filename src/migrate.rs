@@ -29,6 +29,18 @@ use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
 use crate::warning::{self, Warning};
 
+/// The result of a database that preflight refused: its errors, phase preflight (nothing was
+/// written to it).
+fn refused_by_preflight(name: &str, report: &ValidationReport) -> DatabaseResult {
+    let messages: Vec<String> = report
+        .database_errors(name)
+        .map(|f| f.message.clone())
+        .collect();
+    let mut refused = DatabaseResult::new(name, None, DbStatus::Failed, messages.join("; "));
+    refused.phase = Some(Phase::Preflight);
+    refused
+}
+
 /// What [`PgMigrate::run`] produced.
 #[derive(Debug)]
 pub enum RunOutput {
@@ -218,6 +230,19 @@ impl PgMigrate {
             return result;
         }
 
+        // Roles are written only for a database that will be migrated: when preflight refused
+        // every one (a missing target database with --no-createdb, a target not empty...),
+        // nothing at all is written.
+        if selected
+            .iter()
+            .all(|n| report.database_errors(n).next().is_some())
+        {
+            warn!("preflight refused every database; nothing was migrated");
+            for name in &selected {
+                result.databases.push(refused_by_preflight(name, &report));
+            }
+            return result;
+        }
         info!("migrating roles");
         // Provider roles (rdsadmin, cloudsqladmin...) are left out like -xr ones.
         let mut role_opts = opts.clone();
@@ -255,10 +280,6 @@ impl PgMigrate {
             let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
                 continue;
             };
-            let db_errors: Vec<String> = report
-                .database_errors(name)
-                .map(|f| f.message.clone())
-                .collect();
             if opts.cancel.is_cancelled() {
                 result.databases.push(DatabaseResult::new(
                     name,
@@ -268,13 +289,8 @@ impl PgMigrate {
                 ));
                 continue;
             }
-            if !db_errors.is_empty() {
-                result.databases.push(DatabaseResult::new(
-                    name,
-                    None,
-                    DbStatus::Failed,
-                    db_errors.join("; "),
-                ));
+            if report.database_errors(name).next().is_some() {
+                result.databases.push(refused_by_preflight(name, &report));
                 continue;
             }
             // A target restart closes this session (the copy heals its own by retrying): the
@@ -294,14 +310,27 @@ impl PgMigrate {
                 }
             }
             let state = target_states.get(name);
-            if opts.resume && matches!(state, Some(crate::ledger::TargetState::NotEmpty(_))) {
+            // A database this migration finished in an earlier run (its ledger says so, for
+            // this source and these options: preflight checked) is left alone by --resume and
+            // by the cut-over run; anything else non-empty was refused by preflight.
+            if let Some(crate::ledger::TargetState::Ledger(run)) = state
+                && run.stage == crate::ledger::Stage::Done
+                && (opts.resume || opts.replication.is_cut_over())
+                && !opts.clean
+            {
+                let how = if opts.resume {
+                    "skipped (--resume)"
+                } else {
+                    "nothing to cut over"
+                };
                 let mut entry = DatabaseResult::new(
                     name,
-                    None,
+                    run.method.as_deref().and_then(Method::parse),
                     DbStatus::Done,
-                    "skipped (--resume): the target database holds data and no unfinished \
-                     ledger, so an earlier run migrated it"
-                        .into(),
+                    format!(
+                        "{how}: {} (its ledger in the target database says so); left unchanged",
+                        run.summary()
+                    ),
                 );
                 // `--resume --verify` is asked to prove the result, also of a database the
                 // earlier run had already finished (it may have ended just before a signal).
@@ -435,7 +464,39 @@ impl PgMigrate {
             result.warnings.extend(warning::in_database(w, name));
             result.databases.push(entry);
         }
+        self.finish_run(&mut result).await;
         result
+    }
+
+    /// The run's last step: when every database is done (and verified equal where asked),
+    /// the ledgers go; otherwise those of the finished databases stay as the proof that the
+    /// next `--resume` (or cut-over run) may leave them alone, and a warning says so.
+    async fn finish_run(&self, result: &mut MigrateResult) {
+        let done: Vec<&str> = result
+            .databases
+            .iter()
+            .filter(|d| d.status == DbStatus::Done)
+            .map(|d| d.dbname.as_str())
+            .collect();
+        if done.is_empty() {
+            return;
+        }
+        let mut warnings = Vec::new();
+        if result.succeeded() && done.len() == result.databases.len() {
+            crate::recovery::finish_ledgers(&self.opts.target, &done, &mut warnings).await;
+        } else {
+            warnings.push(Warning::recovery(format!(
+                "the ledger schema {} stays in the target databases done ({}) until the run's \
+                 other databases are: the same command with --resume (or the cut-over) reports \
+                 them done without touching them, and removes the ledgers once all are done",
+                crate::sql::quote_ident(crate::ledger::LEDGER_SCHEMA),
+                done.iter()
+                    .map(|d| format!("\"{}\"", d.escape_debug()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        result.warnings.extend(warnings);
     }
 
     /// Schema and data of one database whose target database exists: pre-data, then (unless
@@ -532,20 +593,11 @@ impl PgMigrate {
             entry.status = o.status;
             warnings.extend(o.warnings);
             if o.status == DbStatus::Done {
-                crate::recovery::remove_ledger(&opts.target, name, warnings).await;
+                crate::recovery::mark_done(&opts.target, name, warnings).await;
             }
             let mut message = o.message;
             self.verify_replicated(pair, o.verify, entry, &mut message, warnings)
                 .await?;
-            return Ok(message);
-        }
-        // A cut-over run acts only on databases with replication objects; one that an earlier
-        // run migrated by dump (it has tables and no objects) is reported, not migrated again.
-        if !resume_replication
-            && let Some(message) =
-                replication::done_earlier::check(&opts.target, name, &opts.replication).await?
-        {
-            entry.status = crate::report::DbStatus::Done;
             return Ok(message);
         }
         let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
@@ -856,9 +908,10 @@ impl PgMigrate {
                 entry.data = Some(copied);
             }
         }
-        // The ledger goes when the database is done; a replication left running keeps it
-        // until cut-over. The schema session may have been lost to a target restart that the
-        // copy healed by retrying: the ledger is then written on a new one.
+        // The ledger records the database done (removed when the whole run is, see
+        // recovery::finish_ledgers); a replication left running keeps it until cut-over. The
+        // schema session may have been lost to a target restart that the copy healed by
+        // retrying: the ledger is then written on a new one.
         let target = if target.is_closed() {
             pair.open(Side::Target, Phase::PostData).await?
         } else {
@@ -868,7 +921,7 @@ impl PgMigrate {
         if replication && entry.status == DbStatus::Running {
             crate::ledger::set_stage(&target, crate::ledger::Stage::Replicating, None).await?;
         } else if !(replication && entry.status == DbStatus::Failed) {
-            crate::ledger::remove(&target).await?;
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Done, None).await?;
         }
         if report.owners_not_kept + post_data_owners_lost > 0 {
             summary.push_str(&format!(
@@ -1112,12 +1165,13 @@ fn post_data_plan(
 /// One line about what the data copy did.
 fn copy_summary(c: &CopyReport) -> String {
     format!(
-        "data copied ({} tables, {} rows, {}, {} sequences, {} large objects in {:.1} s)",
+        "data copied ({} tables, {} rows, {}, {} sequences, {} large objects in {:.1} s; {})",
         c.tables.len(),
         c.rows,
         indicatif::HumanBytes(c.bytes),
         c.sequences,
         c.large_objects,
-        c.seconds
+        c.seconds,
+        c.statistics.summary()
     )
 }

@@ -29,7 +29,7 @@ impl RolePasswords {
 
     /// Reads the JSON file described above.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let cannot = |e: &dyn fmt::Display| {
             Error::new(
                 ErrorKind::Config,
                 format!(
@@ -37,7 +37,10 @@ impl RolePasswords {
                     path.display()
                 ),
             )
-        })?;
+        };
+        let bytes = crate::input::read_bounded(path, crate::input::MAX_INPUT_BYTES)
+            .map_err(|e| cannot(&e))?;
+        let text = String::from_utf8(bytes).map_err(|_| cannot(&"it is not UTF-8 text"))?;
         Self::from_json(&text)
             .map_err(|e| e.context(format!("--role-passwords file \"{}\"", path.display())))
     }

@@ -60,6 +60,44 @@ impl Output {
         })
     }
 
+    /// Refuses an output that is one of the run's input files (`inputs`: the flag or key that
+    /// names it, and the path), or the same file as another output: `--json` pointed at the
+    /// `--role-passwords` file would replace the passwords with the report. Compared by device
+    /// and inode, so another spelling of the same path (a symlink, `./`) is caught too.
+    pub fn check_not_input(&self, inputs: &[(&str, &std::path::Path)]) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if self.is_stdout() {
+                return Ok(());
+            }
+            let Ok(me) = self.file.metadata() else {
+                return Ok(());
+            };
+            for (what, path) in inputs {
+                if let Ok(m) = std::fs::metadata(path)
+                    && m.dev() == me.dev()
+                    && m.ino() == me.ino()
+                {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{} file \"{}\" is the {what} file \"{}\": the output would overwrite \
+                             it; write {} elsewhere",
+                            self.flag,
+                            self.dest.escape_debug(),
+                            path.display(),
+                            self.flag
+                        ),
+                    ));
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = inputs;
+        Ok(())
+    }
+
     pub fn is_stdout(&self) -> bool {
         self.dest == "-"
     }

@@ -1,5 +1,5 @@
 //! The orchestrator's side of the ledger ([`crate::ledger`]): starting it before the schema,
-//! removing it when a database is done, `--clean`, and what a failed database reports before
+//! marking a database done and removing the ledgers when the whole run is, `--clean`, and what a failed database reports before
 //! its copy ran.
 
 use crate::conn::{ConnInfo, Session, connect};
@@ -21,23 +21,46 @@ pub async fn start_ledger(s: &Session, run: &RunRecord, schema: &Schema) -> Resu
     ledger::record_planned(s, &planned).await
 }
 
-/// Drops the ledger of a database whose migration is done; a failure is a warning (the data
-/// is in; the next run would report the ledger).
-pub async fn remove_ledger(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning>) {
+/// Records in its ledger that a database's migration is done (a cut-over that finished it);
+/// a failure is a warning (the data is in; the ledger is removed with the run's others, or the
+/// next run reports it).
+pub async fn mark_done(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning>) {
     let r = async {
         let s = connect(target, Some(name)).await?;
-        ledger::remove(&s).await
+        ledger::set_stage(&s, ledger::Stage::Done, None).await
     }
     .await;
     if let Err(e) = r {
-        warnings.push(
-            Warning::recovery(format!(
-                "the ledger schema {} could not be removed: {e}",
-                quote_ident(ledger::LEDGER_SCHEMA)
-            ))
-            .on(format!("schema {}", quote_ident(ledger::LEDGER_SCHEMA))),
-        );
+        warnings.push(ledger_warning(format!("could not be marked done: {e}")));
     }
+}
+
+/// Drops the ledgers of a run's databases once every one of them is done: until then they
+/// are the proof a `--resume` or cut-over run needs to leave the finished ones alone (a
+/// database holding objects and no ledger is refused, since anything may have put them
+/// there). Called only for a run that succeeded as a whole; a failure is a warning.
+pub async fn finish_ledgers(target: &ConnInfo, names: &[&str], warnings: &mut Vec<Warning>) {
+    for name in names {
+        let r = async {
+            let s = connect(target, Some(name)).await?;
+            match ledger::read(&s).await? {
+                Some(run) if run.stage == ledger::Stage::Done => ledger::remove(&s).await,
+                _ => Ok(()),
+            }
+        }
+        .await;
+        if let Err(e) = r {
+            warnings.push(ledger_warning(format!("could not be removed: {e}")).in_database(name));
+        }
+    }
+}
+
+fn ledger_warning(what: String) -> Warning {
+    Warning::recovery(format!(
+        "the ledger schema {} {what}",
+        quote_ident(ledger::LEDGER_SCHEMA)
+    ))
+    .on(format!("schema {}", quote_ident(ledger::LEDGER_SCHEMA)))
 }
 
 /// How long a resume or `--clean` waits for the statements of an earlier run to end

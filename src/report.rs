@@ -54,6 +54,17 @@ pub enum Method {
     Replication,
 }
 
+impl Method {
+    /// The method as the ledger records it ("dump", "replication").
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "dump" => Some(Method::Dump),
+            "replication" => Some(Method::Replication),
+            _ => None,
+        }
+    }
+}
+
 /// The state of one database's migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -524,3 +524,320 @@ async fn ctrl_c_stops_the_run_with_a_failure_and_leaves_no_sessions() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Never "done" when it is not: every success is proven, and the exit code says which it is.
+
+/// `(exit code, stdout as JSON when there is one, stderr)` of a run.
+fn outcome(o: &std::process::Output) -> (Option<i32>, Option<Value>, String) {
+    (
+        o.status.code(),
+        serde_json::from_slice(&o.stdout).ok(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Whether the target database `db` holds the ledger schema, and its stage.
+async fn ledger_stage(db: &str) -> Option<String> {
+    let present = target()
+        .query_strings(db, "SELECT to_regclass('db_migrate.run') IS NOT NULL")
+        .await;
+    if present[0][0].as_deref() != Some("t") {
+        return None;
+    }
+    target()
+        .query_strings(db, "SELECT stage FROM db_migrate.run")
+        .await[0][0]
+        .clone()
+}
+
+/// A target database that holds objects and no ledger (someone else's database of the same
+/// name) is refused by `--resume` and by the cut-over run as by a plain run: exit 2, nothing
+/// written, never "done".
+#[tokio::test]
+async fn resume_and_cut_over_never_report_a_foreign_database_done() {
+    let _turn = SERIAL.read().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli foreign ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)",
+    )
+    .await;
+    tgt.execute(
+        "postgres",
+        &format!("CREATE DATABASE {}", support::quote_ident(&db)),
+    )
+    .await;
+    tgt.execute(&db, "CREATE TABLE someone_elses (x int)").await;
+    let (s, t) = (src.superuser_uri("postgres"), tgt.superuser_uri("postgres"));
+    for extra in [
+        &["--resume"][..],
+        &["--max-replication-lag", "0", "--stop-replication"][..],
+    ] {
+        let mut args = vec!["-s", &s, "-t", &t, "--only-db", &db, "--json", "-"];
+        args.extend_from_slice(extra);
+        let o = pg_migrate(&args);
+        let (code, json, err) = outcome(&o);
+        assert_eq!(code, Some(2), "{extra:?}: {}", text(&o));
+        assert!(err.contains("holds no ledger"), "{extra:?}: {err}");
+        let v = json.expect("JSON report");
+        assert!(!v.to_string().contains("\"done\""), "{extra:?}: {v}");
+        let tables = tgt
+            .query_strings(&db, "SELECT string_agg(relname, ',') FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+            .await;
+        assert_eq!(tables[0][0].as_deref(), Some("someone_elses"), "{extra:?}");
+    }
+}
+
+/// A run that finishes one database and not another keeps the finished one's ledger (stage
+/// done) as the proof that `--resume` may skip it; the resume migrates the other and, the run
+/// now done as a whole, removes every ledger.
+#[tokio::test]
+async fn a_finished_database_is_skipped_by_resume_only_on_its_ledgers_word() {
+    let _turn = SERIAL.read().await;
+    let (src, tgt) = (source(), target());
+    let done = src.create_database("cli resume done ").await;
+    let blocked = src.create_database("cli resume blocked ").await;
+    for db in [&done, &blocked] {
+        src.execute(
+            db,
+            "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)",
+        )
+        .await;
+    }
+    // The second database's target is someone else's: refused, while the first is migrated.
+    tgt.execute(
+        "postgres",
+        &format!("CREATE DATABASE {}", support::quote_ident(&blocked)),
+    )
+    .await;
+    tgt.execute(&blocked, "CREATE TABLE squatter (x int)").await;
+    let (s, t) = (src.superuser_uri("postgres"), tgt.superuser_uri("postgres"));
+    let only = format!("{done},{blocked}");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "-s",
+            &s,
+            "-t",
+            &t,
+            "--only-db",
+            &only,
+            "--dump-only",
+            "--json",
+            "-",
+        ];
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    let first = run(&[]);
+    let (code, json, _) = outcome(&first);
+    assert_eq!(code, Some(1), "{}", text(&first));
+    let v = json.expect("JSON report");
+    let status = |v: &Value, db: &str| {
+        v["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dbname"] == db)
+            .map(|d| {
+                (
+                    d["status"].as_str().unwrap().to_owned(),
+                    d["message"].to_string(),
+                )
+            })
+            .expect("database reported")
+    };
+    assert_eq!(status(&v, &done).0, "done", "{v}");
+    assert_eq!(status(&v, &blocked).0, "failed", "{v}");
+    assert_eq!(ledger_stage(&done).await.as_deref(), Some("done"));
+
+    // The operator clears the way; --resume skips the finished database on its ledger's word.
+    tgt.execute(&blocked, "DROP TABLE squatter").await;
+    let second = run(&["--resume"]);
+    let (code, json, _) = outcome(&second);
+    assert_eq!(code, Some(0), "{}", text(&second));
+    let v = json.expect("JSON report");
+    let (st, msg) = status(&v, &done);
+    assert_eq!(st, "done", "{v}");
+    assert!(
+        msg.contains("skipped (--resume)") && msg.contains("ledger"),
+        "{msg}"
+    );
+    assert_eq!(status(&v, &blocked).0, "done", "{v}");
+    for db in [&done, &blocked] {
+        assert_eq!(
+            ledger_stage(db).await,
+            None,
+            "{db}: the ledger is gone once all are done"
+        );
+        assert_eq!(
+            tgt.query_strings(db, "SELECT count(*) FROM t").await[0][0].as_deref(),
+            Some("2")
+        );
+    }
+    // Once the run is done, nothing proves what is there any more: --resume refuses.
+    let third = run(&["--resume"]);
+    assert_eq!(third.status.code(), Some(2), "{}", text(&third));
+}
+
+/// Names that select nothing are errors in every mode, never an empty success.
+#[tokio::test]
+async fn every_mode_refuses_names_that_select_nothing() {
+    let (s, t) = (
+        source().superuser_uri("postgres"),
+        target().superuser_uri("postgres"),
+    );
+    for mode in [
+        &["--verify-only"][..],
+        &["--resume"],
+        &["--clean"],
+        &["--cleanup"],
+    ] {
+        let mut args = vec!["-s", &s, "-t", &t, "--only-db", "no such db"];
+        args.extend_from_slice(mode);
+        let o = pg_migrate(&args);
+        assert_eq!(o.status.code(), Some(2), "{mode:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("does not exist in the source"),
+            "{mode:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+/// Inputs that cannot be right are refused before any work, each with what is allowed.
+#[test]
+fn unbounded_inputs_outputs_over_inputs_and_out_of_range_numbers_are_refused() {
+    let base = ["-s", "host=127.0.0.1 port=1", "-t", "host=127.0.0.1 port=1"];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    // An endless device is read up to the bound, not until the OOM killer.
+    let o = run(&["--role-passwords", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("more than 16 MiB"), "{}", text(&o));
+
+    // --json pointed at the passwords file would overwrite them: refused, file intact.
+    let dir = std::env::temp_dir().join(support::unique_name("cli inputs "));
+    std::fs::create_dir_all(&dir).unwrap();
+    let passwords = dir.join("passwords.json");
+    std::fs::write(&passwords, r#"{"alice": "s3cret"}"#).unwrap();
+    let p = passwords.to_str().unwrap();
+    let o = run(&["--role-passwords", p, "--json", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("would overwrite"), "{}", text(&o));
+    assert!(!text(&o).contains("s3cret"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&passwords).unwrap(),
+        r#"{"alice": "s3cret"}"#
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Negative numbers get the allowed range, not "unexpected argument".
+    for (flag, needle) in [
+        ("--split-tables-larger-than", "expected 0 or more"),
+        ("--copy-retries", "expected a whole number from 0"),
+        ("--verify-max-rows", "expected a whole number from 0"),
+    ] {
+        let o = run(&[flag, "-1"]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", text(&o));
+        assert!(text(&o).contains(needle), "{flag}: {}", text(&o));
+    }
+    // --resume continues a migration; --verify-only writes nothing: together they mean nothing.
+    let o = run(&["--verify-only", "--resume"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot be used with"), "{}", text(&o));
+}
+
+/// README's exit-code table, code by code: 0 done, 1 a difference found, 2 refused before
+/// writing (and no role created for a run refused as a whole), 3 a result that could not be
+/// written, 130 a second interrupt.
+#[tokio::test]
+async fn exit_codes_are_those_of_the_readme_table() {
+    let _turn = SERIAL.read().await;
+    let (src, tgt) = (source(), target());
+    let db = src.create_database("cli codes ").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)",
+    )
+    .await;
+    let role = support::unique_name("cli codes role ");
+    src.execute(
+        "postgres",
+        &format!("CREATE ROLE {}", support::quote_ident(&role)),
+    )
+    .await;
+    let (s, t) = (src.superuser_uri("postgres"), tgt.superuser_uri("postgres"));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-s", &s, "-t", &t, "--only-db", &db];
+        args.extend_from_slice(extra);
+        pg_migrate(&args)
+    };
+    let role_on_target = || async {
+        !tgt.query_strings(
+            "postgres",
+            &format!(
+                "SELECT 1 FROM pg_roles WHERE rolname = {}",
+                support::quote_literal(&role)
+            ),
+        )
+        .await
+        .is_empty()
+    };
+
+    // 2: --no-createdb with the database missing: refused as a whole, not even roles written.
+    let o = run(&["--no-createdb"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!role_on_target().await, "a refused run created a role");
+
+    // 3: the work is done, the report cannot be written.
+    let o = run(&["--json", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("exit code 0"), "{}", text(&o));
+    assert!(role_on_target().await);
+
+    // 0: what was migrated is equal.
+    let o = run(&["--verify-only"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // 1: a difference found.
+    tgt.execute(&db, "INSERT INTO t VALUES (2)").await;
+    let o = run(&["--verify-only"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // 130: a second interrupt ends a run that hangs on a server that never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args(["-s", &format!("host=127.0.0.1 port={port} user=u dbname=d")])
+        .args(["-t", &format!("host=127.0.0.1 port={port} user=u dbname=d")])
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once it has connected, its signal handling is in place.
+    let _held = silent.accept().unwrap();
+    for _ in 0..2 {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "a second interrupt did not end the run"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130));
+}

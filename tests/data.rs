@@ -728,7 +728,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
     target().execute(&tgt2, &target_schema).await;
     let mut opts = options(CopyFormat::Auto, 0);
     opts.extension_tables = false;
-    opts.analyze = false;
+    opts.statistics = db_migrate::copy::statistics::Statistics::None;
     let report = copy(&src, &tgt2, &opts, None, PostDataPlan::default())
         .await
         .unwrap();
@@ -1110,4 +1110,176 @@ async fn works_without_superuser_on_either_side() {
         "{:?}",
         report.warnings
     );
+}
+
+/// Tables whose planner statistics the source has: skewed values with a raised statistics
+/// target, text most-common values, array element statistics, a range column, an expression
+/// index, a partitioned table, and one table the source never analysed.
+const STATISTICS_SCHEMA: &str = "
+    CREATE TABLE skew (id int PRIMARY KEY, k int, tag text, arr int[], r int4range)
+        WITH (autovacuum_enabled = false);
+    ALTER TABLE skew ALTER COLUMN k SET STATISTICS 500;
+    CREATE INDEX skew_lower_tag ON skew (lower(tag));
+    CREATE INDEX skew_k ON skew (k);
+    CREATE TABLE parted (id int, region text) PARTITION BY LIST (region);
+    CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu')
+        WITH (autovacuum_enabled = false);
+    CREATE TABLE parted_us PARTITION OF parted FOR VALUES IN ('us')
+        WITH (autovacuum_enabled = false);
+    CREATE TABLE fresh (id int, v text) WITH (autovacuum_enabled = false);";
+
+const STATISTICS_DATA: &str = "
+    INSERT INTO skew
+    SELECT g, (1000 / (1 + g % 97))::int, 'Tag ' || (g % 13) || CASE WHEN g % 7 = 0 THEN 'x' ELSE '' END,
+           ARRAY[g % 5, g % 11], int4range(g % 100, g % 100 + 1 + g % 9)
+      FROM generate_series(1, 30000) g;
+    INSERT INTO parted SELECT g, CASE WHEN g % 10 = 0 THEN 'us' ELSE 'eu' END
+      FROM generate_series(1, 5000) g;
+    INSERT INTO fresh SELECT g, 'v' FROM generate_series(1, 100) g;
+    ANALYZE skew; ANALYZE parted; ANALYZE parted_eu; ANALYZE parted_us;";
+
+/// Every `pg_stats` field of the public tables and indexes, as text, by (table, column,
+/// inherited).
+async fn pg_stats(c: &Cluster, db: &str) -> Vec<Vec<Option<String>>> {
+    c.query_strings(
+        db,
+        "SELECT tablename, attname, inherited::text, null_frac::text, avg_width::text,
+                n_distinct::text, most_common_vals::text, most_common_freqs::text,
+                histogram_bounds::text, correlation::text, most_common_elems::text,
+                most_common_elem_freqs::text, elem_count_histogram::text
+           FROM pg_stats WHERE schemaname = 'public' AND tablename <> 'fresh'
+          ORDER BY 1, 2, 3",
+    )
+    .await
+}
+
+/// The shape of the plan of `query`: node types, strategies and index names, depth first. Row
+/// estimates themselves scale with each side's real table size, which a fresh load changes.
+async fn plan_shape(c: &Cluster, db: &str, query: &str) -> String {
+    fn walk(node: &serde_json::Value, out: &mut Vec<String>) {
+        let mut s = node["Node Type"].as_str().unwrap_or("?").to_owned();
+        for k in ["Strategy", "Index Name", "Join Type"] {
+            if let Some(v) = node[k].as_str() {
+                s.push_str(&format!(" {v}"));
+            }
+        }
+        out.push(s);
+        for child in node["Plans"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let plan = c
+        .query_strings(db, &format!("EXPLAIN (FORMAT JSON) {query}"))
+        .await[0][0]
+        .clone()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let mut out = Vec::new();
+    walk(&v[0]["Plan"], &mut out);
+    out.join(" > ")
+}
+
+/// On a PostgreSQL 18+ target the copied tables get the source's statistics, not a new
+/// sample: every `pg_stats` row equal field by field, the same `pg_class` counts and the same
+/// row estimates; a table the source never analysed, and range columns of a source older than
+/// 17 (whose `pg_stats` lacks range histograms), are analysed instead and say so. On an older
+/// target the tables are analysed.
+#[tokio::test]
+async fn planner_statistics_arrive_as_the_source_has_them() {
+    let src = source().create_database("stats_src").await;
+    source().execute(&src, STATISTICS_SCHEMA).await;
+    source().execute(&src, STATISTICS_DATA).await;
+    let tgt = target().create_database("stats_tgt").await;
+    target().execute(&tgt, STATISTICS_SCHEMA).await;
+    let r = copy(
+        &src,
+        &tgt,
+        &options(CopyFormat::Auto, 0),
+        None,
+        PostDataPlan::default(),
+    )
+    .await
+    .unwrap();
+    let stats = &r.statistics;
+    if target().version_num() < 180000 {
+        assert_eq!(
+            stats.method,
+            db_migrate::copy::statistics::Statistics::Analyze
+        );
+        assert!(stats.tables_analyzed >= 4, "{stats:?}");
+        assert!(!pg_stats(target(), &tgt).await.is_empty());
+        return;
+    }
+    assert_eq!(
+        stats.method,
+        db_migrate::copy::statistics::Statistics::Restore,
+        "{stats:?}"
+    );
+    let ranges_carried = source().version_num() >= 170000;
+    let (a, b) = (
+        pg_stats(source(), &src).await,
+        pg_stats(target(), &tgt).await,
+    );
+    let comparable = |rows: &[Vec<Option<String>>]| -> Vec<Vec<Option<String>>> {
+        rows.iter()
+            .filter(|r| ranges_carried || r[1].as_deref() != Some("r"))
+            .cloned()
+            .collect()
+    };
+    assert!(a.len() >= 10, "{a:?}");
+    assert_eq!(comparable(&a), comparable(&b), "pg_stats source vs target");
+    let counts = "SELECT relname, relpages, reltuples FROM pg_class
+                   WHERE relname IN ('skew', 'skew_pkey', 'skew_lower_tag', 'parted_eu', 'parted_us')
+                   ORDER BY 1";
+    assert_eq!(
+        source().query_strings(&src, counts).await,
+        target().query_strings(&tgt, counts).await
+    );
+    for q in [
+        "SELECT * FROM skew WHERE k = 1000",
+        "SELECT * FROM skew WHERE k = 10",
+        "SELECT * FROM skew WHERE k = 11",
+        "SELECT * FROM skew WHERE k BETWEEN 20 AND 40",
+        "SELECT * FROM skew WHERE k > 500",
+        "SELECT * FROM skew WHERE k < 12",
+        "SELECT * FROM skew WHERE k = 1000 AND tag = 'Tag 3'",
+        "SELECT * FROM skew WHERE tag = 'Tag 3x'",
+        "SELECT * FROM skew WHERE tag = 'Tag 3'",
+        "SELECT * FROM skew WHERE tag LIKE 'Tag 1%'",
+        "SELECT * FROM skew WHERE lower(tag) = 'tag 5'",
+        "SELECT * FROM skew WHERE lower(tag) = 'tag 5x'",
+        "SELECT * FROM skew WHERE arr @> ARRAY[3]",
+        "SELECT * FROM skew WHERE arr && ARRAY[1, 2]",
+        "SELECT * FROM skew WHERE id < 100",
+        "SELECT * FROM skew WHERE id BETWEEN 100 AND 20000",
+        "SELECT * FROM parted WHERE region = 'us'",
+        "SELECT * FROM parted WHERE id < 50",
+        "SELECT k, count(*) FROM skew GROUP BY k",
+        "SELECT tag, count(*) FROM skew GROUP BY tag",
+        "SELECT * FROM skew a JOIN skew b ON a.k = b.id WHERE a.k = 1000",
+        "SELECT DISTINCT k FROM skew ORDER BY k",
+    ] {
+        assert_eq!(
+            plan_shape(source(), &src, q).await,
+            plan_shape(target(), &tgt, q).await,
+            "{q}"
+        );
+    }
+    // The never-analysed table is analysed, and the report says so.
+    assert!(stats.tables_analyzed >= 1, "{stats:?}");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("fresh") && w.message.contains("never analysed")),
+        "{:?}",
+        r.warnings
+    );
+    let fresh = "SELECT count(*) FROM pg_stats WHERE tablename = 'fresh'";
+    assert_eq!(
+        target().query_strings(&tgt, fresh).await[0][0].as_deref(),
+        Some("2")
+    );
+    if !ranges_carried {
+        assert!(stats.columns_analyzed >= 1, "{stats:?}");
+    }
 }

@@ -520,25 +520,35 @@ async fn json_logs_are_one_object_per_line_with_the_migration_id_and_database() 
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
 
-/// The documented cut-over command, run after a first run that migrated a database by dump:
-/// that database is reported as done earlier, not migrated again ("already exists").
+/// The documented cut-over command, run after a first run that migrated one database by dump
+/// and left another replicating: the dumped one is reported done on its ledger's word, not
+/// migrated again ("already exists"); once both are done the ledgers go. After a first run that
+/// finished everything, nothing proves what the target holds: the cut-over refuses (exit 2).
 #[tokio::test]
 async fn a_cut_over_leaves_databases_migrated_by_dump_alone() {
     let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());
-    let db = src.create_database("dumped then cut over ").await;
+    let dumped = src.create_database("dumped then cut over ").await;
+    let replicated = src.create_database("replicated then cut over ").await;
+    // No key: this database falls back to dump, the other replicates.
     src.execute(
-        &db,
+        &dumped,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)",
+    )
+    .await;
+    src.execute(
+        &replicated,
         "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)",
     )
     .await;
+    let only = format!("{dumped},{replicated}");
     let base = [
         "-s".to_owned(),
         src.superuser_uri("postgres"),
         "-t".to_owned(),
         tgt.superuser_uri("postgres"),
         "--only-db".to_owned(),
-        db.clone(),
+        only,
         "--json".to_owned(),
         "-".to_owned(),
     ];
@@ -547,19 +557,54 @@ async fn a_cut_over_leaves_databases_migrated_by_dump_alone() {
         args.extend_from_slice(extra);
         pg_migrate(&args)
     };
-    let first = run(&["--dump-only"]);
+    let method = |o: &std::process::Output, db: &str| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON report");
+        let d = v["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dbname"] == db)
+            .cloned()
+            .expect("database reported");
+        (
+            d["method"].as_str().unwrap_or("").to_owned(),
+            d["status"].as_str().unwrap().to_owned(),
+            d["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    let first = run(&[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(method(&first, &dumped).0, "dump", "{}", text(&first));
+    assert_eq!(method(&first, &replicated).1, "running", "{}", text(&first));
     let cut_over = run(&["--max-replication-lag", "0", "--stop-replication"]);
     let all = text(&cut_over);
     // Never migrated again, nor refused as "not empty": reported as done earlier.
     assert_eq!(cut_over.status.code(), Some(0), "{all}");
     assert!(!all.contains("already exists"), "{all}");
     assert!(!all.contains("is not empty"), "{all}");
-    assert!(all.contains("nothing to cut over"), "{all}");
-    assert_eq!(
-        tgt.query_strings(&db, "SELECT count(*) FROM t").await[0][0].as_deref(),
-        Some("2")
-    );
+    let (_, status, message) = method(&cut_over, &dumped);
+    assert_eq!(status, "done", "{all}");
+    assert!(message.contains("nothing to cut over"), "{all}");
+    assert_eq!(method(&cut_over, &replicated).1, "done", "{all}");
+    for db in [&dumped, &replicated] {
+        assert_eq!(
+            tgt.query_strings(db, "SELECT count(*) FROM t").await[0][0].as_deref(),
+            Some("2")
+        );
+        assert!(
+            tgt.query_strings(
+                db,
+                "SELECT 1 FROM pg_namespace WHERE nspname = 'db_migrate'"
+            )
+            .await
+            .is_empty(),
+            "{db}: the ledger is removed once the run is done"
+        );
+    }
+    // Run again, the cut-over has nothing to prove the databases by: refused, nothing written.
+    let again = run(&["--max-replication-lag", "0", "--stop-replication"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("holds no ledger"), "{}", text(&again));
 }
 
 /// A table whose name holds a line break: the fingerprint stored at set-up is read back at
@@ -693,8 +738,9 @@ async fn tables_without_replica_identity_never_get_published() {
         pg_migrate(&args)
     };
     let refused = run(&["--repl-only"]);
-    // A database-level preflight error: that database fails before anything is created.
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    // A database-level preflight error: that database fails before anything is created (the
+    // only one selected, so the run is refused as a whole: exit 2).
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     let v: Value = serde_json::from_slice(&refused.stdout).unwrap();
     assert_eq!(v["databases"][0]["status"], "failed", "{v}");
     assert!(

@@ -239,9 +239,10 @@ async fn a_killed_run_is_refused_without_resume_and_resume_completes_it() {
     child.kill().unwrap(); // SIGKILL: nothing of ours runs afterwards
     let _ = child.wait();
 
-    // The same command again writes nothing and names both ways on.
+    // The same command again writes nothing (exit 2: refused as a whole) and names both ways
+    // on.
     let (code, _, err) = finish(spawn(&db, &[]));
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     for needle in [
         "unfinished migration",
         "--resume",
@@ -278,26 +279,22 @@ async fn a_killed_run_is_refused_without_resume_and_resume_completes_it() {
     assert!(warned, "the report warns about writes in between: {v}");
     assert_migrated(&db).await;
 
-    // A completed migration run again is refused as not empty; --resume skips it as done.
+    // A completed migration run again is refused as not empty, and so is --resume: the run
+    // was done as a whole and removed its ledger, so nothing proves what the database holds
+    // (exit 2, nothing written).
+    assert!(!has_ledger(&db).await);
     let (code, _, err) = finish(spawn(&db, &[]));
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("is not empty: 2 tables"), "{err}");
     let (code, _, err) = finish(spawn(&db, &["--resume"]));
-    assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("skipped (--resume)"), "{err}");
-    // With --verify the skipped database is still compared: the proof asked for is given.
-    let (code, out, err) = finish(spawn(&db, &["--resume", "--verify", "--json", "-"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("holds no ledger"), "{err}");
+    assert!(err.contains("--verify-only"), "{err}");
+    // The proof asked for is --verify-only's, whatever migrated the database.
+    let (code, out, err) = finish(spawn(&db, &["--verify-only", "--json", "-"]));
     assert_eq!(code, Some(0), "{err}");
     let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
-    let entry = database(&v, &db);
-    assert!(
-        entry["message"]
-            .as_str()
-            .unwrap()
-            .contains("skipped (--resume)"),
-        "{v}"
-    );
-    assert_eq!(entry["verify"]["status"], "equal", "{v}");
+    assert_eq!(database(&v, &db)["verify"]["status"], "equal", "{v}");
 }
 
 #[tokio::test]
@@ -439,7 +436,15 @@ async fn non_empty_targets_are_refused_and_empty_existing_ones_are_used() {
     );
     let empty_entry = result.databases.iter().find(|d| d.dbname == empty).unwrap();
     assert_eq!(empty_entry.status, DbStatus::Done, "{}", result.to_json());
-    assert!(!has_ledger(&empty).await);
+    // Its ledger stays, recording it done, until the run's other database is done too: the
+    // proof that a --resume may leave it alone.
+    assert!(has_ledger(&empty).await);
+    assert_eq!(
+        tgt.query_strings(&empty, "SELECT stage FROM db_migrate.run")
+            .await[0][0]
+            .as_deref(),
+        Some("done")
+    );
 }
 
 /// Cancelling the run while the target's schema is being created stops that stage: the run

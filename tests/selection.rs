@@ -279,8 +279,9 @@ async fn excluded_extension_is_not_created_and_its_users_are_skipped() {
         "-",
     ];
     let refused = pg_migrate(&base);
-    // A database-level preflight error: that database fails (exit 1).
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    // A database-level preflight error: that database fails; the only one, so the run is
+    // refused as a whole (exit 2).
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("pg_buffercache"));
 
     let mut args = base.to_vec();
@@ -452,7 +453,8 @@ async fn legacy_output_has_the_old_tools_lines_and_failure_line() {
     );
     assert!(!err.contains("did not succeed"), "{err}");
 
-    // A failed database: status 'failed' and the old tool's line on stderr, exit 1.
+    // A failed database: status 'failed' and the old tool's line on stderr; refused by
+    // preflight as the only database, so exit 2 (nothing was written).
     let missing = source().create_database("sel legacy missing").await;
     let o = pg_migrate(&[
         "-s",
@@ -465,7 +467,7 @@ async fn legacy_output_has_the_old_tools_lines_and_failure_line() {
         "--output-format",
         "legacy",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains(&format!(

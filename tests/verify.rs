@@ -427,6 +427,15 @@ async fn tables_of_one_side_and_unreadable_tables_are_skipped_with_why() {
     target()
         .execute(&db, "CREATE TABLE src_only (id int)")
         .await;
+    // A table nobody compared is never reported equal: the comparison could not be made.
+    let r = verify_as(&db, source().uri(&user, &pw, &db), 10).await;
+    assert_eq!(r.status, VerifyStatus::Failed, "{r:#?}");
+    source()
+        .execute(
+            &db,
+            &format!("GRANT SELECT ON secret TO {}", quote_ident(&user)),
+        )
+        .await;
     let r = verify_as(&db, source().uri(&user, &pw, &db), 10).await;
     assert!(r.is_equal(), "{r:#?}");
 }

@@ -97,19 +97,6 @@ impl DatabaseInfo {
     }
 }
 
-/// The databases to migrate: migratable ones not named in `filtered` and, when `only` is not
-/// empty, named in `only`; in name order.
-pub fn select_databases<'a>(
-    all: &'a [DatabaseInfo],
-    filtered: &[String],
-    only: &[String],
-) -> Vec<&'a DatabaseInfo> {
-    all.iter()
-        .filter(|d| d.is_migratable() && !filtered.iter().any(|f| f == &d.name))
-        .filter(|d| only.is_empty() || only.iter().any(|o| o == &d.name))
-        .collect()
-}
-
 /// `pg_database_size` of one database, or `None` when the user may not see it (no CONNECT
 /// privilege and no `pg_read_all_stats`).
 pub async fn database_size(session: &Session, name: &str) -> Result<Option<i64>> {

@@ -105,11 +105,21 @@ pub struct PgArgs {
     #[arg(long = "copy-format", value_enum, default_value = "auto")]
     pub copy_format: CopyFormatArg,
     /// Copy tables larger than SIZE in parallel parts (e.g. 512MB, 2GB; 0 disables).
-    #[arg(long = "split-tables-larger-than", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(
+        long = "split-tables-larger-than",
+        value_name = "SIZE",
+        allow_negative_numbers = true,
+        value_parser = parse_size
+    )]
     pub split_tables_larger_than: Option<u64>,
-    /// Do not ANALYZE the loaded tables.
-    #[arg(long = "no-analyze")]
+    /// Do not ANALYZE the loaded tables (the same as --statistics none).
+    #[arg(long = "no-analyze", conflicts_with = "statistics")]
     pub no_analyze: bool,
+    /// Where the loaded tables' planner statistics come from: the source's, restored on a
+    /// PostgreSQL 18+ target (restore, the default; analyze on older targets), ANALYZE on the
+    /// target, or none.
+    #[arg(long = "statistics", value_enum, value_name = "MODE")]
+    pub statistics: Option<StatisticsArg>,
     /// Do not copy the rows of extension configuration tables.
     #[arg(long = "no-replicate-extension-tables")]
     pub no_replicate_extension_tables: bool,
@@ -165,11 +175,16 @@ pub struct PgArgs {
     )]
     pub verify_only: bool,
     /// Differing keys listed per table at most (default 10).
-    #[arg(long = "verify-max-rows", value_name = "N")]
+    #[arg(
+        long = "verify-max-rows",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_count::<usize>
+    )]
     pub verify_max_rows: Option<usize>,
     /// Continue an interrupted or failed migration: databases done are skipped, committed
     /// table parts kept, the rest copied in a new snapshot.
-    #[arg(long = "resume", conflicts_with_all = ["clean", "cleanup"])]
+    #[arg(long = "resume", conflicts_with_all = ["clean", "cleanup", "verify_only"])]
     pub resume: bool,
     /// Remove what an unfinished earlier run wrote to a target database (the database if it
     /// created it, else exactly the objects its ledger lists), then migrate it again.
@@ -178,7 +193,13 @@ pub struct PgArgs {
     /// Retries of a copy task that failed with a transient error (lost connection, server
     /// restart, 57P01, 40001, 40P01, 53300...), on new sessions, waiting 1 s, 2 s, 4 s... (at
     /// most 30 s) in between; 0 disables retries.
-    #[arg(long = "copy-retries", value_name = "N", default_value_t = crate::copy::retry::DEFAULT_RETRIES)]
+    #[arg(
+        long = "copy-retries",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_count::<u32>,
+        default_value_t = crate::copy::retry::DEFAULT_RETRIES
+    )]
     pub copy_retries: u32,
     /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
     /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
@@ -266,6 +287,31 @@ pub fn parse_sessions(s: &str) -> std::result::Result<usize, String> {
         .ok_or_else(|| format!("expected a whole number from 1 to {MAX_SESSIONS}"))
 }
 
+/// `--verify-max-rows`, `--copy-retries`: a whole number from 0 to the type's largest. Negative
+/// numbers reach this parser (rather than clap's "unexpected argument") so that the error says
+/// which values are allowed.
+pub fn parse_count<T>(s: &str) -> std::result::Result<T, String>
+where
+    T: std::str::FromStr + std::fmt::Display + num_bounded::Max,
+{
+    s.trim()
+        .parse::<T>()
+        .map_err(|_| format!("expected a whole number from 0 to {}", T::MAX))
+}
+
+/// The largest value of the counters [`parse_count`] reads, for its message.
+pub mod num_bounded {
+    pub trait Max {
+        const MAX: Self;
+    }
+    impl Max for u32 {
+        const MAX: u32 = u32::MAX;
+    }
+    impl Max for usize {
+        const MAX: usize = usize::MAX;
+    }
+}
+
 /// `--max-replication-lag`, `--dbs-max-total-size`: bytes (0 or more), or -1 for "none"; a
 /// number below -1 is a typo, not a silent -1.
 pub fn parse_bytes_or_minus_one(s: &str) -> std::result::Result<i64, String> {
@@ -279,6 +325,14 @@ pub fn parse_bytes_or_minus_one(s: &str) -> std::result::Result<i64, String> {
                 i64::MAX
             )
         })
+}
+
+/// `--statistics` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatisticsArg {
+    Restore,
+    Analyze,
+    None,
 }
 
 /// `--copy-format` values.
@@ -296,7 +350,7 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: u64 = num.parse().map_err(|_| {
-        format!("invalid size {s:?}: expected a number with an optional unit (kB, MB, GB, TB)")
+        format!("invalid size {s:?}: expected 0 or more, with an optional unit (kB, MB, GB, TB)")
     })?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,

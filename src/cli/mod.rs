@@ -4,7 +4,13 @@
 //! [`MigrateOptions`] (what the library understands), ripgrep's lowargs/hiargs split. The flag
 //! names are those of the Python aiven-db-migrate, so existing scripts keep working.
 //!
-//! Exit codes: 0 success; 1 a database failed; 2 invalid arguments or failed validation.
+//! Exit codes (README's table; `tests/cli.rs` provokes each):
+//! - 0: every database done (and equal where verified), or preflight passed (`--validate`);
+//! - 1: a database failed (or was refused by preflight while others were migrated), or
+//!   verification found a difference;
+//! - 2: invalid arguments, or preflight refused the run: nothing was written anywhere;
+//! - 3: the work is done but its result could not be written (`--json`, `--print-ddl`);
+//! - 130: a second interrupt (or 15 s after the first) ended the run at once.
 //!
 //! The command line is the library's `cli` feature (on by default): clap, the log subscriber
 //! and signal handling are compiled only with it, so a library user who builds options
@@ -33,6 +39,33 @@ use crate::report::{MigrateResult, render_findings};
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_DB_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+pub const EXIT_OUTPUT: i32 = 3;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The exit code of a run's result. 2 means that preflight refused the whole run, so nothing
+/// was written anywhere (every database refused, or none selected); once anything was written,
+/// a database that failed, preflight's refusal of it included, is 1. A success is only ever a
+/// result whose every database is done (and equal, where verified) and whose preflight passed.
+pub fn exit_code(result: &MigrateResult, validate_only: bool) -> i32 {
+    let refused = |d: &crate::report::DatabaseResult| {
+        d.status == crate::report::DbStatus::Failed
+            && d.phase == Some(crate::error::Phase::Preflight)
+    };
+    if validate_only {
+        if result.validation.ok {
+            EXIT_OK
+        } else {
+            EXIT_INVALID
+        }
+    } else if result.succeeded() {
+        EXIT_OK
+    } else if !result.validation.ok && result.databases.iter().all(refused) {
+        EXIT_INVALID
+    } else {
+        EXIT_DB_FAILED
+    }
+}
+
 fn init_logging(args: &PgArgs, migration_id: &str) {
     logging::init(
         args.log_format,
@@ -106,6 +139,48 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
+    // Nothing the run reads may be what it writes.
+    let mut inputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(p) = &parsed.role_passwords {
+        inputs.push(("--role-passwords", p));
+    }
+    for c in [&opts.source, &opts.target] {
+        if let Some(crate::conn::SslRootCert::File(p)) = &c.sslrootcert {
+            inputs.push(("sslrootcert", p));
+        }
+        for (key, p) in [
+            ("sslcert", &c.sslcert),
+            ("sslkey", &c.sslkey),
+            ("passfile", &c.passfile),
+        ] {
+            if let Some(p) = p {
+                inputs.push((key, p));
+            }
+        }
+    }
+    let json_path = parsed
+        .json
+        .as_deref()
+        .filter(|j| *j != "-")
+        .map(std::path::Path::new);
+    if let Some(p) = json_path {
+        inputs.push(("--json", p));
+    }
+    if let Some(out) = &ddl_out
+        && let Err(e) = out.check_not_input(&inputs)
+    {
+        eprintln!("pg_migrate: {e}");
+        return EXIT_INVALID;
+    }
+    if json_path.is_some() {
+        inputs.pop();
+    }
+    if let Some(out) = &json_out
+        && let Err(e) = out.check_not_input(&inputs)
+    {
+        eprintln!("pg_migrate: {e}");
+        return EXIT_INVALID;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -133,7 +208,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             cancel.cancel();
             let _ = tokio::time::timeout(signals::WIND_DOWN, signals.next()).await;
             eprint!("{}", signals::exit_now_message(&cleanup_hint));
-            std::process::exit(130);
+            std::process::exit(EXIT_INTERRUPTED);
         }
     });
     let span = tracing::info_span!("migration", id = %opts.migration_id);
@@ -148,7 +223,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
                     Ok(()) => EXIT_OK,
                     Err(e) => {
                         eprintln!("pg_migrate: {e}");
-                        EXIT_INVALID
+                        EXIT_OUTPUT
                     }
                 },
                 Err(e) => {
@@ -179,7 +254,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             .and_then(|_| out.flush())
         {
             eprintln!("pg_migrate: cannot write the result to stdout: {e}");
-            return EXIT_INVALID;
+            return EXIT_OUTPUT;
         }
     } else {
         report = result.render_table();
@@ -197,16 +272,13 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     if let Some(out) = json_out
         && let Err(e) = write_json(out, &result)
     {
-        eprintln!("pg_migrate: {e}");
-        return EXIT_INVALID;
+        eprintln!(
+            "pg_migrate: {e} (the run itself ended with exit code {})",
+            exit_code(&result, validate_only)
+        );
+        return EXIT_OUTPUT;
     }
-    if !result.validation.ok && (validate_only || result.databases.is_empty()) {
-        EXIT_INVALID
-    } else if !result.succeeded() {
-        EXIT_DB_FAILED
-    } else {
-        EXIT_OK
-    }
+    exit_code(&result, validate_only)
 }
 
 /// Runs `db-migrate <command> ...`: `pg` is the only command.

@@ -1,7 +1,7 @@
 //! Turns the parsed flags into [`MigrateOptions`], the library's view of a run: the checks that
 //! involve several flags at once, and the defaults the flags leave to the library.
 
-use super::args::{CopyFormatArg, MethodArg, PgArgs};
+use super::args::{CopyFormatArg, MethodArg, PgArgs, StatisticsArg};
 use crate::conn::ConnInfo;
 use crate::error::{Error, Result};
 use crate::options::{MigrateOptions, RolePasswords, RunMode, random_migration_id};
@@ -90,7 +90,12 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if let Some(size) = a.split_tables_larger_than {
                     c.split_larger_than = size;
                 }
-                c.analyze = !a.no_analyze;
+                use crate::copy::statistics::Statistics;
+                c.statistics = match (a.no_analyze, a.statistics) {
+                    (true, _) | (_, Some(StatisticsArg::None)) => Statistics::None,
+                    (_, Some(StatisticsArg::Analyze)) => Statistics::Analyze,
+                    (_, Some(StatisticsArg::Restore) | None) => Statistics::Restore,
+                };
                 c.retries = a.copy_retries;
                 c.extension_tables = !a.no_replicate_extension_tables;
                 if a.json.as_deref() == Some("-") {
@@ -259,7 +264,7 @@ mod tests {
         assert_eq!(o.copy.jobs.get(), 3);
         assert_eq!(o.copy.format, crate::copy::CopyFormat::Text);
         assert_eq!(o.copy.split_larger_than, 1 << 20);
-        assert!(!o.copy.analyze);
+        assert_eq!(o.copy.statistics, crate::copy::statistics::Statistics::None);
         assert!(!o.copy.extension_tables);
     }
 

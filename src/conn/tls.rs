@@ -81,13 +81,8 @@ fn load_roots(root: &SslRootCert) -> Result<RootCertStore> {
             }
         }
         SslRootCert::File(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| {
-                    tls_error(format!(
-                        "could not read root certificate file \"{}\": {e}",
-                        path.display()
-                    ))
-                })?
+            let pem = read_pem(path, "root certificate file")?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| {
                     tls_error(format!(
@@ -114,12 +109,19 @@ fn load_roots(root: &SslRootCert) -> Result<RootCertStore> {
     Ok(store)
 }
 
+/// A PEM file named in the connection string, read with the bound every input file has.
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
+    crate::input::read_bounded(path, crate::input::MAX_INPUT_BYTES)
+        .map_err(|e| tls_error(format!("could not read {what} \"{}\": {e}", path.display())))
+}
+
 fn load_client_cert(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+    let pem = read_pem(cert, "client certificate")?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
             tls_error(format!(
                 "could not read client certificate \"{}\": {e}",
@@ -132,7 +134,8 @@ fn load_client_cert(
             cert.display()
         )));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+    let key_pem = read_pem(key, "client private key")?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
         tls_error(format!(
             "could not read client private key \"{}\": {e}",
             key.display()

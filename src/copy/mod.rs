@@ -66,6 +66,7 @@ pub mod resume;
 pub mod retry;
 pub mod sched;
 pub mod sequences;
+pub mod statistics;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -135,8 +136,9 @@ pub struct CopyOptions {
     /// Tables larger than this many bytes (heap + TOAST on the source) are copied in parts
     /// of about this size. 0 disables splitting. Default [`DEFAULT_SPLIT_LARGER_THAN`].
     pub split_larger_than: u64,
-    /// `ANALYZE` the loaded tables (default true; `--no-analyze` sets false).
-    pub analyze: bool,
+    /// The loaded tables' planner statistics: the source's restored (18+ targets), `ANALYZE`,
+    /// or none (`--statistics`, `--no-analyze`; see [`statistics`]).
+    pub statistics: statistics::Statistics,
     /// Copy extension configuration tables (default true;
     /// `--no-replicate-extension-tables` sets false).
     pub extension_tables: bool,
@@ -175,7 +177,7 @@ impl Default for CopyOptions {
             jobs: default_jobs(),
             format: CopyFormat::Auto,
             split_larger_than: DEFAULT_SPLIT_LARGER_THAN,
-            analyze: true,
+            statistics: statistics::Statistics::default(),
             extension_tables: true,
             progress: ProgressMode::Auto,
             ledger: false,
@@ -309,6 +311,8 @@ pub struct CopyReport {
     /// Transient failures that were retried (all tasks).
     #[serde(skip_serializing_if = "is_zero")]
     pub retries: u32,
+    /// Where the planner statistics of the loaded tables came from.
+    pub statistics: statistics::StatisticsReport,
 }
 
 /// Copies all data of one database. `snapshot`: an already exported snapshot to use (the
@@ -588,7 +592,7 @@ async fn run(
         post_data.by_table,
         &plan.large_objects,
         large_objects::BATCH,
-        opts.analyze,
+        opts.statistics != statistics::Statistics::None,
         control.major() >= 16,
     );
     let progress = Arc::new(Progress {
@@ -614,6 +618,11 @@ async fn run(
         table_retries: Mutex::new(vec![0; tables_count]),
         table_errors: Mutex::new(vec![None; tables_count]),
         retried: std::sync::atomic::AtomicU32::new(0),
+        statistics: opts.statistics.effective(control.server_version_num()),
+        statistics_report: Mutex::new(statistics::StatisticsReport {
+            method: opts.statistics.effective(control.server_version_num()),
+            ..Default::default()
+        }),
     });
     let reporter_done = CancellationToken::new();
     let reporter = progress::spawn(
@@ -768,6 +777,7 @@ async fn run(
         seconds: started.elapsed().as_secs_f64(),
         warnings,
         retries: shared.retried.load(std::sync::atomic::Ordering::Relaxed),
+        statistics: shared.statistics_report.lock().unwrap().clone(),
     };
     tracing::info!(
         database = dbname_source,

@@ -34,9 +34,12 @@ pub enum Task {
         jobs: Vec<PostDataJob>,
     },
     LargeObjects(Vec<u32>),
+    /// The table's planner statistics (see [`super::statistics`]); `only`: a partitioned
+    /// table, whose partitions get their own task.
     Analyze {
-        sql: String,
-        describe: String,
+        schema: String,
+        table: String,
+        only: bool,
     },
 }
 
@@ -49,7 +52,9 @@ impl Task {
                 .map(|j| j.describe.clone())
                 .unwrap_or_else(|| "post-data".into()),
             Task::LargeObjects(oids) => format!("{} large objects", oids.len()),
-            Task::Analyze { describe, .. } => describe.clone(),
+            Task::Analyze { schema, table, .. } => {
+                format!("statistics of {}", qualified(schema, table))
+            }
         }
     }
 }
@@ -64,7 +69,8 @@ struct Unit {
     phase1_left: usize,
     /// Everything else, run in order.
     phase2: Vec<PostDataJob>,
-    analyze: Option<String>,
+    /// Its statistics task, `Some(only)` until queued.
+    analyze: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -124,7 +130,7 @@ impl Sched {
     ) -> (Sched, Vec<(RelKey, Vec<PostDataJob>)>) {
         let mut s = Sched::default();
         let mut unit_of: HashMap<RelKey, usize> = HashMap::new();
-        let mut new_unit = |s: &mut Sched, key: &RelKey, analyze_sql: Option<String>| -> usize {
+        let mut new_unit = |s: &mut Sched, key: &RelKey, analyze_only: Option<bool>| -> usize {
             if let Some(&u) = unit_of.get(key) {
                 return u;
             }
@@ -136,23 +142,18 @@ impl Sched {
                 phase1,
                 phase1_left: 0,
                 phase2,
-                analyze: analyze_sql,
+                analyze: analyze_only,
             });
             unit_of.insert(key.clone(), s.units.len() - 1);
             s.units.len() - 1
         };
         for (i, t) in tables.iter().enumerate() {
-            let own = new_unit(
-                &mut s,
-                &t.key(),
-                analyze.then(|| format!("ANALYZE {}", t.qualified())),
-            );
+            let own = new_unit(&mut s, &t.key(), analyze.then_some(false));
             s.units[own].waiting += 1;
             let mut units = vec![own];
             for a in &t.ancestors {
-                let sql = (analyze && analyze_only_parents)
-                    .then(|| format!("ANALYZE ONLY {}", qualified(&a.0, &a.1)));
-                let u = new_unit(&mut s, a, sql);
+                let only = (analyze && analyze_only_parents).then_some(true);
+                let u = new_unit(&mut s, a, only);
                 s.units[u].waiting += 1;
                 units.push(u);
             }
@@ -272,11 +273,12 @@ impl Sched {
     }
 
     fn queue_analyze(&mut self, u: usize) {
-        if let Some(sql) = self.units[u].analyze.take() {
+        if let Some(only) = self.units[u].analyze.take() {
             let key = &self.units[u].key;
             self.analyze.push_back(Task::Analyze {
-                sql,
-                describe: format!("ANALYZE {}", qualified(&key.0, &key.1)),
+                schema: key.0.clone(),
+                table: key.1.clone(),
+                only,
             });
         }
     }
@@ -410,7 +412,7 @@ mod tests {
         }
         s.task_ended();
         assert!(
-            matches!(s.pop(), Some(Task::Analyze { sql, .. }) if sql == "ANALYZE \"s\".\"big\"")
+            matches!(s.pop(), Some(Task::Analyze { table, only: false, .. }) if table == "big")
         );
         s.task_ended();
         // The parent's index waits for both leaves.
@@ -431,11 +433,11 @@ mod tests {
         }
         s.task_ended();
         assert!(
-            matches!(s.pop(), Some(Task::Analyze { sql, .. }) if sql == "ANALYZE \"s\".\"leaf2\"")
+            matches!(s.pop(), Some(Task::Analyze { table, only: false, .. }) if table == "leaf2")
         );
         s.task_ended();
         assert!(
-            matches!(s.pop(), Some(Task::Analyze { sql, .. }) if sql == "ANALYZE ONLY \"s\".\"parent\"")
+            matches!(s.pop(), Some(Task::Analyze { table, only: true, .. }) if table == "parent")
         );
         s.task_ended();
         assert!(s.pop().is_none());

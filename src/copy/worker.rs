@@ -168,6 +168,9 @@ pub struct Shared {
     pub table_errors: Mutex<Vec<Option<String>>>,
     /// Transient failures retried, all tasks.
     pub retried: std::sync::atomic::AtomicU32,
+    /// What the loaded tables' statistics come from, for this target.
+    pub statistics: super::statistics::Statistics,
+    pub statistics_report: Mutex<super::statistics::StatisticsReport>,
 }
 
 /// The Cancelled error.
@@ -528,21 +531,58 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                 bytes,
             })
         }
-        Task::Analyze { sql, describe } => {
-            let tgt = conns.target(sh).await?;
-            let cancel = cancel_all(vec![tgt.canceller()]);
-            let r = guarded(sh, cancel, tgt.simple_query(sql)).await;
-            match r {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
-                // Statistics are an optimisation: a failed ANALYZE is a warning.
-                Err(e) => {
-                    let table = describe.strip_prefix("ANALYZE ").unwrap_or(describe);
-                    sh.warnings.lock().unwrap().push(
-                        Warning::data(format!("{describe} failed on the target: {e}"))
-                            .on(format!("table {table}")),
-                    )
+        Task::Analyze {
+            schema,
+            table,
+            only,
+        } => {
+            use super::statistics::{self, Statistics};
+            let qualified = crate::sql::qualified(schema, table);
+            let r = if sh.statistics == Statistics::Restore {
+                let src = conns.source(sh).await?;
+                let src_cancel = src.canceller();
+                // Both sessions are needed at once: the source's is taken out while it runs.
+                let mut src_session = conns.src.take().expect("just opened");
+                let tgt = conns.target(sh).await?;
+                let cancel = cancel_all(vec![src_cancel, tgt.canceller()]);
+                let r = guarded(
+                    sh,
+                    cancel,
+                    statistics::restore(&mut src_session, tgt, schema, table, *only),
+                )
+                .await;
+                // A failed source query aborts the session's snapshot transaction: the next
+                // task opens a new one.
+                if r.is_ok() {
+                    conns.src = Some(src_session);
                 }
+                r
+            } else {
+                let tgt = conns.target(sh).await?;
+                let cancel = cancel_all(vec![tgt.canceller()]);
+                guarded(sh, cancel, statistics::analyze(tgt, schema, table, *only)).await
+            };
+            match r {
+                Ok(o) => {
+                    if !o.notes.is_empty() {
+                        sh.warnings.lock().unwrap().push(
+                            Warning::data(format!(
+                                "statistics of table {qualified}: {}",
+                                o.notes.join("; ")
+                            ))
+                            .on(format!("table {qualified}")),
+                        );
+                    }
+                    sh.statistics_report.lock().unwrap().add(&o);
+                }
+                Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
+                // Statistics are an optimisation: a failure is a warning.
+                Err(e) => sh.warnings.lock().unwrap().push(
+                    Warning::data(format!(
+                        "the statistics of table {qualified} could not be set on the target: {e}"
+                    ))
+                    .on(format!("table {qualified}")),
+                ),
             }
             Ok(Outcome::Analyzed)
         }

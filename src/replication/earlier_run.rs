@@ -171,7 +171,7 @@ pub async fn check_earlier_run(
     let Some(run) = find_earlier_run(pair).await? else {
         return Ok(None);
     };
-    if !(run.is_healthy() && opts.stop_replication && opts.max_replication_lag.is_some()) {
+    if !(run.is_healthy() && opts.is_cut_over()) {
         return Err(run.refusal());
     }
     info!(database = %dbname, "cutting over the replication of an earlier run");

@@ -110,7 +110,6 @@
 
 pub mod adopt;
 mod cutover;
-pub mod done_earlier;
 mod earlier_run;
 pub mod fallback;
 pub mod fingerprint;
@@ -190,6 +189,15 @@ pub struct ReplicationOptions {
     /// `--verify`: compare source and target at the cut-over, before the subscription is
     /// dropped ([`verify`]).
     pub verify: Option<crate::verify::Settings>,
+}
+
+impl ReplicationOptions {
+    /// The documented cut-over run: the first command again plus `--max-replication-lag` and
+    /// `--stop-replication`. It finishes the databases the first run left replicating and
+    /// leaves those whose ledger says they are done alone.
+    pub fn is_cut_over(&self) -> bool {
+        self.stop_replication && self.max_replication_lag.is_some()
+    }
 }
 
 impl Default for ReplicationOptions {

@@ -101,12 +101,12 @@ pub fn select_databases(
             selected.push(d.name.clone());
         }
     }
-    if selected.is_empty() && opts.mode != crate::options::RunMode::Cleanup {
+    if selected.is_empty() {
         report.error(
             CHECK,
             None,
             format!(
-                "no database left to migrate: the source's databases ({}) are all left out by \
+                "no database selected: the source's databases ({}) are all left out by \
                  -f/--filtered-db, --only-db or as provider databases",
                 listing()
             ),

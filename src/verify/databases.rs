@@ -1,12 +1,13 @@
 //! `--verify-only`: the databases selected by `-f` / `--only-db` compared one after the other,
 //! nothing written on either side, whatever tool migrated them.
 
-use crate::catalog::databases::{list_databases, select_databases};
+use crate::catalog::databases::list_databases;
 use crate::conn::connect;
 use crate::error::Side;
 use crate::options::MigrateOptions;
 use crate::pair::DbPair;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult};
+use crate::selection::preflight::select_databases;
 
 use super::VerifyJob;
 
@@ -38,8 +39,13 @@ pub async fn verify_databases(opts: &MigrateOptions) -> MigrateResult {
             return result;
         }
     };
-    for db in select_databases(&source_dbs, &opts.filtered_dbs, &opts.only_dbs) {
-        let name = db.name.as_str();
+    // The same selection as a migration, with the same errors: a name that does not exist, or
+    // a selection that leaves nothing, is a failed verification, never an empty success.
+    let selected = select_databases(&source_dbs, opts, &mut result.validation);
+    if !result.validation.ok {
+        return result;
+    }
+    for name in selected.iter().map(String::as_str) {
         if !target_dbs.iter().any(|d| d.name == name) {
             result.databases.push(DatabaseResult::new(
                 name,

@@ -434,7 +434,7 @@ fn compare_large_objects(
     LargeObjectsVerify {
         status,
         reason: (status == VerifyStatus::Skipped)
-            .then(|| "the contents of some large objects cannot be read".to_string()),
+            .then(|| report::LARGE_OBJECTS_UNREADABLE.to_string()),
         source_count,
         target_count,
         differences,

@@ -146,6 +146,18 @@ impl TableVerify {
     }
 }
 
+/// What the reason of an object one side's user may not read contains: it was not compared, so
+/// the database cannot be reported equal (its status is `failed`, not `equal`).
+pub const UNREADABLE: &str = "user may not read it";
+
+/// The reason of large objects whose contents one side's user may not read.
+pub const LARGE_OBJECTS_UNREADABLE: &str = "the contents of some large objects cannot be read";
+
+/// Whether a skipped object's `reason` says it could not be read: an equality not proven.
+pub fn unreadable(status: VerifyStatus, reason: Option<&str>) -> bool {
+    status == VerifyStatus::Skipped && reason.is_some_and(|r| r.contains(UNREADABLE))
+}
+
 /// The reason of a table that differed at a cut-over and no longer did when compared again.
 pub const TRANSIENT: &str = "differed while changes were still being applied; equal when compared again after the lag reached 0";
 
@@ -260,6 +272,18 @@ impl VerifyReport {
 
     /// Sets `status` from the parts.
     pub fn settle(&mut self) {
+        // What one side may not read was never compared: "equal" would be a claim without
+        // proof, so it counts as a comparison that could not be made.
+        let unread = self
+            .tables
+            .iter()
+            .any(|t| unreadable(t.status, t.reason.as_deref()))
+            || self
+                .sequences
+                .iter()
+                .any(|s| unreadable(s.status, s.reason.as_deref()))
+            || (self.large_objects.status == VerifyStatus::Skipped
+                && self.large_objects.reason.as_deref() == Some(LARGE_OBJECTS_UNREADABLE));
         let failed = self.tables.iter().any(|t| t.status == VerifyStatus::Failed)
             || self.large_objects.status == VerifyStatus::Failed
             || self
@@ -277,7 +301,7 @@ impl VerifyReport {
             || self.large_objects.status == VerifyStatus::Differs;
         self.status = if differs {
             VerifyStatus::Differs
-        } else if failed {
+        } else if failed || unread {
             VerifyStatus::Failed
         } else {
             VerifyStatus::Equal
@@ -293,11 +317,18 @@ impl VerifyReport {
             .filter(|s| s.status == VerifyStatus::Differs)
             .count();
         format!(
-            "verify: {} ({} tables equal, {} differ, {} skipped, {} failed; {} of {} sequences differ; large objects {}; {:.1} s)",
+            "verify: {} ({} tables equal, {} differ, {} skipped{}, {} failed; {} of {} sequences differ; large objects {}; {:.1} s)",
             self.status.as_str(),
             count(VerifyStatus::Equal),
             count(VerifyStatus::Differs),
             count(VerifyStatus::Skipped),
+            match (self.tables.iter())
+                .filter(|t| unreadable(t.status, t.reason.as_deref()))
+                .count()
+            {
+                0 => String::new(),
+                n => format!(" ({n} unreadable, so not compared)"),
+            },
             count(VerifyStatus::Failed),
             seq_diff,
             self.sequences.len(),

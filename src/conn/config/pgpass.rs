@@ -70,7 +70,16 @@ pub(super) fn password_from_file(
             return None;
         }
     }
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = match crate::input::read_bounded(path, crate::input::MAX_INPUT_BYTES) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(
+                "password file \"{}\" could not be read: {e}; ignoring it",
+                path.display()
+            );
+            return None;
+        }
+    };
     let content = String::from_utf8_lossy(&bytes);
     content
         .split('\n')

@@ -1,0 +1,521 @@
+//! The target's planner statistics, once a table's rows and indexes are in: the source's own,
+//! restored with `pg_restore_relation_stats()` / `pg_restore_attribute_stats()` where the target
+//! has them (PostgreSQL 18 and newer), else computed again by `ANALYZE` (`--statistics`).
+//!
+//! Why carry them: a fresh `ANALYZE` samples again, so for skewed columns, large tables and
+//! per-column statistics targets the target's most-common values, histograms and `n_distinct`
+//! differ from the source's, and the first hours after a cut-over are when plans flip. The
+//! restore functions accept the text form of `pg_stats` read from any older source (pg_dump 18's
+//! `--statistics` and `pg_upgrade` use them the same way).
+//!
+//! What is read: the table's `pg_class` counts and those of its indexes, and every `pg_stats`
+//! row of the table and of its expression indexes, in the copy's snapshot (the worker's source
+//! session holds it), so they describe what was copied. What still gets `ANALYZE`:
+//! - a table the source never analysed (no `pg_stats` row at all): the whole table;
+//! - columns without a `pg_stats` row (added since the last ANALYZE), range columns of a source
+//!   older than 17 (its `pg_stats` lacks their range histograms), and every value the target
+//!   refuses (a type whose text form changed): those columns, named in a warning;
+//! - a table with extended statistics objects (there is no restore function for them before
+//!   PostgreSQL 19): `ANALYZE` first, then the source's column statistics over it.
+//!
+//! Autovacuum's analyze of a freshly loaded table may later replace them, as after
+//! `pg_restore --statistics`; a table whose source sets `autovacuum_enabled = false` keeps them.
+
+use serde::Serialize;
+
+use crate::conn::wire::WireSession;
+use crate::error::Result;
+use crate::sql::{qualified, quote_ident, quote_literal};
+
+/// Where the target's planner statistics come from (`--statistics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Statistics {
+    /// The source's, restored where the target has the restore functions (18+), else
+    /// [`Statistics::Analyze`].
+    #[default]
+    Restore,
+    /// `ANALYZE` of every loaded table on the target.
+    Analyze,
+    /// Nothing (`--no-analyze`): the target's autovacuum analyses the tables later.
+    None,
+}
+
+/// The first target version with `pg_restore_relation_stats()` and
+/// `pg_restore_attribute_stats()`.
+pub const RESTORE_FUNCTIONS_SINCE: u32 = 180000;
+
+impl Statistics {
+    /// What a target of `target_version` (`server_version_num`) gets.
+    pub fn effective(self, target_version: u32) -> Statistics {
+        match self {
+            Statistics::Restore if target_version < RESTORE_FUNCTIONS_SINCE => Statistics::Analyze,
+            other => other,
+        }
+    }
+}
+
+/// What the statistics step did in one database, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatisticsReport {
+    /// `restore`, `analyze` or `none`: what the target got (restore only on 18+).
+    pub method: Statistics,
+    /// Tables, partitions and indexes whose `pg_class` counts were restored.
+    pub relations_restored: u64,
+    /// Column (and index expression) statistics restored.
+    pub columns_restored: u64,
+    /// Tables analysed as a whole (the method `analyze`, or a fallback).
+    pub tables_analyzed: u64,
+    /// Columns analysed after a restore that could not carry them.
+    pub columns_analyzed: u64,
+    /// Time spent in the statistics step, summed over the workers.
+    pub seconds: f64,
+}
+
+impl StatisticsReport {
+    pub fn add(&mut self, o: &Outcome) {
+        self.relations_restored += o.relations_restored;
+        self.columns_restored += o.columns_restored;
+        self.tables_analyzed += o.tables_analyzed;
+        self.columns_analyzed += o.columns_analyzed;
+        self.seconds += o.seconds;
+    }
+
+    /// One phrase for the database's message.
+    pub fn summary(&self) -> String {
+        match self.method {
+            Statistics::None => "statistics: none (--no-analyze)".into(),
+            Statistics::Analyze => format!(
+                "statistics: {} tables analysed ({:.1} s)",
+                self.tables_analyzed, self.seconds
+            ),
+            Statistics::Restore => {
+                let mut s = format!(
+                    "statistics restored from the source: {} relations, {} columns",
+                    self.relations_restored, self.columns_restored
+                );
+                if self.tables_analyzed + self.columns_analyzed > 0 {
+                    s.push_str(&format!(
+                        "; analysed instead: {} tables, {} columns",
+                        self.tables_analyzed, self.columns_analyzed
+                    ));
+                }
+                s + &format!(" ({:.1} s)", self.seconds)
+            }
+        }
+    }
+}
+
+/// What the statistics of one table came to.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub relations_restored: u64,
+    pub columns_restored: u64,
+    pub tables_analyzed: u64,
+    pub columns_analyzed: u64,
+    pub seconds: f64,
+    /// Why something was analysed rather than restored (for a warning).
+    pub notes: Vec<String>,
+}
+
+/// `ANALYZE [ONLY] table [(columns)]`. `ONLY` (16+) keeps a partitioned table's ANALYZE from
+/// sampling its partitions again: they get their own task.
+pub fn analyze_sql(schema: &str, table: &str, only: bool, columns: &[String]) -> String {
+    let mut sql = format!(
+        "ANALYZE {}{}",
+        if only { "ONLY " } else { "" },
+        qualified(schema, table)
+    );
+    if !columns.is_empty() {
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        sql.push_str(&format!(" ({})", cols.join(", ")));
+    }
+    sql
+}
+
+/// `ANALYZE` of the whole table.
+pub async fn analyze(
+    tgt: &mut WireSession,
+    schema: &str,
+    table: &str,
+    only: bool,
+) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    tgt.simple_query(&analyze_sql(schema, table, only, &[]))
+        .await?;
+    Ok(Outcome {
+        tables_analyzed: 1,
+        seconds: started.elapsed().as_secs_f64(),
+        ..Default::default()
+    })
+}
+
+/// One `pg_stats` row as text, in the order of [`STAT_KEYS`].
+#[derive(Debug, Clone)]
+struct StatRow {
+    relname: String,
+    attname: String,
+    attnum: String,
+    is_index: bool,
+    inherited: bool,
+    is_range: bool,
+    values: Vec<Option<String>>,
+}
+
+/// The keys of `pg_restore_attribute_stats()` after the row's identity, with the `pg_stats`
+/// column each is read from and the type the target casts it to.
+const STAT_KEYS: &[(&str, &str)] = &[
+    ("null_frac", "real"),
+    ("avg_width", "integer"),
+    ("n_distinct", "real"),
+    ("most_common_vals", "text"),
+    ("most_common_freqs", "real[]"),
+    ("histogram_bounds", "text"),
+    ("correlation", "real"),
+    ("most_common_elems", "text"),
+    ("most_common_elem_freqs", "real[]"),
+    ("elem_count_histogram", "real[]"),
+    ("range_length_histogram", "text"),
+    ("range_empty_frac", "real"),
+    ("range_bounds_histogram", "text"),
+];
+
+/// The first source version whose `pg_stats` shows range statistics.
+const RANGE_STATS_SINCE: u32 = 170000;
+
+/// Restores the statistics of `schema.table` (and of its indexes) read from `src` (in the copy's
+/// snapshot) on `tgt`, analysing what cannot be restored (see the module documentation).
+pub async fn restore(
+    src: &mut WireSession,
+    tgt: &mut WireSession,
+    schema: &str,
+    table: &str,
+    only: bool,
+) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let version = src.server_version_num();
+    let rel = src
+        .simple_query(&format!(
+            "SELECT c.oid, c.relkind, c.relpages, c.reltuples, c.relallvisible, {frozen},
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = c.oid)
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = {s} AND c.relname = {t}",
+            frozen = if version >= 180000 {
+                "c.relallfrozen"
+            } else {
+                "NULL"
+            },
+            s = quote_literal(schema),
+            t = quote_literal(table),
+        ))
+        .await?;
+    let Some(r) = rel.rows.first() else {
+        // Gone from the source since the copy planned it: nothing to describe it by.
+        return analyze(tgt, schema, table, only).await;
+    };
+    let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+    let (oid, relkind) = (get(0), get(1));
+    let has_extended = get(6) == "t";
+    let main_inherited = relkind == "p";
+    let stats = read_stats(src, &oid, version).await?;
+    if !stats
+        .iter()
+        .any(|s| !s.is_index && s.inherited == main_inherited)
+    {
+        let mut o = analyze(tgt, schema, table, only).await?;
+        o.notes
+            .push("the source has no statistics for it (never analysed)".into());
+        return Ok(o);
+    }
+    let mut out = Outcome::default();
+    if has_extended {
+        // No restore function for extended statistics before 19: ANALYZE computes them, the
+        // column statistics restored below then replace the ones it sampled.
+        tgt.simple_query(&analyze_sql(schema, table, only, &[]))
+            .await?;
+        out.tables_analyzed += 1;
+        out.notes.push(
+            "extended statistics objects cannot be restored before PostgreSQL 19: analysed \
+             for them"
+                .into(),
+        );
+    }
+    // The relation and its indexes.
+    let mut calls: Vec<(Call, String)> = Vec::new();
+    let rel_call = relation_call(
+        schema,
+        table,
+        version,
+        &get(2),
+        &get(3),
+        &get(4),
+        r.get(5).cloned().flatten(),
+    );
+    calls.push((Call::Relation, rel_call.clone()));
+    let indexes = src
+        .simple_query(&format!(
+            "SELECT i.relname, i.relpages, i.reltuples, i.relallvisible, {frozen}
+               FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = {oid}",
+            frozen = if version >= 180000 {
+                "i.relallfrozen"
+            } else {
+                "NULL"
+            },
+        ))
+        .await?;
+    for ix in &indexes.rows {
+        let g = |i: usize| ix.get(i).cloned().flatten().unwrap_or_default();
+        calls.push((
+            Call::Relation,
+            relation_call(
+                schema,
+                &g(0),
+                version,
+                &g(1),
+                &g(2),
+                &g(3),
+                ix.get(4).cloned().flatten(),
+            ),
+        ));
+    }
+    // Columns whose statistics must be computed here instead.
+    let mut analyze_columns: Vec<String> = Vec::new();
+    for s in &stats {
+        if s.is_range && version < RANGE_STATS_SINCE && !s.is_index {
+            if !analyze_columns.contains(&s.attname) {
+                analyze_columns.push(s.attname.clone());
+            }
+            continue;
+        }
+        calls.push((
+            if s.is_index {
+                Call::Index
+            } else {
+                Call::Column(s.attname.clone())
+            },
+            attribute_call(schema, s, version),
+        ));
+    }
+    for c in columns_without_stats(src, &oid, main_inherited, &stats).await? {
+        if !analyze_columns.contains(&c) {
+            analyze_columns.push(c);
+        }
+    }
+    if !analyze_columns.is_empty() {
+        out.notes.push(format!(
+            "no restorable statistics on the source for columns {}",
+            analyze_columns.join(", ")
+        ));
+    }
+    let sql = format!(
+        "SELECT {}",
+        calls
+            .iter()
+            .map(|(_, c)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(",\n       ")
+    );
+    let result = tgt.simple_query(&sql).await?;
+    let row = result.rows.first().cloned().unwrap_or_default();
+    let mut whole_table = false;
+    for ((call, _), ok) in calls.iter().zip(row.iter()) {
+        let ok = ok.as_deref() == Some("t");
+        match (call, ok) {
+            (Call::Relation, true) => out.relations_restored += 1,
+            (Call::Column(_) | Call::Index, true) => out.columns_restored += 1,
+            (Call::Column(c), false) => {
+                out.notes.push(format!(
+                    "the target refused the source's statistics of column {c}"
+                ));
+                if !analyze_columns.contains(c) {
+                    analyze_columns.push(c.clone());
+                }
+            }
+            (Call::Relation | Call::Index, false) => whole_table = true,
+        }
+    }
+    if whole_table {
+        out.notes.push(
+            "the target refused the source's statistics of the table or an index: analysed".into(),
+        );
+        tgt.simple_query(&analyze_sql(schema, table, only, &[]))
+            .await?;
+        out.tables_analyzed += 1;
+    } else if !analyze_columns.is_empty() {
+        tgt.simple_query(&analyze_sql(schema, table, only, &analyze_columns))
+            .await?;
+        out.columns_analyzed += analyze_columns.len() as u64;
+        // ANALYZE also sets the table's counts from its sample: the source's go back.
+        tgt.simple_query(&format!("SELECT {rel_call}")).await?;
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// What one restore call in the target's statement was for.
+enum Call {
+    Relation,
+    Column(String),
+    Index,
+}
+
+/// `pg_stats` rows of the table `oid` and of its expression indexes.
+async fn read_stats(src: &mut WireSession, oid: &str, version: u32) -> Result<Vec<StatRow>> {
+    let cols: Vec<String> = STAT_KEYS
+        .iter()
+        .map(|(k, _)| {
+            let ranged = k.starts_with("range_");
+            if ranged && version < RANGE_STATS_SINCE {
+                "NULL".to_string()
+            } else {
+                format!("s.{k}::text")
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT c.relname, a.attname, a.attnum, c.relkind = 'i', s.inherited,
+                t.typtype IN ('r', 'm'), {cols}
+           FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+           JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+           JOIN pg_catalog.pg_stats s
+             ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname
+          WHERE c.oid = {oid}
+             OR c.oid IN (SELECT x.indexrelid FROM pg_catalog.pg_index x
+                           WHERE x.indrelid = {oid} AND x.indexprs IS NOT NULL)
+          ORDER BY c.oid, a.attnum, s.inherited",
+        cols = cols.join(", ")
+    );
+    let rows = src.simple_query(&sql).await?.rows;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let g = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            StatRow {
+                relname: g(0),
+                attname: g(1),
+                attnum: g(2),
+                is_index: g(3) == "t",
+                inherited: g(4) == "t",
+                is_range: g(5) == "t",
+                values: r.iter().skip(6).cloned().collect(),
+            }
+        })
+        .collect())
+}
+
+/// The table's columns that have no `pg_stats` row of the table's own kind (and may have one:
+/// a statistics target other than 0, not a virtual generated column).
+async fn columns_without_stats(
+    src: &mut WireSession,
+    oid: &str,
+    inherited: bool,
+    stats: &[StatRow],
+) -> Result<Vec<String>> {
+    let rows = src
+        .simple_query(&format!(
+            "SELECT a.attname FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped
+                AND COALESCE(a.attstattarget::integer, -1) <> 0 AND a.attgenerated <> 'v'
+              ORDER BY a.attnum"
+        ))
+        .await?
+        .rows;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|c| {
+            !stats
+                .iter()
+                .any(|s| !s.is_index && s.inherited == inherited && &s.attname == c)
+        })
+        .collect())
+}
+
+/// A `pg_restore_relation_stats()` call.
+fn relation_call(
+    schema: &str,
+    relname: &str,
+    version: u32,
+    relpages: &str,
+    reltuples: &str,
+    relallvisible: &str,
+    relallfrozen: Option<String>,
+) -> String {
+    let mut args = vec![
+        format!("'schemaname', {}", quote_literal(schema)),
+        format!("'relname', {}", quote_literal(relname)),
+        format!("'version', {version}::integer"),
+        format!("'relpages', {}::integer", quote_literal(relpages)),
+        format!("'reltuples', {}::real", quote_literal(reltuples)),
+        format!("'relallvisible', {}::integer", quote_literal(relallvisible)),
+    ];
+    if let Some(f) = relallfrozen {
+        args.push(format!("'relallfrozen', {}::integer", quote_literal(&f)));
+    }
+    format!("pg_catalog.pg_restore_relation_stats({})", args.join(", "))
+}
+
+/// A `pg_restore_attribute_stats()` call: a table column by name, an index expression column
+/// by number (its name is made up by the server), with every value the source has.
+fn attribute_call(schema: &str, s: &StatRow, version: u32) -> String {
+    let mut args = vec![
+        format!("'schemaname', {}", quote_literal(schema)),
+        format!("'relname', {}", quote_literal(&s.relname)),
+    ];
+    if s.is_index {
+        args.push(format!("'attnum', {}::smallint", quote_literal(&s.attnum)));
+    } else {
+        args.push(format!("'attname', {}", quote_literal(&s.attname)));
+    }
+    args.push(format!("'inherited', {}::boolean", s.inherited));
+    args.push(format!("'version', {version}::integer"));
+    for ((key, ty), value) in STAT_KEYS.iter().zip(&s.values) {
+        if let Some(v) = value {
+            args.push(format!("'{key}', {}::{ty}", quote_literal(v)));
+        }
+    }
+    format!("pg_catalog.pg_restore_attribute_stats({})", args.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_needs_an_18_target_and_names_are_quoted() {
+        assert_eq!(Statistics::Restore.effective(170005), Statistics::Analyze);
+        assert_eq!(Statistics::Restore.effective(180001), Statistics::Restore);
+        assert_eq!(Statistics::None.effective(180001), Statistics::None);
+        assert_eq!(
+            analyze_sql("s\"x", "t", true, &["a b".into()]),
+            "ANALYZE ONLY \"s\"\"x\".\"t\" (\"a b\")"
+        );
+        let row = StatRow {
+            relname: "t'1".into(),
+            attname: "c".into(),
+            attnum: "1".into(),
+            is_index: false,
+            inherited: false,
+            is_range: false,
+            values: vec![Some("0.5".into()), None, None, Some("{a,'b'}".into())],
+        };
+        let call = attribute_call("s", &row, 150018);
+        assert!(call.contains("'relname', 't''1'"), "{call}");
+        assert!(call.contains("'null_frac', '0.5'::real"), "{call}");
+        assert!(
+            call.contains("'most_common_vals', '{a,''b''}'::text"),
+            "{call}"
+        );
+        assert!(!call.contains("avg_width"), "{call}");
+        let index = StatRow {
+            is_index: true,
+            attnum: "2".into(),
+            ..row
+        };
+        assert!(attribute_call("s", &index, 150018).contains("'attnum', '2'::smallint"));
+    }
+}
