@@ -113,6 +113,7 @@ mod cutover;
 mod earlier_run;
 pub mod fallback;
 pub mod fingerprint;
+pub mod follow;
 pub mod identity;
 pub mod names;
 pub mod objects;

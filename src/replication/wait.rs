@@ -10,8 +10,12 @@ use tracing::{info, warn};
 use super::objects::TargetFacts;
 use super::{
     Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, adopt, cutover,
-    on_source, on_target,
+    follow, on_source, on_target,
 };
+
+/// How often the source's schema is compared with the fingerprint taken at set-up while the
+/// run waits (a changed table's columns are then followed on the target).
+const DRIFT_CHECK_EVERY: Duration = Duration::from_secs(5);
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
@@ -96,7 +100,10 @@ pub(super) async fn wait_and_stop(
     let mut last_log: Option<Instant> = None;
     let mut last_drift_check = Instant::now();
     let mut drift: Vec<String> = Vec::new();
-    let check_drift = async |drift: &mut Vec<String>| {
+    // Column changes of the source's tables, applied on the target as they are seen
+    // (super::follow), so that the apply worker, which stops on a missing column, goes on.
+    let mut followed = follow::Followed::default();
+    let check_drift = async |drift: &mut Vec<String>, followed: &mut follow::Followed| {
         if let Some(base) = &baseline
             && let Ok(now) = Fingerprint::read(src).await
         {
@@ -107,15 +114,23 @@ pub(super) async fn wait_and_stop(
                 }
                 *drift = changes;
             }
+            let tables_changed = drift
+                .iter()
+                .any(|d| d.starts_with("table ") && d.ends_with(" changed"));
+            if tables_changed {
+                match follow::follow_columns(src, tgt).await {
+                    Ok(f) => followed.merge(f),
+                    Err(e) => {
+                        warn!(database = %dbname, "could not follow the source's column changes: {e}")
+                    }
+                }
+            }
         }
     };
-    // The cut-over brings in tables created on the source meanwhile, before it waits, and
-    // once more when in sync (one may have been created during the wait).
+    // Tables created on the source meanwhile are brought in before the wait, and once more
+    // when in sync (one may have been created during the wait).
     let mut adopted = adopt::Adopted::default();
     let adopt_now = async |adopted: &mut adopt::Adopted| -> Result<bool> {
-        if !opts.stop_replication {
-            return Ok(false);
-        }
         let a = adopt::adopt_new_tables(
             src,
             tgt,
@@ -139,7 +154,7 @@ pub(super) async fn wait_and_stop(
         Ok(any)
     };
     adopt_now(&mut adopted).await?;
-    check_drift(&mut drift).await;
+    check_drift(&mut drift, &mut followed).await;
     let in_sync = loop {
         let st = lag_status(src, tgt, dbname, &names, started).await?;
         outcome.lag_bytes = st.lag_bytes;
@@ -153,14 +168,14 @@ pub(super) async fn wait_and_stop(
         if Instant::now() >= deadline {
             break false;
         }
-        if last_drift_check.elapsed() >= Duration::from_secs(10) {
+        if last_drift_check.elapsed() >= DRIFT_CHECK_EVERY {
             last_drift_check = Instant::now();
-            check_drift(&mut drift).await;
+            check_drift(&mut drift, &mut followed).await;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(opts.poll_interval.min(left)).await;
     };
-    check_drift(&mut drift).await;
+    check_drift(&mut drift, &mut followed).await;
     outcome.schema_drift = drift.clone();
     outcome.tables_added = adopted.all_tables();
     outcome.tables_dropped = drift
@@ -186,15 +201,32 @@ pub(super) async fn wait_and_stop(
             .push(Warning::replication(w.clone()).in_database(dbname));
         drift_note.push_str(&format!("; {w}"));
     }
+    if !followed.applied.is_empty() {
+        drift_note.push_str(&format!(
+            "; schema changes of the source applied on the target: {}",
+            followed.applied.join(", ")
+        ));
+    }
+    outcome.warnings.extend(crate::warning::in_database(
+        std::mem::take(&mut followed.warnings),
+        dbname,
+    ));
+    let level = |d: &str| {
+        d.strip_prefix("table ")
+            .and_then(|t| t.strip_suffix(" changed"))
+            .is_some_and(|t| followed.level.contains(t))
+    };
     let unhandled: Vec<&String> = drift
         .iter()
-        .filter(|d| !(adopted.covers(d) || d.starts_with("table ") && d.ends_with(" removed")))
+        .filter(|d| {
+            !(adopted.covers(d) || level(d) || d.starts_with("table ") && d.ends_with(" removed"))
+        })
         .collect();
     if !unhandled.is_empty() {
         let new_tables_note = if opts.stop_replication {
             ""
         } else {
-            " (tables created on the source are not replicated until the cut-over run adds them)"
+            " (changes made after this run ends are applied by the cut-over run)"
         };
         let w = format!(
             "schema changed on the source since replication was set up (logical replication does not carry DDL; apply the same change on the target){new_tables_note}: {}",

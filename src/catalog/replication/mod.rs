@@ -6,6 +6,7 @@
 //! ([`definitions`]). Reads only; creating and dropping those objects is
 //! `crate::replication::objects`.
 
+pub mod columns;
 pub mod definitions;
 pub mod extras;
 pub mod publication;

@@ -1,0 +1,310 @@
+//! Column changes made on the source while it replicates, applied to the target.
+//!
+//! Logical replication carries no DDL, and its apply worker matches columns by name: after an
+//! `ALTER TABLE ... ADD COLUMN` on the source, every change of that table stops the worker
+//! ("target relation is missing replicated column"), and with it every later change of every
+//! table, until the target has the column. The tool we replace lists this as its open problem.
+//! So while a run waits for the lag (the run that sets replication up when it waits, and the
+//! cut-over run, before it waits), the tables' columns are compared with the source's every few
+//! seconds, when the schema-drift fingerprint shows a table changed, and the target is brought
+//! level, one statement per change so that one refusal does not hold back the others:
+//!
+//! - a column added: `ADD COLUMN` with its type, collation, default or generation expression
+//!   and `NOT NULL` (rows copied before the change get the default, as the source's did);
+//! - a column dropped: `DROP COLUMN` (the worker would otherwise insert NULL into it, or fail on
+//!   `NOT NULL`);
+//! - a column renamed (one column gone and one new, of the same type): `RENAME COLUMN`, which
+//!   keeps its data;
+//! - a type changed: `ALTER COLUMN ... TYPE ... USING column::type`, where the target can
+//!   convert; a default or `NOT NULL` changed: set as on the source.
+//!
+//! Partitions and inheritance children follow their parent (the target's `ALTER` recurses as the
+//! source's did), so they are compared after the parents' changes are in. Tables created on the
+//! source are brought in by [`super::adopt`]. What this cannot do, the refusal of a statement,
+//! is a warning naming the table and the statement, and the drift stays reported.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::replication::columns::{Column, TableColumns, table_columns};
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+use crate::sql::{qualified, quote_ident};
+use crate::warning::Warning;
+
+/// One statement that brings a target table's columns level with the source's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub sql: String,
+    /// For the log and warnings: `column "w" added to public.t`.
+    pub describe: String,
+}
+
+/// What [`follow_columns`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Followed {
+    /// The changes applied, described.
+    pub applied: Vec<String>,
+    /// Tables (as `regclass` writes them) whose columns are now the source's.
+    pub level: BTreeSet<String>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Followed {
+    pub fn merge(&mut self, other: Followed) {
+        self.applied.extend(other.applied);
+        self.level.extend(other.level);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// The column definition as `ADD COLUMN` takes it.
+fn column_sql(c: &Column) -> String {
+    let mut sql = format!("{} {}", quote_ident(&c.name), c.type_sql);
+    if let Some(coll) = &c.collation {
+        sql.push_str(&format!(" COLLATE {coll}"));
+    }
+    match (&c.default, c.generated) {
+        (Some(e), true) => sql.push_str(&format!(" GENERATED ALWAYS AS ({e}) STORED")),
+        (Some(e), false) => sql.push_str(&format!(" DEFAULT {e}")),
+        (None, _) => {}
+    }
+    if c.not_null {
+        sql.push_str(" NOT NULL");
+    }
+    sql
+}
+
+/// The statements that make `tgt`'s columns those of `src` (the same table on both sides).
+pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
+    let table = qualified(&src.schema, &src.name);
+    let alter = |rest: String| format!("ALTER TABLE {table} {rest}");
+    let on = |what: String| format!("{what} of {}", src.regclass);
+    let find = |cols: &[Column], name: &str| cols.iter().find(|c| c.name == name).cloned();
+    let mut added: Vec<&Column> = (src.columns.iter())
+        .filter(|c| find(&tgt.columns, &c.name).is_none())
+        .collect();
+    let mut removed: Vec<&Column> = (tgt.columns.iter())
+        .filter(|c| find(&src.columns, &c.name).is_none())
+        .collect();
+    let mut out = Vec::new();
+    // One column gone and one new of the same type: a rename, which keeps the column's data.
+    if let ([a], [r]) = (added.as_slice(), removed.as_slice())
+        && a.type_sql == r.type_sql
+        && a.generated == r.generated
+    {
+        out.push(Change {
+            sql: alter(format!(
+                "RENAME COLUMN {} TO {}",
+                quote_ident(&r.name),
+                quote_ident(&a.name)
+            )),
+            describe: on(format!("column {} renamed to {}", r.name, a.name)),
+        });
+        let (a, r) = ((*a).clone(), (*r).clone());
+        added.clear();
+        removed.clear();
+        // The renamed column may differ in more than its name.
+        let renamed = Column {
+            name: a.name.clone(),
+            ..r
+        };
+        out.extend(alterations(&table, &src.regclass, &a, &renamed));
+    }
+    for r in removed {
+        out.push(Change {
+            sql: alter(format!("DROP COLUMN {}", quote_ident(&r.name))),
+            describe: on(format!("column {} dropped", r.name)),
+        });
+    }
+    for a in added {
+        out.push(Change {
+            sql: alter(format!("ADD COLUMN {}", column_sql(a))),
+            describe: on(format!("column {} added", a.name)),
+        });
+    }
+    for s in &src.columns {
+        if let Some(t) = find(&tgt.columns, &s.name) {
+            out.extend(alterations(&table, &src.regclass, s, &t));
+        }
+    }
+    out
+}
+
+/// The changes of one column present on both sides: type, default, `NOT NULL`.
+fn alterations(table: &str, regclass: &str, s: &Column, t: &Column) -> Vec<Change> {
+    let col = quote_ident(&s.name);
+    let alter = |rest: String| format!("ALTER TABLE {table} ALTER COLUMN {col} {rest}");
+    let on = |what: &str| format!("column {} {what} of {regclass}", s.name);
+    let mut out = Vec::new();
+    if s.generated || t.generated {
+        // A generation expression cannot be altered in place before PostgreSQL 17; the drift
+        // stays reported when it differs.
+        return out;
+    }
+    if s.type_sql != t.type_sql || s.collation != t.collation {
+        let collate = s
+            .collation
+            .as_ref()
+            .map(|c| format!(" COLLATE {c}"))
+            .unwrap_or_default();
+        out.push(Change {
+            sql: alter(format!(
+                "TYPE {ty}{collate} USING {col}::{ty}",
+                ty = s.type_sql
+            )),
+            describe: on(&format!("changed to type {}", s.type_sql)),
+        });
+    }
+    if s.default != t.default {
+        out.push(Change {
+            sql: match &s.default {
+                Some(e) => alter(format!("SET DEFAULT {e}")),
+                None => alter("DROP DEFAULT".into()),
+            },
+            describe: on("given the source's default"),
+        });
+    }
+    if s.not_null != t.not_null {
+        out.push(Change {
+            sql: alter(
+                if s.not_null {
+                    "SET NOT NULL"
+                } else {
+                    "DROP NOT NULL"
+                }
+                .into(),
+            ),
+            describe: on(if s.not_null {
+                "made NOT NULL"
+            } else {
+                "made nullable"
+            }),
+        });
+    }
+    out
+}
+
+/// Brings the columns of every table present on both sides level with the source's: parents
+/// first, then (read again) partitions and inheritance children.
+pub async fn follow_columns(src: &Session, tgt: &Session) -> Result<Followed> {
+    let on_source = |e: Error| e.with_side(Side::Source);
+    let on_target = |e: Error| e.with_side(Side::Target);
+    let source = table_columns(src).await.map_err(on_source)?;
+    let mut followed = Followed::default();
+    for children in [false, true] {
+        let target = table_columns(tgt).await.map_err(on_target)?;
+        for s in source.iter().filter(|s| s.is_child == children) {
+            let Some(t) = target.iter().find(|t| t.regclass == s.regclass) else {
+                continue;
+            };
+            let mut level = true;
+            for change in column_changes(s, t) {
+                match tgt.batch_execute(&change.sql).await {
+                    Ok(()) => {
+                        tracing::info!("schema change followed on the target: {}", change.describe);
+                        followed.applied.push(change.describe);
+                    }
+                    Err(e) => {
+                        level = false;
+                        followed.warnings.push(
+                            Warning::replication(format!(
+                                "the source's schema change could not be applied on the target \
+                                 ({}): {}; statement: {}",
+                                change.describe,
+                                Error::from_pg(e),
+                                change.sql
+                            ))
+                            .on(format!("table {}", s.regclass)),
+                        );
+                    }
+                }
+            }
+            if level {
+                followed.level.insert(s.regclass.clone());
+            }
+        }
+    }
+    Ok(followed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str) -> Column {
+        Column {
+            name: name.into(),
+            type_sql: ty.into(),
+            collation: None,
+            not_null: false,
+            default: None,
+            generated: false,
+        }
+    }
+
+    fn table(cols: Vec<Column>) -> TableColumns {
+        TableColumns {
+            regclass: "public.t".into(),
+            schema: "public".into(),
+            name: "t".into(),
+            is_child: false,
+            columns: cols,
+        }
+    }
+
+    fn sql(changes: Vec<Change>) -> Vec<String> {
+        changes.into_iter().map(|c| c.sql).collect()
+    }
+
+    #[test]
+    fn an_added_column_comes_with_its_default_and_not_null() {
+        let mut w = col("w", "integer");
+        w.default = Some("7".into());
+        w.not_null = true;
+        let src = table(vec![col("id", "integer"), w]);
+        let tgt = table(vec![col("id", "integer")]);
+        assert_eq!(
+            sql(column_changes(&src, &tgt)),
+            vec!["ALTER TABLE \"public\".\"t\" ADD COLUMN \"w\" integer DEFAULT 7 NOT NULL"]
+        );
+    }
+
+    #[test]
+    fn one_column_gone_and_one_new_of_its_type_is_a_rename_others_are_drop_and_add() {
+        let src = table(vec![col("id", "integer"), col("new name", "text")]);
+        let tgt = table(vec![col("id", "integer"), col("old", "text")]);
+        assert_eq!(
+            sql(column_changes(&src, &tgt)),
+            vec!["ALTER TABLE \"public\".\"t\" RENAME COLUMN \"old\" TO \"new name\""]
+        );
+        let src = table(vec![col("id", "integer"), col("n", "bigint")]);
+        let tgt = table(vec![col("id", "integer"), col("old", "text")]);
+        assert_eq!(
+            sql(column_changes(&src, &tgt)),
+            vec![
+                "ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"",
+                "ALTER TABLE \"public\".\"t\" ADD COLUMN \"n\" bigint",
+            ]
+        );
+    }
+
+    #[test]
+    fn type_default_and_nullability_follow_the_source() {
+        let mut s = col("v", "bigint");
+        s.default = Some("0".into());
+        s.not_null = true;
+        let src = table(vec![s]);
+        let mut t = col("v", "integer");
+        t.default = Some("1".into());
+        let tgt = table(vec![t]);
+        assert_eq!(
+            sql(column_changes(&src, &tgt)),
+            vec![
+                "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"v\" TYPE bigint USING \"v\"::bigint",
+                "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"v\" SET DEFAULT 0",
+                "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"v\" SET NOT NULL",
+            ]
+        );
+        assert!(column_changes(&src, &src).is_empty());
+    }
+}
