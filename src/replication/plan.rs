@@ -347,12 +347,15 @@ pub struct PathCheck<'a> {
 /// Preflight for one database: prints the path (an `info` finding, and the log) or why
 /// replication is not possible (an error when it is forced, else a warning saying the dump
 /// method will be used). `src_db` is a session to the source database. Writes nothing.
+///
+/// Returns why this database goes by dump when its path has blockers and replication is not
+/// forced (the run then follows that decision, see `crate::preflight::method`).
 pub async fn preflight_path(
     check: &PathCheck<'_>,
     src_db: &Session,
     dbname: &str,
     report: &mut crate::report::ValidationReport,
-) {
+) -> Option<String> {
     let PathCheck {
         source,
         target,
@@ -376,7 +379,7 @@ pub async fn preflight_path(
                         crate::sql::quote_ident(&names.publication)
                     ),
                 );
-                return;
+                return None;
             }
             report.info(
                 super::preflight::CHECK,
@@ -386,7 +389,7 @@ pub async fn preflight_path(
                     crate::sql::quote_ident(&names.publication)
                 ),
             );
-            return;
+            return None;
         }
     }
     let tgt_db = crate::conn::connect(target, Some(dbname)).await.ok();
@@ -414,6 +417,7 @@ pub async fn preflight_path(
             let text = format!("replication path: {}", p.describe());
             tracing::info!(database = %dbname, "{text}");
             report.info(super::preflight::CHECK, db, text);
+            None
         }
         Ok(p) => {
             let b = p.blockers.join("; ");
@@ -423,13 +427,17 @@ pub async fn preflight_path(
                 format!("logical replication is not possible ({b}); the dump method will be used")
             };
             report.push(severity, super::preflight::CHECK, db, msg);
+            (!forced).then_some(b)
         }
-        Err(e) => report.push(
-            severity,
-            super::preflight::CHECK,
-            db,
-            format!("could not work out the replication path: {e}"),
-        ),
+        Err(e) => {
+            report.push(
+                severity,
+                super::preflight::CHECK,
+                db,
+                format!("could not work out the replication path: {e}"),
+            );
+            None
+        }
     }
 }
 
