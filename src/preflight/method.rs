@@ -16,6 +16,8 @@
 //!   `wal_level`, a source that is a hot standby) sends every database to dump;
 //! - a reason of the database's own (tables without replica identity, a path with blockers, no
 //!   selected table with rows) sends that database to dump and takes no room;
+//! - a database with an earlier run's replication objects is not planned: the run resumes or
+//!   cuts over that replication, whose slot and worker are already counted as in use;
 //! - the others replicate while there is room, then use dump. With `--max-replication-lag`
 //!   and `--stop-replication` each database's replication ends before the next one starts, so
 //!   one database's worth of room is enough for all.
@@ -29,6 +31,7 @@ use std::collections::BTreeMap;
 use crate::catalog::server::Servers;
 use crate::conn::connect;
 use crate::options::{MigrateOptions, RunMode};
+use crate::replication::plan::PathVerdict;
 use crate::report::{Method, ValidationReport};
 
 use super::Preflight;
@@ -199,7 +202,12 @@ pub async fn replication_preflight(opts: &MigrateOptions, pf: &mut Preflight) {
             };
             let path =
                 crate::replication::plan::preflight_path(&check, &s, name, &mut pf.report).await;
-            own_reason = own_reason.or(path);
+            match path {
+                PathVerdict::Blocked(reason) if !forced => own_reason = own_reason.or(Some(reason)),
+                // Not planned: the run goes on with that replication as before.
+                PathVerdict::EarlierRun => continue,
+                _ => {}
+            }
         }
         if only.as_ref().is_some_and(|t| t.is_empty()) && !forced {
             own_reason = Some("no selected table has rows to replicate".into());

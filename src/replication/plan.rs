@@ -344,18 +344,31 @@ pub struct PathCheck<'a> {
     pub extension_tables: bool,
 }
 
+/// What [`preflight_path`] found for one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathVerdict {
+    /// A path without blockers.
+    Open,
+    /// Why replication is not possible (joined blockers).
+    Blocked(String),
+    /// An earlier run's replication objects exist: this run resumes or cuts over that
+    /// replication (whose slot and worker are already counted as in use), it plans no new one.
+    EarlierRun,
+    /// The path could not be worked out (a finding says why); the run finds out again.
+    Unknown,
+}
+
 /// Preflight for one database: prints the path (an `info` finding, and the log) or why
 /// replication is not possible (an error when it is forced, else a warning saying the dump
 /// method will be used). `src_db` is a session to the source database. Writes nothing.
 ///
-/// Returns why this database goes by dump when its path has blockers and replication is not
-/// forced (the run then follows that decision, see `crate::preflight::method`).
+/// Returns what it found, for the method the run will use (`crate::preflight::method`).
 pub async fn preflight_path(
     check: &PathCheck<'_>,
     src_db: &Session,
     dbname: &str,
     report: &mut crate::report::ValidationReport,
-) -> Option<String> {
+) -> PathVerdict {
     let PathCheck {
         source,
         target,
@@ -379,7 +392,7 @@ pub async fn preflight_path(
                         crate::sql::quote_ident(&names.publication)
                     ),
                 );
-                return None;
+                return PathVerdict::EarlierRun;
             }
             report.info(
                 super::preflight::CHECK,
@@ -389,7 +402,7 @@ pub async fn preflight_path(
                     crate::sql::quote_ident(&names.publication)
                 ),
             );
-            return None;
+            return PathVerdict::EarlierRun;
         }
     }
     let tgt_db = crate::conn::connect(target, Some(dbname)).await.ok();
@@ -417,7 +430,7 @@ pub async fn preflight_path(
             let text = format!("replication path: {}", p.describe());
             tracing::info!(database = %dbname, "{text}");
             report.info(super::preflight::CHECK, db, text);
-            None
+            PathVerdict::Open
         }
         Ok(p) => {
             let b = p.blockers.join("; ");
@@ -427,7 +440,7 @@ pub async fn preflight_path(
                 format!("logical replication is not possible ({b}); the dump method will be used")
             };
             report.push(severity, super::preflight::CHECK, db, msg);
-            (!forced).then_some(b)
+            PathVerdict::Blocked(b)
         }
         Err(e) => {
             report.push(
@@ -436,7 +449,7 @@ pub async fn preflight_path(
                 db,
                 format!("could not work out the replication path: {e}"),
             );
-            None
+            PathVerdict::Unknown
         }
     }
 }
