@@ -85,69 +85,10 @@ impl PgMigrate {
         pf.report
     }
 
-    /// The replication method's checks (wal_level, slots, senders, workers; per database:
-    /// tables without replica identity, unlogged tables, large objects), unless the dump method
-    /// is forced or no data moves (`--schema-only`: its warnings would be about a method that
-    /// is not used). Blockers are errors only when replication is forced; otherwise they
-    /// explain the fallback to dump.
+    /// The replication method's checks and each database's method, which the run follows (see
+    /// [`crate::preflight::method`]).
     async fn replication_preflight(&self, pf: &mut Preflight) {
-        if self.opts.force_method == Some(Method::Dump)
-            || (self.opts.mode == RunMode::Cleanup)
-            || self.opts.schema_only
-        {
-            return;
-        }
-        let (Some(target), Some(servers)) = (&pf.target, pf.servers()) else {
-            return;
-        };
-        let forced = self.opts.force_method == Some(Method::Replication);
-        replication::preflight::preflight_servers(
-            &servers,
-            pf.selected.len(),
-            forced,
-            &mut pf.report,
-        );
-        let path_check = replication::plan::PathCheck {
-            source: &self.opts.source,
-            target: &self.opts.target,
-            target_default: target,
-            selected: self.opts.replication.tables.as_deref(),
-            forced,
-            servers: &servers,
-            extension_tables: self.opts.copy.extension_tables,
-        };
-        for name in &pf.selected {
-            if pf.report.database_errors(name).next().is_some() {
-                continue;
-            }
-            if let Ok(s) = connect(&self.opts.source, Some(name)).await {
-                // Only the selected tables are published, so only they are checked.
-                let only: Option<Vec<(String, String)>> = pf
-                    .selections
-                    .get(name)
-                    .and_then(|r| r.selection.data_tables().map(<[_]>::to_vec));
-                replication::preflight::preflight_selected(
-                    &s,
-                    name,
-                    forced,
-                    self.opts.replication.replica_identity_full,
-                    only.as_deref(),
-                    &mut pf.report,
-                )
-                .await;
-                // The path it will take (publication form, slot, subscription), or why not,
-                // for this database's selected tables.
-                let tables = pf
-                    .selections
-                    .get(name)
-                    .and_then(|r| r.selection.data_tables().map(<[_]>::to_vec));
-                let check = replication::plan::PathCheck {
-                    selected: tables.as_deref().or(path_check.selected),
-                    ..path_check
-                };
-                replication::plan::preflight_path(&check, &s, name, &mut pf.report).await;
-            }
-        }
+        crate::preflight::method::replication_preflight(&self.opts, pf).await;
     }
 
     /// `--verify-only`: compares the selected databases of both servers now; writes nothing.
@@ -202,6 +143,7 @@ impl PgMigrate {
             target_facts: Some(target_facts),
             selections,
             provider_roles,
+            methods,
             ..
         } = pf
         else {
@@ -453,6 +395,7 @@ impl PgMigrate {
                                 &run,
                                 Some(&mut memberships),
                                 &selection,
+                                methods.dump_reason(name),
                             )
                             .await;
                         result.warnings.extend(warnings);
@@ -509,13 +452,21 @@ impl PgMigrate {
         run: &crate::ledger::RunRecord,
         memberships: Option<&mut Memberships>,
         selection: &DbSelection,
+        planned_dump: Option<&str>,
     ) -> (DatabaseResult, Vec<Warning>) {
         let name = pair.source_db();
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
         let cancel = self.opts.cancel.clone();
-        let work =
-            self.schema_and_data(pair, run, &mut entry, &mut warnings, memberships, selection);
+        let work = self.schema_and_data(
+            pair,
+            run,
+            &mut entry,
+            &mut warnings,
+            memberships,
+            selection,
+            planned_dump,
+        );
         let outcome = tokio::select! {
             r = work => r,
             // The copy stops by itself (and reports its tables); stages that do not watch the
@@ -548,6 +499,9 @@ impl PgMigrate {
         (entry, warning::in_database(warnings, name).collect())
     }
 
+    /// `planned_dump`: preflight sent this database to the dump method, and why (see
+    /// [`crate::preflight::method`]); the run follows that decision.
+    #[allow(clippy::too_many_arguments)]
     async fn schema_and_data(
         &self,
         pair: &DbPair,
@@ -556,6 +510,7 @@ impl PgMigrate {
         warnings: &mut Vec<Warning>,
         mut memberships: Option<&mut Memberships>,
         selection: &DbSelection,
+        planned_dump: Option<&str>,
     ) -> Result<String> {
         let name = pair.source_db();
         let opts = &self.opts;
@@ -739,6 +694,10 @@ impl PgMigrate {
             }
             if nothing_to_publish && opts.force_method.is_none() {
                 fallback = Some("no selected table has rows to replicate".to_string());
+            } else if let Some(reason) = planned_dump.filter(|_| !resume_replication) {
+                // Preflight's decision for the whole run (replication capacity across its
+                // databases, a standby source...); an interrupted replication goes on instead.
+                fallback = Some(reason.to_owned());
             } else if opts.force_method != Some(Method::Dump) {
                 entry.method = Some(Method::Replication);
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))

@@ -1,6 +1,6 @@
 //! The connection layer against real servers: TLS modes with libpq's semantics, client
 //! certificates, channel binding (SCRAM-SHA-256-PLUS) on both connection stacks, the connect
-//! timeout, session setup, and passwords kept out of every message.
+//! timeout, session setup, connection service files, and passwords kept out of every message.
 
 mod support;
 
@@ -197,6 +197,67 @@ async fn unix_socket_hosts_work() {
     assert!(info.is_unix_socket());
     let s = connect(&info, None).await.expect("socket connect");
     assert!(s.major() >= 12);
+}
+
+/// A `service=` conninfo reaches the server its service file names, not the default socket:
+/// the file fills what the string leaves unset, the string's own keys win, and an environment
+/// variable only fills what neither sets.
+#[tokio::test]
+async fn a_service_file_names_the_server_to_connect_to() {
+    let c = tls_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "# the test cluster\n[elsewhere]\nhost=192.0.2.1\n\n[migration_src]\n\
+             host=localhost\nhostaddr=127.0.0.1\nport={}\nuser={SUPERUSER}\n\
+             password={SUPERUSER_PASSWORD}\nsslmode=require\ndbname=template1\n",
+            c.port
+        ),
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let env = |name: &str| match name {
+        "PGSERVICEFILE" => Some(file.clone()),
+        "PGAPPNAME" => Some("from-env".to_owned()),
+        "PGPORT" => Some("1".to_owned()),
+        _ => None,
+    };
+    let info = ConnInfo::parse_with_env("service=migration_src dbname=postgres", &env).unwrap();
+    let s = connect(&info, None)
+        .await
+        .expect("connects through the service");
+    let row = s
+        .query_one(
+            "SELECT pg_catalog.current_database()::text, \
+                    pg_catalog.inet_server_port(), \
+                    (SELECT ssl FROM pg_catalog.pg_stat_ssl \
+                      WHERE pid = pg_catalog.pg_backend_pid())",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, String>(0),
+        "postgres",
+        "the string's dbname wins"
+    );
+    assert_eq!(
+        row.get::<_, i32>(1),
+        i32::from(c.port),
+        "the service's port beats PGPORT"
+    );
+    assert!(row.get::<_, bool>(2), "sslmode=require from the service");
+    assert_eq!(info.application_name.as_deref(), Some("from-env"));
+
+    // A service no file defines stops before any connection, naming what was searched.
+    let err = ConnInfo::parse_with_env("service=migration_dst", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"migration_dst\" not found"), "{err}");
+    assert!(err.contains(&file), "{err}");
+    assert!(!err.contains(SUPERUSER_PASSWORD), "{err}");
 }
 
 /// A listener that accepts TCP connections and never says a word.

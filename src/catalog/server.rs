@@ -47,6 +47,10 @@ pub struct ServerFacts {
     pub extwlist: Option<Vec<String>>,
     /// Aiven's superuser gatekeeper (`aiven_gatekeeper`), when it is seen on the server.
     pub gatekeeper: Option<Gatekeeper>,
+    /// `pg_is_in_recovery()`: a hot standby (or a server still recovering). It can be read
+    /// (the dump method's exported snapshot works on a standby), never written: no publication
+    /// or replication objects can be created there.
+    pub in_recovery: bool,
     /// What logical replication has left on this server.
     pub logical: LogicalCapacity,
     /// What the server can still give this user in sessions.
@@ -254,7 +258,8 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
                          WHERE g.name IN ('aiven.pg_security_agent', \
                                           'aiven.pg_security_agent_reserved_roles')), \
                 (SELECT g.setting FROM pg_catalog.pg_settings g \
-                  WHERE g.name = 'aiven.pg_security_agent_reserved_roles') \
+                  WHERE g.name = 'aiven.pg_security_agent_reserved_roles'), \
+                pg_catalog.pg_is_in_recovery() \
            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user"
     );
     let row = s
@@ -305,6 +310,7 @@ pub async fn server_facts(s: &Session) -> Result<ServerFacts> {
         provider_roles: row.get(6),
         pg_create_subscription: version_num >= 160000 && row.get::<_, bool>(7),
         gatekeeper,
+        in_recovery: row.get(23),
         logical: LogicalCapacity {
             wal_level: row.get(8),
             max_replication_slots: row.get(9),

@@ -23,6 +23,8 @@ const KNOWN: &[&str] = &[
     "application_name",
     "options",
     "passfile",
+    "service",
+    "servicefile",
     "channel_binding",
     "keepalives",
     "keepalives_idle",

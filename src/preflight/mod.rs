@@ -54,11 +54,15 @@
 //! - `roles.rs`: `roles` ([`uncreatable_reason`], shared with the owners check);
 //! - [`replication`]: the `replication` checks (server settings by [`replication_blockers`],
 //!   per-database replica identity, unlogged tables, large objects), run by the orchestrator
-//!   after [`preflight`] (also reachable as `crate::replication::preflight`).
+//!   after [`preflight`] (also reachable as `crate::replication::preflight`);
+//! - [`method`]: runs those checks and decides each database's method for the whole run
+//!   (replication capacity counted across its databases, a standby source), which the run
+//!   follows.
 //!
 //! `crate::validate` is this module under its earlier name.
 
 mod databases;
+pub mod method;
 mod probe;
 pub mod replication;
 mod roles;
@@ -115,6 +119,9 @@ pub struct Preflight {
     pub selections: std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
     /// Provider roles of the source that are left out (see [`crate::selection::provider`]).
     pub provider_roles: Vec<String>,
+    /// The method each database uses, decided by [`method::replication_preflight`] (empty
+    /// until it ran, and when the options rule replication out).
+    pub methods: method::MethodPlan,
 }
 
 impl Preflight {
@@ -378,6 +385,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         target_databases,
         selected,
         targets,
+        methods: Default::default(),
         selections,
         provider_roles,
     }
@@ -419,6 +427,7 @@ pub(crate) fn test_facts(superuser: bool, extwlist: Option<Vec<&str>>) -> Server
         pg_create_subscription: false,
         gatekeeper: None,
         extwlist: extwlist.map(|v| v.into_iter().map(String::from).collect()),
+        in_recovery: false,
         logical: Default::default(),
         connections: Default::default(),
     }

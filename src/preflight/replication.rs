@@ -25,11 +25,17 @@ use crate::report::{Severity, ValidationReport};
 pub const CHECK: &str = "replication";
 
 /// Why replication of `databases` databases between the two servers is impossible, one reason
-/// per problem (empty when it is possible): `wal_level`, free slots and WAL senders on the
-/// source, free logical replication workers on the target.
+/// per problem (empty when it is possible): [`fixed_blockers`], then [`capacity_blockers`].
 pub fn replication_blockers(servers: &Servers, databases: usize) -> Vec<String> {
-    let (s, t) = (&servers.source.logical, &servers.target.logical);
-    let n = databases.max(1) as i64;
+    let mut out = fixed_blockers(servers);
+    out.extend(capacity_blockers(servers, databases));
+    out
+}
+
+/// What rules replication out whatever the number of databases: versions, `wal_level`, and a
+/// source in recovery (a hot standby).
+pub fn fixed_blockers(servers: &Servers) -> Vec<String> {
+    let s = &servers.source.logical;
     let mut out = Vec::new();
     if servers.source.version_num < 100000 {
         out.push(
@@ -47,6 +53,36 @@ pub fn replication_blockers(servers: &Servers, databases: usize) -> Vec<String> 
             s.wal_level
         ));
     }
+    if servers.source.in_recovery {
+        // PostgreSQL 16+ can create a logical slot on a standby, but no version can create the
+        // publication there; the dump method's exported snapshot works on a standby.
+        out.push(
+            "the source is a standby server in recovery (pg_is_in_recovery()), which is read-only: \
+             the replication method creates a publication on the source; replicate from its \
+             primary"
+                .into(),
+        );
+    }
+    out
+}
+
+/// How many databases the servers can replicate at the same time: the fewest of the source's
+/// free replication slots and WAL senders and the target's free logical replication workers
+/// (each replicating database holds one of each while its subscription runs).
+pub fn replication_room(servers: &Servers) -> i64 {
+    let (s, t) = (&servers.source.logical, &servers.target.logical);
+    let free_slots = s.max_replication_slots - s.used_replication_slots;
+    let free_senders = s.max_wal_senders - s.used_wal_senders;
+    let free_workers = t.max_logical_replication_workers - t.used_logical_replication_workers;
+    free_slots.min(free_senders).min(free_workers).max(0)
+}
+
+/// Why the servers cannot replicate `databases` databases at the same time: free slots and WAL
+/// senders on the source, free logical replication workers on the target (empty when they can).
+pub fn capacity_blockers(servers: &Servers, databases: usize) -> Vec<String> {
+    let (s, t) = (&servers.source.logical, &servers.target.logical);
+    let n = databases.max(1) as i64;
+    let mut out = Vec::new();
     let free_slots = s.max_replication_slots - s.used_replication_slots;
     if free_slots < n {
         out.push(format!(
@@ -120,13 +156,13 @@ fn list(names: &[String]) -> String {
 /// Database-level replication checks (warnings) on a session to the source database `dbname`.
 ///
 /// `forced` (`--repl-only`): tables that cannot replicate UPDATE/DELETE are an error;
-/// otherwise a warning that the database is migrated by dump.
+/// otherwise a warning that the database is migrated by dump, and that reason is returned.
 pub async fn preflight_database(
     source_db: &Session,
     dbname: &str,
     forced: bool,
     report: &mut ValidationReport,
-) {
+) -> Option<String> {
     preflight_selected(source_db, dbname, forced, false, None, report).await
 }
 
@@ -136,6 +172,9 @@ pub async fn preflight_database(
 /// `identity_full` (`--replica-identity-full`): tables without identity are not a reason to
 /// use the dump method; instead a warning names those that will be set FULL (what
 /// `--validate` shows), or an error names those the source user may not alter (then none is).
+///
+/// Returns why this database goes by dump when that was decided here (its tables cannot
+/// replicate UPDATE and DELETE and replication is not forced).
 pub async fn preflight_selected(
     source_db: &Session,
     dbname: &str,
@@ -143,8 +182,9 @@ pub async fn preflight_selected(
     identity_full: bool,
     only: Option<&[(String, String)]>,
     report: &mut ValidationReport,
-) {
+) -> Option<String> {
     let db = Some(dbname);
+    let mut dump_reason = None;
     let gaps = crate::replication::identity::identity_gaps_selected(source_db, only).await;
     let names = gaps.as_ref().map(|g| {
         g.iter()
@@ -174,14 +214,15 @@ pub async fn preflight_selected(
                 crate::replication::identity::reason(&t)
             ),
         ),
-        (_, Ok(t)) if !t.is_empty() => report.warning(
-            CHECK,
-            db,
-            format!(
-                "{}; this database will be migrated by dump",
-                crate::replication::identity::reason(&t)
-            ),
-        ),
+        (_, Ok(t)) if !t.is_empty() => {
+            let reason = crate::replication::identity::reason(&t);
+            report.warning(
+                CHECK,
+                db,
+                format!("{reason}; this database will be migrated by dump"),
+            );
+            dump_reason = Some(reason);
+        }
         (_, Ok(_)) => {}
         (_, Err(e)) => report.warning(
             CHECK,
@@ -229,6 +270,7 @@ pub async fn preflight_selected(
             ),
         ),
     }
+    dump_reason
 }
 
 #[cfg(test)]

@@ -344,15 +344,31 @@ pub struct PathCheck<'a> {
     pub extension_tables: bool,
 }
 
+/// What [`preflight_path`] found for one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathVerdict {
+    /// A path without blockers.
+    Open,
+    /// Why replication is not possible (joined blockers).
+    Blocked(String),
+    /// An earlier run's replication objects exist: this run resumes or cuts over that
+    /// replication (whose slot and worker are already counted as in use), it plans no new one.
+    EarlierRun,
+    /// The path could not be worked out (a finding says why); the run finds out again.
+    Unknown,
+}
+
 /// Preflight for one database: prints the path (an `info` finding, and the log) or why
 /// replication is not possible (an error when it is forced, else a warning saying the dump
 /// method will be used). `src_db` is a session to the source database. Writes nothing.
+///
+/// Returns what it found, for the method the run will use (`crate::preflight::method`).
 pub async fn preflight_path(
     check: &PathCheck<'_>,
     src_db: &Session,
     dbname: &str,
     report: &mut crate::report::ValidationReport,
-) {
+) -> PathVerdict {
     let PathCheck {
         source,
         target,
@@ -376,7 +392,7 @@ pub async fn preflight_path(
                         crate::sql::quote_ident(&names.publication)
                     ),
                 );
-                return;
+                return PathVerdict::EarlierRun;
             }
             report.info(
                 super::preflight::CHECK,
@@ -386,7 +402,7 @@ pub async fn preflight_path(
                     crate::sql::quote_ident(&names.publication)
                 ),
             );
-            return;
+            return PathVerdict::EarlierRun;
         }
     }
     let tgt_db = crate::conn::connect(target, Some(dbname)).await.ok();
@@ -414,6 +430,7 @@ pub async fn preflight_path(
             let text = format!("replication path: {}", p.describe());
             tracing::info!(database = %dbname, "{text}");
             report.info(super::preflight::CHECK, db, text);
+            PathVerdict::Open
         }
         Ok(p) => {
             let b = p.blockers.join("; ");
@@ -423,13 +440,17 @@ pub async fn preflight_path(
                 format!("logical replication is not possible ({b}); the dump method will be used")
             };
             report.push(severity, super::preflight::CHECK, db, msg);
+            PathVerdict::Blocked(b)
         }
-        Err(e) => report.push(
-            severity,
-            super::preflight::CHECK,
-            db,
-            format!("could not work out the replication path: {e}"),
-        ),
+        Err(e) => {
+            report.push(
+                severity,
+                super::preflight::CHECK,
+                db,
+                format!("could not work out the replication path: {e}"),
+            );
+            PathVerdict::Unknown
+        }
     }
 }
 

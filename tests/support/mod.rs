@@ -160,6 +160,11 @@ pub fn cluster_with_conf(bin_dir: &std::path::Path, extra_conf: &str) -> Result<
 
 /// A fresh identifier: `prefix` (lowercased, shortened if needed) + process id + counter +
 /// random suffix. At most 63 bytes, unique across parallel tests and test binaries.
+/// A hot standby of `primary` (streaming replication, read-only), started for the caller.
+pub fn standby_of(primary: &Cluster) -> Result<Cluster, String> {
+    server::start_standby(primary)
+}
+
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -456,6 +456,77 @@ pub(super) fn start_copy(template: &Path, bin_dir: &Path) -> Result<Cluster, Str
     Ok(cluster)
 }
 
+/// A hot standby of `primary`: `pg_basebackup -R` (streaming the WAL it needs, over the
+/// primary's socket, where the harness's `pg_hba.conf` trusts local replication) into a
+/// directory of its own, started with the harness's settings, so it listens like every other
+/// harness cluster and follows the primary by streaming replication. Read-only, as standbys
+/// are: nothing is created on it.
+pub(super) fn start_standby(primary: &Cluster) -> Result<Cluster, String> {
+    prepare_process();
+    let owner = server_owner()?;
+    let bins = Binaries {
+        dir: primary.bin_dir.clone(),
+        major: primary.major,
+    };
+    let base = tempfile::Builder::new()
+        .prefix(DIR_PREFIX)
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+        .keep();
+    let data = base.join("data");
+    REGISTERED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Registered {
+            base: base.clone(),
+            data: data.clone(),
+            bin_dir: bins.dir.clone(),
+        });
+    fs::write(base.join(OWNER_FILE), std::process::id().to_string())
+        .map_err(|e| format!("cannot write into {}: {e}", base.display()))?;
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("cannot chmod {}: {e}", base.display()))?;
+    chown(&base, owner)?;
+    let mut backup = server_command(&bins.dir.join("pg_basebackup"))?;
+    backup
+        .arg("-D")
+        .arg(&data)
+        .arg("-h")
+        .arg(&primary.socket_dir)
+        .args(["-p", &primary.port.to_string(), "-U", SUPERUSER])
+        .args(["-R", "-X", "stream", "-c", "fast"])
+        .current_dir(&base)
+        .env_remove("PGDATA");
+    run(backup, "pg_basebackup")?;
+    // The copied postgresql.conf has the primary's socket directory; the appended one wins.
+    let conf = format!(
+        "\n# --- db-migrate test harness: standby ---\n\
+         unix_socket_directories = {}\n\
+         hot_standby = on\n",
+        conf_string(&base)
+    );
+    let conf_path = data.join("postgresql.conf");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&conf_path)
+        .and_then(|mut f| f.write_all(conf.as_bytes()))
+        .map_err(|e| format!("cannot append to {}: {e}", conf_path.display()))?;
+    let port = pg_ctl_start(&bins, &base, &data)?;
+    let mut cluster = Cluster {
+        major: bins.major,
+        port,
+        socket_dir: base.clone(),
+        data_dir: data,
+        bin_dir: bins.dir,
+        tls: None,
+        version_num: 0,
+    };
+    let version_num = setup(&cluster, Kind::Source)?;
+    cluster.version_num = version_num;
+    cluster.major = major_of(version_num);
+    Ok(cluster)
+}
+
 fn major_of(version_num: u32) -> u32 {
     if version_num >= 100_000 {
         version_num / 10_000

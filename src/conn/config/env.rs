@@ -2,7 +2,9 @@
 //! unset. Its own file because the precedence rule (string > environment > default) and the
 //! variable list are their own concern, and tests drive it with a supplied environment.
 
-use super::{ConnInfo, Origin, RawSettings};
+use std::collections::BTreeSet;
+
+use super::{ConnInfo, Origin};
 use crate::error::Result;
 
 /// The environment variables libpq consults, by keyword, in the order libpq lists them.
@@ -43,16 +45,18 @@ pub(super) const ENV_VARS: &[(&str, &str)] = &[
     ("load_balance_hosts", "PGLOADBALANCEHOSTS"),
 ];
 
-/// Fills from `env` every key the string did not mention.
+/// Fills from `env` every key that neither the string nor the service mentioned (`given`).
+/// `PGSERVICE` and `PGSERVICEFILE` were already read by `service::lookup`.
 pub(super) fn apply(
     info: &mut ConnInfo,
-    raw: &RawSettings,
+    given: &BTreeSet<String>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
-    // Precedence: value in the string > environment variable > default. A key present in the
-    // string, even with an empty value, keeps its environment variable out (as in libpq).
+    // Precedence: value in the string > service file > environment variable > default. A key
+    // present in the string or the service, even with an empty value, keeps its environment
+    // variable out (as in libpq).
     for (key, var) in ENV_VARS {
-        if raw.values.contains_key(*key) {
+        if given.contains(*key) || super::values::SERVICE_KEYWORDS.contains(key) {
             continue;
         }
         if let Some(value) = env(var).filter(|v| !v.is_empty()) {

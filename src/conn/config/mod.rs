@@ -8,7 +8,9 @@
 //! - `key=value` strings (whitespace around `=`, single-quoted values with `\'` and `\\`);
 //! - a `dbname` that is itself a connection string, expanded in place (what libpq does for the
 //!   `dbname` parameter of `PQconnectdbParams`, and so what `psql -d` does);
-//! - the `PG*` environment variables for whatever the string leaves unset;
+//! - a connection service (`service=name` or `PGSERVICE`, from `pg_service.conf` files) for
+//!   whatever the string leaves unset;
+//! - the `PG*` environment variables for whatever the string and the service leave unset;
 //! - the password file (`~/.pgpass`, `passfile`, `PGPASSFILE`), looked up only when a password
 //!   is actually needed ([`ConnInfo::resolve_password`]).
 //!
@@ -23,10 +25,11 @@
 //! `Display` and `Debug` mask them, error messages never quote them, and [`redact`] scrubs them
 //! from arbitrary text that might echo a connection string.
 //!
-//! One file per concern: `keyword_value` and `uri` turn text into raw settings, `env` fills
-//! what the string left unset, `pgpass` finds a password, `render` prints a conninfo back
-//! (secrets masked) and [`redact`] scrubs secrets from free text; `values` holds the keyword
-//! lists and the value checks they share. This file holds the typed result, [`ConnInfo`], and
+//! One file per concern: `keyword_value` and `uri` turn text into raw settings, `service`
+//! reads the connection service file, `env` fills what the string and the service left unset,
+//! `pgpass` finds a password, `render` prints a conninfo back (secrets masked) and [`redact`]
+//! scrubs secrets from free text; `values` holds the keyword lists and the value checks they
+//! share. This file holds the typed result, [`ConnInfo`], and
 //! the one place a keyword is typed and validated (`ConnInfo::set`).
 
 mod env;
@@ -34,6 +37,7 @@ mod keyword_value;
 mod pgpass;
 mod redact;
 mod render;
+mod service;
 mod uri;
 mod values;
 
@@ -52,8 +56,8 @@ use crate::error::{Error, Result};
 use keyword_value::parse_keyword_value;
 use uri::{URI_PREFIXES, parse_uri};
 use values::{
-    SERVICE_KEYWORDS, default_socket_dir, from_env, invalid, is_known_keyword, is_libpq_space,
-    non_empty, parse_connect_timeout, parse_port, reject_list, show, show_key, strip_ipv6_brackets,
+    SERVICE_KEYWORDS, default_socket_dir, invalid, is_known_keyword, is_libpq_space, non_empty,
+    parse_connect_timeout, parse_port, reject_list, show, show_key, strip_ipv6_brackets,
 };
 
 /// libpq's `DEF_PGPORT`.
@@ -135,7 +139,8 @@ pub enum SslRootCert {
     System,
 }
 
-/// One server's connection settings, as given (string, then environment), before defaults.
+/// One server's connection settings, as given (string, then service file, then environment),
+/// before defaults.
 ///
 /// Fields are `None` when neither the string nor the environment set them; the accessor methods
 /// ([`ConnInfo::host`], [`ConnInfo::port`], ...) apply libpq's defaults. An empty value in the
@@ -176,6 +181,8 @@ pub struct ConnInfo {
 enum Origin<'a> {
     Text,
     Env(&'a str),
+    /// A line of a service file: the service's name, the file and the 1-based line number.
+    Service(&'a str, &'a std::path::Path, usize),
 }
 
 /// The settings of one connection string before they are typed: keyword -> value, the last
@@ -190,7 +197,8 @@ struct RawSettings {
 
 impl ConnInfo {
     /// Parses a `postgres://`/`postgresql://` URI or a libpq key=value string (an empty string
-    /// is valid: all defaults), then fills unset fields from the process environment (PGHOST,
+    /// is valid: all defaults), then fills unset fields from the connection service it names
+    /// (`service`, else `PGSERVICE`; see `service.rs`), then from the process environment (PGHOST,
     /// PGHOSTADDR, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT,
     /// PGSSLKEY, PGCONNECT_TIMEOUT, PGAPPNAME, PGPASSFILE, PGOPTIONS, and libpq's other `PG*`
     /// variables for the keys kept in [`ConnInfo::other`]).
@@ -222,7 +230,21 @@ impl ConnInfo {
             info.set(key, value, Origin::Text)
                 .map_err(Error::redacted)?;
         }
-        env::apply(&mut info, &raw, env)?;
+        // libpq's order: the string, then the service for keys the string did not mention, then
+        // the environment for keys neither mentioned (even with an empty value).
+        let mut given: BTreeSet<String> = raw.values.keys().cloned().collect();
+        if let Some(service) = service::lookup(&raw.values, env)? {
+            for (key, (value, line)) in &service.values {
+                if given.insert(key.clone()) {
+                    info.set(
+                        key,
+                        value,
+                        Origin::Service(&service.name, &service.file, *line),
+                    )?;
+                }
+            }
+        }
+        env::apply(&mut info, &given, env)?;
         Ok(info)
     }
 
@@ -287,11 +309,8 @@ impl ConnInfo {
     /// Applies one keyword, typed and validated.
     fn set(&mut self, key: &str, value: &str, origin: Origin<'_>) -> Result<()> {
         if SERVICE_KEYWORDS.contains(&key) {
-            self.warn(format!(
-                "connection option \"{key}\"{} ignored: connection service files are not read; \
-                 give the settings directly",
-                from_env(origin)
-            ));
+            // Already resolved into the other keys by `service::lookup`; not kept, since the
+            // target server's libpq (a subscription's conninfo) has no such file.
             return Ok(());
         }
         if !is_known_keyword(key) {
@@ -582,18 +601,6 @@ mod tests {
             &["\"mysql://\"", "postgresql://"],
         );
         assert_contains(&parse_err("postgres:/u:pw@h/db"), &["\"//\""]);
-    }
-
-    #[test]
-    fn a_service_is_accepted_with_a_warning_since_service_files_are_not_read() {
-        let info = parse("service=prod host=h");
-        assert_eq!(info.host.as_deref(), Some("h"));
-        assert_eq!(info.warnings.len(), 1);
-        assert_contains(&info.warnings[0], &["\"service\"", "service files"]);
-        assert!(!info.to_libpq_string(true).contains("service"));
-
-        let info = parse_env("host=h", &[("PGSERVICE", "prod")]).unwrap();
-        assert_contains(&info.warnings[0], &["\"service\"", "PGSERVICE"]);
     }
 
     #[test]

@@ -63,8 +63,8 @@ pub(super) const SECRET_KEYWORDS: &[&str] = &[
     "scram_server_key",
 ];
 
-/// Keys libpq resolves through files we deliberately do not read (pg_service.conf): accepted with
-/// a warning rather than silently ignored, and not passed on.
+/// Keys that name a connection service (`service.rs` resolves them into the other keys); never
+/// passed on, since the target server's libpq does not have our service files.
 pub(super) const SERVICE_KEYWORDS: &[&str] = &["service", "servicefile"];
 
 /// `isspace()` in the C locale, which is what libpq's parser uses.
@@ -94,6 +94,8 @@ pub(super) fn is_known_keyword(key: &str) -> bool {
             | "application_name"
             | "options"
             | "passfile"
+            | "service"
+            | "servicefile"
     ) || OTHER_KEYWORDS.contains(&key)
 }
 
@@ -133,11 +135,17 @@ pub(super) fn invalid(key: &str, value: &str, origin: Origin<'_>, expected: &str
     ))
 }
 
-/// " (from environment variable PGPORT)", or nothing for the connection string itself.
+/// " (from environment variable PGPORT)", " (from service \"prod\" in \"/path\", line 3)", or
+/// nothing for the connection string itself.
 pub(super) fn from_env(origin: Origin<'_>) -> String {
     match origin {
         Origin::Text => String::new(),
         Origin::Env(var) => format!(" (from environment variable {var})"),
+        Origin::Service(name, file, line) => format!(
+            " (from service {} in {}, line {line})",
+            show(name),
+            show(&file.to_string_lossy())
+        ),
     }
 }
 
