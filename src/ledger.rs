@@ -912,6 +912,10 @@ fn check_target(
                 o.tables, o.other
             ),
         ),
+        // A cut-over run may also replicate and cut over in one go: a target database with no
+        // table (a managed service's, holding only what the provider installed) is migrated as
+        // a plain run would migrate an empty one.
+        TargetState::NotEmpty(o) if cut_over && o.tables == 0 => {}
         TargetState::NotEmpty(o) if cut_over => report.error(
             "target-state",
             Some(name),

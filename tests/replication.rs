@@ -1809,3 +1809,98 @@ async fn force_method_alone_makes_a_missing_replication_privilege_fail_the_datab
     assert_eq!(e.status, DbStatus::Done, "{e:?}");
     assert_eq!(e.method, Some(db_migrate::Method::Dump), "{e:?}");
 }
+
+/// The application deploys while replication runs (the open problem of the tool we replace):
+/// a column added with a default and written at once, a column dropped, one renamed and retyped,
+/// one retyped to hold a value the old type cannot, and a new table. The cut-over run applies
+/// each change on the target before it waits, the apply worker goes on, and the target ends
+/// equal to the source, verified, with the changes named in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_changes_during_replication_are_applied_and_replication_flows() {
+    let (s, t) = (support::source(), support::target());
+    let db = s.create_database("repl follow ").await;
+    s.execute(
+        &db,
+        "CREATE TABLE app (id int PRIMARY KEY, v text, n int, old text);
+         INSERT INTO app SELECT g, 'v' || g, g, 'o' FROM generate_series(1, 200) g;",
+    )
+    .await;
+    let (src, tgt) = (s.superuser_uri("postgres"), t.superuser_uri("postgres"));
+    let base = [
+        "-s",
+        &src,
+        "-t",
+        &tgt,
+        "--only-db",
+        &db,
+        "--force-method",
+        "replication",
+        "--replication-timeout",
+        "120",
+        "--json",
+        "-",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        support::cli::pg_migrate(&args)
+    };
+    let first = run(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+
+    // Each its own transaction, as a deploy's migrations and the application's writes are.
+    for statement in [
+        "ALTER TABLE app ADD COLUMN w int DEFAULT 7",
+        "INSERT INTO app (id, v, n, old, w) VALUES (201, 'y', 201, 'o', 8)",
+        "ALTER TABLE app DROP COLUMN old",
+        "UPDATE app SET v = 'after drop' WHERE id = 2",
+        "ALTER TABLE app RENAME COLUMN v TO label",
+        "ALTER TABLE app ALTER COLUMN label TYPE varchar(20)",
+        "ALTER TABLE app ALTER COLUMN n TYPE bigint",
+        "UPDATE app SET n = 5000000000, label = 'big' WHERE id = 1",
+        "CREATE TABLE app2 (id int PRIMARY KEY, note text)",
+        "INSERT INTO app2 VALUES (1, 'new table')",
+    ] {
+        s.execute(&db, statement).await;
+    }
+    let cut = run(&[
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+        "--verify",
+    ]);
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(0), "{all}");
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).expect("JSON report");
+    let entry = &v["databases"][0];
+    assert_eq!(entry["status"], "done", "{all}");
+    assert_eq!(entry["verify"]["status"], "equal", "{all}");
+    let message = entry["message"].as_str().unwrap();
+    for needle in [
+        "column w added",
+        "column old dropped",
+        "column v renamed to label",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let columns = "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+                     FROM pg_attribute WHERE attrelid = 'app'::regclass AND attnum > 0 AND NOT attisdropped";
+    assert_eq!(
+        t.query_strings(&db, columns).await,
+        s.query_strings(&db, columns).await
+    );
+    let rows = "SELECT id, label, n, w FROM app WHERE id IN (1, 2, 201) ORDER BY id";
+    assert_eq!(
+        t.query_strings(&db, rows).await,
+        s.query_strings(&db, rows).await
+    );
+    assert_eq!(
+        t.query_strings(&db, "SELECT note FROM app2").await[0][0].as_deref(),
+        Some("new table")
+    );
+}

@@ -31,12 +31,29 @@ use crate::error::{Error, Result, Side};
 use crate::sql::{qualified, quote_ident};
 use crate::warning::Warning;
 
+/// When a change may be applied: the apply worker still has to apply the changes made before
+/// the DDL on the source, in the columns they were made in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum When {
+    /// At once: it only widens what the target accepts (a column added, a type changed, a
+    /// default, `DROP NOT NULL`), so changes from before and after the DDL both apply.
+    Now,
+    /// A rename: changes from before it need the old name, changes after it the new one. It is
+    /// applied when the worker stops moving (it waits on the first change that needs the new
+    /// name, so everything before is in), or once in sync.
+    WhenStuck,
+    /// What would refuse changes from before the DDL (`DROP COLUMN`, `SET NOT NULL`): once the
+    /// target has caught up with the source.
+    InSync,
+}
+
 /// One statement that brings a target table's columns level with the source's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub sql: String,
     /// For the log and warnings: `column "w" added to public.t`.
     pub describe: String,
+    pub when: When,
 }
 
 /// What [`follow_columns`] did.
@@ -47,6 +64,8 @@ pub struct Followed {
     /// Tables (as `regclass` writes them) whose columns are now the source's.
     pub level: BTreeSet<String>,
     pub warnings: Vec<Warning>,
+    /// When the changes held back may be applied.
+    pub pending: Vec<When>,
 }
 
 impl Followed {
@@ -54,6 +73,7 @@ impl Followed {
         self.applied.extend(other.applied);
         self.level.extend(other.level);
         self.warnings.extend(other.warnings);
+        self.pending = other.pending;
     }
 }
 
@@ -75,23 +95,61 @@ fn column_sql(c: &Column) -> String {
 }
 
 /// The statements that make `tgt`'s columns those of `src` (the same table on both sides).
+///
+/// A rename is told from a drop and an add by position: `ADD COLUMN` always appends, so a new
+/// name placed before a column both sides have is a renamed column, namely the target's column
+/// that follows the same common column (retyped too, when the types differ). A new name at the
+/// end is added, except when it is the only one and one column of its type is gone from the same
+/// place: that is taken as a rename, which keeps the data.
 pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
     let table = qualified(&src.schema, &src.name);
     let alter = |rest: String| format!("ALTER TABLE {table} {rest}");
     let on = |what: String| format!("{what} of {}", src.regclass);
-    let find = |cols: &[Column], name: &str| cols.iter().find(|c| c.name == name).cloned();
-    let mut added: Vec<&Column> = (src.columns.iter())
-        .filter(|c| find(&tgt.columns, &c.name).is_none())
+    let has = |cols: &[Column], name: &str| cols.iter().any(|c| c.name == name);
+    // The last column both sides have before position `i` of `cols`.
+    let anchor = |cols: &[Column], i: usize| {
+        cols[..i]
+            .iter()
+            .rev()
+            .find(|c| has(&src.columns, &c.name) && has(&tgt.columns, &c.name))
+            .map(|c| c.name.clone())
+    };
+    let added: Vec<(usize, &Column)> = (src.columns.iter().enumerate())
+        .filter(|(_, c)| !has(&tgt.columns, &c.name))
         .collect();
-    let mut removed: Vec<&Column> = (tgt.columns.iter())
-        .filter(|c| find(&src.columns, &c.name).is_none())
+    let mut removed: Vec<(usize, &Column)> = (tgt.columns.iter().enumerate())
+        .filter(|(_, c)| !has(&src.columns, &c.name))
         .collect();
+    let trailing = |i: usize| {
+        !src.columns[i + 1..]
+            .iter()
+            .any(|c| has(&tgt.columns, &c.name))
+    };
+    let trailing_added = added.iter().filter(|(i, _)| trailing(*i)).count();
     let mut out = Vec::new();
-    // One column gone and one new of the same type: a rename, which keeps the column's data.
-    if let ([a], [r]) = (added.as_slice(), removed.as_slice())
-        && a.type_sql == r.type_sql
-        && a.generated == r.generated
-    {
+    let mut adds = Vec::new();
+    for (i, a) in &added {
+        let place = anchor(&src.columns, *i);
+        let same_place = |(j, _): &(usize, &Column)| anchor(&tgt.columns, *j) == place;
+        let pick = if trailing(*i) {
+            (trailing_added == 1 && removed.len() == 1)
+                .then(|| {
+                    removed
+                        .iter()
+                        .position(|r| same_place(r) && r.1.type_sql == a.type_sql)
+                })
+                .flatten()
+        } else {
+            (removed
+                .iter()
+                .position(|r| same_place(r) && r.1.type_sql == a.type_sql))
+            .or_else(|| removed.iter().position(same_place))
+        };
+        let Some(k) = pick.filter(|k| removed[*k].1.generated == a.generated) else {
+            adds.push(*a);
+            continue;
+        };
+        let (_, r) = removed.remove(k);
         out.push(Change {
             sql: alter(format!(
                 "RENAME COLUMN {} TO {}",
@@ -99,32 +157,39 @@ pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
                 quote_ident(&a.name)
             )),
             describe: on(format!("column {} renamed to {}", r.name, a.name)),
+            when: When::WhenStuck,
         });
-        let (a, r) = ((*a).clone(), (*r).clone());
-        added.clear();
-        removed.clear();
-        // The renamed column may differ in more than its name.
+        // The renamed column may differ in more than its name: those changes go with it.
         let renamed = Column {
             name: a.name.clone(),
-            ..r
+            ..r.clone()
         };
-        out.extend(alterations(&table, &src.regclass, &a, &renamed));
+        out.extend(
+            alterations(&table, &src.regclass, a, &renamed)
+                .into_iter()
+                .map(|c| Change {
+                    when: c.when.max(When::WhenStuck),
+                    ..c
+                }),
+        );
     }
-    for r in removed {
+    for (_, r) in removed {
         out.push(Change {
             sql: alter(format!("DROP COLUMN {}", quote_ident(&r.name))),
             describe: on(format!("column {} dropped", r.name)),
+            when: When::InSync,
         });
     }
-    for a in added {
+    for a in adds {
         out.push(Change {
             sql: alter(format!("ADD COLUMN {}", column_sql(a))),
             describe: on(format!("column {} added", a.name)),
+            when: When::Now,
         });
     }
     for s in &src.columns {
-        if let Some(t) = find(&tgt.columns, &s.name) {
-            out.extend(alterations(&table, &src.regclass, s, &t));
+        if let Some(t) = tgt.columns.iter().find(|t| t.name == s.name) {
+            out.extend(alterations(&table, &src.regclass, s, t));
         }
     }
     out
@@ -153,6 +218,7 @@ fn alterations(table: &str, regclass: &str, s: &Column, t: &Column) -> Vec<Chang
                 ty = s.type_sql
             )),
             describe: on(&format!("changed to type {}", s.type_sql)),
+            when: When::Now,
         });
     }
     if s.default != t.default {
@@ -162,6 +228,7 @@ fn alterations(table: &str, regclass: &str, s: &Column, t: &Column) -> Vec<Chang
                 None => alter("DROP DEFAULT".into()),
             },
             describe: on("given the source's default"),
+            when: When::Now,
         });
     }
     if s.not_null != t.not_null {
@@ -179,14 +246,16 @@ fn alterations(table: &str, regclass: &str, s: &Column, t: &Column) -> Vec<Chang
             } else {
                 "made nullable"
             }),
+            when: if s.not_null { When::InSync } else { When::Now },
         });
     }
     out
 }
 
-/// Brings the columns of every table present on both sides level with the source's: parents
-/// first, then (read again) partitions and inheritance children.
-pub async fn follow_columns(src: &Session, tgt: &Session) -> Result<Followed> {
+/// Brings the columns of every table present on both sides level with the source's, applying
+/// the changes that may be applied `until` now (see [`When`]): parents first, then (read again)
+/// partitions and inheritance children. `pending` in the result: changes held back.
+pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result<Followed> {
     let on_source = |e: Error| e.with_side(Side::Source);
     let on_target = |e: Error| e.with_side(Side::Target);
     let source = table_columns(src).await.map_err(on_source)?;
@@ -199,6 +268,11 @@ pub async fn follow_columns(src: &Session, tgt: &Session) -> Result<Followed> {
             };
             let mut level = true;
             for change in column_changes(s, t) {
+                if change.when > until {
+                    level = false;
+                    followed.pending.push(change.when);
+                    continue;
+                }
                 match tgt.batch_execute(&change.sql).await {
                     Ok(()) => {
                         tracing::info!("schema change followed on the target: {}", change.describe);
@@ -284,6 +358,33 @@ mod tests {
             vec![
                 "ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"",
                 "ALTER TABLE \"public\".\"t\" ADD COLUMN \"n\" bigint",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_name_before_a_common_column_is_a_rename_even_with_other_changes() {
+        // v renamed to label and retyped, old dropped, w added: seen together by the cut-over.
+        let src = table(vec![
+            col("id", "integer"),
+            col("label", "character varying(20)"),
+            col("n", "bigint"),
+            col("w", "integer"),
+        ]);
+        let tgt = table(vec![
+            col("id", "integer"),
+            col("v", "text"),
+            col("n", "integer"),
+            col("old", "text"),
+        ]);
+        assert_eq!(
+            sql(column_changes(&src, &tgt)),
+            vec![
+                "ALTER TABLE \"public\".\"t\" RENAME COLUMN \"v\" TO \"label\"",
+                "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"label\" TYPE character varying(20) USING \"label\"::character varying(20)",
+                "ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"",
+                "ALTER TABLE \"public\".\"t\" ADD COLUMN \"w\" integer",
+                "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"n\" TYPE bigint USING \"n\"::bigint",
             ]
         );
     }

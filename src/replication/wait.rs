@@ -16,6 +16,10 @@ use super::{
 /// How often the source's schema is compared with the fingerprint taken at set-up while the
 /// run waits (a changed table's columns are then followed on the target).
 const DRIFT_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// A lag that has not fallen for this long while a rename is pending: the apply worker waits on
+/// a change that needs the new name (see [`follow::When::WhenStuck`]).
+const STUCK_AFTER: Duration = Duration::from_secs(12);
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
@@ -103,7 +107,9 @@ pub(super) async fn wait_and_stop(
     // Column changes of the source's tables, applied on the target as they are seen
     // (super::follow), so that the apply worker, which stops on a missing column, goes on.
     let mut followed = follow::Followed::default();
-    let check_drift = async |drift: &mut Vec<String>, followed: &mut follow::Followed| {
+    let check_drift = async |drift: &mut Vec<String>,
+                             followed: &mut follow::Followed,
+                             until: follow::When| {
         if let Some(base) = &baseline
             && let Ok(now) = Fingerprint::read(src).await
         {
@@ -118,7 +124,7 @@ pub(super) async fn wait_and_stop(
                 .iter()
                 .any(|d| d.starts_with("table ") && d.ends_with(" changed"));
             if tables_changed {
-                match follow::follow_columns(src, tgt).await {
+                match follow::follow_columns(src, tgt, until).await {
                     Ok(f) => followed.merge(f),
                     Err(e) => {
                         warn!(database = %dbname, "could not follow the source's column changes: {e}")
@@ -154,11 +160,23 @@ pub(super) async fn wait_and_stop(
         Ok(any)
     };
     adopt_now(&mut adopted).await?;
-    check_drift(&mut drift, &mut followed).await;
+    check_drift(&mut drift, &mut followed, follow::When::Now).await;
+    // The lag's lowest reading and since when it has not fallen below it: a worker that waits
+    // on a change needing a renamed column shows as a lag that stops falling.
+    let mut lowest: Option<(i64, Instant)> = None;
     let in_sync = loop {
         let st = lag_status(src, tgt, dbname, &names, started).await?;
         outcome.lag_bytes = st.lag_bytes;
         report_progress(opts, &st, &mut last_log);
+        let caught_up = st.lag_bytes == Some(0) && st.tables_not_ready == 0;
+        if caught_up && followed.pending.contains(&follow::When::InSync) {
+            // Everything from before the DDL is applied: what would refuse it may go now.
+            let before = followed.applied.len();
+            check_drift(&mut drift, &mut followed, follow::When::InSync).await;
+            if followed.applied.len() > before {
+                continue;
+            }
+        }
         if st.in_sync(max) {
             if adopt_now(&mut adopted).await? {
                 continue;
@@ -168,14 +186,26 @@ pub(super) async fn wait_and_stop(
         if Instant::now() >= deadline {
             break false;
         }
+        if let Some(lag) = st.lag_bytes
+            && lowest.is_none_or(|(l, _)| lag < l)
+        {
+            lowest = Some((lag, Instant::now()));
+        }
+        let stuck = lowest.is_some_and(|(_, since)| since.elapsed() >= STUCK_AFTER);
         if last_drift_check.elapsed() >= DRIFT_CHECK_EVERY {
             last_drift_check = Instant::now();
-            check_drift(&mut drift, &mut followed).await;
+            let until = if stuck && followed.pending.contains(&follow::When::WhenStuck) {
+                lowest = None;
+                follow::When::WhenStuck
+            } else {
+                follow::When::Now
+            };
+            check_drift(&mut drift, &mut followed, until).await;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(opts.poll_interval.min(left)).await;
     };
-    check_drift(&mut drift, &mut followed).await;
+    check_drift(&mut drift, &mut followed, follow::When::Now).await;
     outcome.schema_drift = drift.clone();
     outcome.tables_added = adopted.all_tables();
     outcome.tables_dropped = drift
