@@ -35,8 +35,12 @@ pub const DEFAULT_COUNT: u32 = 3;
 /// How long sent data may stay unacknowledged (Linux `TCP_USER_TIMEOUT`): a session in the
 /// middle of a COPY (which is never idle, so keepalives do not probe it) learns of a dead peer
 /// after a minute instead of the kernel's retransmission limit (`tcp_retries2`, about 15
-/// minutes). A minute rides out a short cut or a busy server's pause; a longer one is the stall
-/// watchdog's to handle (`--stall-timeout`, [`crate::stall`]).
+/// minutes). A minute rides out a short cut. The price: Linux applies it to zero-window probes
+/// too, so a live server that stops reading for a minute (a target whose disk stalls) is
+/// dropped as well; the copy retries that part on new sessions like any lost connection
+/// (`--copy-retries`), and `tcp_user_timeout=0` in the conninfo turns it off. Linux also lets
+/// it override `keepalives_count` on an idle session, which is why it equals idle + count x
+/// interval: both ways, a minute.
 pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The settings of one conninfo, validated.
