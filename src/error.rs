@@ -35,6 +35,9 @@ pub enum ErrorKind {
     Io,
     /// The operation was cancelled (Ctrl-C).
     Cancelled,
+    /// A task moved no byte for `--stall-timeout` and was stopped ([`crate::stall`]): the
+    /// network or a server stopped answering; worth retrying on new sessions.
+    Stalled,
     /// A protocol or internal invariant was violated.
     Protocol,
 }
@@ -292,6 +295,12 @@ impl Error {
     /// built from text that may hold a secret (input that did not parse, a statement).
     pub fn redacted(mut self) -> Self {
         self.0.message = crate::conn::redact(&self.0.message);
+        self
+    }
+
+    /// Appends what the operator can do about it ("...; run the same command with --resume").
+    pub fn remedy(mut self, remedy: impl fmt::Display) -> Self {
+        self.0.message = format!("{}; {remedy}", self.0.message);
         self
     }
 

@@ -125,6 +125,10 @@ fn every_bad_input_gets_a_clear_error_and_no_secret() {
             &["--dbs-max-total-size", "-1 for none"],
         ),
         bad(
+            &["-s", NOWHERE, "-t", NOWHERE, "--stall-timeout", "soon"],
+            &["--stall-timeout", "invalid duration", "or off"],
+        ),
+        bad(
             &["-s", NOWHERE, "-t", NOWHERE, "--migration-id", "a\nb"],
             &["--migration-id", "control"],
         ),
@@ -313,9 +317,21 @@ async fn every_tcp_socket_carries_the_keepalives_the_conninfo_asks_for() {
             Socket::Unix(_) => panic!("expected TCP"),
         }
     };
-    // On by default, as in libpq.
+    // On by default, as in libpq, with timings that find a dead peer within a minute (not the
+    // system's two hours of silence before the first probe).
     let s = socket(parse("")).await;
-    assert!(socket2::SockRef::from(&s).keepalive().unwrap());
+    let sock = socket2::SockRef::from(&s);
+    assert!(sock.keepalive().unwrap());
+    assert_eq!(sock.tcp_keepalive_time().unwrap().as_secs(), 30);
+    assert_eq!(sock.tcp_keepalive_interval().unwrap().as_secs(), 10);
+    assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+    assert_eq!(
+        sock.tcp_user_timeout().unwrap(),
+        Some(std::time::Duration::from_secs(60))
+    );
+    // 0 asks for the system's, as in libpq: no user timeout at all.
+    let s = socket(parse("tcp_user_timeout=0")).await;
+    assert_eq!(socket2::SockRef::from(&s).tcp_user_timeout().unwrap(), None);
     let s = socket(parse(
         "keepalives_idle=77 keepalives_interval=7 keepalives_count=4 tcp_user_timeout=12000",
     ))

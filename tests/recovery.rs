@@ -21,6 +21,7 @@ use db_migrate::migrate::PgMigrate;
 use db_migrate::options::MigrateOptions;
 use db_migrate::report::{DbStatus, Method};
 use serde_json::Value;
+use support::port_cut::PortCut;
 use support::{quote_ident, quote_literal, source, target};
 
 /// Rows of `big`; each costs about 4 ms to load on the target.
@@ -719,6 +720,167 @@ async fn a_target_restarted_mid_copy_heals_by_retrying_on_new_sessions() {
     assert_migrated_to(&tgt, &db).await;
     assert_eq!(database(&v, &then)["status"], "done", "{v}");
     assert_migrated_to(&tgt, &then).await;
+}
+
+/// How long the network cut of the stall test lasts: twice its `--stall-timeout`.
+const CUT: Duration = Duration::from_secs(20);
+
+/// The longest the stall test's run may take from the start of the cut: the cut, then per
+/// attempt the stall bound (10 s), the cancel requests (at most 5 s) and the backoff, three
+/// retries, and the copy itself. What it rules out is the old behaviour: a run that waits on
+/// the kernel's keepalive timer (two hours) with `0.0 MiB/s` on its progress line.
+const STALL_TEST_BOUND: Duration = Duration::from_secs(180);
+
+/// Waits for `child` at most until `deadline`; kills it and fails the test past it.
+fn finish_by(child: Child, deadline: Instant) -> (Option<i32>, String, String) {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(finish(child));
+    });
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(r) => r,
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("the run did not end within its bound: a silent stall");
+        }
+    }
+}
+
+/// One network cut at a time: the cut is a qdisc on all of `lo`, of which there is one.
+static CUTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What a run cut off from its target did.
+struct CutRun {
+    code: Option<i32>,
+    report: Value,
+    stderr: String,
+    /// From the start of the cut to the end of the run.
+    after_cut: Duration,
+}
+
+/// Migrates `db` into `tgt` with `--stall-timeout 10s` and `extra`, and drops the traffic of
+/// `tgt`'s port for [`CUT`] once `big`'s COPY is running.
+async fn run_with_target_cut_mid_copy(tgt: &support::Cluster, db: &str, extra: &[&str]) -> CutRun {
+    let mut args = vec!["--stall-timeout", "10s", "--json", "-"];
+    args.extend_from_slice(extra);
+    let child = spawn_to(tgt, db, &args);
+    wait_for_big_copy_in(tgt, db).await;
+    let cut = PortCut::start(tgt.port).expect("cutting the target's port with tc");
+    let cut_at = Instant::now();
+    tokio::time::sleep(CUT).await;
+    drop(cut);
+    let (code, out, stderr) = finish_by(child, cut_at + STALL_TEST_BOUND);
+    let report = serde_json::from_str(&out).unwrap_or_else(|_| panic!("JSON on stdout\n{stderr}"));
+    CutRun {
+        code,
+        report,
+        stderr,
+        after_cut: cut_at.elapsed(),
+    }
+}
+
+/// Whether this machine can cut a port; else says SKIPPED loudly.
+fn can_cut(test: &str) -> bool {
+    match PortCut::available() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+            false
+        }
+    }
+}
+
+/// A network cut between db-migrate and the target in the middle of a COPY (the target's TCP
+/// port dropped on loopback for 20 s, both directions): the part moves no byte, the stall
+/// watchdog (`--stall-timeout 10s`) cancels it on both sides and retries it on new sessions
+/// once the network is back, and the run heals: done, the target equal to the source. Should
+/// the retries run out first, the run fails naming the stall and pointing to `--resume`, which
+/// completes equal. Either way the run ends within a bound. Needs root and `tc`; skipped
+/// loudly otherwise.
+#[tokio::test]
+async fn a_network_cut_to_the_target_mid_copy_is_a_stall_that_heals_or_fails_naming_it() {
+    if !can_cut("a_network_cut_to_the_target_mid_copy_is_a_stall_that_heals_or_fails_naming_it") {
+        return;
+    }
+    let _one_cut = CUTS.lock().await;
+    // A target of its own: the cut must not hit the other tests' target.
+    let tgt = own_target();
+    // 30 MB in `big`, loaded at 4 ms a row: its COPY is running, with bytes in flight, when
+    // the cut begins.
+    let db = fixture_padded("recovery stall ", 20_000).await;
+    let started = Instant::now();
+    let run = run_with_target_cut_mid_copy(&tgt, &db, &["--copy-retries", "3"]).await;
+    let (v, err) = (&run.report, &run.stderr);
+    let entry = database(v, &db);
+    assert!(
+        err.contains("no byte moved") && err.contains("--stall-timeout"),
+        "the stall is named:\n{err}"
+    );
+    if run.code == Some(0) {
+        assert_eq!(entry["status"], "done", "{v}");
+        let big = table(&entry["data"]["tables"], "big");
+        assert!(big["retries"].as_u64().unwrap() >= 1, "{v}");
+        eprintln!(
+            "healed: run of {:.0} s, ended {:.0} s after a {} s cut began, {} retries of big",
+            started.elapsed().as_secs_f64(),
+            run.after_cut.as_secs_f64(),
+            CUT.as_secs(),
+            big["retries"]
+        );
+    } else {
+        assert_eq!(run.code, Some(1), "{err}");
+        assert_eq!(entry["status"], "failed", "{v}");
+        let message = entry["message"].as_str().unwrap();
+        assert!(
+            message.contains("stalled") && message.contains("--resume"),
+            "{v}"
+        );
+        eprintln!(
+            "failed naming the stall {:.0} s after a {} s cut began: {message}",
+            run.after_cut.as_secs_f64(),
+            CUT.as_secs()
+        );
+        resume_completes(&tgt, &db).await;
+    }
+    assert_migrated_to(&tgt, &db).await;
+}
+
+/// The same cut with `--copy-retries 0`: the stalled part is not retried, so the database
+/// fails, its message naming the stall, the bound and the way on (`--resume`), with `big` not
+/// reported copied; once the network is back, `--resume` completes equal. Needs root and `tc`.
+#[tokio::test]
+async fn a_stall_without_retries_fails_naming_it_and_resume_completes() {
+    if !can_cut("a_stall_without_retries_fails_naming_it_and_resume_completes") {
+        return;
+    }
+    let _one_cut = CUTS.lock().await;
+    let tgt = own_target();
+    let db = fixture_padded("recovery stall fail ", 20_000).await;
+    let run = run_with_target_cut_mid_copy(&tgt, &db, &["--copy-retries", "0"]).await;
+    let (v, err) = (&run.report, &run.stderr);
+    assert_eq!(run.code, Some(1), "{err}");
+    let entry = database(v, &db);
+    assert_eq!(entry["status"], "failed", "{v}");
+    let message = entry["message"].as_str().unwrap();
+    for needle in [
+        "\"public\".\"big\"",
+        "stalled: no byte moved for",
+        "--stall-timeout",
+        "run the same command with --resume",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    assert_ne!(table(&entry["tables"], "big")["state"], "copied", "{v}");
+    eprintln!(
+        "failed naming the stall {:.0} s after a {} s cut began: {message}",
+        run.after_cut.as_secs_f64(),
+        CUT.as_secs()
+    );
+    resume_completes(&tgt, &db).await;
+    assert_migrated_to(&tgt, &db).await;
 }
 
 /// A tmpfs mounted at a fresh directory, owned by the server user; unmounted on drop (lazily,

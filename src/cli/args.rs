@@ -201,6 +201,11 @@ pub struct PgArgs {
         default_value_t = crate::copy::retry::DEFAULT_RETRIES
     )]
     pub copy_retries: u32,
+    /// Cancel a table part (or large-object batch) that moved no byte for this long, on both
+    /// sides, and retry it on new sessions like a lost connection (--copy-retries); then fail
+    /// naming the stall (e.g. 90, 10m; default 5m; 0 or off: never).
+    #[arg(long = "stall-timeout", value_name = "DURATION", value_parser = parse_duration_or_off)]
+    pub stall_timeout: Option<std::time::Duration>,
     /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
     /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
     #[arg(
@@ -270,6 +275,14 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
         .parse()
         .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with s, m or h"))?;
     Ok(std::time::Duration::from_secs(n * mult))
+}
+
+/// `--stall-timeout`: a duration as [`parse_duration`] takes it, or `off` (the same as 0).
+pub fn parse_duration_or_off(s: &str) -> std::result::Result<std::time::Duration, String> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(s).map_err(|e| format!("{e}, or off"))
 }
 
 /// The most sessions `--jobs` and `--schema-jobs` may ask for: PostgreSQL's own default

@@ -97,6 +97,9 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                     (_, Some(StatisticsArg::Restore) | None) => Statistics::Restore,
                 };
                 c.retries = a.copy_retries;
+                if let Some(t) = a.stall_timeout {
+                    c.stall_timeout = crate::stall::bound_from(t);
+                }
                 c.extension_tables = !a.no_replicate_extension_tables;
                 if a.json.as_deref() == Some("-") {
                     c.progress = crate::copy::ProgressMode::Quiet;
@@ -403,6 +406,27 @@ mod tests {
                 .replication_timeout,
             std::time::Duration::from_secs(1800)
         );
+    }
+
+    #[test]
+    fn stall_timeout_takes_replication_timeouts_durations_and_off() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args))
+                .unwrap()
+                .copy
+                .stall_timeout
+        };
+        let s = std::time::Duration::from_secs;
+        assert_eq!(o(&[]), Some(crate::stall::DEFAULT_STALL_TIMEOUT));
+        assert_eq!(o(&["--stall-timeout", "10s"]), Some(s(10)));
+        assert_eq!(o(&["--stall-timeout", "2m"]), Some(s(120)));
+        assert_eq!(o(&["--stall-timeout", "90"]), Some(s(90)));
+        assert_eq!(o(&["--stall-timeout", "0"]), None);
+        assert_eq!(o(&["--stall-timeout", "off"]), None);
+        let e = crate::cli::args::parse_duration_or_off("soon").unwrap_err();
+        assert!(e.contains("or off"), "{e}");
     }
 
     #[test]

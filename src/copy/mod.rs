@@ -156,6 +156,11 @@ pub struct CopyOptions {
     /// The wait before the first retry; it doubles per retry, at most
     /// [`retry::MAX_RETRY_DELAY`].
     pub retry_delay: std::time::Duration,
+    /// `--stall-timeout`: a copy part or large-object batch that moves no byte for this long is
+    /// cancelled on both sides and retried on new sessions like a lost connection (within
+    /// `retries`), else fails naming the stall ([`crate::stall`]). `None`: not watched.
+    /// Default [`crate::stall::DEFAULT_STALL_TIMEOUT`].
+    pub stall_timeout: Option<std::time::Duration>,
     /// The database's selection (`--with-table`, `--exclude-table-data`...): only the tables
     /// and sequences whose data it includes are copied. `None`: everything.
     pub selection: Option<std::sync::Arc<crate::selection::DbSelection>>,
@@ -183,6 +188,7 @@ impl Default for CopyOptions {
             ledger: false,
             retries: retry::DEFAULT_RETRIES,
             retry_delay: retry::DEFAULT_RETRY_DELAY,
+            stall_timeout: Some(crate::stall::DEFAULT_STALL_TIMEOUT),
             selection: None,
             earlier_changes_replicated: false,
         }
@@ -595,11 +601,7 @@ async fn run(
         opts.statistics != statistics::Statistics::None,
         control.major() >= 16,
     );
-    let progress = Arc::new(Progress {
-        tables_total,
-        est_bytes,
-        ..Default::default()
-    });
+    let progress = Arc::new(Progress::new(tables_total, est_bytes));
     let shared = Arc::new(Shared {
         pair: pair.clone(),
         snapshot: snapshot_id,
@@ -623,6 +625,7 @@ async fn run(
             method: opts.statistics.effective(control.server_version_num()),
             ..Default::default()
         }),
+        stall_timeout: opts.stall_timeout,
     });
     let reporter_done = CancellationToken::new();
     let reporter = progress::spawn(

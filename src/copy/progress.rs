@@ -1,5 +1,10 @@
 //! Progress of one database's copy: shared counters updated by the workers, shown as a live bar
 //! on a terminal, as periodic structured log lines otherwise, or not at all.
+//!
+//! While parts are being copied and no byte moved for more than
+//! [`crate::stall::SHOW_STALLED_AFTER`], the line says "stalled for N s" instead of a rate of
+//! 0 and an ETA of 0, which read like a finished copy: an operator sees the stall long before
+//! the watchdog (`--stall-timeout`) acts on it.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -24,11 +29,51 @@ pub struct Progress {
     pub tables_total: u64,
     /// Estimated bytes to copy (sum of source table sizes).
     pub est_bytes: u64,
+    /// When a byte last moved, any part.
+    moved: crate::stall::Activity,
+    /// Parts being copied now: between them (index builds, ANALYZE) no byte is expected, and
+    /// no stall is shown.
+    copying: AtomicU64,
+}
+
+/// A part being copied: counted in [`Progress`] until dropped.
+pub struct Copying<'a>(&'a Progress);
+
+impl Drop for Copying<'_> {
+    fn drop(&mut self) {
+        self.0.copying.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Progress {
+    /// Counters for a copy of `tables_total` tables of about `est_bytes`.
+    pub fn new(tables_total: u64, est_bytes: u64) -> Progress {
+        Progress {
+            tables_total,
+            est_bytes,
+            ..Default::default()
+        }
+    }
+
     pub fn add_bytes(&self, n: u64) {
         self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.moved.moved();
+    }
+
+    /// A part starts (which counts as movement: the time before it was not a stall).
+    pub fn copy_started(&self) -> Copying<'_> {
+        self.copying.fetch_add(1, Ordering::Relaxed);
+        self.moved.moved();
+        Copying(self)
+    }
+
+    /// Seconds without a byte while parts are being copied, once long enough to show
+    /// ([`crate::stall::shown_stalled`]).
+    pub fn stalled_for(&self) -> Option<u64> {
+        if self.copying.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        crate::stall::shown_stalled(self.moved.idle())
     }
 
     pub fn add_rows(&self, n: u64) {
@@ -80,7 +125,13 @@ async fn bar(progress: Arc<Progress>, database: String, done: CancellationToken)
         "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
-    pb.set_style(style);
+    // While stalled: no rate and no ETA, the stall in the message instead.
+    let stalled_style = ProgressStyle::with_template(
+        "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let mut showing_stall = false;
+    pb.set_style(style.clone());
     pb.set_prefix(database);
     pb.enable_steady_tick(Duration::from_millis(250));
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -90,10 +141,20 @@ async fn bar(progress: Arc<Progress>, database: String, done: CancellationToken)
             pb.set_length(bytes);
         }
         pb.set_position(bytes);
-        pb.set_message(format!(
-            "{rows} rows, {tables}/{} tables",
-            progress.tables_total
-        ));
+        let counts = format!("{rows} rows, {tables}/{} tables", progress.tables_total);
+        let stalled = progress.stalled_for();
+        if stalled.is_some() != showing_stall {
+            showing_stall = stalled.is_some();
+            pb.set_style(if showing_stall {
+                stalled_style.clone()
+            } else {
+                style.clone()
+            });
+        }
+        pb.set_message(match stalled {
+            Some(secs) => format!("stalled for {secs} s, {counts}"),
+            None => counts,
+        });
         tokio::select! {
             _ = tick.tick() => {}
             _ = done.cancelled() => break,
@@ -122,6 +183,21 @@ async fn log_lines(progress: Arc<Progress>, database: String, done: Cancellation
         } else {
             0
         };
+        if let Some(secs) = progress.stalled_for() {
+            tracing::info!(
+                target: "db_migrate::copy",
+                database = %database,
+                bytes,
+                est_bytes = progress.est_bytes,
+                rows,
+                tables_done = tables,
+                tables_total = progress.tables_total,
+                stalled_seconds = secs,
+                elapsed_seconds = start.elapsed().as_secs(),
+                "copy progress: stalled for {secs} s"
+            );
+            continue;
+        }
         tracing::info!(
             target: "db_migrate::copy",
             database = %database,
@@ -135,5 +211,22 @@ async fn log_lines(progress: Arc<Progress>, database: String, done: Cancellation
             elapsed_seconds = start.elapsed().as_secs(),
             "copy progress"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_stall_is_shown_between_parts_nor_right_after_a_part_starts() {
+        let p = Progress::default();
+        assert_eq!(p.stalled_for(), None, "no part running");
+        let part = p.copy_started();
+        assert_eq!(p.stalled_for(), None, "a part that just started");
+        p.add_bytes(10);
+        assert_eq!(p.stalled_for(), None);
+        drop(part);
+        assert_eq!(p.copying.load(Ordering::Relaxed), 0);
     }
 }

@@ -6,7 +6,9 @@
 //! run again on fresh sessions. What is worth running again is what a server or the network
 //! does for a while and then stops doing: a lost connection, an administrator's termination
 //! (57P01), a crash or a restart (57P02, 57P03), a serialization failure or deadlock (40001,
-//! 40P01), no free connection slot (53300). Anything else (a constraint violation, a missing
+//! 40P01), no free connection slot (53300), a task that stalled (no byte moved for
+//! `--stall-timeout`, see [`crate::stall`]: its sessions are abandoned, so new ones start
+//! clean). Anything else (a constraint violation, a missing
 //! privilege, a full disk) fails the same way every time and is reported at once.
 
 use std::time::Duration;
@@ -28,7 +30,7 @@ pub fn is_transient(e: &Error) -> bool {
     if let Some(code) = e.sqlstate() {
         return TRANSIENT_SQLSTATES.contains(&code.code());
     }
-    e.kind() == ErrorKind::Connect
+    matches!(e.kind(), ErrorKind::Connect | ErrorKind::Stalled)
 }
 
 /// The wait before retry number `attempt` (1-based): `first`, doubled per attempt, at most
@@ -53,6 +55,10 @@ mod tests {
         assert!(is_transient(&sql(SqlState::T_R_DEADLOCK_DETECTED)));
         assert!(is_transient(&sql(SqlState::TOO_MANY_CONNECTIONS)));
         assert!(is_transient(&Error::new(ErrorKind::Connect, "lost")));
+        assert!(is_transient(&crate::stall::error(
+            Duration::from_secs(300),
+            None
+        )));
         assert!(!is_transient(&sql(SqlState::UNIQUE_VIOLATION)));
         assert!(!is_transient(&sql(SqlState::DISK_FULL)));
         assert!(!is_transient(&sql(SqlState::QUERY_CANCELED)));

@@ -19,6 +19,7 @@ use crate::conn::wire::{Canceller, WireSession, pass_through};
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
 use crate::sql::{import_snapshot, quote_literal};
+use crate::stall::Activity;
 use crate::warning::Warning;
 
 /// How long a cancelled task may take to wind down after the cancel requests were sent.
@@ -171,6 +172,10 @@ pub struct Shared {
     /// What the loaded tables' statistics come from, for this target.
     pub statistics: super::statistics::Statistics,
     pub statistics_report: Mutex<super::statistics::StatisticsReport>,
+    /// `--stall-timeout`: a copy part or large-object batch that moves no byte for this long
+    /// is cancelled on both sides and fails as [`crate::error::ErrorKind::Stalled`] (retried
+    /// like a lost connection). `None`: not watched.
+    pub stall_timeout: Option<Duration>,
 }
 
 /// The Cancelled error.
@@ -390,8 +395,16 @@ async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result
             || !super::retry::is_transient(&e)
             || !retryable(sh, task)
         {
-            if attempt > 0 {
-                return Err(e.context(format!("after {attempt} retries")));
+            let e = if attempt > 0 {
+                e.context(format!("after {attempt} retries"))
+            } else {
+                e
+            };
+            if e.kind() == ErrorKind::Stalled && sh.ledger_run.is_some() {
+                return Err(e.remedy(
+                    "once the network is back, run the same command with --resume: committed \
+                     parts are kept and the rest is copied in a new snapshot",
+                ));
             }
             return Err(e);
         }
@@ -438,15 +451,32 @@ pub async fn run(sh: Arc<Shared>) {
     conns.close().await;
 }
 
-/// Runs `fut` unless the copy stops first; on stop, runs `cancel` (which asks the servers to
-/// cancel what the task's sessions run), lets `fut` wind down briefly and returns
-/// [`cancelled`].
+/// What [`guarded`] watches for a stall: the task's clock, and how to name the task in the
+/// error.
+struct Watch<'a> {
+    activity: &'a Activity,
+    object: String,
+}
+
+/// Runs `fut` unless the copy stops first or, with `watch`, the task stalls
+/// ([`Shared::stall_timeout`]). On stop, runs `cancel` (which asks the servers to cancel what
+/// the task's sessions run), lets `fut` wind down briefly and returns [`cancelled`]. On a
+/// stall, runs `cancel` too but does not wait for `fut` (it waits on a flow that moves
+/// nothing; its sessions stay marked busy and are closed, never reused) and returns the stall
+/// error, which names the side `cancel` could not reach.
 async fn guarded<T>(
     sh: &Shared,
-    cancel: impl Future<Output = ()>,
+    cancel: impl Future<Output = Vec<Side>>,
+    watch: Option<Watch<'_>>,
     fut: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let mut fut = pin!(fut);
+    let stalled = async {
+        match &watch {
+            Some(w) => crate::stall::stalled(w.activity, sh.stall_timeout).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         r = &mut fut => r,
         _ = sh.stop.cancelled() => {
@@ -454,13 +484,44 @@ async fn guarded<T>(
             let _ = tokio::time::timeout(WIND_DOWN, &mut fut).await;
             Err(cancelled())
         }
+        idle = stalled => {
+            let w = watch.expect("only a watched task stalls");
+            tracing::warn!(
+                "{}: no byte moved for {} s (--stall-timeout); cancelling it on both sides",
+                w.object,
+                idle.as_secs()
+            );
+            let unreachable = cancel.await;
+            let side = match unreachable[..] {
+                [side] => Some(side),
+                _ => None,
+            };
+            let database = match side {
+                Some(Side::Source) => sh.pair.source_db(),
+                _ => sh.pair.target_db(),
+            };
+            Err(crate::stall::error(idle, side)
+                .with_database(database)
+                .with_object(w.object)
+                .with_phase(Phase::Copy))
+        }
     }
 }
 
-/// Cancels whatever the given sessions of ours run.
-async fn cancel_all(cancellers: Vec<Canceller>) {
-    let cancels = cancellers.iter().map(|c| c.cancel());
-    let _ = futures::future::join_all(cancels).await;
+/// Cancels whatever the given sessions of ours run, each request bounded by [`WIND_DOWN`];
+/// returns the sides whose server could not be reached for it.
+async fn cancel_all(cancellers: Vec<(Side, Canceller)>) -> Vec<Side> {
+    let cancels = cancellers.iter().map(|(side, c)| async move {
+        match tokio::time::timeout(WIND_DOWN, c.cancel()).await {
+            Ok(Ok(())) => None,
+            _ => Some(*side),
+        }
+    });
+    futures::future::join_all(cancels)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> Result<Outcome> {
@@ -477,8 +538,22 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             conns.source(sh).await?;
             conns.target(sh).await?;
             let (src, tgt) = (conns.src.as_mut().unwrap(), conns.tgt.as_mut().unwrap());
-            let cancel = cancel_all(vec![src.canceller(), tgt.canceller()]);
-            let (rows, bytes) = guarded(sh, cancel, copy_part(sh, src, tgt, *table, *part)).await?;
+            let cancel = cancel_all(vec![
+                (Side::Source, src.canceller()),
+                (Side::Target, tgt.canceller()),
+            ]);
+            let activity = Activity::new();
+            let watch = Watch {
+                activity: &activity,
+                object: sh.tables[*table].describe_part(*part),
+            };
+            let (rows, bytes) = guarded(
+                sh,
+                cancel,
+                Some(watch),
+                copy_part(sh, src, tgt, *table, *part, &activity),
+            )
+            .await?;
             Ok(Outcome::Part {
                 table: *table,
                 rows,
@@ -491,11 +566,13 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             jobs,
         } => {
             let tgt = conns.target(sh).await?;
-            let cancel = cancel_all(vec![tgt.canceller()]);
+            let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
             let ledger = sh.ledger_run.as_deref();
+            // Not watched: an index build moves no byte for as long as it takes.
             guarded(
                 sh,
                 cancel,
+                None,
                 run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry, &sh.warnings),
             )
             .await?;
@@ -507,13 +584,37 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
         Task::LargeObjects(oids) => {
             let (src, tgt) = conns.large_objects(sh).await?;
             let progress = sh.progress.clone();
-            let on_bytes = move |n: u64| progress.add_bytes(n);
+            let activity = Arc::new(Activity::new());
+            let on_bytes = {
+                let activity = activity.clone();
+                move |n: u64| {
+                    progress.add_bytes(n);
+                    activity.moved();
+                }
+            };
             let cancel = async {
-                let _ = futures::future::join(src.cancel(), tgt.cancel()).await;
+                let (s, t) = futures::future::join(
+                    tokio::time::timeout(WIND_DOWN, src.cancel()),
+                    tokio::time::timeout(WIND_DOWN, tgt.cancel()),
+                )
+                .await;
+                let mut unreachable = Vec::new();
+                if !matches!(s, Ok(Ok(()))) {
+                    unreachable.push(Side::Source);
+                }
+                if !matches!(t, Ok(Ok(()))) {
+                    unreachable.push(Side::Target);
+                }
+                unreachable
+            };
+            let watch = Watch {
+                activity: &activity,
+                object: format!("a batch of {} large objects", oids.len()),
             };
             let bytes = guarded(
                 sh,
                 cancel,
+                Some(watch),
                 large_objects::copy_batch(
                     src,
                     tgt,
@@ -544,10 +645,14 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                 // Both sessions are needed at once: the source's is taken out while it runs.
                 let mut src_session = conns.src.take().expect("just opened");
                 let tgt = conns.target(sh).await?;
-                let cancel = cancel_all(vec![src_cancel, tgt.canceller()]);
+                let cancel = cancel_all(vec![
+                    (Side::Source, src_cancel),
+                    (Side::Target, tgt.canceller()),
+                ]);
                 let r = guarded(
                     sh,
                     cancel,
+                    None,
                     statistics::restore(&mut src_session, tgt, schema, table, *only),
                 )
                 .await;
@@ -559,8 +664,8 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                 r
             } else {
                 let tgt = conns.target(sh).await?;
-                let cancel = cancel_all(vec![tgt.canceller()]);
-                guarded(sh, cancel, statistics::analyze(tgt, schema, table, *only)).await
+                let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
+                guarded(sh, cancel, None, statistics::analyze(tgt, schema, table, *only)).await
             };
             match r {
                 Ok(o) => {
@@ -706,13 +811,15 @@ async fn run_refusable(
 /// Copies one part of one table: `COPY ... TO STDOUT` on the source passed through into
 /// `COPY ... FROM STDIN` on the target ([`pass_through`]). Single-part tables whose target may
 /// be truncated are loaded as `BEGIN; TRUNCATE; COPY ... FREEZE; COMMIT`; other parts run as
-/// one autocommit COPY each. Returns (rows, bytes) once the target committed.
+/// one autocommit COPY each. Returns (rows, bytes) once the target committed. `activity` is
+/// touched whenever COPY data reached the target (the stall watchdog's measure).
 async fn copy_part(
     sh: &Shared,
     src: &mut WireSession,
     tgt: &mut WireSession,
     table: usize,
     part: usize,
+    activity: &Activity,
 ) -> Result<(u64, u64)> {
     let t = &sh.tables[table];
     let what = t.describe_part(part);
@@ -736,6 +843,7 @@ async fn copy_part(
         None
     };
     let progress = &sh.progress;
+    let _copying = progress.copy_started();
     let (mut last_bytes, mut last_messages) = (0, 0);
     let stats = pass_through(
         src,
@@ -744,6 +852,7 @@ async fn copy_part(
         &in_sql,
         prelude.as_deref(),
         |bytes, messages| {
+            activity.moved();
             progress.add_bytes(bytes - last_bytes);
             progress.add_rows(messages - last_messages);
             (last_bytes, last_messages) = (bytes, messages);

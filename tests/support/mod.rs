@@ -29,6 +29,7 @@
 pub mod cli;
 pub mod fake_server;
 pub mod oracle;
+pub mod port_cut;
 mod server;
 mod tls;
 

@@ -484,13 +484,20 @@ impl WireSession {
 
     /// Ends the session politely (Terminate) and closes the socket. This also ends an exported
     /// snapshot's life.
+    ///
+    /// A session left mid-protocol (broken, or still busy because a pass-through was dropped
+    /// half-way, e.g. by the stall watchdog) is only dropped: a Terminate would land in the
+    /// middle of a message, and writing anything (a Terminate, TLS's close_notify) may wait
+    /// forever on a peer that stopped reading. Dropping the socket closes it all the same, and
+    /// the server rolls back what the session had open.
     pub async fn close(mut self) {
-        if !self.broken {
-            let mut out = BytesMut::new();
-            frontend::terminate(&mut out);
-            let _ = self.io.write_all(&out).await;
-            let _ = self.io.flush().await;
+        if self.broken || self.busy {
+            return;
         }
+        let mut out = BytesMut::new();
+        frontend::terminate(&mut out);
+        let _ = self.io.write_all(&out).await;
+        let _ = self.io.flush().await;
         let _ = self.io.shutdown().await;
     }
 }
