@@ -223,3 +223,76 @@ async fn privileges_on_system_objects_that_differ_from_initdb_are_kept() {
         vec![Some("false".to_string()), Some("true".to_string())]
     );
 }
+
+/// A cluster of `major` of this test's own, or `None` (with a note) when `.pg/<major>` has no
+/// server.
+fn own_cluster(major: u32) -> Option<support::Cluster> {
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".pg")
+        .join(major.to_string())
+        .join("bin");
+    if !bin.join("postgres").is_file() {
+        eprintln!(
+            "no PostgreSQL {major} server in {}: nothing to test",
+            bin.display()
+        );
+        return None;
+    }
+    Some(support::cluster_with_conf(&bin, "").expect("a cluster of our own"))
+}
+
+#[tokio::test]
+async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
+    // A storage parameter only PostgreSQL 18 knows, into a 15 target.
+    if target().major >= 18 {
+        eprintln!("the target knows every option of an 18 source: nothing to test");
+        return;
+    }
+    let Some(src) = own_cluster(18) else { return };
+    let db = src.create_database("options").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int, v text) WITH (fillfactor = 70, autovacuum_vacuum_max_threshold = 5000);
+         ALTER TABLE t ALTER COLUMN id SET (n_distinct = -1);
+         INSERT INTO t VALUES (1, 'a');",
+    )
+    .await;
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        skip_db_version_check: true,
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+    let warned: Vec<&str> = result
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .filter(|m| m.contains("autovacuum_vacuum_max_threshold"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", result.to_json());
+    assert!(
+        warned[0].contains("table \"public\".\"t\""),
+        "{}",
+        warned[0]
+    );
+    // Everything else arrived: the known parameters, the column option and the row.
+    let got = target()
+        .query_strings(
+            &db,
+            "SELECT c.reloptions::text, a.attoptions::text, (SELECT count(*) FROM t)::text \
+               FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' \
+              WHERE c.oid = 'public.t'::regclass",
+        )
+        .await;
+    assert_eq!(
+        got[0],
+        vec![
+            Some("{fillfactor=70}".to_string()),
+            Some("{n_distinct=-1}".to_string()),
+            Some("1".to_string())
+        ]
+    );
+}

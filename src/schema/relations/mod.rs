@@ -114,6 +114,36 @@ pub fn reloptions_list(options: &[String], prefix: Option<&str>) -> Vec<String> 
         .collect()
 }
 
+/// Options a server stores for itself, never set by a user, left out as pg_dump leaves them
+/// out: Debian's PostgreSQL 15.20 security update records `pg_attver` in the `attoptions` of
+/// every column it creates, and a server without that update refuses it by name.
+pub const SERVER_SET_OPTIONS: &[&str] = &["pg_attver"];
+
+/// `<alter> SET ("name"='value')`, one statement per option (with a prefix, `toast`, for the
+/// TOAST table's), so that the target's refusal of one it does not know costs only that one
+/// (see [`SchemaObject::options`]); options a server sets for itself are left out.
+pub fn option_statements(alter: &str, options: &[String], prefix: Option<&str>) -> Vec<String> {
+    let own: Vec<String> = options
+        .iter()
+        .filter(|o| !SERVER_SET_OPTIONS.contains(&split_option(o).0))
+        .cloned()
+        .collect();
+    reloptions_list(&own, prefix)
+        .into_iter()
+        .map(|item| format!("{alter} SET ({item})"))
+        .collect()
+}
+
+/// The storage parameters of a table or materialized view and of its TOAST table, one
+/// statement each (pg_dump writes them into `CREATE ... WITH (...)`, where one parameter the
+/// target does not know would refuse the whole table).
+pub fn relation_options(rel: &Relation) -> Vec<String> {
+    let alter = alter_only(rel);
+    let mut out = option_statements(&alter, &rel.options, None);
+    out.extend(option_statements(&alter, &rel.toast_options, Some("toast")));
+    out
+}
+
 /// ` WITH (...)` for a relation's options (and its TOAST table's), or nothing.
 pub fn with_clause(options: &[String], toast: &[String]) -> String {
     let mut items = reloptions_list(options, None);

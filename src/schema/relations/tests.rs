@@ -113,6 +113,45 @@ fn options_quote_names_and_values() {
 }
 
 #[test]
+fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
+    let mut t = rel(1, 'r', "t");
+    t.options = vec![
+        "fillfactor=70".into(),
+        "autovacuum_vacuum_max_threshold=5".into(),
+    ];
+    t.toast_options = vec!["autovacuum_enabled=false".into()];
+    let mut cat = RelationCatalog {
+        server_version_num: 150020,
+        relations: vec![t],
+        ..Default::default()
+    };
+    let mut id = col(1, 1, "id", "integer");
+    // What Debian's 15.20 security update stores for every new column, and a user's option.
+    id.options = vec!["pg_attver=1".into(), "n_distinct=-1".into()];
+    let mut plain = col(1, 2, "only_attver", "text");
+    plain.options = vec!["pg_attver=1".into()];
+    cat.columns.insert(1, vec![id, plain]);
+    let built = build(&cat);
+    let o = find(&built, rel_id(1));
+    assert!(
+        !o.create[0].contains("WITH"),
+        "storage parameters are not part of CREATE TABLE: {}",
+        o.create[0]
+    );
+    assert_eq!(
+        o.options,
+        vec![
+            "ALTER TABLE ONLY \"s\".\"t\" SET (\"fillfactor\"='70')",
+            "ALTER TABLE ONLY \"s\".\"t\" SET (\"autovacuum_vacuum_max_threshold\"='5')",
+            "ALTER TABLE ONLY \"s\".\"t\" SET (\"toast\".\"autovacuum_enabled\"='false')",
+            "ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"id\" SET (\"n_distinct\"='-1')",
+        ]
+    );
+    let all = [&o.create[..], &o.options[..]].concat().join("\n");
+    assert!(!all.contains("pg_attver"), "{all}");
+}
+
+#[test]
 fn index_options_go_before_deferrable() {
     let o = vec!["fillfactor=70".to_string()];
     assert_eq!(

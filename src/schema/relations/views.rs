@@ -53,13 +53,14 @@ pub(super) fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         if let Some(am) = &rel.access_method {
             sql.push_str(&format!(" USING {}", quote_ident(am)));
         }
-        sql.push_str(&with_clause(&rel.options, &rel.toast_options));
+        o.options = relation_options(rel);
         sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_query(def)));
         o.create.push(sql);
         o.tablespace = rel.tablespace.clone();
     }
     for c in cols {
         o.create.extend(column_alters(ctx, rel, c, true));
+        o.options.extend(column_options(rel, c));
     }
     acl_and_comments(rel, cols, &mut o);
     row_type_aliases(rel, out);
