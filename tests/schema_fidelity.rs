@@ -296,3 +296,52 @@ async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
         ]
     );
 }
+
+/// Routines whose argument and result column names are plain words to PostgreSQL 15, which
+/// prints them bare, and keywords to 16+ (`json`) or 17+ (`json_table`).
+const KEYWORD_NAMES: &str = r#"
+CREATE SCHEMA c;
+CREATE FUNCTION c.f(json jsonb, INOUT "select" int DEFAULT 1, OUT json_table text,
+                    VARIADIC xs text[] DEFAULT '{a,b}')
+    LANGUAGE sql AS $$ SELECT 1, json::text $$;
+CREATE FUNCTION c.g(json jsonb) RETURNS TABLE(json_table text, n int)
+    LANGUAGE sql AS $$ SELECT json::text, 1 $$;
+CREATE PROCEDURE c.p(json jsonb, OUT json_table int) LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE AGGREGATE c.agg(json jsonb) (SFUNC = jsonb_concat, STYPE = jsonb);
+COMMENT ON FUNCTION c.g(json jsonb) IS 'g';
+COMMENT ON AGGREGATE c.agg(json jsonb) IS 'agg';
+REVOKE EXECUTE ON FUNCTION c.g(json jsonb) FROM PUBLIC;
+"#;
+
+/// Each routine of schema `c`: its name, argument names, modes and types, comment and ACL.
+async fn routines(cluster: &support::Cluster, db: &str) -> Vec<Vec<Option<String>>> {
+    cluster
+        .query_strings(
+            db,
+            "SELECT p.proname::text, p.proargnames::text, p.proargmodes::text, \
+                    p.proallargtypes::regtype[]::text, p.proargtypes::regtype[]::text, \
+                    pg_catalog.obj_description(p.oid, 'pg_proc'), p.proacl::text \
+               FROM pg_proc p WHERE p.pronamespace = 'c'::regnamespace ORDER BY 1",
+        )
+        .await
+}
+
+#[tokio::test]
+async fn argument_names_that_are_keywords_on_the_target_are_quoted() {
+    let db = source().create_database("keyword names").await;
+    source().execute(&db, KEYWORD_NAMES).await;
+    migrate_schema(&db, false).await;
+    let (a, b) = (routines(source(), &db).await, routines(target(), &db).await);
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert_eq!(a, b, "routines of source vs target");
+    let called = target()
+        .query_strings(
+            &db,
+            "SELECT (c.f('{}')).json_table, (SELECT n FROM c.g('[]'))::text",
+        )
+        .await;
+    assert_eq!(
+        called[0],
+        vec![Some("{}".to_string()), Some("1".to_string())]
+    );
+}
