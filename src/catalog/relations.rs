@@ -248,7 +248,8 @@ pub struct RelationCatalog {
     pub policies: Vec<Policy>,
     pub statistics: Vec<Statistics>,
     /// `(view or materialized view, relation its query reads)` for every relation a view's
-    /// query references directly; used to order materialized view refreshes.
+    /// query references directly, itself included when it does (`CREATE OR REPLACE VIEW v AS
+    /// TABLE v`); used to order materialized view refreshes and to find views in loops.
     pub view_reads: Vec<(u32, u32)>,
 }
 
@@ -729,7 +730,8 @@ async fn read_view_reads(s: &Session) -> Result<Vec<(u32, u32)>> {
            JOIN pg_catalog.pg_class c ON c.oid = r.ev_class \
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
            JOIN pg_catalog.pg_depend d ON d.classid = {pg_rewrite} AND d.objid = r.oid \
-                AND d.refclassid = {pg_class} AND d.refobjid <> r.ev_class \
+                AND d.refclassid = {pg_class} \
+                AND (d.refobjid <> r.ev_class OR d.deptype = 'n') \
           WHERE r.ev_type = '1' AND r.rulename = '_RETURN' AND c.relkind IN ('v', 'm') \
             AND {USER_SCHEMAS}",
         pg_rewrite = class::PG_REWRITE,

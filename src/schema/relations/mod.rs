@@ -86,6 +86,9 @@ pub mod synthetic {
     pub const REFRESH: u32 = 2619;
     /// `pg_index`: `ENABLE` / `FORCE ROW LEVEL SECURITY`, keyed by the table OID.
     pub const ROW_SECURITY: u32 = 2610;
+    /// `pg_attribute`: the `CREATE OR REPLACE VIEW` that gives a view in a loop its query
+    /// after its stand-in, keyed by the view OID.
+    pub const VIEW_QUERY: u32 = 1249;
 }
 
 /// Reads every relation of the session's database (see the module docs).
@@ -233,6 +236,9 @@ pub(super) struct Ctx<'a> {
     split: HashSet<ObjId>,
     /// Inheritance children built through a stand-in parent ([`super::inherit`]).
     pub(super) stand_in: HashSet<u32>,
+    /// Views whose query reads themselves, directly or through other views
+    /// ([`looped_views`]): created as stand-ins first.
+    pub(super) looped_views: HashSet<u32>,
 }
 
 impl<'a> Ctx<'a> {
@@ -264,6 +270,7 @@ impl<'a> Ctx<'a> {
             indexes,
             split: split.clone(),
             stand_in: HashSet::new(),
+            looped_views: looped_views(cat),
         };
         ctx.stand_in = cat
             .relations

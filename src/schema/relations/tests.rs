@@ -152,6 +152,53 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
 }
 
 #[test]
+fn views_in_loops_are_stand_ins_given_their_query_afterwards() {
+    let mut cat = RelationCatalog {
+        server_version_num: 150000,
+        relations: vec![
+            rel(1, 'v', "self"),
+            rel(2, 'v', "a"),
+            rel(3, 'v', "b"),
+            rel(4, 'v', "reader"),
+        ],
+        // 1 reads itself, 2 and 3 read each other, 4 reads 2.
+        view_reads: vec![(1, 1), (2, 3), (3, 2), (4, 2)],
+        ..Default::default()
+    };
+    for oid in 1..=4 {
+        cat.relations[oid as usize - 1].view_definition = Some(" SELECT 1 AS x;".into());
+        let mut x = col(oid, 1, "x", "integer");
+        if oid == 1 {
+            x.collation = Some(("pg_catalog".into(), "C".into()));
+        }
+        cat.columns.insert(oid, vec![x]);
+    }
+    assert_eq!(looped_views(&cat), HashSet::from([1, 2, 3]));
+    let built = build(&cat);
+    assert_eq!(
+        find(&built, rel_id(1)).create,
+        vec![
+            "CREATE VIEW \"s\".\"self\" AS\n SELECT NULL::integer COLLATE \"pg_catalog\".\"C\" AS \"x\""
+        ]
+    );
+    let query = find(&built, ObjId::new(synthetic::VIEW_QUERY, 1));
+    assert_eq!(
+        query.create,
+        vec!["CREATE OR REPLACE VIEW \"s\".\"self\" AS\nSELECT 1 AS x"]
+    );
+    assert_eq!(query.deps, vec![rel_id(1)]);
+    assert!(
+        find(&built, rel_id(4)).create[0].starts_with("CREATE VIEW \"s\".\"reader\" AS\nSELECT")
+    );
+    assert!(
+        built
+            .objects
+            .iter()
+            .all(|o| o.id != ObjId::new(synthetic::VIEW_QUERY, 4))
+    );
+}
+
+#[test]
 fn index_options_go_before_deferrable() {
     let o = vec!["fillfactor=70".to_string()];
     assert_eq!(
