@@ -391,3 +391,26 @@ async fn views_that_read_themselves_arrive_with_their_queries() {
         "v reads itself on the target: {v:?}"
     );
 }
+
+#[tokio::test]
+async fn a_language_created_without_an_extension_arrives_with_its_handler() {
+    let db = assert_schema_roundtrip(
+        "CREATE FUNCTION h() RETURNS language_handler
+             AS '$libdir/plpgsql', 'plpgsql_call_handler' LANGUAGE C;
+         CREATE LANGUAGE pl_x HANDLER h;
+         COMMENT ON LANGUAGE pl_x IS 'a language of our own';
+         CREATE FUNCTION in_x() RETURNS int LANGUAGE pl_x AS $$ BEGIN RETURN 1; END $$;",
+    )
+    .await;
+    let got = target()
+        .query_strings(
+            &db,
+            "SELECT l.lanplcallfoid::regproc::text, public.in_x()::text \
+               FROM pg_language l WHERE l.lanname = 'pl_x'",
+        )
+        .await;
+    assert_eq!(
+        got,
+        vec![vec![Some("h".to_string()), Some("1".to_string())]]
+    );
+}
