@@ -297,6 +297,53 @@ async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
     );
 }
 
+#[tokio::test]
+async fn a_view_option_an_older_target_does_not_know_is_a_warning_naming_it() {
+    // security_invoker is PostgreSQL 15's; a 13 target refuses it.
+    if source().major < 15 {
+        eprintln!("security_invoker is PostgreSQL 15+: nothing to test");
+        return;
+    }
+    let Some(tgt) = own_cluster(13) else { return };
+    let db = source().create_database("view options").await;
+    source()
+        .execute(
+            &db,
+            "CREATE TABLE t (id int);
+             CREATE VIEW v WITH (security_invoker, security_barrier) AS SELECT id FROM t
+                 WITH LOCAL CHECK OPTION;",
+        )
+        .await;
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        schema_only: true,
+        skip_db_version_check: true,
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+    let warned: Vec<&str> = result
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .filter(|m| m.contains("security_invoker"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", result.to_json());
+    assert!(warned[0].contains("view \"public\".\"v\""), "{}", warned[0]);
+    let got = tgt
+        .query_strings(
+            &db,
+            "SELECT reloptions::text FROM pg_class WHERE relname = 'v'",
+        )
+        .await;
+    assert_eq!(
+        got[0][0].as_deref(),
+        Some("{check_option=local,security_barrier=true}")
+    );
+}
+
 /// Routines whose argument and result column names are plain words to PostgreSQL 15, which
 /// prints them bare, and keywords to 16+ (`json`) or 17+ (`json_table`).
 const KEYWORD_NAMES: &str = r#"
@@ -369,6 +416,15 @@ async fn views_that_read_themselves_arrive_with_their_queries() {
     let session = db_migrate::conn::connect(&info, None).await.unwrap();
     let schema = db_migrate::schema::read_schema(&session).await.unwrap();
     assert!(schema.warnings.is_empty(), "{:?}", schema.warnings);
+    // Exactly the views in loops are given their query apart: not w, which only reads one.
+    let mut apart: Vec<&str> = schema
+        .objects
+        .iter()
+        .filter(|o| o.id.classid == db_migrate::schema::relations::synthetic::VIEW_QUERY)
+        .map(|o| o.name.as_str())
+        .collect();
+    apart.sort();
+    assert_eq!(apart, vec!["v", "v1", "v2"]);
     let defs = |c: &'static support::Cluster| {
         let db = db.clone();
         async move {

@@ -41,7 +41,9 @@ pub fn create_view(qname: &str, options: &[String], definition: &str) -> String 
 }
 
 /// Views whose query reads themselves, directly (`CREATE VIEW v AS TABLE t; CREATE OR
-/// REPLACE VIEW v AS TABLE v`) or through other views: such a view cannot be created with its
+/// REPLACE VIEW v AS TABLE v`) or through other views (as [`RelationCatalog::view_reads`] can
+/// tell: before PostgreSQL 16, a view that reads none of its own columns looks like every
+/// other view): such a view cannot be created with its
 /// query, which names a relation that does not exist yet (42P01). Like pg_dump, each is created
 /// as a stand-in with its columns ([`stand_in_view`]), and its query is given to it by a
 /// `CREATE OR REPLACE VIEW` of its own ([`synthetic::VIEW_QUERY`]), which the view's rewrite
@@ -118,7 +120,16 @@ pub(super) fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         query.deps = vec![rel_id(rel.oid)];
         out.objects.push(query);
     } else if rel.kind == 'v' {
-        o.create.push(create_view(&q, &rel.options, def));
+        // Its options apart ([`SchemaObject::options`]) but `check_option`, which is part of
+        // the query (`WITH CHECK OPTION`). (A view in a loop keeps them in its `CREATE OR
+        // REPLACE VIEW`, which would reset them.)
+        let (check, others): (Vec<String>, Vec<String>) = rel
+            .options
+            .iter()
+            .cloned()
+            .partition(|o| split_option(o).0 == "check_option");
+        o.create.push(create_view(&q, &check, def));
+        o.options = option_statements(&alter_only(rel), &others, None);
     } else {
         let mut sql = format!("CREATE MATERIALIZED VIEW {q}");
         if let Some(am) = &rel.access_method {
