@@ -311,7 +311,10 @@ async fn a_view_option_an_older_target_does_not_know_is_a_warning_naming_it() {
             &db,
             "CREATE TABLE t (id int);
              CREATE VIEW v WITH (security_invoker, security_barrier) AS SELECT id FROM t
-                 WITH LOCAL CHECK OPTION;",
+                 WITH LOCAL CHECK OPTION;
+             -- Relies on the primary key (GROUP BY): created after it, with the post-data.
+             CREATE TABLE k (id int PRIMARY KEY, name text);
+             CREATE VIEW vk WITH (security_invoker) AS SELECT id, name FROM k GROUP BY id;",
         )
         .await;
     let opts = MigrateOptions {
@@ -330,17 +333,29 @@ async fn a_view_option_an_older_target_does_not_know_is_a_warning_naming_it() {
         .map(|w| w.message.as_str())
         .filter(|m| m.contains("security_invoker"))
         .collect();
-    assert_eq!(warned.len(), 1, "{}", result.to_json());
+    assert_eq!(warned.len(), 2, "{}", result.to_json());
     assert!(warned[0].contains("view \"public\".\"v\""), "{}", warned[0]);
+    assert!(
+        warned[1].contains("view \"public\".\"vk\": option not set"),
+        "{}",
+        warned[1]
+    );
     let got = tgt
         .query_strings(
             &db,
-            "SELECT reloptions::text FROM pg_class WHERE relname = 'v'",
+            "SELECT relname::text, reloptions::text FROM pg_class \
+              WHERE relname IN ('v', 'vk') ORDER BY 1",
         )
         .await;
     assert_eq!(
-        got[0][0].as_deref(),
-        Some("{check_option=local,security_barrier=true}")
+        got,
+        vec![
+            vec![
+                Some("v".to_string()),
+                Some("{check_option=local,security_barrier=true}".to_string())
+            ],
+            vec![Some("vk".to_string()), None]
+        ]
     );
 }
 
