@@ -304,6 +304,43 @@ async fn sql_injection_in_name_flags_is_just_a_name() {
 }
 
 #[tokio::test]
+async fn a_line_break_in_a_name_cannot_forge_a_log_line() {
+    let _turn = SERIAL.read().await;
+    let (src, tgt) = (source(), target());
+    let name = format!("{}\nFORGED INFO all good", unique_name("cli new"));
+    src.execute(
+        "postgres",
+        &format!("CREATE DATABASE {}", support::quote_ident(&name)),
+    )
+    .await;
+    src.execute(&name, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
+        .await;
+    let o = pg_migrate(&[
+        "-s",
+        &src.superuser_uri("postgres"),
+        "-t",
+        &tgt.superuser_uri("postgres"),
+        "--only-db",
+        &name,
+        "-v",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (what, out) in [("stderr", &o.stderr), ("stdout", &o.stdout)] {
+        let out = String::from_utf8_lossy(out);
+        assert!(
+            !out.lines().any(|l| l.starts_with("FORGED")),
+            "a forged line in {what}:\n{out}"
+        );
+    }
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(log.contains("\\nFORGED INFO all good"), "{log}");
+    let rows = tgt
+        .query_strings(&name, "SELECT count(*)::text FROM t")
+        .await;
+    assert_eq!(rows[0][0].as_deref(), Some("1"));
+}
+
+#[tokio::test]
 async fn passwords_never_reach_logs_or_reports_even_in_debug_mode() {
     let _turn = SERIAL.write().await;
     let (src, tgt) = (source(), target());

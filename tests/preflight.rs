@@ -506,7 +506,7 @@ async fn large_objects_are_a_database_warning() {
 // languages
 
 #[tokio::test]
-async fn language_missing_in_the_target_is_a_database_error() {
+async fn language_without_an_extension_needs_a_superuser_target() {
     let db = source().create_database("pf_lang").await;
     let plain = source().create_database("pf_lang_plain").await;
     let lang = support::unique_name("pl_pf");
@@ -519,14 +519,29 @@ async fn language_missing_in_the_target_is_a_database_error() {
             ),
         )
         .await;
-    let (s, t) = superusers();
+    // A superuser target creates it with the schema.
+    let (s, t_super) = superusers();
+    let pf = preflight(&options(&s, &t_super, &[&db, &plain]).await).await;
+    assert!(
+        errors(&pf.report, "languages", Some(&db)).is_empty(),
+        "{}",
+        dump(&pf)
+    );
+    // Anyone else cannot: an error naming it and why.
+    let (admin, pw) = target().create_admin("pf_lang_admin", false).await;
+    let t = target().uri(&admin, &pw, "postgres");
     let mut opts = options(&s, &t, &[&db, &plain]).await;
     let pf = preflight(&opts).await;
     let errs = errors(&pf.report, "languages", Some(&db));
     assert_eq!(errs.len(), 1, "{}", dump(&pf));
     assert!(errs[0].message.contains(&lang), "{}", errs[0].message);
+    assert!(errs[0].message.contains("superuser"), "{}", errs[0].message);
     assert!(!errs[0].message.contains("plpgsql,"), "{}", errs[0].message);
-    assert!(about(&pf.report, &plain).is_empty(), "{}", dump(&pf));
+    assert!(
+        errors(&pf.report, "languages", Some(&plain)).is_empty(),
+        "{}",
+        dump(&pf)
+    );
 
     // Present in the target database of the same name: passes.
     create_in_target(&db).await;

@@ -223,3 +223,265 @@ async fn privileges_on_system_objects_that_differ_from_initdb_are_kept() {
         vec![Some("false".to_string()), Some("true".to_string())]
     );
 }
+
+/// A cluster of `major` of this test's own, or `None` (with a note) when `.pg/<major>` has no
+/// server.
+fn own_cluster(major: u32) -> Option<support::Cluster> {
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".pg")
+        .join(major.to_string())
+        .join("bin");
+    if !bin.join("postgres").is_file() {
+        eprintln!(
+            "no PostgreSQL {major} server in {}: nothing to test",
+            bin.display()
+        );
+        return None;
+    }
+    Some(support::cluster_with_conf(&bin, "").expect("a cluster of our own"))
+}
+
+#[tokio::test]
+async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
+    // A storage parameter only PostgreSQL 18 knows, into a 15 target.
+    if target().major >= 18 {
+        eprintln!("the target knows every option of an 18 source: nothing to test");
+        return;
+    }
+    let Some(src) = own_cluster(18) else { return };
+    let db = src.create_database("options").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int, v text) WITH (fillfactor = 70, autovacuum_vacuum_max_threshold = 5000);
+         ALTER TABLE t ALTER COLUMN id SET (n_distinct = -1);
+         INSERT INTO t VALUES (1, 'a');",
+    )
+    .await;
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        skip_db_version_check: true,
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+    let warned: Vec<&str> = result
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .filter(|m| m.contains("autovacuum_vacuum_max_threshold"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", result.to_json());
+    assert!(
+        warned[0].contains("table \"public\".\"t\""),
+        "{}",
+        warned[0]
+    );
+    // Everything else arrived: the known parameters, the column option and the row.
+    let got = target()
+        .query_strings(
+            &db,
+            "SELECT c.reloptions::text, a.attoptions::text, (SELECT count(*) FROM t)::text \
+               FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' \
+              WHERE c.oid = 'public.t'::regclass",
+        )
+        .await;
+    assert_eq!(
+        got[0],
+        vec![
+            Some("{fillfactor=70}".to_string()),
+            Some("{n_distinct=-1}".to_string()),
+            Some("1".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_view_option_an_older_target_does_not_know_is_a_warning_naming_it() {
+    // security_invoker is PostgreSQL 15's; a 13 target refuses it.
+    if source().major < 15 {
+        eprintln!("security_invoker is PostgreSQL 15+: nothing to test");
+        return;
+    }
+    let Some(tgt) = own_cluster(13) else { return };
+    let db = source().create_database("view options").await;
+    source()
+        .execute(
+            &db,
+            "CREATE TABLE t (id int);
+             CREATE VIEW v WITH (security_invoker, security_barrier) AS SELECT id FROM t
+                 WITH LOCAL CHECK OPTION;
+             -- Relies on the primary key (GROUP BY): created after it, with the post-data.
+             CREATE TABLE k (id int PRIMARY KEY, name text);
+             CREATE VIEW vk WITH (security_invoker) AS SELECT id, name FROM k GROUP BY id;",
+        )
+        .await;
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&source().superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        schema_only: true,
+        skip_db_version_check: true,
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    assert!(result.succeeded(), "{}", result.to_json());
+    let warned: Vec<&str> = result
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .filter(|m| m.contains("security_invoker"))
+        .collect();
+    assert_eq!(warned.len(), 2, "{}", result.to_json());
+    assert!(warned[0].contains("view \"public\".\"v\""), "{}", warned[0]);
+    assert!(
+        warned[1].contains("view \"public\".\"vk\": option not set"),
+        "{}",
+        warned[1]
+    );
+    let got = tgt
+        .query_strings(
+            &db,
+            "SELECT relname::text, reloptions::text FROM pg_class \
+              WHERE relname IN ('v', 'vk') ORDER BY 1",
+        )
+        .await;
+    assert_eq!(
+        got,
+        vec![
+            vec![
+                Some("v".to_string()),
+                Some("{check_option=local,security_barrier=true}".to_string())
+            ],
+            vec![Some("vk".to_string()), None]
+        ]
+    );
+}
+
+/// Routines whose argument and result column names are plain words to PostgreSQL 15, which
+/// prints them bare, and keywords to 16+ (`json`) or 17+ (`json_table`).
+const KEYWORD_NAMES: &str = r#"
+CREATE SCHEMA c;
+CREATE FUNCTION c.f(json jsonb, INOUT "select" int DEFAULT 1, OUT json_table text,
+                    VARIADIC xs text[] DEFAULT '{a,b}')
+    LANGUAGE sql AS $$ SELECT 1, json::text $$;
+CREATE FUNCTION c.g(json jsonb) RETURNS TABLE(json_table text, n int)
+    LANGUAGE sql AS $$ SELECT json::text, 1 $$;
+CREATE PROCEDURE c.p(json jsonb, OUT json_table int) LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE AGGREGATE c.agg(json jsonb) (SFUNC = jsonb_concat, STYPE = jsonb);
+COMMENT ON FUNCTION c.g(json jsonb) IS 'g';
+COMMENT ON AGGREGATE c.agg(json jsonb) IS 'agg';
+REVOKE EXECUTE ON FUNCTION c.g(json jsonb) FROM PUBLIC;
+"#;
+
+/// Each routine of schema `c`: its name, argument names, modes and types, comment and ACL.
+async fn routines(cluster: &support::Cluster, db: &str) -> Vec<Vec<Option<String>>> {
+    cluster
+        .query_strings(
+            db,
+            "SELECT p.proname::text, p.proargnames::text, p.proargmodes::text, \
+                    p.proallargtypes::regtype[]::text, p.proargtypes::regtype[]::text, \
+                    pg_catalog.obj_description(p.oid, 'pg_proc'), p.proacl::text \
+               FROM pg_proc p WHERE p.pronamespace = 'c'::regnamespace ORDER BY 1",
+        )
+        .await
+}
+
+#[tokio::test]
+async fn argument_names_that_are_keywords_on_the_target_are_quoted() {
+    let db = source().create_database("keyword names").await;
+    source().execute(&db, KEYWORD_NAMES).await;
+    migrate_schema(&db, false).await;
+    let (a, b) = (routines(source(), &db).await, routines(target(), &db).await);
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert_eq!(a, b, "routines of source vs target");
+    let called = target()
+        .query_strings(
+            &db,
+            "SELECT (c.f('{}')).json_table, (SELECT n FROM c.g('[]'))::text",
+        )
+        .await;
+    assert_eq!(
+        called[0],
+        vec![Some("{}".to_string()), Some("1".to_string())]
+    );
+}
+
+/// Views whose query reads themselves: directly, and through another view. Selecting from them
+/// recurses forever, but they exist, and a database that has one must still migrate.
+const VIEW_LOOPS: &str = r#"
+CREATE SCHEMA test;
+CREATE TABLE test.t (a int, b text COLLATE "C", c numeric(10,2));
+CREATE VIEW test.v AS TABLE test.t;
+CREATE OR REPLACE VIEW test.v AS TABLE test.v;
+COMMENT ON VIEW test.v IS 'reads itself';
+CREATE VIEW test.v1 AS SELECT 1 AS x, 'y'::varchar(3) AS y;
+CREATE VIEW test.v2 WITH (security_barrier) AS SELECT x, y FROM test.v1;
+CREATE OR REPLACE VIEW test.v1 AS SELECT x, y FROM test.v2;
+-- A view reading a view of a loop, itself in none.
+CREATE VIEW test.w AS SELECT a, b FROM test.v;
+"#;
+
+#[tokio::test]
+async fn views_that_read_themselves_arrive_with_their_queries() {
+    let db = assert_schema_roundtrip(VIEW_LOOPS).await;
+    // Ordered without a dependency cycle to break.
+    let info = ConnInfo::parse(&source().superuser_uri(&db)).unwrap();
+    let session = db_migrate::conn::connect(&info, None).await.unwrap();
+    let schema = db_migrate::schema::read_schema(&session).await.unwrap();
+    assert!(schema.warnings.is_empty(), "{:?}", schema.warnings);
+    // Exactly the views in loops are given their query apart: not w, which only reads one.
+    let mut apart: Vec<&str> = schema
+        .objects
+        .iter()
+        .filter(|o| o.id.classid == db_migrate::schema::relations::synthetic::VIEW_QUERY)
+        .map(|o| o.name.as_str())
+        .collect();
+    apart.sort();
+    assert_eq!(apart, vec!["v", "v1", "v2"]);
+    let defs = |c: &'static support::Cluster| {
+        let db = db.clone();
+        async move {
+            c.query_strings(
+                &db,
+                "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid) FROM pg_class c \
+                  WHERE c.relnamespace = 'test'::regnamespace AND c.relkind = 'v' ORDER BY 1",
+            )
+            .await
+        }
+    };
+    let (a, b) = (defs(source()).await, defs(target()).await);
+    assert_eq!(a.len(), 4, "{a:?}");
+    if source().major == target().major {
+        assert_eq!(a, b, "view queries of source vs target");
+    }
+    let v = b.iter().find(|r| r[0].as_deref() == Some("v")).unwrap();
+    assert!(
+        v[1].as_deref().unwrap().contains("FROM test.v"),
+        "v reads itself on the target: {v:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_language_created_without_an_extension_arrives_with_its_handler() {
+    let db = assert_schema_roundtrip(
+        "CREATE FUNCTION h() RETURNS language_handler
+             AS '$libdir/plpgsql', 'plpgsql_call_handler' LANGUAGE C;
+         CREATE LANGUAGE pl_x HANDLER h;
+         COMMENT ON LANGUAGE pl_x IS 'a language of our own';
+         CREATE FUNCTION in_x() RETURNS int LANGUAGE pl_x AS $$ BEGIN RETURN 1; END $$;",
+    )
+    .await;
+    let got = target()
+        .query_strings(
+            &db,
+            "SELECT l.lanplcallfoid::regproc::text, public.in_x()::text \
+               FROM pg_language l WHERE l.lanname = 'pl_x'",
+        )
+        .await;
+    assert_eq!(
+        got,
+        vec![vec![Some("h".to_string()), Some("1".to_string())]]
+    );
+}

@@ -404,6 +404,70 @@ async fn provider_databases_and_roles_are_left_out_and_the_run_succeeds() {
 }
 
 #[tokio::test]
+async fn an_invalid_database_is_left_out_with_a_warning_and_the_run_succeeds() {
+    let _turn = SERIAL.write().await;
+    let (src, tgt) = (source(), target());
+    let mine = src.create_database("sel valid").await;
+    let broken = src.create_database("sel invalid").await;
+    // What an interrupted DROP DATABASE leaves (PostgreSQL 15.4 and later): nobody can
+    // connect to it any more.
+    src.execute(
+        "postgres",
+        &format!(
+            "UPDATE pg_database SET datconnlimit = -2 WHERE datname = {}",
+            support::quote_literal(&broken)
+        ),
+    )
+    .await;
+    let others: Vec<String> = src
+        .query_strings("postgres", "SELECT datname FROM pg_database")
+        .await
+        .into_iter()
+        .filter_map(|r| r[0].clone())
+        .filter(|d| {
+            ![mine.as_str(), broken.as_str(), "template0", "template1"].contains(&d.as_str())
+        })
+        .collect();
+    let filter = others.join(",");
+    let (s, t) = (src.superuser_uri("postgres"), tgt.superuser_uri("postgres"));
+    let o = pg_migrate(&["-s", &s, "-t", &t, "-f", &filter, "--json", "-"]);
+    // Dropped before asserting, so that no other test of this binary ever sees it.
+    src.execute(
+        "postgres",
+        &format!("DROP DATABASE {}", quote_ident(&broken)),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let dbs: Vec<&str> = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["dbname"].as_str().unwrap())
+        .collect();
+    assert_eq!(dbs, vec![mine.as_str()], "{v}");
+    let said: Vec<&str> = v["validation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .filter(|m| m.contains(&broken))
+        .collect();
+    assert_eq!(said.len(), 1, "{v}");
+    assert!(said[0].contains("invalid"), "{}", said[0]);
+    let there = tgt
+        .query_strings(
+            "postgres",
+            &format!(
+                "SELECT 1 FROM pg_database WHERE datname = {}",
+                support::quote_literal(&broken)
+            ),
+        )
+        .await;
+    assert!(there.is_empty(), "the invalid database is not created");
+}
+
+#[tokio::test]
 async fn legacy_output_has_the_old_tools_lines_and_failure_line() {
     let _turn = SERIAL.read().await;
     let db = source().create_database("sel legacy").await;

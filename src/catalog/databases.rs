@@ -89,11 +89,22 @@ pub async fn list_databases(session: &Session) -> Result<Vec<DatabaseInfo>> {
         .collect())
 }
 
+/// `datconnlimit` of a database left invalid by an interrupted `DROP DATABASE` (PostgreSQL
+/// 16, 15.4, 14.9 and later): nobody can connect to it, and the only thing to do with it is to
+/// drop it.
+pub const INVALID_CONNECTION_LIMIT: i32 = -2;
+
 impl DatabaseInfo {
-    /// Whether a migration considers this database at all: templates and databases that do
-    /// not allow connections are never migrated.
+    /// Whether a migration considers this database at all: templates, databases that do not
+    /// allow connections and invalid ones are never migrated.
     pub fn is_migratable(&self) -> bool {
-        !self.is_template && self.allow_connections
+        !self.is_template && self.allow_connections && !self.is_invalid()
+    }
+
+    /// Whether an interrupted `DROP DATABASE` left this database invalid (pg_dumpall skips
+    /// such databases too).
+    pub fn is_invalid(&self) -> bool {
+        self.connection_limit == INVALID_CONNECTION_LIMIT
     }
 }
 

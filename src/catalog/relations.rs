@@ -248,7 +248,8 @@ pub struct RelationCatalog {
     pub policies: Vec<Policy>,
     pub statistics: Vec<Statistics>,
     /// `(view or materialized view, relation its query reads)` for every relation a view's
-    /// query references directly; used to order materialized view refreshes.
+    /// query references directly, itself included when it does (`CREATE OR REPLACE VIEW v AS
+    /// TABLE v`); used to order materialized view refreshes and to find views in loops.
     pub view_reads: Vec<(u32, u32)>,
 }
 
@@ -723,13 +724,22 @@ async fn read_statistics(s: &Session, v: u32) -> Result<Vec<Statistics>> {
 }
 
 async fn read_view_reads(s: &Session) -> Result<Vec<(u32, u32)>> {
+    // Every view's rule depends on its view (internally), and before PostgreSQL 16 also
+    // normally, through the OLD and NEW entries of its query (objsubid 0): there, only a
+    // reference to one of its columns says that a view reads itself.
+    let self_read = if s.server_version_num() >= 160000 {
+        "d.deptype = 'n'"
+    } else {
+        "d.deptype = 'n' AND d.refobjsubid <> 0"
+    };
     let sql = format!(
         "SELECT DISTINCT r.ev_class, d.refobjid \
            FROM pg_catalog.pg_rewrite r \
            JOIN pg_catalog.pg_class c ON c.oid = r.ev_class \
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
            JOIN pg_catalog.pg_depend d ON d.classid = {pg_rewrite} AND d.objid = r.oid \
-                AND d.refclassid = {pg_class} AND d.refobjid <> r.ev_class \
+                AND d.refclassid = {pg_class} \
+                AND (d.refobjid <> r.ev_class OR ({self_read})) \
           WHERE r.ev_type = '1' AND r.rulename = '_RETURN' AND c.relkind IN ('v', 'm') \
             AND {USER_SCHEMAS}",
         pg_rewrite = class::PG_REWRITE,

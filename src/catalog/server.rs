@@ -394,6 +394,25 @@ pub async fn languages(s: &Session) -> Result<Vec<String>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The procedural languages of the session's database that were created without an extension
+/// (`CREATE LANGUAGE ... HANDLER`, which only a superuser may run), in name order: the schema
+/// stage creates them, handler first, where the target has none of that name.
+pub async fn standalone_languages(s: &Session) -> Result<Vec<String>> {
+    let rows = s
+        .query(
+            "SELECT l.lanname::text FROM pg_catalog.pg_language l \
+              WHERE l.lanispl AND l.oid >= 16384 \
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                                 WHERE d.classid = 'pg_catalog.pg_language'::pg_catalog.regclass \
+                                   AND d.objid = l.oid AND d.deptype = 'e') \
+              ORDER BY l.lanname",
+            &[],
+        )
+        .await
+        .map_err(read_error("reading pg_language"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// The column compression methods the server was built with (`default_toast_compression`'s
 /// choices: `pglz`, and `lz4` only where built with it), or `None` before PostgreSQL 14.
 pub async fn toast_compressions(s: &Session) -> Result<Option<Vec<String>>> {

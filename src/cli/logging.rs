@@ -64,7 +64,11 @@ pub fn init(format: LogFormat, directives: &str, migration_id: &str) {
                 std::io::stderr().is_terminal(),
                 std::env::var("NO_COLOR").ok().as_deref(),
             );
-            builder.with_ansi(colour).with_target(false).try_init()
+            builder
+                .with_ansi(colour)
+                .with_target(false)
+                .fmt_fields(EscapedFields)
+                .try_init()
         }
         LogFormat::Json => builder
             .event_format(JsonLines {
@@ -72,6 +76,53 @@ pub fn init(format: LogFormat, directives: &str, migration_id: &str) {
             })
             .try_init(),
     };
+}
+
+/// The text log's fields (`message` first, then `name=value`), with control and
+/// bidirectional characters escaped as the report escapes them
+/// ([`crate::text::escape_controls`]): a database named `new\nline` must not start a forged
+/// line in the log. (JSON lines escape them themselves.)
+struct EscapedFields;
+
+impl<'w> FormatFields<'w> for EscapedFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: Writer<'w>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut visitor = EscapingVisitor {
+            writer: &mut writer,
+            result: Ok(()),
+            empty: true,
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct EscapingVisitor<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    result: fmt::Result,
+    empty: bool,
+}
+
+impl Visit for EscapingVisitor<'_, '_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        // `log` records (tokio-postgres) carry their metadata as `log.*` fields.
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        let text = format!("{value:?}");
+        let text = crate::text::escape_controls(&text);
+        let sep = if self.empty { "" } else { " " };
+        self.empty = false;
+        self.result = if name == "message" {
+            write!(self.writer, "{sep}{text}")
+        } else {
+            write!(self.writer, "{sep}{name}={text}")
+        };
+    }
 }
 
 /// One JSON object per event.
@@ -187,6 +238,40 @@ mod tests {
                 "{d}"
             );
         }
+    }
+
+    #[test]
+    fn text_log_fields_escape_control_characters() {
+        use tracing_subscriber::layer::SubscriberExt;
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .fmt_fields(EscapedFields)
+            .with_writer(move || out.clone());
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let name = "new\nline";
+            tracing::info!(database = %name, "migrating database {name}");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            " INFO migrating database new\\nline database=new\\nline\n"
+        );
     }
 
     #[test]

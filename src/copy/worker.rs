@@ -796,6 +796,9 @@ async fn run_refusable(
         let what = match kind {
             WarningKind::Ownership => "owner not kept",
             WarningKind::Privilege => "privileges not applied",
+            // A storage parameter of a view or table moved to post-data
+            // (`crate::schema::model::SchemaObject::options`).
+            _ if stmt.starts_with("ALTER ") => "option not set",
             _ if job.describe.starts_with("security label") => "security label not applied",
             _ => "comment not applied",
         };

@@ -77,11 +77,16 @@ pub fn missing_languages<'a>(
     missing.into_iter().collect()
 }
 
+/// Languages missing in the target that the migration cannot bring: those of an extension the
+/// target does not offer, and, unless the target user is a superuser (who may run `CREATE
+/// LANGUAGE`), those the source created without an extension (created by the schema stage,
+/// handler function first, as pg_dump does).
 pub(super) fn check_languages(
     report: &mut ValidationReport,
     opts: &MigrateOptions,
     p: &DbProbe,
     ts: &TargetServer,
+    tf: &ServerFacts,
 ) {
     let db = p.name.as_str();
     let Ok(source) = &p.source else { return };
@@ -118,6 +123,24 @@ pub(super) fn check_languages(
     };
     let available = |l: &str| ts.available.as_ref().is_some_and(|a| a.contains_key(l));
     let missing = missing_languages(src_langs, tgt_langs, available, &opts.excluded_extensions);
+    let standalone: &[String] = source.standalone_languages.as_deref().unwrap_or(&[]);
+    let (created, missing): (Vec<&str>, Vec<&str>) = missing
+        .into_iter()
+        .partition(|l| standalone.iter().any(|s| s == l));
+    if !created.is_empty() && !tf.is_superuser {
+        report.error(
+            "languages",
+            Some(db),
+            format!(
+                "languages of source database \"{db}\" created without an extension (CREATE \
+                 LANGUAGE ... HANDLER) are not in the target, and only a superuser may create \
+                 them: {}. Migrate as a superuser of the target, create them in the target \
+                 database first, drop them from the source database, or leave the database out \
+                 with -f",
+                created.join(", ")
+            ),
+        );
+    }
     if !missing.is_empty() {
         report.error(
             "languages",

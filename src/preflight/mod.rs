@@ -310,7 +310,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         }
         if let (Some(ts), Some(tf)) = (&target_side, &tgt.facts) {
             for p in &probes {
-                check_languages(&mut report, opts, p, ts);
+                check_languages(&mut report, opts, p, ts, tf);
             }
             for p in &probes {
                 check_extensions(&mut report, opts, p, ts, tf);

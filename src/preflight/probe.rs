@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::catalog::server::{
     AvailableExtension, InstalledExtension, available_extensions, has_large_objects,
-    installed_extensions, languages,
+    installed_extensions, languages, standalone_languages,
 };
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Error, Result};
@@ -62,6 +62,8 @@ pub(super) async fn read_target_server(
 pub(super) struct SourceDb {
     pub(super) extensions: Result<Vec<InstalledExtension>>,
     pub(super) languages: Result<Vec<String>>,
+    /// The languages created without an extension (the schema stage creates them).
+    pub(super) standalone_languages: Result<Vec<String>>,
     pub(super) large_objects: Result<bool>,
 }
 
@@ -108,11 +110,16 @@ pub(super) async fn probe_database(
     let source_fut = async {
         let mut owned = None;
         let s = session_for(&opts.source, source, name, &mut owned).await?;
-        let (extensions, languages, large_objects) =
-            tokio::join!(installed_extensions(s), languages(s), has_large_objects(s));
+        let (extensions, languages, standalone_languages, large_objects) = tokio::join!(
+            installed_extensions(s),
+            languages(s),
+            standalone_languages(s),
+            has_large_objects(s)
+        );
         Ok(SourceDb {
             extensions,
             languages,
+            standalone_languages,
             large_objects,
         })
     };

@@ -9,6 +9,9 @@
 //!   SQLSTATE 42501 is skipped with a per-object warning, and so is, later, every object that
 //!   depends on it, directly or not ([`SchemaObject::depends_on`]), each warning naming the
 //!   skipped object it depends on: creating them could only fail with "does not exist";
+//! - a storage parameter or attribute option ([`SchemaObject::options`]) the target refuses
+//!   as unknown or invalid (SQLSTATE 22023, e.g. one only a newer major has) is a per-object
+//!   warning naming it; the object is created without it;
 //! - an owner the target user may not set leaves the migration user as owner (counted);
 //! - a privilege or comment statement that fails is a per-object warning;
 //! - any other failure of a creating statement fails the database, naming the object and
@@ -188,6 +191,9 @@ enum Part {
     /// refused for a rule of the target's major (42804), the table stays on its own with a
     /// warning; any other failure is a creating statement's.
     Link,
+    /// One storage parameter or attribute option ([`SchemaObject::options`]): refused as
+    /// unknown or invalid (22023), the object stays without it, with a warning.
+    Option,
     Owner,
     Acl,
     Comment,
@@ -237,6 +243,7 @@ fn planned(
             })
             .collect(),
     };
+    out.extend(o.options.iter().map(|s| (Part::Option, s.clone())));
     if let Some(ts) = &o.tablespace
         && !out.is_empty()
     {
@@ -349,6 +356,7 @@ pub fn post_data_statements(
     ) {
         match part {
             Part::Create | Part::Link => create.push(sql),
+            Part::Option => refusable.push((WarningKind::Schema, sql)),
             Part::Owner => refusable.push((WarningKind::Ownership, sql)),
             Part::Acl => refusable.push((WarningKind::Privilege, sql)),
             Part::Comment => refusable.push((WarningKind::Schema, sql)),
@@ -485,7 +493,21 @@ pub async fn apply<'a>(
                             );
                             stmts.remove(stmt_idx);
                         }
-                        Part::Create | Part::Link => {
+                        Part::Option
+                            if err.sqlstate() == Some(&SqlState::INVALID_PARAMETER_VALUE) =>
+                        {
+                            report.warnings.push(
+                                Warning::schema(format!(
+                                    "{}: option not set, the target refuses it: {} ({})",
+                                    o.describe(),
+                                    err.message(),
+                                    stmts[stmt_idx].1
+                                ))
+                                .on(o.describe()),
+                            );
+                            stmts.remove(stmt_idx);
+                        }
+                        Part::Create | Part::Link | Part::Option => {
                             // Options of user mappings and servers may hold credentials.
                             let sql = if matches!(
                                 o.kind,

@@ -266,7 +266,7 @@ fn edges(
 }
 
 /// Strongly connected components (Tarjan, iterative): `component[i]` for every node.
-fn components(edges: &[BTreeSet<usize>]) -> Vec<usize> {
+pub(super) fn components(edges: &[BTreeSet<usize>]) -> Vec<usize> {
     let n = edges.len();
     const UNSEEN: usize = usize::MAX;
     let mut index = vec![UNSEEN; n];

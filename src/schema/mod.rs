@@ -13,6 +13,7 @@
 
 pub use exec::{ExecReport, ExecState, SchemaOptions};
 pub use graph::{Schema, read_schema};
+mod arguments;
 pub mod db_objects;
 pub mod exec;
 pub mod extensions;

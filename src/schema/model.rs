@@ -184,6 +184,12 @@ pub struct SchemaObject {
     pub name: String,
     /// Statements that create the object, in order.
     pub create: Vec<String>,
+    /// Statements that set one storage parameter or attribute option each (`ALTER ... SET
+    /// ("name"='value')`), run right after `create`. Kept apart because the set of parameters
+    /// belongs to a server major (a newer source's `autovacuum_vacuum_max_threshold`, an option
+    /// a patched source server stored for itself): the target's refusal of one it does not
+    /// know (SQLSTATE 22023) is a warning naming it, not a failed database.
+    pub options: Vec<String>,
     /// The owner role and the statement that sets it (skipped with `--no-owner`, or when the
     /// target user may not set it).
     pub owner: Option<Owner>,
@@ -235,6 +241,7 @@ impl SchemaObject {
             schema: schema.map(str::to_owned),
             name: name.into(),
             create: Vec::new(),
+            options: Vec::new(),
             owner: None,
             acl: Vec::new(),
             comments: Vec::new(),

@@ -13,6 +13,7 @@
 //! for "loose" members into an `ALTER OPERATOR FAMILY ... ADD` of their family. They are
 //! aliases of that class or family.
 
+use super::arguments::ArgNames;
 use crate::catalog::objects::{
     self, AggregateRow, CastRow, FunctionRow, OpClassRow, OpFamilyRow, OpMember, OperatorRow,
 };
@@ -74,7 +75,11 @@ pub fn function_object(f: &FunctionRow) -> SchemaObject {
     } else {
         "FUNCTION"
     };
-    let sig = format!("{}({})", f.name.sql(), f.identity_args);
+    let names = ArgNames {
+        names: &f.arg_names,
+        modes: &f.arg_modes,
+    };
+    let sig = format!("{}({})", f.name.sql(), names.quote_list(&f.identity_args));
     let mut o = object(
         class::PG_PROC,
         f.oid,
@@ -82,7 +87,8 @@ pub fn function_object(f: &FunctionRow) -> SchemaObject {
         &f.name.schema,
         &f.name.name,
     );
-    o.create.push(f.definition.trim_end().to_string());
+    o.create
+        .push(names.quote_definition(f.definition.trim_end()));
     o.owner = Some(Owner {
         role: f.acl.owner.clone(),
         sql: format!(
@@ -117,9 +123,13 @@ fn modify_word(c: char) -> &'static str {
 /// `CREATE AGGREGATE name (args) (SFUNC = ..., STYPE = ..., ...)`.
 pub fn aggregate_sql(a: &AggregateRow) -> String {
     let args = if a.args.is_empty() {
-        "*"
+        "*".to_string()
     } else {
-        a.args.as_str()
+        ArgNames {
+            names: &a.arg_names,
+            modes: &a.arg_modes,
+        }
+        .quote_list(&a.args)
     };
     let mut items = Vec::new();
     if let Some(f) = &a.transfn {
@@ -202,9 +212,13 @@ pub fn aggregate_sql(a: &AggregateRow) -> String {
 
 pub fn aggregate_object(a: &AggregateRow) -> SchemaObject {
     let identity = if a.identity_args.is_empty() {
-        "*"
+        "*".to_string()
     } else {
-        a.identity_args.as_str()
+        ArgNames {
+            names: &a.arg_names,
+            modes: &a.arg_modes,
+        }
+        .quote_list(&a.identity_args)
     };
     let sig = format!("{}({identity})", a.name.sql());
     let mut o = object(
@@ -478,6 +492,8 @@ mod tests {
             name: QName::new("s", "p"),
             kind: 'p',
             identity_args: "IN a integer".into(),
+            arg_names: vec!["a".into()],
+            arg_modes: Vec::new(),
             definition: "CREATE OR REPLACE PROCEDURE s.p(IN a integer)\n LANGUAGE sql\nBEGIN ATOMIC\n SELECT 1;\nEND\n".into(),
             language: "sql".into(),
             trusted: true,
@@ -488,17 +504,19 @@ mod tests {
             comment: Some("proc".into()),
         };
         let o = function_object(&f);
+        assert!(o.create[0].starts_with("CREATE OR REPLACE PROCEDURE s.p(IN \"a\" integer)"));
         assert!(o.create[0].ends_with("END"));
+        // Argument names quoted (see super::arguments).
         assert_eq!(
             o.owner.unwrap().sql,
-            "ALTER PROCEDURE \"s\".\"p\"(IN a integer) OWNER TO \"o\""
+            "ALTER PROCEDURE \"s\".\"p\"(IN \"a\" integer) OWNER TO \"o\""
         );
         assert_eq!(
             o.comments,
-            vec!["COMMENT ON PROCEDURE \"s\".\"p\"(IN a integer) IS 'proc'"]
+            vec!["COMMENT ON PROCEDURE \"s\".\"p\"(IN \"a\" integer) IS 'proc'"]
         );
         assert!(o.acl.contains(
-            &"REVOKE EXECUTE ON PROCEDURE \"s\".\"p\"(IN a integer) FROM PUBLIC".to_string()
+            &"REVOKE EXECUTE ON PROCEDURE \"s\".\"p\"(IN \"a\" integer) FROM PUBLIC".to_string()
         ));
         assert_eq!(o.privilege, Privilege::Normal);
         let c = function_object(&FunctionRow {
@@ -516,6 +534,8 @@ mod tests {
             name: QName::new("s", "a"),
             args: String::new(),
             identity_args: String::new(),
+            arg_names: Vec::new(),
+            arg_modes: Vec::new(),
             flat_args: String::new(),
             aggkind: 'n',
             transfn: Some(QName::new("pg_catalog", "int8inc")),

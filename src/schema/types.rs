@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use super::arguments::ArgNames;
 use crate::catalog::objects::{
     self, BaseInfo, CompositeAttr, DomainInfo, FunctionRow, QName, RangeInfo, TypeCommon,
     TypeDetail, TypeRow,
@@ -155,7 +156,11 @@ pub fn type_object(t: &TypeRow, functions: &[FunctionRow]) -> SchemaObject {
     set_owner_acl_comment(&mut o, c, kind, &q);
     // The bundled functions' own owner, privileges and comments.
     for f in functions {
-        let sig = format!("{}({})", f.name.sql(), f.identity_args);
+        let names = ArgNames {
+            names: &f.arg_names,
+            modes: &f.arg_modes,
+        };
+        let sig = format!("{}({})", f.name.sql(), names.quote_list(&f.identity_args));
         if let Some(owner) = &mut o.owner {
             owner.sql.push_str(&format!(
                 "; ALTER FUNCTION {sig} OWNER TO {}",
@@ -198,7 +203,11 @@ fn set_owner_acl_comment(o: &mut SchemaObject, c: &TypeCommon, kind: ObjectKind,
 
 /// A function created along with a type: its `pg_get_functiondef` text.
 fn function_sql(f: &FunctionRow) -> String {
-    f.definition.trim_end().to_string()
+    ArgNames {
+        names: &f.arg_names,
+        modes: &f.arg_modes,
+    }
+    .quote_definition(f.definition.trim_end())
 }
 
 /// `CREATE TYPE t AS ENUM ('a', 'b')`, labels in `enumsortorder` order.
@@ -569,6 +578,8 @@ mod tests {
             name: QName::new("s", "b_in"),
             kind: 'f',
             identity_args: "cstring".into(),
+            arg_names: Vec::new(),
+            arg_modes: Vec::new(),
             definition: "CREATE OR REPLACE FUNCTION s.b_in(cstring)\n RETURNS s.b\n LANGUAGE internal\nAS $function$int4in$function$\n".into(),
             language: "internal".into(),
             trusted: false,

@@ -82,6 +82,19 @@ pub fn select_databases(
         if !opts.only_dbs.is_empty() && !named {
             continue;
         }
+        if d.is_invalid() {
+            // Nobody can connect to it: skipped as pg_dumpall skips it, not a failed run.
+            report.warning(
+                CHECK,
+                None,
+                format!(
+                    "database {} left out: it is invalid (an interrupted DROP DATABASE left it \
+                     so, datconnlimit = -2) and cannot be connected to; drop it on the source",
+                    crate::text::escape_controls(&crate::sql::quote_ident(&d.name))
+                ),
+            );
+            continue;
+        }
         if !named
             && !opts.include_provider_objects
             && let Some(p) = provider::database_provider(&d.name)

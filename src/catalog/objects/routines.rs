@@ -25,6 +25,10 @@ pub struct FunctionRow {
     pub identity_args: String,
     /// `pg_get_functiondef`: `CREATE OR REPLACE FUNCTION ...`.
     pub definition: String,
+    /// `proargnames` (empty strings for unnamed arguments; empty when none is named).
+    pub arg_names: Vec<String>,
+    /// `proargmodes` (empty when every argument is IN).
+    pub arg_modes: Vec<char>,
     pub language: String,
     /// The language is trusted (any user with USAGE may create functions in it).
     pub trusted: bool,
@@ -32,12 +36,23 @@ pub struct FunctionRow {
     pub comment: Option<String>,
 }
 
+/// `proargnames` and `proargmodes` of `pg_proc p`, as `arg_names` and `arg_modes`.
+const ARG_NAMES_AND_MODES: &str = "COALESCE(p.proargnames, '{}')::text[] AS arg_names, \
+     COALESCE(p.proargmodes::text[], '{}') AS arg_modes";
+
+fn arg_modes(r: &Row) -> Vec<char> {
+    r.get::<_, Vec<String>>("arg_modes")
+        .iter()
+        .map(|m| m.chars().next().unwrap_or('i'))
+        .collect()
+}
+
 fn function_cols() -> String {
     format!(
         "p.oid, n.nspname::text AS schema, p.proname::text AS name, p.prokind::text AS kind, \
          pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args, \
          pg_catalog.pg_get_functiondef(p.oid) AS definition, l.lanname::text AS language, \
-         l.lanpltrusted AS trusted, {acl}, \
+         l.lanpltrusted AS trusted, {ARG_NAMES_AND_MODES}, {acl}, \
          pg_catalog.obj_description(p.oid, 'pg_proc') AS comment",
         acl = acl_cols("p.proowner", "p.proacl", 'f'),
     )
@@ -50,6 +65,8 @@ fn read_function(r: &Row) -> FunctionRow {
         kind: char_col(r, "kind"),
         identity_args: r.get("identity_args"),
         definition: r.get("definition"),
+        arg_names: r.get("arg_names"),
+        arg_modes: arg_modes(r),
         language: r.get("language"),
         trusted: r.get("trusted"),
         acl: read_acl(r),
@@ -115,6 +132,10 @@ pub struct AggregateRow {
     pub args: String,
     /// `pg_get_function_identity_arguments` (for ALTER / COMMENT ON AGGREGATE).
     pub identity_args: String,
+    /// `proargnames` (empty strings for unnamed arguments; empty when none is named).
+    pub arg_names: Vec<String>,
+    /// `proargmodes` (empty when every argument is IN).
+    pub arg_modes: Vec<char>,
     /// The argument types flattened (for GRANT ... ON FUNCTION).
     pub flat_args: String,
     /// `n` normal, `o` ordered-set, `h` hypothetical-set.
@@ -149,6 +170,7 @@ pub async fn list_aggregates(s: &Session) -> Result<Vec<AggregateRow>> {
         "SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, \
                 pg_catalog.pg_get_function_arguments(p.oid) AS args, \
                 pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args, \
+                {ARG_NAMES_AND_MODES}, \
                 COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format_type(x.t, NULL), ', ' \
                                                         ORDER BY x.o) \
                             FROM pg_catalog.unnest(p.proargtypes::pg_catalog.oid[]) \
@@ -191,6 +213,8 @@ pub async fn list_aggregates(s: &Session) -> Result<Vec<AggregateRow>> {
             name: QName::new(r.get("schema"), r.get("name")),
             args: r.get("args"),
             identity_args: r.get("identity_args"),
+            arg_names: r.get("arg_names"),
+            arg_modes: arg_modes(r),
             flat_args: r.get("flat_args"),
             aggkind: char_col(r, "aggkind"),
             transfn: QName::from_parts(r.get("transfn")),

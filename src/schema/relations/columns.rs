@@ -180,13 +180,22 @@ pub(super) fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bo
     if let Some(t) = col.stat_target {
         out.push(format!("{alter_col} SET STATISTICS {t}"));
     }
-    if !col.options.is_empty() {
-        out.push(format!(
-            "{alter_col} SET ({})",
-            reloptions_list(&col.options, None).join(", ")
-        ));
-    }
     out
+}
+
+/// The column's attribute options (`n_distinct`...), one statement each, for
+/// [`SchemaObject::options`]; the ones a server set for itself are left out.
+pub(super) fn column_options(rel: &Relation, col: &Column) -> Vec<String> {
+    if rel.kind == 'v' {
+        // Views have no attribute options.
+        return Vec::new();
+    }
+    let alter_col = format!(
+        "{} ALTER COLUMN {}",
+        alter_only(rel),
+        quote_ident(&col.name)
+    );
+    option_statements(&alter_col, &col.options, None)
 }
 
 pub(super) fn storage_name(c: char) -> &'static str {

@@ -86,6 +86,9 @@ pub mod synthetic {
     pub const REFRESH: u32 = 2619;
     /// `pg_index`: `ENABLE` / `FORCE ROW LEVEL SECURITY`, keyed by the table OID.
     pub const ROW_SECURITY: u32 = 2610;
+    /// `pg_attribute`: the `CREATE OR REPLACE VIEW` that gives a view in a loop its query
+    /// after its stand-in, keyed by the view OID.
+    pub const VIEW_QUERY: u32 = 1249;
 }
 
 /// Reads every relation of the session's database (see the module docs).
@@ -112,6 +115,36 @@ pub fn reloptions_list(options: &[String], prefix: Option<&str>) -> Vec<String> 
             format!("{key}={}", quote_literal(v))
         })
         .collect()
+}
+
+/// Options a server stores for itself, never set by a user, left out as pg_dump leaves them
+/// out: Debian's PostgreSQL 15.20 security update records `pg_attver` in the `attoptions` of
+/// every column it creates, and a server without that update refuses it by name.
+pub const SERVER_SET_OPTIONS: &[&str] = &["pg_attver"];
+
+/// `<alter> SET ("name"='value')`, one statement per option (with a prefix, `toast`, for the
+/// TOAST table's), so that the target's refusal of one it does not know costs only that one
+/// (see [`SchemaObject::options`]); options a server sets for itself are left out.
+pub fn option_statements(alter: &str, options: &[String], prefix: Option<&str>) -> Vec<String> {
+    let own: Vec<String> = options
+        .iter()
+        .filter(|o| !SERVER_SET_OPTIONS.contains(&split_option(o).0))
+        .cloned()
+        .collect();
+    reloptions_list(&own, prefix)
+        .into_iter()
+        .map(|item| format!("{alter} SET ({item})"))
+        .collect()
+}
+
+/// The storage parameters of a table or materialized view and of its TOAST table, one
+/// statement each (pg_dump writes them into `CREATE ... WITH (...)`, where one parameter the
+/// target does not know would refuse the whole table).
+pub fn relation_options(rel: &Relation) -> Vec<String> {
+    let alter = alter_only(rel);
+    let mut out = option_statements(&alter, &rel.options, None);
+    out.extend(option_statements(&alter, &rel.toast_options, Some("toast")));
+    out
 }
 
 /// ` WITH (...)` for a relation's options (and its TOAST table's), or nothing.
@@ -203,6 +236,9 @@ pub(super) struct Ctx<'a> {
     split: HashSet<ObjId>,
     /// Inheritance children built through a stand-in parent ([`super::inherit`]).
     pub(super) stand_in: HashSet<u32>,
+    /// Views whose query reads themselves, directly or through other views
+    /// ([`looped_views`]): created as stand-ins first.
+    pub(super) looped_views: HashSet<u32>,
 }
 
 impl<'a> Ctx<'a> {
@@ -234,6 +270,7 @@ impl<'a> Ctx<'a> {
             indexes,
             split: split.clone(),
             stand_in: HashSet::new(),
+            looped_views: looped_views(cat),
         };
         ctx.stand_in = cat
             .relations

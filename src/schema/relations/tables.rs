@@ -47,7 +47,9 @@ pub(super) fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
     }
     for (c, p) in cols.iter().zip(&printed) {
         o.create.extend(column_alters(ctx, rel, c, *p));
+        o.options.extend(column_options(rel, c));
     }
+    o.options.splice(0..0, relation_options(rel));
     o.create.extend(replica_identity(rel));
     acl_and_comments(rel, cols, &mut o);
     inline_check_comments(ctx, rel, constraints, &mut o);
@@ -96,7 +98,8 @@ fn table_elements(
 }
 
 /// The `CREATE [FOREIGN | UNLOGGED] TABLE` statement: elements or `OF type`, `INHERITS`,
-/// `PARTITION BY`, `USING`, `WITH (...)`, and a foreign table's server and options.
+/// `PARTITION BY`, `USING`, and a foreign table's server and options (storage parameters are
+/// statements of their own: [`relation_options`]).
 fn create_table(
     ctx: &Ctx,
     rel: &Relation,
@@ -140,7 +143,6 @@ fn create_table(
     {
         sql.push_str(&format!("\nUSING {}", quote_ident(am)));
     }
-    sql.push_str(&with_clause(&rel.options, &rel.toast_options));
     if rel.kind == 'f' {
         if let Some(server) = &rel.foreign_server {
             sql.push_str(&format!("\nSERVER {}", quote_ident(server)));

@@ -113,6 +113,92 @@ fn options_quote_names_and_values() {
 }
 
 #[test]
+fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
+    let mut t = rel(1, 'r', "t");
+    t.options = vec![
+        "fillfactor=70".into(),
+        "autovacuum_vacuum_max_threshold=5".into(),
+    ];
+    t.toast_options = vec!["autovacuum_enabled=false".into()];
+    let mut cat = RelationCatalog {
+        server_version_num: 150020,
+        relations: vec![t],
+        ..Default::default()
+    };
+    let mut id = col(1, 1, "id", "integer");
+    // What Debian's 15.20 security update stores for every new column, and a user's option.
+    id.options = vec!["pg_attver=1".into(), "n_distinct=-1".into()];
+    let mut plain = col(1, 2, "only_attver", "text");
+    plain.options = vec!["pg_attver=1".into()];
+    cat.columns.insert(1, vec![id, plain]);
+    let built = build(&cat);
+    let o = find(&built, rel_id(1));
+    assert!(
+        !o.create[0].contains("WITH"),
+        "storage parameters are not part of CREATE TABLE: {}",
+        o.create[0]
+    );
+    assert_eq!(
+        o.options,
+        vec![
+            "ALTER TABLE ONLY \"s\".\"t\" SET (\"fillfactor\"='70')",
+            "ALTER TABLE ONLY \"s\".\"t\" SET (\"autovacuum_vacuum_max_threshold\"='5')",
+            "ALTER TABLE ONLY \"s\".\"t\" SET (\"toast\".\"autovacuum_enabled\"='false')",
+            "ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"id\" SET (\"n_distinct\"='-1')",
+        ]
+    );
+    let all = [&o.create[..], &o.options[..]].concat().join("\n");
+    assert!(!all.contains("pg_attver"), "{all}");
+}
+
+#[test]
+fn views_in_loops_are_stand_ins_given_their_query_afterwards() {
+    let mut cat = RelationCatalog {
+        server_version_num: 150000,
+        relations: vec![
+            rel(1, 'v', "self"),
+            rel(2, 'v', "a"),
+            rel(3, 'v', "b"),
+            rel(4, 'v', "reader"),
+        ],
+        // 1 reads itself, 2 and 3 read each other, 4 reads 2.
+        view_reads: vec![(1, 1), (2, 3), (3, 2), (4, 2)],
+        ..Default::default()
+    };
+    for oid in 1..=4 {
+        cat.relations[oid as usize - 1].view_definition = Some(" SELECT 1 AS x;".into());
+        let mut x = col(oid, 1, "x", "integer");
+        if oid == 1 {
+            x.collation = Some(("pg_catalog".into(), "C".into()));
+        }
+        cat.columns.insert(oid, vec![x]);
+    }
+    assert_eq!(looped_views(&cat), HashSet::from([1, 2, 3]));
+    let built = build(&cat);
+    assert_eq!(
+        find(&built, rel_id(1)).create,
+        vec![
+            "CREATE VIEW \"s\".\"self\" AS\n SELECT NULL::integer COLLATE \"pg_catalog\".\"C\" AS \"x\""
+        ]
+    );
+    let query = find(&built, ObjId::new(synthetic::VIEW_QUERY, 1));
+    assert_eq!(
+        query.create,
+        vec!["CREATE OR REPLACE VIEW \"s\".\"self\" AS\nSELECT 1 AS x"]
+    );
+    assert_eq!(query.deps, vec![rel_id(1)]);
+    assert!(
+        find(&built, rel_id(4)).create[0].starts_with("CREATE VIEW \"s\".\"reader\" AS\nSELECT")
+    );
+    assert!(
+        built
+            .objects
+            .iter()
+            .all(|o| o.id != ObjId::new(synthetic::VIEW_QUERY, 4))
+    );
+}
+
+#[test]
 fn index_options_go_before_deferrable() {
     let o = vec!["fillfactor=70".to_string()];
     assert_eq!(

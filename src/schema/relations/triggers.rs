@@ -102,10 +102,14 @@ pub(super) fn build_rules(ctx: &Ctx, out: &mut Collected) {
         };
         let id = ObjId::new(class::PG_REWRITE, r.oid);
         if r.is_view_rule {
-            out.aliases.push(Alias {
-                alias: id,
-                target: rel_id(rel.oid),
-            });
+            // What the query reads orders the view, or the statement that gives a view in a
+            // loop its query (see `views::looped_views`).
+            let target = if ctx.looped_views.contains(&rel.oid) {
+                ObjId::new(synthetic::VIEW_QUERY, rel.oid)
+            } else {
+                rel_id(rel.oid)
+            };
+            out.aliases.push(Alias { alias: id, target });
             continue;
         }
         out.objects.push(rule_object(rel, r));
