@@ -62,6 +62,7 @@ pub mod schema;
 pub mod selection;
 pub mod slots;
 pub mod sql;
+pub mod status;
 pub mod text;
 pub mod verify;
 pub mod warning;
