@@ -431,7 +431,8 @@ pub struct StatusArgs {
     /// Comma-separated target databases to look at; the others are left out.
     #[arg(long = "only-db")]
     pub only_db: Option<String>,
-    /// Write the status as JSON to FILE ("-" for stdout) instead of text on stdout.
+    /// Also write the status as JSON to FILE, replaced at every reading ("-": only the JSON,
+    /// on stdout).
     #[arg(long = "json", value_name = "FILE")]
     pub json: Option<String>,
     /// Read again every SECONDS until interrupted (JSON to stdout: one document per line).

@@ -151,9 +151,16 @@ pub struct DatabaseStatus {
     pub resume: Option<String>,
 }
 
+/// The `application_name` of the status's sessions unless the conninfo gives one: not
+/// `db-migrate/...`, so that a status watching from another terminal is not taken for a run.
+pub const APPLICATION_NAME: &str = concat!("db-migrate-status/", env!("CARGO_PKG_VERSION"));
+
 /// Opens a session that cannot write: every transaction it runs is read-only.
 async fn open(info: &ConnInfo, db: Option<&str>) -> Result<Session> {
-    let s = crate::conn::connect(info, db).await?;
+    let mut info = info.clone();
+    info.application_name
+        .get_or_insert_with(|| APPLICATION_NAME.to_owned());
+    let s = crate::conn::connect(&info, db).await?;
     s.batch_execute("SET default_transaction_read_only = on")
         .await
         .map_err(Error::from_pg)?;
