@@ -884,8 +884,9 @@ fn status_watch_writes_a_json_line_per_reading_until_interrupted() {
             "status",
             "-t",
             &target().superuser_uri("postgres"),
+            // A database no test creates: nothing listed, whatever the other tests run.
             "--only-db",
-            "postgres",
+            "status watch none",
             "--watch",
             "1",
             "--json",
