@@ -63,6 +63,7 @@ pub mod selection;
 pub mod slots;
 pub mod sql;
 pub mod stall;
+pub mod status;
 pub mod text;
 pub mod verify;
 pub mod warning;

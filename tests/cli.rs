@@ -879,3 +879,81 @@ async fn exit_codes_are_those_of_the_readme_table() {
     };
     assert_eq!(status.code(), Some(130));
 }
+
+/// `db-migrate status` with `args` (clean environment, empty stdin).
+fn db_migrate_status(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_db-migrate"))
+        .arg("status")
+        .args(args)
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .env_remove("DB_MIGRATE_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn status_of_an_unreachable_target_or_with_bad_flags_exits_2_without_the_password() {
+    let o = db_migrate_status(&[
+        "-t",
+        "postgres://someone:s3cret-pw@127.0.0.1:1/postgres?connect_timeout=3",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("127.0.0.1"), "{}", text(&o));
+    assert!(!text(&o).contains("s3cret-pw"), "{}", text(&o));
+    for bad in [
+        vec![],
+        vec!["-t", "host=x", "--watch", "0"],
+        vec!["-t", "host=x", "--jobs", "2"],
+    ] {
+        let o = db_migrate_status(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+    }
+    let o = pg_migrate(&["--status", "-t", "host=x", "--resume"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn status_watch_writes_a_json_line_per_reading_until_interrupted() {
+    let child = Command::new(env!("CARGO_BIN_EXE_db-migrate"))
+        .args([
+            "status",
+            "-t",
+            &target().superuser_uri("postgres"),
+            // A database no test creates: nothing listed, whatever the other tests run.
+            "--only-db",
+            "status watch none",
+            "--watch",
+            "1",
+            "--json",
+            "-",
+        ])
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let readings: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(readings.len() >= 2, "{}", text(&o));
+    for r in &readings {
+        assert_eq!(r["read_only"], true, "{r}");
+        assert_eq!(r["databases"], Value::Array(vec![]), "{r}");
+    }
+}

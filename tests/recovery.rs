@@ -176,12 +176,18 @@ fn spawn(db: &str, extra: &[&str]) -> Child {
     spawn_to(target(), db, extra)
 }
 
-/// [`spawn`] into target cluster `tgt`; `--copy-retries 0` unless `extra` sets it.
+/// [`spawn`] into target cluster `tgt`; `--copy-retries 0` and `--jobs 2` unless `extra` sets
+/// them.
 fn spawn_to(tgt: &support::Cluster, db: &str, extra: &[&str]) -> Child {
     let retries: &[&str] = if extra.contains(&"--copy-retries") {
         &[]
     } else {
         &["--copy-retries", "0"]
+    };
+    let jobs: &[&str] = if extra.contains(&"--jobs") {
+        &[]
+    } else {
+        &["--jobs", "2"]
     };
     Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
         .args([
@@ -192,9 +198,8 @@ fn spawn_to(tgt: &support::Cluster, db: &str, extra: &[&str]) -> Child {
             "--only-db",
             db,
             "--dump-only",
-            "--jobs",
-            "2",
         ])
+        .args(jobs)
         .args(retries)
         .args(extra)
         .env_remove("SOURCE_SERVICE_URI")
@@ -1569,6 +1574,33 @@ async fn a_replication_run_killed_after_its_copy_resumes_with_the_subscription_a
         assert!(message.contains(needle), "{needle} not in {message}");
     }
     assert!(!message.contains("table synchronisation"), "{message}");
+    // Status sees the run replicating, its subscription applying and the slot's lag on the
+    // source, read twice a few seconds apart, and points to the cut-over.
+    let st = status_of(&db);
+    assert_eq!(st["state"], "replicating", "{st}");
+    assert_eq!(st["alive"], false, "{st}");
+    assert_eq!(st["run"]["method"], "replication", "{st}");
+    let sub = &st["subscription"];
+    assert!(
+        sub["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("aiven_db_migrate_"),
+        "{st}"
+    );
+    assert_eq!(sub["enabled"], true, "{st}");
+    assert_eq!(sub["worker_running"], true, "{st}");
+    assert_eq!(sub["lag"]["slot_exists"], true, "{st}");
+    assert!(sub["lag"]["bytes"].as_i64().is_some(), "{st}");
+    assert!(sub["lag"]["previous_bytes"].as_i64().is_some(), "{st}");
+    assert!(sub["lag"]["falling"].is_boolean(), "{st}");
+    assert!(
+        st["resume"]
+            .as_str()
+            .unwrap()
+            .contains("--stop-replication"),
+        "{st}"
+    );
     let cut_over = [
         "--max-replication-lag",
         "0",
@@ -1622,5 +1654,240 @@ async fn a_replication_run_stopped_by_sigterm_drops_its_objects_and_resume_point
     assert!(has_ledger(&db).await, "nothing written");
     let (code, _, err) = finish(spawn(&db, &["--clean"]));
     assert_eq!(code, Some(0), "{err}");
+    assert_migrated(&db).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `db-migrate status`: watching a run, read-only.
+
+/// `db-migrate status` (`pg_migrate --status` when `legacy_name`) on the target and source
+/// for database `db` with `extra` flags: (exit code, stdout, stderr).
+fn status_cmd(db: &str, legacy_name: bool, extra: &[&str]) -> (Option<i32>, String, String) {
+    let (bin, first) = if legacy_name {
+        (env!("CARGO_BIN_EXE_pg_migrate"), "--status")
+    } else {
+        (env!("CARGO_BIN_EXE_db-migrate"), "status")
+    };
+    let o = Command::new(bin)
+        .args([
+            first,
+            "-t",
+            &target().superuser_uri("postgres"),
+            "-s",
+            &source().superuser_uri("postgres"),
+            "--only-db",
+            db,
+        ])
+        .args(extra)
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .output()
+        .expect("status runs");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// `db-migrate status --json -` for database `db`: the entry of `db`, or `Null` when it is not
+/// listed. Asserts exit 0 and that every reading transaction was read-only.
+fn status_of(db: &str) -> Value {
+    let (code, out, err) = status_cmd(db, false, &["--json", "-"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        v["read_only"], true,
+        "status read in read-only transactions: {v}"
+    );
+    v["databases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a database list: {v}"))
+        .iter()
+        .find(|d| d["dbname"] == db)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// What status could have changed: the ledger's rows, the target's schemas and subscriptions,
+/// the source's slots.
+async fn server_state(db: &str) -> Vec<Vec<Option<String>>> {
+    let mut rows = target()
+        .query_strings(
+            db,
+            &format!(
+                "SELECT count(*)::text, count(*) FILTER (WHERE state = 'copied')::text,
+                        sum(bytes)::text, max(copied_at)::text FROM {}.part",
+                quote_ident(LEDGER_SCHEMA)
+            ),
+        )
+        .await;
+    rows.extend(
+        target()
+            .query_strings(
+                db,
+                &format!(
+                    "SELECT stage || ' ' || updated_at::text FROM {}.run",
+                    quote_ident(LEDGER_SCHEMA)
+                ),
+            )
+            .await,
+    );
+    rows.extend(
+        target()
+            .query_strings(
+                db,
+                "SELECT (SELECT count(*) FROM pg_namespace)::text,
+                        (SELECT count(*) FROM pg_class)::text,
+                        (SELECT count(*) FROM pg_subscription)::text",
+            )
+            .await,
+    );
+    rows.extend(
+        source()
+            .query_strings(
+                "postgres",
+                "SELECT count(*)::text FROM pg_replication_slots",
+            )
+            .await,
+    );
+    rows
+}
+
+#[tokio::test]
+async fn status_follows_a_run_while_it_copies_after_it_is_killed_and_after_resume() {
+    let db = fixture("recovery status ").await;
+    // `big` with 4,500 rows (about 18 s of loading) in parts of 16 kB (about 40), on two
+    // workers: parts commit one after the other for about 9 s.
+    source()
+        .execute(
+            &db,
+            "INSERT INTO public.big (id, pad)
+             SELECT g, repeat('x', 100) FROM generate_series(1501, 4500) g",
+        )
+        .await;
+    let mut child = spawn(&db, &["--split-tables-larger-than", "16kB"]);
+
+    // While it copies: alive, its sessions named, parts done grows between two readings. (Before
+    // its ledger exists, the database is not listed.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        assert!(Instant::now() < deadline, "no part was ever copied");
+        let v = status_of(&db);
+        if v["progress"]["parts_copied"].as_u64() >= Some(1) {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(first["state"], "running", "{first}");
+    assert_eq!(first["alive"], true, "{first}");
+    assert!(!first["sessions"].as_array().unwrap().is_empty(), "{first}");
+    assert_eq!(first["run"]["method"], "dump", "{first}");
+    assert_eq!(first["run"]["stage"], "data", "{first}");
+    assert_eq!(first["resume"], Value::Null, "{first}");
+    let total = first["progress"]["parts_total"].as_u64().unwrap();
+    let copied = first["progress"]["parts_copied"].as_u64().unwrap();
+    assert!(total > 3 && copied >= 1 && copied < total, "{first}");
+    assert_eq!(first["progress"]["tables_total"], 2, "{first}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let later = loop {
+        assert!(
+            Instant::now() < deadline,
+            "parts copied never grew: {first}"
+        );
+        let v = status_of(&db);
+        if v["progress"]["parts_copied"].as_u64().unwrap() > copied {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        later["progress"]["bytes_copied"].as_u64() > first["progress"]["bytes_copied"].as_u64(),
+        "{first}\n{later}"
+    );
+    assert!(
+        later["progress"]["bytes_per_second"].as_f64().unwrap() > 0.0,
+        "{later}"
+    );
+    assert!(
+        later["progress"]["estimated_seconds_left"]
+            .as_u64()
+            .is_some(),
+        "{later}"
+    );
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+
+    // Killed: once the server has ended its backends, not alive, and what --resume would do.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dead = loop {
+        assert!(Instant::now() < deadline, "the killed run stays alive");
+        let v = status_of(&db);
+        if v["alive"] == false {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dead["state"], "stopped", "{dead}");
+    let copied = dead["progress"]["parts_copied"].as_u64().unwrap();
+    let total = dead["progress"]["parts_total"].as_u64().unwrap();
+    assert!(copied < total, "killed before the end: {dead}");
+    let resume = dead["resume"].as_str().unwrap();
+    for needle in [
+        "stopped during the data copy",
+        &format!("--resume keeps the {copied} table parts copied"),
+        &format!("copies the other {} in a new snapshot", total - copied),
+    ] {
+        assert!(resume.contains(needle), "{needle} not in {resume}");
+    }
+
+    // Reading changes nothing on either server, in every form.
+    let before = server_state(&db).await;
+    let (code, text, err) = status_cmd(&db, false, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    for needle in [
+        &format!("database \"{}\": stopped, run ", db.escape_debug()),
+        "(dump)",
+        &format!(
+            "table parts {copied} of {total} copied (tables {} of 2)",
+            dead["progress"]["tables_copied"]
+        ),
+        "not alive: no db-migrate session on the target",
+        "--resume keeps the",
+    ] {
+        assert!(text.contains(needle), "{needle} not in:\n{text}");
+    }
+    let (code, legacy, err) = status_cmd(&db, true, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    // The same lines but the first (the time read) and the rate (its window grows).
+    let steady = |t: &str| -> Vec<String> {
+        t.lines()
+            .skip(1)
+            .map(|l| match l.strip_suffix(" over the last minute") {
+                Some(with_rate) => with_rate.rsplit_once(", ").unwrap().0.to_owned(),
+                None => l.to_owned(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        steady(&legacy),
+        steady(&text),
+        "pg_migrate --status is db-migrate status"
+    );
+    assert_eq!(server_state(&db).await, before, "status wrote nothing");
+    // A migration's flag with --status does nothing there, so it is refused.
+    let (code, _, err) = status_cmd(&db, true, &["--jobs", "2"]);
+    assert_eq!(code, Some(2), "{err}");
+
+    // After --resume: the run removed its ledger, nothing is left to show.
+    let (code, _, err) = finish(spawn(&db, &["--resume"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(status_of(&db), Value::Null);
+    let (code, text, err) = status_cmd(&db, false, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        text.contains("no migration recorded on the target"),
+        "{text}"
+    );
     assert_migrated(&db).await;
 }

@@ -32,6 +32,7 @@ pub mod roles;
 pub mod scope;
 pub mod security_labels;
 pub mod server;
+pub mod status;
 pub mod system_acls;
 pub mod tables;
 pub mod transforms;

@@ -241,6 +241,13 @@ pub struct PgArgs {
         conflicts_with = "no_replicate_extension_tables"
     )]
     pub replicate_extension_tables: bool,
+    /// Only show what the migrations recorded on the target are doing, writing nothing (the
+    /// same as `db-migrate status`: takes -s, -t, --only-db, -f, --json and --watch only).
+    #[arg(long = "status")]
+    pub status: bool,
+    /// With --status: read again every SECONDS until interrupted.
+    #[arg(long = "watch", value_name = "SECONDS", requires = "status", value_parser = parse_watch)]
+    pub watch: Option<u64>,
     /// How the result is printed: a table (default), or the line format of aiven-db-migrate
     /// (legacy: "Roles:"/"Databases:" lines on stdout, its failure line on stderr).
     #[arg(long = "output-format", value_enum, default_value = "table")]
@@ -401,4 +408,56 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
             a
         })
         .collect()
+}
+
+/// `db-migrate status` (and `pg_migrate --status`): what the migrations recorded on a target
+/// are doing, read without writing anything.
+#[derive(Debug, Parser)]
+#[command(
+    name = "db-migrate status",
+    version,
+    about = "Show the migrations recorded on a target: stage, parts copied, rate, replication \
+             lag, whether the run is alive and what --resume would do. Writes nothing.",
+    long_about = None
+)]
+pub struct StatusArgs {
+    /// Source server (optional): with it, the replication lag of the subscriptions' slots is
+    /// read there.
+    #[arg(
+        short = 's',
+        long = "source",
+        env = "SOURCE_SERVICE_URI",
+        hide_env_values = true
+    )]
+    pub source: Option<String>,
+    /// Target server: a postgres:// URI or a libpq key=value string.
+    #[arg(
+        short = 't',
+        long = "target",
+        env = "TARGET_SERVICE_URI",
+        hide_env_values = true
+    )]
+    pub target: Option<String>,
+    /// Comma-separated target databases to leave out.
+    #[arg(short = 'f', long = "filtered-db")]
+    pub filtered_db: Option<String>,
+    /// Comma-separated target databases to look at; the others are left out.
+    #[arg(long = "only-db")]
+    pub only_db: Option<String>,
+    /// Also write the status as JSON to FILE, replaced at every reading ("-": only the JSON,
+    /// on stdout).
+    #[arg(long = "json", value_name = "FILE")]
+    pub json: Option<String>,
+    /// Read again every SECONDS until interrupted (JSON to stdout: one document per line).
+    #[arg(long = "watch", value_name = "SECONDS", value_parser = parse_watch)]
+    pub watch: Option<u64>,
+}
+
+/// `--watch`: whole seconds from 1 to a day.
+pub fn parse_watch(s: &str) -> std::result::Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=86_400).contains(n))
+        .ok_or_else(|| "expected whole seconds from 1 to 86400".to_owned())
 }

@@ -19,12 +19,14 @@
 //! - [`args`]: the flags as parsed, each checked alone;
 //! - [`options`]: the flags turned into [`MigrateOptions`];
 //! - [`logging`]: the log format and filter;
-//! - [`signals`]: Ctrl-C and SIGTERM.
+//! - [`signals`]: Ctrl-C and SIGTERM;
+//! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing.
 
 pub mod args;
 pub mod logging;
 pub mod options;
 pub mod signals;
+pub mod status;
 
 use clap::Parser;
 
@@ -80,7 +82,7 @@ fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> 
 
 /// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
 pub fn run_pg(args: Vec<String>) -> i32 {
-    let argv = std::iter::once("pg_migrate".to_string()).chain(normalize_args(args));
+    let argv = std::iter::once("pg_migrate".to_string()).chain(normalize_args(args.clone()));
     let parsed = match PgArgs::try_parse_from(argv) {
         Ok(p) => p,
         Err(e) => {
@@ -93,6 +95,12 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return code;
         }
     };
+    // --status is the status command: its own flags, parsed again so that a flag of a
+    // migration (which would do nothing there) is refused rather than ignored.
+    if parsed.status {
+        let rest = args.into_iter().filter(|a| a != "--status").collect();
+        return status::run_status("pg_migrate --status", rest);
+    }
     let opts = match MigrateOptions::try_from(&parsed) {
         Ok(o) => o,
         Err(e) => {
@@ -281,27 +289,31 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     exit_code(&result, validate_only)
 }
 
-/// Runs `db-migrate <command> ...`: `pg` is the only command.
+/// Runs `db-migrate <command> ...`: `pg` (a migration) or `status` (what the migrations
+/// recorded on a target are doing).
 pub fn run_db_migrate(mut args: Vec<String>) -> i32 {
     if args.is_empty() {
-        eprintln!("Available commands: pg");
+        eprintln!("Available commands: pg, status");
         return 1;
     }
     let cmd = args.remove(0);
     match cmd.as_str() {
         "pg" => run_pg(args),
+        "status" => status::run_status("db-migrate status", args),
         "-V" | "--version" => {
             println!("db-migrate {}", env!("CARGO_PKG_VERSION"));
             0
         }
         "-h" | "--help" => {
             println!(
-                "Usage: db-migrate pg [flags]   (see db-migrate pg --help)\nAvailable commands: pg"
+                "Usage: db-migrate pg [flags]       (see db-migrate pg --help)\n       \
+                 db-migrate status [flags]   (see db-migrate status --help)\n\
+                 Available commands: pg, status"
             );
             0
         }
         _ => {
-            eprintln!("Available commands: pg");
+            eprintln!("Available commands: pg, status");
             1
         }
     }

@@ -206,7 +206,7 @@ fn check_migration_id(id: &str) -> Result<()> {
 
 /// A database list flag: given but empty (an unset shell variable, say) is an error, not
 /// "every database".
-fn db_list(flag: &str, v: &Option<String>) -> Result<Vec<String>> {
+pub(crate) fn db_list(flag: &str, v: &Option<String>) -> Result<Vec<String>> {
     let list = split_list(v);
     if v.is_some() && list.is_empty() {
         return Err(Error::config(format!(
