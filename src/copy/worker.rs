@@ -665,7 +665,13 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             } else {
                 let tgt = conns.target(sh).await?;
                 let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
-                guarded(sh, cancel, None, statistics::analyze(tgt, schema, table, *only)).await
+                guarded(
+                    sh,
+                    cancel,
+                    None,
+                    statistics::analyze(tgt, schema, table, *only),
+                )
+                .await
             };
             match r {
                 Ok(o) => {
