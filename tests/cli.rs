@@ -140,6 +140,8 @@ async fn show_passwords_reveals_placeholders_that_then_work() {
         // Leaving out every database is an error (nothing to migrate): the smallest one moves.
         "-f",
         &all_but(&["postgres"]).await,
+        // A replication left running would hold a slot the replication tests see.
+        "--dump-only",
         "--show-passwords",
         "--json",
         "-",

@@ -1265,12 +1265,11 @@ async fn planner_statistics_arrive_as_the_source_has_them() {
             "{q}"
         );
     }
-    // The never-analysed table is analysed, and the report says so.
+    // The never-analysed table is analysed, and the report counts it; nothing was refused, so
+    // nothing is a warning.
     assert!(stats.tables_analyzed >= 1, "{stats:?}");
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.message.contains("fresh") && w.message.contains("never analysed")),
+        !r.warnings.iter().any(|w| w.message.contains("statistics")),
         "{:?}",
         r.warnings
     );

@@ -12,9 +12,10 @@
 //! row of the table and of its expression indexes, in the copy's snapshot (the worker's source
 //! session holds it), so they describe what was copied. What still gets `ANALYZE`:
 //! - a table the source never analysed (no `pg_stats` row at all): the whole table;
-//! - columns without a `pg_stats` row (added since the last ANALYZE), range columns of a source
-//!   older than 17 (its `pg_stats` lacks their range histograms), and every value the target
-//!   refuses (a type whose text form changed): those columns, named in a warning;
+//! - columns without a `pg_stats` row (added since the last ANALYZE) and range columns of a
+//!   source older than 17 (its `pg_stats` lacks their range histograms): those columns;
+//! - every value the target refuses (a type whose text form changed): those columns, named in a
+//!   warning (the others are counted in the report, and logged with `-d`);
 //! - a table with extended statistics objects (there is no restore function for them before
 //!   PostgreSQL 19): `ANALYZE` first, then the source's column statistics over it.
 //!
@@ -114,7 +115,10 @@ pub struct Outcome {
     pub tables_analyzed: u64,
     pub columns_analyzed: u64,
     pub seconds: f64,
-    /// Why something was analysed rather than restored (for a warning).
+    /// What the target refused of the source's statistics (a warning each table).
+    pub refused: Vec<String>,
+    /// Why something else was analysed rather than restored: what the source did not have (for
+    /// the debug log; ANALYZE gives the target what the source lacked, nothing is lost).
     pub notes: Vec<String>,
 }
 
@@ -326,8 +330,8 @@ pub async fn restore(
             (Call::Relation, true) => out.relations_restored += 1,
             (Call::Column(_) | Call::Index, true) => out.columns_restored += 1,
             (Call::Column(c), false) => {
-                out.notes.push(format!(
-                    "the target refused the source's statistics of column {c}"
+                out.refused.push(format!(
+                    "the target refused the source's statistics of column {c}: analysed"
                 ));
                 if !analyze_columns.contains(c) {
                     analyze_columns.push(c.clone());

@@ -676,10 +676,13 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             match r {
                 Ok(o) => {
                     if !o.notes.is_empty() {
+                        tracing::debug!("statistics of table {qualified}: {}", o.notes.join("; "));
+                    }
+                    if !o.refused.is_empty() {
                         sh.warnings.lock().unwrap().push(
                             Warning::data(format!(
                                 "statistics of table {qualified}: {}",
-                                o.notes.join("; ")
+                                o.refused.join("; ")
                             ))
                             .on(format!("table {qualified}")),
                         );
