@@ -29,6 +29,14 @@ use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
 use crate::warning::{self, Warning};
 
+/// What preflight decided for one database: the objects and rows its selection keeps, and
+/// whether it goes to the dump method (and why) although replication was possible in general.
+#[derive(Clone, Copy)]
+struct DbPlan<'a> {
+    selection: &'a DbSelection,
+    planned_dump: Option<&'a str>,
+}
+
 /// The result of a database that preflight refused: its errors, phase preflight (nothing was
 /// written to it).
 fn refused_by_preflight(name: &str, report: &ValidationReport) -> DatabaseResult {
@@ -394,8 +402,10 @@ impl PgMigrate {
                                 created,
                                 &run,
                                 Some(&mut memberships),
-                                &selection,
-                                methods.dump_reason(name),
+                                DbPlan {
+                                    selection: &selection,
+                                    planned_dump: methods.dump_reason(name),
+                                },
                             )
                             .await;
                         result.warnings.extend(warnings);
@@ -468,22 +478,13 @@ impl PgMigrate {
         created: &str,
         run: &crate::ledger::RunRecord,
         memberships: Option<&mut Memberships>,
-        selection: &DbSelection,
-        planned_dump: Option<&str>,
+        plan: DbPlan<'_>,
     ) -> (DatabaseResult, Vec<Warning>) {
         let name = pair.source_db();
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
         let cancel = self.opts.cancel.clone();
-        let work = self.schema_and_data(
-            pair,
-            run,
-            &mut entry,
-            &mut warnings,
-            memberships,
-            selection,
-            planned_dump,
-        );
+        let work = self.schema_and_data(pair, run, &mut entry, &mut warnings, memberships, plan);
         let outcome = tokio::select! {
             r = work => r,
             // The copy stops by itself (and reports its tables); stages that do not watch the
@@ -518,7 +519,6 @@ impl PgMigrate {
 
     /// `planned_dump`: preflight sent this database to the dump method, and why (see
     /// [`crate::preflight::method`]); the run follows that decision.
-    #[allow(clippy::too_many_arguments)]
     async fn schema_and_data(
         &self,
         pair: &DbPair,
@@ -526,9 +526,12 @@ impl PgMigrate {
         entry: &mut DatabaseResult,
         warnings: &mut Vec<Warning>,
         mut memberships: Option<&mut Memberships>,
-        selection: &DbSelection,
-        planned_dump: Option<&str>,
+        plan: DbPlan<'_>,
     ) -> Result<String> {
+        let DbPlan {
+            selection,
+            planned_dump,
+        } = plan;
         let name = pair.source_db();
         let opts = &self.opts;
         // A resumed run whose schema was complete continues with the data; the ledger keeps

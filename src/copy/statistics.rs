@@ -12,8 +12,10 @@
 //! row of the table and of its expression indexes, in the copy's snapshot (the worker's source
 //! session holds it), so they describe what was copied. What still gets `ANALYZE`:
 //! - a table the source never analysed (no `pg_stats` row at all): the whole table;
-//! - columns without a `pg_stats` row (added since the last ANALYZE) and range columns of a
-//!   source older than 17 (its `pg_stats` lacks their range histograms): those columns;
+//! - columns without a `pg_stats` row (added since the last ANALYZE), range columns of a source
+//!   older than 17 (its `pg_stats` lacks their range histograms), and columns whose type gathers
+//!   statistics `pg_stats` does not show (an extension's `typanalyze`, such as PostGIS's): those
+//!   columns;
 //! - every value the target refuses (a type whose text form changed): those columns, named in a
 //!   warning (the others are counted in the report, and logged with `-d`);
 //! - a table with extended statistics objects (there is no restore function for them before
@@ -163,6 +165,9 @@ struct StatRow {
     is_index: bool,
     inherited: bool,
     is_range: bool,
+    /// Its type gathers statistics of a kind `pg_stats` does not show (an extension's
+    /// `typanalyze`, e.g. PostGIS's n-dimensional histograms): only ANALYZE can give them.
+    custom_kinds: bool,
     values: Vec<Option<String>>,
 }
 
@@ -287,7 +292,7 @@ pub async fn restore(
     // Columns whose statistics must be computed here instead.
     let mut analyze_columns: Vec<String> = Vec::new();
     for s in &stats {
-        if s.is_range && version < RANGE_STATS_SINCE && !s.is_index {
+        if !s.is_index && (s.custom_kinds || s.is_range && version < RANGE_STATS_SINCE) {
             if !analyze_columns.contains(&s.attname) {
                 analyze_columns.push(s.attname.clone());
             }
@@ -380,7 +385,13 @@ async fn read_stats(src: &mut WireSession, oid: &str, version: u32) -> Result<Ve
         .collect();
     let sql = format!(
         "SELECT c.relname, a.attname, a.attnum, c.relkind = 'i', s.inherited,
-                t.typtype IN ('r', 'm'), {cols}
+                t.typtype IN ('r', 'm'),
+                t.typanalyze::pg_catalog.regproc::text NOT IN
+                    ('-', 'array_typanalyze', 'range_typanalyze', 'multirange_typanalyze',
+                     'ts_typanalyze', 'pg_catalog.array_typanalyze',
+                     'pg_catalog.range_typanalyze', 'pg_catalog.multirange_typanalyze',
+                     'pg_catalog.ts_typanalyze'),
+                {cols}
            FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
@@ -405,7 +416,8 @@ async fn read_stats(src: &mut WireSession, oid: &str, version: u32) -> Result<Ve
                 is_index: g(3) == "t",
                 inherited: g(4) == "t",
                 is_range: g(5) == "t",
-                values: r.iter().skip(6).cloned().collect(),
+                custom_kinds: g(6) == "t",
+                values: r.iter().skip(7).cloned().collect(),
             }
         })
         .collect())
@@ -505,6 +517,7 @@ mod tests {
             is_index: false,
             inherited: false,
             is_range: false,
+            custom_kinds: false,
             values: vec![Some("0.5".into()), None, None, Some("{a,'b'}".into())],
         };
         let call = attribute_call("s", &row, 150018);
