@@ -559,6 +559,7 @@ impl PgMigrate {
                 .verify
                 .after_copy
                 .then(|| crate::verify::Settings::of(opts)),
+            statistics: opts.copy.statistics,
             ..opts.replication.clone()
         };
         if !resume_replication

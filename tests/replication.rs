@@ -1865,6 +1865,8 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
         "UPDATE app SET n = 5000000000, label = 'big' WHERE id = 1",
         "CREATE TABLE app2 (id int PRIMARY KEY, note text)",
         "INSERT INTO app2 VALUES (1, 'new table')",
+        // The source's statistics change during replication: the cut-over carries them.
+        "ANALYZE app",
     ] {
         s.execute(&db, statement).await;
     }
@@ -1903,4 +1905,17 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
         t.query_strings(&db, "SELECT note FROM app2").await[0][0].as_deref(),
         Some("new table")
     );
+    // On an 18+ target the cut-over carried the source's latest statistics once more.
+    if t.version_num() >= 180000 {
+        assert!(
+            message.contains("at the cut-over, statistics restored"),
+            "{message}"
+        );
+        let stats = "SELECT attname, null_frac::text, n_distinct::text, histogram_bounds::text
+                       FROM pg_stats WHERE tablename = 'app' ORDER BY attname";
+        assert_eq!(
+            t.query_strings(&db, stats).await,
+            s.query_strings(&db, stats).await
+        );
+    }
 }

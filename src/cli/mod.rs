@@ -207,8 +207,11 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // roll back the open transactions of the closed sessions; replication objects left behind
     // are reported by the next run, which points to --cleanup.
     let cleanup_hint = signals::cleanup_command(&parsed);
+    let mut signals = {
+        let _in_runtime = runtime.enter();
+        signals::Signals::new()
+    };
     runtime.spawn(async move {
-        let mut signals = signals::Signals::new();
         if signals.next().await {
             tracing::warn!(
                 "interrupted: nothing new starts, running work is cancelled (signal again to exit now)"

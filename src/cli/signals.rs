@@ -45,8 +45,12 @@ pub fn exit_now_message(cleanup: &str) -> String {
     out
 }
 
-/// Ctrl-C and SIGTERM as one stream.
+/// Ctrl-C and SIGTERM as one stream. Both are registered when it is made (inside the runtime,
+/// before any work starts), so an interrupt that comes in the run's first moment is already
+/// ours rather than the default action's, which would end the process without a report.
 pub struct Signals {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
 }
@@ -58,19 +62,24 @@ impl Default for Signals {
 }
 
 impl Signals {
+    /// Must be called within the tokio runtime.
     pub fn new() -> Self {
+        #[cfg(unix)]
+        use tokio::signal::unix::{SignalKind, signal};
         Signals {
             #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            #[cfg(unix)]
+            term: signal(SignalKind::terminate()).ok(),
         }
     }
 
     /// Waits for the next Ctrl-C or SIGTERM; false if signals cannot be received.
     pub async fn next(&mut self) -> bool {
         #[cfg(unix)]
-        if let Some(term) = &mut self.term {
+        if let (Some(int), Some(term)) = (&mut self.int, &mut self.term) {
             return tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = int.recv() => r.is_some(),
                 r = term.recv() => r.is_some(),
             };
         }

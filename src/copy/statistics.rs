@@ -26,8 +26,9 @@
 
 use serde::Serialize;
 
+use crate::conn::Session;
 use crate::conn::wire::WireSession;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sql::{qualified, quote_ident, quote_literal};
 
 /// Where the target's planner statistics come from (`--statistics`).
@@ -124,6 +125,40 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
+/// A session that answers SQL with text rows: the copy workers' wire sessions, and the
+/// tokio-postgres sessions of the replication cut-over.
+pub(crate) trait TextRows {
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
+    fn version(&self) -> u32;
+}
+
+impl TextRows for WireSession {
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        Ok(self.simple_query(sql).await?.rows)
+    }
+    fn version(&self) -> u32 {
+        self.server_version_num()
+    }
+}
+
+impl TextRows for &Session {
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let messages = self.simple_query(sql).await.map_err(Error::from_pg)?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+    fn version(&self) -> u32 {
+        self.server_version_num()
+    }
+}
+
 /// `ANALYZE [ONLY] table [(columns)]`. `ONLY` (16+) keeps a partitioned table's ANALYZE from
 /// sampling its partitions again: they get their own task.
 pub fn analyze_sql(schema: &str, table: &str, only: bool, columns: &[String]) -> String {
@@ -140,15 +175,14 @@ pub fn analyze_sql(schema: &str, table: &str, only: bool, columns: &[String]) ->
 }
 
 /// `ANALYZE` of the whole table.
-pub async fn analyze(
-    tgt: &mut WireSession,
+pub(crate) async fn analyze(
+    tgt: &mut impl TextRows,
     schema: &str,
     table: &str,
     only: bool,
 ) -> Result<Outcome> {
     let started = std::time::Instant::now();
-    tgt.simple_query(&analyze_sql(schema, table, only, &[]))
-        .await?;
+    tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
     Ok(Outcome {
         tables_analyzed: 1,
         seconds: started.elapsed().as_secs_f64(),
@@ -194,17 +228,17 @@ const RANGE_STATS_SINCE: u32 = 170000;
 
 /// Restores the statistics of `schema.table` (and of its indexes) read from `src` (in the copy's
 /// snapshot) on `tgt`, analysing what cannot be restored (see the module documentation).
-pub async fn restore(
-    src: &mut WireSession,
-    tgt: &mut WireSession,
+pub(crate) async fn restore(
+    src: &mut impl TextRows,
+    tgt: &mut impl TextRows,
     schema: &str,
     table: &str,
     only: bool,
 ) -> Result<Outcome> {
     let started = std::time::Instant::now();
-    let version = src.server_version_num();
+    let version = src.version();
     let rel = src
-        .simple_query(&format!(
+        .rows(&format!(
             "SELECT c.oid, c.relkind, c.relpages, c.reltuples, c.relallvisible, {frozen},
                     EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = c.oid)
                FROM pg_catalog.pg_class c
@@ -219,7 +253,7 @@ pub async fn restore(
             t = quote_literal(table),
         ))
         .await?;
-    let Some(r) = rel.rows.first() else {
+    let Some(r) = rel.first() else {
         // Gone from the source since the copy planned it: nothing to describe it by.
         return analyze(tgt, schema, table, only).await;
     };
@@ -241,8 +275,7 @@ pub async fn restore(
     if has_extended {
         // No restore function for extended statistics before 19: ANALYZE computes them, the
         // column statistics restored below then replace the ones it sampled.
-        tgt.simple_query(&analyze_sql(schema, table, only, &[]))
-            .await?;
+        tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
         out.tables_analyzed += 1;
         out.notes.push(
             "extended statistics objects cannot be restored before PostgreSQL 19: analysed \
@@ -263,7 +296,7 @@ pub async fn restore(
     );
     calls.push((Call::Relation, rel_call.clone()));
     let indexes = src
-        .simple_query(&format!(
+        .rows(&format!(
             "SELECT i.relname, i.relpages, i.reltuples, i.relallvisible, {frozen}
                FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
               WHERE x.indrelid = {oid}",
@@ -274,7 +307,7 @@ pub async fn restore(
             },
         ))
         .await?;
-    for ix in &indexes.rows {
+    for ix in &indexes {
         let g = |i: usize| ix.get(i).cloned().flatten().unwrap_or_default();
         calls.push((
             Call::Relation,
@@ -326,8 +359,7 @@ pub async fn restore(
             .collect::<Vec<_>>()
             .join(",\n       ")
     );
-    let result = tgt.simple_query(&sql).await?;
-    let row = result.rows.first().cloned().unwrap_or_default();
+    let row = tgt.rows(&sql).await?.into_iter().next().unwrap_or_default();
     let mut whole_table = false;
     for ((call, _), ok) in calls.iter().zip(row.iter()) {
         let ok = ok.as_deref() == Some("t");
@@ -349,15 +381,14 @@ pub async fn restore(
         out.notes.push(
             "the target refused the source's statistics of the table or an index: analysed".into(),
         );
-        tgt.simple_query(&analyze_sql(schema, table, only, &[]))
-            .await?;
+        tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
         out.tables_analyzed += 1;
     } else if !analyze_columns.is_empty() {
-        tgt.simple_query(&analyze_sql(schema, table, only, &analyze_columns))
+        tgt.rows(&analyze_sql(schema, table, only, &analyze_columns))
             .await?;
         out.columns_analyzed += analyze_columns.len() as u64;
         // ANALYZE also sets the table's counts from its sample: the source's go back.
-        tgt.simple_query(&format!("SELECT {rel_call}")).await?;
+        tgt.rows(&format!("SELECT {rel_call}")).await?;
     }
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)
@@ -371,7 +402,7 @@ enum Call {
 }
 
 /// `pg_stats` rows of the table `oid` and of its expression indexes.
-async fn read_stats(src: &mut WireSession, oid: &str, version: u32) -> Result<Vec<StatRow>> {
+async fn read_stats(src: &mut impl TextRows, oid: &str, version: u32) -> Result<Vec<StatRow>> {
     let cols: Vec<String> = STAT_KEYS
         .iter()
         .map(|(k, _)| {
@@ -404,7 +435,7 @@ async fn read_stats(src: &mut WireSession, oid: &str, version: u32) -> Result<Ve
           ORDER BY c.oid, a.attnum, s.inherited",
         cols = cols.join(", ")
     );
-    let rows = src.simple_query(&sql).await?.rows;
+    let rows = src.rows(&sql).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -426,20 +457,19 @@ async fn read_stats(src: &mut WireSession, oid: &str, version: u32) -> Result<Ve
 /// The table's columns that have no `pg_stats` row of the table's own kind (and may have one:
 /// a statistics target other than 0, not a virtual generated column).
 async fn columns_without_stats(
-    src: &mut WireSession,
+    src: &mut impl TextRows,
     oid: &str,
     inherited: bool,
     stats: &[StatRow],
 ) -> Result<Vec<String>> {
     let rows = src
-        .simple_query(&format!(
+        .rows(&format!(
             "SELECT a.attname FROM pg_catalog.pg_attribute a
               WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped
                 AND COALESCE(a.attstattarget::integer, -1) <> 0 AND a.attgenerated <> 'v'
               ORDER BY a.attnum"
         ))
-        .await?
-        .rows;
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())

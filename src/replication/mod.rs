@@ -123,6 +123,7 @@ pub mod resume;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
 mod setup;
+mod statistics;
 
 mod verify;
 mod wait;
@@ -190,6 +191,9 @@ pub struct ReplicationOptions {
     /// `--verify`: compare source and target at the cut-over, before the subscription is
     /// dropped ([`verify`]).
     pub verify: Option<crate::verify::Settings>,
+    /// `--statistics`: with `restore` (on an 18+ target), the cut-over carries the source's
+    /// latest planner statistics once more, after the subscription is dropped.
+    pub statistics: crate::copy::statistics::Statistics,
 }
 
 impl ReplicationOptions {
@@ -216,6 +220,7 @@ impl Default for ReplicationOptions {
             schema: crate::schema::SchemaOptions::default(),
             replica_identity_full: false,
             verify: None,
+            statistics: crate::copy::statistics::Statistics::default(),
         }
     }
 }

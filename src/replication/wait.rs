@@ -302,5 +302,9 @@ pub(super) async fn wait_and_stop(
         &drift_note,
         outcome,
     )
-    .await
+    .await?;
+    if outcome.status == DbStatus::Done {
+        super::statistics::carry_at_cut_over(src, tgt, dbname, opts.statistics, outcome).await;
+    }
+    Ok(())
 }
