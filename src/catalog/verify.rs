@@ -265,6 +265,41 @@ pub async fn list_large_objects(s: &Session) -> Result<Vec<LargeObjectState>> {
         .collect())
 }
 
+/// The `pg_stats` fields `--verify-statistics` compares, in the order [`column_statistics`]
+/// returns them after the row's identity. The range histograms are left out: a source older
+/// than 17 does not show them.
+pub const STATISTICS_FIELDS: &[&str] = &[
+    "null_frac",
+    "avg_width",
+    "n_distinct",
+    "most_common_vals",
+    "most_common_freqs",
+    "histogram_bounds",
+    "correlation",
+    "most_common_elems",
+    "most_common_elem_freqs",
+    "elem_count_histogram",
+];
+
+/// Every `pg_stats` row outside the system schemas and [`LEDGER_SCHEMA`], as text: schema,
+/// table, column, inherited, then [`STATISTICS_FIELDS`].
+pub async fn column_statistics(s: &Session) -> Result<Vec<Vec<Option<String>>>> {
+    let fields: Vec<String> = STATISTICS_FIELDS
+        .iter()
+        .map(|f| format!("s.{f}::text"))
+        .collect();
+    let sql = format!(
+        "SELECT s.schemaname::text, s.tablename::text, s.attname::text, s.inherited::text, {}
+           FROM pg_catalog.pg_stats s
+           JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
+          WHERE {} AND n.nspname <> '{LEDGER_SCHEMA}'
+          ORDER BY 1, 2, 3, 4",
+        fields.join(", "),
+        user_schemas!("n")
+    );
+    text_rows(s, &sql).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

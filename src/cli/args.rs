@@ -182,6 +182,11 @@ pub struct PgArgs {
         value_parser = parse_count::<usize>
     )]
     pub verify_max_rows: Option<usize>,
+    /// With --verify or --verify-only: also compare the planner statistics (pg_stats) of the
+    /// compared tables, listing the columns whose statistics differ (they do not make the
+    /// database differ).
+    #[arg(long = "verify-statistics")]
+    pub verify_statistics: bool,
     /// Continue an interrupted or failed migration: databases done are skipped, committed
     /// table parts kept, the rest copied in a new snapshot.
     #[arg(long = "resume", conflicts_with_all = ["clean", "cleanup", "verify_only"])]

@@ -164,9 +164,15 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                         "--verify compares data, which --schema-only does not copy: drop one of them",
                     ));
                 }
+                if a.verify_statistics && !(a.verify || a.verify_only) {
+                    return Err(Error::config(
+                        "--verify-statistics is part of a comparison: add --verify or --verify-only",
+                    ));
+                }
                 crate::verify::VerifyOptions {
                     after_copy: a.verify,
                     max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
+                    statistics: a.verify_statistics,
                 }
             },
             resume: a.resume,

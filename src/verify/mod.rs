@@ -34,6 +34,7 @@ pub mod databases;
 pub mod progress;
 pub mod report;
 pub mod sql;
+pub mod statistics;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -69,6 +70,8 @@ pub struct VerifyOptions {
     pub after_copy: bool,
     /// Differing keys listed per table at most.
     pub max_rows: usize,
+    /// `--verify-statistics`: also compare the planner statistics ([`statistics`]).
+    pub statistics: bool,
 }
 
 impl Default for VerifyOptions {
@@ -76,6 +79,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             after_copy: false,
             max_rows: DEFAULT_MAX_ROWS,
+            statistics: false,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct VerifyJob<'a> {
     /// The comparison of a replication cut-over: the source is read as of now while it may
     /// still be written to, so a source sequence ahead of the target is not a difference.
     pub at_cut_over: bool,
+    /// Also compare the planner statistics of the compared tables (`--verify-statistics`).
+    pub statistics: bool,
 }
 
 /// What every comparison of a run shares (`--jobs`, `--verify-max-rows`, the progress
@@ -111,6 +117,7 @@ pub struct Settings {
     pub jobs: NonZeroUsize,
     pub max_rows: usize,
     pub progress: ProgressMode,
+    pub statistics: bool,
 }
 
 impl Settings {
@@ -120,6 +127,7 @@ impl Settings {
             jobs: opts.copy.jobs,
             max_rows: opts.verify.max_rows,
             progress: opts.copy.progress,
+            statistics: opts.verify.statistics,
         }
     }
 }
@@ -136,6 +144,7 @@ impl<'a> VerifyJob<'a> {
             selection: None,
             only: None,
             at_cut_over: false,
+            statistics: settings.statistics,
         }
     }
 }
@@ -642,11 +651,32 @@ impl VerifyJob<'_> {
                 "now"
             },
             rechecks: 0,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: 0.0,
             tables,
             sequences,
             large_objects,
+            statistics: None,
         };
+        if self.statistics {
+            let compared: BTreeSet<(String, String)> = (report.tables.iter())
+                .filter(|t| t.status != VerifyStatus::Skipped)
+                .map(|t| (t.schema.clone(), t.table.clone()))
+                .collect();
+            let (a, b) = tokio::try_join!(
+                async {
+                    crate::catalog::verify::column_statistics(&cs)
+                        .await
+                        .map_err(pair.tag(Side::Source, Phase::Verify))
+                },
+                async {
+                    crate::catalog::verify::column_statistics(&ct)
+                        .await
+                        .map_err(pair.tag(Side::Target, Phase::Verify))
+                }
+            )?;
+            report.statistics = Some(statistics::compare(a, b, &compared, self.max_rows));
+        }
+        report.seconds = started.elapsed().as_secs_f64();
         report.settle();
         tracing::info!(database = pair.source_db(), "{}", report.summary());
         Ok(report)

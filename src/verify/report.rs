@@ -225,6 +225,9 @@ pub struct VerifyReport {
     pub tables: Vec<TableVerify>,
     pub sequences: Vec<SequenceVerify>,
     pub large_objects: LargeObjectsVerify,
+    /// `--verify-statistics`: the planner statistics compared (they do not change `status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<super::statistics::StatisticsVerify>,
 }
 
 impl VerifyReport {
@@ -334,13 +337,18 @@ impl VerifyReport {
             self.sequences.len(),
             self.large_objects.status.as_str(),
             self.seconds
-        ) + &match self.rechecks {
-            0 => String::new(),
-            n => format!(
-                "; the differing tables compared again {n} time{} after the lag reached 0",
-                if n == 1 { "" } else { "s" }
-            ),
-        }
+        ) + &self
+            .statistics
+            .as_ref()
+            .map(|s| format!("; {}", s.summary()))
+            .unwrap_or_default()
+            + &match self.rechecks {
+                0 => String::new(),
+                n => format!(
+                    "; the differing tables compared again {n} time{} after the lag reached 0",
+                    if n == 1 { "" } else { "s" }
+                ),
+            }
     }
 
     /// The human report of one database: everything that is not equal, one line each, with
@@ -451,6 +459,7 @@ mod tests {
                 differences: vec![],
                 more_differences: false,
             },
+            statistics: None,
         };
         r.settle();
         assert!(r.is_equal());
@@ -540,6 +549,7 @@ mod tests {
                 differences: vec![],
                 more_differences: false,
             },
+            statistics: None,
         };
         assert_eq!(
             r.differing_tables().into_iter().collect::<Vec<_>>(),
