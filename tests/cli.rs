@@ -792,7 +792,11 @@ fn unbounded_inputs_outputs_over_inputs_and_out_of_range_numbers_are_refused() {
     // A part of a comparison, without one.
     let o = run(&["--verify-statistics"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("add --verify or --verify-only"), "{}", text(&o));
+    assert!(
+        text(&o).contains("add --verify or --verify-only"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// README's exit-code table, code by code: 0 done, 1 a difference found, 2 refused before
