@@ -1821,7 +1821,8 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
     let db = s.create_database("repl follow ").await;
     s.execute(
         &db,
-        "CREATE TABLE app (id int PRIMARY KEY, v text, n int, old text);
+        "CREATE TYPE mood AS ENUM ('calm', 'glad');
+         CREATE TABLE app (id int PRIMARY KEY, v text, n int, old text, m mood DEFAULT 'calm');
          INSERT INTO app SELECT g, 'v' || g, g, 'o' FROM generate_series(1, 200) g;",
     )
     .await;
@@ -1857,6 +1858,8 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
     for statement in [
         "ALTER TABLE app ADD COLUMN w int DEFAULT 7",
         "INSERT INTO app (id, v, n, old, w) VALUES (201, 'y', 201, 'o', 8)",
+        "ALTER TYPE mood ADD VALUE 'tense' BEFORE 'glad'",
+        "UPDATE app SET m = 'tense' WHERE id = 3",
         "ALTER TABLE app DROP COLUMN old",
         "UPDATE app SET v = 'after drop' WHERE id = 2",
         "ALTER TABLE app RENAME COLUMN v TO label",
@@ -1887,6 +1890,7 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
         "column w added",
         "column old dropped",
         "column v renamed to label",
+        "value tense added to enum public.mood",
     ] {
         assert!(message.contains(needle), "{needle}: {message}");
     }
@@ -1896,7 +1900,13 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
         t.query_strings(&db, columns).await,
         s.query_strings(&db, columns).await
     );
-    let rows = "SELECT id, label, n, w FROM app WHERE id IN (1, 2, 201) ORDER BY id";
+    let rows = "SELECT id, label, n, w, m FROM app WHERE id IN (1, 2, 3, 201) ORDER BY id";
+    let labels = "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
+                   WHERE enumtypid = 'mood'::regtype";
+    assert_eq!(
+        t.query_strings(&db, labels).await,
+        s.query_strings(&db, labels).await
+    );
     assert_eq!(
         t.query_strings(&db, rows).await,
         s.query_strings(&db, rows).await

@@ -25,10 +25,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::replication::columns::{Column, TableColumns, table_columns};
+use crate::catalog::replication::columns::{Column, TableColumns, enum_labels, table_columns};
 use crate::conn::Session;
 use crate::error::{Error, Result, Side};
-use crate::sql::{qualified, quote_ident};
+use crate::sql::{qualified, quote_ident, quote_literal};
 use crate::warning::Warning;
 
 /// When a change may be applied: the apply worker still has to apply the changes made before
@@ -195,6 +195,34 @@ pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
     out
 }
 
+/// `ALTER TYPE ... ADD VALUE` for each label of the source's enum `ty` the target's lacks, placed
+/// after the label it follows on the source (or before the first). Always additive: rows with
+/// the new value can only come after it was added on the source.
+pub fn enum_changes(ty: &str, source: &[String], target: &[String]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (i, label) in source.iter().enumerate() {
+        if target.contains(label) {
+            continue;
+        }
+        let place = match i {
+            0 => source
+                .get(1)
+                .map(|next| format!(" BEFORE {}", quote_literal(next)))
+                .unwrap_or_default(),
+            _ => format!(" AFTER {}", quote_literal(&source[i - 1])),
+        };
+        out.push(Change {
+            sql: format!(
+                "ALTER TYPE {ty} ADD VALUE IF NOT EXISTS {}{place}",
+                quote_literal(label)
+            ),
+            describe: format!("value {label} added to enum {ty}"),
+            when: When::Now,
+        });
+    }
+    out
+}
+
 /// The changes of one column present on both sides: type, default, `NOT NULL`.
 fn alterations(table: &str, regclass: &str, s: &Column, t: &Column) -> Vec<Change> {
     let col = quote_ident(&s.name);
@@ -258,8 +286,25 @@ fn alterations(table: &str, regclass: &str, s: &Column, t: &Column) -> Vec<Chang
 pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result<Followed> {
     let on_source = |e: Error| e.with_side(Side::Source);
     let on_target = |e: Error| e.with_side(Side::Target);
-    let source = table_columns(src).await.map_err(on_source)?;
     let mut followed = Followed::default();
+    // Enum values first: a column or a row may need them.
+    let target_enums = enum_labels(tgt).await.map_err(on_target)?;
+    for (ty, labels) in enum_labels(src).await.map_err(on_source)? {
+        let Some((_, have)) = target_enums.iter().find(|(t, _)| *t == ty) else {
+            continue;
+        };
+        let mut level = true;
+        for change in enum_changes(&ty, &labels, have) {
+            level &= apply(tgt, change, &format!("type {ty}"), &mut followed).await;
+        }
+        // Labels the target has in addition (the source dropped none: PostgreSQL cannot) or in
+        // another order are left; the drift stays reported then.
+        if level && labels.len() == have.len() + labels.iter().filter(|l| !have.contains(l)).count()
+        {
+            followed.level.insert(format!("type {ty}"));
+        }
+    }
+    let source = table_columns(src).await.map_err(on_source)?;
     for children in [false, true] {
         let target = table_columns(tgt).await.map_err(on_target)?;
         for s in source.iter().filter(|s| s.is_child == children) {
@@ -273,25 +318,7 @@ pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result
                     followed.pending.push(change.when);
                     continue;
                 }
-                match tgt.batch_execute(&change.sql).await {
-                    Ok(()) => {
-                        tracing::info!("schema change followed on the target: {}", change.describe);
-                        followed.applied.push(change.describe);
-                    }
-                    Err(e) => {
-                        level = false;
-                        followed.warnings.push(
-                            Warning::replication(format!(
-                                "the source's schema change could not be applied on the target \
-                                 ({}): {}; statement: {}",
-                                change.describe,
-                                Error::from_pg(e),
-                                change.sql
-                            ))
-                            .on(format!("table {}", s.regclass)),
-                        );
-                    }
-                }
+                level &= apply(tgt, change, &format!("table {}", s.regclass), &mut followed).await;
             }
             if level {
                 followed.level.insert(s.regclass.clone());
@@ -299,6 +326,31 @@ pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result
         }
     }
     Ok(followed)
+}
+
+/// Runs one change on the target; a refusal is a warning naming `object` and the statement.
+/// Returns whether it was applied.
+async fn apply(tgt: &Session, change: Change, object: &str, followed: &mut Followed) -> bool {
+    match tgt.batch_execute(&change.sql).await {
+        Ok(()) => {
+            tracing::info!("schema change followed on the target: {}", change.describe);
+            followed.applied.push(change.describe);
+            true
+        }
+        Err(e) => {
+            followed.warnings.push(
+                Warning::replication(format!(
+                    "the source's schema change could not be applied on the target ({}): {}; \
+                     statement: {}",
+                    change.describe,
+                    Error::from_pg(e),
+                    change.sql
+                ))
+                .on(object.to_owned()),
+            );
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +437,26 @@ mod tests {
                 "ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"",
                 "ALTER TABLE \"public\".\"t\" ADD COLUMN \"w\" integer",
                 "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"n\" TYPE bigint USING \"n\"::bigint",
+            ]
+        );
+    }
+
+    #[test]
+    fn enum_values_the_target_lacks_are_added_in_their_place() {
+        let labels = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sql: Vec<String> = enum_changes(
+            "public.mood",
+            &labels(&["first", "calm", "new's", "glad"]),
+            &labels(&["calm", "glad"]),
+        )
+        .into_iter()
+        .map(|c| c.sql)
+        .collect();
+        assert_eq!(
+            sql,
+            vec![
+                "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'first' BEFORE 'calm'",
+                "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'new''s' AFTER 'calm'",
             ]
         );
     }

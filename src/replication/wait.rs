@@ -120,9 +120,9 @@ pub(super) async fn wait_and_stop(
                 }
                 *drift = changes;
             }
-            let tables_changed = drift
-                .iter()
-                .any(|d| d.starts_with("table ") && d.ends_with(" changed"));
+            let tables_changed = drift.iter().any(|d| {
+                (d.starts_with("table ") || d.starts_with("type ")) && d.ends_with(" changed")
+            });
             if tables_changed {
                 match follow::follow_columns(src, tgt, until).await {
                     Ok(f) => followed.merge(f),
@@ -245,6 +245,9 @@ pub(super) async fn wait_and_stop(
         d.strip_prefix("table ")
             .and_then(|t| t.strip_suffix(" changed"))
             .is_some_and(|t| followed.level.contains(t))
+            || d.strip_prefix("type ")
+                .and_then(|t| t.strip_suffix(" changed"))
+                .is_some_and(|t| followed.level.contains(&format!("type {t}")))
     };
     let unhandled: Vec<&String> = drift
         .iter()

@@ -79,3 +79,29 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
     }
     Ok(out)
 }
+
+/// The labels of every user enum type, in their sort order, by type (as `regtype` writes it on
+/// a `search_path = ''` session).
+pub async fn enum_labels(s: &Session) -> Result<Vec<(String, Vec<String>)>> {
+    let sql = format!(
+        "SELECT t.oid::pg_catalog.regtype::text, e.enumlabel::text
+           FROM pg_catalog.pg_type t
+           JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+           JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+          WHERE {USER_SCHEMAS}
+            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
+                             WHERE x.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                               AND x.objid = t.oid AND x.deptype = 'e')
+          ORDER BY 1, e.enumsortorder"
+    );
+    let rows = s.query(&sql, &[]).await.map_err(Error::from_pg)?;
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in rows {
+        let (ty, label): (String, String) = (r.get(0), r.get(1));
+        match out.last_mut() {
+            Some((t, labels)) if *t == ty => labels.push(label),
+            _ => out.push((ty, vec![label])),
+        }
+    }
+    Ok(out)
+}
