@@ -72,7 +72,12 @@ impl Followed {
     pub fn merge(&mut self, other: Followed) {
         self.applied.extend(other.applied);
         self.level.extend(other.level);
-        self.warnings.extend(other.warnings);
+        // A refused change is tried again at every check: said once.
+        for w in other.warnings {
+            if !self.warnings.iter().any(|x| x.message == w.message) {
+                self.warnings.push(w);
+            }
+        }
         self.pending = other.pending;
     }
 }

@@ -20,6 +20,11 @@ const DRIFT_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// A lag that has not fallen for this long while a rename is pending: the apply worker waits on
 /// a change that needs the new name (see [`follow::When::WhenStuck`]).
 const STUCK_AFTER: Duration = Duration::from_secs(12);
+
+/// A lag that has not fallen for this long after the target refused a schema change: the run
+/// ends naming the change rather than waiting until `--replication-timeout`. Longer than
+/// [`STUCK_AFTER`], since a large transaction being decoded also holds the lag for a while.
+const REFUSED_STUCK_AFTER: Duration = Duration::from_secs(30);
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
@@ -192,6 +197,32 @@ pub(super) async fn wait_and_stop(
             lowest = Some((lag, Instant::now()));
         }
         let stuck = lowest.is_some_and(|(_, since)| since.elapsed() >= STUCK_AFTER);
+        // A change the target refused, and a worker that has not moved since: it waits on that
+        // change and will wait until the timeout. Said now, with the statement and the reason.
+        if !followed.warnings.is_empty()
+            && !followed.pending.contains(&follow::When::WhenStuck)
+            && lowest.is_some_and(|(_, since)| since.elapsed() >= REFUSED_STUCK_AFTER)
+        {
+            let why: Vec<&str> = followed
+                .warnings
+                .iter()
+                .map(|w| w.message.as_str())
+                .collect();
+            return Err(Error::new(
+                ErrorKind::Validation,
+                format!(
+                    "replication stopped moving (lag {} bytes for {} s) after a schema change \
+                     of the source that the target refused: {}; apply the change on the target \
+                     by hand (or remove its cause) and run the same command again: the \
+                     replication objects are kept",
+                    st.lag_bytes.unwrap_or(0),
+                    REFUSED_STUCK_AFTER.as_secs(),
+                    why.join("; ")
+                ),
+            )
+            .with_side(Side::Target)
+            .with_database(dbname));
+        }
         if last_drift_check.elapsed() >= DRIFT_CHECK_EVERY {
             last_drift_check = Instant::now();
             let until = if stuck && followed.pending.contains(&follow::When::WhenStuck) {
