@@ -140,7 +140,7 @@ fn real_copy(c: &mut Criterion) {
                 jobs: NonZeroUsize::new(2).unwrap(),
                 format,
                 split_larger_than: split,
-                statistics: db_migrate::copy::statistics::Statistics::None,
+                statistics: db_migrate::copy::statistics::StatisticsMode::None,
                 progress: ProgressMode::Quiet,
                 ..Default::default()
             };

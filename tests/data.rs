@@ -728,7 +728,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
     target().execute(&tgt2, &target_schema).await;
     let mut opts = options(CopyFormat::Auto, 0);
     opts.extension_tables = false;
-    opts.statistics = db_migrate::copy::statistics::Statistics::None;
+    opts.statistics = db_migrate::copy::statistics::StatisticsMode::None;
     let report = copy(&src, &tgt2, &opts, None, PostDataPlan::default())
         .await
         .unwrap();
@@ -1224,7 +1224,7 @@ async fn planner_statistics_arrive_as_the_source_has_them() {
     if target().version_num() < 180000 {
         assert_eq!(
             stats.method,
-            db_migrate::copy::statistics::Statistics::Analyze
+            db_migrate::copy::statistics::StatisticsMode::Analyze
         );
         assert!(stats.tables_analyzed >= 4, "{stats:?}");
         assert!(!pg_stats(target(), &tgt).await.is_empty());
@@ -1232,7 +1232,7 @@ async fn planner_statistics_arrive_as_the_source_has_them() {
     }
     assert_eq!(
         stats.method,
-        db_migrate::copy::statistics::Statistics::Restore,
+        db_migrate::copy::statistics::StatisticsMode::Restore,
         "{stats:?}"
     );
     let ranges_carried = source().version_num() >= 170000;

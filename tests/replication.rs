@@ -1810,6 +1810,29 @@ async fn force_method_alone_makes_a_missing_replication_privilege_fail_the_datab
     assert_eq!(e.method, Some(db_migrate::Method::Dump), "{e:?}");
 }
 
+/// The real `pg_migrate` of `db` by the replication method between the shared clusters, the
+/// JSON report on stdout, with `extra` flags.
+fn migrate_by_replication(db: &str, extra: &[&str]) -> std::process::Output {
+    let (src, tgt) = (
+        support::source().superuser_uri("postgres"),
+        support::target().superuser_uri("postgres"),
+    );
+    let mut args = vec![
+        "-s",
+        &src,
+        "-t",
+        &tgt,
+        "--only-db",
+        db,
+        "--force-method",
+        "replication",
+        "--json",
+        "-",
+    ];
+    args.extend_from_slice(extra);
+    support::cli::pg_migrate(&args)
+}
+
 /// The application deploys while replication runs (the open problem of the tool we replace):
 /// a column added with a default and written at once, a column dropped, one renamed and retyped,
 /// one retyped to hold a value the old type cannot, and a new table. The cut-over run applies
@@ -1826,25 +1849,10 @@ async fn schema_changes_during_replication_are_applied_and_replication_flows() {
          INSERT INTO app SELECT g, 'v' || g, g, 'o' FROM generate_series(1, 200) g;",
     )
     .await;
-    let (src, tgt) = (s.superuser_uri("postgres"), t.superuser_uri("postgres"));
-    let base = [
-        "-s",
-        &src,
-        "-t",
-        &tgt,
-        "--only-db",
-        &db,
-        "--force-method",
-        "replication",
-        "--replication-timeout",
-        "120",
-        "--json",
-        "-",
-    ];
     let run = |extra: &[&str]| {
-        let mut args = base.to_vec();
+        let mut args = vec!["--replication-timeout", "120"];
         args.extend_from_slice(extra);
-        support::cli::pg_migrate(&args)
+        migrate_by_replication(&db, &args)
     };
     let first = run(&[]);
     assert_eq!(
@@ -1944,24 +1952,7 @@ async fn a_schema_change_the_target_refuses_is_named_at_once_not_at_the_timeout(
          INSERT INTO app SELECT g, 'v' || g FROM generate_series(1, 50) g;",
     )
     .await;
-    let (src, tgt) = (s.superuser_uri("postgres"), t.superuser_uri("postgres"));
-    let base = [
-        "-s",
-        &src,
-        "-t",
-        &tgt,
-        "--only-db",
-        &db,
-        "--force-method",
-        "replication",
-        "--json",
-        "-",
-    ];
-    let run = |extra: &[&str]| {
-        let mut args = base.to_vec();
-        args.extend_from_slice(extra);
-        support::cli::pg_migrate(&args)
-    };
+    let run = |extra: &[&str]| migrate_by_replication(&db, extra);
     let first = run(&[]);
     assert_eq!(
         first.status.code(),
@@ -2003,6 +1994,7 @@ async fn a_schema_change_the_target_refuses_is_named_at_once_not_at_the_timeout(
         assert!(message.contains(needle), "{needle}: {message}");
     }
     // The objects are kept for the retry; here they are removed.
+    let (src, tgt) = (s.superuser_uri("postgres"), t.superuser_uri("postgres"));
     let cleanup =
         support::cli::pg_migrate(&["-s", &src, "-t", &tgt, "--only-db", &db, "--cleanup"]);
     assert_eq!(

@@ -76,6 +76,22 @@ fn init_logging(args: &PgArgs, migration_id: &str) {
     );
 }
 
+/// Parses a command's flags; on failure prints clap's message (or `--help`, `--version`) and
+/// gives the exit code: 2 for invalid arguments, 0 for help and version.
+pub(crate) fn parse_args<P: Parser>(
+    argv: impl IntoIterator<Item = String>,
+) -> std::result::Result<P, i32> {
+    P::try_parse_from(argv).map_err(|e| {
+        let code = if e.use_stderr() {
+            EXIT_INVALID
+        } else {
+            EXIT_OK
+        };
+        let _ = e.print();
+        code
+    })
+}
+
 fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> {
     out.write((result.to_json() + "\n").as_bytes())
 }
@@ -83,17 +99,9 @@ fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> 
 /// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
 pub fn run_pg(args: Vec<String>) -> i32 {
     let argv = std::iter::once("pg_migrate".to_string()).chain(normalize_args(args.clone()));
-    let parsed = match PgArgs::try_parse_from(argv) {
+    let parsed = match parse_args::<PgArgs>(argv) {
         Ok(p) => p,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                EXIT_INVALID
-            } else {
-                EXIT_OK
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(code) => return code,
     };
     // --status is the status command: its own flags, parsed again so that a flag of a
     // migration (which would do nothing there) is refused rather than ignored.
@@ -166,24 +174,17 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             }
         }
     }
-    let json_path = parsed
-        .json
-        .as_deref()
-        .filter(|j| *j != "-")
-        .map(std::path::Path::new);
-    if let Some(p) = json_path {
-        inputs.push(("--json", p));
-    }
-    if let Some(out) = &ddl_out
+    if let Some(out) = &json_out
         && let Err(e) = out.check_not_input(&inputs)
     {
         eprintln!("pg_migrate: {e}");
         return EXIT_INVALID;
     }
-    if json_path.is_some() {
-        inputs.pop();
+    // The DDL must not replace the report either.
+    if let Some(p) = parsed.json.as_deref().filter(|j| *j != "-") {
+        inputs.push(("--json", std::path::Path::new(p)));
     }
-    if let Some(out) = &json_out
+    if let Some(out) = &ddl_out
         && let Err(e) = out.check_not_input(&inputs)
     {
         eprintln!("pg_migrate: {e}");

@@ -90,11 +90,11 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if let Some(size) = a.split_tables_larger_than {
                     c.split_larger_than = size;
                 }
-                use crate::copy::statistics::Statistics;
+                use crate::copy::statistics::StatisticsMode;
                 c.statistics = match (a.no_analyze, a.statistics) {
-                    (true, _) | (_, Some(StatisticsArg::None)) => Statistics::None,
-                    (_, Some(StatisticsArg::Analyze)) => Statistics::Analyze,
-                    (_, Some(StatisticsArg::Restore) | None) => Statistics::Restore,
+                    (true, _) | (_, Some(StatisticsArg::None)) => StatisticsMode::None,
+                    (_, Some(StatisticsArg::Analyze)) => StatisticsMode::Analyze,
+                    (_, Some(StatisticsArg::Restore) | None) => StatisticsMode::Restore,
                 };
                 c.retries = a.copy_retries;
                 if let Some(t) = a.stall_timeout {
@@ -273,7 +273,10 @@ mod tests {
         assert_eq!(o.copy.jobs.get(), 3);
         assert_eq!(o.copy.format, crate::copy::CopyFormat::Text);
         assert_eq!(o.copy.split_larger_than, 1 << 20);
-        assert_eq!(o.copy.statistics, crate::copy::statistics::Statistics::None);
+        assert_eq!(
+            o.copy.statistics,
+            crate::copy::statistics::StatisticsMode::None
+        );
         assert!(!o.copy.extension_tables);
     }
 

@@ -6,8 +6,6 @@
 //! flags or a target that cannot be read, 3 when the result could not be written. While
 //! watching, a reading that fails (a target restarting) is reported and the next one tried.
 
-use clap::Parser;
-
 use super::args::StatusArgs;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_OUTPUT};
 use crate::conn::ConnInfo;
@@ -39,17 +37,9 @@ impl TryFrom<&StatusArgs> for StatusOptions {
 /// (without the program name).
 pub fn run_status(program: &'static str, args: Vec<String>) -> i32 {
     let argv = std::iter::once(program.to_string()).chain(args);
-    let parsed = match StatusArgs::try_parse_from(argv) {
+    let parsed = match super::parse_args::<StatusArgs>(argv) {
         Ok(p) => p,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                EXIT_INVALID
-            } else {
-                EXIT_OK
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(code) => return code,
     };
     let opts = match StatusOptions::try_from(&parsed) {
         Ok(o) => o,

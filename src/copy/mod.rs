@@ -138,7 +138,7 @@ pub struct CopyOptions {
     pub split_larger_than: u64,
     /// The loaded tables' planner statistics: the source's restored (18+ targets), `ANALYZE`,
     /// or none (`--statistics`, `--no-analyze`; see [`statistics`]).
-    pub statistics: statistics::Statistics,
+    pub statistics: statistics::StatisticsMode,
     /// Copy extension configuration tables (default true;
     /// `--no-replicate-extension-tables` sets false).
     pub extension_tables: bool,
@@ -182,7 +182,7 @@ impl Default for CopyOptions {
             jobs: default_jobs(),
             format: CopyFormat::Auto,
             split_larger_than: DEFAULT_SPLIT_LARGER_THAN,
-            statistics: statistics::Statistics::default(),
+            statistics: statistics::StatisticsMode::default(),
             extension_tables: true,
             progress: ProgressMode::Auto,
             ledger: false,
@@ -598,7 +598,7 @@ async fn run(
         post_data.by_table,
         &plan.large_objects,
         large_objects::BATCH,
-        opts.statistics != statistics::Statistics::None,
+        opts.statistics != statistics::StatisticsMode::None,
         control.major() >= 16,
     );
     let progress = Arc::new(Progress::new(tables_total, est_bytes));

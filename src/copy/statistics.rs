@@ -28,15 +28,15 @@ use serde::Serialize;
 
 use crate::conn::Session;
 use crate::conn::wire::WireSession;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sql::{qualified, quote_ident, quote_literal};
 
 /// Where the target's planner statistics come from (`--statistics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Statistics {
+pub enum StatisticsMode {
     /// The source's, restored where the target has the restore functions (18+), else
-    /// [`Statistics::Analyze`].
+    /// [`StatisticsMode::Analyze`].
     #[default]
     Restore,
     /// `ANALYZE` of every loaded table on the target.
@@ -49,11 +49,13 @@ pub enum Statistics {
 /// `pg_restore_attribute_stats()`.
 pub const RESTORE_FUNCTIONS_SINCE: u32 = 180000;
 
-impl Statistics {
+impl StatisticsMode {
     /// What a target of `target_version` (`server_version_num`) gets.
-    pub fn effective(self, target_version: u32) -> Statistics {
+    pub fn effective(self, target_version: u32) -> StatisticsMode {
         match self {
-            Statistics::Restore if target_version < RESTORE_FUNCTIONS_SINCE => Statistics::Analyze,
+            StatisticsMode::Restore if target_version < RESTORE_FUNCTIONS_SINCE => {
+                StatisticsMode::Analyze
+            }
             other => other,
         }
     }
@@ -63,7 +65,7 @@ impl Statistics {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StatisticsReport {
     /// `restore`, `analyze` or `none`: what the target got (restore only on 18+).
-    pub method: Statistics,
+    pub method: StatisticsMode,
     /// Tables, partitions and indexes whose `pg_class` counts were restored.
     pub relations_restored: u64,
     /// Column (and index expression) statistics restored.
@@ -77,7 +79,7 @@ pub struct StatisticsReport {
 }
 
 impl StatisticsReport {
-    pub fn add(&mut self, o: &Outcome) {
+    pub fn add(&mut self, o: &TableStatistics) {
         self.relations_restored += o.relations_restored;
         self.columns_restored += o.columns_restored;
         self.tables_analyzed += o.tables_analyzed;
@@ -88,12 +90,12 @@ impl StatisticsReport {
     /// One phrase for the database's message.
     pub fn summary(&self) -> String {
         match self.method {
-            Statistics::None => "statistics: none (--no-analyze)".into(),
-            Statistics::Analyze => format!(
+            StatisticsMode::None => "statistics: none (--no-analyze)".into(),
+            StatisticsMode::Analyze => format!(
                 "statistics: {} tables analysed ({:.1} s)",
                 self.tables_analyzed, self.seconds
             ),
-            Statistics::Restore => {
+            StatisticsMode::Restore => {
                 let mut s = format!(
                     "statistics restored from the source: {} relations, {} columns",
                     self.relations_restored, self.columns_restored
@@ -112,7 +114,7 @@ impl StatisticsReport {
 
 /// What the statistics of one table came to.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub struct TableStatistics {
     pub relations_restored: u64,
     pub columns_restored: u64,
     pub tables_analyzed: u64,
@@ -143,16 +145,7 @@ impl TextRows for WireSession {
 
 impl TextRows for &Session {
     async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
-        let messages = self.simple_query(sql).await.map_err(Error::from_pg)?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect())
+        crate::catalog::verify::text_rows(self, sql).await
     }
     fn version(&self) -> u32 {
         self.server_version_num()
@@ -180,10 +173,10 @@ pub(crate) async fn analyze(
     schema: &str,
     table: &str,
     only: bool,
-) -> Result<Outcome> {
+) -> Result<TableStatistics> {
     let started = std::time::Instant::now();
     tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
-    Ok(Outcome {
+    Ok(TableStatistics {
         tables_analyzed: 1,
         seconds: started.elapsed().as_secs_f64(),
         ..Default::default()
@@ -234,7 +227,7 @@ pub(crate) async fn restore(
     schema: &str,
     table: &str,
     only: bool,
-) -> Result<Outcome> {
+) -> Result<TableStatistics> {
     let started = std::time::Instant::now();
     let version = src.version();
     let rel = src
@@ -271,7 +264,7 @@ pub(crate) async fn restore(
             .push("the source has no statistics for it (never analysed)".into());
         return Ok(o);
     }
-    let mut out = Outcome::default();
+    let mut out = TableStatistics::default();
     if has_extended {
         // No restore function for extended statistics before 19: ANALYZE computes them, the
         // column statistics restored below then replace the ones it sampled.
@@ -533,9 +526,15 @@ mod tests {
 
     #[test]
     fn restore_needs_an_18_target_and_names_are_quoted() {
-        assert_eq!(Statistics::Restore.effective(170005), Statistics::Analyze);
-        assert_eq!(Statistics::Restore.effective(180001), Statistics::Restore);
-        assert_eq!(Statistics::None.effective(180001), Statistics::None);
+        assert_eq!(
+            StatisticsMode::Restore.effective(170005),
+            StatisticsMode::Analyze
+        );
+        assert_eq!(
+            StatisticsMode::Restore.effective(180001),
+            StatisticsMode::Restore
+        );
+        assert_eq!(StatisticsMode::None.effective(180001), StatisticsMode::None);
         assert_eq!(
             analyze_sql("s\"x", "t", true, &["a b".into()]),
             "ANALYZE ONLY \"s\"\"x\".\"t\" (\"a b\")"

@@ -170,7 +170,7 @@ pub struct Shared {
     /// Transient failures retried, all tasks.
     pub retried: std::sync::atomic::AtomicU32,
     /// What the loaded tables' statistics come from, for this target.
-    pub statistics: super::statistics::Statistics,
+    pub statistics: super::statistics::StatisticsMode,
     pub statistics_report: Mutex<super::statistics::StatisticsReport>,
     /// `--stall-timeout`: a copy part or large-object batch that moves no byte for this long
     /// is cancelled on both sides and fails as [`crate::error::ErrorKind::Stalled`] (retried
@@ -637,9 +637,9 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
             table,
             only,
         } => {
-            use super::statistics::{self, Statistics};
+            use super::statistics::{self, StatisticsMode};
             let qualified = crate::sql::qualified(schema, table);
-            let r = if sh.statistics == Statistics::Restore {
+            let r = if sh.statistics == StatisticsMode::Restore {
                 let src = conns.source(sh).await?;
                 let src_cancel = src.canceller();
                 // Both sessions are needed at once: the source's is taken out while it runs.

@@ -193,7 +193,7 @@ pub struct ReplicationOptions {
     pub verify: Option<crate::verify::Settings>,
     /// `--statistics`: with `restore` (on an 18+ target), the cut-over carries the source's
     /// latest planner statistics once more, after the subscription is dropped.
-    pub statistics: crate::copy::statistics::Statistics,
+    pub statistics: crate::copy::statistics::StatisticsMode,
 }
 
 impl ReplicationOptions {
@@ -220,7 +220,7 @@ impl Default for ReplicationOptions {
             schema: crate::schema::SchemaOptions::default(),
             replica_identity_full: false,
             verify: None,
-            statistics: crate::copy::statistics::Statistics::default(),
+            statistics: crate::copy::statistics::StatisticsMode::default(),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::catalog::replication::columns::table_columns;
 use crate::conn::Session;
-use crate::copy::statistics::{self, Statistics, StatisticsReport};
+use crate::copy::statistics::{self, StatisticsMode, StatisticsReport};
 use crate::warning::Warning;
 
 use super::ReplicationOutcome;
@@ -20,10 +20,10 @@ pub(super) async fn carry_at_cut_over(
     src: &Session,
     tgt: &Session,
     dbname: &str,
-    mode: Statistics,
+    mode: StatisticsMode,
     outcome: &mut ReplicationOutcome,
 ) {
-    if mode.effective(tgt.server_version_num()) != Statistics::Restore {
+    if mode.effective(tgt.server_version_num()) != StatisticsMode::Restore {
         return;
     }
     let tables = match table_columns(tgt).await {
@@ -39,7 +39,7 @@ pub(super) async fn carry_at_cut_over(
         }
     };
     let mut report = StatisticsReport {
-        method: Statistics::Restore,
+        method: StatisticsMode::Restore,
         ..Default::default()
     };
     for t in &tables {

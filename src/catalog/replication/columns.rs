@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 /// One column of a user table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
+pub struct ColumnShape {
     pub name: String,
     /// `format_type()`, e.g. `character varying(20)`.
     pub type_sql: String,
@@ -29,7 +29,7 @@ pub struct TableColumns {
     pub name: String,
     /// A partition or an inheritance child: its columns follow its parent's.
     pub is_child: bool,
-    pub columns: Vec<Column>,
+    pub columns: Vec<ColumnShape>,
 }
 
 /// Every ordinary and partitioned user table that is not an extension's member.
@@ -58,7 +58,7 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
     let mut out: Vec<TableColumns> = Vec::new();
     for r in rows {
         let regclass: String = r.get(0);
-        let column = Column {
+        let column = ColumnShape {
             name: r.get(4),
             type_sql: r.get(5),
             collation: r.get(6),
