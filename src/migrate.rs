@@ -417,56 +417,15 @@ impl PgMigrate {
             result.warnings.extend(warning::in_database(w, name));
             result.databases.push(entry);
         }
-        self.finish_run(&mut result, &target, &mut memberships, &source_databases)
-            .await;
+        crate::recovery::finish_run(
+            &opts.target,
+            &mut result,
+            &target,
+            &mut memberships,
+            &source_databases,
+        )
+        .await;
         result
-    }
-
-    /// The run's last step: when every database is done (and verified equal where asked),
-    /// the ledgers go; otherwise those of the finished databases stay as the proof that the
-    /// next `--resume` (or cut-over run) may leave them alone, and a warning says so.
-    ///
-    /// A migration user that is not a superuser may connect to a migrated database only as a
-    /// member of its owner (its CONNECT privilege came from the source), so that membership is
-    /// taken again for the removal, and released.
-    async fn finish_run(
-        &self,
-        result: &mut MigrateResult,
-        target: &crate::conn::Session,
-        memberships: &mut Memberships,
-        source_databases: &[DatabaseInfo],
-    ) {
-        let done: Vec<&str> = result
-            .databases
-            .iter()
-            .filter(|d| d.status == DbStatus::Done)
-            .map(|d| d.dbname.as_str())
-            .collect();
-        if done.is_empty() {
-            return;
-        }
-        let mut warnings = Vec::new();
-        if result.succeeded() && done.len() == result.databases.len() {
-            let owners = source_databases
-                .iter()
-                .filter(|d| done.contains(&d.name.as_str()))
-                .map(|d| d.owner.as_str());
-            memberships.take(target, owners).await;
-            crate::recovery::finish_ledgers(&self.opts.target, &done, &mut warnings).await;
-            warnings.extend(memberships.release(target).await);
-        } else {
-            warnings.push(Warning::recovery(format!(
-                "the ledger schema {} stays in the target databases done ({}) until the run's \
-                 other databases are: the same command with --resume (or the cut-over) reports \
-                 them done without touching them, and removes the ledgers once all are done",
-                crate::sql::quote_ident(crate::ledger::LEDGER_SCHEMA),
-                done.iter()
-                    .map(|d| format!("\"{}\"", d.escape_debug()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        result.warnings.extend(warnings);
     }
 
     /// Schema and data of one database whose target database exists: pre-data, then (unless

@@ -55,6 +55,53 @@ pub async fn finish_ledgers(target: &ConnInfo, names: &[&str], warnings: &mut Ve
     }
 }
 
+/// The run's last step: when every database is done (and verified equal where asked),
+/// the ledgers go; otherwise those of the finished databases stay as the proof that the
+/// next `--resume` (or cut-over run) may leave them alone, and a warning says so.
+///
+/// A migration user that is not a superuser may connect to a migrated database only as a
+/// member of its owner (its CONNECT privilege came from the source), so that membership is
+/// taken again for the removal, and released.
+pub async fn finish_run(
+    target_info: &ConnInfo,
+    result: &mut crate::report::MigrateResult,
+    target: &Session,
+    memberships: &mut crate::owners::Memberships,
+    source_databases: &[crate::catalog::databases::DatabaseInfo],
+) {
+    let done: Vec<&str> = result
+        .databases
+        .iter()
+        .filter(|d| d.status == crate::report::DbStatus::Done)
+        .map(|d| d.dbname.as_str())
+        .collect();
+    if done.is_empty() {
+        return;
+    }
+    let mut warnings = Vec::new();
+    if result.succeeded() && done.len() == result.databases.len() {
+        let owners = source_databases
+            .iter()
+            .filter(|d| done.contains(&d.name.as_str()))
+            .map(|d| d.owner.as_str());
+        memberships.take(target, owners).await;
+        finish_ledgers(target_info, &done, &mut warnings).await;
+        warnings.extend(memberships.release(target).await);
+    } else {
+        warnings.push(Warning::recovery(format!(
+            "the ledger schema {} stays in the target databases done ({}) until the run's \
+             other databases are: the same command with --resume (or the cut-over) reports \
+             them done without touching them, and removes the ledgers once all are done",
+            quote_ident(ledger::LEDGER_SCHEMA),
+            done.iter()
+                .map(|d| format!("\"{}\"", d.escape_debug()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    result.warnings.extend(warnings);
+}
+
 fn ledger_warning(what: String) -> Warning {
     Warning::recovery(format!(
         "the ledger schema {} {what}",
