@@ -263,7 +263,7 @@ impl PgMigrate {
             // A database this migration finished in an earlier run (its ledger says so, for
             // this source and these options: preflight checked) is left alone by --resume and
             // by the cut-over run; anything else non-empty was refused by preflight.
-            if let Some(crate::ledger::TargetState::Ledger(run)) = state
+            if let Some(crate::preflight::target_state::TargetState::Ledger(run)) = state
                 && run.stage == crate::ledger::Stage::Done
                 && (opts.resume || opts.replication.is_cut_over())
                 && !opts.clean
@@ -303,7 +303,9 @@ impl PgMigrate {
             }
             let mut existing = targets.get(name.as_str()).copied();
             let mut ledger_run = match state {
-                Some(crate::ledger::TargetState::Ledger(run)) => Some((**run).clone()),
+                Some(crate::preflight::target_state::TargetState::Ledger(run)) => {
+                    Some((**run).clone())
+                }
                 _ => None,
             };
             // An earlier run's backends may still be finishing what it had sent them.
@@ -383,7 +385,7 @@ impl PgMigrate {
                             source_database_oid: src.oid,
                             source_database: name.clone(),
                             method: None,
-                            options: crate::ledger::shaping_options(opts),
+                            options: crate::options::shaping_options(opts),
                             stage: crate::ledger::Stage::PreData,
                             created_database: outcome.created,
                             existing_schemas: Vec::new(),

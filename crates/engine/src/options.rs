@@ -234,6 +234,24 @@ pub fn random_migration_id() -> String {
         .collect()
 }
 
+/// The options of a run that change what ends up in the target: a resumed run must use the
+/// same ones (or its result would mix two kinds of migration).
+pub fn shaping_options(opts: &MigrateOptions) -> String {
+    let format = serde_json::to_value(opts.copy.format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let method = match opts.force_method {
+        Some(crate::report::Method::Dump) => "dump",
+        Some(crate::report::Method::Replication) => "replication",
+        None => "auto",
+    };
+    format!(
+        "schema_only={} no_owner={} no_acl={} method={method} copy_format={format} extension_tables={}",
+        opts.schema_only, opts.schema.no_owner, opts.schema.no_acl, opts.copy.extension_tables,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

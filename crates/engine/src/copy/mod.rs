@@ -518,14 +518,18 @@ async fn run(
     // The ledger: what an earlier run committed stays, the rest is planned again; the parts of
     // tables planned for the first time are recorded before any of them starts.
     let (ledger_run, mut resumed) = if opts.ledger {
-        let state = step(stop, &[&control], crate::ledger::read_copy_state(&control))
-            .await
-            .map_err(|e| e.with_phase(Phase::Data))?;
+        let state = step(
+            stop,
+            &[&control],
+            crate::ledger::parts::read_copy_state(&control),
+        )
+        .await
+        .map_err(|e| e.with_phase(Phase::Data))?;
         let r = resume::apply(&mut plan, &state, &mut post_data);
         step(
             stop,
             &[&control],
-            crate::ledger::record_parts(&control, &state.run_id, &r.new_tables),
+            crate::ledger::parts::record_parts(&control, &state.run_id, &r.new_tables),
         )
         .await
         .map_err(|e| e.with_phase(Phase::Data))?;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::plan::{Plan, RelKey};
 use super::{PostDataPlan, TableCopyResult};
-use crate::ledger::{CopyLedger, post_data_key};
+use crate::ledger::parts::{CopyLedger, post_data_key};
 
 /// What an earlier run had done, as the plan of this run sees it.
 #[derive(Debug, Default)]
@@ -30,7 +30,7 @@ pub struct Resumed {
     pub earlier_snapshots: Vec<String>,
 }
 
-fn snapshots_of(parts: &[crate::ledger::PartRecord]) -> Vec<String> {
+fn snapshots_of(parts: &[crate::ledger::parts::PartRecord]) -> Vec<String> {
     let mut s: Vec<String> = parts
         .iter()
         .filter(|p| p.copied)
@@ -113,7 +113,7 @@ mod tests {
     use super::*;
     use crate::copy::PostDataJob;
     use crate::copy::plan::TablePlan;
-    use crate::ledger::PartRecord;
+    use crate::ledger::parts::PartRecord;
 
     fn table(name: &str, parts: Vec<Option<String>>, truncatable: bool) -> TablePlan {
         let single = parts.len() == 1;

@@ -622,7 +622,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                     oids,
                     sh.ledger_run
                         .as_deref()
-                        .map(|run| crate::ledger::large_objects_sql(run, oids)),
+                        .map(|run| crate::ledger::parts::large_objects_sql(run, oids)),
                     &on_bytes,
                 ),
             )
@@ -717,7 +717,9 @@ async fn committed_part(
     let id = sh.part_ids[table][part];
     let tgt = conns.target(sh).await?;
     let r = tgt
-        .simple_query(&crate::ledger::part_committed_sql(&t.schema, &t.name, id))
+        .simple_query(&crate::ledger::parts::part_committed_sql(
+            &t.schema, &t.name, id,
+        ))
         .await
         .map_err(target_err(sh))?;
     Ok(match (r.get(0, "rows"), r.get(0, "bytes")) {
@@ -753,7 +755,7 @@ pub(crate) async fn run_jobs(
         };
         if retry
             && tgt
-                .exists(&crate::ledger::post_data_exists_sql(
+                .exists(&crate::ledger::parts::post_data_exists_sql(
                     &job.describe,
                     &job.statements,
                 ))
@@ -768,7 +770,7 @@ pub(crate) async fn run_jobs(
         // transaction.
         let mut batch = vec!["BEGIN".to_string()];
         batch.extend(job.statements.iter().cloned());
-        batch.push(crate::ledger::post_data_sql(
+        batch.push(crate::ledger::parts::post_data_sql(
             run,
             &job.describe,
             &job.statements,
@@ -873,7 +875,7 @@ async fn copy_part(
     .await
     .map_err(locate)?;
     if sh.ledger_run.is_some() {
-        let record = crate::ledger::part_copied_sql(
+        let record = crate::ledger::parts::part_copied_sql(
             &t.schema,
             &t.name,
             sh.part_ids[table][part],

@@ -68,6 +68,7 @@ pub mod replication;
 mod roles;
 mod server;
 mod size;
+pub mod target_state;
 
 use std::collections::HashSet;
 
@@ -112,8 +113,8 @@ pub struct Preflight {
     /// Names of the source databases to migrate, in name order.
     pub selected: Vec<String>,
     /// What each selected database's existing target holds (ledger, user objects), read by
-    /// [`crate::ledger::preflight_targets`].
-    pub targets: std::collections::HashMap<String, crate::ledger::TargetState>,
+    /// [`target_state::preflight_targets`].
+    pub targets: std::collections::HashMap<String, target_state::TargetState>,
     /// Each database's resolved selection (empty when no selection flag is given: everything
     /// moves).
     pub selections: std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
@@ -364,7 +365,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
                 .filter(|n| target_names.contains(n.as_str()))
                 .cloned()
                 .collect();
-            targets = crate::ledger::preflight_targets(
+            targets = target_state::preflight_targets(
                 opts,
                 src.facts.as_ref(),
                 &source_databases,

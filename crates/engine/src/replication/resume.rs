@@ -126,7 +126,7 @@ pub async fn check(
             .map_err(|e| on_source(e, dbname))?
             .into_iter()
             .collect();
-    let ledger = crate::ledger::read_copy_state(tgt)
+    let ledger = crate::ledger::parts::read_copy_state(tgt)
         .await
         .map_err(|e| on_target(e, dbname))?;
     let handed = crate::ledger::subscription_tables(tgt)
