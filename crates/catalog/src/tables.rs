@@ -8,7 +8,7 @@ use db_migrate_core::error::{Error, Result};
 
 /// One relation of a source database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relation {
+pub struct ListedRelation {
     pub oid: u32,
     pub schema: String,
     pub name: String,
@@ -29,7 +29,7 @@ pub struct Relation {
 
 /// The user schemas (not `pg_*`, not `information_schema`) and relations of the session's
 /// database, in name order.
-pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)> {
+pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<ListedRelation>)> {
     let schemas = s
         .query(
             &format!(
@@ -96,7 +96,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<Relation>)>
             let anc_names: Vec<String> = r.get(5);
             let owner_schema: Option<String> = r.get(6);
             let owner_name: Option<String> = r.get(7);
-            Relation {
+            ListedRelation {
                 oid: r.get::<_, i64>(0) as u32,
                 schema: r.get(1),
                 name: r.get(2),

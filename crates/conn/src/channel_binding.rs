@@ -32,28 +32,28 @@ use db_migrate_core::error::{Error, ErrorKind, Result};
 
 /// The `channel_binding` setting of a conninfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum BindingMode {
     Disable,
     Prefer,
     Require,
 }
 
-impl Mode {
+impl BindingMode {
     /// The setting of `info` (libpq's default, `prefer`, when absent or empty). Values were
     /// checked when the conninfo was parsed ([`check_value`]).
-    pub fn from_conninfo(info: &ConnInfo) -> Mode {
+    pub fn from_conninfo(info: &ConnInfo) -> BindingMode {
         match info.other.get("channel_binding").map(String::as_str) {
-            Some("disable") => Mode::Disable,
-            Some("require") => Mode::Require,
-            _ => Mode::Prefer,
+            Some("disable") => BindingMode::Disable,
+            Some("require") => BindingMode::Require,
+            _ => BindingMode::Prefer,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Mode::Disable => "disable",
-            Mode::Prefer => "prefer",
-            Mode::Require => "require",
+            BindingMode::Disable => "disable",
+            BindingMode::Prefer => "prefer",
+            BindingMode::Require => "require",
         }
     }
 }
@@ -513,9 +513,9 @@ mod tests {
         );
         assert!(check_value("sslmode", "always").is_ok());
         let info = ConnInfo::parse("host=h channel_binding=require").unwrap();
-        assert_eq!(Mode::from_conninfo(&info), Mode::Require);
+        assert_eq!(BindingMode::from_conninfo(&info), BindingMode::Require);
         let info = ConnInfo::parse("host=h").unwrap();
-        assert_eq!(Mode::from_conninfo(&info), Mode::Prefer);
+        assert_eq!(BindingMode::from_conninfo(&info), BindingMode::Prefer);
     }
 
     #[test]

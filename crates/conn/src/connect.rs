@@ -197,10 +197,10 @@ fn pg_config(info: &ConnInfo, ssl: PgSslMode) -> tokio_postgres::Config {
         cfg.options(opts);
     }
     cfg.ssl_mode(ssl);
-    cfg.channel_binding(match channel_binding::Mode::from_conninfo(info) {
-        channel_binding::Mode::Disable => PgChannelBinding::Disable,
-        channel_binding::Mode::Prefer => PgChannelBinding::Prefer,
-        channel_binding::Mode::Require => PgChannelBinding::Require,
+    cfg.channel_binding(match channel_binding::BindingMode::from_conninfo(info) {
+        channel_binding::BindingMode::Disable => PgChannelBinding::Disable,
+        channel_binding::BindingMode::Prefer => PgChannelBinding::Prefer,
+        channel_binding::BindingMode::Require => PgChannelBinding::Require,
     });
     cfg
 }
@@ -254,7 +254,7 @@ fn explain_connect_error(
     let msg = err.message().to_string();
     // tokio-postgres refuses every unbound exchange under channel_binding=require with the same
     // words; say which case it was where the handshake tells us.
-    if channel_binding::Mode::from_conninfo(info) == channel_binding::Mode::Require
+    if channel_binding::BindingMode::from_conninfo(info) == channel_binding::BindingMode::Require
         && err.sqlstate().is_none()
         && msg.contains("did not use channel binding")
     {

@@ -51,7 +51,7 @@ pub(crate) fn is_inherit_link(statement: &str) -> bool {
 }
 
 /// The statements that create a stand-in-built child (see the module docs).
-pub(super) struct Plan {
+pub(super) struct InheritPlan {
     /// Run before `CREATE TABLE` of the child: the stand-in's.
     pub before: String,
     /// Column definitions of `CREATE TABLE child (...)`.
@@ -138,7 +138,7 @@ fn stand_in_column(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
     sql
 }
 
-pub(super) fn plan(ctx: &Ctx, rel: &Relation) -> Plan {
+pub(super) fn plan(ctx: &Ctx, rel: &Relation) -> InheritPlan {
     let inherited = inherited_names(ctx, rel);
     let cols = ctx.columns(rel.oid);
     let stand_in = stand_in_name(rel);
@@ -227,7 +227,7 @@ pub(super) fn plan(ctx: &Ctx, rel: &Relation) -> Plan {
     }
     after.push(format!("{} NO INHERIT {stand_in}", alter_only(rel)));
     after.push(format!("DROP TABLE {stand_in}"));
-    Plan {
+    InheritPlan {
         before: create_stand_in,
         items,
         inherits: stand_in,

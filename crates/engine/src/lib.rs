@@ -31,6 +31,7 @@ pub mod options;
 pub mod owners;
 pub mod pair;
 pub mod preflight;
+pub mod progress;
 pub mod read_access;
 pub mod recovery;
 pub mod replication;

@@ -33,7 +33,7 @@ use db_migrate_core::sql::qualified;
 
 /// A table of the source database a publication could list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceTable {
+pub struct PublishableTable {
     pub oid: u32,
     pub schema: String,
     pub name: String,
@@ -47,7 +47,7 @@ pub struct SourceTable {
     pub extension: bool,
 }
 
-impl SourceTable {
+impl PublishableTable {
     /// `"schema"."name"`.
     pub fn qualified(&self) -> String {
         qualified(&self.schema, &self.name)
@@ -121,12 +121,15 @@ fn publishable_sql(server_version_num: u32, extension_tables: bool) -> String {
 /// Every table a publication of the session's database would list, in name order: user tables
 /// and, with `extension_tables` (`MigrateOptions.copy.extension_tables`), extension
 /// configuration tables.
-pub async fn publishable_tables(s: &Session, extension_tables: bool) -> Result<Vec<SourceTable>> {
+pub async fn publishable_tables(
+    s: &Session,
+    extension_tables: bool,
+) -> Result<Vec<PublishableTable>> {
     let sql = publishable_sql(s.server_version_num(), extension_tables);
     let rows = s.query(&sql, &[]).await?;
     Ok(rows
         .iter()
-        .map(|r| SourceTable {
+        .map(|r| PublishableTable {
             oid: r.get(0),
             schema: r.get(1),
             name: r.get(2),
@@ -289,7 +292,7 @@ mod tests {
 
     #[test]
     fn refusal_names_the_table_and_its_owner() {
-        let t = SourceTable {
+        let t = PublishableTable {
             oid: 1,
             schema: "app".into(),
             name: "Orders".into(),

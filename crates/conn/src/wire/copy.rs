@@ -61,7 +61,7 @@ impl WireSession {
                 match self.read_message().await? {
                     Message::CopyDone => {}
                     msg => {
-                        if collector.handle(msg)? == proto::Progress::Done {
+                        if collector.handle(msg)? == proto::Collect::Done {
                             return collector.finish().map(|r| r.command_tag);
                         }
                     }

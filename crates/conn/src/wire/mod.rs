@@ -58,7 +58,7 @@ use bytes::BytesMut;
 pub use copy::{CopyStats, PASS_BUFFER, pass_through};
 pub use proto::{QueryResult, SlotInfo, SystemInfo};
 pub use replication::connect_replication;
-pub use session::{Canceller, Mode, WireSession, connect_wire};
+pub use session::{Canceller, SessionMode, WireSession, connect_wire};
 
 /// Frames bytes into messages and runs them through the startup machine and, once that is
 /// ready, through simple-query collectors, as a client would. For the fuzz target: it must
@@ -94,8 +94,8 @@ pub fn fuzz_backend_stream(data: &[u8]) -> usize {
             continue;
         }
         match collector.handle(msg) {
-            Ok(proto::Progress::More) => {}
-            Ok(proto::Progress::Done) => {
+            Ok(proto::Collect::More) => {}
+            Ok(proto::Collect::Done) => {
                 let done = std::mem::take(&mut collector);
                 if let Ok(r) = done.finish() {
                     let _ = SlotInfo::from_result(&r);

@@ -239,7 +239,7 @@ impl QueryResult {
 
 /// What the simple-query collector wants next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Progress {
+pub enum Collect {
     /// Read another message.
     More,
     /// ReadyForQuery arrived: call [`QueryCollector::finish`].
@@ -267,7 +267,7 @@ impl QueryCollector {
 
     /// Handles one message. An `Err` is fatal for the session (protocol violation); server
     /// errors for the statement are kept for [`QueryCollector::finish`].
-    pub fn handle(&mut self, msg: Message) -> Result<Progress> {
+    pub fn handle(&mut self, msg: Message) -> Result<Collect> {
         match msg {
             Message::RowDescription(body) => {
                 self.result.columns = row_description(&body)?;
@@ -299,7 +299,7 @@ impl QueryCollector {
                 self.parameters.push(parameter_status(&body)?);
             }
             Message::NotificationResponse(_) => {}
-            Message::ReadyForQuery(_) => return Ok(Progress::Done),
+            Message::ReadyForQuery(_) => return Ok(Collect::Done),
             Message::CopyInResponse(_) | Message::CopyOutResponse(_) => {
                 return Err(protocol(
                     "the server started a COPY outside of pass_through",
@@ -307,7 +307,7 @@ impl QueryCollector {
             }
             _ => return Err(protocol("unexpected message in a simple-query reply")),
         }
-        Ok(Progress::More)
+        Ok(Collect::More)
     }
 
     /// The result, or the statement's server error.
@@ -443,7 +443,7 @@ mod tests {
         stream.extend(msg(b'Z', b"I"));
         let mut b = BytesMut::from(&stream[..]);
         while let Some(m) = next_message(&mut b).unwrap() {
-            if c.handle(m).unwrap() == Progress::Done {
+            if c.handle(m).unwrap() == Collect::Done {
                 break;
             }
         }
@@ -472,11 +472,11 @@ mod tests {
         let mut b = BytesMut::from(&stream[..]);
         assert_eq!(
             c.handle(next_message(&mut b).unwrap().unwrap()).unwrap(),
-            Progress::More
+            Collect::More
         );
         assert_eq!(
             c.handle(next_message(&mut b).unwrap().unwrap()).unwrap(),
-            Progress::Done
+            Collect::Done
         );
         assert_eq!(c.finish().unwrap_err().sqlstate().unwrap().code(), "42710");
     }

@@ -4,7 +4,7 @@
 //! tokio-postgres cannot open.
 
 use super::proto::{self, SlotInfo, SystemInfo};
-use super::session::{Mode, WireSession, connect_mode};
+use super::session::{SessionMode, WireSession, connect_mode};
 use crate::config::ConnInfo;
 use db_migrate_core::error::Result;
 
@@ -15,7 +15,7 @@ use db_migrate_core::error::Result;
 /// pg_hba has no `replication` line), SQLSTATE 42501 when the role may not start a walsender (no
 /// REPLICATION attribute), `Tls`, `Connect`, `Timeout`.
 pub async fn connect_replication(info: &ConnInfo, dbname: Option<&str>) -> Result<WireSession> {
-    connect_mode(info, dbname, Mode::Replication).await
+    connect_mode(info, dbname, SessionMode::Replication).await
 }
 
 impl WireSession {

@@ -29,18 +29,18 @@ enum TlsUse<'a> {
 
 /// What a [`WireSession`] is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum SessionMode {
     /// A walsender (`replication=database`): replication commands and plain SQL.
     Replication,
     /// An ordinary backend: plain SQL and COPY.
     Normal,
 }
 
-impl Mode {
+impl SessionMode {
     pub(super) fn label(self) -> &'static str {
         match self {
-            Mode::Replication => "replication connection",
-            Mode::Normal => "connection",
+            SessionMode::Replication => "replication connection",
+            SessionMode::Normal => "connection",
         }
     }
 }
@@ -52,7 +52,7 @@ pub struct WireSession {
     pub(super) io: Box<dyn Io>,
     pub(super) buf: BytesMut,
     pub(super) info: ConnInfo,
-    pub(super) mode: Mode,
+    pub(super) mode: SessionMode,
     pub(super) tls: Option<TlsSettings>,
     pub(super) parameters: Vec<(String, String)>,
     pub(super) server_version_num: u32,
@@ -80,7 +80,7 @@ impl std::fmt::Debug for WireSession {
     }
 }
 
-pub(super) fn lost(info: &ConnInfo, mode: Mode, msg: impl std::fmt::Display) -> Error {
+pub(super) fn lost(info: &ConnInfo, mode: SessionMode, msg: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorKind::Connect,
         format!(
@@ -96,7 +96,7 @@ pub(super) async fn read_message(
     io: &mut (dyn Io + '_),
     buf: &mut BytesMut,
     info: &ConnInfo,
-    mode: Mode,
+    mode: SessionMode,
 ) -> Result<postgres_protocol::message::backend::Message> {
     loop {
         if let Some(m) = proto::next_message(buf)? {
@@ -115,14 +115,18 @@ pub(super) async fn fill(
     io: &mut (dyn Io + '_),
     buf: &mut BytesMut,
     info: &ConnInfo,
-    mode: Mode,
+    mode: SessionMode,
 ) -> Result<()> {
     read_result(info, mode, io.read_buf(buf).await)
 }
 
 /// The outcome of a read: an I/O error or the end of the stream (the server went away) is a
 /// lost connection.
-pub(super) fn read_result(info: &ConnInfo, mode: Mode, read: std::io::Result<usize>) -> Result<()> {
+pub(super) fn read_result(
+    info: &ConnInfo,
+    mode: SessionMode,
+    read: std::io::Result<usize>,
+) -> Result<()> {
     match read {
         Ok(0) => Err(lost(
             info,
@@ -138,7 +142,7 @@ pub(super) async fn write_all(
     io: &mut (dyn Io + '_),
     bytes: &[u8],
     info: &ConnInfo,
-    mode: Mode,
+    mode: SessionMode,
 ) -> Result<()> {
     io.write_all(bytes).await.map_err(|e| lost(info, mode, e))?;
     io.flush().await.map_err(|e| lost(info, mode, e))
@@ -149,7 +153,7 @@ pub(super) async fn write_all(
 /// [`crate::connect()`]. Bounded by `connect_timeout` when set; same errors as
 /// [`super::connect_replication`].
 pub async fn connect_wire(info: &ConnInfo, dbname: Option<&str>) -> Result<WireSession> {
-    let mut s = connect_mode(info, dbname, Mode::Normal).await?;
+    let mut s = connect_mode(info, dbname, SessionMode::Normal).await?;
     s.simple_query("SET search_path = ''").await?;
     Ok(s)
 }
@@ -157,7 +161,7 @@ pub async fn connect_wire(info: &ConnInfo, dbname: Option<&str>) -> Result<WireS
 pub(super) async fn connect_mode(
     info: &ConnInfo,
     dbname: Option<&str>,
-    mode: Mode,
+    mode: SessionMode,
 ) -> Result<WireSession> {
     let info = match dbname {
         Some(db) => info.with_dbname(db),
@@ -184,7 +188,7 @@ pub(super) async fn connect_mode(
     .await
 }
 
-async fn connect_inner(info: &ConnInfo, mode: Mode) -> Result<WireSession> {
+async fn connect_inner(info: &ConnInfo, mode: SessionMode) -> Result<WireSession> {
     let tls = TlsSettings::for_conninfo(info)?;
     let settings = tls.as_ref();
     let mut s = policy::sslmode_ladder(info.sslmode(), tls.is_some(), |choice| {
@@ -205,7 +209,7 @@ async fn connect_inner(info: &ConnInfo, mode: Mode) -> Result<WireSession> {
 async fn open_stream(
     info: &ConnInfo,
     tls: TlsUse<'_>,
-    mode: Mode,
+    mode: SessionMode,
 ) -> Result<(Box<dyn Io>, TlsBinding)> {
     let mut socket = open_socket(info).await?;
     Ok(match tls {
@@ -247,7 +251,7 @@ async fn open_stream(
     })
 }
 
-async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>, mode: Mode) -> Result<WireSession> {
+async fn connect_once(info: &ConnInfo, tls: TlsUse<'_>, mode: SessionMode) -> Result<WireSession> {
     let endpoint = describe_endpoint(info);
     let user = info.user();
     let context =
@@ -264,7 +268,7 @@ async fn startup(
     mut io: Box<dyn Io>,
     binding: TlsBinding,
     info: &ConnInfo,
-    mode: Mode,
+    mode: SessionMode,
 ) -> Result<WireSession> {
     let encrypted = binding.encrypted();
     let user = info.user();
@@ -274,7 +278,7 @@ async fn startup(
         .clone()
         .unwrap_or_else(|| crate::APPLICATION_NAME.to_owned());
     let mut params: Vec<(&str, &str)> = vec![("user", &user), ("database", &dbname)];
-    if mode == Mode::Replication {
+    if mode == SessionMode::Replication {
         params.push(("replication", "database"));
     }
     params.push(("application_name", &app));
@@ -285,7 +289,7 @@ async fn startup(
     let packet = proto::startup_message(&params)?;
     write_all(io.as_mut(), &packet, info, mode).await?;
     let mut machine = proto::Startup::new(user.clone(), info.resolve_password())
-        .channel_binding(channel_binding::Mode::from_conninfo(info), binding);
+        .channel_binding(channel_binding::BindingMode::from_conninfo(info), binding);
     let mut buf = BytesMut::with_capacity(8192);
     loop {
         let msg = read_message(io.as_mut(), &mut buf, info, mode).await?;
@@ -341,10 +345,10 @@ impl Canceller {
             (Some(t), true) => TlsUse::Required(t),
             _ => TlsUse::Never,
         };
-        let (mut io, _) = open_stream(&self.info, tls, Mode::Normal).await?;
+        let (mut io, _) = open_stream(&self.info, tls, SessionMode::Normal).await?;
         let mut out = BytesMut::new();
         frontend::cancel_request(pid, secret, &mut out);
-        write_all(io.as_mut(), &out, &self.info, Mode::Normal).await?;
+        write_all(io.as_mut(), &out, &self.info, SessionMode::Normal).await?;
         // The server closes the socket when it has read the request.
         let mut rest = [0u8; 1];
         let _ = io.read(&mut rest).await;
@@ -364,7 +368,7 @@ impl WireSession {
             io: Box::new(io),
             buf: BytesMut::new(),
             info,
-            mode: Mode::Normal,
+            mode: SessionMode::Normal,
             tls: None,
             parameters: Vec::new(),
             server_version_num: 0,
@@ -463,7 +467,7 @@ impl WireSession {
         let mut collector = proto::QueryCollector::new();
         loop {
             let msg = self.read_message().await?;
-            if collector.handle(msg)? == proto::Progress::Done {
+            if collector.handle(msg)? == proto::Collect::Done {
                 break;
             }
         }

@@ -70,7 +70,7 @@ fn table_elements(
     rel: &Relation,
     cols: &[Column],
     constraints: &[&Constraint],
-    stand_in: Option<&crate::inherit::Plan>,
+    stand_in: Option<&crate::inherit::InheritPlan>,
 ) -> (Vec<String>, Vec<bool>) {
     let mut items: Vec<String> = Vec::new();
     let mut printed = Vec::with_capacity(cols.len());
@@ -104,7 +104,7 @@ fn create_table(
     ctx: &Ctx,
     rel: &Relation,
     items: &[String],
-    stand_in: Option<&crate::inherit::Plan>,
+    stand_in: Option<&crate::inherit::InheritPlan>,
 ) -> String {
     let mut sql = String::from("CREATE ");
     if rel.kind == 'f' {

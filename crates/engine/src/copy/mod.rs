@@ -83,7 +83,7 @@ use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
 use crate::warning::Warning;
-use progress::Progress;
+use progress::CopyProgress;
 use worker::{Shared, cancelled};
 
 /// Default for [`CopyOptions::split_larger_than`]: 1 GiB.
@@ -114,17 +114,8 @@ pub enum CopyFormat {
     Text,
 }
 
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ProgressMode {
-    /// A live bar when stderr is a terminal, else periodic log lines.
-    #[default]
-    Auto,
-    /// Periodic structured log lines (every 10 s).
-    Log,
-    /// Nothing (`--json -`).
-    Quiet,
-}
+/// How progress is shown (the engine's one display, [`crate::progress`]).
+pub use crate::progress::ProgressMode;
 
 /// Options of the data copy.
 #[derive(Debug, Clone)]
@@ -605,7 +596,7 @@ async fn run(
         opts.statistics != statistics::StatisticsMode::None,
         control.major() >= 16,
     );
-    let progress = Arc::new(Progress::new(tables_total, est_bytes));
+    let progress = Arc::new(CopyProgress::new(tables_total, est_bytes));
     let shared = Arc::new(Shared {
         pair: pair.clone(),
         snapshot: snapshot_id,
@@ -632,7 +623,7 @@ async fn run(
         stall_timeout: opts.stall_timeout,
     });
     let reporter_done = CancellationToken::new();
-    let reporter = progress::spawn(
+    let reporter = crate::progress::spawn(
         opts.progress,
         progress.clone(),
         dbname_source.to_string(),

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::large_objects;
 use super::plan::TablePlan;
-use super::progress::Progress;
+use super::progress::CopyProgress;
 use super::sched::{Sched, Task};
 use crate::conn::Session;
 use crate::conn::wire::{Canceller, WireSession, pass_through};
@@ -153,7 +153,7 @@ pub struct Shared {
     pub notify: Notify,
     /// Cancelled on the first failure or on the caller's cancellation.
     pub stop: CancellationToken,
-    pub progress: Arc<Progress>,
+    pub progress: Arc<CopyProgress>,
     pub errors: Mutex<Vec<Error>>,
     pub warnings: Mutex<Vec<Warning>>,
     pub sessions_opened: AtomicU64,

@@ -254,19 +254,21 @@ pub async fn adopt_new_tables(
             .collect();
         // An extension's tables are never "created during replication": the setup listed the
         // configuration tables it publishes, and the others are the extension's own.
-        let unlisted: Vec<publication::SourceTable> = publication::publishable_tables(src, false)
-            .await
-            .map_err(on_source)?
-            .into_iter()
-            .filter(|t| !members.contains(&t.oid))
-            .filter(|t| {
-                selected.is_none_or(|list| list.iter().any(|(s, n)| *s == t.schema && *n == t.name))
-            })
-            .collect();
+        let unlisted: Vec<publication::PublishableTable> =
+            publication::publishable_tables(src, false)
+                .await
+                .map_err(on_source)?
+                .into_iter()
+                .filter(|t| !members.contains(&t.oid))
+                .filter(|t| {
+                    selected
+                        .is_none_or(|list| list.iter().any(|(s, n)| *s == t.schema && *n == t.name))
+                })
+                .collect();
         let refused: Vec<String> = unlisted
             .iter()
             .filter(|t| !t.acts_for_owner)
-            .map(publication::SourceTable::refusal)
+            .map(publication::PublishableTable::refusal)
             .collect();
         if !refused.is_empty() {
             return Err(Error::new(

@@ -25,7 +25,7 @@ use crate::conn::wire::connect_replication;
 use crate::error::{ErrorKind, Result};
 
 use super::objects::{SourceFacts, TargetFacts, Via};
-use crate::catalog::replication::publication::{self, SourceTable};
+use crate::catalog::replication::publication::{self, PublishableTable};
 
 /// `FOR ALL TABLES` or a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,7 +53,7 @@ pub struct ReplicationPlan {
     pub form: PublicationForm,
     pub publication_via: Via,
     /// The tables a `TableList` publication lists (empty for `AllTables`).
-    pub tables: Vec<SourceTable>,
+    pub tables: Vec<PublishableTable>,
     /// Extension tables a `FOR ALL TABLES` publication would have published that the list leaves
     /// out (extension tables off).
     pub extension_tables_left_out: Vec<String>,
@@ -123,7 +123,7 @@ impl ReplicationPlan {
 
 /// Why the source user cannot publish `tables` in a list (empty when it can). `via`: how the
 /// publication would be created (`aiven_extras` does it as its owner, checking nothing).
-pub fn list_blockers(tables: &[SourceTable], via: Via, may_create: bool) -> Vec<String> {
+pub fn list_blockers(tables: &[PublishableTable], via: Via, may_create: bool) -> Vec<String> {
     if via != Via::PlainSql {
         return Vec::new();
     }
@@ -134,7 +134,7 @@ pub fn list_blockers(tables: &[SourceTable], via: Via, may_create: bool) -> Vec<
     let refused: Vec<String> = tables
         .iter()
         .filter(|t| !t.acts_for_owner)
-        .map(SourceTable::refusal)
+        .map(PublishableTable::refusal)
         .collect();
     if !refused.is_empty() {
         out.push(format!(
@@ -154,7 +154,7 @@ async fn list_tables(
     src: &Session,
     selected: Option<&[(String, String)]>,
     extension_tables: bool,
-) -> Result<Vec<SourceTable>> {
+) -> Result<Vec<PublishableTable>> {
     let all = publication::publishable_tables(src, extension_tables).await?;
     let Some(sel) = selected.filter(|s| !s.is_empty()) else {
         return Ok(all);
@@ -174,7 +174,7 @@ pub struct PublicationPlan {
     pub form: PublicationForm,
     pub via: Via,
     /// The tables a `TableList` publication lists (empty for `AllTables`).
-    pub tables: Vec<SourceTable>,
+    pub tables: Vec<PublishableTable>,
     /// Extension tables `FOR ALL TABLES` would have published that the list leaves out, because
     /// extension tables are off (`--no-replicate-extension-tables`).
     pub extension_tables_left_out: Vec<String>,
@@ -479,8 +479,8 @@ pub fn refused_replication_connection(e: &crate::Error) -> bool {
 mod tests {
     use super::*;
 
-    fn table(name: &str, acts: bool) -> SourceTable {
-        SourceTable {
+    fn table(name: &str, acts: bool) -> PublishableTable {
+        PublishableTable {
             oid: 1,
             schema: "public".into(),
             name: name.into(),

@@ -65,7 +65,7 @@ async fn create_planned_publication(
 ) -> Result<(
     PublicationForm,
     Via,
-    Vec<crate::catalog::replication::publication::SourceTable>,
+    Vec<crate::catalog::replication::publication::PublishableTable>,
 )> {
     let (src, dbname, names) = (ctx.src, ctx.dbname, ctx.names);
     let object = || format!("publication {}", quote_ident(&names.publication));

@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 pub use pattern::NamePattern;
 pub use schema::filter_schema;
 
-use crate::catalog::tables::Relation;
+use crate::catalog::tables::ListedRelation;
 use crate::error::{Error, Result};
 
 /// The parsed selection flags. `Default` selects everything.
@@ -118,7 +118,12 @@ impl Selection {
     }
 
     /// Resolves the selection for database `db` with its user schemas and relations.
-    pub fn resolve(&self, db: &str, schemas: &[String], relations: &[Relation]) -> DbSelection {
+    pub fn resolve(
+        &self,
+        db: &str,
+        schemas: &[String],
+        relations: &[ListedRelation],
+    ) -> DbSelection {
         let mut matched = vec![false; self.all_patterns().count()];
         let offsets = [
             0,
@@ -155,7 +160,7 @@ impl Selection {
         let mut tables = BTreeSet::new();
         let mut no_data = BTreeSet::new();
         let mut left_out = BTreeSet::new();
-        let mut any = |list: &[NamePattern], offset: usize, r: &Relation| {
+        let mut any = |list: &[NamePattern], offset: usize, r: &ListedRelation| {
             let mut hit = false;
             for (i, p) in list.iter().enumerate() {
                 if p.matches_table(db, &r.schema, &r.name) {
@@ -351,7 +356,7 @@ impl DbSelection {
 
     /// Sum of `pg_total_relation_size` of the tables whose rows move, like the tool we replace
     /// sums the filtered tables for `--dbs-max-total-size`.
-    pub fn data_bytes(&self, relations: &[Relation]) -> u64 {
+    pub fn data_bytes(&self, relations: &[ListedRelation]) -> u64 {
         let data: HashSet<&RelName> = self.data_tables.iter().collect();
         relations
             .iter()
@@ -392,8 +397,8 @@ impl DbSelection {
 mod tests {
     use super::*;
 
-    fn rel(schema: &str, name: &str, relkind: char) -> Relation {
-        Relation {
+    fn rel(schema: &str, name: &str, relkind: char) -> ListedRelation {
+        ListedRelation {
             oid: 0,
             schema: schema.into(),
             name: name.into(),
@@ -406,7 +411,7 @@ mod tests {
         }
     }
 
-    fn sample() -> (Vec<String>, Vec<Relation>) {
+    fn sample() -> (Vec<String>, Vec<ListedRelation>) {
         let mut part = rel("app", "events_2024", 'r');
         part.ancestors = vec![("app".into(), "events".into())];
         let mut seq = rel("app", "orders_id_seq", 'S');

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{DbSelection, provider};
 use crate::catalog::databases::DatabaseInfo;
-use crate::catalog::tables::{Relation, list_relations};
+use crate::catalog::tables::{ListedRelation, list_relations};
 use crate::conn::{Session, connect};
 use crate::options::MigrateOptions;
 use crate::report::ValidationReport;
@@ -164,7 +164,7 @@ pub fn provider_roles(
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub selection: DbSelection,
-    pub relations: Vec<Relation>,
+    pub relations: Vec<ListedRelation>,
 }
 
 /// Lists the schemas and relations of every database in `dbs` (a session each, unless the

@@ -161,7 +161,7 @@ pub fn filter_schema(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::tables::Relation;
+    use crate::catalog::tables::ListedRelation;
     use crate::schema::model::Section;
     use crate::selection::Selection;
 
@@ -193,8 +193,8 @@ mod tests {
         o
     }
 
-    fn rel(schema: &str, name: &str) -> Relation {
-        Relation {
+    fn rel(schema: &str, name: &str) -> ListedRelation {
+        ListedRelation {
             oid: 0,
             schema: schema.into(),
             name: name.into(),

@@ -32,7 +32,7 @@ use crate::error::{Error, Result, Side};
 use crate::ledger::{self, RunRecord, Stage};
 use crate::replication::names::ObjectNames;
 
-pub use progress::Progress;
+pub use progress::TableProgress;
 
 /// How long a single status waits between its two readings of a slot's lag.
 pub const LAG_INTERVAL: Duration = Duration::from_secs(2);
@@ -145,7 +145,7 @@ pub struct DatabaseStatus {
     /// Sessions of a run are connected to the database.
     pub alive: bool,
     pub sessions: Vec<MigrationSession>,
-    pub progress: Option<Progress>,
+    pub progress: Option<TableProgress>,
     pub subscription: Option<SubscriptionStatus>,
     /// What `--resume` would do, when the run is not alive.
     pub resume: Option<String>,
@@ -382,7 +382,7 @@ async fn lag(src: &Session, slot: &str) -> Result<Lag> {
 }
 
 /// What `--resume` would do with the stopped run `r` (README, Recovery).
-pub fn resume_plan(r: &RunRecord, p: Option<&Progress>) -> String {
+pub fn resume_plan(r: &RunRecord, p: Option<&TableProgress>) -> String {
     let what = match r.stage {
         Stage::PreData => "--resume starts this database over: what the run created is removed \
                            (as with --clean) and the schema is created again"

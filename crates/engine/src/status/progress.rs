@@ -18,7 +18,7 @@ pub const RATE_WINDOW_SECONDS: i64 = 60;
 
 /// The copy progress a ledger records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct Progress {
+pub struct TableProgress {
     pub parts_copied: u64,
     pub parts_total: u64,
     /// Tables whose every part is copied / tables with parts.
@@ -41,7 +41,7 @@ pub struct Progress {
 
 /// Reads the progress of the ledger in the session's database; `None` when there is no
 /// ledger (never made, or dropped meanwhile by a run that finished).
-pub async fn read(s: &Session) -> Result<Option<Progress>> {
+pub async fn read(s: &Session) -> Result<Option<TableProgress>> {
     let q = |t: &str| format!("{}.{}", quote_ident(LEDGER_SCHEMA), quote_ident(t));
     let sql = format!(
         "WITH p AS (SELECT * FROM {part}),
@@ -80,7 +80,7 @@ pub async fn read(s: &Session) -> Result<Option<Progress>> {
     let count = |i: usize| row.get::<_, i64>(i).max(0) as u64;
     let recent: f64 = row.get(6);
     let window: Option<f64> = row.get(7);
-    let mut p = Progress {
+    let mut p = TableProgress {
         parts_copied: count(0),
         parts_total: count(1),
         tables_copied: count(2),
@@ -95,8 +95,8 @@ pub async fn read(s: &Session) -> Result<Option<Progress>> {
     Ok(Some(p))
 }
 
-/// Fills the estimates of `p` from what it holds (see [`Progress`]).
-pub fn estimate(p: &mut Progress) {
+/// Fills the estimates of `p` from what it holds (see [`TableProgress`]).
+pub fn estimate(p: &mut TableProgress) {
     let left_parts = p.parts_total.saturating_sub(p.parts_copied);
     p.estimated_bytes_left = (p.parts_copied > 0).then(|| {
         (p.bytes_copied as f64 / p.parts_copied as f64 * left_parts as f64).round() as u64
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_estimate_is_the_average_part_times_the_parts_left() {
-        let mut p = Progress {
+        let mut p = TableProgress {
             parts_copied: 2,
             parts_total: 6,
             bytes_copied: 200,
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn nothing_is_estimated_before_the_first_part_or_without_a_rate() {
-        let mut p = Progress {
+        let mut p = TableProgress {
             parts_total: 6,
             ..Default::default()
         };
@@ -137,7 +137,7 @@ mod tests {
             (p.estimated_bytes_left, p.estimated_seconds_left),
             (None, None)
         );
-        let mut p = Progress {
+        let mut p = TableProgress {
             parts_copied: 1,
             parts_total: 6,
             bytes_copied: 10,

@@ -54,7 +54,7 @@ use crate::error::{Error, Phase, Result, Side};
 use crate::pair::DbPair;
 pub use report::{
     LargeObjectDiffKind, LargeObjectDifference, LargeObjectsVerify, RowDiffKind, RowDifference,
-    SequenceValue, SequenceVerify, TableVerify, VerifyReport, VerifyStatus,
+    SequenceSide, SequenceVerify, TableVerify, VerifyReport, VerifyStatus,
 };
 use sql::{HashFn, KeyPlan, TableSql};
 use table::{Pair, TableJob, merge, verify_table};
@@ -350,7 +350,7 @@ fn compare_sequences(
     }
     let value = |s: &Option<SequenceState>| {
         s.as_ref().and_then(|s| {
-            Some(SequenceValue {
+            Some(SequenceSide {
                 last_value: s.last_value.clone()?,
                 is_called: s.is_called?,
             })
@@ -509,9 +509,9 @@ impl VerifyJob<'_> {
         queue
             .make_contiguous()
             .sort_by_key(|j| std::cmp::Reverse(j.2.est_rows));
-        let progress = Arc::new(progress::Progress::new(compared as u64));
+        let progress = Arc::new(progress::VerifyProgress::new(compared as u64));
         let done = CancellationToken::new();
-        let reporter = progress::spawn(
+        let reporter = crate::progress::spawn(
             self.progress,
             progress.clone(),
             pair.source_db().to_string(),

@@ -1,28 +1,19 @@
-//! Progress of one database's verification, shown like the copy's: a live bar on a terminal,
-//! periodic log lines otherwise, nothing with `--json -`.
+//! VerifyProgress of one database's verification: tables compared and their rows, shown by the
+//! engine's one display ([`crate::progress`]) like the copy's.
 
-use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio_util::sync::CancellationToken;
-
-use crate::copy::ProgressMode;
-use crate::copy::progress::LOG_INTERVAL;
 
 /// Tables compared so far and their rows (the larger side's).
 #[derive(Debug)]
-pub struct Progress {
+pub struct VerifyProgress {
     tables_total: u64,
     tables_done: AtomicU64,
     rows: AtomicU64,
 }
 
-impl Progress {
+impl VerifyProgress {
     pub fn new(tables_total: u64) -> Self {
-        Progress {
+        VerifyProgress {
             tables_total,
             tables_done: AtomicU64::new(0),
             rows: AtomicU64::new(0),
@@ -47,65 +38,19 @@ impl Progress {
     }
 }
 
-/// Shows `progress` until `done` is cancelled; await the task after cancelling.
-pub fn spawn(
-    mode: ProgressMode,
-    progress: Arc<Progress>,
-    database: String,
-    done: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    let terminal = std::io::stderr().is_terminal();
-    tokio::spawn(async move {
-        match (mode, terminal) {
-            (ProgressMode::Quiet, _) => done.cancelled().await,
-            (ProgressMode::Auto, true) => bar(progress, database, done).await,
-            _ => log_lines(progress, database, done).await,
-        }
-    })
-}
+impl crate::progress::Gauge for VerifyProgress {
+    const STAGE: &'static str = "verify";
+    const UNIT: crate::progress::Unit = crate::progress::Unit::Tables;
 
-async fn bar(progress: Arc<Progress>, database: String, done: CancellationToken) {
-    let pb = ProgressBar::with_draw_target(
-        Some(progress.tables_total.max(1)),
-        ProgressDrawTarget::stderr(),
-    );
-    let style = ProgressStyle::with_template(
-        "{prefix} verify [{elapsed_precise}] {wide_bar} {pos}/{len} tables {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    pb.set_style(style);
-    pb.set_prefix(database);
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    loop {
-        let (tables, rows) = progress.read();
-        pb.set_position(tables);
-        pb.set_message(format!("{rows} rows"));
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = done.cancelled() => break,
-        }
-    }
-    pb.finish_and_clear();
-}
-
-async fn log_lines(progress: Arc<Progress>, database: String, done: CancellationToken) {
-    let start = Instant::now();
-    let mut tick =
-        tokio::time::interval_at(tokio::time::Instant::now() + LOG_INTERVAL, LOG_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = done.cancelled() => break,
-        }
-        let (tables, rows) = progress.read();
-        tracing::info!(
-            target: "db_migrate::verify",
-            database = %database,
-            tables_done = tables,
-            tables_total = progress.tables_total,
+    fn reading(&self) -> crate::progress::Reading {
+        let (tables_done, rows) = self.read();
+        crate::progress::Reading {
+            done: tables_done,
+            total: self.tables_total,
             rows,
-            elapsed_seconds = start.elapsed().as_secs(),
-            "verify progress"
-        );
+            tables_done,
+            tables_total: self.tables_total,
+            stalled_for: None,
+        }
     }
 }

@@ -167,7 +167,7 @@ pub const ONLY_ON_SOURCE: &str = "only on the source";
 pub const ONLY_ON_TARGET: &str = "only on the target";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SequenceValue {
+pub struct SequenceSide {
     pub last_value: String,
     pub is_called: bool,
 }
@@ -178,8 +178,8 @@ pub struct SequenceVerify {
     pub sequence: String,
     pub status: VerifyStatus,
     pub reason: Option<String>,
-    pub source: Option<SequenceValue>,
-    pub target: Option<SequenceValue>,
+    pub source: Option<SequenceSide>,
+    pub target: Option<SequenceSide>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -400,7 +400,7 @@ impl VerifyReport {
             if s.status == VerifyStatus::Equal {
                 continue;
             }
-            let v = |x: &Option<SequenceValue>| {
+            let v = |x: &Option<SequenceSide>| {
                 x.as_ref().map_or("-".to_string(), |v| {
                     format!("{} (is_called {})", v.last_value, v.is_called)
                 })

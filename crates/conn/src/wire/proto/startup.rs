@@ -43,7 +43,7 @@ pub struct Startup {
     password: Option<String>,
     auth: Auth,
     /// `channel_binding` of the conninfo, and what the transport allows to bind to.
-    binding_mode: channel_binding::Mode,
+    binding_mode: channel_binding::BindingMode,
     binding: TlsBinding,
     /// The SASL mechanism chosen (SCRAM-SHA-256 or SCRAM-SHA-256-PLUS), once chosen.
     mechanism: Option<&'static str>,
@@ -69,7 +69,7 @@ impl Startup {
             user: user.into(),
             password,
             auth: Auth::Start,
-            binding_mode: channel_binding::Mode::Prefer,
+            binding_mode: channel_binding::BindingMode::Prefer,
             binding: TlsBinding::NotTls,
             mechanism: None,
             parameters: Vec::new(),
@@ -79,7 +79,11 @@ impl Startup {
 
     /// Sets the `channel_binding` mode and what the connection allows to bind to (by default
     /// `prefer` on an unencrypted connection: never bound).
-    pub fn channel_binding(mut self, mode: channel_binding::Mode, binding: TlsBinding) -> Self {
+    pub fn channel_binding(
+        mut self,
+        mode: channel_binding::BindingMode,
+        binding: TlsBinding,
+    ) -> Self {
         self.binding_mode = mode;
         self.binding = binding;
         self
@@ -100,7 +104,7 @@ impl Startup {
     /// (fe-auth.c check_expected_areq): a password request is refused before any password is
     /// sent, and AuthenticationOk only counts after a bound SCRAM exchange.
     fn require_binding(&self, refusal: Refusal) -> Result<()> {
-        if self.binding_mode == channel_binding::Mode::Require {
+        if self.binding_mode == channel_binding::BindingMode::Require {
             return Err(channel_binding::required_error(&refusal));
         }
         Ok(())
@@ -113,8 +117,8 @@ impl Startup {
         scram: bool,
         plus: bool,
     ) -> Result<(&'static str, sasl::ChannelBinding)> {
-        use channel_binding::Mode;
-        if self.binding_mode == Mode::Require && !self.binding.encrypted() {
+        use channel_binding::BindingMode;
+        if self.binding_mode == BindingMode::Require && !self.binding.encrypted() {
             return Err(channel_binding::required_error(&Refusal::NotTls));
         }
         if plus && !self.binding.encrypted() {
@@ -127,9 +131,9 @@ impl Startup {
             ));
         }
         let end_point = match (&self.binding, self.binding_mode) {
-            (_, Mode::Disable) => None,
+            (_, BindingMode::Disable) => None,
             (TlsBinding::EndPoint(hash), _) => Some(hash.clone()),
-            (TlsBinding::Unavailable(reason), Mode::Require) if plus => {
+            (TlsBinding::Unavailable(reason), BindingMode::Require) if plus => {
                 return Err(channel_binding::required_error(&Refusal::Unbindable(
                     reason.clone(),
                 )));
@@ -426,7 +430,7 @@ mod tests {
         out
     }
 
-    fn machine(mode: channel_binding::Mode, binding: TlsBinding) -> Startup {
+    fn machine(mode: channel_binding::BindingMode, binding: TlsBinding) -> Startup {
         Startup::new("erin", Some("pw".into())).channel_binding(mode, binding)
     }
 
@@ -438,8 +442,8 @@ mod tests {
 
     #[test]
     fn prefer_over_tls_picks_scram_plus_and_binds_the_certificate_hash() {
-        use channel_binding::Mode;
-        let mut m = machine(Mode::Prefer, TlsBinding::EndPoint(HASH.to_vec()));
+        use channel_binding::BindingMode;
+        let mut m = machine(BindingMode::Prefer, TlsBinding::EndPoint(HASH.to_vec()));
         let offer = sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
         let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &offer) else {
             panic!()
@@ -471,13 +475,13 @@ mod tests {
 
     #[test]
     fn prefer_without_an_offer_of_plus_says_y_and_without_tls_says_n() {
-        use channel_binding::Mode;
+        use channel_binding::BindingMode;
         for (binding, flag) in [
             (TlsBinding::EndPoint(HASH.to_vec()), "y,,"),
             (TlsBinding::NotTls, "n,,"),
             (TlsBinding::Unavailable("Ed25519".into()), "n,,"),
         ] {
-            let mut m = machine(Mode::Prefer, binding.clone());
+            let mut m = machine(BindingMode::Prefer, binding.clone());
             let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &sasl_offer(&["SCRAM-SHA-256"]))
             else {
                 panic!()
@@ -489,7 +493,10 @@ mod tests {
         }
         // A certificate that cannot be bound under prefer: plain SCRAM with "n" even when the
         // server offers -PLUS (an honest "cannot", not a downgrade the server would refuse).
-        let mut m = machine(Mode::Prefer, TlsBinding::Unavailable("Ed25519".into()));
+        let mut m = machine(
+            BindingMode::Prefer,
+            TlsBinding::Unavailable("Ed25519".into()),
+        );
         let offer = sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
         let Ok(StartupStep::Send(bytes)) = first_step(&mut m, &offer) else {
             panic!()
@@ -501,7 +508,7 @@ mod tests {
     #[test]
     fn disable_never_binds_even_when_plus_is_offered() {
         let mut m = machine(
-            channel_binding::Mode::Disable,
+            channel_binding::BindingMode::Disable,
             TlsBinding::EndPoint(HASH.to_vec()),
         );
         let offer = sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
@@ -515,7 +522,7 @@ mod tests {
 
     #[test]
     fn plus_offered_over_plaintext_is_refused_like_libpq() {
-        let mut m = machine(channel_binding::Mode::Prefer, TlsBinding::NotTls);
+        let mut m = machine(channel_binding::BindingMode::Prefer, TlsBinding::NotTls);
         let e = first_step(
             &mut m,
             &sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]),
@@ -526,7 +533,7 @@ mod tests {
 
     #[test]
     fn require_refuses_every_exchange_that_cannot_bind_before_sending_a_password() {
-        use channel_binding::Mode;
+        use channel_binding::BindingMode;
         let tls = || TlsBinding::EndPoint(HASH.to_vec());
         let md5 = {
             let mut body = 5i32.to_be_bytes().to_vec();
@@ -555,7 +562,7 @@ mod tests {
             ),
         ];
         for (binding, request, says) in cases {
-            let mut m = machine(Mode::Require, binding.clone());
+            let mut m = machine(BindingMode::Require, binding.clone());
             let e = first_step(&mut m, &request).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
             let text = e.to_string();
@@ -565,7 +572,7 @@ mod tests {
             );
         }
         // And the bound path is allowed.
-        let mut m = machine(Mode::Require, tls());
+        let mut m = machine(BindingMode::Require, tls());
         let step = first_step(
             &mut m,
             &sasl_offer(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]),
@@ -577,13 +584,13 @@ mod tests {
     #[test]
     fn prefer_accepts_trust_and_passwords_unbound() {
         let mut m = machine(
-            channel_binding::Mode::Prefer,
+            channel_binding::BindingMode::Prefer,
             TlsBinding::EndPoint(HASH.to_vec()),
         );
         let steps = feed_startup(&mut m, &msg(b'R', &0i32.to_be_bytes()));
         assert!(steps[0].is_ok());
         let mut m = machine(
-            channel_binding::Mode::Prefer,
+            channel_binding::BindingMode::Prefer,
             TlsBinding::EndPoint(HASH.to_vec()),
         );
         assert!(matches!(
