@@ -526,6 +526,7 @@ impl PgMigrate {
         {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
+            entry.cutover = o.cutover;
             warnings.extend(o.warnings);
             if o.status == DbStatus::Done {
                 crate::recovery::mark_done(&opts.target, name, warnings).await;
@@ -787,6 +788,7 @@ impl PgMigrate {
                             m.keep("the subscription is owned by the migration user and applies changes as the table owners");
                         }
                         entry.status = o.status;
+                        entry.cutover = o.cutover;
                         warnings.extend(o.warnings);
                         summary.push_str("; ");
                         summary.push_str(&o.message);

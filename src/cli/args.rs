@@ -151,6 +151,34 @@ pub struct PgArgs {
     /// (requires --max-replication-lag).
     #[arg(long = "stop-replication")]
     pub stop_replication: bool,
+    /// The fenced cut-over: once every table is ready and the lag is at most
+    /// --cutover-max-lag, fence the source's writes (new sessions read-only, the application
+    /// roles' sessions ended), wait until the target confirmed the source's WAL position after
+    /// the fence, sync sequences, verify (--verify), drop the replication objects. The source
+    /// stays fenced; --unfence lifts it.
+    #[arg(
+        long = "cutover",
+        conflicts_with_all = ["stop_replication", "dump_only", "schema_only"]
+    )]
+    pub cutover: bool,
+    /// With --cutover: the fence is not applied while the lag is above SIZE (default 16MB).
+    #[arg(long = "cutover-max-lag", value_name = "SIZE", requires = "cutover", value_parser = parse_size)]
+    pub cutover_max_lag: Option<u64>,
+    /// With --cutover: abort (lift the fence as it was, keep replicating, exit 1) when the
+    /// switch is not reached within DURATION after the fence (e.g. 500ms, 30s, 2m).
+    #[arg(long = "max-downtime", value_name = "DURATION", requires = "cutover", value_parser = parse_duration)]
+    pub max_downtime: Option<std::time::Duration>,
+    /// With --cutover: comma-separated roles whose sessions the fence ends (default: the roles
+    /// that own or may write the migrated tables, and those with their privileges).
+    #[arg(long = "fence-roles", value_name = "ROLES", requires = "cutover")]
+    pub fence_roles: Option<String>,
+    /// Only lift the fence an earlier --cutover left on the source (the databases' setting and
+    /// comment as they were before it); takes -s, -t, --only-db, -f and --json.
+    #[arg(
+        long = "unfence",
+        conflicts_with_all = ["cutover", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"]
+    )]
+    pub unfence: bool,
     /// Set REPLICA IDENTITY FULL on the source's tables that have no primary key or replica
     /// identity, so that their database can use replication; put back at the cut-over
     /// (--stop-replication) or by --cleanup. Needs ownership of those tables.
@@ -273,9 +301,14 @@ pub enum MethodArg {
     Replication,
 }
 
-/// Parses durations: plain seconds, or a number with s, m or h.
+/// Parses durations: plain seconds, or a number with ms, s, m or h.
 pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
     let t = s.trim();
+    if let Some(ms) = t.strip_suffix("ms") {
+        return ms.trim().parse::<u64>().map(std::time::Duration::from_millis).map_err(|_| {
+            format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h")
+        });
+    }
     let (num, mult) = match t.chars().last() {
         Some('s') => (&t[..t.len() - 1], 1),
         Some('m') => (&t[..t.len() - 1], 60),
@@ -285,7 +318,7 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
     let n: u64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with s, m or h"))?;
+        .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h"))?;
     Ok(std::time::Duration::from_secs(n * mult))
 }
 

@@ -200,6 +200,9 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
+    if parsed.unfence {
+        return unfence(&runtime, &opts, json_out);
+    }
     // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
     // were interrupted marked failed, and a non-zero exit code.
     let cancel = opts.cancel.clone();
@@ -208,6 +211,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // roll back the open transactions of the closed sessions; replication objects left behind
     // are reported by the next run, which points to --cleanup.
     let cleanup_hint = signals::cleanup_command(&parsed);
+    let unfence_hint = signals::unfence_command(&parsed);
     let mut signals = {
         let _in_runtime = runtime.enter();
         signals::Signals::new()
@@ -220,6 +224,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             cancel.cancel();
             let _ = tokio::time::timeout(signals::WIND_DOWN, signals.next()).await;
             eprint!("{}", signals::exit_now_message(&cleanup_hint));
+            eprint!("{}", signals::fence_left_message(&unfence_hint));
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
@@ -291,6 +296,49 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         return EXIT_OUTPUT;
     }
     exit_code(&result, validate_only)
+}
+
+/// `--unfence`: lifts the fences an earlier `--cutover` left on the source, as recorded there.
+/// Exit 0 when every recorded fence was lifted (or none was found), 1 otherwise.
+fn unfence(
+    runtime: &tokio::runtime::Runtime,
+    opts: &MigrateOptions,
+    json_out: Option<crate::output::Output>,
+) -> i32 {
+    let found = runtime.block_on(crate::replication::fence::unfence(
+        &opts.source,
+        &opts.only_dbs,
+        &opts.filtered_dbs,
+    ));
+    let lifted = match found {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("pg_migrate: --unfence: {e}");
+            return EXIT_DB_FAILED;
+        }
+    };
+    if lifted.is_empty() {
+        eprintln!("No fence recorded on the source for the selected databases: nothing to lift.");
+    }
+    for u in &lifted {
+        eprintln!(
+            "database \"{}\": {}",
+            crate::text::escape_controls(&u.database),
+            crate::text::escape_controls(&u.message)
+        );
+    }
+    if let Some(out) = json_out {
+        let doc = serde_json::json!({ "migration_id": opts.migration_id, "unfenced": lifted });
+        if let Err(e) = out.write((doc.to_string() + "\n").as_bytes()) {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_OUTPUT;
+        }
+    }
+    if lifted.iter().all(|u| u.ok) {
+        EXIT_OK
+    } else {
+        EXIT_DB_FAILED
+    }
 }
 
 /// Runs `db-migrate <command> ...`: `pg` (a migration) or `status` (what the migrations

@@ -129,6 +129,34 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if let Some(t) = a.replication_timeout {
                     r.replication_timeout = t;
                 }
+                if a.cutover {
+                    let mut co = crate::replication::fence::CutoverOptions {
+                        max_downtime: a.max_downtime,
+                        ..Default::default()
+                    };
+                    if let Some(lag) = a.cutover_max_lag {
+                        co.max_lag = lag;
+                    }
+                    if a.fence_roles.is_some() {
+                        let roles = split_list(&a.fence_roles);
+                        if roles.is_empty() {
+                            return Err(Error::config(
+                                "--fence-roles: empty value (give comma-separated role names)",
+                            ));
+                        }
+                        co.fence_roles = Some(roles);
+                    }
+                    if a.max_downtime == Some(std::time::Duration::ZERO) {
+                        return Err(Error::config(
+                            "--max-downtime 0 would abort every cut-over: give a bound above 0",
+                        ));
+                    }
+                    // The run waits for this lag first (bounded by --replication-timeout),
+                    // unless --max-replication-lag names another.
+                    r.max_replication_lag = r.max_replication_lag.or(Some(co.max_lag));
+                    r.stop_replication = true;
+                    r.cutover = Some(co);
+                }
                 if let Some(c) = &a.subscription_conninfo {
                     r.subscription_conninfo = Some(
                         ConnInfo::parse(c)

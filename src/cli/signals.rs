@@ -25,6 +25,28 @@ pub fn cleanup_command(args: &super::PgArgs) -> String {
     cmd
 }
 
+/// The `--unfence` command for this run's servers, their passwords redacted.
+pub fn unfence_command(args: &super::PgArgs) -> String {
+    cleanup_command(args).replace(" --mangle", "").replace(" --cleanup", " --unfence")
+}
+
+/// What is printed about fences when the process exits at once: the databases whose source
+/// this run fenced and has not lifted, and the command that lifts them.
+pub fn fence_left_message(unfence: &str) -> String {
+    let fenced = crate::replication::fence::fenced();
+    if fenced.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = fenced
+        .iter()
+        .map(|d| format!("\"{}\"", crate::text::escape_controls(d)))
+        .collect();
+    format!(
+        "The source's writes are still fenced (new sessions read-only) in database {}.\nLift the fence with (the same -s and -t as this run):\n  {unfence}\n",
+        names.join(", ")
+    )
+}
+
 /// What is printed when the process exits at once.
 pub fn exit_now_message(cleanup: &str) -> String {
     let left = crate::interrupt::replicating();

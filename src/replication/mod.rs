@@ -112,6 +112,7 @@ pub mod adopt;
 mod cutover;
 mod earlier_run;
 pub mod fallback;
+pub mod fence;
 pub mod fingerprint;
 pub mod follow;
 pub mod identity;
@@ -124,6 +125,7 @@ pub mod resume;
 pub use crate::preflight::replication as preflight;
 mod setup;
 mod statistics;
+pub mod timeline;
 
 mod verify;
 mod wait;
@@ -194,6 +196,10 @@ pub struct ReplicationOptions {
     /// `--statistics`: with `restore` (on an 18+ target), the cut-over carries the source's
     /// latest planner statistics once more, after the subscription is dropped.
     pub statistics: crate::copy::statistics::StatisticsMode,
+    /// `--cutover`: the fenced cut-over ([`fence`], `cutover.rs`) instead of the unfenced one
+    /// of `stop_replication`. The wait before it uses `max_replication_lag` when set, else
+    /// [`fence::CutoverOptions::max_lag`].
+    pub cutover: Option<fence::CutoverOptions>,
 }
 
 impl ReplicationOptions {
@@ -201,7 +207,13 @@ impl ReplicationOptions {
     /// `--stop-replication`. It finishes the databases the first run left replicating and
     /// leaves those whose ledger says they are done alone.
     pub fn is_cut_over(&self) -> bool {
-        self.stop_replication && self.max_replication_lag.is_some()
+        self.cutover.is_some() || self.stop_replication && self.max_replication_lag.is_some()
+    }
+
+    /// The lag to wait for: `max_replication_lag`, else (with `--cutover`) the cut-over's.
+    pub fn lag_to_wait_for(&self) -> Option<u64> {
+        self.max_replication_lag
+            .or_else(|| self.cutover.as_ref().map(|c| c.max_lag))
     }
 }
 
@@ -221,6 +233,7 @@ impl Default for ReplicationOptions {
             replica_identity_full: false,
             verify: None,
             statistics: crate::copy::statistics::StatisticsMode::default(),
+            cutover: None,
         }
     }
 }
@@ -236,6 +249,7 @@ impl std::fmt::Debug for ReplicationOptions {
             .field("subscription_conninfo", &self.subscription_conninfo)
             .field("replica_identity_full", &self.replica_identity_full)
             .field("verify", &self.verify)
+            .field("cutover", &self.cutover)
             .finish_non_exhaustive()
     }
 }
@@ -308,6 +322,9 @@ pub struct ReplicationOutcome {
     /// `--verify` at the cut-over ([`verify`]): compared once caught up, before the objects
     /// were dropped. `None`: not asked for, or no cut-over.
     pub verify: Option<crate::verify::VerifyReport>,
+    /// `--cutover`: the fenced cut-over's timeline and write-unavailable window
+    /// ([`timeline`]), also when it was aborted or failed after the fence.
+    pub cutover: Option<timeline::CutoverReport>,
 }
 
 impl ReplicationOutcome {
@@ -330,6 +347,7 @@ impl ReplicationOutcome {
             tables_dropped: Vec::new(),
             warnings,
             verify: None,
+            cutover: None,
         }
     }
 }
@@ -545,7 +563,7 @@ where
             return Err(e.with_database(dbname).with_phase(Phase::ReplicationSetup));
         }
     };
-    if opts.max_replication_lag.is_some() {
+    if opts.lag_to_wait_for().is_some() {
         wait_and_stop(
             pair,
             &src,
