@@ -528,6 +528,7 @@ impl PgMigrate {
             entry.status = o.status;
             entry.cutover = o.cutover;
             warnings.extend(o.warnings);
+            replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
             if o.status == DbStatus::Done {
                 crate::recovery::mark_done(&opts.target, name, warnings).await;
             }
@@ -790,6 +791,7 @@ impl PgMigrate {
                         entry.status = o.status;
                         entry.cutover = o.cutover;
                         warnings.extend(o.warnings);
+                        replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
                         summary.push_str("; ");
                         summary.push_str(&o.message);
                         self.verify_replicated(pair, o.verify, entry, &mut summary, warnings)

@@ -419,6 +419,18 @@ impl LagStatus {
     }
 }
 
+/// A fenced cut-over that was aborted or failed after the fence reports its outcome with
+/// status `Failed` (its timeline in [`ReplicationOutcome::cutover`]); this turns that into the
+/// database's error, once the caller took the timeline.
+pub fn cut_over_failure(status: DbStatus, message: &str, db: &str) -> Result<()> {
+    if status != DbStatus::Failed {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::Timeout, message.to_owned())
+        .with_database(db)
+        .with_phase(Phase::CutOver))
+}
+
 fn on_source(e: impl Into<Error>, db: &str) -> Error {
     e.into().with_side(Side::Source).with_database(db)
 }
