@@ -378,3 +378,80 @@ async fn a_cutover_over_its_max_downtime_lifts_the_fence_and_keeps_replicating()
     assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
     assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
 }
+
+/// The barrier cannot be reached while the target's apply worker waits on a lock: a bound of
+/// 2 s aborts after 2 s waiting for it; a run interrupted (SIGTERM) while it waits lifts the
+/// fence before it exits; either way the replication goes on once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
+    let (s, t) = (support::source(), support::target());
+    let (db, role, pw) = app_database("cutover sigterm ").await;
+    let first = pg_migrate_async(&db, &[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", support::cli::text(&first));
+    let (stop, load, handle) = start_load(s, &db, &role, &pw);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The apply worker stops on the first change of orders.
+    let blocker = t.connect(&db).await;
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let cut = pg_migrate_async(&db, &["--cutover", "--max-downtime", "2s"]).await;
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(1), "{all}");
+    let c = &json(&cut)["databases"][0]["cutover"];
+    assert_eq!(c["outcome"], "aborted", "{all}");
+    assert!(c["reason"].as_str().unwrap().contains("had not confirmed the barrier"), "{all}");
+    let window = c["write_unavailable_seconds"].as_f64().unwrap();
+    assert!((2.0..started.elapsed().as_secs_f64()).contains(&window), "{window}: {all}");
+    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
+    eprintln!("{}", String::from_utf8_lossy(&cut.stderr));
+
+    // SIGTERM once the fence is on: lifted before the run ends (exit 1).
+    let (src, tgt) = support::cli::superuser_uris();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args([
+            "-s", &src, "-t", &tgt, "--only-db", &db, "--replication-timeout", "120",
+            "--cutover", "--json", "-",
+        ])
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fence_state(&db).await.0.is_none() {
+        assert!(Instant::now() < deadline, "the cut-over does not fence");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let all = support::cli::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let c = &json(&out)["databases"][0]["cutover"];
+    assert_eq!(c["outcome"], "interrupted", "{all}");
+    assert_eq!(c["fence"]["lifted"], true, "{all}");
+    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
+    assert_eq!(replication_objects(&db).await, 2, "replication keeps running");
+
+    // The lock gone, the load's writes (from before, during and after) reach the target.
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    handle.await.unwrap();
+    let last = *load.committed.lock().unwrap().last().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(t, &db, &format!("SELECT count(*) FROM public.orders WHERE id = {last}")).await == 0 {
+        assert!(Instant::now() < deadline, "replication does not carry the writes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cleanup = pg_migrate_async(&db, &["--cleanup"]).await;
+    assert_eq!(cleanup.status.code(), Some(0), "{}", support::cli::text(&cleanup));
+}

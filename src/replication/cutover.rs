@@ -383,6 +383,10 @@ async fn after_fence(
         return Ok(over(tl, "after the barrier"));
     }
     if !confirmed(src, &names.slot, dbname, &barrier, bound).await? {
+        tl.step(
+            "not caught up",
+            Some(format!("the slot had not confirmed {barrier}")),
+        );
         return Ok(over(
             tl,
             &format!("the target had not confirmed the barrier {barrier}"),
