@@ -128,17 +128,29 @@ fn start_load(
                             &[&(i as i32)],
                         )
                         .await?;
-                    client.query_one("SELECT nextval('public.tick')", &[]).await?;
+                    client
+                        .query_one("SELECT nextval('public.tick')", &[])
+                        .await?;
                     Ok::<i64, tokio_postgres::Error>(row.get(0))
                 }
                 .await;
                 match r {
                     Ok(id) => seen.committed.lock().unwrap().push(id),
-                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION) => {
+                    Err(e)
+                        if e.code()
+                            == Some(
+                                &tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION,
+                            ) =>
+                    {
                         seen.read_only.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    Err(e) if e.is_closed() || e.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) || e.code().is_none() => {
+                    Err(e)
+                        if e.is_closed()
+                            || e.code()
+                                == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN)
+                            || e.code().is_none() =>
+                    {
                         seen.ended.fetch_add(1, Ordering::Relaxed);
                         continue 'connect;
                     }
@@ -221,12 +233,20 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
     let (s, t) = (support::source(), support::target());
     let (db, role, pw) = app_database("cutover load ").await;
     let first = pg_migrate_async(&db, &[]).await;
-    assert_eq!(first.status.code(), Some(0), "{}", support::cli::text(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
 
     let (stop, load, handle) = start_load(s, &db, &role, &pw);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = load.committed.lock().unwrap().len();
-    assert!(before > 20, "the load should write before the cut-over ({before})");
+    assert!(
+        before > 20,
+        "the load should write before the cut-over ({before})"
+    );
     let started = Instant::now();
     let cut = pg_migrate_async(&db, &["--cutover", "--max-downtime", "60s", "--verify"]).await;
     let took = started.elapsed();
@@ -256,7 +276,10 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
         "{all}"
     );
     let window = c["write_unavailable_seconds"].as_f64().unwrap();
-    assert!(window > 0.0 && window < took.as_secs_f64(), "{window} {all}");
+    assert!(
+        window > 0.0 && window < took.as_secs_f64(),
+        "{window} {all}"
+    );
     assert!(c["barrier_lsn"].as_str().unwrap().contains('/'), "{all}");
     assert_eq!(c["fence"]["roles"][0], role.as_str(), "{all}");
     assert!(c["fence"]["sessions_ended"].as_u64().unwrap() >= 1, "{all}");
@@ -267,9 +290,19 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
     eprintln!("measured write-unavailable window: {window:.3} s\n{stderr}");
 
     // The application: its session ended by the fence, then every write refused read-only.
-    assert!(load.ended.load(Ordering::Relaxed) >= 1, "the fence ends the session");
-    assert!(load.read_only.load(Ordering::Relaxed) >= 1, "writes after the fence fail");
-    assert!(load.other.lock().unwrap().is_empty(), "{:?}", load.other.lock().unwrap());
+    assert!(
+        load.ended.load(Ordering::Relaxed) >= 1,
+        "the fence ends the session"
+    );
+    assert!(
+        load.read_only.load(Ordering::Relaxed) >= 1,
+        "writes after the fence fail"
+    );
+    assert!(
+        load.other.lock().unwrap().is_empty(),
+        "{:?}",
+        load.other.lock().unwrap()
+    );
     // Every committed write is on the target, and the tables are equal.
     let committed = load.committed.lock().unwrap().clone();
     let ids = committed
@@ -283,13 +316,24 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
         &format!("SELECT count(*) FROM public.orders WHERE id IN ({ids})"),
     )
     .await;
-    assert_eq!(on_target, committed.len() as i64, "committed writes missing on the target");
+    assert_eq!(
+        on_target,
+        committed.len() as i64,
+        "committed writes missing on the target"
+    );
     let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
-    assert_eq!(s.query_strings(&db, sum).await, t.query_strings(&db, sum).await);
+    assert_eq!(
+        s.query_strings(&db, sum).await,
+        t.query_strings(&db, sum).await
+    );
     // Sequences: exact (the source was fenced), so the target's next values are new ones.
     for seq in ["public.orders_id_seq", "public.tick"] {
         let q = format!("SELECT last_value::text FROM {seq}");
-        assert_eq!(s.query_strings(&db, &q).await, t.query_strings(&db, &q).await, "{seq}");
+        assert_eq!(
+            s.query_strings(&db, &q).await,
+            t.query_strings(&db, &q).await,
+            "{seq}"
+        );
     }
     let max_id = count(t, &db, "SELECT max(id) FROM public.orders").await;
     assert!(count(t, &db, "SELECT nextval('public.orders_id_seq')").await > max_id);
@@ -297,15 +341,27 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
 
     // The source stays fenced; the target takes writes.
     let (settings, comment) = fence_state(&db).await;
-    assert_eq!(settings.as_deref(), Some("default_transaction_read_only=on"));
+    assert_eq!(
+        settings.as_deref(),
+        Some("default_transaction_read_only=on")
+    );
     assert!(comment.unwrap().starts_with("db-migrate fence: "));
-    t.execute(&db, "INSERT INTO public.orders (n) VALUES (-1)").await;
+    t.execute(&db, "INSERT INTO public.orders (n) VALUES (-1)")
+        .await;
 
     // --unfence puts the source back exactly as it was.
     let un = pg_migrate_async(&db, &["--unfence"]).await;
     assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
-    assert_eq!(json(&un)["unfenced"][0]["ok"], true, "{}", support::cli::text(&un));
-    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
+    assert_eq!(
+        json(&un)["unfenced"][0]["ok"],
+        true,
+        "{}",
+        support::cli::text(&un)
+    );
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
     let (client, conn) = tokio_postgres::connect(&s.uri(&role, &pw, &db), tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -316,7 +372,12 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
         .expect("the application writes again after --unfence");
     // A second --unfence finds nothing to lift.
     let again = pg_migrate_async(&db, &["--unfence"]).await;
-    assert_eq!(again.status.code(), Some(0), "{}", support::cli::text(&again));
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&again)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,7 +385,12 @@ async fn a_cutover_over_its_max_downtime_lifts_the_fence_and_keeps_replicating()
     let (s, t) = (support::source(), support::target());
     let (db, role, pw) = app_database("cutover abort ").await;
     let first = pg_migrate_async(&db, &[]).await;
-    assert_eq!(first.status.code(), Some(0), "{}", support::cli::text(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
     let (stop, load, handle) = start_load(s, &db, &role, &pw);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -332,8 +398,14 @@ async fn a_cutover_over_its_max_downtime_lifts_the_fence_and_keeps_replicating()
     let refused = pg_migrate_async(&db, &["--cutover", "--fence-roles", "no_such_role"]).await;
     let all = support::cli::text(&refused);
     assert_eq!(refused.status.code(), Some(1), "{all}");
-    assert!(all.contains("no_such_role") && all.contains("nothing was changed"), "{all}");
-    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
+    assert!(
+        all.contains("no_such_role") && all.contains("nothing was changed"),
+        "{all}"
+    );
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
 
     // A bound no barrier can meet: aborted, the fence lifted, replication running.
     let cut = pg_migrate_async(&db, &["--cutover", "--max-downtime", "1ms"]).await;
@@ -344,24 +416,54 @@ async fn a_cutover_over_its_max_downtime_lifts_the_fence_and_keeps_replicating()
     let c = &entry["cutover"];
     assert_eq!(c["outcome"], "aborted", "{all}");
     assert_eq!(c["fence"]["lifted"], true, "{all}");
-    assert_eq!(steps(c).last().map(String::as_str), Some("fence lifted"), "{all}");
-    assert!(c["reason"].as_str().unwrap().contains("--max-downtime"), "{all}");
-    assert!(entry["message"].as_str().unwrap().contains("aborted"), "{all}");
-    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
-    assert_eq!(replication_objects(&db).await, 2, "replication keeps running");
+    assert_eq!(
+        steps(c).last().map(String::as_str),
+        Some("fence lifted"),
+        "{all}"
+    );
+    assert!(
+        c["reason"].as_str().unwrap().contains("--max-downtime"),
+        "{all}"
+    );
+    assert!(
+        entry["message"].as_str().unwrap().contains("aborted"),
+        "{all}"
+    );
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
+    assert_eq!(
+        replication_objects(&db).await,
+        2,
+        "replication keeps running"
+    );
 
     // The application writes again (its session was ended by the fence, a new one is not
     // read-only), and its writes still reach the target.
     let committed_at_abort = load.committed.lock().unwrap().len();
     let deadline = Instant::now() + Duration::from_secs(30);
     while load.committed.lock().unwrap().len() < committed_at_abort + 20 {
-        assert!(Instant::now() < deadline, "the load does not write after the abort");
+        assert!(
+            Instant::now() < deadline,
+            "the load does not write after the abort"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let last = *load.committed.lock().unwrap().last().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(t, &db, &format!("SELECT count(*) FROM public.orders WHERE id = {last}")).await == 0 {
-        assert!(Instant::now() < deadline, "replication does not carry writes after the abort");
+    while count(
+        t,
+        &db,
+        &format!("SELECT count(*) FROM public.orders WHERE id = {last}"),
+    )
+    .await
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "replication does not carry writes after the abort"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -371,12 +473,22 @@ async fn a_cutover_over_its_max_downtime_lifts_the_fence_and_keeps_replicating()
     handle.await.unwrap();
     let all = support::cli::text(&second);
     assert_eq!(second.status.code(), Some(0), "{all}");
-    assert_eq!(json(&second)["databases"][0]["cutover"]["outcome"], "switched", "{all}");
+    assert_eq!(
+        json(&second)["databases"][0]["cutover"]["outcome"],
+        "switched",
+        "{all}"
+    );
     let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
-    assert_eq!(s.query_strings(&db, sum).await, t.query_strings(&db, sum).await);
+    assert_eq!(
+        s.query_strings(&db, sum).await,
+        t.query_strings(&db, sum).await
+    );
     let un = pg_migrate_async(&db, &["--unfence"]).await;
     assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
-    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
 }
 
 /// The barrier cannot be reached while the target's apply worker waits on a lock: a bound of
@@ -387,7 +499,12 @@ async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
     let (s, t) = (support::source(), support::target());
     let (db, role, pw) = app_database("cutover sigterm ").await;
     let first = pg_migrate_async(&db, &[]).await;
-    assert_eq!(first.status.code(), Some(0), "{}", support::cli::text(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
     let (stop, load, handle) = start_load(s, &db, &role, &pw);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The apply worker stops on the first change of orders.
@@ -403,18 +520,39 @@ async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
     assert_eq!(cut.status.code(), Some(1), "{all}");
     let c = &json(&cut)["databases"][0]["cutover"];
     assert_eq!(c["outcome"], "aborted", "{all}");
-    assert!(c["reason"].as_str().unwrap().contains("had not confirmed the barrier"), "{all}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("had not confirmed the barrier"),
+        "{all}"
+    );
     let window = c["write_unavailable_seconds"].as_f64().unwrap();
-    assert!((2.0..started.elapsed().as_secs_f64()).contains(&window), "{window}: {all}");
-    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
+    assert!(
+        (2.0..started.elapsed().as_secs_f64()).contains(&window),
+        "{window}: {all}"
+    );
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
     eprintln!("{}", String::from_utf8_lossy(&cut.stderr));
 
     // SIGTERM once the fence is on: lifted before the run ends (exit 1).
     let (src, tgt) = support::cli::superuser_uris();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
         .args([
-            "-s", &src, "-t", &tgt, "--only-db", &db, "--replication-timeout", "120",
-            "--cutover", "--json", "-",
+            "-s",
+            &src,
+            "-t",
+            &tgt,
+            "--only-db",
+            &db,
+            "--replication-timeout",
+            "120",
+            "--cutover",
+            "--json",
+            "-",
         ])
         .env_remove("SOURCE_SERVICE_URI")
         .env_remove("TARGET_SERVICE_URI")
@@ -438,8 +576,15 @@ async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
     let c = &json(&out)["databases"][0]["cutover"];
     assert_eq!(c["outcome"], "interrupted", "{all}");
     assert_eq!(c["fence"]["lifted"], true, "{all}");
-    assert_eq!(fence_state(&db).await, (None, Some("the shop's db".to_owned())));
-    assert_eq!(replication_objects(&db).await, 2, "replication keeps running");
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
+    assert_eq!(
+        replication_objects(&db).await,
+        2,
+        "replication keeps running"
+    );
 
     // The lock gone, the load's writes (from before, during and after) reach the target.
     blocker.batch_execute("ROLLBACK").await.unwrap();
@@ -448,10 +593,25 @@ async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
     handle.await.unwrap();
     let last = *load.committed.lock().unwrap().last().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(t, &db, &format!("SELECT count(*) FROM public.orders WHERE id = {last}")).await == 0 {
-        assert!(Instant::now() < deadline, "replication does not carry the writes");
+    while count(
+        t,
+        &db,
+        &format!("SELECT count(*) FROM public.orders WHERE id = {last}"),
+    )
+    .await
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "replication does not carry the writes"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cleanup = pg_migrate_async(&db, &["--cleanup"]).await;
-    assert_eq!(cleanup.status.code(), Some(0), "{}", support::cli::text(&cleanup));
+    assert_eq!(
+        cleanup.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&cleanup)
+    );
 }

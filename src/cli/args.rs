@@ -305,9 +305,13 @@ pub enum MethodArg {
 pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
     let t = s.trim();
     if let Some(ms) = t.strip_suffix("ms") {
-        return ms.trim().parse::<u64>().map(std::time::Duration::from_millis).map_err(|_| {
-            format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h")
-        });
+        return ms
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| {
+                format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h")
+            });
     }
     let (num, mult) = match t.chars().last() {
         Some('s') => (&t[..t.len() - 1], 1),
@@ -315,10 +319,9 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
         Some('h') => (&t[..t.len() - 1], 3600),
         _ => (t, 1),
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h"))?;
+    let n: u64 = num.trim().parse().map_err(|_| {
+        format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h")
+    })?;
     Ok(std::time::Duration::from_secs(n * mult))
 }
 

@@ -27,7 +27,9 @@ pub fn cleanup_command(args: &super::PgArgs) -> String {
 
 /// The `--unfence` command for this run's servers, their passwords redacted.
 pub fn unfence_command(args: &super::PgArgs) -> String {
-    cleanup_command(args).replace(" --mangle", "").replace(" --cleanup", " --unfence")
+    cleanup_command(args)
+        .replace(" --mangle", "")
+        .replace(" --cleanup", " --unfence")
 }
 
 /// What is printed about fences when the process exits at once: the databases whose source

@@ -223,7 +223,9 @@ async fn fenced(
         .map(|d| Instant::now() + d)
         .unwrap_or(c.deadline)
         .min(c.deadline);
-    let drain = co.drain.min(bound.saturating_duration_since(Instant::now()));
+    let drain = co
+        .drain
+        .min(bound.saturating_duration_since(Instant::now()));
     let mut summary = FenceSummary {
         roles: plan.roles.clone(),
         sessions_ended: 0,
@@ -323,9 +325,7 @@ async fn fenced(
             outcome.status = DbStatus::Done;
             let stopped = format!(
                 "fenced cut-over: the source's writes fenced, the target confirmed the barrier, {} sequences synced, publication, slot and subscription dropped{restored_note}; {window_note}; the target is writable and the source stays fenced (lift it with: {}){}",
-                outcome.sequences_synced,
-                summary.lift_command,
-                c.drift_note
+                outcome.sequences_synced, summary.lift_command, c.drift_note
             );
             finish_message(outcome, stopped);
             Ok(())
@@ -343,7 +343,10 @@ async fn fenced(
             let lifted = if summary.lifted {
                 "the fence was lifted as it was".to_owned()
             } else {
-                format!("the fence could NOT be lifted: run {}", summary.lift_command)
+                format!(
+                    "the fence could NOT be lifted: run {}",
+                    summary.lift_command
+                )
             };
             outcome.message = format!(
                 "cut-over {}: {}; {lifted}; replication keeps running ({window_note}): run the cut-over again",
@@ -450,7 +453,13 @@ fn lift_command(db: &str) -> String {
 }
 
 /// Waits until the slot confirmed `lsn`, or `bound`.
-async fn confirmed(src: &Session, slot: &str, dbname: &str, lsn: &str, bound: Instant) -> Result<bool> {
+async fn confirmed(
+    src: &Session,
+    slot: &str,
+    dbname: &str,
+    lsn: &str,
+    bound: Instant,
+) -> Result<bool> {
     loop {
         let ok = state::slot_confirmed(src, slot, lsn)
             .await

@@ -474,7 +474,11 @@ pub struct Unfenced {
 /// `--unfence`: lifts the fences recorded on the source server (every database whose comment
 /// holds a fence record, restricted by `only` and `filtered` as `--only-db` and `-f` do),
 /// exactly as recorded. Needs one session to any database of the source.
-pub async fn unfence(source: &ConnInfo, only: &[String], filtered: &[String]) -> Result<Vec<Unfenced>> {
+pub async fn unfence(
+    source: &ConnInfo,
+    only: &[String],
+    filtered: &[String],
+) -> Result<Vec<Unfenced>> {
     let src = crate::conn::connect(source, None).await?;
     let rows = src
         .query(
