@@ -498,6 +498,66 @@ mod tests {
     }
 
     #[test]
+    fn cutover_flags_make_the_fenced_cut_over() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args))
+        };
+        let r = o(&["--cutover"]).unwrap().replication;
+        let co = r.cutover.clone().expect("--cutover");
+        assert_eq!(co.max_lag, 16 << 20);
+        assert_eq!(co.max_downtime, None);
+        assert_eq!(co.fence_roles, None);
+        assert!(r.is_cut_over() && r.stop_replication);
+        assert_eq!(r.max_replication_lag, Some(16 << 20));
+        let r = o(&[
+            "--cutover",
+            "--cutover-max-lag",
+            "1MB",
+            "--max-downtime",
+            "500ms",
+            "--fence-roles",
+            "app, web",
+            "--max-replication-lag",
+            "0",
+        ])
+        .unwrap()
+        .replication;
+        let co = r.cutover.unwrap();
+        assert_eq!(co.max_lag, 1 << 20);
+        assert_eq!(
+            co.max_downtime,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(co.fence_roles, Some(vec!["app".into(), "web".into()]));
+        assert_eq!(r.max_replication_lag, Some(0));
+        assert!(o(&["--cutover", "--max-downtime", "0"]).is_err());
+        assert!(o(&["--cutover", "--fence-roles", " , "]).is_err());
+        assert_eq!(o(&[]).unwrap().replication.cutover, None);
+        // The fence's flags only mean something with --cutover; --unfence is a mode of its own.
+        for args in [
+            &["--max-downtime", "30s"][..],
+            &["--fence-roles", "app"][..],
+            &["--cutover-max-lag", "1MB"][..],
+            &["--cutover", "--stop-replication", "--max-replication-lag", "0"][..],
+            &["--unfence", "--cutover"][..],
+            &["--unfence", "--cleanup"][..],
+        ] {
+            let argv = ["pg_migrate", "-s", "a", "-t", "b"]
+                .into_iter()
+                .chain(args.iter().copied());
+            assert!(PgArgs::try_parse_from(argv).is_err(), "{args:?}");
+        }
+        assert_eq!(
+            parse_duration("30ms"),
+            Ok(std::time::Duration::from_millis(30))
+        );
+        assert_eq!(parse_duration("2m"), Ok(std::time::Duration::from_secs(120)));
+        assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
     fn stop_replication_needs_a_lag_to_wait_for() {
         let a = parse(&["-s", "host=a", "-t", "host=b", "--stop-replication"]);
         let e = MigrateOptions::try_from(&a).unwrap_err();

@@ -125,4 +125,27 @@ mod tests {
         replication_done("app");
         assert!(!exit_now_message("c").contains("\"app\""));
     }
+
+    #[test]
+    fn the_unfence_command_keeps_the_servers_and_redacts_the_password() {
+        let args = crate::cli::parse_args::<super::super::PgArgs>(
+            [
+                "pg_migrate",
+                "-s",
+                "postgres://u:secret@src/db",
+                "-t",
+                "host=tgt",
+                "-m",
+                "--cutover",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        let cmd = unfence_command(&args);
+        assert!(cmd.ends_with(" --unfence"), "{cmd}");
+        assert!(cmd.contains("src/db") && cmd.contains("host=tgt"), "{cmd}");
+        assert!(!cmd.contains("secret") && !cmd.contains("--mangle"), "{cmd}");
+        // Nothing fenced by this process: nothing said.
+        assert_eq!(fence_left_message(&cmd), "");
+    }
 }
