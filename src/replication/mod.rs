@@ -26,7 +26,9 @@
 //!    `replication_timeout`, re-checking a schema fingerprint for drift meanwhile.
 //! 7. With `stop_replication`: wait until the target confirmed everything up to the source's
 //!    current WAL position, copy sequence values, drop subscription, publication and slot.
-//!    Status `done`.
+//!    Status `done`. With `cutover` (`--cutover`) the fenced form instead: readiness, the
+//!    source's writes fenced ([`fence`]), the barrier, sequences, verify, the switch, within
+//!    `--max-downtime` or aborted with the fence lifted; its timeline in [`timeline`].
 //!
 //! When a replication connection is refused (pg_hba without `replication` lines, a pooler), or
 //! the user lacks the REPLICATION attribute it needs, the slot is created with
