@@ -615,3 +615,143 @@ async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
         support::cli::text(&cleanup)
     );
 }
+
+/// A managed-like source (issue 18's RDS-like emulation): the migration user is a provider
+/// admin (CREATEROLE CREATEDB REPLICATION, no superuser) that owns the database and is a member
+/// of the tables' owner; the application logs in as another member of the owner. Without
+/// `pg_signal_backend` it may not end the application's sessions: refused, nothing changed,
+/// the grant named. With it, the cut-over fences and switches under the load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_like_source_is_fenced_with_the_admins_privileges_or_refused_naming_the_grant() {
+    let (s, t) = (support::source(), support::target());
+    let (admin, admin_pw) = s.create_admin("cut_admin", true).await;
+    let owner = support::unique_name("cut_owner");
+    let app = support::unique_name("cut_app");
+    let db = support::unique_name("cutover managed ");
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE ROLE {o} NOLOGIN; GRANT {o} TO {a};
+             CREATE ROLE {p} LOGIN PASSWORD 'app-pw-2' IN ROLE {o};",
+            o = quote_ident(&owner),
+            a = quote_ident(&admin),
+            p = quote_ident(&app),
+        ),
+    )
+    .await;
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {d} OWNER {a}",
+            a = quote_ident(&admin),
+            d = quote_ident(&db)
+        ),
+    )
+    .await;
+    s.execute(
+        &db,
+        &format!(
+            "GRANT CREATE ON SCHEMA public TO {o}; SET ROLE {o};
+             CREATE TABLE public.orders (id bigserial PRIMARY KEY, n int NOT NULL, note text);
+             CREATE SEQUENCE public.tick;
+             INSERT INTO public.orders (n, note) SELECT g, 'seed' FROM generate_series(1, 300) g;",
+            o = quote_ident(&owner)
+        ),
+    )
+    .await;
+    let src = s.uri(&admin, &admin_pw, "postgres");
+    let tgt = t.superuser_uri("postgres");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "-s",
+            &src,
+            "-t",
+            &tgt,
+            "--only-db",
+            &db,
+            "--force-method",
+            "replication",
+            "--replication-timeout",
+            "120",
+            "--json",
+            "-",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            support::cli::pg_migrate(&args)
+        })
+    };
+    let first = run(&[]).await.unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+    let (stop, load, handle) = start_load(s, &db, &app, "app-pw-2");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert!(
+        load.committed.lock().unwrap().len() > 5,
+        "the application writes: {:?}",
+        load.other.lock().unwrap()
+    );
+    let refused = run(&["--cutover"]).await.unwrap();
+    let all = support::cli::text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("GRANT pg_signal_backend") && all.contains(&app),
+        "{all}"
+    );
+    assert!(all.contains("nothing was changed"), "{all}");
+    assert_eq!(fence_state(&db).await, (None, None));
+
+    s.execute(
+        "postgres",
+        &format!("GRANT pg_signal_backend TO {}", quote_ident(&admin)),
+    )
+    .await;
+    let cut = run(&["--cutover", "--max-downtime", "60s"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    handle.await.unwrap();
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(0), "{all}");
+    let c = &json(&cut)["databases"][0]["cutover"];
+    assert_eq!(c["outcome"], "switched", "{all}");
+    assert_eq!(c["fence"]["roles"][0], owner.as_str(), "{all}");
+    assert!(c["fence"]["sessions_ended"].as_u64().unwrap() >= 1, "{all}");
+    eprintln!(
+        "managed-like source: write-unavailable window {} s",
+        c["write_unavailable_seconds"]
+    );
+    assert!(load.read_only.load(Ordering::Relaxed) >= 1);
+    let committed = load.committed.lock().unwrap().clone();
+    let ids = committed
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        count(
+            t,
+            &db,
+            &format!("SELECT count(*) FROM public.orders WHERE id IN ({ids})")
+        )
+        .await,
+        committed.len() as i64
+    );
+    let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
+    assert_eq!(
+        s.query_strings(&db, sum).await,
+        t.query_strings(&db, sum).await
+    );
+    // The admin lifts its own fence.
+    let un = run(&["--unfence"]).await.unwrap();
+    assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
+    assert_eq!(fence_state(&db).await, (None, None));
+}

@@ -526,10 +526,7 @@ mod tests {
         .replication;
         let co = r.cutover.unwrap();
         assert_eq!(co.max_lag, 1 << 20);
-        assert_eq!(
-            co.max_downtime,
-            Some(std::time::Duration::from_millis(500))
-        );
+        assert_eq!(co.max_downtime, Some(std::time::Duration::from_millis(500)));
         assert_eq!(co.fence_roles, Some(vec!["app".into(), "web".into()]));
         assert_eq!(r.max_replication_lag, Some(0));
         assert!(o(&["--cutover", "--max-downtime", "0"]).is_err());
@@ -540,7 +537,12 @@ mod tests {
             &["--max-downtime", "30s"][..],
             &["--fence-roles", "app"][..],
             &["--cutover-max-lag", "1MB"][..],
-            &["--cutover", "--stop-replication", "--max-replication-lag", "0"][..],
+            &[
+                "--cutover",
+                "--stop-replication",
+                "--max-replication-lag",
+                "0",
+            ][..],
             &["--unfence", "--cutover"][..],
             &["--unfence", "--cleanup"][..],
         ] {
@@ -553,7 +555,10 @@ mod tests {
             parse_duration("30ms"),
             Ok(std::time::Duration::from_millis(30))
         );
-        assert_eq!(parse_duration("2m"), Ok(std::time::Duration::from_secs(120)));
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
         assert!(parse_duration("5 weeks").is_err());
     }
 

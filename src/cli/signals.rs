@@ -144,7 +144,10 @@ mod tests {
         let cmd = unfence_command(&args);
         assert!(cmd.ends_with(" --unfence"), "{cmd}");
         assert!(cmd.contains("src/db") && cmd.contains("host=tgt"), "{cmd}");
-        assert!(!cmd.contains("secret") && !cmd.contains("--mangle"), "{cmd}");
+        assert!(
+            !cmd.contains("secret") && !cmd.contains("--mangle"),
+            "{cmd}"
+        );
         // Nothing fenced by this process: nothing said.
         assert_eq!(fence_left_message(&cmd), "");
     }

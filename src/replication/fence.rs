@@ -327,17 +327,36 @@ pub async fn readiness(
     })
 }
 
-/// Sessions of `roles` in `db` that started before `since` (a timestamptz as text), without
-/// our own: `in_flight` counts those inside a transaction.
-const FENCED_SESSIONS: &str = "FROM pg_catalog.pg_stat_activity a
-      WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid()
-        AND a.backend_type = 'client backend' AND a.usename = ANY($2)
-        AND a.backend_start < $3::text::timestamptz";
+/// The sessions of `roles` in `db`, without our own and the walsenders. Only what every user
+/// may see of another role's session is used (its pid and user name: `pg_stat_activity` hides
+/// `backend_start`, `state` and `xact_start` from a user with only `pg_signal_backend`).
+const FENCED_PIDS: &str = "SELECT a.pid FROM pg_catalog.pg_stat_activity a
+      WHERE a.datname = $1 AND a.usename = ANY($2) AND a.pid <> pg_catalog.pg_backend_pid()
+        AND (a.backend_type IS NULL OR a.backend_type = 'client backend')
+        AND a.pid NOT IN (SELECT r.pid FROM pg_catalog.pg_stat_replication r)";
+
+/// How many of `pids` have a transaction in flight that wrote (holds its transaction id's
+/// lock: `pg_locks` shows every session's locks to every user).
+const WRITING: &str = "SELECT count(DISTINCT l.pid) FROM pg_catalog.pg_locks l
+      WHERE l.pid = ANY($1) AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
+        AND l.granted";
+
+async fn fenced_pids(src: &Session, db: &str, roles: &[String]) -> Result<Vec<i32>> {
+    Ok(src
+        .query(FENCED_PIDS, &[&db, &roles])
+        .await
+        .map_err(|e| on_src(e, db))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
 
 /// Applies the fence planned by [`readiness`]: the record and the setting in one transaction,
 /// then, after waiting at most `drain` for their transactions in flight, ends the sessions of
-/// the fenced roles that started before it. On an error after the setting committed, the
-/// caller lifts the fence ([`lift`]).
+/// the fenced roles that existed when it committed. Sessions that start later are read-only;
+/// the few of them that are in the list taken just after the commit are ended too, which
+/// costs them a reconnection. On an error after the setting committed, the caller lifts the
+/// fence ([`lift`]).
 pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<Applied> {
     let db = plan.database.as_str();
     let record = serde_json::to_string(&plan.record).expect("record serializes");
@@ -357,59 +376,90 @@ pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<A
         return Err(on_src(e, db).context("the fence could not be applied; nothing was changed"));
     }
     registry().push(db.to_owned());
-    // New sessions from now on are read-only: only older ones are ended.
-    let since: String = src
-        .query_one("SELECT pg_catalog.clock_timestamp()::text", &[])
-        .await
-        .map_err(|e| on_src(e, db))?
-        .get(0);
+    // Every session that can write started before the commit and is listed now (a backend is
+    // listed before it runs a statement); a second look a moment later catches one that was
+    // still starting.
+    let mut pids = fenced_pids(src, db, &plan.session_roles).await?;
     let started = Instant::now();
     let mut in_flight: i64;
+    let mut second_look = false;
     loop {
         in_flight = src
-            .query_one(
-                &format!("SELECT count(*) {FENCED_SESSIONS} AND a.xact_start IS NOT NULL"),
-                &[&db, &plan.session_roles, &since],
-            )
+            .query_one(WRITING, &[&pids])
             .await
             .map_err(|e| on_src(e, db))?
             .get(0);
-        if in_flight == 0 || started.elapsed() >= drain {
+        if !second_look && started.elapsed() >= Duration::from_millis(20) {
+            second_look = true;
+            for p in fenced_pids(src, db, &plan.session_roles).await? {
+                if !pids.contains(&p) {
+                    pids.push(p);
+                }
+            }
+            continue;
+        }
+        if (in_flight == 0 && second_look) || started.elapsed() >= drain {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20).min(drain)).await;
+        tokio::time::sleep(Duration::from_millis(10).min(drain)).await;
+    }
+    if !second_look {
+        for p in fenced_pids(src, db, &plan.session_roles).await? {
+            if !pids.contains(&p) {
+                pids.push(p);
+            }
+        }
     }
     let drain_seconds = started.elapsed().as_secs_f64();
     let mut ended = 0u64;
+    let mut signalled: Vec<i32> = Vec::new();
     let ending = Instant::now();
     loop {
-        let row = src
-            .query_one(
-                &format!(
-                    "SELECT count(*), count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(a.pid)) {FENCED_SESSIONS}"
-                ),
-                &[&db, &plan.session_roles, &since],
+        let alive: Vec<i32> = src
+            .query(
+                "SELECT a.pid FROM pg_catalog.pg_stat_activity a WHERE a.pid = ANY($1)",
+                &[&pids],
             )
             .await
-            .map_err(|e| on_src(e, db))?;
-        let (left, now_ended): (i64, i64) = (row.get(0), row.get(1));
-        ended += now_ended as u64;
-        if left == 0 {
+            .map_err(|e| on_src(e, db))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if alive.is_empty() {
             break;
+        }
+        let fresh: Vec<i32> = alive
+            .iter()
+            .copied()
+            .filter(|p| !signalled.contains(p))
+            .collect();
+        if !fresh.is_empty() {
+            let n: i64 = src
+                .query_one(
+                    "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(p))
+                       FROM unnest($1::int4[]) p",
+                    &[&fresh],
+                )
+                .await
+                .map_err(|e| on_src(e, db))?
+                .get(0);
+            ended += n as u64;
+            signalled.extend(fresh);
         }
         if ending.elapsed() >= Duration::from_secs(10) {
             return Err(Error::new(
                 ErrorKind::Sql,
-                format!("{left} sessions of the fenced roles did not end within 10 s"),
+                format!(
+                    "{} sessions of the fenced roles did not end within 10 s",
+                    alive.len()
+                ),
             )
             .with_side(Side::Source)
             .with_database(db));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(Applied {
-        // A session signalled twice before it ended is counted once per signal: close enough
-        // for a report, exact for the common case of one round.
         sessions_ended: ended,
         drain_seconds,
         in_flight_at_end: in_flight as u64,
