@@ -295,6 +295,10 @@ pub struct MigrateResult {
     pub roles: Vec<RoleResult>,
     pub databases: Vec<DatabaseResult>,
     pub warnings: Vec<Warning>,
+    /// `--cutover --validate`: what a fenced cut-over would do now, per replicating database
+    /// (see [`crate::replication::dry_run::DryRun`] for the field names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cutover_dry_run: Vec<crate::replication::dry_run::DryRun>,
 }
 
 impl MigrateResult {

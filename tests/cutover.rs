@@ -247,6 +247,29 @@ async fn fenced_cutover_under_a_write_load_loses_no_write_and_reports_the_window
         before > 20,
         "the load should write before the cut-over ({before})"
     );
+    // The dry run: ready, the application's session named, nothing changed.
+    let dry = pg_migrate_async(&db, &["--cutover", "--validate"]).await;
+    let all = support::cli::text(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{all}");
+    let d = &json(&dry)["cutover_dry_run"][0];
+    assert_eq!(d["ready"], true, "{all}");
+    assert_eq!(d["session_roles"][0], role.as_str(), "{all}");
+    assert!(d["sessions"].as_u64().unwrap() >= 1, "{all}");
+    assert!(d["estimated_window_seconds"].as_f64().is_some(), "{all}");
+    assert!(
+        all.contains("Cut-over dry run (nothing was changed)"),
+        "{all}"
+    );
+    eprintln!("{}", String::from_utf8_lossy(&dry.stderr));
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
+    assert_eq!(
+        load.ended.load(Ordering::Relaxed),
+        0,
+        "the dry run ends no session"
+    );
     let started = Instant::now();
     let cut = pg_migrate_async(&db, &["--cutover", "--max-downtime", "60s", "--verify"]).await;
     let took = started.elapsed();
@@ -699,6 +722,18 @@ async fn a_managed_like_source_is_fenced_with_the_admins_privileges_or_refused_n
         load.committed.lock().unwrap().len() > 5,
         "the application writes: {:?}",
         load.other.lock().unwrap()
+    );
+    let dry = run(&["--cutover", "--validate"]).await.unwrap();
+    let all = support::cli::text(&dry);
+    assert_eq!(dry.status.code(), Some(2), "{all}");
+    let d = &json(&dry)["cutover_dry_run"][0];
+    assert_eq!(d["ready"], false, "{all}");
+    assert!(
+        d["refusal"]
+            .as_str()
+            .unwrap()
+            .contains("GRANT pg_signal_backend"),
+        "{all}"
     );
     let refused = run(&["--cutover"]).await.unwrap();
     let all = support::cli::text(&refused);

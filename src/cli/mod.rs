@@ -231,8 +231,10 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     let span = tracing::info_span!("migration", id = %opts.migration_id);
     let _enter = span.enter();
     let validate_only = opts.mode == RunMode::Validate;
+    // --cutover --validate: the cut-over's dry run, after preflight.
+    let dry_run = (validate_only && parsed.cutover).then(|| opts.clone());
     let job = PgMigrate::new(opts);
-    let result = match runtime.block_on(job.run()) {
+    let mut result = match runtime.block_on(job.run()) {
         RunOutput::Ddl(ddl) => {
             let out = ddl_out.expect("--print-ddl gives the DDL mode and its output");
             return match ddl {
@@ -252,10 +254,40 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         RunOutput::Result(r) => r,
     };
     let mut report = String::new();
+    let mut refused_cutover = false;
+    if let Some(o) = dry_run {
+        match runtime.block_on(crate::replication::dry_run::dry_run_all(
+            &o.source,
+            &o.target,
+            &o.only_dbs,
+            &o.filtered_dbs,
+            &o.replication,
+        )) {
+            Ok(d) => {
+                refused_cutover = d.iter().any(|d| !d.ready);
+                result.cutover_dry_run = d;
+            }
+            Err(e) => {
+                eprintln!("pg_migrate: the cut-over's dry run failed: {e}");
+                refused_cutover = true;
+            }
+        }
+    }
     if validate_only {
         render_findings(&mut report, &result.validation);
-        if result.validation.ok {
+        if !result.cutover_dry_run.is_empty() {
+            report.push_str("Cut-over dry run (nothing was changed):\n");
+            for d in &result.cutover_dry_run {
+                report.push_str(&format!("  {}\n", d.describe()));
+            }
+        } else if parsed.cutover {
+            report.push_str("Cut-over dry run: no database replicates, nothing to cut over.\n");
+        }
+        if result.validation.ok && !refused_cutover {
             report.push_str("Preflight passed.\n");
+        } else if result.validation.ok {
+            report
+                .push_str("Preflight passed, but the cut-over would be refused now (see above).\n");
         } else {
             report.push_str("Preflight failed: fix the errors above and run again.\n");
         }
@@ -294,6 +326,9 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             exit_code(&result, validate_only)
         );
         return EXIT_OUTPUT;
+    }
+    if refused_cutover {
+        return EXIT_INVALID;
     }
     exit_code(&result, validate_only)
 }

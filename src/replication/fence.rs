@@ -341,7 +341,7 @@ const WRITING: &str = "SELECT count(DISTINCT l.pid) FROM pg_catalog.pg_locks l
       WHERE l.pid = ANY($1) AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
         AND l.granted";
 
-async fn fenced_pids(src: &Session, db: &str, roles: &[String]) -> Result<Vec<i32>> {
+pub(super) async fn fenced_pids(src: &Session, db: &str, roles: &[String]) -> Result<Vec<i32>> {
     Ok(src
         .query(FENCED_PIDS, &[&db, &roles])
         .await

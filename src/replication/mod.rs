@@ -112,6 +112,7 @@
 
 pub mod adopt;
 mod cutover;
+pub mod dry_run;
 mod earlier_run;
 pub mod fallback;
 pub mod fence;
