@@ -516,7 +516,8 @@ async fn a_cutover_over_its_max_downtime_lifts_the_fence_and_keeps_replicating()
 
 /// The barrier cannot be reached while the target's apply worker waits on a lock: a bound of
 /// 2 s aborts after 2 s waiting for it; a run interrupted (SIGTERM) while it waits lifts the
-/// fence before it exits; either way the replication goes on once the lock is gone.
+/// fence before it exits; after a SIGKILL `--unfence` lifts it from its record; either way the
+/// replication goes on once the lock is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
     let (s, t) = (support::source(), support::target());
@@ -607,6 +608,47 @@ async fn an_unreachable_barrier_aborts_and_an_interrupt_lifts_the_fence() {
         replication_objects(&db).await,
         2,
         "replication keeps running"
+    );
+
+    // SIGKILL once the fence is on: nothing can lift it but --unfence, from its record.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args([
+            "-s",
+            &src,
+            "-t",
+            &tgt,
+            "--only-db",
+            &db,
+            "--replication-timeout",
+            "120",
+            "--cutover",
+        ])
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fence_state(&db).await.0.is_none() {
+        assert!(Instant::now() < deadline, "the cut-over does not fence");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (settings, comment) = fence_state(&db).await;
+    assert_eq!(
+        settings.as_deref(),
+        Some("default_transaction_read_only=on")
+    );
+    assert!(comment.unwrap().starts_with("db-migrate fence: "));
+    let un = pg_migrate_async(&db, &["--unfence"]).await;
+    assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
     );
 
     // The lock gone, the load's writes (from before, during and after) reach the target.
