@@ -803,8 +803,9 @@ async fn a_managed_like_source_is_fenced_with_the_admins_privileges_or_refused_n
     assert_eq!(c["fence"]["roles"][0], owner.as_str(), "{all}");
     assert!(c["fence"]["sessions_ended"].as_u64().unwrap() >= 1, "{all}");
     eprintln!(
-        "managed-like source: write-unavailable window {} s",
-        c["write_unavailable_seconds"]
+        "managed-like source: write-unavailable window {} s\n{}",
+        c["write_unavailable_seconds"],
+        String::from_utf8_lossy(&cut.stderr)
     );
     assert!(load.read_only.load(Ordering::Relaxed) >= 1);
     let committed = load.committed.lock().unwrap().clone();
