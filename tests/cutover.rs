@@ -833,3 +833,33 @@ async fn a_managed_like_source_is_fenced_with_the_admins_privileges_or_refused_n
     assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
     assert_eq!(fence_state(&db).await, (None, None));
 }
+
+/// `--cutover` in the first run: the copy, then at once the fenced cut-over (the orchestrator's
+/// in-run path, not the earlier run's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_with_cutover_copies_then_fences_and_switches() {
+    let (s, t) = (support::source(), support::target());
+    let (db, _role, _pw) = app_database("cutover first ").await;
+    let out = pg_migrate_async(&db, &["--cutover", "--max-downtime", "60s"]).await;
+    let all = support::cli::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let entry = &json(&out)["databases"][0];
+    assert_eq!(entry["status"], "done", "{all}");
+    assert_eq!(entry["cutover"]["outcome"], "switched", "{all}");
+    assert_eq!(replication_objects(&db).await, 0);
+    let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
+    assert_eq!(
+        s.query_strings(&db, sum).await,
+        t.query_strings(&db, sum).await
+    );
+    assert_eq!(
+        fence_state(&db).await.0.as_deref(),
+        Some("default_transaction_read_only=on")
+    );
+    let un = pg_migrate_async(&db, &["--unfence"]).await;
+    assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
+}
