@@ -863,3 +863,92 @@ async fn a_first_run_with_cutover_copies_then_fences_and_switches() {
         (None, Some("the shop's db".to_owned()))
     );
 }
+
+/// `--fail-back-ready`: the cut-over ends with reverse replication; writes on the new server
+/// (inserts, updates, deletes) reach the old one, which stays fenced for the applications;
+/// `--cleanup` removes the reverse objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_back_ready_carries_the_targets_writes_to_the_fenced_source() {
+    let (s, t) = (support::source(), support::target());
+    let (db, role, pw) = app_database("cutover failback ").await;
+    let first = pg_migrate_async(&db, &[]).await;
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+    let (stop, load, handle) = start_load(s, &db, &role, &pw);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cut = pg_migrate_async(
+        &db,
+        &["--cutover", "--max-downtime", "60s", "--fail-back-ready"],
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    handle.await.unwrap();
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(0), "{all}");
+    let c = &json(&cut)["databases"][0]["cutover"];
+    assert_eq!(c["outcome"], "switched", "{all}");
+    assert!(steps(c).contains(&"fail-back ready".to_owned()), "{all}");
+    eprintln!("{}", String::from_utf8_lossy(&cut.stderr));
+    let committed = load.committed.lock().unwrap().len() as i64;
+    assert!(committed > 0);
+
+    // The application moves to the target and writes there.
+    t.execute(
+        &db,
+        "INSERT INTO public.orders (n, note) SELECT g, 'on the target' FROM generate_series(1, 50) g;
+         UPDATE public.orders SET note = 'changed on the target' WHERE id <= 10;
+         DELETE FROM public.orders WHERE id BETWEEN 11 AND 20;",
+    )
+    .await;
+    let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
+    let want = t.query_strings(&db, sum).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.query_strings(&db, sum).await != want {
+        assert!(
+            Instant::now() < deadline,
+            "the target's writes do not reach the source"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The old server stays fenced for the application.
+    let (client, conn) = tokio_postgres::connect(&s.uri(&role, &pw, &db), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let e = client
+        .execute("INSERT INTO public.orders (n) VALUES (-3)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
+    );
+
+    // --cleanup removes the reverse objects on both sides.
+    let fb_objects = async || {
+        count(
+            s,
+            &db,
+            "SELECT count(*) FROM pg_subscription WHERE subname LIKE 'aiven\\_db\\_migrate\\_fb\\_%'",
+        )
+        .await
+            + count(
+                t,
+                &db,
+                "SELECT (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'aiven\\_db\\_migrate\\_fb\\_%')
+                      + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'aiven\\_db\\_migrate\\_fb\\_%')",
+            )
+            .await
+    };
+    assert_eq!(fb_objects().await, 3);
+    let cleanup = pg_migrate_async(&db, &["--cleanup"]).await;
+    let all = support::cli::text(&cleanup);
+    assert_eq!(cleanup.status.code(), Some(0), "{all}");
+    assert_eq!(fb_objects().await, 0, "{all}");
+    let un = pg_migrate_async(&db, &["--unfence"]).await;
+    assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
+}

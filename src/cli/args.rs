@@ -172,6 +172,11 @@ pub struct PgArgs {
     /// that own or may write the migrated tables, and those with their privileges).
     #[arg(long = "fence-roles", value_name = "ROLES", requires = "cutover")]
     pub fence_roles: Option<String>,
+    /// With --cutover: end with reverse replication from the target to the source (publication
+    /// and slot on the target, subscription on the source, from the barrier on), so the old
+    /// server receives every write made on the new one; --cleanup removes it.
+    #[arg(long = "fail-back-ready", requires = "cutover")]
+    pub fail_back_ready: bool,
     /// Only lift the fence an earlier --cutover left on the source (the databases' setting and
     /// comment as they were before it); takes -s, -t, --only-db, -f and --json.
     #[arg(

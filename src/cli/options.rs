@@ -132,6 +132,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if a.cutover {
                     let mut co = crate::replication::fence::CutoverOptions {
                         max_downtime: a.max_downtime,
+                        fail_back_ready: a.fail_back_ready,
                         ..Default::default()
                     };
                     if let Some(lag) = a.cutover_max_lag {

@@ -257,6 +257,20 @@ async fn fenced(
             };
             // The switch itself is never cut short: a half-dropped subscription with the fence
             // lifted would leave both servers writable.
+            // The reverse replication is not cut short either: half of it with the fence
+            // lifted could send the forward changes back.
+            let r = match r {
+                Ok(Some(AfterFence::Ready)) if co.fail_back_ready => {
+                    match fail_back_ready(c, &names.publication).await {
+                        Ok(done) => {
+                            tl.step("fail-back ready", Some(done));
+                            Ok(Some(AfterFence::Ready))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                r => r,
+            };
             match r {
                 Ok(Some(AfterFence::Ready)) => match switch(c, outcome).await {
                     Ok(note) => {
@@ -423,6 +437,14 @@ async fn after_fence(
         }
     }
     Ok(AfterFence::Ready)
+}
+
+/// `--fail-back-ready`: the reverse replication, at the barrier ([`super::failback`]).
+async fn fail_back_ready(c: &CutOver<'_>, publication: &str) -> Result<String> {
+    let tables = super::failback::published_tables(c.src, publication)
+        .await
+        .map_err(|e| on_source(e, c.dbname))?;
+    super::failback::set_up(c.pair, c.src, c.tgt, &tables).await
 }
 
 /// Why a database is not ready for the fence, and what to do.

@@ -56,6 +56,9 @@ pub struct CutoverOptions {
     pub fence_roles: Option<Vec<String>>,
     /// The bound on waiting for transactions in flight before ending sessions.
     pub drain: Duration,
+    /// `--fail-back-ready`: end with reverse replication from the target to the source
+    /// (`failback.rs`).
+    pub fail_back_ready: bool,
 }
 
 impl Default for CutoverOptions {
@@ -65,6 +68,7 @@ impl Default for CutoverOptions {
             max_downtime: None,
             fence_roles: None,
             drain: DEFAULT_DRAIN,
+            fail_back_ready: false,
         }
     }
 }
