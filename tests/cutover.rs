@@ -952,3 +952,107 @@ async fn fail_back_ready_carries_the_targets_writes_to_the_fenced_source() {
     let un = pg_migrate_async(&db, &["--unfence"]).await;
     assert_eq!(un.status.code(), Some(0), "{}", support::cli::text(&un));
 }
+
+/// `--fail-back` after `--fail-back-ready`: the application wrote on the target; the switch back
+/// fences the target, carries its last writes and sequences to the source, drops the reverse
+/// objects and lifts the source's fence; the target stays fenced until `--unfence`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_back_switches_back_to_the_source_with_no_write_lost() {
+    let (s, t) = (support::source(), support::target());
+    let (db, role, pw) = app_database("cutover back ").await;
+    let first = pg_migrate_async(&db, &[]).await;
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+    let cut = pg_migrate_async(&db, &["--cutover", "--fail-back-ready"]).await;
+    assert_eq!(cut.status.code(), Some(0), "{}", support::cli::text(&cut));
+
+    // The application on the target (its migrated role given its password), writing while
+    // the fail-back runs.
+    t.execute(
+        "postgres",
+        &format!(
+            "ALTER ROLE {} PASSWORD {}",
+            quote_ident(&role),
+            quote_literal(&pw)
+        ),
+    )
+    .await;
+    let (stop, load, handle) = start_load(t, &db, &role, &pw);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let back = pg_migrate_async(&db, &["--fail-back", "--max-downtime", "60s", "--verify"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    handle.await.unwrap();
+    let all = support::cli::text(&back);
+    assert_eq!(back.status.code(), Some(0), "{all}");
+    eprintln!("{}", String::from_utf8_lossy(&back.stderr));
+    let v = json(&back);
+    let entry = &v["fail_back"][0];
+    assert_eq!(entry["status"], "done", "{all}");
+    assert_eq!(entry["cutover"]["outcome"], "switched", "{all}");
+    assert_eq!(entry["verify"]["status"], "equal", "{all}");
+    assert!(
+        entry["cutover"]["fence"]["sessions_ended"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{all}"
+    );
+    assert!(
+        load.read_only.load(Ordering::Relaxed) >= 1,
+        "the target is fenced"
+    );
+    // Every write committed on the target is on the source; the tables are equal.
+    let committed = load.committed.lock().unwrap().clone();
+    assert!(!committed.is_empty());
+    let ids = committed
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        count(
+            s,
+            &db,
+            &format!("SELECT count(*) FROM public.orders WHERE id IN ({ids})")
+        )
+        .await,
+        committed.len() as i64
+    );
+    let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
+    assert_eq!(
+        s.query_strings(&db, sum).await,
+        t.query_strings(&db, sum).await
+    );
+    // Sequences came back; the source is writable again; the target stays fenced.
+    let q = "SELECT last_value::text FROM public.orders_id_seq";
+    assert_eq!(s.query_strings(&db, q).await, t.query_strings(&db, q).await);
+    assert_eq!(
+        fence_state(&db).await,
+        (None, Some("the shop's db".to_owned()))
+    );
+    let (client, conn) = tokio_postgres::connect(&s.uri(&role, &pw, &db), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .execute("INSERT INTO public.orders (n) VALUES (-4)", &[])
+        .await
+        .expect("the source takes writes after the fail-back");
+    let target_setting = "SELECT (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting
+                            WHERE setdatabase = d.oid AND setrole = 0)
+                            FROM pg_database d WHERE datname = current_database()";
+    assert_eq!(
+        t.query_strings(&db, target_setting).await[0][0].as_deref(),
+        Some("default_transaction_read_only=on")
+    );
+    let un = pg_migrate_async(&db, &["--unfence"]).await;
+    let all = support::cli::text(&un);
+    assert_eq!(un.status.code(), Some(0), "{all}");
+    assert_eq!(json(&un)["unfenced"][0]["server"], "target", "{all}");
+    assert_eq!(t.query_strings(&db, target_setting).await[0][0], None);
+}

@@ -161,24 +161,36 @@ pub struct PgArgs {
         conflicts_with_all = ["stop_replication", "dump_only", "schema_only"]
     )]
     pub cutover: bool,
-    /// With --cutover: the fence is not applied while the lag is above SIZE (default 16MB).
-    #[arg(long = "cutover-max-lag", value_name = "SIZE", requires = "cutover", value_parser = parse_size)]
+    /// With --cutover or --fail-back: the fence is not applied while the lag is above SIZE
+    /// (default 16MB).
+    #[arg(long = "cutover-max-lag", value_name = "SIZE", value_parser = parse_size)]
     pub cutover_max_lag: Option<u64>,
-    /// With --cutover: abort (lift the fence as it was, keep replicating, exit 1) when the
-    /// switch is not reached within DURATION after the fence (e.g. 500ms, 30s, 2m).
-    #[arg(long = "max-downtime", value_name = "DURATION", requires = "cutover", value_parser = parse_duration)]
+    /// With --cutover or --fail-back: abort (lift the fence as it was, keep replicating, exit
+    /// 1) when the switch is not reached within DURATION after the fence (e.g. 500ms, 30s, 2m).
+    #[arg(long = "max-downtime", value_name = "DURATION", value_parser = parse_duration)]
     pub max_downtime: Option<std::time::Duration>,
-    /// With --cutover: comma-separated roles whose sessions the fence ends (default: the roles
-    /// that own or may write the migrated tables, and those with their privileges).
-    #[arg(long = "fence-roles", value_name = "ROLES", requires = "cutover")]
+    /// With --cutover or --fail-back: comma-separated roles whose sessions the fence ends
+    /// (default: the roles that own or may write the migrated tables, and those with their
+    /// privileges).
+    #[arg(long = "fence-roles", value_name = "ROLES")]
     pub fence_roles: Option<String>,
     /// With --cutover: end with reverse replication from the target to the source (publication
     /// and slot on the target, subscription on the source, from the barrier on), so the old
     /// server receives every write made on the new one; --cleanup removes it.
     #[arg(long = "fail-back-ready", requires = "cutover")]
     pub fail_back_ready: bool,
-    /// Only lift the fence an earlier --cutover left on the source (the databases' setting and
-    /// comment as they were before it); takes -s, -t, --only-db, -f and --json.
+    /// Only switch back to the source a database whose --fail-back-ready replication runs: the
+    /// fenced cut-over in the reverse direction (the target fenced, sequences and the reverse
+    /// objects as in --cutover), then the source's fence lifted; takes -s, -t, --only-db, -f,
+    /// --json, --verify and the --cutover knobs.
+    #[arg(
+        long = "fail-back",
+        conflicts_with_all = ["cutover", "unfence", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"]
+    )]
+    pub fail_back: bool,
+    /// Only lift the fences an earlier --cutover (on the source) or --fail-back (on the
+    /// target) left (the databases' setting and comment as they were before it); takes -s, -t,
+    /// --only-db, -f and --json.
     #[arg(
         long = "unfence",
         conflicts_with_all = ["cutover", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"]

@@ -203,6 +203,9 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     if parsed.unfence {
         return unfence(&runtime, &opts, json_out);
     }
+    if parsed.fail_back {
+        return fail_back(&runtime, &opts, json_out);
+    }
     // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
     // were interrupted marked failed, and a non-zero exit code.
     let cancel = opts.cancel.clone();
@@ -340,25 +343,32 @@ fn unfence(
     opts: &MigrateOptions,
     json_out: Option<crate::output::Output>,
 ) -> i32 {
-    let found = runtime.block_on(crate::replication::fence::unfence(
-        &opts.source,
-        &opts.only_dbs,
-        &opts.filtered_dbs,
-    ));
-    let lifted = match found {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("pg_migrate: --unfence: {e}");
-            return EXIT_DB_FAILED;
+    // The source after --cutover, the target after --fail-back.
+    let mut lifted = Vec::new();
+    for (server, conninfo) in [("source", &opts.source), ("target", &opts.target)] {
+        match runtime.block_on(crate::replication::fence::unfence(
+            server,
+            conninfo,
+            &opts.only_dbs,
+            &opts.filtered_dbs,
+        )) {
+            Ok(l) => lifted.extend(l),
+            Err(e) => {
+                eprintln!("pg_migrate: --unfence on the {server}: {e}");
+                return EXIT_DB_FAILED;
+            }
         }
-    };
+    }
     if lifted.is_empty() {
-        eprintln!("No fence recorded on the source for the selected databases: nothing to lift.");
+        eprintln!(
+            "No fence recorded on the source or the target for the selected databases: nothing to lift."
+        );
     }
     for u in &lifted {
         eprintln!(
-            "database \"{}\": {}",
+            "database \"{}\" on the {}: {}",
             crate::text::escape_controls(&u.database),
+            u.server,
             crate::text::escape_controls(&u.message)
         );
     }
@@ -374,6 +384,77 @@ fn unfence(
     } else {
         EXIT_DB_FAILED
     }
+}
+
+/// `--fail-back`: the reverse fenced cut-over of every selected database whose
+/// `--fail-back-ready` replication runs. Exit 0 when each switched back (or none had one), 1
+/// otherwise.
+fn fail_back(
+    runtime: &tokio::runtime::Runtime,
+    opts: &MigrateOptions,
+    json_out: Option<crate::output::Output>,
+) -> i32 {
+    let mut ropts = opts.replication.clone();
+    ropts.verify = opts
+        .verify
+        .after_copy
+        .then(|| crate::verify::Settings::of(opts));
+    let found = runtime.block_on(crate::replication::failback::fail_back_all(
+        &opts.source,
+        &opts.target,
+        &opts.only_dbs,
+        &opts.filtered_dbs,
+        &ropts,
+        opts.cancel.clone(),
+    ));
+    let done = match found {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("pg_migrate: --fail-back: {e}");
+            return EXIT_DB_FAILED;
+        }
+    };
+    if done.is_empty() {
+        eprintln!("No fail-back replication (--fail-back-ready) found for the selected databases.");
+    }
+    let mut ok = true;
+    let mut entries = Vec::new();
+    for (db, r) in &done {
+        let name = crate::text::escape_controls(db);
+        match r {
+            Ok(o) => {
+                ok &= o.status == crate::report::DbStatus::Done;
+                eprintln!(
+                    "database \"{name}\": {}",
+                    crate::text::escape_controls(&o.message)
+                );
+                let mut block = String::new();
+                if let Some(c) = &o.cutover {
+                    c.render(&mut block, db);
+                }
+                eprint!("{block}");
+                entries.push(serde_json::json!({
+                    "dbname": db, "status": o.status, "message": o.message,
+                    "cutover": o.cutover, "verify": o.verify,
+                }));
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("database \"{name}\": fail-back failed: {e}");
+                entries.push(serde_json::json!({
+                    "dbname": db, "status": "failed", "message": e.to_string(),
+                }));
+            }
+        }
+    }
+    if let Some(out) = json_out {
+        let doc = serde_json::json!({ "migration_id": opts.migration_id, "fail_back": entries });
+        if let Err(e) = out.write((doc.to_string() + "\n").as_bytes()) {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_OUTPUT;
+        }
+    }
+    if ok { EXIT_OK } else { EXIT_DB_FAILED }
 }
 
 /// Runs `db-migrate <command> ...`: `pg` (a migration) or `status` (what the migrations

@@ -129,7 +129,16 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if let Some(t) = a.replication_timeout {
                     r.replication_timeout = t;
                 }
-                if a.cutover {
+                if !(a.cutover || a.fail_back)
+                    && (a.max_downtime.is_some()
+                        || a.fence_roles.is_some()
+                        || a.cutover_max_lag.is_some())
+                {
+                    return Err(Error::config(
+                        "--max-downtime, --fence-roles and --cutover-max-lag are for a fenced cut-over: add --cutover (or --fail-back)",
+                    ));
+                }
+                if a.cutover || a.fail_back {
                     let mut co = crate::replication::fence::CutoverOptions {
                         max_downtime: a.max_downtime,
                         fail_back_ready: a.fail_back_ready,
@@ -154,8 +163,10 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                     }
                     // The run waits for this lag first (bounded by --replication-timeout),
                     // unless --max-replication-lag names another.
-                    r.max_replication_lag = r.max_replication_lag.or(Some(co.max_lag));
-                    r.stop_replication = true;
+                    if a.cutover {
+                        r.max_replication_lag = r.max_replication_lag.or(Some(co.max_lag));
+                        r.stop_replication = true;
+                    }
                     r.cutover = Some(co);
                 }
                 if let Some(c) = &a.subscription_conninfo {
@@ -538,6 +549,19 @@ mod tests {
             &["--max-downtime", "30s"][..],
             &["--fence-roles", "app"][..],
             &["--cutover-max-lag", "1MB"][..],
+        ] {
+            assert!(o(args).is_err(), "{args:?}");
+        }
+        assert!(
+            o(&["--fail-back", "--max-downtime", "30s"])
+                .unwrap()
+                .replication
+                .cutover
+                .is_some()
+        );
+        for args in [
+            &["--fail-back-ready"][..],
+            &["--fail-back", "--cutover"][..],
             &[
                 "--cutover",
                 "--stop-replication",

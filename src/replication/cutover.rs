@@ -25,7 +25,7 @@ use crate::pair::DbPair;
 use crate::report::DbStatus;
 
 /// What a cut-over works with (one struct rather than many arguments).
-pub(super) struct CutOver<'a> {
+pub(crate) struct CutOver<'a> {
     pub pair: &'a DbPair,
     pub opts: &'a ReplicationOptions,
     pub src: &'a Session,
@@ -43,7 +43,7 @@ pub(super) struct CutOver<'a> {
 /// ([`fenced`]); else the unfenced one of `--max-replication-lag 0 --stop-replication`: wait
 /// until the target confirmed the source's current WAL position, sync sequences, verify (with
 /// `--verify`), drop the objects.
-pub(super) async fn cut_over(c: &CutOver<'_>, outcome: &mut ReplicationOutcome) -> Result<()> {
+pub(crate) async fn cut_over(c: &CutOver<'_>, outcome: &mut ReplicationOutcome) -> Result<()> {
     if let Some(co) = &c.opts.cutover {
         return fenced(c, co, outcome).await;
     }
@@ -276,7 +276,7 @@ async fn fenced(
                     Ok(note) => {
                         tl.step(
                             "objects dropped",
-                            Some("subscription, publication and slot dropped: the target is writable".to_owned()),
+                            Some("subscription, publication and slot dropped".to_owned()),
                         );
                         (Ok(Some(Ok(note))), true)
                     }
@@ -331,6 +331,7 @@ async fn fenced(
         write_unavailable_seconds: window.as_secs_f64(),
         fence: Some(summary.clone()),
         steps: tl.steps,
+        reverse: false,
     };
     let window_note = format!("write-unavailable window {:.3} s", window.as_secs_f64());
     outcome.cutover = Some(report);

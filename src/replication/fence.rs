@@ -519,21 +519,24 @@ pub(super) fn keep(db: &str) {
 /// One database [`unfence`] looked at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unfenced {
+    /// `source` or `target` (after `--fail-back` the target is the fenced one).
+    pub server: &'static str,
     pub database: String,
     /// What was put back, or why it could not be.
     pub message: String,
     pub ok: bool,
 }
 
-/// `--unfence`: lifts the fences recorded on the source server (every database whose comment
+/// `--unfence`: lifts the fences recorded on one server (`server` names it in the result) (every database whose comment
 /// holds a fence record, restricted by `only` and `filtered` as `--only-db` and `-f` do),
 /// exactly as recorded. Needs one session to any database of the source.
 pub async fn unfence(
-    source: &ConnInfo,
+    server: &'static str,
+    conninfo: &ConnInfo,
     only: &[String],
     filtered: &[String],
 ) -> Result<Vec<Unfenced>> {
-    let src = crate::conn::connect(source, None).await?;
+    let src = crate::conn::connect(conninfo, None).await?;
     let rows = src
         .query(
             "SELECT d.datname::text, pg_catalog.shobj_description(d.oid, 'pg_database')
@@ -553,6 +556,7 @@ pub async fn unfence(
         let comment: Option<String> = r.get(1);
         let Some(record) = parse_record(comment.as_deref()) else {
             out.push(Unfenced {
+                server,
                 database: db,
                 message: "the fence record in the database's comment cannot be read; reset \
                           default_transaction_read_only and the comment by hand"
@@ -563,11 +567,13 @@ pub async fn unfence(
         };
         match lift(&src, &db, &record).await {
             Ok(done) => out.push(Unfenced {
+                server,
                 database: db,
                 message: format!("fence lifted: {done}"),
                 ok: true,
             }),
             Err(e) => out.push(Unfenced {
+                server,
                 database: db,
                 message: e.to_string(),
                 ok: false,

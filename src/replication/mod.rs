@@ -114,7 +114,7 @@ pub mod adopt;
 mod cutover;
 pub mod dry_run;
 mod earlier_run;
-mod failback;
+pub mod failback;
 pub mod fallback;
 pub mod fence;
 pub mod fingerprint;

@@ -79,6 +79,9 @@ pub struct CutoverReport {
     pub write_unavailable_seconds: f64,
     pub fence: Option<FenceSummary>,
     pub steps: Vec<Step>,
+    /// `--fail-back`: the cut-over ran from the target back to the source (the target fenced).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reverse: bool,
 }
 
 /// Records the steps as they end.
@@ -144,15 +147,26 @@ impl Timeline {
 impl CutoverReport {
     /// The block of the human report.
     pub fn render(&self, out: &mut String, db: &str) {
+        let (writable, fenced) = if self.reverse {
+            ("source", "target")
+        } else {
+            ("target", "source")
+        };
+        let switched = format!("switched, {writable} writable");
         let what = match self.outcome {
-            CutoverEnd::Switched => "switched, target writable",
+            CutoverEnd::Switched => switched.as_str(),
             CutoverEnd::Aborted => "aborted, fence lifted, replication running",
             CutoverEnd::Failed => "failed after the fence, fence lifted, replication running",
             CutoverEnd::Interrupted => "interrupted, fence lifted, replication running",
         };
         let _ = writeln!(
             out,
-            "Cut-over of database \"{}\": {what}; write-unavailable window {:.3} s{}",
+            "{} of database \"{}\": {what}; write-unavailable window {:.3} s{}",
+            if self.reverse {
+                "Fail-back"
+            } else {
+                "Cut-over"
+            },
             crate::text::escape_controls(db),
             self.write_unavailable_seconds,
             self.max_downtime_seconds
@@ -178,7 +192,7 @@ impl CutoverReport {
         {
             let _ = writeln!(
                 out,
-                "  the source stays fenced (read-only for new sessions); to lift it: {}",
+                "  the {fenced} stays fenced (read-only for new sessions); to lift it: {}",
                 f.lift_command
             );
         }
