@@ -929,18 +929,25 @@ async fn fail_back_ready_carries_the_targets_writes_to_the_fenced_source() {
     );
 
     // --cleanup removes the reverse objects on both sides.
+    // This database's reverse objects (pg_subscription and the slots are cluster-wide).
+    let like = format!(
+        "'aiven\\_db\\_migrate\\_fb\\_' || md5({}) || '\\_%'",
+        quote_literal(&db)
+    );
     let fb_objects = async || {
         count(
             s,
             &db,
-            "SELECT count(*) FROM pg_subscription WHERE subname LIKE 'aiven\\_db\\_migrate\\_fb\\_%'",
+            &format!("SELECT count(*) FROM pg_subscription WHERE subname LIKE {like}"),
         )
         .await
             + count(
                 t,
                 &db,
-                "SELECT (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'aiven\\_db\\_migrate\\_fb\\_%')
-                      + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'aiven\\_db\\_migrate\\_fb\\_%')",
+                &format!(
+                    "SELECT (SELECT count(*) FROM pg_publication WHERE pubname LIKE {like})
+                          + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE {like})"
+                ),
             )
             .await
     };
