@@ -36,8 +36,11 @@ async fn app_database(prefix: &str) -> (String, String, String) {
         &format!(
             "CREATE TABLE public.orders (id bigserial PRIMARY KEY, n int NOT NULL, note text);
              CREATE SEQUENCE public.tick;
+             CREATE TABLE public.events (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
              INSERT INTO public.orders (n, note) SELECT g, 'seed' FROM generate_series(1, 500) g;
+             INSERT INTO public.events (v) SELECT 'seed' FROM generate_series(1, 20);
              ALTER TABLE public.orders OWNER TO {r};
+             ALTER TABLE public.events OWNER TO {r};
              ALTER SEQUENCE public.tick OWNER TO {r};",
             r = quote_ident(&role)
         ),
@@ -901,9 +904,19 @@ async fn fail_back_ready_carries_the_targets_writes_to_the_fenced_source() {
         &db,
         "INSERT INTO public.orders (n, note) SELECT g, 'on the target' FROM generate_series(1, 50) g;
          UPDATE public.orders SET note = 'changed on the target' WHERE id <= 10;
-         DELETE FROM public.orders WHERE id BETWEEN 11 AND 20;",
+         DELETE FROM public.orders WHERE id BETWEEN 11 AND 20;
+         INSERT INTO public.events (v) VALUES ('on the target');
+         UPDATE public.events SET v = 'changed on the target' WHERE id = 1;",
     )
     .await;
+    // A GENERATED ALWAYS identity column takes the reverse apply's values.
+    let events = "SELECT string_agg(id || v, ',' ORDER BY id) FROM public.events";
+    let want_events = t.query_strings(&db, events).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.query_strings(&db, events).await != want_events {
+        assert!(Instant::now() < deadline, "events do not reach the source");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let sum = "SELECT count(*)::text || ':' || md5(string_agg(o::text, '|' ORDER BY id)) FROM public.orders o";
     let want = t.query_strings(&db, sum).await;
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -221,6 +221,8 @@ pub async fn fail_back(
     {
         return Ok(None);
     }
+    // A subscription made by a --fail-back-ready a moment ago may not stream yet.
+    super::setup::wait_for_worker(&tgt, &src, db, &names, opts.worker_start_timeout).await?;
     // The reverse direction: the target publishes, the source subscribes.
     let reverse = DbPair::new(
         pair.target(),
