@@ -795,6 +795,16 @@ async fn a_managed_like_source_is_fenced_with_the_admins_privileges_or_refused_n
         &format!("GRANT pg_signal_backend TO {}", quote_ident(&admin)),
     )
     .await;
+    // The admin cannot subscribe on the source: --fail-back-ready is refused before the fence.
+    let refused = run(&["--cutover", "--fail-back-ready"]).await.unwrap();
+    let all = support::cli::text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("--fail-back-ready needs the reverse replication")
+            && all.contains("on the source"),
+        "{all}"
+    );
+    assert_eq!(fence_state(&db).await, (None, None));
     let cut = run(&["--cutover", "--max-downtime", "60s"]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);

@@ -203,6 +203,9 @@ async fn fenced(
         excluded.push(ci.user());
     }
     let plan = fence::readiness(src, dbname, &names.publication, co, &excluded).await?;
+    if co.fail_back_ready {
+        super::failback::check(c.pair, src, tgt).await?;
+    }
     tl.step(
         "readiness",
         Some(format!(

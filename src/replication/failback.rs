@@ -116,6 +116,43 @@ pub(super) async fn set_up(
     r.map_err(|e| e.context("the reverse replication (--fail-back-ready) could not be set up"))
 }
 
+/// Readiness of `--fail-back-ready`, before the fence (nothing changed): the source user can
+/// subscribe on the source, and the target user can create a slot on the target.
+pub(super) async fn check(pair: &DbPair, src: &Session, tgt: &Session) -> Result<()> {
+    let db = pair.source_db();
+    let servers = pair.servers(src, tgt).await?;
+    let subscriber = TargetFacts::read(src, &servers.source)
+        .await
+        .map_err(|e| on_source(e, db))?;
+    let publisher = SourceFacts::read(tgt, &servers.target)
+        .await
+        .map_err(|e| on_target(e, db))?;
+    let mut why = Vec::new();
+    if let Err(w) = subscriber.subscription_via() {
+        why.push(format!("on the source: {w}"));
+    }
+    if !publisher.may_replicate() {
+        why.push(
+            "on the target: the target user may not create a replication slot (it needs the \
+             REPLICATION attribute, a provider admin role or superuser)"
+                .to_owned(),
+        );
+    }
+    if why.is_empty() {
+        return Ok(());
+    }
+    Err(crate::Error::new(
+        crate::error::ErrorKind::Validation,
+        format!(
+            "cut-over refused, nothing was changed (replication keeps running): \
+             --fail-back-ready needs the reverse replication, and {}; drop --fail-back-ready or \
+             grant what is missing",
+            why.join("; ")
+        ),
+    )
+    .with_database(db))
+}
+
 /// The tables `publication` lists on the source, as `(schema, table)`.
 pub(super) async fn published_tables(
     src: &Session,
