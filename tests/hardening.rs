@@ -31,7 +31,7 @@ fn bad(args: &[&str], says: &[&'static str]) -> BadInput {
     }
 }
 
-/// The table of README's "Bad input" section: each input exits 2 before any work with a
+/// The table of docs/reference/bad-input.md: each input exits 2 before any work with a
 /// message naming what is wrong, never panics, and never shows the canary password.
 #[test]
 fn every_bad_input_gets_a_clear_error_and_no_secret() {

@@ -6,150 +6,219 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// The help headings of the flags, in the order `--help` and docs/reference/flags.md show them.
+pub mod heading {
+    pub const CONNECTIONS: &str = "Connections";
+    pub const SELECTION: &str = "Selection";
+    pub const SCHEMA: &str = "Schema, roles and privileges";
+    pub const PREFLIGHT: &str = "Preflight";
+    pub const METHOD: &str = "Method and replication";
+    pub const CUTOVER: &str = "Cut-over";
+    pub const DATA: &str = "Data copy";
+    pub const VERIFICATION: &str = "Verification";
+    pub const RECOVERY: &str = "Recovery";
+    pub const STATUS: &str = "Watching a run";
+    pub const OUTPUT: &str = "Output and logging";
+    pub const COMPATIBILITY: &str = "Compatibility";
+    /// Every heading, in order.
+    pub const ALL: [&str; 12] = [
+        CONNECTIONS,
+        SELECTION,
+        SCHEMA,
+        PREFLIGHT,
+        METHOD,
+        CUTOVER,
+        DATA,
+        VERIFICATION,
+        RECOVERY,
+        STATUS,
+        OUTPUT,
+        COMPATIBILITY,
+    ];
+}
+
+use heading as h;
+
 /// Migrate a PostgreSQL installation (roles, databases) from one server to another.
 #[derive(Debug, Parser)]
 #[command(name = "pg_migrate", version, about, long_about = None)]
 pub struct PgArgs {
     /// Source server: a postgres:// URI or a libpq key=value string.
+    ///
+    /// libpq's environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,
+    /// PGSSLMODE, ...), connection service files and ~/.pgpass fill what it leaves unset. An
+    /// explicit flag wins over SOURCE_SERVICE_URI.
     #[arg(
         short = 's',
         long = "source",
         env = "SOURCE_SERVICE_URI",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = h::CONNECTIONS
     )]
     pub source: Option<String>,
     /// Target server: a postgres:// URI or a libpq key=value string.
+    ///
+    /// The same fallbacks as --source; an explicit flag wins over TARGET_SERVICE_URI.
     #[arg(
         short = 't',
         long = "target",
         env = "TARGET_SERVICE_URI",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = h::CONNECTIONS
     )]
     pub target: Option<String>,
+
     /// Comma-separated source databases to leave out.
-    #[arg(short = 'f', long = "filtered-db")]
+    #[arg(short = 'f', long = "filtered-db", help_heading = h::SELECTION)]
     pub filtered_db: Option<String>,
     /// Comma-separated source databases to migrate; the others are left out.
-    #[arg(long = "only-db")]
+    #[arg(long = "only-db", help_heading = h::SELECTION)]
     pub only_db: Option<String>,
     /// Comma-separated roles to leave out (also -xr).
-    #[arg(long = "excluded-roles")]
+    #[arg(long = "excluded-roles", help_heading = h::SELECTION)]
     pub excluded_roles: Option<String>,
     /// Comma-separated extensions to skip in the checks (also -xe).
-    #[arg(long = "excluded-extensions")]
+    ///
+    /// They are neither checked nor created; the objects that depend on them are skipped with
+    /// warnings.
+    #[arg(long = "excluded-extensions", help_heading = h::SELECTION)]
     pub excluded_extensions: Option<String>,
-    /// More detail in the log (repeat for more).
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Debug logging.
-    #[arg(short = 'd', long = "debug")]
-    pub debug: bool,
-    /// Log lines as text (coloured only on a terminal without NO_COLOR) or one JSON object per
-    /// line (for log collectors).
-    #[arg(long = "log-format", value_enum, default_value = "text")]
-    pub log_format: super::logging::LogFormat,
+    /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
+    /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
+    ///
+    /// Cannot be combined with --skip-table.
+    #[arg(
+        long = "with-table",
+        value_name = "NAME",
+        conflicts_with = "skip_table",
+        help_heading = h::SELECTION
+    )]
+    pub with_table: Vec<String>,
+    /// Migrate every table but these (repeatable, comma-separated; forms as --with-table).
+    #[arg(long = "skip-table", value_name = "NAME", help_heading = h::SELECTION)]
+    pub skip_table: Vec<String>,
+    /// Migrate only the objects of these schemas (repeatable, comma-separated; SCHEMA or
+    /// DB.SCHEMA patterns).
+    #[arg(long = "schema", value_name = "NAME", help_heading = h::SELECTION)]
+    pub schema: Vec<String>,
+    /// Leave out the objects of these schemas (repeatable, comma-separated).
+    #[arg(long = "exclude-schema", value_name = "NAME", help_heading = h::SELECTION)]
+    pub exclude_schema: Vec<String>,
+    /// Create these tables but copy none of their rows (repeatable, comma-separated).
+    #[arg(long = "exclude-table-data", value_name = "NAME", help_heading = h::SELECTION)]
+    pub exclude_table_data: Vec<String>,
+    /// Also migrate the databases and roles of the managed service (rdsadmin, cloudsqladmin,
+    /// azure_maintenance, _aiven...), which are left out by default.
+    #[arg(long = "include-provider-objects", help_heading = h::SELECTION)]
+    pub include_provider_objects: bool,
+
     /// Do not create databases in the target; every source database must already exist there.
-    #[arg(long = "no-createdb")]
+    #[arg(long = "no-createdb", help_heading = h::SCHEMA)]
     pub no_createdb: bool,
+    /// Migrate the schema only (no data).
+    ///
+    /// No replication checks are run; refused with --repl-only.
+    #[arg(long = "schema-only", help_heading = h::SCHEMA)]
+    pub schema_only: bool,
+    /// Write the generated SQL of every database to migrate to FILE ("-" for stdout) for review;
+    /// nothing is written to the target.
+    #[arg(long = "print-ddl", value_name = "FILE", help_heading = h::SCHEMA)]
+    pub print_ddl: Option<String>,
+    /// Leave objects owned by the migration user instead of their source owners.
+    #[arg(long = "no-owner", help_heading = h::SCHEMA)]
+    pub no_owner: bool,
+    /// Do not copy privileges (GRANT/REVOKE).
+    #[arg(long = "no-acl", help_heading = h::SCHEMA)]
+    pub no_acl: bool,
+    /// Do not copy the source's publications (db-migrate's own and subscriptions never are).
+    #[arg(long = "no-publications", help_heading = h::SCHEMA)]
+    pub no_publications: bool,
+    /// JSON file of real role passwords: {"role": "password", ...}.
+    ///
+    /// Without it, roles that can log in get a placeholder password. The passwords become
+    /// SCRAM-SHA-256 verifiers locally; the file may be a pipe, read up to 16 MiB.
+    #[arg(long = "role-passwords", value_name = "FILE", help_heading = h::SCHEMA)]
+    pub role_passwords: Option<PathBuf>,
+
     /// Only run the preflight checks and report them.
-    #[arg(long = "validate")]
+    #[arg(long = "validate", help_heading = h::PREFLIGHT)]
     pub validate: bool,
-    /// Fail when the summed size of the source databases to migrate exceeds BYTES.
+    /// Fail when the summed size of the source databases to migrate exceeds BYTES (-1: no
+    /// limit).
     #[arg(
         long = "dbs-max-total-size",
         value_name = "BYTES",
         allow_negative_numbers = true,
-        value_parser = parse_bytes_or_minus_one
+        value_parser = parse_bytes_or_minus_one,
+        help_heading = h::PREFLIGHT
     )]
     pub dbs_max_total_size: Option<i64>,
     /// Allow a target whose major version is older than the source's.
-    #[arg(long = "skip-db-version-check")]
+    #[arg(long = "skip-db-version-check", help_heading = h::PREFLIGHT)]
     pub skip_db_version_check: bool,
-    /// Show the generated placeholder passwords in the report.
-    #[arg(long = "show-passwords")]
-    pub show_passwords: bool,
-    /// Tag for every log line (default: 4 random characters).
-    #[arg(long = "migration-id")]
-    pub migration_id: Option<String>,
-    /// JSON file of real role passwords: {"role": "password", ...}.
-    #[arg(long = "role-passwords", value_name = "FILE")]
-    pub role_passwords: Option<PathBuf>,
-    /// Write the result as JSON to FILE ("-" for stdout).
-    #[arg(long = "json", value_name = "FILE")]
-    pub json: Option<String>,
-    /// Migrate the schema only (no data).
-    #[arg(long = "schema-only")]
-    pub schema_only: bool,
-    /// Write the generated SQL of every database to migrate to FILE ("-" for stdout) for review;
-    /// nothing is written to the target.
-    #[arg(long = "print-ddl", value_name = "FILE")]
-    pub print_ddl: Option<String>,
-    /// Leave objects owned by the migration user instead of their source owners.
-    #[arg(long = "no-owner")]
-    pub no_owner: bool,
-    /// Do not copy privileges (GRANT/REVOKE).
-    #[arg(long = "no-acl")]
-    pub no_acl: bool,
-    /// Do not copy the source's publications (db-migrate's own and subscriptions never are).
-    #[arg(long = "no-publications")]
-    pub no_publications: bool,
-    /// Parallel copy workers, each with one source and one target session (default: CPU
-    /// cores, at least 2).
-    #[arg(long = "jobs", short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
-    pub jobs: Option<usize>,
-    /// Target sessions creating schema objects concurrently (default: twice --jobs, at most
-    /// 16; DDL waits on the disk much of the time).
-    #[arg(long = "schema-jobs", value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
-    pub schema_jobs: Option<usize>,
-    /// COPY format: binary where every column type allows it (auto), or force one.
-    #[arg(long = "copy-format", value_enum, default_value = "auto")]
-    pub copy_format: CopyFormatArg,
-    /// Copy tables larger than SIZE in parallel parts (e.g. 512MB, 2GB; 0 disables).
-    #[arg(
-        long = "split-tables-larger-than",
-        value_name = "SIZE",
-        allow_negative_numbers = true,
-        value_parser = parse_size
-    )]
-    pub split_tables_larger_than: Option<u64>,
-    /// Do not ANALYZE the loaded tables (the same as --statistics none).
-    #[arg(long = "no-analyze", conflicts_with = "statistics")]
-    pub no_analyze: bool,
-    /// Where the loaded tables' planner statistics come from: the source's, restored on a
-    /// PostgreSQL 18+ target (restore, the default; analyze on older targets), ANALYZE on the
-    /// target, or none.
-    #[arg(long = "statistics", value_enum, value_name = "MODE")]
-    pub statistics: Option<StatisticsArg>,
-    /// Do not copy the rows of extension configuration tables.
-    #[arg(long = "no-replicate-extension-tables")]
-    pub no_replicate_extension_tables: bool,
+
     /// Use this method only, never fall back (default: replication, falling back to dump when
     /// it is not possible).
-    #[arg(long = "force-method", value_enum, conflicts_with_all = ["dump_only", "repl_only"])]
+    #[arg(
+        long = "force-method",
+        value_enum,
+        conflicts_with_all = ["dump_only", "repl_only"],
+        help_heading = h::METHOD
+    )]
     pub force_method: Option<MethodArg>,
     /// Same as --force-method dump.
-    #[arg(long = "dump-only", conflicts_with = "repl_only")]
+    #[arg(long = "dump-only", conflicts_with = "repl_only", help_heading = h::METHOD)]
     pub dump_only: bool,
     /// Same as --force-method replication.
-    #[arg(long = "repl-only")]
+    #[arg(long = "repl-only", help_heading = h::METHOD)]
     pub repl_only: bool,
     /// Name replication objects after the md5 of the database name.
-    #[arg(short = 'm', long = "mangle")]
+    #[arg(short = 'm', long = "mangle", help_heading = h::METHOD)]
     pub mangle: bool,
+    /// How the target server reaches the source for the subscription, when it differs from
+    /// --source (a URI or key=value string).
+    ///
+    /// Also a way to keep the source password out of the target's pg_subscription: a conninfo
+    /// without one, authenticated by a passfile or a client certificate on the target server.
+    #[arg(
+        long = "subscription-conninfo",
+        value_name = "CONNINFO",
+        help_heading = h::METHOD
+    )]
+    pub subscription_conninfo: Option<String>,
+    /// Set REPLICA IDENTITY FULL on the source's tables that have no primary key or replica
+    /// identity, so that their database can use replication; put back at the cut-over
+    /// (--stop-replication) or by --cleanup. Needs ownership of those tables.
+    #[arg(
+        long = "replica-identity-full",
+        conflicts_with_all = ["dump_only", "schema_only"],
+        help_heading = h::METHOD
+    )]
+    pub replica_identity_full: bool,
+
     /// Wait until replication lag is at most BYTES (-1: do not wait).
+    ///
+    /// The wait also needs every table ready (copied by the subscription). 0 with
+    /// --stop-replication is the cut-over.
     #[arg(
         long = "max-replication-lag",
         value_name = "BYTES",
         allow_negative_numbers = true,
-        value_parser = parse_bytes_or_minus_one
+        value_parser = parse_bytes_or_minus_one,
+        help_heading = h::CUTOVER
     )]
     pub max_replication_lag: Option<i64>,
     /// Upper bound for every replication wait (e.g. 600, 30m, 2h; default 1h).
-    #[arg(long = "replication-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(
+        long = "replication-timeout",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        help_heading = h::CUTOVER
+    )]
     pub replication_timeout: Option<std::time::Duration>,
     /// After the wait, sync sequences and drop subscription, publication and slot
     /// (requires --max-replication-lag).
-    #[arg(long = "stop-replication")]
+    #[arg(long = "stop-replication", help_heading = h::CUTOVER)]
     pub stop_replication: bool,
     /// The fenced cut-over: once every table is ready and the lag is at most
     /// --cutover-max-lag, fence the source's writes (new sessions read-only, the application
@@ -158,26 +227,27 @@ pub struct PgArgs {
     /// stays fenced; --unfence lifts it.
     #[arg(
         long = "cutover",
-        conflicts_with_all = ["stop_replication", "dump_only", "schema_only"]
+        conflicts_with_all = ["stop_replication", "dump_only", "schema_only"],
+        help_heading = h::CUTOVER
     )]
     pub cutover: bool,
     /// With --cutover or --fail-back: the fence is not applied while the lag is above SIZE
     /// (default 16MB).
-    #[arg(long = "cutover-max-lag", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long = "cutover-max-lag", value_name = "SIZE", value_parser = parse_size, help_heading = h::CUTOVER)]
     pub cutover_max_lag: Option<u64>,
     /// With --cutover or --fail-back: abort (lift the fence as it was, keep replicating, exit
     /// 1) when the switch is not reached within DURATION after the fence (e.g. 500ms, 30s, 2m).
-    #[arg(long = "max-downtime", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long = "max-downtime", value_name = "DURATION", value_parser = parse_duration, help_heading = h::CUTOVER)]
     pub max_downtime: Option<std::time::Duration>,
     /// With --cutover or --fail-back: comma-separated roles whose sessions the fence ends
     /// (default: the roles that own or may write the migrated tables, and those with their
     /// privileges).
-    #[arg(long = "fence-roles", value_name = "ROLES")]
+    #[arg(long = "fence-roles", value_name = "ROLES", help_heading = h::CUTOVER)]
     pub fence_roles: Option<String>,
     /// With --cutover: end with reverse replication from the target to the source (publication
     /// and slot on the target, subscription on the source, from the barrier on), so the old
     /// server receives every write made on the new one; --cleanup removes it.
-    #[arg(long = "fail-back-ready", requires = "cutover")]
+    #[arg(long = "fail-back-ready", requires = "cutover", help_heading = h::CUTOVER)]
     pub fail_back_ready: bool,
     /// Only switch back to the source a database whose --fail-back-ready replication runs: the
     /// fenced cut-over in the reverse direction (the target fenced, sequences and the reverse
@@ -185,7 +255,8 @@ pub struct PgArgs {
     /// --json, --verify and the --cutover knobs.
     #[arg(
         long = "fail-back",
-        conflicts_with_all = ["cutover", "unfence", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"]
+        conflicts_with_all = ["cutover", "unfence", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"],
+        help_heading = h::CUTOVER
     )]
     pub fail_back: bool,
     /// Only lift the fences an earlier --cutover (on the source) or --fail-back (on the
@@ -193,30 +264,87 @@ pub struct PgArgs {
     /// --only-db, -f and --json.
     #[arg(
         long = "unfence",
-        conflicts_with_all = ["cutover", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"]
+        conflicts_with_all = ["cutover", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"],
+        help_heading = h::CUTOVER
     )]
     pub unfence: bool,
-    /// Set REPLICA IDENTITY FULL on the source's tables that have no primary key or replica
-    /// identity, so that their database can use replication; put back at the cut-over
-    /// (--stop-replication) or by --cleanup. Needs ownership of those tables.
-    #[arg(long = "replica-identity-full", conflicts_with_all = ["dump_only", "schema_only"])]
-    pub replica_identity_full: bool,
-    /// How the target server reaches the source for the subscription, when it differs from
-    /// --source (a URI or key=value string).
-    #[arg(long = "subscription-conninfo", value_name = "CONNINFO")]
-    pub subscription_conninfo: Option<String>,
     /// Only remove the replication objects an earlier run left, on both sides.
-    #[arg(long = "cleanup")]
+    #[arg(long = "cleanup", help_heading = h::CUTOVER)]
     pub cleanup: bool,
+
+    /// Parallel copy workers, each with one source and one target session (default: CPU
+    /// cores, at least 2).
+    ///
+    /// From 1 to 1024; lowered, with a warning, to what the free connection slots of both
+    /// servers allow.
+    #[arg(
+        long = "jobs",
+        short = 'j',
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_sessions,
+        help_heading = h::DATA
+    )]
+    pub jobs: Option<usize>,
+    /// Target sessions creating schema objects concurrently (default: twice --jobs, at most
+    /// 16; DDL waits on the disk much of the time).
+    ///
+    /// Fewer, with a warning, when the target refuses more connections.
+    #[arg(
+        long = "schema-jobs",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_sessions,
+        help_heading = h::DATA
+    )]
+    pub schema_jobs: Option<usize>,
+    /// COPY format: binary where every column type allows it (auto), or force one.
+    #[arg(
+        long = "copy-format",
+        value_enum,
+        default_value = "auto",
+        help_heading = h::DATA
+    )]
+    pub copy_format: CopyFormatArg,
+    /// Copy tables larger than SIZE in parallel parts (e.g. 512MB, 2GB; 0 disables; default
+    /// 1GB).
+    #[arg(
+        long = "split-tables-larger-than",
+        value_name = "SIZE",
+        allow_negative_numbers = true,
+        value_parser = parse_size,
+        help_heading = h::DATA
+    )]
+    pub split_tables_larger_than: Option<u64>,
+    /// Where the loaded tables' planner statistics come from: the source's, restored on a
+    /// PostgreSQL 18+ target (restore, the default; analyze on older targets), ANALYZE on the
+    /// target, or none.
+    #[arg(
+        long = "statistics",
+        value_enum,
+        value_name = "MODE",
+        help_heading = h::DATA
+    )]
+    pub statistics: Option<StatisticsArg>,
+    /// Do not ANALYZE the loaded tables (the same as --statistics none).
+    #[arg(long = "no-analyze", conflicts_with = "statistics", help_heading = h::DATA)]
+    pub no_analyze: bool,
+    /// Do not copy the rows of extension configuration tables.
+    #[arg(long = "no-replicate-extension-tables", help_heading = h::DATA)]
+    pub no_replicate_extension_tables: bool,
+
     /// After each database's data is in, compare the target with the source (the dump method
     /// compares with the source as of the copy's snapshot); any difference gives exit code 1.
-    #[arg(long = "verify")]
+    #[arg(long = "verify", help_heading = h::VERIFICATION)]
     pub verify: bool,
     /// Only compare the source and target databases now, writing nothing on either side; any
     /// difference gives exit code 1.
+    ///
+    /// Also after a migration made by another tool.
     #[arg(
         long = "verify-only",
-        conflicts_with_all = ["validate", "schema_only", "cleanup", "print_ddl", "verify"]
+        conflicts_with_all = ["validate", "schema_only", "cleanup", "print_ddl", "verify"],
+        help_heading = h::VERIFICATION
     )]
     pub verify_only: bool,
     /// Differing keys listed per table at most (default 10).
@@ -224,21 +352,27 @@ pub struct PgArgs {
         long = "verify-max-rows",
         value_name = "N",
         allow_negative_numbers = true,
-        value_parser = parse_count::<usize>
+        value_parser = parse_count::<usize>,
+        help_heading = h::VERIFICATION
     )]
     pub verify_max_rows: Option<usize>,
     /// With --verify or --verify-only: also compare the planner statistics (pg_stats) of the
     /// compared tables, listing the columns whose statistics differ (they do not make the
     /// database differ).
-    #[arg(long = "verify-statistics")]
+    #[arg(long = "verify-statistics", help_heading = h::VERIFICATION)]
     pub verify_statistics: bool,
+
     /// Continue an interrupted or failed migration: databases done are skipped, committed
     /// table parts kept, the rest copied in a new snapshot.
-    #[arg(long = "resume", conflicts_with_all = ["clean", "cleanup", "verify_only"])]
+    #[arg(
+        long = "resume",
+        conflicts_with_all = ["clean", "cleanup", "verify_only"],
+        help_heading = h::RECOVERY
+    )]
     pub resume: bool,
     /// Remove what an unfinished earlier run wrote to a target database (the database if it
     /// created it, else exactly the objects its ledger lists), then migrate it again.
-    #[arg(long = "clean", conflicts_with = "cleanup")]
+    #[arg(long = "clean", conflicts_with = "cleanup", help_heading = h::RECOVERY)]
     pub clean: bool,
     /// Retries of a copy task that failed with a transient error (lost connection, server
     /// restart, 57P01, 40001, 40P01, 53300...), on new sessions, waiting 1 s, 2 s, 4 s... (at
@@ -248,60 +382,88 @@ pub struct PgArgs {
         value_name = "N",
         allow_negative_numbers = true,
         value_parser = parse_count::<u32>,
-        default_value_t = crate::copy::retry::DEFAULT_RETRIES
+        default_value_t = crate::copy::retry::DEFAULT_RETRIES,
+        help_heading = h::RECOVERY
     )]
     pub copy_retries: u32,
     /// Cancel a table part (or large-object batch) that moved no byte for this long, on both
     /// sides, and retry it on new sessions like a lost connection (--copy-retries); then fail
     /// naming the stall (e.g. 90, 10m; default 5m; 0 or off: never).
-    #[arg(long = "stall-timeout", value_name = "DURATION", value_parser = parse_duration_or_off)]
-    pub stall_timeout: Option<std::time::Duration>,
-    /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
-    /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
     #[arg(
-        long = "with-table",
-        value_name = "NAME",
-        conflicts_with = "skip_table"
+        long = "stall-timeout",
+        value_name = "DURATION",
+        value_parser = parse_duration_or_off,
+        help_heading = h::RECOVERY
     )]
-    pub with_table: Vec<String>,
-    /// Migrate every table but these (repeatable, comma-separated; forms as --with-table).
-    #[arg(long = "skip-table", value_name = "NAME")]
-    pub skip_table: Vec<String>,
-    /// Migrate only the objects of these schemas (repeatable, comma-separated; SCHEMA or
-    /// DB.SCHEMA patterns).
-    #[arg(long = "schema", value_name = "NAME")]
-    pub schema: Vec<String>,
-    /// Leave out the objects of these schemas (repeatable, comma-separated).
-    #[arg(long = "exclude-schema", value_name = "NAME")]
-    pub exclude_schema: Vec<String>,
-    /// Create these tables but copy none of their rows (repeatable, comma-separated).
-    #[arg(long = "exclude-table-data", value_name = "NAME")]
-    pub exclude_table_data: Vec<String>,
-    /// Also migrate the databases and roles of the managed service (rdsadmin, cloudsqladmin,
-    /// azure_maintenance, _aiven...), which are left out by default.
-    #[arg(long = "include-provider-objects")]
-    pub include_provider_objects: bool,
+    pub stall_timeout: Option<std::time::Duration>,
+
+    /// Only show what the migrations recorded on the target are doing, writing nothing (the
+    /// same as `db-migrate status`: takes -s, -t, --only-db, -f, --json and --watch only).
+    #[arg(long = "status", help_heading = h::STATUS)]
+    pub status: bool,
+    /// With --status: read again every SECONDS until interrupted.
+    #[arg(
+        long = "watch",
+        value_name = "SECONDS",
+        requires = "status",
+        value_parser = parse_watch,
+        help_heading = h::STATUS
+    )]
+    pub watch: Option<u64>,
+
+    /// Write the result as JSON to FILE ("-" for stdout).
+    #[arg(long = "json", value_name = "FILE", help_heading = h::OUTPUT)]
+    pub json: Option<String>,
+    /// How the result is printed: a table (default), or the line format of aiven-db-migrate
+    /// (legacy: "Roles:"/"Databases:" lines on stdout, its failure line on stderr).
+    #[arg(
+        long = "output-format",
+        value_enum,
+        default_value = "table",
+        help_heading = h::OUTPUT
+    )]
+    pub output_format: OutputFormatArg,
+    /// Show the generated placeholder passwords in the report.
+    #[arg(long = "show-passwords", help_heading = h::OUTPUT)]
+    pub show_passwords: bool,
+    /// Tag for every log line (default: 4 random characters).
+    #[arg(long = "migration-id", help_heading = h::OUTPUT)]
+    pub migration_id: Option<String>,
+    /// More detail in the log (repeat for more).
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        action = clap::ArgAction::Count,
+        help_heading = h::OUTPUT
+    )]
+    pub verbose: u8,
+    /// Debug logging.
+    #[arg(short = 'd', long = "debug", help_heading = h::OUTPUT)]
+    pub debug: bool,
+    /// Log lines as text (coloured only on a terminal without NO_COLOR) or one JSON object per
+    /// line (for log collectors).
+    ///
+    /// A JSON line holds timestamp, level, message, migration_id and the event's fields, such
+    /// as database.
+    #[arg(
+        long = "log-format",
+        value_enum,
+        default_value = "text",
+        help_heading = h::OUTPUT
+    )]
+    pub log_format: super::logging::LogFormat,
+
     /// Accepted for compatibility and ignored: db-migrate runs no pg_dump or pg_restore.
-    #[arg(long = "pgbin", value_name = "DIR")]
+    #[arg(long = "pgbin", value_name = "DIR", help_heading = h::COMPATIBILITY)]
     pub pgbin: Option<PathBuf>,
     /// Accepted for compatibility and ignored: extension configuration tables are copied by
     /// default (see --no-replicate-extension-tables).
     #[arg(
         long = "replicate-extension-tables",
-        conflicts_with = "no_replicate_extension_tables"
+        conflicts_with = "no_replicate_extension_tables",
+        help_heading = h::COMPATIBILITY
     )]
     pub replicate_extension_tables: bool,
-    /// Only show what the migrations recorded on the target are doing, writing nothing (the
-    /// same as `db-migrate status`: takes -s, -t, --only-db, -f, --json and --watch only).
-    #[arg(long = "status")]
-    pub status: bool,
-    /// With --status: read again every SECONDS until interrupted.
-    #[arg(long = "watch", value_name = "SECONDS", requires = "status", value_parser = parse_watch)]
-    pub watch: Option<u64>,
-    /// How the result is printed: a table (default), or the line format of aiven-db-migrate
-    /// (legacy: "Roles:"/"Databases:" lines on stdout, its failure line on stderr).
-    #[arg(long = "output-format", value_enum, default_value = "table")]
-    pub output_format: OutputFormatArg,
 }
 
 /// `--output-format` values.
@@ -485,7 +647,8 @@ pub struct StatusArgs {
         short = 's',
         long = "source",
         env = "SOURCE_SERVICE_URI",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = h::CONNECTIONS
     )]
     pub source: Option<String>,
     /// Target server: a postgres:// URI or a libpq key=value string.
@@ -493,21 +656,27 @@ pub struct StatusArgs {
         short = 't',
         long = "target",
         env = "TARGET_SERVICE_URI",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = h::CONNECTIONS
     )]
     pub target: Option<String>,
     /// Comma-separated target databases to leave out.
-    #[arg(short = 'f', long = "filtered-db")]
+    #[arg(short = 'f', long = "filtered-db", help_heading = h::SELECTION)]
     pub filtered_db: Option<String>,
     /// Comma-separated target databases to look at; the others are left out.
-    #[arg(long = "only-db")]
+    #[arg(long = "only-db", help_heading = h::SELECTION)]
     pub only_db: Option<String>,
     /// Also write the status as JSON to FILE, replaced at every reading ("-": only the JSON,
     /// on stdout).
-    #[arg(long = "json", value_name = "FILE")]
+    #[arg(long = "json", value_name = "FILE", help_heading = h::OUTPUT)]
     pub json: Option<String>,
     /// Read again every SECONDS until interrupted (JSON to stdout: one document per line).
-    #[arg(long = "watch", value_name = "SECONDS", value_parser = parse_watch)]
+    #[arg(
+        long = "watch",
+        value_name = "SECONDS",
+        value_parser = parse_watch,
+        help_heading = h::STATUS
+    )]
     pub watch: Option<u64>,
 }
 

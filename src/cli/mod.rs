@@ -4,7 +4,7 @@
 //! [`MigrateOptions`] (what the library understands), ripgrep's lowargs/hiargs split. The flag
 //! names are those of the Python aiven-db-migrate, so existing scripts keep working.
 //!
-//! Exit codes (README's table; `tests/cli.rs` provokes each):
+//! Exit codes (the table of docs/reference/exit-codes.md; `tests/cli.rs` provokes each):
 //! - 0: every database done (and equal where verified), or preflight passed (`--validate`);
 //! - 1: a database failed (or was refused by preflight while others were migrated), or
 //!   verification found a difference;
@@ -20,11 +20,18 @@
 //! - [`options`]: the flags turned into [`MigrateOptions`];
 //! - [`logging`]: the log format and filter;
 //! - [`signals`]: Ctrl-C and SIGTERM;
-//! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing.
+//! - [`output`]: where `--json` and `--print-ddl` write, checked before the work;
+//! - [`legacy`]: the aiven-db-migrate report format;
+//! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing;
+//! - [`reference`]: docs/reference/flags.md and the man page, rendered from the flags
+//!   (`make docs`, the hidden `db-migrate docs`).
 
 pub mod args;
+pub mod legacy;
 pub mod logging;
 pub mod options;
+pub mod output;
+pub mod reference;
 pub mod signals;
 pub mod status;
 
@@ -92,7 +99,7 @@ pub(crate) fn parse_args<P: Parser>(
     })
 }
 
-fn write_json(out: crate::output::Output, result: &MigrateResult) -> Result<()> {
+fn write_json(out: crate::cli::output::Output, result: &MigrateResult) -> Result<()> {
     out.write((result.to_json() + "\n").as_bytes())
 }
 
@@ -142,7 +149,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // Outputs are opened before any work: a bad path must not cost a whole migration.
     let open = |flag, dest: &Option<String>| {
         dest.as_deref()
-            .map(|d| crate::output::Output::open(flag, d))
+            .map(|d| crate::cli::output::Output::open(flag, d))
             .transpose()
     };
     let (json_out, ddl_out) = match (
@@ -302,7 +309,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
         if let Err(e) = out
-            .write_all(crate::legacy::render(&result).as_bytes())
+            .write_all(crate::cli::legacy::render(&result).as_bytes())
             .and_then(|_| out.flush())
         {
             eprintln!("pg_migrate: cannot write the result to stdout: {e}");
@@ -319,7 +326,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             .iter()
             .any(|d| d.status == crate::report::DbStatus::Failed)
     {
-        eprintln!("{}", crate::legacy::FAILURE_LINE);
+        eprintln!("{}", crate::cli::legacy::FAILURE_LINE);
     }
     if let Some(out) = json_out
         && let Err(e) = write_json(out, &result)
@@ -341,7 +348,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
 fn unfence(
     runtime: &tokio::runtime::Runtime,
     opts: &MigrateOptions,
-    json_out: Option<crate::output::Output>,
+    json_out: Option<crate::cli::output::Output>,
 ) -> i32 {
     // The source after --cutover, the target after --fail-back.
     let mut lifted = Vec::new();
@@ -392,7 +399,7 @@ fn unfence(
 fn fail_back(
     runtime: &tokio::runtime::Runtime,
     opts: &MigrateOptions,
-    json_out: Option<crate::output::Output>,
+    json_out: Option<crate::cli::output::Output>,
 ) -> i32 {
     let mut ropts = opts.replication.clone();
     ropts.verify = opts
@@ -468,6 +475,8 @@ pub fn run_db_migrate(mut args: Vec<String>) -> i32 {
     match cmd.as_str() {
         "pg" => run_pg(args),
         "status" => status::run_status("db-migrate status", args),
+        // Hidden: `make docs` renders docs/reference/flags.md and the man page with it.
+        "docs" => reference::run_docs(args),
         "-V" | "--version" => {
             println!("db-migrate {}", env!("CARGO_PKG_VERSION"));
             0

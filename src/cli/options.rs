@@ -39,7 +39,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
         if let Some(id) = &a.migration_id {
             check_migration_id(id)?;
         }
-        crate::output::check_combination(a.json.as_deref(), a.print_ddl.as_deref())?;
+        crate::cli::output::check_combination(a.json.as_deref(), a.print_ddl.as_deref())?;
         let role_passwords = match &a.role_passwords {
             Some(p) => RolePasswords::from_file(p)?,
             None => RolePasswords::default(),

@@ -8,9 +8,9 @@
 
 use super::args::StatusArgs;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_OUTPUT};
+use crate::cli::output::Output;
 use crate::conn::ConnInfo;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::status::{StatusOptions, StatusReport};
 
 impl TryFrom<&StatusArgs> for StatusOptions {

@@ -1,0 +1,563 @@
+//! The ledger: what a run has written to one target database, recorded in that database.
+//!
+//! A migration runs for hours and the container it runs in may be stopped at any moment, so
+//! progress is kept where a later run in another container finds it: in the schema
+//! [`LEDGER_SCHEMA`] of the target database itself. It holds
+//!
+//! - `run`: one row: run id, source identity (`system_identifier`, database oid and name), the
+//!   method, the options that shape the result, the stage reached, and whether this tool
+//!   created the database (then `--clean` may drop it) or which schemas and extensions existed
+//!   before (then `--clean` removes only what came after);
+//! - `part`: every copy part of every table (its row filter, so a resumed run copies exactly
+//!   the parts not yet in, even if the table grew meanwhile), its state, rows, bytes and the
+//!   snapshot it was read in. **A part's COPY and the update of its row commit in one target
+//!   transaction**, so a part is in the target exactly once or not at all;
+//! - `large_object`: large objects whose contents committed (same transaction as the batch);
+//! - `post_data`: post-data objects created (same transaction as their statements);
+//! - `planned`: the schema objects the run creates, for `--clean` of a database it did not
+//!   create.
+//!
+//! The ledger is dropped when the database's migration is done (the replication method: at
+//! cut-over). Reports, verification and schema comparisons skip [`LEDGER_SCHEMA`].
+//!
+//! This module is the store and nothing above it: it imports no stage, so every stage may use
+//! it. The data engine's records are [`parts`]; what preflight concludes from a target's
+//! ledger is `preflight::target_state`.
+
+pub mod parts;
+
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+use crate::sql::{quote_ident, quote_literal};
+
+/// The schema of the ledger in every target database being migrated. Code that compares or
+/// reports a target's objects skips it.
+pub const LEDGER_SCHEMA: &str = "db_migrate";
+
+/// How far a database's migration got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Pre-data objects are being created (an interrupted run left them incomplete).
+    PreData,
+    /// Pre-data is complete; the data (and post-data) are being copied.
+    Data,
+    /// Data and post-data are in; a subscription carries the changes until cut-over.
+    Replicating,
+    /// The database's migration is finished. The ledger stays, as the proof that a later
+    /// `--resume` or cut-over run may report it done without touching it, until every database
+    /// of the run is done; then the run removes it (see `recovery::finish_ledgers`).
+    Done,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreData => "pre-data",
+            Stage::Data => "data",
+            Stage::Replicating => "replicating",
+            Stage::Done => "done",
+        }
+    }
+
+    fn parse(s: &str) -> Stage {
+        match s {
+            "data" => Stage::Data,
+            "replicating" => Stage::Replicating,
+            "done" => Stage::Done,
+            _ => Stage::PreData,
+        }
+    }
+
+    /// What a run that stopped in this stage had done, for messages.
+    pub fn reached(self) -> &'static str {
+        match self {
+            Stage::PreData => "stopped while creating the schema",
+            Stage::Data => "stopped during the data copy",
+            Stage::Replicating => "copied the data and is replicating changes",
+            Stage::Done => "finished this database",
+        }
+    }
+}
+
+/// The `run` row of a ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub source_system_identifier: Option<u64>,
+    pub source_database_oid: u32,
+    pub source_database: String,
+    /// "dump" or "replication"; `None` until the data stage decided.
+    pub method: Option<String>,
+    /// The options that shape the result (see [`shaping_options`]).
+    pub options: String,
+    pub stage: Stage,
+    pub created_database: bool,
+    /// Schemas and extensions that existed before the run (`--clean` keeps them).
+    pub existing_schemas: Vec<String>,
+    pub existing_extensions: Vec<String>,
+    /// When the run started, as text (for messages).
+    pub started_at: String,
+    /// Parts committed / parts recorded.
+    pub parts_copied: u64,
+    pub parts_total: u64,
+}
+
+impl RunRecord {
+    /// "earlier" or "unfinished", for messages about the migration a ledger records.
+    pub fn kind(&self) -> &'static str {
+        if self.stage == Stage::Done {
+            "earlier"
+        } else {
+            "unfinished"
+        }
+    }
+
+    /// "run Ab3x of 2026-12-01 19:30:02+00 stopped during the data copy (12 of 40 parts
+    /// copied)".
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "run {} of {} {}",
+            self.run_id,
+            self.started_at,
+            self.stage.reached()
+        );
+        if self.parts_total > 0 {
+            s.push_str(&format!(
+                " ({} of {} table parts copied)",
+                self.parts_copied, self.parts_total
+            ));
+        }
+        s
+    }
+}
+
+fn qname(table: &str) -> String {
+    format!("{}.{}", quote_ident(LEDGER_SCHEMA), quote_ident(table))
+}
+
+fn tgt(e: tokio_postgres::Error, what: &'static str) -> Error {
+    Error::from_pg(e)
+        .with_side(Side::Target)
+        .with_object(format!("ledger schema {}", quote_ident(LEDGER_SCHEMA)))
+        .with_step(what)
+}
+
+/// Reads the ledger of the database `s` is connected to; `None` when there is none.
+pub async fn read(s: &Session) -> Result<Option<RunRecord>> {
+    let present = s
+        .query_one(
+            "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+            &[&qname("run")],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    if !present.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    let row = s
+        .query_opt(
+            &format!(
+                "SELECT r.run_id, r.source_system_identifier, r.source_database_oid::pg_catalog.int8,
+                        r.source_database, r.method, r.options, r.stage, r.created_database,
+                        r.existing_schemas, r.existing_extensions,
+                        pg_catalog.to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',
+                        (SELECT pg_catalog.count(*) FILTER (WHERE p.state = 'copied') FROM {part} p),
+                        (SELECT pg_catalog.count(*) FROM {part} p)
+                   FROM {run} r LIMIT 1",
+                part = qname("part"),
+                run = qname("run")
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(RunRecord {
+        run_id: row.get(0),
+        source_system_identifier: row.get::<_, Option<String>>(1).and_then(|v| v.parse().ok()),
+        source_database_oid: row.get::<_, i64>(2) as u32,
+        source_database: row.get(3),
+        method: row.get(4),
+        options: row.get(5),
+        stage: Stage::parse(row.get(6)),
+        created_database: row.get(7),
+        existing_schemas: row.get(8),
+        existing_extensions: row.get(9),
+        started_at: row.get(10),
+        parts_copied: row.get::<_, i64>(11) as u64,
+        parts_total: row.get::<_, i64>(12) as u64,
+    }))
+}
+
+/// Creates the ledger in the database `s` is connected to and writes its `run` row (stage
+/// pre-data), recording which schemas and extensions exist already.
+pub async fn create(s: &Session, run: &RunRecord) -> Result<()> {
+    let ddl = format!(
+        "BEGIN;
+         CREATE SCHEMA {schema};
+         COMMENT ON SCHEMA {schema} IS 'progress of a db-migrate run; removed when the migration is done';
+         CREATE TABLE {run} (
+             run_id text NOT NULL,
+             source_system_identifier text,
+             source_database_oid oid NOT NULL,
+             source_database text NOT NULL,
+             method text,
+             options text NOT NULL,
+             stage text NOT NULL,
+             created_database boolean NOT NULL,
+             existing_schemas text[] NOT NULL,
+             existing_extensions text[] NOT NULL,
+             started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+             updated_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+         CREATE TABLE {part} (
+             schema_name text NOT NULL,
+             table_name text NOT NULL,
+             part integer NOT NULL,
+             filter text,
+             state text NOT NULL DEFAULT 'pending',
+             rows bigint,
+             bytes bigint,
+             snapshot text,
+             run_id text,
+             copied_at timestamptz,
+             PRIMARY KEY (schema_name, table_name, part));
+         CREATE TABLE {lo} (lo_oid oid PRIMARY KEY, run_id text NOT NULL);
+         CREATE TABLE {post} (
+             key text PRIMARY KEY,
+             describe text NOT NULL,
+             run_id text NOT NULL,
+             created_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+         CREATE TABLE {planned} (kind text NOT NULL, schema_name text, name text NOT NULL);
+         INSERT INTO {run} (run_id, source_system_identifier, source_database_oid, source_database,
+                            method, options, stage, created_database, existing_schemas,
+                            existing_extensions)
+         SELECT {id}, {sysid}, {oid}, {db}, NULL, {options}, 'pre-data', {created},
+                ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_namespace n ORDER BY 1),
+                ARRAY(SELECT x.extname::text FROM pg_catalog.pg_extension x ORDER BY 1);
+         COMMIT",
+        schema = quote_ident(LEDGER_SCHEMA),
+        run = qname("run"),
+        part = qname("part"),
+        lo = qname("large_object"),
+        post = qname("post_data"),
+        planned = qname("planned"),
+        id = quote_literal(&run.run_id),
+        sysid = run
+            .source_system_identifier
+            .map(|v| quote_literal(&v.to_string()))
+            .unwrap_or_else(|| "NULL".into()),
+        oid = run.source_database_oid,
+        db = quote_literal(&run.source_database),
+        options = quote_literal(&run.options),
+        created = run.created_database,
+    );
+    if let Err(e) = s.batch_execute(&ddl).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(tgt(e, "creating the ledger"));
+    }
+    Ok(())
+}
+
+/// Records the stage reached (and the method, once known).
+pub async fn set_stage(s: &Session, stage: Stage, method: Option<&str>) -> Result<()> {
+    s.batch_execute(&format!(
+        "UPDATE {} SET stage = {}, method = COALESCE({}, method), updated_at = pg_catalog.now()",
+        qname("run"),
+        quote_literal(stage.as_str()),
+        method.map(quote_literal).unwrap_or_else(|| "NULL".into())
+    ))
+    .await
+    .map_err(|e| tgt(e, "updating the ledger"))
+}
+
+/// Records the schema objects this run creates (for `--clean`), as (kind, schema, name).
+pub async fn record_planned(
+    s: &Session,
+    objects: &[(String, Option<String>, String)],
+) -> Result<()> {
+    for chunk in objects.chunks(1000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(k, sch, n)| {
+                format!(
+                    "({}, {}, {})",
+                    quote_literal(k),
+                    sch.as_deref()
+                        .map(quote_literal)
+                        .unwrap_or_else(|| "NULL".into()),
+                    quote_literal(n)
+                )
+            })
+            .collect();
+        s.batch_execute(&format!(
+            "INSERT INTO {} (kind, schema_name, name) VALUES {}",
+            qname("planned"),
+            values.join(", ")
+        ))
+        .await
+        .map_err(|e| tgt(e, "updating the ledger"))?;
+    }
+    Ok(())
+}
+
+/// Drops the ledger: the database's migration is done.
+pub async fn remove(s: &Session) -> Result<()> {
+    s.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_ident(LEDGER_SCHEMA)
+    ))
+    .await
+    .map_err(|e| tgt(e, "removing the ledger"))
+}
+
+/// The ledger state of a table whose rows the subscription copies (`--resume` of a run of the
+/// replication method): its parts are forgotten, so it counts as not copied.
+pub const SUBSCRIPTION_STATE: &str = "subscription";
+
+/// `--resume` of a run of the replication method: empties `tables` (their rows come again
+/// through the subscription's table synchronisation) and replaces their parts with one row in
+/// state [`SUBSCRIPTION_STATE`], in one transaction, so that a run interrupted after this still
+/// knows them (and never counts rows of theirs as copied).
+pub async fn hand_to_subscription(
+    s: &Session,
+    run_id: &str,
+    tables: &[(String, String)],
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = tables
+        .iter()
+        .map(|(sch, t)| crate::sql::qualified(sch, t))
+        .collect();
+    let keys: Vec<String> = tables
+        .iter()
+        .map(|(sch, t)| format!("({}, {})", quote_literal(sch), quote_literal(t)))
+        .collect();
+    let rows: Vec<String> = tables
+        .iter()
+        .map(|(sch, t)| {
+            format!(
+                "({}, {}, 0, NULL, {}, {})",
+                quote_literal(sch),
+                quote_literal(t),
+                quote_literal(SUBSCRIPTION_STATE),
+                quote_literal(run_id)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "BEGIN;
+         TRUNCATE ONLY {tables};
+         DELETE FROM {part} WHERE (schema_name, table_name) IN ({keys});
+         INSERT INTO {part} (schema_name, table_name, part, filter, state, run_id) VALUES {rows};
+         COMMIT",
+        tables = list.join(", "),
+        part = qname("part"),
+        keys = keys.join(", "),
+        rows = rows.join(", "),
+    );
+    if let Err(e) = s.batch_execute(&sql).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(tgt(e, "emptying the tables the subscription copies"));
+    }
+    Ok(())
+}
+
+/// The tables in state [`SUBSCRIPTION_STATE`] (see [`hand_to_subscription`]).
+pub async fn subscription_tables(s: &Session) -> Result<Vec<(String, String)>> {
+    let rows = s
+        .query(
+            &format!(
+                "SELECT DISTINCT schema_name, table_name FROM {} WHERE state = $1 ORDER BY 1, 2",
+                qname("part")
+            ),
+            &[&SUBSCRIPTION_STATE],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a target database holds besides a ledger.
+
+pub use crate::catalog::contents::UserObjects;
+
+/// Counts what a target database holds that is not a system object, not a member of an
+/// extension and not the ledger ([`crate::catalog::contents::user_objects`]).
+pub async fn user_objects(s: &Session) -> Result<UserObjects> {
+    crate::catalog::contents::user_objects(s, LEDGER_SCHEMA)
+        .await
+        .map_err(|e| {
+            e.with_side(Side::Target)
+                .with_phase(crate::error::Phase::Preflight)
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// --clean
+
+/// What `--clean` does to one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanPlan {
+    /// The ledger says this tool created the database: drop it (it is created again).
+    DropDatabase,
+    /// Drop exactly these objects (statements, with a description each), then the ledger.
+    DropObjects(Vec<(String, String)>),
+}
+
+/// Decides what `--clean` removes from the database `s` is connected to, whose ledger is
+/// `run`: never anything the ledger does not attribute to this tool.
+pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
+    if run.created_database {
+        return Ok(CleanPlan::DropDatabase);
+    }
+    let err = |e| tgt(e, "planning --clean");
+    let mut drops: Vec<(String, String)> = Vec::new();
+    // Schemas created after the run started, with everything in them.
+    for r in s
+        .query(
+            &format!(
+                "SELECT n.nspname::text FROM pg_catalog.pg_namespace n
+                  WHERE NOT (n.nspname = ANY ((SELECT existing_schemas FROM {run} LIMIT 1)))
+                    AND n.nspname IN (SELECT p.name FROM {planned} p WHERE p.kind = 'schema'
+                                      UNION SELECT p.schema_name FROM {planned} p
+                                             WHERE p.schema_name IS NOT NULL)
+                  ORDER BY 1",
+                run = qname("run"),
+                planned = qname("planned")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let n: String = r.get(0);
+        drops.push((
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&n)),
+            format!("schema {}", quote_ident(&n)),
+        ));
+    }
+    // Planned objects in schemas that existed before: relations, routines, types.
+    for r in s
+        .query(
+            &format!(
+                "WITH pre AS (SELECT existing_schemas AS s FROM {run} LIMIT 1),
+                      p AS (SELECT DISTINCT kind, schema_name, name FROM {planned}, pre
+                             WHERE schema_name = ANY (pre.s))
+                 SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                       WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                       ELSE 'TABLE' END,
+                        c.oid::pg_catalog.regclass::text, 1 AS ord
+                   FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
+                   JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.name
+                  WHERE p.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table')
+                    AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                 UNION ALL
+                 SELECT 'ROUTINE', f.oid::pg_catalog.regprocedure::text, 2
+                   FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
+                   JOIN pg_catalog.pg_proc f ON f.pronamespace = n.oid AND f.proname = p.name
+                  WHERE p.kind IN ('function', 'aggregate', 'procedure')
+                 UNION ALL
+                 SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                        t.oid::pg_catalog.regtype::text, 3
+                   FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
+                   JOIN pg_catalog.pg_type t ON t.typnamespace = n.oid AND t.typname = p.name
+                  WHERE p.kind IN ('type', 'domain')
+                 ORDER BY 3, 2",
+                run = qname("run"),
+                planned = qname("planned")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let (kw, name): (String, String) = (r.get(0), r.get(1));
+        drops.push((
+            format!("DROP {kw} IF EXISTS {name} CASCADE"),
+            format!("{} {name}", kw.to_ascii_lowercase()),
+        ));
+    }
+    // Extensions created after the run started.
+    for r in s
+        .query(
+            &format!(
+                "SELECT x.extname::text FROM pg_catalog.pg_extension x
+                  WHERE NOT (x.extname = ANY ((SELECT existing_extensions FROM {run} LIMIT 1)))
+                    AND x.extname IN (SELECT name FROM {planned} WHERE kind = 'extension')
+                  ORDER BY 1",
+                run = qname("run"),
+                planned = qname("planned")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let n: String = r.get(0);
+        drops.push((
+            format!("DROP EXTENSION IF EXISTS {} CASCADE", quote_ident(&n)),
+            format!("extension {}", quote_ident(&n)),
+        ));
+    }
+    // Large objects the run created.
+    for r in s
+        .query(
+            &format!(
+                "SELECT m.oid::pg_catalog.int8 FROM pg_catalog.pg_largeobject_metadata m
+                  WHERE m.oid::text IN (SELECT name FROM {planned} WHERE kind = 'large object')
+                     OR m.oid IN (SELECT lo_oid FROM {lo})
+                  ORDER BY 1",
+                planned = qname("planned"),
+                lo = qname("large_object")
+            ),
+            &[],
+        )
+        .await
+        .map_err(err)?
+    {
+        let oid: i64 = r.get(0);
+        drops.push((
+            format!("SELECT pg_catalog.lo_unlink({oid})"),
+            format!("large object {oid}"),
+        ));
+    }
+    Ok(CleanPlan::DropObjects(drops))
+}
+
+/// Runs a [`CleanPlan::DropObjects`] plan and drops the ledger, in one transaction.
+pub async fn clean_objects(s: &Session, drops: &[(String, String)]) -> Result<()> {
+    let mut sql = String::from("BEGIN;\n");
+    for (stmt, _) in drops {
+        sql.push_str(stmt);
+        sql.push_str(";\n");
+    }
+    sql.push_str(&format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE;\nCOMMIT",
+        quote_ident(LEDGER_SCHEMA)
+    ));
+    if let Err(e) = s.batch_execute(&sql).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(Error::from_pg(e)
+            .with_side(Side::Target)
+            .with_step("--clean"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_round_trip_and_order() {
+        for s in [Stage::PreData, Stage::Data, Stage::Replicating] {
+            assert_eq!(Stage::parse(s.as_str()), s);
+        }
+        assert!(Stage::PreData < Stage::Data && Stage::Data < Stage::Replicating);
+    }
+}

@@ -1,0 +1,1122 @@
+//! The orchestrator: preflight, then roles (global, serial), then one task per database.
+//!
+//! Preflight errors that concern the whole run stop it before anything is written. Errors that
+//! concern one database fail only that database; the others go on. Every role and database gets
+//! an entry in the [`MigrateResult`], and nothing is reported as done that was not.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::catalog::databases::{DatabaseInfo, list_databases};
+use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
+use crate::catalog::server::Servers;
+use crate::conn::connect;
+use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
+use crate::databases::ensure_database;
+use crate::error::{Phase, Result, Side};
+use crate::options::{MigrateOptions, RunMode};
+use crate::owners::Memberships;
+use crate::pair::DbPair;
+use crate::replication::{self, InitialData, Outcome};
+use crate::report::Method;
+use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
+use crate::roles::{apply_role_db_settings, migrate_roles};
+use crate::schema::model::{ObjectKind, Section};
+use crate::schema::{ExecState, Schema, SchemaOptions, exec, read_schema};
+use crate::selection::{DbSelection, filter_schema};
+use crate::validate::{Preflight, preflight};
+use crate::warning::{self, Warning};
+
+/// What preflight decided for one database: the objects and rows its selection keeps, and
+/// whether it goes to the dump method (and why) although replication was possible in general.
+#[derive(Clone, Copy)]
+struct DbPlan<'a> {
+    selection: &'a DbSelection,
+    planned_dump: Option<&'a str>,
+}
+
+/// The result of a database that preflight refused: its errors, phase preflight (nothing was
+/// written to it).
+fn refused_by_preflight(name: &str, report: &ValidationReport) -> DatabaseResult {
+    let messages: Vec<String> = report
+        .database_errors(name)
+        .map(|f| f.message.clone())
+        .collect();
+    let mut refused = DatabaseResult::new(name, None, DbStatus::Failed, messages.join("; "));
+    refused.phase = Some(Phase::Preflight);
+    refused
+}
+
+/// What [`PgMigrate::run`] produced.
+#[derive(Debug)]
+pub enum RunOutput {
+    /// A migration, a validation, a cleanup or a verification: the result report.
+    Result(MigrateResult),
+    /// [`RunMode::PrintDdl`]: the SQL, or why it could not be generated.
+    Ddl(Result<String>),
+}
+
+/// A migration between two servers. See the crate documentation for an example.
+pub struct PgMigrate {
+    opts: MigrateOptions,
+}
+
+impl PgMigrate {
+    pub fn new(opts: MigrateOptions) -> Self {
+        PgMigrate { opts }
+    }
+
+    pub fn options(&self) -> &MigrateOptions {
+        &self.opts
+    }
+
+    /// Does what [`MigrateOptions::mode`] says: the one entry point that reads it.
+    pub async fn run(&self) -> RunOutput {
+        match self.opts.mode {
+            RunMode::PrintDdl => RunOutput::Ddl(self.generate_ddl().await),
+            RunMode::VerifyOnly => RunOutput::Result(self.verify_only().await),
+            RunMode::Validate => RunOutput::Result(MigrateResult {
+                migration_id: self.opts.migration_id.clone(),
+                validation: self.validate().await,
+                ..Default::default()
+            }),
+            RunMode::Migrate | RunMode::Cleanup => RunOutput::Result(self.migrate().await),
+        }
+    }
+
+    /// Runs every preflight check and reports them together. Nothing is written anywhere.
+    pub async fn validate(&self) -> ValidationReport {
+        let mut pf = preflight(&self.opts).await;
+        self.replication_preflight(&mut pf).await;
+        pf.report
+    }
+
+    /// The replication method's checks and each database's method, which the run follows (see
+    /// [`crate::preflight::method`]).
+    async fn replication_preflight(&self, pf: &mut Preflight) {
+        crate::preflight::method::replication_preflight(&self.opts, pf).await;
+    }
+
+    /// `--verify-only`: compares the selected databases of both servers now; writes nothing.
+    pub async fn verify_only(&self) -> MigrateResult {
+        crate::verify::databases::verify_databases(&self.opts).await
+    }
+
+    /// Runs the migration: preflight, roles, then databases. Never panics on server errors:
+    /// they end up in the result (see [`MigrateResult::succeeded`]).
+    pub async fn migrate(&self) -> MigrateResult {
+        let mut pf = preflight(&self.opts).await;
+        self.replication_preflight(&mut pf).await;
+        // Fewer sessions than asked for when the servers cannot give them (see crate::slots).
+        if let (Some(s), Some(t)) = (&pf.source_facts, &pf.target_facts)
+            && let Some((opts, warnings)) = crate::slots::fit(
+                &self.opts,
+                &crate::slots::free_slots(s),
+                &crate::slots::free_slots(t),
+            )
+        {
+            for w in &warnings {
+                warn!("{w}");
+            }
+            let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
+            result.warnings.splice(0..0, warnings);
+            return result;
+        }
+        self.migrate_after_preflight(pf).await
+    }
+
+    /// [`PgMigrate::migrate`] once preflight has run.
+    async fn migrate_after_preflight(&self, pf: Preflight) -> MigrateResult {
+        let opts = &self.opts;
+        let mut result = MigrateResult {
+            migration_id: opts.migration_id.clone(),
+            validation: pf.report.clone(),
+            ..Default::default()
+        };
+        if pf.report.global_errors().next().is_some() {
+            warn!("preflight failed; nothing was migrated");
+            return result;
+        }
+        let Preflight {
+            source: Some(source),
+            target: Some(mut target),
+            source_databases,
+            target_databases,
+            selected,
+            report,
+            targets: target_states,
+            source_facts: Some(source_facts),
+            target_facts: Some(target_facts),
+            selections,
+            provider_roles,
+            methods,
+            ..
+        } = pf
+        else {
+            // Preflight reports unreachable servers as global errors; this is a safety net.
+            result.warnings.push(Warning::connection(
+                "preflight could not open sessions to both servers; nothing was migrated",
+            ));
+            return result;
+        };
+        // Read once by preflight; every stage of every database gets them through its pair.
+        let servers = Arc::new(Servers {
+            source: source_facts,
+            target: target_facts,
+        });
+        let pair_for = |name: &str| {
+            DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone())
+                .with_servers(servers.clone())
+        };
+
+        if opts.mode == RunMode::Cleanup {
+            for name in &selected {
+                let (entry, warnings) = self.cleanup_database(&pair_for(name)).await;
+                result.databases.push(entry);
+                result.warnings.extend(warnings);
+            }
+            return result;
+        }
+
+        // Roles are written only for a database that will be migrated: when preflight refused
+        // every one (a missing target database with --no-createdb, a target not empty...),
+        // nothing at all is written.
+        if selected
+            .iter()
+            .all(|n| report.database_errors(n).next().is_some())
+        {
+            warn!("preflight refused every database; nothing was migrated");
+            for name in &selected {
+                result.databases.push(refused_by_preflight(name, &report));
+            }
+            return result;
+        }
+        info!("migrating roles");
+        // Provider roles (rdsadmin, cloudsqladmin...) are left out like -xr ones.
+        let mut role_opts = opts.clone();
+        role_opts.excluded_roles.extend(provider_roles);
+        let role_db_settings: Vec<RoleDbSetting> =
+            match migrate_roles(&source, &target, &role_opts).await {
+                Ok((roles, warnings)) => {
+                    result.roles = roles;
+                    result.warnings.extend(warnings);
+                    match list_role_db_settings(&source).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            result.warnings.push(Warning::role(format!(
+                                "per-database role settings could not be read from the source: {e}"
+                            )));
+                            Vec::new()
+                        }
+                    }
+                }
+                Err(e) => {
+                    result
+                        .warnings
+                        .push(Warning::role(format!("roles could not be migrated: {e}")));
+                    Vec::new()
+                }
+            };
+
+        let targets: HashMap<&str, &DatabaseInfo> = target_databases
+            .iter()
+            .map(|d| (d.name.as_str(), d))
+            .collect();
+        let mut memberships = Memberships::new(&servers.target);
+        memberships.note_roles(&result.roles, &opts.excluded_roles);
+        for name in &selected {
+            let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
+                continue;
+            };
+            if opts.cancel.is_cancelled() {
+                result.databases.push(DatabaseResult::new(
+                    name,
+                    None,
+                    DbStatus::Failed,
+                    "interrupted before it started".into(),
+                ));
+                continue;
+            }
+            if report.database_errors(name).next().is_some() {
+                result.databases.push(refused_by_preflight(name, &report));
+                continue;
+            }
+            // A target restart closes this session (the copy heals its own by retrying): the
+            // databases after it get a new one.
+            if target.is_closed() {
+                match connect(&opts.target, None).await {
+                    Ok(s) => target = s,
+                    Err(e) => {
+                        result.databases.push(DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("the target's session was lost and cannot be reopened: {e}"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            let state = target_states.get(name);
+            // A database this migration finished in an earlier run (its ledger says so, for
+            // this source and these options: preflight checked) is left alone by --resume and
+            // by the cut-over run; anything else non-empty was refused by preflight.
+            if let Some(crate::preflight::target_state::TargetState::Ledger(run)) = state
+                && run.stage == crate::ledger::Stage::Done
+                && (opts.resume || opts.replication.is_cut_over())
+                && !opts.clean
+            {
+                let how = if opts.resume {
+                    "skipped (--resume)"
+                } else {
+                    "nothing to cut over"
+                };
+                let mut entry = DatabaseResult::new(
+                    name,
+                    run.method.as_deref().and_then(Method::parse),
+                    DbStatus::Done,
+                    format!(
+                        "{how}: {} (its ledger in the target database says so); left unchanged",
+                        run.summary()
+                    ),
+                );
+                // `--resume --verify` is asked to prove the result, also of a database the
+                // earlier run had already finished (it may have ended just before a signal).
+                if opts.verify.after_copy {
+                    match self.verify_after_copy(&pair_for(name), None).await {
+                        Ok(v) => {
+                            entry.message.push_str("; ");
+                            entry.message.push_str(&v.summary());
+                            entry.verify = Some(v);
+                        }
+                        Err(e) => {
+                            entry.status = DbStatus::Failed;
+                            entry.phase = e.phase();
+                            entry.message.push_str(&format!("; --verify failed: {e}"));
+                        }
+                    }
+                }
+                result.databases.push(entry);
+                continue;
+            }
+            let mut existing = targets.get(name.as_str()).copied();
+            let mut ledger_run = match state {
+                Some(crate::preflight::target_state::TargetState::Ledger(run)) => {
+                    Some((**run).clone())
+                }
+                _ => None,
+            };
+            // An earlier run's backends may still be finishing what it had sent them.
+            if ledger_run.is_some() && (opts.resume || opts.clean) {
+                match crate::recovery::wait_for_earlier_statements(
+                    &opts.target,
+                    name,
+                    crate::recovery::EARLIER_STATEMENTS_WAIT,
+                )
+                .await
+                {
+                    Ok(Some(w)) => result.warnings.push(w),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(database = %name, "could not look for an earlier run's statements: {e}")
+                    }
+                }
+            }
+            // --clean, or a resume of a run that stopped in the middle of the schema (which
+            // cannot be continued object by object): remove what the earlier run wrote.
+            if let Some(run) = &ledger_run
+                && (opts.clean || (opts.resume && run.stage == crate::ledger::Stage::PreData))
+            {
+                match crate::recovery::clean(&target, &opts.target, name, run).await {
+                    Ok((dropped_db, removed)) => {
+                        result
+                            .warnings
+                            .push(Warning::recovery(removed).in_database(name));
+                        if dropped_db {
+                            existing = None;
+                        }
+                        ledger_run = None;
+                    }
+                    Err(e) => {
+                        result.databases.push(DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("--clean failed: {e}"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            info!(database = %name, "migrating database");
+            // The database's owner, like its objects' owners, needs the migration user's
+            // membership when it is not a superuser (see crate::owners).
+            if existing.is_none() {
+                memberships.take(&target, [src.owner.as_str()]).await;
+            }
+            let entry =
+                match ensure_database(&target, src, existing, opts.createdb, opts.schema.no_acl)
+                    .await
+                {
+                    Ok(outcome) => {
+                        result.warnings.extend(outcome.warnings);
+                        if role_db_settings.iter().any(|s| &s.database == name) {
+                            let w = apply_role_db_settings(
+                                &target,
+                                &role_db_settings,
+                                name,
+                                &result.roles,
+                            )
+                            .await;
+                            result.warnings.extend(w);
+                        }
+                        let created = if ledger_run.is_some() {
+                            "resumed"
+                        } else if outcome.created {
+                            "created database"
+                        } else {
+                            "existing database"
+                        };
+                        let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
+                            run_id: opts.migration_id.clone(),
+                            source_system_identifier: servers.source.system_identifier,
+                            source_database_oid: src.oid,
+                            source_database: name.clone(),
+                            method: None,
+                            options: crate::options::shaping_options(opts),
+                            stage: crate::ledger::Stage::PreData,
+                            created_database: outcome.created,
+                            existing_schemas: Vec::new(),
+                            existing_extensions: Vec::new(),
+                            started_at: String::new(),
+                            parts_copied: 0,
+                            parts_total: 0,
+                        });
+                        let selection = selections
+                            .get(name)
+                            .map(|r| r.selection.clone())
+                            .unwrap_or_else(|| DbSelection::everything(name));
+                        let (entry, warnings) = self
+                            .migrate_contents(
+                                &pair_for(name),
+                                created,
+                                &run,
+                                Some(&mut memberships),
+                                DbPlan {
+                                    selection: &selection,
+                                    planned_dump: methods.dump_reason(name),
+                                },
+                            )
+                            .await;
+                        result.warnings.extend(warnings);
+                        entry
+                    }
+                    Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
+                };
+            let w = memberships.release(&target).await;
+            result.warnings.extend(warning::in_database(w, name));
+            result.databases.push(entry);
+        }
+        crate::recovery::finish_run(
+            &opts.target,
+            &mut result,
+            &target,
+            &mut memberships,
+            &source_databases,
+        )
+        .await;
+        result
+    }
+
+    /// Schema and data of one database whose target database exists: pre-data, then (unless
+    /// schema-only) the parallel copy with each table's post-data work as soon as its rows are
+    /// in, then the remaining post-data. Returns the result entry and warnings for the run.
+    async fn migrate_contents(
+        &self,
+        pair: &DbPair,
+        created: &str,
+        run: &crate::ledger::RunRecord,
+        memberships: Option<&mut Memberships>,
+        plan: DbPlan<'_>,
+    ) -> (DatabaseResult, Vec<Warning>) {
+        let name = pair.source_db();
+        let mut warnings = Vec::new();
+        let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
+        let cancel = self.opts.cancel.clone();
+        let work = self.schema_and_data(pair, run, &mut entry, &mut warnings, memberships, plan);
+        let outcome = tokio::select! {
+            r = work => r,
+            // The copy stops by itself (and reports its tables); stages that do not watch the
+            // token (a replication wait) end here, a moment later: their sessions close and
+            // the servers roll back what was open.
+            _ = async {
+                cancel.cancelled().await;
+                tokio::time::sleep(CANCEL_GRACE).await;
+            } => Err(crate::copy::worker::cancelled()),
+        };
+        match outcome {
+            Ok(summary) => {
+                if entry.status == DbStatus::Failed {
+                    entry.status = DbStatus::Done;
+                }
+                entry.message = format!("{created}; {summary}");
+                // Table states are for databases that failed.
+                entry.tables.clear();
+            }
+            Err(e) if self.opts.cancel.is_cancelled() => {
+                entry.status = DbStatus::Failed;
+                entry.phase = e.phase();
+                entry.message = format!("interrupted ({created}): {e}");
+            }
+            Err(e) => {
+                entry.phase = e.phase();
+                entry.message = format!("{created}; {e}");
+            }
+        }
+        (entry, warning::in_database(warnings, name).collect())
+    }
+
+    /// `planned_dump`: preflight sent this database to the dump method, and why (see
+    /// [`crate::preflight::method`]); the run follows that decision.
+    async fn schema_and_data(
+        &self,
+        pair: &DbPair,
+        run: &crate::ledger::RunRecord,
+        entry: &mut DatabaseResult,
+        warnings: &mut Vec<Warning>,
+        mut memberships: Option<&mut Memberships>,
+        plan: DbPlan<'_>,
+    ) -> Result<String> {
+        let DbPlan {
+            selection,
+            planned_dump,
+        } = plan;
+        let name = pair.source_db();
+        let opts = &self.opts;
+        // A resumed run whose schema was complete continues with the data; the ledger keeps
+        // what is in already.
+        let resuming = run.stage >= crate::ledger::Stage::Data;
+        // A run of the replication method interrupted during its copy continues on its own
+        // slot and publication (replication::resume), which are no earlier run's to refuse.
+        let resume_replication = resuming
+            && run.stage == crate::ledger::Stage::Data
+            && run.method.as_deref() == Some("replication");
+        let mut copy_opts = opts.copy.clone();
+        copy_opts.ledger = true;
+        // What the selection flags leave in: the copy and the publication see only that.
+        if !selection.everything {
+            copy_opts.selection = Some(std::sync::Arc::new(selection.clone()));
+        }
+        // An earlier run's replication objects: cut them over when asked to, else refuse to
+        // touch this database (the error names the objects and the commands that handle them).
+        // Tables the cut-over creates on the target keep --no-owner / --no-acl.
+        // The publication lists exactly the selected tables whose rows move.
+        let repl_opts = replication::ReplicationOptions {
+            schema: opts.schema,
+            tables: selection.data_tables().map(<[_]>::to_vec),
+            verify: opts
+                .verify
+                .after_copy
+                .then(|| crate::verify::Settings::of(opts)),
+            statistics: opts.copy.statistics,
+            ..opts.replication.clone()
+        };
+        if !resume_replication
+            && let Some(o) = replication::check_earlier_run(pair, &repl_opts).await?
+        {
+            entry.method = Some(Method::Replication);
+            entry.status = o.status;
+            entry.cutover = o.cutover;
+            warnings.extend(o.warnings);
+            replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
+            if o.status == DbStatus::Done {
+                crate::recovery::mark_done(&opts.target, name, warnings).await;
+            }
+            let mut message = o.message;
+            self.verify_replicated(pair, o.verify, entry, &mut message, warnings)
+                .await?;
+            return Ok(message);
+        }
+        let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
+        let started = std::time::Instant::now();
+        let mut schema = read_schema(&source)
+            .await
+            .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
+        drop(source);
+        warnings.extend(filter_schema(
+            &mut schema,
+            selection,
+            &opts.excluded_extensions,
+        ));
+        // Until the copy reports its own: should the database fail before, its tables are
+        // listed as not started (a resumed run's copy knows which are in already).
+        if !resuming {
+            entry.tables = crate::recovery::tables_not_started(&schema, selection);
+        }
+        info!(
+            database = %name,
+            objects = schema.objects.len(),
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "schema read"
+        );
+        warnings.extend(schema.warnings.iter().cloned());
+        let target = pair.open(Side::Target, Phase::PreData).await?;
+        exec::prepare_session(&target).await?;
+        // Before the facts are read: they list the roles the migration user may act as.
+        if let Some(m) = memberships.as_deref_mut() {
+            m.take(
+                &target,
+                schema.objects.iter().flat_map(|o| o.acting_roles()),
+            )
+            .await;
+        }
+        let facts = ExecState::read(&target).await?;
+        if !resuming {
+            crate::recovery::start_ledger(&target, run, &schema).await?;
+        }
+        let phase = |e: crate::Error, p| pair.tag(Side::Target, p)(e);
+        // Extra sessions let independent objects be created concurrently. The target may have
+        // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
+        // LIMIT): the schema is then created on the sessions it did accept, with a warning.
+        let wanted = opts.ddl_sessions();
+        let mut sessions = Vec::new();
+        while sessions.len() < wanted {
+            let s = match pair.open(Side::Target, Phase::PreData).await {
+                Ok(s) => s,
+                Err(e)
+                    if !sessions.is_empty()
+                        && e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) =>
+                {
+                    warnings.push(Warning::capacity(format!(
+                        "schema objects are created on {} target sessions instead of {wanted}: \
+                         {}",
+                        sessions.len(),
+                        e.message()
+                    )));
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            exec::prepare_session(&s).await?;
+            sessions.push(s);
+        }
+        let started = std::time::Instant::now();
+        let mut report = if resuming {
+            info!(database = %name, "resuming: the pre-data schema was created by the earlier run");
+            exec::ExecReport::default()
+        } else {
+            let r = until_cancelled(
+                &opts.cancel,
+                exec::apply_parallel(
+                    &sessions,
+                    &schema.section_with_levels(Section::PreData),
+                    opts.schema,
+                    &facts,
+                ),
+            )
+            .await
+            .map_err(|e| phase(e, Phase::PreData))?;
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None).await?;
+            info!(
+                database = %name,
+                seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+                "pre-data schema created"
+            );
+            r
+        };
+        // What the target's CREATE EXTENSION made is not created again.
+        let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
+            .await
+            .map_err(|e| phase(e, Phase::PreData))?;
+        if provided > 0 {
+            info!(database = %name, objects = provided, "left to CREATE EXTENSION");
+        }
+        entry.schema_objects = Some(schema.objects.len());
+
+        let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
+        let mut post_data_owners_lost = 0;
+        let table_states = std::sync::Mutex::new(Vec::new());
+        let mut summary = format!("schema migrated ({} objects)", schema.objects.len());
+        if let Some(s) = selection.summary() {
+            summary.push_str("; ");
+            summary.push_str(&s);
+        }
+        if opts.schema_only {
+            let started = std::time::Instant::now();
+            report.merge(
+                until_cancelled(
+                    &opts.cancel,
+                    exec::apply_parallel(
+                        &sessions,
+                        &schema.section_with_levels(Section::PostData),
+                        opts.schema,
+                        &facts,
+                    ),
+                )
+                .await
+                .map_err(|e| phase(e, Phase::PostData))?,
+            );
+            info!(
+                database = %name,
+                seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+                "post-data schema created"
+            );
+            summary.push_str("; data not copied (--schema-only)");
+        } else {
+            drop(sessions);
+            let plan = post_data_plan(&schema, opts.schema, &facts, &mut report);
+            let mut fallback = None;
+            // A selection whose tables all keep their rows out leaves nothing to publish.
+            let nothing_to_publish = repl_opts.tables.as_ref().is_some_and(|t| t.is_empty());
+            if nothing_to_publish && opts.force_method == Some(Method::Replication) {
+                return Err(crate::Error::config(
+                    "no selected table has rows to replicate, and the replication method is \
+                     forced (--repl-only / --force-method replication)",
+                ));
+            }
+            if nothing_to_publish && opts.force_method.is_none() {
+                fallback = Some("no selected table has rows to replicate".to_string());
+            } else if let Some(reason) = planned_dump.filter(|_| !resume_replication) {
+                // Preflight's decision for the whole run (replication capacity across its
+                // databases, a standby source...); an interrupted replication goes on instead.
+                fallback = Some(reason.to_owned());
+            } else if opts.force_method != Some(Method::Dump) {
+                entry.method = Some(Method::Replication);
+                crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))
+                    .await?;
+                crate::interrupt::replication_started(
+                    name,
+                    crate::recovery::describe_replication_objects(name, opts.replication.mangle),
+                );
+                let outcome = if resume_replication {
+                    // The tables the subscription copies keep their rows out of the copy,
+                    // which creates what the interrupted run had not (post-data, large
+                    // objects, sequences); what waits for all tables (foreign keys...) waits
+                    // for the subscription's copy of them.
+                    replication::resume_database(pair, &repl_opts, |step| async {
+                        use replication::resume::ResumeData;
+                        let mut post_data = plan.clone();
+                        let (to_subscription, after_sync) = match step {
+                            ResumeData::Before { to_subscription } => {
+                                if !to_subscription.is_empty() {
+                                    post_data.rest.clear();
+                                }
+                                (to_subscription, false)
+                            }
+                            ResumeData::AfterSync { to_subscription } => {
+                                post_data.by_table.clear();
+                                (to_subscription, true)
+                            }
+                        };
+                        let mut selection = copy_opts
+                            .selection
+                            .as_deref()
+                            .cloned()
+                            .unwrap_or_else(|| DbSelection::everything(name));
+                        selection.everything = false;
+                        selection.no_data.extend(to_subscription);
+                        let copy_opts = crate::copy::CopyOptions {
+                            selection: Some(std::sync::Arc::new(selection)),
+                            earlier_changes_replicated: true,
+                            ..copy_opts.clone()
+                        };
+                        let outcome =
+                            copy_database_with_states(pair, &copy_opts, None, post_data).await;
+                        if after_sync {
+                            let copied = outcome.result?;
+                            if let Some(r) = copy_report.lock().expect("not poisoned").as_mut() {
+                                r.warnings.extend(copied.warnings);
+                            }
+                            return Ok(String::new());
+                        }
+                        *table_states.lock().expect("not poisoned") = outcome.tables;
+                        let copied = outcome.result?;
+                        let text = copy_summary(&copied);
+                        *copy_report.lock().expect("not poisoned") = Some(copied);
+                        Ok(text)
+                    })
+                    .await
+                } else {
+                    replication::migrate_database(
+                        pair,
+                        &repl_opts,
+                        replication::RunFacts::of(opts),
+                        |data| async {
+                            match data {
+                                InitialData::InSnapshot(snapshot) => {
+                                    let outcome = copy_database_with_states(
+                                        pair,
+                                        &copy_opts,
+                                        Some(&snapshot),
+                                        plan.clone(),
+                                    )
+                                    .await;
+                                    *table_states.lock().expect("not poisoned") = outcome.tables;
+                                    let copied = outcome.result?;
+                                    let text = copy_summary(&copied);
+                                    *copy_report.lock().expect("not poisoned") = Some(copied);
+                                    Ok(text)
+                                }
+                                InitialData::PostDataOnly => {
+                                    exec::apply(&target, schema.post_data(), opts.schema, &facts)
+                                        .await
+                                        .map_err(|e| phase(e, Phase::PostData))?;
+                                    Ok("post-data built; the subscription copies the data".into())
+                                }
+                            }
+                        },
+                    )
+                    .await
+                };
+                crate::interrupt::replication_done(name);
+                // The copy's table states, when it ran (else the tables stay not started).
+                let states = std::mem::take(&mut *table_states.lock().expect("not poisoned"));
+                if !states.is_empty() {
+                    entry.tables = states;
+                }
+                let outcome = outcome?;
+                match outcome {
+                    Outcome::Replicated(o) => {
+                        // A subscription the migration user owns applies changes with the
+                        // table owners' privileges: their memberships stay while it runs.
+                        if o.status == DbStatus::Running
+                            && !matches!(
+                                o.path.subscription,
+                                Some(replication::Via::AivenExtras | replication::Via::Superuser)
+                            )
+                            && let Some(m) = memberships.as_deref_mut()
+                        {
+                            m.keep("the subscription is owned by the migration user and applies changes as the table owners");
+                        }
+                        entry.status = o.status;
+                        entry.cutover = o.cutover;
+                        warnings.extend(o.warnings);
+                        replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
+                        summary.push_str("; ");
+                        summary.push_str(&o.message);
+                        self.verify_replicated(pair, o.verify, entry, &mut summary, warnings)
+                            .await?;
+                    }
+                    Outcome::FallBackToDump { reason } => {
+                        info!(database = %name, "replication not possible, using the dump method: {reason}");
+                        fallback = Some(reason);
+                    }
+                }
+            }
+            if opts.force_method == Some(Method::Dump) || fallback.is_some() {
+                entry.method = Some(Method::Dump);
+                if let Some(reason) = &fallback {
+                    summary.push_str(&format!(
+                        "; replication not possible ({reason}), used the dump method"
+                    ));
+                }
+                // With --verify, the snapshot the copy reads is held open until the target
+                // has been compared with it.
+                let held = match opts.verify.after_copy {
+                    true => Some(crate::verify::SnapshotHolder::export(pair).await?),
+                    false => None,
+                };
+                crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
+                let outcome = copy_database_with_states(
+                    pair,
+                    &copy_opts,
+                    held.as_ref().map(|h| h.id()),
+                    plan,
+                )
+                .await;
+                // Kept until the database is done: a later failure (post-data) lists them.
+                entry.tables = outcome.tables;
+                let copied = outcome.result?;
+                summary.push_str("; ");
+                summary.push_str(&copy_summary(&copied));
+                *copy_report.lock().expect("not poisoned") = Some(copied);
+                if let Some(held) = held {
+                    let v = self.verify_after_copy(pair, Some(held.id())).await;
+                    held.release().await;
+                    let v = v?;
+                    summary.push_str("; ");
+                    summary.push_str(&v.summary());
+                    entry.verify = Some(v);
+                }
+            }
+            if let Some(copied) = copy_report.lock().expect("not poisoned").take() {
+                // Post-data owners the target refused (see PostDataJob::refusable) count with
+                // the schema stage's.
+                post_data_owners_lost = copied
+                    .warnings
+                    .iter()
+                    .filter(|w| w.kind == crate::warning::WarningKind::Ownership)
+                    .count();
+                warnings.extend(copied.warnings.iter().cloned());
+                entry.data = Some(copied);
+            }
+        }
+        // The ledger records the database done (removed when the whole run is, see
+        // recovery::finish_ledgers); a replication left running keeps it until cut-over. The
+        // schema session may have been lost to a target restart that the copy healed by
+        // retrying: the ledger is then written on a new one.
+        let target = if target.is_closed() {
+            pair.open(Side::Target, Phase::PostData).await?
+        } else {
+            target
+        };
+        let replication = entry.method == Some(Method::Replication);
+        if replication && entry.status == DbStatus::Running {
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Replicating, None).await?;
+        } else if !(replication && entry.status == DbStatus::Failed) {
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Done, None).await?;
+        }
+        if report.owners_not_kept + post_data_owners_lost > 0 {
+            summary.push_str(&format!(
+                "; {} objects could not keep their owner and are owned by the migration user",
+                report.owners_not_kept + post_data_owners_lost
+            ));
+            warnings.extend(crate::owners::lost_owner_warnings(
+                &report.owners_lost,
+                memberships.as_deref(),
+                opts.schema.no_owner,
+            ));
+        }
+        if !facts.skipped.is_empty() {
+            summary.push_str(&format!(
+                "; {} objects not created (see the warnings)",
+                facts.skipped.len()
+            ));
+        }
+        if !report.warnings.is_empty() {
+            summary.push_str(&format!("; {} schema warnings", report.warnings.len()));
+        }
+        warnings.extend(report.warnings);
+        Ok(summary)
+    }
+
+    /// `--verify` for a database of the replication method: the comparison the cut-over made
+    /// (`verified`: once the lag reached 0, before the subscription was dropped, differences
+    /// compared again after catching up once more; see `replication::verify`); while
+    /// replication still runs, a warning says how to verify later.
+    async fn verify_replicated(
+        &self,
+        pair: &DbPair,
+        verified: Option<crate::verify::VerifyReport>,
+        entry: &mut DatabaseResult,
+        summary: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<()> {
+        if !self.opts.verify.after_copy {
+            return Ok(());
+        }
+        if entry.status != DbStatus::Done {
+            warnings.push(Warning::verify(
+                "--verify: not verified while replication is running; verify at the cut-over \
+                 (--max-replication-lag 0 --stop-replication --verify) or with --verify-only",
+            ));
+            return Ok(());
+        }
+        // Every cut-over with --verify compares; a database done otherwise is compared now.
+        let v = match verified {
+            Some(v) => v,
+            None => self.verify_after_copy(pair, None).await?,
+        };
+        summary.push_str("; ");
+        summary.push_str(&v.summary());
+        entry.verify = Some(v);
+        Ok(())
+    }
+
+    /// `--verify` for one database whose data is in: compares the target with the source as of
+    /// `snapshot` (the copy's), or as of now.
+    async fn verify_after_copy(
+        &self,
+        pair: &DbPair,
+        snapshot: Option<&str>,
+    ) -> Result<crate::verify::VerifyReport> {
+        crate::verify::VerifyJob {
+            source_snapshot: snapshot,
+            ..crate::verify::VerifyJob::new(pair, &crate::verify::Settings::of(&self.opts))
+        }
+        .run()
+        .await
+    }
+
+    /// `--cleanup` for one database: drops what an earlier run left on both sides and puts
+    /// back the replica identities it had set FULL; the warnings are about those tables.
+    async fn cleanup_database(&self, pair: &DbPair) -> (DatabaseResult, Vec<Warning>) {
+        let name = pair.source_db();
+        let r = replication::cleanup(pair).await;
+        let warnings = match &r {
+            Ok(r) => r
+                .warnings
+                .iter()
+                .map(|w| Warning::replication(w.clone()).in_database(name))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let entry = match r {
+            Ok(r) if r.failed.is_empty() => {
+                let mut message = if r.dropped.is_empty() {
+                    "no replication objects of an earlier run found".to_string()
+                } else {
+                    format!("dropped {}", r.dropped.join(", "))
+                };
+                if !r.identity_restored.is_empty() {
+                    message.push_str(&format!(
+                        "; replica identity put back on {}",
+                        r.identity_restored.join(", ")
+                    ));
+                }
+                DatabaseResult::new(name, Some(Method::Replication), DbStatus::Done, message)
+            }
+            Ok(r) => DatabaseResult::new(
+                name,
+                Some(Method::Replication),
+                DbStatus::Failed,
+                format!(
+                    "could not drop {}{}",
+                    r.failed.join(", "),
+                    if r.dropped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (dropped {})", r.dropped.join(", "))
+                    }
+                ),
+            ),
+            Err(e) => DatabaseResult::new(
+                name,
+                Some(Method::Replication),
+                DbStatus::Failed,
+                e.to_string(),
+            ),
+        };
+        (entry, warnings)
+    }
+
+    /// The SQL that a migration would run for every database to migrate, read from the source
+    /// only (`--print-ddl`): nothing is written to the target.
+    pub async fn generate_ddl(&self) -> Result<String> {
+        let source = connect(&self.opts.source, None)
+            .await
+            .map_err(|e| e.with_side(Side::Source))?;
+        let all = list_databases(&source).await?;
+        // The same database selection and filters as a migration, with the same errors.
+        let mut report = ValidationReport::default();
+        let names = crate::selection::preflight::select_databases(&all, &self.opts, &mut report);
+        let selections = crate::selection::preflight::resolve_databases(
+            &self.opts,
+            &source,
+            &names,
+            &mut report,
+        )
+        .await;
+        if let Some(e) = report
+            .findings
+            .iter()
+            .find(|f| f.severity == Severity::Error)
+        {
+            return Err(crate::Error::config(e.message.clone()));
+        }
+        let mut out = String::new();
+        for f in &report.findings {
+            out.push_str(&format!("-- {}\n", f.message));
+        }
+        for name in &names {
+            let s = connect(&self.opts.source, Some(name))
+                .await
+                .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+            let mut schema = read_schema(&s)
+                .await
+                .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+            let selection = selections
+                .get(name)
+                .map(|r| r.selection.clone())
+                .unwrap_or_else(|| DbSelection::everything(name));
+            let skipped = filter_schema(&mut schema, &selection, &self.opts.excluded_extensions);
+            schema.warnings.extend(skipped);
+            out.push_str(&format!(
+                "--\n-- database {}\n--\n",
+                crate::sql::quote_ident(name)
+            ));
+            for w in &schema.warnings {
+                out.push_str(&format!("-- warning: {w}\n"));
+            }
+            out.push_str(&exec::script(&schema, self.opts.schema));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+}
+
+/// How long a database's work may take to stop by itself after an interrupt before it is
+/// dropped (the copy cancels its statements and reports its tables within a few seconds).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Runs `fut` unless the run is interrupted first: then nothing more of it runs (its sessions
+/// close, the server rolls back the statement in progress).
+async fn until_cancelled<T>(
+    cancel: &tokio_util::sync::CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        r = fut => r,
+        _ = cancel.cancelled() => Err(crate::copy::worker::cancelled()),
+    }
+}
+
+/// Splits the post-data objects into what the data engine runs right after a table is loaded
+/// (indexes, constraints, triggers... of that table) and what waits for all tables (foreign
+/// keys, materialized-view refreshes, attachments), keeping the dependency order in both.
+fn post_data_plan(
+    schema: &Schema,
+    opts: SchemaOptions,
+    facts: &ExecState,
+    report: &mut exec::ExecReport,
+) -> PostDataPlan {
+    let tables: HashMap<u32, (String, String)> = schema
+        .objects
+        .iter()
+        .filter(|o| matches!(o.kind, ObjectKind::Table | ObjectKind::MaterializedView))
+        .map(|o| {
+            (
+                o.id.objid,
+                (o.schema.clone().unwrap_or_default(), o.name.clone()),
+            )
+        })
+        .collect();
+    let mut plan = PostDataPlan::default();
+    for o in schema
+        .objects
+        .iter()
+        .filter(|o| o.section == Section::PostData)
+    {
+        // Objects depending on one skipped in pre-data are skipped with it (with a warning).
+        let Some((statements, refusable)) = exec::post_data_statements(o, opts, facts, report)
+        else {
+            continue;
+        };
+        let job = PostDataJob {
+            describe: o.describe(),
+            statements,
+            refusable,
+        };
+        match o.table.and_then(|t| tables.get(&t)) {
+            Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),
+            None => plan.rest.push(job),
+        }
+    }
+    plan
+}
+
+/// One line about what the data copy did.
+fn copy_summary(c: &CopyReport) -> String {
+    format!(
+        "data copied ({} tables, {} rows, {}, {} sequences, {} large objects in {:.1} s; {})",
+        c.tables.len(),
+        c.rows,
+        indicatif::HumanBytes(c.bytes),
+        c.sequences,
+        c.large_objects,
+        c.seconds,
+        c.statistics.summary()
+    )
+}
