@@ -220,6 +220,54 @@ pub struct PgArgs {
     /// (requires --max-replication-lag).
     #[arg(long = "stop-replication", help_heading = h::CUTOVER)]
     pub stop_replication: bool,
+    /// The fenced cut-over: once every table is ready and the lag is at most
+    /// --cutover-max-lag, fence the source's writes (new sessions read-only, the application
+    /// roles' sessions ended), wait until the target confirmed the source's WAL position after
+    /// the fence, sync sequences, verify (--verify), drop the replication objects. The source
+    /// stays fenced; --unfence lifts it.
+    #[arg(
+        long = "cutover",
+        conflicts_with_all = ["stop_replication", "dump_only", "schema_only"],
+        help_heading = h::CUTOVER
+    )]
+    pub cutover: bool,
+    /// With --cutover or --fail-back: the fence is not applied while the lag is above SIZE
+    /// (default 16MB).
+    #[arg(long = "cutover-max-lag", value_name = "SIZE", value_parser = parse_size, help_heading = h::CUTOVER)]
+    pub cutover_max_lag: Option<u64>,
+    /// With --cutover or --fail-back: abort (lift the fence as it was, keep replicating, exit
+    /// 1) when the switch is not reached within DURATION after the fence (e.g. 500ms, 30s, 2m).
+    #[arg(long = "max-downtime", value_name = "DURATION", value_parser = parse_duration, help_heading = h::CUTOVER)]
+    pub max_downtime: Option<std::time::Duration>,
+    /// With --cutover or --fail-back: comma-separated roles whose sessions the fence ends
+    /// (default: the roles that own or may write the migrated tables, and those with their
+    /// privileges).
+    #[arg(long = "fence-roles", value_name = "ROLES", help_heading = h::CUTOVER)]
+    pub fence_roles: Option<String>,
+    /// With --cutover: end with reverse replication from the target to the source (publication
+    /// and slot on the target, subscription on the source, from the barrier on), so the old
+    /// server receives every write made on the new one; --cleanup removes it.
+    #[arg(long = "fail-back-ready", requires = "cutover", help_heading = h::CUTOVER)]
+    pub fail_back_ready: bool,
+    /// Only switch back to the source a database whose --fail-back-ready replication runs: the
+    /// fenced cut-over in the reverse direction (the target fenced, sequences and the reverse
+    /// objects as in --cutover), then the source's fence lifted; takes -s, -t, --only-db, -f,
+    /// --json, --verify and the --cutover knobs.
+    #[arg(
+        long = "fail-back",
+        conflicts_with_all = ["cutover", "unfence", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"],
+        help_heading = h::CUTOVER
+    )]
+    pub fail_back: bool,
+    /// Only lift the fences an earlier --cutover (on the source) or --fail-back (on the
+    /// target) left (the databases' setting and comment as they were before it); takes -s, -t,
+    /// --only-db, -f and --json.
+    #[arg(
+        long = "unfence",
+        conflicts_with_all = ["cutover", "cleanup", "validate", "verify_only", "resume", "clean", "print_ddl"],
+        help_heading = h::CUTOVER
+    )]
+    pub unfence: bool,
     /// Only remove the replication objects an earlier run left, on both sides.
     #[arg(long = "cleanup", help_heading = h::CUTOVER)]
     pub cleanup: bool,
@@ -432,19 +480,27 @@ pub enum MethodArg {
     Replication,
 }
 
-/// Parses durations: plain seconds, or a number with s, m or h.
+/// Parses durations: plain seconds, or a number with ms, s, m or h.
 pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
     let t = s.trim();
+    if let Some(ms) = t.strip_suffix("ms") {
+        return ms
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| {
+                format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h")
+            });
+    }
     let (num, mult) = match t.chars().last() {
         Some('s') => (&t[..t.len() - 1], 1),
         Some('m') => (&t[..t.len() - 1], 60),
         Some('h') => (&t[..t.len() - 1], 3600),
         _ => (t, 1),
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use seconds, or a number with s, m or h"))?;
+    let n: u64 = num.trim().parse().map_err(|_| {
+        format!("invalid duration {s:?}: use seconds, or a number with ms, s, m or h")
+    })?;
     Ok(std::time::Duration::from_secs(n * mult))
 }
 

@@ -207,6 +207,12 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
+    if parsed.unfence {
+        return unfence(&runtime, &opts, json_out);
+    }
+    if parsed.fail_back {
+        return fail_back(&runtime, &opts, json_out);
+    }
     // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
     // were interrupted marked failed, and a non-zero exit code.
     let cancel = opts.cancel.clone();
@@ -215,6 +221,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     // roll back the open transactions of the closed sessions; replication objects left behind
     // are reported by the next run, which points to --cleanup.
     let cleanup_hint = signals::cleanup_command(&parsed);
+    let unfence_hint = signals::unfence_command(&parsed);
     let mut signals = {
         let _in_runtime = runtime.enter();
         signals::Signals::new()
@@ -227,14 +234,17 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             cancel.cancel();
             let _ = tokio::time::timeout(signals::WIND_DOWN, signals.next()).await;
             eprint!("{}", signals::exit_now_message(&cleanup_hint));
+            eprint!("{}", signals::fence_left_message(&unfence_hint));
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
     let span = tracing::info_span!("migration", id = %opts.migration_id);
     let _enter = span.enter();
     let validate_only = opts.mode == RunMode::Validate;
+    // --cutover --validate: the cut-over's dry run, after preflight.
+    let dry_run = (validate_only && parsed.cutover).then(|| opts.clone());
     let job = PgMigrate::new(opts);
-    let result = match runtime.block_on(job.run()) {
+    let mut result = match runtime.block_on(job.run()) {
         RunOutput::Ddl(ddl) => {
             let out = ddl_out.expect("--print-ddl gives the DDL mode and its output");
             return match ddl {
@@ -254,10 +264,40 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         RunOutput::Result(r) => r,
     };
     let mut report = String::new();
+    let mut refused_cutover = false;
+    if let Some(o) = dry_run {
+        match runtime.block_on(crate::replication::dry_run::dry_run_all(
+            &o.source,
+            &o.target,
+            &o.only_dbs,
+            &o.filtered_dbs,
+            &o.replication,
+        )) {
+            Ok(d) => {
+                refused_cutover = d.iter().any(|d| !d.ready);
+                result.cutover_dry_run = d;
+            }
+            Err(e) => {
+                eprintln!("pg_migrate: the cut-over's dry run failed: {e}");
+                refused_cutover = true;
+            }
+        }
+    }
     if validate_only {
         render_findings(&mut report, &result.validation);
-        if result.validation.ok {
+        if !result.cutover_dry_run.is_empty() {
+            report.push_str("Cut-over dry run (nothing was changed):\n");
+            for d in &result.cutover_dry_run {
+                report.push_str(&format!("  {}\n", d.describe()));
+            }
+        } else if parsed.cutover {
+            report.push_str("Cut-over dry run: no database replicates, nothing to cut over.\n");
+        }
+        if result.validation.ok && !refused_cutover {
             report.push_str("Preflight passed.\n");
+        } else if result.validation.ok {
+            report
+                .push_str("Preflight passed, but the cut-over would be refused now (see above).\n");
         } else {
             report.push_str("Preflight failed: fix the errors above and run again.\n");
         }
@@ -297,7 +337,131 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         );
         return EXIT_OUTPUT;
     }
+    if refused_cutover {
+        return EXIT_INVALID;
+    }
     exit_code(&result, validate_only)
+}
+
+/// `--unfence`: lifts the fences an earlier `--cutover` left on the source, as recorded there.
+/// Exit 0 when every recorded fence was lifted (or none was found), 1 otherwise.
+fn unfence(
+    runtime: &tokio::runtime::Runtime,
+    opts: &MigrateOptions,
+    json_out: Option<crate::cli::output::Output>,
+) -> i32 {
+    // The source after --cutover, the target after --fail-back.
+    let mut lifted = Vec::new();
+    for (server, conninfo) in [("source", &opts.source), ("target", &opts.target)] {
+        match runtime.block_on(crate::replication::fence::unfence(
+            server,
+            conninfo,
+            &opts.only_dbs,
+            &opts.filtered_dbs,
+        )) {
+            Ok(l) => lifted.extend(l),
+            Err(e) => {
+                eprintln!("pg_migrate: --unfence on the {server}: {e}");
+                return EXIT_DB_FAILED;
+            }
+        }
+    }
+    if lifted.is_empty() {
+        eprintln!(
+            "No fence recorded on the source or the target for the selected databases: nothing to lift."
+        );
+    }
+    for u in &lifted {
+        eprintln!(
+            "database \"{}\" on the {}: {}",
+            crate::text::escape_controls(&u.database),
+            u.server,
+            crate::text::escape_controls(&u.message)
+        );
+    }
+    if let Some(out) = json_out {
+        let doc = serde_json::json!({ "migration_id": opts.migration_id, "unfenced": lifted });
+        if let Err(e) = out.write((doc.to_string() + "\n").as_bytes()) {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_OUTPUT;
+        }
+    }
+    if lifted.iter().all(|u| u.ok) {
+        EXIT_OK
+    } else {
+        EXIT_DB_FAILED
+    }
+}
+
+/// `--fail-back`: the reverse fenced cut-over of every selected database whose
+/// `--fail-back-ready` replication runs. Exit 0 when each switched back (or none had one), 1
+/// otherwise.
+fn fail_back(
+    runtime: &tokio::runtime::Runtime,
+    opts: &MigrateOptions,
+    json_out: Option<crate::cli::output::Output>,
+) -> i32 {
+    let mut ropts = opts.replication.clone();
+    ropts.verify = opts
+        .verify
+        .after_copy
+        .then(|| crate::verify::Settings::of(opts));
+    let found = runtime.block_on(crate::replication::failback::fail_back_all(
+        &opts.source,
+        &opts.target,
+        &opts.only_dbs,
+        &opts.filtered_dbs,
+        &ropts,
+        opts.cancel.clone(),
+    ));
+    let done = match found {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("pg_migrate: --fail-back: {e}");
+            return EXIT_DB_FAILED;
+        }
+    };
+    if done.is_empty() {
+        eprintln!("No fail-back replication (--fail-back-ready) found for the selected databases.");
+    }
+    let mut ok = true;
+    let mut entries = Vec::new();
+    for (db, r) in &done {
+        let name = crate::text::escape_controls(db);
+        match r {
+            Ok(o) => {
+                ok &= o.status == crate::report::DbStatus::Done;
+                eprintln!(
+                    "database \"{name}\": {}",
+                    crate::text::escape_controls(&o.message)
+                );
+                let mut block = String::new();
+                if let Some(c) = &o.cutover {
+                    c.render(&mut block, db);
+                }
+                eprint!("{block}");
+                entries.push(serde_json::json!({
+                    "dbname": db, "status": o.status, "message": o.message,
+                    "cutover": o.cutover, "verify": o.verify,
+                }));
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("database \"{name}\": fail-back failed: {e}");
+                entries.push(serde_json::json!({
+                    "dbname": db, "status": "failed", "message": e.to_string(),
+                }));
+            }
+        }
+    }
+    if let Some(out) = json_out {
+        let doc = serde_json::json!({ "migration_id": opts.migration_id, "fail_back": entries });
+        if let Err(e) = out.write((doc.to_string() + "\n").as_bytes()) {
+            eprintln!("pg_migrate: {e}");
+            return EXIT_OUTPUT;
+        }
+    }
+    if ok { EXIT_OK } else { EXIT_DB_FAILED }
 }
 
 /// Runs `db-migrate <command> ...`: `pg` (a migration) or `status` (what the migrations

@@ -129,6 +129,46 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if let Some(t) = a.replication_timeout {
                     r.replication_timeout = t;
                 }
+                if !(a.cutover || a.fail_back)
+                    && (a.max_downtime.is_some()
+                        || a.fence_roles.is_some()
+                        || a.cutover_max_lag.is_some())
+                {
+                    return Err(Error::config(
+                        "--max-downtime, --fence-roles and --cutover-max-lag are for a fenced cut-over: add --cutover (or --fail-back)",
+                    ));
+                }
+                if a.cutover || a.fail_back {
+                    let mut co = crate::replication::fence::CutoverOptions {
+                        max_downtime: a.max_downtime,
+                        fail_back_ready: a.fail_back_ready,
+                        ..Default::default()
+                    };
+                    if let Some(lag) = a.cutover_max_lag {
+                        co.max_lag = lag;
+                    }
+                    if a.fence_roles.is_some() {
+                        let roles = split_list(&a.fence_roles);
+                        if roles.is_empty() {
+                            return Err(Error::config(
+                                "--fence-roles: empty value (give comma-separated role names)",
+                            ));
+                        }
+                        co.fence_roles = Some(roles);
+                    }
+                    if a.max_downtime == Some(std::time::Duration::ZERO) {
+                        return Err(Error::config(
+                            "--max-downtime 0 would abort every cut-over: give a bound above 0",
+                        ));
+                    }
+                    // The run waits for this lag first (bounded by --replication-timeout),
+                    // unless --max-replication-lag names another.
+                    if a.cutover {
+                        r.max_replication_lag = r.max_replication_lag.or(Some(co.max_lag));
+                        r.stop_replication = true;
+                    }
+                    r.cutover = Some(co);
+                }
                 if let Some(c) = &a.subscription_conninfo {
                     r.subscription_conninfo = Some(
                         ConnInfo::parse(c)
@@ -467,6 +507,84 @@ mod tests {
             let e = PgArgs::try_parse_from(argv).unwrap_err().to_string();
             assert!(e.contains("--replica-identity-full"), "{clash}: {e}");
         }
+    }
+
+    #[test]
+    fn cutover_flags_make_the_fenced_cut_over() {
+        let o = |extra: &[&str]| {
+            let mut args = vec!["-s", "host=a", "-t", "host=b"];
+            args.extend_from_slice(extra);
+            MigrateOptions::try_from(&parse(&args))
+        };
+        let r = o(&["--cutover"]).unwrap().replication;
+        let co = r.cutover.clone().expect("--cutover");
+        assert_eq!(co.max_lag, 16 << 20);
+        assert_eq!(co.max_downtime, None);
+        assert_eq!(co.fence_roles, None);
+        assert!(r.is_cut_over() && r.stop_replication);
+        assert_eq!(r.max_replication_lag, Some(16 << 20));
+        let r = o(&[
+            "--cutover",
+            "--cutover-max-lag",
+            "1MB",
+            "--max-downtime",
+            "500ms",
+            "--fence-roles",
+            "app, web",
+            "--max-replication-lag",
+            "0",
+        ])
+        .unwrap()
+        .replication;
+        let co = r.cutover.unwrap();
+        assert_eq!(co.max_lag, 1 << 20);
+        assert_eq!(co.max_downtime, Some(std::time::Duration::from_millis(500)));
+        assert_eq!(co.fence_roles, Some(vec!["app".into(), "web".into()]));
+        assert_eq!(r.max_replication_lag, Some(0));
+        assert!(o(&["--cutover", "--max-downtime", "0"]).is_err());
+        assert!(o(&["--cutover", "--fence-roles", " , "]).is_err());
+        assert_eq!(o(&[]).unwrap().replication.cutover, None);
+        // The fence's flags only mean something with --cutover; --unfence is a mode of its own.
+        for args in [
+            &["--max-downtime", "30s"][..],
+            &["--fence-roles", "app"][..],
+            &["--cutover-max-lag", "1MB"][..],
+        ] {
+            assert!(o(args).is_err(), "{args:?}");
+        }
+        assert!(
+            o(&["--fail-back", "--max-downtime", "30s"])
+                .unwrap()
+                .replication
+                .cutover
+                .is_some()
+        );
+        for args in [
+            &["--fail-back-ready"][..],
+            &["--fail-back", "--cutover"][..],
+            &[
+                "--cutover",
+                "--stop-replication",
+                "--max-replication-lag",
+                "0",
+            ][..],
+            &["--unfence", "--cutover"][..],
+            &["--unfence", "--cleanup"][..],
+        ] {
+            let argv = ["pg_migrate", "-s", "a", "-t", "b"]
+                .into_iter()
+                .chain(args.iter().copied());
+            assert!(PgArgs::try_parse_from(argv).is_err(), "{args:?}");
+        }
+        assert_eq!(
+            parse_duration("30ms"),
+            Ok(std::time::Duration::from_millis(30))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert!(parse_duration("5 weeks").is_err());
     }
 
     #[test]

@@ -25,6 +25,30 @@ pub fn cleanup_command(args: &super::PgArgs) -> String {
     cmd
 }
 
+/// The `--unfence` command for this run's servers, their passwords redacted.
+pub fn unfence_command(args: &super::PgArgs) -> String {
+    cleanup_command(args)
+        .replace(" --mangle", "")
+        .replace(" --cleanup", " --unfence")
+}
+
+/// What is printed about fences when the process exits at once: the databases whose source
+/// this run fenced and has not lifted, and the command that lifts them.
+pub fn fence_left_message(unfence: &str) -> String {
+    let fenced = crate::replication::fence::fenced();
+    if fenced.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = fenced
+        .iter()
+        .map(|d| format!("\"{}\"", crate::text::escape_controls(d)))
+        .collect();
+    format!(
+        "The source's writes are still fenced (new sessions read-only) in database {}.\nLift the fence with (the same -s and -t as this run):\n  {unfence}\n",
+        names.join(", ")
+    )
+}
+
 /// What is printed when the process exits at once.
 pub fn exit_now_message(cleanup: &str) -> String {
     let left = crate::interrupt::replicating();
@@ -100,5 +124,31 @@ mod tests {
         assert!(m.contains("--cleanup"), "{m}");
         replication_done("app");
         assert!(!exit_now_message("c").contains("\"app\""));
+    }
+
+    #[test]
+    fn the_unfence_command_keeps_the_servers_and_redacts_the_password() {
+        let args = crate::cli::parse_args::<super::super::PgArgs>(
+            [
+                "pg_migrate",
+                "-s",
+                "postgres://u:secret@src/db",
+                "-t",
+                "host=tgt",
+                "-m",
+                "--cutover",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        let cmd = unfence_command(&args);
+        assert!(cmd.ends_with(" --unfence"), "{cmd}");
+        assert!(cmd.contains("src/db") && cmd.contains("host=tgt"), "{cmd}");
+        assert!(
+            !cmd.contains("secret") && !cmd.contains("--mangle"),
+            "{cmd}"
+        );
+        // Nothing fenced by this process: nothing said.
+        assert_eq!(fence_left_message(&cmd), "");
     }
 }

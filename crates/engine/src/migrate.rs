@@ -528,7 +528,9 @@ impl PgMigrate {
         {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
+            entry.cutover = o.cutover;
             warnings.extend(o.warnings);
+            replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
             if o.status == DbStatus::Done {
                 crate::recovery::mark_done(&opts.target, name, warnings).await;
             }
@@ -789,7 +791,9 @@ impl PgMigrate {
                             m.keep("the subscription is owned by the migration user and applies changes as the table owners");
                         }
                         entry.status = o.status;
+                        entry.cutover = o.cutover;
                         warnings.extend(o.warnings);
+                        replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
                         summary.push_str("; ");
                         summary.push_str(&o.message);
                         self.verify_replicated(pair, o.verify, entry, &mut summary, warnings)

@@ -20,7 +20,8 @@
 //!                                             "format": "binary|text", "parts": 1 } ],
 //!                              "sequences": 1, "large_objects": 0, "bytes": 300,
 //!                              "rows": 10, "seconds": 0.2, "warnings": [ <warning> ] },
-//!                    "verify": { "status": "equal|differs|failed", ... } } ],
+//!                    "verify": { "status": "equal|differs|failed", ... },
+//!                    "cutover": { "outcome": "switched|aborted|failed|interrupted", ... } } ],
 //!   "warnings": [ <warning> ]
 //! }
 //! ```
@@ -35,7 +36,8 @@
 //! `database "<database>": <message>`, or the message alone without a database.
 //!
 //! `verify` (only with `--verify` / `--verify-only`) is documented in
-//! [`crate::verify::report`].
+//! [`crate::verify::report`]; `cutover` (only with `--cutover`) in
+//! [`crate::replication::timeline`].
 //!
 //! `rolpassword` is null for roles without a generated or supplied password, `"<hidden>"` unless
 //! `--show-passwords` was given.
@@ -256,6 +258,11 @@ pub struct DatabaseResult {
     /// [`crate::verify::report`] for its field names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<crate::verify::VerifyReport>,
+    /// The fenced cut-over (`--cutover`): its timeline and write-unavailable window, also when
+    /// it was aborted or failed after the fence. See [`crate::replication::timeline`] for its
+    /// field names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<crate::replication::timeline::CutoverReport>,
     /// When the data stage failed or was interrupted: every table with its state (copied,
     /// partly copied, failed with its error, interrupted, not started), rows, bytes, retries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -274,6 +281,7 @@ impl DatabaseResult {
             schema_objects: None,
             data: None,
             verify: None,
+            cutover: None,
             tables: Vec::new(),
         }
     }
@@ -287,6 +295,10 @@ pub struct MigrateResult {
     pub roles: Vec<RoleResult>,
     pub databases: Vec<DatabaseResult>,
     pub warnings: Vec<Warning>,
+    /// `--cutover --validate`: what a fenced cut-over would do now, per replicating database
+    /// (see [`crate::replication::dry_run::DryRun`] for the field names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cutover_dry_run: Vec<crate::replication::dry_run::DryRun>,
 }
 
 impl MigrateResult {
@@ -367,6 +379,9 @@ impl MigrateResult {
             }
         }
         for d in &self.databases {
+            if let Some(c) = &d.cutover {
+                c.render(&mut out, &d.dbname);
+            }
             if let Some(v) = &d.verify {
                 v.render(&mut out, &d.dbname);
             }

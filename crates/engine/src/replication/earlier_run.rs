@@ -99,6 +99,11 @@ impl EarlierRun {
 async fn sessions_for_lookup(pair: &DbPair) -> Result<(Session, Option<Session>, TargetFacts)> {
     let dbname = pair.source_db();
     let src = pair.open(Side::Source, Phase::Replication).await?;
+    // A source fenced by a cut-over (--cutover) starts our sessions read-only too: these
+    // write (drop the objects, adopt new tables, lift the fence).
+    src.batch_execute("SET default_transaction_read_only = off")
+        .await
+        .map_err(|e| on_source(e, dbname))?;
     let tgt = match pair.open(Side::Target, Phase::Replication).await {
         Ok(t) => Some(t),
         Err(e) if e.sqlstate().map(|c| c.code()) == Some("3D000") => None,
@@ -176,6 +181,11 @@ pub async fn check_earlier_run(
     }
     info!(database = %dbname, "cutting over the replication of an earlier run");
     let src = pair.open(Side::Source, Phase::Replication).await?;
+    // A source fenced by a cut-over (--cutover) starts our sessions read-only too: these
+    // write (drop the objects, adopt new tables, lift the fence).
+    src.batch_execute("SET default_transaction_read_only = off")
+        .await
+        .map_err(|e| on_source(e, dbname))?;
     let tgt = pair.open(Side::Target, Phase::Replication).await?;
     let servers = pair.servers(&src, &tgt).await?;
     let tfacts = TargetFacts::read(&tgt, &servers.target)
@@ -297,6 +307,13 @@ pub async fn cleanup(pair: &DbPair) -> Result<CleanupReport> {
                 quote_ident(&names.slot)
             ));
         }
+    }
+    // The reverse replication of --fail-back-ready: subscription on the source, publication
+    // and slot on the target.
+    if let Some(t) = &tgt {
+        let (dropped, failed) = super::failback::cleanup(pair, &src, t).await?;
+        report.dropped.extend(dropped);
+        report.failed.extend(failed);
     }
     Ok(report)
 }

@@ -26,7 +26,9 @@
 //!    `replication_timeout`, re-checking a schema fingerprint for drift meanwhile.
 //! 7. With `stop_replication`: wait until the target confirmed everything up to the source's
 //!    current WAL position, copy sequence values, drop subscription, publication and slot.
-//!    Status `done`.
+//!    Status `done`. With `cutover` (`--cutover`) the fenced form instead: readiness, the
+//!    source's writes fenced ([`fence`]), the barrier, sequences, verify, the switch, within
+//!    `--max-downtime` or aborted with the fence lifted; its timeline in [`timeline`].
 //!
 //! When a replication connection is refused (pg_hba without `replication` lines, a pooler), or
 //! the user lacks the REPLICATION attribute it needs, the slot is created with
@@ -110,8 +112,11 @@
 
 pub mod adopt;
 mod cutover;
+pub mod dry_run;
 mod earlier_run;
+pub mod failback;
 pub mod fallback;
+pub mod fence;
 pub mod fingerprint;
 pub mod follow;
 pub mod identity;
@@ -124,6 +129,7 @@ pub mod resume;
 pub use crate::preflight::replication as preflight;
 mod setup;
 mod statistics;
+pub mod timeline;
 
 mod verify;
 mod wait;
@@ -194,6 +200,10 @@ pub struct ReplicationOptions {
     /// `--statistics`: with `restore` (on an 18+ target), the cut-over carries the source's
     /// latest planner statistics once more, after the subscription is dropped.
     pub statistics: crate::copy::statistics::StatisticsMode,
+    /// `--cutover`: the fenced cut-over ([`fence`], `cutover.rs`) instead of the unfenced one
+    /// of `stop_replication`. The wait before it uses `max_replication_lag` when set, else
+    /// [`fence::CutoverOptions::max_lag`].
+    pub cutover: Option<fence::CutoverOptions>,
 }
 
 impl ReplicationOptions {
@@ -201,7 +211,13 @@ impl ReplicationOptions {
     /// `--stop-replication`. It finishes the databases the first run left replicating and
     /// leaves those whose ledger says they are done alone.
     pub fn is_cut_over(&self) -> bool {
-        self.stop_replication && self.max_replication_lag.is_some()
+        self.cutover.is_some() || self.stop_replication && self.max_replication_lag.is_some()
+    }
+
+    /// The lag to wait for: `max_replication_lag`, else (with `--cutover`) the cut-over's.
+    pub fn lag_to_wait_for(&self) -> Option<u64> {
+        self.max_replication_lag
+            .or_else(|| self.cutover.as_ref().map(|c| c.max_lag))
     }
 }
 
@@ -221,6 +237,7 @@ impl Default for ReplicationOptions {
             replica_identity_full: false,
             verify: None,
             statistics: crate::copy::statistics::StatisticsMode::default(),
+            cutover: None,
         }
     }
 }
@@ -236,6 +253,7 @@ impl std::fmt::Debug for ReplicationOptions {
             .field("subscription_conninfo", &self.subscription_conninfo)
             .field("replica_identity_full", &self.replica_identity_full)
             .field("verify", &self.verify)
+            .field("cutover", &self.cutover)
             .finish_non_exhaustive()
     }
 }
@@ -308,6 +326,9 @@ pub struct ReplicationOutcome {
     /// `--verify` at the cut-over ([`verify`]): compared once caught up, before the objects
     /// were dropped. `None`: not asked for, or no cut-over.
     pub verify: Option<crate::verify::VerifyReport>,
+    /// `--cutover`: the fenced cut-over's timeline and write-unavailable window
+    /// ([`timeline`]), also when it was aborted or failed after the fence.
+    pub cutover: Option<timeline::CutoverReport>,
 }
 
 impl ReplicationOutcome {
@@ -330,6 +351,7 @@ impl ReplicationOutcome {
             tables_dropped: Vec::new(),
             warnings,
             verify: None,
+            cutover: None,
         }
     }
 }
@@ -399,6 +421,18 @@ impl LagStatus {
             && self.tables_not_ready == 0
             && self.lag_bytes.is_some_and(|l| l <= max as i64)
     }
+}
+
+/// A fenced cut-over that was aborted or failed after the fence reports its outcome with
+/// status `Failed` (its timeline in [`ReplicationOutcome::cutover`]); this turns that into the
+/// database's error, once the caller took the timeline.
+pub fn cut_over_failure(status: DbStatus, message: &str, db: &str) -> Result<()> {
+    if status != DbStatus::Failed {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::Timeout, message.to_owned())
+        .with_database(db)
+        .with_phase(Phase::CutOver))
 }
 
 fn on_source(e: impl Into<Error>, db: &str) -> Error {
@@ -545,7 +579,7 @@ where
             return Err(e.with_database(dbname).with_phase(Phase::ReplicationSetup));
         }
     };
-    if opts.max_replication_lag.is_some() {
+    if opts.lag_to_wait_for().is_some() {
         wait_and_stop(
             pair,
             &src,

@@ -66,6 +66,13 @@ impl ObjectNames {
         out
     }
 
+    /// The names of the reverse replication (`--fail-back-ready`): publication and slot on
+    /// the target, subscription on the source; always from md5(dbname), never those of the
+    /// forward direction.
+    pub fn fail_back(dbname: &str) -> ObjectNames {
+        build(&format!("fb_{}", md5_hex(dbname)), true)
+    }
+
     pub fn all(&self) -> [&str; 3] {
         [&self.publication, &self.slot, &self.subscription]
     }

@@ -411,7 +411,7 @@ where
         message,
         Vec::new(),
     );
-    if opts.max_replication_lag.is_some() {
+    if opts.lag_to_wait_for().is_some() {
         wait_and_stop(
             pair,
             &src,

@@ -100,7 +100,7 @@ pub(super) async fn wait_and_stop(
     baseline: Option<Fingerprint>,
     outcome: &mut ReplicationOutcome,
 ) -> Result<()> {
-    let Some(max) = opts.max_replication_lag else {
+    let Some(max) = opts.lag_to_wait_for() else {
         return Ok(());
     };
     let names = outcome.names.clone();
@@ -287,7 +287,7 @@ pub(super) async fn wait_and_stop(
         })
         .collect();
     if !unhandled.is_empty() {
-        let new_tables_note = if opts.stop_replication {
+        let new_tables_note = if opts.is_cut_over() {
             ""
         } else {
             " (changes made after this run ends are applied by the cut-over run)"
@@ -305,6 +305,22 @@ pub(super) async fn wait_and_stop(
             .push(Warning::replication(w.clone()).in_database(dbname));
         drift_note.push_str(&format!("; {w}"));
     }
+    if !in_sync && opts.cutover.is_some() {
+        // --cutover refuses rather than leaving the database running with exit code 0.
+        return Err(Error::new(
+            ErrorKind::Validation,
+            format!(
+                "cut-over refused, nothing was changed (replication keeps running): not in sync within --replication-timeout ({} s): lag {} bytes (--cutover-max-lag {max}), or tables not yet ready in pg_subscription_rel; run the cut-over again later, or raise --replication-timeout{drift_note}",
+                opts.replication_timeout.as_secs(),
+                outcome
+                    .lag_bytes
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+        )
+        .with_side(Side::Target)
+        .with_database(dbname));
+    }
     if !in_sync {
         outcome.status = DbStatus::Running;
         outcome.message = format!(
@@ -317,7 +333,7 @@ pub(super) async fn wait_and_stop(
         );
         return Ok(());
     }
-    if !opts.stop_replication {
+    if !opts.is_cut_over() {
         outcome.message = format!(
             "{}; in sync (lag {} bytes){drift_note}",
             outcome.message,
@@ -325,18 +341,17 @@ pub(super) async fn wait_and_stop(
         );
         return Ok(());
     }
-    cutover::cut_over(
+    let c = cutover::CutOver {
         pair,
-        opts.verify.as_ref(),
+        opts,
         src,
         tgt,
         tfacts,
         dbname,
         deadline,
-        &drift_note,
-        outcome,
-    )
-    .await?;
+        drift_note: &drift_note,
+    };
+    cutover::cut_over(&c, outcome).await?;
     if outcome.status == DbStatus::Done {
         super::statistics::carry_at_cut_over(src, tgt, dbname, opts.statistics, outcome).await;
     }

@@ -1,0 +1,237 @@
+//! `--cutover --validate`: what a fenced cut-over would do now, changing nothing: per database
+//! that replicates, whether it would be refused (tables not ready, the lag, the fence's
+//! privileges) and why, the lag and how fast it falls, the roles and sessions the fence would
+//! affect, and the window estimated from the apply rate measured over a one-second sample.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{ReplicationOptions, fence, find_earlier_run, on_source, wait};
+use crate::conn::{ConnInfo, Session};
+use crate::error::{Error, Phase, Result, Side};
+use crate::pair::DbPair;
+
+/// How long the apply rate is measured.
+pub const SAMPLE: Duration = Duration::from_secs(1);
+
+/// What the fence, the barrier round trip and the switch cost besides applying the lag, as
+/// measured on the test clusters (fence 0.01 to 0.06 s, barrier confirmation 0.2 to 0.5 s,
+/// dropping the objects 0.03 s): the estimate's fixed part.
+pub const FIXED_SECONDS: f64 = 0.5;
+
+/// One database's dry run (JSON: `cutover_dry_run` of the result).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DryRun {
+    pub database: String,
+    /// The cut-over would start now.
+    pub ready: bool,
+    /// Why it would be refused, and what fixes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    pub tables_total: i64,
+    pub tables_not_ready: i64,
+    pub lag_bytes: Option<i64>,
+    /// How fast the lag fell over the sample (negative: it grew).
+    pub lag_falling_bytes_per_second: Option<f64>,
+    /// How fast the slot's confirmed position moved over the sample.
+    pub apply_bytes_per_second: Option<f64>,
+    /// The fence roles (`--fence-roles`, or the owners and writers of the tables).
+    pub fence_roles: Vec<String>,
+    /// The login roles whose sessions the fence would end.
+    pub session_roles: Vec<String>,
+    /// Their sessions in the database now.
+    pub sessions: usize,
+    /// The estimated write-unavailable window without `--verify`: the lag at the rate
+    /// measured, plus [`FIXED_SECONDS`].
+    pub estimated_window_seconds: Option<f64>,
+}
+
+impl DryRun {
+    /// One line of the human report.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "database \"{}\": {}; {} of {} tables ready, lag {} bytes",
+            crate::text::escape_controls(&self.database),
+            if self.ready {
+                "ready"
+            } else {
+                "would be refused"
+            },
+            self.tables_total - self.tables_not_ready,
+            self.tables_total,
+            self.lag_bytes
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        );
+        if let Some(f) = self.lag_falling_bytes_per_second {
+            if f >= 0.0 {
+                s.push_str(&format!(" (falling {f:.0} bytes/s"));
+            } else {
+                s.push_str(&format!(" (growing {:.0} bytes/s", -f));
+            }
+            if let Some(a) = self.apply_bytes_per_second {
+                s.push_str(&format!(", applied {a:.0} bytes/s"));
+            }
+            s.push(')');
+        }
+        s.push_str(&format!(
+            "; the fence would end {} sessions of {}",
+            self.sessions,
+            if self.session_roles.is_empty() {
+                "no role".to_owned()
+            } else {
+                self.session_roles.join(", ")
+            }
+        ));
+        if let Some(w) = self.estimated_window_seconds {
+            s.push_str(&format!("; estimated write-unavailable window {w:.1} s"));
+        }
+        if let Some(r) = &self.refusal {
+            s.push_str(&format!("; {r}"));
+        }
+        s
+    }
+}
+
+async fn confirmed_lsn(src: &Session, slot: &str) -> Option<String> {
+    src.query_opt(
+        "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots
+          WHERE slot_name = $1",
+        &[&slot],
+    )
+    .await
+    .ok()
+    .flatten()
+    .and_then(|r| r.get(0))
+}
+
+async fn lsn_diff(src: &Session, a: &str, b: &str) -> Option<f64> {
+    src.query_one(
+        "SELECT pg_catalog.pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::float8",
+        &[&a, &b],
+    )
+    .await
+    .ok()
+    .map(|r| r.get(0))
+}
+
+/// The dry run of `pair`'s database; `None` when it does not replicate.
+pub async fn dry_run(pair: &DbPair, opts: &ReplicationOptions) -> Result<Option<DryRun>> {
+    let db = pair.source_db();
+    let Some(run) = find_earlier_run(pair).await? else {
+        return Ok(None);
+    };
+    let co = opts.cutover.clone().unwrap_or_default();
+    let mut out = DryRun {
+        database: db.to_owned(),
+        ready: false,
+        refusal: None,
+        tables_total: 0,
+        tables_not_ready: 0,
+        lag_bytes: None,
+        lag_falling_bytes_per_second: None,
+        apply_bytes_per_second: None,
+        fence_roles: Vec::new(),
+        session_roles: Vec::new(),
+        sessions: 0,
+        estimated_window_seconds: None,
+    };
+    if !run.is_healthy() {
+        out.refusal = Some(format!(
+            "the replication objects are incomplete ({}): remove them with --cleanup",
+            run.describe()
+        ));
+        return Ok(Some(out));
+    }
+    let src = pair.open(Side::Source, Phase::Replication).await?;
+    let tgt = pair.open(Side::Target, Phase::Replication).await?;
+    let names = &run.names;
+    let first = wait::lag_status(&src, &tgt, db, names, Instant::now()).await?;
+    let c1 = confirmed_lsn(&src, &names.slot).await;
+    let t = Instant::now();
+    tokio::time::sleep(SAMPLE).await;
+    let st = wait::lag_status(&src, &tgt, db, names, Instant::now()).await?;
+    let c2 = confirmed_lsn(&src, &names.slot).await;
+    let secs = t.elapsed().as_secs_f64();
+    out.tables_total = st.tables_total;
+    out.tables_not_ready = st.tables_not_ready;
+    out.lag_bytes = st.lag_bytes;
+    if let (Some(a), Some(b)) = (first.lag_bytes, st.lag_bytes) {
+        out.lag_falling_bytes_per_second = Some((a - b) as f64 / secs);
+    }
+    if let (Some(a), Some(b)) = (&c1, &c2) {
+        out.apply_bytes_per_second = lsn_diff(&src, b, a).await.map(|d| d / secs);
+    }
+    let mut excluded = vec![pair.source().user()];
+    if let Some(ci) = &opts.subscription_conninfo {
+        excluded.push(ci.user());
+    }
+    match fence::readiness(&src, db, &names.publication, &co, &excluded).await {
+        Ok(plan) => {
+            out.sessions = fence::fenced_pids(&src, db, &plan.session_roles)
+                .await?
+                .len();
+            out.fence_roles = plan.roles;
+            out.session_roles = plan.session_roles;
+        }
+        Err(e) => out.refusal = Some(e.message().to_owned()),
+    }
+    if out.refusal.is_none() && !st.in_sync(co.max_lag) {
+        out.refusal = Some(
+            if st.tables_not_ready > 0 {
+                "tables are not yet ready in pg_subscription_rel (still being copied)"
+            } else if !st.slot_active {
+                "the subscription's worker is not streaming from the slot"
+            } else {
+                "the lag is above --cutover-max-lag"
+            }
+            .to_owned(),
+        );
+    }
+    out.ready = out.refusal.is_none();
+    let lag = st.lag_bytes.unwrap_or(0).max(0) as f64;
+    out.estimated_window_seconds = match out.apply_bytes_per_second {
+        _ if lag == 0.0 => Some(FIXED_SECONDS),
+        Some(rate) if rate > 0.0 => Some(lag / rate + FIXED_SECONDS),
+        _ => None,
+    };
+    Ok(Some(out))
+}
+
+/// The dry run of every database of the source that replicates (`only` and `filtered` as
+/// `--only-db` and `-f`).
+pub async fn dry_run_all(
+    source: &ConnInfo,
+    target: &ConnInfo,
+    only: &[String],
+    filtered: &[String],
+    opts: &ReplicationOptions,
+) -> Result<Vec<DryRun>> {
+    let s = crate::conn::connect(source, None).await?;
+    let dbs: Vec<String> = s
+        .query(
+            "SELECT datname::text FROM pg_catalog.pg_database
+              WHERE datallowconn AND NOT datistemplate ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::from(e).with_side(Side::Source))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    drop(s);
+    let mut out = Vec::new();
+    for db in dbs {
+        if (!only.is_empty() && !only.contains(&db)) || filtered.contains(&db) {
+            continue;
+        }
+        let pair = DbPair::new(source, target, &db, Default::default());
+        match dry_run(&pair, opts).await {
+            Ok(Some(d)) => out.push(d),
+            Ok(None) => {}
+            Err(e) => return Err(on_source(e, &db)),
+        }
+    }
+    Ok(out)
+}
