@@ -93,6 +93,16 @@ pub struct PgArgs {
     /// Do not copy the source's publications (db-migrate's own and subscriptions never are).
     #[arg(long = "no-publications")]
     pub no_publications: bool,
+    /// Do not rehearse the schema before writing (by default preflight creates each
+    /// database's whole schema on the target in a transaction it rolls back, and reports every
+    /// statement the target refuses).
+    #[arg(long = "no-rehearsal")]
+    pub no_rehearsal: bool,
+    /// Skip an object the target refuses (and the objects depending on it) instead of failing
+    /// its database: everything else is created and copied, the database ends failed listing
+    /// them (objects_failed), and --resume creates them once the cause is fixed.
+    #[arg(long = "keep-going")]
+    pub keep_going: bool,
     /// Parallel copy workers, each with one source and one target session (default: CPU
     /// cores, at least 2).
     #[arg(long = "jobs", short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = parse_sessions)]
