@@ -725,6 +725,13 @@ impl PgMigrate {
             if !facts.refused.is_empty() && opts.force_method.is_none() && !resume_replication {
                 // A publication of all tables would name tables the target does not have.
                 fallback = Some("objects were not created (--keep-going)".to_string());
+            } else if resuming
+                && run.method.as_deref() == Some("dump")
+                && opts.force_method.is_none()
+            {
+                // The earlier run's tables came from the dump method's snapshot: the rest
+                // follows it (a run with --keep-going that skipped objects used the dump method).
+                fallback = Some("the earlier run used the dump method".to_string());
             } else if nothing_to_publish && opts.force_method.is_none() {
                 fallback = Some("no selected table has rows to replicate".to_string());
             } else if let Some(reason) = planned_dump.filter(|_| !resume_replication) {
