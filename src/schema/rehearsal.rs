@@ -180,6 +180,7 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsal> {
         .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
     let mut schema = read_schema_for(&source, job).await?;
     drop(source);
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
     let scratch = (!job.target_exists).then(scratch_name);
     if let Some(s) = &scratch {
         crate::databases::create_scratch(job.target_main, job.database, s)
@@ -189,6 +190,7 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsal> {
                     .with_step("creating the rehearsal's scratch database")
             })?;
     }
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: scratch database ready");
     let place = scratch.clone().unwrap_or_else(|| name.clone());
     let run = async {
         let target = connect(job.target, Some(&place))
@@ -203,6 +205,7 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsal> {
         r
     };
     let result = run.await;
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: rolled back");
     if let Some(s) = &scratch {
         drop_scratch(job.target_main, s).await;
     }
@@ -316,6 +319,10 @@ async fn in_transaction(target: &Session, job: &Job<'_>, schema: &mut Schema) ->
         if let Err(e) = post {
             out.incomplete = stopped(e)?;
         }
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "rehearsal: post-data"
+        );
     }
     target.batch_execute("ROLLBACK").await.map_err(tgt)?;
     out.refused = state.refused.with_dependents(&state.skipped);
