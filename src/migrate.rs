@@ -35,6 +35,8 @@ use crate::warning::{self, Warning};
 struct DbPlan<'a> {
     selection: &'a DbSelection,
     planned_dump: Option<&'a str>,
+    /// The source's schema as the rehearsal read it in preflight (unfiltered), if it did.
+    schema: Option<&'a Schema>,
 }
 
 /// The result of a database that preflight refused: its errors, phase preflight (nothing was
@@ -152,6 +154,7 @@ impl PgMigrate {
             selections,
             provider_roles,
             methods,
+            schemas,
             ..
         } = pf
         else {
@@ -405,6 +408,7 @@ impl PgMigrate {
                                 DbPlan {
                                     selection: &selection,
                                     planned_dump: methods.dump_reason(name),
+                                    schema: schemas.get(name),
                                 },
                             )
                             .await;
@@ -493,6 +497,7 @@ impl PgMigrate {
         let DbPlan {
             selection,
             planned_dump,
+            schema: rehearsed,
         } = plan;
         let name = pair.source_db();
         let opts = &self.opts;
@@ -538,12 +543,17 @@ impl PgMigrate {
                 .await?;
             return Ok(message);
         }
-        let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
         let started = std::time::Instant::now();
-        let mut schema = read_schema(&source)
-            .await
-            .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
-        drop(source);
+        // Read by the rehearsal in preflight, moments ago, or now.
+        let mut schema = match rehearsed {
+            Some(s) => s.clone(),
+            None => {
+                let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
+                read_schema(&source)
+                    .await
+                    .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?
+            }
+        };
         warnings.extend(filter_schema(
             &mut schema,
             selection,

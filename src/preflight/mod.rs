@@ -128,6 +128,9 @@ pub struct Preflight {
     /// The method each database uses, decided by [`method::replication_preflight`] (empty
     /// until it ran, and when the options rule replication out).
     pub methods: method::MethodPlan,
+    /// The source schemas the rehearsal read (unfiltered), by database: the run uses them
+    /// instead of reading them again.
+    pub schemas: std::collections::HashMap<String, crate::schema::Schema>,
 }
 
 impl Preflight {
@@ -276,6 +279,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
     };
 
     let mut targets = std::collections::HashMap::new();
+    let mut schemas = std::collections::HashMap::new();
     if let (Some(source), true) = (&src.session, src_ok) {
         let target_names: HashSet<&str> =
             target_databases.iter().map(|d| d.name.as_str()).collect();
@@ -386,7 +390,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             )
             && report.global_errors().next().is_none()
         {
-            rehearsal::check_rehearsal(
+            schemas = rehearsal::check_rehearsal(
                 &mut report,
                 opts,
                 rehearsal::Inputs {
@@ -416,6 +420,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         methods: Default::default(),
         selections,
         provider_roles,
+        schemas,
     }
 }
 

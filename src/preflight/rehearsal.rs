@@ -31,7 +31,14 @@ pub struct Inputs<'a> {
     pub targets: &'a HashMap<String, TargetState>,
 }
 
-pub async fn check_rehearsal(report: &mut ValidationReport, opts: &MigrateOptions, i: Inputs<'_>) {
+/// Rehearses every database it may (see the module documentation), reporting what the target
+/// refuses; returns the schemas read, by database, for the run.
+pub async fn check_rehearsal(
+    report: &mut ValidationReport,
+    opts: &MigrateOptions,
+    i: Inputs<'_>,
+) -> HashMap<String, crate::schema::Schema> {
+    let mut schemas = HashMap::new();
     let (source_roles, target_roles) =
         match futures::try_join!(list_role_names(i.source), list_role_names(i.target)) {
             Ok(r) => r,
@@ -41,7 +48,7 @@ pub async fn check_rehearsal(report: &mut ValidationReport, opts: &MigrateOption
                     None,
                     format!("the schema was not rehearsed: the roles could not be listed: {e}"),
                 );
-                return;
+                return schemas;
             }
         };
     let target_roles: HashSet<&str> = target_roles.iter().map(String::as_str).collect();
@@ -56,7 +63,7 @@ pub async fn check_rehearsal(report: &mut ValidationReport, opts: &MigrateOption
         .collect();
     for name in i.selected {
         if opts.cancel.is_cancelled() {
-            return;
+            return schemas;
         }
         if report.database_errors(name).next().is_some() {
             continue;
@@ -86,7 +93,10 @@ pub async fn check_rehearsal(report: &mut ValidationReport, opts: &MigrateOption
             cancel: &opts.cancel,
         };
         match rehearse(&job).await {
-            Ok(r) => {
+            Ok(mut r) => {
+                if let Some(s) = r.schema.take() {
+                    schemas.insert(name.clone(), s);
+                }
                 tracing::info!(
                     database = %name,
                     objects = r.objects,
@@ -117,7 +127,7 @@ pub async fn check_rehearsal(report: &mut ValidationReport, opts: &MigrateOption
             }
             Err(e) if opts.cancel.is_cancelled() => {
                 tracing::debug!(database = %name, "rehearsal interrupted: {e}");
-                return;
+                return schemas;
             }
             Err(e) => report.warning(
                 "rehearsal",
@@ -126,4 +136,5 @@ pub async fn check_rehearsal(report: &mut ValidationReport, opts: &MigrateOption
             ),
         }
     }
+    schemas
 }

@@ -351,6 +351,11 @@ fn planned(
             lost_owner = Some(owner.role.as_str());
         }
     }
+    // A rehearsal leaves out what the run only warns about when refused and what no later
+    // statement needs: privileges, comments and security labels (see super::rehearsal).
+    if state.rehearsal {
+        return out;
+    }
     if !opts.no_acl {
         out.extend(
             o.acl

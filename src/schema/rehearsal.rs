@@ -21,9 +21,13 @@
 //! create them in, put on one session (objects of one transaction must see each other).
 //!
 //! Roles the source has and the target lacks are created first (`CREATE ROLE ... NOLOGIN`), in
-//! the same transaction, so that owners and grants name existing roles; they are rolled back
-//! with the rest. Statements whose refusal the run only warns about (owners, privileges,
-//! comments, options the target does not know) are not findings.
+//! the same transaction, so that owners name existing roles; they are rolled back with the
+//! rest. Statements whose refusal the run only warns about (owners, options the target does not
+//! know) are not findings; privileges, comments and security labels, which the run also only
+//! warns about and which no later statement needs, are not run at all.
+//!
+//! The schema it read is handed to the run ([`Rehearsal::schema`]), which does not read it
+//! again: the rehearsal's cost is the DDL alone (and the scratch database).
 //!
 //! Each executor batch runs under a `SAVEPOINT`: a statement the target refuses rolls back to
 //! it, its object is recorded ([`FailedObject`]) and skipped with everything that depends on
@@ -140,6 +144,9 @@ pub struct Rehearsal {
     pub seconds: f64,
     /// Why it stopped before the end (the target's lock table was full), when it did.
     pub incomplete: Option<String>,
+    /// The source's schema as read (before the selection's filter), which the run uses
+    /// instead of reading it again.
+    pub schema: Option<Schema>,
 }
 
 /// One database to rehearse.
@@ -178,8 +185,12 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsal> {
     let source = connect(job.source, Some(name))
         .await
         .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
-    let mut schema = read_schema_for(&source, job).await?;
+    let read = super::read_schema(&source)
+        .await
+        .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
     drop(source);
+    let mut schema = read.clone();
+    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
     tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
     let scratch = (!job.target_exists).then(scratch_name);
     if let Some(s) = &scratch {
@@ -210,18 +221,10 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsal> {
         drop_scratch(job.target_main, s).await;
     }
     let mut r = result?;
+    r.schema = Some(read);
     r.place = place;
     r.seconds = started.elapsed().as_secs_f64();
     Ok(r)
-}
-
-async fn read_schema_for(source: &Session, job: &Job<'_>) -> Result<Schema> {
-    let mut schema = super::read_schema(source).await.map_err(|e| {
-        e.with_side(Side::Source)
-            .with_database(job.database.name.clone())
-    })?;
-    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
-    Ok(schema)
 }
 
 /// Drops a scratch database, waiting for its sessions to be gone (the server may still be
@@ -298,6 +301,8 @@ async fn in_transaction(target: &Session, job: &Job<'_>, schema: &mut Schema) ->
             Err(e)
         }
     };
+    tracing::debug!("rehearsal: session ready");
+    let started = Instant::now();
     let pre = exec::apply(
         target,
         by_level(schema, Section::PreData),
@@ -305,6 +310,10 @@ async fn in_transaction(target: &Session, job: &Job<'_>, schema: &mut Schema) ->
         &state,
     )
     .await;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "rehearsal: pre-data"
+    );
     if let Err(e) = pre {
         out.incomplete = stopped(e)?;
     } else {
