@@ -726,6 +726,13 @@ impl PgMigrate {
             let mut fallback = None;
             // A selection whose tables all keep their rows out leaves nothing to publish.
             let nothing_to_publish = repl_opts.tables.as_ref().is_some_and(|t| t.is_empty());
+            if !facts.refused.is_empty() && opts.force_method == Some(Method::Replication) {
+                return Err(crate::Error::config(
+                    "objects the target refused were skipped (--keep-going), which the \
+                     replication method cannot leave out of its publication, and the \
+                     replication method is forced (--repl-only / --force-method replication)",
+                ));
+            }
             if nothing_to_publish && opts.force_method == Some(Method::Replication) {
                 return Err(crate::Error::config(
                     "no selected table has rows to replicate, and the replication method is \

@@ -211,8 +211,10 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsal> {
             r = in_transaction(&target, job, &mut schema) => r,
             _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
         };
-        // The session closes here: the server rolls back whatever is still open.
-        let _ = target.batch_execute("ROLLBACK").await;
+        // The session closes here: the server rolls back whatever is still open (an
+        // interrupted or failed rehearsal does not wait for a ROLLBACK behind a running
+        // statement).
+        drop(target);
         r
     };
     let result = run.await;
