@@ -164,6 +164,28 @@ async fn refused_objects_are_all_named_before_writing_then_skipped_then_resumed(
     let names: Vec<&str> = failed.iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"type \"public\".\"hstore\""), "{names:?}");
     assert!(names.contains(&"domain \"public\".\"citext\""), "{names:?}");
+    let dependents = |name: &str| -> Vec<String> {
+        failed.iter().find(|f| f["name"] == name).unwrap()["skipped_dependents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
+    };
+    let of_hstore = dependents("type \"public\".\"hstore\"");
+    for d in [
+        "table \"public\".\"pairs\"",
+        "view \"public\".\"pair_keys\"",
+    ] {
+        assert!(of_hstore.iter().any(|x| x == d), "{d} in {of_hstore:?}");
+    }
+    let of_citext = dependents("domain \"public\".\"citext\"");
+    for d in [
+        "table \"public\".\"emails\"",
+        "index \"public\".\"emails_e\"",
+    ] {
+        assert!(of_citext.iter().any(|x| x == d), "{d} in {of_citext:?}");
+    }
     for f in failed {
         assert_eq!(f["sqlstate"], "42710", "{f}");
         assert!(
@@ -209,6 +231,12 @@ async fn refused_objects_are_all_named_before_writing_then_skipped_then_resumed(
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v = json(&o);
     assert_eq!(v["databases"][0]["status"], "done", "{}", text(&o));
+    assert_eq!(
+        v["databases"][0]["verify"]["status"],
+        "equal",
+        "{}",
+        text(&o)
+    );
     assert!(
         v["databases"][0].get("objects_failed").is_none(),
         "{}",

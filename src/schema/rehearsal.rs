@@ -105,7 +105,7 @@ impl FailedObject {
         );
         if !self.skipped_dependents.is_empty() {
             s.push_str(&format!(
-                "; {} dependent object{} not created with it: {}",
+                "; {} dependent object{} skipped with it: {}",
                 self.skipped_dependents.len(),
                 if self.skipped_dependents.len() == 1 {
                     ""
@@ -365,7 +365,7 @@ mod tests {
         assert_eq!(
             f.summary(),
             "table \"s\".\"t\": the target refuses CREATE TABLE \"s\".\"t\" (): relation \"t\" \
-             already exists (SQLSTATE 42P07); 1 dependent object not created with it: index \
+             already exists (SQLSTATE 42P07); 1 dependent object skipped with it: index \
              \"s\".\"i\""
         );
     }
