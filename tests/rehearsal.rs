@@ -11,7 +11,8 @@
 //! - once the extensions are dropped from the target, `--resume` creates the missing objects,
 //!   copies their tables and ends done, verified equal.
 //!
-//! And a database the target lacks is rehearsed in a scratch database that is gone afterwards.
+//! And a database the target lacks is rehearsed in a scratch database that is gone afterwards,
+//! also when the run is interrupted by SIGTERM while it rehearses.
 
 mod support;
 
@@ -315,4 +316,55 @@ async fn a_database_the_target_lacks_is_rehearsed_in_a_scratch_database_that_goe
         "{}",
         text(&o)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_the_rehearsal_leaves_no_scratch_database() {
+    let _serial = support::cli::SERIAL.write().await;
+    // Enough tables that the rehearsal takes a while after its scratch database appears.
+    let db = source().create_database("rehearse_sigterm").await;
+    source()
+        .execute(
+            &db,
+            "DO $$ BEGIN FOR i IN 1..1500 LOOP
+               EXECUTE pg_catalog.format(
+                 'CREATE TABLE public.t%s (id integer PRIMARY KEY, v text CHECK (v <> %L))', i, '');
+             END LOOP; END $$;",
+        )
+        .await;
+    let before = target_state(&db).await;
+    let (src, tgt) = superuser_uris();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg_migrate"))
+        .args(["-s", &src, "-t", &tgt, "--only-db", &db, "--validate"])
+        .env_remove("SOURCE_SERVICE_URI")
+        .env_remove("TARGET_SERVICE_URI")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pg_migrate starts");
+    // Aimed, not timed: the signal goes once the scratch database exists.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while scratch_databases().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scratch database appeared"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("interrupted while the schema was rehearsed"),
+        "{}",
+        text(&o)
+    );
+    assert!(scratch_databases().await.is_empty(), "{}", text(&o));
+    assert_eq!(target_state(&db).await, before);
 }

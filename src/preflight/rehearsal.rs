@@ -127,6 +127,12 @@ pub async fn check_rehearsal(
             }
             Err(e) if opts.cancel.is_cancelled() => {
                 tracing::debug!(database = %name, "rehearsal interrupted: {e}");
+                report.error(
+                    "rehearsal",
+                    Some(name),
+                    "the run was interrupted while the schema was rehearsed (rolled back, its \
+                     scratch database dropped)",
+                );
                 return schemas;
             }
             Err(e) => report.warning(
