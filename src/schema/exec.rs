@@ -15,7 +15,12 @@
 //! - an owner the target user may not set leaves the migration user as owner (counted);
 //! - a privilege or comment statement that fails is a per-object warning;
 //! - any other failure of a creating statement fails the database, naming the object and
-//!   showing its SQL.
+//!   showing its SQL; with `--keep-going` ([`ExecState::keep_going`]) the object is recorded
+//!   instead ([`ExecState::refused`], the report's `objects_failed`) and skipped with every
+//!   object that depends on it, like a refused one above, and the batch runs on without them.
+//!
+//! A rehearsal ([`super::rehearsal`]) runs the same way with keep-going, its batches under a
+//! savepoint of one transaction the rehearsal rolls back.
 //!
 //! An object whose source tablespace ([`SchemaObject::tablespace`]) exists in the target, and
 //! may be used by the target user, is created under `SET default_tablespace`, as pg_dump does;
@@ -1062,6 +1067,38 @@ mod tests {
         );
         assert_eq!(skipped.dependent(&other), None);
         assert_eq!(skipped.len(), 3);
+    }
+
+    #[test]
+    fn refusals_list_the_objects_skipped_with_each() {
+        let state = state("app");
+        let domain = object(1, ObjectKind::Domain, "citext", &[]);
+        let table = object(2, ObjectKind::Table, "emails", &[1]);
+        let index = object(3, ObjectKind::Index, "emails_e", &[2]);
+        let other = object(4, ObjectKind::Table, "plain", &[]);
+        let err = Error::new(ErrorKind::Sql, "type \"citext\" already exists")
+            .with_sqlstate(SqlState::DUPLICATE_OBJECT);
+        state
+            .refused
+            .push(super::super::rehearsal::FailedObject::of(
+                &domain,
+                "CREATE DOMAIN s.citext AS text",
+                &err,
+            ));
+        state.skipped.not_created(&domain, "the target refused it");
+        assert!(state.skipped.dependent(&table).is_some());
+        assert!(state.skipped.dependent(&index).is_some());
+        assert!(state.skipped.dependent(&other).is_none());
+        let failed = state.refused.with_dependents(&state.skipped);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].name, "domain \"s\".\"citext\"");
+        assert_eq!(failed[0].kind, "domain");
+        assert_eq!(failed[0].sqlstate.as_deref(), Some("42710"));
+        assert_eq!(
+            failed[0].skipped_dependents,
+            ["index \"s\".\"emails_e\"", "table \"s\".\"emails\""]
+        );
+        assert!(state.skipped.contains(&table.id) && !state.skipped.contains(&other.id));
     }
 
     #[test]
