@@ -574,6 +574,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 describe: "index public.ident_v".into(),
                 statements: vec!["CREATE INDEX ident_v ON public.ident (v)".into()],
                 refusable: Vec::new(),
+                refusals: None,
             },
             PostDataJob {
                 describe: "log".into(),
@@ -582,6 +583,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                         .into(),
                 ],
                 refusable: Vec::new(),
+                refusals: None,
             },
         ],
     );
@@ -594,6 +596,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 "CREATE TABLE public.parted_log AS SELECT count(*) AS n FROM public.parted".into(),
             ],
             refusable: Vec::new(),
+            refusals: None,
         }],
     );
     post.by_table.insert(
@@ -602,6 +605,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             describe: "materialized view public.mv".into(),
             statements: vec!["REFRESH MATERIALIZED VIEW public.mv".into()],
             refusable: Vec::new(),
+            refusals: None,
         }],
     );
     post.rest.push(PostDataJob {
@@ -610,6 +614,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             "CREATE TABLE public.rest_log AS SELECT (SELECT count(*) FROM public.gen) + (SELECT count(*) FROM public.unlogged_t) AS n".into(),
         ],
         refusable: Vec::new(),
+        refusals: None,
     });
     let report = copy(&src, &tgt, &options(CopyFormat::Auto, 0), None, post)
         .await

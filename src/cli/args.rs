@@ -157,6 +157,17 @@ pub struct PgArgs {
     #[arg(long = "skip-db-version-check", help_heading = h::PREFLIGHT)]
     pub skip_db_version_check: bool,
 
+    /// Do not rehearse the schema before writing (by default preflight creates each
+    /// database's whole schema on the target in a transaction it rolls back, and reports every
+    /// statement the target refuses).
+    #[arg(long = "no-rehearsal", help_heading = h::PREFLIGHT)]
+    pub no_rehearsal: bool,
+    /// Skip an object the target refuses (and the objects depending on it) instead of failing
+    /// its database: everything else is created and copied, the database ends failed listing
+    /// them (objects_failed), and --resume creates them once the cause is fixed.
+    #[arg(long = "keep-going", help_heading = h::PREFLIGHT)]
+    pub keep_going: bool,
+
     /// Use this method only, never fall back (default: replication, falling back to dump when
     /// it is not possible).
     #[arg(

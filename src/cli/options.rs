@@ -217,6 +217,8 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             },
             resume: a.resume,
             clean: a.clean,
+            rehearsal: !a.no_rehearsal,
+            keep_going: a.keep_going,
             selection: crate::selection::Selection::parse(
                 &a.with_table,
                 &a.skip_table,

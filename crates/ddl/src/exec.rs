@@ -15,7 +15,12 @@
 //! - an owner the target user may not set leaves the migration user as owner (counted);
 //! - a privilege or comment statement that fails is a per-object warning;
 //! - any other failure of a creating statement fails the database, naming the object and
-//!   showing its SQL.
+//!   showing its SQL; with `--keep-going` ([`ExecState::keep_going`]) the object is recorded
+//!   instead ([`ExecState::refused`], the report's `objects_failed`) and skipped with every
+//!   object that depends on it, like a refused one above, and the batch runs on without them.
+//!
+//! A rehearsal ([`super::rehearsal`]) runs the same way with keep-going, its batches under a
+//! savepoint of one transaction the rehearsal rolls back.
 //!
 //! An object whose source tablespace ([`SchemaObject::tablespace`]) exists in the target, and
 //! may be used by the target user, is created under `SET default_tablespace`, as pg_dump does;
@@ -73,6 +78,53 @@ pub struct ExecState {
     /// The column compression methods the target was built with; `None` when unknown (a
     /// script for review, a target before 14): `SET COMPRESSION` is then run as written.
     pub compressions: Option<Vec<String>>,
+    /// `--keep-going` (and every rehearsal): an object whose creating statement the target
+    /// refuses is recorded in [`Self::refused`] and skipped with its dependents, instead of
+    /// failing the database.
+    pub keep_going: bool,
+    /// A rehearsal ([`super::rehearsal`]): batches run under a `SAVEPOINT` of the caller's
+    /// transaction (released, or rolled back to) instead of in transactions of their own, so
+    /// that the caller's `ROLLBACK` takes everything back.
+    pub rehearsal: bool,
+    /// The objects the target refused under [`Self::keep_going`], shared like [`Self::skipped`].
+    pub refused: Refusals,
+}
+
+/// The objects whose creating statement the target refused (`--keep-going`, rehearsals), in
+/// the order they were refused.
+#[derive(Debug, Clone, Default)]
+pub struct Refusals(Arc<Mutex<Vec<super::rehearsal::FailedObject>>>);
+
+/// Two handles are equal when they share their list (one run's).
+impl PartialEq for Refusals {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Refusals {}
+
+impl Refusals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<super::rehearsal::FailedObject>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn push(&self, f: super::rehearsal::FailedObject) {
+        self.lock().push(f);
+    }
+
+    /// The refusals so far, each with the objects skipped because of it (from `skipped`).
+    pub fn with_dependents(&self, skipped: &Skipped) -> Vec<super::rehearsal::FailedObject> {
+        let mut out = self.lock().clone();
+        for f in &mut out {
+            f.skipped_dependents = skipped.dependents_of(&f.name);
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
 }
 
 /// Objects the target refused (for lack of privilege, or because it lacks what they need),
@@ -129,6 +181,23 @@ impl Skipped {
         )
     }
 
+    /// The objects skipped because `root` (a description) was refused, itself excluded, sorted.
+    pub fn dependents_of(&self, root: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|(d, r, _, _)| r == root && d != root)
+            .map(|(d, _, _, _)| d.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether object `id` was skipped (refused, or skipped with one).
+    pub fn contains(&self, id: &ObjId) -> bool {
+        self.lock().contains_key(id)
+    }
+
     /// How many objects were skipped.
     pub fn len(&self) -> usize {
         self.lock().len()
@@ -151,6 +220,9 @@ impl ExecState {
             tablespaces: Some(rights.tablespaces.into_iter().collect()),
             extensions: Some(db_migrate_catalog::extensions::offered_versions(target).await?),
             compressions: db_migrate_catalog::server::toast_compressions(target).await?,
+            keep_going: false,
+            rehearsal: false,
+            refused: Refusals::default(),
         })
     }
 
@@ -283,6 +355,11 @@ fn planned(
             owners_lost.push((owner.role.clone(), o.describe()));
             lost_owner = Some(owner.role.as_str());
         }
+    }
+    // A rehearsal leaves out what the run only warns about when refused and what no later
+    // statement needs: privileges, comments and security labels (see super::rehearsal).
+    if state.rehearsal {
+        return out;
     }
     if !opts.no_acl {
         out.extend(
@@ -436,7 +513,7 @@ pub async fn apply<'a>(
             }
         }
         loop {
-            match run_batch(target, &batch).await? {
+            match run_batch(target, &batch, state.rehearsal).await? {
                 None => {
                     report.created += batch.len();
                     break;
@@ -517,6 +594,43 @@ pub async fn apply<'a>(
                             } else {
                                 stmts[stmt_idx].1.clone()
                             };
+                            // A full lock table ends a rehearsal (its one transaction holds
+                            // every lock), it is not the object's fault.
+                            if state.keep_going && super::rehearsal::is_refusal(&err) {
+                                let o: &SchemaObject = o;
+                                state
+                                    .refused
+                                    .push(super::rehearsal::FailedObject::of(o, &sql, &err));
+                                state.skipped.not_created(
+                                    o,
+                                    &format!(
+                                        "the target refused it: {} ({})",
+                                        err.message(),
+                                        err.sqlstate().map_or("", |c| c.code())
+                                    ),
+                                );
+                                report.warnings.push(
+                                    Warning::schema(format!(
+                                        "{} not created (--keep-going): the target refused \
+                                         {sql}: {}",
+                                        o.describe(),
+                                        err.message()
+                                    ))
+                                    .on(o.describe()),
+                                );
+                                batch.remove(obj_idx);
+                                let mut k = obj_idx;
+                                while k < batch.len() {
+                                    match state.skipped.dependent(batch[k].0) {
+                                        Some(w) => {
+                                            report.warnings.push(w);
+                                            batch.remove(k);
+                                        }
+                                        None => k += 1,
+                                    }
+                                }
+                                continue;
+                            }
                             return Err(err
                                 .with_object(o.describe())
                                 .context(format!("while running: {sql}")));
@@ -681,14 +795,25 @@ pub fn split_by_relation<'a>(
 /// Runs one batch in a transaction. `Ok(None)` when it committed; otherwise the first failing
 /// statement (object index, statement index, error) after rolling back. Connection-level
 /// errors are returned as `Err`.
+///
+/// `rehearsal`: the batch runs under a savepoint of the caller's open transaction, released
+/// when it succeeded and rolled back to when it failed (see [`ExecState::rehearsal`]).
 async fn run_batch(
     target: &Session,
     batch: &[(&SchemaObject, Vec<(Part, String)>)],
+    rehearsal: bool,
 ) -> Result<Option<(usize, usize, Error)>> {
-    target
-        .batch_execute("BEGIN")
-        .await
-        .map_err(Error::from_pg)?;
+    let (begin, commit, rollback) = if rehearsal {
+        (
+            "SAVEPOINT db_migrate_rehearsal",
+            "RELEASE SAVEPOINT db_migrate_rehearsal",
+            "ROLLBACK TO SAVEPOINT db_migrate_rehearsal; \
+             RELEASE SAVEPOINT db_migrate_rehearsal",
+        )
+    } else {
+        ("BEGIN", "COMMIT", "ROLLBACK")
+    };
+    target.batch_execute(begin).await.map_err(Error::from_pg)?;
     let positions: Vec<(usize, usize)> = batch
         .iter()
         .enumerate()
@@ -709,15 +834,12 @@ async fn run_batch(
         });
     match failure {
         None => {
-            target
-                .batch_execute("COMMIT")
-                .await
-                .map_err(Error::from_pg)?;
+            target.batch_execute(commit).await.map_err(Error::from_pg)?;
             Ok(None)
         }
         Some((i, j, e)) => {
             target
-                .batch_execute("ROLLBACK")
+                .batch_execute(rollback)
                 .await
                 .map_err(Error::from_pg)?;
             if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Protocol) {
@@ -945,6 +1067,38 @@ mod tests {
         );
         assert_eq!(skipped.dependent(&other), None);
         assert_eq!(skipped.len(), 3);
+    }
+
+    #[test]
+    fn refusals_list_the_objects_skipped_with_each() {
+        let state = state("app");
+        let domain = object(1, ObjectKind::Domain, "citext", &[]);
+        let table = object(2, ObjectKind::Table, "emails", &[1]);
+        let index = object(3, ObjectKind::Index, "emails_e", &[2]);
+        let other = object(4, ObjectKind::Table, "plain", &[]);
+        let err = Error::new(ErrorKind::Sql, "type \"citext\" already exists")
+            .with_sqlstate(SqlState::DUPLICATE_OBJECT);
+        state
+            .refused
+            .push(super::super::rehearsal::FailedObject::of(
+                &domain,
+                "CREATE DOMAIN s.citext AS text",
+                &err,
+            ));
+        state.skipped.not_created(&domain, "the target refused it");
+        assert!(state.skipped.dependent(&table).is_some());
+        assert!(state.skipped.dependent(&index).is_some());
+        assert!(state.skipped.dependent(&other).is_none());
+        let failed = state.refused.with_dependents(&state.skipped);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].name, "domain \"s\".\"citext\"");
+        assert_eq!(failed[0].kind, "domain");
+        assert_eq!(failed[0].sqlstate.as_deref(), Some("42710"));
+        assert_eq!(
+            failed[0].skipped_dependents,
+            ["index \"s\".\"emails_e\"", "table \"s\".\"emails\""]
+        );
+        assert!(state.skipped.contains(&table.id) && !state.skipped.contains(&other.id));
     }
 
     #[test]

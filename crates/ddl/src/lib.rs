@@ -21,6 +21,7 @@ pub mod graph;
 mod inherit;
 pub mod model;
 pub mod publications;
+pub mod rehearsal;
 pub mod relations;
 pub mod routines;
 pub mod security_labels;

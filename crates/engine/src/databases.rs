@@ -226,6 +226,36 @@ pub async fn ensure_database(
     Ok(DbOutcome { created, warnings })
 }
 
+/// Creates the scratch database `name` of a rehearsal ([`crate::schema::rehearsal`]) as the
+/// run would create `src` (encoding, locale where the target has it, database-level settings),
+/// owned by the migration user so that it can drop it again. Comment, privileges and owner are
+/// left out: they belong to the database, not to the objects the rehearsal creates in it.
+pub(crate) async fn create_scratch(target: &Session, src: &DatabaseInfo, name: &str) -> Result<()> {
+    let base = format!(
+        "CREATE DATABASE {} WITH TEMPLATE template0 ENCODING {}",
+        quote_ident(name),
+        quote_literal(&src.encoding)
+    );
+    let locale = locale_clauses(src, target.server_version_num(), &mut Vec::new());
+    match target
+        .batch_execute(&format!("{base}{locale}"))
+        .await
+        .map_err(Error::from_pg)
+    {
+        Ok(()) => {}
+        Err(e) if is_locale_error(&e) => {
+            target.batch_execute(&base).await.map_err(Error::from_pg)?
+        }
+        Err(e) => return Err(e),
+    }
+    let scratch = DatabaseInfo {
+        name: name.to_string(),
+        ..src.clone()
+    };
+    apply_settings(target, &scratch, &src.settings, &mut Vec::new()).await;
+    Ok(())
+}
+
 /// An existing target database gets what the source's has and it lacks, never losing what the
 /// target put there itself: the comment when it differs; each setting whose value differs (the
 /// target's other settings stay); and, when the source's privileges are not the defaults, the

@@ -35,6 +35,8 @@ use crate::warning::{self, Warning};
 struct DbPlan<'a> {
     selection: &'a DbSelection,
     planned_dump: Option<&'a str>,
+    /// The source's schema as the rehearsal read it in preflight (unfiltered), if it did.
+    schema: Option<&'a Schema>,
 }
 
 /// The result of a database that preflight refused: its errors, phase preflight (nothing was
@@ -152,6 +154,7 @@ impl PgMigrate {
             selections,
             provider_roles,
             methods,
+            schemas,
             ..
         } = pf
         else {
@@ -407,6 +410,7 @@ impl PgMigrate {
                                 DbPlan {
                                     selection: &selection,
                                     planned_dump: methods.dump_reason(name),
+                                    schema: schemas.get(name),
                                 },
                             )
                             .await;
@@ -458,8 +462,11 @@ impl PgMigrate {
         };
         match outcome {
             Ok(summary) => {
-                if entry.status == DbStatus::Failed {
+                if entry.status == DbStatus::Failed && entry.objects_failed.is_empty() {
                     entry.status = DbStatus::Done;
+                } else if !entry.objects_failed.is_empty() {
+                    entry.status = DbStatus::Failed;
+                    entry.phase = Some(Phase::Schema);
                 }
                 entry.message = format!("{created}; {summary}");
                 // Table states are for databases that failed.
@@ -492,6 +499,7 @@ impl PgMigrate {
         let DbPlan {
             selection,
             planned_dump,
+            schema: rehearsed,
         } = plan;
         let name = pair.source_db();
         let opts = &self.opts;
@@ -539,12 +547,17 @@ impl PgMigrate {
                 .await?;
             return Ok(message);
         }
-        let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
         let started = std::time::Instant::now();
-        let mut schema = read_schema(&source)
-            .await
-            .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
-        drop(source);
+        // Read by the rehearsal in preflight, moments ago, or now.
+        let mut schema = match rehearsed {
+            Some(s) => s.clone(),
+            None => {
+                let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
+                read_schema(&source)
+                    .await
+                    .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?
+            }
+        };
         warnings.extend(filter_schema(
             &mut schema,
             selection,
@@ -572,7 +585,8 @@ impl PgMigrate {
             )
             .await;
         }
-        let facts = ExecState::read(&target).await?;
+        let mut facts = ExecState::read(&target).await?;
+        facts.keep_going = opts.keep_going;
         if !resuming {
             crate::recovery::start_ledger(&target, run, &schema).await?;
         }
@@ -605,7 +619,30 @@ impl PgMigrate {
         let started = std::time::Instant::now();
         let mut report = if resuming {
             info!(database = %name, "resuming: the pre-data schema was created by the earlier run");
-            exec::ExecReport::default()
+            // Except what it could not create (--keep-going): those objects come now.
+            let missing = crate::ledger::read_not_created(&target).await?;
+            let objects: Vec<_> = schema
+                .section_with_levels(Section::PreData)
+                .into_iter()
+                .filter(|(o, _)| missing.contains(&o.describe()))
+                .collect();
+            if objects.is_empty() {
+                exec::ExecReport::default()
+            } else {
+                info!(
+                    database = %name,
+                    objects = objects.len(),
+                    "resuming: creating the pre-data objects the earlier run did not"
+                );
+                let r = until_cancelled(
+                    &opts.cancel,
+                    exec::apply_parallel(&sessions, &objects, opts.schema, &facts),
+                )
+                .await
+                .map_err(|e| phase(e, Phase::PreData))?;
+                crate::ledger::record_not_created(&target, &not_created(&schema, &facts)).await?;
+                r
+            }
         } else {
             let r = until_cancelled(
                 &opts.cancel,
@@ -618,6 +655,9 @@ impl PgMigrate {
             )
             .await
             .map_err(|e| phase(e, Phase::PreData))?;
+            if !facts.refused.is_empty() {
+                crate::ledger::record_not_created(&target, &not_created(&schema, &facts)).await?;
+            }
             crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None).await?;
             info!(
                 database = %name,
@@ -634,6 +674,26 @@ impl PgMigrate {
             info!(database = %name, objects = provided, "left to CREATE EXTENSION");
         }
         entry.schema_objects = Some(schema.objects.len());
+        // Tables and sequences not created (--keep-going) are not copied.
+        let absent: std::collections::BTreeSet<(String, String)> = schema
+            .objects
+            .iter()
+            .filter(|o| {
+                o.id.classid == crate::schema::model::class::PG_CLASS
+                    && facts.skipped.contains(&o.id)
+            })
+            .filter_map(|o| Some((o.schema.clone()?, o.name.clone())))
+            .collect();
+        if !absent.is_empty() {
+            let mut without = copy_opts
+                .selection
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| DbSelection::everything(name));
+            without.everything = false;
+            without.no_data.extend(absent);
+            copy_opts.selection = Some(std::sync::Arc::new(without));
+        }
 
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
         let mut post_data_owners_lost = 0;
@@ -670,13 +730,30 @@ impl PgMigrate {
             let mut fallback = None;
             // A selection whose tables all keep their rows out leaves nothing to publish.
             let nothing_to_publish = repl_opts.tables.as_ref().is_some_and(|t| t.is_empty());
+            if !facts.refused.is_empty() && opts.force_method == Some(Method::Replication) {
+                return Err(crate::Error::config(
+                    "objects the target refused were skipped (--keep-going), which the \
+                     replication method cannot leave out of its publication, and the \
+                     replication method is forced (--repl-only / --force-method replication)",
+                ));
+            }
             if nothing_to_publish && opts.force_method == Some(Method::Replication) {
                 return Err(crate::Error::config(
                     "no selected table has rows to replicate, and the replication method is \
                      forced (--repl-only / --force-method replication)",
                 ));
             }
-            if nothing_to_publish && opts.force_method.is_none() {
+            if !facts.refused.is_empty() && opts.force_method.is_none() && !resume_replication {
+                // A publication of all tables would name tables the target does not have.
+                fallback = Some("objects were not created (--keep-going)".to_string());
+            } else if resuming
+                && run.method.as_deref() == Some("dump")
+                && opts.force_method.is_none()
+            {
+                // The earlier run's tables came from the dump method's snapshot: the rest
+                // follows it (a run with --keep-going that skipped objects used the dump method).
+                fallback = Some("the earlier run used the dump method".to_string());
+            } else if nothing_to_publish && opts.force_method.is_none() {
                 fallback = Some("no selected table has rows to replicate".to_string());
             } else if let Some(reason) = planned_dump.filter(|_| !resume_replication) {
                 // Preflight's decision for the whole run (replication capacity across its
@@ -865,8 +942,26 @@ impl PgMigrate {
         let replication = entry.method == Some(Method::Replication);
         if replication && entry.status == DbStatus::Running {
             crate::ledger::set_stage(&target, crate::ledger::Stage::Replicating, None).await?;
-        } else if !(replication && entry.status == DbStatus::Failed) {
+        } else if !(replication && entry.status == DbStatus::Failed) && facts.refused.is_empty() {
             crate::ledger::set_stage(&target, crate::ledger::Stage::Done, None).await?;
+        }
+        // --keep-going: the database is not done while objects are missing; --resume creates
+        // them (the ledger lists the pre-data ones, post-data ones are not recorded created).
+        let failed = facts.refused.with_dependents(&facts.skipped);
+        if !failed.is_empty() {
+            let dependents: usize = failed.iter().map(|f| f.skipped_dependents.len()).sum();
+            summary.push_str(&format!(
+                "; {} objects the target refused were not created (--keep-going), nor {} \
+                 objects depending on them: {}; fix the cause and run again with --resume",
+                failed.len(),
+                dependents,
+                failed
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            entry.objects_failed = failed;
         }
         if report.owners_not_kept + post_data_owners_lost > 0 {
             summary.push_str(&format!(
@@ -1098,6 +1193,7 @@ fn post_data_plan(
             describe: o.describe(),
             statements,
             refusable,
+            refusals: facts.keep_going.then(|| facts.refused.clone()),
         };
         match o.table.and_then(|t| tables.get(&t)) {
             Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),
@@ -1105,6 +1201,17 @@ fn post_data_plan(
         }
     }
     plan
+}
+
+/// The pre-data objects of `schema` that were not created (refused with `--keep-going`, or
+/// skipped with one that was), by description, for the ledger.
+fn not_created(schema: &Schema, facts: &ExecState) -> Vec<String> {
+    schema
+        .objects
+        .iter()
+        .filter(|o| o.section == Section::PreData && facts.skipped.contains(&o.id))
+        .map(|o| o.describe())
+        .collect()
 }
 
 /// One line about what the data copy did.

@@ -144,6 +144,13 @@ pub struct MigrateOptions {
     /// `--clean`: first remove what an unfinished earlier run wrote (the database, when the
     /// ledger says this tool created it; else exactly the objects the ledger lists).
     pub clean: bool,
+    /// Rehearse each database's schema in preflight (see [`crate::schema::rehearsal`]);
+    /// `--no-rehearsal` turns it off.
+    pub rehearsal: bool,
+    /// `--keep-going`: an object the target refuses (and its dependents) is skipped and listed
+    /// (`objects_failed`) instead of failing its database; the rehearsal's findings are then
+    /// warnings.
+    pub keep_going: bool,
     /// What moves within each database: `--with-table`, `--skip-table`, `--schema`,
     /// `--exclude-schema`, `--exclude-table-data` (see [`crate::selection`]).
     pub selection: crate::selection::Selection,
@@ -217,6 +224,8 @@ impl Default for MigrateOptions {
             verify: crate::verify::VerifyOptions::default(),
             resume: false,
             clean: false,
+            rehearsal: true,
+            keep_going: false,
             selection: crate::selection::Selection::default(),
             include_provider_objects: false,
             cancel: tokio_util::sync::CancellationToken::new(),

@@ -267,6 +267,10 @@ pub struct DatabaseResult {
     /// partly copied, failed with its error, interrupted, not started), rows, bytes, retries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<crate::copy::TableStatus>,
+    /// Objects the target refused and that were skipped with `--keep-going`, each with the
+    /// objects not created because they depend on it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects_failed: Vec<crate::schema::rehearsal::FailedObject>,
 }
 
 impl DatabaseResult {
@@ -283,6 +287,7 @@ impl DatabaseResult {
             verify: None,
             cutover: None,
             tables: Vec::new(),
+            objects_failed: Vec::new(),
         }
     }
 }

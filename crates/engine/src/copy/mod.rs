@@ -202,6 +202,9 @@ pub struct PostDataJob {
     /// grant is not. They are idempotent, so they run again when a resumed run finds the object
     /// already recorded.
     pub refusable: Vec<(crate::warning::WarningKind, String)>,
+    /// `--keep-going`: a statement the target refuses does not fail the database; the object
+    /// is recorded here (with the run's schema refusals) and the next job runs.
+    pub refusals: Option<crate::schema::exec::Refusals>,
 }
 
 /// Post-data work, split by what it waits for.

@@ -176,11 +176,13 @@ mod tests {
             describe: "index s.i".into(),
             statements: vec!["CREATE INDEX i ON s.done (a)".into()],
             refusable: Vec::new(),
+            refusals: None,
         };
         let missing = PostDataJob {
             describe: "index s.j".into(),
             statements: vec!["CREATE INDEX j ON s.done (a)".into()],
             refusable: Vec::new(),
+            refusals: None,
         };
         ledger
             .post_data

@@ -305,6 +305,7 @@ mod tests {
             describe: s.into(),
             statements: vec![s.into()],
             refusable: Vec::new(),
+            refusals: None,
         }
     }
 

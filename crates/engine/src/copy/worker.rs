@@ -747,10 +747,19 @@ pub(crate) async fn run_jobs(
                 .with_phase(crate::error::Phase::PostData)
         };
         let Some(run) = ledger else {
+            let mut refused = false;
             for stmt in &job.statements {
-                tgt.run(stmt).await.map_err(locate)?;
+                if let Err(e) = tgt.run(stmt).await {
+                    if keep_going(job, stmt, &e) {
+                        refused = true;
+                        break;
+                    }
+                    return Err(locate(e));
+                }
             }
-            run_refusable(&mut tgt, job, warnings).await?;
+            if !refused {
+                run_refusable(&mut tgt, job, warnings).await?;
+            }
             continue;
         };
         if retry
@@ -778,11 +787,44 @@ pub(crate) async fn run_jobs(
         batch.push("COMMIT".to_string());
         if let Err(e) = tgt.run(&batch.join(";\n")).await {
             let _ = tgt.run("ROLLBACK").await;
+            if keep_going(job, &job.statements.join(";\n"), &e) {
+                continue;
+            }
             return Err(locate(e));
         }
         run_refusable(&mut tgt, job, warnings).await?;
     }
     Ok(())
+}
+
+/// With `--keep-going` ([`super::PostDataJob::refusals`]): records `job` as refused when
+/// `e` is the target refusing `statement` (not a lost session or a cancelled statement), and
+/// returns true: the copy goes on without it.
+fn keep_going(job: &super::PostDataJob, statement: &str, e: &Error) -> bool {
+    let Some(refusals) = &job.refusals else {
+        return false;
+    };
+    if !crate::schema::rehearsal::is_refusal(e) {
+        return false;
+    }
+    tracing::warn!(
+        "{} not created (--keep-going): {} ({statement})",
+        job.describe,
+        e.message()
+    );
+    refusals.push(crate::schema::rehearsal::FailedObject {
+        name: job.describe.clone(),
+        kind: job
+            .describe
+            .split_once(" \"")
+            .map_or(job.describe.as_str(), |(k, _)| k)
+            .to_string(),
+        statement: statement.to_string(),
+        sqlstate: e.sqlstate().map(|c| c.code().to_string()),
+        message: e.message().to_string(),
+        skipped_dependents: Vec::new(),
+    });
+    true
 }
 
 /// Runs `job`'s owner, privilege and comment statements one by one (see

@@ -15,7 +15,9 @@
 //! - `large_object`: large objects whose contents committed (same transaction as the batch);
 //! - `post_data`: post-data objects created (same transaction as their statements);
 //! - `planned`: the schema objects the run creates, for `--clean` of a database it did not
-//!   create.
+//!   create;
+//! - `not_created`: with `--keep-going`, the pre-data objects the target refused (and their
+//!   dependents), which `--resume` creates before it copies.
 //!
 //! The ledger is dropped when the database's migration is done (the replication method: at
 //! cut-over). Reports, verification and schema comparisons skip [`LEDGER_SCHEMA`].
@@ -300,6 +302,57 @@ pub async fn record_planned(
         .map_err(|e| tgt(e, "updating the ledger"))?;
     }
     Ok(())
+}
+
+/// Records the pre-data objects this run did not create (`--keep-going`: refused by the
+/// target, or skipped with one that was), by description, replacing what was recorded: a
+/// `--resume` creates them before it copies (see [`read_not_created`]). The table is created
+/// on first use, so ledgers of earlier versions stay readable.
+pub async fn record_not_created(s: &Session, describes: &[String]) -> Result<()> {
+    let mut sql = format!(
+        "BEGIN; CREATE TABLE IF NOT EXISTS {t} (describe text PRIMARY KEY); DELETE FROM {t}",
+        t = qname("not_created")
+    );
+    for chunk in describes.chunks(1000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|d| format!("({})", quote_literal(d)))
+            .collect();
+        sql.push_str(&format!(
+            "; INSERT INTO {} (describe) VALUES {} ON CONFLICT DO NOTHING",
+            qname("not_created"),
+            values.join(", ")
+        ));
+    }
+    sql.push_str("; COMMIT");
+    if let Err(e) = s.batch_execute(&sql).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(tgt(e, "updating the ledger"));
+    }
+    Ok(())
+}
+
+/// The pre-data objects an earlier run did not create ([`record_not_created`]); empty when
+/// it created them all.
+pub async fn read_not_created(s: &Session) -> Result<std::collections::HashSet<String>> {
+    let present = s
+        .query_one(
+            "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+            &[&qname("not_created")],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    if !present.get::<_, bool>(0) {
+        return Ok(Default::default());
+    }
+    let rows = s
+        .query(
+            &format!("SELECT describe FROM {}", qname("not_created")),
+            &[],
+        )
+        .await
+        .map_err(|e| tgt(e, "reading the ledger"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Drops the ledger: the database's migration is done.

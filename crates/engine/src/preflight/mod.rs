@@ -39,6 +39,10 @@
 //!   `-xr` and roles already in the target are not counted.
 //! - `owners`: per database, a warning counting the objects that will be owned by the
 //!   migration user instead of their source owner, by owner and why ([`crate::owners`]).
+//! - `rehearsal` (last, unless `--no-rehearsal`, and only when nothing so far stops the whole
+//!   run): each database's whole schema created on the target in a transaction that is rolled
+//!   back, every object the target refuses an error (a warning with `--keep-going`), with the
+//!   objects depending on it ([`crate::schema::rehearsal`]).
 //!
 //! Each source database (and its target counterpart, when it exists) gets at most one session,
 //! opened [`DB_CONCURRENCY`] at a time; the servers' default databases reuse the main sessions.
@@ -52,6 +56,7 @@
 //! - `databases.rs`: `databases`, `languages`, `extensions`, `large-objects` on those probes;
 //! - `size.rs`: `size`;
 //! - `roles.rs`: `roles` ([`uncreatable_reason`], shared with the owners check);
+//! - `rehearsal.rs`: `rehearsal`;
 //! - [`replication`]: the `replication` checks (server settings by [`replication_blockers`],
 //!   per-database replica identity, unlogged tables, large objects), run by the orchestrator
 //!   after [`preflight`] (also reachable as `crate::replication::preflight`);
@@ -64,6 +69,7 @@
 mod databases;
 pub mod method;
 mod probe;
+mod rehearsal;
 pub mod replication;
 mod roles;
 mod server;
@@ -123,6 +129,9 @@ pub struct Preflight {
     /// The method each database uses, decided by [`method::replication_preflight`] (empty
     /// until it ran, and when the options rule replication out).
     pub methods: method::MethodPlan,
+    /// The source schemas the rehearsal read (unfiltered), by database: the run uses them
+    /// instead of reading them again.
+    pub schemas: std::collections::HashMap<String, crate::schema::Schema>,
 }
 
 impl Preflight {
@@ -271,6 +280,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
     };
 
     let mut targets = std::collections::HashMap::new();
+    let mut schemas = std::collections::HashMap::new();
     if let (Some(source), true) = (&src.session, src_ok) {
         let target_names: HashSet<&str> =
             target_databases.iter().map(|d| d.name.as_str()).collect();
@@ -374,6 +384,28 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             )
             .await;
         }
+        if let (Some(target), true, true) = (&tgt.session, tgt_ok, opts.rehearsal)
+            && matches!(
+                opts.mode,
+                crate::options::RunMode::Migrate | crate::options::RunMode::Validate
+            )
+            && report.global_errors().next().is_none()
+        {
+            schemas = rehearsal::check_rehearsal(
+                &mut report,
+                opts,
+                rehearsal::Inputs {
+                    source,
+                    target,
+                    source_databases: &source_databases,
+                    target_names: &target_names,
+                    selected: &selected,
+                    selections: &selections,
+                    targets: &targets,
+                },
+            )
+            .await;
+        }
     }
 
     Preflight {
@@ -389,6 +421,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         methods: Default::default(),
         selections,
         provider_roles,
+        schemas,
     }
 }
 

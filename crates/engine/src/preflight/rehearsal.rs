@@ -1,0 +1,299 @@
+//! `rehearsal`: each selected database's whole schema created on the target in a transaction
+//! that is rolled back ([`crate::schema::rehearsal`]), every statement the target refuses one
+//! finding (an error, a warning with `--keep-going`). On by default in a migration and in
+//! `--validate`; `--no-rehearsal` turns it off.
+//!
+//! Where: in the target database when it exists (and holds no ledger of an earlier run: a
+//! resumed database is not rehearsed, its objects exist already), else in a scratch database of
+//! db-migrate's own, [`SCRATCH_PREFIX`]`<random>`, created like the run would create the
+//! database (encoding, locale, database-level settings) and dropped afterwards, also when the
+//! rehearsal fails or the run is interrupted.
+//!
+//! Databases are rehearsed one after the other: the roles each rehearsal creates (and rolls
+//! back) are shared by the whole server, and a second transaction creating the same role would
+//! wait for the first. Not rehearsed: a database preflight refused already, and one whose
+//! target holds a ledger (`--resume`, `--clean`, a finished database: its objects exist).
+//!
+//! The schema a rehearsal read is handed to the run ([`Rehearsed::schema`], through
+//! [`super::Preflight::schemas`]), which does not read it again: the rehearsal's cost is the
+//! DDL alone (and the scratch database).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use crate::catalog::databases::DatabaseInfo;
+use crate::catalog::roles::list_role_names;
+use crate::conn::{ConnInfo, Session, connect};
+use crate::error::{Error, Result, Side};
+use crate::options::MigrateOptions;
+use crate::preflight::target_state::TargetState;
+use crate::report::ValidationReport;
+use crate::schema::Schema;
+use crate::schema::exec::SchemaOptions;
+use crate::schema::rehearsal::{Rehearsal, rehearse_in};
+use crate::selection::DbSelection;
+use crate::selection::preflight::Resolved;
+use crate::sql::quote_ident;
+
+/// The name of every scratch database a rehearsal creates starts with this.
+pub const SCRATCH_PREFIX: &str = "db_migrate_rehearsal_";
+
+/// One database's rehearsal: what it found, where, how long it took, and the source's schema
+/// as read (before the selection's filter), which the run uses instead of reading it again.
+pub struct Rehearsed {
+    pub found: Rehearsal,
+    /// The target database, or the scratch database's name.
+    pub place: String,
+    pub seconds: f64,
+    pub schema: Schema,
+}
+
+/// What preflight knows that the rehearsal needs.
+pub struct Inputs<'a> {
+    pub source: &'a Session,
+    pub target: &'a Session,
+    pub source_databases: &'a [DatabaseInfo],
+    pub target_names: &'a HashSet<&'a str>,
+    pub selected: &'a [String],
+    pub selections: &'a BTreeMap<String, Resolved>,
+    pub targets: &'a HashMap<String, TargetState>,
+}
+
+/// Rehearses every database it may (see the module documentation), reporting what the target
+/// refuses; returns the schemas read, by database, for the run.
+pub async fn check_rehearsal(
+    report: &mut ValidationReport,
+    opts: &MigrateOptions,
+    i: Inputs<'_>,
+) -> HashMap<String, crate::schema::Schema> {
+    let mut schemas = HashMap::new();
+    let (source_roles, target_roles) =
+        match futures::try_join!(list_role_names(i.source), list_role_names(i.target)) {
+            Ok(r) => r,
+            Err(e) => {
+                report.warning(
+                    "rehearsal",
+                    None,
+                    format!("the schema was not rehearsed: the roles could not be listed: {e}"),
+                );
+                return schemas;
+            }
+        };
+    let target_roles: HashSet<&str> = target_roles.iter().map(String::as_str).collect();
+    let missing_roles: Vec<String> = source_roles
+        .iter()
+        .filter(|r| {
+            !target_roles.contains(r.as_str())
+                && !r.starts_with("pg_")
+                && !opts.excluded_roles.contains(r)
+        })
+        .cloned()
+        .collect();
+    for name in i.selected {
+        if opts.cancel.is_cancelled() {
+            return schemas;
+        }
+        if report.database_errors(name).next().is_some() {
+            continue;
+        }
+        let Some(database) = i.source_databases.iter().find(|d| &d.name == name) else {
+            continue;
+        };
+        let exists = i.target_names.contains(name.as_str());
+        if exists && !matches!(i.targets.get(name), Some(TargetState::Empty)) {
+            continue;
+        }
+        let selection = i
+            .selections
+            .get(name)
+            .map(|r| r.selection.clone())
+            .unwrap_or_else(|| DbSelection::everything(name));
+        let job = Job {
+            source: &opts.source,
+            target: &opts.target,
+            target_main: i.target,
+            database,
+            target_exists: exists,
+            selection: &selection,
+            excluded_extensions: &opts.excluded_extensions,
+            schema: opts.schema,
+            missing_roles: &missing_roles,
+            cancel: &opts.cancel,
+        };
+        match rehearse(&job).await {
+            Ok(r) => {
+                let Rehearsed {
+                    found: r,
+                    place,
+                    seconds,
+                    schema,
+                } = r;
+                schemas.insert(name.clone(), schema);
+                tracing::info!(
+                    database = %name,
+                    objects = r.objects,
+                    refused = r.refused.len(),
+                    place = %place,
+                    seconds = format!("{seconds:.2}"),
+                    "schema rehearsed"
+                );
+                for f in &r.refused {
+                    let message = format!(
+                        "the schema rehearsal found an object the target refuses: {}{}",
+                        f.summary(),
+                        if opts.keep_going {
+                            " (--keep-going: it will be skipped with its dependents)"
+                        } else {
+                            ""
+                        }
+                    );
+                    if opts.keep_going {
+                        report.warning("rehearsal", Some(name), message);
+                    } else {
+                        report.error("rehearsal", Some(name), message);
+                    }
+                }
+                if let Some(why) = r.incomplete {
+                    report.warning("rehearsal", Some(name), why);
+                }
+            }
+            Err(e) if opts.cancel.is_cancelled() => {
+                tracing::debug!(database = %name, "rehearsal interrupted: {e}");
+                report.error(
+                    "rehearsal",
+                    Some(name),
+                    "the run was interrupted while the schema was rehearsed (rolled back, its \
+                     scratch database dropped)",
+                );
+                return schemas;
+            }
+            Err(e) => report.warning(
+                "rehearsal",
+                Some(name),
+                format!("the schema could not be rehearsed: {e}"),
+            ),
+        }
+    }
+    schemas
+}
+
+/// One database to rehearse.
+pub struct Job<'a> {
+    pub source: &'a ConnInfo,
+    pub target: &'a ConnInfo,
+    /// A session on the target's default database (creates and drops the scratch database).
+    pub target_main: &'a Session,
+    pub database: &'a DatabaseInfo,
+    /// Whether the database exists on the target (then the rehearsal runs in it).
+    pub target_exists: bool,
+    pub selection: &'a DbSelection,
+    pub excluded_extensions: &'a [String],
+    pub schema: SchemaOptions,
+    /// Source roles the target lacks, created (and rolled back) first.
+    pub missing_roles: &'a [String],
+    pub cancel: &'a tokio_util::sync::CancellationToken,
+}
+
+/// A random scratch database name.
+fn scratch_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let tail: String = (0..10)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{SCRATCH_PREFIX}{tail}")
+}
+
+/// Rehearses one database (see the module documentation). An `Err` means the rehearsal itself
+/// could not run (a session, the scratch database); what the target refuses is in the result.
+pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsed> {
+    let started = Instant::now();
+    let name = &job.database.name;
+    let source = connect(job.source, Some(name))
+        .await
+        .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+    let read = crate::schema::read_schema(&source)
+        .await
+        .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+    drop(source);
+    let mut schema = read.clone();
+    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
+    let scratch = (!job.target_exists).then(scratch_name);
+    if let Some(s) = &scratch {
+        crate::databases::create_scratch(job.target_main, job.database, s)
+            .await
+            .map_err(|e| {
+                e.with_side(Side::Target)
+                    .with_step("creating the rehearsal's scratch database")
+            })?;
+    }
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: scratch database ready");
+    let place = scratch.clone().unwrap_or_else(|| name.clone());
+    let run = async {
+        let target = connect(job.target, Some(&place))
+            .await
+            .map_err(|e| e.with_side(Side::Target).with_database(place.clone()))?;
+        let r = tokio::select! {
+            r = rehearse_in(&target, &mut schema, job.schema, job.missing_roles) => r,
+            _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
+        };
+        // The session closes here: the server rolls back whatever is still open (an
+        // interrupted or failed rehearsal does not wait for a ROLLBACK behind a running
+        // statement).
+        drop(target);
+        r
+    };
+    let result = run.await;
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: rolled back");
+    if let Some(s) = &scratch {
+        drop_scratch(job.target_main, s).await;
+    }
+    Ok(Rehearsed {
+        found: result?,
+        place,
+        seconds: started.elapsed().as_secs_f64(),
+        schema: read,
+    })
+}
+
+/// Drops a scratch database, waiting for its sessions to be gone (the server may still be
+/// ending the rehearsal's). A failure is logged: the name says what it is.
+async fn drop_scratch(target: &Session, name: &str) {
+    let force = if target.server_version_num() >= 130000 {
+        " WITH (FORCE)"
+    } else {
+        ""
+    };
+    let sql = format!("DROP DATABASE IF EXISTS {}{force}", quote_ident(name));
+    for attempt in 0..20 {
+        match target.batch_execute(&sql).await {
+            Ok(()) => return,
+            Err(e) if attempt < 19 => {
+                tracing::debug!("dropping the rehearsal database {name}: {e}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => tracing::warn!(
+                "the rehearsal's scratch database {} could not be dropped: {}; drop it with \
+                 DROP DATABASE {}",
+                quote_ident(name),
+                Error::from_pg(e).message(),
+                quote_ident(name)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_names_are_recognisable_and_random() {
+        let a = scratch_name();
+        let b = scratch_name();
+        assert!(a.starts_with(SCRATCH_PREFIX) && a.len() == SCRATCH_PREFIX.len() + 10);
+        assert_ne!(a, b);
+    }
+}
