@@ -29,7 +29,8 @@ pub struct SubState {
 pub struct SlotLag {
     /// A walsender streams the slot.
     pub active: bool,
-    /// `pg_current_wal_lsn() - confirmed_flush_lsn`, `None` before the first confirmation.
+    /// `pg_current_wal_insert_lsn() - confirmed_flush_lsn`, `None` before the first
+    /// confirmation (the insert position, see [`current_wal_lsn`]).
     pub lag_bytes: Option<i64>,
 }
 
@@ -98,7 +99,7 @@ pub async fn slot_state(s: &Session, name: &str) -> Result<Option<SlotState>> {
 pub async fn slot_lag(s: &Session, name: &str) -> Result<Option<SlotLag>> {
     let row = s
         .query_opt(
-            "SELECT active, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
+            "SELECT active, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint
                FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
             &[&name],
         )
@@ -109,10 +110,14 @@ pub async fn slot_lag(s: &Session, name: &str) -> Result<Option<SlotLag>> {
     }))
 }
 
-/// The source's current WAL position (`pg_current_wal_lsn()`), as text.
+/// The source's current WAL position, as text: the *insert* position
+/// (`pg_current_wal_insert_lsn()`), not the write position `pg_current_wal_lsn()`, which lags
+/// behind commits made with `synchronous_commit = off` (their records wait in the WAL buffers
+/// for the WAL writer). A barrier or a lag of 0 measured against the write position could be
+/// confirmed by the subscriber before such a commit, and its rows would be lost at the cut-over.
 pub async fn current_wal_lsn(s: &Session) -> Result<String> {
     let row = s
-        .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+        .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
         .await?;
     Ok(row.get(0))
 }

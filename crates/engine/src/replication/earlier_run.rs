@@ -9,7 +9,7 @@ use std::time::Duration;
 use tracing::info;
 
 use super::objects::TargetFacts;
-use super::wait::wait_and_stop;
+use super::wait::{Replicating, wait_and_stop};
 use super::{
     InitialDataPath, ObjectNames, PathTaken, ReplicationOptions, ReplicationOutcome, identity,
     objects, on_source, on_target, record,
@@ -215,12 +215,14 @@ pub async fn check_earlier_run(
         );
     }
     wait_and_stop(
-        pair,
-        &src,
-        &tgt,
-        &tfacts,
-        dbname,
-        opts,
+        Replicating {
+            pair,
+            src: &src,
+            tgt: &tgt,
+            tfacts: &tfacts,
+            dbname,
+            opts,
+        },
         baseline,
         &mut outcome,
     )

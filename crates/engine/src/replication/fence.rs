@@ -418,6 +418,8 @@ pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<A
     let mut ended = 0u64;
     let mut signalled: Vec<i32> = Vec::new();
     let ending = Instant::now();
+    let mut quiet_looks = 0;
+    let mut settle_started: Option<Instant> = None;
     loop {
         let alive: Vec<i32> = src
             .query(
@@ -430,7 +432,32 @@ pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<A
             .map(|r| r.get(0))
             .collect();
         if alive.is_empty() {
-            break;
+            // A session that started before the fence committed but was not yet listed (a
+            // backend shows its user in pg_stat_activity only once it has started, which on a
+            // loaded server can take longer than the second look) would keep writing past the
+            // barrier, and its rows would never reach the target. So the fenced roles'
+            // sessions are listed again until three looks 50 ms apart find none not ended
+            // yet; later sessions are read-only, and one listed here only costs a
+            // reconnection. An application that reconnects at once keeps the looks from being
+            // quiet, so they stop 300 ms after the first round of sessions ended: the window
+            // pays that at most.
+            let settling = *settle_started.get_or_insert_with(Instant::now);
+            if quiet_looks >= 3 || settling.elapsed() >= Duration::from_millis(300) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let late: Vec<i32> = fenced_pids(src, db, &plan.session_roles)
+                .await?
+                .into_iter()
+                .filter(|p| !signalled.contains(p))
+                .collect();
+            if late.is_empty() {
+                quiet_looks += 1;
+            } else {
+                quiet_looks = 0;
+                pids.extend(late);
+            }
+            continue;
         }
         let fresh: Vec<i32> = alive
             .iter()

@@ -157,7 +157,7 @@ use crate::pair::DbPair;
 use earlier_run::find_objects;
 use objects::{SourceFacts, TargetFacts};
 use setup::{Created, SetupCtx, setup, undo};
-use wait::wait_and_stop;
+use wait::{Replicating, wait_and_stop};
 
 /// Called with every lag measurement while waiting.
 pub type ProgressFn = Arc<dyn Fn(&LagStatus) + Send + Sync>;
@@ -408,7 +408,7 @@ pub struct LagStatus {
     pub database: String,
     /// A walsender streams the slot (the subscription's worker is connected).
     pub slot_active: bool,
-    /// `pg_current_wal_lsn() - confirmed_flush_lsn` of the slot on the source.
+    /// `pg_current_wal_insert_lsn() - confirmed_flush_lsn` of the slot on the source.
     pub lag_bytes: Option<i64>,
     pub tables_total: i64,
     pub tables_not_ready: i64,
@@ -581,12 +581,14 @@ where
     };
     if opts.lag_to_wait_for().is_some() {
         wait_and_stop(
-            pair,
-            &src,
-            &tgt,
-            &tfacts,
-            dbname,
-            opts,
+            Replicating {
+                pair,
+                src: &src,
+                tgt: &tgt,
+                tfacts: &tfacts,
+                dbname,
+                opts,
+            },
             Some(baseline),
             &mut outcome,
         )

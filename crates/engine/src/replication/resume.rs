@@ -37,7 +37,7 @@ use std::future::Future;
 use tracing::info;
 
 use super::objects::TargetFacts;
-use super::wait::wait_and_stop;
+use super::wait::{Replicating, wait_and_stop};
 use super::{
     Fingerprint, InitialDataPath, ObjectNames, Outcome, PathTaken, PublicationForm,
     ReplicationOptions, ReplicationOutcome, objects, on_source, on_target, record, setup,
@@ -413,12 +413,14 @@ where
     );
     if opts.lag_to_wait_for().is_some() {
         wait_and_stop(
-            pair,
-            &src,
-            &tgt,
-            &tfacts,
-            dbname,
-            opts,
+            Replicating {
+                pair,
+                src: &src,
+                tgt: &tgt,
+                tfacts: &tfacts,
+                dbname,
+                opts,
+            },
             Some(baseline),
             &mut outcome,
         )

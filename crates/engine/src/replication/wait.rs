@@ -88,18 +88,33 @@ fn report_progress(opts: &ReplicationOptions, st: &LagStatus, last_log: &mut Opt
     }
 }
 
+/// One database's running replication as its waits and the cut-over see it: the pair, a
+/// session on each side, the target's facts, and what the user asked. The three ways into a
+/// wait (a new replication, a resumed one, an earlier run's) build it once.
+#[derive(Clone, Copy)]
+pub(super) struct Replicating<'a> {
+    pub pair: &'a DbPair,
+    pub src: &'a Session,
+    pub tgt: &'a Session,
+    pub tfacts: &'a TargetFacts,
+    pub dbname: &'a str,
+    pub opts: &'a ReplicationOptions,
+}
+
 /// Waits for the lag (when asked), then stops (when asked). Updates `outcome`.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn wait_and_stop(
-    pair: &DbPair,
-    src: &Session,
-    tgt: &Session,
-    tfacts: &TargetFacts,
-    dbname: &str,
-    opts: &ReplicationOptions,
+    r: Replicating<'_>,
     baseline: Option<Fingerprint>,
     outcome: &mut ReplicationOutcome,
 ) -> Result<()> {
+    let Replicating {
+        pair,
+        src,
+        tgt,
+        tfacts,
+        dbname,
+        opts,
+    } = r;
     let Some(max) = opts.lag_to_wait_for() else {
         return Ok(());
     };

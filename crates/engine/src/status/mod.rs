@@ -122,7 +122,7 @@ pub struct SubscriptionStatus {
     pub lag: Option<Lag>,
 }
 
-/// A slot's lag: `pg_current_wal_lsn() - confirmed_flush_lsn` on the source.
+/// A slot's lag: `pg_current_wal_insert_lsn() - confirmed_flush_lsn` on the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Lag {
     pub slot_exists: bool,

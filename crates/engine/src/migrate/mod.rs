@@ -1,0 +1,507 @@
+//! The orchestrator: preflight, then roles (global, serial), then one task per database.
+//!
+//! Preflight errors that concern the whole run stop it before anything is written. Errors that
+//! concern one database fail only that database; the others go on. Every role and database gets
+//! an entry in the [`MigrateResult`], and nothing is reported as done that was not.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+mod cleanup;
+mod database;
+mod print_ddl;
+
+use crate::catalog::databases::{DatabaseInfo, list_databases};
+use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
+use crate::catalog::server::Servers;
+use crate::conn::connect;
+use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
+use crate::databases::ensure_database;
+use crate::error::{Phase, Result, Side};
+use crate::options::{MigrateOptions, RunMode};
+use crate::owners::Memberships;
+use crate::pair::DbPair;
+use crate::replication::{self, InitialData, Outcome};
+use crate::report::Method;
+use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
+use crate::roles::{apply_role_db_settings, migrate_roles};
+use crate::schema::model::{ObjectKind, Section};
+use crate::schema::{ExecState, Schema, SchemaOptions, exec, read_schema};
+use crate::selection::{DbSelection, filter_schema};
+use crate::validate::{Preflight, preflight};
+use crate::warning::{self, Warning};
+
+/// What preflight decided for one database: the objects and rows its selection keeps, and
+/// whether it goes to the dump method (and why) although replication was possible in general.
+#[derive(Clone, Copy)]
+struct DbPlan<'a> {
+    selection: &'a DbSelection,
+    planned_dump: Option<&'a str>,
+    /// The source's schema as the rehearsal read it in preflight (unfiltered), if it did.
+    schema: Option<&'a Schema>,
+}
+
+/// The result of a database that preflight refused: its errors, phase preflight (nothing was
+/// written to it).
+fn refused_by_preflight(name: &str, report: &ValidationReport) -> DatabaseResult {
+    let messages: Vec<String> = report
+        .database_errors(name)
+        .map(|f| f.message.clone())
+        .collect();
+    let mut refused = DatabaseResult::new(name, None, DbStatus::Failed, messages.join("; "));
+    refused.phase = Some(Phase::Preflight);
+    refused
+}
+
+/// What [`PgMigrate::run`] produced.
+#[derive(Debug)]
+pub enum RunOutput {
+    /// A migration, a validation, a cleanup or a verification: the result report.
+    Result(MigrateResult),
+    /// [`RunMode::PrintDdl`]: the SQL, or why it could not be generated.
+    Ddl(Result<String>),
+}
+
+/// A migration between two servers. See the crate documentation for an example.
+pub struct PgMigrate {
+    opts: MigrateOptions,
+}
+
+impl PgMigrate {
+    pub fn new(opts: MigrateOptions) -> Self {
+        PgMigrate { opts }
+    }
+
+    pub fn options(&self) -> &MigrateOptions {
+        &self.opts
+    }
+
+    /// Does what [`MigrateOptions::mode`] says: the one entry point that reads it.
+    pub async fn run(&self) -> RunOutput {
+        match self.opts.mode {
+            RunMode::PrintDdl => RunOutput::Ddl(self.generate_ddl().await),
+            RunMode::VerifyOnly => RunOutput::Result(self.verify_only().await),
+            RunMode::Validate => RunOutput::Result(MigrateResult {
+                migration_id: self.opts.migration_id.clone(),
+                validation: self.validate().await,
+                ..Default::default()
+            }),
+            RunMode::Migrate | RunMode::Cleanup => RunOutput::Result(self.migrate().await),
+        }
+    }
+
+    /// Runs every preflight check and reports them together. Nothing is written anywhere.
+    pub async fn validate(&self) -> ValidationReport {
+        let mut pf = preflight(&self.opts).await;
+        self.replication_preflight(&mut pf).await;
+        pf.report
+    }
+
+    /// The replication method's checks and each database's method, which the run follows (see
+    /// [`crate::preflight::method`]).
+    async fn replication_preflight(&self, pf: &mut Preflight) {
+        crate::preflight::method::replication_preflight(&self.opts, pf).await;
+    }
+
+    /// `--verify-only`: compares the selected databases of both servers now; writes nothing.
+    pub async fn verify_only(&self) -> MigrateResult {
+        crate::verify::databases::verify_databases(&self.opts).await
+    }
+
+    /// Runs the migration: preflight, roles, then databases. Never panics on server errors:
+    /// they end up in the result (see [`MigrateResult::succeeded`]).
+    pub async fn migrate(&self) -> MigrateResult {
+        let mut pf = preflight(&self.opts).await;
+        self.replication_preflight(&mut pf).await;
+        // Fewer sessions than asked for when the servers cannot give them (see crate::slots).
+        if let (Some(s), Some(t)) = (&pf.source_facts, &pf.target_facts)
+            && let Some((opts, warnings)) = crate::slots::fit(
+                &self.opts,
+                &crate::slots::free_slots(s),
+                &crate::slots::free_slots(t),
+            )
+        {
+            for w in &warnings {
+                warn!("{w}");
+            }
+            let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
+            result.warnings.splice(0..0, warnings);
+            return result;
+        }
+        self.migrate_after_preflight(pf).await
+    }
+
+    /// [`PgMigrate::migrate`] once preflight has run.
+    async fn migrate_after_preflight(&self, pf: Preflight) -> MigrateResult {
+        let opts = &self.opts;
+        let mut result = MigrateResult {
+            migration_id: opts.migration_id.clone(),
+            validation: pf.report.clone(),
+            ..Default::default()
+        };
+        if pf.report.global_errors().next().is_some() {
+            warn!("preflight failed; nothing was migrated");
+            return result;
+        }
+        let Preflight {
+            source: Some(source),
+            target: Some(mut target),
+            source_databases,
+            target_databases,
+            selected,
+            report,
+            targets: target_states,
+            source_facts: Some(source_facts),
+            target_facts: Some(target_facts),
+            selections,
+            provider_roles,
+            methods,
+            schemas,
+            ..
+        } = pf
+        else {
+            // Preflight reports unreachable servers as global errors; this is a safety net.
+            result.warnings.push(Warning::connection(
+                "preflight could not open sessions to both servers; nothing was migrated",
+            ));
+            return result;
+        };
+        // Read once by preflight; every stage of every database gets them through its pair.
+        let servers = Arc::new(Servers {
+            source: source_facts,
+            target: target_facts,
+        });
+        let pair_for = |name: &str| {
+            DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone())
+                .with_servers(servers.clone())
+        };
+
+        if opts.mode == RunMode::Cleanup {
+            for name in &selected {
+                let (entry, warnings) = self.cleanup_database(&pair_for(name)).await;
+                result.databases.push(entry);
+                result.warnings.extend(warnings);
+            }
+            return result;
+        }
+
+        // Roles are written only for a database that will be migrated: when preflight refused
+        // every one (a missing target database with --no-createdb, a target not empty...),
+        // nothing at all is written.
+        if selected
+            .iter()
+            .all(|n| report.database_errors(n).next().is_some())
+        {
+            warn!("preflight refused every database; nothing was migrated");
+            for name in &selected {
+                result.databases.push(refused_by_preflight(name, &report));
+            }
+            return result;
+        }
+        info!("migrating roles");
+        // Provider roles (rdsadmin, cloudsqladmin...) are left out like -xr ones.
+        let mut role_opts = opts.clone();
+        role_opts.excluded_roles.extend(provider_roles);
+        let role_db_settings: Vec<RoleDbSetting> =
+            match migrate_roles(&source, &target, &role_opts).await {
+                Ok((roles, warnings)) => {
+                    result.roles = roles;
+                    result.warnings.extend(warnings);
+                    match list_role_db_settings(&source).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            result.warnings.push(Warning::role(format!(
+                                "per-database role settings could not be read from the source: {e}"
+                            )));
+                            Vec::new()
+                        }
+                    }
+                }
+                Err(e) => {
+                    result
+                        .warnings
+                        .push(Warning::role(format!("roles could not be migrated: {e}")));
+                    Vec::new()
+                }
+            };
+
+        let targets: HashMap<&str, &DatabaseInfo> = target_databases
+            .iter()
+            .map(|d| (d.name.as_str(), d))
+            .collect();
+        let mut memberships = Memberships::new(&servers.target);
+        memberships.note_roles(&result.roles, &opts.excluded_roles);
+        for name in &selected {
+            let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
+                continue;
+            };
+            if opts.cancel.is_cancelled() {
+                result.databases.push(DatabaseResult::new(
+                    name,
+                    None,
+                    DbStatus::Failed,
+                    "interrupted before it started".into(),
+                ));
+                continue;
+            }
+            if report.database_errors(name).next().is_some() {
+                result.databases.push(refused_by_preflight(name, &report));
+                continue;
+            }
+            // A target restart closes this session (the copy heals its own by retrying): the
+            // databases after it get a new one.
+            if target.is_closed() {
+                match connect(&opts.target, None).await {
+                    Ok(s) => target = s,
+                    Err(e) => {
+                        result.databases.push(DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("the target's session was lost and cannot be reopened: {e}"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            let state = target_states.get(name);
+            // A database this migration finished in an earlier run (its ledger says so, for
+            // this source and these options: preflight checked) is left alone by --resume and
+            // by the cut-over run; anything else non-empty was refused by preflight.
+            if let Some(crate::preflight::target_state::TargetState::Ledger(run)) = state
+                && run.stage == crate::ledger::Stage::Done
+                && (opts.resume || opts.replication.is_cut_over())
+                && !opts.clean
+            {
+                let how = if opts.resume {
+                    "skipped (--resume)"
+                } else {
+                    "nothing to cut over"
+                };
+                let mut entry = DatabaseResult::new(
+                    name,
+                    run.method.as_deref().and_then(Method::parse),
+                    DbStatus::Done,
+                    format!(
+                        "{how}: {} (its ledger in the target database says so); left unchanged",
+                        run.summary()
+                    ),
+                );
+                // `--resume --verify` is asked to prove the result, also of a database the
+                // earlier run had already finished (it may have ended just before a signal).
+                if opts.verify.after_copy {
+                    match self.verify_after_copy(&pair_for(name), None).await {
+                        Ok(v) => {
+                            entry.message.push_str("; ");
+                            entry.message.push_str(&v.summary());
+                            entry.verify = Some(v);
+                        }
+                        Err(e) => {
+                            entry.status = DbStatus::Failed;
+                            entry.phase = e.phase();
+                            entry.message.push_str(&format!("; --verify failed: {e}"));
+                        }
+                    }
+                }
+                result.databases.push(entry);
+                continue;
+            }
+            let mut existing = targets.get(name.as_str()).copied();
+            let mut ledger_run = match state {
+                Some(crate::preflight::target_state::TargetState::Ledger(run)) => {
+                    Some((**run).clone())
+                }
+                _ => None,
+            };
+            // An earlier run's backends may still be finishing what it had sent them.
+            if ledger_run.is_some() && (opts.resume || opts.clean) {
+                match crate::recovery::wait_for_earlier_statements(
+                    &opts.target,
+                    name,
+                    crate::recovery::EARLIER_STATEMENTS_WAIT,
+                )
+                .await
+                {
+                    Ok(Some(w)) => result.warnings.push(w),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(database = %name, "could not look for an earlier run's statements: {e}")
+                    }
+                }
+            }
+            // --clean, or a resume of a run that stopped in the middle of the schema (which
+            // cannot be continued object by object): remove what the earlier run wrote.
+            if let Some(run) = &ledger_run
+                && (opts.clean || (opts.resume && run.stage == crate::ledger::Stage::PreData))
+            {
+                match crate::recovery::clean(&target, &opts.target, name, run).await {
+                    Ok((dropped_db, removed)) => {
+                        result
+                            .warnings
+                            .push(Warning::recovery(removed).in_database(name));
+                        if dropped_db {
+                            existing = None;
+                        }
+                        ledger_run = None;
+                    }
+                    Err(e) => {
+                        result.databases.push(DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("--clean failed: {e}"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            info!(database = %name, "migrating database");
+            // The database's owner, like its objects' owners, needs the migration user's
+            // membership when it is not a superuser (see crate::owners).
+            if existing.is_none() {
+                memberships.take(&target, [src.owner.as_str()]).await;
+            }
+            let entry =
+                match ensure_database(&target, src, existing, opts.createdb, opts.schema.no_acl)
+                    .await
+                {
+                    Ok(outcome) => {
+                        result.warnings.extend(outcome.warnings);
+                        if role_db_settings.iter().any(|s| &s.database == name) {
+                            let w = apply_role_db_settings(
+                                &target,
+                                &role_db_settings,
+                                name,
+                                &result.roles,
+                            )
+                            .await;
+                            result.warnings.extend(w);
+                        }
+                        let created = if ledger_run.is_some() {
+                            "resumed"
+                        } else if outcome.created {
+                            "created database"
+                        } else {
+                            "existing database"
+                        };
+                        let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
+                            run_id: opts.migration_id.clone(),
+                            source_system_identifier: servers.source.system_identifier,
+                            source_database_oid: src.oid,
+                            source_database: name.clone(),
+                            method: None,
+                            options: crate::options::shaping_options(opts),
+                            stage: crate::ledger::Stage::PreData,
+                            created_database: outcome.created,
+                            existing_schemas: Vec::new(),
+                            existing_extensions: Vec::new(),
+                            started_at: String::new(),
+                            parts_copied: 0,
+                            parts_total: 0,
+                        });
+                        let selection = selections
+                            .get(name)
+                            .map(|r| r.selection.clone())
+                            .unwrap_or_else(|| DbSelection::everything(name));
+                        let (entry, warnings) = self
+                            .migrate_contents(
+                                &pair_for(name),
+                                created,
+                                &run,
+                                Some(&mut memberships),
+                                DbPlan {
+                                    selection: &selection,
+                                    planned_dump: methods.dump_reason(name),
+                                    schema: schemas.get(name),
+                                },
+                            )
+                            .await;
+                        result.warnings.extend(warnings);
+                        entry
+                    }
+                    Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
+                };
+            let w = memberships.release(&target).await;
+            result.warnings.extend(warning::in_database(w, name));
+            result.databases.push(entry);
+        }
+        crate::recovery::finish_run(
+            &opts.target,
+            &mut result,
+            &target,
+            &mut memberships,
+            &source_databases,
+        )
+        .await;
+        result
+    }
+
+    /// Schema and data of one database whose target database exists: pre-data, then (unless
+    /// schema-only) the parallel copy with each table's post-data work as soon as its rows are
+    /// in, then the remaining post-data. Returns the result entry and warnings for the run.
+    async fn migrate_contents(
+        &self,
+        pair: &DbPair,
+        created: &str,
+        run: &crate::ledger::RunRecord,
+        memberships: Option<&mut Memberships>,
+        plan: DbPlan<'_>,
+    ) -> (DatabaseResult, Vec<Warning>) {
+        let name = pair.source_db();
+        let mut warnings = Vec::new();
+        let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
+        let cancel = self.opts.cancel.clone();
+        let work = self.schema_and_data(pair, run, &mut entry, &mut warnings, memberships, plan);
+        let outcome = tokio::select! {
+            r = work => r,
+            // The copy stops by itself (and reports its tables); stages that do not watch the
+            // token (a replication wait) end here, a moment later: their sessions close and
+            // the servers roll back what was open.
+            _ = async {
+                cancel.cancelled().await;
+                tokio::time::sleep(CANCEL_GRACE).await;
+            } => Err(crate::copy::worker::cancelled()),
+        };
+        match outcome {
+            Ok(summary) => {
+                if entry.status == DbStatus::Failed && entry.objects_failed.is_empty() {
+                    entry.status = DbStatus::Done;
+                } else if !entry.objects_failed.is_empty() {
+                    entry.status = DbStatus::Failed;
+                    entry.phase = Some(Phase::Schema);
+                }
+                entry.message = format!("{created}; {summary}");
+                // Table states are for databases that failed.
+                entry.tables.clear();
+            }
+            Err(e) if self.opts.cancel.is_cancelled() => {
+                entry.status = DbStatus::Failed;
+                entry.phase = e.phase();
+                entry.message = format!("interrupted ({created}): {e}");
+            }
+            Err(e) => {
+                entry.phase = e.phase();
+                entry.message = format!("{created}; {e}");
+            }
+        }
+        (entry, warning::in_database(warnings, name).collect())
+    }
+}
+
+/// How long a database's work may take to stop by itself after an interrupt before it is
+/// dropped (the copy cancels its statements and reports its tables within a few seconds).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Runs `fut` unless the run is interrupted first: then nothing more of it runs (its sessions
+/// close, the server rolls back the statement in progress).
+async fn until_cancelled<T>(
+    cancel: &tokio_util::sync::CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        r = fut => r,
+        _ = cancel.cancelled() => Err(crate::copy::worker::cancelled()),
+    }
+}
