@@ -316,9 +316,33 @@ impl MigrateResult {
             })
     }
 
-    /// The whole result as pretty JSON (see the module docs for the field names).
+    /// The whole result as pretty JSON (see the module docs for the field names), with
+    /// `cutover_window_seconds` when databases were cut over ([`Self::cutover_window_seconds`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("result serializes")
+        let mut v = serde_json::to_value(self).expect("result serializes");
+        if let (Some(w), Some(o)) = (self.cutover_window_seconds(), v.as_object_mut()) {
+            o.insert("cutover_window_seconds".into(), w.into());
+        }
+        serde_json::to_string_pretty(&v).expect("result serializes")
+    }
+
+    /// The run's overall write-unavailable window of its fenced cut-overs: from the first
+    /// database's fence to the last one's switch (or fence lifted). Databases are cut over one
+    /// after the other, so an application that writes to several of them waits this long, not
+    /// each database's own window. `None` when no database was fenced.
+    pub fn cutover_window_seconds(&self) -> Option<f64> {
+        let spans: Vec<(f64, f64)> = self
+            .databases
+            .iter()
+            .filter_map(|d| d.cutover.as_ref())
+            .filter_map(|c| {
+                c.fenced_at_unix_seconds
+                    .map(|t| (t, t + c.write_unavailable_seconds))
+            })
+            .collect();
+        let start = spans.iter().map(|s| s.0).reduce(f64::min)?;
+        let end = spans.iter().map(|s| s.1).reduce(f64::max)?;
+        Some(end - start)
     }
 
     /// The human-readable report printed at the end of a run.
@@ -382,6 +406,20 @@ impl MigrateResult {
                     esc(&d.message)
                 );
             }
+        }
+        let fenced = self
+            .databases
+            .iter()
+            .filter(|d| d.cutover.is_some())
+            .count();
+        if fenced > 1
+            && let Some(w) = self.cutover_window_seconds()
+        {
+            let _ = writeln!(
+                out,
+                "Cut-over of the run: {fenced} databases, one after the other; writes unavailable \
+                 for {w:.3} s overall (the first fence to the last switch)"
+            );
         }
         for d in &self.databases {
             if let Some(c) = &d.cutover {
@@ -454,6 +492,46 @@ pub fn render_findings(out: &mut String, report: &ValidationReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cut_over_at(name: &str, fenced_at: f64, window: f64) -> DatabaseResult {
+        use crate::replication::timeline::{CutoverEnd, CutoverReport};
+        let mut d = DatabaseResult::new(
+            name,
+            Some(Method::Replication),
+            DbStatus::Done,
+            String::new(),
+        );
+        d.cutover = Some(CutoverReport {
+            outcome: CutoverEnd::Switched,
+            reason: None,
+            barrier_lsn: None,
+            max_downtime_seconds: None,
+            write_unavailable_seconds: window,
+            fenced_at_unix_seconds: Some(fenced_at),
+            fence: None,
+            steps: Vec::new(),
+            reverse: false,
+        });
+        d
+    }
+
+    #[test]
+    fn the_runs_cutover_window_spans_the_first_fence_to_the_last_switch() {
+        let mut r = MigrateResult::default();
+        assert_eq!(r.cutover_window_seconds(), None);
+        assert!(!r.to_json().contains("cutover_window_seconds"));
+        r.databases.push(cut_over_at("a", 1000.0, 0.5));
+        r.databases.push(cut_over_at("b", 1002.0, 0.25));
+        assert_eq!(r.cutover_window_seconds(), Some(2.25));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["cutover_window_seconds"], 2.25);
+        assert!(
+            r.render_table()
+                .contains("2 databases, one after the other"),
+            "{}",
+            r.render_table()
+        );
+    }
 
     fn role(pw: Option<RolePassword>) -> RoleResult {
         RoleResult {

@@ -332,6 +332,7 @@ async fn fenced(
             .and_then(|s| s.detail.clone()),
         max_downtime_seconds: co.max_downtime.map(|d| d.as_secs_f64()),
         write_unavailable_seconds: window.as_secs_f64(),
+        fenced_at_unix_seconds: tl.fenced_at_unix_seconds(),
         fence: Some(summary.clone()),
         steps: tl.steps,
         reverse: false,

@@ -11,6 +11,7 @@
 //!              "barrier_lsn": "0/3000148" | null,
 //!              "max_downtime_seconds": 30.0 | null,
 //!              "write_unavailable_seconds": 1.234,
+//!              "fenced_at_unix_seconds": 1796000000.123 | null,
 //!              "fence": { "roles": ["app"], "sessions_ended": 3, "drain_seconds": 0.02,
 //!                         "in_flight_at_end": 0, "lifted": false,
 //!                         "lift_command": "pg_migrate -s SOURCE -t TARGET --unfence" },
@@ -77,6 +78,9 @@ pub struct CutoverReport {
     pub max_downtime_seconds: Option<f64>,
     /// From the fence to the switch (or, when it did not switch, to the fence lifted).
     pub write_unavailable_seconds: f64,
+    /// When the fence was applied, in seconds since the Unix epoch (the run's overall window,
+    /// across databases cut over one after the other, is measured from these).
+    pub fenced_at_unix_seconds: Option<f64>,
     pub fence: Option<FenceSummary>,
     pub steps: Vec<Step>,
     /// `--fail-back`: the cut-over ran from the target back to the source (the target fenced).
@@ -87,8 +91,9 @@ pub struct CutoverReport {
 /// Records the steps as they end.
 #[derive(Debug)]
 pub struct Timeline {
-    /// When the fence was applied (`None` before).
+    /// When the fence was applied (`None` before), and the same moment on the wall clock.
     fenced_at: Option<Instant>,
+    fenced_wall: Option<std::time::SystemTime>,
     last: Instant,
     pub steps: Vec<Step>,
 }
@@ -103,6 +108,7 @@ impl Timeline {
     pub fn new() -> Self {
         Timeline {
             fenced_at: None,
+            fenced_wall: None,
             last: Instant::now(),
             steps: Vec::new(),
         }
@@ -124,6 +130,14 @@ impl Timeline {
     /// The fence starts now (the `fence applied` step ends later); the window's start.
     pub fn fence_starts(&mut self) {
         self.fenced_at = Some(Instant::now());
+        self.fenced_wall = Some(std::time::SystemTime::now());
+    }
+
+    /// When the fence was applied, in seconds since the Unix epoch.
+    pub fn fenced_at_unix_seconds(&self) -> Option<f64> {
+        self.fenced_wall
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64())
     }
 
     /// When the fence was applied, when it was.
