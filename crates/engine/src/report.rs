@@ -301,9 +301,9 @@ pub struct MigrateResult {
     pub databases: Vec<DatabaseResult>,
     pub warnings: Vec<Warning>,
     /// `--cutover --validate`: what a fenced cut-over would do now, per replicating database
-    /// (see [`crate::replication::dry_run::DryRun`] for the field names).
+    /// (see [`crate::replication::timeline::DryRun`] for the field names).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cutover_dry_run: Vec<crate::replication::dry_run::DryRun>,
+    pub cutover_dry_run: Vec<crate::replication::timeline::DryRun>,
 }
 
 impl MigrateResult {

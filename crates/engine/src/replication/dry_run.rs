@@ -5,8 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::{ReplicationOptions, fence, find_earlier_run, on_source, wait};
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, Phase, Result, Side};
@@ -20,79 +18,9 @@ pub const SAMPLE: Duration = Duration::from_secs(1);
 /// dropping the objects 0.03 s): the estimate's fixed part.
 pub const FIXED_SECONDS: f64 = 0.5;
 
-/// One database's dry run (JSON: `cutover_dry_run` of the result).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DryRun {
-    pub database: String,
-    /// The cut-over would start now.
-    pub ready: bool,
-    /// Why it would be refused, and what fixes it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<String>,
-    pub tables_total: i64,
-    pub tables_not_ready: i64,
-    pub lag_bytes: Option<i64>,
-    /// How fast the lag fell over the sample (negative: it grew).
-    pub lag_falling_bytes_per_second: Option<f64>,
-    /// How fast the slot's confirmed position moved over the sample.
-    pub apply_bytes_per_second: Option<f64>,
-    /// The fence roles (`--fence-roles`, or the owners and writers of the tables).
-    pub fence_roles: Vec<String>,
-    /// The login roles whose sessions the fence would end.
-    pub session_roles: Vec<String>,
-    /// Their sessions in the database now.
-    pub sessions: usize,
-    /// The estimated write-unavailable window without `--verify`: the lag at the rate
-    /// measured, plus [`FIXED_SECONDS`].
-    pub estimated_window_seconds: Option<f64>,
-}
-
-impl DryRun {
-    /// One line of the human report.
-    pub fn describe(&self) -> String {
-        let mut s = format!(
-            "database \"{}\": {}; {} of {} tables ready, lag {} bytes",
-            crate::text::escape_controls(&self.database),
-            if self.ready {
-                "ready"
-            } else {
-                "would be refused"
-            },
-            self.tables_total - self.tables_not_ready,
-            self.tables_total,
-            self.lag_bytes
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "unknown".into())
-        );
-        if let Some(f) = self.lag_falling_bytes_per_second {
-            if f >= 0.0 {
-                s.push_str(&format!(" (falling {f:.0} bytes/s"));
-            } else {
-                s.push_str(&format!(" (growing {:.0} bytes/s", -f));
-            }
-            if let Some(a) = self.apply_bytes_per_second {
-                s.push_str(&format!(", applied {a:.0} bytes/s"));
-            }
-            s.push(')');
-        }
-        s.push_str(&format!(
-            "; the fence would end {} sessions of {}",
-            self.sessions,
-            if self.session_roles.is_empty() {
-                "no role".to_owned()
-            } else {
-                self.session_roles.join(", ")
-            }
-        ));
-        if let Some(w) = self.estimated_window_seconds {
-            s.push_str(&format!("; estimated write-unavailable window {w:.1} s"));
-        }
-        if let Some(r) = &self.refusal {
-            s.push_str(&format!("; {r}"));
-        }
-        s
-    }
-}
+/// The dry run's result lives with the cut-over's other report types (`timeline`), which
+/// the result holds without importing the stages that produce them.
+pub use super::timeline::DryRun;
 
 async fn confirmed_lsn(src: &Session, slot: &str) -> Option<String> {
     src.query_opt(
