@@ -1,5 +1,5 @@
 //! The method each database uses is decided once, in preflight, from both servers' facts, and
-//! the run follows it (`src/preflight/method.rs`): replication capacity is counted across the
+//! the run follows it (`crates/engine/src/preflight/method.rs`): replication capacity is counted across the
 //! run's databases, and a hot standby as the source means the dump method (replication, which
 //! needs a publication on the source, is refused in preflight when forced).
 

@@ -1,4 +1,4 @@
-//! Options of a migration, as the library understands them. The CLI (`src/cli.rs`) turns flags
+//! Options of a migration, as the library understands them. The CLI (`src/cli/options.rs` of the root package) turns flags
 //! into these; library users build them directly.
 
 use std::collections::BTreeMap;
