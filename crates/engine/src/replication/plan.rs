@@ -398,7 +398,7 @@ pub async fn preflight_path(
                 super::preflight::CHECK,
                 db,
                 format!(
-                    "replication path: publication {} of an earlier run exists; this run cuts that replication over with --max-replication-lag and --stop-replication, and touches nothing otherwise",
+                    "replication path: publication {} of an earlier run exists; this run works on that replication (waits for its lag, cuts it over with --cutover or --max-replication-lag 0 --stop-replication, removes it with --cleanup) and sets up nothing new",
                     crate::sql::quote_ident(&names.publication)
                 ),
             );
