@@ -174,45 +174,28 @@ async fn log_lines<G: Gauge>(gauge: Arc<G>, database: String, done: Cancellation
             Unit::Bytes => (Some(r.done), Some(r.total)),
             Unit::Tables => (None, None),
         };
-        match (r.stalled_for, rate_and_eta(G::UNIT, &r, &mut last)) {
-            (Some(secs), _) => tracing::info!(
-                target: "db_migrate::progress",
-                database = %database,
-                stage,
-                bytes,
-                est_bytes,
-                rows = r.rows,
-                tables_done = r.tables_done,
-                tables_total = r.tables_total,
-                stalled_seconds = secs,
-                elapsed_seconds,
-                "{stage} progress: stalled for {secs} s"
-            ),
-            (None, Some((rate, eta))) => tracing::info!(
-                target: "db_migrate::progress",
-                database = %database,
-                stage,
-                bytes,
-                est_bytes,
-                rows = r.rows,
-                tables_done = r.tables_done,
-                tables_total = r.tables_total,
-                mib_per_sec = format!("{:.1}", rate / (1024.0 * 1024.0)),
-                eta_seconds = eta,
-                elapsed_seconds,
-                "{stage} progress"
-            ),
-            (None, None) => tracing::info!(
-                target: "db_migrate::progress",
-                database = %database,
-                stage,
-                rows = r.rows,
-                tables_done = r.tables_done,
-                tables_total = r.tables_total,
-                elapsed_seconds,
-                "{stage} progress"
-            ),
-        }
+        // While stalled, no rate and no ETA (they would read 0, like a finished copy).
+        let rate = rate_and_eta(G::UNIT, &r, &mut last).filter(|_| r.stalled_for.is_none());
+        let mib_per_sec = rate.map(|(rate, _)| format!("{:.1}", rate / (1024.0 * 1024.0)));
+        let stalled = r
+            .stalled_for
+            .map(|secs| format!(": stalled for {secs} s"))
+            .unwrap_or_default();
+        tracing::info!(
+            target: "db_migrate::progress",
+            database = %database,
+            stage,
+            bytes,
+            est_bytes,
+            rows = r.rows,
+            tables_done = r.tables_done,
+            tables_total = r.tables_total,
+            stalled_seconds = r.stalled_for,
+            mib_per_sec = mib_per_sec.as_deref(),
+            eta_seconds = rate.map(|(_, eta)| eta),
+            elapsed_seconds,
+            "{stage} progress{stalled}"
+        );
     }
 }
 
