@@ -4,6 +4,12 @@
 
 use super::*;
 
+/// What a database's contents share with the run's other databases.
+pub(super) struct Shared<'a> {
+    pub memberships: &'a tokio::sync::Mutex<Memberships>,
+    pub budget: &'a super::budget::Budget,
+}
+
 impl PgMigrate {
     /// `planned_dump`: preflight sent this database to the dump method, and why (see
     /// [`crate::preflight::method`]); the run follows that decision.
@@ -13,9 +19,13 @@ impl PgMigrate {
         run: &crate::ledger::RunRecord,
         entry: &mut DatabaseResult,
         warnings: &mut Vec<Warning>,
-        mut memberships: Option<&mut Memberships>,
+        shared: Shared<'_>,
         plan: DbPlan<'_>,
     ) -> Result<String> {
+        let Shared {
+            memberships,
+            budget,
+        } = shared;
         let DbPlan {
             selection,
             planned_dump,
@@ -33,6 +43,7 @@ impl PgMigrate {
             && run.method.as_deref() == Some("replication");
         let mut copy_opts = opts.copy.clone();
         copy_opts.ledger = true;
+        copy_opts.sessions = Some(budget.copy.clone());
         // What the selection flags leave in: the copy and the publication see only that.
         if !selection.everything {
             copy_opts.selection = Some(std::sync::Arc::new(selection.clone()));
@@ -98,13 +109,14 @@ impl PgMigrate {
         let target = pair.open(Side::Target, Phase::PreData).await?;
         exec::prepare_session(&target).await?;
         // Before the facts are read: they list the roles the migration user may act as.
-        if let Some(m) = memberships.as_deref_mut() {
-            m.take(
+        memberships
+            .lock()
+            .await
+            .take(
                 &target,
                 schema.objects.iter().flat_map(|o| o.acting_roles()),
             )
             .await;
-        }
         let mut facts = ExecState::read(&target).await?;
         facts.keep_going = opts.keep_going;
         if !resuming {
@@ -114,7 +126,9 @@ impl PgMigrate {
         // Extra sessions let independent objects be created concurrently. The target may have
         // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
         // LIMIT): the schema is then created on the sessions it did accept, with a warning.
-        let wanted = opts.ddl_sessions();
+        // Drawn from the run's pool: databases in flight together share --schema-jobs.
+        let schema_permits = budget.schema_sessions(opts.ddl_sessions()).await;
+        let wanted = schema_permits.count();
         let mut sessions = Vec::new();
         while sessions.len() < wanted {
             let s = match pair.open(Side::Target, Phase::PreData).await {
@@ -246,6 +260,7 @@ impl PgMigrate {
             summary.push_str("; data not copied (--schema-only)");
         } else {
             drop(sessions);
+            drop(schema_permits);
             let plan = post_data_plan(&schema, opts.schema, &facts, &mut report);
             let mut fallback = None;
             // A selection whose tables all keep their rows out leaves nothing to publish.
@@ -383,9 +398,8 @@ impl PgMigrate {
                                 o.path.subscription,
                                 Some(replication::Via::AivenExtras | replication::Via::Superuser)
                             )
-                            && let Some(m) = memberships.as_deref_mut()
                         {
-                            m.keep("the subscription is owned by the migration user and applies changes as the table owners");
+                            memberships.lock().await.keep("the subscription is owned by the migration user and applies changes as the table owners");
                         }
                         entry.status = o.status;
                         entry.cutover = o.cutover;
@@ -490,7 +504,7 @@ impl PgMigrate {
             ));
             warnings.extend(crate::owners::lost_owner_warnings(
                 &report.owners_lost,
-                memberships.as_deref(),
+                Some(&*memberships.lock().await),
                 opts.schema.no_owner,
             ));
         }
