@@ -39,7 +39,7 @@ pub(super) struct RunContext<'a> {
 /// The session a database creates its target database with (see [`RunContext::admin`]).
 enum Admin<'a> {
     Shared(tokio::sync::MutexGuard<'a, Session>),
-    Own(Session),
+    Own(Box<Session>),
 }
 
 impl std::ops::Deref for Admin<'_> {
@@ -77,7 +77,9 @@ impl PgMigrate {
     /// The target session for this database's server-level statements.
     async fn admin<'a>(&self, run: &'a RunContext<'_>) -> Result<Admin<'a>> {
         if run.budget.databases > 1 {
-            return Ok(Admin::Own(connect(&self.opts.target, None).await?));
+            return Ok(Admin::Own(Box::new(
+                connect(&self.opts.target, None).await?,
+            )));
         }
         let mut shared = run.admin.lock().await;
         // A target restart closes this session (the copy heals its own by retrying): the
