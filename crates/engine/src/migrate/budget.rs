@@ -24,6 +24,9 @@ use crate::slots::free_slots;
 /// small databases while one copies (measured with `scripts/bench-databases`).
 pub const DEFAULT_DATABASES_AT_ONCE: usize = 4;
 
+/// The most databases in flight by default when they replicate until their cut-over.
+const MOST_REPLICATING_AT_ONCE: usize = 16;
+
 /// Sessions one database in flight holds besides the shared pools: on the source its catalog
 /// reader and the snapshot coordinator (and the replication method's control session); on the
 /// target its creation session, its schema/ledger session and the copy's control session.
@@ -39,6 +42,12 @@ pub struct Budget {
     pub copy: Arc<Semaphore>,
     /// Schema sessions of all databases together (`--schema-jobs`).
     pub schema: Arc<Semaphore>,
+    /// When each database's replication ends in the run (`--max-replication-lag` with
+    /// `--stop-replication`): the databases replicating at once, as many as the servers have
+    /// slots, WAL senders and logical replication workers free, so that a run of more
+    /// databases than that goes in waves that fit. `None`: the subscriptions outlive the run,
+    /// and preflight counted all of them ([`crate::preflight::method`]).
+    pub replication: Option<Arc<Semaphore>>,
 }
 
 /// Schema sessions a database may open, held until it drops them.
@@ -57,9 +66,20 @@ impl Budget {
     pub fn of(opts: &MigrateOptions, servers: &Servers, databases: usize) -> Budget {
         let jobs = opts.copy.jobs.get();
         let ddl = opts.ddl_sessions();
+        let waves = opts.replication.max_replication_lag.is_some()
+            && opts.replication.stop_replication
+            && opts.force_method != Some(crate::report::Method::Dump)
+            && !opts.schema_only;
+        let room = crate::preflight::replication::replication_room(servers).max(1) as usize;
+        // A database replicating until its lag is 0 mostly waits (for its apply worker to
+        // start, then for the lag): as many at once as the servers can replicate, by default.
+        let default = match waves {
+            true => DEFAULT_DATABASES_AT_ONCE.max(room.min(MOST_REPLICATING_AT_ONCE)),
+            false => DEFAULT_DATABASES_AT_ONCE,
+        };
         let wanted = opts
             .databases_at_once
-            .map_or(DEFAULT_DATABASES_AT_ONCE, NonZeroUsize::get)
+            .map_or(default, NonZeroUsize::get)
             .min(databases)
             .max(1) as u64;
         let source_room =
@@ -81,6 +101,7 @@ impl Budget {
             databases: at_once,
             copy: Arc::new(Semaphore::new(jobs)),
             schema: Arc::new(Semaphore::new(ddl)),
+            replication: waves.then(|| Arc::new(Semaphore::new(room))),
         }
     }
 

@@ -127,7 +127,16 @@ impl PgMigrate {
         // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
         // LIMIT): the schema is then created on the sessions it did accept, with a warning.
         // Drawn from the run's pool: databases in flight together share --schema-jobs.
-        let schema_permits = budget.schema_sessions(opts.ddl_sessions()).await;
+        // A small schema is created on fewer sessions than asked for: each costs a connection
+        // (a server process and its authentication), more than its share of the work saves.
+        let useful = schema
+            .objects
+            .len()
+            .div_ceil(OBJECTS_PER_SCHEMA_SESSION)
+            .max(1);
+        let schema_permits = budget
+            .schema_sessions(opts.ddl_sessions().min(useful))
+            .await;
         let wanted = schema_permits.count();
         let mut sessions = Vec::new();
         while sessions.len() < wanted {
@@ -296,6 +305,12 @@ impl PgMigrate {
                 fallback = Some(reason.to_owned());
             } else if opts.force_method != Some(Method::Dump) {
                 entry.method = Some(Method::Replication);
+                // Waits for a wave with room (see migrate::budget): the replication ends with
+                // the cut-over in this run, and gives the room back then.
+                let _room = match &budget.replication {
+                    Some(pool) => Some(pool.clone().acquire_owned().await.expect("never closed")),
+                    None => None,
+                };
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))
                     .await?;
                 crate::interrupt::replication_started(
@@ -569,6 +584,11 @@ impl PgMigrate {
         .await
     }
 }
+
+/// Schema objects worth one more schema session (see `schema_and_data`): below this, the
+/// connection costs more than the parallel creation saves (measured on a tenant database of
+/// 77 objects with `scripts/bench-databases`).
+const OBJECTS_PER_SCHEMA_SESSION: usize = 200;
 
 /// Splits the post-data objects into what the data engine runs right after a table is loaded
 /// (indexes, constraints, triggers... of that table) and what waits for all tables (foreign

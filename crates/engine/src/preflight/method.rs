@@ -153,8 +153,14 @@ pub async fn replication_preflight(opts: &MigrateOptions, pf: &mut Preflight) {
         return;
     };
     let forced = opts.force_method == Some(Method::Replication);
+    // With the cut-over in the run, each database's replication ends before its room is
+    // needed again: the run goes in waves of what fits (see migrate::budget), one database's
+    // worth is enough to start.
+    let all_at_once =
+        !(opts.replication.max_replication_lag.is_some() && opts.replication.stop_replication);
     if forced {
-        preflight_servers(&servers, pf.selected.len(), true, &mut pf.report);
+        let needed = if all_at_once { pf.selected.len() } else { 1 };
+        preflight_servers(&servers, needed, true, &mut pf.report);
     } else {
         for b in fixed_blockers(&servers) {
             pf.report.warning(
@@ -217,8 +223,6 @@ pub async fn replication_preflight(opts: &MigrateOptions, pf: &mut Preflight) {
             own_reason,
         });
     }
-    let all_at_once =
-        !(opts.replication.max_replication_lag.is_some() && opts.replication.stop_replication);
     let plan = decide(&servers, &candidates, forced, all_at_once);
     report_plan(&plan, &candidates, &mut pf.report);
     pf.methods = plan;
