@@ -354,12 +354,17 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             .iter()
             .filter(|name| report.database_errors(name).next().is_none())
             .collect();
-        let gaps: Vec<ValidationReport> = stream::iter(readable)
+        // Futures built first, as for the probes: a closure inside the stream would make the
+        // preflight future fail to be `Send`.
+        let pending: Vec<_> = readable
+            .into_iter()
             .map(|name| async move {
                 let mut found = ValidationReport::default();
                 crate::read_access::check_database(&opts.source, name, &mut found).await;
                 found
             })
+            .collect();
+        let gaps: Vec<ValidationReport> = stream::iter(pending)
             .buffered(DB_CONCURRENCY)
             .collect()
             .await;

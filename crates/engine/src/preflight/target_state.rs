@@ -34,7 +34,10 @@ pub async fn preflight_targets(
     use futures::StreamExt;
     // What each database holds is read on its own session, several at once; the checks
     // follow in the selection's order.
-    let read_all: Vec<_> = futures::stream::iter(existing)
+    // Futures built first: a closure inside the stream would make preflight's future fail to
+    // be `Send`.
+    let pending: Vec<_> = existing
+        .iter()
         .map(|name| async move {
             let s = match crate::conn::connect(&opts.target, Some(name)).await {
                 Ok(s) => s,
@@ -59,6 +62,8 @@ pub async fn preflight_targets(
             };
             Some((name, state))
         })
+        .collect();
+    let read_all: Vec<_> = futures::stream::iter(pending)
         .buffered(super::DB_CONCURRENCY)
         .collect()
         .await;
