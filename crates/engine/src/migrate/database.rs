@@ -137,19 +137,17 @@ impl PgMigrate {
         let schema_permits = budget
             .schema_sessions(opts.ddl_sessions().min(useful))
             .await;
-        let wanted = schema_permits.count();
-        let mut sessions = Vec::new();
-        while sessions.len() < wanted {
+        // The database's own target session is the first: one more connection saved.
+        let wanted = schema_permits.count().saturating_sub(1);
+        let mut extra = Vec::new();
+        while extra.len() < wanted {
             let s = match pair.open(Side::Target, Phase::PreData).await {
                 Ok(s) => s,
-                Err(e)
-                    if !sessions.is_empty()
-                        && e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) =>
-                {
+                Err(e) if e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) => {
                     warnings.push(Warning::capacity(format!(
-                        "schema objects are created on {} target sessions instead of {wanted}: \
-                         {}",
-                        sessions.len(),
+                        "schema objects are created on {} target sessions instead of {}: {}",
+                        extra.len() + 1,
+                        wanted + 1,
                         e.message()
                     )));
                     break;
@@ -157,8 +155,10 @@ impl PgMigrate {
                 Err(e) => return Err(e),
             };
             exec::prepare_session(&s).await?;
-            sessions.push(s);
+            extra.push(s);
         }
+        let sessions: Vec<&crate::conn::Session> =
+            std::iter::once(&target).chain(extra.iter()).collect();
         let started = std::time::Instant::now();
         let mut report = if resuming {
             info!(database = %name, "resuming: the pre-data schema was created by the earlier run");
@@ -269,6 +269,7 @@ impl PgMigrate {
             summary.push_str("; data not copied (--schema-only)");
         } else {
             drop(sessions);
+            drop(extra);
             drop(schema_permits);
             let plan = post_data_plan(&schema, opts.schema, &facts, &mut report);
             let mut fallback = None;
