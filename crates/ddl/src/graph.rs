@@ -139,14 +139,15 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         c.extend(super::system_acls::collect(s).await?);
         c.extend(super::security_labels::collect(s).await?);
         let members = db_migrate_catalog::extensions::list_members(s).await?;
-        Ok::<_, Error>((c, (comments, members)))
+        let paths = db_migrate_catalog::search_paths::read(s).await?;
+        Ok::<_, Error>((c, (comments, members, paths)))
     };
     let (others, catalog, depend) = futures::try_join!(
         others,
         db_migrate_catalog::relations::read_on(s, other),
         load_depend(s)
     )?;
-    let (others, (member_comments, source_members)) = others;
+    let (others, (member_comments, source_members, search_paths)) = others;
     all.extend(others);
     let mut rels = relations::build(&catalog);
     let split = cycle_parts(&[&all, &rels], &depend);
@@ -155,6 +156,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     }
     all.extend(rels);
     let mut schema = order(all, &depend);
+    super::search_paths::assign(&mut schema, &search_paths);
     schema.extension_parts =
         super::extensions::parts_on_member_tables(&catalog, &extension_members(&depend));
     schema.member_comments = member_comments;

@@ -160,6 +160,8 @@ pub struct CopyOptions {
     /// Replication carries the changes made since an earlier run's snapshot (`--resume` of a
     /// run of the replication method): tables copied earlier get no warning about them.
     pub earlier_changes_replicated: bool,
+    /// Tables whose COPY needs a search_path (see [`plan::TablePlan::search_path`]), with it.
+    pub search_paths: std::collections::HashMap<(String, String), String>,
 }
 
 /// The default worker count: CPU cores, at least 2.
@@ -184,6 +186,7 @@ impl Default for CopyOptions {
             stall_timeout: Some(crate::stall::DEFAULT_STALL_TIMEOUT),
             selection: None,
             earlier_changes_replicated: false,
+            search_paths: std::collections::HashMap::new(),
         }
     }
 }

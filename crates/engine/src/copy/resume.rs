@@ -118,6 +118,7 @@ mod tests {
     fn table(name: &str, parts: Vec<Option<String>>, truncatable: bool) -> TablePlan {
         let single = parts.len() == 1;
         TablePlan {
+            search_path: None,
             schema: "s".into(),
             name: name.into(),
             columns: vec!["a".into()],

@@ -311,6 +311,7 @@ mod tests {
 
     fn table(name: &str, parts: usize, ancestors: Vec<RelKey>) -> TablePlan {
         TablePlan {
+            search_path: None,
             schema: "s".into(),
             name: name.into(),
             columns: vec![],
