@@ -408,6 +408,41 @@ async fn contrib_extensions_keep_their_schema_and_version() {
     assert_same_dump(&db);
 }
 
+#[tokio::test]
+async fn extension_functions_in_indexes_find_their_extensions_types() {
+    if !offered("contrib", &["cube", "earthdistance"]).await {
+        return;
+    }
+    // earthdistance's ll_to_earth (LANGUAGE sql) names its type `earth` unqualified: inlined
+    // into the index build, it needs the extension's schema on the search_path.
+    let db = source().create_database("earth ").await;
+    source()
+        .execute(
+            &db,
+            "CREATE EXTENSION cube; CREATE EXTENSION earthdistance;
+             CREATE TABLE public.places (id int PRIMARY KEY, lat float8, lon float8);
+             INSERT INTO public.places SELECT g, g % 90, g % 180 FROM generate_series(1, 200) g;
+             CREATE INDEX places_earth ON public.places USING gist (public.ll_to_earth(lat, lon));",
+        )
+        .await;
+    let result = migrate_ok(options(&db), &db).await;
+    let json = result.to_json();
+    assert!(
+        !json.contains("search_path geo"),
+        "no warning for it: {json}"
+    );
+    assert_eq!(
+        column(
+            target(),
+            &db,
+            "SELECT count(*)::text FROM pg_indexes WHERE indexname = 'places_earth'"
+        )
+        .await,
+        ["1"]
+    );
+    same(&db, "SELECT count(*)::text FROM public.places").await;
+}
+
 /// Migrates `db` with the replication method while `write(i)` (the SQL of write round `i`) runs
 /// on the source every 10 ms, stops the writes once replication runs, then cuts over
 /// (`--max-replication-lag 0 --stop-replication`); `identity_full`: `--replica-identity-full`.

@@ -128,12 +128,8 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         c.objects
             .extend(super::extensions::member_acl_objects(&acls));
         let comments = db_migrate_catalog::extensions::list_member_comments(s).await?;
-        let (objects, warnings) = super::extensions::member_comment_objects(&comments);
-        c.extend(Collected {
-            objects,
-            warnings,
-            ..Default::default()
-        });
+        c.objects
+            .extend(super::extensions::member_comment_objects(&comments));
         c.extend(super::transforms::collect(s).await?);
         c.extend(super::publications::collect(s).await?);
         c.extend(super::system_acls::collect(s).await?);

@@ -187,9 +187,10 @@ impl PgMigrate {
             r
         };
         // What the target's CREATE EXTENSION made is not created again.
-        let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
+        let (provided, uncarried) = crate::schema::extensions::drop_provided(&target, &mut schema)
             .await
             .map_err(|e| phase(e, Phase::PreData))?;
+        warnings.extend(uncarried);
         if provided > 0 {
             info!(database = %name, objects = provided, "left to CREATE EXTENSION");
         }
