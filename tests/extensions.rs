@@ -443,6 +443,38 @@ async fn extension_functions_in_indexes_find_their_extensions_types() {
     same(&db, "SELECT count(*)::text FROM public.places").await;
 }
 
+#[tokio::test]
+async fn sequences_owned_by_extension_configuration_tables_keep_their_values() {
+    if !offered("postgis_topology", &["postgis", "postgis_topology"]).await {
+        return;
+    }
+    let db = source().create_database("topology ").await;
+    source()
+        .execute(
+            &db,
+            "CREATE EXTENSION postgis; CREATE EXTENSION postgis_topology;
+             SELECT topology.CreateTopology('roads', 4326);
+             SELECT topology.CreateTopology('rivers', 4326);",
+        )
+        .await;
+    migrate_ok(options(&db), &db).await;
+    same(
+        &db,
+        "SELECT id || ' ' || name FROM topology.topology ORDER BY id",
+    )
+    .await;
+    // The next topology on the target takes the next id, as it would on the source.
+    assert_eq!(
+        column(
+            target(),
+            &db,
+            "SELECT topology.CreateTopology('lakes', 4326)::text"
+        )
+        .await,
+        ["3"]
+    );
+}
+
 /// Migrates `db` with the replication method while `write(i)` (the SQL of write round `i`) runs
 /// on the source every 10 ms, stops the writes once replication runs, then cuts over
 /// (`--max-replication-lag 0 --stop-replication`); `identity_full`: `--replica-identity-full`.
