@@ -475,6 +475,54 @@ async fn sequences_owned_by_extension_configuration_tables_keep_their_values() {
     );
 }
 
+/// pointcloud's example schema (X, Y, Z, Intensity), as its README publishes it.
+const POINTCLOUD_FORMAT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<pc:PointCloudSchema xmlns:pc="http://pointcloud.org/schemas/PC/1.1"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <pc:dimension><pc:position>1</pc:position><pc:size>4</pc:size><pc:name>X</pc:name>
+    <pc:interpretation>int32_t</pc:interpretation><pc:scale>0.01</pc:scale></pc:dimension>
+  <pc:dimension><pc:position>2</pc:position><pc:size>4</pc:size><pc:name>Y</pc:name>
+    <pc:interpretation>int32_t</pc:interpretation><pc:scale>0.01</pc:scale></pc:dimension>
+  <pc:dimension><pc:position>3</pc:position><pc:size>4</pc:size><pc:name>Z</pc:name>
+    <pc:interpretation>int32_t</pc:interpretation><pc:scale>0.01</pc:scale></pc:dimension>
+  <pc:dimension><pc:position>4</pc:position><pc:size>2</pc:size><pc:name>Intensity</pc:name>
+    <pc:interpretation>uint16_t</pc:interpretation><pc:scale>1</pc:scale></pc:dimension>
+  <pc:metadata><Metadata name="compression">dimensional</Metadata></pc:metadata>
+</pc:PointCloudSchema>"#;
+
+#[tokio::test]
+async fn extension_configuration_rows_arrive_before_the_user_rows_that_need_them() {
+    if !offered("pointcloud", &["pointcloud"]).await {
+        return;
+    }
+    // Each patch's input checks its pcid against pointcloud_formats (a configuration table):
+    // the patches table, far larger, is copied only once the formats are in.
+    let db = source().create_database("pointcloud ").await;
+    source()
+        .execute(
+            &db,
+            &format!(
+                "CREATE EXTENSION pointcloud;
+                 INSERT INTO public.pointcloud_formats (pcid, srid, schema)
+                   VALUES (1, 4326, {});
+                 CREATE TABLE public.patches (id int PRIMARY KEY, pa public.pcpatch(1));
+                 INSERT INTO public.patches
+                   SELECT g, public.PC_Patch(ARRAY[
+                            public.PC_MakePoint(1, ARRAY[g, g + 1, g + 2, 7]::float8[]),
+                            public.PC_MakePoint(1, ARRAY[g, g, g, 9]::float8[])])
+                     FROM generate_series(1, 2000) g;",
+                support::quote_literal(POINTCLOUD_FORMAT)
+            ),
+        )
+        .await;
+    migrate_ok(options(&db), &db).await;
+    same(
+        &db,
+        "SELECT count(*) || ' ' || md5(string_agg(pa::text, ',' ORDER BY id)) FROM public.patches",
+    )
+    .await;
+}
+
 /// Migrates `db` with the replication method while `write(i)` (the SQL of write round `i`) runs
 /// on the source every 10 ms, stops the writes once replication runs, then cuts over
 /// (`--max-replication-lag 0 --stop-replication`); `identity_full`: `--replica-identity-full`.
