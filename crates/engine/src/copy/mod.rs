@@ -210,6 +210,9 @@ pub struct PostDataJob {
     /// `--keep-going`: a statement the target refuses does not fail the database; the object
     /// is recorded here (with the run's schema refusals) and the next job runs.
     pub refusals: Option<crate::schema::exec::Refusals>,
+    /// The post-data objects it depends on, by description: under `--keep-going`, when one of
+    /// them was refused (or skipped with one), this one is skipped and listed with it.
+    pub depends_on: Vec<String>,
 }
 
 /// Post-data work, split by what it waits for.

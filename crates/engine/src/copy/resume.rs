@@ -178,12 +178,14 @@ mod tests {
             statements: vec!["CREATE INDEX i ON s.done (a)".into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         };
         let missing = PostDataJob {
             describe: "index s.j".into(),
             statements: vec!["CREATE INDEX j ON s.done (a)".into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         };
         ledger
             .post_data

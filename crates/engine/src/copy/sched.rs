@@ -330,6 +330,7 @@ mod tests {
             statements: vec![s.into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         }
     }
 

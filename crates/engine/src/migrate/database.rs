@@ -579,6 +579,12 @@ fn post_data_plan(
             )
         })
         .collect();
+    let post_data: HashMap<crate::schema::model::ObjId, String> = schema
+        .objects
+        .iter()
+        .filter(|o| o.section == Section::PostData)
+        .map(|o| (o.id, o.describe()))
+        .collect();
     let mut plan = PostDataPlan::default();
     for o in schema
         .objects
@@ -595,6 +601,11 @@ fn post_data_plan(
             statements,
             refusable,
             refusals: facts.keep_going.then(|| facts.refused.clone()),
+            depends_on: o
+                .depends_on
+                .iter()
+                .filter_map(|d| post_data.get(d).cloned())
+                .collect(),
         };
         match o.table.and_then(|t| tables.get(&t)) {
             Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),
