@@ -36,10 +36,10 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && can_apt; then
     missing+=("the PostgreSQL 15 server"); pkgs+=(postgresql-15 postgresql-client-15 postgresql-contrib)
 fi
 
-# PostGIS and pg_partman for tests/extensions.rs, built for the distribution's PostgreSQL 15 (the
-# tests say SKIPPED loudly where a cluster lacks them).
+# PostGIS, pg_partman and pointcloud for tests/extensions.rs, built for the distribution's
+# PostgreSQL 15 (the tests say SKIPPED loudly where a cluster lacks them).
 if can_apt && { [ -x /usr/lib/postgresql/15/bin/initdb ] || [[ " ${pkgs[*]} " == *" postgresql-15 "* ]]; }; then
-    for p in postgresql-15-postgis-3 postgresql-15-partman; do
+    for p in postgresql-15-postgis-3 postgresql-15-partman postgresql-15-pointcloud; do
         dpkg -s "$p" >/dev/null 2>&1 || { missing+=("$p"); pkgs+=("$p"); }
     done
 fi
@@ -55,7 +55,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
                 LIBCLANG)
                     # bindgen needs the shared library and clang's own headers.
                     if has_candidate libclang1-14; then resolved+=(libclang1-14 libclang-common-14-dev); else resolved+=(libclang-dev); fi ;;
-                postgresql-15 | postgresql-client-15 | postgresql-contrib | postgresql-15-postgis-3 | postgresql-15-partman)
+                postgresql-15 | postgresql-client-15 | postgresql-contrib | postgresql-15-postgis-3 | postgresql-15-partman | postgresql-15-pointcloud)
                     # Another distribution may not carry 15: then .pg/15 comes from npm/PyPI below.
                     if has_candidate "$p"; then resolved+=("$p"); fi ;;
                 *) resolved+=("$p") ;;

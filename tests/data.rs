@@ -575,6 +575,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 statements: vec!["CREATE INDEX ident_v ON public.ident (v)".into()],
                 refusable: Vec::new(),
                 refusals: None,
+                depends_on: Vec::new(),
             },
             PostDataJob {
                 describe: "log".into(),
@@ -584,6 +585,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 ],
                 refusable: Vec::new(),
                 refusals: None,
+                depends_on: Vec::new(),
             },
         ],
     );
@@ -597,6 +599,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             ],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         }],
     );
     post.by_table.insert(
@@ -606,6 +609,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             statements: vec!["REFRESH MATERIALIZED VIEW public.mv".into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         }],
     );
     post.rest.push(PostDataJob {
@@ -615,6 +619,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
         ],
         refusable: Vec::new(),
         refusals: None,
+        depends_on: Vec::new(),
     });
     let report = copy(&src, &tgt, &options(CopyFormat::Auto, 0), None, post)
         .await

@@ -408,6 +408,121 @@ async fn contrib_extensions_keep_their_schema_and_version() {
     assert_same_dump(&db);
 }
 
+#[tokio::test]
+async fn extension_functions_in_indexes_find_their_extensions_types() {
+    if !offered("contrib", &["cube", "earthdistance"]).await {
+        return;
+    }
+    // earthdistance's ll_to_earth (LANGUAGE sql) names its type `earth` unqualified: inlined
+    // into the index build, it needs the extension's schema on the search_path.
+    let db = source().create_database("earth ").await;
+    source()
+        .execute(
+            &db,
+            "CREATE EXTENSION cube; CREATE EXTENSION earthdistance;
+             CREATE TABLE public.places (id int PRIMARY KEY, lat float8, lon float8);
+             INSERT INTO public.places SELECT g, g % 90, g % 180 FROM generate_series(1, 200) g;
+             CREATE INDEX places_earth ON public.places USING gist (public.ll_to_earth(lat, lon));",
+        )
+        .await;
+    let result = migrate_ok(options(&db), &db).await;
+    let json = result.to_json();
+    assert!(
+        !json.contains("search_path geo"),
+        "no warning for it: {json}"
+    );
+    assert_eq!(
+        column(
+            target(),
+            &db,
+            "SELECT count(*)::text FROM pg_indexes WHERE indexname = 'places_earth'"
+        )
+        .await,
+        ["1"]
+    );
+    same(&db, "SELECT count(*)::text FROM public.places").await;
+}
+
+#[tokio::test]
+async fn sequences_owned_by_extension_configuration_tables_keep_their_values() {
+    if !offered("postgis_topology", &["postgis", "postgis_topology"]).await {
+        return;
+    }
+    let db = source().create_database("topology ").await;
+    source()
+        .execute(
+            &db,
+            "CREATE EXTENSION postgis; CREATE EXTENSION postgis_topology;
+             SELECT topology.CreateTopology('roads', 4326);
+             SELECT topology.CreateTopology('rivers', 4326);",
+        )
+        .await;
+    migrate_ok(options(&db), &db).await;
+    same(
+        &db,
+        "SELECT id || ' ' || name FROM topology.topology ORDER BY id",
+    )
+    .await;
+    // The next topology on the target takes the next id, as it would on the source.
+    assert_eq!(
+        column(
+            target(),
+            &db,
+            "SELECT topology.CreateTopology('lakes', 4326)::text"
+        )
+        .await,
+        ["3"]
+    );
+}
+
+/// pointcloud's example schema (X, Y, Z, Intensity), as its README publishes it.
+const POINTCLOUD_FORMAT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<pc:PointCloudSchema xmlns:pc="http://pointcloud.org/schemas/PC/1.1"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <pc:dimension><pc:position>1</pc:position><pc:size>4</pc:size><pc:name>X</pc:name>
+    <pc:interpretation>int32_t</pc:interpretation><pc:scale>0.01</pc:scale></pc:dimension>
+  <pc:dimension><pc:position>2</pc:position><pc:size>4</pc:size><pc:name>Y</pc:name>
+    <pc:interpretation>int32_t</pc:interpretation><pc:scale>0.01</pc:scale></pc:dimension>
+  <pc:dimension><pc:position>3</pc:position><pc:size>4</pc:size><pc:name>Z</pc:name>
+    <pc:interpretation>int32_t</pc:interpretation><pc:scale>0.01</pc:scale></pc:dimension>
+  <pc:dimension><pc:position>4</pc:position><pc:size>2</pc:size><pc:name>Intensity</pc:name>
+    <pc:interpretation>uint16_t</pc:interpretation><pc:scale>1</pc:scale></pc:dimension>
+  <pc:metadata><Metadata name="compression">dimensional</Metadata></pc:metadata>
+</pc:PointCloudSchema>"#;
+
+#[tokio::test]
+async fn extension_configuration_rows_arrive_before_the_user_rows_that_need_them() {
+    if !offered("pointcloud", &["pointcloud"]).await {
+        return;
+    }
+    // Each patch's input checks its pcid against pointcloud_formats (a configuration table):
+    // the patches table, far larger, is copied only once the formats are in.
+    let db = source().create_database("pointcloud ").await;
+    source()
+        .execute(
+            &db,
+            &format!(
+                "CREATE EXTENSION pointcloud;
+                 INSERT INTO public.pointcloud_formats (pcid, srid, schema)
+                   VALUES (1, 4326, {});
+                 CREATE TABLE public.patches (id int PRIMARY KEY, pa public.pcpatch(1));
+                 INSERT INTO public.patches
+                   SELECT g, public.PC_Patch(ARRAY[
+                            public.PC_MakePoint(1, ARRAY[g, g + 1, g + 2, 7]::float8[]),
+                            public.PC_MakePoint(1, ARRAY[g, g, g, 9]::float8[])])
+                     FROM generate_series(1, 2000) g;",
+                support::quote_literal(POINTCLOUD_FORMAT)
+            ),
+        )
+        .await;
+    migrate_ok(options(&db), &db).await;
+    same(
+        &db,
+        "SELECT count(*) || ' ' || md5(string_agg(pa::text, ',' ORDER BY id)) FROM public.patches",
+    )
+    .await;
+}
+
 /// Migrates `db` with the replication method while `write(i)` (the SQL of write round `i`) runs
 /// on the source every 10 ms, stops the writes once replication runs, then cuts over
 /// (`--max-replication-lag 0 --stop-replication`); `identity_full`: `--replica-identity-full`.

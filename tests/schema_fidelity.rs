@@ -485,3 +485,114 @@ async fn a_language_created_without_an_extension_arrives_with_its_handler() {
         vec![vec![Some("h".to_string()), Some("1".to_string())]]
     );
 }
+
+/// SQL functions whose body calls another one unqualified, written for the search_path the
+/// application's roles are given (`ALTER ROLE ... SET`, `ALTER DATABASE ... SET`), inlined by
+/// a generated column, a CHECK, an expression index and a materialized view.
+const OWNER_SEARCH_PATH: &str = r#"
+CREATE ROLE "sp owner"; ALTER ROLE "sp owner" SET search_path TO app, public;
+CREATE ROLE "sp plain";
+CREATE SCHEMA app;
+SET search_path = app;
+CREATE FUNCTION app.helper(t text) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT length(t)';
+CREATE FUNCTION app.len_of(t text) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT helper(t)';
+CREATE TABLE app.docs (id int PRIMARY KEY, content text,
+    n int GENERATED ALWAYS AS (app.len_of(content)) STORED,
+    CHECK (app.len_of(content) < 100));
+CREATE INDEX docs_len ON app.docs (app.len_of(content));
+CREATE TABLE app.docs2 (content text, n int GENERATED ALWAYS AS (app.len_of(content)) STORED);
+INSERT INTO app.docs (id, content) SELECT g, repeat('x', g) FROM generate_series(1, 20) g;
+INSERT INTO app.docs2 (content) VALUES ('abc');
+CREATE MATERIALIZED VIEW app.lens AS SELECT id, app.len_of(content) AS n FROM app.docs;
+CREATE TABLE app.plain (id int);
+ALTER TABLE app.docs OWNER TO "sp owner";
+ALTER MATERIALIZED VIEW app.lens OWNER TO "sp owner";
+ALTER TABLE app.docs2 OWNER TO "sp plain";
+GRANT USAGE ON SCHEMA app TO "sp owner", "sp plain";
+"#;
+
+#[tokio::test]
+async fn sql_functions_run_with_the_search_path_the_source_gives_their_owner() {
+    use support::cli::{pg_migrate, superuser_uris, text};
+    let db = source().create_database("owner path").await;
+    source().execute(&db, OWNER_SEARCH_PATH).await;
+    // A role with no setting of its own: the database's.
+    source()
+        .execute(
+            &db,
+            &format!(
+                "ALTER DATABASE {} SET search_path TO app",
+                support::quote_ident(&db)
+            ),
+        )
+        .await;
+    let (s, t) = superuser_uris();
+    let o = pg_migrate(&[
+        "-s",
+        &s,
+        "-t",
+        &t,
+        "--only-db",
+        &db,
+        "--dump-only",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings: Vec<String> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["message"].as_str().map(str::to_owned))
+        .collect();
+    for (object, role, set_at) in [
+        (
+            "table \"app\".\"docs\"",
+            "\"sp owner\"",
+            "ALTER ROLE ... SET",
+        ),
+        (
+            "index \"app\".\"docs_len\"",
+            "\"sp owner\"",
+            "ALTER ROLE ... SET",
+        ),
+        (
+            "materialized view \"app\".\"lens\"",
+            "\"sp owner\"",
+            "ALTER ROLE ... SET",
+        ),
+        (
+            "table \"app\".\"docs2\"",
+            "\"sp plain\"",
+            "ALTER DATABASE ... SET",
+        ),
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(object)
+                && w.contains(&format!("gives its owner {role} ({set_at})"))),
+            "{object}: {warnings:#?}"
+        );
+    }
+    // Nothing else is given a search_path.
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("\"plain\"") && w.contains("search_path")),
+        "{warnings:#?}"
+    );
+    let got = target()
+        .query_strings(
+            &db,
+            "SELECT (SELECT sum(n) FROM app.docs)::text, (SELECT n FROM app.docs2)::text, \
+                    (SELECT sum(n) FROM app.lens)::text, \
+                    (SELECT count(*) FROM pg_indexes WHERE indexname = 'docs_len')::text",
+        )
+        .await;
+    assert_eq!(
+        got[0],
+        ["210", "3", "210", "1"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+}

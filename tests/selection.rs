@@ -190,6 +190,130 @@ async fn with_table_patterns_take_tables_their_partitions_and_owned_sequences_on
     );
 }
 
+/// Every relation kind pg_dump's `-t` / `-T` / `--exclude-table-data` take: tables, a view over
+/// another schema's table, materialized views, a sequence of its own, a foreign table, and a
+/// table created `LIKE` another, sharing its serial sequence.
+const KINDS: &str = r#"
+CREATE SCHEMA a; CREATE SCHEMA b; CREATE SCHEMA copy;
+CREATE TABLE a.t1 (id serial PRIMARY KEY, v int);
+CREATE TABLE a.t2 (id int);
+CREATE TABLE a.foo (id serial PRIMARY KEY, n text);
+CREATE TABLE copy.foo (LIKE a.foo INCLUDING ALL);
+CREATE SEQUENCE a.tally;
+CREATE VIEW b.v AS SELECT * FROM a.t2;
+CREATE MATERIALIZED VIEW a.mv AS SELECT count(*) FROM a.t1;
+CREATE MATERIALIZED VIEW a.mv2 AS SELECT id FROM a.t1;
+CREATE MATERIALIZED VIEW a.mv3 AS SELECT count(*) FROM a.mv2;
+CREATE FOREIGN DATA WRAPPER nowhere; CREATE SERVER far FOREIGN DATA WRAPPER nowhere;
+CREATE FOREIGN TABLE a.remote (x int) SERVER far;
+INSERT INTO a.t1 (v) SELECT g FROM generate_series(1, 5) g;
+INSERT INTO a.foo (n) VALUES ('x'), ('y'); INSERT INTO copy.foo (n) VALUES ('z');
+REFRESH MATERIALIZED VIEW a.mv; REFRESH MATERIALIZED VIEW a.mv2; REFRESH MATERIALIZED VIEW a.mv3;
+"#;
+
+#[tokio::test]
+async fn table_filters_follow_pg_dump_for_every_relation_kind() {
+    let _turn = SERIAL.read().await;
+    // --with-table: only the relations named, whatever their kind; the others are named.
+    let db = source().create_database("sel kinds with").await;
+    source().execute(&db, KINDS).await;
+    let (o, v) = run_json(&db, &["--dump-only", "--with-table", "a.t*"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        relations(target(), &db).await,
+        vec!["a.t1 r", "a.t1_id_seq S", "a.t2 r", "a.tally S"],
+        "{}",
+        text(&o)
+    );
+    let w = warnings(&v);
+    for named in [
+        "view \"b\".\"v\"",
+        "materialized view \"a\".\"mv\"",
+        "materialized view \"a\".\"mv2\"",
+        "materialized view \"a\".\"mv3\"",
+        "foreign table \"a\".\"remote\"",
+    ] {
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with(named) && w.contains("no --with-table pattern names it")),
+            "{named}: {w:#?}"
+        );
+    }
+
+    // --skip-table and --exclude-table-data take materialized views; a table left in keeps the
+    // sequence its default uses although the sequence's owner is skipped.
+    let db = source().create_database("sel kinds skip").await;
+    source().execute(&db, KINDS).await;
+    let (o, v) = run_json(
+        &db,
+        &[
+            "--dump-only",
+            "--skip-table",
+            "a.foo,a.mv",
+            "--exclude-table-data",
+            "a.mv2",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        relations(target(), &db).await,
+        vec![
+            "a.foo_id_seq S",
+            "a.mv2 m",
+            "a.mv3 m",
+            "a.remote f",
+            "a.t1 r",
+            "a.t1_id_seq S",
+            "a.t2 r",
+            "a.tally S",
+            "b.v v",
+            "copy.foo r",
+        ],
+        "{}",
+        text(&o)
+    );
+    assert_eq!(count(target(), &db, "copy.foo").await, "1");
+    let state = target()
+        .query_strings(
+            &db,
+            "SELECT (SELECT last_value FROM a.foo_id_seq)::text, \
+                    (SELECT relispopulated FROM pg_class WHERE oid = 'a.mv2'::regclass)::text, \
+                    (SELECT relispopulated FROM pg_class WHERE oid = 'a.mv3'::regclass)::text",
+        )
+        .await;
+    assert_eq!(
+        state[0],
+        vec![
+            Some("3".to_string()),
+            Some("false".to_string()),
+            Some("false".to_string())
+        ]
+    );
+    let w = warnings(&v);
+    assert!(
+        w.iter().any(|w| w
+            .contains("sequence \"a\".\"foo_id_seq\" migrated without its owning table")
+            && w.contains("\"copy\".\"foo\"")),
+        "{w:#?}"
+    );
+    assert!(
+        !w.iter().any(|w| w.contains("copy\".\"foo\" skipped")),
+        "{w:#?}"
+    );
+    // A materialized view reading one left unpopulated is left unpopulated, and says why.
+    assert!(
+        w.iter()
+            .any(|w| w.contains("\"a\".\"mv3\" left unpopulated")
+                && w.contains("materialized view \"a\".\"mv2\" (--exclude-table-data)")),
+        "{w:#?}"
+    );
+    assert!(
+        !w.iter()
+            .any(|w| w.contains("\"a\".\"mv\" left unpopulated")),
+        "{w:#?}"
+    );
+}
+
 #[tokio::test]
 async fn replication_publishes_exactly_the_selected_tables() {
     let _turn = SERIAL.read().await;

@@ -83,8 +83,9 @@ pub struct PgArgs {
     /// warnings.
     #[arg(long = "excluded-extensions", help_heading = h::SELECTION)]
     pub excluded_extensions: Option<String>,
-    /// Migrate only these tables (repeatable, comma-separated): TABLE, SCHEMA.TABLE or
-    /// DB.SCHEMA.TABLE, pg_dump patterns (* and ?; double quotes for capitals, dots, commas).
+    /// Migrate only these tables, views, materialized views, sequences and foreign tables, as
+    /// pg_dump -t (repeatable, comma-separated): TABLE, SCHEMA.TABLE or DB.SCHEMA.TABLE, pg_dump
+    /// patterns (* and ?; double quotes for capitals, dots, commas).
     ///
     /// Cannot be combined with --skip-table.
     #[arg(
@@ -94,7 +95,8 @@ pub struct PgArgs {
         help_heading = h::SELECTION
     )]
     pub with_table: Vec<String>,
-    /// Migrate every table but these (repeatable, comma-separated; forms as --with-table).
+    /// Migrate every table, view, materialized view, sequence and foreign table but these, as
+    /// pg_dump -T (repeatable, comma-separated; forms as --with-table).
     #[arg(long = "skip-table", value_name = "NAME", help_heading = h::SELECTION)]
     pub skip_table: Vec<String>,
     /// Migrate only the objects of these schemas (repeatable, comma-separated; SCHEMA or
@@ -104,7 +106,8 @@ pub struct PgArgs {
     /// Leave out the objects of these schemas (repeatable, comma-separated).
     #[arg(long = "exclude-schema", value_name = "NAME", help_heading = h::SELECTION)]
     pub exclude_schema: Vec<String>,
-    /// Create these tables but copy none of their rows (repeatable, comma-separated).
+    /// Create these tables but copy none of their rows, and these materialized views without
+    /// refreshing them, as pg_dump --exclude-table-data (repeatable, comma-separated).
     #[arg(long = "exclude-table-data", value_name = "NAME", help_heading = h::SELECTION)]
     pub exclude_table_data: Vec<String>,
     /// Also migrate the databases and roles of the managed service (rdsadmin, cloudsqladmin,

@@ -130,7 +130,18 @@ pub async fn read_source(src: &Session, extension_tables: bool) -> Result<Source
                              AND d.objid = c.oid
                              AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
                              AND d.deptype = 'e') AS ext_member,
-                  (SELECT coalesce(cfg.cond, '') FROM cfg WHERE cfg.reloid = c.oid LIMIT 1) AS cond
+                  coalesce(
+                    (SELECT coalesce(cfg.cond, '') FROM cfg WHERE cfg.reloid = c.oid LIMIT 1),
+                    -- A sequence owned by a configuration table (a serial key of pgq's queue
+                    -- table, postgis_topology's topology table) is configuration too: without
+                    -- its value the target's next insert hits a copied key.
+                    CASE WHEN c.relkind = 'S' THEN
+                      (SELECT '' FROM pg_catalog.pg_depend o JOIN cfg ON cfg.reloid = o.refobjid
+                        WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND o.objid = c.oid
+                          AND o.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND o.deptype IN ('a', 'i') LIMIT 1)
+                    END) AS cond
              FROM pg_catalog.pg_class c
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'S') AND c.relpersistence <> 't'
@@ -333,7 +344,8 @@ pub async fn read_target(tgt: &Session, replica: bool) -> Result<TargetCatalog> 
 }
 
 /// The sequences of the source database to carry, by schema and name: user sequences, and
-/// with `extension_config` the extension configuration sequences (`pg_extension.extconfig`);
+/// with `extension_config` the extension configuration sequences (`pg_extension.extconfig`, and
+/// those owned by a configuration table);
 /// the same rule as the copy plan's (`--no-replicate-extension-tables` leaves those out).
 pub async fn list_sequences(src: &Session, extension_config: bool) -> Result<Vec<RelKey>> {
     let sql = format!(
@@ -347,7 +359,13 @@ pub async fn list_sequences(src: &Session, extension_config: bool) -> Result<Vec
                                 AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
                                 AND d.deptype = 'e')
                  OR ($1 AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
-                                     WHERE c.oid = ANY (e.extconfig))))
+                                     WHERE c.oid = ANY (e.extconfig)))
+                 OR ($1 AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend o
+                                      JOIN pg_catalog.pg_extension e ON o.refobjid = ANY (e.extconfig)
+                                     WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       AND o.objid = c.oid
+                                       AND o.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       AND o.deptype IN ('a', 'i'))))
           ORDER BY 1, 2"
     );
     Ok(src

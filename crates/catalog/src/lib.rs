@@ -30,6 +30,7 @@ pub mod relations;
 pub mod replication;
 pub mod roles;
 pub mod scope;
+pub mod search_paths;
 pub mod security_labels;
 pub mod server;
 pub mod status;

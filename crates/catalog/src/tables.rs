@@ -1,6 +1,7 @@
-//! What the selection flags choose from: the user schemas of a database and its relations that
-//! hold rows (tables, partitioned tables, foreign tables) or values (sequences), with what the
-//! selection needs to decide about each (partition ancestry, the table owning a sequence,
+//! What the selection flags choose from: the user schemas of a database and its relations, as
+//! pg_dump's `-t` / `-T` / `--exclude-table-data` see them (tables, partitioned tables, foreign
+//! tables, views, materialized views, sequences), with what the selection needs to decide about
+//! each (partition ancestry, the table owning a sequence, the tables whose defaults use it,
 //! extension membership, size).
 
 use db_migrate_conn::Session;
@@ -12,12 +13,16 @@ pub struct ListedRelation {
     pub oid: u32,
     pub schema: String,
     pub name: String,
-    /// `r` table, `p` partitioned table, `f` foreign table, `S` sequence.
+    /// `r` table, `p` partitioned table, `f` foreign table, `v` view, `m` materialized view,
+    /// `S` sequence.
     pub relkind: char,
     /// Partitioned tables this one is a partition of, nearest first.
     pub ancestors: Vec<(String, String)>,
     /// For a sequence: the table owning it (`OWNED BY`, identity and serial columns).
     pub owned_by: Option<(String, String)>,
+    /// For a sequence: the tables with a column default that uses it (`nextval('s')`), which
+    /// need it whichever table owns it (a table created `LIKE t INCLUDING ALL` shares `t`'s).
+    pub used_by: Vec<(String, String)>,
     /// Member of an extension (created by `CREATE EXTENSION`).
     pub extension_member: bool,
     /// `pg_total_relation_size` (heap, TOAST, indexes), 0 when not readable.
@@ -77,10 +82,25 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<ListedRelat
                            AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
                            AND d.deptype = 'e'),
                 coalesce(pg_catalog.pg_total_relation_size(c.oid), 0)::int8,
-                c.oid::pg_catalog.regclass::text
+                c.oid::pg_catalog.regclass::text,
+                ARRAY(SELECT un.nspname::text FROM pg_catalog.pg_depend d
+                        JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+                        JOIN pg_catalog.pg_class u ON u.oid = ad.adrelid
+                        JOIN pg_catalog.pg_namespace un ON un.oid = u.relnamespace
+                       WHERE c.relkind = 'S'
+                         AND d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                         AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                         AND d.refobjid = c.oid ORDER BY u.oid),
+                ARRAY(SELECT u.relname::text FROM pg_catalog.pg_depend d
+                        JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+                        JOIN pg_catalog.pg_class u ON u.oid = ad.adrelid
+                       WHERE c.relkind = 'S'
+                         AND d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                         AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                         AND d.refobjid = c.oid ORDER BY u.oid)
            FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p', 'f', 'S') AND c.relpersistence <> 't'
+          WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND c.relpersistence <> 't'
             AND {}
           ORDER BY 2, 3",
         crate::scope::USER_SCHEMAS
@@ -96,6 +116,8 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<ListedRelat
             let anc_names: Vec<String> = r.get(5);
             let owner_schema: Option<String> = r.get(6);
             let owner_name: Option<String> = r.get(7);
+            let user_schemas: Vec<String> = r.get(11);
+            let user_names: Vec<String> = r.get(12);
             ListedRelation {
                 oid: r.get::<_, i64>(0) as u32,
                 schema: r.get(1),
@@ -103,6 +125,7 @@ pub async fn list_relations(s: &Session) -> Result<(Vec<String>, Vec<ListedRelat
                 relkind: r.get::<_, String>(3).chars().next().unwrap_or('r'),
                 ancestors: anc_schemas.into_iter().zip(anc_names).collect(),
                 owned_by: owner_schema.zip(owner_name),
+                used_by: user_schemas.into_iter().zip(user_names).collect(),
                 extension_member: r.get(8),
                 total_bytes: r.get::<_, i64>(9).max(0) as u64,
                 regclass: r.get(10),

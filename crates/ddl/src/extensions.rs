@@ -210,8 +210,11 @@ pub fn parts_on_member_tables(
 /// Drops from `schema` the parts of member tables that the target's `CREATE EXTENSION`
 /// already made (same kind and name on the same table), and returns how many. Comments the
 /// target's script set on members whose comment a source user removed are removed
-/// ([`comments_to_remove`]). Runs after pre-data, before post-data.
-pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usize> {
+/// ([`comments_to_remove`]). Runs after pre-data, before post-data. Returns also the warnings
+/// for member comments that cannot be carried and differ on the target
+/// ([`uncarried_comments`]).
+pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<(usize, Vec<Warning>)> {
+    let mut warnings = Vec::new();
     let names: Vec<TablePartName> = schema
         .extension_parts
         .iter()
@@ -225,6 +228,7 @@ pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usiz
     if !schema.extension_members.is_empty() {
         let (comments, members) =
             futures::try_join!(list_member_comments(target), list_members(target))?;
+        warnings = uncarried_comments(&schema.member_comments, &comments);
         there.extend(comments_not_to_set(
             &schema.member_comments,
             &comments,
@@ -246,7 +250,7 @@ pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<usiz
             }
         }
     }
-    Ok(drop_objects(schema, &there))
+    Ok((drop_objects(schema, &there), warnings))
 }
 
 /// Whether `(object_type, identity)` is one of `members`, or a column of one of them.
@@ -344,25 +348,55 @@ fn comment_object(id: ObjId, r: &MemberComment, text: Option<&str>) -> Option<Sc
 
 /// One post-data object per comment of an extension member, `COMMENT ON ... IS ...` after the
 /// extension (see [`drop_provided`] for the ones the target already has). A kind that has no
-/// `COMMENT ON` form here is left out with a warning.
-pub fn member_comment_objects(rows: &[MemberComment]) -> (Vec<SchemaObject>, Vec<Warning>) {
-    let mut objects = Vec::new();
-    let mut warnings = Vec::new();
-    for (n, r) in rows.iter().enumerate() {
-        let id = ObjId::new(MEMBER_COMMENT, n as u32 + 1);
-        match comment_object(id, r, Some(&r.comment)) {
-            Some(o) => objects.push(o),
-            None => warnings.push(
-                Warning::schema(format!(
-                    "the comment on {} {} (member of an extension) is not migrated: comments \
-                     on that kind of member are not carried",
-                    r.object_type, r.identity
-                ))
-                .on(format!("{} {}", r.object_type, r.identity)),
-            ),
-        }
-    }
-    (objects, warnings)
+/// `COMMENT ON` form here is left out; [`uncarried_comments`] names it once the target's
+/// comments are known, unless the target's `CREATE EXTENSION` set the same comment.
+pub fn member_comment_objects(rows: &[MemberComment]) -> Vec<SchemaObject> {
+    rows.iter()
+        .enumerate()
+        .filter_map(|(n, r)| {
+            comment_object(
+                ObjId::new(MEMBER_COMMENT, n as u32 + 1),
+                r,
+                Some(&r.comment),
+            )
+        })
+        .collect()
+}
+
+/// A warning for each comment of a source member of a kind that has no `COMMENT ON` form here
+/// whose target member does not already have it (the target's `CREATE EXTENSION` sets the
+/// script's own comments: no false alarm for those).
+pub fn uncarried_comments(source: &[MemberComment], target: &[MemberComment]) -> Vec<Warning> {
+    let same: HashSet<(&str, &str, &str)> = target
+        .iter()
+        .map(|c| {
+            (
+                c.object_type.as_str(),
+                c.identity.as_str(),
+                c.comment.as_str(),
+            )
+        })
+        .collect();
+    source
+        .iter()
+        .filter(|r| comment_object(ObjId::new(MEMBER_COMMENT, 0), r, Some(&r.comment)).is_none())
+        .filter(|r| {
+            !same.contains(&(
+                r.object_type.as_str(),
+                r.identity.as_str(),
+                r.comment.as_str(),
+            ))
+        })
+        .map(|r| {
+            Warning::schema(format!(
+                "the comment on {} {} (member of an extension) is not migrated: comments \
+                 on that kind of member are not carried, and the target's extension has \
+                 another",
+                r.object_type, r.identity
+            ))
+            .on(format!("{} {}", r.object_type, r.identity))
+        })
+        .collect()
 }
 
 /// Removes the objects whose identities are in `ids` (with their levels); returns how many.
@@ -438,13 +472,13 @@ mod tests {
             comment("function", "public.gone_in_that_version()", "x"),
             comment("text search parser", "public.p", "x"),
         ];
-        let (objects, warnings) = member_comment_objects(&source);
+        let objects = member_comment_objects(&source);
         assert_eq!(objects.len(), 4);
-        assert_eq!(
-            warnings.len(),
-            1,
-            "a kind without COMMENT ON here is a warning"
-        );
+        // A kind without COMMENT ON here is a warning, unless the target has that comment.
+        let differs = [comment("text search parser", "public.p", "the script's")];
+        assert_eq!(uncarried_comments(&source, &differs).len(), 1);
+        let equal = [comment("text search parser", "public.p", "x")];
+        assert!(uncarried_comments(&source, &equal).is_empty());
         assert_eq!(
             objects[1].comments,
             ["COMMENT ON FUNCTION public.st_buffer(geometry) IS 'ours'"]

@@ -128,25 +128,22 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         c.objects
             .extend(super::extensions::member_acl_objects(&acls));
         let comments = db_migrate_catalog::extensions::list_member_comments(s).await?;
-        let (objects, warnings) = super::extensions::member_comment_objects(&comments);
-        c.extend(Collected {
-            objects,
-            warnings,
-            ..Default::default()
-        });
+        c.objects
+            .extend(super::extensions::member_comment_objects(&comments));
         c.extend(super::transforms::collect(s).await?);
         c.extend(super::publications::collect(s).await?);
         c.extend(super::system_acls::collect(s).await?);
         c.extend(super::security_labels::collect(s).await?);
         let members = db_migrate_catalog::extensions::list_members(s).await?;
-        Ok::<_, Error>((c, (comments, members)))
+        let paths = db_migrate_catalog::search_paths::read(s).await?;
+        Ok::<_, Error>((c, (comments, members, paths)))
     };
     let (others, catalog, depend) = futures::try_join!(
         others,
         db_migrate_catalog::relations::read_on(s, other),
         load_depend(s)
     )?;
-    let (others, (member_comments, source_members)) = others;
+    let (others, (member_comments, source_members, search_paths)) = others;
     all.extend(others);
     let mut rels = relations::build(&catalog);
     let split = cycle_parts(&[&all, &rels], &depend);
@@ -155,6 +152,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     }
     all.extend(rels);
     let mut schema = order(all, &depend);
+    super::search_paths::assign(&mut schema, &search_paths);
     schema.extension_parts =
         super::extensions::parts_on_member_tables(&catalog, &extension_members(&depend));
     schema.member_comments = member_comments;

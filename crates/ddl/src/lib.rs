@@ -24,6 +24,7 @@ pub mod publications;
 pub mod rehearsal;
 pub mod relations;
 pub mod routines;
+pub mod search_paths;
 pub mod security_labels;
 pub mod system_acls;
 pub mod transforms;

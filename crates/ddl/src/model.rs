@@ -212,6 +212,11 @@ pub struct SchemaObject {
     /// when it has not. Tablespaces themselves are never created (their locations are paths
     /// on the server).
     pub tablespace: Option<String>,
+    /// The search_path (a GUC list as stored, e.g. `app, public`) that `create` runs with
+    /// instead of the empty one: set only where the server parses a SQL function's body while
+    /// creating the object (inlining), from what the source gives the object's owner, and for
+    /// extension functions their extension's schema ([`super::search_paths`]).
+    pub search_path: Option<String>,
     pub privilege: Privilege,
     /// For an extension: what to create, so that the executor can fall back to the target's
     /// default version (see [`super::extensions::version_plan`]).
@@ -249,6 +254,7 @@ impl SchemaObject {
             deps: Vec::new(),
             depends_on: Vec::new(),
             tablespace: None,
+            search_path: None,
             privilege: Privilege::Normal,
             extension: None,
         }

@@ -198,6 +198,7 @@ pub async fn rehearse_in(
     if let Err(e) = pre {
         out.incomplete = stopped(e)?;
     } else {
+        // Its warnings are the run's to give.
         super::extensions::drop_provided(target, schema).await?;
         let post = exec::apply(target, by_level(schema, Section::PostData), opts, &state).await;
         if let Err(e) = post {

@@ -26,13 +26,34 @@ impl Refusals {
         self.lock().push(f);
     }
 
-    /// The refusals so far, each with the objects skipped because of it (from `skipped`).
+    /// The refusals so far, each with the objects skipped because of it (from `skipped`, and
+    /// the post-data ones recorded by [`Refusals::skip_dependent`]).
     pub fn with_dependents(&self, skipped: &Skipped) -> Vec<crate::rehearsal::FailedObject> {
         let mut out = self.lock().clone();
         for f in &mut out {
-            f.skipped_dependents = skipped.dependents_of(&f.name);
+            f.skipped_dependents.extend(skipped.dependents_of(&f.name));
         }
         out
+    }
+
+    /// For a post-data object about to be created under `--keep-going`: whether one of
+    /// `depends_on` (descriptions) was refused or skipped with a refusal, in which case
+    /// `name` is recorded among that refusal's dependents and must be skipped too (it would
+    /// fail with "does not exist", or worse, be created without what it needs).
+    pub fn skip_dependent(&self, name: &str, depends_on: &[String]) -> bool {
+        let mut list = self.lock();
+        let root = list.iter().position(|f| {
+            depends_on
+                .iter()
+                .any(|d| *d == f.name || f.skipped_dependents.contains(d))
+        });
+        match root {
+            Some(i) => {
+                list[i].skipped_dependents.push(name.to_string());
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -118,5 +139,46 @@ impl Skipped {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearsal::FailedObject;
+
+    fn refused(name: &str) -> FailedObject {
+        FailedObject {
+            name: name.into(),
+            kind: "index".into(),
+            statement: String::new(),
+            sqlstate: Some("42P07".into()),
+            message: String::new(),
+            skipped_dependents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn post_data_dependents_of_a_refusal_are_skipped_and_listed_with_it() {
+        let r = Refusals::default();
+        r.push(refused("index \"app\".\"t_id\""));
+        assert!(!r.skip_dependent("index \"app\".\"other\"", &["table \"app\".\"t\"".into()]));
+        assert!(r.skip_dependent(
+            "constraint \"app\".\"t t_parent_fkey\"",
+            &["index \"app\".\"t_id\"".into()]
+        ));
+        // Through a dependent already skipped: the same root.
+        assert!(r.skip_dependent(
+            "trigger \"app\".\"t x\"",
+            &["constraint \"app\".\"t t_parent_fkey\"".into()]
+        ));
+        let listed = r.with_dependents(&Skipped::default());
+        assert_eq!(
+            listed[0].skipped_dependents,
+            [
+                "constraint \"app\".\"t t_parent_fkey\"",
+                "trigger \"app\".\"t x\""
+            ]
+        );
     }
 }

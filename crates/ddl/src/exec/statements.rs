@@ -90,6 +90,15 @@ pub(super) fn planned(
             ),
         }
     }
+    if let Some(path) = &o.search_path
+        && !out.is_empty()
+        && let Some(set) = db_migrate_core::sql::set_clause(&format!("search_path={path}"))
+    {
+        // Only around this object's statements (see crate::search_paths); a failure rolls the
+        // setting back with the batch's transaction.
+        out.insert(0, (Part::Create, format!("SET {set}")));
+        out.push((Part::Create, "SET search_path = ''".into()));
+    }
     let mut lost_owner = None;
     if let Some(owner) = &o.owner
         && !opts.no_owner
@@ -106,7 +115,10 @@ pub(super) fn planned(
     }
     // A rehearsal leaves out what the run only warns about when refused and what no later
     // statement needs: privileges, comments and security labels (see crate::rehearsal).
-    if state.rehearsal {
+    // Except a schema's privileges: CREATE INDEX and REFRESH MATERIALIZED VIEW resolve names
+    // as the table's owner, who needs USAGE on the schemas of the search_path it is given
+    // (see crate::search_paths).
+    if state.rehearsal && o.kind != ObjectKind::Schema {
         return out;
     }
     if !opts.no_acl {
@@ -116,6 +128,9 @@ pub(super) fn planned(
                 .filter(|s| !lost_owner.is_some_and(|r| is_owner_self_grant(s, r)))
                 .map(|s| (Part::Acl, s.clone())),
         );
+    }
+    if state.rehearsal {
+        return out;
     }
     out.extend(o.comments.iter().map(|s| (Part::Comment, s.clone())));
     out

@@ -164,6 +164,8 @@ pub struct CopyOptions {
     /// orchestrator's budget: `--jobs` for the whole run): each worker holds one permit for
     /// its life. `None`: this copy's `jobs` workers start at once.
     pub sessions: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// Tables whose COPY needs a search_path (see [`plan::TablePlan::search_path`]), with it.
+    pub search_paths: std::collections::HashMap<(String, String), String>,
 }
 
 /// The default worker count: CPU cores, at least 2.
@@ -189,6 +191,7 @@ impl Default for CopyOptions {
             selection: None,
             earlier_changes_replicated: false,
             sessions: None,
+            search_paths: std::collections::HashMap::new(),
         }
     }
 }
@@ -212,6 +215,9 @@ pub struct PostDataJob {
     /// `--keep-going`: a statement the target refuses does not fail the database; the object
     /// is recorded here (with the run's schema refusals) and the next job runs.
     pub refusals: Option<crate::schema::exec::Refusals>,
+    /// The post-data objects it depends on, by description: under `--keep-going`, when one of
+    /// them was refused (or skipped with one), this one is skipped and listed with it.
+    pub depends_on: Vec<String>,
 }
 
 /// Post-data work, split by what it waits for.

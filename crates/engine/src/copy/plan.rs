@@ -43,6 +43,10 @@ pub struct TablePlan {
     pub truncate_first: bool,
     /// Partitioned tables this one is a (direct or indirect) partition of.
     pub ancestors: Vec<RelKey>,
+    /// The search_path its COPY runs with instead of the empty one: its generated columns or
+    /// CHECK constraints call a SQL function whose body the server parses on loading rows
+    /// (see `db_migrate_ddl::search_paths`); `SET LOCAL` in the part's transaction.
+    pub search_path: Option<String>,
 }
 
 impl TablePlan {
@@ -457,6 +461,7 @@ pub async fn build(
             truncate_first: !single && truncatable,
             parts,
             ext_condition: t.ext_condition,
+            search_path: opts.search_paths.get(&key).cloned(),
         });
     }
     if !trigger_tables.is_empty() {
@@ -497,6 +502,7 @@ mod tests {
 
     fn table(parts: Vec<Option<String>>) -> TablePlan {
         TablePlan {
+            search_path: None,
             schema: "s p".into(),
             name: "t\"x".into(),
             columns: vec!["a".into(), "B b".into()],

@@ -118,6 +118,7 @@ mod tests {
     fn table(name: &str, parts: Vec<Option<String>>, truncatable: bool) -> TablePlan {
         let single = parts.len() == 1;
         TablePlan {
+            search_path: None,
             schema: "s".into(),
             name: name.into(),
             columns: vec!["a".into()],
@@ -177,12 +178,14 @@ mod tests {
             statements: vec!["CREATE INDEX i ON s.done (a)".into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         };
         let missing = PostDataJob {
             describe: "index s.j".into(),
             statements: vec!["CREATE INDEX j ON s.done (a)".into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         };
         ledger
             .post_data

@@ -1,11 +1,15 @@
 //! The work queue shared by the workers.
 //!
-//! Four queues, taken in this order of priority:
+//! Five queues, taken in this order of priority:
 //! 1. post-data jobs of tables whose rows are all in (their indexes should start as soon as
 //!    possible: they are the long pole after the biggest copies);
-//! 2. copy parts, largest table first (a split table's parts stay together);
-//! 3. large-object batches;
-//! 4. `ANALYZE` of finished tables.
+//! 2. the rows of extension configuration tables, before any user table's: user rows may need
+//!    them (pointcloud checks each patch's `pcid` against `pointcloud_formats` on input, a
+//!    check no deferred constraint can wait out), so no user table's copy starts before every
+//!    one of them is committed;
+//! 3. copy parts, largest table first (a split table's parts stay together);
+//! 4. large-object batches;
+//! 5. `ANALYZE` of finished tables.
 //!
 //! A "unit" is what post-data work waits for: a copied table (all of its parts) or a partitioned
 //! table (all of its copied leaf partitions). When a unit is complete, its post-data jobs whose
@@ -86,6 +90,10 @@ struct TableState {
 #[derive(Debug, Default)]
 pub struct Sched {
     post: VecDeque<Task>,
+    /// The parts of extension configuration tables.
+    first: VecDeque<Task>,
+    /// Extension configuration parts not committed yet: user tables wait for 0.
+    first_left: usize,
     copy: VecDeque<Task>,
     lo: VecDeque<Task>,
     analyze: VecDeque<Task>,
@@ -163,7 +171,12 @@ impl Sched {
                 ..Default::default()
             });
             for part in 0..t.parts.len() {
-                s.copy.push_back(Task::Copy { table: i, part });
+                if t.ext_condition.is_some() {
+                    s.first.push_back(Task::Copy { table: i, part });
+                    s.first_left += 1;
+                } else {
+                    s.copy.push_back(Task::Copy { table: i, part });
+                }
             }
         }
         for batch in large_objects.chunks(lo_batch.max(1)) {
@@ -182,7 +195,14 @@ impl Sched {
         let t = self
             .post
             .pop_front()
-            .or_else(|| self.copy.pop_front())
+            .or_else(|| self.first.pop_front())
+            .or_else(|| {
+                if self.first_left == 0 {
+                    self.copy.pop_front()
+                } else {
+                    None
+                }
+            })
             .or_else(|| self.lo.pop_front())
             .or_else(|| self.analyze.pop_front())?;
         if let Task::Copy { table, .. } = &t {
@@ -196,6 +216,7 @@ impl Sched {
     pub fn finished(&self) -> bool {
         self.running == 0
             && self.post.is_empty()
+            && self.first.is_empty()
             && self.copy.is_empty()
             && self.lo.is_empty()
             && self.analyze.is_empty()
@@ -214,6 +235,9 @@ impl Sched {
 
     /// A copy part committed. Returns true when it was the table's last part.
     pub fn part_done(&mut self, tables: &[TablePlan], table: usize, rows: u64, bytes: u64) -> bool {
+        if tables[table].ext_condition.is_some() {
+            self.first_left = self.first_left.saturating_sub(1);
+        }
         let st = &mut self.tables[table];
         st.parts_left -= 1;
         st.rows += rows;
@@ -306,11 +330,13 @@ mod tests {
             statements: vec![s.into()],
             refusable: Vec::new(),
             refusals: None,
+            depends_on: Vec::new(),
         }
     }
 
     fn table(name: &str, parts: usize, ancestors: Vec<RelKey>) -> TablePlan {
         TablePlan {
+            search_path: None,
             schema: "s".into(),
             name: name.into(),
             columns: vec![],
@@ -341,6 +367,22 @@ mod tests {
         assert!(!is_index_build(&j));
         j.statements[1] = "COMMENT ON INDEX i IS 'x'".into();
         assert!(is_index_build(&j));
+    }
+
+    #[test]
+    fn extension_configuration_rows_are_in_before_any_user_table_starts() {
+        let mut formats = table("pointcloud_formats", 1, vec![]);
+        formats.ext_condition = Some(String::new());
+        let tables = vec![table("patches", 2, vec![]), formats];
+        let (mut s, _) = Sched::new(&tables, HashMap::new(), &[], 1, false, false);
+        assert!(matches!(s.pop(), Some(Task::Copy { table: 1, part: 0 })));
+        // The user table waits while the configuration rows are being copied.
+        assert!(s.pop().is_none());
+        assert!(!s.finished());
+        s.task_ended();
+        s.part_done(&tables, 1, 1, 10);
+        assert!(matches!(s.pop(), Some(Task::Copy { table: 0, part: 0 })));
+        assert!(matches!(s.pop(), Some(Task::Copy { table: 0, part: 1 })));
     }
 
     #[test]

@@ -210,9 +210,10 @@ impl PgMigrate {
             r
         };
         // What the target's CREATE EXTENSION made is not created again.
-        let provided = crate::schema::extensions::drop_provided(&target, &mut schema)
+        let (provided, uncarried) = crate::schema::extensions::drop_provided(&target, &mut schema)
             .await
             .map_err(|e| phase(e, Phase::PreData))?;
+        warnings.extend(uncarried);
         if provided > 0 {
             info!(database = %name, objects = provided, "left to CREATE EXTENSION");
         }
@@ -237,6 +238,8 @@ impl PgMigrate {
             without.no_data.extend(absent);
             copy_opts.selection = Some(std::sync::Arc::new(without));
         }
+        // Tables whose rows' COPY plans a generated column or CHECK that needs a search_path.
+        copy_opts.search_paths = copy_search_paths(&schema);
 
         let copy_report: std::sync::Mutex<Option<CopyReport>> = std::sync::Mutex::new(None);
         let mut post_data_owners_lost = 0;
@@ -611,6 +614,12 @@ fn post_data_plan(
             )
         })
         .collect();
+    let post_data: HashMap<crate::schema::model::ObjId, String> = schema
+        .objects
+        .iter()
+        .filter(|o| o.section == Section::PostData)
+        .map(|o| (o.id, o.describe()))
+        .collect();
     let mut plan = PostDataPlan::default();
     for o in schema
         .objects
@@ -627,6 +636,11 @@ fn post_data_plan(
             statements,
             refusable,
             refusals: facts.keep_going.then(|| facts.refused.clone()),
+            depends_on: o
+                .depends_on
+                .iter()
+                .filter_map(|d| post_data.get(d).cloned())
+                .collect(),
         };
         match o.table.and_then(|t| tables.get(&t)) {
             Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),
@@ -659,4 +673,33 @@ fn copy_summary(c: &CopyReport) -> String {
         c.seconds,
         c.statistics.summary()
     )
+}
+
+/// The tables whose COPY needs a search_path, with it: a table created with one (generated
+/// columns) or with a pre-data part of its own created with one (a CHECK constraint), see
+/// `crate::schema::search_paths`.
+fn copy_search_paths(
+    schema: &crate::schema::Schema,
+) -> std::collections::HashMap<(String, String), String> {
+    use crate::schema::model::{Section, class};
+    let tables: std::collections::HashMap<u32, (String, String)> = schema
+        .objects
+        .iter()
+        .filter(|o| o.id.classid == class::PG_CLASS && o.section == Section::PreData)
+        .filter_map(|o| Some((o.id.objid, (o.schema.clone()?, o.name.clone()))))
+        .collect();
+    schema
+        .objects
+        .iter()
+        .filter(|o| o.section == Section::PreData)
+        .filter_map(|o| {
+            let path = o.search_path.clone()?;
+            let table = if o.id.classid == class::PG_CLASS {
+                o.id.objid
+            } else {
+                o.table?
+            };
+            Some((tables.get(&table)?.clone(), path))
+        })
+        .collect()
 }

@@ -10,13 +10,18 @@
 //!
 //! - a schema is in when no `--schema` is given or one matches it, and no `--exclude-schema`
 //!   matches it; the objects of schemas that are out are not created;
-//! - a table (ordinary, partitioned or foreign) is in when its schema is in, no `--with-table`
-//!   is given or one matches it or a partitioned table it is a partition of, and no
-//!   `--skip-table` matches it or one of those partitioned tables (a partition follows its
-//!   parent);
-//! - its rows move unless `--exclude-table-data` matches it (or a parent);
+//! - a relation of any kind (table, partitioned table, foreign table, view, materialized view,
+//!   sequence; pg_dump's `-t` / `-T`) is in when its schema is in, no `--with-table` is given
+//!   or one matches it or a partitioned table it is a partition of, and no `--skip-table`
+//!   matches it or one of those partitioned tables (a partition follows its parent); a view,
+//!   materialized view, foreign table or sequence that `--with-table` does not name is left
+//!   out with a warning naming it;
+//! - its rows move unless `--exclude-table-data` matches it (or a parent); a materialized view
+//!   it matches is created without being refreshed;
 //! - a sequence owned by a table (serial, identity, `OWNED BY`) goes with that table, and its
-//!   value moves with the table's rows; other sequences go with their schema;
+//!   value moves with the table's rows; a sequence that the default of a selected table uses
+//!   comes along whatever the filters say of its owner (as pg_dump keeps a sequence `-T`
+//!   does not name), so no selected table is lost for it;
 //! - patterns with a database part (`db.schema.table`, `db.schema`) apply to that database
 //!   only. Inclusion lists are global: `--with-table shop.public.orders` leaves every other
 //!   database without tables (combine with `--only-db` to migrate one database).
@@ -172,33 +177,58 @@ impl Selection {
             }
             hit
         };
+        let mut views = BTreeSet::new();
+        let mut not_named = BTreeSet::new();
         for r in relations.iter().filter(|r| r.relkind != 'S') {
             let named_in = self.with_tables.is_empty() | any(&self.with_tables, offsets[0], r);
             let named_out = any(&self.skip_tables, offsets[1], r);
             let data_out = any(&self.exclude_table_data, offsets[4], r);
             let key = (r.schema.clone(), r.name.clone());
             if schema_ok(&r.schema) && named_in && !named_out {
-                if data_out {
+                if data_out && r.relkind != 'v' {
                     no_data.insert(key.clone());
                 }
-                tables.insert(key);
+                if matches!(r.relkind, 'v' | 'm') {
+                    views.insert(key);
+                } else {
+                    tables.insert(key);
+                }
             } else {
+                if schema_ok(&r.schema) && !named_out && matches!(r.relkind, 'v' | 'm' | 'f') {
+                    not_named.insert(key.clone());
+                }
                 left_out.insert(key);
             }
         }
         let mut sequences = BTreeSet::new();
+        let mut pulled_in = BTreeMap::new();
         for r in relations.iter().filter(|r| r.relkind == 'S') {
             let key = (r.schema.clone(), r.name.clone());
-            let keep = match &r.owned_by {
-                Some(t) => tables.contains(t) && schema_ok(&r.schema),
-                None => schema_ok(&r.schema),
+            let named_in = self.with_tables.is_empty() | any(&self.with_tables, offsets[0], r);
+            let named_out = any(&self.skip_tables, offsets[1], r);
+            let data_out = any(&self.exclude_table_data, offsets[4], r);
+            let user = r.used_by.iter().find(|t| tables.contains(*t));
+            // pg_dump's rules: a sequence is a relation the patterns name like any other, and
+            // one owned by a table goes with that table; besides (where pg_dump would leave a
+            // table whose default cannot be created), a sequence that the default of a
+            // selected table uses comes along, whoever owns it.
+            let by_rule = match &r.owned_by {
+                Some(t) => tables.contains(t) || (!self.with_tables.is_empty() && named_in),
+                None => named_in,
             };
+            let keep = schema_ok(&r.schema) && !named_out && (by_rule || user.is_some());
             if keep {
-                if r.owned_by.as_ref().is_some_and(|t| no_data.contains(t)) {
+                if !by_rule && let Some(t) = user {
+                    pulled_in.insert(key.clone(), t.clone());
+                }
+                if data_out || r.owned_by.as_ref().is_some_and(|t| no_data.contains(t)) {
                     no_data.insert(key.clone());
                 }
                 sequences.insert(key);
             } else {
+                if schema_ok(&r.schema) && !named_out && r.owned_by.is_none() {
+                    not_named.insert(key.clone());
+                }
                 left_out.insert(key);
             }
         }
@@ -220,9 +250,12 @@ impl Selection {
                 .map(|(s, _)| s)
                 .collect(),
             tables,
+            views,
             sequences,
             no_data,
             left_out,
+            not_named,
+            pulled_in,
             data_tables,
             matched,
         }
@@ -286,12 +319,23 @@ pub struct DbSelection {
     pub schemas_out: BTreeSet<String>,
     /// Tables (ordinary, partitioned, foreign) that are created.
     pub tables: BTreeSet<RelName>,
+    /// Views and materialized views that are created.
+    pub views: BTreeSet<RelName>,
     /// Sequences that are created.
     pub sequences: BTreeSet<RelName>,
-    /// Tables and sequences created without their rows or value (`--exclude-table-data`).
+    /// Tables, materialized views and sequences created without their rows, refresh or value
+    /// (`--exclude-table-data`).
     pub no_data: BTreeSet<RelName>,
-    /// Tables and sequences not created at all.
+    /// Relations not created at all.
     pub left_out: BTreeSet<RelName>,
+    /// Views, materialized views, foreign tables and sequences of their own that are left out
+    /// only because `--with-table` names only other relations: each is named in a warning
+    /// (pg_dump's `-t` leaves them out too, silently).
+    pub not_named: BTreeSet<RelName>,
+    /// Sequences that no pattern selects but that the default of a selected table uses (a
+    /// table created `LIKE t INCLUDING ALL` with `t` left out), with that table: they come
+    /// along with their value, without their `OWNED BY`.
+    pub pulled_in: BTreeMap<RelName, RelName>,
     /// Ordinary tables (leaf partitions included) whose rows move, in name order: what a
     /// publication lists.
     data_tables: Vec<RelName>,
@@ -314,7 +358,8 @@ impl DbSelection {
         self.everything || !self.schemas_out.contains(schema)
     }
 
-    /// Whether table (or sequence) `schema.table` is created on the target.
+    /// Whether relation `schema.table` (table, view, materialized view, sequence) is created
+    /// on the target.
     pub fn includes_table(&self, schema: &str, table: &str) -> bool {
         if self.everything {
             return true;
@@ -324,7 +369,10 @@ impl DbSelection {
             return false;
         }
         // A relation created after the listing: decided by its schema.
-        self.tables.contains(&key) || self.sequences.contains(&key) || self.includes_schema(schema)
+        self.tables.contains(&key)
+            || self.views.contains(&key)
+            || self.sequences.contains(&key)
+            || self.includes_schema(schema)
     }
 
     /// Whether the rows of `schema.table` (or the value of a sequence) are copied.
@@ -377,7 +425,7 @@ impl DbSelection {
         )];
         let tables_out = self.left_out.len();
         if tables_out > 0 {
-            parts.push(format!("{tables_out} tables or sequences left out"));
+            parts.push(format!("{tables_out} relations left out"));
         }
         if !self.schemas_out.is_empty() {
             parts.push(format!(
@@ -405,6 +453,7 @@ mod tests {
             relkind,
             ancestors: Vec::new(),
             owned_by: None,
+            used_by: Vec::new(),
             extension_member: false,
             regclass: String::new(),
             total_bytes: 8192,
@@ -531,6 +580,84 @@ mod tests {
         assert!(d.data_tables().is_none());
         assert!(d.includes_data("anything", "at all"));
         assert_eq!(d.data_bytes(&r), 5 * 8192);
+    }
+
+    /// pg_dump's `-t` / `-T` / `--exclude-table-data` for every relation kind.
+    fn relation_kinds() -> (Vec<String>, Vec<ListedRelation>) {
+        let mut foo_seq = rel("app", "foo_id_seq", 'S');
+        foo_seq.owned_by = Some(("app".into(), "foo".into()));
+        foo_seq.used_by = vec![("app".into(), "foo".into()), ("copy".into(), "foo".into())];
+        (
+            vec!["app".into(), "copy".into(), "b".into()],
+            vec![
+                rel("app", "foo", 'r'),
+                foo_seq,
+                rel("app", "t2", 'r'),
+                rel("app", "tally", 'S'),
+                rel("app", "mv", 'm'),
+                rel("app", "remote", 'f'),
+                rel("b", "v", 'v'),
+                rel("copy", "foo", 'r'),
+            ],
+        )
+    }
+
+    #[test]
+    fn with_table_names_views_materialized_views_sequences_and_foreign_tables_too() {
+        let (s, r) = relation_kinds();
+        let d = sel(&["app.t*"], &[], &[], &[], &[]).resolve("db", &s, &r);
+        assert!(d.includes_table("app", "t2"));
+        assert!(
+            d.includes_table("app", "tally"),
+            "a sequence the pattern names"
+        );
+        for (schema, name) in [("b", "v"), ("app", "mv"), ("app", "remote"), ("app", "foo")] {
+            assert!(!d.includes_table(schema, name), "{schema}.{name}");
+        }
+        let named: Vec<_> = d
+            .not_named
+            .iter()
+            .map(|(s, n)| format!("{s}.{n}"))
+            .collect();
+        assert_eq!(named, ["app.mv", "app.remote", "b.v"]);
+        // A view the pattern names is in.
+        let only_v = sel(&["b.v"], &[], &[], &[], &[]);
+        let v = only_v.resolve("db", &s, &r);
+        assert!(v.includes_table("b", "v") && !v.includes_table("app", "t2"));
+        assert!(only_v.unmatched(&[&v]).is_empty());
+    }
+
+    #[test]
+    fn materialized_views_are_accepted_by_skip_table_and_exclude_table_data() {
+        let (s, r) = relation_kinds();
+        let skip = sel(&[], &["app.mv", "b.v"], &[], &[], &[]);
+        let d = skip.resolve("db", &s, &r);
+        assert!(!d.includes_table("app", "mv") && !d.includes_table("b", "v"));
+        assert!(skip.unmatched(&[&d]).is_empty());
+        let nodata = sel(&[], &[], &[], &[], &["app.mv"]);
+        let d = nodata.resolve("db", &s, &r);
+        assert!(d.includes_table("app", "mv") && !d.includes_data("app", "mv"));
+        assert!(nodata.unmatched(&[&d]).is_empty());
+    }
+
+    #[test]
+    fn a_sequence_used_by_a_selected_tables_default_comes_along_without_its_owner() {
+        let (s, r) = relation_kinds();
+        let d = sel(&[], &["app.foo"], &[], &[], &[]).resolve("db", &s, &r);
+        assert!(!d.includes_table("app", "foo"));
+        assert!(d.includes_table("copy", "foo"));
+        assert!(d.includes_table("app", "foo_id_seq") && d.includes_data("app", "foo_id_seq"));
+        assert_eq!(
+            d.pulled_in
+                .get(&("app".to_string(), "foo_id_seq".to_string())),
+            Some(&("copy".to_string(), "foo".to_string()))
+        );
+        // Skipping the sequence itself is the user's word.
+        let d = sel(&[], &["app.foo", "app.foo_id_seq"], &[], &[], &[]).resolve("db", &s, &r);
+        assert!(!d.includes_table("app", "foo_id_seq"));
+        // Its owner selected: an ordinary owned sequence, nothing pulled in.
+        let d = sel(&["app.foo"], &[], &[], &[], &[]).resolve("db", &s, &r);
+        assert!(d.includes_table("app", "foo_id_seq") && d.pulled_in.is_empty());
     }
 
     #[test]

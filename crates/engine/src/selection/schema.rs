@@ -63,10 +63,24 @@ fn left_out_because(
     }
     if matches!(
         o.kind,
-        ObjectKind::Table | ObjectKind::ForeignTable | ObjectKind::Sequence
+        ObjectKind::Table
+            | ObjectKind::ForeignTable
+            | ObjectKind::Sequence
+            | ObjectKind::View
+            | ObjectKind::MaterializedView
     ) && !sel.includes_table(schema, &o.name)
     {
         return Some(format!("{} is not selected", o.describe()));
+    }
+    // `--exclude-table-data` on a materialized view: created, not refreshed (pg_dump's rule).
+    if o.kind == ObjectKind::MaterializedViewRefresh
+        && sel.no_data.contains(&(schema.to_string(), o.name.clone()))
+    {
+        return Some(format!(
+            "the rows of materialized view {}.{} (--exclude-table-data)",
+            crate::sql::quote_ident(schema),
+            crate::sql::quote_ident(&o.name)
+        ));
     }
     None
 }
@@ -112,7 +126,45 @@ pub fn filter_schema(
     for o in &schema.objects {
         if let Some(why) = left_out_because(o, sel, excluded_extensions, &extension_schemas) {
             tracing::debug!("{} left out: {why}", o.describe());
-            out.insert(o.id, o.describe());
+            let key = (o.schema.clone().unwrap_or_default(), o.name.clone());
+            let named_relation = matches!(
+                o.kind,
+                ObjectKind::View
+                    | ObjectKind::MaterializedView
+                    | ObjectKind::ForeignTable
+                    | ObjectKind::Sequence
+            ) && o.id.classid == class::PG_CLASS;
+            if named_relation && sel.not_named.contains(&key) {
+                warnings.push(
+                    Warning::selection(format!(
+                        "{} not migrated: no --with-table pattern names it (like pg_dump -t,                          only the relations named are migrated; name it to migrate it)",
+                        o.describe()
+                    ))
+                    .on(o.describe()),
+                );
+            }
+            let what = if o.kind == ObjectKind::MaterializedViewRefresh {
+                why
+            } else {
+                o.describe()
+            };
+            out.insert(o.id, what);
+        }
+    }
+    for o in &schema.objects {
+        let key = (o.schema.clone().unwrap_or_default(), o.name.clone());
+        if o.kind == ObjectKind::Sequence
+            && let Some((ts, tn)) = sel.pulled_in.get(&key)
+        {
+            warnings.push(
+                Warning::selection(format!(
+                    "{} migrated without its owning table (left out by the filters), as pg_dump                      does: the default of table {}.{} uses it",
+                    o.describe(),
+                    crate::sql::quote_ident(ts),
+                    crate::sql::quote_ident(tn)
+                ))
+                .on(o.describe()),
+            );
         }
     }
     // Dependents, to a fixed point (the creation order puts dependencies first, so one pass
@@ -131,7 +183,18 @@ pub fn filter_schema(
             let belongs = part_of_its_table(o.kind)
                 && o.table
                     .is_none_or(|t| out.contains_key(&ObjId::new(class::PG_CLASS, t)));
-            if !belongs {
+            if o.kind == ObjectKind::MaterializedViewRefresh
+                && !out.contains_key(&ObjId::new(class::PG_CLASS, o.id.objid))
+            {
+                warnings.push(
+                    Warning::selection(format!(
+                        "{} left unpopulated (WITH NO DATA): its refresh reads {dep_desc}, \
+                         which is not migrated",
+                        o.describe()
+                    ))
+                    .on(o.describe()),
+                );
+            } else if !belongs {
                 warnings.push(
                     Warning::selection(format!(
                         "{} skipped: it depends on {dep_desc}, which is not migrated (selection \
@@ -201,6 +264,7 @@ mod tests {
             relkind: 'r',
             ancestors: Vec::new(),
             owned_by: None,
+            used_by: Vec::new(),
             extension_member: false,
             regclass: String::new(),
             total_bytes: 0,

@@ -644,13 +644,25 @@ async fn copy_part(
     let out_sql = t.copy_out_sql(part);
     let in_sql = t.copy_in_sql();
     // With a ledger, the part's COPY and its ledger row commit in one transaction.
-    let prelude = if t.freeze {
+    let mut prelude = if t.freeze {
         Some(format!("BEGIN; TRUNCATE ONLY {}", t.qualified()))
     } else if sh.ledger_run.is_some() {
         Some("BEGIN".to_string())
     } else {
         None
     };
+    // Generated columns or CHECKs calling a SQL function that needs its owner's search_path:
+    // set for this part's transaction only.
+    let path = t
+        .search_path
+        .as_deref()
+        .and_then(|p| crate::sql::set_clause(&format!("search_path={p}")));
+    if let Some(set) = &path {
+        prelude = Some(format!(
+            "{}; SET LOCAL {set}",
+            prelude.as_deref().unwrap_or("BEGIN")
+        ));
+    }
     let progress = &sh.progress;
     let _copying = progress.copy_started();
     let (mut last_bytes, mut last_messages) = (0, 0);
@@ -683,7 +695,7 @@ async fn copy_part(
             let _ = tgt.simple_query("ROLLBACK").await;
         }
         r.map_err(|e| locate(e.with_side(Side::Target)))?;
-    } else if t.freeze {
+    } else if t.freeze || path.is_some() {
         tgt.simple_query("COMMIT")
             .await
             .map_err(|e| locate(e.with_side(Side::Target)))?;

@@ -15,6 +15,15 @@ pub(crate) async fn run_jobs(
     warnings: &std::sync::Mutex<Vec<crate::warning::Warning>>,
 ) -> Result<()> {
     for job in jobs {
+        if let Some(refusals) = &job.refusals
+            && refusals.skip_dependent(&job.describe, &job.depends_on)
+        {
+            tracing::warn!(
+                "{} not created (--keep-going): it depends on an object the target refused",
+                job.describe
+            );
+            continue;
+        }
         let locate = |e: Error| {
             e.with_side(Side::Target)
                 .with_database(target_db)
