@@ -238,7 +238,10 @@ pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
         // refuse them until the drop is applied, and the drop waits for the rows before it.
         if r.not_null && r.default.is_none() && !r.generated {
             out.push(Change {
-                sql: alter(format!("ALTER COLUMN {} DROP NOT NULL", quote_ident(&r.name))),
+                sql: alter(format!(
+                    "ALTER COLUMN {} DROP NOT NULL",
+                    quote_ident(&r.name)
+                )),
                 describe: on(format!("column {} made nullable before its drop", r.name)),
                 when: When::Now,
             });
@@ -307,7 +310,11 @@ fn widens(from: &str, to: &str) -> bool {
         if rest.is_empty() {
             return Some(None);
         }
-        rest.strip_prefix('(')?.strip_suffix(')')?.parse().ok().map(Some)
+        rest.strip_prefix('(')?
+            .strip_suffix(')')?
+            .parse()
+            .ok()
+            .map(Some)
     };
     if to == "text" {
         return true;
@@ -635,7 +642,10 @@ mod tests {
                     "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"old\" DROP NOT NULL",
                     When::Now
                 ),
-                ("ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"", When::InSync),
+                (
+                    "ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"",
+                    When::InSync
+                ),
             ]
         );
     }

@@ -105,9 +105,13 @@ async fn drop_sql(tgt: &Session, kind: &str, identity: &str) -> Result<Option<St
                 quote_ident(&c.name)
             )
         }),
-        _ => on_table(tgt, kind, identity)
-            .await?
-            .map(|t| format!("DROP TRIGGER IF EXISTS {} ON {}", quote_ident(&t.name), t.table)),
+        _ => on_table(tgt, kind, identity).await?.map(|t| {
+            format!(
+                "DROP TRIGGER IF EXISTS {} ON {}",
+                quote_ident(&t.name),
+                t.table
+            )
+        }),
     })
 }
 

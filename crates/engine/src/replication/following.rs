@@ -174,9 +174,10 @@ impl<'a> Following<'a> {
         if self.drift.is_empty() {
             return Ok(());
         }
-        let new_table = self.drift.iter().any(|d| {
-            d.starts_with("table ") && d.ends_with(" added") && !self.adopted.covers(d)
-        });
+        let new_table = self
+            .drift
+            .iter()
+            .any(|d| d.starts_with("table ") && d.ends_with(" added") && !self.adopted.covers(d));
         if new_table {
             self.adopt().await?;
         }
@@ -294,6 +295,9 @@ mod tests {
             object_of("function public.f(integer) added"),
             "function public.f(integer)"
         );
-        assert_eq!(object_of("index public.\"a removed\" removed"), "index public.\"a removed\"");
+        assert_eq!(
+            object_of("index public.\"a removed\" removed"),
+            "index public.\"a removed\""
+        );
     }
 }

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use super::objects::TargetFacts;
 use super::follow::When;
 use super::following::{self, Following};
+use super::objects::TargetFacts;
 use super::{
-    Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, cutover, on_source,
-    on_target,
+    Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, cutover,
+    on_source, on_target,
 };
 
 /// A lag that has not fallen for this long while a rename is pending: the apply worker waits on
