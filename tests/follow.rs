@@ -220,6 +220,8 @@ async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec
     let entry = &v["databases"][0];
     assert_eq!(entry["status"], "done", "{all}");
     assert_eq!(entry["verify"]["status"], "equal", "{all}");
+    // --verify compared the schema as it is after the deploy.
+    assert_eq!(entry["verify"]["schema"]["status"], "equal", "{all}");
 
     // Every change listed, with when it was seen and applied; the delay from its commit on the
     // source to its application on the target.

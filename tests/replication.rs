@@ -654,10 +654,22 @@ async fn schema_drift_is_reported_at_cut_over() {
         "{:?}",
         done.schema_drift
     );
-    assert!(
-        done.message.contains("schema changed on the source"),
-        "{}",
-        done.message
+    // Both are followed on the target, and named.
+    for needle in [
+        "column extra added of public.events",
+        "index public.items_name created",
+    ] {
+        assert!(done.message.contains(needle), "{needle}: {}", done.message);
+        assert!(
+            done.schema_changes.iter().any(|c| c.change == needle),
+            "{needle}: {:?}",
+            done.schema_changes
+        );
+    }
+    let index = "SELECT pg_get_indexdef('public.items_name'::regclass)";
+    assert_eq!(
+        support::target().query_strings(&db, index).await,
+        support::source().query_strings(&db, index).await
     );
     assert!(leftovers(&db).await.is_empty());
 }
