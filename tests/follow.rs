@@ -87,6 +87,11 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         "CREATE VIEW public.app_labels AS SELECT id, label FROM public.app",
         Some("view public.app_labels created"),
     ),
+    (
+        "CREATE SEQUENCE public.ticket START 100",
+        Some("sequence public.ticket created"),
+    ),
+    ("SELECT nextval('public.ticket')", None),
 ];
 
 /// Writes to the changed tables until stopped, only in columns no migration touches: a new row
@@ -242,7 +247,12 @@ async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec
         delays.push(delay);
     }
 
-    // Every table equal, no write lost.
+    // Every table equal, the new sequence's value carried, no write lost.
+    let ticket = "SELECT last_value FROM public.ticket";
+    assert_eq!(
+        t.query_strings(db, ticket).await,
+        s.query_strings(db, ticket).await
+    );
     for table in ["public.app", "public.app2"] {
         let (a, b) = (
             table_hash(s, db, table).await,

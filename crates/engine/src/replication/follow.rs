@@ -131,9 +131,19 @@ impl Followed {
         self.memo.extend(other.memo);
     }
 
-    /// The changes applied, described, for the run's message.
-    pub fn described(&self) -> Vec<&str> {
-        self.applied.iter().map(|a| a.change.as_str()).collect()
+    /// The changes applied, described with how long after they were seen, for the run's
+    /// message.
+    pub fn described(&self) -> Vec<String> {
+        self.applied
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({:.1} s after it was seen)",
+                    a.change,
+                    a.applied_unix_seconds - a.seen_unix_seconds
+                )
+            })
+            .collect()
     }
 }
 

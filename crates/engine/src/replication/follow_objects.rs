@@ -1,6 +1,6 @@
 //! Functions, views, indexes, constraints and triggers created, changed or dropped on the
-//! source while it replicates, applied to the target ([`super::follow`] does the columns and
-//! enum values, [`super::adopt`] the new tables).
+//! source while it replicates, and sequences created there, applied to the target
+//! ([`super::follow`] does the columns and enum values, [`super::adopt`] the new tables).
 //!
 //! The schema-drift entries (see [`super::Fingerprint::changes`]) name the objects; what is
 //! created comes from the schema reader and builders of the initial schema
@@ -31,10 +31,18 @@ use super::follow::{Change, Followed, Gate, SchemaChangeApplied, When, apply, re
 
 /// The kinds followed here, in the order they are created (a view or trigger may call a
 /// function, a foreign key needs its unique index); drops go the other way.
-pub const KINDS: [&str; 5] = ["function", "view", "index", "constraint", "trigger"];
+pub const KINDS: [&str; 6] = [
+    "sequence",
+    "function",
+    "view",
+    "index",
+    "constraint",
+    "trigger",
+];
 
-/// What goes before the columns are followed.
-pub const FUNCTIONS: [&str; 1] = ["function"];
+/// What goes before the columns are followed: a new column's default may call a new function
+/// or take the next value of a new sequence.
+pub const BEFORE_COLUMNS: [&str; 2] = ["sequence", "function"];
 
 /// What goes after them.
 pub const AFTER_COLUMNS: [&str; 4] = ["view", "index", "constraint", "trigger"];
@@ -74,7 +82,9 @@ fn wanted(drift: &[String]) -> Vec<Wanted> {
             }
         }
     }
-    for kind in KINDS.iter().rev() {
+    // A sequence dropped on the source is left on the target, as its tables are: one that a
+    // column still uses on the target (a table dropped too) cannot be dropped alone.
+    for kind in KINDS.iter().rev().filter(|k| **k != "sequence") {
         for d in drift {
             if let Some(identity) = d
                 .strip_prefix(kind)
@@ -96,6 +106,7 @@ fn wanted(drift: &[String]) -> Vec<Wanted> {
 async fn drop_sql(tgt: &Session, kind: &str, identity: &str) -> Result<Option<String>> {
     Ok(match kind {
         "function" => Some(format!("DROP ROUTINE IF EXISTS {identity}")),
+        "sequence" => Some(format!("DROP SEQUENCE IF EXISTS {identity}")),
         "view" => Some(format!("DROP VIEW IF EXISTS {identity}")),
         "index" => Some(format!("DROP INDEX IF EXISTS {identity}")),
         "constraint" => on_table(tgt, kind, identity).await?.map(|c| {
@@ -118,7 +129,7 @@ async fn drop_sql(tgt: &Session, kind: &str, identity: &str) -> Result<Option<St
 /// Brings the objects of the `kinds` (of [`KINDS`]) that `drift` names as added, changed or
 /// removed level with the source's (see the module docs). Functions go before the columns (a
 /// new column's default may call a new function), the others after them (a view or an index
-/// may use a new column): [`FUNCTIONS`], then [`AFTER_COLUMNS`].
+/// may use a new column): [`BEFORE_COLUMNS`], then [`AFTER_COLUMNS`].
 pub async fn follow_objects(
     src: &Session,
     tgt: &Session,
@@ -369,6 +380,8 @@ mod tests {
             "function public.g() removed",
             "trigger public.t.old removed",
             "constraint public.t.\"c.d\" added",
+            "sequence public.s added",
+            "sequence public.gone removed",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -380,6 +393,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
+                ("sequence public.s".to_owned(), false),
                 ("function public.f(integer)".to_owned(), false),
                 ("view public.v".to_owned(), false),
                 ("index public.i".to_owned(), false),

@@ -5,7 +5,8 @@
 //!
 //! 1. tables created on the source ([`super::adopt`]: created, published, copied by the
 //!    subscription);
-//! 2. functions ([`super::follow_objects`]), since a new column's default may call one;
+//! 2. sequences and functions ([`super::follow_objects`]), since a new column's default may use
+//!    one;
 //! 3. columns and enum values ([`super::follow`]);
 //! 4. views, indexes, constraints and triggers ([`super::follow_objects`]).
 //!
@@ -26,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tracing::{info, warn};
 
 use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
-use super::follow_objects::{AFTER_COLUMNS, FUNCTIONS, follow_objects};
+use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, follow_objects};
 use super::wait::Replicating;
 use super::{Fingerprint, ObjectNames, adopt, on_source};
 use crate::catalog::replication::state;
@@ -202,8 +203,17 @@ impl<'a> Following<'a> {
             Err(e) => warn!(database = %dbname, "could not follow the source's {what}: {e}"),
         };
         take(
-            follow_objects(src, tgt, &FUNCTIONS, &self.drift, &gate, &memo, opts.schema).await,
-            "functions",
+            follow_objects(
+                src,
+                tgt,
+                &BEFORE_COLUMNS,
+                &self.drift,
+                &gate,
+                &memo,
+                opts.schema,
+            )
+            .await,
+            "sequences and functions",
         );
         let columns_changed = self.drift.iter().any(|d| {
             (d.starts_with("table ") || d.starts_with("type ")) && d.ends_with(" changed")
