@@ -92,6 +92,26 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         Some("sequence public.ticket created"),
     ),
     ("SELECT nextval('public.ticket')", None),
+    (
+        "CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+        Some("function public.touch() created"),
+    ),
+    (
+        "CREATE TRIGGER app_touch BEFORE UPDATE ON public.app FOR EACH ROW EXECUTE FUNCTION public.touch()",
+        Some("trigger public.app.app_touch created"),
+    ),
+    (
+        "ALTER TABLE public.app ADD CONSTRAINT k_positive CHECK (k >= 0)",
+        Some("constraint public.app.k_positive created"),
+    ),
+    (
+        "CREATE UNIQUE INDEX app2_note ON public.app2 (id, note)",
+        Some("index public.app2_note created"),
+    ),
+    (
+        "DROP INDEX public.app_k",
+        Some("index public.app_k dropped"),
+    ),
 ];
 
 /// Writes to the changed tables until stopped, only in columns no migration touches: a new row

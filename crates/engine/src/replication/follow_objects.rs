@@ -102,6 +102,14 @@ fn wanted(drift: &[String]) -> Vec<Wanted> {
     out
 }
 
+/// What changed on the source: the drift entries (and the objects gone during the run, as
+/// `... removed`), and the fingerprint taken at set-up.
+#[derive(Clone, Copy)]
+pub struct Drift<'a> {
+    pub entries: &'a [String],
+    pub baseline: &'a super::Fingerprint,
+}
+
 /// The statement that drops the object `identity` of `kind` from the target, if it is there.
 async fn drop_sql(tgt: &Session, kind: &str, identity: &str) -> Result<Option<String>> {
     Ok(match kind {
@@ -134,7 +142,7 @@ pub async fn follow_objects(
     src: &Session,
     tgt: &Session,
     kinds: &[&str],
-    drift: &[String],
+    drift: Drift<'_>,
     gate: &Gate<'_>,
     memo: &BTreeMap<String, String>,
     schema_opts: SchemaOptions,
@@ -142,7 +150,8 @@ pub async fn follow_objects(
     let on_source = |e: Error| e.with_side(Side::Source);
     let on_target = |e: Error| e.with_side(Side::Target);
     let mut followed = Followed::default();
-    let wanted: Vec<Wanted> = wanted(drift)
+    let Drift { entries, baseline } = drift;
+    let mut wanted: Vec<Wanted> = wanted(entries)
         .into_iter()
         .filter(|w| kinds.contains(&w.kind))
         .collect();
@@ -157,6 +166,29 @@ pub async fn follow_objects(
     };
     let source = defs(object_definitions(src).await.map_err(on_source)?);
     let target = defs(object_definitions(tgt).await.map_err(on_target)?);
+    // Created on the source after the set-up (so followed here) and dropped again since: no
+    // drift entry names it any more, and the target has it.
+    for key in target.keys() {
+        let Some((kind, identity)) = key.split_once(' ') else {
+            continue;
+        };
+        let Some(kind) = KINDS
+            .iter()
+            .find(|k| **k == kind && **k != "sequence" && kinds.contains(*k))
+        else {
+            continue;
+        };
+        if !source.contains_key(key)
+            && !baseline.contains(key)
+            && !wanted.iter().any(|w| w.key() == *key)
+        {
+            wanted.push(Wanted {
+                kind,
+                identity: identity.to_owned(),
+                removed: true,
+            });
+        }
+    }
     let mut schema: Option<Vec<SchemaObject>> = None;
     let mut state: Option<ExecState> = None;
     for w in wanted {

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tracing::{info, warn};
 
 use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
-use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, follow_objects};
+use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
 use super::wait::Replicating;
 use super::{Fingerprint, ObjectNames, adopt, on_source};
 use crate::catalog::replication::state;
@@ -55,6 +55,9 @@ pub(super) struct Following<'a> {
     pub adopted: adopt::Adopted,
     /// When each object was last seen changed on the source (Unix seconds).
     seen: BTreeMap<String, f64>,
+    /// Objects gone from the source during this run (`index public.i`): one created and
+    /// dropped since the set-up is in no drift entry, and the target may have it.
+    gone: BTreeSet<String>,
     /// Objects with changes held back, and the source's WAL position after they were seen.
     pending_lsn: BTreeMap<String, String>,
     /// The apply worker's error count at the previous look (PostgreSQL 15+).
@@ -72,6 +75,7 @@ impl<'a> Following<'a> {
             followed: Followed::default(),
             adopted: adopt::Adopted::default(),
             seen: BTreeMap::new(),
+            gone: BTreeSet::new(),
             pending_lsn: BTreeMap::new(),
             apply_errors: None,
         }
@@ -152,9 +156,10 @@ impl<'a> Following<'a> {
             opts,
             ..
         } = self.r;
-        let Some(base) = &self.baseline else {
+        let Some(base) = self.baseline.clone() else {
             return Ok(());
         };
+        let base = &base;
         let now = match Fingerprint::read(src).await {
             Ok(f) => f,
             Err(e) => {
@@ -164,7 +169,13 @@ impl<'a> Following<'a> {
         };
         let at = unix_now();
         for d in self.last.as_ref().unwrap_or(base).changes(&now) {
-            self.seen.insert(object_of(&d).to_owned(), at);
+            let object = object_of(&d).to_owned();
+            if d.ends_with(" removed") {
+                self.gone.insert(object.clone());
+            } else {
+                self.gone.remove(&object);
+            }
+            self.seen.insert(object, at);
         }
         let drift = base.changes(&now);
         self.last = Some(now);
@@ -172,9 +183,13 @@ impl<'a> Following<'a> {
             warn!(database = %dbname, "schema changed on the source: {}", drift.join(", "));
         }
         self.drift = drift;
-        if self.drift.is_empty() {
+        if self.drift.is_empty() && self.gone.is_empty() {
             return Ok(());
         }
+        // The drift, and what went during this run (dropped on the target if it has it).
+        let mut wanted = self.drift.clone();
+        wanted.extend(self.gone.iter().map(|o| format!("{o} removed")));
+        wanted.dedup();
         let new_table = self
             .drift
             .iter()
@@ -207,7 +222,10 @@ impl<'a> Following<'a> {
                 src,
                 tgt,
                 &BEFORE_COLUMNS,
-                &self.drift,
+                Drift {
+                    entries: &wanted,
+                    baseline: base,
+                },
                 &gate,
                 &memo,
                 opts.schema,
@@ -229,7 +247,10 @@ impl<'a> Following<'a> {
                 src,
                 tgt,
                 &AFTER_COLUMNS,
-                &self.drift,
+                Drift {
+                    entries: &wanted,
+                    baseline: base,
+                },
                 &gate,
                 &memo,
                 opts.schema,
