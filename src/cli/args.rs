@@ -234,6 +234,15 @@ pub struct PgArgs {
     /// (requires --max-replication-lag).
     #[arg(long = "stop-replication", help_heading = h::CUTOVER)]
     pub stop_replication: bool,
+    /// Keep replicating for DURATION (e.g. 10m, 2h) before the lag counts as in sync, applying
+    /// the source's schema changes on the target as they are seen; then end, or cut over with
+    /// --stop-replication or --cutover (requires --max-replication-lag or --cutover).
+    #[arg(long = "follow", value_name = "DURATION", value_parser = parse_duration, help_heading = h::CUTOVER)]
+    pub follow: Option<std::time::Duration>,
+    /// How often a run that waits on its replication compares the source's schema with the
+    /// one at set-up and applies what changed on the target (default 5s).
+    #[arg(long = "schema-check-interval", value_name = "DURATION", value_parser = parse_duration, help_heading = h::CUTOVER)]
+    pub schema_check_interval: Option<std::time::Duration>,
     /// The fenced cut-over: once every table is ready and the lag is at most
     /// --cutover-max-lag, fence the source's writes (new sessions read-only, the application
     /// roles' sessions ended), wait until the target confirmed the source's WAL position after

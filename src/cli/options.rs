@@ -130,6 +130,15 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 if let Some(t) = a.replication_timeout {
                     r.replication_timeout = t;
                 }
+                r.follow_for = a.follow;
+                if let Some(t) = a.schema_check_interval {
+                    r.schema_check_interval = t.max(std::time::Duration::from_millis(100));
+                }
+                if a.follow.is_some() && a.max_replication_lag.is_none_or(|n| n < 0) && !a.cutover {
+                    return Err(Error::config(
+                        "--follow keeps a replication wait going: add --max-replication-lag (or --cutover)",
+                    ));
+                }
                 if !(a.cutover || a.fail_back)
                     && (a.max_downtime.is_some()
                         || a.fence_roles.is_some()

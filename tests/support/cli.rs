@@ -20,8 +20,14 @@ pub static SERIAL: RwLock<()> = RwLock::const_new(());
 /// Runs `pg_migrate` with `args` and the extra environment `env`. The caller's
 /// `SOURCE_SERVICE_URI`, `TARGET_SERVICE_URI` (which would stand in for `-s` / `-t`) and
 /// `DB_MIGRATE_LOG` (which changes what is printed) are removed; stdin is empty.
+///
+/// `TEST_PG_MIGRATE_BIN` names another build of the binary to run (a copy taken right after
+/// the build, when several worktrees share one target directory and a build of another one
+/// may replace the binary cargo built for these tests).
 pub fn pg_migrate_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pg_migrate"));
+    let bin = std::env::var_os("TEST_PG_MIGRATE_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_pg_migrate").into());
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_remove("SOURCE_SERVICE_URI")
         .env_remove("TARGET_SERVICE_URI")

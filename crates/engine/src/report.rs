@@ -272,6 +272,11 @@ pub struct DatabaseResult {
     /// field names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cutover: Option<crate::replication::timeline::CutoverReport>,
+    /// Every change of the source's schema applied on the target while the replication was
+    /// waited on: what, the statement, when it was seen on the source and when the target took
+    /// it (`seen_unix_seconds`, `applied_unix_seconds`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema_changes: Vec<crate::replication::follow::SchemaChangeApplied>,
     /// When the data stage failed or was interrupted: every table with its state (copied,
     /// partly copied, failed with its error, interrupted, not started), rows, bytes, retries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -295,6 +300,7 @@ impl DatabaseResult {
             data: None,
             verify: None,
             cutover: None,
+            schema_changes: Vec::new(),
             tables: Vec::new(),
             objects_failed: Vec::new(),
         }

@@ -3,11 +3,12 @@
 //! tables it checks before it publishes ([`tables`]), the `aiven_extras` rights of a database
 //! ([`extras`]), the state of its own publication, slot
 //! and subscription ([`state`]), and the object definitions its schema-drift fingerprint hashes
-//! ([`definitions`]). Reads only; creating and dropping those objects is
-//! the engine's `replication::objects`.
+//! ([`definitions`]) and the objects a drift entry names ([`drift_objects`]). Reads only;
+//! creating and dropping those objects is the engine's `replication::objects`.
 
 pub mod columns;
 pub mod definitions;
+pub mod drift_objects;
 pub mod extras;
 pub mod publication;
 pub mod state;

@@ -68,6 +68,7 @@ impl PgMigrate {
             entry.method = Some(Method::Replication);
             entry.status = o.status;
             entry.cutover = o.cutover;
+            entry.schema_changes = o.schema_changes;
             warnings.extend(o.warnings);
             replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
             if o.status == DbStatus::Done {
@@ -422,6 +423,7 @@ impl PgMigrate {
                         }
                         entry.status = o.status;
                         entry.cutover = o.cutover;
+                        entry.schema_changes = o.schema_changes;
                         warnings.extend(o.warnings);
                         replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
                         summary.push_str("; ");

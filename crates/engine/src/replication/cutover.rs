@@ -61,7 +61,7 @@ pub(crate) async fn cut_over(c: &CutOver<'_>, outcome: &mut ReplicationOutcome) 
     sequences(c, outcome).await?;
     // Before anything is dropped: differences can then be compared again once caught up.
     if let Some(settings) = &c.opts.verify {
-        let v = super::verify::at_cut_over(c.pair, settings, src, &names.slot, c.deadline)
+        let v = super::verify::at_cut_over(c.pair, settings, src, c.tgt, &names.slot, c.deadline)
             .await
             .map_err(|e| {
                 e.context("verification at the cut-over failed; nothing was dropped: run again to cut over")
@@ -425,7 +425,7 @@ async fn after_fence(
     }
     if let Some(settings) = &c.opts.verify {
         let left = bound.saturating_duration_since(Instant::now());
-        let verify = super::verify::at_cut_over(c.pair, settings, src, &names.slot, bound);
+        let verify = super::verify::at_cut_over(c.pair, settings, src, c.tgt, &names.slot, bound);
         match tokio::time::timeout(left, verify).await {
             Err(_) => return Ok(over(tl, "during verification")),
             Ok(v) => {

@@ -87,6 +87,11 @@ impl Fingerprint {
         Ok(Fingerprint { objects })
     }
 
+    /// Whether the fingerprint holds the object `key` (`index public.i`).
+    pub fn contains(&self, key: &str) -> bool {
+        self.objects.contains_key(key)
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }

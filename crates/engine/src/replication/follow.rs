@@ -23,7 +23,7 @@
 //! source are brought in by [`super::adopt`]. What this cannot do, the refusal of a statement,
 //! is a warning naming the table and the statement, and the drift stays reported.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::replication::columns::{ColumnShape, TableColumns, enum_labels, table_columns};
 use crate::conn::Session;
@@ -56,29 +56,94 @@ pub struct Change {
     pub when: When,
 }
 
-/// What [`follow_columns`] did.
+/// One change of the source's schema applied on the target during replication, for the
+/// report: what, the statement, when the check first saw the object changed on the source
+/// and when the target took it (Unix seconds).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SchemaChangeApplied {
+    /// `column w added of public.t`, `index public.i created`...
+    pub change: String,
+    pub statement: String,
+    pub seen_unix_seconds: f64,
+    pub applied_unix_seconds: f64,
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// Which changes one check may apply: those that may go `until` now (see [`When`]), and any
+/// change of an object in `ripe`, whose rows from before the change the target has applied
+/// (the source's WAL position read after the change was first seen is confirmed by the
+/// subscription). `seen`: when each object (`table public.t`, `index public.i`) was first seen
+/// changed on the source.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'a> {
+    pub until: When,
+    pub ripe: &'a BTreeSet<String>,
+    pub seen: &'a BTreeMap<String, f64>,
+}
+
+impl Gate<'_> {
+    pub fn admits(&self, when: When, object: &str) -> bool {
+        when <= self.until || self.ripe.contains(object)
+    }
+}
+
+/// What [`follow_columns`] and [`super::follow_objects::follow_objects`] did.
 #[derive(Debug, Clone, Default)]
 pub struct Followed {
-    /// The changes applied, described.
-    pub applied: Vec<String>,
-    /// Tables (as `regclass` writes them) whose columns are now the source's.
+    /// The changes applied.
+    pub applied: Vec<SchemaChangeApplied>,
+    /// Objects (`table public.t` as `regclass` writes it, `type public.mood`, `index public.i`)
+    /// that are now the source's.
     pub level: BTreeSet<String>,
+    /// Changes the target refused: the replication stops on them (the apply worker would wait
+    /// on them for ever), naming the object, the statement and the server's reason.
+    pub refused: Vec<Warning>,
+    /// Anything else worth the operator's reading (an owner the target user could not keep).
     pub warnings: Vec<Warning>,
     /// When the changes held back may be applied.
     pub pending: Vec<When>,
+    /// The objects whose changes are held back.
+    pub pending_objects: BTreeSet<String>,
+    /// Post-data objects applied, with the source's definition then: the same definition seen
+    /// again is level even when the target's server deparses it another way.
+    pub memo: BTreeMap<String, String>,
 }
 
 impl Followed {
     pub fn merge(&mut self, other: Followed) {
         self.applied.extend(other.applied);
         self.level.extend(other.level);
-        // A refused change is tried again at every check: said once.
         for w in other.warnings {
             if !self.warnings.iter().any(|x| x.message == w.message) {
                 self.warnings.push(w);
             }
         }
-        self.pending = other.pending;
+        self.refused.extend(other.refused);
+        self.pending.extend(other.pending);
+        self.pending_objects.extend(other.pending_objects);
+        self.memo.extend(other.memo);
+    }
+
+    /// The changes applied, described with how long after they were seen, for the run's
+    /// message.
+    pub fn described(&self) -> Vec<String> {
+        self.applied
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({:.1} s after it was seen)",
+                    a.change,
+                    a.applied_unix_seconds - a.seen_unix_seconds
+                )
+            })
+            .collect()
     }
 }
 
@@ -179,6 +244,18 @@ pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
         );
     }
     for (_, r) in removed {
+        // Rows written after the drop lack the column: a NOT NULL without a default would
+        // refuse them until the drop is applied, and the drop waits for the rows before it.
+        if r.not_null && r.default.is_none() && !r.generated {
+            out.push(Change {
+                sql: alter(format!(
+                    "ALTER COLUMN {} DROP NOT NULL",
+                    quote_ident(&r.name)
+                )),
+                describe: on(format!("column {} made nullable before its drop", r.name)),
+                when: When::Now,
+            });
+        }
         out.push(Change {
             sql: alter(format!("DROP COLUMN {}", quote_ident(&r.name))),
             describe: on(format!("column {} dropped", r.name)),
@@ -228,6 +305,49 @@ pub fn enum_changes(ty: &str, source: &[String], target: &[String]) -> Vec<Chang
     out
 }
 
+/// Whether every value of type `from` (as `format_type` writes it) is a value of type `to`
+/// written the same way, so that rows from before and after the change both apply.
+fn widens(from: &str, to: &str) -> bool {
+    let rank = |t: &str| match t {
+        "smallint" => Some(0),
+        "integer" => Some(1),
+        "bigint" => Some(2),
+        "numeric" => Some(3),
+        _ => None,
+    };
+    let length = |t: &str, prefix: &str| -> Option<Option<u32>> {
+        let rest = t.strip_prefix(prefix)?;
+        if rest.is_empty() {
+            return Some(None);
+        }
+        rest.strip_prefix('(')?
+            .strip_suffix(')')?
+            .parse()
+            .ok()
+            .map(Some)
+    };
+    if to == "text" {
+        return true;
+    }
+    if let (Some(a), Some(b)) = (rank(from), rank(to)) {
+        return a <= b;
+    }
+    if from == "real" && to == "double precision" {
+        return true;
+    }
+    if from.starts_with("numeric(") && to == "numeric" {
+        return true;
+    }
+    match (
+        length(from, "character varying"),
+        length(to, "character varying"),
+    ) {
+        (Some(_), Some(None)) => true,
+        (Some(Some(a)), Some(Some(b))) => a <= b,
+        _ => false,
+    }
+}
+
 /// The changes of one column present on both sides: type, default, `NOT NULL`.
 fn alterations(table: &str, regclass: &str, s: &ColumnShape, t: &ColumnShape) -> Vec<Change> {
     let col = quote_ident(&s.name);
@@ -251,7 +371,14 @@ fn alterations(table: &str, regclass: &str, s: &ColumnShape, t: &ColumnShape) ->
                 ty = s.type_sql
             )),
             describe: on(&format!("changed to type {}", s.type_sql)),
-            when: When::Now,
+            // A widening takes the rows from before it and after it alike. Anything else may
+            // refuse (or cut) a row still in flight: applied once the rows before it are in,
+            // or when the worker stops on a row of the new type.
+            when: if widens(&t.type_sql, &s.type_sql) && s.collation == t.collation {
+                When::Now
+            } else {
+                When::WhenStuck
+            },
         });
     }
     if s.default != t.default {
@@ -286,9 +413,9 @@ fn alterations(table: &str, regclass: &str, s: &ColumnShape, t: &ColumnShape) ->
 }
 
 /// Brings the columns of every table present on both sides level with the source's, applying
-/// the changes that may be applied `until` now (see [`When`]): parents first, then (read again)
-/// partitions and inheritance children. `pending` in the result: changes held back.
-pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result<Followed> {
+/// the changes the `gate` admits: parents first, then (read again) partitions and inheritance
+/// children. `pending` in the result: changes held back.
+pub async fn follow_columns(src: &Session, tgt: &Session, gate: &Gate<'_>) -> Result<Followed> {
     let on_source = |e: Error| e.with_side(Side::Source);
     let on_target = |e: Error| e.with_side(Side::Target);
     let mut followed = Followed::default();
@@ -300,7 +427,7 @@ pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result
         };
         let mut level = true;
         for change in enum_changes(&ty, &labels, have) {
-            level &= apply(tgt, change, &format!("type {ty}"), &mut followed).await;
+            level &= apply(tgt, change, &format!("type {ty}"), gate, &mut followed).await;
         }
         // Labels only the target has (PostgreSQL cannot drop one) are left; the drift stays
         // reported then.
@@ -316,45 +443,64 @@ pub async fn follow_columns(src: &Session, tgt: &Session, until: When) -> Result
                 continue;
             };
             let mut level = true;
+            let object = format!("table {}", s.regclass);
             for change in column_changes(s, t) {
-                if change.when > until {
+                if !gate.admits(change.when, &object) {
                     level = false;
                     followed.pending.push(change.when);
+                    followed.pending_objects.insert(object.clone());
                     continue;
                 }
-                level &= apply(tgt, change, &format!("table {}", s.regclass), &mut followed).await;
+                level &= apply(tgt, change, &object, gate, &mut followed).await;
             }
             if level {
-                followed.level.insert(s.regclass.clone());
+                followed.level.insert(object);
             }
         }
     }
     Ok(followed)
 }
 
-/// Runs one change on the target; a refusal is a warning naming `object` and the statement.
-/// Returns whether it was applied.
-async fn apply(tgt: &Session, change: Change, object: &str, followed: &mut Followed) -> bool {
+/// Runs one change on the target; a refusal is recorded naming `object`, the statement and
+/// the server's reason. Returns whether it was applied.
+pub(super) async fn apply(
+    tgt: &Session,
+    change: Change,
+    object: &str,
+    gate: &Gate<'_>,
+    followed: &mut Followed,
+) -> bool {
     match tgt.batch_execute(&change.sql).await {
         Ok(()) => {
             tracing::info!("schema change followed on the target: {}", change.describe);
-            followed.applied.push(change.describe);
+            let now = unix_now();
+            followed.applied.push(SchemaChangeApplied {
+                change: change.describe,
+                statement: change.sql,
+                seen_unix_seconds: gate.seen.get(object).copied().unwrap_or(now),
+                applied_unix_seconds: now,
+            });
             true
         }
         Err(e) => {
-            followed.warnings.push(
-                Warning::replication(format!(
-                    "the source's schema change could not be applied on the target ({}): {}; \
-                     statement: {}",
-                    change.describe,
-                    Error::from_pg(e),
-                    change.sql
-                ))
-                .on(object.to_owned()),
-            );
+            followed.refused.push(refusal(
+                object,
+                &change.describe,
+                &change.sql,
+                &Error::from_pg(e),
+            ));
             false
         }
     }
+}
+
+/// The warning of a change the target refused.
+pub(super) fn refusal(object: &str, describe: &str, sql: &str, e: &Error) -> Warning {
+    Warning::replication(format!(
+        "the source's schema change could not be applied on the target ({describe}): {e}; \
+         statement: {sql}"
+    ))
+    .on(object.to_owned())
 }
 
 #[cfg(test)]
@@ -461,6 +607,55 @@ mod tests {
             vec![
                 "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'first' BEFORE 'calm'",
                 "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'new''s' AFTER 'calm'",
+            ]
+        );
+    }
+
+    #[test]
+    fn widening_type_changes_go_at_once_others_wait_for_the_rows_before_them() {
+        for (from, to) in [
+            ("integer", "bigint"),
+            ("smallint", "numeric"),
+            ("character varying(10)", "character varying(20)"),
+            ("character varying(10)", "text"),
+            ("character varying(10)", "character varying"),
+            ("real", "double precision"),
+        ] {
+            assert!(widens(from, to), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("bigint", "integer"),
+            ("text", "character varying(20)"),
+            ("character varying(20)", "character varying(10)"),
+            ("text", "integer"),
+            ("numeric", "numeric(10,2)"),
+        ] {
+            assert!(!widens(from, to), "{from} -> {to}");
+        }
+        let src = table(vec![col("v", "character varying(20)")]);
+        let tgt = table(vec![col("v", "text")]);
+        assert_eq!(column_changes(&src, &tgt)[0].when, When::WhenStuck);
+    }
+
+    #[test]
+    fn a_dropped_not_null_column_is_made_nullable_at_once_and_dropped_later() {
+        let mut old = col("old", "integer");
+        old.not_null = true;
+        let src = table(vec![col("id", "integer")]);
+        let tgt = table(vec![col("id", "integer"), old]);
+        let changes = column_changes(&src, &tgt);
+        let got: Vec<(&str, When)> = changes.iter().map(|c| (c.sql.as_str(), c.when)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"old\" DROP NOT NULL",
+                    When::Now
+                ),
+                (
+                    "ALTER TABLE \"public\".\"t\" DROP COLUMN \"old\"",
+                    When::InSync
+                ),
             ]
         );
     }

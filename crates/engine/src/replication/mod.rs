@@ -119,6 +119,8 @@ pub mod fallback;
 pub mod fence;
 pub mod fingerprint;
 pub mod follow;
+pub mod follow_objects;
+mod following;
 pub mod identity;
 pub mod names;
 pub mod objects;
@@ -184,6 +186,13 @@ pub struct ReplicationOptions {
     pub worker_start_timeout: Duration,
     /// Delay between lag checks.
     pub poll_interval: Duration,
+    /// How often a run that waits compares the source's schema with the set-up's and applies
+    /// what changed on the target ([`following`]).
+    pub schema_check_interval: Duration,
+    /// `--follow DURATION`: keep replicating, and following the source's schema changes, for
+    /// this long before the lag counts as in sync (then the run ends, or cuts over when
+    /// asked). `None`: in sync as soon as the lag allows.
+    pub follow_for: Option<Duration>,
     /// Progress while waiting (default: a log line every 10 s).
     pub progress: Option<ProgressFn>,
     /// `--no-owner` / `--no-acl` for the tables the cut-over creates on the target (created
@@ -232,6 +241,8 @@ impl Default for ReplicationOptions {
             subscription_conninfo: None,
             worker_start_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_secs(2),
+            schema_check_interval: Duration::from_secs(5),
+            follow_for: None,
             progress: None,
             schema: crate::schema::SchemaOptions::default(),
             replica_identity_full: false,
@@ -319,6 +330,9 @@ pub struct ReplicationOutcome {
     pub sequences_synced: usize,
     /// Tables created on the source during replication that the cut-over brought in.
     pub tables_added: Vec<String>,
+    /// Every change of the source's schema applied on the target while this run waited, with
+    /// when it was seen and applied ([`following`]).
+    pub schema_changes: Vec<follow::SchemaChangeApplied>,
     /// Tables dropped on the source since the setup (still on the target).
     pub tables_dropped: Vec<String>,
     /// Things the operator should read (each with its database set).
@@ -348,6 +362,7 @@ impl ReplicationOutcome {
             schema_drift: Vec::new(),
             sequences_synced: 0,
             tables_added: Vec::new(),
+            schema_changes: Vec::new(),
             tables_dropped: Vec::new(),
             warnings,
             verify: None,

@@ -24,11 +24,13 @@ const RECHECK_KEYS: usize = 1000;
 /// Compares the database (in sync when called), then, up to [`RECHECK_ROUNDS`] times, waits
 /// until the target confirmed the source's current WAL position again and compares the
 /// tables that still differ. Stops early when a round changes nothing (the differences
-/// persist) or the wait reaches `deadline` (the report stands as it is).
+/// persist) or the wait reaches `deadline` (the report stands as it is). The schema is
+/// compared too ([`crate::verify::schema`]): it may have changed during the replication.
 pub(super) async fn at_cut_over(
     pair: &DbPair,
     settings: &Settings,
     src: &Session,
+    tgt: &Session,
     slot: &str,
     deadline: Instant,
 ) -> Result<VerifyReport> {
@@ -48,6 +50,8 @@ pub(super) async fn at_cut_over(
         }
     }
     report.truncate_differences(settings.max_rows);
+    report.schema = Some(crate::verify::schema::compare(src, tgt).await?);
+    report.settle();
     Ok(report)
 }
 

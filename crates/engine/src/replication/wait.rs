@@ -5,26 +5,21 @@
 
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::info;
 
+use super::follow::When;
+use super::following::{self, Following};
 use super::objects::TargetFacts;
 use super::{
-    Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, adopt, cutover,
-    follow, on_source, on_target,
+    Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, cutover,
+    on_source, on_target,
 };
 
-/// How often the source's schema is compared with the fingerprint taken at set-up while the
-/// run waits (a changed table's columns are then followed on the target).
-const DRIFT_CHECK_EVERY: Duration = Duration::from_secs(5);
-
 /// A lag that has not fallen for this long while a rename is pending: the apply worker waits on
-/// a change that needs the new name (see [`follow::When::WhenStuck`]).
+/// a change that needs the new name (see [`When::WhenStuck`]); on PostgreSQL 15+ its
+/// error count tells sooner.
 const STUCK_AFTER: Duration = Duration::from_secs(12);
 
-/// A lag that has not fallen for this long after the target refused a schema change: the run
-/// ends naming the change rather than waiting until `--replication-timeout`. Longer than
-/// [`STUCK_AFTER`], since a large transaction being decoded also holds the lag for a while.
-const REFUSED_STUCK_AFTER: Duration = Duration::from_secs(30);
 use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
@@ -122,65 +117,14 @@ pub(super) async fn wait_and_stop(
     let started = Instant::now();
     let deadline = started + opts.replication_timeout;
     let mut last_log: Option<Instant> = None;
-    let mut last_drift_check = Instant::now();
-    let mut drift: Vec<String> = Vec::new();
-    // Column changes of the source's tables, applied on the target as they are seen
-    // (super::follow), so that the apply worker, which stops on a missing column, goes on.
-    let mut followed = follow::Followed::default();
-    let check_drift = async |drift: &mut Vec<String>,
-                             followed: &mut follow::Followed,
-                             until: follow::When| {
-        if let Some(base) = &baseline
-            && let Ok(now) = Fingerprint::read(src).await
-        {
-            let changes = base.changes(&now);
-            if changes != *drift {
-                if !changes.is_empty() {
-                    warn!(database = %dbname, "schema changed on the source: {}", changes.join(", "));
-                }
-                *drift = changes;
-            }
-            let tables_changed = drift.iter().any(|d| {
-                (d.starts_with("table ") || d.starts_with("type ")) && d.ends_with(" changed")
-            });
-            if tables_changed {
-                match follow::follow_columns(src, tgt, until).await {
-                    Ok(f) => followed.merge(f),
-                    Err(e) => {
-                        warn!(database = %dbname, "could not follow the source's column changes: {e}")
-                    }
-                }
-            }
-        }
-    };
-    // Tables created on the source meanwhile are brought in before the wait, and once more
-    // when in sync (one may have been created during the wait).
-    let mut adopted = adopt::Adopted::default();
-    let adopt_now = async |adopted: &mut adopt::Adopted| -> Result<bool> {
-        let a = adopt::adopt_new_tables(
-            src,
-            tgt,
-            tfacts,
-            &names.publication,
-            &names.subscription,
-            opts.schema,
-            opts.tables.as_deref().filter(|t| !t.is_empty()),
-        )
-        .await
-        .map_err(|e| {
-            e.with_database(dbname)
-                .with_step("adding tables created during replication")
-                .context("nothing was dropped: the replication keeps running")
-        })?;
-        if !a.is_empty() {
-            info!(database = %dbname, "{}", a.describe());
-        }
-        let any = !a.is_empty();
-        adopted.merge(a);
-        Ok(any)
-    };
-    adopt_now(&mut adopted).await?;
-    check_drift(&mut drift, &mut followed, follow::When::Now).await;
+    let mut last_check = Instant::now();
+    // The source's schema changes, applied on the target as they are seen (super::following),
+    // so that the apply worker, which stops on a missing column or table, goes on.
+    let mut following = Following::new(r, &names, baseline);
+    following.adopt().await?;
+    following.check(When::Now).await?;
+    // `--follow`: the lag counts as in sync only after this.
+    let follow_until = opts.follow_for.map(|d| started + d);
     // The lag's lowest reading and since when it has not fallen below it: a worker that waits
     // on a change needing a renamed column shows as a lag that stops falling.
     let mut lowest: Option<(i64, Instant)> = None;
@@ -189,16 +133,17 @@ pub(super) async fn wait_and_stop(
         outcome.lag_bytes = st.lag_bytes;
         report_progress(opts, &st, &mut last_log);
         let caught_up = st.lag_bytes == Some(0) && st.tables_not_ready == 0;
-        if caught_up && followed.pending.contains(&follow::When::InSync) {
+        if caught_up && following.pending(When::InSync) {
             // Everything from before the DDL is applied: what would refuse it may go now.
-            let before = followed.applied.len();
-            check_drift(&mut drift, &mut followed, follow::When::InSync).await;
-            if followed.applied.len() > before {
+            let before = following.followed.applied.len();
+            following.check(When::InSync).await?;
+            if following.followed.applied.len() > before {
                 continue;
             }
         }
-        if st.in_sync(max) {
-            if adopt_now(&mut adopted).await? {
+        let following_on = follow_until.is_some_and(|u| Instant::now() < u);
+        if st.in_sync(max) && !following_on {
+            if following.adopt().await? {
                 continue;
             }
             break true;
@@ -211,47 +156,39 @@ pub(super) async fn wait_and_stop(
         {
             lowest = Some((lag, Instant::now()));
         }
-        let stuck = lowest.is_some_and(|(_, since)| since.elapsed() >= STUCK_AFTER);
-        // A change the target refused, and a worker that has not moved since: it waits on that
-        // change and will wait until the timeout. Said now, with the statement and the reason.
-        if !followed.warnings.is_empty()
-            && !followed.pending.contains(&follow::When::WhenStuck)
-            && lowest.is_some_and(|(_, since)| since.elapsed() >= REFUSED_STUCK_AFTER)
-        {
-            let why: Vec<&str> = followed
-                .warnings
-                .iter()
-                .map(|w| w.message.as_str())
-                .collect();
-            return Err(Error::new(
-                ErrorKind::Validation,
-                format!(
-                    "replication stopped moving (lag {} bytes for {} s) after a schema change \
-                     of the source that the target refused: {}; apply the change on the target \
-                     by hand (or remove its cause) and run the same command again: the \
-                     replication objects are kept",
-                    st.lag_bytes.unwrap_or(0),
-                    REFUSED_STUCK_AFTER.as_secs(),
-                    why.join("; ")
-                ),
-            )
-            .with_side(Side::Target)
-            .with_database(dbname));
-        }
-        if last_drift_check.elapsed() >= DRIFT_CHECK_EVERY {
-            last_drift_check = Instant::now();
-            let until = if stuck && followed.pending.contains(&follow::When::WhenStuck) {
+        if last_check.elapsed() >= opts.schema_check_interval {
+            last_check = Instant::now();
+            let stuck = lowest.is_some_and(|(_, since)| since.elapsed() >= STUCK_AFTER)
+                || following.worker_failing().await;
+            let until = if stuck && following.pending(When::WhenStuck) {
                 lowest = None;
-                follow::When::WhenStuck
+                When::WhenStuck
             } else {
-                follow::When::Now
+                When::Now
             };
-            check_drift(&mut drift, &mut followed, until).await;
+            following.check(until).await?;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(opts.poll_interval.min(left)).await;
     };
-    check_drift(&mut drift, &mut followed, follow::When::Now).await;
+    following.check(When::Now).await?;
+    if in_sync && opts.is_cut_over() {
+        // What was held back waits no longer: once the target applied everything committed
+        // so far, it goes before anything is dropped (and before the fence).
+        if let cutover::CaughtUp::Confirmed =
+            cutover::caught_up(src, &names.slot, dbname, deadline).await?
+        {
+            following.check(When::InSync).await?;
+            following.adopt().await?;
+        }
+    }
+    let Following {
+        drift,
+        mut followed,
+        adopted,
+        ..
+    } = following;
+    outcome.schema_changes = followed.applied.clone();
     outcome.schema_drift = drift.clone();
     outcome.tables_added = adopted.all_tables();
     outcome.tables_dropped = drift
@@ -280,21 +217,14 @@ pub(super) async fn wait_and_stop(
     if !followed.applied.is_empty() {
         drift_note.push_str(&format!(
             "; schema changes of the source applied on the target: {}",
-            followed.applied.join(", ")
+            followed.described().join(", ")
         ));
     }
     outcome.warnings.extend(crate::warning::in_database(
         std::mem::take(&mut followed.warnings),
         dbname,
     ));
-    let level = |d: &str| {
-        d.strip_prefix("table ")
-            .and_then(|t| t.strip_suffix(" changed"))
-            .is_some_and(|t| followed.level.contains(t))
-            || d.strip_prefix("type ")
-                .and_then(|t| t.strip_suffix(" changed"))
-                .is_some_and(|t| followed.level.contains(&format!("type {t}")))
-    };
+    let level = |d: &str| followed.level.contains(following::object_of(d));
     let unhandled: Vec<&String> = drift
         .iter()
         .filter(|d| {

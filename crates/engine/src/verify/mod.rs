@@ -33,6 +33,7 @@
 pub mod databases;
 pub mod progress;
 pub mod report;
+pub mod schema;
 pub mod sql;
 pub mod statistics;
 pub mod table;
@@ -656,6 +657,7 @@ impl VerifyJob<'_> {
             sequences,
             large_objects,
             statistics: None,
+            schema: None,
         };
         if self.statistics {
             let compared: BTreeSet<(String, String)> = (report.tables.iter())

@@ -228,6 +228,10 @@ pub struct VerifyReport {
     /// `--verify-statistics`: the planner statistics compared (they do not change `status`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<super::statistics::StatisticsVerify>,
+    /// At a replication cut-over: the schema compared, changed during the replication or not
+    /// ([`super::schema`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<super::schema::SchemaVerify>,
 }
 
 impl VerifyReport {
@@ -301,7 +305,8 @@ impl VerifyReport {
                 .sequences
                 .iter()
                 .any(|s| s.status == VerifyStatus::Differs)
-            || self.large_objects.status == VerifyStatus::Differs;
+            || self.large_objects.status == VerifyStatus::Differs
+            || (self.schema.as_ref()).is_some_and(|s| s.status == VerifyStatus::Differs);
         self.status = if differs {
             VerifyStatus::Differs
         } else if failed || unread {
@@ -342,6 +347,14 @@ impl VerifyReport {
             .as_ref()
             .map(|s| format!("; {}", s.summary()))
             .unwrap_or_default()
+            + &self
+                .schema
+                .as_ref()
+                .map(|s| match s.differences.as_slice() {
+                    [] => format!("; schema equal ({} objects)", s.objects),
+                    d => format!("; schema differs: {}", d.join(", ")),
+                })
+                .unwrap_or_default()
             + &match self.rechecks {
                 0 => String::new(),
                 n => format!(
@@ -460,6 +473,7 @@ mod tests {
                 more_differences: false,
             },
             statistics: None,
+            schema: None,
         };
         r.settle();
         assert!(r.is_equal());
@@ -550,6 +564,7 @@ mod tests {
                 more_differences: false,
             },
             statistics: None,
+            schema: None,
         };
         assert_eq!(
             r.differing_tables().into_iter().collect::<Vec<_>>(),

@@ -1,0 +1,439 @@
+//! Functions, views, indexes, constraints and triggers created, changed or dropped on the
+//! source while it replicates, and sequences created there, applied to the target
+//! ([`super::follow`] does the columns and enum values, [`super::adopt`] the new tables).
+//!
+//! The schema-drift entries (see [`super::Fingerprint::changes`]) name the objects; what is
+//! created comes from the schema reader and builders of the initial schema
+//! ([`crate::schema::read_schema`], [`crate::schema::exec::apply`]), never from the
+//! application's statements. A changed object is dropped on the target and created again (a
+//! function is replaced in place, as its definition is `CREATE OR REPLACE`). An object the
+//! schema reader writes inside its table (a `CHECK` constraint added later) is added with
+//! `ALTER TABLE ... ADD CONSTRAINT` and the server's own deparse of it.
+//!
+//! When: the replicated rows need none of these, and some would refuse rows still in flight
+//! (a unique index or a constraint the target's older rows may not meet yet), so constraints
+//! and unique indexes wait until the rows from before them are applied ([`When::InSync`] or
+//! the gate's `ripe`); functions, views, plain indexes and triggers (which the apply worker
+//! does not fire) go at once, and drops only widen what the target accepts. Whatever is held
+//! back is applied by the cut-over, once it caught up and before anything is dropped.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::catalog::replication::definitions::object_definitions;
+use crate::catalog::replication::drift_objects::{index_facts, object_oid, on_table};
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+use crate::schema::model::{ObjId, ObjectKind, SchemaObject, class};
+use crate::schema::{ExecState, SchemaOptions, exec, read_schema};
+use crate::sql::quote_ident;
+
+use super::follow::{Change, Followed, Gate, SchemaChangeApplied, When, apply, refusal, unix_now};
+
+/// The kinds followed here, in the order they are created (a view or trigger may call a
+/// function, a foreign key needs its unique index); drops go the other way.
+pub const KINDS: [&str; 6] = [
+    "sequence",
+    "function",
+    "view",
+    "index",
+    "constraint",
+    "trigger",
+];
+
+/// What goes before the columns are followed: a new column's default may call a new function
+/// or take the next value of a new sequence.
+pub const BEFORE_COLUMNS: [&str; 2] = ["sequence", "function"];
+
+/// What goes after them.
+pub const AFTER_COLUMNS: [&str; 4] = ["view", "index", "constraint", "trigger"];
+
+/// What one drift entry asks of the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    kind: &'static str,
+    identity: String,
+    /// Gone from the source.
+    removed: bool,
+}
+
+impl Wanted {
+    fn key(&self) -> String {
+        format!("{} {}", self.kind, self.identity)
+    }
+}
+
+/// The drift entries of the kinds followed here (`index public.i added`), creations in
+/// [`KINDS`] order, then removals in the reverse order.
+fn wanted(drift: &[String]) -> Vec<Wanted> {
+    let mut out = Vec::new();
+    for kind in KINDS {
+        for d in drift {
+            let Some(rest) = d.strip_prefix(kind).and_then(|r| r.strip_prefix(' ')) else {
+                continue;
+            };
+            for suffix in [" added", " changed"] {
+                if let Some(identity) = rest.strip_suffix(suffix) {
+                    out.push(Wanted {
+                        kind,
+                        identity: identity.to_owned(),
+                        removed: false,
+                    });
+                }
+            }
+        }
+    }
+    // A sequence dropped on the source is left on the target, as its tables are: one that a
+    // column still uses on the target (a table dropped too) cannot be dropped alone.
+    for kind in KINDS.iter().rev().filter(|k| **k != "sequence") {
+        for d in drift {
+            if let Some(identity) = d
+                .strip_prefix(kind)
+                .and_then(|r| r.strip_prefix(' '))
+                .and_then(|r| r.strip_suffix(" removed"))
+            {
+                out.push(Wanted {
+                    kind,
+                    identity: identity.to_owned(),
+                    removed: true,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What changed on the source: the drift entries (and the objects gone during the run, as
+/// `... removed`), and the fingerprint taken at set-up.
+#[derive(Clone, Copy)]
+pub struct Drift<'a> {
+    pub entries: &'a [String],
+    pub baseline: &'a super::Fingerprint,
+}
+
+/// The statement that drops the object `identity` of `kind` from the target, if it is there.
+async fn drop_sql(tgt: &Session, kind: &str, identity: &str) -> Result<Option<String>> {
+    Ok(match kind {
+        "function" => Some(format!("DROP ROUTINE IF EXISTS {identity}")),
+        "sequence" => Some(format!("DROP SEQUENCE IF EXISTS {identity}")),
+        "view" => Some(format!("DROP VIEW IF EXISTS {identity}")),
+        "index" => Some(format!("DROP INDEX IF EXISTS {identity}")),
+        "constraint" => on_table(tgt, kind, identity).await?.map(|c| {
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                c.table,
+                quote_ident(&c.name)
+            )
+        }),
+        _ => on_table(tgt, kind, identity).await?.map(|t| {
+            format!(
+                "DROP TRIGGER IF EXISTS {} ON {}",
+                quote_ident(&t.name),
+                t.table
+            )
+        }),
+    })
+}
+
+/// Brings the objects of the `kinds` (of [`KINDS`]) that `drift` names as added, changed or
+/// removed level with the source's (see the module docs). Functions go before the columns (a
+/// new column's default may call a new function), the others after them (a view or an index
+/// may use a new column): [`BEFORE_COLUMNS`], then [`AFTER_COLUMNS`].
+pub async fn follow_objects(
+    src: &Session,
+    tgt: &Session,
+    kinds: &[&str],
+    drift: Drift<'_>,
+    gate: &Gate<'_>,
+    memo: &BTreeMap<String, String>,
+    schema_opts: SchemaOptions,
+) -> Result<Followed> {
+    let on_source = |e: Error| e.with_side(Side::Source);
+    let on_target = |e: Error| e.with_side(Side::Target);
+    let mut followed = Followed::default();
+    let Drift { entries, baseline } = drift;
+    let mut wanted: Vec<Wanted> = wanted(entries)
+        .into_iter()
+        .filter(|w| kinds.contains(&w.kind))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(followed);
+    }
+    let defs = |rows: Vec<crate::catalog::replication::definitions::ObjectDefinition>| {
+        rows.into_iter()
+            .filter(|d| KINDS.contains(&d.kind.as_str()))
+            .map(|d| (format!("{} {}", d.kind, d.identity), d.definition))
+            .collect::<BTreeMap<String, String>>()
+    };
+    let source = defs(object_definitions(src).await.map_err(on_source)?);
+    let target = defs(object_definitions(tgt).await.map_err(on_target)?);
+    // Created on the source after the set-up (so followed here) and dropped again since: no
+    // drift entry names it any more, and the target has it.
+    for key in target.keys() {
+        let Some((kind, identity)) = key.split_once(' ') else {
+            continue;
+        };
+        let Some(kind) = KINDS
+            .iter()
+            .find(|k| **k == kind && **k != "sequence" && kinds.contains(*k))
+        else {
+            continue;
+        };
+        if !source.contains_key(key)
+            && !baseline.contains(key)
+            && !wanted.iter().any(|w| w.key() == *key)
+        {
+            wanted.push(Wanted {
+                kind,
+                identity: identity.to_owned(),
+                removed: true,
+            });
+        }
+    }
+    let mut schema: Option<Vec<SchemaObject>> = None;
+    let mut state: Option<ExecState> = None;
+    for w in wanted {
+        let key = w.key();
+        let on_target_now = target.get(&key);
+        if w.removed {
+            if on_target_now.is_none() || source.contains_key(&key) {
+                followed.level.insert(key);
+                continue;
+            }
+            let Some(sql) = drop_sql(tgt, w.kind, &w.identity)
+                .await
+                .map_err(on_target)?
+            else {
+                followed.level.insert(key);
+                continue;
+            };
+            let change = Change {
+                sql,
+                describe: format!("{key} dropped"),
+                when: When::Now,
+            };
+            if apply(tgt, change, &key, gate, &mut followed).await {
+                followed.level.insert(key);
+            }
+            continue;
+        }
+        let Some(definition) = source.get(&key) else {
+            // Gone again since the fingerprint was read: the removal is seen next time.
+            continue;
+        };
+        if on_target_now == Some(definition) || memo.get(&key) == Some(definition) {
+            followed.level.insert(key);
+            continue;
+        }
+        // An index a constraint owns comes and goes with that constraint.
+        let mut when = When::Now;
+        if w.kind == "index" {
+            match index_facts(src, &w.identity).await.map_err(on_source)? {
+                Some((_, true)) => {
+                    followed.level.insert(key);
+                    continue;
+                }
+                Some((true, false)) => when = When::InSync,
+                _ => {}
+            }
+        }
+        if w.kind == "constraint" {
+            when = When::InSync;
+        }
+        if !gate.admits(when, &key) {
+            followed.pending.push(when);
+            followed.pending_objects.insert(key);
+            continue;
+        }
+        // What the schema reader builds for it, read once per check.
+        if schema.is_none() {
+            schema = Some(
+                read_schema(src)
+                    .await
+                    .map_err(|e| on_source(e).with_step("reading the changed objects"))?
+                    .objects,
+            );
+            exec::prepare_session(tgt).await.map_err(on_target)?;
+            state = Some(ExecState::read(tgt).await.map_err(on_target)?);
+        }
+        let objects = schema.as_deref().unwrap_or_default();
+        let built = built_for(src, objects, w.kind, &w.identity)
+            .await
+            .map_err(on_source)?;
+        let started = unix_now();
+        let seen = gate.seen.get(&key).copied().unwrap_or(started);
+        let replace_in_place = w.kind == "function";
+        let dropped = if on_target_now.is_some() && !replace_in_place {
+            drop_sql(tgt, w.kind, &w.identity)
+                .await
+                .map_err(on_target)?
+        } else {
+            None
+        };
+        let verb = if on_target_now.is_some() {
+            "changed"
+        } else {
+            "created"
+        };
+        let describe = format!("{key} {verb}");
+        match built {
+            Built::Objects(objs) => {
+                let mut statements: Vec<String> = dropped.iter().cloned().collect();
+                for o in &objs {
+                    statements.extend(o.create.iter().cloned());
+                }
+                let statement = statements.join("; ");
+                let result = async {
+                    if let Some(d) = &dropped {
+                        tgt.batch_execute(d).await.map_err(Error::from_pg)?;
+                    }
+                    exec::apply(
+                        tgt,
+                        objs.iter().copied(),
+                        schema_opts,
+                        state.as_ref().expect("read with the schema"),
+                    )
+                    .await
+                }
+                .await;
+                match result {
+                    Ok(report) => {
+                        tracing::info!("schema change followed on the target: {describe}");
+                        followed.warnings.extend(report.warnings);
+                        followed.applied.push(SchemaChangeApplied {
+                            change: describe,
+                            statement,
+                            seen_unix_seconds: seen,
+                            applied_unix_seconds: unix_now(),
+                        });
+                        followed.memo.insert(key.clone(), definition.clone());
+                        followed.level.insert(key);
+                    }
+                    Err(e) => followed
+                        .refused
+                        .push(refusal(&key, &describe, &statement, &e)),
+                }
+            }
+            Built::Sql(sql) => {
+                let sql = match dropped {
+                    Some(d) => format!("{d}; {sql}"),
+                    None => sql,
+                };
+                let change = Change {
+                    sql,
+                    describe,
+                    when,
+                };
+                if apply(tgt, change, &key, gate, &mut followed).await {
+                    followed.memo.insert(key.clone(), definition.clone());
+                    followed.level.insert(key);
+                }
+            }
+            Built::Nothing => {}
+        }
+    }
+    Ok(followed)
+}
+
+/// What creates one object on the target.
+enum Built<'a> {
+    /// What the schema reader built for it (and the parts that attach it).
+    Objects(Vec<&'a SchemaObject>),
+    /// A constraint the reader writes inside its table's `CREATE TABLE`: added by itself.
+    Sql(String),
+    /// Gone from the source meanwhile.
+    Nothing,
+}
+
+/// The catalog the schema reader names an object of `kind` by.
+fn class_of(kind: &str) -> u32 {
+    match kind {
+        "function" => class::PG_PROC,
+        "constraint" => class::PG_CONSTRAINT,
+        "trigger" => class::PG_TRIGGER,
+        _ => class::PG_CLASS,
+    }
+}
+
+async fn built_for<'a>(
+    src: &Session,
+    schema: &'a [SchemaObject],
+    kind: &str,
+    identity: &str,
+) -> Result<Built<'a>> {
+    let (oid, inline) = match kind {
+        "constraint" | "trigger" => match on_table(src, kind, identity).await? {
+            Some(c) => {
+                let inline = format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                    c.table,
+                    quote_ident(&c.name),
+                    c.definition
+                );
+                (c.oid, (kind == "constraint").then_some(inline))
+            }
+            None => return Ok(Built::Nothing),
+        },
+        _ => match object_oid(src, kind, identity).await? {
+            Some(oid) => (oid, None),
+            None => return Ok(Built::Nothing),
+        },
+    };
+    let id = ObjId::new(class_of(kind), oid);
+    let mut taken: HashSet<ObjId> = HashSet::from([id]);
+    let mut out: Vec<&SchemaObject> = schema.iter().filter(|o| o.id == id).collect();
+    if out.is_empty() {
+        return Ok(match inline {
+            Some(sql) => Built::Sql(sql),
+            None => Built::Nothing,
+        });
+    }
+    // A partitioned table's index comes with its attachments to the partitions' indexes.
+    for o in schema {
+        if o.kind == ObjectKind::IndexAttach && o.depends_on.iter().any(|d| taken.contains(d)) {
+            taken.insert(o.id);
+            out.push(o);
+        }
+    }
+    Ok(Built::Objects(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_entries_are_created_functions_first_and_dropped_triggers_first() {
+        let drift: Vec<String> = [
+            "table public.t changed",
+            "trigger public.t.tr added",
+            "index public.i added",
+            "function public.f(integer) added",
+            "view public.v changed",
+            "function public.g() removed",
+            "trigger public.t.old removed",
+            "constraint public.t.\"c.d\" added",
+            "sequence public.s added",
+            "sequence public.gone removed",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let got: Vec<(String, bool)> = wanted(&drift)
+            .into_iter()
+            .map(|w| (w.key(), w.removed))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("sequence public.s".to_owned(), false),
+                ("function public.f(integer)".to_owned(), false),
+                ("view public.v".to_owned(), false),
+                ("index public.i".to_owned(), false),
+                ("constraint public.t.\"c.d\"".to_owned(), false),
+                ("trigger public.t.tr".to_owned(), false),
+                ("trigger public.t.old".to_owned(), true),
+                ("function public.g()".to_owned(), true),
+            ]
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! The application keeps deploying while the replication runs (issue 32): a sequence of
+//! migrations on the source under a write load, through the superuser path (`FOR ALL TABLES`)
+//! and a managed-source path (a provider-admin source user, a `FOR TABLE` publication). The
+//! cut-over run follows them (`--follow`), cuts over, and then every table is equal, `pg_dump
+//! --schema-only` of both sides is equal and no write is lost. A change the target refuses ends
+//! the run at the check that tried it, with the object, the statement and the reason.
+//!
+//! The delay from each change on the source to its application on the target is printed
+//! (`follow delay:` lines, `--nocapture`).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use support::oracle::{across_majors, dump, first_difference, normalize, pg_dump};
+use support::{Cluster, quote_ident};
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Who runs the migration and the application's DDL.
+struct Path {
+    /// `-s` of both runs.
+    source_uri: String,
+    /// Prepended to each application statement (`SET ROLE owner;` on a managed source).
+    as_app: String,
+}
+
+/// The application's migrations, each its own transaction, with the change the report must
+/// list for it (`None`: a write of the new shape, not a change).
+const MIGRATIONS: &[(&str, Option<&str>)] = &[
+    (
+        "ALTER TABLE public.app ADD COLUMN w int DEFAULT 7",
+        Some("column w added of public.app"),
+    ),
+    (
+        "INSERT INTO public.app (id, k, w) VALUES (900001, 0, 8)",
+        None,
+    ),
+    (
+        "ALTER TABLE public.app ADD COLUMN x text NOT NULL DEFAULT 'x'",
+        Some("column x added of public.app"),
+    ),
+    (
+        "INSERT INTO public.app (id, k, x) VALUES (900002, 0, 'new x')",
+        None,
+    ),
+    (
+        "ALTER TABLE public.app RENAME COLUMN v TO label",
+        Some("column v renamed to label of public.app"),
+    ),
+    ("UPDATE public.app SET label = 'renamed' WHERE id = 2", None),
+    (
+        "ALTER TABLE public.app ALTER COLUMN n TYPE bigint",
+        Some("column n changed to type bigint of public.app"),
+    ),
+    ("UPDATE public.app SET n = 5000000000 WHERE id = 1", None),
+    (
+        "ALTER TABLE public.app DROP COLUMN old",
+        Some("column old dropped of public.app"),
+    ),
+    (
+        "UPDATE public.app SET label = 'after drop' WHERE id = 4",
+        None,
+    ),
+    (
+        "CREATE TABLE public.app2 (id int PRIMARY KEY, note text)",
+        Some("table public.app2 created"),
+    ),
+    ("INSERT INTO public.app2 VALUES (1, 'new table')", None),
+    (
+        "CREATE INDEX app_k ON public.app (k)",
+        Some("index public.app_k created"),
+    ),
+    (
+        "ALTER TYPE public.mood ADD VALUE 'tense' BEFORE 'glad'",
+        Some("value tense added to enum public.mood"),
+    ),
+    ("UPDATE public.app SET m = 'tense' WHERE id = 3", None),
+    (
+        "CREATE VIEW public.app_labels AS SELECT id, label FROM public.app",
+        Some("view public.app_labels created"),
+    ),
+    (
+        "CREATE SEQUENCE public.ticket START 100",
+        Some("sequence public.ticket created"),
+    ),
+    ("SELECT nextval('public.ticket')", None),
+    (
+        "CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+        Some("function public.touch() created"),
+    ),
+    (
+        "CREATE TRIGGER app_touch BEFORE UPDATE ON public.app FOR EACH ROW EXECUTE FUNCTION public.touch()",
+        Some("trigger public.app.app_touch created"),
+    ),
+    (
+        "ALTER TABLE public.app ADD CONSTRAINT k_positive CHECK (k >= 0)",
+        Some("constraint public.app.k_positive created"),
+    ),
+    (
+        "CREATE UNIQUE INDEX app2_note ON public.app2 (id, note)",
+        Some("index public.app2_note created"),
+    ),
+    (
+        "DROP INDEX public.app_k",
+        Some("index public.app_k dropped"),
+    ),
+];
+
+/// Writes to the changed tables until stopped, only in columns no migration touches: a new row
+/// and an update per round on `app`, a row on `app2` once it exists. Returns the rows inserted.
+fn start_writer(c: &'static Cluster, db: &str) -> (Arc<AtomicBool>, tokio::task::JoinHandle<i64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let db = db.to_owned();
+    let handle = tokio::spawn(async move {
+        let client = c.connect(&db).await;
+        let inserted = AtomicI64::new(0);
+        let mut i: i64 = 0;
+        while !flag.load(Ordering::Relaxed) {
+            i += 1;
+            client
+                .batch_execute(&format!(
+                    "INSERT INTO public.app (id, k) VALUES ({id}, {i});
+                     UPDATE public.app SET k = k + 1 WHERE id = {u};",
+                    id = 100000 + i,
+                    u = (i * 37) % 200 + 1,
+                ))
+                .await
+                .expect("writer");
+            inserted.fetch_add(1, Ordering::Relaxed);
+            // app2 appears during the run: written as soon as it is there.
+            if client
+                .batch_execute(&format!(
+                    "INSERT INTO public.app2 VALUES ({}, 'w')",
+                    1000 + i
+                ))
+                .await
+                .is_ok()
+            {
+                inserted.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        inserted.load(Ordering::Relaxed)
+    });
+    (stop, handle)
+}
+
+fn run(path: &Path, db: &str, extra: &[&str]) -> std::process::Output {
+    let tgt = support::target().superuser_uri("postgres");
+    let mut args = vec![
+        "-s",
+        &path.source_uri,
+        "-t",
+        &tgt,
+        "--only-db",
+        db,
+        "--force-method",
+        "replication",
+        "--json",
+        "-",
+    ];
+    args.extend_from_slice(extra);
+    support::cli::pg_migrate(&args)
+}
+
+/// Rows of every table of `db`, in key order, hashed.
+async fn table_hash(c: &Cluster, db: &str, table: &str) -> Vec<Vec<Option<String>>> {
+    c.query_strings(
+        db,
+        &format!(
+            "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM {table} t"
+        ),
+    )
+    .await
+}
+
+/// The whole scenario through `path` (see the module docs). Returns the delays (seconds) from
+/// each change on the source to its application on the target.
+async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec<f64> {
+    let (s, t) = (support::source(), support::target());
+    let first = run(&path, db, &[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+
+    // The cut-over run follows the source for a while, then cuts over.
+    let cut = {
+        let (path_uri, db) = (path.source_uri.clone(), db.to_owned());
+        std::thread::spawn(move || {
+            let p = Path {
+                source_uri: path_uri,
+                as_app: String::new(),
+            };
+            run(
+                &p,
+                &db,
+                &[
+                    "--max-replication-lag",
+                    "0",
+                    "--stop-replication",
+                    "--verify",
+                    "--follow",
+                    "22s",
+                    "--schema-check-interval",
+                    "1s",
+                    "--replication-timeout",
+                    "180",
+                ],
+            )
+        })
+    };
+    let (stop, writer) = start_writer(s, db);
+    // The run is waiting before the application deploys.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut committed: Vec<(&str, f64)> = Vec::new();
+    for (statement, change) in MIGRATIONS {
+        s.execute(db, &format!("{}{statement}", path.as_app)).await;
+        if let Some(change) = change {
+            committed.push((change, unix_now()));
+            // A deploy's migrations are seconds apart, not microseconds.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written > 50, "the write load ran: {written} rows");
+
+    let cut = cut.join().unwrap();
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(0), "{all}");
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).expect("JSON report");
+    let entry = &v["databases"][0];
+    assert_eq!(entry["status"], "done", "{all}");
+    assert_eq!(entry["verify"]["status"], "equal", "{all}");
+    // --verify compared the schema as it is after the deploy.
+    assert_eq!(entry["verify"]["schema"]["status"], "equal", "{all}");
+
+    // Every change listed, with when it was seen and applied; the delay from its commit on the
+    // source to its application on the target.
+    let changes = entry["schema_changes"].as_array().expect("schema_changes");
+    let mut delays = Vec::new();
+    for (change, at) in &committed {
+        let c = changes
+            .iter()
+            .find(|c| c["change"].as_str().unwrap().starts_with(change))
+            .unwrap_or_else(|| panic!("{change} not listed: {changes:#?}"));
+        let (seen, applied) = (
+            c["seen_unix_seconds"].as_f64().unwrap(),
+            c["applied_unix_seconds"].as_f64().unwrap(),
+        );
+        assert!(seen <= applied, "{c}");
+        let delay = applied - at;
+        eprintln!("follow delay ({label}): {change}: {delay:.2} s");
+        delays.push(delay);
+    }
+
+    // Every table equal, the new sequence's value carried, no write lost.
+    let ticket = "SELECT last_value FROM public.ticket";
+    assert_eq!(
+        t.query_strings(db, ticket).await,
+        s.query_strings(db, ticket).await
+    );
+    for table in ["public.app", "public.app2"] {
+        let (a, b) = (
+            table_hash(s, db, table).await,
+            table_hash(t, db, table).await,
+        );
+        assert_eq!(a, b, "{table} differs");
+    }
+    let app2_rows: i64 = t
+        .query_strings(db, "SELECT count(*) FROM public.app2")
+        .await[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app_new: i64 = t
+        .query_strings(
+            db,
+            "SELECT count(*) FROM public.app WHERE id > 100000 AND id < 900000",
+        )
+        .await[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        app2_rows - 1 + app_new,
+        written,
+        "every write is on the target"
+    );
+
+    // The schema of both sides, as pg_dump prints it.
+    if let Some(pg_dump) = pg_dump() {
+        let a = across_majors(&normalize(&dump(s, db, &pg_dump)));
+        let b = across_majors(&normalize(&dump(t, db, &pg_dump)));
+        assert!(
+            a == b,
+            "pg_dump --schema-only differs:\n{}",
+            first_difference(&a, &b)
+        );
+    } else {
+        eprintln!("no pg_dump for both majors: the schema oracle did not run");
+    }
+    delays
+}
+
+/// The application's schema before the deploy, with rows.
+const SCHEMA: &str = "CREATE TYPE public.mood AS ENUM ('calm', 'glad');
+     CREATE TABLE public.app (id int PRIMARY KEY, k int, v text, n int, old text NOT NULL DEFAULT 'o',
+                              m public.mood DEFAULT 'calm');
+     INSERT INTO public.app (id, k, v, n) SELECT g, g, 'v' || g, g FROM generate_series(1, 200) g;";
+
+fn summary(label: &str, mut delays: Vec<f64>) {
+    delays.sort_by(f64::total_cmp);
+    let median = delays[delays.len() / 2];
+    let worst = delays[delays.len() - 1];
+    eprintln!(
+        "follow delay ({label}): median {median:.2} s, worst {worst:.2} s over {} changes",
+        delays.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_during_replication_through_the_superuser_path() {
+    let s = support::source();
+    let db = s.create_database("follow su ").await;
+    s.execute(&db, SCHEMA).await;
+    let path = Path {
+        source_uri: s.superuser_uri("postgres"),
+        as_app: String::new(),
+    };
+    let delays = migrations_during_replication(path, &db, "superuser").await;
+    summary("superuser", delays);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_during_replication_through_a_managed_source_for_table_publication() {
+    let s = support::source();
+    // A provider-admin source user (REPLICATION, CREATEROLE, never superuser) who is a member
+    // of the application's owner: the publication lists the tables.
+    let (admin, pw) = s.create_admin("follow_adm", true).await;
+    let owner = support::unique_name("follow_owner");
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE ROLE {o} NOLOGIN; GRANT {o} TO {a};",
+            o = quote_ident(&owner),
+            a = quote_ident(&admin)
+        ),
+    )
+    .await;
+    let db = support::unique_name("follow managed ");
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} OWNER {}",
+            quote_ident(&db),
+            quote_ident(&owner)
+        ),
+    )
+    .await;
+    let as_app = format!("SET ROLE {}; ", quote_ident(&owner));
+    s.execute(&db, &format!("{as_app}{SCHEMA}")).await;
+    let path = Path {
+        source_uri: s.uri(&admin, &pw, "postgres"),
+        as_app,
+    };
+    let delays = migrations_during_replication(path, &db, "managed").await;
+    summary("managed FOR TABLE", delays);
+}
+
+/// A change the source could make and the target cannot (a column retyped with a `USING`
+/// expression, which the target converts with a cast that its rows refuse): the run that waits
+/// ends at the check that tried it, naming the object, the statement and the server's reason,
+/// long before its --replication-timeout, and keeps the replication objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_target_refuses_stops_the_replication_at_the_check() {
+    let (s, t) = (support::source(), support::target());
+    let db = s.create_database("follow refused ").await;
+    s.execute(
+        &db,
+        "CREATE TABLE app (id int PRIMARY KEY, v text);
+         INSERT INTO app SELECT g, 'v' || g FROM generate_series(1, 50) g;",
+    )
+    .await;
+    let path = Path {
+        source_uri: s.superuser_uri("postgres"),
+        as_app: String::new(),
+    };
+    let first = run(&path, &db, &[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+    let cut = {
+        let (uri, db) = (path.source_uri.clone(), db.clone());
+        std::thread::spawn(move || {
+            let p = Path {
+                source_uri: uri,
+                as_app: String::new(),
+            };
+            run(
+                &p,
+                &db,
+                &[
+                    "--max-replication-lag",
+                    "0",
+                    "--stop-replication",
+                    "--follow",
+                    "10m",
+                    "--replication-timeout",
+                    "600",
+                ],
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.execute(
+        &db,
+        "ALTER TABLE app ALTER COLUMN v TYPE int USING length(v);
+         INSERT INTO app VALUES (500, 7)",
+    )
+    .await;
+    let changed = Instant::now();
+    let cut = cut.join().unwrap();
+    let stopped_after = changed.elapsed();
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(1), "{all}");
+    eprintln!("refused change: the run stopped {stopped_after:.1?} after the change");
+    // The default check interval is 5 s: one check sees the change and holds it back (a
+    // narrowing waits for the rows before it), the next one tries it.
+    assert!(
+        stopped_after < Duration::from_secs(20),
+        "stopped after {stopped_after:?}, not at a check: {all}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).expect("JSON report");
+    let message = v["databases"][0]["message"].as_str().unwrap().to_owned();
+    for needle in [
+        "refused",
+        "table public.app",
+        "column v changed to type integer",
+        "ALTER TABLE \"public\".\"app\" ALTER COLUMN \"v\" TYPE integer USING \"v\"::integer",
+        "invalid input syntax",
+        "kept",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    // The objects are kept for the retry; here they are removed.
+    let (src, tgt) = (s.superuser_uri("postgres"), t.superuser_uri("postgres"));
+    let cleanup =
+        support::cli::pg_migrate(&["-s", &src, "-t", &tgt, "--only-db", &db, "--cleanup"]);
+    assert_eq!(
+        cleanup.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&cleanup)
+    );
+}
