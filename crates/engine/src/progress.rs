@@ -6,14 +6,14 @@
 //! of 0, which read like a finished copy) is written once, here.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-/// Interval of the log lines without a terminal.
-pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Interval of the log lines without a terminal: a line per database every few seconds.
+pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,6 +70,8 @@ pub fn spawn<G: Gauge>(
     done: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let terminal = std::io::stderr().is_terminal();
+    let g = gauge.clone();
+    crate::board::watch(&database, G::STAGE, Arc::new(move || g.reading()));
     tokio::spawn(async move {
         match (mode, terminal) {
             (ProgressMode::Quiet, _) => done.cancelled().await,
@@ -97,9 +99,68 @@ fn styles(unit: Unit, stage: &str) -> (ProgressStyle, ProgressStyle) {
     (style(&moving), style(&stalled))
 }
 
+/// The bars of the run on a terminal: one per database stage, and below them the run's
+/// overall bar (databases done of all, bytes copied, rate and ETA of the data left), read
+/// from [`crate::board`].
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    started: Instant,
+}
+
+static BARS: Mutex<Option<Bars>> = Mutex::new(None);
+
+/// Adds a bar above the overall one (created with the first).
+fn add_bar(len: u64) -> ProgressBar {
+    let mut bars = BARS.lock().unwrap_or_else(|e| e.into_inner());
+    let b = bars.get_or_insert_with(|| {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(1));
+        overall.set_style(
+            ProgressStyle::with_template("overall [{elapsed_precise}] {wide_bar} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bars {
+            multi,
+            overall,
+            started: Instant::now(),
+        }
+    });
+    let n = b.multi.insert_before(&b.overall, ProgressBar::new(len));
+    n
+}
+
+/// Redraws the overall bar from the board.
+fn update_overall() {
+    let bars = BARS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(b) = bars.as_ref() else { return };
+    let (dbs, _) = crate::board::read();
+    let finished = |p: &str| matches!(p, "done" | "failed" | "replicating");
+    let done = dbs.iter().filter(|d| finished(d.phase)).count() as u64;
+    let copied: u64 = dbs.iter().map(|d| d.bytes).sum();
+    let planned: u64 = dbs.iter().map(|d| d.est_bytes.max(d.bytes)).sum();
+    let secs = b.started.elapsed().as_secs_f64().max(1e-3);
+    let rate = copied as f64 / secs;
+    let eta = (rate > 0.0 && planned > copied)
+        .then(|| crate::status::render::duration(((planned - copied) as f64 / rate) as u64));
+    b.overall.set_length(dbs.len().max(1) as u64);
+    b.overall.set_position(done);
+    b.overall.set_message(format!(
+        "{done}/{} databases, {} copied, {}/s{}",
+        dbs.len(),
+        crate::status::render::bytes(copied),
+        crate::status::render::bytes(rate as u64),
+        eta.map(|e| format!(", ETA {e} (planned databases)"))
+            .unwrap_or_default()
+    ));
+    if done == dbs.len() as u64 {
+        b.overall.finish();
+    }
+}
+
 async fn bar<G: Gauge>(gauge: Arc<G>, database: String, done: CancellationToken) {
     let first = gauge.reading();
-    let pb = ProgressBar::with_draw_target(Some(first.total.max(1)), ProgressDrawTarget::stderr());
+    let pb = add_bar(first.total.max(1));
     let (style, stalled_style) = styles(G::UNIT, G::STAGE);
     let mut showing_stall = false;
     pb.set_style(style.clone());
@@ -131,12 +192,16 @@ async fn bar<G: Gauge>(gauge: Arc<G>, database: String, done: CancellationToken)
             Some(secs) => format!("stalled for {secs} s, {counts}"),
             None => counts,
         });
+        update_overall();
         tokio::select! {
             _ = tick.tick() => {}
             _ = done.cancelled() => break,
         }
     }
-    pb.finish_and_clear();
+    // The finished bar stays, as the record of the stage; the overall bar follows.
+    pb.set_position(gauge.reading().done);
+    pb.finish();
+    update_overall();
 }
 
 /// The rate (per second) since the last reading and the seconds left at that rate; `None`

@@ -128,9 +128,12 @@ impl PgMigrate {
             }
             let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
             result.warnings.splice(0..0, warnings);
+            crate::board::sync(&result);
             return result;
         }
-        self.migrate_after_preflight(pf).await
+        let result = self.migrate_after_preflight(pf).await;
+        crate::board::sync(&result);
+        result
     }
 
     /// [`PgMigrate::migrate`] once preflight has run.
@@ -233,6 +236,7 @@ impl PgMigrate {
             .collect();
         let mut memberships = Memberships::new(&servers.target);
         memberships.note_roles(&result.roles, &opts.excluded_roles);
+        crate::board::start(&selected);
         for name in &selected {
             let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
                 continue;
@@ -358,6 +362,7 @@ impl PgMigrate {
                 }
             }
             info!(database = %name, "migrating database");
+            crate::board::phase(name, "schema");
             // The database's owner, like its objects' owners, needs the migration user's
             // membership when it is not a superuser (see crate::owners).
             if existing.is_none() {
@@ -426,6 +431,7 @@ impl PgMigrate {
             let w = memberships.release(&target).await;
             result.warnings.extend(warning::in_database(w, name));
             result.databases.push(entry);
+            crate::board::sync(&result);
         }
         crate::recovery::finish_run(
             &opts.target,
