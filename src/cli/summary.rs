@@ -116,8 +116,7 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
             if let Some(v) = &d.verify {
                 let _ = write!(line, ", verify: {}", v.status.as_str());
             }
-            out.push_str(line.trim_end());
-            out.push('\n');
+            wrap(&mut out, line.trim(), width, "  ");
         }
     }
     for d in r.databases.iter().filter(|d| d.status == DbStatus::Failed) {
