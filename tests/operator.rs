@@ -31,7 +31,8 @@ async fn database_of_tables(prefix: &str, tables: usize) -> String {
 fn scrape(addr: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let (head, body) = out.split_once("\r\n\r\n")?;
@@ -40,8 +41,12 @@ fn scrape(addr: &str) -> Option<String> {
 
 /// The value of the sample `name{labels}` in a scrape.
 fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.parse().ok())
+    text.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)?
+            .strip_prefix(' ')?
+            .parse()
+            .ok()
+    })
 }
 
 fn free_loopback_port() -> u16 {
@@ -202,7 +207,10 @@ async fn piped_output_of_a_100_table_migration_is_a_few_lines() {
         .iter()
         .find(|l| l.contains(&db) && l.contains("done"))
         .unwrap_or_else(|| panic!("no line for {db}:\n{err}"));
-    assert!(line.contains("dump") && line.contains("in 100 tables"), "{line}");
+    assert!(
+        line.contains("dump") && line.contains("in 100 tables"),
+        "{line}"
+    );
     // Nothing printed twice.
     let mut seen = std::collections::HashSet::new();
     for l in lines.iter().filter(|l| !l.trim().is_empty()) {
@@ -260,7 +268,10 @@ async fn on_a_terminal_bars_are_drawn_and_the_report_fits_the_width() {
     assert!(screen.contains("overall"), "{screen}");
     assert!(screen.contains("databases"), "{screen}");
     let report = &screen[screen.find("Run ").expect("the report")..];
-    assert!(report.contains("Databases:") && report.contains(&db), "{report}");
+    assert!(
+        report.contains("Databases:") && report.contains(&db),
+        "{report}"
+    );
     for l in report.lines() {
         let plain = strip_ansi(l);
         assert!(plain.chars().count() <= 80, "wider than 80: {plain:?}");

@@ -127,6 +127,7 @@ fn add_bar(len: u64) -> ProgressBar {
         }
     });
     let n = b.multi.insert_before(&b.overall, ProgressBar::new(len));
+    drop(bars);
     n
 }
 
@@ -150,8 +151,7 @@ fn update_overall() {
         dbs.len(),
         crate::status::render::bytes(copied),
         crate::status::render::bytes(rate as u64),
-        eta.map(|e| format!(", ETA {e} (planned databases)"))
-            .unwrap_or_default()
+        eta.map(|e| format!(", ETA {e}")).unwrap_or_default()
     ));
     if done == dbs.len() as u64 {
         b.overall.finish();
@@ -198,10 +198,21 @@ async fn bar<G: Gauge>(gauge: Arc<G>, database: String, done: CancellationToken)
             _ = done.cancelled() => break,
         }
     }
-    // The finished bar stays, as the record of the stage; the overall bar follows.
-    pb.set_position(gauge.reading().done);
+    // The finished bar stays, as the record of the stage (at what was really done: the
+    // estimate was only an estimate); the overall bar follows.
+    let done = gauge.reading().done;
+    pb.set_length(done.max(1));
+    pb.set_position(done);
     pb.finish();
     update_overall();
+}
+
+/// The run ended: the overall bar shows where it ended and stays above the report.
+pub fn finish_display() {
+    update_overall();
+    if let Some(b) = BARS.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        b.overall.finish();
+    }
 }
 
 /// The rate (per second) since the last reading and the seconds left at that rate; `None`
@@ -234,34 +245,47 @@ async fn log_lines<G: Gauge>(gauge: Arc<G>, database: String, done: Cancellation
             _ = done.cancelled() => break,
         }
         let r = gauge.reading();
-        let elapsed_seconds = start.elapsed().as_secs();
-        let (bytes, est_bytes) = match G::UNIT {
-            Unit::Bytes => (Some(r.done), Some(r.total)),
-            Unit::Tables => (None, None),
-        };
         // While stalled, no rate and no ETA (they would read 0, like a finished copy).
         let rate = rate_and_eta(G::UNIT, &r, &mut last).filter(|_| r.stalled_for.is_none());
-        let mib_per_sec = rate.map(|(rate, _)| format!("{:.1}", rate / (1024.0 * 1024.0)));
-        let stalled = r
-            .stalled_for
-            .map(|secs| format!(": stalled for {secs} s"))
-            .unwrap_or_default();
         tracing::info!(
             target: "db_migrate::progress",
             database = %database,
             stage,
-            bytes,
-            est_bytes,
-            rows = r.rows,
-            tables_done = r.tables_done,
-            tables_total = r.tables_total,
-            stalled_seconds = r.stalled_for,
-            mib_per_sec = mib_per_sec.as_deref(),
-            eta_seconds = rate.map(|(_, eta)| eta),
-            elapsed_seconds,
-            "{stage} progress{stalled}"
+            "{}",
+            log_line(G::UNIT, stage, &r, rate, start.elapsed().as_secs())
         );
     }
+}
+
+/// A progress line for people (a log collector reads the numbers from the metrics, or from
+/// `db-migrate status --json`): `copy: 1.2 GiB of about 4.0 GiB (30 %), 45.2 MiB/s, ETA 1 min
+/// 02 s, tables 3 of 10, 150000 rows, 27 s`.
+fn log_line(unit: Unit, stage: &str, r: &Reading, rate: Option<(f64, u64)>, secs: u64) -> String {
+    use crate::status::render::{bytes, duration};
+    let mut line = match unit {
+        Unit::Bytes => format!(
+            "{stage}: {} of about {} ({} %)",
+            bytes(r.done),
+            bytes(r.total.max(r.done)),
+            (r.done * 100).checked_div(r.total.max(r.done)).unwrap_or(0)
+        ),
+        Unit::Tables => format!("{stage}: tables {} of {}", r.tables_done, r.tables_total),
+    };
+    if let Some(stalled) = r.stalled_for {
+        line.push_str(&format!(", stalled for {stalled} s"));
+    }
+    if let Some((rate, eta)) = rate {
+        line.push_str(&format!(
+            ", {}/s, ETA {}",
+            bytes(rate as u64),
+            duration(eta)
+        ));
+    }
+    if unit == Unit::Bytes {
+        line.push_str(&format!(", tables {} of {}", r.tables_done, r.tables_total));
+    }
+    line.push_str(&format!(", {} rows, {}", r.rows, duration(secs)));
+    line
 }
 
 #[cfg(test)]

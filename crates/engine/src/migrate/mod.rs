@@ -129,10 +129,12 @@ impl PgMigrate {
             let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
             result.warnings.splice(0..0, warnings);
             crate::board::sync(&result);
+            crate::progress::finish_display();
             return result;
         }
         let result = self.migrate_after_preflight(pf).await;
         crate::board::sync(&result);
+        crate::progress::finish_display();
         result
     }
 
