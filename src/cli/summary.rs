@@ -104,7 +104,9 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
                 None => "-",
             };
             let mut line = format!("  {:<w$}  {status:<11}  {method:<11}", esc(&d.dbname));
-            if let Some(c) = &d.data {
+            if d.data.as_ref().is_some_and(|c| c.tables.is_empty()) {
+                line.push_str("  no tables");
+            } else if let Some(c) = &d.data {
                 let _ = write!(
                     line,
                     "  {} in {} tables, copied in {}",

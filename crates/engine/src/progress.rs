@@ -201,7 +201,7 @@ async fn bar<G: Gauge>(gauge: Arc<G>, database: String, done: CancellationToken)
     // The finished bar stays, as the record of the stage (at what was really done: the
     // estimate was only an estimate); the overall bar follows.
     let done = gauge.reading().done;
-    pb.set_length(done.max(1));
+    pb.set_length(done);
     pb.set_position(done);
     pb.finish();
     update_overall();
