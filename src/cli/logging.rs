@@ -30,9 +30,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// The filter for a verbosity: by default errors and the progress lines only (the report at
-/// the end says what was done and lists the warnings: logged as well, they would be printed
-/// twice; object by object it would be a log nobody reads), `-v` warnings and the steps at info, `-vv` our debug, `-vvv` everything at debug, `-d` our trace; never
+/// The filter for a verbosity: by default warnings (those the report lists are logged at info,
+/// not to be printed twice: retries, stalls, a replication's schema changes are not) and the
+/// progress lines (object by object it would be a log nobody reads), `-v` the steps at info, `-vv` our debug, `-vvv` everything at debug, `-d` our trace; never
 /// tokio-postgres' statement log. JSON lines (`--log-format json`) are for log collectors,
 /// which filter themselves: they get the steps at info by default.
 pub fn filter_directives(debug: bool, verbose: u8) -> &'static str {
@@ -42,9 +42,9 @@ pub fn filter_directives(debug: bool, verbose: u8) -> &'static str {
         // Server notices reach the log through tokio-postgres at info level; they are noise
         // in a migration report (e.g. a ROLLBACK that found nothing to roll back).
         match verbose {
-            // The warnings are in the report; the command line's own notes (a signal, a flag
-            // ignored) are not.
-            0 => "error,db_migrate::progress=info,db_migrate::cli=info,tokio_postgres=error",
+            // Warnings the report lists are logged at info; the command line's own notes (a
+            // flag ignored) are not in the report.
+            0 => "warn,db_migrate::progress=info,db_migrate::cli=info,tokio_postgres=warn",
             1 => "info,tokio_postgres=warn",
             2 => "info,tokio_postgres=warn,db_migrate=debug",
             _ => "debug,tokio_postgres=info",

@@ -129,6 +129,18 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
         );
         wrap(&mut out, &line, width, "");
     }
+    for d in r.databases.iter().filter(|d| !d.objects_failed.is_empty()) {
+        let names: Vec<_> = (d.objects_failed.iter())
+            .map(|o| esc(&o.name).into_owned())
+            .collect();
+        let line = format!(
+            "database \"{}\": {} not created (--keep-going): {}",
+            esc(&d.dbname),
+            names.len(),
+            first_few(&names, FIRST_WARNINGS)
+        );
+        wrap(&mut out, &line, width, "");
+    }
     for d in &r.databases {
         if let Some(c) = &d.cutover {
             c.render(&mut out, &d.dbname);

@@ -123,8 +123,9 @@ impl PgMigrate {
                 &crate::slots::free_slots(t),
             )
         {
+            // In the report's warnings: logged at info (-v), not printed twice.
             for w in &warnings {
-                warn!("{w}");
+                info!("{w}");
             }
             let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
             result.warnings.splice(0..0, warnings);
