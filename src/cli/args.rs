@@ -309,6 +309,19 @@ pub struct PgArgs {
         help_heading = h::DATA
     )]
     pub schema_jobs: Option<usize>,
+    /// Databases migrated at once (default 4), sharing --jobs and --schema-jobs: one
+    /// database's schema is created while another's tables copy.
+    ///
+    /// Lowered to what the servers' free connection slots hold (each database in flight keeps
+    /// three sessions of its own on each side). The report stays in the source's order.
+    #[arg(
+        long = "db-jobs",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_sessions,
+        help_heading = h::DATA
+    )]
+    pub db_jobs: Option<usize>,
     /// COPY format: binary where every column type allows it (auto), or force one.
     #[arg(
         long = "copy-format",

@@ -76,6 +76,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 ),
                 None => None,
             },
+            databases_at_once: a.db_jobs.and_then(std::num::NonZeroUsize::new),
             copy: {
                 let mut c = crate::copy::CopyOptions::default();
                 if let Some(j) = a.jobs {

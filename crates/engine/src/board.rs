@@ -121,7 +121,21 @@ pub fn lag(db: &str, bytes: Option<i64>) {
     });
 }
 
-/// The databases finished so far and the run's warnings: their values replace the live ones.
+/// Database `d` ended with `warnings` (counted with the run's): its report entry's values
+/// replace the live ones.
+pub fn database_done(d: &DatabaseResult, warnings: &[crate::warning::Warning]) {
+    with(|b| {
+        let lag = b.databases.get(&d.dbname).and_then(|e| e.lag_bytes);
+        let mut s = finished(d);
+        s.lag_bytes = lag;
+        entry(b, &d.dbname).finished = Some(s);
+        for w in warnings {
+            *b.warnings.entry(name_of(&w.kind)).or_default() += 1;
+        }
+    });
+}
+
+/// The run ended (or its databases so far): every database's and warning's final values.
 pub fn sync(result: &MigrateResult) {
     with(|b| {
         for d in &result.databases {

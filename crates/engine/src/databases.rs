@@ -230,6 +230,28 @@ pub async fn ensure_database(
 /// run would create `src` (encoding, locale where the target has it, database-level settings),
 /// owned by the migration user so that it can drop it again. Comment, privileges and owner are
 /// left out: they belong to the database, not to the objects the rehearsal creates in it.
+/// What a scratch database fixes at creation for the databases rehearsed in it: encoding and
+/// locale (its settings are set again for each, see [`reuse_scratch`]).
+pub(crate) fn scratch_key(target: &Session, src: &DatabaseInfo) -> String {
+    let locale = locale_clauses(src, target.server_version_num(), &mut Vec::new());
+    format!("{}{locale}", src.encoding)
+}
+
+/// A scratch database made ready for another source database of the same
+/// [`scratch_key`]: the previous one's settings removed, this one's set.
+pub(crate) async fn reuse_scratch(target: &Session, src: &DatabaseInfo, name: &str) -> Result<()> {
+    target
+        .batch_execute(&format!("ALTER DATABASE {} RESET ALL", quote_ident(name)))
+        .await
+        .map_err(Error::from_pg)?;
+    let scratch = DatabaseInfo {
+        name: name.to_string(),
+        ..src.clone()
+    };
+    apply_settings(target, &scratch, &src.settings, &mut Vec::new()).await;
+    Ok(())
+}
+
 pub(crate) async fn create_scratch(target: &Session, src: &DatabaseInfo, name: &str) -> Result<()> {
     let base = format!(
         "CREATE DATABASE {} WITH TEMPLATE template0 ENCODING {}",

@@ -123,6 +123,10 @@ pub struct MigrateOptions {
     /// Target sessions that create schema objects (`--schema-jobs`); `None`: twice
     /// `copy.jobs` (see [`MigrateOptions::ddl_sessions`]).
     pub schema_jobs: Option<std::num::NonZeroUsize>,
+    /// Databases migrated at once (`--db-jobs`); `None`: the default of
+    /// `migrate::budget`, lowered to what the servers' free connection slots hold.
+    /// They share `--jobs` and `--schema-jobs` (the run's pools, not one per database).
+    pub databases_at_once: Option<std::num::NonZeroUsize>,
     /// The data stage: `--jobs`, `--copy-format`, `--split-tables-larger-than`, `--no-analyze`,
     /// `--no-replicate-extension-tables`, progress and cancellation.
     pub copy: crate::copy::CopyOptions,
@@ -217,6 +221,7 @@ impl Default for MigrateOptions {
             schema_only: false,
             schema: crate::schema::SchemaOptions::default(),
             schema_jobs: None,
+            databases_at_once: None,
             copy: crate::copy::CopyOptions::default(),
             force_method: None,
             replication: crate::replication::ReplicationOptions::default(),

@@ -40,19 +40,26 @@ pub async fn mark_done(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning
 /// database holding objects and no ledger is refused, since anything may have put them
 /// there). Called only for a run that succeeded as a whole; a failure is a warning.
 pub async fn finish_ledgers(target: &ConnInfo, names: &[&str], warnings: &mut Vec<Warning>) {
-    for name in names {
-        let r = async {
-            let s = connect(target, Some(name)).await?;
-            match ledger::read(&s).await? {
-                Some(run) if run.stage == ledger::Stage::Done => ledger::remove(&s).await,
-                _ => Ok(()),
+    use futures::StreamExt;
+    // A session per database: several at once (an installation of many databases would
+    // otherwise spend a connection's round trips on each in turn).
+    let failed: Vec<Option<Warning>> = futures::stream::iter(names)
+        .map(|name| async move {
+            let r = async {
+                let s = connect(target, Some(name)).await?;
+                match ledger::read(&s).await? {
+                    Some(run) if run.stage == ledger::Stage::Done => ledger::remove(&s).await,
+                    _ => Ok(()),
+                }
             }
-        }
+            .await;
+            r.err()
+                .map(|e| ledger_warning(format!("could not be removed: {e}")).in_database(name))
+        })
+        .buffered(crate::preflight::DB_CONCURRENCY)
+        .collect()
         .await;
-        if let Err(e) = r {
-            warnings.push(ledger_warning(format!("could not be removed: {e}")).in_database(name));
-        }
-    }
+    warnings.extend(failed.into_iter().flatten());
 }
 
 /// The run's last step: when every database is done (and verified equal where asked),

@@ -142,6 +142,15 @@ impl ValidationReport {
         self.ok = !self.has_errors();
     }
 
+    /// Adds `other`'s findings after this report's (a check run on its own, e.g. one per
+    /// database at once).
+    pub fn absorb(&mut self, other: ValidationReport) {
+        for f in other.findings {
+            self.ok &= f.severity != Severity::Error;
+            self.findings.push(f);
+        }
+    }
+
     pub fn error(
         &mut self,
         check: &'static str,

@@ -386,7 +386,7 @@ pub async fn apply<'a>(
 /// once, level by level. Everything an object depends on has a lower level, so it exists before
 /// the object is created; within a level, [`split_by_relation`] decides which session runs what.
 pub async fn apply_parallel(
-    sessions: &[Session],
+    sessions: &[&Session],
     objects: &[(&SchemaObject, u32)],
     opts: SchemaOptions,
     state: &ExecState,

@@ -160,6 +160,10 @@ pub struct CopyOptions {
     /// Replication carries the changes made since an earlier run's snapshot (`--resume` of a
     /// run of the replication method): tables copied earlier get no warning about them.
     pub earlier_changes_replicated: bool,
+    /// The run's pool of copy workers when several databases copy at once (the
+    /// orchestrator's budget: `--jobs` for the whole run): each worker holds one permit for
+    /// its life. `None`: this copy's `jobs` workers start at once.
+    pub sessions: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// The default worker count: CPU cores, at least 2.
@@ -184,6 +188,7 @@ impl Default for CopyOptions {
             stall_timeout: Some(crate::stall::DEFAULT_STALL_TIMEOUT),
             selection: None,
             earlier_changes_replicated: false,
+            sessions: None,
         }
     }
 }
@@ -545,10 +550,12 @@ async fn run(
     // connections: the COPY bytes of a worker never cross threads, which avoids the cross-thread
     // wake-ups that otherwise dominate the engine's own CPU time (see benches/copy.rs).
     let mut workers = tokio::task::JoinSet::new();
-    for i in 0..opts.jobs.get() {
+    let spawn = |workers: &mut tokio::task::JoinSet<()>, i: usize, permit| {
         let sh = shared.clone();
         let span = tracing::Span::current();
         workers.spawn_blocking(move || {
+            // Back to the run's pool when the worker ends.
+            let _permit: Option<tokio::sync::OwnedSemaphorePermit> = permit;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .thread_name(format!("db-migrate-copy-{i}"))
@@ -567,13 +574,36 @@ async fn run(
                 }
             }
         });
-    }
-    while let Some(r) = workers.join_next().await {
-        if let Err(e) = r {
-            shared.errors.lock().unwrap().push(Error::protocol(format!(
-                "a copy worker ended abnormally: {e}"
-            )));
-            stop.cancel();
+    };
+    // Workers start as the run's pool gives permits (all at once without one). Once one has
+    // ended, the queue holds nothing a new worker could take: no more start.
+    let mut workers_started = 0;
+    let mut ended = false;
+    loop {
+        let more = workers_started < opts.jobs.get() && !ended && !stop.is_cancelled();
+        tokio::select! {
+            biased;
+            r = workers.join_next(), if !workers.is_empty() => {
+                ended = true;
+                if let Some(Err(e)) = r {
+                    shared.errors.lock().unwrap().push(Error::protocol(format!(
+                        "a copy worker ended abnormally: {e}"
+                    )));
+                    stop.cancel();
+                }
+            }
+            permit = async {
+                match &opts.sessions {
+                    Some(pool) => Some(pool.clone().acquire_owned().await.expect("never closed")),
+                    None => None,
+                }
+            }, if more => {
+                spawn(&mut workers, workers_started, permit);
+                workers_started += 1;
+            }
+            // Stopped while waiting for the pool: start nothing more.
+            _ = stop.cancelled(), if more => {}
+            else => break,
         }
     }
     reporter_done.cancel();

@@ -4,6 +4,12 @@
 
 use super::*;
 
+/// What a database's contents share with the run's other databases.
+pub(super) struct Shared<'a> {
+    pub memberships: &'a tokio::sync::Mutex<Memberships>,
+    pub budget: &'a super::budget::Budget,
+}
+
 impl PgMigrate {
     /// `planned_dump`: preflight sent this database to the dump method, and why (see
     /// [`crate::preflight::method`]); the run follows that decision.
@@ -13,9 +19,13 @@ impl PgMigrate {
         run: &crate::ledger::RunRecord,
         entry: &mut DatabaseResult,
         warnings: &mut Vec<Warning>,
-        mut memberships: Option<&mut Memberships>,
+        shared: Shared<'_>,
         plan: DbPlan<'_>,
     ) -> Result<String> {
+        let Shared {
+            memberships,
+            budget,
+        } = shared;
         let DbPlan {
             selection,
             planned_dump,
@@ -33,6 +43,7 @@ impl PgMigrate {
             && run.method.as_deref() == Some("replication");
         let mut copy_opts = opts.copy.clone();
         copy_opts.ledger = true;
+        copy_opts.sessions = Some(budget.copy.clone());
         // What the selection flags leave in: the copy and the publication see only that.
         if !selection.everything {
             copy_opts.selection = Some(std::sync::Arc::new(selection.clone()));
@@ -98,13 +109,14 @@ impl PgMigrate {
         let target = pair.open(Side::Target, Phase::PreData).await?;
         exec::prepare_session(&target).await?;
         // Before the facts are read: they list the roles the migration user may act as.
-        if let Some(m) = memberships.as_deref_mut() {
-            m.take(
+        memberships
+            .lock()
+            .await
+            .take(
                 &target,
                 schema.objects.iter().flat_map(|o| o.acting_roles()),
             )
             .await;
-        }
         let mut facts = ExecState::read(&target).await?;
         facts.keep_going = opts.keep_going;
         if !resuming {
@@ -114,19 +126,28 @@ impl PgMigrate {
         // Extra sessions let independent objects be created concurrently. The target may have
         // fewer free connection slots than asked for (small managed plans, a role's CONNECTION
         // LIMIT): the schema is then created on the sessions it did accept, with a warning.
-        let wanted = opts.ddl_sessions();
-        let mut sessions = Vec::new();
-        while sessions.len() < wanted {
+        // Drawn from the run's pool: databases in flight together share --schema-jobs.
+        // A small schema is created on fewer sessions than asked for: each costs a connection
+        // (a server process and its authentication), more than its share of the work saves.
+        let useful = schema
+            .objects
+            .len()
+            .div_ceil(OBJECTS_PER_SCHEMA_SESSION)
+            .max(1);
+        let schema_permits = budget
+            .schema_sessions(opts.ddl_sessions().min(useful))
+            .await;
+        // The database's own target session is the first: one more connection saved.
+        let wanted = schema_permits.count().saturating_sub(1);
+        let mut extra = Vec::new();
+        while extra.len() < wanted {
             let s = match pair.open(Side::Target, Phase::PreData).await {
                 Ok(s) => s,
-                Err(e)
-                    if !sessions.is_empty()
-                        && e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) =>
-                {
+                Err(e) if e.sqlstate() == Some(&crate::error::SqlState::TOO_MANY_CONNECTIONS) => {
                     warnings.push(Warning::capacity(format!(
-                        "schema objects are created on {} target sessions instead of {wanted}: \
-                         {}",
-                        sessions.len(),
+                        "schema objects are created on {} target sessions instead of {}: {}",
+                        extra.len() + 1,
+                        wanted + 1,
                         e.message()
                     )));
                     break;
@@ -134,8 +155,10 @@ impl PgMigrate {
                 Err(e) => return Err(e),
             };
             exec::prepare_session(&s).await?;
-            sessions.push(s);
+            extra.push(s);
         }
+        let sessions: Vec<&crate::conn::Session> =
+            std::iter::once(&target).chain(extra.iter()).collect();
         let started = std::time::Instant::now();
         let mut report = if resuming {
             info!(database = %name, "resuming: the pre-data schema was created by the earlier run");
@@ -246,6 +269,8 @@ impl PgMigrate {
             summary.push_str("; data not copied (--schema-only)");
         } else {
             drop(sessions);
+            drop(extra);
+            drop(schema_permits);
             let plan = post_data_plan(&schema, opts.schema, &facts, &mut report);
             let mut fallback = None;
             // A selection whose tables all keep their rows out leaves nothing to publish.
@@ -281,6 +306,12 @@ impl PgMigrate {
                 fallback = Some(reason.to_owned());
             } else if opts.force_method != Some(Method::Dump) {
                 entry.method = Some(Method::Replication);
+                // Waits for a wave with room (see migrate::budget): the replication ends with
+                // the cut-over in this run, and gives the room back then.
+                let _room = match &budget.replication {
+                    Some(pool) => Some(pool.clone().acquire_owned().await.expect("never closed")),
+                    None => None,
+                };
                 crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))
                     .await?;
                 crate::interrupt::replication_started(
@@ -383,9 +414,8 @@ impl PgMigrate {
                                 o.path.subscription,
                                 Some(replication::Via::AivenExtras | replication::Via::Superuser)
                             )
-                            && let Some(m) = memberships.as_deref_mut()
                         {
-                            m.keep("the subscription is owned by the migration user and applies changes as the table owners");
+                            memberships.lock().await.keep("the subscription is owned by the migration user and applies changes as the table owners");
                         }
                         entry.status = o.status;
                         entry.cutover = o.cutover;
@@ -490,7 +520,7 @@ impl PgMigrate {
             ));
             warnings.extend(crate::owners::lost_owner_warnings(
                 &report.owners_lost,
-                memberships.as_deref(),
+                Some(&*memberships.lock().await),
                 opts.schema.no_owner,
             ));
         }
@@ -555,6 +585,11 @@ impl PgMigrate {
         .await
     }
 }
+
+/// Schema objects worth one more schema session (see `schema_and_data`): below this, the
+/// connection costs more than the parallel creation saves (measured on a tenant database of
+/// 77 objects with `scripts/bench-databases`).
+const OBJECTS_PER_SCHEMA_SESSION: usize = 200;
 
 /// Splits the post-data objects into what the data engine runs right after a table is loaded
 /// (indexes, constraints, triggers... of that table) and what waits for all tables (foreign

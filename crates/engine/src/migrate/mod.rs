@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
+mod budget;
 mod cleanup;
 mod database;
+mod one;
 mod print_ddl;
 
 use crate::catalog::databases::{DatabaseInfo, list_databases};
@@ -153,7 +155,7 @@ impl PgMigrate {
         }
         let Preflight {
             source: Some(source),
-            target: Some(mut target),
+            target: Some(target),
             source_databases,
             target_databases,
             selected,
@@ -240,201 +242,56 @@ impl PgMigrate {
         let mut memberships = Memberships::new(&servers.target);
         memberships.note_roles(&result.roles, &opts.excluded_roles);
         crate::board::start(&selected);
-        for name in &selected {
-            let Some(src) = source_databases.iter().find(|d| &d.name == name) else {
-                continue;
-            };
-            if opts.cancel.is_cancelled() {
-                result.databases.push(DatabaseResult::new(
-                    name,
-                    None,
-                    DbStatus::Failed,
-                    "interrupted before it started".into(),
-                ));
-                continue;
-            }
-            if report.database_errors(name).next().is_some() {
-                result.databases.push(refused_by_preflight(name, &report));
-                continue;
-            }
-            // A target restart closes this session (the copy heals its own by retrying): the
-            // databases after it get a new one.
-            if target.is_closed() {
-                match connect(&opts.target, None).await {
-                    Ok(s) => target = s,
-                    Err(e) => {
-                        result.databases.push(DatabaseResult::new(
-                            name,
-                            None,
-                            DbStatus::Failed,
-                            format!("the target's session was lost and cannot be reopened: {e}"),
-                        ));
-                        continue;
-                    }
-                }
-            }
-            let state = target_states.get(name);
-            // A database this migration finished in an earlier run (its ledger says so, for
-            // this source and these options: preflight checked) is left alone by --resume and
-            // by the cut-over run; anything else non-empty was refused by preflight.
-            if let Some(crate::preflight::target_state::TargetState::Ledger(run)) = state
-                && run.stage == crate::ledger::Stage::Done
-                && (opts.resume || opts.replication.is_cut_over())
-                && !opts.clean
-            {
-                let how = if opts.resume {
-                    "skipped (--resume)"
-                } else {
-                    "nothing to cut over"
-                };
-                let mut entry = DatabaseResult::new(
-                    name,
-                    run.method.as_deref().and_then(Method::parse),
-                    DbStatus::Done,
-                    format!(
-                        "{how}: {} (its ledger in the target database says so); left unchanged",
-                        run.summary()
-                    ),
-                );
-                // `--resume --verify` is asked to prove the result, also of a database the
-                // earlier run had already finished (it may have ended just before a signal).
-                if opts.verify.after_copy {
-                    match self.verify_after_copy(&pair_for(name), None).await {
-                        Ok(v) => {
-                            entry.message.push_str("; ");
-                            entry.message.push_str(&v.summary());
-                            entry.verify = Some(v);
-                        }
-                        Err(e) => {
-                            entry.status = DbStatus::Failed;
-                            entry.phase = e.phase();
-                            entry.message.push_str(&format!("; --verify failed: {e}"));
-                        }
-                    }
-                }
-                result.databases.push(entry);
-                continue;
-            }
-            let mut existing = targets.get(name.as_str()).copied();
-            let mut ledger_run = match state {
-                Some(crate::preflight::target_state::TargetState::Ledger(run)) => {
-                    Some((**run).clone())
-                }
-                _ => None,
-            };
-            // An earlier run's backends may still be finishing what it had sent them.
-            if ledger_run.is_some() && (opts.resume || opts.clean) {
-                match crate::recovery::wait_for_earlier_statements(
-                    &opts.target,
-                    name,
-                    crate::recovery::EARLIER_STATEMENTS_WAIT,
-                )
-                .await
-                {
-                    Ok(Some(w)) => result.warnings.push(w),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::debug!(database = %name, "could not look for an earlier run's statements: {e}")
-                    }
-                }
-            }
-            // --clean, or a resume of a run that stopped in the middle of the schema (which
-            // cannot be continued object by object): remove what the earlier run wrote.
-            if let Some(run) = &ledger_run
-                && (opts.clean || (opts.resume && run.stage == crate::ledger::Stage::PreData))
-            {
-                match crate::recovery::clean(&target, &opts.target, name, run).await {
-                    Ok((dropped_db, removed)) => {
-                        result
-                            .warnings
-                            .push(Warning::recovery(removed).in_database(name));
-                        if dropped_db {
-                            existing = None;
-                        }
-                        ledger_run = None;
-                    }
-                    Err(e) => {
-                        result.databases.push(DatabaseResult::new(
-                            name,
-                            None,
-                            DbStatus::Failed,
-                            format!("--clean failed: {e}"),
-                        ));
-                        continue;
-                    }
-                }
-            }
-            info!(database = %name, "migrating database");
-            crate::board::phase(name, "schema");
-            // The database's owner, like its objects' owners, needs the migration user's
-            // membership when it is not a superuser (see crate::owners).
-            if existing.is_none() {
-                memberships.take(&target, [src.owner.as_str()]).await;
-            }
-            let entry =
-                match ensure_database(&target, src, existing, opts.createdb, opts.schema.no_acl)
-                    .await
-                {
-                    Ok(outcome) => {
-                        result.warnings.extend(outcome.warnings);
-                        if role_db_settings.iter().any(|s| &s.database == name) {
-                            let w = apply_role_db_settings(
-                                &target,
-                                &role_db_settings,
-                                name,
-                                &result.roles,
-                            )
-                            .await;
-                            result.warnings.extend(w);
-                        }
-                        let created = if ledger_run.is_some() {
-                            "resumed"
-                        } else if outcome.created {
-                            "created database"
-                        } else {
-                            "existing database"
-                        };
-                        let run = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
-                            run_id: opts.migration_id.clone(),
-                            source_system_identifier: servers.source.system_identifier,
-                            source_database_oid: src.oid,
-                            source_database: name.clone(),
-                            method: None,
-                            options: crate::options::shaping_options(opts),
-                            stage: crate::ledger::Stage::PreData,
-                            created_database: outcome.created,
-                            existing_schemas: Vec::new(),
-                            existing_extensions: Vec::new(),
-                            started_at: String::new(),
-                            parts_copied: 0,
-                            parts_total: 0,
-                        });
-                        let selection = selections
-                            .get(name)
-                            .map(|r| r.selection.clone())
-                            .unwrap_or_else(|| DbSelection::everything(name));
-                        let (entry, warnings) = self
-                            .migrate_contents(
-                                &pair_for(name),
-                                created,
-                                &run,
-                                Some(&mut memberships),
-                                DbPlan {
-                                    selection: &selection,
-                                    planned_dump: methods.dump_reason(name),
-                                    schema: schemas.get(name),
-                                },
-                            )
-                            .await;
-                        result.warnings.extend(warnings);
-                        entry
-                    }
-                    Err(e) => DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
-                };
-            let w = memberships.release(&target).await;
-            result.warnings.extend(warning::in_database(w, name));
+        let budget = budget::Budget::of(opts, &servers, selected.len());
+        if budget.databases > 1 {
+            // Shown by default (a progress line): what the operator sees move at once.
+            info!(
+                target: "db_migrate::progress",
+                databases = selected.len(),
+                at_once = budget.databases,
+                copy_sessions = opts.copy.jobs.get(),
+                schema_sessions = opts.ddl_sessions(),
+                "migrating databases concurrently"
+            );
+        }
+        let run = one::RunContext {
+            servers: servers.clone(),
+            source_databases: &source_databases,
+            targets,
+            report: &report,
+            target_states: &target_states,
+            selections: &selections,
+            methods: &methods,
+            schemas: &schemas,
+            role_db_settings: &role_db_settings,
+            roles: &result.roles,
+            memberships: tokio::sync::Mutex::new(memberships),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            admin: tokio::sync::Mutex::new(target),
+            budget,
+        };
+        // Databases in flight at once, their results in the source's order.
+        use futures::StreamExt;
+        let outcomes: Vec<(DatabaseResult, Vec<Warning>)> = futures::stream::iter(&selected)
+            .filter(|name| {
+                let known = source_databases.iter().any(|d| &d.name == *name);
+                async move { known }
+            })
+            .map(|name| self.migrate_one(&run, name))
+            .buffered(run.budget.databases)
+            .collect()
+            .await;
+        let mut memberships = run.memberships.into_inner();
+        let mut target = run.admin.into_inner();
+        for (entry, warnings) in outcomes {
+            result.warnings.extend(warnings);
             result.databases.push(entry);
-            crate::board::sync(&result);
+        }
+        // A target restart closes this session (the copy heals its own by retrying).
+        if target.is_closed()
+            && let Ok(s) = connect(&opts.target, None).await
+        {
+            target = s;
         }
         crate::recovery::finish_run(
             &opts.target,
@@ -455,14 +312,25 @@ impl PgMigrate {
         pair: &DbPair,
         created: &str,
         run: &crate::ledger::RunRecord,
-        memberships: Option<&mut Memberships>,
+        memberships: &tokio::sync::Mutex<Memberships>,
+        budget: &budget::Budget,
         plan: DbPlan<'_>,
     ) -> (DatabaseResult, Vec<Warning>) {
         let name = pair.source_db();
         let mut warnings = Vec::new();
         let mut entry = DatabaseResult::new(name, None, DbStatus::Failed, String::new());
         let cancel = self.opts.cancel.clone();
-        let work = self.schema_and_data(pair, run, &mut entry, &mut warnings, memberships, plan);
+        let work = self.schema_and_data(
+            pair,
+            run,
+            &mut entry,
+            &mut warnings,
+            database::Shared {
+                memberships,
+                budget,
+            },
+            plan,
+        );
         let outcome = tokio::select! {
             r = work => r,
             // The copy stops by itself (and reports its tables); stages that do not watch the

@@ -28,6 +28,8 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
+
 use crate::catalog::server::Servers;
 use crate::conn::connect;
 use crate::options::{MigrateOptions, RunMode};
@@ -153,8 +155,14 @@ pub async fn replication_preflight(opts: &MigrateOptions, pf: &mut Preflight) {
         return;
     };
     let forced = opts.force_method == Some(Method::Replication);
+    // With the cut-over in the run, each database's replication ends before its room is
+    // needed again: the run goes in waves of what fits (see migrate::budget), one database's
+    // worth is enough to start.
+    let all_at_once =
+        !(opts.replication.max_replication_lag.is_some() && opts.replication.stop_replication);
     if forced {
-        preflight_servers(&servers, pf.selected.len(), true, &mut pf.report);
+        let needed = if all_at_once { pf.selected.len() } else { 1 };
+        preflight_servers(&servers, needed, true, &mut pf.report);
     } else {
         for b in fixed_blockers(&servers) {
             pf.report.warning(
@@ -173,52 +181,71 @@ pub async fn replication_preflight(opts: &MigrateOptions, pf: &mut Preflight) {
         servers: &servers,
         extension_tables: opts.copy.extension_tables,
     };
-    let mut candidates = Vec::new();
-    for name in &pf.selected {
-        if pf.report.database_errors(name).next().is_some() {
-            continue;
-        }
-        // Only the selected tables are published, so only they are checked.
-        let only: Option<Vec<(String, String)>> = pf
-            .selections
-            .get(name)
-            .and_then(|r| r.selection.data_tables().map(<[_]>::to_vec));
-        let mut own_reason = None;
-        if let Ok(s) = connect(&opts.source, Some(name)).await {
-            own_reason = preflight_selected(
-                &s,
-                name,
-                forced,
-                opts.replication.replica_identity_full,
-                only.as_deref(),
-                &mut pf.report,
-            )
-            .await;
-            // The path it will take (publication form, slot, subscription), or why not, for
-            // this database's selected tables.
-            let check = crate::replication::plan::PathCheck {
-                selected: only.as_deref().or(path_check.selected),
-                ..path_check
-            };
-            let path =
-                crate::replication::plan::preflight_path(&check, &s, name, &mut pf.report).await;
-            match path {
-                PathVerdict::Blocked(reason) if !forced => own_reason = own_reason.or(Some(reason)),
-                // Not planned: the run goes on with that replication as before.
-                PathVerdict::EarlierRun => continue,
-                _ => {}
+    // Each database's checks on a session of its own, several at once; their findings in the
+    // selection's order. (Futures built first: a closure inside the stream would make the
+    // preflight future fail to be `Send`.)
+    let path_check = &path_check;
+    let pending: Vec<_> = pf
+        .selected
+        .iter()
+        .filter(|name| pf.report.database_errors(name).next().is_none())
+        .map(|name| {
+            // Only the selected tables are published, so only they are checked.
+            let only: Option<Vec<(String, String)>> = pf
+                .selections
+                .get(name)
+                .and_then(|r| r.selection.data_tables().map(<[_]>::to_vec));
+            async move {
+                let mut report = ValidationReport::default();
+                let mut own_reason = None;
+                if let Ok(s) = connect(&opts.source, Some(name)).await {
+                    own_reason = preflight_selected(
+                        &s,
+                        name,
+                        forced,
+                        opts.replication.replica_identity_full,
+                        only.as_deref(),
+                        &mut report,
+                    )
+                    .await;
+                    // The path it will take (publication form, slot, subscription), or why
+                    // not, for this database's selected tables.
+                    let check = crate::replication::plan::PathCheck {
+                        selected: only.as_deref().or(path_check.selected),
+                        ..*path_check
+                    };
+                    let path =
+                        crate::replication::plan::preflight_path(&check, &s, name, &mut report)
+                            .await;
+                    match path {
+                        PathVerdict::Blocked(reason) if !forced => {
+                            own_reason = own_reason.or(Some(reason))
+                        }
+                        // Not planned: the run goes on with that replication as before.
+                        PathVerdict::EarlierRun => return (report, None),
+                        _ => {}
+                    }
+                }
+                if only.as_ref().is_some_and(|t| t.is_empty()) && !forced {
+                    own_reason = Some("no selected table has rows to replicate".into());
+                }
+                let candidate = Candidate {
+                    name: name.clone(),
+                    own_reason,
+                };
+                (report, Some(candidate))
             }
-        }
-        if only.as_ref().is_some_and(|t| t.is_empty()) && !forced {
-            own_reason = Some("no selected table has rows to replicate".into());
-        }
-        candidates.push(Candidate {
-            name: name.clone(),
-            own_reason,
-        });
+        })
+        .collect();
+    let checked: Vec<_> = futures::stream::iter(pending)
+        .buffered(super::DB_CONCURRENCY)
+        .collect()
+        .await;
+    let mut candidates = Vec::new();
+    for (report, candidate) in checked {
+        pf.report.absorb(report);
+        candidates.extend(candidate);
     }
-    let all_at_once =
-        !(opts.replication.max_replication_lag.is_some() && opts.replication.stop_replication);
     let plan = decide(&servers, &candidates, forced, all_at_once);
     report_plan(&plan, &candidates, &mut pf.report);
     pf.methods = plan;

@@ -350,10 +350,26 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             check_large_objects(&mut report, p);
         }
         // Every gap in the source user's read access, with its GRANT (see crate::read_access).
-        for name in &selected {
-            if report.database_errors(name).next().is_none() {
-                crate::read_access::check_database(&opts.source, name, &mut report).await;
-            }
+        let readable: Vec<&String> = selected
+            .iter()
+            .filter(|name| report.database_errors(name).next().is_none())
+            .collect();
+        // Futures built first, as for the probes: a closure inside the stream would make the
+        // preflight future fail to be `Send`.
+        let pending: Vec<_> = readable
+            .into_iter()
+            .map(|name| async move {
+                let mut found = ValidationReport::default();
+                crate::read_access::check_database(&opts.source, name, &mut found).await;
+                found
+            })
+            .collect();
+        let gaps: Vec<ValidationReport> = stream::iter(pending)
+            .buffered(DB_CONCURRENCY)
+            .collect()
+            .await;
+        for found in gaps {
+            report.absorb(found);
         }
         if let (Some(target), Some(tf), true) = (&tgt.session, &tgt.facts, tgt_ok) {
             let user = tf.user();

@@ -9,9 +9,12 @@
 //! database (encoding, locale, database-level settings) and dropped afterwards, also when the
 //! rehearsal fails or the run is interrupted.
 //!
-//! Databases are rehearsed one after the other: the roles each rehearsal creates (and rolls
-//! back) are shared by the whole server, and a second transaction creating the same role would
-//! wait for the first. Not rehearsed: a database preflight refused already, and one whose
+//! Databases are rehearsed [`AT_ONCE`] at a time, in lanes that each reuse one scratch database
+//! for every database created alike (encoding and locale; the settings are set again for
+//! each), which saves a `CREATE DATABASE` and a `DROP DATABASE` per database of an
+//! installation of many. When the rehearsal creates roles the target lacks, one lane: the
+//! roles are shared by the whole server, and a second transaction creating the same role
+//! would wait for the first. Not rehearsed: a database preflight refused already, and one whose
 //! target holds a ledger (`--resume`, `--clean`, a finished database: its objects exist).
 //!
 //! The schema a rehearsal read is handed to the run ([`Rehearsed::schema`], through
@@ -89,10 +92,10 @@ pub async fn check_rehearsal(
         })
         .cloned()
         .collect();
+    // Each database is rehearsed in its own place (its empty target database or a scratch
+    // one), so several run at once; their findings are reported in the selection's order.
+    let mut jobs = Vec::new();
     for name in i.selected {
-        if opts.cancel.is_cancelled() {
-            return schemas;
-        }
         if report.database_errors(name).next().is_some() {
             continue;
         }
@@ -108,19 +111,65 @@ pub async fn check_rehearsal(
             .get(name)
             .map(|r| r.selection.clone())
             .unwrap_or_else(|| DbSelection::everything(name));
-        let job = Job {
-            source: &opts.source,
-            target: &opts.target,
-            target_main: i.target,
-            database,
-            target_exists: exists,
-            selection: &selection,
-            excluded_extensions: &opts.excluded_extensions,
-            schema: opts.schema,
-            missing_roles: &missing_roles,
-            cancel: &opts.cancel,
+        jobs.push((name, database, exists, selection));
+    }
+    // Lanes of rehearsals, each reusing one scratch database; one lane when roles are created
+    // (a second transaction creating the same role would wait for the first).
+    let lanes = if missing_roles.is_empty() { AT_ONCE } else { 1 };
+    let missing_roles = &missing_roles;
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().rev().collect::<Vec<_>>());
+    let lane = || async {
+        // Its own session for the scratch database: a DROP DATABASE waiting for a closing
+        // session does not hold up the other lanes' statements.
+        let own = match lanes {
+            1 => None,
+            _ => connect(&opts.target, None).await.ok(),
         };
-        match rehearse(&job).await {
+        let admin = own.as_ref().unwrap_or(i.target);
+        let mut scratch: Option<Scratch> = None;
+        let mut done = Vec::new();
+        loop {
+            let next = queue.lock().expect("not poisoned").pop();
+            let Some((k, (name, database, exists, selection))) = next else {
+                break;
+            };
+            if opts.cancel.is_cancelled() {
+                done.push((k, name, None));
+                continue;
+            }
+            let job = Job {
+                source: &opts.source,
+                target: &opts.target,
+                target_main: admin,
+                database,
+                target_exists: exists,
+                selection: &selection,
+                excluded_extensions: &opts.excluded_extensions,
+                schema: opts.schema,
+                missing_roles,
+                cancel: &opts.cancel,
+            };
+            done.push((k, name, Some(rehearse(&job, &mut scratch).await)));
+        }
+        if let Some(s) = scratch {
+            drop_scratch(admin, &s.name).await;
+        }
+        done
+    };
+    let mut outcomes: Vec<_> = futures::future::join_all((0..lanes).map(|_| lane()))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    outcomes.sort_by_key(|(k, _, _)| *k);
+    let outcomes = outcomes
+        .into_iter()
+        .map(|(_, name, outcome)| (name, outcome));
+    for (name, outcome) in outcomes {
+        let Some(outcome) = outcome else {
+            return schemas;
+        };
+        match outcome {
             Ok(r) => {
                 let Rehearsed {
                     found: r,
@@ -177,6 +226,10 @@ pub async fn check_rehearsal(
     schemas
 }
 
+/// Databases rehearsed at once: each holds a source and a target session and, for a database
+/// the target lacks, a scratch database of its own.
+const AT_ONCE: usize = 4;
+
 /// One database to rehearse.
 pub struct Job<'a> {
     pub source: &'a ConnInfo,
@@ -205,9 +258,11 @@ fn scratch_name() -> String {
     format!("{SCRATCH_PREFIX}{tail}")
 }
 
-/// Rehearses one database (see the module documentation). An `Err` means the rehearsal itself
-/// could not run (a session, the scratch database); what the target refuses is in the result.
-pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsed> {
+/// Rehearses one database (see the module documentation), in its empty target database or in
+/// the lane's scratch database `scratch` (created, or made ready, here; the lane drops it
+/// once its databases are rehearsed). An `Err` means the rehearsal itself could not run (a
+/// session, the scratch database); what the target refuses is in the result.
+pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Rehearsed> {
     let started = Instant::now();
     let name = &job.database.name;
     let source = connect(job.source, Some(name))
@@ -220,17 +275,15 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsed> {
     let mut schema = read.clone();
     let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
     tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
-    let scratch = (!job.target_exists).then(scratch_name);
-    if let Some(s) = &scratch {
-        crate::databases::create_scratch(job.target_main, job.database, s)
-            .await
-            .map_err(|e| {
-                e.with_side(Side::Target)
-                    .with_step("creating the rehearsal's scratch database")
-            })?;
-    }
-    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: scratch database ready");
-    let place = scratch.clone().unwrap_or_else(|| name.clone());
+    let place = if job.target_exists {
+        name.clone()
+    } else {
+        prepare_scratch(job, scratch).await.map_err(|e| {
+            e.with_side(Side::Target)
+                .with_step("creating the rehearsal's scratch database")
+        })?
+    };
+    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: place ready");
     let run = async {
         let target = connect(job.target, Some(&place))
             .await
@@ -247,15 +300,41 @@ pub async fn rehearse(job: &Job<'_>) -> Result<Rehearsed> {
     };
     let result = run.await;
     tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: rolled back");
-    if let Some(s) = &scratch {
-        drop_scratch(job.target_main, s).await;
-    }
     Ok(Rehearsed {
         found: result?,
         place,
         seconds: started.elapsed().as_secs_f64(),
         schema: read,
     })
+}
+
+/// A lane's scratch database, and the encoding and locale it was created with.
+pub struct Scratch {
+    name: String,
+    key: String,
+}
+
+/// The lane's scratch database made ready for `job`'s database: the one it has when created
+/// alike (its settings set again), else a new one (the old dropped). Returns its name.
+async fn prepare_scratch(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<String> {
+    let key = crate::databases::scratch_key(job.target_main, job.database);
+    if let Some(s) = scratch.as_ref()
+        && s.key == key
+    {
+        crate::databases::reuse_scratch(job.target_main, job.database, &s.name).await?;
+        return Ok(s.name.clone());
+    }
+    if let Some(old) = scratch.take() {
+        drop_scratch(job.target_main, &old.name).await;
+    }
+    let name = scratch_name();
+    // Recorded before it exists: a creation that fails half-way is still dropped.
+    *scratch = Some(Scratch {
+        name: name.clone(),
+        key,
+    });
+    crate::databases::create_scratch(job.target_main, job.database, &name).await?;
+    Ok(name)
 }
 
 /// Drops a scratch database, waiting for its sessions to be gone (the server may still be

@@ -121,7 +121,14 @@ pub fn preflight_servers(
         Severity::Warning
     };
     for b in replication_blockers(servers, databases) {
-        let msg = if forced {
+        let msg = if forced && databases > 1 && fixed_blockers(servers).is_empty() {
+            // Only the number at once is short: waves would fit.
+            format!(
+                "logical replication of {databases} databases at once is not possible: {b}; \
+                 raise the setting, or cut over in the same run (--max-replication-lag 0 \
+                 --stop-replication), which replicates the databases in waves that fit"
+            )
+        } else if forced {
             format!("logical replication is not possible: {b}")
         } else {
             format!("logical replication is not possible ({b}); the dump method will be used")

@@ -31,36 +31,48 @@ pub async fn preflight_targets(
     existing: &[String],
     report: &mut crate::report::ValidationReport,
 ) -> std::collections::HashMap<String, TargetState> {
-    let mut out = std::collections::HashMap::new();
-    for name in existing {
-        let s = match crate::conn::connect(&opts.target, Some(name)).await {
-            Ok(s) => s,
-            // The databases check reports unreachable target databases.
-            Err(e) => {
-                tracing::debug!("target database {name}: {e}");
-                continue;
-            }
-        };
-        let state = match read(&s).await {
-            Ok(Some(run)) => TargetState::Ledger(Box::new(run)),
-            Ok(None) => match user_objects(&s).await {
-                Ok(o) if o.is_empty() => TargetState::Empty,
-                Ok(o) => TargetState::NotEmpty(o),
+    use futures::StreamExt;
+    // What each database holds is read on its own session, several at once; the checks
+    // follow in the selection's order.
+    // Futures built first: a closure inside the stream would make preflight's future fail to
+    // be `Send`.
+    let pending: Vec<_> = existing
+        .iter()
+        .map(|name| async move {
+            let s = match crate::conn::connect(&opts.target, Some(name)).await {
+                Ok(s) => s,
+                // The databases check reports unreachable target databases.
                 Err(e) => {
-                    report.error(
-                        "target-state",
-                        Some(name),
-                        format!("could not read what target database \"{name}\" holds: {e}"),
-                    );
-                    continue;
+                    tracing::debug!("target database {name}: {e}");
+                    return None;
                 }
-            },
-            Err(e) => {
-                report.error(
-                    "target-state",
-                    Some(name),
-                    format!("could not read the ledger of target database \"{name}\": {e}"),
-                );
+            };
+            let state = match read(&s).await {
+                Ok(Some(run)) => Ok(TargetState::Ledger(Box::new(run))),
+                Ok(None) => match user_objects(&s).await {
+                    Ok(o) if o.is_empty() => Ok(TargetState::Empty),
+                    Ok(o) => Ok(TargetState::NotEmpty(o)),
+                    Err(e) => Err(format!(
+                        "could not read what target database \"{name}\" holds: {e}"
+                    )),
+                },
+                Err(e) => Err(format!(
+                    "could not read the ledger of target database \"{name}\": {e}"
+                )),
+            };
+            Some((name, state))
+        })
+        .collect();
+    let read_all: Vec<_> = futures::stream::iter(pending)
+        .buffered(super::DB_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = std::collections::HashMap::new();
+    for (name, state) in read_all.into_iter().flatten() {
+        let state = match state {
+            Ok(state) => state,
+            Err(message) => {
+                report.error("target-state", Some(name), message);
                 continue;
             }
         };
@@ -78,6 +90,7 @@ pub async fn preflight_targets(
                 let src = crate::conn::connect(&opts.source, Some(name))
                     .await
                     .map_err(|e| e.with_side(Side::Source))?;
+                let s = crate::conn::connect(&opts.target, Some(name)).await?;
                 crate::replication::resume::check(&src, &s, name, opts.replication.mangle).await
             }
             .await;
