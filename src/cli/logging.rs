@@ -30,8 +30,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// The filter for a verbosity: `-d` debug, `-v` our debug, `-vv` everything at debug; never
-/// tokio-postgres' statement log.
+/// The filter for a verbosity: by default warnings (those the report lists are logged at info,
+/// not to be printed twice: retries, stalls, a replication's schema changes are not) and the
+/// progress lines (object by object it would be a log nobody reads), `-v` the steps at info, `-vv` our debug, `-vvv` everything at debug, `-d` our trace; never
+/// tokio-postgres' statement log. JSON lines (`--log-format json`) are for log collectors,
+/// which filter themselves: they get the steps at info by default.
 pub fn filter_directives(debug: bool, verbose: u8) -> &'static str {
     if debug {
         "debug,db_migrate=trace,tokio_postgres=info"
@@ -39,8 +42,11 @@ pub fn filter_directives(debug: bool, verbose: u8) -> &'static str {
         // Server notices reach the log through tokio-postgres at info level; they are noise
         // in a migration report (e.g. a ROLLBACK that found nothing to roll back).
         match verbose {
-            0 => "info,tokio_postgres=warn",
-            1 => "info,tokio_postgres=warn,db_migrate=debug",
+            // Warnings the report lists are logged at info; the command line's own notes (a
+            // flag ignored) are not in the report.
+            0 => "warn,db_migrate::progress=info,db_migrate::cli=info,tokio_postgres=warn",
+            1 => "info,tokio_postgres=warn",
+            2 => "info,tokio_postgres=warn,db_migrate=debug",
             _ => "debug,tokio_postgres=info",
         }
     }
@@ -231,10 +237,19 @@ mod tests {
 
     #[test]
     fn tokio_postgres_statements_are_never_logged() {
-        for (debug, verbose) in [(true, 0), (false, 0), (false, 1), (false, 2), (false, 5)] {
+        for (debug, verbose) in [
+            (true, 0),
+            (false, 0),
+            (false, 1),
+            (false, 2),
+            (false, 3),
+            (false, 5),
+        ] {
             let d = filter_directives(debug, verbose);
             assert!(
-                d.contains("tokio_postgres=info") || d.contains("tokio_postgres=warn"),
+                ["info", "warn", "error"]
+                    .iter()
+                    .any(|l| d.contains(&format!("tokio_postgres={l}"))),
                 "{d}"
             );
         }

@@ -34,6 +34,7 @@ pub mod output;
 pub mod reference;
 pub mod signals;
 pub mod status;
+pub mod summary;
 
 use clap::Parser;
 
@@ -78,7 +79,11 @@ pub fn exit_code(result: &MigrateResult, validate_only: bool) -> i32 {
 fn init_logging(args: &PgArgs, migration_id: &str) {
     logging::init(
         args.log_format,
-        logging::filter_directives(args.debug, args.verbose),
+        logging::filter_directives(
+            args.debug,
+            // Log collectors get the steps at info by default.
+            args.verbose + u8::from(args.log_format == logging::LogFormat::Json),
+        ),
         migration_id,
     );
 }
@@ -207,6 +212,18 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             return EXIT_INVALID;
         }
     };
+    // Bound before the run: a port in use is bad input, found before anything is written.
+    if let Some(addr) = &parsed.metrics_listen {
+        let bound = crate::metrics::parse_listen(addr)
+            .and_then(|a| runtime.block_on(crate::metrics::serve(a)));
+        match bound {
+            Ok(a) => eprintln!("metrics: http://{a}/metrics (Prometheus) while the run lasts"),
+            Err(e) => {
+                eprintln!("pg_migrate: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
     if parsed.unfence {
         return unfence(&runtime, &opts, json_out);
     }
@@ -315,8 +332,17 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             eprintln!("pg_migrate: cannot write the result to stdout: {e}");
             return EXIT_OUTPUT;
         }
-    } else {
+    } else if parsed.verbose > 0 || parsed.debug {
         report = result.render_table();
+    } else {
+        let base = signals::cleanup_command(&parsed)
+            .replace(" --mangle", "")
+            .replace(" --cleanup", "");
+        let next = summary::Next {
+            status: base.replacen("pg_migrate", "pg_migrate --status", 1),
+            base,
+        };
+        report = summary::render(&result, summary::terminal_width(), &next);
     }
     eprint!("{report}");
     if parsed.output_format == OutputFormatArg::Legacy

@@ -176,18 +176,22 @@ pub fn man_page() -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// `db-migrate docs [--flags FILE] [--man DIR]` (hidden; `make docs`): writes the flag
-/// reference to FILE and `pg_migrate.1` into DIR. Without arguments, prints the flag reference.
+/// `db-migrate docs [--flags FILE] [--man DIR] [--completions DIR]` (hidden; `make docs`):
+/// writes the flag reference to FILE, `pg_migrate.1` into DIR, and `pg_migrate`'s bash, zsh
+/// and fish completions (clap_complete, from the same definitions) into the completions DIR.
+/// Without arguments, prints the flag reference.
 pub fn run_docs(args: Vec<String>) -> i32 {
     let mut flags: Option<String> = None;
     let mut man: Option<String> = None;
+    let mut completions: Option<String> = None;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let slot = match a.as_str() {
             "--flags" => &mut flags,
             "--man" => &mut man,
+            "--completions" => &mut completions,
             _ => {
-                eprintln!("usage: db-migrate docs [--flags FILE] [--man DIR]");
+                eprintln!("usage: db-migrate docs [--flags FILE] [--man DIR] [--completions DIR]");
                 return super::EXIT_INVALID;
             }
         };
@@ -205,7 +209,7 @@ pub fn run_docs(args: Vec<String>) -> i32 {
         }
         std::fs::write(path, bytes)
     };
-    if flags.is_none() && man.is_none() {
+    if flags.is_none() && man.is_none() && completions.is_none() {
         print!("{}", flags_markdown());
         return super::EXIT_OK;
     }
@@ -223,6 +227,21 @@ pub fn run_docs(args: Vec<String>) -> i32 {
             return super::EXIT_OUTPUT;
         }
         println!("wrote {}", path.display());
+    }
+    if let Some(dir) = completions {
+        use clap_complete::Shell;
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let written = std::fs::create_dir_all(&dir).and_then(|()| {
+                clap_complete::generate_to(shell, &mut pg_command(), "pg_migrate", &dir)
+            });
+            match written {
+                Ok(path) => println!("wrote {}", path.display()),
+                Err(e) => {
+                    eprintln!("db-migrate docs: cannot write the {shell} completions: {e}");
+                    return super::EXIT_OUTPUT;
+                }
+            }
+        }
     }
     super::EXIT_OK
 }

@@ -169,7 +169,7 @@ pub async fn ensure_database(
             Err(e) if is_locale_error(&e) => {
                 // The target machine lacks the locale: fall back to the target's defaults.
                 let relaxed = format!("{base}{limit}{}", if i == 0 { &owner } else { "" });
-                tracing::warn!(
+                tracing::info!(
                     database = %src.name,
                     "target lacks the source locale ({}); using the target default: {}",
                     src.collate,

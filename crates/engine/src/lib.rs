@@ -23,9 +23,11 @@ pub use db_migrate_conn as conn;
 pub use db_migrate_core::{error, input, interrupt, sql, stall, text, warning};
 pub use db_migrate_ddl as schema;
 
+pub mod board;
 pub mod copy;
 pub mod databases;
 pub mod ledger;
+pub mod metrics;
 pub mod migrate;
 pub mod options;
 pub mod owners;

@@ -6,14 +6,14 @@
 //! of 0, which read like a finished copy) is written once, here.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-/// Interval of the log lines without a terminal.
-pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Interval of the log lines without a terminal: a line per database every few seconds.
+pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,6 +70,8 @@ pub fn spawn<G: Gauge>(
     done: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let terminal = std::io::stderr().is_terminal();
+    let g = gauge.clone();
+    crate::board::watch(&database, G::STAGE, Arc::new(move || g.reading()));
     tokio::spawn(async move {
         match (mode, terminal) {
             (ProgressMode::Quiet, _) => done.cancelled().await,
@@ -97,9 +99,68 @@ fn styles(unit: Unit, stage: &str) -> (ProgressStyle, ProgressStyle) {
     (style(&moving), style(&stalled))
 }
 
+/// The bars of the run on a terminal: one per database stage, and below them the run's
+/// overall bar (databases done of all, bytes copied, rate and ETA of the data left), read
+/// from [`crate::board`].
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    started: Instant,
+}
+
+static BARS: Mutex<Option<Bars>> = Mutex::new(None);
+
+/// Adds a bar above the overall one (created with the first).
+fn add_bar(len: u64) -> ProgressBar {
+    let mut bars = BARS.lock().unwrap_or_else(|e| e.into_inner());
+    let b = bars.get_or_insert_with(|| {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(1));
+        overall.set_style(
+            ProgressStyle::with_template("overall [{elapsed_precise}] {wide_bar} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bars {
+            multi,
+            overall,
+            started: Instant::now(),
+        }
+    });
+    let n = b.multi.insert_before(&b.overall, ProgressBar::new(len));
+    drop(bars);
+    n
+}
+
+/// Redraws the overall bar from the board.
+fn update_overall() {
+    let bars = BARS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(b) = bars.as_ref() else { return };
+    let (dbs, _) = crate::board::read();
+    let finished = |p: &str| matches!(p, "done" | "failed" | "replicating");
+    let done = dbs.iter().filter(|d| finished(d.phase)).count() as u64;
+    let copied: u64 = dbs.iter().map(|d| d.bytes).sum();
+    let planned: u64 = dbs.iter().map(|d| d.est_bytes.max(d.bytes)).sum();
+    let secs = b.started.elapsed().as_secs_f64().max(1e-3);
+    let rate = copied as f64 / secs;
+    let eta = (rate > 0.0 && planned > copied)
+        .then(|| crate::status::render::duration(((planned - copied) as f64 / rate) as u64));
+    b.overall.set_length(dbs.len().max(1) as u64);
+    b.overall.set_position(done);
+    b.overall.set_message(format!(
+        "{done}/{} databases, {} copied, {}/s{}",
+        dbs.len(),
+        crate::status::render::bytes(copied),
+        crate::status::render::bytes(rate as u64),
+        eta.map(|e| format!(", ETA {e}")).unwrap_or_default()
+    ));
+    if done == dbs.len() as u64 {
+        b.overall.finish();
+    }
+}
+
 async fn bar<G: Gauge>(gauge: Arc<G>, database: String, done: CancellationToken) {
     let first = gauge.reading();
-    let pb = ProgressBar::with_draw_target(Some(first.total.max(1)), ProgressDrawTarget::stderr());
+    let pb = add_bar(first.total.max(1));
     let (style, stalled_style) = styles(G::UNIT, G::STAGE);
     let mut showing_stall = false;
     pb.set_style(style.clone());
@@ -131,12 +192,27 @@ async fn bar<G: Gauge>(gauge: Arc<G>, database: String, done: CancellationToken)
             Some(secs) => format!("stalled for {secs} s, {counts}"),
             None => counts,
         });
+        update_overall();
         tokio::select! {
             _ = tick.tick() => {}
             _ = done.cancelled() => break,
         }
     }
-    pb.finish_and_clear();
+    // The finished bar stays, as the record of the stage (at what was really done: the
+    // estimate was only an estimate); the overall bar follows.
+    let done = gauge.reading().done;
+    pb.set_length(done);
+    pb.set_position(done);
+    pb.finish();
+    update_overall();
+}
+
+/// The run ended: the overall bar shows where it ended and stays above the report.
+pub fn finish_display() {
+    update_overall();
+    if let Some(b) = BARS.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        b.overall.finish();
+    }
 }
 
 /// The rate (per second) since the last reading and the seconds left at that rate; `None`
@@ -169,34 +245,47 @@ async fn log_lines<G: Gauge>(gauge: Arc<G>, database: String, done: Cancellation
             _ = done.cancelled() => break,
         }
         let r = gauge.reading();
-        let elapsed_seconds = start.elapsed().as_secs();
-        let (bytes, est_bytes) = match G::UNIT {
-            Unit::Bytes => (Some(r.done), Some(r.total)),
-            Unit::Tables => (None, None),
-        };
         // While stalled, no rate and no ETA (they would read 0, like a finished copy).
         let rate = rate_and_eta(G::UNIT, &r, &mut last).filter(|_| r.stalled_for.is_none());
-        let mib_per_sec = rate.map(|(rate, _)| format!("{:.1}", rate / (1024.0 * 1024.0)));
-        let stalled = r
-            .stalled_for
-            .map(|secs| format!(": stalled for {secs} s"))
-            .unwrap_or_default();
         tracing::info!(
             target: "db_migrate::progress",
             database = %database,
             stage,
-            bytes,
-            est_bytes,
-            rows = r.rows,
-            tables_done = r.tables_done,
-            tables_total = r.tables_total,
-            stalled_seconds = r.stalled_for,
-            mib_per_sec = mib_per_sec.as_deref(),
-            eta_seconds = rate.map(|(_, eta)| eta),
-            elapsed_seconds,
-            "{stage} progress{stalled}"
+            "{}",
+            log_line(G::UNIT, stage, &r, rate, start.elapsed().as_secs())
         );
     }
+}
+
+/// A progress line for people (a log collector reads the numbers from the metrics, or from
+/// `db-migrate status --json`): `copy: 1.2 GiB of about 4.0 GiB (30 %), 45.2 MiB/s, ETA 1 min
+/// 02 s, tables 3 of 10, 150000 rows, 27 s`.
+fn log_line(unit: Unit, stage: &str, r: &Reading, rate: Option<(f64, u64)>, secs: u64) -> String {
+    use crate::status::render::{bytes, duration};
+    let mut line = match unit {
+        Unit::Bytes => format!(
+            "{stage}: {} of about {} ({} %)",
+            bytes(r.done),
+            bytes(r.total.max(r.done)),
+            (r.done * 100).checked_div(r.total.max(r.done)).unwrap_or(0)
+        ),
+        Unit::Tables => format!("{stage}: tables {} of {}", r.tables_done, r.tables_total),
+    };
+    if let Some(stalled) = r.stalled_for {
+        line.push_str(&format!(", stalled for {stalled} s"));
+    }
+    if let Some((rate, eta)) = rate {
+        line.push_str(&format!(
+            ", {}/s, ETA {}",
+            bytes(rate as u64),
+            duration(eta)
+        ));
+    }
+    if unit == Unit::Bytes {
+        line.push_str(&format!(", tables {} of {}", r.tables_done, r.tables_total));
+    }
+    line.push_str(&format!(", {} rows, {}", r.rows, duration(secs)));
+    line
 }
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ async fn migrate_one_role(
             info!(role = %name, "role already exists in the target; left unchanged");
             return role_result(name, RoleStatus::Exists, MSG_EXISTS, None);
         }
-        warn!(role = %name, "creating role failed: {}", e.message());
+        info!(role = %name, "creating role failed: {}", e.message());
         return role_result(name, RoleStatus::Failed, e.message(), None);
     }
 

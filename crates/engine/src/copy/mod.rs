@@ -709,8 +709,9 @@ async fn run(
     tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
     let mut warnings = std::mem::take(&mut plan.warnings);
     warnings.extend(shared.warnings.lock().unwrap().drain(..));
+    // In the report's warnings: logged at info (-v), so that they are not printed twice.
     for w in &warnings {
-        tracing::warn!("database {dbname_source}: {w}");
+        tracing::info!("database {dbname_source}: {w}");
     }
     let rows = tables.iter().map(|t| t.rows).sum();
     let bytes = tables.iter().map(|t| t.bytes).sum::<u64>() + sched.large_object_bytes;

@@ -125,14 +125,20 @@ impl PgMigrate {
                 &crate::slots::free_slots(t),
             )
         {
+            // In the report's warnings: logged at info (-v), not printed twice.
             for w in &warnings {
-                warn!("{w}");
+                info!("{w}");
             }
             let mut result = PgMigrate::new(opts).migrate_after_preflight(pf).await;
             result.warnings.splice(0..0, warnings);
+            crate::board::sync(&result);
+            crate::progress::finish_display();
             return result;
         }
-        self.migrate_after_preflight(pf).await
+        let result = self.migrate_after_preflight(pf).await;
+        crate::board::sync(&result);
+        crate::progress::finish_display();
+        result
     }
 
     /// [`PgMigrate::migrate`] once preflight has run.
@@ -235,9 +241,12 @@ impl PgMigrate {
             .collect();
         let mut memberships = Memberships::new(&servers.target);
         memberships.note_roles(&result.roles, &opts.excluded_roles);
+        crate::board::start(&selected);
         let budget = budget::Budget::of(opts, &servers, selected.len());
         if budget.databases > 1 {
+            // Shown by default (a progress line): what the operator sees move at once.
             info!(
+                target: "db_migrate::progress",
                 databases = selected.len(),
                 at_once = budget.databases,
                 copy_sessions = opts.copy.jobs.get(),

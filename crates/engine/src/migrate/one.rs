@@ -71,6 +71,7 @@ impl PgMigrate {
                 Err(e) => tracing::debug!("memberships not revoked yet: {e}"),
             }
         }
+        crate::board::database_done(&entry, &warnings);
         (entry, warnings)
     }
 
@@ -183,6 +184,7 @@ impl PgMigrate {
             }
         }
         info!(database = %name, "migrating database");
+        crate::board::phase(name, "schema");
         // The database's owner, like its objects' owners, needs the migration user's
         // membership when it is not a superuser (see crate::owners).
         if existing.is_none() {

@@ -53,6 +53,7 @@ pub async fn lag_status(
     let rel = state::subscription_tables(tgt, &names.subscription)
         .await
         .map_err(|e| on_target(e, dbname))?;
+    crate::board::lag(dbname, slot.lag_bytes);
     Ok(LagStatus {
         database: dbname.to_owned(),
         slot_active: slot.active,
@@ -70,6 +71,7 @@ fn report_progress(opts: &ReplicationOptions, st: &LagStatus, last_log: &mut Opt
             if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
                 *last_log = Some(Instant::now());
                 info!(
+                    target: "db_migrate::progress",
                     database = %st.database,
                     "replication: lag {} bytes, {}/{} tables ready, streaming: {}, waited {} s",
                     st.lag_bytes.map(|l| l.to_string()).unwrap_or_else(|| "unknown".into()),

@@ -91,7 +91,8 @@ fn keep_going(job: &crate::copy::PostDataJob, statement: &str, e: &Error) -> boo
     if !crate::schema::rehearsal::is_refusal(e) {
         return false;
     }
-    tracing::warn!(
+    // In the report (objects_failed): logged at info (-v), not printed twice.
+    tracing::info!(
         "{} not created (--keep-going): {} ({statement})",
         job.describe,
         e.message()
@@ -139,7 +140,7 @@ async fn run_refusable(
             _ if job.describe.starts_with("security label") => "security label not applied",
             _ => "comment not applied",
         };
-        tracing::warn!("{}: {what}: {}", job.describe, e.message());
+        tracing::info!("{}: {what}: {}", job.describe, e.message());
         warnings.lock().expect("not poisoned").push(
             Warning::new(*kind, format!("{}: {what}: {}", job.describe, e.message()))
                 .on(job.describe.clone()),
