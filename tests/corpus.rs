@@ -156,6 +156,24 @@ async fn materialized_views(c: &Cluster, db: &str) -> Vec<String> {
     .collect()
 }
 
+/// The database's own settings (`ALTER DATABASE ... SET`), which `pg_dump -s` without
+/// `--create` does not show.
+async fn database_settings(c: &Cluster, db: &str) -> Option<String> {
+    c.query_strings(
+        "postgres",
+        &format!(
+            "SELECT array_to_string(s.setconfig, ', ') FROM pg_db_role_setting s \
+               JOIN pg_database d ON d.oid = s.setdatabase \
+              WHERE s.setrole = 0 AND d.datname = {}",
+            support::quote_literal(db)
+        ),
+    )
+    .await
+    .into_iter()
+    .next()
+    .and_then(|r| r[0].clone())
+}
+
 /// One copy's distance from the source.
 #[derive(Default)]
 struct Distance {
@@ -343,6 +361,10 @@ async fn run() {
         let a = support::oracle::normalize(&raw);
         let rows = checksums(src, db).await;
         let views = materialized_views(src, db).await;
+        let settings = (
+            database_settings(src, db).await,
+            database_settings(tgt, db).await,
+        );
         let status = result
             .databases
             .iter()
@@ -371,6 +393,10 @@ async fn run() {
             rows.len() - 1,
             restore_errors[db].len()
         );
+        eprintln!(
+            "database settings: source {:?}, db-migrate {:?}",
+            settings.0, settings.1
+        );
         for e in &restore_errors[db] {
             eprintln!("  pg_restore: {e}");
         }
@@ -385,10 +411,12 @@ async fn run() {
             || ours.lines() != 0
             || !ours.tables.is_empty()
             || !refreshed.is_empty()
+            || settings.0 != settings.1
         {
             failures.push(format!(
                 "{name}: status {status:?}, {} diff lines, {} differing tables, materialized \
-                 views equal to neither the source nor pg_restore's copy: {refreshed:?}\n{}",
+                 views equal to neither the source nor pg_restore's copy: {refreshed:?}, database \
+                 settings {settings:?}\n{}",
                 ours.lines(),
                 ours.tables.len(),
                 ours.detail()
