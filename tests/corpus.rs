@@ -21,10 +21,13 @@ use db_migrate::report::Method;
 use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
 use support::{Cluster, SUPERUSER_PASSWORD, quote_ident, source, target};
 
-/// `(name, what it is)`: the fixture is `tests/fixtures/corpus/<name>.sql`, loaded into the
-/// database `corpus_<name>`.
+/// `(name, what it is)`: loaded into the database `corpus_<name>` from the files of [`files`].
 const CORPUS: &[(&str, &str)] = &[
     ("pagila", "devrimgunduz/pagila pagila-schema.sql"),
+    (
+        "pagila_partman",
+        "devrimgunduz/pagila pagila-schema.sql + pg_partman-setup.sql",
+    ),
     (
         "openstreetmap",
         "openstreetmap/openstreetmap-website db/structure.sql",
@@ -36,6 +39,14 @@ const CORPUS: &[(&str, &str)] = &[
     ),
     ("sqlx", "launchbadge/sqlx tests/postgres/setup.sql"),
 ];
+
+/// The fixtures of corpus item `name`, in load order, in `tests/fixtures/corpus/`.
+fn files(name: &str) -> Vec<String> {
+    match name {
+        "pagila_partman" => vec!["pagila.sql".into(), "pagila_partman.sql".into()],
+        _ => vec![format!("{name}.sql")],
+    }
+}
 
 /// The client tools of the harness's major (Debian's packages).
 fn client(tool: &str) -> PathBuf {
@@ -269,7 +280,6 @@ async fn run() {
             &format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&db)),
         )
         .await;
-        let file = dir.join(format!("{name}.sql"));
         let dbname = format!("DBNAME={db}");
         let args = [
             "-X",
@@ -281,15 +291,14 @@ async fn run() {
             "-v",
             "PGUSER=postgres",
         ];
-        let out = tool(&psql, &args, src, &db)
-            .arg("-f")
-            .arg(&file)
-            .output()
-            .expect("psql runs");
+        let mut cmd = tool(&psql, &args, src, &db);
+        for f in files(name) {
+            cmd.arg("-f").arg(dir.join(f));
+        }
+        let out = cmd.output().expect("psql runs");
         assert!(
             out.status.success(),
-            "loading {} failed:\n{}",
-            file.display(),
+            "loading {name} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -340,7 +349,7 @@ async fn run() {
         );
         let errors: Vec<String> = String::from_utf8_lossy(&restore.stderr)
             .lines()
-            .filter(|l| l.contains("error"))
+            .filter(|l| l.contains("error:"))
             .map(str::to_owned)
             .collect();
         restore_errors.insert(db.clone(), errors);
