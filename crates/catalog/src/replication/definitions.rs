@@ -22,6 +22,13 @@ fn query(server_version_num: u32) -> String {
     } else {
         "NOT p.proisagg AND NOT p.proiswindow"
     };
+    // A constraint a partition inherits from its partitioned table's (a foreign key's or
+    // CHECK's clone) is the server's, named by it in creation order: it follows the parent.
+    let own_constraints = if server_version_num >= 110000 {
+        "co.conparentid = 0"
+    } else {
+        "true"
+    };
     let not_ext = |classid: &str, oid: &str| {
         format!(
             "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '{classid}'::pg_catalog.regclass AND d.objid = {oid} AND d.deptype = 'e')"
@@ -51,7 +58,7 @@ fn query(server_version_num: u32) -> String {
                 pg_catalog.pg_get_constraintdef(co.oid)
            FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE {USER_SCHEMAS} AND {rel_ext}
+          WHERE {USER_SCHEMAS} AND {rel_ext} AND {own_constraints}
          UNION ALL
          SELECT 'index', i.indexrelid::pg_catalog.regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid)
            FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
