@@ -166,8 +166,9 @@ pub async fn follow_objects(
     };
     let source = defs(object_definitions(src).await.map_err(on_source)?);
     let target = defs(object_definitions(tgt).await.map_err(on_target)?);
-    // Created on the source after the set-up (so followed here) and dropped again since: no
-    // drift entry names it any more, and the target has it.
+    // Created on the source after the set-up (so followed here, by this run: in `memo`) and
+    // dropped again since: no drift entry names it any more, and the target has it. Objects
+    // only the target has (its own extensions' or users') are never ours to drop.
     for key in target.keys() {
         let Some((kind, identity)) = key.split_once(' ') else {
             continue;
@@ -180,6 +181,7 @@ pub async fn follow_objects(
         };
         if !source.contains_key(key)
             && !baseline.contains(key)
+            && memo.contains_key(key)
             && !wanted.iter().any(|w| w.key() == *key)
         {
             wanted.push(Wanted {
