@@ -174,9 +174,10 @@ pub(super) async fn wait_and_stop(
         tokio::time::sleep(opts.poll_interval.min(left)).await;
     };
     following.check(When::Now).await?;
-    if in_sync && opts.is_cut_over() {
+    if in_sync && opts.is_cut_over() && following.pending(When::InSync) {
         // What was held back waits no longer: once the target applied everything committed
-        // so far, it goes before anything is dropped (and before the fence).
+        // so far, it goes before anything is dropped (and before the fence). Only then: the
+        // fenced cut-over's own bound (--max-downtime) must not start after a wait of ours.
         if let cutover::CaughtUp::Confirmed =
             cutover::caught_up(src, &names.slot, dbname, deadline).await?
         {
