@@ -13,13 +13,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use db_migrate::conn::ConnInfo;
 use db_migrate::report::Method;
 use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
-use support::{Cluster, SUPERUSER_PASSWORD, quote_ident, source, target};
+use support::oracle::{checksums, diff_lines, tool};
+use support::{Cluster, quote_ident, source, target};
 
 /// `(name, what it is)`: loaded into the database `corpus_<name>` from the files of [`files`].
 const CORPUS: &[(&str, &str)] = &[
@@ -57,16 +58,6 @@ fn client(tool: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no {tool} for major {need} or newer"))
 }
 
-fn tool(program: &Path, args: &[&str], cluster: &Cluster, db: &str) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .args(["-h", "127.0.0.1", "-p"])
-        .arg(cluster.port.to_string())
-        .args(["-U", "postgres", "-d", db])
-        .env("PGPASSWORD", SUPERUSER_PASSWORD);
-    cmd
-}
-
 /// `pg_dump --schema-only` of `db`: the raw text.
 fn schema_dump(cluster: &Cluster, db: &str) -> String {
     let out = tool(
@@ -83,75 +74,6 @@ fn schema_dump(cluster: &Cluster, db: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8 dump")
-}
-
-/// Lines of `a` missing from `b` ("- line") and of `b` missing from `a` ("+ line"), counted as
-/// multisets (object order in a dump follows OIDs in places).
-fn diff_lines(a: &str, b: &str) -> BTreeMap<String, i64> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for l in a.lines() {
-        *counts.entry(l).or_default() += 1;
-    }
-    for l in b.lines() {
-        *counts.entry(l).or_default() -= 1;
-    }
-    counts
-        .into_iter()
-        .filter(|(_, n)| *n != 0)
-        .map(|(l, n)| {
-            if n > 0 {
-                (format!("- {l}"), n)
-            } else {
-                (format!("+ {l}"), -n)
-            }
-        })
-        .collect()
-}
-
-/// `table -> "count md5"` for every table and materialized view of `db`, and one entry for the
-/// large objects.
-async fn checksums(c: &Cluster, db: &str) -> BTreeMap<String, String> {
-    let tables = c
-        .query_strings(
-            db,
-            "SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t \
-               JOIN pg_namespace n ON n.oid = t.relnamespace \
-              WHERE t.relkind IN ('r', 'm') AND t.relispopulated \
-                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
-                AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
-        )
-        .await;
-    let client = c.connect(db).await;
-    let mut out = BTreeMap::new();
-    for t in tables.into_iter().filter_map(|r| r[0].clone()) {
-        let sql = format!(
-            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
-               FROM ONLY {t} x"
-        );
-        let value = match client.simple_query(&sql).await {
-            Ok(rows) => rows
-                .iter()
-                .find_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .unwrap_or_default(),
-            Err(e) => format!("error: {}", support::pg_error(&e)),
-        };
-        out.insert(t, value);
-    }
-    let lo = c
-        .query_strings(
-            db,
-            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(l.oid::text || ':' || \
-                    md5(lo_get(l.oid)), '|' ORDER BY l.oid)), '') FROM pg_largeobject_metadata l",
-        )
-        .await;
-    out.insert(
-        "(large objects)".into(),
-        lo[0][0].clone().unwrap_or_default(),
-    );
-    out
 }
 
 /// The materialized views of `db`, as `checksums` names them.

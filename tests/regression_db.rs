@@ -34,7 +34,8 @@ use std::time::Instant;
 use db_migrate::conn::ConnInfo;
 use db_migrate::report::Method;
 use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
-use support::{Cluster, SUPERUSER_PASSWORD, quote_ident};
+use support::oracle::{checksums, diff_lines, tool};
+use support::{Cluster, quote_ident};
 
 const DB: &str = "regression";
 const REQUIRE: &str = "DB_MIGRATE_REQUIRE_REGRESSION_DB";
@@ -98,16 +99,6 @@ fn pg_tool(tool: &str, need: u32) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn tool(program: &Path, args: &[&str], cluster: &Cluster, db: &str) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .args(["-h", "127.0.0.1", "-p"])
-        .arg(cluster.port.to_string())
-        .args(["-U", "postgres", "-d", db])
-        .env("PGPASSWORD", SUPERUSER_PASSWORD);
-    cmd
-}
-
 fn schema_dump(pg_dump: &Path, cluster: &Cluster, db: &str) -> String {
     let out = tool(pg_dump, &["--schema-only", "--no-sync"], cluster, db)
         .output()
@@ -118,76 +109,6 @@ fn schema_dump(pg_dump: &Path, cluster: &Cluster, db: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     support::oracle::normalize(&String::from_utf8(out.stdout).expect("utf8 dump"))
-}
-
-/// Lines of `a` missing from `b` ("- line") and of `b` missing from `a` ("+ line"), counted as
-/// multisets (object order in a dump follows OIDs in places, which differ between servers).
-fn diff_lines(a: &str, b: &str) -> BTreeMap<String, i64> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for l in a.lines() {
-        *counts.entry(l).or_default() += 1;
-    }
-    for l in b.lines() {
-        *counts.entry(l).or_default() -= 1;
-    }
-    counts
-        .into_iter()
-        .filter(|(_, n)| *n != 0)
-        .map(|(l, n)| {
-            if n > 0 {
-                (format!("- {l}"), n)
-            } else {
-                (format!("+ {l}"), -n)
-            }
-        })
-        .collect()
-}
-
-/// `table -> "count md5"` for every table with rows of `db`, and one entry for the large
-/// objects.
-async fn checksums(c: &Cluster, db: &str) -> BTreeMap<String, String> {
-    let tables = c
-        .query_strings(
-            db,
-            "SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t \
-               JOIN pg_namespace n ON n.oid = t.relnamespace \
-              WHERE t.relkind IN ('r', 'm') AND t.relispopulated \
-                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
-                AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
-        )
-        .await;
-    let client = c.connect(db).await;
-    let mut out = BTreeMap::new();
-    for t in tables.into_iter().filter_map(|r| r[0].clone()) {
-        // Only the table itself: children are summed on their own.
-        let sql = format!(
-            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
-               FROM ONLY {t} x"
-        );
-        let value = match client.simple_query(&sql).await {
-            Ok(rows) => rows
-                .iter()
-                .find_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .unwrap_or_default(),
-            Err(e) => format!("error: {}", support::pg_error(&e)),
-        };
-        out.insert(t, value);
-    }
-    let lo = c
-        .query_strings(
-            db,
-            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(l.oid::text || ':' || \
-                    md5(lo_get(l.oid)), '|' ORDER BY l.oid)), '') FROM pg_largeobject_metadata l",
-        )
-        .await;
-    out.insert(
-        "(large objects)".into(),
-        lo[0][0].clone().unwrap_or_default(),
-    );
-    out
 }
 
 /// `table -> column names in attnum order, each with its attislocal flag`, for inheritance

@@ -6,14 +6,15 @@
 //! quoting mistake shows up as a parse error with its position even where the server would
 //! have accepted something unintended.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use db_migrate::conn::{ConnInfo, connect};
 use db_migrate::schema::{ExecState, SchemaOptions, exec, read_schema};
 use db_migrate::{DbStatus, MigrateOptions, migrate::PgMigrate};
 
-use super::{SUPERUSER_PASSWORD, source, target};
+use super::{Cluster, SUPERUSER_PASSWORD, source, target};
 
 /// A pg_dump able to dump both clusters (its major must be at least the newest server's):
 /// `PG_DUMP`, else the oldest major that is new enough, from the distribution's packages or
@@ -37,12 +38,8 @@ pub fn pg_dump() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-pub fn dump(cluster: &super::Cluster, db: &str, pg_dump: &PathBuf) -> String {
-    let out = Command::new(pg_dump)
-        .args(["--schema-only", "--no-sync", "-h", "127.0.0.1", "-p"])
-        .arg(cluster.port.to_string())
-        .args(["-U", "postgres", "-d", db])
-        .env("PGPASSWORD", SUPERUSER_PASSWORD)
+pub fn dump(cluster: &Cluster, db: &str, pg_dump: &Path) -> String {
+    let out = tool(pg_dump, &["--schema-only", "--no-sync"], cluster, db)
         .output()
         .expect("pg_dump runs");
     assert!(
@@ -51,6 +48,87 @@ pub fn dump(cluster: &super::Cluster, db: &str, pg_dump: &PathBuf) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8 dump")
+}
+
+/// `program` (pg_dump, pg_restore, psql) with `args`, connected to `db` of `cluster` as the
+/// superuser.
+pub fn tool(program: &Path, args: &[&str], cluster: &Cluster, db: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .args(["-h", "127.0.0.1", "-p"])
+        .arg(cluster.port.to_string())
+        .args(["-U", "postgres", "-d", db])
+        .env("PGPASSWORD", SUPERUSER_PASSWORD);
+    cmd
+}
+
+/// Lines of `a` missing from `b` ("- line") and of `b` missing from `a` ("+ line"), counted as
+/// multisets (object order in a dump follows OIDs in places, which differ between servers).
+pub fn diff_lines(a: &str, b: &str) -> BTreeMap<String, i64> {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in a.lines() {
+        *counts.entry(l).or_default() += 1;
+    }
+    for l in b.lines() {
+        *counts.entry(l).or_default() -= 1;
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(l, n)| {
+            if n > 0 {
+                (format!("- {l}"), n)
+            } else {
+                (format!("+ {l}"), -n)
+            }
+        })
+        .collect()
+}
+
+/// `table -> "count md5"` for every populated table and materialized view of `db` (each
+/// table's own rows: children are summed on their own), and one entry for the large objects.
+pub async fn checksums(c: &Cluster, db: &str) -> BTreeMap<String, String> {
+    let tables = c
+        .query_strings(
+            db,
+            "SELECT format('%I.%I', n.nspname, t.relname) FROM pg_class t \
+               JOIN pg_namespace n ON n.oid = t.relnamespace \
+              WHERE t.relkind IN ('r', 'm') AND t.relispopulated \
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+                AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
+        )
+        .await;
+    let client = c.connect(db).await;
+    let mut out = BTreeMap::new();
+    for t in tables.into_iter().filter_map(|r| r[0].clone()) {
+        let sql = format!(
+            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
+               FROM ONLY {t} x"
+        );
+        let value = match client.simple_query(&sql).await {
+            Ok(rows) => rows
+                .iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            Err(e) => format!("error: {}", super::pg_error(&e)),
+        };
+        out.insert(t, value);
+    }
+    let lo = c
+        .query_strings(
+            db,
+            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(l.oid::text || ':' || \
+                    md5(lo_get(l.oid)), '|' ORDER BY l.oid)), '') FROM pg_largeobject_metadata l",
+        )
+        .await;
+    out.insert(
+        "(large objects)".into(),
+        lo[0][0].clone().unwrap_or_default(),
+    );
+    out
 }
 
 /// Drops what legitimately differs between two dumps of equal schemas: comments (which carry
