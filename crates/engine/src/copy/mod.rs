@@ -552,66 +552,7 @@ async fn run(
         dbname_source.to_string(),
         reporter_done.clone(),
     );
-    // Each worker runs on its own thread with a current-thread runtime that also drives its two
-    // connections: the COPY bytes of a worker never cross threads, which avoids the cross-thread
-    // wake-ups that otherwise dominate the engine's own CPU time (see benches/copy.rs).
-    let mut workers = tokio::task::JoinSet::new();
-    let spawn = |workers: &mut tokio::task::JoinSet<()>, i: usize, permit| {
-        let sh = shared.clone();
-        let span = tracing::Span::current();
-        workers.spawn_blocking(move || {
-            // Back to the run's pool when the worker ends.
-            let _permit: Option<tokio::sync::OwnedSemaphorePermit> = permit;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name(format!("db-migrate-copy-{i}"))
-                .build();
-            match rt {
-                Ok(rt) => {
-                    let _guard = span.enter();
-                    rt.block_on(worker::run(sh));
-                }
-                Err(e) => {
-                    sh.errors
-                        .lock()
-                        .unwrap()
-                        .push(Error::from(e).context("starting a copy worker"));
-                    sh.stop.cancel();
-                }
-            }
-        });
-    };
-    // Workers start as the run's pool gives permits (all at once without one). Once one has
-    // ended, the queue holds nothing a new worker could take: no more start.
-    let mut workers_started = 0;
-    let mut ended = false;
-    loop {
-        let more = workers_started < opts.jobs.get() && !ended && !stop.is_cancelled();
-        tokio::select! {
-            biased;
-            r = workers.join_next(), if !workers.is_empty() => {
-                ended = true;
-                if let Some(Err(e)) = r {
-                    shared.errors.lock().unwrap().push(Error::protocol(format!(
-                        "a copy worker ended abnormally: {e}"
-                    )));
-                    stop.cancel();
-                }
-            }
-            permit = async {
-                match &opts.sessions {
-                    Some(pool) => Some(pool.clone().acquire_owned().await.expect("never closed")),
-                    None => None,
-                }
-            }, if more => {
-                spawn(&mut workers, workers_started, permit);
-                workers_started += 1;
-            }
-            // Stopped while waiting for the pool: start nothing more.
-            _ = stop.cancelled(), if more => {}
-            else => break,
-        }
-    }
+    worker::run_all(&shared, opts.jobs.get(), opts.sessions.as_ref()).await;
     reporter_done.cancel();
     let _ = reporter.await;
     // Every worker is done: the snapshot may go.

@@ -5,7 +5,7 @@
 use super::*;
 
 /// What a database's contents share with the run's other databases.
-pub(super) struct Shared<'a> {
+pub(super) struct RunShare<'a> {
     pub memberships: &'a tokio::sync::Mutex<Memberships>,
     pub budget: &'a super::budget::Budget,
 }
@@ -19,10 +19,10 @@ impl PgMigrate {
         run: &crate::ledger::RunRecord,
         entry: &mut DatabaseResult,
         warnings: &mut Vec<Warning>,
-        shared: Shared<'_>,
+        shared: RunShare<'_>,
         plan: DbPlan<'_>,
     ) -> Result<String> {
-        let Shared {
+        let RunShare {
             memberships,
             budget,
         } = shared;

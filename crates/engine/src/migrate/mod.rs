@@ -325,7 +325,7 @@ impl PgMigrate {
             run,
             &mut entry,
             &mut warnings,
-            database::Shared {
+            database::RunShare {
                 memberships,
                 budget,
             },

@@ -317,6 +317,76 @@ async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result
     }
 }
 
+/// Runs up to `jobs` workers until the queue is empty or the copy stops. Each runs on its own
+/// thread with a current-thread runtime that also drives its two connections: the COPY bytes
+/// of a worker never cross threads, which avoids the cross-thread wake-ups that otherwise
+/// dominate the engine's own CPU time (see benches/copy.rs). With `pool` (the run's copy
+/// workers when several databases copy at once) a worker starts when it gets a permit and
+/// holds it for its life; once one has ended, the queue holds nothing a new worker could
+/// take, so no more start.
+pub async fn run_all(
+    shared: &Arc<Shared>,
+    jobs: usize,
+    pool: Option<&Arc<tokio::sync::Semaphore>>,
+) {
+    let stop = &shared.stop;
+    let mut workers = tokio::task::JoinSet::new();
+    let spawn = |workers: &mut tokio::task::JoinSet<()>, i: usize, permit| {
+        let sh = shared.clone();
+        let span = tracing::Span::current();
+        workers.spawn_blocking(move || {
+            // Back to the run's pool when the worker ends.
+            let _permit: Option<tokio::sync::OwnedSemaphorePermit> = permit;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name(format!("db-migrate-copy-{i}"))
+                .build();
+            match rt {
+                Ok(rt) => {
+                    let _guard = span.enter();
+                    rt.block_on(run(sh));
+                }
+                Err(e) => {
+                    sh.errors
+                        .lock()
+                        .unwrap()
+                        .push(Error::from(e).context("starting a copy worker"));
+                    sh.stop.cancel();
+                }
+            }
+        });
+    };
+    let mut workers_started = 0;
+    let mut ended = false;
+    loop {
+        let more = workers_started < jobs && !ended && !stop.is_cancelled();
+        tokio::select! {
+            biased;
+            r = workers.join_next(), if !workers.is_empty() => {
+                ended = true;
+                if let Some(Err(e)) = r {
+                    shared.errors.lock().unwrap().push(Error::protocol(format!(
+                        "a copy worker ended abnormally: {e}"
+                    )));
+                    stop.cancel();
+                }
+            }
+            permit = async {
+                match pool {
+                    Some(pool) => Some(pool.clone().acquire_owned().await.expect("never closed")),
+                    None => None,
+                }
+            }, if more => {
+                spawn(&mut workers, workers_started, permit);
+                workers_started += 1;
+            }
+            // Stopped while waiting for the pool: start nothing more.
+            _ = stop.cancelled(), if more => {}
+            else => break,
+        }
+    }
+}
+
 /// One worker: takes tasks until there are none left or the copy stops.
 pub async fn run(sh: Arc<Shared>) {
     let mut conns = Conns::default();
