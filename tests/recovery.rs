@@ -1758,15 +1758,28 @@ async fn server_state(db: &str) -> Vec<Vec<Option<String>>> {
 async fn status_follows_a_run_while_it_copies_after_it_is_killed_and_after_resume() {
     let db = fixture("recovery status ").await;
     // `big` with 4,500 rows (about 18 s of loading) in parts of 16 kB (about 40), on two
-    // workers: parts commit one after the other for about 9 s.
+    // workers: parts commit one after the other for about 9 s. A view over a table left out
+    // is skipped with a warning of the schema stage.
     source()
         .execute(
             &db,
             "INSERT INTO public.big (id, pad)
-             SELECT g, repeat('x', 100) FROM generate_series(1501, 4500) g",
+             SELECT g, repeat('x', 100) FROM generate_series(1501, 4500) g;
+             CREATE TABLE public.aside (id integer);
+             CREATE VIEW public.aside_v AS SELECT id FROM public.aside",
         )
         .await;
-    let mut child = spawn(&db, &["--split-tables-larger-than", "16kB"]);
+    let mut child = spawn(
+        &db,
+        &[
+            "--split-tables-larger-than",
+            "16kB",
+            "--skip-table",
+            "public.aside",
+            "--copy-retries",
+            "3",
+        ],
+    );
 
     // While it copies: alive, its sessions named, parts done grows between two readings. (Before
     // its ledger exists, the database is not listed.)
@@ -1815,6 +1828,45 @@ async fn status_follows_a_run_while_it_copies_after_it_is_killed_and_after_resum
             .is_some(),
         "{later}"
     );
+    // The warnings of the schema stage, recorded with the stage reached.
+    assert_eq!(later["warnings"]["selection"], 1, "{later}");
+    // A target session ended in the middle of a part's COPY: the part is copied again on new
+    // sessions, and once it commits its retry is counted.
+    assert_eq!(later["progress"]["retries"], 0, "{later}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no COPY to end");
+        let ended = target()
+            .query_strings(
+                "postgres",
+                &format!(
+                    "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+                      WHERE datname = {} AND query LIKE 'COPY %' AND state = 'active' LIMIT 1",
+                    quote_literal(&db)
+                ),
+            )
+            .await;
+        if !ended.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let retried = loop {
+        assert!(Instant::now() < deadline, "no retry was ever counted");
+        let v = status_of(&db);
+        if v["progress"]["retries"].as_u64() >= Some(1) {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (code, text, err) = status_cmd(&db, false, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    for needle in [
+        " of table parts on new sessions",
+        "warnings so far: 1 selection",
+    ] {
+        assert!(text.contains(needle), "{needle} not in:\n{text}\n{retried}");
+    }
     child.kill().unwrap(); // SIGKILL
     let _ = child.wait();
 
@@ -1880,7 +1932,7 @@ async fn status_follows_a_run_while_it_copies_after_it_is_killed_and_after_resum
     assert_eq!(code, Some(2), "{err}");
 
     // After --resume: the run removed its ledger, nothing is left to show.
-    let (code, _, err) = finish(spawn(&db, &["--resume"]));
+    let (code, _, err) = finish(spawn(&db, &["--resume", "--skip-table", "public.aside"]));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(status_of(&db), Value::Null);
     let (code, text, err) = status_cmd(&db, false, &[]);

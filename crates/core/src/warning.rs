@@ -52,6 +52,14 @@ pub enum WarningKind {
 }
 
 impl WarningKind {
+    /// The kind as the JSON report names it (`schema`, `ownership`...).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// Every kind, in the order the human report prints them.
     pub const ALL: [WarningKind; 13] = [
         WarningKind::Connection,
@@ -168,6 +176,16 @@ pub fn in_database(warnings: Vec<Warning>, name: &str) -> impl Iterator<Item = W
     warnings.into_iter().map(move |w| w.in_database(name))
 }
 
+/// `warnings` counted by kind as a JSON object (`{"schema": 2, "ownership": 1}`), kinds with
+/// none left out: what a run's ledger records of a database's warnings so far.
+pub fn counts_by_kind_json(warnings: &[Warning]) -> String {
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for w in warnings {
+        *counts.entry(w.kind.name()).or_default() += 1;
+    }
+    serde_json::to_string(&counts).unwrap_or_else(|_| "{}".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +233,16 @@ mod tests {
         let mut sorted = WarningKind::ALL;
         sorted.sort();
         assert_eq!(sorted, WarningKind::ALL);
+    }
+
+    #[test]
+    fn a_ledger_records_warnings_counted_by_kind() {
+        let w = [
+            Warning::schema("a"),
+            Warning::ownership("b"),
+            Warning::schema("c"),
+        ];
+        assert_eq!(counts_by_kind_json(&w), r#"{"ownership":1,"schema":2}"#);
+        assert_eq!(counts_by_kind_json(&[]), "{}");
     }
 }

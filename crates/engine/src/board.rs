@@ -234,8 +234,5 @@ fn warning_kinds() -> impl Iterator<Item = String> {
 }
 
 fn name_of(kind: &WarningKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    kind.name()
 }

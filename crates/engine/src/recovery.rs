@@ -27,7 +27,7 @@ pub async fn start_ledger(s: &Session, run: &RunRecord, schema: &Schema) -> Resu
 pub async fn mark_done(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning>) {
     let r = async {
         let s = connect(target, Some(name)).await?;
-        ledger::set_stage(&s, ledger::Stage::Done, None).await
+        ledger::set_stage(&s, ledger::Stage::Done, None, None).await
     }
     .await;
     if let Err(e) = r {

@@ -212,7 +212,8 @@ pub async fn create(s: &Session, run: &RunRecord) -> Result<()> {
              existing_schemas text[] NOT NULL,
              existing_extensions text[] NOT NULL,
              started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-             updated_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+             updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+             warnings jsonb);
          CREATE TABLE {part} (
              schema_name text NOT NULL,
              table_name text NOT NULL,
@@ -224,6 +225,7 @@ pub async fn create(s: &Session, run: &RunRecord) -> Result<()> {
              snapshot text,
              run_id text,
              copied_at timestamptz,
+             retries integer NOT NULL DEFAULT 0,
              PRIMARY KEY (schema_name, table_name, part));
          CREATE TABLE {lo} (lo_oid oid PRIMARY KEY, run_id text NOT NULL);
          CREATE TABLE {post} (
@@ -262,16 +264,42 @@ pub async fn create(s: &Session, run: &RunRecord) -> Result<()> {
     Ok(())
 }
 
-/// Records the stage reached (and the method, once known).
-pub async fn set_stage(s: &Session, stage: Stage, method: Option<&str>) -> Result<()> {
+/// Records the stage reached (and the method, once known), and with `warnings` the database's
+/// warnings so far counted by kind, which `db-migrate status` shows while the run goes on.
+pub async fn set_stage(
+    s: &Session,
+    stage: Stage,
+    method: Option<&str>,
+    warnings: Option<&[crate::warning::Warning]>,
+) -> Result<()> {
+    let counts = warnings.map(|w| {
+        format!(
+            ", warnings = {}::jsonb",
+            quote_literal(&crate::warning::counts_by_kind_json(w))
+        )
+    });
     s.batch_execute(&format!(
-        "UPDATE {} SET stage = {}, method = COALESCE({}, method), updated_at = pg_catalog.now()",
+        "UPDATE {} SET stage = {}, method = COALESCE({}, method), updated_at = pg_catalog.now(){}",
         qname("run"),
         quote_literal(stage.as_str()),
-        method.map(quote_literal).unwrap_or_else(|| "NULL".into())
+        method.map(quote_literal).unwrap_or_else(|| "NULL".into()),
+        counts.unwrap_or_default()
     ))
     .await
     .map_err(|e| tgt(e, "updating the ledger"))
+}
+
+/// Brings a ledger that an earlier version of db-migrate wrote up to this version's columns
+/// (`run.warnings`, `part.retries`), before a run continues it: its statements name them.
+pub async fn upgrade(s: &Session) -> Result<()> {
+    s.batch_execute(&format!(
+        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS warnings jsonb;
+         ALTER TABLE {} ADD COLUMN IF NOT EXISTS retries integer NOT NULL DEFAULT 0",
+        qname("run"),
+        qname("part")
+    ))
+    .await
+    .map_err(|e| tgt(e, "upgrading the ledger of an earlier version"))
 }
 
 /// Records the schema objects this run creates (for `--clean`), as (kind, schema, name).

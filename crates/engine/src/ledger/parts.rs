@@ -125,7 +125,8 @@ pub async fn record_parts(
     Ok(())
 }
 
-/// The statement that marks a part copied, run in the part's COPY transaction before COMMIT.
+/// The statement that marks a part copied, run in the part's COPY transaction before COMMIT;
+/// `retries`: the attempts that failed before this one (`db-migrate status` sums them).
 pub fn part_copied_sql(
     schema: &str,
     table: &str,
@@ -133,10 +134,11 @@ pub fn part_copied_sql(
     rows: u64,
     bytes: u64,
     snapshot: &str,
+    retries: u32,
 ) -> String {
     format!(
         "UPDATE {} SET state = 'copied', rows = {rows}, bytes = {bytes}, snapshot = {},
-                copied_at = pg_catalog.now()
+                copied_at = pg_catalog.now(), retries = {retries}
           WHERE schema_name = {} AND table_name = {} AND part = {part}",
         qname("part"),
         quote_literal(snapshot),
@@ -217,9 +219,10 @@ mod tests {
 
     #[test]
     fn part_statements_quote_names() {
-        let sql = part_copied_sql("s'x", "t\"y", 2, 10, 300, "00000003-1");
+        let sql = part_copied_sql("s'x", "t\"y", 2, 10, 300, "00000003-1", 1);
         assert!(sql.contains("'s''x'"), "{sql}");
         assert!(sql.contains("\"db_migrate\".\"part\""), "{sql}");
         assert!(sql.contains("part = 2"), "{sql}");
+        assert!(sql.contains("retries = 1"), "{sql}");
     }
 }

@@ -122,6 +122,8 @@ impl PgMigrate {
         facts.keep_going = opts.keep_going;
         if !resuming {
             crate::recovery::start_ledger(&target, run, &schema).await?;
+        } else {
+            crate::ledger::upgrade(&target).await?;
         }
         let phase = |e: crate::Error, p| pair.tag(Side::Target, p)(e);
         // Extra sessions let independent objects be created concurrently. The target may have
@@ -202,7 +204,9 @@ impl PgMigrate {
             if !facts.refused.is_empty() {
                 crate::ledger::record_not_created(&target, &not_created(&schema, &facts)).await?;
             }
-            crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None).await?;
+            let so_far = [&warnings[..], &r.warnings[..]].concat();
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Data, None, Some(&so_far))
+                .await?;
             info!(
                 database = %name,
                 seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
@@ -316,8 +320,13 @@ impl PgMigrate {
                     Some(pool) => Some(pool.clone().acquire_owned().await.expect("never closed")),
                     None => None,
                 };
-                crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("replication"))
-                    .await?;
+                crate::ledger::set_stage(
+                    &target,
+                    crate::ledger::Stage::Data,
+                    Some("replication"),
+                    Some(&[&warnings[..], &report.warnings[..]].concat()),
+                )
+                .await?;
                 crate::interrupt::replication_started(
                     name,
                     crate::recovery::describe_replication_objects(name, opts.replication.mangle),
@@ -450,7 +459,13 @@ impl PgMigrate {
                     true => Some(crate::verify::SnapshotHolder::export(pair).await?),
                     false => None,
                 };
-                crate::ledger::set_stage(&target, crate::ledger::Stage::Data, Some("dump")).await?;
+                crate::ledger::set_stage(
+                    &target,
+                    crate::ledger::Stage::Data,
+                    Some("dump"),
+                    Some(&[&warnings[..], &report.warnings[..]].concat()),
+                )
+                .await?;
                 let outcome = copy_database_with_states(
                     pair,
                     &copy_opts,
@@ -495,10 +510,18 @@ impl PgMigrate {
             target
         };
         let replication = entry.method == Some(Method::Replication);
+        let so_far = [&warnings[..], &report.warnings[..]].concat();
         if replication && entry.status == DbStatus::Running {
-            crate::ledger::set_stage(&target, crate::ledger::Stage::Replicating, None).await?;
+            crate::ledger::set_stage(
+                &target,
+                crate::ledger::Stage::Replicating,
+                None,
+                Some(&so_far),
+            )
+            .await?;
         } else if !(replication && entry.status == DbStatus::Failed) && facts.refused.is_empty() {
-            crate::ledger::set_stage(&target, crate::ledger::Stage::Done, None).await?;
+            crate::ledger::set_stage(&target, crate::ledger::Stage::Done, None, Some(&so_far))
+                .await?;
         }
         // --keep-going: the database is not done while objects are missing; --resume creates
         // them (the ledger lists the pre-data ones, post-data ones are not recorded created).

@@ -273,7 +273,8 @@ pub async fn restore(src: &Session, changes: &[IdentityChange]) -> Result<Restor
     for c in changes {
         let Some(t) = now.iter().find(|t| t.oid == c.oid) else {
             out.warnings.push(format!(
-                "table {} was set to REPLICA IDENTITY FULL for the migration and has been dropped                  on the source since; skipped",
+                "table {} was set to REPLICA IDENTITY FULL for the migration and has been dropped \
+                 on the source since; skipped",
                 crate::text::escape_controls(&c.table)
             ));
             continue;
@@ -291,7 +292,8 @@ pub async fn restore(src: &Session, changes: &[IdentityChange]) -> Result<Restor
         }
         if t.replident != 'f' {
             out.warnings.push(format!(
-                "the replica identity of table {} was changed on the source since the migration                  set it to FULL (now {}); left as it is",
+                "the replica identity of table {} was changed on the source since the migration \
+                 set it to FULL (now {}); left as it is",
                 crate::text::escape_controls(&t.display),
                 match t.replident {
                     'd' => "DEFAULT",

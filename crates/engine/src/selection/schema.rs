@@ -137,7 +137,8 @@ pub fn filter_schema(
             if named_relation && sel.not_named.contains(&key) {
                 warnings.push(
                     Warning::selection(format!(
-                        "{} not migrated: no --with-table pattern names it (like pg_dump -t,                          only the relations named are migrated; name it to migrate it)",
+                        "{} not migrated: no --with-table pattern names it (like pg_dump -t, \
+                         only the relations named are migrated; name it to migrate it)",
                         o.describe()
                     ))
                     .on(o.describe()),
@@ -158,7 +159,8 @@ pub fn filter_schema(
         {
             warnings.push(
                 Warning::selection(format!(
-                    "{} migrated without its owning table (left out by the filters), as pg_dump                      does: the default of table {}.{} uses it",
+                    "{} migrated without its owning table (left out by the filters), as pg_dump \
+                     does: the default of table {}.{} uses it",
                     o.describe(),
                     crate::sql::quote_ident(ts),
                     crate::sql::quote_ident(tn)

@@ -146,6 +146,8 @@ pub struct DatabaseStatus {
     pub alive: bool,
     pub sessions: Vec<MigrationSession>,
     pub progress: Option<TableProgress>,
+    /// The database's warnings so far by kind, as its run last recorded them (at each stage).
+    pub warnings: std::collections::BTreeMap<String, u64>,
     pub subscription: Option<SubscriptionStatus>,
     /// What `--resume` would do, when the run is not alive.
     pub resume: Option<String>,
@@ -241,9 +243,9 @@ async fn read_database(
         Err(e) if e.sqlstate() == Some(&SqlState::UNDEFINED_TABLE) => None,
         Err(e) => return Err(e),
     };
-    let progress = match &run {
-        Some(_) => progress::read(s).await?,
-        None => None,
+    let (progress, warnings) = match &run {
+        Some(_) => (progress::read(s).await?, progress::warnings(s).await?),
+        None => (None, Default::default()),
     };
     let subscription = read_subscription(s, db).await?;
     if run.is_none() && subscription.is_none() {
@@ -276,6 +278,7 @@ async fn read_database(
         alive,
         sessions,
         progress,
+        warnings,
         subscription,
         resume,
     }))

@@ -6,6 +6,8 @@
 //! COPY **started**. It records no planned size per part, so the bytes still to copy are an
 //! estimate (the average part copied so far times the parts left), and say so.
 
+use std::collections::BTreeMap;
+
 use tokio_postgres::error::SqlState;
 
 use crate::conn::Session;
@@ -37,6 +39,9 @@ pub struct TableProgress {
     pub estimated_seconds_left: Option<u64>,
     /// Post-data objects (indexes, constraints...) created so far.
     pub post_data_created: u64,
+    /// Failed attempts of the parts copied so far, retried on new sessions (a part being
+    /// retried counts once it commits: its row records the attempts before it).
+    pub retries: u64,
 }
 
 /// Reads the progress of the ledger in the session's database; `None` when there is no
@@ -60,7 +65,10 @@ pub async fn read(s: &Session) -> Result<Option<TableProgress>> {
                          AND p.copied_at > pg_catalog.now() - pg_catalog.make_interval(secs => {window})), 0)::float8
                    FROM p),
                 (SELECT w.secs FROM w),
-                (SELECT pg_catalog.count(*) FROM {post})",
+                (SELECT pg_catalog.count(*) FROM {post}),
+                -- A ledger of an earlier version has no retries column: read through jsonb.
+                (SELECT COALESCE(pg_catalog.sum((pg_catalog.to_jsonb(p) ->> 'retries')::int8), 0)::int8
+                   FROM p)",
         part = q("part"),
         run = q("run"),
         post = q("post_data"),
@@ -89,10 +97,35 @@ pub async fn read(s: &Session) -> Result<Option<TableProgress>> {
         bytes_copied: count(5),
         bytes_per_second: window.map(|w| recent / w),
         post_data_created: count(8),
+        retries: count(9),
         ..Default::default()
     };
     estimate(&mut p);
     Ok(Some(p))
+}
+
+/// The database's warnings so far by kind, as its run recorded them at its last stage
+/// (`ledger::set_stage`); empty when none were recorded (or the ledger is gone).
+pub async fn warnings(s: &Session) -> Result<BTreeMap<String, u64>> {
+    let sql = format!(
+        "SELECT (pg_catalog.to_jsonb(r) -> 'warnings')::text FROM {}.{} r LIMIT 1",
+        quote_ident(LEDGER_SCHEMA),
+        quote_ident("run")
+    );
+    let row = match s.query_opt(&sql, &[]).await {
+        Ok(r) => r,
+        Err(e)
+            if e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
+        {
+            return Ok(BTreeMap::new());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let text: Option<String> = row.and_then(|r| r.get(0));
+    Ok(text
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
 }
 
 /// Fills the estimates of `p` from what it holds (see [`TableProgress`]).

@@ -108,6 +108,9 @@ fn database(out: &mut String, d: &DatabaseStatus) {
             }
         }
     }
+    if d.progress.is_some_and(|p| p.retries > 0) || !d.warnings.is_empty() {
+        out.push_str(&attention(d));
+    }
     if let Some(s) = &d.subscription {
         let _ = writeln!(
             out,
@@ -166,6 +169,26 @@ fn database(out: &mut String, d: &DatabaseStatus) {
     if let Some(r) = &d.resume {
         let _ = writeln!(out, "  {r}");
     }
+}
+
+/// `  3 retries of table parts on new sessions; warnings so far: 2 schema, 1 ownership`.
+fn attention(d: &DatabaseStatus) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = d.progress.filter(|p| p.retries > 0) {
+        parts.push(format!(
+            "{} {} of table parts on new sessions",
+            p.retries,
+            if p.retries == 1 { "retry" } else { "retries" }
+        ));
+    }
+    if !d.warnings.is_empty() {
+        let kinds: Vec<String> = d.warnings.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        parts.push(format!(
+            "warnings so far: {} (the run's report lists them)",
+            kinds.join(", ")
+        ));
+    }
+    format!("  {}\n", parts.join("; "))
 }
 
 #[cfg(test)]

@@ -275,7 +275,7 @@ fn retryable(sh: &Shared, task: &Task) -> bool {
 async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome> {
     let mut attempt = 0u32;
     loop {
-        let e = match run_task(sh, conns, task, attempt > 0).await {
+        let e = match run_task(sh, conns, task, attempt).await {
             Ok(o) => return Ok(o),
             Err(e) => e,
         };
@@ -483,7 +483,10 @@ async fn cancel_all(cancellers: Vec<(Side, Canceller)>) -> Vec<Side> {
         .collect()
 }
 
-async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> Result<Outcome> {
+/// `attempt`: how many times `task` failed before (0 on its first run); a part records it in
+/// the ledger with its rows, for `db-migrate status`.
+async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> Result<Outcome> {
+    let retry = attempt > 0;
     match task {
         Task::Copy { table, part } => {
             if retry && let Some((rows, bytes)) = committed_part(sh, conns, *table, *part).await? {
@@ -510,7 +513,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, retry: bool) -> R
                 sh,
                 cancel,
                 Some(watch),
-                copy_part(sh, src, tgt, *table, *part, &activity),
+                copy_part(sh, src, tgt, (*table, *part), attempt, &activity),
             )
             .await?;
             Ok(Outcome::Part {
@@ -696,8 +699,8 @@ async fn copy_part(
     sh: &Shared,
     src: &mut WireSession,
     tgt: &mut WireSession,
-    table: usize,
-    part: usize,
+    (table, part): (usize, usize),
+    retries: u32,
     activity: &Activity,
 ) -> Result<(u64, u64)> {
     let t = &sh.tables[table];
@@ -759,6 +762,7 @@ async fn copy_part(
             stats.rows,
             stats.bytes,
             &sh.snapshot,
+            retries,
         );
         let r = tgt.simple_query(&format!("{record}; COMMIT")).await;
         if r.is_err() && tgt.is_usable() {
