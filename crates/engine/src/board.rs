@@ -28,6 +28,8 @@ struct Entry {
     copy: Option<ReadFn>,
     verify: Option<ReadFn>,
     lag_bytes: Option<i64>,
+    /// Transient failures retried so far (the finished entry's count replaces it).
+    retries: u64,
     finished: Option<Snapshot>,
 }
 
@@ -121,6 +123,11 @@ pub fn lag(db: &str, bytes: Option<i64>) {
     });
 }
 
+/// A task of `db`'s copy failed with a transient error and runs again.
+pub fn retried(db: &str) {
+    with(|b| entry(b, db).retries += 1);
+}
+
 /// Database `d` ended with `warnings` (counted with the run's): its report entry's values
 /// replace the live ones.
 pub fn database_done(d: &DatabaseResult, warnings: &[crate::warning::Warning]) {
@@ -202,6 +209,7 @@ pub fn read() -> (Vec<Snapshot>, Vec<(String, u64)>) {
                     database: name.clone(),
                     phase: e.phase,
                     lag_bytes: e.lag_bytes,
+                    retries: e.retries,
                     ..Default::default()
                 };
                 if let Some(r) = e.copy.as_ref().map(|f| f()) {

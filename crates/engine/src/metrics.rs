@@ -141,7 +141,7 @@ impl Collector for BoardCollector {
         family(
             &mut enc,
             "retries",
-            "Transient failures retried (known once the database ends)",
+            "Transient failures retried",
             c,
             &counter(|s| s.retries),
         )?;

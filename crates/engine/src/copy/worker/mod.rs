@@ -299,6 +299,7 @@ async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result
         }
         attempt += 1;
         sh.retried.fetch_add(1, Ordering::Relaxed);
+        crate::board::retried(sh.pair.source_db());
         if let Task::Copy { table, .. } = task {
             sh.table_retries.lock().unwrap()[*table] += 1;
         }
