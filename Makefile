@@ -59,22 +59,22 @@ pg-versions:
 # constraints), and PostGIS into 18. The pg_dump oracle is the newest server's own
 # (.pg/18-full/bin/pg_dump for 18).
 cross-version: pg-versions
-	PG_SOURCE_VERSION=13 cargo test --test schema_relations --test schema_types --test schema --test replication
+	PG_SOURCE_VERSION=13 cargo test --test it -- schema_relations:: schema_types:: schema:: replication::
 	# The type-family fixture uses numeric ±Infinity, which PostgreSQL 13 does not have.
-	PG_SOURCE_VERSION=13 cargo test --test data -- --skip every_type_family
+	PG_SOURCE_VERSION=13 cargo test --test it -- data:: --skip every_type_family
 	# The same data hashes the same on 13 and 15 (verify-only after pg_dump | pg_restore, a
 	# dump migration with --verify, the value edge cases).
-	PG_SOURCE_VERSION=13 cargo test --test verify -- --skip one_changed_column --skip replication_cut_over
-	PG_SOURCE_VERSION=12 cargo test --test schema_relations --test schema_types --test schema --test data -- --skip every_type_family
-	PG_TARGET_VERSION=16 cargo test --test replication --test roles --test owners
-	PG_SOURCE_VERSION=18 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types --test schema --test data --test replication
-	PG_SOURCE_VERSION=17 PG_TARGET_VERSION=18 cargo test --test schema_relations --test schema_types
+	PG_SOURCE_VERSION=13 cargo test --test it -- verify:: --skip one_changed_column --skip replication_cut_over
+	PG_SOURCE_VERSION=12 cargo test --test it -- schema_relations:: schema_types:: schema:: data:: --skip every_type_family
+	PG_TARGET_VERSION=16 cargo test --test it -- replication:: roles:: owners::
+	PG_SOURCE_VERSION=18 PG_TARGET_VERSION=18 cargo test --test it -- schema_relations:: schema_types:: schema:: data:: replication::
+	PG_SOURCE_VERSION=17 PG_TARGET_VERSION=18 cargo test --test it -- schema_relations:: schema_types::
 	# Planner statistics restored on an 18 target from 15 and 13 sources (18 -> 18 runs above).
-	PG_TARGET_VERSION=18 cargo test --test data -- planner_statistics
-	PG_SOURCE_VERSION=13 PG_TARGET_VERSION=18 cargo test --test data -- planner_statistics
+	PG_TARGET_VERSION=18 cargo test --test it -- data::planner_statistics
+	PG_SOURCE_VERSION=13 PG_TARGET_VERSION=18 cargo test --test it -- data::planner_statistics
 	# PostGIS 3.3 on 15 into a newer PostGIS on 18 (scripts/postgis-build.sh, into .pg/18-full),
 	# through dump and replication; pg_partman is not offered there (SKIPPED).
-	PG_TARGET_VERSION=18 PG_TARGET_BIN=$(CURDIR)/.pg/18-full/bin cargo test --test extensions
+	PG_TARGET_VERSION=18 PG_TARGET_BIN=$(CURDIR)/.pg/18-full/bin cargo test --test it -- extensions::
 
 # Everything CI runs.
 test: setup lint

@@ -14,6 +14,9 @@
 //! from 18 on only. Without `.pg/16` the test says SKIPPED loudly, a failure under
 //! `DB_MIGRATE_REQUIRE_REGRESSION_DB=1` (CI).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

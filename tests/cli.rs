@@ -1,6 +1,9 @@
 //! The command line as operators use it: the real `pg_migrate` and `db-migrate` binaries against
 //! real clusters. Exit codes, the JSON report, the human report, and secrets kept out of output.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::process::Command;

@@ -2,6 +2,9 @@
 //! certificates, channel binding (SCRAM-SHA-256-PLUS) on both connection stacks, the connect
 //! timeout, session setup, connection service files, and passwords kept out of every message.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -9,6 +9,9 @@
 //! The table printed at the end (run with `--nocapture`) is the measurement of
 //! docs/development/tests.md; the test asserts that db-migrate's copy equals the source.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

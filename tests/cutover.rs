@@ -5,6 +5,9 @@
 //! replication running; a refusal changes nothing; `--unfence` lifts a switched cut-over's
 //! fence.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

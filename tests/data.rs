@@ -7,6 +7,9 @@
 //! target databases with SQL, then calls [`copy_database`]. Every test uses its own databases,
 //! so tests run in parallel.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;

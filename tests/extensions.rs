@@ -8,6 +8,9 @@
 //! `postgresql-15-partman` (installed by `.ci/run`); the builds of other majors in `.pg/` have
 //! neither, nor contrib. A test whose extension a cluster does not offer says so and returns.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::num::NonZeroUsize;

@@ -8,6 +8,9 @@
 //! The delay from each change on the source to its application on the target is printed
 //! (`follow delay:` lines, `--nocapture`).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

@@ -15,6 +15,9 @@
 //! The source cluster is this binary's own, shared by its tests: each test creates uniquely
 //! named roles and a database of its own and leaves every other role and database out.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::HashSet;

@@ -2,6 +2,9 @@
 //! (and the connection layer) against real clusters. Every bad input gets a clear error that
 //! names what is wrong, never a panic, and no secret ever reaches an output.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::process::Command;

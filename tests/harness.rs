@@ -1,5 +1,8 @@
 //! Smoke tests of the throw-away cluster harness in tests/support.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::future::Future;

@@ -4,6 +4,9 @@
 //! cut-over in the same run goes in waves that fit the target's logical replication workers
 //! and leaves no replication object behind.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::process::{Child, Command, Output, Stdio};

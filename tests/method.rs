@@ -3,6 +3,9 @@
 //! run's databases, and a hot standby as the source means the dump method (replication, which
 //! needs a publication on the source, is refused in preflight when forced).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

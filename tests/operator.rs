@@ -3,6 +3,9 @@
 //! report at the terminal's width). `db-migrate status` is proven in tests/recovery.rs (a run
 //! followed while it copies, after SIGKILL and after --resume).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};

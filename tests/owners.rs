@@ -14,6 +14,9 @@
 //! Every test migrates only its own roles (all other source roles excluded) and database, and
 //! takes [`LOCK`]: roles are global, so two runs at once would see each other's.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::HashSet;

@@ -2,6 +2,9 @@
 //! target is exactly what the source sent, and every way a COPY can fail ends with an error
 //! that names the side, never with a committed half copy or a hang.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::time::Duration;

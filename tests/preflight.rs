@@ -10,6 +10,9 @@
 //! target does not ship): run with e.g. `PG_SOURCE_VERSION=16 PG_TARGET_VERSION=13`. With equal
 //! majors those tests print a note and check only the passing side.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::HashSet;

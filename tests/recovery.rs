@@ -9,6 +9,9 @@
 //! the target, loading `big` takes seconds while `small` commits at once, and the test acts
 //! when the ledger shows `small` copied and `big`'s COPY is running.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::num::NonZeroUsize;

@@ -23,6 +23,9 @@
 //! registry the first time). When it cannot be built the test says so loudly and passes, unless
 //! `DB_MIGRATE_REQUIRE_REGRESSION_DB=1` (set by `.ci/run`), where that is a failure.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,9 @@
 //! And a database the target lacks is rehearsed in a scratch database that is gone afterwards,
 //! also when the run is interrupted by SIGTERM while it rehearses.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use serde_json::Value;

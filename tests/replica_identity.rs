@@ -7,6 +7,9 @@
 //! refused in preflight, naming it. Without the flag the database still goes by dump
 //! (`tests/hardening.rs::tables_without_replica_identity_never_get_published`).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use serde_json::Value;

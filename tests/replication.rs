@@ -5,6 +5,9 @@
 //! The target server connects to the source for the subscription, so every source conninfo
 //! here is the source's 127.0.0.1 TCP URI with a password.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::num::NonZeroUsize;

@@ -6,6 +6,9 @@
 //! named roles, and migrates with every other source role in `excluded_roles`; it then looks only
 //! at its own roles.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashSet};

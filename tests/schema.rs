@@ -2,6 +2,9 @@
 //! name the object and its SQL. (What it covers, object kind by object kind, is proven by the
 //! pg_dump oracle in tests/schema_relations.rs and tests/schema_types.rs.)
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use db_migrate::conn::ConnInfo;

@@ -2,6 +2,9 @@
 //! each on a small fixture through the pg_dump oracle (tests/support/oracle.rs), plus the
 //! catalog facts pg_dump does not show (the column order of inheritance children).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use db_migrate::conn::ConnInfo;

@@ -8,6 +8,9 @@
 //!   so a failure here is the relation readers' own;
 //! - reading the target again gives the same statements as reading the source.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

@@ -12,6 +12,9 @@
 //! readers report (kinds, aliases, privileges, secrets), hidden user mapping options, the
 //! `public` schema, and superuser-only objects skipped for a managed-service admin.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use db_migrate::conn::{ConnInfo, Session, connect};

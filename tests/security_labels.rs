@@ -11,6 +11,9 @@
 //! When pgxs or a compiler is missing, the tests say SKIPPED loudly and pass, unless
 //! `DB_MIGRATE_REQUIRE_REGRESSION_DB=1` (set by `.ci/run`), where that is a failure.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::path::Path;

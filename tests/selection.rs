@@ -3,6 +3,9 @@
 //! managed service's own databases and roles, the old tool's flags and output format, and bad
 //! input naming the flag.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::process::Output;

@@ -7,6 +7,9 @@
 //! Most tests build the same data on both clusters with SQL (so a cross-version run proves
 //! that the same data hashes the same on both majors), change the target, and compare.
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::num::NonZeroUsize;

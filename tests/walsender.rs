@@ -3,6 +3,9 @@
 //! snapshot that an ordinary session imports, and the errors an operator meets (wrong password,
 //! role without REPLICATION, TLS required but not offered, a server that never answers).
 
+// Each module keeps its own copy of the harness, so its clusters are its own (as when every
+// file was a test binary of its own).
+#[path = "support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
