@@ -370,9 +370,9 @@ pub fn cycle_parts(collected: &[&Collected], depend: &[Depend]) -> HashSet<ObjId
 }
 
 /// Sort key for ties: section, kind, schema, name, then the original position.
-type Key = (Section, ObjectKind, String, String, usize);
+type SortKey = (Section, ObjectKind, String, String, usize);
 
-fn key(o: &SchemaObject, i: usize) -> Key {
+fn key(o: &SchemaObject, i: usize) -> SortKey {
     (
         o.section,
         o.kind,
@@ -431,8 +431,8 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
             indegree[t] += 1;
         }
     }
-    let keys: Vec<Key> = objects.iter().enumerate().map(|(i, o)| key(o, i)).collect();
-    let mut ready: BinaryHeap<Reverse<(Key, usize)>> = (0..n)
+    let keys: Vec<SortKey> = objects.iter().enumerate().map(|(i, o)| key(o, i)).collect();
+    let mut ready: BinaryHeap<Reverse<(SortKey, usize)>> = (0..n)
         .filter(|&i| indegree[i] == 0)
         .map(|i| Reverse((keys[i].clone(), i)))
         .collect();

@@ -263,7 +263,7 @@ pub async fn copy_database_with_states(
     let stop = pair.cancel().child_token();
     // If this future is dropped before it ends, the workers (on their own threads) stop too.
     let _stop_on_drop = stop.clone().drop_guard();
-    let job = Job {
+    let job = CopyJob {
         pair,
         opts,
         snapshot,
@@ -283,7 +283,7 @@ pub async fn copy_database_with_states(
 
 /// What to copy from where: the arguments of [`copy_database`].
 #[derive(Clone, Copy)]
-struct Job<'a> {
+struct CopyJob<'a> {
     pair: &'a DbPair,
     opts: &'a CopyOptions,
     snapshot: Option<&'a str>,
@@ -357,12 +357,12 @@ async fn lock_tables(coord: &Session, tables: &[plan::TablePlan]) -> Option<Warn
 }
 
 async fn run(
-    job: &Job<'_>,
+    job: &CopyJob<'_>,
     mut post_data: PostDataPlan,
     stop: &CancellationToken,
     states: &mut Vec<TableStatus>,
 ) -> Result<CopyReport> {
-    let Job {
+    let CopyJob {
         pair,
         opts,
         snapshot,

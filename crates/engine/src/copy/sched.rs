@@ -64,7 +64,7 @@ impl Task {
 }
 
 #[derive(Debug, Default)]
-struct Unit {
+struct WorkUnit {
     key: RelKey,
     /// Parts (of a table) or leaf tables (of a partitioned table) still to finish.
     waiting: usize,
@@ -78,7 +78,7 @@ struct Unit {
 }
 
 #[derive(Debug, Default)]
-struct TableState {
+struct TableQueue {
     parts_left: usize,
     rows: u64,
     bytes: u64,
@@ -98,8 +98,8 @@ pub struct Sched {
     lo: VecDeque<Task>,
     analyze: VecDeque<Task>,
     running: usize,
-    tables: Vec<TableState>,
-    units: Vec<Unit>,
+    tables: Vec<TableQueue>,
+    units: Vec<WorkUnit>,
     pub results: Vec<TableCopyResult>,
     pub large_objects: u64,
     pub large_object_bytes: u64,
@@ -144,7 +144,7 @@ impl Sched {
             }
             let jobs = by_table.remove(key).unwrap_or_default();
             let (phase1, phase2): (Vec<_>, Vec<_>) = jobs.into_iter().partition(is_index_build);
-            s.units.push(Unit {
+            s.units.push(WorkUnit {
                 key: key.clone(),
                 waiting: 0,
                 phase1,
@@ -165,7 +165,7 @@ impl Sched {
                 s.units[u].waiting += 1;
                 units.push(u);
             }
-            s.tables.push(TableState {
+            s.tables.push(TableQueue {
                 parts_left: t.parts.len(),
                 units,
                 ..Default::default()

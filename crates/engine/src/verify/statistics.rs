@@ -32,9 +32,9 @@ pub struct StatisticsDifference {
     pub fields: Vec<String>,
 }
 
-type Key = (String, String, String, String);
+type StatisticsKey = (String, String, String, String);
 
-fn by_key(rows: Vec<Vec<Option<String>>>) -> BTreeMap<Key, Vec<Option<String>>> {
+fn by_key(rows: Vec<Vec<Option<String>>>) -> BTreeMap<StatisticsKey, Vec<Option<String>>> {
     rows.into_iter()
         .map(|mut r| {
             let rest = r.split_off(4.min(r.len()));

@@ -72,7 +72,7 @@ pub fn cancelled() -> Error {
     Error::new(ErrorKind::Cancelled, "the data copy was cancelled")
 }
 
-enum Outcome {
+enum TaskOutcome {
     Part { table: usize, rows: u64, bytes: u64 },
     Post { unit: usize, parallel: bool },
     LargeObjects { count: u64, bytes: u64 },
@@ -105,12 +105,12 @@ impl Shared {
         }
     }
 
-    fn task_finished(&self, task: &Task, outcome: Result<Outcome>) {
+    fn task_finished(&self, task: &Task, outcome: Result<TaskOutcome>) {
         {
             let mut s = self.sched.lock().unwrap();
             s.task_ended();
             match outcome {
-                Ok(Outcome::Part { table, rows, bytes }) => {
+                Ok(TaskOutcome::Part { table, rows, bytes }) => {
                     if s.part_done(&self.tables, table, rows, bytes) {
                         self.progress.table_done();
                         let t = &self.tables[table];
@@ -123,12 +123,12 @@ impl Shared {
                         );
                     }
                 }
-                Ok(Outcome::Post { unit, parallel }) => s.post_done(unit, parallel),
-                Ok(Outcome::LargeObjects { count, bytes }) => {
+                Ok(TaskOutcome::Post { unit, parallel }) => s.post_done(unit, parallel),
+                Ok(TaskOutcome::LargeObjects { count, bytes }) => {
                     s.large_objects += count;
                     s.large_object_bytes += bytes;
                 }
-                Ok(Outcome::Analyzed) => {}
+                Ok(TaskOutcome::Analyzed) => {}
                 Err(e) => {
                     if self.stop.is_cancelled() && e.kind() == ErrorKind::Cancelled {
                         tracing::debug!("{}: stopped: {e}", task.describe(&self.tables));
@@ -272,7 +272,7 @@ fn retryable(sh: &Shared, task: &Task) -> bool {
 }
 
 /// Runs `task`, and again on fresh sessions after a transient failure (bounded, with backoff).
-async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<Outcome> {
+async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result<TaskOutcome> {
     let mut attempt = 0u32;
     loop {
         let e = match run_task(sh, conns, task, attempt).await {
@@ -486,13 +486,13 @@ async fn cancel_all(cancellers: Vec<(Side, Canceller)>) -> Vec<Side> {
 
 /// `attempt`: how many times `task` failed before (0 on its first run); a part records it in
 /// the ledger with its rows, for `db-migrate status`.
-async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> Result<Outcome> {
+async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> Result<TaskOutcome> {
     let retry = attempt > 0;
     match task {
         Task::Copy { table, part } => {
             if retry && let Some((rows, bytes)) = committed_part(sh, conns, *table, *part).await? {
                 // The lost connection ate the answer to a COMMIT that went through.
-                return Ok(Outcome::Part {
+                return Ok(TaskOutcome::Part {
                     table: *table,
                     rows,
                     bytes,
@@ -517,7 +517,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> 
                 copy_part(sh, src, tgt, (*table, *part), attempt, &activity),
             )
             .await?;
-            Ok(Outcome::Part {
+            Ok(TaskOutcome::Part {
                 table: *table,
                 rows,
                 bytes,
@@ -539,7 +539,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> 
                 run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry, &sh.warnings),
             )
             .await?;
-            Ok(Outcome::Post {
+            Ok(TaskOutcome::Post {
                 unit: *unit,
                 parallel: *parallel,
             })
@@ -590,7 +590,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> 
                 ),
             )
             .await?;
-            Ok(Outcome::LargeObjects {
+            Ok(TaskOutcome::LargeObjects {
                 count: oids.len() as u64,
                 bytes,
             })
@@ -661,7 +661,7 @@ async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> 
                     .on(format!("table {qualified}")),
                 ),
             }
-            Ok(Outcome::Analyzed)
+            Ok(TaskOutcome::Analyzed)
         }
     }
 }
