@@ -486,7 +486,12 @@ async fn cancel_all(cancellers: Vec<(Side, Canceller)>) -> Vec<Side> {
 
 /// `attempt`: how many times `task` failed before (0 on its first run); a part records it in
 /// the ledger with its rows, for `db-migrate status`.
-async fn run_task(sh: &Shared, conns: &mut Conns, task: &Task, attempt: u32) -> Result<TaskOutcome> {
+async fn run_task(
+    sh: &Shared,
+    conns: &mut Conns,
+    task: &Task,
+    attempt: u32,
+) -> Result<TaskOutcome> {
     let retry = attempt > 0;
     match task {
         Task::Copy { table, part } => {
