@@ -22,6 +22,19 @@
 //! know) are not findings; privileges, comments and security labels, which the run also only
 //! warns about and which no later statement needs, are not run at all.
 //!
+//! Objects that cannot fail once what they depend on exists are not rehearsed
+//! ([`cannot_fail`]): tables, indexes, index attachments and constraints whose every
+//! dependency (in `pg_depend`) is a relation, a constraint or a schema, i.e. built of the
+//! server's own types, operator classes, collations and functions (those are pinned and never
+//! recorded; every other one is), with no search_path of their own, and (but for foreign
+//! keys, whose names are their table's) outside the schemas where an extension, of the source
+//! or of the target database, keeps relations or types, whose names they could take. Empty,
+//! in a database whose other objects the rehearsal just created, the target has nothing to
+//! refuse them for. An object that is rehearsed and depends on one (a view on a table, an
+//! index with an extension's operator class) takes it back into the rehearsal, and so on.
+//! They are most of a schema (primary keys, indexes, foreign keys, tables of plain columns)
+//! and were most of the rehearsal's time: see `scripts/bench-rehearsal`.
+//!
 //! Each executor batch runs under a `SAVEPOINT`: a statement the target refuses rolls back to
 //! it, its object is recorded ([`FailedObject`]) and skipped with everything that depends on
 //! it (the dependency graph of [`super::graph`]), and the batch runs again without them, so one
@@ -41,11 +54,12 @@
 //!   connections): the rehearsal holds every lock until its end, so it stops there with a
 //!   warning saying how far it got ([`Rehearsal::incomplete`]).
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use super::exec::{self, ExecState, SchemaOptions};
 use super::graph::Schema;
-use super::model::{SchemaObject, Section};
+use super::model::{ObjId, ObjectKind, SchemaObject, Section, class};
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result, Side};
 use db_migrate_core::sql::quote_ident;
@@ -128,6 +142,8 @@ pub struct Rehearsal {
     pub refused: Vec<FailedObject>,
     /// Objects rehearsed.
     pub objects: usize,
+    /// Objects left out because they cannot fail ([`cannot_fail`]).
+    pub not_rehearsed: usize,
     /// Why it stopped before the end (the target's lock table was full), when it did.
     pub incomplete: Option<String>,
 }
@@ -140,19 +156,84 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
     objects.into_iter().map(|(o, _)| o).collect()
 }
 
-/// Creates `schema` (filtered already) on `target`, a session of the database to rehearse in,
-/// inside one transaction that it rolls back, after creating `missing_roles` in it: see the
-/// module documentation. An `Err` means the rehearsal itself could not run (a lost session);
-/// what the target refuses is in the result.
-pub async fn rehearse_in(
+/// Whether the target can refuse `o` only by refusing something it depends on (see the module
+/// documentation); `extension_schemas`: where extensions keep relations or types.
+pub fn cannot_fail(o: &SchemaObject, extension_schemas: &HashSet<String>) -> bool {
+    let named_in_schema = match o.kind {
+        ObjectKind::ForeignKey | ObjectKind::IndexAttach => false,
+        ObjectKind::Table | ObjectKind::Index | ObjectKind::Constraint => true,
+        _ => return false,
+    };
+    let schema_free = !named_in_schema
+        || o.schema
+            .as_ref()
+            .is_some_and(|s| !extension_schemas.contains(s));
+    schema_free
+        && o.search_path.is_none()
+        && o.depends_on.iter().all(|d| {
+            matches!(
+                d.classid,
+                class::PG_CLASS | class::PG_CONSTRAINT | class::PG_NAMESPACE
+            )
+        })
+}
+
+/// The objects of `schema` the rehearsal leaves out: those that cannot fail, unless an object
+/// that is rehearsed depends on them, directly or not.
+fn left_out(schema: &Schema, extension_schemas: &HashSet<String>) -> HashSet<ObjId> {
+    let mut skip: HashSet<ObjId> = schema
+        .objects
+        .iter()
+        .filter(|o| cannot_fail(o, extension_schemas))
+        .map(|o| o.id)
+        .collect();
+    // What a rehearsed object needs is rehearsed too, and what that needs, until nothing
+    // changes (chains are short: a view on a table, a foreign key on a primary key).
+    loop {
+        let needed: Vec<ObjId> = schema
+            .objects
+            .iter()
+            .filter(|o| !skip.contains(&o.id))
+            .flat_map(|o| o.depends_on.iter().copied())
+            .filter(|d| skip.contains(d))
+            .collect();
+        if needed.is_empty() {
+            return skip;
+        }
+        for d in needed {
+            skip.remove(&d);
+        }
+    }
+}
+
+/// `objects` but those in `skip`.
+fn without<'a>(objects: Vec<&'a SchemaObject>, skip: &HashSet<ObjId>) -> Vec<&'a SchemaObject> {
+    objects
+        .into_iter()
+        .filter(|o| !skip.contains(&o.id))
+        .collect()
+}
+
+/// Opens the rehearsal on `target`, a session of the database to rehearse in: its session
+/// settings, the transaction, the statements `before` (what the run does to the database
+/// before its schema: `--clean`'s removal of an earlier run's objects), the `missing_roles`
+/// created in it; returns the target user's rights as the executor needs them.
+/// [`rehearse_in`] runs the schema in it next. A statement of `before` that fails is an `Err`:
+/// the rehearsal cannot stand for the run.
+pub async fn begin(
     target: &Session,
-    schema: &mut Schema,
-    opts: SchemaOptions,
+    before: &[String],
     missing_roles: &[String],
-) -> Result<Rehearsal> {
+) -> Result<ExecState> {
     let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
     exec::prepare_session(target).await?;
     target.batch_execute("BEGIN").await.map_err(tgt)?;
+    for statement in before {
+        target
+            .batch_execute(statement)
+            .await
+            .map_err(|e| tgt(e).context(format!("while running: {statement}")))?;
+    }
     for role in missing_roles {
         // A role the target user may not create: owners and grants naming it fail, which the
         // run only warns about.
@@ -172,6 +253,27 @@ pub async fn rehearse_in(
     let mut state = ExecState::read(target).await?;
     state.keep_going = true;
     state.rehearsal = true;
+    Ok(state)
+}
+
+/// Creates `schema` (filtered already) on `target`, in the transaction [`begin`] opened and
+/// with the state it returned, and rolls it back: see the module documentation. An `Err`
+/// means the rehearsal itself could not run (a lost session); what the target refuses is in
+/// the result.
+///
+/// `extension_schemas`: the source's schemas that hold extension members
+/// ([`db_migrate_catalog::extensions::member_schemas`]); the target database's are read here.
+pub async fn rehearse_in(
+    target: &Session,
+    schema: &mut Schema,
+    opts: SchemaOptions,
+    state: ExecState,
+    extension_schemas: &HashSet<String>,
+) -> Result<Rehearsal> {
+    let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
+    let mut extension_schemas = extension_schemas.clone();
+    extension_schemas.extend(db_migrate_catalog::extensions::member_schemas(target).await?);
+    let skip = left_out(schema, &extension_schemas);
     let mut out = Rehearsal {
         objects: schema.objects.len(),
         ..Default::default()
@@ -190,7 +292,14 @@ pub async fn rehearse_in(
     };
     tracing::debug!("rehearsal: session ready");
     let started = Instant::now();
-    let pre = exec::apply(target, by_level(schema, Section::PreData), opts, &state).await;
+    out.not_rehearsed = skip.len();
+    let pre = exec::apply(
+        target,
+        without(by_level(schema, Section::PreData), &skip),
+        opts,
+        &state,
+    )
+    .await;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "rehearsal: pre-data"
@@ -200,7 +309,8 @@ pub async fn rehearse_in(
     } else {
         // Its warnings are the run's to give.
         super::extensions::drop_provided(target, schema).await?;
-        let post = exec::apply(target, by_level(schema, Section::PostData), opts, &state).await;
+        let post = without(by_level(schema, Section::PostData), &skip);
+        let post = exec::apply(target, post, opts, &state).await;
         if let Err(e) = post {
             out.incomplete = stopped(e)?;
         }
