@@ -7,7 +7,11 @@
 //! resumed database is not rehearsed, its objects exist already), else in a scratch database of
 //! db-migrate's own, [`SCRATCH_PREFIX`]`<random>`, created like the run would create the
 //! database (encoding, locale, database-level settings) and dropped afterwards, also when the
-//! rehearsal fails or the run is interrupted.
+//! rehearsal fails or the run is interrupted. A database whose earlier run the run removes
+//! first (`--clean`, or `--resume` of a run stopped in its schema) is rehearsed as the run will
+//! meet it: in a scratch database when the run drops the database, else in the database after
+//! the earlier run's objects and ledger are dropped inside the rehearsal's transaction
+//! ([`what_clean_removes`]), rolled back with the rest.
 //!
 //! Databases are rehearsed [`AT_ONCE`] at a time, in lanes that each reuse one scratch database
 //! for every database created alike (encoding and locale; the settings are set again for
@@ -15,11 +19,11 @@
 //! installation of many. When the rehearsal creates roles the target lacks, one lane: the
 //! roles are shared by the whole server, and a second transaction creating the same role
 //! would wait for the first. Not rehearsed: a database preflight refused already, and one whose
-//! target holds a ledger (`--resume`, `--clean`, a finished database: its objects exist).
+//! target holds a ledger the run keeps (`--resume`, a finished database: its objects exist).
 //!
 //! The schema a rehearsal read is handed to the run ([`Rehearsed::schema`], through
 //! [`super::Preflight::schemas`]), which does not read it again: the rehearsal's cost is the
-//! DDL alone (and the scratch database).
+//! DDL alone (and the scratch database, made ready while the source's schema is read).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
