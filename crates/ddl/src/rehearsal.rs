@@ -328,6 +328,72 @@ pub async fn rehearse_in(
 mod tests {
     use super::*;
 
+    fn object(
+        kind: ObjectKind,
+        section: Section,
+        schema: &str,
+        id: u32,
+        deps: &[ObjId],
+    ) -> SchemaObject {
+        let classid = match kind {
+            ObjectKind::Table | ObjectKind::Index | ObjectKind::View => class::PG_CLASS,
+            ObjectKind::Type => class::PG_TYPE,
+            _ => class::PG_CONSTRAINT,
+        };
+        let mut o = SchemaObject::new(ObjId::new(classid, id), kind, section, Some(schema), "o");
+        o.depends_on = deps.to_vec();
+        o
+    }
+
+    #[test]
+    fn what_cannot_fail_is_left_out_unless_something_rehearsed_needs_it() {
+        let rel = |id| ObjId::new(class::PG_CLASS, id);
+        let con = |id| ObjId::new(class::PG_CONSTRAINT, id);
+        let (pre, post) = (Section::PreData, Section::PostData);
+        let schema = Schema {
+            objects: vec![
+                // Tables of the server's own types: 1 and 2 alone, 3 read by a view.
+                object(ObjectKind::Table, pre, "app", 1, &[]),
+                object(ObjectKind::Table, pre, "app", 2, &[]),
+                object(ObjectKind::Table, pre, "app", 3, &[]),
+                object(ObjectKind::View, pre, "app", 4, &[rel(3)]),
+                // A table of a user's type, and one in a schema where an extension lives.
+                object(ObjectKind::Type, pre, "app", 5, &[]),
+                object(
+                    ObjectKind::Table,
+                    pre,
+                    "app",
+                    6,
+                    &[ObjId::new(class::PG_TYPE, 5)],
+                ),
+                object(ObjectKind::Table, pre, "ext", 7, &[]),
+                // A primary key on 1, a foreign key from 2 to it, an index on 2 with an
+                // extension's operator class (it takes table 2 into the rehearsal).
+                object(ObjectKind::Constraint, post, "app", 10, &[rel(1)]),
+                object(
+                    ObjectKind::ForeignKey,
+                    post,
+                    "app",
+                    11,
+                    &[rel(2), rel(1), con(10)],
+                ),
+                object(
+                    ObjectKind::Index,
+                    post,
+                    "app",
+                    12,
+                    &[rel(2), ObjId::new(class::PG_EXTENSION, 9)],
+                ),
+            ],
+            ..Default::default()
+        };
+        let ext: HashSet<String> = ["ext".to_string()].into();
+        let skip = left_out(&schema, &ext);
+        let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
+        skipped.sort_unstable();
+        assert_eq!(skipped, vec![1, 10, 11]);
+    }
+
     #[test]
     fn a_failed_object_names_its_statement_code_and_dependents() {
         let f = FailedObject {
