@@ -26,14 +26,15 @@
 //! ([`cannot_fail`]): tables, indexes, index attachments and constraints whose every
 //! dependency (in `pg_depend`) is a relation, a constraint or a schema, i.e. built of the
 //! server's own types, operator classes, collations and functions (those are pinned and never
-//! recorded; every other one is), with no search_path of their own, and (but for foreign
-//! keys, whose names are their table's) outside the schemas where an extension, of the source
-//! or of the target database, keeps relations or types, whose names they could take. Empty,
-//! in a database whose other objects the rehearsal just created, the target has nothing to
-//! refuse them for. An object that is rehearsed and depends on one (a view on a table, an
-//! index with an extension's operator class) takes it back into the rehearsal, and so on.
-//! They are most of a schema (primary keys, indexes, foreign keys, tables of plain columns)
-//! and were most of the rehearsal's time: see `scripts/bench-rehearsal`.
+//! recorded; every other one is), with no search_path of their own. Empty, in a database whose
+//! other objects the rehearsal just created, the target has nothing to refuse them for but a
+//! name an extension's member took (an extension the target database holds already, or a
+//! version of one that the source did not have): those are looked up once the rest is created
+//! and the objects that collide are rehearsed then, and refused. An object that is rehearsed
+//! and depends on one (a view on a table, an index with an extension's operator class) takes
+//! it back into the rehearsal, and so on. They are most of a schema (primary keys, indexes,
+//! foreign keys, tables of plain columns) and were most of the rehearsal's time: see
+//! `scripts/bench-rehearsal`.
 //!
 //! Each executor batch runs under a `SAVEPOINT`: a statement the target refuses rolls back to
 //! it, its object is recorded ([`FailedObject`]) and skipped with everything that depends on
@@ -156,20 +157,16 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
     objects.into_iter().map(|(o, _)| o).collect()
 }
 
-/// Whether the target can refuse `o` only by refusing something it depends on (see the module
-/// documentation); `extension_schemas`: where extensions keep relations or types.
-pub fn cannot_fail(o: &SchemaObject, extension_schemas: &HashSet<String>) -> bool {
-    let named_in_schema = match o.kind {
-        ObjectKind::ForeignKey | ObjectKind::IndexAttach => false,
-        ObjectKind::Table | ObjectKind::Index | ObjectKind::Constraint => true,
-        _ => return false,
+/// Whether the target can refuse `o` only by refusing something it depends on, or by an
+/// extension's member taking its name (checked after the rest, see [`rehearse_in`]): see the
+/// module documentation.
+pub fn cannot_fail(o: &SchemaObject) -> bool {
+    let kind = match o.kind {
+        ObjectKind::ForeignKey | ObjectKind::IndexAttach => true,
+        ObjectKind::Table | ObjectKind::Index | ObjectKind::Constraint => o.schema.is_some(),
+        _ => false,
     };
-    let schema_free = !named_in_schema
-        || o.schema
-            .as_ref()
-            .is_some_and(|s| !extension_schemas.contains(s));
-    schema_free
-        && o.search_path.is_none()
+    kind && o.search_path.is_none()
         && o.depends_on.iter().all(|d| {
             matches!(
                 d.classid,
@@ -180,11 +177,11 @@ pub fn cannot_fail(o: &SchemaObject, extension_schemas: &HashSet<String>) -> boo
 
 /// The objects of `schema` the rehearsal leaves out: those that cannot fail, unless an object
 /// that is rehearsed depends on them, directly or not.
-fn left_out(schema: &Schema, extension_schemas: &HashSet<String>) -> HashSet<ObjId> {
+fn left_out(schema: &Schema) -> HashSet<ObjId> {
     let mut skip: HashSet<ObjId> = schema
         .objects
         .iter()
-        .filter(|o| cannot_fail(o, extension_schemas))
+        .filter(|o| cannot_fail(o))
         .map(|o| o.id)
         .collect();
     // What a rehearsed object needs is rehearsed too, and what that needs, until nothing
@@ -260,20 +257,14 @@ pub async fn begin(
 /// with the state it returned, and rolls it back: see the module documentation. An `Err`
 /// means the rehearsal itself could not run (a lost session); what the target refuses is in
 /// the result.
-///
-/// `extension_schemas`: the source's schemas that hold extension members
-/// ([`db_migrate_catalog::extensions::member_schemas`]); the target database's are read here.
 pub async fn rehearse_in(
     target: &Session,
     schema: &mut Schema,
     opts: SchemaOptions,
     state: ExecState,
-    extension_schemas: &HashSet<String>,
 ) -> Result<Rehearsal> {
     let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
-    let mut extension_schemas = extension_schemas.clone();
-    extension_schemas.extend(db_migrate_catalog::extensions::member_schemas(target).await?);
-    let skip = left_out(schema, &extension_schemas);
+    let skip = left_out(schema);
     let mut out = Rehearsal {
         objects: schema.objects.len(),
         ..Default::default()
@@ -313,6 +304,28 @@ pub async fn rehearse_in(
         let post = exec::apply(target, post, opts, &state).await;
         if let Err(e) = post {
             out.incomplete = stopped(e)?;
+        } else {
+            // What was left out and has the name of an extension's relation or type (the
+            // target's, or a version of one the source did not have) is refused for it.
+            let taken: HashSet<(String, String)> =
+                db_migrate_catalog::extensions::member_names(target)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let colliding: Vec<&SchemaObject> = by_level(schema, Section::PreData)
+                .into_iter()
+                .chain(by_level(schema, Section::PostData))
+                .filter(|o| skip.contains(&o.id) && o.kind != ObjectKind::ForeignKey)
+                .filter(|o| {
+                    o.schema
+                        .as_ref()
+                        .is_some_and(|s| taken.contains(&(s.clone(), o.name.clone())))
+                })
+                .collect();
+            out.not_rehearsed -= colliding.len();
+            if let Err(e) = exec::apply(target, colliding, opts, &state).await {
+                out.incomplete = stopped(e)?;
+            }
         }
         tracing::debug!(
             seconds = started.elapsed().as_secs_f64(),
@@ -357,7 +370,7 @@ mod tests {
                 object(ObjectKind::Table, pre, "app", 2, &[]),
                 object(ObjectKind::Table, pre, "app", 3, &[]),
                 object(ObjectKind::View, pre, "app", 4, &[rel(3)]),
-                // A table of a user's type, and one in a schema where an extension lives.
+                // A table of a user's type (rehearsed), and one of plain columns elsewhere.
                 object(ObjectKind::Type, pre, "app", 5, &[]),
                 object(
                     ObjectKind::Table,
@@ -387,11 +400,10 @@ mod tests {
             ],
             ..Default::default()
         };
-        let ext: HashSet<String> = ["ext".to_string()].into();
-        let skip = left_out(&schema, &ext);
+        let skip = left_out(&schema);
         let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
         skipped.sort_unstable();
-        assert_eq!(skipped, vec![1, 10, 11]);
+        assert_eq!(skipped, vec![1, 7, 10, 11]);
     }
 
     #[test]

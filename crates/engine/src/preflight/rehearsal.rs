@@ -347,14 +347,8 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
         let read = crate::schema::read_schema(&source)
             .await
             .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
-        let extension_schemas: HashSet<String> =
-            crate::catalog::extensions::member_schemas(&source)
-                .await
-                .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?
-                .into_iter()
-                .collect();
         tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
-        Ok::<_, Error>((read, extension_schemas))
+        Ok::<_, Error>(read)
     };
     let ready = async {
         let place = if job.target_exists {
@@ -372,14 +366,14 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
         tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: place ready");
         Ok::<_, Error>((place, target, state))
     };
-    let ((read, extension_schemas), (place, target, state)) = tokio::select! {
+    let (read, (place, target, state)) = tokio::select! {
         r = async { tokio::try_join!(read, ready) } => r?,
         _ = job.cancel.cancelled() => return Err(crate::copy::worker::cancelled()),
     };
     let mut schema = read.clone();
     let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
     let result = tokio::select! {
-        r = rehearse_in(&target, &mut schema, job.schema, state, &extension_schemas) => r,
+        r = rehearse_in(&target, &mut schema, job.schema, state) => r,
         _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
     };
     // The session closes here: the server rolls back whatever is still open (an interrupted
