@@ -23,8 +23,9 @@
 //! warns about and which no later statement needs, are not run at all.
 //!
 //! Objects that cannot fail once what they depend on exists are not rehearsed
-//! ([`cannot_fail`]): tables, indexes, index attachments and constraints whose every
-//! dependency (in `pg_depend`) is a relation, a constraint or a schema, i.e. built of the
+//! ([`cannot_fail`]): tables, sequences (and their `OWNED BY`), indexes, index attachments and
+//! constraints whose every dependency (in `pg_depend`) is a relation, a constraint or a
+//! schema, i.e. built of the
 //! server's own types, operator classes, collations and functions (those are pinned and never
 //! recorded; every other one is), with no search_path of their own. Empty, in a database whose
 //! other objects the rehearsal just created, the target has nothing to refuse them for but a
@@ -162,8 +163,10 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
 /// module documentation.
 pub fn cannot_fail(o: &SchemaObject) -> bool {
     let kind = match o.kind {
-        ObjectKind::ForeignKey | ObjectKind::IndexAttach => true,
-        ObjectKind::Table | ObjectKind::Index | ObjectKind::Constraint => o.schema.is_some(),
+        ObjectKind::ForeignKey | ObjectKind::IndexAttach | ObjectKind::SequenceOwnedBy => true,
+        ObjectKind::Table | ObjectKind::Sequence | ObjectKind::Index | ObjectKind::Constraint => {
+            o.schema.is_some()
+        }
         _ => false,
     };
     kind && o.search_path.is_none()
@@ -315,7 +318,16 @@ pub async fn rehearse_in(
             let colliding: Vec<&SchemaObject> = by_level(schema, Section::PreData)
                 .into_iter()
                 .chain(by_level(schema, Section::PostData))
-                .filter(|o| skip.contains(&o.id) && o.kind != ObjectKind::ForeignKey)
+                .filter(|o| {
+                    skip.contains(&o.id)
+                        && matches!(
+                            o.kind,
+                            ObjectKind::Table
+                                | ObjectKind::Sequence
+                                | ObjectKind::Index
+                                | ObjectKind::Constraint
+                        )
+                })
                 .filter(|o| {
                     o.schema
                         .as_ref()
