@@ -27,7 +27,8 @@
 //! constraints whose every dependency (in `pg_depend`) is a relation, a constraint or a
 //! schema, i.e. built of the
 //! server's own types, operator classes, collations and functions (those are pinned and never
-//! recorded; every other one is), with no search_path of their own. Empty, in a database whose
+//! recorded; every other one is), with no search_path of their own, not in a schema of the
+//! target where the target user may not create objects. Empty, in a database whose
 //! other objects the rehearsal just created, the target has nothing to refuse them for but a
 //! name an extension's member took (an extension the target database holds already, or a
 //! version of one that the source did not have): those are looked up once the rest is created
@@ -160,8 +161,9 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
 
 /// Whether the target can refuse `o` only by refusing something it depends on, or by an
 /// extension's member taking its name (checked after the rest, see [`rehearse_in`]): see the
-/// module documentation.
-pub fn cannot_fail(o: &SchemaObject) -> bool {
+/// module documentation. `no_create`: the schemas that exist on the target already and where
+/// the target user may not create objects; nothing of theirs is left out.
+pub fn cannot_fail(o: &SchemaObject, no_create: &HashSet<String>) -> bool {
     let kind = match o.kind {
         ObjectKind::ForeignKey | ObjectKind::IndexAttach | ObjectKind::SequenceOwnedBy => true,
         ObjectKind::Table | ObjectKind::Sequence | ObjectKind::Index | ObjectKind::Constraint => {
@@ -169,6 +171,7 @@ pub fn cannot_fail(o: &SchemaObject) -> bool {
         }
         _ => false,
     };
+    let kind = kind && o.schema.as_ref().is_none_or(|s| !no_create.contains(s));
     kind && o.search_path.is_none()
         && o.depends_on.iter().all(|d| {
             matches!(
@@ -180,11 +183,11 @@ pub fn cannot_fail(o: &SchemaObject) -> bool {
 
 /// The objects of `schema` the rehearsal leaves out: those that cannot fail, unless an object
 /// that is rehearsed depends on them, directly or not.
-fn left_out(schema: &Schema) -> HashSet<ObjId> {
+fn left_out(schema: &Schema, no_create: &HashSet<String>) -> HashSet<ObjId> {
     let mut skip: HashSet<ObjId> = schema
         .objects
         .iter()
-        .filter(|o| cannot_fail(o))
+        .filter(|o| cannot_fail(o, no_create))
         .map(|o| o.id)
         .collect();
     // What a rehearsed object needs is rehearsed too, and what that needs, until nothing
@@ -267,7 +270,12 @@ pub async fn rehearse_in(
     state: ExecState,
 ) -> Result<Rehearsal> {
     let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
-    let skip = left_out(schema);
+    let no_create: HashSet<String> =
+        db_migrate_catalog::user_rights::schemas_without_create(target)
+            .await?
+            .into_iter()
+            .collect();
+    let skip = left_out(schema, &no_create);
     let mut out = Rehearsal {
         objects: schema.objects.len(),
         ..Default::default()
@@ -412,10 +420,13 @@ mod tests {
             ],
             ..Default::default()
         };
-        let skip = left_out(&schema);
+        let skip = left_out(&schema, &HashSet::new());
         let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
         skipped.sort_unstable();
         assert_eq!(skipped, vec![1, 7, 10, 11]);
+        // A schema the target user may not create in: everything of it is rehearsed.
+        let no_create: HashSet<String> = ["ext".to_string()].into();
+        assert!(!left_out(&schema, &no_create).contains(&rel(7)));
     }
 
     #[test]
