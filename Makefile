@@ -1,5 +1,5 @@
 # The two set-up commands of README.md: `make demo` and `make test`.
-.PHONY: demo demo-isolated empty-root package package-check setup test build lint docs pg-versions cross-version fuzz fuzz-ci bench bench-schema
+.PHONY: demo demo-isolated empty-root package package-check setup test build lint docs pg-versions cross-version fuzz fuzz-ci bench bench-schema bench-rehearsal
 
 build:
 	cargo build --release
@@ -100,3 +100,8 @@ bench:
 
 bench-schema:
 	bash scripts/bench-schema
+
+# The schema rehearsal's cost as a ratio of the schema stage: the corpus schemas, the
+# regression database (when cached) and a synthetic 5,000-table schema.
+bench-rehearsal:
+	bash scripts/bench-rehearsal

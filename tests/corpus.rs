@@ -7,7 +7,8 @@
 //! as multisets) and every table's rows (count and md5 of the sorted row texts).
 //!
 //! The table printed at the end (run with `--nocapture`) is the measurement of
-//! docs/development/tests.md; the test asserts that db-migrate's copy equals the source.
+//! docs/development/tests.md; the test asserts that db-migrate's copy equals the source, but for
+//! the lines [`KNOWN_GAPS`] names and the materialized views of [`CATALOG_VIEWS`].
 
 // Each module keeps its own copy of the harness, so its clusters are its own (as when every
 // file was a test binary of its own).
@@ -42,7 +43,32 @@ const CORPUS: &[(&str, &str)] = &[
         "PostgREST/postgrest test/spec/fixtures (load.sql)",
     ),
     ("sqlx", "launchbadge/sqlx tests/postgres/setup.sql"),
+    (
+        "pg_dump_tap",
+        "postgres 15.18 src/bin/pg_dump/t/002_pg_dump.pl create_sql (database postgres)",
+    ),
+    (
+        "pg_dump_tap_no_public",
+        "postgres 15.18 src/bin/pg_dump/t/002_pg_dump.pl create_sql (regress_pg_dump_test)",
+    ),
+    (
+        "pg_dump_tap_public_owner",
+        "postgres 15.18 src/bin/pg_dump/t/002_pg_dump.pl create_sql (regress_public_owner)",
+    ),
 ];
+
+/// Materialized views whose rows depend on the database they are in, not on their tables'
+/// rows: they differ from the source in every copy, and between the copies. pg_dump's TAP test:
+/// `SELECT count(*) FROM pg_class`.
+const CATALOG_VIEWS: &[&str] = &["dump_test.regress_pg_dump_matview_am_1"];
+
+/// Lines of the source's `pg_dump -s` that db-migrate's copy is known to lack, by corpus item,
+/// with why: the test allows these and no others (the table counts them all).
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[(
+    "pg_dump_tap",
+    "SUBSCRIPTION sub1",
+    "subscriptions are not migrated (docs/guide/support.md)",
+)];
 
 /// The fixtures of corpus item `name`, in load order, in `tests/fixtures/corpus/`.
 fn files(name: &str) -> Vec<String> {
@@ -318,9 +344,21 @@ async fn run() {
         let refreshed: Vec<&String> = views
             .iter()
             .filter(|v| {
-                ours.rows.get(*v) != rows.get(*v) && ours.rows.get(*v) != theirs.rows.get(*v)
+                ours.rows.get(*v) != rows.get(*v)
+                    && ours.rows.get(*v) != theirs.rows.get(*v)
+                    && !CATALOG_VIEWS.contains(&v.as_str())
             })
             .collect();
+        let unexplained: i64 = ours
+            .diff
+            .iter()
+            .filter(|(line, _)| {
+                !KNOWN_GAPS
+                    .iter()
+                    .any(|(item, part, _)| item == name && line.contains(part))
+            })
+            .map(|(_, n)| n)
+            .sum();
         eprintln!(
             "\n== {name} ({what}): {objects} objects, {} tables; db-migrate {status:?}, \
              pg_restore errors: {}",
@@ -342,7 +380,7 @@ async fn run() {
             theirs.cell()
         ));
         if status != Some(DbStatus::Done)
-            || ours.lines() != 0
+            || unexplained != 0
             || !ours.tables.is_empty()
             || !refreshed.is_empty()
             || settings.0 != settings.1

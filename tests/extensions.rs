@@ -40,6 +40,24 @@ fn options(db: &str) -> MigrateOptions {
     }
 }
 
+/// [`options`] for `method`: the replication method cut over in the same run
+/// (`--max-replication-lag 0 --stop-replication`).
+fn options_by(db: &str, method: Method) -> MigrateOptions {
+    let mut opts = options(db);
+    opts.force_method = Some(method);
+    if method == Method::Replication {
+        opts.replication = ReplicationOptions {
+            max_replication_lag: Some(0),
+            stop_replication: true,
+            replica_identity_full: true,
+            replication_timeout: Duration::from_secs(120),
+            poll_interval: Duration::from_millis(300),
+            ..ReplicationOptions::default()
+        };
+    }
+    opts
+}
+
 /// Runs `opts` and returns the result, asserting that `db` was migrated.
 async fn migrate_ok(opts: MigrateOptions, db: &str) -> MigrateResult {
     let result = PgMigrate::new(opts).migrate().await;
@@ -411,7 +429,7 @@ async fn contrib_extensions_keep_their_schema_and_version() {
     assert_same_dump(&db);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn extension_functions_in_indexes_find_their_extensions_types() {
     if !offered("contrib", &["cube", "earthdistance"]).await {
         return;
@@ -427,6 +445,12 @@ async fn extension_functions_in_indexes_find_their_extensions_types() {
         );
         return;
     }
+    for method in oracle::METHODS {
+        extension_functions_in_indexes_by(method).await;
+    }
+}
+
+async fn extension_functions_in_indexes_by(method: Method) {
     // earthdistance's ll_to_earth (LANGUAGE sql) names its type `earth` unqualified: inlined
     // into the index build, it needs the extension's schema on the search_path.
     let db = source().create_database("earth ").await;
@@ -439,7 +463,7 @@ async fn extension_functions_in_indexes_find_their_extensions_types() {
              CREATE INDEX places_earth ON public.places USING gist (public.ll_to_earth(lat, lon));",
         )
         .await;
-    let result = migrate_ok(options(&db), &db).await;
+    let result = migrate_ok(options_by(&db, method), &db).await;
     let json = result.to_json();
     assert!(
         !json.contains("search_path geo"),
@@ -457,11 +481,17 @@ async fn extension_functions_in_indexes_find_their_extensions_types() {
     same(&db, "SELECT count(*)::text FROM public.places").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn sequences_owned_by_extension_configuration_tables_keep_their_values() {
     if !offered("postgis_topology", &["postgis", "postgis_topology"]).await {
         return;
     }
+    for method in oracle::METHODS {
+        sequences_owned_by_configuration_tables_by(method).await;
+    }
+}
+
+async fn sequences_owned_by_configuration_tables_by(method: Method) {
     let db = source().create_database("topology ").await;
     source()
         .execute(
@@ -471,7 +501,7 @@ async fn sequences_owned_by_extension_configuration_tables_keep_their_values() {
              SELECT topology.CreateTopology('rivers', 4326);",
         )
         .await;
-    migrate_ok(options(&db), &db).await;
+    migrate_ok(options_by(&db, method), &db).await;
     same(
         &db,
         "SELECT id || ' ' || name FROM topology.topology ORDER BY id",
@@ -504,11 +534,17 @@ const POINTCLOUD_FORMAT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   <pc:metadata><Metadata name="compression">dimensional</Metadata></pc:metadata>
 </pc:PointCloudSchema>"#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn extension_configuration_rows_arrive_before_the_user_rows_that_need_them() {
     if !offered("pointcloud", &["pointcloud"]).await {
         return;
     }
+    for method in oracle::METHODS {
+        extension_configuration_rows_first_by(method).await;
+    }
+}
+
+async fn extension_configuration_rows_first_by(method: Method) {
     // Each patch's input checks its pcid against pointcloud_formats (a configuration table):
     // the patches table, far larger, is copied only once the formats are in.
     let db = source().create_database("pointcloud ").await;
@@ -529,7 +565,7 @@ async fn extension_configuration_rows_arrive_before_the_user_rows_that_need_them
             ),
         )
         .await;
-    migrate_ok(options(&db), &db).await;
+    migrate_ok(options_by(&db, method), &db).await;
     same(
         &db,
         "SELECT count(*) || ' ' || md5(string_agg(pa::text, ',' ORDER BY id)) FROM public.patches",

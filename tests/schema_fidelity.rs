@@ -8,9 +8,10 @@
 mod support;
 
 use db_migrate::conn::ConnInfo;
+use db_migrate::report::Method;
 use db_migrate::schema::SchemaOptions;
 use db_migrate::{MigrateOptions, migrate::PgMigrate};
-use support::oracle::assert_schema_roundtrip;
+use support::oracle::{METHODS, assert_roundtrip_by, assert_schema_roundtrip};
 use support::{source, target};
 
 /// `table: col(l|i), ...` in attnum order for the given tables, `l` = the column is the
@@ -244,7 +245,7 @@ fn own_cluster(major: u32) -> Option<support::Cluster> {
     Some(support::cluster_with_conf(&bin, "").expect("a cluster of our own"))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
     // A storage parameter only PostgreSQL 18 knows, into a 15 target.
     if target().major >= 18 {
@@ -252,6 +253,13 @@ async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
         return;
     }
     let Some(src) = own_cluster(18) else { return };
+    for method in METHODS {
+        an_unknown_option_by(&src, method).await;
+    }
+}
+
+/// The test above, migrated by `method` (replication: cut over in the same run).
+async fn an_unknown_option_by(src: &support::Cluster, method: Method) {
     let db = src.create_database("options").await;
     src.execute(
         &db,
@@ -265,6 +273,14 @@ async fn an_option_the_target_does_not_know_is_a_warning_naming_it() {
         target: ConnInfo::parse(&target().superuser_uri("postgres")).unwrap(),
         only_dbs: vec![db.clone()],
         skip_db_version_check: true,
+        force_method: Some(method),
+        replication: db_migrate::replication::ReplicationOptions {
+            max_replication_lag: Some(0),
+            stop_replication: true,
+            replica_identity_full: true,
+            poll_interval: std::time::Duration::from_millis(300),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let result = PgMigrate::new(opts).migrate().await;
@@ -391,11 +407,15 @@ async fn routines(cluster: &support::Cluster, db: &str) -> Vec<Vec<Option<String
         .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn argument_names_that_are_keywords_on_the_target_are_quoted() {
-    let db = source().create_database("keyword names").await;
-    source().execute(&db, KEYWORD_NAMES).await;
-    migrate_schema(&db, false).await;
+    for method in METHODS {
+        argument_names_that_are_keywords_by(method).await;
+    }
+}
+
+async fn argument_names_that_are_keywords_by(method: Method) {
+    let db = assert_roundtrip_by(KEYWORD_NAMES, method).await;
     let (a, b) = (routines(source(), &db).await, routines(target(), &db).await);
     assert_eq!(a.len(), 4, "{a:?}");
     assert_eq!(a, b, "routines of source vs target");
@@ -426,9 +446,15 @@ CREATE OR REPLACE VIEW test.v1 AS SELECT x, y FROM test.v2;
 CREATE VIEW test.w AS SELECT a, b FROM test.v;
 "#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn views_that_read_themselves_arrive_with_their_queries() {
-    let db = assert_schema_roundtrip(VIEW_LOOPS).await;
+    for method in METHODS {
+        views_that_read_themselves_by(method).await;
+    }
+}
+
+async fn views_that_read_themselves_by(method: Method) {
+    let db = assert_roundtrip_by(VIEW_LOOPS, method).await;
     // Ordered without a dependency cycle to break.
     let info = ConnInfo::parse(&source().superuser_uri(&db)).unwrap();
     let session = db_migrate::conn::connect(&info, None).await.unwrap();
@@ -466,14 +492,23 @@ async fn views_that_read_themselves_arrive_with_their_queries() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_language_created_without_an_extension_arrives_with_its_handler() {
-    let db = assert_schema_roundtrip(
+    for method in METHODS {
+        a_language_created_without_an_extension_by(method).await;
+    }
+}
+
+async fn a_language_created_without_an_extension_by(method: Method) {
+    let db = assert_roundtrip_by(
         "CREATE FUNCTION h() RETURNS language_handler
              AS '$libdir/plpgsql', 'plpgsql_call_handler' LANGUAGE C;
          CREATE LANGUAGE pl_x HANDLER h;
          COMMENT ON LANGUAGE pl_x IS 'a language of our own';
-         CREATE FUNCTION in_x() RETURNS int LANGUAGE pl_x AS $$ BEGIN RETURN 1; END $$;",
+         CREATE FUNCTION in_x() RETURNS int LANGUAGE pl_x AS $$ BEGIN RETURN 1; END $$;
+         CREATE TABLE in_x_rows (id int PRIMARY KEY, v int DEFAULT in_x());
+         INSERT INTO in_x_rows (id) SELECT g FROM generate_series(1, 10) g;",
+        method,
     )
     .await;
     let got = target()
@@ -493,8 +528,12 @@ async fn a_language_created_without_an_extension_arrives_with_its_handler() {
 /// application's roles are given (`ALTER ROLE ... SET`, `ALTER DATABASE ... SET`), inlined by
 /// a generated column, a CHECK, an expression index and a materialized view.
 const OWNER_SEARCH_PATH: &str = r#"
-CREATE ROLE "sp owner"; ALTER ROLE "sp owner" SET search_path TO app, public;
-CREATE ROLE "sp plain";
+-- Once per cluster: the test loads this for each method.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sp owner') THEN CREATE ROLE "sp owner"; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sp plain') THEN CREATE ROLE "sp plain"; END IF;
+END $$;
+ALTER ROLE "sp owner" SET search_path TO app, public;
 CREATE SCHEMA app;
 SET search_path = app;
 CREATE FUNCTION app.helper(t text) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT length(t)';
@@ -514,8 +553,22 @@ ALTER TABLE app.docs2 OWNER TO "sp plain";
 GRANT USAGE ON SCHEMA app TO "sp owner", "sp plain";
 "#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn sql_functions_run_with_the_search_path_the_source_gives_their_owner() {
+    sql_functions_with_their_owners_search_path_by(&["--dump-only"]).await;
+    sql_functions_with_their_owners_search_path_by(&[
+        "--force-method",
+        "replication",
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+        "--replica-identity-full",
+    ])
+    .await;
+}
+
+/// The test above, migrated with `method` (the flags choosing a method).
+async fn sql_functions_with_their_owners_search_path_by(method: &[&str]) {
     use support::cli::{pg_migrate, superuser_uris, text};
     let db = source().create_database("owner path").await;
     source().execute(&db, OWNER_SEARCH_PATH).await;
@@ -530,17 +583,9 @@ async fn sql_functions_run_with_the_search_path_the_source_gives_their_owner() {
         )
         .await;
     let (s, t) = superuser_uris();
-    let o = pg_migrate(&[
-        "-s",
-        &s,
-        "-t",
-        &t,
-        "--only-db",
-        &db,
-        "--dump-only",
-        "--json",
-        "-",
-    ]);
+    let mut args = vec!["-s", &s, "-t", &t, "--only-db", &db, "--json", "-"];
+    args.extend(method);
+    let o = pg_migrate(&args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let warnings: Vec<String> = v["warnings"]

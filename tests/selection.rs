@@ -533,6 +533,20 @@ async fn provider_databases_and_roles_are_left_out_and_the_run_succeeds() {
 #[tokio::test]
 async fn an_invalid_database_is_left_out_with_a_warning_and_the_run_succeeds() {
     let _turn = SERIAL.write().await;
+    an_invalid_database_is_left_out_by(&["--dump-only"]).await;
+    an_invalid_database_is_left_out_by(&[
+        "--force-method",
+        "replication",
+        "--max-replication-lag",
+        "0",
+        "--stop-replication",
+    ])
+    .await;
+}
+
+/// The test above, migrated with the flags `method` (the dump method, or replication cut
+/// over in the same run).
+async fn an_invalid_database_is_left_out_by(method: &[&str]) {
     let (src, tgt) = (source(), target());
     let mine = src.create_database("sel valid").await;
     let broken = src.create_database("sel invalid").await;
@@ -557,7 +571,9 @@ async fn an_invalid_database_is_left_out_with_a_warning_and_the_run_succeeds() {
         .collect();
     let filter = others.join(",");
     let (s, t) = (src.superuser_uri("postgres"), tgt.superuser_uri("postgres"));
-    let o = pg_migrate(&["-s", &s, "-t", &t, "-f", &filter, "--json", "-"]);
+    let mut args = vec!["-s", &s, "-t", &t, "-f", &filter, "--json", "-"];
+    args.extend(method);
+    let o = pg_migrate(&args);
     // Dropped before asserting, so that no other test of this binary ever sees it.
     src.execute(
         "postgres",

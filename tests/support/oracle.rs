@@ -306,6 +306,29 @@ pub async fn assert_schema_roundtrip_with(
     fixture: &str,
     schema_jobs: Option<std::num::NonZeroUsize>,
 ) -> String {
+    roundtrip(fixture, schema_jobs, None).await
+}
+
+/// [`assert_schema_roundtrip`] of a whole migration (schema and rows) by `method`: the dump
+/// method, or the replication method cut over in the same run (`--max-replication-lag 0
+/// --stop-replication --replica-identity-full`), whose publication, slot and subscription are gone again when the two
+/// `pg_dump -s` are compared. Constructs that the schema engine alone handles go through both
+/// methods' runs this way ("a test per construct, by the dump and the replication methods").
+pub async fn assert_roundtrip_by(fixture: &str, method: db_migrate::report::Method) -> String {
+    roundtrip(fixture, None, Some(method)).await
+}
+
+/// The methods [`assert_roundtrip_by`] is run with by the construct tests.
+pub const METHODS: [db_migrate::report::Method; 2] = [
+    db_migrate::report::Method::Dump,
+    db_migrate::report::Method::Replication,
+];
+
+async fn roundtrip(
+    fixture: &str,
+    schema_jobs: Option<std::num::NonZeroUsize>,
+    method: Option<db_migrate::report::Method>,
+) -> String {
     let (src, tgt) = (source(), target());
     let db = src.create_database("schema oracle ").await;
     src.execute(&db, fixture).await;
@@ -336,8 +359,17 @@ pub async fn assert_schema_roundtrip_with(
         source: info.with_dbname("postgres"),
         target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
         only_dbs: vec![db.clone()],
-        schema_only: true,
+        schema_only: method.is_none(),
         schema_jobs,
+        force_method: method,
+        replication: db_migrate::replication::ReplicationOptions {
+            max_replication_lag: Some(0),
+            stop_replication: true,
+            // Fixtures have keyless tables: FULL for the migration, put back at the cut-over.
+            replica_identity_full: true,
+            poll_interval: std::time::Duration::from_millis(300),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let result = PgMigrate::new(opts).migrate().await;

@@ -159,6 +159,26 @@ pub async fn list_members(s: &Session) -> Result<Vec<(String, String)>> {
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// The `(schema, name)` of every relation and type of the session's database that belongs to
+/// an extension: names a user's table, index or type cannot take there. The schema rehearsal
+/// checks the objects it left out against them (`crate::schema::rehearsal`).
+pub async fn member_names(s: &Session) -> Result<Vec<(String, String)>> {
+    let sql = "\
+        SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_depend d \
+          JOIN pg_catalog.pg_class c ON c.oid = d.objid \
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'e' \
+        UNION SELECT n.nspname::text, t.typname::text FROM pg_catalog.pg_depend d \
+          JOIN pg_catalog.pg_type t ON t.oid = d.objid \
+          JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+         WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.deptype = 'e'";
+    let rows = s
+        .query(sql, &[])
+        .await
+        .map_err(|e| Error::from_pg(e).with_step("reading the names of extension members"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// The versions of each extension a server offers (`pg_available_extension_versions`), with
 /// the one `CREATE EXTENSION` picks without `VERSION` (`default_version`, `None` when the
 /// control file names none).

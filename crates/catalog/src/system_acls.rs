@@ -3,7 +3,8 @@
 //! `REVOKE EXECUTE ON FUNCTION pg_catalog.now() FROM PUBLIC` or opened with `GRANT SELECT
 //! (prosrc) ON pg_catalog.pg_proc TO auditor` must stay so on the target.
 //!
-//! Relations (and their columns) and functions are read; the objects themselves exist on every
+//! Relations (and their columns, system columns such as `tableoid` included: `GRANT SELECT
+//! (tableoid) ON pg_catalog.pg_proc`, in pg_dump's own TAP test) and functions are read; the objects themselves exist on every
 //! server, so only their privileges are carried ([`crate::schema::system_acls`]). Members of
 //! extensions (e.g. plpgsql's handler in `pg_catalog`) are left to the extension's privileges
 //! ([`crate::extensions`]).
@@ -89,7 +90,7 @@ pub async fn list_system_acls(s: &Session) -> Result<Vec<SystemAclRow>> {
            LEFT JOIN pg_catalog.pg_init_privs ip ON ip.objoid = c.oid AND ip.objsubid = a.attnum \
                 AND ip.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass \
           WHERE {SYSTEM_SCHEMAS} AND c.relkind IN ('r', 'v', 'm', 'f', 'p') AND {member} \
-            AND a.attnum > 0 AND NOT a.attisdropped \
+            AND (a.attnum > 0 OR a.attacl IS NOT NULL) AND NOT a.attisdropped \
             AND COALESCE(a.attacl, '{{}}') IS DISTINCT FROM COALESCE(ip.initprivs, '{{}}') \
           ORDER BY 2, a.attnum",
         member = not_member("pg_class", "c.oid")

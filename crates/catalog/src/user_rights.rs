@@ -71,3 +71,21 @@ pub async fn user_rights(s: &Session) -> Result<UserRights> {
         tablespaces,
     })
 }
+
+/// The schemas of the session's database in which the session's user may not create objects
+/// (`has_schema_privilege(..., 'CREATE')`, memberships included): objects the source keeps
+/// there are refused on the target whatever they are made of. The schema rehearsal rehearses
+/// every object of these (`crate::schema::rehearsal`).
+pub async fn schemas_without_create(s: &Session) -> Result<Vec<String>> {
+    let rows = s
+        .query(
+            "SELECT n.nspname::text FROM pg_catalog.pg_namespace n \
+              WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'CREATE') ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| {
+            Error::from_pg(e).with_step("reading the schemas the user may not create in")
+        })?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

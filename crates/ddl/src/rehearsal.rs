@@ -22,6 +22,22 @@
 //! know) are not findings; privileges, comments and security labels, which the run also only
 //! warns about and which no later statement needs, are not run at all.
 //!
+//! Objects that cannot fail once what they depend on exists are not rehearsed
+//! ([`cannot_fail`]): tables, sequences (and their `OWNED BY`), indexes, index attachments and
+//! constraints whose every dependency (in `pg_depend`) is a relation, a constraint or a
+//! schema, i.e. built of the
+//! server's own types, operator classes, collations and functions (those are pinned and never
+//! recorded; every other one is), with no search_path of their own, not in a schema of the
+//! target where the target user may not create objects. Empty, in a database whose
+//! other objects the rehearsal just created, the target has nothing to refuse them for but a
+//! name an extension's member took (an extension the target database holds already, or a
+//! version of one that the source did not have): those are looked up once the rest is created
+//! and the objects that collide are rehearsed then, and refused. An object that is rehearsed
+//! and depends on one (a view on a table, an index with an extension's operator class) takes
+//! it back into the rehearsal, and so on. They are most of a schema (primary keys, indexes,
+//! foreign keys, tables of plain columns) and were most of the rehearsal's time: see
+//! `scripts/bench-rehearsal`.
+//!
 //! Each executor batch runs under a `SAVEPOINT`: a statement the target refuses rolls back to
 //! it, its object is recorded ([`FailedObject`]) and skipped with everything that depends on
 //! it (the dependency graph of [`super::graph`]), and the batch runs again without them, so one
@@ -41,11 +57,12 @@
 //!   connections): the rehearsal holds every lock until its end, so it stops there with a
 //!   warning saying how far it got ([`Rehearsal::incomplete`]).
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use super::exec::{self, ExecState, SchemaOptions};
 use super::graph::Schema;
-use super::model::{SchemaObject, Section};
+use super::model::{ObjId, ObjectKind, SchemaObject, Section, class};
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result, Side};
 use db_migrate_core::sql::quote_ident;
@@ -128,6 +145,8 @@ pub struct Rehearsal {
     pub refused: Vec<FailedObject>,
     /// Objects rehearsed.
     pub objects: usize,
+    /// Objects left out because they cannot fail ([`cannot_fail`]).
+    pub not_rehearsed: usize,
     /// Why it stopped before the end (the target's lock table was full), when it did.
     pub incomplete: Option<String>,
 }
@@ -140,19 +159,84 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
     objects.into_iter().map(|(o, _)| o).collect()
 }
 
-/// Creates `schema` (filtered already) on `target`, a session of the database to rehearse in,
-/// inside one transaction that it rolls back, after creating `missing_roles` in it: see the
-/// module documentation. An `Err` means the rehearsal itself could not run (a lost session);
-/// what the target refuses is in the result.
-pub async fn rehearse_in(
+/// Whether the target can refuse `o` only by refusing something it depends on, or by an
+/// extension's member taking its name (checked after the rest, see [`rehearse_in`]): see the
+/// module documentation. `no_create`: the schemas that exist on the target already and where
+/// the target user may not create objects; nothing of theirs is left out.
+pub fn cannot_fail(o: &SchemaObject, no_create: &HashSet<String>) -> bool {
+    let kind = match o.kind {
+        ObjectKind::ForeignKey | ObjectKind::IndexAttach | ObjectKind::SequenceOwnedBy => true,
+        ObjectKind::Table | ObjectKind::Sequence | ObjectKind::Index | ObjectKind::Constraint => {
+            o.schema.is_some()
+        }
+        _ => false,
+    };
+    let kind = kind && o.schema.as_ref().is_none_or(|s| !no_create.contains(s));
+    kind && o.search_path.is_none()
+        && o.depends_on.iter().all(|d| {
+            matches!(
+                d.classid,
+                class::PG_CLASS | class::PG_CONSTRAINT | class::PG_NAMESPACE
+            )
+        })
+}
+
+/// The objects of `schema` the rehearsal leaves out: those that cannot fail, unless an object
+/// that is rehearsed depends on them, directly or not.
+fn left_out(schema: &Schema, no_create: &HashSet<String>) -> HashSet<ObjId> {
+    let mut skip: HashSet<ObjId> = schema
+        .objects
+        .iter()
+        .filter(|o| cannot_fail(o, no_create))
+        .map(|o| o.id)
+        .collect();
+    // What a rehearsed object needs is rehearsed too, and what that needs, until nothing
+    // changes (chains are short: a view on a table, a foreign key on a primary key).
+    loop {
+        let needed: Vec<ObjId> = schema
+            .objects
+            .iter()
+            .filter(|o| !skip.contains(&o.id))
+            .flat_map(|o| o.depends_on.iter().copied())
+            .filter(|d| skip.contains(d))
+            .collect();
+        if needed.is_empty() {
+            return skip;
+        }
+        for d in needed {
+            skip.remove(&d);
+        }
+    }
+}
+
+/// `objects` but those in `skip`.
+fn without<'a>(objects: Vec<&'a SchemaObject>, skip: &HashSet<ObjId>) -> Vec<&'a SchemaObject> {
+    objects
+        .into_iter()
+        .filter(|o| !skip.contains(&o.id))
+        .collect()
+}
+
+/// Opens the rehearsal on `target`, a session of the database to rehearse in: its session
+/// settings, the transaction, the statements `before` (what the run does to the database
+/// before its schema: `--clean`'s removal of an earlier run's objects), the `missing_roles`
+/// created in it; returns the target user's rights as the executor needs them.
+/// [`rehearse_in`] runs the schema in it next. A statement of `before` that fails is an `Err`:
+/// the rehearsal cannot stand for the run.
+pub async fn begin(
     target: &Session,
-    schema: &mut Schema,
-    opts: SchemaOptions,
+    before: &[String],
     missing_roles: &[String],
-) -> Result<Rehearsal> {
+) -> Result<ExecState> {
     let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
     exec::prepare_session(target).await?;
     target.batch_execute("BEGIN").await.map_err(tgt)?;
+    for statement in before {
+        target
+            .batch_execute(statement)
+            .await
+            .map_err(|e| tgt(e).context(format!("while running: {statement}")))?;
+    }
     for role in missing_roles {
         // A role the target user may not create: owners and grants naming it fail, which the
         // run only warns about.
@@ -172,6 +256,26 @@ pub async fn rehearse_in(
     let mut state = ExecState::read(target).await?;
     state.keep_going = true;
     state.rehearsal = true;
+    Ok(state)
+}
+
+/// Creates `schema` (filtered already) on `target`, in the transaction [`begin`] opened and
+/// with the state it returned, and rolls it back: see the module documentation. An `Err`
+/// means the rehearsal itself could not run (a lost session); what the target refuses is in
+/// the result.
+pub async fn rehearse_in(
+    target: &Session,
+    schema: &mut Schema,
+    opts: SchemaOptions,
+    state: ExecState,
+) -> Result<Rehearsal> {
+    let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
+    let no_create: HashSet<String> =
+        db_migrate_catalog::user_rights::schemas_without_create(target)
+            .await?
+            .into_iter()
+            .collect();
+    let skip = left_out(schema, &no_create);
     let mut out = Rehearsal {
         objects: schema.objects.len(),
         ..Default::default()
@@ -190,7 +294,14 @@ pub async fn rehearse_in(
     };
     tracing::debug!("rehearsal: session ready");
     let started = Instant::now();
-    let pre = exec::apply(target, by_level(schema, Section::PreData), opts, &state).await;
+    out.not_rehearsed = skip.len();
+    let pre = exec::apply(
+        target,
+        without(by_level(schema, Section::PreData), &skip),
+        opts,
+        &state,
+    )
+    .await;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "rehearsal: pre-data"
@@ -200,9 +311,41 @@ pub async fn rehearse_in(
     } else {
         // Its warnings are the run's to give.
         super::extensions::drop_provided(target, schema).await?;
-        let post = exec::apply(target, by_level(schema, Section::PostData), opts, &state).await;
+        let post = without(by_level(schema, Section::PostData), &skip);
+        let post = exec::apply(target, post, opts, &state).await;
         if let Err(e) = post {
             out.incomplete = stopped(e)?;
+        } else {
+            // What was left out and has the name of an extension's relation or type (the
+            // target's, or a version of one the source did not have) is refused for it.
+            let taken: HashSet<(String, String)> =
+                db_migrate_catalog::extensions::member_names(target)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let colliding: Vec<&SchemaObject> = by_level(schema, Section::PreData)
+                .into_iter()
+                .chain(by_level(schema, Section::PostData))
+                .filter(|o| {
+                    skip.contains(&o.id)
+                        && matches!(
+                            o.kind,
+                            ObjectKind::Table
+                                | ObjectKind::Sequence
+                                | ObjectKind::Index
+                                | ObjectKind::Constraint
+                        )
+                })
+                .filter(|o| {
+                    o.schema
+                        .as_ref()
+                        .is_some_and(|s| taken.contains(&(s.clone(), o.name.clone())))
+                })
+                .collect();
+            out.not_rehearsed -= colliding.len();
+            if let Err(e) = exec::apply(target, colliding, opts, &state).await {
+                out.incomplete = stopped(e)?;
+            }
         }
         tracing::debug!(
             seconds = started.elapsed().as_secs_f64(),
@@ -217,6 +360,74 @@ pub async fn rehearse_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn object(
+        kind: ObjectKind,
+        section: Section,
+        schema: &str,
+        id: u32,
+        deps: &[ObjId],
+    ) -> SchemaObject {
+        let classid = match kind {
+            ObjectKind::Table | ObjectKind::Index | ObjectKind::View => class::PG_CLASS,
+            ObjectKind::Type => class::PG_TYPE,
+            _ => class::PG_CONSTRAINT,
+        };
+        let mut o = SchemaObject::new(ObjId::new(classid, id), kind, section, Some(schema), "o");
+        o.depends_on = deps.to_vec();
+        o
+    }
+
+    #[test]
+    fn what_cannot_fail_is_left_out_unless_something_rehearsed_needs_it() {
+        let rel = |id| ObjId::new(class::PG_CLASS, id);
+        let con = |id| ObjId::new(class::PG_CONSTRAINT, id);
+        let (pre, post) = (Section::PreData, Section::PostData);
+        let schema = Schema {
+            objects: vec![
+                // Tables of the server's own types: 1 and 2 alone, 3 read by a view.
+                object(ObjectKind::Table, pre, "app", 1, &[]),
+                object(ObjectKind::Table, pre, "app", 2, &[]),
+                object(ObjectKind::Table, pre, "app", 3, &[]),
+                object(ObjectKind::View, pre, "app", 4, &[rel(3)]),
+                // A table of a user's type (rehearsed), and one of plain columns elsewhere.
+                object(ObjectKind::Type, pre, "app", 5, &[]),
+                object(
+                    ObjectKind::Table,
+                    pre,
+                    "app",
+                    6,
+                    &[ObjId::new(class::PG_TYPE, 5)],
+                ),
+                object(ObjectKind::Table, pre, "ext", 7, &[]),
+                // A primary key on 1, a foreign key from 2 to it, an index on 2 with an
+                // extension's operator class (it takes table 2 into the rehearsal).
+                object(ObjectKind::Constraint, post, "app", 10, &[rel(1)]),
+                object(
+                    ObjectKind::ForeignKey,
+                    post,
+                    "app",
+                    11,
+                    &[rel(2), rel(1), con(10)],
+                ),
+                object(
+                    ObjectKind::Index,
+                    post,
+                    "app",
+                    12,
+                    &[rel(2), ObjId::new(class::PG_EXTENSION, 9)],
+                ),
+            ],
+            ..Default::default()
+        };
+        let skip = left_out(&schema, &HashSet::new());
+        let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
+        skipped.sort_unstable();
+        assert_eq!(skipped, vec![1, 7, 10, 11]);
+        // A schema the target user may not create in: everything of it is rehearsed.
+        let no_create: HashSet<String> = ["ext".to_string()].into();
+        assert!(!left_out(&schema, &no_create).contains(&rel(7)));
+    }
 
     #[test]
     fn a_failed_object_names_its_statement_code_and_dependents() {

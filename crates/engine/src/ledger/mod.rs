@@ -498,12 +498,13 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
     }
     let err = |e| tgt(e, "planning --clean");
     let mut drops: Vec<(String, String)> = Vec::new();
-    // Schemas created after the run started, with everything in them.
+    // Schemas created after the run started, with everything in them. (`name = ANY (text[])`
+    // has no operator: both sides are compared as text.)
     for r in s
         .query(
             &format!(
                 "SELECT n.nspname::text FROM pg_catalog.pg_namespace n
-                  WHERE NOT (n.nspname = ANY ((SELECT existing_schemas FROM {run} LIMIT 1)))
+                  WHERE NOT (n.nspname::text = ANY ((SELECT existing_schemas FROM {run} LIMIT 1)::text[]))
                     AND n.nspname IN (SELECT p.name FROM {planned} p WHERE p.kind = 'schema'
                                       UNION SELECT p.schema_name FROM {planned} p
                                              WHERE p.schema_name IS NOT NULL)
@@ -522,7 +523,9 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
             format!("schema {}", quote_ident(&n)),
         ));
     }
-    // Planned objects in schemas that existed before: relations, routines, types.
+    // Planned objects in schemas that existed before: relations, routines, types; not an
+    // extension's members of the same name (the target's own `CREATE EXTENSION`, which a
+    // planned object collided with: the run did not create it).
     for r in s
         .query(
             &format!(
@@ -537,17 +540,26 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
                    JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.name
                   WHERE p.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table')
                     AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       AND d.objid = c.oid AND d.deptype = 'e')
                  UNION ALL
                  SELECT 'ROUTINE', f.oid::pg_catalog.regprocedure::text, 2
                    FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
                    JOIN pg_catalog.pg_proc f ON f.pronamespace = n.oid AND f.proname = p.name
                   WHERE p.kind IN ('function', 'aggregate', 'procedure')
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                     WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                       AND d.objid = f.oid AND d.deptype = 'e')
                  UNION ALL
                  SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
                         t.oid::pg_catalog.regtype::text, 3
                    FROM p JOIN pg_catalog.pg_namespace n ON n.nspname = p.schema_name
                    JOIN pg_catalog.pg_type t ON t.typnamespace = n.oid AND t.typname = p.name
                   WHERE p.kind IN ('type', 'domain')
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                     WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                                       AND d.objid = t.oid AND d.deptype = 'e')
                  ORDER BY 3, 2",
                 run = qname("run"),
                 planned = qname("planned")
@@ -568,7 +580,7 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
         .query(
             &format!(
                 "SELECT x.extname::text FROM pg_catalog.pg_extension x
-                  WHERE NOT (x.extname = ANY ((SELECT existing_extensions FROM {run} LIMIT 1)))
+                  WHERE NOT (x.extname::text = ANY ((SELECT existing_extensions FROM {run} LIMIT 1)::text[]))
                     AND x.extname IN (SELECT name FROM {planned} WHERE kind = 'extension')
                   ORDER BY 1",
                 run = qname("run"),

@@ -7,7 +7,11 @@
 //! resumed database is not rehearsed, its objects exist already), else in a scratch database of
 //! db-migrate's own, [`SCRATCH_PREFIX`]`<random>`, created like the run would create the
 //! database (encoding, locale, database-level settings) and dropped afterwards, also when the
-//! rehearsal fails or the run is interrupted.
+//! rehearsal fails or the run is interrupted. A database whose earlier run the run removes
+//! first (`--clean`, or `--resume` of a run stopped in its schema) is rehearsed as the run will
+//! meet it: in a scratch database when the run drops the database, else in the database after
+//! the earlier run's objects and ledger are dropped inside the rehearsal's transaction
+//! ([`what_clean_removes`]), rolled back with the rest.
 //!
 //! Databases are rehearsed [`AT_ONCE`] at a time, in lanes that each reuse one scratch database
 //! for every database created alike (encoding and locale; the settings are set again for
@@ -15,11 +19,11 @@
 //! installation of many. When the rehearsal creates roles the target lacks, one lane: the
 //! roles are shared by the whole server, and a second transaction creating the same role
 //! would wait for the first. Not rehearsed: a database preflight refused already, and one whose
-//! target holds a ledger (`--resume`, `--clean`, a finished database: its objects exist).
+//! target holds a ledger the run keeps (`--resume`, a finished database: its objects exist).
 //!
 //! The schema a rehearsal read is handed to the run ([`Rehearsed::schema`], through
 //! [`super::Preflight::schemas`]), which does not read it again: the rehearsal's cost is the
-//! DDL alone (and the scratch database).
+//! DDL alone (and the scratch database, made ready while the source's schema is read).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -28,12 +32,13 @@ use crate::catalog::databases::DatabaseInfo;
 use crate::catalog::roles::list_role_names;
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Error, Result, Side};
+use crate::ledger::{CleanPlan, RunRecord, Stage};
 use crate::options::MigrateOptions;
 use crate::preflight::target_state::TargetState;
 use crate::report::ValidationReport;
 use crate::schema::Schema;
 use crate::schema::exec::SchemaOptions;
-use crate::schema::rehearsal::{Rehearsal, rehearse_in};
+use crate::schema::rehearsal::{Rehearsal, begin, rehearse_in};
 use crate::selection::DbSelection;
 use crate::selection::preflight::Resolved;
 use crate::sql::quote_ident;
@@ -102,16 +107,38 @@ pub async fn check_rehearsal(
         let Some(database) = i.source_databases.iter().find(|d| &d.name == name) else {
             continue;
         };
-        let exists = i.target_names.contains(name.as_str());
-        if exists && !matches!(i.targets.get(name), Some(TargetState::Empty)) {
-            continue;
+        let mut exists = i.target_names.contains(name.as_str());
+        let mut before = Vec::new();
+        match i.targets.get(name) {
+            _ if !exists => {}
+            Some(TargetState::Empty) => {}
+            // The run removes an earlier run's work first: rehearsed as it will be.
+            Some(TargetState::Ledger(run)) if cleans(opts, run) => {
+                match what_clean_removes(opts, name, run).await {
+                    Ok(None) => exists = false,
+                    Ok(Some(drops)) => before = drops,
+                    Err(e) => {
+                        report.warning(
+                            "rehearsal",
+                            Some(name),
+                            format!(
+                                "the schema was not rehearsed: what --clean removes could not \
+                                 be read: {e}"
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            }
+            // Its objects exist already (--resume, a finished database).
+            _ => continue,
         }
         let selection = i
             .selections
             .get(name)
             .map(|r| r.selection.clone())
             .unwrap_or_else(|| DbSelection::everything(name));
-        jobs.push((name, database, exists, selection));
+        jobs.push((name, database, exists, selection, before));
     }
     // Lanes of rehearsals, each reusing one scratch database; one lane when roles are created
     // (a second transaction creating the same role would wait for the first).
@@ -130,7 +157,7 @@ pub async fn check_rehearsal(
         let mut done = Vec::new();
         loop {
             let next = queue.lock().expect("not poisoned").pop();
-            let Some((k, (name, database, exists, selection))) = next else {
+            let Some((k, (name, database, exists, selection, before))) = next else {
                 break;
             };
             if opts.cancel.is_cancelled() {
@@ -143,6 +170,7 @@ pub async fn check_rehearsal(
                 target_main: admin,
                 database,
                 target_exists: exists,
+                before: &before,
                 selection: &selection,
                 excluded_extensions: &opts.excluded_extensions,
                 schema: opts.schema,
@@ -181,6 +209,7 @@ pub async fn check_rehearsal(
                 tracing::info!(
                     database = %name,
                     objects = r.objects,
+                    not_rehearsed = r.not_rehearsed,
                     refused = r.refused.len(),
                     place = %place,
                     seconds = format!("{seconds:.2}"),
@@ -226,6 +255,46 @@ pub async fn check_rehearsal(
     schemas
 }
 
+/// Whether the run removes what an earlier run (`run`, the target database's ledger) wrote
+/// before creating the schema again: `--clean`, or `--resume` of a run that stopped in the
+/// middle of the schema (as `migrate::one` decides).
+fn cleans(opts: &MigrateOptions, run: &RunRecord) -> bool {
+    opts.clean || (opts.resume && run.stage == Stage::PreData)
+}
+
+/// What `--clean` will do to target database `name`, whose ledger is `run`
+/// ([`crate::ledger::clean_plan`], read the same way): `None` when it drops the database (the
+/// rehearsal then runs in a scratch database, as for a database the target lacks), else the
+/// statements that remove the earlier run's objects and its ledger, which the rehearsal runs
+/// first in its transaction, so that what it rehearses meets the database the run will meet.
+/// The earlier run's sessions may still hold locks (the run waits for them): the removal waits
+/// [`CLEAN_LOCK_WAIT`] at most, then the rehearsal is given up with a warning.
+async fn what_clean_removes(
+    opts: &MigrateOptions,
+    name: &str,
+    run: &RunRecord,
+) -> Result<Option<Vec<String>>> {
+    let s = connect(&opts.target, Some(name))
+        .await
+        .map_err(|e| e.with_side(Side::Target))?;
+    Ok(match crate::ledger::clean_plan(&s, run).await? {
+        CleanPlan::DropDatabase => None,
+        CleanPlan::DropObjects(drops) => {
+            let mut statements = vec![format!("SET LOCAL lock_timeout = '{CLEAN_LOCK_WAIT}'")];
+            statements.extend(drops.into_iter().map(|(sql, _)| sql));
+            statements.push(format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quote_ident(crate::ledger::LEDGER_SCHEMA)
+            ));
+            statements.push("SET LOCAL lock_timeout = 0".into());
+            Some(statements)
+        }
+    })
+}
+
+/// How long the rehearsal of a `--clean` waits for a lock an earlier run's session holds.
+const CLEAN_LOCK_WAIT: &str = "30s";
+
 /// Databases rehearsed at once: each holds a source and a target session and, for a database
 /// the target lacks, a scratch database of its own.
 const AT_ONCE: usize = 4;
@@ -239,6 +308,9 @@ pub struct Job<'a> {
     pub database: &'a DatabaseInfo,
     /// Whether the database exists on the target (then the rehearsal runs in it).
     pub target_exists: bool,
+    /// What the run does to the existing database before its schema (`--clean`'s removal of
+    /// an earlier run's objects), run first in the rehearsal's transaction.
+    pub before: &'a [String],
     pub selection: &'a DbSelection,
     pub excluded_extensions: &'a [String],
     pub schema: SchemaOptions,
@@ -265,40 +337,48 @@ fn scratch_name() -> String {
 pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Rehearsed> {
     let started = Instant::now();
     let name = &job.database.name;
-    let source = connect(job.source, Some(name))
-        .await
-        .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
-    let read = crate::schema::read_schema(&source)
-        .await
-        .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
-    drop(source);
-    let mut schema = read.clone();
-    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
-    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
-    let place = if job.target_exists {
-        name.clone()
-    } else {
-        prepare_scratch(job, scratch).await.map_err(|e| {
-            e.with_side(Side::Target)
-                .with_step("creating the rehearsal's scratch database")
-        })?
+    // The source's schema is read while the place is made ready (the scratch database created,
+    // the session opened, the transaction begun): reading it is not the rehearsal's cost (the
+    // run uses what it read), and the place's time hides behind it.
+    let read = async {
+        let source = connect(job.source, Some(name))
+            .await
+            .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+        let read = crate::schema::read_schema(&source)
+            .await
+            .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+        tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
+        Ok::<_, Error>(read)
     };
-    tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: place ready");
-    let run = async {
+    let ready = async {
+        let place = if job.target_exists {
+            name.clone()
+        } else {
+            prepare_scratch(job, scratch).await.map_err(|e| {
+                e.with_side(Side::Target)
+                    .with_step("creating the rehearsal's scratch database")
+            })?
+        };
         let target = connect(job.target, Some(&place))
             .await
             .map_err(|e| e.with_side(Side::Target).with_database(place.clone()))?;
-        let r = tokio::select! {
-            r = rehearse_in(&target, &mut schema, job.schema, job.missing_roles) => r,
-            _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
-        };
-        // The session closes here: the server rolls back whatever is still open (an
-        // interrupted or failed rehearsal does not wait for a ROLLBACK behind a running
-        // statement).
-        drop(target);
-        r
+        let state = begin(&target, job.before, job.missing_roles).await?;
+        tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: place ready");
+        Ok::<_, Error>((place, target, state))
     };
-    let result = run.await;
+    let (read, (place, target, state)) = tokio::select! {
+        r = async { tokio::try_join!(read, ready) } => r?,
+        _ = job.cancel.cancelled() => return Err(crate::copy::worker::cancelled()),
+    };
+    let mut schema = read.clone();
+    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
+    let result = tokio::select! {
+        r = rehearse_in(&target, &mut schema, job.schema, state) => r,
+        _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
+    };
+    // The session closes here: the server rolls back whatever is still open (an interrupted
+    // or failed rehearsal does not wait for a ROLLBACK behind a running statement).
+    drop(target);
     tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: rolled back");
     Ok(Rehearsed {
         found: result?,
