@@ -1,6 +1,7 @@
 //! Every user object of a database with its definition as the server itself deparses it: what
 //! the replication method's schema-drift fingerprint (`crate::replication::fingerprint`) hashes.
-//! Schemas, tables with their columns, defaults and replica identity, sequences, views,
+//! Schemas, tables with their columns, defaults and replica identity, sequences with their
+//! options (`ALTER SEQUENCE ... INCREMENT BY` is a change), views,
 //! constraints, indexes, functions, triggers and enum types, outside extensions.
 
 use crate::scope::USER_SCHEMAS;
@@ -50,7 +51,11 @@ fn query(server_version_num: u32) -> String {
                           FROM pg_catalog.pg_attribute a
                           LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') ||
-                CASE WHEN c.relkind IN ('v', 'm') THEN ' AS ' || coalesce(pg_catalog.pg_get_viewdef(c.oid), '') ELSE '' END
+                CASE WHEN c.relkind IN ('v', 'm') THEN ' AS ' || coalesce(pg_catalog.pg_get_viewdef(c.oid), '') ELSE '' END ||
+                coalesce((SELECT ' AS ' || pg_catalog.format_type(q.seqtypid, NULL) || ' START ' || q.seqstart ||
+                                 ' INCREMENT ' || q.seqincrement || ' MIN ' || q.seqmin || ' MAX ' || q.seqmax ||
+                                 ' CACHE ' || q.seqcache || CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END
+                            FROM pg_catalog.pg_sequence q WHERE q.seqrelid = c.oid), '')
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_SCHEMAS} AND {rel_ext}
          UNION ALL

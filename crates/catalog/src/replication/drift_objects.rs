@@ -5,6 +5,8 @@
 //! [`super::definitions`] writes, read back the same way, so a name with any character in it
 //! matches exactly.
 
+use crate::relations::Sequence;
+use crate::scope::USER_SCHEMAS;
 use db_migrate_conn::Session;
 use db_migrate_core::error::Result;
 
@@ -73,4 +75,101 @@ pub async fn index_facts(s: &Session, identity: &str) -> Result<Option<(bool, bo
         )
         .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// A table or sequence of the session's database: its OID, drift kind (`table`, `sequence`)
+/// and identity as [`super::definitions`] writes it. The OID outlives a rename (`ALTER TABLE
+/// ... RENAME`, `SET SCHEMA`), the identity does not: the schema-drift fingerprint keeps both,
+/// so that a renamed table is told from one dropped and another created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationOid {
+    pub oid: u32,
+    pub kind: String,
+    pub identity: String,
+}
+
+/// The tables and sequences of the session's database (the relations the drift names as
+/// `table` or `sequence`, outside extensions), with their OIDs.
+pub async fn relation_oids(s: &Session) -> Result<Vec<RelationOid>> {
+    let rows = s
+        .query(
+            &format!(
+                "SELECT c.oid, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END,
+                        c.oid::pg_catalog.regclass::text
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind IN ('r', 'p', 'S') AND {USER_SCHEMAS}
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       AND d.objid = c.oid AND d.deptype = 'e')"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RelationOid {
+            oid: r.get(0),
+            kind: r.get(1),
+            identity: r.get(2),
+        })
+        .collect())
+}
+
+/// The schema and name (unquoted) of the relation `oid`; `None` when there is none.
+pub async fn relation_name(s: &Session, oid: u32) -> Result<Option<(String, String)>> {
+    let row = s
+        .query_opt(
+            "SELECT n.nspname::text, c.relname::text
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = $1",
+            &[&oid],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// The table (as `regclass` writes it) that the index or sequence the identity names belongs
+/// to: an index's table, the table whose column owns a sequence (`OWNED BY`, identity). `None`
+/// for a sequence no column owns, or no such object.
+pub async fn owning_table(s: &Session, kind: &str, identity: &str) -> Result<Option<String>> {
+    let sql = match kind {
+        "index" => {
+            "SELECT i.indrelid::pg_catalog.regclass::text FROM pg_catalog.pg_index i
+              WHERE i.indexrelid = pg_catalog.to_regclass($1)"
+        }
+        _ => {
+            "SELECT d.refobjid::pg_catalog.regclass::text FROM pg_catalog.pg_depend d
+              WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.objid = pg_catalog.to_regclass($1)
+                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')"
+        }
+    };
+    let row = s.query_opt(sql, &[&identity]).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// The options of the sequence the identity names (`pg_sequence`), as the schema reader
+/// reads them (its owner column left out); `None` when there is none.
+pub async fn sequence_options(s: &Session, identity: &str) -> Result<Option<Sequence>> {
+    let row = s
+        .query_opt(
+            "SELECT q.seqrelid, pg_catalog.format_type(q.seqtypid, NULL), q.seqstart,
+                    q.seqincrement, q.seqmax, q.seqmin, q.seqcache, q.seqcycle
+               FROM pg_catalog.pg_sequence q WHERE q.seqrelid = pg_catalog.to_regclass($1)",
+            &[&identity],
+        )
+        .await?;
+    Ok(row.map(|r| Sequence {
+        oid: r.get(0),
+        data_type: r.get(1),
+        start: r.get(2),
+        increment: r.get(3),
+        max: r.get(4),
+        min: r.get(5),
+        cache: r.get(6),
+        cycle: r.get(7),
+        owned_by: None,
+        identity: false,
+    }))
 }

@@ -29,6 +29,17 @@ pub fn create_sequence(qname: &str, seq: &Sequence, unlogged: bool) -> String {
     )
 }
 
+/// `ALTER SEQUENCE ... AS ... START WITH ...`: the options of an existing sequence made those
+/// of `seq` (a sequence changed on the source while it replicates), its current value kept:
+/// dropping it and creating it again would fail while a column's default uses it.
+pub fn alter_sequence(qname: &str, seq: &Sequence) -> String {
+    format!(
+        "ALTER SEQUENCE {qname} AS {} {}",
+        seq.data_type,
+        sequence_options(seq)
+    )
+}
+
 /// `GENERATED ALWAYS|BY DEFAULT AS IDENTITY (SEQUENCE NAME ... options)`.
 pub fn identity_clause(kind: char, seq_qname: &str, seq: &Sequence) -> String {
     format!(

@@ -16,7 +16,7 @@
 //! In that order: until the refresh, the subscription ignores changes of tables it does not
 //! know, and the table copy holds everything committed before it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use tracing::info;
 
@@ -180,24 +180,28 @@ async fn missing_sequences(src: &Session, tgt: &Session) -> Result<HashSet<u32>>
 
 /// Brings tables created on the source since the setup into the replication (see the module
 /// docs). `src` and `tgt` are sessions to the database on both sides. With a table selection
-/// (`selected`), only its tables are brought in: the others were left out on purpose.
+/// (`selected`), only its tables are brought in: the others were left out on purpose. A table
+/// in `renaming` (renamed on the source, the target's still under its old name, see
+/// [`super::follow_relations`]) is no new table: the target renames its own.
 pub async fn adopt_new_tables(
     src: &Session,
     tgt: &Session,
     tfacts: &TargetFacts,
-    publication: &str,
-    subscription: &str,
+    names: &super::ObjectNames,
     schema_opts: SchemaOptions,
     selected: Option<&[(String, String)]>,
+    renaming: &BTreeSet<String>,
 ) -> Result<Adopted> {
+    let (publication, subscription) = (names.publication.as_str(), names.subscription.as_str());
     let mut adopted = Adopted::default();
     let on_source = |e: Error| e.with_side(crate::error::Side::Source);
     let on_target = |e: Error| e.with_side(crate::error::Side::Target);
 
     // 1. Tables the target lacks.
-    let missing = publication::missing_on_target(src, tgt, selected)
+    let mut missing = publication::missing_on_target(src, tgt, selected)
         .await
         .map_err(on_source)?;
+    missing.retain(|(_, name)| !renaming.contains(name));
     if !missing.is_empty() {
         let new: HashSet<u32> = missing.iter().map(|(o, _)| *o).collect();
         let seqs = missing_sequences(src, tgt).await.map_err(on_source)?;

@@ -65,6 +65,15 @@ pub async fn dry_run(pair: &DbPair, opts: &ReplicationOptions) -> Result<Option<
         sessions: 0,
         estimated_window_seconds: None,
     };
+    if run.is_whole() && !run.is_healthy() {
+        out.refusal = Some(
+            "the subscription is disabled (a schema change the target refused stopped the \
+             replication, or by hand): apply the change on the target, then the cut-over \
+             enables it again"
+                .to_owned(),
+        );
+        return Ok(Some(out));
+    }
     if !run.is_healthy() {
         out.refusal = Some(format!(
             "the replication objects are incomplete ({}): remove them with --cleanup",

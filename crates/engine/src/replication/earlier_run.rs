@@ -36,13 +36,21 @@ impl EarlierRun {
 
     /// Publication, slot and an enabled subscription on that slot all exist.
     pub fn is_healthy(&self) -> bool {
+        self.is_whole() && self.subscription.as_ref().is_some_and(|s| s.enabled)
+    }
+
+    /// Publication, slot and a subscription on that slot all exist, the subscription maybe
+    /// disabled: a run that stopped on a schema change the target refused disables it (see
+    /// `following`), and the cut-over enables it again.
+    pub fn is_whole(&self) -> bool {
         self.publication
             && self.slot.as_ref().is_some_and(|s| {
                 s.logical_pgoutput && s.database.as_deref() == Some(self.database.as_str())
             })
-            && self.subscription.as_ref().is_some_and(|s| {
-                s.enabled && s.slot_name.as_deref() == Some(self.names.slot.as_str())
-            })
+            && self
+                .subscription
+                .as_ref()
+                .is_some_and(|s| s.slot_name.as_deref() == Some(self.names.slot.as_str()))
     }
 
     /// "publication "x" and slot "y" on the source, subscription "z" on the target".
@@ -76,7 +84,7 @@ impl EarlierRun {
 
     /// The error for a run that must not touch these objects.
     pub fn refusal(&self) -> Error {
-        let finish = if self.is_healthy() {
+        let finish = if self.is_whole() {
             "to finish that migration (cut over), run the same command again with --max-replication-lag BYTES --stop-replication; "
         } else {
             "they are incomplete, so that migration cannot be finished; "
@@ -176,7 +184,7 @@ pub async fn check_earlier_run(
     let Some(run) = find_earlier_run(pair).await? else {
         return Ok(None);
     };
-    if !(run.is_healthy() && opts.is_cut_over()) {
+    if !(run.is_whole() && opts.is_cut_over()) {
         return Err(run.refusal());
     }
     info!(database = %dbname, "cutting over the replication of an earlier run");
@@ -191,6 +199,21 @@ pub async fn check_earlier_run(
     let tfacts = TargetFacts::read(&tgt, &servers.target)
         .await
         .map_err(|e| on_target(e, dbname))?;
+    if !run.is_healthy() {
+        // Disabled when a schema change the target refused stopped the replication (or by
+        // hand): the operator applied it since and asks to cut over.
+        objects::enable_subscription(&tgt, &run.names.subscription)
+            .await
+            .map_err(|e| {
+                on_target(e, dbname)
+                    .with_object(format!(
+                        "subscription {}",
+                        quote_ident(&run.names.subscription)
+                    ))
+                    .context("the subscription is disabled and could not be enabled again")
+            })?;
+        info!(database = %dbname, "the disabled subscription was enabled again");
+    }
     let baseline = record::stored_fingerprint(&src, &run.names.publication).await;
     let mut outcome = ReplicationOutcome::running(
         run.names.clone(),

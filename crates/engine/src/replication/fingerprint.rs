@@ -12,19 +12,28 @@
 //!
 //! The fingerprint taken when replication is set up is stored as the publication's comment
 //! ([`super::record`]), so that a later run (the cut-over) can tell what changed since.
+//!
+//! Tables and sequences keep their OID beside the hash: a table renamed on the source is one
+//! object removed and one added by name, and only its OID, which a rename keeps, tells it from
+//! a table dropped and another created (whose rows the target must not keep).
 
 use std::collections::BTreeMap;
 
 use md5::{Digest, Md5};
 
 use crate::catalog::replication::definitions::object_definitions;
+use crate::catalog::replication::drift_objects::relation_oids;
 use crate::conn::Session;
 use crate::error::Result;
 
 /// Header of the serialised form (publication comment) this version writes: one line per
-/// object, its identity escaped (`\\`, `\n`, `\r`), since names may contain any character,
-/// line breaks included.
-const HEADER: &str = "db-migrate schema fingerprint v2";
+/// object, `<hash>[:<oid>] <identity>`, the OID for tables and sequences, the identity escaped
+/// (`\\`, `\n`, `\r`), since names may contain any character, line breaks included.
+const HEADER: &str = "db-migrate schema fingerprint v3";
+
+/// The second form, without OIDs: still read (renames made before such a cut-over run
+/// started then read as a table dropped and one created).
+const HEADER_V2: &str = "db-migrate schema fingerprint v2";
 
 /// The first form, identities unescaped (a name with a line break could not be read back);
 /// still read, so that a cut-over by this version finds what an older one stored.
@@ -67,6 +76,8 @@ pub(super) fn unescape_identity(text: &str) -> Option<String> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fingerprint {
     objects: BTreeMap<String, String>,
+    /// The OIDs of the tables and sequences among `objects`, by the same key.
+    oids: BTreeMap<String, u32>,
 }
 
 fn hash(text: &str) -> String {
@@ -83,13 +94,39 @@ impl Fingerprint {
             .await?
             .into_iter()
             .map(|d| (format!("{} {}", d.kind, d.identity), hash(&d.definition)))
+            .collect::<BTreeMap<_, _>>();
+        let oids = relation_oids(session)
+            .await?
+            .into_iter()
+            .map(|r| (format!("{} {}", r.kind, r.identity), r.oid))
+            .filter(|(k, _)| objects.contains_key(k))
             .collect();
-        Ok(Fingerprint { objects })
+        Ok(Fingerprint { objects, oids })
+    }
+
+    /// The tables and sequences renamed (or moved to another schema) from `self` (earlier) to
+    /// `now`, as `(key then, key now)` (`table public.a`, `table public.b`): the same OID under
+    /// another name. Nothing for a fingerprint stored without OIDs.
+    pub fn renames(&self, now: &Fingerprint) -> Vec<(String, String)> {
+        let by_oid: BTreeMap<u32, &String> = now.oids.iter().map(|(k, o)| (*o, k)).collect();
+        self.oids
+            .iter()
+            .filter_map(|(k, oid)| {
+                let to = by_oid.get(oid)?;
+                (*to != k && !now.objects.contains_key(k)).then(|| (k.clone(), (*to).clone()))
+            })
+            .collect()
     }
 
     /// Whether the fingerprint holds the object `key` (`index public.i`).
     pub fn contains(&self, key: &str) -> bool {
         self.objects.contains_key(key)
+    }
+
+    /// Whether it holds the OIDs of its tables and sequences (read by this version, or stored
+    /// as `v3`): only then does [`Fingerprint::renames`] see the renames made since.
+    pub fn has_oids(&self) -> bool {
+        !self.oids.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -125,6 +162,9 @@ impl Fingerprint {
         for (k, v) in &self.objects {
             s.push('\n');
             s.push_str(v);
+            if let Some(oid) = self.oids.get(k) {
+                s.push_str(&format!(":{oid}"));
+            }
             s.push(' ');
             s.push_str(&escape_identity(k));
         }
@@ -135,11 +175,12 @@ impl Fingerprint {
     pub fn deserialize(text: &str) -> Option<Fingerprint> {
         let mut lines = text.split('\n');
         let escaped = match lines.next()? {
-            HEADER => true,
+            HEADER | HEADER_V2 => true,
             HEADER_V1 => false,
             _ => return None,
         };
         let mut objects = BTreeMap::new();
+        let mut oids = BTreeMap::new();
         for line in lines {
             let (h, k) = line.split_once(' ')?;
             let k = if escaped {
@@ -147,9 +188,16 @@ impl Fingerprint {
             } else {
                 k.to_owned()
             };
+            let h = match h.split_once(':') {
+                Some((h, oid)) => {
+                    oids.insert(k.clone(), oid.parse().ok()?);
+                    h
+                }
+                None => h,
+            };
             objects.insert(k, h.to_owned());
         }
-        Some(Fingerprint { objects })
+        Some(Fingerprint { objects, oids })
     }
 }
 
@@ -197,6 +245,36 @@ mod tests {
         assert_eq!(Fingerprint::deserialize(&text), Some(a.clone()));
         assert!(
             a.changes(&Fingerprint::deserialize(&text).unwrap())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_renamed_table_keeps_its_oid_and_round_trips() {
+        let mut a = Fingerprint::default();
+        a.objects.insert("table public.a".into(), hash("x int"));
+        a.oids.insert("table public.a".into(), 16384);
+        a.objects.insert("table public.gone".into(), hash("x int"));
+        a.oids.insert("table public.gone".into(), 16390);
+        let mut b = Fingerprint::default();
+        b.objects
+            .insert("table \"new\".\"b b\"".into(), hash("x int"));
+        b.oids.insert("table \"new\".\"b b\"".into(), 16384);
+        b.objects.insert("table public.gone".into(), hash("x int"));
+        b.oids.insert("table public.gone".into(), 16400);
+        assert_eq!(
+            a.renames(&b),
+            vec![(
+                "table public.a".to_owned(),
+                "table \"new\".\"b b\"".to_owned()
+            )]
+        );
+        assert_eq!(Fingerprint::deserialize(&b.serialize()), Some(b.clone()));
+        let v2 = format!("{HEADER_V2}\n0123456789abcdef table public.a");
+        assert!(
+            Fingerprint::deserialize(&v2)
+                .unwrap()
+                .renames(&b)
                 .is_empty()
         );
     }

@@ -105,6 +105,8 @@ pub struct Followed {
     /// Changes the target refused: the replication stops on them (the apply worker would wait
     /// on them for ever), naming the object, the statement and the server's reason.
     pub refused: Vec<Warning>,
+    /// The server's SQLSTATE of the first refusal, for the error that stops the replication.
+    pub refused_sqlstate: Option<crate::error::SqlState>,
     /// Anything else worth the operator's reading (an owner the target user could not keep).
     pub warnings: Vec<Warning>,
     /// When the changes held back may be applied.
@@ -126,6 +128,9 @@ impl Followed {
             }
         }
         self.refused.extend(other.refused);
+        if self.refused_sqlstate.is_none() {
+            self.refused_sqlstate = other.refused_sqlstate;
+        }
         self.pending.extend(other.pending);
         self.pending_objects.extend(other.pending_objects);
         self.memo.extend(other.memo);
@@ -483,24 +488,35 @@ pub(super) async fn apply(
             true
         }
         Err(e) => {
-            followed.refused.push(refusal(
+            refuse(
+                followed,
                 object,
                 &change.describe,
                 &change.sql,
                 &Error::from_pg(e),
-            ));
+            );
             false
         }
     }
 }
 
-/// The warning of a change the target refused.
-pub(super) fn refusal(object: &str, describe: &str, sql: &str, e: &Error) -> Warning {
-    Warning::replication(format!(
-        "the source's schema change could not be applied on the target ({describe}): {e}; \
-         statement: {sql}"
-    ))
-    .on(object.to_owned())
+/// Records a change the target refused: the object, what it was, the statement, the server's
+/// reason and SQLSTATE.
+pub(super) fn refuse(followed: &mut Followed, object: &str, describe: &str, sql: &str, e: &Error) {
+    let code = e
+        .sqlstate()
+        .map(|c| format!(" (SQLSTATE {})", c.code()))
+        .unwrap_or_default();
+    followed.refused.push(
+        Warning::replication(format!(
+            "the source's schema change could not be applied on the target ({describe}): \
+             {e}{code}; statement: {sql}"
+        ))
+        .on(object.to_owned()),
+    );
+    if followed.refused_sqlstate.is_none() {
+        followed.refused_sqlstate = e.sqlstate().cloned();
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@ use crate::schema::model::{ObjId, ObjectKind, SchemaObject, class};
 use crate::schema::{ExecState, SchemaOptions, exec, read_schema};
 use crate::sql::quote_ident;
 
-use super::follow::{Change, Followed, Gate, SchemaChangeApplied, When, apply, refusal, unix_now};
+use super::follow::{Change, Followed, Gate, SchemaChangeApplied, When, apply, refuse, unix_now};
+use super::follow_relations::Moving;
+use crate::catalog::replication::drift_objects::owning_table;
 
 /// The kinds followed here, in the order they are created (a view or trigger may call a
 /// function, a foreign key needs its unique index); drops go the other way.
@@ -71,7 +73,13 @@ fn wanted(drift: &[String]) -> Vec<Wanted> {
             let Some(rest) = d.strip_prefix(kind).and_then(|r| r.strip_prefix(' ')) else {
                 continue;
             };
-            for suffix in [" added", " changed"] {
+            // A sequence changed or renamed is altered in place (super::follow_relations).
+            let suffixes: &[&str] = if kind == "sequence" {
+                &[" added"]
+            } else {
+                &[" added", " changed"]
+            };
+            for suffix in suffixes {
                 if let Some(identity) = rest.strip_suffix(suffix) {
                     out.push(Wanted {
                         kind,
@@ -82,8 +90,8 @@ fn wanted(drift: &[String]) -> Vec<Wanted> {
             }
         }
     }
-    // A sequence dropped on the source is left on the target, as its tables are: one that a
-    // column still uses on the target (a table dropped too) cannot be dropped alone.
+    // A sequence dropped on the source goes after the tables (super::follow_relations): a
+    // column of a table dropped too may still use it on the target.
     for kind in KINDS.iter().rev().filter(|k| **k != "sequence") {
         for d in drift {
             if let Some(identity) = d
@@ -108,6 +116,12 @@ fn wanted(drift: &[String]) -> Vec<Wanted> {
 pub struct Drift<'a> {
     pub entries: &'a [String],
     pub baseline: &'a super::Fingerprint,
+    /// Tables renamed or dropped on the source that the target has not followed yet: their
+    /// indexes, constraints and triggers go with them, and while a table's rename waits no
+    /// view is created (its query may name the new name).
+    pub moving: &'a Moving,
+    /// Tables and sequences renamed on the source (`(key then, key now)`): not created anew.
+    pub renamed: &'a [(String, String)],
 }
 
 /// The statement that drops the object `identity` of `kind` from the target, if it is there.
@@ -150,10 +164,16 @@ pub async fn follow_objects(
     let on_source = |e: Error| e.with_side(Side::Source);
     let on_target = |e: Error| e.with_side(Side::Target);
     let mut followed = Followed::default();
-    let Drift { entries, baseline } = drift;
+    let Drift {
+        entries,
+        baseline,
+        moving,
+        renamed,
+    } = drift;
     let mut wanted: Vec<Wanted> = wanted(entries)
         .into_iter()
         .filter(|w| kinds.contains(&w.kind))
+        .filter(|w| !renamed.iter().any(|(a, b)| *a == w.key() || *b == w.key()))
         .collect();
     if wanted.is_empty() {
         return Ok(followed);
@@ -195,6 +215,9 @@ pub async fn follow_objects(
     let mut state: Option<ExecState> = None;
     for w in wanted {
         let key = w.key();
+        if goes_with_its_table(src, tgt, &w, moving).await? {
+            continue;
+        }
         let on_target_now = target.get(&key);
         if w.removed {
             if on_target_now.is_none() || source.contains_key(&key) {
@@ -310,9 +333,7 @@ pub async fn follow_objects(
                         followed.memo.insert(key.clone(), definition.clone());
                         followed.level.insert(key);
                     }
-                    Err(e) => followed
-                        .refused
-                        .push(refusal(&key, &describe, &statement, &e)),
+                    Err(e) => refuse(&mut followed, &key, &describe, &statement, &e),
                 }
             }
             Built::Sql(sql) => {
@@ -334,6 +355,34 @@ pub async fn follow_objects(
         }
     }
     Ok(followed)
+}
+
+/// Whether `w` belongs to a table that is [`Moving`] (its rename or drop not yet followed):
+/// it comes or goes with that table. A view waits while any table's rename does.
+async fn goes_with_its_table(
+    src: &Session,
+    tgt: &Session,
+    w: &Wanted,
+    moving: &Moving,
+) -> Result<bool> {
+    Ok(match w.kind {
+        "constraint" | "trigger" => moving.holds(&w.identity),
+        "index" if !moving.renaming.is_empty() || !moving.dropping.is_empty() => {
+            let side = if w.removed { tgt } else { src };
+            owning_table(side, "index", &w.identity)
+                .await
+                .map_err(|e| {
+                    e.with_side(if w.removed {
+                        Side::Target
+                    } else {
+                        Side::Source
+                    })
+                })?
+                .is_some_and(|t| moving.contains(&t))
+        }
+        "view" => !w.removed && !moving.renaming.is_empty(),
+        _ => false,
+    })
 }
 
 /// What creates one object on the target.

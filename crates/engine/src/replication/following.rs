@@ -3,24 +3,33 @@
 //! compared with the one taken at set-up; what changed is applied on the target, in the order
 //! the apply worker needs it:
 //!
-//! 1. tables created on the source ([`super::adopt`]: created, published, copied by the
+//! 1. tables and sequences renamed ([`super::follow_relations`]; told from a drop and a
+//!    creation by their OID), so that a renamed table is not taken for a new one;
+//! 2. tables created on the source ([`super::adopt`]: created, published, copied by the
 //!    subscription);
-//! 2. sequences and functions ([`super::follow_objects`]), since a new column's default may use
+//! 3. sequences and functions ([`super::follow_objects`]), since a new column's default may use
 //!    one;
-//! 3. columns and enum values ([`super::follow`]);
-//! 4. views, indexes, constraints and triggers ([`super::follow_objects`]).
+//! 4. columns and enum values ([`super::follow`]);
+//! 5. views, indexes, constraints and triggers ([`super::follow_objects`]);
+//! 6. tables dropped (then `REFRESH PUBLICATION`), sequences dropped and sequences whose
+//!    options changed ([`super::follow_relations`]).
 //!
-//! A change that would refuse rows still in flight (a dropped column, `SET NOT NULL`, a
-//! narrowing type, a constraint, a unique index) is held back until the rows from before it
+//! A change that would refuse rows still in flight (a dropped column or table, `SET NOT NULL`,
+//! a narrowing type, a constraint, a unique index) is held back until the rows from before it
 //! are applied: the source's WAL position is read after the check first saw the change held
 //! back, and once the subscription confirmed it, every row committed before the change is on
-//! the target. A rename, which rows from before it and after it both need, goes when those
-//! rows are in, or when the apply worker stops on a row that needs it (its error count grows,
-//! or the lag stops falling). What is still held back when the run cuts over is applied once
-//! the target caught up, before anything is dropped.
+//! the target. The check that holds a change back waits a moment ([`RIPE_WAIT`]) for that and
+//! tries the change itself, so a refusal comes within one check interval of the change. A
+//! rename, which rows from before it and after it both need, goes when those rows are in, or
+//! when the apply worker stops on a row that needs it (its error count grows, or the lag stops
+//! falling). What is still held back when the run cuts over is applied once the target caught
+//! up, before anything is dropped.
 //!
-//! A change the target refuses ends the run at that check, naming the object, the statement
-//! and the server's reason: the apply worker would otherwise wait on it until the timeout.
+//! A change the target refuses ends the run at that check, naming the object, the statement,
+//! the server's reason and SQLSTATE, and disables the subscription (`ALTER SUBSCRIPTION ...
+//! DISABLE`): its apply worker would otherwise retry the rows that need the change every few
+//! seconds until the timeout. The cut-over run enables it again once the operator applied the
+//! change (see `earlier_run`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,10 +37,19 @@ use tracing::{info, warn};
 
 use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
 use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
+use super::follow_relations::{self, Moving};
 use super::wait::Replicating;
-use super::{Fingerprint, ObjectNames, adopt, on_source};
+use super::{Fingerprint, ObjectNames, adopt, objects, on_source, on_target};
 use crate::catalog::replication::state;
 use crate::error::{Error, ErrorKind, Result, Side};
+use crate::sql::quote_ident;
+use crate::warning::Warning;
+
+/// How long a check waits, at most, for the rows from before a change it held back to be
+/// applied, before it leaves the change to the next check; never more than half the check
+/// interval, so that the checks keep their pace (a worker that waits on a rename does not
+/// confirm anything until the rename is applied).
+const RIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The object a drift entry names: `table public.t` of `table public.t changed`.
 pub fn object_of(drift: &str) -> &str {
@@ -62,6 +80,10 @@ pub(super) struct Following<'a> {
     pending_lsn: BTreeMap<String, String>,
     /// The apply worker's error count at the previous look (PostgreSQL 15+).
     apply_errors: Option<i64>,
+    /// Tables and sequences renamed on the source since the set-up (`(key then, key now)`).
+    pub renamed: Vec<(String, String)>,
+    /// The tables whose rename or drop the target has not followed yet.
+    moving: Moving,
 }
 
 impl<'a> Following<'a> {
@@ -78,6 +100,8 @@ impl<'a> Following<'a> {
             gone: BTreeSet::new(),
             pending_lsn: BTreeMap::new(),
             apply_errors: None,
+            renamed: Vec::new(),
+            moving: Moving::default(),
         }
     }
 
@@ -114,10 +138,10 @@ impl<'a> Following<'a> {
             src,
             tgt,
             tfacts,
-            &self.names.publication,
-            &self.names.subscription,
+            self.names,
             opts.schema,
             opts.tables.as_deref().filter(|t| !t.is_empty()),
+            &self.moving.renaming,
         )
         .await
         .map_err(|e| {
@@ -147,28 +171,46 @@ impl<'a> Following<'a> {
     }
 
     /// Applies on the target what changed on the source and may go `until` now (see the
-    /// module docs). Fails, naming it, when the target refused a change.
+    /// module docs). Fails, naming it, when the target refused a change; the subscription is
+    /// disabled then.
     pub async fn check(&mut self, until: When) -> Result<()> {
-        let Replicating {
-            src,
-            tgt,
-            dbname,
-            opts,
-            ..
-        } = self.r;
         let Some(base) = self.baseline.clone() else {
             return Ok(());
         };
-        let base = &base;
-        let now = match Fingerprint::read(src).await {
+        if !self.read_source(&base).await {
+            return Ok(());
+        }
+        if self.drift.is_empty() && self.gone.is_empty() {
+            return Ok(());
+        }
+        let ripe = self.ripe().await?;
+        let this = self.pass(&base, until, &ripe).await?;
+        let fresh = self.absorb(this).await?;
+        // A change held back for the rows before it is tried in this same check once they
+        // are in (usually within a second): a refusal then stops the replication within one
+        // check interval of the change, not two.
+        if fresh && self.followed.refused.is_empty() && self.wait_ripe().await? {
+            let ripe = self.ripe().await?;
+            let this = self.pass(&base, until, &ripe).await?;
+            self.absorb(this).await?;
+        }
+        self.stop_on_refusal().await
+    }
+
+    /// Reads the source's fingerprint and notes what changed since the previous check (when
+    /// each object was seen, what went, the renames). `false` when it could not be read.
+    async fn read_source(&mut self, base: &Fingerprint) -> bool {
+        let dbname = self.r.dbname;
+        let now = match Fingerprint::read(self.r.src).await {
             Ok(f) => f,
             Err(e) => {
                 warn!(database = %dbname, "could not read the source's schema fingerprint: {e}");
-                return Ok(());
+                return false;
             }
         };
         let at = unix_now();
-        for d in self.last.as_ref().unwrap_or(base).changes(&now) {
+        let last = self.last.as_ref().unwrap_or(base);
+        for d in last.changes(&now) {
             let object = object_of(&d).to_owned();
             if d.ends_with(" removed") {
                 self.gone.insert(object.clone());
@@ -177,60 +219,118 @@ impl<'a> Following<'a> {
             }
             self.seen.insert(object, at);
         }
+        if base.has_oids() {
+            self.renamed = base.renames(&now);
+        } else {
+            // Stored without OIDs: the renames this run saw, chained (a -> b -> c is a -> c).
+            for (from, to) in last.renames(&now) {
+                match self.renamed.iter_mut().find(|(_, t)| *t == from) {
+                    Some(r) => r.1 = to,
+                    None => self.renamed.push((from, to)),
+                }
+            }
+            self.renamed.retain(|(from, to)| from != to);
+        }
         let drift = base.changes(&now);
         self.last = Some(now);
         if drift != self.drift && !drift.is_empty() {
             warn!(database = %dbname, "schema changed on the source: {}", drift.join(", "));
         }
         self.drift = drift;
-        if self.drift.is_empty() && self.gone.is_empty() {
-            return Ok(());
-        }
-        // The drift, and what went during this run (dropped on the target if it has it).
-        let mut wanted = self.drift.clone();
-        wanted.extend(self.gone.iter().map(|o| format!("{o} removed")));
-        wanted.dedup();
-        let new_table = self
-            .drift
-            .iter()
-            .any(|d| d.starts_with("table ") && d.ends_with(" added") && !self.adopted.covers(d));
-        if new_table {
-            self.adopt().await?;
-        }
+        true
+    }
+
+    /// The objects whose held-back changes may go: the subscription confirmed the source's
+    /// WAL position read after they were seen.
+    async fn ripe(&self) -> Result<BTreeSet<String>> {
         let mut ripe = BTreeSet::new();
         for (object, lsn) in &self.pending_lsn {
-            let confirmed = state::slot_confirmed(src, &self.names.slot, lsn)
+            let confirmed = state::slot_confirmed(self.r.src, &self.names.slot, lsn)
                 .await
-                .map_err(|e| on_source(e, dbname))?;
+                .map_err(|e| on_source(e, self.r.dbname))?;
             if confirmed == Some(true) {
                 ripe.insert(object.clone());
             }
         }
+        Ok(ripe)
+    }
+
+    /// Waits up to [`RIPE_WAIT`] for the rows before a held-back change to be applied.
+    /// Returns whether some are.
+    async fn wait_ripe(&self) -> Result<bool> {
+        let bound = RIPE_WAIT.min(self.r.opts.schema_check_interval / 2);
+        let until = std::time::Instant::now() + bound;
+        while std::time::Instant::now() < until {
+            if !self.ripe().await?.is_empty() {
+                return Ok(true);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Ok(false)
+    }
+
+    /// One pass over what changed, in the order of the module docs, gated by `until` and
+    /// `ripe`.
+    async fn pass(
+        &mut self,
+        base: &Fingerprint,
+        until: When,
+        ripe: &BTreeSet<String>,
+    ) -> Result<Followed> {
+        let Replicating {
+            src, tgt, dbname, ..
+        } = self.r;
+        let seen = self.seen.clone();
         let gate = Gate {
             until,
-            ripe: &ripe,
-            seen: &self.seen,
+            ripe,
+            seen: &seen,
         };
         let memo = self.followed.memo.clone();
         let mut this = Followed::default();
-        let mut take = |r: Result<Followed>, what: &str| match r {
+        let take = |this: &mut Followed, r: Result<Followed>, what: &str| match r {
             Ok(f) => this.merge(f),
             Err(e) => warn!(database = %dbname, "could not follow the source's {what}: {e}"),
         };
+        let renamed = self.renamed.clone();
+        let mut moving = match follow_relations::follow_renames(src, tgt, &renamed, &gate).await {
+            Ok((f, m)) => {
+                this.merge(f);
+                m
+            }
+            Err(e) => {
+                warn!(database = %dbname, "could not follow the source's renamed tables: {e}");
+                Moving::default()
+            }
+        };
+        moving.dropping = follow_relations::dropping(tgt, &self.drift, &renamed)
+            .await
+            .map_err(|e| on_target(e, dbname))?;
+        self.moving = moving.clone();
+        // The drift, and what went during this run (dropped on the target if it has it).
+        let mut wanted = self.drift.clone();
+        wanted.extend(self.gone.iter().map(|o| format!("{o} removed")));
+        wanted.dedup();
+        let is_renamed = |d: &str| renamed.iter().any(|(_, to)| object_of(d) == to);
+        let new_table = self.drift.iter().any(|d| {
+            d.starts_with("table ")
+                && d.ends_with(" added")
+                && !self.adopted.covers(d)
+                && !is_renamed(d)
+        });
+        if new_table {
+            self.adopt().await?;
+        }
+        let drift = Drift {
+            entries: &wanted,
+            baseline: base,
+            moving: &moving,
+            renamed: &renamed,
+        };
+        let schema = self.r.opts.schema;
         take(
-            follow_objects(
-                src,
-                tgt,
-                &BEFORE_COLUMNS,
-                Drift {
-                    entries: &wanted,
-                    baseline: base,
-                },
-                &gate,
-                &memo,
-                opts.schema,
-            )
-            .await,
+            &mut this,
+            follow_objects(src, tgt, &BEFORE_COLUMNS, drift, &gate, &memo, schema).await,
             "sequences and functions",
         );
         let columns_changed = self.drift.iter().any(|d| {
@@ -238,36 +338,90 @@ impl<'a> Following<'a> {
         });
         if columns_changed {
             take(
+                &mut this,
                 follow::follow_columns(src, tgt, &gate).await,
                 "column changes",
             );
         }
         take(
-            follow_objects(
-                src,
-                tgt,
-                &AFTER_COLUMNS,
-                Drift {
-                    entries: &wanted,
-                    baseline: base,
-                },
-                &gate,
-                &memo,
-                opts.schema,
-            )
-            .await,
+            &mut this,
+            follow_objects(src, tgt, &AFTER_COLUMNS, drift, &gate, &memo, schema).await,
             "views, indexes, constraints and triggers",
         );
+        let drops = follow_relations::follow_drops_and_sequences(
+            src,
+            tgt,
+            &wanted,
+            &moving.dropping,
+            &renamed,
+            &gate,
+        )
+        .await;
+        let before = this.applied.len();
+        take(&mut this, drops, "dropped tables and sequences");
+        if this.applied[before..]
+            .iter()
+            .any(|a| a.change.starts_with("table ") && a.change.ends_with(" dropped"))
+        {
+            self.refresh_after_drop(&mut this).await;
+            // What belonged to the tables went with them: level now.
+            let mut after = moving.clone();
+            after.dropping = follow_relations::dropping(tgt, &self.drift, &renamed)
+                .await
+                .map_err(|e| on_target(e, dbname))?;
+            let drift = Drift {
+                moving: &after,
+                ..drift
+            };
+            take(
+                &mut this,
+                follow_objects(src, tgt, &AFTER_COLUMNS, drift, &gate, &memo, schema).await,
+                "views, indexes, constraints and triggers",
+            );
+        }
+        Ok(this)
+    }
+
+    /// `REFRESH PUBLICATION` once tables were dropped: the target's `DROP TABLE` took them out
+    /// of the subscription and the source's out of a `FOR TABLE` publication; the refresh
+    /// makes the subscription's list the publication's again.
+    async fn refresh_after_drop(&self, this: &mut Followed) {
+        let sub = &self.names.subscription;
+        match objects::refresh_subscription(self.r.tgt, sub, self.r.tfacts).await {
+            Ok(()) => {
+                for a in this
+                    .applied
+                    .iter_mut()
+                    .filter(|a| a.change.starts_with("table ") && a.change.ends_with(" dropped"))
+                {
+                    a.statement.push_str(&format!(
+                        "; ALTER SUBSCRIPTION {} REFRESH PUBLICATION",
+                        quote_ident(sub)
+                    ));
+                }
+            }
+            Err(e) => this.warnings.push(Warning::replication(format!(
+                "tables dropped on the source were dropped on the target, but the subscription \
+                 {} could not be refreshed: {e}",
+                quote_ident(sub)
+            ))),
+        }
+    }
+
+    /// Takes one pass's result in: what was applied, and what is held back now, with the
+    /// source's WAL position after it. Returns whether changes were held back for the first
+    /// time.
+    async fn absorb(&mut self, mut this: Followed) -> Result<bool> {
         // Read after the catalogs showed the changes: every row committed before them lies
         // before this position.
-        if this
+        let fresh = this
             .pending_objects
             .iter()
-            .any(|o| !self.pending_lsn.contains_key(o))
-        {
-            let lsn = state::current_wal_lsn(src)
+            .any(|o| !self.pending_lsn.contains_key(o));
+        if fresh {
+            let lsn = state::current_wal_lsn(self.r.src)
                 .await
-                .map_err(|e| on_source(e, dbname))?;
+                .map_err(|e| on_source(e, self.r.dbname))?;
             for o in &this.pending_objects {
                 self.pending_lsn.entry(o.clone()).or_insert(lsn.clone());
             }
@@ -279,11 +433,13 @@ impl<'a> Following<'a> {
         self.followed.merge(this);
         self.followed.pending = pending;
         self.followed.pending_objects = pending_objects;
-        self.stop_on_refusal()
+        Ok(fresh)
     }
 
-    /// The error that ends the run when the target refused a change.
-    fn stop_on_refusal(&self) -> Result<()> {
+    /// The error that ends the run when the target refused a change: the subscription is
+    /// disabled first, so that its apply worker does not retry (and fail on) the rows that
+    /// need the change, and the message says how to go on.
+    async fn stop_on_refusal(&self) -> Result<()> {
         let Some(first) = self.followed.refused.first() else {
             return Ok(());
         };
@@ -296,18 +452,44 @@ impl<'a> Following<'a> {
                 None => w.message.clone(),
             })
             .collect();
+        let sub = quote_ident(&self.names.subscription);
+        let disabled = match objects::disable_subscription(self.r.tgt, &self.names.subscription)
+            .await
+        {
+            Ok(()) => format!(
+                "the subscription {sub} is disabled so that its apply worker does not retry the \
+                 rows that need the change (the source's slot keeps them)"
+            ),
+            Err(e) => format!(
+                "the subscription {sub} could not be disabled ({e}): its apply worker retries \
+                 until the change is applied"
+            ),
+        };
+        let before = if self.followed.applied.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; applied before it: {}",
+                self.followed.described().join(", ")
+            )
+        };
         let mut e = Error::new(
             ErrorKind::Validation,
             format!(
-                "replication stopped on a schema change of the source that the target refused \
-                 (the subscription's apply worker would wait on it until the timeout): {}; \
-                 apply the change on the target by hand (or undo its cause on the source), then \
-                 run the same command again: the replication objects are kept",
+                "replication stopped on a schema change of the source that the target refused: \
+                 {}; {disabled}{before}; apply the change on the target by hand (or undo its cause on \
+                 the source), then run the cut-over command (--max-replication-lag BYTES \
+                 --stop-replication), which enables the subscription again and goes on; the \
+                 replication objects are kept (--cleanup removes them)",
                 why.join("; ")
             ),
         )
         .with_side(Side::Target)
-        .with_database(self.r.dbname);
+        .with_database(self.r.dbname)
+        .with_phase(crate::error::Phase::Replication);
+        if let Some(code) = &self.followed.refused_sqlstate {
+            e = e.with_sqlstate(code.clone());
+        }
         if let Some(o) = &first.object {
             e = e.with_object(o.clone());
         }

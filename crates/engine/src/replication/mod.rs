@@ -120,6 +120,7 @@ pub mod fence;
 pub mod fingerprint;
 pub mod follow;
 pub mod follow_objects;
+pub mod follow_relations;
 mod following;
 pub mod identity;
 pub mod names;
@@ -333,7 +334,8 @@ pub struct ReplicationOutcome {
     /// Every change of the source's schema applied on the target while this run waited, with
     /// when it was seen and applied ([`following`]).
     pub schema_changes: Vec<follow::SchemaChangeApplied>,
-    /// Tables dropped on the source since the setup (still on the target).
+    /// Tables dropped on the source since the setup (dropped on the target too once the rows
+    /// before the drop were applied, see [`follow_relations`]).
     pub tables_dropped: Vec<String>,
     /// Things the operator should read (each with its database set).
     pub warnings: Vec<crate::warning::Warning>,

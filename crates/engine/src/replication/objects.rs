@@ -408,6 +408,22 @@ pub async fn subscription_state(
     crate::catalog::replication::state::subscription_state(s, name, facts.extras_list_subs).await
 }
 
+/// `ALTER SUBSCRIPTION ... DISABLE`: its apply worker stops (the slot on the source keeps
+/// every change since), e.g. on a schema change the target refused, which the worker would
+/// otherwise retry every few seconds. As its owner or a superuser; `aiven_extras` has no way.
+pub async fn disable_subscription(s: &Session, name: &str) -> Result<()> {
+    s.batch_execute(&format!("ALTER SUBSCRIPTION {} DISABLE", quote_ident(name)))
+        .await?;
+    Ok(())
+}
+
+/// `ALTER SUBSCRIPTION ... ENABLE`: the apply worker goes on from the slot's position.
+pub async fn enable_subscription(s: &Session, name: &str) -> Result<()> {
+    s.batch_execute(&format!("ALTER SUBSCRIPTION {} ENABLE", quote_ident(name)))
+        .await?;
+    Ok(())
+}
+
 /// Drops the subscription (never its slot, which [`drop_slot`] handles on the source).
 pub async fn drop_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
     let owned = crate::catalog::replication::state::subscription_owned(s, name).await;

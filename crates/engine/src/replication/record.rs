@@ -11,8 +11,8 @@
 //! ```text
 //! db-migrate replica identity full v1      (only when tables were altered)
 //! <oid> <d|n|i> <table, escaped>           (one line per table)
-//! db-migrate schema fingerprint v2         (the fingerprint's own serialised form)
-//! <hash> <object, escaped>
+//! db-migrate schema fingerprint v3         (the fingerprint's own serialised form)
+//! <hash>[:<oid>] <object, escaped>
 //! ```
 //!
 //! Identities are escaped like the fingerprint's (no line break can end up in a line), and

@@ -123,8 +123,9 @@ pub(super) async fn wait_and_stop(
     // The source's schema changes, applied on the target as they are seen (super::following),
     // so that the apply worker, which stops on a missing column or table, goes on.
     let mut following = Following::new(r, &names, baseline);
-    following.adopt().await?;
+    // Renames first (a table renamed since the set-up is no new table), then new tables.
     following.check(When::Now).await?;
+    following.adopt().await?;
     // `--follow`: the lag counts as in sync only after this.
     let follow_until = opts.follow_for.map(|d| started + d);
     // The lag's lowest reading and since when it has not fallen below it: a worker that waits
@@ -153,10 +154,14 @@ pub(super) async fn wait_and_stop(
         if Instant::now() >= deadline {
             break false;
         }
-        if let Some(lag) = st.lag_bytes
-            && lowest.is_none_or(|(l, _)| lag < l)
-        {
-            lowest = Some((lag, Instant::now()));
+        // A lag of 0 is no worker waiting on anything (and 0 can never be beaten: once read,
+        // it would count as "not falling" for ever and let a rename go before its rows).
+        match st.lag_bytes {
+            Some(0) => lowest = None,
+            Some(lag) if lowest.is_none_or(|(l, _)| lag < l) => {
+                lowest = Some((lag, Instant::now()));
+            }
+            _ => {}
         }
         if last_check.elapsed() >= opts.schema_check_interval {
             last_check = Instant::now();
@@ -189,15 +194,27 @@ pub(super) async fn wait_and_stop(
         drift,
         mut followed,
         adopted,
+        renamed,
         ..
     } = following;
     outcome.schema_changes = followed.applied.clone();
     outcome.schema_drift = drift.clone();
     outcome.tables_added = adopted.all_tables();
+    // Dropped, not renamed (a rename's old name is removed too).
     outcome.tables_dropped = drift
         .iter()
+        .filter(|d| {
+            !renamed
+                .iter()
+                .any(|(from, _)| following::object_of(d) == from)
+        })
         .filter_map(|d| d.strip_prefix("table ")?.strip_suffix(" removed"))
         .map(str::to_owned)
+        .collect();
+    let still_on_target: Vec<&String> = outcome
+        .tables_dropped
+        .iter()
+        .filter(|t| !followed.level.contains(&format!("table {t}")))
         .collect();
     let mut drift_note = String::new();
     if !adopted.is_empty() {
@@ -207,10 +224,14 @@ pub(super) async fn wait_and_stop(
             dbname,
         ));
     }
-    if !outcome.tables_dropped.is_empty() {
+    if !still_on_target.is_empty() {
         let w = format!(
             "tables dropped on the source since replication was set up (still on the target): {}",
-            outcome.tables_dropped.join(", ")
+            still_on_target
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         outcome
             .warnings

@@ -1,0 +1,358 @@
+//! Tables and sequences renamed or dropped on the source while it replicates, and sequences
+//! whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied to the target
+//! ([`super::follow`] does the columns, [`super::follow_objects`] the other objects,
+//! [`super::adopt`] the new tables).
+//!
+//! A rename is told from a drop and a creation by the relation's OID on the source, which the
+//! schema-drift fingerprint keeps ([`super::Fingerprint::renames`]): the target's table is
+//! renamed (`ALTER TABLE ... RENAME TO`, `SET SCHEMA` when it moved) and keeps its rows. The
+//! publication and the subscription follow by themselves: a `FOR TABLE` publication lists the
+//! table by OID, the subscription's tables (`pg_subscription_rel`) are the target's OIDs, and
+//! the apply worker finds a table by the name the source sends. Rows from before the rename
+//! need the old name and rows after it the new one, so a table's rename goes as a renamed
+//! column does ([`When::WhenStuck`]): when the worker stops on a row that needs it, or when
+//! the target caught up. A sequence carries no rows: renamed at once.
+//!
+//! A table dropped on the source is dropped on the target only once every row committed
+//! before the drop is applied ([`When::InSync`], or the gate's `ripe`): the source's WAL
+//! position read after the drop was seen is confirmed by the subscription. Its indexes,
+//! constraints, triggers and owned sequences go with it (the caller leaves their own drift
+//! entries alone meanwhile, see [`Moving`]). On the source, `DROP TABLE` took the table out of
+//! a `FOR TABLE` publication; on the target, `DROP TABLE` takes it out of the subscription, and
+//! the caller refreshes the subscription (`REFRESH PUBLICATION`) so that both agree. A
+//! sequence dropped on the source goes after the tables (a column of a table dropped with it
+//! may still use it); one a target column still owns goes with that column.
+//!
+//! Nothing is dropped with `CASCADE`: an object only the target has that depends on the table
+//! makes the target refuse the drop, and the replication stops naming it.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::replication::drift_objects::{
+    object_oid, owning_table, relation_name, sequence_options,
+};
+use crate::conn::Session;
+use crate::error::{Error, Result, Side};
+use crate::schema::relations::alter_sequence;
+use crate::sql::{qualified, quote_ident};
+
+use super::follow::{Change, Followed, Gate, When, apply};
+
+/// `table public.t` -> (`table`, `public.t`).
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    key.split_once(' ')
+}
+
+/// The tables (as `regclass` writes them) whose own objects (indexes, constraints, triggers,
+/// owned sequences) come and go with the table while its rename or drop is not yet applied
+/// on the target: [`super::follow_objects`] leaves their drift entries alone meanwhile, and
+/// [`super::adopt`] does not take a renamed table for a new one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Moving {
+    /// Both names of each table renamed on the source whose rename the target has not taken.
+    pub renaming: BTreeSet<String>,
+    /// Tables dropped on the source that the target still has.
+    pub dropping: BTreeSet<String>,
+}
+
+impl Moving {
+    /// Whether the object of `kind` and `identity` (a constraint or trigger named
+    /// `table.name`) belongs to a table that is moving.
+    pub fn holds(&self, identity: &str) -> bool {
+        self.renaming
+            .iter()
+            .chain(&self.dropping)
+            .any(|t| identity.starts_with(&format!("{t}.")))
+    }
+
+    /// Whether `table` is moving.
+    pub fn contains(&self, table: &str) -> bool {
+        self.renaming.contains(table) || self.dropping.contains(table)
+    }
+}
+
+/// Whether the target has the relation `identity`.
+async fn on_target(tgt: &Session, identity: &str) -> Result<bool> {
+    Ok(object_oid(tgt, "table", identity).await?.is_some())
+}
+
+/// The statements that move the target's relation of `kind` named `from` (schema, name,
+/// unquoted) to the source's `to`: `SET SCHEMA`, then `RENAME TO`.
+fn rename_sql(kind: &str, from: (&str, &str), to: (&str, &str)) -> String {
+    let verb = if kind == "sequence" {
+        "ALTER SEQUENCE"
+    } else {
+        "ALTER TABLE"
+    };
+    let mut out = Vec::new();
+    if from.0 != to.0 {
+        out.push(format!(
+            "{verb} {} SET SCHEMA {}",
+            qualified(from.0, from.1),
+            quote_ident(to.0)
+        ));
+    }
+    if from.1 != to.1 {
+        out.push(format!(
+            "{verb} {} RENAME TO {}",
+            qualified(to.0, from.1),
+            quote_ident(to.1)
+        ));
+    }
+    out.join("; ")
+}
+
+/// Renames on the target the tables and sequences `renamed` on the source (`(key then, key
+/// now)`, see the module docs). Returns what was done and the tables still [`Moving`].
+pub async fn follow_renames(
+    src: &Session,
+    tgt: &Session,
+    renamed: &[(String, String)],
+    gate: &Gate<'_>,
+) -> Result<(Followed, Moving)> {
+    let on_source = |e: Error| e.with_side(Side::Source);
+    let on_target_side = |e: Error| e.with_side(Side::Target);
+    let mut followed = Followed::default();
+    let mut moving = Moving::default();
+    for (from_key, to_key) in renamed {
+        let (Some((kind, from)), Some((_, to))) = (split_key(from_key), split_key(to_key)) else {
+            continue;
+        };
+        let has_from = on_target(tgt, from).await.map_err(on_target_side)?;
+        let has_to = on_target(tgt, to).await.map_err(on_target_side)?;
+        if has_to || !has_from {
+            // Taken already, or the target never had it (a table created and renamed since:
+            // [`super::adopt`] creates it under its new name).
+            followed.level.insert(from_key.clone());
+            followed.level.insert(to_key.clone());
+            continue;
+        }
+        let Some(oid) = object_oid(src, "table", to).await.map_err(on_source)? else {
+            continue; // renamed again or dropped since: the next check sees it
+        };
+        let Some((schema, name)) = relation_name(src, oid).await.map_err(on_source)? else {
+            continue;
+        };
+        let Some((from_schema, from_name)) = relation_name(
+            tgt,
+            object_oid(tgt, "table", from)
+                .await
+                .map_err(on_target_side)?
+                .unwrap_or(0),
+        )
+        .await
+        .map_err(on_target_side)?
+        else {
+            continue;
+        };
+        let when = if kind == "table" {
+            When::WhenStuck
+        } else {
+            When::Now
+        };
+        if !gate.admits(when, to_key) {
+            followed.pending.push(when);
+            followed.pending_objects.insert(to_key.clone());
+            moving.renaming.insert(from.to_owned());
+            moving.renaming.insert(to.to_owned());
+            continue;
+        }
+        let change = Change {
+            sql: rename_sql(kind, (&from_schema, &from_name), (&schema, &name)),
+            describe: format!("{from_key} renamed to {to}"),
+            when,
+        };
+        if apply(tgt, change, to_key, gate, &mut followed).await {
+            followed.level.insert(from_key.clone());
+            followed.level.insert(to_key.clone());
+        } else {
+            moving.renaming.insert(from.to_owned());
+            moving.renaming.insert(to.to_owned());
+        }
+    }
+    Ok((followed, moving))
+}
+
+/// The tables dropped on the source (drift entries `table X removed` that are no rename) that
+/// the target still has: [`Moving::dropping`].
+pub async fn dropping(
+    tgt: &Session,
+    drift: &[String],
+    renamed: &[(String, String)],
+) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for d in drift {
+        let Some(table) = d
+            .strip_prefix("table ")
+            .and_then(|r| r.strip_suffix(" removed"))
+        else {
+            continue;
+        };
+        if renamed
+            .iter()
+            .any(|(from, _)| from.strip_prefix("table ") == Some(table))
+        {
+            continue;
+        }
+        if on_target(tgt, table).await? {
+            out.insert(table.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Drops on the target the tables `dropping` (once the gate admits it), then the sequences
+/// dropped on the source, and gives the sequences changed on the source their options (see
+/// the module docs). `drift`: the drift entries; `renamed`: as for [`follow_renames`].
+pub async fn follow_drops_and_sequences(
+    src: &Session,
+    tgt: &Session,
+    drift: &[String],
+    dropping: &BTreeSet<String>,
+    renamed: &[(String, String)],
+    gate: &Gate<'_>,
+) -> Result<Followed> {
+    let on_target_side = |e: Error| e.with_side(Side::Target);
+    let mut followed = Followed::default();
+    for table in dropping {
+        let key = format!("table {table}");
+        if !gate.admits(When::InSync, &key) {
+            followed.pending.push(When::InSync);
+            followed.pending_objects.insert(key);
+            continue;
+        }
+        let change = Change {
+            sql: format!("DROP TABLE IF EXISTS {table}"),
+            describe: format!("{key} dropped"),
+            when: When::InSync,
+        };
+        if apply(tgt, change, &key, gate, &mut followed).await {
+            followed.level.insert(key);
+        }
+    }
+    let is_rename = |key: &str| renamed.iter().any(|(a, b)| a == key || b == key);
+    for d in drift {
+        let Some(seq) = d.strip_prefix("sequence ") else {
+            continue;
+        };
+        if let Some(identity) = seq.strip_suffix(" removed") {
+            let key = format!("sequence {identity}");
+            if is_rename(&key) {
+                continue;
+            }
+            if !on_target(tgt, identity).await.map_err(on_target_side)? {
+                followed.level.insert(key);
+                continue;
+            }
+            if owning_table(tgt, "sequence", identity)
+                .await
+                .map_err(on_target_side)?
+                .is_some()
+            {
+                // Goes with the column (or table) that owns it on the target.
+                continue;
+            }
+            let change = Change {
+                sql: format!("DROP SEQUENCE IF EXISTS {identity}"),
+                describe: format!("{key} dropped"),
+                when: When::Now,
+            };
+            if apply(tgt, change, &key, gate, &mut followed).await {
+                followed.level.insert(key);
+            }
+        } else if let Some(identity) = seq.strip_suffix(" changed") {
+            sequence_changed(src, tgt, identity, gate, &mut followed).await?;
+        }
+    }
+    Ok(followed)
+}
+
+/// Gives the target's sequence `identity` the source's options (its value stays: the
+/// cut-over sets it).
+async fn sequence_changed(
+    src: &Session,
+    tgt: &Session,
+    identity: &str,
+    gate: &Gate<'_>,
+    followed: &mut Followed,
+) -> Result<()> {
+    let key = format!("sequence {identity}");
+    let Some(source) = sequence_options(src, identity)
+        .await
+        .map_err(|e| e.with_side(Side::Source))?
+    else {
+        return Ok(()); // gone since: the next check sees it
+    };
+    let Some(target) = sequence_options(tgt, identity)
+        .await
+        .map_err(|e| e.with_side(Side::Target))?
+    else {
+        return Ok(()); // not on the target: created by follow_objects
+    };
+    let differs = |a: &crate::catalog::relations::Sequence,
+                   b: &crate::catalog::relations::Sequence| {
+        (
+            &a.data_type,
+            a.start,
+            a.increment,
+            a.min,
+            a.max,
+            a.cache,
+            a.cycle,
+        ) != (
+            &b.data_type,
+            b.start,
+            b.increment,
+            b.min,
+            b.max,
+            b.cache,
+            b.cycle,
+        )
+    };
+    if !differs(&source, &target) {
+        followed.level.insert(key);
+        return Ok(());
+    }
+    let change = Change {
+        sql: alter_sequence(identity, &source),
+        describe: format!("{key} changed"),
+        when: When::Now,
+    };
+    if apply(tgt, change, &key, gate, followed).await {
+        followed.level.insert(key);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_sets_the_schema_first_and_quotes_every_name() {
+        assert_eq!(
+            rename_sql("table", ("public", "a"), ("public", "b b")),
+            "ALTER TABLE \"public\".\"a\" RENAME TO \"b b\""
+        );
+        assert_eq!(
+            rename_sql("sequence", ("public", "s"), ("Other", "s")),
+            "ALTER SEQUENCE \"public\".\"s\" SET SCHEMA \"Other\""
+        );
+        assert_eq!(
+            rename_sql("table", ("public", "a.b"), ("x", "c")),
+            "ALTER TABLE \"public\".\"a.b\" SET SCHEMA \"x\"; ALTER TABLE \"x\".\"a.b\" RENAME TO \"c\""
+        );
+    }
+
+    #[test]
+    fn the_objects_of_a_moving_table_are_its_own_and_no_others() {
+        let moving = Moving {
+            renaming: BTreeSet::from(["public.a".to_owned()]),
+            dropping: BTreeSet::from(["public.\"d.e\"".to_owned()]),
+        };
+        assert!(moving.holds("public.a.a_pkey"));
+        assert!(moving.holds("public.\"d.e\".tr"));
+        assert!(!moving.holds("public.ab.c"));
+        assert!(!moving.holds("public.\"a.b\".c"));
+    }
+}
