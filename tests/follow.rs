@@ -298,6 +298,20 @@ async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec
     // --verify compared the schema as it is after the deploy.
     assert_eq!(entry["verify"]["schema"]["status"], "equal", "{all}");
 
+    // Nothing left to the operator: every change of the source is on the target.
+    let left: Vec<&serde_json::Value> = v["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter(|w| {
+                    let m = w["message"].as_str().unwrap_or("");
+                    m.contains("apply the same change") || m.contains("still on the target")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "changes not followed: {left:#?}");
+
     // Every change listed, with when it was seen and applied; the delay from its commit on the
     // source to its application on the target.
     let changes = entry["schema_changes"].as_array().expect("schema_changes");
