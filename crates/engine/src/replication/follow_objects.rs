@@ -186,31 +186,8 @@ pub async fn follow_objects(
     };
     let source = defs(object_definitions(src).await.map_err(on_source)?);
     let target = defs(object_definitions(tgt).await.map_err(on_target)?);
-    // Created on the source after the set-up (so followed here, by this run: in `memo`) and
-    // dropped again since: no drift entry names it any more, and the target has it. Objects
-    // only the target has (its own extensions' or users') are never ours to drop.
-    for key in target.keys() {
-        let Some((kind, identity)) = key.split_once(' ') else {
-            continue;
-        };
-        let Some(kind) = KINDS
-            .iter()
-            .find(|k| **k == kind && **k != "sequence" && kinds.contains(*k))
-        else {
-            continue;
-        };
-        if !source.contains_key(key)
-            && !baseline.contains(key)
-            && memo.contains_key(key)
-            && !wanted.iter().any(|w| w.key() == *key)
-        {
-            wanted.push(Wanted {
-                kind,
-                identity: identity.to_owned(),
-                removed: true,
-            });
-        }
-    }
+    let again = created_and_dropped_again(&source, &target, baseline, memo, kinds, &wanted);
+    wanted.extend(again);
     let mut schema: Option<Vec<SchemaObject>> = None;
     let mut state: Option<ExecState> = None;
     for w in wanted {
@@ -222,22 +199,8 @@ pub async fn follow_objects(
         if w.removed {
             if on_target_now.is_none() || source.contains_key(&key) {
                 followed.level.insert(key);
-                continue;
-            }
-            let Some(sql) = drop_sql(tgt, w.kind, &w.identity)
-                .await
-                .map_err(on_target)?
-            else {
-                followed.level.insert(key);
-                continue;
-            };
-            let change = Change {
-                sql,
-                describe: format!("{key} dropped"),
-                when: When::Now,
-            };
-            if apply(tgt, change, &key, gate, &mut followed).await {
-                followed.level.insert(key);
+            } else {
+                drop_removed(tgt, &w, gate, &mut followed).await?;
             }
             continue;
         }
@@ -299,62 +262,171 @@ pub async fn follow_objects(
         } else {
             "created"
         };
-        let describe = format!("{key} {verb}");
-        match built {
-            Built::Objects(objs) => {
-                let mut statements: Vec<String> = dropped.iter().cloned().collect();
-                for o in &objs {
-                    statements.extend(o.create.iter().cloned());
-                }
-                let statement = statements.join("; ");
-                let result = async {
-                    if let Some(d) = &dropped {
-                        tgt.batch_execute(d).await.map_err(Error::from_pg)?;
-                    }
-                    exec::apply(
-                        tgt,
-                        objs.iter().copied(),
-                        schema_opts,
-                        state.as_ref().expect("read with the schema"),
-                    )
-                    .await
-                }
-                .await;
-                match result {
-                    Ok(report) => {
-                        tracing::info!("schema change followed on the target: {describe}");
-                        followed.warnings.extend(report.warnings);
-                        followed.applied.push(SchemaChangeApplied {
-                            change: describe,
-                            statement,
-                            seen_unix_seconds: seen,
-                            applied_unix_seconds: unix_now(),
-                        });
-                        followed.memo.insert(key.clone(), definition.clone());
-                        followed.level.insert(key);
-                    }
-                    Err(e) => refuse(&mut followed, &key, &describe, &statement, &e),
-                }
+        let creation = Creation {
+            describe: format!("{key} {verb}"),
+            key,
+            definition,
+            when,
+            dropped,
+            seen,
+        };
+        let state = state.as_ref().expect("read with the schema");
+        apply_built(
+            tgt,
+            built,
+            creation,
+            state,
+            schema_opts,
+            gate,
+            &mut followed,
+        )
+        .await;
+    }
+    Ok(followed)
+}
+
+/// Objects created on the source after the set-up (so followed by this run: in `memo`) and
+/// dropped again since: no drift entry names them any more, and the target has them. Objects
+/// only the target has (its own extensions' or users') are never ours to drop.
+fn created_and_dropped_again(
+    source: &BTreeMap<String, String>,
+    target: &BTreeMap<String, String>,
+    baseline: &super::Fingerprint,
+    memo: &BTreeMap<String, String>,
+    kinds: &[&str],
+    wanted: &[Wanted],
+) -> Vec<Wanted> {
+    let mut out = Vec::new();
+    for key in target.keys() {
+        let Some((kind, identity)) = key.split_once(' ') else {
+            continue;
+        };
+        let Some(kind) = KINDS
+            .iter()
+            .find(|k| **k == kind && **k != "sequence" && kinds.contains(*k))
+        else {
+            continue;
+        };
+        if !source.contains_key(key)
+            && !baseline.contains(key)
+            && memo.contains_key(key)
+            && !wanted.iter().any(|w| w.key() == *key)
+        {
+            out.push(Wanted {
+                kind,
+                identity: identity.to_owned(),
+                removed: true,
+            });
+        }
+    }
+    out
+}
+
+/// Drops from the target the object `w`, gone from the source.
+async fn drop_removed(
+    tgt: &Session,
+    w: &Wanted,
+    gate: &Gate<'_>,
+    followed: &mut Followed,
+) -> Result<()> {
+    let key = w.key();
+    let Some(sql) = drop_sql(tgt, w.kind, &w.identity)
+        .await
+        .map_err(|e| e.with_side(Side::Target))?
+    else {
+        followed.level.insert(key);
+        return Ok(());
+    };
+    let change = Change {
+        sql,
+        describe: format!("{key} dropped"),
+        when: When::Now,
+    };
+    if apply(tgt, change, &key, gate, followed).await {
+        followed.level.insert(key);
+    }
+    Ok(())
+}
+
+/// One object to create (or change: drop and create again) on the target.
+struct Creation<'a> {
+    key: String,
+    /// The source's definition (for the memo).
+    definition: &'a String,
+    describe: String,
+    when: When,
+    /// The statement that drops the target's object first, when it changed.
+    dropped: Option<String>,
+    /// When the check first saw it changed.
+    seen: f64,
+}
+
+/// Runs what `built` holds on the target for the object `c`, recording the change applied or
+/// refused.
+async fn apply_built(
+    tgt: &Session,
+    built: Built<'_>,
+    c: Creation<'_>,
+    state: &ExecState,
+    schema_opts: SchemaOptions,
+    gate: &Gate<'_>,
+    followed: &mut Followed,
+) {
+    let Creation {
+        key,
+        definition,
+        describe,
+        when,
+        dropped,
+        seen,
+    } = c;
+    match built {
+        Built::Objects(objs) => {
+            let mut statements: Vec<String> = dropped.iter().cloned().collect();
+            for o in &objs {
+                statements.extend(o.create.iter().cloned());
             }
-            Built::Sql(sql) => {
-                let sql = match dropped {
-                    Some(d) => format!("{d}; {sql}"),
-                    None => sql,
-                };
-                let change = Change {
-                    sql,
-                    describe,
-                    when,
-                };
-                if apply(tgt, change, &key, gate, &mut followed).await {
+            let statement = statements.join("; ");
+            let result = async {
+                if let Some(d) = &dropped {
+                    tgt.batch_execute(d).await.map_err(Error::from_pg)?;
+                }
+                exec::apply(tgt, objs.iter().copied(), schema_opts, state).await
+            }
+            .await;
+            match result {
+                Ok(report) => {
+                    tracing::info!("schema change followed on the target: {describe}");
+                    followed.warnings.extend(report.warnings);
+                    followed.applied.push(SchemaChangeApplied {
+                        change: describe,
+                        statement,
+                        seen_unix_seconds: seen,
+                        applied_unix_seconds: unix_now(),
+                    });
                     followed.memo.insert(key.clone(), definition.clone());
                     followed.level.insert(key);
                 }
+                Err(e) => refuse(followed, &key, &describe, &statement, &e),
             }
-            Built::Nothing => {}
         }
+        Built::Sql(sql) => {
+            let sql = match dropped {
+                Some(d) => format!("{d}; {sql}"),
+                None => sql,
+            };
+            let change = Change {
+                sql,
+                describe,
+                when,
+            };
+            if apply(tgt, change, &key, gate, followed).await {
+                followed.memo.insert(key.clone(), definition.clone());
+                followed.level.insert(key);
+            }
+        }
+        Built::Nothing => {}
     }
-    Ok(followed)
 }
 
 /// Whether `w` belongs to a table that is [`Moving`] (its rename or drop not yet followed):

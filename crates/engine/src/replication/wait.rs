@@ -190,6 +190,68 @@ pub(super) async fn wait_and_stop(
             following.adopt().await?;
         }
     }
+    let drift_note = summarize(following, outcome, dbname, opts);
+    if !in_sync && opts.cutover.is_some() {
+        // --cutover refuses rather than leaving the database running with exit code 0.
+        return Err(Error::new(
+            ErrorKind::Validation,
+            format!(
+                "cut-over refused, nothing was changed (replication keeps running): not in sync within --replication-timeout ({} s): lag {} bytes (--cutover-max-lag {max}), or tables not yet ready in pg_subscription_rel; run the cut-over again later, or raise --replication-timeout{drift_note}",
+                opts.replication_timeout.as_secs(),
+                outcome
+                    .lag_bytes
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+        )
+        .with_side(Side::Target)
+        .with_database(dbname));
+    }
+    if !in_sync {
+        outcome.status = DbStatus::Running;
+        outcome.message = format!(
+            "logical replication running, but not in sync within --replication-timeout ({} s): lag {} bytes; the replication objects are kept: run again with --max-replication-lag and --stop-replication to cut over, or --cleanup to remove them{drift_note}",
+            opts.replication_timeout.as_secs(),
+            outcome
+                .lag_bytes
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        );
+        return Ok(());
+    }
+    if !opts.is_cut_over() {
+        outcome.message = format!(
+            "{}; in sync (lag {} bytes){drift_note}",
+            outcome.message,
+            outcome.lag_bytes.unwrap_or(0)
+        );
+        return Ok(());
+    }
+    let c = cutover::CutOver {
+        pair,
+        opts,
+        src,
+        tgt,
+        tfacts,
+        dbname,
+        deadline,
+        drift_note: &drift_note,
+    };
+    cutover::cut_over(&c, outcome).await?;
+    if outcome.status == DbStatus::Done {
+        super::statistics::carry_at_cut_over(src, tgt, dbname, opts.statistics, outcome).await;
+    }
+    Ok(())
+}
+
+/// What the following did, into `outcome` (schema changes, drift, tables added and dropped,
+/// warnings), and the note the run's message ends with.
+fn summarize(
+    following: Following<'_>,
+    outcome: &mut ReplicationOutcome,
+    dbname: &str,
+    opts: &ReplicationOptions,
+) -> String {
     let Following {
         drift,
         mut followed,
@@ -274,55 +336,5 @@ pub(super) async fn wait_and_stop(
             .push(Warning::replication(w.clone()).in_database(dbname));
         drift_note.push_str(&format!("; {w}"));
     }
-    if !in_sync && opts.cutover.is_some() {
-        // --cutover refuses rather than leaving the database running with exit code 0.
-        return Err(Error::new(
-            ErrorKind::Validation,
-            format!(
-                "cut-over refused, nothing was changed (replication keeps running): not in sync within --replication-timeout ({} s): lag {} bytes (--cutover-max-lag {max}), or tables not yet ready in pg_subscription_rel; run the cut-over again later, or raise --replication-timeout{drift_note}",
-                opts.replication_timeout.as_secs(),
-                outcome
-                    .lag_bytes
-                    .map(|l| l.to_string())
-                    .unwrap_or_else(|| "unknown".into())
-            ),
-        )
-        .with_side(Side::Target)
-        .with_database(dbname));
-    }
-    if !in_sync {
-        outcome.status = DbStatus::Running;
-        outcome.message = format!(
-            "logical replication running, but not in sync within --replication-timeout ({} s): lag {} bytes; the replication objects are kept: run again with --max-replication-lag and --stop-replication to cut over, or --cleanup to remove them{drift_note}",
-            opts.replication_timeout.as_secs(),
-            outcome
-                .lag_bytes
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "unknown".into())
-        );
-        return Ok(());
-    }
-    if !opts.is_cut_over() {
-        outcome.message = format!(
-            "{}; in sync (lag {} bytes){drift_note}",
-            outcome.message,
-            outcome.lag_bytes.unwrap_or(0)
-        );
-        return Ok(());
-    }
-    let c = cutover::CutOver {
-        pair,
-        opts,
-        src,
-        tgt,
-        tfacts,
-        dbname,
-        deadline,
-        drift_note: &drift_note,
-    };
-    cutover::cut_over(&c, outcome).await?;
-    if outcome.status == DbStatus::Done {
-        super::statistics::carry_at_cut_over(src, tgt, dbname, opts.statistics, outcome).await;
-    }
-    Ok(())
+    drift_note
 }
