@@ -106,6 +106,22 @@ async fn snapshot_helper(s: &Session) -> Option<Session> {
             .batch_execute(&db_migrate_core::sql::import_snapshot(&snapshot))
             .await
             .map_err(Error::from_pg)?;
+        // The helper waits on a lock no longer than `s` would: a lock it waits for may be
+        // queued behind an application's `ALTER TABLE` that waits for `s`'s locks, while `s`
+        // waits for the helper, a wait no deadlock detector sees (a schema read while the
+        // replication follows the source, see the engine's `replication::following`).
+        let timeout: String = s
+            .query_one("SHOW lock_timeout", &[])
+            .await
+            .map_err(Error::from_pg)?
+            .get(0);
+        helper
+            .batch_execute(&format!(
+                "SET lock_timeout = {}",
+                db_migrate_core::sql::quote_literal(&timeout)
+            ))
+            .await
+            .map_err(Error::from_pg)?;
         Ok::<_, Error>(helper)
     };
     match why.await {

@@ -212,21 +212,10 @@ pub async fn follow_objects(
             followed.level.insert(key);
             continue;
         }
-        // An index a constraint owns comes and goes with that constraint.
-        let mut when = When::Now;
-        if w.kind == "index" {
-            match index_facts(src, &w.identity).await.map_err(on_source)? {
-                Some((_, true)) => {
-                    followed.level.insert(key);
-                    continue;
-                }
-                Some((true, false)) => when = When::InSync,
-                _ => {}
-            }
-        }
-        if w.kind == "constraint" {
-            when = When::InSync;
-        }
+        let Some(when) = when_to_create(src, &w).await? else {
+            followed.level.insert(key);
+            continue;
+        };
         if !gate.admits(when, &key) {
             followed.pending.push(when);
             followed.pending_objects.insert(key);
@@ -283,6 +272,24 @@ pub async fn follow_objects(
         .await;
     }
     Ok(followed)
+}
+
+/// When the object `w` may be created (see the module docs): constraints and unique indexes
+/// once the rows before them are in, the others at once; `None` for an index a constraint owns,
+/// which comes and goes with that constraint.
+async fn when_to_create(src: &Session, w: &Wanted) -> Result<Option<When>> {
+    Ok(match w.kind {
+        "constraint" => Some(When::InSync),
+        "index" => match index_facts(src, &w.identity)
+            .await
+            .map_err(|e| e.with_side(Side::Source))?
+        {
+            Some((_, true)) => None,
+            Some((true, false)) => Some(When::InSync),
+            _ => Some(When::Now),
+        },
+        _ => Some(When::Now),
+    })
 }
 
 /// Objects created on the source after the set-up (so followed by this run: in `memo`) and

@@ -42,7 +42,7 @@ use super::wait::Replicating;
 use super::{Fingerprint, ObjectNames, adopt, objects, on_source, on_target};
 use crate::catalog::replication::state;
 use crate::error::{Error, ErrorKind, Result, Side};
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, quote_literal};
 use crate::warning::Warning;
 
 /// How long a check waits, at most, for the rows from before a change it held back to be
@@ -50,6 +50,10 @@ use crate::warning::Warning;
 /// interval, so that the checks keep their pace (a worker that waits on a rename does not
 /// confirm anything until the rename is applied).
 const RIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long a check's read of the source waits for a lock (see
+/// [`Following::bound_lock_waits`]).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The object a drift entry names: `table public.t` of `table public.t changed`.
 pub fn object_of(drift: &str) -> &str {
@@ -124,8 +128,22 @@ impl<'a> Following<'a> {
     }
 
     /// Brings tables created on the source since the set-up into the replication. Returns
-    /// whether there were any.
+    /// whether there were any. Its source reads wait for locks no longer than a check's do
+    /// ([`Following::bound_lock_waits`]); one that gave up is tried again at the next check.
     pub async fn adopt(&mut self) -> Result<bool> {
+        let earlier = self.bound_lock_waits().await?;
+        let result = self.adopt_bounded().await;
+        self.restore_lock_waits(&earlier).await?;
+        match result {
+            Err(e) if e.sqlstate() == Some(&crate::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                warn!(database = %self.r.dbname, "tables created on the source: {e}; tried again at the next check");
+                Ok(false)
+            }
+            other => other,
+        }
+    }
+
+    async fn adopt_bounded(&mut self) -> Result<bool> {
         let Replicating {
             src,
             tgt,
@@ -183,18 +201,57 @@ impl<'a> Following<'a> {
         if self.drift.is_empty() && self.gone.is_empty() {
             return Ok(());
         }
+        let earlier = self.bound_lock_waits().await?;
+        let result = self.passes(&base, until).await;
+        self.restore_lock_waits(&earlier).await?;
+        result?;
+        self.stop_on_refusal().await
+    }
+
+    /// Puts back the `lock_timeout` [`Following::bound_lock_waits`] returned, for what else
+    /// uses the session (the cut-over's own statements).
+    async fn restore_lock_waits(&self, earlier: &str) -> Result<()> {
+        self.r
+            .src
+            .batch_execute(&format!("SET lock_timeout = {}", quote_literal(earlier)))
+            .await
+            .map_err(|e| on_source(crate::error::Error::from_pg(e), self.r.dbname))
+    }
+
+    /// Bounds the lock waits of the check's source reads to [`LOCK_WAIT`] and returns the
+    /// session's `lock_timeout` before. The application's DDL takes an exclusive lock: queued
+    /// behind a lock a read of ours holds, with another of our reads queued behind it, it
+    /// waits on us and we on it, unseen by the deadlock detector, and with it every write of
+    /// the application to that table. A read that gives up is a warning; the next check
+    /// reads again.
+    async fn bound_lock_waits(&self) -> Result<String> {
+        let src = self.r.src;
+        let on_src = |e| on_source(crate::error::Error::from_pg(e), self.r.dbname);
+        let earlier: String = src
+            .query_one("SHOW lock_timeout", &[])
+            .await
+            .map_err(on_src)?
+            .get(0);
+        src.batch_execute(&format!("SET lock_timeout = '{}ms'", LOCK_WAIT.as_millis()))
+            .await
+            .map_err(on_src)?;
+        Ok(earlier)
+    }
+
+    /// The check's passes (see [`Following::check`]).
+    async fn passes(&mut self, base: &Fingerprint, until: When) -> Result<()> {
         let ripe = self.ripe().await?;
-        let this = self.pass(&base, until, &ripe).await?;
+        let this = self.pass(base, until, &ripe).await?;
         let fresh = self.absorb(this).await?;
         // A change held back for the rows before it is tried in this same check once they
         // are in (usually within a second): a refusal then stops the replication within one
         // check interval of the change, not two.
         if fresh && self.followed.refused.is_empty() && self.wait_ripe().await? {
             let ripe = self.ripe().await?;
-            let this = self.pass(&base, until, &ripe).await?;
+            let this = self.pass(base, until, &ripe).await?;
             self.absorb(this).await?;
         }
-        self.stop_on_refusal().await
+        Ok(())
     }
 
     /// Reads the source's fingerprint and notes what changed since the previous check (when

@@ -118,66 +118,13 @@ pub(super) async fn wait_and_stop(
     let names = outcome.names.clone();
     let started = Instant::now();
     let deadline = started + opts.replication_timeout;
-    let mut last_log: Option<Instant> = None;
-    let mut last_check = Instant::now();
     // The source's schema changes, applied on the target as they are seen (super::following),
     // so that the apply worker, which stops on a missing column or table, goes on.
     let mut following = Following::new(r, &names, baseline);
     // Renames first (a table renamed since the set-up is no new table), then new tables.
     following.check(When::Now).await?;
     following.adopt().await?;
-    // `--follow`: the lag counts as in sync only after this.
-    let follow_until = opts.follow_for.map(|d| started + d);
-    // The lag's lowest reading and since when it has not fallen below it: a worker that waits
-    // on a change needing a renamed column shows as a lag that stops falling.
-    let mut lowest: Option<(i64, Instant)> = None;
-    let in_sync = loop {
-        let st = lag_status(src, tgt, dbname, &names, started).await?;
-        outcome.lag_bytes = st.lag_bytes;
-        report_progress(opts, &st, &mut last_log);
-        let caught_up = st.lag_bytes == Some(0) && st.tables_not_ready == 0;
-        if caught_up && following.pending(When::InSync) {
-            // Everything from before the DDL is applied: what would refuse it may go now.
-            let before = following.followed.applied.len();
-            following.check(When::InSync).await?;
-            if following.followed.applied.len() > before {
-                continue;
-            }
-        }
-        let following_on = follow_until.is_some_and(|u| Instant::now() < u);
-        if st.in_sync(max) && !following_on {
-            if following.adopt().await? {
-                continue;
-            }
-            break true;
-        }
-        if Instant::now() >= deadline {
-            break false;
-        }
-        // A lag of 0 is no worker waiting on anything (and 0 can never be beaten: once read,
-        // it would count as "not falling" for ever and let a rename go before its rows).
-        match st.lag_bytes {
-            Some(0) => lowest = None,
-            Some(lag) if lowest.is_none_or(|(l, _)| lag < l) => {
-                lowest = Some((lag, Instant::now()));
-            }
-            _ => {}
-        }
-        if last_check.elapsed() >= opts.schema_check_interval {
-            last_check = Instant::now();
-            let stuck = lowest.is_some_and(|(_, since)| since.elapsed() >= STUCK_AFTER)
-                || following.worker_failing().await;
-            let until = if stuck && following.pending(When::WhenStuck) {
-                lowest = None;
-                When::WhenStuck
-            } else {
-                When::Now
-            };
-            following.check(until).await?;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        tokio::time::sleep(opts.poll_interval.min(left)).await;
-    };
+    let in_sync = wait_in_sync(r, &mut following, outcome, started, deadline, max).await?;
     following.check(When::Now).await?;
     if in_sync && opts.is_cut_over() && following.pending(When::InSync) {
         // What was held back waits no longer: once the target applied everything committed
@@ -242,6 +189,80 @@ pub(super) async fn wait_and_stop(
         super::statistics::carry_at_cut_over(src, tgt, dbname, opts.statistics, outcome).await;
     }
     Ok(())
+}
+
+/// Waits until the replication is in sync (`Ok(true)`: lag at most `max`, every table ready,
+/// `--follow` over) or the deadline (`Ok(false)`), following the source's schema on the way.
+async fn wait_in_sync(
+    r: Replicating<'_>,
+    following: &mut Following<'_>,
+    outcome: &mut ReplicationOutcome,
+    started: Instant,
+    deadline: Instant,
+    max: u64,
+) -> Result<bool> {
+    let Replicating {
+        src,
+        tgt,
+        dbname,
+        opts,
+        ..
+    } = r;
+    let names = outcome.names.clone();
+    // `--follow`: the lag counts as in sync only after this.
+    let follow_until = opts.follow_for.map(|d| started + d);
+    // The lag's lowest reading and since when it has not fallen below it: a worker that waits
+    // on a change needing a renamed column shows as a lag that stops falling.
+    let mut lowest: Option<(i64, Instant)> = None;
+    let mut last_log: Option<Instant> = None;
+    let mut last_check = Instant::now();
+    loop {
+        let st = lag_status(src, tgt, dbname, &names, started).await?;
+        outcome.lag_bytes = st.lag_bytes;
+        report_progress(opts, &st, &mut last_log);
+        let caught_up = st.lag_bytes == Some(0) && st.tables_not_ready == 0;
+        if caught_up && following.pending(When::InSync) {
+            // Everything from before the DDL is applied: what would refuse it may go now.
+            let before = following.followed.applied.len();
+            following.check(When::InSync).await?;
+            if following.followed.applied.len() > before {
+                continue;
+            }
+        }
+        let following_on = follow_until.is_some_and(|u| Instant::now() < u);
+        if st.in_sync(max) && !following_on {
+            if following.adopt().await? {
+                continue;
+            }
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        // A lag of 0 is no worker waiting on anything (and 0 can never be beaten: once read,
+        // it would count as "not falling" for ever and let a rename go before its rows).
+        match st.lag_bytes {
+            Some(0) => lowest = None,
+            Some(lag) if lowest.is_none_or(|(l, _)| lag < l) => {
+                lowest = Some((lag, Instant::now()));
+            }
+            _ => {}
+        }
+        if last_check.elapsed() >= opts.schema_check_interval {
+            last_check = Instant::now();
+            let stuck = lowest.is_some_and(|(_, since)| since.elapsed() >= STUCK_AFTER)
+                || following.worker_failing().await;
+            let until = if stuck && following.pending(When::WhenStuck) {
+                lowest = None;
+                When::WhenStuck
+            } else {
+                When::Now
+            };
+            following.check(until).await?;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(opts.poll_interval.min(left)).await;
+    }
 }
 
 /// What the following did, into `outcome` (schema changes, drift, tables added and dropped,
