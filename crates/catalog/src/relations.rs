@@ -513,12 +513,14 @@ async fn read_constraints(s: &Session) -> Result<Vec<Constraint>> {
     let rows = query(s, "reading constraints", &sql).await?;
     Ok(rows
         .iter()
-        .map(|r| Constraint {
+        // Dropped since the snapshot (see read_indexes): no definition, gone for the reader.
+        .filter_map(|r| Some((r, r.get::<_, Option<String>>(4)?)))
+        .map(|(r, definition)| Constraint {
             oid: r.get(0),
             relid: r.get(1),
             name: r.get(2),
             kind: ch_or(r.get(3), 'c'),
-            definition: r.get(4),
+            definition,
             deferrable: r.get(5),
             deferred: r.get(6),
             validated: r.get(7),
@@ -561,7 +563,11 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
     let rows = query(s, "reading indexes", &sql).await?;
     Ok(rows
         .iter()
-        .map(|r| {
+        // `pg_get_indexdef` reads the current catalog, not the snapshot: an index dropped since
+        // the snapshot (the application's DDL while the replication follows it) has none, and
+        // is gone for the reader too.
+        .filter_map(|r| Some((r, r.get::<_, Option<String>>(4)?)))
+        .map(|(r, definition)| {
             let nums: Vec<i16> = r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default();
             let targets: Vec<i32> = r.get::<_, Option<Vec<i32>>>(12).unwrap_or_default();
             Index {
@@ -569,7 +575,7 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
                 relid: r.get(1),
                 schema: r.get(2),
                 name: r.get(3),
-                definition: r.get(4),
+                definition,
                 constraint: r.get(5),
                 parent: r.get(6),
                 clustered: r.get(7),

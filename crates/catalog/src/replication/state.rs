@@ -208,6 +208,23 @@ pub async fn subscription_tables(s: &Session, name: &str) -> Result<Subscription
     })
 }
 
+/// Whether subscription `name` replicates the table `identity` (as `regclass` writes it):
+/// only such a table is the replication's to drop when the source dropped its own.
+pub async fn subscription_has_table(s: &Session, name: &str, identity: &str) -> Result<bool> {
+    let row = s
+        .query_one(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r
+                                  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
+                                 WHERE {IN_THIS_DATABASE}
+                                   AND r.srrelid = pg_catalog.to_regclass($2))"
+            ),
+            &[&name, &identity],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// Whether the apply worker of subscription `name` runs (`None`: no row to tell).
 pub async fn apply_worker_running(s: &Session, name: &str) -> Result<Option<bool>> {
     let rows = s

@@ -31,6 +31,7 @@ use std::collections::BTreeSet;
 use crate::catalog::replication::drift_objects::{
     object_oid, owning_table, relation_name, sequence_options,
 };
+use crate::catalog::replication::state::subscription_has_table;
 use crate::conn::Session;
 use crate::error::{Error, Result, Side};
 use crate::schema::relations::alter_sequence;
@@ -174,11 +175,16 @@ pub async fn follow_renames(
 }
 
 /// The tables dropped on the source (drift entries `table X removed` that are no rename) that
-/// the target still has: [`Moving::dropping`].
+/// the target still has and the subscription `subscription` replicates (a table the
+/// migration left out, or the target's own of the same name, is not the replication's to
+/// drop): [`Moving::dropping`]. `known`: the tables an earlier check found so (a refresh of
+/// the subscription since, for a new table, took them out of it).
 pub async fn dropping(
     tgt: &Session,
+    subscription: &str,
     drift: &[String],
     renamed: &[(String, String)],
+    known: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for d in drift {
@@ -194,7 +200,9 @@ pub async fn dropping(
         {
             continue;
         }
-        if on_target(tgt, table).await? {
+        if on_target(tgt, table).await?
+            && (known.contains(table) || subscription_has_table(tgt, subscription, table).await?)
+        {
             out.insert(table.to_owned());
         }
     }

@@ -360,9 +360,15 @@ impl<'a> Following<'a> {
                 Moving::default()
             }
         };
-        moving.dropping = follow_relations::dropping(tgt, &self.drift, &renamed)
-            .await
-            .map_err(|e| on_target(e, dbname))?;
+        moving.dropping = follow_relations::dropping(
+            tgt,
+            &self.names.subscription,
+            &self.drift,
+            &renamed,
+            &self.moving.dropping,
+        )
+        .await
+        .map_err(|e| on_target(e, dbname))?;
         self.moving = moving.clone();
         // The drift, and what went during this run (dropped on the target if it has it).
         let mut wanted = self.drift.clone();
@@ -423,9 +429,15 @@ impl<'a> Following<'a> {
             self.refresh_after_drop(&mut this).await;
             // What belonged to the tables went with them: level now.
             let mut after = moving.clone();
-            after.dropping = follow_relations::dropping(tgt, &self.drift, &renamed)
-                .await
-                .map_err(|e| on_target(e, dbname))?;
+            after.dropping = follow_relations::dropping(
+                tgt,
+                &self.names.subscription,
+                &self.drift,
+                &renamed,
+                &moving.dropping,
+            )
+            .await
+            .map_err(|e| on_target(e, dbname))?;
             let drift = Drift {
                 moving: &after,
                 ..drift
