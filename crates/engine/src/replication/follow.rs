@@ -506,6 +506,7 @@ pub(super) fn refuse(followed: &mut Followed, object: &str, describe: &str, sql:
     let code = e
         .sqlstate()
         .map(|c| format!(" (SQLSTATE {})", c.code()))
+        .filter(|c| !e.to_string().contains(c.as_str()))
         .unwrap_or_default();
     followed.refused.push(
         Warning::replication(format!(

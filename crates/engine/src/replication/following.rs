@@ -345,9 +345,18 @@ impl<'a> Following<'a> {
         };
         let memo = self.followed.memo.clone();
         let mut this = Followed::default();
+        // A step that could not read (a lock it would wait for, an object dropped while it
+        // read) goes again at the next check, and the steps after it wait with it: they may
+        // need what it creates (a trigger its function).
         let take = |this: &mut Followed, r: Result<Followed>, what: &str| match r {
-            Ok(f) => this.merge(f),
-            Err(e) => warn!(database = %dbname, "could not follow the source's {what}: {e}"),
+            Ok(f) => {
+                this.merge(f);
+                true
+            }
+            Err(e) => {
+                warn!(database = %dbname, "could not follow the source's {what} (tried again at the next check): {e}");
+                false
+            }
         };
         let renamed = self.renamed.clone();
         let mut moving = match follow_relations::follow_renames(src, tgt, &renamed, &gate).await {
@@ -391,26 +400,32 @@ impl<'a> Following<'a> {
             renamed: &renamed,
         };
         let schema = self.r.opts.schema;
-        take(
+        if !take(
             &mut this,
             follow_objects(src, tgt, &BEFORE_COLUMNS, drift, &gate, &memo, schema).await,
             "sequences and functions",
-        );
+        ) {
+            return Ok(this);
+        }
         let columns_changed = self.drift.iter().any(|d| {
             (d.starts_with("table ") || d.starts_with("type ")) && d.ends_with(" changed")
         });
-        if columns_changed {
-            take(
+        if columns_changed
+            && !take(
                 &mut this,
                 follow::follow_columns(src, tgt, &gate).await,
                 "column changes",
-            );
+            )
+        {
+            return Ok(this);
         }
-        take(
+        if !take(
             &mut this,
             follow_objects(src, tgt, &AFTER_COLUMNS, drift, &gate, &memo, schema).await,
             "views, indexes, constraints and triggers",
-        );
+        ) {
+            return Ok(this);
+        }
         let drops = follow_relations::follow_drops_and_sequences(
             src,
             tgt,
