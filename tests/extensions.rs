@@ -47,12 +47,8 @@ fn options_by(db: &str, method: Method) -> MigrateOptions {
     opts.force_method = Some(method);
     if method == Method::Replication {
         opts.replication = ReplicationOptions {
-            max_replication_lag: Some(0),
-            stop_replication: true,
-            replica_identity_full: true,
             replication_timeout: Duration::from_secs(120),
-            poll_interval: Duration::from_millis(300),
-            ..ReplicationOptions::default()
+            ..oracle::cut_over_in_the_run()
         };
     }
     opts

@@ -274,13 +274,7 @@ async fn an_unknown_option_by(src: &support::Cluster, method: Method) {
         only_dbs: vec![db.clone()],
         skip_db_version_check: true,
         force_method: Some(method),
-        replication: db_migrate::replication::ReplicationOptions {
-            max_replication_lag: Some(0),
-            stop_replication: true,
-            replica_identity_full: true,
-            poll_interval: std::time::Duration::from_millis(300),
-            ..Default::default()
-        },
+        replication: support::oracle::cut_over_in_the_run(),
         ..Default::default()
     };
     let result = PgMigrate::new(opts).migrate().await;

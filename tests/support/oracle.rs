@@ -362,14 +362,7 @@ async fn roundtrip(
         schema_only: method.is_none(),
         schema_jobs,
         force_method: method,
-        replication: db_migrate::replication::ReplicationOptions {
-            max_replication_lag: Some(0),
-            stop_replication: true,
-            // Fixtures have keyless tables: FULL for the migration, put back at the cut-over.
-            replica_identity_full: true,
-            poll_interval: std::time::Duration::from_millis(300),
-            ..Default::default()
-        },
+        replication: cut_over_in_the_run(),
         ..Default::default()
     };
     let result = PgMigrate::new(opts).migrate().await;
@@ -411,4 +404,17 @@ async fn roundtrip(
         );
     }
     db
+}
+
+/// The replication method's options of a test that cuts over in the same run: wait for lag 0,
+/// stop the replication, and keyless tables (fixtures have them) FULL for the migration, put
+/// back at the cut-over.
+pub fn cut_over_in_the_run() -> db_migrate::replication::ReplicationOptions {
+    db_migrate::replication::ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        replica_identity_full: true,
+        poll_interval: std::time::Duration::from_millis(300),
+        ..Default::default()
+    }
 }

@@ -476,20 +476,33 @@ async fn read_sequences(s: &Session) -> Result<Vec<Sequence>> {
                 (Some(t), Some(a), Some(c)) => Some((t, a, c)),
                 _ => None,
             };
-            Sequence {
-                oid: r.get(0),
-                data_type: r.get(1),
-                start: r.get(2),
-                increment: r.get(3),
-                max: r.get(4),
-                min: r.get(5),
-                cache: r.get(6),
-                cycle: r.get(7),
-                identity: owned_by.is_some() && r.get::<_, Option<bool>>(11).unwrap_or(false),
-                owned_by,
-            }
+            let identity = owned_by.is_some() && r.get::<_, Option<bool>>(11).unwrap_or(false);
+            sequence_from_row(r, owned_by, identity)
         })
         .collect())
+}
+
+/// A sequence from a row whose first eight columns are `pg_sequence`'s `seqrelid`, the
+/// formatted `seqtypid`, `seqstart`, `seqincrement`, `seqmax`, `seqmin`, `seqcache` and
+/// `seqcycle`, in that order: the schema reader's and the replication drift check's queries
+/// both read them so.
+pub(crate) fn sequence_from_row(
+    r: &tokio_postgres::Row,
+    owned_by: Option<(u32, i16, String)>,
+    identity: bool,
+) -> Sequence {
+    Sequence {
+        oid: r.get(0),
+        data_type: r.get(1),
+        start: r.get(2),
+        increment: r.get(3),
+        max: r.get(4),
+        min: r.get(5),
+        cache: r.get(6),
+        cycle: r.get(7),
+        owned_by,
+        identity,
+    }
 }
 
 async fn read_constraints(s: &Session) -> Result<Vec<Constraint>> {

@@ -160,16 +160,5 @@ pub async fn sequence_options(s: &Session, identity: &str) -> Result<Option<Sequ
             &[&identity],
         )
         .await?;
-    Ok(row.map(|r| Sequence {
-        oid: r.get(0),
-        data_type: r.get(1),
-        start: r.get(2),
-        increment: r.get(3),
-        max: r.get(4),
-        min: r.get(5),
-        cache: r.get(6),
-        cycle: r.get(7),
-        owned_by: None,
-        identity: false,
-    }))
+    Ok(row.map(|r| crate::relations::sequence_from_row(&r, None, false)))
 }
