@@ -137,7 +137,7 @@ pub fn database_done(d: &DatabaseResult, warnings: &[crate::warning::Warning]) {
         s.lag_bytes = lag;
         entry(b, &d.dbname).finished = Some(s);
         for w in warnings {
-            *b.warnings.entry(name_of(&w.kind)).or_default() += 1;
+            *b.warnings.entry(w.kind.name()).or_default() += 1;
         }
     });
 }
@@ -153,7 +153,7 @@ pub fn sync(result: &MigrateResult) {
         }
         b.warnings.clear();
         for w in &result.warnings {
-            *b.warnings.entry(name_of(&w.kind)).or_default() += 1;
+            *b.warnings.entry(w.kind.name()).or_default() += 1;
         }
     });
 }
@@ -238,9 +238,5 @@ pub fn read() -> (Vec<Snapshot>, Vec<(String, u64)>) {
 
 /// Every kind of warning (as the JSON report names it), so that a kind with none reads 0.
 fn warning_kinds() -> impl Iterator<Item = String> {
-    WarningKind::ALL.into_iter().map(|k| name_of(&k))
-}
-
-fn name_of(kind: &WarningKind) -> String {
-    kind.name()
+    WarningKind::ALL.into_iter().map(WarningKind::name)
 }
