@@ -13,7 +13,10 @@
 //! `DB_MIGRATE_REQUIRE_REGRESSION_DB=1` (set by `.ci/run`), where that is a failure.
 //!
 //! The source cluster is this binary's own, shared by its tests: each test creates uniquely
-//! named roles and a database of its own and leaves every other role and database out.
+//! named roles and a database of its own and leaves every other role and database out. The
+//! roles left out are read when a test builds its options, so the tests that create source
+//! roles and migrate take [`ROLES`] from creating them until their migration ends: another
+//! test's superuser created in between would otherwise be migrated too (and refused).
 
 // Each module keeps its own copy of the harness, so its clusters are its own (as when every
 // file was a test binary of its own).
@@ -35,6 +38,9 @@ const REQUIRE: &str = "DB_MIGRATE_REQUIRE_REGRESSION_DB";
 const SERVER_BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The superuser role name the gatekeeper cluster reserves (besides `postgres`).
 const RESERVED: &str = "gk_reserved_su";
+/// Held by a test from creating its source roles until its migration ends (see the module
+/// documentation).
+static ROLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The gatekeeper target, started on first use; `None` (after a loud SKIPPED) when the module
 /// cannot be built here and CI does not require it.
@@ -171,6 +177,7 @@ async fn an_unreserved_superuser_role_fails_preflight_naming_it_and_the_xr_fix_a
     let Some(target) = gatekeeper_target("an_unreserved_superuser_role_fails_preflight...") else {
         return;
     };
+    let roles = ROLES.lock().await;
     let su = unique_name("gk_su");
     let app = unique_name("gk_app");
     source()
@@ -187,6 +194,7 @@ async fn an_unreserved_superuser_role_fails_preflight_naming_it_and_the_xr_fix_a
     let opts = options(target, &db, &[&su, &app]).await;
 
     let result = PgMigrate::new(opts.clone()).migrate().await;
+    drop(roles);
 
     assert!(!result.succeeded());
     let errors: Vec<&str> = result
@@ -247,6 +255,7 @@ async fn an_unreserved_superuser_left_out_with_xr_passes_and_a_reserved_one_is_c
     let Some(target) = gatekeeper_target("an_unreserved_superuser_left_out_with_xr...") else {
         return;
     };
+    let roles = ROLES.lock().await;
     let su = unique_name("gk_su_x");
     let app = unique_name("gk_app_x");
     source()
@@ -269,6 +278,7 @@ async fn an_unreserved_superuser_left_out_with_xr_passes_and_a_reserved_one_is_c
 
     opts.excluded_roles.retain(|r| r != RESERVED);
     let result = PgMigrate::new(opts).migrate().await;
+    drop(roles);
     assert!(result.succeeded(), "{}", result.render_table());
     for name in [RESERVED, app.as_str()] {
         let r = result.roles.iter().find(|r| r.rolname == name);
