@@ -142,11 +142,13 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
 
 /// Creates `schema` (filtered already) on `target`, a session of the database to rehearse in,
 /// inside one transaction that it rolls back, after creating `missing_roles` in it: see the
-/// module documentation. An `Err` means the rehearsal itself could not run (a lost session);
-/// what the target refuses is in the result.
+/// module documentation. `schema` is left as it is (what the target's extensions provide is
+/// left out as it goes, [`super::extensions::provided`]), so the run can use it without a
+/// copy. An `Err` means the rehearsal itself could not run (a lost session); what the target
+/// refuses is in the result.
 pub async fn rehearse_in(
     target: &Session,
-    schema: &mut Schema,
+    schema: &Schema,
     opts: SchemaOptions,
     missing_roles: &[String],
 ) -> Result<Rehearsal> {
@@ -199,8 +201,22 @@ pub async fn rehearse_in(
         out.incomplete = stopped(e)?;
     } else {
         // Its warnings are the run's to give.
-        super::extensions::drop_provided(target, schema).await?;
-        let post = exec::apply(target, by_level(schema, Section::PostData), opts, &state).await;
+        let provided = super::extensions::provided(target, schema).await?;
+        let mut post: Vec<(&SchemaObject, u32)> = schema
+            .section_with_levels(Section::PostData)
+            .into_iter()
+            .filter(|(o, _)| !provided.there.contains(&o.id))
+            .chain(
+                provided
+                    .extra
+                    .iter()
+                    .filter(|o| o.section == Section::PostData)
+                    .map(|o| (o, 0)),
+            )
+            .collect();
+        post.sort_by_key(|(_, level)| *level);
+        let post = post.into_iter().map(|(o, _)| o).collect::<Vec<_>>();
+        let post = exec::apply(target, post, opts, &state).await;
         if let Err(e) = post {
             out.incomplete = stopped(e)?;
         }

@@ -22,7 +22,8 @@ pub(super) struct RunContext<'a> {
     pub target_states: &'a HashMap<String, TargetState>,
     pub selections: &'a BTreeMap<String, crate::selection::preflight::Resolved>,
     pub methods: &'a crate::preflight::method::MethodPlan,
-    pub schemas: &'a HashMap<String, Schema>,
+    /// The schemas preflight's rehearsal read, each taken out by its database's run.
+    pub schemas: &'a std::sync::Mutex<HashMap<String, crate::preflight::FilteredSchema>>,
     pub role_db_settings: &'a [RoleDbSetting],
     pub roles: &'a [RoleResult],
     /// Taken by each database for its owners; revoked once no database is in flight (a
@@ -251,7 +252,7 @@ impl PgMigrate {
                 DbPlan {
                     selection: &selection,
                     planned_dump: run.methods.dump_reason(name),
-                    schema: run.schemas.get(name),
+                    schema: run.schemas.lock().expect("not poisoned").remove(name),
                 },
             )
             .await;

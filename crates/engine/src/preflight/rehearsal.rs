@@ -17,9 +17,11 @@
 //! would wait for the first. Not rehearsed: a database preflight refused already, and one whose
 //! target holds a ledger (`--resume`, `--clean`, a finished database: its objects exist).
 //!
-//! The schema a rehearsal read is handed to the run ([`Rehearsed::schema`], through
-//! [`super::Preflight::schemas`]), which does not read it again: the rehearsal's cost is the
-//! DDL alone (and the scratch database).
+//! The schema a rehearsal read, filtered by the database's selection, is handed to the run
+//! ([`Rehearsed::schema`], through [`super::Preflight::schemas`]), which does not read it
+//! again: the rehearsal's cost is the DDL alone (and the scratch database). One copy of it
+//! only: the rehearsal leaves it as it is, and the run takes it over (at 100,000 tables a
+//! copy is hundreds of megabytes).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -42,13 +44,21 @@ use crate::sql::quote_ident;
 pub const SCRATCH_PREFIX: &str = "db_migrate_rehearsal_";
 
 /// One database's rehearsal: what it found, where, how long it took, and the source's schema
-/// as read (before the selection's filter), which the run uses instead of reading it again.
+/// as read and filtered, which the run uses instead of reading it again.
 pub struct Rehearsed {
     pub found: Rehearsal,
     /// The target database, or the scratch database's name.
     pub place: String,
     pub seconds: f64,
+    pub schema: FilteredSchema,
+}
+
+/// A database's schema filtered by its selection, and what the filter said about it (the
+/// run's to report).
+#[derive(Debug, Default)]
+pub struct FilteredSchema {
     pub schema: Schema,
+    pub filter_warnings: Vec<crate::warning::Warning>,
 }
 
 /// What preflight knows that the rehearsal needs.
@@ -68,7 +78,7 @@ pub async fn check_rehearsal(
     report: &mut ValidationReport,
     opts: &MigrateOptions,
     i: Inputs<'_>,
-) -> HashMap<String, crate::schema::Schema> {
+) -> HashMap<String, FilteredSchema> {
     let mut schemas = HashMap::new();
     let (source_roles, target_roles) =
         match futures::try_join!(list_role_names(i.source), list_role_names(i.target)) {
@@ -268,12 +278,12 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
     let source = connect(job.source, Some(name))
         .await
         .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
-    let read = crate::schema::read_schema(&source)
+    let mut schema = crate::schema::read_schema(&source)
         .await
         .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
     drop(source);
-    let mut schema = read.clone();
-    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
+    let filter_warnings =
+        crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
     tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
     let place = if job.target_exists {
         name.clone()
@@ -289,7 +299,7 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
             .await
             .map_err(|e| e.with_side(Side::Target).with_database(place.clone()))?;
         let r = tokio::select! {
-            r = rehearse_in(&target, &mut schema, job.schema, job.missing_roles) => r,
+            r = rehearse_in(&target, &schema, job.schema, job.missing_roles) => r,
             _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
         };
         // The session closes here: the server rolls back whatever is still open (an
@@ -304,7 +314,10 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
         found: result?,
         place,
         seconds: started.elapsed().as_secs_f64(),
-        schema: read,
+        schema: FilteredSchema {
+            schema,
+            filter_warnings,
+        },
     })
 }
 
