@@ -598,7 +598,7 @@ mod tests {
             name,
         );
         o.create.push(create_extension_sql(&spec, Some(version)));
-        o.extension = Some(spec);
+        o.extension = Some(Box::new(spec));
         o
     }
 

@@ -496,24 +496,33 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
     // Pre-data strictly before post-data, keeping the topological order inside each. Default
     // privileges come last of all: applied earlier, they would also grant on the objects
     // created after them, which the source did not have.
-    let mut ordered: Vec<Option<SchemaObject>> = objects.into_iter().map(Some).collect();
-    let mut pre = Vec::new();
-    let mut post = Vec::new();
-    let mut last = Vec::new();
-    for i in out {
-        let mut o = ordered[i].take().expect("each object once");
-        if o.kind == ObjectKind::DefaultPrivileges {
-            o.section = Section::PostData;
-            last.push((o, max_level + 1));
-        } else if o.section == Section::PreData {
-            pre.push((o, level[i]));
-        } else {
-            post.push((o, level[i]));
+    let last = |o: &SchemaObject| o.kind == ObjectKind::DefaultPrivileges;
+    let mut places = Vec::with_capacity(n);
+    let mut levels = Vec::with_capacity(n);
+    for pass in [Some(Section::PreData), Some(Section::PostData), None] {
+        for &i in &out {
+            let o = &objects[i];
+            let here = match pass {
+                Some(section) => !last(o) && o.section == section,
+                None => last(o),
+            };
+            if here {
+                places.push(i);
+                levels.push(if pass.is_some() {
+                    level[i]
+                } else {
+                    max_level + 1
+                });
+            }
         }
     }
-    pre.extend(post);
-    pre.extend(last);
-    let (objects, levels) = pre.into_iter().unzip();
+    for o in objects.iter_mut() {
+        if last(o) {
+            o.section = Section::PostData;
+        }
+        o.shrink();
+    }
+    permute(&mut objects, &places);
     Schema {
         objects,
         levels,
@@ -521,6 +530,25 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         extension_parts: Vec::new(),
         member_comments: Vec::new(),
         extension_members: Vec::new(),
+    }
+}
+
+/// Reorders `v` in place so that `v[k]` becomes the old `v[order[k]]` (`order` a permutation),
+/// by following its cycles: building a second vector of the objects would hold two copies of
+/// their fixed part (about 400 bytes each) at once.
+fn permute<T>(v: &mut [T], order: &[usize]) {
+    let mut done = vec![false; v.len()];
+    for start in 0..v.len() {
+        let mut cur = start;
+        while !done[cur] {
+            done[cur] = true;
+            let next = order[cur];
+            if next == start {
+                break;
+            }
+            v.swap(cur, next);
+            cur = next;
+        }
     }
 }
 
@@ -548,6 +576,16 @@ mod tests {
 
     fn names(s: &Schema) -> Vec<&str> {
         s.objects.iter().map(|o| o.name.as_str()).collect()
+    }
+
+    #[test]
+    fn permute_moves_each_element_to_its_place() {
+        let mut v = vec!['a', 'b', 'c', 'd', 'e'];
+        permute(&mut v, &[3, 0, 4, 1, 2]);
+        assert_eq!(v, vec!['d', 'a', 'e', 'b', 'c']);
+        let mut w = vec![1, 2, 3];
+        permute(&mut w, &[0, 1, 2]);
+        assert_eq!(w, vec![1, 2, 3]);
     }
 
     #[test]
