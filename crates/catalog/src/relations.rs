@@ -418,6 +418,10 @@ async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> 
         out.entry(col.relid).or_default().push(col);
     })
     .await?;
+    // A table's vector grows by doubling: five columns would keep room for eight (about 800
+    // bytes a table).
+    out.values_mut().for_each(Vec::shrink_to_fit);
+    out.shrink_to_fit();
     Ok(out)
 }
 

@@ -151,10 +151,15 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
         rels = relations::build_split(&catalog, &split);
     }
     all.extend(rels);
-    let mut schema = order(all, &depend);
-    super::search_paths::assign(&mut schema, &search_paths);
-    schema.extension_parts =
+    // The catalog's rows are done with once the objects are built: dropped before the
+    // ordering's own structures are made, so that the two never take memory at once.
+    let extension_parts =
         super::extensions::parts_on_member_tables(&catalog, &extension_members(&depend));
+    drop(catalog);
+    let mut schema = order(all, &depend);
+    drop(depend);
+    super::search_paths::assign(&mut schema, &search_paths);
+    schema.extension_parts = extension_parts;
     schema.member_comments = member_comments;
     schema.extension_members = source_members;
     Ok(schema)
