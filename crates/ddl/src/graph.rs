@@ -150,7 +150,14 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     if !split.is_empty() {
         rels = relations::build_split(&catalog, &split);
     }
-    all.extend(rels);
+    // The relations are most of the objects: the others are put in front of them, in place,
+    // rather than all of them being copied behind the others (a second vector of 100,000
+    // tables' objects, about 170 MB, for a moment).
+    rels.objects.splice(0..0, std::mem::take(&mut all.objects));
+    rels.aliases.splice(0..0, std::mem::take(&mut all.aliases));
+    rels.warnings
+        .splice(0..0, std::mem::take(&mut all.warnings));
+    let all = rels;
     // The catalog's rows are done with once the objects are built: dropped before the
     // ordering's own structures are made, so that the two never take memory at once.
     let extension_parts =
