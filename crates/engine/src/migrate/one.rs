@@ -242,6 +242,8 @@ impl PgMigrate {
             .get(name)
             .map(|r| r.selection.clone())
             .unwrap_or_else(|| DbSelection::everything(name));
+        // Taken in a statement of its own: the lock is not held while the database runs.
+        let rehearsed = run.schemas.lock().expect("not poisoned").remove(name);
         let (entry, w) = self
             .migrate_contents(
                 &pair,
@@ -252,7 +254,7 @@ impl PgMigrate {
                 DbPlan {
                     selection: &selection,
                     planned_dump: run.methods.dump_reason(name),
-                    schema: run.schemas.lock().expect("not poisoned").remove(name),
+                    schema: rehearsed,
                 },
             )
             .await;
