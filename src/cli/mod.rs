@@ -29,6 +29,7 @@
 pub mod args;
 pub mod legacy;
 pub mod logging;
+pub mod memory;
 pub mod options;
 pub mod output;
 pub mod reference;
@@ -202,6 +203,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         eprintln!("pg_migrate: {e}");
         return EXIT_INVALID;
     }
+    memory::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

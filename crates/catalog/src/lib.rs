@@ -34,6 +34,7 @@ pub mod search_paths;
 pub mod security_labels;
 pub mod server;
 pub mod status;
+pub mod stream;
 pub mod system_acls;
 pub mod tables;
 pub mod transforms;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use crate::class;
 use crate::scope::{USER_SCHEMAS, user_schemas};
 use db_migrate_conn::Session;
-use db_migrate_core::error::{Error, Result};
+use db_migrate_core::error::Result;
 
 /// One relation (`pg_class` row of kind `r`, `p`, `f`, `v`, `m` or `S`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -253,12 +253,6 @@ pub struct RelationCatalog {
     pub view_reads: Vec<(u32, u32)>,
 }
 
-async fn query(s: &Session, what: &'static str, sql: &str) -> Result<Vec<tokio_postgres::Row>> {
-    s.query(sql, &[])
-        .await
-        .map_err(|e| Error::from_pg(e).with_step(what))
-}
-
 fn ch(text: Option<String>) -> Option<char> {
     text.and_then(|t| t.chars().next())
 }
@@ -335,38 +329,35 @@ async fn read_relations(s: &Session) -> Result<Vec<Relation>> {
           WHERE {REL_FILTER} AND {USER_SCHEMAS} \
           ORDER BY c.oid"
     );
-    let rows = query(s, "reading relations", &sql).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Relation {
-            oid: r.get(0),
-            schema: r.get(1),
-            name: r.get(2),
-            kind: ch_or(r.get(3), 'r'),
-            owner: r.get(4),
-            acl: r.get(5),
-            acl_default: r.get::<_, Option<Vec<String>>>(6).unwrap_or_default(),
-            comment: r.get(7),
-            persistence: ch_or(r.get(8), 'p'),
-            options: r.get::<_, Option<Vec<String>>>(9).unwrap_or_default(),
-            toast_options: r.get::<_, Option<Vec<String>>>(10).unwrap_or_default(),
-            access_method: r.get(11),
-            replica_identity: ch_or(r.get(12), 'd'),
-            row_security: r.get(13),
-            force_row_security: r.get(14),
-            is_partition: r.get(15),
-            partition_bound: r.get(16),
-            partition_key: r.get(17),
-            of_type: r.get(18),
-            view_definition: r.get(19),
-            populated: r.get(20),
-            foreign_server: r.get(21),
-            foreign_options: r.get::<_, Option<Vec<String>>>(22).unwrap_or_default(),
-            row_type: r.get(23),
-            row_array_type: r.get(24),
-            tablespace: r.get(25),
-        })
-        .collect())
+    crate::stream::collect(s, "reading relations", &sql, |r| Relation {
+        oid: r.get(0),
+        schema: r.get(1),
+        name: r.get(2),
+        kind: ch_or(r.get(3), 'r'),
+        owner: r.get(4),
+        acl: r.get(5),
+        acl_default: r.get::<_, Option<Vec<String>>>(6).unwrap_or_default(),
+        comment: r.get(7),
+        persistence: ch_or(r.get(8), 'p'),
+        options: r.get::<_, Option<Vec<String>>>(9).unwrap_or_default(),
+        toast_options: r.get::<_, Option<Vec<String>>>(10).unwrap_or_default(),
+        access_method: r.get(11),
+        replica_identity: ch_or(r.get(12), 'd'),
+        row_security: r.get(13),
+        force_row_security: r.get(14),
+        is_partition: r.get(15),
+        partition_bound: r.get(16),
+        partition_key: r.get(17),
+        of_type: r.get(18),
+        view_definition: r.get(19),
+        populated: r.get(20),
+        foreign_server: r.get(21),
+        foreign_options: r.get::<_, Option<Vec<String>>>(22).unwrap_or_default(),
+        row_type: r.get(23),
+        row_array_type: r.get(24),
+        tablespace: r.get(25),
+    })
+    .await
 }
 
 async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> {
@@ -398,9 +389,8 @@ async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> 
             AND a.attnum > 0 AND NOT a.attisdropped \
           ORDER BY a.attrelid, a.attnum"
     );
-    let rows = query(s, "reading columns", &sql).await?;
     let mut out: HashMap<u32, Vec<Column>> = HashMap::new();
-    for r in &rows {
+    crate::stream::for_each(s, "reading columns", &sql, |r| {
         let coll_schema: Option<String> = r.get(4);
         let coll_name: Option<String> = r.get(5);
         let col = Column {
@@ -426,7 +416,12 @@ async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> 
             comment: r.get(20),
         };
         out.entry(col.relid).or_default().push(col);
-    }
+    })
+    .await?;
+    // A table's vector grows by doubling: five columns would keep room for eight (about 800
+    // bytes a table).
+    out.values_mut().for_each(Vec::shrink_to_fit);
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -439,11 +434,11 @@ async fn read_parents(s: &Session) -> Result<HashMap<u32, Vec<u32>>> {
           WHERE c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMAS} \
           ORDER BY i.inhrelid, i.inhseqno"
     );
-    let rows = query(s, "reading table inheritance", &sql).await?;
     let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
-    for r in &rows {
+    crate::stream::for_each(s, "reading table inheritance", &sql, |r| {
         out.entry(r.get(0)).or_default().push(r.get(1));
-    }
+    })
+    .await?;
     Ok(out)
 }
 
@@ -465,21 +460,18 @@ async fn read_sequences(s: &Session) -> Result<Vec<Sequence>> {
           ORDER BY q.seqrelid",
         pg_class = class::PG_CLASS
     );
-    let rows = query(s, "reading sequences", &sql).await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let table: Option<u32> = r.get(8);
-            let attnum: Option<i16> = r.get(9);
-            let column: Option<String> = r.get(10);
-            let owned_by = match (table, attnum, column) {
-                (Some(t), Some(a), Some(c)) => Some((t, a, c)),
-                _ => None,
-            };
-            let identity = owned_by.is_some() && r.get::<_, Option<bool>>(11).unwrap_or(false);
-            sequence_from_row(r, owned_by, identity)
-        })
-        .collect())
+    crate::stream::collect(s, "reading sequences", &sql, |r| {
+        let table: Option<u32> = r.get(8);
+        let attnum: Option<i16> = r.get(9);
+        let column: Option<String> = r.get(10);
+        let owned_by = match (table, attnum, column) {
+            (Some(t), Some(a), Some(c)) => Some((t, a, c)),
+            _ => None,
+        };
+        let identity = owned_by.is_some() && r.get::<_, Option<bool>>(11).unwrap_or(false);
+        sequence_from_row(r, owned_by, identity)
+    })
+    .await
 }
 
 /// A sequence from a row whose first eight columns are `pg_sequence`'s `seqrelid`, the
@@ -523,17 +515,14 @@ async fn read_constraints(s: &Session) -> Result<Vec<Constraint>> {
           WHERE c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't' AND {USER_SCHEMAS} \
           ORDER BY co.conrelid, co.conname"
     );
-    let rows = query(s, "reading constraints", &sql).await?;
-    Ok(rows
-        .iter()
-        // Dropped since the snapshot (see read_indexes): no definition, gone for the reader.
-        .filter_map(|r| Some((r, r.get::<_, Option<String>>(4)?)))
-        .map(|(r, definition)| Constraint {
+    // Dropped since the snapshot (see read_indexes): no definition, gone for the reader.
+    crate::stream::collect_some(s, "reading constraints", &sql, |r| {
+        Some(Constraint {
             oid: r.get(0),
             relid: r.get(1),
             name: r.get(2),
             kind: ch_or(r.get(3), 'c'),
-            definition,
+            definition: r.get::<_, Option<String>>(4)?,
             deferrable: r.get(5),
             deferred: r.get(6),
             validated: r.get(7),
@@ -546,7 +535,8 @@ async fn read_constraints(s: &Session) -> Result<Vec<Constraint>> {
             columns: r.get::<_, Option<Vec<i16>>>(14).unwrap_or_default(),
             comment: r.get(15),
         })
-        .collect())
+    })
+    .await
 }
 
 async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
@@ -573,32 +563,29 @@ async fn read_indexes(s: &Session) -> Result<Vec<Index>> {
             AND c.relkind IN ('r', 'p', 'm') AND c.relpersistence <> 't' AND {USER_SCHEMAS} \
           ORDER BY i.indexrelid"
     );
-    let rows = query(s, "reading indexes", &sql).await?;
-    Ok(rows
-        .iter()
-        // `pg_get_indexdef` reads the current catalog, not the snapshot: an index dropped since
-        // the snapshot (the application's DDL while the replication follows it) has none, and
-        // is gone for the reader too.
-        .filter_map(|r| Some((r, r.get::<_, Option<String>>(4)?)))
-        .map(|(r, definition)| {
-            let nums: Vec<i16> = r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default();
-            let targets: Vec<i32> = r.get::<_, Option<Vec<i32>>>(12).unwrap_or_default();
-            Index {
-                oid: r.get(0),
-                relid: r.get(1),
-                schema: r.get(2),
-                name: r.get(3),
-                definition,
-                constraint: r.get(5),
-                parent: r.get(6),
-                clustered: r.get(7),
-                replica_identity: r.get(8),
-                tablespace: r.get(9),
-                comment: r.get(10),
-                stat_targets: nums.into_iter().zip(targets).collect(),
-            }
+    // `pg_get_indexdef` reads the current catalog, not the snapshot: an index dropped since the
+    // snapshot (the application's DDL while the replication follows it) has none, and is gone
+    // for the reader too.
+    crate::stream::collect_some(s, "reading indexes", &sql, |r| {
+        let definition = r.get::<_, Option<String>>(4)?;
+        let nums: Vec<i16> = r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default();
+        let targets: Vec<i32> = r.get::<_, Option<Vec<i32>>>(12).unwrap_or_default();
+        Some(Index {
+            oid: r.get(0),
+            relid: r.get(1),
+            schema: r.get(2),
+            name: r.get(3),
+            definition,
+            constraint: r.get(5),
+            parent: r.get(6),
+            clustered: r.get(7),
+            replica_identity: r.get(8),
+            tablespace: r.get(9),
+            comment: r.get(10),
+            stat_targets: nums.into_iter().zip(targets).collect(),
         })
-        .collect())
+    })
+    .await
 }
 
 async fn read_triggers(s: &Session, v: u32) -> Result<Vec<Trigger>> {
@@ -631,20 +618,17 @@ async fn read_triggers(s: &Session, v: u32) -> Result<Vec<Trigger>> {
             AND {REL_FILTER} AND {USER_SCHEMAS} \
           ORDER BY t.oid"
     );
-    let rows = query(s, "reading triggers", &sql).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Trigger {
-            oid: r.get(0),
-            relid: r.get(1),
-            name: r.get(2),
-            definition: r.get(3),
-            enabled: ch_or(r.get(4), 'O'),
-            parent: r.get(5),
-            constraint: r.get(6),
-            comment: r.get(7),
-        })
-        .collect())
+    crate::stream::collect(s, "reading triggers", &sql, |r| Trigger {
+        oid: r.get(0),
+        relid: r.get(1),
+        name: r.get(2),
+        definition: r.get(3),
+        enabled: ch_or(r.get(4), 'O'),
+        parent: r.get(5),
+        constraint: r.get(6),
+        comment: r.get(7),
+    })
+    .await
 }
 
 async fn read_rules(s: &Session) -> Result<Vec<Rule>> {
@@ -660,19 +644,16 @@ async fn read_rules(s: &Session) -> Result<Vec<Rule>> {
           WHERE {REL_FILTER} AND {USER_SCHEMAS} \
           ORDER BY r.oid"
     );
-    let rows = query(s, "reading rules", &sql).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Rule {
-            oid: r.get(0),
-            relid: r.get(1),
-            name: r.get(2),
-            definition: r.get(3),
-            enabled: ch_or(r.get(4), 'O'),
-            is_view_rule: r.get(5),
-            comment: r.get(6),
-        })
-        .collect())
+    crate::stream::collect(s, "reading rules", &sql, |r| Rule {
+        oid: r.get(0),
+        relid: r.get(1),
+        name: r.get(2),
+        definition: r.get(3),
+        enabled: ch_or(r.get(4), 'O'),
+        is_view_rule: r.get(5),
+        comment: r.get(6),
+    })
+    .await
 }
 
 async fn read_policies(s: &Session) -> Result<Vec<Policy>> {
@@ -691,23 +672,20 @@ async fn read_policies(s: &Session) -> Result<Vec<Policy>> {
           WHERE {REL_FILTER} AND {USER_SCHEMAS} \
           ORDER BY p.oid"
     );
-    let rows = query(s, "reading policies", &sql).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Policy {
-            oid: r.get(0),
-            relid: r.get(1),
-            name: r.get(2),
-            permissive: r.get(3),
-            command: ch_or(r.get(4), '*'),
-            roles: r
-                .get::<_, Option<Vec<Option<String>>>>(5)
-                .unwrap_or_default(),
-            using: r.get(6),
-            with_check: r.get(7),
-            comment: r.get(8),
-        })
-        .collect())
+    crate::stream::collect(s, "reading policies", &sql, |r| Policy {
+        oid: r.get(0),
+        relid: r.get(1),
+        name: r.get(2),
+        permissive: r.get(3),
+        command: ch_or(r.get(4), '*'),
+        roles: r
+            .get::<_, Option<Vec<Option<String>>>>(5)
+            .unwrap_or_default(),
+        using: r.get(6),
+        with_check: r.get(7),
+        comment: r.get(8),
+    })
+    .await
 }
 
 async fn read_statistics(s: &Session, v: u32) -> Result<Vec<Statistics>> {
@@ -729,20 +707,17 @@ async fn read_statistics(s: &Session, v: u32) -> Result<Vec<Statistics>> {
           ORDER BY x.oid",
         table_schema = user_schemas!("tn"),
     );
-    let rows = query(s, "reading extended statistics", &sql).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Statistics {
-            oid: r.get(0),
-            relid: r.get(1),
-            schema: r.get(2),
-            name: r.get(3),
-            owner: r.get(4),
-            definition: r.get(5),
-            stat_target: r.get(6),
-            comment: r.get(7),
-        })
-        .collect())
+    crate::stream::collect(s, "reading extended statistics", &sql, |r| Statistics {
+        oid: r.get(0),
+        relid: r.get(1),
+        schema: r.get(2),
+        name: r.get(3),
+        owner: r.get(4),
+        definition: r.get(5),
+        stat_target: r.get(6),
+        comment: r.get(7),
+    })
+    .await
 }
 
 async fn read_view_reads(s: &Session) -> Result<Vec<(u32, u32)>> {
@@ -767,6 +742,8 @@ async fn read_view_reads(s: &Session) -> Result<Vec<(u32, u32)>> {
         pg_rewrite = class::PG_REWRITE,
         pg_class = class::PG_CLASS
     );
-    let rows = query(s, "reading view dependencies", &sql).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    crate::stream::collect(s, "reading view dependencies", &sql, |r| {
+        (r.get(0), r.get(1))
+    })
+    .await
 }

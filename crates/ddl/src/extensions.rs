@@ -207,14 +207,20 @@ pub fn parts_on_member_tables(
     out
 }
 
-/// Drops from `schema` the parts of member tables that the target's `CREATE EXTENSION`
-/// already made (same kind and name on the same table), and returns how many. Comments the
-/// target's script set on members whose comment a source user removed are removed
-/// ([`comments_to_remove`]). Runs after pre-data, before post-data. Returns also the warnings
-/// for member comments that cannot be carried and differ on the target
-/// ([`uncarried_comments`]).
-pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<(usize, Vec<Warning>)> {
+/// What the target's `CREATE EXTENSION`s made already (see [`drop_provided`]), found without
+/// changing the schema: the objects to leave out, the objects to add (comment removals, at
+/// level 0) and the warnings.
+pub struct Provided {
+    pub there: HashSet<ObjId>,
+    pub extra: Vec<SchemaObject>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Finds what [`drop_provided`] drops and adds, leaving `schema` as it is: the rehearsal
+/// creates the schema without changing it, so that the run can use the very same copy.
+pub async fn provided(target: &Session, schema: &Schema) -> Result<Provided> {
     let mut warnings = Vec::new();
+    let mut extra = Vec::new();
     let names: Vec<TablePartName> = schema
         .extension_parts
         .iter()
@@ -245,12 +251,35 @@ pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<(usi
             if let Some(mut o) = comment_object(id, row, None) {
                 // `row.extension` is the target's OID; the extension exists since pre-data.
                 o.deps.clear();
-                schema.objects.push(o);
-                schema.levels.push(0);
+                extra.push(o);
             }
         }
     }
-    Ok((drop_objects(schema, &there), warnings))
+    Ok(Provided {
+        there,
+        extra,
+        warnings,
+    })
+}
+
+/// Drops from `schema` the parts of member tables that the target's `CREATE EXTENSION`
+/// already made (same kind and name on the same table), and returns how many. Comments the
+/// target's script set on members whose comment a source user removed are removed
+/// ([`comments_to_remove`]). Runs after pre-data, before post-data. Returns also the warnings
+/// for member comments that cannot be carried and differ on the target
+/// ([`uncarried_comments`]).
+pub async fn drop_provided(target: &Session, schema: &mut Schema) -> Result<(usize, Vec<Warning>)> {
+    let Provided {
+        there,
+        extra,
+        warnings,
+    } = provided(target, schema).await?;
+    let dropped = drop_objects(schema, &there);
+    for o in extra {
+        schema.objects.push(o);
+        schema.levels.push(0);
+    }
+    Ok((dropped, warnings))
 }
 
 /// Whether `(object_type, identity)` is one of `members`, or a column of one of them.
@@ -400,15 +429,19 @@ pub fn uncarried_comments(source: &[MemberComment], target: &[MemberComment]) ->
 }
 
 /// Removes the objects whose identities are in `ids` (with their levels); returns how many.
+/// In place: a second vector of every object would double the schema's size for a moment.
 fn drop_objects(schema: &mut Schema, ids: &HashSet<ObjId>) -> usize {
+    if ids.is_empty() {
+        return 0;
+    }
     let before = schema.objects.len();
-    let (objects, levels): (Vec<_>, Vec<_>) = std::mem::take(&mut schema.objects)
-        .into_iter()
-        .zip(std::mem::take(&mut schema.levels))
-        .filter(|(o, _)| !ids.contains(&o.id))
-        .unzip();
-    schema.objects = objects;
-    schema.levels = levels;
+    let objects = &schema.objects;
+    let mut i = 0;
+    schema.levels.retain(|_| {
+        i += 1;
+        !ids.contains(&objects[i - 1].id)
+    });
+    schema.objects.retain(|o| !ids.contains(&o.id));
     before - schema.objects.len()
 }
 
@@ -565,7 +598,7 @@ mod tests {
             name,
         );
         o.create.push(create_extension_sql(&spec, Some(version)));
-        o.extension = Some(spec);
+        o.extension = Some(Box::new(spec));
         o
     }
 

@@ -265,7 +265,7 @@ pub async fn begin(
 /// the result.
 pub async fn rehearse_in(
     target: &Session,
-    schema: &mut Schema,
+    schema: &Schema,
     opts: SchemaOptions,
     state: ExecState,
 ) -> Result<Rehearsal> {
@@ -310,8 +310,21 @@ pub async fn rehearse_in(
         out.incomplete = stopped(e)?;
     } else {
         // Its warnings are the run's to give.
-        super::extensions::drop_provided(target, schema).await?;
-        let post = without(by_level(schema, Section::PostData), &skip);
+        let provided = super::extensions::provided(target, schema).await?;
+        let mut post: Vec<(&SchemaObject, u32)> = schema
+            .section_with_levels(Section::PostData)
+            .into_iter()
+            .filter(|(o, _)| !provided.there.contains(&o.id))
+            .chain(
+                provided
+                    .extra
+                    .iter()
+                    .filter(|o| o.section == Section::PostData)
+                    .map(|o| (o, 0)),
+            )
+            .collect();
+        post.sort_by_key(|(_, level)| *level);
+        let post = post.into_iter().map(|(o, _)| o).collect::<Vec<_>>();
         let post = exec::apply(target, post, opts, &state).await;
         if let Err(e) = post {
             out.incomplete = stopped(e)?;

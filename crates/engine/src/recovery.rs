@@ -13,12 +13,11 @@ use crate::warning::Warning;
 /// objects it is about to create (for `--clean`).
 pub async fn start_ledger(s: &Session, run: &RunRecord, schema: &Schema) -> Result<()> {
     ledger::create(s, run).await?;
-    let planned: Vec<(String, Option<String>, String)> = schema
+    let planned = schema
         .objects
         .iter()
-        .map(|o| (o.kind.label(), o.schema.clone(), o.name.clone()))
-        .collect();
-    ledger::record_planned(s, &planned).await
+        .map(|o| (o.kind.keyword(), o.schema.as_deref(), o.name.as_str()));
+    ledger::record_planned(s, planned).await
 }
 
 /// Records in its ledger that a database's migration is done (a cut-over that finished it);

@@ -71,7 +71,7 @@ pub fn extension_object(r: &ExtensionRow) -> SchemaObject {
         &spec,
         Some(&r.version),
     ));
-    o.extension = Some(spec);
+    o.extension = Some(Box::new(spec));
     o.comments
         .extend(comment_sql("EXTENSION", &q, r.comment.as_deref()));
     if r.superuser_only {

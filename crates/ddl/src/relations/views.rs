@@ -56,15 +56,19 @@ pub(super) fn looped_views(cat: &RelationCatalog) -> HashSet<u32> {
         .enumerate()
         .map(|(i, r)| (r.oid, i))
         .collect();
-    let mut edges = vec![std::collections::BTreeSet::new(); views.len()];
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); views.len()];
     let mut looped = HashSet::new();
     for (v, r) in &cat.view_reads {
         if let (Some(&a), Some(&b)) = (views.get(v), views.get(r)) {
             if a == b {
                 looped.insert(*v);
             }
-            edges[a].insert(b);
+            edges[a].push(b);
         }
+    }
+    for e in &mut edges {
+        e.sort_unstable();
+        e.dedup();
     }
     let component = crate::graph::components(&edges);
     let mut size: HashMap<usize, usize> = HashMap::new();

@@ -302,32 +302,34 @@ pub async fn upgrade(s: &Session) -> Result<()> {
     .map_err(|e| tgt(e, "upgrading the ledger of an earlier version"))
 }
 
-/// Records the schema objects this run creates (for `--clean`), as (kind, schema, name).
-pub async fn record_planned(
+/// Records the schema objects this run creates (for `--clean`), as (kind keyword, schema,
+/// name), the kind in lower case (`materialized view`). A thousand rows per statement, each
+/// statement built as it is sent: the objects are borrowed, never all copied at once.
+pub async fn record_planned<'a>(
     s: &Session,
-    objects: &[(String, Option<String>, String)],
+    objects: impl IntoIterator<Item = (&'static str, Option<&'a str>, &'a str)>,
 ) -> Result<()> {
-    for chunk in objects.chunks(1000) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|(k, sch, n)| {
-                format!(
-                    "({}, {}, {})",
-                    quote_literal(k),
-                    sch.as_deref()
-                        .map(quote_literal)
-                        .unwrap_or_else(|| "NULL".into()),
-                    quote_literal(n)
-                )
-            })
-            .collect();
-        s.batch_execute(&format!(
-            "INSERT INTO {} (kind, schema_name, name) VALUES {}",
-            qname("planned"),
-            values.join(", ")
-        ))
-        .await
-        .map_err(|e| tgt(e, "updating the ledger"))?;
+    let mut objects = objects.into_iter().peekable();
+    while objects.peek().is_some() {
+        let mut sql = format!(
+            "INSERT INTO {} (kind, schema_name, name) VALUES ",
+            qname("planned")
+        );
+        for (i, (kind, schema, name)) in objects.by_ref().take(1000).enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let schema = schema.map(quote_literal);
+            sql.push_str(&format!(
+                "({}, {}, {})",
+                quote_literal(&kind.to_ascii_lowercase()),
+                schema.as_deref().unwrap_or("NULL"),
+                quote_literal(name)
+            ));
+        }
+        s.batch_execute(&sql)
+            .await
+            .map_err(|e| tgt(e, "updating the ledger"))?;
     }
     Ok(())
 }

@@ -81,20 +81,23 @@ impl PgMigrate {
         }
         let started = std::time::Instant::now();
         // Read by the rehearsal in preflight, moments ago, or now.
-        let mut schema = match rehearsed {
-            Some(s) => s.clone(),
+        let schema = match rehearsed {
+            Some(s) => s,
             None => {
                 let source = pair.open(Side::Source, Phase::ReadingSchema).await?;
-                read_schema(&source)
+                let mut schema = read_schema(&source)
                     .await
-                    .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?
+                    .map_err(pair.tag(Side::Source, Phase::ReadingSchema))?;
+                let filter_warnings =
+                    filter_schema(&mut schema, selection, &opts.excluded_extensions);
+                crate::preflight::FilteredSchema {
+                    schema,
+                    filter_warnings,
+                }
             }
         };
-        warnings.extend(filter_schema(
-            &mut schema,
-            selection,
-            &opts.excluded_extensions,
-        ));
+        warnings.extend(schema.filter_warnings);
+        let mut schema = schema.schema;
         // Until the copy reports its own: should the database fail before, its tables are
         // listed as not started (a resumed run's copy knows which are in already).
         if !resuming {

@@ -37,12 +37,13 @@ use crate::warning::{self, Warning};
 
 /// What preflight decided for one database: the objects and rows its selection keeps, and
 /// whether it goes to the dump method (and why) although replication was possible in general.
-#[derive(Clone, Copy)]
 struct DbPlan<'a> {
     selection: &'a DbSelection,
     planned_dump: Option<&'a str>,
-    /// The source's schema as the rehearsal read it in preflight (unfiltered), if it did.
-    schema: Option<&'a Schema>,
+    /// The source's schema as the rehearsal read it in preflight (unfiltered), if it did:
+    /// moved here from the run's map, not copied (at 100,000 tables a schema is hundreds of
+    /// megabytes).
+    schema: Option<crate::preflight::FilteredSchema>,
 }
 
 /// The result of a database that preflight refused: its errors, phase preflight (nothing was
@@ -262,7 +263,7 @@ impl PgMigrate {
             target_states: &target_states,
             selections: &selections,
             methods: &methods,
-            schemas: &schemas,
+            schemas: &std::sync::Mutex::new(schemas),
             role_db_settings: &role_db_settings,
             roles: &result.roles,
             memberships: tokio::sync::Mutex::new(memberships),

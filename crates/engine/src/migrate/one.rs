@@ -22,7 +22,8 @@ pub(super) struct RunContext<'a> {
     pub target_states: &'a HashMap<String, TargetState>,
     pub selections: &'a BTreeMap<String, crate::selection::preflight::Resolved>,
     pub methods: &'a crate::preflight::method::MethodPlan,
-    pub schemas: &'a HashMap<String, Schema>,
+    /// The schemas preflight's rehearsal read, each taken out by its database's run.
+    pub schemas: &'a std::sync::Mutex<HashMap<String, crate::preflight::FilteredSchema>>,
     pub role_db_settings: &'a [RoleDbSetting],
     pub roles: &'a [RoleResult],
     /// Taken by each database for its owners; revoked once no database is in flight (a
@@ -241,6 +242,8 @@ impl PgMigrate {
             .get(name)
             .map(|r| r.selection.clone())
             .unwrap_or_else(|| DbSelection::everything(name));
+        // Taken in a statement of its own: the lock is not held while the database runs.
+        let rehearsed = run.schemas.lock().expect("not poisoned").remove(name);
         let (entry, w) = self
             .migrate_contents(
                 &pair,
@@ -251,7 +254,7 @@ impl PgMigrate {
                 DbPlan {
                     selection: &selection,
                     planned_dump: run.methods.dump_reason(name),
-                    schema: run.schemas.get(name),
+                    schema: rehearsed,
                 },
             )
             .await;

@@ -70,6 +70,7 @@ mod databases;
 pub mod method;
 mod probe;
 mod rehearsal;
+pub use rehearsal::FilteredSchema;
 pub mod replication;
 mod roles;
 mod server;
@@ -129,9 +130,9 @@ pub struct Preflight {
     /// The method each database uses, decided by [`method::replication_preflight`] (empty
     /// until it ran, and when the options rule replication out).
     pub methods: method::MethodPlan,
-    /// The source schemas the rehearsal read (unfiltered), by database: the run uses them
-    /// instead of reading them again.
-    pub schemas: std::collections::HashMap<String, crate::schema::Schema>,
+    /// The source schemas the rehearsal read (filtered by each database's selection), by
+    /// database: the run takes them over instead of reading them again.
+    pub schemas: std::collections::HashMap<String, FilteredSchema>,
 }
 
 impl Preflight {

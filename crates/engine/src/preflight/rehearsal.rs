@@ -21,9 +21,12 @@
 //! would wait for the first. Not rehearsed: a database preflight refused already, and one whose
 //! target holds a ledger the run keeps (`--resume`, a finished database: its objects exist).
 //!
-//! The schema a rehearsal read is handed to the run ([`Rehearsed::schema`], through
-//! [`super::Preflight::schemas`]), which does not read it again: the rehearsal's cost is the
-//! DDL alone (and the scratch database, made ready while the source's schema is read).
+//! The schema a rehearsal read, filtered by the database's selection, is handed to the run
+//! ([`Rehearsed::schema`], through [`super::Preflight::schemas`]), which does not read it
+//! again: the rehearsal's cost is the DDL alone (and the scratch database, made ready while the
+//! source's schema is read). One copy of it
+//! only: the rehearsal leaves it as it is, and the run takes it over (at 100,000 tables a
+//! copy is hundreds of megabytes).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -47,13 +50,21 @@ use crate::sql::quote_ident;
 pub const SCRATCH_PREFIX: &str = "db_migrate_rehearsal_";
 
 /// One database's rehearsal: what it found, where, how long it took, and the source's schema
-/// as read (before the selection's filter), which the run uses instead of reading it again.
+/// as read and filtered, which the run uses instead of reading it again.
 pub struct Rehearsed {
     pub found: Rehearsal,
     /// The target database, or the scratch database's name.
     pub place: String,
     pub seconds: f64,
+    pub schema: FilteredSchema,
+}
+
+/// A database's schema filtered by its selection, and what the filter said about it (the
+/// run's to report).
+#[derive(Debug, Default)]
+pub struct FilteredSchema {
     pub schema: Schema,
+    pub filter_warnings: Vec<crate::warning::Warning>,
 }
 
 /// What preflight knows that the rehearsal needs.
@@ -73,7 +84,7 @@ pub async fn check_rehearsal(
     report: &mut ValidationReport,
     opts: &MigrateOptions,
     i: Inputs<'_>,
-) -> HashMap<String, crate::schema::Schema> {
+) -> HashMap<String, FilteredSchema> {
     let mut schemas = HashMap::new();
     let (source_roles, target_roles) =
         match futures::try_join!(list_role_names(i.source), list_role_names(i.target)) {
@@ -344,11 +355,17 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
         let source = connect(job.source, Some(name))
             .await
             .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
-        let read = crate::schema::read_schema(&source)
+        let mut schema = crate::schema::read_schema(&source)
             .await
             .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+        drop(source);
+        let filter_warnings =
+            crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
         tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: schema read");
-        Ok::<_, Error>(read)
+        Ok::<_, Error>(FilteredSchema {
+            schema,
+            filter_warnings,
+        })
     };
     let ready = async {
         let place = if job.target_exists {
@@ -370,10 +387,8 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
         r = async { tokio::try_join!(read, ready) } => r?,
         _ = job.cancel.cancelled() => return Err(crate::copy::worker::cancelled()),
     };
-    let mut schema = read.clone();
-    let _ = crate::selection::filter_schema(&mut schema, job.selection, job.excluded_extensions);
     let result = tokio::select! {
-        r = rehearse_in(&target, &mut schema, job.schema, state) => r,
+        r = rehearse_in(&target, &read.schema, job.schema, state) => r,
         _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
     };
     // The session closes here: the server rolls back whatever is still open (an interrupted
