@@ -314,7 +314,7 @@ pub async fn rehearse_in(
         let mut post: Vec<(&SchemaObject, u32)> = schema
             .section_with_levels(Section::PostData)
             .into_iter()
-            .filter(|(o, _)| !provided.there.contains(&o.id))
+            .filter(|(o, _)| !provided.there.contains(&o.id) && !skip.contains(&o.id))
             .chain(
                 provided
                     .extra
@@ -341,6 +341,7 @@ pub async fn rehearse_in(
                 .chain(by_level(schema, Section::PostData))
                 .filter(|o| {
                     skip.contains(&o.id)
+                        && !provided.there.contains(&o.id)
                         && matches!(
                             o.kind,
                             ObjectKind::Table
