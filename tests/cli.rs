@@ -609,18 +609,31 @@ fn outcome(o: &std::process::Output) -> (Option<i32>, Option<Value>, String) {
     )
 }
 
-/// Whether the target database `db` holds the ledger schema, and its stage.
+/// Whether the target database `db` holds the ledger schema, and its stage: `done (finished)`
+/// for the record of a finished migration (the `run` table alone, stamped `finished_at`).
 async fn ledger_stage(db: &str) -> Option<String> {
     let present = target()
-        .query_strings(db, "SELECT to_regclass('db_migrate.run') IS NOT NULL")
+        .query_strings(
+            db,
+            "SELECT to_regclass('db_migrate.run') IS NOT NULL, \
+                    to_regclass('db_migrate.part') IS NOT NULL",
+        )
         .await;
     if present[0][0].as_deref() != Some("t") {
         return None;
     }
-    target()
-        .query_strings(db, "SELECT stage FROM db_migrate.run")
+    let stage = target()
+        .query_strings(
+            db,
+            "SELECT stage || CASE WHEN to_jsonb(r) ->> 'finished_at' IS NULL THEN '' \
+                                  ELSE ' (finished)' END FROM db_migrate.run r",
+        )
         .await[0][0]
-        .clone()
+        .clone();
+    match present[0][1].as_deref() {
+        Some("f") => stage.map(|s| format!("{s}, record only")),
+        _ => stage,
+    }
 }
 
 /// A target database that holds objects and no ledger (someone else's database of the same
@@ -739,18 +752,30 @@ async fn a_finished_database_is_skipped_by_resume_only_on_its_ledgers_word() {
     assert_eq!(status(&v, &blocked).0, "done", "{v}");
     for db in [&done, &blocked] {
         assert_eq!(
-            ledger_stage(db).await,
-            None,
-            "{db}: the ledger is gone once all are done"
+            ledger_stage(db).await.as_deref(),
+            Some("done (finished), record only"),
+            "{db}: once all are done each ledger is the record of the finished migration"
         );
         assert_eq!(
             tgt.query_strings(db, "SELECT count(*) FROM t").await[0][0].as_deref(),
             Some("2")
         );
     }
-    // Once the run is done, nothing proves what is there any more: --resume refuses.
+    // Once the run is done, the records prove it: --resume reports both done, a plain run
+    // refuses them as migrated already; neither writes.
     let third = run(&["--resume"]);
-    assert_eq!(third.status.code(), Some(2), "{}", text(&third));
+    let (code, json, _) = outcome(&third);
+    assert_eq!(code, Some(0), "{}", text(&third));
+    let v = json.expect("JSON report");
+    assert_eq!(status(&v, &done).0, "done", "{v}");
+    assert_eq!(status(&v, &blocked).0, "done", "{v}");
+    let fourth = run(&[]);
+    assert_eq!(fourth.status.code(), Some(2), "{}", text(&fourth));
+    assert!(
+        text(&fourth).contains("was migrated already"),
+        "{}",
+        text(&fourth)
+    );
 }
 
 /// Names that select nothing are errors in every mode, never an empty success.

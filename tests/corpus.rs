@@ -91,7 +91,7 @@ fn client(tool: &str) -> PathBuf {
 fn schema_dump(cluster: &Cluster, db: &str) -> String {
     let out = tool(
         &client("pg_dump"),
-        &["--schema-only", "--no-sync"],
+        &["--schema-only", "--no-sync", "--exclude-schema=db_migrate"],
         cluster,
         db,
     )

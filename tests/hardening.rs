@@ -610,20 +610,30 @@ async fn a_cut_over_leaves_databases_migrated_by_dump_alone() {
             tgt.query_strings(db, "SELECT count(*) FROM t").await[0][0].as_deref(),
             Some("2")
         );
-        assert!(
+        assert_eq!(
             tgt.query_strings(
                 db,
-                "SELECT 1 FROM pg_namespace WHERE nspname = 'db_migrate'"
+                "SELECT string_agg(c.relname, ',') FROM pg_class c \
+                   JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE n.nspname = 'db_migrate' AND c.relkind = 'r'"
             )
-            .await
-            .is_empty(),
-            "{db}: the ledger is removed once the run is done"
+            .await[0][0]
+                .as_deref(),
+            Some("run"),
+            "{db}: once the run is done its ledger is only the record of the finished migration"
         );
     }
-    // Run again, the cut-over has nothing to prove the databases by: refused, nothing written.
+    // Run again, the cut-over reports both done on their records' word and writes nothing.
+    tgt.execute(&dumped, "INSERT INTO t VALUES (1000)").await;
     let again = run(&["--max-replication-lag", "0", "--stop-replication"]);
-    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
-    assert!(text(&again).contains("holds no ledger"), "{}", text(&again));
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(method(&again, &dumped).1, "done", "{}", text(&again));
+    assert_eq!(method(&again, &replicated).1, "done", "{}", text(&again));
+    assert_eq!(
+        tgt.query_strings(&dumped, "SELECT count(*) FROM t").await[0][0].as_deref(),
+        Some("3"),
+        "the row written after the end is still there"
+    );
 }
 
 /// A table whose name holds a line break: the fingerprint stored at set-up is read back at

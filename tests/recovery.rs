@@ -104,23 +104,62 @@ async fn assert_migrated_to(tgt: &support::Cluster, db: &str) {
         .query_strings(db, "SELECT last_value::text FROM public.counter")
         .await;
     assert_eq!(seq[0][0].as_deref(), Some("42"));
-    assert!(!has_ledger_in(tgt, db).await, "no ledger after success");
+    assert!(
+        !has_ledger_in(tgt, db).await,
+        "no working ledger after success"
+    );
+    assert!(
+        has_record_in(tgt, db).await,
+        "the finished migration's record"
+    );
 }
 
 async fn has_ledger(db: &str) -> bool {
     has_ledger_in(target(), db).await
 }
 
+/// Whether target database `db` holds a working ledger: a run's progress (its `part` table).
+/// The record a finished migration leaves is the `run` table alone ([`has_record_in`]).
 async fn has_ledger_in(tgt: &support::Cluster, db: &str) -> bool {
-    !tgt.query_strings(
+    tgt.query_strings(
         db,
         &format!(
-            "SELECT 1 FROM pg_namespace WHERE nspname = {}",
-            quote_literal(LEDGER_SCHEMA)
+            "SELECT pg_catalog.to_regclass({}) IS NOT NULL",
+            quote_literal(&format!("{}.part", quote_ident(LEDGER_SCHEMA)))
         ),
     )
-    .await
-    .is_empty()
+    .await[0][0]
+        .as_deref()
+        == Some("t")
+}
+
+/// Whether target database `db` holds the record of a finished migration and nothing else of
+/// the ledger: one table, its row stamped `finished_at`.
+async fn has_record_in(tgt: &support::Cluster, db: &str) -> bool {
+    let tables = tgt
+        .query_strings(
+            db,
+            &format!(
+                "SELECT string_agg(relname::text, ',') FROM pg_class \
+                  WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = {}) \
+                    AND relkind = 'r'",
+                quote_literal(LEDGER_SCHEMA)
+            ),
+        )
+        .await;
+    if tables[0][0].as_deref() != Some("run") {
+        return false;
+    }
+    tgt.query_strings(
+        db,
+        &format!(
+            "SELECT count(*) FROM {}.run WHERE finished_at IS NOT NULL AND stage = 'done'",
+            quote_ident(LEDGER_SCHEMA)
+        ),
+    )
+    .await[0][0]
+        .as_deref()
+        == Some("1")
 }
 
 /// Waits until the ledger of target database `db` records `small` copied and a COPY into `big`
@@ -288,17 +327,38 @@ async fn a_killed_run_is_refused_without_resume_and_resume_completes_it() {
     assert!(warned, "the report warns about writes in between: {v}");
     assert_migrated(&db).await;
 
-    // A completed migration run again is refused as not empty, and so is --resume: the run
-    // was done as a whole and removed its ledger, so nothing proves what the database holds
-    // (exit 2, nothing written).
+    // A completed migration run again is refused as migrated already, and so is --clean (the
+    // database may have been written to since): exit 2, nothing written. --resume reports it
+    // done on its record's word, without touching it.
     assert!(!has_ledger(&db).await);
+    assert!(has_record_in(target(), &db).await);
     let (code, _, err) = finish(spawn(&db, &[]));
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("is not empty: 2 tables"), "{err}");
-    let (code, _, err) = finish(spawn(&db, &["--resume"]));
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("holds no ledger"), "{err}");
+    assert!(err.contains("was migrated already"), "{err}");
     assert!(err.contains("--verify-only"), "{err}");
+    let (code, _, err) = finish(spawn(&db, &["--clean"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("holds the record of a finished migration"),
+        "{err}"
+    );
+    target()
+        .execute(
+            &db,
+            "INSERT INTO public.small VALUES (-1, 'written after the end')",
+        )
+        .await;
+    let (code, out, err) = finish(spawn(&db, &["--resume", "--json", "-"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(database(&v, &db)["status"], "done", "{v}");
+    let kept = target()
+        .query_strings(&db, "SELECT count(*) FROM public.small WHERE id = -1")
+        .await;
+    assert_eq!(kept[0][0].as_deref(), Some("1"), "--resume touched nothing");
+    target()
+        .execute(&db, "DELETE FROM public.small WHERE id = -1")
+        .await;
     // The proof asked for is --verify-only's, whatever migrated the database.
     let (code, out, err) = finish(spawn(&db, &["--verify-only", "--json", "-"]));
     assert_eq!(code, Some(0), "{err}");
@@ -1027,7 +1087,11 @@ async fn a_target_out_of_disk_space_fails_clearly_and_resume_completes_after_mak
             "table {t}"
         );
     }
-    assert!(!has_ledger(&db).await, "no ledger after success");
+    assert!(!has_ledger(&db).await, "no working ledger after success");
+    assert!(
+        has_record_in(target(), &db).await,
+        "the finished migration's record"
+    );
     // One statement each: DROP DATABASE refuses to run in a (multi-statement) transaction.
     tgt.execute("postgres", &format!("DROP DATABASE {}", quote_ident(&db)))
         .await;
@@ -1287,7 +1351,14 @@ async fn a_killed_replication_run_resumes_on_its_slot_under_writes_and_cuts_over
     assert_ne!(seq.as_deref(), Some("42"), "the writes used the sequence");
     assert_eq!(sequence_value(target(), &db).await, seq, "sequence synced");
     assert_eq!(replication_objects(&db).await, Vec::<String>::new());
-    assert!(!has_ledger(&db).await, "no ledger after the cut-over");
+    assert!(
+        !has_ledger(&db).await,
+        "no working ledger after the cut-over"
+    );
+    assert!(
+        has_record_in(target(), &db).await,
+        "the finished migration's record"
+    );
 }
 
 #[tokio::test]
@@ -1387,7 +1458,14 @@ async fn assert_replicated(db: &str) {
     assert_ne!(seq.as_deref(), Some("42"), "the writes used the sequence");
     assert_eq!(sequence_value(target(), db).await, seq, "sequence synced");
     assert_eq!(replication_objects(db).await, Vec::<String>::new());
-    assert!(!has_ledger(db).await, "no ledger after the cut-over");
+    assert!(
+        !has_ledger(db).await,
+        "no working ledger after the cut-over"
+    );
+    assert!(
+        has_record_in(target(), db).await,
+        "the finished migration's record"
+    );
 }
 
 /// Waits until target database `db` has a subscription.
@@ -1715,22 +1793,26 @@ fn status_of(db: &str) -> Value {
 /// What status could have changed: the ledger's rows, the target's schemas and subscriptions,
 /// the source's slots.
 async fn server_state(db: &str) -> Vec<Vec<Option<String>>> {
-    let mut rows = target()
-        .query_strings(
-            db,
-            &format!(
-                "SELECT count(*)::text, count(*) FILTER (WHERE state = 'copied')::text,
-                        sum(bytes)::text, max(copied_at)::text FROM {}.part",
-                quote_ident(LEDGER_SCHEMA)
-            ),
-        )
-        .await;
+    let mut rows = Vec::new();
+    // A finished migration's record has no part table.
+    if has_ledger(db).await {
+        rows = target()
+            .query_strings(
+                db,
+                &format!(
+                    "SELECT count(*)::text, count(*) FILTER (WHERE state = 'copied')::text,
+                            sum(bytes)::text, max(copied_at)::text FROM {}.part",
+                    quote_ident(LEDGER_SCHEMA)
+                ),
+            )
+            .await;
+    }
     rows.extend(
         target()
             .query_strings(
                 db,
                 &format!(
-                    "SELECT stage || ' ' || updated_at::text FROM {}.run",
+                    "SELECT stage || ' ' || updated_at::text || ' ' || to_jsonb(r)::text FROM {}.run r",
                     quote_ident(LEDGER_SCHEMA)
                 ),
             )
@@ -1934,15 +2016,34 @@ async fn status_follows_a_run_while_it_copies_after_it_is_killed_and_after_resum
     let (code, _, err) = status_cmd(&db, true, &["--jobs", "2"]);
     assert_eq!(code, Some(2), "{err}");
 
-    // After --resume: the run removed its ledger, nothing is left to show.
+    // After --resume, the end: the record the run left says done, when, and what was copied;
+    // nothing is alive and nothing is left for --resume.
     let (code, _, err) = finish(spawn(&db, &["--resume", "--skip-table", "public.aside"]));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(status_of(&db), Value::Null);
+    let done = status_of(&db);
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["alive"], false, "{done}");
+    assert!(done["run"]["finished_at"].is_string(), "{done}");
+    let p = &done["progress"];
+    assert_eq!(p["parts_copied"], p["parts_total"], "{done}");
+    assert_eq!(p["tables_copied"], 2, "{done}");
+    assert_eq!(p["tables_total"], 2, "{done}");
+    assert!(p["retries"].as_u64() >= Some(1), "{done}");
+    assert_eq!(done["warnings"]["selection"], 1, "{done}");
+    let before = server_state(&db).await;
     let (code, text, err) = status_cmd(&db, false, &[]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        text.contains("no migration recorded on the target"),
-        "{text}"
-    );
+    for needle in [
+        "\": done, run ",
+        " finished ",
+        "tables 2 of 2",
+        "; warnings: ",
+        "1 selection",
+        "nothing is left to do: --verify-only",
+    ] {
+        assert!(text.contains(needle), "{needle} not in:\n{text}");
+    }
+    assert!(!text.contains("not alive"), "{text}");
+    assert_eq!(server_state(&db).await, before, "status wrote nothing");
     assert_migrated(&db).await;
 }

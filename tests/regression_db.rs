@@ -103,9 +103,14 @@ fn pg_tool(tool: &str, need: u32) -> Option<PathBuf> {
 }
 
 fn schema_dump(pg_dump: &Path, cluster: &Cluster, db: &str) -> String {
-    let out = tool(pg_dump, &["--schema-only", "--no-sync"], cluster, db)
-        .output()
-        .expect("pg_dump runs");
+    let out = tool(
+        pg_dump,
+        &["--schema-only", "--no-sync", "--exclude-schema=db_migrate"],
+        cluster,
+        db,
+    )
+    .output()
+    .expect("pg_dump runs");
     assert!(
         out.status.success(),
         "pg_dump -s {db} failed: {}",

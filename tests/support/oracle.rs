@@ -39,9 +39,14 @@ pub fn pg_dump() -> Option<PathBuf> {
 }
 
 pub fn dump(cluster: &Cluster, db: &str, pg_dump: &Path) -> String {
-    let out = tool(pg_dump, &["--schema-only", "--no-sync"], cluster, db)
-        .output()
-        .expect("pg_dump runs");
+    let out = tool(
+        pg_dump,
+        &["--schema-only", "--no-sync", "--exclude-schema=db_migrate"],
+        cluster,
+        db,
+    )
+    .output()
+    .expect("pg_dump runs");
     assert!(
         out.status.success(),
         "pg_dump failed: {}",

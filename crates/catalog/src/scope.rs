@@ -9,7 +9,10 @@
 //! a `const` can take it through `concat!` without a second copy of the text.
 
 /// The user-schema condition on a `pg_namespace` alias given as a string literal: not
-/// `information_schema`, no `pg_` prefix (`pg_catalog`, `pg_toast`, temporary schemas).
+/// `information_schema`, no `pg_` prefix (`pg_catalog`, `pg_toast`, temporary schemas), not
+/// db-migrate's own `db_migrate` (a run's ledger, or the record of a finished migration that
+/// stays in each database a run migrated: a server migrated to is often migrated from later,
+/// and its records are not the user's schema).
 /// `user_schemas!("n")` is [`USER_SCHEMAS`].
 macro_rules! user_schemas {
     ($alias:literal) => {
@@ -17,7 +20,9 @@ macro_rules! user_schemas {
             $alias,
             ".nspname <> 'information_schema' AND ",
             $alias,
-            ".nspname !~ '^pg_'"
+            ".nspname !~ '^pg_' AND ",
+            $alias,
+            ".nspname <> 'db_migrate'"
         )
     };
 }
@@ -47,11 +52,13 @@ mod tests {
     fn the_macros_and_the_constants_agree() {
         assert_eq!(
             USER_SCHEMAS,
-            "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
+            "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' \
+             AND n.nspname <> 'db_migrate'"
         );
         assert_eq!(
             user_schemas!("tn"),
-            "tn.nspname <> 'information_schema' AND tn.nspname !~ '^pg_'"
+            "tn.nspname <> 'information_schema' AND tn.nspname !~ '^pg_' \
+             AND tn.nspname <> 'db_migrate'"
         );
         assert_eq!(FIRST_NORMAL_OBJECT_ID, 16384);
         assert_eq!(concat!(first_normal_object_id!()), "16384");

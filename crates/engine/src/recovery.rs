@@ -1,6 +1,6 @@
 //! The orchestrator's side of the ledger ([`crate::ledger`]): starting it before the schema,
-//! marking a database done and removing the ledgers when the whole run is, `--clean`, and what a failed database reports before
-//! its copy ran.
+//! marking a database done and shrinking the ledgers to the records of the finished migration
+//! when the whole run is, `--clean`, and what a failed database reports before its copy ran.
 
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Result, Side};
@@ -21,8 +21,8 @@ pub async fn start_ledger(s: &Session, run: &RunRecord, schema: &Schema) -> Resu
 }
 
 /// Records in its ledger that a database's migration is done (a cut-over that finished it);
-/// a failure is a warning (the data is in; the ledger is removed with the run's others, or the
-/// next run reports it).
+/// a failure is a warning (the data is in; the ledger becomes a record with the run's others,
+/// or the next run reports it).
 pub async fn mark_done(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning>) {
     let r = async {
         let s = connect(target, Some(name)).await?;
@@ -34,10 +34,12 @@ pub async fn mark_done(target: &ConnInfo, name: &str, warnings: &mut Vec<Warning
     }
 }
 
-/// Drops the ledgers of a run's databases once every one of them is done: until then they
-/// are the proof a `--resume` or cut-over run needs to leave the finished ones alone (a
-/// database holding objects and no ledger is refused, since anything may have put them
-/// there). Called only for a run that succeeded as a whole; a failure is a warning.
+/// Shrinks the ledgers of a run's databases to the records of the finished migration
+/// ([`ledger::finish`], with the copy's figures) once every one of them is done: until then
+/// the whole ledgers are the proof a `--resume` or cut-over run needs to leave the finished
+/// ones alone (a database holding objects and no ledger is refused, since anything may have
+/// put them there), and afterwards the records are, and what `db-migrate status` shows. Called
+/// only for a run that succeeded as a whole; a failure is a warning.
 pub async fn finish_ledgers(target: &ConnInfo, names: &[&str], warnings: &mut Vec<Warning>) {
     use futures::StreamExt;
     // A session per database: several at once (an installation of many databases would
@@ -47,13 +49,22 @@ pub async fn finish_ledgers(target: &ConnInfo, names: &[&str], warnings: &mut Ve
             let r = async {
                 let s = connect(target, Some(name)).await?;
                 match ledger::read(&s).await? {
-                    Some(run) if run.stage == ledger::Stage::Done => ledger::remove(&s).await,
+                    Some(run) if run.stage == ledger::Stage::Done && run.finished_at.is_none() => {
+                        let totals = crate::status::progress::read(&s).await?.unwrap_or_default();
+                        let totals =
+                            serde_json::to_string(&totals).expect("the copy's figures serialize");
+                        ledger::finish(&s, &totals).await
+                    }
                     _ => Ok(()),
                 }
             }
             .await;
-            r.err()
-                .map(|e| ledger_warning(format!("could not be removed: {e}")).in_database(name))
+            r.err().map(|e| {
+                ledger_warning(format!(
+                    "could not be turned into the record of the finished migration: {e}"
+                ))
+                .in_database(name)
+            })
         })
         .buffered(crate::preflight::DB_CONCURRENCY)
         .collect()
@@ -62,12 +73,12 @@ pub async fn finish_ledgers(target: &ConnInfo, names: &[&str], warnings: &mut Ve
 }
 
 /// The run's last step: when every database is done (and verified equal where asked),
-/// the ledgers go; otherwise those of the finished databases stay as the proof that the
+/// the ledgers shrink to the records of the finished migration; otherwise those of the finished databases stay as the proof that the
 /// next `--resume` (or cut-over run) may leave them alone, and a warning says so.
 ///
 /// A migration user that is not a superuser may connect to a migrated database only as a
 /// member of its owner (its CONNECT privilege came from the source), so that membership is
-/// taken again for the removal, and released.
+/// taken again for the ledgers' last change, and released.
 pub async fn finish_run(
     target_info: &ConnInfo,
     result: &mut crate::report::MigrateResult,
@@ -97,7 +108,8 @@ pub async fn finish_run(
         warnings.push(Warning::recovery(format!(
             "the ledger schema {} stays in the target databases done ({}) until the run's \
              other databases are: the same command with --resume (or the cut-over) reports \
-             them done without touching them, and removes the ledgers once all are done",
+             them done without touching them, and keeps only the record of the finished \
+             migration once all are done",
             quote_ident(ledger::LEDGER_SCHEMA),
             done.iter()
                 .map(|d| format!("\"{}\"", d.escape_debug()))

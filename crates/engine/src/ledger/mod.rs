@@ -19,8 +19,12 @@
 //! - `not_created`: with `--keep-going`, the pre-data objects the target refused (and their
 //!   dependents), which `--resume` creates before it copies.
 //!
-//! The ledger is dropped when the database's migration is done (the replication method: at
-//! cut-over). Reports, verification and schema comparisons skip [`LEDGER_SCHEMA`].
+//! When every database of the run is done (the replication method: at cut-over), each ledger
+//! shrinks to its `run` row, stamped `finished_at` with the copy's totals ([`finish`]): the
+//! record that `db-migrate status` shows as done and that lets a later `--resume` or cut-over
+//! run report the database done without touching it, where a database holding objects and no
+//! record proves nothing. It is one small table, which `DROP SCHEMA db_migrate CASCADE`
+//! removes. Reports, verification and schema comparisons skip [`LEDGER_SCHEMA`].
 //!
 //! This module is the store and nothing above it: it imports no stage, so every stage may use
 //! it. The data engine's records are [`parts`]; what preflight concludes from a target's
@@ -46,8 +50,9 @@ pub enum Stage {
     /// Data and post-data are in; a subscription carries the changes until cut-over.
     Replicating,
     /// The database's migration is finished. The ledger stays, as the proof that a later
-    /// `--resume` or cut-over run may report it done without touching it, until every database
-    /// of the run is done; then the run removes it (see `recovery::finish_ledgers`).
+    /// `--resume` or cut-over run may report it done without touching it; once every database
+    /// of the run is done it shrinks to the record of the finished migration ([`finish`], see
+    /// `recovery::finish_ledgers`).
     Done,
 }
 
@@ -102,6 +107,9 @@ pub struct RunRecord {
     /// Parts committed / parts recorded.
     pub parts_copied: u64,
     pub parts_total: u64,
+    /// When the run finished the whole migration, as text: the ledger is then only this
+    /// record ([`finish`]).
+    pub finished_at: Option<String>,
 }
 
 impl RunRecord {
@@ -117,6 +125,12 @@ impl RunRecord {
     /// "run Ab3x of 2026-12-01 19:30:02+00 stopped during the data copy (12 of 40 parts
     /// copied)".
     pub fn summary(&self) -> String {
+        if let Some(finished) = &self.finished_at {
+            return format!(
+                "run {} of {} finished the migration at {finished}",
+                self.run_id, self.started_at
+            );
+        }
         let mut s = format!(
             "run {} of {} {}",
             self.run_id,
@@ -148,14 +162,26 @@ fn tgt(e: tokio_postgres::Error, what: &'static str) -> Error {
 pub async fn read(s: &Session) -> Result<Option<RunRecord>> {
     let present = s
         .query_one(
-            "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
-            &[&qname("run")],
+            "SELECT pg_catalog.to_regclass($1) IS NOT NULL, pg_catalog.to_regclass($2) IS NOT NULL",
+            &[&qname("run"), &qname("part")],
         )
         .await
         .map_err(|e| tgt(e, "reading the ledger"))?;
     if !present.get::<_, bool>(0) {
         return Ok(None);
     }
+    // A finished run's record has no part table ([`finish`]): its counts are in `totals`.
+    let parts = if present.get::<_, bool>(1) {
+        format!(
+            "(SELECT pg_catalog.count(*) FILTER (WHERE p.state = 'copied') FROM {part} p),
+             (SELECT pg_catalog.count(*) FROM {part} p)",
+            part = qname("part")
+        )
+    } else {
+        "COALESCE((pg_catalog.to_jsonb(r) #>> '{totals,parts_copied}')::int8, 0),
+         COALESCE((pg_catalog.to_jsonb(r) #>> '{totals,parts_total}')::int8, 0)"
+            .to_owned()
+    };
     let row = s
         .query_opt(
             &format!(
@@ -163,10 +189,11 @@ pub async fn read(s: &Session) -> Result<Option<RunRecord>> {
                         r.source_database, r.method, r.options, r.stage, r.created_database,
                         r.existing_schemas, r.existing_extensions,
                         pg_catalog.to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',
-                        (SELECT pg_catalog.count(*) FILTER (WHERE p.state = 'copied') FROM {part} p),
-                        (SELECT pg_catalog.count(*) FROM {part} p)
+                        {parts},
+                        -- A ledger of an earlier version has no finished_at column.
+                        pg_catalog.to_char((pg_catalog.to_jsonb(r) ->> 'finished_at')::timestamptz
+                                               AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
                    FROM {run} r LIMIT 1",
-                part = qname("part"),
                 run = qname("run")
             ),
             &[],
@@ -190,6 +217,7 @@ pub async fn read(s: &Session) -> Result<Option<RunRecord>> {
         started_at: row.get(10),
         parts_copied: row.get::<_, i64>(11) as u64,
         parts_total: row.get::<_, i64>(12) as u64,
+        finished_at: row.get(13),
     }))
 }
 
@@ -199,7 +227,7 @@ pub async fn create(s: &Session, run: &RunRecord) -> Result<()> {
     let ddl = format!(
         "BEGIN;
          CREATE SCHEMA {schema};
-         COMMENT ON SCHEMA {schema} IS 'progress of a db-migrate run; removed when the migration is done';
+         COMMENT ON SCHEMA {schema} IS 'progress of a db-migrate run; its run row stays as the record of the finished migration';
          CREATE TABLE {run} (
              run_id text NOT NULL,
              source_system_identifier text,
@@ -385,14 +413,59 @@ pub async fn read_not_created(s: &Session) -> Result<std::collections::HashSet<S
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Drops the ledger: the database's migration is done.
-pub async fn remove(s: &Session) -> Result<()> {
-    s.batch_execute(&format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE",
-        quote_ident(LEDGER_SCHEMA)
-    ))
-    .await
-    .map_err(|e| tgt(e, "removing the ledger"))
+/// The comment of a finished run's record.
+const RECORD_COMMENT: &str = "the record of a finished db-migrate migration, read by db-migrate \
+     status and by a later --resume or cut-over run; DROP SCHEMA db_migrate CASCADE removes it";
+
+/// Shrinks the ledger to the record of a finished migration, in one transaction: the `run`
+/// row stamped `finished_at` with `totals` (the copy's figures, JSON), every other table
+/// dropped. Does nothing to a ledger that is a record already.
+pub async fn finish(s: &Session, totals: &str) -> Result<()> {
+    let sql = format!(
+        "BEGIN;
+         ALTER TABLE {run} ADD COLUMN IF NOT EXISTS finished_at timestamptz,
+                           ADD COLUMN IF NOT EXISTS totals jsonb;
+         UPDATE {run} SET finished_at = pg_catalog.now(), totals = {totals}::jsonb,
+                          updated_at = pg_catalog.now()
+          WHERE finished_at IS NULL;
+         DROP TABLE IF EXISTS {part}, {lo}, {post}, {planned}, {not_created};
+         COMMENT ON SCHEMA {schema} IS {comment};
+         COMMIT",
+        run = qname("run"),
+        totals = quote_literal(totals),
+        part = qname("part"),
+        lo = qname("large_object"),
+        post = qname("post_data"),
+        planned = qname("planned"),
+        not_created = qname("not_created"),
+        schema = quote_ident(LEDGER_SCHEMA),
+        comment = quote_literal(RECORD_COMMENT),
+    );
+    if let Err(e) = s.batch_execute(&sql).await {
+        let _ = s.batch_execute("ROLLBACK").await;
+        return Err(tgt(e, "recording the finished migration"));
+    }
+    Ok(())
+}
+
+/// The copy's figures a finished run recorded ([`finish`]); `None` when the ledger is not a
+/// finished run's record.
+pub async fn totals(s: &Session) -> Result<Option<String>> {
+    let sql = format!(
+        "SELECT (pg_catalog.to_jsonb(r) -> 'totals')::text FROM {} r \
+          WHERE pg_catalog.to_jsonb(r) ->> 'finished_at' IS NOT NULL LIMIT 1",
+        qname("run")
+    );
+    match s.query_opt(&sql, &[]).await {
+        Ok(row) => Ok(row.and_then(|r| r.get(0))),
+        Err(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
+                || e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(tgt(e, "reading the ledger")),
+    }
 }
 
 /// The ledger state of a table whose rows the subscription copies (`--resume` of a run of the

@@ -236,6 +236,7 @@ impl PgMigrate {
             started_at: String::new(),
             parts_copied: 0,
             parts_total: 0,
+            finished_at: None,
         });
         let selection = run
             .selections

@@ -10,8 +10,8 @@ use crate::options::shaping_options;
 /// What a selected database's target holds, read in preflight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetState {
-    /// A migration of ours: unfinished, or finished in a run whose other databases were not
-    /// all done yet (stage done).
+    /// A migration of ours: unfinished, finished in a run whose other databases were not all
+    /// done yet (stage done), or the record of a finished migration (`finished_at`).
     Ledger(Box<RunRecord>),
     /// User objects and no ledger: not ours to write to, and nothing proves what is in it.
     NotEmpty(UserObjects),
@@ -133,10 +133,9 @@ fn check_target(
             Some(name),
             format!(
                 "target database \"{name}\" is not empty ({} tables, {} other objects) and holds \
-                 no ledger of a db-migrate run, so there is nothing to resume in it (a run \
-                 removes its ledgers once all its databases are done); compare it with the \
-                 source with --verify-only, or migrate into an empty or missing database \
-                 (nothing was written to it)",
+                 no ledger of a db-migrate run, so there is nothing to resume in it (nor the \
+                 record a finished run leaves); compare it with the source with --verify-only, \
+                 or migrate into an empty or missing database (nothing was written to it)",
                 o.tables, o.other
             ),
         ),
@@ -150,9 +149,9 @@ fn check_target(
             format!(
                 "target database \"{name}\" is not empty ({} tables, {} other objects) and holds \
                  no ledger of a db-migrate run, so there is no replication of this migration to \
-                 cut over and nothing proves it was migrated from this source (a run removes \
-                 its ledgers once all its databases are done); compare it with the source with \
-                 --verify-only (nothing was written to it)",
+                 cut over and nothing proves it was migrated from this source (nor the record \
+                 a finished run leaves); compare it with the source with --verify-only \
+                 (nothing was written to it)",
                 o.tables, o.other
             ),
         ),
@@ -166,6 +165,32 @@ fn check_target(
                 o.tables, o.other
             ),
         ),
+        // The record of a finished migration: --resume and the cut-over run report the
+        // database done without touching it (below, for this source); whatever would write
+        // refuses it, --clean included: the database has been in use since it was finished.
+        TargetState::Ledger(run) if run.finished_at.is_some() && opts.clean => report.error(
+            "target-state",
+            Some(name),
+            format!(
+                "target database \"{name}\" holds the record of a finished migration ({}); \
+                 --clean removes only unfinished ones, since the database may have been written \
+                 to since: drop it yourself to migrate it again, or compare it with the source \
+                 with --verify-only (nothing was written to it)",
+                run.summary()
+            ),
+        ),
+        TargetState::Ledger(run) if run.finished_at.is_some() && !opts.resume && !cut_over => {
+            report.error(
+                "target-state",
+                Some(name),
+                format!(
+                    "target database \"{name}\" was migrated already ({}); --verify-only \
+                     compares it with the source again and --resume reports it done; to \
+                     migrate it again, drop it first (nothing was written to it)",
+                    run.summary()
+                ),
+            )
+        }
         // An earlier run's replication: handled (cut over, or refused naming its objects) by
         // the replication method's own check of earlier runs.
         TargetState::Ledger(run) if run.stage == Stage::Replicating => {}
@@ -217,7 +242,8 @@ fn check_target(
                 return;
             }
             let now = shaping_options(opts);
-            if now != run.options {
+            // A finished migration is reported done whatever the options now.
+            if now != run.options && run.finished_at.is_none() {
                 report.error(
                     "target-state",
                     Some(name),

@@ -12,8 +12,9 @@
 //! `SET default_transaction_read_only = on` before its first read, and the report says whether
 //! the server saw each reading transaction as read-only ([`StatusReport::read_only`]).
 //!
-//! Databases with neither a ledger nor a subscription of ours are not listed: a run drops its
-//! ledgers once all its databases are done, so a finished migration leaves nothing to show.
+//! A finished migration is shown from the record its run leaves (the ledger's `run` row,
+//! stamped `finished_at`, with the copy's figures): done, when, and what was copied.
+//! Databases with neither a ledger nor a subscription of ours are not listed.
 //!
 //! - [`progress`]: the copy progress in a ledger's `part` table;
 //! - [`render`]: the text form.
@@ -73,7 +74,8 @@ pub enum RunState {
     Stopped,
     /// No session of a run; the subscription carries the changes until the cut-over.
     Replicating,
-    /// The ledger says done (kept until every database of the run is done).
+    /// The ledger says done: the run finished this database (its whole ledger kept until every
+    /// database of the run is done, then only the record of the finished migration).
     Done,
 }
 
@@ -98,6 +100,8 @@ pub struct RunInfo {
     /// `pre-data`, `data`, `replicating` or `done`.
     pub stage: &'static str,
     pub started_at: String,
+    /// When the run finished the whole migration (the ledger is then only its record).
+    pub finished_at: Option<String>,
     /// [`RunRecord::summary`].
     pub summary: String,
 }
@@ -244,6 +248,9 @@ async fn read_database(
         Err(e) => return Err(e),
     };
     let (progress, warnings) = match &run {
+        Some(r) if r.finished_at.is_some() => {
+            (progress::finished(s).await?, progress::warnings(s).await?)
+        }
         Some(_) => (progress::read(s).await?, progress::warnings(s).await?),
         None => (None, Default::default()),
     };
@@ -272,6 +279,7 @@ async fn read_database(
             method: r.method.clone(),
             stage: r.stage.as_str(),
             started_at: r.started_at.clone(),
+            finished_at: r.finished_at.clone(),
             summary: r.summary(),
         }),
         state,
@@ -411,8 +419,14 @@ pub fn resume_plan(r: &RunRecord, p: Option<&TableProgress>) -> String {
                                it running, and the cut-over (the first command with \
                                --max-replication-lag and --stop-replication) finishes it"
             .to_owned(),
-        Stage::Done => "--resume reports this database done without touching it; the ledger is \
-                        removed once every database of the run is done"
+        Stage::Done if r.finished_at.is_some() => {
+            "nothing is left to do: --verify-only compares the database with the source again; \
+             DROP SCHEMA db_migrate CASCADE removes this record"
+                .to_owned()
+        }
+        Stage::Done => "--resume reports this database done without touching it, and keeps only \
+                        the record of the finished migration once every database of the run \
+                        is done"
             .to_owned(),
     };
     format!("{}; {what}", r.summary())

@@ -19,7 +19,8 @@ use crate::sql::quote_ident;
 pub const RATE_WINDOW_SECONDS: i64 = 60;
 
 /// The copy progress a ledger records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TableProgress {
     pub parts_copied: u64,
     pub parts_total: u64,
@@ -101,6 +102,20 @@ pub async fn read(s: &Session) -> Result<Option<TableProgress>> {
         ..Default::default()
     };
     estimate(&mut p);
+    Ok(Some(p))
+}
+
+/// The copy's figures of a finished migration, as its run recorded them when the ledger
+/// became its record (`ledger::finish`); `None` when the ledger is not such a record. Nothing
+/// is left to copy, so there is no rate and nothing left to estimate.
+pub async fn finished(s: &Session) -> Result<Option<TableProgress>> {
+    let Some(totals) = crate::ledger::totals(s).await? else {
+        return Ok(None);
+    };
+    let mut p: TableProgress = serde_json::from_str(&totals).unwrap_or_default();
+    p.bytes_per_second = None;
+    p.estimated_bytes_left = Some(0);
+    p.estimated_seconds_left = Some(0);
     Ok(Some(p))
 }
 

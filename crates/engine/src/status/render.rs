@@ -37,8 +37,8 @@ pub fn render(r: &StatusReport) -> String {
     }
     if r.databases.is_empty() {
         out.push_str(
-            "no migration recorded on the target: no database holds a db-migrate ledger or \
-             subscription (a run removes its ledgers once all its databases are done)\n",
+            "no migration recorded on the target: no database holds a db-migrate ledger, the \
+             record of a finished migration or a subscription\n",
         );
     }
     for d in &r.databases {
@@ -52,13 +52,16 @@ fn database(out: &mut String, d: &DatabaseStatus) {
         Some(run) => {
             let _ = writeln!(
                 out,
-                "database \"{}\": {}, run {} ({}) started {}, stage {}",
+                "database \"{}\": {}, run {} ({}) started {}, {}",
                 d.dbname.escape_debug(),
                 d.state.as_str(),
                 run.run_id,
                 run.method.as_deref().unwrap_or("method not decided yet"),
                 run.started_at,
-                run.stage
+                match &run.finished_at {
+                    Some(at) => format!("finished {at}"),
+                    None => format!("stage {}", run.stage),
+                }
             );
         }
         None => {
@@ -183,8 +186,10 @@ fn attention(d: &DatabaseStatus) -> String {
     }
     if !d.warnings.is_empty() {
         let kinds: Vec<String> = d.warnings.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let finished = d.run.as_ref().is_some_and(|r| r.finished_at.is_some());
         parts.push(format!(
-            "warnings so far: {} (the run's report lists them)",
+            "warnings{}: {} (the run's report lists them)",
+            if finished { "" } else { " so far" },
             kinds.join(", ")
         ));
     }
