@@ -407,7 +407,8 @@ pub struct PgArgs {
     )]
     pub resume: bool,
     /// Remove what an unfinished earlier run wrote to a target database (the database if it
-    /// created it, else exactly the objects its ledger lists), then migrate it again.
+    /// created it, else exactly the objects its ledger lists), then migrate it again. A
+    /// finished migration (its record) is refused: the database may have been written to since.
     #[arg(long = "clean", conflicts_with = "cleanup", help_heading = h::RECOVERY)]
     pub clean: bool,
     /// Retries of a copy task that failed with a transient error (lost connection, server
