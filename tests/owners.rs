@@ -281,7 +281,9 @@ fn quote_ident_literal(role: &str) -> String {
 fn dump(c: &Cluster, db: &str, exclude: &[&str]) -> Option<String> {
     let pg_dump = support::oracle::pg_dump()?;
     let mut cmd = Command::new(pg_dump);
-    cmd.args(["--schema-only", "--no-sync", "-h", "127.0.0.1", "-p"])
+    // db-migrate's record of the finished migration is not the user's schema.
+    cmd.args(["--schema-only", "--no-sync", "--exclude-schema=db_migrate"])
+        .args(["-h", "127.0.0.1", "-p"])
         .arg(c.port.to_string())
         .args(["-U", "postgres", "-d", db])
         .env("PGPASSWORD", SUPERUSER_PASSWORD);

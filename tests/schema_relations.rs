@@ -49,7 +49,12 @@ async fn session(c: &Cluster, db: &str) -> Session {
 
 fn dump(c: &Cluster, db: &str, bin: &PathBuf) -> String {
     let out = Command::new(bin)
-        .args(["--schema-only", "--no-sync", "-h"])
+        .args([
+            "--schema-only",
+            "--no-sync",
+            "--exclude-schema=db_migrate",
+            "-h",
+        ])
         .arg(&c.socket_dir)
         .arg("-p")
         .arg(c.port.to_string())

@@ -43,6 +43,7 @@ async fn relations(c: &Cluster, db: &str) -> Vec<String> {
            JOIN pg_namespace n ON n.oid = c.relnamespace \
           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
+            AND n.nspname <> 'db_migrate' \
           ORDER BY 1",
     )
     .await
