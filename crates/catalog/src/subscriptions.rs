@@ -24,7 +24,9 @@ use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result};
 use db_migrate_core::sql::quote_literal;
 
-/// One subscription. `conninfo` usually holds a password: never show it.
+/// One subscription. `conninfo` usually holds a password: never show it. Its comment is in
+/// `pg_description` (not `pg_shdescription`, although `pg_subscription` is shared: PostgreSQL's
+/// `comment.c` keeps shared comments for databases, tablespaces and roles only).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionRow {
     pub oid: u32,
@@ -135,7 +137,7 @@ pub async fn list_subscriptions(s: &Session) -> Result<SubscriptionsRead> {
                 s.subpublications::text[], s.subsynccommit, {binary}, ({streaming})::text, \
                 {two_phase}, {disable_on_error}, {password_required}, {run_as_owner}, \
                 {origin}, {failover}, \
-                pg_catalog.shobj_description(s.oid, 'pg_subscription')::text \
+                pg_catalog.obj_description(s.oid, 'pg_subscription')::text \
            FROM pg_catalog.pg_subscription s \
           WHERE {this_database} \
           ORDER BY s.subname"
