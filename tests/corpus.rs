@@ -64,11 +64,7 @@ const CATALOG_VIEWS: &[&str] = &["dump_test.regress_pg_dump_matview_am_1"];
 
 /// Lines of the source's `pg_dump -s` that db-migrate's copy is known to lack, by corpus item,
 /// with why: the test allows these and no others (the table counts them all).
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[(
-    "pg_dump_tap",
-    "SUBSCRIPTION sub1",
-    "subscriptions are not migrated (docs/guide/support.md)",
-)];
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 
 /// The fixtures of corpus item `name`, in load order, in `tests/fixtures/corpus/`.
 fn files(name: &str) -> Vec<String> {

@@ -579,6 +579,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 refusable: Vec::new(),
                 refusals: None,
                 depends_on: Vec::new(),
+                ..Default::default()
             },
             PostDataJob {
                 describe: "log".into(),
@@ -589,6 +590,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
                 refusable: Vec::new(),
                 refusals: None,
                 depends_on: Vec::new(),
+                ..Default::default()
             },
         ],
     );
@@ -603,6 +605,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             refusable: Vec::new(),
             refusals: None,
             depends_on: Vec::new(),
+            ..Default::default()
         }],
     );
     post.by_table.insert(
@@ -613,6 +616,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
             refusable: Vec::new(),
             refusals: None,
             depends_on: Vec::new(),
+            ..Default::default()
         }],
     );
     post.rest.push(PostDataJob {
@@ -623,6 +627,7 @@ async fn sequences_large_objects_partitions_and_the_rest_arrive() {
         refusable: Vec::new(),
         refusals: None,
         depends_on: Vec::new(),
+        ..Default::default()
     });
     let report = copy(&src, &tgt, &options(CopyFormat::Auto, 0), None, post)
         .await

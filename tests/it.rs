@@ -39,5 +39,6 @@ mod schema_relations;
 mod schema_types;
 mod security_labels;
 mod selection;
+mod subscriptions;
 mod verify;
 mod walsender;

@@ -133,9 +133,14 @@ pub struct PgArgs {
     /// Do not copy privileges (GRANT/REVOKE).
     #[arg(long = "no-acl", help_heading = h::SCHEMA)]
     pub no_acl: bool,
-    /// Do not copy the source's publications (db-migrate's own and subscriptions never are).
+    /// Do not copy the source's publications (db-migrate's own never are).
     #[arg(long = "no-publications", help_heading = h::SCHEMA)]
     pub no_publications: bool,
+    /// Do not copy the source's subscriptions (db-migrate's own never are).
+    ///
+    /// Copied ones are created disabled, without a replication slot (connect = false).
+    #[arg(long = "no-subscriptions", help_heading = h::SCHEMA)]
+    pub no_subscriptions: bool,
     /// JSON file of real role passwords: {"role": "password", ...}.
     ///
     /// Without it, roles that can log in get a placeholder password. The passwords become

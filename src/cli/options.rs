@@ -68,6 +68,7 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 no_owner: a.no_owner,
                 no_acl: a.no_acl,
                 no_publications: a.no_publications,
+                no_subscriptions: a.no_subscriptions,
             },
             schema_jobs: match a.schema_jobs {
                 Some(n) => Some(

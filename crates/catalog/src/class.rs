@@ -54,3 +54,4 @@ pub const PG_AM: u32 = 2601;
 pub const PG_PUBLICATION: u32 = 6104;
 pub const PG_PUBLICATION_REL: u32 = 6106;
 pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
+pub const PG_SUBSCRIPTION: u32 = 6100;

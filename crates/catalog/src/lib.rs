@@ -35,6 +35,7 @@ pub mod security_labels;
 pub mod server;
 pub mod status;
 pub mod stream;
+pub mod subscriptions;
 pub mod system_acls;
 pub mod tables;
 pub mod transforms;

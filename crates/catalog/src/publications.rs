@@ -4,8 +4,7 @@
 //!
 //! The publications db-migrate's replication method creates (named like
 //! [`crate::replication::names`]: `aiven_db_migrate_<X>_pub`) are never read: they belong to a
-//! migration, not to the source's schema. Subscriptions are never read at all: a copy of one
-//! on the target would start pulling from wherever the source pulls.
+//! migration, not to the source's schema. Subscriptions are [`crate::subscriptions`]'.
 
 use tokio_postgres::Row;
 

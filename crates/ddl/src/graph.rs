@@ -148,6 +148,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
             .extend(super::extensions::member_comment_objects(&comments));
         c.extend(super::transforms::collect(s).await?);
         c.extend(super::publications::collect(s).await?);
+        c.extend(super::subscriptions::collect(s).await?);
         c.extend(super::system_acls::collect(s).await?);
         c.extend(super::security_labels::collect(s).await?);
         let members = db_migrate_catalog::extensions::list_members(s).await?;

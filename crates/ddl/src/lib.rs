@@ -8,7 +8,7 @@
 //! Builders by object family: [`relations`] (tables, columns, sequences, views, indexes,
 //! constraints, triggers, policies), [`types`], [`routines`], [`db_objects`] (schemas,
 //! extensions, languages, collations, text search, foreign data, event triggers, default
-//! privileges, large objects), [`publications`], [`transforms`], [`system_acls`]. [`graph`]
+//! privileges, large objects), [`publications`], [`subscriptions`], [`transforms`], [`system_acls`]. [`graph`]
 //! orders them; [`exec`] runs them, carrying one database's [`ExecState`].
 
 pub use exec::{ExecReport, ExecState, SchemaOptions};
@@ -26,6 +26,7 @@ pub mod relations;
 pub mod routines;
 pub mod search_paths;
 pub mod security_labels;
+pub mod subscriptions;
 pub mod system_acls;
 pub mod transforms;
 pub mod types;

@@ -70,6 +70,8 @@ pub enum ObjectKind {
     MaterializedViewRefresh,
     EventTrigger,
     Publication,
+    /// Created disabled, without a slot (`connect = false`), like pg_dump writes it.
+    Subscription,
     Transform,
     /// GRANT / REVOKE on a `pg_catalog` or `information_schema` object (no CREATE).
     SystemPrivileges,
@@ -121,6 +123,7 @@ impl ObjectKind {
             ObjectKind::Statistics => "STATISTICS",
             ObjectKind::EventTrigger => "EVENT TRIGGER",
             ObjectKind::Publication => "PUBLICATION",
+            ObjectKind::Subscription => "SUBSCRIPTION",
             ObjectKind::Transform => "TRANSFORM",
             ObjectKind::SystemPrivileges => "PRIVILEGES ON",
             ObjectKind::SecurityLabel => "SECURITY LABEL",
@@ -154,6 +157,7 @@ pub fn identified_keyword(object_type: &str) -> Option<&'static str> {
         "language" => "LANGUAGE",
         "event trigger" => "EVENT TRIGGER",
         "publication" => "PUBLICATION",
+        "subscription" => "SUBSCRIPTION",
         "database" => "DATABASE",
         "large object" => "LARGE OBJECT",
         _ => return None,

@@ -6,7 +6,8 @@
 //! the batch is rolled back, the failing piece is dealt with, and the batch is run again:
 //!
 //! - an object the target user may lack rights for ([`Privilege::MaySkip`]) refused with
-//!   SQLSTATE 42501 is skipped with a per-object warning, and so is, later, every object that
+//!   SQLSTATE 42501 (a subscription refused for any reason, [`SkipRule`]) is skipped with a
+//!   per-object warning, and so is, later, every object that
 //!   depends on it, directly or not ([`SchemaObject::depends_on`]), each warning naming the
 //!   skipped object it depends on: creating them could only fail with "does not exist";
 //! - a storage parameter or attribute option ([`SchemaObject::options`]) the target refuses
@@ -48,19 +49,23 @@ mod statements;
 
 pub use levels::split_by_relation;
 pub use skipped::{Refusals, Skipped};
+pub use statements::{
+    CONCEALED, SkipRule, conceals, is_owner_self_grant, post_data_statements, statements_for,
+};
 use statements::{Part, planned};
-pub use statements::{is_owner_self_grant, post_data_statements, statements_for};
 
 /// Objects per transaction.
 pub const BATCH_OBJECTS: usize = 200;
 
-/// What `--no-owner` / `--no-acl` / `--no-publications` ask for.
+/// What `--no-owner` / `--no-acl` / `--no-publications` / `--no-subscriptions` ask for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SchemaOptions {
     pub no_owner: bool,
     pub no_acl: bool,
     /// Leave the source's publications out.
     pub no_publications: bool,
+    /// Leave the source's subscriptions out.
+    pub no_subscriptions: bool,
 }
 
 /// The schema stage's execution state for one database's run: what the target user may do
@@ -223,8 +228,12 @@ pub async fn apply<'a>(
                 }
                 Some((obj_idx, stmt_idx, err)) => {
                     let (o, stmts) = &mut batch[obj_idx];
+                    let err = if conceals(o.kind) {
+                        err.redacted()
+                    } else {
+                        err
+                    };
                     let part = stmts[stmt_idx].0;
-                    let denied = err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE);
                     // Concurrent batches (see `apply_parallel`) may deadlock on shared locks,
                     // e.g. two foreign keys to one table: the server aborts one; run it again.
                     if matches!(
@@ -236,15 +245,8 @@ pub async fn apply<'a>(
                         continue;
                     }
                     match part {
-                        Part::Create if o.privilege == Privilege::MaySkip && denied => {
-                            report.warnings.push(
-                                Warning::privilege(format!(
-                                    "skipped {}: the target user lacks the privilege: {}",
-                                    o.describe(),
-                                    err.message()
-                                ))
-                                .on(o.describe()),
-                            );
+                        Part::Create if SkipRule::of(o).skips(&err) => {
+                            report.warnings.push(SkipRule::warning(&o.describe(), &err));
                             state.skipped.refused(o);
                             batch.remove(obj_idx);
                             // Its dependents come later in creation order, some in this batch.
@@ -288,12 +290,8 @@ pub async fn apply<'a>(
                             stmts.remove(stmt_idx);
                         }
                         Part::Create | Part::Link | Part::Option => {
-                            // Options of user mappings and servers may hold credentials.
-                            let sql = if matches!(
-                                o.kind,
-                                ObjectKind::UserMapping | ObjectKind::ForeignServer
-                            ) {
-                                "(statement not shown: it may contain credentials)".to_string()
+                            let sql = if conceals(o.kind) {
+                                CONCEALED.to_string()
                             } else {
                                 stmts[stmt_idx].1.clone()
                             };

@@ -19,6 +19,74 @@ pub(super) enum Part {
     Comment,
 }
 
+/// When the target's refusal of an object's creating statement skips the object with a warning
+/// (and every object that depends on it) instead of failing the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SkipRule {
+    /// Never: the refusal fails the database (or, with `--keep-going`, is recorded).
+    #[default]
+    Never,
+    /// Refused for lack of privilege (SQLSTATE 42501): [`Privilege::MaySkip`].
+    Denied,
+    /// Refused for any reason ([`crate::rehearsal::is_refusal`]): a subscription, which a
+    /// target refuses for its privileges (superuser, `pg_create_subscription`) or for the
+    /// connection string (a non-superuser's must hold a password), and which the migrated
+    /// data never needs (see [`crate::subscriptions`]).
+    Refused,
+}
+
+impl SkipRule {
+    pub fn of(o: &SchemaObject) -> SkipRule {
+        if o.kind == ObjectKind::Subscription {
+            SkipRule::Refused
+        } else if o.privilege == Privilege::MaySkip {
+            SkipRule::Denied
+        } else {
+            SkipRule::Never
+        }
+    }
+
+    /// Whether `err`, the target refusing a creating statement, skips the object.
+    pub fn skips(self, err: &Error) -> bool {
+        match self {
+            SkipRule::Never => false,
+            SkipRule::Denied => err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            SkipRule::Refused => crate::rehearsal::is_refusal(err),
+        }
+    }
+
+    /// The warning saying why `describe` was skipped, for `err`.
+    pub fn warning(describe: &str, err: &Error) -> Warning {
+        if err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+            Warning::privilege(format!(
+                "skipped {describe}: the target user lacks the privilege: {}",
+                err.message()
+            ))
+        } else {
+            Warning::schema(format!(
+                "skipped {describe}: the target refuses it: {}",
+                err.message()
+            ))
+        }
+        .on(describe)
+    }
+}
+
+/// What error messages, reports and findings show instead of a statement that may hold
+/// credentials (see [`conceals`]).
+pub const CONCEALED: &str = "(statement not shown: it may contain credentials)";
+
+/// Whether the creating statements of `kind` may hold credentials: the options of user
+/// mappings and servers, a subscription's connection string. Such a statement is never shown
+/// ([`CONCEALED`]), and the target's messages about it are passed through
+/// [`db_migrate_core::redact::redact`] (a malformed connection string is echoed in them).
+pub fn conceals(kind: ObjectKind) -> bool {
+    matches!(
+        kind,
+        ObjectKind::UserMapping | ObjectKind::ForeignServer | ObjectKind::Subscription
+    )
+}
+
 /// The statements of one object that this run will execute, with their part. A tablespace the
 /// target lacks is a warning (in `warnings`).
 pub(super) fn planned(
@@ -28,7 +96,9 @@ pub(super) fn planned(
     owners_lost: &mut Vec<(String, String)>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<(Part, String)> {
-    if opts.no_publications && o.kind == ObjectKind::Publication {
+    if (opts.no_publications && o.kind == ObjectKind::Publication)
+        || (opts.no_subscriptions && o.kind == ObjectKind::Subscription)
+    {
         return Vec::new();
     }
     let mut out: Vec<(Part, String)> = match crate::extensions::version_plan(o, state) {

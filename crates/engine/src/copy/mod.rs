@@ -218,6 +218,13 @@ pub struct PostDataJob {
     /// The post-data objects it depends on, by description: under `--keep-going`, when one of
     /// them was refused (or skipped with one), this one is skipped and listed with it.
     pub depends_on: Vec<String>,
+    /// Which refusals of `statements` skip the object with a warning, as in the schema stage
+    /// (an event trigger or a publication `FOR ALL TABLES` the target user may not create, a
+    /// subscription), instead of failing the database.
+    pub skip: crate::schema::exec::SkipRule,
+    /// `statements` may hold credentials ([`crate::schema::exec::conceals`]): never shown, and
+    /// the target's messages about them redacted.
+    pub conceal: bool,
 }
 
 /// Post-data work, split by what it waits for.

@@ -179,6 +179,7 @@ mod tests {
             refusable: Vec::new(),
             refusals: None,
             depends_on: Vec::new(),
+            ..Default::default()
         };
         let missing = PostDataJob {
             describe: "index s.j".into(),
@@ -186,6 +187,7 @@ mod tests {
             refusable: Vec::new(),
             refusals: None,
             depends_on: Vec::new(),
+            ..Default::default()
         };
         ledger
             .post_data

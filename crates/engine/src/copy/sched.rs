@@ -331,6 +331,7 @@ mod tests {
             refusable: Vec::new(),
             refusals: None,
             depends_on: Vec::new(),
+            ..Default::default()
         }
     }
 

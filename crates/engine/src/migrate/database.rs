@@ -565,6 +565,7 @@ impl PgMigrate {
             summary.push_str(&format!("; {} schema warnings", report.warnings.len()));
         }
         warnings.extend(report.warnings);
+        warnings.extend(subscriptions_left_disabled(&target, &schema, opts.schema).await?);
         Ok(summary)
     }
 
@@ -669,6 +670,8 @@ fn post_data_plan(
                 .iter()
                 .filter_map(|d| post_data.get(d).cloned())
                 .collect(),
+            skip: exec::SkipRule::of(o),
+            conceal: exec::conceals(o.kind),
         };
         match o.table.and_then(|t| tables.get(&t)) {
             Some(key) => plan.by_table.entry(key.clone()).or_default().push(job),
@@ -676,6 +679,32 @@ fn post_data_plan(
         }
     }
     plan
+}
+
+/// The warning about the source's subscriptions this run created, disabled (see
+/// [`crate::schema::subscriptions`]): those the target has, disabled, whichever stage created
+/// them; none when the target refused them all (each refusal has its own warning).
+async fn subscriptions_left_disabled(
+    target: &crate::conn::Session,
+    schema: &Schema,
+    opts: SchemaOptions,
+) -> crate::Result<Option<crate::warning::Warning>> {
+    let ours: Vec<&str> = schema
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Subscription)
+        .map(|o| o.name.as_str())
+        .collect();
+    if ours.is_empty() || opts.no_subscriptions {
+        return Ok(None);
+    }
+    let disabled: Vec<String> = crate::catalog::subscriptions::disabled_subscriptions(target)
+        .await
+        .map_err(|e| e.with_side(Side::Target))?
+        .into_iter()
+        .filter(|n| ours.contains(&n.as_str()))
+        .collect();
+    Ok((!disabled.is_empty()).then(|| crate::schema::subscriptions::disabled_warning(&disabled)))
 }
 
 /// The pre-data objects of `schema` that were not created (refused with `--keep-going`, or

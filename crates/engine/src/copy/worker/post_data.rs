@@ -34,7 +34,8 @@ pub(crate) async fn run_jobs(
             let mut refused = false;
             for stmt in &job.statements {
                 if let Err(e) = tgt.run(stmt).await {
-                    if keep_going(job, stmt, &e) {
+                    let e = concealed(job, e);
+                    if skipped(job, &e, warnings) || keep_going(job, stmt, &e) {
                         refused = true;
                         break;
                     }
@@ -71,7 +72,8 @@ pub(crate) async fn run_jobs(
         batch.push("COMMIT".to_string());
         if let Err(e) = tgt.run(&batch.join(";\n")).await {
             let _ = tgt.run("ROLLBACK").await;
-            if keep_going(job, &job.statements.join(";\n"), &e) {
+            let e = concealed(job, e);
+            if skipped(job, &e, warnings) || keep_going(job, &job.statements.join(";\n"), &e) {
                 continue;
             }
             return Err(locate(e));
@@ -79,6 +81,28 @@ pub(crate) async fn run_jobs(
         run_refusable(&mut tgt, job, warnings).await?;
     }
     Ok(())
+}
+
+/// `e` with its message redacted when `job`'s statements may hold credentials
+/// ([`crate::copy::PostDataJob::conceal`]).
+fn concealed(job: &crate::copy::PostDataJob, e: Error) -> Error {
+    if job.conceal { e.redacted() } else { e }
+}
+
+/// When `e` is a refusal that skips `job` ([`crate::copy::PostDataJob::skip`]): its warning,
+/// and true: the copy goes on without it, as the schema stage would.
+fn skipped(
+    job: &crate::copy::PostDataJob,
+    e: &Error,
+    warnings: &std::sync::Mutex<Vec<crate::warning::Warning>>,
+) -> bool {
+    if !job.skip.skips(e) {
+        return false;
+    }
+    let w = crate::schema::exec::SkipRule::warning(&job.describe, e);
+    tracing::info!("{}", w.message);
+    warnings.lock().expect("not poisoned").push(w);
+    true
 }
 
 /// With `--keep-going` ([`crate::copy::PostDataJob::refusals`]): records `job` as refused when
@@ -91,6 +115,11 @@ fn keep_going(job: &crate::copy::PostDataJob, statement: &str, e: &Error) -> boo
     if !crate::schema::rehearsal::is_refusal(e) {
         return false;
     }
+    let statement = if job.conceal {
+        crate::schema::exec::CONCEALED
+    } else {
+        statement
+    };
     // In the report (objects_failed): logged at info (-v), not printed twice.
     tracing::info!(
         "{} not created (--keep-going): {} ({statement})",
