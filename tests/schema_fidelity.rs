@@ -310,6 +310,115 @@ async fn an_unknown_option_by(src: &support::Cluster, method: Method) {
     );
 }
 
+/// A cluster of Debian's newest PostgreSQL 15 build (`scripts/install-pg15-deb.sh`), when it
+/// sets the server's own column option `pg_attver` on new columns (15.20 and later); else
+/// `None` with a note.
+async fn debian_security_15() -> Option<support::Cluster> {
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".pg/15-deb/usr/lib/postgresql/15/bin");
+    if !bin.join("postgres").is_file() {
+        eprintln!(
+            "\n*** no Debian PostgreSQL 15 build in {} (scripts/install-pg15-deb.sh): SKIPPED ***\n",
+            bin.display()
+        );
+        return None;
+    }
+    let c = support::cluster_with_conf(&bin, "").expect("a cluster of Debian's 15 build");
+    let db = c.create_database("attver probe").await;
+    c.execute(&db, "CREATE TABLE probe (id int)").await;
+    let options = c
+        .query_strings(
+            &db,
+            "SELECT coalesce(attoptions::text, '') FROM pg_attribute \
+              WHERE attrelid = 'probe'::regclass AND attname = 'id'",
+        )
+        .await;
+    if !options[0][0].as_deref().unwrap_or("").contains("pg_attver") {
+        eprintln!(
+            "\n*** Debian's PostgreSQL 15 build in {} sets no pg_attver: SKIPPED ***\n",
+            bin.display()
+        );
+        return None;
+    }
+    Some(c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn options_a_server_sets_for_itself_are_left_out() {
+    // Debian's 15.20 stores pg_attver on every new column; servers without that update (the
+    // harness's 15.18, PostgreSQL 18) refuse it, and 15.20 sets its own.
+    let Some(src) = debian_security_15().await else {
+        return;
+    };
+    let newest = own_cluster(18);
+    for method in METHODS {
+        server_set_options_by(&src, target(), method).await;
+        if let Some(t) = &newest {
+            server_set_options_by(&src, t, method).await;
+        }
+    }
+}
+
+/// The test above, from `src` into `tgt`, migrated by `method` (replication: cut over in the
+/// same run).
+async fn server_set_options_by(src: &support::Cluster, tgt: &support::Cluster, method: Method) {
+    let db = src.create_database("attver").await;
+    src.execute(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         ALTER TABLE t ALTER COLUMN v SET (n_distinct = -1);
+         CREATE INDEX t_v ON t (v);
+         INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g;",
+    )
+    .await;
+    let on_source = src
+        .query_strings(
+            &db,
+            "SELECT attoptions::text FROM pg_attribute \
+              WHERE attrelid = 'public.t'::regclass AND attname = 'v'",
+        )
+        .await;
+    assert!(
+        on_source[0][0]
+            .as_deref()
+            .unwrap_or("")
+            .contains("pg_attver"),
+        "the source set its own option: {on_source:?}"
+    );
+    let opts = MigrateOptions {
+        source: ConnInfo::parse(&src.superuser_uri("postgres")).unwrap(),
+        target: ConnInfo::parse(&tgt.superuser_uri("postgres")).unwrap(),
+        only_dbs: vec![db.clone()],
+        force_method: Some(method),
+        replication: support::oracle::cut_over_in_the_run(),
+        ..Default::default()
+    };
+    let result = PgMigrate::new(opts).migrate().await;
+    let json = result.to_json();
+    assert!(result.succeeded(), "{method:?} into {}: {json}", tgt.major);
+    assert!(
+        !json.contains("pg_attver"),
+        "a server's own option is no warning and no statement: {json}"
+    );
+    // The user's option arrived; the source server's own did not.
+    let got = tgt
+        .query_strings(
+            &db,
+            "SELECT a.attname || ' ' || coalesce(a.attoptions::text, '-') FROM pg_attribute a \
+              WHERE a.attrelid = 'public.t'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+        )
+        .await;
+    let got: Vec<String> = got.into_iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(
+        got,
+        vec!["id -".to_string(), "v {n_distinct=-1}".to_string()],
+        "{method:?} into {}",
+        tgt.major
+    );
+    let rows = tgt.query_strings(&db, "SELECT count(*)::text FROM t").await;
+    assert_eq!(rows[0][0].as_deref(), Some("100"));
+}
+
 #[tokio::test]
 async fn a_view_option_an_older_target_does_not_know_is_a_warning_naming_it() {
     // security_invoker is PostgreSQL 15's; a 13 target refuses it.
