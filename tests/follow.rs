@@ -462,11 +462,12 @@ async fn migrations_during_replication_through_a_managed_source_for_table_public
 }
 
 /// A change the source could make and the target cannot (a column retyped with a `USING`
-/// expression, which the target converts with a cast that its rows refuse): the run that waits
-/// ends within one check interval of the change (the check that sees it waits for the rows
+/// expression, which the target converts with a cast that its rows refuse), after changes the
+/// target took: the run that waits ends within one check interval of the change (the check that sees it waits for the rows
 /// before it and tries it), naming the object, the statement, the SQLSTATE and the server's
 /// reason, long before its --replication-timeout; the subscription is disabled (its apply
-/// worker does not retry for ever) and the replication objects are kept. Once the change is
+/// worker does not retry for ever) and the replication objects are kept. The JSON report lists
+/// the changes applied before it and the refused one (statement, SQLSTATE, reason). Once the change is
 /// applied on the target by hand, the cut-over command enables the subscription and finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_the_target_refuses_stops_the_replication_within_the_check_interval() {
@@ -515,6 +516,13 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
         })
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // Changes the target takes, applied at the next check.
+    s.execute(
+        &db,
+        "ALTER TABLE app ADD COLUMN w int DEFAULT 7; CREATE INDEX app_w ON app (w)",
+    )
+    .await;
+    tokio::time::sleep(INTERVAL * 2).await;
     s.execute(
         &db,
         "ALTER TABLE app ALTER COLUMN v TYPE int USING length(v);
@@ -548,6 +556,42 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
     ] {
         assert!(message.contains(needle), "{needle}: {message}");
     }
+    // The report lists what was applied before the refusal, then the refused change with its
+    // statement, SQLSTATE and reason.
+    let changes = v["databases"][0]["schema_changes"]
+        .as_array()
+        .expect("schema_changes");
+    for applied in ["column w added of public.app", "index public.app_w created"] {
+        let c = changes
+            .iter()
+            .find(|c| c["change"].as_str().unwrap().starts_with(applied))
+            .unwrap_or_else(|| panic!("{applied} not listed: {changes:#?}"));
+        assert_eq!(c["refused"], false, "{c}");
+    }
+    let refused = changes.last().expect("the refused change");
+    assert_eq!(refused["refused"], true, "{changes:#?}");
+    assert_eq!(
+        refused["change"], "column v changed to type integer of public.app",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["statement"],
+        "ALTER TABLE \"public\".\"app\" ALTER COLUMN \"v\" TYPE integer USING \"v\"::integer",
+        "{refused}"
+    );
+    assert_eq!(refused["sqlstate"], "22P02", "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid input syntax"),
+        "{refused}"
+    );
+    assert_eq!(
+        changes.iter().filter(|c| c["refused"] == true).count(),
+        1,
+        "{changes:#?}"
+    );
     let enabled = format!(
         "SELECT subenabled::text FROM pg_catalog.pg_subscription s
            JOIN pg_catalog.pg_database d ON d.oid = s.subdbid WHERE d.datname = '{}'",
