@@ -5,7 +5,7 @@
 //! --schema-only` of both sides is equal and no write is lost. The migrations add, rename,
 //! retype and drop columns, create tables, indexes, views, sequences, functions, triggers and
 //! constraints, add an enum value, drop and rename tables that are being written to, and
-//! change, drop and rename sequences. A change the target refuses ends the run within one
+//! change (to bounds that exclude the target's value too), drop and rename sequences. A change the target refuses ends the run within one
 //! check interval, with the object, the statement, the SQLSTATE and the reason, and the
 //! subscription disabled; once the change is applied by hand, the cut-over goes on.
 //!
@@ -147,6 +147,17 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         Some("sequence public.counter renamed to public.counter2"),
     ),
     ("SELECT nextval('public.counter2')", None),
+    // New bounds that exclude the target's value (the copy's): the target takes the source's
+    // value with them.
+    (
+        "ALTER SEQUENCE public.seq_floor MINVALUE 1000 START 1000 RESTART",
+        Some("sequence public.seq_floor changed"),
+    ),
+    ("SELECT nextval('public.seq_floor')", None),
+    (
+        "ALTER SEQUENCE public.seq_ceiling MAXVALUE 100 START 50 RESTART",
+        Some("sequence public.seq_ceiling changed"),
+    ),
 ];
 
 /// Writes to the changed tables until stopped, only in columns no migration touches: a new row
@@ -337,6 +348,10 @@ async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec
         "SELECT last_value FROM public.ticket",
         "SELECT increment_by, max_value, cycle FROM pg_catalog.pg_sequences WHERE sequencename = 'ticket'",
         "SELECT last_value FROM public.counter2",
+        "SELECT last_value, is_called FROM public.seq_floor",
+        "SELECT last_value, is_called FROM public.seq_ceiling",
+        "SELECT sequencename, min_value, max_value, start_value FROM pg_catalog.pg_sequences
+          WHERE sequencename IN ('seq_floor', 'seq_ceiling') ORDER BY 1",
         "SELECT count(*) FROM pg_catalog.pg_class WHERE relname IN ('gone', 'old_name', 'scratch', 'counter')",
     ] {
         assert_eq!(
@@ -400,7 +415,10 @@ const SCHEMA: &str = "CREATE TYPE public.mood AS ENUM ('calm', 'glad');
      CREATE TABLE public.old_name (id int PRIMARY KEY, v text);
      INSERT INTO public.old_name SELECT g, 'o' || g FROM generate_series(1, 50) g;
      CREATE SEQUENCE public.scratch;
-     CREATE SEQUENCE public.counter START 10;";
+     CREATE SEQUENCE public.counter START 10;
+     CREATE SEQUENCE public.seq_floor START 10;
+     CREATE SEQUENCE public.seq_ceiling START 500;
+     SELECT nextval('public.seq_ceiling');";
 
 fn summary(label: &str, mut delays: Vec<f64>) {
     delays.sort_by(f64::total_cmp);

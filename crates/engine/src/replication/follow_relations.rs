@@ -1,7 +1,6 @@
-//! Tables and sequences renamed or dropped on the source while it replicates, and sequences
-//! whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied to the target
-//! ([`super::follow`] does the columns, [`super::follow_objects`] the other objects,
-//! [`super::adopt`] the new tables).
+//! Tables and sequences renamed or dropped on the source while it replicates, and sequences whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied
+//! to the target ([`super::follow`] does the columns, [`super::follow_objects`] the other
+//! objects, [`super::adopt`] the new tables).
 //!
 //! A rename is told from a drop and a creation by the relation's OID on the source, which the
 //! schema-drift fingerprint keeps ([`super::Fingerprint::renames`]): the target's table is
@@ -21,13 +20,15 @@
 //! a `FOR TABLE` publication; on the target, `DROP TABLE` takes it out of the subscription, and
 //! the caller refreshes the subscription (`REFRESH PUBLICATION`) so that both agree. A
 //! sequence dropped on the source goes after the tables (a column of a table dropped with it
-//! may still use it); one a target column still owns goes with that column.
+//! may still use it); one a target column still owns goes with that column. A sequence whose
+//! options changed takes the source's value with them: new bounds may exclude the target's.
 //!
 //! Nothing is dropped with `CASCADE`: an object only the target has that depends on the table
 //! makes the target refuse the drop, and the replication stops naming it.
 
 use std::collections::BTreeSet;
 
+use crate::catalog::relations::Sequence;
 use crate::catalog::replication::drift_objects::{
     object_oid, owning_table, relation_name, sequence_options,
 };
@@ -35,7 +36,7 @@ use crate::catalog::replication::state::subscription_has_table;
 use crate::conn::Session;
 use crate::error::{Error, Result, Side};
 use crate::schema::relations::alter_sequence;
-use crate::sql::{qualified, quote_ident};
+use crate::sql::{qualified, quote_ident, quote_literal};
 
 use super::follow::{Change, Followed, Gate, When, apply};
 
@@ -275,8 +276,11 @@ pub async fn follow_drops_and_sequences(
     Ok(followed)
 }
 
-/// Gives the target's sequence `identity` the source's options (its value stays: the
-/// cut-over sets it).
+/// Gives the target's sequence `identity` the source's options, and the source's value read
+/// in the same check (`RESTART WITH`, then `setval` for `is_called`): the target's value is
+/// the one of the copy, which new bounds may exclude (`MINVALUE 1000` on a sequence at 10 on
+/// the target), and `ALTER SEQUENCE` refuses bounds that exclude the current value, whereas the
+/// source's value lies within them (the cut-over sets it again).
 async fn sequence_changed(
     src: &Session,
     tgt: &Session,
@@ -297,8 +301,7 @@ async fn sequence_changed(
     else {
         return Ok(()); // not on the target: created by follow_objects
     };
-    let differs = |a: &crate::catalog::relations::Sequence,
-                   b: &crate::catalog::relations::Sequence| {
+    let differs = |a: &Sequence, b: &Sequence| {
         (
             &a.data_type,
             a.start,
@@ -322,7 +325,11 @@ async fn sequence_changed(
         return Ok(());
     }
     let change = Change {
-        sql: alter_sequence(identity, &source),
+        sql: sequence_sql(
+            identity,
+            &source,
+            sequence_value(src, identity).await.ok().flatten(),
+        ),
         describe: format!("{key} changed"),
         when: When::Now,
     };
@@ -330,6 +337,32 @@ async fn sequence_changed(
         followed.level.insert(key);
     }
     Ok(())
+}
+
+/// The source's `last_value` and `is_called` of the sequence `identity` (`None`: gone since).
+/// An error (no `SELECT` on it) leaves the target's value as it is.
+async fn sequence_value(src: &Session, identity: &str) -> Result<Option<(i64, bool)>> {
+    let rows = src
+        .query(
+            &format!("SELECT last_value, is_called FROM {identity}"),
+            &[],
+        )
+        .await
+        .map_err(Error::from_pg)?;
+    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+}
+
+/// `ALTER SEQUENCE` to the source's options `seq`, with the source's `value` when read (see
+/// [`sequence_changed`]).
+fn sequence_sql(identity: &str, seq: &Sequence, value: Option<(i64, bool)>) -> String {
+    let alter = alter_sequence(identity, seq);
+    match value {
+        Some((last, called)) => format!(
+            "{alter} RESTART WITH {last}; SELECT pg_catalog.setval({}, {last}, {called})",
+            quote_literal(identity)
+        ),
+        None => alter,
+    }
 }
 
 #[cfg(test)]
@@ -350,6 +383,26 @@ mod tests {
             rename_sql("table", ("public", "a.b"), ("x", "c")),
             "ALTER TABLE \"public\".\"a.b\" SET SCHEMA \"x\"; ALTER TABLE \"x\".\"a.b\" RENAME TO \"c\""
         );
+    }
+
+    #[test]
+    fn a_changed_sequence_takes_the_source_value_with_its_new_bounds() {
+        let seq = Sequence {
+            data_type: "bigint".into(),
+            start: 1000,
+            increment: 1,
+            min: 1000,
+            max: 9_999,
+            cache: 1,
+            ..Sequence::default()
+        };
+        assert_eq!(
+            sequence_sql("public.\"s'q\"", &seq, Some((1000, false))),
+            "ALTER SEQUENCE public.\"s'q\" AS bigint START WITH 1000 INCREMENT BY 1 MINVALUE 1000 \
+             MAXVALUE 9999 CACHE 1 NO CYCLE RESTART WITH 1000; \
+             SELECT pg_catalog.setval('public.\"s''q\"', 1000, false)"
+        );
+        assert!(!sequence_sql("public.s", &seq, None).contains("RESTART"));
     }
 
     #[test]
