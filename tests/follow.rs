@@ -238,7 +238,7 @@ async fn table_hash(c: &Cluster, db: &str, table: &str) -> Vec<Vec<Option<String
     c.query_strings(
         db,
         &format!(
-            "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM {table} t"
+            "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id, t::text), '')) FROM {table} t"
         ),
     )
     .await
@@ -639,4 +639,153 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
         table_hash(s, &db, "app").await,
         table_hash(t, &db, "app").await
     );
+}
+
+/// A partitioned table replicated through a managed source's `FOR TABLE` publication, which
+/// names the partitioned table: during replication, under writes, one partition is detached
+/// (and written to after its detach) and another dropped. The cut-over run detaches and drops
+/// them on the target once the rows before are in (the detached one copied again, as the list
+/// publishes it by itself from then on), and the target ends equal to the source: `pg_dump
+/// --schema-only`, every row, no write lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_detached_and_dropped_during_replication_follow_the_source() {
+    let (s, t) = (support::source(), support::target());
+    let (admin, pw) = s.create_admin("follow_part", true).await;
+    let db = support::unique_name("follow parts ");
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} OWNER {}",
+            quote_ident(&db),
+            quote_ident(&admin)
+        ),
+    )
+    .await;
+    s.execute(
+        &db,
+        &format!(
+            "CREATE TABLE public.events (id int NOT NULL, at int NOT NULL, v text,
+                                         PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+             CREATE TABLE public.events_old PARTITION OF public.events FOR VALUES FROM (0) TO (100);
+             CREATE TABLE public.events_mid PARTITION OF public.events FOR VALUES FROM (100) TO (200);
+             CREATE TABLE public.events_new PARTITION OF public.events FOR VALUES FROM (200) TO (300);
+             INSERT INTO public.events SELECT g, g % 300, 'e' || g FROM generate_series(1, 600) g;
+             ALTER TABLE public.events OWNER TO {a}; ALTER TABLE public.events_old OWNER TO {a};
+             ALTER TABLE public.events_mid OWNER TO {a}; ALTER TABLE public.events_new OWNER TO {a};",
+            a = quote_ident(&admin)
+        ),
+    )
+    .await;
+    let path = Path {
+        source_uri: s.uri(&admin, &pw, "postgres"),
+        as_app: String::new(),
+    };
+    let first = run(&path, &db, &[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+    let cut = {
+        let (uri, db) = (path.source_uri.clone(), db.clone());
+        std::thread::spawn(move || {
+            let p = Path {
+                source_uri: uri,
+                as_app: String::new(),
+            };
+            run(
+                &p,
+                &db,
+                &[
+                    "--max-replication-lag",
+                    "0",
+                    "--stop-replication",
+                    "--follow",
+                    "18s",
+                    "--schema-check-interval",
+                    "1s",
+                    "--replication-timeout",
+                    "180",
+                ],
+            )
+        })
+    };
+    // Writes through the partitioned table, into the partition that is detached (before and
+    // after its detach) and into the one that is dropped (until it is).
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (flag, db) = (stop.clone(), db.clone());
+        tokio::spawn(async move {
+            let client = s.connect(&db).await;
+            let mut i = 0;
+            while !flag.load(Ordering::Relaxed) {
+                i += 1;
+                let rows = format!(
+                    "INSERT INTO public.events VALUES ({id}, {new}, 'w');
+                     INSERT INTO public.events_old VALUES ({id}, {old}, 'old')",
+                    id = 10000 + i,
+                    new = 200 + i % 100,
+                    old = i % 100,
+                );
+                client.batch_execute(&rows).await.expect("writer");
+                let mid = format!(
+                    "INSERT INTO public.events_mid VALUES ({}, 150, 'm')",
+                    10000 + i
+                );
+                let _ = client.batch_execute(&mid).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.execute(
+        &db,
+        "ALTER TABLE public.events DETACH PARTITION public.events_old",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.execute(&db, "DROP TABLE public.events_mid").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+
+    let cut = cut.join().unwrap();
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(0), "{all}");
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).expect("JSON report");
+    assert_eq!(v["databases"][0]["status"], "done", "{all}");
+    let changes = v["databases"][0]["schema_changes"]
+        .as_array()
+        .expect("changes");
+    for change in [
+        "table public.events_old detached from public.events",
+        "table public.events_mid dropped",
+    ] {
+        assert!(
+            changes.iter().any(|c| c["change"] == change),
+            "{change} not listed: {changes:#?}"
+        );
+    }
+    for table in ["public.events", "public.events_old"] {
+        let (a, b) = (
+            table_hash(s, &db, table).await,
+            table_hash(t, &db, table).await,
+        );
+        assert_eq!(a, b, "{table} differs");
+    }
+    let gone = "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'events_mid'";
+    assert_eq!(
+        t.query_strings(&db, gone).await,
+        vec![vec![Some("0".to_owned())]]
+    );
+    if let Some(pg_dump) = pg_dump() {
+        let a = across_majors(&normalize(&dump(s, &db, &pg_dump)));
+        let b = across_majors(&normalize(&dump(t, &db, &pg_dump)));
+        assert!(
+            a == b,
+            "pg_dump --schema-only differs:\n{}",
+            first_difference(&a, &b)
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! Tables and sequences renamed or dropped on the source while it replicates, and sequences whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied
+//! Tables and sequences renamed or dropped on the source while it replicates, partitions
+//! detached, and sequences whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied
 //! to the target ([`super::follow`] does the columns, [`super::follow_objects`] the other
 //! objects, [`super::adopt`] the new tables).
 //!
@@ -23,14 +24,24 @@
 //! may still use it); one a target column still owns goes with that column. A sequence whose
 //! options changed takes the source's value with them: new bounds may exclude the target's.
 //!
+//! A partition dropped on the source while its partitioned table is replicated goes the same
+//! way (the subscription lists the partition, its root when the publication publishes
+//! through it, or only its siblings after a refresh). A partition detached on the source is
+//! detached on the target (`ALTER TABLE ... DETACH PARTITION`) once the rows before the detach
+//! are applied, then the subscription is refreshed: a `FOR ALL TABLES` publication publishes the table by itself
+//! from then on, with nothing to copy; a `FOR TABLE` list that names the partitioned table no
+//! longer holds it, so it is published by itself ([`super::adopt`]) and copied again (emptied
+//! on the target in the detach's transaction: rows written to it on the source after its
+//! detach were published by no publication until then).
+//!
 //! Nothing is dropped with `CASCADE`: an object only the target has that depends on the table
 //! makes the target refuse the drop, and the replication stops naming it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::relations::Sequence;
 use crate::catalog::replication::drift_objects::{
-    object_oid, owning_table, relation_name, sequence_options,
+    object_oid, owning_table, partition_parent, relation_name, sequence_options,
 };
 use crate::catalog::replication::state::subscription_has_table;
 use crate::conn::Session;
@@ -55,6 +66,9 @@ pub struct Moving {
     pub renaming: BTreeSet<String>,
     /// Tables dropped on the source that the target still has.
     pub dropping: BTreeSet<String>,
+    /// Partitions detached on the source that the target still has attached, with the
+    /// target's partitioned table: their detach turns their inherited constraints into their own.
+    pub detaching: BTreeMap<String, String>,
 }
 
 impl Moving {
@@ -64,12 +78,15 @@ impl Moving {
         self.renaming
             .iter()
             .chain(&self.dropping)
+            .chain(self.detaching.keys())
             .any(|t| identity.starts_with(&format!("{t}.")))
     }
 
     /// Whether `table` is moving.
     pub fn contains(&self, table: &str) -> bool {
-        self.renaming.contains(table) || self.dropping.contains(table)
+        self.renaming.contains(table)
+            || self.dropping.contains(table)
+            || self.detaching.contains_key(table)
     }
 }
 
@@ -208,6 +225,81 @@ pub async fn dropping(
         }
     }
     Ok(out)
+}
+
+/// The partitions the source detached from their partitioned table (drift entries `table X
+/// changed`: a table of its own on the source, still a partition on the target), with the
+/// target's partitioned table: [`Moving::detaching`]. One attached elsewhere since is left
+/// (reported as drift).
+pub async fn detaching(
+    src: &Session,
+    tgt: &Session,
+    drift: &[String],
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for d in drift {
+        let Some(table) = d
+            .strip_prefix("table ")
+            .and_then(|r| r.strip_suffix(" changed"))
+        else {
+            continue;
+        };
+        let Some(parent) = partition_parent(tgt, table)
+            .await
+            .map_err(|e| e.with_side(Side::Target))?
+        else {
+            continue;
+        };
+        let source = Side::Source;
+        if object_oid(src, "table", table)
+            .await
+            .map_err(|e| e.with_side(source))?
+            .is_some()
+            && partition_parent(src, table)
+                .await
+                .map_err(|e| e.with_side(source))?
+                .is_none()
+        {
+            out.insert(table.to_owned(), parent);
+        }
+    }
+    Ok(out)
+}
+
+/// Detaches on the target the partitions `detaching` (partition -> partitioned table) once
+/// every row committed before the detach is applied, as a drop waits (see the module docs).
+/// `recopy`: the publication lists tables, so that a detached partition, no longer published
+/// through its partitioned table, is published by itself (see [`super::adopt`]) and copied
+/// again, which its rows written since the detach need: it is emptied in the same
+/// transaction. Never `CASCADE`: a foreign key of another table makes the target refuse.
+pub async fn follow_detaches(
+    tgt: &Session,
+    detaching: &BTreeMap<String, String>,
+    recopy: bool,
+    gate: &Gate<'_>,
+) -> Followed {
+    let mut followed = Followed::default();
+    for (table, parent) in detaching {
+        let key = format!("table {table}");
+        if !gate.admits(When::InSync, &key) {
+            followed.pending.push(When::InSync);
+            followed.pending_objects.insert(key);
+            continue;
+        }
+        let mut sql = format!("ALTER TABLE {parent} DETACH PARTITION {table}");
+        if recopy {
+            sql.push_str(&format!("; TRUNCATE ONLY {table}"));
+        }
+        let change = Change {
+            sql,
+            describe: format!("{key} detached from {parent}"),
+            when: When::InSync,
+        };
+        if apply(tgt, change, &key, gate, &mut followed).await {
+            followed.level.insert(key);
+        }
+    }
+    followed
 }
 
 /// Drops on the target the tables `dropping` (once the gate admits it), then the sequences
@@ -410,7 +502,10 @@ mod tests {
         let moving = Moving {
             renaming: BTreeSet::from(["public.a".to_owned()]),
             dropping: BTreeSet::from(["public.\"d.e\"".to_owned()]),
+            detaching: BTreeMap::from([("public.p1".to_owned(), "public.p".to_owned())]),
         };
+        assert!(moving.holds("public.p1.p1_pkey"));
+        assert!(moving.contains("public.p1"));
         assert!(moving.holds("public.a.a_pkey"));
         assert!(moving.holds("public.\"d.e\".tr"));
         assert!(!moving.holds("public.ab.c"));

@@ -40,7 +40,7 @@ use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects
 use super::follow_relations::{self, Moving};
 use super::wait::Replicating;
 use super::{Fingerprint, ObjectNames, Refusal, adopt, objects, on_source, on_target};
-use crate::catalog::replication::state;
+use crate::catalog::replication::{publication, state};
 use crate::error::Result;
 use crate::sql::{quote_ident, quote_literal};
 use crate::warning::Warning;
@@ -420,6 +420,11 @@ impl<'a> Following<'a> {
         )
         .await
         .map_err(|e| on_target(e, dbname))?;
+        if self.drift.iter().any(|d| d.ends_with(" changed")) {
+            moving.detaching = follow_relations::detaching(src, tgt, &self.drift)
+                .await
+                .map_err(|e| e.with_database(dbname))?;
+        }
         self.moving = moving.clone();
         Ok(moving)
     }
@@ -475,10 +480,12 @@ impl<'a> Following<'a> {
         )
     }
 
-    /// The tables dropped on the source (once the rows before the drop are in), the
-    /// sequences dropped or changed; after a table's drop, `REFRESH PUBLICATION`, and the
-    /// objects that waited on it are levelled (what belonged to the table went with it).
-    async fn follow_drops(&self, step: &Step<'_>, this: &mut Followed) -> Result<()> {
+    /// The tables dropped and partitions detached on the source (once the rows before are
+    /// in), the sequences dropped or changed; after a table's drop or detach, `REFRESH
+    /// PUBLICATION` (and the detached tables a table list no longer holds published by
+    /// themselves), and the objects that waited on them are levelled (what belonged to a
+    /// table went with it; a detached partition's constraints are its own now).
+    async fn follow_drops(&mut self, step: &Step<'_>, this: &mut Followed) -> Result<()> {
         let Replicating {
             src, tgt, dbname, ..
         } = self.r;
@@ -499,13 +506,25 @@ impl<'a> Following<'a> {
         .await;
         let before = this.applied.len();
         take(this, drops, "dropped tables and sequences", dbname);
-        if !this.applied[before..]
-            .iter()
-            .any(|a| a.change.starts_with("table ") && a.change.ends_with(" dropped"))
-        {
+        let recopy = !moving.detaching.is_empty() && !self.publishes_all_tables().await?;
+        this.merge(
+            follow_relations::follow_detaches(tgt, &moving.detaching, recopy, step.gate).await,
+        );
+        let moved = |a: &SchemaChangeApplied| {
+            a.change.starts_with("table ")
+                && (a.change.ends_with(" dropped") || a.change.contains(" detached from "))
+        };
+        if !this.applied[before..].iter().any(moved) {
             return Ok(());
         }
         self.refresh_after_drop(this).await;
+        if recopy
+            && this.applied[before..]
+                .iter()
+                .any(|a| a.change.contains(" detached from "))
+        {
+            self.adopt().await?;
+        }
         let mut after = moving.clone();
         after.dropping = follow_relations::dropping(
             tgt,
@@ -531,18 +550,26 @@ impl<'a> Following<'a> {
         Ok(())
     }
 
-    /// `REFRESH PUBLICATION` once tables were dropped: the target's `DROP TABLE` took them out
-    /// of the subscription and the source's out of a `FOR TABLE` publication; the refresh
+    /// Whether the publication is `FOR ALL TABLES` (a detached partition stays published).
+    async fn publishes_all_tables(&self) -> Result<bool> {
+        let all = publication::publication_is_all_tables(self.r.src, &self.names.publication)
+            .await
+            .map_err(|e| on_source(e, self.r.dbname))?;
+        Ok(all.unwrap_or(true))
+    }
+
+    /// `REFRESH PUBLICATION` once tables were dropped or partitions detached: the target's
+    /// `DROP TABLE` took them out of the subscription and the source's out of a `FOR TABLE`
+    /// publication (a detach out of a list that names the partitioned table); the refresh
     /// makes the subscription's list the publication's again.
     async fn refresh_after_drop(&self, this: &mut Followed) {
         let sub = &self.names.subscription;
         match objects::refresh_subscription(self.r.tgt, sub, self.r.tfacts).await {
             Ok(()) => {
-                for a in this
-                    .applied
-                    .iter_mut()
-                    .filter(|a| a.change.starts_with("table ") && a.change.ends_with(" dropped"))
-                {
+                for a in this.applied.iter_mut().filter(|a| {
+                    a.change.starts_with("table ")
+                        && (a.change.ends_with(" dropped") || a.change.contains(" detached from "))
+                }) {
                     a.statement.push_str(&format!(
                         "; ALTER SUBSCRIPTION {} REFRESH PUBLICATION",
                         quote_ident(sub)
@@ -580,6 +607,9 @@ impl<'a> Following<'a> {
         let pending = std::mem::take(&mut this.pending);
         let pending_objects = std::mem::take(&mut this.pending_objects);
         self.followed.merge(this);
+        // An object with a change held back is not level, whatever another step or an earlier
+        // pass found (a partition whose columns are the source's, its detach held back).
+        self.followed.level.retain(|o| !pending_objects.contains(o));
         self.followed.pending = pending;
         self.followed.pending_objects = pending_objects;
         Ok(fresh)
