@@ -525,16 +525,31 @@ impl<'a> Following<'a> {
         {
             self.adopt().await?;
         }
+        self.level_after_moves(step, this).await
+    }
+
+    /// After tables were dropped or partitions detached on the target: the views, indexes,
+    /// constraints and triggers that waited on them are followed again with those tables no
+    /// longer moving (what belonged to a dropped table went with it; a detached partition's
+    /// constraints are its own now, as on the source).
+    async fn level_after_moves(&self, step: &Step<'_>, this: &mut Followed) -> Result<()> {
+        let Replicating {
+            src, tgt, dbname, ..
+        } = self.r;
+        let moving = step.drift.moving;
         let mut after = moving.clone();
         after.dropping = follow_relations::dropping(
             tgt,
             &self.names.subscription,
             &self.drift,
-            renamed,
+            step.drift.renamed,
             &moving.dropping,
         )
         .await
         .map_err(|e| on_target(e, dbname))?;
+        after
+            .detaching
+            .retain(|t, _| this.pending_objects.contains(&format!("table {t}")));
         let drift = Drift {
             moving: &after,
             ..step.drift
