@@ -5,7 +5,7 @@
 //! --schema-only` of both sides is equal and no write is lost. The migrations add, rename,
 //! retype and drop columns, create tables, indexes, views, sequences, functions, triggers and
 //! constraints, add an enum value, drop and rename tables that are being written to, and
-//! change, drop and rename sequences. A change the target refuses ends the run within one
+//! change (to bounds that exclude the target's value too), drop and rename sequences. A change the target refuses ends the run within one
 //! check interval, with the object, the statement, the SQLSTATE and the reason, and the
 //! subscription disabled; once the change is applied by hand, the cut-over goes on.
 //!
@@ -147,6 +147,17 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         Some("sequence public.counter renamed to public.counter2"),
     ),
     ("SELECT nextval('public.counter2')", None),
+    // New bounds that exclude the target's value (the copy's): the target takes the source's
+    // value with them.
+    (
+        "ALTER SEQUENCE public.seq_floor MINVALUE 1000 START 1000 RESTART",
+        Some("sequence public.seq_floor changed"),
+    ),
+    ("SELECT nextval('public.seq_floor')", None),
+    (
+        "ALTER SEQUENCE public.seq_ceiling MAXVALUE 100 START 50 RESTART",
+        Some("sequence public.seq_ceiling changed"),
+    ),
 ];
 
 /// Writes to the changed tables until stopped, only in columns no migration touches: a new row
@@ -227,7 +238,7 @@ async fn table_hash(c: &Cluster, db: &str, table: &str) -> Vec<Vec<Option<String
     c.query_strings(
         db,
         &format!(
-            "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM {table} t"
+            "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id, t::text), '')) FROM {table} t"
         ),
     )
     .await
@@ -337,6 +348,10 @@ async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec
         "SELECT last_value FROM public.ticket",
         "SELECT increment_by, max_value, cycle FROM pg_catalog.pg_sequences WHERE sequencename = 'ticket'",
         "SELECT last_value FROM public.counter2",
+        "SELECT last_value, is_called FROM public.seq_floor",
+        "SELECT last_value, is_called FROM public.seq_ceiling",
+        "SELECT sequencename, min_value, max_value, start_value FROM pg_catalog.pg_sequences
+          WHERE sequencename IN ('seq_floor', 'seq_ceiling') ORDER BY 1",
         "SELECT count(*) FROM pg_catalog.pg_class WHERE relname IN ('gone', 'old_name', 'scratch', 'counter')",
     ] {
         assert_eq!(
@@ -400,7 +415,10 @@ const SCHEMA: &str = "CREATE TYPE public.mood AS ENUM ('calm', 'glad');
      CREATE TABLE public.old_name (id int PRIMARY KEY, v text);
      INSERT INTO public.old_name SELECT g, 'o' || g FROM generate_series(1, 50) g;
      CREATE SEQUENCE public.scratch;
-     CREATE SEQUENCE public.counter START 10;";
+     CREATE SEQUENCE public.counter START 10;
+     CREATE SEQUENCE public.seq_floor START 10;
+     CREATE SEQUENCE public.seq_ceiling START 500;
+     SELECT nextval('public.seq_ceiling');";
 
 fn summary(label: &str, mut delays: Vec<f64>) {
     delays.sort_by(f64::total_cmp);
@@ -462,11 +480,12 @@ async fn migrations_during_replication_through_a_managed_source_for_table_public
 }
 
 /// A change the source could make and the target cannot (a column retyped with a `USING`
-/// expression, which the target converts with a cast that its rows refuse): the run that waits
-/// ends within one check interval of the change (the check that sees it waits for the rows
+/// expression, which the target converts with a cast that its rows refuse), after changes the
+/// target took: the run that waits ends within one check interval of the change (the check that sees it waits for the rows
 /// before it and tries it), naming the object, the statement, the SQLSTATE and the server's
 /// reason, long before its --replication-timeout; the subscription is disabled (its apply
-/// worker does not retry for ever) and the replication objects are kept. Once the change is
+/// worker does not retry for ever) and the replication objects are kept. The JSON report lists
+/// the changes applied before it and the refused one (statement, SQLSTATE, reason). Once the change is
 /// applied on the target by hand, the cut-over command enables the subscription and finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_the_target_refuses_stops_the_replication_within_the_check_interval() {
@@ -515,6 +534,13 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
         })
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // Changes the target takes, applied at the next check.
+    s.execute(
+        &db,
+        "ALTER TABLE app ADD COLUMN w int DEFAULT 7; CREATE INDEX app_w ON app (w)",
+    )
+    .await;
+    tokio::time::sleep(INTERVAL * 2).await;
     s.execute(
         &db,
         "ALTER TABLE app ALTER COLUMN v TYPE int USING length(v);
@@ -548,6 +574,42 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
     ] {
         assert!(message.contains(needle), "{needle}: {message}");
     }
+    // The report lists what was applied before the refusal, then the refused change with its
+    // statement, SQLSTATE and reason.
+    let changes = v["databases"][0]["schema_changes"]
+        .as_array()
+        .expect("schema_changes");
+    for applied in ["column w added of public.app", "index public.app_w created"] {
+        let c = changes
+            .iter()
+            .find(|c| c["change"].as_str().unwrap().starts_with(applied))
+            .unwrap_or_else(|| panic!("{applied} not listed: {changes:#?}"));
+        assert_eq!(c["refused"], false, "{c}");
+    }
+    let refused = changes.last().expect("the refused change");
+    assert_eq!(refused["refused"], true, "{changes:#?}");
+    assert_eq!(
+        refused["change"], "column v changed to type integer of public.app",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["statement"],
+        "ALTER TABLE \"public\".\"app\" ALTER COLUMN \"v\" TYPE integer USING \"v\"::integer",
+        "{refused}"
+    );
+    assert_eq!(refused["sqlstate"], "22P02", "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid input syntax"),
+        "{refused}"
+    );
+    assert_eq!(
+        changes.iter().filter(|c| c["refused"] == true).count(),
+        1,
+        "{changes:#?}"
+    );
     let enabled = format!(
         "SELECT subenabled::text FROM pg_catalog.pg_subscription s
            JOIN pg_catalog.pg_database d ON d.oid = s.subdbid WHERE d.datname = '{}'",
@@ -577,4 +639,153 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
         table_hash(s, &db, "app").await,
         table_hash(t, &db, "app").await
     );
+}
+
+/// A partitioned table replicated through a managed source's `FOR TABLE` publication, which
+/// names the partitioned table: during replication, under writes, one partition is detached
+/// (and written to after its detach) and another dropped. The cut-over run detaches and drops
+/// them on the target once the rows before are in (the detached one copied again, as the list
+/// publishes it by itself from then on), and the target ends equal to the source: `pg_dump
+/// --schema-only`, every row, no write lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_detached_and_dropped_during_replication_follow_the_source() {
+    let (s, t) = (support::source(), support::target());
+    let (admin, pw) = s.create_admin("follow_part", true).await;
+    let db = support::unique_name("follow parts ");
+    s.execute(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} OWNER {}",
+            quote_ident(&db),
+            quote_ident(&admin)
+        ),
+    )
+    .await;
+    s.execute(
+        &db,
+        &format!(
+            "CREATE TABLE public.events (id int NOT NULL, at int NOT NULL, v text,
+                                         PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+             CREATE TABLE public.events_old PARTITION OF public.events FOR VALUES FROM (0) TO (100);
+             CREATE TABLE public.events_mid PARTITION OF public.events FOR VALUES FROM (100) TO (200);
+             CREATE TABLE public.events_new PARTITION OF public.events FOR VALUES FROM (200) TO (300);
+             INSERT INTO public.events SELECT g, g % 300, 'e' || g FROM generate_series(1, 600) g;
+             ALTER TABLE public.events OWNER TO {a}; ALTER TABLE public.events_old OWNER TO {a};
+             ALTER TABLE public.events_mid OWNER TO {a}; ALTER TABLE public.events_new OWNER TO {a};",
+            a = quote_ident(&admin)
+        ),
+    )
+    .await;
+    let path = Path {
+        source_uri: s.uri(&admin, &pw, "postgres"),
+        as_app: String::new(),
+    };
+    let first = run(&path, &db, &[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        support::cli::text(&first)
+    );
+    let cut = {
+        let (uri, db) = (path.source_uri.clone(), db.clone());
+        std::thread::spawn(move || {
+            let p = Path {
+                source_uri: uri,
+                as_app: String::new(),
+            };
+            run(
+                &p,
+                &db,
+                &[
+                    "--max-replication-lag",
+                    "0",
+                    "--stop-replication",
+                    "--follow",
+                    "18s",
+                    "--schema-check-interval",
+                    "1s",
+                    "--replication-timeout",
+                    "180",
+                ],
+            )
+        })
+    };
+    // Writes through the partitioned table, into the partition that is detached (before and
+    // after its detach) and into the one that is dropped (until it is).
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (flag, db) = (stop.clone(), db.clone());
+        tokio::spawn(async move {
+            let client = s.connect(&db).await;
+            let mut i = 0;
+            while !flag.load(Ordering::Relaxed) {
+                i += 1;
+                let rows = format!(
+                    "INSERT INTO public.events VALUES ({id}, {new}, 'w');
+                     INSERT INTO public.events_old VALUES ({id}, {old}, 'old')",
+                    id = 10000 + i,
+                    new = 200 + i % 100,
+                    old = i % 100,
+                );
+                client.batch_execute(&rows).await.expect("writer");
+                let mid = format!(
+                    "INSERT INTO public.events_mid VALUES ({}, 150, 'm')",
+                    10000 + i
+                );
+                let _ = client.batch_execute(&mid).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.execute(
+        &db,
+        "ALTER TABLE public.events DETACH PARTITION public.events_old",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.execute(&db, "DROP TABLE public.events_mid").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+
+    let cut = cut.join().unwrap();
+    let all = support::cli::text(&cut);
+    assert_eq!(cut.status.code(), Some(0), "{all}");
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).expect("JSON report");
+    assert_eq!(v["databases"][0]["status"], "done", "{all}");
+    let changes = v["databases"][0]["schema_changes"]
+        .as_array()
+        .expect("changes");
+    for change in [
+        "table public.events_old detached from public.events",
+        "table public.events_mid dropped",
+    ] {
+        assert!(
+            changes.iter().any(|c| c["change"] == change),
+            "{change} not listed: {changes:#?}"
+        );
+    }
+    for table in ["public.events", "public.events_old"] {
+        let (a, b) = (
+            table_hash(s, &db, table).await,
+            table_hash(t, &db, table).await,
+        );
+        assert_eq!(a, b, "{table} differs");
+    }
+    let gone = "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'events_mid'";
+    assert_eq!(
+        t.query_strings(&db, gone).await,
+        vec![vec![Some("0".to_owned())]]
+    );
+    if let Some(pg_dump) = pg_dump() {
+        let a = across_majors(&normalize(&dump(s, &db, &pg_dump)));
+        let b = across_majors(&normalize(&dump(t, &db, &pg_dump)));
+        assert!(
+            a == b,
+            "pg_dump --schema-only differs:\n{}",
+            first_difference(&a, &b)
+        );
+    }
 }

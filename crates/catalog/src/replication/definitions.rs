@@ -2,7 +2,8 @@
 //! the replication method's schema-drift fingerprint (`crate::replication::fingerprint`) hashes.
 //! Schemas, tables with their columns, defaults and replica identity, sequences with their
 //! options (`ALTER SEQUENCE ... INCREMENT BY` is a change), views,
-//! constraints, indexes, functions, triggers and enum types, outside extensions.
+//! constraints, indexes, functions, triggers and enum types, outside extensions; a
+//! partition's table with its partitioned table and bound.
 
 use crate::scope::USER_SCHEMAS;
 use db_migrate_conn::Session;
@@ -30,6 +31,16 @@ fn query(server_version_num: u32) -> String {
     } else {
         "true"
     };
+    // A partition's parent and bound: a partition detached (or attached) on the source is a
+    // change of its table. Nothing for other tables, whose hash stays what it was.
+    let partition_of = if server_version_num >= 100000 {
+        "CASE WHEN c.relispartition THEN coalesce((SELECT ' PARTITION OF ' || i.inhparent::pg_catalog.regclass::text || ' ' ||
+                                                          coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '')
+                                                     FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid), '')
+              ELSE '' END"
+    } else {
+        "''"
+    };
     let not_ext = |classid: &str, oid: &str| {
         format!(
             "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '{classid}'::pg_catalog.regclass AND d.objid = {oid} AND d.deptype = 'e')"
@@ -52,6 +63,7 @@ fn query(server_version_num: u32) -> String {
                           LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') ||
                 CASE WHEN c.relkind IN ('v', 'm') THEN ' AS ' || coalesce(pg_catalog.pg_get_viewdef(c.oid), '') ELSE '' END ||
+                {partition_of} ||
                 coalesce((SELECT ' AS ' || pg_catalog.format_type(q.seqtypid, NULL) || ' START ' || q.seqstart ||
                                  ' INCREMENT ' || q.seqincrement || ' MIN ' || q.seqmin || ' MAX ' || q.seqmax ||
                                  ' CACHE ' || q.seqcache || CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END

@@ -149,6 +149,20 @@ pub async fn owning_table(s: &Session, kind: &str, identity: &str) -> Result<Opt
     Ok(row.map(|r| r.get(0)))
 }
 
+/// The partitioned table (as `regclass` writes it) that the table `identity` is a partition
+/// of; `None` for a table of its own, or no such table.
+pub async fn partition_parent(s: &Session, identity: &str) -> Result<Option<String>> {
+    let row = s
+        .query_opt(
+            "SELECT i.inhparent::pg_catalog.regclass::text
+               FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+              WHERE c.oid = pg_catalog.to_regclass($1) AND c.relispartition",
+            &[&identity],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// The options of the sequence the identity names (`pg_sequence`), as the schema reader
 /// reads them (its owner column left out); `None` when there is none.
 pub async fn sequence_options(s: &Session, identity: &str) -> Result<Option<Sequence>> {

@@ -208,16 +208,30 @@ pub async fn subscription_tables(s: &Session, name: &str) -> Result<Subscription
     })
 }
 
-/// Whether subscription `name` replicates the table `identity` (as `regclass` writes it):
-/// only such a table is the replication's to drop when the source dropped its own.
+/// Whether subscription `name` replicates the table `identity` (as `regclass` writes it),
+/// or, for a partition, any table of its partition tree: a publication with
+/// `publish_via_partition_root` lists only the root, and a `REFRESH PUBLICATION` after the
+/// source dropped a partition takes it out of the subscription before a check may see the
+/// drop, while its siblings stay. Only such a table is the replication's to drop when the
+/// source dropped its own.
 pub async fn subscription_has_table(s: &Session, name: &str, identity: &str) -> Result<bool> {
+    // pg_partition_root and pg_partition_tree: PostgreSQL 12+ (NULL and nothing for a table
+    // outside any partition tree); before, the table alone.
+    let tables = if s.server_version_num() >= 120000 {
+        "SELECT pg_catalog.to_regclass($2)::pg_catalog.oid
+         UNION ALL
+         SELECT t.relid::pg_catalog.oid
+           FROM pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(pg_catalog.to_regclass($2))) t"
+    } else {
+        "SELECT pg_catalog.to_regclass($2)::pg_catalog.oid"
+    };
     let row = s
         .query_one(
             &format!(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r
                                   JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
                                  WHERE {IN_THIS_DATABASE}
-                                   AND r.srrelid = pg_catalog.to_regclass($2))"
+                                   AND r.srrelid IN ({tables}))"
             ),
             &[&name, &identity],
         )

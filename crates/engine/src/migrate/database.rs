@@ -70,7 +70,12 @@ impl PgMigrate {
             entry.cutover = o.cutover;
             entry.schema_changes = o.schema_changes;
             warnings.extend(o.warnings);
-            replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
+            replication::cut_over_failure(
+                o.status,
+                &o.message,
+                o.refusal.as_ref(),
+                pair.source_db(),
+            )?;
             if o.status == DbStatus::Done {
                 crate::recovery::mark_done(&opts.target, name, warnings).await;
             }
@@ -437,7 +442,12 @@ impl PgMigrate {
                         entry.cutover = o.cutover;
                         entry.schema_changes = o.schema_changes;
                         warnings.extend(o.warnings);
-                        replication::cut_over_failure(o.status, &o.message, pair.source_db())?;
+                        replication::cut_over_failure(
+                            o.status,
+                            &o.message,
+                            o.refusal.as_ref(),
+                            pair.source_db(),
+                        )?;
                         summary.push_str("; ");
                         summary.push_str(&o.message);
                         self.verify_replicated(pair, o.verify, entry, &mut summary, warnings)

@@ -58,7 +58,10 @@ pub struct Change {
 
 /// One change of the source's schema applied on the target during replication, for the
 /// report: what, the statement, when the check first saw the object changed on the source
-/// and when the target took it (Unix seconds).
+/// and when the target took it (Unix seconds). A change the target refused, which stops the
+/// replication, is listed too (`refused`, with the server's SQLSTATE and reason; its
+/// `applied_unix_seconds` is when it was tried), so that the report of a stopped run says
+/// what was applied before it and what is left to apply by hand, not only its message.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SchemaChangeApplied {
     /// `column w added of public.t`, `index public.i created`...
@@ -66,6 +69,29 @@ pub struct SchemaChangeApplied {
     pub statement: String,
     pub seen_unix_seconds: f64,
     pub applied_unix_seconds: f64,
+    /// The target refused it: the replication stopped on it.
+    pub refused: bool,
+    /// The refusal's SQLSTATE (`22P02`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sqlstate: Option<String>,
+    /// The server's reason for the refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl SchemaChangeApplied {
+    /// A change the target took: `statement`, seen at `seen`, applied now.
+    pub fn applied(change: String, statement: String, seen: f64) -> Self {
+        SchemaChangeApplied {
+            change,
+            statement,
+            seen_unix_seconds: seen,
+            applied_unix_seconds: unix_now(),
+            refused: false,
+            sqlstate: None,
+            reason: None,
+        }
+    }
 }
 
 /// Now, in Unix seconds.
@@ -105,6 +131,8 @@ pub struct Followed {
     /// Changes the target refused: the replication stops on them (the apply worker would wait
     /// on them for ever), naming the object, the statement and the server's reason.
     pub refused: Vec<Warning>,
+    /// The same refusals as report entries (see [`SchemaChangeApplied::refused`]).
+    pub refused_changes: Vec<SchemaChangeApplied>,
     /// The server's SQLSTATE of the first refusal, for the error that stops the replication.
     pub refused_sqlstate: Option<crate::error::SqlState>,
     /// Anything else worth the operator's reading (an owner the target user could not keep).
@@ -128,6 +156,7 @@ impl Followed {
             }
         }
         self.refused.extend(other.refused);
+        self.refused_changes.extend(other.refused_changes);
         if self.refused_sqlstate.is_none() {
             self.refused_sqlstate = other.refused_sqlstate;
         }
@@ -478,31 +507,51 @@ pub(super) async fn apply(
     match tgt.batch_execute(&change.sql).await {
         Ok(()) => {
             tracing::info!("schema change followed on the target: {}", change.describe);
-            let now = unix_now();
-            followed.applied.push(SchemaChangeApplied {
-                change: change.describe,
-                statement: change.sql,
-                seen_unix_seconds: gate.seen.get(object).copied().unwrap_or(now),
-                applied_unix_seconds: now,
-            });
+            let seen = gate.seen.get(object).copied().unwrap_or_else(unix_now);
+            followed.applied.push(SchemaChangeApplied::applied(
+                change.describe,
+                change.sql,
+                seen,
+            ));
             true
         }
         Err(e) => {
-            refuse(
-                followed,
+            let tried = Tried {
                 object,
-                &change.describe,
-                &change.sql,
-                &Error::from_pg(e),
-            );
+                describe: &change.describe,
+                sql: &change.sql,
+                seen: gate.seen.get(object).copied().unwrap_or_else(unix_now),
+            };
+            refuse(followed, tried, &Error::from_pg(e));
             false
         }
     }
 }
 
+/// A change tried on the target, for [`refuse`]: the object (`table public.t`), what it was,
+/// the statement, and when the check first saw the object changed (Unix seconds).
+pub(super) struct Tried<'a> {
+    pub object: &'a str,
+    pub describe: &'a str,
+    pub sql: &'a str,
+    pub seen: f64,
+}
+
 /// Records a change the target refused: the object, what it was, the statement, the server's
-/// reason and SQLSTATE.
-pub(super) fn refuse(followed: &mut Followed, object: &str, describe: &str, sql: &str, e: &Error) {
+/// reason and SQLSTATE, as the warning that stops the replication and as the report's entry.
+pub(super) fn refuse(followed: &mut Followed, tried: Tried<'_>, e: &Error) {
+    let Tried {
+        object,
+        describe,
+        sql,
+        seen,
+    } = tried;
+    followed.refused_changes.push(SchemaChangeApplied {
+        refused: true,
+        sqlstate: e.sqlstate().map(|c| c.code().to_owned()),
+        reason: Some(e.message().to_owned()),
+        ..SchemaChangeApplied::applied(describe.to_owned(), sql.to_owned(), seen)
+    });
     let code = e
         .sqlstate()
         .map(|c| format!(" (SQLSTATE {})", c.code()))

@@ -27,7 +27,9 @@ use crate::schema::model::{ObjId, ObjectKind, SchemaObject, class};
 use crate::schema::{ExecState, SchemaOptions, exec, read_schema};
 use crate::sql::quote_ident;
 
-use super::follow::{Change, Followed, Gate, SchemaChangeApplied, When, apply, refuse, unix_now};
+use super::follow::{
+    Change, Followed, Gate, SchemaChangeApplied, Tried, When, apply, refuse, unix_now,
+};
 use super::follow_relations::Moving;
 use crate::catalog::replication::drift_objects::owning_table;
 
@@ -405,16 +407,21 @@ async fn apply_built(
                 Ok(report) => {
                     tracing::info!("schema change followed on the target: {describe}");
                     followed.warnings.extend(report.warnings);
-                    followed.applied.push(SchemaChangeApplied {
-                        change: describe,
-                        statement,
-                        seen_unix_seconds: seen,
-                        applied_unix_seconds: unix_now(),
-                    });
+                    followed
+                        .applied
+                        .push(SchemaChangeApplied::applied(describe, statement, seen));
                     followed.memo.insert(key.clone(), definition.clone());
                     followed.level.insert(key);
                 }
-                Err(e) => refuse(followed, &key, &describe, &statement, &e),
+                Err(e) => {
+                    let tried = Tried {
+                        object: &key,
+                        describe: &describe,
+                        sql: &statement,
+                        seen,
+                    };
+                    refuse(followed, tried, &e);
+                }
             }
         }
         Built::Sql(sql) => {

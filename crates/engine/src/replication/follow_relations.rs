@@ -1,7 +1,7 @@
-//! Tables and sequences renamed or dropped on the source while it replicates, and sequences
-//! whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied to the target
-//! ([`super::follow`] does the columns, [`super::follow_objects`] the other objects,
-//! [`super::adopt`] the new tables).
+//! Tables and sequences renamed or dropped on the source while it replicates, partitions
+//! detached, and sequences whose options changed (`ALTER SEQUENCE ... INCREMENT BY`), applied
+//! to the target ([`super::follow`] does the columns, [`super::follow_objects`] the other
+//! objects, [`super::adopt`] the new tables).
 //!
 //! A rename is told from a drop and a creation by the relation's OID on the source, which the
 //! schema-drift fingerprint keeps ([`super::Fingerprint::renames`]): the target's table is
@@ -21,21 +21,33 @@
 //! a `FOR TABLE` publication; on the target, `DROP TABLE` takes it out of the subscription, and
 //! the caller refreshes the subscription (`REFRESH PUBLICATION`) so that both agree. A
 //! sequence dropped on the source goes after the tables (a column of a table dropped with it
-//! may still use it); one a target column still owns goes with that column.
+//! may still use it); one a target column still owns goes with that column. A sequence whose
+//! options changed takes the source's value with them: new bounds may exclude the target's.
+//!
+//! A partition dropped on the source while its partitioned table is replicated goes the same
+//! way (the subscription lists the partition, its root when the publication publishes
+//! through it, or only its siblings after a refresh). A partition detached on the source is
+//! detached on the target (`ALTER TABLE ... DETACH PARTITION`) once the rows before the detach
+//! are applied, then the subscription is refreshed: a `FOR ALL TABLES` publication publishes the table by itself
+//! from then on, with nothing to copy; a `FOR TABLE` list that names the partitioned table no
+//! longer holds it, so it is published by itself ([`super::adopt`]) and copied again (emptied
+//! on the target in the detach's transaction: rows written to it on the source after its
+//! detach were published by no publication until then).
 //!
 //! Nothing is dropped with `CASCADE`: an object only the target has that depends on the table
 //! makes the target refuse the drop, and the replication stops naming it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::catalog::relations::Sequence;
 use crate::catalog::replication::drift_objects::{
-    object_oid, owning_table, relation_name, sequence_options,
+    object_oid, owning_table, partition_parent, relation_name, sequence_options,
 };
 use crate::catalog::replication::state::subscription_has_table;
 use crate::conn::Session;
 use crate::error::{Error, Result, Side};
 use crate::schema::relations::alter_sequence;
-use crate::sql::{qualified, quote_ident};
+use crate::sql::{qualified, quote_ident, quote_literal};
 
 use super::follow::{Change, Followed, Gate, When, apply};
 
@@ -54,6 +66,9 @@ pub struct Moving {
     pub renaming: BTreeSet<String>,
     /// Tables dropped on the source that the target still has.
     pub dropping: BTreeSet<String>,
+    /// Partitions detached on the source that the target still has attached, with the
+    /// target's partitioned table: their detach turns their inherited constraints into their own.
+    pub detaching: BTreeMap<String, String>,
 }
 
 impl Moving {
@@ -63,12 +78,15 @@ impl Moving {
         self.renaming
             .iter()
             .chain(&self.dropping)
+            .chain(self.detaching.keys())
             .any(|t| identity.starts_with(&format!("{t}.")))
     }
 
     /// Whether `table` is moving.
     pub fn contains(&self, table: &str) -> bool {
-        self.renaming.contains(table) || self.dropping.contains(table)
+        self.renaming.contains(table)
+            || self.dropping.contains(table)
+            || self.detaching.contains_key(table)
     }
 }
 
@@ -209,6 +227,81 @@ pub async fn dropping(
     Ok(out)
 }
 
+/// The partitions the source detached from their partitioned table (drift entries `table X
+/// changed`: a table of its own on the source, still a partition on the target), with the
+/// target's partitioned table: [`Moving::detaching`]. One attached elsewhere since is left
+/// (reported as drift).
+pub async fn detaching(
+    src: &Session,
+    tgt: &Session,
+    drift: &[String],
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for d in drift {
+        let Some(table) = d
+            .strip_prefix("table ")
+            .and_then(|r| r.strip_suffix(" changed"))
+        else {
+            continue;
+        };
+        let Some(parent) = partition_parent(tgt, table)
+            .await
+            .map_err(|e| e.with_side(Side::Target))?
+        else {
+            continue;
+        };
+        let source = Side::Source;
+        if object_oid(src, "table", table)
+            .await
+            .map_err(|e| e.with_side(source))?
+            .is_some()
+            && partition_parent(src, table)
+                .await
+                .map_err(|e| e.with_side(source))?
+                .is_none()
+        {
+            out.insert(table.to_owned(), parent);
+        }
+    }
+    Ok(out)
+}
+
+/// Detaches on the target the partitions `detaching` (partition -> partitioned table) once
+/// every row committed before the detach is applied, as a drop waits (see the module docs).
+/// `recopy`: the publication lists tables, so that a detached partition, no longer published
+/// through its partitioned table, is published by itself (see [`super::adopt`]) and copied
+/// again, which its rows written since the detach need: it is emptied in the same
+/// transaction. Never `CASCADE`: a foreign key of another table makes the target refuse.
+pub async fn follow_detaches(
+    tgt: &Session,
+    detaching: &BTreeMap<String, String>,
+    recopy: bool,
+    gate: &Gate<'_>,
+) -> Followed {
+    let mut followed = Followed::default();
+    for (table, parent) in detaching {
+        let key = format!("table {table}");
+        if !gate.admits(When::InSync, &key) {
+            followed.pending.push(When::InSync);
+            followed.pending_objects.insert(key);
+            continue;
+        }
+        let mut sql = format!("ALTER TABLE {parent} DETACH PARTITION {table}");
+        if recopy {
+            sql.push_str(&format!("; TRUNCATE ONLY {table}"));
+        }
+        let change = Change {
+            sql,
+            describe: format!("{key} detached from {parent}"),
+            when: When::InSync,
+        };
+        if apply(tgt, change, &key, gate, &mut followed).await {
+            followed.level.insert(key);
+        }
+    }
+    followed
+}
+
 /// Drops on the target the tables `dropping` (once the gate admits it), then the sequences
 /// dropped on the source, and gives the sequences changed on the source their options (see
 /// the module docs). `drift`: the drift entries; `renamed`: as for [`follow_renames`].
@@ -275,8 +368,11 @@ pub async fn follow_drops_and_sequences(
     Ok(followed)
 }
 
-/// Gives the target's sequence `identity` the source's options (its value stays: the
-/// cut-over sets it).
+/// Gives the target's sequence `identity` the source's options, and the source's value read
+/// in the same check (`RESTART WITH`, then `setval` for `is_called`): the target's value is
+/// the one of the copy, which new bounds may exclude (`MINVALUE 1000` on a sequence at 10 on
+/// the target), and `ALTER SEQUENCE` refuses bounds that exclude the current value, whereas the
+/// source's value lies within them (the cut-over sets it again).
 async fn sequence_changed(
     src: &Session,
     tgt: &Session,
@@ -297,8 +393,7 @@ async fn sequence_changed(
     else {
         return Ok(()); // not on the target: created by follow_objects
     };
-    let differs = |a: &crate::catalog::relations::Sequence,
-                   b: &crate::catalog::relations::Sequence| {
+    let differs = |a: &Sequence, b: &Sequence| {
         (
             &a.data_type,
             a.start,
@@ -322,7 +417,11 @@ async fn sequence_changed(
         return Ok(());
     }
     let change = Change {
-        sql: alter_sequence(identity, &source),
+        sql: sequence_sql(
+            identity,
+            &source,
+            sequence_value(src, identity).await.ok().flatten(),
+        ),
         describe: format!("{key} changed"),
         when: When::Now,
     };
@@ -330,6 +429,32 @@ async fn sequence_changed(
         followed.level.insert(key);
     }
     Ok(())
+}
+
+/// The source's `last_value` and `is_called` of the sequence `identity` (`None`: gone since).
+/// An error (no `SELECT` on it) leaves the target's value as it is.
+async fn sequence_value(src: &Session, identity: &str) -> Result<Option<(i64, bool)>> {
+    let rows = src
+        .query(
+            &format!("SELECT last_value, is_called FROM {identity}"),
+            &[],
+        )
+        .await
+        .map_err(Error::from_pg)?;
+    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+}
+
+/// `ALTER SEQUENCE` to the source's options `seq`, with the source's `value` when read (see
+/// [`sequence_changed`]).
+fn sequence_sql(identity: &str, seq: &Sequence, value: Option<(i64, bool)>) -> String {
+    let alter = alter_sequence(identity, seq);
+    match value {
+        Some((last, called)) => format!(
+            "{alter} RESTART WITH {last}; SELECT pg_catalog.setval({}, {last}, {called})",
+            quote_literal(identity)
+        ),
+        None => alter,
+    }
 }
 
 #[cfg(test)]
@@ -353,11 +478,34 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_sequence_takes_the_source_value_with_its_new_bounds() {
+        let seq = Sequence {
+            data_type: "bigint".into(),
+            start: 1000,
+            increment: 1,
+            min: 1000,
+            max: 9_999,
+            cache: 1,
+            ..Sequence::default()
+        };
+        assert_eq!(
+            sequence_sql("public.\"s'q\"", &seq, Some((1000, false))),
+            "ALTER SEQUENCE public.\"s'q\" AS bigint START WITH 1000 INCREMENT BY 1 MINVALUE 1000 \
+             MAXVALUE 9999 CACHE 1 NO CYCLE RESTART WITH 1000; \
+             SELECT pg_catalog.setval('public.\"s''q\"', 1000, false)"
+        );
+        assert!(!sequence_sql("public.s", &seq, None).contains("RESTART"));
+    }
+
+    #[test]
     fn the_objects_of_a_moving_table_are_its_own_and_no_others() {
         let moving = Moving {
             renaming: BTreeSet::from(["public.a".to_owned()]),
             dropping: BTreeSet::from(["public.\"d.e\"".to_owned()]),
+            detaching: BTreeMap::from([("public.p1".to_owned(), "public.p".to_owned())]),
         };
+        assert!(moving.holds("public.p1.p1_pkey"));
+        assert!(moving.contains("public.p1"));
         assert!(moving.holds("public.a.a_pkey"));
         assert!(moving.holds("public.\"d.e\".tr"));
         assert!(!moving.holds("public.ab.c"));

@@ -39,9 +39,9 @@ use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
 use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
 use super::follow_relations::{self, Moving};
 use super::wait::Replicating;
-use super::{Fingerprint, ObjectNames, adopt, objects, on_source, on_target};
-use crate::catalog::replication::state;
-use crate::error::{Error, ErrorKind, Result, Side};
+use super::{Fingerprint, ObjectNames, Refusal, adopt, objects, on_source, on_target};
+use crate::catalog::replication::{publication, state};
+use crate::error::Result;
 use crate::sql::{quote_ident, quote_literal};
 use crate::warning::Warning;
 
@@ -61,6 +61,29 @@ pub fn object_of(drift: &str) -> &str {
         .iter()
         .find_map(|s| drift.strip_suffix(s))
         .unwrap_or(drift)
+}
+
+/// What the steps of one pass share: the gate, the post-data objects applied before (see
+/// [`Followed::memo`]) and what changed.
+struct Step<'a> {
+    gate: &'a Gate<'a>,
+    memo: BTreeMap<String, String>,
+    drift: Drift<'a>,
+}
+
+/// Takes a step's result into `this`: `false`, with a warning, when the step could not read
+/// (tried again at the next check; the steps after it wait, see [`Following::pass`]).
+fn take(this: &mut Followed, r: Result<Followed>, what: &str, dbname: &str) -> bool {
+    match r {
+        Ok(f) => {
+            this.merge(f);
+            true
+        }
+        Err(e) => {
+            warn!(database = %dbname, "could not follow the source's {what} (tried again at the next check): {e}");
+            false
+        }
+    }
 }
 
 /// One database's schema following (see the module docs).
@@ -88,6 +111,8 @@ pub(super) struct Following<'a> {
     pub renamed: Vec<(String, String)>,
     /// The tables whose rename or drop the target has not followed yet.
     moving: Moving,
+    /// The change the target refused, once one stopped the replication.
+    pub refusal: Option<Refusal>,
 }
 
 impl<'a> Following<'a> {
@@ -106,6 +131,7 @@ impl<'a> Following<'a> {
             apply_errors: None,
             renamed: Vec::new(),
             moving: Moving::default(),
+            refusal: None,
         }
     }
 
@@ -174,15 +200,14 @@ impl<'a> Following<'a> {
         let now = unix_now();
         for t in a.all_tables() {
             let object = format!("table {t}");
-            self.followed.applied.push(SchemaChangeApplied {
-                change: format!(
+            self.followed.applied.push(SchemaChangeApplied::applied(
+                format!(
                     "{object} created on the target and added to the replication (the \
                      subscription copies its rows)"
                 ),
-                statement: format!("ALTER SUBSCRIPTION ... REFRESH PUBLICATION for {t}"),
-                seen_unix_seconds: self.seen.get(&object).copied().unwrap_or(now),
-                applied_unix_seconds: now,
-            });
+                format!("ALTER SUBSCRIPTION ... REFRESH PUBLICATION for {t}"),
+                self.seen.get(&object).copied().unwrap_or(now),
+            ));
         }
         self.adopted.merge(a);
         Ok(true)
@@ -327,39 +352,56 @@ impl<'a> Following<'a> {
     }
 
     /// One pass over what changed, in the order of the module docs, gated by `until` and
-    /// `ripe`.
+    /// `ripe`: the tables that move (renamed or dropped) first, so that the steps after know
+    /// which objects go with them; new tables; the objects and columns; the drops last, as they
+    /// wait for the rows before them. A step that could not read (a lock it would wait for, an
+    /// object dropped while it read) goes again at the next check, and the steps after it wait
+    /// with it: they may need what it creates (a trigger its function).
     async fn pass(
         &mut self,
         base: &Fingerprint,
         until: When,
         ripe: &BTreeSet<String>,
     ) -> Result<Followed> {
-        let Replicating {
-            src, tgt, dbname, ..
-        } = self.r;
         let seen = self.seen.clone();
         let gate = Gate {
             until,
             ripe,
             seen: &seen,
         };
-        let memo = self.followed.memo.clone();
         let mut this = Followed::default();
-        // A step that could not read (a lock it would wait for, an object dropped while it
-        // read) goes again at the next check, and the steps after it wait with it: they may
-        // need what it creates (a trigger its function).
-        let take = |this: &mut Followed, r: Result<Followed>, what: &str| match r {
-            Ok(f) => {
-                this.merge(f);
-                true
-            }
-            Err(e) => {
-                warn!(database = %dbname, "could not follow the source's {what} (tried again at the next check): {e}");
-                false
-            }
-        };
+        let moving = self.follow_moves(&gate, &mut this).await?;
+        self.adopt_if_new().await?;
+        // The drift, and what went during this run (dropped on the target if it has it).
+        let mut wanted = self.drift.clone();
+        wanted.extend(self.gone.iter().map(|o| format!("{o} removed")));
+        wanted.dedup();
         let renamed = self.renamed.clone();
-        let mut moving = match follow_relations::follow_renames(src, tgt, &renamed, &gate).await {
+        let step = Step {
+            gate: &gate,
+            memo: self.followed.memo.clone(),
+            drift: Drift {
+                entries: &wanted,
+                baseline: base,
+                moving: &moving,
+                renamed: &renamed,
+            },
+        };
+        if self.follow_shapes(&step, &mut this).await {
+            self.follow_drops(&step, &mut this).await?;
+        }
+        Ok(this)
+    }
+
+    /// The renames of tables and sequences (applied when the gate admits them), and the
+    /// tables dropped on the source that the target still has: the [`Moving`] tables whose
+    /// own objects the later steps leave alone, as they come and go with their table.
+    async fn follow_moves(&mut self, gate: &Gate<'_>, this: &mut Followed) -> Result<Moving> {
+        let Replicating {
+            src, tgt, dbname, ..
+        } = self.r;
+        let mut moving = match follow_relations::follow_renames(src, tgt, &self.renamed, gate).await
+        {
             Ok((f, m)) => {
                 this.merge(f);
                 m
@@ -373,16 +415,24 @@ impl<'a> Following<'a> {
             tgt,
             &self.names.subscription,
             &self.drift,
-            &renamed,
+            &self.renamed,
             &self.moving.dropping,
         )
         .await
         .map_err(|e| on_target(e, dbname))?;
+        if self.drift.iter().any(|d| d.ends_with(" changed")) {
+            moving.detaching = follow_relations::detaching(src, tgt, &self.drift)
+                .await
+                .map_err(|e| e.with_database(dbname))?;
+        }
         self.moving = moving.clone();
-        // The drift, and what went during this run (dropped on the target if it has it).
-        let mut wanted = self.drift.clone();
-        wanted.extend(self.gone.iter().map(|o| format!("{o} removed")));
-        wanted.dedup();
+        Ok(moving)
+    }
+
+    /// Brings in the tables created on the source that no earlier step took in: not a
+    /// renamed table's new name (the target renames its own), nor one adopted already.
+    async fn adopt_if_new(&mut self) -> Result<()> {
+        let renamed = &self.renamed;
         let is_renamed = |d: &str| renamed.iter().any(|(_, to)| object_of(d) == to);
         let new_table = self.drift.iter().any(|d| {
             d.starts_with("table ")
@@ -393,91 +443,148 @@ impl<'a> Following<'a> {
         if new_table {
             self.adopt().await?;
         }
-        let drift = Drift {
-            entries: &wanted,
-            baseline: base,
-            moving: &moving,
-            renamed: &renamed,
-        };
-        let schema = self.r.opts.schema;
-        if !take(
-            &mut this,
-            follow_objects(src, tgt, &BEFORE_COLUMNS, drift, &gate, &memo, schema).await,
-            "sequences and functions",
-        ) {
-            return Ok(this);
+        Ok(())
+    }
+
+    /// Sequences and functions, then the columns and enum values (when a table or type
+    /// changed), then views, indexes, constraints and triggers: each may need what the one
+    /// before creates. Returns whether every step could read (see [`Following::pass`]).
+    async fn follow_shapes(&self, step: &Step<'_>, this: &mut Followed) -> bool {
+        let Replicating {
+            src, tgt, dbname, ..
+        } = self.r;
+        let (gate, memo, schema) = (step.gate, &step.memo, self.r.opts.schema);
+        let before = follow_objects(src, tgt, &BEFORE_COLUMNS, step.drift, gate, memo, schema);
+        if !take(this, before.await, "sequences and functions", dbname) {
+            return false;
         }
         let columns_changed = self.drift.iter().any(|d| {
             (d.starts_with("table ") || d.starts_with("type ")) && d.ends_with(" changed")
         });
         if columns_changed
             && !take(
-                &mut this,
-                follow::follow_columns(src, tgt, &gate).await,
+                this,
+                follow::follow_columns(src, tgt, gate).await,
                 "column changes",
+                dbname,
             )
         {
-            return Ok(this);
+            return false;
         }
-        if !take(
-            &mut this,
-            follow_objects(src, tgt, &AFTER_COLUMNS, drift, &gate, &memo, schema).await,
+        let after = follow_objects(src, tgt, &AFTER_COLUMNS, step.drift, gate, memo, schema);
+        take(
+            this,
+            after.await,
             "views, indexes, constraints and triggers",
-        ) {
-            return Ok(this);
-        }
+            dbname,
+        )
+    }
+
+    /// The tables dropped and partitions detached on the source (once the rows before are
+    /// in), the sequences dropped or changed; after a table's drop or detach, `REFRESH
+    /// PUBLICATION` (and the detached tables a table list no longer holds published by
+    /// themselves), and the objects that waited on them are levelled (what belonged to a
+    /// table went with it; a detached partition's constraints are its own now).
+    async fn follow_drops(&mut self, step: &Step<'_>, this: &mut Followed) -> Result<()> {
+        let Replicating {
+            src, tgt, dbname, ..
+        } = self.r;
+        let Drift {
+            entries,
+            moving,
+            renamed,
+            ..
+        } = step.drift;
         let drops = follow_relations::follow_drops_and_sequences(
             src,
             tgt,
-            &wanted,
+            entries,
             &moving.dropping,
-            &renamed,
-            &gate,
+            renamed,
+            step.gate,
         )
         .await;
         let before = this.applied.len();
-        take(&mut this, drops, "dropped tables and sequences");
-        if this.applied[before..]
-            .iter()
-            .any(|a| a.change.starts_with("table ") && a.change.ends_with(" dropped"))
-        {
-            self.refresh_after_drop(&mut this).await;
-            // What belonged to the tables went with them: level now.
-            let mut after = moving.clone();
-            after.dropping = follow_relations::dropping(
-                tgt,
-                &self.names.subscription,
-                &self.drift,
-                &renamed,
-                &moving.dropping,
-            )
-            .await
-            .map_err(|e| on_target(e, dbname))?;
-            let drift = Drift {
-                moving: &after,
-                ..drift
-            };
-            take(
-                &mut this,
-                follow_objects(src, tgt, &AFTER_COLUMNS, drift, &gate, &memo, schema).await,
-                "views, indexes, constraints and triggers",
-            );
+        take(this, drops, "dropped tables and sequences", dbname);
+        let recopy = !moving.detaching.is_empty() && !self.publishes_all_tables().await?;
+        this.merge(
+            follow_relations::follow_detaches(tgt, &moving.detaching, recopy, step.gate).await,
+        );
+        let moved = |a: &SchemaChangeApplied| {
+            a.change.starts_with("table ")
+                && (a.change.ends_with(" dropped") || a.change.contains(" detached from "))
+        };
+        if !this.applied[before..].iter().any(moved) {
+            return Ok(());
         }
-        Ok(this)
+        self.refresh_after_drop(this).await;
+        if recopy
+            && this.applied[before..]
+                .iter()
+                .any(|a| a.change.contains(" detached from "))
+        {
+            self.adopt().await?;
+        }
+        self.level_after_moves(step, this).await
     }
 
-    /// `REFRESH PUBLICATION` once tables were dropped: the target's `DROP TABLE` took them out
-    /// of the subscription and the source's out of a `FOR TABLE` publication; the refresh
+    /// After tables were dropped or partitions detached on the target: the views, indexes,
+    /// constraints and triggers that waited on them are followed again with those tables no
+    /// longer moving (what belonged to a dropped table went with it; a detached partition's
+    /// constraints are its own now, as on the source).
+    async fn level_after_moves(&self, step: &Step<'_>, this: &mut Followed) -> Result<()> {
+        let Replicating {
+            src, tgt, dbname, ..
+        } = self.r;
+        let moving = step.drift.moving;
+        let mut after = moving.clone();
+        after.dropping = follow_relations::dropping(
+            tgt,
+            &self.names.subscription,
+            &self.drift,
+            step.drift.renamed,
+            &moving.dropping,
+        )
+        .await
+        .map_err(|e| on_target(e, dbname))?;
+        after
+            .detaching
+            .retain(|t, _| this.pending_objects.contains(&format!("table {t}")));
+        let drift = Drift {
+            moving: &after,
+            ..step.drift
+        };
+        let (gate, memo, schema) = (step.gate, &step.memo, self.r.opts.schema);
+        let level = follow_objects(src, tgt, &AFTER_COLUMNS, drift, gate, memo, schema).await;
+        take(
+            this,
+            level,
+            "views, indexes, constraints and triggers",
+            dbname,
+        );
+        Ok(())
+    }
+
+    /// Whether the publication is `FOR ALL TABLES` (a detached partition stays published).
+    async fn publishes_all_tables(&self) -> Result<bool> {
+        let all = publication::publication_is_all_tables(self.r.src, &self.names.publication)
+            .await
+            .map_err(|e| on_source(e, self.r.dbname))?;
+        Ok(all.unwrap_or(true))
+    }
+
+    /// `REFRESH PUBLICATION` once tables were dropped or partitions detached: the target's
+    /// `DROP TABLE` took them out of the subscription and the source's out of a `FOR TABLE`
+    /// publication (a detach out of a list that names the partitioned table); the refresh
     /// makes the subscription's list the publication's again.
     async fn refresh_after_drop(&self, this: &mut Followed) {
         let sub = &self.names.subscription;
         match objects::refresh_subscription(self.r.tgt, sub, self.r.tfacts).await {
             Ok(()) => {
-                for a in this
-                    .applied
-                    .iter_mut()
-                    .filter(|a| a.change.starts_with("table ") && a.change.ends_with(" dropped"))
-                {
+                for a in this.applied.iter_mut().filter(|a| {
+                    a.change.starts_with("table ")
+                        && (a.change.ends_with(" dropped") || a.change.contains(" detached from "))
+                }) {
                     a.statement.push_str(&format!(
                         "; ALTER SUBSCRIPTION {} REFRESH PUBLICATION",
                         quote_ident(sub)
@@ -515,6 +622,9 @@ impl<'a> Following<'a> {
         let pending = std::mem::take(&mut this.pending);
         let pending_objects = std::mem::take(&mut this.pending_objects);
         self.followed.merge(this);
+        // An object with a change held back is not level, whatever another step or an earlier
+        // pass found (a partition whose columns are the source's, its detach held back).
+        self.followed.level.retain(|o| !pending_objects.contains(o));
         self.followed.pending = pending;
         self.followed.pending_objects = pending_objects;
         Ok(fresh)
@@ -522,8 +632,9 @@ impl<'a> Following<'a> {
 
     /// The error that ends the run when the target refused a change: the subscription is
     /// disabled first, so that its apply worker does not retry (and fail on) the rows that
-    /// need the change, and the message says how to go on.
-    async fn stop_on_refusal(&self) -> Result<()> {
+    /// need the change, and the message says how to go on. Kept as [`Following::refusal`]
+    /// too, for the outcome that lists the changes with it.
+    async fn stop_on_refusal(&mut self) -> Result<()> {
         let Some(first) = self.followed.refused.first() else {
             return Ok(());
         };
@@ -557,9 +668,8 @@ impl<'a> Following<'a> {
                 self.followed.described().join(", ")
             )
         };
-        let mut e = Error::new(
-            ErrorKind::Validation,
-            format!(
+        let refusal = Refusal {
+            message: format!(
                 "replication stopped on a schema change of the source that the target refused: \
                  {}; {disabled}{before}; apply the change on the target by hand (or undo its cause on \
                  the source), then run the cut-over command (--max-replication-lag BYTES \
@@ -567,16 +677,11 @@ impl<'a> Following<'a> {
                  replication objects are kept (--cleanup removes them)",
                 why.join("; ")
             ),
-        )
-        .with_side(Side::Target)
-        .with_database(self.r.dbname)
-        .with_phase(crate::error::Phase::Replication);
-        if let Some(code) = &self.followed.refused_sqlstate {
-            e = e.with_sqlstate(code.clone());
-        }
-        if let Some(o) = &first.object {
-            e = e.with_object(o.clone());
-        }
+            sqlstate: self.followed.refused_sqlstate.clone(),
+            object: first.object.clone(),
+        };
+        let e = refusal.error(self.r.dbname);
+        self.refusal = Some(refusal);
         Err(e)
     }
 }

@@ -345,6 +345,9 @@ pub struct ReplicationOutcome {
     /// `--cutover`: the fenced cut-over's timeline and write-unavailable window
     /// ([`timeline`]), also when it was aborted or failed after the fence.
     pub cutover: Option<timeline::CutoverReport>,
+    /// The schema change the target refused, which stopped the replication (status
+    /// `Failed`; [`cut_over_failure`] makes it the database's error).
+    pub refusal: Option<Refusal>,
 }
 
 impl ReplicationOutcome {
@@ -369,6 +372,7 @@ impl ReplicationOutcome {
             warnings,
             verify: None,
             cutover: None,
+            refusal: None,
         }
     }
 }
@@ -441,15 +445,56 @@ impl LagStatus {
 }
 
 /// A fenced cut-over that was aborted or failed after the fence reports its outcome with
-/// status `Failed` (its timeline in [`ReplicationOutcome::cutover`]); this turns that into the
-/// database's error, once the caller took the timeline.
-pub fn cut_over_failure(status: DbStatus, message: &str, db: &str) -> Result<()> {
+/// status `Failed` (its timeline in [`ReplicationOutcome::cutover`]), and so does a wait that a
+/// schema change the target refused stopped (`refusal`, with the changes applied before it and
+/// the refused one in [`ReplicationOutcome::schema_changes`]); this turns either into the
+/// database's error, once the caller took the timeline and the changes.
+pub fn cut_over_failure(
+    status: DbStatus,
+    message: &str,
+    refusal: Option<&Refusal>,
+    db: &str,
+) -> Result<()> {
+    if let Some(r) = refusal {
+        return Err(r.error(db));
+    }
     if status != DbStatus::Failed {
         return Ok(());
     }
     Err(Error::new(ErrorKind::Timeout, message.to_owned())
         .with_database(db)
         .with_phase(Phase::CutOver))
+}
+
+/// A schema change of the source that the target refused stopped the replication
+/// ([`following`]): what the database's error says. Kept as the outcome's rather than returned
+/// as an error at once, so that the report lists the changes applied before it (an error
+/// would leave the outcome, and them, behind).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The whole message: the object, statement, reason, what was done and what to do.
+    pub message: String,
+    /// The server's SQLSTATE of the first refusal.
+    pub sqlstate: Option<crate::error::SqlState>,
+    /// The object of the first refusal (`table public.t`).
+    pub object: Option<String>,
+}
+
+impl Refusal {
+    /// The database's error: the target refused, during the replication.
+    pub fn error(&self, db: &str) -> Error {
+        let mut e = Error::new(ErrorKind::Validation, self.message.clone())
+            .with_side(Side::Target)
+            .with_database(db)
+            .with_phase(Phase::Replication);
+        if let Some(code) = &self.sqlstate {
+            e = e.with_sqlstate(code.clone());
+        }
+        if let Some(o) = &self.object {
+            e = e.with_object(o.clone());
+        }
+        e
+    }
 }
 
 fn on_source(e: impl Into<Error>, db: &str) -> Error {

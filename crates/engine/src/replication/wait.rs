@@ -121,22 +121,20 @@ pub(super) async fn wait_and_stop(
     // The source's schema changes, applied on the target as they are seen (super::following),
     // so that the apply worker, which stops on a missing column or table, goes on.
     let mut following = Following::new(r, &names, baseline);
-    // Renames first (a table renamed since the set-up is no new table), then new tables.
-    following.check(When::Now).await?;
-    following.adopt().await?;
-    let in_sync = wait_in_sync(r, &mut following, outcome, started, deadline, max).await?;
-    following.check(When::Now).await?;
-    if in_sync && opts.is_cut_over() && following.pending(When::InSync) {
-        // What was held back waits no longer: once the target applied everything committed
-        // so far, it goes before anything is dropped (and before the fence). Only then: the
-        // fenced cut-over's own bound (--max-downtime) must not start after a wait of ours.
-        if let cutover::CaughtUp::Confirmed =
-            cutover::caught_up(src, &names.slot, dbname, deadline).await?
-        {
-            following.check(When::InSync).await?;
-            following.adopt().await?;
+    let waited = follow_until_in_sync(r, &mut following, outcome, started, deadline, max).await;
+    let in_sync = match (waited, following.refusal.take()) {
+        // A change the target refused: the database fails with the outcome, which lists the
+        // changes applied before it and the refused one (see `cut_over_failure`).
+        (_, Some(refusal)) => {
+            summarize(following, outcome, dbname, opts);
+            outcome.status = DbStatus::Failed;
+            outcome.message = refusal.message.clone();
+            outcome.refusal = Some(refusal);
+            return Ok(());
         }
-    }
+        (Ok(in_sync), None) => in_sync,
+        (Err(e), None) => return Err(e),
+    };
     let drift_note = summarize(following, outcome, dbname, opts);
     if !in_sync && opts.cutover.is_some() {
         // --cutover refuses rather than leaving the database running with exit code 0.
@@ -189,6 +187,39 @@ pub(super) async fn wait_and_stop(
         super::statistics::carry_at_cut_over(src, tgt, dbname, opts.statistics, outcome).await;
     }
     Ok(())
+}
+
+/// Follows the source's schema until the replication is in sync (`Ok(true)`) or the
+/// deadline (`Ok(false)`): renames and new tables first, then the wait, then what was held
+/// back for the cut-over. Fails on a change the target refused ([`Following::refusal`]).
+async fn follow_until_in_sync(
+    r: Replicating<'_>,
+    following: &mut Following<'_>,
+    outcome: &mut ReplicationOutcome,
+    started: Instant,
+    deadline: Instant,
+    max: u64,
+) -> Result<bool> {
+    let Replicating {
+        src, dbname, opts, ..
+    } = r;
+    // Renames first (a table renamed since the set-up is no new table), then new tables.
+    following.check(When::Now).await?;
+    following.adopt().await?;
+    let in_sync = wait_in_sync(r, following, outcome, started, deadline, max).await?;
+    following.check(When::Now).await?;
+    if in_sync && opts.is_cut_over() && following.pending(When::InSync) {
+        // What was held back waits no longer: once the target applied everything committed
+        // so far, it goes before anything is dropped (and before the fence). Only then: the
+        // fenced cut-over's own bound (--max-downtime) must not start after a wait of ours.
+        if let cutover::CaughtUp::Confirmed =
+            cutover::caught_up(src, &outcome.names.slot, dbname, deadline).await?
+        {
+            following.check(When::InSync).await?;
+            following.adopt().await?;
+        }
+    }
+    Ok(in_sync)
 }
 
 /// Waits until the replication is in sync (`Ok(true)`: lag at most `max`, every table ready,
@@ -280,7 +311,11 @@ fn summarize(
         renamed,
         ..
     } = following;
+    // A refused change (the wait stopped on it) after those applied before it.
     outcome.schema_changes = followed.applied.clone();
+    outcome
+        .schema_changes
+        .extend(followed.refused_changes.iter().cloned());
     outcome.schema_drift = drift.clone();
     outcome.tables_added = adopted.all_tables();
     // Dropped, not renamed (a rename's old name is removed too).
