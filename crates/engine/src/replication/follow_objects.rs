@@ -451,6 +451,9 @@ async fn goes_with_its_table(
     w: &Wanted,
     moving: &Moving,
 ) -> Result<bool> {
+    if w.removed && removed_with_its_table(src, tgt, w).await? {
+        return Ok(true);
+    }
     Ok(match w.kind {
         "constraint" | "trigger" => moving.holds(&w.identity),
         "index" if !moving.renaming.is_empty() || !moving.dropping.is_empty() => {
@@ -469,6 +472,38 @@ async fn goes_with_its_table(
         "view" => !w.removed && !moving.renaming.is_empty(),
         _ => false,
     })
+}
+
+/// Whether `w`, an index, constraint or trigger gone from the source, went with its table: the
+/// table it belongs to on the target no longer exists on the source under that name (dropped,
+/// or renamed), so the table's own step takes it, whenever that step's turn comes. Dropping it
+/// by itself first would be refused for a partition's (its index belongs to the parent's:
+/// 2BP01; its constraint is inherited: 42P16) and would stop the replication, and the check
+/// that reads the drop of the table may come after the one that reads its parts gone. A name
+/// that does not split into an existing target table is never taken for one.
+async fn removed_with_its_table(src: &Session, tgt: &Session, w: &Wanted) -> Result<bool> {
+    let on_target = |e: Error| e.with_side(Side::Target);
+    let table = match w.kind {
+        "index" => owning_table(tgt, "index", &w.identity)
+            .await
+            .map_err(on_target)?,
+        "constraint" | "trigger" => w.identity.rsplit_once('.').map(|(t, _)| t.to_owned()),
+        _ => None,
+    };
+    let Some(table) = table else {
+        return Ok(false);
+    };
+    if object_oid(tgt, "table", &table)
+        .await
+        .map_err(on_target)?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    Ok(object_oid(src, "table", &table)
+        .await
+        .map_err(|e| e.with_side(Side::Source))?
+        .is_none())
 }
 
 /// What creates one object on the target.
