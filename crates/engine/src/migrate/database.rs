@@ -3,9 +3,8 @@
 //! replication hand-off, post-data, verification, the message its report line carries), and
 //! the `--verify` of a database whose data is in.
 
-use super::stages::data::{self, Created, Replicated};
-use super::stages::message::{self, Message};
-use super::stages::method::{self, DataMethod};
+use super::stages::data::{self, Created};
+use super::stages::message::Message;
 use super::stages::{Db, Settings, earlier_run, finish, schema as schema_stage};
 use super::*;
 
@@ -33,7 +32,7 @@ impl PgMigrate {
             planned_dump,
             schema: rehearsed,
         } = plan;
-        let db = Db::new(self, pair, run, selection, shared);
+        let db = Db::new(self, pair, run, selection, planned_dump, shared);
         let settings = Settings::of(&db);
         if !db.resume_replication
             && let Some(message) =
@@ -68,45 +67,8 @@ impl PgMigrate {
                 facts: &facts,
                 report: &report,
             };
-            let (replicated, fallback) =
-                match method::choose(&db, &facts, &settings.replication, planned_dump)? {
-                    DataMethod::Dump { fallback } => (None, fallback),
-                    DataMethod::Replication => {
-                        let r = data::replicate(
-                            &db,
-                            &made,
-                            &settings,
-                            &plan,
-                            entry,
-                            warnings,
-                            &mut message,
-                        )
-                        .await?;
-                        match r {
-                            Replicated::Done(copied) => (Some(copied), None),
-                            Replicated::FellBack(reason) => (None, Some(reason)),
-                        }
-                    }
-                };
-            let copied = match replicated {
-                Some(copied) => copied,
-                None => {
-                    if let Some(reason) = &fallback {
-                        message.push(message::fell_back(reason));
-                    }
-                    let copied = data::dump(
-                        &db,
-                        &made,
-                        &settings.copy,
-                        plan,
-                        entry,
-                        &warnings[..],
-                        &mut message,
-                    )
-                    .await?;
-                    Some(copied)
-                }
-            };
+            let copied =
+                data::move_data(&db, &made, &settings, plan, entry, warnings, &mut message).await?;
             if let Some(copied) = copied {
                 post_data_owners_lost = data::hand_in(copied, entry, warnings);
             }

@@ -15,7 +15,8 @@ use crate::schema::{ExecState, Schema, exec};
 use crate::selection::DbSelection;
 use crate::warning::Warning;
 
-use super::message::{Message, copy_summary};
+use super::message::{self, Message, copy_summary};
+use super::method::{self, DataMethod};
 use super::{Db, Settings};
 
 /// What pre-data hands on to the data stage: the database's target session and what was
@@ -27,8 +28,36 @@ pub(in crate::migrate) struct Created<'a> {
     pub report: &'a exec::ExecReport,
 }
 
+/// The data by the method [`method::choose`] decides: the replication hand-off, or the dump
+/// method (forced, planned, or when replication turned out not to be possible, which the report
+/// line then says). Hands on the report of the copy that ran, if one did.
+pub(in crate::migrate) async fn move_data(
+    db: &Db<'_>,
+    made: &Created<'_>,
+    settings: &Settings,
+    plan: PostDataPlan,
+    entry: &mut DatabaseResult,
+    warnings: &mut Vec<Warning>,
+    message: &mut Message,
+) -> Result<Option<CopyReport>> {
+    let fallback = match method::choose(db, made.facts, &settings.replication)? {
+        DataMethod::Dump { fallback } => fallback,
+        DataMethod::Replication => {
+            match replicate(db, made, settings, &plan, entry, warnings, message).await? {
+                Replicated::Done(copied) => return Ok(copied),
+                Replicated::FellBack(reason) => Some(reason),
+            }
+        }
+    };
+    if let Some(reason) = &fallback {
+        message.push(message::fell_back(reason));
+    }
+    let copied = dump(db, made, &settings.copy, plan, entry, warnings, message).await?;
+    Ok(Some(copied))
+}
+
 /// How the replication method ended.
-pub(in crate::migrate) enum Replicated {
+enum Replicated {
     /// Replicating (or cut over): the report of the copy it ran, if it ran one.
     Done(Option<CopyReport>),
     /// Replication was not possible, and nothing was left behind: the dump method moves the
@@ -41,7 +70,7 @@ pub(in crate::migrate) enum Replicated {
 /// the ledger, and sets up the replication (or resumes an interrupted one), whose initial data
 /// step is the copy. Hands on how it ended; the entry takes the copy's table states, the
 /// replication's status, and the report line its message.
-pub(in crate::migrate) async fn replicate(
+async fn replicate(
     db: &Db<'_>,
     made: &Created<'_>,
     settings: &Settings,
@@ -259,7 +288,7 @@ async fn replicated(
 /// target has been compared with it. Hands on the copy's report; the entry keeps the table
 /// states until the database is done (a later failure, post-data, lists them) and the
 /// verification.
-pub(in crate::migrate) async fn dump(
+async fn dump(
     db: &Db<'_>,
     made: &Created<'_>,
     copy_opts: &CopyOptions,

@@ -11,7 +11,7 @@ use super::Db;
 #[derive(Debug, PartialEq, Eq)]
 pub(in crate::migrate) enum DataMethod {
     /// The replication method (which may still fall back to the dump method, see
-    /// [`super::data::Replicated::FellBack`]).
+    /// `data::Replicated::FellBack`).
     Replication,
     /// The dump method: forced, or `fallback` says why replication was not tried.
     Dump { fallback: Option<String> },
@@ -19,13 +19,12 @@ pub(in crate::migrate) enum DataMethod {
 
 /// Dump or replication for this database: what the user forced, what objects skipped with
 /// --keep-going or a selection without rows allow, what an earlier run used, and what
-/// preflight planned (`planned_dump`). Hands on the method, or the error when replication is
+/// preflight planned. Hands on the method, or the error when replication is
 /// forced and cannot be done.
 pub(in crate::migrate) fn choose(
     db: &Db<'_>,
     facts: &ExecState,
     repl_opts: &ReplicationOptions,
-    planned_dump: Option<&str>,
 ) -> Result<DataMethod> {
     let opts = db.opts();
     let (resuming, resume_replication) = (db.resuming, db.resume_replication);
@@ -56,7 +55,7 @@ pub(in crate::migrate) fn choose(
         Some("the earlier run used the dump method".to_string())
     } else if nothing_to_publish && opts.force_method.is_none() {
         Some("no selected table has rows to replicate".to_string())
-    } else if let Some(reason) = planned_dump.filter(|_| !resume_replication) {
+    } else if let Some(reason) = db.planned_dump.filter(|_| !resume_replication) {
         // Preflight's decision for the whole run (replication capacity across its
         // databases, a standby source...); an interrupted replication goes on instead.
         Some(reason.to_owned())

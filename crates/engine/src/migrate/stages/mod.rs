@@ -41,6 +41,9 @@ pub(super) struct Db<'a> {
     pub pair: &'a DbPair,
     pub run: &'a RunRecord,
     pub selection: &'a DbSelection,
+    /// Preflight sent this database to the dump method, and why (see
+    /// [`crate::preflight::method`]); the run follows that decision.
+    pub planned_dump: Option<&'a str>,
     pub memberships: &'a tokio::sync::Mutex<Memberships>,
     pub budget: &'a Budget,
     /// A resumed run whose schema was complete continues with the data; the ledger keeps what
@@ -57,6 +60,7 @@ impl<'a> Db<'a> {
         pair: &'a DbPair,
         run: &'a RunRecord,
         selection: &'a DbSelection,
+        planned_dump: Option<&'a str>,
         share: super::database::RunShare<'a>,
     ) -> Self {
         let resuming = run.stage >= Stage::Data;
@@ -67,6 +71,7 @@ impl<'a> Db<'a> {
             pair,
             run,
             selection,
+            planned_dump,
             memberships: share.memberships,
             budget: share.budget,
             resuming,
