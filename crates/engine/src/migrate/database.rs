@@ -5,14 +5,8 @@
 
 use super::stages::data::{self, Created};
 use super::stages::message::Message;
-use super::stages::{Db, Settings, earlier_run, finish, schema as schema_stage};
+use super::stages::{Db, RunShare, Settings, earlier_run, finish, schema as schema_stage};
 use super::*;
-
-/// What a database's contents share with the run's other databases.
-pub(super) struct RunShare<'a> {
-    pub memberships: &'a tokio::sync::Mutex<Memberships>,
-    pub budget: &'a super::budget::Budget,
-}
 
 impl PgMigrate {
     /// `planned_dump`: preflight sent this database to the dump method, and why (see

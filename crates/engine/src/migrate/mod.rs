@@ -325,7 +325,7 @@ impl PgMigrate {
             run,
             &mut entry,
             &mut warnings,
-            database::RunShare {
+            stages::RunShare {
                 memberships,
                 budget,
             },

@@ -33,6 +33,12 @@ pub(super) mod message;
 pub(super) mod method;
 pub(super) mod schema;
 
+/// What a database's contents share with the run's other databases.
+pub(in crate::migrate) struct RunShare<'a> {
+    pub memberships: &'a tokio::sync::Mutex<Memberships>,
+    pub budget: &'a Budget,
+}
+
 /// What every stage of one database reads: the migration, the database, what this run of it is
 /// (fresh, resumed after its schema, resuming its replication), and what it shares with the
 /// run's other databases.
@@ -61,7 +67,7 @@ impl<'a> Db<'a> {
         run: &'a RunRecord,
         selection: &'a DbSelection,
         planned_dump: Option<&'a str>,
-        share: super::database::RunShare<'a>,
+        share: RunShare<'a>,
     ) -> Self {
         let resuming = run.stage >= Stage::Data;
         let resume_replication =
