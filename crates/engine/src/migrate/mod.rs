@@ -14,23 +14,22 @@ mod cleanup;
 mod database;
 mod one;
 mod print_ddl;
+mod stages;
 
 use crate::catalog::databases::{DatabaseInfo, list_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
 use crate::catalog::server::Servers;
 use crate::conn::connect;
-use crate::copy::{CopyReport, PostDataJob, PostDataPlan, copy_database_with_states};
 use crate::databases::ensure_database;
 use crate::error::{Phase, Result, Side};
 use crate::options::{MigrateOptions, RunMode};
 use crate::owners::Memberships;
 use crate::pair::DbPair;
-use crate::replication::{self, InitialData, Outcome};
+use crate::replication;
 use crate::report::Method;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
 use crate::roles::{apply_role_db_settings, migrate_roles};
-use crate::schema::model::{ObjectKind, Section};
-use crate::schema::{ExecState, Schema, SchemaOptions, exec, read_schema};
+use crate::schema::{exec, read_schema};
 use crate::selection::{DbSelection, filter_schema};
 use crate::validate::{Preflight, preflight};
 use crate::warning::{self, Warning};
@@ -326,7 +325,7 @@ impl PgMigrate {
             run,
             &mut entry,
             &mut warnings,
-            database::RunShare {
+            stages::RunShare {
                 memberships,
                 budget,
             },
