@@ -102,23 +102,6 @@ fn pg_tool(tool: &str, need: u32) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn schema_dump(pg_dump: &Path, cluster: &Cluster, db: &str) -> String {
-    let out = tool(
-        pg_dump,
-        &["--schema-only", "--no-sync", "--exclude-schema=db_migrate"],
-        cluster,
-        db,
-    )
-    .output()
-    .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "pg_dump -s {db} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    support::oracle::normalize(&String::from_utf8(out.stdout).expect("utf8 dump"))
-}
-
 /// `table -> column names in attnum order, each with its attislocal flag`, for inheritance
 /// children (pg_inherits) of `db`.
 async fn child_columns(c: &Cluster, db: &str) -> BTreeMap<String, (String, String)> {
@@ -525,7 +508,11 @@ async fn run(src: &Cluster, tgt: &Cluster) {
     // what the servers print differently for equal schemas is left out (view bodies, NOT NULL
     // names: see `across_majors`).
     let dump = |c: &Cluster, db: &str| {
-        support::oracle::across(&schema_dump(&pg_dump, c, db), src.major, tgt.major)
+        support::oracle::across(
+            &support::oracle::normalize(&support::oracle::dump(c, db, &pg_dump)),
+            src.major,
+            tgt.major,
+        )
     };
     let a = dump(src, DB);
     let ours = diff_lines(&a, &dump(tgt, DB));
