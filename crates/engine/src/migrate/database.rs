@@ -5,7 +5,7 @@
 
 use super::stages::data::{self, Created};
 use super::stages::message::Message;
-use super::stages::{Db, RunShare, Settings, earlier_run, finish, schema as schema_stage};
+use super::stages::{DataOptions, Db, RunShare, earlier_run, finish, schema as schema_stage};
 use super::*;
 
 impl PgMigrate {
@@ -27,7 +27,7 @@ impl PgMigrate {
             schema: rehearsed,
         } = plan;
         let db = Db::new(self, pair, run, selection, planned_dump, shared);
-        let settings = Settings::of(&db);
+        let settings = DataOptions::of(&db);
         if !db.resume_replication
             && let Some(message) =
                 earlier_run::cut_over(&db, &settings.replication, entry, warnings).await?
@@ -42,7 +42,7 @@ impl PgMigrate {
             schema_stage::pre_data(&db, &target, &sessions, &schema, &facts, &warnings[..]).await?;
         schema_stage::leave_to_extensions(&db, &target, &mut schema, warnings).await?;
         entry.schema_objects = Some(schema.objects.len());
-        let settings = Settings {
+        let settings = DataOptions {
             copy: schema_stage::copy_scope(settings.copy, &schema, &facts, db.name()),
             ..settings
         };

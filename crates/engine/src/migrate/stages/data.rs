@@ -17,7 +17,7 @@ use crate::warning::Warning;
 
 use super::message::{self, Message, copy_summary};
 use super::method::{self, DataMethod};
-use super::{Db, Settings};
+use super::{DataOptions, Db};
 
 /// What pre-data hands on to the data stage: the database's target session and what was
 /// created on it.
@@ -34,7 +34,7 @@ pub(in crate::migrate) struct Created<'a> {
 pub(in crate::migrate) async fn move_data(
     db: &Db<'_>,
     made: &Created<'_>,
-    settings: &Settings,
+    settings: &DataOptions,
     plan: PostDataPlan,
     entry: &mut DatabaseResult,
     warnings: &mut Vec<Warning>,
@@ -73,7 +73,7 @@ enum Replicated {
 async fn replicate(
     db: &Db<'_>,
     made: &Created<'_>,
-    settings: &Settings,
+    settings: &DataOptions,
     plan: &PostDataPlan,
     entry: &mut DatabaseResult,
     warnings: &mut Vec<Warning>,
@@ -122,7 +122,7 @@ async fn replicate(
 async fn run_replication(
     db: &Db<'_>,
     made: &Created<'_>,
-    settings: &Settings,
+    settings: &DataOptions,
     plan: &PostDataPlan,
     capture: &CopyCapture,
 ) -> Result<Outcome> {

@@ -4,7 +4,7 @@
 //! report line ([`message::Message`]) are the only things they fill in as they go, because a
 //! database that fails half-way reports what was done until then.
 //!
-//! 1. [`Settings::of`]: the copy's and the replication's options for this database;
+//! 1. [`DataOptions::of`]: the copy's and the replication's options for this database;
 //! 2. [`earlier_run`]: an earlier run's replication cut over (and nothing else done), if any;
 //! 3. [`schema`]: the schema read or taken from preflight and filtered, the target session with
 //!    the ledger started, the DDL sessions, pre-data, what `CREATE EXTENSION` provided, the
@@ -96,15 +96,15 @@ impl<'a> Db<'a> {
 
 /// The copy's and the replication's options for this database, from the user's and the
 /// selection; the copy's are narrowed once pre-data is in ([`schema::copy_scope`]).
-pub(super) struct Settings {
+pub(super) struct DataOptions {
     pub copy: CopyOptions,
     pub replication: ReplicationOptions,
 }
 
-impl Settings {
+impl DataOptions {
     /// The first stage: hands on the options the later stages run the copy and the
     /// replication with.
-    pub fn of(db: &Db<'_>) -> Settings {
+    pub fn of(db: &Db<'_>) -> DataOptions {
         let opts = db.opts();
         let selection = db.selection;
         let mut copy_opts = opts.copy.clone();
@@ -128,7 +128,7 @@ impl Settings {
             statistics: opts.copy.statistics,
             ..opts.replication.clone()
         };
-        Settings {
+        DataOptions {
             copy: copy_opts,
             replication: repl_opts,
         }
