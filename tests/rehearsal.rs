@@ -525,3 +525,70 @@ async fn a_table_left_out_of_the_rehearsal_is_still_refused_for_an_extensions_na
         "{refusals:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extensions_are_rehearsed_while_the_schema_is_read_and_what_needs_them_after() {
+    let _serial = support::cli::SERIAL.write().await;
+    // citext in a schema of its own and pg_trgm in `public`, each used by a table: the
+    // rehearsal creates them (and the schema `ext`) before the rest of the source's schema is
+    // read, and rehearses the rest after them. The one refusal (the target's hstore took the
+    // name of the source's type `public.hstore`) is still found with its dependents.
+    let db = source().create_database("rehearse_ext").await;
+    source()
+        .execute(
+            &db,
+            "CREATE SCHEMA ext; CREATE EXTENSION citext WITH SCHEMA ext;
+             CREATE EXTENSION pg_trgm;
+             CREATE TABLE public.emails (id integer PRIMARY KEY, e ext.citext);
+             CREATE TABLE public.docs (id integer PRIMARY KEY, body text);
+             CREATE INDEX docs_body ON public.docs USING gin (body gin_trgm_ops);
+             CREATE TYPE public.hstore AS (k text, v text);
+             CREATE TABLE public.kv (id integer PRIMARY KEY, p public.hstore);",
+        )
+        .await;
+    target()
+        .execute("postgres", &format!("CREATE DATABASE {}", quote_ident(&db)))
+        .await;
+    target().execute(&db, "CREATE EXTENSION hstore").await;
+    let before = target_state(&db).await;
+    let (src, tgt) = superuser_uris();
+    let o = support::cli::pg_migrate_env(
+        &[
+            "-s",
+            &src,
+            "-t",
+            &tgt,
+            "--only-db",
+            &db,
+            "--validate",
+            "--json",
+            "-",
+        ],
+        &[(
+            "DB_MIGRATE_LOG",
+            "info,db_migrate_engine::preflight::rehearsal=debug",
+        )],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("rehearsal: extensions created"),
+        "the extensions were rehearsed first: {}",
+        text(&o)
+    );
+    let v = json(&o);
+    let refusals: Vec<String> = v["validation"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["check"] == "rehearsal")
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:#?}\n{}", text(&o));
+    let hstore = &refusals[0];
+    assert!(
+        hstore.contains("type \"public\".\"hstore\"") && hstore.contains("42710"),
+        "{hstore}"
+    );
+    assert!(hstore.contains("table \"public\".\"kv\""), "{hstore}");
+    assert_eq!(target_state(&db).await, before, "--validate wrote nothing");
+}

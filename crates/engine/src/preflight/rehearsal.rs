@@ -41,7 +41,8 @@ use crate::preflight::target_state::TargetState;
 use crate::report::ValidationReport;
 use crate::schema::Schema;
 use crate::schema::exec::SchemaOptions;
-use crate::schema::rehearsal::{Rehearsal, begin, rehearse_in};
+use crate::schema::exec::apply;
+use crate::schema::rehearsal::{Rehearsal, begin, first, rehearse_in};
 use crate::selection::DbSelection;
 use crate::selection::preflight::Resolved;
 use crate::sql::quote_ident;
@@ -367,28 +368,62 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
             filter_warnings,
         })
     };
-    let ready = async {
-        let place = if job.target_exists {
-            name.clone()
-        } else {
-            prepare_scratch(job, scratch).await.map_err(|e| {
-                e.with_side(Side::Target)
-                    .with_step("creating the rehearsal's scratch database")
-            })?
+    // The extensions, read on a session of their own, are created as soon as the transaction
+    // is open, while the rest is read (`first`'s documentation says why). Only for a
+    // database migrated whole: a selection may leave an extension or its schema out.
+    let first = async {
+        if !job.selection.everything || !job.excluded_extensions.is_empty() {
+            return Vec::new();
+        }
+        let read = async {
+            let source = connect(job.source, Some(name)).await?;
+            first::read(&source).await
         };
+        read.await.unwrap_or_else(|e: Error| {
+            tracing::debug!(database = %name, "rehearsal: the extensions are rehearsed in order: {e}");
+            Vec::new()
+        })
+    };
+    let ready = async {
+        let place = async {
+            if job.target_exists {
+                Ok(name.clone())
+            } else {
+                prepare_scratch(job, scratch).await.map_err(|e| {
+                    e.with_side(Side::Target)
+                        .with_step("creating the rehearsal's scratch database")
+                })
+            }
+        };
+        let (place, first) = tokio::join!(place, first);
+        let place = place?;
         let target = connect(job.target, Some(&place))
             .await
             .map_err(|e| e.with_side(Side::Target).with_database(place.clone()))?;
         let state = begin(&target, job.before, job.missing_roles).await?;
         tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: place ready");
-        Ok::<_, Error>((place, target, state))
+        if !first.is_empty() {
+            apply(&target, &first, job.schema, &state).await?;
+            tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: extensions created");
+        }
+        Ok::<_, Error>((place, target, state, first))
     };
-    let (read, (place, target, state)) = tokio::select! {
+    let (read, (place, target, mut state, mut first)) = tokio::select! {
         r = async { tokio::try_join!(read, ready) } => r?,
         _ = job.cancel.cancelled() => return Err(crate::copy::worker::cancelled()),
     };
+    if !first.is_empty() && !first::holds(&first, &read.schema) {
+        // The source's extensions changed between the two reads: everything again, in order.
+        tracing::debug!(database = %name, "rehearsal: the extensions changed since they were read; begun again");
+        target
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(|e| Error::from_pg(e).with_side(Side::Target))?;
+        state = begin(&target, job.before, job.missing_roles).await?;
+        first.clear();
+    }
     let result = tokio::select! {
-        r = rehearse_in(&target, &read.schema, job.schema, state) => r,
+        r = rehearse_in(&target, &read.schema, job.schema, state, &first) => r,
         _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
     };
     // The session closes here: the server rolls back whatever is still open (an interrupted

@@ -14,7 +14,10 @@
 //! options and session settings ([`super::exec::prepare_session`]). Pre-data first, then what
 //! the target's `CREATE EXTENSION` provides is left out ([`super::extensions::drop_provided`]),
 //! then post-data, each section in dependency-level order: the order `--schema-jobs` sessions
-//! create them in, put on one session (objects of one transaction must see each other).
+//! create them in, put on one session (objects of one transaction must see each other). The
+//! extensions (with the schemas they are in) are created before the rest, while the rest of the
+//! source's schema is still being read ([`first`]): they are most of a small schema's
+//! rehearsal.
 //!
 //! Roles the source has and the target lacks are created first (`CREATE ROLE ... NOLOGIN`), in
 //! the same transaction, so that owners name existing roles; they are rolled back with the
@@ -66,6 +69,8 @@ use super::model::{ObjId, ObjectKind, SchemaObject, Section, class};
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result, Side};
 use db_migrate_core::sql::quote_ident;
+
+pub mod first;
 
 /// An object the target refused to create: in a rehearsal, or in a run with `--keep-going`
 /// (the report's and JSON's `objects_failed`).
@@ -260,14 +265,16 @@ pub async fn begin(
 }
 
 /// Creates `schema` (filtered already) on `target`, in the transaction [`begin`] opened and
-/// with the state it returned, and rolls it back: see the module documentation. An `Err`
-/// means the rehearsal itself could not run (a lost session); what the target refuses is in
-/// the result.
+/// with the state it returned, and rolls it back: see the module documentation. `created`:
+/// the objects of `schema` created in it already ([`first`], checked by [`first::holds`]).
+/// An `Err` means the rehearsal itself could not run (a lost session); what the target
+/// refuses is in the result.
 pub async fn rehearse_in(
     target: &Session,
     schema: &Schema,
     opts: SchemaOptions,
     state: ExecState,
+    created: &[SchemaObject],
 ) -> Result<Rehearsal> {
     let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
     let no_create: HashSet<String> =
@@ -295,9 +302,10 @@ pub async fn rehearse_in(
     tracing::debug!("rehearsal: session ready");
     let started = Instant::now();
     out.not_rehearsed = skip.len();
+    let created: HashSet<ObjId> = created.iter().map(|o| o.id).collect();
     let pre = exec::apply(
         target,
-        without(by_level(schema, Section::PreData), &skip),
+        without(without(by_level(schema, Section::PreData), &skip), &created),
         opts,
         &state,
     )
