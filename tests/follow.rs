@@ -643,12 +643,13 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
 
 /// A partitioned table replicated through a managed source's `FOR TABLE` publication, which
 /// names the partitioned table: during replication, under writes, one partition is detached
-/// (and written to after its detach) and another dropped. The cut-over run detaches and drops
+/// (and written to after its detach), another dropped, and a table of its own attached as a
+/// new partition (written to before and after). The cut-over run detaches, drops and attaches
 /// them on the target once the rows before are in (the detached one copied again, as the list
 /// publishes it by itself from then on), and the target ends equal to the source: `pg_dump
 /// --schema-only`, every row, no write lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partitions_detached_and_dropped_during_replication_follow_the_source() {
+async fn partitions_detached_attached_and_dropped_during_replication_follow_the_source() {
     let (s, t) = (support::source(), support::target());
     let (admin, pw) = s.create_admin("follow_part", true).await;
     let db = support::unique_name("follow parts ");
@@ -670,8 +671,12 @@ async fn partitions_detached_and_dropped_during_replication_follow_the_source() 
              CREATE TABLE public.events_mid PARTITION OF public.events FOR VALUES FROM (100) TO (200);
              CREATE TABLE public.events_new PARTITION OF public.events FOR VALUES FROM (200) TO (300);
              INSERT INTO public.events SELECT g, g % 300, 'e' || g FROM generate_series(1, 600) g;
+             CREATE TABLE public.events_late (id int NOT NULL, at int NOT NULL, v text,
+                                              PRIMARY KEY (id, at));
+             INSERT INTO public.events_late SELECT g, 300 + g % 100, 'l' || g FROM generate_series(1, 200) g;
              ALTER TABLE public.events OWNER TO {a}; ALTER TABLE public.events_old OWNER TO {a};
-             ALTER TABLE public.events_mid OWNER TO {a}; ALTER TABLE public.events_new OWNER TO {a};",
+             ALTER TABLE public.events_mid OWNER TO {a}; ALTER TABLE public.events_new OWNER TO {a};
+             ALTER TABLE public.events_late OWNER TO {a};",
             a = quote_ident(&admin)
         ),
     )
@@ -723,10 +728,12 @@ async fn partitions_detached_and_dropped_during_replication_follow_the_source() 
                 i += 1;
                 let rows = format!(
                     "INSERT INTO public.events VALUES ({id}, {new}, 'w');
-                     INSERT INTO public.events_old VALUES ({id}, {old}, 'old')",
+                     INSERT INTO public.events_old VALUES ({id}, {old}, 'old');
+                     INSERT INTO public.events_late VALUES ({id}, {late}, 'late')",
                     id = 10000 + i,
                     new = 200 + i % 100,
                     old = i % 100,
+                    late = 300 + i % 100,
                 );
                 client.batch_execute(&rows).await.expect("writer");
                 let mid = format!(
@@ -746,7 +753,13 @@ async fn partitions_detached_and_dropped_during_replication_follow_the_source() 
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     s.execute(&db, "DROP TABLE public.events_mid").await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    s.execute(
+        &db,
+        "ALTER TABLE public.events ATTACH PARTITION public.events_late FOR VALUES FROM (300) TO (400)",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
 
@@ -761,13 +774,14 @@ async fn partitions_detached_and_dropped_during_replication_follow_the_source() 
     for change in [
         "table public.events_old detached from public.events",
         "table public.events_mid dropped",
+        "table public.events_late attached to public.events",
     ] {
         assert!(
             changes.iter().any(|c| c["change"] == change),
             "{change} not listed: {changes:#?}"
         );
     }
-    for table in ["public.events", "public.events_old"] {
+    for table in ["public.events", "public.events_old", "public.events_late"] {
         let (a, b) = (
             table_hash(s, &db, table).await,
             table_hash(t, &db, table).await,

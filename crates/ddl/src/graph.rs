@@ -49,6 +49,9 @@ pub struct Schema {
     /// member without a comment here whose comment the target's script set had it removed
     /// by a user.
     pub extension_members: Vec<(String, String)>,
+    /// The source server's `server_version_num` (0 when unknown): what a rehearsal may take
+    /// for granted depends on whether the target is of the same major.
+    pub source_version: u32,
 }
 
 impl Schema {
@@ -186,6 +189,7 @@ async fn read_in_snapshot(s: &Session, other: &Session) -> Result<Schema> {
     schema.extension_parts = extension_parts;
     schema.member_comments = member_comments;
     schema.extension_members = source_members;
+    schema.source_version = s.server_version_num();
     Ok(schema)
 }
 
@@ -564,6 +568,7 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         extension_parts: Vec::new(),
         member_comments: Vec::new(),
         extension_members: Vec::new(),
+        source_version: 0,
     }
 }
 

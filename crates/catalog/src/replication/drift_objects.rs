@@ -163,6 +163,21 @@ pub async fn partition_parent(s: &Session, identity: &str) -> Result<Option<Stri
     Ok(row.map(|r| r.get(0)))
 }
 
+/// The partitioned table of the partition the identity names and the partition's bound
+/// (`FOR VALUES ...` or `DEFAULT`, as the server writes it); `None` when it is no partition.
+pub async fn partition_of(s: &Session, identity: &str) -> Result<Option<(String, String)>> {
+    let row = s
+        .query_opt(
+            "SELECT i.inhparent::pg_catalog.regclass::text,
+                    pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+               FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+              WHERE c.oid = pg_catalog.to_regclass($1) AND c.relispartition",
+            &[&identity],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// The options of the sequence the identity names (`pg_sequence`), as the schema reader
 /// reads them (its owner column left out); `None` when there is none.
 pub async fn sequence_options(s: &Session, identity: &str) -> Result<Option<Sequence>> {

@@ -26,8 +26,8 @@
 //! warns about and which no later statement needs, are not run at all.
 //!
 //! Objects that cannot fail once what they depend on exists are not rehearsed
-//! ([`cannot_fail`]): tables, sequences (and their `OWNED BY`), indexes, index attachments and
-//! constraints whose every dependency (in `pg_depend`) is a relation, a constraint or a
+//! ([`cannot_fail`]): tables, sequences (and their `OWNED BY`), indexes, index attachments,
+//! partition attachments (on a target of the source's major) and constraints whose every dependency (in `pg_depend`) is a relation, a constraint or a
 //! schema, i.e. built of the
 //! server's own types, operator classes, collations and functions (those are pinned and never
 //! recorded; every other one is), with no search_path of their own, not in a schema of the
@@ -168,9 +168,13 @@ fn by_level(schema: &Schema, section: Section) -> Vec<&SchemaObject> {
 /// extension's member taking its name (checked after the rest, see [`rehearse_in`]): see the
 /// module documentation. `no_create`: the schemas that exist on the target already and where
 /// the target user may not create objects; nothing of theirs is left out.
-pub fn cannot_fail(o: &SchemaObject, no_create: &HashSet<String>) -> bool {
+pub fn cannot_fail(o: &SchemaObject, no_create: &HashSet<String>, same_major: bool) -> bool {
     let kind = match o.kind {
         ObjectKind::ForeignKey | ObjectKind::IndexAttach | ObjectKind::SequenceOwnedBy => true,
+        // A partition's attachment: what the server checks (columns, their generation and
+        // identity, NOT NULL, the bound against its siblings') held on the source, and holds
+        // alike on a server of the same major; the rules changed between majors.
+        ObjectKind::TableAttach => same_major,
         ObjectKind::Table | ObjectKind::Sequence | ObjectKind::Index | ObjectKind::Constraint => {
             o.schema.is_some()
         }
@@ -187,14 +191,18 @@ pub fn cannot_fail(o: &SchemaObject, no_create: &HashSet<String>) -> bool {
 }
 
 /// The objects of `schema` the rehearsal leaves out: those that cannot fail, unless an object
-/// that is rehearsed depends on them, directly or not.
-fn left_out(schema: &Schema, no_create: &HashSet<String>) -> HashSet<ObjId> {
+/// that is rehearsed depends on them, directly or not. A partition that is rehearsed takes its
+/// attachment along: what needs it (an index attached to its parent's, a trigger cloned from
+/// its parent's) needs it attached.
+fn left_out(schema: &Schema, no_create: &HashSet<String>, same_major: bool) -> HashSet<ObjId> {
     let mut skip: HashSet<ObjId> = schema
         .objects
         .iter()
-        .filter(|o| cannot_fail(o, no_create))
+        .filter(|o| cannot_fail(o, no_create, same_major))
         .map(|o| o.id)
         .collect();
+    // A partition's attachment is named after the partition (see `relations::tables`).
+    let partition = |o: &SchemaObject| ObjId::new(class::PG_CLASS, o.id.objid);
     // What a rehearsed object needs is rehearsed too, and what that needs, until nothing
     // changes (chains are short: a view on a table, a foreign key on a primary key).
     loop {
@@ -204,6 +212,14 @@ fn left_out(schema: &Schema, no_create: &HashSet<String>) -> HashSet<ObjId> {
             .filter(|o| !skip.contains(&o.id))
             .flat_map(|o| o.depends_on.iter().copied())
             .filter(|d| skip.contains(d))
+            .chain(
+                schema
+                    .objects
+                    .iter()
+                    .filter(|o| o.kind == ObjectKind::TableAttach && skip.contains(&o.id))
+                    .filter(|o| !skip.contains(&partition(o)))
+                    .map(|o| o.id),
+            )
             .collect();
         if needed.is_empty() {
             return skip;
@@ -282,7 +298,8 @@ pub async fn rehearse_in(
             .await?
             .into_iter()
             .collect();
-    let skip = left_out(schema, &no_create);
+    let same_major = schema.source_version / 10000 == target.server_version_num() / 10000;
+    let skip = left_out(schema, &no_create, same_major);
     let mut out = Rehearsal {
         objects: schema.objects.len(),
         ..Default::default()
@@ -439,16 +456,34 @@ mod tests {
                     12,
                     &[rel(2), ObjId::new(class::PG_EXTENSION, 9)],
                 ),
+                // A partition of 1 and its attachment (which has the partition's number).
+                object(ObjectKind::Table, pre, "app", 13, &[rel(1)]),
+                object(ObjectKind::TableAttach, pre, "app", 13, &[rel(13), rel(1)]),
             ],
             ..Default::default()
         };
-        let skip = left_out(&schema, &HashSet::new());
+        let skip = left_out(&schema, &HashSet::new(), true);
         let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
         skipped.sort_unstable();
-        assert_eq!(skipped, vec![1, 7, 10, 11]);
+        assert_eq!(skipped, vec![1, 7, 10, 11, 13, 13]);
+        // On a target of another major the attachment is rehearsed, with both its tables.
+        let skip = left_out(&schema, &HashSet::new(), false);
+        let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
+        skipped.sort_unstable();
+        assert_eq!(skipped, vec![7, 10, 11]);
+
+        // A rehearsed partition takes its attachment along (and so its parent).
+        let mut with_trigger = schema.clone();
+        with_trigger
+            .objects
+            .push(object(ObjectKind::Trigger, post, "app", 15, &[rel(13)]));
+        let skip = left_out(&with_trigger, &HashSet::new(), true);
+        let mut skipped: Vec<u32> = skip.iter().map(|id| id.objid).collect();
+        skipped.sort_unstable();
+        assert_eq!(skipped, vec![7, 10, 11]);
         // A schema the target user may not create in: everything of it is rehearsed.
         let no_create: HashSet<String> = ["ext".to_string()].into();
-        assert!(!left_out(&schema, &no_create).contains(&rel(7)));
+        assert!(!left_out(&schema, &no_create, true).contains(&rel(7)));
     }
 
     #[test]

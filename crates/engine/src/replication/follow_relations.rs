@@ -34,6 +34,15 @@
 //! on the target in the detach's transaction: rows written to it on the source after its
 //! detach were published by no publication until then).
 //!
+//! A table attached as a partition on the source (`ALTER TABLE ... ATTACH PARTITION`) is
+//! attached on the target, with the source's bound, once the rows before the attach are
+//! applied (a row the source deleted before attaching may not fit the bound): its rows keep
+//! arriving under its own name before and after (partitions are published as themselves), and
+//! a `FOR TABLE` list that names it still does, so the subscription needs nothing more. What
+//! the attach gives the partition on the source (the partitioned table's indexes, foreign keys
+//! and triggers, cloned or matched) the target's attach gives it alike: its drift entries are
+//! left alone until then ([`Moving::attaching`]), and followed after it like any other.
+//!
 //! Nothing is dropped with `CASCADE`: an object only the target has that depends on the table
 //! makes the target refuse the drop, and the replication stops naming it.
 
@@ -41,7 +50,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::relations::Sequence;
 use crate::catalog::replication::drift_objects::{
-    object_oid, owning_table, partition_parent, relation_name, sequence_options,
+    object_oid, owning_table, partition_of, partition_parent, relation_name, sequence_options,
 };
 use crate::catalog::replication::state::subscription_has_table;
 use crate::conn::Session;
@@ -69,6 +78,9 @@ pub struct Moving {
     /// Partitions detached on the source that the target still has attached, with the
     /// target's partitioned table: their detach turns their inherited constraints into their own.
     pub detaching: BTreeMap<String, String>,
+    /// Tables attached as partitions on the source that the target still has as tables of
+    /// their own: the partition -> (the partitioned table, the bound).
+    pub attaching: BTreeMap<String, (String, String)>,
 }
 
 impl Moving {
@@ -79,6 +91,7 @@ impl Moving {
             .iter()
             .chain(&self.dropping)
             .chain(self.detaching.keys())
+            .chain(self.attaching.keys())
             .any(|t| identity.starts_with(&format!("{t}.")))
     }
 
@@ -87,6 +100,7 @@ impl Moving {
         self.renaming.contains(table)
             || self.dropping.contains(table)
             || self.detaching.contains_key(table)
+            || self.attaching.contains_key(table)
     }
 }
 
@@ -264,6 +278,73 @@ pub async fn detaching(
         }
     }
     Ok(out)
+}
+
+/// The tables the source attached as partitions (drift entries `table X changed`: a partition
+/// on the source, a table of its own on the target, whose partitioned table the target has),
+/// with the partitioned table and the bound: [`Moving::attaching`].
+pub async fn attaching(
+    src: &Session,
+    tgt: &Session,
+    drift: &[String],
+) -> Result<BTreeMap<String, (String, String)>> {
+    let mut out = BTreeMap::new();
+    for d in drift {
+        let Some(table) = d
+            .strip_prefix("table ")
+            .and_then(|r| r.strip_suffix(" changed"))
+        else {
+            continue;
+        };
+        let Some((parent, bound)) = partition_of(src, table)
+            .await
+            .map_err(|e| e.with_side(Side::Source))?
+        else {
+            continue;
+        };
+        let target = Side::Target;
+        if on_target(tgt, table)
+            .await
+            .map_err(|e| e.with_side(target))?
+            && on_target(tgt, &parent)
+                .await
+                .map_err(|e| e.with_side(target))?
+            && partition_parent(tgt, table)
+                .await
+                .map_err(|e| e.with_side(target))?
+                .is_none()
+        {
+            out.insert(table.to_owned(), (parent, bound));
+        }
+    }
+    Ok(out)
+}
+
+/// Attaches on the target the tables `attaching` (partition -> partitioned table, bound) once
+/// every row committed before the attach is applied (see the module docs).
+pub async fn follow_attaches(
+    tgt: &Session,
+    attaching: &BTreeMap<String, (String, String)>,
+    gate: &Gate<'_>,
+) -> Followed {
+    let mut followed = Followed::default();
+    for (table, (parent, bound)) in attaching {
+        let key = format!("table {table}");
+        if !gate.admits(When::InSync, &key) {
+            followed.pending.push(When::InSync);
+            followed.pending_objects.insert(key);
+            continue;
+        }
+        let change = Change {
+            sql: format!("ALTER TABLE {parent} ATTACH PARTITION {table} {bound}"),
+            describe: format!("{key} attached to {parent}"),
+            when: When::InSync,
+        };
+        if apply(tgt, change, &key, gate, &mut followed).await {
+            followed.level.insert(key);
+        }
+    }
+    followed
 }
 
 /// Detaches on the target the partitions `detaching` (partition -> partitioned table) once

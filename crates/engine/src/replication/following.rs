@@ -424,6 +424,9 @@ impl<'a> Following<'a> {
             moving.detaching = follow_relations::detaching(src, tgt, &self.drift)
                 .await
                 .map_err(|e| e.with_database(dbname))?;
+            moving.attaching = follow_relations::attaching(src, tgt, &self.drift)
+                .await
+                .map_err(|e| e.with_database(dbname))?;
         }
         self.moving = moving.clone();
         Ok(moving)
@@ -480,7 +483,7 @@ impl<'a> Following<'a> {
         )
     }
 
-    /// The tables dropped and partitions detached on the source (once the rows before are
+    /// The tables dropped and partitions detached or attached on the source (once the rows before are
     /// in), the sequences dropped or changed; after a table's drop or detach, `REFRESH
     /// PUBLICATION` (and the detached tables a table list no longer holds published by
     /// themselves), and the objects that waited on them are levelled (what belonged to a
@@ -510,9 +513,12 @@ impl<'a> Following<'a> {
         this.merge(
             follow_relations::follow_detaches(tgt, &moving.detaching, recopy, step.gate).await,
         );
+        this.merge(follow_relations::follow_attaches(tgt, &moving.attaching, step.gate).await);
         let moved = |a: &SchemaChangeApplied| {
             a.change.starts_with("table ")
-                && (a.change.ends_with(" dropped") || a.change.contains(" detached from "))
+                && (a.change.ends_with(" dropped")
+                    || a.change.contains(" detached from ")
+                    || a.change.contains(" attached to "))
         };
         if !this.applied[before..].iter().any(moved) {
             return Ok(());
@@ -549,6 +555,9 @@ impl<'a> Following<'a> {
         .map_err(|e| on_target(e, dbname))?;
         after
             .detaching
+            .retain(|t, _| this.pending_objects.contains(&format!("table {t}")));
+        after
+            .attaching
             .retain(|t, _| this.pending_objects.contains(&format!("table {t}")));
         let drift = Drift {
             moving: &after,
