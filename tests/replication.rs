@@ -366,6 +366,84 @@ async fn aiven_extras_on_both_sides_with_a_non_superuser_admin() {
     );
 }
 
+/// Through `aiven_extras` on the target (a non-superuser admin, the subscription the
+/// extension's owner's): a schema change the target refuses during the cut-over's wait stops
+/// it with the subscription disabled through `aiven_extras.pg_alter_subscription_disable`;
+/// once the change is applied on the target by hand, the next cut-over enables it again
+/// (`..._enable`) and ends done, equal, with nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_change_disables_an_aiven_extras_subscription_and_the_cut_over_enables_it() {
+    let (s, t) = (support::source(), support::target());
+    let (su, sp) = s.create_admin("repl_xoff_s", true).await;
+    let (tu, tp) = t.create_admin("repl_xoff_t", true).await;
+    let db = support::unique_name("repl_extras_off");
+    prepare(&db, Some(&su), Some(&tu)).await;
+    install_extras(s, &db).await;
+    install_extras(t, &db).await;
+    let src = uri_for(s, Some((&su, &sp)), &db);
+    let tgt = uri_for(t, Some((&tu, &tp)), &db);
+    let pair = DbPair::new(&src, &tgt, &db, Default::default());
+    let set_up = replicated(
+        replication::migrate_database(
+            &pair,
+            &fast_opts(),
+            run(false),
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+        )
+        .await
+        .expect("replication set up"),
+    );
+    assert_eq!(set_up.path.subscription, Some(Via::AivenExtras));
+    // Text the target's rows cannot be cast from.
+    s.execute(
+        &db,
+        "ALTER TABLE public.items ALTER COLUMN name TYPE int USING length(name)",
+    )
+    .await;
+    let cut = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        schema_check_interval: Duration::from_secs(1),
+        ..fast_opts()
+    };
+    // pg_subscription is the cluster's: this database's only.
+    let enabled = "SELECT subenabled::text FROM pg_catalog.pg_subscription s
+                     JOIN pg_catalog.pg_database d ON d.oid = s.subdbid
+                    WHERE d.datname = pg_catalog.current_database()";
+    let stopped = replication::check_earlier_run(&pair, &cut).await;
+    let message = match stopped {
+        Err(e) => e.to_string(),
+        Ok(Some(o)) => {
+            assert_ne!(o.status, DbStatus::Done, "{}", o.message);
+            o.message
+        }
+        Ok(None) => panic!("no earlier run found"),
+    };
+    assert!(message.contains("refused"), "{message}");
+    assert!(message.contains("is disabled"), "{message}");
+    assert_eq!(
+        t.query_strings(&db, enabled).await,
+        vec![vec![Some("false".to_owned())]]
+    );
+    // The change applied on the target by hand (as the message says): the cut-over goes on.
+    t.execute(
+        &db,
+        "ALTER TABLE public.items ALTER COLUMN name TYPE int USING length(name)",
+    )
+    .await;
+    let done = replication::check_earlier_run(&pair, &cut)
+        .await
+        .expect("cut-over")
+        .expect("earlier run");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    assert_tables_equal(&db).await;
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_create_subscription_path_on_pg16_targets() {
     let t = support::target();

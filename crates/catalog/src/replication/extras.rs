@@ -24,6 +24,8 @@ pub struct DatabaseReplicationRights {
     pub list_subs: bool,
     /// `aiven_extras.pg_alter_subscription_refresh_publication(text, boolean)`.
     pub refresh_sub: bool,
+    /// `aiven_extras.pg_alter_subscription_disable(text)` and `..._enable(text)`.
+    pub disable_enable_sub: bool,
     /// `CREATE` on the session's database.
     pub create_in_database: bool,
     /// `aiven_extras` is not installed in the session's database but the server offers it
@@ -43,24 +45,35 @@ pub struct ExtrasInstall {
 /// The extension's name.
 pub const AIVEN_EXTRAS: &str = "aiven_extras";
 
-const FUNCTIONS: [&str; 6] = [
-    "aiven_extras.pg_create_publication_for_all_tables(text,text)",
-    "aiven_extras.pg_create_publication(text,text,text[])",
-    "aiven_extras.pg_create_subscription(text,text,text,text,boolean,boolean)",
-    "aiven_extras.pg_drop_subscription(text)",
-    "aiven_extras.pg_list_all_subscriptions()",
-    "aiven_extras.pg_alter_subscription_refresh_publication(text,boolean)",
+/// Each right, and the functions it needs (all of them: disabling and enabling come together).
+const FUNCTIONS: [&[&str]; 7] = [
+    &["aiven_extras.pg_create_publication_for_all_tables(text,text)"],
+    &["aiven_extras.pg_create_publication(text,text,text[])"],
+    &["aiven_extras.pg_create_subscription(text,text,text,text,boolean,boolean)"],
+    &["aiven_extras.pg_drop_subscription(text)"],
+    &["aiven_extras.pg_list_all_subscriptions()"],
+    &["aiven_extras.pg_alter_subscription_refresh_publication(text,boolean)"],
+    &[
+        "aiven_extras.pg_alter_subscription_disable(text)",
+        "aiven_extras.pg_alter_subscription_enable(text)",
+    ],
 ];
 
 /// Reads [`DatabaseReplicationRights`] on a session to the database.
 pub async fn database_replication_rights(s: &Session) -> Result<DatabaseReplicationRights> {
     let exists = FUNCTIONS
         .iter()
-        .map(|f| {
-            format!(
-                "(pg_catalog.to_regprocedure({}) IS NOT NULL)",
-                quote_literal(f)
-            )
+        .map(|needs| {
+            let each: Vec<String> = needs
+                .iter()
+                .map(|f| {
+                    format!(
+                        "pg_catalog.to_regprocedure({}) IS NOT NULL",
+                        quote_literal(f)
+                    )
+                })
+                .collect();
+            format!("({})", each.join(" AND "))
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -86,10 +99,10 @@ pub async fn database_replication_rights(s: &Session) -> Result<DatabaseReplicat
         )
         .await?;
     let extras_available = row
-        .get::<_, Option<bool>>(7)
+        .get::<_, Option<bool>>(8)
         .map(|superuser| ExtrasInstall {
             superuser,
-            trusted: row.get::<_, Option<bool>>(8).unwrap_or(false),
+            trusted: row.get::<_, Option<bool>>(9).unwrap_or(false),
         });
     Ok(DatabaseReplicationRights {
         pub_all: row.get(0),
@@ -98,7 +111,8 @@ pub async fn database_replication_rights(s: &Session) -> Result<DatabaseReplicat
         drop_sub: row.get(3),
         list_subs: row.get(4),
         refresh_sub: row.get(5),
-        create_in_database: row.get(6),
+        disable_enable_sub: row.get(6),
+        create_in_database: row.get(7),
         extras_available,
     })
 }

@@ -44,8 +44,10 @@
 //! Each executor batch runs under a `SAVEPOINT`: a statement the target refuses rolls back to
 //! it, its object is recorded ([`FailedObject`]) and skipped with everything that depends on
 //! it (the dependency graph of [`super::graph`]), and the batch runs again without them, so one
-//! refusal never hides the next. The whole transaction is rolled back at the end: nothing of it
-//! stays on the target (no object, no role, no scratch database).
+//! refusal never hides the next. The whole transaction is rolled back at the end, by ending the
+//! session (the server rolls back what a session leaves open, without the rehearsal waiting
+//! for it; whatever comes next and needs one of its names waits for that): nothing of it stays
+//! on the target (no object, no role, no scratch database).
 //!
 //! # Left out
 //!
@@ -281,18 +283,19 @@ pub async fn begin(
 }
 
 /// Creates `schema` (filtered already) on `target`, in the transaction [`begin`] opened and
-/// with the state it returned, and rolls it back: see the module documentation. `created`:
+/// with the state it returned, and ends the session, which rolls it back: see the module
+/// documentation. `created`:
 /// the objects of `schema` created in it already ([`first`], checked by [`first::holds`]).
 /// An `Err` means the rehearsal itself could not run (a lost session); what the target
 /// refuses is in the result.
 pub async fn rehearse_in(
-    target: &Session,
+    target: Session,
     schema: &Schema,
     opts: SchemaOptions,
     state: ExecState,
     created: &[SchemaObject],
 ) -> Result<Rehearsal> {
-    let tgt = |e: tokio_postgres::Error| Error::from_pg(e).with_side(Side::Target);
+    let target = &target;
     let no_create: HashSet<String> =
         db_migrate_catalog::user_rights::schemas_without_create(target)
             .await?
@@ -391,7 +394,6 @@ pub async fn rehearse_in(
             "rehearsal: post-data"
         );
     }
-    target.batch_execute("ROLLBACK").await.map_err(tgt)?;
     out.refused = state.refused.with_dependents(&state.skipped);
     Ok(out)
 }

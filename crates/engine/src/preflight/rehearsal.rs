@@ -422,13 +422,13 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
         state = begin(&target, job.before, job.missing_roles).await?;
         first.clear();
     }
+    // The rehearsal ends its session, and an interrupted one is dropped with it: the server
+    // rolls back whatever is still open (neither waits for a ROLLBACK, nor for a running
+    // statement).
     let result = tokio::select! {
-        r = rehearse_in(&target, &read.schema, job.schema, state, &first) => r,
+        r = rehearse_in(target, &read.schema, job.schema, state, &first) => r,
         _ = job.cancel.cancelled() => Err(crate::copy::worker::cancelled()),
     };
-    // The session closes here: the server rolls back whatever is still open (an interrupted
-    // or failed rehearsal does not wait for a ROLLBACK behind a running statement).
-    drop(target);
     tracing::debug!(database = %name, seconds = started.elapsed().as_secs_f64(), "rehearsal: rolled back");
     Ok(Rehearsed {
         found: result?,

@@ -202,7 +202,7 @@ pub async fn check_earlier_run(
     if !run.is_healthy() {
         // Disabled when a schema change the target refused stopped the replication (or by
         // hand): the operator applied it since and asks to cut over.
-        objects::enable_subscription(&tgt, &run.names.subscription)
+        objects::enable_subscription(&tgt, &run.names.subscription, &tfacts)
             .await
             .map_err(|e| {
                 on_target(e, dbname)

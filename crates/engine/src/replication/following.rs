@@ -657,8 +657,12 @@ impl<'a> Following<'a> {
             })
             .collect();
         let sub = quote_ident(&self.names.subscription);
-        let disabled = match objects::disable_subscription(self.r.tgt, &self.names.subscription)
-            .await
+        let disabled = match objects::disable_subscription(
+            self.r.tgt,
+            &self.names.subscription,
+            self.r.tfacts,
+        )
+        .await
         {
             Ok(()) => format!(
                 "the subscription {sub} is disabled so that its apply worker does not retry the \

@@ -60,6 +60,9 @@ pub struct TargetFacts {
     /// `aiven_extras.pg_alter_subscription_refresh_publication(text, boolean)`: the cut-over
     /// adds tables created on the source meanwhile.
     pub extras_refresh_sub: bool,
+    /// `aiven_extras.pg_alter_subscription_disable(text)` / `..._enable(text)`: a change the
+    /// target refuses during replication disables the subscription, the cut-over enables it.
+    pub extras_disable_enable_sub: bool,
     pub pg_create_subscription: bool,
     pub can_create_in_db: bool,
     /// `aiven_extras` is missing from the database and the server offers it: how it installs.
@@ -126,6 +129,7 @@ impl TargetFacts {
             extras_drop_sub: rights.drop_sub,
             extras_list_subs: rights.list_subs,
             extras_refresh_sub: rights.refresh_sub,
+            extras_disable_enable_sub: rights.disable_enable_sub,
             pg_create_subscription: server.pg_create_subscription,
             can_create_in_db: rights.create_in_database,
         })
@@ -411,15 +415,34 @@ pub async fn subscription_state(
 /// `ALTER SUBSCRIPTION ... DISABLE`: its apply worker stops (the slot on the source keeps
 /// every change since), e.g. on a schema change the target refused, which the worker would
 /// otherwise retry every few seconds. As its owner or a superuser; `aiven_extras` has no way.
-pub async fn disable_subscription(s: &Session, name: &str) -> Result<()> {
-    s.batch_execute(&format!("ALTER SUBSCRIPTION {} DISABLE", quote_ident(name)))
-        .await?;
-    Ok(())
+pub async fn disable_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
+    switch_subscription(s, name, facts, "DISABLE", "disable").await
 }
 
 /// `ALTER SUBSCRIPTION ... ENABLE`: the apply worker goes on from the slot's position.
-pub async fn enable_subscription(s: &Session, name: &str) -> Result<()> {
-    s.batch_execute(&format!("ALTER SUBSCRIPTION {} ENABLE", quote_ident(name)))
+pub async fn enable_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
+    switch_subscription(s, name, facts, "ENABLE", "enable").await
+}
+
+/// `ALTER SUBSCRIPTION ... DISABLE` / `ENABLE`, through `aiven_extras` where the user is
+/// neither a superuser nor the subscription's owner (the extension's functions created it).
+async fn switch_subscription(
+    s: &Session,
+    name: &str,
+    facts: &TargetFacts,
+    verb: &str,
+    extras: &str,
+) -> Result<()> {
+    let owned = crate::catalog::replication::state::subscription_owned(s, name).await;
+    if !facts.superuser && !owned && facts.extras_disable_enable_sub {
+        s.execute(
+            &format!("SELECT aiven_extras.pg_alter_subscription_{extras}($1)"),
+            &[&name],
+        )
+        .await?;
+        return Ok(());
+    }
+    s.batch_execute(&format!("ALTER SUBSCRIPTION {} {verb}", quote_ident(name)))
         .await?;
     Ok(())
 }
