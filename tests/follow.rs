@@ -116,6 +116,18 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         Some("index public.app2_note created"),
     ),
     (
+        "CREATE POLICY app_own ON public.app USING (k >= 0)",
+        Some("policy public.app.app_own created"),
+    ),
+    (
+        "CREATE STATISTICS public.app_stats (dependencies) ON k, n FROM public.app",
+        Some("statistics public.app_stats created"),
+    ),
+    (
+        "CREATE RULE app2_log AS ON DELETE TO public.app2 DO ALSO NOTIFY app2",
+        Some("rule public.app2.app2_log created"),
+    ),
+    (
         "DROP INDEX public.app_k",
         Some("index public.app_k dropped"),
     ),

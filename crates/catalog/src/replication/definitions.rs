@@ -2,8 +2,9 @@
 //! the replication method's schema-drift fingerprint (`crate::replication::fingerprint`) hashes.
 //! Schemas, tables with their columns, defaults and replica identity, sequences with their
 //! options (`ALTER SEQUENCE ... INCREMENT BY` is a change), views,
-//! constraints, indexes, functions, triggers and enum types, outside extensions; a
-//! partition's table with its partitioned table and bound.
+//! constraints, indexes, functions, triggers, row-level security policies, rules (of tables),
+//! extended statistics and enum types, outside extensions; a partition's table with its
+//! partitioned table and bound.
 
 use crate::scope::USER_SCHEMAS;
 use db_migrate_conn::Session;
@@ -92,6 +93,29 @@ fn query(server_version_num: u32) -> String {
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE NOT t.tgisinternal AND {USER_SCHEMAS} AND {rel_ext}
          UNION ALL
+         SELECT 'policy', p.polrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(p.polname),
+                p.polcmd::text || CASE WHEN p.polpermissive THEN ' PERMISSIVE' ELSE ' RESTRICTIVE' END ||
+                ' TO ' || coalesce((SELECT pg_catalog.string_agg(r.name, ', ' ORDER BY r.name)
+                                      FROM (SELECT CASE WHEN u = 0 THEN 'PUBLIC'
+                                                        ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(u)) END AS name
+                                              FROM pg_catalog.unnest(p.polroles) u) r), '') ||
+                coalesce(' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', '') ||
+                coalesce(' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
+           FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE {USER_SCHEMAS} AND {rel_ext}
+         UNION ALL
+         SELECT 'rule', r.ev_class::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(r.rulename),
+                pg_catalog.pg_get_ruledef(r.oid)
+           FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE r.rulename <> '_RETURN' AND {USER_SCHEMAS} AND {rel_ext}
+         UNION ALL
+         SELECT 'statistics', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.stxname),
+                pg_catalog.pg_get_statisticsobjdef(x.oid)
+           FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_namespace n ON n.oid = x.stxnamespace
+          WHERE {USER_SCHEMAS} AND {stx_ext}
+         UNION ALL
          SELECT 'type', t.oid::pg_catalog.regtype::text,
                 (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                    FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
@@ -101,6 +125,7 @@ fn query(server_version_num: u32) -> String {
         rel_ext = not_ext("pg_catalog.pg_class", "c.oid"),
         proc_ext = not_ext("pg_catalog.pg_proc", "p.oid"),
         type_ext = not_ext("pg_catalog.pg_type", "t.oid"),
+        stx_ext = not_ext("pg_catalog.pg_statistic_ext", "x.oid"),
     )
 }
 

@@ -28,13 +28,19 @@ pub struct OnTable {
 pub async fn object_oid(s: &Session, kind: &str, identity: &str) -> Result<Option<u32>> {
     let sql = match kind {
         "function" => "SELECT pg_catalog.to_regprocedure($1)::pg_catalog.oid",
+        "statistics" => {
+            "SELECT (SELECT x.oid FROM pg_catalog.pg_statistic_ext x
+                       JOIN pg_catalog.pg_namespace n ON n.oid = x.stxnamespace
+                      WHERE pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.stxname) = $1)"
+        }
         _ => "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
     };
     let row = s.query_one(sql, &[&identity]).await?;
     Ok(row.get(0))
 }
 
-/// The constraint (`kind` `constraint`) or trigger (`trigger`) the identity names.
+/// The constraint (`kind` `constraint`), trigger (`trigger`), policy (`policy`) or rule
+/// (`rule`) the identity (`table.name`) names.
 pub async fn on_table(s: &Session, kind: &str, identity: &str) -> Result<Option<OnTable>> {
     let sql = match kind {
         "constraint" => {
@@ -43,6 +49,17 @@ pub async fn on_table(s: &Session, kind: &str, identity: &str) -> Result<Option<
                FROM pg_catalog.pg_constraint co
               WHERE co.conrelid <> 0
                 AND co.conrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(co.conname) = $1"
+        }
+        "policy" => {
+            "SELECT p.oid, p.polrelid::pg_catalog.regclass::text, p.polname::text, '', ' '
+               FROM pg_catalog.pg_policy p
+              WHERE p.polrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(p.polname) = $1"
+        }
+        "rule" => {
+            "SELECT r.oid, r.ev_class::pg_catalog.regclass::text, r.rulename::text, '', ' '
+               FROM pg_catalog.pg_rewrite r
+              WHERE r.rulename <> '_RETURN'
+                AND r.ev_class::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(r.rulename) = $1"
         }
         _ => {
             "SELECT t.oid, t.tgrelid::pg_catalog.regclass::text, t.tgname::text, '', ' '

@@ -29,7 +29,15 @@ use crate::error::Result;
 /// Header of the serialised form (publication comment) this version writes: one line per
 /// object, `<hash>[:<oid>] <identity>`, the OID for tables and sequences, the identity escaped
 /// (`\\`, `\n`, `\r`), since names may contain any character, line breaks included.
-const HEADER: &str = "db-migrate schema fingerprint v3";
+const HEADER: &str = "db-migrate schema fingerprint v4";
+
+/// The third form, the same lines without policies, rules and extended statistics
+/// ([`LATER_KINDS`]): still read, those kinds then left out of its changes (a run set up by an
+/// older version would otherwise see every one of them as added).
+const HEADER_V3: &str = "db-migrate schema fingerprint v3";
+
+/// The kinds the fourth form added.
+const LATER_KINDS: [&str; 3] = ["policy ", "rule ", "statistics "];
 
 /// The second form, without OIDs: still read (renames made before such a cut-over run
 /// started then read as a table dropped and one created).
@@ -78,6 +86,8 @@ pub struct Fingerprint {
     objects: BTreeMap<String, String>,
     /// The OIDs of the tables and sequences among `objects`, by the same key.
     oids: BTreeMap<String, u32>,
+    /// Stored by an older version, without [`LATER_KINDS`].
+    without_later_kinds: bool,
 }
 
 fn hash(text: &str) -> String {
@@ -101,7 +111,11 @@ impl Fingerprint {
             .map(|r| (format!("{} {}", r.kind, r.identity), r.oid))
             .filter(|(k, _)| objects.contains_key(k))
             .collect();
-        Ok(Fingerprint { objects, oids })
+        Ok(Fingerprint {
+            objects,
+            oids,
+            without_later_kinds: false,
+        })
     }
 
     /// The tables and sequences renamed (or moved to another schema) from `self` (earlier) to
@@ -141,14 +155,18 @@ impl Fingerprint {
     /// `table public.t changed`, `index public.i added`, `function public.f(integer) removed`.
     pub fn changes(&self, now: &Fingerprint) -> Vec<String> {
         let mut out = Vec::new();
-        for (k, v) in &now.objects {
+        let unknown = |k: &str| {
+            (self.without_later_kinds || now.without_later_kinds)
+                && LATER_KINDS.iter().any(|kind| k.starts_with(kind))
+        };
+        for (k, v) in now.objects.iter().filter(|(k, _)| !unknown(k)) {
             match self.objects.get(k) {
                 None => out.push(format!("{k} added")),
                 Some(old) if old != v => out.push(format!("{k} changed")),
                 _ => {}
             }
         }
-        for k in self.objects.keys() {
+        for k in self.objects.keys().filter(|k| !unknown(k)) {
             if !now.objects.contains_key(k) {
                 out.push(format!("{k} removed"));
             }
@@ -158,7 +176,12 @@ impl Fingerprint {
 
     /// The text stored as the publication comment.
     pub fn serialize(&self) -> String {
-        let mut s = String::from(HEADER);
+        // One read from an older version's text keeps saying what it lacks.
+        let mut s = String::from(if self.without_later_kinds {
+            HEADER_V3
+        } else {
+            HEADER
+        });
         for (k, v) in &self.objects {
             s.push('\n');
             s.push_str(v);
@@ -174,8 +197,9 @@ impl Fingerprint {
     /// Reads what [`Fingerprint::serialize`] wrote; `None` for any other text.
     pub fn deserialize(text: &str) -> Option<Fingerprint> {
         let mut lines = text.split('\n');
-        let escaped = match lines.next()? {
-            HEADER | HEADER_V2 => true,
+        let header = lines.next()?;
+        let escaped = match header {
+            HEADER | HEADER_V3 | HEADER_V2 => true,
             HEADER_V1 => false,
             _ => return None,
         };
@@ -197,7 +221,11 @@ impl Fingerprint {
             };
             objects.insert(k, h.to_owned());
         }
-        Some(Fingerprint { objects, oids })
+        Some(Fingerprint {
+            objects,
+            oids,
+            without_later_kinds: header != HEADER,
+        })
     }
 }
 
@@ -227,6 +255,24 @@ mod tests {
         assert_eq!(Fingerprint::deserialize(&b.serialize()), Some(b.clone()));
         assert!(a.changes(&a).is_empty());
         assert_eq!(Fingerprint::deserialize("some comment"), None);
+    }
+
+    #[test]
+    fn policies_rules_and_statistics_are_no_change_against_an_older_versions_fingerprint() {
+        let mut now = Fingerprint::default();
+        now.objects.insert("table public.t".into(), hash("a int"));
+        now.objects
+            .insert("policy public.t.own".into(), hash("* PERMISSIVE TO PUBLIC"));
+        now.objects
+            .insert("statistics public.s".into(), hash("CREATE STATISTICS"));
+        let v3 = format!("{HEADER_V3}\n{} table public.t", hash("a int"));
+        let older = Fingerprint::deserialize(&v3).expect("v3 read");
+        assert!(older.changes(&now).is_empty(), "{:?}", older.changes(&now));
+        // Stored by this version, they are changes like any other.
+        let mut earlier = now.clone();
+        earlier.objects.remove("policy public.t.own");
+        let earlier = Fingerprint::deserialize(&earlier.serialize()).expect("v4 read");
+        assert_eq!(earlier.changes(&now), vec!["policy public.t.own added"]);
     }
 
     #[test]

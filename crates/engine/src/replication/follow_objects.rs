@@ -1,5 +1,6 @@
-//! Functions, views, indexes, constraints and triggers created, changed or dropped on the
-//! source while it replicates, and sequences created there, applied to the target
+//! Functions, views, indexes, constraints, triggers, row-level security policies, rules and
+//! extended statistics created, changed or dropped on the source while it replicates, and
+//! sequences created there, applied to the target
 //! ([`super::follow`] does the columns and enum values, [`super::adopt`] the new tables).
 //!
 //! The schema-drift entries (see [`super::Fingerprint::changes`]) name the objects; what is
@@ -14,7 +15,8 @@
 //! (a unique index or a constraint the target's older rows may not meet yet), so constraints
 //! and unique indexes wait until the rows from before them are applied ([`When::InSync`] or
 //! the gate's `ripe`); functions, views, plain indexes and triggers (which the apply worker
-//! does not fire) go at once, and drops only widen what the target accepts. Whatever is held
+//! does not fire) go at once, as do policies, rules and statistics (the apply worker
+//! neither rewrites its rows nor plans), and drops only widen what the target accepts. Whatever is held
 //! back is applied by the cut-over, once it caught up and before anything is dropped.
 
 use std::collections::{BTreeMap, HashSet};
@@ -35,13 +37,16 @@ use crate::catalog::replication::drift_objects::owning_table;
 
 /// The kinds followed here, in the order they are created (a view or trigger may call a
 /// function, a foreign key needs its unique index); drops go the other way.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 9] = [
     "sequence",
     "function",
     "view",
     "index",
     "constraint",
     "trigger",
+    "policy",
+    "rule",
+    "statistics",
 ];
 
 /// What goes before the columns are followed: a new column's default may call a new function
@@ -49,7 +54,15 @@ pub const KINDS: [&str; 6] = [
 pub const BEFORE_COLUMNS: [&str; 2] = ["sequence", "function"];
 
 /// What goes after them.
-pub const AFTER_COLUMNS: [&str; 4] = ["view", "index", "constraint", "trigger"];
+pub const AFTER_COLUMNS: [&str; 7] = [
+    "view",
+    "index",
+    "constraint",
+    "trigger",
+    "policy",
+    "rule",
+    "statistics",
+];
 
 /// What one drift entry asks of the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,9 +153,12 @@ async fn drop_sql(tgt: &Session, kind: &str, identity: &str) -> Result<Option<St
                 quote_ident(&c.name)
             )
         }),
+        "statistics" => Some(format!("DROP STATISTICS IF EXISTS {identity}")),
+        // A trigger, a policy or a rule: named on its table.
         _ => on_table(tgt, kind, identity).await?.map(|t| {
             format!(
-                "DROP TRIGGER IF EXISTS {} ON {}",
+                "DROP {} IF EXISTS {} ON {}",
+                kind.to_uppercase(),
                 quote_ident(&t.name),
                 t.table
             )
@@ -455,7 +471,7 @@ async fn goes_with_its_table(
         return Ok(true);
     }
     Ok(match w.kind {
-        "constraint" | "trigger" => moving.holds(&w.identity),
+        "constraint" | "trigger" | "policy" | "rule" => moving.holds(&w.identity),
         "index" if !moving.renaming.is_empty() || !moving.dropping.is_empty() => {
             let side = if w.removed { tgt } else { src };
             owning_table(side, "index", &w.identity)
@@ -487,7 +503,9 @@ async fn removed_with_its_table(src: &Session, tgt: &Session, w: &Wanted) -> Res
         "index" => owning_table(tgt, "index", &w.identity)
             .await
             .map_err(on_target)?,
-        "constraint" | "trigger" => w.identity.rsplit_once('.').map(|(t, _)| t.to_owned()),
+        "constraint" | "trigger" | "policy" | "rule" => {
+            w.identity.rsplit_once('.').map(|(t, _)| t.to_owned())
+        }
         _ => None,
     };
     let Some(table) = table else {
@@ -522,6 +540,9 @@ fn class_of(kind: &str) -> u32 {
         "function" => class::PG_PROC,
         "constraint" => class::PG_CONSTRAINT,
         "trigger" => class::PG_TRIGGER,
+        "policy" => class::PG_POLICY,
+        "rule" => class::PG_REWRITE,
+        "statistics" => class::PG_STATISTIC_EXT,
         _ => class::PG_CLASS,
     }
 }
@@ -533,18 +554,20 @@ async fn built_for<'a>(
     identity: &str,
 ) -> Result<Built<'a>> {
     let (oid, inline) = match kind {
-        "constraint" | "trigger" => match on_table(src, kind, identity).await? {
-            Some(c) => {
-                let inline = format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
-                    c.table,
-                    quote_ident(&c.name),
-                    c.definition
-                );
-                (c.oid, (kind == "constraint").then_some(inline))
+        "constraint" | "trigger" | "policy" | "rule" => {
+            match on_table(src, kind, identity).await? {
+                Some(c) => {
+                    let inline = format!(
+                        "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                        c.table,
+                        quote_ident(&c.name),
+                        c.definition
+                    );
+                    (c.oid, (kind == "constraint").then_some(inline))
+                }
+                None => return Ok(Built::Nothing),
             }
-            None => return Ok(Built::Nothing),
-        },
+        }
         _ => match object_oid(src, kind, identity).await? {
             Some(oid) => (oid, None),
             None => return Ok(Built::Nothing),

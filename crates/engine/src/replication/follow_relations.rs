@@ -584,8 +584,14 @@ mod tests {
             renaming: BTreeSet::from(["public.a".to_owned()]),
             dropping: BTreeSet::from(["public.\"d.e\"".to_owned()]),
             detaching: BTreeMap::from([("public.p1".to_owned(), "public.p".to_owned())]),
+            attaching: BTreeMap::from([(
+                "public.p9".to_owned(),
+                ("public.p".to_owned(), "DEFAULT".to_owned()),
+            )]),
         };
         assert!(moving.holds("public.p1.p1_pkey"));
+        assert!(moving.holds("public.p9.p9_pkey"));
+        assert!(moving.contains("public.p9"));
         assert!(moving.contains("public.p1"));
         assert!(moving.holds("public.a.a_pkey"));
         assert!(moving.holds("public.\"d.e\".tr"));

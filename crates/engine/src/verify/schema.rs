@@ -5,10 +5,11 @@
 //!
 //! The objects are those of the schema-drift fingerprint (schemas, tables with their columns,
 //! defaults and replica identity, sequences, views, constraints, indexes, functions, triggers,
-//! enum types), each with its definition as its own server deparses it. Every object must be on
-//! both sides with the same definition; between servers of different majors the deparse of a
-//! view's query, a function's body, a column default or a CHECK legitimately differs
-//! (PostgreSQL 16 drops the table qualifiers of one-relation queries), so there only their
+//! policies, rules, extended statistics, enum types), each with its definition as its own server
+//! deparses it. Every object must be on both sides with the same definition; between servers of
+//! different majors the deparse of a view's query, a function's body, a column default or a CHECK
+//! legitimately differs (PostgreSQL 16 drops the table qualifiers of one-relation queries), so
+//! there only their
 //! presence is compared. A partition's inherited constraints are the server's (see the
 //! catalog query) and a table's replica identity is the replication's own while it runs
 //! ([`without_replica_identity`]).
@@ -72,7 +73,13 @@ pub fn differences(
                 // (tab_core_types of PostgreSQL's regression database, 15 into 18).
                 let deparse_differs = matches!(
                     kind.as_str(),
-                    "view" | "materialized view" | "function" | "table" | "constraint"
+                    "view"
+                        | "materialized view"
+                        | "function"
+                        | "table"
+                        | "constraint"
+                        | "policy"
+                        | "rule"
                 );
                 if same_major || !deparse_differs {
                     out.push(format!("{key}: definition differs"));
