@@ -4,9 +4,10 @@
 //! Why: an extension is most of a small schema's rehearsal (`CREATE EXTENSION postgis` runs
 //! thousands of statements, about a third of a second here, as long as reading a schema of a
 //! thousand objects), and it needs nothing the rest of the schema has: only its schema and the
-//! extensions it requires. Read on a session of their own (a few rows), they are created in the
-//! rehearsal's transaction as soon as it is open, with the same builders and executor as the
-//! rest; [`holds`] then checks them against the schema read in its own snapshot, and the
+//! extensions it requires. Read first (a few rows, one round trip before the schema reader's
+//! snapshot on the same session), they are created in the rehearsal's transaction as soon as it
+//! is open, with the same builders and executor as the rest; [`holds`] then checks them against
+//! the schema read in its own snapshot, and the
 //! rehearsal leaves them out of its pre-data. When they differ (the source's extensions changed
 //! between the two reads), the rehearsal's transaction is begun again and everything is
 //! rehearsed in order, as without this.

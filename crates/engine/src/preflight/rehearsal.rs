@@ -42,6 +42,7 @@ use crate::report::ValidationReport;
 use crate::schema::Schema;
 use crate::schema::exec::SchemaOptions;
 use crate::schema::exec::apply;
+use crate::schema::model::SchemaObject;
 use crate::schema::rehearsal::{Rehearsal, begin, first, rehearse_in};
 use crate::selection::DbSelection;
 use crate::selection::preflight::Resolved;
@@ -352,10 +353,25 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
     // The source's schema is read while the place is made ready (the scratch database created,
     // the session opened, the transaction begun): reading it is not the rehearsal's cost (the
     // run uses what it read), and the place's time hides behind it.
+    // The extensions are read first, on the same session (one round trip, before its
+    // snapshot), and handed to `ready`, which creates them as soon as the transaction is open,
+    // while the rest is read (`first`'s documentation says why). Only for a database migrated
+    // whole: a selection may leave an extension or its schema out.
+    let (extensions_read, extensions) = tokio::sync::oneshot::channel::<Vec<SchemaObject>>();
+    let whole = job.selection.everything && job.excluded_extensions.is_empty();
     let read = async {
         let source = connect(job.source, Some(name))
             .await
             .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
+        let first = if whole {
+            first::read(&source).await.unwrap_or_else(|e| {
+                tracing::debug!(database = %name, "rehearsal: the extensions are rehearsed in order: {e}");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        let _ = extensions_read.send(first);
         let mut schema = crate::schema::read_schema(&source)
             .await
             .map_err(|e| e.with_side(Side::Source).with_database(name.clone()))?;
@@ -368,22 +384,8 @@ pub async fn rehearse(job: &Job<'_>, scratch: &mut Option<Scratch>) -> Result<Re
             filter_warnings,
         })
     };
-    // The extensions, read on a session of their own, are created as soon as the transaction
-    // is open, while the rest is read (`first`'s documentation says why). Only for a
-    // database migrated whole: a selection may leave an extension or its schema out.
-    let first = async {
-        if !job.selection.everything || !job.excluded_extensions.is_empty() {
-            return Vec::new();
-        }
-        let read = async {
-            let source = connect(job.source, Some(name)).await?;
-            first::read(&source).await
-        };
-        read.await.unwrap_or_else(|e: Error| {
-            tracing::debug!(database = %name, "rehearsal: the extensions are rehearsed in order: {e}");
-            Vec::new()
-        })
-    };
+    // A read that failed before sending them: none (its error ends the rehearsal anyway).
+    let first = async { extensions.await.unwrap_or_default() };
     let ready = async {
         let place = async {
             if job.target_exists {
