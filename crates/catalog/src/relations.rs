@@ -76,8 +76,6 @@ pub struct Column {
     pub name: String,
     /// `format_type(atttypid, atttypmod)`.
     pub type_name: String,
-    /// `(schema, name)` of the collation, only when it differs from the type's default.
-    pub collation: Option<(String, String)>,
     pub not_null: bool,
     pub is_local: bool,
     pub inh_count: i32,
@@ -92,6 +90,16 @@ pub struct Column {
     pub type_storage: char,
     /// `attcompression` (PG14+): `p` pglz, `l` lz4.
     pub compression: Option<char>,
+    /// What few columns have, boxed: a column without any of it costs one pointer instead
+    /// of about 150 bytes (at 100,000 tables of five columns, some 70 MB).
+    pub rare: Option<Box<ColumnRare>>,
+}
+
+/// The parts of a [`Column`] that few columns have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnRare {
+    /// `(schema, name)` of the collation, only when it differs from the type's default.
+    pub collation: Option<(String, String)>,
     /// `attstattarget` when set (>= 0).
     pub stat_target: Option<i32>,
     /// `attoptions` and `attfdwoptions` (`name=value`).
@@ -99,6 +107,39 @@ pub struct Column {
     pub fdw_options: Vec<String>,
     pub acl: Option<Vec<String>>,
     pub comment: Option<String>,
+}
+
+impl ColumnRare {
+    /// `None` when it holds nothing.
+    pub fn boxed(self) -> Option<Box<ColumnRare>> {
+        (self != ColumnRare::default()).then(|| Box::new(self))
+    }
+}
+
+impl Column {
+    pub fn collation(&self) -> Option<&(String, String)> {
+        self.rare.as_ref().and_then(|r| r.collation.as_ref())
+    }
+
+    pub fn stat_target(&self) -> Option<i32> {
+        self.rare.as_ref().and_then(|r| r.stat_target)
+    }
+
+    pub fn options(&self) -> &[String] {
+        self.rare.as_ref().map_or(&[], |r| r.options.as_slice())
+    }
+
+    pub fn fdw_options(&self) -> &[String] {
+        self.rare.as_ref().map_or(&[], |r| r.fdw_options.as_slice())
+    }
+
+    pub fn acl(&self) -> Option<&[String]> {
+        self.rare.as_ref().and_then(|r| r.acl.as_deref())
+    }
+
+    pub fn comment(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.comment.as_deref())
+    }
 }
 
 /// One sequence (`pg_sequence`), with the column owning it, if any.
@@ -398,7 +439,6 @@ async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> 
             num: r.get(1),
             name: r.get(2),
             type_name: r.get(3),
-            collation: coll_schema.zip(coll_name),
             not_null: r.get(6),
             is_local: r.get(7),
             inh_count: r.get(8),
@@ -409,11 +449,15 @@ async fn read_columns(s: &Session, v: u32) -> Result<HashMap<u32, Vec<Column>>> 
             storage: ch_or(r.get(13), 'p'),
             type_storage: ch_or(r.get(14), 'p'),
             compression: ch(r.get(15)),
-            stat_target: r.get(16),
-            options: r.get::<_, Option<Vec<String>>>(17).unwrap_or_default(),
-            fdw_options: r.get::<_, Option<Vec<String>>>(18).unwrap_or_default(),
-            acl: r.get(19),
-            comment: r.get(20),
+            rare: ColumnRare {
+                collation: coll_schema.zip(coll_name),
+                stat_target: r.get(16),
+                options: r.get::<_, Option<Vec<String>>>(17).unwrap_or_default(),
+                fdw_options: r.get::<_, Option<Vec<String>>>(18).unwrap_or_default(),
+                acl: r.get(19),
+                comment: r.get(20),
+            }
+            .boxed(),
         };
         out.entry(col.relid).or_default().push(col);
     })

@@ -111,7 +111,7 @@ fn stand_in_name(rel: &Relation) -> String {
 /// generation expression, so the child inherits exactly what it has.
 fn stand_in_column(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
     let mut sql = format!("{} {}", quote_ident(&col.name), col.type_name);
-    if let Some((s, n)) = &col.collation {
+    if let Some((s, n)) = col.collation() {
         sql.push_str(&format!(" COLLATE {}", qualified(s, n)));
     }
     match (col.generated, &col.default) {
@@ -176,7 +176,7 @@ pub(super) fn plan(ctx: &Ctx, rel: &Relation) -> InheritPlan {
         .filter(|c| c.is_local)
         .map(|c| {
             let mut sql = format!("{} {}", quote_ident(&c.name), c.type_name);
-            if let Some((s, n)) = &c.collation {
+            if let Some((s, n)) = c.collation() {
                 sql.push_str(&format!(" COLLATE {}", qualified(s, n)));
             }
             sql

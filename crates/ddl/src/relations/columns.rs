@@ -16,12 +16,12 @@ pub(crate) fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> Stri
         sql.push(' ');
         sql.push_str(&col.type_name);
     }
-    if rel.kind == 'f' && !col.fdw_options.is_empty() {
+    if rel.kind == 'f' && !col.fdw_options().is_empty() {
         sql.push(' ');
-        sql.push_str(&generic_options(&col.fdw_options));
+        sql.push_str(&generic_options(col.fdw_options()));
     }
     if rel.of_type.is_none()
-        && let Some((s, n)) = &col.collation
+        && let Some((s, n)) = col.collation()
     {
         sql.push_str(&format!(" COLLATE {}", qualified(s, n)));
     }
@@ -150,9 +150,9 @@ pub(super) fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bo
                 identity_clause(kind, &qname(seq_rel), seq)
             ));
         }
-        if rel.kind == 'f' && !col.fdw_options.is_empty() {
+        if rel.kind == 'f' && !col.fdw_options().is_empty() {
             let adds: Vec<String> = col
-                .fdw_options
+                .fdw_options()
                 .iter()
                 .map(|o| {
                     let (k, v) = split_option(o);
@@ -177,7 +177,7 @@ pub(super) fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bo
             compression_name(col.compression)
         ));
     }
-    if let Some(t) = col.stat_target {
+    if let Some(t) = col.stat_target() {
         out.push(format!("{alter_col} SET STATISTICS {t}"));
     }
     out
@@ -195,7 +195,7 @@ pub(super) fn column_options(rel: &Relation, col: &Column) -> Vec<String> {
         alter_only(rel),
         quote_ident(&col.name)
     );
-    option_statements(&alter_col, &col.options, None)
+    option_statements(&alter_col, col.options(), None)
 }
 
 pub(super) fn storage_name(c: char) -> &'static str {

@@ -339,14 +339,9 @@ fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
         None,
     ));
     for c in cols {
-        if c.acl.is_some() {
-            o.acl.extend(acl_sql(
-                &target,
-                &rel.owner,
-                c.acl.as_deref(),
-                &[],
-                Some(&c.name),
-            ));
+        if c.acl().is_some() {
+            o.acl
+                .extend(acl_sql(&target, &rel.owner, c.acl(), &[], Some(&c.name)));
         }
     }
     o.comments.extend(comment_sql(
@@ -358,7 +353,7 @@ fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
         o.comments.extend(comment_sql(
             "COLUMN",
             &format!("{q}.{}", quote_ident(&c.name)),
-            c.comment.as_deref(),
+            c.comment(),
         ));
     }
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the relation builders: catalog rows in, schema objects out, no server.
 
 use super::*;
+use db_migrate_catalog::relations::ColumnRare;
 
 #[test]
 fn default_constraint_names_are_the_servers() {
@@ -132,9 +133,17 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
     };
     let mut id = col(1, 1, "id", "integer");
     // What Debian's 15.20 security update stores for every new column, and a user's option.
-    id.options = vec!["pg_attver=1".into(), "n_distinct=-1".into()];
+    id.rare = ColumnRare {
+        options: vec!["pg_attver=1".into(), "n_distinct=-1".into()],
+        ..Default::default()
+    }
+    .boxed();
     let mut plain = col(1, 2, "only_attver", "text");
-    plain.options = vec!["pg_attver=1".into()];
+    plain.rare = ColumnRare {
+        options: vec!["pg_attver=1".into()],
+        ..Default::default()
+    }
+    .boxed();
     cat.columns.insert(1, vec![id, plain]);
     let built = build(&cat);
     let o = find(&built, rel_id(1));
@@ -174,7 +183,11 @@ fn views_in_loops_are_stand_ins_given_their_query_afterwards() {
         cat.relations[oid as usize - 1].view_definition = Some(" SELECT 1 AS x;".into());
         let mut x = col(oid, 1, "x", "integer");
         if oid == 1 {
-            x.collation = Some(("pg_catalog".into(), "C".into()));
+            x.rare = ColumnRare {
+                collation: Some(("pg_catalog".into(), "C".into())),
+                ..Default::default()
+            }
+            .boxed();
         }
         cat.columns.insert(oid, vec![x]);
     }

@@ -92,8 +92,7 @@ pub fn stand_in_view(qname: &str, cols: &[Column]) -> String {
         .iter()
         .map(|c| {
             let collate = c
-                .collation
-                .as_ref()
+                .collation()
                 .map(|(s, n)| format!(" COLLATE {}", qualified(s, n)))
                 .unwrap_or_default();
             format!("NULL::{}{collate} AS {}", c.type_name, quote_ident(&c.name))
