@@ -549,7 +549,11 @@ async fn a_change_the_target_refuses_stops_the_replication_within_the_check_inte
     // Changes the target takes, applied at the next check.
     s.execute(
         &db,
-        "ALTER TABLE app ADD COLUMN w int DEFAULT 7; CREATE INDEX app_w ON app (w)",
+        // The rows from before `at` read the moment of the source's ADD COLUMN, and must on
+        // the target too (the table's hash is compared at the end).
+        "ALTER TABLE app ADD COLUMN w int DEFAULT 7;
+         ALTER TABLE app ADD COLUMN at timestamptz NOT NULL DEFAULT now();
+         CREATE INDEX app_w ON app (w)",
     )
     .await;
     tokio::time::sleep(INTERVAL * 2).await;

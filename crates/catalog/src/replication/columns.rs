@@ -18,6 +18,32 @@ pub struct ColumnShape {
     pub default: Option<String>,
     /// A stored generated column (`default` is its expression).
     pub generated: bool,
+    /// The value the rows from before the column was added read (`attmissingval`, PostgreSQL
+    /// 11+): a column added with a default that is not a constant (`DEFAULT now()`) gave them
+    /// the value of the moment of its `ADD COLUMN`, which the target must give its copies of
+    /// them too. `None` when there is none, or it is SQL NULL.
+    pub missing: Option<String>,
+}
+
+/// The one element of a one-dimensional array's text form (`{7}`, `{"a \"b\""}`), `None` for
+/// `NULL` or anything else.
+pub fn single_element(array: &str) -> Option<String> {
+    let inner = array.strip_prefix('{')?.strip_suffix('}')?;
+    if let Some(quoted) = inner.strip_prefix('"') {
+        let quoted = quoted.strip_suffix('"')?;
+        let mut out = String::with_capacity(quoted.len());
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next()?),
+                '"' => return None,
+                c => out.push(c),
+            }
+        }
+        return Some(out);
+    }
+    (!inner.is_empty() && !inner.eq_ignore_ascii_case("NULL") && !inner.contains(','))
+        .then(|| inner.to_owned())
 }
 
 /// The columns of one table, in `attnum` order.
@@ -40,7 +66,8 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
                 a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
                 CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                      THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END,
-                a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attgenerated = 's'
+                a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attgenerated = 's',
+                {missing}
            FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -52,7 +79,12 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                              WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                                AND e.objid = c.oid AND e.deptype = 'e')
-          ORDER BY n.nspname, c.relname, a.attnum"
+          ORDER BY n.nspname, c.relname, a.attnum",
+        missing = if s.server_version_num() >= 110000 {
+            "CASE WHEN a.atthasmissing THEN a.attmissingval::text END"
+        } else {
+            "NULL::text"
+        }
     );
     let rows = s.query(&sql, &[]).await.map_err(Error::from_pg)?;
     let mut out: Vec<TableColumns> = Vec::new();
@@ -65,6 +97,10 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
             not_null: r.get(7),
             default: r.get(8),
             generated: r.get(9),
+            missing: r
+                .get::<_, Option<String>>(10)
+                .as_deref()
+                .and_then(single_element),
         };
         match out.last_mut() {
             Some(t) if t.regclass == regclass => t.columns.push(column),
@@ -78,6 +114,27 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_element;
+
+    #[test]
+    fn the_one_element_of_an_array_literal() {
+        assert_eq!(single_element("{7}").as_deref(), Some("7"));
+        assert_eq!(
+            single_element("{\"2026-12-08 01:00:00+00\"}").as_deref(),
+            Some("2026-12-08 01:00:00+00")
+        );
+        assert_eq!(
+            single_element(r#"{"say \"hi\" \\ bye"}"#).as_deref(),
+            Some(r#"say "hi" \ bye"#)
+        );
+        assert_eq!(single_element("{NULL}"), None);
+        assert_eq!(single_element("{1,2}"), None);
+        assert_eq!(single_element("7"), None);
+    }
 }
 
 /// The labels of every user enum type, in their sort order, by type (as `regtype` writes it on

@@ -181,16 +181,24 @@ impl Followed {
     }
 }
 
-/// The column definition as `ADD COLUMN` takes it.
+/// The column definition as `ADD COLUMN` takes it. A column whose rows from before it read a
+/// value of their own on the source ([`ColumnShape::missing`]) is added with that value as its
+/// default, so that the target's copies of those rows, and the rows from before the source's
+/// `ADD COLUMN` still in flight, read the same (`DEFAULT now()` evaluated on the target,
+/// seconds later, would not); its own default is set once those rows are in (a later check's
+/// `SET DEFAULT`, see `alterations`).
 fn column_sql(c: &ColumnShape) -> String {
     let mut sql = format!("{} {}", quote_ident(&c.name), c.type_sql);
     if let Some(coll) = &c.collation {
         sql.push_str(&format!(" COLLATE {coll}"));
     }
-    match (&c.default, c.generated) {
-        (Some(e), true) => sql.push_str(&format!(" GENERATED ALWAYS AS ({e}) STORED")),
-        (Some(e), false) => sql.push_str(&format!(" DEFAULT {e}")),
-        (None, _) => {}
+    match (&c.default, c.generated, &c.missing) {
+        (Some(e), true, _) => sql.push_str(&format!(" GENERATED ALWAYS AS ({e}) STORED")),
+        (Some(_), false, Some(m)) => {
+            sql.push_str(&format!(" DEFAULT {}::{}", quote_literal(m), c.type_sql))
+        }
+        (Some(e), false, None) => sql.push_str(&format!(" DEFAULT {e}")),
+        (None, _, _) => {}
     }
     if c.not_null {
         sql.push_str(" NOT NULL");
@@ -198,8 +206,6 @@ fn column_sql(c: &ColumnShape) -> String {
     sql
 }
 
-/// The statements that make `tgt`'s columns those of `src` (the same table on both sides).
-///
 /// A rename is told from a drop and an add by position: `ADD COLUMN` always appends, so a new
 /// name placed before a column both sides have is a renamed column, namely the target's column
 /// that follows the same common column (retyped too, when the types differ). A new name at the
@@ -422,7 +428,14 @@ fn alterations(table: &str, regclass: &str, s: &ColumnShape, t: &ColumnShape) ->
                 None => alter("DROP DEFAULT".into()),
             },
             describe: on("given the source's default"),
-            when: When::Now,
+            // A column whose older rows read a value of their own was added with it as its
+            // default (see `column_sql`): rows from before the source's ADD COLUMN still in
+            // flight must take it too, so its own default waits for them.
+            when: if s.missing.is_some() {
+                When::InSync
+            } else {
+                When::Now
+            },
         });
     }
     if s.not_null != t.not_null {
@@ -581,6 +594,7 @@ mod tests {
             not_null: false,
             default: None,
             generated: false,
+            missing: None,
         }
     }
 
@@ -592,6 +606,37 @@ mod tests {
             is_child: false,
             columns: cols,
         }
+    }
+
+    #[test]
+    fn a_column_whose_older_rows_read_a_value_of_their_own_is_added_with_it() {
+        let mut added = col("added_at", "timestamp with time zone");
+        added.default = Some("now()".into());
+        added.missing = Some("2026-12-08 01:00:00+00".into());
+        let src = table(vec![col("id", "integer"), added]);
+        let tgt = table(vec![col("id", "integer")]);
+        let sql: Vec<String> = column_changes(&src, &tgt)
+            .into_iter()
+            .map(|c| c.sql)
+            .collect();
+        assert_eq!(
+            sql,
+            vec![
+                "ALTER TABLE \"public\".\"t\" ADD COLUMN \"added_at\" timestamp with time zone \
+                 DEFAULT '2026-12-08 01:00:00+00'::timestamp with time zone"
+            ]
+        );
+        // Its own default, once the rows from before are in.
+        let mut on_target = col("added_at", "timestamp with time zone");
+        on_target.default = Some("'2026-12-08 01:00:00+00'::timestamp with time zone".into());
+        let tgt = table(vec![col("id", "integer"), on_target]);
+        let changes = column_changes(&src, &tgt);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            changes[0].sql,
+            "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"added_at\" SET DEFAULT now()"
+        );
+        assert_eq!(changes[0].when, When::InSync);
     }
 
     fn sql(changes: Vec<Change>) -> Vec<String> {
