@@ -116,27 +116,6 @@ pub async fn table_columns(s: &Session) -> Result<Vec<TableColumns>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::single_element;
-
-    #[test]
-    fn the_one_element_of_an_array_literal() {
-        assert_eq!(single_element("{7}").as_deref(), Some("7"));
-        assert_eq!(
-            single_element("{\"2026-12-08 01:00:00+00\"}").as_deref(),
-            Some("2026-12-08 01:00:00+00")
-        );
-        assert_eq!(
-            single_element(r#"{"say \"hi\" \\ bye"}"#).as_deref(),
-            Some(r#"say "hi" \ bye"#)
-        );
-        assert_eq!(single_element("{NULL}"), None);
-        assert_eq!(single_element("{1,2}"), None);
-        assert_eq!(single_element("7"), None);
-    }
-}
-
 /// The labels of every user enum type, in their sort order, by type (as `regtype` writes it on
 /// a `search_path = ''` session).
 pub async fn enum_labels(s: &Session) -> Result<Vec<(String, Vec<String>)>> {
@@ -161,4 +140,25 @@ pub async fn enum_labels(s: &Session) -> Result<Vec<(String, Vec<String>)>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_element;
+
+    #[test]
+    fn the_one_element_of_an_array_literal() {
+        assert_eq!(single_element("{7}").as_deref(), Some("7"));
+        assert_eq!(
+            single_element("{\"2026-12-08 01:00:00+00\"}").as_deref(),
+            Some("2026-12-08 01:00:00+00")
+        );
+        assert_eq!(
+            single_element(r#"{"say \"hi\" \\ bye"}"#).as_deref(),
+            Some(r#"say "hi" \ bye"#)
+        );
+        assert_eq!(single_element("{NULL}"), None);
+        assert_eq!(single_element("{1,2}"), None);
+        assert_eq!(single_element("7"), None);
+    }
 }

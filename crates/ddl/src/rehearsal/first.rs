@@ -92,7 +92,7 @@ mod tests {
             ObjectKind::Extension,
             Section::PreData,
             None,
-            &format!("e{oid}"),
+            format!("e{oid}"),
         );
         o.create.push(format!("CREATE EXTENSION e{oid}"));
         o.depends_on = deps.to_vec();
