@@ -329,22 +329,38 @@ pub async fn follow_attaches(
 ) -> Followed {
     let mut followed = Followed::default();
     for (table, (parent, bound)) in attaching {
-        let key = format!("table {table}");
-        if !gate.admits(When::InSync, &key) {
-            followed.pending.push(When::InSync);
-            followed.pending_objects.insert(key);
-            continue;
-        }
-        let change = Change {
-            sql: format!("ALTER TABLE {parent} ATTACH PARTITION {table} {bound}"),
-            describe: format!("{key} attached to {parent}"),
-            when: When::InSync,
-        };
-        if apply(tgt, change, &key, gate, &mut followed).await {
-            followed.level.insert(key);
-        }
+        let sql = format!("ALTER TABLE {parent} ATTACH PARTITION {table} {bound}");
+        let describe = format!("attached to {parent}");
+        once_in_sync(tgt, table, sql, &describe, gate, &mut followed).await;
     }
     followed
+}
+
+/// Applies `sql`, which moves the target's table `table` (`describe`: what it does, after the
+/// table's key), once every row committed before the source's move is applied; until then it
+/// is held back (see the module docs).
+async fn once_in_sync(
+    tgt: &Session,
+    table: &str,
+    sql: String,
+    describe: &str,
+    gate: &Gate<'_>,
+    followed: &mut Followed,
+) {
+    let key = format!("table {table}");
+    if !gate.admits(When::InSync, &key) {
+        followed.pending.push(When::InSync);
+        followed.pending_objects.insert(key);
+        return;
+    }
+    let change = Change {
+        sql,
+        describe: format!("{key} {describe}"),
+        when: When::InSync,
+    };
+    if apply(tgt, change, &key, gate, followed).await {
+        followed.level.insert(key);
+    }
 }
 
 /// Detaches on the target the partitions `detaching` (partition -> partitioned table) once
@@ -361,24 +377,12 @@ pub async fn follow_detaches(
 ) -> Followed {
     let mut followed = Followed::default();
     for (table, parent) in detaching {
-        let key = format!("table {table}");
-        if !gate.admits(When::InSync, &key) {
-            followed.pending.push(When::InSync);
-            followed.pending_objects.insert(key);
-            continue;
-        }
         let mut sql = format!("ALTER TABLE {parent} DETACH PARTITION {table}");
         if recopy {
             sql.push_str(&format!("; TRUNCATE ONLY {table}"));
         }
-        let change = Change {
-            sql,
-            describe: format!("{key} detached from {parent}"),
-            when: When::InSync,
-        };
-        if apply(tgt, change, &key, gate, &mut followed).await {
-            followed.level.insert(key);
-        }
+        let describe = format!("detached from {parent}");
+        once_in_sync(tgt, table, sql, &describe, gate, &mut followed).await;
     }
     followed
 }
@@ -397,20 +401,8 @@ pub async fn follow_drops_and_sequences(
     let on_target_side = |e: Error| e.with_side(Side::Target);
     let mut followed = Followed::default();
     for table in dropping {
-        let key = format!("table {table}");
-        if !gate.admits(When::InSync, &key) {
-            followed.pending.push(When::InSync);
-            followed.pending_objects.insert(key);
-            continue;
-        }
-        let change = Change {
-            sql: format!("DROP TABLE IF EXISTS {table}"),
-            describe: format!("{key} dropped"),
-            when: When::InSync,
-        };
-        if apply(tgt, change, &key, gate, &mut followed).await {
-            followed.level.insert(key);
-        }
+        let sql = format!("DROP TABLE IF EXISTS {table}");
+        once_in_sync(tgt, table, sql, "dropped", gate, &mut followed).await;
     }
     let is_rename = |key: &str| renamed.iter().any(|(a, b)| a == key || b == key);
     for d in drift {
