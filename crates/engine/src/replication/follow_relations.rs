@@ -104,6 +104,13 @@ impl Moving {
     }
 }
 
+/// The tables that drift entries `table X<suffix>` name (`suffix`: ` removed`, ` changed`).
+fn tables_in<'a>(drift: &'a [String], suffix: &'a str) -> impl Iterator<Item = &'a str> {
+    drift
+        .iter()
+        .filter_map(move |d| d.strip_prefix("table ")?.strip_suffix(suffix))
+}
+
 /// Whether the target has the relation `identity`.
 async fn on_target(tgt: &Session, identity: &str) -> Result<bool> {
     Ok(object_oid(tgt, "table", identity).await?.is_some())
@@ -219,13 +226,7 @@ pub async fn dropping(
     known: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
-    for d in drift {
-        let Some(table) = d
-            .strip_prefix("table ")
-            .and_then(|r| r.strip_suffix(" removed"))
-        else {
-            continue;
-        };
+    for table in tables_in(drift, " removed") {
         if renamed
             .iter()
             .any(|(from, _)| from.strip_prefix("table ") == Some(table))
@@ -251,13 +252,7 @@ pub async fn detaching(
     drift: &[String],
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for d in drift {
-        let Some(table) = d
-            .strip_prefix("table ")
-            .and_then(|r| r.strip_suffix(" changed"))
-        else {
-            continue;
-        };
+    for table in tables_in(drift, " changed") {
         let Some(parent) = partition_parent(tgt, table)
             .await
             .map_err(|e| e.with_side(Side::Target))?
@@ -289,13 +284,7 @@ pub async fn attaching(
     drift: &[String],
 ) -> Result<BTreeMap<String, (String, String)>> {
     let mut out = BTreeMap::new();
-    for d in drift {
-        let Some(table) = d
-            .strip_prefix("table ")
-            .and_then(|r| r.strip_suffix(" changed"))
-        else {
-            continue;
-        };
+    for table in tables_in(drift, " changed") {
         let Some((parent, bound)) = partition_of(src, table)
             .await
             .map_err(|e| e.with_side(Side::Source))?

@@ -319,8 +319,7 @@ pub async fn drop_tables_from_publication(
 /// learns of the publication's new tables and copies just those. As its owner (superuser,
 /// `pg_create_subscription`) in plain SQL, else through `aiven_extras`.
 pub async fn refresh_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
-    let owned = crate::catalog::replication::state::subscription_owned(s, name).await;
-    if !facts.superuser && !owned && facts.extras_refresh_sub {
+    if through_extras(s, name, facts, facts.extras_refresh_sub).await {
         s.execute(
             "SELECT aiven_extras.pg_alter_subscription_refresh_publication($1, true)",
             &[&name],
@@ -424,6 +423,15 @@ pub async fn enable_subscription(s: &Session, name: &str, facts: &TargetFacts) -
     switch_subscription(s, name, facts, "ENABLE", "enable").await
 }
 
+/// Whether the subscription `name` is altered through `aiven_extras` (`function`: the database
+/// has the extension's function for it): the user is neither a superuser nor its owner (the
+/// extension's functions made it).
+async fn through_extras(s: &Session, name: &str, facts: &TargetFacts, function: bool) -> bool {
+    function
+        && !facts.superuser
+        && !crate::catalog::replication::state::subscription_owned(s, name).await
+}
+
 /// `ALTER SUBSCRIPTION ... DISABLE` / `ENABLE`, through `aiven_extras` where the user is
 /// neither a superuser nor the subscription's owner (the extension's functions created it).
 async fn switch_subscription(
@@ -433,8 +441,7 @@ async fn switch_subscription(
     verb: &str,
     extras: &str,
 ) -> Result<()> {
-    let owned = crate::catalog::replication::state::subscription_owned(s, name).await;
-    if !facts.superuser && !owned && facts.extras_disable_enable_sub {
+    if through_extras(s, name, facts, facts.extras_disable_enable_sub).await {
         s.execute(
             &format!("SELECT aiven_extras.pg_alter_subscription_{extras}($1)"),
             &[&name],
@@ -449,8 +456,7 @@ async fn switch_subscription(
 
 /// Drops the subscription (never its slot, which [`drop_slot`] handles on the source).
 pub async fn drop_subscription(s: &Session, name: &str, facts: &TargetFacts) -> Result<()> {
-    let owned = crate::catalog::replication::state::subscription_owned(s, name).await;
-    if !facts.superuser && !owned && facts.extras_drop_sub {
+    if through_extras(s, name, facts, facts.extras_drop_sub).await {
         s.execute("SELECT aiven_extras.pg_drop_subscription($1)", &[&name])
             .await?;
         return Ok(());
