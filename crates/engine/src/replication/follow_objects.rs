@@ -51,18 +51,10 @@ pub const KINDS: [&str; 9] = [
 
 /// What goes before the columns are followed: a new column's default may call a new function
 /// or take the next value of a new sequence.
-pub const BEFORE_COLUMNS: [&str; 2] = ["sequence", "function"];
+pub const BEFORE_COLUMNS: &[&str] = KINDS.split_at(2).0;
 
-/// What goes after them.
-pub const AFTER_COLUMNS: [&str; 7] = [
-    "view",
-    "index",
-    "constraint",
-    "trigger",
-    "policy",
-    "rule",
-    "statistics",
-];
+/// What goes after them: the rest of [`KINDS`].
+pub const AFTER_COLUMNS: &[&str] = KINDS.split_at(2).1;
 
 /// What one drift entry asks of the target.
 #[derive(Debug, Clone, PartialEq, Eq)]

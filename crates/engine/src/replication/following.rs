@@ -457,7 +457,7 @@ impl<'a> Following<'a> {
             src, tgt, dbname, ..
         } = self.r;
         let (gate, memo, schema) = (step.gate, &step.memo, self.r.opts.schema);
-        let before = follow_objects(src, tgt, &BEFORE_COLUMNS, step.drift, gate, memo, schema);
+        let before = follow_objects(src, tgt, BEFORE_COLUMNS, step.drift, gate, memo, schema);
         if !take(this, before.await, "sequences and functions", dbname) {
             return false;
         }
@@ -474,7 +474,7 @@ impl<'a> Following<'a> {
         {
             return false;
         }
-        let after = follow_objects(src, tgt, &AFTER_COLUMNS, step.drift, gate, memo, schema);
+        let after = follow_objects(src, tgt, AFTER_COLUMNS, step.drift, gate, memo, schema);
         take(
             this,
             after.await,
@@ -564,7 +564,7 @@ impl<'a> Following<'a> {
             ..step.drift
         };
         let (gate, memo, schema) = (step.gate, &step.memo, self.r.opts.schema);
-        let level = follow_objects(src, tgt, &AFTER_COLUMNS, drift, gate, memo, schema).await;
+        let level = follow_objects(src, tgt, AFTER_COLUMNS, drift, gate, memo, schema).await;
         take(
             this,
             level,
