@@ -163,7 +163,7 @@ pub(in crate::migrate) async fn pre_data(
     facts: &ExecState,
     so_far: &[Warning],
 ) -> Result<exec::ExecReport> {
-    let (opts, name) = (db.opts(), db.name());
+    let name = db.name();
     let started = std::time::Instant::now();
     if db.resuming {
         info!(database = %name, "resuming: the pre-data schema was created by the earlier run");
@@ -182,26 +182,12 @@ pub(in crate::migrate) async fn pre_data(
             objects = objects.len(),
             "resuming: creating the pre-data objects the earlier run did not"
         );
-        let r = until_cancelled(
-            &opts.cancel,
-            exec::apply_parallel(sessions, &objects, opts.schema, facts),
-        )
-        .await
-        .map_err(db.pair.tag(Side::Target, Phase::PreData))?;
+        let r = create_levels(db, sessions, &objects, Phase::PreData, facts).await?;
         crate::ledger::record_not_created(target, &not_created(schema, facts)).await?;
         return Ok(r);
     }
-    let r = until_cancelled(
-        &opts.cancel,
-        exec::apply_parallel(
-            sessions,
-            &schema.section_with_levels(Section::PreData),
-            opts.schema,
-            facts,
-        ),
-    )
-    .await
-    .map_err(db.pair.tag(Side::Target, Phase::PreData))?;
+    let objects = schema.section_with_levels(Section::PreData);
+    let r = create_levels(db, sessions, &objects, Phase::PreData, facts).await?;
     if !facts.refused.is_empty() {
         crate::ledger::record_not_created(target, &not_created(schema, facts)).await?;
     }
@@ -264,6 +250,24 @@ pub(in crate::migrate) fn copy_scope(
     copy_opts
 }
 
+/// Creates `objects` (with their dependency levels) on the `--schema-jobs` `sessions`, until
+/// the run is cancelled; a failure is tagged with the target and `phase`.
+async fn create_levels(
+    db: &Db<'_>,
+    sessions: &[&Session],
+    objects: &[(&crate::schema::model::SchemaObject, u32)],
+    phase: Phase,
+    facts: &ExecState,
+) -> Result<exec::ExecReport> {
+    let opts = db.opts();
+    until_cancelled(
+        &opts.cancel,
+        exec::apply_parallel(sessions, objects, opts.schema, facts),
+    )
+    .await
+    .map_err(db.pair.tag(Side::Target, phase))
+}
+
 /// `--schema-only`: post-data right after pre-data, on the same sessions. Hands on its report.
 pub(in crate::migrate) async fn post_data_now(
     db: &Db<'_>,
@@ -271,19 +275,9 @@ pub(in crate::migrate) async fn post_data_now(
     schema: &Schema,
     facts: &ExecState,
 ) -> Result<exec::ExecReport> {
-    let opts = db.opts();
     let started = std::time::Instant::now();
-    let r = until_cancelled(
-        &opts.cancel,
-        exec::apply_parallel(
-            sessions,
-            &schema.section_with_levels(Section::PostData),
-            opts.schema,
-            facts,
-        ),
-    )
-    .await
-    .map_err(db.pair.tag(Side::Target, Phase::PostData))?;
+    let objects = schema.section_with_levels(Section::PostData);
+    let r = create_levels(db, sessions, &objects, Phase::PostData, facts).await?;
     info!(
         database = %db.name(),
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
