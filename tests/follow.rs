@@ -76,6 +76,12 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         "UPDATE public.app SET label = 'after drop' WHERE id = 4",
         None,
     ),
+    // Right after another change of the table held back (the drop): the rows written before
+    // this one keep the source's time (`attmissingval`), not the target's.
+    (
+        "ALTER TABLE public.app ADD COLUMN stamped timestamptz DEFAULT now()",
+        Some("column stamped added of public.app"),
+    ),
     (
         "CREATE TABLE public.app2 (id int PRIMARY KEY, note text)",
         Some("table public.app2 created"),

@@ -103,8 +103,9 @@ pub(super) struct Following<'a> {
     /// Objects gone from the source during this run (`index public.i`): one created and
     /// dropped since the set-up is in no drift entry, and the target may have it.
     gone: BTreeSet<String>,
-    /// Objects with changes held back, and the source's WAL position after they were seen.
-    pending_lsn: BTreeMap<String, String>,
+    /// Objects with changes held back, the source's WAL position read after they were seen,
+    /// and when it was read (Unix seconds).
+    pending_lsn: BTreeMap<String, Position>,
     /// The apply worker's error count at the previous look (PostgreSQL 15+).
     apply_errors: Option<i64>,
     /// Tables and sequences renamed on the source since the set-up (`(key then, key now)`).
@@ -326,7 +327,7 @@ impl<'a> Following<'a> {
     /// WAL position read after they were seen.
     async fn ripe(&self) -> Result<BTreeSet<String>> {
         let mut ripe = BTreeSet::new();
-        for (object, lsn) in &self.pending_lsn {
+        for (object, Position { lsn, .. }) in &self.pending_lsn {
             let confirmed = state::slot_confirmed(self.r.src, &self.names.slot, lsn)
                 .await
                 .map_err(|e| on_source(e, self.r.dbname))?;
@@ -614,20 +615,23 @@ impl<'a> Following<'a> {
     async fn absorb(&mut self, mut this: Followed) -> Result<bool> {
         // Read after the catalogs showed the changes: every row committed before them lies
         // before this position.
-        let fresh = this
-            .pending_objects
-            .iter()
-            .any(|o| !self.pending_lsn.contains_key(o));
+        self.pending_lsn
+            .retain(|o, _| this.pending_objects.contains(o));
+        let unplaced = unplaced(&this.pending_objects, &self.pending_lsn, &self.seen);
+        let fresh = !unplaced.is_empty();
         if fresh {
+            let at = unix_now();
             let lsn = state::current_wal_lsn(self.r.src)
                 .await
                 .map_err(|e| on_source(e, self.r.dbname))?;
-            for o in &this.pending_objects {
-                self.pending_lsn.entry(o.clone()).or_insert(lsn.clone());
+            for o in unplaced {
+                let position = Position {
+                    lsn: lsn.clone(),
+                    read_at: at,
+                };
+                self.pending_lsn.insert(o, position);
             }
         }
-        self.pending_lsn
-            .retain(|o, _| this.pending_objects.contains(o));
         let pending = std::mem::take(&mut this.pending);
         let pending_objects = std::mem::take(&mut this.pending_objects);
         self.followed.merge(this);
@@ -699,9 +703,66 @@ impl<'a> Following<'a> {
     }
 }
 
+/// The source's WAL position read for an object with changes held back: its changes may go
+/// once the subscription confirmed `lsn`.
+#[derive(Debug, Clone)]
+struct Position {
+    lsn: String,
+    /// When it was read (Unix seconds, the clock of [`Following::seen`]).
+    read_at: f64,
+}
+
+/// The objects with changes held back that need the source's WAL position read (again): those
+/// held back for the first time, and those seen changed again since their position was read.
+/// A position read before the latest change lies before rows written just ahead of it (a
+/// column added `DEFAULT now()` right after another change of its table): waiting for it
+/// would let the held-back change (the column's own default) go while those rows are still in
+/// flight. A later position is always safe: it lies after every row the earlier one did.
+fn unplaced(
+    pending: &BTreeSet<String>,
+    placed: &BTreeMap<String, Position>,
+    seen: &BTreeMap<String, f64>,
+) -> Vec<String> {
+    pending
+        .iter()
+        .filter(|o| match placed.get(*o) {
+            None => true,
+            Some(p) => seen.get(*o).is_some_and(|&at| at > p.read_at),
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_held_back_waits_for_the_position_read_after_the_latest_change_of_its_object() {
+        let pending: BTreeSet<String> = ["table public.t", "table public.u", "table public.v"]
+            .map(String::from)
+            .into();
+        let at = |lsn: &str, read_at: f64| Position {
+            lsn: lsn.into(),
+            read_at,
+        };
+        let placed = BTreeMap::from([
+            ("table public.t".to_string(), at("0/10", 100.0)),
+            ("table public.u".to_string(), at("0/10", 100.0)),
+        ]);
+        let seen = BTreeMap::from([
+            // Changed again after its position was read: read it again.
+            ("table public.t".to_string(), 105.0),
+            // Its latest change came before its position: the position holds.
+            ("table public.u".to_string(), 99.0),
+            // Held back for the first time.
+            ("table public.v".to_string(), 105.0),
+        ]);
+        assert_eq!(
+            unplaced(&pending, &placed, &seen),
+            ["table public.t", "table public.v"]
+        );
+    }
 
     #[test]
     fn a_drift_entry_names_its_object() {
