@@ -82,6 +82,12 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
         "ALTER TABLE public.app ADD COLUMN stamped timestamptz DEFAULT now()",
         Some("column stamped added of public.app"),
     ),
+    // A volatile default: the source gave each older row a value of its own, which the WAL
+    // does not hold; the target's rows take them once the rows from before are in.
+    (
+        "ALTER TABLE public.app ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid()",
+        Some("column token added of public.app"),
+    ),
     (
         "CREATE TABLE public.app2 (id int PRIMARY KEY, note text)",
         Some("table public.app2 created"),
@@ -359,6 +365,18 @@ async fn migrations_during_replication(path: Path, db: &str, label: &str) -> Vec
         eprintln!("follow delay ({label}): {change}: {delay:.2} s");
         delays.push(delay);
     }
+    // The rows from before the volatile default's column took the source's values, by key,
+    // once they were in.
+    let filled = changes
+        .iter()
+        .find(|c| {
+            c["change"] == "column token of public.app given the source's values in its older rows"
+        })
+        .unwrap_or_else(|| panic!("the older rows of token not filled: {changes:#?}"));
+    eprintln!(
+        "follow delay ({label}): token's older rows: {}",
+        filled["statement"]
+    );
 
     // Every table equal, the new sequence's value and changed options carried, no write lost;
     // what the source dropped or renamed is gone from the target too.

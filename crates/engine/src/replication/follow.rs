@@ -31,6 +31,8 @@ use crate::error::{Error, Result, Side};
 use crate::sql::{qualified, quote_ident, quote_literal};
 use crate::warning::Warning;
 
+use super::follow_backfill::{Backfill, needs_backfill};
+
 /// When a change may be applied: the apply worker still has to apply the changes made before
 /// the DDL on the source, in the columns they were made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -144,6 +146,9 @@ pub struct Followed {
     /// Post-data objects applied, with the source's definition then: the same definition seen
     /// again is level even when the target's server deparses it another way.
     pub memo: BTreeMap<String, String>,
+    /// Columns added whose older rows are to take the source's values (see
+    /// [`super::follow_backfill`]).
+    pub backfills: Vec<Backfill>,
 }
 
 impl Followed {
@@ -163,6 +168,7 @@ impl Followed {
         self.pending.extend(other.pending);
         self.pending_objects.extend(other.pending_objects);
         self.memo.extend(other.memo);
+        self.backfills.extend(other.backfills);
     }
 
     /// The changes applied, described with how long after they were seen, for the run's
@@ -204,6 +210,11 @@ fn column_sql(c: &ColumnShape) -> String {
         sql.push_str(" NOT NULL");
     }
     sql
+}
+
+/// The report's name of column `name` added to table `regclass`.
+fn added_change(name: &str, regclass: &str) -> String {
+    format!("column {name} added of {regclass}")
 }
 
 /// A rename is told from a drop and an add by position: `ADD COLUMN` always appends, so a new
@@ -305,7 +316,7 @@ pub fn column_changes(src: &TableColumns, tgt: &TableColumns) -> Vec<Change> {
     for a in adds {
         out.push(Change {
             sql: alter(format!("ADD COLUMN {}", column_sql(a))),
-            describe: on(format!("column {} added", a.name)),
+            describe: added_change(&a.name, &src.regclass),
             when: When::Now,
         });
     }
@@ -491,6 +502,10 @@ pub async fn follow_columns(src: &Session, tgt: &Session, gate: &Gate<'_>) -> Re
             };
             let mut level = true;
             let object = format!("table {}", s.regclass);
+            let backfills: Vec<Backfill> = (s.columns.iter())
+                .filter(|c| !t.columns.iter().any(|x| x.name == c.name))
+                .filter_map(|c| needs_backfill(s, c))
+                .collect();
             for change in column_changes(s, t) {
                 if !gate.admits(change.when, &object) {
                     level = false;
@@ -499,6 +514,14 @@ pub async fn follow_columns(src: &Session, tgt: &Session, gate: &Gate<'_>) -> Re
                     continue;
                 }
                 level &= apply(tgt, change, &object, gate, &mut followed).await;
+            }
+            // Those added now (not renamed into), for a later step once the rows from before
+            // are in.
+            for b in backfills {
+                let added = added_change(&b.column, &s.regclass);
+                if followed.applied.iter().any(|a| a.change == added) {
+                    followed.backfills.push(b);
+                }
             }
             if level {
                 followed.level.insert(object);

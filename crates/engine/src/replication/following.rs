@@ -9,7 +9,8 @@
 //!    subscription);
 //! 3. sequences and functions ([`super::follow_objects`]), since a new column's default may use
 //!    one;
-//! 4. columns and enum values ([`super::follow`]);
+//! 4. columns and enum values ([`super::follow`]), then the older rows of columns added with a
+//!    default the target computes otherwise, once they are in ([`super::follow_backfill`]);
 //! 5. views, indexes, constraints and triggers ([`super::follow_objects`]);
 //! 6. tables dropped (then `REFRESH PUBLICATION`), sequences dropped and sequences whose
 //!    options changed ([`super::follow_relations`]).
@@ -36,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tracing::{info, warn};
 
 use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
+use super::follow_backfill::{self, Backfill};
 use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
 use super::follow_relations::{self, Moving};
 use super::wait::Replicating;
@@ -114,6 +116,9 @@ pub(super) struct Following<'a> {
     moving: Moving,
     /// The change the target refused, once one stopped the replication.
     pub refusal: Option<Refusal>,
+    /// Columns added whose older rows wait for the source's values (see
+    /// [`super::follow_backfill`]).
+    backfills: Vec<Backfill>,
 }
 
 impl<'a> Following<'a> {
@@ -133,6 +138,7 @@ impl<'a> Following<'a> {
             renamed: Vec::new(),
             moving: Moving::default(),
             refusal: None,
+            backfills: Vec::new(),
         }
     }
 
@@ -389,6 +395,7 @@ impl<'a> Following<'a> {
             },
         };
         if self.follow_shapes(&step, &mut this).await {
+            self.follow_backfills(&gate, &mut this).await;
             self.follow_drops(&step, &mut this).await?;
         }
         Ok(this)
@@ -482,6 +489,52 @@ impl<'a> Following<'a> {
             "views, indexes, constraints and triggers",
             dbname,
         )
+    }
+
+    /// The columns added whose older rows take the source's values once the rows from before
+    /// their `ADD COLUMN` are in (held back until then); a copy that fails is a refusal.
+    async fn follow_backfills(&mut self, gate: &Gate<'_>, this: &mut Followed) {
+        for b in std::mem::take(&mut this.backfills) {
+            if !self.backfills.contains(&b) {
+                self.backfills.push(b);
+            }
+        }
+        let Replicating { src, tgt, .. } = self.r;
+        let mut left = Vec::new();
+        for b in std::mem::take(&mut self.backfills) {
+            let object = b.object();
+            if !gate.admits(When::InSync, &object) {
+                this.pending.push(When::InSync);
+                this.pending_objects.insert(object);
+                left.push(b);
+                continue;
+            }
+            let seen = gate.seen.get(&object).copied().unwrap_or_else(unix_now);
+            let sub = &self.names.subscription;
+            match follow_backfill::backfill(src, tgt, sub, self.r.tfacts, &b).await {
+                Ok(filled) => {
+                    info!(
+                        database = %self.r.dbname,
+                        "schema change followed on the target: {} ({} rows)",
+                        b.describe(),
+                        filled.rows
+                    );
+                    let statement = follow_backfill::reported(&filled);
+                    let applied = SchemaChangeApplied::applied(b.describe(), statement, seen);
+                    this.applied.push(applied);
+                }
+                Err(e) => {
+                    let tried = follow::Tried {
+                        object: &object,
+                        describe: &b.describe(),
+                        sql: &follow_backfill::statement(&b),
+                        seen,
+                    };
+                    follow::refuse(this, tried, &e);
+                }
+            }
+        }
+        self.backfills = left;
     }
 
     /// The tables dropped and partitions detached or attached on the source (once the rows before are
