@@ -444,6 +444,95 @@ async fn a_refused_change_disables_an_aiven_extras_subscription_and_the_cut_over
     );
 }
 
+/// A column added on the source with a volatile default (each of the 3,000 older rows got a
+/// value of its own in the source's rewrite, which the WAL does not hold), into a target
+/// whose user is neither superuser nor the subscription's owner (`aiven_extras`) and whose
+/// table has a trigger that would change any row it updates: the cut-over's wait adds the
+/// column, then copies the source's values over the target's older rows with the
+/// subscription disabled through the extension and the trigger held off; the tables end
+/// equal and the subscription gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volatile_default_column_takes_the_source_values_through_aiven_extras_without_firing_triggers()
+ {
+    let (s, t) = (support::source(), support::target());
+    let (su, sp) = s.create_admin("repl_fill_s", true).await;
+    let (tu, tp) = t.create_admin("repl_fill_t", true).await;
+    let db = support::unique_name("repl_extras_fill");
+    prepare(&db, Some(&su), Some(&tu)).await;
+    install_extras(s, &db).await;
+    install_extras(t, &db).await;
+    for (c, owner) in [(s, &su), (t, &tu)] {
+        c.execute(
+            &db,
+            &format!(
+                "SET ROLE {}; CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql
+                   AS 'BEGIN NEW.name := NEW.name || '' touched''; RETURN NEW; END';
+                 CREATE TRIGGER items_touch BEFORE UPDATE ON public.items
+                   FOR EACH ROW EXECUTE FUNCTION public.touch();",
+                quote_ident(owner)
+            ),
+        )
+        .await;
+    }
+    let src = uri_for(s, Some((&su, &sp)), &db);
+    let tgt = uri_for(t, Some((&tu, &tp)), &db);
+    let pair = DbPair::new(&src, &tgt, &db, Default::default());
+    let set_up = replicated(
+        replication::migrate_database(
+            &pair,
+            &fast_opts(),
+            run(false),
+            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
+        )
+        .await
+        .expect("replication set up"),
+    );
+    assert_eq!(set_up.path.subscription, Some(Via::AivenExtras));
+    s.execute(
+        &db,
+        &format!(
+            "SET ROLE {}; ALTER TABLE public.items ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+             INSERT INTO public.items (name) VALUES ('after the column');",
+            quote_ident(&su)
+        ),
+    )
+    .await;
+    let cut = ReplicationOptions {
+        max_replication_lag: Some(0),
+        stop_replication: true,
+        schema_check_interval: Duration::from_secs(1),
+        ..fast_opts()
+    };
+    let done = replication::check_earlier_run(&pair, &cut)
+        .await
+        .expect("cut-over")
+        .expect("earlier run");
+    assert_eq!(done.status, DbStatus::Done, "{}", done.message);
+    let filled = "SELECT count(*)::text FROM public.items WHERE name LIKE '% touched'";
+    assert_eq!(
+        t.query_strings(&db, filled).await,
+        vec![vec![Some("0".to_owned())]]
+    );
+    assert_tables_equal(&db).await;
+    let token =
+        "SELECT md5(string_agg(id::text || token::text, ',' ORDER BY id)) FROM public.items";
+    assert_eq!(
+        t.query_strings(&db, token).await,
+        s.query_strings(&db, token).await
+    );
+    // The trigger is enabled again on the target.
+    let enabled = "SELECT tgenabled::text FROM pg_catalog.pg_trigger WHERE tgname = 'items_touch'";
+    assert_eq!(
+        t.query_strings(&db, enabled).await,
+        vec![vec![Some("O".to_owned())]]
+    );
+    assert!(
+        leftovers(&db).await.is_empty(),
+        "{:?}",
+        leftovers(&db).await
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_create_subscription_path_on_pg16_targets() {
     let t = support::target();
