@@ -4,7 +4,7 @@
 //! cut-over run follows them (`--follow`), cuts over, and then every table is equal, `pg_dump
 //! --schema-only` of both sides is equal and no write is lost. The migrations add, rename,
 //! retype and drop columns, create tables, indexes, views, sequences, functions, triggers and
-//! constraints, add an enum value, drop and rename tables that are being written to, and
+//! constraints, grant, comment and enable row-level security, add an enum value, drop and rename tables that are being written to, and
 //! change (to bounds that exclude the target's value too), drop and rename sequences. A change the target refuses ends the run within one
 //! check interval, with the object, the statement, the SQLSTATE and the reason, and the
 //! subscription disabled; once the change is applied by hand, the cut-over goes on.
@@ -130,6 +130,18 @@ const MIGRATIONS: &[(&str, Option<&str>)] = &[
     (
         "CREATE POLICY app_own ON public.app USING (k >= 0)",
         Some("policy public.app.app_own created"),
+    ),
+    (
+        "ALTER TABLE public.app ENABLE ROW LEVEL SECURITY",
+        Some("access of public.app changed"),
+    ),
+    (
+        "COMMENT ON COLUMN public.app.k IS 'the app''s key'",
+        Some("access of public.app changed"),
+    ),
+    (
+        "GRANT SELECT, UPDATE (note) ON public.app2 TO PUBLIC",
+        Some("access of public.app2 changed"),
     ),
     (
         "CREATE STATISTICS public.app_stats (dependencies) ON k, n FROM public.app",

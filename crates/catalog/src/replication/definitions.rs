@@ -4,7 +4,8 @@
 //! options (`ALTER SEQUENCE ... INCREMENT BY` is a change), views,
 //! constraints, indexes, functions, triggers, row-level security policies, rules (of tables),
 //! extended statistics and enum types, outside extensions; a partition's table with its
-//! partitioned table and bound.
+//! partitioned table and bound; a relation's privileges, row-level security switches and
+//! comments, when it has any, as its `access` entry ([`super::access`]).
 
 use crate::scope::USER_SCHEMAS;
 use db_migrate_conn::Session;
@@ -72,6 +73,12 @@ fn query(server_version_num: u32) -> String {
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_SCHEMAS} AND {rel_ext}
          UNION ALL
+         SELECT 'access', a.identity, a.definition
+           FROM (SELECT c.oid::pg_catalog.regclass::text AS identity, {access} AS definition
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_SCHEMAS} AND {rel_ext}) a
+          WHERE a.definition <> ''
+         UNION ALL
          SELECT 'constraint', co.conrelid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(co.conname),
                 pg_catalog.pg_get_constraintdef(co.oid)
            FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
@@ -126,6 +133,7 @@ fn query(server_version_num: u32) -> String {
         proc_ext = not_ext("pg_catalog.pg_proc", "p.oid"),
         type_ext = not_ext("pg_catalog.pg_type", "t.oid"),
         stx_ext = not_ext("pg_catalog.pg_statistic_ext", "x.oid"),
+        access = super::access::access_definition(server_version_num),
     )
 }
 

@@ -6,6 +6,7 @@
 //! ([`definitions`]) and the objects a drift entry names ([`drift_objects`]). Reads only;
 //! creating and dropping those objects is the engine's `replication::objects`.
 
+pub mod access;
 pub mod columns;
 pub mod definitions;
 pub mod drift_objects;

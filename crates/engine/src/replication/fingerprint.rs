@@ -29,15 +29,21 @@ use crate::error::Result;
 /// Header of the serialised form (publication comment) this version writes: one line per
 /// object, `<hash>[:<oid>] <identity>`, the OID for tables and sequences, the identity escaped
 /// (`\\`, `\n`, `\r`), since names may contain any character, line breaks included.
-const HEADER: &str = "db-migrate schema fingerprint v4";
+const HEADER: &str = "db-migrate schema fingerprint v5";
 
-/// The third form, the same lines without policies, rules and extended statistics
-/// ([`LATER_KINDS`]): still read, those kinds then left out of its changes (a run set up by an
-/// older version would otherwise see every one of them as added).
+/// The fourth form, the same lines without relations' privileges, row-level security switches
+/// and comments ([`V5_KINDS`]): still read, that kind then left out of its changes (a run set
+/// up by an older version would otherwise see every relation with a grant as changed).
+const HEADER_V4: &str = "db-migrate schema fingerprint v4";
+
+/// The kinds the fifth form added.
+const V5_KINDS: [&str; 1] = ["access "];
+
+/// The third form, also without policies, rules and extended statistics ([`V4_KINDS`]).
 const HEADER_V3: &str = "db-migrate schema fingerprint v3";
 
 /// The kinds the fourth form added.
-const LATER_KINDS: [&str; 3] = ["policy ", "rule ", "statistics "];
+const V4_KINDS: [&str; 3] = ["policy ", "rule ", "statistics "];
 
 /// The second form, without OIDs: still read (renames made before such a cut-over run
 /// started then read as a table dropped and one created).
@@ -81,13 +87,24 @@ pub(super) fn unescape_identity(text: &str) -> Option<String> {
 }
 
 /// Object kind + identity -> hash of the definition.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     objects: BTreeMap<String, String>,
     /// The OIDs of the tables and sequences among `objects`, by the same key.
     oids: BTreeMap<String, u32>,
-    /// Stored by an older version, without [`LATER_KINDS`].
-    without_later_kinds: bool,
+    /// The form it was stored in (5 when read from a database): the kinds later forms added
+    /// are unknown to it.
+    form: u8,
+}
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint {
+            objects: BTreeMap::new(),
+            oids: BTreeMap::new(),
+            form: 5,
+        }
+    }
 }
 
 fn hash(text: &str) -> String {
@@ -114,7 +131,7 @@ impl Fingerprint {
         Ok(Fingerprint {
             objects,
             oids,
-            without_later_kinds: false,
+            form: 5,
         })
     }
 
@@ -155,9 +172,10 @@ impl Fingerprint {
     /// `table public.t changed`, `index public.i added`, `function public.f(integer) removed`.
     pub fn changes(&self, now: &Fingerprint) -> Vec<String> {
         let mut out = Vec::new();
+        let form = self.form.min(now.form);
         let unknown = |k: &str| {
-            (self.without_later_kinds || now.without_later_kinds)
-                && LATER_KINDS.iter().any(|kind| k.starts_with(kind))
+            (form < 4 && V4_KINDS.iter().any(|kind| k.starts_with(kind)))
+                || (form < 5 && V5_KINDS.iter().any(|kind| k.starts_with(kind)))
         };
         for (k, v) in now.objects.iter().filter(|(k, _)| !unknown(k)) {
             match self.objects.get(k) {
@@ -177,10 +195,10 @@ impl Fingerprint {
     /// The text stored as the publication comment.
     pub fn serialize(&self) -> String {
         // One read from an older version's text keeps saying what it lacks.
-        let mut s = String::from(if self.without_later_kinds {
-            HEADER_V3
-        } else {
-            HEADER
+        let mut s = String::from(match self.form {
+            5.. => HEADER,
+            4 => HEADER_V4,
+            _ => HEADER_V3,
         });
         for (k, v) in &self.objects {
             s.push('\n');
@@ -198,9 +216,13 @@ impl Fingerprint {
     pub fn deserialize(text: &str) -> Option<Fingerprint> {
         let mut lines = text.split('\n');
         let header = lines.next()?;
-        let escaped = match header {
-            HEADER | HEADER_V3 | HEADER_V2 => true,
-            HEADER_V1 => false,
+        let (form, escaped) = match header {
+            HEADER => (5, true),
+            HEADER_V4 => (4, true),
+            // The first three forms hold the same kinds (they differ in escaping and OIDs,
+            // which the text itself shows).
+            HEADER_V3 | HEADER_V2 => (3, true),
+            HEADER_V1 => (3, false),
             _ => return None,
         };
         let mut objects = BTreeMap::new();
@@ -224,7 +246,7 @@ impl Fingerprint {
         Some(Fingerprint {
             objects,
             oids,
-            without_later_kinds: header != HEADER,
+            form,
         })
     }
 }
@@ -271,8 +293,25 @@ mod tests {
         // Stored by this version, they are changes like any other.
         let mut earlier = now.clone();
         earlier.objects.remove("policy public.t.own");
-        let earlier = Fingerprint::deserialize(&earlier.serialize()).expect("v4 read");
+        let earlier = Fingerprint::deserialize(&earlier.serialize()).expect("v5 read");
         assert_eq!(earlier.changes(&now), vec!["policy public.t.own added"]);
+    }
+
+    #[test]
+    fn access_entries_are_no_change_against_a_fourth_form_and_a_change_against_this_one() {
+        let mut now = Fingerprint::default();
+        now.objects.insert("table public.t".into(), hash("a int"));
+        now.objects
+            .insert("access public.t".into(), hash("reader SELECT"));
+        let v4 = format!("{HEADER_V4}\n{} table public.t", hash("a int"));
+        let older = Fingerprint::deserialize(&v4).expect("v4 read");
+        assert!(older.changes(&now).is_empty(), "{:?}", older.changes(&now));
+        // Read back, a fourth form stays one (its text says what it lacks).
+        assert!(older.serialize().starts_with(HEADER_V4));
+        let mut earlier = now.clone();
+        earlier.objects.remove("access public.t");
+        let earlier = Fingerprint::deserialize(&earlier.serialize()).expect("v5 read");
+        assert_eq!(earlier.changes(&now), vec!["access public.t added"]);
     }
 
     #[test]

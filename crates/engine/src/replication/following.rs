@@ -11,7 +11,8 @@
 //!    one;
 //! 4. columns and enum values ([`super::follow`]), then the older rows of columns added with a
 //!    default the target computes otherwise, once they are in ([`super::follow_backfill`]);
-//! 5. views, indexes, constraints and triggers ([`super::follow_objects`]);
+//! 5. views, indexes, constraints and triggers ([`super::follow_objects`]), and relations'
+//!    privileges, row-level security switches and comments ([`super::follow_access`]);
 //! 6. tables dropped (then `REFRESH PUBLICATION`), sequences dropped and sequences whose
 //!    options changed ([`super::follow_relations`]).
 //!
@@ -37,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tracing::{info, warn};
 
 use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
+use super::follow_access;
 use super::follow_backfill::{self, Backfill};
 use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
 use super::follow_relations::{self, Moving};
@@ -396,6 +398,12 @@ impl<'a> Following<'a> {
         };
         if self.follow_shapes(&step, &mut this).await {
             self.follow_backfills(&gate, &mut this).await;
+            let Replicating { src, tgt, .. } = self.r;
+            let access = follow_access::follow_access(src, tgt, &self.drift, &gate, &mut this);
+            if let Err(e) = access.await {
+                let dbname = self.r.dbname;
+                warn!(database = %dbname, "could not follow the source's privileges or comments: {e}");
+            }
             self.follow_drops(&step, &mut this).await?;
         }
         Ok(this)

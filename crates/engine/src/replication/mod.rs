@@ -119,6 +119,7 @@ pub mod fallback;
 pub mod fence;
 pub mod fingerprint;
 pub mod follow;
+mod follow_access;
 mod follow_backfill;
 pub mod follow_objects;
 pub mod follow_relations;
