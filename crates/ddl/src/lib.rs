@@ -18,7 +18,6 @@ pub mod db_objects;
 pub mod exec;
 pub mod extensions;
 pub mod graph;
-mod inherit;
 pub mod model;
 pub mod publications;
 pub mod rehearsal;

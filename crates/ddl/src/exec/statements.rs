@@ -7,9 +7,10 @@ use super::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Part {
     Create,
-    /// An inheritance link of a table this object creates ([`crate::inherit::is_inherit_link`]):
-    /// refused for a rule of the target's major (42804), the table stays on its own with a
-    /// warning; any other failure is a creating statement's.
+    /// An inheritance link of a table this object creates
+    /// ([`crate::relations::is_inherit_link`]): refused for a rule of the target's major
+    /// (42804), the table stays on its own with a warning; any other failure is a creating
+    /// statement's.
     Link,
     /// One storage parameter or attribute option ([`SchemaObject::options`]): refused as
     /// unknown or invalid (22023), the object stays without it, with a warning.
@@ -124,7 +125,7 @@ pub(super) fn planned(
                 }
             })
             .map(|s| {
-                let part = if crate::inherit::is_inherit_link(s) {
+                let part = if crate::relations::is_inherit_link(s) {
                     Part::Link
                 } else {
                     Part::Create
