@@ -44,15 +44,19 @@ use db_migrate_core::sql::{quote_ident, quote_literal};
 use db_migrate_core::warning::{Warning, WarningKind};
 
 mod levels;
+mod refusal;
 mod skipped;
 mod statements;
+mod versions;
 
 pub use levels::split_by_relation;
+pub use refusal::{FailedObject, is_refusal};
 pub use skipped::{Refusals, Skipped};
 pub use statements::{
     CONCEALED, SkipRule, conceals, is_owner_self_grant, post_data_statements, statements_for,
 };
 use statements::{Part, planned};
+pub use versions::{VersionPlan, version_plan};
 
 /// Objects per transaction.
 pub const BATCH_OBJECTS: usize = 200;
@@ -203,9 +207,7 @@ pub async fn apply<'a>(
     for chunk in objects.chunks(BATCH_OBJECTS) {
         let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = Vec::new();
         for o in chunk {
-            if let super::extensions::VersionPlan::Missing { reason } =
-                super::extensions::version_plan(o, state)
-            {
+            if let VersionPlan::Missing { reason } = version_plan(o, state) {
                 report.warnings.push(
                     Warning::schema(format!("skipped {}: {reason}", o.describe())).on(o.describe()),
                 );
@@ -303,11 +305,9 @@ pub async fn apply<'a>(
                             };
                             // A full lock table ends a rehearsal (its one transaction holds
                             // every lock), it is not the object's fault.
-                            if state.keep_going && super::rehearsal::is_refusal(&err) {
+                            if state.keep_going && is_refusal(&err) {
                                 let o: &SchemaObject = o;
-                                state
-                                    .refused
-                                    .push(super::rehearsal::FailedObject::of(o, &sql, &err));
+                                state.refused.push(FailedObject::of(o, &sql, &err));
                                 state.skipped.not_created(
                                     o,
                                     &format!(

@@ -29,7 +29,7 @@ pub enum SkipRule {
     Never,
     /// Refused for lack of privilege (SQLSTATE 42501): [`Privilege::MaySkip`].
     Denied,
-    /// Refused for any reason ([`crate::rehearsal::is_refusal`]): a subscription, which a
+    /// Refused for any reason ([`is_refusal`]): a subscription, which a
     /// target refuses for its privileges (superuser, `pg_create_subscription`) or for the
     /// connection string (a non-superuser's must hold a password), and which the migrated
     /// data never needs (see [`crate::subscriptions`]).
@@ -52,7 +52,7 @@ impl SkipRule {
         match self {
             SkipRule::Never => false,
             SkipRule::Denied => err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE),
-            SkipRule::Refused => crate::rehearsal::is_refusal(err),
+            SkipRule::Refused => is_refusal(err),
         }
     }
 
@@ -102,8 +102,8 @@ pub(super) fn planned(
     {
         return Vec::new();
     }
-    let mut out: Vec<(Part, String)> = match crate::extensions::version_plan(o, state) {
-        crate::extensions::VersionPlan::Default { statement, warning } => {
+    let mut out: Vec<(Part, String)> = match version_plan(o, state) {
+        VersionPlan::Default { statement, warning } => {
             warnings.push(Warning::schema(warning).on(o.describe()));
             vec![(Part::Create, statement)]
         }
