@@ -26,10 +26,11 @@
 
 use std::collections::HashSet;
 
-use super::graph::Schema;
 pub use super::model::ExtensionSpec;
 use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_delta_sql, class};
 use super::relations::synthetic;
+pub use super::schema::ExtensionPart;
+use super::schema::Schema;
 use db_migrate_catalog::extensions::{
     MemberAcl, MemberComment, TablePartName, existing_parts, list_member_comments, list_members,
 };
@@ -72,14 +73,6 @@ pub fn left_to_extension(o: &SchemaObject, members: &HashSet<ObjId>) -> bool {
         o.id.classid,
         synthetic::OWNED_BY | synthetic::ATTACH | synthetic::REFRESH
     ) && members.contains(&ObjId::new(class::PG_CLASS, o.id.objid))
-}
-
-/// Something attached to a member table: made by the extension's script or added by a user,
-/// which only the target can tell once the extension exists there (see [`drop_provided`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtensionPart {
-    pub id: ObjId,
-    pub name: TablePartName,
 }
 
 /// The indexes, constraints, triggers, policies, rules and extended statistics of the tables

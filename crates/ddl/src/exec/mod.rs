@@ -36,8 +36,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
 
-use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, Privilege, SchemaObject, class};
+use super::schema::Schema;
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, ErrorKind, Result, SqlState};
 use db_migrate_core::sql::{quote_ident, quote_literal};

@@ -21,7 +21,8 @@ pub enum VersionPlan {
     Missing { reason: String },
 }
 
-/// How `o` (an [`ObjectKind::Extension`]) is created on a target with `state`.
+/// How `o` (an [`ObjectKind::Extension`](crate::model::ObjectKind::Extension)) is created on a
+/// target with `state`.
 pub fn version_plan(o: &SchemaObject, state: &ExecState) -> VersionPlan {
     let (Some(spec), Some(offered)) = (&o.extension, &state.extensions) else {
         return VersionPlan::AsWritten;

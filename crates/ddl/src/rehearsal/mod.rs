@@ -67,8 +67,8 @@ use std::time::Instant;
 
 use super::exec::{self, ExecState, SchemaOptions};
 pub use super::exec::{FailedObject, is_refusal};
-use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, SchemaObject, Section, class};
+use super::schema::Schema;
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result, Side};
 use db_migrate_core::sql::quote_ident;
