@@ -39,7 +39,6 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
         .into_iter()
         .filter(|o| !crate::extensions::left_to_extension(o, &members))
         .collect();
-    let n = objects.len();
     let refs: Vec<&SchemaObject> = objects.iter().collect();
     let edges = edges(&refs, &Resolver::new(&refs, &aliases, depend), depend);
     for (from, targets) in edges.iter().enumerate() {
@@ -48,12 +47,34 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
             objects[t].depends_on.push(id);
         }
     }
+    move_to_post_data(&mut objects, &edges);
+    let out = topological(&objects, &edges, &mut warnings);
+    let (places, levels) = places_and_levels(&objects, &edges, &out);
+    for o in objects.iter_mut() {
+        if is_last(o) {
+            o.section = Section::PostData;
+        }
+        o.shrink();
+    }
+    permute(&mut objects, &places);
+    Schema {
+        objects,
+        levels,
+        warnings,
+        extension_parts: Vec::new(),
+        member_comments: Vec::new(),
+        extension_members: Vec::new(),
+        source_version: 0,
+    }
+}
 
-    // Pre-data objects that depend on post-data ones move to post-data.
+/// Pre-data objects that depend on post-data ones move to post-data, and so on down their
+/// dependents.
+fn move_to_post_data(objects: &mut [SchemaObject], edges: &[Vec<usize>]) {
     let mut moved = true;
     while moved {
         moved = false;
-        for from in 0..n {
+        for from in 0..objects.len() {
             if objects[from].section != Section::PostData {
                 continue;
             }
@@ -65,10 +86,19 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
             }
         }
     }
+}
 
-    // Kahn's algorithm with a priority queue for deterministic, pg_dump-like ties.
+/// The objects' indexes in a dependency order: Kahn's algorithm with a priority queue for
+/// deterministic, pg_dump-like ties ([`SortKey`]). A cycle is broken by emitting its first
+/// remaining object by priority, with a warning in `warnings`.
+fn topological(
+    objects: &[SchemaObject],
+    edges: &[Vec<usize>],
+    warnings: &mut Vec<Warning>,
+) -> Vec<usize> {
+    let n = objects.len();
     let mut indegree = vec![0usize; n];
-    for targets in &edges {
+    for targets in edges {
         for &t in targets {
             indegree[t] += 1;
         }
@@ -121,28 +151,40 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
             }
         }
     }
+    out
+}
 
+/// Default privileges come last of all: applied earlier, they would also grant on the objects
+/// created after them, which the source did not have.
+fn is_last(o: &SchemaObject) -> bool {
+    o.kind == ObjectKind::DefaultPrivileges
+}
+
+/// Where each object goes (the index of the object at each place) and its level there, given
+/// the dependency order `out`: pre-data strictly before post-data, keeping the topological
+/// order inside each, then the default privileges ([`is_last`]) one level below everything.
+fn places_and_levels(
+    objects: &[SchemaObject],
+    edges: &[Vec<usize>],
+    out: &[usize],
+) -> (Vec<usize>, Vec<u32>) {
+    let n = objects.len();
     // Depth of each object: one more than the deepest object it depends on.
     let mut level = vec![0u32; n];
-    for &i in &out {
+    for &i in out {
         for &t in &edges[i] {
             level[t] = level[t].max(level[i] + 1);
         }
     }
     let max_level = level.iter().copied().max().unwrap_or(0);
-
-    // Pre-data strictly before post-data, keeping the topological order inside each. Default
-    // privileges come last of all: applied earlier, they would also grant on the objects
-    // created after them, which the source did not have.
-    let last = |o: &SchemaObject| o.kind == ObjectKind::DefaultPrivileges;
     let mut places = Vec::with_capacity(n);
     let mut levels = Vec::with_capacity(n);
     for pass in [Some(Section::PreData), Some(Section::PostData), None] {
-        for &i in &out {
+        for &i in out {
             let o = &objects[i];
             let here = match pass {
-                Some(section) => !last(o) && o.section == section,
-                None => last(o),
+                Some(section) => !is_last(o) && o.section == section,
+                None => is_last(o),
             };
             if here {
                 places.push(i);
@@ -154,22 +196,7 @@ pub fn order(collected: Collected, depend: &[Depend]) -> Schema {
             }
         }
     }
-    for o in objects.iter_mut() {
-        if last(o) {
-            o.section = Section::PostData;
-        }
-        o.shrink();
-    }
-    permute(&mut objects, &places);
-    Schema {
-        objects,
-        levels,
-        warnings,
-        extension_parts: Vec::new(),
-        member_comments: Vec::new(),
-        extension_members: Vec::new(),
-        source_version: 0,
-    }
+    (places, levels)
 }
 
 /// Reorders `v` in place so that `v[k]` becomes the old `v[order[k]]` (`order` a permutation),
