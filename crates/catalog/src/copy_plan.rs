@@ -106,7 +106,53 @@ pub struct TargetCatalog {
 /// transaction, so inside the snapshot). `extension_tables`: extension configuration tables
 /// are listed too (other extension members never are).
 pub async fn read_source(src: &Session, extension_tables: bool) -> Result<SourceCatalog> {
-    let v = src.server_version_num();
+    let tables_sql = tables_sql(src.server_version_num(), extension_tables);
+    let rows = src.query(&tables_sql, &[]).await.map_err(Error::from_pg)?;
+    let mut out = SourceCatalog::default();
+    let mut used_types: HashSet<u32> = HashSet::new();
+    for r in &rows {
+        let kind: String = r.get(2);
+        let schema: String = r.get(0);
+        let name: String = r.get(1);
+        if kind == "S" {
+            out.sequences.push((schema, name));
+            continue;
+        }
+        let types: Vec<u32> = r.get(8);
+        used_types.extend(types.iter().copied());
+        out.tables.push(SourceTable {
+            schema,
+            name,
+            rls: r.get(3),
+            ext_condition: r.get(4),
+            est_bytes: r.get::<_, i64>(5).max(0) as u64,
+            blocks: r.get::<_, i64>(6).max(0) as u64,
+            columns: r.get(7),
+            types,
+            int_pk: r.get(9),
+        });
+    }
+    out.types = read_types(src, used_types).await?;
+
+    read_ancestry(src, &mut out).await?;
+
+    out.large_objects = src
+        .query(
+            "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
+            &[],
+        )
+        .await
+        .map_err(Error::from_pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(out)
+}
+
+/// The query of [`read_source`]'s tables and sequences: user tables and sequences (extension
+/// configuration tables too with `extension_tables`), with their sizes, columns (not generated
+/// ones), column types and a single-column integer primary key.
+fn tables_sql(v: u32, extension_tables: bool) -> String {
     let not_generated = if v >= 120000 {
         "AND a.attgenerated = ''"
     } else {
@@ -117,7 +163,7 @@ pub async fn read_source(src: &Session, extension_tables: bool) -> Result<Source
     } else {
         "NOT x.ext_member"
     };
-    let tables_sql = format!(
+    format!(
         "WITH cfg AS (
            SELECT u.reloid, u.cond
              FROM pg_catalog.pg_extension e,
@@ -166,36 +212,12 @@ pub async fn read_source(src: &Session, extension_tables: bool) -> Result<Source
            FROM x
           WHERE {ext_filter}
           ORDER BY 1, 2"
-    );
-    let rows = src.query(&tables_sql, &[]).await.map_err(Error::from_pg)?;
-    let mut out = SourceCatalog::default();
-    let mut used_types: HashSet<u32> = HashSet::new();
-    for r in &rows {
-        let kind: String = r.get(2);
-        let schema: String = r.get(0);
-        let name: String = r.get(1);
-        if kind == "S" {
-            out.sequences.push((schema, name));
-            continue;
-        }
-        let types: Vec<u32> = r.get(8);
-        used_types.extend(types.iter().copied());
-        out.tables.push(SourceTable {
-            schema,
-            name,
-            rls: r.get(3),
-            ext_condition: r.get(4),
-            est_bytes: r.get::<_, i64>(5).max(0) as u64,
-            blocks: r.get::<_, i64>(6).max(0) as u64,
-            columns: r.get(7),
-            types,
-            int_pk: r.get(9),
-        });
-    }
-    out.types = read_types(src, used_types).await?;
+    )
+}
 
-    // Partition ancestry: (leaf schema, leaf name, ancestor schema, ancestor name), then every
-    // partitioned table with an empty leaf.
+/// Partition ancestry into `out`: (leaf schema, leaf name, ancestor schema, ancestor name),
+/// then every partitioned table (with an empty leaf in the query).
+async fn read_ancestry(src: &Session, out: &mut SourceCatalog) -> Result<()> {
     let anc_sql = "WITH RECURSIVE anc(leaf, parent) AS (
            SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i
              JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'
@@ -223,18 +245,7 @@ pub async fn read_source(src: &Session, extension_tables: bool) -> Result<Source
             out.ancestry.push(((ls, ln), (ps, pn)));
         }
     }
-
-    out.large_objects = src
-        .query(
-            "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
-            &[],
-        )
-        .await
-        .map_err(Error::from_pg)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    Ok(out)
+    Ok(())
 }
 
 /// Type facts for `used` and every type they are built from (array elements, domain bases,

@@ -15,94 +15,98 @@ use crate::scope::{FIRST_NORMAL_OBJECT_ID, USER_SCHEMAS};
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result};
 
+/// The owned kinds that live in a schema: (catalog, the select of `oid, owner, namespace`).
+const OWNED_IN_SCHEMA: [(&str, &str); 12] = [
+    (
+        "pg_class",
+        "c.oid, c.relowner, c.relnamespace FROM pg_catalog.pg_class c \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')",
+    ),
+    (
+        "pg_proc",
+        "p.oid, p.proowner, p.pronamespace FROM pg_catalog.pg_proc p",
+    ),
+    (
+        "pg_type",
+        // Base, domain, enum and range types; array, multirange and row types come with
+        // their element, range or relation.
+        "t.oid, t.typowner, t.typnamespace FROM pg_catalog.pg_type t \
+         WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0 \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)",
+    ),
+    (
+        "pg_collation",
+        "o.oid, o.collowner, o.collnamespace FROM pg_catalog.pg_collation o",
+    ),
+    (
+        "pg_conversion",
+        "o.oid, o.conowner, o.connamespace FROM pg_catalog.pg_conversion o",
+    ),
+    (
+        "pg_operator",
+        "o.oid, o.oprowner, o.oprnamespace FROM pg_catalog.pg_operator o",
+    ),
+    (
+        "pg_opclass",
+        "o.oid, o.opcowner, o.opcnamespace FROM pg_catalog.pg_opclass o",
+    ),
+    (
+        "pg_opfamily",
+        "o.oid, o.opfowner, o.opfnamespace FROM pg_catalog.pg_opfamily o",
+    ),
+    (
+        "pg_ts_dict",
+        "o.oid, o.dictowner, o.dictnamespace FROM pg_catalog.pg_ts_dict o",
+    ),
+    (
+        "pg_ts_config",
+        "o.oid, o.cfgowner, o.cfgnamespace FROM pg_catalog.pg_ts_config o",
+    ),
+    (
+        "pg_statistic_ext",
+        "o.oid, o.stxowner, o.stxnamespace FROM pg_catalog.pg_statistic_ext o",
+    ),
+    (
+        "pg_namespace",
+        "n2.oid, n2.nspowner, n2.oid FROM pg_catalog.pg_namespace n2 \
+         WHERE n2.nspowner <> 'pg_database_owner'::pg_catalog.regrole \
+            OR n2.nspname <> 'public'",
+    ),
+];
+
+/// The owned kinds outside schemas: (catalog, the select of `oid, owner`); only those created
+/// after initdb count.
+const OWNED_GLOBAL: [(&str, &str); 6] = [
+    (
+        "pg_foreign_data_wrapper",
+        "o.oid, o.fdwowner FROM pg_catalog.pg_foreign_data_wrapper o",
+    ),
+    (
+        "pg_foreign_server",
+        "o.oid, o.srvowner FROM pg_catalog.pg_foreign_server o",
+    ),
+    (
+        "pg_event_trigger",
+        "o.oid, o.evtowner FROM pg_catalog.pg_event_trigger o",
+    ),
+    (
+        "pg_publication",
+        "o.oid, o.pubowner FROM pg_catalog.pg_publication o",
+    ),
+    (
+        "pg_language",
+        "o.oid, o.lanowner FROM pg_catalog.pg_language o",
+    ),
+    (
+        "pg_largeobject_metadata",
+        "o.oid, o.lomowner FROM pg_catalog.pg_largeobject_metadata o",
+    ),
+];
+
 /// How many objects of the session's database each role owns: `(role, count)`, by role name.
 pub async fn count_owned_objects(s: &Session) -> Result<Vec<(String, i64)>> {
-    // (catalog, oid, owner, namespace or NULL) of every owned kind.
-    let in_schema = [
-        (
-            "pg_class",
-            "c.oid, c.relowner, c.relnamespace FROM pg_catalog.pg_class c \
-             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')",
-        ),
-        (
-            "pg_proc",
-            "p.oid, p.proowner, p.pronamespace FROM pg_catalog.pg_proc p",
-        ),
-        (
-            "pg_type",
-            // Base, domain, enum and range types; array, multirange and row types come with
-            // their element, range or relation.
-            "t.oid, t.typowner, t.typnamespace FROM pg_catalog.pg_type t \
-             WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0 \
-               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)",
-        ),
-        (
-            "pg_collation",
-            "o.oid, o.collowner, o.collnamespace FROM pg_catalog.pg_collation o",
-        ),
-        (
-            "pg_conversion",
-            "o.oid, o.conowner, o.connamespace FROM pg_catalog.pg_conversion o",
-        ),
-        (
-            "pg_operator",
-            "o.oid, o.oprowner, o.oprnamespace FROM pg_catalog.pg_operator o",
-        ),
-        (
-            "pg_opclass",
-            "o.oid, o.opcowner, o.opcnamespace FROM pg_catalog.pg_opclass o",
-        ),
-        (
-            "pg_opfamily",
-            "o.oid, o.opfowner, o.opfnamespace FROM pg_catalog.pg_opfamily o",
-        ),
-        (
-            "pg_ts_dict",
-            "o.oid, o.dictowner, o.dictnamespace FROM pg_catalog.pg_ts_dict o",
-        ),
-        (
-            "pg_ts_config",
-            "o.oid, o.cfgowner, o.cfgnamespace FROM pg_catalog.pg_ts_config o",
-        ),
-        (
-            "pg_statistic_ext",
-            "o.oid, o.stxowner, o.stxnamespace FROM pg_catalog.pg_statistic_ext o",
-        ),
-        (
-            "pg_namespace",
-            "n2.oid, n2.nspowner, n2.oid FROM pg_catalog.pg_namespace n2 \
-             WHERE n2.nspowner <> 'pg_database_owner'::pg_catalog.regrole \
-                OR n2.nspname <> 'public'",
-        ),
-    ];
-    let global = [
-        (
-            "pg_foreign_data_wrapper",
-            "o.oid, o.fdwowner FROM pg_catalog.pg_foreign_data_wrapper o",
-        ),
-        (
-            "pg_foreign_server",
-            "o.oid, o.srvowner FROM pg_catalog.pg_foreign_server o",
-        ),
-        (
-            "pg_event_trigger",
-            "o.oid, o.evtowner FROM pg_catalog.pg_event_trigger o",
-        ),
-        (
-            "pg_publication",
-            "o.oid, o.pubowner FROM pg_catalog.pg_publication o",
-        ),
-        (
-            "pg_language",
-            "o.oid, o.lanowner FROM pg_catalog.pg_language o",
-        ),
-        (
-            "pg_largeobject_metadata",
-            "o.oid, o.lomowner FROM pg_catalog.pg_largeobject_metadata o",
-        ),
-    ];
     // pg_database_owner exists from PostgreSQL 14; before it, `public` is always counted.
-    let in_schema: Vec<(&str, String)> = in_schema
+    let in_schema: Vec<(&str, String)> = OWNED_IN_SCHEMA
         .iter()
         .map(|(cat, sel)| {
             let sel = if s.server_version_num() < 140000 && *cat == "pg_namespace" {
@@ -117,7 +121,7 @@ pub async fn count_owned_objects(s: &Session) -> Result<Vec<(String, i64)>> {
         .iter()
         .map(|(cat, sel)| format!("SELECT 'pg_catalog.{cat}'::pg_catalog.regclass, {sel}"))
         .collect();
-    parts.extend(global.iter().map(|(cat, sel)| {
+    parts.extend(OWNED_GLOBAL.iter().map(|(cat, sel)| {
         let (cols, from) = sel.split_once(" FROM ").expect("select has FROM");
         format!(
             "SELECT 'pg_catalog.{cat}'::pg_catalog.regclass, {cols}, NULL::pg_catalog.oid \

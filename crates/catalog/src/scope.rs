@@ -1,5 +1,6 @@
 //! Which catalog rows are the user's: the one definition of the user-schema filter and of
-//! `FirstNormalObjectId`, shared by every catalog reader and by the schema engine.
+//! `FirstNormalObjectId`, shared by every catalog reader and by the schema engine, and the
+//! condition that leaves out an extension's relations ([`EXTENSION_MEMBER`]).
 //!
 //! Its own file because both are used by nearly every query of `catalog/` and `schema/`, and
 //! the catalog must not import them from the schema engine (the data flow runs catalog ->
@@ -43,6 +44,14 @@ pub const USER_SCHEMAS: &str = user_schemas!("n");
 /// The first OID a user-created object can get (`FirstNormalObjectId`): objects below it were
 /// created by initdb (built-in types, functions, the bootstrap superuser, predefined roles).
 pub const FIRST_NORMAL_OBJECT_ID: u32 = first_normal_object_id!();
+
+/// SQL condition (on a `pg_class` alias `c`) that holds when the relation belongs to an
+/// extension: what `CREATE EXTENSION` makes is never the user's to publish or to list. Here
+/// rather than with one of the replication readers, since both the publication's and the
+/// tables' queries use it.
+pub(crate) const EXTENSION_MEMBER: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                       AND d.objid = c.oid AND d.deptype = 'e')";
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,7 @@
 use sha2::Digest;
 
 use super::config::ConnInfo;
-use db_migrate_core::error::{Error, ErrorKind, Result};
+use db_migrate_core::error::{Error, ErrorKind};
 
 /// The `channel_binding` setting of a conninfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,8 @@ pub enum BindingMode {
 
 impl BindingMode {
     /// The setting of `info` (libpq's default, `prefer`, when absent or empty). Values were
-    /// checked when the conninfo was parsed ([`check_value`]).
+    /// checked when the conninfo was parsed
+    /// ([`check_value`](crate::config::feature_values::check_value)).
     pub fn from_conninfo(info: &ConnInfo) -> BindingMode {
         match info.other.get("channel_binding").map(String::as_str) {
             Some("disable") => BindingMode::Disable,
@@ -55,21 +56,6 @@ impl BindingMode {
             BindingMode::Prefer => "prefer",
             BindingMode::Require => "require",
         }
-    }
-}
-
-/// Checks a `channel_binding` value at parse time (other keys pass), so that a typo is an
-/// error naming the allowed values rather than a silent `prefer`.
-pub(crate) fn check_value(key: &str, value: &str) -> Result<()> {
-    if key != "channel_binding" {
-        return Ok(());
-    }
-    match value {
-        "" | "disable" | "prefer" | "require" => Ok(()),
-        other => Err(Error::config(format!(
-            "invalid channel_binding \"{}\": expected disable, prefer or require",
-            other.escape_debug()
-        ))),
     }
 }
 
@@ -354,6 +340,7 @@ pub fn required_error(why: &Refusal) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::feature_values::check_value;
 
     fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
         let mut v = vec![tag];

@@ -21,6 +21,7 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 
 use super::config::ConnInfo;
+use super::config::feature_values::parse_non_negative;
 use db_migrate_core::error::{Error, Result};
 
 /// Seconds of silence before the first probe: short enough to keep a flow alive behind NATs
@@ -54,35 +55,6 @@ pub struct Keepalives {
     pub count: Option<u32>,
     /// `tcp_user_timeout`, milliseconds; `None`: the system's (none).
     pub user_timeout: Option<Duration>,
-}
-
-/// The keys this module reads.
-pub(crate) const KEYS: [&str; 5] = [
-    "keepalives",
-    "keepalives_idle",
-    "keepalives_interval",
-    "keepalives_count",
-    "tcp_user_timeout",
-];
-
-/// libpq's `parse_int_param`: an integer with optional surrounding blanks. Negative values are
-/// refused here (libpq ignores them silently, which hides a typo).
-fn parse_non_negative(key: &str, value: &str) -> Result<u32> {
-    value.trim().parse::<u32>().map_err(|_| {
-        Error::config(format!(
-            "invalid {key} \"{}\": expected a whole number from 0 to {}",
-            value.escape_debug(),
-            u32::MAX
-        ))
-    })
-}
-
-/// Validates one value when the conninfo is parsed, so a bad one fails before any work.
-pub(crate) fn check_value(key: &str, value: &str) -> Result<()> {
-    if KEYS.contains(&key) && !value.is_empty() {
-        parse_non_negative(key, value)?;
-    }
-    Ok(())
 }
 
 impl Keepalives {

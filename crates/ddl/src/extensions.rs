@@ -19,17 +19,18 @@
 //!   post-data.
 //! - `CREATE EXTENSION ... VERSION` names the source's version; when the target does not
 //!   offer it, the target's default is installed with a warning naming both
-//!   ([`version_plan`]); an extension the target does not offer at all is skipped with a
-//!   warning, and so is everything that depends on it.
+//!   (the executor's [`version_plan`](crate::exec::version_plan)); an extension the target
+//!   does not offer at all is skipped with a warning, and so is everything that depends on it.
 //! - The rows of configuration tables (`extconfig`, selected by `extcondition`) are the data
 //!   engine's job ([`crate::copy`]).
 
 use std::collections::HashSet;
 
-use super::exec::ExecState;
-use super::graph::Schema;
+pub use super::model::ExtensionSpec;
 use super::model::{ObjId, ObjectKind, SchemaObject, Section, acl_delta_sql, class};
 use super::relations::synthetic;
+pub use super::schema::ExtensionPart;
+use super::schema::Schema;
 use db_migrate_catalog::extensions::{
     MemberAcl, MemberComment, TablePartName, existing_parts, list_member_comments, list_members,
 };
@@ -46,15 +47,6 @@ pub const MEMBER_ACL: u32 = 3394;
 /// by their position in [`Schema::member_comments`].
 pub const MEMBER_COMMENT: u32 = 2609;
 
-/// Name, schema and version of an extension to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtensionSpec {
-    pub name: String,
-    pub schema: String,
-    /// The source's `extversion`.
-    pub version: String,
-}
-
 /// `CREATE EXTENSION IF NOT EXISTS "name" WITH SCHEMA "schema" [VERSION 'v']`.
 pub fn create_extension_sql(spec: &ExtensionSpec, version: Option<&str>) -> String {
     let mut sql = format!(
@@ -66,53 +58,6 @@ pub fn create_extension_sql(spec: &ExtensionSpec, version: Option<&str>) -> Stri
         sql.push_str(&format!(" VERSION {}", quote_literal(v)));
     }
     sql
-}
-
-/// What the target makes of an extension object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VersionPlan {
-    /// Create it as written (the target offers the source's version, or what the target offers
-    /// is unknown: a script for review).
-    AsWritten,
-    /// The target lacks the source's version: create its default instead, with this warning.
-    Default { statement: String, warning: String },
-    /// The target does not offer the extension at all: skip it (and its dependents).
-    Missing { reason: String },
-}
-
-/// How `o` (an [`ObjectKind::Extension`]) is created on a target with `state`.
-pub fn version_plan(o: &SchemaObject, state: &ExecState) -> VersionPlan {
-    let (Some(spec), Some(offered)) = (&o.extension, &state.extensions) else {
-        return VersionPlan::AsWritten;
-    };
-    let Some(offer) = offered.get(&spec.name) else {
-        return VersionPlan::Missing {
-            reason: format!(
-                "the target server does not offer extension {} (version {} in the source): its \
-                 files are not installed there",
-                quote_ident(&spec.name),
-                spec.version
-            ),
-        };
-    };
-    if offer.versions.contains(&spec.version) {
-        return VersionPlan::AsWritten;
-    }
-    let default = offer.default.as_deref().unwrap_or("(none)");
-    VersionPlan::Default {
-        statement: create_extension_sql(spec, None),
-        warning: format!(
-            "{} is created at the target's default version {default}: the source has version \
-             {}, which the target does not offer (it offers {})",
-            o.describe(),
-            spec.version,
-            if offer.versions.is_empty() {
-                "none".to_string()
-            } else {
-                offer.versions.join(", ")
-            }
-        ),
-    }
 }
 
 /// Whether `o` is made by `CREATE EXTENSION` rather than by us: a member, or a piece that
@@ -128,14 +73,6 @@ pub fn left_to_extension(o: &SchemaObject, members: &HashSet<ObjId>) -> bool {
         o.id.classid,
         synthetic::OWNED_BY | synthetic::ATTACH | synthetic::REFRESH
     ) && members.contains(&ObjId::new(class::PG_CLASS, o.id.objid))
-}
-
-/// Something attached to a member table: made by the extension's script or added by a user,
-/// which only the target can tell once the extension exists there (see [`drop_provided`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtensionPart {
-    pub id: ObjId,
-    pub name: TablePartName,
 }
 
 /// The indexes, constraints, triggers, policies, rules and extended statistics of the tables
@@ -485,7 +422,6 @@ pub fn member_acl_objects(rows: &[MemberAcl]) -> Vec<SchemaObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use db_migrate_catalog::extensions::Offered;
 
     fn comment(object_type: &str, identity: &str, text: &str) -> MemberComment {
         MemberComment {
@@ -583,80 +519,6 @@ mod tests {
         assert_eq!(o.section, Section::PostData);
     }
     use db_migrate_catalog::relations::{Constraint, Index, Relation};
-
-    fn extension(name: &str, version: &str) -> SchemaObject {
-        let spec = ExtensionSpec {
-            name: name.into(),
-            schema: "public".into(),
-            version: version.into(),
-        };
-        let mut o = SchemaObject::new(
-            ObjId::new(class::PG_EXTENSION, 20000),
-            ObjectKind::Extension,
-            Section::PreData,
-            None,
-            name,
-        );
-        o.create.push(create_extension_sql(&spec, Some(version)));
-        o.extension = Some(Box::new(spec));
-        o
-    }
-
-    fn offering(name: &str, versions: &[&str], default: &str) -> ExecState {
-        ExecState {
-            extensions: Some(
-                [(
-                    name.to_string(),
-                    Offered {
-                        versions: versions.iter().map(|v| v.to_string()).collect(),
-                        default: Some(default.into()),
-                    },
-                )]
-                .into(),
-            ),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn the_source_version_is_asked_for_and_kept_when_offered() {
-        let o = extension("postgis", "3.3.2");
-        assert_eq!(
-            o.create,
-            vec![
-                "CREATE EXTENSION IF NOT EXISTS \"postgis\" WITH SCHEMA \"public\" VERSION '3.3.2'"
-            ]
-        );
-        let state = offering("postgis", &["3.3.1", "3.3.2"], "3.3.2");
-        assert_eq!(version_plan(&o, &state), VersionPlan::AsWritten);
-        // A script for review knows nothing of the target.
-        assert_eq!(
-            version_plan(&o, &ExecState::default()),
-            VersionPlan::AsWritten
-        );
-    }
-
-    #[test]
-    fn a_version_the_target_lacks_falls_back_to_its_default_with_both_named() {
-        let o = extension("postgis", "3.4.2");
-        let state = offering("postgis", &["3.3.2"], "3.3.2");
-        let VersionPlan::Default { statement, warning } = version_plan(&o, &state) else {
-            panic!("expected the default version");
-        };
-        assert_eq!(
-            statement,
-            "CREATE EXTENSION IF NOT EXISTS \"postgis\" WITH SCHEMA \"public\""
-        );
-        assert!(
-            warning.contains("3.4.2") && warning.contains("3.3.2"),
-            "{warning}"
-        );
-        let missing = version_plan(&o, &offering("hstore", &["1.8"], "1.8"));
-        assert!(
-            matches!(&missing, VersionPlan::Missing { reason } if reason.contains("\"postgis\"")),
-            "{missing:?}"
-        );
-    }
 
     #[test]
     fn pieces_of_members_are_left_to_the_extension() {

@@ -9,21 +9,24 @@
 //! constraints, triggers, policies), [`types`], [`routines`], [`db_objects`] (schemas,
 //! extensions, languages, collations, text search, foreign data, event triggers, default
 //! privileges, large objects), [`publications`], [`subscriptions`], [`transforms`], [`system_acls`]. [`graph`]
-//! orders them; [`exec`] runs them, carrying one database's [`ExecState`].
+//! reads and orders them into a [`Schema`] (plain data, [`schema`], below all of them); [`exec`]
+//! runs them, carrying one database's [`ExecState`].
 
 pub use exec::{ExecReport, ExecState, SchemaOptions};
-pub use graph::{Schema, read_schema};
+pub use graph::read_schema;
+pub use schema::Schema;
 mod arguments;
 pub mod db_objects;
 pub mod exec;
 pub mod extensions;
 pub mod graph;
-mod inherit;
 pub mod model;
 pub mod publications;
 pub mod rehearsal;
 pub mod relations;
 pub mod routines;
+mod scc;
+pub mod schema;
 pub mod search_paths;
 pub mod security_labels;
 pub mod subscriptions;

@@ -223,9 +223,20 @@ pub struct SchemaObject {
     pub search_path: Option<String>,
     pub privilege: Privilege,
     /// For an extension: what to create, so that the executor can fall back to the target's
-    /// default version (see [`super::extensions::version_plan`]). Boxed: few objects are
+    /// default version (see [`super::exec::version_plan`]). Boxed: few objects are
     /// extensions, and every object would carry its three strings' room.
-    pub extension: Option<Box<super::extensions::ExtensionSpec>>,
+    pub extension: Option<Box<ExtensionSpec>>,
+}
+
+/// Name, schema and version of an extension to create. Part of [`SchemaObject`], so here
+/// with it rather than with the extensions' builders ([`super::extensions`]), which use the
+/// model like every other builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionSpec {
+    pub name: String,
+    pub schema: String,
+    /// The source's `extversion`.
+    pub version: String,
 }
 
 /// An owner and the statement that sets it.

@@ -19,8 +19,8 @@ use db_migrate_catalog::search_paths::SearchPathFacts;
 use db_migrate_core::sql::quote_ident;
 use db_migrate_core::warning::Warning;
 
-use crate::graph::Schema;
 use crate::model::{ObjId, ObjectKind, class};
+use crate::schema::Schema;
 
 /// Kinds whose creation (or, for a table, whose rows' COPY) plans an expression that may call
 /// a SQL function: generated columns and CHECK constraints of tables, index expressions and

@@ -116,6 +116,60 @@ pub struct OpClassRow {
 pub async fn list_opfamilies_and_classes(
     s: &Session,
 ) -> Result<(Vec<OpFamilyRow>, Vec<OpClassRow>)> {
+    let mut families = read_families(s).await?;
+    let mut classes = read_classes(s).await?;
+    if families.is_empty() && classes.is_empty() {
+        return Ok((families, classes));
+    }
+    for r in query(
+        s,
+        "reading operator class operators",
+        &operators_sql(&families, &classes),
+    )
+    .await?
+    {
+        place(
+            &mut families,
+            &mut classes,
+            r.get("owner"),
+            OpMember::Operator {
+                oid: r.get("oid"),
+                strategy: r.get("strategy"),
+                operator: QName::from_parts(r.get("operator")).expect("operator name"),
+                left: r.get("lt"),
+                right: r.get("rt"),
+                order_by: QName::from_parts(r.get("order_by")),
+            },
+        );
+    }
+    for r in query(
+        s,
+        "reading operator class functions",
+        &functions_sql(&families, &classes),
+    )
+    .await?
+    {
+        let Some(function) = ProcSig::from_parts(r.get("function")) else {
+            continue;
+        };
+        place(
+            &mut families,
+            &mut classes,
+            r.get("owner"),
+            OpMember::Function {
+                oid: r.get("oid"),
+                number: r.get("number"),
+                left: r.get("lt"),
+                right: r.get("rt"),
+                function,
+            },
+        );
+    }
+    Ok((families, classes))
+}
+
+/// The user's operator families, without their members.
+async fn read_families(s: &Session) -> Result<Vec<OpFamilyRow>> {
     let sql = format!(
         "SELECT f.oid, n.nspname::text AS schema, f.opfname::text AS name, \
                 am.amname::text AS method, pg_catalog.pg_get_userbyid(f.opfowner)::text AS owner, \
@@ -126,7 +180,7 @@ pub async fn list_opfamilies_and_classes(
           WHERE {USER_SCHEMAS} AND {member} ORDER BY 2, 3, 4",
         member = not_ext_member(class::PG_OPFAMILY, "f.oid"),
     );
-    let mut families: Vec<OpFamilyRow> = query(s, "reading operator families", &sql)
+    let families = query(s, "reading operator families", &sql)
         .await?
         .iter()
         .map(|r| OpFamilyRow {
@@ -138,6 +192,11 @@ pub async fn list_opfamilies_and_classes(
             comment: r.get("comment"),
         })
         .collect();
+    Ok(families)
+}
+
+/// The user's operator classes, without their members.
+async fn read_classes(s: &Session) -> Result<Vec<OpClassRow>> {
     let sql = format!(
         "SELECT c.oid, n.nspname::text AS schema, c.opcname::text AS name, \
                 am.amname::text AS method, c.opcdefault AS dflt, \
@@ -155,7 +214,7 @@ pub async fn list_opfamilies_and_classes(
         storage = type_name("c.opckeytype"),
         member = not_ext_member(class::PG_OPCLASS, "c.oid"),
     );
-    let mut classes: Vec<OpClassRow> = query(s, "reading operator classes", &sql)
+    let classes = query(s, "reading operator classes", &sql)
         .await?
         .iter()
         .map(|r| OpClassRow {
@@ -172,22 +231,26 @@ pub async fn list_opfamilies_and_classes(
             comment: r.get("comment"),
         })
         .collect();
-    if families.is_empty() && classes.is_empty() {
-        return Ok((families, classes));
-    }
-    // The owner of each member: its class (internal dependency) or, for "loose" members, its
-    // family (the dependency on amopfamily / amprocfamily, not on a FOR ORDER BY sort family).
-    let owner_of = |member: &str, family_col: &str| {
-        format!(
-            "(SELECT ARRAY[d.refclassid, d.refobjid] FROM pg_catalog.pg_depend d \
-               WHERE d.classid = {{classid}} AND d.objid = {member}.oid \
-                 AND (d.refclassid = {opc} \
-                      OR (d.refclassid = {opf} AND d.refobjid = {member}.{family_col})) \
-               ORDER BY d.refclassid = {opc} DESC LIMIT 1)",
-            opc = class::PG_OPCLASS,
-            opf = class::PG_OPFAMILY,
-        )
-    };
+    Ok(classes)
+}
+
+/// The owner of each member (on alias `member`): its class (internal dependency) or, for
+/// "loose" members, its family (the dependency on amopfamily / amprocfamily, not on a FOR
+/// ORDER BY sort family). `{classid}` is left for the member's catalog.
+fn owner_of(member: &str, family_col: &str) -> String {
+    format!(
+        "(SELECT ARRAY[d.refclassid, d.refobjid] FROM pg_catalog.pg_depend d \
+           WHERE d.classid = {{classid}} AND d.objid = {member}.oid \
+             AND (d.refclassid = {opc} \
+                  OR (d.refclassid = {opf} AND d.refobjid = {member}.{family_col})) \
+           ORDER BY d.refclassid = {opc} DESC LIMIT 1)",
+        opc = class::PG_OPCLASS,
+        opf = class::PG_OPFAMILY,
+    )
+}
+
+/// The operators of the families and classes read, each with its owner.
+fn operators_sql(families: &[OpFamilyRow], classes: &[OpClassRow]) -> String {
     let sql = format!(
         "SELECT ao.oid, {owner} AS owner, ao.amopstrategy AS strategy, \
                 ARRAY[opn.nspname::text, op.oprname::text] AS operator, \
@@ -206,7 +269,11 @@ pub async fn list_opfamilies_and_classes(
             "ao.amopsortfamily"
         ),
     );
-    let sql = wrap_members(&sql, "strategy", &families, &classes);
+    wrap_members(&sql, "strategy", families, classes)
+}
+
+/// The support functions of the families and classes read, each with its owner.
+fn functions_sql(families: &[OpFamilyRow], classes: &[OpClassRow]) -> String {
     let proc_sql = format!(
         "SELECT ap.oid, {owner} AS owner, ap.amprocnum AS number, \
                 pg_catalog.format_type(ap.amproclefttype, NULL) AS lt, \
@@ -215,49 +282,27 @@ pub async fn list_opfamilies_and_classes(
         owner = owner_of("ap", "amprocfamily").replace("{classid}", &class::PG_AMPROC.to_string()),
         f = proc_sig("ap.amproc"),
     );
-    let proc_sql = wrap_members(&proc_sql, "number", &families, &classes);
-    let mut place = |owner: Option<Vec<u32>>, m: OpMember| {
-        let Some(owner) = owner else { return };
-        if owner.len() != 2 {
-            return;
-        }
-        if owner[0] == class::PG_OPCLASS {
-            if let Some(c) = classes.iter_mut().find(|c| c.oid == owner[1]) {
-                c.members.push(m);
-            }
-        } else if let Some(f) = families.iter_mut().find(|f| f.oid == owner[1]) {
-            f.members.push(m);
-        }
-    };
-    for r in query(s, "reading operator class operators", &sql).await? {
-        place(
-            r.get("owner"),
-            OpMember::Operator {
-                oid: r.get("oid"),
-                strategy: r.get("strategy"),
-                operator: QName::from_parts(r.get("operator")).expect("operator name"),
-                left: r.get("lt"),
-                right: r.get("rt"),
-                order_by: QName::from_parts(r.get("order_by")),
-            },
-        );
+    wrap_members(&proc_sql, "number", families, classes)
+}
+
+/// Puts member `m` in the class or family `owner` (`[classid, oid]`) names, if it was read.
+fn place(
+    families: &mut [OpFamilyRow],
+    classes: &mut [OpClassRow],
+    owner: Option<Vec<u32>>,
+    m: OpMember,
+) {
+    let Some(owner) = owner else { return };
+    if owner.len() != 2 {
+        return;
     }
-    for r in query(s, "reading operator class functions", &proc_sql).await? {
-        let Some(function) = ProcSig::from_parts(r.get("function")) else {
-            continue;
-        };
-        place(
-            r.get("owner"),
-            OpMember::Function {
-                oid: r.get("oid"),
-                number: r.get("number"),
-                left: r.get("lt"),
-                right: r.get("rt"),
-                function,
-            },
-        );
+    if owner[0] == class::PG_OPCLASS {
+        if let Some(c) = classes.iter_mut().find(|c| c.oid == owner[1]) {
+            c.members.push(m);
+        }
+    } else if let Some(f) = families.iter_mut().find(|f| f.oid == owner[1]) {
+        f.members.push(m);
     }
-    Ok((families, classes))
 }
 
 /// Restricts a member query to members of the families and classes read (by their owner

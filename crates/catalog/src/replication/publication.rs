@@ -26,7 +26,7 @@
 //!   also those attached later, and only its owner is checked;
 //! - PostgreSQL 10 to 12 cannot publish a partitioned table: its leaf partitions are listed.
 
-use crate::scope::user_schemas;
+use crate::scope::{EXTENSION_MEMBER, user_schemas};
 use db_migrate_conn::Session;
 use db_migrate_core::error::Result;
 use db_migrate_core::sql::qualified;
@@ -69,11 +69,6 @@ const USER_PERMANENT: &str = concat!(
     "
     AND c.relpersistence = 'p'"
 );
-
-/// `c` belongs to an extension.
-pub(super) const EXTENSION_MEMBER: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                       AND d.objid = c.oid AND d.deptype = 'e')";
 
 /// `c` is a configuration table of an extension (its user rows are the copy's to carry).
 const EXTENSION_CONFIG: &str = "c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e

@@ -9,8 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::publication::EXTENSION_MEMBER;
-use crate::scope::{USER_SCHEMAS, user_schemas};
+use crate::scope::{EXTENSION_MEMBER, USER_SCHEMAS, user_schemas};
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result};
 

@@ -29,10 +29,13 @@
 //! reads the connection service file, `env` fills what the string and the service left unset,
 //! `pgpass` finds a password, `render` prints a conninfo back (secrets masked) and [`redact`]
 //! scrubs secrets from free text; `values` holds the keyword lists and the value checks they
-//! share. This file holds the typed result, [`ConnInfo`], and
+//! share, `feature_values` the values of the keys our own connection features read
+//! (keepalives, `target_session_attrs`, `channel_binding`). This file holds the typed result,
+//! [`ConnInfo`], and
 //! the one place a keyword is typed and validated (`ConnInfo::set`).
 
 mod env;
+pub(crate) mod feature_values;
 mod keyword_value;
 mod pgpass;
 
@@ -375,9 +378,7 @@ impl ConnInfo {
             "options" => self.options = text(),
             "passfile" => self.passfile = Some(PathBuf::from(value)),
             _ => {
-                super::keepalive::check_value(key, value)?;
-                super::session_attrs::check_value(key, value)?;
-                super::channel_binding::check_value(key, value)?;
+                feature_values::check_value(key, value)?;
                 self.other.insert(key.to_owned(), value.to_owned());
             }
         }

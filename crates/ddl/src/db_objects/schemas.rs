@@ -62,7 +62,7 @@ pub fn extension_object(r: &ExtensionRow) -> SchemaObject {
         None,
         &r.name,
     );
-    let spec = crate::extensions::ExtensionSpec {
+    let spec = crate::model::ExtensionSpec {
         name: r.name.clone(),
         schema: r.schema.clone(),
         version: r.version.clone(),

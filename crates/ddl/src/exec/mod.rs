@@ -36,23 +36,27 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
 
-use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, Privilege, SchemaObject, class};
+use super::schema::Schema;
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, ErrorKind, Result, SqlState};
 use db_migrate_core::sql::{quote_ident, quote_literal};
 use db_migrate_core::warning::{Warning, WarningKind};
 
 mod levels;
+mod refusal;
 mod skipped;
 mod statements;
+mod versions;
 
 pub use levels::split_by_relation;
+pub use refusal::{FailedObject, is_refusal};
 pub use skipped::{Refusals, Skipped};
 pub use statements::{
     CONCEALED, SkipRule, conceals, is_owner_self_grant, post_data_statements, statements_for,
 };
 use statements::{Part, planned};
+pub use versions::{VersionPlan, version_plan};
 
 /// Objects per transaction.
 pub const BATCH_OBJECTS: usize = 200;
@@ -201,31 +205,7 @@ pub async fn apply<'a>(
     let mut report = ExecReport::default();
     let objects: Vec<&SchemaObject> = objects.into_iter().collect();
     for chunk in objects.chunks(BATCH_OBJECTS) {
-        let mut batch: Vec<(&SchemaObject, Vec<(Part, String)>)> = Vec::new();
-        for o in chunk {
-            if let super::extensions::VersionPlan::Missing { reason } =
-                super::extensions::version_plan(o, state)
-            {
-                report.warnings.push(
-                    Warning::schema(format!("skipped {}: {reason}", o.describe())).on(o.describe()),
-                );
-                state.skipped.not_created(o, &reason);
-                continue;
-            }
-            match state.skipped.dependent(o) {
-                Some(w) => report.warnings.push(w),
-                None => batch.push((
-                    *o,
-                    planned(
-                        o,
-                        opts,
-                        state,
-                        &mut report.owners_lost,
-                        &mut report.warnings,
-                    ),
-                )),
-            }
-        }
+        let mut batch = plan_batch(chunk, opts, state, &mut report);
         loop {
             match run_batch(target, &batch, state.rehearsal).await? {
                 None => {
@@ -233,157 +213,208 @@ pub async fn apply<'a>(
                     break;
                 }
                 Some((obj_idx, stmt_idx, err)) => {
-                    let (o, stmts) = &mut batch[obj_idx];
-                    let err = if conceals(o.kind) {
-                        err.redacted()
-                    } else {
-                        err
-                    };
-                    let part = stmts[stmt_idx].0;
-                    // Concurrent batches (see `apply_parallel`) may deadlock on shared locks,
-                    // e.g. two foreign keys to one table: the server aborts one; run it again.
-                    if matches!(
-                        err.sqlstate(),
-                        Some(&SqlState::T_R_DEADLOCK_DETECTED)
-                            | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
-                    ) {
-                        tracing::debug!("retrying a schema batch after: {}", err.message());
-                        continue;
-                    }
-                    match part {
-                        Part::Create if SkipRule::of(o).skips(&err) => {
-                            report.warnings.push(SkipRule::warning(&o.describe(), &err));
-                            state.skipped.refused(o);
-                            batch.remove(obj_idx);
-                            // Its dependents come later in creation order, some in this batch.
-                            let mut k = obj_idx;
-                            while k < batch.len() {
-                                match state.skipped.dependent(batch[k].0) {
-                                    Some(w) => {
-                                        report.warnings.push(w);
-                                        batch.remove(k);
-                                    }
-                                    None => k += 1,
-                                }
-                            }
-                        }
-                        Part::Link if err.sqlstate() == Some(&SqlState::DATATYPE_MISMATCH) => {
-                            report.warnings.push(
-                                Warning::schema(format!(
-                                    "{} is not made an inheritance child ({}): the target \
-                                     refuses it: {}; the table and its rows are migrated on \
-                                     their own, and queries on the parent do not include them",
-                                    o.describe(),
-                                    stmts[stmt_idx].1,
-                                    err.message()
-                                ))
-                                .on(o.describe()),
-                            );
-                            stmts.remove(stmt_idx);
-                        }
-                        Part::Option
-                            if err.sqlstate() == Some(&SqlState::INVALID_PARAMETER_VALUE) =>
-                        {
-                            report.warnings.push(
-                                Warning::schema(format!(
-                                    "{}: option not set, the target refuses it: {} ({})",
-                                    o.describe(),
-                                    err.message(),
-                                    stmts[stmt_idx].1
-                                ))
-                                .on(o.describe()),
-                            );
-                            stmts.remove(stmt_idx);
-                        }
-                        Part::Create | Part::Link | Part::Option => {
-                            let sql = if conceals(o.kind) {
-                                CONCEALED.to_string()
-                            } else {
-                                stmts[stmt_idx].1.clone()
-                            };
-                            // A full lock table ends a rehearsal (its one transaction holds
-                            // every lock), it is not the object's fault.
-                            if state.keep_going && super::rehearsal::is_refusal(&err) {
-                                let o: &SchemaObject = o;
-                                state
-                                    .refused
-                                    .push(super::rehearsal::FailedObject::of(o, &sql, &err));
-                                state.skipped.not_created(
-                                    o,
-                                    &format!(
-                                        "the target refused it: {} ({})",
-                                        err.message(),
-                                        err.sqlstate().map_or("", |c| c.code())
-                                    ),
-                                );
-                                report.warnings.push(
-                                    Warning::schema(format!(
-                                        "{} not created (--keep-going): the target refused \
-                                         {sql}: {}",
-                                        o.describe(),
-                                        err.message()
-                                    ))
-                                    .on(o.describe()),
-                                );
-                                batch.remove(obj_idx);
-                                let mut k = obj_idx;
-                                while k < batch.len() {
-                                    match state.skipped.dependent(batch[k].0) {
-                                        Some(w) => {
-                                            report.warnings.push(w);
-                                            batch.remove(k);
-                                        }
-                                        None => k += 1,
-                                    }
-                                }
-                                continue;
-                            }
-                            return Err(err
-                                .with_object(o.describe())
-                                .context(format!("while running: {sql}")));
-                        }
-                        Part::Owner => {
-                            if let Some(owner) = &o.owner {
-                                report.owners_lost.push((owner.role.clone(), o.describe()));
-                            }
-                            report.warnings.push(
-                                Warning::ownership(format!(
-                                    "{}: owner not kept: {}",
-                                    o.describe(),
-                                    err.message()
-                                ))
-                                .on(o.describe()),
-                            );
-                            stmts.remove(stmt_idx);
-                        }
-                        Part::Acl | Part::Comment => {
-                            let (what, kind) = if part == Part::Acl {
-                                ("privileges", WarningKind::Privilege)
-                            } else if o.kind == ObjectKind::SecurityLabel {
-                                ("security label", WarningKind::Schema)
-                            } else {
-                                ("comment", WarningKind::Schema)
-                            };
-                            report.warnings.push(
-                                Warning::new(
-                                    kind,
-                                    format!(
-                                        "{}: {what} not applied: {}",
-                                        o.describe(),
-                                        err.message()
-                                    ),
-                                )
-                                .on(o.describe()),
-                            );
-                            stmts.remove(stmt_idx);
-                        }
-                    }
+                    on_failure(&mut batch, obj_idx, stmt_idx, err, state, &mut report)?;
                 }
             }
         }
     }
     report.owners_not_kept = report.owners_lost.len();
     Ok(report)
+}
+
+/// One transaction's objects, each with the statements it runs.
+type Batch<'a> = Vec<(&'a SchemaObject, Vec<(Part, String)>)>;
+
+/// The objects of `chunk` to run, with their statements ([`planned`]). An extension the target
+/// does not offer, and an object depending on one skipped before, are left out with a warning.
+fn plan_batch<'a>(
+    chunk: &[&'a SchemaObject],
+    opts: SchemaOptions,
+    state: &ExecState,
+    report: &mut ExecReport,
+) -> Batch<'a> {
+    let mut batch: Batch<'a> = Vec::new();
+    for o in chunk {
+        if let VersionPlan::Missing { reason } = version_plan(o, state) {
+            report.warnings.push(
+                Warning::schema(format!("skipped {}: {reason}", o.describe())).on(o.describe()),
+            );
+            state.skipped.not_created(o, &reason);
+            continue;
+        }
+        match state.skipped.dependent(o) {
+            Some(w) => report.warnings.push(w),
+            None => batch.push((
+                *o,
+                planned(
+                    o,
+                    opts,
+                    state,
+                    &mut report.owners_lost,
+                    &mut report.warnings,
+                ),
+            )),
+        }
+    }
+    batch
+}
+
+/// Deals with the failure of statement `stmt_idx` of object `obj_idx` (see the module docs):
+/// the batch is left ready to run again (the statement, or the object with its dependents in
+/// the batch, taken out, or nothing for a deadlock), or the error fails the database.
+fn on_failure(
+    batch: &mut Batch<'_>,
+    obj_idx: usize,
+    stmt_idx: usize,
+    err: Error,
+    state: &ExecState,
+    report: &mut ExecReport,
+) -> Result<()> {
+    let (o, stmts) = &mut batch[obj_idx];
+    let err = if conceals(o.kind) {
+        err.redacted()
+    } else {
+        err
+    };
+    let part = stmts[stmt_idx].0;
+    // Concurrent batches (see `apply_parallel`) may deadlock on shared locks,
+    // e.g. two foreign keys to one table: the server aborts one; run it again.
+    if matches!(
+        err.sqlstate(),
+        Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+    ) {
+        tracing::debug!("retrying a schema batch after: {}", err.message());
+        return Ok(());
+    }
+    match part {
+        Part::Create if SkipRule::of(o).skips(&err) => {
+            report.warnings.push(SkipRule::warning(&o.describe(), &err));
+            state.skipped.refused(o);
+            batch.remove(obj_idx);
+            skip_dependents(batch, obj_idx, state, report);
+        }
+        Part::Link if err.sqlstate() == Some(&SqlState::DATATYPE_MISMATCH) => {
+            report.warnings.push(
+                Warning::schema(format!(
+                    "{} is not made an inheritance child ({}): the target \
+                     refuses it: {}; the table and its rows are migrated on \
+                     their own, and queries on the parent do not include them",
+                    o.describe(),
+                    stmts[stmt_idx].1,
+                    err.message()
+                ))
+                .on(o.describe()),
+            );
+            stmts.remove(stmt_idx);
+        }
+        Part::Option if err.sqlstate() == Some(&SqlState::INVALID_PARAMETER_VALUE) => {
+            report.warnings.push(
+                Warning::schema(format!(
+                    "{}: option not set, the target refuses it: {} ({})",
+                    o.describe(),
+                    err.message(),
+                    stmts[stmt_idx].1
+                ))
+                .on(o.describe()),
+            );
+            stmts.remove(stmt_idx);
+        }
+        Part::Create | Part::Link | Part::Option => {
+            let sql = if conceals(o.kind) {
+                CONCEALED.to_string()
+            } else {
+                stmts[stmt_idx].1.clone()
+            };
+            // A full lock table ends a rehearsal (its one transaction holds
+            // every lock), it is not the object's fault.
+            if state.keep_going && is_refusal(&err) {
+                let o: &SchemaObject = o;
+                record_refusal(o, &sql, &err, state, report);
+                batch.remove(obj_idx);
+                skip_dependents(batch, obj_idx, state, report);
+                return Ok(());
+            }
+            return Err(err
+                .with_object(o.describe())
+                .context(format!("while running: {sql}")));
+        }
+        Part::Owner => {
+            if let Some(owner) = &o.owner {
+                report.owners_lost.push((owner.role.clone(), o.describe()));
+            }
+            report.warnings.push(
+                Warning::ownership(format!(
+                    "{}: owner not kept: {}",
+                    o.describe(),
+                    err.message()
+                ))
+                .on(o.describe()),
+            );
+            stmts.remove(stmt_idx);
+        }
+        Part::Acl | Part::Comment => {
+            let (what, kind) = if part == Part::Acl {
+                ("privileges", WarningKind::Privilege)
+            } else if o.kind == ObjectKind::SecurityLabel {
+                ("security label", WarningKind::Schema)
+            } else {
+                ("comment", WarningKind::Schema)
+            };
+            report.warnings.push(
+                Warning::new(
+                    kind,
+                    format!("{}: {what} not applied: {}", o.describe(), err.message()),
+                )
+                .on(o.describe()),
+            );
+            stmts.remove(stmt_idx);
+        }
+    }
+    Ok(())
+}
+
+/// Takes out of `batch`, from `from` on, the objects that depend on one skipped (with a
+/// warning each): they come later in creation order, some in this batch.
+fn skip_dependents(batch: &mut Batch<'_>, from: usize, state: &ExecState, report: &mut ExecReport) {
+    let mut k = from;
+    while k < batch.len() {
+        match state.skipped.dependent(batch[k].0) {
+            Some(w) => {
+                report.warnings.push(w);
+                batch.remove(k);
+            }
+            None => k += 1,
+        }
+    }
+}
+
+/// `--keep-going` (and a rehearsal): `o`, whose statement `sql` the target refused, is recorded
+/// ([`ExecState::refused`]) and not created, with a warning.
+fn record_refusal(
+    o: &SchemaObject,
+    sql: &str,
+    err: &Error,
+    state: &ExecState,
+    report: &mut ExecReport,
+) {
+    state.refused.push(FailedObject::of(o, sql, err));
+    state.skipped.not_created(
+        o,
+        &format!(
+            "the target refused it: {} ({})",
+            err.message(),
+            err.sqlstate().map_or("", |c| c.code())
+        ),
+    );
+    report.warnings.push(
+        Warning::schema(format!(
+            "{} not created (--keep-going): the target refused \
+             {sql}: {}",
+            o.describe(),
+            err.message()
+        ))
+        .on(o.describe()),
+    );
 }
 
 /// Runs `objects` (with their dependency levels, in creation order) on several sessions at

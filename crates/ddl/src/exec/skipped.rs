@@ -6,7 +6,7 @@ use super::*;
 /// The objects whose creating statement the target refused (`--keep-going`, rehearsals), in
 /// the order they were refused.
 #[derive(Debug, Clone, Default)]
-pub struct Refusals(Arc<Mutex<Vec<crate::rehearsal::FailedObject>>>);
+pub struct Refusals(Arc<Mutex<Vec<FailedObject>>>);
 
 /// Two handles are equal when they share their list (one run's).
 impl PartialEq for Refusals {
@@ -18,17 +18,17 @@ impl PartialEq for Refusals {
 impl Eq for Refusals {}
 
 impl Refusals {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<crate::rehearsal::FailedObject>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<FailedObject>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn push(&self, f: crate::rehearsal::FailedObject) {
+    pub fn push(&self, f: FailedObject) {
         self.lock().push(f);
     }
 
     /// The refusals so far, each with the objects skipped because of it (from `skipped`, and
     /// the post-data ones recorded by [`Refusals::skip_dependent`]).
-    pub fn with_dependents(&self, skipped: &Skipped) -> Vec<crate::rehearsal::FailedObject> {
+    pub fn with_dependents(&self, skipped: &Skipped) -> Vec<FailedObject> {
         let mut out = self.lock().clone();
         for f in &mut out {
             f.skipped_dependents.extend(skipped.dependents_of(&f.name));
@@ -145,7 +145,6 @@ impl Skipped {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rehearsal::FailedObject;
 
     fn refused(name: &str) -> FailedObject {
         FailedObject {

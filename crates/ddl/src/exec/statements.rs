@@ -7,9 +7,10 @@ use super::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Part {
     Create,
-    /// An inheritance link of a table this object creates ([`crate::inherit::is_inherit_link`]):
-    /// refused for a rule of the target's major (42804), the table stays on its own with a
-    /// warning; any other failure is a creating statement's.
+    /// An inheritance link of a table this object creates
+    /// ([`crate::relations::is_inherit_link`]): refused for a rule of the target's major
+    /// (42804), the table stays on its own with a warning; any other failure is a creating
+    /// statement's.
     Link,
     /// One storage parameter or attribute option ([`SchemaObject::options`]): refused as
     /// unknown or invalid (22023), the object stays without it, with a warning.
@@ -28,7 +29,7 @@ pub enum SkipRule {
     Never,
     /// Refused for lack of privilege (SQLSTATE 42501): [`Privilege::MaySkip`].
     Denied,
-    /// Refused for any reason ([`crate::rehearsal::is_refusal`]): a subscription, which a
+    /// Refused for any reason ([`is_refusal`]): a subscription, which a
     /// target refuses for its privileges (superuser, `pg_create_subscription`) or for the
     /// connection string (a non-superuser's must hold a password), and which the migrated
     /// data never needs (see [`crate::subscriptions`]).
@@ -51,7 +52,7 @@ impl SkipRule {
         match self {
             SkipRule::Never => false,
             SkipRule::Denied => err.sqlstate() == Some(&SqlState::INSUFFICIENT_PRIVILEGE),
-            SkipRule::Refused => crate::rehearsal::is_refusal(err),
+            SkipRule::Refused => is_refusal(err),
         }
     }
 
@@ -101,8 +102,8 @@ pub(super) fn planned(
     {
         return Vec::new();
     }
-    let mut out: Vec<(Part, String)> = match crate::extensions::version_plan(o, state) {
-        crate::extensions::VersionPlan::Default { statement, warning } => {
+    let mut out: Vec<(Part, String)> = match version_plan(o, state) {
+        VersionPlan::Default { statement, warning } => {
             warnings.push(Warning::schema(warning).on(o.describe()));
             vec![(Part::Create, statement)]
         }
@@ -124,7 +125,7 @@ pub(super) fn planned(
                 }
             })
             .map(|s| {
-                let part = if crate::inherit::is_inherit_link(s) {
+                let part = if crate::relations::is_inherit_link(s) {
                     Part::Link
                 } else {
                     Part::Create

@@ -200,13 +200,11 @@ fn refusals_list_the_objects_skipped_with_each() {
     let other = object(4, ObjectKind::Table, "plain", &[]);
     let err = Error::new(ErrorKind::Sql, "type \"citext\" already exists")
         .with_sqlstate(SqlState::DUPLICATE_OBJECT);
-    state
-        .refused
-        .push(super::super::rehearsal::FailedObject::of(
-            &domain,
-            "CREATE DOMAIN s.citext AS text",
-            &err,
-        ));
+    state.refused.push(FailedObject::of(
+        &domain,
+        "CREATE DOMAIN s.citext AS text",
+        &err,
+    ));
     state.skipped.not_created(&domain, "the target refused it");
     assert!(state.skipped.dependent(&table).is_some());
     assert!(state.skipped.dependent(&index).is_some());

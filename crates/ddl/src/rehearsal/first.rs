@@ -15,8 +15,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::db_objects::{extension_object, schema_object};
-use crate::graph::Schema;
 use crate::model::{ObjId, ObjectKind, SchemaObject};
+use crate::schema::Schema;
 use db_migrate_catalog::objects;
 use db_migrate_conn::Session;
 use db_migrate_core::error::Result;

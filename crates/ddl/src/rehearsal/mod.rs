@@ -66,84 +66,14 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::exec::{self, ExecState, SchemaOptions};
-use super::graph::Schema;
+pub use super::exec::{FailedObject, is_refusal};
 use super::model::{ObjId, ObjectKind, SchemaObject, Section, class};
+use super::schema::Schema;
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result, Side};
 use db_migrate_core::sql::quote_ident;
 
 pub mod first;
-
-/// An object the target refused to create: in a rehearsal, or in a run with `--keep-going`
-/// (the report's and JSON's `objects_failed`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FailedObject {
-    /// Its description, e.g. `table "app"."t"`.
-    pub name: String,
-    /// Its kind, e.g. `table`.
-    pub kind: String,
-    /// The statement the target refused (not shown for user mappings and servers, whose
-    /// options may hold credentials).
-    pub statement: String,
-    /// The target's SQLSTATE, when it gave one.
-    pub sqlstate: Option<String>,
-    pub message: String,
-    /// The objects not created because they depend on it (directly or not).
-    pub skipped_dependents: Vec<String>,
-}
-
-impl FailedObject {
-    pub fn of(o: &SchemaObject, statement: &str, err: &Error) -> Self {
-        FailedObject {
-            name: o.describe(),
-            kind: o.kind.label(),
-            statement: statement.to_string(),
-            sqlstate: err.sqlstate().map(|c| c.code().to_string()),
-            message: err.message().to_string(),
-            skipped_dependents: Vec::new(),
-        }
-    }
-
-    /// One line for reports and preflight findings.
-    pub fn summary(&self) -> String {
-        let mut s = format!(
-            "{}: the target refuses {}: {}{}",
-            self.name,
-            self.statement,
-            self.message,
-            self.sqlstate
-                .as_deref()
-                .map(|c| format!(" (SQLSTATE {c})"))
-                .unwrap_or_default()
-        );
-        if !self.skipped_dependents.is_empty() {
-            s.push_str(&format!(
-                "; {} dependent object{} skipped with it: {}",
-                self.skipped_dependents.len(),
-                if self.skipped_dependents.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                self.skipped_dependents.join(", ")
-            ));
-        }
-        s
-    }
-}
-
-/// Whether `e` is the target refusing a statement, which `--keep-going` (and a rehearsal)
-/// records and goes on from, rather than a lost session, a cancelled statement, a deadlock or
-/// a server out of resources (such as a lock table too small for a rehearsal's transaction),
-/// which end the work as they would without it.
-pub fn is_refusal(e: &Error) -> bool {
-    match e.sqlstate() {
-        None => false,
-        Some(code) => !["08", "40", "53", "57", "58"]
-            .iter()
-            .any(|class| code.code().starts_with(class)),
-    }
-}
 
 /// What one database's rehearsal found.
 #[derive(Debug, Clone, Default)]
@@ -486,23 +416,5 @@ mod tests {
         // A schema the target user may not create in: everything of it is rehearsed.
         let no_create: HashSet<String> = ["ext".to_string()].into();
         assert!(!left_out(&schema, &no_create, true).contains(&rel(7)));
-    }
-
-    #[test]
-    fn a_failed_object_names_its_statement_code_and_dependents() {
-        let f = FailedObject {
-            name: "table \"s\".\"t\"".into(),
-            kind: "table".into(),
-            statement: "CREATE TABLE \"s\".\"t\" ()".into(),
-            sqlstate: Some("42P07".into()),
-            message: "relation \"t\" already exists".into(),
-            skipped_dependents: vec!["index \"s\".\"i\"".into()],
-        };
-        assert_eq!(
-            f.summary(),
-            "table \"s\".\"t\": the target refuses CREATE TABLE \"s\".\"t\" (): relation \"t\" \
-             already exists (SQLSTATE 42P07); 1 dependent object skipped with it: index \
-             \"s\".\"i\""
-        );
     }
 }

@@ -88,7 +88,7 @@ pub(crate) fn default_constraint_name(name1: &str, name2: &str, label: &str) -> 
 
 /// Whether the column is written in `CREATE TABLE` (like pg_dump: local columns, and every
 /// column of a partition, which is created standalone) or added by the child's own `ADD COLUMN`
-/// ([`crate::inherit`]).
+/// ([`super::inherit`]).
 pub(super) fn column_is_printed(rel: &Relation, col: &Column) -> bool {
     if rel.of_type.is_some() {
         // Typed tables get their columns from the type; only options are written.

@@ -58,6 +58,7 @@ use db_migrate_core::sql::{qualified, quote_ident, quote_literal};
 mod columns;
 mod constraints;
 mod indexes;
+mod inherit;
 mod policies;
 mod sequences;
 mod tables;
@@ -65,9 +66,9 @@ mod triggers;
 mod views;
 
 use columns::*;
-pub(super) use columns::{column_definition, default_constraint_name};
 use constraints::*;
 pub use indexes::*;
+pub(crate) use inherit::is_inherit_link;
 pub use policies::*;
 pub use sequences::*;
 use tables::*;
@@ -234,7 +235,7 @@ pub(super) struct Ctx<'a> {
     /// Column defaults (`pg_attrdef`) and CHECK constraints (`pg_constraint`) split out of
     /// their table to break a dependency cycle (see [`build_split`]).
     split: HashSet<ObjId>,
-    /// Inheritance children built through a stand-in parent ([`super::inherit`]).
+    /// Inheritance children built through a stand-in parent ([`inherit`]).
     pub(super) stand_in: HashSet<u32>,
     /// Views whose query reads themselves, directly or through other views
     /// ([`looped_views`]): created as stand-ins first.
@@ -275,7 +276,7 @@ impl<'a> Ctx<'a> {
         ctx.stand_in = cat
             .relations
             .iter()
-            .filter(|r| super::inherit::needed(&ctx, r))
+            .filter(|r| inherit::needed(&ctx, r))
             .map(|r| r.oid)
             .collect();
         ctx

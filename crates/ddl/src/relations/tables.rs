@@ -8,7 +8,7 @@ use super::*;
 
 /// Whether a CHECK constraint is written inside `CREATE TABLE` (validated, and local or on a
 /// partition, which is created standalone and must have its parent's checks to be attached).
-/// Children built through a stand-in parent get theirs afterwards ([`crate::inherit`]).
+/// Children built through a stand-in parent get theirs afterwards ([`super::inherit`]).
 pub(super) fn check_is_inline(ctx: &Ctx, rel: &Relation, c: &Constraint) -> bool {
     c.kind == 'c'
         && c.validated
@@ -30,7 +30,7 @@ pub(super) fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
     let stand_in = ctx
         .stand_in
         .contains(&rel.oid)
-        .then(|| crate::inherit::plan(ctx, rel));
+        .then(|| super::inherit::plan(ctx, rel));
 
     let (items, printed) = table_elements(ctx, rel, cols, constraints, stand_in.as_ref());
     let sql = create_table(ctx, rel, &items, stand_in.as_ref());
@@ -70,7 +70,7 @@ fn table_elements(
     rel: &Relation,
     cols: &[Column],
     constraints: &[&Constraint],
-    stand_in: Option<&crate::inherit::InheritPlan>,
+    stand_in: Option<&super::inherit::InheritPlan>,
 ) -> (Vec<String>, Vec<bool>) {
     let mut items: Vec<String> = Vec::new();
     let mut printed = Vec::with_capacity(cols.len());
@@ -104,7 +104,7 @@ fn create_table(
     ctx: &Ctx,
     rel: &Relation,
     items: &[String],
-    stand_in: Option<&crate::inherit::InheritPlan>,
+    stand_in: Option<&super::inherit::InheritPlan>,
 ) -> String {
     let mut sql = String::from("CREATE ");
     if rel.kind == 'f' {

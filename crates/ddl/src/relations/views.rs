@@ -70,7 +70,7 @@ pub(super) fn looped_views(cat: &RelationCatalog) -> HashSet<u32> {
         e.sort_unstable();
         e.dedup();
     }
-    let component = crate::graph::components(&edges);
+    let component = crate::scc::components(&edges);
     let mut size: HashMap<usize, usize> = HashMap::new();
     for c in &component {
         *size.entry(*c).or_default() += 1;

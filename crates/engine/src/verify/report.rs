@@ -231,7 +231,19 @@ pub struct VerifyReport {
     /// At a replication cut-over: the schema compared, changed during the replication or not
     /// ([`super::schema`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub schema: Option<super::schema::SchemaVerify>,
+    pub schema: Option<SchemaVerify>,
+}
+
+/// The schema compared ([`super::schema::compare`]). A part of the report like the others, so
+/// that the comparison imports the report's vocabulary and never the other way round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaVerify {
+    pub status: VerifyStatus,
+    /// Objects compared (the source's).
+    pub objects: usize,
+    /// `index public.i: only on the source`, `table public.t: definition differs`...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
 }
 
 impl VerifyReport {

@@ -16,8 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
+pub use super::report::SchemaVerify;
 use super::report::VerifyStatus;
 use crate::catalog::replication::definitions::{ObjectDefinition, object_definitions};
 use crate::conn::Session;
@@ -26,17 +25,6 @@ use crate::ledger::LEDGER_SCHEMA;
 
 /// Differences listed, at most.
 const MAX_LISTED: usize = 100;
-
-/// The schema compared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SchemaVerify {
-    pub status: VerifyStatus,
-    /// Objects compared (the source's).
-    pub objects: usize,
-    /// `index public.i: only on the source`, `table public.t: definition differs`...
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<String>,
-}
 
 /// The differences between the source's objects and the target's (see the module docs).
 pub fn differences(

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use postgres_protocol::authentication::{md5_hash, sasl};
-use postgres_protocol::message::backend::Message;
+use postgres_protocol::message::backend::{AuthenticationSaslBody, Message};
 use postgres_protocol::message::frontend;
 use tokio_postgres::fallible_iterator::FallibleIterator;
 
@@ -186,6 +186,55 @@ impl Startup {
         matches!(self.auth, Auth::Done)
     }
 
+    /// AuthenticationSASL: picks SCRAM-SHA-256 or its channel-bound -PLUS as libpq's
+    /// `channel_binding` allows ([`Self::choose_mechanism`]) and sends the first message.
+    fn start_sasl(&mut self, body: AuthenticationSaslBody) -> Result<StartupStep> {
+        if !matches!(self.auth, Auth::Start) {
+            return Err(protocol("unexpected SASL request"));
+        }
+        let (mut scram, mut plus) = (false, false);
+        let mut mechanisms = body.mechanisms();
+        while let Some(m) = mechanisms
+            .next()
+            .map_err(|e| protocol(format!("malformed SASL mechanism list: {e}")))?
+        {
+            match m {
+                sasl::SCRAM_SHA_256 => scram = true,
+                sasl::SCRAM_SHA_256_PLUS => plus = true,
+                _ => {}
+            }
+        }
+        let (mechanism, binding) = self.choose_mechanism(scram, plus)?;
+        let pw = self.password(mechanism)?;
+        let exchange = sasl::ScramSha256::new(pw.as_bytes(), binding);
+        let out = encode("a SASL initial response", |b| {
+            frontend::sasl_initial_response(mechanism, exchange.message(), b)
+        })?;
+        self.mechanism = Some(mechanism);
+        self.auth = Auth::Scram(Box::new(exchange), false);
+        Ok(StartupStep::Send(out))
+    }
+
+    /// AuthenticationOk: accepted only once, after a SCRAM exchange the server finished by
+    /// proving it knows the password, and with a channel binding when one is required.
+    fn authentication_ok(&mut self) -> Result<StartupStep> {
+        match self.auth {
+            Auth::Scram(_, false) => {
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    "the server ended SCRAM authentication without proving it knows the password",
+                ));
+            }
+            Auth::Done => return Err(protocol("duplicate AuthenticationOk")),
+            _ => {}
+        }
+        if !self.channel_bound() {
+            self.require_binding(Refusal::AuthenticatedWithoutBinding)?;
+        }
+        self.auth = Auth::Done;
+        Ok(StartupStep::Wait)
+    }
+
     /// Handles one backend message.
     pub fn handle(&mut self, msg: Message) -> Result<StartupStep> {
         match msg {
@@ -212,32 +261,7 @@ impl Startup {
                     frontend::password_message(hash.as_bytes(), b)
                 })?))
             }
-            Message::AuthenticationSasl(body) => {
-                if !matches!(self.auth, Auth::Start) {
-                    return Err(protocol("unexpected SASL request"));
-                }
-                let (mut scram, mut plus) = (false, false);
-                let mut mechanisms = body.mechanisms();
-                while let Some(m) = mechanisms
-                    .next()
-                    .map_err(|e| protocol(format!("malformed SASL mechanism list: {e}")))?
-                {
-                    match m {
-                        sasl::SCRAM_SHA_256 => scram = true,
-                        sasl::SCRAM_SHA_256_PLUS => plus = true,
-                        _ => {}
-                    }
-                }
-                let (mechanism, binding) = self.choose_mechanism(scram, plus)?;
-                let pw = self.password(mechanism)?;
-                let exchange = sasl::ScramSha256::new(pw.as_bytes(), binding);
-                let out = encode("a SASL initial response", |b| {
-                    frontend::sasl_initial_response(mechanism, exchange.message(), b)
-                })?;
-                self.mechanism = Some(mechanism);
-                self.auth = Auth::Scram(Box::new(exchange), false);
-                Ok(StartupStep::Send(out))
-            }
+            Message::AuthenticationSasl(body) => self.start_sasl(body),
             Message::AuthenticationSaslContinue(body) => {
                 let Auth::Scram(exchange, false) = &mut self.auth else {
                     return Err(protocol("unexpected SASL continue message"));
@@ -265,23 +289,7 @@ impl Startup {
                 *done = true;
                 Ok(StartupStep::Wait)
             }
-            Message::AuthenticationOk => {
-                match self.auth {
-                    Auth::Scram(_, false) => {
-                        return Err(Error::new(
-                            ErrorKind::Auth,
-                            "the server ended SCRAM authentication without proving it knows the password",
-                        ));
-                    }
-                    Auth::Done => return Err(protocol("duplicate AuthenticationOk")),
-                    _ => {}
-                }
-                if !self.channel_bound() {
-                    self.require_binding(Refusal::AuthenticatedWithoutBinding)?;
-                }
-                self.auth = Auth::Done;
-                Ok(StartupStep::Wait)
-            }
+            Message::AuthenticationOk => self.authentication_ok(),
             Message::AuthenticationGss
             | Message::AuthenticationGssContinue(_)
             | Message::AuthenticationKerberosV5

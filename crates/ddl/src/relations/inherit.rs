@@ -17,7 +17,7 @@
 //! the inheritance counts and the local flags the source has) and `DROP TABLE` of it. So the
 //! order of the columns and `attislocal` / `conislocal` are the source's.
 
-use super::relations::{Ctx, alter_only, column_definition, default_constraint_name, qname};
+use super::{Ctx, alter_only, column_definition, default_constraint_name, qname};
 use db_migrate_catalog::relations::{Column, Relation};
 use db_migrate_core::sql::{qualified, quote_ident};
 
