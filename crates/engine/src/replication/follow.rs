@@ -37,15 +37,16 @@ use super::follow_backfill::{Backfill, needs_backfill};
 /// the DDL on the source, in the columns they were made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum When {
-    /// At once: it only widens what the target accepts (a column added, a type changed, a
-    /// default, `DROP NOT NULL`), so changes from before and after the DDL both apply.
+    /// At once: it only widens what the target accepts (a column added, a type changed,
+    /// `DROP NOT NULL`), so changes from before and after the DDL both apply.
     Now,
     /// A rename: changes from before it need the old name, changes after it the new one. It is
     /// applied when the worker stops moving (it waits on the first change that needs the new
     /// name, so everything before is in), or once in sync.
     WhenStuck,
-    /// What would refuse changes from before the DDL (`DROP COLUMN`, `SET NOT NULL`): once the
-    /// target has caught up with the source.
+    /// What would refuse changes from before the DDL (`DROP COLUMN`, `SET NOT NULL`), or give
+    /// them another value than the source did (a column's default, which rows from before
+    /// the column take): once the target has caught up with the source.
     InSync,
 }
 
@@ -439,14 +440,14 @@ fn alterations(table: &str, regclass: &str, s: &ColumnShape, t: &ColumnShape) ->
                 None => alter("DROP DEFAULT".into()),
             },
             describe: on("given the source's default"),
-            // A column whose older rows read a value of their own was added with it as its
-            // default (see `column_sql`): rows from before the source's ADD COLUMN still in
-            // flight must take it too, so its own default waits for them.
-            when: if s.missing.is_some() {
-                When::InSync
-            } else {
-                When::Now
-            },
+            // Only rows from before the column was added lack it, and take the target's
+            // default when they are applied: a column added with the value its older rows read
+            // on the source as its default (see `column_sql`) keeps it until they are in. Held
+            // back whatever the source's column shows now: a later rewrite of the source's
+            // table (another column's volatile default, a type change) clears that value there,
+            // not on the target. A column whose rows are all in has no use for its default
+            // before then either.
+            when: When::InSync,
         });
     }
     if s.not_null != t.not_null {
@@ -659,6 +660,14 @@ mod tests {
             changes[0].sql,
             "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"added_at\" SET DEFAULT now()"
         );
+        assert_eq!(changes[0].when, When::InSync);
+        // Still held back once a later rewrite of the source's table cleared its value for the
+        // older rows there.
+        let mut rewritten = col("added_at", "timestamp with time zone");
+        rewritten.default = Some("now()".into());
+        let src = table(vec![col("id", "integer"), rewritten]);
+        let changes = column_changes(&src, &tgt);
+        assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].when, When::InSync);
     }
 
