@@ -26,6 +26,7 @@ pub use db_migrate_ddl as schema;
 pub mod board;
 pub mod copy;
 pub mod databases;
+pub mod gauge;
 pub mod ledger;
 pub mod metrics;
 pub mod migrate;

@@ -50,9 +50,9 @@ use crate::catalog::verify::{
     list_tables,
 };
 use crate::conn::Session;
-use crate::copy::ProgressMode;
 use crate::error::{Error, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::progress::ProgressMode;
 pub use report::{
     LargeObjectDiffKind, LargeObjectDifference, LargeObjectsVerify, RowDiffKind, RowDifference,
     SequenceSide, SequenceVerify, TableVerify, VerifyReport, VerifyStatus,
