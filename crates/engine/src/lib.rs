@@ -24,6 +24,7 @@ pub use db_migrate_core::{error, input, interrupt, sql, stall, text, warning};
 pub use db_migrate_ddl as schema;
 
 pub mod board;
+pub mod cancel;
 pub mod copy;
 pub mod databases;
 pub mod gauge;

@@ -14,11 +14,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::CopyProgress;
-use super::worker::{self, Shared, cancelled};
+use super::worker::{self, Shared};
 use super::{
     CopyJob, CopyReport, PostDataJob, PostDataPlan, TableCopyResult, TableState, TableStatus,
     large_objects, plan, resume, sched, sequences, statistics,
 };
+use crate::cancel::cancelled;
 use crate::conn::Session;
 use crate::error::{Error, Phase, Result, Side};
 use crate::warning::Warning;

@@ -377,7 +377,7 @@ impl PgMigrate {
             _ = async {
                 cancel.cancelled().await;
                 tokio::time::sleep(CANCEL_GRACE).await;
-            } => Err(crate::copy::worker::cancelled()),
+            } => Err(crate::cancel::cancelled()),
         };
         match outcome {
             Ok(summary) => {
@@ -495,6 +495,6 @@ async fn until_cancelled<T>(
 ) -> Result<T> {
     tokio::select! {
         r = fut => r,
-        _ = cancel.cancelled() => Err(crate::copy::worker::cancelled()),
+        _ = cancel.cancelled() => Err(crate::cancel::cancelled()),
     }
 }

@@ -43,7 +43,7 @@ impl VerifyJob<'_> {
         let compared = self.compare(&coordinator, [&sid, &tid], queue).await;
         let _ = tokio::join!(cs.batch_execute("ROLLBACK"), ct.batch_execute("ROLLBACK"));
         if pair.cancel().is_cancelled() {
-            return Err(crate::copy::worker::cancelled().with_database(pair.source_db()));
+            return Err(crate::cancel::cancelled().with_database(pair.source_db()));
         }
         let Compared {
             results,
