@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::progress::Reading;
+use crate::gauge::Reading;
 use crate::report::{DatabaseResult, DbStatus, MigrateResult};
 use crate::warning::WarningKind;
 

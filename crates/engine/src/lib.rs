@@ -24,8 +24,10 @@ pub use db_migrate_core::{error, input, interrupt, sql, stall, text, warning};
 pub use db_migrate_ddl as schema;
 
 pub mod board;
+pub mod cancel;
 pub mod copy;
 pub mod databases;
+pub mod gauge;
 pub mod ledger;
 pub mod metrics;
 pub mod migrate;

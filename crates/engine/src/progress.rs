@@ -1,9 +1,10 @@
 //! The one progress display of a database's long stages (the copy, verification): a live bar on
 //! a terminal, a structured log line every [`LOG_INTERVAL`] otherwise, nothing when quiet.
 //!
-//! A stage keeps its own counters and says what they read through [`Gauge`]; how they are
-//! shown (bar or log line, rate and ETA, "stalled for N s" instead of a rate of 0 and an ETA
-//! of 0, which read like a finished copy) is written once, here.
+//! A stage keeps its own counters and says what they read through [`Gauge`]
+//! ([`crate::gauge`]); how they are shown (bar or log line, rate and ETA, "stalled for N s"
+//! instead of a rate of 0 and an ETA of 0, which read like a finished copy) is written once,
+//! here.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
+
+/// A stage's counters, read by this display and by the board ([`crate::gauge`]).
+pub use crate::gauge::{Gauge, Reading, Unit};
 
 /// Interval of the log lines without a terminal: a line per database every few seconds.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
@@ -25,41 +29,6 @@ pub enum ProgressMode {
     Log,
     /// Nothing (`--json -`).
     Quiet,
-}
-
-/// What a stage's progress is measured in: the bar's position and length, and whether a rate
-/// and an ETA mean something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// Bytes (the copy): shown as sizes, with a rate and an ETA.
-    Bytes,
-    /// Tables (verification): shown as counts, without a rate.
-    Tables,
-}
-
-/// One reading of a stage's counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reading {
-    /// How far, in the gauge's [`Unit`].
-    pub done: u64,
-    /// Of how much (an estimate for bytes: the bar grows when it is passed).
-    pub total: u64,
-    /// Rows so far.
-    pub rows: u64,
-    /// Tables done and of how many.
-    pub tables_done: u64,
-    pub tables_total: u64,
-    /// Seconds without movement while work is under way, once long enough to show.
-    pub stalled_for: Option<u64>,
-}
-
-/// A stage's counters as the display reads them.
-pub trait Gauge: Send + Sync + 'static {
-    /// The stage's name in the bar and the log line ("copy", "verify").
-    const STAGE: &'static str;
-    /// What `done` and `total` count.
-    const UNIT: Unit;
-    fn reading(&self) -> Reading;
 }
 
 /// Shows `gauge` until `done` is cancelled. Returns the task to await after cancelling.

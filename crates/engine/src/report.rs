@@ -262,11 +262,11 @@ pub struct DatabaseResult {
     /// What the data stage copied, per table (absent when it did not run). Only tables whose
     /// copy committed are listed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<crate::copy::CopyReport>,
+    pub data: Option<crate::copy::report::CopyReport>,
     /// The comparison of source and target (`--verify`, `--verify-only`; absent otherwise). See
     /// [`crate::verify::report`] for its field names.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify: Option<crate::verify::VerifyReport>,
+    pub verify: Option<crate::verify::report::VerifyReport>,
     /// The fenced cut-over (`--cutover`): its timeline and write-unavailable window, also when
     /// it was aborted or failed after the fence. See [`crate::replication::timeline`] for its
     /// field names.
@@ -280,7 +280,7 @@ pub struct DatabaseResult {
     /// When the data stage failed or was interrupted: every table with its state (copied,
     /// partly copied, failed with its error, interrupted, not started), rows, bytes, retries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tables: Vec<crate::copy::TableStatus>,
+    pub tables: Vec<crate::copy::report::TableStatus>,
     /// Objects the target refused and that were skipped with `--keep-going`, each with the
     /// objects not created because they depend on it.
     #[serde(skip_serializing_if = "Vec::is_empty")]

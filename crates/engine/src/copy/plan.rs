@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{CopyFormat, CopyOptions};
 pub use crate::catalog::copy_plan::{RelKey, TargetTable, TypeInfo};
-use crate::catalog::copy_plan::{SourceCatalog, TargetCatalog, read_source};
+use crate::catalog::copy_plan::{SourceCatalog, SourceTable, TargetCatalog, read_source};
 use crate::catalog::scope::FIRST_NORMAL_OBJECT_ID;
 use crate::conn::Session;
 use crate::error::{Error, Result};
@@ -318,24 +318,15 @@ pub async fn build(
     opts: &CopyOptions,
 ) -> Result<Plan> {
     let SourceCatalog {
-        mut tables,
-        mut sequences,
+        tables,
+        sequences,
         types,
         ancestry,
         partitioned,
-        large_objects: mut los,
-    } = read_source(src, opts.extension_tables).await?;
-    if let Some(sel) = &opts.selection {
-        tables.retain(|t| sel.includes_data(&t.schema, &t.name));
-        sequences.retain(|(schema, name)| sel.includes_data(schema, name));
-        if !sel.large_objects {
-            los.clear();
-        }
-    }
-    let rules = TypeRules { types: &types };
-    let source_major = src.major();
+        large_objects,
+    } = read_selected(src, opts).await?;
     let mut plan = Plan {
-        large_objects: los,
+        large_objects,
         ..Default::default()
     };
     let mut ancestors: HashMap<RelKey, Vec<RelKey>> = HashMap::new();
@@ -345,111 +336,148 @@ pub async fn build(
     }
     plan.partitioned.extend(partitioned);
     for key in sequences {
-        if target_catalog.sequences.contains(&key) {
-            let (schema, name) = key;
-            plan.sequences.push(SequencePlan { schema, name });
-        } else {
-            let q = qualified(&key.0, &key.1);
-            plan.warnings.push(
-                Warning::sequence(format!(
-                    "sequence {q} does not exist on the target; its value was not copied"
-                ))
-                .on(format!("sequence {q}")),
-            );
+        match plan_sequence(key, target_catalog) {
+            Ok(s) => plan.sequences.push(s),
+            Err(w) => plan.warnings.push(w),
         }
     }
 
+    let planner = Planner {
+        src,
+        source_major: src.major(),
+        target_major,
+        target_catalog,
+        replica,
+        opts,
+        rules: TypeRules { types: &types },
+    };
     let mut trigger_tables = Vec::new();
     let mut fk_tables = Vec::new();
     for t in tables {
         let key = (t.schema.clone(), t.name.clone());
+        match planner.table(t, &mut ancestors).await? {
+            Planned::Skipped(w) => plan.warnings.push(w),
+            Planned::Table {
+                table,
+                format_warning,
+                triggers,
+                foreign_keys,
+            } => {
+                let q = qualified(&key.0, &key.1);
+                if triggers {
+                    trigger_tables.push(q.clone());
+                }
+                if foreign_keys {
+                    fk_tables.push(q);
+                }
+                plan.warnings.extend(format_warning);
+                plan.est_bytes += table.est_bytes;
+                plan.tables.push(table);
+            }
+        }
+    }
+    plan.warnings
+        .extend(load_warnings(&trigger_tables, &fk_tables));
+    // Largest first; ties by name for a stable order.
+    plan.tables.sort_by(|a, b| {
+        b.est_bytes
+            .cmp(&a.est_bytes)
+            .then_with(|| a.schema.cmp(&b.schema))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(plan)
+}
+
+/// The source's catalog, its tables, sequences and large objects narrowed to those whose
+/// data the selection moves.
+async fn read_selected(src: &Session, opts: &CopyOptions) -> Result<SourceCatalog> {
+    let mut source = read_source(src, opts.extension_tables).await?;
+    if let Some(sel) = &opts.selection {
+        (source.tables).retain(|t| sel.includes_data(&t.schema, &t.name));
+        (source.sequences).retain(|(schema, name)| sel.includes_data(schema, name));
+        if !sel.large_objects {
+            source.large_objects.clear();
+        }
+    }
+    Ok(source)
+}
+
+/// A source sequence carried over, or the warning that the target has none of that name.
+fn plan_sequence(key: RelKey, target_catalog: &TargetCatalog) -> Result<SequencePlan, Warning> {
+    if target_catalog.sequences.contains(&key) {
+        let (schema, name) = key;
+        return Ok(SequencePlan { schema, name });
+    }
+    let q = qualified(&key.0, &key.1);
+    Err(Warning::sequence(format!(
+        "sequence {q} does not exist on the target; its value was not copied"
+    ))
+    .on(format!("sequence {q}")))
+}
+
+/// What deciding one table's copy needs: the source session (which reads the key range of a
+/// table split by key), both majors, the target's catalog, the options and the type rules.
+struct Planner<'a> {
+    src: &'a Session,
+    source_major: u32,
+    target_major: u32,
+    target_catalog: &'a TargetCatalog,
+    /// The load runs with `session_replication_role = replica`: no foreign-key check fires.
+    replica: bool,
+    opts: &'a CopyOptions,
+    rules: TypeRules<'a>,
+}
+
+/// One source table, planned or left out.
+enum Planned {
+    /// Not copied (not on the target, or a foreign table there): why.
+    Skipped(Warning),
+    Table {
+        table: TablePlan,
+        /// Copied as text although binary was asked for: which columns prevent it.
+        format_warning: Option<Warning>,
+        /// Enabled user triggers on the target fire during its load.
+        triggers: bool,
+        /// Its foreign keys on the target are checked during its load.
+        foreign_keys: bool,
+    },
+}
+
+impl Planner<'_> {
+    /// Plans table `t` against its target table; `ancestors` gives up its partitioned
+    /// ancestors.
+    async fn table(
+        &self,
+        t: SourceTable,
+        ancestors: &mut HashMap<RelKey, Vec<RelKey>>,
+    ) -> Result<Planned> {
+        let key = (t.schema.clone(), t.name.clone());
         let q = qualified(&t.schema, &t.name);
-        let Some(target) = target_catalog.tables.get(&key) else {
-            plan.warnings.push(
+        let Some(target) = self.target_catalog.tables.get(&key) else {
+            return Ok(Planned::Skipped(
                 Warning::data(format!(
                     "table {q} does not exist on the target; its rows were not copied"
                 ))
                 .on(format!("table {q}")),
-            );
-            continue;
+            ));
         };
         if target.relkind == 'f' {
-            plan.warnings.push(
+            return Ok(Planned::Skipped(
                 Warning::data(format!(
                     "table {q} is a foreign table on the target; its rows were not copied"
                 ))
                 .on(format!("table {q}")),
-            );
-            continue;
+            ));
         }
-        if target.firing_triggers > 0 {
-            trigger_tables.push(q.clone());
-        }
-        if !replica && target.foreign_keys > 0 {
-            fk_tables.push(q.clone());
-        }
-        // Binary when asked or when every column type is safe and both ends agree.
-        let same_types = t
-            .columns
-            .iter()
-            .zip(&t.types)
-            .all(|(c, ty)| target.columns.get(c) == Some(ty));
-        let binary = match opts.format {
-            CopyFormat::Text => false,
-            CopyFormat::Auto => {
-                target_major >= source_major
-                    && same_types
-                    && t.types.iter().all(|ty| rules.safe(*ty))
-            }
-            CopyFormat::Binary => {
-                let ok = t.types.iter().all(|ty| rules.possible(*ty));
-                if !ok {
-                    let bad: Vec<String> = t
-                        .columns
-                        .iter()
-                        .zip(&t.types)
-                        .filter(|(_, ty)| !rules.possible(**ty))
-                        .map(|(c, ty)| {
-                            let tn = types.get(ty).map(|i| i.name.as_str()).unwrap_or("?");
-                            format!("{} ({tn})", quote_ident(c))
-                        })
-                        .collect();
-                    plan.warnings.push(Warning::data(format!(
-                        "table {q}: column(s) {} cannot be copied in binary format (their binary form embeds server-specific OIDs or does not exist); copied as text",
-                        bad.join(", ")
-                    )).on(format!("table {q}")));
-                }
-                ok
-            }
-        };
+        let triggers = target.firing_triggers > 0;
+        let foreign_keys = !self.replica && target.foreign_keys > 0;
+        let (binary, format_warning) = self.format(&t, target, &q);
         let is_ext_config = t.ext_condition.is_some();
-        let n_parts = if is_ext_config {
-            1
-        } else {
-            part_count(t.est_bytes, opts.split_larger_than)
-        };
-        let parts = if n_parts <= 1 {
-            vec![None]
-        } else if source_major >= 14 {
-            ctid_ranges(t.blocks, n_parts)
-        } else if let Some(pk) = &t.int_pk {
-            let sql = format!(
-                "SELECT min({c})::int8, max({c})::int8 FROM ONLY {q}",
-                c = quote_ident(pk)
-            );
-            let row = src.query_one(&sql, &[]).await.map_err(Error::from_pg)?;
-            match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
-                (Some(lo), Some(hi)) => key_ranges(pk, lo, hi, n_parts),
-                _ => vec![None],
-            }
-        } else {
-            vec![None]
-        };
+        let parts = self.parts(&t, &q).await?;
         let truncatable =
             !is_ext_config && target.relkind == 'r' && target.can_truncate && !target.referenced;
         let single = parts.len() == 1;
-        plan.est_bytes += t.est_bytes;
-        plan.tables.push(TablePlan {
+        let table = TablePlan {
             ancestors: ancestors.remove(&key).unwrap_or_default(),
             schema: t.schema,
             name: t.name,
@@ -461,31 +489,112 @@ pub async fn build(
             truncate_first: !single && truncatable,
             parts,
             ext_condition: t.ext_condition,
-            search_path: opts.search_paths.get(&key).cloned(),
-        });
+            search_path: self.opts.search_paths.get(&key).cloned(),
+        };
+        Ok(Planned::Table {
+            table,
+            format_warning,
+            triggers,
+            foreign_keys,
+        })
     }
+
+    /// Binary when asked or when every column type is safe and both ends agree; with
+    /// `--copy-format binary`, the warning naming the columns that keep a table in text.
+    fn format(&self, t: &SourceTable, target: &TargetTable, q: &str) -> (bool, Option<Warning>) {
+        let rules = &self.rules;
+        let same_types = t
+            .columns
+            .iter()
+            .zip(&t.types)
+            .all(|(c, ty)| target.columns.get(c) == Some(ty));
+        match self.opts.format {
+            CopyFormat::Text => (false, None),
+            CopyFormat::Auto => (
+                self.target_major >= self.source_major
+                    && same_types
+                    && t.types.iter().all(|ty| rules.safe(*ty)),
+                None,
+            ),
+            CopyFormat::Binary => {
+                if t.types.iter().all(|ty| rules.possible(*ty)) {
+                    return (true, None);
+                }
+                let bad: Vec<String> = t
+                    .columns
+                    .iter()
+                    .zip(&t.types)
+                    .filter(|(_, ty)| !rules.possible(**ty))
+                    .map(|(c, ty)| {
+                        let tn = (rules.types.get(ty))
+                            .map(|i| i.name.as_str())
+                            .unwrap_or("?");
+                        format!("{} ({tn})", quote_ident(c))
+                    })
+                    .collect();
+                let w = Warning::data(format!(
+                    "table {q}: column(s) {} cannot be copied in binary format (their binary form embeds server-specific OIDs or does not exist); copied as text",
+                    bad.join(", ")
+                )).on(format!("table {q}"));
+                (false, Some(w))
+            }
+        }
+    }
+
+    /// The parts of table `t` (`q`): one unless it is larger than the split size and not an
+    /// extension's configuration table; TID ranges on 14+ sources, else ranges of its integer
+    /// primary key (read here), else one.
+    async fn parts(&self, t: &SourceTable, q: &str) -> Result<Vec<Option<String>>> {
+        let n_parts = if t.ext_condition.is_some() {
+            1
+        } else {
+            part_count(t.est_bytes, self.opts.split_larger_than)
+        };
+        if n_parts <= 1 {
+            return Ok(vec![None]);
+        }
+        if self.source_major >= 14 {
+            return Ok(ctid_ranges(t.blocks, n_parts));
+        }
+        let Some(pk) = &t.int_pk else {
+            return Ok(vec![None]);
+        };
+        let sql = format!(
+            "SELECT min({c})::int8, max({c})::int8 FROM ONLY {q}",
+            c = quote_ident(pk)
+        );
+        let row = self
+            .src
+            .query_one(&sql, &[])
+            .await
+            .map_err(Error::from_pg)?;
+        Ok(
+            match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
+                (Some(lo), Some(hi)) => key_ranges(pk, lo, hi, n_parts),
+                _ => vec![None],
+            },
+        )
+    }
+}
+
+/// The load's warnings: tables whose triggers fired and whose foreign keys were checked.
+fn load_warnings(trigger_tables: &[String], fk_tables: &[String]) -> Vec<Warning> {
+    let mut warnings = Vec::new();
     if !trigger_tables.is_empty() {
-        plan.warnings.push(Warning::data(format!(
+        warnings.push(Warning::data(format!(
             "user triggers are enabled on the target for {} and fired during the data load: {}",
             plural(trigger_tables.len(), "table"),
             trigger_tables.join(", ")
         )));
     }
     if !fk_tables.is_empty() {
-        plan.warnings.push(Warning::data(format!(
+        warnings.push(Warning::data(format!(
             "foreign keys already exist on the target for {} and were checked during the data load (session_replication_role = replica was not permitted): {}",
             plural(fk_tables.len(), "table"),
             fk_tables.join(", ")
         )));
     }
-    // Largest first; ties by name for a stable order.
-    plan.tables.sort_by(|a, b| {
-        b.est_bytes
-            .cmp(&a.est_bytes)
-            .then_with(|| a.schema.cmp(&b.schema))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    Ok(plan)
+    warnings
 }
 
 fn plural(n: usize, what: &str) -> String {

@@ -88,13 +88,13 @@ impl CopyProgress {
     }
 }
 
-impl crate::progress::Gauge for CopyProgress {
+impl crate::gauge::Gauge for CopyProgress {
     const STAGE: &'static str = "copy";
-    const UNIT: crate::progress::Unit = crate::progress::Unit::Bytes;
+    const UNIT: crate::gauge::Unit = crate::gauge::Unit::Bytes;
 
-    fn reading(&self) -> crate::progress::Reading {
+    fn reading(&self) -> crate::gauge::Reading {
         let (bytes, rows, tables_done) = self.snapshot();
-        crate::progress::Reading {
+        crate::gauge::Reading {
             done: bytes,
             total: self.est_bytes,
             rows,

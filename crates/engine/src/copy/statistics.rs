@@ -230,6 +230,94 @@ pub(crate) async fn restore(
 ) -> Result<TableStatistics> {
     let started = std::time::Instant::now();
     let version = src.version();
+    let Some(rel) = source_relation(src, schema, table).await? else {
+        // Gone from the source since the copy planned it: nothing to describe it by.
+        return analyze(tgt, schema, table, only).await;
+    };
+    let stats = read_stats(src, &rel.oid, version).await?;
+    if !stats
+        .iter()
+        .any(|s| !s.is_index && s.inherited == rel.inherited)
+    {
+        let mut o = analyze(tgt, schema, table, only).await?;
+        o.notes
+            .push("the source has no statistics for it (never analysed)".into());
+        return Ok(o);
+    }
+    let mut out = TableStatistics::default();
+    if rel.has_extended {
+        // No restore function for extended statistics before 19: ANALYZE computes them, the
+        // column statistics restored below then replace the ones it sampled.
+        tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
+        out.tables_analyzed += 1;
+        out.notes.push(
+            "extended statistics objects cannot be restored before PostgreSQL 19: analysed \
+             for them"
+                .into(),
+        );
+    }
+    // The relation and its indexes, then the columns.
+    let mut calls: Vec<(Call, String)> = vec![(Call::Relation, rel.call.clone())];
+    calls.extend(index_calls(src, schema, &rel.oid, version).await?);
+    let (columns, mut analyze_columns) = column_calls(schema, &stats, version);
+    calls.extend(columns);
+    for c in columns_without_stats(src, &rel.oid, rel.inherited, &stats).await? {
+        if !analyze_columns.contains(&c) {
+            analyze_columns.push(c);
+        }
+    }
+    if !analyze_columns.is_empty() {
+        out.notes.push(format!(
+            "no restorable statistics on the source for columns {}",
+            analyze_columns.join(", ")
+        ));
+    }
+    let restored = run_calls(tgt, &calls).await?;
+    out.relations_restored += restored.relations;
+    out.columns_restored += restored.columns;
+    for c in restored.refused_columns {
+        out.refused.push(format!(
+            "the target refused the source's statistics of column {c}: analysed"
+        ));
+        if !analyze_columns.contains(&c) {
+            analyze_columns.push(c);
+        }
+    }
+    if restored.whole_table {
+        out.notes.push(
+            "the target refused the source's statistics of the table or an index: analysed".into(),
+        );
+        tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
+        out.tables_analyzed += 1;
+    } else if !analyze_columns.is_empty() {
+        tgt.rows(&analyze_sql(schema, table, only, &analyze_columns))
+            .await?;
+        out.columns_analyzed += analyze_columns.len() as u64;
+        // ANALYZE also sets the table's counts from its sample: the source's go back.
+        tgt.rows(&format!("SELECT {}", rel.call)).await?;
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// A table's `pg_class` row on the source, as the restore needs it.
+struct SourceRelation {
+    oid: String,
+    /// A partitioned table: its statistics are those of its inheritance tree.
+    inherited: bool,
+    /// It has extended statistics objects.
+    has_extended: bool,
+    /// The `pg_restore_relation_stats()` call that gives the target its counts.
+    call: String,
+}
+
+/// `schema.table` on the source; `None` when it is gone.
+async fn source_relation(
+    src: &mut impl TextRows,
+    schema: &str,
+    table: &str,
+) -> Result<Option<SourceRelation>> {
+    let version = src.version();
     let rel = src
         .rows(&format!(
             "SELECT c.oid, c.relkind, c.relpages, c.reltuples, c.relallvisible, {frozen},
@@ -247,47 +335,32 @@ pub(crate) async fn restore(
         ))
         .await?;
     let Some(r) = rel.first() else {
-        // Gone from the source since the copy planned it: nothing to describe it by.
-        return analyze(tgt, schema, table, only).await;
+        return Ok(None);
     };
     let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-    let (oid, relkind) = (get(0), get(1));
-    let has_extended = get(6) == "t";
-    let main_inherited = relkind == "p";
-    let stats = read_stats(src, &oid, version).await?;
-    if !stats
-        .iter()
-        .any(|s| !s.is_index && s.inherited == main_inherited)
-    {
-        let mut o = analyze(tgt, schema, table, only).await?;
-        o.notes
-            .push("the source has no statistics for it (never analysed)".into());
-        return Ok(o);
-    }
-    let mut out = TableStatistics::default();
-    if has_extended {
-        // No restore function for extended statistics before 19: ANALYZE computes them, the
-        // column statistics restored below then replace the ones it sampled.
-        tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
-        out.tables_analyzed += 1;
-        out.notes.push(
-            "extended statistics objects cannot be restored before PostgreSQL 19: analysed \
-             for them"
-                .into(),
-        );
-    }
-    // The relation and its indexes.
-    let mut calls: Vec<(Call, String)> = Vec::new();
-    let rel_call = relation_call(
-        schema,
-        table,
-        version,
-        &get(2),
-        &get(3),
-        &get(4),
-        r.get(5).cloned().flatten(),
-    );
-    calls.push((Call::Relation, rel_call.clone()));
+    Ok(Some(SourceRelation {
+        oid: get(0),
+        inherited: get(1) == "p",
+        has_extended: get(6) == "t",
+        call: relation_call(
+            schema,
+            table,
+            version,
+            &get(2),
+            &get(3),
+            &get(4),
+            r.get(5).cloned().flatten(),
+        ),
+    }))
+}
+
+/// The restore calls of the counts of the indexes of table `oid`.
+async fn index_calls(
+    src: &mut impl TextRows,
+    schema: &str,
+    oid: &str,
+    version: u32,
+) -> Result<Vec<(Call, String)>> {
     let indexes = src
         .rows(&format!(
             "SELECT i.relname, i.relpages, i.reltuples, i.relallvisible, {frozen}
@@ -300,24 +373,37 @@ pub(crate) async fn restore(
             },
         ))
         .await?;
-    for ix in &indexes {
-        let g = |i: usize| ix.get(i).cloned().flatten().unwrap_or_default();
-        calls.push((
-            Call::Relation,
-            relation_call(
-                schema,
-                &g(0),
-                version,
-                &g(1),
-                &g(2),
-                &g(3),
-                ix.get(4).cloned().flatten(),
-            ),
-        ));
-    }
-    // Columns whose statistics must be computed here instead.
+    Ok(indexes
+        .iter()
+        .map(|ix| {
+            let g = |i: usize| ix.get(i).cloned().flatten().unwrap_or_default();
+            (
+                Call::Relation,
+                relation_call(
+                    schema,
+                    &g(0),
+                    version,
+                    &g(1),
+                    &g(2),
+                    &g(3),
+                    ix.get(4).cloned().flatten(),
+                ),
+            )
+        })
+        .collect())
+}
+
+/// The restore calls of the columns' (and index expressions') statistics, and the columns
+/// whose statistics must be computed here instead (a type whose statistics `pg_stats` does
+/// not show, a range column of a source before 17).
+fn column_calls(
+    schema: &str,
+    stats: &[StatRow],
+    version: u32,
+) -> (Vec<(Call, String)>, Vec<String>) {
+    let mut calls = Vec::new();
     let mut analyze_columns: Vec<String> = Vec::new();
-    for s in &stats {
+    for s in stats {
         if !s.is_index && (s.custom_kinds || s.is_range && version < RANGE_STATS_SINCE) {
             if !analyze_columns.contains(&s.attname) {
                 analyze_columns.push(s.attname.clone());
@@ -333,17 +419,22 @@ pub(crate) async fn restore(
             attribute_call(schema, s, version),
         ));
     }
-    for c in columns_without_stats(src, &oid, main_inherited, &stats).await? {
-        if !analyze_columns.contains(&c) {
-            analyze_columns.push(c);
-        }
-    }
-    if !analyze_columns.is_empty() {
-        out.notes.push(format!(
-            "no restorable statistics on the source for columns {}",
-            analyze_columns.join(", ")
-        ));
-    }
+    (calls, analyze_columns)
+}
+
+/// What the target made of the restore calls.
+#[derive(Default)]
+struct Restored {
+    relations: u64,
+    columns: u64,
+    /// Columns whose statistics the target refused, in call order.
+    refused_columns: Vec<String>,
+    /// The counts of the table or of an index were refused: the whole table is analysed.
+    whole_table: bool,
+}
+
+/// Runs every restore call in one statement on the target.
+async fn run_calls(tgt: &mut impl TextRows, calls: &[(Call, String)]) -> Result<Restored> {
     let sql = format!(
         "SELECT {}",
         calls
@@ -353,38 +444,17 @@ pub(crate) async fn restore(
             .join(",\n       ")
     );
     let row = tgt.rows(&sql).await?.into_iter().next().unwrap_or_default();
-    let mut whole_table = false;
+    let mut restored = Restored::default();
     for ((call, _), ok) in calls.iter().zip(row.iter()) {
         let ok = ok.as_deref() == Some("t");
         match (call, ok) {
-            (Call::Relation, true) => out.relations_restored += 1,
-            (Call::Column(_) | Call::Index, true) => out.columns_restored += 1,
-            (Call::Column(c), false) => {
-                out.refused.push(format!(
-                    "the target refused the source's statistics of column {c}: analysed"
-                ));
-                if !analyze_columns.contains(c) {
-                    analyze_columns.push(c.clone());
-                }
-            }
-            (Call::Relation | Call::Index, false) => whole_table = true,
+            (Call::Relation, true) => restored.relations += 1,
+            (Call::Column(_) | Call::Index, true) => restored.columns += 1,
+            (Call::Column(c), false) => restored.refused_columns.push(c.clone()),
+            (Call::Relation | Call::Index, false) => restored.whole_table = true,
         }
     }
-    if whole_table {
-        out.notes.push(
-            "the target refused the source's statistics of the table or an index: analysed".into(),
-        );
-        tgt.rows(&analyze_sql(schema, table, only, &[])).await?;
-        out.tables_analyzed += 1;
-    } else if !analyze_columns.is_empty() {
-        tgt.rows(&analyze_sql(schema, table, only, &analyze_columns))
-            .await?;
-        out.columns_analyzed += analyze_columns.len() as u64;
-        // ANALYZE also sets the table's counts from its sample: the source's go back.
-        tgt.rows(&format!("SELECT {rel_call}")).await?;
-    }
-    out.seconds = started.elapsed().as_secs_f64();
-    Ok(out)
+    Ok(restored)
 }
 
 /// What one restore call in the target's statement was for.

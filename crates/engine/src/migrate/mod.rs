@@ -19,7 +19,7 @@ mod stages;
 use crate::catalog::databases::{DatabaseInfo, list_databases};
 use crate::catalog::roles::{RoleDbSetting, list_role_db_settings};
 use crate::catalog::server::Servers;
-use crate::conn::connect;
+use crate::conn::{Session, connect};
 use crate::databases::ensure_database;
 use crate::error::{Phase, Result, Side};
 use crate::options::{MigrateOptions, RunMode};
@@ -27,7 +27,9 @@ use crate::owners::Memberships;
 use crate::pair::DbPair;
 use crate::replication;
 use crate::report::Method;
-use crate::report::{DatabaseResult, DbStatus, MigrateResult, Severity, ValidationReport};
+use crate::report::{
+    DatabaseResult, DbStatus, MigrateResult, RoleResult, Severity, ValidationReport,
+};
 use crate::roles::{apply_role_db_settings, migrate_roles};
 use crate::schema::{exec, read_schema};
 use crate::selection::{DbSelection, filter_schema};
@@ -153,42 +155,19 @@ impl PgMigrate {
             warn!("preflight failed; nothing was migrated");
             return result;
         }
-        let Preflight {
-            source: Some(source),
-            target: Some(target),
-            source_databases,
-            target_databases,
-            selected,
-            report,
-            targets: target_states,
-            source_facts: Some(source_facts),
-            target_facts: Some(target_facts),
-            selections,
-            provider_roles,
-            methods,
-            schemas,
-            ..
-        } = pf
-        else {
+        let Some(ready) = Ready::of(pf) else {
             // Preflight reports unreachable servers as global errors; this is a safety net.
             result.warnings.push(Warning::connection(
                 "preflight could not open sessions to both servers; nothing was migrated",
             ));
             return result;
         };
-        // Read once by preflight; every stage of every database gets them through its pair.
-        let servers = Arc::new(Servers {
-            source: source_facts,
-            target: target_facts,
-        });
-        let pair_for = |name: &str| {
-            DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone())
-                .with_servers(servers.clone())
-        };
 
         if opts.mode == RunMode::Cleanup {
-            for name in &selected {
-                let (entry, warnings) = self.cleanup_database(&pair_for(name)).await;
+            for name in &ready.selected {
+                let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone())
+                    .with_servers(ready.servers.clone());
+                let (entry, warnings) = self.cleanup_database(&pair).await;
                 result.databases.push(entry);
                 result.warnings.extend(warnings);
             }
@@ -198,49 +177,91 @@ impl PgMigrate {
         // Roles are written only for a database that will be migrated: when preflight refused
         // every one (a missing target database with --no-createdb, a target not empty...),
         // nothing at all is written.
-        if selected
+        if ready
+            .selected
             .iter()
-            .all(|n| report.database_errors(n).next().is_some())
+            .all(|n| ready.report.database_errors(n).next().is_some())
         {
             warn!("preflight refused every database; nothing was migrated");
-            for name in &selected {
-                result.databases.push(refused_by_preflight(name, &report));
+            for name in &ready.selected {
+                result
+                    .databases
+                    .push(refused_by_preflight(name, &ready.report));
             }
             return result;
         }
-        info!("migrating roles");
-        // Provider roles (rdsadmin, cloudsqladmin...) are left out like -xr ones.
-        let mut role_opts = opts.clone();
-        role_opts.excluded_roles.extend(provider_roles);
-        let role_db_settings: Vec<RoleDbSetting> =
-            match migrate_roles(&source, &target, &role_opts).await {
-                Ok((roles, warnings)) => {
-                    result.roles = roles;
-                    result.warnings.extend(warnings);
-                    match list_role_db_settings(&source).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            result.warnings.push(Warning::role(format!(
-                                "per-database role settings could not be read from the source: {e}"
-                            )));
-                            Vec::new()
-                        }
-                    }
-                }
-                Err(e) => {
-                    result
-                        .warnings
-                        .push(Warning::role(format!("roles could not be migrated: {e}")));
-                    Vec::new()
-                }
-            };
+        let roles = self.roles_stage(&ready).await;
+        result.roles = roles.roles;
+        result.warnings.extend(roles.warnings);
+        let databases = self
+            .databases_stage(ready, &result.roles, &roles.db_settings)
+            .await;
+        self.end_of_run(result, databases).await
+    }
 
+    /// The roles, with attributes, settings and memberships (provider roles such as rdsadmin
+    /// or cloudsqladmin are left out like -xr ones), and the source's per-database role
+    /// settings, which each database's stage applies. What fails is a warning: the databases
+    /// are migrated all the same.
+    async fn roles_stage(&self, ready: &Ready) -> RolesDone {
+        info!("migrating roles");
+        let mut role_opts = self.opts.clone();
+        role_opts
+            .excluded_roles
+            .extend(ready.provider_roles.iter().cloned());
+        match migrate_roles(&ready.source, &ready.target, &role_opts).await {
+            Ok((roles, mut warnings)) => {
+                let db_settings = match list_role_db_settings(&ready.source).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        warnings.push(Warning::role(format!(
+                            "per-database role settings could not be read from the source: {e}"
+                        )));
+                        Vec::new()
+                    }
+                };
+                RolesDone {
+                    roles,
+                    warnings,
+                    db_settings,
+                }
+            }
+            Err(e) => RolesDone {
+                roles: Vec::new(),
+                warnings: vec![Warning::role(format!("roles could not be migrated: {e}"))],
+                db_settings: Vec::new(),
+            },
+        }
+    }
+
+    /// Every selected database the source has, as many at once as the budget allows; their
+    /// outcomes in the source's order.
+    async fn databases_stage(
+        &self,
+        ready: Ready,
+        roles: &[RoleResult],
+        role_db_settings: &[RoleDbSetting],
+    ) -> DatabasesDone {
+        let opts = &self.opts;
+        let Ready {
+            target,
+            source_databases,
+            target_databases,
+            selected,
+            report,
+            target_states,
+            selections,
+            methods,
+            schemas,
+            servers,
+            ..
+        } = ready;
         let targets: HashMap<&str, &DatabaseInfo> = target_databases
             .iter()
             .map(|d| (d.name.as_str(), d))
             .collect();
         let mut memberships = Memberships::new(&servers.target);
-        memberships.note_roles(&result.roles, &opts.excluded_roles);
+        memberships.note_roles(roles, &opts.excluded_roles);
         crate::board::start(&selected);
         let budget = budget::Budget::of(opts, &servers, selected.len());
         if budget.databases > 1 {
@@ -263,8 +284,8 @@ impl PgMigrate {
             selections: &selections,
             methods: &methods,
             schemas: &std::sync::Mutex::new(schemas),
-            role_db_settings: &role_db_settings,
-            roles: &result.roles,
+            role_db_settings,
+            roles,
             memberships: tokio::sync::Mutex::new(memberships),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             admin: tokio::sync::Mutex::new(target),
@@ -281,20 +302,37 @@ impl PgMigrate {
             .buffered(run.budget.databases)
             .collect()
             .await;
-        let mut memberships = run.memberships.into_inner();
-        let mut target = run.admin.into_inner();
+        let memberships = run.memberships.into_inner();
+        let target = run.admin.into_inner();
+        DatabasesDone {
+            outcomes,
+            memberships,
+            target,
+            source_databases,
+        }
+    }
+
+    /// The databases' entries and warnings into the result, then the run's end
+    /// ([`crate::recovery::finish_run`]) on the admin session.
+    async fn end_of_run(&self, mut result: MigrateResult, done: DatabasesDone) -> MigrateResult {
+        let DatabasesDone {
+            outcomes,
+            mut memberships,
+            mut target,
+            source_databases,
+        } = done;
         for (entry, warnings) in outcomes {
             result.warnings.extend(warnings);
             result.databases.push(entry);
         }
         // A target restart closes this session (the copy heals its own by retrying).
         if target.is_closed()
-            && let Ok(s) = connect(&opts.target, None).await
+            && let Ok(s) = connect(&self.opts.target, None).await
         {
             target = s;
         }
         crate::recovery::finish_run(
-            &opts.target,
+            &self.opts.target,
             &mut result,
             &target,
             &mut memberships,
@@ -339,7 +377,7 @@ impl PgMigrate {
             _ = async {
                 cancel.cancelled().await;
                 tokio::time::sleep(CANCEL_GRACE).await;
-            } => Err(crate::copy::worker::cancelled()),
+            } => Err(crate::cancel::cancelled()),
         };
         match outcome {
             Ok(summary) => {
@@ -367,6 +405,84 @@ impl PgMigrate {
     }
 }
 
+/// What preflight gives the run once both servers answered: their sessions and facts, their
+/// databases, and what it decided about each selected one.
+struct Ready {
+    source: Session,
+    /// The orchestrator's session on the target's maintenance database.
+    target: Session,
+    source_databases: Vec<DatabaseInfo>,
+    target_databases: Vec<DatabaseInfo>,
+    selected: Vec<String>,
+    report: ValidationReport,
+    target_states: HashMap<String, crate::preflight::target_state::TargetState>,
+    selections: std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
+    provider_roles: Vec<String>,
+    methods: crate::preflight::method::MethodPlan,
+    schemas: HashMap<String, crate::preflight::FilteredSchema>,
+    /// Read once by preflight; every stage of every database gets them through its pair.
+    servers: Arc<Servers>,
+}
+
+impl Ready {
+    /// `None` when preflight could not open sessions to both servers or read their facts.
+    fn of(pf: Preflight) -> Option<Ready> {
+        let Preflight {
+            source: Some(source),
+            target: Some(target),
+            source_databases,
+            target_databases,
+            selected,
+            report,
+            targets: target_states,
+            source_facts: Some(source_facts),
+            target_facts: Some(target_facts),
+            selections,
+            provider_roles,
+            methods,
+            schemas,
+            ..
+        } = pf
+        else {
+            return None;
+        };
+        Some(Ready {
+            source,
+            target,
+            source_databases,
+            target_databases,
+            selected,
+            report,
+            target_states,
+            selections,
+            provider_roles,
+            methods,
+            schemas,
+            servers: Arc::new(Servers {
+                source: source_facts,
+                target: target_facts,
+            }),
+        })
+    }
+}
+
+/// The roles migrated (or not: then none, and the warning), and the source's per-database
+/// role settings.
+struct RolesDone {
+    roles: Vec<RoleResult>,
+    warnings: Vec<Warning>,
+    db_settings: Vec<RoleDbSetting>,
+}
+
+/// The databases' outcomes in the source's order, and what the run's end needs: the
+/// memberships the databases took, the admin session, the source's databases.
+struct DatabasesDone {
+    outcomes: Vec<(DatabaseResult, Vec<Warning>)>,
+    memberships: Memberships,
+    target: Session,
+    source_databases: Vec<DatabaseInfo>,
+}
+
 /// How long a database's work may take to stop by itself after an interrupt before it is
 /// dropped (the copy cancels its statements and reports its tables within a few seconds).
 const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
@@ -379,6 +495,6 @@ async fn until_cancelled<T>(
 ) -> Result<T> {
     tokio::select! {
         r = fut => r,
-        _ = cancel.cancelled() => Err(crate::copy::worker::cancelled()),
+        _ = cancel.cancelled() => Err(crate::cancel::cancelled()),
     }
 }

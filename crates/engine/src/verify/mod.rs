@@ -33,32 +33,26 @@
 pub mod databases;
 pub mod progress;
 pub mod report;
+mod run;
 pub mod schema;
 pub mod sql;
 pub mod statistics;
 pub mod table;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::catalog::verify::{
-    LargeObjectState, SequenceState, VerifyTable, encoding, list_large_objects, list_sequences,
-    list_tables,
-};
+use crate::catalog::verify::{LargeObjectState, SequenceState, VerifyTable};
 use crate::conn::Session;
-use crate::copy::ProgressMode;
 use crate::error::{Error, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::progress::ProgressMode;
 pub use report::{
     LargeObjectDiffKind, LargeObjectDifference, LargeObjectsVerify, RowDiffKind, RowDifference,
     SequenceSide, SequenceVerify, TableVerify, VerifyReport, VerifyStatus,
 };
 use sql::{HashFn, KeyPlan, TableSql};
-use table::{Pair, TableJob, merge, verify_table};
+use table::TableJob;
 
 /// Default of `--verify-max-rows`.
 pub const DEFAULT_MAX_ROWS: usize = 10;
@@ -449,239 +443,6 @@ fn compare_large_objects(
         target_count,
         differences,
         more_differences,
-    }
-}
-
-impl VerifyJob<'_> {
-    /// Compares the two databases. Errors only when a side cannot be opened or its catalogs
-    /// read; a table whose comparison fails is reported `failed` and the others go on.
-    pub async fn run(&self) -> Result<VerifyReport> {
-        let started = Instant::now();
-        let pair = self.pair;
-        let (cs, sid) = open(pair, Side::Source, self.source_snapshot).await?;
-        let (ct, tid) = open(pair, Side::Target, None).await?;
-        let (ts, tt) = tokio::try_join!(
-            async {
-                list_tables(&cs)
-                    .await
-                    .map_err(pair.tag(Side::Source, Phase::Verify))
-            },
-            async {
-                list_tables(&ct)
-                    .await
-                    .map_err(pair.tag(Side::Target, Phase::Verify))
-            }
-        )?;
-        let (es, et) = tokio::try_join!(encoding(&cs), encoding(&ct))?;
-        let hash = if es == et {
-            HashFn::Text
-        } else {
-            HashFn::Md5Utf8
-        };
-        let items = plan_tables(ts, tt, hash, self.selection, self.only);
-        let mut tables: Vec<TableVerify> = Vec::new();
-        // Jobs as (table number, part number, job); a large table is cut into one part per
-        // worker, so that one big table keeps every worker busy.
-        let mut queue: VecDeque<(usize, usize, TableJob)> = VecDeque::new();
-        let mut compared = 0;
-        let coordinator = Pair {
-            source: &cs,
-            target: &ct,
-        };
-        for i in items {
-            match i {
-                Item::Done(t) => tables.push(t),
-                Item::Compare(j) => {
-                    match table::cut(&coordinator, &j, self.jobs.get()).await {
-                        Some(parts) => queue
-                            .extend(parts.into_iter().enumerate().map(|(p, j)| (compared, p, j))),
-                        None => queue.push_back((compared, 0, j)),
-                    }
-                    compared += 1;
-                }
-            }
-        }
-        let mut parts_left = vec![0usize; compared];
-        for (n, _, _) in &queue {
-            parts_left[*n] += 1;
-        }
-        let parts_left = Mutex::new(parts_left);
-        // Largest first, so that the last job to finish is a small one.
-        queue
-            .make_contiguous()
-            .sort_by_key(|j| std::cmp::Reverse(j.2.est_rows));
-        let progress = Arc::new(progress::VerifyProgress::new(compared as u64));
-        let done = CancellationToken::new();
-        let reporter = crate::progress::spawn(
-            self.progress,
-            progress.clone(),
-            pair.source_db().to_string(),
-            done.clone(),
-        );
-        let workers = self.jobs.get().min(queue.len().max(1));
-        let queue = Mutex::new(queue);
-        let results: Mutex<Vec<(usize, usize, TableVerify)>> = Mutex::new(Vec::new());
-        let errors: Mutex<Vec<Error>> = Mutex::new(Vec::new());
-        let worker = |_: usize| async {
-            let opened = tokio::try_join!(
-                open(pair, Side::Source, Some(&sid)),
-                open(pair, Side::Target, Some(&tid))
-            );
-            let (s, t) = match opened {
-                Ok(((s, _), (t, _))) => (s, t),
-                Err(e) => {
-                    errors.lock().unwrap().push(e);
-                    return;
-                }
-            };
-            let sessions = Pair {
-                source: &s,
-                target: &t,
-            };
-            loop {
-                let Some((n, part, job)) = queue.lock().unwrap().pop_front() else {
-                    break;
-                };
-                let r = tokio::select! {
-                    r = verify_table(&sessions, &job, self.max_rows) => r,
-                    _ = pair.cancel().cancelled() => {
-                        let _ = tokio::join!(s.cancel(), t.cancel());
-                        return;
-                    }
-                };
-                let rows = r.source_rows.unwrap_or(0).max(r.target_rows.unwrap_or(0));
-                let last = {
-                    let mut left = parts_left.lock().unwrap();
-                    left[n] -= 1;
-                    left[n] == 0
-                };
-                if last {
-                    progress.table_done(rows);
-                } else {
-                    progress.rows_done(rows);
-                }
-                results.lock().unwrap().push((n, part, r));
-            }
-            let _ = tokio::join!(s.batch_execute("ROLLBACK"), t.batch_execute("ROLLBACK"));
-        };
-        let others = async {
-            if self.only.is_some() {
-                return (Ok((Vec::new(), Vec::new())), Ok((Vec::new(), Vec::new())));
-            }
-            let seqs = tokio::try_join!(list_sequences(&cs), list_sequences(&ct));
-            let los = tokio::try_join!(list_large_objects(&cs), list_large_objects(&ct));
-            (seqs, los)
-        };
-        let (_, (seqs, los)) =
-            tokio::join!(futures::future::join_all((0..workers).map(worker)), others);
-        done.cancel();
-        let _ = reporter.await;
-        let _ = tokio::join!(cs.batch_execute("ROLLBACK"), ct.batch_execute("ROLLBACK"));
-        if pair.cancel().is_cancelled() {
-            return Err(crate::copy::worker::cancelled().with_database(pair.source_db()));
-        }
-        let mut errors = errors.into_inner().unwrap();
-        if !errors.is_empty() {
-            return Err(errors.remove(0));
-        }
-        let mut results = results.into_inner().unwrap();
-        // Tables (or parts) no worker reached (every worker failed to open): reported, not
-        // dropped.
-        for (n, part, j) in queue.into_inner().unwrap() {
-            let mut t = TableVerify::skipped(&j.sql.schema, &j.sql.table, "not compared");
-            t.status = VerifyStatus::Failed;
-            results.push((n, part, t));
-        }
-        // The parts of each table, in key order, back into one result.
-        results.sort_by_key(|r| (r.0, r.1));
-        let mut by_table: BTreeMap<usize, Vec<TableVerify>> = BTreeMap::new();
-        for (n, _, r) in results {
-            by_table.entry(n).or_default().push(r);
-        }
-        tables.extend(by_table.into_values().map(|p| merge(p, self.max_rows)));
-        tables.sort_by(|a, b| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
-        let sequences = match seqs {
-            Ok((a, b)) => {
-                compare_sequences(a, b, self.source_snapshot.is_some() || self.at_cut_over)
-            }
-            Err(e) => vec![SequenceVerify {
-                schema: String::new(),
-                sequence: String::new(),
-                status: VerifyStatus::Failed,
-                reason: Some(format!("reading the sequences failed: {e}")),
-                source: None,
-                target: None,
-            }],
-        };
-        let mut sequences = sequences;
-        if let Some(sel) = self.selection {
-            for q in sequences
-                .iter_mut()
-                .filter(|q| !sel.includes_data(&q.schema, &q.sequence))
-            {
-                q.status = VerifyStatus::Skipped;
-                q.reason = Some(EXCLUDED.into());
-            }
-        }
-        let large_objects = match los {
-            Ok(_) if self.selection.is_some_and(|sel| !sel.large_objects) => LargeObjectsVerify {
-                status: VerifyStatus::Skipped,
-                reason: Some("the selection copies no large objects".into()),
-                source_count: 0,
-                target_count: 0,
-                differences: Vec::new(),
-                more_differences: false,
-            },
-            Ok((a, b)) => compare_large_objects(a, b, self.max_rows),
-            Err(e) => LargeObjectsVerify {
-                status: VerifyStatus::Failed,
-                reason: Some(format!("reading the large objects failed: {e}")),
-                source_count: 0,
-                target_count: 0,
-                differences: Vec::new(),
-                more_differences: false,
-            },
-        };
-        let mut report = VerifyReport {
-            status: VerifyStatus::Equal,
-            as_of: if self.source_snapshot.is_some() {
-                "copy snapshot"
-            } else if self.at_cut_over {
-                "cut-over"
-            } else {
-                "now"
-            },
-            rechecks: 0,
-            seconds: 0.0,
-            tables,
-            sequences,
-            large_objects,
-            statistics: None,
-            schema: None,
-        };
-        if self.statistics {
-            let compared: BTreeSet<(String, String)> = (report.tables.iter())
-                .filter(|t| t.status != VerifyStatus::Skipped)
-                .map(|t| (t.schema.clone(), t.table.clone()))
-                .collect();
-            let (a, b) = tokio::try_join!(
-                async {
-                    crate::catalog::verify::column_statistics(&cs)
-                        .await
-                        .map_err(pair.tag(Side::Source, Phase::Verify))
-                },
-                async {
-                    crate::catalog::verify::column_statistics(&ct)
-                        .await
-                        .map_err(pair.tag(Side::Target, Phase::Verify))
-                }
-            )?;
-            report.statistics = Some(statistics::compare(a, b, &compared, self.max_rows));
-        }
-        report.seconds = started.elapsed().as_secs_f64();
-        report.settle();
-        tracing::info!(database = pair.source_db(), "{}", report.summary());
-        Ok(report)
     }
 }
 

@@ -38,13 +38,13 @@ impl VerifyProgress {
     }
 }
 
-impl crate::progress::Gauge for VerifyProgress {
+impl crate::gauge::Gauge for VerifyProgress {
     const STAGE: &'static str = "verify";
-    const UNIT: crate::progress::Unit = crate::progress::Unit::Tables;
+    const UNIT: crate::gauge::Unit = crate::gauge::Unit::Tables;
 
-    fn reading(&self) -> crate::progress::Reading {
+    fn reading(&self) -> crate::gauge::Reading {
         let (tables_done, rows) = self.read();
-        crate::progress::Reading {
+        crate::gauge::Reading {
             done: tables_done,
             total: self.tables_total,
             rows,

@@ -25,6 +25,8 @@ use crate::warning::Warning;
 mod post_data;
 mod settings;
 
+/// The Cancelled error, under its earlier path ([`crate::cancel`]).
+pub use crate::cancel::cancelled;
 pub(crate) use post_data::run_jobs;
 pub use settings::MAINTENANCE_WORK_MEM;
 pub(crate) use settings::{Statements, prepare_source, prepare_target};
@@ -65,11 +67,6 @@ pub struct Shared {
     /// is cancelled on both sides and fails as [`crate::error::ErrorKind::Stalled`] (retried
     /// like a lost connection). `None`: not watched.
     pub stall_timeout: Option<Duration>,
-}
-
-/// The Cancelled error.
-pub fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the data copy was cancelled")
 }
 
 enum TaskOutcome {
