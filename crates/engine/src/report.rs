@@ -253,6 +253,10 @@ pub struct DatabaseResult {
     pub method: Option<Method>,
     pub status: DbStatus,
     pub message: String,
+    /// What the operator can do next, as values ([`crate::Remedy`]); the message says it in
+    /// words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<crate::remedy::Remedy>,
     /// The stage that failed, when the database failed on an error that names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<crate::error::Phase>,
@@ -295,6 +299,7 @@ impl DatabaseResult {
             method,
             status,
             message,
+            remedies: Vec::new(),
             phase: None,
             schema_objects: None,
             data: None,

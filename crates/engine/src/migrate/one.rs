@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 use crate::conn::Session;
 use crate::preflight::target_state::TargetState;
+use crate::remedy::Setting;
 use crate::report::RoleResult;
 
 /// What every database of one run reads (preflight's findings, the roles stage's results) and
@@ -179,7 +180,7 @@ impl PgMigrate {
                         name,
                         None,
                         DbStatus::Failed,
-                        format!("--clean failed: {e}"),
+                        format!("{} failed: {e}", Setting::Clean),
                     );
                 }
             }
@@ -272,9 +273,9 @@ impl PgMigrate {
     ) -> DatabaseResult {
         let opts = &self.opts;
         let how = if opts.resume {
-            "skipped (--resume)"
+            format!("skipped ({})", Setting::Resume)
         } else {
-            "nothing to cut over"
+            "nothing to cut over".to_owned()
         };
         let mut entry = DatabaseResult::new(
             pair.source_db(),
@@ -295,7 +296,9 @@ impl PgMigrate {
                 Err(e) => {
                     entry.status = DbStatus::Failed;
                     entry.phase = e.phase();
-                    entry.message.push_str(&format!("; --verify failed: {e}"));
+                    entry
+                        .message
+                        .push_str(&format!("; {} failed: {e}", Setting::Verify));
                 }
             }
         }
