@@ -626,14 +626,14 @@ mod tests {
                 Warning::schema("skipped view \"a\".\"v\": no\nprivilege")
                     .on("view \"a\".\"v\"")
                     .in_database("app"),
-                Warning::capacity("--jobs lowered from 8 to 2"),
+                Warning::capacity("`jobs` lowered from 8 to 2"),
                 Warning::schema("collation \"c\" cannot be recreated").in_database("shop"),
             ],
             ..Default::default()
         };
         assert_eq!(
             res.render_table(),
-            "Warnings:\n  Connection slots:\n    - --jobs lowered from 8 to 2\n  Schema:\n    \
+            "Warnings:\n  Connection slots:\n    - `jobs` lowered from 8 to 2\n  Schema:\n    \
              - database \"app\": skipped view \"a\".\"v\": no\\nprivilege\n    \
              - database \"shop\": collation \"c\" cannot be recreated\n"
         );

@@ -40,6 +40,7 @@ use super::graph::Schema;
 use super::model::{ObjId, ObjectKind, Privilege, SchemaObject, class};
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, ErrorKind, Result, SqlState};
+use db_migrate_core::remedy::Setting;
 use db_migrate_core::sql::{quote_ident, quote_literal};
 use db_migrate_core::warning::{Warning, WarningKind};
 
@@ -318,9 +319,10 @@ pub async fn apply<'a>(
                                 );
                                 report.warnings.push(
                                     Warning::schema(format!(
-                                        "{} not created (--keep-going): the target refused \
+                                        "{} not created ({}): the target refused \
                                          {sql}: {}",
                                         o.describe(),
+                                        Setting::KeepGoing,
                                         err.message()
                                     ))
                                     .on(o.describe()),
