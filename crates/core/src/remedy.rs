@@ -188,6 +188,11 @@ pub enum Remedy {
     Raise { setting: Setting },
     /// Leave out a setting that was given.
     Drop { setting: Setting },
+    /// Run `statement` (a GRANT) on the `side` server as a user allowed to, then run again.
+    Grant {
+        statement: String,
+        side: crate::Side,
+    },
 }
 
 impl fmt::Display for Remedy {
@@ -216,6 +221,7 @@ impl fmt::Display for Remedy {
             }
             Remedy::Raise { setting } => write!(f, "raise {setting}"),
             Remedy::Drop { setting } => write!(f, "drop {setting}"),
+            Remedy::Grant { statement, side } => write!(f, "{statement} on the {side}"),
         }
     }
 }
@@ -266,5 +272,17 @@ mod tests {
             "remove the replication objects with `cleanup`"
         );
         assert!(!Remedy::CutOver.to_string().contains("--"));
+        let grant = Remedy::Grant {
+            statement: "GRANT pg_signal_backend TO \"me\"".into(),
+            side: crate::Side::Source,
+        };
+        assert_eq!(
+            serde_json::to_value(&grant).unwrap(),
+            serde_json::json!({"action": "grant", "statement": "GRANT pg_signal_backend TO \"me\"", "side": "source"})
+        );
+        assert_eq!(
+            grant.to_string(),
+            "GRANT pg_signal_backend TO \"me\" on the source"
+        );
     }
 }

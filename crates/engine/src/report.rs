@@ -14,6 +14,7 @@
 //!                "message": "role created", "rolpassword": "<hidden>" | "placeholder_..." | null } ],
 //!   "databases": [ { "dbname": "app", "method": "dump|replication" | null,
 //!                    "status": "done|running|failed", "message": "...",
+//!                    "remedies": [ { "action": "remove_replication" } ],
 //!                    "schema_objects": 42,
 //!                    "data": { "tables": [ { "schema": "public", "table": "t", "rows": 10,
 //!                                             "bytes": 300, "seconds": 0.1,
@@ -28,7 +29,8 @@
 //!
 //! A `<warning>` ([`crate::Warning`]) is
 //! `{ "kind": "schema", "database": "app" | null, "object": "view \"public\".\"v\"" | null,
-//! "message": "..." }`; `kind` is one of `connection`, `capacity`, `role`, `database`,
+//! "message": "...", "remedies": [...] }` (`remedies` only when it has some, see
+//! [`crate::Remedy`]); `kind` is one of `connection`, `capacity`, `role`, `database`,
 //! `ownership`, `privilege`, `schema`, `selection`, `data`, `sequence`, `replication`, `verify`,
 //! `recovery` ([`crate::WarningKind`]); `database` is the database whose migration it is about
 //! (null for run-wide ones and inside `data`, whose database is the entry's), `object` the
@@ -38,6 +40,10 @@
 //! `verify` (only with `--verify` / `--verify-only`) is documented in
 //! [`crate::verify::report`]; `cutover` (only with `--cutover`) in
 //! [`crate::replication::timeline`].
+//!
+//! A message names a setting through [`crate::Setting`] (`` `cleanup` ``), which the command
+//! line writes as its flag (`--cleanup`); `remedies` are what the operator can do next, as
+//! values (`{ "action": "raise", "setting": "replication_timeout" }`).
 //!
 //! `rolpassword` is null for roles without a generated or supplied password, `"<hidden>"` unless
 //! `--show-passwords` was given.

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, ErrorKind, Result, Side};
-use crate::remedy::Setting;
+use crate::remedy::{Remedy, Setting};
 use crate::sql::{quote_ident, quote_literal};
 
 /// `--cutover-max-lag`'s default: 16 MiB.
@@ -306,7 +306,11 @@ pub async fn readiness(
                 quote_ident(&me),
                 Setting::FenceRoles
             ),
-        ));
+        )
+        .with_remedy(Remedy::Grant {
+            statement: format!("GRANT pg_signal_backend TO {}", quote_ident(&me)),
+            side: Side::Source,
+        }));
     }
     if !own_setting.is_empty() {
         return Err(refuse(
