@@ -157,18 +157,18 @@ pub async fn check(
             format!(
                 "the interrupted migration used the replication method with {pub_name} FOR ALL \
                  TABLES, and {} not fully copied ({}): a table cannot be dropped from a FOR ALL \
-                 TABLES publication for the subscription to copy it, so {} cannot continue \
-                 it; run with {} to remove its replication objects, then with {} to \
+                 TABLES publication for the subscription to copy it, so {resume} cannot continue \
+                 it; run with {cleanup} to remove its replication objects, then with {clean} to \
                  start over",
-                Setting::Resume,
-                Setting::Cleanup,
-                Setting::Clean,
                 if to_subscription.len() == 1 {
                     "1 table is".to_string()
                 } else {
                     format!("{} tables are", to_subscription.len())
                 },
-                display(&to_subscription)
+                display(&to_subscription),
+                resume = Setting::Resume,
+                cleanup = Setting::Cleanup,
+                clean = Setting::Clean,
             ),
         ));
     }
