@@ -316,6 +316,12 @@ impl DatabaseResult {
             objects_failed: Vec::new(),
         }
     }
+
+    /// The same result with `remedies` added (those of the error it failed on).
+    pub fn with_remedies(mut self, remedies: &[crate::remedy::Remedy]) -> Self {
+        self.remedies.extend_from_slice(remedies);
+        self
+    }
 }
 
 /// The result of [`crate::PgMigrate::migrate`].

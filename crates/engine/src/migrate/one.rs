@@ -181,7 +181,8 @@ impl PgMigrate {
                         None,
                         DbStatus::Failed,
                         format!("{} failed: {e}", Setting::Clean),
-                    );
+                    )
+                    .with_remedies(e.remedies());
                 }
             }
         }
@@ -206,7 +207,10 @@ impl PgMigrate {
         .await
         {
             Ok(o) => o,
-            Err(e) => return DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
+            Err(e) => {
+                return DatabaseResult::new(name, None, DbStatus::Failed, e.to_string())
+                    .with_remedies(e.remedies());
+            }
         };
         warnings.extend(outcome.warnings);
         if run.role_db_settings.iter().any(|s| &s.database == name) {
