@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use db_migrate::conn::ConnInfo;
 use db_migrate::options::MigrateOptions;
 use db_migrate::report::{Finding, Severity, ValidationReport};
-use db_migrate::validate::{Preflight, preflight};
+use db_migrate::validate::Preflight;
 use support::{Cluster, quote_ident, source, target};
 
 fn conninfo(uri: &str) -> ConnInfo {
@@ -66,6 +66,15 @@ fn find<'a>(
         .iter()
         .filter(|f| f.severity == severity && f.check == check && f.database.as_deref() == db)
         .collect()
+}
+
+/// Preflight, its findings said as the command line says them (settings as flags).
+async fn preflight(opts: &MigrateOptions) -> Preflight {
+    let mut pf = db_migrate::validate::preflight(opts).await;
+    for f in &mut pf.report.findings {
+        f.message = db_migrate::cli::words::text(&f.message).into_owned();
+    }
+    pf
 }
 
 fn errors<'a>(r: &'a ValidationReport, check: &str, db: Option<&str>) -> Vec<&'a Finding> {

@@ -333,10 +333,10 @@ async fn identities(c: &Cluster) -> Vec<Vec<Option<String>>> {
 /// newer one, the inheritance links it refuses and column compressions it was built without.
 fn assert_explained(result: &db_migrate::MigrateResult, src: &Cluster, tgt: &Cluster) {
     let newer = tgt.major > src.major;
-    let unexplained: Vec<&str> = result
+    let unexplained: Vec<String> = result
         .warnings
         .iter()
-        .map(|w| w.message.as_str())
+        .map(|w| db_migrate::cli::words::text(&w.message).into_owned())
         .filter(|m| !m.starts_with("--replica-identity-full set REPLICA IDENTITY FULL on "))
         .filter(|m| {
             !(newer

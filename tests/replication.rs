@@ -738,7 +738,7 @@ async fn earlier_run_is_detected_and_cleanup_removes_it() {
     )
     .await
     .expect_err("earlier run detected");
-    let text = e.to_string();
+    let text = db_migrate::cli::words::error(&e);
     assert!(text.contains(&out.names.publication), "{text}");
     assert!(text.contains(&out.names.subscription), "{text}");
     assert!(text.contains("--cleanup"), "{text}");

@@ -69,7 +69,9 @@ async fn migrate_mine(
     for r in &results {
         assert!(mine.contains(r.rolname.as_str()), "unexpected role {r:?}");
     }
-    (results, warnings.iter().map(|w| w.to_string()).collect())
+    // As the command line says them (settings as flags).
+    let said = |w: &db_migrate::Warning| db_migrate::cli::words::text(&w.to_string()).into_owned();
+    (results, warnings.iter().map(said).collect())
 }
 
 fn result<'a>(results: &'a [RoleResult], name: &str) -> &'a RoleResult {

@@ -288,7 +288,7 @@ async fn a_target_short_of_connections_gets_the_schema_on_fewer_sessions() {
     let warning = result
         .warnings
         .iter()
-        .map(|w| w.to_string())
+        .map(|w| db_migrate::cli::words::text(&w.to_string()).into_owned())
         .find(|w| {
             w.contains("(--schema-jobs) lowered from 6")
                 || w.contains("target sessions instead of 6")

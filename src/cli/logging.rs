@@ -7,7 +7,8 @@
 //! SUBSCRIPTION` conninfo with the source password, a role's SCRAM verifier): its log is capped
 //! at info whatever `-d`/`-v` ask for, and db-migrate logs those statements itself with the
 //! secrets left out. `DB_MIGRATE_LOG` (an `EnvFilter` directive) overrides all of this, at the
-//! user's own risk.
+//! user's own risk. The engine's messages name settings as values; the log says them as flags
+//! ([`super::words`]).
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -120,6 +121,7 @@ impl Visit for EscapingVisitor<'_, '_> {
             return;
         }
         let text = format!("{value:?}");
+        let text = super::words::text(&text);
         let text = crate::text::escape_controls(&text);
         let sep = if self.empty { "" } else { " " };
         self.empty = false;
@@ -186,6 +188,7 @@ impl Fields {
         if field.name().starts_with("log.") {
             return;
         }
+        let value = super::words::text(&value).into_owned();
         if field.name() == "message" {
             self.message = Some(value);
         } else {

@@ -23,6 +23,7 @@
 //! - [`output`]: where `--json` and `--print-ddl` write, checked before the work;
 //! - [`legacy`]: the aiven-db-migrate report format;
 //! - [`status`]: `db-migrate status` / `pg_migrate --status`, which reads and writes nothing;
+//! - [`words`]: the settings and remedies the engine names, in flag words;
 //! - [`reference`]: docs/reference/flags.md and the man page, rendered from the flags
 //!   (`make docs`, the hidden `db-migrate docs`).
 
@@ -36,6 +37,7 @@ pub mod reference;
 pub mod signals;
 pub mod status;
 pub mod summary;
+pub mod words;
 
 use clap::Parser;
 
@@ -105,8 +107,25 @@ pub(crate) fn parse_args<P: Parser>(
     })
 }
 
+/// The `--json` document: the result's JSON in flag words ([`words::json`]).
 fn write_json(out: crate::cli::output::Output, result: &MigrateResult) -> Result<()> {
-    out.write((result.to_json() + "\n").as_bytes())
+    let doc = serde_json::from_str(&result.to_json()).unwrap_or_default();
+    write_doc(out, doc, true)
+}
+
+/// Writes a JSON document (`pretty`: indented) with its text in flag words.
+fn write_doc(
+    out: crate::cli::output::Output,
+    mut doc: serde_json::Value,
+    pretty: bool,
+) -> Result<()> {
+    words::json(&mut doc);
+    let text = if pretty {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
+    out.write((text.unwrap_or_else(|_| "{}".into()) + "\n").as_bytes())
 }
 
 /// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
@@ -125,7 +144,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     let opts = match MigrateOptions::try_from(&parsed) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("pg_migrate: {e}");
+            eprintln!("pg_migrate: {}", words::error(&e));
             return EXIT_INVALID;
         }
     };
@@ -164,7 +183,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     ) {
         (Ok(j), Ok(d)) => (j, d),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("pg_migrate: {e}");
+            eprintln!("pg_migrate: {}", words::error(&e));
             return EXIT_INVALID;
         }
     };
@@ -190,7 +209,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     if let Some(out) = &json_out
         && let Err(e) = out.check_not_input(&inputs)
     {
-        eprintln!("pg_migrate: {e}");
+        eprintln!("pg_migrate: {}", words::error(&e));
         return EXIT_INVALID;
     }
     // The DDL must not replace the report either.
@@ -200,7 +219,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
     if let Some(out) = &ddl_out
         && let Err(e) = out.check_not_input(&inputs)
     {
-        eprintln!("pg_migrate: {e}");
+        eprintln!("pg_migrate: {}", words::error(&e));
         return EXIT_INVALID;
     }
     memory::limit_arenas();
@@ -221,7 +240,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         match bound {
             Ok(a) => eprintln!("metrics: http://{a}/metrics (Prometheus) while the run lasts"),
             Err(e) => {
-                eprintln!("pg_migrate: {e}");
+                eprintln!("pg_migrate: {}", words::error(&e));
                 return EXIT_INVALID;
             }
         }
@@ -270,12 +289,12 @@ pub fn run_pg(args: Vec<String>) -> i32 {
                 Ok(sql) => match out.write(sql.as_bytes()) {
                     Ok(()) => EXIT_OK,
                     Err(e) => {
-                        eprintln!("pg_migrate: {e}");
+                        eprintln!("pg_migrate: {}", words::error(&e));
                         EXIT_OUTPUT
                     }
                 },
                 Err(e) => {
-                    eprintln!("pg_migrate: {e}");
+                    eprintln!("pg_migrate: {}", words::error(&e));
                     EXIT_DB_FAILED
                 }
             };
@@ -297,7 +316,10 @@ pub fn run_pg(args: Vec<String>) -> i32 {
                 result.cutover_dry_run = d;
             }
             Err(e) => {
-                eprintln!("pg_migrate: the cut-over's dry run failed: {e}");
+                eprintln!(
+                    "pg_migrate: the cut-over's dry run failed: {}",
+                    words::error(&e)
+                );
                 refused_cutover = true;
             }
         }
@@ -307,7 +329,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         if !result.cutover_dry_run.is_empty() {
             report.push_str("Cut-over dry run (nothing was changed):\n");
             for d in &result.cutover_dry_run {
-                report.push_str(&format!("  {}\n", d.describe()));
+                report.push_str(&format!("  {}\n", words::text(&d.describe())));
             }
         } else if parsed.cutover {
             report.push_str("Cut-over dry run: no database replicates, nothing to cut over.\n");
@@ -328,7 +350,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
         if let Err(e) = out
-            .write_all(crate::cli::legacy::render(&result).as_bytes())
+            .write_all(words::text(&crate::cli::legacy::render(&result)).as_bytes())
             .and_then(|_| out.flush())
         {
             eprintln!("pg_migrate: cannot write the result to stdout: {e}");
@@ -346,7 +368,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         };
         report = summary::render(&result, summary::terminal_width(), &next);
     }
-    eprint!("{report}");
+    eprint!("{}", words::text(&report));
     if parsed.output_format == OutputFormatArg::Legacy
         && !validate_only
         && result
@@ -389,7 +411,10 @@ fn unfence(
         )) {
             Ok(l) => lifted.extend(l),
             Err(e) => {
-                eprintln!("pg_migrate: --unfence on the {server}: {e}");
+                eprintln!(
+                    "pg_migrate: --unfence on the {server}: {}",
+                    words::error(&e)
+                );
                 return EXIT_DB_FAILED;
             }
         }
@@ -404,13 +429,13 @@ fn unfence(
             "database \"{}\" on the {}: {}",
             crate::text::escape_controls(&u.database),
             u.server,
-            crate::text::escape_controls(&u.message)
+            words::text(&crate::text::escape_controls(&u.message))
         );
     }
     if let Some(out) = json_out {
         let doc = serde_json::json!({ "migration_id": opts.migration_id, "unfenced": lifted });
-        if let Err(e) = out.write((doc.to_string() + "\n").as_bytes()) {
-            eprintln!("pg_migrate: {e}");
+        if let Err(e) = write_doc(out, doc, false) {
+            eprintln!("pg_migrate: {}", words::error(&e));
             return EXIT_OUTPUT;
         }
     }
@@ -445,7 +470,7 @@ fn fail_back(
     let done = match found {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("pg_migrate: --fail-back: {e}");
+            eprintln!("pg_migrate: --fail-back: {}", words::error(&e));
             return EXIT_DB_FAILED;
         }
     };
@@ -461,13 +486,13 @@ fn fail_back(
                 ok &= o.status == crate::report::DbStatus::Done;
                 eprintln!(
                     "database \"{name}\": {}",
-                    crate::text::escape_controls(&o.message)
+                    words::text(&crate::text::escape_controls(&o.message))
                 );
                 let mut block = String::new();
                 if let Some(c) = &o.cutover {
                     c.render(&mut block, db);
                 }
-                eprint!("{block}");
+                eprint!("{}", words::text(&block));
                 entries.push(serde_json::json!({
                     "dbname": db, "status": o.status, "message": o.message,
                     "cutover": o.cutover, "verify": o.verify,
@@ -475,7 +500,7 @@ fn fail_back(
             }
             Err(e) => {
                 ok = false;
-                eprintln!("database \"{name}\": fail-back failed: {e}");
+                eprintln!("database \"{name}\": fail-back failed: {}", words::error(e));
                 entries.push(serde_json::json!({
                     "dbname": db, "status": "failed", "message": e.to_string(),
                 }));
@@ -484,8 +509,8 @@ fn fail_back(
     }
     if let Some(out) = json_out {
         let doc = serde_json::json!({ "migration_id": opts.migration_id, "fail_back": entries });
-        if let Err(e) = out.write((doc.to_string() + "\n").as_bytes()) {
-            eprintln!("pg_migrate: {e}");
+        if let Err(e) = write_doc(out, doc, false) {
+            eprintln!("pg_migrate: {}", words::error(&e));
             return EXIT_OUTPUT;
         }
     }

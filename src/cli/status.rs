@@ -7,7 +7,7 @@
 //! watching, a reading that fails (a target restarting) is reported and the next one tried.
 
 use super::args::StatusArgs;
-use super::{EXIT_INVALID, EXIT_OK, EXIT_OUTPUT};
+use super::{EXIT_INVALID, EXIT_OK, EXIT_OUTPUT, words};
 use crate::cli::output::Output;
 use crate::conn::ConnInfo;
 use crate::error::{Error, Result};
@@ -91,10 +91,10 @@ async fn watch(program: &str, opts: &StatusOptions, json: Option<&str>, every: O
                 previous = Some(report);
             }
             Err(e) if every.is_none() => {
-                eprintln!("{program}: {e}");
+                eprintln!("{program}: {}", words::error(&e));
                 return EXIT_INVALID;
             }
-            Err(e) => eprintln!("{program}: {e} (trying again)"),
+            Err(e) => eprintln!("{program}: {} (trying again)", words::error(&e)),
         }
         let Some(secs) = every else {
             return EXIT_OK;
@@ -107,18 +107,21 @@ async fn watch(program: &str, opts: &StatusOptions, json: Option<&str>, every: O
 /// on stdout while watching, a file replaced at every reading.
 fn write(report: &StatusReport, json: Option<&str>, watching: bool) -> Result<()> {
     if json != Some("-") {
-        let mut text = crate::status::render::render(report);
+        let mut text = words::text(&crate::status::render::render(report)).into_owned();
         if watching {
             text.push('\n');
         }
         Output::open("stdout", "-")?.write(text.as_bytes())?;
     }
     if let Some(dest) = json {
+        let mut v = serde_json::to_value(report).unwrap_or_default();
+        words::json(&mut v);
         let doc = if watching && dest == "-" {
-            serde_json::to_string(report).unwrap_or_else(|_| "{}".into())
+            serde_json::to_string(&v)
         } else {
-            report.to_json()
-        };
+            serde_json::to_string_pretty(&v)
+        }
+        .unwrap_or_else(|_| "{}".into());
         Output::open("--json", dest)?.write((doc + "\n").as_bytes())?;
     }
     Ok(())

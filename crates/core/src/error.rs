@@ -130,6 +130,7 @@ struct Inner {
     object: Option<String>,
     phase: Option<Phase>,
     step: Option<&'static str>,
+    remedies: Vec<crate::Remedy>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -145,6 +146,7 @@ impl Error {
             object: None,
             phase: None,
             step: None,
+            remedies: Vec::new(),
             source: None,
         }))
     }
@@ -248,6 +250,11 @@ impl Error {
         self.0.step
     }
 
+    /// What the operator can do about it, as values (the message says it in words too).
+    pub fn remedies(&self) -> &[crate::Remedy] {
+        &self.0.remedies
+    }
+
     pub fn with_sqlstate(mut self, code: SqlState) -> Self {
         self.0.sqlstate = Some(code);
         self
@@ -298,9 +305,17 @@ impl Error {
         self
     }
 
-    /// Appends what the operator can do about it ("...; run the same command with --resume").
-    pub fn remedy(mut self, remedy: impl fmt::Display) -> Self {
+    /// Appends what the operator can do about it to the message ("...; run the same command
+    /// with `resume`") and keeps it as a value ([`Error::remedies`]).
+    pub fn remedy(mut self, remedy: crate::Remedy) -> Self {
         self.0.message = format!("{}; {remedy}", self.0.message);
+        self.0.remedies.push(remedy);
+        self
+    }
+
+    /// Keeps `remedy` as a value only: for a message that already says it in its own words.
+    pub fn with_remedy(mut self, remedy: crate::Remedy) -> Self {
+        self.0.remedies.push(remedy);
         self
     }
 
@@ -382,6 +397,23 @@ mod tests {
             "schema: target database \"app\": table public.t: permission denied (SQLSTATE 42501)"
         );
         assert!(e.is_insufficient_privilege());
+    }
+
+    #[test]
+    fn a_remedy_is_said_in_the_message_and_kept_as_a_value() {
+        use crate::{Remedy, Setting};
+        let e = Error::validation("replication objects of an earlier run exist")
+            .remedy(Remedy::RemoveReplication)
+            .with_remedy(Remedy::Raise {
+                setting: Setting::ReplicationTimeout,
+            })
+            .context("database \"app\"");
+        assert_eq!(
+            e.to_string(),
+            "database \"app\": replication objects of an earlier run exist; remove the \
+             replication objects with `cleanup`"
+        );
+        assert_eq!(e.remedies().len(), 2);
     }
 
     #[test]

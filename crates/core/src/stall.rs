@@ -112,8 +112,9 @@ pub async fn stalled(activity: &Activity, bound: Option<Duration>) -> Duration {
 /// the copy retries on new sessions.
 pub fn error(idle: Duration, unreachable: Option<Side>) -> Error {
     let mut message = format!(
-        "stalled: no byte moved for {} s (--stall-timeout), so it was cancelled on both sides",
-        idle.as_secs()
+        "stalled: no byte moved for {} s ({}), so it was cancelled on both sides",
+        idle.as_secs(),
+        crate::Setting::StallTimeout
     );
     if let Some(side) = unreachable {
         message.push_str(&format!(
@@ -193,7 +194,7 @@ mod tests {
             text.contains("table public.t") && text.contains("12 s"),
             "{text}"
         );
-        assert!(text.contains("--stall-timeout"), "{text}");
+        assert!(text.contains("`stall_timeout`"), "{text}");
         let e = error(S(12), Some(Side::Target));
         assert_eq!(e.side(), Some(Side::Target));
         assert!(

@@ -105,6 +105,9 @@ pub struct Warning {
     pub database: Option<String>,
     pub object: Option<String>,
     pub message: String,
+    /// What the operator can do about it, as values (the message says it in words too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<crate::Remedy>,
 }
 
 macro_rules! constructors {
@@ -127,6 +130,7 @@ impl Warning {
             database: None,
             object: None,
             message: message.into(),
+            remedies: Vec::new(),
         }
     }
 
@@ -149,6 +153,19 @@ impl Warning {
     /// The same warning, about `object` (named as the message names it).
     pub fn on(mut self, object: impl Into<String>) -> Warning {
         self.object = Some(object.into());
+        self
+    }
+
+    /// The same warning with `remedy` said at the end of its message and kept as a value.
+    pub fn remedy(mut self, remedy: crate::Remedy) -> Warning {
+        self.message = format!("{}; {remedy}", self.message);
+        self.remedies.push(remedy);
+        self
+    }
+
+    /// The same warning keeping `remedy` as a value only: its message says it already.
+    pub fn with_remedy(mut self, remedy: crate::Remedy) -> Warning {
+        self.remedies.push(remedy);
         self
     }
 
@@ -205,7 +222,7 @@ mod tests {
                 "message": "2 object(s) owned by role \"su\" ...",
             })
         );
-        let v = serde_json::to_value(Warning::capacity("--jobs lowered")).unwrap();
+        let v = serde_json::to_value(Warning::capacity("`jobs` lowered")).unwrap();
         assert_eq!(v["kind"], "capacity");
         assert_eq!(v["database"], serde_json::Value::Null);
         assert_eq!(v["object"], serde_json::Value::Null);

@@ -11,6 +11,7 @@
 use crate::catalog::databases::DatabaseInfo;
 use crate::conn::Session;
 use crate::error::{Error, Result};
+use crate::remedy::{Remedy, Setting};
 use crate::sql::{quote_ident, quote_literal, set_clause};
 use crate::warning::Warning;
 
@@ -108,9 +109,14 @@ pub async fn ensure_database(
     }
     if !createdb {
         return Err(Error::validation(format!(
-            "database \"{}\" does not exist in the target and --no-createdb was given: create it first or drop --no-createdb",
-            src.name
-        )));
+            "database \"{}\" does not exist in the target and {} was given: create it first or drop {}",
+            src.name,
+            Setting::NoCreatedb,
+            Setting::NoCreatedb
+        ))
+        .with_remedy(Remedy::Drop {
+            setting: Setting::NoCreatedb,
+        }));
     }
     let name = quote_ident(&src.name);
     let base = format!(

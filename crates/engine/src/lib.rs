@@ -20,7 +20,7 @@
 
 pub use db_migrate_catalog as catalog;
 pub use db_migrate_conn as conn;
-pub use db_migrate_core::{error, input, interrupt, sql, stall, text, warning};
+pub use db_migrate_core::{error, input, interrupt, remedy, sql, stall, text, warning};
 pub use db_migrate_ddl as schema;
 
 pub mod board;
@@ -53,6 +53,7 @@ pub use conn::APPLICATION_NAME;
 pub use error::{Error, ErrorKind, Result, Side};
 pub use migrate::{PgMigrate, RunOutput};
 pub use options::{MigrateOptions, RolePasswords, RunMode};
+pub use remedy::{Remedy, Setting};
 pub use report::{
     DatabaseResult, DbStatus, Method, MigrateResult, RoleResult, RoleStatus, ValidationReport,
 };

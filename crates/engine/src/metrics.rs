@@ -26,14 +26,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::remedy::Setting;
 
 /// `--metrics-listen`'s value: `HOST:PORT`, `[V6]:PORT`, or a port alone (loopback).
 pub fn parse_listen(s: &str) -> Result<SocketAddr> {
     let s = s.trim();
     let bad = || {
         Error::config(format!(
-            "--metrics-listen {s:?}: give a port (127.0.0.1 is used) or ADDRESS:PORT, such as \
-             9187 or 0.0.0.0:9187"
+            "{} {s:?}: give a port (127.0.0.1 is used) or ADDRESS:PORT, such as \
+             9187 or 0.0.0.0:9187",
+            Setting::MetricsListen
         ))
     };
     if let Ok(port) = s.parse::<u16>() {
@@ -148,14 +150,14 @@ impl Collector for BoardCollector {
         family(
             &mut enc,
             "verified_tables",
-            "Tables compared by --verify",
+            "Tables compared by the verification",
             g,
             &gauge(|s| s.verify_tables_done as i64),
         )?;
         family(
             &mut enc,
             "verify_tables",
-            "Tables --verify compares",
+            "Tables the verification compares",
             g,
             &gauge(|s| s.verify_tables_total as i64),
         )?;
@@ -230,7 +232,10 @@ pub async fn serve(addr: SocketAddr) -> Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         Error::new(
             ErrorKind::Config,
-            format!("--metrics-listen {addr}: cannot listen there: {e}"),
+            format!(
+                "{} {addr}: cannot listen there: {e}",
+                Setting::MetricsListen
+            ),
         )
     })?;
     let bound = listener.local_addr().unwrap_or(addr);

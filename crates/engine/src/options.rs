@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::conn::ConnInfo;
 use crate::error::{Error, ErrorKind, Result};
+use crate::remedy::Setting;
 
 /// Real passwords for roles, from `--role-passwords FILE`.
 ///
@@ -33,7 +34,8 @@ impl RolePasswords {
             Error::new(
                 ErrorKind::Config,
                 format!(
-                    "cannot read --role-passwords file \"{}\": {e}",
+                    "cannot read {} file \"{}\": {e}",
+                    Setting::RolePasswords,
                     path.display()
                 ),
             )
@@ -41,8 +43,13 @@ impl RolePasswords {
         let bytes = crate::input::read_bounded(path, crate::input::MAX_INPUT_BYTES)
             .map_err(|e| cannot(&e))?;
         let text = String::from_utf8(bytes).map_err(|_| cannot(&"it is not UTF-8 text"))?;
-        Self::from_json(&text)
-            .map_err(|e| e.context(format!("--role-passwords file \"{}\"", path.display())))
+        Self::from_json(&text).map_err(|e| {
+            e.context(format!(
+                "{} file \"{}\"",
+                Setting::RolePasswords,
+                path.display()
+            ))
+        })
     }
 
     /// Parses the JSON object. Errors give the position but never the contents.

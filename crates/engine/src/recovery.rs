@@ -5,6 +5,7 @@
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::{Result, Side};
 use crate::ledger::{self, CleanPlan, RunRecord};
+use crate::remedy::Setting;
 use crate::schema::Schema;
 use crate::sql::quote_ident;
 use crate::warning::Warning;
@@ -107,14 +108,15 @@ pub async fn finish_run(
     } else {
         warnings.push(Warning::recovery(format!(
             "the ledger schema {} stays in the target databases done ({}) until the run's \
-             other databases are: the same command with --resume (or the cut-over) reports \
+             other databases are: the same command with {} (or the cut-over) reports \
              them done without touching them, and keeps only the record of the finished \
              migration once all are done",
             quote_ident(ledger::LEDGER_SCHEMA),
             done.iter()
                 .map(|d| format!("\"{}\"", d.escape_debug()))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            Setting::Resume
         )));
     }
     result.warnings.extend(warnings);
@@ -215,27 +217,28 @@ pub async fn clean(
             } else {
                 ""
             };
-            tracing::info!(database = %name, "--clean: dropping the database the earlier run created");
+            tracing::info!(database = %name, "{}: dropping the database the earlier run created", Setting::Clean);
             admin
                 .batch_execute(&format!("DROP DATABASE {}{force}", quote_ident(name)))
                 .await
                 .map_err(|e| {
                     crate::Error::from_pg(e)
                         .with_side(Side::Target)
-                        .with_step("--clean")
+                        .with_step("`clean`")
                 })?;
             Ok((
                 true,
                 format!(
-                    "--clean dropped the target database, which the unfinished earlier run \
+                    "{} dropped the target database, which the unfinished earlier run \
                      ({}) had created; it is migrated again from the start",
+                    Setting::Clean,
                     run.summary()
                 ),
             ))
         }
         CleanPlan::DropObjects(drops) => {
             for (_, what) in &drops {
-                tracing::info!(database = %name, "--clean: removing {what}");
+                tracing::info!(database = %name, "{}: removing {what}", Setting::Clean);
             }
             ledger::clean_objects(&s, &drops).await?;
             let mut listed: Vec<&str> = drops.iter().take(LISTED).map(|d| d.1.as_str()).collect();
@@ -247,7 +250,8 @@ pub async fn clean(
             Ok((
                 false,
                 format!(
-                    "--clean removed what the unfinished earlier run ({}) had created: {}{}",
+                    "{} removed what the unfinished earlier run ({}) had created: {}{}",
+                    Setting::Clean,
                     run.summary(),
                     if listed.is_empty() {
                         "no objects (only its ledger)".to_string()

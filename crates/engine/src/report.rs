@@ -14,6 +14,7 @@
 //!                "message": "role created", "rolpassword": "<hidden>" | "placeholder_..." | null } ],
 //!   "databases": [ { "dbname": "app", "method": "dump|replication" | null,
 //!                    "status": "done|running|failed", "message": "...",
+//!                    "remedies": [ { "action": "remove_replication" } ],
 //!                    "schema_objects": 42,
 //!                    "data": { "tables": [ { "schema": "public", "table": "t", "rows": 10,
 //!                                             "bytes": 300, "seconds": 0.1,
@@ -28,7 +29,8 @@
 //!
 //! A `<warning>` ([`crate::Warning`]) is
 //! `{ "kind": "schema", "database": "app" | null, "object": "view \"public\".\"v\"" | null,
-//! "message": "..." }`; `kind` is one of `connection`, `capacity`, `role`, `database`,
+//! "message": "...", "remedies": [...] }` (`remedies` only when it has some, see
+//! [`crate::Remedy`]); `kind` is one of `connection`, `capacity`, `role`, `database`,
 //! `ownership`, `privilege`, `schema`, `selection`, `data`, `sequence`, `replication`, `verify`,
 //! `recovery` ([`crate::WarningKind`]); `database` is the database whose migration it is about
 //! (null for run-wide ones and inside `data`, whose database is the entry's), `object` the
@@ -38,6 +40,10 @@
 //! `verify` (only with `--verify` / `--verify-only`) is documented in
 //! [`crate::verify::report`]; `cutover` (only with `--cutover`) in
 //! [`crate::replication::timeline`].
+//!
+//! A message names a setting through [`crate::Setting`] (`` `cleanup` ``), which the command
+//! line writes as its flag (`--cleanup`); `remedies` are what the operator can do next, as
+//! values (`{ "action": "raise", "setting": "replication_timeout" }`).
 //!
 //! `rolpassword` is null for roles without a generated or supplied password, `"<hidden>"` unless
 //! `--show-passwords` was given.
@@ -253,6 +259,10 @@ pub struct DatabaseResult {
     pub method: Option<Method>,
     pub status: DbStatus,
     pub message: String,
+    /// What the operator can do next, as values ([`crate::Remedy`]); the message says it in
+    /// words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<crate::remedy::Remedy>,
     /// The stage that failed, when the database failed on an error that names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<crate::error::Phase>,
@@ -295,6 +305,7 @@ impl DatabaseResult {
             method,
             status,
             message,
+            remedies: Vec::new(),
             phase: None,
             schema_objects: None,
             data: None,
@@ -304,6 +315,12 @@ impl DatabaseResult {
             tables: Vec::new(),
             objects_failed: Vec::new(),
         }
+    }
+
+    /// The same result with `remedies` added (those of the error it failed on).
+    pub fn with_remedies(mut self, remedies: &[crate::remedy::Remedy]) -> Self {
+        self.remedies.extend_from_slice(remedies);
+        self
     }
 }
 
@@ -621,14 +638,14 @@ mod tests {
                 Warning::schema("skipped view \"a\".\"v\": no\nprivilege")
                     .on("view \"a\".\"v\"")
                     .in_database("app"),
-                Warning::capacity("--jobs lowered from 8 to 2"),
+                Warning::capacity("`jobs` lowered from 8 to 2"),
                 Warning::schema("collation \"c\" cannot be recreated").in_database("shop"),
             ],
             ..Default::default()
         };
         assert_eq!(
             res.render_table(),
-            "Warnings:\n  Connection slots:\n    - --jobs lowered from 8 to 2\n  Schema:\n    \
+            "Warnings:\n  Connection slots:\n    - `jobs` lowered from 8 to 2\n  Schema:\n    \
              - database \"app\": skipped view \"a\".\"v\": no\\nprivilege\n    \
              - database \"shop\": collation \"c\" cannot be recreated\n"
         );

@@ -53,6 +53,7 @@ use crate::catalog::roles::{
 use crate::conn::Session;
 use crate::error::{Error, Result, Side, SqlState};
 use crate::options::MigrateOptions;
+use crate::remedy::Setting;
 use crate::report::{RolePassword, RoleResult, RoleStatus};
 use crate::sql::{quote_ident, quote_literal, set_clause};
 use crate::warning::Warning;
@@ -132,7 +133,8 @@ async fn migrate_one_role(
         if real_password.is_some() {
             warnings.push(
                 Warning::role(format!(
-                    "role \"{name}\": the password from --role-passwords was not set because the role already exists in the target"
+                    "role \"{name}\": the password from {} was not set because the role already exists in the target",
+                    Setting::RolePasswords
                 ))
                 .on(format!("role \"{name}\"")),
             );

@@ -13,6 +13,7 @@
 
 use crate::catalog::server::ServerFacts;
 use crate::options::MigrateOptions;
+use crate::remedy::Setting;
 use crate::warning::Warning;
 use std::num::NonZeroUsize;
 
@@ -86,9 +87,10 @@ pub fn fit(
             ("target", target)
         };
         warnings.push(Warning::capacity(format!(
-            "--jobs lowered from {jobs} to {fitted_jobs}: the {side} has too few free connection \
+            "{} lowered from {jobs} to {fitted_jobs}: the {side} has too few free connection \
              slots ({}); raise max_connections or the role's connection limit, or close \
              other sessions, for more parallelism",
+            Setting::Jobs,
             slots.why
         )));
         out.copy.jobs = NonZeroUsize::new(fitted_jobs as usize).unwrap_or(NonZeroUsize::MIN);
@@ -97,8 +99,9 @@ pub fn fit(
     out.schema_jobs = Some(NonZeroUsize::new(fitted_ddl as usize).unwrap_or(NonZeroUsize::MIN));
     if fitted_ddl < ddl {
         warnings.push(Warning::capacity(format!(
-            "schema sessions (--schema-jobs) lowered from {ddl} to {fitted_ddl}: the target \
+            "schema sessions ({}) lowered from {ddl} to {fitted_ddl}: the target \
              has too few free connection slots ({})",
+            Setting::SchemaJobs,
             target.why
         )));
     }
@@ -133,7 +136,7 @@ mod tests {
         assert_eq!(o.copy.jobs.get(), 8);
         assert_eq!(o.ddl_sessions(), 100);
         assert!(
-            w[0].message.contains("--jobs lowered from 100 to 8")
+            w[0].message.contains("`jobs` lowered from 100 to 8")
                 && w[0].message.contains("source"),
             "{w:?}"
         );
@@ -142,7 +145,7 @@ mod tests {
         let (o, _) = fit(&opts(50, Some(100)), &plenty, &few).unwrap();
         assert_eq!((o.copy.jobs.get(), o.ddl_sessions()), (8, 9));
         assert!(
-            w[0].message.contains("--schema-jobs") && w[0].message.contains("target"),
+            w[0].message.contains("`schema_jobs`") && w[0].message.contains("target"),
             "{w:?}"
         );
         // Never below one session.

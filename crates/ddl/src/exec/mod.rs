@@ -40,6 +40,7 @@ use super::model::{ObjId, ObjectKind, Privilege, SchemaObject, class};
 use super::schema::Schema;
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, ErrorKind, Result, SqlState};
+use db_migrate_core::remedy::Setting;
 use db_migrate_core::sql::{quote_ident, quote_literal};
 use db_migrate_core::warning::{Warning, WarningKind};
 
@@ -408,9 +409,10 @@ fn record_refusal(
     );
     report.warnings.push(
         Warning::schema(format!(
-            "{} not created (--keep-going): the target refused \
+            "{} not created ({}): the target refused \
              {sql}: {}",
             o.describe(),
+            Setting::KeepGoing,
             err.message()
         ))
         .on(o.describe()),

@@ -71,6 +71,7 @@ use super::model::{ObjId, ObjectKind, SchemaObject, Section, class};
 use super::schema::Schema;
 use db_migrate_conn::Session;
 use db_migrate_core::error::{Error, Result, Side};
+use db_migrate_core::remedy::Setting;
 use db_migrate_core::sql::quote_ident;
 
 pub mod first;
@@ -242,8 +243,9 @@ pub async fn rehearse_in(
             Ok(Some(format!(
                 "the rehearsal stopped before the end: {} (the target's lock table holds too few \
                  locks for the whole schema in one transaction; raise max_locks_per_transaction \
-                 or use --no-rehearsal)",
-                e.message()
+                 or use {})",
+                e.message(),
+                Setting::NoRehearsal
             )))
         } else {
             Err(e)

@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::conn::Session;
 use crate::conn::wire::WireSession;
 use crate::error::Result;
+use crate::remedy::Setting;
 use crate::sql::{qualified, quote_ident, quote_literal};
 
 /// Where the target's planner statistics come from (`--statistics`).
@@ -90,7 +91,7 @@ impl StatisticsReport {
     /// One phrase for the database's message.
     pub fn summary(&self) -> String {
         match self.method {
-            StatisticsMode::None => "statistics: none (--no-analyze)".into(),
+            StatisticsMode::None => format!("statistics: none ({})", Setting::NoAnalyze),
             StatisticsMode::Analyze => format!(
                 "statistics: {} tables analysed ({:.1} s)",
                 self.tables_analyzed, self.seconds

@@ -415,7 +415,7 @@ pub async fn read_not_created(s: &Session) -> Result<std::collections::HashSet<S
 
 /// The comment of a finished run's record.
 const RECORD_COMMENT: &str = "the record of a finished db-migrate migration, read by db-migrate \
-     status and by a later --resume or cut-over run; DROP SCHEMA db_migrate CASCADE removes it";
+     status and by a later resumed or cut-over run; DROP SCHEMA db_migrate CASCADE removes it";
 
 /// Shrinks the ledger to the record of a finished migration, in one transaction: the `run`
 /// row stamped `finished_at` with `totals` (the copy's figures, JSON), every other table
@@ -571,7 +571,7 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
     if run.created_database {
         return Ok(CleanPlan::DropDatabase);
     }
-    let err = |e| tgt(e, "planning --clean");
+    let err = |e| tgt(e, "planning `clean`");
     let mut drops: Vec<(String, String)> = Vec::new();
     // Schemas created after the run started, with everything in them. (`name = ANY (text[])`
     // has no operator: both sides are compared as text.)
@@ -712,7 +712,7 @@ pub async fn clean_objects(s: &Session, drops: &[(String, String)]) -> Result<()
         let _ = s.batch_execute("ROLLBACK").await;
         return Err(Error::from_pg(e)
             .with_side(Side::Target)
-            .with_step("--clean"));
+            .with_step("`clean`"));
     }
     Ok(())
 }

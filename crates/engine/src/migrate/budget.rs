@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::server::Servers;
 use crate::options::MigrateOptions;
+use crate::remedy::Setting;
 use crate::slots::free_slots;
 
 /// Databases in flight when `--db-jobs` is not given: enough to keep two cores busy with
@@ -94,7 +95,9 @@ impl Budget {
                 wanted,
                 at_once,
                 "fewer databases at once than asked for: the servers' free connection slots \
-                 hold no more next to --jobs and --schema-jobs"
+                 hold no more next to {} and {}",
+                Setting::Jobs,
+                Setting::SchemaJobs
             );
         }
         Budget {

@@ -7,6 +7,7 @@ use super::stages::data::{self, Created};
 use super::stages::message::Message;
 use super::stages::{DataOptions, Db, RunShare, earlier_run, finish, schema as schema_stage};
 use super::*;
+use crate::remedy::{Remedy, Setting};
 
 impl PgMigrate {
     /// `planned_dump`: preflight sent this database to the dump method, and why (see
@@ -50,7 +51,7 @@ impl PgMigrate {
         let mut post_data_owners_lost = 0;
         if self.opts.schema_only {
             report.merge(schema_stage::post_data_now(&db, &sessions, &schema, &facts).await?);
-            message.push("data not copied (--schema-only)");
+            message.push(format!("data not copied ({})", Setting::SchemaOnly));
         } else {
             drop(sessions);
             drop(ddl);
@@ -100,10 +101,19 @@ impl PgMigrate {
             return Ok(());
         }
         if entry.status != DbStatus::Done {
-            warnings.push(Warning::verify(
-                "--verify: not verified while replication is running; verify at the cut-over \
-                 (--max-replication-lag 0 --stop-replication --verify) or with --verify-only",
-            ));
+            warnings.push(
+                Warning::verify(format!(
+                    "{}: not verified while replication is running; verify at the cut-over \
+                     ({} 0 {} {}) or with {}",
+                    Setting::Verify,
+                    Setting::MaxReplicationLag,
+                    Setting::StopReplication,
+                    Setting::Verify,
+                    Setting::VerifyOnly
+                ))
+                .with_remedy(Remedy::CutOver)
+                .with_remedy(Remedy::VerifyOnly),
+            );
             return Ok(());
         }
         // Every cut-over with --verify compares; a database done otherwise is compared now.

@@ -394,10 +394,12 @@ impl PgMigrate {
             Err(e) if self.opts.cancel.is_cancelled() => {
                 entry.status = DbStatus::Failed;
                 entry.phase = e.phase();
+                entry.remedies.extend_from_slice(e.remedies());
                 entry.message = format!("interrupted ({created}): {e}");
             }
             Err(e) => {
                 entry.phase = e.phase();
+                entry.remedies.extend_from_slice(e.remedies());
                 entry.message = format!("{created}; {e}");
             }
         }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 use crate::conn::Session;
 use crate::preflight::target_state::TargetState;
+use crate::remedy::Setting;
 use crate::report::RoleResult;
 
 /// What every database of one run reads (preflight's findings, the roles stage's results) and
@@ -179,8 +180,9 @@ impl PgMigrate {
                         name,
                         None,
                         DbStatus::Failed,
-                        format!("--clean failed: {e}"),
-                    );
+                        format!("{} failed: {e}", Setting::Clean),
+                    )
+                    .with_remedies(e.remedies());
                 }
             }
         }
@@ -205,7 +207,10 @@ impl PgMigrate {
         .await
         {
             Ok(o) => o,
-            Err(e) => return DatabaseResult::new(name, None, DbStatus::Failed, e.to_string()),
+            Err(e) => {
+                return DatabaseResult::new(name, None, DbStatus::Failed, e.to_string())
+                    .with_remedies(e.remedies());
+            }
         };
         warnings.extend(outcome.warnings);
         if run.role_db_settings.iter().any(|s| &s.database == name) {
@@ -272,9 +277,9 @@ impl PgMigrate {
     ) -> DatabaseResult {
         let opts = &self.opts;
         let how = if opts.resume {
-            "skipped (--resume)"
+            format!("skipped ({})", Setting::Resume)
         } else {
-            "nothing to cut over"
+            "nothing to cut over".to_owned()
         };
         let mut entry = DatabaseResult::new(
             pair.source_db(),
@@ -295,7 +300,9 @@ impl PgMigrate {
                 Err(e) => {
                     entry.status = DbStatus::Failed;
                     entry.phase = e.phase();
-                    entry.message.push_str(&format!("; --verify failed: {e}"));
+                    entry
+                        .message
+                        .push_str(&format!("; {} failed: {e}", Setting::Verify));
                 }
             }
         }

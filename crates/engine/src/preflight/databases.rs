@@ -10,6 +10,7 @@ use crate::catalog::server::{
     AvailableExtension, InstalledExtension, ServerFacts, compare_versions,
 };
 use crate::options::MigrateOptions;
+use crate::remedy::Setting;
 use crate::report::ValidationReport;
 
 pub(super) fn check_database_access(
@@ -27,7 +28,8 @@ pub(super) fn check_database_access(
             format!(
                 "the source user \"{source_user}\" cannot connect to database \"{db}\": {e}. \
                  Grant it CONNECT on the database and allow it in the source's pg_hba.conf, or \
-                 leave the database out with -f"
+                 leave the database out with {filtered}",
+                filtered = Setting::FilteredDbs,
             ),
         );
     }
@@ -37,8 +39,10 @@ pub(super) fn check_database_access(
             Some(db),
             format!(
                 "database \"{db}\" does not exist in the target and databases are not created \
-                 (--no-createdb): create it in the target first, drop --no-createdb, or leave \
-                 the database out with -f"
+                 ({createdb}): create it in the target first, drop {createdb}, or leave \
+                 the database out with {}",
+                Setting::FilteredDbs,
+                createdb = Setting::NoCreatedb,
             ),
         ),
         TargetDb::Unreachable(e) => report.error(
@@ -48,7 +52,8 @@ pub(super) fn check_database_access(
                 "database \"{db}\" exists in the target but the target user \"{target_user}\" \
                  cannot connect to it: {e}. Grant it CONNECT on the target database and allow \
                  it in the target's pg_hba.conf, drop the target database, or leave the database \
-                 out with -f"
+                 out with {filtered}",
+                filtered = Setting::FilteredDbs,
             ),
         ),
         _ => {}
@@ -136,8 +141,9 @@ pub(super) fn check_languages(
                  LANGUAGE ... HANDLER) are not in the target, and only a superuser may create \
                  them: {}. Migrate as a superuser of the target, create them in the target \
                  database first, drop them from the source database, or leave the database out \
-                 with -f",
-                created.join(", ")
+                 with {filtered}",
+                created.join(", "),
+                filtered = Setting::FilteredDbs,
             ),
         );
     }
@@ -149,8 +155,9 @@ pub(super) fn check_languages(
                 "languages used in source database \"{db}\" are not installed in the target and \
                  not available there as extensions: {}. Install them in the target (their \
                  extension package, or CREATE LANGUAGE as a superuser), drop them from the \
-                 source database, or leave the database out with -f",
-                missing.join(", ")
+                 source database, or leave the database out with {filtered}",
+                missing.join(", "),
+                filtered = Setting::FilteredDbs,
             ),
         );
     }

@@ -87,6 +87,7 @@ use crate::catalog::server::{ServerFacts, Servers, server_facts};
 use crate::conn::{ConnInfo, Session, connect};
 use crate::error::Side;
 use crate::options::MigrateOptions;
+use crate::remedy::Setting;
 use crate::report::ValidationReport;
 
 pub use databases::{ExtensionProblem, extension_problems, missing_languages};
@@ -158,10 +159,10 @@ impl Opened {
     }
 }
 
-fn side_flag(side: Side) -> &'static str {
+fn side_flag(side: Side) -> Setting {
     match side {
-        Side::Source => "--source",
-        Side::Target => "--target",
+        Side::Source => Setting::Source,
+        Side::Target => Setting::Target,
     }
 }
 

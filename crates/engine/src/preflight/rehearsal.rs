@@ -38,6 +38,7 @@ use crate::error::{Error, Result, Side};
 use crate::ledger::{CleanPlan, RunRecord, Stage};
 use crate::options::MigrateOptions;
 use crate::preflight::target_state::TargetState;
+use crate::remedy::Setting;
 use crate::report::ValidationReport;
 use crate::schema::Schema;
 use crate::schema::exec::SchemaOptions;
@@ -135,8 +136,9 @@ pub async fn check_rehearsal(
                             "rehearsal",
                             Some(name),
                             format!(
-                                "the schema was not rehearsed: what --clean removes could not \
-                                 be read: {e}"
+                                "the schema was not rehearsed: what {} removes could not \
+                                 be read: {e}",
+                                Setting::Clean
                             ),
                         );
                         continue;
@@ -233,9 +235,12 @@ pub async fn check_rehearsal(
                         "the schema rehearsal found an object the target refuses: {}{}",
                         f.summary(),
                         if opts.keep_going {
-                            " (--keep-going: it will be skipped with its dependents)"
+                            format!(
+                                " ({}: it will be skipped with its dependents)",
+                                Setting::KeepGoing
+                            )
                         } else {
-                            ""
+                            String::new()
                         }
                     );
                     if opts.keep_going {

@@ -19,6 +19,7 @@ use crate::catalog::server::LogicalCapacity;
 use crate::catalog::server::Servers;
 use crate::conn::Session;
 use crate::error::Result;
+use crate::remedy::Setting;
 use crate::report::{Severity, ValidationReport};
 
 /// The check name in findings.
@@ -125,8 +126,10 @@ pub fn preflight_servers(
             // Only the number at once is short: waves would fit.
             format!(
                 "logical replication of {databases} databases at once is not possible: {b}; \
-                 raise the setting, or cut over in the same run (--max-replication-lag 0 \
-                 --stop-replication), which replicates the databases in waves that fit"
+                 raise the setting, or cut over in the same run ({} 0 \
+                 {}), which replicates the databases in waves that fit",
+                Setting::MaxReplicationLag,
+                Setting::StopReplication
             )
         } else if forced {
             format!("logical replication is not possible: {b}")
@@ -217,7 +220,8 @@ pub async fn preflight_selected(
             CHECK,
             db,
             format!(
-                "logical replication (--repl-only) is not possible: {}",
+                "logical replication ({}) is not possible: {}",
+                Setting::ReplOnly,
                 crate::replication::identity::reason(&t)
             ),
         ),

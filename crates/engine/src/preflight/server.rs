@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 
 use crate::catalog::server::ServerFacts;
 use crate::conn::ConnInfo;
+use crate::remedy::Setting;
 use crate::report::ValidationReport;
 
 /// The source majors db-migrate supports.
@@ -78,7 +79,8 @@ pub(super) fn check_same_server(
             None,
             format!(
                 "the source and the target are the same server ({s}): migrating a server onto \
-                 itself is not supported; point --target at another server"
+                 itself is not supported; point {} at another server",
+                Setting::Target
             ),
         );
         return;
@@ -98,7 +100,8 @@ pub(super) fn check_same_server(
                 "the source ({s}) and the target ({t}) have the same system identifier {a}: they \
                  are the same cluster reached through two addresses, or one is a physical \
                  standby of the other; migrating a cluster onto itself is not supported, point \
-                 --target at another server"
+                 {} at another server",
+                Setting::Target
             ),
         );
     }
@@ -155,8 +158,9 @@ pub fn check_versions(
                 "version",
                 None,
                 format!(
-                    "{head}: going ahead because of --skip-db-version-check, but objects that \
-                     use features of the newer major will fail to restore"
+                    "{head}: going ahead because of {}, but objects that \
+                     use features of the newer major will fail to restore",
+                    Setting::SkipDbVersionCheck
                 ),
             );
         } else {
@@ -165,7 +169,8 @@ pub fn check_versions(
                 None,
                 format!(
                     "{head}: migrating to an older major version is not supported; use a target \
-                     of major {sm} or newer, or pass --skip-db-version-check to try anyway"
+                     of major {sm} or newer, or pass {} to try anyway",
+                    Setting::SkipDbVersionCheck
                 ),
             );
         }
@@ -186,7 +191,7 @@ mod tests {
         assert_eq!(r.findings[0].check, "version");
         assert!(r.findings[0].message.contains("16.2"), "{r:?}");
         assert!(
-            r.findings[0].message.contains("--skip-db-version-check"),
+            r.findings[0].message.contains("`skip_db_version_check`"),
             "{r:?}"
         );
 

@@ -3,6 +3,7 @@
 
 use crate::catalog::databases::database_size;
 use crate::conn::Session;
+use crate::remedy::Setting;
 use crate::report::ValidationReport;
 
 pub(super) async fn check_size(
@@ -22,7 +23,8 @@ pub(super) async fn check_size(
                 format!(
                     "the size of database \"{db}\" cannot be read by the source user \
                      \"{source_user}\" (it needs CONNECT on the database or pg_read_all_stats), \
-                     so it is not counted against --dbs-max-total-size"
+                     so it is not counted against {}",
+                    Setting::DbsMaxTotalSize
                 ),
             ),
             Err(e) => report.warning(
@@ -30,7 +32,8 @@ pub(super) async fn check_size(
                 Some(db),
                 format!(
                     "could not read the size of database \"{db}\": {e}; it is not counted \
-                     against --dbs-max-total-size"
+                     against {}",
+                    Setting::DbsMaxTotalSize
                 ),
             ),
         }
@@ -41,10 +44,12 @@ pub(super) async fn check_size(
             None,
             format!(
                 "the databases to migrate total {} ({total} bytes), more than the limit of {} \
-                 ({limit} bytes, --dbs-max-total-size): raise the limit, or leave databases out \
-                 with -f",
+                 ({limit} bytes, {}): raise the limit, or leave databases out \
+                 with {}",
                 indicatif::HumanBytes(total),
-                indicatif::HumanBytes(limit)
+                indicatif::HumanBytes(limit),
+                Setting::DbsMaxTotalSize,
+                Setting::FilteredDbs
             ),
         );
     }

@@ -6,6 +6,7 @@ use crate::catalog::contents::UserObjects;
 use crate::error::Side;
 use crate::ledger::{RunRecord, Stage, read, user_objects};
 use crate::options::shaping_options;
+use crate::remedy::Setting;
 
 /// What a selected database's target holds, read in preflight.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +124,7 @@ fn check_target(
     // --stop-replication: it acts on the databases the first run left replicating and reports
     // those it finished as done earlier (their ledger, stage done, proves it).
     let cut_over = opts.replication.is_cut_over();
+    let (resume, clean, verify_only) = (Setting::Resume, Setting::Clean, Setting::VerifyOnly);
     match state {
         TargetState::Empty => {}
         // Nothing proves that a database holding objects and no ledger was migrated from this
@@ -134,7 +136,7 @@ fn check_target(
             format!(
                 "target database \"{name}\" is not empty ({} tables, {} other objects) and holds \
                  no ledger of a db-migrate run, so there is nothing to resume in it (nor the \
-                 record a finished run leaves); compare it with the source with --verify-only, \
+                 record a finished run leaves); compare it with the source with {verify_only}, \
                  or migrate into an empty or missing database (nothing was written to it)",
                 o.tables, o.other
             ),
@@ -150,7 +152,7 @@ fn check_target(
                 "target database \"{name}\" is not empty ({} tables, {} other objects) and holds \
                  no ledger of a db-migrate run, so there is no replication of this migration to \
                  cut over and nothing proves it was migrated from this source (nor the record \
-                 a finished run leaves); compare it with the source with --verify-only \
+                 a finished run leaves); compare it with the source with {verify_only} \
                  (nothing was written to it)",
                 o.tables, o.other
             ),
@@ -173,9 +175,9 @@ fn check_target(
             Some(name),
             format!(
                 "target database \"{name}\" holds the record of a finished migration ({}); \
-                 --clean removes only unfinished ones, since the database may have been written \
+                 {clean} removes only unfinished ones, since the database may have been written \
                  to since: drop it yourself to migrate it again, or compare it with the source \
-                 with --verify-only (nothing was written to it)",
+                 with {verify_only} (nothing was written to it)",
                 run.summary()
             ),
         ),
@@ -184,8 +186,8 @@ fn check_target(
                 "target-state",
                 Some(name),
                 format!(
-                    "target database \"{name}\" was migrated already ({}); --verify-only \
-                     compares it with the source again and --resume reports it done; to \
+                    "target database \"{name}\" was migrated already ({}); {verify_only} \
+                     compares it with the source again and {resume} reports it done; to \
                      migrate it again, drop it first (nothing was written to it)",
                     run.summary()
                 ),
@@ -202,8 +204,8 @@ fn check_target(
                 Some(name),
                 format!(
                     "target database \"{name}\" was migrated by an earlier run ({}) that did not \
-                     finish all its databases; run the same command with --resume to finish the \
-                     others (this one is reported done without being touched), or with --clean \
+                     finish all its databases; run the same command with {resume} to finish the \
+                     others (this one is reported done without being touched), or with {clean} \
                      to migrate it again",
                     run.summary()
                 ),
@@ -215,7 +217,7 @@ fn check_target(
                 Some(name),
                 format!(
                     "target database \"{name}\" holds an unfinished migration ({}); run the same \
-                 command with --resume to continue it, or with --clean to remove what it wrote \
+                 command with {resume} to continue it, or with {clean} to remove what it wrote \
                  and start over",
                     run.summary()
                 ),
@@ -233,8 +235,8 @@ fn check_target(
                     Some(name),
                     format!(
                         "target database \"{name}\" holds an {} migration from another source \
-                         database ({}); --resume continues only a migration of the same source: \
-                         use --clean to remove what it wrote and start over",
+                         database ({}); {resume} continues only a migration of the same source: \
+                         use {clean} to remove what it wrote and start over",
                         run.kind(),
                         run.summary()
                     ),
@@ -250,7 +252,7 @@ fn check_target(
                     format!(
                         "target database \"{name}\": the {} migration ({}) ran with other \
                          options ({}) than this one ({now}); resume it with the same options, or \
-                         use --clean to start over",
+                         use {clean} to start over",
                         run.kind(),
                         run.summary(),
                         run.options

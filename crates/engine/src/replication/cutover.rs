@@ -22,6 +22,7 @@ use crate::catalog::replication::state;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
 use crate::pair::DbPair;
+use crate::remedy::{Remedy, Setting};
 use crate::report::DbStatus;
 
 /// What a cut-over works with (one struct rather than many arguments).
@@ -53,7 +54,8 @@ pub(crate) async fn cut_over(c: &CutOver<'_>, outcome: &mut ReplicationOutcome) 
     if let CaughtUp::TimedOut(end_lsn) = caught_up(src, &names.slot, dbname, c.deadline).await? {
         outcome.status = DbStatus::Running;
         outcome.message = format!(
-            "logical replication running, but the target did not confirm the source's WAL position {end_lsn} within --replication-timeout; nothing was dropped: run again to cut over{}",
+            "logical replication running, but the target did not confirm the source's WAL position {end_lsn} within {}; nothing was dropped: run again to cut over{}",
+            Setting::ReplicationTimeout,
             c.drift_note
         );
         return Ok(());
@@ -152,10 +154,12 @@ async fn switch(c: &CutOver<'_>, outcome: &mut ReplicationOutcome) -> Result<Str
         return Err(Error::new(
             ErrorKind::Sql,
             format!(
-                "replication stopped and sequences synced, but some objects could not be dropped or put back ({}); remove what is left with --cleanup",
-                leftovers.join("; ")
+                "replication stopped and sequences synced, but some objects could not be dropped or put back ({}); remove what is left with {}",
+                leftovers.join("; "),
+                Setting::Cleanup
             ),
         )
+        .with_remedy(Remedy::RemoveReplication)
         .with_database(dbname)
         .with_phase(crate::error::Phase::CutOver));
     }
@@ -393,7 +397,8 @@ async fn after_fence(
     let names = outcome.names.clone();
     let over = |tl: &Timeline, what: &str| {
         AfterFence::Aborted(format!(
-            "{what}: the switch was not reached within --max-downtime ({:.3} s after the fence)",
+            "{what}: the switch was not reached within {} ({:.3} s after the fence)",
+            Setting::MaxDowntime,
             tl.window().as_secs_f64()
         ))
     };
@@ -456,17 +461,21 @@ async fn fail_back_ready(c: &CutOver<'_>, publication: &str) -> Result<String> {
 fn not_ready(st: &super::LagStatus, max: u64) -> String {
     if st.tables_not_ready > 0 {
         format!(
-            "{} of {} tables are not yet ready in pg_subscription_rel (still being copied): wait for them (--max-replication-lag waits) and run the cut-over again",
-            st.tables_not_ready, st.tables_total
+            "{} of {} tables are not yet ready in pg_subscription_rel (still being copied): wait for them ({} waits) and run the cut-over again",
+            st.tables_not_ready,
+            st.tables_total,
+            Setting::MaxReplicationLag
         )
     } else if !st.slot_active {
         "the subscription's worker is not streaming from the slot: check that the subscription is enabled and the target reaches the source".to_owned()
     } else {
         format!(
-            "the lag is {} bytes, above --cutover-max-lag ({max} bytes): the fence would last until the target applied it; wait until it falls (--max-replication-lag) or raise --cutover-max-lag",
+            "the lag is {} bytes, above {lag} ({max} bytes): the fence would last until the target applied it; wait until it falls ({wait}) or raise {lag}",
             st.lag_bytes
                 .map(|l| l.to_string())
-                .unwrap_or_else(|| "unknown".into())
+                .unwrap_or_else(|| "unknown".into()),
+            lag = Setting::CutoverMaxLag,
+            wait = Setting::MaxReplicationLag,
         )
     }
 }
@@ -474,8 +483,10 @@ fn not_ready(st: &super::LagStatus, max: u64) -> String {
 /// The command that lifts the fence of `db`.
 fn lift_command(db: &str) -> String {
     format!(
-        "pg_migrate -s SOURCE -t TARGET --only-db {} --unfence (the -s and -t of this run)",
-        crate::sql::quote_ident(db)
+        "pg_migrate -s SOURCE -t TARGET {} {} {} (the -s and -t of this run)",
+        Setting::OnlyDbs,
+        crate::sql::quote_ident(db),
+        Setting::Unfence
     )
 }
 

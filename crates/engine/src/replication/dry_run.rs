@@ -9,6 +9,7 @@ use super::{ReplicationOptions, fence, find_earlier_run, on_source, wait};
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::remedy::Setting;
 
 /// How long the apply rate is measured.
 pub const SAMPLE: Duration = Duration::from_secs(1);
@@ -76,8 +77,9 @@ pub async fn dry_run(pair: &DbPair, opts: &ReplicationOptions) -> Result<Option<
     }
     if !run.is_healthy() {
         out.refusal = Some(format!(
-            "the replication objects are incomplete ({}): remove them with --cleanup",
-            run.describe()
+            "the replication objects are incomplete ({}): remove them with {}",
+            run.describe(),
+            Setting::Cleanup
         ));
         return Ok(Some(out));
     }
@@ -115,16 +117,13 @@ pub async fn dry_run(pair: &DbPair, opts: &ReplicationOptions) -> Result<Option<
         Err(e) => out.refusal = Some(e.message().to_owned()),
     }
     if out.refusal.is_none() && !st.in_sync(co.max_lag) {
-        out.refusal = Some(
-            if st.tables_not_ready > 0 {
-                "tables are not yet ready in pg_subscription_rel (still being copied)"
-            } else if !st.slot_active {
-                "the subscription's worker is not streaming from the slot"
-            } else {
-                "the lag is above --cutover-max-lag"
-            }
-            .to_owned(),
-        );
+        out.refusal = Some(if st.tables_not_ready > 0 {
+            "tables are not yet ready in pg_subscription_rel (still being copied)".to_owned()
+        } else if !st.slot_active {
+            "the subscription's worker is not streaming from the slot".to_owned()
+        } else {
+            format!("the lag is above {}", Setting::CutoverMaxLag)
+        });
     }
     out.ready = out.refusal.is_none();
     let lag = st.lag_bytes.unwrap_or(0).max(0) as f64;

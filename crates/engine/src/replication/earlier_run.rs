@@ -17,6 +17,7 @@ use super::{
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::remedy::{Remedy, Setting};
 use crate::sql::quote_ident;
 
 /// Objects of an earlier run found for one database.
@@ -85,19 +86,28 @@ impl EarlierRun {
     /// The error for a run that must not touch these objects.
     pub fn refusal(&self) -> Error {
         let finish = if self.is_whole() {
-            "to finish that migration (cut over), run the same command again with --max-replication-lag BYTES --stop-replication; "
+            format!(
+                "to finish that migration (cut over), run the same command again with {} BYTES {}; ",
+                Setting::MaxReplicationLag,
+                Setting::StopReplication
+            )
         } else {
-            "they are incomplete, so that migration cannot be finished; "
+            "they are incomplete, so that migration cannot be finished; ".to_owned()
         };
-        Error::new(
+        let mut e = Error::new(
             ErrorKind::Validation,
             format!(
-                "replication objects of an earlier run exist: {}; {finish}to remove them, run `db-migrate pg --cleanup -s SOURCE -t TARGET`",
-                self.describe()
+                "replication objects of an earlier run exist: {}; {finish}to remove them, run with {} (and the source and target of this run)",
+                self.describe(),
+                Setting::Cleanup
             ),
-        )
-        .with_database(self.database.clone())
-        .with_phase(crate::error::Phase::Replication)
+        );
+        if self.is_whole() {
+            e = e.with_remedy(Remedy::CutOver);
+        }
+        e.with_remedy(Remedy::RemoveReplication)
+            .with_database(self.database.clone())
+            .with_phase(crate::error::Phase::Replication)
     }
 }
 

@@ -25,6 +25,7 @@ use super::{ObjectNames, ReplicationOptions, on_source, on_target};
 use crate::conn::Session;
 use crate::error::{Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::remedy::{Remedy, Setting};
 use crate::sql::quote_ident;
 
 /// Sets up the reverse replication of `pair`'s database: `src` and `tgt` are the forward
@@ -48,7 +49,8 @@ pub(super) async fn set_up(
     let sub_via = subscriber.subscription_via().map_err(|why| {
         on_source(
             objects::invalid(format!(
-                "--fail-back-ready needs a subscription on the source: {why}"
+                "{} needs a subscription on the source: {why}",
+                Setting::FailBackReady
             )),
             db,
         )
@@ -113,7 +115,12 @@ pub(super) async fn set_up(
             let _ = objects::drop_publication(tgt, &names.publication).await;
         }
     }
-    r.map_err(|e| e.context("the reverse replication (--fail-back-ready) could not be set up"))
+    r.map_err(|e| {
+        e.context(format!(
+            "the reverse replication ({}) could not be set up",
+            Setting::FailBackReady
+        ))
+    })
 }
 
 /// Readiness of `--fail-back-ready`, before the fence (nothing changed): the source user can
@@ -145,11 +152,15 @@ pub(super) async fn check(pair: &DbPair, src: &Session, tgt: &Session) -> Result
         crate::error::ErrorKind::Validation,
         format!(
             "cut-over refused, nothing was changed (replication keeps running): \
-             --fail-back-ready needs the reverse replication, and {}; drop --fail-back-ready or \
+             {ready} needs the reverse replication, and {}; drop {ready} or \
              grant what is missing",
-            why.join("; ")
+            why.join("; "),
+            ready = Setting::FailBackReady,
         ),
     )
+    .with_remedy(Remedy::Drop {
+        setting: Setting::FailBackReady,
+    })
     .with_database(db))
 }
 
@@ -324,7 +335,10 @@ pub async fn fail_back(
         let note = match super::fence::parse_record(comment.as_deref()) {
             Some(record) => match super::fence::lift(&src, db, &record).await {
                 Ok(done) => format!("the source's fence lifted ({done}): the source is writable"),
-                Err(e) => format!("the source's fence could NOT be lifted ({e}): run --unfence"),
+                Err(e) => format!(
+                    "the source's fence could NOT be lifted ({e}): run {}",
+                    Setting::Unfence
+                ),
             },
             None => "the source held no fence record".to_owned(),
         };

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, ErrorKind, Result, Side};
+use crate::remedy::{Remedy, Setting};
 use crate::sql::{quote_ident, quote_literal};
 
 /// `--cutover-max-lag`'s default: 16 MiB.
@@ -249,7 +250,8 @@ pub async fn readiness(
             return Err(refuse(
                 db,
                 format!(
-                    "--fence-roles names roles that do not exist on the source: {}",
+                    "{} names roles that do not exist on the source: {}",
+                    Setting::FenceRoles,
                     missing.join(", ")
                 ),
             ));
@@ -298,12 +300,17 @@ pub async fn readiness(
             format!(
                 "the fence ends the sessions of the application roles, and {} may not end those \
                  of {}: GRANT pg_signal_backend TO {} on the source (superusers' sessions need a \
-                 superuser), or name the roles to fence with --fence-roles",
+                 superuser), or name the roles to fence with {}",
                 quote_ident(&me),
                 cannot_signal.join(", "),
-                quote_ident(&me)
+                quote_ident(&me),
+                Setting::FenceRoles
             ),
-        ));
+        )
+        .with_remedy(Remedy::Grant {
+            statement: format!("GRANT pg_signal_backend TO {}", quote_ident(&me)),
+            side: Side::Source,
+        }));
     }
     if !own_setting.is_empty() {
         return Err(refuse(
@@ -312,8 +319,9 @@ pub async fn readiness(
                 "roles {} have their own default_transaction_read_only setting (ALTER ROLE ... \
                  SET), which overrides the database's, so the fence would not hold for their new \
                  sessions: ALTER ROLE ... RESET default_transaction_read_only, or leave them out \
-                 with --fence-roles",
-                own_setting.join(", ")
+                 with {}",
+                own_setting.join(", "),
+                Setting::FenceRoles
             ),
         ));
     }

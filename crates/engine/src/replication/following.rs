@@ -46,6 +46,7 @@ use super::wait::Replicating;
 use super::{Fingerprint, ObjectNames, Refusal, adopt, objects, on_source, on_target};
 use crate::catalog::replication::{publication, state};
 use crate::error::Result;
+use crate::remedy::Setting;
 use crate::sql::{quote_ident, quote_literal};
 use crate::warning::Warning;
 
@@ -750,10 +751,13 @@ impl<'a> Following<'a> {
             message: format!(
                 "replication stopped on a schema change of the source that the target refused: \
                  {}; {disabled}{before}; apply the change on the target by hand (or undo its cause on \
-                 the source), then run the cut-over command (--max-replication-lag BYTES \
-                 --stop-replication), which enables the subscription again and goes on; the \
-                 replication objects are kept (--cleanup removes them)",
-                why.join("; ")
+                 the source), then run the cut-over command ({} BYTES \
+                 {}), which enables the subscription again and goes on; the \
+                 replication objects are kept ({} removes them)",
+                why.join("; "),
+                Setting::MaxReplicationLag,
+                Setting::StopReplication,
+                Setting::Cleanup
             ),
             sqlstate: self.followed.refused_sqlstate.clone(),
             object: first.object.clone(),

@@ -28,6 +28,7 @@ use crate::catalog::replication::tables::{
 };
 use crate::conn::Session;
 use crate::error::{Error, Result};
+use crate::remedy::Setting;
 use crate::sql::qualified;
 
 /// How long an `ALTER TABLE ... REPLICA IDENTITY` waits for its table's lock.
@@ -98,8 +99,9 @@ pub fn reason(tables: &[String]) -> String {
          their UPDATE and DELETE would fail on the source: {shown} (fix on the source: add a \
          primary key, or ALTER TABLE ... REPLICA IDENTITY USING INDEX on a unique index of NOT \
          NULL columns, or ALTER TABLE ... REPLICA IDENTITY FULL; or let db-migrate set FULL \
-         for the migration only with --replica-identity-full)",
-        tables.len()
+         for the migration only with {})",
+        tables.len(),
+        Setting::ReplicaIdentityFull
     )
 }
 
@@ -155,9 +157,10 @@ pub fn plan_full(gaps: &[IdentityGap]) -> std::result::Result<Vec<IdentityChange
 /// Why `--replica-identity-full` cannot be used: the tables it may not alter, and the fix.
 pub fn full_refusal(refused: &[String]) -> String {
     format!(
-        "--replica-identity-full cannot set REPLICA IDENTITY FULL on {} tables, so no table is \
+        "{} cannot set REPLICA IDENTITY FULL on {} tables, so no table is \
          altered: {} (fix: migrate as the owner or a member of it, GRANT <owner> TO <source \
          user>, or give these tables a primary key or replica identity on the source yourself)",
+        Setting::ReplicaIdentityFull,
         refused.len(),
         shown(refused)
     )
@@ -168,13 +171,16 @@ pub fn full_refusal(refused: &[String]) -> String {
 pub fn full_notice(changes: &[IdentityChange], done: bool) -> String {
     let names: Vec<String> = changes.iter().map(|c| c.table.clone()).collect();
     format!(
-        "--replica-identity-full {} REPLICA IDENTITY FULL on {} tables of the source for the \
-         migration (put back at the cut-over with --stop-replication, or by --cleanup): {}; \
+        "{full} {} REPLICA IDENTITY FULL on {} tables of the source for the \
+         migration (put back at the cut-over with {stop}, or by {cleanup}): {}; \
          while replication runs, every UPDATE and DELETE on them writes the whole old row to the \
          WAL",
         if done { "set" } else { "will set" },
         changes.len(),
-        shown(&names)
+        shown(&names),
+        full = Setting::ReplicaIdentityFull,
+        stop = Setting::StopReplication,
+        cleanup = Setting::Cleanup,
     )
 }
 
@@ -211,7 +217,7 @@ pub async fn set_full(src: &Session, changes: &[IdentityChange]) -> Result<()> {
         .await
         .map_err(|e| {
             Error::from_pg(e)
-                .with_step("setting REPLICA IDENTITY FULL (--replica-identity-full)")
+                .with_step("setting REPLICA IDENTITY FULL (`replica_identity_full`)")
                 .context("no table was altered")
         })
 }

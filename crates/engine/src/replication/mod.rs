@@ -147,6 +147,7 @@ use tracing::info;
 
 use crate::conn::ConnInfo;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
+use crate::remedy::{Remedy, Setting};
 use crate::report::DbStatus;
 
 pub use cutover::sync_sequences;
@@ -323,6 +324,8 @@ pub struct ReplicationOutcome {
     pub status: DbStatus,
     /// For the database's result entry.
     pub message: String,
+    /// What the operator can do next, as values (the message says it in words).
+    pub remedies: Vec<crate::remedy::Remedy>,
     pub names: ObjectNames,
     pub path: PathTaken,
     /// The last lag measured, when a wait ran.
@@ -363,6 +366,7 @@ impl ReplicationOutcome {
         ReplicationOutcome {
             status: DbStatus::Running,
             message,
+            remedies: Vec::new(),
             names,
             path,
             lag_bytes: None,
@@ -628,9 +632,11 @@ where
                 e
             } else {
                 e.context(format!(
-                    "(cleanup also failed, remove the rest with --cleanup: {})",
+                    "(cleanup also failed, remove the rest with {}: {})",
+                    Setting::Cleanup,
                     leftovers.join("; ")
                 ))
+                .with_remedy(Remedy::RemoveReplication)
             };
             if objects::is_fallback_error(&e) && !forced {
                 return Ok(Outcome::FallBackToDump {

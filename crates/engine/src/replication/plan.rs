@@ -23,6 +23,7 @@ use crate::conn::ConnInfo;
 use crate::conn::Session;
 use crate::conn::wire::connect_replication;
 use crate::error::{ErrorKind, Result};
+use crate::remedy::Setting;
 
 use super::objects::{SourceFacts, TargetFacts, Via};
 use crate::catalog::replication::publication::{self, PublishableTable};
@@ -388,8 +389,9 @@ pub async fn preflight_path(
                     super::preflight::CHECK,
                     db,
                     format!(
-                        "replication path: publication {} of a run stopped during its copy exists; --resume continues that run on it and its slot",
-                        crate::sql::quote_ident(&names.publication)
+                        "replication path: publication {} of a run stopped during its copy exists; {} continues that run on it and its slot",
+                        crate::sql::quote_ident(&names.publication),
+                        Setting::Resume
                     ),
                 );
                 return PathVerdict::EarlierRun;
@@ -398,8 +400,12 @@ pub async fn preflight_path(
                 super::preflight::CHECK,
                 db,
                 format!(
-                    "replication path: publication {} of an earlier run exists; this run works on that replication (waits for its lag, cuts it over with --cutover or --max-replication-lag 0 --stop-replication, removes it with --cleanup) and sets up nothing new",
-                    crate::sql::quote_ident(&names.publication)
+                    "replication path: publication {} of an earlier run exists; this run works on that replication (waits for its lag, cuts it over with {} or {} 0 {}, removes it with {}) and sets up nothing new",
+                    crate::sql::quote_ident(&names.publication),
+                    Setting::Cutover,
+                    Setting::MaxReplicationLag,
+                    Setting::StopReplication,
+                    Setting::Cleanup
                 ),
             );
             return PathVerdict::EarlierRun;

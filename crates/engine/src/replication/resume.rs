@@ -46,6 +46,7 @@ use crate::catalog::replication::publication;
 use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::remedy::{Remedy, Setting};
 use crate::sql::{qualified, quote_ident};
 
 /// A (schema, table) pair.
@@ -82,8 +83,14 @@ pub enum ResumeData {
     AfterSync { to_subscription: Vec<TableName> },
 }
 
+/// The refusal to continue: its message says how to start over (after removing the replication
+/// objects left, when `msg` names them), kept as values too.
 fn refused(dbname: &str, msg: String) -> Error {
-    Error::new(ErrorKind::Validation, msg)
+    let mut e = Error::new(ErrorKind::Validation, msg.clone());
+    if msg.contains(&Setting::Cleanup.to_string()) {
+        e = e.with_remedy(Remedy::RemoveReplication);
+    }
+    e.with_remedy(Remedy::StartOver)
         .with_database(dbname)
         .with_phase(Phase::Replication)
 }
@@ -150,15 +157,18 @@ pub async fn check(
             format!(
                 "the interrupted migration used the replication method with {pub_name} FOR ALL \
                  TABLES, and {} not fully copied ({}): a table cannot be dropped from a FOR ALL \
-                 TABLES publication for the subscription to copy it, so --resume cannot continue \
-                 it; run with --cleanup to remove its replication objects, then with --clean to \
+                 TABLES publication for the subscription to copy it, so {resume} cannot continue \
+                 it; run with {cleanup} to remove its replication objects, then with {clean} to \
                  start over",
                 if to_subscription.len() == 1 {
                     "1 table is".to_string()
                 } else {
                     format!("{} tables are", to_subscription.len())
                 },
-                display(&to_subscription)
+                display(&to_subscription),
+                resume = Setting::Resume,
+                cleanup = Setting::Cleanup,
+                clean = Setting::Clean,
             ),
         ));
     }
@@ -206,16 +216,22 @@ fn unusable(
     };
     let way = match left {
         Some(left) => format!(
-            "run with --cleanup to remove the {left} that is left, then with --clean to start \
-             over (with --force-method dump for the dump method)"
+            "run with {} to remove the {left} that is left, then with {} to start \
+             over (with {} dump for the dump method)",
+            Setting::Cleanup,
+            Setting::Clean,
+            Setting::ForceMethod
         ),
-        None => {
-            "run with --clean to start over (with --force-method dump for the dump method)".into()
-        }
+        None => format!(
+            "run with {} to start over (with {} dump for the dump method)",
+            Setting::Clean,
+            Setting::ForceMethod
+        ),
     };
     Some(format!(
-        "the interrupted migration used the replication method and {gone}, so --resume cannot \
-         continue it (the changes since its snapshot are not kept); {way}"
+        "the interrupted migration used the replication method and {gone}, so {} cannot \
+         continue it (the changes since its snapshot are not kept); {way}",
+        Setting::Resume
     ))
 }
 
@@ -259,9 +275,11 @@ where
             dbname,
             format!(
                 "{} on the target does not use the interrupted run's replication slot {}; run \
-                 with --cleanup to remove the replication objects, then with --clean to start over",
+                 with {} to remove the replication objects, then with {} to start over",
                 sub_object(),
-                quote_ident(&names.slot)
+                quote_ident(&names.slot),
+                Setting::Cleanup,
+                Setting::Clean
             ),
         ));
     }
@@ -451,12 +469,14 @@ async fn wait_for_sync(
                 ErrorKind::Timeout,
                 format!(
                     "the subscription {} has not copied {} of its {} tables within \
-                     --replication-timeout ({} s); the replication objects are kept: run with \
-                     --resume again to go on waiting",
+                     {} ({} s); the replication objects are kept: run with \
+                     {} again to go on waiting",
                     quote_ident(&names.subscription),
                     rel.not_ready,
                     rel.total,
-                    opts.replication_timeout.as_secs()
+                    Setting::ReplicationTimeout,
+                    opts.replication_timeout.as_secs(),
+                    Setting::Resume
                 ),
             )
             .with_side(Side::Target)
@@ -496,17 +516,17 @@ mod tests {
             "{both}"
         );
         assert!(
-            both.contains("; run with --clean to start over (with --force-method dump"),
+            both.contains("; run with `clean` to start over (with `force_method` dump"),
             "{both}"
         );
-        assert!(!both.contains("--cleanup"), "{both}");
+        assert!(!both.contains("`cleanup`"), "{both}");
         let no_slot = unusable(&n, true, None, "app").unwrap();
         assert!(
             no_slot.contains("slot \"aiven_db_migrate_app_slot\" is gone from the source"),
             "{no_slot}"
         );
         assert!(
-            no_slot.contains("--cleanup to remove the publication \"aiven_db_migrate_app_pub\" that is left, then with --clean"),
+            no_slot.contains("`cleanup` to remove the publication \"aiven_db_migrate_app_pub\" that is left, then with `clean`"),
             "{no_slot}"
         );
         let no_pub = unusable(&n, false, Some(&slot(true, "app")), "app").unwrap();
@@ -515,7 +535,7 @@ mod tests {
             "{no_pub}"
         );
         assert!(
-            no_pub.contains("--cleanup to remove the replication slot"),
+            no_pub.contains("`cleanup` to remove the replication slot"),
             "{no_pub}"
         );
         let foreign = unusable(&n, true, Some(&slot(true, "other")), "app").unwrap();
@@ -524,7 +544,7 @@ mod tests {
             "{foreign}"
         );
         assert!(
-            foreign.contains("--cleanup to remove the publication \"aiven_db_migrate_app_pub\" and replication slot"),
+            foreign.contains("`cleanup` to remove the publication \"aiven_db_migrate_app_pub\" and replication slot"),
             "{foreign}"
         );
     }

@@ -23,6 +23,7 @@ use crate::catalog::replication::state;
 use crate::conn::wire::connect_replication;
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, ErrorKind, Result, Side};
+use crate::remedy::Setting;
 use crate::sql::quote_ident;
 
 /// What this run created, for the cleanup after a setup failure.
@@ -163,7 +164,7 @@ where
         created.publication = true;
         p
     } else {
-        info!(database = %dbname, tables = ctx.identity_full.len(), "setting REPLICA IDENTITY FULL (--replica-identity-full)");
+        info!(database = %dbname, tables = ctx.identity_full.len(), "setting REPLICA IDENTITY FULL ({})", Setting::ReplicaIdentityFull);
         let publication = || format!("publication {}", quote_ident(&names.publication));
         let atomic = async {
             src.batch_execute("BEGIN")
@@ -455,8 +456,9 @@ pub(super) async fn undo(
             // The publication is still there: putting them back would make the source's
             // UPDATE and DELETE fail; --cleanup does it from the recorded comment.
             failed.push(format!(
-                "{} tables stay REPLICA IDENTITY FULL until --cleanup drops the publication",
-                created.identity.len()
+                "{} tables stay REPLICA IDENTITY FULL until {} drops the publication",
+                created.identity.len(),
+                Setting::Cleanup
             ));
         } else {
             match identity::restore(src, &created.identity).await {

@@ -25,6 +25,7 @@
 //! `fence applied`, `barrier`, `caught up`, `sequences synced`, `verified` (with `--verify`),
 //! `objects dropped` (the switch); on an abort or a failure after the fence, `fence lifted`.
 
+use crate::remedy::Setting;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -186,7 +187,7 @@ impl CutoverReport {
             crate::text::escape_controls(db),
             self.write_unavailable_seconds,
             self.max_downtime_seconds
-                .map(|m| format!(" (--max-downtime {m} s)"))
+                .map(|m| format!(" ({} {m} s)", Setting::MaxDowntime))
                 .unwrap_or_default()
         );
         for s in &self.steps {

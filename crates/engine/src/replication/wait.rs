@@ -14,6 +14,7 @@ use super::{
     Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, cutover,
     on_source, on_target,
 };
+use crate::remedy::{Remedy, Setting};
 
 /// A lag that has not fallen for this long while a rename is pending: the apply worker waits on
 /// a change that needs the new name (see [`When::WhenStuck`]); on PostgreSQL 15+ its
@@ -141,27 +142,37 @@ pub(super) async fn wait_and_stop(
         return Err(Error::new(
             ErrorKind::Validation,
             format!(
-                "cut-over refused, nothing was changed (replication keeps running): not in sync within --replication-timeout ({} s): lag {} bytes (--cutover-max-lag {max}), or tables not yet ready in pg_subscription_rel; run the cut-over again later, or raise --replication-timeout{drift_note}",
+                "cut-over refused, nothing was changed (replication keeps running): not in sync within {timeout} ({} s): lag {} bytes ({} {max}), or tables not yet ready in pg_subscription_rel; run the cut-over again later, or raise {timeout}{drift_note}",
                 opts.replication_timeout.as_secs(),
                 outcome
                     .lag_bytes
                     .map(|l| l.to_string())
-                    .unwrap_or_else(|| "unknown".into())
+                    .unwrap_or_else(|| "unknown".into()),
+                Setting::CutoverMaxLag,
+                timeout = Setting::ReplicationTimeout,
             ),
         )
+        .with_remedy(Remedy::Raise {
+            setting: Setting::ReplicationTimeout,
+        })
         .with_side(Side::Target)
         .with_database(dbname));
     }
     if !in_sync {
         outcome.status = DbStatus::Running;
         outcome.message = format!(
-            "logical replication running, but not in sync within --replication-timeout ({} s): lag {} bytes; the replication objects are kept: run again with --max-replication-lag and --stop-replication to cut over, or --cleanup to remove them{drift_note}",
+            "logical replication running, but not in sync within {} ({} s): lag {} bytes; the replication objects are kept: run again with {} and {} to cut over, or {} to remove them{drift_note}",
+            Setting::ReplicationTimeout,
             opts.replication_timeout.as_secs(),
             outcome
                 .lag_bytes
                 .map(|l| l.to_string())
-                .unwrap_or_else(|| "unknown".into())
+                .unwrap_or_else(|| "unknown".into()),
+            Setting::MaxReplicationLag,
+            Setting::StopReplication,
+            Setting::Cleanup
         );
+        outcome.remedies = vec![Remedy::CutOver, Remedy::RemoveReplication];
         return Ok(());
     }
     if !opts.is_cut_over() {

@@ -47,6 +47,7 @@ pub use schema::filter_schema;
 
 use crate::catalog::tables::ListedRelation;
 use crate::error::{Error, Result};
+use crate::remedy::Setting;
 
 /// The parsed selection flags. `Default` selects everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,12 +78,14 @@ impl Selection {
         exclude_table_data: &[String],
     ) -> Result<Self> {
         if !with_tables.is_empty() && !skip_tables.is_empty() {
-            return Err(Error::config(
-                "--with-table and --skip-table cannot be used together: name the tables to \
-                 migrate with --with-table, or the tables to leave out with --skip-table",
-            ));
+            return Err(Error::config(format!(
+                "{with} and {skip} cannot be used together: name the tables to \
+                 migrate with {with}, or the tables to leave out with {skip}",
+                with = Setting::WithTable,
+                skip = Setting::SkipTable,
+            )));
         }
-        let list = |flag: &'static str, values: &[String], parts: usize| -> Result<Vec<_>> {
+        let list = |flag: Setting, values: &[String], parts: usize| -> Result<Vec<_>> {
             let mut out = Vec::new();
             for v in values {
                 out.extend(pattern::parse_list(flag, v, parts)?);
@@ -90,11 +93,11 @@ impl Selection {
             Ok(out)
         };
         Ok(Selection {
-            with_tables: list("--with-table", with_tables, 3)?,
-            skip_tables: list("--skip-table", skip_tables, 3)?,
-            schemas: list("--schema", schemas, 2)?,
-            exclude_schemas: list("--exclude-schema", exclude_schemas, 2)?,
-            exclude_table_data: list("--exclude-table-data", exclude_table_data, 3)?,
+            with_tables: list(Setting::WithTable, with_tables, 3)?,
+            skip_tables: list(Setting::SkipTable, skip_tables, 3)?,
+            schemas: list(Setting::Schema, schemas, 2)?,
+            exclude_schemas: list(Setting::ExcludeSchema, exclude_schemas, 2)?,
+            exclude_table_data: list(Setting::ExcludeTableData, exclude_table_data, 3)?,
         })
     }
 
@@ -284,7 +287,7 @@ impl Selection {
         let what = missing
             .iter()
             .map(|p| {
-                let kind = if p.flag.contains("schema") {
+                let kind = if matches!(p.setting, Setting::Schema | Setting::ExcludeSchema) {
                     "schema"
                 } else {
                     "table"
@@ -558,11 +561,11 @@ mod tests {
         let d = x.resolve("shop", &s, &r);
         let e = x.unmatched_error(&[&d]).unwrap();
         assert!(
-            e.contains("--with-table \"ordres\" matches no table"),
+            e.contains("`with_table` \"ordres\" matches no table"),
             "{e}"
         );
         assert!(
-            e.contains("--exclude-schema \"nosuch\" matches no schema"),
+            e.contains("`exclude_schema` \"nosuch\" matches no schema"),
             "{e}"
         );
         assert!(!e.contains("app.orders"), "{e}");
@@ -663,6 +666,6 @@ mod tests {
     #[test]
     fn with_and_skip_exclude_each_other() {
         let e = Selection::parse(&["a".into()], &["b".into()], &[], &[], &[]).unwrap_err();
-        assert!(e.to_string().contains("--with-table and --skip-table"));
+        assert!(e.to_string().contains("`with_table` and `skip_table`"));
     }
 }

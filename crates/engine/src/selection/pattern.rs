@@ -19,6 +19,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::remedy::Setting;
 
 /// One part of a pattern (`schema`, `t*`, `"Quoted.Name"`), compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,8 +127,8 @@ impl fmt::Display for Glob {
 /// A pattern as the user wrote it, split into its parts (1 to 3), each compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePattern {
-    /// The flag it came from (`--with-table`), for messages.
-    pub flag: &'static str,
+    /// The setting it came from ([`Setting::WithTable`]), for messages.
+    pub setting: Setting,
     /// The pattern as given (trimmed), for messages.
     pub text: String,
     /// Parts in order, outermost first (`db`, `schema`, `table`).
@@ -136,7 +137,7 @@ pub struct NamePattern {
 
 impl fmt::Display for NamePattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} \"{}\"", self.flag, self.text)
+        write!(f, "{} \"{}\"", self.setting, self.text)
     }
 }
 
@@ -145,7 +146,7 @@ impl fmt::Display for NamePattern {
 ///
 /// Errors name the flag and say what is wrong: an empty value or an empty item (`a,,b`), an
 /// unbalanced double quote, an empty part (`a..b`, `.t`), too many parts.
-pub fn parse_list(flag: &'static str, value: &str, max_parts: usize) -> Result<Vec<NamePattern>> {
+pub fn parse_list(flag: Setting, value: &str, max_parts: usize) -> Result<Vec<NamePattern>> {
     if value.trim().is_empty() {
         return Err(Error::config(format!(
             "{flag}: empty value (give a name or pattern)"
@@ -187,7 +188,7 @@ pub fn parse_list(flag: &'static str, value: &str, max_parts: usize) -> Result<V
 }
 
 /// Parses one pattern (no commas outside quotes expected) into 1 to `max_parts` parts.
-pub fn parse_one(flag: &'static str, text: &str, max_parts: usize) -> Result<NamePattern> {
+pub fn parse_one(flag: Setting, text: &str, max_parts: usize) -> Result<NamePattern> {
     let text = text.trim();
     let err = |what: &str| Error::config(format!("{flag} \"{text}\": {what}"));
     let mut parts: Vec<Vec<Tok>> = vec![Vec::new()];
@@ -248,7 +249,7 @@ pub fn parse_one(flag: &'static str, text: &str, max_parts: usize) -> Result<Nam
         )));
     }
     Ok(NamePattern {
-        flag,
+        setting: flag,
         text: text.to_string(),
         parts: parts.into_iter().map(|tokens| Glob { tokens }).collect(),
     })
@@ -290,7 +291,7 @@ mod tests {
     use super::*;
 
     fn one(text: &str) -> NamePattern {
-        parse_one("--with-table", text, 3).unwrap()
+        parse_one(Setting::WithTable, text, 3).unwrap()
     }
 
     #[test]
@@ -325,7 +326,7 @@ mod tests {
         assert!(p.matches_table("db", "my.schema", "ta .'ble,0"));
         let q = one("\"we\"\"ird\"");
         assert!(q.matches_table("db", "s", "we\"ird"));
-        let list = parse_list("--skip-table", "a, \"b,c\" ,d.e", 3).unwrap();
+        let list = parse_list(Setting::SkipTable, "a, \"b,c\" ,d.e", 3).unwrap();
         let texts: Vec<&str> = list.iter().map(|p| p.text.as_str()).collect();
         assert_eq!(texts, vec!["a", "\"b,c\"", "d.e"]);
     }
@@ -339,7 +340,7 @@ mod tests {
         assert!(!p.applies_to_database("other", 2));
         let t = one("orders");
         assert!(t.matches_table("any", "anyschema", "orders"));
-        let s = parse_one("--schema", "shop.app", 2).unwrap();
+        let s = parse_one(Setting::Schema, "shop.app", 2).unwrap();
         assert!(s.matches_schema("shop", "app"));
         assert!(!s.matches_schema("other", "app"));
     }
@@ -358,14 +359,16 @@ mod tests {
             ("a.", "empty name part"),
             ("a.b.c.d", "too many"),
         ] {
-            let e = parse_list("--with-table", value, 3)
+            let e = parse_list(Setting::WithTable, value, 3)
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains("--with-table"), "{value:?}: {e}");
+            assert!(e.contains("`with_table`"), "{value:?}: {e}");
             assert!(e.contains(what), "{value:?}: {e}");
         }
-        let e = parse_list("--schema", "a.b.c", 2).unwrap_err().to_string();
-        assert!(e.contains("--schema") && e.contains("too many"), "{e}");
+        let e = parse_list(Setting::Schema, "a.b.c", 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`schema`") && e.contains("too many"), "{e}");
     }
 
     #[test]

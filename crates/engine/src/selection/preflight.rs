@@ -10,6 +10,7 @@ use crate::catalog::databases::DatabaseInfo;
 use crate::catalog::tables::{ListedRelation, list_relations};
 use crate::conn::{Session, connect};
 use crate::options::MigrateOptions;
+use crate::remedy::Setting;
 use crate::report::ValidationReport;
 
 const CHECK: &str = "databases";
@@ -35,8 +36,8 @@ pub fn select_databases(
         v.join(", ")
     };
     for (flag, list) in [
-        ("-f/--filtered-db", &opts.filtered_dbs),
-        ("--only-db", &opts.only_dbs),
+        (Setting::FilteredDbs, &opts.filtered_dbs),
+        (Setting::OnlyDbs, &opts.only_dbs),
     ] {
         for n in list.iter().filter(|n| !names.contains(&n.as_str())) {
             report.error(
@@ -56,8 +57,9 @@ pub fn select_databases(
                 CHECK,
                 None,
                 format!(
-                    "--only-db names database \"{}\", which is a template; templates are not \
+                    "{} names database \"{}\", which is a template; templates are not \
                      migrated",
+                    Setting::OnlyDbs,
                     d.name
                 ),
             );
@@ -66,8 +68,9 @@ pub fn select_databases(
                 CHECK,
                 None,
                 format!(
-                    "--only-db names database \"{}\", which does not allow connections \
+                    "{} names database \"{}\", which does not allow connections \
                      (datallowconn is false), so it cannot be read",
+                    Setting::OnlyDbs,
                     d.name
                 ),
             );
@@ -104,8 +107,10 @@ pub fn select_databases(
                 None,
                 format!(
                     "database \"{}\" left out: it belongs to {p}, not to the user (name it in \
-                     --only-db or use --include-provider-objects to migrate it)",
-                    d.name
+                     {} or use {} to migrate it)",
+                    d.name,
+                    Setting::OnlyDbs,
+                    Setting::IncludeProviderObjects
                 ),
             );
             continue;
@@ -120,8 +125,10 @@ pub fn select_databases(
             None,
             format!(
                 "no database selected: the source's databases ({}) are all left out by \
-                 -f/--filtered-db, --only-db or as provider databases",
-                listing()
+                 {}, {} or as provider databases",
+                listing(),
+                Setting::FilteredDbs,
+                Setting::OnlyDbs
             ),
         );
     }
@@ -151,7 +158,8 @@ pub fn provider_roles(
                 None,
                 format!(
                     "role \"{r}\" left out: it belongs to {p}, not to the user (use \
-                     --include-provider-objects to migrate it)"
+                     {} to migrate it)",
+                    Setting::IncludeProviderObjects
                 ),
             );
             out.push(r.clone());
@@ -234,9 +242,10 @@ pub fn check_selected_size(
             None,
             format!(
                 "the selected tables total {} ({total} bytes), more than the limit of {} \
-                 ({limit} bytes, --dbs-max-total-size): raise the limit, or select fewer tables",
+                 ({limit} bytes, {}): raise the limit, or select fewer tables",
                 indicatif::HumanBytes(total),
-                indicatif::HumanBytes(limit)
+                indicatif::HumanBytes(limit),
+                Setting::DbsMaxTotalSize
             ),
         );
     }

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::DbSelection;
+use crate::remedy::Setting;
 use crate::schema::Schema;
 use crate::schema::model::{ObjId, ObjectKind, SchemaObject, class};
 use crate::warning::Warning;
@@ -77,9 +78,10 @@ fn left_out_because(
         && sel.no_data.contains(&(schema.to_string(), o.name.clone()))
     {
         return Some(format!(
-            "the rows of materialized view {}.{} (--exclude-table-data)",
+            "the rows of materialized view {}.{} ({})",
             crate::sql::quote_ident(schema),
-            crate::sql::quote_ident(&o.name)
+            crate::sql::quote_ident(&o.name),
+            Setting::ExcludeTableData
         ));
     }
     None
@@ -137,9 +139,10 @@ pub fn filter_schema(
             if named_relation && sel.not_named.contains(&key) {
                 warnings.push(
                     Warning::selection(format!(
-                        "{} not migrated: no --with-table pattern names it (like pg_dump -t, \
+                        "{} not migrated: no {} pattern names it (like pg_dump -t, \
                          only the relations named are migrated; name it to migrate it)",
-                        o.describe()
+                        o.describe(),
+                        Setting::WithTable
                     ))
                     .on(o.describe()),
                 );

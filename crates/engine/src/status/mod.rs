@@ -31,6 +31,7 @@ use crate::catalog::status::{self as cat, MigrationSession};
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, Result, Side};
 use crate::ledger::{self, RunRecord, Stage};
+use crate::remedy::Setting;
 use crate::replication::names::ObjectNames;
 
 pub use progress::TableProgress;
@@ -394,40 +395,45 @@ async fn lag(src: &Session, slot: &str) -> Result<Lag> {
 
 /// What `--resume` would do with the stopped run `r` (README, Recovery).
 pub fn resume_plan(r: &RunRecord, p: Option<&TableProgress>) -> String {
+    let (resume, clean) = (Setting::Resume, Setting::Clean);
     let what = match r.stage {
-        Stage::PreData => "--resume starts this database over: what the run created is removed \
-                           (as with --clean) and the schema is created again"
-            .to_owned(),
-        Stage::Data if r.method.as_deref() == Some("replication") => {
-            "--resume continues on the run's own publication and slot: parts copied are kept, \
+        Stage::PreData => format!(
+            "{resume} starts this database over: what the run created is removed \
+             (as with {clean}) and the schema is created again"
+        ),
+        Stage::Data if r.method.as_deref() == Some("replication") => format!(
+            "{resume} continues on the run's own publication and slot: parts copied are kept, \
              the tables not fully copied are copied again by the subscription, then the \
              post-data objects not yet created are created"
-                .to_owned()
-        }
+        ),
         Stage::Data => {
             let (copied, total, post) = p.map_or((0, 0, 0), |p| {
                 (p.parts_copied, p.parts_total, p.post_data_created)
             });
             format!(
-                "--resume keeps the {copied} table parts copied, copies the other {} in a new \
+                "{resume} keeps the {copied} table parts copied, copies the other {} in a new \
                  snapshot, then creates the post-data objects not yet created ({post} created \
                  so far)",
                 total.saturating_sub(copied)
             )
         }
-        Stage::Replicating => "the subscription carries the source's changes; --resume leaves \
-                               it running, and the cut-over (the first command with \
-                               --max-replication-lag and --stop-replication) finishes it"
-            .to_owned(),
-        Stage::Done if r.finished_at.is_some() => {
-            "nothing is left to do: --verify-only compares the database with the source again; \
-             DROP SCHEMA db_migrate CASCADE removes this record"
-                .to_owned()
-        }
-        Stage::Done => "--resume reports this database done without touching it, and keeps only \
-                        the record of the finished migration once every database of the run \
-                        is done"
-            .to_owned(),
+        Stage::Replicating => format!(
+            "the subscription carries the source's changes; {resume} leaves \
+             it running, and the cut-over (the first command with \
+             {} and {}) finishes it",
+            Setting::MaxReplicationLag,
+            Setting::StopReplication
+        ),
+        Stage::Done if r.finished_at.is_some() => format!(
+            "nothing is left to do: {} compares the database with the source again; \
+             DROP SCHEMA db_migrate CASCADE removes this record",
+            Setting::VerifyOnly
+        ),
+        Stage::Done => format!(
+            "{resume} reports this database done without touching it, and keeps only \
+             the record of the finished migration once every database of the run \
+             is done"
+        ),
     };
     format!("{}; {what}", r.summary())
 }

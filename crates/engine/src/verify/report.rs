@@ -34,6 +34,7 @@
 //! content hashes are compared). `columns` names the columns whose text differs (only for
 //! `different`). Values other than keys never appear in the report.
 
+use crate::remedy::Setting;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -418,7 +419,11 @@ impl VerifyReport {
                 let _ = writeln!(out, "      {}: {what}", key.join(", "));
             }
             if t.more_differences {
-                let _ = writeln!(out, "      ... more rows differ (--verify-max-rows)");
+                let _ = writeln!(
+                    out,
+                    "      ... more rows differ ({})",
+                    Setting::VerifyMaxRows
+                );
             }
         }
         for s in &self.sequences {

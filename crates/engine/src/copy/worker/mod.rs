@@ -18,6 +18,7 @@ use crate::conn::Session;
 use crate::conn::wire::{Canceller, WireSession, pass_through};
 use crate::error::{Error, ErrorKind, Phase, Result, Side};
 use crate::pair::DbPair;
+use crate::remedy::{Remedy, Setting};
 use crate::sql::{import_snapshot, quote_literal};
 use crate::stall::Activity;
 use crate::warning::Warning;
@@ -247,10 +248,12 @@ fn snapshot_lost(sh: &Shared, e: Error) -> Error {
     {
         e.context(format!(
             "the copy snapshot {} is gone (the source session that held it ended), so no part \
-             can be copied in it again; run the same command with --resume: committed parts \
+             can be copied in it again; run the same command with {}: committed parts \
              are kept and the rest is copied in a new snapshot",
-            sh.snapshot
+            sh.snapshot,
+            Setting::Resume
         ))
+        .with_remedy(Remedy::Resume)
     } else {
         e.context("importing the snapshot")
     }
@@ -287,10 +290,9 @@ async fn run_with_retries(sh: &Shared, conns: &mut Conns, task: &Task) -> Result
                 e
             };
             if e.kind() == ErrorKind::Stalled && sh.ledger_run.is_some() {
-                return Err(e.remedy(
-                    "once the network is back, run the same command with --resume: committed \
-                     parts are kept and the rest is copied in a new snapshot",
-                ));
+                // Once the network is back: committed parts are kept, the rest is copied in a
+                // new snapshot.
+                return Err(e.remedy(Remedy::Resume));
             }
             return Err(e);
         }
@@ -444,9 +446,10 @@ async fn guarded<T>(
         idle = stalled => {
             let w = watch.expect("only a watched task stalls");
             tracing::warn!(
-                "{}: no byte moved for {} s (--stall-timeout); cancelling it on both sides",
+                "{}: no byte moved for {} s ({}); cancelling it on both sides",
                 w.object,
-                idle.as_secs()
+                idle.as_secs(),
+                Setting::StallTimeout
             );
             let unreachable = cancel.await;
             let side = match unreachable[..] {

@@ -2,6 +2,7 @@
 //! with its ledger row, a refusal under `--keep-going` recorded instead of failing the copy.
 
 use super::*;
+use crate::remedy::Setting;
 
 /// Runs post-data jobs in order on `tgt`. With a ledger (`ledger`: its run id), each job runs
 /// in one transaction with the ledger row that records it, and jobs the ledger lists already
@@ -19,8 +20,9 @@ pub(crate) async fn run_jobs(
             && refusals.skip_dependent(&job.describe, &job.depends_on)
         {
             tracing::warn!(
-                "{} not created (--keep-going): it depends on an object the target refused",
-                job.describe
+                "{} not created ({}): it depends on an object the target refused",
+                job.describe,
+                Setting::KeepGoing
             );
             continue;
         }
@@ -122,8 +124,9 @@ fn keep_going(job: &crate::copy::PostDataJob, statement: &str, e: &Error) -> boo
     };
     // In the report (objects_failed): logged at info (-v), not printed twice.
     tracing::info!(
-        "{} not created (--keep-going): {} ({statement})",
+        "{} not created ({}): {} ({statement})",
         job.describe,
+        Setting::KeepGoing,
         e.message()
     );
     refusals.push(crate::schema::rehearsal::FailedObject {

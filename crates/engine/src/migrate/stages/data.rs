@@ -271,6 +271,7 @@ async fn replicated(
     entry.status = o.status;
     entry.cutover = o.cutover;
     entry.schema_changes = o.schema_changes;
+    entry.remedies.extend(o.remedies);
     warnings.extend(o.warnings);
     replication::cut_over_failure(
         o.status,

@@ -27,6 +27,7 @@ pub(in crate::migrate) async fn cut_over(
     entry.status = o.status;
     entry.cutover = o.cutover;
     entry.schema_changes = o.schema_changes;
+    entry.remedies.extend(o.remedies);
     warnings.extend(o.warnings);
     replication::cut_over_failure(o.status, &o.message, o.refusal.as_ref(), pair.source_db())?;
     if o.status == DbStatus::Done {

@@ -1,6 +1,7 @@
 //! The database's report line: its parts, in the order the stages add them, joined by "; ".
 
 use crate::copy::CopyReport;
+use crate::remedy::Setting;
 use crate::schema::rehearsal::FailedObject;
 use crate::selection::DbSelection;
 
@@ -59,15 +60,17 @@ pub(in crate::migrate) fn fell_back(reason: &str) -> String {
 pub(in crate::migrate) fn refused(failed: &[FailedObject]) -> String {
     let dependents: usize = failed.iter().map(|f| f.skipped_dependents.len()).sum();
     format!(
-        "{} objects the target refused were not created (--keep-going), nor {} \
-         objects depending on them: {}; fix the cause and run again with --resume",
+        "{} objects the target refused were not created ({}), nor {} \
+         objects depending on them: {}; fix the cause and run again with {}",
         failed.len(),
+        Setting::KeepGoing,
         dependents,
         failed
             .iter()
             .map(|f| f.name.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        Setting::Resume
     )
 }
 

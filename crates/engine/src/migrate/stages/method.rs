@@ -1,6 +1,7 @@
 //! The method decision of one database, once its pre-data is in.
 
 use crate::error::Result;
+use crate::remedy::Setting;
 use crate::replication::ReplicationOptions;
 use crate::report::Method;
 use crate::schema::ExecState;
@@ -31,24 +32,29 @@ pub(in crate::migrate) fn choose(
     // A selection whose tables all keep their rows out leaves nothing to publish.
     let nothing_to_publish = repl_opts.tables.as_ref().is_some_and(|t| t.is_empty());
     if !facts.refused.is_empty() && opts.force_method == Some(Method::Replication) {
-        return Err(crate::Error::config(
-            "objects the target refused were skipped (--keep-going), which the \
+        return Err(crate::Error::config(format!(
+            "objects the target refused were skipped ({}), which the \
              replication method cannot leave out of its publication, and the \
-             replication method is forced (--repl-only / --force-method replication)",
-        ));
+             replication method is forced ({} / {} replication)",
+            Setting::KeepGoing,
+            Setting::ReplOnly,
+            Setting::ForceMethod
+        )));
     }
     if nothing_to_publish && opts.force_method == Some(Method::Replication) {
-        return Err(crate::Error::config(
+        return Err(crate::Error::config(format!(
             "no selected table has rows to replicate, and the replication method is \
-             forced (--repl-only / --force-method replication)",
-        ));
+             forced ({} / {} replication)",
+            Setting::ReplOnly,
+            Setting::ForceMethod
+        )));
     }
     let fallback = if !facts.refused.is_empty()
         && opts.force_method.is_none()
         && !resume_replication
     {
         // A publication of all tables would name tables the target does not have.
-        Some("objects were not created (--keep-going)".to_string())
+        Some(format!("objects were not created ({})", Setting::KeepGoing))
     } else if resuming && db.run.method.as_deref() == Some("dump") && opts.force_method.is_none() {
         // The earlier run's tables came from the dump method's snapshot: the rest
         // follows it (a run with --keep-going that skipped objects used the dump method).
