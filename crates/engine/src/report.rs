@@ -112,6 +112,10 @@ pub struct Finding {
     /// that database in a migration; the others go on.
     pub database: Option<String>,
     pub message: String,
+    /// What the operator can do about it, as values ([`crate::Remedy`]); the message says it in
+    /// words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<crate::remedy::Remedy>,
 }
 
 /// Everything preflight found. `ok` is true when there is no error.
@@ -144,8 +148,17 @@ impl ValidationReport {
             check,
             database: database.map(str::to_owned),
             message: message.into(),
+            remedies: Vec::new(),
         });
         self.ok = !self.has_errors();
+    }
+
+    /// Adds what the operator can do about the finding pushed last, as values (its message
+    /// says it in words).
+    pub fn remedies(&mut self, remedies: impl IntoIterator<Item = crate::remedy::Remedy>) {
+        if let Some(f) = self.findings.last_mut() {
+            f.remedies.extend(remedies);
+        }
     }
 
     /// Adds `other`'s findings after this report's (a check run on its own, e.g. one per
@@ -666,5 +679,30 @@ mod tests {
         assert!(!r.ok);
         assert_eq!(r.global_errors().count(), 0);
         assert_eq!(r.database_errors("x").count(), 1);
+    }
+
+    #[test]
+    fn a_finding_carries_its_remedies_as_values_only_when_it_has_some() {
+        use crate::remedy::{Remedy, Setting};
+        let mut r = ValidationReport::default();
+        r.warning("roles", None, "w");
+        r.error(
+            "target-state",
+            Some("x"),
+            "unfinished: resume or start over",
+        );
+        r.remedies([Remedy::Resume, Remedy::StartOver]);
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(v["findings"][0].get("remedies").is_none(), "{v}");
+        assert_eq!(
+            v["findings"][1]["remedies"],
+            serde_json::json!([{"action": "resume"}, {"action": "start_over"}])
+        );
+        let mut d = DatabaseResult::new("x", None, DbStatus::Failed, "e".into());
+        d = d.with_remedies(&[Remedy::Drop {
+            setting: Setting::NoCreatedb,
+        }]);
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["remedies"][0]["setting"], "no_createdb");
     }
 }

@@ -56,6 +56,9 @@ fn refused_by_preflight(name: &str, report: &ValidationReport) -> DatabaseResult
         .collect();
     let mut refused = DatabaseResult::new(name, None, DbStatus::Failed, messages.join("; "));
     refused.phase = Some(Phase::Preflight);
+    for f in report.database_errors(name) {
+        refused.remedies.extend_from_slice(&f.remedies);
+    }
     refused
 }
 

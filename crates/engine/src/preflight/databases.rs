@@ -10,7 +10,7 @@ use crate::catalog::server::{
     AvailableExtension, InstalledExtension, ServerFacts, compare_versions,
 };
 use crate::options::MigrateOptions;
-use crate::remedy::Setting;
+use crate::remedy::{Remedy, Setting};
 use crate::report::ValidationReport;
 
 pub(super) fn check_database_access(
@@ -34,17 +34,22 @@ pub(super) fn check_database_access(
         );
     }
     match &p.target {
-        TargetDb::Missing if !opts.createdb => report.error(
-            "databases",
-            Some(db),
-            format!(
-                "database \"{db}\" does not exist in the target and databases are not created \
-                 ({createdb}): create it in the target first, drop {createdb}, or leave \
-                 the database out with {}",
-                Setting::FilteredDbs,
-                createdb = Setting::NoCreatedb,
-            ),
-        ),
+        TargetDb::Missing if !opts.createdb => {
+            report.error(
+                "databases",
+                Some(db),
+                format!(
+                    "database \"{db}\" does not exist in the target and databases are not \
+                     created ({createdb}): create it in the target first, drop {createdb}, or \
+                     leave the database out with {}",
+                    Setting::FilteredDbs,
+                    createdb = Setting::NoCreatedb,
+                ),
+            );
+            report.remedies([Remedy::Drop {
+                setting: Setting::NoCreatedb,
+            }]);
+        }
         TargetDb::Unreachable(e) => report.error(
             "databases",
             Some(db),

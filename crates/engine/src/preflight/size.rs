@@ -3,7 +3,7 @@
 
 use crate::catalog::databases::database_size;
 use crate::conn::Session;
-use crate::remedy::Setting;
+use crate::remedy::{Remedy, Setting};
 use crate::report::ValidationReport;
 
 pub(super) async fn check_size(
@@ -52,5 +52,8 @@ pub(super) async fn check_size(
                 Setting::FilteredDbs
             ),
         );
+        report.remedies([Remedy::Raise {
+            setting: Setting::DbsMaxTotalSize,
+        }]);
     }
 }

@@ -6,7 +6,7 @@ use crate::catalog::contents::UserObjects;
 use crate::error::Side;
 use crate::ledger::{RunRecord, Stage, read, user_objects};
 use crate::options::shaping_options;
-use crate::remedy::Setting;
+use crate::remedy::{Remedy, Setting};
 
 /// What a selected database's target holds, read in preflight.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +191,8 @@ fn check_target(
                      migrate it again, drop it first (nothing was written to it)",
                     run.summary()
                 ),
-            )
+            );
+            report.remedies([Remedy::VerifyOnly, Remedy::Resume]);
         }
         // An earlier run's replication: handled (cut over, or refused naming its objects) by
         // the replication method's own check of earlier runs.
@@ -209,7 +210,8 @@ fn check_target(
                      to migrate it again",
                     run.summary()
                 ),
-            )
+            );
+            report.remedies([Remedy::Resume, Remedy::StartOver]);
         }
         TargetState::Ledger(run) if run.stage != Stage::Done && !opts.resume && !opts.clean => {
             report.error(
@@ -221,7 +223,8 @@ fn check_target(
                  and start over",
                     run.summary()
                 ),
-            )
+            );
+            report.remedies([Remedy::Resume, Remedy::StartOver]);
         }
         TargetState::Ledger(_) if opts.clean => {}
         TargetState::Ledger(run) => {
@@ -241,6 +244,7 @@ fn check_target(
                         run.summary()
                     ),
                 );
+                report.remedies([Remedy::StartOver]);
                 return;
             }
             let now = shaping_options(opts);
@@ -258,6 +262,7 @@ fn check_target(
                         run.options
                     ),
                 );
+                report.remedies([Remedy::StartOver]);
             }
         }
     }
