@@ -96,7 +96,7 @@ pub use roles::uncreatable_reason;
 pub use server::{SUPPORTED_SOURCE_MAJORS, check_versions, format_version};
 
 use databases::{check_database_access, check_extensions, check_languages, check_large_objects};
-use probe::{DbProbe, probe_database, read_target_server};
+use probe::{DbProbe, TargetServer, probe_database, read_target_server};
 use roles::check_roles;
 use server::check_same_server;
 use size::check_size;
@@ -221,6 +221,64 @@ async fn open_side(info: &ConnInfo, side: Side, report: &mut ValidationReport) -
 
 /// Runs every check. Never returns an error: every problem is a finding in `report`.
 pub async fn preflight(opts: &MigrateOptions) -> Preflight {
+    let (src, tgt, mut report) = open_both(opts).await;
+    let src_ok = src.usable();
+    let source_databases = src.databases.clone().unwrap_or_default();
+    let target_databases = tgt.databases.clone().unwrap_or_default();
+    let selected: Vec<String> = if src_ok {
+        crate::selection::preflight::select_databases(&source_databases, opts, &mut report)
+    } else {
+        Vec::new()
+    };
+    let provider_roles = provider_roles(&src, opts, &mut report).await;
+    let with_provider_roles;
+    let opts = if provider_roles.is_empty() {
+        opts
+    } else {
+        let mut o = opts.clone();
+        o.excluded_roles.extend(provider_roles.iter().cloned());
+        with_provider_roles = o;
+        &with_provider_roles
+    };
+    // Target facts shared by every database's checks.
+    let target_side = match (&tgt.session, tgt.usable()) {
+        (Some(t), true) => Some(read_target_server(t, &mut report).await),
+        _ => None,
+    };
+    let mut found = PerDatabase::default();
+    if let (Some(source), true) = (&src.session, src_ok) {
+        let run = DatabaseChecks {
+            target_side: target_side.as_ref(),
+            opts,
+            source,
+            src: &src,
+            tgt: &tgt,
+            source_databases: &source_databases,
+            target_names: target_databases.iter().map(|d| d.name.as_str()).collect(),
+            selected: &selected,
+        };
+        found = run.checks(&mut report).await;
+    }
+    Preflight {
+        report,
+        source: src.session,
+        target: tgt.session,
+        source_facts: src.facts,
+        target_facts: tgt.facts,
+        source_databases,
+        target_databases,
+        selected,
+        targets: found.targets,
+        methods: Default::default(),
+        selections: found.selections,
+        provider_roles,
+        schemas: found.schemas,
+    }
+}
+
+/// Both servers opened side by side, with the checks that need only their facts (same server,
+/// versions) and a note of what could not be checked: the source's findings first.
+async fn open_both(opts: &MigrateOptions) -> (Opened, Opened, ValidationReport) {
     let mut src_report = ValidationReport::default();
     let mut tgt_report = ValidationReport::default();
     let (src, tgt) = tokio::join!(
@@ -231,10 +289,7 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
     for f in src_report.findings.into_iter().chain(tgt_report.findings) {
         report.push(f.severity, f.check, f.database.as_deref(), f.message);
     }
-    let src_ok = src.usable();
-    let tgt_ok = tgt.usable();
-    report_skipped(&mut report, src_ok, tgt_ok);
-
+    report_skipped(&mut report, src.usable(), tgt.usable());
     check_same_server(
         &mut report,
         &opts.source,
@@ -248,56 +303,148 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         tgt.facts.as_ref().map(|f| f.version_num),
         opts.skip_db_version_check,
     );
+    (src, tgt, report)
+}
 
-    let source_databases = src.databases.clone().unwrap_or_default();
-    let target_databases = tgt.databases.clone().unwrap_or_default();
-    let selected: Vec<String> = if src_ok {
-        crate::selection::preflight::select_databases(&source_databases, opts, &mut report)
-    } else {
-        Vec::new()
-    };
-    // Provider roles are left out of every role check and of the migration.
-    let provider_roles = match (&src.session, src_ok) {
+/// The source's provider roles, which every role check and the migration leave out.
+async fn provider_roles(
+    src: &Opened,
+    opts: &MigrateOptions,
+    report: &mut ValidationReport,
+) -> Vec<String> {
+    match (&src.session, src.usable()) {
         (Some(source), true) => match list_role_names(source).await {
-            Ok(names) => crate::selection::preflight::provider_roles(&names, opts, &mut report),
+            Ok(names) => crate::selection::preflight::provider_roles(&names, opts, report),
             Err(_) => Vec::new(),
         },
         _ => Vec::new(),
-    };
-    let with_provider_roles;
-    let opts = if provider_roles.is_empty() {
-        opts
-    } else {
-        let mut o = opts.clone();
-        o.excluded_roles.extend(provider_roles.iter().cloned());
-        with_provider_roles = o;
-        &with_provider_roles
-    };
-    let mut selections = std::collections::BTreeMap::new();
+    }
+}
 
-    // Target facts shared by every database's checks.
-    let target_side = match (&tgt.session, tgt_ok) {
-        (Some(t), true) => Some(read_target_server(t, &mut report).await),
-        _ => None,
-    };
+/// What the per-database checks learned, which the run reuses.
+#[derive(Default)]
+struct PerDatabase {
+    selections: std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
+    targets: std::collections::HashMap<String, target_state::TargetState>,
+    schemas: std::collections::HashMap<String, FilteredSchema>,
+}
 
-    let mut targets = std::collections::HashMap::new();
-    let mut schemas = std::collections::HashMap::new();
-    if let (Some(source), true) = (&src.session, src_ok) {
-        let target_names: HashSet<&str> =
-            target_databases.iter().map(|d| d.name.as_str()).collect();
-        let target_session = if tgt_ok { tgt.session.as_ref() } else { None };
+/// The checks of the selected databases, once the source is usable.
+struct DatabaseChecks<'a> {
+    opts: &'a MigrateOptions,
+    source: &'a Session,
+    src: &'a Opened,
+    tgt: &'a Opened,
+    source_databases: &'a [DatabaseInfo],
+    target_names: HashSet<&'a str>,
+    selected: &'a [String],
+    /// The target's facts shared by every database's checks, when the target is usable.
+    target_side: Option<&'a TargetServer>,
+}
+
+impl DatabaseChecks<'_> {
+    /// Each database probed (a few at a time), then what the probes tell, the selection, the
+    /// size, the source user's read access, roles and owners, the targets' state and the
+    /// rehearsal, in that order.
+    async fn checks(&self, report: &mut ValidationReport) -> PerDatabase {
+        let opts = self.opts;
+        let tgt_ok = self.tgt.usable();
+        let probes = self.probes().await;
+        let user = |o: &Opened| {
+            (o.facts.as_ref())
+                .map(|f| f.current_user.clone())
+                .unwrap_or_default()
+        };
+        let (source_user, target_user) = (user(self.src), user(self.tgt));
+        for p in &probes {
+            check_database_access(report, opts, p, &source_user, &target_user);
+        }
+        if let (Some(ts), Some(tf)) = (self.target_side, &self.tgt.facts) {
+            for p in &probes {
+                check_languages(report, opts, p, ts, tf);
+            }
+            for p in &probes {
+                check_extensions(report, opts, p, ts, tf);
+            }
+        }
+        let readable: Vec<String> = (probes.iter())
+            .filter(|p| p.source.is_ok())
+            .map(|p| p.name.clone())
+            .collect();
+        let selections =
+            crate::selection::preflight::resolve_databases(opts, self.source, &readable, report)
+                .await;
+        match opts.dbs_max_total_size {
+            Some(limit) if !opts.selection.is_everything() => {
+                crate::selection::preflight::check_selected_size(report, &selections, limit)
+            }
+            Some(limit) => {
+                check_size(report, self.source, &source_user, self.selected, limit).await
+            }
+            None => {}
+        }
+        // Only the replication method loses large objects written during the migration.
+        let replication_possible = opts.force_method != Some(crate::report::Method::Dump)
+            && !opts.schema_only
+            && opts.mode != crate::options::RunMode::Cleanup;
+        for p in probes.iter().filter(|_| replication_possible) {
+            check_large_objects(report, p);
+        }
+        self.read_access(report).await;
+        if let (Some(target), Some(tf), true) = (&self.tgt.session, &self.tgt.facts, tgt_ok) {
+            let user = tf.user();
+            check_roles(report, opts, self.source, target, tf).await;
+            crate::owners::check_owners(
+                report,
+                opts,
+                self.source,
+                target,
+                &user,
+                self.source_databases,
+                self.selected,
+            )
+            .await;
+        }
+        let mut targets = std::collections::HashMap::new();
+        if tgt_ok && opts.mode != crate::options::RunMode::Cleanup {
+            let existing: Vec<String> = (self.selected.iter())
+                .filter(|n| self.target_names.contains(n.as_str()))
+                .cloned()
+                .collect();
+            targets = target_state::preflight_targets(
+                opts,
+                self.src.facts.as_ref(),
+                self.source_databases,
+                &existing,
+                report,
+            )
+            .await;
+        }
+        let schemas = self.rehearse(report, &selections, &targets).await;
+        PerDatabase {
+            selections,
+            targets,
+            schemas,
+        }
+    }
+
+    /// Every selected database probed, [`DB_CONCURRENCY`] at a time, in name order.
+    async fn probes(&self) -> Vec<DbProbe> {
+        let target_session = if self.tgt.usable() {
+            self.tgt.session.as_ref()
+        } else {
+            None
+        };
         // The futures are built eagerly (they do nothing until polled) so that the stream's
         // item type names no closure: a `StreamExt::map` closure over borrowed names makes the
         // whole preflight future fail to be `Send`.
-        let pending: Vec<_> = selected
-            .iter()
+        let pending: Vec<_> = (self.selected.iter())
             .map(|name| {
                 probe_database(
-                    opts,
-                    source,
+                    self.opts,
+                    self.source,
                     target_session,
-                    target_names.contains(name.as_str()),
+                    self.target_names.contains(name.as_str()),
                     name,
                 )
             })
@@ -307,62 +454,23 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
             .collect()
             .await;
         probes.sort_by(|a, b| a.name.cmp(&b.name));
+        probes
+    }
 
-        let source_user = src
-            .facts
-            .as_ref()
-            .map(|f| f.current_user.as_str())
-            .unwrap_or("");
-        let target_user = tgt
-            .facts
-            .as_ref()
-            .map(|f| f.current_user.as_str())
-            .unwrap_or("");
-        for p in &probes {
-            check_database_access(&mut report, opts, p, source_user, target_user);
-        }
-        if let (Some(ts), Some(tf)) = (&target_side, &tgt.facts) {
-            for p in &probes {
-                check_languages(&mut report, opts, p, ts, tf);
-            }
-            for p in &probes {
-                check_extensions(&mut report, opts, p, ts, tf);
-            }
-        }
-        let readable: Vec<String> = probes
-            .iter()
-            .filter(|p| p.source.is_ok())
-            .map(|p| p.name.clone())
-            .collect();
-        selections =
-            crate::selection::preflight::resolve_databases(opts, source, &readable, &mut report)
-                .await;
-        match opts.dbs_max_total_size {
-            Some(limit) if !opts.selection.is_everything() => {
-                crate::selection::preflight::check_selected_size(&mut report, &selections, limit)
-            }
-            Some(limit) => check_size(&mut report, source, source_user, &selected, limit).await,
-            None => {}
-        }
-        // Only the replication method loses large objects written during the migration.
-        let replication_possible = opts.force_method != Some(crate::report::Method::Dump)
-            && !opts.schema_only
-            && opts.mode != crate::options::RunMode::Cleanup;
-        for p in probes.iter().filter(|_| replication_possible) {
-            check_large_objects(&mut report, p);
-        }
-        // Every gap in the source user's read access, with its GRANT (see crate::read_access).
-        let readable: Vec<&String> = selected
-            .iter()
+    /// Every gap in the source user's read access of the databases without an error so far,
+    /// with its GRANT (see crate::read_access).
+    async fn read_access(&self, report: &mut ValidationReport) {
+        let readable: Vec<&String> = (self.selected.iter())
             .filter(|name| report.database_errors(name).next().is_none())
             .collect();
         // Futures built first, as for the probes: a closure inside the stream would make the
         // preflight future fail to be `Send`.
+        let source = &self.opts.source;
         let pending: Vec<_> = readable
             .into_iter()
             .map(|name| async move {
                 let mut found = ValidationReport::default();
-                crate::read_access::check_database(&opts.source, name, &mut found).await;
+                crate::read_access::check_database(source, name, &mut found).await;
                 found
             })
             .collect();
@@ -373,73 +481,42 @@ pub async fn preflight(opts: &MigrateOptions) -> Preflight {
         for found in gaps {
             report.absorb(found);
         }
-        if let (Some(target), Some(tf), true) = (&tgt.session, &tgt.facts, tgt_ok) {
-            let user = tf.user();
-            check_roles(&mut report, opts, source, target, tf).await;
-            crate::owners::check_owners(
-                &mut report,
-                opts,
-                source,
-                target,
-                &user,
-                &source_databases,
-                &selected,
-            )
-            .await;
-        }
-        if tgt_ok && opts.mode != crate::options::RunMode::Cleanup {
-            let existing: Vec<String> = selected
-                .iter()
-                .filter(|n| target_names.contains(n.as_str()))
-                .cloned()
-                .collect();
-            targets = target_state::preflight_targets(
-                opts,
-                src.facts.as_ref(),
-                &source_databases,
-                &existing,
-                &mut report,
-            )
-            .await;
-        }
-        if let (Some(target), true, true) = (&tgt.session, tgt_ok, opts.rehearsal)
-            && matches!(
-                opts.mode,
-                crate::options::RunMode::Migrate | crate::options::RunMode::Validate
-            )
-            && report.global_errors().next().is_none()
-        {
-            schemas = rehearsal::check_rehearsal(
-                &mut report,
-                opts,
-                rehearsal::Inputs {
-                    source,
-                    target,
-                    source_databases: &source_databases,
-                    target_names: &target_names,
-                    selected: &selected,
-                    selections: &selections,
-                    targets: &targets,
-                },
-            )
-            .await;
-        }
     }
 
-    Preflight {
-        report,
-        source: src.session,
-        target: tgt.session,
-        source_facts: src.facts,
-        target_facts: tgt.facts,
-        source_databases,
-        target_databases,
-        selected,
-        targets,
-        methods: Default::default(),
-        selections,
-        provider_roles,
-        schemas,
+    /// The schema rehearsal of each database, when it is asked for, the target usable and no
+    /// finding stops the whole run already.
+    async fn rehearse(
+        &self,
+        report: &mut ValidationReport,
+        selections: &std::collections::BTreeMap<String, crate::selection::preflight::Resolved>,
+        targets: &std::collections::HashMap<String, target_state::TargetState>,
+    ) -> std::collections::HashMap<String, FilteredSchema> {
+        let opts = self.opts;
+        let (Some(target), true, true) = (&self.tgt.session, self.tgt.usable(), opts.rehearsal)
+        else {
+            return Default::default();
+        };
+        if !matches!(
+            opts.mode,
+            crate::options::RunMode::Migrate | crate::options::RunMode::Validate
+        ) || report.global_errors().next().is_some()
+        {
+            return Default::default();
+        }
+        rehearsal::check_rehearsal(
+            report,
+            opts,
+            rehearsal::Inputs {
+                source: self.source,
+                target,
+                source_databases: self.source_databases,
+                target_names: &self.target_names,
+                selected: self.selected,
+                selections,
+                targets,
+            },
+        )
+        .await
     }
 }
 
