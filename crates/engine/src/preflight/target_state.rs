@@ -120,17 +120,29 @@ fn check_target(
     state: &TargetState,
     report: &mut crate::report::ValidationReport,
 ) {
-    // The documented cut-over is the first command again plus --max-replication-lag and
-    // --stop-replication: it acts on the databases the first run left replicating and reports
-    // those it finished as done earlier (their ledger, stage done, proves it).
-    let cut_over = opts.replication.is_cut_over();
-    let (resume, clean, verify_only) = (Setting::Resume, Setting::Clean, Setting::VerifyOnly);
     match state {
         TargetState::Empty => {}
+        TargetState::NotEmpty(o) => not_empty(opts, name, o, report),
+        TargetState::Ledger(run) => {
+            with_ledger(opts, (source_facts, source_databases), name, run, report)
+        }
+    }
+}
+
+/// A target database holding objects and no ledger: what each mode makes of it.
+fn not_empty(
+    opts: &crate::options::MigrateOptions,
+    name: &str,
+    o: &UserObjects,
+    report: &mut crate::report::ValidationReport,
+) {
+    let cut_over = opts.replication.is_cut_over();
+    let verify_only = Setting::VerifyOnly;
+    match o {
         // Nothing proves that a database holding objects and no ledger was migrated from this
         // source (it may be someone else's database of the same name, or another tool's
         // work): every mode that writes refuses it, and none reports it done.
-        TargetState::NotEmpty(o) if opts.resume => report.error(
+        o if opts.resume => report.error(
             "target-state",
             Some(name),
             format!(
@@ -144,8 +156,8 @@ fn check_target(
         // A cut-over run may also replicate and cut over in one go: a target database with no
         // table (a managed service's, holding only what the provider installed) is migrated as
         // a plain run would migrate an empty one.
-        TargetState::NotEmpty(o) if cut_over && o.tables == 0 => {}
-        TargetState::NotEmpty(o) if cut_over => report.error(
+        o if cut_over && o.tables == 0 => {}
+        o if cut_over => report.error(
             "target-state",
             Some(name),
             format!(
@@ -157,7 +169,7 @@ fn check_target(
                 o.tables, o.other
             ),
         ),
-        TargetState::NotEmpty(o) => report.error(
+        o => report.error(
             "target-state",
             Some(name),
             format!(
@@ -167,10 +179,33 @@ fn check_target(
                 o.tables, o.other
             ),
         ),
+    }
+}
+
+/// A target database holding the ledger of an earlier run (finished or not): what each mode
+/// makes of it. `source`: the source's facts and databases, which tell whether that run
+/// migrated this source.
+fn with_ledger(
+    opts: &crate::options::MigrateOptions,
+    source: (
+        Option<&crate::catalog::server::ServerFacts>,
+        &[crate::catalog::databases::DatabaseInfo],
+    ),
+    name: &str,
+    run: &RunRecord,
+    report: &mut crate::report::ValidationReport,
+) {
+    let (source_facts, source_databases) = source;
+    // The documented cut-over is the first command again plus --max-replication-lag and
+    // --stop-replication: it acts on the databases the first run left replicating and reports
+    // those it finished as done earlier (their ledger, stage done, proves it).
+    let cut_over = opts.replication.is_cut_over();
+    let (resume, clean, verify_only) = (Setting::Resume, Setting::Clean, Setting::VerifyOnly);
+    match run {
         // The record of a finished migration: --resume and the cut-over run report the
         // database done without touching it (below, for this source); whatever would write
         // refuses it, --clean included: the database has been in use since it was finished.
-        TargetState::Ledger(run) if run.finished_at.is_some() && opts.clean => report.error(
+        run if run.finished_at.is_some() && opts.clean => report.error(
             "target-state",
             Some(name),
             format!(
@@ -181,7 +216,7 @@ fn check_target(
                 run.summary()
             ),
         ),
-        TargetState::Ledger(run) if run.finished_at.is_some() && !opts.resume && !cut_over => {
+        run if run.finished_at.is_some() && !opts.resume && !cut_over => {
             report.error(
                 "target-state",
                 Some(name),
@@ -196,10 +231,8 @@ fn check_target(
         }
         // An earlier run's replication: handled (cut over, or refused naming its objects) by
         // the replication method's own check of earlier runs.
-        TargetState::Ledger(run) if run.stage == Stage::Replicating => {}
-        TargetState::Ledger(run)
-            if run.stage == Stage::Done && !opts.resume && !opts.clean && !cut_over =>
-        {
+        run if run.stage == Stage::Replicating => {}
+        run if run.stage == Stage::Done && !opts.resume && !opts.clean && !cut_over => {
             report.error(
                 "target-state",
                 Some(name),
@@ -213,7 +246,7 @@ fn check_target(
             );
             report.remedies([Remedy::Resume, Remedy::StartOver]);
         }
-        TargetState::Ledger(run) if run.stage != Stage::Done && !opts.resume && !opts.clean => {
+        run if run.stage != Stage::Done && !opts.resume && !opts.clean => {
             report.error(
                 "target-state",
                 Some(name),
@@ -226,8 +259,8 @@ fn check_target(
             );
             report.remedies([Remedy::Resume, Remedy::StartOver]);
         }
-        TargetState::Ledger(_) if opts.clean => {}
-        TargetState::Ledger(run) => {
+        _ if opts.clean => {}
+        run => {
             let src = source_databases.iter().find(|d| d.name == name);
             let sysid = source_facts.and_then(|f| f.system_identifier);
             let other_source = src.is_some_and(|d| d.oid != run.source_database_oid)
