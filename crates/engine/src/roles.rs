@@ -142,19 +142,7 @@ async fn migrate_one_role(
         return role_result(name, RoleStatus::Exists, MSG_EXISTS, None);
     }
 
-    let password = match real_password {
-        Some(pw) => Some(RolePassword {
-            value: pw.to_owned(),
-            reveal: opts.show_passwords,
-            placeholder: false,
-        }),
-        None if role.login => Some(RolePassword {
-            value: placeholder_password(),
-            reveal: opts.show_passwords,
-            placeholder: true,
-        }),
-        None => None,
-    };
+    let password = role_password(role, opts, real_password);
     let verifier = password
         .as_ref()
         .map(|p| postgres_protocol::password::scram_sha_256(p.value.as_bytes()));
@@ -182,6 +170,39 @@ async fn migrate_one_role(
         return role_result(name, RoleStatus::Failed, e.message(), None);
     }
 
+    warnings.extend(apply_role_extras(target, role).await);
+
+    info!(role = %name, "role created");
+    role_result(name, RoleStatus::Created, MSG_CREATED, password)
+}
+
+/// The password to create a role with: its own from `--role-passwords`, else a placeholder
+/// for a role that logs in (the source's verifier cannot be read), else none.
+fn role_password(
+    role: &RoleInfo,
+    opts: &MigrateOptions,
+    real_password: Option<&str>,
+) -> Option<RolePassword> {
+    match real_password {
+        Some(pw) => Some(RolePassword {
+            value: pw.to_owned(),
+            reveal: opts.show_passwords,
+            placeholder: false,
+        }),
+        None if role.login => Some(RolePassword {
+            value: placeholder_password(),
+            reveal: opts.show_passwords,
+            placeholder: true,
+        }),
+        None => None,
+    }
+}
+
+/// What a created role has besides its attributes: its settings, comment and security
+/// labels, each that the target refuses a warning (the role exists all the same).
+async fn apply_role_extras(target: &Session, role: &RoleInfo) -> Vec<Warning> {
+    let name = &role.name;
+    let mut warnings = Vec::new();
     for entry in &role.config {
         let setting = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
         let Some(clause) = set_clause(entry) else {
@@ -247,9 +268,7 @@ async fn migrate_one_role(
             );
         }
     }
-
-    info!(role = %name, "role created");
-    role_result(name, RoleStatus::Created, MSG_CREATED, password)
+    warnings
 }
 
 fn role_result(
