@@ -129,6 +129,11 @@ fn write_doc(
 }
 
 /// Runs `pg_migrate` with `args` (without the program name) and returns the exit code.
+///
+/// The stages in order: the flags, the outputs (opened before any work), the runtime and the
+/// metrics socket, the commands that are not a run (`--status`, `--unfence`, `--fail-back`),
+/// the signals, the run, the report. A stage that ends the process early returns its exit
+/// code as the error.
 pub fn run_pg(args: Vec<String>) -> i32 {
     let argv = std::iter::once("pg_migrate".to_string()).chain(normalize_args(args.clone()));
     let parsed = match parse_args::<PgArgs>(argv) {
@@ -156,8 +161,71 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         );
         return EXIT_INVALID;
     }
-    // Flags of the tool we replace that have no meaning here: accepted so scripts keep
-    // working, with a note saying why nothing happens.
+    note_ignored_flags(&parsed);
+    let (json_out, ddl_out) = match open_outputs(&parsed, &opts) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let runtime = match start_runtime(&parsed) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if parsed.unfence {
+        return unfence(&runtime, &opts, json_out);
+    }
+    if parsed.fail_back {
+        return fail_back(&runtime, &opts, json_out);
+    }
+    watch_signals(&runtime, &parsed, &opts);
+    let span = tracing::info_span!("migration", id = %opts.migration_id);
+    let _enter = span.enter();
+    let validate_only = opts.mode == RunMode::Validate;
+    // --cutover --validate: the cut-over's dry run, after preflight.
+    let dry_run = (validate_only && parsed.cutover).then(|| opts.clone());
+    let job = PgMigrate::new(opts);
+    let mut result = match runtime.block_on(job.run()) {
+        RunOutput::Ddl(ddl) => {
+            let out = ddl_out.expect("--print-ddl gives the DDL mode and its output");
+            return write_ddl(out, ddl);
+        }
+        RunOutput::Result(r) => r,
+    };
+    let refused_cutover = match dry_run {
+        Some(o) => cutover_dry_run(&runtime, &o, &mut result),
+        None => false,
+    };
+    let report = match render_report(&parsed, &result, validate_only, refused_cutover) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    eprint!("{}", words::text(&report));
+    if parsed.output_format == OutputFormatArg::Legacy
+        && !validate_only
+        && result
+            .databases
+            .iter()
+            .any(|d| d.status == crate::report::DbStatus::Failed)
+    {
+        eprintln!("{}", crate::cli::legacy::FAILURE_LINE);
+    }
+    if let Some(out) = json_out
+        && let Err(e) = write_json(out, &result)
+    {
+        eprintln!(
+            "pg_migrate: {e} (the run itself ended with exit code {})",
+            exit_code(&result, validate_only)
+        );
+        return EXIT_OUTPUT;
+    }
+    if refused_cutover {
+        return EXIT_INVALID;
+    }
+    exit_code(&result, validate_only)
+}
+
+/// Flags of the tool we replace that have no meaning here: accepted so scripts keep
+/// working, with a note saying why nothing happens.
+fn note_ignored_flags(parsed: &PgArgs) {
     if let Some(dir) = &parsed.pgbin {
         tracing::info!(
             "--pgbin {} ignored: db-migrate speaks the PostgreSQL protocol itself and runs no \
@@ -171,6 +239,14 @@ pub fn run_pg(args: Vec<String>) -> i32 {
              by default (--no-replicate-extension-tables leaves them out)"
         );
     }
+}
+
+/// Where `--json` and `--print-ddl` write, opened before any work (a bad path must not cost a
+/// whole migration) and checked against what the run reads; else the exit code.
+fn open_outputs(
+    parsed: &PgArgs,
+    opts: &MigrateOptions,
+) -> std::result::Result<(Option<output::Output>, Option<output::Output>), i32> {
     // Outputs are opened before any work: a bad path must not cost a whole migration.
     let open = |flag, dest: &Option<String>| {
         dest.as_deref()
@@ -184,7 +260,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         (Ok(j), Ok(d)) => (j, d),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("pg_migrate: {}", words::error(&e));
-            return EXIT_INVALID;
+            return Err(EXIT_INVALID);
         }
     };
     // Nothing the run reads may be what it writes.
@@ -210,7 +286,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         && let Err(e) = out.check_not_input(&inputs)
     {
         eprintln!("pg_migrate: {}", words::error(&e));
-        return EXIT_INVALID;
+        return Err(EXIT_INVALID);
     }
     // The DDL must not replace the report either.
     if let Some(p) = parsed.json.as_deref().filter(|j| *j != "-") {
@@ -220,8 +296,14 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         && let Err(e) = out.check_not_input(&inputs)
     {
         eprintln!("pg_migrate: {}", words::error(&e));
-        return EXIT_INVALID;
+        return Err(EXIT_INVALID);
     }
+    Ok((json_out, ddl_out))
+}
+
+/// The async runtime, with the `--metrics-listen` socket bound on it before the run (a port
+/// in use is bad input, found before anything is written); else the exit code.
+fn start_runtime(parsed: &PgArgs) -> std::result::Result<tokio::runtime::Runtime, i32> {
     memory::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -230,7 +312,7 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("pg_migrate: cannot start the async runtime: {e}");
-            return EXIT_INVALID;
+            return Err(EXIT_INVALID);
         }
     };
     // Bound before the run: a port in use is bad input, found before anything is written.
@@ -241,25 +323,23 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             Ok(a) => eprintln!("metrics: http://{a}/metrics (Prometheus) while the run lasts"),
             Err(e) => {
                 eprintln!("pg_migrate: {}", words::error(&e));
-                return EXIT_INVALID;
+                return Err(EXIT_INVALID);
             }
         }
     }
-    if parsed.unfence {
-        return unfence(&runtime, &opts, json_out);
-    }
-    if parsed.fail_back {
-        return fail_back(&runtime, &opts, json_out);
-    }
-    // Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
-    // were interrupted marked failed, and a non-zero exit code.
+    Ok(runtime)
+}
+
+/// Ctrl-C cancels running COPYs on both sides; the run then ends with the databases that
+/// were interrupted marked failed, and a non-zero exit code.
+fn watch_signals(runtime: &tokio::runtime::Runtime, parsed: &PgArgs, opts: &MigrateOptions) {
     let cancel = opts.cancel.clone();
     // Stages that cannot be cancelled cooperatively (a schema batch, a replication wait) end
     // with the process: a second Ctrl-C, or 15 s after the first, exits at once. The servers
     // roll back the open transactions of the closed sessions; replication objects left behind
     // are reported by the next run, which points to --cleanup.
-    let cleanup_hint = signals::cleanup_command(&parsed);
-    let unfence_hint = signals::unfence_command(&parsed);
+    let cleanup_hint = signals::cleanup_command(parsed);
+    let unfence_hint = signals::unfence_command(parsed);
     let mut signals = {
         let _in_runtime = runtime.enter();
         signals::Signals::new()
@@ -276,54 +356,64 @@ pub fn run_pg(args: Vec<String>) -> i32 {
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
-    let span = tracing::info_span!("migration", id = %opts.migration_id);
-    let _enter = span.enter();
-    let validate_only = opts.mode == RunMode::Validate;
-    // --cutover --validate: the cut-over's dry run, after preflight.
-    let dry_run = (validate_only && parsed.cutover).then(|| opts.clone());
-    let job = PgMigrate::new(opts);
-    let mut result = match runtime.block_on(job.run()) {
-        RunOutput::Ddl(ddl) => {
-            let out = ddl_out.expect("--print-ddl gives the DDL mode and its output");
-            return match ddl {
-                Ok(sql) => match out.write(sql.as_bytes()) {
-                    Ok(()) => EXIT_OK,
-                    Err(e) => {
-                        eprintln!("pg_migrate: {}", words::error(&e));
-                        EXIT_OUTPUT
-                    }
-                },
-                Err(e) => {
-                    eprintln!("pg_migrate: {}", words::error(&e));
-                    EXIT_DB_FAILED
-                }
-            };
-        }
-        RunOutput::Result(r) => r,
-    };
-    let mut report = String::new();
-    let mut refused_cutover = false;
-    if let Some(o) = dry_run {
-        match runtime.block_on(crate::replication::dry_run::dry_run_all(
-            &o.source,
-            &o.target,
-            &o.only_dbs,
-            &o.filtered_dbs,
-            &o.replication,
-        )) {
-            Ok(d) => {
-                refused_cutover = d.iter().any(|d| !d.ready);
-                result.cutover_dry_run = d;
-            }
+}
+
+/// `--print-ddl`: writes the DDL, or says why there is none; the exit code.
+fn write_ddl(out: output::Output, ddl: Result<String>) -> i32 {
+    match ddl {
+        Ok(sql) => match out.write(sql.as_bytes()) {
+            Ok(()) => EXIT_OK,
             Err(e) => {
-                eprintln!(
-                    "pg_migrate: the cut-over's dry run failed: {}",
-                    words::error(&e)
-                );
-                refused_cutover = true;
+                eprintln!("pg_migrate: {}", words::error(&e));
+                EXIT_OUTPUT
             }
+        },
+        Err(e) => {
+            eprintln!("pg_migrate: {}", words::error(&e));
+            EXIT_DB_FAILED
         }
     }
+}
+
+/// `--cutover --validate`: the cut-over's dry run of every database, into `result`; whether
+/// the cut-over would be refused now.
+fn cutover_dry_run(
+    runtime: &tokio::runtime::Runtime,
+    o: &MigrateOptions,
+    result: &mut MigrateResult,
+) -> bool {
+    match runtime.block_on(crate::replication::dry_run::dry_run_all(
+        &o.source,
+        &o.target,
+        &o.only_dbs,
+        &o.filtered_dbs,
+        &o.replication,
+    )) {
+        Ok(d) => {
+            let refused = d.iter().any(|d| !d.ready);
+            result.cutover_dry_run = d;
+            refused
+        }
+        Err(e) => {
+            eprintln!(
+                "pg_migrate: the cut-over's dry run failed: {}",
+                words::error(&e)
+            );
+            true
+        }
+    }
+}
+
+/// The report for stderr, as the run and the flags ask: preflight's findings (`--validate`),
+/// nothing (the legacy format, written to stdout here), the table of every message (`-v`), or
+/// the short summary; the exit code when stdout cannot be written.
+fn render_report(
+    parsed: &PgArgs,
+    result: &MigrateResult,
+    validate_only: bool,
+    refused_cutover: bool,
+) -> std::result::Result<String, i32> {
+    let mut report = String::new();
     if validate_only {
         render_findings(&mut report, &result.validation);
         if !result.cutover_dry_run.is_empty() {
@@ -350,47 +440,25 @@ pub fn run_pg(args: Vec<String>) -> i32 {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
         if let Err(e) = out
-            .write_all(words::text(&crate::cli::legacy::render(&result)).as_bytes())
+            .write_all(words::text(&crate::cli::legacy::render(result)).as_bytes())
             .and_then(|_| out.flush())
         {
             eprintln!("pg_migrate: cannot write the result to stdout: {e}");
-            return EXIT_OUTPUT;
+            return Err(EXIT_OUTPUT);
         }
     } else if parsed.verbose > 0 || parsed.debug {
         report = result.render_table();
     } else {
-        let base = signals::cleanup_command(&parsed)
+        let base = signals::cleanup_command(parsed)
             .replace(" --mangle", "")
             .replace(" --cleanup", "");
         let next = summary::Next {
             status: base.replacen("pg_migrate", "pg_migrate --status", 1),
             base,
         };
-        report = summary::render(&result, summary::terminal_width(), &next);
+        report = summary::render(result, summary::terminal_width(), &next);
     }
-    eprint!("{}", words::text(&report));
-    if parsed.output_format == OutputFormatArg::Legacy
-        && !validate_only
-        && result
-            .databases
-            .iter()
-            .any(|d| d.status == crate::report::DbStatus::Failed)
-    {
-        eprintln!("{}", crate::cli::legacy::FAILURE_LINE);
-    }
-    if let Some(out) = json_out
-        && let Err(e) = write_json(out, &result)
-    {
-        eprintln!(
-            "pg_migrate: {e} (the run itself ended with exit code {})",
-            exit_code(&result, validate_only)
-        );
-        return EXIT_OUTPUT;
-    }
-    if refused_cutover {
-        return EXIT_INVALID;
-    }
-    exit_code(&result, validate_only)
+    Ok(report)
 }
 
 /// `--unfence`: lifts the fences an earlier `--cutover` left on the source, as recorded there.

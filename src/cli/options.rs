@@ -78,154 +78,11 @@ impl TryFrom<&PgArgs> for MigrateOptions {
                 None => None,
             },
             databases_at_once: a.db_jobs.and_then(std::num::NonZeroUsize::new),
-            copy: {
-                let mut c = crate::copy::CopyOptions::default();
-                if let Some(j) = a.jobs {
-                    c.jobs = std::num::NonZeroUsize::new(j)
-                        .ok_or_else(|| Error::config("--jobs must be at least 1"))?;
-                }
-                c.format = match a.copy_format {
-                    CopyFormatArg::Auto => crate::copy::CopyFormat::Auto,
-                    CopyFormatArg::Binary => crate::copy::CopyFormat::Binary,
-                    CopyFormatArg::Text => crate::copy::CopyFormat::Text,
-                };
-                if let Some(size) = a.split_tables_larger_than {
-                    c.split_larger_than = size;
-                }
-                use crate::copy::statistics::StatisticsMode;
-                c.statistics = match (a.no_analyze, a.statistics) {
-                    (true, _) | (_, Some(StatisticsArg::None)) => StatisticsMode::None,
-                    (_, Some(StatisticsArg::Analyze)) => StatisticsMode::Analyze,
-                    (_, Some(StatisticsArg::Restore) | None) => StatisticsMode::Restore,
-                };
-                c.retries = a.copy_retries;
-                if let Some(t) = a.stall_timeout {
-                    c.stall_timeout = crate::stall::bound_from(t);
-                }
-                c.extension_tables = !a.no_replicate_extension_tables;
-                if a.json.as_deref() == Some("-") {
-                    c.progress = crate::copy::ProgressMode::Quiet;
-                }
-                c
-            },
-            force_method: match (a.force_method, a.dump_only, a.repl_only) {
-                (Some(MethodArg::Dump), _, _) | (None, true, _) => {
-                    Some(crate::report::Method::Dump)
-                }
-                (Some(MethodArg::Replication), _, _) | (None, _, true) => {
-                    Some(crate::report::Method::Replication)
-                }
-                _ => None,
-            },
-            replication: {
-                let mut r = crate::replication::ReplicationOptions {
-                    mangle: a.mangle,
-                    stop_replication: a.stop_replication,
-                    replica_identity_full: a.replica_identity_full,
-                    max_replication_lag: a
-                        .max_replication_lag
-                        .filter(|n| *n >= 0)
-                        .map(|n| n as u64),
-                    ..Default::default()
-                };
-                if let Some(t) = a.replication_timeout {
-                    r.replication_timeout = t;
-                }
-                r.follow_for = a.follow;
-                if let Some(t) = a.schema_check_interval {
-                    r.schema_check_interval = t.max(std::time::Duration::from_millis(100));
-                }
-                if a.follow.is_some() && a.max_replication_lag.is_none_or(|n| n < 0) && !a.cutover {
-                    return Err(Error::config(
-                        "--follow keeps a replication wait going: add --max-replication-lag (or --cutover)",
-                    ));
-                }
-                if !(a.cutover || a.fail_back)
-                    && (a.max_downtime.is_some()
-                        || a.fence_roles.is_some()
-                        || a.cutover_max_lag.is_some())
-                {
-                    return Err(Error::config(
-                        "--max-downtime, --fence-roles and --cutover-max-lag are for a fenced cut-over: add --cutover (or --fail-back)",
-                    ));
-                }
-                if a.cutover || a.fail_back {
-                    let mut co = crate::replication::fence::CutoverOptions {
-                        max_downtime: a.max_downtime,
-                        fail_back_ready: a.fail_back_ready,
-                        ..Default::default()
-                    };
-                    if let Some(lag) = a.cutover_max_lag {
-                        co.max_lag = lag;
-                    }
-                    if a.fence_roles.is_some() {
-                        let roles = split_list(&a.fence_roles);
-                        if roles.is_empty() {
-                            return Err(Error::config(
-                                "--fence-roles: empty value (give comma-separated role names)",
-                            ));
-                        }
-                        co.fence_roles = Some(roles);
-                    }
-                    if a.max_downtime == Some(std::time::Duration::ZERO) {
-                        return Err(Error::config(
-                            "--max-downtime 0 would abort every cut-over: give a bound above 0",
-                        ));
-                    }
-                    // The run waits for this lag first (bounded by --replication-timeout),
-                    // unless --max-replication-lag names another.
-                    if a.cutover {
-                        r.max_replication_lag = r.max_replication_lag.or(Some(co.max_lag));
-                        r.stop_replication = true;
-                    }
-                    r.cutover = Some(co);
-                }
-                if let Some(c) = &a.subscription_conninfo {
-                    r.subscription_conninfo = Some(
-                        ConnInfo::parse(c)
-                            .map_err(|e| e.context("invalid --subscription-conninfo"))?,
-                    );
-                }
-                if r.replica_identity_full && a.force_method == Some(MethodArg::Dump) {
-                    return Err(Error::config(
-                        "--replica-identity-full is for the replication method and cannot be used with --force-method dump",
-                    ));
-                }
-                if r.stop_replication && r.max_replication_lag.is_none() {
-                    return Err(Error::config(
-                        "--stop-replication requires --max-replication-lag >= 0 (the lag to wait for before stopping)",
-                    ));
-                }
-                r
-            },
-            mode: if a.print_ddl.is_some() {
-                RunMode::PrintDdl
-            } else if a.verify_only {
-                RunMode::VerifyOnly
-            } else if a.validate {
-                RunMode::Validate
-            } else if a.cleanup {
-                RunMode::Cleanup
-            } else {
-                RunMode::Migrate
-            },
-            verify: {
-                if a.verify && a.schema_only {
-                    return Err(Error::config(
-                        "--verify compares data, which --schema-only does not copy: drop one of them",
-                    ));
-                }
-                if a.verify_statistics && !(a.verify || a.verify_only) {
-                    return Err(Error::config(
-                        "--verify-statistics is part of a comparison: add --verify or --verify-only",
-                    ));
-                }
-                crate::verify::VerifyOptions {
-                    after_copy: a.verify,
-                    max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
-                    statistics: a.verify_statistics,
-                }
-            },
+            copy: copy_options(a)?,
+            force_method: force_method(a),
+            replication: replication_options(a)?,
+            mode: mode(a),
+            verify: verify_options(a)?,
             resume: a.resume,
             clean: a.clean,
             rehearsal: !a.no_rehearsal,
@@ -241,6 +98,170 @@ impl TryFrom<&PgArgs> for MigrateOptions {
             cancel: Default::default(),
         })
     }
+}
+
+/// `--jobs`, `--copy-format`, `--split-tables-larger-than`, `--statistics`, `--copy-retries`,
+/// `--stall-timeout` and their defaults; quiet progress when the JSON goes to stdout.
+fn copy_options(a: &PgArgs) -> Result<crate::copy::CopyOptions> {
+    let mut c = crate::copy::CopyOptions::default();
+    if let Some(j) = a.jobs {
+        c.jobs = std::num::NonZeroUsize::new(j)
+            .ok_or_else(|| Error::config("--jobs must be at least 1"))?;
+    }
+    c.format = match a.copy_format {
+        CopyFormatArg::Auto => crate::copy::CopyFormat::Auto,
+        CopyFormatArg::Binary => crate::copy::CopyFormat::Binary,
+        CopyFormatArg::Text => crate::copy::CopyFormat::Text,
+    };
+    if let Some(size) = a.split_tables_larger_than {
+        c.split_larger_than = size;
+    }
+    use crate::copy::statistics::StatisticsMode;
+    c.statistics = match (a.no_analyze, a.statistics) {
+        (true, _) | (_, Some(StatisticsArg::None)) => StatisticsMode::None,
+        (_, Some(StatisticsArg::Analyze)) => StatisticsMode::Analyze,
+        (_, Some(StatisticsArg::Restore) | None) => StatisticsMode::Restore,
+    };
+    c.retries = a.copy_retries;
+    if let Some(t) = a.stall_timeout {
+        c.stall_timeout = crate::stall::bound_from(t);
+    }
+    c.extension_tables = !a.no_replicate_extension_tables;
+    if a.json.as_deref() == Some("-") {
+        c.progress = crate::copy::ProgressMode::Quiet;
+    }
+    Ok(c)
+}
+
+/// The method `--force-method` (or the older `--dump-only` / `--repl-only`) imposes, if any.
+fn force_method(a: &PgArgs) -> Option<crate::report::Method> {
+    match (a.force_method, a.dump_only, a.repl_only) {
+        (Some(MethodArg::Dump), _, _) | (None, true, _) => Some(crate::report::Method::Dump),
+        (Some(MethodArg::Replication), _, _) | (None, _, true) => {
+            Some(crate::report::Method::Replication)
+        }
+        _ => None,
+    }
+}
+
+/// The replication method's flags, checked together: a `--follow` needs a lag to wait for,
+/// the cut-over's flags need `--cutover` (see [`cutover_options`]), `--stop-replication`
+/// needs a lag.
+fn replication_options(a: &PgArgs) -> Result<crate::replication::ReplicationOptions> {
+    let mut r = crate::replication::ReplicationOptions {
+        mangle: a.mangle,
+        stop_replication: a.stop_replication,
+        replica_identity_full: a.replica_identity_full,
+        max_replication_lag: a.max_replication_lag.filter(|n| *n >= 0).map(|n| n as u64),
+        ..Default::default()
+    };
+    if let Some(t) = a.replication_timeout {
+        r.replication_timeout = t;
+    }
+    r.follow_for = a.follow;
+    if let Some(t) = a.schema_check_interval {
+        r.schema_check_interval = t.max(std::time::Duration::from_millis(100));
+    }
+    if a.follow.is_some() && a.max_replication_lag.is_none_or(|n| n < 0) && !a.cutover {
+        return Err(Error::config(
+            "--follow keeps a replication wait going: add --max-replication-lag (or --cutover)",
+        ));
+    }
+    if !(a.cutover || a.fail_back)
+        && (a.max_downtime.is_some() || a.fence_roles.is_some() || a.cutover_max_lag.is_some())
+    {
+        return Err(Error::config(
+            "--max-downtime, --fence-roles and --cutover-max-lag are for a fenced cut-over: add --cutover (or --fail-back)",
+        ));
+    }
+    if a.cutover || a.fail_back {
+        let co = cutover_options(a)?;
+        // The run waits for this lag first (bounded by --replication-timeout),
+        // unless --max-replication-lag names another.
+        if a.cutover {
+            r.max_replication_lag = r.max_replication_lag.or(Some(co.max_lag));
+            r.stop_replication = true;
+        }
+        r.cutover = Some(co);
+    }
+    if let Some(c) = &a.subscription_conninfo {
+        r.subscription_conninfo =
+            Some(ConnInfo::parse(c).map_err(|e| e.context("invalid --subscription-conninfo"))?);
+    }
+    if r.replica_identity_full && a.force_method == Some(MethodArg::Dump) {
+        return Err(Error::config(
+            "--replica-identity-full is for the replication method and cannot be used with --force-method dump",
+        ));
+    }
+    if r.stop_replication && r.max_replication_lag.is_none() {
+        return Err(Error::config(
+            "--stop-replication requires --max-replication-lag >= 0 (the lag to wait for before stopping)",
+        ));
+    }
+    Ok(r)
+}
+
+/// The fenced cut-over's flags (`--cutover` or `--fail-back`): `--max-downtime`,
+/// `--fail-back-ready`, `--cutover-max-lag`, `--fence-roles`.
+fn cutover_options(a: &PgArgs) -> Result<crate::replication::fence::CutoverOptions> {
+    let mut co = crate::replication::fence::CutoverOptions {
+        max_downtime: a.max_downtime,
+        fail_back_ready: a.fail_back_ready,
+        ..Default::default()
+    };
+    if let Some(lag) = a.cutover_max_lag {
+        co.max_lag = lag;
+    }
+    if a.fence_roles.is_some() {
+        let roles = split_list(&a.fence_roles);
+        if roles.is_empty() {
+            return Err(Error::config(
+                "--fence-roles: empty value (give comma-separated role names)",
+            ));
+        }
+        co.fence_roles = Some(roles);
+    }
+    if a.max_downtime == Some(std::time::Duration::ZERO) {
+        return Err(Error::config(
+            "--max-downtime 0 would abort every cut-over: give a bound above 0",
+        ));
+    }
+    Ok(co)
+}
+
+/// What the run does, the first of `--print-ddl`, `--verify-only`, `--validate` and
+/// `--cleanup` given, else a migration.
+fn mode(a: &PgArgs) -> RunMode {
+    if a.print_ddl.is_some() {
+        RunMode::PrintDdl
+    } else if a.verify_only {
+        RunMode::VerifyOnly
+    } else if a.validate {
+        RunMode::Validate
+    } else if a.cleanup {
+        RunMode::Cleanup
+    } else {
+        RunMode::Migrate
+    }
+}
+
+/// `--verify`, `--verify-max-rows` and `--verify-statistics`, which need data to compare.
+fn verify_options(a: &PgArgs) -> Result<crate::verify::VerifyOptions> {
+    if a.verify && a.schema_only {
+        return Err(Error::config(
+            "--verify compares data, which --schema-only does not copy: drop one of them",
+        ));
+    }
+    if a.verify_statistics && !(a.verify || a.verify_only) {
+        return Err(Error::config(
+            "--verify-statistics is part of a comparison: add --verify or --verify-only",
+        ));
+    }
+    Ok(crate::verify::VerifyOptions {
+        after_copy: a.verify,
+        max_rows: a.verify_max_rows.unwrap_or(crate::verify::DEFAULT_MAX_ROWS),
+        statistics: a.verify_statistics,
+    })
 }
 
 /// `--migration-id` goes into every log line and the report: control characters (a newline, an

@@ -24,7 +24,9 @@ pub struct Next {
     pub status: String,
 }
 
-/// The short report; `width`: the terminal's columns (`None`: no wrapping).
+/// The short report; `width`: the terminal's columns (`None`: no wrapping). Its sections in
+/// order: the headline, preflight's findings, roles, databases, what failed or differs, the
+/// warnings, the next command.
 pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
     let width = width.unwrap_or(usize::MAX).max(40);
     let mut out = String::new();
@@ -41,6 +43,17 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
             if r.databases.len() == 1 { "" } else { "s" }
         );
     }
+    preflight(&mut out, r, width);
+    roles(&mut out, r, width);
+    databases(&mut out, r, width);
+    failures(&mut out, r, width);
+    warnings(&mut out, r, width);
+    next_command(&mut out, r, width, next);
+    out
+}
+
+/// Preflight's errors and warnings (its notes are in `-v`).
+fn preflight(out: &mut String, r: &MigrateResult, width: usize) {
     let attention: Vec<_> = (r.validation.findings.iter())
         .filter(|f| f.severity != Severity::Info)
         .collect();
@@ -58,13 +71,17 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
                 .map(|d| format!("database \"{}\": ", esc(d)))
                 .unwrap_or_default();
             wrap(
-                &mut out,
+                out,
                 &format!("{label} [{}] {db}{}", f.check, esc(&f.message)),
                 width,
                 "  ",
             );
         }
     }
+}
+
+/// The roles by status (the first few named), then each failed role with why.
+fn roles(out: &mut String, r: &MigrateResult, width: usize) {
     if !r.roles.is_empty() {
         let mut parts = Vec::new();
         for (status, word) in [
@@ -79,12 +96,16 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
                 parts.push(format!("{} {word} ({})", names.len(), first_few(&names, 5)));
             }
         }
-        wrap(&mut out, &format!("Roles: {}", parts.join(", ")), width, "");
+        wrap(out, &format!("Roles: {}", parts.join(", ")), width, "");
         for x in r.roles.iter().filter(|x| x.status == RoleStatus::Failed) {
             let line = format!("role \"{}\": {}", esc(&x.rolname), esc(&x.message));
-            wrap(&mut out, &line, width, "  ");
+            wrap(out, &line, width, "  ");
         }
     }
+}
+
+/// A line per database: status, method, size, time, verification.
+fn databases(out: &mut String, r: &MigrateResult, width: usize) {
     if !r.databases.is_empty() {
         out.push_str("Databases:\n");
         let w = (r.databases.iter())
@@ -118,16 +139,21 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
             if let Some(v) = &d.verify {
                 let _ = write!(line, ", verify: {}", v.status.as_str());
             }
-            wrap(&mut out, line.trim(), width, "  ");
+            wrap(out, line.trim(), width, "  ");
         }
     }
+}
+
+/// What needs attention per database: why it failed, the objects `--keep-going` left out,
+/// its cut-over, a verification that found differences.
+fn failures(out: &mut String, r: &MigrateResult, width: usize) {
     for d in r.databases.iter().filter(|d| d.status == DbStatus::Failed) {
         let line = format!(
             "database \"{}\" failed: {}",
             esc(&d.dbname),
             esc(&d.message)
         );
-        wrap(&mut out, &line, width, "");
+        wrap(out, &line, width, "");
     }
     for d in r.databases.iter().filter(|d| !d.objects_failed.is_empty()) {
         let names: Vec<_> = (d.objects_failed.iter())
@@ -139,17 +165,21 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
             names.len(),
             first_few(&names, FIRST_WARNINGS)
         );
-        wrap(&mut out, &line, width, "");
+        wrap(out, &line, width, "");
     }
     for d in &r.databases {
         if let Some(c) = &d.cutover {
-            c.render(&mut out, &d.dbname);
+            c.render(out, &d.dbname);
         }
         if let Some(v) = d.verify.as_ref().filter(|v| !v.is_equal()) {
-            v.render(&mut out, &d.dbname);
+            v.render(out, &d.dbname);
         }
     }
-    warnings(&mut out, r, width);
+}
+
+/// The command to run next: `--resume` after a failure, the cut-over while databases
+/// replicate; none after a run that is over.
+fn next_command(out: &mut String, r: &MigrateResult, width: usize, next: &Next) {
     let replicating: Vec<_> = (r.databases.iter())
         .filter(|d| d.status == DbStatus::Running)
         .map(|d| esc(&d.dbname).into_owned())
@@ -160,7 +190,7 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
              where this run stopped; `{}` shows where it is",
             next.base, next.status
         );
-        wrap(&mut out, &line, width, "");
+        wrap(out, &line, width, "");
     } else if !replicating.is_empty() {
         let line = format!(
             "Next: {} keep{} replicating; `{}` shows the lag; when it is small, the same \
@@ -169,9 +199,8 @@ pub fn render(r: &MigrateResult, width: Option<usize>, next: &Next) -> String {
             if replicating.len() == 1 { "s" } else { "" },
             next.status
         );
-        wrap(&mut out, &line, width, "");
+        wrap(out, &line, width, "");
     }
-    out
 }
 
 /// The run's warnings by kind: a count, the first [`FIRST_WARNINGS`] in full.

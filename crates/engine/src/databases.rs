@@ -118,6 +118,51 @@ pub async fn ensure_database(
             setting: Setting::NoCreatedb,
         }));
     }
+    let plan = create_plan(target, src, &mut warnings).await?;
+    let owner_kept = create(target, src, &plan, &mut warnings).await?;
+    let name = &plan.name;
+
+    if let Some(comment) = &src.comment {
+        let sql = format!("COMMENT ON DATABASE {name} IS {}", quote_literal(comment));
+        if let Err(e) = target.batch_execute(&sql).await {
+            warnings.push(db_warning(
+                src,
+                format!("could not set its comment: {}", Error::from_pg(e).message()),
+            ));
+        }
+    }
+    if !no_acl {
+        let statements = privilege_statements(src, owner_kept);
+        apply_privileges(target, src, &statements, &mut warnings).await;
+    }
+    apply_settings(target, src, &src.settings, &mut warnings).await;
+    Ok(DbOutcome {
+        created: true,
+        warnings,
+    })
+}
+
+/// The `CREATE DATABASE` statements to try for `src`, the faithful one first.
+struct CreatePlan {
+    /// The database's name, quoted.
+    name: String,
+    /// `CREATE DATABASE` with its template and encoding, which are never relaxed.
+    base: String,
+    limit: String,
+    /// The `OWNER` clause, empty when the source's owner is not in the target.
+    owner: String,
+    /// Each statement, with the warning that says what it left out.
+    attempts: Vec<(String, Option<Warning>)>,
+}
+
+/// The statements that create `src`: the source's locale, connection limit and owner as far
+/// as the target has them (a warning for each it lacks), then without the owner, for a
+/// migration user who may not set it.
+async fn create_plan(
+    target: &Session,
+    src: &DatabaseInfo,
+    warnings: &mut Vec<Warning>,
+) -> Result<CreatePlan> {
     let name = quote_ident(&src.name);
     let base = format!(
         "CREATE DATABASE {name} WITH TEMPLATE template0 ENCODING {}",
@@ -141,7 +186,7 @@ pub async fn ensure_database(
         ));
         String::new()
     };
-    let locale = locale_clauses(src, target.server_version_num(), &mut warnings);
+    let locale = locale_clauses(src, target.server_version_num(), warnings);
 
     // Try the faithful statement first, then relax what the target cannot honour, saying so.
     let mut attempts: Vec<(String, Option<Warning>)> =
@@ -158,6 +203,30 @@ pub async fn ensure_database(
             )),
         ));
     }
+    Ok(CreatePlan {
+        name,
+        base,
+        limit,
+        owner,
+        attempts,
+    })
+}
+
+/// Runs `plan`'s statements until one creates the database, each retried without its locale
+/// when the target lacks that locale; returns whether the database has the source's owner.
+async fn create(
+    target: &Session,
+    src: &DatabaseInfo,
+    plan: &CreatePlan,
+    warnings: &mut Vec<Warning>,
+) -> Result<bool> {
+    let CreatePlan {
+        name,
+        base,
+        limit,
+        owner,
+        attempts,
+    } = plan;
     let mut last_err = None;
     let mut created = false;
     // Whether the database was created with the source's owner (the first attempt).
@@ -174,7 +243,7 @@ pub async fn ensure_database(
             }
             Err(e) if is_locale_error(&e) => {
                 // The target machine lacks the locale: fall back to the target's defaults.
-                let relaxed = format!("{base}{limit}{}", if i == 0 { &owner } else { "" });
+                let relaxed = format!("{base}{limit}{}", if i == 0 { owner } else { "" });
                 tracing::info!(
                     database = %src.name,
                     "target lacks the source locale ({}); using the target default: {}",
@@ -214,22 +283,7 @@ pub async fn ensure_database(
         let e = last_err.unwrap_or_else(|| Error::protocol("CREATE DATABASE was not attempted"));
         return Err(e.with_object(format!("CREATE DATABASE {name}")));
     }
-
-    if let Some(comment) = &src.comment {
-        let sql = format!("COMMENT ON DATABASE {name} IS {}", quote_literal(comment));
-        if let Err(e) = target.batch_execute(&sql).await {
-            warnings.push(db_warning(
-                src,
-                format!("could not set its comment: {}", Error::from_pg(e).message()),
-            ));
-        }
-    }
-    if !no_acl {
-        let statements = privilege_statements(src, owner_kept);
-        apply_privileges(target, src, &statements, &mut warnings).await;
-    }
-    apply_settings(target, src, &src.settings, &mut warnings).await;
-    Ok(DbOutcome { created, warnings })
+    Ok(owner_kept)
 }
 
 /// Creates the scratch database `name` of a rehearsal ([`crate::schema::rehearsal`]) as the

@@ -25,6 +25,7 @@ use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::board::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::remedy::Setting;
 
@@ -66,141 +67,12 @@ fn family<M: EncodeMetric>(
 }
 
 impl Collector for BoardCollector {
+    /// The families in a fixed order: the phases, the copy's and the verification's progress,
+    /// the replication's lag and cut-over, the warnings.
     fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
         let (dbs, warnings) = crate::board::read();
-        fn db(s: &crate::board::Snapshot) -> Vec<(&'static str, &str)> {
-            vec![("database", s.database.as_str())]
-        }
-        let counter = |f: fn(&crate::board::Snapshot) -> u64| {
-            dbs.iter()
-                .map(|s| (db(s), ConstCounter::new(f(s))))
-                .collect::<Vec<_>>()
-        };
-        let gauge = |f: fn(&crate::board::Snapshot) -> i64| {
-            dbs.iter()
-                .map(|s| (db(s), ConstGauge::new(f(s))))
-                .collect::<Vec<_>>()
-        };
-        let phases: Vec<_> = dbs
-            .iter()
-            .map(|s| {
-                let labels = vec![("database", s.database.as_str()), ("phase", s.phase)];
-                (labels, ConstGauge::new(1i64))
-            })
-            .collect();
-        family(
-            &mut enc,
-            "phase",
-            "The phase each database is in (waiting, schema, copy, verify, replicating, done, \
-             failed): 1 for the current one",
-            MetricType::Gauge,
-            &phases,
-        )?;
-        let c = MetricType::Counter;
-        let g = MetricType::Gauge;
-        family(
-            &mut enc,
-            "copied_bytes",
-            "Bytes of table data copied",
-            c,
-            &counter(|s| s.bytes),
-        )?;
-        family(
-            &mut enc,
-            "copied_rows",
-            "Rows copied",
-            c,
-            &counter(|s| s.rows),
-        )?;
-        family(
-            &mut enc,
-            "estimated_bytes",
-            "The copy's estimate of all its bytes (the tables' sizes)",
-            g,
-            &gauge(|s| s.est_bytes as i64),
-        )?;
-        family(
-            &mut enc,
-            "tables_done",
-            "Tables copied",
-            g,
-            &gauge(|s| s.tables_done as i64),
-        )?;
-        family(
-            &mut enc,
-            "tables",
-            "Tables to copy",
-            g,
-            &gauge(|s| s.tables_total as i64),
-        )?;
-        family(
-            &mut enc,
-            "parts_failed",
-            "Table parts that failed (known once the database ends)",
-            g,
-            &gauge(|s| s.parts_failed as i64),
-        )?;
-        family(
-            &mut enc,
-            "retries",
-            "Transient failures retried",
-            c,
-            &counter(|s| s.retries),
-        )?;
-        family(
-            &mut enc,
-            "verified_tables",
-            "Tables compared by the verification",
-            g,
-            &gauge(|s| s.verify_tables_done as i64),
-        )?;
-        family(
-            &mut enc,
-            "verify_tables",
-            "Tables the verification compares",
-            g,
-            &gauge(|s| s.verify_tables_total as i64),
-        )?;
-        let lag: Vec<_> = dbs
-            .iter()
-            .filter_map(|s| Some((db(s), ConstGauge::new(s.lag_bytes?))))
-            .collect();
-        family(
-            &mut enc,
-            "replication_lag_bytes",
-            "The replication slot's lag on the source, in bytes (replication method)",
-            g,
-            &lag,
-        )?;
-        let window: Vec<_> = dbs
-            .iter()
-            .filter_map(|s| Some((db(s), ConstGauge::new(s.cutover_seconds?))))
-            .collect();
-        family(
-            &mut enc,
-            "cutover_write_unavailable_seconds",
-            "The cut-over's window without writes (from the fence to the switch)",
-            g,
-            &window,
-        )?;
-        let steps: Vec<_> = dbs
-            .iter()
-            .flat_map(|s| {
-                s.cutover_steps.iter().map(|(step, secs)| {
-                    (
-                        vec![("database", s.database.as_str()), ("step", *step)],
-                        ConstGauge::new(*secs),
-                    )
-                })
-            })
-            .collect();
-        family(
-            &mut enc,
-            "cutover_step_seconds",
-            "How long each step of the cut-over took",
-            g,
-            &steps,
-        )?;
+        encode_progress(&mut enc, &dbs)?;
+        encode_replication(&mut enc, &dbs)?;
         let warns: Vec<_> = warnings
             .iter()
             .map(|(kind, n)| (vec![("kind", kind.as_str())], ConstCounter::new(*n)))
@@ -209,11 +81,164 @@ impl Collector for BoardCollector {
             &mut enc,
             "warnings",
             "The run's warnings so far, by kind",
-            c,
+            MetricType::Counter,
             &warns,
         )?;
         Ok(())
     }
+}
+
+/// A database's one label.
+fn db(s: &Snapshot) -> Vec<(&'static str, &str)> {
+    vec![("database", s.database.as_str())]
+}
+
+/// One counter per database, of what `f` reads from its snapshot.
+fn counter(
+    dbs: &[Snapshot],
+    f: fn(&Snapshot) -> u64,
+) -> Vec<(Vec<(&'static str, &str)>, ConstCounter)> {
+    dbs.iter()
+        .map(|s| (db(s), ConstCounter::new(f(s))))
+        .collect()
+}
+
+/// One gauge per database, of what `f` reads from its snapshot.
+fn gauge(
+    dbs: &[Snapshot],
+    f: fn(&Snapshot) -> i64,
+) -> Vec<(Vec<(&'static str, &str)>, ConstGauge)> {
+    dbs.iter().map(|s| (db(s), ConstGauge::new(f(s)))).collect()
+}
+
+/// Each database's phase, and the copy's and the verification's progress.
+fn encode_progress(enc: &mut DescriptorEncoder, dbs: &[Snapshot]) -> std::fmt::Result {
+    let phases: Vec<_> = dbs
+        .iter()
+        .map(|s| {
+            let labels = vec![("database", s.database.as_str()), ("phase", s.phase)];
+            (labels, ConstGauge::new(1i64))
+        })
+        .collect();
+    family(
+        enc,
+        "phase",
+        "The phase each database is in (waiting, schema, copy, verify, replicating, done, \
+         failed): 1 for the current one",
+        MetricType::Gauge,
+        &phases,
+    )?;
+    let c = MetricType::Counter;
+    let g = MetricType::Gauge;
+    family(
+        enc,
+        "copied_bytes",
+        "Bytes of table data copied",
+        c,
+        &counter(dbs, |s| s.bytes),
+    )?;
+    family(
+        enc,
+        "copied_rows",
+        "Rows copied",
+        c,
+        &counter(dbs, |s| s.rows),
+    )?;
+    family(
+        enc,
+        "estimated_bytes",
+        "The copy's estimate of all its bytes (the tables' sizes)",
+        g,
+        &gauge(dbs, |s| s.est_bytes as i64),
+    )?;
+    family(
+        enc,
+        "tables_done",
+        "Tables copied",
+        g,
+        &gauge(dbs, |s| s.tables_done as i64),
+    )?;
+    family(
+        enc,
+        "tables",
+        "Tables to copy",
+        g,
+        &gauge(dbs, |s| s.tables_total as i64),
+    )?;
+    family(
+        enc,
+        "parts_failed",
+        "Table parts that failed (known once the database ends)",
+        g,
+        &gauge(dbs, |s| s.parts_failed as i64),
+    )?;
+    family(
+        enc,
+        "retries",
+        "Transient failures retried",
+        c,
+        &counter(dbs, |s| s.retries),
+    )?;
+    family(
+        enc,
+        "verified_tables",
+        "Tables compared by the verification",
+        g,
+        &gauge(dbs, |s| s.verify_tables_done as i64),
+    )?;
+    family(
+        enc,
+        "verify_tables",
+        "Tables the verification compares",
+        g,
+        &gauge(dbs, |s| s.verify_tables_total as i64),
+    )
+}
+
+/// The replication method's lag and the cut-over's window and steps, for the databases that
+/// have them.
+fn encode_replication(enc: &mut DescriptorEncoder, dbs: &[Snapshot]) -> std::fmt::Result {
+    let g = MetricType::Gauge;
+    let lag: Vec<_> = dbs
+        .iter()
+        .filter_map(|s| Some((db(s), ConstGauge::new(s.lag_bytes?))))
+        .collect();
+    family(
+        enc,
+        "replication_lag_bytes",
+        "The replication slot's lag on the source, in bytes (replication method)",
+        g,
+        &lag,
+    )?;
+    let window: Vec<_> = dbs
+        .iter()
+        .filter_map(|s| Some((db(s), ConstGauge::new(s.cutover_seconds?))))
+        .collect();
+    family(
+        enc,
+        "cutover_write_unavailable_seconds",
+        "The cut-over's window without writes (from the fence to the switch)",
+        g,
+        &window,
+    )?;
+    let steps: Vec<_> = dbs
+        .iter()
+        .flat_map(|s| {
+            s.cutover_steps.iter().map(|(step, secs)| {
+                (
+                    vec![("database", s.database.as_str()), ("step", *step)],
+                    ConstGauge::new(*secs),
+                )
+            })
+        })
+        .collect();
+    family(
+        enc,
+        "cutover_step_seconds",
+        "How long each step of the cut-over took",
+        g,
+        &steps,
+    )
 }
 
 /// The metrics text now.

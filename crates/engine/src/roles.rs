@@ -142,19 +142,7 @@ async fn migrate_one_role(
         return role_result(name, RoleStatus::Exists, MSG_EXISTS, None);
     }
 
-    let password = match real_password {
-        Some(pw) => Some(RolePassword {
-            value: pw.to_owned(),
-            reveal: opts.show_passwords,
-            placeholder: false,
-        }),
-        None if role.login => Some(RolePassword {
-            value: placeholder_password(),
-            reveal: opts.show_passwords,
-            placeholder: true,
-        }),
-        None => None,
-    };
+    let password = role_password(role, opts, real_password);
     let verifier = password
         .as_ref()
         .map(|p| postgres_protocol::password::scram_sha_256(p.value.as_bytes()));
@@ -182,6 +170,39 @@ async fn migrate_one_role(
         return role_result(name, RoleStatus::Failed, e.message(), None);
     }
 
+    warnings.extend(apply_role_extras(target, role).await);
+
+    info!(role = %name, "role created");
+    role_result(name, RoleStatus::Created, MSG_CREATED, password)
+}
+
+/// The password to create a role with: its own from `--role-passwords`, else a placeholder
+/// for a role that logs in (the source's verifier cannot be read), else none.
+fn role_password(
+    role: &RoleInfo,
+    opts: &MigrateOptions,
+    real_password: Option<&str>,
+) -> Option<RolePassword> {
+    match real_password {
+        Some(pw) => Some(RolePassword {
+            value: pw.to_owned(),
+            reveal: opts.show_passwords,
+            placeholder: false,
+        }),
+        None if role.login => Some(RolePassword {
+            value: placeholder_password(),
+            reveal: opts.show_passwords,
+            placeholder: true,
+        }),
+        None => None,
+    }
+}
+
+/// What a created role has besides its attributes: its settings, comment and security
+/// labels, each that the target refuses a warning (the role exists all the same).
+async fn apply_role_extras(target: &Session, role: &RoleInfo) -> Vec<Warning> {
+    let name = &role.name;
+    let mut warnings = Vec::new();
     for entry in &role.config {
         let setting = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
         let Some(clause) = set_clause(entry) else {
@@ -247,9 +268,7 @@ async fn migrate_one_role(
             );
         }
     }
-
-    info!(role = %name, "role created");
-    role_result(name, RoleStatus::Created, MSG_CREATED, password)
+    warnings
 }
 
 fn role_result(
@@ -419,70 +438,21 @@ async fn grant_memberships(
 
     for g in &grants {
         let what = format!("membership of role \"{}\" in role \"{}\"", g.member, g.role);
-        // The member is always a non-system source role (list_memberships filters on it).
-        match status.get(g.member.as_str()) {
-            Some(RoleStatus::Created | RoleStatus::Exists) => {}
-            Some(RoleStatus::Failed) => {
-                warnings.push(
-                    Warning::role(format!(
-                        "{what} was not granted: role \"{}\" could not be created",
-                        g.member
-                    ))
-                    .on(what.clone()),
-                );
-                continue;
-            }
-            None => continue,
-        }
-        match status.get(g.role.as_str()) {
-            Some(RoleStatus::Created | RoleStatus::Exists) => {}
-            Some(RoleStatus::Failed) => {
-                warnings.push(
-                    Warning::role(format!(
-                        "{what} was not granted: role \"{}\" could not be created",
-                        g.role
-                    ))
-                    .on(what.clone()),
-                );
-                continue;
-            }
-            None if g.role.starts_with("pg_") && target_roles.contains(&g.role) => {}
-            None => {
-                warnings.push(Warning::role(format!(
-                    "{what} was not granted: role \"{}\" is a system role of the source that is not migrated{}",
-                    g.role,
-                    if target_roles.contains(&g.role) {
-                        ""
-                    } else {
-                        " and does not exist in the target"
-                    }
-                )).on(what.clone()));
-                continue;
-            }
+        if let Err(w) = both_roles_present(g, &status, target_roles, &what) {
+            warnings.extend(w);
+            continue;
         }
         if existing.contains(&(g.role.clone(), g.member.clone())) {
             debug!(role = %g.role, member = %g.member, "membership already present in the target");
             continue;
         }
         if target_version < 160000 {
-            if g.set == Some(false) {
-                warnings.push(Warning::role(format!(
-                    "{what}: the source grants it WITH SET FALSE, which the target (PostgreSQL {}) cannot express; granted with SET TRUE",
-                    target_version / 10000
-                )).on(what.clone()));
-            }
-            if let (Some(inherit), Some(&member_inherit)) =
-                (g.inherit, member_inherits.get(g.member.as_str()))
-            {
-                if inherit != member_inherit {
-                    warnings.push(Warning::role(format!(
-                        "{what}: the source grants it WITH INHERIT {}, which the target (PostgreSQL {}) cannot express per membership; the member's {}INHERIT attribute applies",
-                        if inherit { "TRUE" } else { "FALSE" },
-                        target_version / 10000,
-                        if member_inherit { "" } else { "NO" }
-                    )).on(what.clone()));
-                }
-            }
+            warnings.extend(older_target_notes(
+                g,
+                target_version,
+                &member_inherits,
+                &what,
+            ));
         }
         // The source's grantor, when it is a role this run migrated (the bootstrap superuser
         // and system roles are not: a superuser's grant is recorded as the bootstrap
@@ -495,42 +465,138 @@ async fn grant_memberships(
                 Some(RoleStatus::Created | RoleStatus::Exists)
             )
         });
-        let sql = grant_sql(g, target_version, grantor);
-        let mut outcome = target
-            .execute(sql.as_str(), &[])
+        warnings.extend(grant_one(target, g, target_version, grantor, &what).await);
+    }
+}
+
+/// Whether both roles of membership `g` (`what`) are in the target for it: the member a
+/// source role this run created or found, the role one too or a system role the target has.
+/// Else the membership is skipped, with the warning that says why (none for a member this
+/// run did not migrate).
+fn both_roles_present(
+    g: &MembershipGrant,
+    status: &HashMap<&str, RoleStatus>,
+    target_roles: &HashSet<String>,
+    what: &str,
+) -> std::result::Result<(), Option<Warning>> {
+    // The member is always a non-system source role (list_memberships filters on it).
+    match status.get(g.member.as_str()) {
+        Some(RoleStatus::Created | RoleStatus::Exists) => {}
+        Some(RoleStatus::Failed) => {
+            return Err(Some(
+                Warning::role(format!(
+                    "{what} was not granted: role \"{}\" could not be created",
+                    g.member
+                ))
+                .on(what.to_string()),
+            ));
+        }
+        None => return Err(None),
+    }
+    match status.get(g.role.as_str()) {
+        Some(RoleStatus::Created | RoleStatus::Exists) => {}
+        Some(RoleStatus::Failed) => {
+            return Err(Some(
+                Warning::role(format!(
+                    "{what} was not granted: role \"{}\" could not be created",
+                    g.role
+                ))
+                .on(what.to_string()),
+            ));
+        }
+        None if g.role.starts_with("pg_") && target_roles.contains(&g.role) => {}
+        None => {
+            return Err(Some(Warning::role(format!(
+                "{what} was not granted: role \"{}\" is a system role of the source that is not migrated{}",
+                g.role,
+                if target_roles.contains(&g.role) {
+                    ""
+                } else {
+                    " and does not exist in the target"
+                }
+            )).on(what.to_string())));
+        }
+    }
+    Ok(())
+}
+
+/// What a target older than PostgreSQL 16 cannot express of membership `g` (`what`): a SET
+/// FALSE, an INHERIT that differs from the member's own attribute.
+fn older_target_notes(
+    g: &MembershipGrant,
+    target_version: u32,
+    member_inherits: &HashMap<&str, bool>,
+    what: &str,
+) -> Vec<Warning> {
+    let mut notes = Vec::new();
+    if g.set == Some(false) {
+        notes.push(Warning::role(format!(
+            "{what}: the source grants it WITH SET FALSE, which the target (PostgreSQL {}) cannot express; granted with SET TRUE",
+            target_version / 10000
+        )).on(what.to_string()));
+    }
+    if let (Some(inherit), Some(&member_inherit)) =
+        (g.inherit, member_inherits.get(g.member.as_str()))
+    {
+        if inherit != member_inherit {
+            notes.push(Warning::role(format!(
+                "{what}: the source grants it WITH INHERIT {}, which the target (PostgreSQL {}) cannot express per membership; the member's {}INHERIT attribute applies",
+                if inherit { "TRUE" } else { "FALSE" },
+                target_version / 10000,
+                if member_inherit { "" } else { "NO" }
+            )).on(what.to_string()));
+        }
+    }
+    notes
+}
+
+/// Grants membership `g` (`what`), by `grantor` when given; when the target refuses that
+/// grantor, by the migration user instead. The warnings: the grantor the target recorded
+/// instead, or why the membership was not granted.
+async fn grant_one(
+    target: &Session,
+    g: &MembershipGrant,
+    target_version: u32,
+    grantor: Option<&str>,
+    what: &str,
+) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    let sql = grant_sql(g, target_version, grantor);
+    let mut outcome = target
+        .execute(sql.as_str(), &[])
+        .await
+        .map(|_| ())
+        .map_err(Error::from_pg);
+    let refused = outcome.as_ref().err().map(|e| e.message().to_string());
+    if let (Some(refused), Some(by)) = (refused, grantor) {
+        debug!(role = %g.role, member = %g.member, "GRANTED BY refused: {refused}");
+        outcome = target
+            .execute(grant_sql(g, target_version, None).as_str(), &[])
             .await
             .map(|_| ())
             .map_err(Error::from_pg);
-        let refused = outcome.as_ref().err().map(|e| e.message().to_string());
-        if let (Some(refused), Some(by)) = (refused, grantor) {
-            debug!(role = %g.role, member = %g.member, "GRANTED BY refused: {refused}");
-            outcome = target
-                .execute(grant_sql(g, target_version, None).as_str(), &[])
-                .await
-                .map(|_| ())
-                .map_err(Error::from_pg);
-            if outcome.is_ok() {
-                warnings.push(
-                    Warning::role(format!(
-                        "{what} is recorded as granted by the migration user, not by role \"{by}\" as in the source: {refused}"
-                    ))
-                    .on(what.clone()),
-                );
-            }
-        }
-        match outcome {
-            Ok(()) => {
-                info!(role = %g.role, member = %g.member, admin = g.admin, "membership granted")
-            }
-            Err(e) => {
-                warn!(role = %g.role, member = %g.member, "granting membership failed: {}", e.message());
-                warnings.push(
-                    Warning::role(format!("{what} was not granted: {}", e.message()))
-                        .on(what.clone()),
-                );
-            }
+        if outcome.is_ok() {
+            warnings.push(
+                Warning::role(format!(
+                    "{what} is recorded as granted by the migration user, not by role \"{by}\" as in the source: {refused}"
+                ))
+                .on(what.to_string()),
+            );
         }
     }
+    match outcome {
+        Ok(()) => {
+            info!(role = %g.role, member = %g.member, admin = g.admin, "membership granted")
+        }
+        Err(e) => {
+            warn!(role = %g.role, member = %g.member, "granting membership failed: {}", e.message());
+            warnings.push(
+                Warning::role(format!("{what} was not granted: {}", e.message()))
+                    .on(what.to_string()),
+            );
+        }
+    }
+    warnings
 }
 
 /// Applies the per-database role settings of `dbname` (`ALTER ROLE r IN DATABASE d SET ...`)

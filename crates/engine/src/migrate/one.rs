@@ -93,6 +93,9 @@ impl PgMigrate {
         Ok(Admin::Shared(shared))
     }
 
+    /// The database's stages in order: whether it runs at all, what an earlier run left, the
+    /// target database, then its contents. A step that ends the database early returns its
+    /// entry as the error.
     async fn migrate_one_inner(
         &self,
         run: &RunContext<'_>,
@@ -100,7 +103,6 @@ impl PgMigrate {
         warnings: &mut Vec<Warning>,
     ) -> DatabaseResult {
         let opts = &self.opts;
-        let report = run.report;
         let pair = DbPair::new(&opts.source, &opts.target, name, opts.cancel.clone())
             .with_servers(run.servers.clone());
         let src = run
@@ -108,27 +110,9 @@ impl PgMigrate {
             .iter()
             .find(|d| &d.name == name)
             .expect("only the source's databases are migrated");
-        if opts.cancel.is_cancelled() {
-            return DatabaseResult::new(
-                name,
-                None,
-                DbStatus::Failed,
-                "interrupted before it started".into(),
-            );
-        }
-        if report.database_errors(name).next().is_some() {
-            return refused_by_preflight(name, report);
-        }
-        let target = match self.admin(run).await {
+        let target = match self.open_database(run, name).await {
             Ok(t) => t,
-            Err(e) => {
-                return DatabaseResult::new(
-                    name,
-                    None,
-                    DbStatus::Failed,
-                    format!("the target's session was lost and cannot be reopened: {e}"),
-                );
-            }
+            Err(entry) => return *entry,
         };
         let state = run.target_states.get(name);
         // A database this migration finished in an earlier run (its ledger says so, for
@@ -141,82 +125,27 @@ impl PgMigrate {
         {
             return self.already_done(&pair, earlier).await;
         }
-        let mut existing = run.targets.get(name.as_str()).copied();
-        let mut ledger_run = match state {
+        let existing = run.targets.get(name.as_str()).copied();
+        let ledger_run = match state {
             Some(TargetState::Ledger(earlier)) => Some((**earlier).clone()),
             _ => None,
         };
-        // An earlier run's backends may still be finishing what it had sent them.
-        if ledger_run.is_some() && (opts.resume || opts.clean) {
-            match crate::recovery::wait_for_earlier_statements(
-                &opts.target,
-                name,
-                crate::recovery::EARLIER_STATEMENTS_WAIT,
-            )
+        let (existing, ledger_run) = match self
+            .recover_earlier(&target, name, existing, ledger_run, warnings)
             .await
-            {
-                Ok(Some(w)) => warnings.push(w),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!(database = %name, "could not look for an earlier run's statements: {e}")
-                }
-            }
-        }
-        // --clean, or a resume of a run that stopped in the middle of the schema (which
-        // cannot be continued object by object): remove what the earlier run wrote.
-        if let Some(earlier) = &ledger_run
-            && (opts.clean || (opts.resume && earlier.stage == crate::ledger::Stage::PreData))
         {
-            match crate::recovery::clean(&target, &opts.target, name, earlier).await {
-                Ok((dropped_db, removed)) => {
-                    warnings.push(Warning::recovery(removed).in_database(name));
-                    if dropped_db {
-                        existing = None;
-                    }
-                    ledger_run = None;
-                }
-                Err(e) => {
-                    return DatabaseResult::new(
-                        name,
-                        None,
-                        DbStatus::Failed,
-                        format!("{} failed: {e}", Setting::Clean),
-                    )
-                    .with_remedies(e.remedies());
-                }
-            }
-        }
+            Ok(left) => left,
+            Err(entry) => return *entry,
+        };
         info!(database = %name, "migrating database");
         crate::board::phase(name, "schema");
-        // The database's owner, like its objects' owners, needs the migration user's
-        // membership when it is not a superuser (see crate::owners).
-        if existing.is_none() {
-            run.memberships
-                .lock()
-                .await
-                .take(&target, [src.owner.as_str()])
-                .await;
-        }
-        let outcome = match ensure_database(
-            &target,
-            src,
-            existing,
-            opts.createdb,
-            opts.schema.no_acl,
-        )
-        .await
+        let outcome = match self
+            .create_target_database(run, &target, src, existing, warnings)
+            .await
         {
             Ok(o) => o,
-            Err(e) => {
-                return DatabaseResult::new(name, None, DbStatus::Failed, e.to_string())
-                    .with_remedies(e.remedies());
-            }
+            Err(entry) => return *entry,
         };
-        warnings.extend(outcome.warnings);
-        if run.role_db_settings.iter().any(|s| &s.database == name) {
-            let w = apply_role_db_settings(&target, run.role_db_settings, name, run.roles).await;
-            warnings.extend(w);
-        }
         // The contents open their own sessions: a shared admin session is free for the
         // databases after this one.
         drop(target);
@@ -227,22 +156,7 @@ impl PgMigrate {
         } else {
             "existing database"
         };
-        let record = ledger_run.unwrap_or_else(|| crate::ledger::RunRecord {
-            run_id: opts.migration_id.clone(),
-            source_system_identifier: run.servers.source.system_identifier,
-            source_database_oid: src.oid,
-            source_database: name.clone(),
-            method: None,
-            options: crate::options::shaping_options(opts),
-            stage: crate::ledger::Stage::PreData,
-            created_database: outcome.created,
-            existing_schemas: Vec::new(),
-            existing_extensions: Vec::new(),
-            started_at: String::new(),
-            parts_copied: 0,
-            parts_total: 0,
-            finished_at: None,
-        });
+        let record = ledger_run.unwrap_or_else(|| self.new_record(run, src, outcome.created));
         let selection = run
             .selections
             .get(name)
@@ -266,6 +180,163 @@ impl PgMigrate {
             .await;
         warnings.extend(w);
         entry
+    }
+
+    /// The admin session database `name` runs its server-level statements in, unless the run
+    /// was interrupted, preflight refused the database, or the session cannot be reopened:
+    /// then the database's entry.
+    async fn open_database<'a>(
+        &self,
+        run: &'a RunContext<'_>,
+        name: &str,
+    ) -> std::result::Result<Admin<'a>, Box<DatabaseResult>> {
+        if self.opts.cancel.is_cancelled() {
+            return Err(Box::new(DatabaseResult::new(
+                name,
+                None,
+                DbStatus::Failed,
+                "interrupted before it started".into(),
+            )));
+        }
+        if run.report.database_errors(name).next().is_some() {
+            return Err(Box::new(refused_by_preflight(name, run.report)));
+        }
+        self.admin(run).await.map_err(|e| {
+            Box::new(DatabaseResult::new(
+                name,
+                None,
+                DbStatus::Failed,
+                format!("the target's session was lost and cannot be reopened: {e}"),
+            ))
+        })
+    }
+
+    /// What an earlier run of this migration left in database `name`: waits for its
+    /// statements still running (with `--resume` or `--clean`), and removes what it wrote
+    /// (`--clean`, or a resume that stopped in the schema). Returns the target database and
+    /// ledger record left afterwards (none once cleaned away), or the entry of a failed
+    /// `--clean`.
+    async fn recover_earlier<'e>(
+        &self,
+        target: &Session,
+        name: &String,
+        mut existing: Option<&'e DatabaseInfo>,
+        mut ledger_run: Option<crate::ledger::RunRecord>,
+        warnings: &mut Vec<Warning>,
+    ) -> std::result::Result<
+        (Option<&'e DatabaseInfo>, Option<crate::ledger::RunRecord>),
+        Box<DatabaseResult>,
+    > {
+        let opts = &self.opts;
+        // An earlier run's backends may still be finishing what it had sent them.
+        if ledger_run.is_some() && (opts.resume || opts.clean) {
+            match crate::recovery::wait_for_earlier_statements(
+                &opts.target,
+                name,
+                crate::recovery::EARLIER_STATEMENTS_WAIT,
+            )
+            .await
+            {
+                Ok(Some(w)) => warnings.push(w),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(database = %name, "could not look for an earlier run's statements: {e}")
+                }
+            }
+        }
+        // --clean, or a resume of a run that stopped in the middle of the schema (which
+        // cannot be continued object by object): remove what the earlier run wrote.
+        if let Some(earlier) = &ledger_run
+            && (opts.clean || (opts.resume && earlier.stage == crate::ledger::Stage::PreData))
+        {
+            match crate::recovery::clean(target, &opts.target, name, earlier).await {
+                Ok((dropped_db, removed)) => {
+                    warnings.push(Warning::recovery(removed).in_database(name));
+                    if dropped_db {
+                        existing = None;
+                    }
+                    ledger_run = None;
+                }
+                Err(e) => {
+                    return Err(Box::new(
+                        DatabaseResult::new(
+                            name,
+                            None,
+                            DbStatus::Failed,
+                            format!("{} failed: {e}", Setting::Clean),
+                        )
+                        .with_remedies(e.remedies()),
+                    ));
+                }
+            }
+        }
+        Ok((existing, ledger_run))
+    }
+
+    /// Creates (or adjusts) the target database of `src` and applies its roles' settings in
+    /// it; the outcome, its warnings already in `warnings`, or the entry of a database that
+    /// could not be created.
+    async fn create_target_database(
+        &self,
+        run: &RunContext<'_>,
+        target: &Session,
+        src: &DatabaseInfo,
+        existing: Option<&DatabaseInfo>,
+        warnings: &mut Vec<Warning>,
+    ) -> std::result::Result<crate::databases::DbOutcome, Box<DatabaseResult>> {
+        let opts = &self.opts;
+        let name = &src.name;
+        // The database's owner, like its objects' owners, needs the migration user's
+        // membership when it is not a superuser (see crate::owners).
+        if existing.is_none() {
+            run.memberships
+                .lock()
+                .await
+                .take(target, [src.owner.as_str()])
+                .await;
+        }
+        let mut outcome =
+            match ensure_database(target, src, existing, opts.createdb, opts.schema.no_acl).await {
+                Ok(o) => o,
+                Err(e) => {
+                    return Err(Box::new(
+                        DatabaseResult::new(name, None, DbStatus::Failed, e.to_string())
+                            .with_remedies(e.remedies()),
+                    ));
+                }
+            };
+        warnings.append(&mut outcome.warnings);
+        if run.role_db_settings.iter().any(|s| &s.database == name) {
+            let w = apply_role_db_settings(target, run.role_db_settings, name, run.roles).await;
+            warnings.extend(w);
+        }
+        Ok(outcome)
+    }
+
+    /// The ledger record of a database no earlier run of this migration started.
+    fn new_record(
+        &self,
+        run: &RunContext<'_>,
+        src: &DatabaseInfo,
+        created_database: bool,
+    ) -> crate::ledger::RunRecord {
+        let opts = &self.opts;
+        crate::ledger::RunRecord {
+            run_id: opts.migration_id.clone(),
+            source_system_identifier: run.servers.source.system_identifier,
+            source_database_oid: src.oid,
+            source_database: src.name.clone(),
+            method: None,
+            options: crate::options::shaping_options(opts),
+            stage: crate::ledger::Stage::PreData,
+            created_database,
+            existing_schemas: Vec::new(),
+            existing_extensions: Vec::new(),
+            started_at: String::new(),
+            parts_copied: 0,
+            parts_total: 0,
+            finished_at: None,
+        }
     }
 
     /// The entry of a database an earlier run of this migration finished: left unchanged,

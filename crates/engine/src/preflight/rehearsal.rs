@@ -88,7 +88,21 @@ pub async fn check_rehearsal(
     opts: &MigrateOptions,
     i: Inputs<'_>,
 ) -> HashMap<String, FilteredSchema> {
-    let mut schemas = HashMap::new();
+    let Some(missing_roles) = missing_roles(report, opts, &i).await else {
+        return HashMap::new();
+    };
+    let jobs = planned_jobs(report, opts, &i).await;
+    let outcomes = run_lanes(opts, &i, jobs, &missing_roles).await;
+    report_outcomes(report, opts, outcomes)
+}
+
+/// The source's roles the target lacks (and the run will create), which the rehearsal creates
+/// in its transaction too; `None`, with a warning, when the roles could not be listed.
+async fn missing_roles(
+    report: &mut ValidationReport,
+    opts: &MigrateOptions,
+    i: &Inputs<'_>,
+) -> Option<Vec<String>> {
     let (source_roles, target_roles) =
         match futures::try_join!(list_role_names(i.source), list_role_names(i.target)) {
             Ok(r) => r,
@@ -98,7 +112,7 @@ pub async fn check_rehearsal(
                     None,
                     format!("the schema was not rehearsed: the roles could not be listed: {e}"),
                 );
-                return schemas;
+                return None;
             }
         };
     let target_roles: HashSet<&str> = target_roles.iter().map(String::as_str).collect();
@@ -111,8 +125,27 @@ pub async fn check_rehearsal(
         })
         .cloned()
         .collect();
-    // Each database is rehearsed in its own place (its empty target database or a scratch
-    // one), so several run at once; their findings are reported in the selection's order.
+    Some(missing_roles)
+}
+
+/// One database to rehearse: where (`exists`: in its target database, else a scratch one),
+/// under which selection, after which removals of an earlier run's work (`before`).
+struct Planned<'a> {
+    name: &'a String,
+    database: &'a DatabaseInfo,
+    exists: bool,
+    selection: DbSelection,
+    before: Vec<String>,
+}
+
+/// The databases to rehearse, in the selection's order: not one preflight refused, nor one
+/// whose objects exist already; one whose earlier run the run removes first as it will meet
+/// it (see [`what_clean_removes`]).
+async fn planned_jobs<'a>(
+    report: &mut ValidationReport,
+    opts: &MigrateOptions,
+    i: &Inputs<'a>,
+) -> Vec<Planned<'a>> {
     let mut jobs = Vec::new();
     for name in i.selected {
         if report.database_errors(name).next().is_some() {
@@ -153,12 +186,33 @@ pub async fn check_rehearsal(
             .get(name)
             .map(|r| r.selection.clone())
             .unwrap_or_else(|| DbSelection::everything(name));
-        jobs.push((name, database, exists, selection, before));
+        jobs.push(Planned {
+            name,
+            database,
+            exists,
+            selection,
+            before,
+        });
     }
-    // Lanes of rehearsals, each reusing one scratch database; one lane when roles are created
-    // (a second transaction creating the same role would wait for the first).
+    jobs
+}
+
+/// One database's rehearsal as a lane ended it: `None` when the run was interrupted before
+/// it started.
+type Outcome<'a> = (&'a String, Option<Result<Rehearsed>>);
+
+/// Rehearses `jobs` in lanes, each reusing one scratch database; one lane when roles are
+/// created (a second transaction creating the same role would wait for the first). The
+/// outcomes in the order of `jobs`.
+async fn run_lanes<'a>(
+    opts: &MigrateOptions,
+    i: &Inputs<'_>,
+    jobs: Vec<Planned<'a>>,
+    missing_roles: &[String],
+) -> Vec<Outcome<'a>> {
+    // Each database is rehearsed in its own place (its empty target database or a scratch
+    // one), so several run at once; their findings are reported in the selection's order.
     let lanes = if missing_roles.is_empty() { AT_ONCE } else { 1 };
-    let missing_roles = &missing_roles;
     let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let lane = || async {
         // Its own session for the scratch database: a DROP DATABASE waiting for a closing
@@ -172,27 +226,27 @@ pub async fn check_rehearsal(
         let mut done = Vec::new();
         loop {
             let next = queue.lock().expect("not poisoned").pop();
-            let Some((k, (name, database, exists, selection, before))) = next else {
+            let Some((k, planned)) = next else {
                 break;
             };
             if opts.cancel.is_cancelled() {
-                done.push((k, name, None));
+                done.push((k, planned.name, None));
                 continue;
             }
             let job = Job {
                 source: &opts.source,
                 target: &opts.target,
                 target_main: admin,
-                database,
-                target_exists: exists,
-                before: &before,
-                selection: &selection,
+                database: planned.database,
+                target_exists: planned.exists,
+                before: &planned.before,
+                selection: &planned.selection,
                 excluded_extensions: &opts.excluded_extensions,
                 schema: opts.schema,
                 missing_roles,
                 cancel: &opts.cancel,
             };
-            done.push((k, name, Some(rehearse(&job, &mut scratch).await)));
+            done.push((k, planned.name, Some(rehearse(&job, &mut scratch).await)));
         }
         if let Some(s) = scratch {
             drop_scratch(admin, &s.name).await;
@@ -205,9 +259,21 @@ pub async fn check_rehearsal(
         .flatten()
         .collect();
     outcomes.sort_by_key(|(k, _, _)| *k);
-    let outcomes = outcomes
+    outcomes
         .into_iter()
-        .map(|(_, name, outcome)| (name, outcome));
+        .map(|(_, name, outcome)| (name, outcome))
+        .collect()
+}
+
+/// Reports each database's rehearsal in order: what the target refused (an error, a warning
+/// with `--keep-going`), what could not be rehearsed; stops at the first the run's
+/// interruption cut short. Returns the schemas read, by database.
+fn report_outcomes(
+    report: &mut ValidationReport,
+    opts: &MigrateOptions,
+    outcomes: Vec<Outcome<'_>>,
+) -> HashMap<String, FilteredSchema> {
+    let mut schemas = HashMap::new();
     for (name, outcome) in outcomes {
         let Some(outcome) = outcome else {
             return schemas;

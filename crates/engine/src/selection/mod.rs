@@ -125,116 +125,41 @@ impl Selection {
             .chain(&self.exclude_table_data)
     }
 
-    /// Resolves the selection for database `db` with its user schemas and relations.
+    /// Resolves the selection for database `db` with its user schemas and relations: the
+    /// schemas first, then the tables and views, then the sequences (which follow the tables
+    /// they belong to or serve).
     pub fn resolve(
         &self,
         db: &str,
         schemas: &[String],
         relations: &[ListedRelation],
     ) -> DbSelection {
-        let mut matched = vec![false; self.all_patterns().count()];
-        let offsets = [
-            0,
-            self.with_tables.len(),
-            self.with_tables.len() + self.skip_tables.len(),
-            self.with_tables.len() + self.skip_tables.len() + self.schemas.len(),
-            self.with_tables.len()
-                + self.skip_tables.len()
-                + self.schemas.len()
-                + self.exclude_schemas.len(),
-        ];
-        // Schemas.
-        let mut schema_in: BTreeMap<String, bool> = BTreeMap::new();
-        for s in schemas {
-            let mut included = self.schemas.is_empty();
-            for (i, p) in self.schemas.iter().enumerate() {
-                if p.matches_schema(db, s) {
-                    matched[offsets[2] + i] = true;
-                    included = true;
-                }
-            }
-            for (i, p) in self.exclude_schemas.iter().enumerate() {
-                if p.matches_schema(db, s) {
-                    matched[offsets[3] + i] = true;
-                    included = false;
-                }
-            }
-            schema_in.insert(s.clone(), included);
-        }
-        let schema_ok = |s: &str| schema_in.get(s).copied().unwrap_or(true);
-
-        // Tables: a pattern "matches" for the unmatched check when it names the table itself;
-        // it applies to the partitions of what it names as well.
-        let mut tables = BTreeSet::new();
-        let mut no_data = BTreeSet::new();
-        let mut left_out = BTreeSet::new();
-        let mut any = |list: &[NamePattern], offset: usize, r: &ListedRelation| {
-            let mut hit = false;
-            for (i, p) in list.iter().enumerate() {
-                if p.matches_table(db, &r.schema, &r.name) {
-                    matched[offset + i] = true;
-                    hit = true;
-                } else if r.ancestors.iter().any(|(s, n)| p.matches_table(db, s, n)) {
-                    hit = true;
-                }
-            }
-            hit
+        let mut m = Matches {
+            db,
+            matched: vec![false; self.all_patterns().count()],
+            offsets: [
+                0,
+                self.with_tables.len(),
+                self.with_tables.len() + self.skip_tables.len(),
+                self.with_tables.len() + self.skip_tables.len() + self.schemas.len(),
+                self.with_tables.len()
+                    + self.skip_tables.len()
+                    + self.schemas.len()
+                    + self.exclude_schemas.len(),
+            ],
         };
-        let mut views = BTreeSet::new();
-        let mut not_named = BTreeSet::new();
-        for r in relations.iter().filter(|r| r.relkind != 'S') {
-            let named_in = self.with_tables.is_empty() | any(&self.with_tables, offsets[0], r);
-            let named_out = any(&self.skip_tables, offsets[1], r);
-            let data_out = any(&self.exclude_table_data, offsets[4], r);
-            let key = (r.schema.clone(), r.name.clone());
-            if schema_ok(&r.schema) && named_in && !named_out {
-                if data_out && r.relkind != 'v' {
-                    no_data.insert(key.clone());
-                }
-                if matches!(r.relkind, 'v' | 'm') {
-                    views.insert(key);
-                } else {
-                    tables.insert(key);
-                }
-            } else {
-                if schema_ok(&r.schema) && !named_out && matches!(r.relkind, 'v' | 'm' | 'f') {
-                    not_named.insert(key.clone());
-                }
-                left_out.insert(key);
-            }
-        }
-        let mut sequences = BTreeSet::new();
-        let mut pulled_in = BTreeMap::new();
-        for r in relations.iter().filter(|r| r.relkind == 'S') {
-            let key = (r.schema.clone(), r.name.clone());
-            let named_in = self.with_tables.is_empty() | any(&self.with_tables, offsets[0], r);
-            let named_out = any(&self.skip_tables, offsets[1], r);
-            let data_out = any(&self.exclude_table_data, offsets[4], r);
-            let user = r.used_by.iter().find(|t| tables.contains(*t));
-            // pg_dump's rules: a sequence is a relation the patterns name like any other, and
-            // one owned by a table goes with that table; besides (where pg_dump would leave a
-            // table whose default cannot be created), a sequence that the default of a
-            // selected table uses comes along, whoever owns it.
-            let by_rule = match &r.owned_by {
-                Some(t) => tables.contains(t) || (!self.with_tables.is_empty() && named_in),
-                None => named_in,
-            };
-            let keep = schema_ok(&r.schema) && !named_out && (by_rule || user.is_some());
-            if keep {
-                if !by_rule && let Some(t) = user {
-                    pulled_in.insert(key.clone(), t.clone());
-                }
-                if data_out || r.owned_by.as_ref().is_some_and(|t| no_data.contains(t)) {
-                    no_data.insert(key.clone());
-                }
-                sequences.insert(key);
-            } else {
-                if schema_ok(&r.schema) && !named_out && r.owned_by.is_none() {
-                    not_named.insert(key.clone());
-                }
-                left_out.insert(key);
-            }
-        }
+        let schema_in = self.resolve_schemas(&mut m, schemas);
+        let schema_ok = |s: &str| schema_in.get(s).copied().unwrap_or(true);
+        let mut picked = self.resolve_relations(&mut m, &schema_ok, relations);
+        let (sequences, pulled_in) =
+            self.resolve_sequences(&mut m, &schema_ok, relations, &mut picked);
+        let Picked {
+            tables,
+            views,
+            no_data,
+            left_out,
+            not_named,
+        } = picked;
         let data_tables: Vec<RelName> = relations
             .iter()
             .filter(|r| r.relkind == 'r')
@@ -260,8 +185,112 @@ impl Selection {
             not_named,
             pulled_in,
             data_tables,
-            matched,
+            matched: m.matched,
         }
+    }
+
+    /// Whether each of `schemas` is in (by `--schema`, when given) and not out (by
+    /// `--exclude-schema`).
+    fn resolve_schemas(&self, m: &mut Matches<'_>, schemas: &[String]) -> BTreeMap<String, bool> {
+        let mut schema_in: BTreeMap<String, bool> = BTreeMap::new();
+        for s in schemas {
+            let mut included = self.schemas.is_empty();
+            for (i, p) in self.schemas.iter().enumerate() {
+                if p.matches_schema(m.db, s) {
+                    m.matched[m.offsets[2] + i] = true;
+                    included = true;
+                }
+            }
+            for (i, p) in self.exclude_schemas.iter().enumerate() {
+                if p.matches_schema(m.db, s) {
+                    m.matched[m.offsets[3] + i] = true;
+                    included = false;
+                }
+            }
+            schema_in.insert(s.clone(), included);
+        }
+        schema_in
+    }
+
+    /// The tables and views (every relation but sequences) in and out of the selection.
+    fn resolve_relations(
+        &self,
+        m: &mut Matches<'_>,
+        schema_ok: &dyn Fn(&str) -> bool,
+        relations: &[ListedRelation],
+    ) -> Picked {
+        let mut picked = Picked::default();
+        for r in relations.iter().filter(|r| r.relkind != 'S') {
+            let named_in = self.with_tables.is_empty() | m.any(&self.with_tables, 0, r);
+            let named_out = m.any(&self.skip_tables, 1, r);
+            let data_out = m.any(&self.exclude_table_data, 4, r);
+            let key = (r.schema.clone(), r.name.clone());
+            if schema_ok(&r.schema) && named_in && !named_out {
+                if data_out && r.relkind != 'v' {
+                    picked.no_data.insert(key.clone());
+                }
+                if matches!(r.relkind, 'v' | 'm') {
+                    picked.views.insert(key);
+                } else {
+                    picked.tables.insert(key);
+                }
+            } else {
+                if schema_ok(&r.schema) && !named_out && matches!(r.relkind, 'v' | 'm' | 'f') {
+                    picked.not_named.insert(key.clone());
+                }
+                picked.left_out.insert(key);
+            }
+        }
+        picked
+    }
+
+    /// The sequences in the selection, and those in only because a selected table's default
+    /// uses them (with that table); the others are added to `picked`'s left out, not named
+    /// and data-less ones.
+    fn resolve_sequences(
+        &self,
+        m: &mut Matches<'_>,
+        schema_ok: &dyn Fn(&str) -> bool,
+        relations: &[ListedRelation],
+        picked: &mut Picked,
+    ) -> (BTreeSet<RelName>, BTreeMap<RelName, RelName>) {
+        let mut sequences = BTreeSet::new();
+        let mut pulled_in = BTreeMap::new();
+        for r in relations.iter().filter(|r| r.relkind == 'S') {
+            let key = (r.schema.clone(), r.name.clone());
+            let named_in = self.with_tables.is_empty() | m.any(&self.with_tables, 0, r);
+            let named_out = m.any(&self.skip_tables, 1, r);
+            let data_out = m.any(&self.exclude_table_data, 4, r);
+            let user = r.used_by.iter().find(|t| picked.tables.contains(*t));
+            // pg_dump's rules: a sequence is a relation the patterns name like any other, and
+            // one owned by a table goes with that table; besides (where pg_dump would leave a
+            // table whose default cannot be created), a sequence that the default of a
+            // selected table uses comes along, whoever owns it.
+            let by_rule = match &r.owned_by {
+                Some(t) => picked.tables.contains(t) || (!self.with_tables.is_empty() && named_in),
+                None => named_in,
+            };
+            let keep = schema_ok(&r.schema) && !named_out && (by_rule || user.is_some());
+            if keep {
+                if !by_rule && let Some(t) = user {
+                    pulled_in.insert(key.clone(), t.clone());
+                }
+                if data_out
+                    || r.owned_by
+                        .as_ref()
+                        .is_some_and(|t| picked.no_data.contains(t))
+                {
+                    picked.no_data.insert(key.clone());
+                }
+                sequences.insert(key);
+            } else {
+                if schema_ok(&r.schema) && !named_out && r.owned_by.is_none() {
+                    picked.not_named.insert(key.clone());
+                }
+                picked.left_out.insert(key);
+            }
+        }
+        (sequences, pulled_in)
     }
 
     /// The patterns that matched nothing in any of `resolved` (one per database to migrate),
@@ -306,6 +335,49 @@ impl Selection {
             }
         ))
     }
+}
+
+/// Which patterns matched a name of database `db` itself, for the check of patterns that
+/// matched nothing: one flag per pattern, the flags' lists one after the other from their
+/// `offsets` (`--with-table`, `--skip-table`, `--schema`, `--exclude-schema`,
+/// `--exclude-table-data`).
+struct Matches<'a> {
+    db: &'a str,
+    matched: Vec<bool>,
+    offsets: [usize; 5],
+}
+
+impl Matches<'_> {
+    /// Whether a pattern of `list` (the `which`th list) names relation `r` or one of the
+    /// tables it is a partition of. A pattern "matches" for the unmatched check when it names
+    /// the table itself; it applies to the partitions of what it names as well.
+    fn any(&mut self, list: &[NamePattern], which: usize, r: &ListedRelation) -> bool {
+        let offset = self.offsets[which];
+        let mut hit = false;
+        for (i, p) in list.iter().enumerate() {
+            if p.matches_table(self.db, &r.schema, &r.name) {
+                self.matched[offset + i] = true;
+                hit = true;
+            } else if r
+                .ancestors
+                .iter()
+                .any(|(s, n)| p.matches_table(self.db, s, n))
+            {
+                hit = true;
+            }
+        }
+        hit
+    }
+}
+
+/// The relations resolved so far, as [`DbSelection`] names them.
+#[derive(Default)]
+struct Picked {
+    tables: BTreeSet<RelName>,
+    views: BTreeSet<RelName>,
+    no_data: BTreeSet<RelName>,
+    left_out: BTreeSet<RelName>,
+    not_named: BTreeSet<RelName>,
 }
 
 /// The selection resolved for one database: exactly which relations exist on the target and

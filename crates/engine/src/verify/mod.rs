@@ -210,6 +210,8 @@ enum Item {
     Compare(TableJob),
 }
 
+/// What to do with each table of either side, in name order: skip it (left out of the data,
+/// on one side only, not readable) or compare it (see [`plan_compare`]).
 fn plan_tables(
     src: Vec<VerifyTable>,
     tgt: Vec<VerifyTable>,
@@ -217,25 +219,8 @@ fn plan_tables(
     selection: Option<&crate::selection::DbSelection>,
     only: Option<&BTreeSet<(String, String)>>,
 ) -> Vec<Item> {
-    let mut by_name: BTreeMap<(String, String), (Option<VerifyTable>, Option<VerifyTable>)> =
-        BTreeMap::new();
-    for t in src {
-        let k = (t.schema.clone(), t.name.clone());
-        by_name.entry(k).or_default().0 = Some(t);
-    }
-    // The ledger of a run in progress is ours, not the source's.
-    for t in tgt
-        .into_iter()
-        .filter(|t| t.schema != crate::ledger::LEDGER_SCHEMA)
-    {
-        let k = (t.schema.clone(), t.name.clone());
-        by_name.entry(k).or_default().1 = Some(t);
-    }
-    if let Some(only) = only {
-        by_name.retain(|k, _| only.contains(k));
-    }
     let mut items = Vec::new();
-    for ((schema, name), sides) in by_name {
+    for ((schema, name), sides) in pair_tables(src, tgt, only) {
         let item = match sides {
             _ if selection.is_some_and(|sel| !sel.includes_data(&schema, &name)) => {
                 Item::Done(TableVerify::skipped(&schema, &name, EXCLUDED))
@@ -256,75 +241,112 @@ fn plan_tables(
                 &name,
                 "the target user may not read it (SELECT privilege)",
             )),
-            (Some(s), Some(t)) => {
-                let names = |x: &VerifyTable| {
-                    let mut v: Vec<String> = x.columns.iter().map(|c| c.0.clone()).collect();
-                    v.sort();
-                    v
-                };
-                let (ns, nt) = (names(&s), names(&t));
-                let columns: Vec<String> = s.columns.iter().map(|c| c.0.clone()).collect();
-                // A column of the same type on both sides may be hashed from its value.
-                let native = (s.columns.iter())
-                    .map(|(c, ty)| {
-                        t.columns
-                            .iter()
-                            .find(|(tc, tty)| tc == c && tty == ty)
-                            .and_then(|_| sql::NativeHash::for_type(ty))
-                    })
-                    .collect();
-                let mut sql = TableSql {
-                    schema: schema.clone(),
-                    table: name.clone(),
-                    columns,
-                    key: Vec::new(),
-                    plan: None,
-                    hash,
-                    native,
-                };
-                if ns != nt {
-                    let missing: Vec<&String> = ns.iter().filter(|c| !nt.contains(c)).collect();
-                    let extra: Vec<&String> = nt.iter().filter(|c| !ns.contains(c)).collect();
-                    let mut t = TableVerify::skipped(
-                        &schema,
-                        &name,
-                        format!(
-                            "columns differ (missing on the target: {missing:?}; extra on the target: {extra:?})"
-                        ),
-                    );
-                    t.status = VerifyStatus::Differs;
-                    Item::Done(t)
-                } else {
-                    let key = if !s.key.is_empty() {
-                        s.key.clone()
-                    } else {
-                        t.key.clone()
-                    };
-                    let key_types: Vec<String> = key
-                        .iter()
-                        .filter_map(|k| s.columns.iter().find(|c| &c.0 == k).map(|c| c.1.clone()))
-                        .collect();
-                    sql.plan = match key_types.as_slice() {
-                        [] => None,
-                        [ty] if matches!(ty.as_str(), "smallint" | "integer" | "bigint") => {
-                            Some(KeyPlan::Int(key[0].clone()))
-                        }
-                        _ => Some(KeyPlan::Hashed(key.clone())),
-                    };
-                    sql.key = key;
-                    Item::Compare(TableJob {
-                        sql,
-                        key_types,
-                        est_rows: s.est_rows.max(t.est_rows),
-                        part: None,
-                    })
-                }
-            }
+            (Some(s), Some(t)) => plan_compare(schema, name, &s, &t, hash),
             (None, None) => continue,
         };
         items.push(item);
     }
     items
+}
+
+/// The tables of both sides by name (the target's ledger left out, and those not in `only`
+/// when given), each with its source and target side.
+fn pair_tables(
+    src: Vec<VerifyTable>,
+    tgt: Vec<VerifyTable>,
+    only: Option<&BTreeSet<(String, String)>>,
+) -> BTreeMap<(String, String), (Option<VerifyTable>, Option<VerifyTable>)> {
+    let mut by_name: BTreeMap<(String, String), (Option<VerifyTable>, Option<VerifyTable>)> =
+        BTreeMap::new();
+    for t in src {
+        let k = (t.schema.clone(), t.name.clone());
+        by_name.entry(k).or_default().0 = Some(t);
+    }
+    // The ledger of a run in progress is ours, not the source's.
+    for t in tgt
+        .into_iter()
+        .filter(|t| t.schema != crate::ledger::LEDGER_SCHEMA)
+    {
+        let k = (t.schema.clone(), t.name.clone());
+        by_name.entry(k).or_default().1 = Some(t);
+    }
+    if let Some(only) = only {
+        by_name.retain(|k, _| only.contains(k));
+    }
+    by_name
+}
+
+/// A table both sides have and may read: compared by its key (the source's, else the
+/// target's), unless its columns differ, which is a difference found already.
+fn plan_compare(
+    schema: String,
+    name: String,
+    s: &VerifyTable,
+    t: &VerifyTable,
+    hash: HashFn,
+) -> Item {
+    let names = |x: &VerifyTable| {
+        let mut v: Vec<String> = x.columns.iter().map(|c| c.0.clone()).collect();
+        v.sort();
+        v
+    };
+    let (ns, nt) = (names(s), names(t));
+    let columns: Vec<String> = s.columns.iter().map(|c| c.0.clone()).collect();
+    // A column of the same type on both sides may be hashed from its value.
+    let native = (s.columns.iter())
+        .map(|(c, ty)| {
+            t.columns
+                .iter()
+                .find(|(tc, tty)| tc == c && tty == ty)
+                .and_then(|_| sql::NativeHash::for_type(ty))
+        })
+        .collect();
+    let mut sql = TableSql {
+        schema: schema.clone(),
+        table: name.clone(),
+        columns,
+        key: Vec::new(),
+        plan: None,
+        hash,
+        native,
+    };
+    if ns != nt {
+        let missing: Vec<&String> = ns.iter().filter(|c| !nt.contains(c)).collect();
+        let extra: Vec<&String> = nt.iter().filter(|c| !ns.contains(c)).collect();
+        let mut t = TableVerify::skipped(
+            &schema,
+            &name,
+            format!(
+                "columns differ (missing on the target: {missing:?}; extra on the target: {extra:?})"
+            ),
+        );
+        t.status = VerifyStatus::Differs;
+        Item::Done(t)
+    } else {
+        let key = if !s.key.is_empty() {
+            s.key.clone()
+        } else {
+            t.key.clone()
+        };
+        let key_types: Vec<String> = key
+            .iter()
+            .filter_map(|k| s.columns.iter().find(|c| &c.0 == k).map(|c| c.1.clone()))
+            .collect();
+        sql.plan = match key_types.as_slice() {
+            [] => None,
+            [ty] if matches!(ty.as_str(), "smallint" | "integer" | "bigint") => {
+                Some(KeyPlan::Int(key[0].clone()))
+            }
+            _ => Some(KeyPlan::Hashed(key.clone())),
+        };
+        sql.key = key;
+        Item::Compare(TableJob {
+            sql,
+            key_types,
+            est_rows: s.est_rows.max(t.est_rows),
+            part: None,
+        })
+    }
 }
 
 /// Compares `s` (source) and `t` (target) sequences.

@@ -492,183 +492,221 @@ async fn run_task(
     task: &Task,
     attempt: u32,
 ) -> Result<TaskOutcome> {
-    let retry = attempt > 0;
     match task {
-        Task::Copy { table, part } => {
-            if retry && let Some((rows, bytes)) = committed_part(sh, conns, *table, *part).await? {
-                // The lost connection ate the answer to a COMMIT that went through.
-                return Ok(TaskOutcome::Part {
-                    table: *table,
-                    rows,
-                    bytes,
-                });
-            }
-            conns.source(sh).await?;
-            conns.target(sh).await?;
-            let (src, tgt) = (conns.src.as_mut().unwrap(), conns.tgt.as_mut().unwrap());
-            let cancel = cancel_all(vec![
-                (Side::Source, src.canceller()),
-                (Side::Target, tgt.canceller()),
-            ]);
-            let activity = Activity::new();
-            let watch = Watch {
-                activity: &activity,
-                object: sh.tables[*table].describe_part(*part),
-            };
-            let (rows, bytes) = guarded(
-                sh,
-                cancel,
-                Some(watch),
-                copy_part(sh, src, tgt, (*table, *part), attempt, &activity),
-            )
-            .await?;
-            Ok(TaskOutcome::Part {
-                table: *table,
-                rows,
-                bytes,
-            })
-        }
+        Task::Copy { table, part } => run_copy(sh, conns, (*table, *part), attempt).await,
         Task::Post {
             unit,
             parallel,
             jobs,
         } => {
-            let tgt = conns.target(sh).await?;
-            let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
-            let ledger = sh.ledger_run.as_deref();
-            // Not watched: an index build moves no byte for as long as it takes.
-            guarded(
-                sh,
-                cancel,
-                None,
-                run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry, &sh.warnings),
-            )
-            .await?;
+            run_post(sh, conns, jobs, attempt > 0).await?;
             Ok(TaskOutcome::Post {
                 unit: *unit,
                 parallel: *parallel,
             })
         }
-        Task::LargeObjects(oids) => {
-            let (src, tgt) = conns.large_objects(sh).await?;
-            let progress = sh.progress.clone();
-            let activity = Arc::new(Activity::new());
-            let on_bytes = {
-                let activity = activity.clone();
-                move |n: u64| {
-                    progress.add_bytes(n);
-                    activity.moved();
-                }
-            };
-            let cancel = async {
-                let (s, t) = futures::future::join(
-                    tokio::time::timeout(WIND_DOWN, src.cancel()),
-                    tokio::time::timeout(WIND_DOWN, tgt.cancel()),
-                )
-                .await;
-                let mut unreachable = Vec::new();
-                if !matches!(s, Ok(Ok(()))) {
-                    unreachable.push(Side::Source);
-                }
-                if !matches!(t, Ok(Ok(()))) {
-                    unreachable.push(Side::Target);
-                }
-                unreachable
-            };
-            let watch = Watch {
-                activity: &activity,
-                object: format!("a batch of {} large objects", oids.len()),
-            };
-            let bytes = guarded(
-                sh,
-                cancel,
-                Some(watch),
-                large_objects::copy_batch(
-                    src,
-                    tgt,
-                    (sh.pair.source_db(), sh.pair.target_db()),
-                    oids,
-                    sh.ledger_run
-                        .as_deref()
-                        .map(|run| crate::ledger::parts::large_objects_sql(run, oids)),
-                    &on_bytes,
-                ),
-            )
-            .await?;
-            Ok(TaskOutcome::LargeObjects {
-                count: oids.len() as u64,
-                bytes,
-            })
-        }
+        Task::LargeObjects(oids) => run_large_objects(sh, conns, oids).await,
         Task::Analyze {
             schema,
             table,
             only,
         } => {
-            use super::statistics::{self, StatisticsMode};
             let qualified = crate::sql::qualified(schema, table);
-            let r = if sh.statistics == StatisticsMode::Restore {
-                let src = conns.source(sh).await?;
-                let src_cancel = src.canceller();
-                // Both sessions are needed at once: the source's is taken out while it runs.
-                let mut src_session = conns.src.take().expect("just opened");
-                let tgt = conns.target(sh).await?;
-                let cancel = cancel_all(vec![
-                    (Side::Source, src_cancel),
-                    (Side::Target, tgt.canceller()),
-                ]);
-                let r = guarded(
-                    sh,
-                    cancel,
-                    None,
-                    statistics::restore(&mut src_session, tgt, schema, table, *only),
-                )
-                .await;
-                // A failed source query aborts the session's snapshot transaction: the next
-                // task opens a new one.
-                if r.is_ok() {
-                    conns.src = Some(src_session);
-                }
-                r
-            } else {
-                let tgt = conns.target(sh).await?;
-                let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
-                guarded(
-                    sh,
-                    cancel,
-                    None,
-                    statistics::analyze(tgt, schema, table, *only),
-                )
-                .await
-            };
-            match r {
-                Ok(o) => {
-                    if !o.notes.is_empty() {
-                        tracing::debug!("statistics of table {qualified}: {}", o.notes.join("; "));
-                    }
-                    if !o.refused.is_empty() {
-                        sh.warnings.lock().unwrap().push(
-                            Warning::data(format!(
-                                "statistics of table {qualified}: {}",
-                                o.refused.join("; ")
-                            ))
-                            .on(format!("table {qualified}")),
-                        );
-                    }
-                    sh.statistics_report.lock().unwrap().add(&o);
-                }
-                Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
-                // Statistics are an optimisation: a failure is a warning.
-                Err(e) => sh.warnings.lock().unwrap().push(
-                    Warning::data(format!(
-                        "the statistics of table {qualified} could not be set on the target: {e}"
-                    ))
-                    .on(format!("table {qualified}")),
-                ),
-            }
+            let r = run_statistics(sh, conns, schema, table, *only).await;
+            record_statistics(sh, &qualified, r)?;
             Ok(TaskOutcome::Analyzed)
         }
     }
+}
+
+/// Copies one part of a table; on a retry, first asks the ledger whether the part committed
+/// already (the lost connection may have eaten the answer to a COMMIT that went through).
+async fn run_copy(
+    sh: &Shared,
+    conns: &mut Conns,
+    (table, part): (usize, usize),
+    attempt: u32,
+) -> Result<TaskOutcome> {
+    let retry = attempt > 0;
+    if retry && let Some((rows, bytes)) = committed_part(sh, conns, table, part).await? {
+        // The lost connection ate the answer to a COMMIT that went through.
+        return Ok(TaskOutcome::Part { table, rows, bytes });
+    }
+    conns.source(sh).await?;
+    conns.target(sh).await?;
+    let (src, tgt) = (conns.src.as_mut().unwrap(), conns.tgt.as_mut().unwrap());
+    let cancel = cancel_all(vec![
+        (Side::Source, src.canceller()),
+        (Side::Target, tgt.canceller()),
+    ]);
+    let activity = Activity::new();
+    let watch = Watch {
+        activity: &activity,
+        object: sh.tables[table].describe_part(part),
+    };
+    let (rows, bytes) = guarded(
+        sh,
+        cancel,
+        Some(watch),
+        copy_part(sh, src, tgt, (table, part), attempt, &activity),
+    )
+    .await?;
+    Ok(TaskOutcome::Part { table, rows, bytes })
+}
+
+/// Runs one unit of post-data jobs (indexes, constraints, triggers) on the target.
+async fn run_post(
+    sh: &Shared,
+    conns: &mut Conns,
+    jobs: &[crate::copy::PostDataJob],
+    retry: bool,
+) -> Result<()> {
+    let tgt = conns.target(sh).await?;
+    let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
+    let ledger = sh.ledger_run.as_deref();
+    // Not watched: an index build moves no byte for as long as it takes.
+    guarded(
+        sh,
+        cancel,
+        None,
+        run_jobs(tgt, sh.pair.target_db(), jobs, ledger, retry, &sh.warnings),
+    )
+    .await
+}
+
+/// Copies one batch of large objects over the pair of sessions kept for them.
+async fn run_large_objects(sh: &Shared, conns: &mut Conns, oids: &[u32]) -> Result<TaskOutcome> {
+    let (src, tgt) = conns.large_objects(sh).await?;
+    let progress = sh.progress.clone();
+    let activity = Arc::new(Activity::new());
+    let on_bytes = {
+        let activity = activity.clone();
+        move |n: u64| {
+            progress.add_bytes(n);
+            activity.moved();
+        }
+    };
+    let cancel = async {
+        let (s, t) = futures::future::join(
+            tokio::time::timeout(WIND_DOWN, src.cancel()),
+            tokio::time::timeout(WIND_DOWN, tgt.cancel()),
+        )
+        .await;
+        let mut unreachable = Vec::new();
+        if !matches!(s, Ok(Ok(()))) {
+            unreachable.push(Side::Source);
+        }
+        if !matches!(t, Ok(Ok(()))) {
+            unreachable.push(Side::Target);
+        }
+        unreachable
+    };
+    let watch = Watch {
+        activity: &activity,
+        object: format!("a batch of {} large objects", oids.len()),
+    };
+    let bytes = guarded(
+        sh,
+        cancel,
+        Some(watch),
+        large_objects::copy_batch(
+            src,
+            tgt,
+            (sh.pair.source_db(), sh.pair.target_db()),
+            oids,
+            sh.ledger_run
+                .as_deref()
+                .map(|run| crate::ledger::parts::large_objects_sql(run, oids)),
+            &on_bytes,
+        ),
+    )
+    .await?;
+    Ok(TaskOutcome::LargeObjects {
+        count: oids.len() as u64,
+        bytes,
+    })
+}
+
+/// Restores a table's statistics from the source, or has the target ANALYZE it, as
+/// `--statistics` says; the outcome (or error) for [`record_statistics`] to judge.
+async fn run_statistics(
+    sh: &Shared,
+    conns: &mut Conns,
+    schema: &str,
+    table: &str,
+    only: bool,
+) -> Result<super::statistics::TableStatistics> {
+    use super::statistics::{self, StatisticsMode};
+    if sh.statistics == StatisticsMode::Restore {
+        let src = conns.source(sh).await?;
+        let src_cancel = src.canceller();
+        // Both sessions are needed at once: the source's is taken out while it runs.
+        let mut src_session = conns.src.take().expect("just opened");
+        let tgt = conns.target(sh).await?;
+        let cancel = cancel_all(vec![
+            (Side::Source, src_cancel),
+            (Side::Target, tgt.canceller()),
+        ]);
+        let r = guarded(
+            sh,
+            cancel,
+            None,
+            statistics::restore(&mut src_session, tgt, schema, table, only),
+        )
+        .await;
+        // A failed source query aborts the session's snapshot transaction: the next
+        // task opens a new one.
+        if r.is_ok() {
+            conns.src = Some(src_session);
+        }
+        r
+    } else {
+        let tgt = conns.target(sh).await?;
+        let cancel = cancel_all(vec![(Side::Target, tgt.canceller())]);
+        guarded(
+            sh,
+            cancel,
+            None,
+            statistics::analyze(tgt, schema, table, only),
+        )
+        .await
+    }
+}
+
+/// Files a table's statistics outcome: notes in the debug log, refusals and failures as
+/// warnings (statistics are an optimisation), the counts in the run's statistics report.
+/// Only a cancellation is an error.
+fn record_statistics(
+    sh: &Shared,
+    qualified: &str,
+    r: Result<super::statistics::TableStatistics>,
+) -> Result<()> {
+    match r {
+        Ok(o) => {
+            if !o.notes.is_empty() {
+                tracing::debug!("statistics of table {qualified}: {}", o.notes.join("; "));
+            }
+            if !o.refused.is_empty() {
+                sh.warnings.lock().unwrap().push(
+                    Warning::data(format!(
+                        "statistics of table {qualified}: {}",
+                        o.refused.join("; ")
+                    ))
+                    .on(format!("table {qualified}")),
+                );
+            }
+            sh.statistics_report.lock().unwrap().add(&o);
+        }
+        Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
+        // Statistics are an optimisation: a failure is a warning.
+        Err(e) => sh.warnings.lock().unwrap().push(
+            Warning::data(format!(
+                "the statistics of table {qualified} could not be set on the target: {e}"
+            ))
+            .on(format!("table {qualified}")),
+        ),
+    }
+    Ok(())
 }
 
 /// Whether the ledger says part `part` of table `table` committed; then its (rows, bytes).
