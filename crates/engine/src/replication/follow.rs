@@ -97,6 +97,14 @@ impl SchemaChangeApplied {
     }
 }
 
+/// The object a drift entry names: `table public.t` of `table public.t changed`.
+pub fn object_of(drift: &str) -> &str {
+    [" added", " changed", " removed"]
+        .iter()
+        .find_map(|s| drift.strip_suffix(s))
+        .unwrap_or(drift)
+}
+
 /// Now, in Unix seconds.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()

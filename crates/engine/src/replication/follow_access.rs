@@ -14,7 +14,7 @@ use crate::error::{Error, Result, Side};
 use crate::sql::quote_literal;
 use crate::warning::Warning;
 
-use super::follow::{Followed, Gate, SchemaChangeApplied, unix_now};
+use super::follow::{Followed, Gate, SchemaChangeApplied, object_of, unix_now};
 
 /// The statements that make the target's access of relation `regclass` the source's.
 pub fn access_changes(regclass: &str, src: &Access, tgt: &Access) -> Vec<String> {
@@ -127,7 +127,7 @@ pub async fn follow_access(
     followed: &mut Followed,
 ) -> Result<()> {
     let entries = drift.iter().filter(|d| d.starts_with("access "));
-    let mut objects: Vec<&str> = entries.map(|d| super::following::object_of(d)).collect();
+    let mut objects: Vec<&str> = entries.map(|d| object_of(d)).collect();
     objects.dedup();
     for object in objects {
         let regclass = &object["access ".len()..];

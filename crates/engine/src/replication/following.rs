@@ -60,13 +60,7 @@ const RIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// [`Following::bound_lock_waits`]).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// The object a drift entry names: `table public.t` of `table public.t changed`.
-pub fn object_of(drift: &str) -> &str {
-    [" added", " changed", " removed"]
-        .iter()
-        .find_map(|s| drift.strip_suffix(s))
-        .unwrap_or(drift)
-}
+pub use super::follow::object_of;
 
 /// What the steps of one pass share: the gate, the post-data objects applied before (see
 /// [`Followed::memo`]) and what changed.
