@@ -103,7 +103,26 @@ pub fn filter_schema(
     if sel.everything && excluded_extensions.is_empty() {
         return Vec::new();
     }
-    // Schemas of the extensions that stay (their CREATE EXTENSION ... WITH SCHEMA needs them).
+    let extension_schemas = extension_schemas(schema, excluded_extensions);
+    let (mut out, mut warnings) = left_out(schema, sel, excluded_extensions, &extension_schemas);
+    warnings.extend(pulled_in(schema, sel));
+    warnings.extend(dependents_out(schema, &mut out));
+    if out.is_empty() {
+        return warnings;
+    }
+    let (objects, levels): (Vec<_>, Vec<_>) = std::mem::take(&mut schema.objects)
+        .into_iter()
+        .zip(std::mem::take(&mut schema.levels))
+        .filter(|(o, _)| !out.contains_key(&o.id))
+        .unzip();
+    schema.objects = objects;
+    schema.levels = levels;
+    warnings
+}
+
+/// The schemas the extensions that stay are created in (their `CREATE EXTENSION ... WITH
+/// SCHEMA` needs them).
+fn extension_schemas<'a>(schema: &'a Schema, excluded_extensions: &[String]) -> HashSet<&'a str> {
     let ext_schema_sql: Vec<(String, &str)> = schema
         .objects
         .iter()
@@ -111,7 +130,7 @@ pub fn filter_schema(
         .filter(|o| !excluded_extensions.iter().any(|x| x == &o.name))
         .filter_map(|o| o.create.first().map(|c| (c.clone(), o.name.as_str())))
         .collect();
-    let extension_schemas: HashSet<&str> = schema
+    schema
         .objects
         .iter()
         .filter(|o| o.kind == ObjectKind::Schema)
@@ -120,13 +139,21 @@ pub fn filter_schema(
             ext_schema_sql.iter().any(|(sql, _)| sql.ends_with(&q))
         })
         .map(|s| s.name.as_str())
-        .collect();
+        .collect()
+}
 
-    // Objects out, each with the description of what it is and why it is out.
+/// The objects the filters leave out, each with what it is and why it is out (by id), and a
+/// warning for each relation left out only because no `-t` pattern names it.
+fn left_out(
+    schema: &Schema,
+    sel: &DbSelection,
+    excluded_extensions: &[String],
+    extension_schemas: &HashSet<&str>,
+) -> (HashMap<ObjId, String>, Vec<Warning>) {
     let mut out: HashMap<ObjId, String> = HashMap::new();
     let mut warnings = Vec::new();
     for o in &schema.objects {
-        if let Some(why) = left_out_because(o, sel, excluded_extensions, &extension_schemas) {
+        if let Some(why) = left_out_because(o, sel, excluded_extensions, extension_schemas) {
             tracing::debug!("{} left out: {why}", o.describe());
             let key = (o.schema.clone().unwrap_or_default(), o.name.clone());
             let named_relation = matches!(
@@ -155,6 +182,13 @@ pub fn filter_schema(
             out.insert(o.id, what);
         }
     }
+    (out, warnings)
+}
+
+/// A warning for each sequence migrated without its owning table, which the filters left out
+/// (a default of a table that stays uses it).
+fn pulled_in(schema: &Schema, sel: &DbSelection) -> Vec<Warning> {
+    let mut warnings = Vec::new();
     for o in &schema.objects {
         let key = (o.schema.clone().unwrap_or_default(), o.name.clone());
         if o.kind == ObjectKind::Sequence
@@ -172,8 +206,15 @@ pub fn filter_schema(
             );
         }
     }
-    // Dependents, to a fixed point (the creation order puts dependencies first, so one pass
-    // usually suffices; objects moved to post-data may not follow it).
+    warnings
+}
+
+/// Adds to `out` what depends on an object out, to a fixed point (the creation order puts
+/// dependencies first, so one pass usually suffices; objects moved to post-data may not follow
+/// it). Returns a warning for each dependent skipped that is not its table's own part, and for
+/// each materialized view left unpopulated.
+fn dependents_out(schema: &Schema, out: &mut HashMap<ObjId, String>) -> Vec<Warning> {
+    let mut warnings = Vec::new();
     let mut changed = true;
     while changed {
         changed = false;
@@ -213,16 +254,6 @@ pub fn filter_schema(
             changed = true;
         }
     }
-    if out.is_empty() {
-        return warnings;
-    }
-    let (objects, levels): (Vec<_>, Vec<_>) = std::mem::take(&mut schema.objects)
-        .into_iter()
-        .zip(std::mem::take(&mut schema.levels))
-        .filter(|(o, _)| !out.contains_key(&o.id))
-        .unzip();
-    schema.objects = objects;
-    schema.levels = levels;
     warnings
 }
 
