@@ -571,6 +571,15 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
     if run.created_database {
         return Ok(CleanPlan::DropDatabase);
     }
+    let mut drops = new_schemas(s).await?;
+    drops.extend(planned_objects(s).await?);
+    drops.extend(new_extensions(s).await?);
+    drops.extend(created_large_objects(s).await?);
+    Ok(CleanPlan::DropObjects(drops))
+}
+
+/// The schemas created after the run started, with everything in them. (Statements, with a description each, for [`clean_plan`].)
+async fn new_schemas(s: &Session) -> Result<Vec<(String, String)>> {
     let err = |e| tgt(e, "planning `clean`");
     let mut drops: Vec<(String, String)> = Vec::new();
     // Schemas created after the run started, with everything in them. (`name = ANY (text[])`
@@ -598,6 +607,13 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
             format!("schema {}", quote_ident(&n)),
         ));
     }
+    Ok(drops)
+}
+
+/// The planned relations, routines and types in schemas that existed before the run. (Statements, with a description each, for [`clean_plan`].)
+async fn planned_objects(s: &Session) -> Result<Vec<(String, String)>> {
+    let err = |e| tgt(e, "planning `clean`");
+    let mut drops: Vec<(String, String)> = Vec::new();
     // Planned objects in schemas that existed before: relations, routines, types; not an
     // extension's members of the same name (the target's own `CREATE EXTENSION`, which a
     // planned object collided with: the run did not create it).
@@ -650,6 +666,13 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
             format!("{} {name}", kw.to_ascii_lowercase()),
         ));
     }
+    Ok(drops)
+}
+
+/// The extensions the run created. (Statements, with a description each, for [`clean_plan`].)
+async fn new_extensions(s: &Session) -> Result<Vec<(String, String)>> {
+    let err = |e| tgt(e, "planning `clean`");
+    let mut drops: Vec<(String, String)> = Vec::new();
     // Extensions created after the run started.
     for r in s
         .query(
@@ -672,6 +695,13 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
             format!("extension {}", quote_ident(&n)),
         ));
     }
+    Ok(drops)
+}
+
+/// The large objects the run created. (Statements, with a description each, for [`clean_plan`].)
+async fn created_large_objects(s: &Session) -> Result<Vec<(String, String)>> {
+    let err = |e| tgt(e, "planning `clean`");
+    let mut drops: Vec<(String, String)> = Vec::new();
     // Large objects the run created.
     for r in s
         .query(
@@ -694,7 +724,7 @@ pub async fn clean_plan(s: &Session, run: &RunRecord) -> Result<CleanPlan> {
             format!("large object {oid}"),
         ));
     }
-    Ok(CleanPlan::DropObjects(drops))
+    Ok(drops)
 }
 
 /// Runs a [`CleanPlan::DropObjects`] plan and drops the ledger, in one transaction.
