@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{DatabaseStatus, RunState, StatusReport};
+use super::{DatabaseStatus, RunState, StatusReport, SubscriptionStatus, TableProgress};
 
 /// `1.5 MiB` style sizes (powers of 1024, as PostgreSQL's `pg_size_pretty`).
 pub fn bytes(n: u64) -> String {
@@ -48,6 +48,35 @@ pub fn render(r: &StatusReport) -> String {
 }
 
 fn database(out: &mut String, d: &DatabaseStatus) {
+    run_line(out, d);
+    if let Some(p) = &d.progress {
+        progress(out, d, p);
+    }
+    if d.progress.is_some_and(|p| p.retries > 0) || !d.warnings.is_empty() {
+        out.push_str(&attention(d));
+    }
+    if let Some(s) = &d.subscription {
+        subscription(out, s);
+    }
+    if d.alive {
+        let pids: Vec<String> = d.sessions.iter().map(|s| s.pid.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  alive: {} db-migrate session{} on the target (pid {})",
+            d.sessions.len(),
+            if d.sessions.len() == 1 { "" } else { "s" },
+            pids.join(", ")
+        );
+    } else if d.state != RunState::Done {
+        out.push_str("  not alive: no db-migrate session on the target\n");
+    }
+    if let Some(r) = &d.resume {
+        let _ = writeln!(out, "  {r}");
+    }
+}
+
+/// The database's first line: its state and its run (or that it has no ledger).
+fn run_line(out: &mut String, d: &DatabaseStatus) {
     match &d.run {
         Some(run) => {
             let _ = writeln!(
@@ -73,104 +102,89 @@ fn database(out: &mut String, d: &DatabaseStatus) {
             );
         }
     }
-    if let Some(p) = &d.progress {
-        let _ = write!(
-            out,
-            "  table parts {} of {} copied (tables {} of {}), {} rows, {} copied",
-            p.parts_copied,
-            p.parts_total,
-            p.tables_copied,
-            p.tables_total,
-            p.rows_copied,
-            bytes(p.bytes_copied)
-        );
-        if let Some(rate) = p.bytes_per_second {
-            let _ = write!(out, ", {}/s over the last minute", bytes(rate as u64));
-        }
-        out.push('\n');
-        if d.state == RunState::Running && p.parts_copied < p.parts_total {
-            match (p.estimated_bytes_left, p.estimated_seconds_left) {
-                (Some(left), Some(secs)) => {
-                    let _ = writeln!(
-                        out,
-                        "  about {} left, done in about {} (an estimate from the parts done: the \
-                         ledger records no planned bytes per part)",
-                        bytes(left),
-                        duration(secs)
-                    );
-                }
-                (Some(left), None) => {
-                    let _ = writeln!(
-                        out,
-                        "  about {} left (an estimate from the parts done); no part finished in \
-                         the last minute, so no time left is estimated",
-                        bytes(left)
-                    );
-                }
-                _ => {}
+}
+
+/// The copy's progress, and what is left while it runs.
+fn progress(out: &mut String, d: &DatabaseStatus, p: &TableProgress) {
+    let _ = write!(
+        out,
+        "  table parts {} of {} copied (tables {} of {}), {} rows, {} copied",
+        p.parts_copied,
+        p.parts_total,
+        p.tables_copied,
+        p.tables_total,
+        p.rows_copied,
+        bytes(p.bytes_copied)
+    );
+    if let Some(rate) = p.bytes_per_second {
+        let _ = write!(out, ", {}/s over the last minute", bytes(rate as u64));
+    }
+    out.push('\n');
+    if d.state == RunState::Running && p.parts_copied < p.parts_total {
+        match (p.estimated_bytes_left, p.estimated_seconds_left) {
+            (Some(left), Some(secs)) => {
+                let _ = writeln!(
+                    out,
+                    "  about {} left, done in about {} (an estimate from the parts done: the \
+                     ledger records no planned bytes per part)",
+                    bytes(left),
+                    duration(secs)
+                );
             }
+            (Some(left), None) => {
+                let _ = writeln!(
+                    out,
+                    "  about {} left (an estimate from the parts done); no part finished in \
+                     the last minute, so no time left is estimated",
+                    bytes(left)
+                );
+            }
+            _ => {}
         }
     }
-    if d.progress.is_some_and(|p| p.retries > 0) || !d.warnings.is_empty() {
-        out.push_str(&attention(d));
-    }
-    if let Some(s) = &d.subscription {
-        let _ = writeln!(
-            out,
-            "  subscription \"{}\" {}, apply worker {}, {} of {} tables synchronised{}",
-            s.name.escape_debug(),
-            if s.enabled { "enabled" } else { "disabled" },
-            if s.worker_running {
-                "running"
-            } else {
-                "not running"
-            },
-            s.tables_total - s.tables_not_ready,
-            s.tables_total,
-            match (s.apply_errors, s.sync_errors) {
-                (Some(a), Some(y)) if a + y > 0 => format!(", {a} apply and {y} sync errors"),
-                _ => String::new(),
-            }
-        );
-        if let Some(l) = &s.lag {
-            let line = match (l.slot_exists, l.bytes) {
-                (false, _) => "slot not found on the source".to_owned(),
-                (true, None) => "slot has confirmed nothing yet".to_owned(),
-                (true, Some(b)) => format!(
-                    "replication lag {}{}{}",
-                    bytes(b.max(0) as u64),
-                    match (l.falling, l.previous_bytes) {
-                        (Some(true), Some(p)) =>
-                            format!(", falling (was {})", bytes(p.max(0) as u64)),
-                        (Some(false), Some(p)) => {
-                            format!(", not falling (was {})", bytes(p.max(0) as u64))
-                        }
-                        _ => String::new(),
-                    },
-                    if l.slot_active {
-                        ""
-                    } else {
-                        ", slot not streamed"
+}
+
+/// The subscription's state and its lag.
+fn subscription(out: &mut String, s: &SubscriptionStatus) {
+    let _ = writeln!(
+        out,
+        "  subscription \"{}\" {}, apply worker {}, {} of {} tables synchronised{}",
+        s.name.escape_debug(),
+        if s.enabled { "enabled" } else { "disabled" },
+        if s.worker_running {
+            "running"
+        } else {
+            "not running"
+        },
+        s.tables_total - s.tables_not_ready,
+        s.tables_total,
+        match (s.apply_errors, s.sync_errors) {
+            (Some(a), Some(y)) if a + y > 0 => format!(", {a} apply and {y} sync errors"),
+            _ => String::new(),
+        }
+    );
+    if let Some(l) = &s.lag {
+        let line = match (l.slot_exists, l.bytes) {
+            (false, _) => "slot not found on the source".to_owned(),
+            (true, None) => "slot has confirmed nothing yet".to_owned(),
+            (true, Some(b)) => format!(
+                "replication lag {}{}{}",
+                bytes(b.max(0) as u64),
+                match (l.falling, l.previous_bytes) {
+                    (Some(true), Some(p)) => format!(", falling (was {})", bytes(p.max(0) as u64)),
+                    (Some(false), Some(p)) => {
+                        format!(", not falling (was {})", bytes(p.max(0) as u64))
                     }
-                ),
-            };
-            let _ = writeln!(out, "  {line}");
-        }
-    }
-    if d.alive {
-        let pids: Vec<String> = d.sessions.iter().map(|s| s.pid.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "  alive: {} db-migrate session{} on the target (pid {})",
-            d.sessions.len(),
-            if d.sessions.len() == 1 { "" } else { "s" },
-            pids.join(", ")
-        );
-    } else if d.state != RunState::Done {
-        out.push_str("  not alive: no db-migrate session on the target\n");
-    }
-    if let Some(r) = &d.resume {
-        let _ = writeln!(out, "  {r}");
+                    _ => String::new(),
+                },
+                if l.slot_active {
+                    ""
+                } else {
+                    ", slot not streamed"
+                }
+            ),
+        };
+        let _ = writeln!(out, "  {line}");
     }
 }
 
