@@ -129,6 +129,8 @@ pub struct Drift<'a> {
     pub moving: &'a Moving,
     /// Tables and sequences renamed on the source (`(key then, key now)`): not created anew.
     pub renamed: &'a [(String, String)],
+    /// Some table's column changes are held back in this pass (see [`Creation`]).
+    pub columns_held: bool,
 }
 
 /// The statement that drops the object `identity` of `kind` from the target, if it is there.
@@ -179,6 +181,7 @@ pub async fn follow_objects(
         baseline,
         moving,
         renamed,
+        columns_held,
     } = drift;
     let mut wanted: Vec<Wanted> = wanted(entries)
         .into_iter()
@@ -265,21 +268,12 @@ pub async fn follow_objects(
             describe: format!("{key} {verb}"),
             key,
             definition,
-            when,
             dropped,
             seen,
+            columns_held,
         };
         let state = state.as_ref().expect("read with the schema");
-        apply_built(
-            tgt,
-            built,
-            creation,
-            state,
-            schema_opts,
-            gate,
-            &mut followed,
-        )
-        .await;
+        apply_built(tgt, built, creation, state, schema_opts, &mut followed).await;
     }
     Ok(followed)
 }
@@ -371,11 +365,20 @@ struct Creation<'a> {
     /// The source's definition (for the memo).
     definition: &'a String,
     describe: String,
-    when: When,
     /// The statement that drops the target's object first, when it changed.
     dropped: Option<String>,
     /// When the check first saw it changed.
     seen: f64,
+    /// Some table's column changes are held back in this pass (a rename waits for the rows
+    /// before it): an object the target refuses for a column or relation it lacks yet waits
+    /// for them instead of stopping the replication.
+    columns_held: bool,
+}
+
+/// Whether the target refused the creation for a column or relation it lacks (`42703`,
+/// `42P01`): with column changes held back, what it names is coming.
+fn waits_for_columns(e: &Error) -> bool {
+    matches!(e.sqlstate().map(|c| c.code()), Some("42703" | "42P01"))
 }
 
 /// Runs what `built` holds on the target for the object `c`, recording the change applied or
@@ -386,17 +389,21 @@ async fn apply_built(
     c: Creation<'_>,
     state: &ExecState,
     schema_opts: SchemaOptions,
-    gate: &Gate<'_>,
     followed: &mut Followed,
 ) {
     let Creation {
         key,
         definition,
         describe,
-        when,
         dropped,
         seen,
+        columns_held,
     } = c;
+    let hold = |followed: &mut Followed, key: String, e: &Error| {
+        tracing::info!("{describe} waits for the columns held back: {e}");
+        followed.pending.push(When::WhenStuck);
+        followed.pending_objects.insert(key);
+    };
     match built {
         Built::Objects(objs) => {
             let mut statements: Vec<String> = dropped.iter().cloned().collect();
@@ -421,6 +428,7 @@ async fn apply_built(
                     followed.memo.insert(key.clone(), definition.clone());
                     followed.level.insert(key);
                 }
+                Err(e) if columns_held && waits_for_columns(&e) => hold(followed, key, &e),
                 Err(e) => {
                     let tried = Tried {
                         object: &key,
@@ -437,14 +445,28 @@ async fn apply_built(
                 Some(d) => format!("{d}; {sql}"),
                 None => sql,
             };
-            let change = Change {
-                sql,
-                describe,
-                when,
-            };
-            if apply(tgt, change, &key, gate, followed).await {
-                followed.memo.insert(key.clone(), definition.clone());
-                followed.level.insert(key);
+            match tgt.batch_execute(&sql).await {
+                Ok(()) => {
+                    tracing::info!("schema change followed on the target: {describe}");
+                    let applied = SchemaChangeApplied::applied(describe, sql, seen);
+                    followed.applied.push(applied);
+                    followed.memo.insert(key.clone(), definition.clone());
+                    followed.level.insert(key);
+                }
+                Err(e) => {
+                    let e = Error::from_pg(e);
+                    if columns_held && waits_for_columns(&e) {
+                        hold(followed, key, &e);
+                    } else {
+                        let tried = Tried {
+                            object: &key,
+                            describe: &describe,
+                            sql: &sql,
+                            seen,
+                        };
+                        refuse(followed, tried, &e);
+                    }
+                }
             }
         }
         Built::Nothing => {}

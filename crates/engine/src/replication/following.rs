@@ -389,6 +389,7 @@ impl<'a> Following<'a> {
                 baseline: base,
                 moving: &moving,
                 renamed: &renamed,
+                columns_held: false,
             },
         };
         if self.follow_shapes(&step, &mut this).await {
@@ -485,7 +486,12 @@ impl<'a> Following<'a> {
         {
             return false;
         }
-        let after = follow_objects(src, tgt, AFTER_COLUMNS, step.drift, gate, memo, schema);
+        // A view or index on a column whose rename (or addition) is held back waits for it.
+        let drift = Drift {
+            columns_held: this.pending_objects.iter().any(|o| o.starts_with("table ")),
+            ..step.drift
+        };
+        let after = follow_objects(src, tgt, AFTER_COLUMNS, drift, gate, memo, schema);
         take(
             this,
             after.await,
