@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::fence;
 use super::objects::TargetFacts;
+use super::session::{CaughtUp, caught_up};
 use super::timeline::{CutoverEnd, CutoverReport, FenceSummary, Timeline};
 use super::{
     ReplicationOptions, ReplicationOutcome, identity, objects, on_source, on_target, record,
@@ -190,7 +191,7 @@ async fn fenced(
     let names = outcome.names.clone();
     let mut tl = Timeline::new();
     // Readiness: nothing is changed before every check passed.
-    let st = super::wait::lag_status(src, tgt, dbname, &names, Instant::now()).await?;
+    let st = super::session::lag_status(src, tgt, dbname, &names, Instant::now()).await?;
     if !st.in_sync(co.max_lag) {
         return Err(Error::new(
             ErrorKind::Validation,
@@ -208,7 +209,7 @@ async fn fenced(
     }
     let plan = fence::readiness(src, dbname, &names.publication, co, &excluded).await?;
     if co.fail_back_ready {
-        super::failback::check(c.pair, src, tgt).await?;
+        super::reverse::check(c.pair, src, tgt).await?;
     }
     tl.step(
         "readiness",
@@ -451,10 +452,10 @@ async fn after_fence(
 
 /// `--fail-back-ready`: the reverse replication, at the barrier ([`super::failback`]).
 async fn fail_back_ready(c: &CutOver<'_>, publication: &str) -> Result<String> {
-    let tables = super::failback::published_tables(c.src, publication)
+    let tables = super::reverse::published_tables(c.src, publication)
         .await
         .map_err(|e| on_source(e, c.dbname))?;
-    super::failback::set_up(c.pair, c.src, c.tgt, &tables).await
+    super::reverse::set_up(c.pair, c.src, c.tgt, &tables).await
 }
 
 /// Why a database is not ready for the fence, and what to do.
@@ -510,39 +511,6 @@ async fn confirmed(
         }
         let left = bound.saturating_duration_since(Instant::now());
         tokio::time::sleep(Duration::from_millis(10).min(left)).await;
-    }
-}
-
-/// Where waiting for the target to apply the source's current WAL position ended.
-pub(super) enum CaughtUp {
-    /// The target confirmed the position.
-    Confirmed,
-    /// `deadline` passed before it confirmed this one.
-    TimedOut(String),
-}
-
-/// Waits until the target confirmed (through the slot) everything the source committed up to
-/// now, or until `deadline`.
-pub(super) async fn caught_up(
-    src: &Session,
-    slot: &str,
-    dbname: &str,
-    deadline: Instant,
-) -> Result<CaughtUp> {
-    let end_lsn = state::current_wal_lsn(src)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    loop {
-        let confirmed = state::slot_confirmed(src, slot, &end_lsn)
-            .await
-            .map_err(|e| on_source(e, dbname))?;
-        if confirmed == Some(true) {
-            return Ok(CaughtUp::Confirmed);
-        }
-        if Instant::now() >= deadline {
-            return Ok(CaughtUp::TimedOut(end_lsn));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

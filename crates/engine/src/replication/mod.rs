@@ -105,7 +105,10 @@
 //! checks the prerequisites and decides between setting up and falling back. The steps, each
 //! in its own file: `setup.rs` (publication, slot, initial data, subscription, undo on
 //! failure), `wait.rs` (lag, adopted tables, drift), `cutover.rs` (final catch-up, sequence
-//! values through [`crate::copy::sequences`], dropping the objects), `earlier_run.rs`
+//! values through [`crate::copy::sequences`], dropping the objects; entered from the wait and
+//! the fail-back above it), `session.rs` (the running replication's session value and where it
+//! stands, shared by the wait, the cut-over, its verification and the schema following),
+//! `reverse.rs` (`--fail-back-ready`'s reverse replication, set up by the cut-over), `earlier_run.rs`
 //! ([`check_earlier_run`], [`cleanup`]), `resume.rs` ([`resume_database`]). Catalog reads and
 //! object DDL are in [`objects`], [`fingerprint`], [`record`], [`tables`], [`identity`] and
 //! [`fallback`]; the checks in [`crate::preflight::replication`].
@@ -130,8 +133,10 @@ pub mod objects;
 pub mod plan;
 pub mod record;
 pub mod resume;
+mod reverse;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
+mod session;
 mod setup;
 mod statistics;
 pub mod timeline;
@@ -157,7 +162,7 @@ pub use names::ObjectNames;
 pub use objects::Via;
 pub use plan::{PublicationForm, ReplicationPlan, SlotCreation};
 pub use resume::resume_database;
-pub use wait::lag_status;
+pub use session::lag_status;
 
 use crate::pair::DbPair;
 use earlier_run::find_objects;
