@@ -14,9 +14,11 @@ use tracing::{info, warn};
 
 use super::fence;
 use super::objects::TargetFacts;
+use super::session::{CaughtUp, caught_up};
 use super::timeline::{CutoverEnd, CutoverReport, FenceSummary, Timeline};
 use super::{
-    ReplicationOptions, ReplicationOutcome, identity, objects, on_source, on_target, record,
+    ObjectNames, ReplicationOptions, ReplicationOutcome, identity, objects, on_source, on_target,
+    record,
 };
 use crate::catalog::replication::state;
 use crate::conn::Session;
@@ -186,43 +188,10 @@ async fn fenced(
     co: &fence::CutoverOptions,
     outcome: &mut ReplicationOutcome,
 ) -> Result<()> {
-    let (src, tgt, dbname) = (c.src, c.tgt, c.dbname);
+    let (src, dbname) = (c.src, c.dbname);
     let names = outcome.names.clone();
     let mut tl = Timeline::new();
-    // Readiness: nothing is changed before every check passed.
-    let st = super::wait::lag_status(src, tgt, dbname, &names, Instant::now()).await?;
-    if !st.in_sync(co.max_lag) {
-        return Err(Error::new(
-            ErrorKind::Validation,
-            format!(
-                "cut-over refused, nothing was changed (replication keeps running): {}",
-                not_ready(&st, co.max_lag)
-            ),
-        )
-        .with_side(Side::Target)
-        .with_database(dbname));
-    }
-    let mut excluded = vec![c.pair.source().user()];
-    if let Some(ci) = &c.opts.subscription_conninfo {
-        excluded.push(ci.user());
-    }
-    let plan = fence::readiness(src, dbname, &names.publication, co, &excluded).await?;
-    if co.fail_back_ready {
-        super::failback::check(c.pair, src, tgt).await?;
-    }
-    tl.step(
-        "readiness",
-        Some(format!(
-            "lag {} bytes, {} tables ready; fence roles: {}",
-            st.lag_bytes.unwrap_or(0),
-            st.tables_total,
-            if plan.roles.is_empty() {
-                "none".to_owned()
-            } else {
-                plan.roles.join(", ")
-            }
-        )),
-    );
+    let plan = readiness(c, co, &names, &mut tl).await?;
     info!(database = %dbname, roles = ?plan.roles, "cut-over: fencing the source's writes");
     tl.fence_starts();
     let bound = co
@@ -241,60 +210,15 @@ async fn fenced(
         lifted: false,
         lift_command: lift_command(dbname),
     };
-    let applied = fence::apply(src, &plan, drain).await;
-    let (end, switch_started) = match applied {
-        Err(e) => (Err(e), false),
-        Ok(a) => {
-            summary.sessions_ended = a.sessions_ended;
-            summary.drain_seconds = a.drain_seconds;
-            summary.in_flight_at_end = a.in_flight_at_end;
-            tl.step(
-                "fence applied",
-                Some(format!(
-                    "default_transaction_read_only = on for new sessions; {} sessions ended after {:.3} s waiting for {} transactions in flight",
-                    a.sessions_ended,
-                    a.drain_seconds,
-                    if a.in_flight_at_end == 0 { "no more".to_owned() } else { format!("{} (ended)", a.in_flight_at_end) }
-                )),
-            );
-            let steps = after_fence(c, &mut tl, bound, outcome);
-            let r = tokio::select! {
-                r = steps => r.map(Some),
-                () = c.pair.cancel().cancelled() => Ok(None),
-            };
-            // The switch itself is never cut short: a half-dropped subscription with the fence
-            // lifted would leave both servers writable.
-            // The reverse replication is not cut short either: half of it with the fence
-            // lifted could send the forward changes back.
-            let r = match r {
-                Ok(Some(AfterFence::Ready)) if co.fail_back_ready => {
-                    match fail_back_ready(c, &names.publication).await {
-                        Ok(done) => {
-                            tl.step("fail-back ready", Some(done));
-                            Ok(Some(AfterFence::Ready))
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                r => r,
-            };
-            match r {
-                Ok(Some(AfterFence::Ready)) => match switch(c, outcome).await {
-                    Ok(note) => {
-                        tl.step(
-                            "objects dropped",
-                            Some("subscription, publication and slot dropped".to_owned()),
-                        );
-                        (Ok(Some(Ok(note))), true)
-                    }
-                    Err(e) => (Err(e), true),
-                },
-                Ok(Some(AfterFence::Aborted(why))) => (Ok(Some(Err(why))), false),
-                Ok(None) => (Ok(None), false),
-                Err(e) => (Err(e), false),
-            }
-        }
+    let fencing = Fencing {
+        c,
+        co,
+        plan: &plan,
+        bound,
+        drain,
+        publication: &names.publication,
     };
+    let (end, switch_started) = fence_and_switch(&fencing, &mut summary, &mut tl, outcome).await;
     // From the start of the switch on, the fence stays.
     let (outcome_kind, why) = match &end {
         Ok(Some(Ok(_))) => (CutoverEnd::Switched, None),
@@ -305,27 +229,7 @@ async fn fenced(
         ),
         Err(e) => (CutoverEnd::Failed, Some(e.to_string())),
     };
-    let window;
-    if switch_started {
-        window = tl.window();
-        fence::keep(dbname);
-    } else {
-        // Lift the fence exactly as it was; the replication objects were not touched.
-        match fence::lift(src, dbname, &plan.record).await {
-            Ok(done) => {
-                summary.lifted = true;
-                tl.step("fence lifted", Some(done));
-            }
-            Err(e) => {
-                warn!(database = %dbname, "{e}");
-                tl.step(
-                    "fence not lifted",
-                    Some(format!("{e}; lift it with: {}", summary.lift_command)),
-                );
-            }
-        }
-        window = tl.window();
-    }
+    let window = keep_or_lift(src, dbname, &plan, switch_started, &mut summary, &mut tl).await;
     let report = CutoverReport {
         outcome: outcome_kind,
         reason: why.clone(),
@@ -383,6 +287,169 @@ async fn fenced(
             Ok(())
         }
     }
+}
+
+/// Readiness: nothing is changed before every check passed (the lag and the tables, the
+/// fence's plan, with `--fail-back-ready` the reverse replication's). Returns the fence's
+/// plan, the step on `tl`.
+async fn readiness(
+    c: &CutOver<'_>,
+    co: &fence::CutoverOptions,
+    names: &ObjectNames,
+    tl: &mut Timeline,
+) -> Result<fence::FencePlan> {
+    let (src, tgt, dbname) = (c.src, c.tgt, c.dbname);
+    let st = super::session::lag_status(src, tgt, dbname, names, Instant::now()).await?;
+    if !st.in_sync(co.max_lag) {
+        return Err(Error::new(
+            ErrorKind::Validation,
+            format!(
+                "cut-over refused, nothing was changed (replication keeps running): {}",
+                not_ready(&st, co.max_lag)
+            ),
+        )
+        .with_side(Side::Target)
+        .with_database(dbname));
+    }
+    let mut excluded = vec![c.pair.source().user()];
+    if let Some(ci) = &c.opts.subscription_conninfo {
+        excluded.push(ci.user());
+    }
+    let plan = fence::readiness(src, dbname, &names.publication, co, &excluded).await?;
+    if co.fail_back_ready {
+        super::reverse::check(c.pair, src, tgt).await?;
+    }
+    tl.step(
+        "readiness",
+        Some(format!(
+            "lag {} bytes, {} tables ready; fence roles: {}",
+            st.lag_bytes.unwrap_or(0),
+            st.tables_total,
+            if plan.roles.is_empty() {
+                "none".to_owned()
+            } else {
+                plan.roles.join(", ")
+            }
+        )),
+    );
+    Ok(plan)
+}
+
+/// What the fence and the switch after it work with.
+struct Fencing<'a> {
+    c: &'a CutOver<'a>,
+    co: &'a fence::CutoverOptions,
+    plan: &'a fence::FencePlan,
+    /// `--max-downtime` after the fence (at most the deadline).
+    bound: Instant,
+    /// How long the fence waits for the transactions in flight.
+    drain: Duration,
+    /// The forward publication (its tables are the reverse replication's).
+    publication: &'a str,
+}
+
+/// How a fenced cut-over ended: `Ok(Some(Ok(note)))` switched (the note on the replica
+/// identities put back), `Ok(Some(Err(why)))` aborted at `--max-downtime`, `Ok(None)`
+/// interrupted, `Err` failed.
+type FencedEnd = Result<Option<std::result::Result<String, String>>>;
+
+/// The fence, the steps after it (cut short by an interrupt) and the switch. Returns how it
+/// ended and whether the switch started (from then on, the fence stays).
+async fn fence_and_switch(
+    f: &Fencing<'_>,
+    summary: &mut FenceSummary,
+    tl: &mut Timeline,
+    outcome: &mut ReplicationOutcome,
+) -> (FencedEnd, bool) {
+    let (c, co) = (f.c, f.co);
+    let applied = fence::apply(c.src, f.plan, f.drain).await;
+    match applied {
+        Err(e) => (Err(e), false),
+        Ok(a) => {
+            summary.sessions_ended = a.sessions_ended;
+            summary.drain_seconds = a.drain_seconds;
+            summary.in_flight_at_end = a.in_flight_at_end;
+            tl.step(
+                "fence applied",
+                Some(format!(
+                    "default_transaction_read_only = on for new sessions; {} sessions ended after {:.3} s waiting for {} transactions in flight",
+                    a.sessions_ended,
+                    a.drain_seconds,
+                    if a.in_flight_at_end == 0 { "no more".to_owned() } else { format!("{} (ended)", a.in_flight_at_end) }
+                )),
+            );
+            let steps = after_fence(c, tl, f.bound, outcome);
+            let r = tokio::select! {
+                r = steps => r.map(Some),
+                () = c.pair.cancel().cancelled() => Ok(None),
+            };
+            // The switch itself is never cut short: a half-dropped subscription with the fence
+            // lifted would leave both servers writable.
+            // The reverse replication is not cut short either: half of it with the fence
+            // lifted could send the forward changes back.
+            let r = match r {
+                Ok(Some(AfterFence::Ready)) if co.fail_back_ready => {
+                    match fail_back_ready(c, f.publication).await {
+                        Ok(done) => {
+                            tl.step("fail-back ready", Some(done));
+                            Ok(Some(AfterFence::Ready))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                r => r,
+            };
+            match r {
+                Ok(Some(AfterFence::Ready)) => match switch(c, outcome).await {
+                    Ok(note) => {
+                        tl.step(
+                            "objects dropped",
+                            Some("subscription, publication and slot dropped".to_owned()),
+                        );
+                        (Ok(Some(Ok(note))), true)
+                    }
+                    Err(e) => (Err(e), true),
+                },
+                Ok(Some(AfterFence::Aborted(why))) => (Ok(Some(Err(why))), false),
+                Ok(None) => (Ok(None), false),
+                Err(e) => (Err(e), false),
+            }
+        }
+    }
+}
+
+/// Once the switch started the fence stays; else it is lifted exactly as it was (the
+/// replication objects were not touched). Returns the write-unavailable window.
+async fn keep_or_lift(
+    src: &Session,
+    dbname: &str,
+    plan: &fence::FencePlan,
+    switch_started: bool,
+    summary: &mut FenceSummary,
+    tl: &mut Timeline,
+) -> Duration {
+    let window;
+    if switch_started {
+        window = tl.window();
+        fence::keep(dbname);
+    } else {
+        // Lift the fence exactly as it was; the replication objects were not touched.
+        match fence::lift(src, dbname, &plan.record).await {
+            Ok(done) => {
+                summary.lifted = true;
+                tl.step("fence lifted", Some(done));
+            }
+            Err(e) => {
+                warn!(database = %dbname, "{e}");
+                tl.step(
+                    "fence not lifted",
+                    Some(format!("{e}; lift it with: {}", summary.lift_command)),
+                );
+            }
+        }
+        window = tl.window();
+    }
+    window
 }
 
 /// The steps between the fence and the switch, each checked against `bound`
@@ -451,10 +518,10 @@ async fn after_fence(
 
 /// `--fail-back-ready`: the reverse replication, at the barrier ([`super::failback`]).
 async fn fail_back_ready(c: &CutOver<'_>, publication: &str) -> Result<String> {
-    let tables = super::failback::published_tables(c.src, publication)
+    let tables = super::reverse::published_tables(c.src, publication)
         .await
         .map_err(|e| on_source(e, c.dbname))?;
-    super::failback::set_up(c.pair, c.src, c.tgt, &tables).await
+    super::reverse::set_up(c.pair, c.src, c.tgt, &tables).await
 }
 
 /// Why a database is not ready for the fence, and what to do.
@@ -510,39 +577,6 @@ async fn confirmed(
         }
         let left = bound.saturating_duration_since(Instant::now());
         tokio::time::sleep(Duration::from_millis(10).min(left)).await;
-    }
-}
-
-/// Where waiting for the target to apply the source's current WAL position ended.
-pub(super) enum CaughtUp {
-    /// The target confirmed the position.
-    Confirmed,
-    /// `deadline` passed before it confirmed this one.
-    TimedOut(String),
-}
-
-/// Waits until the target confirmed (through the slot) everything the source committed up to
-/// now, or until `deadline`.
-pub(super) async fn caught_up(
-    src: &Session,
-    slot: &str,
-    dbname: &str,
-    deadline: Instant,
-) -> Result<CaughtUp> {
-    let end_lsn = state::current_wal_lsn(src)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    loop {
-        let confirmed = state::slot_confirmed(src, slot, &end_lsn)
-            .await
-            .map_err(|e| on_source(e, dbname))?;
-        if confirmed == Some(true) {
-            return Ok(CaughtUp::Confirmed);
-        }
-        if Instant::now() >= deadline {
-            return Ok(CaughtUp::TimedOut(end_lsn));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ReplicationOptions, fence, find_earlier_run, on_source, wait};
+use super::{ReplicationOptions, fence, find_earlier_run, on_source, session};
 use crate::conn::{ConnInfo, Session};
 use crate::error::{Error, Phase, Result, Side};
 use crate::pair::DbPair;
@@ -86,11 +86,11 @@ pub async fn dry_run(pair: &DbPair, opts: &ReplicationOptions) -> Result<Option<
     let src = pair.open(Side::Source, Phase::Replication).await?;
     let tgt = pair.open(Side::Target, Phase::Replication).await?;
     let names = &run.names;
-    let first = wait::lag_status(&src, &tgt, db, names, Instant::now()).await?;
+    let first = session::lag_status(&src, &tgt, db, names, Instant::now()).await?;
     let c1 = confirmed_lsn(&src, &names.slot).await;
     let t = Instant::now();
     tokio::time::sleep(SAMPLE).await;
-    let st = wait::lag_status(&src, &tgt, db, names, Instant::now()).await?;
+    let st = session::lag_status(&src, &tgt, db, names, Instant::now()).await?;
     let c2 = confirmed_lsn(&src, &names.slot).await;
     let secs = t.elapsed().as_secs_f64();
     out.tables_total = st.tables_total;

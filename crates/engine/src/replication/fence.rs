@@ -205,6 +205,31 @@ pub async fn readiness(
             ),
         ));
     }
+    let roles = fence_roles(src, db, publication, opts, excluded).await?;
+    let session_roles = session_roles(src, db, &roles, excluded, &me).await?;
+    let earlier = parse_record(state.comment.as_deref());
+    Ok(FencePlan {
+        database: db.to_owned(),
+        record: earlier.clone().unwrap_or(FenceRecord {
+            read_only_before: state.read_only,
+            comment_before: state.comment,
+            roles: roles.clone(),
+        }),
+        earlier: earlier.is_some(),
+        roles,
+        session_roles,
+    })
+}
+
+/// The fence roles: `--fence-roles` (which must exist: a typo would fence nobody), or the
+/// roles that own or write the tables `publication` lists.
+async fn fence_roles(
+    src: &Session,
+    db: &str,
+    publication: &str,
+    opts: &CutoverOptions,
+    excluded: &[String],
+) -> Result<Vec<String>> {
     let roles: Vec<String> = match &opts.fence_roles {
         Some(r) => r.clone(),
         None => src
@@ -257,6 +282,18 @@ pub async fn readiness(
             ));
         }
     }
+    Ok(roles)
+}
+
+/// The login roles whose sessions the fence ends; refused when `me` may not end them or one
+/// has a read-only setting of its own.
+async fn session_roles(
+    src: &Session,
+    db: &str,
+    roles: &[String],
+    excluded: &[String],
+    me: &str,
+) -> Result<Vec<String>> {
     // The login roles whose sessions are ended: the fence roles and those with their
     // privileges (superusers only when named), never the migration and subscription users.
     let rows = src
@@ -301,14 +338,14 @@ pub async fn readiness(
                 "the fence ends the sessions of the application roles, and {} may not end those \
                  of {}: GRANT pg_signal_backend TO {} on the source (superusers' sessions need a \
                  superuser), or name the roles to fence with {}",
-                quote_ident(&me),
+                quote_ident(me),
                 cannot_signal.join(", "),
-                quote_ident(&me),
+                quote_ident(me),
                 Setting::FenceRoles
             ),
         )
         .with_remedy(Remedy::Grant {
-            statement: format!("GRANT pg_signal_backend TO {}", quote_ident(&me)),
+            statement: format!("GRANT pg_signal_backend TO {}", quote_ident(me)),
             side: Side::Source,
         }));
     }
@@ -325,18 +362,7 @@ pub async fn readiness(
             ),
         ));
     }
-    let earlier = parse_record(state.comment.as_deref());
-    Ok(FencePlan {
-        database: db.to_owned(),
-        record: earlier.clone().unwrap_or(FenceRecord {
-            read_only_before: state.read_only,
-            comment_before: state.comment,
-            roles: roles.clone(),
-        }),
-        earlier: earlier.is_some(),
-        roles,
-        session_roles,
-    })
+    Ok(session_roles)
 }
 
 /// The sessions of `roles` in `db`, without our own and the walsenders. Only what every user
@@ -370,6 +396,18 @@ pub(super) async fn fenced_pids(src: &Session, db: &str, roles: &[String]) -> Re
 /// costs them a reconnection. On an error after the setting committed, the caller lifts the
 /// fence ([`lift`]).
 pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<Applied> {
+    commit_fence(src, plan).await?;
+    let drained = wait_in_flight(src, plan, drain).await?;
+    let ended = end_sessions(src, plan, drained.pids).await?;
+    Ok(Applied {
+        sessions_ended: ended,
+        drain_seconds: drained.drain_seconds,
+        in_flight_at_end: drained.in_flight as u64,
+    })
+}
+
+/// The record and the setting, in one transaction; the database registered as fenced.
+async fn commit_fence(src: &Session, plan: &FencePlan) -> Result<()> {
     let db = plan.database.as_str();
     let record = serde_json::to_string(&plan.record).expect("record serializes");
     let q = quote_ident(db);
@@ -388,6 +426,22 @@ pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<A
         return Err(on_src(e, db).context("the fence could not be applied; nothing was changed"));
     }
     registry().push(db.to_owned());
+    Ok(())
+}
+
+/// What waiting for the transactions in flight found.
+struct Drained {
+    /// The fenced roles' sessions, listed after the commit (twice).
+    pids: Vec<i32>,
+    /// Time spent waiting.
+    drain_seconds: f64,
+    /// Sessions with a transaction in flight when the wait ended.
+    in_flight: i64,
+}
+
+/// Waits at most `drain` for the fenced sessions' transactions in flight.
+async fn wait_in_flight(src: &Session, plan: &FencePlan, drain: Duration) -> Result<Drained> {
+    let db = plan.database.as_str();
     // Every session that can write started before the commit and is listed now (a backend is
     // listed before it runs a statement); a second look a moment later catches one that was
     // still starting.
@@ -423,6 +477,17 @@ pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<A
         }
     }
     let drain_seconds = started.elapsed().as_secs_f64();
+    Ok(Drained {
+        pids,
+        drain_seconds,
+        in_flight,
+    })
+}
+
+/// Ends the sessions `pids` (and the fenced roles' sessions that show up late, until the
+/// looks are quiet). Returns how many were ended.
+async fn end_sessions(src: &Session, plan: &FencePlan, mut pids: Vec<i32>) -> Result<u64> {
+    let db = plan.database.as_str();
     let mut ended = 0u64;
     let mut signalled: Vec<i32> = Vec::new();
     let ending = Instant::now();
@@ -498,11 +563,7 @@ pub async fn apply(src: &Session, plan: &FencePlan, drain: Duration) -> Result<A
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(Applied {
-        sessions_ended: ended,
-        drain_seconds,
-        in_flight_at_end: in_flight as u64,
-    })
+    Ok(ended)
 }
 
 /// Lifts the fence of `db` exactly as [`apply`] recorded it: the database's setting as it was

@@ -42,7 +42,7 @@ use super::follow_access;
 use super::follow_backfill::{self, Backfill};
 use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
 use super::follow_relations::{self, Moving};
-use super::wait::Replicating;
+use super::session::Replicating;
 use super::{Fingerprint, ObjectNames, Refusal, adopt, objects, on_source, on_target};
 use crate::catalog::replication::{publication, state};
 use crate::error::Result;

@@ -105,7 +105,10 @@
 //! checks the prerequisites and decides between setting up and falling back. The steps, each
 //! in its own file: `setup.rs` (publication, slot, initial data, subscription, undo on
 //! failure), `wait.rs` (lag, adopted tables, drift), `cutover.rs` (final catch-up, sequence
-//! values through [`crate::copy::sequences`], dropping the objects), `earlier_run.rs`
+//! values through [`crate::copy::sequences`], dropping the objects; entered from the wait and
+//! the fail-back above it), `session.rs` (the running replication's session value and where it
+//! stands, shared by the wait, the cut-over, its verification and the schema following),
+//! `reverse.rs` (`--fail-back-ready`'s reverse replication, set up by the cut-over), `earlier_run.rs`
 //! ([`check_earlier_run`], [`cleanup`]), `resume.rs` ([`resume_database`]). Catalog reads and
 //! object DDL are in [`objects`], [`fingerprint`], [`record`], [`tables`], [`identity`] and
 //! [`fallback`]; the checks in [`crate::preflight::replication`].
@@ -130,8 +133,10 @@ pub mod objects;
 pub mod plan;
 pub mod record;
 pub mod resume;
+mod reverse;
 /// Replication preflight lives with the rest of preflight; this keeps its earlier path.
 pub use crate::preflight::replication as preflight;
+mod session;
 mod setup;
 mod statistics;
 pub mod timeline;
@@ -157,7 +162,7 @@ pub use names::ObjectNames;
 pub use objects::Via;
 pub use plan::{PublicationForm, ReplicationPlan, SlotCreation};
 pub use resume::resume_database;
-pub use wait::lag_status;
+pub use session::lag_status;
 
 use crate::pair::DbPair;
 use earlier_run::find_objects;
@@ -534,57 +539,13 @@ where
     let src = pair.open(Side::Source, Phase::Replication).await?;
     let tgt = pair.open(Side::Target, Phase::Replication).await?;
 
-    // Prerequisites, before anything is created. The servers' facts are preflight's (read
-    // once per run); only this database's own are read here.
-    let servers = pair.servers(&src, &tgt).await?;
-    let sfacts = SourceFacts::read(&src, &servers.source)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    let mut tfacts = TargetFacts::read(&tgt, &servers.target)
-        .await
-        .map_err(|e| on_target(e, dbname))?;
-    let mut blockers = preflight::replication_blockers(&servers, 1);
-    let plan = plan::plan(
-        source,
-        dbname,
-        &src,
-        &sfacts,
-        &tfacts,
-        opts.tables.as_deref(),
-        extension_tables,
-    )
-    .await
-    .map_err(|e| on_source(e, dbname))?;
-    blockers.extend(plan.blockers.iter().cloned());
-    let sub_via = plan.subscription_via;
-    let only = opts.tables.as_deref().filter(|t| !t.is_empty());
-    let gaps = identity::identity_gaps_selected(&src, only)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    // With --replica-identity-full these tables are set FULL by the setup, once nothing else
-    // blocks (preflight refused the database already when one cannot be altered).
-    let mut identity_full = Vec::new();
-    if !gaps.is_empty() {
-        if opts.replica_identity_full {
-            match identity::plan_full(&gaps) {
-                Ok(changes) => identity_full = changes,
-                Err(refused) => blockers.push(identity::full_refusal(&refused)),
-            }
-        } else {
-            let names: Vec<String> = gaps.iter().map(|g| g.table.display.clone()).collect();
-            blockers.push(identity::reason(&names));
-        }
-    }
-    // aiven_extras for the subscription, once nothing else stands in the way (so that a
-    // database that falls back anyway is left without it).
-    if blockers.is_empty() && plan.install_aiven_extras {
-        tfacts = objects::install_aiven_extras(&tgt, &servers.target, tfacts, dbname)
-            .await
-            .map_err(|e| on_target(e, dbname))?;
-        if let Err(why) = tfacts.subscription_via() {
-            blockers.push(why);
-        }
-    }
+    let Prerequisites {
+        sfacts,
+        tfacts,
+        plan,
+        identity_full,
+        blockers,
+    } = prerequisites(pair, opts, &src, &tgt, extension_tables).await?;
     if !blockers.is_empty() {
         let reason = format!(
             "logical replication is not possible: {}",
@@ -597,7 +558,9 @@ where
         }
         return Ok(Outcome::FallBackToDump { reason });
     }
-    let sub_via = sub_via.expect("no blocker means a subscription path");
+    let sub_via = plan
+        .subscription_via
+        .expect("no blocker means a subscription path");
     info!(database = %dbname, "replication path: {}", plan.describe());
 
     // An earlier run's objects are never touched here.
@@ -623,31 +586,7 @@ where
     let setup = setup(&ctx, &mut created, initial_data).await;
     let (mut outcome, baseline) = match setup {
         Ok(v) => v,
-        Err(e) => {
-            let (leftovers, restored) = undo(&src, &tgt, &tfacts, &names, &created).await;
-            if !restored.is_empty() {
-                info!(database = %dbname, "{restored}");
-            }
-            let e = if leftovers.is_empty() {
-                e
-            } else {
-                e.context(format!(
-                    "(cleanup also failed, remove the rest with {}: {})",
-                    Setting::Cleanup,
-                    leftovers.join("; ")
-                ))
-                .with_remedy(Remedy::RemoveReplication)
-            };
-            if objects::is_fallback_error(&e) && !forced {
-                return Ok(Outcome::FallBackToDump {
-                    reason: format!("logical replication failed ({e}); nothing was left behind"),
-                });
-            }
-            if objects::is_fallback_error(&e) && e.kind() == ErrorKind::Validation {
-                return Err(e.with_database(dbname).with_phase(Phase::Replication));
-            }
-            return Err(e.with_database(dbname).with_phase(Phase::ReplicationSetup));
-        }
+        Err(e) => return setup_failed(&ctx, &tfacts, &created, forced, e).await,
     };
     if opts.lag_to_wait_for().is_some() {
         wait_and_stop(
@@ -665,6 +604,120 @@ where
         .await?;
     }
     Ok(Outcome::Replicated(outcome))
+}
+
+/// What the prerequisites of a database's replication found: its facts, the plan, the tables to
+/// set FULL, and what stands in the way (empty: the replication can be set up).
+struct Prerequisites {
+    sfacts: SourceFacts,
+    tfacts: TargetFacts,
+    plan: ReplicationPlan,
+    identity_full: Vec<identity::IdentityChange>,
+    blockers: Vec<String>,
+}
+
+/// Checks the prerequisites of `pair`'s database, before anything is created (only aiven_extras
+/// is installed on the target, once nothing else stands in the way).
+async fn prerequisites(
+    pair: &DbPair,
+    opts: &ReplicationOptions,
+    src: &crate::conn::Session,
+    tgt: &crate::conn::Session,
+    extension_tables: bool,
+) -> Result<Prerequisites> {
+    let (source, dbname) = (pair.source(), pair.source_db());
+    // Prerequisites, before anything is created. The servers' facts are preflight's (read
+    // once per run); only this database's own are read here.
+    let servers = pair.servers(src, tgt).await?;
+    let sfacts = SourceFacts::read(src, &servers.source)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    let mut tfacts = TargetFacts::read(tgt, &servers.target)
+        .await
+        .map_err(|e| on_target(e, dbname))?;
+    let mut blockers = preflight::replication_blockers(&servers, 1);
+    let plan = plan::plan(
+        source,
+        dbname,
+        src,
+        &sfacts,
+        &tfacts,
+        opts.tables.as_deref(),
+        extension_tables,
+    )
+    .await
+    .map_err(|e| on_source(e, dbname))?;
+    blockers.extend(plan.blockers.iter().cloned());
+    let only = opts.tables.as_deref().filter(|t| !t.is_empty());
+    let gaps = identity::identity_gaps_selected(src, only)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+    // With --replica-identity-full these tables are set FULL by the setup, once nothing else
+    // blocks (preflight refused the database already when one cannot be altered).
+    let mut identity_full = Vec::new();
+    if !gaps.is_empty() {
+        if opts.replica_identity_full {
+            match identity::plan_full(&gaps) {
+                Ok(changes) => identity_full = changes,
+                Err(refused) => blockers.push(identity::full_refusal(&refused)),
+            }
+        } else {
+            let names: Vec<String> = gaps.iter().map(|g| g.table.display.clone()).collect();
+            blockers.push(identity::reason(&names));
+        }
+    }
+    // aiven_extras for the subscription, once nothing else stands in the way (so that a
+    // database that falls back anyway is left without it).
+    if blockers.is_empty() && plan.install_aiven_extras {
+        tfacts = objects::install_aiven_extras(tgt, &servers.target, tfacts, dbname)
+            .await
+            .map_err(|e| on_target(e, dbname))?;
+        if let Err(why) = tfacts.subscription_via() {
+            blockers.push(why);
+        }
+    }
+    Ok(Prerequisites {
+        sfacts,
+        tfacts,
+        plan,
+        identity_full,
+        blockers,
+    })
+}
+
+/// After a failed setup: what it created is removed (the replica identities put back), then
+/// the database falls back to the dump method when it may, or fails.
+async fn setup_failed(
+    ctx: &SetupCtx<'_>,
+    tfacts: &TargetFacts,
+    created: &Created,
+    forced: bool,
+    e: Error,
+) -> Result<Outcome> {
+    let (src, tgt, dbname, names) = (ctx.src, ctx.tgt, ctx.dbname, ctx.names);
+    let (leftovers, restored) = undo(src, tgt, tfacts, names, created).await;
+    if !restored.is_empty() {
+        info!(database = %dbname, "{restored}");
+    }
+    let e = if leftovers.is_empty() {
+        e
+    } else {
+        e.context(format!(
+            "(cleanup also failed, remove the rest with {}: {})",
+            Setting::Cleanup,
+            leftovers.join("; ")
+        ))
+        .with_remedy(Remedy::RemoveReplication)
+    };
+    if objects::is_fallback_error(&e) && !forced {
+        return Ok(Outcome::FallBackToDump {
+            reason: format!("logical replication failed ({e}); nothing was left behind"),
+        });
+    }
+    if objects::is_fallback_error(&e) && e.kind() == ErrorKind::Validation {
+        return Err(e.with_database(dbname).with_phase(Phase::Replication));
+    }
+    Err(e.with_database(dbname).with_phase(Phase::ReplicationSetup))
 }
 
 #[cfg(test)]

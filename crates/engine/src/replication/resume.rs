@@ -40,7 +40,7 @@ use super::objects::TargetFacts;
 use super::wait::{Replicating, wait_and_stop};
 use super::{
     Fingerprint, InitialDataPath, ObjectNames, Outcome, PathTaken, PublicationForm,
-    ReplicationOptions, ReplicationOutcome, objects, on_source, on_target, record, setup,
+    ReplicationOptions, ReplicationOutcome, Via, objects, on_source, on_target, record, setup,
 };
 use crate::catalog::replication::publication;
 use crate::conn::Session;
@@ -263,9 +263,80 @@ where
         .map_err(|e| on_target(e, dbname))?;
     let it = check(&src, &tgt, dbname, opts.mangle).await?;
     let names = &it.names;
+    let (subscription, sub_via) = subscription_to_resume(&tgt, &tfacts, dbname, names).await?;
+    let to_subscription: Vec<TableName> = it.to_subscription.iter().cloned().collect();
+    info!(
+        database = %dbname,
+        publication = %names.publication,
+        slot = %names.slot,
+        copied = it.copied.len(),
+        to_subscription = to_subscription.len(),
+        "resuming the interrupted replication-method run on its slot"
+    );
+    let r = Resuming {
+        pair,
+        opts,
+        src: &src,
+        tgt: &tgt,
+        tfacts: &tfacts,
+        it: &it,
+        sub_via,
+        to_subscription: &to_subscription,
+    };
+    let copy_summary = if subscription.is_none() {
+        hand_over_and_subscribe(&r, &initial_data).await?
+    } else {
+        "the subscription on the interrupted run's slot existed already".to_string()
+    };
+    setup::wait_for_worker(&src, &tgt, dbname, names, opts.worker_start_timeout).await?;
+
+    let published = publish_the_rest(&r, &initial_data).await?;
+
+    let baseline = keep_baseline(&src, dbname, names).await?;
+
+    let (form, message) = resumed_message(&r, published, &copy_summary);
+    let mut outcome = ReplicationOutcome::running(
+        names.clone(),
+        PathTaken {
+            publication: None,
+            publication_form: Some(form),
+            published_tables: published,
+            slot: None,
+            subscription: Some(sub_via),
+            initial_data: InitialDataPath::Resumed,
+            replication_connection_refused: None,
+        },
+        message,
+        Vec::new(),
+    );
+    if opts.lag_to_wait_for().is_some() {
+        wait_and_stop(
+            Replicating {
+                pair,
+                src: &src,
+                tgt: &tgt,
+                tfacts: &tfacts,
+                dbname,
+                opts,
+            },
+            Some(baseline),
+            &mut outcome,
+        )
+        .await?;
+    }
+    Ok(Outcome::Replicated(outcome))
+}
+
+/// The subscription an earlier resume may have created (it must use the interrupted run's
+/// slot), and how a subscription can be created on the target.
+async fn subscription_to_resume(
+    tgt: &Session,
+    tfacts: &TargetFacts,
+    dbname: &str,
+    names: &ObjectNames,
+) -> Result<(Option<objects::SubState>, Via)> {
     let sub_object = || format!("subscription {}", quote_ident(&names.subscription));
-    let pub_object = || format!("publication {}", quote_ident(&names.publication));
-    let subscription = objects::subscription_state(&tgt, &names.subscription, &tfacts)
+    let subscription = objects::subscription_state(tgt, &names.subscription, tfacts)
         .await
         .map_err(|e| on_target(e, dbname))?;
     if let Some(s) = &subscription
@@ -289,51 +360,76 @@ where
             format!("the subscription cannot be created on the target: {why}"),
         )
     })?;
-    let to_subscription: Vec<TableName> = it.to_subscription.iter().cloned().collect();
-    info!(
-        database = %dbname,
-        publication = %names.publication,
-        slot = %names.slot,
-        copied = it.copied.len(),
-        to_subscription = to_subscription.len(),
-        "resuming the interrupted replication-method run on its slot"
-    );
-    let copy_summary = if subscription.is_none() {
-        // 1. The tables the subscription copies: emptied and recorded first, so that a later
-        // resume knows them even once they are out of the publication.
-        crate::ledger::hand_to_subscription(&tgt, &it.run_id, &to_subscription)
-            .await
-            .map_err(|e| on_target(e, dbname))?;
-        let drop: Vec<String> = to_subscription
-            .iter()
-            .filter(|t| it.published.contains(*t))
-            .map(|(s, t)| qualified(s, t))
-            .collect();
-        if !drop.is_empty() {
-            objects::drop_tables_from_publication(&src, &names.publication, &drop)
-                .await
-                .map_err(|e| on_source(e, dbname).with_object(pub_object()))?;
-        }
-        // 2. What the interrupted run had not created.
-        let summary = initial_data(ResumeData::Before {
-            to_subscription: to_subscription.clone(),
-        })
-        .await
-        .map_err(|e| e.with_database(dbname).with_step("initial data copy"))?;
-        // 3. The subscription on the old slot.
-        let conninfo = setup::subscription_conninfo(pair.source(), opts, dbname);
-        info!(database = %dbname, subscription = %names.subscription, via = sub_via.describe(), "creating the subscription on the interrupted run's slot");
-        objects::create_subscription(&tgt, names, &conninfo, false, sub_via)
-            .await
-            .map_err(|e| on_target(e, dbname).with_object(sub_object()))?;
-        summary
-    } else {
-        "the subscription on the interrupted run's slot existed already".to_string()
-    };
-    setup::wait_for_worker(&src, &tgt, dbname, names, opts.worker_start_timeout).await?;
+    Ok((subscription, sub_via))
+}
 
+/// What the steps of a resume work with.
+struct Resuming<'a> {
+    pair: &'a DbPair,
+    opts: &'a ReplicationOptions,
+    src: &'a Session,
+    tgt: &'a Session,
+    tfacts: &'a TargetFacts,
+    it: &'a Interrupted,
+    sub_via: Via,
+    /// The tables the subscription copies (not fully copied by the interrupted run).
+    to_subscription: &'a [TableName],
+}
+
+/// Steps 1 to 3: the tables the subscription copies handed to it, what the interrupted run had
+/// not created, the subscription on the old slot. Returns the summary of what was created.
+async fn hand_over_and_subscribe<C, F>(r: &Resuming<'_>, initial_data: &C) -> Result<String>
+where
+    C: Fn(ResumeData) -> F,
+    F: Future<Output = Result<String>>,
+{
+    let (pair, opts, src, tgt, it, sub_via) = (r.pair, r.opts, r.src, r.tgt, r.it, r.sub_via);
+    let (dbname, names, to_subscription) = (pair.source_db(), &it.names, r.to_subscription);
+    let sub_object = || format!("subscription {}", quote_ident(&names.subscription));
+    let pub_object = || format!("publication {}", quote_ident(&names.publication));
+    // 1. The tables the subscription copies: emptied and recorded first, so that a later
+    // resume knows them even once they are out of the publication.
+    crate::ledger::hand_to_subscription(tgt, &it.run_id, to_subscription)
+        .await
+        .map_err(|e| on_target(e, dbname))?;
+    let drop: Vec<String> = to_subscription
+        .iter()
+        .filter(|t| it.published.contains(*t))
+        .map(|(s, t)| qualified(s, t))
+        .collect();
+    if !drop.is_empty() {
+        objects::drop_tables_from_publication(src, &names.publication, &drop)
+            .await
+            .map_err(|e| on_source(e, dbname).with_object(pub_object()))?;
+    }
+    // 2. What the interrupted run had not created.
+    let summary = initial_data(ResumeData::Before {
+        to_subscription: to_subscription.to_vec(),
+    })
+    .await
+    .map_err(|e| e.with_database(dbname).with_step("initial data copy"))?;
+    // 3. The subscription on the old slot.
+    let conninfo = setup::subscription_conninfo(pair.source(), opts, dbname);
+    info!(database = %dbname, subscription = %names.subscription, via = sub_via.describe(), "creating the subscription on the interrupted run's slot");
+    objects::create_subscription(tgt, names, &conninfo, false, sub_via)
+        .await
+        .map_err(|e| on_target(e, dbname).with_object(sub_object()))?;
+    Ok(summary)
+}
+
+/// Steps 4 and 5: the other tables back into the publication, copied by the subscription, then
+/// what waits for all tables. Returns how many tables the publication lists.
+async fn publish_the_rest<C, F>(r: &Resuming<'_>, initial_data: &C) -> Result<usize>
+where
+    C: Fn(ResumeData) -> F,
+    F: Future<Output = Result<String>>,
+{
+    let (opts, src, tgt, names) = (r.opts, r.src, r.tgt, &r.it.names);
+    let (dbname, to_subscription) = (r.pair.source_db(), r.to_subscription);
+    let sub_object = || format!("subscription {}", quote_ident(&names.subscription));
+    let pub_object = || format!("publication {}", quote_ident(&names.publication));
     // 4. The other tables back into the publication; the subscription copies them.
-    let now: BTreeSet<TableName> = publication::publication_table_names(&src, &names.publication)
+    let now: BTreeSet<TableName> = publication::publication_table_names(src, &names.publication)
         .await
         .map_err(|e| on_source(e, dbname))?
         .into_iter()
@@ -343,18 +439,18 @@ where
         .filter(|t| !now.contains(*t))
         .map(|(s, t)| qualified(s, t))
         .collect();
-    objects::add_tables_to_publication(&src, &names.publication, &add)
+    objects::add_tables_to_publication(src, &names.publication, &add)
         .await
         .map_err(|e| on_source(e, dbname).with_object(pub_object()))?;
     if !to_subscription.is_empty() {
         info!(database = %dbname, tables = to_subscription.len(), "the subscription copies the tables the interrupted run had not");
-        objects::refresh_subscription(&tgt, &names.subscription, &tfacts)
+        objects::refresh_subscription(tgt, &names.subscription, r.tfacts)
             .await
             .map_err(|e| on_target(e, dbname).with_object(sub_object()))?;
         // 5. Once they are in, what waits for all tables.
-        wait_for_sync(&tgt, dbname, names, opts).await?;
+        wait_for_sync(tgt, dbname, names, opts).await?;
         initial_data(ResumeData::AfterSync {
-            to_subscription: to_subscription.clone(),
+            to_subscription: to_subscription.to_vec(),
         })
         .await
         .map_err(|e| {
@@ -362,16 +458,18 @@ where
                 .with_step("post-data after the subscription's copy")
         })?;
     }
+    Ok(now.len() + add.len())
+}
 
-    // The schema the replication is based on from now on, kept with the publication as a fresh
-    // run keeps it (with the tables --replica-identity-full set, which the comment records).
-    let baseline = Fingerprint::read(&src)
+/// The schema the replication is based on from now on, kept with the publication as a fresh
+/// run keeps it (with the tables --replica-identity-full set, which the comment records).
+async fn keep_baseline(src: &Session, dbname: &str, names: &ObjectNames) -> Result<Fingerprint> {
+    let baseline = Fingerprint::read(src)
         .await
         .map_err(|e| on_source(e, dbname))?;
-    match record::stored_changes(&src, &names.publication).await {
+    match record::stored_changes(src, &names.publication).await {
         Ok(identity) if record::compose(&identity, Some(&baseline)).len() <= 4 << 20 => {
-            if let Err(e) =
-                record::store(&src, &names.publication, &identity, Some(&baseline)).await
+            if let Err(e) = record::store(src, &names.publication, &identity, Some(&baseline)).await
             {
                 tracing::debug!("could not store the schema fingerprint: {e}");
             }
@@ -379,8 +477,17 @@ where
         Ok(_) => {}
         Err(e) => tracing::debug!("could not read the publication's comment: {e}"),
     }
+    Ok(baseline)
+}
 
-    let published = now.len() + add.len();
+/// The publication's form and the resumed run's message.
+fn resumed_message(
+    r: &Resuming<'_>,
+    published: usize,
+    copy_summary: &str,
+) -> (PublicationForm, String) {
+    let (it, sub_via, to_subscription) = (r.it, r.sub_via, r.to_subscription);
+    let names = &it.names;
     let form = if it.all_tables {
         PublicationForm::AllTables
     } else {
@@ -415,36 +522,7 @@ where
         sub_via.describe(),
         tables(it.copied.len()),
     );
-    let mut outcome = ReplicationOutcome::running(
-        names.clone(),
-        PathTaken {
-            publication: None,
-            publication_form: Some(form),
-            published_tables: published,
-            slot: None,
-            subscription: Some(sub_via),
-            initial_data: InitialDataPath::Resumed,
-            replication_connection_refused: None,
-        },
-        message,
-        Vec::new(),
-    );
-    if opts.lag_to_wait_for().is_some() {
-        wait_and_stop(
-            Replicating {
-                pair,
-                src: &src,
-                tgt: &tgt,
-                tfacts: &tfacts,
-                dbname,
-                opts,
-            },
-            Some(baseline),
-            &mut outcome,
-        )
-        .await?;
-    }
-    Ok(Outcome::Replicated(outcome))
+    (form, message)
 }
 
 /// Waits until every table of the subscription is synchronised (`pg_subscription_rel` state

@@ -136,6 +136,9 @@ async fn create_planned_publication(
     }
 }
 
+/// Sets replication up for `ctx.dbname`, step by step: the publication, the baseline
+/// fingerprint, the slot and the initial data, the subscription and its worker, the baseline
+/// kept. Records what it created in `created` (for [`undo`] when it fails).
 pub(super) async fn setup<C, F>(
     ctx: &SetupCtx<'_>,
     created: &mut Created,
@@ -146,7 +149,6 @@ where
     F: Future<Output = Result<String>>,
 {
     let SetupCtx {
-        source,
         src,
         tgt,
         sub_via,
@@ -155,14 +157,89 @@ where
         opts,
         ..
     } = *ctx;
+    let (form, pub_via, listed) = publication(ctx, created).await?;
+    let published_tables = listed.len();
+    let extension_listed: Vec<String> = listed
+        .iter()
+        .filter(|t| t.extension)
+        .map(|t| t.display.clone())
+        .collect();
+
+    // The schema the initial copy is based on.
+    let baseline = Fingerprint::read(src)
+        .await
+        .map_err(|e| on_source(e, dbname))?;
+
+    let (copy_summary, path, refused) = slot_and_initial_data(ctx, created, initial_data).await?;
+
+    subscribe(ctx, created, path).await?;
+
+    wait_for_worker(src, tgt, dbname, names, opts.worker_start_timeout).await?;
+
+    keep_baseline(src, names, created, &baseline).await;
+
+    let slot_creation = if path == InitialDataPath::ExportedSnapshot {
+        SlotCreation::ReplicationConnection
+    } else {
+        SlotCreation::Function
+    };
+    let path = PathTaken {
+        publication: Some(pub_via),
+        publication_form: Some(form),
+        published_tables,
+        slot: Some(slot_creation),
+        subscription: Some(sub_via),
+        initial_data: path,
+        replication_connection_refused: refused,
+    };
+    let how = match path.initial_data {
+        InitialDataPath::ExportedSnapshot => {
+            format!("initial data copied in the slot's exported snapshot ({copy_summary})")
+        }
+        _ => format!(
+            "no replication connection ({}), so the slot was created with pg_create_logical_replication_slot() and the subscription copies the initial data itself",
+            path.replication_connection_refused.as_deref().unwrap_or("")
+        ),
+    };
+    let warnings = warnings(src, dbname, created).await;
+    let form_text = plan::form_text(
+        form,
+        published_tables,
+        &extension_listed,
+        &ctx.plan.extension_tables_left_out,
+    );
+    let message = format!(
+        "logical replication running: publication {form_text} via {}, subscription via {}; {how}",
+        pub_via.describe(),
+        sub_via.describe()
+    );
+    Ok((
+        ReplicationOutcome::running(names.clone(), path, message, warnings),
+        baseline,
+    ))
+}
+
+/// The publication as planned. With `--replica-identity-full`, the tables are set FULL before
+/// it exists (from its creation on, an UPDATE or DELETE of a table without identity fails on
+/// the source) and recorded in its comment, all in one transaction. Returns the form, how it
+/// was created, and the tables listed.
+async fn publication(
+    ctx: &SetupCtx<'_>,
+    created: &mut Created,
+) -> Result<(
+    PublicationForm,
+    Via,
+    Vec<crate::catalog::replication::publication::PublishableTable>,
+)> {
+    let (src, dbname, names) = (ctx.src, ctx.dbname, ctx.names);
     // The tables are set FULL before the publication exists (from its creation on, an UPDATE
     // or DELETE of a table without identity fails on the source) and recorded in its comment
     // for a later cut-over or --cleanup, all in one transaction: a change that could not be
     // recorded is not made, and nothing is left half done.
-    let (form, pub_via, listed) = if ctx.identity_full.is_empty() {
+    if ctx.identity_full.is_empty() {
         let p = create_planned_publication(ctx, false).await?;
         created.publication = true;
-        p
+        Ok(p)
     } else {
         info!(database = %dbname, tables = ctx.identity_full.len(), "setting REPLICA IDENTITY FULL ({})", Setting::ReplicaIdentityFull);
         let publication = || format!("publication {}", quote_ident(&names.publication));
@@ -190,27 +267,30 @@ where
             Ok(p) => {
                 created.publication = true;
                 created.identity = ctx.identity_full.to_vec();
-                p
+                Ok(p)
             }
             Err(e) => {
                 // Nothing of it stays (a failed COMMIT has rolled back already).
                 let _ = src.batch_execute("ROLLBACK").await;
-                return Err(e);
+                Err(e)
             }
         }
-    };
-    let published_tables = listed.len();
-    let extension_listed: Vec<String> = listed
-        .iter()
-        .filter(|t| t.extension)
-        .map(|t| t.display.clone())
-        .collect();
+    }
+}
 
-    // The schema the initial copy is based on.
-    let baseline = Fingerprint::read(src)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-
+/// The slot (with an exported snapshot on a replication connection, or by function when the
+/// source refuses one) and the caller's initial data. Returns the copy's summary, the path
+/// taken and why a replication connection was refused.
+async fn slot_and_initial_data<C, F>(
+    ctx: &SetupCtx<'_>,
+    created: &mut Created,
+    initial_data: C,
+) -> Result<(String, InitialDataPath, Option<String>)>
+where
+    C: FnOnce(InitialData) -> F,
+    F: Future<Output = Result<String>>,
+{
+    let (source, src, dbname, names) = (ctx.source, ctx.src, ctx.dbname, ctx.names);
     let mut refused = ctx.plan.no_replication_connection.clone();
     let repl = match ctx.plan.slot {
         SlotCreation::ReplicationConnection => connect_replication(source, Some(dbname)).await,
@@ -264,7 +344,19 @@ where
         }
         Err(e) => return Err(on_source(e, dbname)),
     };
+    Ok((copy_summary, path, refused))
+}
 
+/// The subscription (copying the data itself on the `SubscriptionCopy` path).
+async fn subscribe(ctx: &SetupCtx<'_>, created: &mut Created, path: InitialDataPath) -> Result<()> {
+    let (source, tgt, sub_via, dbname, names, opts) = (
+        ctx.source,
+        ctx.tgt,
+        ctx.sub_via,
+        ctx.dbname,
+        ctx.names,
+        ctx.opts,
+    );
     let conninfo = subscription_conninfo(source, opts, dbname);
     let copy_data = path == InitialDataPath::SubscriptionCopy;
     info!(database = %dbname, subscription = %names.subscription, via = sub_via.describe(), copy_data, "creating the subscription");
@@ -280,41 +372,29 @@ where
         })?;
     created.subscription = true;
 
-    wait_for_worker(src, tgt, dbname, names, opts.worker_start_timeout).await?;
+    Ok(())
+}
 
+/// Keeps the baseline with the publication, when it is not too large: a failure is only logged.
+async fn keep_baseline(
+    src: &Session,
+    names: &ObjectNames,
+    created: &Created,
+    baseline: &Fingerprint,
+) {
     // Keep the baseline with the publication so that a later cut-over run can compare (with
     // the tables set FULL, which stay recorded when the fingerprint is too large to keep).
-    let comment = record::compose(&created.identity, Some(&baseline));
+    let comment = record::compose(&created.identity, Some(baseline));
     if comment.len() <= 4 << 20
         && let Err(e) =
-            record::store(src, &names.publication, &created.identity, Some(&baseline)).await
+            record::store(src, &names.publication, &created.identity, Some(baseline)).await
     {
         tracing::debug!("could not store the schema fingerprint: {e}");
     }
+}
 
-    let slot_creation = if path == InitialDataPath::ExportedSnapshot {
-        SlotCreation::ReplicationConnection
-    } else {
-        SlotCreation::Function
-    };
-    let path = PathTaken {
-        publication: Some(pub_via),
-        publication_form: Some(form),
-        published_tables,
-        slot: Some(slot_creation),
-        subscription: Some(sub_via),
-        initial_data: path,
-        replication_connection_refused: refused,
-    };
-    let how = match path.initial_data {
-        InitialDataPath::ExportedSnapshot => {
-            format!("initial data copied in the slot's exported snapshot ({copy_summary})")
-        }
-        _ => format!(
-            "no replication connection ({}), so the slot was created with pg_create_logical_replication_slot() and the subscription copies the initial data itself",
-            path.replication_connection_refused.as_deref().unwrap_or("")
-        ),
-    };
+/// The set-up's warnings: the tables set FULL, the tables that cannot replicate UPDATE/DELETE.
+async fn warnings(src: &Session, dbname: &str, created: &Created) -> Vec<crate::warning::Warning> {
     let mut warnings = Vec::new();
     if !created.identity.is_empty() {
         warnings.push(
@@ -334,21 +414,7 @@ where
             .in_database(dbname),
         );
     }
-    let form_text = plan::form_text(
-        form,
-        published_tables,
-        &extension_listed,
-        &ctx.plan.extension_tables_left_out,
-    );
-    let message = format!(
-        "logical replication running: publication {form_text} via {}, subscription via {}; {how}",
-        pub_via.describe(),
-        sub_via.describe()
-    );
-    Ok((
-        ReplicationOutcome::running(names.clone(), path, message, warnings),
-        baseline,
-    ))
+    warnings
 }
 
 /// The conninfo the target server uses to reach the source database.

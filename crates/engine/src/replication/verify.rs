@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use super::cutover::{CaughtUp, caught_up};
+use super::session::{CaughtUp, caught_up};
 use crate::conn::Session;
 use crate::error::Result;
 use crate::pair::DbPair;

@@ -9,11 +9,9 @@ use tracing::info;
 
 use super::follow::When;
 use super::following::{self, Following};
-use super::objects::TargetFacts;
-use super::{
-    Fingerprint, LagStatus, ObjectNames, ReplicationOptions, ReplicationOutcome, cutover,
-    on_source, on_target,
-};
+pub(super) use super::session::Replicating;
+use super::session::{self, lag_status};
+use super::{Fingerprint, LagStatus, ReplicationOptions, ReplicationOutcome, cutover};
 use crate::remedy::{Remedy, Setting};
 
 /// A lag that has not fallen for this long while a rename is pending: the apply worker waits on
@@ -21,49 +19,9 @@ use crate::remedy::{Remedy, Setting};
 /// error count tells sooner.
 const STUCK_AFTER: Duration = Duration::from_secs(12);
 
-use crate::catalog::replication::state;
-use crate::conn::Session;
 use crate::error::{Error, ErrorKind, Result, Side};
-use crate::pair::DbPair;
 use crate::report::DbStatus;
-use crate::sql::quote_ident;
 use crate::warning::Warning;
-
-/// One lag measurement.
-pub async fn lag_status(
-    src: &Session,
-    tgt: &Session,
-    dbname: &str,
-    names: &ObjectNames,
-    started: Instant,
-) -> Result<LagStatus> {
-    let slot = state::slot_lag(src, &names.slot)
-        .await
-        .map_err(|e| on_source(e, dbname))?;
-    let Some(slot) = slot else {
-        return Err(Error::new(
-            ErrorKind::Validation,
-            format!(
-                "replication slot {} disappeared from the source",
-                quote_ident(&names.slot)
-            ),
-        )
-        .with_side(Side::Source)
-        .with_database(dbname));
-    };
-    let rel = state::subscription_tables(tgt, &names.subscription)
-        .await
-        .map_err(|e| on_target(e, dbname))?;
-    crate::board::lag(dbname, slot.lag_bytes);
-    Ok(LagStatus {
-        database: dbname.to_owned(),
-        slot_active: slot.active,
-        lag_bytes: slot.lag_bytes,
-        tables_total: rel.total,
-        tables_not_ready: rel.not_ready,
-        elapsed: started.elapsed(),
-    })
-}
 
 fn report_progress(opts: &ReplicationOptions, st: &LagStatus, last_log: &mut Option<Instant>) {
     match &opts.progress {
@@ -84,19 +42,6 @@ fn report_progress(opts: &ReplicationOptions, st: &LagStatus, last_log: &mut Opt
             }
         }
     }
-}
-
-/// One database's running replication as its waits and the cut-over see it: the pair, a
-/// session on each side, the target's facts, and what the user asked. The three ways into a
-/// wait (a new replication, a resumed one, an earlier run's) build it once.
-#[derive(Clone, Copy)]
-pub(super) struct Replicating<'a> {
-    pub pair: &'a DbPair,
-    pub src: &'a Session,
-    pub tgt: &'a Session,
-    pub tfacts: &'a TargetFacts,
-    pub dbname: &'a str,
-    pub opts: &'a ReplicationOptions,
 }
 
 /// Waits for the lag (when asked), then stops (when asked). Updates `outcome`.
@@ -223,8 +168,8 @@ async fn follow_until_in_sync(
         // What was held back waits no longer: once the target applied everything committed
         // so far, it goes before anything is dropped (and before the fence). Only then: the
         // fenced cut-over's own bound (--max-downtime) must not start after a wait of ours.
-        if let cutover::CaughtUp::Confirmed =
-            cutover::caught_up(src, &outcome.names.slot, dbname, deadline).await?
+        if let session::CaughtUp::Confirmed =
+            session::caught_up(src, &outcome.names.slot, dbname, deadline).await?
         {
             following.check(When::InSync).await?;
             following.adopt().await?;
