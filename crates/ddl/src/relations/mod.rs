@@ -332,7 +332,7 @@ fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
     } else {
         format!("TABLE {q}")
     };
-    o.acl.extend(acl_sql(
+    o.extend_acl(acl_sql(
         &target,
         &rel.owner,
         rel.acl.as_deref(),
@@ -341,17 +341,16 @@ fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
     ));
     for c in cols {
         if c.acl().is_some() {
-            o.acl
-                .extend(acl_sql(&target, &rel.owner, c.acl(), &[], Some(&c.name)));
+            o.extend_acl(acl_sql(&target, &rel.owner, c.acl(), &[], Some(&c.name)));
         }
     }
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         object_kind(rel).keyword(),
         &q,
         rel.comment.as_deref(),
     ));
     for c in cols {
-        o.comments.extend(comment_sql(
+        o.extend_comments(comment_sql(
             "COLUMN",
             &format!("{q}.{}", quote_ident(&c.name)),
             c.comment(),

@@ -43,13 +43,14 @@ pub(super) fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         None => o.create.push(sql),
     }
     if rel.kind != 'f' {
-        o.tablespace = rel.tablespace.clone();
+        o.set_tablespace(rel.tablespace.clone());
     }
+    // The table's own options before its columns'.
+    o.extend_options(relation_options(rel));
     for (c, p) in cols.iter().zip(&printed) {
         o.create.extend(column_alters(ctx, rel, c, *p));
-        o.options.extend(column_options(rel, c));
+        o.extend_options(column_options(rel, c));
     }
-    o.options.splice(0..0, relation_options(rel));
     o.create.extend(replica_identity(rel));
     acl_and_comments(rel, cols, &mut o);
     inline_check_comments(ctx, rel, constraints, &mut o);
@@ -181,7 +182,7 @@ fn inline_check_comments(
         .iter()
         .filter(|c| c.kind == 'c' && c.validated && !ctx.check_is_split(c))
     {
-        o.comments.extend(comment_sql(
+        o.extend_comments(comment_sql(
             &format!("CONSTRAINT {} ON", quote_ident(&c.name)),
             &q,
             c.comment.as_deref(),
@@ -215,15 +216,14 @@ fn identity_sequences(
                     }
                 ));
             }
-            o.acl.extend(acl_sql(
+            o.extend_acl(acl_sql(
                 &format!("SEQUENCE {sq}"),
                 &seq_rel.owner,
                 seq_rel.acl.as_deref(),
                 &seq_rel.acl_default,
                 None,
             ));
-            o.comments
-                .extend(comment_sql("SEQUENCE", &sq, seq_rel.comment.as_deref()));
+            o.extend_comments(comment_sql("SEQUENCE", &sq, seq_rel.comment.as_deref()));
             out.aliases.push(Alias {
                 alias: rel_id(seq.oid),
                 target: rel_id(rel.oid),

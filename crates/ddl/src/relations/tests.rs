@@ -153,7 +153,7 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
         o.create[0]
     );
     assert_eq!(
-        o.options,
+        o.options(),
         vec![
             "ALTER TABLE ONLY \"s\".\"t\" SET (\"fillfactor\"='70')",
             "ALTER TABLE ONLY \"s\".\"t\" SET (\"autovacuum_vacuum_max_threshold\"='5')",
@@ -161,7 +161,7 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
             "ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"id\" SET (\"n_distinct\"='-1')",
         ]
     );
-    let all = [&o.create[..], &o.options[..]].concat().join("\n");
+    let all = [&o.create[..], o.options()].concat().join("\n");
     assert!(!all.contains("pg_attver"), "{all}");
 }
 
@@ -594,7 +594,7 @@ fn tablespaces_are_carried_not_written() {
     let c = build(&cat);
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let o = find(&c, ObjId::new(class::PG_CLASS, 1));
-    assert_eq!(o.tablespace.as_deref(), Some("fast"));
+    assert_eq!(o.tablespace(), Some("fast"));
     // The executor decides (SET default_tablespace), so the statements never name it.
     assert!(!o.create[0].contains("fast"));
 }
