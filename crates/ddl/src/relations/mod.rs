@@ -144,7 +144,11 @@ pub fn option_statements(alter: &str, options: &[String], prefix: Option<&str>) 
 pub fn relation_options(rel: &Relation) -> Vec<String> {
     let alter = alter_only(rel);
     let mut out = option_statements(&alter, &rel.options, None);
-    out.extend(option_statements(&alter, &rel.toast_options, Some("toast")));
+    out.extend(option_statements(
+        &alter,
+        rel.toast_options(),
+        Some("toast"),
+    ));
     out
 }
 

@@ -43,7 +43,7 @@ pub(super) fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         None => o.create.push(sql),
     }
     if rel.kind != 'f' {
-        o.set_tablespace(rel.tablespace.clone());
+        o.set_tablespace(rel.tablespace().map(str::to_owned));
     }
     // The table's own options before its columns'.
     o.extend_options(relation_options(rel));
@@ -115,7 +115,7 @@ fn create_table(
     }
     sql.push_str("TABLE ");
     sql.push_str(&qname(rel));
-    if let Some(t) = &rel.of_type {
+    if let Some(t) = rel.of_type() {
         sql.push_str(" OF ");
         sql.push_str(t);
         if !items.is_empty() {
@@ -136,7 +136,7 @@ fn create_table(
             .collect();
         sql.push_str(&format!("\nINHERITS ({})", names.join(", ")));
     }
-    if let Some(key) = &rel.partition_key {
+    if let Some(key) = rel.partition_key() {
         sql.push_str(&format!("\nPARTITION BY {key}"));
     }
     if let Some(am) = &rel.access_method
@@ -145,10 +145,10 @@ fn create_table(
         sql.push_str(&format!("\nUSING {}", quote_ident(am)));
     }
     if rel.kind == 'f' {
-        if let Some(server) = &rel.foreign_server {
+        if let Some(server) = rel.foreign_server() {
             sql.push_str(&format!("\nSERVER {}", quote_ident(server)));
         }
-        let opts = generic_options(&rel.foreign_options);
+        let opts = generic_options(rel.foreign_options());
         if !opts.is_empty() {
             sql.push('\n');
             sql.push_str(&opts);
@@ -272,7 +272,7 @@ fn partition_attach(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
             "ALTER TABLE ONLY {} ATTACH PARTITION {} {}",
             qname(parent),
             qname(rel),
-            rel.partition_bound.as_deref().unwrap_or("DEFAULT")
+            rel.partition_bound().unwrap_or("DEFAULT")
         ));
         a.deps = vec![rel_id(rel.oid), rel_id(parent.oid)];
         out.objects.push(a);

@@ -106,7 +106,7 @@ pub(super) fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
     let mut o = base_object(rel, kind, Section::PreData);
     let q = qname(rel);
     let cols = ctx.columns(rel.oid);
-    let def = rel.view_definition.as_deref().unwrap_or("");
+    let def = rel.view_definition().unwrap_or("");
     if rel.kind == 'v' && ctx.looped_views.contains(&rel.oid) {
         o.create.push(stand_in_view(&q, cols));
         let mut query = SchemaObject::new(
@@ -141,7 +141,7 @@ pub(super) fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         o.set_options(relation_options(rel));
         sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_query(def)));
         o.create.push(sql);
-        o.set_tablespace(rel.tablespace.clone());
+        o.set_tablespace(rel.tablespace().map(str::to_owned));
     }
     for c in cols {
         o.create.extend(column_alters(ctx, rel, c, true));
