@@ -294,7 +294,7 @@ async fn function_table_cycles_are_broken_by_splitting_the_default_or_check() {
                 .to_string()
         ]
     );
-    assert_eq!(schema.objects[check].comments.len(), 1);
+    assert_eq!(schema.objects[check].comments().len(), 1);
 
     // Only the parts in a cycle are split: the other default and CHECK stay inline.
     let ticket = &schema.objects[table].create[0];

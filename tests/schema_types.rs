@@ -495,8 +495,8 @@ async fn public_schema_is_never_created() {
     assert!(public.create.is_empty());
     if cluster.major >= 15 {
         assert!(public.owner.is_none(), "{:?}", public.owner);
-        assert!(public.acl.is_empty(), "{:?}", public.acl);
-        assert!(public.comments.is_empty(), "{:?}", public.comments);
+        assert!(public.acl().is_empty(), "{:?}", public.acl());
+        assert!(public.comments().is_empty(), "{:?}", public.comments());
     }
     cluster
         .execute(
@@ -508,24 +508,24 @@ async fn public_schema_is_never_created() {
     let public = c.objects.iter().find(|o| o.name == "public").unwrap();
     assert!(public.create.is_empty());
     assert_eq!(
-        public.comments,
+        public.comments(),
         vec!["COMMENT ON SCHEMA \"public\" IS NULL"]
     );
     assert!(
         public
-            .acl
+            .acl()
             .iter()
             .any(|a| a.starts_with("REVOKE USAGE ON SCHEMA \"public\" FROM PUBLIC")),
         "{:?}",
-        public.acl
+        public.acl()
     );
     assert!(
         !public
-            .acl
+            .acl()
             .iter()
             .any(|a| a.starts_with("GRANT") && a.contains("USAGE") && a.ends_with("TO PUBLIC")),
         "{:?}",
-        public.acl
+        public.acl()
     );
 }
 

@@ -39,8 +39,6 @@ pub struct Relation {
     pub persistence: char,
     /// `reloptions` (`name=value`).
     pub options: Vec<String>,
-    /// `reloptions` of the TOAST table (`name=value`, without the `toast.` prefix).
-    pub toast_options: Vec<String>,
     /// Table access method name (`None` when the relation has none, e.g. views).
     pub access_method: Option<String>,
     /// `relreplident`: `d` default, `n` nothing, `f` full, `i` index.
@@ -48,6 +46,22 @@ pub struct Relation {
     pub row_security: bool,
     pub force_row_security: bool,
     pub is_partition: bool,
+    /// `relispopulated` (materialized views).
+    pub populated: bool,
+    /// The relation's row type and its array type (0 when none).
+    pub row_type: u32,
+    pub row_array_type: u32,
+    /// What few relations have (partitioning, a typed table's type, a view's query, a foreign
+    /// table's server, TOAST options, a tablespace), boxed: a plain table without any of it
+    /// costs one pointer instead of 192 bytes (at 100,000 tables, some 19 MB).
+    pub rare: Option<Box<RelationRare>>,
+}
+
+/// The parts of a [`Relation`] that few relations have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelationRare {
+    /// `reloptions` of the TOAST table (`name=value`, without the `toast.` prefix).
+    pub toast_options: Vec<String>,
     /// `pg_get_expr(relpartbound)`: `FOR VALUES ...` or `DEFAULT`.
     pub partition_bound: Option<String>,
     /// `pg_get_partkeydef`: `RANGE (a)`, ...
@@ -56,16 +70,61 @@ pub struct Relation {
     pub of_type: Option<String>,
     /// `pg_get_viewdef(oid)` of views and materialized views.
     pub view_definition: Option<String>,
-    /// `relispopulated` (materialized views).
-    pub populated: bool,
     /// Foreign tables: server name and `ftoptions` (`name=value`).
     pub foreign_server: Option<String>,
     pub foreign_options: Vec<String>,
-    /// The relation's row type and its array type (0 when none).
-    pub row_type: u32,
-    pub row_array_type: u32,
     /// A non-default tablespace (see `SchemaObject::tablespace` for what becomes of it).
     pub tablespace: Option<String>,
+}
+
+impl RelationRare {
+    /// `None` when it holds nothing.
+    pub fn boxed(self) -> Option<Box<RelationRare>> {
+        (self != RelationRare::default()).then(|| Box::new(self))
+    }
+}
+
+impl Relation {
+    /// The rare parts, made on first write (for builders of test relations).
+    pub fn rare_mut(&mut self) -> &mut RelationRare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    pub fn toast_options(&self) -> &[String] {
+        self.rare
+            .as_ref()
+            .map_or(&[], |r| r.toast_options.as_slice())
+    }
+
+    pub fn partition_bound(&self) -> Option<&str> {
+        self.rare.as_ref()?.partition_bound.as_deref()
+    }
+
+    pub fn partition_key(&self) -> Option<&str> {
+        self.rare.as_ref()?.partition_key.as_deref()
+    }
+
+    pub fn of_type(&self) -> Option<&str> {
+        self.rare.as_ref()?.of_type.as_deref()
+    }
+
+    pub fn view_definition(&self) -> Option<&str> {
+        self.rare.as_ref()?.view_definition.as_deref()
+    }
+
+    pub fn foreign_server(&self) -> Option<&str> {
+        self.rare.as_ref()?.foreign_server.as_deref()
+    }
+
+    pub fn foreign_options(&self) -> &[String] {
+        self.rare
+            .as_ref()
+            .map_or(&[], |r| r.foreign_options.as_slice())
+    }
+
+    pub fn tablespace(&self) -> Option<&str> {
+        self.rare.as_ref()?.tablespace.as_deref()
+    }
 }
 
 /// One column (`pg_attribute`, not dropped, `attnum > 0`) of a table, view or foreign table.
@@ -381,22 +440,25 @@ async fn read_relations(s: &Session) -> Result<Vec<Relation>> {
         comment: r.get(7),
         persistence: ch_or(r.get(8), 'p'),
         options: r.get::<_, Option<Vec<String>>>(9).unwrap_or_default(),
-        toast_options: r.get::<_, Option<Vec<String>>>(10).unwrap_or_default(),
         access_method: r.get(11),
         replica_identity: ch_or(r.get(12), 'd'),
         row_security: r.get(13),
         force_row_security: r.get(14),
         is_partition: r.get(15),
-        partition_bound: r.get(16),
-        partition_key: r.get(17),
-        of_type: r.get(18),
-        view_definition: r.get(19),
         populated: r.get(20),
-        foreign_server: r.get(21),
-        foreign_options: r.get::<_, Option<Vec<String>>>(22).unwrap_or_default(),
         row_type: r.get(23),
         row_array_type: r.get(24),
-        tablespace: r.get(25),
+        rare: RelationRare {
+            toast_options: r.get::<_, Option<Vec<String>>>(10).unwrap_or_default(),
+            partition_bound: r.get(16),
+            partition_key: r.get(17),
+            of_type: r.get(18),
+            view_definition: r.get(19),
+            foreign_server: r.get(21),
+            foreign_options: r.get::<_, Option<Vec<String>>>(22).unwrap_or_default(),
+            tablespace: r.get(25),
+        }
+        .boxed(),
     })
     .await
 }
@@ -790,4 +852,23 @@ async fn read_view_reads(s: &Session) -> Result<Vec<(u32, u32)>> {
         (r.get(0), r.get(1))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_table_carries_no_rare_parts() {
+        // 100,000 relations at 100,000 tables: each 8 bytes here is 0.8 MB of the peak.
+        assert!(std::mem::size_of::<Relation>() <= 232);
+        assert!(RelationRare::default().boxed().is_none());
+        let mut t = Relation::default();
+        assert_eq!(
+            (t.of_type(), t.tablespace(), t.toast_options()),
+            (None, None, &[][..])
+        );
+        t.rare_mut().partition_key = Some("RANGE (a)".into());
+        assert_eq!(t.partition_key(), Some("RANGE (a)"));
+    }
 }

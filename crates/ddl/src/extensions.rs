@@ -303,7 +303,7 @@ fn comment_object(id: ObjId, r: &MemberComment, text: Option<&str>) -> Option<Sc
             r.object_type, r.identity
         ),
     );
-    o.comments.push(format!(
+    o.push_comment(format!(
         "COMMENT ON {kw} {} IS {}",
         r.identity,
         text.map_or_else(|| "NULL".to_string(), quote_literal)
@@ -404,12 +404,12 @@ pub fn member_acl_objects(rows: &[MemberAcl]) -> Vec<SchemaObject> {
                 None,
                 format!("{} (member of an extension)", r.identity),
             );
-            o.acl = acl_delta_sql(
+            o.set_acl(acl_delta_sql(
                 &format!("{} {}", r.keyword, r.identity),
                 &r.owner,
                 &r.acl,
                 &r.initial,
-            );
+            ));
             o.deps = vec![
                 ObjId::new(class::PG_EXTENSION, r.extension),
                 ObjId::new(r.classid, r.objid),
@@ -449,12 +449,12 @@ mod tests {
         let equal = [comment("text search parser", "public.p", "x")];
         assert!(uncarried_comments(&source, &equal).is_empty());
         assert_eq!(
-            objects[1].comments,
+            objects[1].comments(),
             ["COMMENT ON FUNCTION public.st_buffer(geometry) IS 'ours'"]
         );
         assert_eq!(objects[1].section, Section::PostData);
         assert_eq!(
-            objects[2].comments,
+            objects[2].comments(),
             ["COMMENT ON COLUMN public.spatial_ref_sys.srtext IS 'ours too'"]
         );
         let target = [
@@ -513,7 +513,7 @@ mod tests {
         assert_eq!(removed, [&target[1], &target[2]]);
         let o = comment_object(ObjId::new(MEMBER_COMMENT, 2), removed[0], None).unwrap();
         assert_eq!(
-            o.comments,
+            o.comments(),
             ["COMMENT ON FUNCTION public.st_x(geometry) IS NULL"]
         );
         assert_eq!(o.section, Section::PostData);
@@ -626,7 +626,7 @@ mod tests {
         assert!(o.create.is_empty());
         // Only what the source changed: the hardening REVOKE from PUBLIC.
         assert_eq!(
-            o.acl,
+            o.acl(),
             vec!["REVOKE EXECUTE ON FUNCTION public.st_astext(public.geometry) FROM PUBLIC"]
         );
         assert!(o.deps.contains(&ObjId::new(class::PG_EXTENSION, 20000)));

@@ -96,8 +96,7 @@ pub fn publication_object(p: &PublicationRow) -> SchemaObject {
         o.privilege = Privilege::MaySkip;
     }
     o.owner = Some(owner_sql(ObjectKind::Publication, &q, &p.owner));
-    o.comments
-        .extend(comment_sql("PUBLICATION", &q, p.comment.as_deref()));
+    o.extend_comments(comment_sql("PUBLICATION", &q, p.comment.as_deref()));
     o
 }
 

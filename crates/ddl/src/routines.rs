@@ -89,22 +89,21 @@ pub fn function_object(f: &FunctionRow) -> SchemaObject {
     );
     o.create
         .push(names.quote_definition(f.definition.trim_end()));
-    o.owner = Some(Owner {
+    o.owner = Some(Box::new(Owner {
         role: f.acl.owner.clone(),
         sql: format!(
             "ALTER {keyword} {sig} OWNER TO {}",
             quote_ident(&f.acl.owner)
         ),
-    });
-    o.acl = acl_sql(
+    }));
+    o.set_acl(acl_sql(
         &format!("{keyword} {sig}"),
         &f.acl.owner,
         f.acl.acl.as_deref(),
         &f.acl.default,
         None,
-    );
-    o.comments
-        .extend(comment_sql(keyword, &sig, f.comment.as_deref()));
+    ));
+    o.extend_comments(comment_sql(keyword, &sig, f.comment.as_deref()));
     // C, internal and untrusted languages need a superuser.
     if !f.trusted {
         o.privilege = Privilege::MaySkip;
@@ -231,15 +230,14 @@ pub fn aggregate_object(a: &AggregateRow) -> SchemaObject {
     o.create.push(aggregate_sql(a));
     o.owner = Some(owner_sql(ObjectKind::Aggregate, &sig, &a.acl.owner));
     // GRANT takes a plain list of argument types, without ORDER BY or `*`.
-    o.acl = acl_sql(
+    o.set_acl(acl_sql(
         &format!("FUNCTION {}({})", a.name.sql(), a.flat_args),
         &a.acl.owner,
         a.acl.acl.as_deref(),
         &a.acl.default,
         None,
-    );
-    o.comments
-        .extend(comment_sql("AGGREGATE", &sig, a.comment.as_deref()));
+    ));
+    o.extend_comments(comment_sql("AGGREGATE", &sig, a.comment.as_deref()));
     o
 }
 
@@ -272,8 +270,7 @@ pub fn cast_object(c: &CastRow) -> SchemaObject {
         &name,
     );
     o.create.push(cast_sql(c));
-    o.comments
-        .extend(comment_sql("CAST", &name, c.comment.as_deref()));
+    o.extend_comments(comment_sql("CAST", &name, c.comment.as_deref()));
     // Binary-coercible casts need a superuser; so do casts between types the user cannot own.
     if c.method == 'b' || c.builtin_types {
         o.privilege = Privilege::MaySkip;
@@ -346,8 +343,7 @@ pub fn operator_object(op: &OperatorRow) -> SchemaObject {
     );
     o.create.push(operator_sql(op));
     o.owner = Some(owner_sql(ObjectKind::Operator, &sig, &op.owner));
-    o.comments
-        .extend(comment_sql("OPERATOR", &sig, op.comment.as_deref()));
+    o.extend_comments(comment_sql("OPERATOR", &sig, op.comment.as_deref()));
     o
 }
 
@@ -413,8 +409,7 @@ pub fn opfamily_object(f: &OpFamilyRow) -> SchemaObject {
         ));
     }
     o.owner = Some(owner_sql(ObjectKind::OperatorFamily, &q, &f.owner));
-    o.comments
-        .extend(comment_sql("OPERATOR FAMILY", &q, f.comment.as_deref()));
+    o.extend_comments(comment_sql("OPERATOR FAMILY", &q, f.comment.as_deref()));
     o.privilege = Privilege::MaySkip;
     o
 }
@@ -465,8 +460,7 @@ pub fn opclass_object(c: &OpClassRow) -> SchemaObject {
     );
     o.create.push(opclass_sql(c));
     o.owner = Some(owner_sql(ObjectKind::OperatorClass, &q, &c.owner));
-    o.comments
-        .extend(comment_sql("OPERATOR CLASS", &q, c.comment.as_deref()));
+    o.extend_comments(comment_sql("OPERATOR CLASS", &q, c.comment.as_deref()));
     o.deps.push(ObjId::new(class::PG_OPFAMILY, c.family_oid));
     o.privilege = Privilege::MaySkip;
     o
@@ -508,14 +502,14 @@ mod tests {
         assert!(o.create[0].ends_with("END"));
         // Argument names quoted (see super::arguments).
         assert_eq!(
-            o.owner.unwrap().sql,
+            o.owner.as_ref().unwrap().sql,
             "ALTER PROCEDURE \"s\".\"p\"(IN \"a\" integer) OWNER TO \"o\""
         );
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON PROCEDURE \"s\".\"p\"(IN \"a\" integer) IS 'proc'"]
         );
-        assert!(o.acl.contains(
+        assert!(o.acl().contains(
             &"REVOKE EXECUTE ON PROCEDURE \"s\".\"p\"(IN \"a\" integer) FROM PUBLIC".to_string()
         ));
         assert_eq!(o.privilege, Privilege::Normal);
@@ -574,11 +568,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            o.owner.unwrap().sql,
+            o.owner.as_ref().unwrap().sql,
             "ALTER AGGREGATE \"s\".\"a\"(*) OWNER TO \"o\""
         );
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON AGGREGATE \"s\".\"a\"(*) IS 'count'"]
         );
     }
@@ -611,7 +605,7 @@ mod tests {
         assert!(sql.contains("SORTOP = OPERATOR(\"pg_catalog\".<)"), "{sql}");
         assert!(sql.ends_with(", HYPOTHETICAL)"), "{sql}");
         let o = aggregate_object(&a);
-        assert!(o.acl.is_empty());
+        assert!(o.acl().is_empty());
     }
 
     #[test]
@@ -635,7 +629,7 @@ mod tests {
         );
         let o = cast_object(&c);
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON CAST (\"s\".\"t\" AS text) IS 'c'"]
         );
         c.method = 'i';
@@ -724,7 +718,7 @@ mod tests {
         );
         let o = opclass_object(&cls);
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON OPERATOR CLASS \"s\".\"c_ops\" USING \"btree\" IS 'cmp'"]
         );
         assert_eq!(o.privilege, Privilege::MaySkip);

@@ -110,7 +110,7 @@ pub fn assign(schema: &mut Schema, facts: &SearchPathFacts) {
         }
         path.extend(extension_schemas.iter().map(|s| quote_ident(s)));
         if !path.is_empty() {
-            o.search_path = Some(path.join(", "));
+            o.set_search_path(Some(path.join(", ")));
         }
     }
     schema.warnings.extend(warnings);
@@ -130,10 +130,10 @@ mod tests {
             format!("t{oid}"),
         );
         o.create.push(format!("CREATE TABLE app.t{oid} ()"));
-        o.owner = Some(Owner {
+        o.owner = Some(Box::new(Owner {
             role: owner.into(),
             sql: String::new(),
-        });
+        }));
         o.depends_on = deps;
         o
     }
@@ -177,11 +177,7 @@ mod tests {
             ..Default::default()
         };
         assign(&mut schema, &facts());
-        let paths: Vec<Option<&str>> = schema
-            .objects
-            .iter()
-            .map(|o| o.search_path.as_deref())
-            .collect();
+        let paths: Vec<Option<&str>> = schema.objects.iter().map(|o| o.search_path()).collect();
         assert_eq!(
             paths,
             [
@@ -217,11 +213,8 @@ mod tests {
         let mut f = facts();
         f.database = None;
         assign(&mut schema, &f);
-        assert_eq!(schema.objects[0].search_path, None);
-        assert_eq!(
-            schema.objects[1].search_path.as_deref(),
-            Some("\"ext space\"")
-        );
+        assert_eq!(schema.objects[0].search_path(), None);
+        assert_eq!(schema.objects[1].search_path(), Some("\"ext space\""));
         assert!(schema.warnings.is_empty());
     }
 }

@@ -63,7 +63,7 @@ pub fn label_objects(rows: &[SecurityLabelRow]) -> (Vec<SchemaObject>, Vec<Warni
                 r.identity
             ),
         );
-        o.comments.push(format!(
+        o.push_comment(format!(
             "SECURITY LABEL FOR {} ON {kw} {} IS {}",
             quote_ident(&r.provider),
             r.identity,
@@ -106,7 +106,7 @@ mod tests {
             "security label for \"anon\" on table column public.customer.email"
         );
         assert_eq!(
-            objects[0].comments,
+            objects[0].comments(),
             vec![
                 "SECURITY LABEL FOR \"anon\" ON COLUMN public.customer.email IS \
                  'MASKED WITH FUNCTION anon.fake_email()'"
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(objects[0].deps, vec![ObjId::new(class::PG_CLASS, 16400)]);
         assert!(objects[0].create.is_empty());
         assert_eq!(
-            objects[1].comments[0].split(" IS ").next(),
+            objects[1].comments()[0].split(" IS ").next(),
             Some("SECURITY LABEL FOR \"anon\" ON TABLE public.customer")
         );
         assert_ne!(objects[0].id, objects[1].id);
@@ -129,7 +129,7 @@ mod tests {
         let (objects, warnings) = label_objects(&[r]);
         assert!(warnings.is_empty());
         assert_eq!(
-            objects[0].comments,
+            objects[0].comments(),
             vec![
                 "SECURITY LABEL FOR \"anon\" ON LARGE OBJECT 16401 IS 'MASKED WITH FUNCTION anon.fake_email()'"
             ]

@@ -141,8 +141,7 @@ pub fn subscription_object(r: &SubscriptionRow) -> SchemaObject {
     ));
     o.privilege = Privilege::MaySkip;
     o.owner = Some(owner_sql(ObjectKind::Subscription, &q, &r.owner));
-    o.comments
-        .extend(comment_sql("SUBSCRIPTION", &q, r.comment.as_deref()));
+    o.extend_comments(comment_sql("SUBSCRIPTION", &q, r.comment.as_deref()));
     o
 }
 
@@ -212,7 +211,7 @@ mod tests {
             o.create[0]
         );
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON SUBSCRIPTION \"s\"\"1\" IS 'c'"]
         );
         // A source before 14 has no streaming option: none is written.

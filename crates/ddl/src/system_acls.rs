@@ -39,8 +39,7 @@ pub async fn collect(s: &Session) -> Result<Collected> {
                     r.object.clone(),
                 )
             })
-            .acl
-            .extend(acl);
+            .extend_acl(acl);
     }
     Ok(Collected {
         objects: objects.into_values().collect(),

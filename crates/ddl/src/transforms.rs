@@ -46,8 +46,7 @@ pub fn transform_object(t: &TransformRow) -> SchemaObject {
     for (oid, _) in t.from_sql.iter().chain(&t.to_sql) {
         o.deps.push(ObjId::new(class::PG_PROC, *oid));
     }
-    o.comments
-        .extend(comment_sql("TRANSFORM", &target, t.comment.as_deref()));
+    o.extend_comments(comment_sql("TRANSFORM", &target, t.comment.as_deref()));
     if t.builtin_type {
         o.privilege = Privilege::MaySkip;
     }
@@ -72,8 +71,7 @@ pub fn conversion_object(c: &ConversionRow) -> SchemaObject {
     ));
     o.deps.push(ObjId::new(class::PG_PROC, c.function.0));
     o.owner = Some(owner_sql(ObjectKind::Conversion, &q, &c.owner));
-    o.comments
-        .extend(comment_sql("CONVERSION", &q, c.comment.as_deref()));
+    o.extend_comments(comment_sql("CONVERSION", &q, c.comment.as_deref()));
     o.privilege = Privilege::MaySkip;
     o
 }

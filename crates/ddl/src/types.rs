@@ -120,7 +120,7 @@ pub fn type_object(t: &TypeRow, functions: &[FunctionRow]) -> SchemaObject {
         TypeDetail::Composite(attrs) => {
             o.create.push(composite_sql(&q, attrs));
             for a in attrs {
-                o.comments.extend(comment_sql(
+                o.extend_comments(comment_sql(
                     "COLUMN",
                     &format!("{q}.{}", quote_ident(&a.name)),
                     a.comment.as_deref(),
@@ -130,7 +130,7 @@ pub fn type_object(t: &TypeRow, functions: &[FunctionRow]) -> SchemaObject {
         TypeDetail::Domain(d) => {
             o.create.extend(domain_sql(&q, d));
             for con in &d.constraints {
-                o.comments.extend(comment_sql(
+                o.extend_comments(comment_sql(
                     "CONSTRAINT",
                     &format!("{} ON DOMAIN {q}", quote_ident(&con.name)),
                     con.comment.as_deref(),
@@ -167,15 +167,14 @@ pub fn type_object(t: &TypeRow, functions: &[FunctionRow]) -> SchemaObject {
                 quote_ident(&f.acl.owner)
             ));
         }
-        o.acl.extend(acl_sql(
+        o.extend_acl(acl_sql(
             &format!("FUNCTION {sig}"),
             &f.acl.owner,
             f.acl.acl.as_deref(),
             &f.acl.default,
             None,
         ));
-        o.comments
-            .extend(comment_sql("FUNCTION", &sig, f.comment.as_deref()));
+        o.extend_comments(comment_sql("FUNCTION", &sig, f.comment.as_deref()));
     }
     o
 }
@@ -188,16 +187,17 @@ fn set_owner_acl_comment(o: &mut SchemaObject, c: &TypeCommon, kind: ObjectKind,
     };
     o.owner = Some(owner_sql(kind, q, &c.acl.owner));
     if kind != ObjectKind::ShellType {
-        o.acl = acl_sql(
+        o.set_acl(acl_sql(
             &format!("{keyword} {q}"),
             &c.acl.owner,
             c.acl.acl.as_deref(),
             &c.acl.default,
             None,
-        );
+        ));
     }
     if let Some(comment) = comment_sql(keyword, q, c.comment.as_deref()) {
-        o.comments.insert(0, comment);
+        let others = o.comments().to_vec();
+        o.set_comments(std::iter::once(comment).chain(others).collect());
     }
 }
 
@@ -442,7 +442,7 @@ mod tests {
         };
         let o = type_object(&t, &[]);
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON COLUMN \"s\".\"c\".\"select\" IS 'c'"]
         );
         let aliases = type_aliases(&t, &[]);
@@ -498,11 +498,11 @@ mod tests {
         let o = type_object(&t, &[]);
         assert_eq!(o.kind, ObjectKind::Domain);
         assert_eq!(
-            o.owner.unwrap().sql,
+            o.owner.as_ref().unwrap().sql,
             "ALTER DOMAIN \"s\".\"d\" OWNER TO \"o\""
         );
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON CONSTRAINT \"pos\" ON DOMAIN \"s\".\"d\" IS 'positive'"]
         );
         assert_eq!(type_aliases(&t, &[]).len(), 3);
@@ -606,12 +606,13 @@ mod tests {
         assert_eq!(o.privilege, Privilege::MaySkip);
         assert!(
             o.owner
+                .as_ref()
                 .unwrap()
                 .sql
                 .ends_with("; ALTER FUNCTION \"s\".\"b_in\"(cstring) OWNER TO \"o\"")
         );
         assert_eq!(
-            o.comments,
+            o.comments(),
             vec!["COMMENT ON FUNCTION \"s\".\"b_in\"(cstring) IS 'in'"]
         );
         assert!(type_aliases(&t, &[f]).contains(&Alias {

@@ -26,8 +26,7 @@ pub fn access_method_object(r: &AccessMethodRow) -> SchemaObject {
     o.create.push(format!(
         "CREATE ACCESS METHOD {q} TYPE {kind} HANDLER {handler}"
     ));
-    o.comments
-        .extend(comment_sql("ACCESS METHOD", &q, r.comment.as_deref()));
+    o.extend_comments(comment_sql("ACCESS METHOD", &q, r.comment.as_deref()));
     o.privilege = Privilege::MaySkip;
     o
 }

@@ -54,7 +54,6 @@ pub fn collation_object(r: &CollationRow) -> Option<SchemaObject> {
     o.create
         .push(format!("CREATE COLLATION {q} ({})", opts.join(", ")));
     o.owner = Some(owner_sql(ObjectKind::Collation, &q, &r.owner));
-    o.comments
-        .extend(comment_sql("COLLATION", &q, r.comment.as_deref()));
+    o.extend_comments(comment_sql("COLLATION", &q, r.comment.as_deref()));
     Some(o)
 }

@@ -46,10 +46,12 @@ pub fn default_acl_object(r: &DefaultAclRow) -> SchemaObject {
         ),
         None => format!("{DEFAULT_PRIVILEGES_FOR_ROLE}{} ", quote_ident(&r.role)),
     };
-    o.acl = acl_sql(kind, &r.role, Some(&r.acl), &r.base, None)
-        .into_iter()
-        .map(|stmt| format!("{prefix}{stmt}"))
-        .collect();
+    o.set_acl(
+        acl_sql(kind, &r.role, Some(&r.acl), &r.base, None)
+            .into_iter()
+            .map(|stmt| format!("{prefix}{stmt}"))
+            .collect(),
+    );
     if r.schema.is_some() && r.schema_oid != 0 {
         o.deps.push(ObjId::new(class::PG_NAMESPACE, r.schema_oid));
     }
@@ -71,14 +73,13 @@ pub fn large_object_object(r: &LargeObjectRow) -> SchemaObject {
         quote_literal(&id)
     ));
     o.owner = Some(owner_sql(ObjectKind::LargeObject, &id, &r.acl.owner));
-    o.acl = acl_sql(
+    o.set_acl(acl_sql(
         &format!("LARGE OBJECT {id}"),
         &r.acl.owner,
         r.acl.acl.as_deref(),
         &r.acl.default,
         None,
-    );
-    o.comments
-        .extend(comment_sql("LARGE OBJECT", &id, r.comment.as_deref()));
+    ));
+    o.extend_comments(comment_sql("LARGE OBJECT", &id, r.comment.as_deref()));
     o
 }

@@ -39,8 +39,7 @@ pub fn event_trigger_object(r: &EventTriggerRow) -> SchemaObject {
         _ => {}
     }
     o.owner = Some(owner_sql(ObjectKind::EventTrigger, &q, &r.owner));
-    o.comments
-        .extend(comment_sql("EVENT TRIGGER", &q, r.comment.as_deref()));
+    o.extend_comments(comment_sql("EVENT TRIGGER", &q, r.comment.as_deref()));
     o.privilege = Privilege::MaySkip;
     o
 }

@@ -25,14 +25,14 @@ pub fn fdw_object(r: &FdwRow) -> SchemaObject {
     sql.push_str(&options_clause(&r.options));
     o.create.push(sql);
     o.owner = Some(owner_sql(ObjectKind::ForeignDataWrapper, &q, &r.acl.owner));
-    o.acl = acl_sql(
+    o.set_acl(acl_sql(
         &format!("FOREIGN DATA WRAPPER {q}"),
         &r.acl.owner,
         r.acl.acl.as_deref(),
         &r.acl.default,
         None,
-    );
-    o.comments.extend(comment_sql(
+    ));
+    o.extend_comments(comment_sql(
         "FOREIGN DATA WRAPPER",
         &q,
         r.comment.as_deref(),
@@ -61,15 +61,14 @@ pub fn server_object(r: &ServerRow) -> SchemaObject {
     sql.push_str(&options_clause(&r.options));
     o.create.push(sql);
     o.owner = Some(owner_sql(ObjectKind::ForeignServer, &q, &r.acl.owner));
-    o.acl = acl_sql(
+    o.set_acl(acl_sql(
         &format!("FOREIGN SERVER {q}"),
         &r.acl.owner,
         r.acl.acl.as_deref(),
         &r.acl.default,
         None,
-    );
-    o.comments
-        .extend(comment_sql("SERVER", &q, r.comment.as_deref()));
+    ));
+    o.extend_comments(comment_sql("SERVER", &q, r.comment.as_deref()));
     o.deps
         .push(ObjId::new(class::PG_FOREIGN_DATA_WRAPPER, r.fdw_oid));
     o

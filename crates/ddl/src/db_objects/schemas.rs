@@ -23,31 +23,30 @@ pub fn schema_object(r: &SchemaRow) -> SchemaObject {
         let owner = aclitem_role(&r.acl.owner);
         let baseline = vec![format!("{owner}=UC/{owner}"), format!("=U/{owner}")];
         let acl = r.acl.acl.clone().unwrap_or_else(|| r.acl.default.clone());
-        o.acl = acl_sql(
+        o.set_acl(acl_sql(
             &format!("SCHEMA {q}"),
             &r.acl.owner,
             Some(&acl),
             &baseline,
             None,
-        );
+        ));
         match r.comment.as_deref() {
             Some("standard public schema") => {}
-            None => o.comments.push(format!("COMMENT ON SCHEMA {q} IS NULL")),
-            Some(c) => o.comments.extend(comment_sql("SCHEMA", &q, Some(c))),
+            None => o.push_comment(format!("COMMENT ON SCHEMA {q} IS NULL")),
+            Some(c) => o.extend_comments(comment_sql("SCHEMA", &q, Some(c))),
         }
         return o;
     }
     o.create.push(format!("CREATE SCHEMA {q}"));
     o.owner = Some(owner_sql(ObjectKind::Schema, &q, &r.acl.owner));
-    o.acl = acl_sql(
+    o.set_acl(acl_sql(
         &format!("SCHEMA {q}"),
         &r.acl.owner,
         r.acl.acl.as_deref(),
         &r.acl.default,
         None,
-    );
-    o.comments
-        .extend(comment_sql("SCHEMA", &q, r.comment.as_deref()));
+    ));
+    o.extend_comments(comment_sql("SCHEMA", &q, r.comment.as_deref()));
     o
 }
 
@@ -71,9 +70,8 @@ pub fn extension_object(r: &ExtensionRow) -> SchemaObject {
         &spec,
         Some(&r.version),
     ));
-    o.extension = Some(Box::new(spec));
-    o.comments
-        .extend(comment_sql("EXTENSION", &q, r.comment.as_deref()));
+    o.set_extension(spec);
+    o.extend_comments(comment_sql("EXTENSION", &q, r.comment.as_deref()));
     if r.superuser_only {
         o.privilege = Privilege::MaySkip;
     }
@@ -105,15 +103,14 @@ pub fn language_object(r: &LanguageRow) -> SchemaObject {
     }
     o.create.push(sql);
     o.owner = Some(owner_sql(ObjectKind::Language, &q, &r.acl.owner));
-    o.acl = acl_sql(
+    o.set_acl(acl_sql(
         &format!("LANGUAGE {q}"),
         &r.acl.owner,
         r.acl.acl.as_deref(),
         &r.acl.default,
         None,
-    );
-    o.comments
-        .extend(comment_sql("LANGUAGE", &q, r.comment.as_deref()));
+    ));
+    o.extend_comments(comment_sql("LANGUAGE", &q, r.comment.as_deref()));
     o.privilege = Privilege::MaySkip;
     o
 }

@@ -37,8 +37,8 @@ fn default_public_schema_needs_nothing() {
         comment: Some("standard public schema".into()),
     };
     let o = schema_object(&r);
-    assert!(o.create.is_empty() && o.owner.is_none() && o.acl.is_empty());
-    assert!(o.comments.is_empty());
+    assert!(o.create.is_empty() && o.owner.is_none() && o.acl().is_empty());
+    assert!(o.comments().is_empty());
 }
 
 #[test]
@@ -56,14 +56,14 @@ fn pre_15_public_schema_keeps_owner_and_public_create() {
     let o = schema_object(&r);
     assert!(o.create.is_empty());
     assert_eq!(
-        o.owner.unwrap().sql,
+        o.owner.as_ref().unwrap().sql,
         "ALTER SCHEMA \"public\" OWNER TO \"postgres\""
     );
     assert!(
-        o.acl
+        o.acl()
             .contains(&"GRANT USAGE, CREATE ON SCHEMA \"public\" TO PUBLIC".to_string())
     );
-    assert_eq!(o.comments, vec!["COMMENT ON SCHEMA \"public\" IS NULL"]);
+    assert_eq!(o.comments(), vec!["COMMENT ON SCHEMA \"public\" IS NULL"]);
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn schemas_extensions_and_collations() {
     let o = schema_object(&r);
     assert_eq!(o.create, vec!["CREATE SCHEMA \"we\"\"ird schema\""]);
     assert_eq!(
-        o.comments,
+        o.comments(),
         vec!["COMMENT ON SCHEMA \"we\"\"ird schema\" IS 'it''s'"]
     );
     let e = extension_object(&ExtensionRow {
@@ -191,7 +191,7 @@ fn foreign_objects() {
         vec!["CREATE SERVER \"srv\" TYPE 't' VERSION '1.0' FOREIGN DATA WRAPPER \"w\""]
     );
     assert!(
-        s.acl
+        s.acl()
             .contains(&"GRANT USAGE ON FOREIGN SERVER \"srv\" TO \"bob\"".to_string())
     );
     let m = UserMappingRow {
@@ -228,7 +228,7 @@ fn access_methods_name_their_type_and_handler() {
         ]
     );
     assert_eq!(
-        o.comments,
+        o.comments(),
         vec!["COMMENT ON ACCESS METHOD \"heap \"\"two\"\"\" IS 'it''s heap'"]
     );
     assert_eq!(o.owner, None);
@@ -272,7 +272,7 @@ fn default_privileges() {
         base: vec!["=X/o".into(), "o=X/o".into()],
     });
     assert_eq!(
-        global.acl,
+        global.acl(),
         vec!["ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",]
     );
     let per_schema = default_acl_object(&DefaultAclRow {
@@ -285,7 +285,7 @@ fn default_privileges() {
         base: vec![],
     });
     assert_eq!(
-        per_schema.acl,
+        per_schema.acl(),
         vec![
             "ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" IN SCHEMA \"s\" GRANT SELECT ON TABLES TO \"bob\""
         ]
@@ -302,15 +302,15 @@ fn large_objects_keep_their_oid() {
     });
     assert_eq!(o.create, vec!["SELECT pg_catalog.lo_create('3000000000')"]);
     assert_eq!(
-        o.owner.unwrap().sql,
+        o.owner.as_ref().unwrap().sql,
         "ALTER LARGE OBJECT 3000000000 OWNER TO \"o\""
     );
     assert!(
-        o.acl
+        o.acl()
             .contains(&"GRANT SELECT ON LARGE OBJECT 3000000000 TO \"bob\"".to_string())
     );
     assert_eq!(
-        o.comments,
+        o.comments(),
         vec!["COMMENT ON LARGE OBJECT 3000000000 IS 'blob'"]
     );
 }

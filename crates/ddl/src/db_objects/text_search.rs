@@ -33,8 +33,7 @@ pub fn ts_parser_object(r: &TsParserRow) -> SchemaObject {
             ("HEADLINE", r.headline.as_ref()),
         ])
     ));
-    o.comments
-        .extend(comment_sql("TEXT SEARCH PARSER", &q, r.comment.as_deref()));
+    o.extend_comments(comment_sql("TEXT SEARCH PARSER", &q, r.comment.as_deref()));
     o.privilege = Privilege::MaySkip;
     o
 }
@@ -52,7 +51,7 @@ pub fn ts_template_object(r: &TsTemplateRow) -> SchemaObject {
         "CREATE TEXT SEARCH TEMPLATE {q} ({})",
         def_items(&[("INIT", r.init.as_ref()), ("LEXIZE", r.lexize.as_ref())])
     ));
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         "TEXT SEARCH TEMPLATE",
         &q,
         r.comment.as_deref(),
@@ -84,7 +83,7 @@ pub fn ts_dict_object(r: &TsDictRow) -> SchemaObject {
         items.join(", ")
     ));
     o.owner = Some(owner_sql(ObjectKind::TextSearchDictionary, &q, &r.owner));
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         "TEXT SEARCH DICTIONARY",
         &q,
         r.comment.as_deref(),
@@ -118,7 +117,7 @@ pub fn ts_config_object(r: &TsConfigRow) -> SchemaObject {
         ));
     }
     o.owner = Some(owner_sql(ObjectKind::TextSearchConfiguration, &q, &r.owner));
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         "TEXT SEARCH CONFIGURATION",
         &q,
         r.comment.as_deref(),

@@ -134,8 +134,8 @@ pub(super) fn planned(
             })
             .collect(),
     };
-    out.extend(o.options.iter().map(|s| (Part::Option, s.clone())));
-    if let Some(ts) = &o.tablespace
+    out.extend(o.options().iter().map(|s| (Part::Option, s.clone())));
+    if let Some(ts) = o.tablespace()
         && !out.is_empty()
     {
         match state.tablespace_refusal(ts) {
@@ -161,7 +161,7 @@ pub(super) fn planned(
             ),
         }
     }
-    if let Some(path) = &o.search_path
+    if let Some(path) = o.search_path()
         && !out.is_empty()
         && let Some(set) = db_migrate_core::sql::set_clause(&format!("search_path={path}"))
     {
@@ -194,7 +194,7 @@ pub(super) fn planned(
     }
     if !opts.no_acl {
         out.extend(
-            o.acl
+            o.acl()
                 .iter()
                 .filter(|s| !lost_owner.is_some_and(|r| is_owner_self_grant(s, r)))
                 .map(|s| (Part::Acl, s.clone())),
@@ -203,7 +203,7 @@ pub(super) fn planned(
     if state.rehearsal {
         return out;
     }
-    out.extend(o.comments.iter().map(|s| (Part::Comment, s.clone())));
+    out.extend(o.comments().iter().map(|s| (Part::Comment, s.clone())));
     out
 }
 

@@ -59,13 +59,13 @@ fn objects_created_by_the_target_user_need_no_owner_statement() {
 #[test]
 fn an_owner_that_is_not_kept_gets_no_grants_of_its_own() {
     let mut o = table("root");
-    o.acl = vec![
+    o.set_acl(vec![
         "REVOKE ALL ON TABLE \"s\".\"t\" FROM \"root\"".into(),
         "GRANT SELECT, INSERT ON TABLE \"s\".\"t\" TO \"root\"".into(),
         "GRANT UPDATE ON TABLE \"s\".\"t\" TO \"root\" WITH GRANT OPTION".into(),
         "GRANT SELECT ON TABLE \"s\".\"t\" TO \"reader\"".into(),
         "REVOKE ALL ON TABLE \"s\".\"t\" FROM PUBLIC".into(),
-    ];
+    ]);
     let mut f = state("admin");
     f.superuser = false;
     let mut report = ExecReport::default();
@@ -270,7 +270,7 @@ fn a_compression_method_the_target_lacks_is_a_warning_and_the_default() {
 #[test]
 fn tablespaces_are_set_when_the_target_has_them_and_warned_about_otherwise() {
     let mut o = table("app");
-    o.tablespace = Some("fast ts".into());
+    o.set_tablespace(Some("fast ts".into()));
     let mut f = state("app");
     f.tablespaces = Some(HashMap::from([("fast ts".to_string(), true)]));
     let mut report = ExecReport::default();

@@ -24,7 +24,7 @@ pub enum VersionPlan {
 /// How `o` (an [`ObjectKind::Extension`](crate::model::ObjectKind::Extension)) is created on a
 /// target with `state`.
 pub fn version_plan(o: &SchemaObject, state: &ExecState) -> VersionPlan {
-    let (Some(spec), Some(offered)) = (&o.extension, &state.extensions) else {
+    let (Some(spec), Some(offered)) = (o.extension(), &state.extensions) else {
         return VersionPlan::AsWritten;
     };
     let Some(offer) = offered.get(&spec.name) else {
@@ -77,7 +77,7 @@ mod tests {
             name,
         );
         o.create.push(create_extension_sql(&spec, Some(version)));
-        o.extension = Some(Box::new(spec));
+        o.set_extension(spec);
         o
     }
 

@@ -114,7 +114,7 @@ pub fn cannot_fail(o: &SchemaObject, no_create: &HashSet<String>, same_major: bo
         _ => false,
     };
     let kind = kind && o.schema.as_ref().is_none_or(|s| !no_create.contains(s));
-    kind && o.search_path.is_none()
+    kind && o.search_path().is_none()
         && o.depends_on.iter().all(|d| {
             matches!(
                 d.classid,

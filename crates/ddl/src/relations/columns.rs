@@ -10,7 +10,7 @@ use super::*;
 /// One column definition inside `CREATE TABLE` / `CREATE FOREIGN TABLE`.
 pub(crate) fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> String {
     let mut sql = quote_ident(&col.name);
-    if rel.of_type.is_some() {
+    if rel.of_type().is_some() {
         sql.push_str(" WITH OPTIONS");
     } else {
         sql.push(' ');
@@ -20,7 +20,7 @@ pub(crate) fn column_definition(ctx: &Ctx, rel: &Relation, col: &Column) -> Stri
         sql.push(' ');
         sql.push_str(&generic_options(col.fdw_options()));
     }
-    if rel.of_type.is_none()
+    if rel.of_type().is_none()
         && let Some((s, n)) = col.collation()
     {
         sql.push_str(&format!(" COLLATE {}", qualified(s, n)));
@@ -90,7 +90,7 @@ pub(crate) fn default_constraint_name(name1: &str, name2: &str, label: &str) -> 
 /// column of a partition, which is created standalone) or added by the child's own `ADD COLUMN`
 /// ([`super::inherit`]).
 pub(super) fn column_is_printed(rel: &Relation, col: &Column) -> bool {
-    if rel.of_type.is_some() {
+    if rel.of_type().is_some() {
         // Typed tables get their columns from the type; only options are written.
         return col.default.is_some() || col.not_null;
     }
@@ -106,8 +106,8 @@ pub(super) fn column_alters(ctx: &Ctx, rel: &Relation, col: &Column, printed: bo
         alter_only(rel),
         quote_ident(&col.name)
     );
-    let typed_or_inherited = rel.of_type.is_some() || (!printed && !ctx.standalone(rel));
-    let inherited_from = if ctx.standalone(rel) || rel.of_type.is_some() {
+    let typed_or_inherited = rel.of_type().is_some() || (!printed && !ctx.standalone(rel));
+    let inherited_from = if ctx.standalone(rel) || rel.of_type().is_some() {
         None
     } else {
         ctx.parent_column(rel.oid, &col.name)

@@ -63,7 +63,7 @@ fn constraint_object(rel: &Relation, c: &Constraint, kind: ObjectKind) -> Schema
 
 /// `COMMENT ON CONSTRAINT` of `c` (on `rel`), when it has one.
 fn comment_on(rel: &Relation, c: &Constraint, o: &mut SchemaObject) {
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         &format!("CONSTRAINT {} ON", quote_ident(&c.name)),
         &qname(rel),
         c.comment.as_deref(),
@@ -86,8 +86,8 @@ fn key_constraint(ctx: &Ctx, rel: &Relation, c: &Constraint) -> SchemaObject {
     ));
     if let Some(idx) = ctx.indexes.get(&c.index) {
         o.create.extend(index_extras(rel, idx));
-        o.tablespace = idx.tablespace.clone();
-        o.comments.extend(comment_sql(
+        o.set_tablespace(idx.tablespace.clone());
+        o.extend_comments(comment_sql(
             "INDEX",
             &qualified(&idx.schema, &idx.name),
             idx.comment.as_deref(),

@@ -102,9 +102,8 @@ pub(super) fn build_indexes(ctx: &Ctx, out: &mut Collected) {
         );
         o.create.push(idx.definition.clone());
         o.create.extend(index_extras(rel, idx));
-        o.tablespace = idx.tablespace.clone();
-        o.comments
-            .extend(comment_sql("INDEX", &qidx, idx.comment.as_deref()));
+        o.set_tablespace(idx.tablespace.clone());
+        o.extend_comments(comment_sql("INDEX", &qidx, idx.comment.as_deref()));
         o.table = data_table(rel);
         out.objects.push(o);
     }
@@ -152,8 +151,7 @@ pub(super) fn statistics_object(rel: &Relation, st: &Statistics) -> SchemaObject
             .push(format!("ALTER STATISTICS {q} SET STATISTICS {t}"));
     }
     o.owner = Some(owner_sql(ObjectKind::Statistics, &q, &st.owner));
-    o.comments
-        .extend(comment_sql("STATISTICS", &q, st.comment.as_deref()));
+    o.extend_comments(comment_sql("STATISTICS", &q, st.comment.as_deref()));
     o.table = data_table(rel);
     o
 }

@@ -66,7 +66,7 @@ pub(super) struct InheritPlan {
 /// `INHERITS` gives, or one of its own columns is generated and inherited too.
 pub(super) fn needed(ctx: &Ctx, rel: &Relation) -> bool {
     let parents = ctx.parents(rel.oid);
-    if rel.is_partition || parents.is_empty() || rel.of_type.is_some() {
+    if rel.is_partition || parents.is_empty() || rel.of_type().is_some() {
         return false;
     }
     let inherited = inherited_names(ctx, rel);

@@ -144,7 +144,11 @@ pub fn option_statements(alter: &str, options: &[String], prefix: Option<&str>) 
 pub fn relation_options(rel: &Relation) -> Vec<String> {
     let alter = alter_only(rel);
     let mut out = option_statements(&alter, &rel.options, None);
-    out.extend(option_statements(&alter, &rel.toast_options, Some("toast")));
+    out.extend(option_statements(
+        &alter,
+        rel.toast_options(),
+        Some("toast"),
+    ));
     out
 }
 
@@ -332,7 +336,7 @@ fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
     } else {
         format!("TABLE {q}")
     };
-    o.acl.extend(acl_sql(
+    o.extend_acl(acl_sql(
         &target,
         &rel.owner,
         rel.acl.as_deref(),
@@ -341,17 +345,16 @@ fn acl_and_comments(rel: &Relation, cols: &[Column], o: &mut SchemaObject) {
     ));
     for c in cols {
         if c.acl().is_some() {
-            o.acl
-                .extend(acl_sql(&target, &rel.owner, c.acl(), &[], Some(&c.name)));
+            o.extend_acl(acl_sql(&target, &rel.owner, c.acl(), &[], Some(&c.name)));
         }
     }
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         object_kind(rel).keyword(),
         &q,
         rel.comment.as_deref(),
     ));
     for c in cols {
-        o.comments.extend(comment_sql(
+        o.extend_comments(comment_sql(
             "COLUMN",
             &format!("{q}.{}", quote_ident(&c.name)),
             c.comment(),

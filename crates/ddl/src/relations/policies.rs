@@ -57,7 +57,7 @@ pub(super) fn build_policies(ctx: &Ctx, out: &mut Collected) {
             tag(rel, &p.name),
         );
         o.create.push(create_policy(&qname(rel), p));
-        o.comments.extend(comment_sql(
+        o.extend_comments(comment_sql(
             &format!("POLICY {} ON", quote_ident(&p.name)),
             &qname(rel),
             p.comment.as_deref(),

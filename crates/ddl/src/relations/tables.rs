@@ -43,13 +43,14 @@ pub(super) fn build_table(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
         None => o.create.push(sql),
     }
     if rel.kind != 'f' {
-        o.tablespace = rel.tablespace.clone();
+        o.set_tablespace(rel.tablespace().map(str::to_owned));
     }
+    // The table's own options before its columns'.
+    o.extend_options(relation_options(rel));
     for (c, p) in cols.iter().zip(&printed) {
         o.create.extend(column_alters(ctx, rel, c, *p));
-        o.options.extend(column_options(rel, c));
+        o.extend_options(column_options(rel, c));
     }
-    o.options.splice(0..0, relation_options(rel));
     o.create.extend(replica_identity(rel));
     acl_and_comments(rel, cols, &mut o);
     inline_check_comments(ctx, rel, constraints, &mut o);
@@ -114,7 +115,7 @@ fn create_table(
     }
     sql.push_str("TABLE ");
     sql.push_str(&qname(rel));
-    if let Some(t) = &rel.of_type {
+    if let Some(t) = rel.of_type() {
         sql.push_str(" OF ");
         sql.push_str(t);
         if !items.is_empty() {
@@ -135,7 +136,7 @@ fn create_table(
             .collect();
         sql.push_str(&format!("\nINHERITS ({})", names.join(", ")));
     }
-    if let Some(key) = &rel.partition_key {
+    if let Some(key) = rel.partition_key() {
         sql.push_str(&format!("\nPARTITION BY {key}"));
     }
     if let Some(am) = &rel.access_method
@@ -144,10 +145,10 @@ fn create_table(
         sql.push_str(&format!("\nUSING {}", quote_ident(am)));
     }
     if rel.kind == 'f' {
-        if let Some(server) = &rel.foreign_server {
+        if let Some(server) = rel.foreign_server() {
             sql.push_str(&format!("\nSERVER {}", quote_ident(server)));
         }
-        let opts = generic_options(&rel.foreign_options);
+        let opts = generic_options(rel.foreign_options());
         if !opts.is_empty() {
             sql.push('\n');
             sql.push_str(&opts);
@@ -181,7 +182,7 @@ fn inline_check_comments(
         .iter()
         .filter(|c| c.kind == 'c' && c.validated && !ctx.check_is_split(c))
     {
-        o.comments.extend(comment_sql(
+        o.extend_comments(comment_sql(
             &format!("CONSTRAINT {} ON", quote_ident(&c.name)),
             &q,
             c.comment.as_deref(),
@@ -215,15 +216,14 @@ fn identity_sequences(
                     }
                 ));
             }
-            o.acl.extend(acl_sql(
+            o.extend_acl(acl_sql(
                 &format!("SEQUENCE {sq}"),
                 &seq_rel.owner,
                 seq_rel.acl.as_deref(),
                 &seq_rel.acl_default,
                 None,
             ));
-            o.comments
-                .extend(comment_sql("SEQUENCE", &sq, seq_rel.comment.as_deref()));
+            o.extend_comments(comment_sql("SEQUENCE", &sq, seq_rel.comment.as_deref()));
             out.aliases.push(Alias {
                 alias: rel_id(seq.oid),
                 target: rel_id(rel.oid),
@@ -272,7 +272,7 @@ fn partition_attach(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
             "ALTER TABLE ONLY {} ATTACH PARTITION {} {}",
             qname(parent),
             qname(rel),
-            rel.partition_bound.as_deref().unwrap_or("DEFAULT")
+            rel.partition_bound().unwrap_or("DEFAULT")
         ));
         a.deps = vec![rel_id(rel.oid), rel_id(parent.oid)];
         out.objects.push(a);

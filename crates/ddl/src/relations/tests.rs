@@ -125,7 +125,7 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
         "fillfactor=70".into(),
         "autovacuum_vacuum_max_threshold=5".into(),
     ];
-    t.toast_options = vec!["autovacuum_enabled=false".into()];
+    t.rare_mut().toast_options = vec!["autovacuum_enabled=false".into()];
     let mut cat = RelationCatalog {
         server_version_num: 150020,
         relations: vec![t],
@@ -153,7 +153,7 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
         o.create[0]
     );
     assert_eq!(
-        o.options,
+        o.options(),
         vec![
             "ALTER TABLE ONLY \"s\".\"t\" SET (\"fillfactor\"='70')",
             "ALTER TABLE ONLY \"s\".\"t\" SET (\"autovacuum_vacuum_max_threshold\"='5')",
@@ -161,7 +161,7 @@ fn options_are_one_statement_each_and_server_set_ones_are_left_out() {
             "ALTER TABLE ONLY \"s\".\"t\" ALTER COLUMN \"id\" SET (\"n_distinct\"='-1')",
         ]
     );
-    let all = [&o.create[..], &o.options[..]].concat().join("\n");
+    let all = [&o.create[..], o.options()].concat().join("\n");
     assert!(!all.contains("pg_attver"), "{all}");
 }
 
@@ -180,7 +180,7 @@ fn views_in_loops_are_stand_ins_given_their_query_afterwards() {
         ..Default::default()
     };
     for oid in 1..=4 {
-        cat.relations[oid as usize - 1].view_definition = Some(" SELECT 1 AS x;".into());
+        cat.relations[oid as usize - 1].rare_mut().view_definition = Some(" SELECT 1 AS x;".into());
         let mut x = col(oid, 1, "x", "integer");
         if oid == 1 {
             x.rare = ColumnRare {
@@ -300,12 +300,12 @@ fn trigger_and_rule_states() {
 /// its partition's key attached, and a foreign key to it.
 fn partitioned() -> RelationCatalog {
     let mut parent = rel(1, 'p', "p");
-    parent.partition_key = Some("RANGE (a)".into());
+    parent.rare_mut().partition_key = Some("RANGE (a)".into());
     parent.row_type = 101;
     parent.row_array_type = 102;
     let mut part = rel(2, 'r', "p1");
     part.is_partition = true;
-    part.partition_bound = Some("FOR VALUES FROM (1) TO (10)".into());
+    part.rare_mut().partition_bound = Some("FOR VALUES FROM (1) TO (10)".into());
     let referencing = rel(3, 'r', "r");
     let ident = rel(4, 'S', "p_id_seq");
     let mut cat = RelationCatalog {
@@ -551,14 +551,14 @@ fn inherited_columns_are_adjusted_not_repeated() {
 #[test]
 fn refreshes_follow_the_materialized_views_they_read() {
     let mut a = rel(1, 'm', "a");
-    a.view_definition = Some(" SELECT 1;".into());
+    a.rare_mut().view_definition = Some(" SELECT 1;".into());
     let mut v = rel(2, 'v', "v");
-    v.view_definition = Some(" SELECT 1;".into());
+    v.rare_mut().view_definition = Some(" SELECT 1;".into());
     let mut b = rel(3, 'm', "b");
-    b.view_definition = Some(" SELECT 1;".into());
+    b.rare_mut().view_definition = Some(" SELECT 1;".into());
     let mut empty = rel(4, 'm', "empty");
     empty.populated = false;
-    empty.view_definition = Some(" SELECT 1;".into());
+    empty.rare_mut().view_definition = Some(" SELECT 1;".into());
     let cat = RelationCatalog {
         relations: vec![a, v, b, empty],
         // b reads v, which reads a.
@@ -586,7 +586,7 @@ fn refreshes_follow_the_materialized_views_they_read() {
 #[test]
 fn tablespaces_are_carried_not_written() {
     let mut t = rel(1, 'r', "t");
-    t.tablespace = Some("fast".into());
+    t.rare_mut().tablespace = Some("fast".into());
     let cat = RelationCatalog {
         relations: vec![t],
         ..Default::default()
@@ -594,7 +594,7 @@ fn tablespaces_are_carried_not_written() {
     let c = build(&cat);
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let o = find(&c, ObjId::new(class::PG_CLASS, 1));
-    assert_eq!(o.tablespace.as_deref(), Some("fast"));
+    assert_eq!(o.tablespace(), Some("fast"));
     // The executor decides (SET default_tablespace), so the statements never name it.
     assert!(!o.create[0].contains("fast"));
 }

@@ -85,7 +85,7 @@ pub(super) fn build_triggers(ctx: &Ctx, out: &mut Collected) {
         };
         o.create
             .extend(enable_sql(&alter, "TRIGGER", &t.name, t.enabled, false));
-        o.comments.extend(comment_sql(
+        o.extend_comments(comment_sql(
             &format!("TRIGGER {} ON", quote_ident(&t.name)),
             &qname(rel),
             t.comment.as_deref(),
@@ -134,7 +134,7 @@ pub(super) fn rule_object(rel: &Relation, r: &Rule) -> SchemaObject {
         r.enabled,
         false,
     ));
-    o.comments.extend(comment_sql(
+    o.extend_comments(comment_sql(
         &format!("RULE {} ON", quote_ident(&r.name)),
         &qname(rel),
         r.comment.as_deref(),

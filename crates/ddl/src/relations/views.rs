@@ -106,7 +106,7 @@ pub(super) fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
     let mut o = base_object(rel, kind, Section::PreData);
     let q = qname(rel);
     let cols = ctx.columns(rel.oid);
-    let def = rel.view_definition.as_deref().unwrap_or("");
+    let def = rel.view_definition().unwrap_or("");
     if rel.kind == 'v' && ctx.looped_views.contains(&rel.oid) {
         o.create.push(stand_in_view(&q, cols));
         let mut query = SchemaObject::new(
@@ -132,20 +132,20 @@ pub(super) fn build_view(ctx: &Ctx, rel: &Relation, out: &mut Collected) {
             .cloned()
             .partition(|o| split_option(o).0 == "check_option");
         o.create.push(create_view(&q, &check, def));
-        o.options = option_statements(&alter_only(rel), &others, None);
+        o.set_options(option_statements(&alter_only(rel), &others, None));
     } else {
         let mut sql = format!("CREATE MATERIALIZED VIEW {q}");
         if let Some(am) = &rel.access_method {
             sql.push_str(&format!(" USING {}", quote_ident(am)));
         }
-        o.options = relation_options(rel);
+        o.set_options(relation_options(rel));
         sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_query(def)));
         o.create.push(sql);
-        o.tablespace = rel.tablespace.clone();
+        o.set_tablespace(rel.tablespace().map(str::to_owned));
     }
     for c in cols {
         o.create.extend(column_alters(ctx, rel, c, true));
-        o.options.extend(column_options(rel, c));
+        o.extend_options(column_options(rel, c));
     }
     acl_and_comments(rel, cols, &mut o);
     row_type_aliases(rel, out);

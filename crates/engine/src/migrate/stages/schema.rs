@@ -373,7 +373,7 @@ fn copy_search_paths(
         .iter()
         .filter(|o| o.section == Section::PreData)
         .filter_map(|o| {
-            let path = o.search_path.clone()?;
+            let path = o.search_path()?.to_owned();
             let table = if o.id.classid == class::PG_CLASS {
                 o.id.objid
             } else {
