@@ -11,6 +11,7 @@
 //!   matches exactly that name (quoting makes everything literal).
 #![no_main]
 
+use db_migrate::Setting;
 use db_migrate::selection::Selection;
 use db_migrate::selection::pattern::{parse_list, parse_one};
 use libfuzzer_sys::fuzz_target;
@@ -21,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let (value, name) = text.split_once('\n').unwrap_or((text, ""));
 
-    for (flag, max_parts) in [("--with-table", 3), ("--schema", 2)] {
+    for (flag, max_parts) in [(Setting::WithTable, 3), (Setting::Schema, 2)] {
         match parse_list(flag, value, max_parts) {
             Ok(patterns) => {
                 assert!(!patterns.is_empty());
@@ -35,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
                     let _ = p.matches_schema(name, name);
                 }
             }
-            Err(e) => assert!(e.to_string().contains(flag), "{e}"),
+            Err(e) => assert!(e.to_string().contains(&flag.to_string()), "{e}"),
         }
     }
 
@@ -45,22 +46,22 @@ fuzz_target!(|data: &[u8]| {
         let msg = e.to_string();
         assert!(
             [
-                "--skip-table",
-                "--schema",
-                "--exclude-schema",
-                "--exclude-table-data"
+                Setting::SkipTable,
+                Setting::Schema,
+                Setting::ExcludeSchema,
+                Setting::ExcludeTableData
             ]
             .iter()
-            .any(|f| msg.contains(f)),
+            .any(|f| msg.contains(&f.to_string())),
             "{msg}"
         );
     }
     assert!(Selection::parse(&one, &one, &none, &none, &none).is_err());
 
-    let any = parse_one("--with-table", "*", 3).expect("* is a pattern");
+    let any = parse_one(Setting::WithTable, "*", 3).expect("* is a pattern");
     assert!(any.matches_table(name, name, name));
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    let exact = parse_one("--with-table", &quoted, 3).expect("a quoted name is a pattern");
+    let exact = parse_one(Setting::WithTable, &quoted, 3).expect("a quoted name is a pattern");
     assert!(exact.name().is_literal());
     assert!(exact.matches_table("db", "schema", name));
     assert!(!exact.matches_table("db", "schema", &format!("{name}x")));
