@@ -399,18 +399,13 @@ async fn apply_built(
         seen,
         columns_held,
     } = c;
-    let hold = |followed: &mut Followed, key: String, e: &Error| {
-        tracing::info!("{describe} waits for the columns held back: {e}");
-        followed.pending.push(When::WhenStuck);
-        followed.pending_objects.insert(key);
-    };
-    match built {
+    // The statement as the report names it, and what the target said of it.
+    let (statement, result) = match built {
         Built::Objects(objs) => {
             let mut statements: Vec<String> = dropped.iter().cloned().collect();
             for o in &objs {
                 statements.extend(o.create.iter().cloned());
             }
-            let statement = statements.join("; ");
             let result = async {
                 if let Some(d) = &dropped {
                     tgt.batch_execute(d).await.map_err(Error::from_pg)?;
@@ -418,58 +413,41 @@ async fn apply_built(
                 exec::apply(tgt, objs.iter().copied(), schema_opts, state).await
             }
             .await;
-            match result {
-                Ok(report) => {
-                    tracing::info!("schema change followed on the target: {describe}");
-                    followed.warnings.extend(report.warnings);
-                    followed
-                        .applied
-                        .push(SchemaChangeApplied::applied(describe, statement, seen));
-                    followed.memo.insert(key.clone(), definition.clone());
-                    followed.level.insert(key);
-                }
-                Err(e) if columns_held && waits_for_columns(&e) => hold(followed, key, &e),
-                Err(e) => {
-                    let tried = Tried {
-                        object: &key,
-                        describe: &describe,
-                        sql: &statement,
-                        seen,
-                    };
-                    refuse(followed, tried, &e);
-                }
-            }
+            (statements.join("; "), result.map(|r| r.warnings))
         }
         Built::Sql(sql) => {
             let sql = match dropped {
                 Some(d) => format!("{d}; {sql}"),
                 None => sql,
             };
-            match tgt.batch_execute(&sql).await {
-                Ok(()) => {
-                    tracing::info!("schema change followed on the target: {describe}");
-                    let applied = SchemaChangeApplied::applied(describe, sql, seen);
-                    followed.applied.push(applied);
-                    followed.memo.insert(key.clone(), definition.clone());
-                    followed.level.insert(key);
-                }
-                Err(e) => {
-                    let e = Error::from_pg(e);
-                    if columns_held && waits_for_columns(&e) {
-                        hold(followed, key, &e);
-                    } else {
-                        let tried = Tried {
-                            object: &key,
-                            describe: &describe,
-                            sql: &sql,
-                            seen,
-                        };
-                        refuse(followed, tried, &e);
-                    }
-                }
-            }
+            let result = tgt.batch_execute(&sql).await.map_err(Error::from_pg);
+            (sql, result.map(|()| Vec::new()))
         }
-        Built::Nothing => {}
+        Built::Nothing => return,
+    };
+    match result {
+        Ok(warnings) => {
+            tracing::info!("schema change followed on the target: {describe}");
+            followed.warnings.extend(warnings);
+            let applied = SchemaChangeApplied::applied(describe, statement, seen);
+            followed.applied.push(applied);
+            followed.memo.insert(key.clone(), definition.clone());
+            followed.level.insert(key);
+        }
+        Err(e) if columns_held && waits_for_columns(&e) => {
+            tracing::info!("{describe} waits for the columns held back: {e}");
+            followed.pending.push(When::WhenStuck);
+            followed.pending_objects.insert(key);
+        }
+        Err(e) => {
+            let tried = Tried {
+                object: &key,
+                describe: &describe,
+                sql: &statement,
+                seen,
+            };
+            refuse(followed, tried, &e);
+        }
     }
 }
 
