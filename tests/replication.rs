@@ -366,20 +366,30 @@ async fn aiven_extras_on_both_sides_with_a_non_superuser_admin() {
     );
 }
 
-/// Through `aiven_extras` on the target (a non-superuser admin, the subscription the
-/// extension's owner's): a schema change the target refuses during the cut-over's wait stops
-/// it with the subscription disabled through `aiven_extras.pg_alter_subscription_disable`;
-/// once the change is applied on the target by hand, the next cut-over enables it again
-/// (`..._enable`) and ends done, equal, with nothing left.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_change_disables_an_aiven_extras_subscription_and_the_cut_over_enables_it() {
+/// A database replicating through `aiven_extras` on both sides (non-superuser admins named
+/// after `name`, the subscription the extension's owner's), with `also` run on both sides as
+/// each side's admin before the set-up.
+struct Through {
+    db: String,
+    pair: DbPair,
+    /// The source's admin, who owns the source's tables.
+    su: String,
+}
+
+async fn through_aiven_extras(name: &str, also: &str) -> Through {
     let (s, t) = (support::source(), support::target());
-    let (su, sp) = s.create_admin("repl_xoff_s", true).await;
-    let (tu, tp) = t.create_admin("repl_xoff_t", true).await;
-    let db = support::unique_name("repl_extras_off");
+    let (su, sp) = s.create_admin(&format!("{name}_s"), true).await;
+    let (tu, tp) = t.create_admin(&format!("{name}_t"), true).await;
+    let db = support::unique_name(name);
     prepare(&db, Some(&su), Some(&tu)).await;
     install_extras(s, &db).await;
     install_extras(t, &db).await;
+    if !also.is_empty() {
+        for (c, owner) in [(s, &su), (t, &tu)] {
+            let sql = format!("SET ROLE {}; {also}", quote_ident(owner));
+            c.execute(&db, &sql).await;
+        }
+    }
     let src = uri_for(s, Some((&su, &sp)), &db);
     let tgt = uri_for(t, Some((&tu, &tp)), &db);
     let pair = DbPair::new(&src, &tgt, &db, Default::default());
@@ -394,6 +404,18 @@ async fn a_refused_change_disables_an_aiven_extras_subscription_and_the_cut_over
         .expect("replication set up"),
     );
     assert_eq!(set_up.path.subscription, Some(Via::AivenExtras));
+    Through { db, pair, su }
+}
+
+/// Through `aiven_extras` on the target (a non-superuser admin, the subscription the
+/// extension's owner's): a schema change the target refuses during the cut-over's wait stops
+/// it with the subscription disabled through `aiven_extras.pg_alter_subscription_disable`;
+/// once the change is applied on the target by hand, the next cut-over enables it again
+/// (`..._enable`) and ends done, equal, with nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_change_disables_an_aiven_extras_subscription_and_the_cut_over_enables_it() {
+    let (s, t) = (support::source(), support::target());
+    let Through { db, pair, .. } = through_aiven_extras("repl_xoff", "").await;
     // Text the target's rows cannot be cast from.
     s.execute(
         &db,
@@ -455,39 +477,11 @@ async fn a_refused_change_disables_an_aiven_extras_subscription_and_the_cut_over
 async fn a_volatile_default_column_takes_the_source_values_through_aiven_extras_without_firing_triggers()
  {
     let (s, t) = (support::source(), support::target());
-    let (su, sp) = s.create_admin("repl_fill_s", true).await;
-    let (tu, tp) = t.create_admin("repl_fill_t", true).await;
-    let db = support::unique_name("repl_extras_fill");
-    prepare(&db, Some(&su), Some(&tu)).await;
-    install_extras(s, &db).await;
-    install_extras(t, &db).await;
-    for (c, owner) in [(s, &su), (t, &tu)] {
-        c.execute(
-            &db,
-            &format!(
-                "SET ROLE {}; CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql
+    let touch = "CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql
                    AS 'BEGIN NEW.name := NEW.name || '' touched''; RETURN NEW; END';
                  CREATE TRIGGER items_touch BEFORE UPDATE ON public.items
-                   FOR EACH ROW EXECUTE FUNCTION public.touch();",
-                quote_ident(owner)
-            ),
-        )
-        .await;
-    }
-    let src = uri_for(s, Some((&su, &sp)), &db);
-    let tgt = uri_for(t, Some((&tu, &tp)), &db);
-    let pair = DbPair::new(&src, &tgt, &db, Default::default());
-    let set_up = replicated(
-        replication::migrate_database(
-            &pair,
-            &fast_opts(),
-            run(false),
-            copier(src.clone(), tgt.clone(), db.clone(), Duration::ZERO),
-        )
-        .await
-        .expect("replication set up"),
-    );
-    assert_eq!(set_up.path.subscription, Some(Via::AivenExtras));
+                   FOR EACH ROW EXECUTE FUNCTION public.touch();";
+    let Through { db, pair, su } = through_aiven_extras("repl_fill", touch).await;
     s.execute(
         &db,
         &format!(
