@@ -604,7 +604,39 @@ pub async fn lift(src: &Session, db: &str, record: &FenceRecord) -> Result<Strin
         return Err(on_src(e, db).context("the fence could not be lifted"));
     }
     registry().retain(|d| d != db);
+    // The fenced roles' sessions opened while the fence stood took its read-only default for
+    // their whole life: ended, the application reconnects writable (the fence ended every
+    // earlier one, so each still there is such a session).
+    match end_read_only_sessions(src, db, &record.roles).await {
+        Ok(0) => {}
+        Ok(n) => done.push(format!(
+            "{n} session{} opened read-only during the fence ended",
+            if n == 1 { "" } else { "s" }
+        )),
+        Err(e) => done.push(format!(
+            "the sessions opened read-only during the fence could not be ended ({e}); they \
+             stay read-only until they reconnect"
+        )),
+    }
     Ok(done.join(", "))
+}
+
+/// Ends the sessions of `roles` on database `db` (not this one); returns how many.
+async fn end_read_only_sessions(src: &Session, db: &str, roles: &[String]) -> Result<u64> {
+    if roles.is_empty() {
+        return Ok(0);
+    }
+    let rows = src
+        .query(
+            "SELECT pg_catalog.pg_terminate_backend(a.pid)
+               FROM pg_catalog.pg_stat_activity a
+              WHERE a.datname = $1 AND a.usename = ANY($2)
+                AND a.pid <> pg_catalog.pg_backend_pid()",
+            &[&db, &roles],
+        )
+        .await
+        .map_err(|e| on_src(e, db))?;
+    Ok(rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64)
 }
 
 /// The cut-over succeeded: the fence stays on purpose (no longer "left" by an interrupt).
