@@ -614,6 +614,36 @@ pub(super) fn refuse(followed: &mut Followed, tried: Tried<'_>, e: &Error) {
     }
 }
 
+/// The source's WAL position read for an object with changes held back: its changes may go
+/// once the subscription confirmed `lsn`.
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub lsn: String,
+    /// When it was read (Unix seconds, the clock of the following's `seen`).
+    pub read_at: f64,
+}
+
+/// The objects with changes held back that need the source's WAL position read (again): those
+/// held back for the first time, and those seen changed again since their position was read.
+/// A position read before the latest change lies before rows written just ahead of it (a
+/// column added `DEFAULT now()` right after another change of its table): waiting for it
+/// would let the held-back change (the column's own default) go while those rows are still in
+/// flight. A later position is always safe: it lies after every row the earlier one did.
+pub fn unplaced(
+    pending: &BTreeSet<String>,
+    placed: &BTreeMap<String, Position>,
+    seen: &BTreeMap<String, f64>,
+) -> Vec<String> {
+    pending
+        .iter()
+        .filter(|o| match placed.get(*o) {
+            None => true,
+            Some(p) => seen.get(*o).is_some_and(|&at| at > p.read_at),
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "follow_tests.rs"]
 mod tests;

@@ -214,3 +214,30 @@ fn type_default_and_nullability_follow_the_source() {
     );
     assert!(column_changes(&src, &src).is_empty());
 }
+
+#[test]
+fn a_change_held_back_waits_for_the_position_read_after_the_latest_change_of_its_object() {
+    let pending: BTreeSet<String> = ["table public.t", "table public.u", "table public.v"]
+        .map(String::from)
+        .into();
+    let at = |lsn: &str, read_at: f64| Position {
+        lsn: lsn.into(),
+        read_at,
+    };
+    let placed = BTreeMap::from([
+        ("table public.t".to_string(), at("0/10", 100.0)),
+        ("table public.u".to_string(), at("0/10", 100.0)),
+    ]);
+    let seen = BTreeMap::from([
+        // Changed again after its position was read: read it again.
+        ("table public.t".to_string(), 105.0),
+        // Its latest change came before its position: the position holds.
+        ("table public.u".to_string(), 99.0),
+        // Held back for the first time.
+        ("table public.v".to_string(), 105.0),
+    ]);
+    assert_eq!(
+        unplaced(&pending, &placed, &seen),
+        ["table public.t", "table public.v"]
+    );
+}

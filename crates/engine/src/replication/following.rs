@@ -37,7 +37,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{info, warn};
 
-use super::follow::{self, Followed, Gate, SchemaChangeApplied, When, unix_now};
+use super::follow::{
+    self, Followed, Gate, Position, SchemaChangeApplied, When, unix_now, unplaced,
+};
 use super::follow_access;
 use super::follow_backfill::{self, Backfill};
 use super::follow_objects::{AFTER_COLUMNS, BEFORE_COLUMNS, Drift, follow_objects};
@@ -768,66 +770,9 @@ impl<'a> Following<'a> {
     }
 }
 
-/// The source's WAL position read for an object with changes held back: its changes may go
-/// once the subscription confirmed `lsn`.
-#[derive(Debug, Clone)]
-struct Position {
-    lsn: String,
-    /// When it was read (Unix seconds, the clock of [`Following::seen`]).
-    read_at: f64,
-}
-
-/// The objects with changes held back that need the source's WAL position read (again): those
-/// held back for the first time, and those seen changed again since their position was read.
-/// A position read before the latest change lies before rows written just ahead of it (a
-/// column added `DEFAULT now()` right after another change of its table): waiting for it
-/// would let the held-back change (the column's own default) go while those rows are still in
-/// flight. A later position is always safe: it lies after every row the earlier one did.
-fn unplaced(
-    pending: &BTreeSet<String>,
-    placed: &BTreeMap<String, Position>,
-    seen: &BTreeMap<String, f64>,
-) -> Vec<String> {
-    pending
-        .iter()
-        .filter(|o| match placed.get(*o) {
-            None => true,
-            Some(p) => seen.get(*o).is_some_and(|&at| at > p.read_at),
-        })
-        .cloned()
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_change_held_back_waits_for_the_position_read_after_the_latest_change_of_its_object() {
-        let pending: BTreeSet<String> = ["table public.t", "table public.u", "table public.v"]
-            .map(String::from)
-            .into();
-        let at = |lsn: &str, read_at: f64| Position {
-            lsn: lsn.into(),
-            read_at,
-        };
-        let placed = BTreeMap::from([
-            ("table public.t".to_string(), at("0/10", 100.0)),
-            ("table public.u".to_string(), at("0/10", 100.0)),
-        ]);
-        let seen = BTreeMap::from([
-            // Changed again after its position was read: read it again.
-            ("table public.t".to_string(), 105.0),
-            // Its latest change came before its position: the position holds.
-            ("table public.u".to_string(), 99.0),
-            // Held back for the first time.
-            ("table public.v".to_string(), 105.0),
-        ]);
-        assert_eq!(
-            unplaced(&pending, &placed, &seen),
-            ["table public.t", "table public.v"]
-        );
-    }
 
     #[test]
     fn a_drift_entry_names_its_object() {
